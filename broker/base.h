@@ -1,0 +1,54 @@
+/* base.h: the few definitions every layer shares. Includes nothing of ours, so storage/ and
+ * protocol/ may use it without depending on the broker. */
+#ifndef SL_BASE_H
+#define SL_BASE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Asserts guard programmer errors and stay on in release builds: a broken invariant in a
+ * log must stop the process before it writes wrong bytes, not after. */
+#define SL_ASSERT(cond)                                                                     \
+    do {                                                                                    \
+        if (__builtin_expect(!(cond), 0)) {                                                 \
+            fprintf(stderr, "assertion failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__);   \
+            abort();                                                                        \
+        }                                                                                   \
+    } while (0)
+
+#define SL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define SL_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define SL_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+#define sl_container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+/* A borrowed byte range: never freed by whoever holds it. */
+struct span {
+    const uint8_t *p;
+    uint32_t len;
+};
+
+static inline uint16_t sl_load_be16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
+static inline uint32_t sl_load_be32(const uint8_t *p) {
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+static inline uint64_t sl_load_be64(const uint8_t *p) {
+    return ((uint64_t)sl_load_be32(p) << 32) | sl_load_be32(p + 4);
+}
+static inline void sl_store_be16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static inline void sl_store_be32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+}
+static inline void sl_store_be64(uint8_t *p, uint64_t v) {
+    sl_store_be32(p, (uint32_t)(v >> 32));
+    sl_store_be32(p + 4, (uint32_t)v);
+}
+
+/* Allocation failure is not recoverable in a broker that sized its limits at startup. */
+void *sl_xmalloc(size_t n);
+void *sl_xcalloc(size_t n, size_t size);
+void *sl_xrealloc(void *p, size_t n);
+
+#endif

@@ -1,0 +1,115 @@
+/* loop.c: the io_uring event loop (see loop.h). */
+#include "broker/loop.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "broker/base.h"
+
+uint64_t loop_clock_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t loop_monotonic_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int loop_init(struct loop *l, uint32_t entries) {
+    memset(l, 0, sizeof(*l));
+    struct io_uring_params p;
+    memset(&p, 0, sizeof(p));
+    /* A larger CQ than SQ: a burst of completions must never overflow into the kernel's slow path. */
+    p.flags = IORING_SETUP_CQSIZE;
+    p.cq_entries = entries * 4;
+    int rc = io_uring_queue_init_params(entries, &l->ring, &p);
+    if (rc < 0) return rc;
+    l->now_ms = loop_clock_ms();
+    return 0;
+}
+
+void loop_close(struct loop *l) {
+    io_uring_queue_exit(&l->ring);
+}
+
+struct io_uring_sqe *loop_sqe(struct loop *l, struct io_op *op) {
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
+    if (!sqe) {
+        io_uring_submit(&l->ring);
+        sqe = io_uring_get_sqe(&l->ring);
+    }
+    SL_ASSERT(sqe);
+    io_uring_sqe_set_data(sqe, op);
+    l->inflight++;
+    return sqe;
+}
+
+void loop_add_before_sleep(struct loop *l, loop_hook_fn fn, void *arg) {
+    SL_ASSERT(l->hook_count < LOOP_HOOKS_MAX);
+    l->hooks[l->hook_count].fn = fn;
+    l->hooks[l->hook_count].arg = arg;
+    l->hook_count++;
+}
+
+static unsigned loop_reap(struct loop *l) {
+    struct io_uring_cqe *cqe;
+    unsigned head, seen = 0;
+    /* Collect first, then complete: a done() may submit, which must not race our CQ walk. */
+    enum { REAP_MAX = 256 };
+    struct {
+        struct io_op *op;
+        int32_t res;
+    } done[REAP_MAX];
+    io_uring_for_each_cqe(&l->ring, head, cqe) {
+        if (seen == REAP_MAX) break;
+        done[seen].op = (struct io_op *)io_uring_cqe_get_data(cqe);
+        done[seen].res = cqe->res;
+        seen++;
+    }
+    io_uring_cq_advance(&l->ring, seen);
+    SL_ASSERT(l->inflight >= seen);
+    l->inflight -= seen;
+    for (unsigned i = 0; i < seen; i++)
+        if (done[i].op) done[i].op->done(done[i].op, done[i].res);
+    return seen;
+}
+
+uint32_t loop_run_once(struct loop *l, int32_t timeout_ms) {
+    l->now_ms = loop_clock_ms();
+    for (uint32_t i = 0; i < l->hook_count; i++) l->hooks[i].fn(l->hooks[i].arg, l->now_ms);
+    if (timeout_ms == 0 || io_uring_cq_ready(&l->ring)) {
+        io_uring_submit(&l->ring);
+    } else if (timeout_ms < 0) {
+        io_uring_submit_and_wait(&l->ring, 1);
+    } else {
+        struct __kernel_timespec ts = {.tv_sec = timeout_ms / 1000,
+                                       .tv_nsec = (long long)(timeout_ms % 1000) * 1000000};
+        struct io_uring_cqe *cqe = NULL;
+        int rc = io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, &ts, NULL);
+        (void)rc; /* -ETIME and -EINTR just end the wait */
+    }
+    l->now_ms = loop_clock_ms();
+    uint32_t completed = 0;
+    while (io_uring_cq_ready(&l->ring)) completed += loop_reap(l);
+    return completed;
+}
+
+bool loop_run_until(struct loop *l, bool (*done)(void *arg), void *arg, int32_t timeout_ms) {
+    uint64_t deadline = loop_monotonic_ms() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms);
+    uint32_t idle_turns = 0;
+    while (!done(arg)) {
+        uint64_t now = loop_monotonic_ms();
+        if (now >= deadline) return done(arg);
+        uint64_t left = deadline - now;
+        uint32_t completed = loop_run_once(l, l->inflight ? (int32_t)SL_MIN(left, 50u) : 0);
+        /* Two turns with nothing in flight and nothing completed: no hook has work either,
+         * so waiting longer cannot help. */
+        idle_turns = (completed || l->inflight) ? 0 : idle_turns + 1;
+        if (idle_turns >= 2) return done(arg);
+    }
+    return true;
+}

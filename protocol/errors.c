@@ -1,0 +1,21 @@
+/* errors.c: the message table behind sl_err (see errors.h). */
+#include "protocol/errors.h"
+
+#define SL_ERR_TEXT(name, code, text) [SL_##name] = text,
+static const char *const sl_err_texts[SL_ERR_COUNT] = {SL_ERRORS(SL_ERR_TEXT)};
+#undef SL_ERR_TEXT
+
+#define SL_ERR_CODE(name, code, text) [SL_##name] = code,
+static const int sl_err_codes[SL_ERR_COUNT] = {SL_ERRORS(SL_ERR_CODE)};
+#undef SL_ERR_CODE
+
+const char *sl_err_str(sl_err e) {
+    if ((unsigned)e >= SL_ERR_COUNT) return "unknown error";
+    return sl_err_texts[e];
+}
+
+/* UNKNOWN_SERVER_ERROR (-1) is also Kafka's code for errors with no better mapping. */
+int sl_err_kafka(sl_err e) {
+    if ((unsigned)e >= SL_ERR_COUNT) return -1;
+    return sl_err_codes[e];
+}

@@ -1,0 +1,112 @@
+/* log.h: one partition's commit log, the storage engine's public API.
+ *
+ * A log is a directory <data_dir>/<topic>-<partition>/ of segments named by their base offset
+ * (20 digits). Appends are asynchronous: log_append() checks the batch, gives it its offsets
+ * and copies it into the log's write buffer; the store's before-sleep hook writes the buffer
+ * through io_uring (one write in flight per log), then fdatasyncs it as the durability policy
+ * says. Offsets move in this order, always:
+ *
+ *     start <= synced <= written <= end
+ *
+ * end is the next offset to assign, written the end of what reached the file (readable: the
+ * high watermark), synced the end of what is known durable. A waiter handed to log_append()
+ * fires when its batch is written (acks=1) or durable under the policy (acks=-1). */
+#ifndef SL_STORAGE_LOG_H
+#define SL_STORAGE_LOG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "protocol/errors.h"
+
+enum log_durability {
+    LOG_DURABILITY_NONE,   /* complete on write completion; the OS flushes (Kafka's default) */
+    LOG_DURABILITY_GROUP,  /* one fdatasync per log per loop turn (or per group_commit_ms) */
+    LOG_DURABILITY_APPEND, /* one fdatasync per append */
+};
+
+struct log_config {
+    uint64_t segment_bytes;         /* roll before a segment would grow past this */
+    int64_t segment_ms;             /* roll when the active segment's first append is older */
+    int64_t retention_ms;           /* delete segments whose newest timestamp is older; -1: never */
+    int64_t retention_bytes;        /* delete oldest segments while the log is larger; -1: never */
+    uint32_t index_interval_bytes;  /* one sparse index entry per this many .log bytes */
+    uint32_t batch_bytes_max;       /* Kafka's max.message.bytes: the largest batch accepted */
+    enum log_durability durability;
+    uint32_t group_commit_ms;       /* GROUP: 0 = every loop turn, else at most one sync per N ms */
+    uint64_t preallocate_bytes;     /* file space allocated ahead of the write head (zeroed for
+                                       GROUP and APPEND, where fdatasync on zeroed blocks is cheaper) */
+};
+
+void log_config_defaults(struct log_config *c);
+/* NULL if valid, else the name of the first field out of range. */
+const char *log_config_invalid(const struct log_config *c);
+const char *log_durability_name(enum log_durability d);
+/* Parses "none", "group", "append"; -1 otherwise. */
+int log_durability_parse(const char *s);
+
+struct log;
+struct seg;
+struct store;
+
+/* A file range of whole batches. It holds a reference on its segment, so the fd stays open and
+ * the bytes readable even if retention unlinks the file; release it exactly once. */
+struct log_span {
+    struct seg *seg;
+    int fd;
+    uint64_t pos;
+    uint32_t len;
+    int64_t base_offset; /* of the first batch in the span */
+    int64_t next_offset; /* one past the last offset of the last batch in the span */
+};
+
+struct log_waiter {
+    void (*done)(struct log_waiter *w, sl_err err);
+    int64_t offset;   /* fires once every offset <= this one is written or durable */
+    bool durable;     /* false: written; true: durable under the log's policy */
+    struct log_waiter *next;
+};
+
+/* Checks the batch (length, magic 2, CRC32C, counts, size), rewrites its base offset in place
+ * and queues it. *base_offset gets the batch's first offset. w may be NULL; if given it is
+ * filled in (offset, durable as passed) and fires exactly once, possibly with an I/O error. */
+sl_err log_append(struct log *g, uint8_t *batch, uint32_t len, int64_t *base_offset,
+                  struct log_waiter *w, bool durable);
+
+/* Whole batches from the one holding offset, up to bytes_max (but at least one batch), within
+ * one segment and only what is written. offset == written end: SL_OK with len 0. Outside
+ * [start, written]: SL_OFFSET_OUT_OF_RANGE. */
+sl_err log_read(struct log *g, int64_t offset, uint32_t bytes_max, struct log_span *out);
+void log_span_release(struct log_span *s);
+
+int64_t log_start_offset(const struct log *g);
+int64_t log_end_offset(const struct log *g);
+int64_t log_written_offset(const struct log *g);
+int64_t log_synced_offset(const struct log *g);
+uint64_t log_size_bytes(const struct log *g);
+uint32_t log_segment_count(const struct log *g);
+const char *log_dir(const struct log *g);
+const struct log_config *log_get_config(const struct log *g);
+void log_set_config(struct log *g, const struct log_config *c);
+
+/* The first offset whose record timestamp is >= ts_ms; SL_NOT_FOUND if every record is older. */
+sl_err log_offset_for_time(struct log *g, int64_t ts_ms, int64_t *offset);
+
+/* Removes the batch holding offset and everything after it. Waits for writes in flight. */
+sl_err log_truncate(struct log *g, int64_t offset);
+
+/* Advances the start offset to offset (never backwards, never past end) and deletes every
+ * segment wholly below it. Retention now, work-queue acks later. */
+sl_err log_delete_before(struct log *g, int64_t offset);
+
+/* Time and size retention, whole segments only, never the active one. Returns how many
+ * segments were deleted. */
+uint32_t log_retention_run(struct log *g, uint64_t now_ms);
+
+/* Runs the loop until every queued append is written and, if sync, fdatasynced. */
+sl_err log_flush(struct log *g, bool sync, int32_t timeout_ms);
+
+/* The sticky I/O error of the log, SL_OK if none: once a write fails, appends fail too. */
+sl_err log_error(const struct log *g);
+
+#endif

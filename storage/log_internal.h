@@ -1,0 +1,101 @@
+/* log_internal.h: the struct behind struct log, shared by the storage files (log.c,
+ * log_write.c, recovery.c, retention.c, store.c) and nobody else. */
+#ifndef SL_STORAGE_LOG_INTERNAL_H
+#define SL_STORAGE_LOG_INTERNAL_H
+
+#include "broker/loop.h"
+#include "storage/log.h"
+#include "storage/segment.h"
+
+/* A run of appended batches for one segment, written by one io_uring write. */
+struct wbuf {
+    struct wbuf *next;
+    struct seg *seg;
+    uint64_t pos;        /* where data[0] goes in the segment */
+    uint32_t len, cap;
+    uint32_t done;       /* bytes written so far (short writes resume here) */
+    int64_t next_offset; /* one past the last offset in the buffer */
+    uint8_t *data;
+};
+
+#define LOG_SYNCS_MAX 4
+#define LOG_WBUF_BYTES (1u << 20)
+#define LOG_WBUF_SPARES 4
+
+struct log_sync {
+    struct io_op op;
+    struct log *g;
+    struct seg *seg;
+    int64_t covers;   /* the segment's written offset when the sync was submitted */
+    bool in_use;
+    bool seal;        /* the segment's last sync before it is trimmed and indexed */
+};
+
+struct log {
+    struct store *store;
+    char *dir;
+    char *topic;
+    int32_t partition;
+    struct log_config cfg;
+
+    struct seg **segs; /* oldest first; the last is the active segment */
+    uint32_t seg_count, seg_cap;
+
+    int64_t start_offset, next_offset, written_offset, synced_offset;
+
+    struct wbuf *wq_head, *wq_tail; /* appended, not yet submitted; the tail may still fill */
+    struct wbuf *w_inflight;        /* at most one write in flight per log keeps them ordered */
+    struct wbuf *spare_wbufs;
+    uint32_t spare_count;
+    struct io_op write_op;
+    struct io_op zero_op;
+    struct log_sync syncs[LOG_SYNCS_MAX];
+    struct io_op timer_op;
+    struct __kernel_timespec timer_ts;
+    bool timer_armed;
+    uint64_t last_sync_ms;
+
+    struct log_waiter *written_head, *written_tail;
+    struct log_waiter *durable_head, *durable_tail;
+
+    sl_err werr; /* sticky: the first write or sync error */
+    bool dirty;
+    struct log *dirty_next;
+};
+
+static inline struct seg *log_active(const struct log *g) { return g->segs[g->seg_count - 1]; }
+
+/* log.c */
+struct log *log_new(struct store *st, const char *dir, const char *topic, int32_t partition,
+                    const struct log_config *cfg);
+void log_free(struct log *g);
+void log_segs_push(struct log *g, struct seg *s);
+void log_segs_remove_front(struct log *g, uint32_t n);
+/* Index of the segment holding offset (the last with base <= offset), or -1. */
+int32_t log_seg_find(const struct log *g, int64_t offset);
+sl_err log_seg_ensure_index(struct log *g, struct seg *s);
+sl_err log_roll(struct log *g, uint64_t now_ms);
+
+/* log_write.c */
+void log_pump(struct log *g);
+void log_wbuf_queue(struct log *g, struct seg *s, const uint8_t *batch, uint32_t len,
+                    int64_t next_offset);
+void log_waiters_run(struct log *g);
+void log_fail(struct log *g, sl_err e);
+bool log_write_idle(const struct log *g);
+void log_update_synced(struct log *g);
+
+/* recovery.c */
+struct recovery_report {
+    uint64_t scanned_bytes;
+    uint64_t dropped_bytes;     /* non-zero bytes past the last valid batch */
+    uint64_t zero_tail_bytes;   /* zero fill past it (preallocation, not data loss) */
+    bool index_rebuilt;
+};
+/* Walks the segment's batches from the start, checking every CRC32C, rebuilds its index, and
+ * truncates the file after the last valid batch. */
+sl_err recovery_scan_segment(struct log *g, struct seg *s, struct recovery_report *rep);
+/* Opens a log directory: lists segments, trusts or scans each, truncates after a tear. */
+sl_err recovery_open_log(struct log *g, bool clean, struct recovery_report *rep);
+
+#endif

@@ -1,0 +1,358 @@
+/* log_write.c: the write pipeline of a log.
+ *
+ * Appends fill write buffers (struct wbuf), one run of batches per segment. The store's
+ * before-sleep hook calls log_pump(), which submits the oldest buffer as one io_uring write,
+ * so everything appended during a loop turn leaves in one syscall-free submission. One write
+ * is in flight per log, which keeps the file free of holes and written offsets monotonic.
+ *
+ * Durability: GROUP (group_commit_ms 0) and APPEND link an fdatasync behind each write
+ * (IOSQE_IO_LINK: it starts only after the write succeeded); GROUP with group_commit_ms > 0
+ * syncs at most once per interval, on a timer. A sync covers what was written when it was
+ * submitted; the log's synced offset advances only over whole older segments, so a sync that
+ * finishes early on a new segment never claims an older segment's unsynced tail.
+ *
+ * Rolling leaves the old segment to be sealed here once its last write and sync are done:
+ * fdatasync, trim the preallocated tail, write the indexes. A sealed segment is trusted by
+ * the next start without a scan. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "broker/base.h"
+#include "broker/logging.h"
+#include "storage/log_internal.h"
+#include "storage/store_internal.h"
+
+#define LOG_ZERO_CHUNK (1u << 20)
+#define LOG_ZERO_IOV_MAX 64
+
+/* Shared source of zeros for zero-fill writes; in .bss, so it costs no memory until read. */
+static uint8_t log_zeros[LOG_ZERO_CHUNK];
+
+/* Per log, but zero fills are rare and one at a time per log: they live beside the op. */
+struct log_zero_fill {
+    struct iovec iov[LOG_ZERO_IOV_MAX];
+    struct seg *seg;
+};
+
+static struct wbuf *log_wbuf_get(struct log *g, uint32_t need) {
+    struct wbuf *b;
+    if (need <= LOG_WBUF_BYTES && g->spare_wbufs) {
+        b = g->spare_wbufs;
+        g->spare_wbufs = b->next;
+        g->spare_count--;
+    } else {
+        b = sl_xcalloc(1, sizeof(*b));
+        b->cap = SL_MAX(need, LOG_WBUF_BYTES);
+        b->data = sl_xmalloc(b->cap);
+    }
+    b->next = NULL;
+    b->len = b->done = 0;
+    return b;
+}
+
+static void log_wbuf_put(struct log *g, struct wbuf *b) {
+    if (b->cap == LOG_WBUF_BYTES && g->spare_count < LOG_WBUF_SPARES) {
+        b->next = g->spare_wbufs;
+        g->spare_wbufs = b;
+        g->spare_count++;
+        return;
+    }
+    free(b->data);
+    free(b);
+}
+
+void log_wbuf_queue(struct log *g, struct seg *s, const uint8_t *batch, uint32_t len,
+                    int64_t next_offset) {
+    struct wbuf *t = g->wq_tail;
+    bool fits = t && t->seg == s && t->len + len <= t->cap &&
+                g->cfg.durability != LOG_DURABILITY_APPEND;
+    if (!fits) {
+        t = log_wbuf_get(g, len);
+        t->seg = s;
+        t->pos = s->size_bytes;
+        if (g->wq_tail) g->wq_tail->next = t;
+        else g->wq_head = t;
+        g->wq_tail = t;
+    }
+    SL_ASSERT(t->pos + t->len == s->size_bytes);
+    memcpy(t->data + t->len, batch, len);
+    t->len += len;
+    t->next_offset = next_offset;
+}
+
+static void log_waiter_fire_list(struct log_waiter **head, struct log_waiter **tail, int64_t below,
+                                 sl_err e) {
+    /* Pop before calling: a waiter's done() may append to this log again. */
+    while (*head && (e != SL_OK || (*head)->offset < below)) {
+        struct log_waiter *w = *head;
+        *head = w->next;
+        if (!*head) *tail = NULL;
+        w->next = NULL;
+        w->done(w, e);
+    }
+}
+
+void log_waiters_run(struct log *g) {
+    log_waiter_fire_list(&g->written_head, &g->written_tail, g->written_offset, SL_OK);
+    log_waiter_fire_list(&g->durable_head, &g->durable_tail, g->synced_offset, SL_OK);
+}
+
+void log_fail(struct log *g, sl_err e) {
+    if (!g->werr) {
+        SL_ERROR("%s: write failed, the log refuses appends from now on: %s", g->dir, sl_err_str(e));
+        g->werr = e;
+    }
+    log_waiter_fire_list(&g->written_head, &g->written_tail, 0, e);
+    log_waiter_fire_list(&g->durable_head, &g->durable_tail, 0, e);
+}
+
+void log_update_synced(struct log *g) {
+    int64_t synced = g->synced_offset;
+    for (uint32_t i = 0; i < g->seg_count; i++) {
+        struct seg *s = g->segs[i];
+        int64_t upto = s->sealed ? s->next_offset : s->synced_next_offset;
+        if (upto > synced) synced = upto;
+        if (upto < s->next_offset) break;
+    }
+    if (synced > g->written_offset) synced = g->written_offset;
+    if (synced > g->synced_offset) g->synced_offset = synced;
+}
+
+static bool log_seg_busy(const struct log *g, const struct seg *s) {
+    if (s->zero_inflight) return true;
+    if (g->w_inflight && g->w_inflight->seg == s) return true;
+    if (g->wq_head && g->wq_head->seg == s) return true;
+    for (int i = 0; i < LOG_SYNCS_MAX; i++)
+        if (g->syncs[i].in_use && g->syncs[i].seg == s) return true;
+    return false;
+}
+
+bool log_write_idle(const struct log *g) {
+    if (g->werr) return true;
+    if (g->w_inflight || g->wq_head) return false;
+    for (int i = 0; i < LOG_SYNCS_MAX; i++)
+        if (g->syncs[i].in_use) return false;
+    for (uint32_t i = 0; i < g->seg_count; i++) {
+        const struct seg *s = g->segs[i];
+        if (s->zero_inflight) return false;
+        if (i + 1 < g->seg_count && !s->sealed) return false;
+    }
+    if (g->cfg.durability != LOG_DURABILITY_NONE) {
+        const struct seg *s = log_active(g);
+        if (s->synced_next_offset < s->written_next_offset) return false;
+    }
+    return true;
+}
+
+static struct log_sync *log_sync_slot(struct log *g) {
+    for (int i = 0; i < LOG_SYNCS_MAX; i++)
+        if (!g->syncs[i].in_use) return &g->syncs[i];
+    return NULL;
+}
+
+static void log_seal_finish(struct log *g, struct seg *s) {
+    s->sealing = false;
+    if (ftruncate(s->fd, (off_t)s->size_bytes) != 0)
+        SL_WARN("%s: cannot trim segment %lld: %s", g->dir, (long long)s->base_offset, strerror(errno));
+    s->alloc_bytes = s->zeroed_bytes = s->zero_pending_end = s->size_bytes;
+    if (index_save(&s->ix, s->stem, s->base_offset, s->size_bytes, s->next_offset) != SL_OK)
+        SL_WARN("%s: cannot write the index of segment %lld (it is rebuilt when needed)", g->dir,
+                (long long)s->base_offset);
+    s->sealed = true;
+    s->synced_next_offset = s->next_offset;
+    if (s->refs == 0) store_fd_idle(g->store, s);
+}
+
+static void log_sync_done(struct io_op *op, int32_t res) {
+    struct log_sync *y = sl_container_of(op, struct log_sync, op);
+    struct log *g = y->g;
+    struct seg *s = y->seg;
+    y->in_use = false;
+    if (res == -ECANCELED) {
+        /* Its linked write came up short and will be resubmitted; a new sync follows it. */
+        s->sync_requested_next = s->synced_next_offset;
+        if (y->seal) s->sealing = false;
+    } else if (res < 0) {
+        log_fail(g, SL_IO);
+        return;
+    } else {
+        if (y->covers > s->synced_next_offset) s->synced_next_offset = y->covers;
+        g->last_sync_ms = loop_now_ms(store_loop(g->store));
+        if (y->seal) log_seal_finish(g, s);
+        log_update_synced(g);
+        log_waiters_run(g);
+    }
+    store_mark_dirty(g->store, g);
+}
+
+static bool log_submit_sync(struct log *g, struct seg *s, int64_t covers, bool seal, bool link_prev) {
+    struct log_sync *y = log_sync_slot(g);
+    if (!y) return false;
+    y->in_use = true;
+    y->seg = s;
+    y->covers = covers;
+    y->seal = seal;
+    y->op.done = log_sync_done;
+    struct io_uring_sqe *sqe = loop_sqe(store_loop(g->store), &y->op);
+    io_uring_prep_fsync(sqe, s->fd, IORING_FSYNC_DATASYNC);
+    (void)link_prev;
+    if (covers > s->sync_requested_next) s->sync_requested_next = covers;
+    return true;
+}
+
+static void log_zero_done(struct io_op *op, int32_t res) {
+    struct log *g = sl_container_of(op, struct log, zero_op);
+    for (uint32_t i = 0; i < g->seg_count; i++) {
+        struct seg *s = g->segs[i];
+        if (!s->zero_inflight) continue;
+        s->zero_inflight = 0;
+        /* A failed zero fill costs speed, not data: the data writes still go where they go. */
+        if (res < 0) SL_DEBUG("%s: zero fill failed: %s", g->dir, strerror(-res));
+        s->zeroed_bytes = s->zero_pending_end;
+    }
+    store_mark_dirty(g->store, g);
+}
+
+/* Makes room for the segment to reach end: allocates ahead and, for fsync policies, zero-fills
+ * ahead, because fdatasync on written blocks skips the extent journaling that new or unwritten
+ * blocks cost. False: the write must wait for a zero fill over its range. */
+static bool log_seg_prepare(struct log *g, struct seg *s, uint64_t end) {
+    static struct iovec iov[LOG_ZERO_IOV_MAX];
+    uint64_t window = g->cfg.preallocate_bytes;
+    if (window == 0) return true;
+    if (s->zero_inflight) return end <= s->zeroed_bytes;
+    uint64_t seg_max = SL_MAX(g->cfg.segment_bytes, end);
+    if (s->alloc_bytes < end + window / 2 && s->alloc_bytes < seg_max) {
+        uint64_t target = SL_MIN(SL_MAX(end, s->alloc_bytes) + window, seg_max);
+        if (fallocate(s->fd, 0, (off_t)s->alloc_bytes, (off_t)(target - s->alloc_bytes)) != 0 &&
+            errno != EOPNOTSUPP)
+            SL_DEBUG("%s: fallocate: %s", g->dir, strerror(errno));
+        s->alloc_bytes = target;
+    }
+    if (g->cfg.durability == LOG_DURABILITY_NONE) return true;
+    uint64_t from = SL_MAX(s->zero_pending_end, s->size_bytes);
+    if (from >= s->alloc_bytes) return true;
+    uint64_t len = SL_MIN(s->alloc_bytes - from, (uint64_t)LOG_ZERO_CHUNK * LOG_ZERO_IOV_MAX);
+    unsigned n = 0;
+    for (uint64_t at = 0; at < len; at += LOG_ZERO_CHUNK, n++) {
+        iov[n].iov_base = log_zeros;
+        iov[n].iov_len = (size_t)SL_MIN((uint64_t)LOG_ZERO_CHUNK, len - at);
+    }
+    g->zero_op.done = log_zero_done;
+    struct io_uring_sqe *sqe = loop_sqe(store_loop(g->store), &g->zero_op);
+    /* iov is static: the kernel copies the vector when the request is prepared (io_uring
+     * imports iovecs at submission), and only one log zero-fills per submit. */
+    io_uring_prep_writev(sqe, s->fd, iov, n, from);
+    io_uring_submit(&store_loop(g->store)->ring);
+    s->zero_inflight = 1;
+    s->zeroed_bytes = from;
+    s->zero_pending_end = from + len;
+    return end <= from;
+}
+
+static void log_write_done(struct io_op *op, int32_t res);
+
+static void log_submit_write(struct log *g) {
+    struct wbuf *b = g->wq_head;
+    struct seg *s = b->seg;
+    if (!log_seg_prepare(g, s, b->pos + b->len)) return;
+    g->wq_head = b->next;
+    if (!g->wq_head) g->wq_tail = NULL;
+    b->next = NULL;
+    g->w_inflight = b;
+    g->write_op.done = log_write_done;
+    struct io_uring_sqe *sqe = loop_sqe(store_loop(g->store), &g->write_op);
+    io_uring_prep_write(sqe, s->fd, b->data + b->done, b->len - b->done, b->pos + b->done);
+    bool chain = g->cfg.durability == LOG_DURABILITY_APPEND ||
+                 (g->cfg.durability == LOG_DURABILITY_GROUP && g->cfg.group_commit_ms == 0);
+    if (chain && log_sync_slot(g)) {
+        sqe->flags |= IOSQE_IO_LINK;
+        log_submit_sync(g, s, b->next_offset, false, true);
+    }
+}
+
+static void log_write_done(struct io_op *op, int32_t res) {
+    struct log *g = sl_container_of(op, struct log, write_op);
+    struct wbuf *b = g->w_inflight;
+    struct seg *s = b->seg;
+    g->w_inflight = NULL;
+    if (res < 0 && res != -EINTR && res != -EAGAIN) {
+        log_wbuf_put(g, b);
+        log_fail(g, SL_IO);
+        return;
+    }
+    if (res > 0) b->done += (uint32_t)res;
+    if (b->done < b->len) {
+        /* Short or interrupted: resume where it stopped, before anything queued after it. */
+        if (res == 0) {
+            log_wbuf_put(g, b);
+            log_fail(g, SL_IO);
+            return;
+        }
+        b->next = g->wq_head;
+        g->wq_head = b;
+        if (!g->wq_tail) g->wq_tail = b;
+        store_mark_dirty(g->store, g);
+        return;
+    }
+    s->written_bytes = b->pos + b->len;
+    s->written_next_offset = b->next_offset;
+    g->written_offset = b->next_offset;
+    log_wbuf_put(g, b);
+    log_update_synced(g);
+    log_waiters_run(g);
+    store_mark_dirty(g->store, g);
+}
+
+static void log_timer_done(struct io_op *op, int32_t res) {
+    struct log *g = sl_container_of(op, struct log, timer_op);
+    (void)res;
+    g->timer_armed = false;
+    store_mark_dirty(g->store, g);
+}
+
+static void log_arm_timer(struct log *g, uint64_t wait_ms) {
+    g->timer_armed = true;
+    g->timer_ts.tv_sec = (long long)(wait_ms / 1000);
+    g->timer_ts.tv_nsec = (long long)(wait_ms % 1000) * 1000000;
+    g->timer_op.done = log_timer_done;
+    struct io_uring_sqe *sqe = loop_sqe(store_loop(g->store), &g->timer_op);
+    io_uring_prep_timeout(sqe, &g->timer_ts, 0, 0);
+}
+
+static void log_seal_ready(struct log *g) {
+    for (uint32_t i = 0; i + 1 < g->seg_count; i++) {
+        struct seg *s = g->segs[i];
+        if (s->sealed) continue;
+        if (s->sealing || log_seg_busy(g, s)) return;
+        if (!log_submit_sync(g, s, s->next_offset, true, false)) return;
+        s->sealing = true;
+    }
+}
+
+static void log_sync_if_owed(struct log *g) {
+    if (g->cfg.durability == LOG_DURABILITY_NONE) return;
+    struct seg *s = log_active(g);
+    if (s->written_next_offset <= s->sync_requested_next) return;
+    uint64_t now = loop_now_ms(store_loop(g->store));
+    uint64_t since = now - g->last_sync_ms;
+    if (g->cfg.durability == LOG_DURABILITY_GROUP && g->cfg.group_commit_ms > 0 &&
+        since < g->cfg.group_commit_ms) {
+        if (!g->timer_armed) log_arm_timer(g, g->cfg.group_commit_ms - since);
+        return;
+    }
+    log_submit_sync(g, s, s->written_next_offset, false, false);
+}
+
+void log_pump(struct log *g) {
+    if (g->werr) {
+        log_fail(g, g->werr);
+        return;
+    }
+    log_seal_ready(g);
+    if (!g->w_inflight && g->wq_head) log_submit_write(g);
+    log_sync_if_owed(g);
+}

@@ -1,0 +1,261 @@
+/* recovery.c: opening a log directory at startup.
+ *
+ * Sealed segments carry a checksummed .index naming their length and next offset; with the
+ * store's clean-shutdown marker those are trusted and nothing is scanned. Without it, every
+ * segment lacking a good index (the active one, one caught mid-seal) is walked batch by
+ * batch: size, magic, CRC32C and offset continuity. The first batch that fails ends the
+ * segment: the file is truncated there, later segments are deleted (nothing after a tear is
+ * ever visible), the index is rebuilt, and what was dropped is logged. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "broker/base.h"
+#include "broker/logging.h"
+#include "protocol/kafka_batch.h"
+#include "storage/log_internal.h"
+#include "storage/store_internal.h"
+
+#define RECOVERY_BUF_BYTES (1u << 20)
+
+struct scan_buf {
+    uint8_t *p;
+    uint32_t cap;
+    uint64_t at;  /* file position of p[0] */
+    uint32_t len; /* valid bytes in p */
+};
+
+/* Makes [pos, pos+need) readable in b; false if the file ends first or reading fails. */
+static bool scan_fill(int fd, struct scan_buf *b, uint64_t pos, uint32_t need, uint64_t file_size) {
+    if (pos >= b->at && pos + need <= b->at + b->len) return true;
+    if (pos + need > file_size) return false;
+    if (need > b->cap) {
+        b->cap = need;
+        b->p = sl_xrealloc(b->p, b->cap);
+    }
+    uint32_t want = (uint32_t)SL_MIN((uint64_t)b->cap, file_size - pos);
+    uint32_t got = 0;
+    while (got < want) {
+        ssize_t n = pread(fd, b->p + got, want - got, (off_t)(pos + got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += (uint32_t)n;
+    }
+    b->at = pos;
+    b->len = got;
+    return got >= need;
+}
+
+static bool scan_tail_is_zero(int fd, struct scan_buf *b, uint64_t pos, uint64_t file_size) {
+    while (pos < file_size) {
+        uint32_t n = (uint32_t)SL_MIN((uint64_t)b->cap, file_size - pos);
+        if (!scan_fill(fd, b, pos, n, file_size)) return false;
+        const uint8_t *q = b->p + (pos - b->at);
+        for (uint32_t i = 0; i < n; i++)
+            if (q[i]) return false;
+        pos += n;
+    }
+    return true;
+}
+
+sl_err recovery_scan_segment(struct log *g, struct seg *s, struct recovery_report *rep) {
+    struct stat st;
+    if (s->fd < 0 && seg_open_fd(s) != SL_OK) return SL_IO;
+    if (fstat(s->fd, &st) != 0) return SL_IO;
+    uint64_t file_size = (uint64_t)st.st_size;
+    struct scan_buf b = {.p = sl_xmalloc(RECOVERY_BUF_BYTES), .cap = RECOVERY_BUF_BYTES};
+    index_free(&s->ix);
+    uint64_t pos = 0;
+    int64_t expect = s->base_offset;
+    for (;;) {
+        struct kafka_batch_header h;
+        if (!scan_fill(s->fd, &b, pos, KAFKA_BATCH_HEADER_BYTES, file_size)) break;
+        if (kafka_batch_header_read(b.p + (pos - b.at), KAFKA_BATCH_HEADER_BYTES, &h) != SL_OK) break;
+        uint64_t len = (uint64_t)h.batch_length + KAFKA_BATCH_LOG_OVERHEAD;
+        if (h.base_offset != expect || len > (1u << 30)) break;
+        if (!scan_fill(s->fd, &b, pos, (uint32_t)len, file_size)) break;
+        if (kafka_batch_check(b.p + (pos - b.at), (size_t)len, &h) != SL_OK) break;
+        index_track(&s->ix, s->base_offset, pos, (uint32_t)len, h.base_offset, h.max_timestamp,
+                    g->cfg.index_interval_bytes);
+        expect = kafka_batch_last_offset(&h) + 1;
+        pos += len;
+    }
+    rep->scanned_bytes += pos;
+    rep->index_rebuilt = true;
+    if (pos < file_size) {
+        bool zero = scan_tail_is_zero(s->fd, &b, pos, file_size);
+        uint64_t tail = file_size - pos;
+        if (zero) {
+            rep->zero_tail_bytes += tail;
+        } else {
+            rep->dropped_bytes += tail;
+            SL_WARN("%s: segment %lld: dropped %llu bytes after the last valid batch (offset %lld, "
+                    "position %llu): torn write or garbage", g->dir, (long long)s->base_offset,
+                    (unsigned long long)tail, (long long)expect, (unsigned long long)pos);
+        }
+        if (ftruncate(s->fd, (off_t)pos) != 0)
+            SL_WARN("%s: cannot truncate segment %lld: %s", g->dir, (long long)s->base_offset,
+                    strerror(errno));
+    }
+    free(b.p);
+    s->size_bytes = s->written_bytes = s->alloc_bytes = s->zeroed_bytes = s->zero_pending_end = pos;
+    s->next_offset = s->written_next_offset = s->synced_next_offset = s->sync_requested_next = expect;
+    s->index_loaded = true;
+    return SL_OK;
+}
+
+static int recovery_cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Sorted base offsets of the directory's segments; removes leftover temporary files. */
+static sl_err recovery_list(const char *dir, int64_t **bases, uint32_t *count) {
+    DIR *d = opendir(dir);
+    if (!d) return SL_IO;
+    uint32_t cap = 16;
+    *bases = sl_xmalloc(cap * sizeof(**bases));
+    *count = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        int64_t base;
+        size_t n = strlen(de->d_name);
+        if (n > 4 && strcmp(de->d_name + n - 4, ".tmp") == 0) {
+            char path[4400];
+            snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+            unlink(path);
+            continue;
+        }
+        if (!seg_parse_name(de->d_name, &base)) continue;
+        if (*count == cap) *bases = sl_xrealloc(*bases, (cap *= 2) * sizeof(**bases));
+        (*bases)[(*count)++] = base;
+    }
+    closedir(d);
+    qsort(*bases, *count, sizeof(**bases), recovery_cmp_i64);
+    return SL_OK;
+}
+
+static int64_t recovery_read_start(const char *dir) {
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/start_offset", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    long long v = -1;
+    if (fscanf(f, "%lld", &v) != 1) v = -1;
+    fclose(f);
+    return v;
+}
+
+static sl_err recovery_seg_size(struct seg *s, uint64_t *size) {
+    char path[4200];
+    struct stat st;
+    seg_path(s, ".log", path, sizeof(path));
+    if (stat(path, &st) != 0) return SL_IO;
+    *size = (uint64_t)st.st_size;
+    return SL_OK;
+}
+
+/* A sealed (not last) segment: trust its index if clean or if it checks out, else scan. */
+static sl_err recovery_open_sealed(struct log *g, struct seg *s, int64_t next_base, bool clean,
+                                   struct recovery_report *rep) {
+    uint64_t size;
+    if (recovery_seg_size(s, &size)) return SL_IO;
+    s->sealed = true;
+    if (clean) {
+        s->size_bytes = s->written_bytes = s->alloc_bytes = s->zeroed_bytes = s->zero_pending_end = size;
+        s->next_offset = s->written_next_offset = s->synced_next_offset = s->sync_requested_next = next_base;
+        return SL_OK; /* the index loads on first use */
+    }
+    uint64_t bytes;
+    int64_t next;
+    if (index_load(&s->ix, s->stem, s->base_offset, &bytes, &next) == SL_OK && bytes == size &&
+        next == next_base) {
+        s->size_bytes = s->written_bytes = s->alloc_bytes = s->zeroed_bytes = s->zero_pending_end = size;
+        s->next_offset = s->written_next_offset = s->synced_next_offset = s->sync_requested_next = next;
+        s->index_loaded = true;
+        return SL_OK;
+    }
+    s->sealed = false;
+    sl_err e = seg_open_fd(s);
+    if (!e) e = recovery_scan_segment(g, s, rep);
+    if (e) return e;
+    if (fdatasync(s->fd) != 0) return SL_IO;
+    s->sealed = true;
+    index_save(&s->ix, s->stem, s->base_offset, s->size_bytes, s->next_offset);
+    seg_close_fd(s);
+    return SL_OK;
+}
+
+static sl_err recovery_open_active(struct log *g, struct seg *s, bool clean,
+                                   struct recovery_report *rep) {
+    sl_err e = seg_open_fd(s);
+    if (e) return e;
+    uint64_t size, bytes;
+    int64_t next;
+    if (recovery_seg_size(s, &size)) return SL_IO;
+    if (clean && index_load(&s->ix, s->stem, s->base_offset, &bytes, &next) == SL_OK && bytes == size) {
+        s->size_bytes = s->written_bytes = s->alloc_bytes = s->zeroed_bytes = s->zero_pending_end = size;
+        s->next_offset = s->written_next_offset = s->synced_next_offset = s->sync_requested_next = next;
+        s->index_loaded = true;
+    } else {
+        e = recovery_scan_segment(g, s, rep);
+        if (e) return e;
+        /* What survived a crash in the page cache is made durable before anyone relies on it. */
+        if (fdatasync(s->fd) != 0) return SL_IO;
+    }
+    /* Appends follow, so its index files go stale: a crash must find none and scan. */
+    index_remove_files(s->stem);
+    return SL_OK;
+}
+
+sl_err recovery_open_log(struct log *g, bool clean, struct recovery_report *rep) {
+    int64_t *bases;
+    uint32_t n;
+    sl_err e = recovery_list(g->dir, &bases, &n);
+    if (e) return e;
+    int64_t start = recovery_read_start(g->dir);
+    if (n == 0) {
+        struct seg *s = seg_new(g->store, g, g->dir, start > 0 ? start : 0);
+        e = seg_create_file(s);
+        if (e) {
+            seg_free(s);
+            free(bases);
+            return e;
+        }
+        s->index_loaded = true;
+        log_segs_push(g, s);
+    }
+    for (uint32_t i = 0; i < n && !e; i++) {
+        struct seg *s = seg_new(g->store, g, g->dir, bases[i]);
+        log_segs_push(g, s);
+        e = i + 1 < n ? recovery_open_sealed(g, s, bases[i + 1], clean, rep)
+                      : recovery_open_active(g, s, clean, rep);
+        if (e || i + 1 == n || s->next_offset == bases[i + 1]) continue;
+        /* A tear inside a segment that has successors: they can only follow a hole, so they
+         * go, and this segment becomes the active one again. */
+        SL_WARN("%s: segment %lld ends at offset %lld, before the next segment's base %lld: "
+                "dropping %u later segment(s)", g->dir, (long long)s->base_offset,
+                (long long)s->next_offset, (long long)bases[i + 1], n - i - 1);
+        for (uint32_t j = i + 1; j < n; j++) {
+            struct seg *gone = seg_new(g->store, NULL, g->dir, bases[j]);
+            seg_delete(gone);
+        }
+        n = i + 1;
+        index_remove_files(s->stem);
+        seg_close_fd(s);
+        s->sealed = false;
+        e = seg_open_fd(s);
+    }
+    free(bases);
+    if (e) return e;
+    struct seg *a = log_active(g);
+    a->sealed = false;
+    if (a->fd < 0) e = seg_open_fd(a);
+    g->next_offset = g->written_offset = g->synced_offset = a->next_offset;
+    g->start_offset = SL_MIN(SL_MAX(g->segs[0]->base_offset, start), g->next_offset);
+    return e;
+}

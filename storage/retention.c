@@ -1,0 +1,84 @@
+/* retention.c: deleting whole segments from the front of a log: by time, by size, and below a
+ * start offset (delete-before: Kafka's DeleteRecords, and work-queue acks later). Only sealed
+ * segments go; a segment a reader still holds is unlinked but stays readable until released.
+ *
+ * The start offset may sit inside the first segment, so it is kept in <dir>/start_offset
+ * (written by rename, not synced: after a machine crash it may move back to the last value
+ * that reached the disk, never forward past data). */
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "broker/base.h"
+#include "broker/logging.h"
+#include "storage/log_internal.h"
+#include "storage/store_internal.h"
+
+static void retention_save_start(struct log *g) {
+    char path[4200], tmp[4300];
+    snprintf(path, sizeof(path), "%s/start_offset", g->dir);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return;
+    fprintf(f, "%lld\n", (long long)g->start_offset);
+    if (fclose(f) == 0) rename(tmp, path);
+}
+
+/* Deletes the first n segments (never the active one). */
+static void retention_drop_front(struct log *g, uint32_t n) {
+    SL_ASSERT(n < g->seg_count);
+    for (uint32_t i = 0; i < n; i++) {
+        SL_INFO("%s: deleting segment %lld (offsets up to %lld)", g->dir,
+                (long long)g->segs[i]->base_offset, (long long)g->segs[i]->next_offset - 1);
+        seg_delete(g->segs[i]);
+    }
+    log_segs_remove_front(g, n);
+    if (g->start_offset < g->segs[0]->base_offset) {
+        g->start_offset = g->segs[0]->base_offset;
+        retention_save_start(g);
+    }
+}
+
+sl_err log_delete_before(struct log *g, int64_t offset) {
+    if (offset > g->next_offset) offset = g->next_offset;
+    if (offset <= g->start_offset) return SL_OK;
+    g->start_offset = offset;
+    retention_save_start(g);
+    uint32_t n = 0;
+    while (n + 1 < g->seg_count && g->segs[n]->sealed && g->segs[n + 1]->base_offset <= offset) n++;
+    if (n) retention_drop_front(g, n);
+    return SL_OK;
+}
+
+/* The newest record time of a sealed segment; its file's mtime if no record had a timestamp. */
+static int64_t retention_seg_time(struct log *g, struct seg *s) {
+    if (log_seg_ensure_index(g, s) == SL_OK && s->ix.max_timestamp >= 0) return s->ix.max_timestamp;
+    char path[4200];
+    struct stat st;
+    seg_path(s, ".log", path, sizeof(path));
+    if (stat(path, &st) != 0) return -1;
+    return (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+}
+
+uint32_t log_retention_run(struct log *g, uint64_t now_ms) {
+    uint32_t n = 0;
+    if (g->cfg.retention_ms >= 0) {
+        while (n + 1 < g->seg_count && g->segs[n]->sealed) {
+            int64_t t = retention_seg_time(g, g->segs[n]);
+            if (t < 0 || (int64_t)now_ms - t <= g->cfg.retention_ms) break;
+            n++;
+        }
+    }
+    if (g->cfg.retention_bytes >= 0) {
+        uint64_t size = log_size_bytes(g);
+        for (uint32_t i = 0; i < n; i++) size -= g->segs[i]->size_bytes;
+        while (n + 1 < g->seg_count && g->segs[n]->sealed &&
+               size - g->segs[n]->size_bytes >= (uint64_t)g->cfg.retention_bytes) {
+            size -= g->segs[n]->size_bytes;
+            n++;
+        }
+    }
+    if (n) retention_drop_front(g, n);
+    return n;
+}

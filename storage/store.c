@@ -1,0 +1,348 @@
+/* store.c: the data directory and every partition log in it (see store.h). */
+#include "storage/store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "broker/base.h"
+#include "broker/logging.h"
+#include "storage/store_internal.h"
+
+struct store {
+    struct loop *loop;
+    char *dir;
+    struct log_config defaults;
+    struct store_options opts;
+    struct log **logs;
+    uint32_t log_count, log_cap;
+    struct log *dirty_head;
+    struct seg *lru_head, *lru_tail; /* idle sealed-segment fds, most recent first */
+    uint32_t lru_count;
+    uint64_t last_retention_ms;
+    struct store_stats stats;
+    struct io_op cancel_op;
+};
+
+void store_options_defaults(struct store_options *o) {
+    o->open_files_max = 1024;
+    o->retention_check_ms = 300000;
+}
+
+struct loop *store_loop(const struct store *st) { return st->loop; }
+const struct store_stats *store_get_stats(const struct store *st) { return &st->stats; }
+uint32_t store_log_count(const struct store *st) { return st->log_count; }
+struct log *store_log_at(const struct store *st, uint32_t i) { return i < st->log_count ? st->logs[i] : NULL; }
+const char *store_log_topic(const struct log *g) { return g->topic; }
+int32_t store_log_partition(const struct log *g) { return g->partition; }
+
+void store_mark_dirty(struct store *st, struct log *g) {
+    if (g->dirty) return;
+    g->dirty = true;
+    g->dirty_next = st->dirty_head;
+    st->dirty_head = g;
+}
+
+void store_fd_idle(struct store *st, struct seg *s) {
+    if (s->fd < 0 || s->fd_cached || s->refs) return;
+    s->fd_cached = true;
+    s->lru_prev = NULL;
+    s->lru_next = st->lru_head;
+    if (st->lru_head) st->lru_head->lru_prev = s;
+    else st->lru_tail = s;
+    st->lru_head = s;
+    st->lru_count++;
+    while (st->lru_count > st->opts.open_files_max) seg_close_fd(st->lru_tail);
+}
+
+void store_fd_busy(struct store *st, struct seg *s) {
+    if (!s->fd_cached) return;
+    if (s->lru_prev) s->lru_prev->lru_next = s->lru_next;
+    else st->lru_head = s->lru_next;
+    if (s->lru_next) s->lru_next->lru_prev = s->lru_prev;
+    else st->lru_tail = s->lru_prev;
+    s->lru_prev = s->lru_next = NULL;
+    s->fd_cached = false;
+    st->lru_count--;
+}
+
+void store_retention_run(struct store *st, uint64_t now_ms) {
+    for (uint32_t i = 0; i < st->log_count; i++) log_retention_run(st->logs[i], now_ms);
+    st->last_retention_ms = now_ms;
+}
+
+/* Before the loop sleeps: every log touched this turn submits its writes and syncs. A pump
+ * can make a log dirty again (a waiter appended), so the list is drained a few times. */
+static void store_before_sleep(void *arg, uint64_t now_ms) {
+    struct store *st = arg;
+    for (int pass = 0; pass < 4 && st->dirty_head; pass++) {
+        struct log *g = st->dirty_head;
+        st->dirty_head = NULL;
+        while (g) {
+            struct log *next = g->dirty_next;
+            g->dirty = false;
+            g->dirty_next = NULL;
+            log_pump(g);
+            g = next;
+        }
+    }
+    if (now_ms - st->last_retention_ms >= st->opts.retention_check_ms) store_retention_run(st, now_ms);
+}
+
+static bool store_topic_valid(const char *t) {
+    size_t n = strlen(t);
+    if (n == 0 || n > STORE_TOPIC_NAME_MAX || strcmp(t, ".") == 0 || strcmp(t, "..") == 0) return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = t[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+              c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* "<topic>-<partition>": the topic may itself contain dashes, the partition is after the last. */
+static bool store_parse_dir_name(const char *name, char *topic, size_t cap, int32_t *partition) {
+    const char *dash = strrchr(name, '-');
+    if (!dash || dash == name || !dash[1] || (size_t)(dash - name) >= cap) return false;
+    long long p = 0;
+    for (const char *q = dash + 1; *q; q++) {
+        if (*q < '0' || *q > '9' || p > INT32_MAX / 10) return false;
+        p = p * 10 + (*q - '0');
+    }
+    if (p > INT32_MAX) return false;
+    memcpy(topic, name, (size_t)(dash - name));
+    topic[dash - name] = 0;
+    *partition = (int32_t)p;
+    return store_topic_valid(topic);
+}
+
+static void store_logs_push(struct store *st, struct log *g) {
+    if (st->log_count == st->log_cap) {
+        st->log_cap = st->log_cap ? st->log_cap * 2 : 16;
+        st->logs = sl_xrealloc(st->logs, st->log_cap * sizeof(*st->logs));
+    }
+    st->logs[st->log_count++] = g;
+}
+
+static sl_err store_open_log(struct store *st, const char *name, bool clean) {
+    char topic[STORE_TOPIC_NAME_MAX + 1], dir[4200];
+    int32_t partition;
+    if (!store_parse_dir_name(name, topic, sizeof(topic), &partition)) return SL_OK;
+    snprintf(dir, sizeof(dir), "%s/%s", st->dir, name);
+    struct log *g = log_new(st, dir, topic, partition, &st->defaults);
+    struct recovery_report rep;
+    memset(&rep, 0, sizeof(rep));
+    sl_err e = recovery_open_log(g, clean, &rep);
+    if (e) {
+        SL_ERROR("%s: cannot open the log: %s (%s)", dir, sl_err_str(e), strerror(errno));
+        log_free(g);
+        return e;
+    }
+    st->stats.recovered_logs++;
+    st->stats.scanned_bytes += rep.scanned_bytes;
+    st->stats.truncated_bytes += rep.dropped_bytes;
+    if (rep.index_rebuilt) st->stats.rebuilt_indexes++;
+    if (rep.dropped_bytes)
+        SL_WARN("%s: recovery dropped %llu bytes of torn or invalid data", dir,
+                (unsigned long long)rep.dropped_bytes);
+    SL_DEBUG("%s: offsets %lld..%lld in %u segment(s)", dir, (long long)g->start_offset,
+             (long long)g->next_offset, g->seg_count);
+    store_logs_push(st, g);
+    return SL_OK;
+}
+
+static sl_err store_mkdirs(const char *path) {
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof(buf)) return SL_INVALID_ARG;
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != 0) continue;
+        char c = buf[i];
+        buf[i] = 0;
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return SL_IO;
+        buf[i] = c;
+    }
+    return SL_OK;
+}
+
+sl_err store_open(struct store **out, struct loop *l, const char *data_dir,
+                  const struct log_config *defaults, const struct store_options *opts) {
+    const char *bad = log_config_invalid(defaults);
+    if (bad) {
+        SL_ERROR("storage setting %s is out of range", bad);
+        return SL_CONFIG;
+    }
+    if (store_mkdirs(data_dir) != SL_OK) {
+        SL_ERROR("cannot create data directory %s: %s", data_dir, strerror(errno));
+        return SL_IO;
+    }
+    struct store *st = sl_xcalloc(1, sizeof(*st));
+    st->loop = l;
+    st->dir = strdup(data_dir);
+    st->defaults = *defaults;
+    if (opts) st->opts = *opts;
+    else store_options_defaults(&st->opts);
+    if (st->opts.open_files_max == 0) st->opts.open_files_max = 1;
+    st->last_retention_ms = loop_now_ms(l);
+
+    char marker[4200];
+    snprintf(marker, sizeof(marker), "%s/%s", data_dir, STORE_CLEAN_MARKER);
+    st->stats.clean = access(marker, F_OK) == 0;
+    /* Gone before anything is written: a crash from here on must never look clean. */
+    if (st->stats.clean && unlink(marker) != 0) st->stats.clean = false;
+
+    DIR *d = opendir(data_dir);
+    if (!d) {
+        free(st->dir);
+        free(st);
+        return SL_IO;
+    }
+    struct dirent *de;
+    sl_err e = SL_OK;
+    while (!e && (de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        e = store_open_log(st, de->d_name, st->stats.clean);
+    }
+    closedir(d);
+    loop_add_before_sleep(l, store_before_sleep, st);
+    *out = st;
+    if (e) {
+        store_close(st);
+        *out = NULL;
+    }
+    return e;
+}
+
+struct log *store_log_get(struct store *st, const char *topic, int32_t partition) {
+    for (uint32_t i = 0; i < st->log_count; i++)
+        if (st->logs[i]->partition == partition && strcmp(st->logs[i]->topic, topic) == 0) return st->logs[i];
+    return NULL;
+}
+
+sl_err store_log_create(struct store *st, const char *topic, int32_t partition,
+                        const struct log_config *cfg, struct log **out) {
+    if (!store_topic_valid(topic) || partition < 0) return SL_INVALID_ARG;
+    if (store_log_get(st, topic, partition)) return SL_EXISTS;
+    if (cfg && log_config_invalid(cfg)) return SL_CONFIG;
+    char dir[4200];
+    snprintf(dir, sizeof(dir), "%s/%s-%d", st->dir, topic, partition);
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) return SL_IO;
+    struct log *g = log_new(st, dir, topic, partition, cfg ? cfg : &st->defaults);
+    struct recovery_report rep;
+    memset(&rep, 0, sizeof(rep));
+    sl_err e = recovery_open_log(g, false, &rep);
+    if (e) {
+        log_free(g);
+        return e;
+    }
+    store_logs_push(st, g);
+    *out = g;
+    return SL_OK;
+}
+
+static bool store_log_quiet(void *arg) {
+    struct log *g = arg;
+    return log_write_idle(g) && !g->timer_armed;
+}
+
+static void store_cancel_done(struct io_op *op, int32_t res) {
+    (void)op;
+    (void)res;
+}
+
+/* Waits for the log's writes and syncs, cancels its group-commit timer. */
+static void store_log_quiesce(struct store *st, struct log *g) {
+    log_flush(g, false, 60000);
+    if (g->timer_armed) {
+        st->cancel_op.done = store_cancel_done;
+        struct io_uring_sqe *sqe = loop_sqe(st->loop, &st->cancel_op);
+        io_uring_prep_timeout_remove(sqe, (uint64_t)(uintptr_t)&g->timer_op, 0);
+    }
+    loop_run_until(st->loop, store_log_quiet, g, 60000);
+}
+
+static void store_log_remove(struct store *st, struct log *g) {
+    for (uint32_t i = 0; i < st->log_count; i++) {
+        if (st->logs[i] != g) continue;
+        memmove(st->logs + i, st->logs + i + 1, (st->log_count - i - 1) * sizeof(*st->logs));
+        st->log_count--;
+        break;
+    }
+    if (g->dirty) {
+        struct log **p = &st->dirty_head;
+        while (*p && *p != g) p = &(*p)->dirty_next;
+        if (*p) *p = g->dirty_next;
+    }
+}
+
+sl_err store_log_delete(struct store *st, struct log *g) {
+    store_log_quiesce(st, g);
+    store_log_remove(st, g);
+    char cmd_dir[4200];
+    snprintf(cmd_dir, sizeof(cmd_dir), "%s", g->dir);
+    for (uint32_t i = 0; i < g->seg_count; i++) {
+        seg_delete(g->segs[i]);
+        g->segs[i] = NULL;
+    }
+    g->seg_count = 0;
+    char path[4400];
+    snprintf(path, sizeof(path), "%s/start_offset", cmd_dir);
+    unlink(path);
+    log_free(g);
+    return rmdir(cmd_dir) == 0 ? SL_OK : SL_IO;
+}
+
+/* A clean close: data synced, the active segment trimmed and indexed, so the next start
+ * trusts every index and scans nothing. */
+static sl_err store_log_close(struct store *st, struct log *g) {
+    store_log_quiesce(st, g);
+    sl_err e = g->werr;
+    struct seg *a = log_active(g);
+    if (!e && a->fd >= 0) {
+        if (fdatasync(a->fd) != 0 || ftruncate(a->fd, (off_t)a->size_bytes) != 0) e = SL_IO;
+        if (!e) e = index_save(&a->ix, a->stem, a->base_offset, a->size_bytes, a->next_offset);
+    }
+    log_free(g);
+    return e;
+}
+
+sl_err store_close(struct store *st) {
+    sl_err result = SL_OK;
+    for (uint32_t i = 0; i < st->log_count; i++) {
+        sl_err e = store_log_close(st, st->logs[i]);
+        if (e && !result) result = e;
+    }
+    st->log_count = 0;
+    st->dirty_head = NULL;
+    for (uint32_t i = 0; i < st->loop->hook_count; i++) {
+        if (st->loop->hooks[i].arg != st) continue;
+        memmove(&st->loop->hooks[i], &st->loop->hooks[i + 1],
+                (st->loop->hook_count - i - 1) * sizeof(st->loop->hooks[0]));
+        st->loop->hook_count--;
+        break;
+    }
+    if (result == SL_OK) {
+        char marker[4200];
+        snprintf(marker, sizeof(marker), "%s/%s", st->dir, STORE_CLEAN_MARKER);
+        int fd = open(marker, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0 || fsync(fd) != 0) result = SL_IO;
+        if (fd >= 0) close(fd);
+        int dfd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+    } else {
+        SL_ERROR("storage closed with errors: no clean-shutdown marker, the next start scans");
+    }
+    free(st->logs);
+    free(st->dir);
+    free(st);
+    return result;
+}

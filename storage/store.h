@@ -1,0 +1,59 @@
+/* store.h: the data directory: every partition log, the clean-shutdown marker, the budget of
+ * open files, and the loop hook that writes dirty logs once per loop turn.
+ *
+ * store_open() recovers every <topic>-<partition>/ directory under data_dir. If the marker
+ * file .clean_shutdown is present the indexes are trusted and no segment is scanned; the
+ * marker is removed at once, so a crash after open is never mistaken for a clean stop.
+ * store_close() writes everything, syncs, writes indexes and then the marker. */
+#ifndef SL_STORAGE_STORE_H
+#define SL_STORAGE_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "broker/loop.h"
+#include "storage/log.h"
+
+#define STORE_CLEAN_MARKER ".clean_shutdown"
+#define STORE_TOPIC_NAME_MAX 249
+
+struct store_stats {
+    uint64_t recovered_logs;
+    uint64_t scanned_bytes;      /* bytes walked by recovery scans at open */
+    uint64_t truncated_bytes;    /* bytes dropped by recovery */
+    uint64_t rebuilt_indexes;
+    bool clean;                  /* the marker was found at open */
+};
+
+struct store_options {
+    uint32_t open_files_max;      /* sealed segments' fds kept open (LRU); active ones are extra */
+    uint32_t retention_check_ms;  /* how often the hook runs retention */
+};
+
+void store_options_defaults(struct store_options *o);
+
+sl_err store_open(struct store **out, struct loop *l, const char *data_dir,
+                  const struct log_config *defaults, const struct store_options *opts);
+/* Flushes, syncs and closes every log, writes the marker and frees the store. */
+sl_err store_close(struct store *st);
+
+/* NULL if the partition does not exist. */
+struct log *store_log_get(struct store *st, const char *topic, int32_t partition);
+/* Creates the partition (cfg NULL: the store's defaults); SL_EXISTS if it exists. */
+sl_err store_log_create(struct store *st, const char *topic, int32_t partition,
+                        const struct log_config *cfg, struct log **out);
+/* Closes the log and removes its directory. */
+sl_err store_log_delete(struct store *st, struct log *g);
+
+uint32_t store_log_count(const struct store *st);
+struct log *store_log_at(const struct store *st, uint32_t i);
+const char *store_log_topic(const struct log *g);
+int32_t store_log_partition(const struct log *g);
+
+const struct store_stats *store_get_stats(const struct store *st);
+struct loop *store_loop(const struct store *st);
+
+/* Runs retention on every log now (the hook also runs it every retention_check_ms). */
+void store_retention_run(struct store *st, uint64_t now_ms);
+
+#endif
