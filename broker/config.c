@@ -1,0 +1,606 @@
+/* config.c: the key table behind sl_config_set(), the value parsers (sizes, durations,
+ * booleans, ports), the config file reader and the command line. The syntax is in config.h.
+ *
+ * One table lists every key once; flags and file lines both end in cfg_apply(), so a key can
+ * never parse differently in the two places. Numeric fields are written through their offset
+ * and a type tag taken from the field itself (_Generic), so a field's type can change without
+ * the table silently writing the wrong width. */
+#include "broker/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <string.h>
+#include <strings.h>
+
+#include "broker/base.h"
+#include "broker/logging.h"
+
+enum cfg_kind {
+    CFG_STRING,    /* char array */
+    CFG_PORT,      /* 0..65535 */
+    CFG_COUNT,     /* a plain number */
+    CFG_SIZE,      /* bytes, with optional K/M/G/T suffixes */
+    CFG_MS,        /* duration; a plain number is milliseconds */
+    CFG_SECONDS,   /* duration; a plain number is seconds (nats write_deadline); stored in ms */
+    CFG_BOOL,
+    CFG_LOG_LEVEL,
+    CFG_DEBUG,     /* boolean; true sets log_level to debug (nats -D, -V) */
+    CFG_FSYNC,
+    CFG_CONFIG,    /* the config file itself: a flag, never a file key */
+    CFG_HELP,
+    CFG_VERSION,
+};
+
+enum cfg_type { CFG_T_NONE, CFG_T_U16, CFG_T_U32, CFG_T_U64, CFG_T_I64 };
+
+enum { CFG_F_UNLIMITED = 1, /* "-1" is accepted and stored as -1 */
+       CFG_F_EMPTY_OK = 2 };
+
+struct cfg_key {
+    const char *name;
+    const char *aliases[2];  /* nats-server's long spellings, or NULL */
+    enum cfg_kind kind;
+    enum cfg_type type;
+    size_t off;
+    size_t size;
+    unsigned flags;
+};
+
+#define CFG_FIELD_TYPE(field)                                                                     \
+    _Generic(((struct sl_config *)0)->field, uint16_t: CFG_T_U16, uint32_t: CFG_T_U32,            \
+             uint64_t: CFG_T_U64, int64_t: CFG_T_I64, default: CFG_T_NONE)
+#define CFG_KEY(name, a1, a2, kind, field, flags)                                                 \
+    {name, {a1, a2}, kind, CFG_FIELD_TYPE(field), offsetof(struct sl_config, field),              \
+     sizeof(((struct sl_config *)0)->field), flags}
+#define CFG_FLAG(name, kind) {name, {NULL, NULL}, kind, CFG_T_NONE, 0, 0, 0}
+
+static const struct cfg_key cfg_keys[] = {
+    CFG_KEY("data_dir", "store_dir", NULL, CFG_STRING, data_dir, 0),
+    CFG_KEY("config", NULL, NULL, CFG_CONFIG, config_file, 0),
+    CFG_KEY("log_level", NULL, NULL, CFG_LOG_LEVEL, log_level, 0),
+    CFG_KEY("debug", NULL, NULL, CFG_DEBUG, log_level, 0),
+    CFG_KEY("trace", NULL, NULL, CFG_DEBUG, log_level, 0),
+    CFG_KEY("host", "addr", "net", CFG_STRING, host, 0),
+    CFG_KEY("kafka_port", NULL, NULL, CFG_PORT, kafka_port, 0),
+    CFG_KEY("port", "nats_port", NULL, CFG_PORT, nats_port, 0),
+    CFG_KEY("http_port", NULL, NULL, CFG_PORT, http_port, 0),
+    CFG_KEY("advertised_host", NULL, NULL, CFG_STRING, advertised_host, CFG_F_EMPTY_OK),
+    CFG_KEY("max_payload", NULL, NULL, CFG_SIZE, max_payload_bytes, 0),
+    CFG_KEY("max_connections", NULL, NULL, CFG_COUNT, max_connections, 0),
+    CFG_KEY("write_deadline", NULL, NULL, CFG_SECONDS, write_deadline_ms, 0),
+    CFG_KEY("max_pending", NULL, NULL, CFG_SIZE, max_pending_bytes, 0),
+    CFG_KEY("max_request_bytes", NULL, NULL, CFG_SIZE, max_request_bytes, 0),
+    CFG_KEY("jetstream", NULL, NULL, CFG_BOOL, jetstream, 0),
+    CFG_KEY("segment_bytes", NULL, NULL, CFG_SIZE, log.segment_bytes, 0),
+    CFG_KEY("segment_ms", NULL, NULL, CFG_MS, log.segment_ms, 0),
+    CFG_KEY("retention_ms", NULL, NULL, CFG_MS, log.retention_ms, CFG_F_UNLIMITED),
+    CFG_KEY("retention_bytes", NULL, NULL, CFG_SIZE, log.retention_bytes, CFG_F_UNLIMITED),
+    CFG_KEY("index_interval_bytes", NULL, NULL, CFG_SIZE, log.index_interval_bytes, 0),
+    CFG_KEY("max_message_bytes", NULL, NULL, CFG_SIZE, log.batch_bytes_max, 0),
+    CFG_KEY("fsync", NULL, NULL, CFG_FSYNC, log.durability, 0),
+    CFG_KEY("group_commit_ms", NULL, NULL, CFG_MS, log.group_commit_ms, 0),
+    CFG_KEY("preallocate_bytes", NULL, NULL, CFG_SIZE, log.preallocate_bytes, 0),
+    CFG_KEY("open_files_max", NULL, NULL, CFG_COUNT, open_files_max, 0),
+    CFG_KEY("retention_check_ms", NULL, NULL, CFG_MS, retention_check_ms, 0),
+    CFG_FLAG("help", CFG_HELP),
+    CFG_FLAG("version", CFG_VERSION),
+};
+
+/* nats-server's short flags; command line only, and case-sensitive (-D is not -d). */
+static const struct {
+    const char *flag, *key;
+} cfg_short_flags[] = {
+    {"a", "host"},  {"p", "port"},       {"m", "http_port"}, {"c", "config"},
+    {"sd", "data_dir"}, {"js", "jetstream"}, {"D", "debug"}, {"V", "trace"},
+    {"DV", "trace"}, {"h", "help"},      {"v", "version"},
+};
+
+/* Structs of a log's config are named after the fields; users know the keys. */
+static const struct {
+    const char *field, *key;
+} cfg_log_fields[] = {{"batch_bytes_max", "max_message_bytes"}, {"durability", "fsync"}};
+
+enum cfg_verdict { CFG_OK, CFG_SYNTAX, CFG_OVERFLOW };
+
+static int cfg_fail(char *err, size_t err_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int cfg_fail(char *err, size_t err_len, const char *fmt, ...) {
+    if (err && err_len) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, err_len, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+void sl_config_defaults(struct sl_config *c) {
+    memset(c, 0, sizeof(*c));
+    snprintf(c->data_dir, sizeof(c->data_dir), "./data");
+    snprintf(c->host, sizeof(c->host), "0.0.0.0");
+    c->log_level = SL_LOG_INFO;
+    c->kafka_port = 9092;
+    c->nats_port = 4222;
+    c->http_port = 8222;
+    c->max_payload_bytes = 1u << 20;
+    c->max_connections = 65536;
+    c->write_deadline_ms = 10000;
+    c->max_pending_bytes = 64u << 20;
+    c->max_request_bytes = 100u << 20;
+    c->jetstream = false;
+    log_config_defaults(&c->log);
+    c->open_files_max = 1024;
+    c->retention_check_ms = 300000;
+}
+
+/* ---- keys ---------------------------------------------------------------------------------- */
+
+/* Dashes become underscores, so --data-dir, -data_dir and "data-dir =" all name data_dir. */
+static bool cfg_normalize(const char *name, size_t len, char *out, size_t out_len) {
+    if (len == 0 || len >= out_len) return false;
+    for (size_t i = 0; i < len; i++) out[i] = name[i] == '-' ? '_' : name[i];
+    out[len] = 0;
+    return true;
+}
+
+static const struct cfg_key *cfg_key_find_normal(const char *name) {
+    for (size_t i = 0; i < SL_ARRAY_LEN(cfg_keys); i++) {
+        const struct cfg_key *k = &cfg_keys[i];
+        if (strcasecmp(name, k->name) == 0) return k;
+        for (size_t a = 0; a < SL_ARRAY_LEN(k->aliases); a++)
+            if (k->aliases[a] && strcasecmp(name, k->aliases[a]) == 0) return k;
+    }
+    return NULL;
+}
+
+static const struct cfg_key *cfg_key_find(const char *name, size_t len) {
+    char buf[64];
+    if (!cfg_normalize(name, len, buf, sizeof(buf))) return NULL;
+    return cfg_key_find_normal(buf);
+}
+
+static const struct cfg_key *cfg_flag_find(const char *name, size_t len) {
+    for (size_t i = 0; i < SL_ARRAY_LEN(cfg_short_flags); i++)
+        if (strlen(cfg_short_flags[i].flag) == len && memcmp(name, cfg_short_flags[i].flag, len) == 0)
+            return cfg_key_find_normal(cfg_short_flags[i].key);
+    return cfg_key_find(name, len);
+}
+
+/* ---- values -------------------------------------------------------------------------------- */
+
+/* Decimal digits only: no sign, no space, no 0x. *end points past the last digit. */
+static enum cfg_verdict cfg_digits(const char *s, uint64_t *out, const char **end) {
+    uint64_t v = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        uint64_t d = (uint64_t)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10) return CFG_OVERFLOW;
+        v = v * 10 + d;
+    }
+    if (p == s) return CFG_SYNTAX;
+    *out = v;
+    *end = p;
+    return CFG_OK;
+}
+
+static enum cfg_verdict cfg_scaled(uint64_t v, uint64_t mult, uint64_t *out) {
+    if (mult == 0) return CFG_SYNTAX;
+    if (v > UINT64_MAX / mult) return CFG_OVERFLOW;
+    *out = v * mult;
+    return CFG_OK;
+}
+
+static uint64_t cfg_size_unit(const char *s) {
+    static const struct {
+        const char *suffix;
+        uint64_t mult;
+    } units[] = {
+        {"", 1},  {"b", 1},
+        {"k", 1ull << 10}, {"kb", 1ull << 10}, {"kib", 1ull << 10},
+        {"m", 1ull << 20}, {"mb", 1ull << 20}, {"mib", 1ull << 20},
+        {"g", 1ull << 30}, {"gb", 1ull << 30}, {"gib", 1ull << 30},
+        {"t", 1ull << 40}, {"tb", 1ull << 40}, {"tib", 1ull << 40},
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(units); i++)
+        if (strcasecmp(s, units[i].suffix) == 0) return units[i].mult;
+    return 0;
+}
+
+static uint64_t cfg_duration_unit(const char *s, uint64_t plain_ms) {
+    if (*s == 0) return plain_ms;
+    if (strcasecmp(s, "ms") == 0) return 1;
+    if (strcasecmp(s, "s") == 0) return 1000;
+    if (strcasecmp(s, "m") == 0) return 60 * 1000;
+    if (strcasecmp(s, "h") == 0) return 3600 * 1000;
+    return 0;
+}
+
+/* A number and an optional unit; one space between them is tolerated ("64 MiB"). */
+static enum cfg_verdict cfg_parse_number(enum cfg_kind kind, const char *v, uint64_t *out) {
+    uint64_t n;
+    const char *unit;
+    enum cfg_verdict r = cfg_digits(v, &n, &unit);
+    if (r != CFG_OK) return r;
+    if ((kind == CFG_PORT || kind == CFG_COUNT) && *unit) return CFG_SYNTAX;
+    if (kind == CFG_PORT || kind == CFG_COUNT) return cfg_scaled(n, 1, out);
+    if (*unit == ' ' && unit[1]) unit++;
+    if (kind == CFG_SIZE) return cfg_scaled(n, cfg_size_unit(unit), out);
+    return cfg_scaled(n, cfg_duration_unit(unit, kind == CFG_SECONDS ? 1000 : 1), out);
+}
+
+static uint64_t cfg_type_max(enum cfg_type t) {
+    switch (t) {
+    case CFG_T_U16: return UINT16_MAX;
+    case CFG_T_U32: return UINT32_MAX;
+    case CFG_T_U64: return UINT64_MAX;
+    case CFG_T_I64: return INT64_MAX;
+    case CFG_T_NONE: break;
+    }
+    SL_ASSERT(!"numeric key without a numeric field");
+    return 0;
+}
+
+static const char *cfg_kind_noun(enum cfg_kind kind) {
+    switch (kind) {
+    case CFG_PORT: return "port (0-65535)";
+    case CFG_SIZE: return "size";
+    case CFG_MS:
+    case CFG_SECONDS: return "duration";
+    default: return "number";
+    }
+}
+
+static const char *cfg_kind_unit(enum cfg_kind kind) {
+    if (kind == CFG_SIZE) return " bytes";
+    if (kind == CFG_MS || kind == CFG_SECONDS) return " ms";
+    return "";
+}
+
+static void cfg_store(struct sl_config *c, const struct cfg_key *k, uint64_t u, bool minus_one) {
+    char *f = (char *)c + k->off;
+    switch (k->type) {
+    case CFG_T_U16: *(uint16_t *)(void *)f = (uint16_t)u; break;
+    case CFG_T_U32: *(uint32_t *)(void *)f = (uint32_t)u; break;
+    case CFG_T_U64: *(uint64_t *)(void *)f = u; break;
+    case CFG_T_I64: *(int64_t *)(void *)f = minus_one ? -1 : (int64_t)u; break;
+    case CFG_T_NONE: SL_ASSERT(!"numeric key without a numeric field");
+    }
+}
+
+static int cfg_apply_number(struct sl_config *c, const struct cfg_key *k, const char *v, char *why,
+                            size_t why_len) {
+    if (v[0] == '-' && (k->flags & CFG_F_UNLIMITED) && strcmp(v, "-1") == 0) {
+        cfg_store(c, k, 0, true);
+        return 0;
+    }
+    if (v[0] == '-')
+        return cfg_fail(why, why_len, (k->flags & CFG_F_UNLIMITED)
+                                          ? "'%s': the only negative value is -1 (unlimited)"
+                                          : "'%s' must not be negative", v);
+    uint64_t u = 0;
+    enum cfg_verdict r = cfg_parse_number(k->kind, v, &u);
+    if (r == CFG_SYNTAX || (k->kind == CFG_PORT && (r == CFG_OVERFLOW || u > UINT16_MAX)))
+        return cfg_fail(why, why_len, "'%s' is not a %s", v, cfg_kind_noun(k->kind));
+    uint64_t max = cfg_type_max(k->type);
+    if (r == CFG_OVERFLOW || u > max)
+        return cfg_fail(why, why_len, "'%s' is too large (at most %" PRIu64 "%s)", v, max,
+                        cfg_kind_unit(k->kind));
+    cfg_store(c, k, u, false);
+    return 0;
+}
+
+/* 1 true, 0 false, -1 neither. */
+static int cfg_parse_bool(const char *v) {
+    static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no", "off", "0"};
+    for (size_t i = 0; i < SL_ARRAY_LEN(yes); i++) {
+        if (strcasecmp(v, yes[i]) == 0) return 1;
+        if (strcasecmp(v, no[i]) == 0) return 0;
+    }
+    return -1;
+}
+
+static int cfg_apply_string(struct sl_config *c, const struct cfg_key *k, const char *v, char *why,
+                            size_t why_len) {
+    size_t len = strlen(v);
+    if (len >= k->size)
+        return cfg_fail(why, why_len, "value is too long (%zu bytes, at most %zu)", len, k->size - 1);
+    memcpy((char *)c + k->off, v, len + 1);
+    return 0;
+}
+
+/* Log levels and fsync policies are matched case-insensitively, so lower-case a copy. */
+static void cfg_lower(const char *v, char *out, size_t out_len) {
+    size_t i = 0;
+    for (; v[i] && i + 1 < out_len; i++) out[i] = (char)tolower((unsigned char)v[i]);
+    out[i] = 0;
+}
+
+static int cfg_apply_log_level(struct sl_config *c, const char *v, char *why, size_t why_len) {
+    char low[16];
+    cfg_lower(v, low, sizeof(low));
+    int level = -1;
+    if (strlen(v) < sizeof(low)) level = sl_log_level_parse(low);
+    if (strcmp(low, "trace") == 0) level = SL_LOG_DEBUG; /* nats-server's finest level */
+    if (strcmp(low, "warning") == 0) level = SL_LOG_WARN;
+    if (level < 0) return cfg_fail(why, why_len, "'%s' is not a log level (error, warn, info, debug)", v);
+    c->log_level = level;
+    return 0;
+}
+
+static int cfg_apply_fsync(struct sl_config *c, const char *v, char *why, size_t why_len) {
+    char low[16];
+    cfg_lower(v, low, sizeof(low));
+    int d = strlen(v) < sizeof(low) ? log_durability_parse(low) : -1;
+    if (d < 0) return cfg_fail(why, why_len, "'%s' is not an fsync policy (none, group, append)", v);
+    c->log.durability = (enum log_durability)d;
+    return 0;
+}
+
+static int cfg_apply_bool(struct sl_config *c, const struct cfg_key *k, const char *v, char *why,
+                          size_t why_len) {
+    int b = cfg_parse_bool(v);
+    if (b < 0) return cfg_fail(why, why_len, "'%s' is not a boolean (true/false, yes/no, on/off, 1/0)", v);
+    if (k->kind == CFG_BOOL) *(bool *)(void *)((char *)c + k->off) = b;
+    else if (b) c->log_level = SL_LOG_DEBUG;
+    return 0;
+}
+
+/* Applies v to the key, or writes why (without the key's name) and returns -1. */
+static int cfg_apply(struct sl_config *c, const struct cfg_key *k, const char *v, char *why, size_t why_len) {
+    SL_ASSERT(v);
+    if (k->kind == CFG_HELP || k->kind == CFG_VERSION)
+        return cfg_fail(why, why_len, "a command-line flag, not a setting");
+    if (v[0] == 0 && !(k->flags & CFG_F_EMPTY_OK)) return cfg_fail(why, why_len, "empty value");
+    switch (k->kind) {
+    case CFG_STRING:
+    case CFG_CONFIG: return cfg_apply_string(c, k, v, why, why_len);
+    case CFG_LOG_LEVEL: return cfg_apply_log_level(c, v, why, why_len);
+    case CFG_FSYNC: return cfg_apply_fsync(c, v, why, why_len);
+    case CFG_BOOL:
+    case CFG_DEBUG: return cfg_apply_bool(c, k, v, why, why_len);
+    default: return cfg_apply_number(c, k, v, why, why_len);
+    }
+}
+
+int sl_config_set(struct sl_config *c, const char *key, const char *value, char *err, size_t err_len) {
+    const struct cfg_key *k = cfg_key_find(key, strlen(key));
+    if (!k) return cfg_fail(err, err_len, "%s: unknown key", key);
+    char why[512];
+    if (cfg_apply(c, k, value, why, sizeof(why)) != 0) return cfg_fail(err, err_len, "%s: %s", key, why);
+    return 0;
+}
+
+/* ---- config file --------------------------------------------------------------------------- */
+
+static char *cfg_trim(char *s) {
+    while (*s == ' ' || *s == '\t') s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n')) s[--n] = 0;
+    return s;
+}
+
+static bool cfg_is_comment(const char *p) { return p[0] == '#' || (p[0] == '/' && p[1] == '/'); }
+
+/* p: what follows the separator. A quoted value ends at the next quote; an unquoted one at a
+ * comment that follows whitespace, so "a#b" stays one value. */
+static int cfg_file_value(char *p, char **value, char *why, size_t why_len) {
+    while (*p == ' ' || *p == '\t') p++;
+    if (*p == '"') {
+        char *close = strchr(p + 1, '"');
+        if (!close) return cfg_fail(why, why_len, "unterminated quoted value");
+        char *rest = cfg_trim(close + 1);
+        if (*rest && !cfg_is_comment(rest)) return cfg_fail(why, why_len, "unexpected text after the quoted value");
+        *close = 0;
+        *value = p + 1;
+        return 0;
+    }
+    for (char *q = p; *q; q++)
+        if ((q == p || q[-1] == ' ' || q[-1] == '\t') && cfg_is_comment(q)) {
+            *q = 0;
+            break;
+        }
+    *value = cfg_trim(p);
+    return 0;
+}
+
+static int cfg_file_line(struct sl_config *c, char *line, const char *path, unsigned lineno, char *err,
+                         size_t err_len) {
+    char *p = cfg_trim(line), *key = p;
+    if (*p == 0 || cfg_is_comment(p)) return 0;
+    while (isalnum((unsigned char)*p) || *p == '_' || *p == '-') p++;
+    char *key_end = p;
+    while (*p == ' ' || *p == '\t') p++;
+    if (key_end == key || (*p != '=' && *p != ':'))
+        return cfg_fail(err, err_len, "%s:%u: expected 'key = value' or 'key: value'", path, lineno);
+    *key_end = 0;
+    char why[512], *value = NULL;
+    if (cfg_file_value(p + 1, &value, why, sizeof(why)) != 0)
+        return cfg_fail(err, err_len, "%s:%u: %s: %s", path, lineno, key, why);
+    const struct cfg_key *k = cfg_key_find(key, strlen(key));
+    if (k && k->kind == CFG_CONFIG)
+        return cfg_fail(err, err_len, "%s:%u: %s: not allowed in a config file", path, lineno, key);
+    if (sl_config_set(c, key, value, why, sizeof(why)) != 0)
+        return cfg_fail(err, err_len, "%s:%u: %s", path, lineno, why);
+    return 0;
+}
+
+int sl_config_load_file(struct sl_config *c, const char *path, char *err, size_t err_len) {
+    FILE *f = fopen(path, "r");
+    if (!f) return cfg_fail(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+    char *line = NULL;
+    size_t cap = 0;
+    unsigned lineno = 0;
+    int rc = 0;
+    while (rc == 0 && getline(&line, &cap, f) >= 0) rc = cfg_file_line(c, line, path, ++lineno, err, err_len);
+    if (rc == 0 && ferror(f)) rc = cfg_fail(err, err_len, "%s: read error: %s", path, strerror(errno));
+    free(line);
+    fclose(f);
+    if (rc == 0 && strlen(path) >= sizeof(c->config_file))
+        return cfg_fail(err, err_len, "%s: path too long", path);
+    if (rc == 0) snprintf(c->config_file, sizeof(c->config_file), "%s", path);
+    return rc;
+}
+
+/* ---- command line -------------------------------------------------------------------------- */
+
+struct cfg_flag {
+    const struct cfg_key *key;
+    char spelled[80];   /* the flag as typed, without "=value": for messages */
+    const char *value;
+};
+
+static bool cfg_is_switch(enum cfg_kind kind) {
+    return kind == CFG_BOOL || kind == CFG_DEBUG || kind == CFG_HELP || kind == CFG_VERSION;
+}
+
+/* Reads the flag at argv[*i] and its value, which may be argv[*i + 1] (then *i moves on). As in
+ * Go's flag package a value is taken whatever it looks like, so "--retention-ms -1" works. */
+static int cfg_flag_next(int argc, char **argv, int *i, struct cfg_flag *f, char *err, size_t err_len) {
+    const char *arg = argv[*i];
+    if (arg[0] != '-' || arg[1] == 0) return cfg_fail(err, err_len, "unexpected argument '%s' (see --help)", arg);
+    const char *name = arg + (arg[1] == '-' ? 2 : 1);
+    const char *eq = strchr(name, '=');
+    size_t name_len = eq ? (size_t)(eq - name) : strlen(name);
+    snprintf(f->spelled, sizeof(f->spelled), "%.*s", (int)(name - arg + name_len), arg);
+    f->key = cfg_flag_find(name, name_len);
+    if (!f->key) return cfg_fail(err, err_len, "%s: unknown flag (see --help)", f->spelled);
+    if (eq)
+        f->value = eq + 1;
+    else if (cfg_is_switch(f->key->kind))
+        f->value = "true";
+    else if (*i + 1 < argc)
+        f->value = argv[++*i];
+    else
+        return cfg_fail(err, err_len, "%s: missing value", f->spelled);
+    return 0;
+}
+
+/* First pass: syntax, help and version, and which config file to load before everything else. */
+static int cfg_args_scan(int argc, char **argv, const char **config, char *err, size_t err_len) {
+    for (int i = 1; i < argc; i++) {
+        struct cfg_flag f;
+        if (cfg_flag_next(argc, argv, &i, &f, err, err_len) != 0) return -1;
+        if (f.key->kind == CFG_HELP) {
+            sl_config_usage(stdout);
+            return 1;
+        }
+        if (f.key->kind == CFG_VERSION) {
+            printf("sluice-server " SL_VERSION "\n");
+            return 1;
+        }
+        if (f.key->kind == CFG_CONFIG && f.value[0] == 0) return cfg_fail(err, err_len, "%s: empty value", f.spelled);
+        if (f.key->kind == CFG_CONFIG) *config = f.value;
+    }
+    return 0;
+}
+
+int sl_config_parse_args(struct sl_config *c, int argc, char **argv, char *err, size_t err_len) {
+    const char *config = NULL;
+    int rc = cfg_args_scan(argc, argv, &config, err, err_len);
+    if (rc != 0) return rc;
+    if (config && sl_config_load_file(c, config, err, err_len) != 0) return -1;
+    for (int i = 1; i < argc; i++) {
+        struct cfg_flag f;
+        char why[512];
+        if (cfg_flag_next(argc, argv, &i, &f, err, err_len) != 0) return -1;
+        if (cfg_apply(c, f.key, f.value, why, sizeof(why)) != 0)
+            return cfg_fail(err, err_len, "%s: %s", f.spelled, why);
+    }
+    return 0;
+}
+
+/* ---- validation ---------------------------------------------------------------------------- */
+
+static const char *cfg_log_field_key(const char *field) {
+    for (size_t i = 0; i < SL_ARRAY_LEN(cfg_log_fields); i++)
+        if (strcmp(field, cfg_log_fields[i].field) == 0) return cfg_log_fields[i].key;
+    return field;
+}
+
+static int cfg_validate_ports(const struct sl_config *c, char *err, size_t err_len) {
+    const struct {
+        const char *key;
+        uint16_t port;
+    } p[] = {{"kafka_port", c->kafka_port}, {"port", c->nats_port}, {"http_port", c->http_port}};
+    for (size_t i = 0; i < SL_ARRAY_LEN(p); i++)
+        for (size_t j = i + 1; j < SL_ARRAY_LEN(p); j++)
+            if (p[i].port && p[i].port == p[j].port)
+                return cfg_fail(err, err_len, "%s: %u is also %s", p[j].key, p[j].port, p[i].key);
+    return 0;
+}
+
+int sl_config_validate(const struct sl_config *c, char *err, size_t err_len) {
+    const char *bad = log_config_invalid(&c->log);
+    if (bad) return cfg_fail(err, err_len, "%s: out of range", cfg_log_field_key(bad));
+    const struct {
+        const char *key;
+        uint64_t value;
+    } at_least_one[] = {
+        {"data_dir", c->data_dir[0]},          {"host", c->host[0]},
+        {"max_payload", c->max_payload_bytes}, {"max_connections", c->max_connections},
+        {"write_deadline", c->write_deadline_ms}, {"max_pending", c->max_pending_bytes},
+        {"max_request_bytes", c->max_request_bytes}, {"open_files_max", c->open_files_max},
+        {"retention_check_ms", c->retention_check_ms},
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(at_least_one); i++)
+        if (at_least_one[i].value == 0)
+            return cfg_fail(err, err_len, "%s: must not be empty or 0", at_least_one[i].key);
+    if (c->max_payload_bytes > c->max_pending_bytes)
+        return cfg_fail(err, err_len, "max_payload: %" PRIu32 " bytes exceeds max_pending (%" PRIu64 " bytes)",
+                        c->max_payload_bytes, c->max_pending_bytes);
+    /* A Produce request must be able to carry the largest batch the log accepts. */
+    if (c->log.batch_bytes_max > c->max_request_bytes)
+        return cfg_fail(err, err_len, "max_message_bytes: %" PRIu32 " bytes exceeds max_request_bytes (%" PRIu32 " bytes)",
+                        c->log.batch_bytes_max, c->max_request_bytes);
+    return cfg_validate_ports(c, err, err_len);
+}
+
+/* ---- usage --------------------------------------------------------------------------------- */
+
+void sl_config_usage(FILE *out) {
+    fputs("Usage: sluice-server [options]\n"
+          "\n"
+          "Every option is also a config file key (without the dashes); dashes and underscores\n"
+          "are interchangeable; values go as '--key value' or '--key=value'.\n"
+          "\n"
+          "General:\n"
+          "  -c, --config FILE              config file, loaded first; flags override it\n"
+          "  -sd, --data-dir, --store-dir DIR  data directory (./data)\n"
+          "  --log-level LEVEL              error, warn, info, debug (info)\n"
+          "  -D, --debug; -V, --trace       log at debug level\n"
+          "  -h, --help                     this text\n"
+          "  -v, --version                  print the version\n"
+          "\n"
+          "Listeners:\n"
+          "  -a, --host, --addr, --net HOST listen address (0.0.0.0)\n"
+          "  --kafka-port PORT              Kafka port (9092); 0 picks a free port\n"
+          "  -p, --port PORT                NATS port (4222)\n"
+          "  -m, --http-port PORT           monitoring port (8222)\n"
+          "  --advertised-host HOST         host told to clients (the listener's)\n"
+          "  --max-connections N            connections at once (65536)\n"
+          "  --write-deadline DURATION      close a client that blocks a write this long (10s)\n"
+          "  --max-pending SIZE             a client's unsent bytes before it is closed (64MiB)\n"
+          "  --max-payload SIZE             largest NATS payload (1MiB)\n"
+          "  --max-request-bytes SIZE       largest Kafka request (100MiB)\n"
+          "  -js, --jetstream[=BOOL]        enable JetStream streams (false)\n"
+          "\n"
+          "Storage:\n"
+          "  --segment-bytes SIZE           roll a segment at this size\n"
+          "  --segment-ms DURATION          roll a segment this old\n"
+          "  --retention-ms DURATION        delete segments older than this; -1 never\n"
+          "  --retention-bytes SIZE         delete old segments past this size; -1 never\n"
+          "  --index-interval-bytes SIZE    one index entry per this many log bytes\n"
+          "  --max-message-bytes SIZE       largest record batch accepted\n"
+          "  --fsync POLICY                 none, group (one fdatasync per tick), append\n"
+          "  --group-commit-ms DURATION     group: at most one fdatasync per this period\n"
+          "  --preallocate-bytes SIZE       file space reserved ahead of the write head\n"
+          "  --open-files-max N             sealed segment files kept open (1024)\n"
+          "  --retention-check-ms DURATION  how often retention runs (5m)\n"
+          "\n"
+          "SIZE: bytes, or a number with K, KB, KiB, M, MB, MiB, G, GB, GiB (K = KB = 1024).\n"
+          "DURATION: a number with ms, s, m or h; a plain number is ms for *-ms keys and\n"
+          "seconds for --write-deadline. BOOL: true/false, yes/no, on/off, 1/0.\n"
+          "Storage defaults are those of the storage engine (see storage/log.h).\n",
+          out);
+}

@@ -1,0 +1,84 @@
+/* config.h: struct sl_config, every setting and limit of the broker with its unit in its name,
+ * and the one parser behind both the command line and the config file.
+ *
+ * Every key has the same name as a flag and in a file. Flags are spelled as nats-server spells
+ * them: one or two leading dashes, dashes or underscores inside (--data-dir == -data_dir), the
+ * value as the next argument or after '=' (--port 4222, --port=4222). Boolean flags (-js, -D)
+ * take no next argument but accept --jetstream=false.
+ *
+ * Config file: one "key = value" or "key: value" per line; blank lines and lines starting with
+ * '#' or '//' are ignored, and so is a '#' or '//' comment after whitespace following a value.
+ * A value may be double-quoted (the quotes are removed; nothing is unescaped). Example:
+ *
+ *     # sluice.conf
+ *     data_dir = "/var/lib/sluice"
+ *     port: 4222
+ *     segment_bytes = 1GiB     // roll segments at 1 GiB
+ *     fsync = group
+ *
+ * Value syntax:
+ *   sizes      plain bytes, or a number with K, KB, KiB, M, MB, MiB, G, GB, GiB, T, TB, TiB
+ *              (case-insensitive). K and KB mean 1024, as nats-server reads max_payload.
+ *   durations  a number with ms, s, m or h ("500ms", "10s", "2m", "1h"). A plain number is
+ *              milliseconds for *_ms keys and seconds for write_deadline, as in nats-server.
+ *   booleans   true/false, yes/no, on/off, 1/0.
+ *   ports      0..65535; 0 asks the kernel for a free port (tests).
+ *   -1         means unlimited, and only for retention_ms and retention_bytes. */
+#ifndef SL_BROKER_CONFIG_H
+#define SL_BROKER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "storage/log.h"
+
+#define SL_VERSION "0.1.0"
+#define SL_CONFIG_PATH_MAX 4096
+#define SL_CONFIG_HOST_MAX 256
+
+struct sl_config {
+    char data_dir[SL_CONFIG_PATH_MAX];           /* "./data" */
+    char config_file[SL_CONFIG_PATH_MAX];        /* "" if none */
+    int log_level;                               /* enum sl_log_level, SL_LOG_INFO */
+    char host[SL_CONFIG_HOST_MAX];               /* listen address, "0.0.0.0" */
+    uint16_t kafka_port;                         /* 9092 */
+    uint16_t nats_port;                          /* 4222 */
+    uint16_t http_port;                          /* 8222, monitoring */
+    char advertised_host[SL_CONFIG_HOST_MAX];    /* "": the listener's */
+    uint32_t max_payload_bytes;                  /* NATS, 1 MiB */
+    uint32_t max_connections;                    /* 65536 */
+    uint32_t write_deadline_ms;                  /* 10000 */
+    uint64_t max_pending_bytes;                  /* 64 MiB */
+    uint32_t max_request_bytes;                  /* Kafka, 100 MiB */
+    bool jetstream;                              /* -js */
+    struct log_config log;                       /* storage: log_config_defaults() */
+    uint32_t open_files_max;                     /* sealed-segment fd cache, 1024 */
+    uint32_t retention_check_ms;                 /* 300000, Kafka's log.retention.check.interval.ms */
+};
+
+void sl_config_defaults(struct sl_config *c);
+
+/* Parses argv (argv[0] skipped) over what c holds (normally sl_config_defaults()). Returns 0 if
+ * the broker should start, 1 if the program should exit 0 (help or version printed to stdout),
+ * -1 on error with a message naming the flag and the bad value in err. A --config/-c FILE is
+ * loaded first and every other flag overrides it, wherever it stands on the line. Does not run
+ * sl_config_validate(). */
+int sl_config_parse_args(struct sl_config *c, int argc, char **argv, char *err, size_t err_len);
+
+/* Loads a config file over c; -1 on error with "FILE:LINE: key: message" in err. Keys are
+ * applied in file order; the last of a repeated key wins. */
+int sl_config_load_file(struct sl_config *c, const char *path, char *err, size_t err_len);
+
+/* Applies one key/value, the step shared by flags and files: 0, or -1 with "key: reason" in
+ * err. key may use dashes for underscores; an unknown key is an error. */
+int sl_config_set(struct sl_config *c, const char *key, const char *value, char *err, size_t err_len);
+
+/* Checks what single keys cannot: storage limits (log_config_invalid()), limits that must fit
+ * inside other limits, distinct ports. -1 with a message naming the key. */
+int sl_config_validate(const struct sl_config *c, char *err, size_t err_len);
+
+void sl_config_usage(FILE *out);
+
+#endif

@@ -1,0 +1,28 @@
+/* main.c: sluice-server's entry point. Turns flags and the config file into a struct sl_config
+ * (a bad one exits 2 with the reason), then starts, runs and stops the broker (server.c). Exit
+ * codes: 0 after a clean stop, 1 if the broker could not start or stop cleanly, 2 for bad input. */
+#include <stdio.h>
+
+#include "broker/config.h"
+#include "broker/logging.h"
+#include "broker/server.h"
+
+int main(int argc, char **argv) {
+    static struct sl_config cfg; /* static: 8 KiB of paths does not belong on the stack */
+    static struct broker broker;
+    char err[1024];
+
+    sl_config_defaults(&cfg);
+    int rc = sl_config_parse_args(&cfg, argc, argv, err, sizeof(err));
+    if (rc == 1) return 0;
+    if (rc == 0) rc = sl_config_validate(&cfg, err, sizeof(err));
+    if (rc != 0) {
+        fprintf(stderr, "sluice-server: %s\n", err);
+        return 2;
+    }
+    sl_log_level_max = (enum sl_log_level)cfg.log_level;
+
+    if (broker_start(&broker, &cfg) != 0) return 1;
+    broker_run(&broker);
+    return broker_stop(&broker) == 0 ? 0 : 1;
+}

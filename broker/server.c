@@ -1,0 +1,145 @@
+/* server.c: the broker's start, run and stop (see server.h). Up: file limit, signals, loop,
+ * storage; down in the reverse order. A signal never interrupts anything: SIGTERM and SIGINT
+ * are blocked and arrive on a signalfd polled through the loop, so shutdown starts between two
+ * loop turns and the store is closed (flushed, synced, marked clean) on the normal path. */
+#include "broker/server.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "broker/base.h"
+#include "broker/logging.h"
+#include "storage/store.h"
+
+/* Submission queue size; the loop doubles as the CQ x4. Listeners will size it from
+ * max_connections. */
+#define BROKER_RING_ENTRIES 4096
+#define BROKER_TURN_MS 1000
+
+/* Every connection and every sealed segment costs a descriptor; the soft limit (often 1024)
+ * would be hit long before max_connections, and only the hard limit is a real ceiling. */
+static void broker_raise_nofile(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        SL_DEBUG("getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+        return;
+    }
+    unsigned long long soft = rl.rlim_cur, hard = rl.rlim_max;
+    if (rl.rlim_cur >= rl.rlim_max) {
+        SL_DEBUG("open files limit %llu is already the hard limit", soft);
+        return;
+    }
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        SL_DEBUG("cannot raise the open files limit from %llu to %llu: %s", soft, hard, strerror(errno));
+        return;
+    }
+    SL_DEBUG("open files limit raised from %llu to %llu", soft, hard);
+}
+
+static int broker_signals_block(struct broker *b) {
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    /* A peer that closes mid-send must surface as EPIPE on that connection, not kill us. */
+    signal(SIGPIPE, SIG_IGN);
+    if (sigprocmask(SIG_BLOCK, &mask, &b->signal_mask_old) != 0) {
+        SL_ERROR("cannot block SIGTERM/SIGINT: %s", strerror(errno));
+        return -1;
+    }
+    b->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (b->signal_fd < 0) {
+        SL_ERROR("signalfd: %s", strerror(errno));
+        sigprocmask(SIG_SETMASK, &b->signal_mask_old, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+static void broker_signals_restore(struct broker *b) {
+    if (b->signal_fd >= 0) close(b->signal_fd);
+    b->signal_fd = -1;
+    sigprocmask(SIG_SETMASK, &b->signal_mask_old, NULL);
+}
+
+/* A poll, not a read: a read on a signalfd may be punted to an io-wq worker thread, and which
+ * thread's signals a signalfd returns depends on the reader. Polling keeps the read here. */
+static void broker_signal_arm(struct broker *b) {
+    struct io_uring_sqe *sqe = loop_sqe(&b->loop, &b->signal_op);
+    io_uring_prep_poll_add(sqe, b->signal_fd, POLLIN);
+}
+
+static void broker_on_signal(struct io_op *op, int32_t res) {
+    struct broker *b = sl_container_of(op, struct broker, signal_op);
+    if (res < 0) {
+        SL_ERROR("poll on the signalfd failed: %s; stopping", strerror(-res));
+        b->signal_received = SIGTERM;
+        return;
+    }
+    struct signalfd_siginfo si;
+    if (read(b->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        b->signal_received = (int)si.ssi_signo;
+        const char *name = sigabbrev_np((int)si.ssi_signo);
+        SL_INFO("received SIG%s", name ? name : "?");
+        return;
+    }
+    broker_signal_arm(b); /* woken with nothing to read: keep listening */
+}
+
+static int broker_store_open(struct broker *b) {
+    struct store_options opts;
+    store_options_defaults(&opts);
+    opts.open_files_max = b->cfg.open_files_max;
+    opts.retention_check_ms = b->cfg.retention_check_ms;
+    sl_err e = store_open(&b->store, &b->loop, b->cfg.data_dir, &b->cfg.log, &opts);
+    if (e != SL_OK) {
+        SL_ERROR("cannot open the data directory %s: %s", b->cfg.data_dir, sl_err_str(e));
+        b->store = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+int broker_start(struct broker *b, const struct sl_config *cfg) {
+    memset(b, 0, sizeof(*b));
+    b->cfg = *cfg;
+    b->signal_fd = -1;
+    b->signal_op.done = broker_on_signal;
+    broker_raise_nofile();
+    if (broker_signals_block(b) != 0) return -1;
+    int rc = loop_init(&b->loop, BROKER_RING_ENTRIES);
+    if (rc < 0) {
+        SL_ERROR("io_uring unavailable: %s", strerror(-rc));
+        broker_signals_restore(b);
+        return -1;
+    }
+    if (broker_store_open(b) != 0) {
+        loop_close(&b->loop);
+        broker_signals_restore(b);
+        return -1;
+    }
+    broker_signal_arm(b);
+    const struct store_stats *stats = store_get_stats(b->store);
+    SL_INFO("sluice-server " SL_VERSION " started: data_dir=%s (%llu partitions recovered, clean=%s)",
+            b->cfg.data_dir, (unsigned long long)stats->recovered_logs, stats->clean ? "yes" : "no");
+    return 0;
+}
+
+void broker_run(struct broker *b) {
+    while (!b->signal_received) loop_run_once(&b->loop, BROKER_TURN_MS);
+}
+
+int broker_stop(struct broker *b) {
+    SL_INFO("shutting down");
+    sl_err e = store_close(b->store);
+    b->store = NULL;
+    if (e != SL_OK) SL_ERROR("storage did not close cleanly: %s", sl_err_str(e));
+    loop_close(&b->loop);
+    broker_signals_restore(b);
+    SL_INFO("stopped");
+    return e == SL_OK ? 0 : -1;
+}

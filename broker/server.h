@@ -1,0 +1,39 @@
+/* server.h: struct broker, the running process: its config, its io_uring loop, its store, and
+ * the signalfd that ends it. broker_start() brings everything up in order, broker_run() turns
+ * the loop until SIGTERM or SIGINT, broker_stop() takes it down in reverse order. The Kafka,
+ * NATS and HTTP listeners will hang off this struct. */
+#ifndef SL_BROKER_SERVER_H
+#define SL_BROKER_SERVER_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/signalfd.h>
+
+#include "broker/config.h"
+#include "broker/loop.h"
+
+struct store;
+
+struct broker {
+    struct sl_config cfg;
+    struct loop loop;
+    struct store *store;
+
+    /* SIGTERM and SIGINT are blocked and read from signal_fd, so shutdown runs on the loop
+     * like everything else instead of in a handler. */
+    int signal_fd;
+    struct io_op signal_op;       /* a poll on signal_fd, always armed while running */
+    sigset_t signal_mask_old;
+    int signal_received;          /* 0 until the first SIGTERM or SIGINT */
+};
+
+/* Opens everything; on failure logs why, undoes what was done and returns -1. b is zeroed
+ * first and must not move afterwards (ops in flight point into it). */
+int broker_start(struct broker *b, const struct sl_config *cfg);
+/* Turns the loop until a signal arrives. */
+void broker_run(struct broker *b);
+/* Flushes and closes the store (which writes the clean-shutdown marker), then the loop.
+ * Returns 0, or -1 if the store could not be closed cleanly (logged). */
+int broker_stop(struct broker *b);
+
+#endif

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# test.sh: installs what is missing, then builds and runs the whole test suite twice: Release,
+# and Debug with ASan+UBSan. Keeps going through both so the count is complete, and ends with
+# one line, alone and last: "tests: P passed, F failed" (", S skipped" if any were skipped).
+# A build that fails counts as one failed test. Exits non-zero on any failure or if no test passed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+
+passed=0
+failed=0
+skipped=0
+logdir=$(mktemp -d)
+trap 'rm -rf "$logdir"' EXIT
+
+# Adds one ctest run's numbers, read from its summary ("67% tests passed, 1 tests failed out
+# of 3") and its "(Skipped)" lines; ctest counts a skipped test among the passed ones.
+count_ctest() {
+    local log="$1" line fail total skip
+    line=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1 || true)
+    if [[ -z "$line" ]]; then
+        return 0
+    fi
+    fail=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
+    total=$(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$line")
+    skip=$(grep -cE '^[[:space:]]*[0-9]+ - .* \(Skipped\)$' "$log" || true)
+    passed=$((passed + total - fail - skip))
+    failed=$((failed + fail))
+    skipped=$((skipped + skip))
+}
+
+run_kind() {
+    local kind="$1"
+    echo "==== $kind: build" >&2
+    if ! bash scripts/build.sh "$kind"; then
+        echo "==== $kind: build FAILED" >&2
+        failed=$((failed + 1))
+        return 0
+    fi
+    echo "==== $kind: ctest" >&2
+    ctest --test-dir "build/$kind" --output-on-failure -j2 2>&1 | tee "$logdir/$kind.log" || true
+    count_ctest "$logdir/$kind.log"
+}
+
+run_kind release
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    run_kind sanitize
+
+summary="tests: $passed passed, $failed failed"
+if [[ $skipped -gt 0 ]]; then
+    summary+=", $skipped skipped"
+fi
+echo "$summary"
+# Nothing passed means nothing was checked, even if every test was skipped.
+if [[ $failed -gt 0 || $passed -eq 0 ]]; then
+    exit 1
+fi
