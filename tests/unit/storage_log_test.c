@@ -342,6 +342,32 @@ START_TEST(test_many_partitions_few_fds) {
 }
 END_TEST
 
+START_TEST(test_roll_by_time) {
+    struct fx f;
+    struct log_config c;
+    log_config_defaults(&c);
+    c.segment_ms = 60000;
+    fx_start(&f, &c);
+    struct log *g;
+    ck_assert_int_eq(store_log_create(f.st, "t", 0, NULL, &g), SL_OK);
+    /* The loop's clock is the only clock: stepping it stands in for waiting a minute. */
+    f.loop.now_ms = 1000000;
+    append_n(g, 3, 1, 10, 0);
+    f.loop.now_ms += 59999;
+    append_n(g, 1, 1, 10, 0);
+    ck_assert_uint_eq(log_segment_count(g), 1);
+    f.loop.now_ms += 2;
+    append_n(g, 1, 1, 10, 0);
+    ck_assert_uint_eq(log_segment_count(g), 2);
+    fx_flush(g);
+    uint8_t *got;
+    ck_assert_uint_gt(fx_read_all(g, 0, 1 << 20, &got), 0);
+    free(got);
+    ck_assert_int_eq(log_end_offset(g), 5);
+    fx_end(&f);
+}
+END_TEST
+
 static Suite *log_suite(void) {
     Suite *s = suite_create("storage/log");
     TCase *tc = tcase_create("log");
@@ -352,6 +378,7 @@ static Suite *log_suite(void) {
     tcase_add_test(tc, test_delete_before_and_span_survives);
     tcase_add_test(tc, test_offset_for_time);
     tcase_add_test(tc, test_many_partitions_few_fds);
+    tcase_add_test(tc, test_roll_by_time);
     suite_add_tcase(s, tc);
     return s;
 }
