@@ -2,6 +2,7 @@
 #include "broker/loop.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -34,6 +35,76 @@ int loop_init(struct loop *l, uint32_t entries) {
 
 void loop_close(struct loop *l) {
     io_uring_queue_exit(&l->ring);
+    free(l->timers);
+    l->timers = NULL;
+    l->timer_count = l->timer_cap = 0;
+}
+
+static void loop_heap_set(struct loop *l, uint32_t i, struct loop_timer *t) {
+    l->timers[i] = t;
+    t->heap_index = i + 1;
+}
+
+static void loop_heap_up(struct loop *l, uint32_t i) {
+    struct loop_timer *t = l->timers[i];
+    while (i > 0) {
+        uint32_t parent = (i - 1) / 2;
+        if (l->timers[parent]->deadline_ms <= t->deadline_ms) break;
+        loop_heap_set(l, i, l->timers[parent]);
+        i = parent;
+    }
+    loop_heap_set(l, i, t);
+}
+
+static void loop_heap_down(struct loop *l, uint32_t i) {
+    struct loop_timer *t = l->timers[i];
+    for (;;) {
+        uint32_t child = 2 * i + 1;
+        if (child >= l->timer_count) break;
+        if (child + 1 < l->timer_count && l->timers[child + 1]->deadline_ms < l->timers[child]->deadline_ms)
+            child++;
+        if (t->deadline_ms <= l->timers[child]->deadline_ms) break;
+        loop_heap_set(l, i, l->timers[child]);
+        i = child;
+    }
+    loop_heap_set(l, i, t);
+}
+
+void loop_timer_del(struct loop *l, struct loop_timer *t) {
+    if (!t->heap_index) return;
+    uint32_t i = t->heap_index - 1;
+    SL_ASSERT(i < l->timer_count && l->timers[i] == t);
+    t->heap_index = 0;
+    struct loop_timer *last = l->timers[--l->timer_count];
+    if (i == l->timer_count) return;
+    loop_heap_set(l, i, last);
+    loop_heap_up(l, i);
+    loop_heap_down(l, last->heap_index - 1);
+}
+
+void loop_timer_add(struct loop *l, struct loop_timer *t, uint64_t deadline_ms) {
+    loop_timer_del(l, t);
+    if (l->timer_count == l->timer_cap) {
+        l->timer_cap = l->timer_cap ? l->timer_cap * 2 : 64;
+        l->timers = sl_xrealloc(l->timers, l->timer_cap * sizeof(*l->timers));
+    }
+    t->deadline_ms = deadline_ms;
+    loop_heap_set(l, l->timer_count, t);
+    l->timer_count++;
+    loop_heap_up(l, l->timer_count - 1);
+}
+
+/* Fires every timer due by now; a timer re-armed by its own callback waits for a later turn. */
+static uint32_t loop_fire_timers(struct loop *l) {
+    uint32_t fired = 0;
+    uint64_t now = l->now_ms;
+    while (l->timer_count && l->timers[0]->deadline_ms <= now && fired < 100000) {
+        struct loop_timer *t = l->timers[0];
+        loop_timer_del(l, t);
+        t->fire(t, now);
+        fired++;
+    }
+    return fired;
 }
 
 struct io_uring_sqe *loop_sqe(struct loop *l, struct io_op *op) {
@@ -81,6 +152,11 @@ static unsigned loop_reap(struct loop *l) {
 uint32_t loop_run_once(struct loop *l, int32_t timeout_ms) {
     l->now_ms = loop_clock_ms();
     for (uint32_t i = 0; i < l->hook_count; i++) l->hooks[i].fn(l->hooks[i].arg, l->now_ms);
+    if (l->timer_count) {
+        uint64_t due = l->timers[0]->deadline_ms;
+        int64_t wait = due <= l->now_ms ? 0 : (int64_t)(due - l->now_ms);
+        if (timeout_ms < 0 || wait < timeout_ms) timeout_ms = (int32_t)SL_MIN(wait, (int64_t)INT32_MAX);
+    }
     if (timeout_ms == 0 || io_uring_cq_ready(&l->ring)) {
         io_uring_submit(&l->ring);
     } else if (timeout_ms < 0) {
@@ -95,7 +171,7 @@ uint32_t loop_run_once(struct loop *l, int32_t timeout_ms) {
     l->now_ms = loop_clock_ms();
     uint32_t completed = 0;
     while (io_uring_cq_ready(&l->ring)) completed += loop_reap(l);
-    return completed;
+    return completed + loop_fire_timers(l);
 }
 
 bool loop_run_until(struct loop *l, bool (*done)(void *arg), void *arg, int32_t timeout_ms) {
@@ -105,10 +181,10 @@ bool loop_run_until(struct loop *l, bool (*done)(void *arg), void *arg, int32_t 
         uint64_t now = loop_monotonic_ms();
         if (now >= deadline) return done(arg);
         uint64_t left = deadline - now;
-        uint32_t completed = loop_run_once(l, l->inflight ? (int32_t)SL_MIN(left, 50u) : 0);
+        uint32_t completed = loop_run_once(l, (l->inflight || l->timer_count) ? (int32_t)SL_MIN(left, 50u) : 0);
         /* Two turns with nothing in flight and nothing completed: no hook has work either,
          * so waiting longer cannot help. */
-        idle_turns = (completed || l->inflight) ? 0 : idle_turns + 1;
+        idle_turns = (completed || l->inflight || l->timer_count) ? 0 : idle_turns + 1;
         if (idle_turns >= 2) return done(arg);
     }
     return true;

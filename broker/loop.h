@@ -17,6 +17,14 @@ struct io_op {
 
 typedef void (*loop_hook_fn)(void *arg, uint64_t now_ms);
 
+/* A caller-owned timer on the loop's clock. Fires once, at the first turn at or after
+ * deadline_ms; re-add it to fire again. */
+struct loop_timer {
+    void (*fire)(struct loop_timer *t, uint64_t now_ms);
+    uint64_t deadline_ms;
+    uint32_t heap_index; /* position in the heap + 1; 0 when not armed */
+};
+
 #define LOOP_HOOKS_MAX 16
 
 struct loop {
@@ -24,6 +32,8 @@ struct loop {
     uint64_t now_ms;        /* wall clock, ms since the epoch, read once per turn */
     uint32_t inflight;      /* SQEs handed out whose CQE has not been reaped */
     uint32_t hook_count;
+    struct loop_timer **timers; /* binary min-heap on deadline_ms */
+    uint32_t timer_count, timer_cap;
     struct {
         loop_hook_fn fn;
         void *arg;
@@ -38,6 +48,11 @@ void loop_close(struct loop *l);
 struct io_uring_sqe *loop_sqe(struct loop *l, struct io_op *op);
 
 void loop_add_before_sleep(struct loop *l, loop_hook_fn fn, void *arg);
+
+/* Arms t for deadline_ms (re-arming moves it). */
+void loop_timer_add(struct loop *l, struct loop_timer *t, uint64_t deadline_ms);
+void loop_timer_del(struct loop *l, struct loop_timer *t);
+static inline bool loop_timer_armed(const struct loop_timer *t) { return t->heap_index != 0; }
 
 /* One turn: run the before-sleep hooks, submit, wait up to timeout_ms (0: do not wait; <0:
  * wait for at least one completion) and complete every CQE that is ready. */

@@ -1,0 +1,121 @@
+/* conn.h: one TCP connection on the loop, for any protocol.
+ *
+ * The connection owns its input buffer (bytes received, not yet consumed by the protocol) and
+ * its output queue of chunks: memory it owns, or file spans it holds a reference on (Fetch
+ * sends segment bytes with sendfile, never through user space). At most one recv and one send
+ * are in flight. Memory chunks are gathered into one sendmsg; file chunks go with sendfile on
+ * the non-blocking socket, waiting on a POLLOUT poll when the socket is full.
+ *
+ * Backpressure: the protocol pauses reading (conn_pause_recv) while its output is above its
+ * limit; the connection calls on_drain when the queue empties so it can resume.
+ *
+ * Lifetime: conn_close() shuts the socket and frees the struct once no operation is in flight,
+ * calling on_close exactly once first. */
+#ifndef SL_BROKER_CONN_H
+#define SL_BROKER_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "broker/loop.h"
+#include "storage/log.h"
+
+struct conn;
+
+struct conn_ops {
+    /* Bytes arrived: consume from conn_input(); return false to close the connection. */
+    bool (*on_data)(struct conn *c);
+    /* The output queue is empty. */
+    void (*on_drain)(struct conn *c);
+    /* The connection is going away: release protocol state. Called once. */
+    void (*on_close)(struct conn *c);
+};
+
+enum out_kind { OUT_MEM, OUT_FILE };
+
+struct out_chunk {
+    struct out_chunk *next;
+    enum out_kind kind;
+    uint32_t off, len;    /* bytes still to send start at off */
+    uint8_t *mem;         /* OUT_MEM: owned, freed when sent */
+    struct log_span span; /* OUT_FILE: held, released when sent */
+};
+
+#define CONN_IOV_MAX 32
+
+struct conn {
+    int fd;
+    struct loop *loop;
+    const struct conn_ops *ops;
+    void *proto;             /* the protocol's per-connection state */
+    char peer[64];           /* "ip:port" for logs */
+    uint64_t id;
+
+    uint8_t *in;
+    size_t in_len, in_cap;
+    size_t in_max;           /* the input buffer never grows past this */
+
+    struct out_chunk *out_head, *out_tail;
+    uint64_t out_bytes;      /* queued, not yet sent */
+
+    struct io_op recv_op, send_op, poll_op;
+    uint32_t ops_inflight;
+    bool recv_inflight, send_inflight, poll_inflight;
+    bool recv_paused, closing, closed_notified, peer_closed;
+    uint64_t last_active_ms;
+
+    struct iovec iov[CONN_IOV_MAX];
+    struct msghdr msg;
+    struct conn *list_prev, *list_next; /* on the listener's list */
+    struct listener *listener;
+};
+
+static inline const uint8_t *conn_input(const struct conn *c) { return c->in; }
+static inline size_t conn_input_len(const struct conn *c) { return c->in_len; }
+/* Drops n consumed bytes from the front of the input. */
+void conn_consume(struct conn *c, size_t n);
+/* Makes sure the input buffer can hold need bytes in total (a whole frame). */
+bool conn_input_reserve(struct conn *c, size_t need);
+
+/* Queues owned memory (freed with free() once sent). */
+void conn_send_mem(struct conn *c, uint8_t *mem, uint32_t len);
+/* Queues a copy of bytes. */
+void conn_send_copy(struct conn *c, const void *p, uint32_t len);
+/* Queues a file span; the connection releases it once sent. */
+void conn_send_file(struct conn *c, struct log_span *span);
+/* Queues a prepared chain of chunks (one response), in order. */
+void conn_send_chain(struct conn *c, struct out_chunk *head, struct out_chunk *tail, uint64_t bytes);
+
+void conn_pause_recv(struct conn *c);
+void conn_resume_recv(struct conn *c);
+void conn_close(struct conn *c, const char *why);
+
+void out_chunk_free(struct out_chunk *ch);
+
+/* listener.c */
+struct listener {
+    int fd;
+    struct loop *loop;
+    const struct conn_ops *ops;
+    struct io_op accept_op;
+    bool accept_inflight, closing;
+    uint32_t conn_count, conn_max;
+    size_t in_max;
+    void *arg;                           /* protocol server state */
+    void (*on_open)(struct conn *c);     /* set c->proto here */
+    struct conn *conns;
+    uint16_t port;                       /* the bound port (useful with port 0) */
+    const char *name;
+    uint64_t next_id;
+};
+
+/* Binds host:port (port 0 picks one) and starts accepting. Returns 0 or -errno. */
+int listener_start(struct listener *ls, struct loop *l, const char *name, const char *host,
+                   uint16_t port, const struct conn_ops *ops, void (*on_open)(struct conn *c),
+                   void *arg, uint32_t conn_max, size_t in_max);
+/* Stops accepting and closes every connection. */
+void listener_stop(struct listener *ls);
+
+#endif

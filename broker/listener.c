@@ -1,0 +1,170 @@
+/* listener.c: a TCP listening socket on the loop; accepts connections and hands them to a
+ * protocol (see conn.h). Over max_connections a new connection is closed at once, which is
+ * what nats-server and Kafka do at their limits (Kafka: max.connections). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "broker/base.h"
+#include "broker/conn.h"
+#include "broker/logging.h"
+
+void conn_start(struct conn *c);
+void listener_conn_gone(struct conn *c);
+
+static void listener_arm(struct listener *ls);
+
+void listener_conn_gone(struct conn *c) {
+    struct listener *ls = c->listener;
+    if (!ls) return;
+    if (c->list_prev) c->list_prev->list_next = c->list_next;
+    else ls->conns = c->list_next;
+    if (c->list_next) c->list_next->list_prev = c->list_prev;
+    ls->conn_count--;
+}
+
+static void listener_peer(int fd, char *out, size_t cap) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char ip[INET6_ADDRSTRLEN] = "?";
+    uint16_t port = 0;
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+            port = ntohs(in->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+            port = ntohs(in6->sin6_port);
+        }
+    }
+    snprintf(out, cap, "%s:%u", ip, port);
+}
+
+static void listener_on_accept(struct io_op *op, int32_t res) {
+    struct listener *ls = sl_container_of(op, struct listener, accept_op);
+    ls->accept_inflight = false;
+    if (ls->closing) {
+        if (res >= 0) close(res);
+        return;
+    }
+    if (res < 0) {
+        if (res != -EAGAIN && res != -EINTR && res != -ECONNABORTED)
+            SL_WARN("%s: accept: %s", ls->name, strerror(-res));
+        listener_arm(ls);
+        return;
+    }
+    int fd = res;
+    if (ls->conn_count >= ls->conn_max) {
+        SL_WARN("%s: connection limit %u reached, refusing a connection", ls->name, ls->conn_max);
+        close(fd);
+        listener_arm(ls);
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    struct conn *c = sl_xcalloc(1, sizeof(*c));
+    c->fd = fd;
+    c->loop = ls->loop;
+    c->ops = ls->ops;
+    c->listener = ls;
+    c->in_max = ls->in_max;
+    c->id = ++ls->next_id;
+    listener_peer(fd, c->peer, sizeof(c->peer));
+    c->list_next = ls->conns;
+    if (ls->conns) ls->conns->list_prev = c;
+    ls->conns = c;
+    ls->conn_count++;
+    if (ls->on_open) ls->on_open(c);
+    conn_start(c);
+    listener_arm(ls);
+}
+
+static void listener_arm(struct listener *ls) {
+    if (ls->accept_inflight || ls->closing) return;
+    ls->accept_inflight = true;
+    struct io_uring_sqe *sqe = loop_sqe(ls->loop, &ls->accept_op);
+    io_uring_prep_accept(sqe, ls->fd, NULL, NULL, SOCK_CLOEXEC);
+}
+
+int listener_start(struct listener *ls, struct loop *l, const char *name, const char *host,
+                   uint16_t port, const struct conn_ops *ops, void (*on_open)(struct conn *c),
+                   void *arg, uint32_t conn_max, size_t in_max) {
+    memset(ls, 0, sizeof(*ls));
+    ls->loop = l;
+    ls->ops = ops;
+    ls->on_open = on_open;
+    ls->arg = arg;
+    ls->conn_max = conn_max;
+    ls->in_max = in_max;
+    ls->name = name;
+    ls->accept_op.done = listener_on_accept;
+
+    struct sockaddr_storage ss;
+    socklen_t len;
+    memset(&ss, 0, sizeof(ss));
+    struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons(port);
+        len = sizeof(*in4);
+    } else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons(port);
+        len = sizeof(*in6);
+    } else if (strcmp(host, "localhost") == 0) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons(port);
+        in4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        len = sizeof(*in4);
+    } else {
+        return -EINVAL;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 1024) != 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    len = sizeof(ss);
+    getsockname(fd, (struct sockaddr *)&ss, &len);
+    ls->port = ntohs(ss.ss_family == AF_INET ? in4->sin_port : in6->sin6_port);
+    ls->fd = fd;
+    listener_arm(ls);
+    return 0;
+}
+
+static bool listener_quiet(void *arg) {
+    struct listener *ls = arg;
+    return !ls->accept_inflight && ls->conns == NULL;
+}
+
+void listener_stop(struct listener *ls) {
+    if (ls->fd <= 0) return;
+    ls->closing = true;
+    for (struct conn *c = ls->conns, *next; c; c = next) {
+        next = c->list_next;
+        conn_close(c, "server shutting down");
+    }
+    shutdown(ls->fd, SHUT_RDWR);
+    if (ls->accept_inflight) {
+        static struct io_op cancel = {NULL};
+        (void)cancel;
+        struct io_uring_sqe *sqe = loop_sqe(ls->loop, NULL);
+        io_uring_prep_cancel(sqe, &ls->accept_op, 0);
+    }
+    loop_run_until(ls->loop, listener_quiet, ls, 5000);
+    close(ls->fd);
+    ls->fd = -1;
+}

@@ -1,0 +1,519 @@
+/* topics.c: the topic registry (see topics.h). */
+#include "broker/topics.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "broker/base.h"
+#include "broker/logging.h"
+#include "storage/store.h"
+
+#define TOPICS_HASH_SIZE 1024
+
+struct topics {
+    struct store *st;
+    char *dir; /* <data_dir>/.topics */
+    struct log_config defaults;
+    struct topic *hash[TOPICS_HASH_SIZE];
+    struct topic **order;
+    uint32_t count, cap;
+};
+
+/* The topic-level configs Sluice knows, Kafka's names. Storage ones change struct log_config;
+ * the others are kept and shown so clients that set them keep working. */
+enum cfg_kind { CFG_LONG, CFG_CHOICE };
+struct cfg_def {
+    const char *key;
+    enum cfg_kind kind;
+    int64_t min, max;
+    const char *choices; /* '|'-separated, CFG_CHOICE */
+    const char *fixed_default; /* for keys not in struct log_config */
+};
+
+static const struct cfg_def cfg_defs[] = {
+    {"cleanup.policy", CFG_CHOICE, 0, 0, "delete", "delete"},
+    {"compression.type", CFG_CHOICE, 0, 0, "producer|uncompressed|gzip|snappy|lz4|zstd", "producer"},
+    {"flush.messages", CFG_LONG, 1, INT64_MAX, NULL, "9223372036854775807"},
+    {"flush.ms", CFG_LONG, 0, INT64_MAX, NULL, "9223372036854775807"},
+    {"index.interval.bytes", CFG_LONG, 1, INT32_MAX, NULL, NULL},
+    {"max.message.bytes", CFG_LONG, 61, 1 << 30, NULL, NULL},
+    {"message.timestamp.type", CFG_CHOICE, 0, 0, "CreateTime|LogAppendTime", "CreateTime"},
+    {"min.insync.replicas", CFG_LONG, 1, 1, NULL, "1"},
+    {"retention.bytes", CFG_LONG, -1, INT64_MAX, NULL, NULL},
+    {"retention.ms", CFG_LONG, -1, INT64_MAX, NULL, NULL},
+    {"segment.bytes", CFG_LONG, 1024, 1ll << 31, NULL, NULL},
+    {"segment.ms", CFG_LONG, 1, INT64_MAX, NULL, NULL},
+    {"unclean.leader.election.enable", CFG_CHOICE, 0, 0, "true|false", "false"},
+};
+
+static const struct cfg_def *cfg_find(const char *key) {
+    for (size_t i = 0; i < SL_ARRAY_LEN(cfg_defs); i++)
+        if (strcmp(cfg_defs[i].key, key) == 0) return &cfg_defs[i];
+    return NULL;
+}
+
+static bool cfg_parse_long(const char *s, int64_t *out) {
+    if (!*s) return false;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end) return false;
+    *out = v;
+    return true;
+}
+
+static bool cfg_choice_ok(const char *choices, const char *value) {
+    size_t n = strlen(value);
+    for (const char *p = choices; *p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && strncmp(p, value, n) == 0) return true;
+        if (!bar) break;
+        p = bar + 1;
+    }
+    return false;
+}
+
+sl_err topics_config_check(const char *key, const char *value, const char **why) {
+    const struct cfg_def *d = cfg_find(key);
+    if (!d) {
+        *why = "unknown or unsupported topic config";
+        return SL_INVALID_CONFIG;
+    }
+    if (!value) return SL_OK;
+    if (d->kind == CFG_CHOICE) {
+        if (!cfg_choice_ok(d->choices, value)) {
+            *why = strcmp(key, "cleanup.policy") == 0 ? "only cleanup.policy=delete is supported"
+                                                        : "value is not one of the allowed choices";
+            return SL_INVALID_CONFIG;
+        }
+        return SL_OK;
+    }
+    int64_t v;
+    if (!cfg_parse_long(value, &v) || v < d->min || v > d->max) {
+        *why = "value is not a number in the allowed range";
+        return SL_INVALID_CONFIG;
+    }
+    return SL_OK;
+}
+
+/* The effective storage config: the broker defaults, then the topic's overrides. */
+static void topic_apply(struct topics *t, struct topic *tp) {
+    struct log_config c = t->defaults;
+    for (uint32_t i = 0; i < tp->override_count; i++) {
+        const char *k = tp->overrides[i].key, *v = tp->overrides[i].value;
+        int64_t n = 0;
+        cfg_parse_long(v, &n);
+        if (!strcmp(k, "retention.ms")) c.retention_ms = n;
+        else if (!strcmp(k, "retention.bytes")) c.retention_bytes = n;
+        else if (!strcmp(k, "segment.bytes")) c.segment_bytes = (uint64_t)n;
+        else if (!strcmp(k, "segment.ms")) c.segment_ms = n;
+        else if (!strcmp(k, "max.message.bytes")) c.batch_bytes_max = (uint32_t)n;
+        else if (!strcmp(k, "index.interval.bytes")) c.index_interval_bytes = (uint32_t)n;
+        else if (!strcmp(k, "flush.messages") && n == 1) c.durability = LOG_DURABILITY_APPEND;
+        else if (!strcmp(k, "flush.ms") && n < 60000 && c.durability == LOG_DURABILITY_NONE) {
+            c.durability = LOG_DURABILITY_GROUP;
+            c.group_commit_ms = (uint32_t)n;
+        }
+    }
+    tp->cfg = c;
+    for (int32_t p = 0; p < tp->partition_count; p++)
+        if (tp->parts[p]) log_set_config(tp->parts[p], &c);
+}
+
+bool topics_name_valid(const char *name, int32_t len) {
+    if (len <= 0 || len > STORE_TOPIC_NAME_MAX) return false;
+    if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.')) return false;
+    for (int32_t i = 0; i < len; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+              c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static uint32_t topics_hash(const char *name, int32_t len) {
+    uint32_t h = 2166136261u;
+    for (int32_t i = 0; i < len; i++) h = (h ^ (uint8_t)name[i]) * 16777619u;
+    return h % TOPICS_HASH_SIZE;
+}
+
+struct topic *topics_get(struct topics *t, const char *name, int32_t len) {
+    if (len < 0) return NULL;
+    for (struct topic *tp = t->hash[topics_hash(name, len)]; tp; tp = tp->hash_next)
+        if ((int32_t)strlen(tp->name) == len && memcmp(tp->name, name, (size_t)len) == 0) return tp;
+    return NULL;
+}
+
+uint32_t topics_count(const struct topics *t) { return t->count; }
+struct topic *topics_at(const struct topics *t, uint32_t i) { return i < t->count ? t->order[i] : NULL; }
+
+static void topics_insert(struct topics *t, struct topic *tp) {
+    uint32_t h = topics_hash(tp->name, (int32_t)strlen(tp->name));
+    tp->hash_next = t->hash[h];
+    t->hash[h] = tp;
+    if (t->count == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 16;
+        t->order = sl_xrealloc(t->order, t->cap * sizeof(*t->order));
+    }
+    t->order[t->count++] = tp;
+}
+
+static void topics_unlink(struct topics *t, struct topic *tp) {
+    struct topic **pp = &t->hash[topics_hash(tp->name, (int32_t)strlen(tp->name))];
+    while (*pp && *pp != tp) pp = &(*pp)->hash_next;
+    if (*pp) *pp = tp->hash_next;
+    for (uint32_t i = 0; i < t->count; i++) {
+        if (t->order[i] != tp) continue;
+        memmove(t->order + i, t->order + i + 1, (t->count - i - 1) * sizeof(*t->order));
+        t->count--;
+        break;
+    }
+}
+
+static void topic_free(struct topic *tp) {
+    free(tp->parts);
+    free(tp->part_state);
+    free(tp->name);
+    free(tp);
+}
+
+static struct topic *topic_new(const char *name, int32_t len) {
+    struct topic *tp = sl_xcalloc(1, sizeof(*tp));
+    tp->name = sl_xmalloc((size_t)len + 1);
+    memcpy(tp->name, name, (size_t)len);
+    tp->name[len] = 0;
+    return tp;
+}
+
+static void topic_grow(struct topic *tp, int32_t total) {
+    tp->parts = sl_xrealloc(tp->parts, (size_t)total * sizeof(*tp->parts));
+    tp->part_state = sl_xrealloc(tp->part_state, (size_t)total * sizeof(*tp->part_state));
+    for (int32_t p = tp->partition_count; p < total; p++) {
+        tp->parts[p] = NULL;
+        tp->part_state[p] = NULL;
+    }
+}
+
+static sl_err topic_save(struct topics *t, const struct topic *tp) {
+    char path[4400], tmp[4500];
+    snprintf(path, sizeof(path), "%s/%s", t->dir, tp->name);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return SL_IO;
+    fprintf(f, "id = ");
+    for (int i = 0; i < 16; i++) fprintf(f, "%02x", tp->id[i]);
+    fprintf(f, "\npartitions = %d\n", tp->partition_count);
+    for (uint32_t i = 0; i < tp->override_count; i++)
+        fprintf(f, "config.%s = %s\n", tp->overrides[i].key, tp->overrides[i].value);
+    bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return SL_IO;
+    }
+    return SL_OK;
+}
+
+static bool topic_parse_hex_id(const char *s, uint8_t id[16]) {
+    if (strlen(s) != 32) return false;
+    for (int i = 0; i < 16; i++) {
+        unsigned v;
+        if (sscanf(s + 2 * i, "%2x", &v) != 1) return false;
+        id[i] = (uint8_t)v;
+    }
+    return true;
+}
+
+static void topic_new_id(uint8_t id[16]) {
+    if (getrandom(id, 16, 0) != 16) {
+        for (int i = 0; i < 16; i++) id[i] = (uint8_t)rand();
+    }
+    id[6] = (uint8_t)((id[6] & 0x0f) | 0x40); /* a version-4 UUID, as Kafka's are */
+    id[8] = (uint8_t)((id[8] & 0x3f) | 0x80);
+}
+
+static sl_err topic_set_override(struct topic *tp, const char *key, const char *value) {
+    for (uint32_t i = 0; i < tp->override_count; i++) {
+        if (strcmp(tp->overrides[i].key, key) != 0) continue;
+        if (!value) {
+            tp->overrides[i] = tp->overrides[--tp->override_count];
+            return SL_OK;
+        }
+        snprintf(tp->overrides[i].value, sizeof(tp->overrides[i].value), "%s", value);
+        return SL_OK;
+    }
+    if (!value) return SL_OK;
+    if (tp->override_count == TOPIC_CONFIGS_MAX || strlen(key) >= 64 || strlen(value) >= 256)
+        return SL_INVALID_CONFIG;
+    struct topic_config_entry *e = &tp->overrides[tp->override_count++];
+    snprintf(e->key, sizeof(e->key), "%s", key);
+    snprintf(e->value, sizeof(e->value), "%s", value);
+    return SL_OK;
+}
+
+/* Opens or creates partitions [from, to) in the store. */
+static sl_err topic_attach(struct topics *t, struct topic *tp, int32_t from, int32_t to) {
+    for (int32_t p = from; p < to; p++) {
+        struct log *g = store_log_get(t->st, tp->name, p);
+        if (!g) {
+            sl_err e = store_log_create(t->st, tp->name, p, &tp->cfg, &g);
+            if (e) return e;
+        }
+        tp->parts[p] = g;
+    }
+    return SL_OK;
+}
+
+static sl_err topics_load_file(struct topics *t, const char *name) {
+    char path[4400], line[512];
+    snprintf(path, sizeof(path), "%s/%s", t->dir, name);
+    FILE *f = fopen(path, "r");
+    if (!f) return SL_IO;
+    struct topic *tp = topic_new(name, (int32_t)strlen(name));
+    int32_t partitions = 0;
+    while (fgets(line, sizeof(line), f)) {
+        char key[128], value[300];
+        if (sscanf(line, " %127[^= ] = %299[^\n]", key, value) != 2) continue;
+        if (!strcmp(key, "id")) topic_parse_hex_id(value, tp->id);
+        else if (!strcmp(key, "partitions")) partitions = atoi(value);
+        else if (!strncmp(key, "config.", 7)) topic_set_override(tp, key + 7, value);
+    }
+    fclose(f);
+    if (partitions <= 0) {
+        SL_WARN("%s: no partition count; ignoring this topic file", path);
+        topic_free(tp);
+        return SL_OK;
+    }
+    topic_grow(tp, partitions);
+    tp->partition_count = partitions;
+    topic_apply(t, tp);
+    sl_err e = topic_attach(t, tp, 0, partitions);
+    if (e) {
+        topic_free(tp);
+        return e;
+    }
+    topics_insert(t, tp);
+    return SL_OK;
+}
+
+/* Partition directories with no topic file become topics with default configs. */
+static sl_err topics_adopt(struct topics *t) {
+    bool adopted = false;
+    for (uint32_t i = 0; i < store_log_count(t->st); i++) {
+        struct log *g = store_log_at(t->st, i);
+        const char *name = store_log_topic(g);
+        struct topic *tp = topics_get(t, name, (int32_t)strlen(name));
+        int32_t p = store_log_partition(g);
+        if (!tp) {
+            tp = topic_new(name, (int32_t)strlen(name));
+            topic_new_id(tp->id);
+            topic_apply(t, tp);
+            topics_insert(t, tp);
+            adopted = true;
+        }
+        if (p >= tp->partition_count) {
+            adopted = true;
+            topic_grow(tp, p + 1);
+            tp->partition_count = p + 1;
+        }
+        tp->parts[p] = g;
+    }
+    for (uint32_t i = 0; i < t->count; i++) {
+        struct topic *tp = t->order[i];
+        for (int32_t p = 0; p < tp->partition_count; p++) {
+            if (tp->parts[p]) continue;
+            sl_err e = topic_attach(t, tp, p, p + 1);
+            if (e) return e;
+        }
+        topic_apply(t, tp);
+        if (adopted) topic_save(t, tp);
+    }
+    return SL_OK;
+}
+
+sl_err topics_open(struct topics **out, struct store *st, const char *data_dir,
+                   const struct log_config *defaults) {
+    struct topics *t = sl_xcalloc(1, sizeof(*t));
+    t->st = st;
+    t->defaults = *defaults;
+    size_t n = strlen(data_dir) + sizeof("/.topics");
+    t->dir = sl_xmalloc(n);
+    snprintf(t->dir, n, "%s/.topics", data_dir);
+    if (mkdir(t->dir, 0755) != 0 && errno != EEXIST) {
+        topics_close(t);
+        return SL_IO;
+    }
+    DIR *d = opendir(t->dir);
+    if (!d) {
+        topics_close(t);
+        return SL_IO;
+    }
+    struct dirent *de;
+    sl_err e = SL_OK;
+    while (!e && (de = readdir(d))) {
+        size_t len = strlen(de->d_name);
+        if (de->d_name[0] == '.' && (len == 1 || (len == 2 && de->d_name[1] == '.'))) continue;
+        if (len > 4 && strcmp(de->d_name + len - 4, ".tmp") == 0) continue;
+        if (!topics_name_valid(de->d_name, (int32_t)len)) continue;
+        e = topics_load_file(t, de->d_name);
+    }
+    closedir(d);
+    if (!e) e = topics_adopt(t);
+    if (e) {
+        topics_close(t);
+        return e;
+    }
+    *out = t;
+    return SL_OK;
+}
+
+void topics_close(struct topics *t) {
+    for (uint32_t i = 0; i < t->count; i++) topic_free(t->order[i]);
+    free(t->order);
+    free(t->dir);
+    free(t);
+}
+
+sl_err topics_create(struct topics *t, const char *name, int32_t name_len, int32_t partitions,
+                     const char *const *keys, const char *const *values, uint32_t config_count,
+                     bool validate_only, struct topic **out, const char **why) {
+    if (!topics_name_valid(name, name_len)) {
+        *why = "topic names are 1 to 249 characters of [a-zA-Z0-9._-], not '.' or '..'";
+        return SL_INVALID_TOPIC;
+    }
+    if (topics_get(t, name, name_len)) {
+        *why = "topic already exists";
+        return SL_TOPIC_EXISTS;
+    }
+    if (partitions <= 0 || partitions > 100000) {
+        *why = "the number of partitions must be between 1 and 100000";
+        return SL_INVALID_PARTITIONS;
+    }
+    struct topic *tp = topic_new(name, name_len);
+    for (uint32_t i = 0; i < config_count; i++) {
+        sl_err e = topics_config_check(keys[i], values[i], why);
+        if (!e && topic_set_override(tp, keys[i], values[i])) {
+            *why = "too many configs";
+            e = SL_INVALID_CONFIG;
+        }
+        if (e) {
+            topic_free(tp);
+            return e;
+        }
+    }
+    if (validate_only) {
+        topic_free(tp);
+        return SL_OK;
+    }
+    topic_new_id(tp->id);
+    topic_grow(tp, partitions);
+    tp->partition_count = partitions;
+    topic_apply(t, tp);
+    sl_err e = topic_save(t, tp);
+    if (!e) e = topic_attach(t, tp, 0, partitions);
+    if (e) {
+        *why = "storage error creating the partitions";
+        topic_free(tp);
+        return e;
+    }
+    topics_insert(t, tp);
+    SL_INFO("created topic %s with %d partition(s)", tp->name, partitions);
+    if (out) *out = tp;
+    return SL_OK;
+}
+
+sl_err topics_delete(struct topics *t, struct topic *tp) {
+    topics_unlink(t, tp);
+    sl_err result = SL_OK;
+    for (int32_t p = 0; p < tp->partition_count; p++) {
+        if (!tp->parts[p]) continue;
+        sl_err e = store_log_delete(t->st, tp->parts[p]);
+        if (e && !result) result = e;
+    }
+    char path[4400];
+    snprintf(path, sizeof(path), "%s/%s", t->dir, tp->name);
+    unlink(path);
+    SL_INFO("deleted topic %s", tp->name);
+    topic_free(tp);
+    return result;
+}
+
+sl_err topics_add_partitions(struct topics *t, struct topic *tp, int32_t total, bool validate_only,
+                             const char **why) {
+    if (total <= tp->partition_count || total > 100000) {
+        *why = total <= tp->partition_count ? "the partition count can only grow"
+                                            : "the number of partitions must be at most 100000";
+        return SL_INVALID_PARTITIONS;
+    }
+    if (validate_only) return SL_OK;
+    int32_t old = tp->partition_count;
+    topic_grow(tp, total);
+    tp->partition_count = total;
+    sl_err e = topic_attach(t, tp, old, total);
+    if (!e) e = topic_save(t, tp);
+    if (e) *why = "storage error creating the partitions";
+    return e;
+}
+
+sl_err topics_set_config(struct topics *t, struct topic *tp, const char *key, const char *value,
+                         const char **why) {
+    sl_err e = topics_config_check(key, value, why);
+    if (e) return e;
+    if (topic_set_override(tp, key, value)) {
+        *why = "too many configs";
+        return SL_INVALID_CONFIG;
+    }
+    topic_apply(t, tp);
+    return topic_save(t, tp);
+}
+
+sl_err topics_replace_configs(struct topics *t, struct topic *tp, const char *const *keys,
+                              const char *const *values, uint32_t n, const char **why) {
+    for (uint32_t i = 0; i < n; i++) {
+        sl_err e = topics_config_check(keys[i], values[i], why);
+        if (e) return e;
+    }
+    tp->override_count = 0;
+    for (uint32_t i = 0; i < n; i++) topic_set_override(tp, keys[i], values[i]);
+    topic_apply(t, tp);
+    return topic_save(t, tp);
+}
+
+static void topics_default_value(const struct topics *t, const struct cfg_def *d, char *out, size_t cap) {
+    const struct log_config *c = &t->defaults;
+    if (!strcmp(d->key, "retention.ms")) snprintf(out, cap, "%lld", (long long)c->retention_ms);
+    else if (!strcmp(d->key, "retention.bytes")) snprintf(out, cap, "%lld", (long long)c->retention_bytes);
+    else if (!strcmp(d->key, "segment.bytes")) snprintf(out, cap, "%llu", (unsigned long long)c->segment_bytes);
+    else if (!strcmp(d->key, "segment.ms")) snprintf(out, cap, "%lld", (long long)c->segment_ms);
+    else if (!strcmp(d->key, "max.message.bytes")) snprintf(out, cap, "%u", c->batch_bytes_max);
+    else if (!strcmp(d->key, "index.interval.bytes")) snprintf(out, cap, "%u", c->index_interval_bytes);
+    else snprintf(out, cap, "%s", d->fixed_default ? d->fixed_default : "");
+}
+
+uint32_t topics_describe(const struct topics *t, const struct topic *tp, struct topic_config_view *out,
+                         uint32_t cap) {
+    uint32_t n = 0;
+    for (size_t i = 0; i < SL_ARRAY_LEN(cfg_defs) && n < cap; i++, n++) {
+        const struct cfg_def *d = &cfg_defs[i];
+        struct topic_config_view *v = &out[n];
+        memset(v, 0, sizeof(*v));
+        v->key = d->key;
+        v->is_default = true;
+        topics_default_value(t, d, v->value, sizeof(v->value));
+        for (uint32_t j = 0; j < tp->override_count; j++) {
+            if (strcmp(tp->overrides[j].key, d->key) != 0) continue;
+            snprintf(v->value, sizeof(v->value), "%s", tp->overrides[j].value);
+            v->is_default = false;
+        }
+    }
+    return n;
+}

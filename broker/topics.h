@@ -1,0 +1,85 @@
+/* topics.h: the topic registry: names, ids, partition counts and per-topic configs, each topic
+ * a set of partition logs in the store.
+ *
+ * A topic's metadata lives in <data_dir>/.topics/<name> (key = value lines: id, partitions,
+ * config.<kafka key>), written by temporary file, fsync and rename, so a crash leaves the old
+ * or the new version. Partition directories without a metadata file (older data, hand-made
+ * directories) are adopted with default configs. Configs use Kafka's topic-level names
+ * (retention.ms, segment.bytes, ...); the ones that drive storage map onto struct log_config. */
+#ifndef SL_BROKER_TOPICS_H
+#define SL_BROKER_TOPICS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "protocol/errors.h"
+#include "storage/log.h"
+
+struct store;
+
+#define TOPIC_CONFIGS_MAX 32
+
+struct topic_config_entry {
+    char key[64];
+    char value[256];
+};
+
+struct topic {
+    char *name;
+    uint8_t id[16];
+    int32_t partition_count;
+    struct log **parts;
+    void **part_state;      /* per partition, owned by the Kafka layer (producer state) */
+    struct log_config cfg;  /* effective storage config */
+    uint32_t override_count;
+    struct topic_config_entry overrides[TOPIC_CONFIGS_MAX]; /* set explicitly */
+    struct topic *hash_next;
+};
+
+struct topics;
+
+/* One config key as DescribeConfigs shows it. */
+struct topic_config_view {
+    const char *key;
+    char value[256];
+    bool is_default;
+    bool read_only;
+    bool sensitive;
+};
+
+sl_err topics_open(struct topics **out, struct store *st, const char *data_dir,
+                   const struct log_config *defaults);
+void topics_close(struct topics *t);
+
+struct topic *topics_get(struct topics *t, const char *name, int32_t name_len);
+uint32_t topics_count(const struct topics *t);
+/* Topics in creation order; NULL past the end. */
+struct topic *topics_at(const struct topics *t, uint32_t i);
+
+/* Kafka's rules: 1..249 chars of [a-zA-Z0-9._-], not "." or "..". */
+bool topics_name_valid(const char *name, int32_t len);
+
+/* Checks a config pair: SL_OK, or SL_INVALID_CONFIG with a reason in why. */
+sl_err topics_config_check(const char *key, const char *value, const char **why);
+
+/* Creates a topic; configs are key/value pairs already checked or not (checked here). With
+ * validate_only nothing is created. why gets a human reason on error. */
+sl_err topics_create(struct topics *t, const char *name, int32_t name_len, int32_t partitions,
+                     const char *const *keys, const char *const *values, uint32_t config_count,
+                     bool validate_only, struct topic **out, const char **why);
+sl_err topics_delete(struct topics *t, struct topic *tp);
+/* Grows the topic to total partitions (never shrinks). */
+sl_err topics_add_partitions(struct topics *t, struct topic *tp, int32_t total, bool validate_only,
+                             const char **why);
+/* Sets (value non-NULL) or removes (NULL) one override, then persists and applies it. */
+sl_err topics_set_config(struct topics *t, struct topic *tp, const char *key, const char *value,
+                         const char **why);
+/* Replaces every override (AlterConfigs' semantics). */
+sl_err topics_replace_configs(struct topics *t, struct topic *tp, const char *const *keys,
+                              const char *const *values, uint32_t n, const char **why);
+
+/* Every supported config key of the topic, for DescribeConfigs. Returns the count. */
+uint32_t topics_describe(const struct topics *t, const struct topic *tp,
+                         struct topic_config_view *out, uint32_t cap);
+
+#endif
