@@ -67,6 +67,10 @@ static const struct cfg_key cfg_keys[] = {
     CFG_KEY("port", "nats_port", NULL, CFG_PORT, nats_port, 0),
     CFG_KEY("http_port", NULL, NULL, CFG_PORT, http_port, 0),
     CFG_KEY("advertised_host", NULL, NULL, CFG_STRING, advertised_host, CFG_F_EMPTY_OK),
+    CFG_KEY("advertised_port", NULL, NULL, CFG_PORT, advertised_port, 0),
+    CFG_KEY("node_id", "broker_id", NULL, CFG_COUNT, node_id, 0),
+    CFG_KEY("auto_create_topics", "auto_create_topics_enable", NULL, CFG_BOOL, auto_create_topics, 0),
+    CFG_KEY("num_partitions", NULL, NULL, CFG_COUNT, num_partitions, 0),
     CFG_KEY("max_payload", NULL, NULL, CFG_SIZE, max_payload_bytes, 0),
     CFG_KEY("max_connections", NULL, NULL, CFG_COUNT, max_connections, 0),
     CFG_KEY("write_deadline", NULL, NULL, CFG_SECONDS, write_deadline_ms, 0),
@@ -121,6 +125,9 @@ void sl_config_defaults(struct sl_config *c) {
     snprintf(c->host, sizeof(c->host), "0.0.0.0");
     c->log_level = SL_LOG_INFO;
     c->kafka_port = 9092;
+    c->node_id = 1;
+    c->auto_create_topics = true;
+    c->num_partitions = 1;
     c->nats_port = 4222;
     c->http_port = 8222;
     c->max_payload_bytes = 1u << 20;
@@ -578,6 +585,10 @@ void sl_config_usage(FILE *out) {
           "  -p, --port PORT                NATS port (4222)\n"
           "  -m, --http-port PORT           monitoring port (8222)\n"
           "  --advertised-host HOST         host told to clients (the listener's)\n"
+          "  --advertised-port N            port told to Kafka clients (the listener's)\n"
+          "  --node-id N                    Kafka broker id shown in Metadata (1)\n"
+          "  --auto-create-topics BOOL      create unknown topics on Metadata/Produce (true)\n"
+          "  --num-partitions N             partitions of auto-created topics (1)\n"
           "  --max-connections N            connections at once (65536)\n"
           "  --write-deadline DURATION      close a client that blocks a write this long (10s)\n"
           "  --max-pending SIZE             a client's unsent bytes before it is closed (64MiB)\n"

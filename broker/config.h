@@ -47,6 +47,10 @@ struct sl_config {
     uint16_t nats_port;                          /* 4222 */
     uint16_t http_port;                          /* 8222, monitoring */
     char advertised_host[SL_CONFIG_HOST_MAX];    /* "": the listener's */
+    uint16_t advertised_port;                    /* 0: the Kafka listener's */
+    uint32_t node_id;                            /* Kafka broker id in Metadata, 1 */
+    bool auto_create_topics;                     /* Metadata/Produce create unknown topics, true */
+    uint32_t num_partitions;                     /* partitions of auto-created topics, 1 */
     uint32_t max_payload_bytes;                  /* NATS, 1 MiB */
     uint32_t max_connections;                    /* 65536 */
     uint32_t write_deadline_ms;                  /* 10000 */

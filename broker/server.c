@@ -12,6 +12,7 @@
 
 #include "broker/base.h"
 #include "broker/logging.h"
+#include "broker/topics.h"
 #include "storage/store.h"
 
 /* Submission queue size; the loop doubles as the CQ x4. Listeners will size it from
@@ -122,6 +123,22 @@ int broker_start(struct broker *b, const struct sl_config *cfg) {
         broker_signals_restore(b);
         return -1;
     }
+    sl_err te = topics_open(&b->topics, b->store, b->cfg.data_dir, &b->cfg.log);
+    if (te != SL_OK) {
+        SL_ERROR("cannot open the topic registry: %s", sl_err_str(te));
+        store_close(b->store);
+        loop_close(&b->loop);
+        broker_signals_restore(b);
+        return -1;
+    }
+    if (kafka_server_start(&b->kafka, &b->cfg, &b->loop, b->store, b->topics) != 0) {
+        topics_close(b->topics);
+        store_close(b->store);
+        loop_close(&b->loop);
+        broker_signals_restore(b);
+        return -1;
+    }
+    b->kafka_running = true;
     broker_signal_arm(b);
     const struct store_stats *stats = store_get_stats(b->store);
     SL_INFO("sluice-server " SL_VERSION " started: data_dir=%s (%llu partitions recovered, clean=%s)",
@@ -135,6 +152,10 @@ void broker_run(struct broker *b) {
 
 int broker_stop(struct broker *b) {
     SL_INFO("shutting down");
+    if (b->kafka_running) kafka_server_stop(&b->kafka);
+    b->kafka_running = false;
+    topics_close(b->topics);
+    b->topics = NULL;
     sl_err e = store_close(b->store);
     b->store = NULL;
     if (e != SL_OK) SL_ERROR("storage did not close cleanly: %s", sl_err_str(e));

@@ -10,14 +10,19 @@
 #include <sys/signalfd.h>
 
 #include "broker/config.h"
+#include "broker/kafka.h"
 #include "broker/loop.h"
 
 struct store;
+struct topics;
 
 struct broker {
     struct sl_config cfg;
     struct loop loop;
     struct store *store;
+    struct topics *topics;
+    struct kafka_server kafka;
+    bool kafka_running;
 
     /* SIGTERM and SIGINT are blocked and read from signal_fd, so shutdown runs on the loop
      * like everything else instead of in a handler. */

@@ -70,6 +70,7 @@ struct log *log_new(struct store *st, const char *dir, const char *topic, int32_
 }
 
 void log_free(struct log *g) {
+    log_watches_fire(g, true);
     for (uint32_t i = 0; i < g->seg_count; i++) {
         struct seg *s = g->segs[i];
         s->log = NULL;
@@ -305,7 +306,8 @@ uint64_t log_size_bytes(const struct log *g) {
 /* The first record at or after ts in the batch at pos, or the batch's base offset when its
  * records are compressed (finding the exact record would need the codec; Kafka clients skip
  * records older than they asked for). */
-static sl_err log_time_in_batch(struct seg *s, uint64_t pos, uint32_t len, int64_t ts, int64_t *offset) {
+static sl_err log_time_in_batch(struct seg *s, uint64_t pos, uint32_t len, int64_t ts, int64_t *offset,
+                                int64_t *found_ts) {
     uint8_t *buf = sl_xmalloc(len);
     sl_err e = SL_IO;
     ssize_t n = pread(s->fd, buf, len, (off_t)pos);
@@ -313,12 +315,14 @@ static sl_err log_time_in_batch(struct seg *s, uint64_t pos, uint32_t len, int64
         struct kafka_batch_header h;
         e = kafka_batch_header_read(buf, len, &h);
         *offset = h.base_offset;
+        *found_ts = h.max_timestamp;
         struct kafka_record_iter it;
         if (!e && kafka_record_iter_init(&it, buf, len) == SL_OK) {
             struct kafka_record r;
             while (kafka_record_next(&it, &r) == SL_OK) {
                 if (r.timestamp >= ts) {
                     *offset = r.offset;
+                    *found_ts = r.timestamp;
                     break;
                 }
             }
@@ -328,7 +332,7 @@ static sl_err log_time_in_batch(struct seg *s, uint64_t pos, uint32_t len, int64
     return e;
 }
 
-sl_err log_offset_for_time(struct log *g, int64_t ts, int64_t *offset) {
+sl_err log_offset_for_time(struct log *g, int64_t ts, int64_t *offset, int64_t *found_ts) {
     for (uint32_t i = 0; i < g->seg_count; i++) {
         struct seg *s = g->segs[i];
         if (s->written_bytes == 0) continue;
@@ -355,7 +359,7 @@ sl_err log_offset_for_time(struct log *g, int64_t ts, int64_t *offset) {
             }
             uint32_t blen = (uint32_t)h.batch_length + KAFKA_BATCH_LOG_OVERHEAD;
             if (h.max_timestamp >= ts) {
-                e = log_time_in_batch(s, pos, blen, ts, offset);
+                e = log_time_in_batch(s, pos, blen, ts, offset, found_ts);
                 if (!e && *offset < g->start_offset) *offset = g->start_offset;
                 seg_unref(s);
                 return e;

@@ -67,6 +67,17 @@ struct log_waiter {
     struct log_waiter *next;
 };
 
+/* A watch fires whenever the log's written offset advances (new data to read), and once with
+ * gone = true when the log is deleted or closed (the watch is then detached). Fetch long-polls
+ * are watches. A watch may delete itself from its callback. */
+struct log_watch {
+    void (*fire)(struct log_watch *w, bool gone);
+    struct log *log;
+    struct log_watch *prev, *next;
+};
+void log_watch_add(struct log *g, struct log_watch *w);
+void log_watch_del(struct log_watch *w);
+
 /* Checks the batch (length, magic 2, CRC32C, counts, size), rewrites its base offset in place
  * and queues it. *base_offset gets the batch's first offset. w may be NULL; if given it is
  * filled in (offset, durable as passed) and fires exactly once, possibly with an I/O error. */
@@ -89,8 +100,10 @@ const char *log_dir(const struct log *g);
 const struct log_config *log_get_config(const struct log *g);
 void log_set_config(struct log *g, const struct log_config *c);
 
-/* The first offset whose record timestamp is >= ts_ms; SL_NOT_FOUND if every record is older. */
-sl_err log_offset_for_time(struct log *g, int64_t ts_ms, int64_t *offset);
+/* The first offset whose record timestamp is >= ts_ms, and that record's timestamp (for
+ * compressed batches: the batch's first offset and newest timestamp); SL_NOT_FOUND if every
+ * record is older. */
+sl_err log_offset_for_time(struct log *g, int64_t ts_ms, int64_t *offset, int64_t *found_ts);
 
 /* Removes the batch holding offset and everything after it. Waits for writes in flight. */
 sl_err log_truncate(struct log *g, int64_t offset);

@@ -55,6 +55,7 @@ struct log {
     bool timer_armed;
     uint64_t last_sync_ms;
 
+    struct log_watch *watches;
     struct log_waiter *written_head, *written_tail;
     struct log_waiter *durable_head, *durable_tail;
 
@@ -84,6 +85,7 @@ void log_waiters_run(struct log *g);
 void log_fail(struct log *g, sl_err e);
 bool log_write_idle(const struct log *g);
 void log_update_synced(struct log *g);
+void log_watches_fire(struct log *g, bool gone);
 
 /* recovery.c */
 struct recovery_report {

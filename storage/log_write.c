@@ -100,6 +100,34 @@ void log_waiters_run(struct log *g) {
     log_waiter_fire_list(&g->durable_head, &g->durable_tail, g->synced_offset, SL_OK);
 }
 
+void log_watch_add(struct log *g, struct log_watch *w) {
+    w->log = g;
+    w->prev = NULL;
+    w->next = g->watches;
+    if (g->watches) g->watches->prev = w;
+    g->watches = w;
+}
+
+void log_watch_del(struct log_watch *w) {
+    struct log *g = w->log;
+    if (!g) return;
+    if (w->prev) w->prev->next = w->next;
+    else g->watches = w->next;
+    if (w->next) w->next->prev = w->prev;
+    w->prev = w->next = NULL;
+    w->log = NULL;
+}
+
+void log_watches_fire(struct log *g, bool gone) {
+    struct log_watch *w = g->watches;
+    for (uint32_t guard = 0; w && guard < (1u << 24); guard++) {
+        struct log_watch *next = w->next;
+        if (gone) log_watch_del(w);
+        w->fire(w, gone);
+        w = next;
+    }
+}
+
 void log_fail(struct log *g, sl_err e) {
     if (!g->werr) {
         SL_ERROR("%s: write failed, the log refuses appends from now on: %s", g->dir, sl_err_str(e));
@@ -304,6 +332,7 @@ static void log_write_done(struct io_op *op, int32_t res) {
     log_wbuf_put(g, b);
     log_update_synced(g);
     log_waiters_run(g);
+    log_watches_fire(g, false);
     store_mark_dirty(g->store, g);
 }
 

@@ -286,22 +286,23 @@ START_TEST(test_offset_for_time) {
     /* Batch b holds 5 records with timestamps 10000 + b*100 + i. */
     append_n(g, 50, 5, 50, 10000);
     fx_flush(g);
-    int64_t off;
-    ck_assert_int_eq(log_offset_for_time(g, 0, &off), SL_OK);
+    int64_t off, fts;
+    ck_assert_int_eq(log_offset_for_time(g, 0, &off, &fts), SL_OK);
     ck_assert_int_eq(off, 0);
     for (int b = 0; b < 50; b++) {
         for (int i = 0; i < 5; i++) {
-            ck_assert_int_eq(log_offset_for_time(g, 10000 + b * 100 + i, &off), SL_OK);
+            ck_assert_int_eq(log_offset_for_time(g, 10000 + b * 100 + i, &off, &fts), SL_OK);
             ck_assert_int_eq(off, b * 5 + i);
+            ck_assert_int_eq(fts, 10000 + b * 100 + i);
         }
-        ck_assert_int_eq(log_offset_for_time(g, 10000 + b * 100 + 50, &off), b == 49 ? SL_NOT_FOUND : SL_OK);
+        ck_assert_int_eq(log_offset_for_time(g, 10000 + b * 100 + 50, &off, &fts), b == 49 ? SL_NOT_FOUND : SL_OK);
         if (b < 49) ck_assert_int_eq(off, (b + 1) * 5);
     }
     /* Lazily loaded indexes after a clean restart give the same answers. */
     fx_close(&f);
     fx_open(&f, &c);
     g = store_log_get(f.st, "t", 0);
-    ck_assert_int_eq(log_offset_for_time(g, 10000 + 2500 + 3, &off), SL_OK);
+    ck_assert_int_eq(log_offset_for_time(g, 10000 + 2500 + 3, &off, &fts), SL_OK);
     ck_assert_int_eq(off, 25 * 5 + 3);
     fx_end(&f);
 }

@@ -1,0 +1,427 @@
+/* kafka_admin.c: CreateTopics, DeleteTopics, CreatePartitions, DescribeConfigs, AlterConfigs,
+ * IncrementalAlterConfigs, DeleteRecords. A single broker: replication factor 1 (or -1 for the
+ * default) is the only one accepted; manual assignments may only name this broker. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/base.h"
+#include "broker/kafka.h"
+#include "broker/logging.h"
+#include "broker/producer_state.h"
+#include "protocol/kafka_msgs_admin.h"
+#include "storage/log.h"
+
+#define RESOURCE_TOPIC 2
+#define RESOURCE_BROKER 4
+#define CONFIG_SOURCE_DYNAMIC_TOPIC 1
+#define CONFIG_SOURCE_STATIC_BROKER 4
+#define CONFIG_SOURCE_DEFAULT 5
+
+/* A NUL-terminated copy in the request's arena (topics_* take C strings). */
+static const char *kstr_cstr(struct karena *a, struct kstr s) {
+    if (s.len < 0) return NULL;
+    char *p = karena_alloc(a, (size_t)s.len + 1);
+    memcpy(p, s.p, (size_t)s.len);
+    p[s.len] = 0;
+    return p;
+}
+
+static struct kstr arena_kstr(struct karena *a, const char *s) {
+    size_t n = strlen(s);
+    char *p = karena_alloc(a, n + 1);
+    memcpy(p, s, n + 1);
+    return (struct kstr){p, (int32_t)n};
+}
+
+static struct kstr why_kstr(const char *why) { return why ? kafka_kstr(why) : (struct kstr){NULL, -1}; }
+
+/* ---- CreateTopics --------------------------------------------------------------------------- */
+
+static void create_topic_one(struct kconn *kc, const struct kafka_create_topics_topic *t, bool validate_only,
+                             struct kafka_create_topics_result *res) {
+    struct karena *a = &kc->arena;
+    const char *why = NULL;
+    res->name = t->name;
+    res->num_partitions = -1;
+    res->replication_factor = -1;
+    res->config_count = -1;
+    int32_t partitions = t->num_partitions;
+    if (t->assignment_count > 0) {
+        partitions = t->assignment_count;
+        for (int32_t i = 0; i < t->assignment_count; i++) {
+            const struct kafka_create_topics_assignment *as = &t->assignments[i];
+            if (as->broker_id_count != 1 || as->broker_ids[0] != kc->ks->node_id) {
+                res->error_code = (int16_t)sl_err_kafka(SL_INVALID_REPLICATION);
+                res->error_message = kafka_kstr("assignments may only name this broker, once");
+                return;
+            }
+        }
+    }
+    if (partitions == -1) partitions = (int32_t)kc->ks->cfg->num_partitions;
+    if (t->replication_factor != -1 && t->replication_factor != 1 && t->assignment_count <= 0) {
+        res->error_code = (int16_t)sl_err_kafka(SL_INVALID_REPLICATION);
+        res->error_message = kafka_kstr("a single broker serves replication factor 1 only");
+        return;
+    }
+    int32_t n = SL_MAX(t->config_count, 0);
+    const char **keys = karena_alloc(a, sizeof(char *) * (size_t)SL_MAX(n, 1));
+    const char **values = karena_alloc(a, sizeof(char *) * (size_t)SL_MAX(n, 1));
+    for (int32_t i = 0; i < n; i++) {
+        keys[i] = kstr_cstr(a, t->configs[i].name);
+        values[i] = kstr_cstr(a, t->configs[i].value);
+    }
+    struct topic *tp = NULL;
+    sl_err e = topics_create(kc->ks->topics, t->name.p, t->name.len, partitions, keys, values, (uint32_t)n,
+                             validate_only, &tp, &why);
+    if (e) {
+        res->error_code = (int16_t)sl_err_kafka(e);
+        res->error_message = why_kstr(why);
+        return;
+    }
+    res->num_partitions = partitions;
+    res->replication_factor = 1;
+    if (!tp) return; /* validate_only */
+    memcpy(res->topic_id, tp->id, 16);
+    struct topic_config_view views[TOPIC_CONFIGS_MAX];
+    uint32_t nv = topics_describe(kc->ks->topics, tp, views, TOPIC_CONFIGS_MAX);
+    res->configs = kafka_alloc_array(a, (int32_t)nv, sizeof(*res->configs));
+    res->config_count = (int32_t)nv;
+    for (uint32_t i = 0; i < nv; i++) {
+        res->configs[i].name = kafka_kstr(views[i].key);
+        res->configs[i].value = arena_kstr(a, views[i].value);
+        res->configs[i].config_source = views[i].is_default ? CONFIG_SOURCE_DEFAULT : CONFIG_SOURCE_DYNAMIC_TOPIC;
+    }
+}
+
+sl_err kafka_handle_create_topics(struct kconn *kc, struct kreq *q, struct kr *r) {
+    struct kafka_create_topics_req req;
+    sl_err e = kafka_decode_create_topics(r, q->version, &kc->arena, &req);
+    if (e) return e;
+    struct kafka_create_topics_resp resp;
+    memset(&resp, 0, sizeof(resp));
+    resp.topic_count = req.topic_count;
+    resp.topics = kafka_alloc_array(&kc->arena, req.topic_count, sizeof(*resp.topics));
+    for (int32_t i = 0; i < req.topic_count; i++)
+        create_topic_one(kc, &req.topics[i], req.validate_only, &resp.topics[i]);
+    struct kw w;
+    kresp_begin(q, &w);
+    kafka_encode_create_topics_resp(&w, q->version, &resp);
+    kresp_finish(q, &w);
+    return SL_OK;
+}
+
+/* ---- DeleteTopics --------------------------------------------------------------------------- */
+
+static struct topic *topic_by_id(struct kafka_server *ks, const uint8_t id[16]) {
+    for (uint32_t i = 0; i < topics_count(ks->topics); i++) {
+        struct topic *tp = topics_at(ks->topics, i);
+        if (!memcmp(tp->id, id, 16)) return tp;
+    }
+    return NULL;
+}
+
+static int16_t delete_topic(struct kafka_server *ks, struct topic *tp) {
+    for (int32_t p = 0; p < tp->partition_count; p++) {
+        pstate_free(tp->part_state[p]);
+        tp->part_state[p] = NULL;
+    }
+    return (int16_t)sl_err_kafka(topics_delete(ks->topics, tp));
+}
+
+sl_err kafka_handle_delete_topics(struct kconn *kc, struct kreq *q, struct kr *r) {
+    struct kafka_delete_topics_req req;
+    sl_err e = kafka_decode_delete_topics(r, q->version, &kc->arena, &req);
+    if (e) return e;
+    struct kafka_server *ks = kc->ks;
+    struct kafka_delete_topics_resp resp;
+    memset(&resp, 0, sizeof(resp));
+    bool v6 = q->version >= 6;
+    int32_t n = v6 ? req.topic_count : req.topic_name_count;
+    resp.response_count = n;
+    resp.responses = kafka_alloc_array(&kc->arena, n, sizeof(*resp.responses));
+    static const uint8_t zero_id[16];
+    for (int32_t i = 0; i < n; i++) {
+        struct kafka_delete_topics_result *res = &resp.responses[i];
+        struct kstr name = v6 ? req.topics[i].name : req.topic_names[i];
+        struct topic *tp = NULL;
+        if (name.len >= 0) tp = topics_get(ks->topics, name.p, name.len);
+        else if (v6 && memcmp(req.topics[i].topic_id, zero_id, 16)) tp = topic_by_id(ks, req.topics[i].topic_id);
+        res->name = name;
+        if (!tp) {
+            res->error_code = (int16_t)sl_err_kafka(SL_NO_PARTITION);
+            continue;
+        }
+        memcpy(res->topic_id, tp->id, 16);
+        if (name.len < 0) res->name = arena_kstr(&kc->arena, tp->name);
+        res->error_code = delete_topic(ks, tp);
+    }
+    struct kw w;
+    kresp_begin(q, &w);
+    kafka_encode_delete_topics_resp(&w, q->version, &resp);
+    kresp_finish(q, &w);
+    return SL_OK;
+}
+
+/* ---- CreatePartitions ----------------------------------------------------------------------- */
+
+sl_err kafka_handle_create_partitions(struct kconn *kc, struct kreq *q, struct kr *r) {
+    struct kafka_create_partitions_req req;
+    sl_err e = kafka_decode_create_partitions(r, q->version, &kc->arena, &req);
+    if (e) return e;
+    struct kafka_create_partitions_resp resp;
+    memset(&resp, 0, sizeof(resp));
+    resp.result_count = req.topic_count;
+    resp.results = kafka_alloc_array(&kc->arena, req.topic_count, sizeof(*resp.results));
+    for (int32_t i = 0; i < req.topic_count; i++) {
+        const struct kafka_create_partitions_topic *t = &req.topics[i];
+        struct kafka_create_partitions_result *res = &resp.results[i];
+        res->name = t->name;
+        res->error_message = (struct kstr){NULL, -1};
+        struct topic *tp = topics_get(kc->ks->topics, t->name.p, t->name.len);
+        if (!tp) {
+            res->error_code = (int16_t)sl_err_kafka(SL_NO_PARTITION);
+            continue;
+        }
+        const char *why = NULL;
+        e = topics_add_partitions(kc->ks->topics, tp, t->count, req.validate_only, &why);
+        res->error_code = (int16_t)sl_err_kafka(e);
+        if (e) res->error_message = why_kstr(why);
+    }
+    struct kw w;
+    kresp_begin(q, &w);
+    kafka_encode_create_partitions_resp(&w, q->version, &resp);
+    kresp_finish(q, &w);
+    return SL_OK;
+}
+
+/* ---- DescribeConfigs ------------------------------------------------------------------------ */
+
+static bool describe_wanted(const struct kafka_describe_configs_resource *res, const char *key) {
+    if (res->configuration_key_count < 0) return true;
+    size_t n = strlen(key);
+    for (int32_t i = 0; i < res->configuration_key_count; i++)
+        if ((size_t)res->configuration_keys[i].len == n && !memcmp(res->configuration_keys[i].p, key, n)) return true;
+    return false;
+}
+
+static void describe_topic(struct kconn *kc, int16_t version, const struct kafka_describe_configs_resource *rr,
+                           struct kafka_describe_configs_result *res) {
+    struct karena *a = &kc->arena;
+    struct topic *tp = topics_get(kc->ks->topics, rr->resource_name.p, rr->resource_name.len);
+    if (!tp) {
+        res->error_code = (int16_t)sl_err_kafka(SL_NO_PARTITION);
+        res->error_message = kafka_kstr("unknown topic");
+        return;
+    }
+    struct topic_config_view views[TOPIC_CONFIGS_MAX];
+    uint32_t nv = topics_describe(kc->ks->topics, tp, views, TOPIC_CONFIGS_MAX);
+    res->configs = kafka_alloc_array(a, (int32_t)nv, sizeof(*res->configs));
+    for (uint32_t i = 0; i < nv; i++) {
+        if (!describe_wanted(rr, views[i].key)) continue;
+        struct kafka_describe_configs_config *c = &res->configs[res->config_count++];
+        c->name = kafka_kstr(views[i].key);
+        c->value = arena_kstr(a, views[i].value);
+        c->is_default = views[i].is_default;
+        c->config_source = views[i].is_default ? CONFIG_SOURCE_DEFAULT : CONFIG_SOURCE_DYNAMIC_TOPIC;
+        c->documentation = (struct kstr){NULL, -1};
+        c->config_type = 0;
+        (void)version;
+    }
+}
+
+static void describe_broker(struct kconn *kc, const struct kafka_describe_configs_resource *rr,
+                            struct kafka_describe_configs_result *res) {
+    struct karena *a = &kc->arena;
+    const struct sl_config *cfg = kc->ks->cfg;
+    char v[6][64];
+    const char *keys[6] = {"auto.create.topics.enable", "num.partitions", "message.max.bytes",
+                           "log.retention.ms", "log.segment.bytes", "log.dirs"};
+    snprintf(v[0], sizeof(v[0]), "%s", cfg->auto_create_topics ? "true" : "false");
+    snprintf(v[1], sizeof(v[1]), "%u", cfg->num_partitions);
+    snprintf(v[2], sizeof(v[2]), "%u", cfg->log.batch_bytes_max);
+    snprintf(v[3], sizeof(v[3]), "%lld", (long long)cfg->log.retention_ms);
+    snprintf(v[4], sizeof(v[4]), "%llu", (unsigned long long)cfg->log.segment_bytes);
+    snprintf(v[5], sizeof(v[5]), "%.63s", cfg->data_dir);
+    res->configs = kafka_alloc_array(a, 6, sizeof(*res->configs));
+    for (int i = 0; i < 6; i++) {
+        if (!describe_wanted(rr, keys[i])) continue;
+        struct kafka_describe_configs_config *c = &res->configs[res->config_count++];
+        c->name = kafka_kstr(keys[i]);
+        c->value = arena_kstr(a, v[i]);
+        c->read_only = true;
+        c->config_source = CONFIG_SOURCE_STATIC_BROKER;
+        c->documentation = (struct kstr){NULL, -1};
+    }
+}
+
+sl_err kafka_handle_describe_configs(struct kconn *kc, struct kreq *q, struct kr *r) {
+    struct kafka_describe_configs_req req;
+    sl_err e = kafka_decode_describe_configs(r, q->version, &kc->arena, &req);
+    if (e) return e;
+    struct kafka_describe_configs_resp resp;
+    memset(&resp, 0, sizeof(resp));
+    resp.result_count = req.resource_count;
+    resp.results = kafka_alloc_array(&kc->arena, req.resource_count, sizeof(*resp.results));
+    for (int32_t i = 0; i < req.resource_count; i++) {
+        const struct kafka_describe_configs_resource *rr = &req.resources[i];
+        struct kafka_describe_configs_result *res = &resp.results[i];
+        res->resource_type = rr->resource_type;
+        res->resource_name = rr->resource_name;
+        res->error_message = (struct kstr){NULL, -1};
+        if (rr->resource_type == RESOURCE_TOPIC) describe_topic(kc, q->version, rr, res);
+        else if (rr->resource_type == RESOURCE_BROKER) describe_broker(kc, rr, res);
+        else {
+            res->error_code = (int16_t)sl_err_kafka(SL_INVALID_REQUEST);
+            res->error_message = kafka_kstr("only topic and broker resources are described");
+        }
+    }
+    struct kw w;
+    kresp_begin(q, &w);
+    kafka_encode_describe_configs_resp(&w, q->version, &resp);
+    kresp_finish(q, &w);
+    return SL_OK;
+}
+
+/* ---- AlterConfigs / IncrementalAlterConfigs --------------------------------------------------- */
+
+static struct topic *alter_target(struct kconn *kc, int8_t type, struct kstr name,
+                                  struct kafka_alter_configs_result *res) {
+    res->resource_type = type;
+    res->resource_name = name;
+    res->error_message = (struct kstr){NULL, -1};
+    if (type != RESOURCE_TOPIC) {
+        res->error_code = (int16_t)sl_err_kafka(SL_INVALID_REQUEST);
+        res->error_message = kafka_kstr("only topic configs can be altered");
+        return NULL;
+    }
+    struct topic *tp = topics_get(kc->ks->topics, name.p, name.len);
+    if (!tp) res->error_code = (int16_t)sl_err_kafka(SL_NO_PARTITION);
+    return tp;
+}
+
+sl_err kafka_handle_alter_configs(struct kconn *kc, struct kreq *q, struct kr *r) {
+    struct kafka_alter_configs_req req;
+    sl_err e = kafka_decode_alter_configs(r, q->version, &kc->arena, &req);
+    if (e) return e;
+    struct karena *a = &kc->arena;
+    struct kafka_alter_configs_resp resp;
+    memset(&resp, 0, sizeof(resp));
+    resp.response_count = req.resource_count;
+    resp.responses = kafka_alloc_array(a, req.resource_count, sizeof(*resp.responses));
+    for (int32_t i = 0; i < req.resource_count; i++) {
+        const struct kafka_alter_configs_resource *rr = &req.resources[i];
+        struct kafka_alter_configs_result *res = &resp.responses[i];
+        struct topic *tp = alter_target(kc, rr->resource_type, rr->resource_name, res);
+        if (!tp) continue;
+        int32_t n = SL_MAX(rr->config_count, 0);
+        const char **keys = karena_alloc(a, sizeof(char *) * (size_t)SL_MAX(n, 1));
+        const char **values = karena_alloc(a, sizeof(char *) * (size_t)SL_MAX(n, 1));
+        const char *why = NULL;
+        e = SL_OK;
+        for (int32_t j = 0; j < n && !e; j++) {
+            keys[j] = kstr_cstr(a, rr->configs[j].name);
+            values[j] = kstr_cstr(a, rr->configs[j].value);
+            e = topics_config_check(keys[j] ? keys[j] : "", values[j], &why);
+        }
+        if (!e && !req.validate_only) e = topics_replace_configs(kc->ks->topics, tp, keys, values, (uint32_t)n, &why);
+        res->error_code = (int16_t)sl_err_kafka(e);
+        if (e) res->error_message = why_kstr(why);
+    }
+    struct kw w;
+    kresp_begin(q, &w);
+    kafka_encode_alter_configs_resp(&w, q->version, &resp);
+    kresp_finish(q, &w);
+    return SL_OK;
+}
+
+#define INCREMENTAL_SET 0
+#define INCREMENTAL_DELETE 1
+
+sl_err kafka_handle_incremental_alter_configs(struct kconn *kc, struct kreq *q, struct kr *r) {
+    struct kafka_incremental_alter_configs_req req;
+    sl_err e = kafka_decode_incremental_alter_configs(r, q->version, &kc->arena, &req);
+    if (e) return e;
+    struct karena *a = &kc->arena;
+    struct kafka_incremental_alter_configs_resp resp;
+    memset(&resp, 0, sizeof(resp));
+    resp.response_count = req.resource_count;
+    resp.responses = kafka_alloc_array(a, req.resource_count, sizeof(*resp.responses));
+    for (int32_t i = 0; i < req.resource_count; i++) {
+        const struct kafka_incremental_alter_configs_resource *rr = &req.resources[i];
+        struct kafka_alter_configs_result *res = &resp.responses[i];
+        struct topic *tp = alter_target(kc, rr->resource_type, rr->resource_name, res);
+        if (!tp) continue;
+        const char *why = NULL;
+        e = SL_OK;
+        /* Check every operation first, so a request applies whole or not at all. */
+        for (int32_t j = 0; j < rr->config_count && !e; j++) {
+            const struct kafka_incremental_alter_configs_config *c = &rr->configs[j];
+            const char *key = kstr_cstr(a, c->name);
+            if (c->config_operation != INCREMENTAL_SET && c->config_operation != INCREMENTAL_DELETE) {
+                e = SL_INVALID_CONFIG;
+                why = "only SET and DELETE apply to these (non-list) configs";
+            } else {
+                e = topics_config_check(key ? key : "", c->config_operation == INCREMENTAL_SET ? kstr_cstr(a, c->value) : NULL,
+                                        &why);
+            }
+        }
+        for (int32_t j = 0; j < rr->config_count && !e && !req.validate_only; j++) {
+            const struct kafka_incremental_alter_configs_config *c = &rr->configs[j];
+            e = topics_set_config(kc->ks->topics, tp, kstr_cstr(a, c->name),
+                                  c->config_operation == INCREMENTAL_SET ? kstr_cstr(a, c->value) : NULL, &why);
+        }
+        res->error_code = (int16_t)sl_err_kafka(e);
+        if (e) res->error_message = why_kstr(why);
+    }
+    struct kw w;
+    kresp_begin(q, &w);
+    kafka_encode_incremental_alter_configs_resp(&w, q->version, &resp);
+    kresp_finish(q, &w);
+    return SL_OK;
+}
+
+/* ---- DeleteRecords ------------------------------------------------------------------------------ */
+
+sl_err kafka_handle_delete_records(struct kconn *kc, struct kreq *q, struct kr *r) {
+    struct kafka_delete_records_req req;
+    sl_err e = kafka_decode_delete_records(r, q->version, &kc->arena, &req);
+    if (e) return e;
+    struct karena *a = &kc->arena;
+    struct kafka_delete_records_resp resp;
+    memset(&resp, 0, sizeof(resp));
+    resp.topic_count = req.topic_count;
+    resp.topics = kafka_alloc_array(a, req.topic_count, sizeof(*resp.topics));
+    for (int32_t t = 0; t < req.topic_count; t++) {
+        const struct kafka_delete_records_topic *rt = &req.topics[t];
+        struct kafka_delete_records_topic_result *tr = &resp.topics[t];
+        tr->name = rt->name;
+        tr->partition_count = rt->partition_count;
+        tr->partitions = kafka_alloc_array(a, rt->partition_count, sizeof(*tr->partitions));
+        struct topic *tp = topics_get(kc->ks->topics, rt->name.p, rt->name.len);
+        for (int32_t i = 0; i < rt->partition_count; i++) {
+            struct kafka_delete_records_partition_result *pr = &tr->partitions[i];
+            int32_t p = rt->partitions[i].partition_index;
+            pr->partition_index = p;
+            pr->low_watermark = -1;
+            if (!tp || p < 0 || p >= tp->partition_count) {
+                pr->error_code = (int16_t)sl_err_kafka(SL_NO_PARTITION);
+                continue;
+            }
+            struct log *g = tp->parts[p];
+            int64_t off = rt->partitions[i].offset;
+            if (off == -1) off = log_written_offset(g);
+            if (off < 0 || off > log_written_offset(g)) {
+                pr->error_code = (int16_t)sl_err_kafka(SL_OFFSET_OUT_OF_RANGE);
+                continue;
+            }
+            pr->error_code = (int16_t)sl_err_kafka(log_delete_before(g, off));
+            pr->low_watermark = log_start_offset(g);
+        }
+    }
+    struct kw w;
+    kresp_begin(q, &w);
+    kafka_encode_delete_records_resp(&w, q->version, &resp);
+    kresp_finish(q, &w);
+    return SL_OK;
+}

@@ -1,0 +1,309 @@
+/* kafka_fetch.c: Fetch and ListOffsets.
+ *
+ * Fetch answers with whole batches straight from the segment files (file spans in the output
+ * queue, sent with sendfile). Limits as Kafka applies them: partition_max_bytes per partition,
+ * max_bytes in total, but the first batch of the first partition with data always goes, even
+ * when larger. With less than min_bytes available the request parks: a watch on every log it
+ * reads wakes it on new data, a timer ends it at max_wait_ms; it then answers with what there
+ * is. The parked state copies what it needs (names, offsets): the request's bytes are gone. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/base.h"
+#include "broker/kafka.h"
+#include "broker/logging.h"
+#include "protocol/kafka_msgs_core.h"
+#include "storage/log.h"
+
+struct fetch_part {
+    int32_t partition;
+    int64_t fetch_offset;
+    int32_t max_bytes;
+    struct log_watch watch;
+    struct fetch_park *pk;
+};
+
+struct fetch_topic {
+    char *name;
+    int32_t name_len;
+    int32_t count;
+    struct fetch_part *parts;
+};
+
+struct fetch_park {
+    struct kreq *q;
+    struct loop *loop;
+    int32_t min_bytes, max_bytes;
+    int32_t topic_count;
+    struct fetch_topic *topics;
+    struct loop_timer timer;
+    bool parked;
+};
+
+static void fetch_free(struct fetch_park *pk) {
+    for (int32_t t = 0; t < pk->topic_count; t++) {
+        for (int32_t i = 0; i < pk->topics[t].count; i++) log_watch_del(&pk->topics[t].parts[i].watch);
+        free(pk->topics[t].parts);
+        free(pk->topics[t].name);
+    }
+    free(pk->topics);
+    loop_timer_del(pk->loop, &pk->timer);
+    free(pk);
+}
+
+static struct log *fetch_log(struct kafka_server *ks, const struct fetch_topic *ft, int32_t partition,
+                             int16_t *error) {
+    struct topic *tp = topics_get(ks->topics, ft->name, ft->name_len);
+    if (!tp || partition < 0 || partition >= tp->partition_count) {
+        *error = (int16_t)sl_err_kafka(SL_NO_PARTITION);
+        return NULL;
+    }
+    return tp->parts[partition];
+}
+
+struct fetch_plan {
+    struct kresp_cut *cuts; /* one per partition, in order */
+    struct kafka_fetch_part_resp *resp;
+    uint64_t bytes;
+    bool any_error;
+};
+
+/* Reads what each partition can give now. */
+static void fetch_collect(struct fetch_park *pk, struct fetch_plan *plan) {
+    struct kafka_server *ks = pk->q->kc->ks;
+    int64_t budget = pk->max_bytes > 0 ? pk->max_bytes : INT32_MAX;
+    bool first_data = true;
+    uint32_t k = 0;
+    plan->bytes = 0;
+    plan->any_error = false;
+    for (int32_t t = 0; t < pk->topic_count; t++) {
+        for (int32_t i = 0; i < pk->topics[t].count; i++, k++) {
+            struct fetch_part *fp = &pk->topics[t].parts[i];
+            struct kafka_fetch_part_resp *pr = &plan->resp[k];
+            memset(pr, 0, sizeof(*pr));
+            pr->partition_index = fp->partition;
+            pr->high_watermark = pr->last_stable_offset = pr->log_start_offset = -1;
+            pr->preferred_read_replica = -1;
+            memset(&plan->cuts[k].span, 0, sizeof(plan->cuts[k].span));
+            struct log *g = fetch_log(ks, &pk->topics[t], fp->partition, &pr->error_code);
+            if (!g) {
+                plan->any_error = true;
+                continue;
+            }
+            pr->high_watermark = pr->last_stable_offset = log_written_offset(g);
+            pr->log_start_offset = log_start_offset(g);
+            int64_t limit = SL_MIN((int64_t)(fp->max_bytes > 0 ? fp->max_bytes : 0), budget);
+            if (limit <= 0 && !first_data) continue;
+            struct log_span sp;
+            sl_err e = log_read(g, fp->fetch_offset, (uint32_t)SL_MAX(limit, 1), &sp);
+            if (e) {
+                pr->error_code = (int16_t)sl_err_kafka(e);
+                plan->any_error = true;
+                continue;
+            }
+            if (sp.len == 0) continue;
+            if ((int64_t)sp.len > limit && !first_data) {
+                log_span_release(&sp);
+                continue;
+            }
+            first_data = false;
+            budget -= sp.len;
+            plan->bytes += sp.len;
+            plan->cuts[k].span = sp;
+        }
+    }
+}
+
+static void fetch_release(struct fetch_plan *plan, uint32_t n) {
+    for (uint32_t k = 0; k < n; k++) log_span_release(&plan->cuts[k].span);
+}
+
+static uint32_t fetch_part_count(const struct fetch_park *pk) {
+    uint32_t n = 0;
+    for (int32_t t = 0; t < pk->topic_count; t++) n += (uint32_t)pk->topics[t].count;
+    return n;
+}
+
+static void fetch_answer(struct fetch_park *pk, struct fetch_plan *plan) {
+    struct kreq *q = pk->q;
+    struct kw w;
+    kresp_begin(q, &w);
+    kafka_encode_fetch_resp_begin(&w, q->version, 0, 0, 0, pk->topic_count);
+    uint32_t k = 0;
+    for (int32_t t = 0; t < pk->topic_count; t++) {
+        struct fetch_topic *ft = &pk->topics[t];
+        kafka_encode_fetch_topic_begin(&w, q->version, (struct kstr){ft->name, ft->name_len}, ft->count);
+        for (int32_t i = 0; i < ft->count; i++, k++) {
+            struct log_span *sp = &plan->cuts[k].span;
+            kafka_encode_fetch_partition_begin(&w, q->version, &plan->resp[k], (int32_t)sp->len);
+            plan->cuts[k].at = w.len;
+            kafka_encode_fetch_partition_end(&w, q->version);
+        }
+        kafka_encode_fetch_topic_end(&w, q->version);
+    }
+    kafka_encode_fetch_resp_end(&w, q->version);
+    kresp_finish_cuts(q, &w, plan->cuts, k);
+}
+
+/* Answers if there is enough, or if forced; returns true if it answered (pk is then freed). */
+static bool fetch_try(struct fetch_park *pk, bool force) {
+    uint32_t n = fetch_part_count(pk);
+    struct fetch_plan plan;
+    plan.cuts = sl_xcalloc(SL_MAX(n, 1), sizeof(*plan.cuts));
+    plan.resp = sl_xcalloc(SL_MAX(n, 1), sizeof(*plan.resp));
+    fetch_collect(pk, &plan);
+    uint64_t threshold = (uint64_t)SL_MAX(pk->min_bytes, 0);
+    bool enough = force || plan.any_error || plan.bytes >= threshold;
+    if (!enough) {
+        fetch_release(&plan, n);
+        free(plan.cuts);
+        free(plan.resp);
+        return false;
+    }
+    fetch_answer(pk, &plan);
+    free(plan.cuts);
+    free(plan.resp);
+    fetch_free(pk);
+    return true;
+}
+
+static void fetch_on_watch(struct log_watch *w, bool gone) {
+    struct fetch_part *fp = sl_container_of(w, struct fetch_part, watch);
+    (void)gone;
+    fetch_try(fp->pk, false);
+}
+
+static void fetch_on_timer(struct loop_timer *t, uint64_t now_ms) {
+    struct fetch_park *pk = sl_container_of(t, struct fetch_park, timer);
+    (void)now_ms;
+    fetch_try(pk, true);
+}
+
+static void fetch_cancel(struct kreq *q) {
+    struct fetch_park *pk = q->park;
+    q->park = NULL;
+    q->park_cancel = NULL;
+    fetch_free(pk);
+    q->ready = true; /* nothing to send: the connection is gone */
+}
+
+sl_err kafka_handle_fetch(struct kconn *kc, struct kreq *q, struct kr *r) {
+    struct kafka_fetch_req req;
+    sl_err e = kafka_decode_fetch(r, q->version, &kc->arena, &req);
+    if (e) return e;
+    struct fetch_park *pk = sl_xcalloc(1, sizeof(*pk));
+    pk->q = q;
+    pk->loop = kc->ks->loop;
+    pk->min_bytes = req.min_bytes;
+    pk->max_bytes = req.max_bytes;
+    pk->topic_count = SL_MAX(req.topic_count, 0);
+    pk->topics = sl_xcalloc((size_t)SL_MAX(pk->topic_count, 1), sizeof(*pk->topics));
+    pk->timer.fire = fetch_on_timer;
+    for (int32_t t = 0; t < pk->topic_count; t++) {
+        struct fetch_topic *ft = &pk->topics[t];
+        const struct kafka_fetch_topic *rt = &req.topics[t];
+        ft->name_len = SL_MAX(rt->topic.len, 0);
+        ft->name = sl_xmalloc((size_t)ft->name_len + 1);
+        memcpy(ft->name, rt->topic.p, (size_t)ft->name_len);
+        ft->name[ft->name_len] = 0;
+        ft->count = SL_MAX(rt->partition_count, 0);
+        ft->parts = sl_xcalloc((size_t)SL_MAX(ft->count, 1), sizeof(*ft->parts));
+        for (int32_t i = 0; i < ft->count; i++) {
+            ft->parts[i].partition = rt->partitions[i].partition;
+            ft->parts[i].fetch_offset = rt->partitions[i].fetch_offset;
+            ft->parts[i].max_bytes = rt->partitions[i].partition_max_bytes;
+            ft->parts[i].pk = pk;
+            ft->parts[i].watch.fire = fetch_on_watch;
+        }
+    }
+    if (fetch_try(pk, req.max_wait_ms <= 0)) return SL_OK;
+    /* Park: wake on new data in any of the logs, or at max_wait_ms. */
+    for (int32_t t = 0; t < pk->topic_count; t++) {
+        for (int32_t i = 0; i < pk->topics[t].count; i++) {
+            struct fetch_part *fp = &pk->topics[t].parts[i];
+            int16_t err = 0;
+            struct log *g = fetch_log(kc->ks, &pk->topics[t], fp->partition, &err);
+            /* One watch per log: a partition listed twice must not be woken twice. */
+            bool watched = false;
+            for (int32_t t2 = 0; t2 <= t && !watched; t2++)
+                for (int32_t i2 = 0; i2 < pk->topics[t2].count && !watched; i2++)
+                    watched = pk->topics[t2].parts[i2].watch.log == g;
+            if (g && !watched) log_watch_add(g, &fp->watch);
+        }
+    }
+    q->park = pk;
+    q->park_cancel = fetch_cancel;
+    loop_timer_add(kc->ks->loop, &pk->timer, loop_now_ms(kc->ks->loop) + (uint64_t)req.max_wait_ms);
+    return SL_OK;
+}
+
+/* ---- ListOffsets -------------------------------------------------------------------------------- */
+
+#define LIST_OFFSETS_LATEST (-1)
+#define LIST_OFFSETS_EARLIEST (-2)
+#define LIST_OFFSETS_MAX_TIMESTAMP (-3)
+
+static void list_offsets_partition(struct log *g, int64_t ts, struct kafka_list_offsets_part_resp *pr) {
+    pr->timestamp = -1;
+    pr->leader_epoch = 0;
+    if (ts == LIST_OFFSETS_LATEST || ts == LIST_OFFSETS_MAX_TIMESTAMP) {
+        /* MAX_TIMESTAMP (v7) would name the record with the newest timestamp; the end offset is
+         * the conservative answer for the clients in scope, none of which sends it. */
+        pr->offset = log_written_offset(g);
+    } else if (ts == LIST_OFFSETS_EARLIEST) {
+        pr->offset = log_start_offset(g);
+    } else {
+        int64_t off, found;
+        sl_err e = log_offset_for_time(g, ts, &off, &found);
+        if (e == SL_OK) {
+            pr->offset = off;
+            pr->timestamp = found;
+        } else if (e == SL_NOT_FOUND) {
+            pr->offset = -1; /* Kafka: no record at or after the time */
+        } else {
+            pr->error_code = (int16_t)sl_err_kafka(e);
+            pr->offset = -1;
+        }
+    }
+}
+
+sl_err kafka_handle_list_offsets(struct kconn *kc, struct kreq *q, struct kr *r) {
+    struct kafka_list_offsets_req req;
+    sl_err e = kafka_decode_list_offsets(r, q->version, &kc->arena, &req);
+    if (e) return e;
+    struct kafka_list_offsets_resp resp;
+    memset(&resp, 0, sizeof(resp));
+    resp.topic_count = req.topic_count;
+    resp.topics = kafka_alloc_array(&kc->arena, req.topic_count, sizeof(*resp.topics));
+    for (int32_t t = 0; t < req.topic_count; t++) {
+        struct kafka_list_offsets_topic_resp *tr = &resp.topics[t];
+        const struct kafka_list_offsets_topic *rt = &req.topics[t];
+        tr->name = rt->name;
+        tr->partition_count = rt->partition_count;
+        tr->partitions = kafka_alloc_array(&kc->arena, rt->partition_count, sizeof(*tr->partitions));
+        struct topic *tp = topics_get(kc->ks->topics, rt->name.p, rt->name.len);
+        for (int32_t i = 0; i < rt->partition_count; i++) {
+            struct kafka_list_offsets_part_resp *pr = &tr->partitions[i];
+            int32_t p = rt->partitions[i].partition_index;
+            pr->partition_index = p;
+            pr->timestamp = -1;
+            pr->offset = -1;
+            pr->leader_epoch = -1;
+            if (!tp || p < 0 || p >= tp->partition_count) {
+                pr->error_code = (int16_t)sl_err_kafka(SL_NO_PARTITION);
+                continue;
+            }
+            list_offsets_partition(tp->parts[p], rt->partitions[i].timestamp, pr);
+            if (q->version == 0 && pr->offset >= 0) {
+                pr->old_style_offset_count = 1;
+                pr->old_style_offsets = karena_alloc(&kc->arena, sizeof(int64_t));
+                pr->old_style_offsets[0] = pr->offset;
+            }
+        }
+    }
+    struct kw w;
+    kresp_begin(q, &w);
+    kafka_encode_list_offsets_resp(&w, q->version, &resp);
+    kresp_finish(q, &w);
+    return SL_OK;
+}

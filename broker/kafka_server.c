@@ -1,0 +1,545 @@
+/* kafka_server.c: the Kafka listener: frames, request headers, dispatch through the API table,
+ * in-order responses, and the small APIs (ApiVersions, Metadata, InitProducerId). See kafka.h.
+ *
+ * Limits: a frame is an int32 size then the request; a size <= 0 or above max_request_bytes
+ * closes the connection before anything is allocated (Kafka: socket.request.max.bytes). An
+ * unknown API key or an unsupported version of any API but ApiVersions closes it too, as
+ * Kafka does (kafka-python's version probe relies on that). A connection with
+ * KAFKA_INFLIGHT_MAX requests unanswered, or more than max_pending_bytes unsent, is not read
+ * until it drains. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "broker/base.h"
+#include "broker/kafka.h"
+#include "broker/logging.h"
+#include "broker/producer_state.h"
+#include "protocol/kafka_msgs_core.h"
+#include "storage/store.h"
+
+typedef sl_err (*kafka_handler)(struct kconn *kc, struct kreq *q, struct kr *r);
+
+static sl_err kafka_handle_api_versions(struct kconn *kc, struct kreq *q, struct kr *r);
+static sl_err kafka_handle_metadata(struct kconn *kc, struct kreq *q, struct kr *r);
+static sl_err kafka_handle_init_producer_id(struct kconn *kc, struct kreq *q, struct kr *r);
+
+/* The APIs served now; the ApiVersions answer lists exactly these. */
+static const kafka_handler kafka_handlers[KAFKA_API_KEY_MAX + 1] = {
+    [KAFKA_PRODUCE] = kafka_handle_produce,
+    [KAFKA_FETCH] = kafka_handle_fetch,
+    [KAFKA_LIST_OFFSETS] = kafka_handle_list_offsets,
+    [KAFKA_METADATA] = kafka_handle_metadata,
+    [KAFKA_API_VERSIONS] = kafka_handle_api_versions,
+    [KAFKA_CREATE_TOPICS] = kafka_handle_create_topics,
+    [KAFKA_DELETE_TOPICS] = kafka_handle_delete_topics,
+    [KAFKA_DELETE_RECORDS] = kafka_handle_delete_records,
+    [KAFKA_INIT_PRODUCER_ID] = kafka_handle_init_producer_id,
+    [KAFKA_DESCRIBE_CONFIGS] = kafka_handle_describe_configs,
+    [KAFKA_ALTER_CONFIGS] = kafka_handle_alter_configs,
+    [KAFKA_CREATE_PARTITIONS] = kafka_handle_create_partitions,
+    [KAFKA_INCREMENTAL_ALTER_CONFIGS] = kafka_handle_incremental_alter_configs,
+};
+
+static kafka_handler kafka_handler_for(int16_t key) {
+    if (key < 0 || key > KAFKA_API_KEY_MAX || !kafka_api_info(key)) return NULL;
+    return kafka_handlers[key];
+}
+
+/* ---- response slots ------------------------------------------------------------------------ */
+
+static void kconn_maybe_free(struct kconn *kc) {
+    if (!kc->dead || kc->q_head) return;
+    karena_free(&kc->arena);
+    free(kc);
+}
+
+static void kreq_free(struct kreq *q) {
+    while (q->head) {
+        struct out_chunk *ch = q->head;
+        q->head = ch->next;
+        out_chunk_free(ch);
+    }
+    free(q);
+}
+
+static void kconn_unlink(struct kconn *kc, struct kreq *q) {
+    struct kreq **pp = &kc->q_head, *prev = NULL;
+    while (*pp && *pp != q) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (!*pp) return;
+    *pp = q->next;
+    if (kc->q_tail == q) kc->q_tail = prev;
+    kc->q_count--;
+}
+
+void kconn_flush(struct kconn *kc) {
+    if (kc->dead) {
+        /* Nobody to answer: drop whatever finished. */
+        struct kreq *q = kc->q_head;
+        while (q) {
+            struct kreq *next = q->next;
+            if (q->ready) {
+                kconn_unlink(kc, q);
+                kreq_free(q);
+            }
+            q = next;
+        }
+        kconn_maybe_free(kc);
+        return;
+    }
+    while (kc->q_head && kc->q_head->ready) {
+        struct kreq *q = kc->q_head;
+        kc->q_head = q->next;
+        if (!kc->q_head) kc->q_tail = NULL;
+        kc->q_count--;
+        if (!q->silent) conn_send_chain(kc->c, q->head, q->tail, q->bytes);
+        else kreq_free(q), q = NULL;
+        if (q) {
+            q->head = NULL;
+            free(q);
+        }
+    }
+    if (kc->paused_for_queue && kc->q_count < KAFKA_INFLIGHT_MAX / 2 &&
+        kc->c->out_bytes <= kc->ks->cfg->max_pending_bytes) {
+        kc->paused_for_queue = false;
+        conn_resume_recv(kc->c);
+    }
+}
+
+static struct kreq *kreq_new(struct kconn *kc, const struct kafka_req_header *h) {
+    struct kreq *q = sl_xcalloc(1, sizeof(*q));
+    q->kc = kc;
+    q->key = h->api_key;
+    q->version = h->api_version;
+    q->correlation_id = h->correlation_id;
+    if (kc->q_tail) kc->q_tail->next = q;
+    else kc->q_head = q;
+    kc->q_tail = q;
+    kc->q_count++;
+    return q;
+}
+
+void kresp_begin(struct kreq *q, struct kw *w) {
+    kw_init(w, 512);
+    kw_reserve_i32(w);
+    kafka_encode_resp_header(w, q->key, q->version, q->correlation_id);
+}
+
+static void kreq_ready(struct kreq *q) {
+    q->ready = true;
+    q->park = NULL;
+    q->park_cancel = NULL;
+    kconn_flush(q->kc);
+}
+
+void kresp_finish(struct kreq *q, struct kw *w) {
+    kw_patch_i32(w, 0, (int32_t)(w->len - 4));
+    struct out_chunk *ch = sl_xcalloc(1, sizeof(*ch));
+    ch->kind = OUT_MEM;
+    ch->mem = w->p;
+    ch->len = (uint32_t)w->len;
+    w->p = NULL;
+    q->head = q->tail = ch;
+    q->bytes = ch->len;
+    kreq_ready(q);
+}
+
+static void kresp_push(struct kreq *q, struct out_chunk *ch) {
+    if (q->tail) q->tail->next = ch;
+    else q->head = ch;
+    q->tail = ch;
+    q->bytes += ch->len;
+}
+
+static void kresp_push_mem(struct kreq *q, const uint8_t *p, size_t len) {
+    if (!len) return;
+    struct out_chunk *ch = sl_xcalloc(1, sizeof(*ch));
+    ch->kind = OUT_MEM;
+    ch->mem = sl_xmalloc(len);
+    memcpy(ch->mem, p, len);
+    ch->len = (uint32_t)len;
+    kresp_push(q, ch);
+}
+
+void kresp_finish_cuts(struct kreq *q, struct kw *w, struct kresp_cut *cuts, uint32_t n) {
+    uint64_t total = w->len - 4;
+    for (uint32_t i = 0; i < n; i++) total += cuts[i].span.len;
+    kw_patch_i32(w, 0, (int32_t)total);
+    size_t prev = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        kresp_push_mem(q, w->p + prev, cuts[i].at - prev);
+        prev = cuts[i].at;
+        if (cuts[i].span.len == 0) {
+            log_span_release(&cuts[i].span);
+            continue;
+        }
+        struct out_chunk *ch = sl_xcalloc(1, sizeof(*ch));
+        ch->kind = OUT_FILE;
+        ch->span = cuts[i].span;
+        ch->len = cuts[i].span.len;
+        cuts[i].span.seg = NULL;
+        kresp_push(q, ch);
+    }
+    kresp_push_mem(q, w->p + prev, w->len - prev);
+    kw_free(w);
+    kreq_ready(q);
+}
+
+void kresp_silent(struct kreq *q) {
+    q->silent = true;
+    kreq_ready(q);
+}
+
+/* ---- connection callbacks -------------------------------------------------------------------- */
+
+static bool kafka_on_frame(struct kconn *kc, const uint8_t *p, uint32_t len) {
+    struct kr r = kr_make(p, len);
+    struct kafka_req_header h;
+    if (kafka_decode_req_header(&r, &h) != SL_OK) {
+        SL_DEBUG("kafka %s: truncated request header", kc->c->peer);
+        return false;
+    }
+    kafka_handler fn = kafka_handler_for(h.api_key);
+    if (!fn) {
+        SL_DEBUG("kafka %s: unknown API key %d: closing, as Kafka does", kc->c->peer, h.api_key);
+        return false;
+    }
+    if (h.api_key != KAFKA_API_VERSIONS && !kafka_api_supported(h.api_key, h.api_version)) {
+        SL_DEBUG("kafka %s: %s v%d is not supported: closing", kc->c->peer, kafka_api_info(h.api_key)->name,
+                 h.api_version);
+        return false;
+    }
+    kc->ks->requests_total++;
+    struct kreq *q = kreq_new(kc, &h);
+    karena_reset(&kc->arena);
+    sl_err e = fn(kc, q, &r);
+    if (e) {
+        SL_DEBUG("kafka %s: malformed %s v%d request: %s", kc->c ? kc->c->peer : "?",
+                 kafka_api_info(h.api_key)->name, h.api_version, sl_err_str(e));
+        return false;
+    }
+    return true;
+}
+
+static bool kafka_on_data(struct conn *c) {
+    struct kconn *kc = c->proto;
+    size_t off = 0;
+    bool ok = true;
+    uint32_t max = kc->ks->cfg->max_request_bytes;
+    while (ok && !c->closing && kc->q_count < KAFKA_INFLIGHT_MAX) {
+        size_t have = c->in_len - off;
+        if (have < 4) break;
+        int32_t size = (int32_t)sl_load_be32(c->in + off);
+        if (size <= 0 || (uint32_t)size > max) {
+            SL_WARN("kafka %s: request size %d outside 1..%u: closing", c->peer, size, max);
+            ok = false;
+            break;
+        }
+        if (have < 4 + (size_t)size) {
+            conn_consume(c, off);
+            off = 0;
+            if (!conn_input_reserve(c, 4 + (size_t)size)) ok = false;
+            break;
+        }
+        ok = kafka_on_frame(kc, c->in + off + 4, (uint32_t)size);
+        off += 4 + (size_t)size;
+    }
+    if (ok) conn_consume(c, off);
+    if (ok && (kc->q_count >= KAFKA_INFLIGHT_MAX || c->out_bytes > kc->ks->cfg->max_pending_bytes)) {
+        kc->paused_for_queue = true;
+        conn_pause_recv(c);
+    }
+    return ok;
+}
+
+static void kafka_on_drain(struct conn *c) {
+    struct kconn *kc = c->proto;
+    if (kc->paused_for_queue && kc->q_count < KAFKA_INFLIGHT_MAX / 2) {
+        kc->paused_for_queue = false;
+        conn_resume_recv(c);
+    }
+}
+
+static void kafka_on_close(struct conn *c) {
+    struct kconn *kc = c->proto;
+    kc->dead = true;
+    kc->c = NULL;
+    for (struct kreq *q = kc->q_head, *next; q; q = next) {
+        next = q->next;
+        if (!q->ready && q->park_cancel) q->park_cancel(q);
+    }
+    kconn_flush(kc);
+}
+
+static void kafka_on_open(struct conn *c) {
+    struct listener *ls = c->listener;
+    struct kconn *kc = sl_xcalloc(1, sizeof(*kc));
+    kc->c = c;
+    kc->ks = ls->arg;
+    karena_init(&kc->arena, 16384);
+    c->proto = kc;
+}
+
+static const struct conn_ops kafka_conn_ops = {kafka_on_data, kafka_on_drain, kafka_on_close};
+
+/* ---- ApiVersions ------------------------------------------------------------------------------ */
+
+static sl_err kafka_handle_api_versions(struct kconn *kc, struct kreq *q, struct kr *r) {
+    (void)kc;
+    int16_t answer = kafka_api_versions_answer_version(q->version);
+    int16_t error = 0;
+    if (answer != q->version) {
+        error = KAFKA_ERROR_UNSUPPORTED_VERSION;
+        q->version = answer;
+    } else {
+        struct kafka_api_versions_req req;
+        /* A v3 body Kafka would refuse still gets the list: every client then proceeds. */
+        if (kafka_decode_api_versions(r, q->version, &req) != SL_OK) r->err = SL_OK;
+    }
+    bool flex = q->version >= 3;
+    struct kw w;
+    kresp_begin(q, &w);
+    kw_i16(&w, error);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < kafka_api_count(); i++)
+        if (kafka_handler_for(kafka_api_at(i)->key)) n++;
+    kw_array(&w, flex, (int32_t)n);
+    for (uint32_t i = 0; i < kafka_api_count(); i++) {
+        const struct kafka_api_info *a = kafka_api_at(i);
+        if (!kafka_handler_for(a->key)) continue;
+        kw_i16(&w, a->key);
+        kw_i16(&w, a->min_version);
+        kw_i16(&w, a->max_version);
+        kw_tags(&w, flex);
+    }
+    if (q->version >= 1) kw_i32(&w, 0); /* throttle_time_ms */
+    kw_tags(&w, flex);
+    kresp_finish(q, &w);
+    return SL_OK;
+}
+
+/* ---- Metadata ---------------------------------------------------------------------------------- */
+
+struct topic *kafka_topic_get(struct kafka_server *ks, struct kstr name, bool may_create, sl_err *err) {
+    *err = SL_OK;
+    if (!topics_name_valid(name.p, name.len)) {
+        *err = SL_INVALID_TOPIC;
+        return NULL;
+    }
+    struct topic *tp = topics_get(ks->topics, name.p, name.len);
+    if (tp) return tp;
+    if (!may_create || !ks->cfg->auto_create_topics) {
+        *err = SL_NO_PARTITION;
+        return NULL;
+    }
+    const char *why = NULL;
+    *err = topics_create(ks->topics, name.p, name.len, (int32_t)ks->cfg->num_partitions, NULL, NULL, 0,
+                         false, &tp, &why);
+    return *err ? NULL : tp;
+}
+
+static void kafka_metadata_fill_topic(struct kafka_server *ks, struct karena *a, struct topic *tp,
+                                      struct kafka_metadata_topic_resp *out) {
+    out->name = kafka_kstr(tp->name);
+    memcpy(out->topic_id, tp->id, 16);
+    out->partition_count = tp->partition_count;
+    out->partitions = kafka_alloc_array(a, tp->partition_count, sizeof(*out->partitions));
+    int32_t *node = karena_alloc(a, sizeof(int32_t));
+    *node = ks->node_id;
+    for (int32_t p = 0; p < tp->partition_count; p++) {
+        struct kafka_metadata_part *mp = &out->partitions[p];
+        mp->partition_index = p;
+        mp->leader_id = ks->node_id;
+        mp->leader_epoch = 0;
+        mp->replica_count = mp->isr_count = 1;
+        mp->replica_nodes = mp->isr_nodes = node;
+    }
+    out->topic_authorized_operations = INT32_MIN;
+}
+
+static sl_err kafka_handle_metadata(struct kconn *kc, struct kreq *q, struct kr *r) {
+    struct kafka_server *ks = kc->ks;
+    struct kafka_metadata_req req;
+    sl_err e = kafka_decode_metadata(r, q->version, &kc->arena, &req);
+    if (e) return e;
+    struct kafka_metadata_resp resp;
+    memset(&resp, 0, sizeof(resp));
+    struct kafka_metadata_broker broker = {ks->node_id, kafka_kstr(ks->advertised_host), ks->advertised_port,
+                                           {NULL, -1}};
+    resp.broker_count = 1;
+    resp.brokers = &broker;
+    resp.cluster_id = kafka_kstr(ks->cluster_id);
+    resp.controller_id = ks->node_id;
+    resp.cluster_authorized_operations = INT32_MIN;
+    if (req.all_topics) {
+        resp.topic_count = (int32_t)topics_count(ks->topics);
+        resp.topics = kafka_alloc_array(&kc->arena, resp.topic_count, sizeof(*resp.topics));
+        for (int32_t i = 0; i < resp.topic_count; i++)
+            kafka_metadata_fill_topic(ks, &kc->arena, topics_at(ks->topics, (uint32_t)i), &resp.topics[i]);
+    } else {
+        resp.topic_count = req.topic_count;
+        resp.topics = kafka_alloc_array(&kc->arena, resp.topic_count, sizeof(*resp.topics));
+        for (int32_t i = 0; i < req.topic_count; i++) {
+            struct kafka_metadata_topic_resp *t = &resp.topics[i];
+            sl_err te;
+            struct topic *tp = kafka_topic_get(ks, req.topics[i].name, req.allow_auto_topic_creation, &te);
+            if (tp) {
+                kafka_metadata_fill_topic(ks, &kc->arena, tp, t);
+                continue;
+            }
+            t->name = req.topics[i].name;
+            t->error_code = (int16_t)sl_err_kafka(te);
+            t->topic_authorized_operations = INT32_MIN;
+        }
+    }
+    struct kw w;
+    kresp_begin(q, &w);
+    kafka_encode_metadata_resp(&w, q->version, &resp);
+    kresp_finish(q, &w);
+    return SL_OK;
+}
+
+/* ---- InitProducerId ------------------------------------------------------------------------------ */
+
+static sl_err kafka_meta_save(struct kafka_server *ks) {
+    char tmp[4300];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", ks->meta_path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return SL_IO;
+    fprintf(f, "cluster_id = %s\nproducer_id_block_end = %lld\n", ks->cluster_id,
+            (long long)ks->producer_id_block_end);
+    bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, ks->meta_path) != 0) return SL_IO;
+    return SL_OK;
+}
+
+/* Producer ids are handed out from blocks recorded before use, so a restart never repeats
+ * one: it starts at the end of the last recorded block. */
+static sl_err kafka_next_producer_id(struct kafka_server *ks, int64_t *out) {
+    if (ks->next_producer_id >= ks->producer_id_block_end) {
+        ks->producer_id_block_end = ks->next_producer_id + 1000;
+        sl_err e = kafka_meta_save(ks);
+        if (e) return e;
+    }
+    *out = ks->next_producer_id++;
+    return SL_OK;
+}
+
+static sl_err kafka_handle_init_producer_id(struct kconn *kc, struct kreq *q, struct kr *r) {
+    struct kafka_init_producer_id_req req;
+    sl_err e = kafka_decode_init_producer_id(r, q->version, &kc->arena, &req);
+    if (e) return e;
+    struct kafka_init_producer_id_resp resp = {0, 0, -1, -1};
+    if (req.transactional_id.len >= 0) {
+        /* Transactions are not implemented: say so the way Kafka does for an unknown API. */
+        resp.error_code = (int16_t)sl_err_kafka(SL_UNSUPPORTED_VERSION);
+    } else if (req.producer_id >= 0 && req.producer_epoch >= 0 && req.producer_id < kc->ks->next_producer_id) {
+        /* KIP-360: an existing producer bumps its epoch. */
+        resp.producer_id = req.producer_id;
+        resp.producer_epoch = (int16_t)(req.producer_epoch + 1);
+    } else if (kafka_next_producer_id(kc->ks, &resp.producer_id) == SL_OK) {
+        resp.producer_epoch = 0;
+    } else {
+        resp.error_code = (int16_t)sl_err_kafka(SL_IO);
+    }
+    struct kw w;
+    kresp_begin(q, &w);
+    kafka_encode_init_producer_id_resp(&w, q->version, &resp);
+    kresp_finish(q, &w);
+    return SL_OK;
+}
+
+/* ---- producer state ---------------------------------------------------------------------------- */
+
+struct pstate *kafka_pstate(struct topic *tp, int32_t partition) {
+    if (!tp->part_state[partition]) {
+        struct pstate *ps = NULL;
+        pstate_load(&ps, tp->parts[partition]);
+        tp->part_state[partition] = ps;
+    }
+    return tp->part_state[partition];
+}
+
+void kafka_pstate_save_all(struct kafka_server *ks) {
+    for (uint32_t i = 0; i < topics_count(ks->topics); i++) {
+        struct topic *tp = topics_at(ks->topics, i);
+        for (int32_t p = 0; p < tp->partition_count; p++) {
+            struct pstate *ps = tp->part_state[p];
+            if (!ps) continue;
+            struct log *g = tp->parts[p];
+            if (pstate_producer_count(ps)) pstate_save(ps, log_dir(g), log_end_offset(g));
+            pstate_free(ps);
+            tp->part_state[p] = NULL;
+        }
+    }
+}
+
+/* ---- start/stop ---------------------------------------------------------------------------------- */
+
+static void kafka_meta_load(struct kafka_server *ks, const char *data_dir) {
+    snprintf(ks->meta_path, sizeof(ks->meta_path), "%s/.cluster", data_dir);
+    FILE *f = fopen(ks->meta_path, "r");
+    if (f) {
+        char line[256];
+        while (fgets(line, sizeof(line), f)) {
+            char id[64];
+            long long v;
+            if (sscanf(line, "cluster_id = %31s", id) == 1) snprintf(ks->cluster_id, sizeof(ks->cluster_id), "%.31s", id);
+            else if (sscanf(line, "producer_id_block_end = %lld", &v) == 1) ks->producer_id_block_end = v;
+        }
+        fclose(f);
+    }
+    if (!ks->cluster_id[0]) {
+        /* Kafka's cluster ids are 16 random bytes in URL-safe base64, 22 characters. */
+        static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        uint8_t raw[22];
+        if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) memset(raw, 7, sizeof(raw));
+        for (int i = 0; i < 22; i++) ks->cluster_id[i] = b64[raw[i] & 63];
+        ks->cluster_id[22] = 0;
+        kafka_meta_save(ks);
+    }
+    ks->next_producer_id = ks->producer_id_block_end;
+}
+
+int kafka_server_start(struct kafka_server *ks, const struct sl_config *cfg, struct loop *l,
+                       struct store *st, struct topics *topics) {
+    memset(ks, 0, sizeof(*ks));
+    ks->cfg = cfg;
+    ks->loop = l;
+    ks->store = st;
+    ks->topics = topics;
+    ks->node_id = (int32_t)cfg->node_id;
+    kafka_meta_load(ks, cfg->data_dir);
+    int rc = listener_start(&ks->ls, l, "kafka", cfg->host, cfg->kafka_port, &kafka_conn_ops, kafka_on_open, ks,
+                            cfg->max_connections, (size_t)cfg->max_request_bytes + 4);
+    if (rc < 0) {
+        SL_ERROR("kafka: cannot listen on %s:%u: %s", cfg->host, cfg->kafka_port, strerror(-rc));
+        return -1;
+    }
+    const char *host = cfg->advertised_host[0] ? cfg->advertised_host : cfg->host;
+    if (!strcmp(host, "0.0.0.0") || !strcmp(host, "::")) host = "127.0.0.1";
+    if (!cfg->advertised_host[0] && (!strcmp(cfg->host, "0.0.0.0") || !strcmp(cfg->host, "::"))) {
+        char name[256];
+        if (gethostname(name, sizeof(name)) == 0 && name[0]) host = name;
+        snprintf(ks->advertised_host, sizeof(ks->advertised_host), "%s", host);
+    } else {
+        snprintf(ks->advertised_host, sizeof(ks->advertised_host), "%s", host);
+    }
+    ks->advertised_port = cfg->advertised_port ? cfg->advertised_port : ks->ls.port;
+    SL_INFO("kafka listening on %s:%u (advertised %s:%d, cluster %s, node %d)", cfg->host, ks->ls.port,
+            ks->advertised_host, ks->advertised_port, ks->cluster_id, ks->node_id);
+    return 0;
+}
+
+void kafka_server_stop(struct kafka_server *ks) {
+    listener_stop(&ks->ls);
+    kafka_pstate_save_all(ks);
+}
