@@ -76,6 +76,7 @@ static const struct cfg_key cfg_keys[] = {
     CFG_KEY("write_deadline", NULL, NULL, CFG_SECONDS, write_deadline_ms, 0),
     CFG_KEY("max_pending", NULL, NULL, CFG_SIZE, max_pending_bytes, 0),
     CFG_KEY("max_request_bytes", NULL, NULL, CFG_SIZE, max_request_bytes, 0),
+    CFG_KEY("connections_max_idle_ms", NULL, NULL, CFG_MS, connections_max_idle_ms, 0),
     CFG_KEY("jetstream", NULL, NULL, CFG_BOOL, jetstream, 0),
     CFG_KEY("segment_bytes", NULL, NULL, CFG_SIZE, log.segment_bytes, 0),
     CFG_KEY("segment_ms", NULL, NULL, CFG_MS, log.segment_ms, 0),
@@ -135,6 +136,7 @@ void sl_config_defaults(struct sl_config *c) {
     c->write_deadline_ms = 10000;
     c->max_pending_bytes = 64u << 20;
     c->max_request_bytes = 100u << 20;
+    c->connections_max_idle_ms = 600000;
     c->jetstream = false;
     log_config_defaults(&c->log);
     c->open_files_max = 1024;
@@ -589,6 +591,7 @@ void sl_config_usage(FILE *out) {
           "  --node-id N                    Kafka broker id shown in Metadata (1)\n"
           "  --auto-create-topics BOOL      create unknown topics on Metadata/Produce (true)\n"
           "  --num-partitions N             partitions of auto-created topics (1)\n"
+          "  --connections-max-idle-ms MS   close connections idle this long (600000)\n"
           "  --max-connections N            connections at once (65536)\n"
           "  --write-deadline DURATION      close a client that blocks a write this long (10s)\n"
           "  --max-pending SIZE             a client's unsent bytes before it is closed (64MiB)\n"

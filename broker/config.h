@@ -56,6 +56,7 @@ struct sl_config {
     uint32_t write_deadline_ms;                  /* 10000 */
     uint64_t max_pending_bytes;                  /* 64 MiB */
     uint32_t max_request_bytes;                  /* Kafka, 100 MiB */
+    uint32_t connections_max_idle_ms;            /* close connections silent this long, 600000 */
     bool jetstream;                              /* -js */
     struct log_config log;                       /* storage: log_config_defaults() */
     uint32_t open_files_max;                     /* sealed-segment fd cache, 1024 */

@@ -107,6 +107,8 @@ struct listener {
     void (*on_open)(struct conn *c);     /* set c->proto here */
     struct conn *conns;
     uint16_t port;                       /* the bound port (useful with port 0) */
+    uint32_t idle_ms;                    /* close connections silent this long; 0: never */
+    struct loop_timer idle_timer;
     const char *name;
     uint64_t next_id;
 };
@@ -115,6 +117,10 @@ struct listener {
 int listener_start(struct listener *ls, struct loop *l, const char *name, const char *host,
                    uint16_t port, const struct conn_ops *ops, void (*on_open)(struct conn *c),
                    void *arg, uint32_t conn_max, size_t in_max);
+/* Closes connections with no traffic for idle_ms, checked every idle_ms / 4. */
+void listener_set_idle(struct listener *ls, uint32_t idle_ms);
+/* Stops accepting new connections (the socket stays bound until listener_stop). */
+void listener_stop_accepting(struct listener *ls);
 /* Stops accepting and closes every connection. */
 void listener_stop(struct listener *ls);
 

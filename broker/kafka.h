@@ -101,6 +101,9 @@ sl_err kafka_handle_alter_configs(struct kconn *kc, struct kreq *q, struct kr *r
 sl_err kafka_handle_incremental_alter_configs(struct kconn *kc, struct kreq *q, struct kr *r);
 sl_err kafka_handle_delete_records(struct kconn *kc, struct kreq *q, struct kr *r);
 
+/* Answers a parked Fetch now with what there is (shutdown). */
+void kafka_fetch_force(struct kreq *q);
+
 /* Producer state of a partition, loaded on first use. */
 struct pstate *kafka_pstate(struct topic *tp, int32_t partition);
 /* Saves every partition's producer state (clean shutdown). */

@@ -179,6 +179,10 @@ static void fetch_on_timer(struct loop_timer *t, uint64_t now_ms) {
     fetch_try(pk, true);
 }
 
+void kafka_fetch_force(struct kreq *q) {
+    if (q->park) fetch_try(q->park, true);
+}
+
 static void fetch_cancel(struct kreq *q) {
     struct fetch_park *pk = q->park;
     q->park = NULL;

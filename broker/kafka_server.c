@@ -524,6 +524,7 @@ int kafka_server_start(struct kafka_server *ks, const struct sl_config *cfg, str
         SL_ERROR("kafka: cannot listen on %s:%u: %s", cfg->host, cfg->kafka_port, strerror(-rc));
         return -1;
     }
+    listener_set_idle(&ks->ls, cfg->connections_max_idle_ms);
     const char *host = cfg->advertised_host[0] ? cfg->advertised_host : cfg->host;
     if (!strcmp(host, "0.0.0.0") || !strcmp(host, "::")) host = "127.0.0.1";
     if (!cfg->advertised_host[0] && (!strcmp(cfg->host, "0.0.0.0") || !strcmp(cfg->host, "::"))) {
@@ -539,7 +540,31 @@ int kafka_server_start(struct kafka_server *ks, const struct sl_config *cfg, str
     return 0;
 }
 
+static bool kafka_drained(void *arg) {
+    struct kafka_server *ks = arg;
+    for (struct conn *c = ks->ls.conns; c; c = c->list_next) {
+        struct kconn *kc = c->proto;
+        if (kc->q_head || c->out_head) return false;
+    }
+    return true;
+}
+
+/* Graceful stop: no new connections or requests; parked fetches answer with what they have,
+ * produce acks complete as their writes do, responses drain (bounded), then everything closes. */
 void kafka_server_stop(struct kafka_server *ks) {
+    listener_stop_accepting(&ks->ls);
+    for (struct conn *c = ks->ls.conns; c; c = c->list_next) {
+        struct kconn *kc = c->proto;
+        conn_pause_recv(c);
+        /* Collected first: answering one flushes the queue, which frees the ready slots. */
+        struct kreq *parked[KAFKA_INFLIGHT_MAX];
+        uint32_t n = 0;
+        for (struct kreq *q = kc->q_head; q && n < KAFKA_INFLIGHT_MAX; q = q->next)
+            if (!q->ready && q->key == KAFKA_FETCH && q->park) parked[n++] = q;
+        for (uint32_t i = 0; i < n; i++) kafka_fetch_force(parked[i]);
+    }
+    if (!loop_run_until(ks->loop, kafka_drained, ks, 5000))
+        SL_WARN("kafka: some responses were not delivered within 5 s of shutdown");
     listener_stop(&ks->ls);
     kafka_pstate_save_all(ks);
 }

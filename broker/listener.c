@@ -145,6 +145,31 @@ int listener_start(struct listener *ls, struct loop *l, const char *name, const 
     return 0;
 }
 
+static void listener_idle_sweep(struct loop_timer *t, uint64_t now_ms) {
+    struct listener *ls = sl_container_of(t, struct listener, idle_timer);
+    for (struct conn *c = ls->conns, *next; c; c = next) {
+        next = c->list_next;
+        if (now_ms - c->last_active_ms >= ls->idle_ms) conn_close(c, "idle timeout");
+    }
+    if (!ls->closing) loop_timer_add(ls->loop, &ls->idle_timer, now_ms + SL_MAX(ls->idle_ms / 4, 1u));
+}
+
+void listener_set_idle(struct listener *ls, uint32_t idle_ms) {
+    ls->idle_ms = idle_ms;
+    ls->idle_timer.fire = listener_idle_sweep;
+    if (idle_ms) loop_timer_add(ls->loop, &ls->idle_timer, loop_now_ms(ls->loop) + SL_MAX(idle_ms / 4, 1u));
+    else loop_timer_del(ls->loop, &ls->idle_timer);
+}
+
+void listener_stop_accepting(struct listener *ls) {
+    if (ls->closing) return;
+    ls->closing = true;
+    if (ls->accept_inflight) {
+        struct io_uring_sqe *sqe = loop_sqe(ls->loop, NULL);
+        io_uring_prep_cancel(sqe, &ls->accept_op, 0);
+    }
+}
+
 static bool listener_quiet(void *arg) {
     struct listener *ls = arg;
     return !ls->accept_inflight && ls->conns == NULL;
@@ -152,18 +177,13 @@ static bool listener_quiet(void *arg) {
 
 void listener_stop(struct listener *ls) {
     if (ls->fd <= 0) return;
-    ls->closing = true;
+    listener_stop_accepting(ls);
+    loop_timer_del(ls->loop, &ls->idle_timer);
     for (struct conn *c = ls->conns, *next; c; c = next) {
         next = c->list_next;
         conn_close(c, "server shutting down");
     }
     shutdown(ls->fd, SHUT_RDWR);
-    if (ls->accept_inflight) {
-        static struct io_op cancel = {NULL};
-        (void)cancel;
-        struct io_uring_sqe *sqe = loop_sqe(ls->loop, NULL);
-        io_uring_prep_cancel(sqe, &ls->accept_op, 0);
-    }
     loop_run_until(ls->loop, listener_quiet, ls, 5000);
     close(ls->fd);
     ls->fd = -1;
