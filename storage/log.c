@@ -138,6 +138,15 @@ sl_err log_seg_ensure_index(struct log *g, struct seg *s) {
     return SL_OK;
 }
 
+/* A new file's name is durable only once its directory is synced; without this a power loss
+ * could lose a freshly rolled segment whose batches were already acknowledged as durable. */
+void log_sync_dir(const char *dir) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return;
+    if (fsync(fd) != 0) SL_WARN("%s: fsync of the directory failed: %s", dir, strerror(errno));
+    close(fd);
+}
+
 sl_err log_roll(struct log *g, uint64_t now_ms) {
     struct seg *s = seg_new(g->store, g, g->dir, g->next_offset);
     sl_err e = seg_create_file(s);
@@ -149,6 +158,7 @@ sl_err log_roll(struct log *g, uint64_t now_ms) {
     s->index_loaded = true;
     s->created_ms = -1;
     (void)now_ms;
+    if (g->cfg.durability != LOG_DURABILITY_NONE) log_sync_dir(g->dir);
     log_segs_push(g, s);
     /* The old segment is sealed by the write pipeline once its last write completes. */
     store_mark_dirty(g->store, g);

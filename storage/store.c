@@ -241,6 +241,9 @@ sl_err store_log_create(struct store *st, const char *topic, int32_t partition,
         log_free(g);
         return e;
     }
+    /* The partition directory and its first segment survive a power loss from here on. */
+    log_sync_dir(dir);
+    log_sync_dir(st->dir);
     store_logs_push(st, g);
     *out = g;
     return SL_OK;
