@@ -165,6 +165,18 @@ void kafka_encode_api_versions_req(struct kw *w, int16_t version,
     kw_tags(w, flex);
 }
 
+static bool kafka_is_alnum(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+bool kafka_client_software_valid(struct kstr s) {
+    if (!s.p || s.len < 1) return false;
+    if (!kafka_is_alnum(s.p[0]) || !kafka_is_alnum(s.p[s.len - 1])) return false;
+    for (int32_t i = 1; i < s.len - 1; i++)
+        if (!kafka_is_alnum(s.p[i]) && s.p[i] != '-' && s.p[i] != '.') return false;
+    return true;
+}
+
 int16_t kafka_api_versions_answer_version(int16_t request_version) {
     return kafka_api_supported(KAFKA_API_VERSIONS, request_version) ? request_version : 0;
 }

@@ -3,7 +3,7 @@
  * and response headers; ApiVersions itself; and the small array/string readers every Kafka
  * message decoder shares. Versions follow Kafka's message JSON specs
  * (clients/src/main/resources/common/message/<Name>Request.json); the ranges are what
- * docs/kafka-subset.md section 1 says to advertise. Pure: no I/O, no clock; decoded arrays
+ * kafka-subset.md section 1 says to advertise. Pure: no I/O, no clock; decoded arrays
  * live in the caller's arena and strings point into the request. */
 #ifndef SL_KAFKA_API_H
 #define SL_KAFKA_API_H
@@ -113,6 +113,9 @@ struct kafka_api_versions_resp {
 sl_err kafka_decode_api_versions(struct kr *r, int16_t version, struct kafka_api_versions_req *out);
 void kafka_encode_api_versions_req(struct kw *w, int16_t version,
                                    const struct kafka_api_versions_req *req);
+/* ClientSoftwareName/Version as Kafka accepts them: [a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?
+ * (Kafka answers INVALID_REQUEST, 42, otherwise; librdkafka then falls back to v0). */
+bool kafka_client_software_valid(struct kstr s);
 /* The version to answer an ApiVersions request of this version with: itself if served, else 0
  * with error KAFKA_ERROR_UNSUPPORTED_VERSION (Kafka's RequestContext does the same, and
  * librdkafka and kafkajs retry lower after reading the v0 body). */

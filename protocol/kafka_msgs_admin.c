@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include "broker/base.h"
+
 /* First flexible version of each API (KIP-482), from the specs' "flexibleVersions". */
 enum {
     CREATE_TOPICS_FLEX = 5,
@@ -16,6 +18,25 @@ enum {
     INCREMENTAL_ALTER_CONFIGS_FLEX = 1,
     DELETE_RECORDS_FLEX = 2,
 };
+
+/* Highest version of each API these codecs implement. */
+enum {
+    CREATE_TOPICS_MAX = 7,
+    DELETE_TOPICS_MAX = 6,
+    CREATE_PARTITIONS_MAX = 3,
+    DESCRIBE_CONFIGS_MAX = 4,
+    ALTER_CONFIGS_MAX = 2,
+    INCREMENTAL_ALTER_CONFIGS_MAX = 1,
+    DELETE_RECORDS_MAX = 2,
+};
+
+/* A version outside the range is the dispatcher's bug or a hostile header: refuse to guess
+ * the layout. Decoders say so; encoders stop, as on any broken invariant. */
+#define DEC_VERSION(v, max)                                                                \
+    do {                                                                                   \
+        if ((v) < 0 || (v) > (max)) return SL_INVALID_ARG;                                 \
+    } while (0)
+#define ENC_VERSION(v, max) SL_ASSERT((v) >= 0 && (v) <= (max))
 
 /* No array in an admin request needs more elements than this. */
 #define ARRAY_MAX (1 << 20)
@@ -124,6 +145,7 @@ static void dec_create_topics_topic(struct kr *r, bool flex, struct karena *a,
 }
 
 sl_err kafka_decode_create_topics(struct kr *r, int16_t v, struct karena *a, struct kafka_create_topics_req *out) {
+    DEC_VERSION(v, CREATE_TOPICS_MAX);
     bool flex = v >= CREATE_TOPICS_FLEX;
     memset(out, 0, sizeof(*out));
     out->topic_count = dec_count(r, flex, false, 10); /* Topics */
@@ -136,6 +158,7 @@ sl_err kafka_decode_create_topics(struct kr *r, int16_t v, struct karena *a, str
 }
 
 void kafka_encode_create_topics_req(struct kw *w, int16_t v, const struct kafka_create_topics_req *req) {
+    ENC_VERSION(v, CREATE_TOPICS_MAX);
     bool flex = v >= CREATE_TOPICS_FLEX;
     enc_count(w, flex, req->topic_count, false); /* Topics */
     for (int32_t i = 0; i < req->topic_count; i++) {
@@ -194,6 +217,7 @@ static void enc_create_topics_result(struct kw *w, int16_t v, bool flex, const s
 }
 
 void kafka_encode_create_topics_resp(struct kw *w, int16_t v, const struct kafka_create_topics_resp *resp) {
+    ENC_VERSION(v, CREATE_TOPICS_MAX);
     bool flex = v >= CREATE_TOPICS_FLEX;
     if (v >= 2) kw_i32(w, resp->throttle_time_ms); /* ThrottleTimeMs: v2+ */
     enc_count(w, flex, resp->topic_count, false);  /* Topics */
@@ -244,6 +268,7 @@ static void dec_create_topics_result(struct kr *r, int16_t v, bool flex, struct 
 
 sl_err kafka_decode_create_topics_resp(struct kr *r, int16_t v, struct karena *a,
                                        struct kafka_create_topics_resp *out) {
+    DEC_VERSION(v, CREATE_TOPICS_MAX);
     bool flex = v >= CREATE_TOPICS_FLEX;
     memset(out, 0, sizeof(*out));
     out->throttle_time_ms = v >= 2 ? kr_i32(r) : 0; /* ThrottleTimeMs: v2+ */
@@ -258,6 +283,7 @@ sl_err kafka_decode_create_topics_resp(struct kr *r, int16_t v, struct karena *a
 /* ---- DeleteTopics ---- */
 
 sl_err kafka_decode_delete_topics(struct kr *r, int16_t v, struct karena *a, struct kafka_delete_topics_req *out) {
+    DEC_VERSION(v, DELETE_TOPICS_MAX);
     bool flex = v >= DELETE_TOPICS_FLEX;
     memset(out, 0, sizeof(*out));
     if (v >= 6) { /* Topics: v6+ (Name nullable, TopicId) */
@@ -276,6 +302,7 @@ sl_err kafka_decode_delete_topics(struct kr *r, int16_t v, struct karena *a, str
 }
 
 void kafka_encode_delete_topics_req(struct kw *w, int16_t v, const struct kafka_delete_topics_req *req) {
+    ENC_VERSION(v, DELETE_TOPICS_MAX);
     bool flex = v >= DELETE_TOPICS_FLEX;
     if (v >= 6) { /* Topics: v6+ */
         enc_count(w, flex, req->topic_count, false);
@@ -291,6 +318,7 @@ void kafka_encode_delete_topics_req(struct kw *w, int16_t v, const struct kafka_
 }
 
 void kafka_encode_delete_topics_resp(struct kw *w, int16_t v, const struct kafka_delete_topics_resp *resp) {
+    ENC_VERSION(v, DELETE_TOPICS_MAX);
     bool flex = v >= DELETE_TOPICS_FLEX;
     if (v >= 1) kw_i32(w, resp->throttle_time_ms);   /* ThrottleTimeMs: v1+ */
     enc_count(w, flex, resp->response_count, false); /* Responses */
@@ -308,6 +336,7 @@ void kafka_encode_delete_topics_resp(struct kw *w, int16_t v, const struct kafka
 
 sl_err kafka_decode_delete_topics_resp(struct kr *r, int16_t v, struct karena *a,
                                        struct kafka_delete_topics_resp *out) {
+    DEC_VERSION(v, DELETE_TOPICS_MAX);
     bool flex = v >= DELETE_TOPICS_FLEX;
     memset(out, 0, sizeof(*out));
     out->throttle_time_ms = v >= 1 ? kr_i32(r) : 0; /* ThrottleTimeMs: v1+ */
@@ -329,6 +358,7 @@ sl_err kafka_decode_delete_topics_resp(struct kr *r, int16_t v, struct karena *a
 
 sl_err kafka_decode_create_partitions(struct kr *r, int16_t v, struct karena *a,
                                       struct kafka_create_partitions_req *out) {
+    DEC_VERSION(v, CREATE_PARTITIONS_MAX);
     bool flex = v >= CREATE_PARTITIONS_FLEX;
     memset(out, 0, sizeof(*out));
     out->topic_count = dec_count(r, flex, false, 7); /* Topics */
@@ -353,6 +383,7 @@ sl_err kafka_decode_create_partitions(struct kr *r, int16_t v, struct karena *a,
 }
 
 void kafka_encode_create_partitions_req(struct kw *w, int16_t v, const struct kafka_create_partitions_req *req) {
+    ENC_VERSION(v, CREATE_PARTITIONS_MAX);
     bool flex = v >= CREATE_PARTITIONS_FLEX;
     enc_count(w, flex, req->topic_count, false); /* Topics */
     for (int32_t i = 0; i < req->topic_count; i++) {
@@ -372,6 +403,7 @@ void kafka_encode_create_partitions_req(struct kw *w, int16_t v, const struct ka
 }
 
 void kafka_encode_create_partitions_resp(struct kw *w, int16_t v, const struct kafka_create_partitions_resp *resp) {
+    ENC_VERSION(v, CREATE_PARTITIONS_MAX);
     bool flex = v >= CREATE_PARTITIONS_FLEX;
     kw_i32(w, resp->throttle_time_ms);             /* ThrottleTimeMs */
     enc_count(w, flex, resp->result_count, false); /* Results */
@@ -386,6 +418,7 @@ void kafka_encode_create_partitions_resp(struct kw *w, int16_t v, const struct k
 
 sl_err kafka_decode_create_partitions_resp(struct kr *r, int16_t v, struct karena *a,
                                            struct kafka_create_partitions_resp *out) {
+    DEC_VERSION(v, CREATE_PARTITIONS_MAX);
     bool flex = v >= CREATE_PARTITIONS_FLEX;
     memset(out, 0, sizeof(*out));
     out->throttle_time_ms = kr_i32(r);                /* ThrottleTimeMs */
@@ -405,6 +438,7 @@ sl_err kafka_decode_create_partitions_resp(struct kr *r, int16_t v, struct karen
 
 sl_err kafka_decode_describe_configs(struct kr *r, int16_t v, struct karena *a,
                                      struct kafka_describe_configs_req *out) {
+    DEC_VERSION(v, DESCRIBE_CONFIGS_MAX);
     bool flex = v >= DESCRIBE_CONFIGS_FLEX;
     memset(out, 0, sizeof(*out));
     out->resource_count = dec_count(r, flex, false, 4); /* Resources */
@@ -424,6 +458,7 @@ sl_err kafka_decode_describe_configs(struct kr *r, int16_t v, struct karena *a,
 }
 
 void kafka_encode_describe_configs_req(struct kw *w, int16_t v, const struct kafka_describe_configs_req *req) {
+    ENC_VERSION(v, DESCRIBE_CONFIGS_MAX);
     bool flex = v >= DESCRIBE_CONFIGS_FLEX;
     enc_count(w, flex, req->resource_count, false); /* Resources */
     for (int32_t i = 0; i < req->resource_count; i++) {
@@ -461,6 +496,7 @@ static void enc_describe_configs_config(struct kw *w, int16_t v, bool flex,
 }
 
 void kafka_encode_describe_configs_resp(struct kw *w, int16_t v, const struct kafka_describe_configs_resp *resp) {
+    ENC_VERSION(v, DESCRIBE_CONFIGS_MAX);
     bool flex = v >= DESCRIBE_CONFIGS_FLEX;
     kw_i32(w, resp->throttle_time_ms);             /* ThrottleTimeMs */
     enc_count(w, flex, resp->result_count, false); /* Results */
@@ -502,6 +538,7 @@ static void dec_describe_configs_config(struct kr *r, int16_t v, bool flex, stru
 
 sl_err kafka_decode_describe_configs_resp(struct kr *r, int16_t v, struct karena *a,
                                           struct kafka_describe_configs_resp *out) {
+    DEC_VERSION(v, DESCRIBE_CONFIGS_MAX);
     bool flex = v >= DESCRIBE_CONFIGS_FLEX;
     memset(out, 0, sizeof(*out));
     out->throttle_time_ms = kr_i32(r);                /* ThrottleTimeMs */
@@ -526,6 +563,7 @@ sl_err kafka_decode_describe_configs_resp(struct kr *r, int16_t v, struct karena
 /* ---- AlterConfigs and IncrementalAlterConfigs ---- */
 
 sl_err kafka_decode_alter_configs(struct kr *r, int16_t v, struct karena *a, struct kafka_alter_configs_req *out) {
+    DEC_VERSION(v, ALTER_CONFIGS_MAX);
     bool flex = v >= ALTER_CONFIGS_FLEX;
     memset(out, 0, sizeof(*out));
     out->resource_count = dec_count(r, flex, false, 4); /* Resources */
@@ -549,6 +587,7 @@ sl_err kafka_decode_alter_configs(struct kr *r, int16_t v, struct karena *a, str
 }
 
 void kafka_encode_alter_configs_req(struct kw *w, int16_t v, const struct kafka_alter_configs_req *req) {
+    ENC_VERSION(v, ALTER_CONFIGS_MAX);
     bool flex = v >= ALTER_CONFIGS_FLEX;
     enc_count(w, flex, req->resource_count, false); /* Resources */
     for (int32_t i = 0; i < req->resource_count; i++) {
@@ -600,12 +639,14 @@ static struct kafka_alter_configs_result *dec_alter_configs_results(struct kr *r
 }
 
 void kafka_encode_alter_configs_resp(struct kw *w, int16_t v, const struct kafka_alter_configs_resp *resp) {
+    ENC_VERSION(v, ALTER_CONFIGS_MAX);
     enc_alter_configs_results(w, v >= ALTER_CONFIGS_FLEX, resp->throttle_time_ms, resp->responses,
                               resp->response_count);
 }
 
 sl_err kafka_decode_alter_configs_resp(struct kr *r, int16_t v, struct karena *a,
                                        struct kafka_alter_configs_resp *out) {
+    DEC_VERSION(v, ALTER_CONFIGS_MAX);
     memset(out, 0, sizeof(*out));
     out->responses = dec_alter_configs_results(r, v >= ALTER_CONFIGS_FLEX, a, &out->throttle_time_ms,
                                                &out->response_count);
@@ -614,6 +655,7 @@ sl_err kafka_decode_alter_configs_resp(struct kr *r, int16_t v, struct karena *a
 
 sl_err kafka_decode_incremental_alter_configs(struct kr *r, int16_t v, struct karena *a,
                                               struct kafka_incremental_alter_configs_req *out) {
+    DEC_VERSION(v, INCREMENTAL_ALTER_CONFIGS_MAX);
     bool flex = v >= INCREMENTAL_ALTER_CONFIGS_FLEX;
     memset(out, 0, sizeof(*out));
     out->resource_count = dec_count(r, flex, false, 4); /* Resources */
@@ -640,6 +682,7 @@ sl_err kafka_decode_incremental_alter_configs(struct kr *r, int16_t v, struct ka
 
 void kafka_encode_incremental_alter_configs_req(struct kw *w, int16_t v,
                                                 const struct kafka_incremental_alter_configs_req *req) {
+    ENC_VERSION(v, INCREMENTAL_ALTER_CONFIGS_MAX);
     bool flex = v >= INCREMENTAL_ALTER_CONFIGS_FLEX;
     enc_count(w, flex, req->resource_count, false); /* Resources */
     for (int32_t i = 0; i < req->resource_count; i++) {
@@ -661,12 +704,14 @@ void kafka_encode_incremental_alter_configs_req(struct kw *w, int16_t v,
 
 void kafka_encode_incremental_alter_configs_resp(struct kw *w, int16_t v,
                                                  const struct kafka_incremental_alter_configs_resp *resp) {
+    ENC_VERSION(v, INCREMENTAL_ALTER_CONFIGS_MAX);
     enc_alter_configs_results(w, v >= INCREMENTAL_ALTER_CONFIGS_FLEX, resp->throttle_time_ms, resp->responses,
                               resp->response_count);
 }
 
 sl_err kafka_decode_incremental_alter_configs_resp(struct kr *r, int16_t v, struct karena *a,
                                                    struct kafka_incremental_alter_configs_resp *out) {
+    DEC_VERSION(v, INCREMENTAL_ALTER_CONFIGS_MAX);
     memset(out, 0, sizeof(*out));
     out->responses = dec_alter_configs_results(r, v >= INCREMENTAL_ALTER_CONFIGS_FLEX, a, &out->throttle_time_ms,
                                                &out->response_count);
@@ -676,6 +721,7 @@ sl_err kafka_decode_incremental_alter_configs_resp(struct kr *r, int16_t v, stru
 /* ---- DeleteRecords ---- */
 
 sl_err kafka_decode_delete_records(struct kr *r, int16_t v, struct karena *a, struct kafka_delete_records_req *out) {
+    DEC_VERSION(v, DELETE_RECORDS_MAX);
     bool flex = v >= DELETE_RECORDS_FLEX;
     memset(out, 0, sizeof(*out));
     out->topic_count = dec_count(r, flex, false, 3); /* Topics */
@@ -699,6 +745,7 @@ sl_err kafka_decode_delete_records(struct kr *r, int16_t v, struct karena *a, st
 }
 
 void kafka_encode_delete_records_req(struct kw *w, int16_t v, const struct kafka_delete_records_req *req) {
+    ENC_VERSION(v, DELETE_RECORDS_MAX);
     bool flex = v >= DELETE_RECORDS_FLEX;
     enc_count(w, flex, req->topic_count, false); /* Topics */
     for (int32_t i = 0; i < req->topic_count; i++) {
@@ -717,6 +764,7 @@ void kafka_encode_delete_records_req(struct kw *w, int16_t v, const struct kafka
 }
 
 void kafka_encode_delete_records_resp(struct kw *w, int16_t v, const struct kafka_delete_records_resp *resp) {
+    ENC_VERSION(v, DELETE_RECORDS_MAX);
     bool flex = v >= DELETE_RECORDS_FLEX;
     kw_i32(w, resp->throttle_time_ms);            /* ThrottleTimeMs */
     enc_count(w, flex, resp->topic_count, false); /* Topics */
@@ -737,6 +785,7 @@ void kafka_encode_delete_records_resp(struct kw *w, int16_t v, const struct kafk
 
 sl_err kafka_decode_delete_records_resp(struct kr *r, int16_t v, struct karena *a,
                                         struct kafka_delete_records_resp *out) {
+    DEC_VERSION(v, DELETE_RECORDS_MAX);
     bool flex = v >= DELETE_RECORDS_FLEX;
     memset(out, 0, sizeof(*out));
     out->throttle_time_ms = kr_i32(r);               /* ThrottleTimeMs */

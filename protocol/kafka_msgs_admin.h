@@ -295,7 +295,8 @@ struct kafka_delete_records_resp {
 
 /* ---- codecs: decode a request, encode a request (client, tests), encode a response
  * (broker), decode a response (client, tests). Versions outside the ranges above are the
- * caller's to refuse; they are not checked here. ---- */
+ * caller's to refuse first: a decoder given one returns SL_INVALID_ARG, an encoder asserts.
+ * On an error the decoded struct is unspecified. ---- */
 
 sl_err kafka_decode_create_topics(struct kr *r, int16_t version, struct karena *a,
                                   struct kafka_create_topics_req *out);

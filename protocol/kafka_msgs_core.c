@@ -77,7 +77,8 @@ sl_err kafka_decode_metadata(struct kr *r, int16_t version, struct karena *a,
     return r->err;
 }
 
-void kafka_encode_metadata_req(struct kw *w, int16_t version, const struct kafka_metadata_req *req) {
+void kafka_encode_metadata_req(struct kw *w, int16_t version,
+                               const struct kafka_metadata_req *req) {
     SL_ASSERT(kafka_api_supported(KAFKA_METADATA, version));
     bool flex = kafka_api_flexible(KAFKA_METADATA, version);
     int32_t n = req->topic_count;
@@ -120,7 +121,8 @@ static void metadata_write_topic(struct kw *w, int16_t version, bool flex,
     kw_tags(w, flex);
 }
 
-void kafka_encode_metadata_resp(struct kw *w, int16_t version, const struct kafka_metadata_resp *resp) {
+void kafka_encode_metadata_resp(struct kw *w, int16_t version,
+                                const struct kafka_metadata_resp *resp) {
     SL_ASSERT(kafka_api_supported(KAFKA_METADATA, version));
     bool flex = kafka_api_flexible(KAFKA_METADATA, version);
     if (version >= 3) kw_i32(w, resp->throttle_time_ms); /* ThrottleTimeMs: v3+ */
@@ -273,7 +275,8 @@ static void produce_write_part(struct kw *w, int16_t version, bool flex,
     kw_tags(w, flex); /* CurrentLeader (tag 0) is v10+: not served */
 }
 
-void kafka_encode_produce_resp(struct kw *w, int16_t version, const struct kafka_produce_resp *resp) {
+void kafka_encode_produce_resp(struct kw *w, int16_t version,
+                               const struct kafka_produce_resp *resp) {
     SL_ASSERT(kafka_api_supported(KAFKA_PRODUCE, version));
     bool flex = kafka_api_flexible(KAFKA_PRODUCE, version);
     kw_array(w, flex, resp->topic_count); /* Responses */
@@ -303,7 +306,8 @@ static void produce_read_part(struct kr *r, int16_t version, bool flex, struct k
         p->record_errors = kafka_alloc_array(a, p->record_error_count, sizeof(*p->record_errors));
         for (int32_t k = 0; k < p->record_error_count && !r->err; k++) {
             p->record_errors[k].batch_index = kr_i32(r);                 /* BatchIndex */
-            p->record_errors[k].message = kafka_read_str(r, flex, true); /* BatchIndexErrorMessage */
+            /* BatchIndexErrorMessage: nullable */
+            p->record_errors[k].message = kafka_read_str(r, flex, true);
             kr_tags(r, flex);
         }
         p->error_message = kafka_read_str(r, flex, true); /* ErrorMessage: v8+ */
@@ -347,7 +351,8 @@ static void fetch_read_part(struct kr *r, int16_t version, bool flex, struct kaf
     kr_tags(r, flex); /* ReplicaDirectoryId (tag 0) is v17+: skipped */
 }
 
-sl_err kafka_decode_fetch(struct kr *r, int16_t version, struct karena *a, struct kafka_fetch_req *out) {
+sl_err kafka_decode_fetch(struct kr *r, int16_t version, struct karena *a,
+                          struct kafka_fetch_req *out) {
     memset(out, 0, sizeof(*out));
     out->max_bytes = INT32_MAX;
     out->session_epoch = -1;
@@ -451,7 +456,8 @@ void kafka_encode_fetch_topic_begin(struct kw *w, int16_t version, struct kstr t
 }
 
 void kafka_encode_fetch_partition_begin(struct kw *w, int16_t version,
-                                        const struct kafka_fetch_part_resp *p, int32_t records_len) {
+                                        const struct kafka_fetch_part_resp *p,
+                                        int32_t records_len) {
     bool flex = kafka_api_flexible(KAFKA_FETCH, version);
     kw_i32(w, p->partition_index); /* PartitionIndex */
     kw_i16(w, p->error_code);      /* ErrorCode */

@@ -86,7 +86,8 @@ struct kafka_metadata_resp {
 sl_err kafka_decode_metadata(struct kr *r, int16_t version, struct karena *a,
                              struct kafka_metadata_req *out);
 void kafka_encode_metadata_req(struct kw *w, int16_t version, const struct kafka_metadata_req *req);
-void kafka_encode_metadata_resp(struct kw *w, int16_t version, const struct kafka_metadata_resp *resp);
+void kafka_encode_metadata_resp(struct kw *w, int16_t version,
+                                const struct kafka_metadata_resp *resp);
 sl_err kafka_decode_metadata_resp(struct kr *r, int16_t version, struct karena *a,
                                   struct kafka_metadata_resp *out);
 
@@ -143,7 +144,8 @@ struct kafka_produce_resp {
 sl_err kafka_decode_produce(struct kr *r, int16_t version, struct karena *a,
                             struct kafka_produce_req *out);
 void kafka_encode_produce_req(struct kw *w, int16_t version, const struct kafka_produce_req *req);
-void kafka_encode_produce_resp(struct kw *w, int16_t version, const struct kafka_produce_resp *resp);
+void kafka_encode_produce_resp(struct kw *w, int16_t version,
+                               const struct kafka_produce_resp *resp);
 sl_err kafka_decode_produce_resp(struct kr *r, int16_t version, struct karena *a,
                                  struct kafka_produce_resp *out);
 
@@ -218,7 +220,8 @@ struct kafka_fetch_resp {
     struct kafka_fetch_topic_resp *topics;
 };
 
-sl_err kafka_decode_fetch(struct kr *r, int16_t version, struct karena *a, struct kafka_fetch_req *out);
+sl_err kafka_decode_fetch(struct kr *r, int16_t version, struct karena *a,
+                          struct kafka_fetch_req *out);
 void kafka_encode_fetch_req(struct kw *w, int16_t version, const struct kafka_fetch_req *req);
 void kafka_encode_fetch_resp(struct kw *w, int16_t version, const struct kafka_fetch_resp *resp);
 sl_err kafka_decode_fetch_resp(struct kr *r, int16_t version, struct karena *a,
@@ -238,7 +241,8 @@ void kafka_encode_fetch_resp_begin(struct kw *w, int16_t version, int32_t thrott
 void kafka_encode_fetch_topic_begin(struct kw *w, int16_t version, struct kstr topic,
                                     int32_t partition_count);
 void kafka_encode_fetch_partition_begin(struct kw *w, int16_t version,
-                                        const struct kafka_fetch_part_resp *p, int32_t records_len);
+                                        const struct kafka_fetch_part_resp *p,
+                                        int32_t records_len);
 void kafka_encode_fetch_partition_end(struct kw *w, int16_t version);
 void kafka_encode_fetch_topic_end(struct kw *w, int16_t version);
 void kafka_encode_fetch_resp_end(struct kw *w, int16_t version);

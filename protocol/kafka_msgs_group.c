@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include "broker/base.h"
+
 /* First flexible version of each API (KIP-482), from the specs' "flexibleVersions";
  * OffsetDelete has none. */
 enum {
@@ -20,6 +22,29 @@ enum {
     LIST_GROUPS_FLEX = 3,
     DELETE_GROUPS_FLEX = 2,
 };
+
+/* Highest version of each API these codecs implement. */
+enum {
+    FIND_COORDINATOR_MAX = 4,
+    JOIN_GROUP_MAX = 7,
+    HEARTBEAT_MAX = 4,
+    LEAVE_GROUP_MAX = 4,
+    SYNC_GROUP_MAX = 5,
+    OFFSET_COMMIT_MAX = 8,
+    OFFSET_FETCH_MAX = 8,
+    DESCRIBE_GROUPS_MAX = 5,
+    LIST_GROUPS_MAX = 4,
+    DELETE_GROUPS_MAX = 2,
+    OFFSET_DELETE_MAX = 0,
+};
+
+/* A version outside the range is the dispatcher's bug or a hostile header: refuse to guess
+ * the layout. Decoders say so; encoders stop, as on any broken invariant. */
+#define DEC_VERSION(v, max)                                                                \
+    do {                                                                                   \
+        if ((v) < 0 || (v) > (max)) return SL_INVALID_ARG;                                 \
+    } while (0)
+#define ENC_VERSION(v, max) SL_ASSERT((v) >= 0 && (v) <= (max))
 
 /* No array in a group request needs more elements than this. */
 #define ARRAY_MAX (1 << 20)
@@ -116,6 +141,7 @@ static void enc_strs(struct kw *w, bool flex, const struct kstr *v, int32_t n) {
 
 sl_err kafka_decode_find_coordinator(struct kr *r, int16_t v, struct karena *a,
                                      struct kafka_find_coordinator_req *out) {
+    DEC_VERSION(v, FIND_COORDINATOR_MAX);
     bool flex = v >= FIND_COORDINATOR_FLEX;
     memset(out, 0, sizeof(*out));
     out->key = v <= 3 ? dec_str(r, flex) : kstr_empty; /* Key: v0-3 */
@@ -126,6 +152,7 @@ sl_err kafka_decode_find_coordinator(struct kr *r, int16_t v, struct karena *a,
 }
 
 void kafka_encode_find_coordinator_req(struct kw *w, int16_t v, const struct kafka_find_coordinator_req *req) {
+    ENC_VERSION(v, FIND_COORDINATOR_MAX);
     bool flex = v >= FIND_COORDINATOR_FLEX;
     if (v <= 3) enc_str(w, flex, req->key); /* Key: v0-3 */
     if (v >= 1) kw_i8(w, req->key_type);    /* KeyType: v1+ */
@@ -134,6 +161,7 @@ void kafka_encode_find_coordinator_req(struct kw *w, int16_t v, const struct kaf
 }
 
 void kafka_encode_find_coordinator_resp(struct kw *w, int16_t v, const struct kafka_find_coordinator_resp *resp) {
+    ENC_VERSION(v, FIND_COORDINATOR_MAX);
     bool flex = v >= FIND_COORDINATOR_FLEX;
     if (v >= 1) kw_i32(w, resp->throttle_time_ms); /* ThrottleTimeMs: v1+ */
     if (v <= 3) {
@@ -161,6 +189,7 @@ void kafka_encode_find_coordinator_resp(struct kw *w, int16_t v, const struct ka
 
 sl_err kafka_decode_find_coordinator_resp(struct kr *r, int16_t v, struct karena *a,
                                           struct kafka_find_coordinator_resp *out) {
+    DEC_VERSION(v, FIND_COORDINATOR_MAX);
     bool flex = v >= FIND_COORDINATOR_FLEX;
     memset(out, 0, sizeof(*out));
     out->throttle_time_ms = v >= 1 ? kr_i32(r) : 0; /* ThrottleTimeMs: v1+ */
@@ -190,6 +219,7 @@ sl_err kafka_decode_find_coordinator_resp(struct kr *r, int16_t v, struct karena
 /* ---- JoinGroup ---- */
 
 sl_err kafka_decode_join_group(struct kr *r, int16_t v, struct karena *a, struct kafka_join_group_req *out) {
+    DEC_VERSION(v, JOIN_GROUP_MAX);
     bool flex = v >= JOIN_GROUP_FLEX;
     memset(out, 0, sizeof(*out));
     out->group_id = dec_str(r, flex);                        /* GroupId */
@@ -210,6 +240,7 @@ sl_err kafka_decode_join_group(struct kr *r, int16_t v, struct karena *a, struct
 }
 
 void kafka_encode_join_group_req(struct kw *w, int16_t v, const struct kafka_join_group_req *req) {
+    ENC_VERSION(v, JOIN_GROUP_MAX);
     bool flex = v >= JOIN_GROUP_FLEX;
     enc_str(w, flex, req->group_id);                        /* GroupId */
     kw_i32(w, req->session_timeout_ms);                     /* SessionTimeoutMs */
@@ -227,6 +258,7 @@ void kafka_encode_join_group_req(struct kw *w, int16_t v, const struct kafka_joi
 }
 
 void kafka_encode_join_group_resp(struct kw *w, int16_t v, const struct kafka_join_group_resp *resp) {
+    ENC_VERSION(v, JOIN_GROUP_MAX);
     bool flex = v >= JOIN_GROUP_FLEX;
     if (v >= 2) kw_i32(w, resp->throttle_time_ms);      /* ThrottleTimeMs: v2+ */
     kw_i16(w, resp->error_code);                        /* ErrorCode */
@@ -248,6 +280,7 @@ void kafka_encode_join_group_resp(struct kw *w, int16_t v, const struct kafka_jo
 }
 
 sl_err kafka_decode_join_group_resp(struct kr *r, int16_t v, struct karena *a, struct kafka_join_group_resp *out) {
+    DEC_VERSION(v, JOIN_GROUP_MAX);
     bool flex = v >= JOIN_GROUP_FLEX;
     memset(out, 0, sizeof(*out));
     out->throttle_time_ms = v >= 2 ? kr_i32(r) : 0;                   /* ThrottleTimeMs: v2+ */
@@ -273,6 +306,7 @@ sl_err kafka_decode_join_group_resp(struct kr *r, int16_t v, struct karena *a, s
 /* ---- Heartbeat ---- */
 
 sl_err kafka_decode_heartbeat(struct kr *r, int16_t v, struct karena *a, struct kafka_heartbeat_req *out) {
+    DEC_VERSION(v, HEARTBEAT_MAX);
     bool flex = v >= HEARTBEAT_FLEX;
     (void)a;
     memset(out, 0, sizeof(*out));
@@ -285,6 +319,7 @@ sl_err kafka_decode_heartbeat(struct kr *r, int16_t v, struct karena *a, struct 
 }
 
 void kafka_encode_heartbeat_req(struct kw *w, int16_t v, const struct kafka_heartbeat_req *req) {
+    ENC_VERSION(v, HEARTBEAT_MAX);
     bool flex = v >= HEARTBEAT_FLEX;
     enc_str(w, flex, req->group_id);                        /* GroupId */
     kw_i32(w, req->generation_id);                          /* GenerationId */
@@ -294,6 +329,7 @@ void kafka_encode_heartbeat_req(struct kw *w, int16_t v, const struct kafka_hear
 }
 
 void kafka_encode_heartbeat_resp(struct kw *w, int16_t v, const struct kafka_heartbeat_resp *resp) {
+    ENC_VERSION(v, HEARTBEAT_MAX);
     bool flex = v >= HEARTBEAT_FLEX;
     if (v >= 1) kw_i32(w, resp->throttle_time_ms); /* ThrottleTimeMs: v1+ */
     kw_i16(w, resp->error_code);                   /* ErrorCode */
@@ -301,6 +337,7 @@ void kafka_encode_heartbeat_resp(struct kw *w, int16_t v, const struct kafka_hea
 }
 
 sl_err kafka_decode_heartbeat_resp(struct kr *r, int16_t v, struct karena *a, struct kafka_heartbeat_resp *out) {
+    DEC_VERSION(v, HEARTBEAT_MAX);
     bool flex = v >= HEARTBEAT_FLEX;
     (void)a;
     memset(out, 0, sizeof(*out));
@@ -313,6 +350,7 @@ sl_err kafka_decode_heartbeat_resp(struct kr *r, int16_t v, struct karena *a, st
 /* ---- LeaveGroup ---- */
 
 sl_err kafka_decode_leave_group(struct kr *r, int16_t v, struct karena *a, struct kafka_leave_group_req *out) {
+    DEC_VERSION(v, LEAVE_GROUP_MAX);
     bool flex = v >= LEAVE_GROUP_FLEX;
     memset(out, 0, sizeof(*out));
     out->group_id = dec_str(r, flex);                         /* GroupId */
@@ -331,6 +369,7 @@ sl_err kafka_decode_leave_group(struct kr *r, int16_t v, struct karena *a, struc
 }
 
 void kafka_encode_leave_group_req(struct kw *w, int16_t v, const struct kafka_leave_group_req *req) {
+    ENC_VERSION(v, LEAVE_GROUP_MAX);
     bool flex = v >= LEAVE_GROUP_FLEX;
     enc_str(w, flex, req->group_id);                /* GroupId */
     if (v <= 2) enc_str(w, flex, req->member_id); /* MemberId: v0-2 */
@@ -346,6 +385,7 @@ void kafka_encode_leave_group_req(struct kw *w, int16_t v, const struct kafka_le
 }
 
 void kafka_encode_leave_group_resp(struct kw *w, int16_t v, const struct kafka_leave_group_resp *resp) {
+    ENC_VERSION(v, LEAVE_GROUP_MAX);
     bool flex = v >= LEAVE_GROUP_FLEX;
     if (v >= 1) kw_i32(w, resp->throttle_time_ms); /* ThrottleTimeMs: v1+ */
     kw_i16(w, resp->error_code);                   /* ErrorCode */
@@ -362,6 +402,7 @@ void kafka_encode_leave_group_resp(struct kw *w, int16_t v, const struct kafka_l
 }
 
 sl_err kafka_decode_leave_group_resp(struct kr *r, int16_t v, struct karena *a, struct kafka_leave_group_resp *out) {
+    DEC_VERSION(v, LEAVE_GROUP_MAX);
     bool flex = v >= LEAVE_GROUP_FLEX;
     memset(out, 0, sizeof(*out));
     out->throttle_time_ms = v >= 1 ? kr_i32(r) : 0; /* ThrottleTimeMs: v1+ */
@@ -383,6 +424,7 @@ sl_err kafka_decode_leave_group_resp(struct kr *r, int16_t v, struct karena *a, 
 /* ---- SyncGroup ---- */
 
 sl_err kafka_decode_sync_group(struct kr *r, int16_t v, struct karena *a, struct kafka_sync_group_req *out) {
+    DEC_VERSION(v, SYNC_GROUP_MAX);
     bool flex = v >= SYNC_GROUP_FLEX;
     memset(out, 0, sizeof(*out));
     out->group_id = dec_str(r, flex);                              /* GroupId */
@@ -403,6 +445,7 @@ sl_err kafka_decode_sync_group(struct kr *r, int16_t v, struct karena *a, struct
 }
 
 void kafka_encode_sync_group_req(struct kw *w, int16_t v, const struct kafka_sync_group_req *req) {
+    ENC_VERSION(v, SYNC_GROUP_MAX);
     bool flex = v >= SYNC_GROUP_FLEX;
     enc_str(w, flex, req->group_id);                        /* GroupId */
     kw_i32(w, req->generation_id);                          /* GenerationId */
@@ -420,6 +463,7 @@ void kafka_encode_sync_group_req(struct kw *w, int16_t v, const struct kafka_syn
 }
 
 void kafka_encode_sync_group_resp(struct kw *w, int16_t v, const struct kafka_sync_group_resp *resp) {
+    ENC_VERSION(v, SYNC_GROUP_MAX);
     bool flex = v >= SYNC_GROUP_FLEX;
     if (v >= 1) kw_i32(w, resp->throttle_time_ms);      /* ThrottleTimeMs: v1+ */
     kw_i16(w, resp->error_code);                        /* ErrorCode */
@@ -430,6 +474,7 @@ void kafka_encode_sync_group_resp(struct kw *w, int16_t v, const struct kafka_sy
 }
 
 sl_err kafka_decode_sync_group_resp(struct kr *r, int16_t v, struct karena *a, struct kafka_sync_group_resp *out) {
+    DEC_VERSION(v, SYNC_GROUP_MAX);
     bool flex = v >= SYNC_GROUP_FLEX;
     (void)a;
     memset(out, 0, sizeof(*out));
@@ -462,6 +507,7 @@ static void dec_offset_commit_topic(struct kr *r, int16_t v, bool flex, struct k
 }
 
 sl_err kafka_decode_offset_commit(struct kr *r, int16_t v, struct karena *a, struct kafka_offset_commit_req *out) {
+    DEC_VERSION(v, OFFSET_COMMIT_MAX);
     bool flex = v >= OFFSET_COMMIT_FLEX;
     memset(out, 0, sizeof(*out));
     out->group_id = dec_str(r, flex);                                  /* GroupId */
@@ -477,6 +523,7 @@ sl_err kafka_decode_offset_commit(struct kr *r, int16_t v, struct karena *a, str
 }
 
 void kafka_encode_offset_commit_req(struct kw *w, int16_t v, const struct kafka_offset_commit_req *req) {
+    ENC_VERSION(v, OFFSET_COMMIT_MAX);
     bool flex = v >= OFFSET_COMMIT_FLEX;
     enc_str(w, flex, req->group_id);                                 /* GroupId */
     if (v >= 1) kw_i32(w, req->generation_id_or_member_epoch);       /* GenerationIdOrMemberEpoch: v1+ */
@@ -503,6 +550,7 @@ void kafka_encode_offset_commit_req(struct kw *w, int16_t v, const struct kafka_
 }
 
 void kafka_encode_offset_commit_resp(struct kw *w, int16_t v, const struct kafka_offset_commit_resp *resp) {
+    ENC_VERSION(v, OFFSET_COMMIT_MAX);
     bool flex = v >= OFFSET_COMMIT_FLEX;
     if (v >= 3) kw_i32(w, resp->throttle_time_ms); /* ThrottleTimeMs: v3+ */
     enc_count(w, flex, resp->topic_count, false);  /* Topics */
@@ -522,6 +570,7 @@ void kafka_encode_offset_commit_resp(struct kw *w, int16_t v, const struct kafka
 
 sl_err kafka_decode_offset_commit_resp(struct kr *r, int16_t v, struct karena *a,
                                        struct kafka_offset_commit_resp *out) {
+    DEC_VERSION(v, OFFSET_COMMIT_MAX);
     bool flex = v >= OFFSET_COMMIT_FLEX;
     memset(out, 0, sizeof(*out));
     out->throttle_time_ms = v >= 3 ? kr_i32(r) : 0;  /* ThrottleTimeMs: v3+ */
@@ -570,6 +619,7 @@ static void enc_offset_fetch_topics(struct kw *w, bool flex, const struct kafka_
 }
 
 sl_err kafka_decode_offset_fetch(struct kr *r, int16_t v, struct karena *a, struct kafka_offset_fetch_req *out) {
+    DEC_VERSION(v, OFFSET_FETCH_MAX);
     bool flex = v >= OFFSET_FETCH_FLEX;
     memset(out, 0, sizeof(*out));
     out->group_id = v <= 7 ? dec_str(r, flex) : kstr_empty; /* GroupId: v0-7 */
@@ -590,6 +640,7 @@ sl_err kafka_decode_offset_fetch(struct kr *r, int16_t v, struct karena *a, stru
 }
 
 void kafka_encode_offset_fetch_req(struct kw *w, int16_t v, const struct kafka_offset_fetch_req *req) {
+    ENC_VERSION(v, OFFSET_FETCH_MAX);
     bool flex = v >= OFFSET_FETCH_FLEX;
     if (v <= 7) enc_str(w, flex, req->group_id);                                        /* GroupId: v0-7 */
     if (v <= 7) enc_offset_fetch_topics(w, flex, req->topics, req->topic_count, v >= 2); /* Topics: v0-7 */
@@ -650,6 +701,7 @@ static struct kafka_offset_fetch_topic_resp *dec_offset_fetch_resp_topics(struct
 }
 
 void kafka_encode_offset_fetch_resp(struct kw *w, int16_t v, const struct kafka_offset_fetch_resp *resp) {
+    ENC_VERSION(v, OFFSET_FETCH_MAX);
     bool flex = v >= OFFSET_FETCH_FLEX;
     if (v >= 3) kw_i32(w, resp->throttle_time_ms);                                      /* ThrottleTimeMs: v3+ */
     if (v <= 7) enc_offset_fetch_resp_topics(w, v, flex, resp->topics, resp->topic_count); /* Topics: v0-7 */
@@ -669,6 +721,7 @@ void kafka_encode_offset_fetch_resp(struct kw *w, int16_t v, const struct kafka_
 
 sl_err kafka_decode_offset_fetch_resp(struct kr *r, int16_t v, struct karena *a,
                                       struct kafka_offset_fetch_resp *out) {
+    DEC_VERSION(v, OFFSET_FETCH_MAX);
     bool flex = v >= OFFSET_FETCH_FLEX;
     memset(out, 0, sizeof(*out));
     out->throttle_time_ms = v >= 3 ? kr_i32(r) : 0; /* ThrottleTimeMs: v3+ */
@@ -693,6 +746,7 @@ sl_err kafka_decode_offset_fetch_resp(struct kr *r, int16_t v, struct karena *a,
 
 sl_err kafka_decode_describe_groups(struct kr *r, int16_t v, struct karena *a,
                                     struct kafka_describe_groups_req *out) {
+    DEC_VERSION(v, DESCRIBE_GROUPS_MAX);
     bool flex = v >= DESCRIBE_GROUPS_FLEX;
     memset(out, 0, sizeof(*out));
     out->groups = dec_strs(r, flex, a, &out->group_count);                  /* Groups */
@@ -702,6 +756,7 @@ sl_err kafka_decode_describe_groups(struct kr *r, int16_t v, struct karena *a,
 }
 
 void kafka_encode_describe_groups_req(struct kw *w, int16_t v, const struct kafka_describe_groups_req *req) {
+    ENC_VERSION(v, DESCRIBE_GROUPS_MAX);
     bool flex = v >= DESCRIBE_GROUPS_FLEX;
     enc_strs(w, flex, req->groups, req->group_count);                /* Groups */
     if (v >= 3) kw_bool(w, req->include_authorized_operations);     /* IncludeAuthorizedOperations: v3+ */
@@ -709,6 +764,7 @@ void kafka_encode_describe_groups_req(struct kw *w, int16_t v, const struct kafk
 }
 
 void kafka_encode_describe_groups_resp(struct kw *w, int16_t v, const struct kafka_describe_groups_resp *resp) {
+    ENC_VERSION(v, DESCRIBE_GROUPS_MAX);
     bool flex = v >= DESCRIBE_GROUPS_FLEX;
     if (v >= 1) kw_i32(w, resp->throttle_time_ms); /* ThrottleTimeMs: v1+ */
     enc_count(w, flex, resp->group_count, false);  /* Groups */
@@ -761,6 +817,7 @@ static void dec_describe_groups_group(struct kr *r, int16_t v, bool flex, struct
 
 sl_err kafka_decode_describe_groups_resp(struct kr *r, int16_t v, struct karena *a,
                                          struct kafka_describe_groups_resp *out) {
+    DEC_VERSION(v, DESCRIBE_GROUPS_MAX);
     bool flex = v >= DESCRIBE_GROUPS_FLEX;
     memset(out, 0, sizeof(*out));
     out->throttle_time_ms = v >= 1 ? kr_i32(r) : 0;  /* ThrottleTimeMs: v1+ */
@@ -774,6 +831,7 @@ sl_err kafka_decode_describe_groups_resp(struct kr *r, int16_t v, struct karena 
 /* ---- ListGroups ---- */
 
 sl_err kafka_decode_list_groups(struct kr *r, int16_t v, struct karena *a, struct kafka_list_groups_req *out) {
+    DEC_VERSION(v, LIST_GROUPS_MAX);
     bool flex = v >= LIST_GROUPS_FLEX;
     memset(out, 0, sizeof(*out));
     if (v >= 4) out->states_filter = dec_strs(r, flex, a, &out->states_filter_count); /* StatesFilter: v4+ */
@@ -782,12 +840,14 @@ sl_err kafka_decode_list_groups(struct kr *r, int16_t v, struct karena *a, struc
 }
 
 void kafka_encode_list_groups_req(struct kw *w, int16_t v, const struct kafka_list_groups_req *req) {
+    ENC_VERSION(v, LIST_GROUPS_MAX);
     bool flex = v >= LIST_GROUPS_FLEX;
     if (v >= 4) enc_strs(w, flex, req->states_filter, req->states_filter_count); /* StatesFilter: v4+ */
     kw_tags(w, flex);
 }
 
 void kafka_encode_list_groups_resp(struct kw *w, int16_t v, const struct kafka_list_groups_resp *resp) {
+    ENC_VERSION(v, LIST_GROUPS_MAX);
     bool flex = v >= LIST_GROUPS_FLEX;
     if (v >= 1) kw_i32(w, resp->throttle_time_ms); /* ThrottleTimeMs: v1+ */
     kw_i16(w, resp->error_code);                   /* ErrorCode */
@@ -802,6 +862,7 @@ void kafka_encode_list_groups_resp(struct kw *w, int16_t v, const struct kafka_l
 }
 
 sl_err kafka_decode_list_groups_resp(struct kr *r, int16_t v, struct karena *a, struct kafka_list_groups_resp *out) {
+    DEC_VERSION(v, LIST_GROUPS_MAX);
     bool flex = v >= LIST_GROUPS_FLEX;
     memset(out, 0, sizeof(*out));
     out->throttle_time_ms = v >= 1 ? kr_i32(r) : 0;  /* ThrottleTimeMs: v1+ */
@@ -821,6 +882,7 @@ sl_err kafka_decode_list_groups_resp(struct kr *r, int16_t v, struct karena *a, 
 /* ---- DeleteGroups ---- */
 
 sl_err kafka_decode_delete_groups(struct kr *r, int16_t v, struct karena *a, struct kafka_delete_groups_req *out) {
+    DEC_VERSION(v, DELETE_GROUPS_MAX);
     bool flex = v >= DELETE_GROUPS_FLEX;
     memset(out, 0, sizeof(*out));
     out->groups_names = dec_strs(r, flex, a, &out->groups_names_count); /* GroupsNames */
@@ -829,12 +891,14 @@ sl_err kafka_decode_delete_groups(struct kr *r, int16_t v, struct karena *a, str
 }
 
 void kafka_encode_delete_groups_req(struct kw *w, int16_t v, const struct kafka_delete_groups_req *req) {
+    ENC_VERSION(v, DELETE_GROUPS_MAX);
     bool flex = v >= DELETE_GROUPS_FLEX;
     enc_strs(w, flex, req->groups_names, req->groups_names_count); /* GroupsNames */
     kw_tags(w, flex);
 }
 
 void kafka_encode_delete_groups_resp(struct kw *w, int16_t v, const struct kafka_delete_groups_resp *resp) {
+    ENC_VERSION(v, DELETE_GROUPS_MAX);
     bool flex = v >= DELETE_GROUPS_FLEX;
     kw_i32(w, resp->throttle_time_ms);             /* ThrottleTimeMs */
     enc_count(w, flex, resp->result_count, false); /* Results */
@@ -848,6 +912,7 @@ void kafka_encode_delete_groups_resp(struct kw *w, int16_t v, const struct kafka
 
 sl_err kafka_decode_delete_groups_resp(struct kr *r, int16_t v, struct karena *a,
                                        struct kafka_delete_groups_resp *out) {
+    DEC_VERSION(v, DELETE_GROUPS_MAX);
     bool flex = v >= DELETE_GROUPS_FLEX;
     memset(out, 0, sizeof(*out));
     out->throttle_time_ms = kr_i32(r);                /* ThrottleTimeMs */
@@ -865,7 +930,7 @@ sl_err kafka_decode_delete_groups_resp(struct kr *r, int16_t v, struct karena *a
 /* ---- OffsetDelete (v0 only, never flexible: no tag sections) ---- */
 
 sl_err kafka_decode_offset_delete(struct kr *r, int16_t v, struct karena *a, struct kafka_offset_delete_req *out) {
-    (void)v;
+    DEC_VERSION(v, OFFSET_DELETE_MAX);
     memset(out, 0, sizeof(*out));
     out->group_id = dec_str(r, false);                /* GroupId */
     out->topic_count = dec_count(r, false, false, 6); /* Topics */
@@ -881,7 +946,7 @@ sl_err kafka_decode_offset_delete(struct kr *r, int16_t v, struct karena *a, str
 }
 
 void kafka_encode_offset_delete_req(struct kw *w, int16_t v, const struct kafka_offset_delete_req *req) {
-    (void)v;
+    ENC_VERSION(v, OFFSET_DELETE_MAX);
     enc_str(w, false, req->group_id);             /* GroupId */
     enc_count(w, false, req->topic_count, false); /* Topics */
     for (int32_t i = 0; i < req->topic_count; i++) {
@@ -893,7 +958,7 @@ void kafka_encode_offset_delete_req(struct kw *w, int16_t v, const struct kafka_
 }
 
 void kafka_encode_offset_delete_resp(struct kw *w, int16_t v, const struct kafka_offset_delete_resp *resp) {
-    (void)v;
+    ENC_VERSION(v, OFFSET_DELETE_MAX);
     kw_i16(w, resp->error_code);                   /* ErrorCode */
     kw_i32(w, resp->throttle_time_ms);             /* ThrottleTimeMs */
     enc_count(w, false, resp->topic_count, false); /* Topics */
@@ -910,7 +975,7 @@ void kafka_encode_offset_delete_resp(struct kw *w, int16_t v, const struct kafka
 
 sl_err kafka_decode_offset_delete_resp(struct kr *r, int16_t v, struct karena *a,
                                        struct kafka_offset_delete_resp *out) {
-    (void)v;
+    DEC_VERSION(v, OFFSET_DELETE_MAX);
     memset(out, 0, sizeof(*out));
     out->error_code = kr_i16(r);                      /* ErrorCode */
     out->throttle_time_ms = kr_i32(r);                /* ThrottleTimeMs */

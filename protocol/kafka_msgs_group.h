@@ -366,61 +366,92 @@ struct kafka_offset_delete_resp {
 
 /* ---- codecs: decode a request, encode a request (client, tests), encode a response
  * (broker), decode a response (client, tests). Versions outside the ranges above are the
- * caller's to refuse; they are not checked here. ---- */
+ * caller's to refuse first: a decoder given one returns SL_INVALID_ARG, an encoder asserts.
+ * On an error the decoded struct is unspecified. ---- */
 
-sl_err kafka_decode_find_coordinator(struct kr *r, int16_t version, struct karena *a, struct kafka_find_coordinator_req *out);
-void kafka_encode_find_coordinator_req(struct kw *w, int16_t version, const struct kafka_find_coordinator_req *req);
-void kafka_encode_find_coordinator_resp(struct kw *w, int16_t version, const struct kafka_find_coordinator_resp *resp);
-sl_err kafka_decode_find_coordinator_resp(struct kr *r, int16_t version, struct karena *a, struct kafka_find_coordinator_resp *out);
+sl_err kafka_decode_find_coordinator(struct kr *r, int16_t version, struct karena *a,
+                                     struct kafka_find_coordinator_req *out);
+void kafka_encode_find_coordinator_req(struct kw *w, int16_t version,
+                                       const struct kafka_find_coordinator_req *req);
+void kafka_encode_find_coordinator_resp(struct kw *w, int16_t version,
+                                        const struct kafka_find_coordinator_resp *resp);
+sl_err kafka_decode_find_coordinator_resp(struct kr *r, int16_t version, struct karena *a,
+                                          struct kafka_find_coordinator_resp *out);
 
-sl_err kafka_decode_join_group(struct kr *r, int16_t version, struct karena *a, struct kafka_join_group_req *out);
+sl_err kafka_decode_join_group(struct kr *r, int16_t version, struct karena *a,
+                               struct kafka_join_group_req *out);
 void kafka_encode_join_group_req(struct kw *w, int16_t version, const struct kafka_join_group_req *req);
 void kafka_encode_join_group_resp(struct kw *w, int16_t version, const struct kafka_join_group_resp *resp);
-sl_err kafka_decode_join_group_resp(struct kr *r, int16_t version, struct karena *a, struct kafka_join_group_resp *out);
+sl_err kafka_decode_join_group_resp(struct kr *r, int16_t version, struct karena *a,
+                                    struct kafka_join_group_resp *out);
 
-sl_err kafka_decode_heartbeat(struct kr *r, int16_t version, struct karena *a, struct kafka_heartbeat_req *out);
+sl_err kafka_decode_heartbeat(struct kr *r, int16_t version, struct karena *a,
+                              struct kafka_heartbeat_req *out);
 void kafka_encode_heartbeat_req(struct kw *w, int16_t version, const struct kafka_heartbeat_req *req);
 void kafka_encode_heartbeat_resp(struct kw *w, int16_t version, const struct kafka_heartbeat_resp *resp);
-sl_err kafka_decode_heartbeat_resp(struct kr *r, int16_t version, struct karena *a, struct kafka_heartbeat_resp *out);
+sl_err kafka_decode_heartbeat_resp(struct kr *r, int16_t version, struct karena *a,
+                                   struct kafka_heartbeat_resp *out);
 
-sl_err kafka_decode_leave_group(struct kr *r, int16_t version, struct karena *a, struct kafka_leave_group_req *out);
+sl_err kafka_decode_leave_group(struct kr *r, int16_t version, struct karena *a,
+                                struct kafka_leave_group_req *out);
 void kafka_encode_leave_group_req(struct kw *w, int16_t version, const struct kafka_leave_group_req *req);
 void kafka_encode_leave_group_resp(struct kw *w, int16_t version, const struct kafka_leave_group_resp *resp);
-sl_err kafka_decode_leave_group_resp(struct kr *r, int16_t version, struct karena *a, struct kafka_leave_group_resp *out);
+sl_err kafka_decode_leave_group_resp(struct kr *r, int16_t version, struct karena *a,
+                                     struct kafka_leave_group_resp *out);
 
-sl_err kafka_decode_sync_group(struct kr *r, int16_t version, struct karena *a, struct kafka_sync_group_req *out);
+sl_err kafka_decode_sync_group(struct kr *r, int16_t version, struct karena *a,
+                               struct kafka_sync_group_req *out);
 void kafka_encode_sync_group_req(struct kw *w, int16_t version, const struct kafka_sync_group_req *req);
 void kafka_encode_sync_group_resp(struct kw *w, int16_t version, const struct kafka_sync_group_resp *resp);
-sl_err kafka_decode_sync_group_resp(struct kr *r, int16_t version, struct karena *a, struct kafka_sync_group_resp *out);
+sl_err kafka_decode_sync_group_resp(struct kr *r, int16_t version, struct karena *a,
+                                    struct kafka_sync_group_resp *out);
 
-sl_err kafka_decode_offset_commit(struct kr *r, int16_t version, struct karena *a, struct kafka_offset_commit_req *out);
+sl_err kafka_decode_offset_commit(struct kr *r, int16_t version, struct karena *a,
+                                  struct kafka_offset_commit_req *out);
 void kafka_encode_offset_commit_req(struct kw *w, int16_t version, const struct kafka_offset_commit_req *req);
-void kafka_encode_offset_commit_resp(struct kw *w, int16_t version, const struct kafka_offset_commit_resp *resp);
-sl_err kafka_decode_offset_commit_resp(struct kr *r, int16_t version, struct karena *a, struct kafka_offset_commit_resp *out);
+void kafka_encode_offset_commit_resp(struct kw *w, int16_t version,
+                                     const struct kafka_offset_commit_resp *resp);
+sl_err kafka_decode_offset_commit_resp(struct kr *r, int16_t version, struct karena *a,
+                                       struct kafka_offset_commit_resp *out);
 
-sl_err kafka_decode_offset_fetch(struct kr *r, int16_t version, struct karena *a, struct kafka_offset_fetch_req *out);
+sl_err kafka_decode_offset_fetch(struct kr *r, int16_t version, struct karena *a,
+                                 struct kafka_offset_fetch_req *out);
 void kafka_encode_offset_fetch_req(struct kw *w, int16_t version, const struct kafka_offset_fetch_req *req);
-void kafka_encode_offset_fetch_resp(struct kw *w, int16_t version, const struct kafka_offset_fetch_resp *resp);
-sl_err kafka_decode_offset_fetch_resp(struct kr *r, int16_t version, struct karena *a, struct kafka_offset_fetch_resp *out);
+void kafka_encode_offset_fetch_resp(struct kw *w, int16_t version,
+                                    const struct kafka_offset_fetch_resp *resp);
+sl_err kafka_decode_offset_fetch_resp(struct kr *r, int16_t version, struct karena *a,
+                                      struct kafka_offset_fetch_resp *out);
 
-sl_err kafka_decode_describe_groups(struct kr *r, int16_t version, struct karena *a, struct kafka_describe_groups_req *out);
-void kafka_encode_describe_groups_req(struct kw *w, int16_t version, const struct kafka_describe_groups_req *req);
-void kafka_encode_describe_groups_resp(struct kw *w, int16_t version, const struct kafka_describe_groups_resp *resp);
-sl_err kafka_decode_describe_groups_resp(struct kr *r, int16_t version, struct karena *a, struct kafka_describe_groups_resp *out);
+sl_err kafka_decode_describe_groups(struct kr *r, int16_t version, struct karena *a,
+                                    struct kafka_describe_groups_req *out);
+void kafka_encode_describe_groups_req(struct kw *w, int16_t version,
+                                      const struct kafka_describe_groups_req *req);
+void kafka_encode_describe_groups_resp(struct kw *w, int16_t version,
+                                       const struct kafka_describe_groups_resp *resp);
+sl_err kafka_decode_describe_groups_resp(struct kr *r, int16_t version, struct karena *a,
+                                         struct kafka_describe_groups_resp *out);
 
-sl_err kafka_decode_list_groups(struct kr *r, int16_t version, struct karena *a, struct kafka_list_groups_req *out);
+sl_err kafka_decode_list_groups(struct kr *r, int16_t version, struct karena *a,
+                                struct kafka_list_groups_req *out);
 void kafka_encode_list_groups_req(struct kw *w, int16_t version, const struct kafka_list_groups_req *req);
 void kafka_encode_list_groups_resp(struct kw *w, int16_t version, const struct kafka_list_groups_resp *resp);
-sl_err kafka_decode_list_groups_resp(struct kr *r, int16_t version, struct karena *a, struct kafka_list_groups_resp *out);
+sl_err kafka_decode_list_groups_resp(struct kr *r, int16_t version, struct karena *a,
+                                     struct kafka_list_groups_resp *out);
 
-sl_err kafka_decode_delete_groups(struct kr *r, int16_t version, struct karena *a, struct kafka_delete_groups_req *out);
+sl_err kafka_decode_delete_groups(struct kr *r, int16_t version, struct karena *a,
+                                  struct kafka_delete_groups_req *out);
 void kafka_encode_delete_groups_req(struct kw *w, int16_t version, const struct kafka_delete_groups_req *req);
-void kafka_encode_delete_groups_resp(struct kw *w, int16_t version, const struct kafka_delete_groups_resp *resp);
-sl_err kafka_decode_delete_groups_resp(struct kr *r, int16_t version, struct karena *a, struct kafka_delete_groups_resp *out);
+void kafka_encode_delete_groups_resp(struct kw *w, int16_t version,
+                                     const struct kafka_delete_groups_resp *resp);
+sl_err kafka_decode_delete_groups_resp(struct kr *r, int16_t version, struct karena *a,
+                                       struct kafka_delete_groups_resp *out);
 
-sl_err kafka_decode_offset_delete(struct kr *r, int16_t version, struct karena *a, struct kafka_offset_delete_req *out);
+sl_err kafka_decode_offset_delete(struct kr *r, int16_t version, struct karena *a,
+                                  struct kafka_offset_delete_req *out);
 void kafka_encode_offset_delete_req(struct kw *w, int16_t version, const struct kafka_offset_delete_req *req);
-void kafka_encode_offset_delete_resp(struct kw *w, int16_t version, const struct kafka_offset_delete_resp *resp);
-sl_err kafka_decode_offset_delete_resp(struct kr *r, int16_t version, struct karena *a, struct kafka_offset_delete_resp *out);
+void kafka_encode_offset_delete_resp(struct kw *w, int16_t version,
+                                     const struct kafka_offset_delete_resp *resp);
+sl_err kafka_decode_offset_delete_resp(struct kr *r, int16_t version, struct karena *a,
+                                       struct kafka_offset_delete_resp *out);
 
 #endif

@@ -47,6 +47,7 @@ void karena_reset(struct karena *a) {
 }
 
 void *karena_alloc(struct karena *a, size_t n) {
+    SL_ASSERT(n < ((size_t)1 << 40));
     n = (n + 15) & ~(size_t)15;
     struct karena_block *b = a->head;
     if (!b || b->cap - b->used < n) {

@@ -191,6 +191,9 @@ void kw_raw(struct kw *w, const void *p, size_t n) {
 
 void kw_str(struct kw *w, bool flex, const char *s, int32_t len) {
     if (!s) len = -1;
+    /* A non-compact STRING has an int16 length: longer strings cannot be written, and every
+     * caller passes names and messages far below that. */
+    SL_ASSERT(flex || len <= INT16_MAX);
     if (flex) kw_uvarint(w, (uint32_t)(len + 1));
     else kw_i16(w, (int16_t)len);
     if (len > 0) kw_raw(w, s, (size_t)len);
