@@ -385,6 +385,12 @@ struct bench_waiter {
     sl_err *err;
 };
 
+/* Zero-copy appends (log_append_ref) from the ring: a slot is rewritten only after the window
+ * has moved past it, by which time its write completed, so there is nothing to release. */
+static void bench_ref_release(struct log_ref *ref) { (void)ref; }
+static struct log_ref bench_ref = {bench_ref_release};
+#define ZERO_COPY_MIN_BYTES (64u << 10)
+
 static void bench_waiter_done(struct log_waiter *w, sl_err e) {
     struct bench_waiter *b = (struct bench_waiter *)w;
     (*b->outstanding)--;
@@ -418,6 +424,9 @@ static void run_sluice(const struct opts *o, uint8_t *ring, uint64_t size,
     uint32_t window = (uint32_t)(o->window_bytes / size > WINDOW_BATCHES_MAX ? WINDOW_BATCHES_MAX
                                                                               : o->window_bytes / size);
     if (window == 0) window = 1;
+    /* Zero-copy needs a slot to outlive its write: never more outstanding than ring slots. */
+    bool zero_copy = size >= ZERO_COPY_MIN_BYTES;
+    if (zero_copy && window > RING_SLOTS) window = RING_SLOTS;
     struct bench_waiter *ws = calloc(window, sizeof(*ws));
     if (!ws) die("out of memory for waiters");
     uint32_t outstanding = 0;
@@ -439,7 +448,9 @@ static void run_sluice(const struct opts *o, uint8_t *ring, uint64_t size,
             uint8_t *src = ring + (batches % RING_SLOTS) * size;
             int64_t base;
             outstanding++;
-            e = log_append(g, src, (uint32_t)size, &base, &ws[batches % window].w, durable);
+            e = zero_copy ? log_append_ref(g, src, (uint32_t)size, &base, &ws[batches % window].w, durable,
+                                           &bench_ref)
+                          : log_append(g, src, (uint32_t)size, &base, &ws[batches % window].w, durable);
             if (e) die("log_append: %s", sl_err_str(e));
             bytes += size;
             batches++;

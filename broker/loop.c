@@ -119,6 +119,11 @@ struct io_uring_sqe *loop_sqe(struct loop *l, struct io_op *op) {
     return sqe;
 }
 
+void loop_sqe_reserve(struct loop *l, unsigned n) {
+    if (io_uring_sq_space_left(&l->ring) < n) io_uring_submit(&l->ring);
+    SL_ASSERT(io_uring_sq_space_left(&l->ring) >= n);
+}
+
 void loop_add_before_sleep(struct loop *l, loop_hook_fn fn, void *arg) {
     SL_ASSERT(l->hook_count < LOOP_HOOKS_MAX);
     l->hooks[l->hook_count].fn = fn;

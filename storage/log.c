@@ -69,8 +69,19 @@ struct log *log_new(struct store *st, const char *dir, const char *topic, int32_
     return g;
 }
 
+static void log_wbufs_free(struct wbuf *b) {
+    while (b) {
+        struct wbuf *next = b->next;
+        log_wbuf_free(b);
+        b = next;
+    }
+}
+
 void log_free(struct log *g) {
     log_watches_fire(g, true);
+    /* Only a failed log still has buffers here: its writes were abandoned. */
+    log_wbufs_free(g->wq_head);
+    log_wbufs_free(g->inflight_head);
     for (uint32_t i = 0; i < g->seg_count; i++) {
         struct seg *s = g->segs[i];
         s->log = NULL;
@@ -83,12 +94,6 @@ void log_free(struct log *g) {
         }
     }
     free(g->segs);
-    while (g->spare_wbufs) {
-        struct wbuf *b = g->spare_wbufs;
-        g->spare_wbufs = b->next;
-        free(b->data);
-        free(b);
-    }
     free(g->dir);
     free(g->topic);
     free(g);
@@ -180,8 +185,8 @@ static void log_waiter_push(struct log_waiter **head, struct log_waiter **tail, 
     *tail = w;
 }
 
-sl_err log_append(struct log *g, uint8_t *batch, uint32_t len, int64_t *base_offset,
-                  struct log_waiter *w, bool durable) {
+static sl_err log_append_common(struct log *g, uint8_t *batch, uint32_t len, int64_t *base_offset,
+                                struct log_waiter *w, bool durable, struct log_ref *ref) {
     if (g->werr) return g->werr;
     if (len > g->cfg.batch_bytes_max) return SL_TOO_LARGE;
     struct kafka_batch_header h;
@@ -202,7 +207,8 @@ sl_err log_append(struct log *g, uint8_t *batch, uint32_t len, int64_t *base_off
     kafka_batch_set_base_offset(batch, base);
     index_track(&s->ix, s->base_offset, s->size_bytes, len, base, h.max_timestamp,
                 g->cfg.index_interval_bytes);
-    log_wbuf_queue(g, s, batch, len, next);
+    if (ref) log_wbuf_queue_ref(g, s, batch, len, next, ref);
+    else log_wbuf_queue(g, s, batch, len, next);
     s->size_bytes += len;
     s->next_offset = next;
     g->next_offset = next;
@@ -217,6 +223,16 @@ sl_err log_append(struct log *g, uint8_t *batch, uint32_t len, int64_t *base_off
     store_mark_dirty(g->store, g);
     *base_offset = base;
     return SL_OK;
+}
+
+sl_err log_append(struct log *g, uint8_t *batch, uint32_t len, int64_t *base_offset,
+                  struct log_waiter *w, bool durable) {
+    return log_append_common(g, batch, len, base_offset, w, durable, NULL);
+}
+
+sl_err log_append_ref(struct log *g, uint8_t *batch, uint32_t len, int64_t *base_offset,
+                      struct log_waiter *w, bool durable, struct log_ref *ref) {
+    return log_append_common(g, batch, len, base_offset, w, durable, ref);
 }
 
 /* Walks batch headers from pos (a batch start) to the batch holding offset. */

@@ -84,6 +84,16 @@ void log_watch_del(struct log_watch *w);
 sl_err log_append(struct log *g, uint8_t *batch, uint32_t len, int64_t *base_offset,
                   struct log_waiter *w, bool durable);
 
+/* Zero-copy appends: the log writes straight from the caller's memory, which must stay
+ * unchanged until release() is called (once the write completed, or the log failed). Worth it
+ * for large batches, where the staging copy would cost as much as the write itself. */
+struct log_ref {
+    void (*release)(struct log_ref *ref);
+};
+
+sl_err log_append_ref(struct log *g, uint8_t *batch, uint32_t len, int64_t *base_offset,
+                      struct log_waiter *w, bool durable, struct log_ref *ref);
+
 /* Whole batches from the one holding offset, up to bytes_max (but at least one batch), within
  * one segment and only what is written. offset == written end: SL_OK with len 0. Outside
  * [start, written]: SL_OFFSET_OUT_OF_RANGE. */

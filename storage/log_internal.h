@@ -9,8 +9,12 @@
 
 /* A run of appended batches for one segment, written by one io_uring write. */
 struct wbuf {
+    struct io_op op;     /* its write */
+    struct log *log;
     struct wbuf *next;
     struct seg *seg;
+    bool complete;       /* fully written, waiting for older writes to complete */
+    struct log_ref *ref; /* data is the caller's (log_append_ref), released when written */
     uint64_t pos;        /* where data[0] goes in the segment */
     uint32_t len, cap;
     uint32_t done;       /* bytes written so far (short writes resume here) */
@@ -20,7 +24,9 @@ struct wbuf {
 
 #define LOG_SYNCS_MAX 4
 #define LOG_WBUF_BYTES (1u << 20)
-#define LOG_WBUF_SPARES 4
+/* Writes in flight per log: several overlap the kernel's page-cache copy with the next
+ * appends, but only without fsync: a linked fdatasync must never run ahead of an older write. */
+#define LOG_WRITES_MAX 8
 
 struct log_sync {
     struct io_op op;
@@ -44,10 +50,9 @@ struct log {
     int64_t start_offset, next_offset, written_offset, synced_offset;
 
     struct wbuf *wq_head, *wq_tail; /* appended, not yet submitted; the tail may still fill */
-    struct wbuf *w_inflight;        /* at most one write in flight per log keeps them ordered */
-    struct wbuf *spare_wbufs;
-    uint32_t spare_count;
-    struct io_op write_op;
+    struct wbuf *inflight_head, *inflight_tail; /* submitted, oldest first */
+    uint32_t inflight_count;
+    uint32_t writes_pending; /* write SQEs whose CQE has not arrived */
     struct io_op zero_op;
     struct log_sync syncs[LOG_SYNCS_MAX];
     struct io_op timer_op;
@@ -82,6 +87,9 @@ void log_sync_dir(const char *dir);
 void log_pump(struct log *g);
 void log_wbuf_queue(struct log *g, struct seg *s, const uint8_t *batch, uint32_t len,
                     int64_t next_offset);
+void log_wbuf_queue_ref(struct log *g, struct seg *s, uint8_t *batch, uint32_t len, int64_t next_offset,
+                        struct log_ref *ref);
+void log_wbuf_free(struct wbuf *b);
 void log_waiters_run(struct log *g);
 void log_fail(struct log *g, sl_err e);
 bool log_write_idle(const struct log *g);

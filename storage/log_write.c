@@ -38,44 +38,58 @@ struct log_zero_fill {
 };
 
 static struct wbuf *log_wbuf_get(struct log *g, uint32_t need) {
-    struct wbuf *b;
-    if (need <= LOG_WBUF_BYTES && g->spare_wbufs) {
-        b = g->spare_wbufs;
-        g->spare_wbufs = b->next;
-        g->spare_count--;
-    } else {
-        b = sl_xcalloc(1, sizeof(*b));
-        b->cap = SL_MAX(need, LOG_WBUF_BYTES);
-        b->data = sl_xmalloc(b->cap);
-    }
-    b->next = NULL;
-    b->len = b->done = 0;
+    struct wbuf *b = store_wbuf_get(g->store, need);
+    b->log = g;
     return b;
 }
 
-static void log_wbuf_put(struct log *g, struct wbuf *b) {
-    if (b->cap == LOG_WBUF_BYTES && g->spare_count < LOG_WBUF_SPARES) {
-        b->next = g->spare_wbufs;
-        g->spare_wbufs = b;
-        g->spare_count++;
+void log_wbuf_free(struct wbuf *b) {
+    if (b->ref) {
+        b->ref->release(b->ref);
+        free(b);
         return;
     }
     free(b->data);
     free(b);
 }
 
+static void log_wbuf_put(struct log *g, struct wbuf *b) {
+    if (b->ref) {
+        log_wbuf_free(b);
+        return;
+    }
+    store_wbuf_put(g->store, b);
+}
+
+static void log_wbuf_enqueue(struct log *g, struct wbuf *t) {
+    if (g->wq_tail) g->wq_tail->next = t;
+    else g->wq_head = t;
+    g->wq_tail = t;
+}
+
+void log_wbuf_queue_ref(struct log *g, struct seg *s, uint8_t *batch, uint32_t len, int64_t next_offset,
+                        struct log_ref *ref) {
+    struct wbuf *t = sl_xcalloc(1, sizeof(*t));
+    t->log = g;
+    t->ref = ref;
+    t->seg = s;
+    t->pos = s->size_bytes;
+    t->data = batch;
+    t->len = t->cap = len;
+    t->next_offset = next_offset;
+    log_wbuf_enqueue(g, t);
+}
+
 void log_wbuf_queue(struct log *g, struct seg *s, const uint8_t *batch, uint32_t len,
                     int64_t next_offset) {
     struct wbuf *t = g->wq_tail;
-    bool fits = t && t->seg == s && t->len + len <= t->cap &&
+    bool fits = t && !t->ref && t->seg == s && t->len + len <= t->cap &&
                 g->cfg.durability != LOG_DURABILITY_APPEND;
     if (!fits) {
         t = log_wbuf_get(g, len);
         t->seg = s;
         t->pos = s->size_bytes;
-        if (g->wq_tail) g->wq_tail->next = t;
-        else g->wq_head = t;
-        g->wq_tail = t;
+        log_wbuf_enqueue(g, t);
     }
     SL_ASSERT(t->pos + t->len == s->size_bytes);
     memcpy(t->data + t->len, batch, len);
@@ -151,7 +165,8 @@ void log_update_synced(struct log *g) {
 
 static bool log_seg_busy(const struct log *g, const struct seg *s) {
     if (s->zero_inflight) return true;
-    if (g->w_inflight && g->w_inflight->seg == s) return true;
+    for (const struct wbuf *b = g->inflight_head; b; b = b->next)
+        if (b->seg == s) return true;
     if (g->wq_head && g->wq_head->seg == s) return true;
     for (int i = 0; i < LOG_SYNCS_MAX; i++)
         if (g->syncs[i].in_use && g->syncs[i].seg == s) return true;
@@ -159,8 +174,16 @@ static bool log_seg_busy(const struct log *g, const struct seg *s) {
 }
 
 bool log_write_idle(const struct log *g) {
-    if (g->werr) return true;
-    if (g->w_inflight || g->wq_head) return false;
+    if (g->werr) {
+        /* A failed log writes no more, but what is in flight still points at its memory. */
+        if (g->writes_pending) return false;
+        for (int i = 0; i < LOG_SYNCS_MAX; i++)
+            if (g->syncs[i].in_use) return false;
+        for (uint32_t i = 0; i < g->seg_count; i++)
+            if (g->segs[i]->zero_inflight) return false;
+        return true;
+    }
+    if (g->inflight_head || g->wq_head) return false;
     for (int i = 0; i < LOG_SYNCS_MAX; i++)
         if (g->syncs[i].in_use) return false;
     for (uint32_t i = 0; i < g->seg_count; i++) {
@@ -283,53 +306,87 @@ static bool log_seg_prepare(struct log *g, struct seg *s, uint64_t end) {
 
 static void log_write_done(struct io_op *op, int32_t res);
 
-static void log_submit_write(struct log *g) {
+static void log_inflight_push(struct log *g, struct wbuf *b) {
+    b->next = NULL;
+    if (g->inflight_tail) g->inflight_tail->next = b;
+    else g->inflight_head = b;
+    g->inflight_tail = b;
+    g->inflight_count++;
+}
+
+static struct io_uring_sqe *log_write_sqe(struct log *g, struct wbuf *b) {
+    b->op.done = log_write_done;
+    g->writes_pending++;
+    struct io_uring_sqe *sqe = loop_sqe(store_loop(g->store), &b->op);
+    io_uring_prep_write(sqe, b->seg->fd, b->data + b->done, b->len - b->done, b->pos + b->done);
+    return sqe;
+}
+
+/* How many writes may be in flight for this log. */
+static uint32_t log_writes_max(const struct log *g) {
+    return g->cfg.durability == LOG_DURABILITY_NONE ? LOG_WRITES_MAX : 1;
+}
+
+static bool log_submit_write(struct log *g) {
     struct wbuf *b = g->wq_head;
     struct seg *s = b->seg;
-    if (!log_seg_prepare(g, s, b->pos + b->len)) return;
+    if (!log_seg_prepare(g, s, b->pos + b->len)) return false;
     g->wq_head = b->next;
     if (!g->wq_head) g->wq_tail = NULL;
-    b->next = NULL;
-    g->w_inflight = b;
-    g->write_op.done = log_write_done;
-    struct io_uring_sqe *sqe = loop_sqe(store_loop(g->store), &g->write_op);
-    io_uring_prep_write(sqe, s->fd, b->data + b->done, b->len - b->done, b->pos + b->done);
+    log_inflight_push(g, b);
     bool chain = g->cfg.durability == LOG_DURABILITY_APPEND ||
                  (g->cfg.durability == LOG_DURABILITY_GROUP && g->cfg.group_commit_ms == 0);
-    if (chain && log_sync_slot(g)) {
+    chain = chain && log_sync_slot(g);
+    /* A link must not be split across two submissions, or the sync would run on its own. */
+    if (chain) loop_sqe_reserve(store_loop(g->store), 2);
+    struct io_uring_sqe *sqe = log_write_sqe(g, b);
+    if (chain) {
+        /* The sync starts only after this write succeeded; with one write in flight under an
+         * fsync policy, everything older is already written. */
         sqe->flags |= IOSQE_IO_LINK;
         log_submit_sync(g, s, b->next_offset, false, true);
+    }
+    return true;
+}
+
+/* Completed writes leave in order, so the written offset only ever covers a gap-free prefix. */
+static void log_writes_retire(struct log *g) {
+    while (g->inflight_head && g->inflight_head->complete) {
+        struct wbuf *b = g->inflight_head;
+        g->inflight_head = b->next;
+        if (!g->inflight_head) g->inflight_tail = NULL;
+        g->inflight_count--;
+        struct seg *s = b->seg;
+        s->written_bytes = b->pos + b->len;
+        s->written_next_offset = b->next_offset;
+        g->written_offset = b->next_offset;
+        log_wbuf_put(g, b);
     }
 }
 
 static void log_write_done(struct io_op *op, int32_t res) {
-    struct log *g = sl_container_of(op, struct log, write_op);
-    struct wbuf *b = g->w_inflight;
-    struct seg *s = b->seg;
-    g->w_inflight = NULL;
+    struct wbuf *b = sl_container_of(op, struct wbuf, op);
+    struct log *g = b->log;
+    g->writes_pending--;
     if (res < 0 && res != -EINTR && res != -EAGAIN) {
-        log_wbuf_put(g, b);
         log_fail(g, SL_IO);
+        b->complete = true;
         return;
     }
     if (res > 0) b->done += (uint32_t)res;
     if (b->done < b->len) {
-        /* Short or interrupted: resume where it stopped, before anything queued after it. */
         if (res == 0) {
-            log_wbuf_put(g, b);
             log_fail(g, SL_IO);
+            b->complete = true;
             return;
         }
-        b->next = g->wq_head;
-        g->wq_head = b;
-        if (!g->wq_tail) g->wq_tail = b;
-        store_mark_dirty(g->store, g);
+        /* Short or interrupted: the rest goes to the same place; younger writes may finish
+         * first, but the written offset waits for this one. */
+        log_write_sqe(g, b);
         return;
     }
-    s->written_bytes = b->pos + b->len;
-    s->written_next_offset = b->next_offset;
-    g->written_offset = b->next_offset;
-    log_wbuf_put(g, b);
+    b->complete = true;
+    log_writes_retire(g);
     log_update_synced(g);
     log_waiters_run(g);
     log_watches_fire(g, false);
@@ -382,6 +439,8 @@ void log_pump(struct log *g) {
         return;
     }
     log_seal_ready(g);
-    if (!g->w_inflight && g->wq_head) log_submit_write(g);
+    uint32_t max = log_writes_max(g);
+    for (uint32_t i = 0; i < LOG_WRITES_MAX && g->wq_head && g->inflight_count < max; i++)
+        if (!log_submit_write(g)) break;
     log_sync_if_owed(g);
 }

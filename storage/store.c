@@ -26,7 +26,40 @@ struct store {
     uint64_t last_retention_ms;
     struct store_stats stats;
     struct io_op cancel_op;
+    struct wbuf *pool;       /* spare write buffers */
+    uint64_t pool_bytes;
 };
+
+#define STORE_WBUF_POOL_BYTES (64ull << 20)
+
+struct wbuf *store_wbuf_get(struct store *st, uint32_t need) {
+    struct wbuf **pp = &st->pool;
+    while (*pp && (*pp)->cap < need) pp = &(*pp)->next;
+    struct wbuf *b = *pp;
+    if (b) {
+        *pp = b->next;
+        st->pool_bytes -= b->cap;
+    } else {
+        b = sl_xcalloc(1, sizeof(*b));
+        b->cap = need <= LOG_WBUF_BYTES ? LOG_WBUF_BYTES : need;
+        b->data = sl_xmalloc(b->cap);
+    }
+    b->next = NULL;
+    b->len = b->done = 0;
+    b->complete = false;
+    return b;
+}
+
+void store_wbuf_put(struct store *st, struct wbuf *b) {
+    if (st->pool_bytes + b->cap > STORE_WBUF_POOL_BYTES) {
+        free(b->data);
+        free(b);
+        return;
+    }
+    b->next = st->pool;
+    st->pool = b;
+    st->pool_bytes += b->cap;
+}
 
 void store_options_defaults(struct store_options *o) {
     o->open_files_max = 1024;
@@ -343,6 +376,12 @@ sl_err store_close(struct store *st) {
         }
     } else {
         SL_ERROR("storage closed with errors: no clean-shutdown marker, the next start scans");
+    }
+    while (st->pool) {
+        struct wbuf *b = st->pool;
+        st->pool = b->next;
+        free(b->data);
+        free(b);
     }
     free(st->logs);
     free(st->dir);

@@ -12,4 +12,9 @@ void store_fd_idle(struct store *st, struct seg *s);
 /* The segment is in use again (or closing): off the LRU. */
 void store_fd_busy(struct store *st, struct seg *s);
 
+/* Write buffers come from one pool for the whole store, kept warm up to a byte budget: freshly
+ * mapped memory costs a page fault per page on first touch, which costs more than the copy. */
+struct wbuf *store_wbuf_get(struct store *st, uint32_t need);
+void store_wbuf_put(struct store *st, struct wbuf *b);
+
 #endif

@@ -343,6 +343,48 @@ START_TEST(test_many_partitions_few_fds) {
 }
 END_TEST
 
+struct counted_ref {
+    struct log_ref ref;
+    int released;
+};
+
+static void counted_release(struct log_ref *ref) { ((struct counted_ref *)ref)->released++; }
+
+START_TEST(test_append_ref_zero_copy) {
+    struct fx f;
+    struct log_config c;
+    shape_config(_i, &c);
+    fx_start(&f, &c);
+    struct log *g;
+    ck_assert_int_eq(store_log_create(f.st, "z", 0, &c, &g), SL_OK);
+    enum { N = 40 };
+    static uint8_t bufs[N][70000];
+    static struct counted_ref refs[N];
+    uint32_t lens[N];
+    static uint8_t expect[N * 70000];
+    size_t expect_len = 0;
+    for (int b = 0; b < N; b++) {
+        lens[b] = fx_batch(bufs[b], sizeof(bufs[b]), 1 + (uint32_t)(b % 3), 100 + (uint32_t)b * 500, (uint64_t)b, b);
+        refs[b].ref.release = counted_release;
+        refs[b].released = 0;
+        int64_t base;
+        /* Zero-copy and copied appends mixed, as a broker would mix large and small batches. */
+        if (b % 3) ck_assert_int_eq(log_append_ref(g, bufs[b], lens[b], &base, NULL, false, &refs[b].ref), SL_OK);
+        else ck_assert_int_eq(log_append(g, bufs[b], lens[b], &base, NULL, false), SL_OK);
+        memcpy(expect + expect_len, bufs[b], lens[b]);
+        expect_len += lens[b];
+    }
+    ck_assert_int_eq(log_flush(g, true, 10000), SL_OK);
+    for (int b = 0; b < N; b++) ck_assert_int_eq(refs[b].released, b % 3 ? 1 : 0);
+    uint8_t *got;
+    size_t n = fx_read_all(g, 0, 100000, &got);
+    ck_assert_uint_eq(n, expect_len);
+    ck_assert(memcmp(got, expect, n) == 0);
+    free(got);
+    fx_end(&f);
+}
+END_TEST
+
 START_TEST(test_roll_by_time) {
     struct fx f;
     struct log_config c;
@@ -380,6 +422,7 @@ static Suite *log_suite(void) {
     tcase_add_test(tc, test_offset_for_time);
     tcase_add_test(tc, test_many_partitions_few_fds);
     tcase_add_test(tc, test_roll_by_time);
+    tcase_add_loop_test(tc, test_append_ref_zero_copy, 0, (int)(sizeof(shapes) / sizeof(shapes[0])));
     suite_add_tcase(s, tc);
     return s;
 }
