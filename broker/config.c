@@ -77,6 +77,10 @@ static const struct cfg_key cfg_keys[] = {
     CFG_KEY("max_pending", NULL, NULL, CFG_SIZE, max_pending_bytes, 0),
     CFG_KEY("max_request_bytes", NULL, NULL, CFG_SIZE, max_request_bytes, 0),
     CFG_KEY("connections_max_idle_ms", NULL, NULL, CFG_MS, connections_max_idle_ms, 0),
+    CFG_KEY("group_initial_rebalance_delay_ms", NULL, NULL, CFG_MS, group_initial_rebalance_delay_ms, 0),
+    CFG_KEY("group_min_session_timeout_ms", NULL, NULL, CFG_MS, group_min_session_timeout_ms, 0),
+    CFG_KEY("group_max_session_timeout_ms", NULL, NULL, CFG_MS, group_max_session_timeout_ms, 0),
+    CFG_KEY("offsets_retention_ms", NULL, NULL, CFG_MS, offsets_retention_ms, 0),
     CFG_KEY("jetstream", NULL, NULL, CFG_BOOL, jetstream, 0),
     CFG_KEY("segment_bytes", NULL, NULL, CFG_SIZE, log.segment_bytes, 0),
     CFG_KEY("segment_ms", NULL, NULL, CFG_MS, log.segment_ms, 0),
@@ -137,6 +141,10 @@ void sl_config_defaults(struct sl_config *c) {
     c->max_pending_bytes = 64u << 20;
     c->max_request_bytes = 100u << 20;
     c->connections_max_idle_ms = 600000;
+    c->group_initial_rebalance_delay_ms = 100;
+    c->group_min_session_timeout_ms = 6000;
+    c->group_max_session_timeout_ms = 1800000;
+    c->offsets_retention_ms = 7ull * 24 * 3600 * 1000;
     c->jetstream = false;
     log_config_defaults(&c->log);
     c->open_files_max = 1024;
@@ -592,6 +600,10 @@ void sl_config_usage(FILE *out) {
           "  --auto-create-topics BOOL      create unknown topics on Metadata/Produce (true)\n"
           "  --num-partitions N             partitions of auto-created topics (1)\n"
           "  --connections-max-idle-ms MS   close connections idle this long (600000)\n"
+          "  --group-initial-rebalance-delay-ms MS  first rebalance of an empty group waits (100)\n"
+          "  --group-min-session-timeout-ms MS      smallest session timeout accepted (6000)\n"
+          "  --group-max-session-timeout-ms MS      largest session timeout accepted (1800000)\n"
+          "  --offsets-retention-ms MS      committed offsets of empty groups expire (7d)\n"
           "  --max-connections N            connections at once (65536)\n"
           "  --write-deadline DURATION      close a client that blocks a write this long (10s)\n"
           "  --max-pending SIZE             a client's unsent bytes before it is closed (64MiB)\n"

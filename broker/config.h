@@ -57,6 +57,10 @@ struct sl_config {
     uint64_t max_pending_bytes;                  /* 64 MiB */
     uint32_t max_request_bytes;                  /* Kafka, 100 MiB */
     uint32_t connections_max_idle_ms;            /* close connections silent this long, 600000 */
+    uint32_t group_initial_rebalance_delay_ms;   /* first rebalance of an empty group waits, 100 */
+    uint32_t group_min_session_timeout_ms;       /* 6000, as Kafka */
+    uint32_t group_max_session_timeout_ms;       /* 1800000, as Kafka */
+    uint64_t offsets_retention_ms;               /* offsets of empty groups expire, 7 days */
     bool jetstream;                              /* -js */
     struct log_config log;                       /* storage: log_config_defaults() */
     uint32_t open_files_max;                     /* sealed-segment fd cache, 1024 */

@@ -24,6 +24,8 @@
 struct store;
 struct kconn;
 struct kreq;
+struct group_registry;
+struct offsets;
 
 struct kafka_server {
     const struct sl_config *cfg;
@@ -38,6 +40,10 @@ struct kafka_server {
     int64_t next_producer_id, producer_id_block_end;
     char meta_path[4200];
     uint64_t requests_total;
+    struct group_registry *groups;
+    struct offsets *offsets;
+    struct loop_timer group_timer;
+    uint64_t last_offsets_expiry_ms;
 };
 
 /* A cut in a response: after `at` bytes of the response's memory, a file span goes out. */
@@ -103,6 +109,24 @@ sl_err kafka_handle_delete_records(struct kconn *kc, struct kreq *q, struct kr *
 
 /* Answers a parked Fetch now with what there is (shutdown). */
 void kafka_fetch_force(struct kreq *q);
+
+/* Consumer groups (kafka_group.c). */
+sl_err kafka_groups_start(struct kafka_server *ks);
+void kafka_groups_stop(struct kafka_server *ks);
+sl_err kafka_handle_find_coordinator(struct kconn *kc, struct kreq *q, struct kr *r);
+sl_err kafka_handle_join_group(struct kconn *kc, struct kreq *q, struct kr *r);
+sl_err kafka_handle_sync_group(struct kconn *kc, struct kreq *q, struct kr *r);
+sl_err kafka_handle_heartbeat(struct kconn *kc, struct kreq *q, struct kr *r);
+sl_err kafka_handle_leave_group(struct kconn *kc, struct kreq *q, struct kr *r);
+sl_err kafka_handle_offset_commit(struct kconn *kc, struct kreq *q, struct kr *r);
+sl_err kafka_handle_offset_fetch(struct kconn *kc, struct kreq *q, struct kr *r);
+sl_err kafka_handle_describe_groups(struct kconn *kc, struct kreq *q, struct kr *r);
+sl_err kafka_handle_list_groups(struct kconn *kc, struct kreq *q, struct kr *r);
+sl_err kafka_handle_delete_groups(struct kconn *kc, struct kreq *q, struct kr *r);
+sl_err kafka_handle_offset_delete(struct kconn *kc, struct kreq *q, struct kr *r);
+
+/* The client id of the request being handled (for JoinGroup's member ids). */
+extern struct kstr kafka_current_client_id;
 
 /* Producer state of a partition, loaded on first use. */
 struct pstate *kafka_pstate(struct topic *tp, int32_t partition);

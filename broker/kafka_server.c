@@ -43,7 +43,20 @@ static const kafka_handler kafka_handlers[KAFKA_API_KEY_MAX + 1] = {
     [KAFKA_ALTER_CONFIGS] = kafka_handle_alter_configs,
     [KAFKA_CREATE_PARTITIONS] = kafka_handle_create_partitions,
     [KAFKA_INCREMENTAL_ALTER_CONFIGS] = kafka_handle_incremental_alter_configs,
+    [KAFKA_FIND_COORDINATOR] = kafka_handle_find_coordinator,
+    [KAFKA_JOIN_GROUP] = kafka_handle_join_group,
+    [KAFKA_SYNC_GROUP] = kafka_handle_sync_group,
+    [KAFKA_HEARTBEAT] = kafka_handle_heartbeat,
+    [KAFKA_LEAVE_GROUP] = kafka_handle_leave_group,
+    [KAFKA_OFFSET_COMMIT] = kafka_handle_offset_commit,
+    [KAFKA_OFFSET_FETCH] = kafka_handle_offset_fetch,
+    [KAFKA_DESCRIBE_GROUPS] = kafka_handle_describe_groups,
+    [KAFKA_LIST_GROUPS] = kafka_handle_list_groups,
+    [KAFKA_DELETE_GROUPS] = kafka_handle_delete_groups,
+    [KAFKA_OFFSET_DELETE] = kafka_handle_offset_delete,
 };
+
+struct kstr kafka_current_client_id;
 
 static kafka_handler kafka_handler_for(int16_t key) {
     if (key < 0 || key > KAFKA_API_KEY_MAX || !kafka_api_info(key)) return NULL;
@@ -217,6 +230,7 @@ static bool kafka_on_frame(struct kconn *kc, const uint8_t *p, uint32_t len) {
         return false;
     }
     kc->ks->requests_total++;
+    kafka_current_client_id = h.client_id;
     struct kreq *q = kreq_new(kc, &h);
     karena_reset(&kc->arena);
     sl_err e = fn(kc, q, &r);
@@ -518,6 +532,10 @@ int kafka_server_start(struct kafka_server *ks, const struct sl_config *cfg, str
     ks->topics = topics;
     ks->node_id = (int32_t)cfg->node_id;
     kafka_meta_load(ks, cfg->data_dir);
+    if (kafka_groups_start(ks) != SL_OK) {
+        SL_ERROR("kafka: cannot open the committed offsets");
+        return -1;
+    }
     int rc = listener_start(&ks->ls, l, "kafka", cfg->host, cfg->kafka_port, &kafka_conn_ops, kafka_on_open, ks,
                             cfg->max_connections, (size_t)cfg->max_request_bytes + 4);
     if (rc < 0) {
@@ -566,5 +584,6 @@ void kafka_server_stop(struct kafka_server *ks) {
     if (!loop_run_until(ks->loop, kafka_drained, ks, 5000))
         SL_WARN("kafka: some responses were not delivered within 5 s of shutdown");
     listener_stop(&ks->ls);
+    kafka_groups_stop(ks);
     kafka_pstate_save_all(ks);
 }

@@ -13,6 +13,7 @@
 
 #include "broker/base.h"
 #include "broker/logging.h"
+#include "storage/offsets.h"
 #include "storage/store.h"
 
 #define TOPICS_HASH_SIZE 1024
@@ -311,6 +312,8 @@ static sl_err topics_adopt(struct topics *t) {
     for (uint32_t i = 0; i < store_log_count(t->st); i++) {
         struct log *g = store_log_at(t->st, i);
         const char *name = store_log_topic(g);
+        /* Internal logs (committed offsets) are not topics clients see. */
+        if (!strcmp(name, OFFSETS_TOPIC)) continue;
         struct topic *tp = topics_get(t, name, (int32_t)strlen(name));
         int32_t p = store_log_partition(g);
         if (!tp) {
@@ -388,6 +391,10 @@ sl_err topics_create(struct topics *t, const char *name, int32_t name_len, int32
                      bool validate_only, struct topic **out, const char **why) {
     if (!topics_name_valid(name, name_len)) {
         *why = "topic names are 1 to 249 characters of [a-zA-Z0-9._-], not '.' or '..'";
+        return SL_INVALID_TOPIC;
+    }
+    if (name_len == (int32_t)strlen(OFFSETS_TOPIC) && !memcmp(name, OFFSETS_TOPIC, (size_t)name_len)) {
+        *why = "__consumer_offsets is internal";
         return SL_INVALID_TOPIC;
     }
     if (topics_get(t, name, name_len)) {

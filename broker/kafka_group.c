@@ -1,0 +1,705 @@
+/* kafka_group.c: the Kafka consumer-group APIs, glue between the wire (protocol/
+ * kafka_msgs_group.h), the coordinator state machine (broker/group.h) and the durable offset
+ * store (storage/offsets.h). This broker is every group's coordinator.
+ *
+ * JoinGroup and SyncGroup park their request slot as the coordinator's opaque reply handle;
+ * the coordinator answers through join_done/sync_done the moment the group decides. One loop
+ * timer follows the registry's earliest deadline (sessions, join phases, initial delays).
+ * OffsetCommit answers only once its batch in __consumer_offsets is durable. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "broker/base.h"
+#include "broker/group.h"
+#include "broker/kafka.h"
+#include "broker/logging.h"
+#include "protocol/kafka_msgs_group.h"
+#include "storage/offsets.h"
+#include "storage/store.h"
+
+#define GROUP_ID_MAX 1024
+#define UNKNOWN_TOPIC_OR_PARTITION 3
+#define COORDINATOR_NOT_AVAILABLE 15
+#define GROUP_SUBSCRIBED_TO_TOPIC 86
+
+static const char *kstr_cstr(struct karena *a, struct kstr s) {
+    if (s.len < 0) return NULL;
+    char *p = karena_alloc(a, (size_t)s.len + 1);
+    memcpy(p, s.p, (size_t)s.len);
+    p[s.len] = 0;
+    return p;
+}
+
+static struct kstr kstr_of(const char *s) { return kafka_kstr(s); }
+static struct span span_of(struct kstr s) { return (struct span){(const uint8_t *)s.p, (uint32_t)SL_MAX(s.len, 0)}; }
+static struct kstr kstr_span(struct span s) { return (struct kstr){(const char *)s.p, (int32_t)s.len}; }
+
+/* ---- the group timer ------------------------------------------------------------------------ */
+
+static void groups_rearm(struct kafka_server *ks) {
+    uint64_t next = group_registry_next_deadline(ks->groups);
+    if (next == GROUP_NO_DEADLINE) loop_timer_del(ks->loop, &ks->group_timer);
+    else loop_timer_add(ks->loop, &ks->group_timer, next);
+}
+
+static bool groups_may_expire(void *arg, const char *group) {
+    struct kafka_server *ks = arg;
+    struct group *g = group_registry_find(ks->groups, group);
+    return !g || group_state(g) == GROUP_EMPTY || group_state(g) == GROUP_DEAD;
+}
+
+static void groups_on_timer(struct loop_timer *t, uint64_t now_ms) {
+    struct kafka_server *ks = sl_container_of(t, struct kafka_server, group_timer);
+    group_registry_tick(ks->groups, now_ms);
+    groups_rearm(ks);
+}
+
+/* Offsets of empty groups expire; checked with the store's retention cadence. */
+static void groups_expiry_hook(void *arg, uint64_t now_ms) {
+    struct kafka_server *ks = arg;
+    if (now_ms - ks->last_offsets_expiry_ms < ks->cfg->retention_check_ms) return;
+    ks->last_offsets_expiry_ms = now_ms;
+    uint32_t n = offsets_expire(ks->offsets, now_ms, ks->cfg->offsets_retention_ms, groups_may_expire, ks);
+    if (n) SL_INFO("offsets: expired %u committed offsets of empty groups", n);
+}
+
+/* ---- coordinator callbacks ------------------------------------------------------------------- */
+
+static void group_join_done(void *arg, void *reply, const struct group_join_result *res) {
+    (void)arg;
+    struct kreq *q = reply;
+    struct kafka_join_group_resp resp;
+    memset(&resp, 0, sizeof(resp));
+    resp.error_code = res->error;
+    resp.generation_id = res->generation;
+    resp.protocol_type = res->protocol_type ? kstr_of(res->protocol_type) : (struct kstr){NULL, -1};
+    resp.protocol_name = res->protocol_name ? kstr_of(res->protocol_name) : (struct kstr){NULL, -1};
+    if (q->version < 7 && resp.protocol_name.len < 0) resp.protocol_name = kstr_of("");
+    resp.leader = kstr_of(res->leader_id ? res->leader_id : "");
+    resp.member_id = kstr_of(res->member_id ? res->member_id : "");
+    struct kafka_join_group_member *members = NULL;
+    if (res->member_count > 0) {
+        members = sl_xcalloc((size_t)res->member_count, sizeof(*members));
+        for (int32_t i = 0; i < res->member_count; i++) {
+            members[i].member_id = kstr_of(res->members[i].member_id);
+            members[i].group_instance_id =
+                res->members[i].instance_id ? kstr_of(res->members[i].instance_id) : (struct kstr){NULL, -1};
+            members[i].metadata = kstr_span(res->members[i].metadata);
+        }
+    }
+    resp.members = members;
+    resp.member_count = res->member_count;
+    struct kw w;
+    kresp_begin(q, &w);
+    kafka_encode_join_group_resp(&w, q->version, &resp);
+    free(members);
+    kresp_finish(q, &w);
+}
+
+static void group_sync_done(void *arg, void *reply, const struct group_sync_result *res) {
+    (void)arg;
+    struct kreq *q = reply;
+    struct kafka_sync_group_resp resp;
+    memset(&resp, 0, sizeof(resp));
+    resp.error_code = res->error;
+    resp.protocol_type = res->protocol_type ? kstr_of(res->protocol_type) : (struct kstr){NULL, -1};
+    resp.protocol_name = res->protocol_name ? kstr_of(res->protocol_name) : (struct kstr){NULL, -1};
+    resp.assignment = kstr_span(res->assignment);
+    if (!resp.assignment.p) resp.assignment = (struct kstr){"", 0};
+    struct kw w;
+    kresp_begin(q, &w);
+    kafka_encode_sync_group_resp(&w, q->version, &resp);
+    kresp_finish(q, &w);
+}
+
+static void group_park_cancel(struct kreq *q) {
+    struct group *g = q->park;
+    struct kafka_server *ks = q->kc->ks;
+    /* The group may have been deleted; only cancel through a live registry entry. */
+    for (uint32_t i = 0; i < group_registry_count(ks->groups); i++)
+        if (group_registry_at(ks->groups, i) == g) group_cancel_reply(g, q);
+    q->park = NULL;
+    q->park_cancel = NULL;
+    q->ready = true;
+}
+
+sl_err kafka_groups_start(struct kafka_server *ks) {
+    struct group_config gc;
+    group_config_defaults(&gc);
+    gc.initial_rebalance_delay_ms = ks->cfg->group_initial_rebalance_delay_ms;
+    gc.min_session_timeout_ms = ks->cfg->group_min_session_timeout_ms;
+    gc.max_session_timeout_ms = ks->cfg->group_max_session_timeout_ms;
+    static struct group_ops ops = {group_join_done, group_sync_done, NULL};
+    uint64_t seed = 0;
+    if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) seed = loop_clock_ms();
+    ks->groups = group_registry_create(&gc, &ops, seed);
+    ks->group_timer.fire = groups_on_timer;
+    ks->last_offsets_expiry_ms = loop_now_ms(ks->loop);
+    sl_err e = offsets_open(&ks->offsets, ks->store, loop_now_ms(ks->loop));
+    if (e) return e;
+    loop_add_before_sleep(ks->loop, groups_expiry_hook, ks);
+    return SL_OK;
+}
+
+void kafka_groups_stop(struct kafka_server *ks) {
+    loop_timer_del(ks->loop, &ks->group_timer);
+    if (ks->groups) group_registry_destroy(ks->groups);
+    ks->groups = NULL;
+    if (ks->offsets) offsets_close(ks->offsets);
+    ks->offsets = NULL;
+    for (uint32_t i = 0; i < ks->loop->hook_count; i++) {
+        if (ks->loop->hooks[i].arg != ks) continue;
+        memmove(&ks->loop->hooks[i], &ks->loop->hooks[i + 1], (ks->loop->hook_count - i - 1) * sizeof(ks->loop->hooks[0]));
+        ks->loop->hook_count--;
+        break;
+    }
+}
+
+static bool group_id_ok(struct kstr id) { return id.len > 0 && id.len <= GROUP_ID_MAX; }
+
+/* ---- FindCoordinator ----------------------------------------------------------------------------- */
+
+sl_err kafka_handle_find_coordinator(struct kconn *kc, struct kreq *q, struct kr *r) {
+    struct kafka_find_coordinator_req req;
+    sl_err e = kafka_decode_find_coordinator(r, q->version, &kc->arena, &req);
+    if (e) return e;
+    struct kafka_server *ks = kc->ks;
+    struct kafka_find_coordinator_resp resp;
+    memset(&resp, 0, sizeof(resp));
+    resp.error_message = (struct kstr){NULL, -1};
+    bool txn = req.key_type == 1;
+    if (q->version < 4) {
+        resp.error_code = txn ? COORDINATOR_NOT_AVAILABLE : 0;
+        resp.node_id = txn ? -1 : ks->node_id;
+        resp.host = kstr_of(txn ? "" : ks->advertised_host);
+        resp.port = txn ? -1 : ks->advertised_port;
+    } else {
+        resp.coordinator_count = req.coordinator_key_count;
+        resp.coordinators = kafka_alloc_array(&kc->arena, req.coordinator_key_count, sizeof(*resp.coordinators));
+        for (int32_t i = 0; i < req.coordinator_key_count; i++) {
+            struct kafka_find_coordinator_coordinator *c = &resp.coordinators[i];
+            c->key = req.coordinator_keys[i];
+            c->error_code = txn ? COORDINATOR_NOT_AVAILABLE : 0;
+            c->node_id = txn ? -1 : ks->node_id;
+            c->host = kstr_of(txn ? "" : ks->advertised_host);
+            c->port = txn ? -1 : ks->advertised_port;
+            c->error_message = (struct kstr){NULL, -1};
+        }
+    }
+    struct kw w;
+    kresp_begin(q, &w);
+    kafka_encode_find_coordinator_resp(&w, q->version, &resp);
+    kresp_finish(q, &w);
+    return SL_OK;
+}
+
+/* ---- JoinGroup / SyncGroup / Heartbeat / LeaveGroup ------------------------------------------------ */
+
+static void group_error_join(struct kreq *q, int16_t err, struct kstr member_id) {
+    struct group_join_result res;
+    memset(&res, 0, sizeof(res));
+    res.error = err;
+    res.generation = -1;
+    res.leader_id = "";
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%.*s", SL_MAX(member_id.len, 0), member_id.p ? member_id.p : "");
+    res.member_id = buf;
+    group_join_done(NULL, q, &res);
+}
+
+sl_err kafka_handle_join_group(struct kconn *kc, struct kreq *q, struct kr *r) {
+    struct kafka_join_group_req req;
+    sl_err e = kafka_decode_join_group(r, q->version, &kc->arena, &req);
+    if (e) return e;
+    struct kafka_server *ks = kc->ks;
+    struct karena *a = &kc->arena;
+    if (!group_id_ok(req.group_id)) {
+        group_error_join(q, GROUP_ERR_INVALID_GROUP_ID, req.member_id);
+        return SL_OK;
+    }
+    struct group_protocol *protos = karena_alloc(a, sizeof(*protos) * (size_t)SL_MAX(req.protocol_count, 1));
+    for (int32_t i = 0; i < req.protocol_count; i++) {
+        protos[i].name = kstr_cstr(a, req.protocols[i].name);
+        protos[i].metadata = span_of(req.protocols[i].metadata);
+    }
+    char host[80];
+    snprintf(host, sizeof(host), "/%s", kc->c ? kc->c->peer : "");
+    char *colon = strrchr(host, ':');
+    if (colon) *colon = 0;
+    struct group_join_req jr = {
+        .version = q->version,
+        .member_id = kstr_cstr(a, req.member_id),
+        .instance_id = kstr_cstr(a, req.group_instance_id),
+        .client_id = kstr_cstr(a, kafka_current_client_id),
+        .client_host = host,
+        .protocol_type = kstr_cstr(a, req.protocol_type),
+        .session_timeout_ms = req.session_timeout_ms,
+        .rebalance_timeout_ms = req.rebalance_timeout_ms,
+        .protocols = protos,
+        .protocol_count = req.protocol_count,
+    };
+    struct group *g = group_registry_get(ks->groups, kstr_cstr(a, req.group_id));
+    q->park = g;
+    q->park_cancel = group_park_cancel;
+    group_join(g, &jr, q, loop_now_ms(ks->loop));
+    groups_rearm(ks);
+    return SL_OK;
+}
+
+sl_err kafka_handle_sync_group(struct kconn *kc, struct kreq *q, struct kr *r) {
+    struct kafka_sync_group_req req;
+    sl_err e = kafka_decode_sync_group(r, q->version, &kc->arena, &req);
+    if (e) return e;
+    struct kafka_server *ks = kc->ks;
+    struct karena *a = &kc->arena;
+    struct group *g = group_id_ok(req.group_id) ? group_registry_find(ks->groups, kstr_cstr(a, req.group_id)) : NULL;
+    if (!g) {
+        struct group_sync_result res = {GROUP_ERR_UNKNOWN_MEMBER_ID, NULL, NULL, {NULL, 0}};
+        group_sync_done(NULL, q, &res);
+        return SL_OK;
+    }
+    struct group_assignment *as = karena_alloc(a, sizeof(*as) * (size_t)SL_MAX(req.assignment_count, 1));
+    for (int32_t i = 0; i < req.assignment_count; i++) {
+        as[i].member_id = kstr_cstr(a, req.assignments[i].member_id);
+        as[i].assignment = span_of(req.assignments[i].assignment);
+    }
+    struct group_sync_req sr = {
+        .member_id = kstr_cstr(a, req.member_id),
+        .instance_id = kstr_cstr(a, req.group_instance_id),
+        .generation = req.generation_id,
+        .protocol_type = kstr_cstr(a, req.protocol_type),
+        .protocol_name = kstr_cstr(a, req.protocol_name),
+        .assignments = as,
+        .assignment_count = SL_MAX(req.assignment_count, 0),
+    };
+    q->park = g;
+    q->park_cancel = group_park_cancel;
+    group_sync(g, &sr, q, loop_now_ms(ks->loop));
+    groups_rearm(ks);
+    return SL_OK;
+}
+
+sl_err kafka_handle_heartbeat(struct kconn *kc, struct kreq *q, struct kr *r) {
+    struct kafka_heartbeat_req req;
+    sl_err e = kafka_decode_heartbeat(r, q->version, &kc->arena, &req);
+    if (e) return e;
+    struct kafka_server *ks = kc->ks;
+    struct karena *a = &kc->arena;
+    struct kafka_heartbeat_resp resp = {0, GROUP_ERR_UNKNOWN_MEMBER_ID};
+    struct group *g = group_id_ok(req.group_id) ? group_registry_find(ks->groups, kstr_cstr(a, req.group_id)) : NULL;
+    if (g) {
+        resp.error_code = group_heartbeat(g, kstr_cstr(a, req.member_id), kstr_cstr(a, req.group_instance_id),
+                                          req.generation_id, loop_now_ms(ks->loop));
+        groups_rearm(ks);
+    }
+    struct kw w;
+    kresp_begin(q, &w);
+    kafka_encode_heartbeat_resp(&w, q->version, &resp);
+    kresp_finish(q, &w);
+    return SL_OK;
+}
+
+sl_err kafka_handle_leave_group(struct kconn *kc, struct kreq *q, struct kr *r) {
+    struct kafka_leave_group_req req;
+    sl_err e = kafka_decode_leave_group(r, q->version, &kc->arena, &req);
+    if (e) return e;
+    struct kafka_server *ks = kc->ks;
+    struct karena *a = &kc->arena;
+    int32_t n = q->version >= 3 ? SL_MAX(req.member_count, 0) : 1;
+    struct group_member_ident *ids = karena_alloc(a, sizeof(*ids) * (size_t)SL_MAX(n, 1));
+    int16_t *errs = karena_alloc(a, sizeof(*errs) * (size_t)SL_MAX(n, 1));
+    if (q->version >= 3) {
+        for (int32_t i = 0; i < n; i++) {
+            ids[i].member_id = kstr_cstr(a, req.members[i].member_id);
+            ids[i].instance_id = kstr_cstr(a, req.members[i].group_instance_id);
+        }
+    } else {
+        ids[0].member_id = kstr_cstr(a, req.member_id);
+    }
+    struct kafka_leave_group_resp resp;
+    memset(&resp, 0, sizeof(resp));
+    struct group *g = group_id_ok(req.group_id) ? group_registry_find(ks->groups, kstr_cstr(a, req.group_id)) : NULL;
+    if (g) {
+        resp.error_code = group_leave(g, ids, n, errs, loop_now_ms(ks->loop));
+        groups_rearm(ks);
+    } else {
+        resp.error_code = GROUP_ERR_UNKNOWN_MEMBER_ID;
+        for (int32_t i = 0; i < n; i++) errs[i] = GROUP_ERR_UNKNOWN_MEMBER_ID;
+    }
+    if (q->version >= 3) {
+        resp.member_count = n;
+        resp.members = kafka_alloc_array(a, n, sizeof(*resp.members));
+        for (int32_t i = 0; i < n; i++) {
+            resp.members[i].member_id = req.members[i].member_id;
+            resp.members[i].group_instance_id = req.members[i].group_instance_id;
+            resp.members[i].error_code = errs[i];
+        }
+    }
+    struct kw w;
+    kresp_begin(q, &w);
+    kafka_encode_leave_group_resp(&w, q->version, &resp);
+    kresp_finish(q, &w);
+    return SL_OK;
+}
+
+/* ---- OffsetCommit ---------------------------------------------------------------------------------- */
+
+struct commit_park {
+    struct log_waiter w;
+    struct kreq *q;
+    struct kafka_offset_commit_resp resp; /* malloc'ed: the arena is reused by later requests */
+    char *names;
+};
+
+static void commit_answer(struct commit_park *cp, sl_err err) {
+    if (err) {
+        int16_t code = (int16_t)sl_err_kafka(err == SL_IO ? SL_IO : SL_UNKNOWN_SERVER);
+        for (int32_t t = 0; t < cp->resp.topic_count; t++)
+            for (int32_t i = 0; i < cp->resp.topics[t].partition_count; i++)
+                if (cp->resp.topics[t].partitions[i].error_code == 0) cp->resp.topics[t].partitions[i].error_code = code;
+    }
+    struct kw w;
+    kresp_begin(cp->q, &w);
+    kafka_encode_offset_commit_resp(&w, cp->q->version, &cp->resp);
+    for (int32_t t = 0; t < cp->resp.topic_count; t++) free(cp->resp.topics[t].partitions);
+    free(cp->resp.topics);
+    free(cp->names);
+    kresp_finish(cp->q, &w);
+    free(cp);
+}
+
+static void commit_durable(struct log_waiter *w, sl_err err) {
+    commit_answer((struct commit_park *)w, err);
+}
+
+sl_err kafka_handle_offset_commit(struct kconn *kc, struct kreq *q, struct kr *r) {
+    struct kafka_offset_commit_req req;
+    sl_err e = kafka_decode_offset_commit(r, q->version, &kc->arena, &req);
+    if (e) return e;
+    struct kafka_server *ks = kc->ks;
+    struct karena *a = &kc->arena;
+    uint64_t now = loop_now_ms(ks->loop);
+    const char *group_id = kstr_cstr(a, req.group_id);
+    int16_t group_err = group_id_ok(req.group_id) ? 0 : GROUP_ERR_INVALID_GROUP_ID;
+    if (!group_err) {
+        struct group *g = group_registry_find(ks->groups, group_id);
+        if (g) {
+            group_err = group_check_commit(g, kstr_cstr(a, req.member_id), kstr_cstr(a, req.group_instance_id),
+                                           req.generation_id_or_member_epoch, now);
+        } else if (req.generation_id_or_member_epoch >= 0) {
+            group_err = GROUP_ERR_ILLEGAL_GENERATION; /* a member commit for a group that has no members */
+        }
+    }
+    struct commit_park *cp = sl_xcalloc(1, sizeof(*cp));
+    cp->q = q;
+    cp->w.done = commit_durable;
+    size_t names = 0;
+    int32_t total = 0;
+    for (int32_t t = 0; t < req.topic_count; t++) {
+        names += (size_t)SL_MAX(req.topics[t].name.len, 0) + 1;
+        total += req.topics[t].partition_count;
+    }
+    cp->names = sl_xmalloc(names ? names : 1);
+    cp->resp.topic_count = req.topic_count;
+    cp->resp.topics = sl_xcalloc((size_t)SL_MAX(req.topic_count, 1), sizeof(*cp->resp.topics));
+    struct offset_commit *commits = karena_alloc(a, sizeof(*commits) * (size_t)SL_MAX(total, 1));
+    uint32_t n = 0;
+    char *at = cp->names;
+    for (int32_t t = 0; t < req.topic_count; t++) {
+        const struct kafka_offset_commit_topic *rt = &req.topics[t];
+        struct kafka_offset_commit_topic_resp *tr = &cp->resp.topics[t];
+        memcpy(at, rt->name.p, (size_t)SL_MAX(rt->name.len, 0));
+        tr->name = (struct kstr){at, rt->name.len};
+        at += SL_MAX(rt->name.len, 0) + 1;
+        tr->partition_count = rt->partition_count;
+        tr->partitions = sl_xcalloc((size_t)SL_MAX(rt->partition_count, 1), sizeof(*tr->partitions));
+        struct topic *tp = topics_get(ks->topics, rt->name.p, rt->name.len);
+        for (int32_t i = 0; i < rt->partition_count; i++) {
+            const struct kafka_offset_commit_partition *rp = &rt->partitions[i];
+            tr->partitions[i].partition_index = rp->partition_index;
+            if (group_err) {
+                tr->partitions[i].error_code = group_err;
+            } else if (!tp || rp->partition_index < 0 || rp->partition_index >= tp->partition_count) {
+                tr->partitions[i].error_code = UNKNOWN_TOPIC_OR_PARTITION;
+            } else {
+                commits[n++] = (struct offset_commit){rt->name.p, rt->name.len, rp->partition_index,
+                                                      rp->committed_offset, rp->committed_leader_epoch,
+                                                      rp->committed_metadata.p, rp->committed_metadata.len, false};
+            }
+        }
+    }
+    if (n == 0) {
+        commit_answer(cp, SL_OK);
+        return SL_OK;
+    }
+    e = offsets_commit(ks->offsets, group_id, commits, n, now, &cp->w);
+    if (e) commit_answer(cp, e);
+    return SL_OK;
+}
+
+/* ---- OffsetFetch ------------------------------------------------------------------------------------ */
+
+struct fetch_all_ctx {
+    struct karena *a;
+    struct kafka_offset_fetch_topic_resp *topics;
+    int32_t count, cap;
+};
+
+static void offset_fetch_all_cb(void *arg, const char *topic, int32_t partition, const struct offset_value *v) {
+    struct fetch_all_ctx *c = arg;
+    struct kafka_offset_fetch_topic_resp *t = NULL;
+    for (int32_t i = 0; i < c->count && !t; i++)
+        if (c->topics[i].name.len == (int32_t)strlen(topic) && !memcmp(c->topics[i].name.p, topic, strlen(topic)))
+            t = &c->topics[i];
+    if (!t) {
+        if (c->count == c->cap) {
+            int32_t cap = c->cap ? c->cap * 2 : 8;
+            struct kafka_offset_fetch_topic_resp *n = karena_alloc(c->a, sizeof(*n) * (size_t)cap);
+            if (c->count) memcpy(n, c->topics, sizeof(*n) * (size_t)c->count);
+            c->topics = n;
+            c->cap = cap;
+        }
+        t = &c->topics[c->count++];
+        memset(t, 0, sizeof(*t));
+        t->name = kstr_cstr(c->a, kstr_of(topic)) ? kstr_of(kstr_cstr(c->a, kstr_of(topic))) : kstr_of("");
+    }
+    struct kafka_offset_fetch_partition_resp *np =
+        karena_alloc(c->a, sizeof(*np) * (size_t)(t->partition_count + 1));
+    if (t->partition_count) memcpy(np, t->partitions, sizeof(*np) * (size_t)t->partition_count);
+    struct kafka_offset_fetch_partition_resp *p = &np[t->partition_count++];
+    t->partitions = np;
+    p->partition_index = partition;
+    p->committed_offset = v->offset;
+    p->committed_leader_epoch = v->leader_epoch;
+    p->metadata = v->metadata ? kstr_of(kstr_cstr(c->a, kstr_of(v->metadata))) : (struct kstr){NULL, -1};
+}
+
+static void offset_fetch_group(struct kafka_server *ks, struct karena *a, struct kstr group_id,
+                               const struct kafka_offset_fetch_topic *topics, int32_t topic_count,
+                               struct kafka_offset_fetch_topic_resp **out, int32_t *out_count) {
+    const char *gid = kstr_cstr(a, group_id);
+    if (topic_count < 0) {
+        struct fetch_all_ctx c = {a, NULL, 0, 0};
+        offsets_for_group(ks->offsets, gid ? gid : "", offset_fetch_all_cb, &c);
+        *out = c.topics;
+        *out_count = c.count;
+        return;
+    }
+    *out_count = topic_count;
+    *out = kafka_alloc_array(a, topic_count, sizeof(**out));
+    for (int32_t t = 0; t < topic_count; t++) {
+        struct kafka_offset_fetch_topic_resp *tr = &(*out)[t];
+        tr->name = topics[t].name;
+        tr->partition_count = topics[t].partition_index_count;
+        tr->partitions = kafka_alloc_array(a, tr->partition_count, sizeof(*tr->partitions));
+        for (int32_t i = 0; i < tr->partition_count; i++) {
+            struct kafka_offset_fetch_partition_resp *p = &tr->partitions[i];
+            p->partition_index = topics[t].partition_indexes[i];
+            const struct offset_value *v = gid ? offsets_get(ks->offsets, gid, topics[t].name.p, topics[t].name.len,
+                                                             p->partition_index)
+                                               : NULL;
+            p->committed_offset = v ? v->offset : -1;
+            p->committed_leader_epoch = v ? v->leader_epoch : -1;
+            p->metadata = v && v->metadata ? kstr_of(v->metadata) : kstr_of("");
+        }
+    }
+}
+
+sl_err kafka_handle_offset_fetch(struct kconn *kc, struct kreq *q, struct kr *r) {
+    struct kafka_offset_fetch_req req;
+    sl_err e = kafka_decode_offset_fetch(r, q->version, &kc->arena, &req);
+    if (e) return e;
+    struct karena *a = &kc->arena;
+    struct kafka_offset_fetch_resp resp;
+    memset(&resp, 0, sizeof(resp));
+    if (q->version < 8) {
+        offset_fetch_group(kc->ks, a, req.group_id, req.topics, req.topic_count, &resp.topics, &resp.topic_count);
+    } else {
+        resp.group_count = req.group_count;
+        resp.groups = kafka_alloc_array(a, req.group_count, sizeof(*resp.groups));
+        for (int32_t i = 0; i < req.group_count; i++) {
+            resp.groups[i].group_id = req.groups[i].group_id;
+            offset_fetch_group(kc->ks, a, req.groups[i].group_id, req.groups[i].topics, req.groups[i].topic_count,
+                               &resp.groups[i].topics, &resp.groups[i].topic_count);
+        }
+    }
+    struct kw w;
+    kresp_begin(q, &w);
+    kafka_encode_offset_fetch_resp(&w, q->version, &resp);
+    kresp_finish(q, &w);
+    return SL_OK;
+}
+
+/* ---- DescribeGroups / ListGroups / DeleteGroups / OffsetDelete ------------------------------------ */
+
+sl_err kafka_handle_describe_groups(struct kconn *kc, struct kreq *q, struct kr *r) {
+    struct kafka_describe_groups_req req;
+    sl_err e = kafka_decode_describe_groups(r, q->version, &kc->arena, &req);
+    if (e) return e;
+    struct karena *a = &kc->arena;
+    struct kafka_describe_groups_resp resp;
+    memset(&resp, 0, sizeof(resp));
+    resp.group_count = req.group_count;
+    resp.groups = kafka_alloc_array(a, req.group_count, sizeof(*resp.groups));
+    for (int32_t i = 0; i < req.group_count; i++) {
+        struct kafka_describe_groups_group *out = &resp.groups[i];
+        out->group_id = req.groups[i];
+        out->authorized_operations = INT32_MIN;
+        const char *gid = kstr_cstr(a, req.groups[i]);
+        struct group *g = gid ? group_registry_find(kc->ks->groups, gid) : NULL;
+        if (!g) {
+            /* Kafka: an unknown group is described as Dead (or Empty if it has offsets). */
+            out->group_state = kstr_of(gid && offsets_group_known(kc->ks->offsets, gid) ? "Empty" : "Dead");
+            out->protocol_type = kstr_of("");
+            out->protocol_data = kstr_of("");
+            continue;
+        }
+        int32_t cap = group_member_count(g);
+        struct group_member_desc *md = karena_alloc(a, sizeof(*md) * (size_t)SL_MAX(cap, 1));
+        struct group_desc d;
+        group_describe(g, &d, md, cap);
+        out->group_state = kstr_of(d.state);
+        out->protocol_type = kstr_of(d.protocol_type);
+        out->protocol_data = kstr_of(d.protocol_name);
+        out->member_count = d.member_count;
+        out->members = kafka_alloc_array(a, d.member_count, sizeof(*out->members));
+        for (int32_t m = 0; m < d.member_count; m++) {
+            out->members[m].member_id = kstr_of(md[m].member_id);
+            out->members[m].group_instance_id = md[m].instance_id ? kstr_of(md[m].instance_id) : (struct kstr){NULL, -1};
+            out->members[m].client_id = kstr_of(md[m].client_id);
+            out->members[m].client_host = kstr_of(md[m].client_host);
+            out->members[m].member_metadata = kstr_span(md[m].metadata);
+            out->members[m].member_assignment = kstr_span(md[m].assignment);
+            if (!out->members[m].member_metadata.p) out->members[m].member_metadata = kstr_of("");
+            if (!out->members[m].member_assignment.p) out->members[m].member_assignment = kstr_of("");
+        }
+    }
+    struct kw w;
+    kresp_begin(q, &w);
+    kafka_encode_describe_groups_resp(&w, q->version, &resp);
+    kresp_finish(q, &w);
+    return SL_OK;
+}
+
+struct list_ctx {
+    struct kafka_server *ks;
+    struct karena *a;
+    const struct kafka_list_groups_req *req;
+    struct kafka_list_groups_group *out;
+    int32_t count, cap;
+};
+
+static bool list_state_wanted(const struct kafka_list_groups_req *req, const char *state) {
+    if (req->states_filter_count <= 0) return true;
+    for (int32_t i = 0; i < req->states_filter_count; i++)
+        if (req->states_filter[i].len == (int32_t)strlen(state) && !memcmp(req->states_filter[i].p, state, strlen(state)))
+            return true;
+    return false;
+}
+
+static void list_add(struct list_ctx *c, const char *gid, const char *type, const char *state) {
+    if (!list_state_wanted(c->req, state)) return;
+    if (c->count == c->cap) {
+        int32_t cap = c->cap ? c->cap * 2 : 16;
+        struct kafka_list_groups_group *n = karena_alloc(c->a, sizeof(*n) * (size_t)cap);
+        if (c->count) memcpy(n, c->out, sizeof(*n) * (size_t)c->count);
+        c->out = n;
+        c->cap = cap;
+    }
+    c->out[c->count++] = (struct kafka_list_groups_group){kstr_of(gid), kstr_of(type), kstr_of(state)};
+}
+
+static void list_offsets_only(void *arg, const char *group) {
+    struct list_ctx *c = arg;
+    if (!group_registry_find(c->ks->groups, group)) list_add(c, group, "consumer", "Empty");
+}
+
+sl_err kafka_handle_list_groups(struct kconn *kc, struct kreq *q, struct kr *r) {
+    struct kafka_list_groups_req req;
+    sl_err e = kafka_decode_list_groups(r, q->version, &kc->arena, &req);
+    if (e) return e;
+    struct list_ctx c = {kc->ks, &kc->arena, &req, NULL, 0, 0};
+    for (uint32_t i = 0; i < group_registry_count(kc->ks->groups); i++) {
+        struct group *g = group_registry_at(kc->ks->groups, i);
+        if (group_state(g) == GROUP_DEAD) continue;
+        const char *type = group_protocol_type(g);
+        list_add(&c, group_id(g), type[0] ? type : "consumer", group_state_name(group_state(g)));
+    }
+    offsets_groups(kc->ks->offsets, list_offsets_only, &c);
+    struct kafka_list_groups_resp resp;
+    memset(&resp, 0, sizeof(resp));
+    resp.groups = c.out;
+    resp.group_count = c.count;
+    struct kw w;
+    kresp_begin(q, &w);
+    kafka_encode_list_groups_resp(&w, q->version, &resp);
+    kresp_finish(q, &w);
+    return SL_OK;
+}
+
+sl_err kafka_handle_delete_groups(struct kconn *kc, struct kreq *q, struct kr *r) {
+    struct kafka_delete_groups_req req;
+    sl_err e = kafka_decode_delete_groups(r, q->version, &kc->arena, &req);
+    if (e) return e;
+    struct kafka_server *ks = kc->ks;
+    struct karena *a = &kc->arena;
+    struct kafka_delete_groups_resp resp;
+    memset(&resp, 0, sizeof(resp));
+    resp.result_count = req.groups_names_count;
+    resp.results = kafka_alloc_array(a, req.groups_names_count, sizeof(*resp.results));
+    for (int32_t i = 0; i < req.groups_names_count; i++) {
+        const char *gid = kstr_cstr(a, req.groups_names[i]);
+        resp.results[i].group_id = req.groups_names[i];
+        bool has_offsets = gid && offsets_group_known(ks->offsets, gid);
+        int16_t err = gid ? group_registry_delete(ks->groups, gid) : GROUP_ERR_INVALID_GROUP_ID;
+        if (err == GROUP_ERR_GROUP_ID_NOT_FOUND && has_offsets) err = 0;
+        if (!err && has_offsets) offsets_delete_group(ks->offsets, gid, loop_now_ms(ks->loop), NULL);
+        resp.results[i].error_code = err;
+    }
+    struct kw w;
+    kresp_begin(q, &w);
+    kafka_encode_delete_groups_resp(&w, q->version, &resp);
+    kresp_finish(q, &w);
+    return SL_OK;
+}
+
+sl_err kafka_handle_offset_delete(struct kconn *kc, struct kreq *q, struct kr *r) {
+    struct kafka_offset_delete_req req;
+    sl_err e = kafka_decode_offset_delete(r, q->version, &kc->arena, &req);
+    if (e) return e;
+    struct kafka_server *ks = kc->ks;
+    struct karena *a = &kc->arena;
+    const char *gid = kstr_cstr(a, req.group_id);
+    struct group *g = gid ? group_registry_find(ks->groups, gid) : NULL;
+    bool live = g && group_state(g) != GROUP_EMPTY && group_state(g) != GROUP_DEAD;
+    struct kafka_offset_delete_resp resp;
+    memset(&resp, 0, sizeof(resp));
+    if (!gid || (!g && !offsets_group_known(ks->offsets, gid))) resp.error_code = GROUP_ERR_GROUP_ID_NOT_FOUND;
+    resp.topic_count = req.topic_count;
+    resp.topics = kafka_alloc_array(a, req.topic_count, sizeof(*resp.topics));
+    for (int32_t t = 0; t < req.topic_count && !resp.error_code; t++) {
+        const struct kafka_offset_delete_topic *rt = &req.topics[t];
+        struct kafka_offset_delete_topic_resp *tr = &resp.topics[t];
+        tr->name = rt->name;
+        tr->partition_count = rt->partition_count;
+        tr->partitions = kafka_alloc_array(a, rt->partition_count, sizeof(*tr->partitions));
+        for (int32_t i = 0; i < rt->partition_count; i++) {
+            tr->partitions[i].partition_index = rt->partitions[i].partition_index;
+            if (live) {
+                /* Members may be consuming it: Kafka refuses while the group subscribes to it. */
+                tr->partitions[i].error_code = GROUP_SUBSCRIBED_TO_TOPIC;
+                continue;
+            }
+            struct offset_commit c = {rt->name.p, rt->name.len, rt->partitions[i].partition_index, -1, -1, NULL, -1, true};
+            if (offsets_get(ks->offsets, gid, rt->name.p, rt->name.len, c.partition))
+                offsets_commit(ks->offsets, gid, &c, 1, loop_now_ms(ks->loop), NULL);
+        }
+    }
+    struct kw w;
+    kresp_begin(q, &w);
+    kafka_encode_offset_delete_resp(&w, q->version, &resp);
+    kresp_finish(q, &w);
+    return SL_OK;
+}

@@ -1,0 +1,431 @@
+/* offsets.c: durable committed offsets (see offsets.h). */
+#include "storage/offsets.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker/base.h"
+#include "broker/logging.h"
+#include "protocol/kafka_batch.h"
+#include "storage/store.h"
+
+#define OFFSETS_VERSION 1
+/* Compact when the log holds this many times more records than live entries (and enough). */
+#define OFFSETS_COMPACT_RATIO 4
+#define OFFSETS_COMPACT_MIN 10000
+
+struct offset_entry {
+    struct offset_entry *next;
+    uint64_t hash;
+    char *group, *topic;
+    int32_t partition;
+    struct offset_value v;
+};
+
+struct offsets {
+    struct log *log;
+    struct offset_entry **buckets;
+    uint32_t bucket_count, entry_count;
+    uint64_t records; /* records in the log (live + superseded + tombstones) */
+};
+
+static uint64_t offsets_hash(const char *group, const char *topic, int32_t tlen, int32_t partition) {
+    uint64_t h = 1469598103934665603ull;
+    for (const char *p = group; *p; p++) h = (h ^ (uint8_t)*p) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;
+    for (int32_t i = 0; i < tlen; i++) h = (h ^ (uint8_t)topic[i]) * 1099511628211ull;
+    return (h ^ (uint32_t)partition) * 1099511628211ull;
+}
+
+static struct offset_entry **offsets_slot(const struct offsets *o, const char *group, const char *topic,
+                                          int32_t tlen, int32_t partition, uint64_t h) {
+    struct offset_entry **pp = &o->buckets[h % o->bucket_count];
+    for (; *pp; pp = &(*pp)->next) {
+        struct offset_entry *e = *pp;
+        if (e->hash == h && e->partition == partition && !strcmp(e->group, group) &&
+            (int32_t)strlen(e->topic) == tlen && !memcmp(e->topic, topic, (size_t)tlen))
+            return pp;
+    }
+    return pp;
+}
+
+static void offsets_entry_free(struct offset_entry *e) {
+    free(e->group);
+    free(e->topic);
+    free((char *)e->v.metadata);
+    free(e);
+}
+
+static void offsets_grow(struct offsets *o) {
+    uint32_t n = o->bucket_count * 2;
+    struct offset_entry **b = sl_xcalloc(n, sizeof(*b));
+    for (uint32_t i = 0; i < o->bucket_count; i++) {
+        struct offset_entry *e = o->buckets[i];
+        while (e) {
+            struct offset_entry *next = e->next;
+            e->next = b[e->hash % n];
+            b[e->hash % n] = e;
+            e = next;
+        }
+    }
+    free(o->buckets);
+    o->buckets = b;
+    o->bucket_count = n;
+}
+
+static char *offsets_strndup(const char *s, int32_t n) {
+    char *p = sl_xmalloc((size_t)n + 1);
+    memcpy(p, s, (size_t)n);
+    p[n] = 0;
+    return p;
+}
+
+/* Applies one commit (or tombstone) to the map. */
+static void offsets_apply(struct offsets *o, const char *group, const struct offset_commit *c, int64_t commit_ms) {
+    uint64_t h = offsets_hash(group, c->topic, c->topic_len, c->partition);
+    struct offset_entry **pp = offsets_slot(o, group, c->topic, c->topic_len, c->partition, h);
+    if (c->tombstone) {
+        if (*pp) {
+            struct offset_entry *e = *pp;
+            *pp = e->next;
+            offsets_entry_free(e);
+            o->entry_count--;
+        }
+        return;
+    }
+    struct offset_entry *e = *pp;
+    if (!e) {
+        e = sl_xcalloc(1, sizeof(*e));
+        e->hash = h;
+        e->group = strdup(group);
+        e->topic = offsets_strndup(c->topic, c->topic_len);
+        e->partition = c->partition;
+        *pp = e;
+        o->entry_count++;
+    }
+    free((char *)e->v.metadata);
+    e->v.offset = c->offset;
+    e->v.leader_epoch = c->leader_epoch;
+    e->v.metadata = c->metadata ? offsets_strndup(c->metadata, c->metadata_len) : NULL;
+    e->v.commit_ms = commit_ms;
+    if (o->entry_count > o->bucket_count) offsets_grow(o);
+}
+
+/* ---- record encoding ------------------------------------------------------------------------ */
+
+static size_t put_str16(uint8_t *p, const char *s, int32_t n) {
+    sl_store_be16(p, (uint16_t)n);
+    memcpy(p + 2, s, (size_t)n);
+    return 2 + (size_t)n;
+}
+
+static sl_err offsets_append(struct offsets *o, const char *group, const struct offset_commit *c, uint32_t n,
+                             uint64_t now_ms, struct log_waiter *w) {
+    size_t glen = strlen(group);
+    if (glen > UINT16_MAX) return SL_INVALID_ARG;
+    size_t bytes = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (c[i].topic_len < 0 || c[i].topic_len > UINT16_MAX || c[i].metadata_len > UINT16_MAX) return SL_INVALID_ARG;
+        bytes += 2 + 2 + glen + 2 + (size_t)c[i].topic_len + 4 + 2 + 8 + 4 + 2 + (size_t)SL_MAX(c[i].metadata_len, 0) + 8;
+    }
+    uint8_t *kv = sl_xmalloc(bytes ? bytes : 1);
+    struct kafka_record_in *recs = sl_xcalloc(n ? n : 1, sizeof(*recs));
+    uint8_t *p = kv;
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t *key = p;
+        sl_store_be16(p, OFFSETS_VERSION), p += 2;
+        p += put_str16(p, group, (int32_t)glen);
+        p += put_str16(p, c[i].topic, c[i].topic_len);
+        sl_store_be32(p, (uint32_t)c[i].partition), p += 4;
+        recs[i].key = key;
+        recs[i].key_len = (int32_t)(p - key);
+        recs[i].timestamp_ms = (int64_t)now_ms;
+        recs[i].value_len = -1;
+        if (c[i].tombstone) continue;
+        uint8_t *val = p;
+        sl_store_be16(p, OFFSETS_VERSION), p += 2;
+        sl_store_be64(p, (uint64_t)c[i].offset), p += 8;
+        sl_store_be32(p, (uint32_t)c[i].leader_epoch), p += 4;
+        int32_t ml = c[i].metadata ? c[i].metadata_len : -1;
+        sl_store_be16(p, (uint16_t)(ml < 0 ? 0xffff : ml)), p += 2;
+        if (ml > 0) memcpy(p, c[i].metadata, (size_t)ml), p += ml;
+        sl_store_be64(p, now_ms), p += 8;
+        recs[i].value = val;
+        recs[i].value_len = (int32_t)(p - val);
+    }
+    size_t cap = kafka_batch_encoded_bytes_max(recs, n);
+    uint8_t *batch = sl_xmalloc(cap ? cap : 1);
+    size_t len = cap ? kafka_batch_encode(batch, cap, recs, n, -1, -1, -1) : 0;
+    sl_err e = SL_INVALID_ARG;
+    if (len) {
+        int64_t base;
+        e = log_append(o->log, batch, (uint32_t)len, &base, w, true);
+    }
+    if (!e) o->records += n;
+    free(batch);
+    free(recs);
+    free(kv);
+    return e;
+}
+
+static bool get_str16(const uint8_t **p, const uint8_t *end, const char **s, int32_t *n) {
+    if (end - *p < 2) return false;
+    uint16_t l = sl_load_be16(*p);
+    if (l == 0xffff) {
+        *s = NULL;
+        *n = -1;
+        *p += 2;
+        return true;
+    }
+    if (end - *p < 2 + l) return false;
+    *s = (const char *)*p + 2;
+    *n = l;
+    *p += 2 + l;
+    return true;
+}
+
+/* One record of the log back into the map; malformed records are skipped (logged once). */
+static bool offsets_replay_record(struct offsets *o, const struct kafka_record *r) {
+    const uint8_t *p = r->key, *end = r->key + SL_MAX(r->key_len, 0);
+    const char *group, *topic;
+    int32_t glen, tlen;
+    if (r->key_len < 2 || sl_load_be16(p) != OFFSETS_VERSION) return false;
+    p += 2;
+    if (!get_str16(&p, end, &group, &glen) || !get_str16(&p, end, &topic, &tlen) || glen < 0 || tlen < 0 ||
+        end - p != 4)
+        return false;
+    struct offset_commit c = {.topic = topic, .topic_len = tlen, .partition = (int32_t)sl_load_be32(p)};
+    int64_t commit_ms = r->timestamp;
+    if (r->value_len < 0) {
+        c.tombstone = true;
+    } else {
+        const uint8_t *v = r->value, *vend = r->value + r->value_len;
+        if (r->value_len < 2 + 8 + 4 + 2 + 8 || sl_load_be16(v) != OFFSETS_VERSION) return false;
+        c.offset = (int64_t)sl_load_be64(v + 2);
+        c.leader_epoch = (int32_t)sl_load_be32(v + 10);
+        v += 14;
+        const char *md;
+        int32_t mlen;
+        if (!get_str16(&v, vend, &md, &mlen) || vend - v != 8) return false;
+        c.metadata = md;
+        c.metadata_len = mlen;
+        commit_ms = (int64_t)sl_load_be64(v);
+    }
+    char *g = offsets_strndup(group, glen);
+    offsets_apply(o, g, &c, commit_ms);
+    free(g);
+    return true;
+}
+
+static sl_err offsets_replay(struct offsets *o) {
+    struct log *g = o->log;
+    int64_t at = log_start_offset(g);
+    uint32_t bad = 0;
+    while (at < log_written_offset(g)) {
+        struct log_span sp;
+        sl_err e = log_read(g, at, 1u << 20, &sp);
+        if (e) return e;
+        if (sp.len == 0) break;
+        uint8_t *buf = sl_xmalloc(sp.len);
+        ssize_t n = pread(sp.fd, buf, sp.len, (off_t)sp.pos);
+        uint32_t off = 0;
+        while (n == (ssize_t)sp.len && off + KAFKA_BATCH_LOG_OVERHEAD <= sp.len) {
+            uint32_t blen = sl_load_be32(buf + off + 8) + KAFKA_BATCH_LOG_OVERHEAD;
+            if (off + blen > sp.len) break;
+            struct kafka_record_iter it;
+            struct kafka_record r;
+            if (kafka_record_iter_init(&it, buf + off, blen) == SL_OK)
+                while (kafka_record_next(&it, &r) == SL_OK) {
+                    o->records++;
+                    if (!offsets_replay_record(o, &r)) bad++;
+                }
+            off += blen;
+        }
+        free(buf);
+        at = sp.next_offset;
+        log_span_release(&sp);
+        if (n != (ssize_t)sp.len) return SL_IO;
+    }
+    if (bad) SL_WARN("offsets: skipped %u malformed records in %s", bad, log_dir(g));
+    return SL_OK;
+}
+
+/* Rewrites the live entries at the end of the log and drops everything before them. */
+static void offsets_compact(struct offsets *o, uint64_t now_ms) {
+    int64_t from = log_end_offset(o->log);
+    uint64_t before = o->records;
+    for (uint32_t b = 0; b < o->bucket_count; b++) {
+        for (struct offset_entry *e = o->buckets[b]; e; e = e->next) {
+            struct offset_commit c = {e->topic, (int32_t)strlen(e->topic), e->partition, e->v.offset,
+                                      e->v.leader_epoch, e->v.metadata,
+                                      e->v.metadata ? (int32_t)strlen(e->v.metadata) : -1, false};
+            offsets_append(o, e->group, &c, 1, now_ms, NULL);
+        }
+    }
+    if (log_flush(o->log, true, 60000) == SL_OK) {
+        log_delete_before(o->log, from);
+        o->records = o->entry_count;
+        SL_INFO("offsets: compacted %llu records to %u live entries", (unsigned long long)before, o->entry_count);
+    }
+}
+
+sl_err offsets_open(struct offsets **out, struct store *st, uint64_t now_ms) {
+    struct log *g = store_log_get(st, OFFSETS_TOPIC, 0);
+    struct log_config cfg;
+    log_config_defaults(&cfg);
+    cfg.segment_bytes = 16u << 20;
+    cfg.retention_ms = -1;
+    cfg.retention_bytes = -1;
+    cfg.batch_bytes_max = 64u << 20;
+    cfg.durability = LOG_DURABILITY_GROUP;
+    cfg.group_commit_ms = 0;
+    cfg.preallocate_bytes = 1u << 20;
+    if (!g) {
+        sl_err e = store_log_create(st, OFFSETS_TOPIC, 0, &cfg, &g);
+        if (e) return e;
+    }
+    log_set_config(g, &cfg);
+    struct offsets *o = sl_xcalloc(1, sizeof(*o));
+    o->log = g;
+    o->bucket_count = 256;
+    o->buckets = sl_xcalloc(o->bucket_count, sizeof(*o->buckets));
+    sl_err e = offsets_replay(o);
+    if (e) {
+        offsets_close(o);
+        return e;
+    }
+    if (o->records > OFFSETS_COMPACT_MIN && o->records > (uint64_t)o->entry_count * OFFSETS_COMPACT_RATIO)
+        offsets_compact(o, now_ms);
+    *out = o;
+    return SL_OK;
+}
+
+void offsets_close(struct offsets *o) {
+    for (uint32_t b = 0; b < o->bucket_count; b++) {
+        struct offset_entry *e = o->buckets[b];
+        while (e) {
+            struct offset_entry *next = e->next;
+            offsets_entry_free(e);
+            e = next;
+        }
+    }
+    free(o->buckets);
+    free(o);
+}
+
+sl_err offsets_commit(struct offsets *o, const char *group, const struct offset_commit *c, uint32_t n,
+                      uint64_t now_ms, struct log_waiter *w) {
+    if (n == 0) return SL_INVALID_ARG;
+    sl_err e = offsets_append(o, group, c, n, now_ms, w);
+    if (e) return e;
+    for (uint32_t i = 0; i < n; i++) offsets_apply(o, group, &c[i], (int64_t)now_ms);
+    return SL_OK;
+}
+
+const struct offset_value *offsets_get(const struct offsets *o, const char *group, const char *topic,
+                                       int32_t topic_len, int32_t partition) {
+    uint64_t h = offsets_hash(group, topic, topic_len, partition);
+    struct offset_entry *const *pp = offsets_slot(o, group, topic, topic_len, partition, h);
+    return *pp ? &(*pp)->v : NULL;
+}
+
+uint32_t offsets_for_group(const struct offsets *o, const char *group,
+                           void (*fn)(void *arg, const char *topic, int32_t partition, const struct offset_value *v),
+                           void *arg) {
+    uint32_t n = 0;
+    for (uint32_t b = 0; b < o->bucket_count; b++)
+        for (struct offset_entry *e = o->buckets[b]; e; e = e->next)
+            if (!strcmp(e->group, group)) {
+                if (fn) fn(arg, e->topic, e->partition, &e->v);
+                n++;
+            }
+    return n;
+}
+
+bool offsets_group_known(const struct offsets *o, const char *group) {
+    for (uint32_t b = 0; b < o->bucket_count; b++)
+        for (struct offset_entry *e = o->buckets[b]; e; e = e->next)
+            if (!strcmp(e->group, group)) return true;
+    return false;
+}
+
+void offsets_groups(const struct offsets *o, void (*fn)(void *arg, const char *group), void *arg) {
+    /* Distinct groups: an O(n^2) walk is fine for ListGroups on a single broker's scale, but
+     * keep it linear-ish by remembering the groups already reported in a small table. */
+    const char **seen = NULL;
+    uint32_t nseen = 0, cap = 0;
+    for (uint32_t b = 0; b < o->bucket_count; b++) {
+        for (struct offset_entry *e = o->buckets[b]; e; e = e->next) {
+            bool dup = false;
+            for (uint32_t i = 0; i < nseen && !dup; i++) dup = !strcmp(seen[i], e->group);
+            if (dup) continue;
+            if (nseen == cap) seen = sl_xrealloc(seen, (cap = cap ? cap * 2 : 16) * sizeof(*seen));
+            seen[nseen++] = e->group;
+            fn(arg, e->group);
+        }
+    }
+    free(seen);
+}
+
+struct offsets_doomed {
+    struct offset_commit *c;
+    uint32_t n, cap;
+};
+
+static void offsets_collect(void *arg, const char *topic, int32_t partition, const struct offset_value *v) {
+    struct offsets_doomed *d = arg;
+    (void)v;
+    if (d->n == d->cap) d->c = sl_xrealloc(d->c, (d->cap = d->cap ? d->cap * 2 : 16) * sizeof(*d->c));
+    d->c[d->n++] = (struct offset_commit){.topic = topic, .topic_len = (int32_t)strlen(topic), .partition = partition,
+                                         .offset = -1, .tombstone = true};
+}
+
+sl_err offsets_delete_group(struct offsets *o, const char *group, uint64_t now_ms, struct log_waiter *w) {
+    struct offsets_doomed d = {0};
+    offsets_for_group(o, group, offsets_collect, &d);
+    sl_err e = SL_OK;
+    if (d.n) {
+        /* Copy the names: applying tombstones frees the entries they point into. */
+        for (uint32_t i = 0; i < d.n; i++) d.c[i].topic = offsets_strndup(d.c[i].topic, d.c[i].topic_len);
+        e = offsets_commit(o, group, d.c, d.n, now_ms, w);
+        for (uint32_t i = 0; i < d.n; i++) free((char *)d.c[i].topic);
+    } else if (w) {
+        w->done(w, SL_OK);
+    }
+    free(d.c);
+    return e;
+}
+
+uint32_t offsets_expire(struct offsets *o, uint64_t now_ms, uint64_t retention_ms,
+                        bool (*may_expire)(void *arg, const char *group), void *arg) {
+    uint32_t gone = 0;
+    for (uint32_t b = 0; b < o->bucket_count; b++) {
+        struct offset_entry *e = o->buckets[b];
+        while (e) {
+            struct offset_entry *next = e->next;
+            if ((int64_t)now_ms - e->v.commit_ms > (int64_t)retention_ms && may_expire(arg, e->group)) {
+                char *group = strdup(e->group);
+                char *topic = strdup(e->topic);
+                struct offset_commit c = {.topic = topic, .topic_len = (int32_t)strlen(topic),
+                                          .partition = e->partition, .offset = -1, .tombstone = true};
+                bool ok = offsets_commit(o, group, &c, 1, now_ms, NULL) == SL_OK;
+                free(group);
+                free(topic);
+                if (!ok) return gone; /* the log failed: try again next time */
+                gone++;
+                next = o->buckets[b]; /* the chain changed: rescan it */
+            }
+            e = next;
+        }
+    }
+    return gone;
+}
+
+int64_t offsets_lag(const struct offsets *o, const char *group, const char *topic, int32_t partition,
+                    struct log *partition_log) {
+    const struct offset_value *v = offsets_get(o, group, topic, (int32_t)strlen(topic), partition);
+    if (!v || !partition_log) return -1;
+    int64_t lag = log_written_offset(partition_log) - v->offset;
+    return lag < 0 ? 0 : lag;
+}

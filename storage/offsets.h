@@ -1,0 +1,75 @@
+/* offsets.h: committed consumer-group offsets, durable before OffsetCommit is answered.
+ *
+ * Every commit is one RecordBatch appended to the internal log __consumer_offsets-0 (hidden
+ * from clients) with one record per partition, under the per-append fsync policy; the commit
+ * completes when that batch is durable. Key: u16 version=1, u16+group, u16+topic, i32
+ * partition. Value: u16 version=1, i64 offset, i32 leader epoch, u16+metadata, i64 commit
+ * time, or null: a tombstone (OffsetDelete, DeleteGroups, expiry). Opening replays the log
+ * into a hash map; when the log holds far more records than live entries it is compacted by
+ * appending the live set and deleting everything before it. */
+#ifndef SL_STORAGE_OFFSETS_H
+#define SL_STORAGE_OFFSETS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "protocol/errors.h"
+#include "storage/log.h"
+
+struct store;
+struct offsets;
+
+#define OFFSETS_TOPIC "__consumer_offsets"
+
+struct offset_commit {
+    const char *topic;
+    int32_t topic_len;
+    int32_t partition;
+    int64_t offset;        /* -1 with tombstone */
+    int32_t leader_epoch;
+    const char *metadata;  /* NULL: null metadata */
+    int32_t metadata_len;
+    bool tombstone;        /* delete this partition's offset */
+};
+
+struct offset_value {
+    int64_t offset;
+    int32_t leader_epoch;
+    const char *metadata; /* NUL-terminated; NULL if null */
+    int64_t commit_ms;
+};
+
+sl_err offsets_open(struct offsets **out, struct store *st, uint64_t now_ms);
+void offsets_close(struct offsets *o);
+
+/* Writes the commits as one batch; w fires once it is durable (or failed). The in-memory view
+ * changes at once, so an OffsetFetch after an acknowledged commit always sees it. */
+sl_err offsets_commit(struct offsets *o, const char *group, const struct offset_commit *c, uint32_t n,
+                      uint64_t now_ms, struct log_waiter *w);
+
+/* NULL if nothing is committed. */
+const struct offset_value *offsets_get(const struct offsets *o, const char *group, const char *topic,
+                                       int32_t topic_len, int32_t partition);
+
+/* Calls fn for every committed partition of the group; returns how many. */
+uint32_t offsets_for_group(const struct offsets *o, const char *group,
+                           void (*fn)(void *arg, const char *topic, int32_t partition,
+                                      const struct offset_value *v),
+                           void *arg);
+bool offsets_group_known(const struct offsets *o, const char *group);
+/* Every group with committed offsets (for ListGroups): fn per distinct group. */
+void offsets_groups(const struct offsets *o, void (*fn)(void *arg, const char *group), void *arg);
+
+/* Tombstones every offset of the group (DeleteGroups). */
+sl_err offsets_delete_group(struct offsets *o, const char *group, uint64_t now_ms, struct log_waiter *w);
+/* Tombstones offsets older than retention_ms of groups that may_expire() says have no live
+ * members (Kafka's offsets.retention.minutes). Returns how many went. */
+uint32_t offsets_expire(struct offsets *o, uint64_t now_ms, uint64_t retention_ms,
+                        bool (*may_expire)(void *arg, const char *group), void *arg);
+
+/* Consumer lag: the log's high watermark minus the committed offset (never negative); -1 when
+ * nothing is committed. The one function the CLI and /metrics use. */
+int64_t offsets_lag(const struct offsets *o, const char *group, const char *topic, int32_t partition,
+                    struct log *partition_log);
+
+#endif
