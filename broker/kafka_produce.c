@@ -131,6 +131,8 @@ sl_err kafka_handle_produce(struct kconn *kc, struct kreq *q, struct kr *r) {
     struct produce_park *pk = sl_xcalloc(1, sizeof(*pk));
     pk->q = q;
     pk->pending = 1;
+    /* Parked (waiters hold q) until answered; it cannot be cancelled, only answered late. */
+    q->park = pk;
     int32_t nparts = 0;
     size_t names = 0;
     for (int32_t t = 0; t < req.topic_count; t++) {

@@ -235,6 +235,9 @@ static bool kafka_on_frame(struct kconn *kc, const uint8_t *p, uint32_t len) {
     karena_reset(&kc->arena);
     sl_err e = fn(kc, q, &r);
     if (e) {
+        /* Nothing was started for a request that did not decode: its slot just goes. */
+        q->ready = true;
+        q->silent = true;
         SL_DEBUG("kafka %s: malformed %s v%d request: %s", kc->c ? kc->c->peer : "?",
                  kafka_api_info(h.api_key)->name, h.api_version, sl_err_str(e));
         return false;

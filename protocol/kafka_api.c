@@ -7,7 +7,7 @@
  * flexibleVersions of each <Name>Request.json; INT16_MAX is "none". One list feeds both the
  * table and the key -> slot index, so the two cannot drift apart. */
 #define KAFKA_APIS(X)                                                 \
-    X(PRODUCE, "Produce", 3, 9, 9)                                    \
+    X(PRODUCE, "Produce", 0, 9, 9)                                    \
     X(FETCH, "Fetch", 4, 12, 12)                                      \
     X(LIST_OFFSETS, "ListOffsets", 0, 7, 6)                           \
     X(METADATA, "Metadata", 0, 12, 9)                                 \

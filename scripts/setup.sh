@@ -3,28 +3,55 @@
 # Fast when everything is there: apt is touched only if a package is missing. Needs root then.
 set -euo pipefail
 
-# One list; later work adds its clients and tools here (librdkafka-dev, kcat, golang, nodejs...).
-PACKAGES="build-essential cmake pkg-config git ca-certificates liburing-dev libxxhash-dev libzstd-dev check procps python3"
+# One list; later work adds its clients and tools here.
+# The Kafka clients of tests/integration: kcat and confluent-kafka-python (librdkafka), kafka-python
+# with its codecs (snappy, lz4, zstandard), sarama for Go in GOPATH mode, and Node.js + npm for
+# kafkajs (from the npm registry, below).
+PACKAGES="build-essential cmake pkg-config git ca-certificates liburing-dev libxxhash-dev libzstd-dev check procps python3
+          kcat librdkafka-dev python3-confluent-kafka python3-kafka python3-snappy python3-lz4 python3-zstandard
+          golang-go golang-github-shopify-sarama-dev nodejs npm"
+
+# Installed, or provided by an installed package (a nodejs from elsewhere provides npm: asking
+# apt for Debian's npm then would fight over /usr/bin/node).
+provided=
+installed() {
+    local status
+    status=$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)
+    [[ "$status" == "install ok installed" ]] && return 0
+    [[ -n "$provided" ]] || provided=$(dpkg-query -W -f='${Status}|${Provides}\n' 2>/dev/null |
+        grep '^install ok installed|' | cut -d'|' -f2 | tr ',' '\n' | sed -E 's/^ *//; s/ .*$//')
+    grep -qxF "$1" <<<"$provided"
+}
 
 missing=()
 for pkg in $PACKAGES; do
-    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
-    if [[ "$status" != "install ok installed" ]]; then
+    if ! installed "$pkg"; then
         missing+=("$pkg")
     fi
 done
 
-if [[ ${#missing[@]} -eq 0 ]]; then
-    exit 0
+if [[ ${#missing[@]} -gt 0 ]]; then
+    if [[ "$(id -u)" -ne 0 ]]; then
+        echo "setup: missing packages: ${missing[*]}" >&2
+        echo "setup: run as root to install them (sudo $0), or apt-get install them yourself" >&2
+        exit 1
+    fi
+    echo "setup: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 
-if [[ "$(id -u)" -ne 0 ]]; then
-    echo "setup: missing packages: ${missing[*]}" >&2
-    echo "setup: run as root to install them (sudo $0), or apt-get install them yourself" >&2
-    exit 1
+# kafkajs for tests/integration, pinned by its package-lock.json; only when node_modules is
+# missing or older than the lock.
+it="$(dirname "$0")/../tests/integration"
+if [[ -f "$it/package.json" ]] && command -v npm >/dev/null; then
+    if [[ ! -f "$it/node_modules/.package-lock.json" || "$it/package-lock.json" -nt "$it/node_modules/.package-lock.json" ]]; then
+        echo "setup: npm packages for tests/integration" >&2
+        if [[ -f "$it/package-lock.json" ]]; then
+            npm ci --prefix "$it" --no-audit --no-fund --loglevel=error >/dev/null
+        else
+            npm install --prefix "$it" --no-audit --no-fund --loglevel=error >/dev/null
+        fi
+    fi
 fi
-
-echo "setup: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt-get update
-apt-get install -y --no-install-recommends "${missing[@]}"

@@ -12,7 +12,7 @@
 /* What the table must say: the advertised ranges (kafka-subset.md section 1) and the
  * flexibleVersions of apache/kafka's <Name>Request.json, checked by hand against the specs. */
 static const struct kafka_api_info k_expected[] = {
-    {KAFKA_PRODUCE, "Produce", 3, 9, 9},
+    {KAFKA_PRODUCE, "Produce", 0, 9, 9},
     {KAFKA_FETCH, "Fetch", 4, 12, 12},
     {KAFKA_LIST_OFFSETS, "ListOffsets", 0, 7, 6},
     {KAFKA_METADATA, "Metadata", 0, 12, 9},

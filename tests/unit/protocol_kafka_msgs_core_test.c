@@ -187,8 +187,7 @@ static void fill_produce_req(void *m, int16_t v, int variant) {
 
 static void cmp_produce_req(const void *a, const void *b, int16_t v) {
     const struct kafka_produce_req *in = a, *out = b;
-    (void)v;
-    ck_kstr(out->transactional_id, in->transactional_id);
+    ck_kstr(out->transactional_id, v >= 3 ? in->transactional_id : NUL); /* TransactionalId: v3+ */
     ck_assert_int_eq(out->acks, in->acks);
     ck_assert_int_eq(out->timeout_ms, in->timeout_ms);
     ck_assert_int_eq(out->topic_count, in->topic_count);
@@ -243,7 +242,7 @@ static void cmp_produce_resp(const void *a, const void *b, int16_t v) {
             ck_kstr(po->error_message, v >= 8 ? pi->error_message : NUL);
         }
     }
-    ck_assert_int_eq(out->throttle_time_ms, in->throttle_time_ms);
+    ck_assert_int_eq(out->throttle_time_ms, v >= 1 ? in->throttle_time_ms : 0); /* v1+ */
 }
 
 /* ============================================================================================
