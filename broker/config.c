@@ -82,6 +82,14 @@ static const struct cfg_key cfg_keys[] = {
     CFG_KEY("group_max_session_timeout_ms", NULL, NULL, CFG_MS, group_max_session_timeout_ms, 0),
     CFG_KEY("offsets_retention_ms", NULL, NULL, CFG_MS, offsets_retention_ms, 0),
     CFG_KEY("jetstream", NULL, NULL, CFG_BOOL, jetstream, 0),
+    CFG_KEY("user", NULL, NULL, CFG_STRING, user, CFG_F_EMPTY_OK),
+    CFG_KEY("pass", NULL, NULL, CFG_STRING, pass, CFG_F_EMPTY_OK),
+    CFG_KEY("auth_token", "auth", NULL, CFG_STRING, auth_token, CFG_F_EMPTY_OK),
+    CFG_KEY("auth_timeout", NULL, NULL, CFG_SECONDS, auth_timeout_ms, 0),
+    CFG_KEY("ping_interval", NULL, NULL, CFG_SECONDS, ping_interval_ms, 0),
+    CFG_KEY("ping_max", "ping_max_out", NULL, CFG_COUNT, ping_max_out, 0),
+    CFG_KEY("max_control_line", NULL, NULL, CFG_SIZE, max_control_line_bytes, 0),
+    CFG_KEY("max_subscriptions", NULL, NULL, CFG_COUNT, max_subscriptions, 0),
     CFG_KEY("segment_bytes", NULL, NULL, CFG_SIZE, log.segment_bytes, 0),
     CFG_KEY("segment_ms", NULL, NULL, CFG_MS, log.segment_ms, 0),
     CFG_KEY("retention_ms", NULL, NULL, CFG_MS, log.retention_ms, CFG_F_UNLIMITED),
@@ -141,6 +149,10 @@ void sl_config_defaults(struct sl_config *c) {
     c->max_pending_bytes = 64u << 20;
     c->max_request_bytes = 100u << 20;
     c->connections_max_idle_ms = 600000;
+    c->auth_timeout_ms = 2000;
+    c->ping_interval_ms = 120000;
+    c->ping_max_out = 2;
+    c->max_control_line_bytes = 4096;
     c->group_initial_rebalance_delay_ms = 100;
     c->group_min_session_timeout_ms = 6000;
     c->group_max_session_timeout_ms = 1800000;
@@ -600,6 +612,13 @@ void sl_config_usage(FILE *out) {
           "  --auto-create-topics BOOL      create unknown topics on Metadata/Produce (true)\n"
           "  --num-partitions N             partitions of auto-created topics (1)\n"
           "  --connections-max-idle-ms MS   close connections idle this long (600000)\n"
+          "  --user USER --pass PASS        NATS user/password authentication\n"
+          "  --auth TOKEN                   NATS token authentication\n"
+          "  --auth-timeout DURATION        NATS: CONNECT must arrive within (2s)\n"
+          "  --ping-interval DURATION       NATS: server PING period (2m)\n"
+          "  --ping-max N                   NATS: unanswered PINGs before the connection is stale (2)\n"
+          "  --max-control-line SIZE        NATS: longest control line (4KiB)\n"
+          "  --max-subscriptions N          NATS: subscriptions per connection (0 = unlimited)\n"
           "  --group-initial-rebalance-delay-ms MS  first rebalance of an empty group waits (100)\n"
           "  --group-min-session-timeout-ms MS      smallest session timeout accepted (6000)\n"
           "  --group-max-session-timeout-ms MS      largest session timeout accepted (1800000)\n"

@@ -62,6 +62,14 @@ struct sl_config {
     uint32_t group_max_session_timeout_ms;       /* 1800000, as Kafka */
     uint64_t offsets_retention_ms;               /* offsets of empty groups expire, 7 days */
     bool jetstream;                              /* -js */
+    char user[256];                              /* NATS: --user/--pass auth when set */
+    char pass[256];
+    char auth_token[256];                        /* NATS: --auth token auth when set */
+    uint32_t auth_timeout_ms;                    /* NATS: CONNECT must arrive within, 2000 */
+    uint32_t ping_interval_ms;                   /* NATS: server PING period, 120000 */
+    uint32_t ping_max_out;                       /* NATS: unanswered PINGs before 'Stale Connection', 2 */
+    uint32_t max_control_line_bytes;             /* NATS: 4096 */
+    uint32_t max_subscriptions;                  /* NATS: per connection, 0 = unlimited */
     struct log_config log;                       /* storage: log_config_defaults() */
     uint32_t open_files_max;                     /* sealed-segment fd cache, 1024 */
     uint32_t retention_check_ms;                 /* 300000, Kafka's log.retention.check.interval.ms */

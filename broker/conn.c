@@ -55,6 +55,7 @@ void conn_consume(struct conn *c, size_t n) {
 
 static void conn_queue(struct conn *c, struct out_chunk *ch) {
     ch->next = NULL;
+    if (!c->out_head) c->last_send_ms = loop_now_ms(c->loop);
     if (c->out_tail) c->out_tail->next = ch;
     else c->out_head = ch;
     c->out_tail = ch;
@@ -173,8 +174,12 @@ static void conn_on_send(struct io_op *op, int32_t res) {
         return;
     }
     conn_sent(c, (size_t)res);
-    c->last_active_ms = loop_now_ms(c->loop);
+    c->last_active_ms = c->last_send_ms = loop_now_ms(c->loop);
     conn_pump_send(c);
+    if (!c->out_head && c->close_when_sent) {
+        conn_close(c, "closed after the last reply");
+        return;
+    }
     if (!c->out_head && c->ops->on_drain) {
         conn_hold(c);
         c->ops->on_drain(c);
@@ -201,6 +206,7 @@ static bool conn_send_file_now(struct conn *c, struct out_chunk *ch) {
         return false;
     }
     conn_sent(c, (size_t)n);
+    c->last_send_ms = loop_now_ms(c->loop);
     return true;
 }
 
@@ -267,6 +273,14 @@ static void conn_arm_recv(struct conn *c) {
 }
 
 void conn_pause_recv(struct conn *c) { c->recv_paused = true; }
+
+void conn_close_after_send(struct conn *c, const char *why) {
+    if (c->closing) return;
+    if (why) SL_DEBUG("%s: closing connection %s after sending: %s", c->listener ? c->listener->name : "conn", c->peer, why);
+    c->recv_paused = true;
+    c->close_when_sent = true;
+    if (!c->out_head) conn_close(c, NULL);
+}
 
 void conn_resume_recv(struct conn *c) {
     if (!c->recv_paused) return;

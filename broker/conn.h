@@ -64,7 +64,9 @@ struct conn {
     uint32_t ops_inflight;
     bool recv_inflight, send_inflight, poll_inflight;
     bool recv_paused, closing, closed_notified, peer_closed;
+    bool close_when_sent;    /* close once the output queue is empty (after a final -ERR) */
     uint64_t last_active_ms;
+    uint64_t last_send_ms;   /* the last time sending made progress or the queue was empty */
 
     struct iovec iov[CONN_IOV_MAX];
     struct msghdr msg;
@@ -88,6 +90,8 @@ void conn_send_file(struct conn *c, struct log_span *span);
 /* Queues a prepared chain of chunks (one response), in order. */
 void conn_send_chain(struct conn *c, struct out_chunk *head, struct out_chunk *tail, uint64_t bytes);
 
+/* Stops reading and closes once everything queued is sent (a last -ERR, a refusal). */
+void conn_close_after_send(struct conn *c, const char *why);
 void conn_pause_recv(struct conn *c);
 void conn_resume_recv(struct conn *c);
 void conn_close(struct conn *c, const char *why);

@@ -7,7 +7,7 @@ set -euo pipefail
 # The Kafka clients of tests/integration: kcat and confluent-kafka-python (librdkafka), kafka-python
 # with its codecs (snappy, lz4, zstandard), sarama for Go in GOPATH mode, and Node.js + npm for
 # kafkajs (from the npm registry, below).
-PACKAGES="build-essential cmake pkg-config git ca-certificates liburing-dev libxxhash-dev libzstd-dev check procps python3
+PACKAGES="build-essential cmake pkg-config git ca-certificates liburing-dev libxxhash-dev libzstd-dev libjansson-dev check procps python3
           kcat librdkafka-dev python3-confluent-kafka python3-kafka python3-snappy python3-lz4 python3-zstandard
           golang-go golang-github-shopify-sarama-dev nodejs npm"
 
