@@ -139,6 +139,15 @@ int broker_start(struct broker *b, const struct sl_config *cfg) {
         return -1;
     }
     b->kafka_running = true;
+    if (nats_server_start(&b->nats, &b->cfg, &b->loop) != 0) {
+        kafka_server_stop(&b->kafka);
+        topics_close(b->topics);
+        store_close(b->store);
+        loop_close(&b->loop);
+        broker_signals_restore(b);
+        return -1;
+    }
+    b->nats_running = true;
     broker_signal_arm(b);
     const struct store_stats *stats = store_get_stats(b->store);
     SL_INFO("sluice-server " SL_VERSION " started: data_dir=%s (%llu partitions recovered, clean=%s)",
@@ -152,6 +161,8 @@ void broker_run(struct broker *b) {
 
 int broker_stop(struct broker *b) {
     SL_INFO("shutting down");
+    if (b->nats_running) nats_server_stop(&b->nats);
+    b->nats_running = false;
     if (b->kafka_running) kafka_server_stop(&b->kafka);
     b->kafka_running = false;
     topics_close(b->topics);

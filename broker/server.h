@@ -12,6 +12,7 @@
 #include "broker/config.h"
 #include "broker/kafka.h"
 #include "broker/loop.h"
+#include "broker/nats_server.h"
 
 struct store;
 struct topics;
@@ -23,6 +24,8 @@ struct broker {
     struct topics *topics;
     struct kafka_server kafka;
     bool kafka_running;
+    struct nats_server nats;
+    bool nats_running;
 
     /* SIGTERM and SIGINT are blocked and read from signal_fd, so shutdown runs on the loop
      * like everything else instead of in a handler. */
