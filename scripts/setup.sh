@@ -6,10 +6,13 @@ set -euo pipefail
 # One list; later work adds its clients and tools here.
 # The Kafka clients of tests/integration: kcat and confluent-kafka-python (librdkafka), kafka-python
 # with its codecs (snappy, lz4, zstandard), sarama for Go in GOPATH mode, and Node.js + npm for
-# kafkajs (from the npm registry, below).
+# kafkajs (from the npm registry, below). The NATS tests and benchmark (tests/nats,
+# bench/run_nats.sh): nats.go for Go in GOPATH mode, nats.js (npm, below) and the reference
+# nats-server 2.9.10.
 PACKAGES="build-essential cmake pkg-config git ca-certificates liburing-dev libxxhash-dev libzstd-dev libjansson-dev check procps python3
           kcat librdkafka-dev python3-confluent-kafka python3-kafka python3-snappy python3-lz4 python3-zstandard
-          golang-go golang-github-shopify-sarama-dev nodejs npm"
+          golang-go golang-github-shopify-sarama-dev nodejs npm
+          golang-github-nats-io-go-nats-dev nats-server"
 
 # Installed, or provided by an installed package (a nodejs from elsewhere provides npm: asking
 # apt for Debian's npm then would fight over /usr/bin/node).
@@ -42,16 +45,17 @@ if [[ ${#missing[@]} -gt 0 ]]; then
     apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 
-# kafkajs for tests/integration, pinned by its package-lock.json; only when node_modules is
-# missing or older than the lock.
-it="$(dirname "$0")/../tests/integration"
-if [[ -f "$it/package.json" ]] && command -v npm >/dev/null; then
-    if [[ ! -f "$it/node_modules/.package-lock.json" || "$it/package-lock.json" -nt "$it/node_modules/.package-lock.json" ]]; then
-        echo "setup: npm packages for tests/integration" >&2
-        if [[ -f "$it/package-lock.json" ]]; then
-            npm ci --prefix "$it" --no-audit --no-fund --loglevel=error >/dev/null
-        else
-            npm install --prefix "$it" --no-audit --no-fund --loglevel=error >/dev/null
+# kafkajs for tests/integration and nats.js for tests/nats, pinned by their package-lock.json;
+# only when node_modules is missing or older than the lock.
+for it in "$(dirname "$0")/../tests/integration" "$(dirname "$0")/../tests/nats"; do
+    if [[ -f "$it/package.json" ]] && command -v npm >/dev/null; then
+        if [[ ! -f "$it/node_modules/.package-lock.json" || "$it/package-lock.json" -nt "$it/node_modules/.package-lock.json" ]]; then
+            echo "setup: npm packages for tests/$(basename "$it")" >&2
+            if [[ -f "$it/package-lock.json" ]]; then
+                npm ci --prefix "$it" --no-audit --no-fund --loglevel=error >/dev/null
+            else
+                npm install --prefix "$it" --no-audit --no-fund --loglevel=error >/dev/null
+            fi
         fi
     fi
-fi
+done
