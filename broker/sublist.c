@@ -550,7 +550,7 @@ static struct sl_centry *pack_result(struct sublist *sl, uint64_t h, const char 
     struct sub **members = (struct sub **)(groups + sl->sgroup_count);
     char *chars = (char *)(members + sl->spick_count);
 
-    memcpy(psubs, sl->spsubs, (size_t)sl->spsub_count * sizeof(*psubs));
+    if (sl->spsub_count) memcpy(psubs, sl->spsubs, (size_t)sl->spsub_count * sizeof(*psubs));
     uint32_t at = 0;
     for (uint32_t g = 0; g < sl->sgroup_count; g++) {
         struct sl_sgroup *sg = &sl->sgroups[g];
