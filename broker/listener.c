@@ -8,6 +8,7 @@
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "broker/base.h"
@@ -132,7 +133,16 @@ int listener_start(struct listener *ls, struct loop *l, const char *name, const 
     if (fd < 0) return -errno;
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 1024) != 0) {
+    /* Right after a kill -9 the old process's listening socket lingers for a few ms while the
+     * kernel tears its io_uring down (a pending accept holds it): wait that out, boundedly. */
+    int rc = -1;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        rc = bind(fd, (struct sockaddr *)&ss, len);
+        if (rc == 0 || errno != EADDRINUSE || port == 0) break;
+        struct timespec pause = {0, 20 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    if (rc != 0 || listen(fd, 1024) != 0) {
         int e = errno;
         close(fd);
         return -e;
