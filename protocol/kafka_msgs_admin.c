@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "broker/base.h"
+#include "protocol/kafka_codec.h"
 
 /* First flexible version of each API (KIP-482), from the specs' "flexibleVersions". */
 enum {
@@ -29,93 +30,6 @@ enum {
     INCREMENTAL_ALTER_CONFIGS_MAX = 1,
     DELETE_RECORDS_MAX = 2,
 };
-
-/* A version outside the range is the dispatcher's bug or a hostile header: refuse to guess
- * the layout. Decoders say so; encoders stop, as on any broken invariant. */
-#define DEC_VERSION(v, max)                                                                \
-    do {                                                                                   \
-        if ((v) < 0 || (v) > (max)) return SL_INVALID_ARG;                                 \
-    } while (0)
-#define ENC_VERSION(v, max) SL_ASSERT((v) >= 0 && (v) <= (max))
-
-/* No array in an admin request needs more elements than this. */
-#define ARRAY_MAX (1 << 20)
-
-static const struct kstr kstr_empty = {"", 0};
-static const struct kstr kstr_null = {NULL, -1};
-
-/* ---- shared helpers (duplicated in kafka_msgs_group.c so each file builds alone) ---- */
-
-static void dec_fail(struct kr *r, sl_err e) {
-    if (!r->err) r->err = e;
-    r->p = r->end;
-}
-
-/* STRING that is not nullable at this version: a null is malformed, as in Kafka's readers. */
-static struct kstr dec_str(struct kr *r, bool flex) {
-    struct kstr s = kr_str(r, flex);
-    if (!r->err && s.len < 0) dec_fail(r, SL_CORRUPT);
-    return s;
-}
-
-/* Array length; each element takes at least min_bytes, so n of them must fit in what is left. */
-static int32_t dec_count(struct kr *r, bool flex, bool nullable, size_t min_bytes) {
-    int32_t n = kr_array(r, flex, ARRAY_MAX);
-    if (r->err) return 0;
-    if (n < 0 && !nullable) {
-        dec_fail(r, SL_CORRUPT);
-        return 0;
-    }
-    if (n > 0 && (size_t)n * min_bytes > kr_left(r)) {
-        dec_fail(r, SL_UNDERFLOW);
-        return 0;
-    }
-    return n;
-}
-
-#define DEC_ARRAY(a, n, type) ((n) > 0 ? KARENA_NEW_ARRAY((a), type, (n)) : (type *)NULL)
-
-static int32_t *dec_i32s(struct kr *r, bool flex, struct karena *a, bool nullable, int32_t *count) {
-    int32_t n = dec_count(r, flex, nullable, 4);
-    int32_t *v = DEC_ARRAY(a, n, int32_t);
-    for (int32_t i = 0; i < n; i++) v[i] = kr_i32(r);
-    *count = n;
-    return v;
-}
-
-static struct kstr *dec_strs(struct kr *r, bool flex, struct karena *a, bool nullable, int32_t *count) {
-    int32_t n = dec_count(r, flex, nullable, 1);
-    struct kstr *v = DEC_ARRAY(a, n, struct kstr);
-    for (int32_t i = 0; i < n && !r->err; i++) v[i] = dec_str(r, flex);
-    *count = n;
-    return v;
-}
-
-/* Not nullable here: a null goes out as "" (Kafka does the same for ProtocolName < v7). */
-static void enc_str(struct kw *w, bool flex, struct kstr s) {
-    if (s.len > 0) kw_str(w, flex, s.p, s.len);
-    else kw_str(w, flex, "", 0);
-}
-
-static void enc_nstr(struct kw *w, bool flex, struct kstr s) {
-    if (s.len < 0) kw_str(w, flex, NULL, -1);
-    else enc_str(w, flex, s);
-}
-
-/* A negative count is null where the array is nullable, empty where it is not. */
-static void enc_count(struct kw *w, bool flex, int32_t n, bool nullable) {
-    kw_array(w, flex, n >= 0 ? n : (nullable ? -1 : 0));
-}
-
-static void enc_i32s(struct kw *w, bool flex, const int32_t *v, int32_t n, bool nullable) {
-    enc_count(w, flex, n, nullable);
-    for (int32_t i = 0; i < n; i++) kw_i32(w, v[i]);
-}
-
-static void enc_strs(struct kw *w, bool flex, const struct kstr *v, int32_t n, bool nullable) {
-    enc_count(w, flex, n, nullable);
-    for (int32_t i = 0; i < n; i++) enc_str(w, flex, v[i]);
-}
 
 /* ---- CreateTopics ---- */
 

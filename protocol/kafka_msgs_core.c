@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "broker/base.h"
+#include "protocol/kafka_codec.h"
 
 /* Smallest wire size of one array element at any served version (compact encodings, empty
  * strings and arrays). kafka_read_array refuses counts that could not fit at that size, which
@@ -28,8 +29,6 @@
 #define MIN_LIST_OFFSETS_TOPIC 2
 #define MIN_LIST_OFFSETS_PART 12 /* PartitionIndex, Timestamp */
 #define MIN_LIST_OFFSETS_PART_RESP 6
-
-static const struct kstr kstr_null = {NULL, -1};
 
 static int32_t *read_i32_array(struct kr *r, bool flex, struct karena *a, int32_t *count) {
     int32_t n = kafka_read_array(r, flex, false, 4);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "broker/base.h"
+#include "protocol/kafka_codec.h"
 
 /* First flexible version of each API (KIP-482), from the specs' "flexibleVersions";
  * OffsetDelete has none. */
@@ -38,105 +39,6 @@ enum {
     OFFSET_DELETE_MAX = 0,
 };
 
-/* A version outside the range is the dispatcher's bug or a hostile header: refuse to guess
- * the layout. Decoders say so; encoders stop, as on any broken invariant. */
-#define DEC_VERSION(v, max)                                                                \
-    do {                                                                                   \
-        if ((v) < 0 || (v) > (max)) return SL_INVALID_ARG;                                 \
-    } while (0)
-#define ENC_VERSION(v, max) SL_ASSERT((v) >= 0 && (v) <= (max))
-
-/* No array in a group request needs more elements than this. */
-#define ARRAY_MAX (1 << 20)
-
-static const struct kstr kstr_empty = {"", 0};
-static const struct kstr kstr_null = {NULL, -1};
-
-/* ---- shared helpers (duplicated in kafka_msgs_admin.c so each file builds alone) ---- */
-
-static void dec_fail(struct kr *r, sl_err e) {
-    if (!r->err) r->err = e;
-    r->p = r->end;
-}
-
-/* STRING that is not nullable at this version: a null is malformed, as in Kafka's readers. */
-static struct kstr dec_str(struct kr *r, bool flex) {
-    struct kstr s = kr_str(r, flex);
-    if (!r->err && s.len < 0) dec_fail(r, SL_CORRUPT);
-    return s;
-}
-
-/* BYTES (never nullable in these APIs). */
-static struct kstr dec_bytes(struct kr *r, bool flex) {
-    struct kstr s = kr_bytes(r, flex);
-    if (!r->err && s.len < 0) dec_fail(r, SL_CORRUPT);
-    return s;
-}
-
-/* Array length; each element takes at least min_bytes, so n of them must fit in what is left. */
-static int32_t dec_count(struct kr *r, bool flex, bool nullable, size_t min_bytes) {
-    int32_t n = kr_array(r, flex, ARRAY_MAX);
-    if (r->err) return 0;
-    if (n < 0 && !nullable) {
-        dec_fail(r, SL_CORRUPT);
-        return 0;
-    }
-    if (n > 0 && (size_t)n * min_bytes > kr_left(r)) {
-        dec_fail(r, SL_UNDERFLOW);
-        return 0;
-    }
-    return n;
-}
-
-#define DEC_ARRAY(a, n, type) ((n) > 0 ? KARENA_NEW_ARRAY((a), type, (n)) : (type *)NULL)
-
-static int32_t *dec_i32s(struct kr *r, bool flex, struct karena *a, int32_t *count) {
-    int32_t n = dec_count(r, flex, false, 4);
-    int32_t *v = DEC_ARRAY(a, n, int32_t);
-    for (int32_t i = 0; i < n; i++) v[i] = kr_i32(r);
-    *count = n;
-    return v;
-}
-
-static struct kstr *dec_strs(struct kr *r, bool flex, struct karena *a, int32_t *count) {
-    int32_t n = dec_count(r, flex, false, 1);
-    struct kstr *v = DEC_ARRAY(a, n, struct kstr);
-    for (int32_t i = 0; i < n && !r->err; i++) v[i] = dec_str(r, flex);
-    *count = n;
-    return v;
-}
-
-/* Not nullable here: a null goes out as "" (Kafka does the same for ProtocolName < v7). */
-static void enc_str(struct kw *w, bool flex, struct kstr s) {
-    if (s.len > 0) kw_str(w, flex, s.p, s.len);
-    else kw_str(w, flex, "", 0);
-}
-
-static void enc_nstr(struct kw *w, bool flex, struct kstr s) {
-    if (s.len < 0) kw_str(w, flex, NULL, -1);
-    else enc_str(w, flex, s);
-}
-
-static void enc_bytes(struct kw *w, bool flex, struct kstr b) {
-    if (b.len > 0) kw_bytes(w, flex, b.p, b.len);
-    else kw_bytes(w, flex, "", 0);
-}
-
-/* A negative count is null where the array is nullable, empty where it is not. */
-static void enc_count(struct kw *w, bool flex, int32_t n, bool nullable) {
-    kw_array(w, flex, n >= 0 ? n : (nullable ? -1 : 0));
-}
-
-static void enc_i32s(struct kw *w, bool flex, const int32_t *v, int32_t n) {
-    enc_count(w, flex, n, false);
-    for (int32_t i = 0; i < n; i++) kw_i32(w, v[i]);
-}
-
-static void enc_strs(struct kw *w, bool flex, const struct kstr *v, int32_t n) {
-    enc_count(w, flex, n, false);
-    for (int32_t i = 0; i < n; i++) enc_str(w, flex, v[i]);
-}
-
 /* ---- FindCoordinator ---- */
 
 sl_err kafka_decode_find_coordinator(struct kr *r, int16_t v, struct karena *a,
@@ -146,7 +48,7 @@ sl_err kafka_decode_find_coordinator(struct kr *r, int16_t v, struct karena *a,
     memset(out, 0, sizeof(*out));
     out->key = v <= 3 ? dec_str(r, flex) : kstr_empty; /* Key: v0-3 */
     out->key_type = v >= 1 ? kr_i8(r) : 0;             /* KeyType: v1+ */
-    if (v >= 4) out->coordinator_keys = dec_strs(r, flex, a, &out->coordinator_key_count); /* CoordinatorKeys: v4+ */
+    if (v >= 4) out->coordinator_keys = dec_strs(r, flex, a, false, &out->coordinator_key_count); /* CoordinatorKeys: v4+ */
     kr_tags(r, flex);
     return r->err;
 }
@@ -156,7 +58,7 @@ void kafka_encode_find_coordinator_req(struct kw *w, int16_t v, const struct kaf
     bool flex = v >= FIND_COORDINATOR_FLEX;
     if (v <= 3) enc_str(w, flex, req->key); /* Key: v0-3 */
     if (v >= 1) kw_i8(w, req->key_type);    /* KeyType: v1+ */
-    if (v >= 4) enc_strs(w, flex, req->coordinator_keys, req->coordinator_key_count); /* CoordinatorKeys: v4+ */
+    if (v >= 4) enc_strs(w, flex, req->coordinator_keys, req->coordinator_key_count, false); /* CoordinatorKeys: v4+ */
     kw_tags(w, flex);
 }
 
@@ -601,7 +503,7 @@ static struct kafka_offset_fetch_topic *dec_offset_fetch_topics(struct kr *r, bo
     struct kafka_offset_fetch_topic *t = DEC_ARRAY(a, n, struct kafka_offset_fetch_topic);
     for (int32_t i = 0; i < n && !r->err; i++) {
         t[i].name = dec_str(r, flex);
-        t[i].partition_indexes = dec_i32s(r, flex, a, &t[i].partition_index_count);
+        t[i].partition_indexes = dec_i32s(r, flex, a, false, &t[i].partition_index_count);
         kr_tags(r, flex);
     }
     *count = n;
@@ -613,7 +515,7 @@ static void enc_offset_fetch_topics(struct kw *w, bool flex, const struct kafka_
     enc_count(w, flex, n, nullable);
     for (int32_t i = 0; i < n; i++) {
         enc_str(w, flex, t[i].name);
-        enc_i32s(w, flex, t[i].partition_indexes, t[i].partition_index_count);
+        enc_i32s(w, flex, t[i].partition_indexes, t[i].partition_index_count, false);
         kw_tags(w, flex);
     }
 }
@@ -749,8 +651,8 @@ sl_err kafka_decode_describe_groups(struct kr *r, int16_t v, struct karena *a,
     DEC_VERSION(v, DESCRIBE_GROUPS_MAX);
     bool flex = v >= DESCRIBE_GROUPS_FLEX;
     memset(out, 0, sizeof(*out));
-    out->groups = dec_strs(r, flex, a, &out->group_count);                  /* Groups */
-    out->include_authorized_operations = v >= 3 ? kr_bool(r) : false;      /* IncludeAuthorizedOperations: v3+ */
+    out->groups = dec_strs(r, flex, a, false, &out->group_count);           /* Groups */
+    out->include_authorized_operations = v >= 3 ? kr_bool(r) : false; /* IncludeAuthorizedOperations: v3+ */
     kr_tags(r, flex);
     return r->err;
 }
@@ -758,8 +660,8 @@ sl_err kafka_decode_describe_groups(struct kr *r, int16_t v, struct karena *a,
 void kafka_encode_describe_groups_req(struct kw *w, int16_t v, const struct kafka_describe_groups_req *req) {
     ENC_VERSION(v, DESCRIBE_GROUPS_MAX);
     bool flex = v >= DESCRIBE_GROUPS_FLEX;
-    enc_strs(w, flex, req->groups, req->group_count);                /* Groups */
-    if (v >= 3) kw_bool(w, req->include_authorized_operations);     /* IncludeAuthorizedOperations: v3+ */
+    enc_strs(w, flex, req->groups, req->group_count, false);     /* Groups */
+    if (v >= 3) kw_bool(w, req->include_authorized_operations); /* IncludeAuthorizedOperations: v3+ */
     kw_tags(w, flex);
 }
 
@@ -834,7 +736,7 @@ sl_err kafka_decode_list_groups(struct kr *r, int16_t v, struct karena *a, struc
     DEC_VERSION(v, LIST_GROUPS_MAX);
     bool flex = v >= LIST_GROUPS_FLEX;
     memset(out, 0, sizeof(*out));
-    if (v >= 4) out->states_filter = dec_strs(r, flex, a, &out->states_filter_count); /* StatesFilter: v4+ */
+    if (v >= 4) out->states_filter = dec_strs(r, flex, a, false, &out->states_filter_count); /* StatesFilter: v4+ */
     kr_tags(r, flex);
     return r->err;
 }
@@ -842,7 +744,7 @@ sl_err kafka_decode_list_groups(struct kr *r, int16_t v, struct karena *a, struc
 void kafka_encode_list_groups_req(struct kw *w, int16_t v, const struct kafka_list_groups_req *req) {
     ENC_VERSION(v, LIST_GROUPS_MAX);
     bool flex = v >= LIST_GROUPS_FLEX;
-    if (v >= 4) enc_strs(w, flex, req->states_filter, req->states_filter_count); /* StatesFilter: v4+ */
+    if (v >= 4) enc_strs(w, flex, req->states_filter, req->states_filter_count, false); /* StatesFilter: v4+ */
     kw_tags(w, flex);
 }
 
@@ -885,7 +787,7 @@ sl_err kafka_decode_delete_groups(struct kr *r, int16_t v, struct karena *a, str
     DEC_VERSION(v, DELETE_GROUPS_MAX);
     bool flex = v >= DELETE_GROUPS_FLEX;
     memset(out, 0, sizeof(*out));
-    out->groups_names = dec_strs(r, flex, a, &out->groups_names_count); /* GroupsNames */
+    out->groups_names = dec_strs(r, flex, a, false, &out->groups_names_count); /* GroupsNames */
     kr_tags(r, flex);
     return r->err;
 }
@@ -893,7 +795,7 @@ sl_err kafka_decode_delete_groups(struct kr *r, int16_t v, struct karena *a, str
 void kafka_encode_delete_groups_req(struct kw *w, int16_t v, const struct kafka_delete_groups_req *req) {
     ENC_VERSION(v, DELETE_GROUPS_MAX);
     bool flex = v >= DELETE_GROUPS_FLEX;
-    enc_strs(w, flex, req->groups_names, req->groups_names_count); /* GroupsNames */
+    enc_strs(w, flex, req->groups_names, req->groups_names_count, false); /* GroupsNames */
     kw_tags(w, flex);
 }
 

@@ -245,4 +245,36 @@ static inline void ck_known_bytes(const struct msg_codec *c, int16_t v, const ui
     kw_free(&w);
 }
 
+
+/* The table-driven tests every suite runs over its codecs: round trip (and refused versions),
+ * truncations, flips and garbage, at every version. add_codec_tests registers them as loop
+ * tests over the suite's table, which it remembers for them. */
+static const struct msg_codec *suite_codecs;
+
+START_TEST(test_round_trip) {
+    const struct msg_codec *c = &suite_codecs[_i];
+    for (int16_t v = c->version_min; v <= c->version_max; v++) run_round_trip(c, v);
+    run_bad_versions(c);
+}
+END_TEST
+
+START_TEST(test_truncations) {
+    const struct msg_codec *c = &suite_codecs[_i];
+    for (int16_t v = c->version_min; v <= c->version_max; v++) run_truncations(c, v);
+}
+END_TEST
+
+START_TEST(test_flips) {
+    const struct msg_codec *c = &suite_codecs[_i];
+    for (int16_t v = c->version_min; v <= c->version_max; v++) run_flips(c, v, 2000);
+}
+END_TEST
+
+static inline void add_codec_tests(TCase *tc, const struct msg_codec *table, int n) {
+    suite_codecs = table;
+    tcase_add_loop_test(tc, test_round_trip, 0, n);
+    tcase_add_loop_test(tc, test_truncations, 0, n);
+    tcase_add_loop_test(tc, test_flips, 0, n);
+}
+
 #endif

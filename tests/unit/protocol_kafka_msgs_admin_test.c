@@ -555,25 +555,6 @@ static const struct msg_codec codecs[] = {
     CODEC_REQ(delete_records, 0, 2),    CODEC_RESP(delete_records, 0, 2),
 };
 
-START_TEST(test_round_trip) {
-    const struct msg_codec *c = &codecs[_i];
-    for (int16_t v = c->version_min; v <= c->version_max; v++) run_round_trip(c, v);
-    run_bad_versions(c);
-}
-END_TEST
-
-START_TEST(test_truncations) {
-    const struct msg_codec *c = &codecs[_i];
-    for (int16_t v = c->version_min; v <= c->version_max; v++) run_truncations(c, v);
-}
-END_TEST
-
-START_TEST(test_flips) {
-    const struct msg_codec *c = &codecs[_i];
-    for (int16_t v = c->version_min; v <= c->version_max; v++) run_flips(c, v, 2000);
-}
-END_TEST
-
 /* CreateTopics v4 request (not flexible), one topic with one config, from
  * CreateTopicsRequest.json: Topics [Name, NumPartitions, ReplicationFactor, Assignments,
  * Configs [Name, Value]], timeoutMs, validateOnly. */
@@ -669,9 +650,7 @@ int main(void) {
     TCase *tc = tcase_create("admin");
     tcase_set_timeout(tc, 300);
     int n = (int)(sizeof(codecs) / sizeof(codecs[0]));
-    tcase_add_loop_test(tc, test_round_trip, 0, n);
-    tcase_add_loop_test(tc, test_truncations, 0, n);
-    tcase_add_loop_test(tc, test_flips, 0, n);
+    add_codec_tests(tc, codecs, n);
     tcase_add_test(tc, test_known_create_topics_v4);
     tcase_add_test(tc, test_known_create_topics_resp_v5);
     tcase_add_test(tc, test_hostile_counts);

@@ -697,25 +697,6 @@ static const struct msg_codec codecs[] = {
     CODEC_REQ(offset_delete, 0, 0),    CODEC_RESP(offset_delete, 0, 0),
 };
 
-START_TEST(test_round_trip) {
-    const struct msg_codec *c = &codecs[_i];
-    for (int16_t v = c->version_min; v <= c->version_max; v++) run_round_trip(c, v);
-    run_bad_versions(c);
-}
-END_TEST
-
-START_TEST(test_truncations) {
-    const struct msg_codec *c = &codecs[_i];
-    for (int16_t v = c->version_min; v <= c->version_max; v++) run_truncations(c, v);
-}
-END_TEST
-
-START_TEST(test_flips) {
-    const struct msg_codec *c = &codecs[_i];
-    for (int16_t v = c->version_min; v <= c->version_max; v++) run_flips(c, v, 2000);
-}
-END_TEST
-
 /* JoinGroup v5 request (not flexible) with one protocol, from JoinGroupRequest.json:
  * GroupId, SessionTimeoutMs, RebalanceTimeoutMs (v1+), MemberId, GroupInstanceId (v5+,
  * nullable), ProtocolType, Protocols [Name, Metadata (bytes)]. */
@@ -823,9 +804,7 @@ int main(void) {
     TCase *tc = tcase_create("group");
     tcase_set_timeout(tc, 300);
     int n = (int)(sizeof(codecs) / sizeof(codecs[0]));
-    tcase_add_loop_test(tc, test_round_trip, 0, n);
-    tcase_add_loop_test(tc, test_truncations, 0, n);
-    tcase_add_loop_test(tc, test_flips, 0, n);
+    add_codec_tests(tc, codecs, n);
     tcase_add_test(tc, test_known_join_group_v5);
     tcase_add_test(tc, test_known_find_coordinator_v4);
     tcase_add_test(tc, test_tags_and_nulls);
