@@ -25,7 +25,7 @@
 
 #define POOL_SLOTS 4096            /* distinct payloads cycled by produce; a power of two */
 #define QUEUE_MSGS_MAX "2000000"   /* enough that the client never waits on its own queue first */
-#define FLUSH_TIMEOUT_MS 120000
+#define FLUSH_TIMEOUT_MS 30000     /* a dead broker fails the cell instead of hanging the run */
 #define STALL_TIMEOUT_MS 10000     /* consume: give up after this long with no new message */
 #define WARMUP_NS 500000000ll      /* latency: connection set-up and topic creation happen here */
 #define LAT_HDR_BYTES 16           /* latency payload: u64 sequence number, u64 send time (ns) */
@@ -68,10 +68,38 @@ static void conf_set_int(rd_kafka_conf_t *conf, const char *name, long long valu
     conf_set(conf, name, buf);
 }
 
+/* KAFKA_LOAD_STATS=FILE: librdkafka's statistics JSON (request RTTs, queue latencies) is
+ * written there every second, the last one winning, for diagnosing where time goes. */
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
+    (void)rk;
+    (void)opaque;
+    FILE *f = fopen(getenv("KAFKA_LOAD_STATS"), "w");
+    if (f) {
+        fwrite(json, 1, len, f);
+        fclose(f);
+    }
+    return 0;
+}
+
 static rd_kafka_conf_t *conf_base(const struct opts *o) {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (getenv("KAFKA_LOAD_STATS")) {
+        conf_set(conf, "statistics.interval.ms", "1000");
+        rd_kafka_conf_set_stats_cb(conf, stats_cb);
+    }
     conf_set(conf, "bootstrap.servers", o->brokers);
     conf_set(conf, "client.id", "sl_kafka_load");
+    return conf;
+}
+
+/* Producer settings shared by produce and latency. */
+static rd_kafka_conf_t *conf_producer(const struct opts *o) {
+    rd_kafka_conf_t *conf = conf_base(o);
+    conf_set(conf, "acks", o->acks);
+    conf_set(conf, "compression.codec", o->compression);
+    conf_set_int(conf, "linger.ms", o->linger_ms);
+    conf_set_int(conf, "batch.size", o->batch_bytes);
+    conf_set(conf, "message.timeout.ms", "30000"); /* fail a cell rather than wait 5 minutes */
     return conf;
 }
 
@@ -119,11 +147,7 @@ static void produce_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque
 
 static int run_produce(const struct opts *o) {
     struct produce_state st = {0};
-    rd_kafka_conf_t *conf = conf_base(o);
-    conf_set(conf, "acks", o->acks);
-    conf_set(conf, "compression.codec", o->compression);
-    conf_set_int(conf, "linger.ms", o->linger_ms);
-    conf_set_int(conf, "batch.size", o->batch_bytes);
+    rd_kafka_conf_t *conf = conf_producer(o);
     conf_set(conf, "queue.buffering.max.messages", QUEUE_MSGS_MAX);
     conf_set(conf, "queue.buffering.max.kbytes", "262144"); /* bounds the drain after --seconds */
     rd_kafka_conf_set_dr_msg_cb(conf, produce_dr);
@@ -143,20 +167,20 @@ static int run_produce(const struct opts *o) {
     const int64_t limit_ns = (int64_t)(o->seconds * 1e9);
     const int64_t t0 = now_ns(), c0 = cpu_ns();
     long long n = 0;
-    bool out_of_time = false;
-    while (n < o->max_msgs && !out_of_time) {
+    while (n < o->max_msgs) {
         if ((n & 1023) == 0) {
             if (now_ns() - t0 >= limit_ns) break;
             rd_kafka_poll(rk, 0); /* serve delivery reports so the queue drains */
         }
         void *p = pool + (size_t)(n & (POOL_SLOTS - 1)) * (size_t)o->size;
-        while (rd_kafka_produce(rkt, 0, 0, p, (size_t)o->size, NULL, 0, NULL) == -1) {
-            rd_kafka_resp_err_t err = rd_kafka_last_error();
-            if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) die("rd_kafka_produce", rd_kafka_err2str(err));
-            rd_kafka_poll(rk, 1); /* the broker is behind: wait for delivery reports */
-            if (now_ns() - t0 >= limit_ns) out_of_time = true;
+        if (rd_kafka_produce(rkt, 0, 0, p, (size_t)o->size, NULL, 0, NULL) == 0) {
+            n++;
+            continue;
         }
-        n++;
+        rd_kafka_resp_err_t err = rd_kafka_last_error();
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) die("rd_kafka_produce", rd_kafka_err2str(err));
+        rd_kafka_poll(rk, 1); /* the broker is behind: wait for delivery reports */
+        if (now_ns() - t0 >= limit_ns) break;
     }
     rd_kafka_resp_err_t ferr = rd_kafka_flush(rk, FLUSH_TIMEOUT_MS);
     const int64_t t1 = now_ns(), c1 = cpu_ns();
@@ -332,11 +356,7 @@ static int run_latency(const struct opts *o) {
     if (!st.e2e_ns || !st.dr_ns) die("calloc", "latency arrays");
     int size = o->size < LAT_HDR_BYTES ? LAT_HDR_BYTES : o->size;
 
-    rd_kafka_conf_t *conf = conf_base(o);
-    conf_set(conf, "acks", o->acks);
-    conf_set(conf, "compression.codec", o->compression);
-    conf_set_int(conf, "linger.ms", o->linger_ms);
-    conf_set_int(conf, "batch.size", o->batch_bytes);
+    rd_kafka_conf_t *conf = conf_producer(o);
     rd_kafka_conf_set_dr_msg_cb(conf, lat_dr);
     rd_kafka_conf_set_opaque(conf, &st);
     char errstr[512];
