@@ -207,6 +207,10 @@ static sl_err log_append_common(struct log *g, uint8_t *batch, uint32_t len, int
     kafka_batch_set_base_offset(batch, base);
     index_track(&s->ix, s->base_offset, s->size_bytes, len, base, h.max_timestamp,
                 g->cfg.index_interval_bytes);
+    if (!s->recent) s->recent = sl_xmalloc(SEG_RECENT * sizeof(*s->recent));
+    s->recent[s->recent_head] = (struct seg_recent){base, next, (uint32_t)s->size_bytes, len};
+    s->recent_head = (s->recent_head + 1) % SEG_RECENT;
+    if (s->recent_count < SEG_RECENT) s->recent_count++;
     if (ref) log_wbuf_queue_ref(g, s, batch, len, next, ref);
     else log_wbuf_queue(g, s, batch, len, next);
     s->size_bytes += len;
@@ -252,6 +256,42 @@ static sl_err log_seek_in_seg(struct seg *s, int64_t offset, uint64_t *pos, uint
     return SL_OFFSET_OUT_OF_RANGE;
 }
 
+/* The i-th oldest entry of the segment's recent-batch ring. */
+static const struct seg_recent *seg_recent_at(const struct seg *s, uint32_t i) {
+    return &s->recent[(s->recent_head + SEG_RECENT - s->recent_count + i) % SEG_RECENT];
+}
+
+/* A span served from the recent-batch ring, with no file reads; false if offset is older
+ * than the ring (the caller walks the index). The caller holds a reference on s. */
+static bool log_read_recent(struct seg *s, int64_t offset, uint32_t bytes_max, struct log_span *out) {
+    if (!s->recent_count || offset < seg_recent_at(s, 0)->base) return false;
+    uint32_t lo = 0, hi = s->recent_count; /* first entry with next > offset */
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (seg_recent_at(s, mid)->next <= offset) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo == s->recent_count) return false;
+    const struct seg_recent *first = seg_recent_at(s, lo);
+    if (first->base > offset || (uint64_t)first->pos + first->len > s->written_bytes) return false;
+    uint64_t end = (uint64_t)first->pos + first->len;
+    int64_t next = first->next;
+    for (uint32_t k = lo + 1; k < s->recent_count; k++) {
+        const struct seg_recent *r = seg_recent_at(s, k);
+        uint64_t rend = (uint64_t)r->pos + r->len;
+        if (rend > s->written_bytes || rend - first->pos > bytes_max) break;
+        end = rend;
+        next = r->next;
+    }
+    out->seg = s;
+    out->fd = s->fd;
+    out->pos = first->pos;
+    out->len = (uint32_t)(end - first->pos);
+    out->base_offset = first->base;
+    out->next_offset = next;
+    return true;
+}
+
 sl_err log_read(struct log *g, int64_t offset, uint32_t bytes_max, struct log_span *out) {
     memset(out, 0, sizeof(*out));
     out->fd = -1;
@@ -264,6 +304,7 @@ sl_err log_read(struct log *g, int64_t offset, uint32_t bytes_max, struct log_sp
     struct seg *s = g->segs[i];
     seg_ref(s);
     sl_err e = seg_open_fd(s);
+    if (!e && log_read_recent(s, offset, bytes_max, out)) return SL_OK;
     if (!e) e = log_seg_ensure_index(g, s);
     uint64_t start = 0;
     uint32_t len = 0;
@@ -442,6 +483,7 @@ sl_err log_truncate(struct log *g, int64_t offset) {
     }
     if (ftruncate(s->fd, (off_t)pos) != 0) return SL_IO;
     index_truncate(&s->ix, pos);
+    s->recent_count = 0;
     s->size_bytes = s->written_bytes = s->alloc_bytes = s->zeroed_bytes = s->zero_pending_end = pos;
     s->next_offset = s->written_next_offset = base;
     if (s->synced_next_offset > base) s->synced_next_offset = base;

@@ -214,6 +214,10 @@ static void log_seal_finish(struct log *g, struct seg *s) {
                 (long long)s->base_offset);
     s->sealed = true;
     s->synced_next_offset = s->next_offset;
+    /* Tail reads move to the new active segment; sealed ones use their index. */
+    free(s->recent);
+    s->recent = NULL;
+    s->recent_count = s->recent_head = 0;
     if (s->refs == 0) store_fd_idle(g->store, s);
 }
 

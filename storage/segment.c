@@ -84,6 +84,7 @@ void seg_free(struct seg *s) {
     SL_ASSERT(s->refs == 0);
     seg_close_fd(s);
     index_free(&s->ix);
+    free(s->recent);
     free(s);
 }
 

@@ -21,6 +21,15 @@
 struct store;
 struct log;
 
+/* The latest batches of the active segment, so a consumer at the tail finds its batch and the
+ * span after it without reading headers from the file (the sparse index would leave a walk of
+ * up to index_interval_bytes of small batches). */
+#define SEG_RECENT 128
+struct seg_recent {
+    int64_t base, next;
+    uint32_t pos, len;
+};
+
 struct seg {
     int64_t base_offset;
     int64_t next_offset;         /* one past the last offset appended (queued or written) */
@@ -42,6 +51,8 @@ struct seg {
     bool index_loaded;           /* ix is valid (sealed segments load it on first use) */
     bool fd_cached;              /* on the store's LRU of idle sealed fds */
     struct seg_index ix;
+    struct seg_recent *recent; /* ring of SEG_RECENT, allocated on the first append */
+    uint32_t recent_head, recent_count;
     struct log *log;             /* NULL once deleted */
     struct store *store;
     struct seg *lru_prev, *lru_next;
