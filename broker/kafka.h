@@ -92,6 +92,10 @@ void kresp_silent(struct kreq *q);
 /* Sends every ready response at the head of the connection's queue. */
 void kconn_flush(struct kconn *kc);
 
+/* A NUL-terminated copy of s in the request's arena (NULL for a null string): the registries
+ * take C strings, the wire gives length-prefixed ones. */
+const char *kafka_arena_cstr(struct karena *a, struct kstr s);
+
 /* Topic lookup with auto-creation per config (Produce and Metadata). */
 struct topic *kafka_topic_get(struct kafka_server *ks, struct kstr name, bool may_create, sl_err *err);
 

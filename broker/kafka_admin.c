@@ -18,15 +18,6 @@
 #define CONFIG_SOURCE_STATIC_BROKER 4
 #define CONFIG_SOURCE_DEFAULT 5
 
-/* A NUL-terminated copy in the request's arena (topics_* take C strings). */
-static const char *kstr_cstr(struct karena *a, struct kstr s) {
-    if (s.len < 0) return NULL;
-    char *p = karena_alloc(a, (size_t)s.len + 1);
-    memcpy(p, s.p, (size_t)s.len);
-    p[s.len] = 0;
-    return p;
-}
-
 static struct kstr arena_kstr(struct karena *a, const char *s) {
     size_t n = strlen(s);
     char *p = karena_alloc(a, n + 1);
@@ -68,8 +59,8 @@ static void create_topic_one(struct kconn *kc, const struct kafka_create_topics_
     const char **keys = karena_alloc(a, sizeof(char *) * (size_t)SL_MAX(n, 1));
     const char **values = karena_alloc(a, sizeof(char *) * (size_t)SL_MAX(n, 1));
     for (int32_t i = 0; i < n; i++) {
-        keys[i] = kstr_cstr(a, t->configs[i].name);
-        values[i] = kstr_cstr(a, t->configs[i].value);
+        keys[i] = kafka_arena_cstr(a, t->configs[i].name);
+        values[i] = kafka_arena_cstr(a, t->configs[i].value);
     }
     struct topic *tp = NULL;
     sl_err e = topics_create(kc->ks->topics, t->name.p, t->name.len, partitions, keys, values, (uint32_t)n,
@@ -320,8 +311,8 @@ sl_err kafka_handle_alter_configs(struct kconn *kc, struct kreq *q, struct kr *r
         const char *why = NULL;
         e = SL_OK;
         for (int32_t j = 0; j < n && !e; j++) {
-            keys[j] = kstr_cstr(a, rr->configs[j].name);
-            values[j] = kstr_cstr(a, rr->configs[j].value);
+            keys[j] = kafka_arena_cstr(a, rr->configs[j].name);
+            values[j] = kafka_arena_cstr(a, rr->configs[j].value);
             e = topics_config_check(keys[j] ? keys[j] : "", values[j], &why);
         }
         if (!e && !req.validate_only) e = topics_replace_configs(kc->ks->topics, tp, keys, values, (uint32_t)n, &why);
@@ -357,19 +348,19 @@ sl_err kafka_handle_incremental_alter_configs(struct kconn *kc, struct kreq *q, 
         /* Check every operation first, so a request applies whole or not at all. */
         for (int32_t j = 0; j < rr->config_count && !e; j++) {
             const struct kafka_incremental_alter_configs_config *c = &rr->configs[j];
-            const char *key = kstr_cstr(a, c->name);
+            const char *key = kafka_arena_cstr(a, c->name);
             if (c->config_operation != INCREMENTAL_SET && c->config_operation != INCREMENTAL_DELETE) {
                 e = SL_INVALID_CONFIG;
                 why = "only SET and DELETE apply to these (non-list) configs";
             } else {
-                e = topics_config_check(key ? key : "", c->config_operation == INCREMENTAL_SET ? kstr_cstr(a, c->value) : NULL,
+                e = topics_config_check(key ? key : "", c->config_operation == INCREMENTAL_SET ? kafka_arena_cstr(a, c->value) : NULL,
                                         &why);
             }
         }
         for (int32_t j = 0; j < rr->config_count && !e && !req.validate_only; j++) {
             const struct kafka_incremental_alter_configs_config *c = &rr->configs[j];
-            e = topics_set_config(kc->ks->topics, tp, kstr_cstr(a, c->name),
-                                  c->config_operation == INCREMENTAL_SET ? kstr_cstr(a, c->value) : NULL, &why);
+            e = topics_set_config(kc->ks->topics, tp, kafka_arena_cstr(a, c->name),
+                                  c->config_operation == INCREMENTAL_SET ? kafka_arena_cstr(a, c->value) : NULL, &why);
         }
         res->error_code = (int16_t)sl_err_kafka(e);
         if (e) res->error_message = why_kstr(why);

@@ -24,14 +24,6 @@
 #define COORDINATOR_NOT_AVAILABLE 15
 #define GROUP_SUBSCRIBED_TO_TOPIC 86
 
-static const char *kstr_cstr(struct karena *a, struct kstr s) {
-    if (s.len < 0) return NULL;
-    char *p = karena_alloc(a, (size_t)s.len + 1);
-    memcpy(p, s.p, (size_t)s.len);
-    p[s.len] = 0;
-    return p;
-}
-
 static struct kstr kstr_of(const char *s) { return kafka_kstr(s); }
 static struct span span_of(struct kstr s) { return (struct span){(const uint8_t *)s.p, (uint32_t)SL_MAX(s.len, 0)}; }
 static struct kstr kstr_span(struct span s) { return (struct kstr){(const char *)s.p, (int32_t)s.len}; }
@@ -221,7 +213,7 @@ sl_err kafka_handle_join_group(struct kconn *kc, struct kreq *q, struct kr *r) {
     }
     struct group_protocol *protos = karena_alloc(a, sizeof(*protos) * (size_t)SL_MAX(req.protocol_count, 1));
     for (int32_t i = 0; i < req.protocol_count; i++) {
-        protos[i].name = kstr_cstr(a, req.protocols[i].name);
+        protos[i].name = kafka_arena_cstr(a, req.protocols[i].name);
         protos[i].metadata = span_of(req.protocols[i].metadata);
     }
     char host[80];
@@ -230,17 +222,17 @@ sl_err kafka_handle_join_group(struct kconn *kc, struct kreq *q, struct kr *r) {
     if (colon) *colon = 0;
     struct group_join_req jr = {
         .version = q->version,
-        .member_id = kstr_cstr(a, req.member_id),
-        .instance_id = kstr_cstr(a, req.group_instance_id),
-        .client_id = kstr_cstr(a, kafka_current_client_id),
+        .member_id = kafka_arena_cstr(a, req.member_id),
+        .instance_id = kafka_arena_cstr(a, req.group_instance_id),
+        .client_id = kafka_arena_cstr(a, kafka_current_client_id),
         .client_host = host,
-        .protocol_type = kstr_cstr(a, req.protocol_type),
+        .protocol_type = kafka_arena_cstr(a, req.protocol_type),
         .session_timeout_ms = req.session_timeout_ms,
         .rebalance_timeout_ms = req.rebalance_timeout_ms,
         .protocols = protos,
         .protocol_count = req.protocol_count,
     };
-    struct group *g = group_registry_get(ks->groups, kstr_cstr(a, req.group_id));
+    struct group *g = group_registry_get(ks->groups, kafka_arena_cstr(a, req.group_id));
     q->park = g;
     q->park_cancel = group_park_cancel;
     group_join(g, &jr, q, loop_now_ms(ks->loop));
@@ -254,7 +246,7 @@ sl_err kafka_handle_sync_group(struct kconn *kc, struct kreq *q, struct kr *r) {
     if (e) return e;
     struct kafka_server *ks = kc->ks;
     struct karena *a = &kc->arena;
-    struct group *g = group_id_ok(req.group_id) ? group_registry_find(ks->groups, kstr_cstr(a, req.group_id)) : NULL;
+    struct group *g = group_id_ok(req.group_id) ? group_registry_find(ks->groups, kafka_arena_cstr(a, req.group_id)) : NULL;
     if (!g) {
         struct group_sync_result res = {GROUP_ERR_UNKNOWN_MEMBER_ID, NULL, NULL, {NULL, 0}};
         group_sync_done(NULL, q, &res);
@@ -262,15 +254,15 @@ sl_err kafka_handle_sync_group(struct kconn *kc, struct kreq *q, struct kr *r) {
     }
     struct group_assignment *as = karena_alloc(a, sizeof(*as) * (size_t)SL_MAX(req.assignment_count, 1));
     for (int32_t i = 0; i < req.assignment_count; i++) {
-        as[i].member_id = kstr_cstr(a, req.assignments[i].member_id);
+        as[i].member_id = kafka_arena_cstr(a, req.assignments[i].member_id);
         as[i].assignment = span_of(req.assignments[i].assignment);
     }
     struct group_sync_req sr = {
-        .member_id = kstr_cstr(a, req.member_id),
-        .instance_id = kstr_cstr(a, req.group_instance_id),
+        .member_id = kafka_arena_cstr(a, req.member_id),
+        .instance_id = kafka_arena_cstr(a, req.group_instance_id),
         .generation = req.generation_id,
-        .protocol_type = kstr_cstr(a, req.protocol_type),
-        .protocol_name = kstr_cstr(a, req.protocol_name),
+        .protocol_type = kafka_arena_cstr(a, req.protocol_type),
+        .protocol_name = kafka_arena_cstr(a, req.protocol_name),
         .assignments = as,
         .assignment_count = SL_MAX(req.assignment_count, 0),
     };
@@ -288,9 +280,9 @@ sl_err kafka_handle_heartbeat(struct kconn *kc, struct kreq *q, struct kr *r) {
     struct kafka_server *ks = kc->ks;
     struct karena *a = &kc->arena;
     struct kafka_heartbeat_resp resp = {0, GROUP_ERR_UNKNOWN_MEMBER_ID};
-    struct group *g = group_id_ok(req.group_id) ? group_registry_find(ks->groups, kstr_cstr(a, req.group_id)) : NULL;
+    struct group *g = group_id_ok(req.group_id) ? group_registry_find(ks->groups, kafka_arena_cstr(a, req.group_id)) : NULL;
     if (g) {
-        resp.error_code = group_heartbeat(g, kstr_cstr(a, req.member_id), kstr_cstr(a, req.group_instance_id),
+        resp.error_code = group_heartbeat(g, kafka_arena_cstr(a, req.member_id), kafka_arena_cstr(a, req.group_instance_id),
                                           req.generation_id, loop_now_ms(ks->loop));
         groups_rearm(ks);
     }
@@ -312,15 +304,15 @@ sl_err kafka_handle_leave_group(struct kconn *kc, struct kreq *q, struct kr *r) 
     int16_t *errs = karena_alloc(a, sizeof(*errs) * (size_t)SL_MAX(n, 1));
     if (q->version >= 3) {
         for (int32_t i = 0; i < n; i++) {
-            ids[i].member_id = kstr_cstr(a, req.members[i].member_id);
-            ids[i].instance_id = kstr_cstr(a, req.members[i].group_instance_id);
+            ids[i].member_id = kafka_arena_cstr(a, req.members[i].member_id);
+            ids[i].instance_id = kafka_arena_cstr(a, req.members[i].group_instance_id);
         }
     } else {
-        ids[0].member_id = kstr_cstr(a, req.member_id);
+        ids[0].member_id = kafka_arena_cstr(a, req.member_id);
     }
     struct kafka_leave_group_resp resp;
     memset(&resp, 0, sizeof(resp));
-    struct group *g = group_id_ok(req.group_id) ? group_registry_find(ks->groups, kstr_cstr(a, req.group_id)) : NULL;
+    struct group *g = group_id_ok(req.group_id) ? group_registry_find(ks->groups, kafka_arena_cstr(a, req.group_id)) : NULL;
     if (g) {
         resp.error_code = group_leave(g, ids, n, errs, loop_now_ms(ks->loop));
         groups_rearm(ks);
@@ -381,12 +373,12 @@ sl_err kafka_handle_offset_commit(struct kconn *kc, struct kreq *q, struct kr *r
     struct kafka_server *ks = kc->ks;
     struct karena *a = &kc->arena;
     uint64_t now = loop_now_ms(ks->loop);
-    const char *group_id = kstr_cstr(a, req.group_id);
+    const char *group_id = kafka_arena_cstr(a, req.group_id);
     int16_t group_err = group_id_ok(req.group_id) ? 0 : GROUP_ERR_INVALID_GROUP_ID;
     if (!group_err) {
         struct group *g = group_registry_find(ks->groups, group_id);
         if (g) {
-            group_err = group_check_commit(g, kstr_cstr(a, req.member_id), kstr_cstr(a, req.group_instance_id),
+            group_err = group_check_commit(g, kafka_arena_cstr(a, req.member_id), kafka_arena_cstr(a, req.group_instance_id),
                                            req.generation_id_or_member_epoch, now);
         } else if (req.generation_id_or_member_epoch >= 0) {
             group_err = GROUP_ERR_ILLEGAL_GENERATION; /* a member commit for a group that has no members */
@@ -463,7 +455,7 @@ static void offset_fetch_all_cb(void *arg, const char *topic, int32_t partition,
         }
         t = &c->topics[c->count++];
         memset(t, 0, sizeof(*t));
-        t->name = kstr_cstr(c->a, kstr_of(topic)) ? kstr_of(kstr_cstr(c->a, kstr_of(topic))) : kstr_of("");
+        t->name = kafka_arena_cstr(c->a, kstr_of(topic)) ? kstr_of(kafka_arena_cstr(c->a, kstr_of(topic))) : kstr_of("");
     }
     struct kafka_offset_fetch_partition_resp *np =
         karena_alloc(c->a, sizeof(*np) * (size_t)(t->partition_count + 1));
@@ -473,13 +465,13 @@ static void offset_fetch_all_cb(void *arg, const char *topic, int32_t partition,
     p->partition_index = partition;
     p->committed_offset = v->offset;
     p->committed_leader_epoch = v->leader_epoch;
-    p->metadata = v->metadata ? kstr_of(kstr_cstr(c->a, kstr_of(v->metadata))) : (struct kstr){NULL, -1};
+    p->metadata = v->metadata ? kstr_of(kafka_arena_cstr(c->a, kstr_of(v->metadata))) : (struct kstr){NULL, -1};
 }
 
 static void offset_fetch_group(struct kafka_server *ks, struct karena *a, struct kstr group_id,
                                const struct kafka_offset_fetch_topic *topics, int32_t topic_count,
                                struct kafka_offset_fetch_topic_resp **out, int32_t *out_count) {
-    const char *gid = kstr_cstr(a, group_id);
+    const char *gid = kafka_arena_cstr(a, group_id);
     if (topic_count < 0) {
         struct fetch_all_ctx c = {a, NULL, 0, 0};
         offsets_for_group(ks->offsets, gid ? gid : "", offset_fetch_all_cb, &c);
@@ -547,7 +539,7 @@ sl_err kafka_handle_describe_groups(struct kconn *kc, struct kreq *q, struct kr 
         struct kafka_describe_groups_group *out = &resp.groups[i];
         out->group_id = req.groups[i];
         out->authorized_operations = INT32_MIN;
-        const char *gid = kstr_cstr(a, req.groups[i]);
+        const char *gid = kafka_arena_cstr(a, req.groups[i]);
         struct group *g = gid ? group_registry_find(kc->ks->groups, gid) : NULL;
         if (!g) {
             /* Kafka: an unknown group is described as Dead (or Empty if it has offsets). */
@@ -650,7 +642,7 @@ sl_err kafka_handle_delete_groups(struct kconn *kc, struct kreq *q, struct kr *r
     resp.result_count = req.groups_names_count;
     resp.results = kafka_alloc_array(a, req.groups_names_count, sizeof(*resp.results));
     for (int32_t i = 0; i < req.groups_names_count; i++) {
-        const char *gid = kstr_cstr(a, req.groups_names[i]);
+        const char *gid = kafka_arena_cstr(a, req.groups_names[i]);
         resp.results[i].group_id = req.groups_names[i];
         bool has_offsets = gid && offsets_group_known(ks->offsets, gid);
         int16_t err = gid ? group_registry_delete(ks->groups, gid) : GROUP_ERR_INVALID_GROUP_ID;
@@ -671,7 +663,7 @@ sl_err kafka_handle_offset_delete(struct kconn *kc, struct kreq *q, struct kr *r
     if (e) return e;
     struct kafka_server *ks = kc->ks;
     struct karena *a = &kc->arena;
-    const char *gid = kstr_cstr(a, req.group_id);
+    const char *gid = kafka_arena_cstr(a, req.group_id);
     struct group *g = gid ? group_registry_find(ks->groups, gid) : NULL;
     bool live = g && group_state(g) != GROUP_EMPTY && group_state(g) != GROUP_DEAD;
     struct kafka_offset_delete_resp resp;

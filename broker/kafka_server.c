@@ -342,6 +342,14 @@ static sl_err kafka_handle_api_versions(struct kconn *kc, struct kreq *q, struct
     return SL_OK;
 }
 
+const char *kafka_arena_cstr(struct karena *a, struct kstr s) {
+    if (s.len < 0) return NULL;
+    char *p = karena_alloc(a, (size_t)s.len + 1);
+    memcpy(p, s.p, (size_t)s.len);
+    p[s.len] = 0;
+    return p;
+}
+
 /* ---- Metadata ---------------------------------------------------------------------------------- */
 
 struct topic *kafka_topic_get(struct kafka_server *ks, struct kstr name, bool may_create, sl_err *err) {
