@@ -1,6 +1,9 @@
 /* base.c: allocation wrappers that stop the process on exhaustion (see base.h). */
 #include "broker/base.h"
 
+#include <string.h>
+#include <unistd.h>
+
 static void sl_oom(size_t n) {
     fprintf(stderr, "out of memory allocating %zu bytes\n", n);
     abort();
@@ -22,4 +25,25 @@ void *sl_xrealloc(void *p, size_t n) {
     void *q = realloc(p, n ? n : 1);
     if (!q) sl_oom(n);
     return q;
+}
+
+static void sl_tmp_path(char *out, size_t cap, const char *path) {
+    int n = snprintf(out, cap, "%s.tmp", path);
+    SL_ASSERT(n > 0 && (size_t)n < cap);
+}
+
+FILE *sl_file_begin(const char *path) {
+    char tmp[4400];
+    sl_tmp_path(tmp, sizeof(tmp), path);
+    return fopen(tmp, "w");
+}
+
+bool sl_file_commit(FILE *f, const char *path, bool sync) {
+    char tmp[4400];
+    sl_tmp_path(tmp, sizeof(tmp), path);
+    bool ok = fflush(f) == 0 && !ferror(f) && (!sync || fsync(fileno(f)) == 0);
+    ok = fclose(f) == 0 && ok;
+    if (ok && rename(tmp, path) == 0) return true;
+    unlink(tmp);
+    return false;
 }

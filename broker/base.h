@@ -3,6 +3,7 @@
 #ifndef SL_BASE_H
 #define SL_BASE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -45,6 +46,13 @@ static inline void sl_store_be64(uint8_t *p, uint64_t v) {
     sl_store_be32(p, (uint32_t)(v >> 32));
     sl_store_be32(p + 4, (uint32_t)v);
 }
+
+/* Replacing a small file so a crash leaves the old or the new version, never half of one:
+ * sl_file_begin opens "<path>.tmp" for writing (NULL on failure); sl_file_commit flushes it,
+ * fsyncs it if sync, closes it and renames it over path (false and the temporary file gone on
+ * any failure). The directory is not synced: a lost rename leaves the old version. */
+FILE *sl_file_begin(const char *path);
+bool sl_file_commit(FILE *f, const char *path, bool sync);
 
 /* Allocation failure is not recoverable in a broker that sized its limits at startup. */
 void *sl_xmalloc(size_t n);

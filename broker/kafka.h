@@ -95,6 +95,9 @@ void kconn_flush(struct kconn *kc);
 /* A NUL-terminated copy of s in the request's arena (NULL for a null string): the registries
  * take C strings, the wire gives length-prefixed ones. */
 const char *kafka_arena_cstr(struct karena *a, struct kstr s);
+/* A copy of a C string in the request's arena, as a kstr (for responses built from state that
+ * may change before the response is encoded). */
+struct kstr kafka_arena_kstr(struct karena *a, const char *s);
 
 /* Topic lookup with auto-creation per config (Produce and Metadata). */
 struct topic *kafka_topic_get(struct kafka_server *ks, struct kstr name, bool may_create, sl_err *err);

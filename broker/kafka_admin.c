@@ -18,13 +18,6 @@
 #define CONFIG_SOURCE_STATIC_BROKER 4
 #define CONFIG_SOURCE_DEFAULT 5
 
-static struct kstr arena_kstr(struct karena *a, const char *s) {
-    size_t n = strlen(s);
-    char *p = karena_alloc(a, n + 1);
-    memcpy(p, s, n + 1);
-    return (struct kstr){p, (int32_t)n};
-}
-
 static struct kstr why_kstr(const char *why) { return why ? kafka_kstr(why) : (struct kstr){NULL, -1}; }
 
 /* ---- CreateTopics --------------------------------------------------------------------------- */
@@ -80,7 +73,7 @@ static void create_topic_one(struct kconn *kc, const struct kafka_create_topics_
     res->config_count = (int32_t)nv;
     for (uint32_t i = 0; i < nv; i++) {
         res->configs[i].name = kafka_kstr(views[i].key);
-        res->configs[i].value = arena_kstr(a, views[i].value);
+        res->configs[i].value = kafka_arena_kstr(a, views[i].value);
         res->configs[i].config_source = views[i].is_default ? CONFIG_SOURCE_DEFAULT : CONFIG_SOURCE_DYNAMIC_TOPIC;
     }
 }
@@ -144,7 +137,7 @@ sl_err kafka_handle_delete_topics(struct kconn *kc, struct kreq *q, struct kr *r
             continue;
         }
         memcpy(res->topic_id, tp->id, 16);
-        if (name.len < 0) res->name = arena_kstr(&kc->arena, tp->name);
+        if (name.len < 0) res->name = kafka_arena_kstr(&kc->arena, tp->name);
         res->error_code = delete_topic(ks, tp);
     }
     struct kw w;
@@ -212,7 +205,7 @@ static void describe_topic(struct kconn *kc, int16_t version, const struct kafka
         if (!describe_wanted(rr, views[i].key)) continue;
         struct kafka_describe_configs_config *c = &res->configs[res->config_count++];
         c->name = kafka_kstr(views[i].key);
-        c->value = arena_kstr(a, views[i].value);
+        c->value = kafka_arena_kstr(a, views[i].value);
         c->is_default = views[i].is_default;
         c->config_source = views[i].is_default ? CONFIG_SOURCE_DEFAULT : CONFIG_SOURCE_DYNAMIC_TOPIC;
         c->documentation = (struct kstr){NULL, -1};
@@ -239,7 +232,7 @@ static void describe_broker(struct kconn *kc, const struct kafka_describe_config
         if (!describe_wanted(rr, keys[i])) continue;
         struct kafka_describe_configs_config *c = &res->configs[res->config_count++];
         c->name = kafka_kstr(keys[i]);
-        c->value = arena_kstr(a, v[i]);
+        c->value = kafka_arena_kstr(a, v[i]);
         c->read_only = true;
         c->config_source = CONFIG_SOURCE_STATIC_BROKER;
         c->documentation = (struct kstr){NULL, -1};

@@ -141,12 +141,7 @@ void kafka_groups_stop(struct kafka_server *ks) {
     ks->groups = NULL;
     if (ks->offsets) offsets_close(ks->offsets);
     ks->offsets = NULL;
-    for (uint32_t i = 0; i < ks->loop->hook_count; i++) {
-        if (ks->loop->hooks[i].arg != ks) continue;
-        memmove(&ks->loop->hooks[i], &ks->loop->hooks[i + 1], (ks->loop->hook_count - i - 1) * sizeof(ks->loop->hooks[0]));
-        ks->loop->hook_count--;
-        break;
-    }
+    loop_remove_before_sleep(ks->loop, ks);
 }
 
 static bool group_id_ok(struct kstr id) { return id.len > 0 && id.len <= GROUP_ID_MAX; }
@@ -455,7 +450,7 @@ static void offset_fetch_all_cb(void *arg, const char *topic, int32_t partition,
         }
         t = &c->topics[c->count++];
         memset(t, 0, sizeof(*t));
-        t->name = kafka_arena_cstr(c->a, kstr_of(topic)) ? kstr_of(kafka_arena_cstr(c->a, kstr_of(topic))) : kstr_of("");
+        t->name = kafka_arena_kstr(c->a, topic);
     }
     struct kafka_offset_fetch_partition_resp *np =
         karena_alloc(c->a, sizeof(*np) * (size_t)(t->partition_count + 1));
@@ -465,7 +460,7 @@ static void offset_fetch_all_cb(void *arg, const char *topic, int32_t partition,
     p->partition_index = partition;
     p->committed_offset = v->offset;
     p->committed_leader_epoch = v->leader_epoch;
-    p->metadata = v->metadata ? kstr_of(kafka_arena_cstr(c->a, kstr_of(v->metadata))) : (struct kstr){NULL, -1};
+    p->metadata = v->metadata ? kafka_arena_kstr(c->a, v->metadata) : (struct kstr){NULL, -1};
 }
 
 static void offset_fetch_group(struct kafka_server *ks, struct karena *a, struct kstr group_id,

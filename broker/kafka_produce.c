@@ -29,16 +29,20 @@ struct produce_park {
     char *names; /* topic names, copied: the request buffer is gone by the time we answer */
 };
 
-static void produce_answer(struct produce_park *pk) {
-    struct kw w;
-    kresp_begin(pk->q, &w);
-    kafka_encode_produce_resp(&w, pk->q->version, &pk->resp);
-    kresp_finish(pk->q, &w);
+static void produce_park_free(struct produce_park *pk) {
     for (int32_t t = 0; t < pk->resp.topic_count; t++) free(pk->resp.topics[t].partitions);
     free(pk->resp.topics);
     free(pk->waits);
     free(pk->names);
     free(pk);
+}
+
+static void produce_answer(struct produce_park *pk) {
+    struct kw w;
+    kresp_begin(pk->q, &w);
+    kafka_encode_produce_resp(&w, pk->q->version, &pk->resp);
+    kresp_finish(pk->q, &w);
+    produce_park_free(pk);
 }
 
 static void produce_wait_done(struct log_waiter *lw, sl_err err) {
@@ -175,12 +179,7 @@ sl_err kafka_handle_produce(struct kconn *kc, struct kreq *q, struct kr *r) {
     }
     if (req.acks == 0) {
         /* No answer at all, and nothing waits: the next response belongs to the next request. */
-        pk->pending = 1;
-        for (int32_t t = 0; t < pk->resp.topic_count; t++) free(pk->resp.topics[t].partitions);
-        free(pk->resp.topics);
-        free(pk->waits);
-        free(pk->names);
-        free(pk);
+        produce_park_free(pk);
         kresp_silent(q);
         return SL_OK;
     }

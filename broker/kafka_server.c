@@ -350,6 +350,13 @@ const char *kafka_arena_cstr(struct karena *a, struct kstr s) {
     return p;
 }
 
+struct kstr kafka_arena_kstr(struct karena *a, const char *s) {
+    size_t n = strlen(s);
+    char *p = karena_alloc(a, n + 1);
+    memcpy(p, s, n + 1);
+    return (struct kstr){p, (int32_t)n};
+}
+
 /* ---- Metadata ---------------------------------------------------------------------------------- */
 
 struct topic *kafka_topic_get(struct kafka_server *ks, struct kstr name, bool may_create, sl_err *err) {
@@ -434,16 +441,11 @@ static sl_err kafka_handle_metadata(struct kconn *kc, struct kreq *q, struct kr 
 /* ---- InitProducerId ------------------------------------------------------------------------------ */
 
 static sl_err kafka_meta_save(struct kafka_server *ks) {
-    char tmp[4300];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", ks->meta_path);
-    FILE *f = fopen(tmp, "w");
+    FILE *f = sl_file_begin(ks->meta_path);
     if (!f) return SL_IO;
     fprintf(f, "cluster_id = %s\nproducer_id_block_end = %lld\n", ks->cluster_id,
             (long long)ks->producer_id_block_end);
-    bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, ks->meta_path) != 0) return SL_IO;
-    return SL_OK;
+    return sl_file_commit(f, ks->meta_path, true) ? SL_OK : SL_IO;
 }
 
 /* Producer ids are handed out from blocks recorded before use, so a restart never repeats

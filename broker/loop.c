@@ -131,6 +131,15 @@ void loop_add_before_sleep(struct loop *l, loop_hook_fn fn, void *arg) {
     l->hook_count++;
 }
 
+void loop_remove_before_sleep(struct loop *l, void *arg) {
+    for (uint32_t i = 0; i < l->hook_count; i++) {
+        if (l->hooks[i].arg != arg) continue;
+        memmove(&l->hooks[i], &l->hooks[i + 1], (l->hook_count - i - 1) * sizeof(l->hooks[0]));
+        l->hook_count--;
+        return;
+    }
+}
+
 static unsigned loop_reap(struct loop *l) {
     struct io_uring_cqe *cqe;
     unsigned head, seen = 0;

@@ -48,6 +48,8 @@ void loop_close(struct loop *l);
 struct io_uring_sqe *loop_sqe(struct loop *l, struct io_op *op);
 
 void loop_add_before_sleep(struct loop *l, loop_hook_fn fn, void *arg);
+/* Removes the hook registered with arg (a subsystem stopping); no-op if none. */
+void loop_remove_before_sleep(struct loop *l, void *arg);
 /* Makes sure the next n loop_sqe() calls need no submission in between (linked SQEs). */
 void loop_sqe_reserve(struct loop *l, unsigned n);
 

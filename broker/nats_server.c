@@ -591,11 +591,6 @@ void nats_server_stop(struct nats_server *ns) {
     loop_timer_del(ns->loop, &ns->sweep_timer);
     nats_flush(ns, loop_now_ms(ns->loop));
     listener_stop(&ns->ls);
-    for (uint32_t i = 0; i < ns->loop->hook_count; i++) {
-        if (ns->loop->hooks[i].arg != ns) continue;
-        memmove(&ns->loop->hooks[i], &ns->loop->hooks[i + 1], (ns->loop->hook_count - i - 1) * sizeof(ns->loop->hooks[0]));
-        ns->loop->hook_count--;
-        break;
-    }
+    loop_remove_before_sleep(ns->loop, ns);
     sublist_free(ns->subs);
 }

@@ -104,10 +104,9 @@ void pstate_record(struct pstate *ps, int64_t pid, int16_t epoch, int32_t first_
 /* Snapshot format, text: "end <offset>" then one line per retained batch, oldest first:
  * "<pid> <epoch> <first_seq> <last_seq> <first_offset> <last_offset>". */
 sl_err pstate_save(const struct pstate *ps, const char *dir, int64_t end_offset) {
-    char path[4200], tmp[4300];
+    char path[4200];
     snprintf(path, sizeof(path), "%s/producer_state", dir);
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
+    FILE *f = sl_file_begin(path);
     if (!f) return SL_IO;
     fprintf(f, "end %lld\n", (long long)end_offset);
     for (int h = 0; h < PSTATE_HASH; h++) {
@@ -120,13 +119,7 @@ sl_err pstate_save(const struct pstate *ps, const char *dir, int64_t end_offset)
             }
         }
     }
-    bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return SL_IO;
-    }
-    return SL_OK;
+    return sl_file_commit(f, path, true) ? SL_OK : SL_IO;
 }
 
 static int64_t pstate_load_snapshot(struct pstate *ps, const char *dir) {

@@ -205,23 +205,16 @@ static void topic_grow(struct topic *tp, int32_t total) {
 }
 
 static sl_err topic_save(struct topics *t, const struct topic *tp) {
-    char path[4400], tmp[4500];
+    char path[4400];
     snprintf(path, sizeof(path), "%s/%s", t->dir, tp->name);
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
+    FILE *f = sl_file_begin(path);
     if (!f) return SL_IO;
     fprintf(f, "id = ");
     for (int i = 0; i < 16; i++) fprintf(f, "%02x", tp->id[i]);
     fprintf(f, "\npartitions = %d\n", tp->partition_count);
     for (uint32_t i = 0; i < tp->override_count; i++)
         fprintf(f, "config.%s = %s\n", tp->overrides[i].key, tp->overrides[i].value);
-    bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return SL_IO;
-    }
-    return SL_OK;
+    return sl_file_commit(f, path, true) ? SL_OK : SL_IO;
 }
 
 static bool topic_parse_hex_id(const char *s, uint8_t id[16]) {

@@ -124,29 +124,12 @@ static void index_path(char *out, size_t cap, const char *stem, const char *ext)
     SL_ASSERT(n > 0 && (size_t)n < cap);
 }
 
-/* Writes buf to path via a temporary file, fdatasync and rename, so a reader never sees half a
- * file under the final name. */
+/* Under the final name a reader never sees half a file (sl_file_commit renames it there). */
 static sl_err index_write_file(const char *path, const uint8_t *buf, size_t len) {
-    char tmp[4200];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return SL_IO;
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = write(fd, buf + done, len - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            close(fd);
-            unlink(tmp);
-            return SL_IO;
-        }
-        done += (size_t)n;
-    }
-    if (fdatasync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return SL_IO;
-    }
-    return SL_OK;
+    FILE *f = sl_file_begin(path);
+    if (!f) return SL_IO;
+    fwrite(buf, 1, len, f);
+    return sl_file_commit(f, path, true) ? SL_OK : SL_IO;
 }
 
 sl_err index_save(const struct seg_index *ix, const char *stem, int64_t base_offset,

@@ -243,7 +243,7 @@ static void log_sync_done(struct io_op *op, int32_t res) {
     store_mark_dirty(g->store, g);
 }
 
-static bool log_submit_sync(struct log *g, struct seg *s, int64_t covers, bool seal, bool link_prev) {
+static bool log_submit_sync(struct log *g, struct seg *s, int64_t covers, bool seal) {
     struct log_sync *y = log_sync_slot(g);
     if (!y) return false;
     y->in_use = true;
@@ -253,7 +253,6 @@ static bool log_submit_sync(struct log *g, struct seg *s, int64_t covers, bool s
     y->op.done = log_sync_done;
     struct io_uring_sqe *sqe = loop_sqe(store_loop(g->store), &y->op);
     io_uring_prep_fsync(sqe, s->fd, IORING_FSYNC_DATASYNC);
-    (void)link_prev;
     if (covers > s->sync_requested_next) s->sync_requested_next = covers;
     return true;
 }
@@ -348,7 +347,7 @@ static bool log_submit_write(struct log *g) {
         /* The sync starts only after this write succeeded; with one write in flight under an
          * fsync policy, everything older is already written. */
         sqe->flags |= IOSQE_IO_LINK;
-        log_submit_sync(g, s, b->next_offset, false, true);
+        log_submit_sync(g, s, b->next_offset, false);
     }
     return true;
 }
@@ -418,7 +417,7 @@ static void log_seal_ready(struct log *g) {
         struct seg *s = g->segs[i];
         if (s->sealed) continue;
         if (s->sealing || log_seg_busy(g, s)) return;
-        if (!log_submit_sync(g, s, s->next_offset, true, false)) return;
+        if (!log_submit_sync(g, s, s->next_offset, true)) return;
         s->sealing = true;
     }
 }
@@ -434,7 +433,7 @@ static void log_sync_if_owed(struct log *g) {
         if (!g->timer_armed) log_arm_timer(g, g->cfg.group_commit_ms - since);
         return;
     }
-    log_submit_sync(g, s, s->written_next_offset, false, false);
+    log_submit_sync(g, s, s->written_next_offset, false);
 }
 
 void log_pump(struct log *g) {

@@ -16,13 +16,12 @@
 #include "storage/store_internal.h"
 
 static void retention_save_start(struct log *g) {
-    char path[4200], tmp[4300];
+    char path[4200];
     snprintf(path, sizeof(path), "%s/start_offset", g->dir);
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
+    FILE *f = sl_file_begin(path);
     if (!f) return;
     fprintf(f, "%lld\n", (long long)g->start_offset);
-    if (fclose(f) == 0) rename(tmp, path);
+    sl_file_commit(f, path, false);
 }
 
 /* Deletes the first n segments (never the active one). */

@@ -356,13 +356,7 @@ sl_err store_close(struct store *st) {
     }
     st->log_count = 0;
     st->dirty_head = NULL;
-    for (uint32_t i = 0; i < st->loop->hook_count; i++) {
-        if (st->loop->hooks[i].arg != st) continue;
-        memmove(&st->loop->hooks[i], &st->loop->hooks[i + 1],
-                (st->loop->hook_count - i - 1) * sizeof(st->loop->hooks[0]));
-        st->loop->hook_count--;
-        break;
-    }
+    loop_remove_before_sleep(st->loop, st);
     if (result == SL_OK) {
         char marker[4200];
         snprintf(marker, sizeof(marker), "%s/%s", st->dir, STORE_CLEAN_MARKER);
