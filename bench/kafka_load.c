@@ -7,7 +7,7 @@
  *   latency  a producer paced at --rate and a consumer thread tailing the same partition in the
  *            same process; each payload carries its CLOCK_MONOTONIC send time, so end-to-end
  *            latency needs no clock sync. Reports p50/p99/p99.9 in microseconds.
- * It is not named *_bench.c: those are linked only with sluice_core, and this one needs
+ * It is not named *_bench.c: those are linked only with sl_broker, and this one needs
  * librdkafka, which bench/CMakeLists.txt finds optionally. */
 #include <errno.h>
 #include <inttypes.h>

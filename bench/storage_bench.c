@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "broker/loop.h"
+#include "base/loop.h"
 #include "protocol/kafka_batch.h"
 #include "storage/log.h"
 #include "storage/store.h"

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "broker/base.h"
-#include "broker/logging.h"
+#include "base/base.h"
+#include "base/logging.h"
 
 enum cfg_kind {
     CFG_STRING,    /* char array */

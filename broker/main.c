@@ -3,8 +3,8 @@
  * codes: 0 after a clean stop, 1 if the broker could not start or stop cleanly, 2 for bad input. */
 #include <stdio.h>
 
+#include "base/logging.h"
 #include "broker/config.h"
-#include "broker/logging.h"
 #include "broker/server.h"
 
 int main(int argc, char **argv) {

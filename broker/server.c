@@ -10,9 +10,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "broker/base.h"
-#include "broker/logging.h"
-#include "broker/topics.h"
+#include "base/base.h"
+#include "base/logging.h"
+#include "broker/core/topics.h"
 #include "storage/store.h"
 
 /* Submission queue size; the loop doubles as the CQ x4. Listeners will size it from

@@ -9,10 +9,10 @@
 #include <stdbool.h>
 #include <sys/signalfd.h>
 
+#include "base/loop.h"
 #include "broker/config.h"
-#include "broker/kafka.h"
-#include "broker/loop.h"
-#include "broker/nats_server.h"
+#include "broker/kafka/kafka.h"
+#include "broker/nats/nats_server.h"
 
 struct store;
 struct topics;

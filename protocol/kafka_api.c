@@ -1,7 +1,7 @@
 /* kafka_api.c: the API table, headers, ApiVersions and the shared readers (see kafka_api.h). */
 #include "protocol/kafka_api.h"
 
-#include "broker/base.h"
+#include "base/base.h"
 
 /* X(enum suffix, name, min, max, flex_from): what Sluice advertises. flex_from matches the
  * flexibleVersions of each <Name>Request.json; INT16_MAX is "none". One list feeds both the

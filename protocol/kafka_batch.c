@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "broker/base.h"
+#include "base/base.h"
 #include "protocol/crc32c.h"
 
 /* Smallest legal batchLength: a header with no records. */

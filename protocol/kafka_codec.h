@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "broker/base.h"
+#include "base/base.h"
 #include "protocol/kafka_api.h"
 
 /* A version outside the range is the dispatcher's bug or a hostile header: refuse to guess

@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-#include "broker/base.h"
+#include "base/base.h"
 #include "protocol/kafka_codec.h"
 
 /* First flexible version of each API (KIP-482), from the specs' "flexibleVersions". */

@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "broker/base.h"
+#include "base/base.h"
 #include "protocol/kafka_codec.h"
 
 /* Smallest wire size of one array element at any served version (compact encodings, empty

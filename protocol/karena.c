@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "broker/base.h"
+#include "base/base.h"
 
 struct karena_block {
     struct karena_block *next;

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/base.h"
+#include "base/base.h"
 
 static inline bool kr_need(struct kr *r, size_t n) {
     if (r->err) return false;

@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "broker/base.h"
+#include "base/base.h"
 
 #define NATS_MAX_CONTROL_LINE_DEFAULT 4096u
 #define NATS_MAX_PAYLOAD_DEFAULT (1024u * 1024u)

@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#include "broker/base.h"
+#include "base/base.h"
 
 #define INDEX_MAGIC 0x534c4958u     /* "SLIX" */
 #define TIMEINDEX_MAGIC 0x534c5449u /* "SLTI" */

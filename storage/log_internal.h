@@ -3,7 +3,7 @@
 #ifndef SL_STORAGE_LOG_INTERNAL_H
 #define SL_STORAGE_LOG_INTERNAL_H
 
-#include "broker/loop.h"
+#include "base/loop.h"
 #include "storage/log.h"
 #include "storage/segment.h"
 

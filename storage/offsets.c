@@ -5,8 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "broker/base.h"
-#include "broker/logging.h"
+#include "base/base.h"
+#include "base/logging.h"
 #include "protocol/kafka_batch.h"
 #include "storage/store.h"
 

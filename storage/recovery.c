@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "broker/base.h"
-#include "broker/logging.h"
+#include "base/base.h"
+#include "base/logging.h"
 #include "protocol/kafka_batch.h"
 #include "storage/log_internal.h"
 #include "storage/store_internal.h"

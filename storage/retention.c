@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "broker/base.h"
-#include "broker/logging.h"
+#include "base/base.h"
+#include "base/logging.h"
 #include "storage/log_internal.h"
 #include "storage/store_internal.h"
 

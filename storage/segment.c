@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "broker/base.h"
+#include "base/base.h"
 #include "protocol/kafka_batch.h"
 #include "storage/store_internal.h"
 

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "broker/loop.h"
+#include "base/loop.h"
 #include "storage/log.h"
 
 #define STORE_CLEAN_MARKER ".clean_shutdown"

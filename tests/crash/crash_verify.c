@@ -25,7 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "broker/loop.h"
+#include "base/loop.h"
 #include "crash_batch.h"
 #include "storage/log.h"
 #include "storage/store.h"

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "broker/loop.h"
+#include "base/loop.h"
 #include "crash_batch.h"
 #include "storage/log.h"
 #include "storage/store.h"

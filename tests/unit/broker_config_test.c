@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/logging.h"
 #include "broker/config.h"
-#include "broker/logging.h"
 #include "testutil.h"
 
 static struct sl_config cfg;

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/base.h"
+#include "base/base.h"
 #include "protocol/kafka_api.h"
 #include "testutil.h"
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/base.h"
+#include "base/base.h"
 #include "protocol/crc32c.h"
 #include "protocol/kafka_batch.h"
 #include "protocol/kafka_msgs_core.h"

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "broker/loop.h"
+#include "base/loop.h"
 #include "protocol/kafka_batch.h"
 #include "storage/log.h"
 #include "storage/store.h"

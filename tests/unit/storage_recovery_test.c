@@ -8,7 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "broker/base.h"
+#include "base/base.h"
 #include "storage_fixture.h"
 
 #define BATCHES 60

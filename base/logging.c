@@ -1,5 +1,5 @@
 /* logging.c: see logging.h. One fprintf per line so lines from a crash stay whole. */
-#include "broker/logging.h"
+#include "base/logging.h"
 
 #include <stdarg.h>
 #include <stdio.h>

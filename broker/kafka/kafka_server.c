@@ -15,10 +15,10 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#include "broker/base.h"
-#include "broker/kafka.h"
-#include "broker/logging.h"
-#include "broker/producer_state.h"
+#include "base/base.h"
+#include "base/logging.h"
+#include "broker/core/producer_state.h"
+#include "broker/kafka/kafka.h"
 #include "protocol/kafka_msgs_core.h"
 #include "storage/store.h"
 

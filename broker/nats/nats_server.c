@@ -1,5 +1,5 @@
 /* nats_server.c: the NATS client protocol (see nats_server.h). */
-#include "broker/nats_server.h"
+#include "broker/nats/nats_server.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -7,9 +7,9 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "broker/base.h"
-#include "broker/logging.h"
-#include "broker/sublist.h"
+#include "base/base.h"
+#include "base/logging.h"
+#include "broker/nats/sublist.h"
 #include "protocol/nats_parse.h"
 
 #define NATS_VERSION "2.9.10" /* what clients gate features on: nats.js needs >= 2.9.4, < 2.10 */

@@ -12,9 +12,10 @@
 
 #include <stdint.h>
 
+#include "base/loop.h"
 #include "broker/config.h"
-#include "broker/conn.h"
-#include "broker/loop.h"
+#include "broker/net/conn.h"
+#include "broker/net/listener.h"
 
 struct sublist;
 struct nconn;

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "broker/group.h"
+#include "broker/kafka/group.h"
 
 #define MAXM 8
 

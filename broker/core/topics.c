@@ -1,5 +1,5 @@
 /* topics.c: the topic registry (see topics.h). */
-#include "broker/topics.h"
+#include "broker/core/topics.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "broker/base.h"
-#include "broker/logging.h"
+#include "base/base.h"
+#include "base/logging.h"
 #include "storage/offsets.h"
 #include "storage/store.h"
 

@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/base.h"
-#include "broker/kafka.h"
-#include "broker/logging.h"
-#include "broker/producer_state.h"
+#include "base/base.h"
+#include "base/logging.h"
+#include "broker/core/producer_state.h"
+#include "broker/kafka/kafka.h"
 #include "protocol/kafka_msgs_admin.h"
 #include "storage/log.h"
 

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "broker/sublist.h"
+#include "broker/nats/sublist.h"
 
 /* Check writes a record for every passing ck_assert; the loops below assert millions of times,
  * so they only call into Check on failure. */

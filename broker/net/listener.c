@@ -11,12 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "broker/base.h"
-#include "broker/conn.h"
-#include "broker/logging.h"
-
-void conn_start(struct conn *c);
-void listener_conn_gone(struct conn *c);
+#include "base/base.h"
+#include "base/logging.h"
+#include "broker/net/conn.h"
+#include "broker/net/listener.h"
 
 static void listener_arm(struct listener *ls);
 

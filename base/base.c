@@ -1,5 +1,5 @@
 /* base.c: allocation wrappers that stop the process on exhaustion (see base.h). */
-#include "broker/base.h"
+#include "base/base.h"
 
 #include <string.h>
 #include <unistd.h>

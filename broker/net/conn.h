@@ -11,15 +11,15 @@
  *
  * Lifetime: conn_close() shuts the socket and frees the struct once no operation is in flight,
  * calling on_close exactly once first. */
-#ifndef SL_BROKER_CONN_H
-#define SL_BROKER_CONN_H
+#ifndef SL_BROKER_NET_CONN_H
+#define SL_BROKER_NET_CONN_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "broker/loop.h"
+#include "base/loop.h"
 #include "storage/log.h"
 
 struct conn;
@@ -98,34 +98,7 @@ void conn_close(struct conn *c, const char *why);
 
 void out_chunk_free(struct out_chunk *ch);
 
-/* listener.c */
-struct listener {
-    int fd;
-    struct loop *loop;
-    const struct conn_ops *ops;
-    struct io_op accept_op;
-    bool accept_inflight, closing;
-    uint32_t conn_count, conn_max;
-    size_t in_max;
-    void *arg;                           /* protocol server state */
-    void (*on_open)(struct conn *c);     /* set c->proto here */
-    struct conn *conns;
-    uint16_t port;                       /* the bound port (useful with port 0) */
-    uint32_t idle_ms;                    /* close connections silent this long; 0: never */
-    struct loop_timer idle_timer;
-    const char *name;
-    uint64_t next_id;
-};
-
-/* Binds host:port (port 0 picks one) and starts accepting. Returns 0 or -errno. */
-int listener_start(struct listener *ls, struct loop *l, const char *name, const char *host,
-                   uint16_t port, const struct conn_ops *ops, void (*on_open)(struct conn *c),
-                   void *arg, uint32_t conn_max, size_t in_max);
-/* Closes connections with no traffic for idle_ms, checked every idle_ms / 4. */
-void listener_set_idle(struct listener *ls, uint32_t idle_ms);
-/* Stops accepting new connections (the socket stays bound until listener_stop). */
-void listener_stop_accepting(struct listener *ls);
-/* Stops accepting and closes every connection. */
-void listener_stop(struct listener *ls);
+/* For listener.c: a connection the listener accepted starts receiving. */
+void conn_start(struct conn *c);
 
 #endif

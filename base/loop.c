@@ -1,12 +1,12 @@
 /* loop.c: the io_uring event loop (see loop.h). */
-#include "broker/loop.h"
+#include "base/loop.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "broker/base.h"
+#include "base/base.h"
 
 uint64_t loop_clock_ms(void) {
     struct timespec ts;

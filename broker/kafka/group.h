@@ -23,7 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "broker/base.h"
+#include "base/base.h"
 
 /* Kafka's numeric error codes, as they go on the wire. */
 enum group_error {

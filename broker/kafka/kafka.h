@@ -12,10 +12,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/loop.h"
 #include "broker/config.h"
-#include "broker/conn.h"
-#include "broker/loop.h"
-#include "broker/topics.h"
+#include "broker/core/topics.h"
+#include "broker/net/conn.h"
+#include "broker/net/listener.h"
 #include "protocol/errors.h"
 #include "protocol/kafka_api.h"
 #include "protocol/karena.h"

@@ -1,13 +1,13 @@
 /* producer_state.c: idempotent-producer state of a partition (see producer_state.h). */
-#include "broker/producer_state.h"
+#include "broker/core/producer_state.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "broker/base.h"
-#include "broker/logging.h"
+#include "base/base.h"
+#include "base/logging.h"
 #include "protocol/kafka_batch.h"
 #include "storage/log.h"
 

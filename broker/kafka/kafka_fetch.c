@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/base.h"
-#include "broker/kafka.h"
-#include "broker/logging.h"
+#include "base/base.h"
+#include "base/logging.h"
+#include "broker/kafka/kafka.h"
 #include "protocol/kafka_msgs_core.h"
 #include "storage/log.h"
 

@@ -20,11 +20,11 @@
  * a wildcard sub bumps the generation, a change to a literal sub zeroes the generation of the
  * one entry it affects. Dead entries are freed only when a later miss reuses their slot, which
  * is what lets insert and remove leave earlier results readable (sublist.h). */
-#include "broker/sublist.h"
+#include "broker/nats/sublist.h"
 
 #include <string.h>
 
-#include "broker/base.h"
+#include "base/base.h"
 
 #define SL_CACHE_SETS 2048u /* x 2 ways = 4096 cached subjects */
 #define SL_LEVEL_MIN_CAP 4u

@@ -7,7 +7,7 @@
  * expiry, the group's join deadline (PreparingRebalance) and its sync deadline (members that
  * never send SyncGroup after a join). group_tick() checks them; group_next_deadline() reports
  * the earliest. */
-#include "broker/group.h"
+#include "broker/kafka/group.h"
 
 #include <string.h>
 

@@ -11,10 +11,10 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "broker/base.h"
-#include "broker/group.h"
-#include "broker/kafka.h"
-#include "broker/logging.h"
+#include "base/base.h"
+#include "base/logging.h"
+#include "broker/kafka/group.h"
+#include "broker/kafka/kafka.h"
 #include "protocol/kafka_msgs_group.h"
 #include "storage/offsets.h"
 #include "storage/store.h"

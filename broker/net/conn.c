@@ -1,5 +1,6 @@
 /* conn.c: a TCP connection on the io_uring loop (see conn.h). */
-#include "broker/conn.h"
+#include "broker/net/conn.h"
+#include "broker/net/listener.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -8,8 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "broker/base.h"
-#include "broker/logging.h"
+#include "base/base.h"
+#include "base/logging.h"
 
 #define CONN_IN_START (64u << 10)
 /* A sendfile larger than this would hold the loop for long on a fast socket. */
@@ -316,7 +317,6 @@ void conn_close(struct conn *c, const char *why) {
     conn_maybe_free(c);
 }
 
-void listener_conn_gone(struct conn *c);
 
 static void conn_maybe_free(struct conn *c) {
     if (c->ops_inflight) return;

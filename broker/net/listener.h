@@ -1,0 +1,45 @@
+/* listener.h: a TCP listening socket on the loop. It accepts connections, hands each to a
+ * protocol (conn_ops and on_open), keeps the list of its live connections, enforces
+ * max_connections and closes idle ones. */
+#ifndef SL_BROKER_NET_LISTENER_H
+#define SL_BROKER_NET_LISTENER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/loop.h"
+#include "broker/net/conn.h"
+
+struct listener {
+    int fd;
+    struct loop *loop;
+    const struct conn_ops *ops;
+    struct io_op accept_op;
+    bool accept_inflight, closing;
+    uint32_t conn_count, conn_max;
+    size_t in_max;
+    void *arg;                           /* protocol server state */
+    void (*on_open)(struct conn *c);     /* set c->proto here */
+    struct conn *conns;
+    uint16_t port;                       /* the bound port (useful with port 0) */
+    uint32_t idle_ms;                    /* close connections silent this long; 0: never */
+    struct loop_timer idle_timer;
+    const char *name;
+    uint64_t next_id;
+};
+
+/* Binds host:port (port 0 picks one) and starts accepting. Returns 0 or -errno. */
+int listener_start(struct listener *ls, struct loop *l, const char *name, const char *host,
+                   uint16_t port, const struct conn_ops *ops, void (*on_open)(struct conn *c),
+                   void *arg, uint32_t conn_max, size_t in_max);
+/* Closes connections with no traffic for idle_ms, checked every idle_ms / 4. */
+void listener_set_idle(struct listener *ls, uint32_t idle_ms);
+/* Stops accepting new connections (the socket stays bound until listener_stop). */
+void listener_stop_accepting(struct listener *ls);
+/* Stops accepting and closes every connection. */
+void listener_stop(struct listener *ls);
+
+/* For conn.c: a connection of this listener is gone (unlinks it, drops the count). */
+void listener_conn_gone(struct conn *c);
+
+#endif

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# check_layers.sh [ROOT]: fails (exit 1, naming file, line and rule) when an #include crosses a
+# layer the wrong way. The build runs it before compiling anything (target sl_check_layers).
+#
+#   base/            includes nothing of ours but base/
+#   protocol/        base/, protocol/           (pure: no I/O, no clock)
+#   storage/         base/, protocol/, storage/
+#   broker/net/      the layers below, net/      (connections know no protocol)
+#   broker/core/     the layers below, core/     (partitions and topics know no protocol)
+#   broker/kafka/    the layers below, net/, core/, kafka/, broker/config.h
+#   broker/nats/     the layers below, net/, core/, nats/, broker/config.h
+#   broker/http/     the layers below, net/, core/, http/, broker/config.h
+#   broker/*.c|h     the top (config, server, main): anything
+set -euo pipefail
+root="${1:-$(dirname "$0")/..}"
+cd "$root"
+
+allowed() { # dir -> space-separated allowed include prefixes
+    case "$1" in
+        base) echo "base/" ;;
+        protocol) echo "base/ protocol/" ;;
+        storage) echo "base/ protocol/ storage/" ;;
+        broker/net) echo "base/ protocol/ storage/ broker/net/" ;;
+        broker/core) echo "base/ protocol/ storage/ broker/core/" ;;
+        broker/kafka) echo "base/ protocol/ storage/ broker/net/ broker/core/ broker/kafka/ broker/config.h" ;;
+        broker/nats) echo "base/ protocol/ storage/ broker/net/ broker/core/ broker/nats/ broker/config.h" ;;
+        broker/http) echo "base/ protocol/ storage/ broker/net/ broker/core/ broker/http/ broker/config.h" ;;
+        broker) echo "base/ protocol/ storage/ broker/" ;;
+        *) echo "" ;;
+    esac
+}
+
+bad=0
+while IFS= read -r -d '' f; do
+    dir=$(dirname "$f")
+    rules=$(allowed "$dir")
+    if [[ -z "$rules" ]]; then
+        echo "check_layers: $f: no layer rule for folder $dir (add one to scripts/check_layers.sh)" >&2
+        bad=1
+        continue
+    fi
+    while IFS=: read -r line inc; do
+        ok=0
+        for prefix in $rules; do
+            if [[ "$inc" == "$prefix"* ]]; then ok=1; break; fi
+        done
+        if [[ $ok -eq 0 ]]; then
+            echo "check_layers: $f:$line includes \"$inc\": $dir may include only: $rules" >&2
+            bad=1
+        fi
+    done < <(grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]+"' "$f" |
+             sed -E 's/^([0-9]+):[^"]*"([^"]+)".*/\1:\2/')
+done < <(find base protocol storage broker -name '*.[ch]' -print0 2>/dev/null)
+
+if [[ $bad -ne 0 ]]; then
+    echo "check_layers: layering violations (see above)" >&2
+    exit 1
+fi
