@@ -9,7 +9,7 @@ set -euo pipefail
 # kafkajs (from the npm registry, below). The NATS tests and benchmark (tests/nats,
 # bench/run_nats.sh): nats.go for Go in GOPATH mode, nats.js (npm, below) and the reference
 # nats-server 2.9.10.
-PACKAGES="build-essential cmake pkg-config git ca-certificates liburing-dev libxxhash-dev libzstd-dev libjansson-dev check procps python3
+PACKAGES="build-essential cmake pkg-config git ca-certificates liburing-dev libxxhash-dev libzstd-dev libjansson-dev libsnappy-dev liblz4-dev zlib1g-dev check procps python3
           kcat librdkafka-dev python3-confluent-kafka python3-kafka python3-snappy python3-lz4 python3-zstandard
           golang-go golang-github-shopify-sarama-dev nodejs npm
           golang-github-nats-io-go-nats-dev nats-server"
