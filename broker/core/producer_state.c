@@ -69,7 +69,8 @@ enum pstate_verdict pstate_check(const struct pstate *ps, int64_t pid, int16_t e
     if (epoch < e->epoch) return PSTATE_FENCED;
     if (epoch > e->epoch) return first_seq == 0 ? PSTATE_APPEND : PSTATE_OUT_OF_ORDER;
     for (uint8_t i = 0; i < e->count; i++) {
-        const struct pstate_batch *b = &e->batches[i];
+        /* Ring order: after a forget the retained batches need not start at slot 0. */
+        const struct pstate_batch *b = &e->batches[(e->head + PSTATE_BATCHES - e->count + i) % PSTATE_BATCHES];
         if (b->first_seq == first_seq && b->last_seq == last_seq) {
             *dup_first_offset = b->first_offset;
             *dup_last_offset = b->last_offset;
