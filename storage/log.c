@@ -229,6 +229,22 @@ static sl_err log_append_common(struct log *g, uint8_t *batch, uint32_t len, int
     return SL_OK;
 }
 
+void log_wait(struct log *g, struct log_waiter *w, int64_t offset, bool durable) {
+    w->offset = offset;
+    w->durable = durable && g->cfg.durability != LOG_DURABILITY_NONE;
+    SL_ASSERT(!g->werr && offset < g->next_offset);
+    SL_ASSERT(offset >= (w->durable ? g->synced_offset : g->written_offset));
+    /* Inserted in offset order: the lists fire from the head while the head is covered. */
+    struct log_waiter **pp = w->durable ? &g->durable_head : &g->written_head;
+    while (*pp && (*pp)->offset <= offset) pp = &(*pp)->next;
+    w->next = *pp;
+    *pp = w;
+    if (!w->next) {
+        if (w->durable) g->durable_tail = w;
+        else g->written_tail = w;
+    }
+}
+
 sl_err log_append(struct log *g, uint8_t *batch, uint32_t len, int64_t *base_offset,
                   struct log_waiter *w, bool durable) {
     return log_append_common(g, batch, len, base_offset, w, durable, NULL);

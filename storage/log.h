@@ -84,6 +84,13 @@ void log_watch_del(struct log_watch *w);
 sl_err log_append(struct log *g, uint8_t *batch, uint32_t len, int64_t *base_offset,
                   struct log_waiter *w, bool durable);
 
+/* Queues w to fire once every offset <= offset is written (durable: durable under the
+ * policy), exactly as an append's waiter would, including the error if the log fails first. For
+ * waiting on a batch appended earlier (a producer's retry of a batch still in flight). The
+ * offset must be below the end and not yet covered, and the log must not have failed: the
+ * caller answers those cases itself. */
+void log_wait(struct log *g, struct log_waiter *w, int64_t offset, bool durable);
+
 /* Zero-copy appends: the log writes straight from the caller's memory, which must stay
  * unchanged until release() is called (once the write completed, or the log failed). Worth it
  * for large batches, where the staging copy would cost as much as the write itself. */

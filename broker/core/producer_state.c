@@ -62,16 +62,18 @@ static const struct pstate_batch *pstate_last(const struct pstate_entry *e) {
 static int32_t pstate_next_seq(int32_t seq) { return seq == INT32_MAX ? 0 : seq + 1; }
 
 enum pstate_verdict pstate_check(const struct pstate *ps, int64_t pid, int16_t epoch, int32_t first_seq,
-                                 int32_t last_seq, int64_t *dup_first_offset) {
+                                 int32_t last_seq, int64_t *dup_first_offset, int64_t *dup_last_offset) {
     if (pid < 0 || first_seq < 0) return PSTATE_APPEND;
     const struct pstate_entry *e = pstate_find(ps, pid);
     if (!e) return first_seq == 0 ? PSTATE_APPEND : PSTATE_UNKNOWN;
     if (epoch < e->epoch) return PSTATE_FENCED;
     if (epoch > e->epoch) return first_seq == 0 ? PSTATE_APPEND : PSTATE_OUT_OF_ORDER;
     for (uint8_t i = 0; i < e->count; i++) {
-        const struct pstate_batch *b = &e->batches[i];
+        /* Ring order: after a forget the retained batches need not start at slot 0. */
+        const struct pstate_batch *b = &e->batches[(e->head + PSTATE_BATCHES - e->count + i) % PSTATE_BATCHES];
         if (b->first_seq == first_seq && b->last_seq == last_seq) {
             *dup_first_offset = b->first_offset;
+            *dup_last_offset = b->last_offset;
             return PSTATE_DUPLICATE;
         }
     }
@@ -99,6 +101,28 @@ void pstate_record(struct pstate *ps, int64_t pid, int16_t epoch, int32_t first_
     e->batches[e->head] = (struct pstate_batch){first_seq, last_seq, first_offset, last_offset};
     e->head = (uint8_t)((e->head + 1) % PSTATE_BATCHES);
     if (e->count < PSTATE_BATCHES) e->count++;
+}
+
+static void pstate_unlink(struct pstate *ps, struct pstate_entry *e) {
+    struct pstate_entry **pp = &ps->hash[(uint64_t)e->producer_id % PSTATE_HASH];
+    while (*pp != e) pp = &(*pp)->next;
+    *pp = e->next;
+    ps->count--;
+    free(e);
+}
+
+void pstate_forget(struct pstate *ps, int64_t pid, int16_t epoch, int32_t first_seq) {
+    struct pstate_entry *e = pstate_find(ps, pid);
+    if (!e || e->epoch != epoch) return;
+    /* Oldest first: slot (head - count + i); keep the i batches older than the failed one. */
+    for (uint8_t i = 0; i < e->count; i++) {
+        uint8_t slot = (uint8_t)((e->head + PSTATE_BATCHES - e->count + i) % PSTATE_BATCHES);
+        if (e->batches[slot].first_seq != first_seq) continue;
+        e->head = slot;
+        e->count = i;
+        if (e->count == 0) pstate_unlink(ps, e);
+        return;
+    }
 }
 
 /* Snapshot format, text: "end <offset>" then one line per retained batch, oldest first:

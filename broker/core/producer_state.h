@@ -35,11 +35,20 @@ static inline int32_t pstate_seq_add(int32_t seq, int32_t delta) {
 struct pstate *pstate_new(void);
 void pstate_free(struct pstate *ps);
 
+/* On PSTATE_DUPLICATE, *dup_first_offset and *dup_last_offset get the retained batch's offsets
+ * (the original may still be in flight: its last offset is what a retry waits for). */
 enum pstate_verdict pstate_check(const struct pstate *ps, int64_t producer_id, int16_t epoch,
-                                 int32_t first_seq, int32_t last_seq, int64_t *dup_first_offset);
-/* Records an appended batch. */
+                                 int32_t first_seq, int32_t last_seq, int64_t *dup_first_offset,
+                                 int64_t *dup_last_offset);
+/* Records a batch as it is appended, before it is written: pending until its write completes,
+ * and taken back with pstate_forget if that write fails. */
 void pstate_record(struct pstate *ps, int64_t producer_id, int16_t epoch, int32_t first_seq,
                    int32_t last_seq, int64_t first_offset, int64_t last_offset);
+/* A batch of this producer failed to reach the log: forgets it and every later batch of the
+ * producer (they were queued behind it and failed with it), so a retry is appended, not
+ * answered as a duplicate of nothing. A producer left with no batch is forgotten. No-op if the
+ * batch is not retained (already forgotten, or the producer moved to a newer epoch). */
+void pstate_forget(struct pstate *ps, int64_t producer_id, int16_t epoch, int32_t first_seq);
 uint32_t pstate_producer_count(const struct pstate *ps);
 
 /* Writes the snapshot for a log whose end offset is end_offset. */

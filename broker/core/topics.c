@@ -13,6 +13,7 @@
 
 #include "base/base.h"
 #include "base/logging.h"
+#include "broker/core/partition.h"
 #include "storage/offsets.h"
 #include "storage/store.h"
 
@@ -125,8 +126,12 @@ static void topic_apply(struct topics *t, struct topic *tp) {
         }
     }
     tp->cfg = c;
+    tp->log_append_time = false;
+    for (uint32_t i = 0; i < tp->override_count; i++)
+        if (!strcmp(tp->overrides[i].key, "message.timestamp.type"))
+            tp->log_append_time = !strcmp(tp->overrides[i].value, "LogAppendTime");
     for (int32_t p = 0; p < tp->partition_count; p++)
-        if (tp->parts[p]) log_set_config(tp->parts[p], &c);
+        if (tp->parts[p]) partition_set_config(tp->parts[p], &c, tp->log_append_time);
 }
 
 bool topics_name_valid(const char *name, int32_t len) {
@@ -180,9 +185,11 @@ static void topics_unlink(struct topics *t, struct topic *tp) {
     }
 }
 
+/* Closes the partitions still attached (saving their producer state) and frees the topic. */
 static void topic_free(struct topic *tp) {
+    for (int32_t p = 0; tp->parts && p < tp->partition_count; p++) partition_close(tp->parts[p]);
+    for (uint32_t i = 0; i < tp->subject_count; i++) free(tp->subjects[i]);
     free(tp->parts);
-    free(tp->part_state);
     free(tp->name);
     free(tp);
 }
@@ -197,11 +204,7 @@ static struct topic *topic_new(const char *name, int32_t len) {
 
 static void topic_grow(struct topic *tp, int32_t total) {
     tp->parts = sl_xrealloc(tp->parts, (size_t)total * sizeof(*tp->parts));
-    tp->part_state = sl_xrealloc(tp->part_state, (size_t)total * sizeof(*tp->part_state));
-    for (int32_t p = tp->partition_count; p < total; p++) {
-        tp->parts[p] = NULL;
-        tp->part_state[p] = NULL;
-    }
+    for (int32_t p = tp->partition_count; p < total; p++) tp->parts[p] = NULL;
 }
 
 static sl_err topic_save(struct topics *t, const struct topic *tp) {
@@ -262,7 +265,8 @@ static sl_err topic_attach(struct topics *t, struct topic *tp, int32_t from, int
             sl_err e = store_log_create(t->st, tp->name, p, &tp->cfg, &g);
             if (e) return e;
         }
-        tp->parts[p] = g;
+        tp->parts[p] = partition_new(g);
+        partition_set_config(tp->parts[p], &tp->cfg, tp->log_append_time);
     }
     return SL_OK;
 }
@@ -321,7 +325,8 @@ static sl_err topics_adopt(struct topics *t) {
             topic_grow(tp, p + 1);
             tp->partition_count = p + 1;
         }
-        tp->parts[p] = g;
+        if (!tp->parts[p]) tp->parts[p] = partition_new(g);
+        SL_ASSERT(partition_log(tp->parts[p]) == g);
     }
     for (uint32_t i = 0; i < t->count; i++) {
         struct topic *tp = t->order[i];
@@ -436,7 +441,8 @@ sl_err topics_delete(struct topics *t, struct topic *tp) {
     sl_err result = SL_OK;
     for (int32_t p = 0; p < tp->partition_count; p++) {
         if (!tp->parts[p]) continue;
-        sl_err e = store_log_delete(t->st, tp->parts[p]);
+        sl_err e = partition_delete(tp->parts[p], t->st);
+        tp->parts[p] = NULL;
         if (e && !result) result = e;
     }
     char path[4400];
@@ -486,6 +492,74 @@ sl_err topics_replace_configs(struct topics *t, struct topic *tp, const char *co
     for (uint32_t i = 0; i < n; i++) topic_set_override(tp, keys[i], values[i]);
     topic_apply(t, tp);
     return topic_save(t, tp);
+}
+
+struct partition *topic_partition(const struct topic *tp, int32_t partition) {
+    if (partition < 0 || partition >= tp->partition_count) return NULL;
+    return tp->parts[partition];
+}
+
+sl_err topics_set_retention(struct topic *tp, enum topic_retention r, const char **why) {
+    if (r != TOPIC_RETENTION_LIMITS) {
+        *why = "only the limits retention policy is supported";
+        return SL_INVALID_CONFIG;
+    }
+    tp->retention = r;
+    return SL_OK;
+}
+
+/* NATS subject syntax: non-empty tokens of printable non-space bytes separated by '.'; a
+ * wildcard is a whole token, '>' only the last. */
+static bool topics_subject_valid(const char *s) {
+    size_t n = strlen(s);
+    if (n == 0 || n >= TOPIC_SUBJECT_BYTES_MAX) return false;
+    size_t token_start = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && s[i] != '.') {
+            if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] == 0x7f) return false;
+            continue;
+        }
+        size_t len = i - token_start;
+        if (len == 0) return false;
+        const char *tok = s + token_start;
+        bool wild = memchr(tok, '*', len) || memchr(tok, '>', len);
+        if (wild && len != 1) return false;
+        if (tok[0] == '>' && i != n) return false;
+        token_start = i + 1;
+    }
+    return true;
+}
+
+sl_err topics_bind_subject(struct topic *tp, const char *pattern, const char **why) {
+    if (!topics_subject_valid(pattern)) {
+        *why = "not a valid subject pattern";
+        return SL_INVALID_ARG;
+    }
+    for (uint32_t i = 0; i < tp->subject_count; i++) {
+        if (strcmp(tp->subjects[i], pattern) != 0) continue;
+        *why = "subject already bound to this topic";
+        return SL_EXISTS;
+    }
+    if (tp->subject_count == TOPIC_SUBJECTS_MAX) {
+        *why = "too many subjects bound to this topic";
+        return SL_INVALID_ARG;
+    }
+    size_t n = strlen(pattern) + 1;
+    char *copy = sl_xmalloc(n);
+    memcpy(copy, pattern, n);
+    tp->subjects[tp->subject_count++] = copy;
+    return SL_OK;
+}
+
+sl_err topics_unbind_subject(struct topic *tp, const char *pattern) {
+    for (uint32_t i = 0; i < tp->subject_count; i++) {
+        if (strcmp(tp->subjects[i], pattern) != 0) continue;
+        free(tp->subjects[i]);
+        tp->subjects[i] = tp->subjects[--tp->subject_count];
+        tp->subjects[tp->subject_count] = NULL;
+        return SL_OK;
+    }
+    return SL_NOT_FOUND;
 }
 
 static void topics_default_value(const struct topics *t, const struct cfg_def *d, char *out, size_t cap) {

@@ -1,5 +1,6 @@
-/* topics.h: the topic registry: names, ids, partition counts and per-topic configs, each topic
- * a set of partition logs in the store.
+/* topics.h: the topic registry: names, ids, partition counts and per-topic configs. A topic is
+ * a stream of partitions (struct partition: log, producer state, ack waiters), protocol-neutral:
+ * Kafka topics, and NATS streams bound to subjects, are both topics.
  *
  * A topic's metadata lives in <data_dir>/.topics/<name> (key = value lines: id, partitions,
  * config.<kafka key>), written by temporary file, fsync and rename, so a crash leaves the old
@@ -16,8 +17,20 @@
 #include "storage/log.h"
 
 struct store;
+struct partition;
 
 #define TOPIC_CONFIGS_MAX 32
+#define TOPIC_SUBJECTS_MAX 16
+#define TOPIC_SUBJECT_BYTES_MAX 256
+
+/* What removes messages. LIMITS: age and size (Kafka's delete policy, NATS's LimitsPolicy).
+ * WORKQUEUE and INTEREST (acknowledged or unwanted messages go) are declared for the streams
+ * to come and refused until then. */
+enum topic_retention {
+    TOPIC_RETENTION_LIMITS,
+    TOPIC_RETENTION_WORKQUEUE,
+    TOPIC_RETENTION_INTEREST,
+};
 
 struct topic_config_entry {
     char key[64];
@@ -28,9 +41,14 @@ struct topic {
     char *name;
     uint8_t id[16];
     int32_t partition_count;
-    struct log **parts;
-    void **part_state;      /* per partition, owned by the Kafka layer (producer state) */
+    struct partition **parts;
+    enum topic_retention retention;
+    /* NATS subject patterns whose messages the topic stores; kept, not yet used for routing
+     * (and, like the retention policy, not yet persisted). */
+    uint32_t subject_count;
+    char *subjects[TOPIC_SUBJECTS_MAX];
     struct log_config cfg;  /* effective storage config */
+    bool log_append_time;   /* message.timestamp.type = LogAppendTime */
     uint32_t override_count;
     struct topic_config_entry overrides[TOPIC_CONFIGS_MAX]; /* set explicitly */
     struct topic *hash_next;
@@ -49,6 +67,8 @@ struct topic_config_view {
 
 sl_err topics_open(struct topics **out, struct store *st, const char *data_dir,
                    const struct log_config *defaults);
+/* Closes every partition (waiting for its batches in flight and saving its producer state):
+ * call before the store closes. */
 void topics_close(struct topics *t);
 
 struct topic *topics_get(struct topics *t, const char *name, int32_t name_len);
@@ -77,6 +97,17 @@ sl_err topics_set_config(struct topics *t, struct topic *tp, const char *key, co
 /* Replaces every override (AlterConfigs' semantics). */
 sl_err topics_replace_configs(struct topics *t, struct topic *tp, const char *const *keys,
                               const char *const *values, uint32_t n, const char **why);
+
+/* The partition, or NULL if the topic has no such partition. */
+struct partition *topic_partition(const struct topic *tp, int32_t partition);
+
+/* Only TOPIC_RETENTION_LIMITS is supported yet: the others give SL_INVALID_CONFIG and a why. */
+sl_err topics_set_retention(struct topic *tp, enum topic_retention r, const char **why);
+/* Binds a NATS subject pattern (tokens separated by '.', '*' a token, '>' the last token).
+ * SL_EXISTS if bound already; SL_INVALID_ARG for a malformed pattern or too many bindings. */
+sl_err topics_bind_subject(struct topic *tp, const char *pattern, const char **why);
+/* SL_NOT_FOUND if the pattern was not bound. */
+sl_err topics_unbind_subject(struct topic *tp, const char *pattern);
 
 /* Every supported config key of the topic, for DescribeConfigs. Returns the count. */
 uint32_t topics_describe(const struct topics *t, const struct topic *tp,

@@ -136,9 +136,4 @@ sl_err kafka_handle_offset_delete(struct kconn *kc, struct kreq *q, struct kr *r
 /* The client id of the request being handled (for JoinGroup's member ids). */
 extern struct kstr kafka_current_client_id;
 
-/* Producer state of a partition, loaded on first use. */
-struct pstate *kafka_pstate(struct topic *tp, int32_t partition);
-/* Saves every partition's producer state (clean shutdown). */
-void kafka_pstate_save_all(struct kafka_server *ks);
-
 #endif

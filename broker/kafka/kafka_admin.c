@@ -7,7 +7,7 @@
 
 #include "base/base.h"
 #include "base/logging.h"
-#include "broker/core/producer_state.h"
+#include "broker/core/partition.h"
 #include "broker/kafka/kafka.h"
 #include "protocol/kafka_msgs_admin.h"
 #include "storage/log.h"
@@ -106,10 +106,6 @@ static struct topic *topic_by_id(struct kafka_server *ks, const uint8_t id[16]) 
 }
 
 static int16_t delete_topic(struct kafka_server *ks, struct topic *tp) {
-    for (int32_t p = 0; p < tp->partition_count; p++) {
-        pstate_free(tp->part_state[p]);
-        tp->part_state[p] = NULL;
-    }
     return (int16_t)sl_err_kafka(topics_delete(ks->topics, tp));
 }
 
@@ -392,15 +388,15 @@ sl_err kafka_handle_delete_records(struct kconn *kc, struct kreq *q, struct kr *
                 pr->error_code = (int16_t)sl_err_kafka(SL_NO_PARTITION);
                 continue;
             }
-            struct log *g = tp->parts[p];
+            struct partition *part = tp->parts[p];
             int64_t off = rt->partitions[i].offset;
-            if (off == -1) off = log_written_offset(g);
-            if (off < 0 || off > log_written_offset(g)) {
+            if (off == -1) off = partition_high_watermark(part);
+            if (off < 0 || off > partition_high_watermark(part)) {
                 pr->error_code = (int16_t)sl_err_kafka(SL_OFFSET_OUT_OF_RANGE);
                 continue;
             }
-            pr->error_code = (int16_t)sl_err_kafka(log_delete_before(g, off));
-            pr->low_watermark = log_start_offset(g);
+            pr->error_code = (int16_t)sl_err_kafka(partition_delete_before(part, off));
+            pr->low_watermark = partition_start_offset(part);
         }
     }
     struct kw w;

@@ -3,14 +3,15 @@
  * Fetch answers with whole batches straight from the segment files (file spans in the output
  * queue, sent with sendfile). Limits as Kafka applies them: partition_max_bytes per partition,
  * max_bytes in total, but the first batch of the first partition with data always goes, even
- * when larger. With less than min_bytes available the request parks: a watch on every log it
- * reads wakes it on new data, a timer ends it at max_wait_ms; it then answers with what there
+ * when larger. With less than min_bytes available the request parks: a watch on every partition
+ * it reads wakes it on new data, a timer ends it at max_wait_ms; it then answers with what there
  * is. The parked state copies what it needs (names, offsets): the request's bytes are gone. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/base.h"
 #include "base/logging.h"
+#include "broker/core/partition.h"
 #include "broker/kafka/kafka.h"
 #include "protocol/kafka_msgs_core.h"
 #include "storage/log.h"
@@ -42,7 +43,7 @@ struct fetch_park {
 
 static void fetch_free(struct fetch_park *pk) {
     for (int32_t t = 0; t < pk->topic_count; t++) {
-        for (int32_t i = 0; i < pk->topics[t].count; i++) log_watch_del(&pk->topics[t].parts[i].watch);
+        for (int32_t i = 0; i < pk->topics[t].count; i++) partition_watch_del(&pk->topics[t].parts[i].watch);
         free(pk->topics[t].parts);
         free(pk->topics[t].name);
     }
@@ -51,14 +52,12 @@ static void fetch_free(struct fetch_park *pk) {
     free(pk);
 }
 
-static struct log *fetch_log(struct kafka_server *ks, const struct fetch_topic *ft, int32_t partition,
-                             int16_t *error) {
+static struct partition *fetch_partition(struct kafka_server *ks, const struct fetch_topic *ft, int32_t partition,
+                                         int16_t *error) {
     struct topic *tp = topics_get(ks->topics, ft->name, ft->name_len);
-    if (!tp || partition < 0 || partition >= tp->partition_count) {
-        *error = (int16_t)sl_err_kafka(SL_NO_PARTITION);
-        return NULL;
-    }
-    return tp->parts[partition];
+    struct partition *part = tp ? topic_partition(tp, partition) : NULL;
+    if (!part) *error = (int16_t)sl_err_kafka(SL_NO_PARTITION);
+    return part;
 }
 
 struct fetch_plan {
@@ -85,17 +84,17 @@ static void fetch_collect(struct fetch_park *pk, struct fetch_plan *plan) {
             pr->high_watermark = pr->last_stable_offset = pr->log_start_offset = -1;
             pr->preferred_read_replica = -1;
             memset(&plan->cuts[k].span, 0, sizeof(plan->cuts[k].span));
-            struct log *g = fetch_log(ks, &pk->topics[t], fp->partition, &pr->error_code);
-            if (!g) {
+            struct partition *part = fetch_partition(ks, &pk->topics[t], fp->partition, &pr->error_code);
+            if (!part) {
                 plan->any_error = true;
                 continue;
             }
-            pr->high_watermark = pr->last_stable_offset = log_written_offset(g);
-            pr->log_start_offset = log_start_offset(g);
+            pr->high_watermark = pr->last_stable_offset = partition_high_watermark(part);
+            pr->log_start_offset = partition_start_offset(part);
             int64_t limit = SL_MIN((int64_t)(fp->max_bytes > 0 ? fp->max_bytes : 0), budget);
             if (limit <= 0 && !first_data) continue;
             struct log_span sp;
-            sl_err e = log_read(g, fp->fetch_offset, (uint32_t)SL_MAX(limit, 1), &sp);
+            sl_err e = partition_read(part, fp->fetch_offset, (uint32_t)SL_MAX(limit, 1), &sp);
             if (e) {
                 pr->error_code = (int16_t)sl_err_kafka(e);
                 plan->any_error = true;
@@ -221,18 +220,18 @@ sl_err kafka_handle_fetch(struct kconn *kc, struct kreq *q, struct kr *r) {
         }
     }
     if (fetch_try(pk, req.max_wait_ms <= 0)) return SL_OK;
-    /* Park: wake on new data in any of the logs, or at max_wait_ms. */
+    /* Park: wake on new data in any of the partitions, or at max_wait_ms. */
     for (int32_t t = 0; t < pk->topic_count; t++) {
         for (int32_t i = 0; i < pk->topics[t].count; i++) {
             struct fetch_part *fp = &pk->topics[t].parts[i];
             int16_t err = 0;
-            struct log *g = fetch_log(kc->ks, &pk->topics[t], fp->partition, &err);
-            /* One watch per log: a partition listed twice must not be woken twice. */
+            struct partition *part = fetch_partition(kc->ks, &pk->topics[t], fp->partition, &err);
+            /* One watch per partition: a partition listed twice must not be woken twice. */
             bool watched = false;
             for (int32_t t2 = 0; t2 <= t && !watched; t2++)
                 for (int32_t i2 = 0; i2 < pk->topics[t2].count && !watched; i2++)
-                    watched = pk->topics[t2].parts[i2].watch.log == g;
-            if (g && !watched) log_watch_add(g, &fp->watch);
+                    watched = part && pk->topics[t2].parts[i2].watch.log == partition_log(part);
+            if (part && !watched) partition_watch_add(part, &fp->watch);
         }
     }
     q->park = pk;
@@ -247,18 +246,18 @@ sl_err kafka_handle_fetch(struct kconn *kc, struct kreq *q, struct kr *r) {
 #define LIST_OFFSETS_EARLIEST (-2)
 #define LIST_OFFSETS_MAX_TIMESTAMP (-3)
 
-static void list_offsets_partition(struct log *g, int64_t ts, struct kafka_list_offsets_part_resp *pr) {
+static void list_offsets_partition(struct partition *part, int64_t ts, struct kafka_list_offsets_part_resp *pr) {
     pr->timestamp = -1;
     pr->leader_epoch = 0;
     if (ts == LIST_OFFSETS_LATEST || ts == LIST_OFFSETS_MAX_TIMESTAMP) {
         /* MAX_TIMESTAMP (v7) would name the record with the newest timestamp; the end offset is
          * the conservative answer for the clients in scope, none of which sends it. */
-        pr->offset = log_written_offset(g);
+        pr->offset = partition_high_watermark(part);
     } else if (ts == LIST_OFFSETS_EARLIEST) {
-        pr->offset = log_start_offset(g);
+        pr->offset = partition_start_offset(part);
     } else {
         int64_t off, found;
-        sl_err e = log_offset_for_time(g, ts, &off, &found);
+        sl_err e = log_offset_for_time(partition_log(part), ts, &off, &found);
         if (e == SL_OK) {
             pr->offset = off;
             pr->timestamp = found;
@@ -293,11 +292,11 @@ sl_err kafka_handle_list_offsets(struct kconn *kc, struct kreq *q, struct kr *r)
             pr->timestamp = -1;
             pr->offset = -1;
             pr->leader_epoch = -1;
-            if (!tp || p < 0 || p >= tp->partition_count) {
+            if (!tp || !topic_partition(tp, p)) {
                 pr->error_code = (int16_t)sl_err_kafka(SL_NO_PARTITION);
                 continue;
             }
-            list_offsets_partition(tp->parts[p], rt->partitions[i].timestamp, pr);
+            list_offsets_partition(topic_partition(tp, p), rt->partitions[i].timestamp, pr);
             if (q->version == 0 && pr->offset >= 0) {
                 pr->old_style_offset_count = 1;
                 pr->old_style_offsets = karena_alloc(&kc->arena, sizeof(int64_t));

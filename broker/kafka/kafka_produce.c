@@ -1,38 +1,40 @@
-/* kafka_produce.c: Produce. Each partition's record set is split into batches; each batch is
- * checked (magic 2, length, compression codec, and by log_append the CRC32C and counts),
- * passed through the partition's idempotent-producer state, and appended. The answer waits by
- * acks: 0 sends nothing, 1 waits until the last batch is written, -1 until it is durable under
- * the log's policy. Errors are per partition, as clients expect. */
+/* kafka_produce.c: Produce. Each partition's record set is split into batches here (with the
+ * Kafka-only rules: a batch must fit the record set, zstd needs Produce v7); each batch then
+ * goes through partition_append, which checks it, runs the idempotent-producer state, stamps
+ * LogAppendTime and appends it. The answer waits by acks: 0 sends nothing, 1 waits until every
+ * batch is written, -1 until durable under the log's policy. Errors are per partition, as
+ * clients expect. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/base.h"
 #include "base/logging.h"
-#include "broker/core/producer_state.h"
+#include "broker/core/partition.h"
 #include "broker/kafka/kafka.h"
-#include "protocol/crc32c.h"
 #include "protocol/kafka_batch.h"
 #include "protocol/kafka_msgs_core.h"
-#include "storage/log.h"
 
-struct produce_wait {
-    struct log_waiter w;
+struct produce_park;
+
+/* One batch in flight. */
+struct produce_batch {
+    struct partition_append_done done;
     struct produce_park *pk;
     struct kafka_produce_part_resp *pr;
 };
 
 struct produce_park {
     struct kreq *q;
-    uint32_t pending; /* waiters not fired, plus one while the handler runs */
+    uint32_t pending; /* batches not completed, plus one while the handler runs */
     struct kafka_produce_resp resp;
-    struct produce_wait *waits;
+    struct produce_batch *batches;
     char *names; /* topic names, copied: the request buffer is gone by the time we answer */
 };
 
 static void produce_park_free(struct produce_park *pk) {
     for (int32_t t = 0; t < pk->resp.topic_count; t++) free(pk->resp.topics[t].partitions);
     free(pk->resp.topics);
-    free(pk->waits);
+    free(pk->batches);
     free(pk->names);
     free(pk);
 }
@@ -45,43 +47,46 @@ static void produce_answer(struct produce_park *pk) {
     produce_park_free(pk);
 }
 
-static void produce_wait_done(struct log_waiter *lw, sl_err err) {
-    struct produce_wait *pw = (struct produce_wait *)lw;
-    if (err) pw->pr->error_code = (int16_t)sl_err_kafka(err == SL_IO ? SL_IO : err);
-    if (--pw->pk->pending == 0) produce_answer(pw->pk);
+static void produce_batch_done(struct partition_append_done *d, sl_err err) {
+    struct produce_batch *pb = sl_container_of(d, struct produce_batch, done);
+    if (err) pb->pr->error_code = (int16_t)sl_err_kafka(err);
+    if (--pb->pk->pending == 0) produce_answer(pb->pk);
 }
 
-/* Kafka's LogAppendTime: the broker stamps the batch and so must re-seal its CRC. */
-static void produce_stamp_log_append_time(uint8_t *batch, uint32_t len, int64_t now_ms) {
-    uint16_t attrs = sl_load_be16(batch + 21);
-    sl_store_be16(batch + 21, (uint16_t)(attrs | KAFKA_ATTR_LOG_APPEND_TIME));
-    sl_store_be64(batch + 35, (uint64_t)now_ms);
-    kafka_batch_update_crc(batch, len);
+/* How many batches the record set holds, as far as their headers can be read. */
+static uint32_t produce_batch_count(struct kstr records) {
+    uint32_t n = 0;
+    const uint8_t *at = (const uint8_t *)records.p;
+    uint32_t left = (uint32_t)SL_MAX(records.len, 0);
+    while (left) {
+        struct kafka_batch_header h;
+        if (kafka_batch_header_read(at, left, &h)) break;
+        uint32_t len = (uint32_t)h.batch_length + KAFKA_BATCH_LOG_OVERHEAD;
+        if (len > left) break;
+        n++;
+        at += len;
+        left -= len;
+    }
+    return n;
 }
 
-static bool produce_log_append_time(const struct topic *tp) {
-    for (uint32_t i = 0; i < tp->override_count; i++)
-        if (!strcmp(tp->overrides[i].key, "message.timestamp.type"))
-            return !strcmp(tp->overrides[i].value, "LogAppendTime");
-    return false;
+static enum partition_acks produce_acks(int16_t acks) {
+    return acks == 0 ? PARTITION_ACKS_NONE : acks == 1 ? PARTITION_ACKS_WRITTEN : PARTITION_ACKS_DURABLE;
 }
 
-/* Appends one partition's record set; fills pr. Returns the waiter to arm on the last batch
- * (NULL when nothing was appended). */
-static void produce_partition(struct kreq *q, struct topic *tp, int32_t p, struct kstr records, int16_t acks,
-                              struct produce_wait *pw, struct produce_park *pk) {
-    struct kafka_produce_part_resp *pr = pw->pr;
-    struct log *g = tp->parts[p];
+/* Appends one partition's record set, a batch at a time, and fills pr. Each batch uses the
+ * next slot of *pb. */
+static void produce_partition(struct kreq *q, struct partition *part, struct kstr records, int16_t acks,
+                              struct kafka_produce_part_resp *pr, struct produce_batch **pb, struct produce_park *pk) {
     if (records.len <= 0) {
         pr->error_code = (int16_t)sl_err_kafka(SL_CORRUPT);
         return;
     }
     uint8_t *at = (uint8_t *)records.p;
     uint32_t left = (uint32_t)records.len;
-    bool first = true, stamp = produce_log_append_time(tp);
-    int64_t now = (int64_t)loop_now_ms(q->kc->ks->loop);
-    pr->log_start_offset = log_start_offset(g);
-    while (left) {
+    uint64_t now = loop_now_ms(q->kc->ks->loop);
+    pr->log_start_offset = partition_start_offset(part);
+    for (bool first = true; left; first = false) {
         struct kafka_batch_header h;
         sl_err e = kafka_batch_header_read(at, left, &h);
         uint32_t len = e ? 0 : (uint32_t)h.batch_length + KAFKA_BATCH_LOG_OVERHEAD;
@@ -92,37 +97,21 @@ static void produce_partition(struct kreq *q, struct topic *tp, int32_t p, struc
             pr->error_code = (int16_t)sl_err_kafka(e == SL_UNDERFLOW ? SL_CORRUPT : e);
             return;
         }
-        int64_t dup = -1;
-        enum pstate_verdict v = PSTATE_APPEND;
-        struct pstate *ps = NULL;
-        if (h.producer_id >= 0 && h.base_sequence >= 0) {
-            ps = kafka_pstate(tp, p);
-            v = pstate_check(ps, h.producer_id, h.producer_epoch, h.base_sequence,
-                             pstate_seq_add(h.base_sequence, h.last_offset_delta), &dup);
-        }
-        if (v == PSTATE_DUPLICATE) {
-            /* Already appended: the original offsets, nothing written again. */
-            if (first) pr->base_offset = dup;
-        } else if (v == PSTATE_OUT_OF_ORDER || v == PSTATE_FENCED) {
-            pr->error_code = (int16_t)sl_err_kafka(v == PSTATE_FENCED ? SL_INVALID_PRODUCER_EPOCH : SL_OUT_OF_ORDER_SEQUENCE);
+        struct produce_batch *b = (*pb)++;
+        b->pk = pk;
+        b->pr = pr;
+        b->done.fn = produce_batch_done;
+        /* Counted before the append: a duplicate of a written batch completes inside it. */
+        if (acks != 0) pk->pending++;
+        e = partition_append(part, at, len, produce_acks(acks), now, &b->done);
+        if (e) {
+            if (acks != 0) pk->pending--;
+            pr->error_code = (int16_t)sl_err_kafka(e);
             return;
-        } else {
-            if (stamp) produce_stamp_log_append_time(at, len, now);
-            int64_t base;
-            bool last = len == left;
-            struct log_waiter *w = (last && acks != 0) ? &pw->w : NULL;
-            e = log_append(g, at, len, &base, w, acks == -1);
-            if (e) {
-                pr->error_code = (int16_t)sl_err_kafka(e);
-                return;
-            }
-            if (w) pk->pending++;
-            if (first) pr->base_offset = base;
-            if (stamp) pr->log_append_time_ms = now;
-            if (ps) pstate_record(ps, h.producer_id, h.producer_epoch, h.base_sequence,
-                                  pstate_seq_add(h.base_sequence, h.last_offset_delta), base, base + h.last_offset_delta);
         }
-        first = false;
+        if (first) pr->base_offset = b->done.base_offset;
+        if (b->done.log_append_time_ms >= 0) pr->log_append_time_ms = b->done.log_append_time_ms;
+        pr->log_start_offset = b->done.log_start_offset;
         at += len;
         left -= len;
     }
@@ -137,19 +126,20 @@ sl_err kafka_handle_produce(struct kconn *kc, struct kreq *q, struct kr *r) {
     pk->pending = 1;
     /* Parked (waiters hold q) until answered; it cannot be cancelled, only answered late. */
     q->park = pk;
-    int32_t nparts = 0;
+    uint32_t nbatches = 0;
     size_t names = 0;
     for (int32_t t = 0; t < req.topic_count; t++) {
-        nparts += req.topics[t].partition_count;
+        for (int32_t i = 0; i < req.topics[t].partition_count; i++)
+            nbatches += produce_batch_count(req.topics[t].partitions[i].records);
         names += (size_t)SL_MAX(req.topics[t].name.len, 0) + 1;
     }
     pk->names = sl_xmalloc(names ? names : 1);
-    pk->waits = sl_xcalloc((size_t)SL_MAX(nparts, 1), sizeof(*pk->waits));
+    pk->batches = sl_xcalloc(SL_MAX(nbatches, 1u), sizeof(*pk->batches));
     pk->resp.topic_count = req.topic_count;
     pk->resp.topics = sl_xcalloc((size_t)SL_MAX(req.topic_count, 1), sizeof(*pk->resp.topics));
     bool acks_ok = req.acks == 0 || req.acks == 1 || req.acks == -1;
     char *name_at = pk->names;
-    struct produce_wait *pw = pk->waits;
+    struct produce_batch *pb = pk->batches;
     for (int32_t t = 0; t < req.topic_count; t++) {
         const struct kafka_produce_topic *rt = &req.topics[t];
         struct kafka_produce_topic_resp *tr = &pk->resp.topics[t];
@@ -161,20 +151,16 @@ sl_err kafka_handle_produce(struct kconn *kc, struct kreq *q, struct kr *r) {
         tr->partitions = sl_xcalloc((size_t)SL_MAX(rt->partition_count, 1), sizeof(*tr->partitions));
         sl_err te = SL_OK;
         struct topic *tp = acks_ok ? kafka_topic_get(kc->ks, rt->name, true, &te) : NULL;
-        for (int32_t i = 0; i < rt->partition_count; i++, pw++) {
+        for (int32_t i = 0; i < rt->partition_count; i++) {
             struct kafka_produce_part_resp *pr = &tr->partitions[i];
             pr->index = rt->partitions[i].index;
             pr->base_offset = -1;
             pr->log_append_time_ms = -1;
             pr->log_start_offset = -1;
-            pw->pk = pk;
-            pw->pr = pr;
-            pw->w.done = produce_wait_done;
             if (!acks_ok) pr->error_code = (int16_t)sl_err_kafka(SL_INVALID_REQUIRED_ACKS);
             else if (!tp) pr->error_code = (int16_t)sl_err_kafka(te);
-            else if (pr->index < 0 || pr->index >= tp->partition_count)
-                pr->error_code = (int16_t)sl_err_kafka(SL_NO_PARTITION);
-            else produce_partition(q, tp, pr->index, rt->partitions[i].records, req.acks, pw, pk);
+            else if (!topic_partition(tp, pr->index)) pr->error_code = (int16_t)sl_err_kafka(SL_NO_PARTITION);
+            else produce_partition(q, topic_partition(tp, pr->index), rt->partitions[i].records, req.acks, pr, &pb, pk);
         }
     }
     if (req.acks == 0) {

@@ -17,7 +17,6 @@
 
 #include "base/base.h"
 #include "base/logging.h"
-#include "broker/core/producer_state.h"
 #include "broker/kafka/kafka.h"
 #include "protocol/kafka_msgs_core.h"
 #include "storage/store.h"
@@ -484,31 +483,6 @@ static sl_err kafka_handle_init_producer_id(struct kconn *kc, struct kreq *q, st
     return SL_OK;
 }
 
-/* ---- producer state ---------------------------------------------------------------------------- */
-
-struct pstate *kafka_pstate(struct topic *tp, int32_t partition) {
-    if (!tp->part_state[partition]) {
-        struct pstate *ps = NULL;
-        pstate_load(&ps, tp->parts[partition]);
-        tp->part_state[partition] = ps;
-    }
-    return tp->part_state[partition];
-}
-
-void kafka_pstate_save_all(struct kafka_server *ks) {
-    for (uint32_t i = 0; i < topics_count(ks->topics); i++) {
-        struct topic *tp = topics_at(ks->topics, i);
-        for (int32_t p = 0; p < tp->partition_count; p++) {
-            struct pstate *ps = tp->part_state[p];
-            if (!ps) continue;
-            struct log *g = tp->parts[p];
-            if (pstate_producer_count(ps)) pstate_save(ps, log_dir(g), log_end_offset(g));
-            pstate_free(ps);
-            tp->part_state[p] = NULL;
-        }
-    }
-}
-
 /* ---- start/stop ---------------------------------------------------------------------------------- */
 
 static void kafka_meta_load(struct kafka_server *ks, const char *data_dir) {
@@ -598,5 +572,4 @@ void kafka_server_stop(struct kafka_server *ks) {
         SL_WARN("kafka: some responses were not delivered within 5 s of shutdown");
     listener_stop(&ks->ls);
     kafka_groups_stop(ks);
-    kafka_pstate_save_all(ks);
 }

@@ -1,0 +1,83 @@
+/* partition.h: one partition of a topic, the protocol-neutral place where a message enters the
+ * log. A partition owns its log (struct log, kept open by the store), its idempotent-producer
+ * state and its per-batch ack waiters. Kafka Produce, NATS streams and bridges all append
+ * through partition_append, which runs, in this order:
+ *
+ *   check       length, magic 2, CRC32C of the bytes as the client sent them, counts, then the
+ *               record-walk hook partition_check_records
+ *   idempotence duplicates (answered with the original offsets), gaps, fencing
+ *   stamp       LogAppendTime topics: attribute and max timestamp set, then the CRC resealed
+ *   append      log_append gives the base offset and queues the write
+ *   complete    the caller's done fires at the durability it asked for
+ *
+ * Producer state only ever points at what is in the log: a batch is recorded as it is appended
+ * and forgotten again if its write fails; a duplicate of a batch still in flight is answered
+ * only once the original is written (or durable) as the duplicate's acks ask, and fails if the
+ * original fails. */
+#ifndef SL_BROKER_PARTITION_H
+#define SL_BROKER_PARTITION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "protocol/errors.h"
+#include "storage/log.h"
+
+struct pstate;
+struct partition;
+struct store;
+
+enum partition_acks {
+    PARTITION_ACKS_NONE,    /* nothing fires; the out fields are set on return */
+    PARTITION_ACKS_WRITTEN, /* fires when the batch reached the file */
+    PARTITION_ACKS_DURABLE, /* fires when the batch is durable under the log's policy */
+};
+
+/* Caller-owned, one per batch in flight. The out fields are set by partition_append on SL_OK;
+ * with acks other than NONE, fn then fires exactly once, with SL_OK or the write's error (then
+ * the batch is not in the log). fn may fire before partition_append returns: a duplicate of a
+ * batch already written. On an error return fn never fires. */
+struct partition_append_done {
+    void (*fn)(struct partition_append_done *d, sl_err err);
+    int64_t base_offset;        /* the batch's first offset; a duplicate's: the original's */
+    int64_t log_append_time_ms; /* -1 unless the partition stamped LogAppendTime */
+    int64_t log_start_offset;
+    bool duplicate;             /* nothing was appended: the batch was already in the log */
+};
+
+/* Wraps a log of the store. The partition does not close the log (the store does), but
+ * partition_delete deletes it. */
+struct partition *partition_new(struct log *g);
+/* Clean close: waits for its batches in flight, saves the producer state (snapshot), frees. */
+void partition_close(struct partition *p);
+/* Deletes the log and frees the partition; the producer state goes with it, unsaved. */
+sl_err partition_delete(struct partition *p, struct store *st);
+
+/* Storage config and timestamp type, as the topic's configs say. */
+void partition_set_config(struct partition *p, const struct log_config *c, bool log_append_time);
+
+sl_err partition_append(struct partition *p, uint8_t *batch, uint32_t len, enum partition_acks acks,
+                        uint64_t now_ms, struct partition_append_done *done);
+
+/* The per-record check of a batch (step "check", after the header and CRC). SL_OK for now:
+ * RECORD WALK HOOK, the full record walk (compressed batches included) is wired in here. */
+sl_err partition_check_records(const uint8_t *batch, uint32_t len);
+
+/* Reading and waiting for data (Fetch, consumers). */
+sl_err partition_read(struct partition *p, int64_t offset, uint32_t bytes_max, struct log_span *out);
+int64_t partition_start_offset(const struct partition *p);
+int64_t partition_high_watermark(const struct partition *p); /* written end: what is readable */
+/* Fires on new data and once when the partition goes; see struct log_watch. */
+void partition_watch_add(struct partition *p, struct log_watch *w);
+void partition_watch_del(struct log_watch *w);
+/* Advances the start offset (DeleteRecords, retention): see log_delete_before. */
+sl_err partition_delete_before(struct partition *p, int64_t offset);
+
+/* The log, for what has no partition-level operation yet (time index lookups). */
+struct log *partition_log(const struct partition *p);
+/* Producer state, loaded on first use (snapshot plus replay of the log after it). */
+struct pstate *partition_pstate(struct partition *p);
+/* Batches appended (or duplicates waiting) whose waiter has not fired yet. */
+uint32_t partition_inflight(const struct partition *p);
+
+#endif
