@@ -11,6 +11,7 @@
 #include <string.h>
 #include <zlib.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include "protocol/crc32c.h"
 
@@ -219,7 +220,8 @@ static sl_err inflate_zstd(struct kafka_records_scratch *s, const uint8_t *in, s
         }
         ZSTD_outBuffer ob = {s->buf + out, s->cap - out, 0};
         size_t r = ZSTD_decompressStream(d, &ob, &ib);
-        if (ZSTD_isError(r)) return SL_CORRUPT;
+        if (ZSTD_isError(r))
+            return ZSTD_getErrorCode(r) == ZSTD_error_frameParameter_windowTooLarge ? SL_TOO_LARGE : SL_CORRUPT;
         out += ob.pos;
         if (r == 0 && ib.pos == ib.size) break; /* last frame done and flushed */
         if (ib.pos == ib.size && ob.pos < ob.size) return SL_CORRUPT; /* truncated */
