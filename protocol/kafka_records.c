@@ -1,0 +1,386 @@
+/* kafka_records.c: the record walk and record-level check of RecordBatch v2 (contract in
+ * kafka_records.h), and the inflation of compressed record sections into the caller's scratch.
+ * Every codec is the distribution's library; this file only drives them with a bounded output
+ * buffer, because a few KiB of zeros can claim gigabytes. Every length read from the wire is
+ * checked against the record that holds it before anything is dereferenced. */
+#include "protocol/kafka_records.h"
+
+#include <limits.h>
+#include <lz4frame.h>
+#include <snappy-c.h>
+#include <string.h>
+#include <zlib.h>
+#include <zstd.h>
+#include <zstd_errors.h>
+
+#include "protocol/crc32c.h"
+
+#define SCRATCH_GROW_MIN_BYTES (64u << 10)
+/* The records section is addressed with int32 positions in Kafka. */
+#define SCRATCH_LIMIT_MAX ((size_t)INT32_MAX - 1)
+/* xerial/snappy-java stream framing: magic, then int32 version and int32 compatible version. */
+static const uint8_t k_xerial_magic[8] = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0};
+#define XERIAL_HEADER_BYTES 16
+
+static inline int64_t add_wrap(int64_t a, int64_t b) { return (int64_t)((uint64_t)a + (uint64_t)b); }
+
+/* ---- scratch ---- */
+
+void kafka_records_scratch_init(struct kafka_records_scratch *s, size_t decompressed_bytes_max) {
+    memset(s, 0, sizeof *s);
+    s->decompressed_bytes_max = decompressed_bytes_max;
+}
+
+void kafka_records_scratch_free(struct kafka_records_scratch *s) {
+    free(s->buf);
+    if (s->gzip) {
+        inflateEnd(s->gzip);
+        free(s->gzip);
+    }
+    if (s->lz4) LZ4F_freeDecompressionContext(s->lz4);
+    if (s->zstd) ZSTD_freeDCtx(s->zstd);
+    kafka_records_scratch_init(s, s->decompressed_bytes_max);
+}
+
+static size_t scratch_limit(const struct kafka_records_scratch *s) {
+    size_t max = s->decompressed_bytes_max ? s->decompressed_bytes_max : KAFKA_RECORDS_DECOMPRESSED_BYTES_MAX_DEFAULT;
+    return SL_MIN(max, SCRATCH_LIMIT_MAX);
+}
+
+/* Makes cap >= need. One byte over the limit is allowed so a streaming codec can show that it
+ * has more to give; SL_TOO_LARGE past that. */
+static sl_err scratch_reserve(struct kafka_records_scratch *s, size_t need) {
+    size_t hard = scratch_limit(s) + 1;
+    if (need > hard) return SL_TOO_LARGE;
+    if (need <= s->cap && s->buf) return SL_OK; /* never a NULL buffer, even for 0 bytes */
+    size_t cap = SL_MAX(SL_MAX(need, (size_t)SCRATCH_GROW_MIN_BYTES), s->cap * 2);
+    cap = SL_MIN(cap, hard);
+    s->buf = sl_xrealloc(s->buf, cap);
+    s->cap = cap;
+    return SL_OK;
+}
+
+/* Called when [0, used) is full: grows, or SL_TOO_LARGE once used is past the limit. */
+static sl_err scratch_grow(struct kafka_records_scratch *s, size_t used) {
+    if (used > scratch_limit(s)) return SL_TOO_LARGE;
+    return scratch_reserve(s, used + 1);
+}
+
+/* ---- codecs: each inflates [in, in + n) into s->buf and sets *out_len ---- */
+
+static sl_err inflate_gzip(struct kafka_records_scratch *s, const uint8_t *in, size_t n, size_t *out_len) {
+    z_stream *z = s->gzip;
+    if (!z) {
+        z = sl_xcalloc(1, sizeof *z);
+        if (inflateInit2(z, 15 + 16) != Z_OK) { /* 15 + 16: a gzip wrapper, the largest window */
+            free(z);
+            return SL_NOMEM;
+        }
+        s->gzip = z;
+    } else if (inflateReset(z) != Z_OK) {
+        return SL_CORRUPT;
+    }
+    if (n > UINT_MAX) return SL_TOO_LARGE;
+    z->next_in = (Bytef *)(uintptr_t)in;
+    z->avail_in = (uInt)n;
+    size_t out = 0;
+    for (;;) {
+        if (out == s->cap) {
+            sl_err e = scratch_grow(s, out);
+            if (e) return e;
+        }
+        z->next_out = s->buf + out;
+        z->avail_out = (uInt)(s->cap - out);
+        int r = inflate(z, Z_NO_FLUSH);
+        out = s->cap - z->avail_out;
+        if (r == Z_STREAM_END) {
+            if (z->avail_in == 0) break;
+            /* Java's GZIPInputStream reads concatenated members as one stream. */
+            if (inflateReset(z) != Z_OK) return SL_CORRUPT;
+            continue;
+        }
+        if (r == Z_OK || (r == Z_BUF_ERROR && z->avail_out == 0)) continue;
+        return r == Z_MEM_ERROR ? SL_NOMEM : SL_CORRUPT; /* data error, or input ended mid-stream */
+    }
+    if (out > scratch_limit(s)) return SL_TOO_LARGE;
+    *out_len = out;
+    return SL_OK;
+}
+
+static sl_err snappy_block_length(const uint8_t *in, size_t n, size_t *ulen) {
+    if (n == 0 || snappy_uncompressed_length((const char *)in, n, ulen) != SNAPPY_OK) return SL_CORRUPT;
+    return SL_OK;
+}
+
+static sl_err snappy_block_inflate(uint8_t *out, size_t ulen, const uint8_t *in, size_t n) {
+    size_t got = ulen;
+    if (snappy_uncompress((const char *)in, n, (char *)out, &got) != SNAPPY_OK || got != ulen) return SL_CORRUPT;
+    return SL_OK;
+}
+
+/* Java clients (and kafka-python by default) frame snappy as snappy-java's stream: a 16-byte
+ * header, then [be32 length + raw block]*. Two passes: sizes first, so the limit is checked
+ * before anything is allocated. */
+static sl_err inflate_xerial(struct kafka_records_scratch *s, const uint8_t *in, size_t n, size_t *out_len) {
+    size_t total = 0, limit = scratch_limit(s);
+    for (size_t pos = XERIAL_HEADER_BYTES; pos < n;) {
+        if (n - pos < 4) return SL_CORRUPT;
+        size_t blen = sl_load_be32(in + pos), ulen;
+        pos += 4;
+        if (blen > n - pos || snappy_block_length(in + pos, blen, &ulen) != SL_OK) return SL_CORRUPT;
+        if (ulen > limit - total) return SL_TOO_LARGE;
+        total += ulen;
+        pos += blen;
+    }
+    sl_err e = scratch_reserve(s, total);
+    if (e) return e;
+    size_t out = 0;
+    for (size_t pos = XERIAL_HEADER_BYTES; pos < n;) {
+        size_t blen = sl_load_be32(in + pos), ulen;
+        pos += 4;
+        (void)snappy_block_length(in + pos, blen, &ulen); /* passed in the first pass */
+        if (snappy_block_inflate(s->buf + out, ulen, in + pos, blen) != SL_OK) return SL_CORRUPT;
+        out += ulen;
+        pos += blen;
+    }
+    *out_len = out;
+    return SL_OK;
+}
+
+static sl_err inflate_snappy(struct kafka_records_scratch *s, const uint8_t *in, size_t n, size_t *out_len) {
+    if (n >= XERIAL_HEADER_BYTES && memcmp(in, k_xerial_magic, sizeof k_xerial_magic) == 0)
+        return inflate_xerial(s, in, n, out_len);
+    size_t ulen;
+    if (snappy_block_length(in, n, &ulen) != SL_OK) return SL_CORRUPT;
+    if (ulen > scratch_limit(s)) return SL_TOO_LARGE;
+    sl_err e = scratch_reserve(s, ulen);
+    if (e) return e;
+    if (snappy_block_inflate(s->buf, ulen, in, n) != SL_OK) return SL_CORRUPT;
+    *out_len = ulen;
+    return SL_OK;
+}
+
+/* Kafka's lz4 is one LZ4 frame (KafkaLZ4BlockOutputStream, correct header checksum for magic 2). */
+static sl_err inflate_lz4(struct kafka_records_scratch *s, const uint8_t *in, size_t n, size_t *out_len) {
+    LZ4F_dctx *d = s->lz4;
+    if (!d) {
+        if (LZ4F_isError(LZ4F_createDecompressionContext(&d, LZ4F_VERSION))) return SL_NOMEM;
+        s->lz4 = d;
+    } else {
+        LZ4F_resetDecompressionContext(d);
+    }
+    size_t out = 0, pos = 0;
+    size_t stall_budget = n + scratch_limit(s) + 2; /* as in inflate_zstd */
+    for (;;) {
+        if (out == s->cap) {
+            sl_err e = scratch_grow(s, out);
+            if (e) return e;
+        }
+        size_t dst = s->cap - out, src = n - pos;
+        size_t r = LZ4F_decompress(d, s->buf + out, &dst, in + pos, &src, NULL);
+        if (LZ4F_isError(r) || --stall_budget == 0) return SL_CORRUPT;
+        pos += src;
+        out += dst;
+        if (r == 0) break; /* end of frame */
+        /* Input used up and room left, yet the frame is not finished: truncated. */
+        if (pos == n && out < s->cap) return SL_CORRUPT;
+    }
+    if (pos != n) return SL_CORRUPT;
+    if (out > scratch_limit(s)) return SL_TOO_LARGE;
+    *out_len = out;
+    return SL_OK;
+}
+
+/* A window larger than the output limit cannot be legitimate, and it is zstd's one big
+ * allocation, so the limit caps it too. */
+static int zstd_window_log_max(size_t limit) {
+    int log = 10; /* zstd's smallest window, and 27 the default largest */
+    while (log < 27 && ((size_t)1 << log) < limit) log++;
+    return log;
+}
+
+static sl_err inflate_zstd(struct kafka_records_scratch *s, const uint8_t *in, size_t n, size_t *out_len) {
+    ZSTD_DCtx *d = s->zstd;
+    if (!d) {
+        d = ZSTD_createDCtx();
+        if (!d) return SL_NOMEM;
+        s->zstd = d;
+    } else {
+        ZSTD_DCtx_reset(d, ZSTD_reset_session_only);
+    }
+    ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, zstd_window_log_max(scratch_limit(s)));
+    ZSTD_inBuffer ib = {in, n, 0};
+    size_t out = 0;
+    /* Every call consumes input or fills output; this only bounds the loop if a call did not. */
+    size_t stall_budget = n + scratch_limit(s) + 2;
+    for (;;) {
+        if (out == s->cap) {
+            sl_err e = scratch_grow(s, out);
+            if (e) return e;
+        }
+        ZSTD_outBuffer ob = {s->buf + out, s->cap - out, 0};
+        size_t r = ZSTD_decompressStream(d, &ob, &ib);
+        if (ZSTD_isError(r))
+            return ZSTD_getErrorCode(r) == ZSTD_error_frameParameter_windowTooLarge ? SL_TOO_LARGE : SL_CORRUPT;
+        out += ob.pos;
+        if (r == 0 && ib.pos == ib.size) break; /* last frame done and flushed */
+        if (ib.pos == ib.size && ob.pos < ob.size) return SL_CORRUPT; /* truncated */
+        if (--stall_budget == 0) return SL_CORRUPT;
+    }
+    if (out > scratch_limit(s)) return SL_TOO_LARGE;
+    *out_len = out;
+    return SL_OK;
+}
+
+/* ---- varints, as Kafka's ByteUtils reads them ---- */
+
+static inline bool varint32_read(const uint8_t **pp, const uint8_t *end, int32_t *v) {
+    const uint8_t *p = *pp;
+    uint32_t u = 0;
+    for (unsigned i = 0; i < 5; i++) {
+        if (p == end) return false;
+        uint8_t b = *p++;
+        u |= (uint32_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            if (i == 4 && b > 0x0f) return false; /* bits past 32 */
+            *v = (int32_t)((u >> 1) ^ (0u - (u & 1)));
+            *pp = p;
+            return true;
+        }
+    }
+    return false;
+}
+
+static inline bool varint64_read(const uint8_t **pp, const uint8_t *end, int64_t *v) {
+    const uint8_t *p = *pp;
+    uint64_t u = 0;
+    for (unsigned i = 0; i < 10; i++) {
+        if (p == end) return false;
+        uint8_t b = *p++;
+        u |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            if (i == 9 && b > 0x01) return false;
+            *v = (int64_t)((u >> 1) ^ (0 - (u & 1)));
+            *pp = p;
+            return true;
+        }
+    }
+    return false;
+}
+
+static inline bool bytes_read(const uint8_t **pp, const uint8_t *end, bool nullable, struct kafka_bytes *b) {
+    int32_t len;
+    if (!varint32_read(pp, end, &len)) return false;
+    if (len == -1 && nullable) {
+        b->p = NULL;
+        b->len = -1;
+        return true;
+    }
+    if (len < 0 || len > end - *pp) return false;
+    b->p = *pp;
+    b->len = len;
+    *pp += len;
+    return true;
+}
+
+/* ---- the walk ---- */
+
+sl_err kafka_records_open(struct kafka_records_iter *it, const uint8_t *batch, uint32_t len,
+                          struct kafka_records_scratch *scratch) {
+    memset(it, 0, sizeof *it);
+    it->err = SL_CORRUPT;
+    sl_err e = kafka_batch_header_read(batch, len, &it->h);
+    if (e == SL_OK && (size_t)it->h.batch_length + KAFKA_BATCH_LOG_OVERHEAD != len) e = SL_CORRUPT;
+    if (e == SL_OK && (it->h.record_count < 0 || kafka_batch_compression(&it->h) > KAFKA_COMPRESSION_ZSTD))
+        e = SL_INVALID_RECORD;
+    const uint8_t *in = batch + KAFKA_BATCH_HEADER_BYTES;
+    size_t n = len - (size_t)KAFKA_BATCH_HEADER_BYTES, out = n;
+    int codec = e == SL_OK ? kafka_batch_compression(&it->h) : KAFKA_COMPRESSION_NONE;
+    if (codec != KAFKA_COMPRESSION_NONE && !scratch) e = SL_INVALID_ARG;
+    if (e == SL_OK) {
+        switch (codec) {
+        case KAFKA_COMPRESSION_GZIP: e = inflate_gzip(scratch, in, n, &out); break;
+        case KAFKA_COMPRESSION_SNAPPY: e = inflate_snappy(scratch, in, n, &out); break;
+        case KAFKA_COMPRESSION_LZ4: e = inflate_lz4(scratch, in, n, &out); break;
+        case KAFKA_COMPRESSION_ZSTD: e = inflate_zstd(scratch, in, n, &out); break;
+        default: break;
+        }
+        if (codec != KAFKA_COMPRESSION_NONE) in = scratch->buf;
+    }
+    if (e) {
+        it->err = e;
+        return e;
+    }
+    it->p = in;
+    it->end = in + out;
+    it->err = SL_OK;
+    return SL_OK;
+}
+
+/* One record at it->p, per DefaultRecord.readFrom; false on any malformed field. */
+static bool record_read(struct kafka_records_iter *it, struct kafka_records_rec *rec) {
+    const uint8_t *p = it->p;
+    int32_t len;
+    if (!varint32_read(&p, it->end, &len) || len < 1 || len > it->end - p) return false;
+    const uint8_t *end = p + len;
+    rec->attributes = (int8_t)*p++;
+    if (!varint64_read(&p, end, &rec->timestamp_delta) || !varint32_read(&p, end, &rec->offset_delta) ||
+        !bytes_read(&p, end, true, &rec->key) || !bytes_read(&p, end, true, &rec->value) ||
+        !varint32_read(&p, end, &rec->header_count))
+        return false;
+    /* A header takes at least two bytes: this bounds the loop before it starts. */
+    if (rec->header_count < 0 || rec->header_count > (end - p) / 2) return false;
+    rec->headers.p = p;
+    for (int32_t i = 0; i < rec->header_count; i++) {
+        struct kafka_bytes k, v;
+        if (!bytes_read(&p, end, false, &k) || !bytes_read(&p, end, true, &v)) return false;
+    }
+    if (p != end || rec->offset_delta != it->index) return false;
+    rec->headers.len = (uint32_t)(end - rec->headers.p);
+    rec->offset = add_wrap(it->h.base_offset, rec->offset_delta);
+    rec->timestamp = (it->h.attributes & KAFKA_ATTR_LOG_APPEND_TIME) ? it->h.max_timestamp
+                                                                     : add_wrap(it->h.first_timestamp, rec->timestamp_delta);
+    it->p = end;
+    return true;
+}
+
+sl_err kafka_records_next(struct kafka_records_iter *it, struct kafka_records_rec *rec) {
+    if (it->err) return it->err;
+    if (it->index == it->h.record_count) {
+        /* Kafka: "Incorrect declared batch size, records still remaining". */
+        if (it->p != it->end) it->err = SL_INVALID_RECORD;
+        return it->err ? it->err : SL_NOT_FOUND;
+    }
+    if (it->p == it->end || !record_read(it, rec)) {
+        it->err = SL_INVALID_RECORD;
+        return it->err;
+    }
+    it->index++;
+    return SL_OK;
+}
+
+void kafka_records_headers_open(struct kafka_records_header_iter *hi, const struct kafka_records_rec *rec) {
+    hi->p = rec->headers.p;
+    hi->end = rec->headers.p + rec->headers.len;
+}
+
+bool kafka_records_header_next(struct kafka_records_header_iter *hi, struct kafka_records_header *hdr) {
+    if (hi->p == hi->end) return false;
+    bool ok = bytes_read(&hi->p, hi->end, false, &hdr->key) && bytes_read(&hi->p, hi->end, true, &hdr->value);
+    SL_ASSERT(ok); /* the record read checked these bytes */
+    return true;
+}
+
+sl_err kafka_records_validate(const uint8_t *batch, uint32_t len, struct kafka_records_scratch *scratch) {
+    struct kafka_batch_header h;
+    sl_err e = kafka_batch_check(batch, len, &h);
+    if (e) return e;
+    /* LogValidator.validateBatch, for a client's batch. */
+    if (h.attributes & KAFKA_ATTR_CONTROL) return SL_INVALID_RECORD;
+    if (h.producer_id >= 0 && h.base_sequence < 0) return SL_INVALID_RECORD;
+    struct kafka_records_iter it;
+    struct kafka_records_rec rec;
+    e = kafka_records_open(&it, batch, len, scratch);
+    while (e == SL_OK) e = kafka_records_next(&it, &rec);
+    return e == SL_NOT_FOUND ? SL_OK : e;
+}
