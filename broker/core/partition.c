@@ -14,6 +14,7 @@
 #include "base/logging.h"
 #include "broker/core/producer_state.h"
 #include "protocol/kafka_batch.h"
+#include "protocol/kafka_records.h"
 #include "storage/store.h"
 
 #define PARTITION_CLOSE_WAIT_MS 60000
@@ -35,6 +36,7 @@ struct partition {
     bool closing; /* closed with waiters out: the last one to fire frees the partition */
     struct partition_wait *free_waits;
     uint32_t waits_out;
+    struct kafka_records_scratch *records_scratch; /* borrowed from the registry; may be NULL */
 };
 
 struct partition *partition_new(struct log *g) {
@@ -147,22 +149,31 @@ static void partition_wait_fired(struct log_waiter *w, sl_err err) {
 
 /* ---- the write path ------------------------------------------------------------------------------ */
 
-sl_err partition_check_records(const uint8_t *batch, uint32_t len) {
-    /* RECORD WALK HOOK: every record of the batch (decompressed when it must be) is walked here
-     * once the record walk lands; until then the header, CRC and count checks stand alone. */
-    (void)batch;
-    (void)len;
-    return SL_OK;
+/* Every record, as Kafka's LogValidator walks them (varint framing, lengths adding up, offset
+ * deltas), compressed batches decompressed first: a batch whose header and CRC are fine but
+ * whose records are garbage would otherwise be stored and choke every consumer. This also
+ * runs the header, length and CRC32C checks, on the bytes as the client sent them. */
+static sl_err partition_check_records(struct partition *p, const uint8_t *batch, uint32_t len) {
+    if (p->records_scratch) return kafka_records_validate(batch, len, p->records_scratch);
+    struct kafka_records_scratch own;
+    kafka_records_scratch_init(&own, 0);
+    sl_err e = kafka_records_validate(batch, len, &own);
+    kafka_records_scratch_free(&own);
+    return e;
+}
+
+void partition_set_records_scratch(struct partition *p, struct kafka_records_scratch *scratch) {
+    p->records_scratch = scratch;
 }
 
 /* Step 1: the batch exactly as the client sent it. */
-static sl_err partition_check(const struct partition *p, const uint8_t *batch, uint32_t len,
+static sl_err partition_check(struct partition *p, const uint8_t *batch, uint32_t len,
                               struct kafka_batch_header *h) {
     if (len > log_get_config(p->log)->batch_bytes_max) return SL_TOO_LARGE;
-    sl_err e = kafka_batch_check(batch, len, h);
+    sl_err e = partition_check_records(p, batch, len);
     if (e == SL_UNDERFLOW) return SL_CORRUPT;
     if (e) return e;
-    return partition_check_records(batch, len);
+    return kafka_batch_header_read(batch, len, h); /* checked above: only fills h */
 }
 
 static bool partition_idempotent(const struct kafka_batch_header *h) {

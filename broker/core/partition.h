@@ -4,7 +4,7 @@
  * through partition_append, which runs, in this order:
  *
  *   check       length, magic 2, CRC32C of the bytes as the client sent them, counts, then the
- *               record-walk hook partition_check_records
+ *               record walk (protocol/kafka_records.c)
  *   idempotence duplicates (answered with the original offsets), gaps, fencing
  *   stamp       LogAppendTime topics: attribute and max timestamp set, then the CRC resealed
  *   append      log_append gives the base offset and queues the write
@@ -59,9 +59,11 @@ void partition_set_config(struct partition *p, const struct log_config *c, bool 
 sl_err partition_append(struct partition *p, uint8_t *batch, uint32_t len, enum partition_acks acks,
                         uint64_t now_ms, struct partition_append_done *done);
 
-/* The per-record check of a batch (step "check", after the header and CRC). SL_OK for now:
- * RECORD WALK HOOK, the full record walk (compressed batches included) is wired in here. */
-sl_err partition_check_records(const uint8_t *batch, uint32_t len);
+/* The decompression buffer of the record walk, shared by every partition of a reactor (the
+ * topic registry owns one), so a compressed batch costs no allocation once the buffer has
+ * grown. Without one the walk of a compressed batch allocates and frees its own. */
+struct kafka_records_scratch;
+void partition_set_records_scratch(struct partition *p, struct kafka_records_scratch *scratch);
 
 /* Reading and waiting for data (Fetch, consumers). */
 sl_err partition_read(struct partition *p, int64_t offset, uint32_t bytes_max, struct log_span *out);
