@@ -20,6 +20,42 @@
 
 static struct kstr why_kstr(const char *why) { return why ? kafka_kstr(why) : (struct kstr){NULL, -1}; }
 
+/* ---- answering once the metadata log is durable ------------------------------------------- */
+
+struct admin_park {
+    struct log_waiter w; /* first: the waiter is the park */
+    struct kreq *q;
+    struct kw out;       /* the response, encoded when the request was handled */
+};
+
+static void admin_durable(struct log_waiter *lw, sl_err err) {
+    struct admin_park *ap = (struct admin_park *)lw;
+    struct kreq *q = ap->q;
+    if (err) {
+        /* The answer says the change happened; it did not become durable, so no answer. */
+        SL_ERROR("metadata log: a topic change did not become durable: %s", sl_err_str(err));
+        kw_free(&ap->out);
+        free(ap);
+        if (q->kc->c) conn_close(q->kc->c, "metadata log failed");
+        kresp_silent(q);
+        return;
+    }
+    kresp_finish(q, &ap->out);
+    free(ap);
+}
+
+/* Topic changes are answered once their metadata records are durable (an answer with nothing
+ * changed waits only for earlier changes still in flight, usually not at all). */
+static void admin_finish(struct kconn *kc, struct kreq *q, struct kw *w) {
+    struct admin_park *ap = sl_xcalloc(1, sizeof(*ap));
+    ap->w.done = admin_durable;
+    ap->q = q;
+    ap->out = *w;
+    w->p = NULL;
+    q->park = ap;
+    topics_wait_durable(kc->ks->topics, &ap->w);
+}
+
 /* ---- CreateTopics --------------------------------------------------------------------------- */
 
 static void create_topic_one(struct kconn *kc, const struct kafka_create_topics_topic *t, bool validate_only,
@@ -91,7 +127,7 @@ sl_err kafka_handle_create_topics(struct kconn *kc, struct kreq *q, struct kr *r
     struct kw w;
     kresp_begin(q, &w);
     kafka_encode_create_topics_resp(&w, q->version, &resp);
-    kresp_finish(q, &w);
+    admin_finish(kc, q, &w);
     return SL_OK;
 }
 
@@ -143,7 +179,7 @@ sl_err kafka_handle_delete_topics(struct kconn *kc, struct kreq *q, struct kr *r
     struct kw w;
     kresp_begin(q, &w);
     kafka_encode_delete_topics_resp(&w, q->version, &resp);
-    kresp_finish(q, &w);
+    admin_finish(kc, q, &w);
     return SL_OK;
 }
 
@@ -175,7 +211,7 @@ sl_err kafka_handle_create_partitions(struct kconn *kc, struct kreq *q, struct k
     struct kw w;
     kresp_begin(q, &w);
     kafka_encode_create_partitions_resp(&w, q->version, &resp);
-    kresp_finish(q, &w);
+    admin_finish(kc, q, &w);
     return SL_OK;
 }
 
@@ -315,7 +351,7 @@ sl_err kafka_handle_alter_configs(struct kconn *kc, struct kreq *q, struct kr *r
     struct kw w;
     kresp_begin(q, &w);
     kafka_encode_alter_configs_resp(&w, q->version, &resp);
-    kresp_finish(q, &w);
+    admin_finish(kc, q, &w);
     return SL_OK;
 }
 
@@ -361,7 +397,7 @@ sl_err kafka_handle_incremental_alter_configs(struct kconn *kc, struct kreq *q, 
     struct kw w;
     kresp_begin(q, &w);
     kafka_encode_incremental_alter_configs_resp(&w, q->version, &resp);
-    kresp_finish(q, &w);
+    admin_finish(kc, q, &w);
     return SL_OK;
 }
 
