@@ -1,6 +1,7 @@
 /* kafka_admin.c: CreateTopics, DeleteTopics, CreatePartitions, DescribeConfigs, AlterConfigs,
  * IncrementalAlterConfigs, DeleteRecords. A single broker: replication factor 1 (or -1 for the
- * default) is the only one accepted; manual assignments may only name this broker. */
+ * default) is the only one accepted; manual assignments may only name this broker. Requests
+ * that change topics answer once the metadata log has made the change durable. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
