@@ -150,8 +150,17 @@ int broker_start(struct broker *b, const struct sl_config *cfg) {
     b->nats_running = true;
     broker_signal_arm(b);
     const struct store_stats *stats = store_get_stats(b->store);
-    SL_INFO("sluice-server " SL_VERSION " started: data_dir=%s (%llu partitions recovered, clean=%s)",
-            b->cfg.data_dir, (unsigned long long)stats->recovered_logs, stats->clean ? "yes" : "no");
+    if (stats->fresh)
+        SL_INFO("sluice-server " SL_VERSION " started: data_dir=%s (new data directory)", b->cfg.data_dir);
+    else if (stats->clean)
+        SL_INFO("sluice-server " SL_VERSION " started: data_dir=%s (clean shutdown, %llu partitions)",
+                b->cfg.data_dir, (unsigned long long)stats->recovered_logs);
+    else
+        SL_INFO("sluice-server " SL_VERSION " started: data_dir=%s (recovered after a crash: %llu partitions, "
+                "%llu bytes scanned, %llu bytes truncated, %llu indexes rebuilt)",
+                b->cfg.data_dir, (unsigned long long)stats->recovered_logs,
+                (unsigned long long)stats->scanned_bytes, (unsigned long long)stats->truncated_bytes,
+                (unsigned long long)stats->rebuilt_indexes);
     return 0;
 }
 

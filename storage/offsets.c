@@ -3,12 +3,10 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "base/base.h"
 #include "base/logging.h"
-#include "protocol/kafka_batch.h"
-#include "storage/store.h"
+#include "storage/kvlog.h"
 
 #define OFFSETS_VERSION 1
 /* Compact when the log holds this many times more records than live entries (and enough). */
@@ -24,10 +22,9 @@ struct offset_entry {
 };
 
 struct offsets {
-    struct log *log;
+    struct kvlog *kv; /* the durable copy: encoded keys and values */
     struct offset_entry **buckets;
     uint32_t bucket_count, entry_count;
-    uint64_t records; /* records in the log (live + superseded + tombstones) */
 };
 
 static uint64_t offsets_hash(const char *group, const char *topic, int32_t tlen, int32_t partition) {
@@ -130,7 +127,7 @@ static sl_err offsets_append(struct offsets *o, const char *group, const struct 
         bytes += 2 + 2 + glen + 2 + (size_t)c[i].topic_len + 4 + 2 + 8 + 4 + 2 + (size_t)SL_MAX(c[i].metadata_len, 0) + 8;
     }
     uint8_t *kv = sl_xmalloc(bytes ? bytes : 1);
-    struct kafka_record_in *recs = sl_xcalloc(n ? n : 1, sizeof(*recs));
+    struct kvlog_op *ops = sl_xcalloc(n ? n : 1, sizeof(*ops));
     uint8_t *p = kv;
     for (uint32_t i = 0; i < n; i++) {
         uint8_t *key = p;
@@ -138,10 +135,9 @@ static sl_err offsets_append(struct offsets *o, const char *group, const struct 
         p += put_str16(p, group, (int32_t)glen);
         p += put_str16(p, c[i].topic, c[i].topic_len);
         sl_store_be32(p, (uint32_t)c[i].partition), p += 4;
-        recs[i].key = key;
-        recs[i].key_len = (int32_t)(p - key);
-        recs[i].timestamp_ms = (int64_t)now_ms;
-        recs[i].value_len = -1;
+        ops[i].key = key;
+        ops[i].key_len = (uint32_t)(p - key);
+        ops[i].value_len = -1;
         if (c[i].tombstone) continue;
         uint8_t *val = p;
         sl_store_be16(p, OFFSETS_VERSION), p += 2;
@@ -151,20 +147,11 @@ static sl_err offsets_append(struct offsets *o, const char *group, const struct 
         sl_store_be16(p, (uint16_t)(ml < 0 ? 0xffff : ml)), p += 2;
         if (ml > 0) memcpy(p, c[i].metadata, (size_t)ml), p += ml;
         sl_store_be64(p, now_ms), p += 8;
-        recs[i].value = val;
-        recs[i].value_len = (int32_t)(p - val);
+        ops[i].value = val;
+        ops[i].value_len = (int32_t)(p - val);
     }
-    size_t cap = kafka_batch_encoded_bytes_max(recs, n);
-    uint8_t *batch = sl_xmalloc(cap ? cap : 1);
-    size_t len = cap ? kafka_batch_encode(batch, cap, recs, n, -1, -1, -1) : 0;
-    sl_err e = SL_INVALID_ARG;
-    if (len) {
-        int64_t base;
-        e = log_append(o->log, batch, (uint32_t)len, &base, w, true);
-    }
-    if (!e) o->records += n;
-    free(batch);
-    free(recs);
+    sl_err e = kvlog_write(o->kv, ops, n, now_ms, w);
+    free(ops);
     free(kv);
     return e;
 }
@@ -185,118 +172,61 @@ static bool get_str16(const uint8_t **p, const uint8_t *end, const char **s, int
     return true;
 }
 
-/* One record of the log back into the map; malformed records are skipped (logged once). */
-static bool offsets_replay_record(struct offsets *o, const struct kafka_record *r) {
-    const uint8_t *p = r->key, *end = r->key + SL_MAX(r->key_len, 0);
+/* One live entry of the log back into the map; false if malformed. */
+static bool offsets_replay_entry(struct offsets *o, const uint8_t *key, uint32_t key_len, const uint8_t *val,
+                                 uint32_t val_len) {
+    const uint8_t *p = key, *end = key + key_len;
     const char *group, *topic;
     int32_t glen, tlen;
-    if (r->key_len < 2 || sl_load_be16(p) != OFFSETS_VERSION) return false;
+    if (key_len < 2 || sl_load_be16(p) != OFFSETS_VERSION) return false;
     p += 2;
     if (!get_str16(&p, end, &group, &glen) || !get_str16(&p, end, &topic, &tlen) || glen < 0 || tlen < 0 ||
         end - p != 4)
         return false;
     struct offset_commit c = {.topic = topic, .topic_len = tlen, .partition = (int32_t)sl_load_be32(p)};
-    int64_t commit_ms = r->timestamp;
-    if (r->value_len < 0) {
-        c.tombstone = true;
-    } else {
-        const uint8_t *v = r->value, *vend = r->value + r->value_len;
-        if (r->value_len < 2 + 8 + 4 + 2 + 8 || sl_load_be16(v) != OFFSETS_VERSION) return false;
-        c.offset = (int64_t)sl_load_be64(v + 2);
-        c.leader_epoch = (int32_t)sl_load_be32(v + 10);
-        v += 14;
-        const char *md;
-        int32_t mlen;
-        if (!get_str16(&v, vend, &md, &mlen) || vend - v != 8) return false;
-        c.metadata = md;
-        c.metadata_len = mlen;
-        commit_ms = (int64_t)sl_load_be64(v);
-    }
+    const uint8_t *v = val, *vend = val + val_len;
+    if (val_len < 2 + 8 + 4 + 2 + 8 || sl_load_be16(v) != OFFSETS_VERSION) return false;
+    c.offset = (int64_t)sl_load_be64(v + 2);
+    c.leader_epoch = (int32_t)sl_load_be32(v + 10);
+    v += 14;
+    const char *md;
+    int32_t mlen;
+    if (!get_str16(&v, vend, &md, &mlen) || vend - v != 8) return false;
+    c.metadata = md;
+    c.metadata_len = mlen;
+    int64_t commit_ms = (int64_t)sl_load_be64(v);
     char *g = offsets_strndup(group, glen);
     offsets_apply(o, g, &c, commit_ms);
     free(g);
     return true;
 }
 
-static sl_err offsets_replay(struct offsets *o) {
-    struct log *g = o->log;
-    int64_t at = log_start_offset(g);
-    uint32_t bad = 0;
-    while (at < log_written_offset(g)) {
-        struct log_span sp;
-        sl_err e = log_read(g, at, 1u << 20, &sp);
-        if (e) return e;
-        if (sp.len == 0) break;
-        uint8_t *buf = sl_xmalloc(sp.len);
-        ssize_t n = pread(sp.fd, buf, sp.len, (off_t)sp.pos);
-        uint32_t off = 0;
-        while (n == (ssize_t)sp.len && off + KAFKA_BATCH_LOG_OVERHEAD <= sp.len) {
-            uint32_t blen = sl_load_be32(buf + off + 8) + KAFKA_BATCH_LOG_OVERHEAD;
-            if (off + blen > sp.len) break;
-            struct kafka_record_iter it;
-            struct kafka_record r;
-            if (kafka_record_iter_init(&it, buf + off, blen) == SL_OK)
-                while (kafka_record_next(&it, &r) == SL_OK) {
-                    o->records++;
-                    if (!offsets_replay_record(o, &r)) bad++;
-                }
-            off += blen;
-        }
-        free(buf);
-        at = sp.next_offset;
-        log_span_release(&sp);
-        if (n != (ssize_t)sp.len) return SL_IO;
-    }
-    if (bad) SL_WARN("offsets: skipped %u malformed records in %s", bad, log_dir(g));
-    return SL_OK;
-}
+struct offsets_replay {
+    struct offsets *o;
+    uint32_t bad;
+};
 
-/* Rewrites the live entries at the end of the log and drops everything before them. */
-static void offsets_compact(struct offsets *o, uint64_t now_ms) {
-    int64_t from = log_end_offset(o->log);
-    uint64_t before = o->records;
-    for (uint32_t b = 0; b < o->bucket_count; b++) {
-        for (struct offset_entry *e = o->buckets[b]; e; e = e->next) {
-            struct offset_commit c = {e->topic, (int32_t)strlen(e->topic), e->partition, e->v.offset,
-                                      e->v.leader_epoch, e->v.metadata,
-                                      e->v.metadata ? (int32_t)strlen(e->v.metadata) : -1, false};
-            offsets_append(o, e->group, &c, 1, now_ms, NULL);
-        }
-    }
-    if (log_flush(o->log, true, 60000) == SL_OK) {
-        log_delete_before(o->log, from);
-        o->records = o->entry_count;
-        SL_INFO("offsets: compacted %llu records to %u live entries", (unsigned long long)before, o->entry_count);
-    }
+static void offsets_replay_one(void *arg, const uint8_t *key, uint32_t key_len, const uint8_t *val,
+                               uint32_t val_len) {
+    struct offsets_replay *r = arg;
+    if (!offsets_replay_entry(r->o, key, key_len, val, val_len)) r->bad++;
 }
 
 sl_err offsets_open(struct offsets **out, struct store *st, uint64_t now_ms) {
-    struct log *g = store_log_get(st, OFFSETS_TOPIC, 0);
-    struct log_config cfg;
-    log_config_defaults(&cfg);
-    cfg.segment_bytes = 16u << 20;
-    cfg.retention_ms = -1;
-    cfg.retention_bytes = -1;
-    cfg.batch_bytes_max = 64u << 20;
-    cfg.durability = LOG_DURABILITY_GROUP;
-    cfg.group_commit_ms = 0;
-    cfg.preallocate_bytes = 1u << 20;
-    if (!g) {
-        sl_err e = store_log_create(st, OFFSETS_TOPIC, 0, &cfg, &g);
-        if (e) return e;
-    }
-    log_set_config(g, &cfg);
+    struct kvlog_options opts = {.segment_bytes = 16u << 20,
+                                 .compact_min_records = OFFSETS_COMPACT_MIN,
+                                 .compact_ratio = OFFSETS_COMPACT_RATIO};
     struct offsets *o = sl_xcalloc(1, sizeof(*o));
-    o->log = g;
-    o->bucket_count = 256;
-    o->buckets = sl_xcalloc(o->bucket_count, sizeof(*o->buckets));
-    sl_err e = offsets_replay(o);
+    sl_err e = kvlog_open(&o->kv, st, OFFSETS_TOPIC, &opts, now_ms);
     if (e) {
-        offsets_close(o);
+        free(o);
         return e;
     }
-    if (o->records > OFFSETS_COMPACT_MIN && o->records > (uint64_t)o->entry_count * OFFSETS_COMPACT_RATIO)
-        offsets_compact(o, now_ms);
+    o->bucket_count = 256;
+    o->buckets = sl_xcalloc(o->bucket_count, sizeof(*o->buckets));
+    struct offsets_replay r = {o, 0};
+    kvlog_foreach(o->kv, offsets_replay_one, &r);
+    if (r.bad) SL_WARN("offsets: skipped %u malformed records in %s", r.bad, log_dir(kvlog_log(o->kv)));
     *out = o;
     return SL_OK;
 }
@@ -311,6 +241,7 @@ void offsets_close(struct offsets *o) {
         }
     }
     free(o->buckets);
+    kvlog_close(o->kv);
     free(o);
 }
 

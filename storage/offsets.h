@@ -1,12 +1,12 @@
 /* offsets.h: committed consumer-group offsets, durable before OffsetCommit is answered.
  *
  * Every commit is one RecordBatch appended to the internal log __consumer_offsets-0 (hidden
- * from clients) with one record per partition, under the per-append fsync policy; the commit
+ * from clients) with one record per partition, under group commit; the commit
  * completes when that batch is durable. Key: u16 version=1, u16+group, u16+topic, i32
  * partition. Value: u16 version=1, i64 offset, i32 leader epoch, u16+metadata, i64 commit
- * time, or null: a tombstone (OffsetDelete, DeleteGroups, expiry). Opening replays the log
- * into a hash map; when the log holds far more records than live entries it is compacted by
- * appending the live set and deleting everything before it. */
+ * time, or null: a tombstone (OffsetDelete, DeleteGroups, expiry). The log is a kvlog
+ * (storage/kvlog.h): it is replayed at open into a hash map of decoded values, and compacted
+ * when it holds far more records than live entries. */
 #ifndef SL_STORAGE_OFFSETS_H
 #define SL_STORAGE_OFFSETS_H
 

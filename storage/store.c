@@ -243,6 +243,7 @@ sl_err store_open(struct store **out, struct loop *l, const char *data_dir,
         e = store_open_log(st, de->d_name, st->stats.clean);
     }
     closedir(d);
+    st->stats.fresh = !st->stats.clean && st->log_count == 0;
     loop_add_before_sleep(l, store_before_sleep, st);
     *out = st;
     if (e) {

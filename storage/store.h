@@ -23,6 +23,7 @@ struct store_stats {
     uint64_t truncated_bytes;    /* bytes dropped by recovery */
     uint64_t rebuilt_indexes;
     bool clean;                  /* the marker was found at open */
+    bool fresh;                  /* neither marker nor partitions: a new data directory */
 };
 
 struct store_options {

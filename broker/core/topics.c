@@ -14,14 +14,26 @@
 #include "base/base.h"
 #include "base/logging.h"
 #include "broker/core/partition.h"
+#include "storage/kvlog.h"
 #include "storage/offsets.h"
 #include "storage/store.h"
 
 #define TOPICS_HASH_SIZE 1024
 
+/* The metadata log: topics under "topic/<name>", the cluster record (cluster_meta.c) beside. */
+#define TOPIC_KEY_PREFIX "topic/"
+#define TOPIC_VALUE_VERSION 1
+enum topic_tag {
+    TOPIC_TAG_ID = 1,         /* 16 bytes */
+    TOPIC_TAG_PARTITIONS = 2, /* i64 */
+    TOPIC_TAG_CONFIG = 3,     /* u16 key length, key, value: one per override */
+    /* Next free tag: 4 (retention policy, subject bindings, ...). Old readers skip it. */
+};
+
 struct topics {
     struct store *st;
-    char *dir; /* <data_dir>/.topics */
+    struct kvlog *meta;
+    char *dir; /* <data_dir>/.topics: the previous version's metadata, imported once */
     struct log_config defaults;
     struct topic *hash[TOPICS_HASH_SIZE];
     struct topic **order;
@@ -207,17 +219,36 @@ static void topic_grow(struct topic *tp, int32_t total) {
     for (int32_t p = tp->partition_count; p < total; p++) tp->parts[p] = NULL;
 }
 
+static uint64_t topics_now_ms(const struct topics *t) { return loop_now_ms(store_loop(t->st)); }
+
+static size_t topic_key(char *out, size_t cap, const char *name) {
+    return (size_t)snprintf(out, cap, TOPIC_KEY_PREFIX "%s", name);
+}
+
+/* The topic's record: see the TOPIC_TAG_* fields. */
+static void topic_encode(const struct topic *tp, struct kvlog_tlv_writer *w) {
+    kvlog_tlv_begin(w, TOPIC_VALUE_VERSION);
+    kvlog_tlv_put(w, TOPIC_TAG_ID, tp->id, 16);
+    kvlog_tlv_put_i64(w, TOPIC_TAG_PARTITIONS, tp->partition_count);
+    for (uint32_t i = 0; i < tp->override_count; i++) {
+        uint8_t buf[2 + 64 + 256];
+        size_t kl = strlen(tp->overrides[i].key), vl = strlen(tp->overrides[i].value);
+        sl_store_be16(buf, (uint16_t)kl);
+        memcpy(buf + 2, tp->overrides[i].key, kl);
+        memcpy(buf + 2 + kl, tp->overrides[i].value, vl);
+        kvlog_tlv_put(w, TOPIC_TAG_CONFIG, buf, (uint32_t)(2 + kl + vl));
+    }
+}
+
+/* Queues the topic's record in the metadata log; topics_wait_durable() says when it is safe. */
 static sl_err topic_save(struct topics *t, const struct topic *tp) {
-    char path[4400];
-    snprintf(path, sizeof(path), "%s/%s", t->dir, tp->name);
-    FILE *f = sl_file_begin(path);
-    if (!f) return SL_IO;
-    fprintf(f, "id = ");
-    for (int i = 0; i < 16; i++) fprintf(f, "%02x", tp->id[i]);
-    fprintf(f, "\npartitions = %d\n", tp->partition_count);
-    for (uint32_t i = 0; i < tp->override_count; i++)
-        fprintf(f, "config.%s = %s\n", tp->overrides[i].key, tp->overrides[i].value);
-    return sl_file_commit(f, path, true) ? SL_OK : SL_IO;
+    char key[STORE_TOPIC_NAME_MAX + sizeof(TOPIC_KEY_PREFIX)];
+    size_t kl = topic_key(key, sizeof(key), tp->name);
+    struct kvlog_tlv_writer w = {0};
+    topic_encode(tp, &w);
+    sl_err e = kvlog_put(t->meta, key, (uint32_t)kl, w.p, (uint32_t)w.len, topics_now_ms(t), NULL);
+    kvlog_tlv_free(&w);
+    return e;
 }
 
 static bool topic_parse_hex_id(const char *s, uint8_t id[16]) {
@@ -271,7 +302,69 @@ static sl_err topic_attach(struct topics *t, struct topic *tp, int32_t from, int
     return SL_OK;
 }
 
-static sl_err topics_load_file(struct topics *t, const char *name) {
+/* One topic record back into a topic (not yet attached); false if malformed. */
+static bool topic_decode(struct topic *tp, const uint8_t *v, uint32_t len) {
+    struct kvlog_tlv_reader r;
+    if (!kvlog_tlv_open(&r, v, len) || r.version != TOPIC_VALUE_VERSION) return false;
+    uint16_t tag;
+    const uint8_t *p;
+    uint32_t n;
+    int64_t partitions = 0;
+    while (kvlog_tlv_next(&r, &tag, &p, &n)) {
+        if (tag == TOPIC_TAG_ID && n == 16) memcpy(tp->id, p, 16);
+        else if (tag == TOPIC_TAG_PARTITIONS && !kvlog_tlv_i64(p, n, &partitions)) return false;
+        else if (tag == TOPIC_TAG_CONFIG) {
+            if (n < 2 || sl_load_be16(p) > n - 2) return false;
+            uint32_t kl = sl_load_be16(p);
+            char key[64], value[256];
+            if (kl >= sizeof(key) || n - 2 - kl >= sizeof(value)) return false;
+            memcpy(key, p + 2, kl);
+            key[kl] = 0;
+            memcpy(value, p + 2 + kl, n - 2 - kl);
+            value[n - 2 - kl] = 0;
+            topic_set_override(tp, key, value);
+        }
+    }
+    if (partitions <= 0 || partitions > 100000) return false;
+    topic_grow(tp, (int32_t)partitions);
+    tp->partition_count = (int32_t)partitions;
+    return true;
+}
+
+struct topics_replay {
+    struct topics *t;
+    sl_err err;
+    uint32_t bad;
+};
+
+static void topics_replay_one(void *arg, const uint8_t *key, uint32_t key_len, const uint8_t *value,
+                              uint32_t value_len) {
+    struct topics_replay *r = arg;
+    size_t pl = strlen(TOPIC_KEY_PREFIX);
+    if (r->err || key_len <= pl || memcmp(key, TOPIC_KEY_PREFIX, pl)) return;
+    const char *name = (const char *)key + pl;
+    int32_t name_len = (int32_t)(key_len - pl);
+    if (!topics_name_valid(name, name_len) || topics_get(r->t, name, name_len)) {
+        r->bad++;
+        return;
+    }
+    struct topic *tp = topic_new(name, name_len);
+    if (!topic_decode(tp, value, value_len)) {
+        r->bad++;
+        topic_free(tp);
+        return;
+    }
+    topic_apply(r->t, tp);
+    r->err = topic_attach(r->t, tp, 0, tp->partition_count);
+    if (r->err) {
+        topic_free(tp);
+        return;
+    }
+    topics_insert(r->t, tp);
+}
+
+/* A topic file of the previous version (key = value lines) into the metadata log. */
+static sl_err topics_import_file(struct topics *t, const char *name) {
     char path[4400], line[512];
     snprintf(path, sizeof(path), "%s/%s", t->dir, name);
     FILE *f = fopen(path, "r");
@@ -286,20 +379,50 @@ static sl_err topics_load_file(struct topics *t, const char *name) {
         else if (!strncmp(key, "config.", 7)) topic_set_override(tp, key + 7, value);
     }
     fclose(f);
+    sl_err e = SL_OK;
     if (partitions <= 0) {
         SL_WARN("%s: no partition count; ignoring this topic file", path);
-        topic_free(tp);
-        return SL_OK;
+    } else {
+        tp->partition_count = partitions;
+        e = topic_save(t, tp);
     }
-    topic_grow(tp, partitions);
-    tp->partition_count = partitions;
-    topic_apply(t, tp);
-    sl_err e = topic_attach(t, tp, 0, partitions);
+    topic_free(tp);
+    return e;
+}
+
+/* Data directories of the previous version keep <data_dir>/.topics/<name> files: they go into
+ * the metadata log once, and are removed only after that is durable (a crash in between
+ * imports the same files again). */
+static sl_err topics_import_legacy(struct topics *t) {
+    DIR *d = opendir(t->dir);
+    if (!d) return errno == ENOENT ? SL_OK : SL_IO;
+    struct dirent *de;
+    sl_err e = SL_OK;
+    uint32_t n = 0;
+    while (!e && (de = readdir(d))) {
+        size_t len = strlen(de->d_name);
+        if (de->d_name[0] == '.' && (len == 1 || (len == 2 && de->d_name[1] == '.'))) continue;
+        /* The old writer's temporary files (<name>.tmp): never a committed version. */
+        if (len > 4 && strcmp(de->d_name + len - 4, ".tmp") == 0) continue;
+        if (!topics_name_valid(de->d_name, (int32_t)len)) continue;
+        e = topics_import_file(t, de->d_name);
+        n++;
+    }
+    if (!e) e = kvlog_flush(t->meta);
     if (e) {
-        topic_free(tp);
+        closedir(d);
         return e;
     }
-    topics_insert(t, tp);
+    rewinddir(d);
+    char path[4400];
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2]))) continue;
+        snprintf(path, sizeof(path), "%s/%s", t->dir, de->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    if (rmdir(t->dir) != 0) SL_WARN("%s: cannot remove the imported directory: %s", t->dir, strerror(errno));
+    SL_INFO("imported %u topic(s) from %s into the metadata log", n, t->dir);
     return SL_OK;
 }
 
@@ -309,8 +432,8 @@ static sl_err topics_adopt(struct topics *t) {
     for (uint32_t i = 0; i < store_log_count(t->st); i++) {
         struct log *g = store_log_at(t->st, i);
         const char *name = store_log_topic(g);
-        /* Internal logs (committed offsets) are not topics clients see. */
-        if (!strcmp(name, OFFSETS_TOPIC)) continue;
+        /* Internal logs (committed offsets, metadata) are not topics clients see. */
+        if (!strcmp(name, OFFSETS_TOPIC) || !strcmp(name, TOPICS_METADATA_TOPIC)) continue;
         struct topic *tp = topics_get(t, name, (int32_t)strlen(name));
         int32_t p = store_log_partition(g);
         if (!tp) {
@@ -349,25 +472,15 @@ sl_err topics_open(struct topics **out, struct store *st, const char *data_dir,
     size_t n = strlen(data_dir) + sizeof("/.topics");
     t->dir = sl_xmalloc(n);
     snprintf(t->dir, n, "%s/.topics", data_dir);
-    if (mkdir(t->dir, 0755) != 0 && errno != EEXIST) {
-        topics_close(t);
-        return SL_IO;
+    struct kvlog_options opts = {.segment_bytes = 4u << 20, .compact_min_records = 1000, .compact_ratio = 4};
+    sl_err e = kvlog_open(&t->meta, st, TOPICS_METADATA_TOPIC, &opts, topics_now_ms(t));
+    if (!e) e = topics_import_legacy(t);
+    struct topics_replay r = {t, SL_OK, 0};
+    if (!e) {
+        kvlog_foreach(t->meta, topics_replay_one, &r);
+        e = r.err;
     }
-    DIR *d = opendir(t->dir);
-    if (!d) {
-        topics_close(t);
-        return SL_IO;
-    }
-    struct dirent *de;
-    sl_err e = SL_OK;
-    while (!e && (de = readdir(d))) {
-        size_t len = strlen(de->d_name);
-        if (de->d_name[0] == '.' && (len == 1 || (len == 2 && de->d_name[1] == '.'))) continue;
-        if (len > 4 && strcmp(de->d_name + len - 4, ".tmp") == 0) continue;
-        if (!topics_name_valid(de->d_name, (int32_t)len)) continue;
-        e = topics_load_file(t, de->d_name);
-    }
-    closedir(d);
+    if (r.bad) SL_WARN("metadata log: skipped %u malformed topic records", r.bad);
     if (!e) e = topics_adopt(t);
     if (e) {
         topics_close(t);
@@ -379,10 +492,15 @@ sl_err topics_open(struct topics **out, struct store *st, const char *data_dir,
 
 void topics_close(struct topics *t) {
     for (uint32_t i = 0; i < t->count; i++) topic_free(t->order[i]);
+    if (t->meta) kvlog_close(t->meta);
     free(t->order);
     free(t->dir);
     free(t);
 }
+
+struct kvlog *topics_metadata(const struct topics *t) { return t->meta; }
+
+void topics_wait_durable(struct topics *t, struct log_waiter *w) { kvlog_wait(t->meta, w); }
 
 sl_err topics_create(struct topics *t, const char *name, int32_t name_len, int32_t partitions,
                      const char *const *keys, const char *const *values, uint32_t config_count,
@@ -391,8 +509,10 @@ sl_err topics_create(struct topics *t, const char *name, int32_t name_len, int32
         *why = "topic names are 1 to 249 characters of [a-zA-Z0-9._-], not '.' or '..'";
         return SL_INVALID_TOPIC;
     }
-    if (name_len == (int32_t)strlen(OFFSETS_TOPIC) && !memcmp(name, OFFSETS_TOPIC, (size_t)name_len)) {
-        *why = "__consumer_offsets is internal";
+    if ((name_len == (int32_t)strlen(OFFSETS_TOPIC) && !memcmp(name, OFFSETS_TOPIC, (size_t)name_len)) ||
+        (name_len == (int32_t)strlen(TOPICS_METADATA_TOPIC) &&
+         !memcmp(name, TOPICS_METADATA_TOPIC, (size_t)name_len))) {
+        *why = "this topic name is internal";
         return SL_INVALID_TOPIC;
     }
     if (topics_get(t, name, name_len)) {
@@ -438,16 +558,17 @@ sl_err topics_create(struct topics *t, const char *name, int32_t name_len, int32
 
 sl_err topics_delete(struct topics *t, struct topic *tp) {
     topics_unlink(t, tp);
-    sl_err result = SL_OK;
+    char key[STORE_TOPIC_NAME_MAX + sizeof(TOPIC_KEY_PREFIX)];
+    size_t kl = topic_key(key, sizeof(key), tp->name);
+    /* Queued before the directories go: a crash that beats its group commit brings the topic
+     * back with empty partitions (DeleteTopics answers only once it is durable). */
+    sl_err result = kvlog_del(t->meta, key, (uint32_t)kl, topics_now_ms(t), NULL);
     for (int32_t p = 0; p < tp->partition_count; p++) {
         if (!tp->parts[p]) continue;
         sl_err e = partition_delete(tp->parts[p], t->st);
         tp->parts[p] = NULL;
         if (e && !result) result = e;
     }
-    char path[4400];
-    snprintf(path, sizeof(path), "%s/%s", t->dir, tp->name);
-    unlink(path);
     SL_INFO("deleted topic %s", tp->name);
     topic_free(tp);
     return result;

@@ -2,11 +2,15 @@
  * a stream of partitions (struct partition: log, producer state, ack waiters), protocol-neutral:
  * Kafka topics, and NATS streams bound to subjects, are both topics.
  *
- * A topic's metadata lives in <data_dir>/.topics/<name> (key = value lines: id, partitions,
- * config.<kafka key>), written by temporary file, fsync and rename, so a crash leaves the old
- * or the new version. Partition directories without a metadata file (older data, hand-made
- * directories) are adopted with default configs. Configs use Kafka's topic-level names
- * (retention.ms, segment.bytes, ...); the ones that drive storage map onto struct log_config. */
+ * Topic metadata lives in the metadata log, the internal partition __sluice_metadata-0 (a
+ * kvlog, storage/kvlog.h, hidden from clients like __consumer_offsets): key "topic/<name>",
+ * value a versioned tag/length/value record (id, partition count, one field per config
+ * override; readers skip unknown tags, so fields can be added). A change is applied in memory
+ * at once and is durable after the log's next group commit; topics_wait_durable() says when.
+ * Opening replays the log; the previous version's <data_dir>/.topics/<name> files are imported
+ * once and then removed. Partition directories without a record (hand-made directories) are
+ * adopted with default configs. Configs use Kafka's topic-level names (retention.ms,
+ * segment.bytes, ...); the ones that drive storage map onto struct log_config. */
 #ifndef SL_BROKER_TOPICS_H
 #define SL_BROKER_TOPICS_H
 
@@ -18,8 +22,10 @@
 
 struct store;
 struct partition;
+struct kvlog;
 
 #define TOPIC_CONFIGS_MAX 32
+#define TOPICS_METADATA_TOPIC "__sluice_metadata"
 #define TOPIC_SUBJECTS_MAX 16
 #define TOPIC_SUBJECT_BYTES_MAX 256
 
@@ -70,6 +76,12 @@ sl_err topics_open(struct topics **out, struct store *st, const char *data_dir,
 /* Closes every partition (waiting for its batches in flight and saving its producer state):
  * call before the store closes. */
 void topics_close(struct topics *t);
+
+/* The metadata log, shared with the cluster record (broker/core/cluster_meta.h). */
+struct kvlog *topics_metadata(const struct topics *t);
+/* w fires once every metadata change made so far is durable (at once if it already is):
+ * admin requests answer after it. */
+void topics_wait_durable(struct topics *t, struct log_waiter *w);
 
 struct topic *topics_get(struct topics *t, const char *name, int32_t name_len);
 uint32_t topics_count(const struct topics *t);

@@ -14,6 +14,7 @@
 
 #include "base/loop.h"
 #include "broker/config.h"
+#include "broker/core/cluster_meta.h"
 #include "broker/core/topics.h"
 #include "broker/net/conn.h"
 #include "broker/net/listener.h"
@@ -34,12 +35,10 @@ struct kafka_server {
     struct store *store;
     struct topics *topics;
     struct listener ls;
-    char cluster_id[32];
+    struct cluster_meta cluster; /* cluster id, producer ids */
     int32_t node_id;
     char advertised_host[256];
     int32_t advertised_port;
-    int64_t next_producer_id, producer_id_block_end;
-    char meta_path[4200];
     uint64_t requests_total;
     struct group_registry *groups;
     struct offsets *offsets;

@@ -1,6 +1,7 @@
 /* kafka_admin.c: CreateTopics, DeleteTopics, CreatePartitions, DescribeConfigs, AlterConfigs,
  * IncrementalAlterConfigs, DeleteRecords. A single broker: replication factor 1 (or -1 for the
- * default) is the only one accepted; manual assignments may only name this broker. */
+ * default) is the only one accepted; manual assignments may only name this broker. Requests
+ * that change topics answer once the metadata log has made the change durable. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,42 @@
 #define CONFIG_SOURCE_DEFAULT 5
 
 static struct kstr why_kstr(const char *why) { return why ? kafka_kstr(why) : (struct kstr){NULL, -1}; }
+
+/* ---- answering once the metadata log is durable ------------------------------------------- */
+
+struct admin_park {
+    struct log_waiter w; /* first: the waiter is the park */
+    struct kreq *q;
+    struct kw out;       /* the response, encoded when the request was handled */
+};
+
+static void admin_durable(struct log_waiter *lw, sl_err err) {
+    struct admin_park *ap = (struct admin_park *)lw;
+    struct kreq *q = ap->q;
+    if (err) {
+        /* The answer says the change happened; it did not become durable, so no answer. */
+        SL_ERROR("metadata log: a topic change did not become durable: %s", sl_err_str(err));
+        kw_free(&ap->out);
+        free(ap);
+        if (q->kc->c) conn_close(q->kc->c, "metadata log failed");
+        kresp_silent(q);
+        return;
+    }
+    kresp_finish(q, &ap->out);
+    free(ap);
+}
+
+/* Topic changes are answered once their metadata records are durable (an answer with nothing
+ * changed waits only for earlier changes still in flight, usually not at all). */
+static void admin_finish(struct kconn *kc, struct kreq *q, struct kw *w) {
+    struct admin_park *ap = sl_xcalloc(1, sizeof(*ap));
+    ap->w.done = admin_durable;
+    ap->q = q;
+    ap->out = *w;
+    w->p = NULL;
+    q->park = ap;
+    topics_wait_durable(kc->ks->topics, &ap->w);
+}
 
 /* ---- CreateTopics --------------------------------------------------------------------------- */
 
@@ -91,7 +128,7 @@ sl_err kafka_handle_create_topics(struct kconn *kc, struct kreq *q, struct kr *r
     struct kw w;
     kresp_begin(q, &w);
     kafka_encode_create_topics_resp(&w, q->version, &resp);
-    kresp_finish(q, &w);
+    admin_finish(kc, q, &w);
     return SL_OK;
 }
 
@@ -139,7 +176,7 @@ sl_err kafka_handle_delete_topics(struct kconn *kc, struct kreq *q, struct kr *r
     struct kw w;
     kresp_begin(q, &w);
     kafka_encode_delete_topics_resp(&w, q->version, &resp);
-    kresp_finish(q, &w);
+    admin_finish(kc, q, &w);
     return SL_OK;
 }
 
@@ -171,7 +208,7 @@ sl_err kafka_handle_create_partitions(struct kconn *kc, struct kreq *q, struct k
     struct kw w;
     kresp_begin(q, &w);
     kafka_encode_create_partitions_resp(&w, q->version, &resp);
-    kresp_finish(q, &w);
+    admin_finish(kc, q, &w);
     return SL_OK;
 }
 
@@ -311,7 +348,7 @@ sl_err kafka_handle_alter_configs(struct kconn *kc, struct kreq *q, struct kr *r
     struct kw w;
     kresp_begin(q, &w);
     kafka_encode_alter_configs_resp(&w, q->version, &resp);
-    kresp_finish(q, &w);
+    admin_finish(kc, q, &w);
     return SL_OK;
 }
 
@@ -357,7 +394,7 @@ sl_err kafka_handle_incremental_alter_configs(struct kconn *kc, struct kreq *q, 
     struct kw w;
     kresp_begin(q, &w);
     kafka_encode_incremental_alter_configs_resp(&w, q->version, &resp);
-    kresp_finish(q, &w);
+    admin_finish(kc, q, &w);
     return SL_OK;
 }
 

@@ -8,15 +8,14 @@
  * KAFKA_INFLIGHT_MAX requests unanswered, or more than max_pending_bytes unsent, is not read
  * until it drains. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include "base/base.h"
 #include "base/logging.h"
+#include "broker/core/cluster_meta.h"
 #include "broker/kafka/kafka.h"
 #include "protocol/kafka_msgs_core.h"
 #include "storage/store.h"
@@ -406,7 +405,7 @@ static sl_err kafka_handle_metadata(struct kconn *kc, struct kreq *q, struct kr 
                                            {NULL, -1}};
     resp.broker_count = 1;
     resp.brokers = &broker;
-    resp.cluster_id = kafka_kstr(ks->cluster_id);
+    resp.cluster_id = kafka_kstr(ks->cluster.cluster_id);
     resp.controller_id = ks->node_id;
     resp.cluster_authorized_operations = INT32_MIN;
     if (req.all_topics) {
@@ -439,26 +438,6 @@ static sl_err kafka_handle_metadata(struct kconn *kc, struct kreq *q, struct kr 
 
 /* ---- InitProducerId ------------------------------------------------------------------------------ */
 
-static sl_err kafka_meta_save(struct kafka_server *ks) {
-    FILE *f = sl_file_begin(ks->meta_path);
-    if (!f) return SL_IO;
-    fprintf(f, "cluster_id = %s\nproducer_id_block_end = %lld\n", ks->cluster_id,
-            (long long)ks->producer_id_block_end);
-    return sl_file_commit(f, ks->meta_path, true) ? SL_OK : SL_IO;
-}
-
-/* Producer ids are handed out from blocks recorded before use, so a restart never repeats
- * one: it starts at the end of the last recorded block. */
-static sl_err kafka_next_producer_id(struct kafka_server *ks, int64_t *out) {
-    if (ks->next_producer_id >= ks->producer_id_block_end) {
-        ks->producer_id_block_end = ks->next_producer_id + 1000;
-        sl_err e = kafka_meta_save(ks);
-        if (e) return e;
-    }
-    *out = ks->next_producer_id++;
-    return SL_OK;
-}
-
 static sl_err kafka_handle_init_producer_id(struct kconn *kc, struct kreq *q, struct kr *r) {
     struct kafka_init_producer_id_req req;
     sl_err e = kafka_decode_init_producer_id(r, q->version, &kc->arena, &req);
@@ -467,11 +446,11 @@ static sl_err kafka_handle_init_producer_id(struct kconn *kc, struct kreq *q, st
     if (req.transactional_id.len >= 0) {
         /* Transactions are not implemented: say so the way Kafka does for an unknown API. */
         resp.error_code = (int16_t)sl_err_kafka(SL_UNSUPPORTED_VERSION);
-    } else if (req.producer_id >= 0 && req.producer_epoch >= 0 && req.producer_id < kc->ks->next_producer_id) {
+    } else if (req.producer_id >= 0 && req.producer_epoch >= 0 && req.producer_id < kc->ks->cluster.next_producer_id) {
         /* KIP-360: an existing producer bumps its epoch. */
         resp.producer_id = req.producer_id;
         resp.producer_epoch = (int16_t)(req.producer_epoch + 1);
-    } else if (kafka_next_producer_id(kc->ks, &resp.producer_id) == SL_OK) {
+    } else if (cluster_meta_next_producer_id(&kc->ks->cluster, loop_now_ms(kc->ks->loop), &resp.producer_id) == SL_OK) {
         resp.producer_epoch = 0;
     } else {
         resp.error_code = (int16_t)sl_err_kafka(SL_IO);
@@ -485,31 +464,6 @@ static sl_err kafka_handle_init_producer_id(struct kconn *kc, struct kreq *q, st
 
 /* ---- start/stop ---------------------------------------------------------------------------------- */
 
-static void kafka_meta_load(struct kafka_server *ks, const char *data_dir) {
-    snprintf(ks->meta_path, sizeof(ks->meta_path), "%s/.cluster", data_dir);
-    FILE *f = fopen(ks->meta_path, "r");
-    if (f) {
-        char line[256];
-        while (fgets(line, sizeof(line), f)) {
-            char id[64];
-            long long v;
-            if (sscanf(line, "cluster_id = %31s", id) == 1) snprintf(ks->cluster_id, sizeof(ks->cluster_id), "%.31s", id);
-            else if (sscanf(line, "producer_id_block_end = %lld", &v) == 1) ks->producer_id_block_end = v;
-        }
-        fclose(f);
-    }
-    if (!ks->cluster_id[0]) {
-        /* Kafka's cluster ids are 16 random bytes in URL-safe base64, 22 characters. */
-        static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        uint8_t raw[22];
-        if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) memset(raw, 7, sizeof(raw));
-        for (int i = 0; i < 22; i++) ks->cluster_id[i] = b64[raw[i] & 63];
-        ks->cluster_id[22] = 0;
-        kafka_meta_save(ks);
-    }
-    ks->next_producer_id = ks->producer_id_block_end;
-}
-
 int kafka_server_start(struct kafka_server *ks, const struct sl_config *cfg, struct loop *l,
                        struct store *st, struct topics *topics) {
     memset(ks, 0, sizeof(*ks));
@@ -518,7 +472,10 @@ int kafka_server_start(struct kafka_server *ks, const struct sl_config *cfg, str
     ks->store = st;
     ks->topics = topics;
     ks->node_id = (int32_t)cfg->node_id;
-    kafka_meta_load(ks, cfg->data_dir);
+    if (cluster_meta_open(&ks->cluster, topics_metadata(topics), cfg->data_dir, loop_now_ms(l)) != SL_OK) {
+        SL_ERROR("kafka: cannot load the cluster record from the metadata log");
+        return -1;
+    }
     if (kafka_groups_start(ks) != SL_OK) {
         SL_ERROR("kafka: cannot open the committed offsets");
         return -1;
@@ -541,7 +498,7 @@ int kafka_server_start(struct kafka_server *ks, const struct sl_config *cfg, str
     }
     ks->advertised_port = cfg->advertised_port ? cfg->advertised_port : ks->ls.port;
     SL_INFO("kafka listening on %s:%u (advertised %s:%d, cluster %s, node %d)", cfg->host, ks->ls.port,
-            ks->advertised_host, ks->advertised_port, ks->cluster_id, ks->node_id);
+            ks->advertised_host, ks->advertised_port, ks->cluster.cluster_id, ks->node_id);
     return 0;
 }
 
@@ -572,4 +529,5 @@ void kafka_server_stop(struct kafka_server *ks) {
         SL_WARN("kafka: some responses were not delivered within 5 s of shutdown");
     listener_stop(&ks->ls);
     kafka_groups_stop(ks);
+    cluster_meta_close(&ks->cluster);
 }

@@ -1,0 +1,403 @@
+/* kvlog.c: the compacted key/value log (see kvlog.h). */
+#include "storage/kvlog.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/base.h"
+#include "base/logging.h"
+#include "protocol/kafka_batch.h"
+#include "storage/log_internal.h"
+#include "storage/store.h"
+
+#define KVLOG_KEY_MAX 65535u
+/* A compaction writes the live set in batches of at most this many records or bytes. */
+#define KVLOG_COMPACT_BATCH_RECORDS 512
+#define KVLOG_COMPACT_BATCH_BYTES (1u << 20)
+
+struct kv_entry {
+    struct kv_entry *hash_next;
+    struct kv_entry *prev, *next; /* first-put order */
+    uint64_t hash;
+    uint8_t *value; /* value_len bytes and a NUL */
+    uint32_t value_len;
+    uint32_t key_len;
+    uint8_t key[]; /* key_len bytes and a NUL */
+};
+
+struct kvlog {
+    struct log *log;
+    struct kvlog_options opt;
+    struct kv_entry **buckets;
+    uint32_t bucket_count, count;
+    struct kv_entry *head, *tail;
+    uint64_t records; /* in the log: live + superseded + tombstones */
+    bool compacting;
+    uint64_t compact_records_before; /* records below compact_from */
+    int64_t compact_from;
+    struct log_waiter compact_w;
+};
+
+static uint64_t kv_hash(const uint8_t *k, uint32_t n) {
+    uint64_t h = 1469598103934665603ull;
+    for (uint32_t i = 0; i < n; i++) h = (h ^ k[i]) * 1099511628211ull;
+    return h;
+}
+
+static struct kv_entry **kv_slot(const struct kvlog *kv, const uint8_t *key, uint32_t n, uint64_t h) {
+    struct kv_entry **pp = &kv->buckets[h % kv->bucket_count];
+    for (; *pp; pp = &(*pp)->hash_next)
+        if ((*pp)->hash == h && (*pp)->key_len == n && !memcmp((*pp)->key, key, n)) return pp;
+    return pp;
+}
+
+static void kv_grow(struct kvlog *kv) {
+    uint32_t n = kv->bucket_count * 2;
+    struct kv_entry **b = sl_xcalloc(n, sizeof(*b));
+    for (struct kv_entry *e = kv->head; e; e = e->next) {
+        e->hash_next = b[e->hash % n];
+        b[e->hash % n] = e;
+    }
+    free(kv->buckets);
+    kv->buckets = b;
+    kv->bucket_count = n;
+}
+
+static void kv_unlink_order(struct kvlog *kv, struct kv_entry *e) {
+    if (e->prev) e->prev->next = e->next;
+    else kv->head = e->next;
+    if (e->next) e->next->prev = e->prev;
+    else kv->tail = e->prev;
+}
+
+/* One change into the map. */
+static void kv_apply(struct kvlog *kv, const uint8_t *key, uint32_t key_len, const uint8_t *value,
+                     int32_t value_len) {
+    uint64_t h = kv_hash(key, key_len);
+    struct kv_entry **pp = kv_slot(kv, key, key_len, h);
+    struct kv_entry *e = *pp;
+    if (value_len < 0) {
+        if (!e) return;
+        *pp = e->hash_next;
+        kv_unlink_order(kv, e);
+        free(e->value);
+        free(e);
+        kv->count--;
+        return;
+    }
+    if (!e) {
+        e = sl_xcalloc(1, sizeof(*e) + key_len + 1);
+        e->hash = h;
+        e->key_len = key_len;
+        memcpy(e->key, key, key_len);
+        *pp = e;
+        e->prev = kv->tail;
+        if (kv->tail) kv->tail->next = e;
+        else kv->head = e;
+        kv->tail = e;
+        kv->count++;
+    }
+    free(e->value);
+    e->value = sl_xmalloc((size_t)value_len + 1);
+    if (value_len) memcpy(e->value, value, (size_t)value_len);
+    e->value[value_len] = 0;
+    e->value_len = (uint32_t)value_len;
+    if (kv->count > kv->bucket_count) kv_grow(kv);
+}
+
+/* One batch of the changes, appended; no map change. */
+static sl_err kv_append(struct kvlog *kv, const struct kvlog_op *ops, uint32_t n, uint64_t now_ms,
+                        struct log_waiter *w) {
+    struct kafka_record_in *recs = sl_xcalloc(n, sizeof(*recs));
+    for (uint32_t i = 0; i < n; i++) {
+        if (ops[i].key_len > KVLOG_KEY_MAX || (ops[i].key_len && !ops[i].key)) {
+            free(recs);
+            return SL_INVALID_ARG;
+        }
+        recs[i] = (struct kafka_record_in){.key = ops[i].key_len ? ops[i].key : "",
+                                           .key_len = (int32_t)ops[i].key_len,
+                                           .value = ops[i].value_len > 0 ? ops[i].value : "",
+                                           .value_len = ops[i].value_len < 0 ? -1 : ops[i].value_len,
+                                           .timestamp_ms = (int64_t)now_ms};
+    }
+    size_t cap = kafka_batch_encoded_bytes_max(recs, n);
+    sl_err e = SL_INVALID_ARG;
+    if (cap) {
+        uint8_t *batch = sl_xmalloc(cap);
+        size_t len = kafka_batch_encode(batch, cap, recs, n, -1, -1, -1);
+        int64_t base;
+        if (len) e = log_append(kv->log, batch, (uint32_t)len, &base, w, true);
+        free(batch);
+    }
+    free(recs);
+    if (!e) kv->records += n;
+    return e;
+}
+
+/* ---- compaction ---------------------------------------------------------------------------- */
+
+static void kv_compact_done(struct log_waiter *w, sl_err err) {
+    struct kvlog *kv = sl_container_of(w, struct kvlog, compact_w);
+    kv->compacting = false;
+    if (err) {
+        SL_WARN("%s: compaction did not become durable: %s", log_dir(kv->log), sl_err_str(err));
+        return;
+    }
+    /* The live set is durable after compact_from: nothing before it is needed. */
+    log_delete_before(kv->log, kv->compact_from);
+    SL_INFO("%s: compacted %llu records to %u live entries", log_dir(kv->log),
+            (unsigned long long)kv->compact_records_before, kv->count);
+    kv->records -= kv->compact_records_before;
+}
+
+/* Appends the live set; everything before it goes once it is durable (kv_compact_done). */
+static void kv_compact_start(struct kvlog *kv, uint64_t now_ms) {
+    kv->compact_from = log_end_offset(kv->log);
+    kv->compact_records_before = kv->records;
+    struct kvlog_op ops[KVLOG_COMPACT_BATCH_RECORDS];
+    uint32_t n = 0;
+    size_t bytes = 0;
+    for (struct kv_entry *e = kv->head; e; e = e->next) {
+        ops[n++] = (struct kvlog_op){e->key, e->key_len, e->value, (int32_t)e->value_len};
+        bytes += e->key_len + e->value_len;
+        bool last = !e->next;
+        if (!last && n < KVLOG_COMPACT_BATCH_RECORDS && bytes < KVLOG_COMPACT_BATCH_BYTES) continue;
+        kv->compact_w = (struct log_waiter){.done = kv_compact_done};
+        if (kv_append(kv, ops, n, now_ms, last ? &kv->compact_w : NULL) != SL_OK) {
+            /* The log failed (sticky): no delete, the old records stay valid. */
+            return;
+        }
+        if (last) kv->compacting = true;
+        n = 0;
+        bytes = 0;
+    }
+}
+
+static void kv_compact_maybe(struct kvlog *kv, uint64_t now_ms) {
+    if (kv->compacting || kv->records <= kv->opt.compact_min_records) return;
+    if (kv->records <= (uint64_t)kv->count * kv->opt.compact_ratio) return;
+    if (kv->count == 0) {
+        /* Nothing live: the whole log can go once its tail is durable. */
+        kv->compact_from = log_end_offset(kv->log);
+        kv->compact_records_before = kv->records;
+        kv->compacting = true;
+        kv->compact_w = (struct log_waiter){.done = kv_compact_done};
+        kvlog_wait(kv, &kv->compact_w);
+        return;
+    }
+    kv_compact_start(kv, now_ms);
+}
+
+/* ---- replay -------------------------------------------------------------------------------- */
+
+static void kv_replay_batch(struct kvlog *kv, const uint8_t *batch, uint32_t len, uint32_t *bad) {
+    struct kafka_record_iter it;
+    struct kafka_record r;
+    if (kafka_record_iter_init(&it, batch, len) != SL_OK) {
+        (*bad)++;
+        return;
+    }
+    while (kafka_record_next(&it, &r) == SL_OK) {
+        kv->records++;
+        if (r.key_len < 0 || (uint32_t)r.key_len > KVLOG_KEY_MAX) {
+            (*bad)++;
+            continue;
+        }
+        kv_apply(kv, r.key, (uint32_t)r.key_len, r.value, r.value_len);
+    }
+}
+
+static sl_err kv_replay(struct kvlog *kv) {
+    struct log *g = kv->log;
+    int64_t at = log_start_offset(g);
+    uint32_t bad = 0;
+    while (at < log_written_offset(g)) {
+        struct log_span sp;
+        sl_err e = log_read(g, at, 1u << 20, &sp);
+        if (e) return e;
+        if (sp.len == 0) break;
+        uint8_t *buf = sl_xmalloc(sp.len);
+        ssize_t n = pread(sp.fd, buf, sp.len, (off_t)sp.pos);
+        uint32_t off = 0;
+        while (n == (ssize_t)sp.len && off + KAFKA_BATCH_LOG_OVERHEAD <= sp.len) {
+            uint32_t blen = sl_load_be32(buf + off + 8) + KAFKA_BATCH_LOG_OVERHEAD;
+            if (off + blen > sp.len) break;
+            kv_replay_batch(kv, buf + off, blen, &bad);
+            off += blen;
+        }
+        free(buf);
+        at = sp.next_offset;
+        log_span_release(&sp);
+        if (n != (ssize_t)sp.len) return SL_IO;
+    }
+    if (bad) SL_WARN("%s: skipped %u malformed records", log_dir(g), bad);
+    return SL_OK;
+}
+
+/* ---- public -------------------------------------------------------------------------------- */
+
+sl_err kvlog_open(struct kvlog **out, struct store *st, const char *topic, const struct kvlog_options *opts,
+                  uint64_t now_ms) {
+    struct kvlog_options o = {16u << 20, 10000, 4};
+    if (opts) o = *opts;
+    if (o.compact_ratio < 2) o.compact_ratio = 2;
+    struct log_config cfg;
+    log_config_defaults(&cfg);
+    cfg.segment_bytes = o.segment_bytes;
+    cfg.retention_ms = -1;
+    cfg.retention_bytes = -1;
+    cfg.batch_bytes_max = 64u << 20;
+    cfg.durability = LOG_DURABILITY_GROUP;
+    cfg.group_commit_ms = 0;
+    cfg.preallocate_bytes = SL_MIN(o.segment_bytes, 1u << 20);
+    struct log *g = store_log_get(st, topic, 0);
+    if (!g) {
+        sl_err e = store_log_create(st, topic, 0, &cfg, &g);
+        if (e) return e;
+    }
+    log_set_config(g, &cfg);
+    struct kvlog *kv = sl_xcalloc(1, sizeof(*kv));
+    kv->log = g;
+    kv->opt = o;
+    kv->bucket_count = 256;
+    kv->buckets = sl_xcalloc(kv->bucket_count, sizeof(*kv->buckets));
+    sl_err e = kv_replay(kv);
+    if (e) {
+        kvlog_close(kv);
+        return e;
+    }
+    kv_compact_maybe(kv, now_ms);
+    *out = kv;
+    return SL_OK;
+}
+
+void kvlog_close(struct kvlog *kv) {
+    /* Waiters (a compaction's among them) point into their owners: fire them all now. */
+    kvlog_flush(kv);
+    struct kv_entry *e = kv->head;
+    while (e) {
+        struct kv_entry *next = e->next;
+        free(e->value);
+        free(e);
+        e = next;
+    }
+    free(kv->buckets);
+    free(kv);
+}
+
+sl_err kvlog_write(struct kvlog *kv, const struct kvlog_op *ops, uint32_t n, uint64_t now_ms, struct log_waiter *w) {
+    if (n == 0) return SL_INVALID_ARG;
+    sl_err e = kv_append(kv, ops, n, now_ms, w);
+    if (e) return e;
+    for (uint32_t i = 0; i < n; i++) kv_apply(kv, ops[i].key, ops[i].key_len, ops[i].value, ops[i].value_len);
+    kv_compact_maybe(kv, now_ms);
+    return SL_OK;
+}
+
+sl_err kvlog_put(struct kvlog *kv, const void *key, uint32_t key_len, const void *value, uint32_t value_len,
+                 uint64_t now_ms, struct log_waiter *w) {
+    if (value_len > INT32_MAX) return SL_INVALID_ARG;
+    struct kvlog_op op = {key, key_len, value, (int32_t)value_len};
+    return kvlog_write(kv, &op, 1, now_ms, w);
+}
+
+sl_err kvlog_del(struct kvlog *kv, const void *key, uint32_t key_len, uint64_t now_ms, struct log_waiter *w) {
+    struct kvlog_op op = {key, key_len, NULL, -1};
+    return kvlog_write(kv, &op, 1, now_ms, w);
+}
+
+void kvlog_wait(struct kvlog *kv, struct log_waiter *w) {
+    struct log *g = kv->log;
+    w->offset = log_end_offset(g) - 1;
+    w->durable = true;
+    w->next = NULL;
+    if (g->werr || w->offset < log_synced_offset(g)) {
+        w->done(w, g->werr);
+        return;
+    }
+    /* Queued behind every earlier durable waiter (offsets only grow), so the list stays sorted;
+     * the log's group commit syncs what is appended whether anyone waits or not. */
+    if (g->durable_tail) g->durable_tail->next = w;
+    else g->durable_head = w;
+    g->durable_tail = w;
+}
+
+sl_err kvlog_flush(struct kvlog *kv) { return log_flush(kv->log, true, 60000); }
+
+const uint8_t *kvlog_get(const struct kvlog *kv, const void *key, uint32_t key_len, uint32_t *value_len) {
+    struct kv_entry *e = *kv_slot(kv, key, key_len, kv_hash(key, key_len));
+    if (!e) return NULL;
+    if (value_len) *value_len = e->value_len;
+    return e->value;
+}
+
+void kvlog_foreach(const struct kvlog *kv,
+                   void (*fn)(void *arg, const uint8_t *key, uint32_t key_len, const uint8_t *value,
+                              uint32_t value_len),
+                   void *arg) {
+    for (struct kv_entry *e = kv->head; e; e = e->next) fn(arg, e->key, e->key_len, e->value, e->value_len);
+}
+
+uint32_t kvlog_count(const struct kvlog *kv) { return kv->count; }
+uint64_t kvlog_records(const struct kvlog *kv) { return kv->records; }
+struct log *kvlog_log(const struct kvlog *kv) { return kv->log; }
+
+/* ---- values that grow ------------------------------------------------------------------------ */
+
+static void tlv_reserve(struct kvlog_tlv_writer *w, size_t n) {
+    if (w->len + n <= w->cap) return;
+    while (w->len + n > w->cap) w->cap = w->cap ? w->cap * 2 : 256;
+    w->p = sl_xrealloc(w->p, w->cap);
+}
+
+void kvlog_tlv_begin(struct kvlog_tlv_writer *w, uint16_t version) {
+    w->len = 0;
+    tlv_reserve(w, 2);
+    sl_store_be16(w->p, version);
+    w->len = 2;
+}
+
+void kvlog_tlv_put(struct kvlog_tlv_writer *w, uint16_t tag, const void *p, uint32_t len) {
+    tlv_reserve(w, 6 + (size_t)len);
+    sl_store_be16(w->p + w->len, tag);
+    sl_store_be32(w->p + w->len + 2, len);
+    if (len) memcpy(w->p + w->len + 6, p, len);
+    w->len += 6 + (size_t)len;
+}
+
+void kvlog_tlv_put_i64(struct kvlog_tlv_writer *w, uint16_t tag, int64_t v) {
+    uint8_t b[8];
+    sl_store_be64(b, (uint64_t)v);
+    kvlog_tlv_put(w, tag, b, 8);
+}
+
+void kvlog_tlv_free(struct kvlog_tlv_writer *w) {
+    free(w->p);
+    *w = (struct kvlog_tlv_writer){0};
+}
+
+bool kvlog_tlv_open(struct kvlog_tlv_reader *r, const uint8_t *p, uint32_t len) {
+    if (len < 2) return false;
+    r->version = sl_load_be16(p);
+    r->p = p + 2;
+    r->end = p + len;
+    return true;
+}
+
+bool kvlog_tlv_next(struct kvlog_tlv_reader *r, uint16_t *tag, const uint8_t **p, uint32_t *len) {
+    if (r->end - r->p < 6) return false;
+    uint32_t n = sl_load_be32(r->p + 2);
+    if ((uint64_t)(r->end - r->p - 6) < n) return false;
+    *tag = sl_load_be16(r->p);
+    *p = r->p + 6;
+    *len = n;
+    r->p += 6 + (size_t)n;
+    return true;
+}
+
+bool kvlog_tlv_i64(const uint8_t *p, uint32_t len, int64_t *out) {
+    if (len != 8) return false;
+    *out = (int64_t)sl_load_be64(p);
+    return true;
+}

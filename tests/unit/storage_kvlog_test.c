@@ -1,0 +1,315 @@
+/* storage_kvlog_test.c: the compacted key/value log: puts, overwrites, tombstones, replay after
+ * a clean close and after a crash, compaction, byte-exact values. */
+#include <check.h>
+#include <sys/wait.h>
+
+#include "storage/kvlog.h"
+#include "storage_fixture.h"
+
+#define TOPIC "__kv_test"
+
+struct fired {
+    struct log_waiter w;
+    int count;
+    sl_err err;
+};
+
+static void fired_done(struct log_waiter *w, sl_err err) {
+    struct fired *f = (struct fired *)w;
+    f->count++;
+    f->err = err;
+}
+
+static bool fired_pred(void *arg) { return ((struct fired *)arg)->count > 0; }
+
+static void run_until_fired(struct fx *f, struct fired *w) {
+    ck_assert(loop_run_until(&f->loop, fired_pred, w, 10000));
+    ck_assert_int_eq(w->count, 1);
+    ck_assert_int_eq(w->err, SL_OK);
+}
+
+static void ck_value(struct kvlog *kv, const char *key, const void *want, uint32_t want_len) {
+    uint32_t len = 12345;
+    const uint8_t *v = kvlog_get(kv, key, (uint32_t)strlen(key), &len);
+    ck_assert_msg(v != NULL, "key %s missing", key);
+    ck_assert_uint_eq(len, want_len);
+    ck_assert_int_eq(memcmp(v, want, want_len), 0);
+    ck_assert_int_eq(v[len], 0);
+}
+
+static void ck_absent(struct kvlog *kv, const char *key) {
+    ck_assert_ptr_null(kvlog_get(kv, key, (uint32_t)strlen(key), NULL));
+}
+
+static sl_err put_s(struct kvlog *kv, const char *k, const char *v, struct log_waiter *w) {
+    return kvlog_put(kv, k, (uint32_t)strlen(k), v, (uint32_t)strlen(v), 1000, w);
+}
+
+static sl_err del_s(struct kvlog *kv, const char *k) { return kvlog_del(kv, k, (uint32_t)strlen(k), 1000, NULL); }
+
+/* Collects the live set in order as "key=value;" text. */
+static void collect(void *arg, const uint8_t *key, uint32_t key_len, const uint8_t *value, uint32_t value_len) {
+    char *out = arg;
+    size_t n = strlen(out);
+    n += (size_t)snprintf(out + n, 4096 - n, "%.*s=%.*s;", (int)key_len, (const char *)key, (int)value_len,
+                          (const char *)value);
+}
+
+static const uint8_t binary_value[] = {0, 'a', 0, 0, 0xff, 'b', 0};
+
+/* The same sequence of changes, and what it must leave behind. */
+static void write_sequence(struct kvlog *kv, struct fired *w) {
+    ck_assert_int_eq(put_s(kv, "alpha", "1", NULL), SL_OK);
+    ck_assert_int_eq(put_s(kv, "beta", "2", NULL), SL_OK);
+    ck_assert_int_eq(put_s(kv, "gamma", "3", NULL), SL_OK);
+    ck_assert_int_eq(put_s(kv, "alpha", "one", NULL), SL_OK);
+    ck_assert_int_eq(del_s(kv, "beta"), SL_OK);
+    ck_assert_int_eq(kvlog_put(kv, "bin\0key", 7, binary_value, sizeof(binary_value), 1000, NULL), SL_OK);
+    ck_assert_int_eq(kvlog_put(kv, "empty", 5, "", 0, 1000, NULL), SL_OK);
+    struct kvlog_op ops[2] = {{"delta", 5, "4", 1}, {"gamma", 5, NULL, -1}};
+    w->w.done = fired_done;
+    ck_assert_int_eq(kvlog_write(kv, ops, 2, 1000, &w->w), SL_OK);
+}
+
+static void check_sequence(struct kvlog *kv) {
+    ck_assert_uint_eq(kvlog_count(kv), 4);
+    ck_value(kv, "alpha", "one", 3);
+    ck_absent(kv, "beta");
+    ck_absent(kv, "gamma");
+    ck_value(kv, "delta", "4", 1);
+    ck_value(kv, "empty", "", 0);
+    uint32_t len;
+    const uint8_t *v = kvlog_get(kv, "bin\0key", 7, &len);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_uint_eq(len, sizeof(binary_value));
+    ck_assert_int_eq(memcmp(v, binary_value, sizeof(binary_value)), 0);
+    ck_assert_ptr_null(kvlog_get(kv, "bin", 3, NULL)); /* the key's NUL is part of it */
+    char text[4096] = "";
+    kvlog_foreach(kv, collect, text);
+    /* First-put order; the binary key and value print up to their first NUL. */
+    ck_assert_str_eq(text, "alpha=one;bin=;empty=;delta=4;");
+}
+
+START_TEST(put_overwrite_tombstone_and_clean_replay) {
+    struct fx f;
+    fx_start(&f, NULL);
+    struct kvlog *kv;
+    ck_assert_int_eq(kvlog_open(&kv, f.st, TOPIC, NULL, 1000), SL_OK);
+    ck_assert_uint_eq(kvlog_count(kv), 0);
+    struct fired w = {0};
+    write_sequence(kv, &w);
+    check_sequence(kv); /* visible at once, before durability */
+    run_until_fired(&f, &w);
+    ck_assert_int_ge(log_synced_offset(kvlog_log(kv)), 9);
+    ck_assert_uint_eq(kvlog_records(kv), 9);
+    kvlog_close(kv);
+    fx_close(&f);
+    fx_open(&f, NULL);
+    ck_assert(store_get_stats(f.st)->clean);
+    ck_assert_int_eq(kvlog_open(&kv, f.st, TOPIC, NULL, 2000), SL_OK);
+    ck_assert_uint_eq(kvlog_records(kv), 9);
+    check_sequence(kv);
+    /* A delete and a new put moves the key to the end. */
+    ck_assert_int_eq(del_s(kv, "alpha"), SL_OK);
+    ck_assert_int_eq(put_s(kv, "alpha", "again", NULL), SL_OK);
+    char text[4096] = "";
+    kvlog_foreach(kv, collect, text);
+    ck_assert_str_eq(text, "bin=;empty=;delta=4;alpha=again;");
+    kvlog_close(kv);
+    fx_end(&f);
+}
+END_TEST
+
+START_TEST(wait_fires_at_once_when_durable) {
+    struct fx f;
+    fx_start(&f, NULL);
+    struct kvlog *kv;
+    ck_assert_int_eq(kvlog_open(&kv, f.st, TOPIC, NULL, 1000), SL_OK);
+    struct fired w = {.w.done = fired_done};
+    kvlog_wait(kv, &w.w); /* nothing written: durable already */
+    ck_assert_int_eq(w.count, 1);
+    ck_assert_int_eq(put_s(kv, "k", "v", NULL), SL_OK);
+    struct fired w2 = {.w.done = fired_done};
+    kvlog_wait(kv, &w2.w);
+    ck_assert_int_eq(w2.count, 0); /* queued: the put is not durable yet */
+    run_until_fired(&f, &w2);
+    ck_assert_int_ge(log_synced_offset(kvlog_log(kv)), 1);
+    struct fired w3 = {.w.done = fired_done};
+    kvlog_wait(kv, &w3.w);
+    ck_assert_int_eq(w3.count, 1);
+    kvlog_close(kv);
+    fx_end(&f);
+}
+END_TEST
+
+START_TEST(replay_after_crash) {
+    struct fx f;
+    snprintf(f.dir, sizeof(f.dir), "%s", t_tmpdir());
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct fx c = f;
+        struct log_config cfg;
+        log_config_defaults(&cfg);
+        if (loop_init(&c.loop, 256) != 0) _exit(2);
+        if (store_open(&c.st, &c.loop, c.dir, &cfg, NULL) != SL_OK) _exit(3);
+        struct kvlog *kv;
+        if (kvlog_open(&kv, c.st, TOPIC, NULL, 1000) != SL_OK) _exit(4);
+        struct fired w = {0};
+        write_sequence(kv, &w);
+        if (!loop_run_until(&c.loop, fired_pred, &w, 10000) || w.err) _exit(5);
+        /* Acknowledged: now die without closing anything, as kill -9 would. */
+        _exit(0);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 0);
+    fx_open(&f, NULL);
+    ck_assert(!store_get_stats(f.st)->clean);
+    struct kvlog *kv;
+    ck_assert_int_eq(kvlog_open(&kv, f.st, TOPIC, NULL, 2000), SL_OK);
+    check_sequence(kv);
+    kvlog_close(kv);
+    fx_end(&f);
+}
+END_TEST
+
+START_TEST(compaction_keeps_exactly_the_live_set) {
+    struct fx f;
+    fx_start(&f, NULL);
+    struct kvlog_options opts = {.segment_bytes = 4096, .compact_min_records = 200, .compact_ratio = 4};
+    struct kvlog *kv;
+    ck_assert_int_eq(kvlog_open(&kv, f.st, TOPIC, &opts, 1000), SL_OK);
+    char key[32], val[64];
+    /* 10 live keys rewritten many times, plus keys that end deleted. */
+    for (int round = 0; round < 60; round++) {
+        for (int k = 0; k < 10; k++) {
+            snprintf(key, sizeof(key), "live-%d", k);
+            snprintf(val, sizeof(val), "value-%d-%d", k, round);
+            ck_assert_int_eq(put_s(kv, key, val, NULL), SL_OK);
+        }
+        snprintf(key, sizeof(key), "gone-%d", round);
+        ck_assert_int_eq(put_s(kv, key, "x", NULL), SL_OK);
+        ck_assert_int_eq(del_s(kv, key), SL_OK);
+    }
+    ck_assert_int_eq(kvlog_flush(kv), SL_OK);
+    ck_assert_uint_eq(kvlog_count(kv), 10);
+    /* Compaction ran (more than 200 records, over 4x live) and deleted old segments. */
+    struct log *g = kvlog_log(kv);
+    ck_assert_int_gt(log_start_offset(g), 0);
+    ck_assert_uint_lt(kvlog_records(kv), 60 * 12);
+    uint64_t records = kvlog_records(kv);
+    kvlog_close(kv);
+    fx_close(&f);
+    fx_open(&f, NULL);
+    ck_assert_int_eq(kvlog_open(&kv, f.st, TOPIC, &opts, 2000), SL_OK);
+    /* Still over the threshold (the writes after the first compaction): open compacts again,
+     * appending the 10 live entries, and once they are durable only they remain. */
+    ck_assert_uint_eq(kvlog_records(kv), records + 10);
+    ck_assert_int_eq(kvlog_flush(kv), SL_OK);
+    ck_assert_uint_eq(kvlog_records(kv), 10);
+    kvlog_close(kv);
+    fx_close(&f);
+    fx_open(&f, NULL);
+    ck_assert_int_eq(kvlog_open(&kv, f.st, TOPIC, &opts, 3000), SL_OK);
+    ck_assert_uint_eq(kvlog_records(kv), 10);
+    ck_assert_int_eq(log_end_offset(kvlog_log(kv)) - log_start_offset(kvlog_log(kv)), 10);
+    ck_assert_uint_eq(kvlog_count(kv), 10);
+    char text[4096] = "", want[4096] = "";
+    kvlog_foreach(kv, collect, text);
+    for (int k = 0; k < 10; k++) {
+        size_t n = strlen(want);
+        snprintf(want + n, sizeof(want) - n, "live-%d=value-%d-59;", k, k);
+    }
+    ck_assert_str_eq(text, want);
+    for (int round = 0; round < 60; round++) {
+        snprintf(key, sizeof(key), "gone-%d", round);
+        ck_absent(kv, key);
+    }
+    kvlog_close(kv);
+    fx_end(&f);
+}
+END_TEST
+
+START_TEST(compaction_of_an_empty_live_set_drops_everything) {
+    struct fx f;
+    fx_start(&f, NULL);
+    struct kvlog_options opts = {.segment_bytes = 2048, .compact_min_records = 50, .compact_ratio = 4};
+    struct kvlog *kv;
+    ck_assert_int_eq(kvlog_open(&kv, f.st, TOPIC, &opts, 1000), SL_OK);
+    char key[32];
+    for (int i = 0; i < 40; i++) {
+        snprintf(key, sizeof(key), "k%d", i);
+        ck_assert_int_eq(put_s(kv, key, "v", NULL), SL_OK);
+        ck_assert_int_eq(del_s(kv, key), SL_OK);
+    }
+    ck_assert_int_eq(kvlog_flush(kv), SL_OK);
+    ck_assert_uint_eq(kvlog_count(kv), 0);
+    kvlog_close(kv);
+    fx_close(&f);
+    fx_open(&f, NULL);
+    ck_assert_int_eq(kvlog_open(&kv, f.st, TOPIC, &opts, 2000), SL_OK);
+    ck_assert_uint_eq(kvlog_count(kv), 0);
+    ck_assert_uint_lt(kvlog_records(kv), 80);
+    kvlog_close(kv);
+    fx_end(&f);
+}
+END_TEST
+
+START_TEST(tlv_round_trip_skips_unknown_tags) {
+    struct kvlog_tlv_writer w = {0};
+    kvlog_tlv_begin(&w, 3);
+    kvlog_tlv_put(&w, 1, "ab\0c", 4);
+    kvlog_tlv_put(&w, 999, "future", 6);
+    kvlog_tlv_put_i64(&w, 2, -5);
+    kvlog_tlv_put(&w, 4, NULL, 0);
+    ck_assert_uint_eq(w.len, 2 + 6 + 4 + 6 + 6 + 6 + 8 + 6);
+    struct kvlog_tlv_reader r;
+    ck_assert(kvlog_tlv_open(&r, w.p, (uint32_t)w.len));
+    ck_assert_uint_eq(r.version, 3);
+    uint16_t tag;
+    const uint8_t *p;
+    uint32_t len;
+    ck_assert(kvlog_tlv_next(&r, &tag, &p, &len));
+    ck_assert_uint_eq(tag, 1);
+    ck_assert_uint_eq(len, 4);
+    ck_assert_int_eq(memcmp(p, "ab\0c", 4), 0);
+    ck_assert(kvlog_tlv_next(&r, &tag, &p, &len));
+    ck_assert_uint_eq(tag, 999);
+    ck_assert(kvlog_tlv_next(&r, &tag, &p, &len));
+    int64_t v;
+    ck_assert(kvlog_tlv_i64(p, len, &v));
+    ck_assert_int_eq(v, -5);
+    ck_assert(kvlog_tlv_next(&r, &tag, &p, &len));
+    ck_assert_uint_eq(tag, 4);
+    ck_assert_uint_eq(len, 0);
+    ck_assert(!kvlog_tlv_next(&r, &tag, &p, &len));
+    /* A truncated field ends the walk. */
+    ck_assert(kvlog_tlv_open(&r, w.p, 2 + 6 + 3));
+    ck_assert(!kvlog_tlv_next(&r, &tag, &p, &len));
+    ck_assert(!kvlog_tlv_open(&r, w.p, 1));
+    kvlog_tlv_free(&w);
+}
+END_TEST
+
+static Suite *kvlog_suite(void) {
+    Suite *s = suite_create("storage_kvlog");
+    TCase *tc = tcase_create("kvlog");
+    tcase_add_test(tc, put_overwrite_tombstone_and_clean_replay);
+    tcase_add_test(tc, wait_fires_at_once_when_durable);
+    tcase_add_test(tc, replay_after_crash);
+    tcase_add_test(tc, compaction_keeps_exactly_the_live_set);
+    tcase_add_test(tc, compaction_of_an_empty_live_set_drops_everything);
+    tcase_add_test(tc, tlv_round_trip_skips_unknown_tags);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) {
+    SRunner *sr = srunner_create(kvlog_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
