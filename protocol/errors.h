@@ -19,6 +19,7 @@
     X(NO_PARTITION, 3, "unknown topic or partition")                                       \
     X(TOO_LARGE, 10, "record batch larger than the maximum batch size")                    \
     X(IO, 56, "storage I/O error")                                                         \
+    X(NO_SPACE, 56, "no space left on the storage device (retriable)")                     \
     X(INVALID_RECORD, 87, "record batch is invalid")                                       \
     X(UNKNOWN_SERVER, -1, "unexpected server error")                                       \
     X(REQUEST_TIMED_OUT, 7, "request timed out")                                           \

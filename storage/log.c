@@ -156,7 +156,12 @@ sl_err log_roll(struct log *g, uint64_t now_ms) {
     struct seg *s = seg_new(g->store, g, g->dir, g->next_offset);
     sl_err e = seg_create_file(s);
     if (e) {
-        SL_ERROR("%s: cannot create segment %lld: %s", g->dir, (long long)g->next_offset, strerror(errno));
+        /* The append fails and the log stays as it was: a full disk is retried by the next. */
+        int err = errno;
+        if (e == SL_NO_SPACE)
+            SL_WARN("%s: cannot create segment %lld: %s", g->dir, (long long)g->next_offset, strerror(err));
+        else
+            SL_ERROR("%s: cannot create segment %lld: %s", g->dir, (long long)g->next_offset, strerror(err));
         seg_free(s);
         return e;
     }
@@ -188,6 +193,8 @@ static void log_waiter_push(struct log_waiter **head, struct log_waiter **tail, 
 static sl_err log_append_common(struct log *g, uint8_t *batch, uint32_t len, int64_t *base_offset,
                                 struct log_waiter *w, bool durable, struct log_ref *ref) {
     if (g->werr) return g->werr;
+    /* A write found the disk full and the log has not rewound yet: nothing queued now counts. */
+    if (g->nospace) return SL_NO_SPACE;
     if (len > g->cfg.batch_bytes_max) return SL_TOO_LARGE;
     struct kafka_batch_header h;
     sl_err e = kafka_batch_check(batch, len, &h);
@@ -205,14 +212,16 @@ static sl_err log_append_common(struct log *g, uint8_t *batch, uint32_t len, int
     int64_t base = g->next_offset;
     int64_t next = base + h.last_offset_delta + 1;
     kafka_batch_set_base_offset(batch, base);
-    index_track(&s->ix, s->base_offset, s->size_bytes, len, base, h.max_timestamp,
-                g->cfg.index_interval_bytes);
     if (!s->recent) s->recent = sl_xmalloc(SEG_RECENT * sizeof(*s->recent));
     s->recent[s->recent_head] = (struct seg_recent){base, next, (uint32_t)s->size_bytes, len};
     s->recent_head = (s->recent_head + 1) % SEG_RECENT;
     if (s->recent_count < SEG_RECENT) s->recent_count++;
+    /* Queued before it is indexed: a new write buffer notes the index's newest timestamp
+     * without this batch, which a rewind after a full disk goes back to. */
     if (ref) log_wbuf_queue_ref(g, s, batch, len, next, ref);
     else log_wbuf_queue(g, s, batch, len, next);
+    index_track(&s->ix, s->base_offset, s->size_bytes, len, base, h.max_timestamp,
+                g->cfg.index_interval_bytes);
     s->size_bytes += len;
     s->next_offset = next;
     g->next_offset = next;
@@ -459,12 +468,19 @@ static bool log_idle_pred(void *arg) { return log_write_idle(arg); }
 
 sl_err log_flush(struct log *g, bool sync, int32_t timeout_ms) {
     struct loop *l = store_loop(g->store);
+    uint32_t rewinds = g->rewinds;
     store_mark_dirty(g->store, g);
     if (!loop_run_until(l, log_idle_pred, g, timeout_ms)) return g->werr ? g->werr : SL_IO;
     if (g->werr) return g->werr;
+    /* The disk was full: some of what was queued failed its waiters and is not in the log. */
+    if (g->rewinds != rewinds) return SL_NO_SPACE;
     if (sync && g->cfg.durability == LOG_DURABILITY_NONE) {
         struct seg *s = log_active(g);
-        if (s->fd >= 0 && fdatasync(s->fd) != 0) return SL_IO;
+        if (s->fd >= 0 && fdatasync(s->fd) != 0) {
+            /* Never retried: a later fdatasync that succeeds proves nothing (log_write.c). */
+            log_fail(g, SL_IO);
+            return SL_IO;
+        }
         s->synced_next_offset = s->written_next_offset;
         log_update_synced(g);
     }
@@ -473,7 +489,7 @@ sl_err log_flush(struct log *g, bool sync, int32_t timeout_ms) {
 
 sl_err log_truncate(struct log *g, int64_t offset) {
     sl_err e = log_flush(g, false, 60000);
-    if (e) return e;
+    if (e && e != SL_NO_SPACE) return e; /* after a rewind the log is consistent: go on */
     if (offset >= g->next_offset) return SL_OK;
     if (offset < g->start_offset) offset = g->start_offset;
     int32_t i = log_seg_find(g, offset);

@@ -80,7 +80,13 @@ void log_watch_del(struct log_watch *w);
 
 /* Checks the batch (length, magic 2, CRC32C, counts, size), rewrites its base offset in place
  * and queues it. *base_offset gets the batch's first offset. w may be NULL; if given it is
- * filled in (offset, durable as passed) and fires exactly once, possibly with an I/O error. */
+ * filled in (offset, durable as passed) and fires exactly once, possibly with an error.
+ *
+ * A full disk is not permanent: the append itself (a segment roll) or its waiter fails with
+ * SL_NO_SPACE, which is retriable, the log's end goes back to its written offset, and later
+ * appends try the disk again. A waiter fired with any error means its batch is not in the
+ * log, nor any batch appended after it that was not written; batches before it are. Other
+ * write errors and every fdatasync error are fail-stop (log_error()). */
 sl_err log_append(struct log *g, uint8_t *batch, uint32_t len, int64_t *base_offset,
                   struct log_waiter *w, bool durable);
 
@@ -133,10 +139,13 @@ sl_err log_delete_before(struct log *g, int64_t offset);
  * segments were deleted. */
 uint32_t log_retention_run(struct log *g, uint64_t now_ms);
 
-/* Runs the loop until every queued append is written and, if sync, fdatasynced. */
+/* Runs the loop until every queued append is written and, if sync, fdatasynced. SL_NO_SPACE:
+ * the disk was full meanwhile, some of what was queued failed and the log rewound. */
 sl_err log_flush(struct log *g, bool sync, int32_t timeout_ms);
 
-/* The sticky I/O error of the log, SL_OK if none: once a write fails, appends fail too. */
+/* The sticky (fail-stop) I/O error of the log, SL_OK if none: once a write fails with anything
+ * but a full disk, or an fdatasync fails, appends fail too until the log is reopened. A full
+ * disk never shows here. */
 sl_err log_error(const struct log *g);
 
 #endif

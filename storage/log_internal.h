@@ -14,11 +14,13 @@ struct wbuf {
     struct wbuf *next;
     struct seg *seg;
     bool complete;       /* fully written, waiting for older writes to complete */
+    bool failed;         /* the disk was full: it never counts, the log rewinds before it */
     struct log_ref *ref; /* data is the caller's (log_append_ref), released when written */
     uint64_t pos;        /* where data[0] goes in the segment */
     uint32_t len, cap;
     uint32_t done;       /* bytes written so far (short writes resume here) */
     int64_t next_offset; /* one past the last offset in the buffer */
+    int64_t ix_max_ts;   /* the segment index's newest timestamp before this buffer's batches */
     uint8_t *data;
 };
 
@@ -64,7 +66,13 @@ struct log {
     struct log_waiter *written_head, *written_tail;
     struct log_waiter *durable_head, *durable_tail;
 
-    sl_err werr; /* sticky: the first write or sync error */
+    sl_err werr; /* sticky (fail-stop): the first write error that is not ENOSPC, or any sync error */
+    /* A write found the disk full: appends are refused until every write in flight has
+     * answered, then the log rewinds to its written offset and accepts appends again. */
+    bool nospace;
+    bool disk_full;             /* the last write attempt found the disk full (for logging) */
+    uint32_t rewinds;           /* how many times the log rewound after ENOSPC */
+    uint64_t prealloc_retry_ms; /* preallocation found the disk full: none before this time */
     bool dirty;
     struct log *dirty_next;
 };

@@ -13,7 +13,23 @@
  *
  * Rolling leaves the old segment to be sealed here once its last write and sync are done:
  * fdatasync, trim the preallocated tail, write the indexes. A sealed segment is trusted by
- * the next start without a scan. */
+ * the next start without a scan.
+ *
+ * Failures. A full disk (ENOSPC or EDQUOT from a write, or a short write followed by one) is
+ * not permanent: appends are refused with SL_NO_SPACE until every write in flight has
+ * answered, then the log rewinds to its written offset: every batch not yet written fails its
+ * waiter with SL_NO_SPACE, the end offset, segment sizes, indexes and the recent-batch ring go
+ * back to the written end, segments rolled after it are deleted, and the file is truncated
+ * there, so neither the next write nor recovery ever sees bytes of a batch that did not
+ * count. The next append retries the disk. Hence the contract the partition layer relies on:
+ * a waiter fired with an error means its batch is not in the log, nor is any batch appended
+ * after it that was not written.
+ *
+ * Every other write error, and every fdatasync error, is fail-stop: the log keeps the first
+ * in werr and refuses appends until it is reopened. A failed fdatasync may have dropped dirty
+ * pages and marked them clean, so a later fdatasync that succeeds proves nothing ("fsyncgate");
+ * that holds for ENOSPC from fdatasync too (delayed allocation or thin provisioning failing at
+ * writeback), so it is no exception. A recovery scan at the next start decides what is real. */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -27,6 +43,8 @@
 
 #define LOG_ZERO_CHUNK (1u << 20)
 #define LOG_ZERO_IOV_MAX 64
+/* After preallocation found the disk full, appends write without it for this long. */
+#define LOG_PREALLOC_RETRY_MS 1000
 
 /* Shared source of zeros for zero-fill writes; in .bss, so it costs no memory until read. */
 static uint8_t log_zeros[LOG_ZERO_CHUNK];
@@ -77,6 +95,7 @@ void log_wbuf_queue_ref(struct log *g, struct seg *s, uint8_t *batch, uint32_t l
     t->data = batch;
     t->len = t->cap = len;
     t->next_offset = next_offset;
+    t->ix_max_ts = s->ix.max_timestamp;
     log_wbuf_enqueue(g, t);
 }
 
@@ -89,6 +108,7 @@ void log_wbuf_queue(struct log *g, struct seg *s, const uint8_t *batch, uint32_t
         t = log_wbuf_get(g, len);
         t->seg = s;
         t->pos = s->size_bytes;
+        t->ix_max_ts = s->ix.max_timestamp;
         log_wbuf_enqueue(g, t);
     }
     SL_ASSERT(t->pos + t->len == s->size_bytes);
@@ -183,7 +203,7 @@ bool log_write_idle(const struct log *g) {
             if (g->segs[i]->zero_inflight) return false;
         return true;
     }
-    if (g->inflight_head || g->wq_head) return false;
+    if (g->nospace || g->inflight_head || g->wq_head) return false;
     for (int i = 0; i < LOG_SYNCS_MAX; i++)
         if (g->syncs[i].in_use) return false;
     for (uint32_t i = 0; i < g->seg_count; i++) {
@@ -231,6 +251,7 @@ static void log_sync_done(struct io_op *op, int32_t res) {
         s->sync_requested_next = s->synced_next_offset;
         if (y->seal) s->sealing = false;
     } else if (res < 0) {
+        /* Fail-stop whatever the errno, ENOSPC included (see the top of this file). */
         log_fail(g, SL_IO);
         return;
     } else {
@@ -263,9 +284,17 @@ static void log_zero_done(struct io_op *op, int32_t res) {
         struct seg *s = g->segs[i];
         if (!s->zero_inflight) continue;
         s->zero_inflight = 0;
-        /* A failed zero fill costs speed, not data: the data writes still go where they go. */
-        if (res < 0) SL_DEBUG("%s: zero fill failed: %s", g->dir, strerror(-res));
-        s->zeroed_bytes = s->zero_pending_end;
+        uint64_t want = s->zero_pending_end - s->zeroed_bytes;
+        if (res >= 0 && (uint64_t)res >= want) {
+            s->zeroed_bytes = s->zero_pending_end;
+            continue;
+        }
+        /* A failed zero fill costs speed, not data: the data writes still go where they go.
+         * The space counts as not allocated, so it is asked for again, after a pause. */
+        SL_DEBUG("%s: zero fill failed: %s", g->dir, res < 0 ? strerror(-res) : "short write");
+        s->zeroed_bytes += res > 0 ? (uint64_t)res : 0;
+        s->alloc_bytes = s->zero_pending_end = s->zeroed_bytes;
+        g->prealloc_retry_ms = loop_now_ms(store_loop(g->store)) + LOG_PREALLOC_RETRY_MS;
     }
     store_mark_dirty(g->store, g);
 }
@@ -278,12 +307,18 @@ static bool log_seg_prepare(struct log *g, struct seg *s, uint64_t end) {
     uint64_t window = g->cfg.preallocate_bytes;
     if (window == 0) return true;
     if (s->zero_inflight) return end <= s->zeroed_bytes;
+    /* The disk was full a moment ago: write without preallocation; what fits still fits. */
+    if (loop_now_ms(store_loop(g->store)) < g->prealloc_retry_ms) return true;
     uint64_t seg_max = SL_MAX(g->cfg.segment_bytes, end);
     if (s->alloc_bytes < end + window / 2 && s->alloc_bytes < seg_max) {
         uint64_t target = SL_MIN(SL_MAX(end, s->alloc_bytes) + window, seg_max);
-        if (fallocate(s->fd, 0, (off_t)s->alloc_bytes, (off_t)(target - s->alloc_bytes)) != 0 &&
-            errno != EOPNOTSUPP)
-            SL_DEBUG("%s: fallocate: %s", g->dir, strerror(errno));
+        if (fallocate(s->fd, 0, (off_t)s->alloc_bytes, (off_t)(target - s->alloc_bytes)) != 0) {
+            if (errno == ENOSPC || errno == EDQUOT) {
+                g->prealloc_retry_ms = loop_now_ms(store_loop(g->store)) + LOG_PREALLOC_RETRY_MS;
+                return true;
+            }
+            if (errno != EOPNOTSUPP) SL_DEBUG("%s: fallocate: %s", g->dir, strerror(errno));
+        }
         s->alloc_bytes = target;
     }
     if (g->cfg.durability == LOG_DURABILITY_NONE) return true;
@@ -352,9 +387,10 @@ static bool log_submit_write(struct log *g) {
     return true;
 }
 
-/* Completed writes leave in order, so the written offset only ever covers a gap-free prefix. */
+/* Completed writes leave in order, so the written offset only ever covers a gap-free prefix;
+ * a failed write (disk full) stops it until the log rewinds. */
 static void log_writes_retire(struct log *g) {
-    while (g->inflight_head && g->inflight_head->complete) {
+    while (g->inflight_head && g->inflight_head->complete && !g->inflight_head->failed) {
         struct wbuf *b = g->inflight_head;
         g->inflight_head = b->next;
         if (!g->inflight_head) g->inflight_tail = NULL;
@@ -367,10 +403,22 @@ static void log_writes_retire(struct log *g) {
     }
 }
 
+/* The disk is full: b never counts. The rewind waits for the other writes in flight. */
+static void log_write_nospace(struct log *g, struct wbuf *b) {
+    b->complete = true;
+    b->failed = true;
+    g->nospace = true;
+    store_mark_dirty(g->store, g);
+}
+
 static void log_write_done(struct io_op *op, int32_t res) {
     struct wbuf *b = sl_container_of(op, struct wbuf, op);
     struct log *g = b->log;
     g->writes_pending--;
+    if (res == -ENOSPC || res == -EDQUOT) {
+        log_write_nospace(g, b);
+        return;
+    }
     if (res < 0 && res != -EINTR && res != -EAGAIN) {
         log_fail(g, SL_IO);
         b->complete = true;
@@ -383,12 +431,21 @@ static void log_write_done(struct io_op *op, int32_t res) {
             b->complete = true;
             return;
         }
+        if (g->nospace) {
+            /* An older write found the disk full: this one is dropped anyway. */
+            log_write_nospace(g, b);
+            return;
+        }
         /* Short or interrupted: the rest goes to the same place; younger writes may finish
          * first, but the written offset waits for this one. */
         log_write_sqe(g, b);
         return;
     }
     b->complete = true;
+    if (g->disk_full && !g->nospace) {
+        g->disk_full = false;
+        SL_INFO("%s: writes succeed again after the disk was full", g->dir);
+    }
     log_writes_retire(g);
     log_update_synced(g);
     log_waiters_run(g);
@@ -436,7 +493,124 @@ static void log_sync_if_owed(struct log *g) {
     log_submit_sync(g, s, s->written_next_offset, false);
 }
 
+/* Nothing of the log's is in the kernel's hands: no write, sync or zero fill in flight. */
+static bool log_io_quiet(const struct log *g) {
+    if (g->writes_pending) return false;
+    for (int i = 0; i < LOG_SYNCS_MAX; i++)
+        if (g->syncs[i].in_use) return false;
+    for (uint32_t i = 0; i < g->seg_count; i++)
+        if (g->segs[i]->zero_inflight) return false;
+    return true;
+}
+
+/* Detaches the waiters for offsets >= from (the lists are in offset order). */
+static struct log_waiter *log_waiters_cut(struct log_waiter **head, struct log_waiter **tail,
+                                          int64_t from) {
+    struct log_waiter **pp = head, *prev = NULL;
+    while (*pp && (*pp)->offset < from) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    struct log_waiter *cut = *pp;
+    *pp = NULL;
+    *tail = prev;
+    return cut;
+}
+
+/* Fires two detached waiter chains with e, lowest offset first. */
+static void log_waiters_fail(struct log_waiter *a, struct log_waiter *b, sl_err e) {
+    while (a || b) {
+        struct log_waiter **pick = !b || (a && a->offset <= b->offset) ? &a : &b;
+        struct log_waiter *w = *pick;
+        *pick = w->next;
+        w->next = NULL;
+        w->done(w, e);
+    }
+}
+
+static void log_wbufs_put(struct log *g, struct wbuf *b) {
+    while (b) {
+        struct wbuf *next = b->next;
+        log_wbuf_put(g, b);
+        b = next;
+    }
+}
+
+static void log_recent_truncate(struct seg *s, uint64_t pos) {
+    while (s->recent_count) {
+        uint32_t newest = (s->recent_head + SEG_RECENT - 1) % SEG_RECENT;
+        if (s->recent[newest].pos < pos) break;
+        s->recent_head = newest;
+        s->recent_count--;
+    }
+}
+
+/* After a write found the disk full and every write in flight has answered: the log goes back
+ * to its written offset (see the top of this file), then accepts appends again. */
+static void log_nospace_rewind(struct log *g) {
+    SL_ASSERT(g->nospace && !g->werr && log_io_quiet(g));
+    int64_t written_before = g->written_offset;
+    log_writes_retire(g);
+    int64_t from = g->written_offset;
+    /* The first buffer that did not count; every later buffer follows it in the file. */
+    struct wbuf *first = g->inflight_head ? g->inflight_head : g->wq_head;
+    sl_err fail = SL_OK;
+    if (first) {
+        struct seg *s = first->seg;
+        SL_ASSERT(first->pos == s->written_bytes && s->written_next_offset == from);
+        SL_ASSERT(!s->sealed && !s->sealing);
+        /* Segments rolled after it hold nothing written. */
+        while (log_active(g) != s) {
+            struct seg *gone = g->segs[--g->seg_count];
+            SL_ASSERT(gone->written_bytes == 0 && gone->base_offset > from);
+            seg_delete(gone);
+        }
+        s->size_bytes = s->written_bytes;
+        s->next_offset = from;
+        index_truncate(&s->ix, s->size_bytes);
+        s->ix.max_timestamp = first->ix_max_ts;
+        log_recent_truncate(s, s->size_bytes);
+        if (s->sync_requested_next > from) s->sync_requested_next = from;
+        if (s->size_bytes == 0) s->created_ms = -1;
+        /* A short write may have left part of a batch past the end, or a whole one: gone, so
+         * a recovery scan can never take it for data. It also returns the preallocation. */
+        if (ftruncate(s->fd, (off_t)s->size_bytes) != 0) {
+            SL_ERROR("%s: cannot cut segment %lld back to %llu bytes after a full disk: %s", g->dir,
+                     (long long)s->base_offset, (unsigned long long)s->size_bytes, strerror(errno));
+            fail = SL_IO;
+        }
+        s->alloc_bytes = s->zeroed_bytes = s->zero_pending_end = s->size_bytes;
+    }
+    log_wbufs_put(g, g->inflight_head);
+    log_wbufs_put(g, g->wq_head);
+    g->inflight_head = g->inflight_tail = g->wq_head = g->wq_tail = NULL;
+    g->inflight_count = 0;
+    g->next_offset = from;
+    g->nospace = false;
+    g->rewinds++;
+    if (!g->disk_full)
+        SL_WARN("%s: disk full: appends from offset %lld fail and are retried by their producers",
+                g->dir, (long long)from);
+    g->disk_full = true;
+
+    struct log_waiter *w = log_waiters_cut(&g->written_head, &g->written_tail, from);
+    struct log_waiter *d = log_waiters_cut(&g->durable_head, &g->durable_tail, from);
+    if (fail) {
+        log_fail(g, fail); /* fires the waiters still listed: written ones, not yet durable */
+    } else {
+        log_update_synced(g);
+        log_waiters_run(g);
+        if (g->written_offset > written_before) log_watches_fire(g, false);
+    }
+    log_waiters_fail(w, d, fail ? fail : SL_NO_SPACE);
+    store_mark_dirty(g->store, g);
+}
+
 void log_pump(struct log *g) {
+    if (g->nospace && !g->werr) {
+        if (!log_io_quiet(g)) return;
+        log_nospace_rewind(g);
+    }
     if (g->werr) {
         log_fail(g, g->werr);
         return;

@@ -38,7 +38,8 @@ sl_err seg_create_file(struct seg *s) {
     seg_path(s, ".log", path, sizeof(path));
     SL_ASSERT(s->fd < 0);
     s->fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    return s->fd < 0 ? SL_IO : SL_OK;
+    if (s->fd >= 0) return SL_OK;
+    return errno == ENOSPC || errno == EDQUOT ? SL_NO_SPACE : SL_IO;
 }
 
 sl_err seg_open_fd(struct seg *s) {

@@ -61,7 +61,7 @@ struct seg {
 
 /* Allocates the in-memory segment; opens nothing. */
 struct seg *seg_new(struct store *st, struct log *g, const char *dir, int64_t base_offset);
-/* Creates the .log file (empty) and opens it. */
+/* Creates the .log file (empty) and opens it. SL_NO_SPACE if the disk is full (errno set). */
 sl_err seg_create_file(struct seg *s);
 /* Opens the .log if closed (through the store's fd budget). */
 sl_err seg_open_fd(struct seg *s);

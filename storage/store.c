@@ -46,7 +46,7 @@ struct wbuf *store_wbuf_get(struct store *st, uint32_t need) {
     }
     b->next = NULL;
     b->len = b->done = 0;
-    b->complete = false;
+    b->complete = b->failed = false;
     return b;
 }
 
@@ -336,14 +336,23 @@ sl_err store_log_delete(struct store *st, struct log *g) {
 }
 
 /* A clean close: data synced, the active segment trimmed and indexed, so the next start
- * trusts every index and scans nothing. */
-static sl_err store_log_close(struct store *st, struct log *g) {
+ * trusts every index and scans nothing. An error is data in doubt (a sticky write or sync
+ * error). Trimming or indexing can fail on a full disk without putting any data in doubt: then
+ * *degraded, the marker is not written, and the next start scans instead of trusting. */
+static sl_err store_log_close(struct store *st, struct log *g, bool *degraded) {
     store_log_quiesce(st, g);
     sl_err e = g->werr;
     struct seg *a = log_active(g);
     if (!e && a->fd >= 0) {
-        if (fdatasync(a->fd) != 0 || ftruncate(a->fd, (off_t)a->size_bytes) != 0) e = SL_IO;
-        if (!e) e = index_save(&a->ix, a->stem, a->base_offset, a->size_bytes, a->next_offset);
+        if (fdatasync(a->fd) != 0) e = SL_IO;
+        if (!e && ftruncate(a->fd, (off_t)a->size_bytes) != 0) {
+            SL_WARN("%s: cannot trim the active segment: %s", g->dir, strerror(errno));
+            *degraded = true;
+        } else if (!e && index_save(&a->ix, a->stem, a->base_offset, a->size_bytes, a->next_offset)) {
+            SL_WARN("%s: cannot write the index of the active segment (disk full?)", g->dir);
+            index_remove_files(a->stem);
+            *degraded = true;
+        }
     }
     log_free(g);
     return e;
@@ -351,18 +360,25 @@ static sl_err store_log_close(struct store *st, struct log *g) {
 
 sl_err store_close(struct store *st) {
     sl_err result = SL_OK;
+    bool degraded = false;
     for (uint32_t i = 0; i < st->log_count; i++) {
-        sl_err e = store_log_close(st, st->logs[i]);
+        sl_err e = store_log_close(st, st->logs[i], &degraded);
         if (e && !result) result = e;
     }
     st->log_count = 0;
     st->dirty_head = NULL;
     loop_remove_before_sleep(st->loop, st);
-    if (result == SL_OK) {
+    if (result == SL_OK && degraded) {
+        SL_WARN("storage closed without its clean-shutdown marker: the next start scans");
+    } else if (result == SL_OK) {
         char marker[4200];
         snprintf(marker, sizeof(marker), "%s/%s", st->dir, STORE_CLEAN_MARKER);
         int fd = open(marker, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0 || fsync(fd) != 0) result = SL_IO;
+        if (fd < 0 || fsync(fd) != 0) {
+            /* Every byte is synced already; without the marker the next start only scans. */
+            SL_WARN("cannot write the clean-shutdown marker (%s): the next start scans", strerror(errno));
+            if (fd >= 0) unlink(marker);
+        }
         if (fd >= 0) close(fd);
         int dfd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd >= 0) {
