@@ -8,7 +8,6 @@
 #include "base/base.h"
 #include "base/logging.h"
 #include "protocol/kafka_batch.h"
-#include "storage/log_internal.h"
 #include "storage/store.h"
 
 #define KVLOG_KEY_MAX 65535u
@@ -308,19 +307,12 @@ sl_err kvlog_del(struct kvlog *kv, const void *key, uint32_t key_len, uint64_t n
 }
 
 void kvlog_wait(struct kvlog *kv, struct log_waiter *w) {
-    struct log *g = kv->log;
-    w->offset = log_end_offset(g) - 1;
-    w->durable = true;
-    w->next = NULL;
-    if (g->werr || w->offset < log_synced_offset(g)) {
-        w->done(w, g->werr);
+    int64_t last = log_end_offset(kv->log) - 1;
+    if (last < 0) {
+        w->done(w, log_error(kv->log));
         return;
     }
-    /* Queued behind every earlier durable waiter (offsets only grow), so the list stays sorted;
-     * the log's group commit syncs what is appended whether anyone waits or not. */
-    if (g->durable_tail) g->durable_tail->next = w;
-    else g->durable_head = w;
-    g->durable_tail = w;
+    log_wait(kv->log, w, last, true);
 }
 
 sl_err kvlog_flush(struct kvlog *kv) { return log_flush(kv->log, true, 60000); }

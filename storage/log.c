@@ -241,8 +241,12 @@ static sl_err log_append_common(struct log *g, uint8_t *batch, uint32_t len, int
 void log_wait(struct log *g, struct log_waiter *w, int64_t offset, bool durable) {
     w->offset = offset;
     w->durable = durable && g->cfg.durability != LOG_DURABILITY_NONE;
-    SL_ASSERT(!g->werr && offset < g->next_offset);
-    SL_ASSERT(offset >= (w->durable ? g->synced_offset : g->written_offset));
+    SL_ASSERT(offset < g->next_offset);
+    if (g->werr || offset < (w->durable ? g->synced_offset : g->written_offset)) {
+        w->next = NULL;
+        w->done(w, g->werr);
+        return;
+    }
     /* Inserted in offset order: the lists fire from the head while the head is covered. */
     struct log_waiter **pp = w->durable ? &g->durable_head : &g->written_head;
     while (*pp && (*pp)->offset <= offset) pp = &(*pp)->next;

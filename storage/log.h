@@ -91,10 +91,10 @@ sl_err log_append(struct log *g, uint8_t *batch, uint32_t len, int64_t *base_off
                   struct log_waiter *w, bool durable);
 
 /* Queues w to fire once every offset <= offset is written (durable: durable under the
- * policy), exactly as an append's waiter would, including the error if the log fails first. For
- * waiting on a batch appended earlier (a producer's retry of a batch still in flight). The
- * offset must be below the end and not yet covered, and the log must not have failed: the
- * caller answers those cases itself. */
+ * policy), exactly as an append's waiter would, including the error if the log fails or
+ * rewinds first. For waiting on batches appended earlier: a producer's retry of a batch still
+ * in flight, a metadata write that must be durable. Fires at once, inside the call, when the
+ * offset is already covered (SL_OK) or the log has failed (its error). offset < end. */
 void log_wait(struct log *g, struct log_waiter *w, int64_t offset, bool durable);
 
 /* Zero-copy appends: the log writes straight from the caller's memory, which must stay

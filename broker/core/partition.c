@@ -215,16 +215,11 @@ static void partition_stamp(uint8_t *batch, uint32_t len, int64_t now_ms) {
 static sl_err partition_complete_duplicate(struct partition *p, enum partition_acks acks, int64_t last_offset,
                                            struct partition_append_done *done) {
     if (acks == PARTITION_ACKS_NONE) return SL_OK;
-    bool durable = acks == PARTITION_ACKS_DURABLE && log_get_config(p->log)->durability != LOG_DURABILITY_NONE;
-    int64_t covered = durable ? log_synced_offset(p->log) : log_written_offset(p->log);
-    if (last_offset < covered) {
-        done->fn(done, SL_OK);
-        return SL_OK;
-    }
     sl_err e = log_error(p->log);
     if (e) return e;
+    /* Fires at once when the original is already covered at the level this ack promises. */
     struct partition_wait *pw = partition_wait_get(p, done);
-    log_wait(p->log, &pw->w, last_offset, durable);
+    log_wait(p->log, &pw->w, last_offset, acks == PARTITION_ACKS_DURABLE);
     return SL_OK;
 }
 

@@ -14,6 +14,7 @@
 #include "base/base.h"
 #include "base/logging.h"
 #include "broker/core/partition.h"
+#include "protocol/kafka_records.h"
 #include "storage/kvlog.h"
 #include "storage/offsets.h"
 #include "storage/store.h"
@@ -38,6 +39,7 @@ struct topics {
     struct topic *hash[TOPICS_HASH_SIZE];
     struct topic **order;
     uint32_t count, cap;
+    struct kafka_records_scratch records_scratch; /* the record walk's buffer, shared by every partition */
 };
 
 /* The topic-level configs Sluice knows, Kafka's names. Storage ones change struct log_config;
@@ -288,6 +290,12 @@ static sl_err topic_set_override(struct topic *tp, const char *key, const char *
     return SL_OK;
 }
 
+static struct partition *topics_partition_new(struct topics *t, struct log *g) {
+    struct partition *p = partition_new(g);
+    partition_set_records_scratch(p, &t->records_scratch);
+    return p;
+}
+
 /* Opens or creates partitions [from, to) in the store. */
 static sl_err topic_attach(struct topics *t, struct topic *tp, int32_t from, int32_t to) {
     for (int32_t p = from; p < to; p++) {
@@ -296,7 +304,7 @@ static sl_err topic_attach(struct topics *t, struct topic *tp, int32_t from, int
             sl_err e = store_log_create(t->st, tp->name, p, &tp->cfg, &g);
             if (e) return e;
         }
-        tp->parts[p] = partition_new(g);
+        tp->parts[p] = topics_partition_new(t, g);
         partition_set_config(tp->parts[p], &tp->cfg, tp->log_append_time);
     }
     return SL_OK;
@@ -448,7 +456,7 @@ static sl_err topics_adopt(struct topics *t) {
             topic_grow(tp, p + 1);
             tp->partition_count = p + 1;
         }
-        if (!tp->parts[p]) tp->parts[p] = partition_new(g);
+        if (!tp->parts[p]) tp->parts[p] = topics_partition_new(t, g);
         SL_ASSERT(partition_log(tp->parts[p]) == g);
     }
     for (uint32_t i = 0; i < t->count; i++) {
@@ -469,6 +477,8 @@ sl_err topics_open(struct topics **out, struct store *st, const char *data_dir,
     struct topics *t = sl_xcalloc(1, sizeof(*t));
     t->st = st;
     t->defaults = *defaults;
+    /* Decompressed batches are bounded by 64 MiB (a decompression bomb is refused there). */
+    kafka_records_scratch_init(&t->records_scratch, 0);
     size_t n = strlen(data_dir) + sizeof("/.topics");
     t->dir = sl_xmalloc(n);
     snprintf(t->dir, n, "%s/.topics", data_dir);
@@ -495,6 +505,7 @@ void topics_close(struct topics *t) {
     if (t->meta) kvlog_close(t->meta);
     free(t->order);
     free(t->dir);
+    kafka_records_scratch_free(&t->records_scratch);
     free(t);
 }
 
