@@ -193,7 +193,7 @@ static sl_err log_append_common(struct log *g, uint8_t *batch, uint32_t len, int
     sl_err e = kafka_batch_check(batch, len, &h);
     if (e) return e;
 
-    uint64_t now = loop_now_ms(store_loop(g->store));
+    uint64_t now = loop_now_ms(store_loop(g->store)); /* segment.ms ages by wall time, as Kafka's */
     struct seg *s = log_active(g);
     if (log_roll_due(g, s, len, (int64_t)h.last_offset_delta + 1, now)) {
         e = log_roll(g, now);

@@ -58,7 +58,7 @@ struct log {
     struct io_op timer_op;
     struct __kernel_timespec timer_ts;
     bool timer_armed;
-    uint64_t last_sync_ms;
+    uint64_t last_sync_ms; /* monotonic: paces group_commit_ms */
 
     struct log_watch *watches;
     struct log_waiter *written_head, *written_tail;

@@ -235,7 +235,7 @@ static void log_sync_done(struct io_op *op, int32_t res) {
         return;
     } else {
         if (y->covers > s->synced_next_offset) s->synced_next_offset = y->covers;
-        g->last_sync_ms = loop_now_ms(store_loop(g->store));
+        g->last_sync_ms = loop_mono_ms(store_loop(g->store));
         if (y->seal) log_seal_finish(g, s);
         log_update_synced(g);
         log_waiters_run(g);
@@ -426,7 +426,7 @@ static void log_sync_if_owed(struct log *g) {
     if (g->cfg.durability == LOG_DURABILITY_NONE) return;
     struct seg *s = log_active(g);
     if (s->written_next_offset <= s->sync_requested_next) return;
-    uint64_t now = loop_now_ms(store_loop(g->store));
+    uint64_t now = loop_mono_ms(store_loop(g->store));
     uint64_t since = now - g->last_sync_ms;
     if (g->cfg.durability == LOG_DURABILITY_GROUP && g->cfg.group_commit_ms > 0 &&
         since < g->cfg.group_commit_ms) {

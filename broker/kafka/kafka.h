@@ -44,7 +44,7 @@ struct kafka_server {
     struct group_registry *groups;
     struct offsets *offsets;
     struct loop_timer group_timer;
-    uint64_t last_offsets_expiry_ms;
+    uint64_t last_offsets_expiry_ms; /* monotonic: paces retention_check_ms */
 };
 
 /* A cut in a response: after `at` bytes of the response's memory, a file span goes out. */

@@ -49,11 +49,12 @@ static void groups_on_timer(struct loop_timer *t, uint64_t now_ms) {
 }
 
 /* Offsets of empty groups expire; checked with the store's retention cadence. */
-static void groups_expiry_hook(void *arg, uint64_t now_ms) {
+static void groups_expiry_hook(void *arg, struct loop_time now) {
     struct kafka_server *ks = arg;
-    if (now_ms - ks->last_offsets_expiry_ms < ks->cfg->retention_check_ms) return;
-    ks->last_offsets_expiry_ms = now_ms;
-    uint32_t n = offsets_expire(ks->offsets, now_ms, ks->cfg->offsets_retention_ms, groups_may_expire, ks);
+    if (now.mono_ms - ks->last_offsets_expiry_ms < ks->cfg->retention_check_ms) return;
+    ks->last_offsets_expiry_ms = now.mono_ms;
+    /* Commit times are wall timestamps, so their age is measured on the wall clock. */
+    uint32_t n = offsets_expire(ks->offsets, now.wall_ms, ks->cfg->offsets_retention_ms, groups_may_expire, ks);
     if (n) SL_INFO("offsets: expired %u committed offsets of empty groups", n);
 }
 
@@ -128,7 +129,7 @@ sl_err kafka_groups_start(struct kafka_server *ks) {
     if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) seed = loop_clock_ms();
     ks->groups = group_registry_create(&gc, &ops, seed);
     ks->group_timer.fire = groups_on_timer;
-    ks->last_offsets_expiry_ms = loop_now_ms(ks->loop);
+    ks->last_offsets_expiry_ms = loop_mono_ms(ks->loop);
     sl_err e = offsets_open(&ks->offsets, ks->store, loop_now_ms(ks->loop));
     if (e) return e;
     loop_add_before_sleep(ks->loop, groups_expiry_hook, ks);
@@ -230,7 +231,7 @@ sl_err kafka_handle_join_group(struct kconn *kc, struct kreq *q, struct kr *r) {
     struct group *g = group_registry_get(ks->groups, kafka_arena_cstr(a, req.group_id));
     q->park = g;
     q->park_cancel = group_park_cancel;
-    group_join(g, &jr, q, loop_now_ms(ks->loop));
+    group_join(g, &jr, q, loop_mono_ms(ks->loop));
     groups_rearm(ks);
     return SL_OK;
 }
@@ -263,7 +264,7 @@ sl_err kafka_handle_sync_group(struct kconn *kc, struct kreq *q, struct kr *r) {
     };
     q->park = g;
     q->park_cancel = group_park_cancel;
-    group_sync(g, &sr, q, loop_now_ms(ks->loop));
+    group_sync(g, &sr, q, loop_mono_ms(ks->loop));
     groups_rearm(ks);
     return SL_OK;
 }
@@ -278,7 +279,7 @@ sl_err kafka_handle_heartbeat(struct kconn *kc, struct kreq *q, struct kr *r) {
     struct group *g = group_id_ok(req.group_id) ? group_registry_find(ks->groups, kafka_arena_cstr(a, req.group_id)) : NULL;
     if (g) {
         resp.error_code = group_heartbeat(g, kafka_arena_cstr(a, req.member_id), kafka_arena_cstr(a, req.group_instance_id),
-                                          req.generation_id, loop_now_ms(ks->loop));
+                                          req.generation_id, loop_mono_ms(ks->loop));
         groups_rearm(ks);
     }
     struct kw w;
@@ -309,7 +310,7 @@ sl_err kafka_handle_leave_group(struct kconn *kc, struct kreq *q, struct kr *r) 
     memset(&resp, 0, sizeof(resp));
     struct group *g = group_id_ok(req.group_id) ? group_registry_find(ks->groups, kafka_arena_cstr(a, req.group_id)) : NULL;
     if (g) {
-        resp.error_code = group_leave(g, ids, n, errs, loop_now_ms(ks->loop));
+        resp.error_code = group_leave(g, ids, n, errs, loop_mono_ms(ks->loop));
         groups_rearm(ks);
     } else {
         resp.error_code = GROUP_ERR_UNKNOWN_MEMBER_ID;
@@ -374,7 +375,7 @@ sl_err kafka_handle_offset_commit(struct kconn *kc, struct kreq *q, struct kr *r
         struct group *g = group_registry_find(ks->groups, group_id);
         if (g) {
             group_err = group_check_commit(g, kafka_arena_cstr(a, req.member_id), kafka_arena_cstr(a, req.group_instance_id),
-                                           req.generation_id_or_member_epoch, now);
+                                           req.generation_id_or_member_epoch, loop_mono_ms(ks->loop));
         } else if (req.generation_id_or_member_epoch >= 0) {
             group_err = GROUP_ERR_ILLEGAL_GENERATION; /* a member commit for a group that has no members */
         }
