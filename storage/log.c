@@ -216,6 +216,7 @@ static sl_err log_append_common(struct log *g, uint8_t *batch, uint32_t len, int
     s->size_bytes += len;
     s->next_offset = next;
     g->next_offset = next;
+    log_offsets_check(g, s);
     if (s->created_ms < 0) s->created_ms = (int64_t)now;
 
     if (w) {
@@ -490,5 +491,6 @@ sl_err log_truncate(struct log *g, int64_t offset) {
     g->next_offset = g->written_offset = base;
     if (g->synced_offset > base) g->synced_offset = base;
     if (g->start_offset > base) g->start_offset = base;
+    log_offsets_check(g, s);
     return SL_OK;
 }

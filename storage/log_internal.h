@@ -3,6 +3,7 @@
 #ifndef SL_STORAGE_LOG_INTERNAL_H
 #define SL_STORAGE_LOG_INTERNAL_H
 
+#include "base/base.h"
 #include "base/loop.h"
 #include "storage/log.h"
 #include "storage/segment.h"
@@ -70,6 +71,18 @@ struct log {
 };
 
 static inline struct seg *log_active(const struct log *g) { return g->segs[g->seg_count - 1]; }
+
+/* The offsets' order, checked wherever one of them moves (on in release builds): synced data is
+ * a prefix of written data, written of appended, in the log and in segment s (NULL: the active
+ * one). The start is only bounded by the end: DeleteRecords and the offsets log's compaction may
+ * drop records that are appended but not yet written or synced, so start <= synced is not an
+ * invariant here. */
+static inline void log_offsets_check(const struct log *g, const struct seg *s) {
+    SL_ASSERT(g->start_offset <= g->next_offset);
+    SL_ASSERT(g->synced_offset <= g->written_offset && g->written_offset <= g->next_offset);
+    if (!s) s = log_active(g);
+    SL_ASSERT(s->synced_next_offset <= s->written_next_offset && s->written_next_offset <= s->next_offset);
+}
 
 /* log.c */
 struct log *log_new(struct store *st, const char *dir, const char *topic, int32_t partition,

@@ -161,6 +161,7 @@ void log_update_synced(struct log *g) {
     }
     if (synced > g->written_offset) synced = g->written_offset;
     if (synced > g->synced_offset) g->synced_offset = synced;
+    log_offsets_check(g, NULL);
 }
 
 static bool log_seg_busy(const struct log *g, const struct seg *s) {
@@ -214,6 +215,7 @@ static void log_seal_finish(struct log *g, struct seg *s) {
                 (long long)s->base_offset);
     s->sealed = true;
     s->synced_next_offset = s->next_offset;
+    log_offsets_check(g, s);
     /* Tail reads move to the new active segment; sealed ones use their index. */
     free(s->recent);
     s->recent = NULL;
@@ -235,6 +237,7 @@ static void log_sync_done(struct io_op *op, int32_t res) {
         return;
     } else {
         if (y->covers > s->synced_next_offset) s->synced_next_offset = y->covers;
+        log_offsets_check(g, s);
         g->last_sync_ms = loop_mono_ms(store_loop(g->store));
         if (y->seal) log_seal_finish(g, s);
         log_update_synced(g);
@@ -363,6 +366,7 @@ static void log_writes_retire(struct log *g) {
         s->written_bytes = b->pos + b->len;
         s->written_next_offset = b->next_offset;
         g->written_offset = b->next_offset;
+        log_offsets_check(g, s);
         log_wbuf_put(g, b);
     }
 }
