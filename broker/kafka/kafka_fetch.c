@@ -12,6 +12,7 @@
 #include "base/base.h"
 #include "base/logging.h"
 #include "broker/kafka/kafka.h"
+#include "broker/kafka/kafka_resp.h"
 #include "protocol/kafka_msgs_core.h"
 #include "storage/log.h"
 

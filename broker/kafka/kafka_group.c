@@ -15,6 +15,7 @@
 #include "base/logging.h"
 #include "broker/kafka/group.h"
 #include "broker/kafka/kafka.h"
+#include "broker/kafka/kafka_resp.h"
 #include "protocol/kafka_msgs_group.h"
 #include "storage/offsets.h"
 #include "storage/store.h"
@@ -220,7 +221,7 @@ sl_err kafka_handle_join_group(struct kconn *kc, struct kreq *q, struct kr *r) {
         .version = q->version,
         .member_id = kafka_arena_cstr(a, req.member_id),
         .instance_id = kafka_arena_cstr(a, req.group_instance_id),
-        .client_id = kafka_arena_cstr(a, kafka_current_client_id),
+        .client_id = kafka_arena_cstr(a, q->client_id),
         .client_host = host,
         .protocol_type = kafka_arena_cstr(a, req.protocol_type),
         .session_timeout_ms = req.session_timeout_ms,

@@ -10,6 +10,7 @@
 #include "base/logging.h"
 #include "broker/core/producer_state.h"
 #include "broker/kafka/kafka.h"
+#include "broker/kafka/kafka_resp.h"
 #include "protocol/crc32c.h"
 #include "protocol/kafka_batch.h"
 #include "protocol/kafka_msgs_core.h"
