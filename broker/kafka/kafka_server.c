@@ -166,7 +166,7 @@ static sl_err kafka_handle_api_versions(struct kconn *kc, struct kreq *q, struct
     int16_t answer = kafka_api_versions_answer_version(q->version);
     int16_t error = 0;
     if (answer != q->version) {
-        error = KAFKA_ERROR_UNSUPPORTED_VERSION;
+        error = (int16_t)sl_err_kafka(SL_UNSUPPORTED_VERSION);
         q->version = answer;
     } else {
         struct kafka_api_versions_req req;
