@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+/* The one process-wide mutable global, on purpose: configuration set once at startup (and by
+ * tests), read by every SL_* macro, which cannot be handed a context. */
 enum sl_log_level sl_log_level_max = SL_LOG_INFO;
 
 static const char *const sl_log_names[] = {"error", "warn", "info", "debug"};

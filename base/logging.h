@@ -4,6 +4,7 @@
 
 enum sl_log_level { SL_LOG_ERROR, SL_LOG_WARN, SL_LOG_INFO, SL_LOG_DEBUG };
 
+/* Process-wide configuration, set at startup; the only mutable global the style allows. */
 extern enum sl_log_level sl_log_level_max;
 
 /* Parses "error", "warn", "info", "debug"; returns -1 for anything else. */

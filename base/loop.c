@@ -20,6 +20,30 @@ uint64_t loop_monotonic_ms(void) {
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+static uint64_t loop_real_wall_ms(void *arg) {
+    (void)arg;
+    return loop_clock_ms();
+}
+
+static uint64_t loop_real_mono_ms(void *arg) {
+    (void)arg;
+    return loop_monotonic_ms();
+}
+
+static void loop_read_clock(struct loop *l) {
+    l->now_ms = l->clock.wall_ms(l->clock.arg);
+    uint64_t mono = l->clock.mono_ms(l->clock.arg);
+    SL_ASSERT(mono >= l->mono_ms); /* a monotonic clock that steps back is a broken clock */
+    l->mono_ms = mono;
+}
+
+void loop_set_clock(struct loop *l, const struct loop_clock *c) {
+    SL_ASSERT(c->wall_ms && c->mono_ms);
+    l->clock = *c;
+    l->mono_ms = 0;
+    loop_read_clock(l);
+}
+
 int loop_init(struct loop *l, uint32_t entries) {
     memset(l, 0, sizeof(*l));
     struct io_uring_params p;
@@ -29,7 +53,8 @@ int loop_init(struct loop *l, uint32_t entries) {
     p.cq_entries = entries * 4;
     int rc = io_uring_queue_init_params(entries, &l->ring, &p);
     if (rc < 0) return rc;
-    l->now_ms = loop_clock_ms();
+    l->clock = (struct loop_clock){loop_real_wall_ms, loop_real_mono_ms, NULL};
+    loop_read_clock(l);
     return 0;
 }
 
@@ -97,7 +122,7 @@ void loop_timer_add(struct loop *l, struct loop_timer *t, uint64_t deadline_ms) 
 /* Fires every timer due by now; a timer re-armed by its own callback waits for a later turn. */
 static uint32_t loop_fire_timers(struct loop *l) {
     uint32_t fired = 0;
-    uint64_t now = l->now_ms;
+    uint64_t now = l->mono_ms;
     while (l->timer_count && l->timers[0]->deadline_ms <= now && fired < 100000) {
         struct loop_timer *t = l->timers[0];
         loop_timer_del(l, t);
@@ -164,11 +189,11 @@ static unsigned loop_reap(struct loop *l) {
 }
 
 uint32_t loop_run_once(struct loop *l, int32_t timeout_ms) {
-    l->now_ms = loop_clock_ms();
-    for (uint32_t i = 0; i < l->hook_count; i++) l->hooks[i].fn(l->hooks[i].arg, l->now_ms);
+    loop_read_clock(l);
+    for (uint32_t i = 0; i < l->hook_count; i++) l->hooks[i].fn(l->hooks[i].arg, loop_time(l));
     if (l->timer_count) {
         uint64_t due = l->timers[0]->deadline_ms;
-        int64_t wait = due <= l->now_ms ? 0 : (int64_t)(due - l->now_ms);
+        int64_t wait = due <= l->mono_ms ? 0 : (int64_t)(due - l->mono_ms);
         if (timeout_ms < 0 || wait < timeout_ms) timeout_ms = (int32_t)SL_MIN(wait, (int64_t)INT32_MAX);
     }
     if (timeout_ms == 0 || io_uring_cq_ready(&l->ring)) {
@@ -182,7 +207,7 @@ uint32_t loop_run_once(struct loop *l, int32_t timeout_ms) {
         int rc = io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, &ts, NULL);
         (void)rc; /* -ETIME and -EINTR just end the wait */
     }
-    l->now_ms = loop_clock_ms();
+    loop_read_clock(l);
     uint32_t completed = 0;
     while (io_uring_cq_ready(&l->ring)) completed += loop_reap(l);
     return completed + loop_fire_timers(l);

@@ -1,13 +1,19 @@
-/* errors.c: the message table behind sl_err (see errors.h). */
+/* errors.c: the message tables behind sl_err (see errors.h). */
 #include "protocol/errors.h"
 
-#define SL_ERR_TEXT(name, code, text) [SL_##name] = text,
+#include <stddef.h>
+
+#define SL_ERR_TEXT(name, code, text, nats_text) [SL_##name] = text,
 static const char *const sl_err_texts[SL_ERR_COUNT] = {SL_ERRORS(SL_ERR_TEXT)};
 #undef SL_ERR_TEXT
 
-#define SL_ERR_CODE(name, code, text) [SL_##name] = code,
+#define SL_ERR_CODE(name, code, text, nats_text) [SL_##name] = code,
 static const int sl_err_codes[SL_ERR_COUNT] = {SL_ERRORS(SL_ERR_CODE)};
 #undef SL_ERR_CODE
+
+#define SL_ERR_NATS(name, code, text, nats_text) [SL_##name] = nats_text,
+static const char *const sl_err_nats_texts[SL_ERR_COUNT] = {SL_ERRORS(SL_ERR_NATS)};
+#undef SL_ERR_NATS
 
 const char *sl_err_str(sl_err e) {
     if ((unsigned)e >= SL_ERR_COUNT) return "unknown error";
@@ -18,4 +24,9 @@ const char *sl_err_str(sl_err e) {
 int sl_err_kafka(sl_err e) {
     if ((unsigned)e >= SL_ERR_COUNT) return -1;
     return sl_err_codes[e];
+}
+
+const char *sl_err_nats(sl_err e) {
+    if ((unsigned)e >= SL_ERR_COUNT) return NULL;
+    return sl_err_nats_texts[e];
 }

@@ -1,48 +1,83 @@
 /* errors.h: Sluice's one error enum and its message table. Each error knows its Kafka error code
- * (-1: never sent on the Kafka wire) and its text, used in logs and NATS -ERR lines. */
+ * (-1: never sent as itself; on the Kafka wire it becomes UNKNOWN_SERVER_ERROR, -1), its text
+ * for logs, and, when nats-server has one, the exact text of its NATS `-ERR '<text>'` line.
+ *
+ * Kafka codes are unique among entries that have one (>= 0): a wire code maps back to one name.
+ * NATS texts are nats-server 2.9.10's spelling, byte for byte, case included ("maximum control
+ * line exceeded" is lower case there); NULL where nats-server sends no -ERR (it closes a slow
+ * consumer silently, and says nothing for the Kafka-only errors). */
 #ifndef SL_ERRORS_H
 #define SL_ERRORS_H
 
-/* X(name, kafka_code, text) */
-#define SL_ERRORS(X)                                                                       \
-    X(OK, 0, "ok")                                                                         \
-    X(AGAIN, -1, "need more bytes")                                                        \
-    X(UNDERFLOW, -1, "input shorter than its fields")                                      \
-    X(INVALID_ARG, -1, "invalid argument")                                                 \
-    X(NOMEM, -1, "out of memory")                                                          \
-    X(CONFIG, -1, "invalid configuration")                                                 \
-    X(NOT_FOUND, -1, "not found")                                                          \
-    X(EXISTS, -1, "already exists")                                                        \
-    X(CLOSED, -1, "closed")                                                                \
-    X(OFFSET_OUT_OF_RANGE, 1, "offset out of range")                                       \
-    X(CORRUPT, 2, "record batch is corrupt (bad CRC32C, magic or length)")                 \
-    X(NO_PARTITION, 3, "unknown topic or partition")                                       \
-    X(TOO_LARGE, 10, "record batch larger than the maximum batch size")                    \
-    X(IO, 56, "storage I/O error")                                                         \
-    X(NO_SPACE, 56, "no space left on the storage device (retriable)")                     \
-    X(INVALID_RECORD, 87, "record batch is invalid")                                       \
-    X(UNKNOWN_SERVER, -1, "unexpected server error")                                       \
-    X(REQUEST_TIMED_OUT, 7, "request timed out")                                           \
-    X(INVALID_TOPIC, 17, "invalid topic name")                                             \
-    X(RECORD_LIST_TOO_LARGE, 18, "record set larger than the maximum request size")        \
-    X(INVALID_REQUIRED_ACKS, 21, "acks must be -1, 0 or 1")                                \
-    X(UNSUPPORTED_VERSION, 35, "unsupported API version")                                  \
-    X(TOPIC_EXISTS, 36, "topic already exists")                                            \
-    X(INVALID_PARTITIONS, 37, "invalid number of partitions")                              \
-    X(INVALID_REPLICATION, 38, "replication factor must be 1 or -1 on a single broker")    \
-    X(INVALID_CONFIG, 40, "invalid or unsupported configuration")                          \
-    X(INVALID_REQUEST, 42, "malformed or invalid request")                                 \
-    X(OUT_OF_ORDER_SEQUENCE, 45, "out of order producer sequence number")                  \
-    X(DUPLICATE_SEQUENCE, 46, "duplicate producer sequence number")                        \
-    X(INVALID_PRODUCER_EPOCH, 47, "producer epoch is older than the current one")          \
-    X(UNKNOWN_PRODUCER_ID, 59, "unknown producer id")                                      \
-    X(UNSUPPORTED_COMPRESSION, 76, "unsupported compression type")
+/* X(name, kafka_code, text, nats_text) */
+#define SL_ERRORS(X)                                                                                      \
+    X(OK, 0, "ok", NULL)                                                                                  \
+    X(AGAIN, -1, "need more bytes", NULL)                                                                 \
+    X(UNDERFLOW, -1, "input shorter than its fields", NULL)                                               \
+    X(INVALID_ARG, -1, "invalid argument", NULL)                                                          \
+    X(NOMEM, -1, "out of memory", NULL)                                                                   \
+    X(CONFIG, -1, "invalid configuration", NULL)                                                          \
+    X(NOT_FOUND, -1, "not found", NULL)                                                                   \
+    X(EXISTS, -1, "already exists", NULL)                                                                 \
+    X(CLOSED, -1, "closed", NULL)                                                                         \
+    X(OFFSET_OUT_OF_RANGE, 1, "offset out of range", NULL)                                                \
+    X(CORRUPT, 2, "record batch is corrupt (bad CRC32C, magic or length)", NULL)                          \
+    X(NO_PARTITION, 3, "unknown topic or partition", NULL)                                                \
+    X(TOO_LARGE, 10, "record batch larger than the maximum batch size", NULL)                             \
+    X(IO, 56, "storage I/O error", NULL)                                                                  \
+    X(NO_SPACE, 56, "no space left on the storage device (retriable)", NULL)                              \
+    X(INVALID_RECORD, 87, "record batch is invalid", NULL)                                                \
+    X(UNKNOWN_SERVER, -1, "unexpected server error", NULL)                                                \
+    X(REQUEST_TIMED_OUT, 7, "request timed out", NULL)                                                    \
+    X(INVALID_TOPIC, 17, "invalid topic name", NULL)                                                      \
+    X(RECORD_LIST_TOO_LARGE, 18, "record set larger than the maximum request size", NULL)                 \
+    X(INVALID_REQUIRED_ACKS, 21, "acks must be -1, 0 or 1", NULL)                                         \
+    X(UNSUPPORTED_VERSION, 35, "unsupported API version", NULL)                                           \
+    X(TOPIC_EXISTS, 36, "topic already exists", NULL)                                                     \
+    X(INVALID_PARTITIONS, 37, "invalid number of partitions", NULL)                                       \
+    X(INVALID_REPLICATION, 38, "replication factor must be 1 or -1 on a single broker", NULL)             \
+    X(INVALID_CONFIG, 40, "invalid or unsupported configuration", NULL)                                   \
+    X(INVALID_REQUEST, 42, "malformed or invalid request", NULL)                                          \
+    X(OUT_OF_ORDER_SEQUENCE, 45, "out of order producer sequence number", NULL)                           \
+    X(DUPLICATE_SEQUENCE, 46, "duplicate producer sequence number", NULL)                                 \
+    X(INVALID_PRODUCER_EPOCH, 47, "producer epoch is older than the current one", NULL)                   \
+    X(UNKNOWN_PRODUCER_ID, 59, "unknown producer id", NULL)                                               \
+    X(UNSUPPORTED_COMPRESSION, 76, "unsupported compression type", NULL)                                  \
+    /* consumer groups (broker/kafka/group.c) */                                                          \
+    X(COORDINATOR_NOT_AVAILABLE, 15, "group coordinator not available", NULL)                             \
+    X(ILLEGAL_GENERATION, 22, "generation is not the group's current one", NULL)                          \
+    X(INCONSISTENT_GROUP_PROTOCOL, 23, "protocol type or protocols do not match the group's", NULL)       \
+    X(INVALID_GROUP_ID, 24, "invalid group id", NULL)                                                     \
+    X(UNKNOWN_MEMBER_ID, 25, "unknown member id", NULL)                                                   \
+    X(INVALID_SESSION_TIMEOUT, 26, "session timeout outside the broker's bounds", NULL)                   \
+    X(REBALANCE_IN_PROGRESS, 27, "group is rebalancing", NULL)                                            \
+    X(NON_EMPTY_GROUP, 68, "group still has members", NULL)                                               \
+    X(GROUP_ID_NOT_FOUND, 69, "group not found", NULL)                                                    \
+    X(MEMBER_ID_REQUIRED, 79, "rejoin with the member id given", NULL)                                    \
+    X(GROUP_MAX_SIZE_REACHED, 81, "group is full", NULL)                                                  \
+    X(FENCED_INSTANCE_ID, 82, "static member fenced by a newer instance", NULL)                           \
+    X(GROUP_SUBSCRIBED_TO_TOPIC, 86, "group is subscribed to the topic", NULL)                            \
+    /* NATS protocol errors (broker/nats): -ERR texts as nats-server sends them */                        \
+    X(UNKNOWN_OP, -1, "unknown protocol operation", "Unknown Protocol Operation")                         \
+    X(CONTROL_LINE_TOO_LONG, -1, "control line longer than max_control_line", "maximum control line exceeded") \
+    X(PAYLOAD_TOO_LARGE, -1, "payload larger than max_payload", "Maximum Payload Violation")              \
+    X(AUTH_VIOLATION, -1, "not authorized", "Authorization Violation")                                    \
+    X(AUTH_TIMEOUT, -1, "no CONNECT within the authorization timeout", "Authentication Timeout")          \
+    X(INVALID_SUBJECT, -1, "invalid subject", "Invalid Subject")                                          \
+    X(INVALID_PUB_SUBJECT, -1, "invalid publish subject", "Invalid Publish Subject")                      \
+    X(TOO_MANY_CONNECTIONS, -1, "max_connections reached", "maximum connections exceeded")                \
+    X(TOO_MANY_SUBSCRIPTIONS, -1, "max_subscriptions reached", "maximum subscriptions exceeded")          \
+    X(STALE_CONNECTION, -1, "pings unanswered", "Stale Connection")                                       \
+    X(INVALID_PROTOCOL, -1, "invalid client protocol", "invalid client protocol")                         \
+    X(SLOW_CONSUMER, -1, "slow consumer: max_pending or write_deadline exceeded", NULL)
 
-#define SL_ERR_ENUM(name, code, text) SL_##name,
+#define SL_ERR_ENUM(name, code, text, nats_text) SL_##name,
 typedef enum { SL_ERRORS(SL_ERR_ENUM) SL_ERR_COUNT } sl_err;
 #undef SL_ERR_ENUM
 
 const char *sl_err_str(sl_err e);
 int sl_err_kafka(sl_err e);
+/* The text of the NATS -ERR line for e (without the quotes), or NULL: no -ERR for it. */
+const char *sl_err_nats(sl_err e);
 
 #endif

@@ -45,9 +45,6 @@ enum kafka_api_key {
     KAFKA_API_KEY_MAX = 70
 };
 
-/* Kafka's UNSUPPORTED_VERSION, the error of the v0 ApiVersions answer to a version we lack. */
-#define KAFKA_ERROR_UNSUPPORTED_VERSION 35
-
 struct kafka_api_info {
     int16_t key;
     const char *name;
@@ -117,7 +114,7 @@ void kafka_encode_api_versions_req(struct kw *w, int16_t version,
  * (Kafka answers INVALID_REQUEST, 42, otherwise; librdkafka then falls back to v0). */
 bool kafka_client_software_valid(struct kstr s);
 /* The version to answer an ApiVersions request of this version with: itself if served, else 0
- * with error KAFKA_ERROR_UNSUPPORTED_VERSION (Kafka's RequestContext does the same, and
+ * with error SL_UNSUPPORTED_VERSION, 35 (Kafka's RequestContext does the same, and
  * librdkafka and kafkajs retry lower after reading the v0 body). */
 int16_t kafka_api_versions_answer_version(int16_t request_version);
 /* The whole response body (no header) listing every API of the table. */

@@ -200,7 +200,7 @@ static sl_err log_append_common(struct log *g, uint8_t *batch, uint32_t len, int
     sl_err e = kafka_batch_check(batch, len, &h);
     if (e) return e;
 
-    uint64_t now = loop_now_ms(store_loop(g->store));
+    uint64_t now = loop_now_ms(store_loop(g->store)); /* segment.ms ages by wall time, as Kafka's */
     struct seg *s = log_active(g);
     if (log_roll_due(g, s, len, (int64_t)h.last_offset_delta + 1, now)) {
         e = log_roll(g, now);
@@ -225,6 +225,7 @@ static sl_err log_append_common(struct log *g, uint8_t *batch, uint32_t len, int
     s->size_bytes += len;
     s->next_offset = next;
     g->next_offset = next;
+    log_offsets_check(g, s);
     if (s->created_ms < 0) s->created_ms = (int64_t)now;
 
     if (w) {
@@ -526,5 +527,6 @@ sl_err log_truncate(struct log *g, int64_t offset) {
     g->next_offset = g->written_offset = base;
     if (g->synced_offset > base) g->synced_offset = base;
     if (g->start_offset > base) g->start_offset = base;
+    log_offsets_check(g, s);
     return SL_OK;
 }

@@ -3,6 +3,7 @@
 #ifndef SL_STORAGE_LOG_INTERNAL_H
 #define SL_STORAGE_LOG_INTERNAL_H
 
+#include "base/base.h"
 #include "base/loop.h"
 #include "storage/log.h"
 #include "storage/segment.h"
@@ -60,7 +61,7 @@ struct log {
     struct io_op timer_op;
     struct __kernel_timespec timer_ts;
     bool timer_armed;
-    uint64_t last_sync_ms;
+    uint64_t last_sync_ms; /* monotonic: paces group_commit_ms */
 
     struct log_watch *watches;
     struct log_waiter *written_head, *written_tail;
@@ -72,12 +73,24 @@ struct log {
     bool nospace;
     bool disk_full;             /* the last write attempt found the disk full (for logging) */
     uint32_t rewinds;           /* how many times the log rewound after ENOSPC */
-    uint64_t prealloc_retry_ms; /* preallocation found the disk full: none before this time */
+    uint64_t prealloc_retry_ms; /* preallocation found the disk full: none before this (monotonic) time */
     bool dirty;
     struct log *dirty_next;
 };
 
 static inline struct seg *log_active(const struct log *g) { return g->segs[g->seg_count - 1]; }
+
+/* The offsets' order, checked wherever one of them moves (on in release builds): synced data is
+ * a prefix of written data, written of appended, in the log and in segment s (NULL: the active
+ * one). The start is only bounded by the end: DeleteRecords and the offsets log's compaction may
+ * drop records that are appended but not yet written or synced, so start <= synced is not an
+ * invariant here. */
+static inline void log_offsets_check(const struct log *g, const struct seg *s) {
+    SL_ASSERT(g->start_offset <= g->next_offset);
+    SL_ASSERT(g->synced_offset <= g->written_offset && g->written_offset <= g->next_offset);
+    if (!s) s = log_active(g);
+    SL_ASSERT(s->synced_next_offset <= s->written_next_offset && s->written_next_offset <= s->next_offset);
+}
 
 /* log.c */
 struct log *log_new(struct store *st, const char *dir, const char *topic, int32_t partition,

@@ -181,6 +181,7 @@ void log_update_synced(struct log *g) {
     }
     if (synced > g->written_offset) synced = g->written_offset;
     if (synced > g->synced_offset) g->synced_offset = synced;
+    log_offsets_check(g, NULL);
 }
 
 static bool log_seg_busy(const struct log *g, const struct seg *s) {
@@ -234,6 +235,7 @@ static void log_seal_finish(struct log *g, struct seg *s) {
                 (long long)s->base_offset);
     s->sealed = true;
     s->synced_next_offset = s->next_offset;
+    log_offsets_check(g, s);
     /* Tail reads move to the new active segment; sealed ones use their index. */
     free(s->recent);
     s->recent = NULL;
@@ -256,7 +258,8 @@ static void log_sync_done(struct io_op *op, int32_t res) {
         return;
     } else {
         if (y->covers > s->synced_next_offset) s->synced_next_offset = y->covers;
-        g->last_sync_ms = loop_now_ms(store_loop(g->store));
+        log_offsets_check(g, s);
+        g->last_sync_ms = loop_mono_ms(store_loop(g->store));
         if (y->seal) log_seal_finish(g, s);
         log_update_synced(g);
         log_waiters_run(g);
@@ -294,7 +297,7 @@ static void log_zero_done(struct io_op *op, int32_t res) {
         SL_DEBUG("%s: zero fill failed: %s", g->dir, res < 0 ? strerror(-res) : "short write");
         s->zeroed_bytes += res > 0 ? (uint64_t)res : 0;
         s->alloc_bytes = s->zero_pending_end = s->zeroed_bytes;
-        g->prealloc_retry_ms = loop_now_ms(store_loop(g->store)) + LOG_PREALLOC_RETRY_MS;
+        g->prealloc_retry_ms = loop_mono_ms(store_loop(g->store)) + LOG_PREALLOC_RETRY_MS;
     }
     store_mark_dirty(g->store, g);
 }
@@ -308,13 +311,13 @@ static bool log_seg_prepare(struct log *g, struct seg *s, uint64_t end) {
     if (window == 0) return true;
     if (s->zero_inflight) return end <= s->zeroed_bytes;
     /* The disk was full a moment ago: write without preallocation; what fits still fits. */
-    if (loop_now_ms(store_loop(g->store)) < g->prealloc_retry_ms) return true;
+    if (loop_mono_ms(store_loop(g->store)) < g->prealloc_retry_ms) return true;
     uint64_t seg_max = SL_MAX(g->cfg.segment_bytes, end);
     if (s->alloc_bytes < end + window / 2 && s->alloc_bytes < seg_max) {
         uint64_t target = SL_MIN(SL_MAX(end, s->alloc_bytes) + window, seg_max);
         if (fallocate(s->fd, 0, (off_t)s->alloc_bytes, (off_t)(target - s->alloc_bytes)) != 0) {
             if (errno == ENOSPC || errno == EDQUOT) {
-                g->prealloc_retry_ms = loop_now_ms(store_loop(g->store)) + LOG_PREALLOC_RETRY_MS;
+                g->prealloc_retry_ms = loop_mono_ms(store_loop(g->store)) + LOG_PREALLOC_RETRY_MS;
                 return true;
             }
             if (errno != EOPNOTSUPP) SL_DEBUG("%s: fallocate: %s", g->dir, strerror(errno));
@@ -399,6 +402,7 @@ static void log_writes_retire(struct log *g) {
         s->written_bytes = b->pos + b->len;
         s->written_next_offset = b->next_offset;
         g->written_offset = b->next_offset;
+        log_offsets_check(g, s);
         log_wbuf_put(g, b);
     }
 }
@@ -483,7 +487,7 @@ static void log_sync_if_owed(struct log *g) {
     if (g->cfg.durability == LOG_DURABILITY_NONE) return;
     struct seg *s = log_active(g);
     if (s->written_next_offset <= s->sync_requested_next) return;
-    uint64_t now = loop_now_ms(store_loop(g->store));
+    uint64_t now = loop_mono_ms(store_loop(g->store));
     uint64_t since = now - g->last_sync_ms;
     if (g->cfg.durability == LOG_DURABILITY_GROUP && g->cfg.group_commit_ms > 0 &&
         since < g->cfg.group_commit_ms) {

@@ -257,5 +257,6 @@ sl_err recovery_open_log(struct log *g, bool clean, struct recovery_report *rep)
     if (a->fd < 0) e = seg_open_fd(a);
     g->next_offset = g->written_offset = g->synced_offset = a->next_offset;
     g->start_offset = SL_MIN(SL_MAX(g->segs[0]->base_offset, start), g->next_offset);
+    log_offsets_check(g, NULL);
     return e;
 }

@@ -35,6 +35,7 @@ static void retention_drop_front(struct log *g, uint32_t n) {
     log_segs_remove_front(g, n);
     if (g->start_offset < g->segs[0]->base_offset) {
         g->start_offset = g->segs[0]->base_offset;
+        log_offsets_check(g, NULL);
         retention_save_start(g);
     }
 }
@@ -43,6 +44,7 @@ sl_err log_delete_before(struct log *g, int64_t offset) {
     if (offset > g->next_offset) offset = g->next_offset;
     if (offset <= g->start_offset) return SL_OK;
     g->start_offset = offset;
+    log_offsets_check(g, NULL);
     retention_save_start(g);
     uint32_t n = 0;
     while (n + 1 < g->seg_count && g->segs[n]->sealed && g->segs[n + 1]->base_offset <= offset) n++;

@@ -23,7 +23,7 @@ struct store {
     struct log *dirty_head;
     struct seg *lru_head, *lru_tail; /* idle sealed-segment fds, most recent first */
     uint32_t lru_count;
-    uint64_t last_retention_ms;
+    uint64_t last_retention_ms; /* monotonic: paces retention_check_ms */
     struct store_stats stats;
     struct io_op cancel_op;
     struct wbuf *pool;       /* spare write buffers */
@@ -105,12 +105,11 @@ void store_fd_busy(struct store *st, struct seg *s) {
 
 void store_retention_run(struct store *st, uint64_t now_ms) {
     for (uint32_t i = 0; i < st->log_count; i++) log_retention_run(st->logs[i], now_ms);
-    st->last_retention_ms = now_ms;
 }
 
 /* Before the loop sleeps: every log touched this turn submits its writes and syncs. A pump
  * can make a log dirty again (a waiter appended), so the list is drained a few times. */
-static void store_before_sleep(void *arg, uint64_t now_ms) {
+static void store_before_sleep(void *arg, struct loop_time now) {
     struct store *st = arg;
     for (int pass = 0; pass < 4 && st->dirty_head; pass++) {
         struct log *g = st->dirty_head;
@@ -123,7 +122,10 @@ static void store_before_sleep(void *arg, uint64_t now_ms) {
             g = next;
         }
     }
-    if (now_ms - st->last_retention_ms >= st->opts.retention_check_ms) store_retention_run(st, now_ms);
+    if (now.mono_ms - st->last_retention_ms >= st->opts.retention_check_ms) {
+        store_retention_run(st, now.wall_ms); /* retention compares record times: wall */
+        st->last_retention_ms = now.mono_ms;
+    }
 }
 
 static bool store_topic_valid(const char *t) {
@@ -222,7 +224,7 @@ sl_err store_open(struct store **out, struct loop *l, const char *data_dir,
     if (opts) st->opts = *opts;
     else store_options_defaults(&st->opts);
     if (st->opts.open_files_max == 0) st->opts.open_files_max = 1;
-    st->last_retention_ms = loop_now_ms(l);
+    st->last_retention_ms = loop_mono_ms(l);
 
     char marker[4200];
     snprintf(marker, sizeof(marker), "%s/%s", data_dir, STORE_CLEAN_MARKER);

@@ -246,15 +246,15 @@ static uint32_t max_rebalance_timeout(const struct group *g) {
 
 /* ---- answers ---- */
 
-static void join_answer_error(struct group *g, void *reply, int16_t error, const char *member_id) {
+static void join_answer_error(struct group *g, void *reply, sl_err error, const char *member_id) {
     struct group_join_result r = {.error = error, .generation = -1, .leader_id = "",
                                   .member_id = nz(member_id)};
     g->ops.join_done(g->ops.arg, reply, &r);
 }
 
-static void sync_answer(struct group *g, void *reply, int16_t error, struct span assignment) {
+static void sync_answer(struct group *g, void *reply, sl_err error, struct span assignment) {
     struct group_sync_result r = {.error = error, .assignment = assignment};
-    if (error == GROUP_ERR_NONE) {
+    if (error == SL_OK) {
         r.protocol_type = nz(g->protocol_type);
         r.protocol_name = nz(g->protocol_name);
     } else {
@@ -263,14 +263,14 @@ static void sync_answer(struct group *g, void *reply, int16_t error, struct span
     g->ops.sync_done(g->ops.arg, reply, &r);
 }
 
-static void sync_answer_parked(struct group *g, struct member *m, int16_t error) {
+static void sync_answer_parked(struct group *g, struct member *m, sl_err error) {
     void *reply = m->sync_reply;
     if (!reply) return;
     m->sync_reply = NULL;
     sync_answer(g, reply, error, (struct span){m->assignment, m->assignment_len});
 }
 
-static void join_answer_parked_error(struct group *g, struct member *m, int16_t error, const char *id) {
+static void join_answer_parked_error(struct group *g, struct member *m, sl_err error, const char *id) {
     void *reply = m->join_reply;
     if (!reply) return;
     m->join_reply = NULL;
@@ -283,7 +283,7 @@ static void join_answer_current(struct group *g, void *reply, const char *member
                                 const char *leader_id, const struct group_join_member *members,
                                 int32_t member_count) {
     struct group_join_result r = {
-        .error = GROUP_ERR_NONE,
+        .error = SL_OK,
         .generation = g->generation,
         .protocol_type = nz(g->protocol_type),
         .protocol_name = nz(g->protocol_name),
@@ -385,7 +385,7 @@ static void prepare_rebalance(struct group *g, uint64_t now_ms) {
     if (g->state == GROUP_COMPLETING_REBALANCE) {
         for (uint32_t i = 0; i < g->member_count; i++) {
             member_set_assignment(g->members[i], (struct span){NULL, 0});
-            sync_answer_parked(g, g->members[i], GROUP_ERR_REBALANCE_IN_PROGRESS);
+            sync_answer_parked(g, g->members[i], SL_REBALANCE_IN_PROGRESS);
         }
     }
     g->sync_deadline = GROUP_NO_DEADLINE;
@@ -478,8 +478,8 @@ static void maybe_complete_join(struct group *g, uint64_t now_ms) {
 
 /* A member leaves or expires: its parked requests are answered, and the others rebalance. */
 static void remove_member(struct group *g, struct member *m, uint64_t now_ms) {
-    join_answer_parked_error(g, m, GROUP_ERR_UNKNOWN_MEMBER_ID, "");
-    sync_answer_parked(g, m, GROUP_ERR_UNKNOWN_MEMBER_ID);
+    join_answer_parked_error(g, m, SL_UNKNOWN_MEMBER_ID, "");
+    sync_answer_parked(g, m, SL_UNKNOWN_MEMBER_ID);
     detach_member(g, m);
     if (g->state == GROUP_STABLE || g->state == GROUP_COMPLETING_REBALANCE) prepare_rebalance(g, now_ms);
     maybe_complete_join(g, now_ms);
@@ -490,7 +490,7 @@ static void remove_member(struct group *g, struct member *m, uint64_t now_ms) {
 /* A JoinGroup parks: the member has joined this phase; the reply waits for completion. A
  * second JoinGroup from the same member supersedes the first (the client gave up on it). */
 static void park_join(struct group *g, struct member *m, void *reply, uint64_t now_ms) {
-    join_answer_parked_error(g, m, GROUP_ERR_REBALANCE_IN_PROGRESS, m->id);
+    join_answer_parked_error(g, m, SL_REBALANCE_IN_PROGRESS, m->id);
     m->join_reply = reply;
     m->joined = true;
     touch(m, now_ms);
@@ -534,8 +534,8 @@ static void static_rejoin(struct group *g, struct member *m, const struct group_
                           void *reply, uint64_t now_ms) {
     char *old_id = m->id;
     bool was_leader = g->leader == m;
-    join_answer_parked_error(g, m, GROUP_ERR_FENCED_INSTANCE_ID, old_id);
-    sync_answer_parked(g, m, GROUP_ERR_FENCED_INSTANCE_ID);
+    join_answer_parked_error(g, m, SL_FENCED_INSTANCE_ID, old_id);
+    sync_answer_parked(g, m, SL_FENCED_INSTANCE_ID);
     m->id = new_member_id(g, m->instance_id);
     member_update(m, req);
     touch(m, now_ms);
@@ -553,7 +553,7 @@ static void join_unknown_member(struct group *g, const struct group_join_req *re
                                 const char *instance_id, void *reply, uint64_t now_ms) {
     struct member *known = instance_id ? find_static(g, instance_id) : NULL;
     if (!protocols_acceptable(g, req, known)) {
-        join_answer_error(g, reply, GROUP_ERR_INCONSISTENT_GROUP_PROTOCOL, "");
+        join_answer_error(g, reply, SL_INCONSISTENT_GROUP_PROTOCOL, "");
         return;
     }
     if (known) {
@@ -561,7 +561,7 @@ static void join_unknown_member(struct group *g, const struct group_join_req *re
         return;
     }
     if (group_full(g)) {
-        join_answer_error(g, reply, GROUP_ERR_GROUP_MAX_SIZE_REACHED, "");
+        join_answer_error(g, reply, SL_GROUP_MAX_SIZE_REACHED, "");
         return;
     }
     char *id = new_member_id(g, instance_id ? instance_id : nz(req->client_id));
@@ -574,32 +574,32 @@ static void join_unknown_member(struct group *g, const struct group_join_req *re
         }
         g->pending[g->pending_count++] =
             (struct pending){id, deadline_after(now_ms, (uint32_t)req->session_timeout_ms)};
-        join_answer_error(g, reply, GROUP_ERR_MEMBER_ID_REQUIRED, id);
+        join_answer_error(g, reply, SL_MEMBER_ID_REQUIRED, id);
         return;
     }
     add_member(g, id, instance_id, req, reply, now_ms);
 }
 
 /* Kafka's validateCurrentMember: an instance id must map to this member id. */
-static int16_t validate_member(const struct group *g, const char *member_id, const char *instance_id,
+static sl_err validate_member(const struct group *g, const char *member_id, const char *instance_id,
                                struct member **out) {
     struct member *m;
     if (instance_id) {
         m = find_static(g, instance_id);
-        if (!m) return GROUP_ERR_UNKNOWN_MEMBER_ID;
-        if (strcmp(m->id, member_id) != 0) return GROUP_ERR_FENCED_INSTANCE_ID;
+        if (!m) return SL_UNKNOWN_MEMBER_ID;
+        if (strcmp(m->id, member_id) != 0) return SL_FENCED_INSTANCE_ID;
     } else {
         m = find_member(g, member_id);
-        if (!m) return GROUP_ERR_UNKNOWN_MEMBER_ID;
+        if (!m) return SL_UNKNOWN_MEMBER_ID;
     }
     *out = m;
-    return GROUP_ERR_NONE;
+    return SL_OK;
 }
 
 static void join_known_member(struct group *g, const struct group_join_req *req, const char *member_id,
                               const char *instance_id, void *reply, uint64_t now_ms) {
     if (!protocols_acceptable(g, req, find_member(g, member_id))) {
-        join_answer_error(g, reply, GROUP_ERR_INCONSISTENT_GROUP_PROTOCOL, member_id);
+        join_answer_error(g, reply, SL_INCONSISTENT_GROUP_PROTOCOL, member_id);
         return;
     }
     int32_t p = instance_id ? -1 : find_pending(g, member_id);
@@ -609,7 +609,7 @@ static void join_known_member(struct group *g, const struct group_join_req *req,
         remove_pending_at(g, (uint32_t)p);
         if (group_full(g)) {
             free(id);
-            join_answer_error(g, reply, GROUP_ERR_GROUP_MAX_SIZE_REACHED, "");
+            join_answer_error(g, reply, SL_GROUP_MAX_SIZE_REACHED, "");
             maybe_complete_join(g, now_ms);
             return;
         }
@@ -617,7 +617,7 @@ static void join_known_member(struct group *g, const struct group_join_req *req,
         return;
     }
     struct member *m = NULL;
-    int16_t err = validate_member(g, member_id, instance_id, &m);
+    sl_err err = validate_member(g, member_id, instance_id, &m);
     if (err) {
         join_answer_error(g, reply, err, member_id);
         return;
@@ -643,7 +643,7 @@ static void join_known_member(struct group *g, const struct group_join_req *req,
         break;
     case GROUP_EMPTY:
     case GROUP_DEAD:
-        join_answer_error(g, reply, GROUP_ERR_UNKNOWN_MEMBER_ID, member_id);
+        join_answer_error(g, reply, SL_UNKNOWN_MEMBER_ID, member_id);
         break;
     }
 }
@@ -652,15 +652,15 @@ void group_join(struct group *g, const struct group_join_req *req, void *reply, 
     SL_ASSERT(reply);
     const char *member_id = nz(req->member_id);
     const char *instance_id = norm_instance(req->instance_id);
-    int16_t err = GROUP_ERR_NONE;
+    sl_err err = SL_OK;
     if (!g->id[0])
-        err = GROUP_ERR_INVALID_GROUP_ID;
+        err = SL_INVALID_GROUP_ID;
     else if (req->session_timeout_ms < 0 ||
              (uint32_t)req->session_timeout_ms < g->cfg.min_session_timeout_ms ||
              (uint32_t)req->session_timeout_ms > g->cfg.max_session_timeout_ms)
-        err = GROUP_ERR_INVALID_SESSION_TIMEOUT;
+        err = SL_INVALID_SESSION_TIMEOUT;
     else if (g->state == GROUP_DEAD)
-        err = GROUP_ERR_COORDINATOR_NOT_AVAILABLE;
+        err = SL_COORDINATOR_NOT_AVAILABLE;
     if (err) {
         join_answer_error(g, reply, err, member_id);
         return;
@@ -694,29 +694,29 @@ static void apply_assignments(struct group *g, const struct group_sync_req *req,
         struct member *m = g->members[i];
         if (!m->sync_reply) continue;
         touch(m, now_ms);
-        sync_answer_parked(g, m, GROUP_ERR_NONE);
+        sync_answer_parked(g, m, SL_OK);
     }
 }
 
-static int16_t sync_check(const struct group *g, const struct group_sync_req *req, struct member **m) {
-    if (!g->id[0]) return GROUP_ERR_INVALID_GROUP_ID;
-    if (g->state == GROUP_DEAD) return GROUP_ERR_COORDINATOR_NOT_AVAILABLE;
-    int16_t err = validate_member(g, nz(req->member_id), norm_instance(req->instance_id), m);
+static sl_err sync_check(const struct group *g, const struct group_sync_req *req, struct member **m) {
+    if (!g->id[0]) return SL_INVALID_GROUP_ID;
+    if (g->state == GROUP_DEAD) return SL_COORDINATOR_NOT_AVAILABLE;
+    sl_err err = validate_member(g, nz(req->member_id), norm_instance(req->instance_id), m);
     if (err) return err;
-    if (req->generation != g->generation) return GROUP_ERR_ILLEGAL_GENERATION;
+    if (req->generation != g->generation) return SL_ILLEGAL_GENERATION;
     if (req->protocol_type && !streq(req->protocol_type, g->protocol_type))
-        return GROUP_ERR_INCONSISTENT_GROUP_PROTOCOL;
+        return SL_INCONSISTENT_GROUP_PROTOCOL;
     if (req->protocol_name && (!g->protocol_name || strcmp(req->protocol_name, g->protocol_name) != 0))
-        return GROUP_ERR_INCONSISTENT_GROUP_PROTOCOL;
-    return GROUP_ERR_NONE;
+        return SL_INCONSISTENT_GROUP_PROTOCOL;
+    return SL_OK;
 }
 
 void group_sync(struct group *g, const struct group_sync_req *req, void *reply, uint64_t now_ms) {
     SL_ASSERT(reply);
     struct member *m = NULL;
-    int16_t err = sync_check(g, req, &m);
-    if (!err && g->state == GROUP_EMPTY) err = GROUP_ERR_UNKNOWN_MEMBER_ID;
-    if (!err && g->state == GROUP_PREPARING_REBALANCE) err = GROUP_ERR_REBALANCE_IN_PROGRESS;
+    sl_err err = sync_check(g, req, &m);
+    if (!err && g->state == GROUP_EMPTY) err = SL_UNKNOWN_MEMBER_ID;
+    if (!err && g->state == GROUP_PREPARING_REBALANCE) err = SL_REBALANCE_IN_PROGRESS;
     if (err) {
         sync_answer(g, reply, err, (struct span){NULL, 0});
         return;
@@ -724,9 +724,9 @@ void group_sync(struct group *g, const struct group_sync_req *req, void *reply, 
     m->synced = true;
     touch(m, now_ms);
     if (g->state == GROUP_STABLE) {
-        sync_answer(g, reply, GROUP_ERR_NONE, (struct span){m->assignment, m->assignment_len});
+        sync_answer(g, reply, SL_OK, (struct span){m->assignment, m->assignment_len});
     } else { /* CompletingRebalance: wait for the leader */
-        sync_answer_parked(g, m, GROUP_ERR_REBALANCE_IN_PROGRESS); /* superseded retry */
+        sync_answer_parked(g, m, SL_REBALANCE_IN_PROGRESS); /* superseded retry */
         m->sync_reply = reply;
         if (m == g->leader) apply_assignments(g, req, now_ms);
     }
@@ -735,78 +735,78 @@ void group_sync(struct group *g, const struct group_sync_req *req, void *reply, 
 
 /* ---- Heartbeat, LeaveGroup, commits ---- */
 
-int16_t group_heartbeat(struct group *g, const char *member_id, const char *instance_id,
+sl_err group_heartbeat(struct group *g, const char *member_id, const char *instance_id,
                         int32_t generation, uint64_t now_ms) {
     struct member *m = NULL;
-    if (!g->id[0]) return GROUP_ERR_INVALID_GROUP_ID;
-    if (g->state == GROUP_DEAD) return GROUP_ERR_COORDINATOR_NOT_AVAILABLE;
-    int16_t err = validate_member(g, nz(member_id), norm_instance(instance_id), &m);
+    if (!g->id[0]) return SL_INVALID_GROUP_ID;
+    if (g->state == GROUP_DEAD) return SL_COORDINATOR_NOT_AVAILABLE;
+    sl_err err = validate_member(g, nz(member_id), norm_instance(instance_id), &m);
     if (err) return err;
-    if (generation != g->generation) return GROUP_ERR_ILLEGAL_GENERATION;
+    if (generation != g->generation) return SL_ILLEGAL_GENERATION;
     switch (g->state) {
     case GROUP_PREPARING_REBALANCE:
         touch(m, now_ms);
-        return GROUP_ERR_REBALANCE_IN_PROGRESS; /* how members learn to rejoin */
+        return SL_REBALANCE_IN_PROGRESS; /* how members learn to rejoin */
     case GROUP_COMPLETING_REBALANCE:
     case GROUP_STABLE:
         touch(m, now_ms);
-        return GROUP_ERR_NONE;
+        return SL_OK;
     case GROUP_EMPTY:
     case GROUP_DEAD:
         break;
     }
-    return GROUP_ERR_UNKNOWN_MEMBER_ID;
+    return SL_UNKNOWN_MEMBER_ID;
 }
 
-static int16_t leave_one(struct group *g, const struct group_member_ident *who, uint64_t now_ms) {
+static sl_err leave_one(struct group *g, const struct group_member_ident *who, uint64_t now_ms) {
     const char *member_id = nz(who->member_id);
     const char *instance_id = norm_instance(who->instance_id);
     struct member *m = NULL;
     if (!member_id[0]) { /* administrative removal by instance id */
         m = instance_id ? find_static(g, instance_id) : NULL;
-        if (!m) return GROUP_ERR_UNKNOWN_MEMBER_ID;
+        if (!m) return SL_UNKNOWN_MEMBER_ID;
         remove_member(g, m, now_ms);
-        return GROUP_ERR_NONE;
+        return SL_OK;
     }
     int32_t p = find_pending(g, member_id);
     if (p >= 0) {
         remove_pending_at(g, (uint32_t)p);
         maybe_complete_join(g, now_ms);
-        return GROUP_ERR_NONE;
+        return SL_OK;
     }
-    int16_t err = validate_member(g, member_id, instance_id, &m);
+    sl_err err = validate_member(g, member_id, instance_id, &m);
     if (err) return err;
     remove_member(g, m, now_ms);
-    return GROUP_ERR_NONE;
+    return SL_OK;
 }
 
-int16_t group_leave(struct group *g, const struct group_member_ident *members, int32_t count,
-                    int16_t *errors, uint64_t now_ms) {
-    int16_t top = GROUP_ERR_NONE;
+sl_err group_leave(struct group *g, const struct group_member_ident *members, int32_t count,
+                    sl_err *errors, uint64_t now_ms) {
+    sl_err top = SL_OK;
     if (!g->id[0])
-        top = GROUP_ERR_INVALID_GROUP_ID;
+        top = SL_INVALID_GROUP_ID;
     else if (g->state == GROUP_DEAD)
-        top = GROUP_ERR_COORDINATOR_NOT_AVAILABLE;
+        top = SL_COORDINATOR_NOT_AVAILABLE;
     for (int32_t i = 0; i < count; i++) errors[i] = top ? top : leave_one(g, &members[i], now_ms);
     return top;
 }
 
 /* Kafka's validateOffsetCommit + doCommitOffsets, minus the storing. */
-int16_t group_check_commit(struct group *g, const char *member_id, const char *instance_id,
+sl_err group_check_commit(struct group *g, const char *member_id, const char *instance_id,
                            int32_t generation, uint64_t now_ms) {
     member_id = nz(member_id);
     instance_id = norm_instance(instance_id);
-    if (g->state == GROUP_DEAD) return GROUP_ERR_COORDINATOR_NOT_AVAILABLE;
+    if (g->state == GROUP_DEAD) return SL_COORDINATOR_NOT_AVAILABLE;
     if (generation < 0 && !member_id[0] && !instance_id) /* simple commit: only with no members */
-        return g->state == GROUP_EMPTY ? GROUP_ERR_NONE : GROUP_ERR_UNKNOWN_MEMBER_ID;
+        return g->state == GROUP_EMPTY ? SL_OK : SL_UNKNOWN_MEMBER_ID;
     struct member *m = NULL;
-    int16_t err = validate_member(g, member_id, instance_id, &m);
+    sl_err err = validate_member(g, member_id, instance_id, &m);
     if (err) return err;
-    if (generation != g->generation) return GROUP_ERR_ILLEGAL_GENERATION;
-    if (g->state == GROUP_COMPLETING_REBALANCE) return GROUP_ERR_REBALANCE_IN_PROGRESS;
+    if (generation != g->generation) return SL_ILLEGAL_GENERATION;
+    if (g->state == GROUP_COMPLETING_REBALANCE) return SL_REBALANCE_IN_PROGRESS;
     /* Stable, or PreparingRebalance: members commit what they are about to revoke. */
     touch(m, now_ms);
-    return GROUP_ERR_NONE;
+    return SL_OK;
 }
 
 void group_cancel_reply(struct group *g, void *reply) {
@@ -818,11 +818,11 @@ void group_cancel_reply(struct group *g, void *reply) {
     }
 }
 
-int16_t group_delete(struct group *g) {
-    if (g->state == GROUP_DEAD) return GROUP_ERR_GROUP_ID_NOT_FOUND;
-    if (g->state != GROUP_EMPTY) return GROUP_ERR_NON_EMPTY_GROUP;
+sl_err group_delete(struct group *g) {
+    if (g->state == GROUP_DEAD) return SL_GROUP_ID_NOT_FOUND;
+    if (g->state != GROUP_EMPTY) return SL_NON_EMPTY_GROUP;
     g->state = GROUP_DEAD;
-    return GROUP_ERR_NONE;
+    return SL_OK;
 }
 
 /* ---- time ---- */
@@ -843,7 +843,7 @@ static void sync_deadline_passed(struct group *g, uint64_t now_ms) {
     for (uint32_t i = 0; i < g->member_count;) {
         struct member *m = g->members[i];
         if (!m->synced) {
-            join_answer_parked_error(g, m, GROUP_ERR_UNKNOWN_MEMBER_ID, "");
+            join_answer_parked_error(g, m, SL_UNKNOWN_MEMBER_ID, "");
             detach_member(g, m);
             removed = true;
         } else {
@@ -909,8 +909,8 @@ void group_destroy(struct group *g) {
     if (!g) return;
     for (uint32_t i = 0; i < g->member_count; i++) {
         struct member *m = g->members[i];
-        join_answer_parked_error(g, m, GROUP_ERR_COORDINATOR_NOT_AVAILABLE, m->id);
-        sync_answer_parked(g, m, GROUP_ERR_COORDINATOR_NOT_AVAILABLE);
+        join_answer_parked_error(g, m, SL_COORDINATOR_NOT_AVAILABLE, m->id);
+        sync_answer_parked(g, m, SL_COORDINATOR_NOT_AVAILABLE);
         member_free(m);
     }
     for (uint32_t i = 0; i < g->pending_count; i++) free(g->pending[i].id);
@@ -1029,10 +1029,10 @@ struct group *group_registry_get(struct group_registry *reg, const char *group_i
     return g;
 }
 
-int16_t group_registry_delete(struct group_registry *reg, const char *group_id) {
+sl_err group_registry_delete(struct group_registry *reg, const char *group_id) {
     struct group *g = group_registry_find(reg, group_id);
-    if (!g) return GROUP_ERR_GROUP_ID_NOT_FOUND;
-    int16_t err = group_delete(g);
+    if (!g) return SL_GROUP_ID_NOT_FOUND;
+    sl_err err = group_delete(g);
     if (err) return err;
     struct group **pp = bucket_of(reg, g->id);
     while (*pp != g) pp = &(*pp)->hnext;
@@ -1041,7 +1041,7 @@ int16_t group_registry_delete(struct group_registry *reg, const char *group_id) 
     reg->all[g->reg_index] = last;
     last->reg_index = g->reg_index;
     group_destroy(g);
-    return GROUP_ERR_NONE;
+    return SL_OK;
 }
 
 uint32_t group_registry_count(const struct group_registry *reg) { return reg->count; }

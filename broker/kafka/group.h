@@ -1,10 +1,12 @@
 /* group.h: the classic Kafka consumer-group coordinator (JoinGroup, SyncGroup, Heartbeat,
  * LeaveGroup, static membership, the offset-commit gate, DescribeGroups, ListGroups,
  * DeleteGroups), as a pure state machine: no I/O, no clock, no sockets. Every entry point takes
- * now_ms; group_tick(now_ms) expires sessions and ends join phases. The Kafka glue decodes a
- * request, calls in here, and gets answers either as a return value (Heartbeat, LeaveGroup,
- * commits) or through group_ops (JoinGroup, SyncGroup), because those may be PARKED until
- * other members act or a timeout passes.
+ * now_ms, a monotonic time (loop_mono_ms): sessions, rebalance timeouts and the initial delay are
+ * durations, which a wall-clock step must not stretch or cut. group_tick(now_ms) expires sessions
+ * and ends join phases. The Kafka glue decodes a request, calls in here, and gets answers, as
+ * sl_err values whose sl_err_kafka() is the wire code, either as a return value (Heartbeat,
+ * LeaveGroup, commits) or through group_ops (JoinGroup, SyncGroup), because those may be PARKED
+ * until other members act or a timeout passes.
  *
  * States and transitions follow Kafka's GroupCoordinator (see docs/kafka-subset.md section 6):
  *   Empty --join--> PreparingRebalance --all known members rejoined, or rebalance timeout-->
@@ -24,23 +26,7 @@
 #include <stdint.h>
 
 #include "base/base.h"
-
-/* Kafka's numeric error codes, as they go on the wire. */
-enum group_error {
-    GROUP_ERR_NONE = 0,
-    GROUP_ERR_COORDINATOR_NOT_AVAILABLE = 15,
-    GROUP_ERR_ILLEGAL_GENERATION = 22,
-    GROUP_ERR_INCONSISTENT_GROUP_PROTOCOL = 23,
-    GROUP_ERR_INVALID_GROUP_ID = 24,
-    GROUP_ERR_UNKNOWN_MEMBER_ID = 25,
-    GROUP_ERR_INVALID_SESSION_TIMEOUT = 26,
-    GROUP_ERR_REBALANCE_IN_PROGRESS = 27,
-    GROUP_ERR_NON_EMPTY_GROUP = 68,
-    GROUP_ERR_GROUP_ID_NOT_FOUND = 69,
-    GROUP_ERR_MEMBER_ID_REQUIRED = 79,
-    GROUP_ERR_GROUP_MAX_SIZE_REACHED = 81,
-    GROUP_ERR_FENCED_INSTANCE_ID = 82,
-};
+#include "protocol/errors.h"
 
 enum group_state {
     GROUP_EMPTY,
@@ -114,7 +100,7 @@ struct group_join_member {
 };
 
 struct group_join_result {
-    int16_t error;
+    sl_err error; /* SL_OK or a group error of protocol/errors.h */
     int32_t generation;        /* -1 on error */
     const char *protocol_type; /* NULL on error */
     const char *protocol_name; /* NULL on error */
@@ -125,7 +111,7 @@ struct group_join_result {
 };
 
 struct group_sync_result {
-    int16_t error;
+    sl_err error; /* SL_OK or a group error of protocol/errors.h */
     const char *protocol_type; /* NULL on error */
     const char *protocol_name; /* NULL on error */
     struct span assignment;    /* empty on error, or when the leader gave this member none */
@@ -177,23 +163,23 @@ void group_join(struct group *g, const struct group_join_req *req, void *reply, 
 /* Answers through ops->sync_done, now or later. */
 void group_sync(struct group *g, const struct group_sync_req *req, void *reply, uint64_t now_ms);
 /* Immediate answer; a valid heartbeat extends the member's session. */
-int16_t group_heartbeat(struct group *g, const char *member_id, const char *instance_id,
+sl_err group_heartbeat(struct group *g, const char *member_id, const char *instance_id,
                         int32_t generation, uint64_t now_ms);
 /* LeaveGroup: errors[i] gets the code for members[i]; returns the top-level code (if set, every
  * errors[i] holds it too). v0-2 pass their one member id as a single entry and send errors[0]
  * as the top-level code. A leave rebalances the remaining members (Empty if none remain). */
-int16_t group_leave(struct group *g, const struct group_member_ident *members, int32_t count,
-                    int16_t *errors, uint64_t now_ms);
+sl_err group_leave(struct group *g, const struct group_member_ident *members, int32_t count,
+                   sl_err *errors, uint64_t now_ms);
 /* May an OffsetCommit with these fields be stored? generation -1, no member id and no instance
  * id is a simple (admin/standalone) commit, accepted only while the group is Empty. A member's
  * commit is accepted in Stable and PreparingRebalance (commit-on-revoke) and extends its
  * session. */
-int16_t group_check_commit(struct group *g, const char *member_id, const char *instance_id,
+sl_err group_check_commit(struct group *g, const char *member_id, const char *instance_id,
                            int32_t generation, uint64_t now_ms);
 /* Forgets a parked reply whose connection died; the member stays. Unknown handles: no-op. */
 void group_cancel_reply(struct group *g, void *reply);
 /* Empty -> Dead: NONE; Dead: GROUP_ID_NOT_FOUND; otherwise NON_EMPTY_GROUP. */
-int16_t group_delete(struct group *g);
+sl_err group_delete(struct group *g);
 
 /* Expires sessions and pending member ids, ends join phases at their deadline, removes
  * members that never sent SyncGroup. */
@@ -227,7 +213,7 @@ struct group *group_registry_find(struct group_registry *reg, const char *group_
 struct group *group_registry_get(struct group_registry *reg, const char *group_id);
 /* DeleteGroups: NONE (group freed), GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP. Offsets are the
  * caller's to delete. */
-int16_t group_registry_delete(struct group_registry *reg, const char *group_id);
+sl_err group_registry_delete(struct group_registry *reg, const char *group_id);
 /* Iteration by index in [0, count); deleting reorders. */
 uint32_t group_registry_count(const struct group_registry *reg);
 struct group *group_registry_at(struct group_registry *reg, uint32_t i);

@@ -5,7 +5,8 @@
  * A handler either answers at once or parks its slot (Produce waiting for acks, Fetch waiting
  * for data); responses leave strictly in slot order, so a parked request holds back the
  * answers behind it but not their processing. acks=0 Produce slots are silent. A connection
- * whose socket closes while slots are parked stays allocated (dead) until they finish. */
+ * whose socket closes while slots are parked stays allocated (dead) until they finish. The
+ * slot queue and the response builders are kafka_resp.h's. */
 #ifndef SL_BROKER_KAFKA_H
 #define SL_BROKER_KAFKA_H
 
@@ -43,13 +44,7 @@ struct kafka_server {
     struct group_registry *groups;
     struct offsets *offsets;
     struct loop_timer group_timer;
-    uint64_t last_offsets_expiry_ms;
-};
-
-/* A cut in a response: after `at` bytes of the response's memory, a file span goes out. */
-struct kresp_cut {
-    size_t at;
-    struct log_span span;
+    uint64_t last_offsets_expiry_ms; /* monotonic: paces retention_check_ms */
 };
 
 struct kreq {
@@ -57,6 +52,7 @@ struct kreq {
     struct kconn *kc;
     int16_t key, version;
     int32_t correlation_id;
+    struct kstr client_id; /* borrowed from the request frame: valid only while its handler runs */
     bool ready;
     bool silent;       /* acks=0: no response at all */
     struct out_chunk *head, *tail;
@@ -80,24 +76,6 @@ struct kconn {
 int kafka_server_start(struct kafka_server *ks, const struct sl_config *cfg, struct loop *l,
                        struct store *st, struct topics *topics);
 void kafka_server_stop(struct kafka_server *ks);
-
-/* Response building: begin writes the frame size placeholder and the response header. */
-void kresp_begin(struct kreq *q, struct kw *w);
-/* Finishes a response whose bytes are all in w (takes w's buffer) and marks it ready. */
-void kresp_finish(struct kreq *q, struct kw *w);
-/* Finishes a response interleaving w's bytes with file spans (takes the spans). */
-void kresp_finish_cuts(struct kreq *q, struct kw *w, struct kresp_cut *cuts, uint32_t n);
-/* Marks a slot done without a response (acks=0). */
-void kresp_silent(struct kreq *q);
-/* Sends every ready response at the head of the connection's queue. */
-void kconn_flush(struct kconn *kc);
-
-/* A NUL-terminated copy of s in the request's arena (NULL for a null string): the registries
- * take C strings, the wire gives length-prefixed ones. */
-const char *kafka_arena_cstr(struct karena *a, struct kstr s);
-/* A copy of a C string in the request's arena, as a kstr (for responses built from state that
- * may change before the response is encoded). */
-struct kstr kafka_arena_kstr(struct karena *a, const char *s);
 
 /* Topic lookup with auto-creation per config (Produce and Metadata). */
 struct topic *kafka_topic_get(struct kafka_server *ks, struct kstr name, bool may_create, sl_err *err);
@@ -132,7 +110,5 @@ sl_err kafka_handle_list_groups(struct kconn *kc, struct kreq *q, struct kr *r);
 sl_err kafka_handle_delete_groups(struct kconn *kc, struct kreq *q, struct kr *r);
 sl_err kafka_handle_offset_delete(struct kconn *kc, struct kreq *q, struct kr *r);
 
-/* The client id of the request being handled (for JoinGroup's member ids). */
-extern struct kstr kafka_current_client_id;
 
 #endif

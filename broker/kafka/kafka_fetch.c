@@ -13,6 +13,7 @@
 #include "base/logging.h"
 #include "broker/core/partition.h"
 #include "broker/kafka/kafka.h"
+#include "broker/kafka/kafka_resp.h"
 #include "protocol/kafka_msgs_core.h"
 #include "storage/log.h"
 
@@ -236,7 +237,7 @@ sl_err kafka_handle_fetch(struct kconn *kc, struct kreq *q, struct kr *r) {
     }
     q->park = pk;
     q->park_cancel = fetch_cancel;
-    loop_timer_add(kc->ks->loop, &pk->timer, loop_now_ms(kc->ks->loop) + (uint64_t)req.max_wait_ms);
+    loop_timer_add(kc->ks->loop, &pk->timer, loop_mono_ms(kc->ks->loop) + (uint64_t)req.max_wait_ms);
     return SL_OK;
 }
 

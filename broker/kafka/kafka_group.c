@@ -15,14 +15,15 @@
 #include "base/logging.h"
 #include "broker/kafka/group.h"
 #include "broker/kafka/kafka.h"
+#include "broker/kafka/kafka_resp.h"
 #include "protocol/kafka_msgs_group.h"
 #include "storage/offsets.h"
 #include "storage/store.h"
 
 #define GROUP_ID_MAX 1024
-#define UNKNOWN_TOPIC_OR_PARTITION 3
-#define COORDINATOR_NOT_AVAILABLE 15
-#define GROUP_SUBSCRIBED_TO_TOPIC 86
+
+/* The wire code of an error of the table (protocol/errors.h). */
+static int16_t kcode(sl_err e) { return (int16_t)sl_err_kafka(e); }
 
 static struct kstr kstr_of(const char *s) { return kafka_kstr(s); }
 static struct span span_of(struct kstr s) { return (struct span){(const uint8_t *)s.p, (uint32_t)SL_MAX(s.len, 0)}; }
@@ -49,11 +50,12 @@ static void groups_on_timer(struct loop_timer *t, uint64_t now_ms) {
 }
 
 /* Offsets of empty groups expire; checked with the store's retention cadence. */
-static void groups_expiry_hook(void *arg, uint64_t now_ms) {
+static void groups_expiry_hook(void *arg, struct loop_time now) {
     struct kafka_server *ks = arg;
-    if (now_ms - ks->last_offsets_expiry_ms < ks->cfg->retention_check_ms) return;
-    ks->last_offsets_expiry_ms = now_ms;
-    uint32_t n = offsets_expire(ks->offsets, now_ms, ks->cfg->offsets_retention_ms, groups_may_expire, ks);
+    if (now.mono_ms - ks->last_offsets_expiry_ms < ks->cfg->retention_check_ms) return;
+    ks->last_offsets_expiry_ms = now.mono_ms;
+    /* Commit times are wall timestamps, so their age is measured on the wall clock. */
+    uint32_t n = offsets_expire(ks->offsets, now.wall_ms, ks->cfg->offsets_retention_ms, groups_may_expire, ks);
     if (n) SL_INFO("offsets: expired %u committed offsets of empty groups", n);
 }
 
@@ -64,7 +66,7 @@ static void group_join_done(void *arg, void *reply, const struct group_join_resu
     struct kreq *q = reply;
     struct kafka_join_group_resp resp;
     memset(&resp, 0, sizeof(resp));
-    resp.error_code = res->error;
+    resp.error_code = kcode(res->error);
     resp.generation_id = res->generation;
     resp.protocol_type = res->protocol_type ? kstr_of(res->protocol_type) : (struct kstr){NULL, -1};
     resp.protocol_name = res->protocol_name ? kstr_of(res->protocol_name) : (struct kstr){NULL, -1};
@@ -95,7 +97,7 @@ static void group_sync_done(void *arg, void *reply, const struct group_sync_resu
     struct kreq *q = reply;
     struct kafka_sync_group_resp resp;
     memset(&resp, 0, sizeof(resp));
-    resp.error_code = res->error;
+    resp.error_code = kcode(res->error);
     resp.protocol_type = res->protocol_type ? kstr_of(res->protocol_type) : (struct kstr){NULL, -1};
     resp.protocol_name = res->protocol_name ? kstr_of(res->protocol_name) : (struct kstr){NULL, -1};
     resp.assignment = kstr_span(res->assignment);
@@ -123,12 +125,12 @@ sl_err kafka_groups_start(struct kafka_server *ks) {
     gc.initial_rebalance_delay_ms = ks->cfg->group_initial_rebalance_delay_ms;
     gc.min_session_timeout_ms = ks->cfg->group_min_session_timeout_ms;
     gc.max_session_timeout_ms = ks->cfg->group_max_session_timeout_ms;
-    static struct group_ops ops = {group_join_done, group_sync_done, NULL};
+    static const struct group_ops ops = {group_join_done, group_sync_done, NULL};
     uint64_t seed = 0;
     if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) seed = loop_clock_ms();
     ks->groups = group_registry_create(&gc, &ops, seed);
     ks->group_timer.fire = groups_on_timer;
-    ks->last_offsets_expiry_ms = loop_now_ms(ks->loop);
+    ks->last_offsets_expiry_ms = loop_mono_ms(ks->loop);
     sl_err e = offsets_open(&ks->offsets, ks->store, loop_now_ms(ks->loop));
     if (e) return e;
     loop_add_before_sleep(ks->loop, groups_expiry_hook, ks);
@@ -158,7 +160,7 @@ sl_err kafka_handle_find_coordinator(struct kconn *kc, struct kreq *q, struct kr
     resp.error_message = (struct kstr){NULL, -1};
     bool txn = req.key_type == 1;
     if (q->version < 4) {
-        resp.error_code = txn ? COORDINATOR_NOT_AVAILABLE : 0;
+        resp.error_code = txn ? kcode(SL_COORDINATOR_NOT_AVAILABLE) : 0;
         resp.node_id = txn ? -1 : ks->node_id;
         resp.host = kstr_of(txn ? "" : ks->advertised_host);
         resp.port = txn ? -1 : ks->advertised_port;
@@ -168,7 +170,7 @@ sl_err kafka_handle_find_coordinator(struct kconn *kc, struct kreq *q, struct kr
         for (int32_t i = 0; i < req.coordinator_key_count; i++) {
             struct kafka_find_coordinator_coordinator *c = &resp.coordinators[i];
             c->key = req.coordinator_keys[i];
-            c->error_code = txn ? COORDINATOR_NOT_AVAILABLE : 0;
+            c->error_code = txn ? kcode(SL_COORDINATOR_NOT_AVAILABLE) : 0;
             c->node_id = txn ? -1 : ks->node_id;
             c->host = kstr_of(txn ? "" : ks->advertised_host);
             c->port = txn ? -1 : ks->advertised_port;
@@ -184,7 +186,7 @@ sl_err kafka_handle_find_coordinator(struct kconn *kc, struct kreq *q, struct kr
 
 /* ---- JoinGroup / SyncGroup / Heartbeat / LeaveGroup ------------------------------------------------ */
 
-static void group_error_join(struct kreq *q, int16_t err, struct kstr member_id) {
+static void group_error_join(struct kreq *q, sl_err err, struct kstr member_id) {
     struct group_join_result res;
     memset(&res, 0, sizeof(res));
     res.error = err;
@@ -203,7 +205,7 @@ sl_err kafka_handle_join_group(struct kconn *kc, struct kreq *q, struct kr *r) {
     struct kafka_server *ks = kc->ks;
     struct karena *a = &kc->arena;
     if (!group_id_ok(req.group_id)) {
-        group_error_join(q, GROUP_ERR_INVALID_GROUP_ID, req.member_id);
+        group_error_join(q, SL_INVALID_GROUP_ID, req.member_id);
         return SL_OK;
     }
     struct group_protocol *protos = karena_alloc(a, sizeof(*protos) * (size_t)SL_MAX(req.protocol_count, 1));
@@ -219,7 +221,7 @@ sl_err kafka_handle_join_group(struct kconn *kc, struct kreq *q, struct kr *r) {
         .version = q->version,
         .member_id = kafka_arena_cstr(a, req.member_id),
         .instance_id = kafka_arena_cstr(a, req.group_instance_id),
-        .client_id = kafka_arena_cstr(a, kafka_current_client_id),
+        .client_id = kafka_arena_cstr(a, q->client_id),
         .client_host = host,
         .protocol_type = kafka_arena_cstr(a, req.protocol_type),
         .session_timeout_ms = req.session_timeout_ms,
@@ -230,7 +232,7 @@ sl_err kafka_handle_join_group(struct kconn *kc, struct kreq *q, struct kr *r) {
     struct group *g = group_registry_get(ks->groups, kafka_arena_cstr(a, req.group_id));
     q->park = g;
     q->park_cancel = group_park_cancel;
-    group_join(g, &jr, q, loop_now_ms(ks->loop));
+    group_join(g, &jr, q, loop_mono_ms(ks->loop));
     groups_rearm(ks);
     return SL_OK;
 }
@@ -243,7 +245,7 @@ sl_err kafka_handle_sync_group(struct kconn *kc, struct kreq *q, struct kr *r) {
     struct karena *a = &kc->arena;
     struct group *g = group_id_ok(req.group_id) ? group_registry_find(ks->groups, kafka_arena_cstr(a, req.group_id)) : NULL;
     if (!g) {
-        struct group_sync_result res = {GROUP_ERR_UNKNOWN_MEMBER_ID, NULL, NULL, {NULL, 0}};
+        struct group_sync_result res = {SL_UNKNOWN_MEMBER_ID, NULL, NULL, {NULL, 0}};
         group_sync_done(NULL, q, &res);
         return SL_OK;
     }
@@ -263,7 +265,7 @@ sl_err kafka_handle_sync_group(struct kconn *kc, struct kreq *q, struct kr *r) {
     };
     q->park = g;
     q->park_cancel = group_park_cancel;
-    group_sync(g, &sr, q, loop_now_ms(ks->loop));
+    group_sync(g, &sr, q, loop_mono_ms(ks->loop));
     groups_rearm(ks);
     return SL_OK;
 }
@@ -274,11 +276,12 @@ sl_err kafka_handle_heartbeat(struct kconn *kc, struct kreq *q, struct kr *r) {
     if (e) return e;
     struct kafka_server *ks = kc->ks;
     struct karena *a = &kc->arena;
-    struct kafka_heartbeat_resp resp = {0, GROUP_ERR_UNKNOWN_MEMBER_ID};
+    struct kafka_heartbeat_resp resp = {0, kcode(SL_UNKNOWN_MEMBER_ID)};
     struct group *g = group_id_ok(req.group_id) ? group_registry_find(ks->groups, kafka_arena_cstr(a, req.group_id)) : NULL;
     if (g) {
-        resp.error_code = group_heartbeat(g, kafka_arena_cstr(a, req.member_id), kafka_arena_cstr(a, req.group_instance_id),
-                                          req.generation_id, loop_now_ms(ks->loop));
+        resp.error_code = kcode(group_heartbeat(g, kafka_arena_cstr(a, req.member_id),
+                                                kafka_arena_cstr(a, req.group_instance_id), req.generation_id,
+                                                loop_mono_ms(ks->loop)));
         groups_rearm(ks);
     }
     struct kw w;
@@ -296,7 +299,7 @@ sl_err kafka_handle_leave_group(struct kconn *kc, struct kreq *q, struct kr *r) 
     struct karena *a = &kc->arena;
     int32_t n = q->version >= 3 ? SL_MAX(req.member_count, 0) : 1;
     struct group_member_ident *ids = karena_alloc(a, sizeof(*ids) * (size_t)SL_MAX(n, 1));
-    int16_t *errs = karena_alloc(a, sizeof(*errs) * (size_t)SL_MAX(n, 1));
+    sl_err *errs = karena_alloc(a, sizeof(*errs) * (size_t)SL_MAX(n, 1));
     if (q->version >= 3) {
         for (int32_t i = 0; i < n; i++) {
             ids[i].member_id = kafka_arena_cstr(a, req.members[i].member_id);
@@ -309,11 +312,11 @@ sl_err kafka_handle_leave_group(struct kconn *kc, struct kreq *q, struct kr *r) 
     memset(&resp, 0, sizeof(resp));
     struct group *g = group_id_ok(req.group_id) ? group_registry_find(ks->groups, kafka_arena_cstr(a, req.group_id)) : NULL;
     if (g) {
-        resp.error_code = group_leave(g, ids, n, errs, loop_now_ms(ks->loop));
+        resp.error_code = kcode(group_leave(g, ids, n, errs, loop_mono_ms(ks->loop)));
         groups_rearm(ks);
     } else {
-        resp.error_code = GROUP_ERR_UNKNOWN_MEMBER_ID;
-        for (int32_t i = 0; i < n; i++) errs[i] = GROUP_ERR_UNKNOWN_MEMBER_ID;
+        resp.error_code = kcode(SL_UNKNOWN_MEMBER_ID);
+        for (int32_t i = 0; i < n; i++) errs[i] = SL_UNKNOWN_MEMBER_ID;
     }
     if (q->version >= 3) {
         resp.member_count = n;
@@ -321,7 +324,7 @@ sl_err kafka_handle_leave_group(struct kconn *kc, struct kreq *q, struct kr *r) 
         for (int32_t i = 0; i < n; i++) {
             resp.members[i].member_id = req.members[i].member_id;
             resp.members[i].group_instance_id = req.members[i].group_instance_id;
-            resp.members[i].error_code = errs[i];
+            resp.members[i].error_code = kcode(errs[i]);
         }
     }
     struct kw w;
@@ -342,7 +345,7 @@ struct commit_park {
 
 static void commit_answer(struct commit_park *cp, sl_err err) {
     if (err) {
-        int16_t code = (int16_t)sl_err_kafka(err == SL_IO ? SL_IO : SL_UNKNOWN_SERVER);
+        int16_t code = (int16_t)sl_err_kafka(err == SL_IO || err == SL_NO_SPACE ? err : SL_UNKNOWN_SERVER);
         for (int32_t t = 0; t < cp->resp.topic_count; t++)
             for (int32_t i = 0; i < cp->resp.topics[t].partition_count; i++)
                 if (cp->resp.topics[t].partitions[i].error_code == 0) cp->resp.topics[t].partitions[i].error_code = code;
@@ -369,14 +372,14 @@ sl_err kafka_handle_offset_commit(struct kconn *kc, struct kreq *q, struct kr *r
     struct karena *a = &kc->arena;
     uint64_t now = loop_now_ms(ks->loop);
     const char *group_id = kafka_arena_cstr(a, req.group_id);
-    int16_t group_err = group_id_ok(req.group_id) ? 0 : GROUP_ERR_INVALID_GROUP_ID;
+    sl_err group_err = group_id_ok(req.group_id) ? SL_OK : SL_INVALID_GROUP_ID;
     if (!group_err) {
         struct group *g = group_registry_find(ks->groups, group_id);
         if (g) {
             group_err = group_check_commit(g, kafka_arena_cstr(a, req.member_id), kafka_arena_cstr(a, req.group_instance_id),
-                                           req.generation_id_or_member_epoch, now);
+                                           req.generation_id_or_member_epoch, loop_mono_ms(ks->loop));
         } else if (req.generation_id_or_member_epoch >= 0) {
-            group_err = GROUP_ERR_ILLEGAL_GENERATION; /* a member commit for a group that has no members */
+            group_err = SL_ILLEGAL_GENERATION; /* a member commit for a group that has no members */
         }
     }
     struct commit_park *cp = sl_xcalloc(1, sizeof(*cp));
@@ -407,9 +410,9 @@ sl_err kafka_handle_offset_commit(struct kconn *kc, struct kreq *q, struct kr *r
             const struct kafka_offset_commit_partition *rp = &rt->partitions[i];
             tr->partitions[i].partition_index = rp->partition_index;
             if (group_err) {
-                tr->partitions[i].error_code = group_err;
+                tr->partitions[i].error_code = kcode(group_err);
             } else if (!tp || rp->partition_index < 0 || rp->partition_index >= tp->partition_count) {
-                tr->partitions[i].error_code = UNKNOWN_TOPIC_OR_PARTITION;
+                tr->partitions[i].error_code = kcode(SL_NO_PARTITION);
             } else {
                 commits[n++] = (struct offset_commit){rt->name.p, rt->name.len, rp->partition_index,
                                                       rp->committed_offset, rp->committed_leader_epoch,
@@ -640,10 +643,10 @@ sl_err kafka_handle_delete_groups(struct kconn *kc, struct kreq *q, struct kr *r
         const char *gid = kafka_arena_cstr(a, req.groups_names[i]);
         resp.results[i].group_id = req.groups_names[i];
         bool has_offsets = gid && offsets_group_known(ks->offsets, gid);
-        int16_t err = gid ? group_registry_delete(ks->groups, gid) : GROUP_ERR_INVALID_GROUP_ID;
-        if (err == GROUP_ERR_GROUP_ID_NOT_FOUND && has_offsets) err = 0;
+        sl_err err = gid ? group_registry_delete(ks->groups, gid) : SL_INVALID_GROUP_ID;
+        if (err == SL_GROUP_ID_NOT_FOUND && has_offsets) err = SL_OK;
         if (!err && has_offsets) offsets_delete_group(ks->offsets, gid, loop_now_ms(ks->loop), NULL);
-        resp.results[i].error_code = err;
+        resp.results[i].error_code = kcode(err);
     }
     struct kw w;
     kresp_begin(q, &w);
@@ -663,7 +666,7 @@ sl_err kafka_handle_offset_delete(struct kconn *kc, struct kreq *q, struct kr *r
     bool live = g && group_state(g) != GROUP_EMPTY && group_state(g) != GROUP_DEAD;
     struct kafka_offset_delete_resp resp;
     memset(&resp, 0, sizeof(resp));
-    if (!gid || (!g && !offsets_group_known(ks->offsets, gid))) resp.error_code = GROUP_ERR_GROUP_ID_NOT_FOUND;
+    if (!gid || (!g && !offsets_group_known(ks->offsets, gid))) resp.error_code = kcode(SL_GROUP_ID_NOT_FOUND);
     resp.topic_count = req.topic_count;
     resp.topics = kafka_alloc_array(a, req.topic_count, sizeof(*resp.topics));
     for (int32_t t = 0; t < req.topic_count && !resp.error_code; t++) {
@@ -676,7 +679,7 @@ sl_err kafka_handle_offset_delete(struct kconn *kc, struct kreq *q, struct kr *r
             tr->partitions[i].partition_index = rt->partitions[i].partition_index;
             if (live) {
                 /* Members may be consuming it: Kafka refuses while the group subscribes to it. */
-                tr->partitions[i].error_code = GROUP_SUBSCRIBED_TO_TOPIC;
+                tr->partitions[i].error_code = kcode(SL_GROUP_SUBSCRIBED_TO_TOPIC);
                 continue;
             }
             struct offset_commit c = {rt->name.p, rt->name.len, rt->partitions[i].partition_index, -1, -1, NULL, -1, true};

@@ -11,6 +11,7 @@
 #include "base/logging.h"
 #include "broker/core/partition.h"
 #include "broker/kafka/kafka.h"
+#include "broker/kafka/kafka_resp.h"
 #include "protocol/kafka_batch.h"
 #include "protocol/kafka_msgs_core.h"
 

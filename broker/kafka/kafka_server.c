@@ -1,5 +1,6 @@
 /* kafka_server.c: the Kafka listener: frames, request headers, dispatch through the API table,
- * in-order responses, and the small APIs (ApiVersions, Metadata, InitProducerId). See kafka.h.
+ * and the small APIs (ApiVersions, Metadata, InitProducerId). See kafka.h; the response slots
+ * are kafka_resp.c's.
  *
  * Limits: a frame is an int32 size then the request; a size <= 0 or above max_request_bytes
  * closes the connection before anything is allocated (Kafka: socket.request.max.bytes). An
@@ -17,6 +18,7 @@
 #include "base/logging.h"
 #include "broker/core/cluster_meta.h"
 #include "broker/kafka/kafka.h"
+#include "broker/kafka/kafka_resp.h"
 #include "protocol/kafka_msgs_core.h"
 #include "storage/store.h"
 
@@ -54,158 +56,9 @@ static const kafka_handler kafka_handlers[KAFKA_API_KEY_MAX + 1] = {
     [KAFKA_OFFSET_DELETE] = kafka_handle_offset_delete,
 };
 
-struct kstr kafka_current_client_id;
-
 static kafka_handler kafka_handler_for(int16_t key) {
     if (key < 0 || key > KAFKA_API_KEY_MAX || !kafka_api_info(key)) return NULL;
     return kafka_handlers[key];
-}
-
-/* ---- response slots ------------------------------------------------------------------------ */
-
-static void kconn_maybe_free(struct kconn *kc) {
-    if (!kc->dead || kc->q_head) return;
-    karena_free(&kc->arena);
-    free(kc);
-}
-
-static void kreq_free(struct kreq *q) {
-    while (q->head) {
-        struct out_chunk *ch = q->head;
-        q->head = ch->next;
-        out_chunk_free(ch);
-    }
-    free(q);
-}
-
-static void kconn_unlink(struct kconn *kc, struct kreq *q) {
-    struct kreq **pp = &kc->q_head, *prev = NULL;
-    while (*pp && *pp != q) {
-        prev = *pp;
-        pp = &(*pp)->next;
-    }
-    if (!*pp) return;
-    *pp = q->next;
-    if (kc->q_tail == q) kc->q_tail = prev;
-    kc->q_count--;
-}
-
-void kconn_flush(struct kconn *kc) {
-    if (kc->dead) {
-        /* Nobody to answer: drop whatever finished. */
-        struct kreq *q = kc->q_head;
-        while (q) {
-            struct kreq *next = q->next;
-            if (q->ready) {
-                kconn_unlink(kc, q);
-                kreq_free(q);
-            }
-            q = next;
-        }
-        kconn_maybe_free(kc);
-        return;
-    }
-    while (kc->q_head && kc->q_head->ready) {
-        struct kreq *q = kc->q_head;
-        kc->q_head = q->next;
-        if (!kc->q_head) kc->q_tail = NULL;
-        kc->q_count--;
-        if (!q->silent) conn_send_chain(kc->c, q->head, q->tail, q->bytes);
-        else kreq_free(q), q = NULL;
-        if (q) {
-            q->head = NULL;
-            free(q);
-        }
-    }
-    if (kc->paused_for_queue && kc->q_count < KAFKA_INFLIGHT_MAX / 2 &&
-        kc->c->out_bytes <= kc->ks->cfg->max_pending_bytes) {
-        kc->paused_for_queue = false;
-        conn_resume_recv(kc->c);
-    }
-}
-
-static struct kreq *kreq_new(struct kconn *kc, const struct kafka_req_header *h) {
-    struct kreq *q = sl_xcalloc(1, sizeof(*q));
-    q->kc = kc;
-    q->key = h->api_key;
-    q->version = h->api_version;
-    q->correlation_id = h->correlation_id;
-    if (kc->q_tail) kc->q_tail->next = q;
-    else kc->q_head = q;
-    kc->q_tail = q;
-    kc->q_count++;
-    return q;
-}
-
-void kresp_begin(struct kreq *q, struct kw *w) {
-    kw_init(w, 512);
-    kw_reserve_i32(w);
-    kafka_encode_resp_header(w, q->key, q->version, q->correlation_id);
-}
-
-static void kreq_ready(struct kreq *q) {
-    q->ready = true;
-    q->park = NULL;
-    q->park_cancel = NULL;
-    kconn_flush(q->kc);
-}
-
-void kresp_finish(struct kreq *q, struct kw *w) {
-    kw_patch_i32(w, 0, (int32_t)(w->len - 4));
-    struct out_chunk *ch = sl_xcalloc(1, sizeof(*ch));
-    ch->kind = OUT_MEM;
-    ch->mem = w->p;
-    ch->len = (uint32_t)w->len;
-    w->p = NULL;
-    q->head = q->tail = ch;
-    q->bytes = ch->len;
-    kreq_ready(q);
-}
-
-static void kresp_push(struct kreq *q, struct out_chunk *ch) {
-    if (q->tail) q->tail->next = ch;
-    else q->head = ch;
-    q->tail = ch;
-    q->bytes += ch->len;
-}
-
-static void kresp_push_mem(struct kreq *q, const uint8_t *p, size_t len) {
-    if (!len) return;
-    struct out_chunk *ch = sl_xcalloc(1, sizeof(*ch));
-    ch->kind = OUT_MEM;
-    ch->mem = sl_xmalloc(len);
-    memcpy(ch->mem, p, len);
-    ch->len = (uint32_t)len;
-    kresp_push(q, ch);
-}
-
-void kresp_finish_cuts(struct kreq *q, struct kw *w, struct kresp_cut *cuts, uint32_t n) {
-    uint64_t total = w->len - 4;
-    for (uint32_t i = 0; i < n; i++) total += cuts[i].span.len;
-    kw_patch_i32(w, 0, (int32_t)total);
-    size_t prev = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        kresp_push_mem(q, w->p + prev, cuts[i].at - prev);
-        prev = cuts[i].at;
-        if (cuts[i].span.len == 0) {
-            log_span_release(&cuts[i].span);
-            continue;
-        }
-        struct out_chunk *ch = sl_xcalloc(1, sizeof(*ch));
-        ch->kind = OUT_FILE;
-        ch->span = cuts[i].span;
-        ch->len = cuts[i].span.len;
-        cuts[i].span.seg = NULL;
-        kresp_push(q, ch);
-    }
-    kresp_push_mem(q, w->p + prev, w->len - prev);
-    kw_free(w);
-    kreq_ready(q);
-}
-
-void kresp_silent(struct kreq *q) {
-    q->silent = true;
-    kreq_ready(q);
 }
 
 /* ---- connection callbacks -------------------------------------------------------------------- */
@@ -228,9 +81,9 @@ static bool kafka_on_frame(struct kconn *kc, const uint8_t *p, uint32_t len) {
         return false;
     }
     kc->ks->requests_total++;
-    kafka_current_client_id = h.client_id;
     struct kreq *q = kreq_new(kc, &h);
     karena_reset(&kc->arena);
+    q->client_id = h.client_id;
     sl_err e = fn(kc, q, &r);
     if (e) {
         /* Nothing was started for a request that did not decode: its slot just goes. */
@@ -311,7 +164,7 @@ static sl_err kafka_handle_api_versions(struct kconn *kc, struct kreq *q, struct
     int16_t answer = kafka_api_versions_answer_version(q->version);
     int16_t error = 0;
     if (answer != q->version) {
-        error = KAFKA_ERROR_UNSUPPORTED_VERSION;
+        error = (int16_t)sl_err_kafka(SL_UNSUPPORTED_VERSION);
         q->version = answer;
     } else {
         struct kafka_api_versions_req req;
@@ -338,21 +191,6 @@ static sl_err kafka_handle_api_versions(struct kconn *kc, struct kreq *q, struct
     kw_tags(&w, flex);
     kresp_finish(q, &w);
     return SL_OK;
-}
-
-const char *kafka_arena_cstr(struct karena *a, struct kstr s) {
-    if (s.len < 0) return NULL;
-    char *p = karena_alloc(a, (size_t)s.len + 1);
-    memcpy(p, s.p, (size_t)s.len);
-    p[s.len] = 0;
-    return p;
-}
-
-struct kstr kafka_arena_kstr(struct karena *a, const char *s) {
-    size_t n = strlen(s);
-    char *p = karena_alloc(a, n + 1);
-    memcpy(p, s, n + 1);
-    return (struct kstr){p, (int32_t)n};
 }
 
 /* ---- Metadata ---------------------------------------------------------------------------------- */

@@ -516,7 +516,7 @@ static void nats_on_open(struct conn *c) {
         nconn_fatal(nc, "maximum connections exceeded");
         return;
     }
-    uint64_t now = loop_now_ms(ns->loop);
+    uint64_t now = loop_mono_ms(ns->loop);
     loop_timer_add(ns->loop, &nc->ping_timer, now + SL_MIN((uint64_t)NATS_FIRST_PING_MS, ns->cfg->ping_interval_ms));
     if (nats_auth_required(ns)) loop_timer_add(ns->loop, &nc->auth_timer, now + ns->cfg->auth_timeout_ms);
 }
@@ -525,9 +525,9 @@ static const struct conn_ops nats_conn_ops = {nats_on_data, nats_on_drain, nats_
 
 /* Once per loop turn: every connection with output gets one send; slow ones are closed here,
  * outside any fan-out. */
-static void nats_flush(void *arg, uint64_t now_ms) {
+static void nats_flush(void *arg, struct loop_time now) {
     struct nats_server *ns = arg;
-    (void)now_ms;
+    (void)now;
     while (ns->dirty) {
         struct nconn *nc = ns->dirty;
         ns->dirty = nc->dirty_next;
@@ -582,14 +582,14 @@ int nats_server_start(struct nats_server *ns, const struct sl_config *cfg, struc
     }
     loop_add_before_sleep(l, nats_flush, ns);
     ns->sweep_timer.fire = nats_sweep;
-    loop_timer_add(l, &ns->sweep_timer, loop_now_ms(l) + NATS_SWEEP_MS);
+    loop_timer_add(l, &ns->sweep_timer, loop_mono_ms(l) + NATS_SWEEP_MS);
     SL_INFO("nats listening on %s:%u (server id %s)", cfg->host, ns->ls.port, ns->server_id);
     return 0;
 }
 
 void nats_server_stop(struct nats_server *ns) {
     loop_timer_del(ns->loop, &ns->sweep_timer);
-    nats_flush(ns, loop_now_ms(ns->loop));
+    nats_flush(ns, loop_time(ns->loop));
     listener_stop(&ns->ls);
     loop_remove_before_sleep(ns->loop, ns);
     sublist_free(ns->subs);

@@ -56,7 +56,7 @@ void conn_consume(struct conn *c, size_t n) {
 
 static void conn_queue(struct conn *c, struct out_chunk *ch) {
     ch->next = NULL;
-    if (!c->out_head) c->last_send_ms = loop_now_ms(c->loop);
+    if (!c->out_head) c->last_send_ms = loop_mono_ms(c->loop);
     if (c->out_tail) c->out_tail->next = ch;
     else c->out_head = ch;
     c->out_tail = ch;
@@ -175,7 +175,7 @@ static void conn_on_send(struct io_op *op, int32_t res) {
         return;
     }
     conn_sent(c, (size_t)res);
-    c->last_active_ms = c->last_send_ms = loop_now_ms(c->loop);
+    c->last_active_ms = c->last_send_ms = loop_mono_ms(c->loop);
     conn_pump_send(c);
     if (!c->out_head && c->close_when_sent) {
         conn_close(c, "closed after the last reply");
@@ -207,7 +207,7 @@ static bool conn_send_file_now(struct conn *c, struct out_chunk *ch) {
         return false;
     }
     conn_sent(c, (size_t)n);
-    c->last_send_ms = loop_now_ms(c->loop);
+    c->last_send_ms = loop_mono_ms(c->loop);
     return true;
 }
 
@@ -254,7 +254,7 @@ static void conn_on_recv(struct io_op *op, int32_t res) {
         return;
     }
     c->in_len += (size_t)res;
-    c->last_active_ms = loop_now_ms(c->loop);
+    c->last_active_ms = loop_mono_ms(c->loop);
     conn_hold(c);
     if (!c->ops->on_data(c)) conn_close(c, "protocol error");
     if (!conn_release(c)) return;
@@ -337,6 +337,6 @@ void conn_start(struct conn *c) {
     c->send_op.done = conn_on_send;
     c->poll_op.done = conn_on_poll;
     conn_input_reserve(c, SL_MIN((size_t)CONN_IN_START, c->in_max));
-    c->last_active_ms = loop_now_ms(c->loop);
+    c->last_active_ms = loop_mono_ms(c->loop);
     conn_arm_recv(c);
 }

@@ -65,7 +65,7 @@ struct conn {
     bool recv_inflight, send_inflight, poll_inflight;
     bool recv_paused, closing, closed_notified, peer_closed;
     bool close_when_sent;    /* close once the output queue is empty (after a final -ERR) */
-    uint64_t last_active_ms;
+    uint64_t last_active_ms; /* monotonic (loop_mono_ms), like every conn deadline */
     uint64_t last_send_ms;   /* the last time sending made progress or the queue was empty */
 
     struct iovec iov[CONN_IOV_MAX];

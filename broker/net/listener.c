@@ -165,7 +165,7 @@ static void listener_idle_sweep(struct loop_timer *t, uint64_t now_ms) {
 void listener_set_idle(struct listener *ls, uint32_t idle_ms) {
     ls->idle_ms = idle_ms;
     ls->idle_timer.fire = listener_idle_sweep;
-    if (idle_ms) loop_timer_add(ls->loop, &ls->idle_timer, loop_now_ms(ls->loop) + SL_MAX(idle_ms / 4, 1u));
+    if (idle_ms) loop_timer_add(ls->loop, &ls->idle_timer, loop_mono_ms(ls->loop) + SL_MAX(idle_ms / 4, 1u));
     else loop_timer_del(ls->loop, &ls->idle_timer);
 }
 

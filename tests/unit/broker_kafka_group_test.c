@@ -13,7 +13,7 @@
 /* One parked-or-immediate answer, copied out of the callback. */
 struct reply {
     int fires;
-    int16_t error;
+    sl_err error;
     int32_t generation;
     char member_id[160], leader[160], ptype[32], pname[64];
     int32_t member_count;
@@ -61,9 +61,9 @@ static void on_join(void *arg, void *reply, const struct group_join_result *res)
         memcpy(r->meta[i], res->members[i].metadata.p, res->members[i].metadata.len);
         r->meta_len[i] = res->members[i].metadata.len;
     }
-    if (res->error == GROUP_ERR_NONE || res->error == GROUP_ERR_MEMBER_ID_REQUIRED)
+    if (res->error == SL_OK || res->error == SL_MEMBER_ID_REQUIRED)
         copy_str(c->id, sizeof c->id, res->member_id);
-    if (res->error == GROUP_ERR_NONE) c->gen = res->generation;
+    if (res->error == SL_OK) c->gen = res->generation;
 }
 
 static void on_sync(void *arg, void *reply, const struct group_sync_result *res) {
@@ -141,14 +141,14 @@ static void cli_sync_assign(struct group *g, struct cli *c, const struct group_a
 
 static void cli_sync(struct group *g, struct cli *c, uint64_t now) { cli_sync_assign(g, c, NULL, 0, now); }
 
-static int16_t cli_hb(struct group *g, struct cli *c, uint64_t now) {
+static sl_err cli_hb(struct group *g, struct cli *c, uint64_t now) {
     return group_heartbeat(g, c->id, c->instance, c->gen, now);
 }
 
-static int16_t cli_leave(struct group *g, struct cli *c, uint64_t now) {
+static sl_err cli_leave(struct group *g, struct cli *c, uint64_t now) {
     struct group_member_ident who = {c->id, NULL};
-    int16_t err = -1;
-    ck_assert_int_eq(group_leave(g, &who, 1, &err, now), GROUP_ERR_NONE);
+    sl_err err = SL_ERR_COUNT; /* not set */
+    ck_assert_int_eq(group_leave(g, &who, 1, &err, now), SL_OK);
     return err;
 }
 
@@ -169,7 +169,7 @@ static struct group *stable_one(struct cli *a, uint64_t now) {
 /* b joins a's Stable group, a rejoins, both sync: Stable, generation 2. */
 static void add_second(struct group *g, struct cli *a, struct cli *b, uint64_t now) {
     cli_join(g, b, now);
-    ck_assert_int_eq(cli_hb(g, a, now), GROUP_ERR_REBALANCE_IN_PROGRESS);
+    ck_assert_int_eq(cli_hb(g, a, now), SL_REBALANCE_IN_PROGRESS);
     cli_join(g, a, now);
     ck_assert_int_eq(a->join.fires, 1);
     ck_assert_int_eq(b->join.fires, 1);
@@ -192,7 +192,7 @@ START_TEST(test_single_member_initial_delay) {
     ck_assert_int_eq(a.join.fires, 0);
     group_tick(g, 1100);
     ck_assert_int_eq(a.join.fires, 1);
-    ck_assert_int_eq(a.join.error, GROUP_ERR_NONE);
+    ck_assert_int_eq(a.join.error, SL_OK);
     ck_assert_int_eq(a.join.generation, 1);
     ck_assert_str_eq(a.join.leader, a.join.member_id);
     ck_assert_str_eq(a.join.pname, "range");
@@ -202,11 +202,11 @@ START_TEST(test_single_member_initial_delay) {
     ck_assert_mem_eq(a.join.meta[0], a.meta, a.meta_len);
     ck_assert_int_eq(strncmp(a.id, "client-a-", 9), 0);
     ck_assert_int_eq(group_state(g), GROUP_COMPLETING_REBALANCE);
-    ck_assert_int_eq(cli_hb(g, &a, 1200), GROUP_ERR_NONE);
+    ck_assert_int_eq(cli_hb(g, &a, 1200), SL_OK);
     struct group_assignment as[] = {{a.id, str_span("A0")}};
     cli_sync_assign(g, &a, as, 1, 1200);
     ck_assert_int_eq(a.sync.fires, 1);
-    ck_assert_int_eq(a.sync.error, GROUP_ERR_NONE);
+    ck_assert_int_eq(a.sync.error, SL_OK);
     ck_assert_mem_eq(a.sync.assign, "A0", 2);
     ck_assert_str_eq(a.sync.pname, "range");
     ck_assert_int_eq(group_state(g), GROUP_STABLE);
@@ -257,8 +257,8 @@ START_TEST(test_second_member_rebalances_without_waiting) {
     cli_join(g, &b, 10);
     ck_assert_int_eq(b.join.fires, 0);
     ck_assert_int_eq(group_state(g), GROUP_PREPARING_REBALANCE);
-    ck_assert_int_eq(cli_hb(g, &a, 15), GROUP_ERR_REBALANCE_IN_PROGRESS);
-    ck_assert_int_eq(group_check_commit(g, a.id, NULL, 1, 15), GROUP_ERR_NONE); /* commit on revoke */
+    ck_assert_int_eq(cli_hb(g, &a, 15), SL_REBALANCE_IN_PROGRESS);
+    ck_assert_int_eq(group_check_commit(g, a.id, NULL, 1, 15), SL_OK); /* commit on revoke */
     cli_join(g, &a, 20);
     /* Both answers at the same instant as the last rejoin: no timeout involved. */
     ck_assert_int_eq(a.join.fires, 1);
@@ -279,14 +279,14 @@ START_TEST(test_second_member_rebalances_without_waiting) {
 
     cli_sync(g, &b, 30); /* the follower parks until the leader's assignment */
     ck_assert_int_eq(b.sync.fires, 0);
-    ck_assert_int_eq(cli_hb(g, &b, 35), GROUP_ERR_NONE);
-    ck_assert_int_eq(group_check_commit(g, b.id, NULL, 2, 35), GROUP_ERR_REBALANCE_IN_PROGRESS);
+    ck_assert_int_eq(cli_hb(g, &b, 35), SL_OK);
+    ck_assert_int_eq(group_check_commit(g, b.id, NULL, 2, 35), SL_REBALANCE_IN_PROGRESS);
     struct group_assignment as[] = {{a.id, str_span("a-0")}, {b.id, str_span("b\0-1")}};
     as[1].assignment.len = 4;
     cli_sync_assign(g, &a, as, 2, 40);
     ck_assert_int_eq(a.sync.fires, 1);
     ck_assert_int_eq(b.sync.fires, 1);
-    ck_assert_int_eq(b.sync.error, GROUP_ERR_NONE);
+    ck_assert_int_eq(b.sync.error, SL_OK);
     ck_assert_uint_eq(b.sync.assign_len, 4);
     ck_assert_mem_eq(b.sync.assign, "b\0-1", 4);
     ck_assert_mem_eq(a.sync.assign, "a-0", 3);
@@ -317,7 +317,7 @@ START_TEST(test_unassigned_member_gets_empty_assignment) {
     struct group_assignment as[] = {{b.id, str_span("B")}, {"ghost", str_span("G")}};
     cli_sync_assign(g, &a, as, 2, 3);
     ck_assert_int_eq(c.sync.fires, 1);
-    ck_assert_int_eq(c.sync.error, GROUP_ERR_NONE);
+    ck_assert_int_eq(c.sync.error, SL_OK);
     ck_assert_uint_eq(c.sync.assign_len, 0);
     ck_assert_uint_eq(a.sync.assign_len, 0);
     ck_assert_mem_eq(b.sync.assign, "B", 1);
@@ -336,7 +336,7 @@ START_TEST(test_absent_member_dropped_at_rebalance_timeout) {
     add_second(g, &a, &b, 0);
     cli_join(g, &c, 1000);
     cli_join(g, &a, 1000);
-    ck_assert_int_eq(cli_hb(g, &b, 5000), GROUP_ERR_REBALANCE_IN_PROGRESS); /* alive, but no rejoin */
+    ck_assert_int_eq(cli_hb(g, &b, 5000), SL_REBALANCE_IN_PROGRESS); /* alive, but no rejoin */
     ck_assert_uint_eq(group_next_deadline(g), 21000);
     group_tick(g, 20999);
     ck_assert_int_eq(a.join.fires, 0);
@@ -348,7 +348,7 @@ START_TEST(test_absent_member_dropped_at_rebalance_timeout) {
     ck_assert_str_eq(a.join.mids[0], a.id);
     ck_assert_str_eq(a.join.mids[1], c.id);
     ck_assert_int_eq(group_member_count(g), 2);
-    ck_assert_int_eq(cli_hb(g, &b, 21001), GROUP_ERR_UNKNOWN_MEMBER_ID);
+    ck_assert_int_eq(cli_hb(g, &b, 21001), SL_UNKNOWN_MEMBER_ID);
     group_destroy(g);
 }
 END_TEST
@@ -359,19 +359,19 @@ START_TEST(test_session_expiry) {
     cli_init(&b, "b", NULL);
     struct group *g = stable_one(&a, 0);
     add_second(g, &a, &b, 0);
-    ck_assert_int_eq(cli_hb(g, &a, 5000), GROUP_ERR_NONE);
+    ck_assert_int_eq(cli_hb(g, &a, 5000), SL_OK);
     ck_assert_uint_eq(group_next_deadline(g), 10000); /* b's session */
     group_tick(g, 9999);
     ck_assert_int_eq(group_state(g), GROUP_STABLE);
     group_tick(g, 10000);
     ck_assert_int_eq(group_state(g), GROUP_PREPARING_REBALANCE);
     ck_assert_int_eq(group_member_count(g), 1);
-    ck_assert_int_eq(cli_hb(g, &a, 10001), GROUP_ERR_REBALANCE_IN_PROGRESS);
+    ck_assert_int_eq(cli_hb(g, &a, 10001), SL_REBALANCE_IN_PROGRESS);
     cli_join(g, &a, 10002);
     ck_assert_int_eq(a.join.fires, 1);
     ck_assert_int_eq(a.join.generation, 3);
     ck_assert_int_eq(a.join.member_count, 1);
-    ck_assert_int_eq(cli_hb(g, &b, 10003), GROUP_ERR_UNKNOWN_MEMBER_ID);
+    ck_assert_int_eq(cli_hb(g, &b, 10003), SL_UNKNOWN_MEMBER_ID);
     /* The last session running out empties the group. */
     cli_sync(g, &a, 10003);
     group_tick(g, 10003 + 10000);
@@ -398,7 +398,7 @@ START_TEST(test_parked_join_not_expired_during_join_phase) {
     ck_assert_int_eq(b.join.fires, 0);
     ck_assert_int_eq(group_state(g), GROUP_PREPARING_REBALANCE);
     for (uint64_t t = 2000; t <= 15000; t += 2000) {
-        ck_assert_int_eq(cli_hb(g, &a, t), GROUP_ERR_REBALANCE_IN_PROGRESS);
+        ck_assert_int_eq(cli_hb(g, &a, t), SL_REBALANCE_IN_PROGRESS);
         group_tick(g, t);
     }
     ck_assert_int_eq(group_member_count(g), 2); /* b's session did not run while parked */
@@ -418,14 +418,14 @@ START_TEST(test_leave_single) {
     cli_init(&b, "b", NULL);
     struct group *g = stable_one(&a, 0);
     add_second(g, &a, &b, 0);
-    ck_assert_int_eq(cli_leave(g, &b, 100), GROUP_ERR_NONE);
+    ck_assert_int_eq(cli_leave(g, &b, 100), SL_OK);
     ck_assert_int_eq(group_state(g), GROUP_PREPARING_REBALANCE);
-    ck_assert_int_eq(cli_leave(g, &b, 100), GROUP_ERR_UNKNOWN_MEMBER_ID);
+    ck_assert_int_eq(cli_leave(g, &b, 100), SL_UNKNOWN_MEMBER_ID);
     cli_join(g, &a, 110);
     ck_assert_int_eq(a.join.fires, 1);
     ck_assert_int_eq(a.join.generation, 3);
     cli_sync(g, &a, 110);
-    ck_assert_int_eq(cli_leave(g, &a, 120), GROUP_ERR_NONE);
+    ck_assert_int_eq(cli_leave(g, &a, 120), SL_OK);
     ck_assert_int_eq(group_state(g), GROUP_EMPTY);
     ck_assert_int_eq(group_generation(g), 4);
     ck_assert_int_eq(group_member_count(g), 0);
@@ -443,20 +443,20 @@ START_TEST(test_leave_answers_parked_requests) {
     struct group *g = stable_one(&a, 0);
     add_second(g, &a, &b, 0);
     cli_join(g, &c, 10);
-    ck_assert_int_eq(c.join.error, GROUP_ERR_MEMBER_ID_REQUIRED);
+    ck_assert_int_eq(c.join.error, SL_MEMBER_ID_REQUIRED);
     cli_join(g, &c, 10);
     cli_join(g, &a, 10);
     ck_assert_int_eq(c.join.fires, 0);
-    ck_assert_int_eq(cli_leave(g, &c, 11), GROUP_ERR_NONE); /* its parked join answers */
+    ck_assert_int_eq(cli_leave(g, &c, 11), SL_OK); /* its parked join answers */
     ck_assert_int_eq(c.join.fires, 1);
-    ck_assert_int_eq(c.join.error, GROUP_ERR_UNKNOWN_MEMBER_ID);
+    ck_assert_int_eq(c.join.error, SL_UNKNOWN_MEMBER_ID);
     cli_join(g, &b, 12);
     ck_assert_int_eq(a.join.fires, 1);
     cli_sync(g, &b, 13);
     ck_assert_int_eq(b.sync.fires, 0);
-    ck_assert_int_eq(cli_leave(g, &b, 14), GROUP_ERR_NONE); /* and its parked sync */
+    ck_assert_int_eq(cli_leave(g, &b, 14), SL_OK); /* and its parked sync */
     ck_assert_int_eq(b.sync.fires, 1);
-    ck_assert_int_eq(b.sync.error, GROUP_ERR_UNKNOWN_MEMBER_ID);
+    ck_assert_int_eq(b.sync.error, SL_UNKNOWN_MEMBER_ID);
     ck_assert_int_eq(group_state(g), GROUP_PREPARING_REBALANCE);
     group_destroy(g);
 }
@@ -482,13 +482,13 @@ START_TEST(test_leave_batch) {
         {"", "i-zzz"},      /* unknown instance id */
         {"a-stale", "i-a"}, /* instance id mapped to another member id */
     };
-    int16_t errs[5];
-    ck_assert_int_eq(group_leave(g, who, 5, errs, 1), GROUP_ERR_NONE);
-    ck_assert_int_eq(errs[0], GROUP_ERR_NONE);
-    ck_assert_int_eq(errs[1], GROUP_ERR_NONE);
-    ck_assert_int_eq(errs[2], GROUP_ERR_UNKNOWN_MEMBER_ID);
-    ck_assert_int_eq(errs[3], GROUP_ERR_UNKNOWN_MEMBER_ID);
-    ck_assert_int_eq(errs[4], GROUP_ERR_FENCED_INSTANCE_ID);
+    sl_err errs[5];
+    ck_assert_int_eq(group_leave(g, who, 5, errs, 1), SL_OK);
+    ck_assert_int_eq(errs[0], SL_OK);
+    ck_assert_int_eq(errs[1], SL_OK);
+    ck_assert_int_eq(errs[2], SL_UNKNOWN_MEMBER_ID);
+    ck_assert_int_eq(errs[3], SL_UNKNOWN_MEMBER_ID);
+    ck_assert_int_eq(errs[4], SL_FENCED_INSTANCE_ID);
     ck_assert_int_eq(group_member_count(g), 1);
     ck_assert_int_eq(group_state(g), GROUP_PREPARING_REBALANCE);
     group_destroy(g);
@@ -502,7 +502,7 @@ START_TEST(test_member_id_required_round_trip) {
     struct group *g = mk(0);
     cli_join(g, &a, 0);
     ck_assert_int_eq(a.join.fires, 1);
-    ck_assert_int_eq(a.join.error, GROUP_ERR_MEMBER_ID_REQUIRED);
+    ck_assert_int_eq(a.join.error, SL_MEMBER_ID_REQUIRED);
     ck_assert_int_eq(a.join.generation, -1);
     ck_assert_int_eq(strncmp(a.id, "client-a-", 9), 0);
     ck_assert_uint_eq(strlen(a.id), 9 + 36);
@@ -510,7 +510,7 @@ START_TEST(test_member_id_required_round_trip) {
     ck_assert_int_eq(group_member_count(g), 0);
     cli_join(g, &a, 5);
     ck_assert_int_eq(a.join.fires, 1);
-    ck_assert_int_eq(a.join.error, GROUP_ERR_NONE);
+    ck_assert_int_eq(a.join.error, SL_OK);
     ck_assert_str_eq(a.join.member_id, a.id);
     ck_assert_int_eq(a.join.generation, 1);
     cli_sync(g, &a, 5);
@@ -519,7 +519,7 @@ START_TEST(test_member_id_required_round_trip) {
     cli_init(&b, "client-b", NULL);
     b.version = 4;
     cli_join(g, &b, 10);
-    ck_assert_int_eq(b.join.error, GROUP_ERR_MEMBER_ID_REQUIRED);
+    ck_assert_int_eq(b.join.error, SL_MEMBER_ID_REQUIRED);
     ck_assert_int_eq(group_state(g), GROUP_STABLE);
     cli_init(&c, "client-c", NULL); /* v3: joins directly */
     cli_join(g, &c, 11);
@@ -538,11 +538,11 @@ START_TEST(test_member_id_required_round_trip) {
     cli_init(&d, "client-d", NULL);
     d.version = 4;
     cli_join(g, &d, 100);
-    ck_assert_int_eq(d.join.error, GROUP_ERR_MEMBER_ID_REQUIRED);
+    ck_assert_int_eq(d.join.error, SL_MEMBER_ID_REQUIRED);
     ck_assert_uint_le(group_next_deadline(g), 100 + 10000);
     group_tick(g, 100 + 10000);
     cli_join(g, &d, 100 + 10001);
-    ck_assert_int_eq(d.join.error, GROUP_ERR_UNKNOWN_MEMBER_ID);
+    ck_assert_int_eq(d.join.error, SL_UNKNOWN_MEMBER_ID);
     /* Two ids are never the same. */
     struct cli e;
     cli_init(&e, "client-d", NULL);
@@ -560,10 +560,10 @@ START_TEST(test_member_id_required_leave_pending) {
     b.version = 4;
     struct group *g = stable_one(&a, 0);
     cli_join(g, &b, 1);
-    ck_assert_int_eq(b.join.error, GROUP_ERR_MEMBER_ID_REQUIRED);
-    ck_assert_int_eq(cli_leave(g, &b, 2), GROUP_ERR_NONE);
+    ck_assert_int_eq(b.join.error, SL_MEMBER_ID_REQUIRED);
+    ck_assert_int_eq(cli_leave(g, &b, 2), SL_OK);
     cli_join(g, &b, 3);
-    ck_assert_int_eq(b.join.error, GROUP_ERR_UNKNOWN_MEMBER_ID);
+    ck_assert_int_eq(b.join.error, SL_UNKNOWN_MEMBER_ID);
     group_destroy(g);
 }
 END_TEST
@@ -575,21 +575,21 @@ START_TEST(test_invalid_session_timeout) {
     a.session_ms = 5999;
     cli_join(g, &a, 0);
     ck_assert_int_eq(a.join.fires, 1);
-    ck_assert_int_eq(a.join.error, GROUP_ERR_INVALID_SESSION_TIMEOUT);
+    ck_assert_int_eq(a.join.error, SL_INVALID_SESSION_TIMEOUT);
     a.session_ms = 1800001;
     cli_join(g, &a, 0);
-    ck_assert_int_eq(a.join.error, GROUP_ERR_INVALID_SESSION_TIMEOUT);
+    ck_assert_int_eq(a.join.error, SL_INVALID_SESSION_TIMEOUT);
     a.session_ms = -1;
     cli_join(g, &a, 0);
-    ck_assert_int_eq(a.join.error, GROUP_ERR_INVALID_SESSION_TIMEOUT);
+    ck_assert_int_eq(a.join.error, SL_INVALID_SESSION_TIMEOUT);
     ck_assert_int_eq(group_state(g), GROUP_EMPTY);
     a.session_ms = 6000;
     cli_join(g, &a, 0);
-    ck_assert_int_eq(a.join.error, GROUP_ERR_NONE);
+    ck_assert_int_eq(a.join.error, SL_OK);
     ck_assert_int_eq(a.join.generation, 1);
     a.session_ms = 1800000;
     cli_join(g, &a, 0);
-    ck_assert_int_eq(a.join.error, GROUP_ERR_NONE);
+    ck_assert_int_eq(a.join.error, SL_OK);
     group_destroy(g);
 }
 END_TEST
@@ -602,25 +602,25 @@ START_TEST(test_inconsistent_group_protocol) {
     cli_init(&b, "b", NULL);
     b.protos[0].name = "roundrobin";
     cli_join(g, &b, 1);
-    ck_assert_int_eq(b.join.error, GROUP_ERR_INCONSISTENT_GROUP_PROTOCOL);
+    ck_assert_int_eq(b.join.error, SL_INCONSISTENT_GROUP_PROTOCOL);
     ck_assert_str_eq(b.join.member_id, "");
     cli_init(&b, "b", NULL);
     b.ptype = "connect";
     cli_join(g, &b, 1);
-    ck_assert_int_eq(b.join.error, GROUP_ERR_INCONSISTENT_GROUP_PROTOCOL);
+    ck_assert_int_eq(b.join.error, SL_INCONSISTENT_GROUP_PROTOCOL);
     cli_init(&b, "b", NULL);
     b.nprotos = 0;
     cli_join(g, &b, 1);
-    ck_assert_int_eq(b.join.error, GROUP_ERR_INCONSISTENT_GROUP_PROTOCOL);
+    ck_assert_int_eq(b.join.error, SL_INCONSISTENT_GROUP_PROTOCOL);
     ck_assert_int_eq(group_member_count(g), 1);
     /* An existing member may not drop the group's only common protocol either. */
     cli_init(&b, "b", NULL);
     cli_join(g, &b, 2);
     cli_join(g, &a, 2);
-    ck_assert_int_eq(b.join.error, GROUP_ERR_NONE);
+    ck_assert_int_eq(b.join.error, SL_OK);
     b.protos[0].name = "roundrobin";
     cli_join(g, &b, 3);
-    ck_assert_int_eq(b.join.error, GROUP_ERR_INCONSISTENT_GROUP_PROTOCOL);
+    ck_assert_int_eq(b.join.error, SL_INCONSISTENT_GROUP_PROTOCOL);
     ck_assert_str_eq(b.join.member_id, b.id);
     /* An empty group takes any protocol type again. */
     struct group *g2 = mk(0);
@@ -628,10 +628,10 @@ START_TEST(test_inconsistent_group_protocol) {
     cli_init(&c, "c", NULL);
     c.ptype = "";
     cli_join(g2, &c, 0);
-    ck_assert_int_eq(c.join.error, GROUP_ERR_INCONSISTENT_GROUP_PROTOCOL);
+    ck_assert_int_eq(c.join.error, SL_INCONSISTENT_GROUP_PROTOCOL);
     c.ptype = "connect";
     cli_join(g2, &c, 0);
-    ck_assert_int_eq(c.join.error, GROUP_ERR_NONE);
+    ck_assert_int_eq(c.join.error, SL_OK);
     ck_assert_str_eq(c.join.ptype, "connect");
     group_destroy(g2);
     group_destroy(g);
@@ -741,10 +741,10 @@ START_TEST(test_completing_rebalance_interrupted) {
     ck_assert_int_eq(b.sync.fires, 0);
     cli_join(g, &c, 2); /* a newcomer before the leader's sync */
     ck_assert_int_eq(b.sync.fires, 1);
-    ck_assert_int_eq(b.sync.error, GROUP_ERR_REBALANCE_IN_PROGRESS);
+    ck_assert_int_eq(b.sync.error, SL_REBALANCE_IN_PROGRESS);
     ck_assert_int_eq(group_state(g), GROUP_PREPARING_REBALANCE);
     cli_sync(g, &a, 3);
-    ck_assert_int_eq(a.sync.error, GROUP_ERR_REBALANCE_IN_PROGRESS);
+    ck_assert_int_eq(a.sync.error, SL_REBALANCE_IN_PROGRESS);
     group_destroy(g);
 }
 END_TEST
@@ -757,32 +757,32 @@ START_TEST(test_sync_errors) {
     int32_t gen = a.gen;
     a.gen = gen + 1;
     cli_sync(g, &a, 1);
-    ck_assert_int_eq(a.sync.error, GROUP_ERR_ILLEGAL_GENERATION);
+    ck_assert_int_eq(a.sync.error, SL_ILLEGAL_GENERATION);
     a.gen = gen;
     snprintf(b.id, sizeof b.id, "nobody");
     b.gen = gen;
     cli_sync(g, &b, 1);
-    ck_assert_int_eq(b.sync.error, GROUP_ERR_UNKNOWN_MEMBER_ID);
+    ck_assert_int_eq(b.sync.error, SL_UNKNOWN_MEMBER_ID);
     /* v5 protocol checks. */
     struct group_sync_req req = {.member_id = a.id, .generation = gen, .protocol_type = "connect"};
     group_sync(g, &req, &a.sync, 1);
-    ck_assert_int_eq(a.sync.error, GROUP_ERR_INCONSISTENT_GROUP_PROTOCOL);
+    ck_assert_int_eq(a.sync.error, SL_INCONSISTENT_GROUP_PROTOCOL);
     req.protocol_type = "consumer";
     req.protocol_name = "roundrobin";
     group_sync(g, &req, &a.sync, 1);
-    ck_assert_int_eq(a.sync.error, GROUP_ERR_INCONSISTENT_GROUP_PROTOCOL);
+    ck_assert_int_eq(a.sync.error, SL_INCONSISTENT_GROUP_PROTOCOL);
     memset(&a.sync, 0, sizeof a.sync);
     req.protocol_name = "range";
     group_sync(g, &req, &a.sync, 1);
     ck_assert_int_eq(a.sync.fires, 1);
-    ck_assert_int_eq(a.sync.error, GROUP_ERR_NONE);
+    ck_assert_int_eq(a.sync.error, SL_OK);
     ck_assert_mem_eq(a.sync.assign, "A-all", 5);
     ck_assert_str_eq(a.sync.ptype, "consumer");
     /* During PreparingRebalance. */
     b.id[0] = '\0';
     cli_join(g, &b, 2);
     cli_sync(g, &a, 3);
-    ck_assert_int_eq(a.sync.error, GROUP_ERR_REBALANCE_IN_PROGRESS);
+    ck_assert_int_eq(a.sync.error, SL_REBALANCE_IN_PROGRESS);
     ck_assert_int_eq(a.sync.assign_len, 0);
     group_destroy(g);
 }
@@ -792,23 +792,23 @@ START_TEST(test_heartbeat_errors) {
     struct cli a;
     cli_init(&a, "a", NULL);
     struct group *g = stable_one(&a, 0);
-    ck_assert_int_eq(group_heartbeat(g, a.id, NULL, a.gen, 1), GROUP_ERR_NONE);
-    ck_assert_int_eq(group_heartbeat(g, a.id, NULL, a.gen - 1, 1), GROUP_ERR_ILLEGAL_GENERATION);
-    ck_assert_int_eq(group_heartbeat(g, "nobody", NULL, a.gen, 1), GROUP_ERR_UNKNOWN_MEMBER_ID);
-    ck_assert_int_eq(group_heartbeat(g, "", NULL, -1, 1), GROUP_ERR_UNKNOWN_MEMBER_ID);
-    ck_assert_int_eq(group_heartbeat(g, a.id, "i-unknown", a.gen, 1), GROUP_ERR_UNKNOWN_MEMBER_ID);
-    ck_assert_int_eq(cli_leave(g, &a, 2), GROUP_ERR_NONE);
-    ck_assert_int_eq(group_heartbeat(g, a.id, NULL, a.gen, 3), GROUP_ERR_UNKNOWN_MEMBER_ID);
-    ck_assert_int_eq(group_delete(g), GROUP_ERR_NONE);
-    ck_assert_int_eq(group_heartbeat(g, a.id, NULL, a.gen, 3), GROUP_ERR_COORDINATOR_NOT_AVAILABLE);
+    ck_assert_int_eq(group_heartbeat(g, a.id, NULL, a.gen, 1), SL_OK);
+    ck_assert_int_eq(group_heartbeat(g, a.id, NULL, a.gen - 1, 1), SL_ILLEGAL_GENERATION);
+    ck_assert_int_eq(group_heartbeat(g, "nobody", NULL, a.gen, 1), SL_UNKNOWN_MEMBER_ID);
+    ck_assert_int_eq(group_heartbeat(g, "", NULL, -1, 1), SL_UNKNOWN_MEMBER_ID);
+    ck_assert_int_eq(group_heartbeat(g, a.id, "i-unknown", a.gen, 1), SL_UNKNOWN_MEMBER_ID);
+    ck_assert_int_eq(cli_leave(g, &a, 2), SL_OK);
+    ck_assert_int_eq(group_heartbeat(g, a.id, NULL, a.gen, 3), SL_UNKNOWN_MEMBER_ID);
+    ck_assert_int_eq(group_delete(g), SL_OK);
+    ck_assert_int_eq(group_heartbeat(g, a.id, NULL, a.gen, 3), SL_COORDINATOR_NOT_AVAILABLE);
     group_destroy(g);
 
     struct group_config cfg;
     group_config_defaults(&cfg);
     g = group_create("", &cfg, &ops, 1);
     cli_join(g, &a, 0);
-    ck_assert_int_eq(a.join.error, GROUP_ERR_INVALID_GROUP_ID);
-    ck_assert_int_eq(group_heartbeat(g, "x", NULL, 0, 0), GROUP_ERR_INVALID_GROUP_ID);
+    ck_assert_int_eq(a.join.error, SL_INVALID_GROUP_ID);
+    ck_assert_int_eq(group_heartbeat(g, "x", NULL, 0, 0), SL_INVALID_GROUP_ID);
     group_destroy(g);
 }
 END_TEST
@@ -833,7 +833,7 @@ START_TEST(test_static_rejoin_without_rebalance) {
     b.id[0] = '\0';
     cli_join(g, &b, 5000);
     ck_assert_int_eq(b.join.fires, 1);
-    ck_assert_int_eq(b.join.error, GROUP_ERR_NONE);
+    ck_assert_int_eq(b.join.error, SL_OK);
     ck_assert_int_eq(b.join.generation, 2); /* unchanged */
     ck_assert_str_ne(b.id, old_b);
     ck_assert_str_eq(b.join.leader, a.id);
@@ -844,17 +844,17 @@ START_TEST(test_static_rejoin_without_rebalance) {
     ck_assert_int_eq(b.sync.fires, 1);
     ck_assert_mem_eq(b.sync.assign, "B-p1", 4);
     /* The old member id is fenced. */
-    ck_assert_int_eq(group_heartbeat(g, old_b, "i-b", 2, 5002), GROUP_ERR_FENCED_INSTANCE_ID);
-    ck_assert_int_eq(group_check_commit(g, old_b, "i-b", 2, 5002), GROUP_ERR_FENCED_INSTANCE_ID);
+    ck_assert_int_eq(group_heartbeat(g, old_b, "i-b", 2, 5002), SL_FENCED_INSTANCE_ID);
+    ck_assert_int_eq(group_check_commit(g, old_b, "i-b", 2, 5002), SL_FENCED_INSTANCE_ID);
     struct group_sync_req sreq = {.member_id = old_b, .instance_id = "i-b", .generation = 2};
     struct cli stale;
     cli_init(&stale, "b", "i-b");
     group_sync(g, &sreq, &stale.sync, 5002);
-    ck_assert_int_eq(stale.sync.error, GROUP_ERR_FENCED_INSTANCE_ID);
+    ck_assert_int_eq(stale.sync.error, SL_FENCED_INSTANCE_ID);
     snprintf(stale.id, sizeof stale.id, "%s", old_b);
     cli_join(g, &stale, 5002);
-    ck_assert_int_eq(stale.join.error, GROUP_ERR_FENCED_INSTANCE_ID);
-    ck_assert_int_eq(cli_hb(g, &b, 5003), GROUP_ERR_NONE);
+    ck_assert_int_eq(stale.join.error, SL_FENCED_INSTANCE_ID);
+    ck_assert_int_eq(cli_hb(g, &b, 5003), SL_OK);
 
     /* The leader restarts too: it stays leader, and is told the old leader id so that it does
      * not run its assignor for a settled generation. */
@@ -862,7 +862,7 @@ START_TEST(test_static_rejoin_without_rebalance) {
     snprintf(old_a, sizeof old_a, "%s", a.id);
     a.id[0] = '\0';
     cli_join(g, &a, 6000);
-    ck_assert_int_eq(a.join.error, GROUP_ERR_NONE);
+    ck_assert_int_eq(a.join.error, SL_OK);
     ck_assert_int_eq(a.join.generation, 2);
     ck_assert_str_eq(a.join.leader, old_a);
     ck_assert_str_eq(group_leader(g), a.id);
@@ -892,7 +892,7 @@ START_TEST(test_static_rejoin_without_rebalance) {
     cli_join(g, &a, 8000);
     ck_assert_int_eq(a.join.fires, 0);
     ck_assert_int_eq(group_state(g), GROUP_PREPARING_REBALANCE);
-    ck_assert_int_eq(cli_hb(g, &b, 8001), GROUP_ERR_REBALANCE_IN_PROGRESS);
+    ck_assert_int_eq(cli_hb(g, &b, 8001), SL_REBALANCE_IN_PROGRESS);
     cli_join(g, &b, 8001);
     ck_assert_int_eq(a.join.fires, 1);
     ck_assert_str_eq(a.join.pname, "roundrobin");
@@ -901,7 +901,7 @@ START_TEST(test_static_rejoin_without_rebalance) {
     /* Its session still expires normally. */
     cli_sync(g, &b, 8002);
     cli_sync(g, &a, 8002);
-    ck_assert_int_eq(cli_hb(g, &a, 15000), GROUP_ERR_NONE);
+    ck_assert_int_eq(cli_hb(g, &a, 15000), SL_OK);
     group_tick(g, 8002 + 10000);
     ck_assert_int_eq(group_member_count(g), 1);
     ck_assert_int_eq(group_state(g), GROUP_PREPARING_REBALANCE);
@@ -927,18 +927,18 @@ START_TEST(test_static_member_fencing_of_parked_requests) {
     cli_join(g, &a2, 4);
     ck_assert_int_eq(a2.join.fires, 0);
     ck_assert_int_eq(b.sync.fires, 1);
-    ck_assert_int_eq(b.sync.error, GROUP_ERR_REBALANCE_IN_PROGRESS);
+    ck_assert_int_eq(b.sync.error, SL_REBALANCE_IN_PROGRESS);
     ck_assert_int_eq(group_state(g), GROUP_PREPARING_REBALANCE);
-    ck_assert_int_eq(cli_hb(g, &a, 5), GROUP_ERR_FENCED_INSTANCE_ID);
+    ck_assert_int_eq(cli_hb(g, &a, 5), SL_FENCED_INSTANCE_ID);
     /* A third one while a2 is parked: a2's join answers FENCED_INSTANCE_ID. */
     struct cli a3;
     cli_init(&a3, "a3", "i-a");
     cli_join(g, &a3, 6);
     ck_assert_int_eq(a2.join.fires, 1);
-    ck_assert_int_eq(a2.join.error, GROUP_ERR_FENCED_INSTANCE_ID);
+    ck_assert_int_eq(a2.join.error, SL_FENCED_INSTANCE_ID);
     cli_join(g, &b, 7);
     ck_assert_int_eq(a3.join.fires, 1);
-    ck_assert_int_eq(a3.join.error, GROUP_ERR_NONE);
+    ck_assert_int_eq(a3.join.error, SL_OK);
     ck_assert_int_eq(group_member_count(g), 2);
     group_destroy(g);
 }
@@ -979,38 +979,38 @@ START_TEST(test_commit_checks) {
     cli_init(&b, "b", NULL);
     struct group *g = mk(100);
     /* Empty: simple commits only. */
-    ck_assert_int_eq(group_check_commit(g, "", NULL, -1, 0), GROUP_ERR_NONE);
-    ck_assert_int_eq(group_check_commit(g, NULL, NULL, -1, 0), GROUP_ERR_NONE);
-    ck_assert_int_eq(group_check_commit(g, "ghost", NULL, 3, 0), GROUP_ERR_UNKNOWN_MEMBER_ID);
+    ck_assert_int_eq(group_check_commit(g, "", NULL, -1, 0), SL_OK);
+    ck_assert_int_eq(group_check_commit(g, NULL, NULL, -1, 0), SL_OK);
+    ck_assert_int_eq(group_check_commit(g, "ghost", NULL, 3, 0), SL_UNKNOWN_MEMBER_ID);
     cli_join(g, &a, 0);
     /* PreparingRebalance: no more simple commits; the member's own with its generation. */
-    ck_assert_int_eq(group_check_commit(g, "", NULL, -1, 1), GROUP_ERR_UNKNOWN_MEMBER_ID);
+    ck_assert_int_eq(group_check_commit(g, "", NULL, -1, 1), SL_UNKNOWN_MEMBER_ID);
     group_tick(g, 100);
     /* CompletingRebalance. */
-    ck_assert_int_eq(group_check_commit(g, a.id, NULL, 1, 101), GROUP_ERR_REBALANCE_IN_PROGRESS);
-    ck_assert_int_eq(group_check_commit(g, a.id, NULL, 0, 101), GROUP_ERR_ILLEGAL_GENERATION);
+    ck_assert_int_eq(group_check_commit(g, a.id, NULL, 1, 101), SL_REBALANCE_IN_PROGRESS);
+    ck_assert_int_eq(group_check_commit(g, a.id, NULL, 0, 101), SL_ILLEGAL_GENERATION);
     cli_sync(g, &a, 102);
     /* Stable. */
-    ck_assert_int_eq(group_check_commit(g, a.id, NULL, 1, 103), GROUP_ERR_NONE);
-    ck_assert_int_eq(group_check_commit(g, a.id, NULL, 2, 103), GROUP_ERR_ILLEGAL_GENERATION);
-    ck_assert_int_eq(group_check_commit(g, a.id, NULL, -1, 103), GROUP_ERR_ILLEGAL_GENERATION);
-    ck_assert_int_eq(group_check_commit(g, "ghost", NULL, 1, 103), GROUP_ERR_UNKNOWN_MEMBER_ID);
-    ck_assert_int_eq(group_check_commit(g, "", NULL, -1, 103), GROUP_ERR_UNKNOWN_MEMBER_ID);
-    ck_assert_int_eq(group_check_commit(g, a.id, "i-none", 1, 103), GROUP_ERR_UNKNOWN_MEMBER_ID);
+    ck_assert_int_eq(group_check_commit(g, a.id, NULL, 1, 103), SL_OK);
+    ck_assert_int_eq(group_check_commit(g, a.id, NULL, 2, 103), SL_ILLEGAL_GENERATION);
+    ck_assert_int_eq(group_check_commit(g, a.id, NULL, -1, 103), SL_ILLEGAL_GENERATION);
+    ck_assert_int_eq(group_check_commit(g, "ghost", NULL, 1, 103), SL_UNKNOWN_MEMBER_ID);
+    ck_assert_int_eq(group_check_commit(g, "", NULL, -1, 103), SL_UNKNOWN_MEMBER_ID);
+    ck_assert_int_eq(group_check_commit(g, a.id, "i-none", 1, 103), SL_UNKNOWN_MEMBER_ID);
     /* PreparingRebalance: commit on revoke with the current generation; and it keeps the
      * session alive. */
     cli_join(g, &b, 200);
     ck_assert_int_eq(group_state(g), GROUP_PREPARING_REBALANCE);
-    ck_assert_int_eq(group_check_commit(g, a.id, NULL, 1, 9000), GROUP_ERR_NONE);
+    ck_assert_int_eq(group_check_commit(g, a.id, NULL, 1, 9000), SL_OK);
     group_tick(g, 103 + 10000);
     ck_assert_int_eq(group_member_count(g), 2);
     /* Empty again: simple commits return. */
-    ck_assert_int_eq(cli_leave(g, &a, 9001), GROUP_ERR_NONE);
-    ck_assert_int_eq(cli_leave(g, &b, 9001), GROUP_ERR_NONE);
+    ck_assert_int_eq(cli_leave(g, &a, 9001), SL_OK);
+    ck_assert_int_eq(cli_leave(g, &b, 9001), SL_OK);
     ck_assert_int_eq(group_state(g), GROUP_EMPTY);
-    ck_assert_int_eq(group_check_commit(g, "", NULL, -1, 9002), GROUP_ERR_NONE);
-    ck_assert_int_eq(group_delete(g), GROUP_ERR_NONE);
-    ck_assert_int_eq(group_check_commit(g, "", NULL, -1, 9002), GROUP_ERR_COORDINATOR_NOT_AVAILABLE);
+    ck_assert_int_eq(group_check_commit(g, "", NULL, -1, 9002), SL_OK);
+    ck_assert_int_eq(group_delete(g), SL_OK);
+    ck_assert_int_eq(group_check_commit(g, "", NULL, -1, 9002), SL_COORDINATOR_NOT_AVAILABLE);
     group_destroy(g);
 }
 END_TEST
@@ -1032,7 +1032,7 @@ START_TEST(test_cooperative_sticky_two_rounds) {
     /* b joins; a hears of it from a heartbeat and rejoins listing what it owns. */
     cli_set_meta(&b, "owned:");
     cli_join(g, &b, 1000);
-    ck_assert_int_eq(cli_hb(g, &a, 1001), GROUP_ERR_REBALANCE_IN_PROGRESS);
+    ck_assert_int_eq(cli_hb(g, &a, 1001), SL_REBALANCE_IN_PROGRESS);
     cli_set_meta(&a, "owned:0,1,2,3");
     cli_join(g, &a, 1002);
     ck_assert_int_eq(a.join.fires, 1);
@@ -1049,11 +1049,11 @@ START_TEST(test_cooperative_sticky_two_rounds) {
     ck_assert_int_eq(group_state(g), GROUP_STABLE);
 
     /* a revokes 2,3: commits them, then rejoins at once. */
-    ck_assert_int_eq(group_check_commit(g, a.id, NULL, 2, 1004), GROUP_ERR_NONE);
+    ck_assert_int_eq(group_check_commit(g, a.id, NULL, 2, 1004), SL_OK);
     cli_set_meta(&a, "owned:0,1");
     cli_join(g, &a, 1005);
     ck_assert_int_eq(a.join.fires, 0);
-    ck_assert_int_eq(cli_hb(g, &b, 1006), GROUP_ERR_REBALANCE_IN_PROGRESS);
+    ck_assert_int_eq(cli_hb(g, &b, 1006), SL_REBALANCE_IN_PROGRESS);
     cli_join(g, &b, 1006);
     ck_assert_int_eq(a.join.fires, 1);
     ck_assert_int_eq(b.join.fires, 1);
@@ -1106,9 +1106,9 @@ START_TEST(test_max_size) {
     cli_join(g, &a, 0);
     cli_join(g, &b, 0);
     cli_join(g, &c, 0);
-    ck_assert_int_eq(c.join.error, GROUP_ERR_GROUP_MAX_SIZE_REACHED);
+    ck_assert_int_eq(c.join.error, SL_GROUP_MAX_SIZE_REACHED);
     cli_join(g, &d, 0);
-    ck_assert_int_eq(d.join.error, GROUP_ERR_GROUP_MAX_SIZE_REACHED);
+    ck_assert_int_eq(d.join.error, SL_GROUP_MAX_SIZE_REACHED);
     ck_assert_int_eq(group_member_count(g), 2);
     group_destroy(g);
 }
@@ -1138,18 +1138,18 @@ START_TEST(test_cancel_reply) {
     ck_assert_int_eq(b.sync.fires, 0);
     ck_assert_int_eq(group_state(g), GROUP_STABLE);
     /* With its reply gone its session runs again, and expires. */
-    ck_assert_int_eq(cli_hb(g, &a, 10000), GROUP_ERR_NONE);
+    ck_assert_int_eq(cli_hb(g, &a, 10000), SL_OK);
     group_tick(g, 12 + 10000);
     ck_assert_int_eq(group_member_count(g), 1);
     ck_assert_int_eq(group_state(g), GROUP_PREPARING_REBALANCE);
     /* A cancelled parked join whose member then leaves: silence. */
     c.version = 4;
     cli_join(g, &c, 10020);
-    ck_assert_int_eq(c.join.error, GROUP_ERR_MEMBER_ID_REQUIRED);
+    ck_assert_int_eq(c.join.error, SL_MEMBER_ID_REQUIRED);
     cli_join(g, &c, 10021);
     ck_assert_int_eq(c.join.fires, 0);
     group_cancel_reply(g, &c.join);
-    ck_assert_int_eq(cli_leave(g, &c, 10022), GROUP_ERR_NONE);
+    ck_assert_int_eq(cli_leave(g, &c, 10022), SL_OK);
     ck_assert_int_eq(c.join.fires, 0);
     /* ...or whose group goes away: silence too. */
     struct cli d;
@@ -1170,7 +1170,7 @@ START_TEST(test_destroy_answers_parked) {
     ck_assert_int_eq(b.join.fires, 0);
     group_destroy(g);
     ck_assert_int_eq(b.join.fires, 1);
-    ck_assert_int_eq(b.join.error, GROUP_ERR_COORDINATOR_NOT_AVAILABLE);
+    ck_assert_int_eq(b.join.error, SL_COORDINATOR_NOT_AVAILABLE);
 }
 END_TEST
 
@@ -1181,21 +1181,21 @@ START_TEST(test_superseded_join) {
     b.version = 4;
     struct group *g = stable_one(&a, 0);
     cli_join(g, &b, 1);
-    ck_assert_int_eq(b.join.error, GROUP_ERR_MEMBER_ID_REQUIRED);
+    ck_assert_int_eq(b.join.error, SL_MEMBER_ID_REQUIRED);
     cli_join(g, &b, 1);
     ck_assert_int_eq(b.join.fires, 0);
     /* The same member again (the client gave up and retried): the first answer goes out. */
     struct cli b2 = b;
     cli_join(g, &b2, 2);
     ck_assert_int_eq(b.join.fires, 1);
-    ck_assert_int_eq(b.join.error, GROUP_ERR_REBALANCE_IN_PROGRESS);
+    ck_assert_int_eq(b.join.error, SL_REBALANCE_IN_PROGRESS);
     ck_assert_int_eq(b2.join.fires, 0);
     cli_join(g, &b, 3);
     ck_assert_int_eq(b2.join.fires, 1);
-    ck_assert_int_eq(b2.join.error, GROUP_ERR_REBALANCE_IN_PROGRESS);
+    ck_assert_int_eq(b2.join.error, SL_REBALANCE_IN_PROGRESS);
     cli_join(g, &a, 4);
     ck_assert_int_eq(b.join.fires, 1);
-    ck_assert_int_eq(b.join.error, GROUP_ERR_NONE);
+    ck_assert_int_eq(b.join.error, SL_OK);
     ck_assert_int_eq(group_member_count(g), 2);
     group_destroy(g);
 }
@@ -1256,31 +1256,31 @@ START_TEST(test_describe_list_delete) {
     ck_assert(seen_orders && seen_billing);
 
     /* DeleteGroups. */
-    ck_assert_int_eq(group_registry_delete(reg, "orders"), GROUP_ERR_NON_EMPTY_GROUP);
-    ck_assert_int_eq(group_registry_delete(reg, "nope"), GROUP_ERR_GROUP_ID_NOT_FOUND);
-    ck_assert_int_eq(cli_leave(g1, &a, 2), GROUP_ERR_NONE);
+    ck_assert_int_eq(group_registry_delete(reg, "orders"), SL_NON_EMPTY_GROUP);
+    ck_assert_int_eq(group_registry_delete(reg, "nope"), SL_GROUP_ID_NOT_FOUND);
+    ck_assert_int_eq(cli_leave(g1, &a, 2), SL_OK);
     ck_assert_str_eq(group_protocol_type(g1), "consumer"); /* an Empty group keeps its type */
-    ck_assert_int_eq(group_registry_delete(reg, "orders"), GROUP_ERR_NONE);
+    ck_assert_int_eq(group_registry_delete(reg, "orders"), SL_OK);
     ck_assert_ptr_null(group_registry_find(reg, "orders"));
     ck_assert_uint_eq(group_registry_count(reg), 1);
     ck_assert_ptr_eq(group_registry_at(reg, 0), g2);
-    ck_assert_int_eq(group_registry_delete(reg, "orders"), GROUP_ERR_GROUP_ID_NOT_FOUND);
+    ck_assert_int_eq(group_registry_delete(reg, "orders"), SL_GROUP_ID_NOT_FOUND);
 
     /* A standalone group once Dead refuses everything. */
     struct group *g = mk(0);
-    ck_assert_int_eq(group_delete(g), GROUP_ERR_NONE);
+    ck_assert_int_eq(group_delete(g), SL_OK);
     ck_assert_str_eq(group_state_name(group_state(g)), "Dead");
-    ck_assert_int_eq(group_delete(g), GROUP_ERR_GROUP_ID_NOT_FOUND);
+    ck_assert_int_eq(group_delete(g), SL_GROUP_ID_NOT_FOUND);
     cli_init(&a, "a", NULL);
     cli_join(g, &a, 0);
-    ck_assert_int_eq(a.join.error, GROUP_ERR_COORDINATOR_NOT_AVAILABLE);
+    ck_assert_int_eq(a.join.error, SL_COORDINATOR_NOT_AVAILABLE);
     a.gen = 0;
     snprintf(a.id, sizeof a.id, "x");
     cli_sync(g, &a, 0);
-    ck_assert_int_eq(a.sync.error, GROUP_ERR_COORDINATOR_NOT_AVAILABLE);
+    ck_assert_int_eq(a.sync.error, SL_COORDINATOR_NOT_AVAILABLE);
     struct group_member_ident who = {"x", NULL};
-    int16_t err;
-    ck_assert_int_eq(group_leave(g, &who, 1, &err, 0), GROUP_ERR_COORDINATOR_NOT_AVAILABLE);
+    sl_err err;
+    ck_assert_int_eq(group_leave(g, &who, 1, &err, 0), SL_COORDINATOR_NOT_AVAILABLE);
     group_describe(g, &d, md, 4);
     ck_assert_str_eq(d.state, "Dead");
     group_destroy(g);
@@ -1324,7 +1324,7 @@ START_TEST(test_registry_tick_and_deadline) {
     for (int i = 0; i < 200; i += 3) {
         snprintf(name, sizeof name, "group-%d", i);
         if (i == 150) continue;
-        ck_assert_int_eq(group_registry_delete(reg, name), GROUP_ERR_NONE);
+        ck_assert_int_eq(group_registry_delete(reg, name), SL_OK);
     }
     for (int i = 0; i < 200; i++) {
         snprintf(name, sizeof name, "group-%d", i);
@@ -1341,9 +1341,29 @@ START_TEST(test_registry_tick_and_deadline) {
 }
 END_TEST
 
+/* The group errors' wire codes are Kafka's, as the state machine's own enum had them. */
+START_TEST(test_error_wire_codes) {
+    ck_assert_int_eq(sl_err_kafka(SL_OK), 0);
+    ck_assert_int_eq(sl_err_kafka(SL_COORDINATOR_NOT_AVAILABLE), 15);
+    ck_assert_int_eq(sl_err_kafka(SL_ILLEGAL_GENERATION), 22);
+    ck_assert_int_eq(sl_err_kafka(SL_INCONSISTENT_GROUP_PROTOCOL), 23);
+    ck_assert_int_eq(sl_err_kafka(SL_INVALID_GROUP_ID), 24);
+    ck_assert_int_eq(sl_err_kafka(SL_UNKNOWN_MEMBER_ID), 25);
+    ck_assert_int_eq(sl_err_kafka(SL_INVALID_SESSION_TIMEOUT), 26);
+    ck_assert_int_eq(sl_err_kafka(SL_REBALANCE_IN_PROGRESS), 27);
+    ck_assert_int_eq(sl_err_kafka(SL_NON_EMPTY_GROUP), 68);
+    ck_assert_int_eq(sl_err_kafka(SL_GROUP_ID_NOT_FOUND), 69);
+    ck_assert_int_eq(sl_err_kafka(SL_MEMBER_ID_REQUIRED), 79);
+    ck_assert_int_eq(sl_err_kafka(SL_GROUP_MAX_SIZE_REACHED), 81);
+    ck_assert_int_eq(sl_err_kafka(SL_FENCED_INSTANCE_ID), 82);
+    ck_assert_int_eq(sl_err_kafka(SL_GROUP_SUBSCRIBED_TO_TOPIC), 86);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("broker/group");
     TCase *tc = tcase_create("group");
+    tcase_add_test(tc, test_error_wire_codes);
     tcase_add_test(tc, test_single_member_initial_delay);
     tcase_add_test(tc, test_initial_delay_extended_and_capped);
     tcase_add_test(tc, test_second_member_rebalances_without_waiting);

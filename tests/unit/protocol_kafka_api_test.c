@@ -244,7 +244,7 @@ START_TEST(test_api_versions_resp_decodes_to_table) {
     for (int16_t v = 0; v <= 3; v++) {
         struct kw w;
         kw_init(&w, 0);
-        kafka_encode_api_versions_resp(&w, v, v == 0 ? KAFKA_ERROR_UNSUPPORTED_VERSION : 0, 250);
+        kafka_encode_api_versions_resp(&w, v, v == 0 ? (int16_t)sl_err_kafka(SL_UNSUPPORTED_VERSION) : 0, 250);
         bool flex = v >= 3;
         /* error + count + 6 bytes per key (+ tag byte each) + throttle + tags */
         size_t count_bytes = flex ? 1 : 4;
@@ -256,7 +256,7 @@ START_TEST(test_api_versions_resp_decodes_to_table) {
         karena_reset(&a);
         ck_assert_int_eq(kafka_decode_api_versions_resp(&r, v, &a, &out), SL_OK);
         ck_assert_uint_eq(kr_left(&r), 0);
-        ck_assert_int_eq(out.error_code, v == 0 ? KAFKA_ERROR_UNSUPPORTED_VERSION : 0);
+        ck_assert_int_eq(out.error_code, v == 0 ? (int16_t)sl_err_kafka(SL_UNSUPPORTED_VERSION) : 0);
         ck_assert_int_eq(out.throttle_time_ms, v >= 1 ? 250 : 0);
         ck_assert_int_eq(out.api_key_count, (int32_t)EXPECTED_COUNT);
         for (uint32_t i = 0; i < EXPECTED_COUNT; i++) {
@@ -291,7 +291,7 @@ START_TEST(test_api_versions_resp_decodes_to_table) {
     struct kw w;
     kw_init(&w, 0);
     kafka_encode_api_versions_resp(&w, kafka_api_versions_answer_version(4),
-                                   KAFKA_ERROR_UNSUPPORTED_VERSION, 0);
+                                   (int16_t)sl_err_kafka(SL_UNSUPPORTED_VERSION), 0);
     ck_assert_int_eq(w.p[0], 0);
     ck_assert_int_eq(w.p[1], 35);
     ck_assert_int_eq((int32_t)sl_load_be32(w.p + 2), (int32_t)EXPECTED_COUNT);
