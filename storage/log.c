@@ -191,14 +191,17 @@ static void log_waiter_push(struct log_waiter **head, struct log_waiter **tail, 
 }
 
 static sl_err log_append_common(struct log *g, uint8_t *batch, uint32_t len, int64_t *base_offset,
-                                struct log_waiter *w, bool durable, struct log_ref *ref) {
+                                struct log_waiter *w, bool durable, struct log_ref *ref, bool verified) {
     if (g->werr) return g->werr;
     /* A write found the disk full and the log has not rewound yet: nothing queued now counts. */
     if (g->nospace) return SL_NO_SPACE;
     if (len > g->cfg.batch_bytes_max) return SL_TOO_LARGE;
     struct kafka_batch_header h;
-    sl_err e = kafka_batch_check(batch, len, &h);
+    /* A verified batch had its CRC32C and records checked by the caller on these very bytes:
+     * reading the header again is enough, and saves a pass over a batch of up to 1 MiB. */
+    sl_err e = verified ? kafka_batch_header_read(batch, len, &h) : kafka_batch_check(batch, len, &h);
     if (e) return e;
+    SL_ASSERT(!verified || (size_t)h.batch_length + KAFKA_BATCH_LOG_OVERHEAD == len);
 
     uint64_t now = loop_now_ms(store_loop(g->store)); /* segment.ms ages by wall time, as Kafka's */
     struct seg *s = log_active(g);
@@ -261,12 +264,17 @@ void log_wait(struct log *g, struct log_waiter *w, int64_t offset, bool durable)
 
 sl_err log_append(struct log *g, uint8_t *batch, uint32_t len, int64_t *base_offset,
                   struct log_waiter *w, bool durable) {
-    return log_append_common(g, batch, len, base_offset, w, durable, NULL);
+    return log_append_common(g, batch, len, base_offset, w, durable, NULL, false);
 }
 
 sl_err log_append_ref(struct log *g, uint8_t *batch, uint32_t len, int64_t *base_offset,
                       struct log_waiter *w, bool durable, struct log_ref *ref) {
-    return log_append_common(g, batch, len, base_offset, w, durable, ref);
+    return log_append_common(g, batch, len, base_offset, w, durable, ref, false);
+}
+
+sl_err log_append_verified(struct log *g, uint8_t *batch, uint32_t len, int64_t *base_offset,
+                           struct log_waiter *w, bool durable) {
+    return log_append_common(g, batch, len, base_offset, w, durable, NULL, true);
 }
 
 /* Walks batch headers from pos (a batch start) to the batch holding offset. */

@@ -89,6 +89,10 @@ void log_watch_del(struct log_watch *w);
  * write errors and every fdatasync error are fail-stop (log_error()). */
 sl_err log_append(struct log *g, uint8_t *batch, uint32_t len, int64_t *base_offset,
                   struct log_waiter *w, bool durable);
+/* log_append for a batch whose caller has just run kafka_batch_check (or a stricter check) on
+ * these exact bytes (the partition's write path): only the header is read again. */
+sl_err log_append_verified(struct log *g, uint8_t *batch, uint32_t len, int64_t *base_offset,
+                           struct log_waiter *w, bool durable);
 
 /* Queues w to fire once every offset <= offset is written (durable: durable under the
  * policy), exactly as an append's waiter would, including the error if the log fails or

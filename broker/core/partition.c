@@ -228,7 +228,7 @@ static sl_err partition_append_log(struct partition *p, uint8_t *batch, uint32_t
                                    enum partition_acks acks, struct partition_append_done *done) {
     struct partition_wait *pw = partition_wait_get(p, acks == PARTITION_ACKS_NONE ? NULL : done);
     int64_t base;
-    sl_err e = log_append(p->log, batch, len, &base, &pw->w, acks == PARTITION_ACKS_DURABLE);
+    sl_err e = log_append_verified(p->log, batch, len, &base, &pw->w, acks == PARTITION_ACKS_DURABLE);
     if (e) {
         partition_wait_put(p, pw);
         return e;
