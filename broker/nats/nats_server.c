@@ -675,6 +675,7 @@ static bool nats_on_data(struct conn *c) {
         }
         nats_handle(nc, &op);
         off += used;
+        if (c->closing) break; /* a fatal error closed it at once: nc is freed */
         if (nc->stall_sub) {
             struct nconn *sub = nc->stall_sub;
             nc->stall_sub = NULL;
