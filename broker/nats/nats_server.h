@@ -65,7 +65,8 @@ void nats_server_stop(struct nats_server *ns);
 /* Subscribes in-process code to subject (wildcards allowed), in queue group queue (NULL: none).
  * Every matching publish calls ops->deliver(sub, msg) with sub->owner == arg, synchronously
  * inside the fan-out. Returns the subscription, or NULL when subject is not a valid subscription
- * subject. May be called from inside a deliver. */
+ * subject. May be called from inside a deliver. The caller owns the subscription: unsubscribe
+ * it before nats_server_stop. */
 struct nsub *nats_server_subscribe_internal(struct nats_server *ns, const char *subject, const char *queue,
                                             const struct nats_deliver_ops *ops, void *arg);
 /* Removes and frees s. From inside a deliver (even s's own) the free waits for the end of the
