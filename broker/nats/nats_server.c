@@ -558,7 +558,9 @@ static void nats_op_connect(struct nconn *nc, const struct nats_op *op) {
 }
 
 static void nats_op_sub(struct nconn *nc, const struct nats_op *op) {
-    /* Queue names are not checked: nats-server 2.9.10 takes "q.*" or "a..b" as a name. */
+    /* Queue names are not checked: nats-server 2.9.10 takes "q.*" or "a..b" as a name. One
+     * known difference: a form feed or vertical tab inside a subject is refused here
+     * (sublist_subject_valid), where 2.9.10 only checks the tokens. */
     if (!sublist_subject_valid((const char *)op->subject.p, op->subject.len)) {
         nconn_err(nc, "Invalid Subject");
         return;
