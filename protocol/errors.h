@@ -69,6 +69,7 @@
     X(TOO_MANY_SUBSCRIPTIONS, -1, "max_subscriptions reached", "maximum subscriptions exceeded")          \
     X(STALE_CONNECTION, -1, "pings unanswered", "Stale Connection")                                       \
     X(INVALID_PROTOCOL, -1, "invalid client protocol", "invalid client protocol")                         \
+    X(NO_RESPONDERS_NEEDS_HEADERS, -1, "no_responders without headers", "no responders requires headers support") \
     X(SLOW_CONSUMER, -1, "slow consumer: max_pending or write_deadline exceeded", NULL)
 
 #define SL_ERR_ENUM(name, code, text, nats_text) SL_##name,

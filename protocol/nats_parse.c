@@ -48,17 +48,19 @@ static const struct np_verb np_verbs[] = {
 #define NP_NEED_MORE (-2)
 #define NP_TOKENS_MAX 5 /* HMSG subject sid reply hdr total */
 
-const char *nats_perr_text(enum nats_perr e) {
+sl_err nats_perr_err(enum nats_perr e) {
     switch (e) {
-    case NATS_PERR_UNKNOWN_OP: return "Unknown Protocol Operation";
-    case NATS_PERR_MAX_CONTROL_LINE: return "maximum control line exceeded"; /* lower case in 2.9.10 */
-    case NATS_PERR_MAX_PAYLOAD: return "Maximum Payload Violation";
-    case NATS_PERR_NONE:
-    case NATS_PERR_AGAIN:
-    case NATS_PERR_BAD_ARGS: return NULL; /* nats-server just closes on bad arguments */
+    case NATS_PERR_NONE: return SL_OK;
+    case NATS_PERR_AGAIN: return SL_AGAIN;
+    case NATS_PERR_UNKNOWN_OP: return SL_UNKNOWN_OP;
+    case NATS_PERR_MAX_CONTROL_LINE: return SL_CONTROL_LINE_TOO_LONG;
+    case NATS_PERR_MAX_PAYLOAD: return SL_PAYLOAD_TOO_LARGE;
+    case NATS_PERR_BAD_ARGS: return SL_INVALID_ARG; /* nats-server just closes on bad arguments */
     }
-    return NULL;
+    return SL_INVALID_ARG;
 }
+
+const char *nats_perr_text(enum nats_perr e) { return sl_err_nats(nats_perr_err(e)); }
 
 const char *nats_op_name(enum nats_op_kind k) {
     if ((size_t)k >= SL_ARRAY_LEN(np_verbs)) return "?";

@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "base/base.h"
+#include "protocol/errors.h"
 
 #define NATS_MAX_CONTROL_LINE_DEFAULT 4096u
 #define NATS_MAX_PAYLOAD_DEFAULT (1024u * 1024u)
@@ -74,6 +75,9 @@ enum nats_perr {
 
 /* The -ERR text nats-server 2.9.10 sends for e (without quotes), or NULL when it closes without
  * one (BAD_ARGS) or e is not an error (NONE, AGAIN). */
+/* The sl_err of a parse error: its -ERR text is sl_err_nats() (NULL where nats-server closes
+ * without a word, as on bad arguments). */
+sl_err nats_perr_err(enum nats_perr e);
 const char *nats_perr_text(enum nats_perr e);
 
 /* The verb as the protocol spells it ("PUB", "+OK"), for logs and tests. */

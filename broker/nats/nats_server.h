@@ -3,15 +3,29 @@
  * sublist with queue groups, request/reply with no-responders, and the limits nats-server
  * users pass (max_payload, max_pending, write_deadline, max_connections, ping interval).
  *
+ * Subscribers are client subscriptions or in-process ones (nats_server_subscribe_internal): each
+ * carries a delivery op (sublist.h), so routing never assumes a socket behind a match, and queue
+ * groups may mix both. In-process code publishes with nats_server_publish, routed exactly as a
+ * client PUB/HPUB.
+ *
  * Output is batched: deliveries are appended to a per-connection buffer and every connection
- * with output is flushed once per loop turn (one sendmsg), never a syscall per message. A
- * subscriber whose unsent bytes pass max_pending, or whose socket has not taken a byte for
- * write_deadline, is a slow consumer and is closed, so broker memory stays bounded. */
+ * with output is flushed once per loop turn (one sendmsg), never a syscall per message.
+ *
+ * Back-pressure, as nats-server's fast-producer stall: when a delivery leaves a subscriber with
+ * more than max_pending/2 bytes unsent, the publishing connection stops being read (after the op
+ * in hand) until that subscriber is back under max_pending/4, or for at most a stall time that
+ * grows with the subscriber's backlog (100 ms to 1.1 s, nats-server's stallDuration); then it
+ * reads again and may stall again. A connection stalled on its own output only waits for its
+ * own socket to drain. A subscriber whose unsent bytes still pass max_pending, or whose socket
+ * has not taken a byte for write_deadline, is a slow consumer and is closed, so broker memory
+ * stays bounded. */
 #ifndef SL_BROKER_NATS_SERVER_H
 #define SL_BROKER_NATS_SERVER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
+#include "base/base.h"
 #include "base/loop.h"
 #include "broker/config.h"
 #include "broker/net/conn.h"
@@ -19,6 +33,9 @@
 
 struct sublist;
 struct nconn;
+struct nsub;
+struct nats_deferred;
+struct nats_deliver_ops;
 
 struct nats_server {
     const struct sl_config *cfg;
@@ -30,11 +47,38 @@ struct nats_server {
     uint32_t conn_count;
     struct nconn *dirty;          /* connections with output to flush this turn */
     struct loop_timer sweep_timer; /* write deadlines */
-    uint64_t msgs_in, msgs_out, bytes_in, bytes_out, slow_consumers;
+    uint64_t msgs_in, msgs_out, bytes_in, bytes_out, slow_consumers, stalls;
     uint32_t qpick;               /* rotates queue-group picks */
+    /* Routing state. */
+    struct nconn *route_pub;      /* the client whose PUB is being routed; NULL for in-process */
+    uint32_t route_depth;         /* > 0 while a fan-out walks a sublist_match result */
+    struct nsub *expired;         /* subs to free once the fan-out is over */
+    struct nats_deferred *deferred_head, *deferred_tail; /* publishes made from inside a fan-out */
+    /* Back-pressure. */
+    struct nconn *stalling;       /* subscribers that publishers are waiting on */
+    struct nconn *stall_ready;    /* stalled publishers to resume at the next flush */
 };
 
 int nats_server_start(struct nats_server *ns, const struct sl_config *cfg, struct loop *l);
 void nats_server_stop(struct nats_server *ns);
+
+/* Subscribes in-process code to subject (wildcards allowed), in queue group queue (NULL: none).
+ * Every matching publish calls ops->deliver(sub, msg) with sub->owner == arg, synchronously
+ * inside the fan-out. Returns the subscription, or NULL when subject is not a valid subscription
+ * subject. May be called from inside a deliver. The caller owns the subscription: unsubscribe
+ * it before nats_server_stop. */
+struct nsub *nats_server_subscribe_internal(struct nats_server *ns, const char *subject, const char *queue,
+                                            const struct nats_deliver_ops *ops, void *arg);
+/* Removes and frees s. From inside a deliver (even s's own) the free waits for the end of the
+ * fan-out, and s receives nothing more. */
+void nats_server_unsubscribe_internal(struct nats_server *ns, struct nsub *s);
+
+/* Publishes as a client PUB (hdr.len 0) or HPUB would, with echo and no-responders not applying
+ * (there is no publishing connection): plain and queue subscribers alike, headers stripped for
+ * clients that did not ask for them. Returns 0, or -1 (nothing routed) when subject is empty or
+ * hdr.len + payload.len passes max_payload. Called from inside a deliver, the publish is copied
+ * and routed right after the current fan-out, in order. */
+int nats_server_publish(struct nats_server *ns, struct span subject, struct span reply, struct span hdr,
+                        struct span payload);
 
 #endif

@@ -5,9 +5,11 @@
  * '>' token in it is an ordinary token, so PUB orders.* reaches SUB orders.*, orders.> and *.>,
  * but not SUB orders.created. Matching is case-sensitive and byte-exact.
  *
- * Subscribers are opaque: a NATS connection and a persistent stream both insert a struct sub
- * whose owner says who they are. The sublist never copies or frees a struct sub; it keeps
- * pointers to it while it is inserted.
+ * Subscribers are opaque to the trie: a client connection's subscription and an in-process
+ * subscriber (a stream's ingest, a service such as $JS.API.>, a bridge) both insert a struct sub
+ * that carries its own delivery op, so whoever routes a match calls s->ops->deliver(s, msg) and
+ * never needs to know whether a socket is behind it. Queue groups may mix both kinds. The
+ * sublist never copies or frees a struct sub; it keeps pointers to it while it is inserted.
  *
  * Results come from a bounded cache of 4096 subjects (2048 sets of 2 ways), so a publish to a
  * subject seen before costs one hash and one compare, and no allocation. Any change to a
@@ -25,7 +27,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/base.h"
+
 struct sublist;
+struct sub;
+
+/* One routed message, as a view: every span borrows from the publisher's buffer and is valid
+ * only for the duration of the deliver call (copy what must outlive it). hdr is the whole
+ * header block as published ("NATS/1.0...\r\n\r\n", len 0 for a plain PUB); payload is the
+ * body after it. */
+struct nats_msg {
+    struct span subject;
+    struct span reply; /* len 0: none */
+    struct span hdr;
+    struct span payload;
+};
+
+/* How a subscription takes a message. deliver runs inside the fan-out: it must not free s (an
+ * unsubscribe from inside it is deferred by the server) and should not block. */
+struct nats_deliver_ops {
+    void (*deliver)(struct sub *s, const struct nats_msg *m);
+};
 
 /* Caller-owned. Fill the public fields and leave the private ones zero (a designated
  * initializer or calloc does that) before the first sublist_insert; sublist_remove zeroes them
@@ -35,7 +57,8 @@ struct sub {
     uint32_t subject_len;
     const char *queue; /* NULL: not in a queue group; else queue_len > 0 bytes */
     uint32_t queue_len;
-    void *owner;        /* the connection (or stream) */
+    const struct nats_deliver_ops *ops; /* how a match is delivered; unused by the trie */
+    void *owner;        /* the connection, or the in-process subscriber's argument */
     uint64_t sid_or_id; /* opaque to the sublist */
     /* Private to the sublist. */
     struct sublist *sl_list; /* the sublist holding it, NULL when not inserted */

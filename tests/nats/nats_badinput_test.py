@@ -75,6 +75,8 @@ def body(ck):
               % info["version"])
         ck.ok("auth_required" not in info or info["auth_required"] is False,
               "no auth_required without auth: %r" % info.get("auth_required"))
+        ck.ok(info.get("jetstream") in (None, False),
+              "INFO.jetstream without -js: %r" % info.get("jetstream"))
         r.send(QUIET + b"PING\r\n")
         ck.eq(r.read_line(), b"PONG\r\n", "PONG after CONNECT")
         r.close()
@@ -166,6 +168,49 @@ def body(ck):
         r.send(b"CONNECT {}\r\nPING\r\n")
         ck.eq([r.read_line(), r.read_line()], [b"+OK\r\n", b"PONG\r\n"], "CONNECT {} is verbose")
         r.close()
+
+    with ck.section("verbose: a PUB's +OK comes before the MSG it produced (own echo)"):
+        r = Raw(t)
+        r.send(b'CONNECT {"verbose":true,"echo":true}\r\n')
+        ck.eq(r.read_line(), b"+OK\r\n", "+OK for CONNECT")
+        r.send(b"SUB foo 1\r\nPUB foo 2\r\nhi\r\n")
+        want = b"+OK\r\n" + b"+OK\r\n" + b"MSG foo 1 2\r\nhi\r\n"
+        ck.eq(r.read_exact(len(want)), want, "+OK (SUB), +OK (PUB), then MSG, byte for byte")
+        r.send(b"PING\r\n")
+        ck.eq(r.read_line(), b"PONG\r\n", "then PONG, nothing in between")
+        r.close()
+
+    # pedantic (the CONNECT default): a PUB/HPUB subject with an empty or wildcard token gets a
+    # non-fatal -ERR, after which nats-server 2.9.10 still routes the message and sends +OK;
+    # a form feed inside a token passes. SUB refuses empty tokens with or without pedantic.
+    PED = b'CONNECT {"verbose":false,"pedantic":true,"headers":true}\r\n'
+    PEDV = b'CONNECT {"verbose":true,"pedantic":true,"headers":true}\r\n'
+    BADPUB = b"-ERR 'Invalid Publish Subject'\r\n"
+    BADSUB = b"-ERR 'Invalid Subject'\r\n"
+    for subj in (b"a..b", b".a", b"a.", b".", b"a.b.", b"..", b"a.*", b"a.>", b">", b"*"):
+        stays("pedantic PUB %s" % subj.decode(), b"PUB %s 1\r\nx\r\n" % subj, BADPUB, connect=PED)
+        stays("pedantic HPUB %s" % subj.decode(), b"HPUB %s 12 12\r\nNATS/1.0\r\n\r\n\r\n" % subj, BADPUB,
+              connect=PED)
+    stays("pedantic PUB with a form feed", b"PUB a\x0cb 1\r\nx\r\n", b"", connect=PED)
+    stays("pedantic PUB with a reply a..b", b"PUB a.b rep..ly 1\r\nx\r\n", b"", connect=PED)
+    stays("pedantic PUB a.b.c", b"PUB a.b.c 1\r\nx\r\n", b"", connect=PED)
+    stays("non-pedantic PUB a..b", b"PUB a..b 1\r\nx\r\n", b"")
+    for subj in (b"a..b", b".a", b"a.", b".", b"a.>.b"):
+        stays("pedantic SUB %s" % subj.decode(), b"SUB %s 1\r\n" % subj, BADSUB, connect=PED)
+        stays("SUB %s" % subj.decode(), b"SUB %s 1\r\n" % subj, BADSUB)
+    stays("queue name with a wildcard", b"SUB qn.t q.* 1\r\nPUB qn.t 1\r\nx\r\n",
+          b"MSG qn.t 1 1\r\nx\r\n", connect=PED)
+    stays("queue name with an empty token", b"SUB qn.u a..b 1\r\nPUB qn.u 1\r\ny\r\n",
+          b"MSG qn.u 1 1\r\ny\r\n", connect=PED)
+    stays("pedantic: -ERR, then the message is still routed", b"SUB pw.> 1\r\nPUB pw.> 1\r\nx\r\n",
+          BADPUB + b"MSG pw.> 1 1\r\nx\r\n", connect=PED)
+    stays("pedantic HPUB to a.>: -ERR, then HMSG", b"SUB ph.> 1\r\nHPUB ph.> 12 13\r\nNATS/1.0\r\n\r\nz\r\n",
+          BADPUB + b"HMSG ph.> 1 12 13\r\nNATS/1.0\r\n\r\nz\r\n", connect=PED)
+    stays("pedantic + verbose: -ERR, +OK, then MSG", b"SUB pv.> 1\r\nPUB pv.> 1\r\nx\r\n",
+          b"+OK\r\n+OK\r\n" + BADPUB + b"+OK\r\nMSG pv.> 1 1\r\nx\r\n", connect=PEDV)
+    stays("pedantic + verbose PUB a..b: -ERR then +OK", b"PUB a..b 1\r\nx\r\n",
+          b"+OK\r\n" + BADPUB + b"+OK\r\n", connect=PEDV)
+    stays("verbose SUB a..b: -ERR and no +OK", b"SUB a..b 1\r\n", b"+OK\r\n" + BADSUB, connect=PEDV)
 
     with ck.section("echo:false suppresses own messages, others still get them"):
         other = Raw(t)
@@ -305,6 +350,33 @@ def body(ck):
         witness("the whole suite")
         wsub.close()
         wpub.close()
+
+    if t.kind == "sluice":
+        with ck.section("-js: INFO does not advertise JetStream until it is served; a warning"):
+            b = natsh.harness.Broker(["--jetstream=true"])
+            b.start()
+            sock = _connect(b.host, b.nats_port)
+            line = sock.read_line(answer_pings=False)
+            info = json.loads(line[5:-3])
+            ck.ok(info.get("jetstream") in (None, False),
+                  "INFO.jetstream with -js: %r (JetStream is not served)" % info.get("jetstream"))
+            sock.send(QUIET + b"PING\r\n")
+            ck.eq(sock.read_line(), b"PONG\r\n", "-js server answers PING")
+            sock.close()
+            with open(b.log_path, "rb") as f:
+                log = f.read()
+            ck.ok(b"jetstream" in log.lower() and b"not served" in log,
+                  "the broker log warns that JetStream is not served")
+            b.stop()
+
+
+class _Addr:
+    def __init__(self, host, port):
+        self.host, self.port = host, port
+
+
+def _connect(host, port):
+    return Raw(_Addr(host, port), read_info=False)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ static const char *const nats_server_texts[] = {
     "Unknown Protocol Operation",     "maximum control line exceeded", "Maximum Payload Violation",
     "Authorization Violation",        "Authentication Timeout",        "Invalid Subject",
     "Invalid Publish Subject",        "maximum connections exceeded",  "maximum subscriptions exceeded",
-    "Stale Connection",               "invalid client protocol",
+    "Stale Connection",               "invalid client protocol",       "no responders requires headers support",
 };
 
 START_TEST(test_kafka_codes_unique) {
