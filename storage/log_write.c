@@ -194,16 +194,11 @@ static bool log_seg_busy(const struct log *g, const struct seg *s) {
     return false;
 }
 
+static bool log_io_quiet(const struct log *g);
+
 bool log_write_idle(const struct log *g) {
-    if (g->werr) {
-        /* A failed log writes no more, but what is in flight still points at its memory. */
-        if (g->writes_pending) return false;
-        for (int i = 0; i < LOG_SYNCS_MAX; i++)
-            if (g->syncs[i].in_use) return false;
-        for (uint32_t i = 0; i < g->seg_count; i++)
-            if (g->segs[i]->zero_inflight) return false;
-        return true;
-    }
+    /* A failed log writes no more, but what is in flight still points at its memory. */
+    if (g->werr) return log_io_quiet(g);
     if (g->nospace || g->inflight_head || g->wq_head) return false;
     for (int i = 0; i < LOG_SYNCS_MAX; i++)
         if (g->syncs[i].in_use) return false;
