@@ -21,7 +21,8 @@ dir), sluice-server gets --jetstream (its streams live in its data dir).
 Command line, for tests written in Go or JavaScript:
     python3 natsh.py run [--require PROG] [--require-path PATH] [--arg K=V ...] [--jetstream] -- CMD...
 starts the server, runs CMD with SLUICE_NATS_URL, SLUICE_NATS_HOST, SLUICE_NATS_PORT,
-SLUICE_NATS_PID (may be empty) and SLUICE_NATS_KIND in its environment, stops the server (Sluice
+SLUICE_NATS_PID (may be empty), SLUICE_NATS_KIND and SLUICE_NATS_DATA_DIR (may be empty) in its
+environment, stops the server (Sluice
 must exit 0 on SIGTERM) and exits with CMD's code; a missing PROG / PATH exits 77 first.
 """
 import os
@@ -87,6 +88,7 @@ class _Target:
     host = "127.0.0.1"
     port = None
     kind = None
+    data_dir = None  # the server's data directory, when natsh.py made it
     configured = True
     max_payload = 1 << 20
 
@@ -118,6 +120,10 @@ class SluiceNats(_Target):
     @property
     def proc(self):
         return self.broker.proc
+
+    @property
+    def data_dir(self):
+        return self.broker.data_dir
 
     def start(self):
         self.broker.start()  # waits for the Kafka port
@@ -390,7 +396,7 @@ def _cli(argv):
         return 1
     env = dict(os.environ, SLUICE_NATS_URL=t.url, SLUICE_NATS_HOST=t.host,
                SLUICE_NATS_PORT=str(t.port), SLUICE_NATS_PID=str(t.pid or ""),
-               SLUICE_NATS_KIND=t.kind)
+               SLUICE_NATS_KIND=t.kind, SLUICE_NATS_DATA_DIR=t.data_dir or "")
     print("natsh: %s on %s (pid %s)" % (t.kind, t.url, t.pid), flush=True)
     try:
         rc = subprocess.run(cmd, env=env, timeout=280).returncode
