@@ -8,11 +8,11 @@ set -euo pipefail
 # with its codecs (snappy, lz4, zstandard), sarama for Go in GOPATH mode, and Node.js + npm for
 # kafkajs (from the npm registry, below). The NATS tests and benchmark (tests/nats,
 # bench/run_nats.sh): nats.go for Go in GOPATH mode, nats.js (npm, below) and the reference
-# nats-server 2.9.10.
+# nats-server 2.9.10. The JetStream tests (tests/streams) add nats.c (libnats-dev) and nats.js v3.
 PACKAGES="build-essential cmake pkg-config git ca-certificates liburing-dev libxxhash-dev libzstd-dev libjansson-dev libsnappy-dev liblz4-dev zlib1g-dev check procps python3
           kcat librdkafka-dev python3-confluent-kafka python3-kafka python3-snappy python3-lz4 python3-zstandard
           golang-go golang-github-shopify-sarama-dev nodejs npm
-          golang-github-nats-io-go-nats-dev nats-server"
+          golang-github-nats-io-go-nats-dev nats-server libnats-dev"
 
 # Installed, or provided by an installed package (a nodejs from elsewhere provides npm: asking
 # apt for Debian's npm then would fight over /usr/bin/node).
@@ -47,7 +47,7 @@ fi
 
 # kafkajs for tests/integration and nats.js for tests/nats, pinned by their package-lock.json;
 # only when node_modules is missing or older than the lock.
-for it in "$(dirname "$0")/../tests/integration" "$(dirname "$0")/../tests/nats"; do
+for it in "$(dirname "$0")/../tests/integration" "$(dirname "$0")/../tests/nats" "$(dirname "$0")/../tests/streams"; do
     if [[ -f "$it/package.json" ]] && command -v npm >/dev/null; then
         if [[ ! -f "$it/node_modules/.package-lock.json" || "$it/package-lock.json" -nt "$it/node_modules/.package-lock.json" ]]; then
             echo "setup: npm packages for tests/$(basename "$it")" >&2

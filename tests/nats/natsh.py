@@ -12,14 +12,17 @@ Three targets, picked by the environment:
                                 need their own limits (max_pending, max_payload) skip those
                                 parts; SLUICE_EXTERNAL_NATS_PID=PID enables the RSS checks.
 
-start_nats(max_payload=..., max_pending=..., ...) returns an object with host, port, pid, kind
+start_nats(max_payload=..., max_pending=..., ..., jetstream=False) returns an object with host, port, pid, kind
 ('sluice' | 'nats-server' | 'external'), url, configured (True when the limits were applied),
-max_payload (the limit in force, None if unknown), alive() and rss_kb().
+max_payload (the limit in force, None if unknown), alive() and rss_kb(). jetstream=True turns
+JetStream on: nats-server gets a `jetstream { store_dir: ... }` block (the store inside its temp
+dir), sluice-server gets --jetstream (its streams live in its data dir).
 
 Command line, for tests written in Go or JavaScript:
-    python3 natsh.py run [--require PROG] [--require-path PATH] [--arg K=V ...] -- CMD...
+    python3 natsh.py run [--require PROG] [--require-path PATH] [--arg K=V ...] [--jetstream] -- CMD...
 starts the server, runs CMD with SLUICE_NATS_URL, SLUICE_NATS_HOST, SLUICE_NATS_PORT,
-SLUICE_NATS_PID (may be empty) and SLUICE_NATS_KIND in its environment, stops the server (Sluice
+SLUICE_NATS_PID (may be empty), SLUICE_NATS_KIND and SLUICE_NATS_DATA_DIR (may be empty) in its
+environment, stops the server (Sluice
 must exit 0 on SIGTERM) and exits with CMD's code; a missing PROG / PATH exits 77 first.
 """
 import os
@@ -85,6 +88,7 @@ class _Target:
     host = "127.0.0.1"
     port = None
     kind = None
+    data_dir = None  # the server's data directory, when natsh.py made it
     configured = True
     max_payload = 1 << 20
 
@@ -104,8 +108,8 @@ class _Target:
 class SluiceNats(_Target):
     kind = "sluice"
 
-    def __init__(self, limits, data_dir=None):
-        args = []
+    def __init__(self, limits, data_dir=None, jetstream=False):
+        args = ["--jetstream"] if jetstream else []
         for k, v in limits.items():
             args += ["--" + k, str(v)]
         self.broker = harness.Broker(args, data_dir)
@@ -116,6 +120,10 @@ class SluiceNats(_Target):
     @property
     def proc(self):
         return self.broker.proc
+
+    @property
+    def data_dir(self):
+        return self.broker.data_dir
 
     def start(self):
         self.broker.start()  # waits for the Kafka port
@@ -135,7 +143,7 @@ class ReferenceNats(_Target):
     external = None
     own_dir = True
 
-    def __init__(self, binary, limits):
+    def __init__(self, binary, limits, jetstream=False):
         self.binary = binary
         self.data_dir = tempfile.mkdtemp(prefix="sluice-nats-ref-")
         self.log_path = os.path.join(self.data_dir, ".server.log")
@@ -144,6 +152,8 @@ class ReferenceNats(_Target):
         conf = ["listen: %s:%d" % (self.host, self.port)]
         for k, v in limits.items():
             conf.append("%s: %s" % (k, '"%s"' % v if k == "write_deadline" else v))
+        if jetstream:
+            conf.append('jetstream { store_dir: "%s" }' % os.path.join(self.data_dir, "js"))
         if limits.get("max_payload") is not None:
             self.max_payload = _size_bytes(limits["max_payload"])
         self.conf_path = os.path.join(self.data_dir, "nats.conf")
@@ -211,9 +221,10 @@ class ExternalNats(_Target):
         return harness.port_open(self.host, self.port)
 
 
-def start_nats(**limits):
+def start_nats(jetstream=False, **limits):
     """Starts (or points at) the NATS server under test; limits: max_payload, max_pending,
-    write_deadline, max_connections (values as both servers spell them: '8MB', '10s')."""
+    write_deadline, max_connections (values as both servers spell them: '8MB', '10s');
+    jetstream=True turns JetStream on (an external server is taken as it is)."""
     limits = {k: v for k, v in limits.items() if v is not None}
     for k in limits:
         assert k in _KNOWN, k
@@ -222,8 +233,8 @@ def start_nats(**limits):
         return ExternalNats(ext, limits).start()
     ref = reference_binary()
     if ref:
-        return ReferenceNats(ref, limits).start()
-    return SluiceNats(limits).start()
+        return ReferenceNats(ref, limits, jetstream).start()
+    return SluiceNats(limits, jetstream=jetstream).start()
 
 
 # ---- raw protocol helpers ------------------------------------------------------------------
@@ -355,8 +366,13 @@ def _cli(argv):
     sep = argv.index("--")
     opts, cmd = argv[2:sep], argv[sep + 1:]
     limits = {}
+    jetstream = False
     i = 0
     while i < len(opts):
+        if opts[i] == "--jetstream":
+            jetstream = True
+            i += 1
+            continue
         if opts[i] == "--require" and shutil.which(opts[i + 1]) is None:
             print("SKIP: %s not found (run scripts/setup.sh)" % opts[i + 1])
             return SKIP
@@ -368,7 +384,7 @@ def _cli(argv):
             limits[k] = v
         i += 2
     try:
-        t = start_nats(**limits)
+        t = start_nats(jetstream=jetstream, **limits)
     except Skip as e:
         print("SKIP: %s" % e)
         return SKIP
@@ -380,7 +396,7 @@ def _cli(argv):
         return 1
     env = dict(os.environ, SLUICE_NATS_URL=t.url, SLUICE_NATS_HOST=t.host,
                SLUICE_NATS_PORT=str(t.port), SLUICE_NATS_PID=str(t.pid or ""),
-               SLUICE_NATS_KIND=t.kind)
+               SLUICE_NATS_KIND=t.kind, SLUICE_NATS_DATA_DIR=t.data_dir or "")
     print("natsh: %s on %s (pid %s)" % (t.kind, t.url, t.pid), flush=True)
     try:
         rc = subprocess.run(cmd, env=env, timeout=280).returncode
