@@ -563,6 +563,7 @@ static void topics_reconcile(struct topics *t) {
     while (t->doomed_count || t->undone_count) {
         if (t->doomed_count) {
             struct topic *tp = t->doomed[--t->doomed_count];
+            SL_WARN("metadata log: creating topic %s failed; its partitions are removed", tp->name);
             topic_delete_partitions(t, tp, 0, tp->partition_count);
             topic_free(tp);
             continue;
