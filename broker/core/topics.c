@@ -511,7 +511,9 @@ static void topics_reconcile_one(struct topics *t, const char *name) {
     size_t kl = topic_key(key, sizeof(key), name);
     uint32_t len = 0;
     const uint8_t *v = kvlog_get(t->meta, key, (uint32_t)kl, &len);
-    int32_t name_len = (int32_t)strlen(name);
+    size_t nlen = strlen(name);
+    if (nlen == 0 || nlen > STORE_TOPIC_NAME_MAX) return;
+    int32_t name_len = (int32_t)nlen;
     struct topic *tp = topics_get(t, name, name_len);
     if (!v) {
         if (!tp || !topic_partitions_empty(tp, 0, tp->partition_count)) return;
