@@ -25,15 +25,53 @@ struct kv_entry {
     uint8_t key[]; /* key_len bytes and a NUL */
 };
 
+/* How to take back one change of a write in flight. The entries and values it names are
+ * the map's own objects, kept instead of freed until the write is durable: undoing puts the
+ * very same objects back, so pointers held by older undo records stay valid. */
+enum kv_undo_kind {
+    KV_UNDO_CREATED,  /* the key was absent: remove e */
+    KV_UNDO_REPLACED, /* e held old_value: put it back */
+    KV_UNDO_DELETED,  /* e was unlinked: link it again after old_prev (NULL: at the head) */
+};
+
+struct kv_undo {
+    enum kv_undo_kind kind;
+    struct kv_entry *e;
+    uint8_t *old_value;
+    uint32_t old_value_len;
+    struct kv_entry *old_prev;
+};
+
+/* A kvlog_write() whose batch is not yet durable: the internal waiter on its batch, the
+ * caller's waiter, and the undo of each change it made to the map, in application order. */
+struct kv_write {
+    struct log_waiter w; /* on the batch */
+    struct kvlog *kv;
+    struct log_waiter *caller;
+    struct kv_write *prev, *next; /* in append order */
+    struct kv_undo *undo;
+    uint32_t undo_count, undo_cap;
+    bool undone; /* its batch failed and the map no longer shows it */
+};
+
+/* Records kept for reuse: writes in flight at once are few (one per loop turn and caller). */
+#define KVLOG_FREE_WRITES_MAX 8
+
 struct kvlog {
     struct log *log;
     struct kvlog_options opt;
     struct kv_entry **buckets;
     uint32_t bucket_count, count;
     struct kv_entry *head, *tail;
-    uint64_t records; /* in the log: live + superseded + tombstones */
+    /* Records in the log = end offset - records_base: every record has its own offset, so a
+     * rewind after a full disk takes back exactly the records that did not count. */
+    int64_t records_base;
+    struct kv_write *inflight_head, *inflight_tail;
+    struct kv_write *free_writes;
+    uint32_t free_write_count;
+    kvlog_undo_fn undo_fn;
+    void *undo_arg;
     bool compacting;
-    uint64_t compact_records_before; /* records below compact_from */
     int64_t compact_from;
     struct log_waiter compact_w;
 };
@@ -70,18 +108,33 @@ static void kv_unlink_order(struct kvlog *kv, struct kv_entry *e) {
     else kv->tail = e->prev;
 }
 
-/* One change into the map. */
+static struct kv_undo *kv_undo_push(struct kv_write *wr) {
+    if (wr->undo_count == wr->undo_cap) {
+        wr->undo_cap = wr->undo_cap ? wr->undo_cap * 2 : 4;
+        wr->undo = sl_xrealloc(wr->undo, wr->undo_cap * sizeof(*wr->undo));
+    }
+    return &wr->undo[wr->undo_count++];
+}
+
+static void kv_entry_free(struct kv_entry *e) {
+    free(e->value);
+    free(e);
+}
+
+/* One change into the map. wr (NULL when replaying) gets how to take it back, and then owns
+ * what the change removed (a value, an entry) until the write is durable or undone. */
 static void kv_apply(struct kvlog *kv, const uint8_t *key, uint32_t key_len, const uint8_t *value,
-                     int32_t value_len) {
+                     int32_t value_len, struct kv_write *wr) {
     uint64_t h = kv_hash(key, key_len);
     struct kv_entry **pp = kv_slot(kv, key, key_len, h);
     struct kv_entry *e = *pp;
     if (value_len < 0) {
         if (!e) return;
         *pp = e->hash_next;
+        if (wr) *kv_undo_push(wr) = (struct kv_undo){.kind = KV_UNDO_DELETED, .e = e, .old_prev = e->prev};
         kv_unlink_order(kv, e);
-        free(e->value);
-        free(e);
+        e->prev = e->next = e->hash_next = NULL;
+        if (!wr) kv_entry_free(e);
         kv->count--;
         return;
     }
@@ -96,6 +149,11 @@ static void kv_apply(struct kvlog *kv, const uint8_t *key, uint32_t key_len, con
         else kv->head = e;
         kv->tail = e;
         kv->count++;
+        if (wr) *kv_undo_push(wr) = (struct kv_undo){.kind = KV_UNDO_CREATED, .e = e};
+    } else if (wr) {
+        *kv_undo_push(wr) = (struct kv_undo){.kind = KV_UNDO_REPLACED, .e = e, .old_value = e->value,
+                                             .old_value_len = e->value_len};
+        e->value = NULL;
     }
     free(e->value);
     e->value = sl_xmalloc((size_t)value_len + 1);
@@ -103,6 +161,43 @@ static void kv_apply(struct kvlog *kv, const uint8_t *key, uint32_t key_len, con
     e->value[value_len] = 0;
     e->value_len = (uint32_t)value_len;
     if (kv->count > kv->bucket_count) kv_grow(kv);
+}
+
+/* Takes back one change; the map is then exactly as it was just before it. CREATED entries
+ * are unlinked but not freed: the caller frees them once nothing names them (kv_write_fail). */
+static void kv_undo_one(struct kvlog *kv, const struct kv_undo *u) {
+    struct kv_entry *e = u->e;
+    switch (u->kind) {
+    case KV_UNDO_CREATED: {
+        struct kv_entry **pp = &kv->buckets[e->hash % kv->bucket_count];
+        while (*pp != e) pp = &(*pp)->hash_next;
+        *pp = e->hash_next;
+        kv_unlink_order(kv, e);
+        e->prev = e->next = e->hash_next = NULL;
+        kv->count--;
+        break;
+    }
+    case KV_UNDO_REPLACED:
+        free(e->value);
+        e->value = u->old_value;
+        e->value_len = u->old_value_len;
+        break;
+    case KV_UNDO_DELETED: {
+        struct kv_entry **slot = &kv->buckets[e->hash % kv->bucket_count];
+        e->hash_next = *slot;
+        *slot = e;
+        /* The map is as it was right after the delete, so old_prev is linked. */
+        e->prev = u->old_prev;
+        e->next = u->old_prev ? u->old_prev->next : kv->head;
+        if (e->prev) e->prev->next = e;
+        else kv->head = e;
+        if (e->next) e->next->prev = e;
+        else kv->tail = e;
+        kv->count++;
+        if (kv->count > kv->bucket_count) kv_grow(kv);
+        break;
+    }
+    }
 }
 
 /* One batch of the changes, appended; no map change. */
@@ -130,7 +225,6 @@ static sl_err kv_append(struct kvlog *kv, const struct kvlog_op *ops, uint32_t n
         free(batch);
     }
     free(recs);
-    if (!e) kv->records += n;
     return e;
 }
 
@@ -140,20 +234,23 @@ static void kv_compact_done(struct log_waiter *w, sl_err err) {
     struct kvlog *kv = sl_container_of(w, struct kvlog, compact_w);
     kv->compacting = false;
     if (err) {
+        /* The copy of the live set is not (all) in the log: nothing before it may go. The
+         * next write that finds the log too large starts over. */
         SL_WARN("%s: compaction did not become durable: %s", log_dir(kv->log), sl_err_str(err));
         return;
     }
     /* The live set is durable after compact_from: nothing before it is needed. */
     log_delete_before(kv->log, kv->compact_from);
-    SL_INFO("%s: compacted %llu records to %u live entries", log_dir(kv->log),
-            (unsigned long long)kv->compact_records_before, kv->count);
-    kv->records -= kv->compact_records_before;
+    SL_INFO("%s: compacted %lld records to %u live entries", log_dir(kv->log),
+            (long long)(kv->compact_from - kv->records_base), kv->count);
+    kv->records_base = kv->compact_from;
 }
 
-/* Appends the live set; everything before it goes once it is durable (kv_compact_done). */
+/* Appends the live set; everything before it goes once it is durable (kv_compact_done). The
+ * live set may include writes still in flight: the copy comes after them in the log, so if
+ * one of them fails, the copy fails with it and nothing is deleted. */
 static void kv_compact_start(struct kvlog *kv, uint64_t now_ms) {
     kv->compact_from = log_end_offset(kv->log);
-    kv->compact_records_before = kv->records;
     struct kvlog_op ops[KVLOG_COMPACT_BATCH_RECORDS];
     uint32_t n = 0;
     size_t bytes = 0;
@@ -164,7 +261,7 @@ static void kv_compact_start(struct kvlog *kv, uint64_t now_ms) {
         if (!last && n < KVLOG_COMPACT_BATCH_RECORDS && bytes < KVLOG_COMPACT_BATCH_BYTES) continue;
         kv->compact_w = (struct log_waiter){.done = kv_compact_done};
         if (kv_append(kv, ops, n, now_ms, last ? &kv->compact_w : NULL) != SL_OK) {
-            /* The log failed (sticky): no delete, the old records stay valid. */
+            /* A full disk or a failed log: no delete, the old records stay valid. */
             return;
         }
         if (last) kv->compacting = true;
@@ -174,12 +271,12 @@ static void kv_compact_start(struct kvlog *kv, uint64_t now_ms) {
 }
 
 static void kv_compact_maybe(struct kvlog *kv, uint64_t now_ms) {
-    if (kv->compacting || kv->records <= kv->opt.compact_min_records) return;
-    if (kv->records <= (uint64_t)kv->count * kv->opt.compact_ratio) return;
+    uint64_t records = kvlog_records(kv);
+    if (kv->compacting || records <= kv->opt.compact_min_records) return;
+    if (records <= (uint64_t)kv->count * kv->opt.compact_ratio) return;
     if (kv->count == 0) {
         /* Nothing live: the whole log can go once its tail is durable. */
         kv->compact_from = log_end_offset(kv->log);
-        kv->compact_records_before = kv->records;
         kv->compacting = true;
         kv->compact_w = (struct log_waiter){.done = kv_compact_done};
         kvlog_wait(kv, &kv->compact_w);
@@ -188,9 +285,104 @@ static void kv_compact_maybe(struct kvlog *kv, uint64_t now_ms) {
     kv_compact_start(kv, now_ms);
 }
 
+/* ---- writes in flight ------------------------------------------------------------------------ */
+
+static struct kv_write *kv_write_get(struct kvlog *kv) {
+    struct kv_write *wr = kv->free_writes;
+    if (wr) {
+        kv->free_writes = wr->next;
+        kv->free_write_count--;
+    } else {
+        wr = sl_xcalloc(1, sizeof(*wr));
+    }
+    wr->kv = kv;
+    wr->undo_count = 0;
+    wr->undone = false;
+    wr->prev = wr->next = NULL;
+    return wr;
+}
+
+static void kv_write_put(struct kvlog *kv, struct kv_write *wr) {
+    if (kv->free_write_count >= KVLOG_FREE_WRITES_MAX) {
+        free(wr->undo);
+        free(wr);
+        return;
+    }
+    wr->next = kv->free_writes;
+    kv->free_writes = wr;
+    kv->free_write_count++;
+}
+
+static void kv_inflight_unlink(struct kvlog *kv, struct kv_write *wr) {
+    if (wr->prev) wr->prev->next = wr->next;
+    else kv->inflight_head = wr->next;
+    if (wr->next) wr->next->prev = wr->prev;
+    else kv->inflight_tail = wr->prev;
+    wr->prev = wr->next = NULL;
+}
+
+/* The batch is durable: what its changes replaced is garbage now. */
+static void kv_write_durable(struct kv_write *wr) {
+    for (uint32_t i = 0; i < wr->undo_count; i++) {
+        const struct kv_undo *u = &wr->undo[i];
+        if (u->kind == KV_UNDO_REPLACED) free(u->old_value);
+        else if (u->kind == KV_UNDO_DELETED) kv_entry_free(u->e);
+    }
+}
+
+/* The batch of `from` failed, and with it every batch appended after it (log.h): every such
+ * write still shown by the map is undone, newest change first, so the map is exactly what
+ * the log holds; then the owner hears of every key that changed back. */
+static void kv_write_fail(struct kvlog *kv, struct kv_write *from) {
+    for (struct kv_write *wr = kv->inflight_tail; wr; wr = wr->prev) {
+        if (!wr->undone) {
+            for (uint32_t i = wr->undo_count; i-- > 0;) kv_undo_one(kv, &wr->undo[i]);
+            wr->undone = true;
+        }
+        if (wr == from) break;
+    }
+    for (struct kv_write *wr = from; wr; wr = wr->next) {
+        if (!kv->undo_fn) break;
+        for (uint32_t i = 0; i < wr->undo_count; i++) {
+            const struct kv_entry *e = wr->undo[i].e;
+            uint32_t len = 0;
+            const uint8_t *v = kvlog_get(kv, e->key, e->key_len, &len);
+            kv->undo_fn(kv->undo_arg, e->key, e->key_len, v, len);
+        }
+    }
+    /* Entries a write created are gone from the map; nothing else names them. The rest of an
+     * undone record is empty: its values and entries are back in the map. */
+    for (struct kv_write *wr = from; wr; wr = wr->next) {
+        for (uint32_t i = 0; i < wr->undo_count; i++)
+            if (wr->undo[i].kind == KV_UNDO_CREATED) kv_entry_free(wr->undo[i].e);
+        wr->undo_count = 0;
+    }
+}
+
+static void kv_write_done(struct log_waiter *w, sl_err err) {
+    struct kv_write *wr = sl_container_of(w, struct kv_write, w);
+    struct kvlog *kv = wr->kv;
+    if (err) {
+        if (!wr->undone) kv_write_fail(kv, wr);
+    } else {
+        SL_ASSERT(!wr->undone);
+        kv_write_durable(wr);
+    }
+    struct log_waiter *caller = wr->caller;
+    kv_inflight_unlink(kv, wr);
+    kv_write_put(kv, wr);
+    if (caller) {
+        caller->offset = w->offset;
+        caller->durable = w->durable;
+        caller->next = NULL;
+        caller->done(caller, err);
+    }
+}
+
 /* ---- replay -------------------------------------------------------------------------------- */
 
-static void kv_replay_batch(struct kvlog *kv, const uint8_t *batch, uint32_t len, uint32_t *bad) {
+static void kv_replay_batch(struct kvlog *kv, const uint8_t *batch, uint32_t len, uint32_t *bad,
+                            uint64_t *replayed) {
     struct kafka_record_iter it;
     struct kafka_record r;
     if (kafka_record_iter_init(&it, batch, len) != SL_OK) {
@@ -198,12 +390,12 @@ static void kv_replay_batch(struct kvlog *kv, const uint8_t *batch, uint32_t len
         return;
     }
     while (kafka_record_next(&it, &r) == SL_OK) {
-        kv->records++;
+        (*replayed)++;
         if (r.key_len < 0 || (uint32_t)r.key_len > KVLOG_KEY_MAX) {
             (*bad)++;
             continue;
         }
-        kv_apply(kv, r.key, (uint32_t)r.key_len, r.value, r.value_len);
+        kv_apply(kv, r.key, (uint32_t)r.key_len, r.value, r.value_len, NULL);
     }
 }
 
@@ -211,6 +403,7 @@ static sl_err kv_replay(struct kvlog *kv) {
     struct log *g = kv->log;
     int64_t at = log_start_offset(g);
     uint32_t bad = 0;
+    uint64_t replayed = 0;
     while (at < log_written_offset(g)) {
         struct log_span sp;
         sl_err e = log_read(g, at, 1u << 20, &sp);
@@ -222,7 +415,7 @@ static sl_err kv_replay(struct kvlog *kv) {
         while (n == (ssize_t)sp.len && off + KAFKA_BATCH_LOG_OVERHEAD <= sp.len) {
             uint32_t blen = sl_load_be32(buf + off + 8) + KAFKA_BATCH_LOG_OVERHEAD;
             if (off + blen > sp.len) break;
-            kv_replay_batch(kv, buf + off, blen, &bad);
+            kv_replay_batch(kv, buf + off, blen, &bad, &replayed);
             off += blen;
         }
         free(buf);
@@ -231,6 +424,7 @@ static sl_err kv_replay(struct kvlog *kv) {
         if (n != (ssize_t)sp.len) return SL_IO;
     }
     if (bad) SL_WARN("%s: skipped %u malformed records", log_dir(g), bad);
+    kv->records_base = log_end_offset(g) - (int64_t)replayed;
     return SL_OK;
 }
 
@@ -274,22 +468,48 @@ sl_err kvlog_open(struct kvlog **out, struct store *st, const char *topic, const
 void kvlog_close(struct kvlog *kv) {
     /* Waiters (a compaction's among them) point into their owners: fire them all now. */
     kvlog_flush(kv);
+    if (kv->inflight_head) {
+        /* The log never answered: its waiters still point here. Leak rather than corrupt. */
+        SL_ERROR("%s: closed with writes in flight", log_dir(kv->log));
+        return;
+    }
     struct kv_entry *e = kv->head;
     while (e) {
         struct kv_entry *next = e->next;
-        free(e->value);
-        free(e);
+        kv_entry_free(e);
         e = next;
+    }
+    while (kv->free_writes) {
+        struct kv_write *wr = kv->free_writes;
+        kv->free_writes = wr->next;
+        free(wr->undo);
+        free(wr);
     }
     free(kv->buckets);
     free(kv);
 }
 
+void kvlog_set_undo_hook(struct kvlog *kv, kvlog_undo_fn fn, void *arg) {
+    kv->undo_fn = fn;
+    kv->undo_arg = arg;
+}
+
 sl_err kvlog_write(struct kvlog *kv, const struct kvlog_op *ops, uint32_t n, uint64_t now_ms, struct log_waiter *w) {
     if (n == 0) return SL_INVALID_ARG;
-    sl_err e = kv_append(kv, ops, n, now_ms, w);
-    if (e) return e;
-    for (uint32_t i = 0; i < n; i++) kv_apply(kv, ops[i].key, ops[i].key_len, ops[i].value, ops[i].value_len);
+    struct kv_write *wr = kv_write_get(kv);
+    wr->w = (struct log_waiter){.done = kv_write_done};
+    wr->caller = w;
+    sl_err e = kv_append(kv, ops, n, now_ms, &wr->w);
+    if (e) {
+        kv_write_put(kv, wr);
+        return e;
+    }
+    wr->prev = kv->inflight_tail;
+    if (kv->inflight_tail) kv->inflight_tail->next = wr;
+    else kv->inflight_head = wr;
+    kv->inflight_tail = wr;
+    for (uint32_t i = 0; i < n; i++)
+        kv_apply(kv, ops[i].key, ops[i].key_len, ops[i].value, ops[i].value_len, wr);
     kv_compact_maybe(kv, now_ms);
     return SL_OK;
 }
@@ -332,7 +552,7 @@ void kvlog_foreach(const struct kvlog *kv,
 }
 
 uint32_t kvlog_count(const struct kvlog *kv) { return kv->count; }
-uint64_t kvlog_records(const struct kvlog *kv) { return kv->records; }
+uint64_t kvlog_records(const struct kvlog *kv) { return (uint64_t)(log_end_offset(kv->log) - kv->records_base); }
 struct log *kvlog_log(const struct kvlog *kv) { return kv->log; }
 
 /* ---- values that grow ------------------------------------------------------------------------ */

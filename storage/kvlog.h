@@ -15,10 +15,21 @@
  * fires once every write made so far is. The map changes at once, before durability, so a
  * read after a write always sees it.
  *
+ * Failures: a write whose batch fails (a full disk, SL_NO_SPACE, or a fail-stop I/O error)
+ * leaves no trace in the map. Until its batch is durable, a write keeps how to undo each of
+ * its changes (the key's previous value, or its absence, and its place in first-put order).
+ * When a batch fails, so does every batch appended after it (log.h): that write and every
+ * later one still in flight are undone, newest change first, so the map is again exactly
+ * what the log holds; then the owner's undo hook hears of each key that changed back, then
+ * the writes' waiters fire with the error, oldest first. A durable write drops its undo
+ * record. Memory: one record per write in flight (a few are kept for reuse), and what its
+ * changes replaced, freed once the write is durable.
+ *
  * Compaction: when the log holds more than compact_min_records records and more than
  * compact_ratio times the live entries, the live set is appended again and, once that is
  * durable, everything before it is deleted (log_delete_before, whole segments). It runs after
- * a write and at open, without blocking: the loop carries it. */
+ * a write and at open, without blocking: the loop carries it. A compaction whose copy fails
+ * deletes nothing; the next write that finds the log too large starts it again. */
 #ifndef SL_STORAGE_KVLOG_H
 #define SL_STORAGE_KVLOG_H
 
@@ -54,8 +65,18 @@ sl_err kvlog_open(struct kvlog **out, struct store *st, const char *topic, const
  * the store. */
 void kvlog_close(struct kvlog *kv);
 
+/* For owners that keep a view derived from the map (decoded values): called once a failed
+ * write's changes are undone, for every key they changed (a key may come more than once),
+ * with the key's value now (NULL: absent), before any failed write's waiter fires. It runs
+ * inside the log's completion: it must not write to this kvlog nor run the loop. */
+typedef void (*kvlog_undo_fn)(void *arg, const uint8_t *key, uint32_t key_len, const uint8_t *value,
+                              uint32_t value_len);
+void kvlog_set_undo_hook(struct kvlog *kv, kvlog_undo_fn fn, void *arg);
+
 /* Appends the changes as one batch and applies them to the map. w (may be NULL) fires once the
- * batch is durable, or with the log's error. Keys up to 64 KiB; n >= 1. */
+ * batch is durable, or with the log's error, the map already without the changes (see
+ * Failures above). An error returned here: nothing was appended or applied, w never fires.
+ * Keys up to 64 KiB; n >= 1. */
 sl_err kvlog_write(struct kvlog *kv, const struct kvlog_op *ops, uint32_t n, uint64_t now_ms, struct log_waiter *w);
 sl_err kvlog_put(struct kvlog *kv, const void *key, uint32_t key_len, const void *value, uint32_t value_len,
                  uint64_t now_ms, struct log_waiter *w);

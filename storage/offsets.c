@@ -172,9 +172,8 @@ static bool get_str16(const uint8_t **p, const uint8_t *end, const char **s, int
     return true;
 }
 
-/* One live entry of the log back into the map; false if malformed. */
-static bool offsets_replay_entry(struct offsets *o, const uint8_t *key, uint32_t key_len, const uint8_t *val,
-                                 uint32_t val_len) {
+/* The group (copied into g, NUL-terminated) and partition of a key; false if malformed. */
+static bool offsets_decode_key(const uint8_t *key, uint32_t key_len, char **g, struct offset_commit *c) {
     const uint8_t *p = key, *end = key + key_len;
     const char *group, *topic;
     int32_t glen, tlen;
@@ -183,22 +182,49 @@ static bool offsets_replay_entry(struct offsets *o, const uint8_t *key, uint32_t
     if (!get_str16(&p, end, &group, &glen) || !get_str16(&p, end, &topic, &tlen) || glen < 0 || tlen < 0 ||
         end - p != 4)
         return false;
-    struct offset_commit c = {.topic = topic, .topic_len = tlen, .partition = (int32_t)sl_load_be32(p)};
-    const uint8_t *v = val, *vend = val + val_len;
-    if (val_len < 2 + 8 + 4 + 2 + 8 || sl_load_be16(v) != OFFSETS_VERSION) return false;
-    c.offset = (int64_t)sl_load_be64(v + 2);
-    c.leader_epoch = (int32_t)sl_load_be32(v + 10);
-    v += 14;
-    const char *md;
-    int32_t mlen;
-    if (!get_str16(&v, vend, &md, &mlen) || vend - v != 8) return false;
-    c.metadata = md;
-    c.metadata_len = mlen;
-    int64_t commit_ms = (int64_t)sl_load_be64(v);
-    char *g = offsets_strndup(group, glen);
+    *c = (struct offset_commit){.topic = topic, .topic_len = tlen, .partition = (int32_t)sl_load_be32(p)};
+    *g = offsets_strndup(group, glen);
+    return true;
+}
+
+/* One live entry of the log back into the map (val NULL: the key has no offset); false if
+ * malformed. */
+static bool offsets_replay_entry(struct offsets *o, const uint8_t *key, uint32_t key_len, const uint8_t *val,
+                                 uint32_t val_len) {
+    char *g;
+    struct offset_commit c;
+    if (!offsets_decode_key(key, key_len, &g, &c)) return false;
+    int64_t commit_ms = 0;
+    bool ok = true;
+    if (!val) {
+        c.tombstone = true;
+    } else {
+        const uint8_t *v = val, *vend = val + val_len;
+        const char *md;
+        int32_t mlen;
+        ok = val_len >= 2 + 8 + 4 + 2 + 8 && sl_load_be16(v) == OFFSETS_VERSION;
+        if (ok) {
+            c.offset = (int64_t)sl_load_be64(v + 2);
+            c.leader_epoch = (int32_t)sl_load_be32(v + 10);
+            v += 14;
+            ok = get_str16(&v, vend, &md, &mlen) && vend - v == 8;
+        }
+        if (ok) {
+            c.metadata = md;
+            c.metadata_len = mlen;
+            commit_ms = (int64_t)sl_load_be64(v);
+        } else {
+            c.tombstone = true; /* a malformed value shows as no offset, as at open */
+        }
+    }
     offsets_apply(o, g, &c, commit_ms);
     free(g);
-    return true;
+    return ok;
+}
+
+/* A failed commit was undone in the kvlog: the decoded view follows the kvlog's value. */
+static void offsets_undo(void *arg, const uint8_t *key, uint32_t key_len, const uint8_t *val, uint32_t val_len) {
+    offsets_replay_entry(arg, key, key_len, val, val_len);
 }
 
 struct offsets_replay {
@@ -226,6 +252,7 @@ sl_err offsets_open(struct offsets **out, struct store *st, uint64_t now_ms) {
     o->buckets = sl_xcalloc(o->bucket_count, sizeof(*o->buckets));
     struct offsets_replay r = {o, 0};
     kvlog_foreach(o->kv, offsets_replay_one, &r);
+    kvlog_set_undo_hook(o->kv, offsets_undo, o);
     if (r.bad) SL_WARN("offsets: skipped %u malformed records in %s", r.bad, log_dir(kvlog_log(o->kv)));
     *out = o;
     return SL_OK;

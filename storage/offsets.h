@@ -6,7 +6,9 @@
  * partition. Value: u16 version=1, i64 offset, i32 leader epoch, u16+metadata, i64 commit
  * time, or null: a tombstone (OffsetDelete, DeleteGroups, expiry). The log is a kvlog
  * (storage/kvlog.h): it is replayed at open into a hash map of decoded values, and compacted
- * when it holds far more records than live entries. */
+ * when it holds far more records than live entries. The decoded map follows the kvlog's: a
+ * commit whose batch fails is undone there (kvlog.h, Failures) and here, before its waiter
+ * fires, so OffsetFetch never shows an offset whose commit was answered with an error. */
 #ifndef SL_STORAGE_OFFSETS_H
 #define SL_STORAGE_OFFSETS_H
 
@@ -43,7 +45,8 @@ sl_err offsets_open(struct offsets **out, struct store *st, uint64_t now_ms);
 void offsets_close(struct offsets *o);
 
 /* Writes the commits as one batch; w fires once it is durable (or failed). The in-memory view
- * changes at once, so an OffsetFetch after an acknowledged commit always sees it. */
+ * changes at once, so an OffsetFetch after an acknowledged commit always sees it; if the batch
+ * fails, the view is back to the previous commits when w fires. */
 sl_err offsets_commit(struct offsets *o, const char *group, const struct offset_commit *c, uint32_t n,
                       uint64_t now_ms, struct log_waiter *w);
 

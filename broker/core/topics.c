@@ -40,6 +40,14 @@ struct topics {
     struct topic **order;
     uint32_t count, cap;
     struct kafka_records_scratch records_scratch; /* the record walk's buffer, shared by every partition */
+    /* Topics whose metadata write failed and was undone in the metadata log (kvlog.h): the
+     * registry follows the log on the next loop turn, outside the log's completion (deleting
+     * or creating partitions runs the loop). */
+    char **undone;
+    uint32_t undone_count, undone_cap;
+    struct topic **doomed; /* failed creations, already out of the registry: partitions to delete */
+    uint32_t doomed_count, doomed_cap;
+    struct loop_timer reconcile_timer;
 };
 
 /* The topic-level configs Sluice knows, Kafka's names. Storage ones change struct log_config;
@@ -310,6 +318,24 @@ static sl_err topic_attach(struct topics *t, struct topic *tp, int32_t from, int
     return SL_OK;
 }
 
+/* Deletes partitions [from, to) that exist (their logs and directories). */
+static void topic_delete_partitions(struct topics *t, struct topic *tp, int32_t from, int32_t to) {
+    for (int32_t p = from; p < to; p++) {
+        if (!tp->parts[p]) continue;
+        if (partition_delete(tp->parts[p], t->st)) SL_WARN("%s-%d: cannot remove the partition", tp->name, p);
+        tp->parts[p] = NULL;
+    }
+}
+
+/* Partitions [from, to) hold no record and never did: nothing is lost by deleting them. */
+static bool topic_partitions_empty(const struct topic *tp, int32_t from, int32_t to) {
+    for (int32_t p = from; p < to; p++) {
+        struct log *g = tp->parts[p] ? partition_log(tp->parts[p]) : NULL;
+        if (g && log_end_offset(g) > 0) return false;
+    }
+    return true;
+}
+
 /* One topic record back into a topic (not yet attached); false if malformed. */
 static bool topic_decode(struct topic *tp, const uint8_t *v, uint32_t len) {
     struct kvlog_tlv_reader r;
@@ -472,6 +498,119 @@ static sl_err topics_adopt(struct topics *t) {
     return SL_OK;
 }
 
+/* ---- a failed metadata write ----------------------------------------------------------------
+ * The metadata log undid the write (kvlog.h, Failures); the registry follows what the log
+ * holds now, as a restart would build it: a topic without a record whose partitions are all
+ * empty was a failed creation and goes with its directories (partitions holding records stay:
+ * a restart would adopt them); a record without a topic (a failed delete) brings the topic
+ * back with empty partitions, its old ones are gone; otherwise the partition count and configs
+ * go back to the record's, and partitions added past it go if empty. */
+
+static void topics_reconcile_one(struct topics *t, const char *name) {
+    char key[STORE_TOPIC_NAME_MAX + sizeof(TOPIC_KEY_PREFIX)];
+    size_t kl = topic_key(key, sizeof(key), name);
+    uint32_t len = 0;
+    const uint8_t *v = kvlog_get(t->meta, key, (uint32_t)kl, &len);
+    size_t nlen = strlen(name);
+    if (nlen == 0 || nlen > STORE_TOPIC_NAME_MAX) return;
+    int32_t name_len = (int32_t)nlen;
+    struct topic *tp = topics_get(t, name, name_len);
+    if (!v) {
+        if (!tp || !topic_partitions_empty(tp, 0, tp->partition_count)) return;
+        topics_unlink(t, tp);
+        SL_WARN("metadata log: creating topic %s failed; it is removed", name);
+        topic_delete_partitions(t, tp, 0, tp->partition_count);
+        topic_free(tp);
+        return;
+    }
+    struct topic *rec = topic_new(name, name_len);
+    if (!topic_decode(rec, v, len)) {
+        SL_WARN("metadata log: the record of topic %s is malformed", name);
+        topic_free(rec);
+        return;
+    }
+    if (!tp) {
+        topic_apply(t, rec);
+        sl_err e = topic_attach(t, rec, 0, rec->partition_count);
+        if (e) {
+            SL_ERROR("metadata log: deleting topic %s failed, and so did bringing it back: %s", name,
+                     sl_err_str(e));
+            topic_delete_partitions(t, rec, 0, rec->partition_count);
+            topic_free(rec);
+            return;
+        }
+        topics_insert(t, rec);
+        SL_WARN("metadata log: deleting topic %s failed; it is back, empty", name);
+        return;
+    }
+    memcpy(tp->id, rec->id, 16);
+    tp->override_count = rec->override_count;
+    memcpy(tp->overrides, rec->overrides, sizeof(tp->overrides));
+    if (rec->partition_count < tp->partition_count &&
+        topic_partitions_empty(tp, rec->partition_count, tp->partition_count)) {
+        topic_delete_partitions(t, tp, rec->partition_count, tp->partition_count);
+        tp->partition_count = rec->partition_count;
+    } else if (rec->partition_count > tp->partition_count) {
+        int32_t old = tp->partition_count;
+        topic_grow(tp, rec->partition_count);
+        tp->partition_count = rec->partition_count;
+        if (topic_attach(t, tp, old, rec->partition_count)) tp->partition_count = old;
+    }
+    topic_apply(t, tp);
+    topic_free(rec);
+}
+
+static void topics_reconcile(struct topics *t) {
+    /* Taken first: deleting partitions runs the loop, which may undo more. */
+    while (t->doomed_count || t->undone_count) {
+        if (t->doomed_count) {
+            struct topic *tp = t->doomed[--t->doomed_count];
+            SL_WARN("metadata log: creating topic %s failed; its partitions are removed", tp->name);
+            topic_delete_partitions(t, tp, 0, tp->partition_count);
+            topic_free(tp);
+            continue;
+        }
+        char *name = t->undone[--t->undone_count];
+        topics_reconcile_one(t, name);
+        free(name);
+    }
+}
+
+static void topics_reconcile_fire(struct loop_timer *lt, uint64_t mono_ms) {
+    (void)mono_ms;
+    topics_reconcile(sl_container_of(lt, struct topics, reconcile_timer));
+}
+
+/* The metadata log's undo hook: inside the log's completion, so memory only. */
+static void topics_undone(void *arg, const uint8_t *key, uint32_t key_len, const uint8_t *value,
+                          uint32_t value_len) {
+    struct topics *t = arg;
+    size_t pl = strlen(TOPIC_KEY_PREFIX);
+    (void)value_len;
+    if (key_len <= pl || key_len - pl > STORE_TOPIC_NAME_MAX || memcmp(key, TOPIC_KEY_PREFIX, pl)) return;
+    const char *name = (const char *)key + pl;
+    int32_t name_len = (int32_t)(key_len - pl);
+    for (uint32_t i = 0; i < t->undone_count; i++)
+        if ((int32_t)strlen(t->undone[i]) == name_len && !memcmp(t->undone[i], name, (size_t)name_len)) return;
+    /* A failed creation leaves the registry now: no request sees it after its error. */
+    struct topic *tp = topics_get(t, name, name_len);
+    if (!value && tp && topic_partitions_empty(tp, 0, tp->partition_count)) {
+        topics_unlink(t, tp);
+        if (t->doomed_count == t->doomed_cap)
+            t->doomed = sl_xrealloc(t->doomed, (t->doomed_cap = t->doomed_cap ? t->doomed_cap * 2 : 4) * sizeof(*t->doomed));
+        t->doomed[t->doomed_count++] = tp;
+    } else {
+        if (t->undone_count == t->undone_cap)
+            t->undone = sl_xrealloc(t->undone, (t->undone_cap = t->undone_cap ? t->undone_cap * 2 : 4) * sizeof(*t->undone));
+        char *copy = sl_xmalloc((size_t)name_len + 1);
+        memcpy(copy, name, (size_t)name_len);
+        copy[name_len] = 0;
+        t->undone[t->undone_count++] = copy;
+    }
+    struct loop *l = store_loop(t->st);
+    if (!loop_timer_armed(&t->reconcile_timer)) loop_timer_add(l, &t->reconcile_timer, loop_mono_ms(l));
+}
+
 sl_err topics_open(struct topics **out, struct store *st, const char *data_dir,
                    const struct log_config *defaults) {
     struct topics *t = sl_xcalloc(1, sizeof(*t));
@@ -491,6 +630,10 @@ sl_err topics_open(struct topics **out, struct store *st, const char *data_dir,
         e = r.err;
     }
     if (r.bad) SL_WARN("metadata log: skipped %u malformed topic records", r.bad);
+    if (!e) {
+        t->reconcile_timer.fire = topics_reconcile_fire;
+        kvlog_set_undo_hook(t->meta, topics_undone, t);
+    }
     if (!e) e = topics_adopt(t);
     if (e) {
         topics_close(t);
@@ -501,6 +644,15 @@ sl_err topics_open(struct topics **out, struct store *st, const char *data_dir,
 }
 
 void topics_close(struct topics *t) {
+    if (t->meta) {
+        /* Failures still to come must find the registry: settle them first. */
+        kvlog_flush(t->meta);
+        kvlog_set_undo_hook(t->meta, NULL, NULL);
+    }
+    if (loop_timer_armed(&t->reconcile_timer)) loop_timer_del(store_loop(t->st), &t->reconcile_timer);
+    topics_reconcile(t);
+    free(t->undone);
+    free(t->doomed);
     for (uint32_t i = 0; i < t->count; i++) topic_free(t->order[i]);
     if (t->meta) kvlog_close(t->meta);
     free(t->order);
@@ -554,10 +706,13 @@ sl_err topics_create(struct topics *t, const char *name, int32_t name_len, int32
     topic_grow(tp, partitions);
     tp->partition_count = partitions;
     topic_apply(t, tp);
-    sl_err e = topic_save(t, tp);
-    if (!e) e = topic_attach(t, tp, 0, partitions);
+    /* Partitions first, the record last: a record is never queued for a topic whose
+     * partitions could not be made, and a failure leaves no directory behind. */
+    sl_err e = topic_attach(t, tp, 0, partitions);
+    if (!e) e = topic_save(t, tp);
     if (e) {
-        *why = "storage error creating the partitions";
+        *why = e == SL_NO_SPACE ? "no space left to create the topic" : "storage error creating the partitions";
+        topic_delete_partitions(t, tp, 0, partitions);
         topic_free(tp);
         return e;
     }
@@ -568,12 +723,14 @@ sl_err topics_create(struct topics *t, const char *name, int32_t name_len, int32
 }
 
 sl_err topics_delete(struct topics *t, struct topic *tp) {
-    topics_unlink(t, tp);
     char key[STORE_TOPIC_NAME_MAX + sizeof(TOPIC_KEY_PREFIX)];
     size_t kl = topic_key(key, sizeof(key), tp->name);
-    /* Queued before the directories go: a crash that beats its group commit brings the topic
-     * back with empty partitions (DeleteTopics answers only once it is durable). */
+    /* Queued before the directories go: a crash that beats its group commit, or a failure of
+     * the write, brings the topic back with empty partitions (DeleteTopics answers only once
+     * it is durable). Refused at once: nothing is deleted. */
     sl_err result = kvlog_del(t->meta, key, (uint32_t)kl, topics_now_ms(t), NULL);
+    if (result) return result;
+    topics_unlink(t, tp);
     for (int32_t p = 0; p < tp->partition_count; p++) {
         if (!tp->parts[p]) continue;
         sl_err e = partition_delete(tp->parts[p], t->st);
@@ -598,7 +755,12 @@ sl_err topics_add_partitions(struct topics *t, struct topic *tp, int32_t total, 
     tp->partition_count = total;
     sl_err e = topic_attach(t, tp, old, total);
     if (!e) e = topic_save(t, tp);
-    if (e) *why = "storage error creating the partitions";
+    if (e) {
+        /* Nothing queued: back to the old count, without the new directories. */
+        *why = "storage error creating the partitions";
+        topic_delete_partitions(t, tp, old, total);
+        tp->partition_count = old;
+    }
     return e;
 }
 

@@ -7,6 +7,9 @@
  * value a versioned tag/length/value record (id, partition count, one field per config
  * override; readers skip unknown tags, so fields can be added). A change is applied in memory
  * at once and is durable after the log's next group commit; topics_wait_durable() says when.
+ * A change whose record fails (a full disk) is undone in the log, and the registry follows on
+ * the next loop turn: a failed creation goes with its (empty) partition directories, a failed
+ * delete comes back with empty partitions, configs and partition counts go back.
  * Opening replays the log; the previous version's <data_dir>/.topics/<name> files are imported
  * once and then removed. Partition directories without a record (hand-made directories) are
  * adopted with default configs. Configs use Kafka's topic-level names (retention.ms,

@@ -28,34 +28,56 @@ struct admin_park {
     struct log_waiter w; /* first: the waiter is the park */
     struct kreq *q;
     struct kw out;       /* the response, encoded when the request was handled */
+    struct kw failed;    /* the response if the change does not become durable (p NULL: none) */
 };
 
 static void admin_durable(struct log_waiter *lw, sl_err err) {
     struct admin_park *ap = (struct admin_park *)lw;
     struct kreq *q = ap->q;
     if (err) {
-        /* The answer says the change happened; it did not become durable, so no answer. */
+        /* The metadata log undid the change (and the registry follows it): answer with the
+         * errors, or, with no such answer, not at all. */
         SL_ERROR("metadata log: a topic change did not become durable: %s", sl_err_str(err));
         kw_free(&ap->out);
+        if (ap->failed.p) {
+            kresp_finish(q, &ap->failed);
+            free(ap);
+            return;
+        }
         free(ap);
         if (q->kc->c) conn_close(q->kc->c, "metadata log failed");
         kresp_silent(q);
         return;
     }
+    if (ap->failed.p) kw_free(&ap->failed);
     kresp_finish(q, &ap->out);
     free(ap);
 }
 
 /* Topic changes are answered once their metadata records are durable (an answer with nothing
- * changed waits only for earlier changes still in flight, usually not at all). */
-static void admin_finish(struct kconn *kc, struct kreq *q, struct kw *w) {
+ * changed waits only for earlier changes still in flight, usually not at all); failed (may be
+ * NULL) is the answer if they fail. */
+static void admin_finish(struct kconn *kc, struct kreq *q, struct kw *w, struct kw *failed) {
     struct admin_park *ap = sl_xcalloc(1, sizeof(*ap));
     ap->w.done = admin_durable;
     ap->q = q;
     ap->out = *w;
     w->p = NULL;
+    if (failed) {
+        ap->failed = *failed;
+        failed->p = NULL;
+    }
     q->park = ap;
     topics_wait_durable(kc->ks->topics, &ap->w);
+}
+
+/* A result that reported a change reports KAFKA_STORAGE_ERROR instead, for the answer sent
+ * if the change does not become durable. True if it did report one. */
+static bool admin_result_failed(int16_t *error_code, struct kstr *error_message) {
+    if (*error_code) return false;
+    *error_code = (int16_t)sl_err_kafka(SL_NO_SPACE);
+    *error_message = kafka_kstr("the metadata log could not store the change");
+    return true;
 }
 
 /* ---- CreateTopics --------------------------------------------------------------------------- */
@@ -126,10 +148,21 @@ sl_err kafka_handle_create_topics(struct kconn *kc, struct kreq *q, struct kr *r
     resp.topics = kafka_alloc_array(&kc->arena, req.topic_count, sizeof(*resp.topics));
     for (int32_t i = 0; i < req.topic_count; i++)
         create_topic_one(kc, &req.topics[i], req.validate_only, &resp.topics[i]);
-    struct kw w;
+    struct kw w, failed;
     kresp_begin(q, &w);
     kafka_encode_create_topics_resp(&w, q->version, &resp);
-    admin_finish(kc, q, &w);
+    for (int32_t i = 0; i < resp.topic_count && !req.validate_only; i++) {
+        struct kafka_create_topics_result *res = &resp.topics[i];
+        if (!admin_result_failed(&res->error_code, &res->error_message)) continue;
+        memset(res->topic_id, 0, sizeof(res->topic_id));
+        res->num_partitions = -1;
+        res->replication_factor = -1;
+        res->configs = NULL;
+        res->config_count = -1;
+    }
+    kresp_begin(q, &failed);
+    kafka_encode_create_topics_resp(&failed, q->version, &resp);
+    admin_finish(kc, q, &w, &failed);
     return SL_OK;
 }
 
@@ -174,10 +207,13 @@ sl_err kafka_handle_delete_topics(struct kconn *kc, struct kreq *q, struct kr *r
         if (name.len < 0) res->name = kafka_arena_kstr(&kc->arena, tp->name);
         res->error_code = delete_topic(ks, tp);
     }
-    struct kw w;
+    struct kw w, failed;
     kresp_begin(q, &w);
     kafka_encode_delete_topics_resp(&w, q->version, &resp);
-    admin_finish(kc, q, &w);
+    for (int32_t i = 0; i < n; i++) admin_result_failed(&resp.responses[i].error_code, &resp.responses[i].error_message);
+    kresp_begin(q, &failed);
+    kafka_encode_delete_topics_resp(&failed, q->version, &resp);
+    admin_finish(kc, q, &w, &failed);
     return SL_OK;
 }
 
@@ -206,10 +242,14 @@ sl_err kafka_handle_create_partitions(struct kconn *kc, struct kreq *q, struct k
         res->error_code = (int16_t)sl_err_kafka(e);
         if (e) res->error_message = why_kstr(why);
     }
-    struct kw w;
+    struct kw w, failed;
     kresp_begin(q, &w);
     kafka_encode_create_partitions_resp(&w, q->version, &resp);
-    admin_finish(kc, q, &w);
+    for (int32_t i = 0; i < resp.result_count && !req.validate_only; i++)
+        admin_result_failed(&resp.results[i].error_code, &resp.results[i].error_message);
+    kresp_begin(q, &failed);
+    kafka_encode_create_partitions_resp(&failed, q->version, &resp);
+    admin_finish(kc, q, &w, &failed);
     return SL_OK;
 }
 
@@ -346,10 +386,14 @@ sl_err kafka_handle_alter_configs(struct kconn *kc, struct kreq *q, struct kr *r
         res->error_code = (int16_t)sl_err_kafka(e);
         if (e) res->error_message = why_kstr(why);
     }
-    struct kw w;
+    struct kw w, failed;
     kresp_begin(q, &w);
     kafka_encode_alter_configs_resp(&w, q->version, &resp);
-    admin_finish(kc, q, &w);
+    for (int32_t i = 0; i < resp.response_count && !req.validate_only; i++)
+        admin_result_failed(&resp.responses[i].error_code, &resp.responses[i].error_message);
+    kresp_begin(q, &failed);
+    kafka_encode_alter_configs_resp(&failed, q->version, &resp);
+    admin_finish(kc, q, &w, &failed);
     return SL_OK;
 }
 
@@ -392,10 +436,14 @@ sl_err kafka_handle_incremental_alter_configs(struct kconn *kc, struct kreq *q, 
         res->error_code = (int16_t)sl_err_kafka(e);
         if (e) res->error_message = why_kstr(why);
     }
-    struct kw w;
+    struct kw w, failed;
     kresp_begin(q, &w);
     kafka_encode_incremental_alter_configs_resp(&w, q->version, &resp);
-    admin_finish(kc, q, &w);
+    for (int32_t i = 0; i < resp.response_count && !req.validate_only; i++)
+        admin_result_failed(&resp.responses[i].error_code, &resp.responses[i].error_message);
+    kresp_begin(q, &failed);
+    kafka_encode_incremental_alter_configs_resp(&failed, q->version, &resp);
+    admin_finish(kc, q, &w, &failed);
     return SL_OK;
 }
 

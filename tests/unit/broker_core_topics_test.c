@@ -4,9 +4,11 @@
  * producer ids that are never reused. */
 #include <check.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "base/base.h"
 #include "broker/core/cluster_meta.h"
 #include "broker/core/partition.h"
 #include "broker/core/topics.h"
@@ -283,6 +285,135 @@ START_TEST(producer_ids_past_half_a_block_survive_kill_9) {
 }
 END_TEST
 
+/* ---- a full disk: a failed metadata write leaves no topic the log does not have ------------- */
+
+static bool tmpfs_mount(char *root, size_t cap, const char *opts) {
+    snprintf(root, cap, "%s", t_tmpdir());
+    if (mount("tmpfs", root, "tmpfs", 0, opts) == 0) return true;
+    rmdir(root);
+    return false;
+}
+
+static long fill(const char *path, long bytes) {
+    static uint8_t chunk[65536];
+    memset(chunk, 0xa5, sizeof(chunk));
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    ck_assert_int_ge(fd, 0);
+    long done = 0;
+    while (done < bytes) {
+        ssize_t n = write(fd, chunk, (size_t)SL_MIN((long)sizeof(chunk), bytes - done));
+        if (n <= 0) break;
+        done += n;
+    }
+    close(fd);
+    return done;
+}
+
+static char meta_pad[20000];
+
+/* A 20 KB record under a key no topic has: the batch needs pages a full disk lacks. */
+static sl_err put_meta_pad(struct reg *r, int i, struct log_waiter *w) {
+    char key[32];
+    snprintf(key, sizeof(key), "pad/%d", i);
+    memset(meta_pad, 'p', sizeof(meta_pad));
+    return kvlog_put(topics_metadata(r->t), key, (uint32_t)strlen(key), meta_pad, sizeof(meta_pad), 1000, w);
+}
+
+static bool reconciled(void *arg) {
+    struct reg *r = arg;
+    return !get(r, "x") && get(r, "t2");
+}
+
+static void check_after_failure(struct reg *r) {
+    ck_assert_ptr_null(get(r, "x"));
+    ck_assert_ptr_null(store_log_get(r->f.st, "x", 0));
+    char path[600];
+    snprintf(path, sizeof(path), "%s/x-0", r->f.dir);
+    ck_assert_int_ne(access(path, F_OK), 0);
+    struct topic *t1 = get(r, "t1");
+    ck_assert_ptr_nonnull(t1);
+    ck_assert_int_eq(t1->partition_count, 2);
+    ck_assert_ptr_null(store_log_get(r->f.st, "t1", 2));
+    ck_assert_uint_eq(t1->override_count, 1);
+    ck_assert_str_eq(override_of(t1, "retention.ms"), "12345");
+    ck_assert_int_eq(t1->cfg.retention_ms, 12345);
+    ck_assert_int_eq(log_get_config(partition_log(t1->parts[0]))->retention_ms, 12345);
+    struct topic *t2 = get(r, "t2");
+    ck_assert_ptr_nonnull(t2);
+    ck_assert_int_eq(t2->partition_count, 1);
+    ck_assert_ptr_nonnull(t2->parts[0]);
+    ck_assert_ptr_eq(partition_log(t2->parts[0]), store_log_get(r->f.st, "t2", 0));
+}
+
+START_TEST(failed_metadata_writes_are_undone) {
+    char root[256];
+    ck_assert(tmpfs_mount(root, sizeof(root), "size=4m"));
+    struct reg r;
+    snprintf(r.f.dir, sizeof(r.f.dir), "%.200s/data", root);
+    ck_assert_int_eq(mkdir(r.f.dir, 0755), 0);
+    log_config_defaults(&r.defaults);
+    r.defaults.preallocate_bytes = 0;
+    fx_open(&r.f, &r.defaults);
+    ck_assert_int_eq(topics_open(&r.t, r.f.st, r.f.dir, &r.defaults), SL_OK);
+    const char *why = NULL;
+    const char *k1[] = {"retention.ms"}, *v1[] = {"12345"};
+    ck_assert_int_eq(topics_create(r.t, "t1", 2, 2, k1, v1, 1, false, NULL, &why), SL_OK);
+    ck_assert_int_eq(topics_create(r.t, "t2", 2, 1, NULL, NULL, 0, false, NULL, &why), SL_OK);
+    ck_assert_int_eq(kvlog_flush(topics_metadata(r.t)), SL_OK);
+
+    /* Fill the disk, then the metadata log's preallocated space, until a write fails. */
+    char f1[300], f2[300], f3[300];
+    snprintf(f1, sizeof(f1), "%s/filler1", root);
+    snprintf(f2, sizeof(f2), "%s/filler2", root);
+    snprintf(f3, sizeof(f3), "%s/filler3", root);
+    ck_assert_int_eq(fill(f1, 512 << 10), 512 << 10);
+    fill(f2, 64 << 20);
+    bool failed = false;
+    for (int i = 0; i < 400 && !failed; i++) {
+        struct fired w = {.w.done = fired_done};
+        sl_err e = put_meta_pad(&r, i, &w.w);
+        if (!e) {
+            ck_assert(loop_run_until(&r.f.loop, fired_pred, &w, 20000));
+            e = w.err;
+        }
+        failed = e != SL_OK;
+    }
+    ck_assert(failed);
+    fill(f3, 64 << 20);
+
+    /* In one turn: a pad that cannot fit, then a new topic, more partitions, a config and a
+     * delete. The partitions' directories and empty files need no data pages. */
+    ck_assert_int_eq(put_meta_pad(&r, 9999, NULL), SL_OK);
+    struct topic *x = NULL;
+    sl_err e = topics_create(r.t, "x", 1, 2, NULL, NULL, 0, false, &x, &why);
+    ck_assert_msg(e == SL_OK, "create: %s (%s)", sl_err_str(e), why);
+    ck_assert_int_eq(topics_add_partitions(r.t, get(&r, "t1"), 4, false, &why), SL_OK);
+    ck_assert_int_eq(topics_set_config(r.t, get(&r, "t1"), "retention.ms", "777", &why), SL_OK);
+    ck_assert_int_eq(topics_set_config(r.t, get(&r, "t1"), "max.message.bytes", "2048", &why), SL_OK);
+    ck_assert_int_eq(topics_delete(r.t, get(&r, "t2")), SL_OK);
+    ck_assert_ptr_nonnull(get(&r, "x"));
+    ck_assert_ptr_null(get(&r, "t2"));
+    struct fired w = {.w.done = fired_done};
+    topics_wait_durable(r.t, &w.w);
+    ck_assert(loop_run_until(&r.f.loop, fired_pred, &w, 20000));
+    ck_assert_int_eq(w.err, SL_NO_SPACE);
+    ck_assert_ptr_null(get(&r, "x")); /* gone from the registry when the error is known */
+    ck_assert(loop_run_until(&r.f.loop, reconciled, &r, 20000));
+    check_after_failure(&r);
+
+    /* Space back: a restart shows the same registry. */
+    ck_assert_int_eq(unlink(f1), 0);
+    ck_assert_int_eq(unlink(f3), 0);
+    reg_close(&r);
+    reg_open(&r);
+    check_after_failure(&r);
+    ck_assert_uint_eq(topics_count(r.t), 2);
+    reg_close(&r);
+    umount2(root, MNT_DETACH);
+    t_rmdir(root);
+}
+END_TEST
+
 static Suite *topics_suite(void) {
     Suite *s = suite_create("broker_core_topics");
     TCase *tc = tcase_create("topics");
@@ -293,6 +424,16 @@ static Suite *topics_suite(void) {
     tcase_add_test(tc, producer_ids_are_never_reused_after_kill_9);
     tcase_add_test(tc, producer_ids_past_half_a_block_survive_kill_9);
     suite_add_tcase(s, tc);
+    /* Mounting a tmpfs needs root (or CAP_SYS_ADMIN): without it the full-disk case is left out. */
+    char root[256];
+    if (tmpfs_mount(root, sizeof(root), "size=1m")) {
+        umount2(root, MNT_DETACH);
+        t_rmdir(root);
+        TCase *full = tcase_create("full disk");
+        tcase_set_timeout(full, 120);
+        tcase_add_test(full, failed_metadata_writes_are_undone);
+        suite_add_tcase(s, full);
+    }
     return s;
 }
 

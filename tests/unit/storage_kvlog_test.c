@@ -1,7 +1,13 @@
 /* storage_kvlog_test.c: the compacted key/value log: puts, overwrites, tombstones, replay after
- * a clean close and after a crash, compaction, byte-exact values. */
+ * a clean close and after a crash, compaction, byte-exact values; on a small tmpfs filled up,
+ * writes that fail leave the map exactly as the log holds it. */
 #include <check.h>
+#include <errno.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+
+#include "base/base.h"
 
 #include "storage/kvlog.h"
 #include "storage_fixture.h"
@@ -293,6 +299,275 @@ START_TEST(tlv_round_trip_skips_unknown_tags) {
 }
 END_TEST
 
+/* ---- a full disk: failed writes leave no trace ---------------------------------------------- */
+
+struct mnt {
+    char root[256];
+    char data[320];
+};
+
+static bool mnt_make(struct mnt *m, const char *opts) {
+    snprintf(m->root, sizeof(m->root), "%s", t_tmpdir());
+    if (mount("tmpfs", m->root, "tmpfs", 0, opts) != 0) {
+        rmdir(m->root);
+        return false;
+    }
+    snprintf(m->data, sizeof(m->data), "%s/data", m->root);
+    return true;
+}
+
+static void mnt_drop(struct mnt *m) {
+    umount2(m->root, MNT_DETACH);
+    t_rmdir(m->root);
+}
+
+/* Writes up to bytes of filler into path; returns how many fit. */
+static long fill_file(const char *path, long bytes) {
+    static uint8_t chunk[65536];
+    memset(chunk, 0xa5, sizeof(chunk));
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    ck_assert_int_ge(fd, 0);
+    long done = 0;
+    while (done < bytes) {
+        ssize_t n = write(fd, chunk, (size_t)SL_MIN((long)sizeof(chunk), bytes - done));
+        if (n <= 0) break;
+        done += n;
+    }
+    close(fd);
+    return done;
+}
+
+/* The live set, byte-exact, in first-put order: "<hex key>=<hex value>;" per entry. */
+static void dump_hex(void *arg, const uint8_t *key, uint32_t key_len, const uint8_t *value, uint32_t value_len) {
+    char **out = arg;
+    size_t n = *out ? strlen(*out) : 0;
+    *out = realloc(*out, n + 2 * ((size_t)key_len + value_len) + 3);
+    char *p = *out + n;
+    for (uint32_t i = 0; i < key_len; i++) p += sprintf(p, "%02x", key[i]);
+    *p++ = '=';
+    for (uint32_t i = 0; i < value_len; i++) p += sprintf(p, "%02x", value[i]);
+    *p++ = ';';
+    *p = 0;
+}
+
+static char *dump(struct kvlog *kv) {
+    char *s = calloc(1, 1);
+    kvlog_foreach(kv, dump_hex, &s);
+    return s;
+}
+
+/* A write's waiter that notes the map as it was when the waiter fired. */
+struct fail_w {
+    struct log_waiter w;
+    struct kvlog *kv;
+    int fired, order;
+    sl_err err;
+    char *map_at_fire;
+};
+
+static int fail_w_fired;
+
+static void fail_w_done(struct log_waiter *w, sl_err err) {
+    struct fail_w *f = (struct fail_w *)w;
+    f->fired++;
+    f->err = err;
+    f->order = ++fail_w_fired;
+    f->map_at_fire = dump(f->kv);
+}
+
+static bool fail_w_all(void *arg) {
+    struct fail_w *ws = arg;
+    for (int i = 0; i < 4; i++)
+        if (!ws[i].fired) return false;
+    return true;
+}
+
+struct undo_seen {
+    char keys[64][16];
+    bool present[64];
+    uint32_t n;
+};
+
+static void undo_hook(void *arg, const uint8_t *key, uint32_t key_len, const uint8_t *value, uint32_t value_len) {
+    struct undo_seen *u = arg;
+    (void)value_len;
+    ck_assert_uint_lt(u->n, 64);
+    snprintf(u->keys[u->n], sizeof(u->keys[u->n]), "%.*s", (int)SL_MIN(key_len, 15u), (const char *)key);
+    u->present[u->n++] = value != NULL;
+}
+
+static void collect_keys(void *arg, const uint8_t *key, uint32_t key_len, const uint8_t *value,
+                         uint32_t value_len) {
+    char *out = arg;
+    size_t n = strlen(out);
+    (void)value;
+    (void)value_len;
+    snprintf(out + n, 4096 - n, "%.*s;", (int)key_len, (const char *)key);
+}
+
+static const uint8_t old_a[] = {'A', 0, '1', 0xfe};
+static const uint8_t old_c[] = {0, 0, 'C'};
+static char pad[20000];
+
+/* Puts a 20 KB pad under key pad-<i> so the batch needs pages the full disk lacks. */
+static sl_err put_pad(struct kvlog *kv, int i, struct log_waiter *w) {
+    char key[32];
+    snprintf(key, sizeof(key), "pad-%d", i);
+    memset(pad, 'p' + i % 5, sizeof(pad));
+    return kvlog_put(kv, key, (uint32_t)strlen(key), pad, sizeof(pad), 1000, w);
+}
+
+START_TEST(failed_writes_leave_no_trace) {
+    struct mnt m;
+    ck_assert(mnt_make(&m, "size=4m"));
+    struct fx f;
+    snprintf(f.dir, sizeof(f.dir), "%.250s", m.data);
+    ck_assert_int_eq(mkdir(m.data, 0755), 0);
+    fx_open(&f, NULL);
+    struct kvlog_options opts = {.segment_bytes = 16u << 20, .compact_min_records = 100000, .compact_ratio = 4};
+    struct kvlog *kv;
+    ck_assert_int_eq(kvlog_open(&kv, f.st, TOPIC, &opts, 1000), SL_OK);
+    struct undo_seen seen = {0};
+    kvlog_set_undo_hook(kv, undo_hook, &seen);
+
+    /* The durable state: a, b, c (binary), an empty value, in this order. */
+    ck_assert_int_eq(kvlog_put(kv, "a", 1, old_a, sizeof(old_a), 1000, NULL), SL_OK);
+    ck_assert_int_eq(put_s(kv, "b", "B1", NULL), SL_OK);
+    ck_assert_int_eq(kvlog_put(kv, "c", 1, old_c, sizeof(old_c), 1000, NULL), SL_OK);
+    ck_assert_int_eq(put_s(kv, "e", "", NULL), SL_OK);
+    ck_assert_int_eq(kvlog_flush(kv), SL_OK);
+
+    /* Fill the disk, then the log's preallocated space, until a write fails. */
+    char filler1[400], filler2[400], filler3[400];
+    snprintf(filler1, sizeof(filler1), "%s/filler1", m.root);
+    snprintf(filler2, sizeof(filler2), "%s/filler2", m.root);
+    snprintf(filler3, sizeof(filler3), "%s/filler3", m.root);
+    ck_assert_int_eq(fill_file(filler1, 512 << 10), 512 << 10);
+    fill_file(filler2, 64 << 20);
+    int failed = 0;
+    for (int i = 0; i < 400 && !failed; i++) {
+        struct fired w = {.w.done = fired_done};
+        sl_err e = put_pad(kv, i, &w.w);
+        if (!e) {
+            ck_assert(loop_run_until(&f.loop, fired_pred, &w, 20000));
+            e = w.err;
+        }
+        if (e) {
+            ck_assert_int_eq(e, SL_NO_SPACE);
+            failed = 1;
+            char key[32];
+            snprintf(key, sizeof(key), "pad-%d", i);
+            ck_absent(kv, key); /* a key that did not exist before */
+        }
+    }
+    ck_assert_int_eq(failed, 1);
+    fill_file(filler3, 64 << 20); /* whatever the rewind gave back */
+    /* The pads that made it are durable; the rest of the test starts from here. */
+    char *before = dump(kv);
+    uint32_t count_before = kvlog_count(kv);
+    uint64_t records_before = kvlog_records(kv);
+    struct log *g = kvlog_log(kv);
+    ck_assert_int_eq(log_written_offset(g), log_end_offset(g));
+
+    /* Four writes in flight at once, each changing what the one before changed; the first
+     * carries a pad, so the one write of the turn needs pages there are not. */
+    struct fail_w ws[4];
+    memset(ws, 0, sizeof(ws));
+    for (int i = 0; i < 4; i++) ws[i] = (struct fail_w){.w.done = fail_w_done, .kv = kv};
+    fail_w_fired = 0;
+    seen.n = 0;
+    struct kvlog_op w0[3] = {{"pad-new", 7, pad, (int32_t)sizeof(pad)}, {"a", 1, "A2", 2}, {"d", 1, "D0", 2}};
+    ck_assert_int_eq(kvlog_write(kv, w0, 3, 1000, &ws[0].w), SL_OK);
+    struct kvlog_op w1[3] = {{"b", 1, NULL, -1}, {"a", 1, "A3", 2}, {"c", 1, "C2", 2}};
+    ck_assert_int_eq(kvlog_write(kv, w1, 3, 1000, &ws[1].w), SL_OK);
+    struct kvlog_op w2[3] = {{"a", 1, NULL, -1}, {"d", 1, NULL, -1}, {"b", 1, "B3", 2}};
+    ck_assert_int_eq(kvlog_write(kv, w2, 3, 1000, &ws[2].w), SL_OK);
+    struct kvlog_op w3[3] = {{"a", 1, "A4", 2}, {"e", 1, NULL, -1}, {"c", 1, NULL, -1}};
+    ck_assert_int_eq(kvlog_write(kv, w3, 3, 1000, &ws[3].w), SL_OK);
+    /* Shown at once, in first-put order: b was deleted and put again, a too. */
+    char text[4096] = "";
+    kvlog_foreach(kv, collect_keys, text);
+    ck_assert(strstr(text, "pad-new;b;a;") != NULL);
+    ck_value(kv, "a", "A4", 2);
+    ck_value(kv, "b", "B3", 2);
+    ck_value(kv, "pad-new", pad, sizeof(pad));
+    ck_absent(kv, "d");
+    ck_absent(kv, "c");
+    ck_absent(kv, "e");
+
+    ck_assert(loop_run_until(&f.loop, fail_w_all, ws, 20000));
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(ws[i].fired, 1);
+        ck_assert_int_eq(ws[i].err, SL_NO_SPACE);
+        ck_assert_int_eq(ws[i].order, i + 1); /* oldest first */
+        /* Every waiter, the first included, sees the map without any of the four. */
+        ck_assert_str_eq(ws[i].map_at_fire, before);
+        free(ws[i].map_at_fire);
+    }
+    char *after = dump(kv);
+    ck_assert_str_eq(after, before); /* byte-exact, in the same order */
+    free(after);
+    ck_assert_uint_eq(kvlog_count(kv), count_before);
+    ck_value(kv, "a", old_a, sizeof(old_a));
+    ck_value(kv, "b", "B1", 2); /* deleted, then back */
+    ck_value(kv, "c", old_c, sizeof(old_c));
+    ck_value(kv, "e", "", 0);
+    ck_absent(kv, "d");
+    ck_absent(kv, "pad-new");
+    ck_assert_uint_eq(kvlog_records(kv), records_before);
+    /* The hook heard of every key changed, once per change, each with its value now. */
+    ck_assert_uint_eq(seen.n, 12);
+    for (uint32_t i = 0; i < seen.n; i++) {
+        bool want = strcmp(seen.keys[i], "d") && strcmp(seen.keys[i], "pad-new");
+        ck_assert_msg(seen.present[i] == want, "hook: %s", seen.keys[i]);
+    }
+
+    /* Space back: new writes succeed, on top of exactly the old state. */
+    ck_assert_int_eq(unlink(filler1), 0);
+    ck_assert_int_eq(unlink(filler3), 0);
+    struct fired ok = {.w.done = fired_done};
+    struct kvlog_op w4[3] = {{"a", 1, "A5", 2}, {"d", 1, "D5", 2}, {"b", 1, NULL, -1}};
+    ck_assert_int_eq(kvlog_write(kv, w4, 3, 1000, &ok.w), SL_OK);
+    run_until_fired(&f, &ok);
+    ck_assert_int_eq(kvlog_flush(kv), SL_OK);
+    ck_absent(kv, "b");
+    ck_value(kv, "d", "D5", 2);
+    char *durable = dump(kv);
+    ck_assert_uint_eq(kvlog_records(kv), records_before + 3);
+
+    /* What a crash now would leave behind: the files as they are. */
+    char crash[300], cmd[800];
+    snprintf(crash, sizeof(crash), "%s", t_tmpdir());
+    snprintf(cmd, sizeof(cmd), "cp -a '%s/.' '%s/'", m.data, crash);
+    ck_assert_int_eq(system(cmd), 0);
+    kvlog_close(kv);
+    fx_close(&f);
+
+    fx_open(&f, NULL);
+    ck_assert_int_eq(kvlog_open(&kv, f.st, TOPIC, &opts, 2000), SL_OK);
+    char *reopened = dump(kv);
+    ck_assert_str_eq(reopened, durable);
+    free(reopened);
+    ck_assert_uint_eq(kvlog_records(kv), records_before + 3);
+    kvlog_close(kv);
+    fx_close(&f);
+
+    struct fx c;
+    snprintf(c.dir, sizeof(c.dir), "%.250s", crash);
+    fx_open(&c, NULL);
+    ck_assert(!store_get_stats(c.st)->clean);
+    ck_assert_int_eq(kvlog_open(&kv, c.st, TOPIC, &opts, 2000), SL_OK);
+    reopened = dump(kv);
+    ck_assert_str_eq(reopened, durable);
+    free(reopened);
+    kvlog_close(kv);
+    fx_end(&c);
+    free(durable);
+    free(before);
+    mnt_drop(&m);
+}
+END_TEST
+
 static Suite *kvlog_suite(void) {
     Suite *s = suite_create("storage_kvlog");
     TCase *tc = tcase_create("kvlog");
@@ -303,6 +578,17 @@ static Suite *kvlog_suite(void) {
     tcase_add_test(tc, compaction_of_an_empty_live_set_drops_everything);
     tcase_add_test(tc, tlv_round_trip_skips_unknown_tags);
     suite_add_tcase(s, tc);
+    /* Mounting a tmpfs needs root (or CAP_SYS_ADMIN): without it the full-disk case is left out. */
+    struct mnt probe;
+    if (mnt_make(&probe, "size=1m")) {
+        mnt_drop(&probe);
+        TCase *full = tcase_create("full disk");
+        tcase_set_timeout(full, 120);
+        tcase_add_test(full, failed_writes_leave_no_trace);
+        suite_add_tcase(s, full);
+    } else {
+        fprintf(stderr, "cannot mount a tmpfs (%s): the full-disk case is skipped\n", strerror(errno));
+    }
     return s;
 }
 

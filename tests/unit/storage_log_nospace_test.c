@@ -482,6 +482,134 @@ START_TEST(test_offsets_commit_fails_then_succeeds) {
 }
 END_TEST
 
+/* A waiter that notes what OffsetFetch would have said when it fired. */
+struct commit_seen {
+    struct log_waiter w;
+    struct offsets *o;
+    int fired;
+    sl_err err;
+    int64_t p0, p1;
+    bool p2_absent;
+};
+
+static int64_t offset_of(struct offsets *o, int32_t p) {
+    const struct offset_value *v = offsets_get(o, "grp", "t", 1, p);
+    return v ? v->offset : -1;
+}
+
+static void commit_seen_done(struct log_waiter *w, sl_err e) {
+    struct commit_seen *cs = (struct commit_seen *)w;
+    cs->fired++;
+    cs->err = e;
+    cs->p0 = offset_of(cs->o, 0);
+    cs->p1 = offset_of(cs->o, 1);
+    cs->p2_absent = offsets_get(cs->o, "grp", "t", 1, 2) == NULL;
+}
+
+static bool commits_seen_all(void *arg) {
+    struct commit_seen *cs = arg;
+    for (int i = 0; i < 3; i++)
+        if (!cs[i].fired) return false;
+    return true;
+}
+
+static void ck_committed(struct offsets *o, int32_t p, int64_t want) {
+    const struct offset_value *v = offsets_get(o, "grp", "t", 1, p);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_int_eq(v->offset, want);
+    ck_assert_int_eq(v->leader_epoch, 3);
+    ck_assert_uint_eq(strlen(v->metadata), 20000);
+}
+
+/* A commit answered with an error is never what OffsetFetch shows: the previous commit is. */
+START_TEST(test_offsets_failed_commit_keeps_the_previous) {
+    struct mnt m;
+    ck_assert(mnt_make(&m, "size=4m"));
+    struct log_config c;
+    log_config_defaults(&c);
+    struct fx f;
+    fx_open_at(&f, m.data, &c);
+    struct offsets *o;
+    ck_assert_int_eq(offsets_open(&o, f.st, loop_now_ms(&f.loop)), SL_OK);
+    int64_t last_ok[2] = {-1, -1};
+    int64_t n = 0;
+    for (int32_t p = 0; p < 2; p++, n++) {
+        ck_assert_int_eq(commit_one(&f, o, p, n), SL_OK);
+        last_ok[p] = n;
+    }
+
+    char filler1[400], filler2[400], filler3[400];
+    snprintf(filler1, sizeof(filler1), "%s/filler1", m.root);
+    snprintf(filler2, sizeof(filler2), "%s/filler2", m.root);
+    snprintf(filler3, sizeof(filler3), "%s/filler3", m.root);
+    ck_assert_int_eq(fill_file(filler1, 512 << 10), 512 << 10);
+    fill_file(filler2, 64 << 20);
+    bool failed = false;
+    for (int i = 0; i < 400 && !failed; i++, n++) {
+        int32_t p = (int32_t)(n % 2);
+        sl_err e = commit_one(&f, o, p, n);
+        if (e == SL_OK) {
+            last_ok[p] = n;
+            ck_committed(o, p, n);
+            continue;
+        }
+        ck_assert_int_eq(e, SL_NO_SPACE);
+        failed = true;
+        ck_committed(o, p, last_ok[p]); /* not n */
+        ck_committed(o, 1 - p, last_ok[1 - p]);
+    }
+    ck_assert(failed);
+    fill_file(filler3, 64 << 20);
+
+    /* Three in flight at once: a first commit of partition 2, a new offset for 0, and the
+     * group's deletion; the one write of the turn does not fit, all three fail. */
+    static char meta[20000];
+    memset(meta, 'm', sizeof(meta));
+    struct commit_seen cs[3];
+    memset(cs, 0, sizeof(cs));
+    for (int i = 0; i < 3; i++) cs[i] = (struct commit_seen){.w.done = commit_seen_done, .o = o};
+    struct offset_commit c2 = {.topic = "t", .topic_len = 1, .partition = 2, .offset = 77, .leader_epoch = 3,
+                               .metadata = meta, .metadata_len = (int32_t)sizeof(meta)};
+    ck_assert_int_eq(offsets_commit(o, "grp", &c2, 1, loop_now_ms(&f.loop), &cs[0].w), SL_OK);
+    struct offset_commit c0 = c2;
+    c0.partition = 0;
+    c0.offset = 999;
+    ck_assert_int_eq(offsets_commit(o, "grp", &c0, 1, loop_now_ms(&f.loop), &cs[1].w), SL_OK);
+    ck_assert_int_eq(offset_of(o, 2), 77);
+    ck_assert_int_eq(offset_of(o, 0), 999);
+    ck_assert_int_eq(offsets_delete_group(o, "grp", loop_now_ms(&f.loop), &cs[2].w), SL_OK);
+    ck_assert(!offsets_group_known(o, "grp"));
+    ck_assert(loop_run_until(&f.loop, commits_seen_all, cs, 20000));
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(cs[i].fired, 1);
+        ck_assert_int_eq(cs[i].err, SL_NO_SPACE);
+        ck_assert_int_eq(cs[i].p0, last_ok[0]);
+        ck_assert_int_eq(cs[i].p1, last_ok[1]);
+        ck_assert(cs[i].p2_absent);
+    }
+    ck_committed(o, 0, last_ok[0]);
+    ck_committed(o, 1, last_ok[1]);
+    ck_assert_ptr_null(offsets_get(o, "grp", "t", 1, 2));
+    ck_assert_uint_eq(offsets_for_group(o, "grp", NULL, NULL), 2);
+
+    /* Space back: a commit succeeds; a restart shows exactly the acknowledged commits. */
+    ck_assert_int_eq(unlink(filler1), 0);
+    ck_assert_int_eq(unlink(filler3), 0);
+    ck_assert_int_eq(commit_one(&f, o, 2, 7), SL_OK);
+    offsets_close(o);
+    fx_close(&f);
+    fx_open_at(&f, m.data, &c);
+    ck_assert_int_eq(offsets_open(&o, f.st, loop_now_ms(&f.loop)), SL_OK);
+    ck_committed(o, 0, last_ok[0]);
+    ck_committed(o, 1, last_ok[1]);
+    ck_committed(o, 2, 7);
+    ck_assert_uint_eq(offsets_for_group(o, "grp", NULL, NULL), 3);
+    offsets_close(o);
+    fx_close(&f);
+    mnt_drop(&m);
+}
+END_TEST
+
 static Suite *nospace_suite(void) {
     Suite *s = suite_create("storage/log nospace");
     TCase *tc = tcase_create("nospace");
@@ -489,6 +617,7 @@ static Suite *nospace_suite(void) {
     tcase_add_loop_test(tc, test_fill_free_reopen, 0, (int)(sizeof(shapes) / sizeof(shapes[0])));
     tcase_add_test(tc, test_roll_without_inodes);
     tcase_add_test(tc, test_offsets_commit_fails_then_succeeds);
+    tcase_add_test(tc, test_offsets_failed_commit_keeps_the_previous);
     suite_add_tcase(s, tc);
     return s;
 }
