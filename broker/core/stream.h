@@ -37,6 +37,7 @@
 #include <stdint.h>
 
 #include "base/base.h"
+#include "broker/core/partition.h"
 #include "broker/core/topics.h"
 #include "protocol/errors.h"
 
