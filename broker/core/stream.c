@@ -559,6 +559,9 @@ static void stream_index_record(struct stream *s, const struct kafka_records_rec
     }
     struct span msg_id = {0};
     uint32_t hdr_len = stream_hdr_block_len(r, &msg_id);
+    /* A removed message's id still deduplicates within the window (as nats-server's). */
+    if (msg_id.len && r->timestamp + stream_window_ms(s) > (int64_t)now_ms)
+        msgid_add(s, (const char *)msg_id.p, msg_id.len, seq, r->timestamp);
     if (!live) {
         meta_push(s, (struct stream_meta){STREAM_SUBJ_NONE, 0, r->timestamp});
         return;
@@ -582,8 +585,6 @@ static void stream_index_record(struct stream *s, const struct kafka_records_rec
     uint32_t idl = SL_MIN(msg_id.len, (uint32_t)sizeof(s->last_msg_id) - 1);
     memcpy(s->last_msg_id, msg_id.p ? (const char *)msg_id.p : "", idl);
     s->last_msg_id[idl] = 0;
-    if (msg_id.len && r->timestamp + stream_window_ms(s) > (int64_t)now_ms)
-        msgid_add(s, (const char *)msg_id.p, msg_id.len, seq, r->timestamp);
 }
 
 /* The oldest live message of subject idx. */
