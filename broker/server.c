@@ -12,7 +12,10 @@
 
 #include "base/base.h"
 #include "base/logging.h"
+#include "broker/core/stream.h"
 #include "broker/core/topics.h"
+#include "broker/nats/js_ingest.h"
+#include "broker/nats/jsapi.h"
 #include "storage/store.h"
 
 /* Submission queue size; the loop doubles as the CQ x4. Listeners will size it from
@@ -131,7 +134,16 @@ int broker_start(struct broker *b, const struct sl_config *cfg) {
         broker_signals_restore(b);
         return -1;
     }
+    if (b->cfg.jetstream && streams_open(&b->streams, b->store, b->topics) != SL_OK) {
+        SL_ERROR("cannot open the streams");
+        topics_close(b->topics);
+        store_close(b->store);
+        loop_close(&b->loop);
+        broker_signals_restore(b);
+        return -1;
+    }
     if (kafka_server_start(&b->kafka, &b->cfg, &b->loop, b->store, b->topics) != 0) {
+        streams_close(b->streams);
         topics_close(b->topics);
         store_close(b->store);
         loop_close(&b->loop);
@@ -141,6 +153,7 @@ int broker_start(struct broker *b, const struct sl_config *cfg) {
     b->kafka_running = true;
     if (nats_server_start(&b->nats, &b->cfg, &b->loop) != 0) {
         kafka_server_stop(&b->kafka);
+        streams_close(b->streams);
         topics_close(b->topics);
         store_close(b->store);
         loop_close(&b->loop);
@@ -148,6 +161,10 @@ int broker_start(struct broker *b, const struct sl_config *cfg) {
         return -1;
     }
     b->nats_running = true;
+    if (b->streams) {
+        b->js_ingest = js_ingest_new(&b->nats, b->streams);
+        b->jsapi = jsapi_start(&b->nats, b->streams, b->js_ingest);
+    }
     broker_signal_arm(b);
     const struct store_stats *stats = store_get_stats(b->store);
     if (stats->fresh)
@@ -170,10 +187,17 @@ void broker_run(struct broker *b) {
 
 int broker_stop(struct broker *b) {
     SL_INFO("shutting down");
+    /* JetStream first: its PubAcks in flight go out while NATS still runs. */
+    jsapi_stop(b->jsapi);
+    b->jsapi = NULL;
+    js_ingest_free(b->js_ingest);
+    b->js_ingest = NULL;
     if (b->nats_running) nats_server_stop(&b->nats);
     b->nats_running = false;
     if (b->kafka_running) kafka_server_stop(&b->kafka);
     b->kafka_running = false;
+    streams_close(b->streams);
+    b->streams = NULL;
     topics_close(b->topics);
     b->topics = NULL;
     sl_err e = store_close(b->store);

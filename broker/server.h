@@ -16,12 +16,18 @@
 
 struct store;
 struct topics;
+struct streams;
+struct js_ingest;
+struct jsapi;
 
 struct broker {
     struct sl_config cfg;
     struct loop loop;
     struct store *store;
     struct topics *topics;
+    struct streams *streams;     /* jetstream only */
+    struct js_ingest *js_ingest; /* jetstream only */
+    struct jsapi *jsapi;         /* jetstream only */
     struct kafka_server kafka;
     bool kafka_running;
     struct nats_server nats;

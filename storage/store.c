@@ -306,6 +306,14 @@ static void store_log_quiesce(struct store *st, struct log *g) {
     loop_run_until(st->loop, store_log_quiet, g, 60000);
 }
 
+static void store_log_undirty(struct store *st, struct log *g) {
+    if (!g->dirty) return;
+    struct log **p = &st->dirty_head;
+    while (*p && *p != g) p = &(*p)->dirty_next;
+    if (*p) *p = g->dirty_next;
+    g->dirty = false;
+}
+
 static void store_log_remove(struct store *st, struct log *g) {
     for (uint32_t i = 0; i < st->log_count; i++) {
         if (st->logs[i] != g) continue;
@@ -313,11 +321,7 @@ static void store_log_remove(struct store *st, struct log *g) {
         st->log_count--;
         break;
     }
-    if (g->dirty) {
-        struct log **p = &st->dirty_head;
-        while (*p && *p != g) p = &(*p)->dirty_next;
-        if (*p) *p = g->dirty_next;
-    }
+    store_log_undirty(st, g);
 }
 
 sl_err store_log_delete(struct store *st, struct log *g) {
@@ -356,6 +360,9 @@ static sl_err store_log_close(struct store *st, struct log *g, bool *degraded) {
             *degraded = true;
         }
     }
+    /* Quiet, but possibly still listed dirty: the loop turns that close the next logs must
+     * not pump a freed one. */
+    store_log_undirty(st, g);
     log_free(g);
     return e;
 }

@@ -37,6 +37,8 @@ struct partition {
     struct partition_wait *free_waits;
     uint32_t waits_out;
     struct kafka_records_scratch *records_scratch; /* borrowed from the registry; may be NULL */
+    partition_append_observer_fn observer;         /* a stream on this partition; may be NULL */
+    void *observer_arg;
 };
 
 struct partition *partition_new(struct log *g) {
@@ -162,6 +164,11 @@ static sl_err partition_check_records(struct partition *p, const uint8_t *batch,
     return e;
 }
 
+void partition_set_append_observer(struct partition *p, partition_append_observer_fn fn, void *arg) {
+    p->observer = fn;
+    p->observer_arg = arg;
+}
+
 void partition_set_records_scratch(struct partition *p, struct kafka_records_scratch *scratch) {
     p->records_scratch = scratch;
 }
@@ -266,5 +273,6 @@ sl_err partition_append(struct partition *p, uint8_t *batch, uint32_t len, enum 
     e = partition_append_log(p, batch, len, &h, acks, done);
     if (e) return e;
     if (p->log_append_time) done->log_append_time_ms = (int64_t)now_ms;
+    if (p->observer) p->observer(p->observer_arg, done->base_offset, batch, len);
     return SL_OK;
 }

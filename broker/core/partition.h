@@ -59,6 +59,13 @@ void partition_set_config(struct partition *p, const struct log_config *c, bool 
 sl_err partition_append(struct partition *p, uint8_t *batch, uint32_t len, enum partition_acks acks,
                         uint64_t now_ms, struct partition_append_done *done);
 
+/* Called after every successful append (not for a duplicate), with the batch as stored (base
+ * offset set, LogAppendTime stamped) and before its write completes, whichever protocol made it:
+ * a stream indexes what Kafka produces into its topic. One observer; fn NULL removes it. It
+ * must not append to this partition. */
+typedef void (*partition_append_observer_fn)(void *arg, int64_t base_offset, const uint8_t *batch, uint32_t len);
+void partition_set_append_observer(struct partition *p, partition_append_observer_fn fn, void *arg);
+
 /* The decompression buffer of the record walk, shared by every partition of a reactor (the
  * topic registry owns one), so a compressed batch costs no allocation once the buffer has
  * grown. Without one the walk of a compressed batch allocates and frees its own. */

@@ -28,7 +28,8 @@ enum topic_tag {
     TOPIC_TAG_ID = 1,         /* 16 bytes */
     TOPIC_TAG_PARTITIONS = 2, /* i64 */
     TOPIC_TAG_CONFIG = 3,     /* u16 key length, key, value: one per override */
-    /* Next free tag: 4 (retention policy, subject bindings, ...). Old readers skip it. */
+    TOPIC_TAG_STREAM = 4,     /* the stream record (broker/core/stream.c, its own versioned TLV) */
+    /* Next free tag: 5. Old readers skip unknown tags. */
 };
 
 struct topics {
@@ -48,6 +49,8 @@ struct topics {
     struct topic **doomed; /* failed creations, already out of the registry: partitions to delete */
     uint32_t doomed_count, doomed_cap;
     struct loop_timer reconcile_timer;
+    void (*delete_hook)(void *arg, struct topic *tp);
+    void *delete_hook_arg;
 };
 
 /* The topic-level configs Sluice knows, Kafka's names. Storage ones change struct log_config;
@@ -211,6 +214,7 @@ static void topics_unlink(struct topics *t, struct topic *tp) {
 static void topic_free(struct topic *tp) {
     for (int32_t p = 0; tp->parts && p < tp->partition_count; p++) partition_close(tp->parts[p]);
     for (uint32_t i = 0; i < tp->subject_count; i++) free(tp->subjects[i]);
+    free(tp->stream_rec);
     free(tp->parts);
     free(tp->name);
     free(tp);
@@ -248,6 +252,7 @@ static void topic_encode(const struct topic *tp, struct kvlog_tlv_writer *w) {
         memcpy(buf + 2 + kl, tp->overrides[i].value, vl);
         kvlog_tlv_put(w, TOPIC_TAG_CONFIG, buf, (uint32_t)(2 + kl + vl));
     }
+    if (tp->stream_rec) kvlog_tlv_put(w, TOPIC_TAG_STREAM, tp->stream_rec, tp->stream_rec_len);
 }
 
 /* Queues the topic's record in the metadata log; topics_wait_durable() says when it is safe. */
@@ -357,6 +362,11 @@ static bool topic_decode(struct topic *tp, const uint8_t *v, uint32_t len) {
             memcpy(value, p + 2 + kl, n - 2 - kl);
             value[n - 2 - kl] = 0;
             topic_set_override(tp, key, value);
+        } else if (tag == TOPIC_TAG_STREAM) {
+            free(tp->stream_rec);
+            tp->stream_rec = sl_xmalloc(n ? n : 1);
+            memcpy(tp->stream_rec, p, n);
+            tp->stream_rec_len = n;
         }
     }
     if (partitions <= 0 || partitions > 100000) return false;
@@ -546,6 +556,10 @@ static void topics_reconcile_one(struct topics *t, const char *name) {
     memcpy(tp->id, rec->id, 16);
     tp->override_count = rec->override_count;
     memcpy(tp->overrides, rec->overrides, sizeof(tp->overrides));
+    free(tp->stream_rec);
+    tp->stream_rec = rec->stream_rec;
+    tp->stream_rec_len = rec->stream_rec_len;
+    rec->stream_rec = NULL;
     if (rec->partition_count < tp->partition_count &&
         topic_partitions_empty(tp, rec->partition_count, tp->partition_count)) {
         topic_delete_partitions(t, tp, rec->partition_count, tp->partition_count);
@@ -566,6 +580,7 @@ static void topics_reconcile(struct topics *t) {
         if (t->doomed_count) {
             struct topic *tp = t->doomed[--t->doomed_count];
             SL_WARN("metadata log: creating topic %s failed; its partitions are removed", tp->name);
+            if (t->delete_hook) t->delete_hook(t->delete_hook_arg, tp);
             topic_delete_partitions(t, tp, 0, tp->partition_count);
             topic_free(tp);
             continue;
@@ -730,6 +745,7 @@ sl_err topics_delete(struct topics *t, struct topic *tp) {
      * it is durable). Refused at once: nothing is deleted. */
     sl_err result = kvlog_del(t->meta, key, (uint32_t)kl, topics_now_ms(t), NULL);
     if (result) return result;
+    if (t->delete_hook) t->delete_hook(t->delete_hook_arg, tp);
     topics_unlink(t, tp);
     for (int32_t p = 0; p < tp->partition_count; p++) {
         if (!tp->parts[p]) continue;
@@ -793,9 +809,35 @@ struct partition *topic_partition(const struct topic *tp, int32_t partition) {
     return tp->parts[partition];
 }
 
+sl_err topics_set_stream_record(struct topics *t, struct topic *tp, const void *rec, uint32_t len) {
+    uint8_t *old = tp->stream_rec;
+    uint32_t old_len = tp->stream_rec_len;
+    tp->stream_rec = NULL;
+    tp->stream_rec_len = 0;
+    if (rec) {
+        tp->stream_rec = sl_xmalloc(len ? len : 1);
+        memcpy(tp->stream_rec, rec, len);
+        tp->stream_rec_len = len;
+    }
+    sl_err e = topic_save(t, tp);
+    if (e) {
+        free(tp->stream_rec);
+        tp->stream_rec = old;
+        tp->stream_rec_len = old_len;
+        return e;
+    }
+    free(old);
+    return SL_OK;
+}
+
+void topics_set_delete_hook(struct topics *t, void (*fn)(void *arg, struct topic *tp), void *arg) {
+    t->delete_hook = fn;
+    t->delete_hook_arg = arg;
+}
+
 sl_err topics_set_retention(struct topic *tp, enum topic_retention r, const char **why) {
-    if (r != TOPIC_RETENTION_LIMITS) {
-        *why = "only the limits retention policy is supported";
+    if (r != TOPIC_RETENTION_LIMITS && !tp->stream_rec) {
+        *why = "the work-queue and interest retention policies are for streams only";
         return SL_INVALID_CONFIG;
     }
     tp->retention = r;

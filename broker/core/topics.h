@@ -33,8 +33,8 @@ struct kvlog;
 #define TOPIC_SUBJECT_BYTES_MAX 256
 
 /* What removes messages. LIMITS: age and size (Kafka's delete policy, NATS's LimitsPolicy).
- * WORKQUEUE and INTEREST (acknowledged or unwanted messages go) are declared for the streams
- * to come and refused until then. */
+ * WORKQUEUE and INTEREST (acknowledged or unwanted messages go) only for streams (a topic with
+ * a stream record, broker/core/stream.h). */
 enum topic_retention {
     TOPIC_RETENTION_LIMITS,
     TOPIC_RETENTION_WORKQUEUE,
@@ -60,6 +60,10 @@ struct topic {
     bool log_append_time;   /* message.timestamp.type = LogAppendTime */
     uint32_t override_count;
     struct topic_config_entry overrides[TOPIC_CONFIGS_MAX]; /* set explicitly */
+    /* A stream's record (broker/core/stream.c encodes it; opaque here), kept in the topic's
+     * metadata record; NULL for a plain topic. */
+    uint8_t *stream_rec;
+    uint32_t stream_rec_len;
     struct topic *hash_next;
 };
 
@@ -116,13 +120,19 @@ sl_err topics_replace_configs(struct topics *t, struct topic *tp, const char *co
 /* The partition, or NULL if the topic has no such partition. */
 struct partition *topic_partition(const struct topic *tp, int32_t partition);
 
-/* Only TOPIC_RETENTION_LIMITS is supported yet: the others give SL_INVALID_CONFIG and a why. */
+/* WORKQUEUE and INTEREST only for a topic with a stream record: else SL_INVALID_CONFIG and a why. */
 sl_err topics_set_retention(struct topic *tp, enum topic_retention r, const char **why);
 /* Binds a NATS subject pattern (tokens separated by '.', '*' a token, '>' the last token).
  * SL_EXISTS if bound already; SL_INVALID_ARG for a malformed pattern or too many bindings. */
 sl_err topics_bind_subject(struct topic *tp, const char *pattern, const char **why);
 /* SL_NOT_FOUND if the pattern was not bound. */
 sl_err topics_unbind_subject(struct topic *tp, const char *pattern);
+
+/* Sets (rec non-NULL) or clears the topic's stream record and persists the topic's record. */
+sl_err topics_set_stream_record(struct topics *t, struct topic *tp, const void *rec, uint32_t len);
+/* fn hears of every topic deleted (topics_delete, a failed creation undone) before it is freed:
+ * the stream registry drops its stream. One hook; fn NULL removes it. */
+void topics_set_delete_hook(struct topics *t, void (*fn)(void *arg, struct topic *tp), void *arg);
 
 /* Every supported config key of the topic, for DescribeConfigs. Returns the count. */
 uint32_t topics_describe(const struct topics *t, const struct topic *tp,

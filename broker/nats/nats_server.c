@@ -753,9 +753,9 @@ static void nats_send_info(struct nconn *nc) {
     int n = snprintf(info, sizeof(info),
                      "INFO {\"server_id\":\"%s\",\"server_name\":\"%s\",\"version\":\"" NATS_VERSION "\","
                      "\"proto\":1,\"go\":\"sluice " SL_VERSION "\",\"host\":\"%s\",\"port\":%u,\"headers\":true,"
-                     "\"max_payload\":%u,%s\"client_id\":%llu,\"client_ip\":\"%s\"} \r\n",
+                     "\"max_payload\":%u,%s%s\"client_id\":%llu,\"client_ip\":\"%s\"} \r\n",
                      ns->server_id, ns->server_id, ns->cfg->host, ns->ls.port, ns->cfg->max_payload_bytes,
-                     nats_auth_required(ns) ? "\"auth_required\":true," : "",
+                     nats_auth_required(ns) ? "\"auth_required\":true," : "", ns->cfg->jetstream ? "\"jetstream\":true," : "",
                      (unsigned long long)nc->cid, ip);
     nconn_write(nc, info, (size_t)SL_MIN(n, (int)sizeof(info) - 1));
 }
@@ -857,8 +857,6 @@ int nats_server_start(struct nats_server *ns, const struct sl_config *cfg, struc
     ns->sweep_timer.fire = nats_sweep;
     loop_timer_add(l, &ns->sweep_timer, loop_mono_ms(l) + NATS_SWEEP_MS);
     SL_INFO("nats listening on %s:%u (server id %s)", cfg->host, ns->ls.port, ns->server_id);
-    if (cfg->jetstream)
-        SL_WARN("nats: jetstream is enabled in the configuration but not served yet: INFO does not advertise it");
     return 0;
 }
 

@@ -1,0 +1,1232 @@
+/* stream.c: streams on the commit log (see stream.h): the registry, the per-stream index
+ * (sequence -> subject, size, time), counters, the deleted set, the msg-id window, limits, and
+ * the record mapping of a message onto a one-record RecordBatch v2. */
+#include "broker/core/stream.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/logging.h"
+#include "base/loop.h"
+#include "broker/core/partition.h"
+#include "protocol/kafka_batch.h"
+#include "protocol/kafka_records.h"
+#include "storage/kvlog.h"
+#include "storage/store.h"
+
+#define STREAM_REC_VERSION 1
+enum stream_tag {
+    STREAM_TAG_SUBJECT = 1, /* one per subject */
+    STREAM_TAG_RETENTION = 2,
+    STREAM_TAG_MAX_CONSUMERS = 3,
+    STREAM_TAG_MAX_MSGS = 4,
+    STREAM_TAG_MAX_BYTES = 5,
+    STREAM_TAG_MAX_AGE_NS = 6,
+    STREAM_TAG_MAX_MSGS_PER_SUBJECT = 7,
+    STREAM_TAG_MAX_MSG_SIZE = 8,
+    STREAM_TAG_DISCARD = 9,
+    STREAM_TAG_STORAGE = 10,
+    STREAM_TAG_REPLICAS = 11,
+    STREAM_TAG_DUPLICATE_WINDOW_NS = 12,
+    STREAM_TAG_FLAGS = 13, /* bit 0 allow_direct, 1 mirror_direct, 2 sealed, 3 deny_delete, ... */
+    STREAM_TAG_DLQ = 14,
+    STREAM_TAG_CREATED_NS = 15,
+};
+
+/* The deleted set's record: "stream/<name>/deleted" -> floor (first_seq) and removed seqs. */
+#define STREAM_DELETED_KEY_PREFIX "stream/"
+#define STREAM_DELETED_KEY_SUFFIX "/deleted"
+enum stream_deleted_tag { STREAM_DTAG_FLOOR = 1, STREAM_DTAG_SEQS = 2 };
+
+#define STREAM_SUBJ_NONE UINT32_MAX
+#define STREAM_AGE_CHECK_MS 1000
+#define STREAM_MSGID_BUCKETS_MIN 256
+
+struct stream_meta {
+    uint32_t subj; /* index into subjs; STREAM_SUBJ_NONE: deleted */
+    uint32_t size; /* stored size as nats-server counts it */
+    int64_t ts_ms;
+};
+
+struct stream_subj {
+    char *name;
+    uint32_t len;
+    uint64_t count;
+    uint64_t last_seq;
+    uint64_t first_hint; /* no live message of this subject below it */
+};
+
+struct stream_msgid {
+    struct stream_msgid *hnext, *next;
+    uint64_t seq;
+    int64_t ts_ms;
+    uint32_t len;
+    char id[];
+};
+
+struct stream {
+    struct streams *ss;
+    struct topic *tp;
+    struct partition *part;
+    struct stream_config cfg;
+    int64_t created_ns;
+    void *user;
+    /* index: metas[i] is sequence base_seq + i, for i < meta_len */
+    struct stream_meta *metas;
+    uint64_t base_seq;
+    uint64_t meta_len, meta_cap;
+    uint64_t first_seq, last_seq;
+    uint64_t messages, bytes, num_subjects;
+    int64_t last_ts_ms;
+    /* removed sequences above first_seq, sorted */
+    uint64_t *deleted;
+    uint32_t deleted_count, deleted_cap;
+    bool dirty; /* the deleted record needs writing */
+    /* subjects */
+    struct stream_subj *subjs;
+    uint32_t subj_count, subj_cap;
+    uint32_t *subj_hash; /* index + 1, open addressing */
+    uint32_t subj_hash_cap;
+    /* msg ids, oldest first */
+    struct stream_msgid **msgid_buckets;
+    uint32_t msgid_bucket_count, msgid_count;
+    struct stream_msgid *msgid_head, *msgid_tail;
+    char last_msg_id[256];
+};
+
+struct streams {
+    struct store *st;
+    struct topics *t;
+    struct stream **arr;
+    uint32_t count, cap;
+    struct kafka_records_scratch scratch;
+    uint8_t *buf; /* batch build and read-back */
+    size_t buf_cap;
+    uint8_t *hdr; /* a rebuilt header block */
+    size_t hdr_cap;
+    struct kafka_header_in *hin;
+    uint32_t hin_cap;
+    void (*gone)(void *arg, struct stream *s);
+    void *gone_arg;
+    struct loop_timer age_timer;
+    struct loop_timer persist_timer;
+};
+
+static struct loop *streams_loop(const struct streams *ss) { return store_loop(ss->st); }
+
+/* ---- subjects ----------------------------------------------------------------------------------- */
+
+static bool subject_token_end(const char *s, uint32_t len, uint32_t i) { return i == len || s[i] == '.'; }
+
+bool stream_subject_matches(const char *pat, uint32_t plen, const char *sub, uint32_t slen) {
+    uint32_t i = 0, j = 0;
+    while (i < plen && j <= slen) {
+        uint32_t pe = i;
+        while (!subject_token_end(pat, plen, pe)) pe++;
+        if (j == slen) return false;
+        uint32_t se = j;
+        while (!subject_token_end(sub, slen, se)) se++;
+        if (pe - i == 1 && pat[i] == '>') return true;
+        if (!(pe - i == 1 && pat[i] == '*') && (pe - i != se - j || memcmp(pat + i, sub + j, pe - i))) return false;
+        i = pe + 1;
+        j = se + 1;
+        if (pe == plen) return se == slen;
+        if (se == slen) return false;
+    }
+    return false;
+}
+
+bool stream_subjects_overlap(const char *a, const char *b) {
+    const char *pa = a, *pb = b;
+    for (;;) {
+        const char *ea = strchr(pa, '.'), *eb = strchr(pb, '.');
+        size_t la = ea ? (size_t)(ea - pa) : strlen(pa), lb = eb ? (size_t)(eb - pb) : strlen(pb);
+        if ((la == 1 && *pa == '>') || (lb == 1 && *pb == '>')) return true;
+        bool wild = (la == 1 && *pa == '*') || (lb == 1 && *pb == '*');
+        if (!wild && (la != lb || memcmp(pa, pb, la))) return false;
+        if (!ea || !eb) return !ea && !eb;
+        pa = ea + 1;
+        pb = eb + 1;
+    }
+}
+
+static bool subject_literal(const char *s, uint32_t len) {
+    if (len == 0) return false;
+    for (uint32_t i = 0, start = 0; i <= len; i++) {
+        if (i < len && s[i] != '.') {
+            if ((unsigned char)s[i] <= ' ') return false;
+            continue;
+        }
+        if (i == start) return false;
+        if (i - start == 1 && (s[start] == '*' || s[start] == '>')) return false;
+        start = i + 1;
+    }
+    return true;
+}
+
+static uint32_t hash_bytes(const void *p, uint32_t len) {
+    const uint8_t *b = p;
+    uint32_t h = 2166136261u;
+    for (uint32_t i = 0; i < len; i++) h = (h ^ b[i]) * 16777619u;
+    return h;
+}
+
+static uint32_t subj_lookup(const struct stream *s, const char *name, uint32_t len) {
+    if (!s->subj_hash_cap) return STREAM_SUBJ_NONE;
+    uint32_t mask = s->subj_hash_cap - 1;
+    for (uint32_t i = hash_bytes(name, len) & mask;; i = (i + 1) & mask) {
+        uint32_t v = s->subj_hash[i];
+        if (!v) return STREAM_SUBJ_NONE;
+        const struct stream_subj *sj = &s->subjs[v - 1];
+        if (sj->len == len && !memcmp(sj->name, name, len)) return v - 1;
+    }
+}
+
+static void subj_hash_put(struct stream *s, uint32_t idx) {
+    uint32_t mask = s->subj_hash_cap - 1;
+    uint32_t i = hash_bytes(s->subjs[idx].name, s->subjs[idx].len) & mask;
+    while (s->subj_hash[i]) i = (i + 1) & mask;
+    s->subj_hash[i] = idx + 1;
+}
+
+static uint32_t subj_intern(struct stream *s, const char *name, uint32_t len) {
+    uint32_t idx = subj_lookup(s, name, len);
+    if (idx != STREAM_SUBJ_NONE) return idx;
+    if ((s->subj_count + 1) * 2 > s->subj_hash_cap) {
+        free(s->subj_hash);
+        s->subj_hash_cap = s->subj_hash_cap ? s->subj_hash_cap * 2 : 64;
+        s->subj_hash = sl_xcalloc(s->subj_hash_cap, sizeof(*s->subj_hash));
+        for (uint32_t i = 0; i < s->subj_count; i++) subj_hash_put(s, i);
+    }
+    if (s->subj_count == s->subj_cap) {
+        s->subj_cap = s->subj_cap ? s->subj_cap * 2 : 16;
+        s->subjs = sl_xrealloc(s->subjs, s->subj_cap * sizeof(*s->subjs));
+    }
+    idx = s->subj_count++;
+    struct stream_subj *sj = &s->subjs[idx];
+    memset(sj, 0, sizeof(*sj));
+    sj->name = sl_xmalloc((size_t)len + 1);
+    memcpy(sj->name, name, len);
+    sj->name[len] = 0;
+    sj->len = len;
+    subj_hash_put(s, idx);
+    return idx;
+}
+
+/* ---- msg ids ------------------------------------------------------------------------------------ */
+
+static struct stream_msgid **msgid_slot(struct stream *s, const char *id, uint32_t len) {
+    struct stream_msgid **pp = &s->msgid_buckets[hash_bytes(id, len) & (s->msgid_bucket_count - 1)];
+    while (*pp && ((*pp)->len != len || memcmp((*pp)->id, id, len))) pp = &(*pp)->hnext;
+    return pp;
+}
+
+static void msgid_unlink_head(struct stream *s) {
+    struct stream_msgid *m = s->msgid_head;
+    struct stream_msgid **pp = msgid_slot(s, m->id, m->len);
+    if (*pp == m) *pp = m->hnext;
+    s->msgid_head = m->next;
+    if (!s->msgid_head) s->msgid_tail = NULL;
+    s->msgid_count--;
+    free(m);
+}
+
+static int64_t stream_window_ms(const struct stream *s) { return s->cfg.duplicate_window_ns / 1000000; }
+
+static void msgid_expire(struct stream *s, uint64_t now_ms) {
+    int64_t w = stream_window_ms(s);
+    while (s->msgid_head && s->msgid_head->ts_ms + w <= (int64_t)now_ms) msgid_unlink_head(s);
+}
+
+static void msgid_grow(struct stream *s) {
+    uint32_t n = s->msgid_bucket_count ? s->msgid_bucket_count * 2 : STREAM_MSGID_BUCKETS_MIN;
+    free(s->msgid_buckets);
+    s->msgid_buckets = sl_xcalloc(n, sizeof(*s->msgid_buckets));
+    s->msgid_bucket_count = n;
+    for (struct stream_msgid *m = s->msgid_head; m; m = m->next) {
+        struct stream_msgid **b = &s->msgid_buckets[hash_bytes(m->id, m->len) & (n - 1)];
+        m->hnext = *b;
+        *b = m;
+    }
+}
+
+static void msgid_add(struct stream *s, const char *id, uint32_t len, uint64_t seq, int64_t ts_ms) {
+    if (!s->msgid_bucket_count || s->msgid_count >= s->msgid_bucket_count * 2) msgid_grow(s);
+    struct stream_msgid **pp = msgid_slot(s, id, len);
+    if (*pp) return; /* the first one stays the original */
+    struct stream_msgid *m = sl_xmalloc(sizeof(*m) + len);
+    m->hnext = NULL;
+    m->next = NULL;
+    m->seq = seq;
+    m->ts_ms = ts_ms;
+    m->len = len;
+    memcpy(m->id, id, len);
+    *pp = m;
+    if (s->msgid_tail) s->msgid_tail->next = m;
+    else s->msgid_head = m;
+    s->msgid_tail = m;
+    s->msgid_count++;
+}
+
+static void msgid_clear(struct stream *s) {
+    while (s->msgid_head) msgid_unlink_head(s);
+    free(s->msgid_buckets);
+    s->msgid_buckets = NULL;
+    s->msgid_bucket_count = 0;
+}
+
+/* ---- config record ------------------------------------------------------------------------------ */
+
+void stream_config_defaults(struct stream_config *c) {
+    memset(c, 0, sizeof(*c));
+    c->retention = TOPIC_RETENTION_LIMITS;
+    c->max_consumers = c->max_msgs = c->max_bytes = c->max_msgs_per_subject = c->max_msg_size = -1;
+    c->discard = STREAM_DISCARD_OLD;
+    c->storage = STREAM_STORAGE_FILE;
+    c->num_replicas = 1;
+    c->duplicate_window_ns = STREAM_DUPLICATE_WINDOW_DEFAULT_NS;
+}
+
+bool stream_config_equal(const struct stream_config *a, const struct stream_config *b) {
+    if (strcmp(a->name, b->name) || a->subject_count != b->subject_count) return false;
+    for (uint32_t i = 0; i < a->subject_count; i++)
+        if (strcmp(a->subjects[i], b->subjects[i])) return false;
+    return a->retention == b->retention && a->max_consumers == b->max_consumers && a->max_msgs == b->max_msgs &&
+           a->max_bytes == b->max_bytes && a->max_age_ns == b->max_age_ns &&
+           a->max_msgs_per_subject == b->max_msgs_per_subject && a->max_msg_size == b->max_msg_size &&
+           a->discard == b->discard && a->storage == b->storage && a->num_replicas == b->num_replicas &&
+           a->duplicate_window_ns == b->duplicate_window_ns && a->allow_direct == b->allow_direct &&
+           a->mirror_direct == b->mirror_direct && a->sealed == b->sealed && a->deny_delete == b->deny_delete &&
+           a->deny_purge == b->deny_purge && a->allow_rollup_hdrs == b->allow_rollup_hdrs && !strcmp(a->dlq, b->dlq);
+}
+
+static void stream_encode(const struct stream *s, struct kvlog_tlv_writer *w) {
+    const struct stream_config *c = &s->cfg;
+    kvlog_tlv_begin(w, STREAM_REC_VERSION);
+    for (uint32_t i = 0; i < c->subject_count; i++)
+        kvlog_tlv_put(w, STREAM_TAG_SUBJECT, c->subjects[i], (uint32_t)strlen(c->subjects[i]));
+    kvlog_tlv_put_i64(w, STREAM_TAG_RETENTION, c->retention);
+    kvlog_tlv_put_i64(w, STREAM_TAG_MAX_CONSUMERS, c->max_consumers);
+    kvlog_tlv_put_i64(w, STREAM_TAG_MAX_MSGS, c->max_msgs);
+    kvlog_tlv_put_i64(w, STREAM_TAG_MAX_BYTES, c->max_bytes);
+    kvlog_tlv_put_i64(w, STREAM_TAG_MAX_AGE_NS, c->max_age_ns);
+    kvlog_tlv_put_i64(w, STREAM_TAG_MAX_MSGS_PER_SUBJECT, c->max_msgs_per_subject);
+    kvlog_tlv_put_i64(w, STREAM_TAG_MAX_MSG_SIZE, c->max_msg_size);
+    kvlog_tlv_put_i64(w, STREAM_TAG_DISCARD, c->discard);
+    kvlog_tlv_put_i64(w, STREAM_TAG_STORAGE, c->storage);
+    kvlog_tlv_put_i64(w, STREAM_TAG_REPLICAS, c->num_replicas);
+    kvlog_tlv_put_i64(w, STREAM_TAG_DUPLICATE_WINDOW_NS, c->duplicate_window_ns);
+    int64_t flags = (c->allow_direct ? 1 : 0) | (c->mirror_direct ? 2 : 0) | (c->sealed ? 4 : 0) |
+                    (c->deny_delete ? 8 : 0) | (c->deny_purge ? 16 : 0) | (c->allow_rollup_hdrs ? 32 : 0);
+    kvlog_tlv_put_i64(w, STREAM_TAG_FLAGS, flags);
+    if (c->dlq[0]) kvlog_tlv_put(w, STREAM_TAG_DLQ, c->dlq, (uint32_t)strlen(c->dlq));
+    kvlog_tlv_put_i64(w, STREAM_TAG_CREATED_NS, s->created_ns);
+}
+
+static bool stream_decode(struct stream *s, const char *name, const uint8_t *v, uint32_t len) {
+    struct stream_config *c = &s->cfg;
+    stream_config_defaults(c);
+    snprintf(c->name, sizeof(c->name), "%s", name);
+    struct kvlog_tlv_reader r;
+    if (!kvlog_tlv_open(&r, v, len) || r.version != STREAM_REC_VERSION) return false;
+    uint16_t tag;
+    const uint8_t *p;
+    uint32_t n;
+    while (kvlog_tlv_next(&r, &tag, &p, &n)) {
+        int64_t x = 0;
+        if (tag == STREAM_TAG_SUBJECT) {
+            if (c->subject_count == TOPIC_SUBJECTS_MAX || n >= TOPIC_SUBJECT_BYTES_MAX) return false;
+            memcpy(c->subjects[c->subject_count], p, n);
+            c->subjects[c->subject_count++][n] = 0;
+            continue;
+        }
+        if (tag == STREAM_TAG_DLQ) {
+            if (n >= sizeof(c->dlq)) return false;
+            memcpy(c->dlq, p, n);
+            c->dlq[n] = 0;
+            continue;
+        }
+        if (!kvlog_tlv_i64(p, n, &x)) continue;
+        switch (tag) {
+        case STREAM_TAG_RETENTION: c->retention = (enum topic_retention)x; break;
+        case STREAM_TAG_MAX_CONSUMERS: c->max_consumers = x; break;
+        case STREAM_TAG_MAX_MSGS: c->max_msgs = x; break;
+        case STREAM_TAG_MAX_BYTES: c->max_bytes = x; break;
+        case STREAM_TAG_MAX_AGE_NS: c->max_age_ns = x; break;
+        case STREAM_TAG_MAX_MSGS_PER_SUBJECT: c->max_msgs_per_subject = x; break;
+        case STREAM_TAG_MAX_MSG_SIZE: c->max_msg_size = x; break;
+        case STREAM_TAG_DISCARD: c->discard = (enum stream_discard)x; break;
+        case STREAM_TAG_STORAGE: c->storage = (enum stream_storage)x; break;
+        case STREAM_TAG_REPLICAS: c->num_replicas = x; break;
+        case STREAM_TAG_DUPLICATE_WINDOW_NS: c->duplicate_window_ns = x; break;
+        case STREAM_TAG_FLAGS:
+            c->allow_direct = x & 1;
+            c->mirror_direct = x & 2;
+            c->sealed = x & 4;
+            c->deny_delete = x & 8;
+            c->deny_purge = x & 16;
+            c->allow_rollup_hdrs = x & 32;
+            break;
+        case STREAM_TAG_CREATED_NS: s->created_ns = x; break;
+        default: break;
+        }
+    }
+    return true;
+}
+
+/* ---- the deleted set ---------------------------------------------------------------------------- */
+
+static size_t deleted_key(const struct stream *s, char *out, size_t cap) {
+    return (size_t)snprintf(out, cap, STREAM_DELETED_KEY_PREFIX "%s" STREAM_DELETED_KEY_SUFFIX, s->cfg.name);
+}
+
+static void stream_persist(struct stream *s) {
+    if (!s->dirty) return;
+    s->dirty = false;
+    struct kvlog_tlv_writer w = {0};
+    kvlog_tlv_begin(&w, 1);
+    kvlog_tlv_put_i64(&w, STREAM_DTAG_FLOOR, (int64_t)s->first_seq);
+    if (s->deleted_count) {
+        uint8_t *b = sl_xmalloc((size_t)s->deleted_count * 8);
+        for (uint32_t i = 0; i < s->deleted_count; i++) sl_store_be64(b + 8 * i, s->deleted[i]);
+        kvlog_tlv_put(&w, STREAM_DTAG_SEQS, b, s->deleted_count * 8);
+        free(b);
+    }
+    char key[STREAM_NAME_MAX + 32];
+    size_t kl = deleted_key(s, key, sizeof(key));
+    struct kvlog *kv = topics_metadata(s->ss->t);
+    sl_err e = kvlog_put(kv, key, (uint32_t)kl, w.p, (uint32_t)w.len, loop_now_ms(streams_loop(s->ss)), NULL);
+    if (e) {
+        SL_WARN("stream %s: cannot save the deleted set: %s", s->cfg.name, sl_err_str(e));
+        s->dirty = true;
+    }
+    kvlog_tlv_free(&w);
+}
+
+static void stream_mark_dirty(struct stream *s) {
+    s->dirty = true;
+    struct loop *l = streams_loop(s->ss);
+    if (!loop_timer_armed(&s->ss->persist_timer)) loop_timer_add(l, &s->ss->persist_timer, loop_mono_ms(l));
+}
+
+static bool deleted_insert(struct stream *s, uint64_t seq) {
+    if (s->deleted_count == STREAM_DELETED_MAX) return false;
+    if (s->deleted_count == s->deleted_cap) {
+        s->deleted_cap = s->deleted_cap ? s->deleted_cap * 2 : 64;
+        s->deleted = sl_xrealloc(s->deleted, s->deleted_cap * sizeof(*s->deleted));
+    }
+    uint32_t lo = 0, hi = s->deleted_count;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (s->deleted[mid] < seq) lo = mid + 1;
+        else hi = mid;
+    }
+    memmove(s->deleted + lo + 1, s->deleted + lo, (s->deleted_count - lo) * sizeof(*s->deleted));
+    s->deleted[lo] = seq;
+    s->deleted_count++;
+    return true;
+}
+
+/* Drops deleted entries below the floor. */
+static void deleted_trim(struct stream *s) {
+    uint32_t n = 0;
+    while (n < s->deleted_count && s->deleted[n] < s->first_seq) n++;
+    if (!n) return;
+    memmove(s->deleted, s->deleted + n, (s->deleted_count - n) * sizeof(*s->deleted));
+    s->deleted_count -= n;
+}
+
+/* ---- the index ---------------------------------------------------------------------------------- */
+
+static struct stream_meta *meta_at(const struct stream *s, uint64_t seq) {
+    if (seq < s->base_seq || seq > s->last_seq) return NULL;
+    return &s->metas[seq - s->base_seq];
+}
+
+static bool meta_live(const struct stream *s, uint64_t seq) {
+    const struct stream_meta *m = meta_at(s, seq);
+    return m && seq >= s->first_seq && m->subj != STREAM_SUBJ_NONE;
+}
+
+static void meta_push(struct stream *s, struct stream_meta m) {
+    /* Reclaim the slots below the floor once they are the larger part. */
+    uint64_t dead = s->first_seq > s->base_seq ? s->first_seq - s->base_seq : 0;
+    if (dead > 1024 && dead * 2 > s->meta_len) {
+        memmove(s->metas, s->metas + dead, (s->meta_len - dead) * sizeof(*s->metas));
+        s->meta_len -= dead;
+        s->base_seq += dead;
+    }
+    if (s->meta_len == s->meta_cap) {
+        s->meta_cap = s->meta_cap ? s->meta_cap * 2 : 256;
+        s->metas = sl_xrealloc(s->metas, s->meta_cap * sizeof(*s->metas));
+    }
+    s->metas[s->meta_len++] = m;
+    s->last_seq = s->base_seq + s->meta_len - 1;
+}
+
+/* Moves the floor past deleted slots; the log start follows. */
+static void stream_advance_floor(struct stream *s) {
+    uint64_t before = s->first_seq;
+    while (s->first_seq <= s->last_seq && s->metas[s->first_seq - s->base_seq].subj == STREAM_SUBJ_NONE)
+        s->first_seq++;
+    if (s->first_seq == before) return;
+    deleted_trim(s);
+    if (s->part) {
+        sl_err e = partition_delete_before(s->part, (int64_t)s->first_seq - 1);
+        if (e) SL_WARN("stream %s: cannot advance the log start: %s", s->cfg.name, sl_err_str(e));
+    }
+}
+
+static void stream_unindex(struct stream *s, uint64_t seq) {
+    struct stream_meta *m = meta_at(s, seq);
+    struct stream_subj *sj = &s->subjs[m->subj];
+    sj->count--;
+    if (sj->count == 0) s->num_subjects--;
+    s->messages--;
+    s->bytes -= m->size;
+    m->subj = STREAM_SUBJ_NONE;
+}
+
+static sl_err stream_remove_one(struct stream *s, uint64_t seq) {
+    if (!meta_live(s, seq)) return SL_NOT_FOUND;
+    if (seq != s->first_seq && !deleted_insert(s, seq)) return SL_TOO_LARGE;
+    stream_unindex(s, seq);
+    stream_advance_floor(s);
+    stream_mark_dirty(s);
+    return SL_OK;
+}
+
+/* The stored size, as nats-server's file store counts a message. */
+static uint32_t stream_msg_size(uint32_t subj_len, uint32_t hdr_len, uint32_t payload_len) {
+    return 22 + subj_len + (hdr_len ? 4 + hdr_len : 0) + payload_len + 8;
+}
+
+/* The subject a record is indexed and delivered under (see stream.h). */
+static void stream_record_subject(const struct stream *s, const struct kafka_records_rec *r, const char **subj,
+                                  uint32_t *len) {
+    if (r->key.len > 0 && subject_literal((const char *)r->key.p, (uint32_t)r->key.len)) {
+        for (uint32_t i = 0; i < s->cfg.subject_count; i++) {
+            if (stream_subject_matches(s->cfg.subjects[i], (uint32_t)strlen(s->cfg.subjects[i]),
+                                       (const char *)r->key.p, (uint32_t)r->key.len)) {
+                *subj = (const char *)r->key.p;
+                *len = (uint32_t)r->key.len;
+                return;
+            }
+        }
+    }
+    for (uint32_t i = 0; i < s->cfg.subject_count; i++) {
+        uint32_t l = (uint32_t)strlen(s->cfg.subjects[i]);
+        if (subject_literal(s->cfg.subjects[i], l)) {
+            *subj = s->cfg.subjects[i];
+            *len = l;
+            return;
+        }
+    }
+    *subj = s->cfg.name;
+    *len = (uint32_t)strlen(s->cfg.name);
+}
+
+/* The NATS header block a record's headers make: "NATS/1.0\r\n" + "K: V\r\n"... + "\r\n". */
+static uint32_t stream_hdr_block_len(const struct kafka_records_rec *r, struct span *msg_id) {
+    if (r->header_count <= 0) return 0;
+    uint32_t n = 10 + 2;
+    struct kafka_records_header_iter hi;
+    struct kafka_records_header h;
+    kafka_records_headers_open(&hi, r);
+    while (kafka_records_header_next(&hi, &h)) {
+        uint32_t vl = h.value.len > 0 ? (uint32_t)h.value.len : 0;
+        n += (uint32_t)h.key.len + 2 + vl + 2;
+        if (msg_id && h.key.len == 11 && !memcmp(h.key.p, "Nats-Msg-Id", 11))
+            *msg_id = (struct span){h.value.p, vl};
+    }
+    return n;
+}
+
+static void stream_index_record(struct stream *s, const struct kafka_records_rec *r, uint64_t now_ms, bool live) {
+    uint64_t seq = (uint64_t)r->offset + 1;
+    /* A write that failed rewound the log: forget what was indexed from there on. */
+    while (s->last_seq >= seq && s->last_seq >= s->base_seq) {
+        if (meta_live(s, s->last_seq)) stream_unindex(s, s->last_seq);
+        s->meta_len--;
+        s->last_seq--;
+    }
+    if (s->first_seq > s->last_seq + 1) s->first_seq = s->last_seq + 1;
+    while (s->last_seq + 1 < seq) { /* a gap: nothing there */
+        meta_push(s, (struct stream_meta){STREAM_SUBJ_NONE, 0, 0});
+        if (s->last_seq >= s->first_seq) deleted_insert(s, s->last_seq);
+    }
+    struct span msg_id = {0};
+    uint32_t hdr_len = stream_hdr_block_len(r, &msg_id);
+    /* A removed message's id still deduplicates within the window (as nats-server's). */
+    if (msg_id.len && r->timestamp + stream_window_ms(s) > (int64_t)now_ms)
+        msgid_add(s, (const char *)msg_id.p, msg_id.len, seq, r->timestamp);
+    if (!live) {
+        meta_push(s, (struct stream_meta){STREAM_SUBJ_NONE, 0, r->timestamp});
+        return;
+    }
+    const char *subj;
+    uint32_t subj_len;
+    stream_record_subject(s, r, &subj, &subj_len);
+    uint32_t idx = subj_intern(s, subj, subj_len);
+    uint32_t vl = r->value.len > 0 ? (uint32_t)r->value.len : 0;
+    uint32_t size = stream_msg_size(subj_len, hdr_len, vl);
+    meta_push(s, (struct stream_meta){idx, size, r->timestamp});
+    struct stream_subj *sj = &s->subjs[idx];
+    if (sj->count++ == 0) {
+        s->num_subjects++;
+        sj->first_hint = seq;
+    }
+    sj->last_seq = seq;
+    s->messages++;
+    s->bytes += size;
+    s->last_ts_ms = r->timestamp;
+    uint32_t idl = SL_MIN(msg_id.len, (uint32_t)sizeof(s->last_msg_id) - 1);
+    memcpy(s->last_msg_id, msg_id.p ? (const char *)msg_id.p : "", idl);
+    s->last_msg_id[idl] = 0;
+}
+
+/* The oldest live message of subject idx. */
+static uint64_t subj_first_seq(struct stream *s, uint32_t idx) {
+    struct stream_subj *sj = &s->subjs[idx];
+    uint64_t q = SL_MAX(sj->first_hint, s->first_seq);
+    for (; q <= s->last_seq; q++) {
+        if (s->metas[q - s->base_seq].subj == idx) {
+            sj->first_hint = q;
+            return q;
+        }
+    }
+    return 0;
+}
+
+static void stream_enforce_age(struct stream *s, uint64_t now_ms) {
+    if (s->cfg.max_age_ns <= 0) return;
+    int64_t age_ms = s->cfg.max_age_ns / 1000000;
+    while (s->messages && s->metas[s->first_seq - s->base_seq].ts_ms + age_ms <= (int64_t)now_ms)
+        stream_remove_one(s, s->first_seq);
+}
+
+/* Limits after an append (discard new was refused before it, for NATS publishes; a Kafka
+ * produce past a limit pushes the oldest out either way). */
+static void stream_enforce_limits(struct stream *s, uint32_t last_subj, uint64_t now_ms) {
+    const struct stream_config *c = &s->cfg;
+    if (c->max_msgs_per_subject > 0 && last_subj != STREAM_SUBJ_NONE) {
+        while (s->subjs[last_subj].count > (uint64_t)c->max_msgs_per_subject) {
+            uint64_t q = subj_first_seq(s, last_subj);
+            if (!q || stream_remove_one(s, q)) break;
+        }
+    }
+    while (c->max_msgs > 0 && s->messages > (uint64_t)c->max_msgs) stream_remove_one(s, s->first_seq);
+    while (c->max_bytes > 0 && s->bytes > (uint64_t)c->max_bytes && s->messages)
+        stream_remove_one(s, s->first_seq);
+    stream_enforce_age(s, now_ms);
+}
+
+/* The partition's append observer: every batch appended to the stream's topic. */
+static void stream_on_append(void *arg, int64_t base_offset, const uint8_t *batch, uint32_t len) {
+    struct stream *s = arg;
+    (void)base_offset;
+    uint64_t now_ms = loop_now_ms(streams_loop(s->ss));
+    struct kafka_records_iter it;
+    struct kafka_records_rec r;
+    if (kafka_records_open(&it, batch, len, &s->ss->scratch)) return;
+    if (it.h.attributes & KAFKA_ATTR_CONTROL) return;
+    uint32_t subj = STREAM_SUBJ_NONE;
+    while (kafka_records_next(&it, &r) == SL_OK) {
+        stream_index_record(s, &r, now_ms, true);
+        subj = meta_at(s, s->last_seq)->subj;
+        stream_enforce_limits(s, subj, now_ms);
+    }
+}
+
+/* ---- reading back ------------------------------------------------------------------------------- */
+
+static uint8_t *streams_buf(struct streams *ss, size_t n) {
+    if (n > ss->buf_cap) {
+        ss->buf_cap = SL_MAX(n, ss->buf_cap * 2);
+        ss->buf = sl_xrealloc(ss->buf, ss->buf_cap);
+    }
+    return ss->buf;
+}
+
+/* Finds the record at offset in the batch at [p, p+len). */
+static sl_err stream_find_record(struct streams *ss, const uint8_t *p, uint32_t len, int64_t offset,
+                                 struct kafka_records_rec *out) {
+    uint32_t off = 0;
+    while (off + KAFKA_BATCH_LOG_OVERHEAD <= len) {
+        uint32_t blen = sl_load_be32(p + off + 8) + KAFKA_BATCH_LOG_OVERHEAD;
+        if (off + blen > len) break;
+        struct kafka_records_iter it;
+        sl_err e = kafka_records_open(&it, p + off, blen, &ss->scratch);
+        if (e) return e;
+        if (offset >= it.h.base_offset && offset <= kafka_batch_last_offset(&it.h)) {
+            while ((e = kafka_records_next(&it, out)) == SL_OK)
+                if (out->offset == offset) return SL_OK;
+            return SL_NOT_FOUND;
+        }
+        off += blen;
+    }
+    return SL_NOT_FOUND;
+}
+
+static void stream_build_hdr(struct streams *ss, const struct kafka_records_rec *r, struct span *out) {
+    uint32_t n = stream_hdr_block_len(r, NULL);
+    *out = (struct span){NULL, 0};
+    if (!n) return;
+    if (n > ss->hdr_cap) {
+        ss->hdr_cap = SL_MAX(n, ss->hdr_cap * 2);
+        ss->hdr = sl_xrealloc(ss->hdr, ss->hdr_cap);
+    }
+    uint8_t *w = ss->hdr;
+    memcpy(w, "NATS/1.0\r\n", 10);
+    w += 10;
+    struct kafka_records_header_iter hi;
+    struct kafka_records_header h;
+    kafka_records_headers_open(&hi, r);
+    while (kafka_records_header_next(&hi, &h)) {
+        memcpy(w, h.key.p, (size_t)h.key.len);
+        w += h.key.len;
+        *w++ = ':';
+        *w++ = ' ';
+        if (h.value.len > 0) {
+            memcpy(w, h.value.p, (size_t)h.value.len);
+            w += h.value.len;
+        }
+        *w++ = '\r';
+        *w++ = '\n';
+    }
+    *w++ = '\r';
+    *w++ = '\n';
+    *out = (struct span){ss->hdr, n};
+}
+
+sl_err stream_get(struct stream *s, uint64_t seq, struct stream_msg *out) {
+    if (!meta_live(s, seq)) return SL_NOT_FOUND;
+    struct log_span sp;
+    sl_err e = partition_read(s->part, (int64_t)seq - 1, 1, &sp);
+    if (e) return e == SL_OFFSET_OUT_OF_RANGE ? SL_NOT_FOUND : e;
+    if (sp.len == 0) {
+        log_span_release(&sp);
+        return SL_NOT_FOUND; /* appended, not yet written */
+    }
+    uint8_t *buf = streams_buf(s->ss, sp.len);
+    ssize_t n = pread(sp.fd, buf, sp.len, (off_t)sp.pos);
+    uint32_t len = sp.len;
+    log_span_release(&sp);
+    if (n != (ssize_t)len) return SL_IO;
+    struct kafka_records_rec r;
+    e = stream_find_record(s->ss, buf, len, (int64_t)seq - 1, &r);
+    if (e) return e == SL_NOT_FOUND ? e : SL_CORRUPT;
+    const struct stream_meta *m = meta_at(s, seq);
+    const struct stream_subj *sj = &s->subjs[m->subj];
+    out->seq = seq;
+    out->subject = (struct span){(const uint8_t *)sj->name, sj->len};
+    stream_build_hdr(s->ss, &r, &out->hdr);
+    out->payload = (struct span){r.value.p, r.value.len > 0 ? (uint32_t)r.value.len : 0};
+    out->time_ms = r.timestamp;
+    return SL_OK;
+}
+
+sl_err stream_get_last_for_subject(struct stream *s, struct span subject, struct stream_msg *out) {
+    uint32_t idx = subj_lookup(s, (const char *)subject.p, subject.len);
+    if (idx == STREAM_SUBJ_NONE || !s->subjs[idx].count) return SL_NOT_FOUND;
+    return stream_get(s, s->subjs[idx].last_seq, out);
+}
+
+bool stream_exists(const struct stream *s, uint64_t seq) { return meta_live(s, seq); }
+uint64_t stream_last_seq(const struct stream *s) { return s->last_seq; }
+
+uint64_t stream_next_seq(struct stream *s, struct span filter, uint64_t from_seq) {
+    bool any = filter.len == 0 || (filter.len == 1 && filter.p[0] == '>');
+    uint32_t cached = STREAM_SUBJ_NONE;
+    bool cached_match = false;
+    for (uint64_t q = SL_MAX(from_seq, s->first_seq); q <= s->last_seq; q++) {
+        uint32_t idx = s->metas[q - s->base_seq].subj;
+        if (idx == STREAM_SUBJ_NONE) continue;
+        if (any) return q;
+        if (idx != cached) {
+            cached = idx;
+            cached_match = stream_subject_matches((const char *)filter.p, filter.len, s->subjs[idx].name,
+                                                  s->subjs[idx].len);
+        }
+        if (cached_match) return q;
+    }
+    return 0;
+}
+
+sl_err stream_remove(struct stream *s, uint64_t seq) { return stream_remove_one(s, seq); }
+sl_err stream_delete_msg(struct stream *s, uint64_t seq) { return stream_remove_one(s, seq); }
+
+sl_err stream_purge(struct stream *s, struct span filter, uint64_t *purged) {
+    uint64_t n = 0;
+    if (filter.len == 0) {
+        /* Everything: the floor jumps past the end in one step. */
+        for (uint64_t q = s->first_seq; q <= s->last_seq; q++)
+            if (meta_live(s, q)) {
+                stream_unindex(s, q);
+                n++;
+            }
+        stream_advance_floor(s);
+        if (s->first_seq <= s->last_seq) { /* cannot happen: every slot is now deleted */
+            SL_WARN("stream %s: purge left sequence %llu", s->cfg.name, (unsigned long long)s->first_seq);
+        }
+        stream_mark_dirty(s);
+    } else {
+        for (uint64_t q = s->first_seq; q <= s->last_seq; q++) {
+            if (!meta_live(s, q)) continue;
+            const struct stream_subj *sj = &s->subjs[s->metas[q - s->base_seq].subj];
+            if (!stream_subject_matches((const char *)filter.p, filter.len, sj->name, sj->len)) continue;
+            if (stream_remove_one(s, q) == SL_OK) n++;
+        }
+    }
+    if (purged) *purged = n;
+    return SL_OK;
+}
+
+/* ---- checks and appends ------------------------------------------------------------------------- */
+
+static bool span_eq_str(struct span a, const char *s) { return a.len == strlen(s) && !memcmp(a.p, s, a.len); }
+
+enum stream_publish_verdict stream_check_publish(struct stream *s, struct span subject,
+                                                 const struct stream_publish_checks *c, uint32_t hdr_len,
+                                                 uint32_t payload_len, uint64_t now_ms, uint64_t *seq_out,
+                                                 char *last_id, uint32_t last_id_cap) {
+    *seq_out = 0;
+    if (c->expected_stream.len && !span_eq_str(c->expected_stream, s->cfg.name)) return STREAM_PUBLISH_WRONG_STREAM;
+    msgid_expire(s, now_ms);
+    if (c->msg_id.len && s->msgid_bucket_count) {
+        struct stream_msgid *m = *msgid_slot(s, (const char *)c->msg_id.p, c->msg_id.len);
+        if (m) {
+            *seq_out = m->seq;
+            return STREAM_PUBLISH_DUPLICATE;
+        }
+    }
+    if (c->expected_last_seq >= 0 && (uint64_t)c->expected_last_seq != s->last_seq) {
+        *seq_out = s->last_seq;
+        return STREAM_PUBLISH_WRONG_LAST_SEQ;
+    }
+    if (c->expected_last_subj_seq >= 0) {
+        uint32_t idx = subj_lookup(s, (const char *)subject.p, subject.len);
+        uint64_t last = idx != STREAM_SUBJ_NONE && s->subjs[idx].count ? s->subjs[idx].last_seq : 0;
+        if (last != (uint64_t)c->expected_last_subj_seq) {
+            *seq_out = last;
+            return STREAM_PUBLISH_WRONG_LAST_SUBJ_SEQ;
+        }
+    }
+    if (c->expected_last_msg_id.len && !span_eq_str(c->expected_last_msg_id, s->last_msg_id)) {
+        if (last_id && last_id_cap) snprintf(last_id, last_id_cap, "%s", s->last_msg_id);
+        return STREAM_PUBLISH_WRONG_LAST_MSG_ID;
+    }
+    if (s->cfg.max_msg_size >= 0 && (int64_t)hdr_len + payload_len > s->cfg.max_msg_size)
+        return STREAM_PUBLISH_TOO_LARGE;
+    if (s->cfg.discard == STREAM_DISCARD_NEW) {
+        if (s->cfg.max_msgs > 0 && s->messages >= (uint64_t)s->cfg.max_msgs) return STREAM_PUBLISH_MAX_MSGS;
+        if (s->cfg.max_bytes > 0 &&
+            s->bytes + stream_msg_size(subject.len, hdr_len, payload_len) > (uint64_t)s->cfg.max_bytes)
+            return STREAM_PUBLISH_MAX_BYTES;
+    }
+    return STREAM_PUBLISH_OK;
+}
+
+static void stream_append_fired(struct partition_append_done *pd, sl_err err) {
+    struct stream_append_done *d = sl_container_of(pd, struct stream_append_done, pd);
+    d->fn(d, err, err ? 0 : d->seq);
+}
+
+sl_err stream_append(struct stream *s, struct span subject, const struct stream_header *hdrs, uint32_t hdr_count,
+                     struct span payload, uint64_t now_ms, struct stream_append_done *done) {
+    struct streams *ss = s->ss;
+    if (hdr_count > ss->hin_cap) {
+        ss->hin_cap = SL_MAX(hdr_count, ss->hin_cap * 2);
+        ss->hin = sl_xrealloc(ss->hin, ss->hin_cap * sizeof(*ss->hin));
+    }
+    for (uint32_t i = 0; i < hdr_count; i++)
+        ss->hin[i] = (struct kafka_header_in){hdrs[i].key.p, (int32_t)hdrs[i].key.len, hdrs[i].value.p,
+                                             (int32_t)hdrs[i].value.len};
+    struct kafka_record_in rec = {subject.p, (int32_t)subject.len, payload.p, (int32_t)payload.len,
+                                  (int64_t)now_ms, ss->hin, hdr_count};
+    size_t cap = kafka_batch_encoded_bytes_max(&rec, 1);
+    if (!cap) return SL_TOO_LARGE;
+    uint8_t *buf = streams_buf(ss, cap);
+    size_t len = kafka_batch_encode(buf, cap, &rec, 1, -1, -1, -1);
+    SL_ASSERT(len > 0);
+    done->pd.fn = stream_append_fired;
+    sl_err e = partition_append(s->part, buf, (uint32_t)len, PARTITION_ACKS_DURABLE, now_ms, &done->pd);
+    if (e) return e;
+    done->seq = (uint64_t)done->pd.base_offset + 1;
+    return SL_OK;
+}
+
+/* ---- one stream: life ------------------------------------------------------------------------- */
+
+const struct stream_config *stream_config(const struct stream *s) { return &s->cfg; }
+const char *stream_name(const struct stream *s) { return s->cfg.name; }
+int64_t stream_created_ns(const struct stream *s) { return s->created_ns; }
+struct topic *stream_topic(const struct stream *s) { return s->tp; }
+struct partition *stream_partition(const struct stream *s) { return s->part; }
+void stream_set_user(struct stream *s, void *user) { s->user = user; }
+void *stream_user(const struct stream *s) { return s->user; }
+
+void stream_get_state(const struct stream *s, struct stream_state *out) {
+    memset(out, 0, sizeof(*out));
+    out->messages = s->messages;
+    out->bytes = s->bytes;
+    out->last_seq = s->last_seq;
+    out->first_seq = s->last_seq == 0 && s->first_seq <= 1 ? 0 : s->first_seq;
+    out->first_ts_ms = s->messages ? s->metas[s->first_seq - s->base_seq].ts_ms : 0;
+    out->last_ts_ms = s->last_ts_ms;
+    out->num_subjects = s->num_subjects;
+    out->num_deleted = s->deleted_count;
+}
+
+static void stream_free(struct stream *s) {
+    if (s->part) partition_set_append_observer(s->part, NULL, NULL);
+    for (uint32_t i = 0; i < s->subj_count; i++) free(s->subjs[i].name);
+    free(s->subjs);
+    free(s->subj_hash);
+    msgid_clear(s);
+    free(s->metas);
+    free(s->deleted);
+    free(s);
+}
+
+/* Reads the log from its start into the index, honouring the persisted deleted set. */
+static sl_err stream_rebuild(struct stream *s) {
+    uint64_t floor = 1;
+    uint32_t vlen;
+    char key[STREAM_NAME_MAX + 32];
+    size_t kl = deleted_key(s, key, sizeof(key));
+    const uint8_t *v = kvlog_get(topics_metadata(s->ss->t), key, (uint32_t)kl, &vlen);
+    struct kvlog_tlv_reader r;
+    if (v && kvlog_tlv_open(&r, v, vlen)) {
+        uint16_t tag;
+        const uint8_t *p;
+        uint32_t n;
+        while (kvlog_tlv_next(&r, &tag, &p, &n)) {
+            int64_t x;
+            if (tag == STREAM_DTAG_FLOOR && kvlog_tlv_i64(p, n, &x) && x > 0) floor = (uint64_t)x;
+            if (tag == STREAM_DTAG_SEQS)
+                for (uint32_t i = 0; i + 8 <= n; i += 8) deleted_insert(s, sl_load_be64(p + i));
+        }
+    }
+    int64_t start = partition_start_offset(s->part);
+    s->base_seq = SL_MAX(floor, (uint64_t)start + 1);
+    s->first_seq = s->base_seq;
+    s->last_seq = s->base_seq - 1;
+    uint64_t now_ms = loop_now_ms(streams_loop(s->ss));
+    int64_t at = (int64_t)s->base_seq - 1;
+    int64_t end = partition_high_watermark(s->part);
+    uint32_t di = 0;
+    while (at < end) {
+        struct log_span sp;
+        sl_err e = partition_read(s->part, at, 1u << 20, &sp);
+        if (e) return e;
+        if (sp.len == 0) {
+            log_span_release(&sp);
+            break;
+        }
+        uint8_t *buf = sl_xmalloc(sp.len);
+        ssize_t n = pread(sp.fd, buf, sp.len, (off_t)sp.pos);
+        uint32_t len = sp.len;
+        at = sp.next_offset;
+        log_span_release(&sp);
+        if (n != (ssize_t)len) {
+            free(buf);
+            return SL_IO;
+        }
+        uint32_t off = 0;
+        while (off + KAFKA_BATCH_LOG_OVERHEAD <= len) {
+            uint32_t blen = sl_load_be32(buf + off + 8) + KAFKA_BATCH_LOG_OVERHEAD;
+            if (off + blen > len) break;
+            struct kafka_records_iter it;
+            struct kafka_records_rec rec;
+            if (!kafka_records_open(&it, buf + off, blen, &s->ss->scratch) && !(it.h.attributes & KAFKA_ATTR_CONTROL)) {
+                while (kafka_records_next(&it, &rec) == SL_OK) {
+                    uint64_t seq = (uint64_t)rec.offset + 1;
+                    if (seq < s->base_seq) continue;
+                    while (di < s->deleted_count && s->deleted[di] < seq) di++;
+                    bool gone = di < s->deleted_count && s->deleted[di] == seq;
+                    stream_index_record(s, &rec, now_ms, !gone);
+                }
+            }
+            off += blen;
+        }
+        free(buf);
+    }
+    /* The log's end may be past the last record (the tail deleted): sequences continue there. */
+    while (s->last_seq < (uint64_t)end) meta_push(s, (struct stream_meta){STREAM_SUBJ_NONE, 0, 0});
+    stream_advance_floor(s);
+    return SL_OK;
+}
+
+static struct stream *stream_attach(struct streams *ss, struct topic *tp) {
+    struct stream *s = sl_xcalloc(1, sizeof(*s));
+    s->ss = ss;
+    s->tp = tp;
+    s->part = topic_partition(tp, 0);
+    s->base_seq = s->first_seq = 1;
+    if (ss->count == ss->cap) {
+        ss->cap = ss->cap ? ss->cap * 2 : 8;
+        ss->arr = sl_xrealloc(ss->arr, ss->cap * sizeof(*ss->arr));
+    }
+    ss->arr[ss->count++] = s;
+    return s;
+}
+
+static void streams_unlink(struct streams *ss, struct stream *s) {
+    for (uint32_t i = 0; i < ss->count; i++) {
+        if (ss->arr[i] != s) continue;
+        memmove(ss->arr + i, ss->arr + i + 1, (ss->count - i - 1) * sizeof(*ss->arr));
+        ss->count--;
+        return;
+    }
+}
+
+static void streams_drop(struct streams *ss, struct stream *s) {
+    if (ss->gone) ss->gone(ss->gone_arg, s);
+    streams_unlink(ss, s);
+    stream_free(s);
+}
+
+/* ---- the registry ------------------------------------------------------------------------------ */
+
+uint32_t streams_count(const struct streams *ss) { return ss->count; }
+struct stream *streams_at(const struct streams *ss, uint32_t i) { return i < ss->count ? ss->arr[i] : NULL; }
+
+struct stream *streams_get(const struct streams *ss, const char *name, uint32_t len) {
+    for (uint32_t i = 0; i < ss->count; i++)
+        if (strlen(ss->arr[i]->cfg.name) == len && !memcmp(ss->arr[i]->cfg.name, name, len)) return ss->arr[i];
+    return NULL;
+}
+
+struct stream *streams_find_subject(const struct streams *ss, const char *subject, uint32_t len) {
+    for (uint32_t i = 0; i < ss->count; i++) {
+        const struct stream_config *c = &ss->arr[i]->cfg;
+        for (uint32_t j = 0; j < c->subject_count; j++)
+            if (stream_subject_matches(c->subjects[j], (uint32_t)strlen(c->subjects[j]), subject, len))
+                return ss->arr[i];
+    }
+    return NULL;
+}
+
+void streams_set_gone_hook(struct streams *ss, void (*fn)(void *arg, struct stream *s), void *arg) {
+    ss->gone = fn;
+    ss->gone_arg = arg;
+}
+
+void streams_enforce_age(struct streams *ss, uint64_t now_ms) {
+    for (uint32_t i = 0; i < ss->count; i++) stream_enforce_age(ss->arr[i], now_ms);
+}
+
+static void streams_age_fire(struct loop_timer *t, uint64_t mono_ms) {
+    struct streams *ss = sl_container_of(t, struct streams, age_timer);
+    streams_enforce_age(ss, loop_now_ms(streams_loop(ss)));
+    loop_timer_add(streams_loop(ss), t, mono_ms + STREAM_AGE_CHECK_MS);
+}
+
+static void streams_persist_fire(struct loop_timer *t, uint64_t mono_ms) {
+    struct streams *ss = sl_container_of(t, struct streams, persist_timer);
+    (void)mono_ms;
+    for (uint32_t i = 0; i < ss->count; i++) stream_persist(ss->arr[i]);
+}
+
+static void streams_topic_deleted(void *arg, struct topic *tp) {
+    struct streams *ss = arg;
+    for (uint32_t i = 0; i < ss->count; i++) {
+        if (ss->arr[i]->tp != tp) continue;
+        streams_drop(ss, ss->arr[i]);
+        return;
+    }
+}
+
+static void stream_bind_topic(struct stream *s) {
+    while (s->tp->subject_count) topics_unbind_subject(s->tp, s->tp->subjects[0]);
+    const char *why;
+    for (uint32_t i = 0; i < s->cfg.subject_count; i++) topics_bind_subject(s->tp, s->cfg.subjects[i], &why);
+    topics_set_retention(s->tp, s->cfg.retention, &why);
+}
+
+sl_err streams_open(struct streams **out, struct store *st, struct topics *t) {
+    struct streams *ss = sl_xcalloc(1, sizeof(*ss));
+    ss->st = st;
+    ss->t = t;
+    kafka_records_scratch_init(&ss->scratch, 0);
+    ss->age_timer.fire = streams_age_fire;
+    ss->persist_timer.fire = streams_persist_fire;
+    for (uint32_t i = 0; i < topics_count(t); i++) {
+        struct topic *tp = topics_at(t, i);
+        if (!tp->stream_rec || tp->partition_count < 1 || !topic_partition(tp, 0)) continue;
+        struct stream *s = stream_attach(ss, tp);
+        if (!stream_decode(s, tp->name, tp->stream_rec, tp->stream_rec_len)) {
+            SL_WARN("stream %s: malformed stream record; served as a plain topic", tp->name);
+            streams_unlink(ss, s);
+            stream_free(s);
+            continue;
+        }
+        stream_bind_topic(s);
+        sl_err e = stream_rebuild(s);
+        if (e) SL_WARN("stream %s: reading the log back failed: %s", tp->name, sl_err_str(e));
+        partition_set_append_observer(s->part, stream_on_append, s);
+        SL_INFO("stream %s: %llu messages, sequences %llu..%llu", tp->name, (unsigned long long)s->messages,
+                (unsigned long long)s->first_seq, (unsigned long long)s->last_seq);
+    }
+    topics_set_delete_hook(t, streams_topic_deleted, ss);
+    struct loop *l = streams_loop(ss);
+    loop_timer_add(l, &ss->age_timer, loop_mono_ms(l) + STREAM_AGE_CHECK_MS);
+    *out = ss;
+    return SL_OK;
+}
+
+void streams_close(struct streams *ss) {
+    if (!ss) return;
+    struct loop *l = streams_loop(ss);
+    if (loop_timer_armed(&ss->age_timer)) loop_timer_del(l, &ss->age_timer);
+    if (loop_timer_armed(&ss->persist_timer)) loop_timer_del(l, &ss->persist_timer);
+    for (uint32_t i = 0; i < ss->count; i++) stream_persist(ss->arr[i]);
+    topics_set_delete_hook(ss->t, NULL, NULL);
+    for (uint32_t i = 0; i < ss->count; i++) stream_free(ss->arr[i]);
+    free(ss->arr);
+    kafka_records_scratch_free(&ss->scratch);
+    free(ss->buf);
+    free(ss->hdr);
+    free(ss->hin);
+    free(ss);
+}
+
+/* NATS stream names: no '.', '*', '>', whitespace or path separators; and a Kafka topic name. */
+static bool stream_name_valid(const char *name) {
+    size_t n = strlen(name);
+    if (!topics_name_valid(name, (int32_t)n)) return false;
+    return !strchr(name, '.');
+}
+
+static enum stream_admin_result streams_check_config(struct streams *ss, const struct stream *self,
+                                                     const struct stream_config *c, const char **why) {
+    if (!stream_name_valid(c->name)) {
+        *why = "invalid stream name";
+        return STREAM_ADMIN_INVALID;
+    }
+    for (uint32_t i = 0; i < c->subject_count; i++) {
+        const char *subj = c->subjects[i];
+        size_t n = strlen(subj);
+        if (!n || subj[0] == '.' || subj[n - 1] == '.' || strstr(subj, "..") || strpbrk(subj, " \t\r\n")) {
+            *why = "invalid subject";
+            return STREAM_ADMIN_INVALID;
+        }
+        for (uint32_t j = 0; j < i; j++)
+            if (stream_subjects_overlap(subj, c->subjects[j])) {
+                *why = "duplicate subjects detected";
+                return STREAM_ADMIN_INVALID;
+            }
+    }
+    for (uint32_t k = 0; k < ss->count; k++) {
+        const struct stream *o = ss->arr[k];
+        if (o == self) continue;
+        for (uint32_t i = 0; i < c->subject_count; i++)
+            for (uint32_t j = 0; j < o->cfg.subject_count; j++)
+                if (stream_subjects_overlap(c->subjects[i], o->cfg.subjects[j])) {
+                    *why = "subjects overlap with an existing stream";
+                    return STREAM_ADMIN_SUBJECT_OVERLAP;
+                }
+    }
+    return STREAM_ADMIN_OK;
+}
+
+static sl_err stream_save_record(struct stream *s) {
+    struct kvlog_tlv_writer w = {0};
+    stream_encode(s, &w);
+    sl_err e = topics_set_stream_record(s->ss->t, s->tp, w.p, (uint32_t)w.len);
+    kvlog_tlv_free(&w);
+    return e;
+}
+
+enum stream_admin_result streams_create(struct streams *ss, const struct stream_config *c, uint64_t now_ms,
+                                        struct stream **out, bool *created, const char **why) {
+    *created = false;
+    struct stream_config cfg = *c;
+    if (cfg.subject_count == 0) { /* nats-server: a stream without subjects takes its name */
+        snprintf(cfg.subjects[0], sizeof(cfg.subjects[0]), "%s", cfg.name);
+        cfg.subject_count = 1;
+    }
+    struct stream *old = streams_get(ss, cfg.name, (uint32_t)strlen(cfg.name));
+    if (old) {
+        if (!stream_config_equal(&old->cfg, &cfg)) {
+            *why = "stream name already in use with a different configuration";
+            return STREAM_ADMIN_NAME_IN_USE;
+        }
+        *out = old;
+        return STREAM_ADMIN_OK;
+    }
+    enum stream_admin_result r = streams_check_config(ss, NULL, &cfg, why);
+    if (r) return r;
+    if (topics_get(ss->t, cfg.name, (int32_t)strlen(cfg.name))) {
+        *why = "a topic of that name exists";
+        return STREAM_ADMIN_TOPIC_EXISTS;
+    }
+    /* The stream's limits govern what goes, not the broker's topic retention defaults. */
+    const char *keys[] = {"retention.ms", "retention.bytes"};
+    const char *values[] = {"-1", "-1"};
+    struct topic *tp;
+    sl_err e = topics_create(ss->t, cfg.name, (int32_t)strlen(cfg.name), 1, keys, values, 2, false, &tp, why);
+    if (e) return STREAM_ADMIN_STORAGE;
+    struct stream *s = stream_attach(ss, tp);
+    s->cfg = cfg;
+    s->created_ns = (int64_t)now_ms * 1000000;
+    /* A deleted set left by an earlier stream of this name (its topic deleted by Kafka). */
+    char key[STREAM_NAME_MAX + 32];
+    size_t kl = deleted_key(s, key, sizeof(key));
+    if (kvlog_get(topics_metadata(ss->t), key, (uint32_t)kl, NULL))
+        kvlog_del(topics_metadata(ss->t), key, (uint32_t)kl, now_ms, NULL);
+    e = stream_save_record(s);
+    if (e) {
+        *why = "storage error saving the stream";
+        streams_unlink(ss, s);
+        stream_free(s);
+        topics_delete(ss->t, tp);
+        return STREAM_ADMIN_STORAGE;
+    }
+    stream_bind_topic(s);
+    partition_set_append_observer(s->part, stream_on_append, s);
+    *out = s;
+    *created = true;
+    return STREAM_ADMIN_OK;
+}
+
+enum stream_admin_result streams_update(struct streams *ss, struct stream *s, const struct stream_config *c,
+                                        uint64_t now_ms, const char **why) {
+    struct stream_config cfg = *c;
+    if (cfg.subject_count == 0) {
+        snprintf(cfg.subjects[0], sizeof(cfg.subjects[0]), "%s", cfg.name);
+        cfg.subject_count = 1;
+    }
+    enum stream_admin_result r = streams_check_config(ss, s, &cfg, why);
+    if (r) return r;
+    struct stream_config old = s->cfg;
+    s->cfg = cfg;
+    if (stream_save_record(s)) {
+        s->cfg = old;
+        *why = "storage error saving the stream";
+        return STREAM_ADMIN_STORAGE;
+    }
+    stream_bind_topic(s);
+    stream_enforce_limits(s, STREAM_SUBJ_NONE, now_ms);
+    if (cfg.max_msgs_per_subject > 0)
+        for (uint32_t i = 0; i < s->subj_count; i++) stream_enforce_limits(s, i, now_ms);
+    return STREAM_ADMIN_OK;
+}
+
+enum stream_admin_result streams_delete(struct streams *ss, struct stream *s) {
+    char key[STREAM_NAME_MAX + 32];
+    size_t kl = deleted_key(s, key, sizeof(key));
+    struct kvlog *kv = topics_metadata(ss->t);
+    uint64_t now_ms = loop_now_ms(streams_loop(ss));
+    s->dirty = false;
+    if (kvlog_get(kv, key, (uint32_t)kl, NULL)) kvlog_del(kv, key, (uint32_t)kl, now_ms, NULL);
+    /* The registry's delete hook drops the stream (streams_topic_deleted); a delete refused
+     * before anything went leaves it. */
+    uint32_t before = ss->count;
+    sl_err e = topics_delete(ss->t, s->tp);
+    if (e && ss->count == before) return STREAM_ADMIN_STORAGE;
+    return STREAM_ADMIN_OK;
+}

@@ -1,0 +1,307 @@
+/* js_ingest.c: publishes into streams and their PubAcks (see js_ingest.h). */
+#include "broker/nats/js_ingest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/logging.h"
+#include "base/loop.h"
+#include "broker/core/partition.h"
+#include "broker/core/stream.h"
+#include "broker/nats/nats_server.h"
+#include "broker/nats/sublist.h"
+
+#define JS_HEADERS_MAX 256
+#define JS_ACK_BODY_MAX 512
+#define JS_SETTLE_MS 10000
+
+struct js_istream;
+
+/* One publish waiting for its turn to be answered. */
+struct js_ack {
+    struct js_ack *next;
+    struct js_istream *is;
+    bool ready;
+    char *reply; /* NULL: no reply */
+    uint32_t reply_len;
+    uint32_t body_len;
+    char body[JS_ACK_BODY_MAX];
+    struct stream_append_done ad;
+};
+
+struct js_istream {
+    struct js_ingest *ji;
+    struct stream *s;
+    char name[STREAM_NAME_MAX + 1];
+    struct nsub *subs[TOPIC_SUBJECTS_MAX];
+    uint32_t sub_count;
+    struct js_ack *head, *tail; /* in publish order */
+    uint32_t inflight;          /* appends whose done has not fired */
+    bool dead;                  /* unbound: freed once nothing is in flight */
+};
+
+struct js_ingest {
+    struct nats_server *ns;
+    struct streams *ss;
+    struct js_istream **arr;
+    uint32_t count, cap;
+    struct js_ack *free_acks;
+    struct stream_header hdrs[JS_HEADERS_MAX];
+};
+
+static const struct nats_deliver_ops js_ingest_ops;
+
+/* ---- headers ------------------------------------------------------------------------------------ */
+
+uint32_t js_headers_parse(struct span hdr, struct stream_header *out, uint32_t cap) {
+    const uint8_t *p = hdr.p, *end = hdr.p + hdr.len;
+    const uint8_t *nl = memchr(p, '\n', hdr.len);
+    if (!nl) return 0;
+    p = nl + 1; /* the status line is not a header */
+    uint32_t n = 0;
+    while (p < end) {
+        const uint8_t *eol = memchr(p, '\n', (size_t)(end - p));
+        const uint8_t *line_end = eol ? eol : end;
+        if (line_end > p && line_end[-1] == '\r') line_end--;
+        if (line_end == p) break; /* the blank line */
+        const uint8_t *colon = memchr(p, ':', (size_t)(line_end - p));
+        if (colon && colon > p && n < cap) {
+            const uint8_t *v = colon + 1;
+            while (v < line_end && (*v == ' ' || *v == '\t')) v++;
+            out[n].key = (struct span){p, (uint32_t)(colon - p)};
+            out[n].value = (struct span){v, (uint32_t)(line_end - v)};
+            n++;
+        }
+        if (!eol) break;
+        p = eol + 1;
+    }
+    return n;
+}
+
+static bool span_is(struct span s, const char *lit) { return s.len == strlen(lit) && !memcmp(s.p, lit, s.len); }
+
+static int64_t span_i64(struct span s) {
+    int64_t v = 0;
+    if (!s.len) return -1;
+    for (uint32_t i = 0; i < s.len; i++) {
+        if (s.p[i] < '0' || s.p[i] > '9') return -1;
+        v = v * 10 + (s.p[i] - '0');
+    }
+    return v;
+}
+
+/* ---- answers in order ----------------------------------------------------------------------------- */
+
+static struct js_ack *js_ack_get(struct js_ingest *ji, struct js_istream *is, struct span reply) {
+    struct js_ack *a = ji->free_acks;
+    if (a) ji->free_acks = a->next;
+    else a = sl_xmalloc(sizeof(*a));
+    a->next = NULL;
+    a->is = is;
+    a->ready = false;
+    a->reply = NULL;
+    a->reply_len = reply.len;
+    a->body_len = 0;
+    if (reply.len) {
+        a->reply = sl_xmalloc(reply.len);
+        memcpy(a->reply, reply.p, reply.len);
+    }
+    if (is->tail) is->tail->next = a;
+    else is->head = a;
+    is->tail = a;
+    return a;
+}
+
+static void js_istream_free(struct js_istream *is) {
+    struct js_ingest *ji = is->ji;
+    for (uint32_t i = 0; i < ji->count; i++) {
+        if (ji->arr[i] != is) continue;
+        ji->arr[i] = ji->arr[--ji->count];
+        break;
+    }
+    free(is);
+}
+
+static void js_flush(struct js_istream *is) {
+    struct js_ingest *ji = is->ji;
+    while (is->head && is->head->ready) {
+        struct js_ack *a = is->head;
+        is->head = a->next;
+        if (!is->head) is->tail = NULL;
+        if (a->reply) {
+            nats_server_publish(ji->ns, (struct span){(const uint8_t *)a->reply, a->reply_len}, (struct span){0},
+                                (struct span){0}, (struct span){(const uint8_t *)a->body, a->body_len});
+            free(a->reply);
+        }
+        a->next = ji->free_acks;
+        ji->free_acks = a;
+    }
+    if (is->dead && !is->head && !is->inflight) js_istream_free(is);
+}
+
+static void js_ack_error(struct js_ack *a, int code, int err_code, const char *desc) {
+    int n = snprintf(a->body, sizeof(a->body),
+                     "{\"error\":{\"code\":%d,\"err_code\":%d,\"description\":\"%s\"},\"stream\":\"%s\",\"seq\":0}", code,
+                     err_code, desc, a->is->name);
+    a->body_len = (uint32_t)SL_MIN(n, (int)sizeof(a->body) - 1);
+    a->ready = true;
+}
+
+static void js_ack_ok(struct js_ack *a, uint64_t seq, bool duplicate) {
+    int n = snprintf(a->body, sizeof(a->body), "{\"stream\":\"%s\", \"seq\":%llu%s}", a->is->name,
+                     (unsigned long long)seq, duplicate ? ",\"duplicate\": true" : "");
+    a->body_len = (uint32_t)SL_MIN(n, (int)sizeof(a->body) - 1);
+    a->ready = true;
+}
+
+static void js_append_done(struct stream_append_done *d, sl_err err, uint64_t seq) {
+    struct js_ack *a = sl_container_of(d, struct js_ack, ad);
+    struct js_istream *is = a->is;
+    is->inflight--;
+    if (err) {
+        char desc[128];
+        snprintf(desc, sizeof(desc), "%s", sl_err_str(err));
+        js_ack_error(a, 503, 10077, desc);
+    } else {
+        js_ack_ok(a, seq, false);
+    }
+    js_flush(is);
+}
+
+/* ---- a publish ------------------------------------------------------------------------------------ */
+
+static void js_ingest_deliver(struct sub *sub, const struct nats_msg *m) {
+    struct js_istream *is = sub->owner;
+    if (is->dead) return;
+    struct js_ingest *ji = is->ji;
+    struct stream *s = is->s;
+    uint32_t hn = m->hdr.len ? js_headers_parse(m->hdr, ji->hdrs, JS_HEADERS_MAX) : 0;
+    struct stream_publish_checks c = {.expected_last_seq = -1, .expected_last_subj_seq = -1};
+    for (uint32_t i = 0; i < hn; i++) {
+        struct span k = ji->hdrs[i].key, v = ji->hdrs[i].value;
+        if (span_is(k, "Nats-Msg-Id")) c.msg_id = v;
+        else if (span_is(k, "Nats-Expected-Stream")) c.expected_stream = v;
+        else if (span_is(k, "Nats-Expected-Last-Sequence")) c.expected_last_seq = span_i64(v);
+        else if (span_is(k, "Nats-Expected-Last-Subject-Sequence")) c.expected_last_subj_seq = span_i64(v);
+        else if (span_is(k, "Nats-Expected-Last-Msg-Id")) c.expected_last_msg_id = v;
+    }
+    uint64_t now_ms = loop_now_ms(ji->ns->loop);
+    uint64_t seq = 0;
+    char last_id[256] = "";
+    char desc[320];
+    enum stream_publish_verdict v =
+        stream_check_publish(s, m->subject, &c, m->hdr.len, m->payload.len, now_ms, &seq, last_id, sizeof(last_id));
+    struct js_ack *a = js_ack_get(ji, is, m->reply);
+    switch (v) {
+    case STREAM_PUBLISH_OK: break;
+    case STREAM_PUBLISH_DUPLICATE: js_ack_ok(a, seq, true); break;
+    case STREAM_PUBLISH_WRONG_STREAM: js_ack_error(a, 400, 10060, "expected stream does not match"); break;
+    case STREAM_PUBLISH_WRONG_LAST_SEQ:
+    case STREAM_PUBLISH_WRONG_LAST_SUBJ_SEQ:
+        snprintf(desc, sizeof(desc), "wrong last sequence: %llu", (unsigned long long)seq);
+        js_ack_error(a, 400, 10071, desc);
+        break;
+    case STREAM_PUBLISH_WRONG_LAST_MSG_ID:
+        snprintf(desc, sizeof(desc), "wrong last msg ID: %s", last_id);
+        js_ack_error(a, 400, 10070, desc);
+        break;
+    case STREAM_PUBLISH_TOO_LARGE: js_ack_error(a, 400, 10054, "message size exceeds maximum allowed"); break;
+    case STREAM_PUBLISH_MAX_MSGS: js_ack_error(a, 503, 10077, "maximum messages exceeded"); break;
+    case STREAM_PUBLISH_MAX_BYTES: js_ack_error(a, 503, 10077, "maximum bytes exceeded"); break;
+    case STREAM_PUBLISH_MAX_MSGS_PER_SUBJECT:
+        js_ack_error(a, 503, 10077, "maximum messages per subject exceeded");
+        break;
+    }
+    if (v == STREAM_PUBLISH_OK) {
+        a->ad.fn = js_append_done;
+        sl_err e = stream_append(s, m->subject, ji->hdrs, hn, m->payload, now_ms, &a->ad);
+        if (e) js_ack_error(a, 503, 10077, sl_err_str(e));
+        else is->inflight++;
+    }
+    js_flush(is);
+}
+
+static const struct nats_deliver_ops js_ingest_ops = {js_ingest_deliver};
+
+/* ---- binding ------------------------------------------------------------------------------------ */
+
+static struct js_istream *js_find(struct js_ingest *ji, const struct stream *s) {
+    for (uint32_t i = 0; i < ji->count; i++)
+        if (ji->arr[i]->s == s && !ji->arr[i]->dead) return ji->arr[i];
+    return NULL;
+}
+
+static void js_unsubscribe(struct js_ingest *ji, struct js_istream *is) {
+    for (uint32_t i = 0; i < is->sub_count; i++) nats_server_unsubscribe_internal(ji->ns, is->subs[i]);
+    is->sub_count = 0;
+}
+
+void js_ingest_bind(struct js_ingest *ji, struct stream *s) {
+    struct js_istream *is = js_find(ji, s);
+    if (!is) {
+        is = sl_xcalloc(1, sizeof(*is));
+        is->ji = ji;
+        is->s = s;
+        snprintf(is->name, sizeof(is->name), "%s", stream_name(s));
+        if (ji->count == ji->cap) {
+            ji->cap = ji->cap ? ji->cap * 2 : 8;
+            ji->arr = sl_xrealloc(ji->arr, ji->cap * sizeof(*ji->arr));
+        }
+        ji->arr[ji->count++] = is;
+    }
+    js_unsubscribe(ji, is);
+    const struct stream_config *c = stream_config(s);
+    for (uint32_t i = 0; i < c->subject_count; i++) {
+        struct nsub *sub = nats_server_subscribe_internal(ji->ns, c->subjects[i], NULL, &js_ingest_ops, is);
+        if (!sub) {
+            SL_WARN("stream %s: cannot subscribe to %s", c->name, c->subjects[i]);
+            continue;
+        }
+        is->subs[is->sub_count++] = sub;
+    }
+}
+
+void js_ingest_unbind(struct js_ingest *ji, struct stream *s) {
+    struct js_istream *is = js_find(ji, s);
+    if (!is) return;
+    js_unsubscribe(ji, is);
+    is->dead = true;
+    is->s = NULL;
+    js_flush(is);
+}
+
+struct js_ingest *js_ingest_new(struct nats_server *ns, struct streams *ss) {
+    struct js_ingest *ji = sl_xcalloc(1, sizeof(*ji));
+    ji->ns = ns;
+    ji->ss = ss;
+    for (uint32_t i = 0; i < streams_count(ss); i++) js_ingest_bind(ji, streams_at(ss, i));
+    return ji;
+}
+
+void js_ingest_free(struct js_ingest *ji) {
+    if (!ji) return;
+    /* Settle what is in flight, so every PubAck goes out while the server still runs. */
+    for (uint32_t i = 0; i < ji->count; i++) {
+        struct js_istream *is = ji->arr[i];
+        js_unsubscribe(ji, is);
+        if (is->inflight && is->s) log_flush(partition_log(stream_partition(is->s)), true, JS_SETTLE_MS);
+    }
+    while (ji->count) {
+        struct js_istream *is = ji->arr[0];
+        while (is->head) { /* never answered: the log failed to settle */
+            struct js_ack *a = is->head;
+            is->head = a->next;
+            free(a->reply);
+            free(a);
+        }
+        js_istream_free(is);
+    }
+    while (ji->free_acks) {
+        struct js_ack *a = ji->free_acks;
+        ji->free_acks = a->next;
+        free(a);
+    }
+    free(ji->arr);
+    free(ji);
+}

@@ -1,0 +1,632 @@
+/* jsapi.c: the JetStream API service on $JS.API.> (see jsapi.h). */
+#include "broker/nats/jsapi.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/logging.h"
+#include "base/loop.h"
+#include "broker/core/stream.h"
+#include "broker/nats/js_ingest.h"
+#include "broker/nats/nats_server.h"
+#include "broker/nats/sublist.h"
+
+#define JSAPI_PREFIX "$JS.API."
+#define JSAPI_TYPE "io.nats.jetstream.api.v1."
+#define JSAPI_NAMES_LIMIT 1024
+#define JSAPI_LIST_LIMIT 256
+
+struct jsapi {
+    struct nats_server *ns;
+    struct streams *ss;
+    struct js_ingest *ji;
+    struct nsub *sub;
+    struct jsapi_consumer_ops cops;
+    void *cops_arg;
+    uint64_t total, errors;
+};
+
+/* ---- answers -------------------------------------------------------------------------------------- */
+
+void jsapi_reply(struct jsapi *api, struct span reply, const char *body, size_t len) {
+    if (!reply.len) return;
+    nats_server_publish(api->ns, reply, (struct span){0}, (struct span){0},
+                        (struct span){(const uint8_t *)body, (uint32_t)len});
+}
+
+void jsapi_reply_error(struct jsapi *api, struct span reply, const char *kind, int code, int err_code,
+                       const char *desc, const char *extra) {
+    api->errors++;
+    char body[1024];
+    int n = snprintf(body, sizeof(body),
+                     "{\"type\":\"" JSAPI_TYPE "%s_response\",\"error\":{\"code\":%d,\"err_code\":%d,"
+                     "\"description\":\"%s\"}%s}",
+                     kind, code, err_code, desc, extra ? extra : "");
+    jsapi_reply(api, reply, body, (size_t)SL_MIN(n, (int)sizeof(body) - 1));
+}
+
+static void jsapi_reply_json(struct jsapi *api, struct span reply, json_t *o) {
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    jsapi_reply(api, reply, s, strlen(s));
+    free(s);
+    json_decref(o);
+}
+
+static json_t *jsapi_response(const char *kind) {
+    json_t *o = json_object();
+    char type[128];
+    snprintf(type, sizeof(type), JSAPI_TYPE "%s_response", kind);
+    json_object_set_new(o, "type", json_string(type));
+    return o;
+}
+
+struct streams *jsapi_streams(const struct jsapi *api) { return api->ss; }
+struct nats_server *jsapi_server(const struct jsapi *api) { return api->ns; }
+
+void jsapi_format_time(int64_t ns, char *out, size_t cap) {
+    if (ns == INT64_MIN) {
+        snprintf(out, cap, "0001-01-01T00:00:00Z");
+        return;
+    }
+    time_t sec = (time_t)(ns / 1000000000);
+    int64_t frac = ns % 1000000000;
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    char base[64];
+    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!frac) {
+        snprintf(out, cap, "%sZ", base);
+        return;
+    }
+    char f[16];
+    snprintf(f, sizeof(f), "%09lld", (long long)frac);
+    size_t fl = 9;
+    while (fl > 0 && f[fl - 1] == '0') fl--;
+    f[fl] = 0;
+    snprintf(out, cap, "%s.%sZ", base, f);
+}
+
+static json_t *jsapi_time(int64_t ns) {
+    char t[64];
+    jsapi_format_time(ns, t, sizeof(t));
+    return json_string(t);
+}
+
+static char *jsapi_b64(const uint8_t *p, uint32_t len) {
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = sl_xmalloc((size_t)(len + 2) / 3 * 4 + 1), *w = out;
+    uint32_t i = 0;
+    for (; i + 2 < len; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        *w++ = tbl[v >> 18];
+        *w++ = tbl[(v >> 12) & 63];
+        *w++ = tbl[(v >> 6) & 63];
+        *w++ = tbl[v & 63];
+    }
+    if (i < len) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < len ? (uint32_t)p[i + 1] << 8 : 0);
+        *w++ = tbl[v >> 18];
+        *w++ = tbl[(v >> 12) & 63];
+        *w++ = i + 1 < len ? tbl[(v >> 6) & 63] : '=';
+        *w++ = '=';
+    }
+    *w = 0;
+    return out;
+}
+
+/* ---- stream config <-> JSON ---------------------------------------------------------------------- */
+
+static const char *const retention_names[] = {"limits", "workqueue", "interest"};
+
+static bool json_int_field(json_t *o, const char *key, int64_t *out) {
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v)) return true;
+    if (!json_is_integer(v)) return false;
+    *out = json_integer_value(v);
+    return true;
+}
+
+static bool json_bool_field(json_t *o, const char *key, bool *out) {
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v)) return true;
+    if (!json_is_boolean(v)) return false;
+    *out = json_is_true(v);
+    return true;
+}
+
+/* A string field that must be one of names (index in *out); false on a wrong type or value. */
+static bool json_enum_field(json_t *o, const char *key, const char *const *names, int n, int *out) {
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v)) return true;
+    if (!json_is_string(v)) return false;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(json_string_value(v), names[i])) {
+            *out = i;
+            return true;
+        }
+    return false;
+}
+
+/* The request's config with nats-server's defaults: false if it does not decode. */
+static bool jsapi_parse_config(json_t *o, struct stream_config *c) {
+    stream_config_defaults(c);
+    if (!json_is_object(o)) return false;
+    json_t *name = json_object_get(o, "name");
+    if (name && !json_is_null(name)) {
+        if (!json_is_string(name) || strlen(json_string_value(name)) > STREAM_NAME_MAX) return false;
+        snprintf(c->name, sizeof(c->name), "%s", json_string_value(name));
+    }
+    json_t *subjects = json_object_get(o, "subjects");
+    if (subjects && !json_is_null(subjects)) {
+        if (!json_is_array(subjects)) return false;
+        size_t i;
+        json_t *v;
+        json_array_foreach(subjects, i, v) {
+            if (!json_is_string(v) || c->subject_count == TOPIC_SUBJECTS_MAX ||
+                strlen(json_string_value(v)) >= TOPIC_SUBJECT_BYTES_MAX)
+                return false;
+            snprintf(c->subjects[c->subject_count++], TOPIC_SUBJECT_BYTES_MAX, "%s", json_string_value(v));
+        }
+    }
+    int retention = 0, discard = 0, storage = 0;
+    static const char *const discard_names[] = {"old", "new"};
+    static const char *const storage_names[] = {"file", "memory"};
+    int64_t max_consumers = 0, max_msgs = 0, max_bytes = 0, max_age = 0, per_subj = 0, max_size = 0, replicas = 0,
+            dup = 0;
+    if (!json_enum_field(o, "retention", retention_names, 3, &retention) ||
+        !json_enum_field(o, "discard", discard_names, 2, &discard) ||
+        !json_enum_field(o, "storage", storage_names, 2, &storage) ||
+        !json_int_field(o, "max_consumers", &max_consumers) || !json_int_field(o, "max_msgs", &max_msgs) ||
+        !json_int_field(o, "max_bytes", &max_bytes) || !json_int_field(o, "max_age", &max_age) ||
+        !json_int_field(o, "max_msgs_per_subject", &per_subj) || !json_int_field(o, "max_msg_size", &max_size) ||
+        !json_int_field(o, "num_replicas", &replicas) || !json_int_field(o, "duplicate_window", &dup) ||
+        !json_bool_field(o, "allow_direct", &c->allow_direct) ||
+        !json_bool_field(o, "mirror_direct", &c->mirror_direct) || !json_bool_field(o, "sealed", &c->sealed) ||
+        !json_bool_field(o, "deny_delete", &c->deny_delete) || !json_bool_field(o, "deny_purge", &c->deny_purge) ||
+        !json_bool_field(o, "allow_rollup_hdrs", &c->allow_rollup_hdrs))
+        return false;
+    json_t *dlq = json_object_get(o, "dlq");
+    if (dlq && json_is_string(dlq)) snprintf(c->dlq, sizeof(c->dlq), "%s", json_string_value(dlq));
+    c->retention = (enum topic_retention)retention;
+    c->discard = (enum stream_discard)discard;
+    c->storage = (enum stream_storage)storage;
+    /* 0 means unlimited and reads back as -1 (nats-server's setStreamConfigDefaults). */
+    c->max_consumers = max_consumers > 0 ? max_consumers : -1;
+    c->max_msgs = max_msgs > 0 ? max_msgs : -1;
+    c->max_bytes = max_bytes > 0 ? max_bytes : -1;
+    c->max_msgs_per_subject = per_subj > 0 ? per_subj : -1;
+    c->max_msg_size = max_size > 0 ? max_size : -1;
+    c->max_age_ns = max_age > 0 ? max_age : 0;
+    c->num_replicas = replicas > 0 ? replicas : 1;
+    if (dup > 0) c->duplicate_window_ns = dup;
+    else if (c->max_age_ns && c->max_age_ns < STREAM_DUPLICATE_WINDOW_DEFAULT_NS) c->duplicate_window_ns = c->max_age_ns;
+    else c->duplicate_window_ns = STREAM_DUPLICATE_WINDOW_DEFAULT_NS;
+    return true;
+}
+
+static json_t *jsapi_config_json(const struct stream_config *c) {
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(c->name));
+    json_t *subs = json_array();
+    for (uint32_t i = 0; i < c->subject_count; i++) json_array_append_new(subs, json_string(c->subjects[i]));
+    json_object_set_new(o, "subjects", subs);
+    json_object_set_new(o, "retention", json_string(retention_names[c->retention]));
+    json_object_set_new(o, "max_consumers", json_integer(c->max_consumers));
+    json_object_set_new(o, "max_msgs", json_integer(c->max_msgs));
+    json_object_set_new(o, "max_bytes", json_integer(c->max_bytes));
+    json_object_set_new(o, "max_age", json_integer(c->max_age_ns));
+    json_object_set_new(o, "max_msgs_per_subject", json_integer(c->max_msgs_per_subject));
+    json_object_set_new(o, "max_msg_size", json_integer(c->max_msg_size));
+    json_object_set_new(o, "discard", json_string(c->discard == STREAM_DISCARD_NEW ? "new" : "old"));
+    json_object_set_new(o, "storage", json_string(c->storage == STREAM_STORAGE_MEMORY ? "memory" : "file"));
+    json_object_set_new(o, "num_replicas", json_integer(c->num_replicas));
+    json_object_set_new(o, "duplicate_window", json_integer(c->duplicate_window_ns));
+    json_object_set_new(o, "allow_direct", json_boolean(c->allow_direct));
+    json_object_set_new(o, "mirror_direct", json_boolean(c->mirror_direct));
+    json_object_set_new(o, "sealed", json_boolean(c->sealed));
+    json_object_set_new(o, "deny_delete", json_boolean(c->deny_delete));
+    json_object_set_new(o, "deny_purge", json_boolean(c->deny_purge));
+    json_object_set_new(o, "allow_rollup_hdrs", json_boolean(c->allow_rollup_hdrs));
+    if (c->dlq[0]) json_object_set_new(o, "dlq", json_string(c->dlq));
+    return o;
+}
+
+static uint32_t jsapi_consumer_count(const struct jsapi *api, const struct stream *s) {
+    return api->cops.count ? api->cops.count(api->cops_arg, s) : 0;
+}
+
+static json_t *jsapi_state_json(const struct jsapi *api, const struct stream *s) {
+    struct stream_state st;
+    stream_get_state(s, &st);
+    json_t *o = json_object();
+    json_object_set_new(o, "messages", json_integer((json_int_t)st.messages));
+    json_object_set_new(o, "bytes", json_integer((json_int_t)st.bytes));
+    json_object_set_new(o, "first_seq", json_integer((json_int_t)st.first_seq));
+    /* Never used: Go's zero time; drained: the Unix epoch (nats-server's quirk). */
+    json_object_set_new(o, "first_ts", st.messages ? jsapi_time(st.first_ts_ms * 1000000)
+                                                   : jsapi_time(st.last_seq ? 0 : INT64_MIN));
+    json_object_set_new(o, "last_seq", json_integer((json_int_t)st.last_seq));
+    json_object_set_new(o, "last_ts", jsapi_time(st.last_seq ? st.last_ts_ms * 1000000 : INT64_MIN));
+    if (st.num_deleted) json_object_set_new(o, "num_deleted", json_integer((json_int_t)st.num_deleted));
+    if (st.num_subjects) json_object_set_new(o, "num_subjects", json_integer((json_int_t)st.num_subjects));
+    json_object_set_new(o, "consumer_count", json_integer(jsapi_consumer_count(api, s)));
+    return o;
+}
+
+static void jsapi_add_info(const struct jsapi *api, json_t *o, const struct stream *s) {
+    json_object_set_new(o, "config", jsapi_config_json(stream_config(s)));
+    json_object_set_new(o, "created", jsapi_time(stream_created_ns(s)));
+    json_object_set_new(o, "state", jsapi_state_json(api, s));
+}
+
+/* ---- requests ------------------------------------------------------------------------------------- */
+
+struct jsapi_req {
+    struct jsapi *api;
+    const struct nats_msg *m;
+    struct span reply;
+    const char *arg; /* the stream name token(s) after the operation, NUL-terminated */
+    json_t *body;    /* NULL when the body is empty or not JSON */
+    bool body_bad;   /* a non-empty body that is not JSON */
+};
+
+static struct stream *jsapi_stream(struct jsapi_req *r) {
+    return streams_get(r->api->ss, r->arg, (uint32_t)strlen(r->arg));
+}
+
+static void jsapi_not_found(struct jsapi_req *r, const char *kind, const char *extra) {
+    jsapi_reply_error(r->api, r->reply, kind, 404, 10059, "stream not found", extra);
+}
+
+static void jsapi_account_info(struct jsapi_req *r) {
+    struct jsapi *api = r->api;
+    uint64_t storage = 0;
+    for (uint32_t i = 0; i < streams_count(api->ss); i++) {
+        struct stream_state st;
+        stream_get_state(streams_at(api->ss, i), &st);
+        storage += st.bytes;
+    }
+    json_t *o = jsapi_response("account_info");
+    json_object_set_new(o, "memory", json_integer(0));
+    json_object_set_new(o, "storage", json_integer((json_int_t)storage));
+    json_object_set_new(o, "streams", json_integer(streams_count(api->ss)));
+    json_object_set_new(o, "consumers", json_integer(api->cops.total ? api->cops.total(api->cops_arg) : 0));
+    json_t *lim = json_object();
+    const char *keys[] = {"max_memory", "max_storage", "max_streams", "max_consumers", "max_ack_pending",
+                          "memory_max_stream_bytes", "storage_max_stream_bytes"};
+    for (size_t i = 0; i < SL_ARRAY_LEN(keys); i++) json_object_set_new(lim, keys[i], json_integer(-1));
+    json_object_set_new(lim, "max_bytes_required", json_false());
+    json_object_set_new(o, "limits", lim);
+    json_t *a = json_object();
+    json_object_set_new(a, "total", json_integer((json_int_t)api->total));
+    json_object_set_new(a, "errors", json_integer((json_int_t)api->errors));
+    json_object_set_new(o, "api", a);
+    jsapi_reply_json(api, r->reply, o);
+}
+
+static bool jsapi_admin_error(struct jsapi_req *r, const char *kind, enum stream_admin_result res, const char *why) {
+    char desc[300];
+    switch (res) {
+    case STREAM_ADMIN_OK: return false;
+    case STREAM_ADMIN_NOT_FOUND: jsapi_not_found(r, kind, NULL); break;
+    case STREAM_ADMIN_NAME_IN_USE:
+        jsapi_reply_error(r->api, r->reply, kind, 400, 10058, "stream name already in use with a different configuration",
+                          NULL);
+        break;
+    case STREAM_ADMIN_SUBJECT_OVERLAP:
+        jsapi_reply_error(r->api, r->reply, kind, 400, 10065, "subjects overlap with an existing stream", NULL);
+        break;
+    case STREAM_ADMIN_INVALID:
+        snprintf(desc, sizeof(desc), "%s", why ? why : "invalid stream configuration");
+        jsapi_reply_error(r->api, r->reply, kind, 400, 10052, desc, NULL);
+        break;
+    case STREAM_ADMIN_TOPIC_EXISTS:
+        jsapi_reply_error(r->api, r->reply, kind, 400, 10058, "stream name already in use with a different configuration",
+                          NULL);
+        break;
+    case STREAM_ADMIN_STORAGE:
+        snprintf(desc, sizeof(desc), "%s", why ? why : "storage error");
+        jsapi_reply_error(r->api, r->reply, kind, 500, 10049, desc, NULL);
+        break;
+    }
+    return true;
+}
+
+/* CREATE and UPDATE share the body rules. */
+static bool jsapi_config_from_request(struct jsapi_req *r, const char *kind, struct stream_config *c) {
+    if (!r->body || !jsapi_parse_config(r->body, c)) {
+        jsapi_reply_error(r->api, r->reply, kind, 400, 10025, "invalid JSON", NULL);
+        return false;
+    }
+    if (!c->name[0]) snprintf(c->name, sizeof(c->name), "%s", r->arg);
+    if (strcmp(c->name, r->arg)) {
+        jsapi_reply_error(r->api, r->reply, kind, 400, 10056, "stream name in subject does not match request", NULL);
+        return false;
+    }
+    return true;
+}
+
+static void jsapi_stream_create(struct jsapi_req *r) {
+    struct stream_config c;
+    if (!jsapi_config_from_request(r, "stream_create", &c)) return;
+    struct stream *s = NULL;
+    bool created = false;
+    const char *why = NULL;
+    enum stream_admin_result res =
+        streams_create(r->api->ss, &c, loop_now_ms(r->api->ns->loop), &s, &created, &why);
+    if (jsapi_admin_error(r, "stream_create", res, why)) return;
+    if (created) js_ingest_bind(r->api->ji, s);
+    json_t *o = jsapi_response("stream_create");
+    jsapi_add_info(r->api, o, s);
+    json_object_set_new(o, "did_create", json_true()); /* nats-server 2.9.10 says so for an identical create too */
+    jsapi_reply_json(r->api, r->reply, o);
+}
+
+static void jsapi_stream_update(struct jsapi_req *r) {
+    struct stream_config c;
+    if (!jsapi_config_from_request(r, "stream_update", &c)) return;
+    struct stream *s = jsapi_stream(r);
+    if (!s) return jsapi_not_found(r, "stream_update", NULL);
+    const char *why = NULL;
+    enum stream_admin_result res = streams_update(r->api->ss, s, &c, loop_now_ms(r->api->ns->loop), &why);
+    if (jsapi_admin_error(r, "stream_update", res, why)) return;
+    js_ingest_bind(r->api->ji, s);
+    json_t *o = jsapi_response("stream_update");
+    jsapi_add_info(r->api, o, s);
+    jsapi_reply_json(r->api, r->reply, o);
+}
+
+static void jsapi_stream_info(struct jsapi_req *r) {
+    struct stream *s = jsapi_stream(r);
+    if (!s) return jsapi_not_found(r, "stream_info", ",\"total\":0,\"offset\":0,\"limit\":0");
+    json_t *o = jsapi_response("stream_info");
+    json_object_set_new(o, "total", json_integer(0));
+    json_object_set_new(o, "offset", json_integer(0));
+    json_object_set_new(o, "limit", json_integer(0));
+    jsapi_add_info(r->api, o, s);
+    jsapi_reply_json(r->api, r->reply, o);
+}
+
+static void jsapi_stream_delete(struct jsapi_req *r) {
+    struct stream *s = jsapi_stream(r);
+    if (!s) return jsapi_not_found(r, "stream_delete", NULL);
+    if (streams_delete(r->api->ss, s) != STREAM_ADMIN_OK)
+        return jsapi_reply_error(r->api, r->reply, "stream_delete", 500, 10050, "stream delete failed", NULL);
+    static const char ok[] = "{\"type\":\"" JSAPI_TYPE "stream_delete_response\",\"success\":true}";
+    jsapi_reply(r->api, r->reply, ok, sizeof(ok) - 1);
+}
+
+static void jsapi_stream_purge(struct jsapi_req *r) {
+    struct stream *s = jsapi_stream(r);
+    if (!s) return jsapi_not_found(r, "stream_purge", NULL);
+    struct span filter = {0};
+    if (r->body) {
+        json_t *f = json_object_get(r->body, "filter");
+        if (f && json_is_string(f) && json_string_length(f))
+            filter = (struct span){(const uint8_t *)json_string_value(f), (uint32_t)json_string_length(f)};
+    }
+    uint64_t purged = 0;
+    stream_purge(s, filter, &purged);
+    json_t *o = jsapi_response("stream_purge");
+    json_object_set_new(o, "success", json_true());
+    json_object_set_new(o, "purged", json_integer((json_int_t)purged));
+    jsapi_reply_json(r->api, r->reply, o);
+}
+
+static int jsapi_cmp_names(const void *a, const void *b) {
+    return strcmp(stream_name(*(struct stream *const *)a), stream_name(*(struct stream *const *)b));
+}
+
+/* The streams a NAMES / LIST request selects (its "subject" filter), sorted by name. */
+static uint32_t jsapi_select(struct jsapi_req *r, struct stream ***out) {
+    struct streams *ss = r->api->ss;
+    const char *subject = NULL;
+    if (r->body) {
+        json_t *v = json_object_get(r->body, "subject");
+        if (v && json_is_string(v) && json_string_length(v)) subject = json_string_value(v);
+    }
+    struct stream **arr = sl_xmalloc((streams_count(ss) + 1) * sizeof(*arr));
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < streams_count(ss); i++) {
+        struct stream *s = streams_at(ss, i);
+        const struct stream_config *c = stream_config(s);
+        bool keep = !subject;
+        for (uint32_t j = 0; !keep && j < c->subject_count; j++)
+            keep = stream_subjects_overlap(subject, c->subjects[j]);
+        if (keep) arr[n++] = s;
+    }
+    qsort(arr, n, sizeof(*arr), jsapi_cmp_names);
+    *out = arr;
+    return n;
+}
+
+static void jsapi_stream_names(struct jsapi_req *r) {
+    if (r->body_bad) return jsapi_reply_error(r->api, r->reply, "stream_names", 400, 10025, "invalid JSON", NULL);
+    struct stream **arr;
+    uint32_t n = jsapi_select(r, &arr);
+    json_t *o = jsapi_response("stream_names");
+    json_object_set_new(o, "total", json_integer(n));
+    json_object_set_new(o, "offset", json_integer(0));
+    json_object_set_new(o, "limit", json_integer(JSAPI_NAMES_LIMIT));
+    json_t *names = n ? json_array() : json_null();
+    for (uint32_t i = 0; i < n; i++) json_array_append_new(names, json_string(stream_name(arr[i])));
+    json_object_set_new(o, "streams", names);
+    free(arr);
+    jsapi_reply_json(r->api, r->reply, o);
+}
+
+static void jsapi_stream_list(struct jsapi_req *r) {
+    if (r->body_bad) return jsapi_reply_error(r->api, r->reply, "stream_list", 400, 10025, "invalid JSON", NULL);
+    struct stream **arr;
+    uint32_t n = jsapi_select(r, &arr);
+    json_t *o = jsapi_response("stream_list");
+    json_object_set_new(o, "total", json_integer(n));
+    json_object_set_new(o, "offset", json_integer(0));
+    json_object_set_new(o, "limit", json_integer(JSAPI_LIST_LIMIT));
+    json_t *list = json_array();
+    for (uint32_t i = 0; i < n; i++) {
+        json_t *si = json_object();
+        jsapi_add_info(r->api, si, arr[i]);
+        json_array_append_new(list, si);
+    }
+    json_object_set_new(o, "streams", list);
+    free(arr);
+    jsapi_reply_json(r->api, r->reply, o);
+}
+
+static void jsapi_msg_get(struct jsapi_req *r) {
+    struct stream *s = jsapi_stream(r);
+    if (!s) return jsapi_not_found(r, "stream_msg_get", NULL);
+    if (!r->body) return jsapi_reply_error(r->api, r->reply, "stream_msg_get", 400, 10025, "invalid JSON", NULL);
+    int64_t seq = 0;
+    json_t *last = json_object_get(r->body, "last_by_subj");
+    if (!json_int_field(r->body, "seq", &seq) || (last && !json_is_string(last)))
+        return jsapi_reply_error(r->api, r->reply, "stream_msg_get", 400, 10025, "invalid JSON", NULL);
+    struct stream_msg m;
+    sl_err e;
+    if (last && json_string_length(last))
+        e = stream_get_last_for_subject(
+            s, (struct span){(const uint8_t *)json_string_value(last), (uint32_t)json_string_length(last)}, &m);
+    else
+        e = seq > 0 ? stream_get(s, (uint64_t)seq, &m) : SL_NOT_FOUND;
+    if (e) return jsapi_reply_error(r->api, r->reply, "stream_msg_get", 404, 10037, "no message found", NULL);
+    json_t *o = jsapi_response("stream_msg_get");
+    json_t *msg = json_object();
+    json_object_set_new(msg, "subject", json_stringn((const char *)m.subject.p, m.subject.len));
+    json_object_set_new(msg, "seq", json_integer((json_int_t)m.seq));
+    if (m.hdr.len) {
+        char *h = jsapi_b64(m.hdr.p, m.hdr.len);
+        json_object_set_new(msg, "hdrs", json_string(h));
+        free(h);
+    }
+    if (m.payload.len) {
+        char *d = jsapi_b64(m.payload.p, m.payload.len);
+        json_object_set_new(msg, "data", json_string(d));
+        free(d);
+    }
+    json_object_set_new(msg, "time", jsapi_time(m.time_ms * 1000000));
+    json_object_set_new(o, "message", msg);
+    jsapi_reply_json(r->api, r->reply, o);
+}
+
+static void jsapi_msg_delete(struct jsapi_req *r) {
+    struct stream *s = jsapi_stream(r);
+    if (!s) return jsapi_not_found(r, "stream_msg_delete", NULL);
+    int64_t seq = 0;
+    if (!r->body || !json_int_field(r->body, "seq", &seq))
+        return jsapi_reply_error(r->api, r->reply, "stream_msg_delete", 400, 10025, "invalid JSON", NULL);
+    if (seq <= 0 || stream_delete_msg(s, (uint64_t)seq) != SL_OK)
+        return jsapi_reply_error(r->api, r->reply, "stream_msg_delete", 500, 10057, "no message found", NULL);
+    static const char ok[] = "{\"type\":\"" JSAPI_TYPE "stream_msg_delete_response\",\"success\":true}";
+    jsapi_reply(r->api, r->reply, ok, sizeof(ok) - 1);
+}
+
+/* ---- CONSUMER.*: the consumer side's, or placeholders ----------------------------------------------- */
+
+static void jsapi_consumer(struct jsapi *api, struct span rest, const struct nats_msg *m) {
+    if (api->cops.request) {
+        api->cops.request(api->cops_arg, api, rest, m);
+        return;
+    }
+    /* No consumer side: what a server with no consumers answers. */
+    static const struct {
+        const char *op, *kind;
+    } ops[] = {{"INFO.", "consumer_info"}, {"DELETE.", "consumer_delete"}, {"CREATE.", "consumer_create"},
+               {"DURABLE.CREATE.", "consumer_create"}, {"NAMES.", "consumer_names"}, {"LIST.", "consumer_list"}};
+    for (size_t i = 0; i < SL_ARRAY_LEN(ops); i++) {
+        size_t ol = strlen(ops[i].op);
+        if (rest.len <= ol || memcmp(rest.p, ops[i].op, ol)) continue;
+        const uint8_t *name = rest.p + ol, *dot = memchr(name, '.', rest.len - ol);
+        uint32_t nl = dot ? (uint32_t)(dot - name) : (uint32_t)(rest.len - ol);
+        if (!streams_get(api->ss, (const char *)name, nl))
+            return jsapi_reply_error(api, m->reply, ops[i].kind, 404, 10059, "stream not found", NULL);
+        return jsapi_reply_error(api, m->reply, ops[i].kind, 404, 10014, "consumer not found", NULL);
+    }
+    /* MSG.NEXT and anything else: no answer (a missing consumer gets none from nats-server). */
+}
+
+/* ---- dispatch ------------------------------------------------------------------------------------- */
+
+static void jsapi_deliver(struct sub *sub, const struct nats_msg *m) {
+    struct jsapi *api = sub->owner;
+    size_t pl = strlen(JSAPI_PREFIX);
+    if (m->subject.len <= pl) return;
+    const char *op = (const char *)m->subject.p + pl;
+    uint32_t oplen = m->subject.len - (uint32_t)pl;
+    api->total++;
+    if (oplen > 9 && !memcmp(op, "CONSUMER.", 9)) {
+        jsapi_consumer(api, (struct span){(const uint8_t *)op + 9, oplen - 9}, m);
+        return;
+    }
+    static const struct {
+        const char *name; /* with the trailing '.' when a stream name follows */
+        void (*fn)(struct jsapi_req *r);
+    } table[] = {
+        {"INFO", jsapi_account_info},          {"STREAM.CREATE.", jsapi_stream_create},
+        {"STREAM.UPDATE.", jsapi_stream_update}, {"STREAM.INFO.", jsapi_stream_info},
+        {"STREAM.DELETE.", jsapi_stream_delete}, {"STREAM.PURGE.", jsapi_stream_purge},
+        {"STREAM.NAMES", jsapi_stream_names},   {"STREAM.LIST", jsapi_stream_list},
+        {"STREAM.MSG.GET.", jsapi_msg_get},     {"STREAM.MSG.DELETE.", jsapi_msg_delete},
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(table); i++) {
+        size_t nl = strlen(table[i].name);
+        bool with_arg = table[i].name[nl - 1] == '.';
+        if (with_arg ? (oplen <= nl || memcmp(op, table[i].name, nl)) : (oplen != nl || memcmp(op, table[i].name, nl)))
+            continue;
+        char arg[STREAM_NAME_MAX + 1] = "";
+        if (with_arg) {
+            uint32_t al = oplen - (uint32_t)nl;
+            if (al > STREAM_NAME_MAX || memchr(op + nl, '.', al)) return;
+            memcpy(arg, op + nl, al);
+            arg[al] = 0;
+        }
+        struct jsapi_req r = {.api = api, .m = m, .reply = m->reply, .arg = arg};
+        if (m->payload.len) {
+            json_error_t err;
+            r.body = json_loadb((const char *)m->payload.p, m->payload.len, 0, &err);
+            r.body_bad = !r.body;
+            if (r.body && !json_is_object(r.body)) {
+                json_decref(r.body);
+                r.body = NULL;
+                r.body_bad = true;
+            }
+        }
+        table[i].fn(&r);
+        if (r.body) json_decref(r.body);
+        return;
+    }
+}
+
+static const struct nats_deliver_ops jsapi_ops = {jsapi_deliver};
+
+static void jsapi_stream_gone(void *arg, struct stream *s) {
+    struct jsapi *api = arg;
+    if (api->cops.stream_gone) api->cops.stream_gone(api->cops_arg, s);
+    js_ingest_unbind(api->ji, s);
+}
+
+struct jsapi *jsapi_start(struct nats_server *ns, struct streams *ss, struct js_ingest *ji) {
+    struct jsapi *api = sl_xcalloc(1, sizeof(*api));
+    api->ns = ns;
+    api->ss = ss;
+    api->ji = ji;
+    api->sub = nats_server_subscribe_internal(ns, JSAPI_PREFIX ">", NULL, &jsapi_ops, api);
+    SL_ASSERT(api->sub);
+    streams_set_gone_hook(ss, jsapi_stream_gone, api);
+    return api;
+}
+
+void jsapi_stop(struct jsapi *api) {
+    if (!api) return;
+    streams_set_gone_hook(api->ss, NULL, NULL);
+    nats_server_unsubscribe_internal(api->ns, api->sub);
+    free(api);
+}
+
+void jsapi_set_consumer_ops(struct jsapi *api, const struct jsapi_consumer_ops *ops, void *arg) {
+    api->cops = *ops;
+    api->cops_arg = arg;
+}

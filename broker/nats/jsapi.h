@@ -1,0 +1,51 @@
+/* jsapi.h: the JetStream API, nats-server 2.9.10's request/reply service on $JS.API.> (an
+ * in-process subscriber, present only when jetstream is on): $JS.API.INFO and STREAM.CREATE /
+ * UPDATE / INFO / DELETE / PURGE / NAMES / LIST / MSG.GET / MSG.DELETE with the exact JSON shapes
+ * and error codes of 2.9.10 (jansson). CONSUMER.* requests go to the handler the consumer side
+ * registers (jsapi_set_consumer_ops); without one, jsapi answers what a server without the
+ * consumer answers (stream not found / consumer not found), and nothing to MSG.NEXT. */
+#ifndef SL_BROKER_JSAPI_H
+#define SL_BROKER_JSAPI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+
+struct nats_server;
+struct nats_msg;
+struct streams;
+struct stream;
+struct js_ingest;
+struct jsapi;
+
+/* The consumer side's entry points. */
+struct jsapi_consumer_ops {
+    /* A request on $JS.API.CONSUMER.<rest>: rest is what follows "CONSUMER." (e.g.
+     * "CREATE.ORDERS.W.orders.*", "MSG.NEXT.ORDERS.W"). Answer with jsapi_reply. */
+    void (*request)(void *arg, struct jsapi *api, struct span rest, const struct nats_msg *m);
+    /* Consumers of the stream (STREAM.INFO state.consumer_count); NULL: 0. */
+    uint32_t (*count)(void *arg, const struct stream *s);
+    /* Consumers in all (account info); NULL: 0. */
+    uint32_t (*total)(void *arg);
+    /* The stream is going: drop its consumers. */
+    void (*stream_gone)(void *arg, struct stream *s);
+};
+
+struct jsapi *jsapi_start(struct nats_server *ns, struct streams *ss, struct js_ingest *ji);
+void jsapi_stop(struct jsapi *api);
+void jsapi_set_consumer_ops(struct jsapi *api, const struct jsapi_consumer_ops *ops, void *arg);
+
+/* Answers a request (a publish to reply; nothing when reply is empty). */
+void jsapi_reply(struct jsapi *api, struct span reply, const char *body, size_t len);
+/* Answers {"type":"io.nats.jetstream.api.v1.<kind>_response","error":{"code":..,"err_code":..,
+ * "description":".."}<extra>} and counts the error. */
+void jsapi_reply_error(struct jsapi *api, struct span reply, const char *kind, int code, int err_code,
+                       const char *desc, const char *extra);
+struct streams *jsapi_streams(const struct jsapi *api);
+struct nats_server *jsapi_server(const struct jsapi *api);
+
+/* Go time.Time JSON (RFC 3339, ns, UTC, trailing zeros trimmed) of a wall time in ns. */
+void jsapi_format_time(int64_t ns, char *out, size_t cap);
+
+#endif
