@@ -67,7 +67,7 @@ struct nconn {
 /* A publish made from inside a fan-out, routed once the fan-out is over. */
 struct nats_deferred {
     struct nats_deferred *next;
-    uint32_t subject_len, reply_len, hdr_len, payload_len;
+    uint32_t route_len, subject_len, reply_len, hdr_len, payload_len; /* route_len 0: by subject */
     uint8_t data[];
 };
 
@@ -276,13 +276,16 @@ static void nats_no_responders(struct nconn *pub, struct span reply) {
 
 /* One fan-out: each eligible plain sub, one member of each queue group. pub is the publishing
  * client (echo, no-responders, back-pressure), NULL for an in-process publish. */
-static void nats_route(struct nats_server *ns, struct nconn *pub, const struct nats_msg *m) {
+/* Routes m by its subject, or by route when route.len > 0 (a delivery addressed to one inbox
+ * whose MSG line names another subject). */
+static void nats_route(struct nats_server *ns, struct nconn *pub, const struct nats_msg *m, struct span route) {
+    if (!route.len) route = m->subject;
     ns->msgs_in++;
     ns->bytes_in += m->hdr.len + m->payload.len;
     SL_ASSERT(ns->route_depth == 0);
     ns->route_depth++;
     ns->route_pub = pub;
-    const struct sublist_result *r = sublist_match(ns->subs, (const char *)m->subject.p, m->subject.len);
+    const struct sublist_result *r = sublist_match(ns->subs, (const char *)route.p, route.len);
     bool any = false;
     for (uint32_t i = 0; i < r->psub_count; i++) {
         struct nsub *s = sl_container_of(r->psubs[i], struct nsub, s);
@@ -317,11 +320,13 @@ static void nats_route_deferred(struct nats_server *ns) {
         if (!ns->deferred_head) ns->deferred_tail = NULL;
         const uint8_t *p = d->data;
         struct nats_msg m;
+        struct span route = {p, d->route_len};
+        p += d->route_len;
         m.subject = (struct span){p, d->subject_len}, p += d->subject_len;
         m.reply = (struct span){p, d->reply_len}, p += d->reply_len;
         m.hdr = (struct span){p, d->hdr_len}, p += d->hdr_len;
         m.payload = (struct span){p, d->payload_len};
-        nats_route(ns, NULL, &m);
+        nats_route(ns, NULL, &m, route);
         free(d);
     }
 }
@@ -379,24 +384,30 @@ void nats_server_unsubscribe_internal(struct nats_server *ns, struct nsub *s) {
 
 int nats_server_publish(struct nats_server *ns, struct span subject, struct span reply, struct span hdr,
                         struct span payload) {
+    return nats_server_publish_to(ns, (struct span){0}, subject, reply, hdr, payload);
+}
+
+int nats_server_publish_to(struct nats_server *ns, struct span route, struct span subject, struct span reply,
+                           struct span hdr, struct span payload) {
     if (!subject.len || (uint64_t)hdr.len + payload.len > ns->cfg->max_payload_bytes) return -1;
     struct nats_msg m = {.subject = subject, .reply = reply, .hdr = hdr, .payload = payload};
     if (ns->route_depth == 0) {
-        nats_route(ns, NULL, &m);
+        nats_route(ns, NULL, &m, route);
         nats_route_deferred(ns);
         return 0;
     }
     /* Inside a fan-out the match result being walked must stay valid: copy and route later. */
-    size_t n = (size_t)subject.len + reply.len + hdr.len + payload.len;
+    size_t n = (size_t)route.len + subject.len + reply.len + hdr.len + payload.len;
     struct nats_deferred *d = sl_xmalloc(sizeof(*d) + n);
     d->next = NULL;
+    d->route_len = route.len;
     d->subject_len = subject.len;
     d->reply_len = reply.len;
     d->hdr_len = hdr.len;
     d->payload_len = payload.len;
     uint8_t *p = d->data;
-    const struct span parts[4] = {subject, reply, hdr, payload};
-    for (int i = 0; i < 4; i++)
+    const struct span parts[5] = {route, subject, reply, hdr, payload};
+    for (int i = 0; i < 5; i++)
         if (parts[i].len) memcpy(p, parts[i].p, parts[i].len), p += parts[i].len;
     if (ns->deferred_tail) ns->deferred_tail->next = d;
     else ns->deferred_head = d;
@@ -642,7 +653,7 @@ static void nats_op_pub(struct nconn *nc, const struct nats_op *op) {
     if (nc->pedantic && !nats_pub_subject_pedantic_ok(op->subject)) nconn_err(nc, SL_INVALID_PUB_SUBJECT);
     if (nc->verbose) nconn_writes(nc, "+OK\r\n");
     struct nats_msg m = nats_op_msg(op);
-    nats_route(nc->ns, nc, &m);
+    nats_route(nc->ns, nc, &m, (struct span){0});
     nats_route_deferred(nc->ns);
 }
 
