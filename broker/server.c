@@ -165,7 +165,7 @@ int broker_start(struct broker *b, const struct sl_config *cfg) {
     if (b->streams) {
         b->js_ingest = js_ingest_new(&b->nats, b->streams);
         b->jsapi = jsapi_start(&b->nats, b->streams, b->js_ingest);
-        b->js_deliver = js_deliver_start(&b->nats, &b->loop, b->streams, b->jsapi);
+        b->js_deliver = js_deliver_start(&b->nats, &b->loop, b->streams, b->jsapi, b->topics);
     }
     broker_signal_arm(b);
     const struct store_stats *stats = store_get_stats(b->store);

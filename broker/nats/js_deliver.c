@@ -11,9 +11,11 @@
 #include "base/loop.h"
 #include "broker/core/consumer.h"
 #include "broker/core/stream.h"
+#include "broker/core/topics.h"
 #include "broker/nats/jsapi.h"
 #include "broker/nats/nats_server.h"
 #include "broker/nats/sublist.h"
+#include "storage/kvlog.h"
 
 #define JSD_TYPE "io.nats.jetstream.api.v1."
 #define JSD_NAME_MAX 255
@@ -53,7 +55,11 @@ struct js_deliver {
     struct nats_server *ns;
     struct loop *loop;
     struct streams *ss;
+    struct kvlog *kv; /* the metadata kvlog: consumer/<stream>/<name>/{config,state} */
     struct jsapi *api;
+    bool restoring;   /* creating consumers from their stored configs */
+    uint8_t *state_buf;
+    size_t state_cap;
     struct jsd_stream *streams;
     uint32_t total;
     struct loop_timer timer;
@@ -255,6 +261,59 @@ static void jsd_on_watch(struct log_watch *w, bool gone) {
     jsd_announce(st, jsd_mono(st->jd));
 }
 
+/* ---- durable consumers ----
+ * Per consumer two metadata keys: ".../config" (written at create: {"stream","created","config"})
+ * and ".../state" (consumer_encode_state, rewritten once per loop turn when it changed; group
+ * commit, no waiter: a crash loses at most the last turn's changes, which then redeliver). */
+
+static int jsd_key(char *out, size_t cap, const char *stream, const char *name, const char *what) {
+    return snprintf(out, cap, "consumer/%s/%s/%s", stream, name, what);
+}
+
+static void jsd_persist_config(struct js_deliver *jd, struct jsd_consumer *jc, json_t *cfg) {
+    json_t *o = json_object();
+    json_object_set_new(o, "stream", json_string(stream_name(jc->st->s)));
+    json_object_set_new(o, "created", json_integer(jc->created_ns));
+    json_object_set(o, "config", cfg);
+    char *v = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char key[600];
+    int kl = jsd_key(key, sizeof(key), stream_name(jc->st->s), jc->name, "config");
+    if (kvlog_put(jd->kv, key, (uint32_t)kl, v, (uint32_t)strlen(v), loop_now_ms(jd->loop), NULL) != SL_OK)
+        SL_WARN("consumer %s/%s: config not stored", stream_name(jc->st->s), jc->name);
+    free(v);
+    json_decref(o);
+}
+
+static void jsd_unpersist(struct js_deliver *jd, struct jsd_consumer *jc) {
+    static const char *const what[] = {"config", "state"};
+    for (int i = 0; i < 2; i++) {
+        char key[600];
+        int kl = jsd_key(key, sizeof(key), stream_name(jc->st->s), jc->name, what[i]);
+        if (kvlog_get(jd->kv, key, (uint32_t)kl, NULL)) kvlog_del(jd->kv, key, (uint32_t)kl, loop_now_ms(jd->loop), NULL);
+    }
+}
+
+/* Writes the state of every consumer that changed; true if any was written. */
+static bool jsd_persist_states(struct js_deliver *jd) {
+    bool any = false;
+    for (struct jsd_stream *st = jd->streams; st; st = st->next)
+        for (struct jsd_consumer *jc = st->head; jc; jc = jc->next) {
+            if (jc->doomed || !consumer_take_dirty(jc->c)) continue;
+            size_t need = consumer_state_size_max(jc->c);
+            if (need > jd->state_cap) {
+                jd->state_buf = sl_xrealloc(jd->state_buf, need);
+                jd->state_cap = need;
+            }
+            size_t n = consumer_encode_state(jc->c, jd->state_buf, jd->state_cap);
+            char key[600];
+            int kl = jsd_key(key, sizeof(key), stream_name(st->s), jc->name, "state");
+            if (!n || kvlog_put(jd->kv, key, (uint32_t)kl, jd->state_buf, (uint32_t)n, loop_now_ms(jd->loop), NULL))
+                SL_WARN("consumer %s/%s: state not stored", stream_name(st->s), jc->name);
+            any = true;
+        }
+    return any;
+}
+
 /* ---- consumers per stream ----------------------------------------------------------------------- */
 
 static struct jsd_stream *jsd_stream_find(struct js_deliver *jd, const struct stream *s, bool create) {
@@ -297,8 +356,17 @@ static void jsd_consumer_free(struct js_deliver *jd, struct jsd_consumer *jc) {
     free(jc);
 }
 
-static void jsd_stream_drop(struct js_deliver *jd, struct jsd_stream *st) {
-    while (st->head) jsd_consumer_free(jd, st->head);
+/* Deleted for good (API delete, inactivity, its stream gone): its keys go too. */
+static void jsd_consumer_delete(struct js_deliver *jd, struct jsd_consumer *jc) {
+    if (jd->kv) jsd_unpersist(jd, jc);
+    jsd_consumer_free(jd, jc);
+}
+
+static void jsd_stream_drop(struct js_deliver *jd, struct jsd_stream *st, bool forget) {
+    while (st->head) {
+        if (forget) jsd_consumer_delete(jd, st->head);
+        else jsd_consumer_free(jd, st->head);
+    }
     if (st->watching) partition_watch_del(&st->watch);
     for (struct jsd_stream **pp = &jd->streams; *pp; pp = &(*pp)->next)
         if (*pp == st) {
@@ -332,7 +400,7 @@ static void jsd_on_timer(struct loop_timer *t, uint64_t now_ms) {
         for (struct jsd_consumer *jc = st->head, *next; jc; jc = next) {
             next = jc->next;
             if (jc->doomed) {
-                jsd_consumer_free(jd, jc);
+                jsd_consumer_delete(jd, jc);
                 continue;
             }
             if (consumer_next_deadline_ms(jc->c) <= now_ms) consumer_tick(jc->c, now_ms);
@@ -357,6 +425,7 @@ static void jsd_before_sleep(void *arg, struct loop_time now) {
         }
         st->seen_first_seq = ss.first_seq;
     }
+    if (jd->kv && jsd_persist_states(jd)) any = true;
     if (any) loop_timer_add(jd->loop, &jd->timer, now.mono_ms);
 }
 
@@ -792,6 +861,11 @@ static void jsd_create(struct js_deliver *jd, const char *args, size_t alen, boo
     st->count++;
     jd->total++;
     if (consumer_is_push(jc->c)) consumer_push_set_active(jc->c, true, jsd_mono(jd));
+    if (jd->kv && !jd->restoring) {
+        json_t *cj2 = jsd_config_json(jc);
+        jsd_persist_config(jd, jc, cj2);
+        json_decref(cj2);
+    }
     jsd_reply_json(jd, m->reply, jsd_info_json(jc, JSD_TYPE "consumer_create_response"));
     jsd_rearm(jd);
 }
@@ -882,7 +956,7 @@ static void jsd_request(void *arg, struct jsapi *api, struct span rest, const st
             jsd_reply_json(jd, m->reply, jsd_info_json(jc, JSD_TYPE "consumer_info_response"));
     } else if (starts(p, n, "DELETE.", &a, &al)) {
         if (jsd_two(a, al, jd, &s, &jc, "consumer_delete", m)) {
-            jsd_consumer_free(jd, jc);
+            jsd_consumer_delete(jd, jc);
             static const char ok[] = "{\"type\":\"" JSD_TYPE "consumer_delete_response\",\"success\":true}";
             jsapi_reply(jd->api, m->reply, ok, sizeof(ok) - 1);
         }
@@ -911,10 +985,77 @@ static uint32_t jsd_total(void *arg) { return ((struct js_deliver *)arg)->total;
 
 static void jsd_stream_gone(void *arg, struct stream *s) {
     struct jsd_stream *st = jsd_stream_find(arg, s, false);
-    if (st) jsd_stream_drop(arg, st);
+    if (st) jsd_stream_drop(arg, st, true);
 }
 
-struct js_deliver *js_deliver_start(struct nats_server *ns, struct loop *l, struct streams *ss, struct jsapi *api) {
+struct jsd_restore {
+    char **values;
+    uint32_t count, cap;
+};
+
+static void jsd_collect(void *arg, const uint8_t *key, uint32_t key_len, const uint8_t *value, uint32_t value_len) {
+    struct jsd_restore *r = arg;
+    static const char pre[] = "consumer/", suf[] = "/config";
+    if (key_len < sizeof(pre) + sizeof(suf) - 2 || memcmp(key, pre, sizeof(pre) - 1) ||
+        memcmp(key + key_len - (sizeof(suf) - 1), suf, sizeof(suf) - 1))
+        return;
+    if (r->count == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 16;
+        r->values = sl_xrealloc(r->values, r->cap * sizeof(*r->values));
+    }
+    char *v = sl_xmalloc(value_len + 1);
+    memcpy(v, value, value_len);
+    v[value_len] = 0;
+    r->values[r->count++] = v;
+}
+
+/* Recreates the stored consumers, then puts back their delivery state. */
+static void jsd_restore_all(struct js_deliver *jd) {
+    struct jsd_restore r = {0};
+    kvlog_foreach(jd->kv, jsd_collect, &r);
+    jd->restoring = true;
+    for (uint32_t i = 0; i < r.count; i++) {
+        json_error_t jerr;
+        json_t *o = json_loads(r.values[i], 0, &jerr);
+        const char *sname = o ? json_str(o, "stream") : NULL;
+        json_t *cfg = o ? json_object_get(o, "config") : NULL;
+        struct stream *s = sname ? streams_get(jd->ss, sname, (uint32_t)strlen(sname)) : NULL;
+        const char *cname = cfg ? json_str(cfg, "name") : NULL;
+        if (!s || !cname) {
+            SL_WARN("stored consumer config not restored: %s", r.values[i]);
+        } else {
+            json_t *body = json_object();
+            json_object_set_new(body, "stream_name", json_string(sname));
+            json_object_set(body, "config", cfg);
+            char *b = json_dumps(body, JSON_COMPACT);
+            struct nats_msg m = {.payload = {(const uint8_t *)b, (uint32_t)strlen(b)}};
+            jsd_create(jd, sname, strlen(sname), false, &m);
+            free(b);
+            json_decref(body);
+            struct jsd_consumer *jc = jsd_consumer_find(jsd_stream_find(jd, s, false), cname, (uint32_t)strlen(cname));
+            if (!jc) {
+                SL_WARN("stored consumer %s/%s not restored", sname, cname);
+            } else {
+                jc->created_ns = json_i64(o, "created");
+                char key[600];
+                int kl = jsd_key(key, sizeof(key), sname, cname, "state");
+                uint32_t vl;
+                const uint8_t *v = kvlog_get(jd->kv, key, (uint32_t)kl, &vl);
+                if (v && consumer_decode_state(jc->c, v, vl, jsd_mono(jd)) != SL_OK)
+                    SL_WARN("consumer %s/%s: stored state unreadable, starting over", sname, cname);
+                consumer_take_dirty(jc->c);
+            }
+        }
+        if (o) json_decref(o);
+        free(r.values[i]);
+    }
+    free(r.values);
+    jd->restoring = false;
+    jsd_rearm(jd);
+}
+
+struct js_deliver *js_deliver_start(struct nats_server *ns, struct loop *l, struct streams *ss, struct jsapi *api,
+                                    struct topics *t) {
     struct js_deliver *jd = sl_xcalloc(1, sizeof(*jd));
     jd->ns = ns;
     jd->loop = l;
@@ -924,6 +1065,8 @@ struct js_deliver *js_deliver_start(struct nats_server *ns, struct loop *l, stru
     static const struct jsapi_consumer_ops ops = {jsd_request, jsd_count, jsd_total, jsd_stream_gone};
     jsapi_set_consumer_ops(api, &ops, jd);
     loop_add_before_sleep(l, jsd_before_sleep, jd);
+    jd->kv = t ? topics_metadata(t) : NULL;
+    if (jd->kv) jsd_restore_all(jd);
     return jd;
 }
 
@@ -933,6 +1076,8 @@ void js_deliver_stop(struct js_deliver *jd) {
     jsapi_set_consumer_ops(jd->api, &none, NULL);
     loop_remove_before_sleep(jd->loop, jd);
     loop_timer_del(jd->loop, &jd->timer);
-    while (jd->streams) jsd_stream_drop(jd, jd->streams);
+    if (jd->kv) jsd_persist_states(jd);
+    while (jd->streams) jsd_stream_drop(jd, jd->streams, false);
+    free(jd->state_buf);
     free(jd);
 }

@@ -9,8 +9,13 @@
  * and the consumer advisories on $JS.EVENT.ADVISORY.CONSUMER.*.
  *
  * Time: consumer deadlines run on one loop timer (monotonic), armed at the earliest
- * consumer_next_deadline_ms. New messages are noticed once per loop turn (a before-sleep hook
- * comparing each stream's last sequence), whichever protocol appended them. */
+ * consumer_next_deadline_ms. New messages reach the consumers once they are readable (a watch on
+ * each stream's log: its written end), whichever protocol appended them; consumers never see a
+ * sequence beyond it.
+ *
+ * Durable: each consumer's config and delivery state are metadata kvlog keys
+ * (consumer/<stream>/<name>/config and /state, the state rewritten once per loop turn when it
+ * changed), restored at start. */
 #ifndef SL_BROKER_JS_DELIVER_H
 #define SL_BROKER_JS_DELIVER_H
 
@@ -18,10 +23,13 @@ struct nats_server;
 struct streams;
 struct jsapi;
 struct loop;
+struct topics;
 struct js_deliver;
 
-/* Registers the consumer side with api (jsapi_set_consumer_ops). */
-struct js_deliver *js_deliver_start(struct nats_server *ns, struct loop *l, struct streams *ss, struct jsapi *api);
+/* Registers the consumer side with api (jsapi_set_consumer_ops) and recreates the consumers
+ * stored in t's metadata kvlog with their delivery state (t NULL: nothing is stored). */
+struct js_deliver *js_deliver_start(struct nats_server *ns, struct loop *l, struct streams *ss, struct jsapi *api,
+                                    struct topics *t);
 /* Drops every consumer and subscription; call before jsapi_stop. NULL is fine. */
 void js_deliver_stop(struct js_deliver *jd);
 
