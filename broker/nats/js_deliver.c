@@ -12,6 +12,7 @@
 #include "broker/core/consumer.h"
 #include "broker/core/stream.h"
 #include "broker/core/topics.h"
+#include "broker/nats/js_ingest.h"
 #include "broker/nats/jsapi.h"
 #include "broker/nats/nats_server.h"
 #include "broker/nats/sublist.h"
@@ -227,8 +228,52 @@ static void jsd_remove(void *arg, uint64_t stream_seq) {
     (void)stream_remove(s, stream_seq);
 }
 
+/* The native dead-letter stream of s (provisional naming): the stream holding the subject of
+ * its dlq setting, else the stream named <name>_DLQ. NULL: none, the message stays. */
+static struct stream *jsd_dlq_stream(struct js_deliver *jd, const struct stream *s) {
+    const struct stream_config *sc = stream_config(s);
+    if (sc->dlq[0]) return streams_find_subject(jd->ss, sc->dlq, (uint32_t)strlen(sc->dlq));
+    char name[STREAM_NAME_MAX + 8];
+    int n = snprintf(name, sizeof(name), "%s_DLQ", stream_name(s));
+    return streams_get(jd->ss, name, (uint32_t)n);
+}
+
+static void jsd_dlq_done(struct stream_append_done *d, sl_err err, uint64_t seq) {
+    (void)seq;
+    if (err) SL_WARN("dead-letter append failed: %s", sl_err_str(err));
+    free(d);
+}
+
+#define JSD_DLQ_HEADERS_MAX 64
+
+/* Copies stream_seq into the dead-letter stream, byte-exact with its headers, plus its origin. */
 static void jsd_dead_letter(void *arg, uint64_t stream_seq, uint64_t deliveries, const char *reason, const char *text) {
-    (void)arg, (void)stream_seq, (void)deliveries, (void)reason, (void)text;
+    struct jsd_consumer *jc = arg;
+    struct js_deliver *jd = jc->jd;
+    struct stream *dlq = jsd_dlq_stream(jd, jc->st->s);
+    struct stream_msg m;
+    if (!dlq || stream_get(jc->st->s, stream_seq, &m) != SL_OK) return;
+    const struct stream_config *dc = stream_config(dlq);
+    const char *subject = stream_config(jc->st->s)->dlq[0] ? stream_config(jc->st->s)->dlq
+                          : dc->subject_count                ? dc->subjects[0]
+                                                             : stream_name(dlq);
+    struct stream_header h[JSD_DLQ_HEADERS_MAX + 6];
+    uint32_t n = m.hdr.len ? js_headers_parse(m.hdr, h, JSD_DLQ_HEADERS_MAX) : 0;
+    char seq_s[24], del_s[24];
+    snprintf(seq_s, sizeof(seq_s), "%llu", (unsigned long long)stream_seq);
+    snprintf(del_s, sizeof(del_s), "%llu", (unsigned long long)deliveries);
+    const char *kv[][2] = {{"Sluice-Dlq-Stream", stream_name(jc->st->s)}, {"Sluice-Dlq-Sequence", seq_s},
+                           {"Sluice-Dlq-Consumer", jc->name},           {"Sluice-Dlq-Deliveries", del_s},
+                           {"Sluice-Dlq-Reason", reason},               {"Sluice-Dlq-Text", text}};
+    for (size_t i = 0; i < SL_ARRAY_LEN(kv); i++)
+        if (kv[i][1] && *kv[i][1]) h[n++] = (struct stream_header){span_str(kv[i][0]), span_str(kv[i][1])};
+    struct stream_append_done *d = sl_xcalloc(1, sizeof(*d));
+    d->fn = jsd_dlq_done;
+    sl_err e = stream_append(dlq, span_str(subject), h, n, m.payload, loop_now_ms(jd->loop), d);
+    if (e) {
+        SL_WARN("dead-letter append to %s refused: %s", stream_name(dlq), sl_err_str(e));
+        free(d);
+    }
 }
 
 static void jsd_release(void *arg, void *target) {
@@ -800,7 +845,7 @@ static void jsd_create(struct js_deliver *jd, const char *args, size_t alen, boo
         .retention = sc->retention == TOPIC_RETENTION_WORKQUEUE  ? CONSUMER_RETENTION_WORKQUEUE
                      : sc->retention == TOPIC_RETENTION_INTEREST ? CONSUMER_RETENTION_INTEREST
                                                                  : CONSUMER_RETENTION_LIMITS,
-        .dead_letter = false,
+        .dead_letter = jsd_dlq_stream(jd, s) != NULL,
     };
     struct consumer_cfg_error ce;
     if (consumer_config_check(&cfg, &sp, &ce) != SL_OK) {
