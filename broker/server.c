@@ -15,6 +15,7 @@
 #include "broker/core/stream.h"
 #include "broker/core/topics.h"
 #include "broker/nats/js_ingest.h"
+#include "broker/nats/js_deliver.h"
 #include "broker/nats/jsapi.h"
 #include "storage/store.h"
 
@@ -164,6 +165,7 @@ int broker_start(struct broker *b, const struct sl_config *cfg) {
     if (b->streams) {
         b->js_ingest = js_ingest_new(&b->nats, b->streams);
         b->jsapi = jsapi_start(&b->nats, b->streams, b->js_ingest);
+        b->js_deliver = js_deliver_start(&b->nats, &b->loop, b->streams, b->jsapi, b->topics);
     }
     broker_signal_arm(b);
     const struct store_stats *stats = store_get_stats(b->store);
@@ -188,6 +190,8 @@ void broker_run(struct broker *b) {
 int broker_stop(struct broker *b) {
     SL_INFO("shutting down");
     /* JetStream first: its PubAcks in flight go out while NATS still runs. */
+    js_deliver_stop(b->js_deliver);
+    b->js_deliver = NULL;
     jsapi_stop(b->jsapi);
     b->jsapi = NULL;
     js_ingest_free(b->js_ingest);

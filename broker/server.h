@@ -19,6 +19,7 @@ struct topics;
 struct streams;
 struct js_ingest;
 struct jsapi;
+struct js_deliver;
 
 struct broker {
     struct sl_config cfg;
@@ -28,6 +29,7 @@ struct broker {
     struct streams *streams;     /* jetstream only */
     struct js_ingest *js_ingest; /* jetstream only */
     struct jsapi *jsapi;         /* jetstream only */
+    struct js_deliver *js_deliver; /* jetstream only */
     struct kafka_server kafka;
     bool kafka_running;
     struct nats_server nats;

@@ -67,7 +67,7 @@ struct nconn {
 /* A publish made from inside a fan-out, routed once the fan-out is over. */
 struct nats_deferred {
     struct nats_deferred *next;
-    uint32_t subject_len, reply_len, hdr_len, payload_len;
+    uint32_t route_len, subject_len, reply_len, hdr_len, payload_len; /* route_len 0: by subject */
     uint8_t data[];
 };
 
@@ -321,9 +321,11 @@ static inline const struct sublist_result *nats_route_match(struct nats_server *
     return r;
 }
 
-static inline void nats_route(struct nats_server *ns, struct nconn *pub, const struct nats_msg *m) {
-    const struct sublist_result *r =
-        nats_route_match(ns, pub, m->subject, m->reply.len, (uint64_t)m->hdr.len + m->payload.len);
+/* Routes m by its subject, or by route when route.len > 0 (a delivery addressed to one inbox
+ * whose MSG line names another subject). */
+static inline void nats_route(struct nats_server *ns, struct nconn *pub, const struct nats_msg *m, struct span route) {
+    const struct sublist_result *r = nats_route_match(ns, pub, route.len ? route : m->subject, m->reply.len,
+                                                      (uint64_t)m->hdr.len + m->payload.len);
     if (r) nats_fanout(ns, pub, m, r);
 }
 
@@ -336,11 +338,13 @@ static void nats_route_deferred_all(struct nats_server *ns) {
         if (!ns->deferred_head) ns->deferred_tail = NULL;
         const uint8_t *p = d->data;
         struct nats_msg m;
+        struct span route = {p, d->route_len};
+        p += d->route_len;
         m.subject = (struct span){p, d->subject_len}, p += d->subject_len;
         m.reply = (struct span){p, d->reply_len}, p += d->reply_len;
         m.hdr = (struct span){p, d->hdr_len}, p += d->hdr_len;
         m.payload = (struct span){p, d->payload_len};
-        nats_route(ns, NULL, &m);
+        nats_route(ns, NULL, &m, route);
         free(d);
     }
 }
@@ -409,24 +413,30 @@ void nats_server_unsubscribe_internal(struct nats_server *ns, struct nsub *s) {
 
 int nats_server_publish(struct nats_server *ns, struct span subject, struct span reply, struct span hdr,
                         struct span payload) {
+    return nats_server_publish_to(ns, (struct span){0}, subject, reply, hdr, payload);
+}
+
+int nats_server_publish_to(struct nats_server *ns, struct span route, struct span subject, struct span reply,
+                           struct span hdr, struct span payload) {
     if (!subject.len || (uint64_t)hdr.len + payload.len > ns->cfg->max_payload_bytes) return -1;
     struct nats_msg m = {.subject = subject, .reply = reply, .hdr = hdr, .payload = payload};
     if (ns->route_depth == 0) {
-        nats_route(ns, NULL, &m);
+        nats_route(ns, NULL, &m, route);
         nats_route_deferred(ns);
         return 0;
     }
     /* Inside a fan-out the match result being walked must stay valid: copy and route later. */
-    size_t n = (size_t)subject.len + reply.len + hdr.len + payload.len;
+    size_t n = (size_t)route.len + subject.len + reply.len + hdr.len + payload.len;
     struct nats_deferred *d = sl_xmalloc(sizeof(*d) + n);
     d->next = NULL;
+    d->route_len = route.len;
     d->subject_len = subject.len;
     d->reply_len = reply.len;
     d->hdr_len = hdr.len;
     d->payload_len = payload.len;
     uint8_t *p = d->data;
-    const struct span parts[4] = {subject, reply, hdr, payload};
-    for (int i = 0; i < 4; i++)
+    const struct span parts[5] = {route, subject, reply, hdr, payload};
+    for (int i = 0; i < 5; i++)
         if (parts[i].len) memcpy(p, parts[i].p, parts[i].len), p += parts[i].len;
     if (ns->deferred_tail) ns->deferred_tail->next = d;
     else ns->deferred_head = d;

@@ -80,5 +80,9 @@ void nats_server_unsubscribe_internal(struct nats_server *ns, struct nsub *s);
  * and routed right after the current fan-out, in order. */
 int nats_server_publish(struct nats_server *ns, struct span subject, struct span reply, struct span hdr,
                         struct span payload);
+/* The same, routed by `route` (route.len 0: by subject) while the MSG line carries `subject`:
+ * a JetStream delivery to a pull request's inbox names the stream subject. */
+int nats_server_publish_to(struct nats_server *ns, struct span route, struct span subject, struct span reply,
+                           struct span hdr, struct span payload);
 
 #endif

@@ -1,0 +1,1128 @@
+/* js_deliver.c: JetStream consumers wired to NATS (see js_deliver.h). */
+#include "broker/nats/js_deliver.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/base.h"
+#include "base/logging.h"
+#include "base/loop.h"
+#include "broker/core/consumer.h"
+#include "broker/core/stream.h"
+#include "broker/core/topics.h"
+#include "broker/nats/js_ingest.h"
+#include "broker/nats/jsapi.h"
+#include "broker/nats/nats_server.h"
+#include "broker/nats/sublist.h"
+#include "storage/kvlog.h"
+
+#define JSD_TYPE "io.nats.jetstream.api.v1."
+#define JSD_NAME_MAX 255
+
+struct jsd_stream;
+
+struct jsd_consumer {
+    struct js_deliver *jd;
+    struct jsd_stream *st;
+    struct consumer *c;
+    struct nsub *ack_sub;
+    struct jsd_consumer *next;
+    char name[JSD_NAME_MAX + 1];
+    int64_t created_ns;
+    int64_t delivered_active_ns, acked_active_ns; /* 0: no activity yet */
+    bool doomed; /* inactive: deleted at the next timer turn */
+};
+
+struct jsd_stream {
+    struct stream *s;
+    struct jsd_consumer *head;
+    uint32_t count;
+    uint64_t seen_last_seq, seen_first_seq;
+    struct log_watch watch; /* the log's written end moved: new messages are readable */
+    bool watching;
+    struct js_deliver *jd;
+    struct jsd_stream *next;
+};
+
+/* A queued pull request's inbox. */
+struct jsd_target {
+    uint32_t len;
+    char reply[];
+};
+
+struct js_deliver {
+    struct nats_server *ns;
+    struct loop *loop;
+    struct streams *ss;
+    struct kvlog *kv; /* the metadata kvlog: consumer/<stream>/<name>/{config,state} */
+    struct jsapi *api;
+    bool restoring;   /* creating consumers from their stored configs */
+    uint8_t *state_buf;
+    size_t state_cap;
+    struct jsd_stream *streams;
+    uint32_t total;
+    struct loop_timer timer;
+    uint64_t next_id;
+};
+
+static int64_t jsd_wall_ns(const struct js_deliver *jd) { return (int64_t)loop_now_ms(jd->loop) * 1000000; }
+static uint64_t jsd_mono(const struct js_deliver *jd) { return loop_mono_ms(jd->loop); }
+
+static struct span span_str(const char *s) { return (struct span){(const uint8_t *)s, (uint32_t)strlen(s)}; }
+
+/* ---- the stream view ------------------------------------------------------------------------------- */
+
+/* The last sequence consumers may see: appended AND written (readable back from the log). */
+static uint64_t jsd_ready_seq(const struct jsd_stream *st) {
+    uint64_t last = stream_last_seq(st->s);
+    int64_t hw = partition_high_watermark(stream_partition(st->s));
+    return hw < 0 ? 0 : SL_MIN(last, (uint64_t)hw);
+}
+
+static uint64_t view_next_seq(void *arg, const char *filter, uint64_t from) {
+    struct jsd_stream *st = arg;
+    uint64_t seq = stream_next_seq(st->s, filter ? span_str(filter) : (struct span){0}, from);
+    return seq > jsd_ready_seq(st) ? 0 : seq;
+}
+static bool view_exists(void *arg, uint64_t seq) { return stream_exists(((struct jsd_stream *)arg)->s, seq); }
+static uint64_t view_first_seq(void *arg) {
+    struct stream_state st;
+    stream_get_state(((struct jsd_stream *)arg)->s, &st);
+    return st.first_seq;
+}
+static uint64_t view_last_seq(void *arg) { return jsd_ready_seq(arg); }
+
+static char jsd_subject_buf[1024];
+
+static bool view_msg_meta(void *arg, uint64_t seq, struct consumer_msg_meta *out) {
+    struct stream_msg m;
+    if (stream_get(((struct jsd_stream *)arg)->s, seq, &m) != SL_OK) return false;
+    uint32_t n = SL_MIN(m.subject.len, (uint32_t)sizeof(jsd_subject_buf) - 1);
+    memcpy(jsd_subject_buf, m.subject.p, n);
+    jsd_subject_buf[n] = 0;
+    out->subject = jsd_subject_buf;
+    out->bytes = m.subject.len + m.hdr.len + m.payload.len;
+    out->ts_ns = m.time_ms * 1000000;
+    return true;
+}
+static uint64_t view_seq_for_time(void *arg, int64_t ts_ns) {
+    struct jsd_stream *st = arg;
+    for (uint64_t seq = stream_next_seq(st->s, (struct span){0}, view_first_seq(arg)); seq;
+         seq = stream_next_seq(st->s, (struct span){0}, seq + 1)) {
+        struct stream_msg m;
+        if (stream_get(st->s, seq, &m) == SL_OK && m.time_ms * 1000000 >= ts_ns) return seq;
+    }
+    return stream_last_seq(st->s) + 1;
+}
+static uint64_t view_last_for_subject(void *arg, const char *subject) {
+    struct stream_msg m;
+    if (stream_get_last_for_subject(((struct jsd_stream *)arg)->s, span_str(subject), &m) != SL_OK) return 0;
+    return m.seq;
+}
+
+/* ---- actions ----------------------------------------------------------------------------------- */
+
+static void jsd_deliver(void *arg, const struct consumer_delivery *d) {
+    struct jsd_consumer *jc = arg;
+    struct stream_msg m;
+    if (stream_get(jc->st->s, d->stream_seq, &m) != SL_OK) return;
+    char ack[600];
+    int n = snprintf(ack, sizeof(ack), "$JS.ACK.%s.%s.%llu.%llu.%llu.%lld.%llu", stream_name(jc->st->s), jc->name,
+                     (unsigned long long)d->deliveries, (unsigned long long)d->stream_seq,
+                     (unsigned long long)d->consumer_seq, (long long)d->ts_ns, (unsigned long long)d->pending);
+    struct span route;
+    if (d->target) {
+        const struct jsd_target *t = d->target;
+        route = (struct span){(const uint8_t *)t->reply, t->len};
+    } else {
+        const char *ds = consumer_config(jc->c)->deliver_subject;
+        if (!ds || !*ds) return;
+        route = span_str(ds);
+    }
+    nats_server_publish_to(jc->jd->ns, route, m.subject, (struct span){(const uint8_t *)ack, (uint32_t)n}, m.hdr,
+                           m.payload);
+    jc->delivered_active_ns = jsd_wall_ns(jc->jd);
+}
+
+static void jsd_status(void *arg, const struct consumer_status *s) {
+    struct jsd_consumer *jc = arg;
+    struct span to;
+    char fc[600];
+    if (s->target) {
+        const struct jsd_target *t = s->target;
+        to = (struct span){(const uint8_t *)t->reply, t->len};
+    } else {
+        const char *ds = consumer_config(jc->c)->deliver_subject;
+        if (!ds || !*ds) return;
+        to = span_str(ds);
+    }
+    char hdr[1024];
+    int n = snprintf(hdr, sizeof(hdr), "NATS/1.0 %d %s\r\n", s->code, s->text);
+    if (s->has_pending)
+        n += snprintf(hdr + n, sizeof(hdr) - (size_t)n, "Nats-Pending-Messages: %lld\r\nNats-Pending-Bytes: %lld\r\n",
+                      (long long)s->pending_msgs, (long long)s->pending_bytes);
+    if (s->has_last)
+        n += snprintf(hdr + n, sizeof(hdr) - (size_t)n, "Nats-Last-Consumer: %llu\r\nNats-Last-Stream: %llu\r\n",
+                      (unsigned long long)s->last_consumer_seq, (unsigned long long)s->last_stream_seq);
+    if (s->stalled_fc_id)
+        n += snprintf(hdr + n, sizeof(hdr) - (size_t)n, "Nats-Consumer-Stalled: $JS.FC.%s.%s.%llu\r\n",
+                      stream_name(jc->st->s), jc->name, (unsigned long long)s->stalled_fc_id);
+    n += snprintf(hdr + n, sizeof(hdr) - (size_t)n, "\r\n");
+    struct span reply = {0};
+    if (s->fc_id) {
+        int fl = snprintf(fc, sizeof(fc), "$JS.FC.%s.%s.%llu", stream_name(jc->st->s), jc->name,
+                          (unsigned long long)s->fc_id);
+        reply = (struct span){(const uint8_t *)fc, (uint32_t)fl};
+    }
+    nats_server_publish_to(jc->jd->ns, (struct span){0}, to, reply, (struct span){(const uint8_t *)hdr, (uint32_t)n},
+                           (struct span){0});
+}
+
+static void jsd_random_id(struct js_deliver *jd, char *out) {
+    static const char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    uint64_t x = ++jd->next_id * 0x9E3779B97F4A7C15ull ^ (uint64_t)jsd_wall_ns(jd);
+    for (int i = 0; i < 22; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        out[i] = alphabet[x % 62];
+    }
+    out[22] = 0;
+}
+
+static void jsd_advisory(void *arg, enum consumer_advisory_kind kind, uint64_t stream_seq, uint64_t consumer_seq,
+                         uint64_t deliveries) {
+    struct jsd_consumer *jc = arg;
+    static const char *const subj[] = {"MAX_DELIVERIES", "MSG_TERMINATED", "MSG_NAKED"};
+    static const char *const type[] = {"max_deliver", "terminated", "nak"};
+    char id[23], ts[64], subject[600], body[1024];
+    jsd_random_id(jc->jd, id);
+    jsapi_format_time(jsd_wall_ns(jc->jd), ts, sizeof(ts));
+    int sl = snprintf(subject, sizeof(subject), "$JS.EVENT.ADVISORY.CONSUMER.%s.%s.%s", subj[kind],
+                      stream_name(jc->st->s), jc->name);
+    int n = snprintf(body, sizeof(body),
+                     "{\"type\":\"io.nats.jetstream.advisory.v1.%s\",\"id\":\"%s\",\"timestamp\":\"%s\",\"stream\":\"%s\","
+                     "\"consumer\":\"%s\",",
+                     type[kind], id, ts, stream_name(jc->st->s), jc->name);
+    if (kind != CONSUMER_ADVISORY_MAX_DELIVERIES)
+        n += snprintf(body + n, sizeof(body) - (size_t)n, "\"consumer_seq\":%llu,", (unsigned long long)consumer_seq);
+    n += snprintf(body + n, sizeof(body) - (size_t)n, "\"stream_seq\":%llu,\"deliveries\":%llu}",
+                  (unsigned long long)stream_seq, (unsigned long long)deliveries);
+    nats_server_publish(jc->jd->ns, (struct span){(const uint8_t *)subject, (uint32_t)sl}, (struct span){0},
+                        (struct span){0}, (struct span){(const uint8_t *)body, (uint32_t)n});
+}
+
+static void jsd_remove(void *arg, uint64_t stream_seq) {
+    struct jsd_consumer *jc = arg;
+    struct stream *s = jc->st->s;
+    if (stream_config(s)->retention == TOPIC_RETENTION_INTEREST) {
+        char subject[1024] = "";
+        struct stream_msg m;
+        if (stream_get(s, stream_seq, &m) != SL_OK) return;
+        uint32_t n = SL_MIN(m.subject.len, (uint32_t)sizeof(subject) - 1);
+        memcpy(subject, m.subject.p, n);
+        subject[n] = 0;
+        for (struct jsd_consumer *o = jc->st->head; o; o = o->next)
+            if (o != jc && !consumer_acked(o->c, stream_seq, subject)) return;
+    }
+    (void)stream_remove(s, stream_seq);
+}
+
+/* The native dead-letter stream of s (provisional naming): the stream holding the subject of
+ * its dlq setting, else the stream named <name>_DLQ. NULL: none, the message stays. */
+static struct stream *jsd_dlq_stream(struct js_deliver *jd, const struct stream *s) {
+    const struct stream_config *sc = stream_config(s);
+    if (sc->dlq[0]) return streams_find_subject(jd->ss, sc->dlq, (uint32_t)strlen(sc->dlq));
+    char name[STREAM_NAME_MAX + 8];
+    int n = snprintf(name, sizeof(name), "%s_DLQ", stream_name(s));
+    return streams_get(jd->ss, name, (uint32_t)n);
+}
+
+static void jsd_dlq_done(struct stream_append_done *d, sl_err err, uint64_t seq) {
+    (void)seq;
+    if (err) SL_WARN("dead-letter append failed: %s", sl_err_str(err));
+    free(d);
+}
+
+#define JSD_DLQ_HEADERS_MAX 64
+
+/* Copies stream_seq into the dead-letter stream, byte-exact with its headers, plus its origin. */
+static void jsd_dead_letter(void *arg, uint64_t stream_seq, uint64_t deliveries, const char *reason, const char *text) {
+    struct jsd_consumer *jc = arg;
+    struct js_deliver *jd = jc->jd;
+    struct stream *dlq = jsd_dlq_stream(jd, jc->st->s);
+    struct stream_msg m;
+    if (!dlq || stream_get(jc->st->s, stream_seq, &m) != SL_OK) return;
+    const struct stream_config *dc = stream_config(dlq);
+    const char *subject = stream_config(jc->st->s)->dlq[0] ? stream_config(jc->st->s)->dlq
+                          : dc->subject_count                ? dc->subjects[0]
+                                                             : stream_name(dlq);
+    struct stream_header h[JSD_DLQ_HEADERS_MAX + 6];
+    uint32_t n = m.hdr.len ? js_headers_parse(m.hdr, h, JSD_DLQ_HEADERS_MAX) : 0;
+    char seq_s[24], del_s[24];
+    snprintf(seq_s, sizeof(seq_s), "%llu", (unsigned long long)stream_seq);
+    snprintf(del_s, sizeof(del_s), "%llu", (unsigned long long)deliveries);
+    const char *kv[][2] = {{"Sluice-Dlq-Stream", stream_name(jc->st->s)}, {"Sluice-Dlq-Sequence", seq_s},
+                           {"Sluice-Dlq-Consumer", jc->name},           {"Sluice-Dlq-Deliveries", del_s},
+                           {"Sluice-Dlq-Reason", reason},               {"Sluice-Dlq-Text", text}};
+    for (size_t i = 0; i < SL_ARRAY_LEN(kv); i++)
+        if (kv[i][1] && *kv[i][1]) h[n++] = (struct stream_header){span_str(kv[i][0]), span_str(kv[i][1])};
+    struct stream_append_done *d = sl_xcalloc(1, sizeof(*d));
+    d->fn = jsd_dlq_done;
+    sl_err e = stream_append(dlq, span_str(subject), h, n, m.payload, loop_now_ms(jd->loop), d);
+    if (e) {
+        SL_WARN("dead-letter append to %s refused: %s", stream_name(dlq), sl_err_str(e));
+        free(d);
+    }
+}
+
+static void jsd_release(void *arg, void *target) {
+    (void)arg;
+    free(target);
+}
+
+static void jsd_rearm(struct js_deliver *jd);
+
+static void jsd_inactive(void *arg) {
+    struct jsd_consumer *jc = arg;
+    jc->doomed = true;
+    loop_timer_add(jc->jd->loop, &jc->jd->timer, jsd_mono(jc->jd));
+}
+
+static void jsd_announce(struct jsd_stream *st, uint64_t now_ms) {
+    uint64_t ready = jsd_ready_seq(st);
+    if (ready == st->seen_last_seq) return;
+    st->seen_last_seq = ready;
+    for (struct jsd_consumer *jc = st->head; jc; jc = jc->next) consumer_stream_appended(jc->c, ready, now_ms);
+    jsd_rearm(st->jd);
+}
+
+static void jsd_on_watch(struct log_watch *w, bool gone) {
+    struct jsd_stream *st = sl_container_of(w, struct jsd_stream, watch);
+    if (gone) {
+        st->watching = false;
+        return;
+    }
+    jsd_announce(st, jsd_mono(st->jd));
+}
+
+/* ---- durable consumers ----
+ * Per consumer two metadata keys: ".../config" (written at create: {"stream","created","config"})
+ * and ".../state" (consumer_encode_state, rewritten once per loop turn when it changed; group
+ * commit, no waiter: a crash loses at most the last turn's changes, which then redeliver). */
+
+static int jsd_key(char *out, size_t cap, const char *stream, const char *name, const char *what) {
+    return snprintf(out, cap, "consumer/%s/%s/%s", stream, name, what);
+}
+
+static void jsd_persist_config(struct js_deliver *jd, struct jsd_consumer *jc, json_t *cfg) {
+    json_t *o = json_object();
+    json_object_set_new(o, "stream", json_string(stream_name(jc->st->s)));
+    json_object_set_new(o, "created", json_integer(jc->created_ns));
+    json_object_set(o, "config", cfg);
+    char *v = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char key[600];
+    int kl = jsd_key(key, sizeof(key), stream_name(jc->st->s), jc->name, "config");
+    if (kvlog_put(jd->kv, key, (uint32_t)kl, v, (uint32_t)strlen(v), loop_now_ms(jd->loop), NULL) != SL_OK)
+        SL_WARN("consumer %s/%s: config not stored", stream_name(jc->st->s), jc->name);
+    free(v);
+    json_decref(o);
+}
+
+static void jsd_unpersist(struct js_deliver *jd, struct jsd_consumer *jc) {
+    static const char *const what[] = {"config", "state"};
+    for (int i = 0; i < 2; i++) {
+        char key[600];
+        int kl = jsd_key(key, sizeof(key), stream_name(jc->st->s), jc->name, what[i]);
+        if (kvlog_get(jd->kv, key, (uint32_t)kl, NULL)) kvlog_del(jd->kv, key, (uint32_t)kl, loop_now_ms(jd->loop), NULL);
+    }
+}
+
+/* Writes the state of every consumer that changed; true if any was written. */
+static bool jsd_persist_states(struct js_deliver *jd) {
+    bool any = false;
+    for (struct jsd_stream *st = jd->streams; st; st = st->next)
+        for (struct jsd_consumer *jc = st->head; jc; jc = jc->next) {
+            if (jc->doomed || !consumer_take_dirty(jc->c)) continue;
+            size_t need = consumer_state_size_max(jc->c);
+            if (need > jd->state_cap) {
+                jd->state_buf = sl_xrealloc(jd->state_buf, need);
+                jd->state_cap = need;
+            }
+            size_t n = consumer_encode_state(jc->c, jd->state_buf, jd->state_cap);
+            char key[600];
+            int kl = jsd_key(key, sizeof(key), stream_name(st->s), jc->name, "state");
+            if (!n || kvlog_put(jd->kv, key, (uint32_t)kl, jd->state_buf, (uint32_t)n, loop_now_ms(jd->loop), NULL))
+                SL_WARN("consumer %s/%s: state not stored", stream_name(st->s), jc->name);
+            any = true;
+        }
+    return any;
+}
+
+/* ---- consumers per stream ----------------------------------------------------------------------- */
+
+static struct jsd_stream *jsd_stream_find(struct js_deliver *jd, const struct stream *s, bool create) {
+    for (struct jsd_stream *st = jd->streams; st; st = st->next)
+        if (st->s == s) return st;
+    if (!create) return NULL;
+    struct jsd_stream *st = sl_xcalloc(1, sizeof(*st));
+    st->s = (struct stream *)s;
+    struct stream_state ss;
+    stream_get_state(st->s, &ss);
+    st->jd = jd;
+    st->seen_last_seq = jsd_ready_seq(st);
+    st->seen_first_seq = ss.first_seq;
+    st->watch.fire = jsd_on_watch;
+    partition_watch_add(stream_partition(st->s), &st->watch);
+    st->watching = true;
+    st->next = jd->streams;
+    jd->streams = st;
+    return st;
+}
+
+static struct jsd_consumer *jsd_consumer_find(struct jsd_stream *st, const char *name, uint32_t len) {
+    if (!st) return NULL;
+    for (struct jsd_consumer *jc = st->head; jc; jc = jc->next)
+        if (strlen(jc->name) == len && !memcmp(jc->name, name, len)) return jc;
+    return NULL;
+}
+
+static void jsd_consumer_free(struct js_deliver *jd, struct jsd_consumer *jc) {
+    struct jsd_stream *st = jc->st;
+    for (struct jsd_consumer **pp = &st->head; *pp; pp = &(*pp)->next)
+        if (*pp == jc) {
+            *pp = jc->next;
+            break;
+        }
+    st->count--;
+    jd->total--;
+    nats_server_unsubscribe_internal(jd->ns, jc->ack_sub);
+    consumer_free(jc->c);
+    free(jc);
+}
+
+/* Deleted for good (API delete, inactivity, its stream gone): its keys go too. */
+static void jsd_consumer_delete(struct js_deliver *jd, struct jsd_consumer *jc) {
+    if (jd->kv) jsd_unpersist(jd, jc);
+    jsd_consumer_free(jd, jc);
+}
+
+static void jsd_stream_drop(struct js_deliver *jd, struct jsd_stream *st, bool forget) {
+    while (st->head) {
+        if (forget) jsd_consumer_delete(jd, st->head);
+        else jsd_consumer_free(jd, st->head);
+    }
+    if (st->watching) partition_watch_del(&st->watch);
+    for (struct jsd_stream **pp = &jd->streams; *pp; pp = &(*pp)->next)
+        if (*pp == st) {
+            *pp = st->next;
+            break;
+        }
+    free(st);
+}
+
+/* ---- timer and new messages ----------------------------------------------------------------------- */
+
+static void jsd_rearm(struct js_deliver *jd) {
+    uint64_t best = CONSUMER_NO_DEADLINE;
+    for (struct jsd_stream *st = jd->streams; st; st = st->next)
+        for (struct jsd_consumer *jc = st->head; jc; jc = jc->next) {
+            if (jc->doomed) best = 0;
+            uint64_t d = consumer_next_deadline_ms(jc->c);
+            if (d < best) best = d;
+        }
+    if (best == CONSUMER_NO_DEADLINE) {
+        loop_timer_del(jd->loop, &jd->timer);
+        return;
+    }
+    uint64_t now = jsd_mono(jd);
+    loop_timer_add(jd->loop, &jd->timer, best < now ? now : best);
+}
+
+static void jsd_on_timer(struct loop_timer *t, uint64_t now_ms) {
+    struct js_deliver *jd = sl_container_of(t, struct js_deliver, timer);
+    for (struct jsd_stream *st = jd->streams; st; st = st->next) {
+        for (struct jsd_consumer *jc = st->head, *next; jc; jc = next) {
+            next = jc->next;
+            if (jc->doomed) {
+                jsd_consumer_delete(jd, jc);
+                continue;
+            }
+            if (consumer_next_deadline_ms(jc->c) <= now_ms) consumer_tick(jc->c, now_ms);
+        }
+    }
+    jsd_rearm(jd);
+}
+
+/* Once per loop turn: appends (any protocol) and removals by limits reach the consumers. The
+ * NATS flush hook may already have run this turn, so deliveries made here arm the timer at once
+ * for the loop not to sleep on them. */
+static void jsd_before_sleep(void *arg, struct loop_time now) {
+    struct js_deliver *jd = arg;
+    bool any = false;
+    for (struct jsd_stream *st = jd->streams; st; st = st->next) {
+        if (!st->head) continue;
+        struct stream_state ss;
+        stream_get_state(st->s, &ss);
+        if (ss.first_seq != st->seen_first_seq && ss.first_seq > st->seen_first_seq + 1) {
+            for (struct jsd_consumer *jc = st->head; jc; jc = jc->next) consumer_stream_resync(jc->c, now.mono_ms);
+            any = true;
+        }
+        st->seen_first_seq = ss.first_seq;
+    }
+    if (jd->kv && jsd_persist_states(jd)) any = true;
+    if (any) loop_timer_add(jd->loop, &jd->timer, now.mono_ms);
+}
+
+/* ---- acks ------------------------------------------------------------------------------------------ */
+
+static bool parse_u64(const char *p, size_t n, uint64_t *out) {
+    if (!n || n > 20) return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') return false;
+        v = v * 10 + (uint64_t)(p[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+/* A Go duration ("5s", "1.5s", "300ms", "1m30s") in ms; -1 if it does not parse. */
+static int64_t parse_go_duration_ms(const char *p, size_t n) {
+    double total_ns = 0;
+    size_t i = 0;
+    if (!n) return -1;
+    while (i < n) {
+        size_t st = i;
+        while (i < n && ((p[i] >= '0' && p[i] <= '9') || p[i] == '.')) i++;
+        if (st == i) return -1;
+        char num[32];
+        if (i - st >= sizeof(num)) return -1;
+        memcpy(num, p + st, i - st);
+        num[i - st] = 0;
+        double v = atof(num);
+        size_t us = i;
+        while (i < n && !((p[i] >= '0' && p[i] <= '9') || p[i] == '.')) i++;
+        size_t ul = i - us;
+        double mul;
+        if (ul == 2 && !memcmp(p + us, "ns", 2)) mul = 1;
+        else if (ul == 2 && (!memcmp(p + us, "us", 2))) mul = 1e3;
+        else if (ul == 2 && !memcmp(p + us, "ms", 2)) mul = 1e6;
+        else if (ul == 1 && p[us] == 's') mul = 1e9;
+        else if (ul == 1 && p[us] == 'm') mul = 60e9;
+        else if (ul == 1 && p[us] == 'h') mul = 3600e9;
+        else return -1;
+        total_ns += v * mul;
+    }
+    return (int64_t)(total_ns / 1e6);
+}
+
+static bool jsd_parse_pull(const uint8_t *p, size_t n, struct consumer_pull_req *req);
+
+static void jsd_pull(struct jsd_consumer *jc, struct span reply, const struct consumer_pull_req *in) {
+    if (!reply.len) return;
+    struct jsd_target *t = sl_xmalloc(sizeof(*t) + reply.len + 1);
+    t->len = reply.len;
+    memcpy(t->reply, reply.p, reply.len);
+    t->reply[reply.len] = 0;
+    struct consumer_pull_req req = *in;
+    req.target = t;
+    if (!consumer_pull(jc->c, &req, jsd_mono(jc->jd))) free(t);
+}
+
+static void jsd_on_ack(struct sub *sub, const struct nats_msg *m) {
+    struct jsd_consumer *jc = sub->owner;
+    struct js_deliver *jd = jc->jd;
+    /* $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending> */
+    const char *s = (const char *)m->subject.p;
+    size_t len = m->subject.len;
+    const char *tok[16];
+    size_t tl[16], nt = 0, st = 0;
+    for (size_t i = 0; i <= len && nt < 16; i++)
+        if (i == len || s[i] == '.') {
+            tok[nt] = s + st;
+            tl[nt++] = i - st;
+            st = i + 1;
+        }
+    uint64_t deliveries, sseq, cseq;
+    bool ok = nt == 9 && parse_u64(tok[4], tl[4], &deliveries) && parse_u64(tok[5], tl[5], &sseq) &&
+              parse_u64(tok[6], tl[6], &cseq);
+    const char *b = (const char *)m->payload.p;
+    size_t bl = m->payload.len;
+    uint64_t now = jsd_mono(jd);
+    bool nxt = false, answered = false;
+    if (ok) {
+        if (bl == 0 || (bl >= 4 && !memcmp(b, "+ACK", 4)) || (bl >= 3 && !memcmp(b, "+OK", 3))) {
+            consumer_ack(jc->c, CONSUMER_ACK, sseq, cseq, deliveries, 0, NULL, now);
+        } else if (bl >= 4 && !memcmp(b, "+NXT", 4)) {
+            consumer_ack(jc->c, CONSUMER_ACK, sseq, cseq, deliveries, 0, NULL, now);
+            nxt = true;
+        } else if (bl >= 4 && !memcmp(b, "-NAK", 4)) {
+            int64_t delay_ms = -1;
+            const char *r = b + 4;
+            size_t rl = bl - 4;
+            while (rl && *r == ' ') r++, rl--;
+            if (rl && *r == '{') {
+                json_error_t err;
+                json_t *j = json_loadb(r, rl, 0, &err);
+                json_t *d = j ? json_object_get(j, "delay") : NULL;
+                if (json_is_integer(d) && json_integer_value(d) > 0) delay_ms = json_integer_value(d) / 1000000;
+                if (j) json_decref(j);
+            } else if (rl) {
+                delay_ms = parse_go_duration_ms(r, rl);
+            }
+            consumer_ack(jc->c, CONSUMER_NAK, sseq, cseq, deliveries, delay_ms, NULL, now);
+        } else if (bl >= 4 && !memcmp(b, "+WPI", 4)) {
+            consumer_ack(jc->c, CONSUMER_PROGRESS, sseq, cseq, deliveries, 0, NULL, now);
+        } else if (bl >= 5 && !memcmp(b, "+TERM", 5)) {
+            char text[256] = "";
+            const char *r = b + 5;
+            size_t rl = bl - 5;
+            while (rl && *r == ' ') r++, rl--;
+            rl = SL_MIN(rl, sizeof(text) - 1);
+            memcpy(text, r, rl);
+            text[rl] = 0;
+            consumer_ack(jc->c, CONSUMER_TERM, sseq, cseq, deliveries, 0, rl ? text : NULL, now);
+        }
+        jc->acked_active_ns = jsd_wall_ns(jd);
+    }
+    if (nxt && m->reply.len) {
+        struct consumer_pull_req req;
+        const uint8_t *p = m->payload.p + 4;
+        size_t pl = m->payload.len - 4;
+        while (pl && *p == ' ') p++, pl--;
+        if (jsd_parse_pull(p, pl, &req)) jsd_pull(jc, m->reply, &req);
+        answered = true;
+    }
+    if (!answered && m->reply.len)
+        nats_server_publish(jd->ns, m->reply, (struct span){0}, (struct span){0}, (struct span){0});
+    jsd_rearm(jd);
+}
+
+static const struct nats_deliver_ops jsd_ack_ops = {jsd_on_ack};
+
+/* ---- MSG.NEXT bodies ----------------------------------------------------------------------------- */
+
+/* Empty: batch 1; a bare integer: batch; else JSON. False: not parseable. */
+static bool jsd_parse_pull(const uint8_t *p, size_t n, struct consumer_pull_req *req) {
+    memset(req, 0, sizeof(*req));
+    req->batch = 1;
+    while (n && (p[n - 1] == ' ' || p[n - 1] == '\r' || p[n - 1] == '\n')) n--;
+    if (!n) return true;
+    uint64_t v;
+    if (parse_u64((const char *)p, n, &v)) {
+        req->batch = (int64_t)v;
+        return true;
+    }
+    json_error_t err;
+    json_t *j = json_loadb((const char *)p, n, 0, &err);
+    if (!j || !json_is_object(j)) {
+        if (j) json_decref(j);
+        return false;
+    }
+    json_t *x;
+    if ((x = json_object_get(j, "batch")) && json_is_integer(x)) req->batch = json_integer_value(x);
+    if ((x = json_object_get(j, "expires")) && json_is_integer(x)) req->expires_ns = json_integer_value(x);
+    if ((x = json_object_get(j, "max_bytes")) && json_is_integer(x)) req->max_bytes = json_integer_value(x);
+    if ((x = json_object_get(j, "idle_heartbeat")) && json_is_integer(x))
+        req->idle_heartbeat_ns = json_integer_value(x);
+    if ((x = json_object_get(j, "no_wait"))) req->no_wait = json_is_true(x);
+    json_decref(j);
+    return true;
+}
+
+/* ---- CONSUMER.* API ------------------------------------------------------------------------------ */
+
+static const char *const deliver_names[] = {"all", "last", "new", "by_start_sequence", "by_start_time",
+                                            "last_per_subject"};
+static const char *const ack_names[] = {"none", "all", "explicit"};
+
+static json_t *jsd_time(int64_t ns) {
+    char t[64];
+    jsapi_format_time(ns, t, sizeof(t));
+    return json_string(t);
+}
+
+static void jsd_reply_json(struct js_deliver *jd, struct span reply, json_t *o) {
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    jsapi_reply(jd->api, reply, s, strlen(s));
+    free(s);
+    json_decref(o);
+}
+
+static json_t *jsd_config_json(const struct jsd_consumer *jc) {
+    const struct consumer_config *c = consumer_config(jc->c);
+    json_t *o = json_object();
+    if (c->durable) json_object_set_new(o, "durable_name", json_string(c->name));
+    json_object_set_new(o, "name", json_string(c->name));
+    json_object_set_new(o, "deliver_policy", json_string(deliver_names[c->deliver_policy]));
+    if (c->opt_start_seq) json_object_set_new(o, "opt_start_seq", json_integer((json_int_t)c->opt_start_seq));
+    if (c->opt_start_time_ns) json_object_set_new(o, "opt_start_time", jsd_time(c->opt_start_time_ns));
+    json_object_set_new(o, "ack_policy", json_string(ack_names[c->ack_policy]));
+    if (c->ack_wait_ms) json_object_set_new(o, "ack_wait", json_integer(c->ack_wait_ms * 1000000));
+    if (c->max_deliver) json_object_set_new(o, "max_deliver", json_integer(c->max_deliver));
+    if (c->backoff_count) {
+        json_t *a = json_array();
+        for (uint32_t i = 0; i < c->backoff_count; i++) json_array_append_new(a, json_integer(c->backoff_ms[i] * 1000000));
+        json_object_set_new(o, "backoff", a);
+    }
+    if (c->filter_subject && *c->filter_subject) json_object_set_new(o, "filter_subject", json_string(c->filter_subject));
+    json_object_set_new(o, "replay_policy", json_string(c->replay_original ? "original" : "instant"));
+    if (c->max_waiting) json_object_set_new(o, "max_waiting", json_integer(c->max_waiting));
+    if (c->max_ack_pending) json_object_set_new(o, "max_ack_pending", json_integer(c->max_ack_pending));
+    if (c->idle_heartbeat_ms) json_object_set_new(o, "idle_heartbeat", json_integer(c->idle_heartbeat_ms * 1000000));
+    if (c->flow_control) json_object_set_new(o, "flow_control", json_true());
+    if (c->deliver_subject && *c->deliver_subject)
+        json_object_set_new(o, "deliver_subject", json_string(c->deliver_subject));
+    if (c->deliver_group && *c->deliver_group) json_object_set_new(o, "deliver_group", json_string(c->deliver_group));
+    if (c->inactive_threshold_ms)
+        json_object_set_new(o, "inactive_threshold", json_integer(c->inactive_threshold_ms * 1000000));
+    json_object_set_new(o, "num_replicas", json_integer(0));
+    return o;
+}
+
+static json_t *jsd_seq_json(uint64_t cseq, uint64_t sseq, int64_t active_ns) {
+    json_t *o = json_object();
+    json_object_set_new(o, "consumer_seq", json_integer((json_int_t)cseq));
+    json_object_set_new(o, "stream_seq", json_integer((json_int_t)sseq));
+    if (active_ns) json_object_set_new(o, "last_active", jsd_time(active_ns));
+    return o;
+}
+
+static json_t *jsd_info_json(const struct jsd_consumer *jc, const char *type) {
+    json_t *o = json_object();
+    if (type) json_object_set_new(o, "type", json_string(type));
+    struct consumer_info ci;
+    consumer_info(jc->c, &ci);
+    json_object_set_new(o, "stream_name", json_string(stream_name(jc->st->s)));
+    json_object_set_new(o, "name", json_string(jc->name));
+    json_object_set_new(o, "created", jsd_time(jc->created_ns));
+    json_object_set_new(o, "config", jsd_config_json(jc));
+    json_object_set_new(o, "delivered",
+                        jsd_seq_json(ci.delivered_consumer_seq, ci.delivered_stream_seq, jc->delivered_active_ns));
+    json_object_set_new(o, "ack_floor",
+                        jsd_seq_json(ci.ack_floor_consumer_seq, ci.ack_floor_stream_seq, jc->acked_active_ns));
+    json_object_set_new(o, "num_ack_pending", json_integer((json_int_t)ci.num_ack_pending));
+    json_object_set_new(o, "num_redelivered", json_integer((json_int_t)ci.num_redelivered));
+    json_object_set_new(o, "num_waiting", json_integer((json_int_t)ci.num_waiting));
+    json_object_set_new(o, "num_pending", json_integer((json_int_t)ci.num_pending));
+    return o;
+}
+
+static void jsd_err(struct js_deliver *jd, struct span reply, const char *kind, int code, int err_code,
+                    const char *desc) {
+    jsapi_reply_error(jd->api, reply, kind, code, err_code, desc, NULL);
+}
+
+static int json_enum(json_t *o, const char *key, const char *const *names, int n, int dflt, bool *bad) {
+    json_t *x = json_object_get(o, key);
+    if (!x) return dflt;
+    if (!json_is_string(x)) {
+        *bad = true;
+        return dflt;
+    }
+    for (int i = 0; i < n; i++)
+        if (!strcmp(json_string_value(x), names[i])) return i;
+    *bad = true;
+    return dflt;
+}
+
+static int64_t json_i64(json_t *o, const char *key) {
+    json_t *x = json_object_get(o, key);
+    return json_is_integer(x) ? json_integer_value(x) : 0;
+}
+
+static const char *json_str(json_t *o, const char *key) {
+    json_t *x = json_object_get(o, key);
+    return json_is_string(x) ? json_string_value(x) : NULL;
+}
+
+static const struct consumer_view jsd_view_proto = {
+    view_next_seq, view_exists, view_first_seq, view_last_seq, view_msg_meta, view_seq_for_time,
+    view_last_for_subject, NULL, NULL};
+
+/* CREATE.<stream>[.<consumer>[.<filter>]] and DURABLE.CREATE.<stream>.<durable>. */
+static void jsd_create(struct js_deliver *jd, const char *args, size_t alen, bool durable_form,
+                       const struct nats_msg *m) {
+    static const char kind[] = "consumer_create";
+    char sname[STREAM_NAME_MAX + 1] = "", cname[JSD_NAME_MAX + 1] = "", filter[1024] = "";
+    const char *dot = memchr(args, '.', alen);
+    size_t sl = dot ? (size_t)(dot - args) : alen;
+    if (sl > STREAM_NAME_MAX) sl = STREAM_NAME_MAX;
+    memcpy(sname, args, sl);
+    if (dot) {
+        const char *c = dot + 1;
+        size_t rest = alen - sl - 1;
+        const char *dot2 = durable_form ? NULL : memchr(c, '.', rest);
+        size_t cl = dot2 ? (size_t)(dot2 - c) : rest;
+        memcpy(cname, c, SL_MIN(cl, (size_t)JSD_NAME_MAX));
+        if (dot2) {
+            size_t fl = SL_MIN(rest - cl - 1, sizeof(filter) - 1);
+            memcpy(filter, dot2 + 1, fl);
+        }
+    }
+    struct stream *s = streams_get(jd->ss, sname, (uint32_t)strlen(sname));
+    if (!s) return jsd_err(jd, m->reply, kind, 404, 10059, "stream not found");
+    json_error_t jerr;
+    json_t *body = m->payload.len ? json_loadb((const char *)m->payload.p, m->payload.len, 0, &jerr) : NULL;
+    if (!body || !json_is_object(body)) {
+        if (body) json_decref(body);
+        return jsd_err(jd, m->reply, kind, 400, 10025, "invalid JSON");
+    }
+    const char *bstream = json_str(body, "stream_name");
+    if (bstream && strcmp(bstream, sname)) {
+        json_decref(body);
+        return jsd_err(jd, m->reply, kind, 400, 10056, "stream name in subject does not match request");
+    }
+    json_t *cj = json_object_get(body, "config");
+    if (!json_is_object(cj)) {
+        json_decref(body);
+        return jsd_err(jd, m->reply, kind, 400, 10025, "invalid JSON");
+    }
+    struct consumer_config cfg = {0};
+    bool bad = false;
+    const char *durable = json_str(cj, "durable_name");
+    const char *name = json_str(cj, "name");
+    if (durable_form && durable && strcmp(durable, cname)) {
+        json_decref(body);
+        return jsd_err(jd, m->reply, kind, 400, 10017, "consumer name in subject does not match durable name in request");
+    }
+    if (!durable_form && cname[0] && name && strcmp(name, cname)) {
+        json_decref(body);
+        return jsd_err(jd, m->reply, kind, 400, 10017, "consumer name in subject does not match durable name in request");
+    }
+    char gen[16];
+    if (durable && *durable) {
+        cfg.name = durable;
+        cfg.durable = true;
+    } else if (name && *name) {
+        cfg.name = name;
+    } else if (cname[0]) {
+        cfg.name = cname;
+        cfg.durable = durable_form;
+    } else {
+        jsd_random_id(jd, gen);
+        gen[8] = 0;
+        cfg.name = gen;
+    }
+    if (durable_form) cfg.durable = true;
+    cfg.deliver_policy = (enum consumer_deliver_policy)json_enum(cj, "deliver_policy", deliver_names, 6, 0, &bad);
+    cfg.ack_policy = (enum consumer_ack_policy)json_enum(cj, "ack_policy", ack_names, 3, 0, &bad);
+    static const char *const replay_names[] = {"instant", "original"};
+    cfg.replay_original = json_enum(cj, "replay_policy", replay_names, 2, 0, &bad) == 1;
+    cfg.opt_start_seq = (uint64_t)json_i64(cj, "opt_start_seq");
+    cfg.ack_wait_ms = json_i64(cj, "ack_wait") / 1000000;
+    cfg.max_deliver = json_i64(cj, "max_deliver");
+    json_t *bo = json_object_get(cj, "backoff");
+    if (json_is_array(bo)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(bo, i, v) {
+            if (i >= CONSUMER_BACKOFF_MAX) break;
+            cfg.backoff_ms[i] = json_integer_value(v) / 1000000;
+            cfg.backoff_count = (uint32_t)i + 1;
+        }
+    }
+    const char *fs = json_str(cj, "filter_subject");
+    if (filter[0] && fs && strcmp(fs, filter)) {
+        json_decref(body);
+        return jsd_err(jd, m->reply, kind, 400, 10093, "consumer create request did not match filtered subject from create subject");
+    }
+    cfg.filter_subject = fs ? fs : (filter[0] ? filter : NULL);
+    cfg.max_ack_pending = json_i64(cj, "max_ack_pending");
+    cfg.max_waiting = json_i64(cj, "max_waiting");
+    cfg.deliver_subject = json_str(cj, "deliver_subject");
+    cfg.deliver_group = json_str(cj, "deliver_group");
+    cfg.flow_control = json_is_true(json_object_get(cj, "flow_control"));
+    cfg.idle_heartbeat_ms = json_i64(cj, "idle_heartbeat") / 1000000;
+    cfg.inactive_threshold_ms = json_i64(cj, "inactive_threshold") / 1000000;
+    if (bad) {
+        json_decref(body);
+        return jsd_err(jd, m->reply, kind, 400, 10025, "invalid JSON");
+    }
+    const struct stream_config *sc = stream_config(s);
+    struct consumer_stream_params sp = {
+        .retention = sc->retention == TOPIC_RETENTION_WORKQUEUE  ? CONSUMER_RETENTION_WORKQUEUE
+                     : sc->retention == TOPIC_RETENTION_INTEREST ? CONSUMER_RETENTION_INTEREST
+                                                                 : CONSUMER_RETENTION_LIMITS,
+        .dead_letter = jsd_dlq_stream(jd, s) != NULL,
+    };
+    struct consumer_cfg_error ce;
+    if (consumer_config_check(&cfg, &sp, &ce) != SL_OK) {
+        json_decref(body);
+        return jsd_err(jd, m->reply, kind, ce.code, ce.err_code, ce.description);
+    }
+    struct jsd_stream *st = jsd_stream_find(jd, s, true);
+    struct jsd_consumer *existing = jsd_consumer_find(st, cfg.name, (uint32_t)strlen(cfg.name));
+    if (existing) {
+        /* Same config: the existing consumer (idempotent create). */
+        json_t *a = jsd_config_json(existing);
+        struct jsd_consumer probe_fake;
+        (void)probe_fake;
+        const struct consumer_config *ec = consumer_config(existing->c);
+        bool same = ec->deliver_policy == cfg.deliver_policy && ec->ack_policy == cfg.ack_policy &&
+                    !strcmp(ec->filter_subject ? ec->filter_subject : "", cfg.filter_subject ? cfg.filter_subject : "") &&
+                    !strcmp(ec->deliver_subject ? ec->deliver_subject : "", cfg.deliver_subject ? cfg.deliver_subject : "") &&
+                    ec->ack_wait_ms == cfg.ack_wait_ms && ec->max_deliver == cfg.max_deliver &&
+                    ec->max_ack_pending == cfg.max_ack_pending;
+        json_decref(a);
+        json_decref(body);
+        if (!same) return jsd_err(jd, m->reply, kind, 400, 10148, "consumer already exists");
+        return jsd_reply_json(jd, m->reply, jsd_info_json(existing, JSD_TYPE "consumer_create_response"));
+    }
+    if (sp.retention == CONSUMER_RETENTION_WORKQUEUE) {
+        const char *others[256];
+        uint32_t n = 0;
+        for (struct jsd_consumer *o = st->head; o && n < 256; o = o->next) others[n++] = consumer_config(o->c)->filter_subject;
+        if (consumer_check_workqueue(&cfg, others, n, &ce) != SL_OK) {
+            json_decref(body);
+            return jsd_err(jd, m->reply, kind, ce.code, ce.err_code, ce.description);
+        }
+    }
+    if (sc->max_consumers > 0 && st->count >= (uint64_t)sc->max_consumers) {
+        json_decref(body);
+        return jsd_err(jd, m->reply, kind, 400, 10026, "maximum consumers limit reached");
+    }
+    struct jsd_consumer *jc = sl_xcalloc(1, sizeof(*jc));
+    jc->jd = jd;
+    jc->st = st;
+    snprintf(jc->name, sizeof(jc->name), "%s", cfg.name);
+    jc->created_ns = jsd_wall_ns(jd);
+    struct consumer_view view = jsd_view_proto;
+    view.arg = st;
+    struct consumer_ops ops = {jsd_deliver, jsd_status, jsd_advisory, jsd_remove, jsd_dead_letter,
+                               jsd_release, jsd_inactive, jc};
+    jc->c = consumer_new(&cfg, &sp, &view, &ops, jsd_mono(jd));
+    json_decref(body);
+    if (!jc->c) {
+        free(jc);
+        return jsd_err(jd, m->reply, kind, 500, 10012, "insufficient resources");
+    }
+    char ack[600];
+    snprintf(ack, sizeof(ack), "$JS.ACK.%s.%s.>", stream_name(s), jc->name);
+    jc->ack_sub = nats_server_subscribe_internal(jd->ns, ack, NULL, &jsd_ack_ops, jc);
+    jc->next = st->head;
+    st->head = jc;
+    st->count++;
+    jd->total++;
+    if (consumer_is_push(jc->c)) consumer_push_set_active(jc->c, true, jsd_mono(jd));
+    if (jd->kv && !jd->restoring) {
+        json_t *cj2 = jsd_config_json(jc);
+        jsd_persist_config(jd, jc, cj2);
+        json_decref(cj2);
+    }
+    jsd_reply_json(jd, m->reply, jsd_info_json(jc, JSD_TYPE "consumer_create_response"));
+    jsd_rearm(jd);
+}
+
+/* Splits "<stream>.<consumer>" (nothing after). */
+static bool jsd_two(const char *args, size_t alen, struct js_deliver *jd, struct stream **s, struct jsd_consumer **jc,
+                    const char *kind, const struct nats_msg *m) {
+    const char *dot = memchr(args, '.', alen);
+    if (!dot) return false;
+    uint32_t sl = (uint32_t)(dot - args);
+    *s = streams_get(jd->ss, args, sl);
+    if (!*s) {
+        if (kind) jsd_err(jd, m->reply, kind, 404, 10059, "stream not found");
+        return false;
+    }
+    const char *c = dot + 1;
+    size_t cl = alen - sl - 1;
+    if (memchr(c, '.', cl)) return false;
+    *jc = jsd_consumer_find(jsd_stream_find(jd, *s, false), c, (uint32_t)cl);
+    if (!*jc) {
+        if (kind) jsd_err(jd, m->reply, kind, 404, 10014, "consumer not found");
+        return false;
+    }
+    return true;
+}
+
+static int jsd_cmp_names(const void *a, const void *b) {
+    return strcmp((*(struct jsd_consumer *const *)a)->name, (*(struct jsd_consumer *const *)b)->name);
+}
+
+static void jsd_names_list(struct js_deliver *jd, const char *args, size_t alen, bool list, const struct nats_msg *m) {
+    const char *kind = list ? "consumer_list" : "consumer_names";
+    if (memchr(args, '.', alen)) return;
+    struct stream *s = streams_get(jd->ss, args, (uint32_t)alen);
+    if (!s) return jsd_err(jd, m->reply, kind, 404, 10059, "stream not found");
+    int64_t offset = 0;
+    if (m->payload.len) {
+        json_error_t jerr;
+        json_t *b = json_loadb((const char *)m->payload.p, m->payload.len, 0, &jerr);
+        if (!b || !json_is_object(b)) {
+            if (b) json_decref(b);
+            return jsd_err(jd, m->reply, kind, 400, 10025, "invalid JSON");
+        }
+        offset = json_i64(b, "offset");
+        json_decref(b);
+    }
+    struct jsd_stream *st = jsd_stream_find(jd, s, false);
+    uint32_t n = st ? st->count : 0;
+    struct jsd_consumer **all = sl_xcalloc(n ? n : 1, sizeof(*all));
+    uint32_t k = 0;
+    for (struct jsd_consumer *jc = st ? st->head : NULL; jc; jc = jc->next) all[k++] = jc;
+    qsort(all, n, sizeof(*all), jsd_cmp_names);
+    int64_t limit = list ? 256 : 1024;
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string(list ? JSD_TYPE "consumer_list_response" : JSD_TYPE "consumer_names_response"));
+    json_object_set_new(o, "total", json_integer(n));
+    json_object_set_new(o, "offset", json_integer(offset));
+    json_object_set_new(o, "limit", json_integer(limit));
+    json_t *a = json_array();
+    for (int64_t i = offset < 0 ? 0 : offset; i < n && i - offset < limit; i++)
+        json_array_append_new(a, list ? jsd_info_json(all[i], NULL) : json_string(all[i]->name));
+    json_object_set_new(o, list ? "consumers" : "consumers", a);
+    free(all);
+    jsd_reply_json(jd, m->reply, o);
+}
+
+static bool starts(const char *p, size_t n, const char *pre, const char **rest, size_t *rl) {
+    size_t l = strlen(pre);
+    if (n <= l || memcmp(p, pre, l)) return false;
+    *rest = p + l;
+    *rl = n - l;
+    return true;
+}
+
+static void jsd_request(void *arg, struct jsapi *api, struct span rest, const struct nats_msg *m) {
+    struct js_deliver *jd = arg;
+    (void)api;
+    const char *p = (const char *)rest.p, *a;
+    size_t n = rest.len, al;
+    struct stream *s;
+    struct jsd_consumer *jc;
+    if (starts(p, n, "CREATE.", &a, &al)) {
+        jsd_create(jd, a, al, false, m);
+    } else if (starts(p, n, "DURABLE.CREATE.", &a, &al)) {
+        jsd_create(jd, a, al, true, m);
+    } else if (starts(p, n, "INFO.", &a, &al)) {
+        if (jsd_two(a, al, jd, &s, &jc, "consumer_info", m))
+            jsd_reply_json(jd, m->reply, jsd_info_json(jc, JSD_TYPE "consumer_info_response"));
+    } else if (starts(p, n, "DELETE.", &a, &al)) {
+        if (jsd_two(a, al, jd, &s, &jc, "consumer_delete", m)) {
+            jsd_consumer_delete(jd, jc);
+            static const char ok[] = "{\"type\":\"" JSD_TYPE "consumer_delete_response\",\"success\":true}";
+            jsapi_reply(jd->api, m->reply, ok, sizeof(ok) - 1);
+        }
+    } else if (starts(p, n, "NAMES.", &a, &al)) {
+        jsd_names_list(jd, a, al, false, m);
+    } else if (starts(p, n, "LIST.", &a, &al)) {
+        jsd_names_list(jd, a, al, true, m);
+    } else if (starts(p, n, "MSG.NEXT.", &a, &al)) {
+        if (!jsd_two(a, al, jd, &s, &jc, NULL, m)) return;
+        struct consumer_pull_req req;
+        if (!jsd_parse_pull(m->payload.p, m->payload.len, &req)) {
+            struct consumer_pull_req one = {.batch = 1};
+            req = one;
+        }
+        jsd_pull(jc, m->reply, &req);
+    }
+    jsd_rearm(jd);
+}
+
+static uint32_t jsd_count(void *arg, const struct stream *s) {
+    struct jsd_stream *st = jsd_stream_find(arg, s, false);
+    return st ? st->count : 0;
+}
+
+static uint32_t jsd_total(void *arg) { return ((struct js_deliver *)arg)->total; }
+
+static void jsd_stream_gone(void *arg, struct stream *s) {
+    struct jsd_stream *st = jsd_stream_find(arg, s, false);
+    if (st) jsd_stream_drop(arg, st, true);
+}
+
+struct jsd_restore {
+    char **values;
+    uint32_t count, cap;
+};
+
+static void jsd_collect(void *arg, const uint8_t *key, uint32_t key_len, const uint8_t *value, uint32_t value_len) {
+    struct jsd_restore *r = arg;
+    static const char pre[] = "consumer/", suf[] = "/config";
+    if (key_len < sizeof(pre) + sizeof(suf) - 2 || memcmp(key, pre, sizeof(pre) - 1) ||
+        memcmp(key + key_len - (sizeof(suf) - 1), suf, sizeof(suf) - 1))
+        return;
+    if (r->count == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 16;
+        r->values = sl_xrealloc(r->values, r->cap * sizeof(*r->values));
+    }
+    char *v = sl_xmalloc(value_len + 1);
+    memcpy(v, value, value_len);
+    v[value_len] = 0;
+    r->values[r->count++] = v;
+}
+
+/* Recreates the stored consumers, then puts back their delivery state. */
+static void jsd_restore_all(struct js_deliver *jd) {
+    struct jsd_restore r = {0};
+    kvlog_foreach(jd->kv, jsd_collect, &r);
+    jd->restoring = true;
+    for (uint32_t i = 0; i < r.count; i++) {
+        json_error_t jerr;
+        json_t *o = json_loads(r.values[i], 0, &jerr);
+        const char *sname = o ? json_str(o, "stream") : NULL;
+        json_t *cfg = o ? json_object_get(o, "config") : NULL;
+        struct stream *s = sname ? streams_get(jd->ss, sname, (uint32_t)strlen(sname)) : NULL;
+        const char *cname = cfg ? json_str(cfg, "name") : NULL;
+        if (!s || !cname) {
+            SL_WARN("stored consumer config not restored: %s", r.values[i]);
+        } else {
+            json_t *body = json_object();
+            json_object_set_new(body, "stream_name", json_string(sname));
+            json_object_set(body, "config", cfg);
+            char *b = json_dumps(body, JSON_COMPACT);
+            struct nats_msg m = {.payload = {(const uint8_t *)b, (uint32_t)strlen(b)}};
+            jsd_create(jd, sname, strlen(sname), false, &m);
+            free(b);
+            json_decref(body);
+            struct jsd_consumer *jc = jsd_consumer_find(jsd_stream_find(jd, s, false), cname, (uint32_t)strlen(cname));
+            if (!jc) {
+                SL_WARN("stored consumer %s/%s not restored", sname, cname);
+            } else {
+                jc->created_ns = json_i64(o, "created");
+                char key[600];
+                int kl = jsd_key(key, sizeof(key), sname, cname, "state");
+                uint32_t vl;
+                const uint8_t *v = kvlog_get(jd->kv, key, (uint32_t)kl, &vl);
+                if (v && consumer_decode_state(jc->c, v, vl, jsd_mono(jd)) != SL_OK)
+                    SL_WARN("consumer %s/%s: stored state unreadable, starting over", sname, cname);
+                consumer_take_dirty(jc->c);
+            }
+        }
+        if (o) json_decref(o);
+        free(r.values[i]);
+    }
+    free(r.values);
+    jd->restoring = false;
+    jsd_rearm(jd);
+}
+
+struct js_deliver *js_deliver_start(struct nats_server *ns, struct loop *l, struct streams *ss, struct jsapi *api,
+                                    struct topics *t) {
+    struct js_deliver *jd = sl_xcalloc(1, sizeof(*jd));
+    jd->ns = ns;
+    jd->loop = l;
+    jd->ss = ss;
+    jd->api = api;
+    jd->timer.fire = jsd_on_timer;
+    static const struct jsapi_consumer_ops ops = {jsd_request, jsd_count, jsd_total, jsd_stream_gone};
+    jsapi_set_consumer_ops(api, &ops, jd);
+    loop_add_before_sleep(l, jsd_before_sleep, jd);
+    jd->kv = t ? topics_metadata(t) : NULL;
+    if (jd->kv) jsd_restore_all(jd);
+    return jd;
+}
+
+void js_deliver_stop(struct js_deliver *jd) {
+    if (!jd) return;
+    static const struct jsapi_consumer_ops none = {0};
+    jsapi_set_consumer_ops(jd->api, &none, NULL);
+    loop_remove_before_sleep(jd->loop, jd);
+    loop_timer_del(jd->loop, &jd->timer);
+    if (jd->kv) jsd_persist_states(jd);
+    while (jd->streams) jsd_stream_drop(jd, jd->streams, false);
+    free(jd->state_buf);
+    free(jd);
+}

@@ -1,0 +1,36 @@
+/* js_deliver.h: JetStream consumers on the NATS side. It answers $JS.API.CONSUMER.* (through
+ * jsapi's consumer plug-in: CREATE in its three subject forms, DURABLE.CREATE, INFO, DELETE,
+ * NAMES, LIST, MSG.NEXT) with nats-server 2.9.10's JSON, keeps the consumers of each stream
+ * (broker/core/consumer.h state machines), and does their I/O: pull deliveries to the request's
+ * inbox with the stream subject and the $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.
+ * <ts_ns>.<pending> reply, push deliveries to deliver_subject, status HMSGs (404/408/409/400/100),
+ * acks on $JS.ACK.<stream>.<consumer>.> (one in-process subscription per consumer, so an ack
+ * for a missing consumer gets the no-responders 503 as from nats-server), work-queue removals
+ * and the consumer advisories on $JS.EVENT.ADVISORY.CONSUMER.*.
+ *
+ * Time: consumer deadlines run on one loop timer (monotonic), armed at the earliest
+ * consumer_next_deadline_ms. New messages reach the consumers once they are readable (a watch on
+ * each stream's log: its written end), whichever protocol appended them; consumers never see a
+ * sequence beyond it.
+ *
+ * Durable: each consumer's config and delivery state are metadata kvlog keys
+ * (consumer/<stream>/<name>/config and /state, the state rewritten once per loop turn when it
+ * changed), restored at start. */
+#ifndef SL_BROKER_JS_DELIVER_H
+#define SL_BROKER_JS_DELIVER_H
+
+struct nats_server;
+struct streams;
+struct jsapi;
+struct loop;
+struct topics;
+struct js_deliver;
+
+/* Registers the consumer side with api (jsapi_set_consumer_ops) and recreates the consumers
+ * stored in t's metadata kvlog with their delivery state (t NULL: nothing is stored). */
+struct js_deliver *js_deliver_start(struct nats_server *ns, struct loop *l, struct streams *ss, struct jsapi *api,
+                                    struct topics *t);
+/* Drops every consumer and subscription; call before jsapi_stop. NULL is fine. */
+void js_deliver_stop(struct js_deliver *jd);
+
+#endif
