@@ -102,8 +102,12 @@ struct streams {
     struct stream **arr;
     uint32_t count, cap;
     struct kafka_records_scratch scratch;
-    uint8_t *buf; /* batch build and read-back */
+    uint8_t *buf; /* read-back: stream_get's spans point here */
     size_t buf_cap;
+    /* Batch build, apart from buf: an append may copy a message just read back (the
+     * dead-letter copy), so building must not overwrite or move what it reads from. */
+    uint8_t *abuf;
+    size_t abuf_cap;
     uint8_t *hdr; /* a rebuilt header block */
     size_t hdr_cap;
     struct kafka_header_in *hin;
@@ -848,7 +852,11 @@ sl_err stream_append(struct stream *s, struct span subject, const struct stream_
                                   (int64_t)now_ms, ss->hin, hdr_count};
     size_t cap = kafka_batch_encoded_bytes_max(&rec, 1);
     if (!cap) return SL_TOO_LARGE;
-    uint8_t *buf = streams_buf(ss, cap);
+    if (cap > ss->abuf_cap) {
+        ss->abuf_cap = SL_MAX(cap, ss->abuf_cap * 2);
+        ss->abuf = sl_xrealloc(ss->abuf, ss->abuf_cap);
+    }
+    uint8_t *buf = ss->abuf;
     size_t len = kafka_batch_encode(buf, cap, &rec, 1, -1, -1, -1);
     SL_ASSERT(len > 0);
     done->pd.fn = stream_append_fired;
@@ -1089,6 +1097,7 @@ void streams_close(struct streams *ss) {
     free(ss->arr);
     kafka_records_scratch_free(&ss->scratch);
     free(ss->buf);
+    free(ss->abuf);
     free(ss->hdr);
     free(ss->hin);
     free(ss);

@@ -791,7 +791,7 @@ static void jsd_create(struct js_deliver *jd, const char *args, size_t alen, boo
         json_decref(body);
         return jsd_err(jd, m->reply, kind, 400, 10017, "consumer name in subject does not match durable name in request");
     }
-    char gen[16];
+    char gen[23]; /* jsd_random_id writes 22 characters and a NUL; a consumer name keeps 8 */
     if (durable && *durable) {
         cfg.name = durable;
         cfg.durable = true;
