@@ -4,12 +4,15 @@
 #define SL_STORAGE_FIXTURE_H
 
 #include <check.h>
+#include <stdbool.h>
+#include <sys/mount.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "base/base.h"
 #include "base/loop.h"
 #include "protocol/kafka_batch.h"
 #include "storage/log.h"
@@ -88,6 +91,44 @@ static inline size_t fx_read_all(struct log *g, int64_t from, uint32_t bytes_max
     }
     *out = buf;
     return len;
+}
+
+/* A tmpfs of the test's own, for full-disk tests (mounting needs root: mnt_make returns false
+ * and the caller skips otherwise). data is a path inside it for the store. */
+struct mnt {
+    char root[256];
+    char data[320];
+};
+
+static inline bool mnt_make(struct mnt *m, const char *opts) {
+    snprintf(m->root, sizeof(m->root), "%s", t_tmpdir());
+    if (mount("tmpfs", m->root, "tmpfs", 0, opts) != 0) {
+        rmdir(m->root);
+        return false;
+    }
+    snprintf(m->data, sizeof(m->data), "%s/data", m->root);
+    return true;
+}
+
+static inline void mnt_drop(struct mnt *m) {
+    umount2(m->root, MNT_DETACH);
+    t_rmdir(m->root);
+}
+
+/* Writes up to bytes of filler into path; returns how many fit. */
+static inline long fill_file(const char *path, long bytes) {
+    static uint8_t chunk[65536];
+    memset(chunk, 0xa5, sizeof(chunk));
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    ck_assert_int_ge(fd, 0);
+    long done = 0;
+    while (done < bytes) {
+        ssize_t n = write(fd, chunk, (size_t)SL_MIN((long)sizeof(chunk), bytes - done));
+        if (n <= 0) break;
+        done += n;
+    }
+    close(fd);
+    return done;
 }
 
 #endif

@@ -17,41 +17,6 @@
 
 /* ---- a tmpfs of its own ---------------------------------------------------------------------- */
 
-struct mnt {
-    char root[256];
-    char data[320];
-};
-
-static bool mnt_make(struct mnt *m, const char *opts) {
-    snprintf(m->root, sizeof(m->root), "%s", t_tmpdir());
-    if (mount("tmpfs", m->root, "tmpfs", 0, opts) != 0) {
-        rmdir(m->root);
-        return false;
-    }
-    snprintf(m->data, sizeof(m->data), "%s/data", m->root);
-    return true;
-}
-
-static void mnt_drop(struct mnt *m) {
-    umount2(m->root, MNT_DETACH);
-    t_rmdir(m->root);
-}
-
-/* Writes up to bytes of filler into path; returns how many fit. */
-static long fill_file(const char *path, long bytes) {
-    static uint8_t chunk[65536];
-    memset(chunk, 0xa5, sizeof(chunk));
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    ck_assert_int_ge(fd, 0);
-    long done = 0;
-    while (done < bytes) {
-        ssize_t n = write(fd, chunk, (size_t)SL_MIN((long)sizeof(chunk), bytes - done));
-        if (n <= 0) break;
-        done += n;
-    }
-    close(fd);
-    return done;
-}
 
 /* ---- appends that remember their bytes and outcome --------------------------------------------- */
 
