@@ -282,11 +282,23 @@ static sl_err log_seek_in_seg(struct seg *s, int64_t offset, uint64_t *pos, uint
                               int64_t *base, int64_t *next) {
     int64_t entry;
     uint64_t p = index_lookup(&s->ix, s->base_offset, offset, &entry);
+    struct seg_recent *lr = &s->last_read;
+    if (lr->len && (uint64_t)lr->pos + lr->len <= s->written_bytes && offset >= lr->base) {
+        if (offset < lr->next) {
+            *pos = lr->pos;
+            *len = lr->len;
+            *base = lr->base;
+            *next = lr->next;
+            return SL_OK;
+        }
+        if ((uint64_t)lr->pos + lr->len > p) p = (uint64_t)lr->pos + lr->len; /* the batch after it */
+    }
     while (p < s->written_bytes) {
         sl_err e = seg_read_batch_head(s, p, base, len, next);
         if (e) return e;
         if (*next > offset) {
             *pos = p;
+            *lr = (struct seg_recent){*base, *next, (uint32_t)p, *len};
             return SL_OK;
         }
         p += *len;
@@ -529,6 +541,7 @@ sl_err log_truncate(struct log *g, int64_t offset) {
     if (ftruncate(s->fd, (off_t)pos) != 0) return SL_IO;
     index_truncate(&s->ix, pos);
     s->recent_count = 0;
+    s->last_read.len = 0;
     s->size_bytes = s->written_bytes = s->alloc_bytes = s->zeroed_bytes = s->zero_pending_end = pos;
     s->next_offset = s->written_next_offset = base;
     if (s->synced_next_offset > base) s->synced_next_offset = base;

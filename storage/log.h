@@ -138,6 +138,9 @@ sl_err log_truncate(struct log *g, int64_t offset);
 /* Advances the start offset to offset (never backwards, never past end) and deletes every
  * segment wholly below it. Retention now, work-queue acks later. */
 sl_err log_delete_before(struct log *g, int64_t offset);
+/* Writes <dir>/start_offset if log_delete_before moved the start since the last save (the
+ * store does this about once a second and at close). */
+void log_save_start(struct log *g);
 
 /* Time and size retention, whole segments only, never the active one. Returns how many
  * segments were deleted. */

@@ -51,6 +51,7 @@ struct log {
     uint32_t seg_count, seg_cap;
 
     int64_t start_offset, next_offset, written_offset, synced_offset;
+    bool start_unsaved; /* start_offset moved; <dir>/start_offset not rewritten yet */
 
     struct wbuf *wq_head, *wq_tail; /* appended, not yet submitted; the tail may still fill */
     struct wbuf *inflight_head, *inflight_tail; /* submitted, oldest first */

@@ -4,7 +4,12 @@
  *
  * The start offset may sit inside the first segment, so it is kept in <dir>/start_offset
  * (written by rename, not synced: after a machine crash it may move back to the last value
- * that reached the disk, never forward past data). */
+ * that reached the disk, never forward past data). A work queue moves the start on nearly
+ * every ack, and a rename over an existing ext4 file forces that file's writeback, so a move
+ * inside the first segment is only marked here and saved at most about once a second
+ * (log_save_start, from the store's loop hook) and at close: like Kafka's log-start-offset
+ * checkpoint, a crash may bring back a few already-deleted records' offsets, and a stream keeps
+ * its own floor in the metadata log for exactly that reason. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -16,6 +21,7 @@
 #include "storage/store_internal.h"
 
 static void retention_save_start(struct log *g) {
+    g->start_unsaved = false;
     char path[4200];
     snprintf(path, sizeof(path), "%s/start_offset", g->dir);
     FILE *f = sl_file_begin(path);
@@ -45,11 +51,18 @@ sl_err log_delete_before(struct log *g, int64_t offset) {
     if (offset <= g->start_offset) return SL_OK;
     g->start_offset = offset;
     log_offsets_check(g, NULL);
-    retention_save_start(g);
+    g->start_unsaved = true;
     uint32_t n = 0;
     while (n + 1 < g->seg_count && g->segs[n]->sealed && g->segs[n + 1]->base_offset <= offset) n++;
-    if (n) retention_drop_front(g, n);
+    if (n) {
+        retention_drop_front(g, n);
+        if (g->start_unsaved) retention_save_start(g); /* segments went: say where the log starts now */
+    }
     return SL_OK;
+}
+
+void log_save_start(struct log *g) {
+    if (g->start_unsaved) retention_save_start(g);
 }
 
 /* The newest record time of a sealed segment; its file's mtime if no record had a timestamp. */

@@ -53,6 +53,9 @@ struct seg {
     struct seg_index ix;
     struct seg_recent *recent; /* ring of SEG_RECENT, allocated on the first append */
     uint32_t recent_head, recent_count;
+    /* The batch the last read found (len 0: none): consumers read on from where they were, so
+     * the next seek walks from here, not from the sparse index's entry. Written bytes only. */
+    struct seg_recent last_read;
     struct log *log;             /* NULL once deleted */
     struct store *store;
     struct seg *lru_prev, *lru_next;

@@ -24,6 +24,7 @@ struct store {
     struct seg *lru_head, *lru_tail; /* idle sealed-segment fds, most recent first */
     uint32_t lru_count;
     uint64_t last_retention_ms; /* monotonic: paces retention_check_ms */
+    uint64_t last_start_save_ms; /* monotonic: paces log_save_start */
     struct store_stats stats;
     struct io_op cancel_op;
     struct wbuf *pool;       /* spare write buffers */
@@ -31,6 +32,7 @@ struct store {
 };
 
 #define STORE_WBUF_POOL_BYTES (64ull << 20)
+#define STORE_START_SAVE_MS 1000 /* how often moved log start offsets are written (log_save_start) */
 
 struct wbuf *store_wbuf_get(struct store *st, uint32_t need) {
     struct wbuf **pp = &st->pool;
@@ -121,6 +123,10 @@ static void store_before_sleep(void *arg, struct loop_time now) {
             log_pump(g);
             g = next;
         }
+    }
+    if (now.mono_ms - st->last_start_save_ms >= STORE_START_SAVE_MS) {
+        for (uint32_t i = 0; i < st->log_count; i++) log_save_start(st->logs[i]);
+        st->last_start_save_ms = now.mono_ms;
     }
     if (now.mono_ms - st->last_retention_ms >= st->opts.retention_check_ms) {
         store_retention_run(st, now.wall_ms); /* retention compares record times: wall */
@@ -347,6 +353,7 @@ sl_err store_log_delete(struct store *st, struct log *g) {
  * *degraded, the marker is not written, and the next start scans instead of trusting. */
 static sl_err store_log_close(struct store *st, struct log *g, bool *degraded) {
     store_log_quiesce(st, g);
+    log_save_start(g);
     sl_err e = g->werr;
     struct seg *a = log_active(g);
     if (!e && a->fd >= 0) {

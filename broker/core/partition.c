@@ -118,6 +118,12 @@ void partition_watch_add(struct partition *p, struct log_watch *w) { log_watch_a
 void partition_watch_del(struct log_watch *w) { log_watch_del(w); }
 sl_err partition_delete_before(struct partition *p, int64_t offset) { return log_delete_before(p->log, offset); }
 
+sl_err partition_delete_records(struct partition *p, int64_t offset) {
+    sl_err e = log_delete_before(p->log, offset);
+    if (e == SL_OK) log_save_start(p->log);
+    return e;
+}
+
 /* ---- waiters ------------------------------------------------------------------------------------ */
 
 static void partition_wait_fired(struct log_waiter *w, sl_err err);

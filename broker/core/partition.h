@@ -81,6 +81,9 @@ void partition_watch_add(struct partition *p, struct log_watch *w);
 void partition_watch_del(struct log_watch *w);
 /* Advances the start offset (DeleteRecords, retention): see log_delete_before. */
 sl_err partition_delete_before(struct partition *p, int64_t offset);
+/* Kafka's DeleteRecords: as partition_delete_before, and the new start is written at once
+ * (partition_delete_before's is saved within about a second, for work-queue acks). */
+sl_err partition_delete_records(struct partition *p, int64_t offset);
 
 /* The log, for what has no partition-level operation yet (time index lookups). */
 struct log *partition_log(const struct partition *p);

@@ -42,11 +42,13 @@ enum stream_deleted_tag { STREAM_DTAG_FLOOR = 1, STREAM_DTAG_SEQS = 2 };
 
 #define STREAM_SUBJ_NONE UINT32_MAX
 #define STREAM_AGE_CHECK_MS 1000
+#define STREAM_READ_AHEAD_BYTES (64u << 10) /* stream_get reads whole batches up to this much at once */
 #define STREAM_MSGID_BUCKETS_MIN 256
 
 struct stream_meta {
-    uint32_t subj; /* index into subjs; STREAM_SUBJ_NONE: deleted */
-    uint32_t size; /* stored size as nats-server counts it */
+    uint32_t subj;        /* index into subjs; STREAM_SUBJ_NONE: deleted */
+    uint32_t size : 31;   /* stored size as nats-server counts it (max_payload is far below 2 GiB) */
+    uint32_t has_hdr : 1; /* the size includes a header block (stream_peek needs to know) */
     int64_t ts_ms;
 };
 
@@ -80,6 +82,7 @@ struct stream {
     uint64_t first_seq, last_seq;
     uint64_t messages, bytes, num_subjects;
     int64_t last_ts_ms;
+    uint64_t removals, consumer_removals; /* all removals; those made through stream_remove */
     /* removed sequences above first_seq, sorted */
     uint64_t *deleted;
     uint32_t deleted_count, deleted_cap;
@@ -102,8 +105,20 @@ struct streams {
     struct stream **arr;
     uint32_t count, cap;
     struct kafka_records_scratch scratch;
-    uint8_t *buf; /* read-back: stream_get's spans point here */
+    /* Read-back (stream_get's spans point here): a chunk of whole batches read ahead from one
+     * stream's log, [rc_base, rc_next) in offsets, so a consumer reading on costs no syscall
+     * per message; and the batch last opened in it, inflated into its own scratch (appends
+     * use the other one) and walked on from the record last returned. */
+    uint8_t *buf;
     size_t buf_cap;
+    const struct stream *rc_stream; /* NULL: nothing cached */
+    int64_t rc_base, rc_next;
+    uint32_t rc_len;
+    struct kafka_records_scratch rscratch;
+    bool rb_open;
+    uint32_t rb_pos;        /* the open batch's place in buf */
+    int64_t rb_last_offset; /* the record it returned last */
+    struct kafka_records_iter rb_it;
     /* Batch build, apart from buf: an append may copy a message just read back (the
      * dead-letter copy), so building must not overwrite or move what it reads from. */
     uint8_t *abuf;
@@ -117,6 +132,8 @@ struct streams {
     struct loop_timer age_timer;
     struct loop_timer persist_timer;
 };
+
+static void streams_read_forget(struct streams *ss, const struct stream *s);
 
 static struct loop *streams_loop(const struct streams *ss) { return store_loop(ss->st); }
 
@@ -490,6 +507,7 @@ static void stream_unindex(struct stream *s, uint64_t seq) {
     if (sj->count == 0) s->num_subjects--;
     s->messages--;
     s->bytes -= m->size;
+    s->removals++;
     m->subj = STREAM_SUBJ_NONE;
 }
 
@@ -550,6 +568,7 @@ static uint32_t stream_hdr_block_len(const struct kafka_records_rec *r, struct s
 
 static void stream_index_record(struct stream *s, const struct kafka_records_rec *r, uint64_t now_ms, bool live) {
     uint64_t seq = (uint64_t)r->offset + 1;
+    if (s->last_seq >= seq) streams_read_forget(s->ss, s);
     /* A write that failed rewound the log: forget what was indexed from there on. */
     while (s->last_seq >= seq && s->last_seq >= s->base_seq) {
         if (meta_live(s, s->last_seq)) stream_unindex(s, s->last_seq);
@@ -558,7 +577,7 @@ static void stream_index_record(struct stream *s, const struct kafka_records_rec
     }
     if (s->first_seq > s->last_seq + 1) s->first_seq = s->last_seq + 1;
     while (s->last_seq + 1 < seq) { /* a gap: nothing there */
-        meta_push(s, (struct stream_meta){STREAM_SUBJ_NONE, 0, 0});
+        meta_push(s, (struct stream_meta){STREAM_SUBJ_NONE, 0, 0, 0});
         if (s->last_seq >= s->first_seq) deleted_insert(s, s->last_seq);
     }
     struct span msg_id = {0};
@@ -567,7 +586,7 @@ static void stream_index_record(struct stream *s, const struct kafka_records_rec
     if (msg_id.len && r->timestamp + stream_window_ms(s) > (int64_t)now_ms)
         msgid_add(s, (const char *)msg_id.p, msg_id.len, seq, r->timestamp);
     if (!live) {
-        meta_push(s, (struct stream_meta){STREAM_SUBJ_NONE, 0, r->timestamp});
+        meta_push(s, (struct stream_meta){STREAM_SUBJ_NONE, 0, 0, r->timestamp});
         return;
     }
     const char *subj;
@@ -576,7 +595,7 @@ static void stream_index_record(struct stream *s, const struct kafka_records_rec
     uint32_t idx = subj_intern(s, subj, subj_len);
     uint32_t vl = r->value.len > 0 ? (uint32_t)r->value.len : 0;
     uint32_t size = stream_msg_size(subj_len, hdr_len, vl);
-    meta_push(s, (struct stream_meta){idx, size, r->timestamp});
+    meta_push(s, (struct stream_meta){idx, size, hdr_len != 0, r->timestamp});
     struct stream_subj *sj = &s->subjs[idx];
     if (sj->count++ == 0) {
         s->num_subjects++;
@@ -654,24 +673,50 @@ static uint8_t *streams_buf(struct streams *ss, size_t n) {
     return ss->buf;
 }
 
-/* Finds the record at offset in the batch at [p, p+len). */
-static sl_err stream_find_record(struct streams *ss, const uint8_t *p, uint32_t len, int64_t offset,
-                                 struct kafka_records_rec *out) {
-    uint32_t off = 0;
-    while (off + KAFKA_BATCH_LOG_OVERHEAD <= len) {
-        uint32_t blen = sl_load_be32(p + off + 8) + KAFKA_BATCH_LOG_OVERHEAD;
-        if (off + blen > len) break;
-        struct kafka_records_iter it;
-        sl_err e = kafka_records_open(&it, p + off, blen, &ss->scratch);
-        if (e) return e;
-        if (offset >= it.h.base_offset && offset <= kafka_batch_last_offset(&it.h)) {
-            while ((e = kafka_records_next(&it, out)) == SL_OK)
-                if (out->offset == offset) return SL_OK;
-            return SL_NOT_FOUND;
-        }
-        off += blen;
+/* Forgets what stream_get read ahead (the log was rewound, or the stream goes). */
+static void streams_read_forget(struct streams *ss, const struct stream *s) {
+    if (!s || ss->rc_stream == s) {
+        ss->rc_stream = NULL;
+        ss->rb_open = false;
     }
-    return SL_NOT_FOUND;
+}
+
+/* Finds the record at offset in the cached chunk: headers only up to its batch, which is
+ * opened (inflated) once and walked on while reads go forward. */
+static sl_err stream_find_record(struct streams *ss, int64_t offset, struct kafka_records_rec *out) {
+    const uint8_t *p = ss->buf;
+    uint32_t len = ss->rc_len, off = 0;
+    sl_err e;
+    if (ss->rb_open && offset > ss->rb_last_offset && offset <= kafka_batch_last_offset(&ss->rb_it.h)) {
+        off = ss->rb_pos;
+    } else {
+        /* Reading on past the open batch: walk from the batch after it, not the chunk's start. */
+        if (ss->rb_open && offset > kafka_batch_last_offset(&ss->rb_it.h))
+            off = ss->rb_pos + (uint32_t)ss->rb_it.h.batch_length + KAFKA_BATCH_LOG_OVERHEAD;
+        ss->rb_open = false;
+        for (;;) {
+            if (off + KAFKA_BATCH_HEADER_BYTES > len) return SL_NOT_FOUND;
+            uint32_t blen = sl_load_be32(p + off + 8) + KAFKA_BATCH_LOG_OVERHEAD;
+            struct kafka_batch_header h;
+            if (off + blen > len || kafka_batch_header_read(p + off, blen, &h) != SL_OK) return SL_CORRUPT;
+            if (offset < h.base_offset) return SL_NOT_FOUND;
+            if (offset <= kafka_batch_last_offset(&h)) {
+                if ((e = kafka_records_open(&ss->rb_it, p + off, blen, &ss->rscratch))) return e;
+                ss->rb_open = true;
+                ss->rb_pos = off;
+                ss->rb_last_offset = -1;
+                break;
+            }
+            off += blen;
+        }
+    }
+    while ((e = kafka_records_next(&ss->rb_it, out)) == SL_OK) {
+        ss->rb_last_offset = out->offset;
+        if (out->offset == offset) return SL_OK;
+        if (out->offset > offset) break;
+    }
+    ss->rb_open = false;
+    return e == SL_OK || e == SL_NOT_FOUND ? SL_NOT_FOUND : e;
 }
 
 static void stream_build_hdr(struct streams *ss, const struct kafka_records_rec *r, struct span *out) {
@@ -707,21 +752,32 @@ static void stream_build_hdr(struct streams *ss, const struct kafka_records_rec 
 
 sl_err stream_get(struct stream *s, uint64_t seq, struct stream_msg *out) {
     if (!meta_live(s, seq)) return SL_NOT_FOUND;
-    struct log_span sp;
-    sl_err e = partition_read(s->part, (int64_t)seq - 1, 1, &sp);
-    if (e) return e == SL_OFFSET_OUT_OF_RANGE ? SL_NOT_FOUND : e;
-    if (sp.len == 0) {
+    struct streams *ss = s->ss;
+    int64_t offset = (int64_t)seq - 1;
+    if (ss->rc_stream != s || offset < ss->rc_base || offset >= ss->rc_next) {
+        streams_read_forget(ss, NULL);
+        struct log_span sp;
+        sl_err e = partition_read(s->part, offset, STREAM_READ_AHEAD_BYTES, &sp);
+        if (e) return e == SL_OFFSET_OUT_OF_RANGE ? SL_NOT_FOUND : e;
+        if (sp.len == 0) {
+            log_span_release(&sp);
+            return SL_NOT_FOUND; /* appended, not yet written */
+        }
+        uint8_t *buf = streams_buf(ss, sp.len);
+        ssize_t n = pread(sp.fd, buf, sp.len, (off_t)sp.pos);
         log_span_release(&sp);
-        return SL_NOT_FOUND; /* appended, not yet written */
+        if (n != (ssize_t)sp.len) return SL_IO;
+        ss->rc_stream = s;
+        ss->rc_base = sp.base_offset;
+        ss->rc_next = sp.next_offset;
+        ss->rc_len = sp.len;
     }
-    uint8_t *buf = streams_buf(s->ss, sp.len);
-    ssize_t n = pread(sp.fd, buf, sp.len, (off_t)sp.pos);
-    uint32_t len = sp.len;
-    log_span_release(&sp);
-    if (n != (ssize_t)len) return SL_IO;
     struct kafka_records_rec r;
-    e = stream_find_record(s->ss, buf, len, (int64_t)seq - 1, &r);
-    if (e) return e == SL_NOT_FOUND ? e : SL_CORRUPT;
+    sl_err e = stream_find_record(ss, offset, &r);
+    if (e) {
+        streams_read_forget(ss, NULL);
+        return e == SL_NOT_FOUND ? e : SL_CORRUPT;
+    }
     const struct stream_meta *m = meta_at(s, seq);
     const struct stream_subj *sj = &s->subjs[m->subj];
     out->seq = seq;
@@ -759,7 +815,24 @@ uint64_t stream_next_seq(struct stream *s, struct span filter, uint64_t from_seq
     return 0;
 }
 
-sl_err stream_remove(struct stream *s, uint64_t seq) { return stream_remove_one(s, seq); }
+sl_err stream_remove(struct stream *s, uint64_t seq) {
+    sl_err e = stream_remove_one(s, seq);
+    if (e == SL_OK) s->consumer_removals++;
+    return e;
+}
+
+uint64_t stream_foreign_removals(const struct stream *s) { return s->removals - s->consumer_removals; }
+
+bool stream_peek(const struct stream *s, uint64_t seq, struct span *subject, uint32_t *bytes, int64_t *ts_ms) {
+    if (!meta_live(s, seq)) return false;
+    const struct stream_meta *m = meta_at(s, seq);
+    const struct stream_subj *sj = &s->subjs[m->subj];
+    *subject = (struct span){(const uint8_t *)sj->name, sj->len};
+    /* stream_msg_size backwards: what is left is subject + header block + payload. */
+    *bytes = m->size - 30 - (m->has_hdr ? 4 : 0);
+    *ts_ms = m->ts_ms;
+    return true;
+}
 sl_err stream_delete_msg(struct stream *s, uint64_t seq) { return stream_remove_one(s, seq); }
 
 sl_err stream_purge(struct stream *s, struct span filter, uint64_t *purged) {
@@ -889,6 +962,7 @@ void stream_get_state(const struct stream *s, struct stream_state *out) {
 }
 
 static void stream_free(struct stream *s) {
+    streams_read_forget(s->ss, s);
     if (s->part) partition_set_append_observer(s->part, NULL, NULL);
     for (uint32_t i = 0; i < s->subj_count; i++) free(s->subjs[i].name);
     free(s->subjs);
@@ -963,7 +1037,7 @@ static sl_err stream_rebuild(struct stream *s) {
         free(buf);
     }
     /* The log's end may be past the last record (the tail deleted): sequences continue there. */
-    while (s->last_seq < (uint64_t)end) meta_push(s, (struct stream_meta){STREAM_SUBJ_NONE, 0, 0});
+    while (s->last_seq < (uint64_t)end) meta_push(s, (struct stream_meta){STREAM_SUBJ_NONE, 0, 0, 0});
     stream_advance_floor(s);
     return SL_OK;
 }
@@ -1060,6 +1134,7 @@ sl_err streams_open(struct streams **out, struct store *st, struct topics *t) {
     ss->st = st;
     ss->t = t;
     kafka_records_scratch_init(&ss->scratch, 0);
+    kafka_records_scratch_init(&ss->rscratch, 0);
     ss->age_timer.fire = streams_age_fire;
     ss->persist_timer.fire = streams_persist_fire;
     for (uint32_t i = 0; i < topics_count(t); i++) {
@@ -1096,6 +1171,7 @@ void streams_close(struct streams *ss) {
     for (uint32_t i = 0; i < ss->count; i++) stream_free(ss->arr[i]);
     free(ss->arr);
     kafka_records_scratch_free(&ss->scratch);
+    kafka_records_scratch_free(&ss->rscratch);
     free(ss->buf);
     free(ss->abuf);
     free(ss->hdr);

@@ -214,14 +214,22 @@ sl_err stream_get_last_for_subject(struct stream *s, struct span subject, struct
 
 /* Whether seq holds a live message. */
 bool stream_exists(const struct stream *s, uint64_t seq);
+/* A live message's subject, size (subject + header block + payload) and store time from the
+ * in-memory index, without reading the log; false if seq is not live. */
+bool stream_peek(const struct stream *s, uint64_t seq, struct span *subject, uint32_t *bytes, int64_t *ts_ms);
 uint64_t stream_last_seq(const struct stream *s);
 /* The first live sequence >= from_seq whose subject matches filter (len 0 or ">": any), 0 if
  * none yet. Wildcards as NATS: '*' one token, '>' the rest. */
 uint64_t stream_next_seq(struct stream *s, struct span filter, uint64_t from_seq);
 
-/* Removes one message (work-queue ack, MSG.DELETE): SL_NOT_FOUND if it is not there. */
+/* Removes one message for a consumer (work-queue or interest ack), which accounts for it
+ * itself: SL_NOT_FOUND if it is not there. */
 sl_err stream_remove(struct stream *s, uint64_t seq);
+/* MSG.DELETE: as stream_remove, but consumers must hear of it (stream_foreign_removals). */
 sl_err stream_delete_msg(struct stream *s, uint64_t seq);
+/* Counts removals consumers did not make themselves (limits, age, purge, MSG.DELETE): when it
+ * changes, consumers resynchronise their pending counts and sets. */
+uint64_t stream_foreign_removals(const struct stream *s);
 /* Removes every message (filter len 0) or every message whose subject matches filter; returns
  * how many went in *purged. */
 sl_err stream_purge(struct stream *s, struct span filter, uint64_t *purged);

@@ -481,7 +481,7 @@ sl_err kafka_handle_delete_records(struct kconn *kc, struct kreq *q, struct kr *
                 pr->error_code = (int16_t)sl_err_kafka(SL_OFFSET_OUT_OF_RANGE);
                 continue;
             }
-            pr->error_code = (int16_t)sl_err_kafka(partition_delete_before(part, off));
+            pr->error_code = (int16_t)sl_err_kafka(partition_delete_records(part, off));
             pr->low_watermark = partition_start_offset(part);
         }
     }

@@ -39,7 +39,7 @@ struct jsd_stream {
     struct stream *s;
     struct jsd_consumer *head;
     uint32_t count;
-    uint64_t seen_last_seq, seen_first_seq;
+    uint64_t seen_last_seq, seen_foreign_removals;
     struct log_watch watch; /* the log's written end moved: new messages are readable */
     bool watching;
     struct js_deliver *jd;
@@ -96,15 +96,18 @@ static uint64_t view_last_seq(void *arg) { return jsd_ready_seq(arg); }
 
 static char jsd_subject_buf[1024];
 
+/* From the stream's index: a delivery must not read the message from the log twice. */
 static bool view_msg_meta(void *arg, uint64_t seq, struct consumer_msg_meta *out) {
-    struct stream_msg m;
-    if (stream_get(((struct jsd_stream *)arg)->s, seq, &m) != SL_OK) return false;
-    uint32_t n = SL_MIN(m.subject.len, (uint32_t)sizeof(jsd_subject_buf) - 1);
-    memcpy(jsd_subject_buf, m.subject.p, n);
+    struct span subject;
+    uint32_t bytes;
+    int64_t ts_ms;
+    if (!stream_peek(((struct jsd_stream *)arg)->s, seq, &subject, &bytes, &ts_ms)) return false;
+    uint32_t n = SL_MIN(subject.len, (uint32_t)sizeof(jsd_subject_buf) - 1);
+    memcpy(jsd_subject_buf, subject.p, n);
     jsd_subject_buf[n] = 0;
     out->subject = jsd_subject_buf;
-    out->bytes = m.subject.len + m.hdr.len + m.payload.len;
-    out->ts_ns = m.time_ms * 1000000;
+    out->bytes = bytes;
+    out->ts_ns = ts_ms * 1000000;
     return true;
 }
 static uint64_t view_seq_for_time(void *arg, int64_t ts_ns) {
@@ -367,11 +370,9 @@ static struct jsd_stream *jsd_stream_find(struct js_deliver *jd, const struct st
     if (!create) return NULL;
     struct jsd_stream *st = sl_xcalloc(1, sizeof(*st));
     st->s = (struct stream *)s;
-    struct stream_state ss;
-    stream_get_state(st->s, &ss);
     st->jd = jd;
     st->seen_last_seq = jsd_ready_seq(st);
-    st->seen_first_seq = ss.first_seq;
+    st->seen_foreign_removals = stream_foreign_removals(st->s);
     st->watch.fire = jsd_on_watch;
     partition_watch_add(stream_partition(st->s), &st->watch);
     st->watching = true;
@@ -462,13 +463,14 @@ static void jsd_before_sleep(void *arg, struct loop_time now) {
     bool any = false;
     for (struct jsd_stream *st = jd->streams; st; st = st->next) {
         if (!st->head) continue;
-        struct stream_state ss;
-        stream_get_state(st->s, &ss);
-        if (ss.first_seq != st->seen_first_seq && ss.first_seq > st->seen_first_seq + 1) {
+        /* Only removals the consumers did not make (limits, age, purge, MSG.DELETE): a resync
+         * recounts pending over the whole stream, too much for every turn of acks. */
+        uint64_t fr = stream_foreign_removals(st->s);
+        if (fr != st->seen_foreign_removals) {
             for (struct jsd_consumer *jc = st->head; jc; jc = jc->next) consumer_stream_resync(jc->c, now.mono_ms);
             any = true;
         }
-        st->seen_first_seq = ss.first_seq;
+        st->seen_foreign_removals = fr;
     }
     if (jd->kv && jsd_persist_states(jd)) any = true;
     if (any) loop_timer_add(jd->loop, &jd->timer, now.mono_ms);
