@@ -30,6 +30,13 @@ static uint64_t loop_real_mono_ms(void *arg) {
     return loop_monotonic_ms();
 }
 
+static uint64_t loop_real_mono_us(void *arg) {
+    (void)arg;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 static void loop_read_clock(struct loop *l) {
     l->now_ms = l->clock.wall_ms(l->clock.arg);
     uint64_t mono = l->clock.mono_ms(l->clock.arg);
@@ -53,7 +60,7 @@ int loop_init(struct loop *l, uint32_t entries) {
     p.cq_entries = entries * 4;
     int rc = io_uring_queue_init_params(entries, &l->ring, &p);
     if (rc < 0) return rc;
-    l->clock = (struct loop_clock){loop_real_wall_ms, loop_real_mono_ms, NULL};
+    l->clock = (struct loop_clock){loop_real_wall_ms, loop_real_mono_ms, NULL, loop_real_mono_us};
     loop_read_clock(l);
     return 0;
 }

@@ -14,6 +14,7 @@
 #include "base/logging.h"
 #include "broker/core/stream.h"
 #include "broker/core/topics.h"
+#include "broker/monitor.h"
 #include "broker/nats/js_ingest.h"
 #include "broker/nats/js_deliver.h"
 #include "broker/nats/jsapi.h"
@@ -162,12 +163,24 @@ int broker_start(struct broker *b, const struct sl_config *cfg) {
         return -1;
     }
     b->nats_running = true;
+    if (monitor_start(b) != 0) {
+        nats_server_stop(&b->nats);
+        kafka_server_stop(&b->kafka);
+        streams_close(b->streams);
+        topics_close(b->topics);
+        store_close(b->store);
+        loop_close(&b->loop);
+        broker_signals_restore(b);
+        return -1;
+    }
+    b->http_running = true;
     if (b->streams) {
         b->js_ingest = js_ingest_new(&b->nats, b->streams);
         b->jsapi = jsapi_start(&b->nats, b->streams, b->js_ingest);
         b->js_deliver = js_deliver_start(&b->nats, &b->loop, b->streams, b->jsapi, b->topics);
     }
     broker_signal_arm(b);
+    b->monitor_ready = true;
     const struct store_stats *stats = store_get_stats(b->store);
     if (stats->fresh)
         SL_INFO("sluice-server " SL_VERSION " started: data_dir=%s (new data directory)", b->cfg.data_dir);
@@ -189,6 +202,7 @@ void broker_run(struct broker *b) {
 
 int broker_stop(struct broker *b) {
     SL_INFO("shutting down");
+    b->monitor_draining = true; /* /healthz answers 503 until the port closes, last */
     /* JetStream first: its PubAcks in flight go out while NATS still runs. */
     js_deliver_stop(b->js_deliver);
     b->js_deliver = NULL;
@@ -200,6 +214,8 @@ int broker_stop(struct broker *b) {
     b->nats_running = false;
     if (b->kafka_running) kafka_server_stop(&b->kafka);
     b->kafka_running = false;
+    if (b->http_running) monitor_stop(b);
+    b->http_running = false;
     streams_close(b->streams);
     b->streams = NULL;
     topics_close(b->topics);

@@ -1,7 +1,7 @@
 /* server.h: struct broker, the running process: its config, its io_uring loop, its store, and
  * the signalfd that ends it. broker_start() brings everything up in order, broker_run() turns
  * the loop until SIGTERM or SIGINT, broker_stop() takes it down in reverse order. The Kafka,
- * NATS and HTTP listeners will hang off this struct. */
+ * NATS and monitoring (HTTP) listeners hang off this struct. */
 #ifndef SL_BROKER_SERVER_H
 #define SL_BROKER_SERVER_H
 
@@ -11,6 +11,7 @@
 
 #include "base/loop.h"
 #include "broker/config.h"
+#include "broker/http/http_server.h"
 #include "broker/kafka/kafka.h"
 #include "broker/nats/nats_server.h"
 
@@ -34,6 +35,11 @@ struct broker {
     bool kafka_running;
     struct nats_server nats;
     bool nats_running;
+    struct http_server http;      /* the monitoring port (monitor.c) */
+    bool http_running;
+    bool monitor_ready;           /* /healthz: 200 once everything is up */
+    bool monitor_draining;        /* /healthz: 503 from the start of shutdown */
+    uint64_t start_wall_ms;
 
     /* SIGTERM and SIGINT are blocked and read from signal_fd, so shutdown runs on the loop
      * like everything else instead of in a handler. */

@@ -22,6 +22,7 @@ struct wbuf {
     uint32_t done;       /* bytes written so far (short writes resume here) */
     int64_t next_offset; /* one past the last offset in the buffer */
     int64_t ix_max_ts;   /* the segment index's newest timestamp before this buffer's batches */
+    uint64_t submit_us;  /* when its write was submitted (latency metrics) */
     uint8_t *data;
 };
 
@@ -36,6 +37,7 @@ struct log_sync {
     struct log *g;
     struct seg *seg;
     int64_t covers;   /* the segment's written offset when the sync was submitted */
+    uint64_t submit_us; /* latency metrics */
     bool in_use;
     bool seal;        /* the segment's last sync before it is trimmed and indexed */
 };

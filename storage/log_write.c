@@ -243,6 +243,14 @@ static void log_sync_done(struct io_op *op, int32_t res) {
     struct log *g = y->g;
     struct seg *s = y->seg;
     y->in_use = false;
+    struct store_stats *st = store_stats_mut(g->store);
+    if (res >= 0) {
+        uint64_t now = loop_mono_us(store_loop(g->store));
+        sl_hist_observe(&st->sync_latency, now > y->submit_us ? now - y->submit_us : 0);
+        st->syncs++;
+    } else if (res != -ECANCELED) {
+        st->io_errors++;
+    }
     if (res == -ECANCELED) {
         /* Its linked write came up short and will be resubmitted; a new sync follows it. */
         s->sync_requested_next = s->synced_next_offset;
@@ -270,6 +278,7 @@ static bool log_submit_sync(struct log *g, struct seg *s, int64_t covers, bool s
     y->covers = covers;
     y->seal = seal;
     y->op.done = log_sync_done;
+    y->submit_us = loop_mono_us(store_loop(g->store));
     struct io_uring_sqe *sqe = loop_sqe(store_loop(g->store), &y->op);
     io_uring_prep_fsync(sqe, s->fd, IORING_FSYNC_DATASYNC);
     if (covers > s->sync_requested_next) s->sync_requested_next = covers;
@@ -352,6 +361,7 @@ static void log_inflight_push(struct log *g, struct wbuf *b) {
 
 static struct io_uring_sqe *log_write_sqe(struct log *g, struct wbuf *b) {
     b->op.done = log_write_done;
+    b->submit_us = loop_mono_us(store_loop(g->store));
     g->writes_pending++;
     struct io_uring_sqe *sqe = loop_sqe(store_loop(g->store), &b->op);
     io_uring_prep_write(sqe, b->seg->fd, b->data + b->done, b->len - b->done, b->pos + b->done);
@@ -414,6 +424,15 @@ static void log_write_done(struct io_op *op, int32_t res) {
     struct wbuf *b = sl_container_of(op, struct wbuf, op);
     struct log *g = b->log;
     g->writes_pending--;
+    struct store_stats *st = store_stats_mut(g->store);
+    if (res > 0) {
+        uint64_t now = loop_mono_us(store_loop(g->store));
+        sl_hist_observe(&st->write_latency, now > b->submit_us ? now - b->submit_us : 0);
+        st->writes++;
+        st->bytes_written += (uint64_t)res;
+    } else if (res != -EINTR && res != -EAGAIN) {
+        st->io_errors++;
+    }
     if (res == -ENOSPC || res == -EDQUOT) {
         log_write_nospace(g, b);
         return;

@@ -70,6 +70,7 @@ void store_options_defaults(struct store_options *o) {
 
 struct loop *store_loop(const struct store *st) { return st->loop; }
 const struct store_stats *store_get_stats(const struct store *st) { return &st->stats; }
+struct store_stats *store_stats_mut(struct store *st) { return &st->stats; }
 uint32_t store_log_count(const struct store *st) { return st->log_count; }
 struct log *store_log_at(const struct store *st, uint32_t i) { return i < st->log_count ? st->logs[i] : NULL; }
 const char *store_log_topic(const struct log *g) { return g->topic; }

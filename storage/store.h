@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "base/loop.h"
+#include "base/prom.h"
 #include "storage/log.h"
 
 #define STORE_CLEAN_MARKER ".clean_shutdown"
@@ -24,6 +25,9 @@ struct store_stats {
     uint64_t rebuilt_indexes;
     bool clean;                  /* the marker was found at open */
     bool fresh;                  /* neither marker nor partitions: a new data directory */
+    /* I/O, for /metrics: submit-to-completion times of segment writes and fdatasyncs. */
+    struct sl_hist write_latency, sync_latency;
+    uint64_t bytes_written, writes, syncs, io_errors;
 };
 
 struct store_options {
@@ -52,6 +56,9 @@ const char *store_log_topic(const struct log *g);
 int32_t store_log_partition(const struct log *g);
 
 const struct store_stats *store_get_stats(const struct store *st);
+/* For the logs: the counters they bump. */
+struct store_stats *store_stats_mut(struct store *st);
+
 struct loop *store_loop(const struct store *st);
 
 /* Runs retention on every log now (the hook also runs it every retention_check_ms). */

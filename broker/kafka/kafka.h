@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "base/loop.h"
+#include "base/prom.h"
 #include "broker/config.h"
 #include "broker/core/cluster_meta.h"
 #include "broker/core/topics.h"
@@ -41,6 +42,9 @@ struct kafka_server {
     char advertised_host[256];
     int32_t advertised_port;
     uint64_t requests_total;
+    /* /metrics: per API key, requests answered and their receive-to-queued-response time. */
+    uint64_t api_requests[KAFKA_API_KEY_MAX + 1];
+    struct sl_hist api_latency[KAFKA_API_KEY_MAX + 1];
     struct group_registry *groups;
     struct offsets *offsets;
     struct loop_timer group_timer;
@@ -52,6 +56,7 @@ struct kreq {
     struct kconn *kc;
     int16_t key, version;
     int32_t correlation_id;
+    uint64_t start_us; /* when the request was read (latency metrics) */
     struct kstr client_id; /* borrowed from the request frame: valid only while its handler runs */
     bool ready;
     bool silent;       /* acks=0: no response at all */
@@ -76,6 +81,8 @@ struct kconn {
 int kafka_server_start(struct kafka_server *ks, const struct sl_config *cfg, struct loop *l,
                        struct store *st, struct topics *topics);
 void kafka_server_stop(struct kafka_server *ks);
+/* Appends the Kafka wing's /metrics families (kafka_metrics.c). */
+void kafka_server_metrics(struct kafka_server *ks, struct prom *p);
 
 /* Topic lookup with auto-creation per config (Produce and Metadata). */
 struct topic *kafka_topic_get(struct kafka_server *ks, struct kstr name, bool may_create, sl_err *err);

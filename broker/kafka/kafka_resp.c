@@ -57,6 +57,11 @@ void kconn_flush(struct kconn *kc) {
         kc->q_head = q->next;
         if (!kc->q_head) kc->q_tail = NULL;
         kc->q_count--;
+        if (q->key >= 0 && q->key <= KAFKA_API_KEY_MAX) {
+            uint64_t now = loop_mono_us(kc->ks->loop);
+            kc->ks->api_requests[q->key]++;
+            sl_hist_observe(&kc->ks->api_latency[q->key], now > q->start_us ? now - q->start_us : 0);
+        }
         if (!q->silent) conn_send_chain(kc->c, q->head, q->tail, q->bytes);
         else kreq_free(q), q = NULL;
         if (q) {
@@ -77,6 +82,7 @@ struct kreq *kreq_new(struct kconn *kc, const struct kafka_req_header *h) {
     q->key = h->api_key;
     q->version = h->api_version;
     q->correlation_id = h->correlation_id;
+    q->start_us = loop_mono_us(kc->ks->loop);
     if (kc->q_tail) kc->q_tail->next = q;
     else kc->q_head = q;
     kc->q_tail = q;

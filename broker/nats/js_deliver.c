@@ -9,6 +9,7 @@
 #include "base/base.h"
 #include "base/logging.h"
 #include "base/loop.h"
+#include "base/prom.h"
 #include "broker/core/consumer.h"
 #include "broker/core/stream.h"
 #include "broker/core/topics.h"
@@ -65,6 +66,7 @@ struct js_deliver {
     uint32_t total;
     struct loop_timer timer;
     uint64_t next_id;
+    uint64_t dlq_appends, wq_removals; /* /metrics */
 };
 
 static int64_t jsd_wall_ns(const struct js_deliver *jd) { return (int64_t)loop_now_ms(jd->loop) * 1000000; }
@@ -228,7 +230,7 @@ static void jsd_remove(void *arg, uint64_t stream_seq) {
         for (struct jsd_consumer *o = jc->st->head; o; o = o->next)
             if (o != jc && !consumer_acked(o->c, stream_seq, subject)) return;
     }
-    (void)stream_remove(s, stream_seq);
+    if (stream_remove(s, stream_seq) == SL_OK) jc->jd->wq_removals++;
 }
 
 /* The native dead-letter stream of s (provisional naming): the stream holding the subject of
@@ -273,6 +275,7 @@ static void jsd_dead_letter(void *arg, uint64_t stream_seq, uint64_t deliveries,
     struct stream_append_done *d = sl_xcalloc(1, sizeof(*d));
     d->fn = jsd_dlq_done;
     sl_err e = stream_append(dlq, span_str(subject), h, n, m.payload, loop_now_ms(jd->loop), d);
+    if (e == SL_OK) jd->dlq_appends++;
     if (e) {
         SL_WARN("dead-letter append to %s refused: %s", stream_name(dlq), sl_err_str(e));
         free(d);
@@ -1127,4 +1130,37 @@ void js_deliver_stop(struct js_deliver *jd) {
     while (jd->streams) jsd_stream_drop(jd, jd->streams, false);
     free(jd->state_buf);
     free(jd);
+}
+
+/* ---- /metrics ------------------------------------------------------------------------------------- */
+
+uint32_t js_deliver_consumer_count(const struct js_deliver *jd) { return jd ? jd->total : 0; }
+
+void js_deliver_metrics(struct js_deliver *jd, struct prom *p) {
+    static const struct {
+        const char *name, *help;
+    } fam[] = {
+        {"sluice_jetstream_consumer_pending_messages", "Messages matching the consumer's filter not yet delivered (num_pending)."},
+        {"sluice_jetstream_consumer_ack_pending_messages", "Messages delivered and not yet acknowledged (num_ack_pending)."},
+        {"sluice_jetstream_consumer_redelivered_messages", "Pending messages delivered more than once (num_redelivered)."},
+        {"sluice_jetstream_consumer_waiting_requests", "Pull requests waiting (num_waiting)."},
+    };
+    char labels[512];
+    for (size_t f = 0; f < SL_ARRAY_LEN(fam); f++) {
+        prom_family(p, fam[f].name, "gauge", fam[f].help);
+        for (struct jsd_stream *st = jd->streams; st; st = st->next)
+            for (struct jsd_consumer *jc = st->head; jc; jc = jc->next) {
+                struct consumer_info ci;
+                consumer_info(jc->c, &ci);
+                uint64_t v = f == 0 ? ci.num_pending : f == 1 ? ci.num_ack_pending : f == 2 ? ci.num_redelivered : ci.num_waiting;
+                prom_labels(labels, sizeof(labels), "stream", stream_name(st->s), "consumer", jc->name, NULL);
+                prom_u64(p, fam[f].name, labels, v);
+            }
+    }
+    prom_family(p, "sluice_jetstream_dlq_appends_total", "counter",
+                "Messages copied to a dead-letter stream (max deliveries reached or terminated).");
+    prom_u64(p, "sluice_jetstream_dlq_appends_total", NULL, jd->dlq_appends);
+    prom_family(p, "sluice_jetstream_workqueue_removals_total", "counter",
+                "Messages removed from work-queue and interest streams once acknowledged.");
+    prom_u64(p, "sluice_jetstream_workqueue_removals_total", NULL, jd->wq_removals);
 }

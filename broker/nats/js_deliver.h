@@ -19,12 +19,15 @@
 #ifndef SL_BROKER_JS_DELIVER_H
 #define SL_BROKER_JS_DELIVER_H
 
+#include <stdint.h>
+
 struct nats_server;
 struct streams;
 struct jsapi;
 struct loop;
 struct topics;
 struct js_deliver;
+struct prom;
 
 /* Registers the consumer side with api (jsapi_set_consumer_ops) and recreates the consumers
  * stored in t's metadata kvlog with their delivery state (t NULL: nothing is stored). */
@@ -32,5 +35,8 @@ struct js_deliver *js_deliver_start(struct nats_server *ns, struct loop *l, stru
                                     struct topics *t);
 /* Drops every consumer and subscription; call before jsapi_stop. NULL is fine. */
 void js_deliver_stop(struct js_deliver *jd);
+/* Appends the JetStream consumers' /metrics families (pending, ack pending, DLQ appends...). */
+void js_deliver_metrics(struct js_deliver *jd, struct prom *p);
+uint32_t js_deliver_consumer_count(const struct js_deliver *jd);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "base/base.h"
 #include "base/logging.h"
+#include "broker/nats/nats_conn.h"
 #include "broker/nats/sublist.h"
 #include "protocol/nats_parse.h"
 
@@ -21,48 +22,6 @@
  * once the subscriber's backlog has reached max_pending. */
 #define NATS_STALL_MIN_MS 100
 #define NATS_STALL_MAX_MS 1000
-
-struct nsub {
-    struct sub s;
-    struct nconn *nc; /* NULL: an in-process subscriber (s.ops and s.owner are the caller's) */
-    int64_t max_msgs; /* -1: unlimited */
-    int64_t delivered;
-    struct nsub *hnext;  /* sid hash chain */
-    struct nsub *expired_next;
-    bool expired;
-    uint32_t sid_len;
-    char *sid;
-    char text[]; /* subject \0 queue \0 sid \0 */
-};
-
-struct nconn {
-    struct conn *c;
-    struct nats_server *ns;
-    struct nats_parser p;
-    uint64_t cid;
-    bool connected, verbose, pedantic, echo, headers, no_responders;
-    bool kill;  /* slow consumer: close at the next flush, never in the middle of a fan-out */
-    bool dirty;
-    struct nconn *dirty_next;
-    uint8_t *out;
-    size_t out_len, out_cap, out_hint;
-    struct nsub **sids;
-    uint32_t sid_cap, sub_count;
-    uint32_t pings_out;
-    struct loop_timer ping_timer;
-    struct loop_timer auth_timer;
-    /* Back-pressure (see nats_server.h). A connection is at most one of: reading, waiting on
-     * one subscriber (stall_on, linked in its waiters), or released and queued to resume
-     * (stall_ready, linked in ns->stall_ready); waiter_next serves both lists. */
-    struct nconn *stall_sub;  /* set by a delivery of the op in hand: a subscriber past the mark */
-    struct nconn *stall_on;
-    bool stall_ready;
-    struct nconn *waiter_next;
-    struct loop_timer stall_timer;
-    struct nconn *waiters;    /* publishers waiting for this connection's output to drain */
-    bool stalling_listed;     /* on ns->stalling */
-    struct nconn *stalling_next;
-};
 
 /* A publish made from inside a fan-out, routed once the fan-out is over. */
 struct nats_deferred {
@@ -182,6 +141,8 @@ static void nats_deliver_socket(struct sub *sub, const struct nats_msg *m) {
     nc->out_len -= need - (size_t)(p - start); /* give back what the worst case reserved */
     nc->ns->msgs_out++;
     nc->ns->bytes_out += total_len;
+    nc->out_msgs++;
+    nc->out_bytes += total_len;
     /* Past the stall mark: the client whose PUB this is stops being read after the op. */
     struct nconn *pub = nc->ns->route_pub;
     if (pub && nconn_pending(nc) > nc->ns->cfg->max_pending_bytes / 2) pub->stall_sub = nc;
@@ -315,6 +276,10 @@ static inline const struct sublist_result *nats_route_match(struct nats_server *
                                                              uint64_t bytes) {
     ns->msgs_in++;
     ns->bytes_in += bytes;
+    if (pub) {
+        pub->in_msgs++;
+        pub->in_bytes += bytes;
+    }
     SL_ASSERT(ns->route_depth == 0);
     const struct sublist_result *r = sublist_match(ns->subs, (const char *)subject.p, subject.len);
     if (!r->psub_count && !r->qgroup_count && !(pub && reply_len && pub->headers && pub->no_responders)) return NULL;
@@ -580,6 +545,9 @@ static void nats_op_connect(struct nconn *nc, const struct nats_op *op) {
     nc->echo = json_bool(j, "echo", true);
     nc->headers = json_bool(j, "headers", false);
     nc->no_responders = json_bool(j, "no_responders", false);
+    snprintf(nc->name, sizeof(nc->name), "%s", json_str(j, "name") ? json_str(j, "name") : "");
+    snprintf(nc->lang, sizeof(nc->lang), "%s", json_str(j, "lang") ? json_str(j, "lang") : "");
+    snprintf(nc->version, sizeof(nc->version), "%s", json_str(j, "version") ? json_str(j, "version") : "");
     json_t *proto = json_object_get(j, "protocol");
     json_int_t protocol = proto && json_is_integer(proto) ? json_integer_value(proto) : 0;
     bool auth = nats_auth_ok(nc->ns, j);
@@ -809,6 +777,7 @@ static void nats_on_open(struct conn *c) {
     nc->c = c;
     nc->ns = ns;
     nc->cid = ++ns->next_client_id;
+    nc->start_ms = loop_now_ms(ns->loop);
     nc->echo = true;
     nc->verbose = false;
     nats_parser_init(&nc->p, true, ns->cfg->max_payload_bytes, ns->cfg->max_control_line_bytes);

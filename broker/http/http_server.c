@@ -1,0 +1,279 @@
+/* http_server.c: the monitoring port's HTTP/1.1 (see http_server.h). http-parser is a streaming
+ * parser: every byte received goes through it once and is consumed, so a request split over
+ * many reads needs no reassembly here; the URL pieces are gathered into a bounded buffer. */
+#include "broker/http/http_server.h"
+
+#include <http_parser.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/base.h"
+#include "base/logging.h"
+
+#define HTTP_URL_MAX 2048
+
+struct hconn {
+    struct http_server *h;
+    struct conn *c;
+    http_parser p;
+    char url[HTTP_URL_MAX + 1];
+    size_t url_len;
+    size_t head_bytes;
+    bool in_request;
+    uint64_t request_start_ms;
+    int refuse; /* a status to answer before closing (413, 414, 431), 0: none */
+    bool closing;
+};
+
+static const char *http_reason(int status) {
+    switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Unknown";
+    }
+}
+
+void http_response_set(struct http_response *rs, int status, const char *content_type, const char *text) {
+    free(rs->body);
+    rs->status = status;
+    rs->content_type = content_type;
+    rs->len = strlen(text);
+    rs->body = sl_xmalloc(rs->len + 1);
+    memcpy(rs->body, text, rs->len + 1);
+}
+
+/* Queues status line, headers and (unless HEAD) the body; takes the body. */
+static void hconn_send(struct hconn *hc, struct http_response *rs, bool head, bool keep_alive) {
+    char hdr[512];
+    int n = snprintf(hdr, sizeof(hdr),
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n", rs->status,
+                     http_reason(rs->status), rs->content_type ? rs->content_type : "application/json", rs->len,
+                     rs->status == 405 ? "Allow: GET, HEAD\r\n" : "",
+                     keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n");
+    SL_ASSERT(n > 0 && (size_t)n < sizeof(hdr));
+    conn_send_copy(hc->c, hdr, (uint32_t)n);
+    if (!head && rs->len) conn_send_mem(hc->c, (uint8_t *)rs->body, (uint32_t)rs->len);
+    else free(rs->body);
+    rs->body = NULL;
+    hc->h->requests++;
+    if (rs->status < 200 || rs->status >= 300) hc->h->errors++;
+}
+
+/* Answers status with a one-line JSON error and closes once it is sent. */
+static void hconn_refuse(struct hconn *hc, int status) {
+    if (hc->closing) return;
+    char body[128];
+    snprintf(body, sizeof(body), "{\"error\":\"%s\"}\n", http_reason(status));
+    struct http_response rs = {0};
+    http_response_set(&rs, status, "application/json", body);
+    hconn_send(hc, &rs, false, false);
+    hc->closing = true;
+    conn_close_after_send(hc->c, http_reason(status));
+}
+
+static int on_message_begin(http_parser *p) {
+    struct hconn *hc = p->data;
+    hc->url_len = 0;
+    hc->head_bytes = 0;
+    hc->refuse = 0;
+    if (!hc->in_request) {
+        hc->in_request = true;
+        hc->request_start_ms = loop_mono_ms(hc->h->loop);
+    }
+    return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len) {
+    struct hconn *hc = p->data;
+    hc->head_bytes += len;
+    if (hc->url_len + len > HTTP_URL_MAX) {
+        hc->refuse = 414;
+        return 1;
+    }
+    memcpy(hc->url + hc->url_len, at, len);
+    hc->url_len += len;
+    return 0;
+}
+
+static int on_header_piece(http_parser *p, const char *at, size_t len) {
+    struct hconn *hc = p->data;
+    (void)at;
+    hc->head_bytes += len;
+    if (hc->head_bytes > HTTP_HEAD_MAX) {
+        hc->refuse = 431;
+        return 1;
+    }
+    return 0;
+}
+
+static int on_headers_complete(http_parser *p) {
+    struct hconn *hc = p->data;
+    /* A monitoring port takes no bodies: refuse rather than read one. */
+    if ((p->flags & F_CHUNKED) || (p->content_length > 0 && p->content_length != ULLONG_MAX)) {
+        hc->refuse = 413;
+        return -1;
+    }
+    return 0;
+}
+
+static void http_dispatch(struct hconn *hc, struct http_response *rs, bool *head) {
+    struct http_server *h = hc->h;
+    http_parser *p = &hc->p;
+    *head = p->method == HTTP_HEAD;
+    if (p->method != HTTP_GET && p->method != HTTP_HEAD) {
+        http_response_set(rs, 405, "application/json", "{\"error\":\"Method Not Allowed\"}\n");
+        return;
+    }
+    hc->url[hc->url_len] = 0;
+    char *q = strchr(hc->url, '?');
+    const char *query = "";
+    if (q) {
+        *q = 0;
+        query = q + 1;
+    }
+    char *frag = strchr(hc->url, '#');
+    if (frag) *frag = 0;
+    /* nats-server answers "/varz/" as "/varz": trailing slashes do not matter. */
+    size_t pl = strlen(hc->url);
+    while (pl > 1 && hc->url[pl - 1] == '/') hc->url[--pl] = 0;
+    struct http_request rq = {hc->url, query, *head};
+    for (uint32_t i = 0; i < h->route_count; i++) {
+        if (strcmp(h->routes[i].path, hc->url) != 0) continue;
+        rs->status = 200;
+        rs->content_type = "application/json";
+        h->routes[i].fn(h->routes[i].arg, &rq, rs);
+        if (!rs->body) http_response_set(rs, rs->status, rs->content_type, "");
+        return;
+    }
+    http_response_set(rs, 404, "application/json", "{\"error\":\"Not Found\"}\n");
+}
+
+static int on_message_complete(http_parser *p) {
+    struct hconn *hc = p->data;
+    hc->in_request = false;
+    struct http_response rs = {0};
+    bool head = false;
+    http_dispatch(hc, &rs, &head);
+    bool keep = http_should_keep_alive(p) != 0;
+    hconn_send(hc, &rs, head, keep);
+    if (!keep) {
+        hc->closing = true;
+        conn_close_after_send(hc->c, "http: not keep-alive");
+        return 1; /* stop: nothing after this request is read */
+    }
+    return 0;
+}
+
+static const http_parser_settings http_settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_piece,
+    .on_header_value = on_header_piece,
+    .on_headers_complete = on_headers_complete,
+    .on_message_complete = on_message_complete,
+};
+
+static bool http_on_data(struct conn *c) {
+    struct hconn *hc = c->proto;
+    if (hc->closing) {
+        conn_consume(c, conn_input_len(c));
+        return true;
+    }
+    size_t n = conn_input_len(c);
+    size_t used = http_parser_execute(&hc->p, &http_settings, (const char *)conn_input(c), n);
+    conn_consume(c, n);
+    if (hc->closing) return true;
+    enum http_errno err = HTTP_PARSER_ERRNO(&hc->p);
+    if (err != HPE_OK || used != n) {
+        hconn_refuse(hc, hc->refuse ? hc->refuse : 400);
+        return true;
+    }
+    if (hc->in_request && loop_mono_ms(hc->h->loop) - hc->request_start_ms > HTTP_REQUEST_MS) {
+        hconn_refuse(hc, 408); /* dripping a request in byte by byte (slowloris) */
+        return true;
+    }
+    return true;
+}
+
+static void http_on_drain(struct conn *c) { (void)c; }
+
+static void http_on_close(struct conn *c) {
+    free(c->proto);
+    c->proto = NULL;
+}
+
+static const struct conn_ops http_conn_ops = {http_on_data, http_on_drain, http_on_close};
+
+static void http_on_open(struct conn *c) {
+    struct hconn *hc = sl_xcalloc(1, sizeof(*hc));
+    hc->h = c->listener->arg;
+    hc->c = c;
+    http_parser_init(&hc->p, HTTP_REQUEST);
+    hc->p.data = hc;
+    c->proto = hc;
+}
+
+int http_server_start(struct http_server *h, struct loop *l, const char *host, uint16_t port, uint32_t conn_max) {
+    h->loop = l;
+    int rc = listener_start(&h->ls, l, "http", host, port, &http_conn_ops, http_on_open, h, conn_max, 64u << 10);
+    if (rc < 0) return rc;
+    listener_set_idle(&h->ls, HTTP_IDLE_MS);
+    h->running = true;
+    return 0;
+}
+
+void http_server_stop(struct http_server *h) {
+    if (!h->running) return;
+    listener_stop(&h->ls);
+    h->running = false;
+}
+
+void http_server_route(struct http_server *h, const char *path, http_handler_fn fn, void *arg) {
+    SL_ASSERT(h->route_count < HTTP_ROUTES_MAX && strlen(path) < sizeof(h->routes[0].path));
+    snprintf(h->routes[h->route_count].path, sizeof(h->routes[0].path), "%s", path);
+    h->routes[h->route_count].fn = fn;
+    h->routes[h->route_count].arg = arg;
+    h->route_count++;
+}
+
+static int hexval(char ch) {
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
+bool http_query_get(const char *query, const char *key, char *out, size_t cap) {
+    size_t kl = strlen(key);
+    for (const char *p = query; p && *p;) {
+        const char *amp = strchr(p, '&');
+        const char *end = amp ? amp : p + strlen(p);
+        if ((size_t)(end - p) >= kl && !strncmp(p, key, kl) && (p[kl] == '=' || p + kl == end)) {
+            const char *v = p[kl] == '=' ? p + kl + 1 : end;
+            size_t n = 0;
+            while (v < end && n + 1 < cap) {
+                if (*v == '%' && end - v >= 3 && hexval(v[1]) >= 0 && hexval(v[2]) >= 0) {
+                    out[n++] = (char)(hexval(v[1]) * 16 + hexval(v[2]));
+                    v += 3;
+                } else {
+                    out[n++] = *v == '+' ? ' ' : *v;
+                    v++;
+                }
+            }
+            out[n] = 0;
+            return true;
+        }
+        p = amp ? amp + 1 : NULL;
+    }
+    return false;
+}

@@ -1,0 +1,68 @@
+/* http_server.h: the monitoring port (nats-server's -m / http_port): HTTP/1.1 on the broker's
+ * loop, parsed by the node.js http-parser (Debian's libhttp-parser-dev).
+ *
+ * Routes are registered by whoever owns the data (the top of the broker wires /varz to the
+ * NATS wing, /metrics to every wing's collector), so this wing knows no protocol. A handler
+ * runs on the loop and must not block: it builds the whole body in memory and returns.
+ *
+ * Limits, so the port cannot be used to hurt the broker: GET and HEAD only (else 405); the
+ * request line and headers are bounded (HTTP_HEAD_MAX, else 431 and close); a body is refused
+ * (413); a request must arrive whole within HTTP_REQUEST_MS of its first byte and a connection
+ * silent for HTTP_IDLE_MS is closed (slowloris); garbage gets 400 and close. Keep-alive and
+ * pipelining follow the client (HTTP/1.0 closes unless asked). */
+#ifndef SL_BROKER_HTTP_SERVER_H
+#define SL_BROKER_HTTP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/loop.h"
+#include "broker/net/listener.h"
+
+#define HTTP_HEAD_MAX 8192
+#define HTTP_REQUEST_MS 10000
+#define HTTP_IDLE_MS 60000
+#define HTTP_ROUTES_MAX 32
+
+struct http_request {
+    const char *path;  /* without the query, NUL-terminated */
+    const char *query; /* after '?', "" if none */
+    bool head;         /* HEAD: the body is computed for Content-Length but not sent */
+};
+
+struct http_response {
+    int status;               /* 200 by default */
+    const char *content_type; /* "application/json" by default */
+    char *body;               /* malloc'd, owned by the server once the handler returns */
+    size_t len;
+};
+
+typedef void (*http_handler_fn)(void *arg, const struct http_request *rq, struct http_response *rs);
+
+struct http_server {
+    struct loop *loop;
+    struct listener ls;
+    bool running;
+    uint32_t route_count;
+    struct {
+        char path[64];
+        http_handler_fn fn;
+        void *arg;
+    } routes[HTTP_ROUTES_MAX];
+    uint64_t requests, errors; /* requests answered; of those, not 2xx */
+};
+
+/* Binds host:port (0 picks one) and serves. Returns 0 or -errno. */
+int http_server_start(struct http_server *h, struct loop *l, const char *host, uint16_t port, uint32_t conn_max);
+void http_server_stop(struct http_server *h);
+/* Serves path (exact match) with fn. Up to HTTP_ROUTES_MAX routes. */
+void http_server_route(struct http_server *h, const char *path, http_handler_fn fn, void *arg);
+
+/* The value of key in a query string ("a=1&b=x"), copied into out (cap bytes, NUL-terminated,
+ * %XX and '+' decoded); false if absent. */
+bool http_query_get(const char *query, const char *key, char *out, size_t cap);
+/* Sets rs->body to a copy of the NUL-terminated text. */
+void http_response_set(struct http_response *rs, int status, const char *content_type, const char *text);
+
+#endif

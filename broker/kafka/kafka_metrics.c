@@ -1,0 +1,69 @@
+/* kafka_metrics.c: the Kafka wing's part of /metrics: requests and their latency per API,
+ * connections, and consumer lag per group, topic and partition (the high watermark minus the
+ * committed offset, offsets_lag: the number kafka-consumer-groups --describe shows). */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/prom.h"
+#include "broker/core/partition.h"
+#include "broker/core/topics.h"
+#include "broker/kafka/kafka.h"
+#include "storage/offsets.h"
+
+struct lag_walk {
+    struct kafka_server *ks;
+    struct prom *p;
+    const char *group;
+    bool committed; /* the committed-offset pass, else the lag pass */
+};
+
+static void lag_partition(void *arg, const char *topic, int32_t partition, const struct offset_value *v) {
+    struct lag_walk *w = arg;
+    char part[16], labels[768];
+    snprintf(part, sizeof(part), "%d", partition);
+    prom_labels(labels, sizeof(labels), "group", w->group, "topic", topic, "partition", part, NULL);
+    if (w->committed) {
+        prom_u64(w->p, "sluice_kafka_consumer_group_committed_offset", labels, v->offset < 0 ? 0 : (uint64_t)v->offset);
+        return;
+    }
+    struct topic *tp = topics_get(w->ks->topics, topic, (int32_t)strlen(topic));
+    struct partition *pp = tp ? topic_partition(tp, partition) : NULL;
+    if (!pp) return;
+    int64_t lag = offsets_lag(w->ks->offsets, w->group, topic, partition, partition_log(pp));
+    if (lag >= 0) prom_u64(w->p, "sluice_kafka_consumer_group_lag_messages", labels, (uint64_t)lag);
+}
+
+static void lag_group(void *arg, const char *group) {
+    struct lag_walk *w = arg;
+    w->group = group;
+    offsets_for_group(w->ks->offsets, group, lag_partition, w);
+}
+
+void kafka_server_metrics(struct kafka_server *ks, struct prom *p) {
+    char labels[128];
+    prom_family(p, "sluice_kafka_requests_total", "counter", "Kafka requests answered, by API.");
+    for (uint32_t k = 0; k <= KAFKA_API_KEY_MAX; k++) {
+        const struct kafka_api_info *ai = kafka_api_info((int16_t)k);
+        if (!ai || !ks->api_requests[k]) continue;
+        prom_u64(p, "sluice_kafka_requests_total", prom_labels(labels, sizeof(labels), "api", ai->name, NULL),
+                 ks->api_requests[k]);
+    }
+    prom_family(p, "sluice_kafka_request_duration_seconds", "histogram",
+                "Time from reading a Kafka request to queueing its response, by API.");
+    for (uint32_t k = 0; k <= KAFKA_API_KEY_MAX; k++) {
+        const struct kafka_api_info *ai = kafka_api_info((int16_t)k);
+        if (!ai || !ks->api_latency[k].count) continue;
+        prom_hist(p, "sluice_kafka_request_duration_seconds", prom_labels(labels, sizeof(labels), "api", ai->name, NULL),
+                  &ks->api_latency[k]);
+    }
+    prom_family(p, "sluice_kafka_connections", "gauge", "Open connections on the Kafka listener.");
+    prom_u64(p, "sluice_kafka_connections", NULL, ks->ls.conn_count);
+    if (!ks->offsets) return;
+    struct lag_walk w = {ks, p, NULL, false};
+    prom_family(p, "sluice_kafka_consumer_group_lag_messages", "gauge",
+                "Consumer lag: the partition's high watermark minus the group's committed offset.");
+    offsets_groups(ks->offsets, lag_group, &w);
+    w.committed = true;
+    prom_family(p, "sluice_kafka_consumer_group_committed_offset", "gauge", "The group's committed offset.");
+    offsets_groups(ks->offsets, lag_group, &w);
+}

@@ -1,0 +1,60 @@
+/* nats_conn.h: the NATS wing's private per-connection and per-subscription structs, shared by
+ * the protocol (nats_server.c) and the monitoring views (nats_monitor.c). Not for other wings. */
+#ifndef SL_BROKER_NATS_CONN_H
+#define SL_BROKER_NATS_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/loop.h"
+#include "broker/nats/nats_server.h"
+#include "broker/nats/sublist.h"
+#include "protocol/nats_parse.h"
+
+struct nsub {
+    struct sub s;
+    struct nconn *nc; /* NULL: an in-process subscriber (s.ops and s.owner are the caller's) */
+    int64_t max_msgs; /* -1: unlimited */
+    int64_t delivered;
+    struct nsub *hnext;  /* sid hash chain */
+    struct nsub *expired_next;
+    bool expired;
+    uint32_t sid_len;
+    char *sid;
+    char text[]; /* subject \0 queue \0 sid \0 */
+};
+
+struct nconn {
+    struct conn *c;
+    struct nats_server *ns;
+    struct nats_parser p;
+    uint64_t cid;
+    bool connected, verbose, pedantic, echo, headers, no_responders;
+    bool kill;  /* slow consumer: close at the next flush, never in the middle of a fan-out */
+    bool dirty;
+    struct nconn *dirty_next;
+    uint8_t *out;
+    size_t out_len, out_cap, out_hint;
+    struct nsub **sids;
+    uint32_t sid_cap, sub_count;
+    uint32_t pings_out;
+    struct loop_timer ping_timer;
+    struct loop_timer auth_timer;
+    /* Back-pressure (see nats_server.h). A connection is at most one of: reading, waiting on
+     * one subscriber (stall_on, linked in its waiters), or released and queued to resume
+     * (stall_ready, linked in ns->stall_ready); waiter_next serves both lists. */
+    struct nconn *stall_sub;  /* set by a delivery of the op in hand: a subscriber past the mark */
+    struct nconn *stall_on;
+    bool stall_ready;
+    struct nconn *waiter_next;
+    struct loop_timer stall_timer;
+    struct nconn *waiters;    /* publishers waiting for this connection's output to drain */
+    bool stalling_listed;     /* on ns->stalling */
+    struct nconn *stalling_next;
+    /* For /connz: what the client said in CONNECT, when it came, and its traffic. */
+    char name[64], lang[16], version[16];
+    uint64_t start_ms; /* wall clock */
+    uint64_t in_msgs, out_msgs, in_bytes, out_bytes;
+};
+
+#endif
