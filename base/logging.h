@@ -2,10 +2,14 @@
 #ifndef SL_LOGGING_H
 #define SL_LOGGING_H
 
+#include <stdbool.h>
+
 enum sl_log_level { SL_LOG_ERROR, SL_LOG_WARN, SL_LOG_INFO, SL_LOG_DEBUG };
 
 /* Process-wide configuration, set at startup; the only mutable global the style allows. */
 extern enum sl_log_level sl_log_level_max;
+/* Process-wide too: one JSON object per line ({"time","level","msg"}) instead of text. */
+extern bool sl_log_json;
 
 /* Parses "error", "warn", "info", "debug"; returns -1 for anything else. */
 int sl_log_level_parse(const char *s);

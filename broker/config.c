@@ -60,6 +60,8 @@ static const struct cfg_key cfg_keys[] = {
     CFG_KEY("data_dir", "store_dir", NULL, CFG_STRING, data_dir, 0),
     CFG_KEY("config", NULL, NULL, CFG_CONFIG, config_file, 0),
     CFG_KEY("log_level", NULL, NULL, CFG_LOG_LEVEL, log_level, 0),
+    CFG_KEY("log_format", NULL, NULL, CFG_STRING, log_format, 0),
+    CFG_KEY("check_config", NULL, NULL, CFG_BOOL, check_config, 0),
     CFG_KEY("debug", NULL, NULL, CFG_DEBUG, log_level, 0),
     CFG_KEY("trace", NULL, NULL, CFG_DEBUG, log_level, 0),
     CFG_KEY("host", "addr", "net", CFG_STRING, host, 0),
@@ -71,9 +73,9 @@ static const struct cfg_key cfg_keys[] = {
     CFG_KEY("node_id", "broker_id", NULL, CFG_COUNT, node_id, 0),
     CFG_KEY("auto_create_topics", "auto_create_topics_enable", NULL, CFG_BOOL, auto_create_topics, 0),
     CFG_KEY("num_partitions", NULL, NULL, CFG_COUNT, num_partitions, 0),
-    CFG_KEY("max_payload", NULL, NULL, CFG_SIZE, max_payload_bytes, 0),
-    CFG_KEY("max_connections", NULL, NULL, CFG_COUNT, max_connections, 0),
-    CFG_KEY("write_deadline", NULL, NULL, CFG_SECONDS, write_deadline_ms, 0),
+    CFG_KEY("max_payload", "maxpayload", NULL, CFG_SIZE, max_payload_bytes, 0),
+    CFG_KEY("max_connections", "maxconnections", "max_conn", CFG_COUNT, max_connections, 0),
+    CFG_KEY("write_deadline", "writedeadline", NULL, CFG_SECONDS, write_deadline_ms, 0),
     CFG_KEY("max_pending", NULL, NULL, CFG_SIZE, max_pending_bytes, 0),
     CFG_KEY("max_request_bytes", NULL, NULL, CFG_SIZE, max_request_bytes, 0),
     CFG_KEY("connections_max_idle_ms", NULL, NULL, CFG_MS, connections_max_idle_ms, 0),
@@ -111,7 +113,7 @@ static const struct {
 } cfg_short_flags[] = {
     {"a", "host"},  {"p", "port"},       {"m", "http_port"}, {"c", "config"},
     {"sd", "data_dir"}, {"js", "jetstream"}, {"D", "debug"}, {"V", "trace"},
-    {"DV", "trace"}, {"h", "help"},      {"v", "version"},
+    {"DV", "trace"}, {"h", "help"},      {"v", "version"},   {"t", "check_config"},
 };
 
 /* Structs of a log's config are named after the fields; users know the keys. */
@@ -158,6 +160,7 @@ void sl_config_defaults(struct sl_config *c) {
     c->group_max_session_timeout_ms = 1800000;
     c->offsets_retention_ms = 7ull * 24 * 3600 * 1000;
     c->jetstream = false;
+    snprintf(c->log_format, sizeof(c->log_format), "text");
     log_config_defaults(&c->log);
     c->open_files_max = 1024;
     c->retention_check_ms = 300000;
@@ -321,7 +324,9 @@ static int cfg_apply_number(struct sl_config *c, const struct cfg_key *k, const 
 
 /* 1 true, 0 false, -1 neither. */
 static int cfg_parse_bool(const char *v) {
-    static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no", "off", "0"};
+    /* "enabled" / "disabled": nats-server's config says "jetstream: enabled". */
+    static const char *const yes[] = {"true", "yes", "on", "1", "enabled"},
+                             *const no[] = {"false", "no", "off", "0", "disabled"};
     for (size_t i = 0; i < SL_ARRAY_LEN(yes); i++) {
         if (strcasecmp(v, yes[i]) == 0) return 1;
         if (strcasecmp(v, no[i]) == 0) return 0;
@@ -433,23 +438,106 @@ static int cfg_file_value(char *p, char **value, char *why, size_t why_len) {
     return 0;
 }
 
-static int cfg_file_line(struct sl_config *c, char *line, const char *path, unsigned lineno, char *err,
-                         size_t err_len) {
+/* nats-server's config blocks whose keys Sluice shares ("jetstream { store_dir: ... }"), mapped
+ * to Sluice's keys; NULL: understood by nats-server, accepted and ignored here (said once). */
+static const struct {
+    const char *block, *key, *sluice;
+} cfg_block_keys[] = {
+    {"jetstream", "store_dir", "data_dir"},      {"jetstream", "store", "data_dir"},
+    {"jetstream", "max_memory_store", NULL},     {"jetstream", "max_mem", NULL},
+    {"jetstream", "max_file_store", NULL},       {"jetstream", "max_file", NULL},
+    {"jetstream", "domain", NULL},               {"authorization", "user", "user"},
+    {"authorization", "password", "pass"},       {"authorization", "pass", "pass"},
+    {"authorization", "token", "auth_token"},    {"authorization", "timeout", "auth_timeout"},
+};
+
+#define CFG_BLOCK_DEPTH 4
+
+static void cfg_warn(struct sl_config *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void cfg_warn(struct sl_config *c, const char *fmt, ...) {
+    if (c->warning_count == SL_CONFIG_WARNINGS_MAX) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->warnings[c->warning_count++], sizeof(c->warnings[0]), fmt, ap);
+    va_end(ap);
+}
+
+struct cfg_file_state {
+    char block[CFG_BLOCK_DEPTH][32]; /* the open blocks, outermost first */
+    int depth;
+    int unknown_depth; /* inside a block Sluice does not know from this depth on (0: none) */
+};
+
+/* The nats-server config format, for the keys Sluice shares: "key = value", "key: value" or
+ * "key value", blocks "name { ... }" one key per line, # and // comments. An unknown key is a
+ * warning naming the line, never a silent ignore, so a nats-server file works as it is. */
+static int cfg_file_line(struct sl_config *c, struct cfg_file_state *fs, char *line, const char *path,
+                         unsigned lineno, char *err, size_t err_len) {
     char *p = cfg_trim(line), *key = p;
     if (*p == 0 || cfg_is_comment(p)) return 0;
-    while (isalnum((unsigned char)*p) || *p == '_' || *p == '-') p++;
+    if (*p == '}') {
+        char *rest = cfg_trim(p + 1);
+        if (*rest && !cfg_is_comment(rest)) return cfg_fail(err, err_len, "%s:%u: unexpected text after '}'", path, lineno);
+        if (fs->depth == 0) return cfg_fail(err, err_len, "%s:%u: '}' closes no block", path, lineno);
+        if (fs->unknown_depth == fs->depth) fs->unknown_depth = 0;
+        fs->depth--;
+        return 0;
+    }
+    while (isalnum((unsigned char)*p) || *p == '_' || *p == '-' || *p == '.') p++;
     char *key_end = p;
+    bool spaced = *p == ' ' || *p == '\t';
     while (*p == ' ' || *p == '\t') p++;
-    if (key_end == key || (*p != '=' && *p != ':'))
+    if (key_end == key || (*p != '=' && *p != ':' && (!spaced || *p == 0 || cfg_is_comment(p))))
         return cfg_fail(err, err_len, "%s:%u: expected 'key = value' or 'key: value'", path, lineno);
+    char *after = *p == '=' || *p == ':' ? p + 1 : p;
     *key_end = 0;
+    while (*after == ' ' || *after == '\t') after++;
+    if (*after == '{') {
+        char *rest = cfg_trim(after + 1);
+        if (*rest && !cfg_is_comment(rest))
+            return cfg_fail(err, err_len, "%s:%u: %s: put the block's keys on their own lines", path, lineno, key);
+        if (fs->depth == CFG_BLOCK_DEPTH) return cfg_fail(err, err_len, "%s:%u: blocks nested too deep", path, lineno);
+        snprintf(fs->block[fs->depth++], sizeof(fs->block[0]), "%s", key);
+        if (fs->unknown_depth) return 0;
+        bool known = fs->depth == 1 && (!strcasecmp(key, "jetstream") || !strcasecmp(key, "authorization"));
+        if (!known) {
+            fs->unknown_depth = fs->depth;
+            cfg_warn(c, "%s:%u: block '%s' is not a Sluice setting: ignored", path, lineno, key);
+        } else if (!strcasecmp(key, "jetstream")) {
+            c->jetstream = true; /* a jetstream block turns it on, as in nats-server */
+        }
+        return 0;
+    }
     char why[512], *value = NULL;
-    if (cfg_file_value(p + 1, &value, why, sizeof(why)) != 0)
+    if (cfg_file_value(after, &value, why, sizeof(why)) != 0)
         return cfg_fail(err, err_len, "%s:%u: %s: %s", path, lineno, key, why);
-    const struct cfg_key *k = cfg_key_find(key, strlen(key));
-    if (k && k->kind == CFG_CONFIG)
+    if (fs->unknown_depth) return 0;
+    const char *name = key;
+    if (fs->depth > 0) {
+        name = NULL;
+        bool found = false;
+        for (size_t i = 0; i < SL_ARRAY_LEN(cfg_block_keys) && !found; i++)
+            if (!strcasecmp(cfg_block_keys[i].block, fs->block[0]) && !strcasecmp(cfg_block_keys[i].key, key)) {
+                name = cfg_block_keys[i].sluice;
+                found = true;
+            }
+        if (!found) {
+            cfg_warn(c, "%s:%u: %s.%s is not a Sluice setting: ignored", path, lineno, fs->block[0], key);
+            return 0;
+        }
+        if (!name) {
+            cfg_warn(c, "%s:%u: %s.%s is accepted but not enforced by Sluice", path, lineno, fs->block[0], key);
+            return 0;
+        }
+    }
+    const struct cfg_key *k = cfg_key_find(name, strlen(name));
+    if (!k) {
+        cfg_warn(c, "%s:%u: %s is not a Sluice setting: ignored", path, lineno, key);
+        return 0;
+    }
+    if (k->kind == CFG_CONFIG)
         return cfg_fail(err, err_len, "%s:%u: %s: not allowed in a config file", path, lineno, key);
-    if (sl_config_set(c, key, value, why, sizeof(why)) != 0)
+    if (sl_config_set(c, name, value, why, sizeof(why)) != 0)
         return cfg_fail(err, err_len, "%s:%u: %s", path, lineno, why);
     return 0;
 }
@@ -461,7 +549,9 @@ int sl_config_load_file(struct sl_config *c, const char *path, char *err, size_t
     size_t cap = 0;
     unsigned lineno = 0;
     int rc = 0;
-    while (rc == 0 && getline(&line, &cap, f) >= 0) rc = cfg_file_line(c, line, path, ++lineno, err, err_len);
+    struct cfg_file_state fs = {0};
+    while (rc == 0 && getline(&line, &cap, f) >= 0) rc = cfg_file_line(c, &fs, line, path, ++lineno, err, err_len);
+    if (rc == 0 && fs.depth) rc = cfg_fail(err, err_len, "%s: block '%s' is not closed", path, fs.block[fs.depth - 1]);
     if (rc == 0 && ferror(f)) rc = cfg_fail(err, err_len, "%s: read error: %s", path, strerror(errno));
     free(line);
     fclose(f);
@@ -562,6 +652,8 @@ static int cfg_validate_ports(const struct sl_config *c, char *err, size_t err_l
 int sl_config_validate(const struct sl_config *c, char *err, size_t err_len) {
     const char *bad = log_config_invalid(&c->log);
     if (bad) return cfg_fail(err, err_len, "%s: out of range", cfg_log_field_key(bad));
+    if (strcmp(c->log_format, "text") != 0 && strcmp(c->log_format, "json") != 0)
+        return cfg_fail(err, err_len, "log_format: '%s' is not text or json", c->log_format);
     const struct {
         const char *key;
         uint64_t value;
@@ -597,6 +689,8 @@ void sl_config_usage(FILE *out) {
           "  -c, --config FILE              config file, loaded first; flags override it\n"
           "  -sd, --data-dir, --store-dir DIR  data directory (./data)\n"
           "  --log-level LEVEL              error, warn, info, debug (info)\n"
+          "  --log-format FORMAT            text or json (one JSON object per line) (text)\n"
+          "  -t, --check-config             validate flags and config file, then exit\n"
           "  -D, --debug; -V, --trace       log at debug level\n"
           "  -h, --help                     this text\n"
           "  -v, --version                  print the version\n"
@@ -623,10 +717,10 @@ void sl_config_usage(FILE *out) {
           "  --group-min-session-timeout-ms MS      smallest session timeout accepted (6000)\n"
           "  --group-max-session-timeout-ms MS      largest session timeout accepted (1800000)\n"
           "  --offsets-retention-ms MS      committed offsets of empty groups expire (7d)\n"
-          "  --max-connections N            connections at once (65536)\n"
-          "  --write-deadline DURATION      close a client that blocks a write this long (10s)\n"
+          "  --max-connections, --max_conn N  connections at once (65536)\n"
+          "  --write-deadline, --writedeadline DURATION  close a client that blocks a write this long (10s)\n"
           "  --max-pending SIZE             a client's unsent bytes before it is closed (64MiB)\n"
-          "  --max-payload SIZE             largest NATS payload (1MiB)\n"
+          "  --max-payload, --maxpayload SIZE  largest NATS payload (1MiB)\n"
           "  --max-request-bytes SIZE       largest Kafka request (100MiB)\n"
           "  -js, --jetstream[=BOOL]        enable JetStream streams (false)\n"
           "\n"

@@ -2,6 +2,7 @@
  * (a bad one exits 2 with the reason), then starts, runs and stops the broker (server.c). Exit
  * codes: 0 after a clean stop, 1 if the broker could not start or stop cleanly, 2 for bad input. */
 #include <stdio.h>
+#include <string.h>
 
 #include "base/logging.h"
 #include "broker/config.h"
@@ -21,6 +22,12 @@ int main(int argc, char **argv) {
         return 2;
     }
     sl_log_level_max = (enum sl_log_level)cfg.log_level;
+    sl_log_json = !strcmp(cfg.log_format, "json");
+    for (uint32_t i = 0; i < cfg.warning_count; i++) SL_WARN("%s", cfg.warnings[i]);
+    if (cfg.check_config) {
+        printf("sluice-server: configuration OK\n");
+        return 0;
+    }
 
     if (broker_start(&broker, &cfg) != 0) return 1;
     broker_run(&broker);

@@ -16,6 +16,10 @@
     Kafka produces.
 (e) a real Prometheus (Debian's) scrapes the broker every second: a consumer group that
     committed half of 400 messages shows lag 200 in Prometheus, then 0 after it caught up.
+(f) our users' command line as written (`-js -m PORT --maxpayload=10MB --writedeadline=2s
+    --max_connections=5000`, plus the test's ports) and their nats-server.conf (blocks, unknown
+    keys warned with their line): /varz shows the limits, JetStream answers, logs are JSON lines
+    with --log-format json; `-t` validates and exits 0, a bad file exits 2 naming the line.
 """
 import json
 import os
@@ -278,6 +282,55 @@ def body(ck):
             c.close()
             pr.terminate()
             pr.wait(10)
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    with ck.section("(f) our users' command line and nats-server.conf"):
+        binary = harness.server_binary()
+        tmp = tempfile.mkdtemp(prefix="sluice-cli-")
+        nport, kport, mport = harness.free_ports(3)
+        conf = os.path.join(tmp, "nats.conf")
+        with open(conf, "w") as f:
+            f.write("# a nats-server config\nport: %d\nserver_name: n1\njetstream {\n  store_dir: \"%s\"\n"
+                    "  max_file_store: 10G\n}\nauthorization {\n  token: s3cret\n}\n" % (nport, os.path.join(tmp, "js")))
+        r = subprocess.run([binary, "-c", conf, "-t"], capture_output=True, timeout=10)
+        ck.eq((r.returncode, r.stdout), (0, b"sluice-server: configuration OK\n"), "-t on a nats-server.conf")
+        ck.ok(b"nats.conf:3: server_name is not a Sluice setting: ignored" in r.stderr, "unknown key warned: %r" % r.stderr)
+        with open(os.path.join(tmp, "bad.conf"), "w") as f:
+            f.write("port: 1\nmax_payload: lots\n")
+        r = subprocess.run([binary, "-c", os.path.join(tmp, "bad.conf"), "-t"], capture_output=True, timeout=10)
+        ck.ok(r.returncode == 2 and b"bad.conf:2: max_payload: 'lots' is not a size" in r.stderr, "bad file: %r" % (r,))
+        log = open(os.path.join(tmp, "server.log"), "w")
+        pr = subprocess.Popen([binary, "-c", conf, "-js", "-m", str(mport), "--maxpayload=10MB", "--writedeadline=2s",
+                               "--max_connections=5000", "--kafka_port", str(kport), "-a", "127.0.0.1",
+                               "--log-format", "json"], stdout=log, stderr=subprocess.STDOUT)
+        try:
+            ck.ok(harness.wait_port("127.0.0.1", nport, 10, pr), "NATS port answers")
+            harness.wait_port("127.0.0.1", mport, 10, pr)
+            st, _, bd = http(mport, "/varz")
+            v = json.loads(bd)
+            ck.eq((v["max_payload"], v["write_deadline"], v["max_connections"], v["auth_required"]),
+                  (10 << 20, 2 * 10**9, 5000, True), "/varz of the seed command line")
+            s2 = socket.create_connection(("127.0.0.1", nport), timeout=5)
+            info = s2.recv(4096)
+            ck.ok(b'"jetstream":true' in info and b'"max_payload":10485760' in info, "INFO: %r" % info[:200])
+            s2.sendall(b'CONNECT {"verbose":false,"auth_token":"s3cret","headers":true}\r\nSUB _R 1\r\n'
+                       b'PUB $JS.API.INFO _R 0\r\n\r\n')
+            got = b""
+            end = time.monotonic() + 5
+            while b"io.nats.jetstream.api.v1.account_info_response" not in got and time.monotonic() < end:
+                got += s2.recv(4096)
+            ck.ok(b"account_info_response" in got, "JetStream answers: %r" % got[:200])
+            s2.close()
+            pr.terminate()
+            ck.eq(pr.wait(15), 0, "clean stop")
+            lines = open(os.path.join(tmp, "server.log")).read().splitlines()
+            parsed = [json.loads(x) for x in lines]
+            ck.ok(len(parsed) >= 3 and all(set(x) == {"time", "level", "msg"} for x in parsed), "JSON log lines")
+            ck.ok(any("max_file_store is accepted but not enforced" in x["msg"] for x in parsed), "jetstream block key said")
+        finally:
+            if pr.poll() is None:
+                pr.kill()
+                pr.wait()
             shutil.rmtree(tmp, ignore_errors=True)
 
 

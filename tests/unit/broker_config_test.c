@@ -449,10 +449,11 @@ START_TEST(test_bad_files) {
     static const struct {
         const char *text, *msg;
     } bad[] = {
-        {"bogus = 1\n", ":1: bogus: unknown key"},
-        {"port 4222\n", ":1: expected 'key = value' or 'key: value'"},
+        {"port\n", ":1: expected 'key = value' or 'key: value'"},
         {"= 4\n", ":1: expected"},
-        {"just words here\n", ":1: expected"},
+        {"}\n", ":1: '}' closes no block"},
+        {"jetstream {\n store_dir: /x\n", "block 'jetstream' is not closed"},
+        {"jetstream { store_dir: /x }\n", ":1: jetstream: put the block's keys on their own lines"},
         {"data_dir = \"/x\n", ":1: data_dir: unterminated quoted value"},
         {"data_dir = \"/x\" y\n", ":1: data_dir: unexpected text after the quoted value"},
         {"port =\n", ":1: port: empty value"},
@@ -569,6 +570,62 @@ START_TEST(test_validate) {
 }
 END_TEST
 
+/* Our users' command line and nats-server config file, as they are. */
+START_TEST(test_nats_server_spellings) {
+    ck_assert_int_eq(PARSE("-js", "-m", "8222", "--maxpayload=10MB", "--writedeadline=2s", "--max_connections=5000"), 0);
+    ck_assert(cfg.jetstream);
+    ck_assert_uint_eq(cfg.http_port, 8222);
+    ck_assert_uint_eq(cfg.max_payload_bytes, 10u << 20);
+    ck_assert_uint_eq(cfg.write_deadline_ms, 2000);
+    ck_assert_uint_eq(cfg.max_connections, 5000);
+    setup();
+    ck_assert_int_eq(PARSE("-t", "--log-format", "json"), 0);
+    ck_assert(cfg.check_config);
+    ck_assert_str_eq(cfg.log_format, "json");
+    ck_assert_int_eq(sl_config_validate(&cfg, err, sizeof(err)), 0);
+    setup();
+    ck_assert_int_eq(PARSE("--log-format", "xml"), 0);
+    ck_assert_int_eq(sl_config_validate(&cfg, err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "log_format: 'xml' is not text or json");
+
+    setup();
+    ck_assert_int_eq(load_text("# nats-server.conf\n"
+                               "port: 4333\n"
+                               "http_port 8333\n"
+                               "max_payload: 10MB\n"
+                               "write_deadline: \"2s\"\n"
+                               "max_connections = 5000\n"
+                               "server_name: n1   # not ours: a warning\n"
+                               "jetstream {\n"
+                               "  store_dir: \"/srv/js\"\n"
+                               "  max_file_store: 10G\n"
+                               "}\n"
+                               "authorization {\n"
+                               "  user: alice\n"
+                               "  password: s3cret\n"
+                               "}\n"
+                               "cluster {\n"
+                               "  port: 6222\n"
+                               "  routes {\n"
+                               "  }\n"
+                               "}\n"),
+                     0);
+    ck_assert_uint_eq(cfg.nats_port, 4333);
+    ck_assert_uint_eq(cfg.http_port, 8333);
+    ck_assert_uint_eq(cfg.max_payload_bytes, 10u << 20);
+    ck_assert_uint_eq(cfg.write_deadline_ms, 2000);
+    ck_assert_uint_eq(cfg.max_connections, 5000);
+    ck_assert(cfg.jetstream);
+    ck_assert_str_eq(cfg.data_dir, "/srv/js");
+    ck_assert_str_eq(cfg.user, "alice");
+    ck_assert_str_eq(cfg.pass, "s3cret");
+    setup();
+    ck_assert_int_eq(load_text("authorization {\n  token: t0k\n}\njetstream: enabled\n"), 0);
+    ck_assert_str_eq(cfg.auth_token, "t0k");
+    ck_assert(cfg.jetstream);
+}
+END_TEST
+
 static Suite *config_suite(void) {
     Suite *s = suite_create("broker_config");
     TCase *tc = tcase_create("config");
@@ -587,6 +644,7 @@ static Suite *config_suite(void) {
     tcase_add_test(tc, test_flags_override_file);
     tcase_add_test(tc, test_help_and_version);
     tcase_add_test(tc, test_validate);
+    tcase_add_test(tc, test_nats_server_spellings);
     suite_add_tcase(s, tc);
     return s;
 }
