@@ -15,7 +15,7 @@ PACKAGES="build-essential cmake pkg-config git ca-certificates liburing-dev libx
           kcat librdkafka-dev python3-confluent-kafka python3-kafka python3-snappy python3-lz4 python3-zstandard
           golang-go golang-github-shopify-sarama-dev nodejs npm
           golang-github-nats-io-go-nats-dev nats-server libnats-dev
-          libhttp-parser-dev prometheus"
+          libhttp-parser-dev prometheus python3-yaml"
 
 # Installed, or provided by an installed package (a nodejs from elsewhere provides npm: asking
 # apt for Debian's npm then would fight over /usr/bin/node).

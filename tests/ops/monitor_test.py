@@ -278,6 +278,28 @@ def body(ck):
             c.commit(offsets=[TopicPartition("lagged", 0, 400)], asynchronous=False)
             wait_for(lag, [0.0])
             ck.ok(query("rate(sluice_kafka_requests_total[5s])"), "rate() over a sluice counter answers")
+            # Every PromQL expression of the Grafana dashboard and the alert rules is valid against
+            # this broker's series: Prometheus evaluates it without an error, and the dashboard's
+            # ones that do not depend on traffic in the last minute return data.
+            repo = os.path.dirname(os.path.dirname(HERE))
+            dash = json.load(open(os.path.join(repo, "docker", "grafana", "dashboards", "sluice.json")))
+            exprs = [t["expr"] for p_ in dash["panels"] for t in p_["targets"]]
+            import yaml
+            rules = yaml.safe_load(open(os.path.join(repo, "docker", "prometheus", "alerts.yml")))
+            exprs += [r["expr"] for g in rules["groups"] for r in g["rules"]]
+            time.sleep(2)
+            empty = []
+            for e in exprs:
+                st, _, bd = http(pport, "/api/v1/query?query=" + urllib.request.quote(e))
+                res = json.loads(bd)
+                ck.eq((st, res.get("status")), (200, "success"), "Prometheus evaluates %s" % e)
+                if not res["data"]["result"]:
+                    empty.append(e)
+            for e in ("sum by (group, topic) (sluice_kafka_consumer_group_lag_messages)", "sluice_kafka_connections",
+                      "sum by (topic) (sluice_log_size_bytes)", "rate(sluice_disk_written_bytes_total[1m])"):
+                ck.ok(e not in empty, "dashboard query %s has data" % e)
+            print("     %d dashboard and alert expressions evaluated (%d empty now: alerts not firing, "
+                  "or no traffic of that kind)" % (len(exprs), len(empty)))
         finally:
             c.close()
             pr.terminate()
