@@ -30,6 +30,8 @@ int main(int argc, char **argv) {
     }
 
     if (broker_start(&broker, &cfg) != 0) return 1;
+    broker.argc = argc;
+    broker.argv = argv;
     broker_run(&broker);
     return broker_stop(&broker) == 0 ? 0 : 1;
 }

@@ -51,6 +51,7 @@ static int broker_signals_block(struct broker *b) {
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP); /* reload */
     /* A peer that closes mid-send must surface as EPIPE on that connection, not kill us. */
     signal(SIGPIPE, SIG_IGN);
     if (sigprocmask(SIG_BLOCK, &mask, &b->signal_mask_old) != 0) {
@@ -88,12 +89,81 @@ static void broker_on_signal(struct io_op *op, int32_t res) {
     }
     struct signalfd_siginfo si;
     if (read(b->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGHUP) {
+            broker_reload(b);
+            broker_signal_arm(b);
+            return;
+        }
         b->signal_received = (int)si.ssi_signo;
         const char *name = sigabbrev_np((int)si.ssi_signo);
         SL_INFO("received SIG%s", name ? name : "?");
         return;
     }
     broker_signal_arm(b); /* woken with nothing to read: keep listening */
+}
+
+/* SIGHUP: reads the flags and config file again. What the running broker reads from its config
+ * at each use changes now (for new connections where it is fixed per connection: max_payload,
+ * auth); everything else is compared and named in a log line saying it needs a restart. A
+ * config that does not parse or validate changes nothing. */
+void broker_reload(struct broker *b) {
+    static struct sl_config next; /* static: large, and reloads run one at a time on the loop */
+    char err[1024];
+    memset(&next, 0, sizeof(next)); /* padding too: settings are compared with memcmp */
+    sl_config_defaults(&next);
+    int rc = b->argv ? sl_config_parse_args(&next, b->argc, b->argv, err, sizeof(err)) : -1;
+    if (!b->argv) snprintf(err, sizeof(err), "no command line to reload from");
+    if (rc == 0) rc = sl_config_validate(&next, err, sizeof(err));
+    if (rc != 0) {
+        SL_ERROR("reload refused, nothing changed: %s", err);
+        return;
+    }
+    for (uint32_t i = 0; i < next.warning_count; i++) SL_WARN("%s", next.warnings[i]);
+    struct sl_config *c = &b->cfg;
+    uint32_t changed = 0;
+#define RELOAD(field, key)                                                                        \
+    do {                                                                                          \
+        if (memcmp(&c->field, &next.field, sizeof(c->field)) != 0) {                              \
+            memcpy(&c->field, &next.field, sizeof(c->field));                                     \
+            SL_INFO("reload: %s changed", key);                                                   \
+            changed++;                                                                            \
+        }                                                                                         \
+    } while (0)
+#define RESTART(field, key)                                                                       \
+    do {                                                                                          \
+        if (memcmp(&c->field, &next.field, sizeof(c->field)) != 0)                                \
+            SL_WARN("reload: %s changed in the configuration but needs a restart: still the old value", key); \
+    } while (0)
+    RELOAD(log_level, "log_level");
+    RELOAD(log_format, "log_format");
+    RELOAD(max_payload_bytes, "max_payload");
+    RELOAD(max_connections, "max_connections");
+    RELOAD(write_deadline_ms, "write_deadline");
+    RELOAD(max_pending_bytes, "max_pending");
+    RELOAD(max_control_line_bytes, "max_control_line");
+    RELOAD(ping_interval_ms, "ping_interval");
+    RELOAD(ping_max_out, "ping_max");
+    RELOAD(auth_timeout_ms, "auth_timeout");
+    RELOAD(user, "user");
+    RELOAD(pass, "pass");
+    RELOAD(auth_token, "auth_token");
+    RELOAD(max_request_bytes, "max_request_bytes");
+    RELOAD(offsets_retention_ms, "offsets_retention_ms");
+    RESTART(data_dir, "data_dir");
+    RESTART(host, "host");
+    RESTART(kafka_port, "kafka_port");
+    RESTART(nats_port, "port");
+    RESTART(http_port, "http_port");
+    RESTART(jetstream, "jetstream");
+    RESTART(log, "segment, retention and fsync settings");
+#undef RELOAD
+#undef RESTART
+    sl_log_level_max = (enum sl_log_level)c->log_level;
+    sl_log_json = !strcmp(c->log_format, "json");
+    /* Fixed per connection at accept: the new values hold for connections made from now on. */
+    b->nats.ls.in_max = (size_t)c->max_payload_bytes + c->max_control_line_bytes + 64;
+    b->nats.ls.conn_max = c->max_connections + 1024;
+    SL_INFO("reloaded the configuration: %u setting(s) changed", changed);
 }
 
 static int broker_store_open(struct broker *b) {

@@ -47,11 +47,15 @@ struct broker {
     struct io_op signal_op;       /* a poll on signal_fd, always armed while running */
     sigset_t signal_mask_old;
     int signal_received;          /* 0 until the first SIGTERM or SIGINT */
+    int argc;                     /* the command line, for SIGHUP's reload (main sets them) */
+    char **argv;
 };
 
 /* Opens everything; on failure logs why, undoes what was done and returns -1. b is zeroed
  * first and must not move afterwards (ops in flight point into it). */
 int broker_start(struct broker *b, const struct sl_config *cfg);
+/* Reads flags and config file again and applies what can change at runtime (SIGHUP). */
+void broker_reload(struct broker *b);
 /* Turns the loop until a signal arrives. */
 void broker_run(struct broker *b);
 /* Flushes and closes the store (which writes the clean-shutdown marker), then the loop.

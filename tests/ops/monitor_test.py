@@ -306,6 +306,51 @@ def body(ck):
             pr.wait(10)
             shutil.rmtree(tmp, ignore_errors=True)
 
+    with ck.section("(g) SIGHUP reloads what can change and names what needs a restart"):
+        binary = harness.server_binary()
+        tmp = tempfile.mkdtemp(prefix="sluice-hup-")
+        nport, nport2, kport, mport = harness.free_ports(4)
+        conf = os.path.join(tmp, "sluice.conf")
+        open(conf, "w").write("port: %d\nmax_payload: 1MB\nwrite_deadline: 10s\n" % nport)
+        logp = os.path.join(tmp, "server.log")
+        pr = subprocess.Popen([binary, "-c", conf, "-m", str(mport), "--kafka_port", str(kport), "-a", "127.0.0.1",
+                               "--data_dir", os.path.join(tmp, "data")], stdout=open(logp, "w"), stderr=subprocess.STDOUT)
+        try:
+            ck.ok(harness.wait_port("127.0.0.1", mport, 10, pr), "monitoring port answers")
+            old = socket.create_connection(("127.0.0.1", nport), timeout=5)
+            old.recv(4096)
+            open(conf, "w").write("port: %d\nmax_payload: 2MB\nwrite_deadline: 3s\nlog_level: debug\n" % nport2)
+            pr.send_signal(1)  # SIGHUP
+            end = time.monotonic() + 5
+            v = {}
+            while time.monotonic() < end:
+                v = json.loads(http(mport, "/varz")[2])
+                if v["max_payload"] == 2 << 20:
+                    break
+                time.sleep(0.1)
+            ck.eq((v["max_payload"], v["write_deadline"], v["port"]), (2 << 20, 3 * 10**9, nport), "/varz after SIGHUP")
+            s2 = socket.create_connection(("127.0.0.1", nport), timeout=5)
+            ck.ok(b'"max_payload":2097152' in s2.recv(4096), "a new connection's INFO has the new max_payload")
+            s2.close()
+            old.sendall(b"PING\r\n")
+            ck.ok(b"PONG" in old.recv(4096), "a connection made before the reload still works")
+            open(conf, "w").write("port: %d\nmax_payload: lots\n" % nport)
+            pr.send_signal(1)
+            time.sleep(0.5)
+            ck.eq(json.loads(http(mport, "/varz")[2])["max_payload"], 2 << 20, "a bad file changes nothing")
+            pr.terminate()
+            ck.eq(pr.wait(15), 0, "clean stop")
+            text = open(logp).read()
+            ck.ok("reload: port changed in the configuration but needs a restart" in text, "restart named: %s" % text[-800:])
+            ck.ok("reloaded the configuration: 3 setting(s) changed" in text, "3 settings changed (log_level, max_payload, write_deadline)")
+            ck.ok(re.search(r"reload refused, nothing changed: .*sluice.conf:2: max_payload: 'lots' is not a size", text),
+                  "bad reload refused")
+        finally:
+            if pr.poll() is None:
+                pr.kill()
+                pr.wait()
+            shutil.rmtree(tmp, ignore_errors=True)
+
     with ck.section("(f) our users' command line and nats-server.conf"):
         binary = harness.server_binary()
         tmp = tempfile.mkdtemp(prefix="sluice-cli-")
