@@ -168,6 +168,7 @@ static void route_metrics(void *arg, const struct http_request *rq, struct http_
     http_metrics_process(&p, b->start_wall_ms, SL_VERSION);
     http_metrics_tcp(&p);
     http_metrics_storage(&p, b->store);
+    http_metrics_topics(&p, b->topics);
     kafka_server_metrics(&b->kafka, &p);
     nats_server_metrics(&b->nats, &p);
     if (b->js_deliver) js_deliver_metrics(b->js_deliver, &p);

@@ -39,6 +39,7 @@ struct partition {
     struct kafka_records_scratch *records_scratch; /* borrowed from the registry; may be NULL */
     partition_append_observer_fn observer;         /* a stream on this partition; may be NULL */
     void *observer_arg;
+    struct partition_traffic traffic;
 };
 
 struct partition *partition_new(struct log *g) {
@@ -117,6 +118,9 @@ int64_t partition_high_watermark(const struct partition *p) { return log_written
 void partition_watch_add(struct partition *p, struct log_watch *w) { log_watch_add(p->log, w); }
 void partition_watch_del(struct log_watch *w) { log_watch_del(w); }
 sl_err partition_delete_before(struct partition *p, int64_t offset) { return log_delete_before(p->log, offset); }
+
+void partition_count_out(struct partition *p, uint64_t bytes) { p->traffic.bytes_out += bytes; }
+const struct partition_traffic *partition_get_traffic(const struct partition *p) { return &p->traffic; }
 
 sl_err partition_delete_records(struct partition *p, int64_t offset) {
     sl_err e = log_delete_before(p->log, offset);
@@ -279,6 +283,8 @@ sl_err partition_append(struct partition *p, uint8_t *batch, uint32_t len, enum 
     e = partition_append_log(p, batch, len, &h, acks, done);
     if (e) return e;
     if (p->log_append_time) done->log_append_time_ms = (int64_t)now_ms;
+    p->traffic.bytes_in += len;
+    p->traffic.records_in += (uint64_t)h.record_count;
     if (p->observer) p->observer(p->observer_arg, done->base_offset, batch, len);
     return SL_OK;
 }

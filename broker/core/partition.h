@@ -85,6 +85,14 @@ sl_err partition_delete_before(struct partition *p, int64_t offset);
  * (partition_delete_before's is saved within about a second, for work-queue acks). */
 sl_err partition_delete_records(struct partition *p, int64_t offset);
 
+/* Traffic through the partition, for /metrics: batch bytes and records appended (any
+ * protocol), and bytes handed to Kafka fetches. */
+struct partition_traffic {
+    uint64_t bytes_in, records_in, bytes_out;
+};
+void partition_count_out(struct partition *p, uint64_t bytes);
+const struct partition_traffic *partition_get_traffic(const struct partition *p);
+
 /* The log, for what has no partition-level operation yet (time index lookups). */
 struct log *partition_log(const struct partition *p);
 /* Producer state, loaded on first use (snapshot plus replay of the log after it). */

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "base/prom.h"
+#include "broker/core/partition.h"
+#include "broker/core/topics.h"
 #include "storage/log.h"
 #include "storage/store.h"
 
@@ -135,6 +137,30 @@ void http_metrics_storage(struct prom *p, struct store *st) {
                         : f == 2 ? log_start_offset(g)
                                  : log_written_offset(g);
             prom_u64(p, fam[f].name, labels, v < 0 ? 0 : (uint64_t)v);
+        }
+    }
+}
+
+void http_metrics_topics(struct prom *p, struct topics *t) {
+    static const struct {
+        const char *name, *help;
+    } fam[] = {
+        {"sluice_topic_received_bytes_total", "Record batch bytes appended to the topic, by any protocol."},
+        {"sluice_topic_received_records_total", "Records appended to the topic, by any protocol."},
+        {"sluice_topic_fetched_bytes_total", "Bytes of the topic sent to Kafka fetches."},
+    };
+    char labels[320];
+    uint32_t n = topics_count(t);
+    for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
+        prom_family(p, fam[f].name, "counter", fam[f].help);
+        for (uint32_t i = 0; i < n; i++) {
+            const struct topic *tp = topics_at(t, i);
+            uint64_t v = 0;
+            for (int32_t k = 0; k < tp->partition_count; k++) {
+                const struct partition_traffic *tr = partition_get_traffic(tp->parts[k]);
+                v += f == 0 ? tr->bytes_in : f == 1 ? tr->records_in : tr->bytes_out;
+            }
+            prom_u64(p, fam[f].name, prom_labels(labels, sizeof(labels), "topic", tp->name, NULL), v);
         }
     }
 }

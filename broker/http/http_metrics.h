@@ -8,6 +8,7 @@
 
 struct prom;
 struct store;
+struct topics;
 
 /* start_wall_ms: when the process started (process_start_time_seconds). */
 void http_metrics_process(struct prom *p, uint64_t start_wall_ms, const char *version);
@@ -15,6 +16,8 @@ void http_metrics_process(struct prom *p, uint64_t start_wall_ms, const char *ve
  * the retransmit ratio. */
 void http_metrics_tcp(struct prom *p);
 void http_metrics_storage(struct prom *p, struct store *st);
+/* Bytes and records appended and bytes fetched per topic (summed over its partitions). */
+void http_metrics_topics(struct prom *p, struct topics *t);
 
 /* Helpers for /varz: the process's CPU seconds and resident bytes (0 when /proc is missing). */
 double http_process_cpu_seconds(void);

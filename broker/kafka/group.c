@@ -59,6 +59,8 @@ struct group {
     bool new_member_added;         /* a member joined during the current step */
     uint32_t initial_remaining_ms; /* of the rebalance timeout, for further steps */
     uint64_t sync_deadline;        /* until every member has sent SyncGroup */
+    uint64_t rebalance_start_ms;   /* when the current rebalance began (metrics) */
+    bool rebalancing;
     uint64_t id_state;             /* member id generator */
     struct group *hnext;           /* registry bucket chain */
     uint32_t reg_index;            /* position in the registry's array */
@@ -401,6 +403,10 @@ static void prepare_rebalance(struct group *g, uint64_t now_ms) {
         g->join_deadline = deadline_after(now_ms, rt);
     }
     g->state = GROUP_PREPARING_REBALANCE;
+    if (!g->rebalancing) {
+        g->rebalancing = true;
+        g->rebalance_start_ms = now_ms;
+    }
 }
 
 /* Kafka's onCompleteJoin. Dynamic members that did not rejoin are dropped; static ones stay
@@ -690,6 +696,11 @@ static void apply_assignments(struct group *g, const struct group_sync_req *req,
         if (m) member_set_assignment(m, req->assignments[a].assignment);
     }
     g->state = GROUP_STABLE;
+    if (g->rebalancing && g->cfg.stats) {
+        g->cfg.stats->rebalances++;
+        sl_hist_observe(&g->cfg.stats->rebalance_duration, (now_ms - g->rebalance_start_ms) * 1000);
+    }
+    g->rebalancing = false;
     for (uint32_t i = 0; i < g->member_count; i++) {
         struct member *m = g->members[i];
         if (!m->sync_reply) continue;

@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "base/base.h"
+#include "base/prom.h"
 #include "protocol/errors.h"
 
 enum group_state {
@@ -46,6 +47,14 @@ struct group_config {
     uint32_t max_session_timeout_ms;     /* Kafka group.max.session.timeout.ms: 1800000 */
     uint32_t initial_rebalance_delay_ms; /* only when the group was Empty; Kafka: 3000 */
     uint32_t max_size;                   /* members per group; 0 = unlimited */
+    struct group_stats *stats;           /* NULL: not counted */
+};
+
+/* Rebalances completed (a join round that ended in Stable) and how long each took, from the
+ * first PreparingRebalance to Stable (the group clock has millisecond resolution). */
+struct group_stats {
+    uint64_t rebalances;
+    struct sl_hist rebalance_duration;
 };
 
 /* Kafka's session bounds, no size limit, and a 0 ms initial delay (the caller picks its own). */

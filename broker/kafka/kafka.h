@@ -18,6 +18,7 @@
 #include "broker/config.h"
 #include "broker/core/cluster_meta.h"
 #include "broker/core/topics.h"
+#include "broker/kafka/group.h"
 #include "broker/net/conn.h"
 #include "broker/net/listener.h"
 #include "protocol/errors.h"
@@ -46,6 +47,7 @@ struct kafka_server {
     uint64_t api_requests[KAFKA_API_KEY_MAX + 1];
     struct sl_hist api_latency[KAFKA_API_KEY_MAX + 1];
     struct group_registry *groups;
+    struct group_stats group_stats; /* rebalances, for /metrics */
     struct offsets *offsets;
     struct loop_timer group_timer;
     uint64_t last_offsets_expiry_ms; /* monotonic: paces retention_check_ms */

@@ -133,8 +133,11 @@ static void fetch_answer(struct fetch_park *pk, struct fetch_plan *plan) {
     for (int32_t t = 0; t < pk->topic_count; t++) {
         struct fetch_topic *ft = &pk->topics[t];
         kafka_encode_fetch_topic_begin(&w, q->version, (struct kstr){ft->name, ft->name_len}, ft->count);
+        struct topic *tp = topics_get(q->kc->ks->topics, ft->name, ft->name_len);
         for (int32_t i = 0; i < ft->count; i++, k++) {
             struct log_span *sp = &plan->cuts[k].span;
+            struct partition *part = tp && sp->len ? topic_partition(tp, ft->parts[i].partition) : NULL;
+            if (part) partition_count_out(part, sp->len);
             kafka_encode_fetch_partition_begin(&w, q->version, &plan->resp[k], (int32_t)sp->len);
             plan->cuts[k].at = w.len;
             kafka_encode_fetch_partition_end(&w, q->version);

@@ -125,6 +125,7 @@ sl_err kafka_groups_start(struct kafka_server *ks) {
     gc.initial_rebalance_delay_ms = ks->cfg->group_initial_rebalance_delay_ms;
     gc.min_session_timeout_ms = ks->cfg->group_min_session_timeout_ms;
     gc.max_session_timeout_ms = ks->cfg->group_max_session_timeout_ms;
+    gc.stats = &ks->group_stats;
     static const struct group_ops ops = {group_join_done, group_sync_done, NULL};
     uint64_t seed = 0;
     if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) seed = loop_clock_ms();

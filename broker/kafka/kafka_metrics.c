@@ -56,6 +56,11 @@ void kafka_server_metrics(struct kafka_server *ks, struct prom *p) {
         prom_hist(p, "sluice_kafka_request_duration_seconds", prom_labels(labels, sizeof(labels), "api", ai->name, NULL),
                   &ks->api_latency[k]);
     }
+    prom_family(p, "sluice_kafka_rebalances_total", "counter", "Consumer group rebalances completed (reached Stable).");
+    prom_u64(p, "sluice_kafka_rebalances_total", NULL, ks->group_stats.rebalances);
+    prom_family(p, "sluice_kafka_rebalance_duration_seconds", "histogram",
+                "Time from the start of a group's rebalance to Stable.");
+    prom_hist(p, "sluice_kafka_rebalance_duration_seconds", NULL, &ks->group_stats.rebalance_duration);
     prom_family(p, "sluice_kafka_connections", "gauge", "Open connections on the Kafka listener.");
     prom_u64(p, "sluice_kafka_connections", NULL, ks->ls.conn_count);
     if (!ks->offsets) return;

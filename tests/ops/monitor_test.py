@@ -207,8 +207,22 @@ def body(ck):
         for i in range(50):
             p.produce("m1", b"v%d" % i)
             p.flush(5)
+        from confluent_kafka import Consumer
+        cons = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "rebal", "auto.offset.reset": "earliest"})
+        cons.subscribe(["m1"])
+        seen = 0
+        end = time.monotonic() + 20
+        while seen < 50 and time.monotonic() < end:
+            m = cons.poll(0.5)
+            if m is not None and not m.error():
+                seen += 1
+        cons.close()
+        ck.eq(seen, 50, "a subscribed group member read m1")
         st, hd, bd = http(hp, "/metrics")
         ck.eq((st, hd.get("Content-Type")), (200, "text/plain; version=0.0.4; charset=utf-8"), "/metrics type")
+        ck.ok(int(re.search(rb"^sluice_kafka_rebalances_total (\d+)$", bd, re.M).group(1)) >= 1, "a rebalance counted")
+        ck.ok(int(re.search(rb'^sluice_topic_fetched_bytes_total\{topic="m1"\} (\d+)$', bd, re.M).group(1)) > 0,
+              "fetched bytes counted")
         r = subprocess.run(["promtool", "check", "metrics"], input=bd, capture_output=True, timeout=30)
         ck.eq((r.returncode, r.stdout + r.stderr), (0, b""), "promtool check metrics")
         after = int(re.search(rb"^sluice_disk_fdatasync_duration_seconds_count (\d+)$", bd, re.M).group(1))
@@ -216,7 +230,9 @@ def body(ck):
         for fam in (b"sluice_kafka_consumer_group_lag_messages", b"sluice_disk_write_duration_seconds_bucket",
                     b"sluice_host_tcp_retransmitted_segments_total", b"sluice_nats_slow_consumers_total",
                     b"sluice_jetstream_dlq_appends_total", b"sluice_process_resident_memory_bytes",
-                    b"sluice_log_size_bytes{topic=\"m1\",partition=\"0\"}"):
+                    b"sluice_log_size_bytes{topic=\"m1\",partition=\"0\"}",
+                    b"sluice_topic_received_records_total{topic=\"m1\"} 50\n",
+                    b"sluice_kafka_rebalances_total", b"sluice_kafka_rebalance_duration_seconds_bucket"):
             ck.ok(fam in bd, "/metrics has %s" % fam.decode())
 
     with ck.section("(e) a real Prometheus sees consumer lag rise and fall"):
