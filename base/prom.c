@@ -55,9 +55,38 @@ void prom_family(struct prom *p, const char *name, const char *type, const char 
     prom_printf(p, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+static void prom_reserve(struct prom *p, size_t n) {
+    if (p->len + n <= p->cap) return;
+    p->cap = SL_MAX(p->cap * 2, p->len + n + 4096);
+    p->buf = sl_xrealloc(p->buf, p->cap);
+}
+
+static void prom_put(struct prom *p, const char *s, size_t n) {
+    memcpy(p->buf + p->len, s, n);
+    p->len += n;
+}
+
+/* The most frequent line of a scrape (one per partition per family): formatted by hand, since
+ * vsnprintf dominated a scrape of 10,000 partitions. */
 void prom_u64(struct prom *p, const char *name, const char *labels, uint64_t v) {
-    if (labels && *labels) prom_printf(p, "%s{%s} %llu\n", name, labels, (unsigned long long)v);
-    else prom_printf(p, "%s %llu\n", name, (unsigned long long)v);
+    size_t nl = strlen(name), ll = labels ? strlen(labels) : 0;
+    prom_reserve(p, nl + ll + 2 + 1 + 20 + 2);
+    prom_put(p, name, nl);
+    if (ll) {
+        p->buf[p->len++] = '{';
+        prom_put(p, labels, ll);
+        p->buf[p->len++] = '}';
+    }
+    p->buf[p->len++] = ' ';
+    char d[20];
+    int n = 0;
+    do {
+        d[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n) p->buf[p->len++] = d[--n];
+    p->buf[p->len++] = '\n';
+    p->buf[p->len] = 0;
 }
 
 void prom_double(struct prom *p, const char *name, const char *labels, double v) {
@@ -95,8 +124,13 @@ char *prom_labels(char *out, size_t cap, ...) {
         const char *v = va_arg(ap, const char *);
         if (!v) v = "";
         /* key="value": the worst case of one value char is two bytes; stop before overflowing. */
-        if (n + strlen(k) + 4 >= cap) break;
-        n += (size_t)snprintf(out + n, cap - n, "%s%s=\"", first ? "" : ",", k);
+        size_t kl = strlen(k);
+        if (n + kl + 5 >= cap) break;
+        if (!first) out[n++] = ',';
+        memcpy(out + n, k, kl);
+        n += kl;
+        out[n++] = '=';
+        out[n++] = '"';
         first = false;
         for (; *v && n + 4 < cap; v++) {
             if (*v == '\\' || *v == '"') {
