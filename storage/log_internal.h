@@ -76,6 +76,9 @@ struct log {
     uint64_t prealloc_retry_ms; /* preallocation found the disk full: none before this (monotonic) time */
     bool dirty;
     struct log *dirty_next;
+    /* Every record is gone (start == end) but the active segment still holds bytes: it is
+     * replaced by an empty one once no I/O of the log is in flight (retention.c). */
+    bool drain_pending;
 };
 
 static inline struct seg *log_active(const struct log *g) { return g->segs[g->seg_count - 1]; }
@@ -116,6 +119,11 @@ void log_fail(struct log *g, sl_err e);
 bool log_write_idle(const struct log *g);
 void log_update_synced(struct log *g);
 void log_watches_fire(struct log *g, bool gone);
+
+/* retention.c */
+/* Replaces a drained log's segments by one empty segment at the end offset, if the log asked
+ * for it and nothing of it is in flight; else leaves it for a later loop turn. */
+void log_drain_maybe(struct log *g);
 
 /* recovery.c */
 struct recovery_report {
