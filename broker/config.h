@@ -62,6 +62,7 @@ struct sl_config {
     uint32_t group_max_session_timeout_ms;       /* 1800000, as Kafka */
     uint64_t offsets_retention_ms;               /* offsets of empty groups expire, 7 days */
     bool jetstream;                              /* -js */
+    char jetstream_dlq[256];                     /* default dead-letter stream, "{stream}_DLQ"; "" none */
     char user[256];                              /* NATS: --user/--pass auth when set */
     char pass[256];
     char auth_token[256];                        /* NATS: --auth token auth when set */

@@ -228,14 +228,9 @@ static void jsd_remove(void *arg, uint64_t stream_seq) {
     (void)stream_remove(s, stream_seq);
 }
 
-/* The native dead-letter stream of s (provisional naming): the stream holding the subject of
- * its dlq setting, else the stream named <name>_DLQ. NULL: none, the message stays. */
+/* The native dead-letter stream of s (streams_dlq_of). NULL: none, the message stays. */
 static struct stream *jsd_dlq_stream(struct js_deliver *jd, const struct stream *s) {
-    const struct stream_config *sc = stream_config(s);
-    if (sc->dlq[0]) return streams_find_subject(jd->ss, sc->dlq, (uint32_t)strlen(sc->dlq));
-    char name[STREAM_NAME_MAX + 8];
-    int n = snprintf(name, sizeof(name), "%s_DLQ", stream_name(s));
-    return streams_get(jd->ss, name, (uint32_t)n);
+    return streams_dlq_of(jd->ss, s, NULL);
 }
 
 static void jsd_dlq_done(struct stream_append_done *d, sl_err err, uint64_t seq) {
@@ -250,13 +245,10 @@ static void jsd_dlq_done(struct stream_append_done *d, sl_err err, uint64_t seq)
 static void jsd_dead_letter(void *arg, uint64_t stream_seq, uint64_t deliveries, const char *reason, const char *text) {
     struct jsd_consumer *jc = arg;
     struct js_deliver *jd = jc->jd;
-    struct stream *dlq = jsd_dlq_stream(jd, jc->st->s);
+    const char *subject = NULL;
+    struct stream *dlq = streams_dlq_of(jd->ss, jc->st->s, &subject);
     struct stream_msg m;
     if (!dlq || stream_get(jc->st->s, stream_seq, &m) != SL_OK) return;
-    const struct stream_config *dc = stream_config(dlq);
-    const char *subject = stream_config(jc->st->s)->dlq[0] ? stream_config(jc->st->s)->dlq
-                          : dc->subject_count                ? dc->subjects[0]
-                                                             : stream_name(dlq);
     struct stream_header h[JSD_DLQ_HEADERS_MAX + 6];
     uint32_t n = m.hdr.len ? js_headers_parse(m.hdr, h, JSD_DLQ_HEADERS_MAX) : 0;
     char seq_s[24], del_s[24];

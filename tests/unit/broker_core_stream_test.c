@@ -504,6 +504,46 @@ START_TEST(test_subject_rules) {
 }
 END_TEST
 
+static void dlq_subject(struct stream_config *c) { snprintf(c->dlq, sizeof(c->dlq), "dead.by.subject"); }
+
+/* Which stream a stream's dead letters go to: topic config, then the stream's dlq subject, then
+ * the default template; never itself. */
+START_TEST(test_dead_letter_stream) {
+    struct sx x;
+    sx_start(&x);
+    struct stream *a = sx_create(&x, "A", "a.*", NULL);
+    struct stream *b = sx_create(&x, "B", "b.*", dlq_subject);
+    struct stream *a_dlq = sx_create(&x, "A_DLQ", "dlq.a", NULL);
+    struct stream *by_subj = sx_create(&x, "BYSUBJ", "dead.>", NULL);
+    struct stream *other = sx_create(&x, "OTHER", "other.x", NULL);
+    const char *subj = NULL;
+    ck_assert_ptr_eq(streams_dlq_of(x.ss, a, &subj), a_dlq);
+    ck_assert_str_eq(subj, "dlq.a");
+    ck_assert_ptr_eq(streams_dlq_of(x.ss, b, &subj), by_subj);
+    ck_assert_str_eq(subj, "dead.by.subject");
+    ck_assert_ptr_null(streams_dlq_of(x.ss, other, NULL)); /* no OTHER_DLQ */
+    streams_set_dlq_default(x.ss, "");
+    ck_assert_ptr_null(streams_dlq_of(x.ss, a, NULL));
+    streams_set_dlq_default(x.ss, "{stream}");
+    ck_assert_ptr_null(streams_dlq_of(x.ss, a, NULL)); /* itself */
+    streams_set_dlq_default(x.ss, "OTH{stream}");
+    struct stream *oth = sx_create(&x, "OTHA", "otha", NULL);
+    ck_assert_ptr_eq(streams_dlq_of(x.ss, a, &subj), oth);
+    ck_assert_str_eq(subj, "otha");
+    /* The topic config wins, for b too; "" turns dead letters off. */
+    const char *why = NULL;
+    ck_assert_int_eq(topics_set_config(x.t, stream_topic(a), "sluice.dlq.stream", "OTHER", &why), SL_OK);
+    ck_assert_int_eq(topics_set_config(x.t, stream_topic(b), "sluice.dlq.stream", "OTHER", &why), SL_OK);
+    ck_assert_ptr_eq(streams_dlq_of(x.ss, a, &subj), other);
+    ck_assert_str_eq(subj, "other.x");
+    ck_assert_ptr_eq(streams_dlq_of(x.ss, b, NULL), other);
+    ck_assert_int_eq(topics_set_config(x.t, stream_topic(a), "sluice.dlq.stream", "", &why), SL_OK);
+    ck_assert_ptr_null(streams_dlq_of(x.ss, a, NULL));
+    sx_close(&x);
+    t_rmdir(x.f.dir);
+}
+END_TEST
+
 static Suite *stream_suite(void) {
     Suite *s = suite_create("broker/core/stream");
     TCase *tc = tcase_create("stream");
@@ -517,9 +557,11 @@ static Suite *stream_suite(void) {
     tcase_add_test(tc, test_kafka_appends_are_indexed);
     tcase_add_test(tc, test_restart_clean);
     tcase_add_test(tc, test_restart_after_kill);
+    tcase_add_test(tc, test_dead_letter_stream);
     suite_add_tcase(s, tc);
     return s;
 }
+
 
 int main(void) {
     SRunner *sr = srunner_create(stream_suite());
