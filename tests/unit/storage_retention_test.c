@@ -330,6 +330,42 @@ START_TEST(test_drain_survives_crash) {
 }
 END_TEST
 
+/* A crash in the middle of a drain: after the start was saved (old segments all there), and
+ * after the new empty segment was created too (before the unlinks). Opening finishes it. */
+START_TEST(test_drain_finishes_after_crash_midway) {
+    for (int stage = 0; stage < 2; stage++) {
+        struct fx f;
+        struct log_config c;
+        config(&c);
+        fx_start(&f, &c);
+        struct log *g = fill(&f, &c, 1);
+        ck_assert_uint_gt(log_segment_count(g), 5);
+        fx_close(&f);
+        char path[600];
+        snprintf(path, sizeof(path), "%s/ret-0/start_offset", f.dir);
+        FILE *fp = fopen(path, "w");
+        ck_assert_ptr_nonnull(fp);
+        fprintf(fp, "%d\n", BATCHES);
+        fclose(fp);
+        if (stage == 1) {
+            snprintf(path, sizeof(path), "%s/ret-0/%020d.log", f.dir, BATCHES);
+            fp = fopen(path, "w");
+            ck_assert_ptr_nonnull(fp);
+            fclose(fp);
+        }
+        fx_open(&f, &c);
+        g = store_log_get(f.st, "ret", 0);
+        ck_assert_int_eq(log_start_offset(g), BATCHES);
+        ck_assert_int_eq(log_end_offset(g), BATCHES);
+        ck_assert(loop_run_until(&f.loop, drained, g, 10000));
+        assert_drained_files(&f, BATCHES);
+        ck_assert_int_eq(append1(g, 5), BATCHES);
+        fx_flush(g);
+        fx_end(&f);
+    }
+}
+END_TEST
+
 /* A reader holding a span of the drained active segment keeps its bytes. */
 START_TEST(test_drain_reader_keeps_bytes) {
     struct fx f;
@@ -367,6 +403,7 @@ int main(void) {
     tcase_add_test(tc, test_drain_waits_for_writes_in_flight);
     tcase_add_test(tc, test_drain_survives_crash);
     tcase_add_test(tc, test_drain_reader_keeps_bytes);
+    tcase_add_test(tc, test_drain_finishes_after_crash_midway);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);
