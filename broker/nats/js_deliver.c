@@ -33,6 +33,10 @@ struct jsd_consumer {
     int64_t created_ns;
     int64_t delivered_active_ns, acked_active_ns; /* 0: no activity yet */
     bool doomed; /* inactive: deleted at the next timer turn */
+    /* Max deliveries reached but no dead-letter copy made (the DLQ setting changed since the
+     * consumer was created, or the append was refused): the remove that follows is skipped,
+     * so the message stays in the stream as on nats-server. 0: none. */
+    uint64_t keep_seq;
 };
 
 struct jsd_stream {
@@ -215,6 +219,10 @@ static void jsd_advisory(void *arg, enum consumer_advisory_kind kind, uint64_t s
 static void jsd_remove(void *arg, uint64_t stream_seq) {
     struct jsd_consumer *jc = arg;
     struct stream *s = jc->st->s;
+    if (jc->keep_seq == stream_seq) {
+        jc->keep_seq = 0;
+        return;
+    }
     if (stream_config(s)->retention == TOPIC_RETENTION_INTEREST) {
         char subject[1024] = "";
         struct stream_msg m;
@@ -226,11 +234,6 @@ static void jsd_remove(void *arg, uint64_t stream_seq) {
             if (o != jc && !consumer_acked(o->c, stream_seq, subject)) return;
     }
     (void)stream_remove(s, stream_seq);
-}
-
-/* The native dead-letter stream of s (streams_dlq_of). NULL: none, the message stays. */
-static struct stream *jsd_dlq_stream(struct js_deliver *jd, const struct stream *s) {
-    return streams_dlq_of(jd->ss, s, NULL);
 }
 
 static void jsd_dlq_done(struct stream_append_done *d, sl_err err, uint64_t seq) {
@@ -248,6 +251,7 @@ static void jsd_dead_letter(void *arg, uint64_t stream_seq, uint64_t deliveries,
     const char *subject = NULL;
     struct stream *dlq = streams_dlq_of(jd->ss, jc->st->s, &subject);
     struct stream_msg m;
+    jc->keep_seq = strcmp(reason, "max_deliveries") ? 0 : stream_seq; /* until the copy is made */
     if (!dlq || stream_get(jc->st->s, stream_seq, &m) != SL_OK) return;
     struct stream_header h[JSD_DLQ_HEADERS_MAX + 6];
     uint32_t n = m.hdr.len ? js_headers_parse(m.hdr, h, JSD_DLQ_HEADERS_MAX) : 0;
@@ -265,7 +269,9 @@ static void jsd_dead_letter(void *arg, uint64_t stream_seq, uint64_t deliveries,
     if (e) {
         SL_WARN("dead-letter append to %s refused: %s", stream_name(dlq), sl_err_str(e));
         free(d);
+        return;
     }
+    jc->keep_seq = 0;
 }
 
 static void jsd_release(void *arg, void *target) {
@@ -837,7 +843,9 @@ static void jsd_create(struct js_deliver *jd, const char *args, size_t alen, boo
         .retention = sc->retention == TOPIC_RETENTION_WORKQUEUE  ? CONSUMER_RETENTION_WORKQUEUE
                      : sc->retention == TOPIC_RETENTION_INTEREST ? CONSUMER_RETENTION_INTEREST
                                                                  : CONSUMER_RETENTION_LIMITS,
-        .dead_letter = jsd_dlq_stream(jd, s) != NULL,
+        /* Always: the dead-letter stream is looked up when a message dead-letters
+         * (streams_dlq_of), so a DLQ configured later counts; with none it stays (keep_seq). */
+        .dead_letter = true,
     };
     struct consumer_cfg_error ce;
     if (consumer_config_check(&cfg, &sp, &ce) != SL_OK) {

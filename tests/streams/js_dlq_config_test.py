@@ -14,6 +14,9 @@ sluice-server --jetstream --jetstream_dlq 'DEAD_{stream}' (the server default, a
     DescribeConfigs; an order termed with +TERM and a reason lands in SIDE (Reason terminated,
     Text the reason), not in DEAD_PLAIN, which exists. Set to "" the topic config turns dead
     letters off for the stream even though the default names an existing stream.
+  - The DLQ is looked up when a message dead-letters: with none, a message past max_deliver
+    stays in the work queue (as on nats-server); a DLQ set after the consumer was created
+    takes the next one.
 """
 import base64
 import json
@@ -210,6 +213,33 @@ def body(ck):
         js.api("$JS.API.STREAM.INFO.PLAIN")  # a round trip after the TERM
         ck.eq(js.api("$JS.API.STREAM.INFO.SIDE")["state"]["messages"], 1, "SIDE unchanged")
         ck.eq(js.api("$JS.API.STREAM.INFO.DEAD_PLAIN")["state"]["messages"], 0, "DEAD_PLAIN unchanged")
+
+    with ck.section("the DLQ is looked up when a message dead-letters: none yet, then set late"):
+        ck.eq(js.api("$JS.API.STREAM.CREATE.LATE", {"name": "LATE", "subjects": ["late.*"],
+                                                    "retention": "workqueue"}).get("did_create"),
+              True, "LATE created")
+        c = js.api("$JS.API.CONSUMER.CREATE.LATE.L", {"stream_name": "LATE", "config": consumer_cfg("L", 1)})
+        ck.ok("error" not in c, "consumer L created before any DLQ: %s" % c)
+        # No DEAD_LATE yet: max_deliver reached, the order stays in the work queue (nats-server).
+        ck.eq(js.publish(b"late.a", b"kept"), {"stream": "LATE", "seq": 1}, "PubAck LATE 1")
+        got = js.pull("LATE", "L", 3000)
+        ck.ok(got is not None, "delivery of late.a")
+        js.ack(got[1], b"-NAK", "NAK late.a")
+        ck.eq(js.pull("LATE", "L", 500), None, "no redelivery with max_deliver 1")
+        ck.eq(js.api("$JS.API.STREAM.INFO.LATE")["state"]["messages"], 1, "LATE keeps late.a")
+        # A DLQ set on the topic after the consumer was created counts for the next one.
+        res = ConfigResource("topic", "LATE", set_config={
+            "sluice.dlq.stream": "SIDE", "retention.ms": "-1", "retention.bytes": "-1"})
+        a.alter_configs([res], request_timeout=30)[res].result(timeout=30)
+        ck.eq(js.publish(b"late.b", b"dead late"), {"stream": "LATE", "seq": 2}, "PubAck LATE 2")
+        got = js.pull("LATE", "L", 3000)
+        ck.ok(got is not None and got[3] == b"dead late", "delivery of late.b")
+        js.ack(got[1], b"-NAK", "NAK late.b")
+        ck.eq(js.pull("LATE", "L", 500), None, "no redelivery of late.b")
+        wait_messages(ck, js, "SIDE", 2, "SIDE holds late.b")
+        m = js.api("$JS.API.STREAM.MSG.GET.SIDE", {"seq": 2})["message"]
+        ck.eq(base64.b64decode(m["data"]), b"dead late", "SIDE seq 2 data")
+        ck.eq(js.api("$JS.API.STREAM.INFO.LATE")["state"]["messages"], 1, "LATE: only late.a left")
 
 
 if __name__ == "__main__":
