@@ -379,6 +379,17 @@ func workQueueOrders() {
 		uint64(ci.NumRedelivered)}, []uint64{nOrders, nOrders, 0, 0, 0},
 		"consumer delivered.stream_seq/ack_floor.stream_seq/num_pending/num_ack_pending/num_redelivered")
 
+	// The workers' last pull requests (Fetch with MaxWait) may outlive their connections until
+	// they expire; the order published next is for the fetch below, so wait until none waits.
+	waiting := ci.NumWaiting
+	check(waitFor(5*time.Second, func() bool {
+		ci, err := js.ConsumerInfo("ORDERS", "WORKER")
+		return err == nil && ci.NumWaiting == 0
+	}), "pull requests of the gone workers still waiting after 5 s")
+	if waiting > 0 {
+		fmt.Printf("     %d pull requests of the gone workers were still waiting\n", waiting)
+	}
+
 	// Sequences continue after draining.
 	pa, err := js.Publish("orders.created", []byte("after"))
 	noErr(err, "publish after draining")
