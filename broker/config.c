@@ -84,6 +84,7 @@ static const struct cfg_key cfg_keys[] = {
     CFG_KEY("group_max_session_timeout_ms", NULL, NULL, CFG_MS, group_max_session_timeout_ms, 0),
     CFG_KEY("offsets_retention_ms", NULL, NULL, CFG_MS, offsets_retention_ms, 0),
     CFG_KEY("jetstream", NULL, NULL, CFG_BOOL, jetstream, 0),
+    CFG_KEY("jetstream_dlq", NULL, NULL, CFG_STRING, jetstream_dlq, CFG_F_EMPTY_OK),
     CFG_KEY("user", NULL, NULL, CFG_STRING, user, CFG_F_EMPTY_OK),
     CFG_KEY("pass", NULL, NULL, CFG_STRING, pass, CFG_F_EMPTY_OK),
     CFG_KEY("auth_token", "auth", NULL, CFG_STRING, auth_token, CFG_F_EMPTY_OK),
@@ -161,6 +162,7 @@ void sl_config_defaults(struct sl_config *c) {
     c->offsets_retention_ms = 7ull * 24 * 3600 * 1000;
     c->jetstream = false;
     snprintf(c->log_format, sizeof(c->log_format), "text");
+    snprintf(c->jetstream_dlq, sizeof(c->jetstream_dlq), "{stream}_DLQ");
     log_config_defaults(&c->log);
     c->open_files_max = 1024;
     c->retention_check_ms = 300000;
@@ -723,6 +725,9 @@ void sl_config_usage(FILE *out) {
           "  --max-payload, --maxpayload SIZE  largest NATS payload (1MiB)\n"
           "  --max-request-bytes SIZE       largest Kafka request (100MiB)\n"
           "  -js, --jetstream[=BOOL]        enable JetStream streams (false)\n"
+          "  --jetstream-dlq NAME           default dead-letter stream of stream S; {stream} is S's\n"
+          "                                 name; \"\" none ({stream}_DLQ). A stream's topic config\n"
+          "                                 sluice.dlq.stream overrides it\n"
           "\n"
           "Storage:\n"
           "  --segment-bytes SIZE           roll a segment at this size\n"

@@ -62,12 +62,13 @@ struct sl_config {
     uint32_t group_min_session_timeout_ms;       /* 6000, as Kafka */
     uint32_t group_max_session_timeout_ms;       /* 1800000, as Kafka */
     uint64_t offsets_retention_ms;               /* offsets of empty groups expire, 7 days */
-    bool jetstream;
+    bool jetstream;                              /* -js */
+    char jetstream_dlq[256];                     /* default dead-letter stream, "{stream}_DLQ"; "" none */
     bool check_config;                           /* -t: validate the configuration and exit */
     char log_format[8];                          /* "text" (default) or "json" */
     /* Config-file warnings (unknown keys...), logged by main once the log format is known. */
     char warnings[SL_CONFIG_WARNINGS_MAX][256];
-    uint32_t warning_count;                              /* -js */
+    uint32_t warning_count;
     char user[256];                              /* NATS: --user/--pass auth when set */
     char pass[256];
     char auth_token[256];                        /* NATS: --auth token auth when set */

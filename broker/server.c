@@ -214,6 +214,7 @@ int broker_start(struct broker *b, const struct sl_config *cfg) {
         broker_signals_restore(b);
         return -1;
     }
+    if (b->streams) streams_set_dlq_default(b->streams, b->cfg.jetstream_dlq);
     if (kafka_server_start(&b->kafka, &b->cfg, &b->loop, b->store, b->topics) != 0) {
         streams_close(b->streams);
         topics_close(b->topics);

@@ -193,6 +193,7 @@ static void log_waiter_push(struct log_waiter **head, struct log_waiter **tail, 
 static sl_err log_append_common(struct log *g, uint8_t *batch, uint32_t len, int64_t *base_offset,
                                 struct log_waiter *w, bool durable, struct log_ref *ref, bool verified) {
     if (g->werr) return g->werr;
+    g->last_append_ms = loop_mono_ms(store_loop(g->store));
     /* A write found the disk full and the log has not rewound yet: nothing queued now counts. */
     if (g->nospace) return SL_NO_SPACE;
     if (len > g->cfg.batch_bytes_max) return SL_TOO_LARGE;

@@ -79,6 +79,10 @@ struct log {
     uint64_t prealloc_retry_ms; /* preallocation found the disk full: none before this (monotonic) time */
     bool dirty;
     struct log *dirty_next;
+    /* Every record is gone (start == end) but the active segment still holds bytes: it is
+     * replaced by an empty one once no I/O of the log is in flight (retention.c). */
+    bool drain_pending;
+    uint64_t last_append_ms; /* monotonic: a small drained log waits for a quiet moment */
 };
 
 static inline struct seg *log_active(const struct log *g) { return g->segs[g->seg_count - 1]; }
@@ -119,6 +123,13 @@ void log_fail(struct log *g, sl_err e);
 bool log_write_idle(const struct log *g);
 void log_update_synced(struct log *g);
 void log_watches_fire(struct log *g, bool gone);
+
+/* retention.c */
+/* Replaces a drained log's segments by one empty segment at the end offset, if the log asked
+ * for it and nothing of it is in flight; else leaves it for a later loop turn. */
+void log_drain_maybe(struct log *g);
+#define LOG_DRAIN_EAGER_BYTES (4u << 20) /* a drained active segment this big goes at once */
+#define LOG_DRAIN_QUIET_MS 1000          /* a smaller one after this long without appends */
 
 /* recovery.c */
 struct recovery_report {

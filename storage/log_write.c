@@ -638,4 +638,5 @@ void log_pump(struct log *g) {
     for (uint32_t i = 0; i < LOG_WRITES_MAX && g->wq_head && g->inflight_count < max; i++)
         if (!log_submit_write(g)) break;
     log_sync_if_owed(g);
+    if (g->drain_pending) log_drain_maybe(g);
 }

@@ -15,7 +15,8 @@
 
 struct offset_entry {
     struct offset_entry *next;
-    uint64_t hash;
+    struct offset_entry *pnext; /* chain of pbuckets: the entries of every group, by partition */
+    uint64_t hash, phash;
     char *group, *topic;
     int32_t partition;
     struct offset_value v;
@@ -24,6 +25,9 @@ struct offset_entry {
 struct offsets {
     struct kvlog *kv; /* the durable copy: encoded keys and values */
     struct offset_entry **buckets;
+    /* The same entries hashed by (topic, partition) alone, so the groups of one partition are
+     * found without a walk of the whole map (work-queue retention asks on every commit). */
+    struct offset_entry **pbuckets;
     uint32_t bucket_count, entry_count;
 };
 
@@ -33,6 +37,19 @@ static uint64_t offsets_hash(const char *group, const char *topic, int32_t tlen,
     h = (h ^ 0xff) * 1099511628211ull;
     for (int32_t i = 0; i < tlen; i++) h = (h ^ (uint8_t)topic[i]) * 1099511628211ull;
     return (h ^ (uint32_t)partition) * 1099511628211ull;
+}
+
+static uint64_t offsets_phash(const char *topic, int32_t tlen, int32_t partition) {
+    uint64_t h = 1469598103934665603ull;
+    for (int32_t i = 0; i < tlen; i++) h = (h ^ (uint8_t)topic[i]) * 1099511628211ull;
+    return (h ^ (uint32_t)partition) * 1099511628211ull;
+}
+
+static void offsets_punlink(struct offsets *o, struct offset_entry *e) {
+    struct offset_entry **pp = &o->pbuckets[e->phash % o->bucket_count];
+    while (*pp && *pp != e) pp = &(*pp)->pnext;
+    SL_ASSERT(*pp == e);
+    *pp = e->pnext;
 }
 
 static struct offset_entry **offsets_slot(const struct offsets *o, const char *group, const char *topic,
@@ -57,17 +74,22 @@ static void offsets_entry_free(struct offset_entry *e) {
 static void offsets_grow(struct offsets *o) {
     uint32_t n = o->bucket_count * 2;
     struct offset_entry **b = sl_xcalloc(n, sizeof(*b));
+    struct offset_entry **pb = sl_xcalloc(n, sizeof(*pb));
     for (uint32_t i = 0; i < o->bucket_count; i++) {
         struct offset_entry *e = o->buckets[i];
         while (e) {
             struct offset_entry *next = e->next;
             e->next = b[e->hash % n];
             b[e->hash % n] = e;
+            e->pnext = pb[e->phash % n];
+            pb[e->phash % n] = e;
             e = next;
         }
     }
     free(o->buckets);
+    free(o->pbuckets);
     o->buckets = b;
+    o->pbuckets = pb;
     o->bucket_count = n;
 }
 
@@ -86,6 +108,7 @@ static void offsets_apply(struct offsets *o, const char *group, const struct off
         if (*pp) {
             struct offset_entry *e = *pp;
             *pp = e->next;
+            offsets_punlink(o, e);
             offsets_entry_free(e);
             o->entry_count--;
         }
@@ -98,7 +121,10 @@ static void offsets_apply(struct offsets *o, const char *group, const struct off
         e->group = strdup(group);
         e->topic = offsets_strndup(c->topic, c->topic_len);
         e->partition = c->partition;
+        e->phash = offsets_phash(c->topic, c->topic_len, c->partition);
         *pp = e;
+        e->pnext = o->pbuckets[e->phash % o->bucket_count];
+        o->pbuckets[e->phash % o->bucket_count] = e;
         o->entry_count++;
     }
     free((char *)e->v.metadata);
@@ -250,6 +276,7 @@ sl_err offsets_open(struct offsets **out, struct store *st, uint64_t now_ms) {
     }
     o->bucket_count = 256;
     o->buckets = sl_xcalloc(o->bucket_count, sizeof(*o->buckets));
+    o->pbuckets = sl_xcalloc(o->bucket_count, sizeof(*o->pbuckets));
     struct offsets_replay r = {o, 0};
     kvlog_foreach(o->kv, offsets_replay_one, &r);
     kvlog_set_undo_hook(o->kv, offsets_undo, o);
@@ -268,6 +295,7 @@ void offsets_close(struct offsets *o) {
         }
     }
     free(o->buckets);
+    free(o->pbuckets);
     kvlog_close(o->kv);
     free(o);
 }
@@ -286,6 +314,22 @@ const struct offset_value *offsets_get(const struct offsets *o, const char *grou
     uint64_t h = offsets_hash(group, topic, topic_len, partition);
     struct offset_entry *const *pp = offsets_slot(o, group, topic, topic_len, partition, h);
     return *pp ? &(*pp)->v : NULL;
+}
+
+int64_t offsets_min_for_partition(const struct offsets *o, const char *topic, int32_t topic_len, int32_t partition,
+                                  uint32_t *groups) {
+    uint64_t ph = offsets_phash(topic, topic_len, partition);
+    int64_t min = -1;
+    uint32_t n = 0;
+    for (const struct offset_entry *e = o->pbuckets[ph % o->bucket_count]; e; e = e->pnext) {
+        if (e->phash != ph || e->partition != partition || (int32_t)strlen(e->topic) != topic_len ||
+            memcmp(e->topic, topic, (size_t)topic_len))
+            continue;
+        if (n == 0 || e->v.offset < min) min = e->v.offset;
+        n++;
+    }
+    if (groups) *groups = n;
+    return min;
 }
 
 uint32_t offsets_for_group(const struct offsets *o, const char *group,

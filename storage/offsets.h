@@ -54,6 +54,12 @@ sl_err offsets_commit(struct offsets *o, const char *group, const struct offset_
 const struct offset_value *offsets_get(const struct offsets *o, const char *group, const char *topic,
                                        int32_t topic_len, int32_t partition);
 
+/* The lowest offset any group has committed for the partition (work-queue retention: what
+ * every group is done with), -1 if no group has; *groups (may be NULL) gets how many groups
+ * have. Costs the partition's groups, not the whole map. */
+int64_t offsets_min_for_partition(const struct offsets *o, const char *topic, int32_t topic_len, int32_t partition,
+                                  uint32_t *groups);
+
 /* Calls fn for every committed partition of the group; returns how many. */
 uint32_t offsets_for_group(const struct offsets *o, const char *group,
                            void (*fn)(void *arg, const char *topic, int32_t partition,

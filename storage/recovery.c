@@ -258,5 +258,11 @@ sl_err recovery_open_log(struct log *g, bool clean, struct recovery_report *rep)
     g->next_offset = g->written_offset = g->synced_offset = a->next_offset;
     g->start_offset = SL_MIN(SL_MAX(g->segs[0]->base_offset, start), g->next_offset);
     log_offsets_check(g, NULL);
+    /* A crash in the middle of a drain (retention.c) left the start at the end but old
+     * segments on disk: the first loop turn finishes it. */
+    if (!e && g->start_offset == g->next_offset && (g->seg_count > 1 || a->size_bytes > 0)) {
+        g->drain_pending = true;
+        store_mark_dirty(g->store, g);
+    }
     return e;
 }

@@ -1,6 +1,15 @@
 /* retention.c: deleting whole segments from the front of a log: by time, by size, and below a
- * start offset (delete-before: Kafka's DeleteRecords, and work-queue acks later). Only sealed
- * segments go; a segment a reader still holds is unlinked but stays readable until released.
+ * start offset (delete-before: Kafka's DeleteRecords, work-queue acks). Only sealed segments go;
+ * a segment a reader still holds is unlinked but stays readable until released.
+ *
+ * Drained logs: once the start reaches the end (every record acked away), the active segment
+ * goes too: a new empty segment is created at the end offset, then every older one is deleted
+ * (roll-to-empty). Only while nothing of the log is in flight (a write, sync or zero fill
+ * still points at the old segment's fd); else the log's next pump, after that I/O answers,
+ * tries again. The order on disk makes every crash point recoverable at the right offset: the
+ * start_offset file first, the new segment next (its name is the end offset), the unlinks last;
+ * a crash between them leaves old segments that recovery reads as before, or none, and then
+ * recovery starts the log at start_offset.
  *
  * The start offset may sit inside the first segment, so it is kept in <dir>/start_offset
  * (written by rename, not synced: after a machine crash it may move back to the last value
@@ -46,6 +55,46 @@ static void retention_drop_front(struct log *g, uint32_t n) {
     }
 }
 
+/* Whether the log holds no record but still has segment bytes or old segments to delete. */
+static bool retention_drain_owed(const struct log *g) {
+    if (g->start_offset < g->next_offset) return false;
+    return g->seg_count > 1 || log_active(g)->size_bytes > 0;
+}
+
+void log_drain_maybe(struct log *g) {
+    if (!retention_drain_owed(g)) {
+        g->drain_pending = false;
+        return;
+    }
+    /* A work queue whose consumers keep up drains after nearly every ack: rolling a segment
+     * each time would cost a file create and delete per message. A small active segment is
+     * left until the log has been quiet for a while (the store's tick retries); a big one, or
+     * old segments, go at once. */
+    uint64_t now_mono = loop_mono_ms(store_loop(g->store));
+    if (g->seg_count == 1 && log_active(g)->size_bytes < LOG_DRAIN_EAGER_BYTES &&
+        now_mono - g->last_append_ms < LOG_DRAIN_QUIET_MS)
+        return;
+    /* A failed or full log keeps its files: recovery or the rewind decides their fate. The
+     * pending flag stays, so an idle pump later finishes the job. */
+    if (g->werr || g->nospace || !log_write_idle(g)) return;
+    struct seg *a = log_active(g);
+    if (a->size_bytes > 0 || a->base_offset != g->next_offset) {
+        uint64_t now = loop_now_ms(store_loop(g->store));
+        if (log_roll(g, now) != SL_OK) return; /* a full disk: the next delete or pump retries */
+    }
+    uint32_t n = g->seg_count - 1;
+    for (uint32_t i = 0; i < n; i++) {
+        struct seg *s = g->segs[i];
+        SL_ASSERT(s->next_offset <= g->start_offset && !s->sealing);
+        SL_INFO("%s: drained: deleting segment %lld (offsets up to %lld)", g->dir, (long long)s->base_offset,
+                (long long)s->next_offset - 1);
+        seg_delete(s);
+    }
+    log_segs_remove_front(g, n);
+    g->drain_pending = false;
+    log_offsets_check(g, NULL);
+}
+
 sl_err log_delete_before(struct log *g, int64_t offset) {
     if (offset > g->next_offset) offset = g->next_offset;
     if (offset <= g->start_offset) return SL_OK;
@@ -54,9 +103,12 @@ sl_err log_delete_before(struct log *g, int64_t offset) {
     g->start_unsaved = true;
     uint32_t n = 0;
     while (n + 1 < g->seg_count && g->segs[n]->sealed && g->segs[n + 1]->base_offset <= offset) n++;
-    if (n) {
-        retention_drop_front(g, n);
-        if (g->start_unsaved) retention_save_start(g); /* segments went: say where the log starts now */
+    if (n) retention_drop_front(g, n);
+    if (g->start_unsaved && n) retention_save_start(g); /* segments went: say where the log starts now */
+    if (retention_drain_owed(g)) {
+        g->drain_pending = true;
+        log_drain_maybe(g);
+        if (g->drain_pending) store_mark_dirty(g->store, g);
     }
     return SL_OK;
 }

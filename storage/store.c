@@ -126,7 +126,10 @@ static void store_before_sleep(void *arg, struct loop_time now) {
         }
     }
     if (now.mono_ms - st->last_start_save_ms >= STORE_START_SAVE_MS) {
-        for (uint32_t i = 0; i < st->log_count; i++) log_save_start(st->logs[i]);
+        for (uint32_t i = 0; i < st->log_count; i++) {
+            log_save_start(st->logs[i]);
+            if (st->logs[i]->drain_pending) store_mark_dirty(st, st->logs[i]); /* the pump drains */
+        }
         st->last_start_save_ms = now.mono_ms;
     }
     if (now.mono_ms - st->last_retention_ms >= st->opts.retention_check_ms) {

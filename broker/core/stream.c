@@ -129,6 +129,7 @@ struct streams {
     uint32_t hin_cap;
     void (*gone)(void *arg, struct stream *s);
     void *gone_arg;
+    char dlq_default[STREAM_NAME_MAX + 1]; /* template of the default dead-letter stream's name */
     struct loop_timer age_timer;
     struct loop_timer persist_timer;
 };
@@ -1082,6 +1083,57 @@ struct stream *streams_get(const struct streams *ss, const char *name, uint32_t 
     return NULL;
 }
 
+void streams_set_dlq_default(struct streams *ss, const char *tmpl) {
+    snprintf(ss->dlq_default, sizeof(ss->dlq_default), "%s", tmpl ? tmpl : "");
+}
+
+/* The default template with every "{stream}" replaced by name; false if it does not fit. */
+static bool streams_dlq_name(const struct streams *ss, const char *name, char *out, size_t cap) {
+    size_t n = 0;
+    for (const char *p = ss->dlq_default; *p;) {
+        const char *piece = p;
+        size_t len = 1;
+        if (!strncmp(p, "{stream}", 8)) {
+            piece = name;
+            len = strlen(name);
+            p += 8;
+        } else {
+            p++;
+        }
+        if (n + len >= cap) return false;
+        memcpy(out + n, piece, len);
+        n += len;
+    }
+    out[n] = 0;
+    return n > 0;
+}
+
+/* The subject a dead letter is stored under in d: its first literal subject, else its name. */
+static const char *streams_dlq_subject(const struct stream *d) {
+    for (uint32_t i = 0; i < d->cfg.subject_count; i++)
+        if (subject_literal(d->cfg.subjects[i], (uint32_t)strlen(d->cfg.subjects[i]))) return d->cfg.subjects[i];
+    return d->cfg.name;
+}
+
+struct stream *streams_dlq_of(const struct streams *ss, const struct stream *s, const char **subject) {
+    struct stream *d = NULL;
+    const char *subj = NULL;
+    const char *named = topic_config_value(s->tp, "sluice.dlq.stream");
+    if (named) {
+        /* Set on the topic, even to "": it wins over the rest ("" turns dead letters off). */
+        if (*named) d = streams_get(ss, named, (uint32_t)strlen(named));
+    } else if (s->cfg.dlq[0]) {
+        d = streams_find_subject(ss, s->cfg.dlq, (uint32_t)strlen(s->cfg.dlq));
+        subj = s->cfg.dlq;
+    } else {
+        char name[STREAM_NAME_MAX + 1];
+        if (streams_dlq_name(ss, s->cfg.name, name, sizeof(name))) d = streams_get(ss, name, (uint32_t)strlen(name));
+    }
+    if (d == s) d = NULL; /* its own dead letters would come back to it forever */
+    if (d && subject) *subject = subj ? subj : streams_dlq_subject(d);
+    return d;
+}
+
 struct stream *streams_find_subject(const struct streams *ss, const char *subject, uint32_t len) {
     for (uint32_t i = 0; i < ss->count; i++) {
         const struct stream_config *c = &ss->arr[i]->cfg;
@@ -1133,6 +1185,7 @@ sl_err streams_open(struct streams **out, struct store *st, struct topics *t) {
     struct streams *ss = sl_xcalloc(1, sizeof(*ss));
     ss->st = st;
     ss->t = t;
+    snprintf(ss->dlq_default, sizeof(ss->dlq_default), "%s", STREAM_DLQ_DEFAULT);
     kafka_records_scratch_init(&ss->scratch, 0);
     kafka_records_scratch_init(&ss->rscratch, 0);
     ss->age_timer.fire = streams_age_fire;

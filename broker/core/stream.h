@@ -50,6 +50,8 @@ struct streams;
 #define STREAM_NAME_MAX 255
 #define STREAM_DELETED_MAX (1u << 20)
 #define STREAM_DUPLICATE_WINDOW_DEFAULT_NS 120000000000ll
+/* The default dead-letter stream of stream S (server config jetstream_dlq). */
+#define STREAM_DLQ_DEFAULT "{stream}_DLQ"
 
 enum stream_discard { STREAM_DISCARD_OLD, STREAM_DISCARD_NEW };
 enum stream_storage { STREAM_STORAGE_FILE, STREAM_STORAGE_MEMORY };
@@ -108,6 +110,15 @@ uint32_t streams_count(const struct streams *ss);
 /* Streams in creation order (a delete moves the last one into its place); NULL past the end. */
 struct stream *streams_at(const struct streams *ss, uint32_t i);
 struct stream *streams_get(const struct streams *ss, const char *name, uint32_t name_len);
+/* The native dead-letter stream of s, NULL if none (the message then stays). In order: the
+ * stream named by its topic's config sluice.dlq.stream (set to "": none); the stream holding
+ * the subject of its config's dlq; the stream named by the registry's default template, where
+ * "{stream}" stands for s's name (STREAM_DLQ_DEFAULT unless set; "" disables the default).
+ * Never s itself. *subject (may be NULL) gets the subject to store a dead letter under: the dlq
+ * subject, else the dead-letter stream's first literal subject, else its name. */
+struct stream *streams_dlq_of(const struct streams *ss, const struct stream *s, const char **subject);
+void streams_set_dlq_default(struct streams *ss, const char *tmpl);
+
 /* The stream one of whose subjects matches the literal subject, NULL if none. */
 struct stream *streams_find_subject(const struct streams *ss, const char *subject, uint32_t len);
 

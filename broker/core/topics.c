@@ -55,7 +55,7 @@ struct topics {
 
 /* The topic-level configs Sluice knows, Kafka's names. Storage ones change struct log_config;
  * the others are kept and shown so clients that set them keep working. */
-enum cfg_kind { CFG_LONG, CFG_CHOICE };
+enum cfg_kind { CFG_LONG, CFG_CHOICE, CFG_TOPIC_NAME /* a topic name, or "" for none */ };
 struct cfg_def {
     const char *key;
     enum cfg_kind kind;
@@ -77,6 +77,11 @@ static const struct cfg_def cfg_defs[] = {
     {"retention.ms", CFG_LONG, -1, INT64_MAX, NULL, NULL},
     {"segment.bytes", CFG_LONG, 1024, 1ll << 31, NULL, NULL},
     {"segment.ms", CFG_LONG, 1, INT64_MAX, NULL, NULL},
+    /* Sluice's own: the stream a stream's dead letters go to (broker/core/stream.h), and
+     * work-queue retention for Kafka consumer groups (records go once every group that
+     * committed offsets for a partition has committed past them). */
+    {"sluice.dlq.stream", CFG_TOPIC_NAME, 0, 0, NULL, ""},
+    {"sluice.retention.policy", CFG_CHOICE, 0, 0, "delete|workqueue", "delete"},
     {"unclean.leader.election.enable", CFG_CHOICE, 0, 0, "true|false", "false"},
 };
 
@@ -115,6 +120,13 @@ sl_err topics_config_check(const char *key, const char *value, const char **why)
         return SL_INVALID_CONFIG;
     }
     if (!value) return SL_OK;
+    if (d->kind == CFG_TOPIC_NAME) {
+        if (*value && !topics_name_valid(value, (int32_t)strlen(value))) {
+            *why = "value is not a valid topic name";
+            return SL_INVALID_CONFIG;
+        }
+        return SL_OK;
+    }
     if (d->kind == CFG_CHOICE) {
         if (!cfg_choice_ok(d->choices, value)) {
             *why = strcmp(key, "cleanup.policy") == 0 ? "only cleanup.policy=delete is supported"
@@ -151,12 +163,18 @@ static void topic_apply(struct topics *t, struct topic *tp) {
         }
     }
     tp->cfg = c;
-    tp->log_append_time = false;
-    for (uint32_t i = 0; i < tp->override_count; i++)
-        if (!strcmp(tp->overrides[i].key, "message.timestamp.type"))
-            tp->log_append_time = !strcmp(tp->overrides[i].value, "LogAppendTime");
+    const char *ts = topic_config_value(tp, "message.timestamp.type");
+    tp->log_append_time = ts && !strcmp(ts, "LogAppendTime");
+    const char *rp = topic_config_value(tp, "sluice.retention.policy");
+    tp->group_workqueue = rp && !strcmp(rp, "workqueue");
     for (int32_t p = 0; p < tp->partition_count; p++)
         if (tp->parts[p]) partition_set_config(tp->parts[p], &c, tp->log_append_time);
+}
+
+const char *topic_config_value(const struct topic *tp, const char *key) {
+    for (uint32_t i = 0; i < tp->override_count; i++)
+        if (!strcmp(tp->overrides[i].key, key)) return tp->overrides[i].value;
+    return NULL;
 }
 
 bool topics_name_valid(const char *name, int32_t len) {

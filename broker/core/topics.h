@@ -58,6 +58,10 @@ struct topic {
     char *subjects[TOPIC_SUBJECTS_MAX];
     struct log_config cfg;  /* effective storage config */
     bool log_append_time;   /* message.timestamp.type = LogAppendTime */
+    /* sluice.retention.policy = workqueue: a plain topic's records go once the consumer groups
+     * that committed offsets for a partition have all committed past them (the Kafka side
+     * applies it on every durable OffsetCommit; a stream's topic ignores it). */
+    bool group_workqueue;
     uint32_t override_count;
     struct topic_config_entry overrides[TOPIC_CONFIGS_MAX]; /* set explicitly */
     /* A stream's record (broker/core/stream.c encodes it; opaque here), kept in the topic's
@@ -116,6 +120,9 @@ sl_err topics_set_config(struct topics *t, struct topic *tp, const char *key, co
 /* Replaces every override (AlterConfigs' semantics). */
 sl_err topics_replace_configs(struct topics *t, struct topic *tp, const char *const *keys,
                               const char *const *values, uint32_t n, const char **why);
+
+/* The explicit override of key, NULL if the topic has none. */
+const char *topic_config_value(const struct topic *tp, const char *key);
 
 /* The partition, or NULL if the topic has no such partition. */
 struct partition *topic_partition(const struct topic *tp, int32_t partition);

@@ -13,6 +13,7 @@
 
 #include "base/base.h"
 #include "base/logging.h"
+#include "broker/core/partition.h"
 #include "broker/kafka/group.h"
 #include "broker/kafka/kafka.h"
 #include "broker/kafka/kafka_resp.h"
@@ -339,6 +340,7 @@ sl_err kafka_handle_leave_group(struct kconn *kc, struct kreq *q, struct kr *r) 
 
 struct commit_park {
     struct log_waiter w;
+    struct kafka_server *ks;
     struct kreq *q;
     struct kafka_offset_commit_resp resp; /* malloc'ed: the arena is reused by later requests */
     char *names;
@@ -361,8 +363,31 @@ static void commit_answer(struct commit_park *cp, sl_err err) {
     free(cp);
 }
 
+/* Work-queue retention (sluice.retention.policy=workqueue): once a commit is durable, each
+ * committed partition's log start moves up to the lowest offset any group has committed
+ * there, and whole segments below it go. After durability, so a crash never leaves records
+ * deleted under a commit that was lost. Costs the partition's groups, per partition. */
+static void commit_workqueue(struct kafka_server *ks, const struct kafka_offset_commit_resp *resp) {
+    for (int32_t t = 0; t < resp->topic_count; t++) {
+        const struct kafka_offset_commit_topic_resp *tr = &resp->topics[t];
+        struct topic *tp = topics_get(ks->topics, tr->name.p, tr->name.len);
+        if (!tp || !tp->group_workqueue || tp->stream_rec) continue;
+        for (int32_t i = 0; i < tr->partition_count; i++) {
+            if (tr->partitions[i].error_code) continue;
+            int32_t p = tr->partitions[i].partition_index;
+            struct partition *part = topic_partition(tp, p);
+            int64_t floor = offsets_min_for_partition(ks->offsets, tr->name.p, tr->name.len, p, NULL);
+            if (!part || floor <= 0) continue;
+            sl_err e = partition_delete_before(part, floor);
+            if (e) SL_WARN("%s-%d: work-queue retention: %s", tp->name, p, sl_err_str(e));
+        }
+    }
+}
+
 static void commit_durable(struct log_waiter *w, sl_err err) {
-    commit_answer((struct commit_park *)w, err);
+    struct commit_park *cp = (struct commit_park *)w;
+    if (!err) commit_workqueue(cp->ks, &cp->resp);
+    commit_answer(cp, err);
 }
 
 sl_err kafka_handle_offset_commit(struct kconn *kc, struct kreq *q, struct kr *r) {
@@ -385,6 +410,7 @@ sl_err kafka_handle_offset_commit(struct kconn *kc, struct kreq *q, struct kr *r
     }
     struct commit_park *cp = sl_xcalloc(1, sizeof(*cp));
     cp->q = q;
+    cp->ks = ks;
     cp->w.done = commit_durable;
     size_t names = 0;
     int32_t total = 0;

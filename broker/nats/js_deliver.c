@@ -34,6 +34,10 @@ struct jsd_consumer {
     int64_t created_ns;
     int64_t delivered_active_ns, acked_active_ns; /* 0: no activity yet */
     bool doomed; /* inactive: deleted at the next timer turn */
+    /* Max deliveries reached but no dead-letter copy made (the DLQ setting changed since the
+     * consumer was created, or the append was refused): the remove that follows is skipped,
+     * so the message stays in the stream as on nats-server. 0: none. */
+    uint64_t keep_seq;
 };
 
 struct jsd_stream {
@@ -220,6 +224,10 @@ static void jsd_advisory(void *arg, enum consumer_advisory_kind kind, uint64_t s
 static void jsd_remove(void *arg, uint64_t stream_seq) {
     struct jsd_consumer *jc = arg;
     struct stream *s = jc->st->s;
+    if (jc->keep_seq == stream_seq) {
+        jc->keep_seq = 0;
+        return;
+    }
     if (stream_config(s)->retention == TOPIC_RETENTION_INTEREST) {
         char subject[1024] = "";
         struct stream_msg m;
@@ -231,16 +239,6 @@ static void jsd_remove(void *arg, uint64_t stream_seq) {
             if (o != jc && !consumer_acked(o->c, stream_seq, subject)) return;
     }
     if (stream_remove(s, stream_seq) == SL_OK) jc->jd->wq_removals++;
-}
-
-/* The native dead-letter stream of s (provisional naming): the stream holding the subject of
- * its dlq setting, else the stream named <name>_DLQ. NULL: none, the message stays. */
-static struct stream *jsd_dlq_stream(struct js_deliver *jd, const struct stream *s) {
-    const struct stream_config *sc = stream_config(s);
-    if (sc->dlq[0]) return streams_find_subject(jd->ss, sc->dlq, (uint32_t)strlen(sc->dlq));
-    char name[STREAM_NAME_MAX + 8];
-    int n = snprintf(name, sizeof(name), "%s_DLQ", stream_name(s));
-    return streams_get(jd->ss, name, (uint32_t)n);
 }
 
 static void jsd_dlq_done(struct stream_append_done *d, sl_err err, uint64_t seq) {
@@ -255,13 +253,11 @@ static void jsd_dlq_done(struct stream_append_done *d, sl_err err, uint64_t seq)
 static void jsd_dead_letter(void *arg, uint64_t stream_seq, uint64_t deliveries, const char *reason, const char *text) {
     struct jsd_consumer *jc = arg;
     struct js_deliver *jd = jc->jd;
-    struct stream *dlq = jsd_dlq_stream(jd, jc->st->s);
+    const char *subject = NULL;
+    struct stream *dlq = streams_dlq_of(jd->ss, jc->st->s, &subject);
     struct stream_msg m;
+    jc->keep_seq = strcmp(reason, "max_deliveries") ? 0 : stream_seq; /* until the copy is made */
     if (!dlq || stream_get(jc->st->s, stream_seq, &m) != SL_OK) return;
-    const struct stream_config *dc = stream_config(dlq);
-    const char *subject = stream_config(jc->st->s)->dlq[0] ? stream_config(jc->st->s)->dlq
-                          : dc->subject_count                ? dc->subjects[0]
-                                                             : stream_name(dlq);
     struct stream_header h[JSD_DLQ_HEADERS_MAX + 6];
     uint32_t n = m.hdr.len ? js_headers_parse(m.hdr, h, JSD_DLQ_HEADERS_MAX) : 0;
     char seq_s[24], del_s[24];
@@ -279,7 +275,9 @@ static void jsd_dead_letter(void *arg, uint64_t stream_seq, uint64_t deliveries,
     if (e) {
         SL_WARN("dead-letter append to %s refused: %s", stream_name(dlq), sl_err_str(e));
         free(d);
+        return;
     }
+    jc->keep_seq = 0;
 }
 
 static void jsd_release(void *arg, void *target) {
@@ -850,7 +848,9 @@ static void jsd_create(struct js_deliver *jd, const char *args, size_t alen, boo
         .retention = sc->retention == TOPIC_RETENTION_WORKQUEUE  ? CONSUMER_RETENTION_WORKQUEUE
                      : sc->retention == TOPIC_RETENTION_INTEREST ? CONSUMER_RETENTION_INTEREST
                                                                  : CONSUMER_RETENTION_LIMITS,
-        .dead_letter = jsd_dlq_stream(jd, s) != NULL,
+        /* Always: the dead-letter stream is looked up when a message dead-letters
+         * (streams_dlq_of), so a DLQ configured later counts; with none it stays (keep_seq). */
+        .dead_letter = true,
     };
     struct consumer_cfg_error ce;
     if (consumer_config_check(&cfg, &sp, &ce) != SL_OK) {

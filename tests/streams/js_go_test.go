@@ -379,6 +379,17 @@ func workQueueOrders() {
 		uint64(ci.NumRedelivered)}, []uint64{nOrders, nOrders, 0, 0, 0},
 		"consumer delivered.stream_seq/ack_floor.stream_seq/num_pending/num_ack_pending/num_redelivered")
 
+	// The workers' last pull requests (Fetch with MaxWait) may outlive their connections until
+	// they expire; the order published next is for the fetch below, so wait until none waits.
+	waiting := ci.NumWaiting
+	check(waitFor(5*time.Second, func() bool {
+		ci, err := js.ConsumerInfo("ORDERS", "WORKER")
+		return err == nil && ci.NumWaiting == 0
+	}), "pull requests of the gone workers still waiting after 5 s")
+	if waiting > 0 {
+		fmt.Printf("     %d pull requests of the gone workers were still waiting\n", waiting)
+	}
+
 	// Sequences continue after draining.
 	pa, err := js.Publish("orders.created", []byte("after"))
 	noErr(err, "publish after draining")
@@ -400,13 +411,21 @@ func workQueueOrders() {
 		check(dir != "", "SLUICE_NATS_DATA_DIR not set")
 		var segs []string
 		var bytesLeft int64
-		filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-			if err == nil && !fi.IsDir() && strings.Contains(p, "ORDERS") && strings.HasSuffix(p, ".log") {
-				segs = append(segs, p)
-				bytesLeft += fi.Size()
+		// A drained log keeps a small active segment until it has been quiet for about a
+		// second (storage/retention.c), so look for up to 6 s.
+		for deadline := time.Now().Add(6 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+			segs, bytesLeft = nil, 0
+			filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+				if err == nil && !fi.IsDir() && strings.Contains(p, "ORDERS") && strings.HasSuffix(p, ".log") {
+					segs = append(segs, p)
+					bytesLeft += fi.Size()
+				}
+				return nil
+			})
+			if (len(segs) <= 1 && bytesLeft < 1<<20) || time.Now().After(deadline) {
+				break
 			}
-			return nil
-		})
+		}
 		check(len(segs) <= 1 && bytesLeft < 1<<20, "segments left after draining: %v (%d bytes)",
 			segs, bytesLeft)
 	}

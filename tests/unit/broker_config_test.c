@@ -86,6 +86,7 @@ START_TEST(test_defaults) {
     ck_assert_uint_eq(cfg.max_pending_bytes, 64u << 20);
     ck_assert_uint_eq(cfg.max_request_bytes, 100u << 20);
     ck_assert(!cfg.jetstream);
+    ck_assert_str_eq(cfg.jetstream_dlq, "{stream}_DLQ");
     ck_assert_uint_eq(cfg.log.segment_bytes, lc.segment_bytes);
     ck_assert_int_eq(cfg.log.segment_ms, lc.segment_ms);
     ck_assert_int_eq(cfg.log.retention_ms, lc.retention_ms);
@@ -251,6 +252,13 @@ START_TEST(test_short_flags) {
     setup();
     ck_assert_int_eq(PARSE("-js", "--jetstream=false"), 0);
     ck_assert(!cfg.jetstream);
+    /* The default dead-letter stream: a template, and "" turns it off. */
+    ck_assert_int_eq(PARSE("--jetstream-dlq", "dead.{stream}"), 0);
+    ck_assert_str_eq(cfg.jetstream_dlq, "dead.{stream}");
+    ck_assert_int_eq(PARSE("--jetstream_dlq="), 0);
+    ck_assert_str_eq(cfg.jetstream_dlq, "");
+    ck_assert_int_eq(load_text("jetstream_dlq = \"{stream}-DEAD\"\n"), 0);
+    ck_assert_str_eq(cfg.jetstream_dlq, "{stream}-DEAD");
     ck_assert_int_eq(PARSE("-d"), -1); /* short flags are case-sensitive */
 }
 END_TEST

@@ -4,6 +4,7 @@
  * (whole segments deleted), Kafka-made appends indexed through the observer, and restarts (clean
  * and kill -9) restoring counters, the deleted set and the msg-id window exactly. */
 #include <check.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -504,6 +505,121 @@ START_TEST(test_subject_rules) {
 }
 END_TEST
 
+static void dlq_subject(struct stream_config *c) { snprintf(c->dlq, sizeof(c->dlq), "dead.by.subject"); }
+
+/* Which stream a stream's dead letters go to: topic config, then the stream's dlq subject, then
+ * the default template; never itself. */
+START_TEST(test_dead_letter_stream) {
+    struct sx x;
+    sx_start(&x);
+    struct stream *a = sx_create(&x, "A", "a.*", NULL);
+    struct stream *b = sx_create(&x, "B", "b.*", dlq_subject);
+    struct stream *a_dlq = sx_create(&x, "A_DLQ", "dlq.a", NULL);
+    struct stream *by_subj = sx_create(&x, "BYSUBJ", "dead.>", NULL);
+    struct stream *other = sx_create(&x, "OTHER", "other.x", NULL);
+    const char *subj = NULL;
+    ck_assert_ptr_eq(streams_dlq_of(x.ss, a, &subj), a_dlq);
+    ck_assert_str_eq(subj, "dlq.a");
+    ck_assert_ptr_eq(streams_dlq_of(x.ss, b, &subj), by_subj);
+    ck_assert_str_eq(subj, "dead.by.subject");
+    ck_assert_ptr_null(streams_dlq_of(x.ss, other, NULL)); /* no OTHER_DLQ */
+    streams_set_dlq_default(x.ss, "");
+    ck_assert_ptr_null(streams_dlq_of(x.ss, a, NULL));
+    streams_set_dlq_default(x.ss, "{stream}");
+    ck_assert_ptr_null(streams_dlq_of(x.ss, a, NULL)); /* itself */
+    streams_set_dlq_default(x.ss, "OTH{stream}");
+    struct stream *oth = sx_create(&x, "OTHA", "otha", NULL);
+    ck_assert_ptr_eq(streams_dlq_of(x.ss, a, &subj), oth);
+    ck_assert_str_eq(subj, "otha");
+    /* The topic config wins, for b too; "" turns dead letters off. */
+    const char *why = NULL;
+    ck_assert_int_eq(topics_set_config(x.t, stream_topic(a), "sluice.dlq.stream", "OTHER", &why), SL_OK);
+    ck_assert_int_eq(topics_set_config(x.t, stream_topic(b), "sluice.dlq.stream", "OTHER", &why), SL_OK);
+    ck_assert_ptr_eq(streams_dlq_of(x.ss, a, &subj), other);
+    ck_assert_str_eq(subj, "other.x");
+    ck_assert_ptr_eq(streams_dlq_of(x.ss, b, NULL), other);
+    ck_assert_int_eq(topics_set_config(x.t, stream_topic(a), "sluice.dlq.stream", "", &why), SL_OK);
+    ck_assert_ptr_null(streams_dlq_of(x.ss, a, NULL));
+    sx_close(&x);
+    t_rmdir(x.f.dir);
+}
+END_TEST
+
+static void wq_retention(struct stream_config *c) { c->retention = TOPIC_RETENTION_WORKQUEUE; }
+
+static bool log_drained(void *arg) { return log_segment_count(arg) == 1 && log_size_bytes(arg) == 0; }
+
+/* The number of .log files of the stream's partition directory. */
+static int seg_files(struct sx *x, const char *name) {
+    char dir[700];
+    snprintf(dir, sizeof(dir), "%s/%s-0", x->f.dir, name);
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        size_t l = strlen(e->d_name);
+        if (l > 4 && !strcmp(e->d_name + l - 4, ".log")) n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* A drained work queue (every message removed): the log's segments go, the active one too, and
+ * the sequence continues exactly, after a clean restart and after kill -9. */
+START_TEST(test_drained_work_queue_restarts) {
+    struct sx x;
+    sx_start(&x);
+    struct stream *s = sx_create(&x, "WQ", "wq.*", wq_retention);
+    for (int i = 1; i <= 60; i++) ck_assert_uint_eq(sx_append(&x, s, "wq.a", "an order of some length"), (uint64_t)i);
+    ck_assert_int_gt(seg_files(&x, "WQ"), 1);
+    for (uint64_t q = 60; q >= 1; q--) ck_assert_int_eq(stream_remove(s, q), SL_OK); /* out of order */
+    state_eq(s, 0, 61, 60, 0, 0);
+    struct log *g = partition_log(stream_partition(s));
+    ck_assert_int_eq(log_start_offset(g), 60);
+    /* At once, or once the older segments' seal syncs answered. */
+    ck_assert(loop_run_until(&x.f.loop, log_drained, g, 10000));
+    ck_assert_uint_eq(log_segment_count(g), 1);
+    ck_assert_uint_eq(log_size_bytes(g), 0);
+    ck_assert_int_eq(seg_files(&x, "WQ"), 1);
+    sx_close(&x);
+    sx_open(&x);
+    s = streams_get(x.ss, "WQ", 2);
+    ck_assert_ptr_nonnull(s);
+    state_eq(s, 0, 61, 60, 0, 0);
+    ck_assert_uint_eq(sx_append(&x, s, "wq.b", "after a clean restart"), 61);
+    ck_assert_int_eq(stream_remove(s, 61), SL_OK);
+    ck_assert_int_eq(kvlog_flush(topics_metadata(x.t)), SL_OK);
+    sx_close(&x);
+
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        sx_open(&x);
+        struct stream *c = streams_get(x.ss, "WQ", 2);
+        if (!c || sx_append(&x, c, "wq.c", "before the kill") != 62 || stream_remove(c, 62) != SL_OK) _exit(3);
+        if (sx_append(&x, c, "wq.c", "left after the kill") != 63) _exit(4);
+        if (kvlog_flush(topics_metadata(x.t)) != SL_OK) _exit(5);
+        kill(getpid(), SIGKILL);
+        _exit(7);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    sx_open(&x);
+    s = streams_get(x.ss, "WQ", 2);
+    state_eq(s, 1, 63, 63, 1, 0);
+    struct stream_msg m;
+    ck_assert_int_eq(stream_get(s, 63, &m), SL_OK);
+    ck_assert(m.payload.len == 19 && !memcmp(m.payload.p, "left after the kill", 19));
+    ck_assert_int_eq(stream_remove(s, 63), SL_OK);
+    ck_assert(loop_run_until(&x.f.loop, log_drained, partition_log(stream_partition(s)), 10000));
+    ck_assert_int_eq(seg_files(&x, "WQ"), 1);
+    ck_assert_uint_eq(sx_append(&x, s, "wq.d", "next"), 64);
+    sx_close(&x);
+    t_rmdir(x.f.dir);
+}
+END_TEST
+
 static Suite *stream_suite(void) {
     Suite *s = suite_create("broker/core/stream");
     TCase *tc = tcase_create("stream");
@@ -517,9 +633,12 @@ static Suite *stream_suite(void) {
     tcase_add_test(tc, test_kafka_appends_are_indexed);
     tcase_add_test(tc, test_restart_clean);
     tcase_add_test(tc, test_restart_after_kill);
+    tcase_add_test(tc, test_dead_letter_stream);
+    tcase_add_test(tc, test_drained_work_queue_restarts);
     suite_add_tcase(s, tc);
     return s;
 }
+
 
 int main(void) {
     SRunner *sr = srunner_create(stream_suite());

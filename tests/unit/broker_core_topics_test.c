@@ -106,6 +106,55 @@ static void check_changes(struct reg *r, const uint8_t id_t1[16]) {
     ck_assert_uint_eq(get(r, "z")->override_count, 0);
 }
 
+/* Sluice's own topic configs: checked, applied, described, and kept across a restart. */
+START_TEST(sluice_configs) {
+    struct reg r;
+    snprintf(r.f.dir, sizeof(r.f.dir), "%s", t_tmpdir());
+    reg_open(&r);
+    const char *why = NULL;
+    ck_assert_int_eq(topics_config_check("sluice.retention.policy", "workqueue", &why), SL_OK);
+    ck_assert_int_eq(topics_config_check("sluice.retention.policy", "delete", &why), SL_OK);
+    ck_assert_int_eq(topics_config_check("sluice.retention.policy", "interest", &why), SL_INVALID_CONFIG);
+    ck_assert_int_eq(topics_config_check("sluice.dlq.stream", "ORDERS_DLQ", &why), SL_OK);
+    ck_assert_int_eq(topics_config_check("sluice.dlq.stream", "", &why), SL_OK);
+    ck_assert_int_eq(topics_config_check("sluice.dlq.stream", "a b", &why), SL_INVALID_CONFIG);
+    const char *k[] = {"sluice.retention.policy"}, *v[] = {"workqueue"};
+    struct topic *tp;
+    ck_assert_int_eq(topics_create(r.t, "wq", 2, 1, k, v, 1, false, &tp, &why), SL_OK);
+    ck_assert(tp->group_workqueue);
+    ck_assert_int_eq(topics_create(r.t, "plain", 5, 1, NULL, NULL, 0, false, &tp, &why), SL_OK);
+    ck_assert(!tp->group_workqueue);
+    ck_assert_ptr_null(topic_config_value(tp, "sluice.dlq.stream"));
+    ck_assert_int_eq(topics_set_config(r.t, tp, "sluice.dlq.stream", "DEAD", &why), SL_OK);
+    struct topic_config_view views[TOPIC_CONFIGS_MAX];
+    uint32_t n = topics_describe(r.t, tp, views, TOPIC_CONFIGS_MAX);
+    int seen = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!strcmp(views[i].key, "sluice.retention.policy")) {
+            ck_assert_str_eq(views[i].value, "delete");
+            ck_assert(views[i].is_default);
+            seen++;
+        }
+        if (!strcmp(views[i].key, "sluice.dlq.stream")) {
+            ck_assert_str_eq(views[i].value, "DEAD");
+            ck_assert(!views[i].is_default);
+            seen++;
+        }
+    }
+    ck_assert_int_eq(seen, 2);
+    struct fired fw = {.w.done = fired_done};
+    topics_wait_durable(r.t, &fw.w);
+    ck_assert(loop_run_until(&r.f.loop, fired_pred, &fw, 10000));
+    reg_close(&r);
+    reg_open(&r);
+    ck_assert(get(&r, "wq")->group_workqueue);
+    ck_assert(!get(&r, "plain")->group_workqueue);
+    ck_assert_str_eq(topic_config_value(get(&r, "plain"), "sluice.dlq.stream"), "DEAD");
+    reg_close(&r);
+    t_rmdir(r.f.dir);
+}
+END_TEST
+
 START_TEST(replay_after_clean_stop) {
     struct reg r;
     snprintf(r.f.dir, sizeof(r.f.dir), "%s", t_tmpdir());
@@ -418,6 +467,7 @@ static Suite *topics_suite(void) {
     Suite *s = suite_create("broker_core_topics");
     TCase *tc = tcase_create("topics");
     tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, sluice_configs);
     tcase_add_test(tc, replay_after_clean_stop);
     tcase_add_test(tc, replay_after_kill_9);
     tcase_add_test(tc, legacy_topics_and_cluster_are_imported);
