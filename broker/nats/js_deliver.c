@@ -552,7 +552,8 @@ static void jsd_on_ack(struct sub *sub, const struct nats_msg *m) {
     uint64_t now = jsd_mono(jd);
     bool nxt = false, answered = false;
     if (ok) {
-        if (bl == 0 || (bl >= 4 && !memcmp(b, "+ACK", 4)) || (bl >= 3 && !memcmp(b, "+OK", 3))) {
+        /* Exactly "+ACK" or "+OK" (nats-server compares whole bodies): "+ACKX" is no ack. */
+        if (bl == 0 || (bl == 4 && !memcmp(b, "+ACK", 4)) || (bl == 3 && !memcmp(b, "+OK", 3))) {
             consumer_ack(jc->c, CONSUMER_ACK, sseq, cseq, deliveries, 0, NULL, now);
         } else if (bl >= 4 && !memcmp(b, "+NXT", 4)) {
             consumer_ack(jc->c, CONSUMER_ACK, sseq, cseq, deliveries, 0, NULL, now);
