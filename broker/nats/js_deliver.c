@@ -65,6 +65,19 @@ struct js_deliver {
     uint32_t total;
     struct loop_timer timer;
     uint64_t next_id;
+    /* AckSync replies: an ack's reply goes out only once the consumer state that holds the ack
+     * is durable, so a reply the client saw never comes back as a redelivery after a crash.
+     * held: acked since the last state write; waiting: covered by the write ack_w waits for. */
+    struct jsd_ack_reply *held, **held_tail;
+    struct jsd_ack_reply *waiting;
+    struct log_waiter ack_w;
+    bool ack_w_armed;
+};
+
+struct jsd_ack_reply {
+    struct jsd_ack_reply *next;
+    uint32_t len;
+    char subject[];
 };
 
 static int64_t jsd_wall_ns(const struct js_deliver *jd) { return (int64_t)loop_now_ms(jd->loop) * 1000000; }
@@ -454,6 +467,46 @@ static void jsd_on_timer(struct loop_timer *t, uint64_t now_ms) {
     jsd_rearm(jd);
 }
 
+static void jsd_ack_replies_send(struct js_deliver *jd, struct jsd_ack_reply *r, bool send) {
+    while (r) {
+        struct jsd_ack_reply *next = r->next;
+        if (send)
+            nats_server_publish(jd->ns, (struct span){(const uint8_t *)r->subject, r->len}, (struct span){0},
+                                (struct span){0}, (struct span){0});
+        free(r);
+        r = next;
+    }
+}
+
+/* The metadata log holds the state writes of this turn: every reply held so far goes once all of
+ * it is durable. On a log error the replies are dropped (the acks may be lost: the client's
+ * AckSync times out rather than being told a lie). */
+static void jsd_ack_replies_done(struct log_waiter *w, sl_err err) {
+    struct js_deliver *jd = sl_container_of(w, struct js_deliver, ack_w);
+    struct jsd_ack_reply *r = jd->waiting;
+    jd->waiting = NULL;
+    jd->ack_w_armed = false;
+    jsd_ack_replies_send(jd, r, err == SL_OK);
+    loop_timer_add(jd->loop, &jd->timer, jsd_mono(jd)); /* replies held meanwhile: next turn */
+}
+
+static void jsd_ack_replies_arm(struct js_deliver *jd) {
+    struct log *g = kvlog_log(jd->kv);
+    jd->waiting = jd->held;
+    jd->held = NULL;
+    jd->held_tail = &jd->held;
+    int64_t end = log_end_offset(g);
+    if (end <= 0) {
+        struct jsd_ack_reply *r = jd->waiting;
+        jd->waiting = NULL;
+        jsd_ack_replies_send(jd, r, true);
+        return;
+    }
+    jd->ack_w_armed = true;
+    jd->ack_w.done = jsd_ack_replies_done;
+    log_wait(g, &jd->ack_w, end - 1, true);
+}
+
 /* Once per loop turn: appends (any protocol) and removals by limits reach the consumers. The
  * NATS flush hook may already have run this turn, so deliveries made here arm the timer at once
  * for the loop not to sleep on them. */
@@ -471,6 +524,7 @@ static void jsd_before_sleep(void *arg, struct loop_time now) {
         st->seen_first_seq = ss.first_seq;
     }
     if (jd->kv && jsd_persist_states(jd)) any = true;
+    if (jd->held && !jd->ack_w_armed) jsd_ack_replies_arm(jd);
     if (any) loop_timer_add(jd->loop, &jd->timer, now.mono_ms);
 }
 
@@ -595,8 +649,18 @@ static void jsd_on_ack(struct sub *sub, const struct nats_msg *m) {
         if (jsd_parse_pull(p, pl, &req)) jsd_pull(jc, m->reply, &req);
         answered = true;
     }
-    if (!answered && m->reply.len)
-        nats_server_publish(jd->ns, m->reply, (struct span){0}, (struct span){0}, (struct span){0});
+    if (!answered && m->reply.len) {
+        if (jd->kv && ok) {
+            struct jsd_ack_reply *r = sl_xmalloc(sizeof(*r) + m->reply.len);
+            r->next = NULL;
+            r->len = m->reply.len;
+            memcpy(r->subject, m->reply.p, m->reply.len);
+            *jd->held_tail = r;
+            jd->held_tail = &r->next;
+        } else {
+            nats_server_publish(jd->ns, m->reply, (struct span){0}, (struct span){0}, (struct span){0});
+        }
+    }
     jsd_rearm(jd);
 }
 
@@ -1107,6 +1171,7 @@ struct js_deliver *js_deliver_start(struct nats_server *ns, struct loop *l, stru
     jd->loop = l;
     jd->ss = ss;
     jd->api = api;
+    jd->held_tail = &jd->held;
     jd->timer.fire = jsd_on_timer;
     static const struct jsapi_consumer_ops ops = {jsd_request, jsd_count, jsd_total, jsd_stream_gone};
     jsapi_set_consumer_ops(api, &ops, jd);
@@ -1122,7 +1187,14 @@ void js_deliver_stop(struct js_deliver *jd) {
     jsapi_set_consumer_ops(jd->api, &none, NULL);
     loop_remove_before_sleep(jd->loop, jd);
     loop_timer_del(jd->loop, &jd->timer);
-    if (jd->kv) jsd_persist_states(jd);
+    if (jd->kv) {
+        jsd_persist_states(jd);
+        /* Settle the AckSync replies while the server still runs (as js_ingest does PubAcks). */
+        if (jd->held && !jd->ack_w_armed) jsd_ack_replies_arm(jd);
+        if (jd->ack_w_armed) log_flush(kvlog_log(jd->kv), true, 10000);
+        if (jd->ack_w_armed) SL_WARN("AckSync replies not sent: the metadata log did not settle");
+        jsd_ack_replies_send(jd, jd->held, false);
+    }
     while (jd->streams) jsd_stream_drop(jd, jd->streams, false);
     free(jd->state_buf);
     free(jd);
