@@ -38,14 +38,34 @@ void jsapi_reply(struct jsapi *api, struct span reply, const char *body, size_t 
                         (struct span){(const uint8_t *)body, (uint32_t)len});
 }
 
+/* Appends s to out as the inside of a JSON string the way Go's encoder writes it (quotes and
+ * backslashes escaped, '<', '>' and '&' as \u003c, \u003e, \u0026), so a description naming a
+ * subject matches nats-server byte for byte. */
+static void jsapi_go_escape(char *out, size_t cap, const char *s) {
+    size_t n = strlen(out);
+    for (; *s && n + 7 < cap; s++) {
+        if (*s == '"' || *s == '\\') {
+            out[n++] = '\\';
+            out[n++] = *s;
+        } else if (*s == '<' || *s == '>' || *s == '&') {
+            n += (size_t)snprintf(out + n, cap - n, "\\u%04x", (unsigned)*s);
+        } else {
+            out[n++] = *s;
+        }
+    }
+    out[n] = 0;
+}
+
 void jsapi_reply_error(struct jsapi *api, struct span reply, const char *kind, int code, int err_code,
                        const char *desc, const char *extra) {
     api->errors++;
-    char body[1024];
+    char text[1024] = "";
+    jsapi_go_escape(text, sizeof(text), desc); /* as Go writes it: '>' is \u003e */
+    char body[1280];
     int n = snprintf(body, sizeof(body),
                      "{\"type\":\"" JSAPI_TYPE "%s_response\",\"error\":{\"code\":%d,\"err_code\":%d,"
                      "\"description\":\"%s\"}%s}",
-                     kind, code, err_code, desc, extra ? extra : "");
+                     kind, code, err_code, text, extra ? extra : "");
     jsapi_reply(api, reply, body, (size_t)SL_MIN(n, (int)sizeof(body) - 1));
 }
 
@@ -337,24 +357,6 @@ static bool jsapi_admin_error(struct jsapi_req *r, const char *kind, enum stream
     return true;
 }
 
-/* Appends s to out as the inside of a JSON string the way Go's encoder writes it (quotes and
- * backslashes escaped, '<', '>' and '&' as \u003c, \u003e, \u0026), so a description naming a
- * subject matches nats-server byte for byte. */
-static void jsapi_go_escape(char *out, size_t cap, const char *s) {
-    size_t n = strlen(out);
-    for (; *s && n + 7 < cap; s++) {
-        if (*s == '"' || *s == '\\') {
-            out[n++] = '\\';
-            out[n++] = *s;
-        } else if (*s == '<' || *s == '>' || *s == '&') {
-            n += (size_t)snprintf(out + n, cap - n, "\\u%04x", (unsigned)*s);
-        } else {
-            out[n++] = *s;
-        }
-    }
-    out[n] = 0;
-}
-
 /* nats-server's checkStreamCfg on the subjects, in its order: per subject a duplicate, the API
  * space, validity; then any two that overlap (the earlier one named first). False after the
  * 10052 answer. */
@@ -373,11 +375,8 @@ static bool jsapi_check_subjects(struct jsapi_req *r, const char *kind, const st
     for (uint32_t i = 0; i < c->subject_count; i++)
         for (uint32_t j = i + 1; j < c->subject_count; j++) {
             if (!stream_subjects_overlap(c->subjects[i], c->subjects[j])) continue;
-            char desc[2 * 4 * TOPIC_SUBJECT_BYTES_MAX + 64] = "subject \\\"";
-            jsapi_go_escape(desc, sizeof(desc), c->subjects[i]);
-            jsapi_go_escape(desc, sizeof(desc), "\" overlaps with \"");
-            jsapi_go_escape(desc, sizeof(desc), c->subjects[j]);
-            jsapi_go_escape(desc, sizeof(desc), "\"");
+            char desc[2 * TOPIC_SUBJECT_BYTES_MAX + 64];
+            snprintf(desc, sizeof(desc), "subject \"%s\" overlaps with \"%s\"", c->subjects[i], c->subjects[j]);
             jsapi_reply_error(r->api, r->reply, kind, 500, 10052, desc, NULL);
             return false;
         }
@@ -399,7 +398,7 @@ static bool jsapi_config_from_request(struct jsapi_req *r, const char *kind, str
     }
     if (!c->name[0] && !strcmp(kind, "stream_update")) { /* update checks the config before the name */
         jsapi_reply_error(r->api, r->reply, kind, 500, 10052,
-                          "stream name is required and can not contain '.', '*', '\\u003e'", NULL);
+                          "stream name is required and can not contain '.', '*', '>'", NULL);
         return false;
     }
     if (strcmp(c->name, r->arg)) {
