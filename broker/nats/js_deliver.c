@@ -12,6 +12,7 @@
 #include "base/prom.h"
 #include "broker/core/consumer.h"
 #include "broker/core/stream.h"
+#include "broker/core/subject.h"
 #include "broker/core/topics.h"
 #include "broker/nats/js_ingest.h"
 #include "broker/nats/jsapi.h"
@@ -71,6 +72,19 @@ struct js_deliver {
     struct loop_timer timer;
     uint64_t next_id;
     uint64_t dlq_appends, wq_removals; /* /metrics */
+    /* AckSync replies: an ack's reply goes out only once the consumer state that holds the ack
+     * is durable, so a reply the client saw never comes back as a redelivery after a crash.
+     * held: acked since the last state write; waiting: covered by the write ack_w waits for. */
+    struct jsd_ack_reply *held, **held_tail;
+    struct jsd_ack_reply *waiting;
+    struct log_waiter ack_w;
+    bool ack_w_armed;
+};
+
+struct jsd_ack_reply {
+    struct jsd_ack_reply *next;
+    uint32_t len;
+    char subject[];
 };
 
 static int64_t jsd_wall_ns(const struct js_deliver *jd) { return (int64_t)loop_now_ms(jd->loop) * 1000000; }
@@ -456,6 +470,46 @@ static void jsd_on_timer(struct loop_timer *t, uint64_t now_ms) {
     jsd_rearm(jd);
 }
 
+static void jsd_ack_replies_send(struct js_deliver *jd, struct jsd_ack_reply *r, bool send) {
+    while (r) {
+        struct jsd_ack_reply *next = r->next;
+        if (send)
+            nats_server_publish(jd->ns, (struct span){(const uint8_t *)r->subject, r->len}, (struct span){0},
+                                (struct span){0}, (struct span){0});
+        free(r);
+        r = next;
+    }
+}
+
+/* The metadata log holds the state writes of this turn: every reply held so far goes once all of
+ * it is durable. On a log error the replies are dropped (the acks may be lost: the client's
+ * AckSync times out rather than being told a lie). */
+static void jsd_ack_replies_done(struct log_waiter *w, sl_err err) {
+    struct js_deliver *jd = sl_container_of(w, struct js_deliver, ack_w);
+    struct jsd_ack_reply *r = jd->waiting;
+    jd->waiting = NULL;
+    jd->ack_w_armed = false;
+    jsd_ack_replies_send(jd, r, err == SL_OK);
+    loop_timer_add(jd->loop, &jd->timer, jsd_mono(jd)); /* replies held meanwhile: next turn */
+}
+
+static void jsd_ack_replies_arm(struct js_deliver *jd) {
+    struct log *g = kvlog_log(jd->kv);
+    jd->waiting = jd->held;
+    jd->held = NULL;
+    jd->held_tail = &jd->held;
+    int64_t end = log_end_offset(g);
+    if (end <= 0) {
+        struct jsd_ack_reply *r = jd->waiting;
+        jd->waiting = NULL;
+        jsd_ack_replies_send(jd, r, true);
+        return;
+    }
+    jd->ack_w_armed = true;
+    jd->ack_w.done = jsd_ack_replies_done;
+    log_wait(g, &jd->ack_w, end - 1, true);
+}
+
 /* Once per loop turn: appends (any protocol) and removals by limits reach the consumers. The
  * NATS flush hook may already have run this turn, so deliveries made here arm the timer at once
  * for the loop not to sleep on them. */
@@ -474,6 +528,7 @@ static void jsd_before_sleep(void *arg, struct loop_time now) {
         st->seen_foreign_removals = fr;
     }
     if (jd->kv && jsd_persist_states(jd)) any = true;
+    if (jd->held && !jd->ack_w_armed) jsd_ack_replies_arm(jd);
     if (any) loop_timer_add(jd->loop, &jd->timer, now.mono_ms);
 }
 
@@ -555,7 +610,8 @@ static void jsd_on_ack(struct sub *sub, const struct nats_msg *m) {
     uint64_t now = jsd_mono(jd);
     bool nxt = false, answered = false;
     if (ok) {
-        if (bl == 0 || (bl >= 4 && !memcmp(b, "+ACK", 4)) || (bl >= 3 && !memcmp(b, "+OK", 3))) {
+        /* Exactly "+ACK" or "+OK" (nats-server compares whole bodies): "+ACKX" is no ack. */
+        if (bl == 0 || (bl == 4 && !memcmp(b, "+ACK", 4)) || (bl == 3 && !memcmp(b, "+OK", 3))) {
             consumer_ack(jc->c, CONSUMER_ACK, sseq, cseq, deliveries, 0, NULL, now);
         } else if (bl >= 4 && !memcmp(b, "+NXT", 4)) {
             consumer_ack(jc->c, CONSUMER_ACK, sseq, cseq, deliveries, 0, NULL, now);
@@ -597,8 +653,18 @@ static void jsd_on_ack(struct sub *sub, const struct nats_msg *m) {
         if (jsd_parse_pull(p, pl, &req)) jsd_pull(jc, m->reply, &req);
         answered = true;
     }
-    if (!answered && m->reply.len)
-        nats_server_publish(jd->ns, m->reply, (struct span){0}, (struct span){0}, (struct span){0});
+    if (!answered && m->reply.len) {
+        if (jd->kv && ok) {
+            struct jsd_ack_reply *r = sl_xmalloc(sizeof(*r) + m->reply.len);
+            r->next = NULL;
+            r->len = m->reply.len;
+            memcpy(r->subject, m->reply.p, m->reply.len);
+            *jd->held_tail = r;
+            jd->held_tail = &r->next;
+        } else {
+            nats_server_publish(jd->ns, m->reply, (struct span){0}, (struct span){0}, (struct span){0});
+        }
+    }
     jsd_rearm(jd);
 }
 
@@ -744,6 +810,77 @@ static const struct consumer_view jsd_view_proto = {
     view_next_seq, view_exists, view_first_seq, view_last_seq, view_msg_meta, view_seq_for_time,
     view_last_for_subject, NULL, NULL};
 
+/* Every config field nats-server decodes has its Go type: a wrong one is "invalid JSON"
+ * (10025) there, before any other check. null is Go's zero value. */
+static bool jsd_config_types_ok(json_t *cj) {
+    static const char *const ints[] = {"ack_wait",        "max_deliver", "opt_start_seq", "max_ack_pending",
+                                       "max_waiting",     "idle_heartbeat", "inactive_threshold", "rate_limit_bps",
+                                       "max_batch",       "max_expires", "max_bytes", "num_replicas"};
+    static const char *const strs[] = {"durable_name",    "name",          "description", "deliver_subject",
+                                       "deliver_group",   "filter_subject", "opt_start_time", "sample_freq"};
+    static const char *const bools[] = {"flow_control", "headers_only", "mem_storage"};
+    for (size_t i = 0; i < SL_ARRAY_LEN(ints); i++) {
+        json_t *v = json_object_get(cj, ints[i]);
+        if (v && !json_is_null(v) && !json_is_integer(v)) return false;
+    }
+    for (size_t i = 0; i < SL_ARRAY_LEN(strs); i++) {
+        json_t *v = json_object_get(cj, strs[i]);
+        if (v && !json_is_null(v) && !json_is_string(v)) return false;
+    }
+    for (size_t i = 0; i < SL_ARRAY_LEN(bools); i++) {
+        json_t *v = json_object_get(cj, bools[i]);
+        if (v && !json_is_null(v) && !json_is_boolean(v)) return false;
+    }
+    json_t *bo = json_object_get(cj, "backoff");
+    if (bo && !json_is_null(bo)) {
+        if (!json_is_array(bo)) return false;
+        size_t i;
+        json_t *v;
+        json_array_foreach(bo, i, v) if (!json_is_integer(v)) return false;
+    }
+    return true;
+}
+
+/* What nats-server checks against the stream's subjects: a push consumer's deliver subject must
+ * not be one the stream stores (10081), a filter must be within them (10093), and a pull
+ * consumer has no rate limit (10086). NULL when fine. */
+static const char *jsd_stream_rules(const struct stream_config *sc, const struct consumer_config *cfg,
+                                    int64_t rate_limit, int *err_code) {
+    if (cfg->deliver_subject && *cfg->deliver_subject) {
+        for (uint32_t i = 0; i < sc->subject_count; i++)
+            if (stream_subjects_overlap(cfg->deliver_subject, sc->subjects[i])) {
+                *err_code = 10081;
+                return "consumer deliver subject forms a cycle";
+            }
+    } else if (rate_limit > 0) {
+        *err_code = 10086;
+        return "consumer in pull mode can not have rate limit set";
+    }
+    if (cfg->filter_subject && *cfg->filter_subject) {
+        bool within = false;
+        for (uint32_t i = 0; i < sc->subject_count && !within; i++)
+            within = subject_valid(cfg->filter_subject) && subject_is_subset(cfg->filter_subject, sc->subjects[i]);
+        if (!within) {
+            *err_code = 10093;
+            return "consumer filter subject is not a valid subset of the interest subjects";
+        }
+    }
+    return NULL;
+}
+
+/* nats-server's checkNewConsumerConfig, for a create naming a consumer that exists with another
+ * config: what can not change. NULL when only updatable fields differ. */
+static const char *jsd_update_refused(const struct consumer_config *ec, const struct consumer_config *nc) {
+    if (ec->deliver_policy != nc->deliver_policy) return "deliver policy can not be updated";
+    if (ec->opt_start_seq != nc->opt_start_seq) return "start sequence can not be updated";
+    if (ec->ack_policy != nc->ack_policy) return "ack policy can not be updated";
+    if (ec->replay_original != nc->replay_original) return "replay policy can not be updated";
+    if (ec->idle_heartbeat_ms != nc->idle_heartbeat_ms) return "heart beats can not be updated";
+    if (ec->flow_control != nc->flow_control) return "flow control can not be updated";
+    if (ec->max_waiting != nc->max_waiting) return "max waiting can not be updated";
+    return NULL;
+}
+
 /* CREATE.<stream>[.<consumer>[.<filter>]] and DURABLE.CREATE.<stream>.<durable>. */
 static void jsd_create(struct js_deliver *jd, const char *args, size_t alen, bool durable_form,
                        const struct nats_msg *m) {
@@ -764,20 +901,22 @@ static void jsd_create(struct js_deliver *jd, const char *args, size_t alen, boo
             memcpy(filter, dot2 + 1, fl);
         }
     }
-    struct stream *s = streams_get(jd->ss, sname, (uint32_t)strlen(sname));
-    if (!s) return jsd_err(jd, m->reply, kind, 404, 10059, "stream not found");
+    /* nats-server's order: the body decodes (every field of its type), then the stream name and
+     * the durable name rules, then the stream is looked up. */
     json_error_t jerr;
     json_t *body = m->payload.len ? json_loadb((const char *)m->payload.p, m->payload.len, 0, &jerr) : NULL;
-    if (!body || !json_is_object(body)) {
+    json_t *cj = body && json_is_object(body) ? json_object_get(body, "config") : NULL;
+    json_t *bsj = body && json_is_object(body) ? json_object_get(body, "stream_name") : NULL;
+    if (!body || !json_is_object(body) || (cj && !json_is_object(cj) && !json_is_null(cj)) ||
+        (bsj && !json_is_string(bsj) && !json_is_null(bsj)) || (json_is_object(cj) && !jsd_config_types_ok(cj))) {
         if (body) json_decref(body);
         return jsd_err(jd, m->reply, kind, 400, 10025, "invalid JSON");
     }
     const char *bstream = json_str(body, "stream_name");
-    if (bstream && strcmp(bstream, sname)) {
+    if (!bstream || strcmp(bstream, sname)) {
         json_decref(body);
         return jsd_err(jd, m->reply, kind, 400, 10056, "stream name in subject does not match request");
     }
-    json_t *cj = json_object_get(body, "config");
     if (!json_is_object(cj)) {
         json_decref(body);
         return jsd_err(jd, m->reply, kind, 400, 10025, "invalid JSON");
@@ -786,13 +925,28 @@ static void jsd_create(struct js_deliver *jd, const char *args, size_t alen, boo
     bool bad = false;
     const char *durable = json_str(cj, "durable_name");
     const char *name = json_str(cj, "name");
-    if (durable_form && durable && strcmp(durable, cname)) {
-        json_decref(body);
-        return jsd_err(jd, m->reply, kind, 400, 10017, "consumer name in subject does not match durable name in request");
+    if (durable && !*durable) durable = NULL;
+    const char *name_err = NULL;
+    int name_code = 10017;
+    if (durable_form && !durable) {
+        name_err = "consumer expected to be durable but a durable name was not set";
+        name_code = 10018;
+    } else if (durable_form && strcmp(durable, cname)) {
+        name_err = "consumer name in subject does not match durable name in request";
+    } else if (!durable_form && cname[0] && ((name && strcmp(name, cname)) || (durable && strcmp(durable, cname)))) {
+        name_err = "consumer name in subject does not match durable name in request";
+    } else if (!durable_form && !cname[0] && durable) {
+        name_err = "consumer expected to be ephemeral but a durable name was set in request";
+        name_code = 10020;
     }
-    if (!durable_form && cname[0] && name && strcmp(name, cname)) {
+    if (name_err) {
         json_decref(body);
-        return jsd_err(jd, m->reply, kind, 400, 10017, "consumer name in subject does not match durable name in request");
+        return jsd_err(jd, m->reply, kind, 400, name_code, name_err);
+    }
+    struct stream *s = streams_get(jd->ss, sname, (uint32_t)strlen(sname));
+    if (!s) {
+        json_decref(body);
+        return jsd_err(jd, m->reply, kind, 404, 10059, "stream not found");
     }
     char gen[23]; /* jsd_random_id writes 22 characters and a NUL; a consumer name keeps 8 */
     if (durable && *durable) {
@@ -857,6 +1011,12 @@ static void jsd_create(struct js_deliver *jd, const char *args, size_t alen, boo
         json_decref(body);
         return jsd_err(jd, m->reply, kind, ce.code, ce.err_code, ce.description);
     }
+    int rule_code = 0;
+    const char *rule = jsd_stream_rules(sc, &cfg, json_i64(cj, "rate_limit_bps"), &rule_code);
+    if (rule) {
+        json_decref(body);
+        return jsd_err(jd, m->reply, kind, 400, rule_code, rule);
+    }
     struct jsd_stream *st = jsd_stream_find(jd, s, true);
     struct jsd_consumer *existing = jsd_consumer_find(st, cfg.name, (uint32_t)strlen(cfg.name));
     if (existing) {
@@ -872,6 +1032,8 @@ static void jsd_create(struct js_deliver *jd, const char *args, size_t alen, boo
                     ec->max_ack_pending == cfg.max_ack_pending;
         json_decref(a);
         json_decref(body);
+        const char *refused = same ? NULL : jsd_update_refused(ec, &cfg);
+        if (refused) return jsd_err(jd, m->reply, kind, 500, 10012, refused);
         if (!same) return jsd_err(jd, m->reply, kind, 400, 10148, "consumer already exists");
         return jsd_reply_json(jd, m->reply, jsd_info_json(existing, JSD_TYPE "consumer_create_response"));
     }
@@ -948,20 +1110,22 @@ static int jsd_cmp_names(const void *a, const void *b) {
 
 static void jsd_names_list(struct js_deliver *jd, const char *args, size_t alen, bool list, const struct nats_msg *m) {
     const char *kind = list ? "consumer_list" : "consumer_names";
+    static const char extra[] = ",\"total\":0,\"offset\":0,\"limit\":0,\"consumers\":[]";
     if (memchr(args, '.', alen)) return;
-    struct stream *s = streams_get(jd->ss, args, (uint32_t)alen);
-    if (!s) return jsd_err(jd, m->reply, kind, 404, 10059, "stream not found");
     int64_t offset = 0;
     if (m->payload.len) {
         json_error_t jerr;
         json_t *b = json_loadb((const char *)m->payload.p, m->payload.len, 0, &jerr);
-        if (!b || !json_is_object(b)) {
+        json_t *off = b && json_is_object(b) ? json_object_get(b, "offset") : NULL;
+        if (!b || !json_is_object(b) || (off && !json_is_integer(off) && !json_is_null(off))) {
             if (b) json_decref(b);
-            return jsd_err(jd, m->reply, kind, 400, 10025, "invalid JSON");
+            return jsapi_reply_error(jd->api, m->reply, kind, 400, 10025, "invalid JSON", extra);
         }
         offset = json_i64(b, "offset");
         json_decref(b);
     }
+    struct stream *s = streams_get(jd->ss, args, (uint32_t)alen);
+    if (!s) return jsapi_reply_error(jd->api, m->reply, kind, 404, 10059, "stream not found", extra);
     struct jsd_stream *st = jsd_stream_find(jd, s, false);
     uint32_t n = st ? st->count : 0;
     struct jsd_consumer **all = sl_xcalloc(n ? n : 1, sizeof(*all));
@@ -990,6 +1154,16 @@ static bool starts(const char *p, size_t n, const char *pre, const char **rest, 
     return true;
 }
 
+/* nats-server's isEmptyRequest: no body, or a JSON object without members. */
+static bool jsd_empty_request(const struct nats_msg *m) {
+    if (!m->payload.len) return true;
+    json_error_t jerr;
+    json_t *b = json_loadb((const char *)m->payload.p, m->payload.len, 0, &jerr);
+    bool empty = b && json_is_object(b) && json_object_size(b) == 0;
+    if (b) json_decref(b);
+    return empty;
+}
+
 static void jsd_request(void *arg, struct jsapi *api, struct span rest, const struct nats_msg *m) {
     struct js_deliver *jd = arg;
     (void)api;
@@ -1002,10 +1176,14 @@ static void jsd_request(void *arg, struct jsapi *api, struct span rest, const st
     } else if (starts(p, n, "DURABLE.CREATE.", &a, &al)) {
         jsd_create(jd, a, al, true, m);
     } else if (starts(p, n, "INFO.", &a, &al)) {
-        if (jsd_two(a, al, jd, &s, &jc, "consumer_info", m))
+        if (!jsd_empty_request(m))
+            jsd_err(jd, m->reply, "consumer_info", 400, 10038, "expected an empty request payload");
+        else if (jsd_two(a, al, jd, &s, &jc, "consumer_info", m))
             jsd_reply_json(jd, m->reply, jsd_info_json(jc, JSD_TYPE "consumer_info_response"));
     } else if (starts(p, n, "DELETE.", &a, &al)) {
-        if (jsd_two(a, al, jd, &s, &jc, "consumer_delete", m)) {
+        if (!jsd_empty_request(m))
+            jsd_err(jd, m->reply, "consumer_delete", 400, 10038, "expected an empty request payload");
+        else if (jsd_two(a, al, jd, &s, &jc, "consumer_delete", m)) {
             jsd_consumer_delete(jd, jc);
             static const char ok[] = "{\"type\":\"" JSD_TYPE "consumer_delete_response\",\"success\":true}";
             jsapi_reply(jd->api, m->reply, ok, sizeof(ok) - 1);
@@ -1079,7 +1257,10 @@ static void jsd_restore_all(struct js_deliver *jd) {
             json_object_set(body, "config", cfg);
             char *b = json_dumps(body, JSON_COMPACT);
             struct nats_msg m = {.payload = {(const uint8_t *)b, (uint32_t)strlen(b)}};
-            jsd_create(jd, sname, strlen(sname), false, &m);
+            /* As CREATE.<stream>.<name>: the form whose name rules a stored config meets. */
+            char args[STREAM_NAME_MAX + JSD_NAME_MAX + 2];
+            int al = snprintf(args, sizeof(args), "%s.%s", sname, cname);
+            jsd_create(jd, args, (size_t)SL_MIN(al, (int)sizeof(args) - 1), false, &m);
             free(b);
             json_decref(body);
             struct jsd_consumer *jc = jsd_consumer_find(jsd_stream_find(jd, s, false), cname, (uint32_t)strlen(cname));
@@ -1111,6 +1292,7 @@ struct js_deliver *js_deliver_start(struct nats_server *ns, struct loop *l, stru
     jd->loop = l;
     jd->ss = ss;
     jd->api = api;
+    jd->held_tail = &jd->held;
     jd->timer.fire = jsd_on_timer;
     static const struct jsapi_consumer_ops ops = {jsd_request, jsd_count, jsd_total, jsd_stream_gone};
     jsapi_set_consumer_ops(api, &ops, jd);
@@ -1126,7 +1308,14 @@ void js_deliver_stop(struct js_deliver *jd) {
     jsapi_set_consumer_ops(jd->api, &none, NULL);
     loop_remove_before_sleep(jd->loop, jd);
     loop_timer_del(jd->loop, &jd->timer);
-    if (jd->kv) jsd_persist_states(jd);
+    if (jd->kv) {
+        jsd_persist_states(jd);
+        /* Settle the AckSync replies while the server still runs (as js_ingest does PubAcks). */
+        if (jd->held && !jd->ack_w_armed) jsd_ack_replies_arm(jd);
+        if (jd->ack_w_armed) log_flush(kvlog_log(jd->kv), true, 10000);
+        if (jd->ack_w_armed) SL_WARN("AckSync replies not sent: the metadata log did not settle");
+        jsd_ack_replies_send(jd, jd->held, false);
+    }
     while (jd->streams) jsd_stream_drop(jd, jd->streams, false);
     free(jd->state_buf);
     free(jd);

@@ -81,11 +81,15 @@ uint32_t js_headers_parse(struct span hdr, struct stream_header *out, uint32_t c
 
 static bool span_is(struct span s, const char *lit) { return s.len == strlen(lit) && !memcmp(s.p, lit, s.len); }
 
-static int64_t span_i64(struct span s) {
+/* A Nats-Expected-*-Sequence value: -1 when empty (not asked, as nats-server reads an empty
+ * header). nats-server turns a value that is not a number into uint64(-1), a sequence no stream
+ * reaches, so the check fails: INT64_MAX does the same here. */
+static int64_t span_expected_seq(struct span s) {
     int64_t v = 0;
     if (!s.len) return -1;
+    if (s.len > 18) return INT64_MAX;
     for (uint32_t i = 0; i < s.len; i++) {
-        if (s.p[i] < '0' || s.p[i] > '9') return -1;
+        if (s.p[i] < '0' || s.p[i] > '9') return INT64_MAX;
         v = v * 10 + (s.p[i] - '0');
     }
     return v;
@@ -182,8 +186,8 @@ static void js_ingest_deliver(struct sub *sub, const struct nats_msg *m) {
         struct span k = ji->hdrs[i].key, v = ji->hdrs[i].value;
         if (span_is(k, "Nats-Msg-Id")) c.msg_id = v;
         else if (span_is(k, "Nats-Expected-Stream")) c.expected_stream = v;
-        else if (span_is(k, "Nats-Expected-Last-Sequence")) c.expected_last_seq = span_i64(v);
-        else if (span_is(k, "Nats-Expected-Last-Subject-Sequence")) c.expected_last_subj_seq = span_i64(v);
+        else if (span_is(k, "Nats-Expected-Last-Sequence")) c.expected_last_seq = span_expected_seq(v);
+        else if (span_is(k, "Nats-Expected-Last-Subject-Sequence")) c.expected_last_subj_seq = span_expected_seq(v);
         else if (span_is(k, "Nats-Expected-Last-Msg-Id")) c.expected_last_msg_id = v;
     }
     uint64_t now_ms = loop_now_ms(ji->ns->loop);

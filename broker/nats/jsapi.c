@@ -10,6 +10,7 @@
 #include "base/logging.h"
 #include "base/loop.h"
 #include "broker/core/stream.h"
+#include "broker/core/subject.h"
 #include "broker/nats/js_ingest.h"
 #include "broker/nats/nats_server.h"
 #include "broker/nats/sublist.h"
@@ -37,14 +38,34 @@ void jsapi_reply(struct jsapi *api, struct span reply, const char *body, size_t 
                         (struct span){(const uint8_t *)body, (uint32_t)len});
 }
 
+/* Appends s to out as the inside of a JSON string the way Go's encoder writes it (quotes and
+ * backslashes escaped, '<', '>' and '&' as \u003c, \u003e, \u0026), so a description naming a
+ * subject matches nats-server byte for byte. */
+static void jsapi_go_escape(char *out, size_t cap, const char *s) {
+    size_t n = strlen(out);
+    for (; *s && n + 7 < cap; s++) {
+        if (*s == '"' || *s == '\\') {
+            out[n++] = '\\';
+            out[n++] = *s;
+        } else if (*s == '<' || *s == '>' || *s == '&') {
+            n += (size_t)snprintf(out + n, cap - n, "\\u%04x", (unsigned)*s);
+        } else {
+            out[n++] = *s;
+        }
+    }
+    out[n] = 0;
+}
+
 void jsapi_reply_error(struct jsapi *api, struct span reply, const char *kind, int code, int err_code,
                        const char *desc, const char *extra) {
     api->errors++;
-    char body[1024];
+    char text[1024] = "";
+    jsapi_go_escape(text, sizeof(text), desc); /* as Go writes it: '>' is \u003e */
+    char body[1280];
     int n = snprintf(body, sizeof(body),
                      "{\"type\":\"" JSAPI_TYPE "%s_response\",\"error\":{\"code\":%d,\"err_code\":%d,"
                      "\"description\":\"%s\"}%s}",
-                     kind, code, err_code, desc, extra ? extra : "");
+                     kind, code, err_code, text, extra ? extra : "");
     jsapi_reply(api, reply, body, (size_t)SL_MIN(n, (int)sizeof(body) - 1));
 }
 
@@ -269,8 +290,9 @@ struct jsapi_req {
     const struct nats_msg *m;
     struct span reply;
     const char *arg; /* the stream name token(s) after the operation, NUL-terminated */
-    json_t *body;    /* NULL when the body is empty or not JSON */
-    bool body_bad;   /* a non-empty body that is not JSON */
+    json_t *body;    /* NULL when the body is empty or not a JSON object */
+    bool body_bad;   /* a non-empty body that is not a JSON object (or JSON null) */
+    bool body_null;  /* the body is JSON null: Go decodes it as an empty request */
 };
 
 static struct stream *jsapi_stream(struct jsapi_req *r) {
@@ -321,7 +343,7 @@ static bool jsapi_admin_error(struct jsapi_req *r, const char *kind, enum stream
         break;
     case STREAM_ADMIN_INVALID:
         snprintf(desc, sizeof(desc), "%s", why ? why : "invalid stream configuration");
-        jsapi_reply_error(r->api, r->reply, kind, 400, 10052, desc, NULL);
+        jsapi_reply_error(r->api, r->reply, kind, 500, 10052, desc, NULL); /* JSStreamInvalidConfigF is a 500 */
         break;
     case STREAM_ADMIN_TOPIC_EXISTS:
         jsapi_reply_error(r->api, r->reply, kind, 400, 10058, "stream name already in use with a different configuration",
@@ -335,18 +357,61 @@ static bool jsapi_admin_error(struct jsapi_req *r, const char *kind, enum stream
     return true;
 }
 
-/* CREATE and UPDATE share the body rules. */
+/* nats-server's checkStreamCfg on the subjects, in its order: per subject a duplicate, the API
+ * space, validity; then any two that overlap (the earlier one named first). False after the
+ * 10052 answer. */
+static bool jsapi_check_subjects(struct jsapi_req *r, const char *kind, const struct stream_config *c) {
+    for (uint32_t i = 0; i < c->subject_count; i++) {
+        const char *why = NULL;
+        for (uint32_t j = 0; j < i && !why; j++)
+            if (!strcmp(c->subjects[i], c->subjects[j])) why = "duplicate subjects detected";
+        if (!why && stream_subjects_overlap(c->subjects[i], "$JS.API.>")) why = "subjects overlap with jetstream api";
+        if (!why && !subject_valid(c->subjects[i])) why = "invalid subject";
+        if (why) {
+            jsapi_reply_error(r->api, r->reply, kind, 500, 10052, why, NULL);
+            return false;
+        }
+    }
+    for (uint32_t i = 0; i < c->subject_count; i++)
+        for (uint32_t j = i + 1; j < c->subject_count; j++) {
+            if (!stream_subjects_overlap(c->subjects[i], c->subjects[j])) continue;
+            char desc[2 * TOPIC_SUBJECT_BYTES_MAX + 64];
+            snprintf(desc, sizeof(desc), "subject \"%s\" overlaps with \"%s\"", c->subjects[i], c->subjects[j]);
+            jsapi_reply_error(r->api, r->reply, kind, 500, 10052, desc, NULL);
+            return false;
+        }
+    return true;
+}
+
+/* CREATE and UPDATE share the body rules: a JSON object (or null, Go's empty config), the name
+ * equal to the subject's (a missing one too: nats-server does not take it from the subject),
+ * valid subjects. */
 static bool jsapi_config_from_request(struct jsapi_req *r, const char *kind, struct stream_config *c) {
-    if (!r->body || !jsapi_parse_config(r->body, c)) {
+    json_t *empty = NULL;
+    json_t *body = r->body;
+    if (!body && r->body_null) body = empty = json_object();
+    bool ok = body && jsapi_parse_config(body, c);
+    if (empty) json_decref(empty);
+    if (!ok) {
         jsapi_reply_error(r->api, r->reply, kind, 400, 10025, "invalid JSON", NULL);
         return false;
     }
-    if (!c->name[0]) snprintf(c->name, sizeof(c->name), "%s", r->arg);
+    if (!c->name[0] && !strcmp(kind, "stream_update")) { /* update checks the config before the name */
+        jsapi_reply_error(r->api, r->reply, kind, 500, 10052,
+                          "stream name is required and can not contain '.', '*', '>'", NULL);
+        return false;
+    }
     if (strcmp(c->name, r->arg)) {
         jsapi_reply_error(r->api, r->reply, kind, 400, 10056, "stream name in subject does not match request", NULL);
         return false;
     }
-    return true;
+    return jsapi_check_subjects(r, kind, c);
+}
+
+/* nats-server's isEmptyRequest: no body, or a JSON object without members. */
+static bool jsapi_empty_request(const struct jsapi_req *r) {
+    if (!r->m->payload.len) return true;
+    return r->body && json_object_size(r->body) == 0;
 }
 
 static void jsapi_stream_create(struct jsapi_req *r) {
@@ -370,6 +435,9 @@ static void jsapi_stream_update(struct jsapi_req *r) {
     if (!jsapi_config_from_request(r, "stream_update", &c)) return;
     struct stream *s = jsapi_stream(r);
     if (!s) return jsapi_not_found(r, "stream_update", NULL);
+    if (c.storage != stream_config(s)->storage)
+        return jsapi_reply_error(r->api, r->reply, "stream_update", 500, 10052,
+                                 "stream configuration update can not change storage type", NULL);
     const char *why = NULL;
     enum stream_admin_result res = streams_update(r->api->ss, s, &c, loop_now_ms(r->api->ns->loop), &why);
     if (jsapi_admin_error(r, "stream_update", res, why)) return;
@@ -380,8 +448,10 @@ static void jsapi_stream_update(struct jsapi_req *r) {
 }
 
 static void jsapi_stream_info(struct jsapi_req *r) {
+    static const char extra[] = ",\"total\":0,\"offset\":0,\"limit\":0";
+    if (r->body_bad) return jsapi_reply_error(r->api, r->reply, "stream_info", 400, 10025, "invalid JSON", extra);
     struct stream *s = jsapi_stream(r);
-    if (!s) return jsapi_not_found(r, "stream_info", ",\"total\":0,\"offset\":0,\"limit\":0");
+    if (!s) return jsapi_not_found(r, "stream_info", extra);
     json_t *o = jsapi_response("stream_info");
     json_object_set_new(o, "total", json_integer(0));
     json_object_set_new(o, "offset", json_integer(0));
@@ -391,6 +461,9 @@ static void jsapi_stream_info(struct jsapi_req *r) {
 }
 
 static void jsapi_stream_delete(struct jsapi_req *r) {
+    if (!jsapi_empty_request(r))
+        return jsapi_reply_error(r->api, r->reply, "stream_delete", 400, 10038, "expected an empty request payload",
+                                 NULL);
     struct stream *s = jsapi_stream(r);
     if (!s) return jsapi_not_found(r, "stream_delete", NULL);
     if (streams_delete(r->api->ss, s) != STREAM_ADMIN_OK)
@@ -400,14 +473,15 @@ static void jsapi_stream_delete(struct jsapi_req *r) {
 }
 
 static void jsapi_stream_purge(struct jsapi_req *r) {
-    struct stream *s = jsapi_stream(r);
-    if (!s) return jsapi_not_found(r, "stream_purge", NULL);
+    static const char extra[] = ",\"purged\":0";
     struct span filter = {0};
-    if (r->body) {
-        json_t *f = json_object_get(r->body, "filter");
-        if (f && json_is_string(f) && json_string_length(f))
-            filter = (struct span){(const uint8_t *)json_string_value(f), (uint32_t)json_string_length(f)};
-    }
+    json_t *f = r->body ? json_object_get(r->body, "filter") : NULL;
+    if (r->body_bad || (f && !json_is_string(f) && !json_is_null(f)))
+        return jsapi_reply_error(r->api, r->reply, "stream_purge", 400, 10025, "invalid JSON", extra);
+    struct stream *s = jsapi_stream(r);
+    if (!s) return jsapi_not_found(r, "stream_purge", extra);
+    if (f && json_is_string(f) && json_string_length(f))
+        filter = (struct span){(const uint8_t *)json_string_value(f), (uint32_t)json_string_length(f)};
     uint64_t purged = 0;
     stream_purge(s, filter, &purged);
     json_t *o = jsapi_response("stream_purge");
@@ -421,6 +495,15 @@ static int jsapi_cmp_names(const void *a, const void *b) {
 }
 
 /* The streams a NAMES / LIST request selects (its "subject" filter), sorted by name. */
+/* The NAMES / LIST request fields nats-server decodes: false when one has the wrong type. */
+static bool jsapi_list_request_ok(const struct jsapi_req *r) {
+    if (r->body_bad) return false;
+    if (!r->body) return true;
+    json_t *offset = json_object_get(r->body, "offset"), *subject = json_object_get(r->body, "subject");
+    return (!offset || json_is_integer(offset) || json_is_null(offset)) &&
+           (!subject || json_is_string(subject) || json_is_null(subject));
+}
+
 static uint32_t jsapi_select(struct jsapi_req *r, struct stream ***out) {
     struct streams *ss = r->api->ss;
     const char *subject = NULL;
@@ -444,7 +527,9 @@ static uint32_t jsapi_select(struct jsapi_req *r, struct stream ***out) {
 }
 
 static void jsapi_stream_names(struct jsapi_req *r) {
-    if (r->body_bad) return jsapi_reply_error(r->api, r->reply, "stream_names", 400, 10025, "invalid JSON", NULL);
+    if (!jsapi_list_request_ok(r))
+        return jsapi_reply_error(r->api, r->reply, "stream_names", 400, 10025, "invalid JSON",
+                                 ",\"total\":0,\"offset\":0,\"limit\":0,\"streams\":null");
     struct stream **arr;
     uint32_t n = jsapi_select(r, &arr);
     json_t *o = jsapi_response("stream_names");
@@ -459,7 +544,9 @@ static void jsapi_stream_names(struct jsapi_req *r) {
 }
 
 static void jsapi_stream_list(struct jsapi_req *r) {
-    if (r->body_bad) return jsapi_reply_error(r->api, r->reply, "stream_list", 400, 10025, "invalid JSON", NULL);
+    if (!jsapi_list_request_ok(r))
+        return jsapi_reply_error(r->api, r->reply, "stream_list", 400, 10025, "invalid JSON",
+                                 ",\"total\":0,\"offset\":0,\"limit\":0,\"streams\":[]");
     struct stream **arr;
     uint32_t n = jsapi_select(r, &arr);
     json_t *o = jsapi_response("stream_list");
@@ -480,14 +567,16 @@ static void jsapi_stream_list(struct jsapi_req *r) {
 static void jsapi_msg_get(struct jsapi_req *r) {
     struct stream *s = jsapi_stream(r);
     if (!s) return jsapi_not_found(r, "stream_msg_get", NULL);
-    if (!r->body) return jsapi_reply_error(r->api, r->reply, "stream_msg_get", 400, 10025, "invalid JSON", NULL);
     int64_t seq = 0;
-    json_t *last = json_object_get(r->body, "last_by_subj");
-    if (!json_int_field(r->body, "seq", &seq) || (last && !json_is_string(last)))
+    json_t *last = r->body ? json_object_get(r->body, "last_by_subj") : NULL;
+    if (r->body_bad || (r->body && !json_int_field(r->body, "seq", &seq)) ||
+        (last && !json_is_string(last) && !json_is_null(last)))
         return jsapi_reply_error(r->api, r->reply, "stream_msg_get", 400, 10025, "invalid JSON", NULL);
+    if (seq <= 0 && !(last && json_is_string(last) && json_string_length(last)))
+        return jsapi_reply_error(r->api, r->reply, "stream_msg_get", 400, 10003, "bad request", NULL);
     struct stream_msg m;
     sl_err e;
-    if (last && json_string_length(last))
+    if (last && json_is_string(last) && json_string_length(last))
         e = stream_get_last_for_subject(
             s, (struct span){(const uint8_t *)json_string_value(last), (uint32_t)json_string_length(last)}, &m);
     else
@@ -518,8 +607,14 @@ static void jsapi_msg_delete(struct jsapi_req *r) {
     int64_t seq = 0;
     if (!r->body || !json_int_field(r->body, "seq", &seq))
         return jsapi_reply_error(r->api, r->reply, "stream_msg_delete", 400, 10025, "invalid JSON", NULL);
-    if (seq <= 0 || stream_delete_msg(s, (uint64_t)seq) != SL_OK)
-        return jsapi_reply_error(r->api, r->reply, "stream_msg_delete", 500, 10057, "no message found", NULL);
+    if (seq <= 0 || stream_delete_msg(s, (uint64_t)seq) != SL_OK) {
+        /* The store's error text: past the last sequence is EOF, below it a message not found. */
+        struct stream_state st;
+        stream_get_state(s, &st);
+        return jsapi_reply_error(r->api, r->reply, "stream_msg_delete", 500, 10057,
+                                 seq > 0 && (uint64_t)seq > st.last_seq ? "stream store EOF" : "no message found",
+                                 NULL);
+    }
     static const char ok[] = "{\"type\":\"" JSAPI_TYPE "stream_msg_delete_response\",\"success\":true}";
     jsapi_reply(r->api, r->reply, ok, sizeof(ok) - 1);
 }
@@ -586,12 +681,13 @@ static void jsapi_deliver(struct sub *sub, const struct nats_msg *m) {
         struct jsapi_req r = {.api = api, .m = m, .reply = m->reply, .arg = arg};
         if (m->payload.len) {
             json_error_t err;
-            r.body = json_loadb((const char *)m->payload.p, m->payload.len, 0, &err);
+            r.body = json_loadb((const char *)m->payload.p, m->payload.len, JSON_DECODE_ANY, &err);
             r.body_bad = !r.body;
             if (r.body && !json_is_object(r.body)) {
+                r.body_null = json_is_null(r.body);
+                r.body_bad = !r.body_null;
                 json_decref(r.body);
                 r.body = NULL;
-                r.body_bad = true;
             }
         }
         table[i].fn(&r);

@@ -39,7 +39,8 @@ void jsapi_set_consumer_ops(struct jsapi *api, const struct jsapi_consumer_ops *
 /* Answers a request (a publish to reply; nothing when reply is empty). */
 void jsapi_reply(struct jsapi *api, struct span reply, const char *body, size_t len);
 /* Answers {"type":"io.nats.jetstream.api.v1.<kind>_response","error":{"code":..,"err_code":..,
- * "description":".."}<extra>} and counts the error. */
+ * "description":".."}<extra>} and counts the error. desc is plain text, escaped here as Go's
+ * encoder does (quotes, and '<', '>', '&' as \u003c...); extra is raw JSON. */
 void jsapi_reply_error(struct jsapi *api, struct span reply, const char *kind, int code, int err_code,
                        const char *desc, const char *extra);
 struct streams *jsapi_streams(const struct jsapi *api);
