@@ -580,6 +580,10 @@ static void wreq_remove(struct consumer *c, uint32_t i) {
     if (c->ops.release) c->ops.release(c->ops.arg, target);
 }
 
+static bool wreq_interest(const struct consumer *c, const struct wreq *w) {
+    return !c->ops.interest || c->ops.interest(c->ops.arg, w->target);
+}
+
 /* processWaiting: ends expired requests (and, at the end of the stream, no_wait ones that got
  * something) with 408, sends due heartbeats. Returns the batch left over all requests. */
 static int64_t process_waiting(struct consumer *c, uint64_t now_ms, bool eos) {
@@ -588,6 +592,10 @@ static int64_t process_waiting(struct consumer *c, uint64_t now_ms, bool eos) {
         struct wreq *w = &c->wv[i];
         if ((eos && w->no_wait && w->d > 0) || (w->expires_ms && now_ms >= w->expires_ms)) {
             emit_status_pending(c, w, 408, "Request Timeout");
+            wreq_remove(c, i);
+            continue;
+        }
+        if (!wreq_interest(c, w)) {
             wreq_remove(c, i);
             continue;
         }
@@ -611,6 +619,10 @@ static void pump_pull(struct consumer *c, uint64_t now_ms) {
         struct wreq *w = NULL;
         while (c->wlen > 0) {
             struct wreq *h = &c->wv[0];
+            if (!wreq_interest(c, h)) { /* nextWaiting: the requester went away */
+                wreq_remove(c, 0);
+                continue;
+            }
             if (h->b > 0) {
                 if ((int64_t)k.bytes <= h->b) {
                     h->b -= k.bytes;
@@ -838,6 +850,12 @@ void consumer_interest_gone(struct consumer *c, void *target, uint64_t now_ms) {
             return;
         }
     }
+}
+
+void consumer_check_waiting(struct consumer *c, uint64_t now_ms) {
+    uint32_t before = c->wlen;
+    process_waiting(c, now_ms, false);
+    if (before > 0 && c->wlen == 0) c->last_active_ms = now_ms;
 }
 
 /* processAckMsg. Returns whether anything was settled. */

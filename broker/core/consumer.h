@@ -203,6 +203,11 @@ struct consumer_ops {
      * Fires once. Optional. */
     void (*inactive)(void *arg);
     void *arg;
+    /* Whether a pull request's target still has a subscriber (nats-server matches the reply
+     * subject before each delivery and in processWaiting). A request without one leaves
+     * silently (release): its requester closed or unsubscribed, so nothing is delivered into
+     * the void and num_waiting counts only live requests. Optional: NULL means always. */
+    bool (*interest)(void *arg, void *target);
 };
 
 /* ---- one consumer ---- */
@@ -237,8 +242,13 @@ struct consumer_pull_req {
 bool consumer_pull(struct consumer *c, const struct consumer_pull_req *req, uint64_t now_ms);
 
 /* The requester's interest in target is gone (unsubscribed, connection closed): the request
- * leaves silently (release). Unknown targets are ignored. */
+ * leaves silently (release). Unknown targets are ignored. The wiring may call this when it
+ * learns of it; ops.interest finds the same requests lazily. */
 void consumer_interest_gone(struct consumer *c, void *target, uint64_t now_ms);
+
+/* nats-server's processWaiting as CONSUMER.INFO runs it: expired requests end with 408, and
+ * requests whose target lost interest (ops.interest) leave, so num_waiting is exact. */
+void consumer_check_waiting(struct consumer *c, uint64_t now_ms);
 
 enum consumer_ack_kind {
     CONSUMER_ACK,      /* +ACK, empty, +OK (and the ack half of +NXT) */

@@ -28,6 +28,7 @@ struct jsd_consumer {
     struct jsd_stream *st;
     struct consumer *c;
     struct nsub *ack_sub;
+    struct nsub *fc_sub; /* $JS.FC.<stream>.<consumer>.*: flow control replies (push with flow_control) */
     struct jsd_consumer *next;
     char name[JSD_NAME_MAX + 1];
     int64_t created_ns;
@@ -281,6 +282,13 @@ static void jsd_release(void *arg, void *target) {
     free(target);
 }
 
+/* nats-server matches a pull request's reply subject before every delivery to it. */
+static bool jsd_interest(void *arg, void *target) {
+    struct jsd_consumer *jc = arg;
+    const struct jsd_target *t = target;
+    return nats_server_has_interest(jc->jd->ns, (struct span){(const uint8_t *)t->reply, t->len});
+}
+
 static void jsd_rearm(struct js_deliver *jd);
 
 static void jsd_inactive(void *arg) {
@@ -397,6 +405,7 @@ static void jsd_consumer_free(struct js_deliver *jd, struct jsd_consumer *jc) {
     st->count--;
     jd->total--;
     nats_server_unsubscribe_internal(jd->ns, jc->ack_sub);
+    nats_server_unsubscribe_internal(jd->ns, jc->fc_sub);
     consumer_free(jc->c);
     free(jc);
 }
@@ -600,6 +609,20 @@ static void jsd_on_ack(struct sub *sub, const struct nats_msg *m) {
 }
 
 static const struct nats_deliver_ops jsd_ack_ops = {jsd_on_ack};
+
+/* The answer to a FlowControl Request: $JS.FC.<stream>.<consumer>.<fc id>, any payload. */
+static void jsd_on_fc(struct sub *sub, const struct nats_msg *m) {
+    struct jsd_consumer *jc = sub->owner;
+    const char *s = (const char *)m->subject.p;
+    size_t len = m->subject.len, i = len;
+    while (i > 0 && s[i - 1] != '.') i--;
+    uint64_t id;
+    if (!parse_u64(s + i, len - i, &id)) return;
+    consumer_flow_control_ack(jc->c, id, jsd_mono(jc->jd));
+    jsd_rearm(jc->jd);
+}
+
+static const struct nats_deliver_ops jsd_fc_ops = {jsd_on_fc};
 
 /* ---- MSG.NEXT bodies ----------------------------------------------------------------------------- */
 
@@ -891,7 +914,7 @@ static void jsd_create(struct js_deliver *jd, const char *args, size_t alen, boo
     struct consumer_view view = jsd_view_proto;
     view.arg = st;
     struct consumer_ops ops = {jsd_deliver, jsd_status, jsd_advisory, jsd_remove, jsd_dead_letter,
-                               jsd_release, jsd_inactive, jc};
+                               jsd_release, jsd_inactive, jc,          jsd_interest};
     jc->c = consumer_new(&cfg, &sp, &view, &ops, jsd_mono(jd));
     json_decref(body);
     if (!jc->c) {
@@ -901,6 +924,11 @@ static void jsd_create(struct js_deliver *jd, const char *args, size_t alen, boo
     char ack[600];
     snprintf(ack, sizeof(ack), "$JS.ACK.%s.%s.>", stream_name(s), jc->name);
     jc->ack_sub = nats_server_subscribe_internal(jd->ns, ack, NULL, &jsd_ack_ops, jc);
+    if (cfg.flow_control) {
+        char fc[600];
+        snprintf(fc, sizeof(fc), "$JS.FC.%s.%s.*", stream_name(s), jc->name);
+        jc->fc_sub = nats_server_subscribe_internal(jd->ns, fc, NULL, &jsd_fc_ops, jc);
+    }
     jc->next = st->head;
     st->head = jc;
     st->count++;
@@ -997,8 +1025,10 @@ static void jsd_request(void *arg, struct jsapi *api, struct span rest, const st
     } else if (starts(p, n, "DURABLE.CREATE.", &a, &al)) {
         jsd_create(jd, a, al, true, m);
     } else if (starts(p, n, "INFO.", &a, &al)) {
-        if (jsd_two(a, al, jd, &s, &jc, "consumer_info", m))
+        if (jsd_two(a, al, jd, &s, &jc, "consumer_info", m)) {
+            consumer_check_waiting(jc->c, jsd_mono(jd)); /* num_waiting counts live requests only */
             jsd_reply_json(jd, m->reply, jsd_info_json(jc, JSD_TYPE "consumer_info_response"));
+        }
     } else if (starts(p, n, "DELETE.", &a, &al)) {
         if (jsd_two(a, al, jd, &s, &jc, "consumer_delete", m)) {
             jsd_consumer_delete(jd, jc);
