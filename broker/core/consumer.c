@@ -782,6 +782,13 @@ void consumer_free(struct consumer *c) {
     free(c);
 }
 
+void consumer_deleted(struct consumer *c) {
+    while (c->wlen > 0) {
+        emit_status(c, c->wv[0].target, 409, "Consumer Deleted");
+        wreq_remove(c, 0);
+    }
+}
+
 const struct consumer_config *consumer_config(const struct consumer *c) { return &c->cfg; }
 bool consumer_is_push(const struct consumer *c) { return c->dsubj != NULL; }
 

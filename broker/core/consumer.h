@@ -220,6 +220,10 @@ struct consumer *consumer_new(const struct consumer_config *cfg, const struct co
                               const struct consumer_view *view, const struct consumer_ops *ops, uint64_t now_ms);
 /* Releases every waiting request (ops.release) and frees. NULL is fine. */
 void consumer_free(struct consumer *c);
+/* The consumer is being deleted (CONSUMER.DELETE, its stream deleted): every waiting pull
+ * request gets 409 Consumer Deleted and leaves (release), as nats-server's stop does, before
+ * the wiring answers the delete. Call before consumer_free. */
+void consumer_deleted(struct consumer *c);
 
 /* The consumer's config with defaults filled; strings owned by the consumer. */
 const struct consumer_config *consumer_config(const struct consumer *c);

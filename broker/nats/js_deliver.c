@@ -410,8 +410,10 @@ static void jsd_consumer_free(struct js_deliver *jd, struct jsd_consumer *jc) {
     free(jc);
 }
 
-/* Deleted for good (API delete, inactivity, its stream gone): its keys go too. */
+/* Deleted for good (API delete, inactivity, its stream gone): waiting pulls get 409 Consumer
+ * Deleted (routed before the API reply that follows), and its keys go too. */
 static void jsd_consumer_delete(struct js_deliver *jd, struct jsd_consumer *jc) {
+    consumer_deleted(jc->c);
     if (jd->kv) jsd_unpersist(jd, jc);
     jsd_consumer_free(jd, jc);
 }

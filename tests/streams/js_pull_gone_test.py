@@ -10,7 +10,9 @@ delivery count of 2) and CONSUMER.INFO's num_waiting counts live requests only.
 Sections: the requester closes its socket; it unsubscribes its inbox and stays connected; its
 inbox auto-unsubscribes after one message of a batch of 2. Each time a second client then pulls
 and gets the message at once, first delivery (the ack reply's delivered field is 1, consumer
-sequences without a gap), and the first client gets nothing.
+sequences without a gap), and the first client gets nothing. Last, the other way round: the
+consumer goes away (CONSUMER.DELETE, then STREAM.DELETE for the other consumers of the stream)
+and each waiting request gets 409 Consumer Deleted before the API reply.
 
 Runs against sluice-server --jetstream (default), nats-server -js (SLUICE_NATS_REFERENCE=1) or
 a running server (SLUICE_EXTERNAL_NATS=host:port, with JetStream and no stream named GONE).
@@ -187,6 +189,41 @@ def body(ck):
         b.ping("pull to an inbox without subscriber")
         wait_waiting(ck, b, 0, "num_waiting with a request to a dead inbox")
         second_client_gets("after a dead-inbox request", b"five", b"_B.4")
+
+    with ck.section("CONSUMER.DELETE and STREAM.DELETE: waiting pulls get 409 Consumer Deleted first"):
+        for name in ("D1", "D2"):
+            created = b.api("$JS.API.CONSUMER.CREATE.GONE.%s" % name, {"stream_name": "GONE", "config": {
+                "durable_name": name, "ack_policy": "explicit", "deliver_policy": "new"}})
+            ck.ok("error" not in created, "consumer %s created: %s" % (name, natsh.show(created)))
+        body = json.dumps({"batch": 3, "expires": EXPIRES_NS}, separators=(",", ":")).encode()
+        for name, inbox in (("P", b"_B.p"), ("D1", b"_B.d1"), ("D2", b"_B.d2")):
+            b.r.send(b"PUB $JS.API.CONSUMER.MSG.NEXT.GONE.%s %s %d\r\n%s\r\n"
+                     % (name.encode(), inbox, len(body), body))
+        b.ping("3 pulls")
+        deleted = b"NATS/1.0 409 Consumer Deleted\r\n\r\n"
+        b.n += 1
+        b.r.send(b"PUB $JS.API.CONSUMER.DELETE.GONE.D1 _R.B.%d 0\r\n\r\n" % b.n)
+        line, data = b.r.read_msg()
+        ck.eq((line.split(), data), ([b"HMSG", b"_B.d1", b"2", b"33", b"33"], deleted),
+              "D1's waiting pull when D1 is deleted")
+        line, data = b.r.read_msg()
+        ck.eq((line.split()[:2], json.loads(data)),
+              ([b"MSG", b"_R.B.%d" % b.n], {"type": "io.nats.jetstream.api.v1.consumer_delete_response",
+                                             "success": True}), "then the CONSUMER.DELETE reply")
+        b.n += 1
+        b.r.send(b"PUB $JS.API.STREAM.DELETE.GONE _R.B.%d 0\r\n\r\n" % b.n)
+        got = set()
+        for _ in range(2):
+            line, data = b.r.read_msg()
+            p = line.split()
+            ck.eq((p[0], p[2:], data), (b"HMSG", [b"2", b"33", b"33"], deleted), "409 when the stream goes")
+            got.add(p[1])
+        ck.eq(got, {b"_B.p", b"_B.d2"}, "both other consumers' waiting pulls got 409")
+        line, data = b.r.read_msg()
+        ck.eq((line.split()[:2], json.loads(data)),
+              ([b"MSG", b"_R.B.%d" % b.n], {"type": "io.nats.jetstream.api.v1.stream_delete_response",
+                                             "success": True}), "then the STREAM.DELETE reply")
+        b.nothing("after the deletes")
 
     b.close()
 

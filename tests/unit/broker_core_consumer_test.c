@@ -514,6 +514,21 @@ START_TEST(test_pull_interest_gone) {
 }
 END_TEST
 
+/* Deleting the consumer ends each waiting request with 409 Consumer Deleted (no pending
+ * headers), in service order; consumer_free then has nothing left to release. */
+START_TEST(test_pull_consumer_deleted) {
+    struct consumer_config cfg = cfg_pull("D", NULL);
+    struct consumer *c = mk(&cfg, &sp_limits, 0);
+    ck_assert(pull(c, 1, 3, 30000, false, 0, 0, 0));
+    ck_assert(pull(c, 2, 1, 0, false, 0, 0, 0));
+    consumer_deleted(c);
+    ck_assert_str_eq(take(), "S t1 409 Consumer Deleted|X t1|S t2 409 Consumer Deleted|X t2");
+    info_is(c, 0, 0, 0, 0, 0, 0, 0, 0);
+    consumer_free(c);
+    ck_assert_str_eq(take(), "");
+}
+END_TEST
+
 START_TEST(test_pull_requests_pending_status) {
     struct consumer_config cfg = cfg_pull("R", NULL);
     cfg.max_ack_pending = 1;
@@ -1119,6 +1134,7 @@ static Suite *consumer_suite(void) {
     tcase_add_test(tc, test_pull_requests_pending_and_round_robin);
     tcase_add_test(tc, test_pull_requests_pending_status);
     tcase_add_test(tc, test_pull_interest_gone);
+    tcase_add_test(tc, test_pull_consumer_deleted);
     tcase_add_test(tc, test_pull_max_bytes);
     tcase_add_test(tc, test_acks_raw_walkthrough);
     tcase_add_test(tc, test_ack_floor_out_of_order);
