@@ -53,6 +53,17 @@ struct jsd_target {
     char reply[];
 };
 
+/* A CONSUMER.CREATE reply held until the consumer's config is durable in the metadata log. */
+struct jsd_park {
+    struct log_waiter w;   /* first: the waiter is the park */
+    struct js_deliver *jd; /* NULL once js_deliver_stop ran: the reply is dropped */
+    struct jsd_park *prev, *next;
+    char *body;            /* the create response */
+    char stream[STREAM_NAME_MAX + 1], name[JSD_NAME_MAX + 1];
+    uint32_t reply_len;
+    char reply[];
+};
+
 struct js_deliver {
     struct nats_server *ns;
     struct loop *loop;
@@ -66,6 +77,17 @@ struct js_deliver {
     uint32_t total;
     struct loop_timer timer;
     uint64_t next_id;
+    struct jsd_park *parks; /* create replies waiting for durability */
+    /* The last message read back here (stream_get: its spans live until the next read of any
+     * stream), so that a delivery reuses the read its consumer made to size the message
+     * instead of reading the log twice. Forgotten whenever control may leave this file (a
+     * publish, an append, a removal) and at the end of every event (jsd_rearm), since code
+     * running then may read another message. */
+    struct {
+        struct stream *s;
+        struct stream_msg m;
+        bool valid;
+    } last;
 };
 
 static int64_t jsd_wall_ns(const struct js_deliver *jd) { return (int64_t)loop_now_ms(jd->loop) * 1000000; }
@@ -95,11 +117,29 @@ static uint64_t view_first_seq(void *arg) {
 }
 static uint64_t view_last_seq(void *arg) { return jsd_ready_seq(arg); }
 
+/* stream_get through the one-message memory above. */
+static sl_err jsd_get(struct js_deliver *jd, struct stream *s, uint64_t seq, struct stream_msg *out) {
+    if (jd->last.valid && jd->last.s == s && jd->last.m.seq == seq) {
+        *out = jd->last.m;
+        return SL_OK;
+    }
+    sl_err e = stream_get(s, seq, out);
+    jd->last.valid = e == SL_OK;
+    if (e == SL_OK) {
+        jd->last.s = s;
+        jd->last.m = *out;
+    }
+    return e;
+}
+
+static void jsd_forget(struct js_deliver *jd) { jd->last.valid = false; }
+
 static char jsd_subject_buf[1024];
 
 static bool view_msg_meta(void *arg, uint64_t seq, struct consumer_msg_meta *out) {
+    struct jsd_stream *st = arg;
     struct stream_msg m;
-    if (stream_get(((struct jsd_stream *)arg)->s, seq, &m) != SL_OK) return false;
+    if (jsd_get(st->jd, st->s, seq, &m) != SL_OK) return false;
     uint32_t n = SL_MIN(m.subject.len, (uint32_t)sizeof(jsd_subject_buf) - 1);
     memcpy(jsd_subject_buf, m.subject.p, n);
     jsd_subject_buf[n] = 0;
@@ -113,13 +153,15 @@ static uint64_t view_seq_for_time(void *arg, int64_t ts_ns) {
     for (uint64_t seq = stream_next_seq(st->s, (struct span){0}, view_first_seq(arg)); seq;
          seq = stream_next_seq(st->s, (struct span){0}, seq + 1)) {
         struct stream_msg m;
-        if (stream_get(st->s, seq, &m) == SL_OK && m.time_ms * 1000000 >= ts_ns) return seq;
+        if (jsd_get(st->jd, st->s, seq, &m) == SL_OK && m.time_ms * 1000000 >= ts_ns) return seq;
     }
     return stream_last_seq(st->s) + 1;
 }
 static uint64_t view_last_for_subject(void *arg, const char *subject) {
+    struct jsd_stream *st = arg;
     struct stream_msg m;
-    if (stream_get_last_for_subject(((struct jsd_stream *)arg)->s, span_str(subject), &m) != SL_OK) return 0;
+    jsd_forget(st->jd); /* it reads through the same buffer */
+    if (stream_get_last_for_subject(st->s, span_str(subject), &m) != SL_OK) return 0;
     return m.seq;
 }
 
@@ -128,7 +170,7 @@ static uint64_t view_last_for_subject(void *arg, const char *subject) {
 static void jsd_deliver(void *arg, const struct consumer_delivery *d) {
     struct jsd_consumer *jc = arg;
     struct stream_msg m;
-    if (stream_get(jc->st->s, d->stream_seq, &m) != SL_OK) return;
+    if (jsd_get(jc->jd, jc->st->s, d->stream_seq, &m) != SL_OK) return;
     char ack[600];
     int n = snprintf(ack, sizeof(ack), "$JS.ACK.%s.%s.%llu.%llu.%llu.%lld.%llu", stream_name(jc->st->s), jc->name,
                      (unsigned long long)d->deliveries, (unsigned long long)d->stream_seq,
@@ -144,11 +186,13 @@ static void jsd_deliver(void *arg, const struct consumer_delivery *d) {
     }
     nats_server_publish_to(jc->jd->ns, route, m.subject, (struct span){(const uint8_t *)ack, (uint32_t)n}, m.hdr,
                            m.payload);
+    jsd_forget(jc->jd);
     jc->delivered_active_ns = jsd_wall_ns(jc->jd);
 }
 
 static void jsd_status(void *arg, const struct consumer_status *s) {
     struct jsd_consumer *jc = arg;
+    jsd_forget(jc->jd);
     struct span to;
     char fc[600];
     if (s->target) {
@@ -194,6 +238,7 @@ static void jsd_random_id(struct js_deliver *jd, char *out) {
 static void jsd_advisory(void *arg, enum consumer_advisory_kind kind, uint64_t stream_seq, uint64_t consumer_seq,
                          uint64_t deliveries) {
     struct jsd_consumer *jc = arg;
+    jsd_forget(jc->jd);
     static const char *const subj[] = {"MAX_DELIVERIES", "MSG_TERMINATED", "MSG_NAKED"};
     static const char *const type[] = {"max_deliver", "terminated", "nak"};
     char id[23], ts[64], subject[600], body[1024];
@@ -219,13 +264,14 @@ static void jsd_remove(void *arg, uint64_t stream_seq) {
     if (stream_config(s)->retention == TOPIC_RETENTION_INTEREST) {
         char subject[1024] = "";
         struct stream_msg m;
-        if (stream_get(s, stream_seq, &m) != SL_OK) return;
+        if (jsd_get(jc->jd, s, stream_seq, &m) != SL_OK) return;
         uint32_t n = SL_MIN(m.subject.len, (uint32_t)sizeof(subject) - 1);
         memcpy(subject, m.subject.p, n);
         subject[n] = 0;
         for (struct jsd_consumer *o = jc->st->head; o; o = o->next)
             if (o != jc && !consumer_acked(o->c, stream_seq, subject)) return;
     }
+    jsd_forget(jc->jd);
     (void)stream_remove(s, stream_seq);
 }
 
@@ -253,7 +299,7 @@ static void jsd_dead_letter(void *arg, uint64_t stream_seq, uint64_t deliveries,
     struct js_deliver *jd = jc->jd;
     struct stream *dlq = jsd_dlq_stream(jd, jc->st->s);
     struct stream_msg m;
-    if (!dlq || stream_get(jc->st->s, stream_seq, &m) != SL_OK) return;
+    if (!dlq || jsd_get(jd, jc->st->s, stream_seq, &m) != SL_OK) return;
     const struct stream_config *dc = stream_config(dlq);
     const char *subject = stream_config(jc->st->s)->dlq[0] ? stream_config(jc->st->s)->dlq
                           : dc->subject_count                ? dc->subjects[0]
@@ -271,6 +317,7 @@ static void jsd_dead_letter(void *arg, uint64_t stream_seq, uint64_t deliveries,
     struct stream_append_done *d = sl_xcalloc(1, sizeof(*d));
     d->fn = jsd_dlq_done;
     sl_err e = stream_append(dlq, span_str(subject), h, n, m.payload, loop_now_ms(jd->loop), d);
+    jsd_forget(jd);
     if (e) {
         SL_WARN("dead-letter append to %s refused: %s", stream_name(dlq), sl_err_str(e));
         free(d);
@@ -323,7 +370,9 @@ static int jsd_key(char *out, size_t cap, const char *stream, const char *name, 
     return snprintf(out, cap, "consumer/%s/%s/%s", stream, name, what);
 }
 
-static void jsd_persist_config(struct js_deliver *jd, struct jsd_consumer *jc, json_t *cfg) {
+/* Writes the config key; w (may be NULL) fires once it is durable. False: not written (w never
+ * fires). */
+static bool jsd_persist_config(struct js_deliver *jd, struct jsd_consumer *jc, json_t *cfg, struct log_waiter *w) {
     json_t *o = json_object();
     json_object_set_new(o, "stream", json_string(stream_name(jc->st->s)));
     json_object_set_new(o, "created", json_integer(jc->created_ns));
@@ -331,10 +380,11 @@ static void jsd_persist_config(struct js_deliver *jd, struct jsd_consumer *jc, j
     char *v = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     char key[600];
     int kl = jsd_key(key, sizeof(key), stream_name(jc->st->s), jc->name, "config");
-    if (kvlog_put(jd->kv, key, (uint32_t)kl, v, (uint32_t)strlen(v), loop_now_ms(jd->loop), NULL) != SL_OK)
-        SL_WARN("consumer %s/%s: config not stored", stream_name(jc->st->s), jc->name);
+    bool ok = kvlog_put(jd->kv, key, (uint32_t)kl, v, (uint32_t)strlen(v), loop_now_ms(jd->loop), w) == SL_OK;
+    if (!ok) SL_WARN("consumer %s/%s: config not stored", stream_name(jc->st->s), jc->name);
     free(v);
     json_decref(o);
+    return ok;
 }
 
 static void jsd_unpersist(struct js_deliver *jd, struct jsd_consumer *jc) {
@@ -434,7 +484,9 @@ static void jsd_stream_drop(struct js_deliver *jd, struct jsd_stream *st, bool f
 
 /* ---- timer and new messages ----------------------------------------------------------------------- */
 
+/* Called at the end of every event that ran consumers. */
 static void jsd_rearm(struct js_deliver *jd) {
+    jsd_forget(jd);
     uint64_t best = CONSUMER_NO_DEADLINE;
     for (struct jsd_stream *st = jd->streams; st; st = st->next)
         for (struct jsd_consumer *jc = st->head; jc; jc = jc->next) {
@@ -482,6 +534,7 @@ static void jsd_before_sleep(void *arg, struct loop_time now) {
         st->seen_first_seq = ss.first_seq;
     }
     if (jd->kv && jsd_persist_states(jd)) any = true;
+    jsd_forget(jd);
     if (any) loop_timer_add(jd->loop, &jd->timer, now.mono_ms);
 }
 
@@ -766,6 +819,59 @@ static const struct consumer_view jsd_view_proto = {
     view_next_seq, view_exists, view_first_seq, view_last_seq, view_msg_meta, view_seq_for_time,
     view_last_for_subject, NULL, NULL};
 
+static void jsd_consumer_delete(struct js_deliver *jd, struct jsd_consumer *jc);
+
+static void jsd_park_unlink(struct jsd_park *p) {
+    if (p->prev) p->prev->next = p->next;
+    else if (p->jd) p->jd->parks = p->next;
+    if (p->next) p->next->prev = p->prev;
+    p->prev = p->next = NULL;
+}
+
+/* The config is durable (or its write failed: the consumer goes, as if never created). */
+static void jsd_park_fired(struct log_waiter *w, sl_err err) {
+    struct jsd_park *p = (struct jsd_park *)w;
+    struct js_deliver *jd = p->jd;
+    jsd_park_unlink(p);
+    struct span reply = {(const uint8_t *)p->reply, p->reply_len};
+    if (jd && err == SL_OK) {
+        jsapi_reply(jd->api, reply, p->body, strlen(p->body));
+    } else if (jd) {
+        SL_WARN("consumer %s/%s: config not durable (%s): removed", p->stream, p->name, sl_err_str(err));
+        struct stream *s = streams_get(jd->ss, p->stream, (uint32_t)strlen(p->stream));
+        struct jsd_consumer *jc =
+            s ? jsd_consumer_find(jsd_stream_find(jd, s, false), p->name, (uint32_t)strlen(p->name)) : NULL;
+        if (jc) jsd_consumer_delete(jd, jc);
+        jsd_err(jd, reply, "consumer_create", 500, 10012, "insufficient resources");
+        jsd_rearm(jd);
+    }
+    free(p->body);
+    free(p);
+}
+
+/* nats-server answers CONSUMER.CREATE once the consumer is stored: the reply waits for the
+ * metadata write to be durable (group commit: the next sync). */
+static void jsd_create_durable(struct js_deliver *jd, struct jsd_consumer *jc, struct span reply) {
+    json_t *info = jsd_info_json(jc, JSD_TYPE "consumer_create_response");
+    char *body = json_dumps(info, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(info);
+    struct jsd_park *p = sl_xcalloc(1, sizeof(*p) + reply.len + 1);
+    p->w.done = jsd_park_fired;
+    p->jd = jd;
+    p->body = body;
+    snprintf(p->stream, sizeof(p->stream), "%s", stream_name(jc->st->s));
+    snprintf(p->name, sizeof(p->name), "%s", jc->name);
+    p->reply_len = reply.len;
+    if (reply.len) memcpy(p->reply, reply.p, reply.len);
+    p->next = jd->parks;
+    if (jd->parks) jd->parks->prev = p;
+    jd->parks = p;
+    json_t *cfg = jsd_config_json(jc);
+    bool queued = jsd_persist_config(jd, jc, cfg, &p->w);
+    json_decref(cfg);
+    if (!queued) jsd_park_fired(&p->w, SL_IO);
+}
+
 /* CREATE.<stream>[.<consumer>[.<filter>]] and DURABLE.CREATE.<stream>.<durable>. */
 static void jsd_create(struct js_deliver *jd, const char *args, size_t alen, bool durable_form,
                        const struct nats_msg *m) {
@@ -937,11 +1043,10 @@ static void jsd_create(struct js_deliver *jd, const char *args, size_t alen, boo
     jd->total++;
     if (consumer_is_push(jc->c)) consumer_push_set_active(jc->c, true, jsd_mono(jd));
     if (jd->kv && !jd->restoring) {
-        json_t *cj2 = jsd_config_json(jc);
-        jsd_persist_config(jd, jc, cj2);
-        json_decref(cj2);
+        jsd_create_durable(jd, jc, m->reply);
+    } else {
+        jsd_reply_json(jd, m->reply, jsd_info_json(jc, JSD_TYPE "consumer_create_response"));
     }
-    jsd_reply_json(jd, m->reply, jsd_info_json(jc, JSD_TYPE "consumer_create_response"));
     jsd_rearm(jd);
 }
 
@@ -1153,6 +1258,12 @@ void js_deliver_stop(struct js_deliver *jd) {
     jsapi_set_consumer_ops(jd->api, &none, NULL);
     loop_remove_before_sleep(jd->loop, jd);
     loop_timer_del(jd->loop, &jd->timer);
+    /* Create replies still waiting are dropped: their waiters fire later, detached. */
+    while (jd->parks) {
+        struct jsd_park *p = jd->parks;
+        jsd_park_unlink(p);
+        p->jd = NULL;
+    }
     if (jd->kv) jsd_persist_states(jd);
     while (jd->streams) jsd_stream_drop(jd, jd->streams, false);
     free(jd->state_buf);
