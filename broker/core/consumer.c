@@ -969,17 +969,25 @@ void consumer_stream_resync(struct consumer *c, uint64_t now_ms) {
         c->dirty = true;
         if (c->plen == 0) break;
     }
-    uint64_t first = c->view.first_seq(c->view.arg);
-    if (first > c->sseq) { /* purge past what was delivered (consumer.purge) */
-        c->sseq = first;
-        if (c->plive == 0) {
-            c->adflr = c->dseq - 1;
-            c->asflr = c->sseq - 1;
-        }
-        c->dirty = true;
-    }
     recount_pending(c);
     pump(c, now_ms);
+}
+
+void consumer_stream_purged(struct consumer *c, uint64_t now_ms) {
+    uint64_t first = c->view.first_seq(c->view.arg);
+    if (first > c->sseq) c->sseq = first;
+    if (first > 0 && c->asflr < first - 1) {
+        c->asflr = first - 1;
+        /* Pending entries below the new floor go; the consumer floor follows the latest of
+         * them (nats-server does not go back to look for gaps either). */
+        while (c->plive > 0 && c->pv[c->phead].sseq <= c->asflr) {
+            if (c->pv[c->phead].cseq > c->adflr) c->adflr = c->pv[c->phead].cseq;
+            pend_kill(c, c->phead);
+        }
+        if (c->adflr >= c->dseq) c->dseq = c->adflr + 1;
+        c->dirty = true;
+    }
+    consumer_stream_resync(c, now_ms);
 }
 
 static void expire_pending(struct consumer *c, uint64_t now_ms) {

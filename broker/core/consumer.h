@@ -272,9 +272,13 @@ void consumer_stream_appended(struct consumer *c, uint64_t last_seq, uint64_t no
 /* The stream removed stream_seq (limits, MSG.DELETE, another consumer's ack on an interest
  * stream) whose subject was subject: forgotten if pending, counted out of num_pending. */
 void consumer_stream_removed(struct consumer *c, uint64_t stream_seq, const char *subject, uint64_t now_ms);
-/* After a purge or anything that moved many sequences at once: drops pending entries that no
- * longer exist, moves the start past the stream's first sequence, recounts num_pending. */
+/* After removals the consumer was not told of one by one (limits, MSG.DELETE, a purge):
+ * drops pending entries that no longer exist and recounts num_pending. The delivered and ack
+ * floor sequences stay, as in nats-server, whose limits leave its consumers alone. */
 void consumer_stream_resync(struct consumer *c, uint64_t now_ms);
+/* STREAM.PURGE (nats-server consumer.purge): the start moves up to the stream's new first
+ * sequence and the ack floor below it, pending entries below it go; then as resync. */
+void consumer_stream_purged(struct consumer *c, uint64_t now_ms);
 
 /* Ack waits and backoff expiring (-> redelivery queue), pull request expiry (408) and idle
  * heartbeats (100), push heartbeats, ephemeral inactivity; then delivers what it can. */

@@ -41,6 +41,9 @@ struct jsd_stream {
     struct jsd_consumer *head;
     uint32_t count;
     uint64_t seen_last_seq, seen_first_seq;
+    /* Removals since the last loop turn: the stream's count (from its state) and ours. */
+    uint64_t seen_messages, seen_end; /* state.messages and state.last_seq at the last turn */
+    uint64_t own_removed;             /* stream_remove calls of jsd_remove that succeeded */
     struct log_watch watch; /* the log's written end moved: new messages are readable */
     bool watching;
     struct js_deliver *jd;
@@ -272,7 +275,7 @@ static void jsd_remove(void *arg, uint64_t stream_seq) {
             if (o != jc && !consumer_acked(o->c, stream_seq, subject)) return;
     }
     jsd_forget(jc->jd);
-    (void)stream_remove(s, stream_seq);
+    if (stream_remove(s, stream_seq) == SL_OK) jc->st->own_removed++;
 }
 
 /* The native dead-letter stream of s (provisional naming): the stream holding the subject of
@@ -430,6 +433,8 @@ static struct jsd_stream *jsd_stream_find(struct js_deliver *jd, const struct st
     st->jd = jd;
     st->seen_last_seq = jsd_ready_seq(st);
     st->seen_first_seq = ss.first_seq;
+    st->seen_messages = ss.messages;
+    st->seen_end = ss.last_seq;
     st->watch.fire = jsd_on_watch;
     partition_watch_add(stream_partition(st->s), &st->watch);
     st->watching = true;
@@ -527,7 +532,17 @@ static void jsd_before_sleep(void *arg, struct loop_time now) {
         if (!st->head) continue;
         struct stream_state ss;
         stream_get_state(st->s, &ss);
-        if (ss.first_seq != st->seen_first_seq && ss.first_seq > st->seen_first_seq + 1) {
+        /* Removals by the consumers' own acks are of messages every consumer concerned has
+         * delivered (work queue) or acked (interest): no consumer's pending count moves, so a
+         * turn whose removals were all ours needs no resync, whose recount walks the stream. */
+        uint64_t appended = ss.last_seq > st->seen_end ? ss.last_seq - st->seen_end : 0;
+        uint64_t before = st->seen_messages + appended;
+        uint64_t removed = before > ss.messages ? before - ss.messages : 0;
+        bool foreign = removed > st->own_removed;
+        st->seen_messages = ss.messages;
+        st->seen_end = ss.last_seq;
+        st->own_removed = 0;
+        if (foreign && ss.first_seq != st->seen_first_seq && ss.first_seq > st->seen_first_seq + 1) {
             for (struct jsd_consumer *jc = st->head; jc; jc = jc->next) consumer_stream_resync(jc->c, now.mono_ms);
             any = true;
         }
@@ -1170,6 +1185,21 @@ static void jsd_stream_gone(void *arg, struct stream *s) {
     if (st) jsd_stream_drop(arg, st, true);
 }
 
+static void jsd_stream_purged(void *arg, struct stream *s) {
+    struct js_deliver *jd = arg;
+    struct jsd_stream *st = jsd_stream_find(jd, s, false);
+    for (struct jsd_consumer *jc = st ? st->head : NULL; jc; jc = jc->next) consumer_stream_purged(jc->c, jsd_mono(jd));
+    jsd_rearm(jd);
+}
+
+static void jsd_msg_removed(void *arg, struct stream *s, uint64_t seq, const char *subject) {
+    struct js_deliver *jd = arg;
+    struct jsd_stream *st = jsd_stream_find(jd, s, false);
+    for (struct jsd_consumer *jc = st ? st->head : NULL; jc; jc = jc->next)
+        consumer_stream_removed(jc->c, seq, subject, jsd_mono(jd));
+    jsd_rearm(jd);
+}
+
 struct jsd_restore {
     char **values;
     uint32_t count, cap;
@@ -1244,7 +1274,8 @@ struct js_deliver *js_deliver_start(struct nats_server *ns, struct loop *l, stru
     jd->ss = ss;
     jd->api = api;
     jd->timer.fire = jsd_on_timer;
-    static const struct jsapi_consumer_ops ops = {jsd_request, jsd_count, jsd_total, jsd_stream_gone};
+    static const struct jsapi_consumer_ops ops = {jsd_request,     jsd_count,         jsd_total,
+                                                  jsd_stream_gone, jsd_stream_purged, jsd_msg_removed};
     jsapi_set_consumer_ops(api, &ops, jd);
     loop_add_before_sleep(l, jsd_before_sleep, jd);
     jd->kv = t ? topics_metadata(t) : NULL;

@@ -529,6 +529,26 @@ START_TEST(test_pull_consumer_deleted) {
 }
 END_TEST
 
+/* Limits removing messages leave the delivered and ack floor sequences alone (resync only
+ * recounts); a purge moves them past what went (nats-server consumer.purge). */
+START_TEST(test_resync_and_purge) {
+    struct consumer_config cfg = cfg_pull("P", NULL);
+    for (int i = 0; i < 10; i++) fs_add("a", 1);
+    struct consumer *c = mk(&cfg, &sp_limits, 0);
+    ck_assert(pull(c, 1, 2, 0, false, 0, 0, 0));
+    ck_assert_str_eq(take(), "D t1 s1 c1 n1 p9|D t1 s2 c2 n1 p8|X t1");
+    for (int s = 1; s <= 5; s++) fs.m[s].gone = true; /* limits: 1..5 out, 1 and 2 were pending */
+    consumer_stream_resync(c, 10);
+    info_is(c, 2, 2, 2, 2, 0, 0, 0, 5);
+    for (int s = 6; s <= 8; s++) fs.m[s].gone = true; /* a purge up to 8 */
+    consumer_stream_purged(c, 20);
+    info_is(c, 2, 8, 2, 8, 0, 0, 0, 2);
+    ck_assert(pull(c, 2, 1, 0, false, 0, 0, 30));
+    ck_assert_str_eq(take(), "D t2 s9 c3 n1 p1|X t2");
+    consumer_free(c);
+}
+END_TEST
+
 START_TEST(test_pull_requests_pending_status) {
     struct consumer_config cfg = cfg_pull("R", NULL);
     cfg.max_ack_pending = 1;
@@ -1135,6 +1155,7 @@ static Suite *consumer_suite(void) {
     tcase_add_test(tc, test_pull_requests_pending_status);
     tcase_add_test(tc, test_pull_interest_gone);
     tcase_add_test(tc, test_pull_consumer_deleted);
+    tcase_add_test(tc, test_resync_and_purge);
     tcase_add_test(tc, test_pull_max_bytes);
     tcase_add_test(tc, test_acks_raw_walkthrough);
     tcase_add_test(tc, test_ack_floor_out_of_order);
