@@ -663,6 +663,12 @@ static void pump_pull(struct consumer *c, uint64_t now_ms) {
 static bool push_flow_blocked(const struct consumer *c) { return c->maxpb > 0 && c->pbytes > c->maxpb; }
 
 static void pump_push(struct consumer *c, uint64_t now_ms) {
+    /* Nobody on the deliver subject any more: nats-server stops delivering (updateDeliveryInterest)
+     * rather than send into the void; the wiring turns it back on (consumer_push_set_active). */
+    if (c->push_active && c->ops.interest && !c->ops.interest(c->ops.arg, NULL)) {
+        c->push_active = false;
+        c->last_active_ms = now_ms;
+    }
     while (c->push_active && !push_flow_blocked(c)) {
         struct cand k;
         next_candidate(c, &k);
@@ -791,6 +797,7 @@ void consumer_deleted(struct consumer *c) {
 
 const struct consumer_config *consumer_config(const struct consumer *c) { return &c->cfg; }
 bool consumer_is_push(const struct consumer *c) { return c->dsubj != NULL; }
+bool consumer_push_active(const struct consumer *c) { return c->dsubj != NULL && c->push_active; }
 
 /* ---- events ---- */
 

@@ -206,7 +206,9 @@ struct consumer_ops {
     /* Whether a pull request's target still has a subscriber (nats-server matches the reply
      * subject before each delivery and in processWaiting). A request without one leaves
      * silently (release): its requester closed or unsubscribed, so nothing is delivered into
-     * the void and num_waiting counts only live requests. Optional: NULL means always. */
+     * the void and num_waiting counts only live requests. target NULL: the push deliver
+     * subject, asked once per delivery run; without interest push delivery stops until
+     * consumer_push_set_active(true). Optional: NULL means always. */
     bool (*interest)(void *arg, void *target);
 };
 
@@ -228,6 +230,8 @@ void consumer_deleted(struct consumer *c);
 /* The consumer's config with defaults filled; strings owned by the consumer. */
 const struct consumer_config *consumer_config(const struct consumer *c);
 bool consumer_is_push(const struct consumer *c);
+/* Push: delivering (someone listens on the deliver subject): CONSUMER.INFO's push_bound. */
+bool consumer_push_active(const struct consumer *c);
 
 /* A pull request (CONSUMER.MSG.NEXT, or +NXT after the wiring applied the ack). The wiring
  * parses the body: empty = batch 1, bare integer = batch, JSON fields as below; invalid JSON is

@@ -332,10 +332,17 @@ static void jsd_release(void *arg, void *target) {
     free(target);
 }
 
+/* Someone listens on a push consumer's deliver subject (a queue member counts). */
+static bool jsd_push_interest(struct jsd_consumer *jc) {
+    const char *ds = consumer_config(jc->c)->deliver_subject;
+    return ds && nats_server_has_interest(jc->jd->ns, span_str(ds));
+}
+
 /* nats-server matches a pull request's reply subject before every delivery to it. */
 static bool jsd_interest(void *arg, void *target) {
     struct jsd_consumer *jc = arg;
     const struct jsd_target *t = target;
+    if (!t) return jsd_push_interest(jc);
     return nats_server_has_interest(jc->jd->ns, (struct span){(const uint8_t *)t->reply, t->len});
 }
 
@@ -542,6 +549,15 @@ static void jsd_before_sleep(void *arg, struct loop_time now) {
         st->seen_messages = ss.messages;
         st->seen_end = ss.last_seq;
         st->own_removed = 0;
+        /* Push consumers follow their deliver subject's interest (nats-server is told of each
+         * change; once a turn here, and delivery runs check it too). */
+        for (struct jsd_consumer *jc = st->head; jc; jc = jc->next) {
+            if (!consumer_is_push(jc->c)) continue;
+            bool active = jsd_push_interest(jc);
+            if (active == consumer_push_active(jc->c)) continue;
+            consumer_push_set_active(jc->c, active, now.mono_ms);
+            any = true;
+        }
         if (foreign && ss.first_seq != st->seen_first_seq && ss.first_seq > st->seen_first_seq + 1) {
             for (struct jsd_consumer *jc = st->head; jc; jc = jc->next) consumer_stream_resync(jc->c, now.mono_ms);
             any = true;
@@ -799,6 +815,7 @@ static json_t *jsd_info_json(const struct jsd_consumer *jc, const char *type) {
     json_object_set_new(o, "num_redelivered", json_integer((json_int_t)ci.num_redelivered));
     json_object_set_new(o, "num_waiting", json_integer((json_int_t)ci.num_waiting));
     json_object_set_new(o, "num_pending", json_integer((json_int_t)ci.num_pending));
+    if (consumer_push_active(jc->c)) json_object_set_new(o, "push_bound", json_true());
     return o;
 }
 
@@ -1056,7 +1073,7 @@ static void jsd_create(struct js_deliver *jd, const char *args, size_t alen, boo
     st->head = jc;
     st->count++;
     jd->total++;
-    if (consumer_is_push(jc->c)) consumer_push_set_active(jc->c, true, jsd_mono(jd));
+    if (consumer_is_push(jc->c)) consumer_push_set_active(jc->c, jsd_push_interest(jc), jsd_mono(jd));
     if (jd->kv && !jd->restoring) {
         jsd_create_durable(jd, jc, m->reply);
     } else {

@@ -10,7 +10,9 @@ delivery count of 2) and CONSUMER.INFO's num_waiting counts live requests only.
 Sections: the requester closes its socket; it unsubscribes its inbox and stays connected; its
 inbox auto-unsubscribes after one message of a batch of 2. Each time a second client then pulls
 and gets the message at once, first delivery (the ack reply's delivered field is 1, consumer
-sequences without a gap), and the first client gets nothing. Last, the other way round: the
+sequences without a gap), and the first client gets nothing. The same for push: nothing is
+delivered while no one listens on the deliver subject (push_bound false in CONSUMER.INFO), and
+a new subscriber gets what was held. Last, the other way round: the
 consumer goes away (CONSUMER.DELETE, then STREAM.DELETE for the other consumers of the stream)
 and each waiting request gets 409 Consumer Deleted before the API reply.
 
@@ -61,10 +63,10 @@ class Client:
             raise CheckFailed("%s: reply to %s: %s" % (self.name, subj, natsh.show(line)))
         return json.loads(data)
 
-    def publish(self, subj, data):
-        """Publishes with a reply and checks the PubAck names stream GONE."""
+    def publish(self, subj, data, stream="GONE"):
+        """Publishes with a reply and checks the PubAck names the stream."""
         ack = self.api(subj, data)
-        if ack.get("stream") != "GONE":
+        if ack.get("stream") != stream:
             raise CheckFailed("%s: PubAck for %s: %s" % (self.name, subj, natsh.show(ack)))
         return ack["seq"]
 
@@ -72,16 +74,16 @@ class Client:
         body = json.dumps(body, separators=(",", ":")).encode()
         self.r.send(b"PUB $JS.API.CONSUMER.MSG.NEXT.GONE.P %s %d\r\n%s\r\n" % (inbox, len(body), body))
 
-    def delivery(self, what, timeout=None):
-        """(subject, sid, ack fields, payload) of the next delivery: ack fields as
-        (delivered, stream_seq, consumer_seq)."""
+    def delivery(self, what, timeout=None, consumer=b"GONE.P"):
+        """(subject, sid, ack fields, payload) of the next delivery from consumer (stream.name):
+        ack fields as (delivered, stream_seq, consumer_seq)."""
         line, data = self.r.read_msg(timeout)
         p = line.split()
         if p[0] != b"MSG" or len(p) != 5:
             raise CheckFailed("%s: %s: want a delivery, got %s %s"
                               % (self.name, what, natsh.show(line), natsh.show(data)))
         tok = p[3].split(b".")
-        if len(tok) != 9 or tok[:4] != [b"$JS", b"ACK", b"GONE", b"P"]:
+        if len(tok) != 9 or tok[:4] != [b"$JS", b"ACK"] + consumer.split(b"."):
             raise CheckFailed("%s: %s: ack reply %s" % (self.name, what, natsh.show(p[3])))
         return p[1], p[2], (int(tok[4]), int(tok[5]), int(tok[6])), data
 
@@ -189,6 +191,44 @@ def body(ck):
         b.ping("pull to an inbox without subscriber")
         wait_waiting(ck, b, 0, "num_waiting with a request to a dead inbox")
         second_client_gets("after a dead-inbox request", b"five", b"_B.4")
+
+    with ck.section("push: nothing is delivered while nobody listens on the deliver subject"):
+        created = b.api("$JS.API.STREAM.CREATE.GPUSH", {"name": "GPUSH", "subjects": ["gpush.*"]})
+        ck.ok("error" not in created, "stream GPUSH created: %s" % natsh.show(created))
+        created = b.api("$JS.API.CONSUMER.CREATE.GPUSH.PU", {"stream_name": "GPUSH", "config": {
+            "durable_name": "PU", "ack_policy": "explicit", "deliver_subject": "gpush.dlv.pu"}})
+        ck.ok("error" not in created and "push_bound" not in created,
+              "PU created, not bound: %s" % natsh.show(created))
+        seq = b.publish("gpush.p", b"p1", "GPUSH")
+
+        def push_info(what, want_pending, want_delivered, bound):
+            deadline = time.monotonic() + 5.0
+            while True:
+                info = b.api("$JS.API.CONSUMER.INFO.GPUSH.PU")
+                got = (info["num_pending"], info["delivered"]["stream_seq"], info.get("push_bound", False))
+                if got == (want_pending, want_delivered, bound) or time.monotonic() > deadline:
+                    ck.eq(got, (want_pending, want_delivered, bound),
+                          "%s: (num_pending, delivered.stream_seq, push_bound)" % what)
+                    return
+                time.sleep(0.02)
+
+        push_info("no subscriber", 1, seq - 1, False)
+        a = Client(t, "A4")
+        a.r.send(b"SUB gpush.dlv.pu 7\r\n")
+        subj, sid, (delivered, sseq, cseq), data = a.delivery("push once subscribed", consumer=b"GPUSH.PU")
+        ck.eq((subj, sid, data, delivered, sseq, cseq), (b"gpush.p", b"7", b"p1", 1, seq, 1),
+              "the subscriber gets the message held for it")
+        push_info("subscribed", 0, seq, True)
+        a.close()
+        push_info("subscriber gone", 0, seq, False)
+        seq2 = b.publish("gpush.p", b"p2", "GPUSH")
+        push_info("published with the subscriber gone", 1, seq, False)
+        a = Client(t, "A5")
+        a.r.send(b"SUB gpush.dlv.pu 8\r\n")
+        subj, sid, (delivered, sseq, cseq), data = a.delivery("push after resubscribing", consumer=b"GPUSH.PU")
+        ck.eq((sid, data, delivered, sseq, cseq), (b"8", b"p2", 1, seq2, 2), "p2, first delivery")
+        a.close()
+        ck.eq(b.api("$JS.API.STREAM.DELETE.GPUSH").get("success"), True, "GPUSH deleted")
 
     with ck.section("CONSUMER.DELETE and STREAM.DELETE: waiting pulls get 409 Consumer Deleted first"):
         for name in ("D1", "D2"):

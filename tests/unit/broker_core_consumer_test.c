@@ -949,6 +949,29 @@ END_TEST
 
 /* ---- push ---- */
 
+/* The deliver subject losing its last subscriber stops push delivery at the next run (target
+ * NULL asked through ops.interest); the wiring turns it back on. */
+START_TEST(test_push_interest_gone) {
+    struct consumer_config cfg = cfg_pull("PI", NULL);
+    cfg.deliver_subject = "_INBOX.pi";
+    fs_add("a", 1);
+    struct consumer *c = mk(&cfg, &sp_limits, 0);
+    consumer_push_set_active(c, true, 0);
+    ck_assert(consumer_push_active(c));
+    ck_assert_str_eq(take(), "D t0 s1 c1 n1 p0");
+    gone_targets = 1; /* bit 0: the deliver subject */
+    fs_add("a", 1);
+    consumer_stream_appended(c, 2, 10);
+    ck_assert_str_eq(take(), "");
+    ck_assert(!consumer_push_active(c));
+    info_is(c, 1, 1, 0, 0, 1, 0, 0, 1);
+    gone_targets = 0;
+    consumer_push_set_active(c, true, 20);
+    ck_assert_str_eq(take(), "D t0 s2 c2 n1 p0");
+    consumer_free(c);
+}
+END_TEST
+
 START_TEST(test_push_delivery_heartbeat_flow_control) {
     struct consumer_config cfg = cfg_pull("PD", NULL);
     cfg.deliver_subject = "_INBOX.push";
@@ -1156,6 +1179,7 @@ static Suite *consumer_suite(void) {
     tcase_add_test(tc, test_pull_interest_gone);
     tcase_add_test(tc, test_pull_consumer_deleted);
     tcase_add_test(tc, test_resync_and_purge);
+    tcase_add_test(tc, test_push_interest_gone);
     tcase_add_test(tc, test_pull_max_bytes);
     tcase_add_test(tc, test_acks_raw_walkthrough);
     tcase_add_test(tc, test_ack_floor_out_of_order);
