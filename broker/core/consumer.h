@@ -45,6 +45,7 @@
 #define CONSUMER_MAX_WAITING_DEFAULT 512
 #define CONSUMER_MAX_ACK_PENDING_DEFAULT 1000
 #define CONSUMER_FLOW_CONTROL_MAX_BYTES (32 * 1024 * 1024)
+#define CONSUMER_INACTIVE_THRESHOLD_DEFAULT_MS 5000 /* ephemerals (JsDeleteWaitTimeDefault) */
 
 enum consumer_deliver_policy {
     CONSUMER_DELIVER_ALL,
@@ -86,7 +87,7 @@ struct consumer_config {
     bool flow_control;           /* push only, needs idle_heartbeat_ms */
     int64_t idle_heartbeat_ms;   /* push only */
     bool replay_original;        /* unsupported: only instant replay */
-    int64_t inactive_threshold_ms; /* ephemerals: removed after this long without interest */
+    int64_t inactive_threshold_ms; /* ephemerals: removed after this long without interest; 0: 5 s */
 };
 
 /* What the consumer needs to know about its stream. */

@@ -34,6 +34,7 @@ struct jsd_consumer {
     int64_t created_ns;
     int64_t delivered_active_ns, acked_active_ns; /* 0: no activity yet */
     bool doomed; /* inactive: deleted at the next timer turn */
+    bool named;  /* the creator gave the name (durable, name, or the subject): config shows it */
 };
 
 struct jsd_stream {
@@ -386,6 +387,7 @@ static bool jsd_persist_config(struct js_deliver *jd, struct jsd_consumer *jc, j
     json_t *o = json_object();
     json_object_set_new(o, "stream", json_string(stream_name(jc->st->s)));
     json_object_set_new(o, "created", json_integer(jc->created_ns));
+    if (!jc->named) json_object_set_new(o, "named", json_false());
     json_object_set(o, "config", cfg);
     char *v = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     char key[600];
@@ -759,11 +761,12 @@ static void jsd_reply_json(struct js_deliver *jd, struct span reply, json_t *o) 
     json_decref(o);
 }
 
-static json_t *jsd_config_json(const struct jsd_consumer *jc) {
+/* The config as CONSUMER.INFO shows it; store: as the metadata key keeps it (always named). */
+static json_t *jsd_config_json(const struct jsd_consumer *jc, bool store) {
     const struct consumer_config *c = consumer_config(jc->c);
     json_t *o = json_object();
     if (c->durable) json_object_set_new(o, "durable_name", json_string(c->name));
-    json_object_set_new(o, "name", json_string(c->name));
+    if (store || jc->named) json_object_set_new(o, "name", json_string(c->name));
     json_object_set_new(o, "deliver_policy", json_string(deliver_names[c->deliver_policy]));
     if (c->opt_start_seq) json_object_set_new(o, "opt_start_seq", json_integer((json_int_t)c->opt_start_seq));
     if (c->opt_start_time_ns) json_object_set_new(o, "opt_start_time", jsd_time(c->opt_start_time_ns));
@@ -806,7 +809,7 @@ static json_t *jsd_info_json(const struct jsd_consumer *jc, const char *type) {
     json_object_set_new(o, "stream_name", json_string(stream_name(jc->st->s)));
     json_object_set_new(o, "name", json_string(jc->name));
     json_object_set_new(o, "created", jsd_time(jc->created_ns));
-    json_object_set_new(o, "config", jsd_config_json(jc));
+    json_object_set_new(o, "config", jsd_config_json(jc, false));
     json_object_set_new(o, "delivered",
                         jsd_seq_json(ci.delivered_consumer_seq, ci.delivered_stream_seq, jc->delivered_active_ns));
     json_object_set_new(o, "ack_floor",
@@ -898,7 +901,7 @@ static void jsd_create_durable(struct js_deliver *jd, struct jsd_consumer *jc, s
     p->next = jd->parks;
     if (jd->parks) jd->parks->prev = p;
     jd->parks = p;
-    json_t *cfg = jsd_config_json(jc);
+    json_t *cfg = jsd_config_json(jc, true);
     bool queued = jsd_persist_config(jd, jc, cfg, &p->w);
     json_decref(cfg);
     if (!queued) jsd_park_fired(&p->w, SL_IO);
@@ -1019,16 +1022,12 @@ static void jsd_create(struct js_deliver *jd, const char *args, size_t alen, boo
     struct jsd_consumer *existing = jsd_consumer_find(st, cfg.name, (uint32_t)strlen(cfg.name));
     if (existing) {
         /* Same config: the existing consumer (idempotent create). */
-        json_t *a = jsd_config_json(existing);
-        struct jsd_consumer probe_fake;
-        (void)probe_fake;
         const struct consumer_config *ec = consumer_config(existing->c);
         bool same = ec->deliver_policy == cfg.deliver_policy && ec->ack_policy == cfg.ack_policy &&
                     !strcmp(ec->filter_subject ? ec->filter_subject : "", cfg.filter_subject ? cfg.filter_subject : "") &&
                     !strcmp(ec->deliver_subject ? ec->deliver_subject : "", cfg.deliver_subject ? cfg.deliver_subject : "") &&
                     ec->ack_wait_ms == cfg.ack_wait_ms && ec->max_deliver == cfg.max_deliver &&
                     ec->max_ack_pending == cfg.max_ack_pending;
-        json_decref(a);
         json_decref(body);
         if (!same) return jsd_err(jd, m->reply, kind, 400, 10148, "consumer already exists");
         return jsd_reply_json(jd, m->reply, jsd_info_json(existing, JSD_TYPE "consumer_create_response"));
@@ -1050,6 +1049,7 @@ static void jsd_create(struct js_deliver *jd, const char *args, size_t alen, boo
     jc->jd = jd;
     jc->st = st;
     snprintf(jc->name, sizeof(jc->name), "%s", cfg.name);
+    jc->named = cfg.name != gen;
     jc->created_ns = jsd_wall_ns(jd);
     struct consumer_view view = jsd_view_proto;
     view.arg = st;
@@ -1266,6 +1266,7 @@ static void jsd_restore_all(struct js_deliver *jd) {
                 SL_WARN("stored consumer %s/%s not restored", sname, cname);
             } else {
                 jc->created_ns = json_i64(o, "created");
+                jc->named = !json_is_false(json_object_get(o, "named"));
                 char key[600];
                 int kl = jsd_key(key, sizeof(key), sname, cname, "state");
                 uint32_t vl;

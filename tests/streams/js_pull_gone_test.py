@@ -12,7 +12,8 @@ inbox auto-unsubscribes after one message of a batch of 2. Each time a second cl
 and gets the message at once, first delivery (the ack reply's delivered field is 1, consumer
 sequences without a gap), and the first client gets nothing. The same for push: nothing is
 delivered while no one listens on the deliver subject (push_bound false in CONSUMER.INFO), and
-a new subscriber gets what was held. Last, the other way round: the
+a new subscriber gets what was held; ephemerals nobody uses go after 5 s (the default
+inactive_threshold, shown in their config). Last, the other way round: the
 consumer goes away (CONSUMER.DELETE, then STREAM.DELETE for the other consumers of the stream)
 and each waiting request gets 409 Consumer Deleted before the API reply.
 
@@ -229,6 +230,30 @@ def body(ck):
         ck.eq((sid, data, delivered, sseq, cseq), (b"8", b"p2", 1, seq2, 2), "p2, first delivery")
         a.close()
         ck.eq(b.api("$JS.API.STREAM.DELETE.GPUSH").get("success"), True, "GPUSH deleted")
+
+    with ck.section("ephemerals without interest go after the default 5 s inactive threshold"):
+        made = []
+        for extra in ({"deliver_subject": "gone.dlv.eph"}, {}):
+            cfg = {"ack_policy": "explicit"}
+            cfg.update(extra)
+            created = b.api("$JS.API.CONSUMER.CREATE.GONE", {"stream_name": "GONE", "config": cfg})
+            ck.ok("error" not in created, "ephemeral created: %s" % natsh.show(created))
+            ck.eq(("name" in created["config"], "durable_name" in created["config"],
+                   created["config"].get("inactive_threshold")), (False, False, 5000000000),
+                  "ephemeral config: no name, inactive_threshold 5 s")
+            made.append(created["name"])
+        t0 = time.monotonic()
+
+        def names():
+            return set(b.api("$JS.API.CONSUMER.NAMES.GONE", {})["consumers"] or [])
+
+        time.sleep(3)
+        ck.ok(set(made) <= names(), "ephemerals still there after 3 s")
+        while set(made) & names() and time.monotonic() - t0 < 10:
+            time.sleep(0.1)
+        el = time.monotonic() - t0
+        ck.ok(not set(made) & names(), "ephemerals gone within 10 s: %s" % sorted(names()))
+        ck.ok(4.0 <= el <= 7.5, "ephemerals went after %.1f s, want about 5" % el)
 
     with ck.section("CONSUMER.DELETE and STREAM.DELETE: waiting pulls get 409 Consumer Deleted first"):
         for name in ("D1", "D2"):
