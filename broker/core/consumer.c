@@ -136,7 +136,8 @@ sl_err consumer_config_check(struct consumer_config *cfg, const struct consumer_
     if (cfg->backoff_count > 0 && cfg->backoff_count <= CONSUMER_BACKOFF_MAX) cfg->ack_wait_ms = cfg->backoff_ms[0];
     if (acks && cfg->max_ack_pending == 0) cfg->max_ack_pending = CONSUMER_MAX_ACK_PENDING_DEFAULT;
     /* An ephemeral goes 5 s after its last interest unless told otherwise; 2.9.10 shows it. */
-    if (!cfg->durable && cfg->inactive_threshold_ms == 0) cfg->inactive_threshold_ms = CONSUMER_INACTIVE_THRESHOLD_DEFAULT_MS;
+    if (!cfg->durable && cfg->inactive_threshold_ms == 0)
+        cfg->inactive_threshold_ms = CONSUMER_INACTIVE_THRESHOLD_DEFAULT_MS;
 
     /* checkConsumerCfg, in its order */
     if (!str_set(cfg->name)) return cfg_fail(err, 10094, "consumer name is required%s%s", NULL, NULL);
