@@ -72,8 +72,10 @@ void log_drain_maybe(struct log *g) {
      * old segments, go at once. */
     uint64_t now_mono = loop_mono_ms(store_loop(g->store));
     if (g->seg_count == 1 && log_active(g)->size_bytes < LOG_DRAIN_EAGER_BYTES &&
-        now_mono - g->last_append_ms < LOG_DRAIN_QUIET_MS)
+        now_mono - g->last_append_ms < LOG_DRAIN_QUIET_MS) {
+        store_drain_later(g->store, g->last_append_ms + LOG_DRAIN_QUIET_MS);
         return;
+    }
     /* A failed or full log keeps its files: recovery or the rewind decides their fate. The
      * pending flag stays, so an idle pump later finishes the job. */
     if (g->werr || g->nospace || !log_write_idle(g)) return;

@@ -25,6 +25,7 @@ struct store {
     uint32_t lru_count;
     uint64_t last_retention_ms; /* monotonic: paces retention_check_ms */
     uint64_t last_start_save_ms; /* monotonic: paces log_save_start */
+    struct loop_timer drain_timer; /* a small drained log waits for a quiet moment (retention.c) */
     struct store_stats stats;
     struct io_op cancel_op;
     struct wbuf *pool;       /* spare write buffers */
@@ -110,6 +111,24 @@ void store_retention_run(struct store *st, uint64_t now_ms) {
     for (uint32_t i = 0; i < st->log_count; i++) log_retention_run(st->logs[i], now_ms);
 }
 
+/* The drain timer: every log still owed a drain is pumped, which drains it if it has been
+ * quiet long enough (log_drain_maybe re-arms the timer otherwise). */
+static void store_drain_fire(struct loop_timer *t, uint64_t now_ms) {
+    struct store *st = sl_container_of(t, struct store, drain_timer);
+    (void)now_ms;
+    for (uint32_t i = 0; i < st->log_count; i++)
+        if (st->logs[i]->drain_pending) store_mark_dirty(st, st->logs[i]);
+}
+
+void store_drain_later(struct store *st, uint64_t deadline_ms) {
+    if (loop_timer_armed(&st->drain_timer)) {
+        if (st->drain_timer.deadline_ms <= deadline_ms) return;
+        loop_timer_del(st->loop, &st->drain_timer);
+    }
+    st->drain_timer.fire = store_drain_fire;
+    loop_timer_add(st->loop, &st->drain_timer, deadline_ms);
+}
+
 /* Before the loop sleeps: every log touched this turn submits its writes and syncs. A pump
  * can make a log dirty again (a waiter appended), so the list is drained a few times. */
 static void store_before_sleep(void *arg, struct loop_time now) {
@@ -126,10 +145,7 @@ static void store_before_sleep(void *arg, struct loop_time now) {
         }
     }
     if (now.mono_ms - st->last_start_save_ms >= STORE_START_SAVE_MS) {
-        for (uint32_t i = 0; i < st->log_count; i++) {
-            log_save_start(st->logs[i]);
-            if (st->logs[i]->drain_pending) store_mark_dirty(st, st->logs[i]); /* the pump drains */
-        }
+        for (uint32_t i = 0; i < st->log_count; i++) log_save_start(st->logs[i]);
         st->last_start_save_ms = now.mono_ms;
     }
     if (now.mono_ms - st->last_retention_ms >= st->opts.retention_check_ms) {
@@ -380,6 +396,7 @@ static sl_err store_log_close(struct store *st, struct log *g, bool *degraded) {
 
 sl_err store_close(struct store *st) {
     sl_err result = SL_OK;
+    loop_timer_del(st->loop, &st->drain_timer);
     bool degraded = false;
     for (uint32_t i = 0; i < st->log_count; i++) {
         sl_err e = store_log_close(st, st->logs[i], &degraded);

@@ -7,6 +7,8 @@
 #include "storage/store.h"
 
 void store_mark_dirty(struct store *st, struct log *g);
+/* Pumps the logs owed a drain at deadline_ms (monotonic), for log_drain_maybe's quiet wait. */
+void store_drain_later(struct store *st, uint64_t deadline_ms);
 /* A sealed segment's fd is open and no span holds it: it may be closed when over budget. */
 void store_fd_idle(struct store *st, struct seg *s);
 /* The segment is in use again (or closing): off the LRU. */

@@ -135,6 +135,9 @@ sl_err consumer_config_check(struct consumer_config *cfg, const struct consumer_
     if (cfg->max_deliver == 0) cfg->max_deliver = -1;
     if (cfg->backoff_count > 0 && cfg->backoff_count <= CONSUMER_BACKOFF_MAX) cfg->ack_wait_ms = cfg->backoff_ms[0];
     if (acks && cfg->max_ack_pending == 0) cfg->max_ack_pending = CONSUMER_MAX_ACK_PENDING_DEFAULT;
+    /* An ephemeral goes 5 s after its last interest unless told otherwise; 2.9.10 shows it. */
+    if (!cfg->durable && cfg->inactive_threshold_ms == 0)
+        cfg->inactive_threshold_ms = CONSUMER_INACTIVE_THRESHOLD_DEFAULT_MS;
 
     /* checkConsumerCfg, in its order */
     if (!str_set(cfg->name)) return cfg_fail(err, 10094, "consumer name is required%s%s", NULL, NULL);
@@ -580,6 +583,10 @@ static void wreq_remove(struct consumer *c, uint32_t i) {
     if (c->ops.release) c->ops.release(c->ops.arg, target);
 }
 
+static bool wreq_interest(const struct consumer *c, const struct wreq *w) {
+    return !c->ops.interest || c->ops.interest(c->ops.arg, w->target);
+}
+
 /* processWaiting: ends expired requests (and, at the end of the stream, no_wait ones that got
  * something) with 408, sends due heartbeats. Returns the batch left over all requests. */
 static int64_t process_waiting(struct consumer *c, uint64_t now_ms, bool eos) {
@@ -588,6 +595,10 @@ static int64_t process_waiting(struct consumer *c, uint64_t now_ms, bool eos) {
         struct wreq *w = &c->wv[i];
         if ((eos && w->no_wait && w->d > 0) || (w->expires_ms && now_ms >= w->expires_ms)) {
             emit_status_pending(c, w, 408, "Request Timeout");
+            wreq_remove(c, i);
+            continue;
+        }
+        if (!wreq_interest(c, w)) {
             wreq_remove(c, i);
             continue;
         }
@@ -611,6 +622,10 @@ static void pump_pull(struct consumer *c, uint64_t now_ms) {
         struct wreq *w = NULL;
         while (c->wlen > 0) {
             struct wreq *h = &c->wv[0];
+            if (!wreq_interest(c, h)) { /* nextWaiting: the requester went away */
+                wreq_remove(c, 0);
+                continue;
+            }
             if (h->b > 0) {
                 if ((int64_t)k.bytes <= h->b) {
                     h->b -= k.bytes;
@@ -651,6 +666,12 @@ static void pump_pull(struct consumer *c, uint64_t now_ms) {
 static bool push_flow_blocked(const struct consumer *c) { return c->maxpb > 0 && c->pbytes > c->maxpb; }
 
 static void pump_push(struct consumer *c, uint64_t now_ms) {
+    /* Nobody on the deliver subject any more: nats-server stops delivering (updateDeliveryInterest)
+     * rather than send into the void; the wiring turns it back on (consumer_push_set_active). */
+    if (c->push_active && c->ops.interest && !c->ops.interest(c->ops.arg, NULL)) {
+        c->push_active = false;
+        c->last_active_ms = now_ms;
+    }
     while (c->push_active && !push_flow_blocked(c)) {
         struct cand k;
         next_candidate(c, &k);
@@ -770,8 +791,16 @@ void consumer_free(struct consumer *c) {
     free(c);
 }
 
+void consumer_deleted(struct consumer *c) {
+    while (c->wlen > 0) {
+        emit_status(c, c->wv[0].target, 409, "Consumer Deleted");
+        wreq_remove(c, 0);
+    }
+}
+
 const struct consumer_config *consumer_config(const struct consumer *c) { return &c->cfg; }
 bool consumer_is_push(const struct consumer *c) { return c->dsubj != NULL; }
+bool consumer_push_active(const struct consumer *c) { return c->dsubj != NULL && c->push_active; }
 
 /* ---- events ---- */
 
@@ -838,6 +867,12 @@ void consumer_interest_gone(struct consumer *c, void *target, uint64_t now_ms) {
             return;
         }
     }
+}
+
+void consumer_check_waiting(struct consumer *c, uint64_t now_ms) {
+    uint32_t before = c->wlen;
+    process_waiting(c, now_ms, false);
+    if (before > 0 && c->wlen == 0) c->last_active_ms = now_ms;
 }
 
 /* processAckMsg. Returns whether anything was settled. */
@@ -944,17 +979,25 @@ void consumer_stream_resync(struct consumer *c, uint64_t now_ms) {
         c->dirty = true;
         if (c->plen == 0) break;
     }
-    uint64_t first = c->view.first_seq(c->view.arg);
-    if (first > c->sseq) { /* purge past what was delivered (consumer.purge) */
-        c->sseq = first;
-        if (c->plive == 0) {
-            c->adflr = c->dseq - 1;
-            c->asflr = c->sseq - 1;
-        }
-        c->dirty = true;
-    }
     recount_pending(c);
     pump(c, now_ms);
+}
+
+void consumer_stream_purged(struct consumer *c, uint64_t now_ms) {
+    uint64_t first = c->view.first_seq(c->view.arg);
+    if (first > c->sseq) c->sseq = first;
+    if (first > 0 && c->asflr < first - 1) {
+        c->asflr = first - 1;
+        /* Pending entries below the new floor go; the consumer floor follows the latest of
+         * them (nats-server does not go back to look for gaps either). */
+        while (c->plive > 0 && c->pv[c->phead].sseq <= c->asflr) {
+            if (c->pv[c->phead].cseq > c->adflr) c->adflr = c->pv[c->phead].cseq;
+            pend_kill(c, c->phead);
+        }
+        if (c->adflr >= c->dseq) c->dseq = c->adflr + 1;
+        c->dirty = true;
+    }
+    consumer_stream_resync(c, now_ms);
 }
 
 static void expire_pending(struct consumer *c, uint64_t now_ms) {

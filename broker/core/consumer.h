@@ -45,6 +45,7 @@
 #define CONSUMER_MAX_WAITING_DEFAULT 512
 #define CONSUMER_MAX_ACK_PENDING_DEFAULT 1000
 #define CONSUMER_FLOW_CONTROL_MAX_BYTES (32 * 1024 * 1024)
+#define CONSUMER_INACTIVE_THRESHOLD_DEFAULT_MS 5000 /* ephemerals (JsDeleteWaitTimeDefault) */
 
 enum consumer_deliver_policy {
     CONSUMER_DELIVER_ALL,
@@ -86,7 +87,7 @@ struct consumer_config {
     bool flow_control;           /* push only, needs idle_heartbeat_ms */
     int64_t idle_heartbeat_ms;   /* push only */
     bool replay_original;        /* unsupported: only instant replay */
-    int64_t inactive_threshold_ms; /* ephemerals: removed after this long without interest */
+    int64_t inactive_threshold_ms; /* ephemerals: removed after this long without interest; 0: 5 s */
 };
 
 /* What the consumer needs to know about its stream. */
@@ -203,6 +204,13 @@ struct consumer_ops {
      * Fires once. Optional. */
     void (*inactive)(void *arg);
     void *arg;
+    /* Whether a pull request's target still has a subscriber (nats-server matches the reply
+     * subject before each delivery and in processWaiting). A request without one leaves
+     * silently (release): its requester closed or unsubscribed, so nothing is delivered into
+     * the void and num_waiting counts only live requests. target NULL: the push deliver
+     * subject, asked once per delivery run; without interest push delivery stops until
+     * consumer_push_set_active(true). Optional: NULL means always. */
+    bool (*interest)(void *arg, void *target);
 };
 
 /* ---- one consumer ---- */
@@ -215,10 +223,16 @@ struct consumer *consumer_new(const struct consumer_config *cfg, const struct co
                               const struct consumer_view *view, const struct consumer_ops *ops, uint64_t now_ms);
 /* Releases every waiting request (ops.release) and frees. NULL is fine. */
 void consumer_free(struct consumer *c);
+/* The consumer is being deleted (CONSUMER.DELETE, its stream deleted): every waiting pull
+ * request gets 409 Consumer Deleted and leaves (release), as nats-server's stop does, before
+ * the wiring answers the delete. Call before consumer_free. */
+void consumer_deleted(struct consumer *c);
 
 /* The consumer's config with defaults filled; strings owned by the consumer. */
 const struct consumer_config *consumer_config(const struct consumer *c);
 bool consumer_is_push(const struct consumer *c);
+/* Push: delivering (someone listens on the deliver subject): CONSUMER.INFO's push_bound. */
+bool consumer_push_active(const struct consumer *c);
 
 /* A pull request (CONSUMER.MSG.NEXT, or +NXT after the wiring applied the ack). The wiring
  * parses the body: empty = batch 1, bare integer = batch, JSON fields as below; invalid JSON is
@@ -237,8 +251,13 @@ struct consumer_pull_req {
 bool consumer_pull(struct consumer *c, const struct consumer_pull_req *req, uint64_t now_ms);
 
 /* The requester's interest in target is gone (unsubscribed, connection closed): the request
- * leaves silently (release). Unknown targets are ignored. */
+ * leaves silently (release). Unknown targets are ignored. The wiring may call this when it
+ * learns of it; ops.interest finds the same requests lazily. */
 void consumer_interest_gone(struct consumer *c, void *target, uint64_t now_ms);
+
+/* nats-server's processWaiting as CONSUMER.INFO runs it: expired requests end with 408, and
+ * requests whose target lost interest (ops.interest) leave, so num_waiting is exact. */
+void consumer_check_waiting(struct consumer *c, uint64_t now_ms);
 
 enum consumer_ack_kind {
     CONSUMER_ACK,      /* +ACK, empty, +OK (and the ack half of +NXT) */
@@ -258,9 +277,13 @@ void consumer_stream_appended(struct consumer *c, uint64_t last_seq, uint64_t no
 /* The stream removed stream_seq (limits, MSG.DELETE, another consumer's ack on an interest
  * stream) whose subject was subject: forgotten if pending, counted out of num_pending. */
 void consumer_stream_removed(struct consumer *c, uint64_t stream_seq, const char *subject, uint64_t now_ms);
-/* After a purge or anything that moved many sequences at once: drops pending entries that no
- * longer exist, moves the start past the stream's first sequence, recounts num_pending. */
+/* After removals the consumer was not told of one by one (limits, MSG.DELETE, a purge):
+ * drops pending entries that no longer exist and recounts num_pending. The delivered and ack
+ * floor sequences stay, as in nats-server, whose limits leave its consumers alone. */
 void consumer_stream_resync(struct consumer *c, uint64_t now_ms);
+/* STREAM.PURGE (nats-server consumer.purge): the start moves up to the stream's new first
+ * sequence and the ack floor below it, pending entries below it go; then as resync. */
+void consumer_stream_purged(struct consumer *c, uint64_t now_ms);
 
 /* Ack waits and backoff expiring (-> redelivery queue), pull request expiry (408) and idle
  * heartbeats (100), push heartbeats, ephemeral inactivity; then delivers what it can. */

@@ -30,6 +30,7 @@ struct jsd_consumer {
     struct jsd_stream *st;
     struct consumer *c;
     struct nsub *ack_sub;
+    struct nsub *fc_sub; /* $JS.FC.<stream>.<consumer>.*: flow control replies (push with flow_control) */
     struct jsd_consumer *next;
     char name[JSD_NAME_MAX + 1];
     int64_t created_ns;
@@ -39,6 +40,7 @@ struct jsd_consumer {
      * consumer was created, or the append was refused): the remove that follows is skipped,
      * so the message stays in the stream as on nats-server. 0: none. */
     uint64_t keep_seq;
+    bool named;  /* the creator gave the name (durable, name, or the subject): config shows it */
 };
 
 struct jsd_stream {
@@ -55,6 +57,17 @@ struct jsd_stream {
 /* A queued pull request's inbox. */
 struct jsd_target {
     uint32_t len;
+    char reply[];
+};
+
+/* A CONSUMER.CREATE reply held until the consumer's config is durable in the metadata log. */
+struct jsd_park {
+    struct log_waiter w;   /* first: the waiter is the park */
+    struct js_deliver *jd; /* NULL once js_deliver_stop ran: the reply is dropped */
+    struct jsd_park *prev, *next;
+    char *body;            /* the create response */
+    char stream[STREAM_NAME_MAX + 1], name[JSD_NAME_MAX + 1];
+    uint32_t reply_len;
     char reply[];
 };
 
@@ -79,6 +92,17 @@ struct js_deliver {
     struct jsd_ack_reply *waiting;
     struct log_waiter ack_w;
     bool ack_w_armed;
+    struct jsd_park *parks; /* create replies waiting for durability */
+    /* The last message read back here (stream_get: its spans live until the next read of any
+     * stream), so that a delivery reuses the read its consumer made to size the message
+     * instead of reading the log twice. Forgotten whenever control may leave this file (a
+     * publish, an append, a removal) and at the end of every event (jsd_rearm), since code
+     * running then may read another message. */
+    struct {
+        struct stream *s;
+        struct stream_msg m;
+        bool valid;
+    } last;
 };
 
 struct jsd_ack_reply {
@@ -114,6 +138,23 @@ static uint64_t view_first_seq(void *arg) {
 }
 static uint64_t view_last_seq(void *arg) { return jsd_ready_seq(arg); }
 
+/* stream_get through the one-message memory above. */
+static sl_err jsd_get(struct js_deliver *jd, struct stream *s, uint64_t seq, struct stream_msg *out) {
+    if (jd->last.valid && jd->last.s == s && jd->last.m.seq == seq) {
+        *out = jd->last.m;
+        return SL_OK;
+    }
+    sl_err e = stream_get(s, seq, out);
+    jd->last.valid = e == SL_OK;
+    if (e == SL_OK) {
+        jd->last.s = s;
+        jd->last.m = *out;
+    }
+    return e;
+}
+
+static void jsd_forget(struct js_deliver *jd) { jd->last.valid = false; }
+
 static char jsd_subject_buf[1024];
 
 /* From the stream's index: a delivery must not read the message from the log twice. */
@@ -135,13 +176,15 @@ static uint64_t view_seq_for_time(void *arg, int64_t ts_ns) {
     for (uint64_t seq = stream_next_seq(st->s, (struct span){0}, view_first_seq(arg)); seq;
          seq = stream_next_seq(st->s, (struct span){0}, seq + 1)) {
         struct stream_msg m;
-        if (stream_get(st->s, seq, &m) == SL_OK && m.time_ms * 1000000 >= ts_ns) return seq;
+        if (jsd_get(st->jd, st->s, seq, &m) == SL_OK && m.time_ms * 1000000 >= ts_ns) return seq;
     }
     return stream_last_seq(st->s) + 1;
 }
 static uint64_t view_last_for_subject(void *arg, const char *subject) {
+    struct jsd_stream *st = arg;
     struct stream_msg m;
-    if (stream_get_last_for_subject(((struct jsd_stream *)arg)->s, span_str(subject), &m) != SL_OK) return 0;
+    jsd_forget(st->jd); /* it reads through the same buffer */
+    if (stream_get_last_for_subject(st->s, span_str(subject), &m) != SL_OK) return 0;
     return m.seq;
 }
 
@@ -150,7 +193,7 @@ static uint64_t view_last_for_subject(void *arg, const char *subject) {
 static void jsd_deliver(void *arg, const struct consumer_delivery *d) {
     struct jsd_consumer *jc = arg;
     struct stream_msg m;
-    if (stream_get(jc->st->s, d->stream_seq, &m) != SL_OK) return;
+    if (jsd_get(jc->jd, jc->st->s, d->stream_seq, &m) != SL_OK) return;
     char ack[600];
     int n = snprintf(ack, sizeof(ack), "$JS.ACK.%s.%s.%llu.%llu.%llu.%lld.%llu", stream_name(jc->st->s), jc->name,
                      (unsigned long long)d->deliveries, (unsigned long long)d->stream_seq,
@@ -166,11 +209,13 @@ static void jsd_deliver(void *arg, const struct consumer_delivery *d) {
     }
     nats_server_publish_to(jc->jd->ns, route, m.subject, (struct span){(const uint8_t *)ack, (uint32_t)n}, m.hdr,
                            m.payload);
+    jsd_forget(jc->jd);
     jc->delivered_active_ns = jsd_wall_ns(jc->jd);
 }
 
 static void jsd_status(void *arg, const struct consumer_status *s) {
     struct jsd_consumer *jc = arg;
+    jsd_forget(jc->jd);
     struct span to;
     char fc[600];
     if (s->target) {
@@ -216,6 +261,7 @@ static void jsd_random_id(struct js_deliver *jd, char *out) {
 static void jsd_advisory(void *arg, enum consumer_advisory_kind kind, uint64_t stream_seq, uint64_t consumer_seq,
                          uint64_t deliveries) {
     struct jsd_consumer *jc = arg;
+    jsd_forget(jc->jd);
     static const char *const subj[] = {"MAX_DELIVERIES", "MSG_TERMINATED", "MSG_NAKED"};
     static const char *const type[] = {"max_deliver", "terminated", "nak"};
     char id[23], ts[64], subject[600], body[1024];
@@ -245,13 +291,14 @@ static void jsd_remove(void *arg, uint64_t stream_seq) {
     if (stream_config(s)->retention == TOPIC_RETENTION_INTEREST) {
         char subject[1024] = "";
         struct stream_msg m;
-        if (stream_get(s, stream_seq, &m) != SL_OK) return;
+        if (jsd_get(jc->jd, s, stream_seq, &m) != SL_OK) return;
         uint32_t n = SL_MIN(m.subject.len, (uint32_t)sizeof(subject) - 1);
         memcpy(subject, m.subject.p, n);
         subject[n] = 0;
         for (struct jsd_consumer *o = jc->st->head; o; o = o->next)
             if (o != jc && !consumer_acked(o->c, stream_seq, subject)) return;
     }
+    jsd_forget(jc->jd);
     if (stream_remove(s, stream_seq) == SL_OK) jc->jd->wq_removals++;
 }
 
@@ -271,7 +318,7 @@ static void jsd_dead_letter(void *arg, uint64_t stream_seq, uint64_t deliveries,
     struct stream *dlq = streams_dlq_of(jd->ss, jc->st->s, &subject);
     struct stream_msg m;
     jc->keep_seq = strcmp(reason, "max_deliveries") ? 0 : stream_seq; /* until the copy is made */
-    if (!dlq || stream_get(jc->st->s, stream_seq, &m) != SL_OK) return;
+    if (!dlq || jsd_get(jd, jc->st->s, stream_seq, &m) != SL_OK) return;
     struct stream_header h[JSD_DLQ_HEADERS_MAX + 6];
     uint32_t n = m.hdr.len ? js_headers_parse(m.hdr, h, JSD_DLQ_HEADERS_MAX) : 0;
     char seq_s[24], del_s[24];
@@ -286,6 +333,7 @@ static void jsd_dead_letter(void *arg, uint64_t stream_seq, uint64_t deliveries,
     d->fn = jsd_dlq_done;
     sl_err e = stream_append(dlq, span_str(subject), h, n, m.payload, loop_now_ms(jd->loop), d);
     if (e == SL_OK) jd->dlq_appends++;
+    jsd_forget(jd);
     if (e) {
         SL_WARN("dead-letter append to %s refused: %s", stream_name(dlq), sl_err_str(e));
         free(d);
@@ -297,6 +345,20 @@ static void jsd_dead_letter(void *arg, uint64_t stream_seq, uint64_t deliveries,
 static void jsd_release(void *arg, void *target) {
     (void)arg;
     free(target);
+}
+
+/* Someone listens on a push consumer's deliver subject (a queue member counts). */
+static bool jsd_push_interest(struct jsd_consumer *jc) {
+    const char *ds = consumer_config(jc->c)->deliver_subject;
+    return ds && nats_server_has_interest(jc->jd->ns, span_str(ds));
+}
+
+/* nats-server matches a pull request's reply subject before every delivery to it. */
+static bool jsd_interest(void *arg, void *target) {
+    struct jsd_consumer *jc = arg;
+    const struct jsd_target *t = target;
+    if (!t) return jsd_push_interest(jc);
+    return nats_server_has_interest(jc->jd->ns, (struct span){(const uint8_t *)t->reply, t->len});
 }
 
 static void jsd_rearm(struct js_deliver *jd);
@@ -333,18 +395,22 @@ static int jsd_key(char *out, size_t cap, const char *stream, const char *name, 
     return snprintf(out, cap, "consumer/%s/%s/%s", stream, name, what);
 }
 
-static void jsd_persist_config(struct js_deliver *jd, struct jsd_consumer *jc, json_t *cfg) {
+/* Writes the config key; w (may be NULL) fires once it is durable. False: not written (w never
+ * fires). */
+static bool jsd_persist_config(struct js_deliver *jd, struct jsd_consumer *jc, json_t *cfg, struct log_waiter *w) {
     json_t *o = json_object();
     json_object_set_new(o, "stream", json_string(stream_name(jc->st->s)));
     json_object_set_new(o, "created", json_integer(jc->created_ns));
+    if (!jc->named) json_object_set_new(o, "named", json_false());
     json_object_set(o, "config", cfg);
     char *v = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     char key[600];
     int kl = jsd_key(key, sizeof(key), stream_name(jc->st->s), jc->name, "config");
-    if (kvlog_put(jd->kv, key, (uint32_t)kl, v, (uint32_t)strlen(v), loop_now_ms(jd->loop), NULL) != SL_OK)
-        SL_WARN("consumer %s/%s: config not stored", stream_name(jc->st->s), jc->name);
+    bool ok = kvlog_put(jd->kv, key, (uint32_t)kl, v, (uint32_t)strlen(v), loop_now_ms(jd->loop), w) == SL_OK;
+    if (!ok) SL_WARN("consumer %s/%s: config not stored", stream_name(jc->st->s), jc->name);
     free(v);
     json_decref(o);
+    return ok;
 }
 
 static void jsd_unpersist(struct js_deliver *jd, struct jsd_consumer *jc) {
@@ -413,12 +479,15 @@ static void jsd_consumer_free(struct js_deliver *jd, struct jsd_consumer *jc) {
     st->count--;
     jd->total--;
     nats_server_unsubscribe_internal(jd->ns, jc->ack_sub);
+    nats_server_unsubscribe_internal(jd->ns, jc->fc_sub);
     consumer_free(jc->c);
     free(jc);
 }
 
-/* Deleted for good (API delete, inactivity, its stream gone): its keys go too. */
+/* Deleted for good (API delete, inactivity, its stream gone): waiting pulls get 409 Consumer
+ * Deleted (routed before the API reply that follows), and its keys go too. */
 static void jsd_consumer_delete(struct js_deliver *jd, struct jsd_consumer *jc) {
+    consumer_deleted(jc->c);
     if (jd->kv) jsd_unpersist(jd, jc);
     jsd_consumer_free(jd, jc);
 }
@@ -439,7 +508,9 @@ static void jsd_stream_drop(struct js_deliver *jd, struct jsd_stream *st, bool f
 
 /* ---- timer and new messages ----------------------------------------------------------------------- */
 
+/* Called at the end of every event that ran consumers. */
 static void jsd_rearm(struct js_deliver *jd) {
+    jsd_forget(jd);
     uint64_t best = CONSUMER_NO_DEADLINE;
     for (struct jsd_stream *st = jd->streams; st; st = st->next)
         for (struct jsd_consumer *jc = st->head; jc; jc = jc->next) {
@@ -518,6 +589,15 @@ static void jsd_before_sleep(void *arg, struct loop_time now) {
     bool any = false;
     for (struct jsd_stream *st = jd->streams; st; st = st->next) {
         if (!st->head) continue;
+        /* Push consumers follow their deliver subject's interest (nats-server is told of each
+         * change; once a turn here, and delivery runs check it too). */
+        for (struct jsd_consumer *jc = st->head; jc; jc = jc->next) {
+            if (!consumer_is_push(jc->c)) continue;
+            bool active = jsd_push_interest(jc);
+            if (active == consumer_push_active(jc->c)) continue;
+            consumer_push_set_active(jc->c, active, now.mono_ms);
+            any = true;
+        }
         /* Only removals the consumers did not make (limits, age, purge, MSG.DELETE): a resync
          * recounts pending over the whole stream, too much for every turn of acks. */
         uint64_t fr = stream_foreign_removals(st->s);
@@ -529,6 +609,7 @@ static void jsd_before_sleep(void *arg, struct loop_time now) {
     }
     if (jd->kv && jsd_persist_states(jd)) any = true;
     if (jd->held && !jd->ack_w_armed) jsd_ack_replies_arm(jd);
+    jsd_forget(jd);
     if (any) loop_timer_add(jd->loop, &jd->timer, now.mono_ms);
 }
 
@@ -670,6 +751,20 @@ static void jsd_on_ack(struct sub *sub, const struct nats_msg *m) {
 
 static const struct nats_deliver_ops jsd_ack_ops = {jsd_on_ack};
 
+/* The answer to a FlowControl Request: $JS.FC.<stream>.<consumer>.<fc id>, any payload. */
+static void jsd_on_fc(struct sub *sub, const struct nats_msg *m) {
+    struct jsd_consumer *jc = sub->owner;
+    const char *s = (const char *)m->subject.p;
+    size_t len = m->subject.len, i = len;
+    while (i > 0 && s[i - 1] != '.') i--;
+    uint64_t id;
+    if (!parse_u64(s + i, len - i, &id)) return;
+    consumer_flow_control_ack(jc->c, id, jsd_mono(jc->jd));
+    jsd_rearm(jc->jd);
+}
+
+static const struct nats_deliver_ops jsd_fc_ops = {jsd_on_fc};
+
 /* ---- MSG.NEXT bodies ----------------------------------------------------------------------------- */
 
 /* Empty: batch 1; a bare integer: batch; else JSON. False: not parseable. */
@@ -719,11 +814,12 @@ static void jsd_reply_json(struct js_deliver *jd, struct span reply, json_t *o) 
     json_decref(o);
 }
 
-static json_t *jsd_config_json(const struct jsd_consumer *jc) {
+/* The config as CONSUMER.INFO shows it; store: as the metadata key keeps it (always named). */
+static json_t *jsd_config_json(const struct jsd_consumer *jc, bool store) {
     const struct consumer_config *c = consumer_config(jc->c);
     json_t *o = json_object();
     if (c->durable) json_object_set_new(o, "durable_name", json_string(c->name));
-    json_object_set_new(o, "name", json_string(c->name));
+    if (store || jc->named) json_object_set_new(o, "name", json_string(c->name));
     json_object_set_new(o, "deliver_policy", json_string(deliver_names[c->deliver_policy]));
     if (c->opt_start_seq) json_object_set_new(o, "opt_start_seq", json_integer((json_int_t)c->opt_start_seq));
     if (c->opt_start_time_ns) json_object_set_new(o, "opt_start_time", jsd_time(c->opt_start_time_ns));
@@ -766,7 +862,7 @@ static json_t *jsd_info_json(const struct jsd_consumer *jc, const char *type) {
     json_object_set_new(o, "stream_name", json_string(stream_name(jc->st->s)));
     json_object_set_new(o, "name", json_string(jc->name));
     json_object_set_new(o, "created", jsd_time(jc->created_ns));
-    json_object_set_new(o, "config", jsd_config_json(jc));
+    json_object_set_new(o, "config", jsd_config_json(jc, false));
     json_object_set_new(o, "delivered",
                         jsd_seq_json(ci.delivered_consumer_seq, ci.delivered_stream_seq, jc->delivered_active_ns));
     json_object_set_new(o, "ack_floor",
@@ -775,6 +871,7 @@ static json_t *jsd_info_json(const struct jsd_consumer *jc, const char *type) {
     json_object_set_new(o, "num_redelivered", json_integer((json_int_t)ci.num_redelivered));
     json_object_set_new(o, "num_waiting", json_integer((json_int_t)ci.num_waiting));
     json_object_set_new(o, "num_pending", json_integer((json_int_t)ci.num_pending));
+    if (consumer_push_active(jc->c)) json_object_set_new(o, "push_bound", json_true());
     return o;
 }
 
@@ -856,7 +953,8 @@ static const char *jsd_stream_rules(const struct stream_config *sc, const struct
         *err_code = 10086;
         return "consumer in pull mode can not have rate limit set";
     }
-    if (cfg->filter_subject && *cfg->filter_subject) {
+    /* ">" filters nothing out (nats.js's ordered consumers send it): nats-server takes it. */
+    if (cfg->filter_subject && *cfg->filter_subject && strcmp(cfg->filter_subject, ">") != 0) {
         bool within = false;
         for (uint32_t i = 0; i < sc->subject_count && !within; i++)
             within = subject_valid(cfg->filter_subject) && subject_is_subset(cfg->filter_subject, sc->subjects[i]);
@@ -879,6 +977,59 @@ static const char *jsd_update_refused(const struct consumer_config *ec, const st
     if (ec->flow_control != nc->flow_control) return "flow control can not be updated";
     if (ec->max_waiting != nc->max_waiting) return "max waiting can not be updated";
     return NULL;
+}
+
+static void jsd_consumer_delete(struct js_deliver *jd, struct jsd_consumer *jc);
+
+static void jsd_park_unlink(struct jsd_park *p) {
+    if (p->prev) p->prev->next = p->next;
+    else if (p->jd) p->jd->parks = p->next;
+    if (p->next) p->next->prev = p->prev;
+    p->prev = p->next = NULL;
+}
+
+/* The config is durable (or its write failed: the consumer goes, as if never created). */
+static void jsd_park_fired(struct log_waiter *w, sl_err err) {
+    struct jsd_park *p = (struct jsd_park *)w;
+    struct js_deliver *jd = p->jd;
+    jsd_park_unlink(p);
+    struct span reply = {(const uint8_t *)p->reply, p->reply_len};
+    if (jd && err == SL_OK) {
+        jsapi_reply(jd->api, reply, p->body, strlen(p->body));
+    } else if (jd) {
+        SL_WARN("consumer %s/%s: config not durable (%s): removed", p->stream, p->name, sl_err_str(err));
+        struct stream *s = streams_get(jd->ss, p->stream, (uint32_t)strlen(p->stream));
+        struct jsd_consumer *jc =
+            s ? jsd_consumer_find(jsd_stream_find(jd, s, false), p->name, (uint32_t)strlen(p->name)) : NULL;
+        if (jc) jsd_consumer_delete(jd, jc);
+        jsd_err(jd, reply, "consumer_create", 500, 10012, "insufficient resources");
+        jsd_rearm(jd);
+    }
+    free(p->body);
+    free(p);
+}
+
+/* nats-server answers CONSUMER.CREATE once the consumer is stored: the reply waits for the
+ * metadata write to be durable (group commit: the next sync). */
+static void jsd_create_durable(struct js_deliver *jd, struct jsd_consumer *jc, struct span reply) {
+    json_t *info = jsd_info_json(jc, JSD_TYPE "consumer_create_response");
+    char *body = json_dumps(info, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(info);
+    struct jsd_park *p = sl_xcalloc(1, sizeof(*p) + reply.len + 1);
+    p->w.done = jsd_park_fired;
+    p->jd = jd;
+    p->body = body;
+    snprintf(p->stream, sizeof(p->stream), "%s", stream_name(jc->st->s));
+    snprintf(p->name, sizeof(p->name), "%s", jc->name);
+    p->reply_len = reply.len;
+    if (reply.len) memcpy(p->reply, reply.p, reply.len);
+    p->next = jd->parks;
+    if (jd->parks) jd->parks->prev = p;
+    jd->parks = p;
+    json_t *cfg = jsd_config_json(jc, true);
+    bool queued = jsd_persist_config(jd, jc, cfg, &p->w);
+    json_decref(cfg);
+    if (!queued) jsd_park_fired(&p->w, SL_IO);
 }
 
 /* CREATE.<stream>[.<consumer>[.<filter>]] and DURABLE.CREATE.<stream>.<durable>. */
@@ -1021,16 +1172,12 @@ static void jsd_create(struct js_deliver *jd, const char *args, size_t alen, boo
     struct jsd_consumer *existing = jsd_consumer_find(st, cfg.name, (uint32_t)strlen(cfg.name));
     if (existing) {
         /* Same config: the existing consumer (idempotent create). */
-        json_t *a = jsd_config_json(existing);
-        struct jsd_consumer probe_fake;
-        (void)probe_fake;
         const struct consumer_config *ec = consumer_config(existing->c);
         bool same = ec->deliver_policy == cfg.deliver_policy && ec->ack_policy == cfg.ack_policy &&
                     !strcmp(ec->filter_subject ? ec->filter_subject : "", cfg.filter_subject ? cfg.filter_subject : "") &&
                     !strcmp(ec->deliver_subject ? ec->deliver_subject : "", cfg.deliver_subject ? cfg.deliver_subject : "") &&
                     ec->ack_wait_ms == cfg.ack_wait_ms && ec->max_deliver == cfg.max_deliver &&
                     ec->max_ack_pending == cfg.max_ack_pending;
-        json_decref(a);
         json_decref(body);
         const char *refused = same ? NULL : jsd_update_refused(ec, &cfg);
         if (refused) return jsd_err(jd, m->reply, kind, 500, 10012, refused);
@@ -1054,11 +1201,12 @@ static void jsd_create(struct js_deliver *jd, const char *args, size_t alen, boo
     jc->jd = jd;
     jc->st = st;
     snprintf(jc->name, sizeof(jc->name), "%s", cfg.name);
+    jc->named = cfg.name != gen;
     jc->created_ns = jsd_wall_ns(jd);
     struct consumer_view view = jsd_view_proto;
     view.arg = st;
     struct consumer_ops ops = {jsd_deliver, jsd_status, jsd_advisory, jsd_remove, jsd_dead_letter,
-                               jsd_release, jsd_inactive, jc};
+                               jsd_release, jsd_inactive, jc,          jsd_interest};
     jc->c = consumer_new(&cfg, &sp, &view, &ops, jsd_mono(jd));
     json_decref(body);
     if (!jc->c) {
@@ -1068,17 +1216,21 @@ static void jsd_create(struct js_deliver *jd, const char *args, size_t alen, boo
     char ack[600];
     snprintf(ack, sizeof(ack), "$JS.ACK.%s.%s.>", stream_name(s), jc->name);
     jc->ack_sub = nats_server_subscribe_internal(jd->ns, ack, NULL, &jsd_ack_ops, jc);
+    if (cfg.flow_control) {
+        char fc[600];
+        snprintf(fc, sizeof(fc), "$JS.FC.%s.%s.*", stream_name(s), jc->name);
+        jc->fc_sub = nats_server_subscribe_internal(jd->ns, fc, NULL, &jsd_fc_ops, jc);
+    }
     jc->next = st->head;
     st->head = jc;
     st->count++;
     jd->total++;
-    if (consumer_is_push(jc->c)) consumer_push_set_active(jc->c, true, jsd_mono(jd));
+    if (consumer_is_push(jc->c)) consumer_push_set_active(jc->c, jsd_push_interest(jc), jsd_mono(jd));
     if (jd->kv && !jd->restoring) {
-        json_t *cj2 = jsd_config_json(jc);
-        jsd_persist_config(jd, jc, cj2);
-        json_decref(cj2);
+        jsd_create_durable(jd, jc, m->reply);
+    } else {
+        jsd_reply_json(jd, m->reply, jsd_info_json(jc, JSD_TYPE "consumer_create_response"));
     }
-    jsd_reply_json(jd, m->reply, jsd_info_json(jc, JSD_TYPE "consumer_create_response"));
     jsd_rearm(jd);
 }
 
@@ -1178,8 +1330,10 @@ static void jsd_request(void *arg, struct jsapi *api, struct span rest, const st
     } else if (starts(p, n, "INFO.", &a, &al)) {
         if (!jsd_empty_request(m))
             jsd_err(jd, m->reply, "consumer_info", 400, 10038, "expected an empty request payload");
-        else if (jsd_two(a, al, jd, &s, &jc, "consumer_info", m))
+        else if (jsd_two(a, al, jd, &s, &jc, "consumer_info", m)) {
+            consumer_check_waiting(jc->c, jsd_mono(jd)); /* num_waiting counts live requests only */
             jsd_reply_json(jd, m->reply, jsd_info_json(jc, JSD_TYPE "consumer_info_response"));
+        }
     } else if (starts(p, n, "DELETE.", &a, &al)) {
         if (!jsd_empty_request(m))
             jsd_err(jd, m->reply, "consumer_delete", 400, 10038, "expected an empty request payload");
@@ -1214,6 +1368,21 @@ static uint32_t jsd_total(void *arg) { return ((struct js_deliver *)arg)->total;
 static void jsd_stream_gone(void *arg, struct stream *s) {
     struct jsd_stream *st = jsd_stream_find(arg, s, false);
     if (st) jsd_stream_drop(arg, st, true);
+}
+
+static void jsd_stream_purged(void *arg, struct stream *s) {
+    struct js_deliver *jd = arg;
+    struct jsd_stream *st = jsd_stream_find(jd, s, false);
+    for (struct jsd_consumer *jc = st ? st->head : NULL; jc; jc = jc->next) consumer_stream_purged(jc->c, jsd_mono(jd));
+    jsd_rearm(jd);
+}
+
+static void jsd_msg_removed(void *arg, struct stream *s, uint64_t seq, const char *subject) {
+    struct js_deliver *jd = arg;
+    struct jsd_stream *st = jsd_stream_find(jd, s, false);
+    for (struct jsd_consumer *jc = st ? st->head : NULL; jc; jc = jc->next)
+        consumer_stream_removed(jc->c, seq, subject, jsd_mono(jd));
+    jsd_rearm(jd);
 }
 
 struct jsd_restore {
@@ -1268,6 +1437,7 @@ static void jsd_restore_all(struct js_deliver *jd) {
                 SL_WARN("stored consumer %s/%s not restored", sname, cname);
             } else {
                 jc->created_ns = json_i64(o, "created");
+                jc->named = !json_is_false(json_object_get(o, "named"));
                 char key[600];
                 int kl = jsd_key(key, sizeof(key), sname, cname, "state");
                 uint32_t vl;
@@ -1294,7 +1464,8 @@ struct js_deliver *js_deliver_start(struct nats_server *ns, struct loop *l, stru
     jd->api = api;
     jd->held_tail = &jd->held;
     jd->timer.fire = jsd_on_timer;
-    static const struct jsapi_consumer_ops ops = {jsd_request, jsd_count, jsd_total, jsd_stream_gone};
+    static const struct jsapi_consumer_ops ops = {jsd_request,     jsd_count,         jsd_total,
+                                                  jsd_stream_gone, jsd_stream_purged, jsd_msg_removed};
     jsapi_set_consumer_ops(api, &ops, jd);
     loop_add_before_sleep(l, jsd_before_sleep, jd);
     jd->kv = t ? topics_metadata(t) : NULL;
@@ -1308,6 +1479,12 @@ void js_deliver_stop(struct js_deliver *jd) {
     jsapi_set_consumer_ops(jd->api, &none, NULL);
     loop_remove_before_sleep(jd->loop, jd);
     loop_timer_del(jd->loop, &jd->timer);
+    /* Create replies still waiting are dropped: their waiters fire later, detached. */
+    while (jd->parks) {
+        struct jsd_park *p = jd->parks;
+        jsd_park_unlink(p);
+        p->jd = NULL;
+    }
     if (jd->kv) {
         jsd_persist_states(jd);
         /* Settle the AckSync replies while the server still runs (as js_ingest does PubAcks). */

@@ -484,6 +484,7 @@ static void jsapi_stream_purge(struct jsapi_req *r) {
         filter = (struct span){(const uint8_t *)json_string_value(f), (uint32_t)json_string_length(f)};
     uint64_t purged = 0;
     stream_purge(s, filter, &purged);
+    if (r->api->cops.stream_purged) r->api->cops.stream_purged(r->api->cops_arg, s);
     json_t *o = jsapi_response("stream_purge");
     json_object_set_new(o, "success", json_true());
     json_object_set_new(o, "purged", json_integer((json_int_t)purged));
@@ -607,6 +608,14 @@ static void jsapi_msg_delete(struct jsapi_req *r) {
     int64_t seq = 0;
     if (!r->body || !json_int_field(r->body, "seq", &seq))
         return jsapi_reply_error(r->api, r->reply, "stream_msg_delete", 400, 10025, "invalid JSON", NULL);
+    /* Its subject, for the consumers' num_pending (filters), read before it goes. */
+    char subject[1024] = "";
+    struct stream_msg m;
+    if (seq > 0 && stream_get(s, (uint64_t)seq, &m) == SL_OK) {
+        uint32_t n = SL_MIN(m.subject.len, (uint32_t)sizeof(subject) - 1);
+        memcpy(subject, m.subject.p, n);
+        subject[n] = 0;
+    }
     if (seq <= 0 || stream_delete_msg(s, (uint64_t)seq) != SL_OK) {
         /* The store's error text: past the last sequence is EOF, below it a message not found. */
         struct stream_state st;
@@ -615,6 +624,7 @@ static void jsapi_msg_delete(struct jsapi_req *r) {
                                  seq > 0 && (uint64_t)seq > st.last_seq ? "stream store EOF" : "no message found",
                                  NULL);
     }
+    if (r->api->cops.msg_removed) r->api->cops.msg_removed(r->api->cops_arg, s, (uint64_t)seq, subject);
     static const char ok[] = "{\"type\":\"" JSAPI_TYPE "stream_msg_delete_response\",\"success\":true}";
     jsapi_reply(r->api, r->reply, ok, sizeof(ok) - 1);
 }

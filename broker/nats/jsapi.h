@@ -30,6 +30,10 @@ struct jsapi_consumer_ops {
     uint32_t (*total)(void *arg);
     /* The stream is going: drop its consumers. */
     void (*stream_gone)(void *arg, struct stream *s);
+    /* STREAM.PURGE emptied (part of) the stream: its consumers move past what went. */
+    void (*stream_purged)(void *arg, struct stream *s);
+    /* STREAM.MSG.DELETE removed seq, whose subject was subject. */
+    void (*msg_removed)(void *arg, struct stream *s, uint64_t seq, const char *subject);
 };
 
 struct jsapi *jsapi_start(struct nats_server *ns, struct streams *ss, struct js_ingest *ji);

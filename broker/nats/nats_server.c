@@ -376,6 +376,24 @@ void nats_server_unsubscribe_internal(struct nats_server *ns, struct nsub *s) {
     ns->expired = s;
 }
 
+static bool nsub_alive(const struct sub *s, void *arg) {
+    (void)arg;
+    return !sl_container_of(s, const struct nsub, s)->expired;
+}
+
+bool nats_server_has_interest(struct nats_server *ns, struct span subject) {
+    if (!subject.len) return false;
+    /* Inside a fan-out the result being walked must stay valid: no cached match then. */
+    if (ns->route_depth > 0) return sublist_any(ns->subs, (const char *)subject.p, subject.len, nsub_alive, NULL);
+    const struct sublist_result *r = sublist_match(ns->subs, (const char *)subject.p, subject.len);
+    for (uint32_t i = 0; i < r->psub_count; i++)
+        if (!sl_container_of(r->psubs[i], struct nsub, s)->expired) return true;
+    for (uint32_t g = 0; g < r->qgroup_count; g++)
+        for (uint32_t k = 0; k < r->qgroups[g].count; k++)
+            if (!sl_container_of(r->qgroups[g].members[k], struct nsub, s)->expired) return true;
+    return false;
+}
+
 int nats_server_publish(struct nats_server *ns, struct span subject, struct span reply, struct span hdr,
                         struct span payload) {
     return nats_server_publish_to(ns, (struct span){0}, subject, reply, hdr, payload);

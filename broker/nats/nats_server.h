@@ -73,6 +73,11 @@ struct nsub *nats_server_subscribe_internal(struct nats_server *ns, const char *
  * fan-out, and s receives nothing more. */
 void nats_server_unsubscribe_internal(struct nats_server *ns, struct nsub *s);
 
+/* Whether a publish to subject (a literal subject) would reach a subscriber now, a client's or
+ * an in-process one: JetStream checks a pull request's reply subject before delivering to it,
+ * as nats-server does, so a requester that closed or unsubscribed gets nothing. */
+bool nats_server_has_interest(struct nats_server *ns, struct span subject);
+
 /* Publishes as a client PUB (hdr.len 0) or HPUB would, with echo and no-responders not applying
  * (there is no publishing connection): plain and queue subscribers alike, headers stripped for
  * clients that did not ask for them. Returns 0, or -1 (nothing routed) when subject is empty or

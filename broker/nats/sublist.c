@@ -601,6 +601,20 @@ static const struct sublist_result *match_miss(struct sublist *sl, struct sl_cse
     return &e->result;
 }
 
+bool sublist_any(struct sublist *sl, const char *subject, size_t len, bool (*fn)(const struct sub *s, void *arg),
+                 void *arg) {
+    /* The scratch arrays are only ever live inside one match: a packed result never points
+     * into them, so refilling them here is safe. */
+    if (len == 0 || len > UINT32_MAX || !tokenize(sl, subject, len)) return false;
+    sl->spsub_count = sl->sgroup_count = sl->spick_count = 0;
+    match_level(sl, &sl->root, 0);
+    for (uint32_t i = 0; i < sl->spsub_count; i++)
+        if (fn(sl->spsubs[i], arg)) return true;
+    for (uint32_t k = 0; k < sl->spick_count; k++)
+        if (fn(sl->spicks[k].sub, arg)) return true;
+    return false;
+}
+
 const struct sublist_result *sublist_match(struct sublist *sl, const char *subject, size_t len) {
     if (len == 0) return &sl_empty_result;
     uint64_t h = sl_hash(subject, len);

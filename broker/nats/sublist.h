@@ -112,6 +112,14 @@ void sublist_remove(struct sublist *sl, struct sub *s);
  * consumer mid fan-out) must check the sub is still alive or defer the removal. */
 const struct sublist_result *sublist_match(struct sublist *sl, const char *subject, size_t len);
 
+/* Whether fn(s, arg) is true for some subscription matching subject (plain or queue), asked in
+ * no particular order until one says yes. It neither reads nor writes the match cache, so it
+ * leaves every result of sublist_match valid: in-process code running inside a fan-out (a
+ * JetStream consumer checking a reply subject's interest) may call it. Slower than a cached
+ * sublist_match: a trie walk every time. */
+bool sublist_any(struct sublist *sl, const char *subject, size_t len, bool (*fn)(const struct sub *s, void *arg),
+                 void *arg);
+
 /* Number of inserted subscriptions. */
 uint32_t sublist_count(const struct sublist *sl);
 /* Number of trie nodes: 0 when empty, since empty branches are pruned on removal (for tests). */

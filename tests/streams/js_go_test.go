@@ -2,7 +2,8 @@
 // SLUICE_NATS_URL (natsh.py run --jetstream): our users' work-queue code unmodified with 100,000
 // orders and 3 pull workers (every order exactly once, byte-exact, stream empty at the end);
 // retries (Nak, NakWithDelay, BackOff, AckWait, InProgress, Term); the MaxDeliver / Nak / Term
-// advisories (dead-letter hook); push, queue and ordered consumers; publish semantics (dedupe,
+// advisories (dead-letter hook); push, queue and ordered consumers; push flow control and ordered
+// consumers with 50,000 messages of 1 KiB; publish semantics (dedupe,
 // expected sequence / stream, no stream, headers); stream admin and limits; the work-queue
 // consumer rules; Fetch on an empty stream. Exact answers are those of nats-server 2.9.10
 // (docs nats-subset.md §11-19). Sections marked SLUICE-ONLY run only when SLUICE_NATS_KIND is
@@ -1107,6 +1108,124 @@ func pullEmpty() {
 	noErr(js.DeleteStream("EMPTY"), "delete EMPTY")
 }
 
+// ---- 9. push flow control and ordered consumers at volume ----------------------------------------
+
+const nFlow = 50000
+
+// flowMsg i: 1 KiB, "flow-NNNNNN|" then bytes derived from i.
+func flowMsg(i int) []byte {
+	b := make([]byte, 0, 1024)
+	b = append(b, fmt.Sprintf("flow-%06d|", i)...)
+	for k := len(b); k < 1024; k++ {
+		b = append(b, byte('A'+(i*31+k)%58))
+	}
+	return b
+}
+
+// flowPush receives nFlow messages on a push subscription and checks each one: payload
+// byte-exact, subject, stream sequence in order, and (cseq) the consumer sequence equal to the
+// stream sequence (no gap, no redelivery, no ordered-consumer reset).
+func flowPush(js nats.JetStreamContext, what string, opts ...nats.SubOpt) *nats.Subscription {
+	var next int64 // messages received in order so far
+	var firstBad atomic.Value
+	done := make(chan struct{})
+	sub, err := js.Subscribe("flow.*", func(m *nats.Msg) {
+		i := int(atomic.LoadInt64(&next))
+		md, err := m.Metadata()
+		switch {
+		case err != nil:
+			firstBad.CompareAndSwap(nil, fmt.Sprintf("message %d: metadata: %v", i, err))
+		case md.Sequence.Stream != uint64(i+1) || md.Sequence.Consumer != uint64(i+1) || md.NumDelivered != 1:
+			firstBad.CompareAndSwap(nil, fmt.Sprintf("message %d: stream_seq %d consumer_seq %d delivered %d", i,
+				md.Sequence.Stream, md.Sequence.Consumer, md.NumDelivered))
+		case m.Subject != fmt.Sprintf("flow.%d", i%7) || !bytes.Equal(m.Data, flowMsg(i)):
+			firstBad.CompareAndSwap(nil, fmt.Sprintf("message %d on %s: %d bytes, not byte-exact", i, m.Subject,
+				len(m.Data)))
+		}
+		if atomic.AddInt64(&next, 1) == nFlow {
+			close(done)
+		}
+	}, opts...)
+	noErr(err, what+": js.Subscribe")
+	t0 := time.Now()
+	select {
+	case <-done:
+	case <-time.After(90 * time.Second):
+		fail("%s: %d of %d messages after 90 s", what, atomic.LoadInt64(&next), nFlow)
+	}
+	if b := firstBad.Load(); b != nil {
+		fail("%s: %s", what, b)
+	}
+	atomic.AddInt64(&checks, 4*nFlow)
+	fmt.Printf("     %s: %d messages of 1 KiB in order in %.1f s\n", what, nFlow, time.Since(t0).Seconds())
+	return sub
+}
+
+func flowControl() {
+	nc := connect("flow")
+	defer nc.Close()
+	js, err := nc.JetStream(nats.PublishAsyncMaxPending(256), nats.MaxWait(5*time.Second))
+	noErr(err, "JetStream()")
+	fresh(js, &nats.StreamConfig{Name: "FLOW", Subjects: []string{"flow.*"}})
+	futures := make([]nats.PubAckFuture, nFlow)
+	for i := 0; i < nFlow; i++ {
+		f, err := js.PublishAsync(fmt.Sprintf("flow.%d", i%7), flowMsg(i))
+		noErr(err, fmt.Sprintf("PublishAsync %d", i))
+		futures[i] = f
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(60 * time.Second):
+		fail("PublishAsyncComplete: %d acks still pending after 60 s", js.PublishAsyncPending())
+	}
+	for i, f := range futures {
+		select {
+		case pa := <-f.Ok():
+			if pa.Stream != "FLOW" || pa.Sequence != uint64(i+1) {
+				fail("PubAck %d: %+v", i, *pa)
+			}
+		case err := <-f.Err():
+			fail("PubAck %d: %v", i, err)
+		}
+	}
+
+	// A watcher on its own connection sees the FlowControl Requests on the deliver subject and
+	// the client's answers on $JS.FC.>: flow control really ran.
+	wc := connect("flow-watch")
+	defer wc.Close()
+	var fcReqs, fcReplies int64
+	_, err = wc.Subscribe("flow.deliver.A", func(m *nats.Msg) {
+		if m.Header.Get("Status") == "100" && strings.HasPrefix(m.Reply, "$JS.FC.FLOW.") {
+			atomic.AddInt64(&fcReqs, 1)
+		}
+	})
+	noErr(err, "watch deliver subject")
+	_, err = wc.Subscribe("$JS.FC.FLOW.>", func(m *nats.Msg) { atomic.AddInt64(&fcReplies, 1) })
+	noErr(err, "watch $JS.FC.FLOW.>")
+	flush(wc, "watchers")
+
+	// js.Subscribe with flow control (push, ack none, heartbeats), on another connection.
+	sc := connect("flow-sub")
+	defer sc.Close()
+	sjs := jsOf(sc)
+	sub := flowPush(sjs, "flow control push", nats.Durable("FA"), nats.DeliverSubject("flow.deliver.A"),
+		nats.EnableFlowControl(), nats.IdleHeartbeat(time.Second), nats.AckNone(), nats.DeliverAll())
+	ci, err := sub.ConsumerInfo()
+	noErr(err, "ConsumerInfo FA")
+	eq([]interface{}{ci.Config.FlowControl, ci.Config.Heartbeat, ci.Delivered.Stream, ci.NumPending},
+		[]interface{}{true, time.Second, uint64(nFlow), uint64(0)}, "FA flow_control / idle_heartbeat / delivered / pending")
+	check(waitFor(5*time.Second, func() bool { return atomic.LoadInt64(&fcReplies) > 0 }),
+		"flow control: %d requests seen, %d answers", atomic.LoadInt64(&fcReqs), atomic.LoadInt64(&fcReplies))
+	check(atomic.LoadInt64(&fcReqs) > 0, "no FlowControl Request seen (%d answers)", atomic.LoadInt64(&fcReplies))
+	fmt.Printf("     %d FlowControl Requests, %d answers\n", atomic.LoadInt64(&fcReqs), atomic.LoadInt64(&fcReplies))
+	noErr(sub.Unsubscribe(), "Unsubscribe FA")
+
+	// An ordered consumer (ephemeral push, flow control, heartbeats) over the same stream.
+	osub := flowPush(sjs, "ordered consumer", nats.OrderedConsumer())
+	noErr(osub.Unsubscribe(), "Unsubscribe ordered")
+	noErr(js.DeleteStream("FLOW"), "delete FLOW")
+}
+
 var sections = []struct {
 	name string
 	desc string
@@ -1120,6 +1239,7 @@ var sections = []struct {
 	{"admin", "stream admin: idempotent create, 10058, 10065, limits, purge, delete, names, update", streamAdmin},
 	{"wqrules", "work-queue consumer rules 10098/10099/10100/10101", workQueueRules},
 	{"pullempty", "Fetch on an empty stream -> nats.ErrTimeout", pullEmpty},
+	{"flowcontrol", "50,000 x 1 KiB to a push subscriber with flow control, then to an ordered consumer", flowControl},
 }
 
 func main() {

@@ -5,8 +5,8 @@
 // consumer.fetch, one with consumer.consume), each on its own connection; some orders are nak'd
 // once (redelivered with deliveryCount 2), some termed (never again), the rest acked: every order
 // ends exactly once, byte-exact, and the stream is empty at the end (first_seq = last_seq + 1).
-// Then ack / nak / term one by one on a second stream. Every wait is bounded. Exit 0 pass, 1 fail,
-// 77 skip.
+// Then ack / nak / term one by one on a second stream, and nats.js's ordered pull and push
+// consumers over 5,000 messages of 1 KiB. Every wait is bounded. Exit 0 pass, 1 fail, 77 skip.
 "use strict";
 
 let nats, jsapi;
@@ -284,6 +284,61 @@ async function ackNakTerm() {
   eq(await jsm.streams.delete("RETRYJ"), true, "delete RETRYJ");
 }
 
+// Ordered consumers: nats.js's ordered pull consumer (consumers.get(stream)) and ordered push
+// consumer (consumers.getPushConsumer(stream): flow control and heartbeats) read 5,000 messages of
+// 1 KiB, every byte and sequence in order, with no consumer restart (consumer sequence = stream
+// sequence).
+const NO = 5000;
+function kib(i) {
+  const b = Buffer.alloc(1024);
+  b.write(`ord-${String(i).padStart(6, "0")}|`);
+  for (let k = 11; k < 1024; k++) b[k] = 65 + ((i * 31 + k) % 58);
+  return b;
+}
+
+async function orderedConsumers() {
+  const nc = await conn("js-ordered");
+  const jsm = await jetstreamManager(nc);
+  await freshStream(jsm, { name: "ORDJ", subjects: ["ordj.*"] });
+  const js = jetstream(nc);
+  let inflight = [];
+  for (let i = 0; i < NO; i++) {
+    inflight.push(js.publish(`ordj.${i % 5}`, kib(i)));
+    if (inflight.length >= 256) {
+      await Promise.all(inflight);
+      inflight = [];
+    }
+  }
+  await Promise.all(inflight);
+  const readAll = async (what, iter) => {
+    let i = 0;
+    const timer = setTimeout(() => iter.stop(), 60000);
+    try {
+      for await (const m of iter) {
+        if (m.seq !== i + 1 || m.info.streamSequence !== i + 1 || m.info.deliverySequence !== i + 1 ||
+          m.subject !== `ordj.${i % 5}` ||
+          Buffer.compare(Buffer.from(m.data), kib(i)) !== 0) {
+          throw new CheckFailed(`${what}: message ${i}: seq ${m.seq} on ${m.subject}, ${m.data.length} bytes`);
+        }
+        i++;
+        if (i === NO) break;
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+    eq(i, NO, `${what}: messages in order`);
+    checks += NO;
+  };
+  const t0 = Date.now();
+  const oc = await js.consumers.get("ORDJ");
+  await readAll("ordered pull consumer", await oc.consume({ max_messages: 256 }));
+  const t1 = Date.now();
+  const pc = await js.consumers.getPushConsumer("ORDJ");
+  await readAll("ordered push consumer", await pc.consume());
+  console.log(`     ordered pull ${((t1 - t0) / 1000).toFixed(1)} s, ordered push ${((Date.now() - t1) / 1000).toFixed(1)} s`);
+  eq(await jsm.streams.delete("ORDJ"), true, "delete ORDJ");
+}
+
 async function main() {
   if (!url) {
     console.log("SKIP: SLUICE_NATS_URL is not set (run through natsh.py run --jetstream)");
@@ -293,6 +348,7 @@ async function main() {
   console.log(`nats.js @nats-io/jetstream ${JSON.parse(require("fs").readFileSync(require("path").join(__dirname, "node_modules/@nats-io/jetstream/package.json"))).version} against ${url} (${kind})`);
   await section(`work queue: ${N} orders, publish with acks, 3 workers (fetch x2, consume), nak / term / ack, exactly once, empty`, workQueue);
   await section("ack / nak(delay) / term / ack_wait / working one by one", ackNakTerm);
+  await section(`ordered pull and push consumers: ${NO} messages of 1 KiB in order`, orderedConsumers);
   if (failures.length) {
     console.log(`FAIL: js_js_test: failed sections: ${failures.join(", ")}`);
     process.exit(1);

@@ -147,8 +147,16 @@ static void on_release(void *arg, void *target) {
 }
 static void on_inactive(void *arg) { (void)arg; ev("INACTIVE"); }
 
+/* Targets (< 64) whose requester went away: bit t set. */
+static uint64_t gone_targets;
+static bool on_interest(void *arg, void *target) {
+    (void)arg;
+    uintptr_t t = (uintptr_t)target;
+    return t >= 64 || !(gone_targets >> t & 1);
+}
+
 static const struct consumer_ops ops = {on_deliver, on_status, on_advisory, on_remove, on_dead_letter,
-                                        on_release, on_inactive, NULL};
+                                        on_release, on_inactive, NULL, on_interest};
 
 /* The events since the last call, then forgets them. */
 static char taken[sizeof events];
@@ -162,6 +170,7 @@ static void setup(void) {
     fs_reset();
     events[0] = 0;
     removes_seen = 0;
+    gone_targets = 0;
     quiet_deliveries = false;
     delivered_count = last_delivered_seq = 0;
 }
@@ -461,6 +470,82 @@ START_TEST(test_pull_requests_pending_and_round_robin) {
     info_is(c, 5, 5, 0, 0, 5, 0, 1, 0);
     consumer_free(c);
     take();
+}
+END_TEST
+
+/* nats-server matches the reply subject before delivering (nextWaiting) and in processWaiting:
+ * a request whose requester went away leaves silently, and the message goes to the next. */
+START_TEST(test_pull_interest_gone) {
+    struct consumer_config cfg = cfg_pull("G", NULL);
+    struct consumer *c = mk(&cfg, &sp_limits, 0);
+    ck_assert(pull(c, 1, 1, 30000, false, 0, 0, 0));
+    ck_assert(pull(c, 2, 1, 30000, false, 0, 0, 0));
+    info_is(c, 0, 0, 0, 0, 0, 0, 2, 0);
+    /* Request 1's inbox is gone: CONSUMER.INFO's processWaiting drops it, no 408. */
+    gone_targets = 1u << 1;
+    consumer_check_waiting(c, 10);
+    ck_assert_str_eq(take(), "X t1");
+    info_is(c, 0, 0, 0, 0, 0, 0, 1, 0);
+    /* Request 2's goes too, unnoticed until a message comes: it is not delivered to it. */
+    gone_targets |= 1u << 2;
+    ck_assert(pull(c, 3, 1, 30000, false, 0, 0, 20));
+    gone_targets &= ~(1u << 3);
+    ck_assert_str_eq(take(), "X t2");
+    fs_add("a", 10);
+    consumer_stream_appended(c, 1, 30);
+    ck_assert_str_eq(take(), "D t3 s1 c1 n1 p0|X t3");
+    /* A request to an inbox nobody listens to leaves at once. */
+    gone_targets |= 1u << 4;
+    ck_assert(pull(c, 4, 1, 30000, false, 0, 0, 40));
+    ck_assert_str_eq(take(), "X t4");
+    /* The head request going between two messages of a batch: the next one takes the rest. */
+    ck_assert(pull(c, 5, 2, 30000, false, 0, 0, 50));
+    ck_assert(pull(c, 6, 2, 30000, false, 0, 0, 50));
+    fs_add("a", 10);
+    consumer_stream_appended(c, 2, 60);
+    ck_assert_str_eq(take(), "D t5 s2 c2 n1 p0");
+    gone_targets |= 1u << 5;
+    fs_add("a", 10);
+    fs_add("a", 10);
+    consumer_stream_appended(c, 4, 70);
+    ck_assert_str_eq(take(), "X t5|D t6 s3 c3 n1 p1|D t6 s4 c4 n1 p0|X t6");
+    info_is(c, 4, 4, 0, 0, 4, 0, 0, 0);
+    consumer_free(c);
+}
+END_TEST
+
+/* Deleting the consumer ends each waiting request with 409 Consumer Deleted (no pending
+ * headers), in service order; consumer_free then has nothing left to release. */
+START_TEST(test_pull_consumer_deleted) {
+    struct consumer_config cfg = cfg_pull("D", NULL);
+    struct consumer *c = mk(&cfg, &sp_limits, 0);
+    ck_assert(pull(c, 1, 3, 30000, false, 0, 0, 0));
+    ck_assert(pull(c, 2, 1, 0, false, 0, 0, 0));
+    consumer_deleted(c);
+    ck_assert_str_eq(take(), "S t1 409 Consumer Deleted|X t1|S t2 409 Consumer Deleted|X t2");
+    info_is(c, 0, 0, 0, 0, 0, 0, 0, 0);
+    consumer_free(c);
+    ck_assert_str_eq(take(), "");
+}
+END_TEST
+
+/* Limits removing messages leave the delivered and ack floor sequences alone (resync only
+ * recounts); a purge moves them past what went (nats-server consumer.purge). */
+START_TEST(test_resync_and_purge) {
+    struct consumer_config cfg = cfg_pull("P", NULL);
+    for (int i = 0; i < 10; i++) fs_add("a", 1);
+    struct consumer *c = mk(&cfg, &sp_limits, 0);
+    ck_assert(pull(c, 1, 2, 0, false, 0, 0, 0));
+    ck_assert_str_eq(take(), "D t1 s1 c1 n1 p9|D t1 s2 c2 n1 p8|X t1");
+    for (int s = 1; s <= 5; s++) fs.m[s].gone = true; /* limits: 1..5 out, 1 and 2 were pending */
+    consumer_stream_resync(c, 10);
+    info_is(c, 2, 2, 2, 2, 0, 0, 0, 5);
+    for (int s = 6; s <= 8; s++) fs.m[s].gone = true; /* a purge up to 8 */
+    consumer_stream_purged(c, 20);
+    info_is(c, 2, 8, 2, 8, 0, 0, 0, 2);
+    ck_assert(pull(c, 2, 1, 0, false, 0, 0, 30));
+    ck_assert_str_eq(take(), "D t2 s9 c3 n1 p1|X t2");
+    consumer_free(c);
 }
 END_TEST
 
@@ -864,6 +949,29 @@ END_TEST
 
 /* ---- push ---- */
 
+/* The deliver subject losing its last subscriber stops push delivery at the next run (target
+ * NULL asked through ops.interest); the wiring turns it back on. */
+START_TEST(test_push_interest_gone) {
+    struct consumer_config cfg = cfg_pull("PI", NULL);
+    cfg.deliver_subject = "_INBOX.pi";
+    fs_add("a", 1);
+    struct consumer *c = mk(&cfg, &sp_limits, 0);
+    consumer_push_set_active(c, true, 0);
+    ck_assert(consumer_push_active(c));
+    ck_assert_str_eq(take(), "D t0 s1 c1 n1 p0");
+    gone_targets = 1; /* bit 0: the deliver subject */
+    fs_add("a", 1);
+    consumer_stream_appended(c, 2, 10);
+    ck_assert_str_eq(take(), "");
+    ck_assert(!consumer_push_active(c));
+    info_is(c, 1, 1, 0, 0, 1, 0, 0, 1);
+    gone_targets = 0;
+    consumer_push_set_active(c, true, 20);
+    ck_assert_str_eq(take(), "D t0 s2 c2 n1 p0");
+    consumer_free(c);
+}
+END_TEST
+
 START_TEST(test_push_delivery_heartbeat_flow_control) {
     struct consumer_config cfg = cfg_pull("PD", NULL);
     cfg.deliver_subject = "_INBOX.push";
@@ -1068,6 +1176,10 @@ static Suite *consumer_suite(void) {
     tcase_add_test(tc, test_pull_no_wait_and_expires);
     tcase_add_test(tc, test_pull_requests_pending_and_round_robin);
     tcase_add_test(tc, test_pull_requests_pending_status);
+    tcase_add_test(tc, test_pull_interest_gone);
+    tcase_add_test(tc, test_pull_consumer_deleted);
+    tcase_add_test(tc, test_resync_and_purge);
+    tcase_add_test(tc, test_push_interest_gone);
     tcase_add_test(tc, test_pull_max_bytes);
     tcase_add_test(tc, test_acks_raw_walkthrough);
     tcase_add_test(tc, test_ack_floor_out_of_order);

@@ -248,6 +248,40 @@ START_TEST(test_queue_grouping) {
 }
 END_TEST
 
+static bool any_is(const struct sub *s, void *arg) { return s == arg; }
+static bool any_true(const struct sub *s, void *arg) { (void)s, (void)arg; return true; }
+
+/* sublist_any walks the trie without the cache: a result in hand stays valid, even when the
+ * subjects asked for would evict it from a cached match. */
+START_TEST(test_any_leaves_results_valid) {
+    struct sublist *sl = sublist_new();
+    struct sub a = mk("in.*", NULL), b = mk("in.x", "q"), c = mk("other", NULL);
+    ck_assert_int_eq(sublist_insert(sl, &a), 0);
+    ck_assert_int_eq(sublist_insert(sl, &b), 0);
+    ck_assert_int_eq(sublist_insert(sl, &c), 0);
+    const struct sublist_result *r = match(sl, "other");
+    ck_assert(sublist_any(sl, "in.x", 4, any_is, &a));
+    ck_assert(sublist_any(sl, "in.x", 4, any_is, &b)); /* queue members count */
+    ck_assert(!sublist_any(sl, "in.x", 4, any_is, &c));
+    ck_assert(!sublist_any(sl, "in.x.y", 6, any_true, NULL));
+    ck_assert(!sublist_any(sl, "in..x", 5, any_true, NULL));
+    ck_assert(!sublist_any(sl, "", 0, any_true, NULL));
+    char subj[32];
+    for (int i = 0; i < 20000; i++) {
+        int n = snprintf(subj, sizeof subj, "in.%d", i);
+        FAST_ASSERT(sublist_any(sl, subj, (size_t)n, any_is, &a), "in.%d", i);
+    }
+    ck_assert_uint_eq(r->psub_count, 1);
+    ck_assert_ptr_eq(r->psubs[0], &c);
+    sublist_remove(sl, &a);
+    ck_assert(!sublist_any(sl, "in.y", 4, any_true, NULL));
+    ck_assert(sublist_any(sl, "in.x", 4, any_true, NULL));
+    sublist_remove(sl, &b);
+    sublist_remove(sl, &c);
+    sublist_free(sl);
+}
+END_TEST
+
 START_TEST(test_same_owner_several_subs) {
     struct sublist *sl = sublist_new();
     int conn;
@@ -588,6 +622,7 @@ int main(void) {
     tcase_add_test(tc, test_literal_invalidation);
     tcase_add_test(tc, test_cache_eviction);
     tcase_add_loop_test(tc, test_cross_check_random, 0, 4);
+    tcase_add_test(tc, test_any_leaves_results_valid);
     tcase_add_test(tc, test_100k_subscriptions);
     tcase_add_test(tc, test_bench_cache_hit);
     suite_add_tcase(s, tc);
