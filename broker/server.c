@@ -193,57 +193,23 @@ int broker_start(struct broker *b, const struct sl_config *cfg) {
         broker_signals_restore(b);
         return -1;
     }
-    if (broker_store_open(b) != 0) {
-        loop_close(&b->loop);
-        broker_signals_restore(b);
-        return -1;
-    }
+    /* Each step that fails undoes the ones before it, in reverse (the labels at the end). */
+    if (broker_store_open(b) != 0) goto fail_loop;
     sl_err te = topics_open(&b->topics, b->store, b->cfg.data_dir, &b->cfg.log);
     if (te != SL_OK) {
         SL_ERROR("cannot open the topic registry: %s", sl_err_str(te));
-        store_close(b->store);
-        loop_close(&b->loop);
-        broker_signals_restore(b);
-        return -1;
+        goto fail_store;
     }
     if (b->cfg.jetstream && streams_open(&b->streams, b->store, b->topics) != SL_OK) {
         SL_ERROR("cannot open the streams");
-        topics_close(b->topics);
-        store_close(b->store);
-        loop_close(&b->loop);
-        broker_signals_restore(b);
-        return -1;
+        goto fail_topics;
     }
     if (b->streams) streams_set_dlq_default(b->streams, b->cfg.jetstream_dlq);
-    if (kafka_server_start(&b->kafka, &b->cfg, &b->loop, b->store, b->topics) != 0) {
-        streams_close(b->streams);
-        topics_close(b->topics);
-        store_close(b->store);
-        loop_close(&b->loop);
-        broker_signals_restore(b);
-        return -1;
-    }
+    if (kafka_server_start(&b->kafka, &b->cfg, &b->loop, b->store, b->topics) != 0) goto fail_streams;
     b->kafka_running = true;
-    if (nats_server_start(&b->nats, &b->cfg, &b->loop) != 0) {
-        kafka_server_stop(&b->kafka);
-        streams_close(b->streams);
-        topics_close(b->topics);
-        store_close(b->store);
-        loop_close(&b->loop);
-        broker_signals_restore(b);
-        return -1;
-    }
+    if (nats_server_start(&b->nats, &b->cfg, &b->loop) != 0) goto fail_kafka;
     b->nats_running = true;
-    if (monitor_start(b) != 0) {
-        nats_server_stop(&b->nats);
-        kafka_server_stop(&b->kafka);
-        streams_close(b->streams);
-        topics_close(b->topics);
-        store_close(b->store);
-        loop_close(&b->loop);
-        broker_signals_restore(b);
-        return -1;
-    }
+    if (monitor_start(b) != 0) goto fail_nats;
     b->http_running = true;
     if (b->streams) {
         b->js_ingest = js_ingest_new(&b->nats, b->streams);
@@ -265,6 +231,24 @@ int broker_start(struct broker *b, const struct sl_config *cfg) {
                 (unsigned long long)stats->scanned_bytes, (unsigned long long)stats->truncated_bytes,
                 (unsigned long long)stats->rebuilt_indexes);
     return 0;
+
+fail_nats:
+    nats_server_stop(&b->nats);
+    b->nats_running = false;
+fail_kafka:
+    kafka_server_stop(&b->kafka);
+    b->kafka_running = false;
+fail_streams:
+    streams_close(b->streams);
+    b->streams = NULL;
+fail_topics:
+    topics_close(b->topics);
+fail_store:
+    store_close(b->store);
+fail_loop:
+    loop_close(&b->loop);
+    broker_signals_restore(b);
+    return -1;
 }
 
 void broker_run(struct broker *b) {

@@ -126,6 +126,7 @@ void group_config_defaults(struct group_config *c) {
     c->max_session_timeout_ms = 1800000;
     c->initial_rebalance_delay_ms = 0;
     c->max_size = 0;
+    c->stats = NULL;
 }
 
 /* ---- members ---- */

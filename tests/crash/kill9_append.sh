@@ -83,7 +83,9 @@ tear() {
     case $mode in
         0) n=$(( 1 + RANDOM % 8192 )); head -c "$n" /dev/urandom >> "$seg"; tear_desc="garbage $n B" ;;
         1) n=$(( 1 + RANDOM % 8192 )); head -c "$n" /dev/zero >> "$seg"; tear_desc="zeros $n B" ;;
-        2) n=$(( 1 + RANDOM % (len - 1) )); head -c "$n" "$work/next.batch" >> "$seg"
+        # At least the base offset and the length: a shorter cut can be all zeros (a base
+        # offset below 2^32), which is preallocation as far as recovery can know.
+        2) n=$(( 12 + RANDOM % (len - 12) )); head -c "$n" "$work/next.batch" >> "$seg"
            tear_desc="next batch cut at $n of $len B" ;;
         3) pos=$(( 16 + RANDOM % (len - 16) ))
            byte=$(od -An -tu1 -j "$pos" -N1 "$work/next.batch" | tr -d ' ')
