@@ -1104,6 +1104,8 @@ size_t consumer_memory_bytes(const struct consumer *c) {
 
 #define STATE_VERSION 1
 
+bool consumer_is_dirty(const struct consumer *c) { return c->dirty; }
+
 bool consumer_take_dirty(struct consumer *c) {
     bool d = c->dirty;
     c->dirty = false;

@@ -320,6 +320,8 @@ size_t consumer_memory_bytes(const struct consumer *c);
 /* True once since the last call if the durable state changed (deliveries, acks, naks, terms,
  * dead letters): the wiring writes consumer_encode_state to its kvlog key then. */
 bool consumer_take_dirty(struct consumer *c);
+/* Whether the state changed since the last consumer_take_dirty (without taking it). */
+bool consumer_is_dirty(const struct consumer *c);
 /* Upper bound of the encoded size right now. */
 size_t consumer_state_size_max(const struct consumer *c);
 /* Writes the state into buf (cap bytes); returns its length, 0 when cap is too small. */

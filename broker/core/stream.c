@@ -42,6 +42,10 @@ enum stream_deleted_tag { STREAM_DTAG_FLOOR = 1, STREAM_DTAG_SEQS = 2 };
 
 #define STREAM_SUBJ_NONE UINT32_MAX
 #define STREAM_AGE_CHECK_MS 1000
+/* A work queue acked at 10 k/s would write its deleted-set record, and fdatasync the metadata
+ * log, on every loop turn: at most one write per this period instead. Acks that must be durable
+ * (AckSync) flush at once through streams_persist_now. */
+#define STREAM_PERSIST_PACE_MS 10
 #define STREAM_READ_AHEAD_BYTES (64u << 10) /* stream_get reads whole batches up to this much at once */
 #define STREAM_MSGID_BUCKETS_MIN 256
 
@@ -132,6 +136,7 @@ struct streams {
     char dlq_default[STREAM_NAME_MAX + 1]; /* template of the default dead-letter stream's name */
     struct loop_timer age_timer;
     struct loop_timer persist_timer;
+    uint64_t last_persist_ms; /* monotonic: paces the deleted-set records (STREAM_PERSIST_PACE_MS) */
 };
 
 static void streams_read_forget(struct streams *ss, const struct stream *s);
@@ -430,7 +435,8 @@ static void stream_persist(struct stream *s) {
 static void stream_mark_dirty(struct stream *s) {
     s->dirty = true;
     struct loop *l = streams_loop(s->ss);
-    if (!loop_timer_armed(&s->ss->persist_timer)) loop_timer_add(l, &s->ss->persist_timer, loop_mono_ms(l));
+    uint64_t at = SL_MAX(loop_mono_ms(l), s->ss->last_persist_ms + STREAM_PERSIST_PACE_MS);
+    if (!loop_timer_armed(&s->ss->persist_timer)) loop_timer_add(l, &s->ss->persist_timer, at);
 }
 
 static bool deleted_insert(struct stream *s, uint64_t seq) {
@@ -1161,8 +1167,15 @@ static void streams_age_fire(struct loop_timer *t, uint64_t mono_ms) {
 
 static void streams_persist_fire(struct loop_timer *t, uint64_t mono_ms) {
     struct streams *ss = sl_container_of(t, struct streams, persist_timer);
-    (void)mono_ms;
     for (uint32_t i = 0; i < ss->count; i++) stream_persist(ss->arr[i]);
+    ss->last_persist_ms = mono_ms;
+}
+
+void streams_persist_now(struct streams *ss) {
+    if (!ss || !loop_timer_armed(&ss->persist_timer)) return; /* armed exactly while a stream is dirty */
+    struct loop *l = streams_loop(ss);
+    loop_timer_del(l, &ss->persist_timer);
+    streams_persist_fire(&ss->persist_timer, loop_mono_ms(l));
 }
 
 static void streams_topic_deleted(void *arg, struct topic *tp) {

@@ -106,6 +106,9 @@ sl_err streams_open(struct streams **out, struct store *st, struct topics *t);
 /* Detaches from the partitions (the topics stay open); call before topics_close. */
 void streams_close(struct streams *ss);
 
+/* Writes every changed deleted set now (the metadata log makes them durable with whatever else
+ * it holds): callers whose acks must be durable together with the removals they made. */
+void streams_persist_now(struct streams *ss);
 uint32_t streams_count(const struct streams *ss);
 /* Streams in creation order (a delete moves the last one into its place); NULL past the end. */
 struct stream *streams_at(const struct streams *ss, uint32_t i);

@@ -22,6 +22,7 @@
 
 #define JSD_TYPE "io.nats.jetstream.api.v1."
 #define JSD_NAME_MAX 255
+#define JSD_STATE_PACE_MS 10 /* consumer state records: at most one write per this (see struct js_deliver) */
 
 struct jsd_stream;
 
@@ -85,6 +86,12 @@ struct js_deliver {
     struct loop_timer timer;
     uint64_t next_id;
     uint64_t dlq_appends, wq_removals; /* /metrics */
+    /* Consumer state records are written at most once per JSD_STATE_PACE_MS (a consumer acked
+     * at 10 k/s would otherwise write, and fdatasync, the metadata log every loop turn), at once
+     * while AckSync replies wait for them. A crash may bring back a plain ack of the last few
+     * milliseconds as a redelivery; never an AckSync'd one. */
+    uint64_t last_state_ms;
+    struct loop_timer state_timer;
     /* AckSync replies: an ack's reply goes out only once the consumer state that holds the ack
      * is durable, so a reply the client saw never comes back as a redelivery after a crash.
      * held: acked since the last state write; waiting: covered by the write ack_w waits for. */
@@ -423,6 +430,19 @@ static void jsd_unpersist(struct js_deliver *jd, struct jsd_consumer *jc) {
 }
 
 /* Writes the state of every consumer that changed; true if any was written. */
+static bool jsd_states_dirty(const struct js_deliver *jd) {
+    for (const struct jsd_stream *st = jd->streams; st; st = st->next)
+        for (const struct jsd_consumer *jc = st->head; jc; jc = jc->next)
+            if (!jc->doomed && consumer_is_dirty(jc->c)) return true;
+    return false;
+}
+
+/* The pacing timer only wakes the loop: its before-sleep hook writes the states. */
+static void jsd_state_timer_fire(struct loop_timer *t, uint64_t now_ms) {
+    (void)t;
+    (void)now_ms;
+}
+
 static bool jsd_persist_states(struct js_deliver *jd) {
     bool any = false;
     for (struct jsd_stream *st = jd->streams; st; st = st->next)
@@ -607,7 +627,18 @@ static void jsd_before_sleep(void *arg, struct loop_time now) {
         }
         st->seen_foreign_removals = fr;
     }
-    if (jd->kv && jsd_persist_states(jd)) any = true;
+    if (jd->kv) {
+        if (jd->held || now.mono_ms - jd->last_state_ms >= JSD_STATE_PACE_MS) {
+            /* The removals those acks made go in the same metadata batch. */
+            if (jd->held) streams_persist_now(jd->ss);
+            if (jsd_persist_states(jd)) {
+                any = true;
+                jd->last_state_ms = now.mono_ms;
+            }
+        } else if (!loop_timer_armed(&jd->state_timer) && jsd_states_dirty(jd)) {
+            loop_timer_add(jd->loop, &jd->state_timer, jd->last_state_ms + JSD_STATE_PACE_MS);
+        }
+    }
     if (jd->held && !jd->ack_w_armed) jsd_ack_replies_arm(jd);
     jsd_forget(jd);
     if (any) loop_timer_add(jd->loop, &jd->timer, now.mono_ms);
@@ -1464,6 +1495,7 @@ struct js_deliver *js_deliver_start(struct nats_server *ns, struct loop *l, stru
     jd->api = api;
     jd->held_tail = &jd->held;
     jd->timer.fire = jsd_on_timer;
+    jd->state_timer.fire = jsd_state_timer_fire;
     static const struct jsapi_consumer_ops ops = {jsd_request,     jsd_count,         jsd_total,
                                                   jsd_stream_gone, jsd_stream_purged, jsd_msg_removed};
     jsapi_set_consumer_ops(api, &ops, jd);
@@ -1478,6 +1510,7 @@ void js_deliver_stop(struct js_deliver *jd) {
     static const struct jsapi_consumer_ops none = {0};
     jsapi_set_consumer_ops(jd->api, &none, NULL);
     loop_remove_before_sleep(jd->loop, jd);
+    loop_timer_del(jd->loop, &jd->state_timer);
     loop_timer_del(jd->loop, &jd->timer);
     /* Create replies still waiting are dropped: their waiters fire later, detached. */
     while (jd->parks) {
