@@ -2,6 +2,7 @@
 #include "base/base.h"
 
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static void sl_oom(size_t n) {
@@ -46,4 +47,12 @@ bool sl_file_commit(FILE *f, const char *path, bool sync) {
     if (ok && rename(tmp, path) == 0) return true;
     unlink(tmp);
     return false;
+}
+
+void sl_rfc3339_ms(char *out, size_t cap, uint64_t ms) {
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    size_t n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, cap - n, ".%03uZ", (unsigned)(ms % 1000));
 }

@@ -53,6 +53,9 @@ static inline void sl_store_be64(uint8_t *p, uint64_t v) {
  * any failure). The directory is not synced: a lost rename leaves the old version. */
 FILE *sl_file_begin(const char *path);
 bool sl_file_commit(FILE *f, const char *path, bool sync);
+/* A wall-clock time in ms since the epoch as RFC 3339 UTC with milliseconds
+ * ("2026-12-04T16:41:56.453Z", as Go's time.Time marshals); cap >= 32. */
+void sl_rfc3339_ms(char *out, size_t cap, uint64_t ms);
 
 /* Allocation failure is not recoverable in a broker that sized its limits at startup. */
 void *sl_xmalloc(size_t n);

@@ -18,14 +18,6 @@
 #include "broker/nats/nats_monitor.h"
 #include "storage/store.h"
 
-static void rfc3339(char *out, size_t cap, uint64_t ms) {
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    size_t n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, cap - n, ".%03uZ", (unsigned)(ms % 1000));
-}
-
 /* Go's time.Duration.String() for whole seconds, as nats-server's uptime ("1h2m3s"). */
 static void go_duration(char *out, size_t cap, uint64_t secs) {
     uint64_t d = secs / 86400, h = secs / 3600 % 24, m = secs / 60 % 60, s = secs % 60;
@@ -66,9 +58,9 @@ static void route_varz(void *arg, const struct http_request *rq, struct http_res
     nats_server_varz(&b->nats, o);
     uint64_t now = loop_clock_ms();
     char ts[40], up[64];
-    rfc3339(ts, sizeof(ts), b->start_wall_ms);
+    sl_rfc3339_ms(ts, sizeof(ts), b->start_wall_ms);
     json_object_set_new(o, "start", json_string(ts));
-    rfc3339(ts, sizeof(ts), now);
+    sl_rfc3339_ms(ts, sizeof(ts), now);
     json_object_set_new(o, "now", json_string(ts));
     go_duration(up, sizeof(up), (now - b->start_wall_ms) / 1000);
     json_object_set_new(o, "uptime", json_string(up));
@@ -144,7 +136,7 @@ static void route_jsz(void *arg, const struct http_request *rq, struct http_resp
                                               (json_int_t)st.first_seq, "last_seq", (json_int_t)st.last_seq));
     }
     char ts[40];
-    rfc3339(ts, sizeof(ts), loop_clock_ms());
+    sl_rfc3339_ms(ts, sizeof(ts), loop_clock_ms());
     json_t *o = json_object();
     json_object_set_new(o, "server_id", json_string(b->nats.server_id));
     json_object_set_new(o, "now", json_string(ts));

@@ -16,14 +16,6 @@
 #include "broker/nats/nats_monitor.h"
 #include "broker/nats/sublist.h"
 
-static void rfc3339(char *out, size_t cap, uint64_t ms) {
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    size_t n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, cap - n, ".%03uZ", (unsigned)(ms % 1000));
-}
-
 void nats_server_varz(struct nats_server *ns, json_t *o) {
     const struct sl_config *cfg = ns->cfg;
     json_object_set_new(o, "server_id", json_string(ns->server_id));
@@ -94,7 +86,7 @@ void nats_server_connz(struct nats_server *ns, json_t *o, uint32_t offset, uint3
     connz_sort = sort;
     qsort(v, k, sizeof(*v), connz_cmp);
     char ts[40];
-    rfc3339(ts, sizeof(ts), now_ms);
+    sl_rfc3339_ms(ts, sizeof(ts), now_ms);
     json_object_set_new(o, "server_id", json_string(ns->server_id));
     json_object_set_new(o, "now", json_string(ts));
     json_object_set_new(o, "num_connections", json_integer(offset < k ? SL_MIN(limit, k - offset) : 0));
@@ -117,7 +109,7 @@ void nats_server_connz(struct nats_server *ns, json_t *o, uint32_t offset, uint3
         json_object_set_new(e, "type", json_string("nats"));
         json_object_set_new(e, "ip", json_string(ip));
         json_object_set_new(e, "port", json_integer(port));
-        rfc3339(ts, sizeof(ts), nc->start_ms);
+        sl_rfc3339_ms(ts, sizeof(ts), nc->start_ms);
         json_object_set_new(e, "start", json_string(ts));
         json_object_set_new(e, "pending_bytes", json_integer((json_int_t)(nc->out_len + nc->c->out_bytes)));
         json_object_set_new(e, "in_msgs", json_integer((json_int_t)nc->in_msgs));
