@@ -100,16 +100,6 @@ struct js_deliver {
     struct log_waiter ack_w;
     bool ack_w_armed;
     struct jsd_park *parks; /* create replies waiting for durability */
-    /* The last message read back here (stream_get: its spans live until the next read of any
-     * stream), so that a delivery reuses the read its consumer made to size the message
-     * instead of reading the log twice. Forgotten whenever control may leave this file (a
-     * publish, an append, a removal) and at the end of every event (jsd_rearm), since code
-     * running then may read another message. */
-    struct {
-        struct stream *s;
-        struct stream_msg m;
-        bool valid;
-    } last;
 };
 
 struct jsd_ack_reply {
@@ -145,23 +135,6 @@ static uint64_t view_first_seq(void *arg) {
 }
 static uint64_t view_last_seq(void *arg) { return jsd_ready_seq(arg); }
 
-/* stream_get through the one-message memory above. */
-static sl_err jsd_get(struct js_deliver *jd, struct stream *s, uint64_t seq, struct stream_msg *out) {
-    if (jd->last.valid && jd->last.s == s && jd->last.m.seq == seq) {
-        *out = jd->last.m;
-        return SL_OK;
-    }
-    sl_err e = stream_get(s, seq, out);
-    jd->last.valid = e == SL_OK;
-    if (e == SL_OK) {
-        jd->last.s = s;
-        jd->last.m = *out;
-    }
-    return e;
-}
-
-static void jsd_forget(struct js_deliver *jd) { jd->last.valid = false; }
-
 static char jsd_subject_buf[1024];
 
 /* From the stream's index: a delivery must not read the message from the log twice. */
@@ -183,14 +156,13 @@ static uint64_t view_seq_for_time(void *arg, int64_t ts_ns) {
     for (uint64_t seq = stream_next_seq(st->s, (struct span){0}, view_first_seq(arg)); seq;
          seq = stream_next_seq(st->s, (struct span){0}, seq + 1)) {
         struct stream_msg m;
-        if (jsd_get(st->jd, st->s, seq, &m) == SL_OK && m.time_ms * 1000000 >= ts_ns) return seq;
+        if (stream_get(st->s, seq, &m) == SL_OK && m.time_ms * 1000000 >= ts_ns) return seq;
     }
     return stream_last_seq(st->s) + 1;
 }
 static uint64_t view_last_for_subject(void *arg, const char *subject) {
     struct jsd_stream *st = arg;
     struct stream_msg m;
-    jsd_forget(st->jd); /* it reads through the same buffer */
     if (stream_get_last_for_subject(st->s, span_str(subject), &m) != SL_OK) return 0;
     return m.seq;
 }
@@ -200,7 +172,7 @@ static uint64_t view_last_for_subject(void *arg, const char *subject) {
 static void jsd_deliver(void *arg, const struct consumer_delivery *d) {
     struct jsd_consumer *jc = arg;
     struct stream_msg m;
-    if (jsd_get(jc->jd, jc->st->s, d->stream_seq, &m) != SL_OK) return;
+    if (stream_get(jc->st->s, d->stream_seq, &m) != SL_OK) return;
     char ack[600];
     int n = snprintf(ack, sizeof(ack), "$JS.ACK.%s.%s.%llu.%llu.%llu.%lld.%llu", stream_name(jc->st->s), jc->name,
                      (unsigned long long)d->deliveries, (unsigned long long)d->stream_seq,
@@ -216,13 +188,11 @@ static void jsd_deliver(void *arg, const struct consumer_delivery *d) {
     }
     nats_server_publish_to(jc->jd->ns, route, m.subject, (struct span){(const uint8_t *)ack, (uint32_t)n}, m.hdr,
                            m.payload);
-    jsd_forget(jc->jd);
     jc->delivered_active_ns = jsd_wall_ns(jc->jd);
 }
 
 static void jsd_status(void *arg, const struct consumer_status *s) {
     struct jsd_consumer *jc = arg;
-    jsd_forget(jc->jd);
     struct span to;
     char fc[600];
     if (s->target) {
@@ -268,7 +238,6 @@ static void jsd_random_id(struct js_deliver *jd, char *out) {
 static void jsd_advisory(void *arg, enum consumer_advisory_kind kind, uint64_t stream_seq, uint64_t consumer_seq,
                          uint64_t deliveries) {
     struct jsd_consumer *jc = arg;
-    jsd_forget(jc->jd);
     static const char *const subj[] = {"MAX_DELIVERIES", "MSG_TERMINATED", "MSG_NAKED"};
     static const char *const type[] = {"max_deliver", "terminated", "nak"};
     char id[23], ts[64], subject[600], body[1024];
@@ -298,14 +267,13 @@ static void jsd_remove(void *arg, uint64_t stream_seq) {
     if (stream_config(s)->retention == TOPIC_RETENTION_INTEREST) {
         char subject[1024] = "";
         struct stream_msg m;
-        if (jsd_get(jc->jd, s, stream_seq, &m) != SL_OK) return;
+        if (stream_get(s, stream_seq, &m) != SL_OK) return;
         uint32_t n = SL_MIN(m.subject.len, (uint32_t)sizeof(subject) - 1);
         memcpy(subject, m.subject.p, n);
         subject[n] = 0;
         for (struct jsd_consumer *o = jc->st->head; o; o = o->next)
             if (o != jc && !consumer_acked(o->c, stream_seq, subject)) return;
     }
-    jsd_forget(jc->jd);
     if (stream_remove(s, stream_seq) == SL_OK) jc->jd->wq_removals++;
 }
 
@@ -325,7 +293,7 @@ static void jsd_dead_letter(void *arg, uint64_t stream_seq, uint64_t deliveries,
     struct stream *dlq = streams_dlq_of(jd->ss, jc->st->s, &subject);
     struct stream_msg m;
     jc->keep_seq = strcmp(reason, "max_deliveries") ? 0 : stream_seq; /* until the copy is made */
-    if (!dlq || jsd_get(jd, jc->st->s, stream_seq, &m) != SL_OK) return;
+    if (!dlq || stream_get(jc->st->s, stream_seq, &m) != SL_OK) return;
     struct stream_header h[JSD_DLQ_HEADERS_MAX + 6];
     uint32_t n = m.hdr.len ? js_headers_parse(m.hdr, h, JSD_DLQ_HEADERS_MAX) : 0;
     char seq_s[24], del_s[24];
@@ -340,7 +308,6 @@ static void jsd_dead_letter(void *arg, uint64_t stream_seq, uint64_t deliveries,
     d->fn = jsd_dlq_done;
     sl_err e = stream_append(dlq, span_str(subject), h, n, m.payload, loop_now_ms(jd->loop), d);
     if (e == SL_OK) jd->dlq_appends++;
-    jsd_forget(jd);
     if (e) {
         SL_WARN("dead-letter append to %s refused: %s", stream_name(dlq), sl_err_str(e));
         free(d);
@@ -530,7 +497,6 @@ static void jsd_stream_drop(struct js_deliver *jd, struct jsd_stream *st, bool f
 
 /* Called at the end of every event that ran consumers. */
 static void jsd_rearm(struct js_deliver *jd) {
-    jsd_forget(jd);
     uint64_t best = CONSUMER_NO_DEADLINE;
     for (struct jsd_stream *st = jd->streams; st; st = st->next)
         for (struct jsd_consumer *jc = st->head; jc; jc = jc->next) {
@@ -640,7 +606,6 @@ static void jsd_before_sleep(void *arg, struct loop_time now) {
         }
     }
     if (jd->held && !jd->ack_w_armed) jsd_ack_replies_arm(jd);
-    jsd_forget(jd);
     if (any) loop_timer_add(jd->loop, &jd->timer, now.mono_ms);
 }
 
