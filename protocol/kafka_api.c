@@ -185,7 +185,7 @@ void kafka_encode_api_versions_resp(struct kw *w, int16_t version, int16_t error
                                     int32_t throttle_ms) {
     SL_ASSERT(kafka_api_supported(KAFKA_API_VERSIONS, version));
     bool flex = kafka_api_flexible(KAFKA_API_VERSIONS, version);
-    kw_i16(w, error_code); /* ErrorCode */
+    kw_error(w, error_code); /* ErrorCode */
     kw_array(w, flex, KAFKA_SLOT_COUNT); /* ApiKeys */
     for (uint32_t i = 0; i < KAFKA_SLOT_COUNT; i++) {
         kw_i16(w, kafka_apis[i].key);         /* ApiKey */

@@ -102,7 +102,7 @@ void kafka_encode_create_topics_req(struct kw *w, int16_t v, const struct kafka_
 static void enc_create_topics_result(struct kw *w, int16_t v, bool flex, const struct kafka_create_topics_result *t) {
     enc_str(w, flex, t->name);                      /* Name */
     if (v >= 7) kw_uuid(w, t->topic_id);            /* TopicId: v7+ */
-    kw_i16(w, t->error_code);                       /* ErrorCode */
+    kw_error(w, t->error_code);                       /* ErrorCode */
     if (v >= 1) enc_nstr(w, flex, t->error_message); /* ErrorMessage: v1+ */
     if (v >= 5) {
         kw_i32(w, t->num_partitions);     /* NumPartitions: v5+ */
@@ -124,7 +124,7 @@ static void enc_create_topics_result(struct kw *w, int16_t v, bool flex, const s
         kw_uvarint(w, 1);
         kw_uvarint(w, 0);
         kw_uvarint(w, 2);
-        kw_i16(w, t->topic_config_error_code);
+        kw_error(w, t->topic_config_error_code);
     } else {
         kw_uvarint(w, 0);
     }
@@ -241,7 +241,7 @@ void kafka_encode_delete_topics_resp(struct kw *w, int16_t v, const struct kafka
         if (v >= 6) enc_nstr(w, flex, t->name); /* Name: nullable v6+ */
         else enc_str(w, flex, t->name);
         if (v >= 6) kw_uuid(w, t->topic_id);             /* TopicId: v6+ */
-        kw_i16(w, t->error_code);                        /* ErrorCode */
+        kw_error(w, t->error_code);                        /* ErrorCode */
         if (v >= 5) enc_nstr(w, flex, t->error_message); /* ErrorMessage: v5+ */
         kw_tags(w, flex);
     }
@@ -323,7 +323,7 @@ void kafka_encode_create_partitions_resp(struct kw *w, int16_t v, const struct k
     enc_count(w, flex, resp->result_count, false); /* Results */
     for (int32_t i = 0; i < resp->result_count; i++) {
         enc_str(w, flex, resp->results[i].name);
-        kw_i16(w, resp->results[i].error_code);
+        kw_error(w, resp->results[i].error_code);
         enc_nstr(w, flex, resp->results[i].error_message);
         kw_tags(w, flex);
     }
@@ -416,7 +416,7 @@ void kafka_encode_describe_configs_resp(struct kw *w, int16_t v, const struct ka
     enc_count(w, flex, resp->result_count, false); /* Results */
     for (int32_t i = 0; i < resp->result_count; i++) {
         const struct kafka_describe_configs_result *res = &resp->results[i];
-        kw_i16(w, res->error_code);
+        kw_error(w, res->error_code);
         enc_nstr(w, flex, res->error_message);
         kw_i8(w, res->resource_type);
         enc_str(w, flex, res->resource_name);
@@ -526,7 +526,7 @@ static void enc_alter_configs_results(struct kw *w, bool flex, int32_t throttle_
     kw_i32(w, throttle_time_ms);  /* ThrottleTimeMs */
     enc_count(w, flex, n, false); /* Responses */
     for (int32_t i = 0; i < n; i++) {
-        kw_i16(w, results[i].error_code);
+        kw_error(w, results[i].error_code);
         enc_nstr(w, flex, results[i].error_message);
         kw_i8(w, results[i].resource_type);
         enc_str(w, flex, results[i].resource_name);
@@ -689,7 +689,7 @@ void kafka_encode_delete_records_resp(struct kw *w, int16_t v, const struct kafk
         for (int32_t j = 0; j < t->partition_count; j++) {
             kw_i32(w, t->partitions[j].partition_index);
             kw_i64(w, t->partitions[j].low_watermark);
-            kw_i16(w, t->partitions[j].error_code);
+            kw_error(w, t->partitions[j].error_code);
             kw_tags(w, flex);
         }
         kw_tags(w, flex);

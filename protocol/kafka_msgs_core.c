@@ -96,7 +96,7 @@ void kafka_encode_metadata_req(struct kw *w, int16_t version,
 
 static void metadata_write_part(struct kw *w, int16_t version, bool flex,
                                 const struct kafka_metadata_part *p) {
-    kw_i16(w, p->error_code);                   /* ErrorCode */
+    kw_error(w, p->error_code);                   /* ErrorCode */
     kw_i32(w, p->partition_index);              /* PartitionIndex */
     kw_i32(w, p->leader_id);                    /* LeaderId */
     if (version >= 7) kw_i32(w, p->leader_epoch); /* LeaderEpoch: v7+ */
@@ -109,7 +109,7 @@ static void metadata_write_part(struct kw *w, int16_t version, bool flex,
 
 static void metadata_write_topic(struct kw *w, int16_t version, bool flex,
                                  const struct kafka_metadata_topic_resp *t) {
-    kw_i16(w, t->error_code);                       /* ErrorCode */
+    kw_error(w, t->error_code);                       /* ErrorCode */
     kafka_write_str(w, flex, t->name);              /* Name */
     if (version >= 10) kw_uuid(w, t->topic_id);     /* TopicId: v10+ */
     if (version >= 1) kw_bool(w, t->is_internal);   /* IsInternal: v1+ */
@@ -258,7 +258,7 @@ void kafka_encode_produce_req(struct kw *w, int16_t version, const struct kafka_
 static void produce_write_part(struct kw *w, int16_t version, bool flex,
                                const struct kafka_produce_part_resp *p) {
     kw_i32(w, p->index);        /* Index */
-    kw_i16(w, p->error_code);   /* ErrorCode */
+    kw_error(w, p->error_code);   /* ErrorCode */
     kw_i64(w, p->base_offset);  /* BaseOffset */
     if (version >= 2) kw_i64(w, p->log_append_time_ms); /* LogAppendTimeMs: v2+ */
     if (version >= 5) kw_i64(w, p->log_start_offset);   /* LogStartOffset: v5+ */
@@ -441,7 +441,7 @@ void kafka_encode_fetch_resp_begin(struct kw *w, int16_t version, int32_t thrott
     bool flex = kafka_api_flexible(KAFKA_FETCH, version);
     if (version >= 1) kw_i32(w, throttle_ms); /* ThrottleTimeMs: v1+ */
     if (version >= 7) {
-        kw_i16(w, error_code); /* ErrorCode: v7+ */
+        kw_error(w, error_code); /* ErrorCode: v7+ */
         kw_i32(w, session_id); /* SessionId: v7+ */
     }
     kw_array(w, flex, topic_count); /* Responses */
@@ -459,7 +459,7 @@ void kafka_encode_fetch_partition_begin(struct kw *w, int16_t version,
                                         int32_t records_len) {
     bool flex = kafka_api_flexible(KAFKA_FETCH, version);
     kw_i32(w, p->partition_index); /* PartitionIndex */
-    kw_i16(w, p->error_code);      /* ErrorCode */
+    kw_error(w, p->error_code);      /* ErrorCode */
     kw_i64(w, p->high_watermark);  /* HighWatermark */
     if (version >= 4) kw_i64(w, p->last_stable_offset); /* LastStableOffset: v4+ */
     if (version >= 5) kw_i64(w, p->log_start_offset);   /* LogStartOffset: v5+ */
@@ -625,7 +625,7 @@ void kafka_encode_list_offsets_resp(struct kw *w, int16_t version,
         for (int32_t j = 0; j < t->partition_count; j++) {
             const struct kafka_list_offsets_part_resp *p = &t->partitions[j];
             kw_i32(w, p->partition_index);
-            kw_i16(w, p->error_code);
+            kw_error(w, p->error_code);
             if (version == 0) { /* OldStyleOffsets: v0 */
                 kw_array(w, flex, p->old_style_offset_count);
                 for (int32_t k = 0; k < p->old_style_offset_count; k++)
@@ -722,7 +722,7 @@ void kafka_encode_init_producer_id_resp(struct kw *w, int16_t version,
     SL_ASSERT(kafka_api_supported(KAFKA_INIT_PRODUCER_ID, version));
     bool flex = kafka_api_flexible(KAFKA_INIT_PRODUCER_ID, version);
     kw_i32(w, resp->throttle_time_ms); /* ThrottleTimeMs */
-    kw_i16(w, resp->error_code);       /* ErrorCode */
+    kw_error(w, resp->error_code);       /* ErrorCode */
     kw_i64(w, resp->producer_id);      /* ProducerId */
     kw_i16(w, resp->producer_epoch);   /* ProducerEpoch */
     kw_tags(w, flex);

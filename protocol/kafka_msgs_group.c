@@ -67,7 +67,7 @@ void kafka_encode_find_coordinator_resp(struct kw *w, int16_t v, const struct ka
     bool flex = v >= FIND_COORDINATOR_FLEX;
     if (v >= 1) kw_i32(w, resp->throttle_time_ms); /* ThrottleTimeMs: v1+ */
     if (v <= 3) {
-        kw_i16(w, resp->error_code);                         /* ErrorCode: v0-3 */
+        kw_error(w, resp->error_code);                         /* ErrorCode: v0-3 */
         if (v >= 1) enc_nstr(w, flex, resp->error_message); /* ErrorMessage: v1-3 */
         kw_i32(w, resp->node_id);                            /* NodeId: v0-3 */
         enc_str(w, flex, resp->host);                        /* Host: v0-3 */
@@ -81,7 +81,7 @@ void kafka_encode_find_coordinator_resp(struct kw *w, int16_t v, const struct ka
             kw_i32(w, c->node_id);
             enc_str(w, flex, c->host);
             kw_i32(w, c->port);
-            kw_i16(w, c->error_code);
+            kw_error(w, c->error_code);
             enc_nstr(w, flex, c->error_message);
             kw_tags(w, flex);
         }
@@ -163,7 +163,7 @@ void kafka_encode_join_group_resp(struct kw *w, int16_t v, const struct kafka_jo
     ENC_VERSION(v, JOIN_GROUP_MAX);
     bool flex = v >= JOIN_GROUP_FLEX;
     if (v >= 2) kw_i32(w, resp->throttle_time_ms);      /* ThrottleTimeMs: v2+ */
-    kw_i16(w, resp->error_code);                        /* ErrorCode */
+    kw_error(w, resp->error_code);                        /* ErrorCode */
     kw_i32(w, resp->generation_id);                     /* GenerationId */
     if (v >= 7) enc_nstr(w, flex, resp->protocol_type); /* ProtocolType: v7+ */
     if (v >= 7) enc_nstr(w, flex, resp->protocol_name); /* ProtocolName: nullable v7+ */
@@ -234,7 +234,7 @@ void kafka_encode_heartbeat_resp(struct kw *w, int16_t v, const struct kafka_hea
     ENC_VERSION(v, HEARTBEAT_MAX);
     bool flex = v >= HEARTBEAT_FLEX;
     if (v >= 1) kw_i32(w, resp->throttle_time_ms); /* ThrottleTimeMs: v1+ */
-    kw_i16(w, resp->error_code);                   /* ErrorCode */
+    kw_error(w, resp->error_code);                   /* ErrorCode */
     kw_tags(w, flex);
 }
 
@@ -290,13 +290,13 @@ void kafka_encode_leave_group_resp(struct kw *w, int16_t v, const struct kafka_l
     ENC_VERSION(v, LEAVE_GROUP_MAX);
     bool flex = v >= LEAVE_GROUP_FLEX;
     if (v >= 1) kw_i32(w, resp->throttle_time_ms); /* ThrottleTimeMs: v1+ */
-    kw_i16(w, resp->error_code);                   /* ErrorCode */
+    kw_error(w, resp->error_code);                   /* ErrorCode */
     if (v >= 3) {                                  /* Members: v3+ */
         enc_count(w, flex, resp->member_count, false);
         for (int32_t i = 0; i < resp->member_count; i++) {
             enc_str(w, flex, resp->members[i].member_id);
             enc_nstr(w, flex, resp->members[i].group_instance_id);
-            kw_i16(w, resp->members[i].error_code);
+            kw_error(w, resp->members[i].error_code);
             kw_tags(w, flex);
         }
     }
@@ -368,7 +368,7 @@ void kafka_encode_sync_group_resp(struct kw *w, int16_t v, const struct kafka_sy
     ENC_VERSION(v, SYNC_GROUP_MAX);
     bool flex = v >= SYNC_GROUP_FLEX;
     if (v >= 1) kw_i32(w, resp->throttle_time_ms);      /* ThrottleTimeMs: v1+ */
-    kw_i16(w, resp->error_code);                        /* ErrorCode */
+    kw_error(w, resp->error_code);                        /* ErrorCode */
     if (v >= 5) enc_nstr(w, flex, resp->protocol_type); /* ProtocolType: v5+ */
     if (v >= 5) enc_nstr(w, flex, resp->protocol_name); /* ProtocolName: v5+ */
     enc_bytes(w, flex, resp->assignment);               /* Assignment */
@@ -462,7 +462,7 @@ void kafka_encode_offset_commit_resp(struct kw *w, int16_t v, const struct kafka
         enc_count(w, flex, t->partition_count, false);
         for (int32_t j = 0; j < t->partition_count; j++) {
             kw_i32(w, t->partitions[j].partition_index);
-            kw_i16(w, t->partitions[j].error_code);
+            kw_error(w, t->partitions[j].error_code);
             kw_tags(w, flex);
         }
         kw_tags(w, flex);
@@ -572,7 +572,7 @@ static void enc_offset_fetch_resp_topics(struct kw *w, int16_t v, bool flex,
             kw_i64(w, p->committed_offset);
             if (v >= 5) kw_i32(w, p->committed_leader_epoch); /* CommittedLeaderEpoch: v5+ */
             enc_nstr(w, flex, p->metadata);
-            kw_i16(w, p->error_code);
+            kw_error(w, p->error_code);
             kw_tags(w, flex);
         }
         kw_tags(w, flex);
@@ -607,14 +607,14 @@ void kafka_encode_offset_fetch_resp(struct kw *w, int16_t v, const struct kafka_
     bool flex = v >= OFFSET_FETCH_FLEX;
     if (v >= 3) kw_i32(w, resp->throttle_time_ms);                                      /* ThrottleTimeMs: v3+ */
     if (v <= 7) enc_offset_fetch_resp_topics(w, v, flex, resp->topics, resp->topic_count); /* Topics: v0-7 */
-    if (v >= 2 && v <= 7) kw_i16(w, resp->error_code);                                  /* ErrorCode: v2-7 */
+    if (v >= 2 && v <= 7) kw_error(w, resp->error_code);                                  /* ErrorCode: v2-7 */
     if (v >= 8) { /* Groups: v8+ */
         enc_count(w, flex, resp->group_count, false);
         for (int32_t i = 0; i < resp->group_count; i++) {
             const struct kafka_offset_fetch_group_resp *g = &resp->groups[i];
             enc_str(w, flex, g->group_id);
             enc_offset_fetch_resp_topics(w, v, flex, g->topics, g->topic_count);
-            kw_i16(w, g->error_code);
+            kw_error(w, g->error_code);
             kw_tags(w, flex);
         }
     }
@@ -672,7 +672,7 @@ void kafka_encode_describe_groups_resp(struct kw *w, int16_t v, const struct kaf
     enc_count(w, flex, resp->group_count, false);  /* Groups */
     for (int32_t i = 0; i < resp->group_count; i++) {
         const struct kafka_describe_groups_group *g = &resp->groups[i];
-        kw_i16(w, g->error_code);
+        kw_error(w, g->error_code);
         enc_str(w, flex, g->group_id);
         enc_str(w, flex, g->group_state);
         enc_str(w, flex, g->protocol_type);
@@ -752,7 +752,7 @@ void kafka_encode_list_groups_resp(struct kw *w, int16_t v, const struct kafka_l
     ENC_VERSION(v, LIST_GROUPS_MAX);
     bool flex = v >= LIST_GROUPS_FLEX;
     if (v >= 1) kw_i32(w, resp->throttle_time_ms); /* ThrottleTimeMs: v1+ */
-    kw_i16(w, resp->error_code);                   /* ErrorCode */
+    kw_error(w, resp->error_code);                   /* ErrorCode */
     enc_count(w, flex, resp->group_count, false);  /* Groups */
     for (int32_t i = 0; i < resp->group_count; i++) {
         enc_str(w, flex, resp->groups[i].group_id);
@@ -806,7 +806,7 @@ void kafka_encode_delete_groups_resp(struct kw *w, int16_t v, const struct kafka
     enc_count(w, flex, resp->result_count, false); /* Results */
     for (int32_t i = 0; i < resp->result_count; i++) {
         enc_str(w, flex, resp->results[i].group_id);
-        kw_i16(w, resp->results[i].error_code);
+        kw_error(w, resp->results[i].error_code);
         kw_tags(w, flex);
     }
     kw_tags(w, flex);
@@ -861,7 +861,7 @@ void kafka_encode_offset_delete_req(struct kw *w, int16_t v, const struct kafka_
 
 void kafka_encode_offset_delete_resp(struct kw *w, int16_t v, const struct kafka_offset_delete_resp *resp) {
     ENC_VERSION(v, OFFSET_DELETE_MAX);
-    kw_i16(w, resp->error_code);                   /* ErrorCode */
+    kw_error(w, resp->error_code);                   /* ErrorCode */
     kw_i32(w, resp->throttle_time_ms);             /* ThrottleTimeMs */
     enc_count(w, false, resp->topic_count, false); /* Topics */
     for (int32_t i = 0; i < resp->topic_count; i++) {
@@ -870,7 +870,7 @@ void kafka_encode_offset_delete_resp(struct kw *w, int16_t v, const struct kafka
         enc_count(w, false, t->partition_count, false);
         for (int32_t j = 0; j < t->partition_count; j++) {
             kw_i32(w, t->partitions[j].partition_index);
-            kw_i16(w, t->partitions[j].error_code);
+            kw_error(w, t->partitions[j].error_code);
         }
     }
 }

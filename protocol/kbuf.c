@@ -140,6 +140,7 @@ void kw_init(struct kw *w, size_t cap) {
     w->cap = cap ? cap : 256;
     w->p = sl_xmalloc(w->cap);
     w->len = 0;
+    w->err_counts = NULL;
 }
 
 void kw_free(struct kw *w) {
@@ -164,6 +165,13 @@ uint8_t *kw_grow(struct kw *w, size_t n) {
 
 void kw_i8(struct kw *w, int8_t v) { *kw_grow(w, 1) = (uint8_t)v; }
 void kw_i16(struct kw *w, int16_t v) { sl_store_be16(kw_grow(w, 2), (uint16_t)v); }
+
+void kw_error(struct kw *w, int16_t code) {
+    kw_i16(w, code);
+    if (!code || !w->err_counts) return;
+    int idx = code >= KW_ERR_MIN && code <= KW_ERR_MAX ? code - KW_ERR_MIN : -1 - KW_ERR_MIN;
+    w->err_counts[idx]++;
+}
 void kw_i32(struct kw *w, int32_t v) { sl_store_be32(kw_grow(w, 4), (uint32_t)v); }
 void kw_i64(struct kw *w, int64_t v) { sl_store_be64(kw_grow(w, 8), (uint64_t)v); }
 void kw_bool(struct kw *w, bool v) { kw_i8(w, v ? 1 : 0); }

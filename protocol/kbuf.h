@@ -52,9 +52,19 @@ int32_t kr_array(struct kr *r, bool flex, int32_t max);
 void kr_tags(struct kr *r, bool flex);
 void kr_skip(struct kr *r, size_t n);
 
+/* The Kafka error codes kw_error counts: -1 (UNKNOWN_SERVER_ERROR) to 127 (Kafka's own table
+ * ends near 120), one counter each at index code - KW_ERR_MIN. */
+#define KW_ERR_MIN (-1)
+#define KW_ERR_MAX 127
+#define KW_ERR_SLOTS (KW_ERR_MAX - KW_ERR_MIN + 1)
+
 struct kw {
     uint8_t *p;
     size_t len, cap;
+    /* When set (KW_ERR_SLOTS counters), kw_error counts every non-zero code it writes: the broker
+     * points a response's writer at its API's counters, so each error code sent is counted
+     * where it is encoded, whatever handler chose it. */
+    uint64_t *err_counts;
 };
 
 void kw_init(struct kw *w, size_t cap);
@@ -64,6 +74,9 @@ void kw_reset(struct kw *w);
 uint8_t *kw_grow(struct kw *w, size_t n);
 void kw_i8(struct kw *w, int8_t v);
 void kw_i16(struct kw *w, int16_t v);
+/* An ErrorCode field: kw_i16, counted in w->err_counts when non-zero (a code outside
+ * KW_ERR_MIN..KW_ERR_MAX counts as -1). */
+void kw_error(struct kw *w, int16_t code);
 void kw_i32(struct kw *w, int32_t v);
 void kw_i64(struct kw *w, int64_t v);
 void kw_uvarint(struct kw *w, uint32_t v);

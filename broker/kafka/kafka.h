@@ -46,6 +46,8 @@ struct kafka_server {
     /* /metrics: per API key, requests answered and their receive-to-queued-response time. */
     uint64_t api_requests[KAFKA_API_KEY_MAX + 1];
     struct sl_hist api_latency[KAFKA_API_KEY_MAX + 1];
+    /* Error codes sent, per API key and code (kw_error counts them as responses are encoded). */
+    uint64_t api_errors[KAFKA_API_KEY_MAX + 1][KW_ERR_SLOTS];
     struct group_registry *groups;
     struct group_stats group_stats; /* rebalances, for /metrics */
     struct offsets *offsets;

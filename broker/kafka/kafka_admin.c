@@ -40,6 +40,9 @@ static void admin_durable(struct log_waiter *lw, sl_err err) {
         SL_ERROR("metadata log: a topic change did not become durable: %s", sl_err_str(err));
         kw_free(&ap->out);
         if (ap->failed.p) {
+            /* Its results were counted as the success answer was encoded; the storage error
+             * that replaces them is counted once per request. */
+            q->kc->ks->api_errors[q->key][sl_err_kafka(SL_NO_SPACE) - KW_ERR_MIN]++;
             kresp_finish(q, &ap->failed);
             free(ap);
             return;
@@ -69,6 +72,13 @@ static void admin_finish(struct kconn *kc, struct kreq *q, struct kw *w, struct 
     }
     q->park = ap;
     topics_wait_durable(kc->ks->topics, &ap->w);
+}
+
+/* The answer sent only if the metadata log fails: not counted as it is encoded (the answer
+ * encoded first is; admin_durable counts the swap). */
+static void admin_begin_failed(struct kreq *q, struct kw *failed) {
+    kresp_begin(q, failed);
+    failed->err_counts = NULL;
 }
 
 /* A result that reported a change reports KAFKA_STORAGE_ERROR instead, for the answer sent
@@ -160,7 +170,7 @@ sl_err kafka_handle_create_topics(struct kconn *kc, struct kreq *q, struct kr *r
         res->configs = NULL;
         res->config_count = -1;
     }
-    kresp_begin(q, &failed);
+    admin_begin_failed(q, &failed);
     kafka_encode_create_topics_resp(&failed, q->version, &resp);
     admin_finish(kc, q, &w, &failed);
     return SL_OK;
@@ -211,7 +221,7 @@ sl_err kafka_handle_delete_topics(struct kconn *kc, struct kreq *q, struct kr *r
     kresp_begin(q, &w);
     kafka_encode_delete_topics_resp(&w, q->version, &resp);
     for (int32_t i = 0; i < n; i++) admin_result_failed(&resp.responses[i].error_code, &resp.responses[i].error_message);
-    kresp_begin(q, &failed);
+    admin_begin_failed(q, &failed);
     kafka_encode_delete_topics_resp(&failed, q->version, &resp);
     admin_finish(kc, q, &w, &failed);
     return SL_OK;
@@ -247,7 +257,7 @@ sl_err kafka_handle_create_partitions(struct kconn *kc, struct kreq *q, struct k
     kafka_encode_create_partitions_resp(&w, q->version, &resp);
     for (int32_t i = 0; i < resp.result_count && !req.validate_only; i++)
         admin_result_failed(&resp.results[i].error_code, &resp.results[i].error_message);
-    kresp_begin(q, &failed);
+    admin_begin_failed(q, &failed);
     kafka_encode_create_partitions_resp(&failed, q->version, &resp);
     admin_finish(kc, q, &w, &failed);
     return SL_OK;
@@ -391,7 +401,7 @@ sl_err kafka_handle_alter_configs(struct kconn *kc, struct kreq *q, struct kr *r
     kafka_encode_alter_configs_resp(&w, q->version, &resp);
     for (int32_t i = 0; i < resp.response_count && !req.validate_only; i++)
         admin_result_failed(&resp.responses[i].error_code, &resp.responses[i].error_message);
-    kresp_begin(q, &failed);
+    admin_begin_failed(q, &failed);
     kafka_encode_alter_configs_resp(&failed, q->version, &resp);
     admin_finish(kc, q, &w, &failed);
     return SL_OK;
@@ -441,7 +451,7 @@ sl_err kafka_handle_incremental_alter_configs(struct kconn *kc, struct kreq *q, 
     kafka_encode_incremental_alter_configs_resp(&w, q->version, &resp);
     for (int32_t i = 0; i < resp.response_count && !req.validate_only; i++)
         admin_result_failed(&resp.responses[i].error_code, &resp.responses[i].error_message);
-    kresp_begin(q, &failed);
+    admin_begin_failed(q, &failed);
     kafka_encode_incremental_alter_configs_resp(&failed, q->version, &resp);
     admin_finish(kc, q, &w, &failed);
     return SL_OK;

@@ -56,6 +56,20 @@ void kafka_server_metrics(struct kafka_server *ks, struct prom *p) {
         prom_hist(p, "sluice_kafka_request_duration_seconds", prom_labels(labels, sizeof(labels), "api", ai->name, NULL),
                   &ks->api_latency[k]);
     }
+    prom_family(p, "sluice_kafka_errors_total", "counter",
+                "Error codes sent in Kafka responses, by API and code: each topic, partition or "
+                "request result with a non-zero code counts once.");
+    for (uint32_t k = 0; k <= KAFKA_API_KEY_MAX; k++) {
+        const struct kafka_api_info *ai = kafka_api_info((int16_t)k);
+        if (!ai) continue;
+        for (int i = 0; i < KW_ERR_SLOTS; i++) {
+            if (!ks->api_errors[k][i]) continue;
+            char code[8];
+            snprintf(code, sizeof(code), "%d", i + KW_ERR_MIN);
+            prom_u64(p, "sluice_kafka_errors_total", prom_labels(labels, sizeof(labels), "api", ai->name, "code", code, NULL),
+                     ks->api_errors[k][i]);
+        }
+    }
     prom_family(p, "sluice_kafka_rebalances_total", "counter", "Consumer group rebalances completed (reached Stable).");
     prom_u64(p, "sluice_kafka_rebalances_total", NULL, ks->group_stats.rebalances);
     prom_family(p, "sluice_kafka_rebalance_duration_seconds", "histogram",

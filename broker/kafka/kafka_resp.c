@@ -92,6 +92,7 @@ struct kreq *kreq_new(struct kconn *kc, const struct kafka_req_header *h) {
 
 void kresp_begin(struct kreq *q, struct kw *w) {
     kw_init(w, 512);
+    w->err_counts = q->kc->ks->api_errors[q->key];
     kw_reserve_i32(w);
     kafka_encode_resp_header(w, q->key, q->version, q->correlation_id);
 }

@@ -174,7 +174,7 @@ static sl_err kafka_handle_api_versions(struct kconn *kc, struct kreq *q, struct
     bool flex = q->version >= 3;
     struct kw w;
     kresp_begin(q, &w);
-    kw_i16(&w, error);
+    kw_error(&w, error);
     uint32_t n = 0;
     for (uint32_t i = 0; i < kafka_api_count(); i++)
         if (kafka_handler_for(kafka_api_at(i)->key)) n++;

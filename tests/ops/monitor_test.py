@@ -218,7 +218,22 @@ def body(ck):
                 seen += 1
         cons.close()
         ck.eq(seen, 50, "a subscribed group member read m1")
+        # Errors by API and code: TOPIC_ALREADY_EXISTS (36) and UNKNOWN_TOPIC_OR_PARTITION (3).
+        from confluent_kafka.admin import AdminClient, NewTopic
+        adm = AdminClient({"bootstrap.servers": b.bootstrap})
+        for what, fut in (("create m1 again", adm.create_topics([NewTopic("m1", 1, 1)])["m1"]),
+                          ("delete nosuch", adm.delete_topics(["nosuch"])["nosuch"])):
+            try:
+                fut.result(10)
+                ck.ok(False, "%s: no error" % what)
+            except Exception as e:
+                ck.eq(e.args[0].code(), 36 if what.startswith("create") else 3, what)
         st, hd, bd = http(hp, "/metrics")
+        for fam in (b'sluice_kafka_errors_total{api="CreateTopics",code="36"} 1\n',
+                    b'sluice_kafka_errors_total{api="DeleteTopics",code="3"} 1\n'):
+            ck.ok(fam in bd, "/metrics has %s" % fam.decode().strip())
+        ck.ok(re.search(rb'^sluice_kafka_errors_total\{api="(Produce|Fetch)"', bd, re.M) is None,
+              "no Produce/Fetch errors counted for clean traffic")
         ck.eq((st, hd.get("Content-Type")), (200, "text/plain; version=0.0.4; charset=utf-8"), "/metrics type")
         ck.ok(int(re.search(rb"^sluice_kafka_rebalances_total (\d+)$", bd, re.M).group(1)) >= 1, "a rebalance counted")
         ck.ok(int(re.search(rb'^sluice_topic_fetched_bytes_total\{topic="m1"\} (\d+)$', bd, re.M).group(1)) > 0,
