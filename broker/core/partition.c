@@ -119,7 +119,10 @@ void partition_watch_add(struct partition *p, struct log_watch *w) { log_watch_a
 void partition_watch_del(struct log_watch *w) { log_watch_del(w); }
 sl_err partition_delete_before(struct partition *p, int64_t offset) { return log_delete_before(p->log, offset); }
 
-void partition_count_out(struct partition *p, uint64_t bytes) { p->traffic.bytes_out += bytes; }
+void partition_count_out(struct partition *p, uint64_t bytes, uint64_t records) {
+    p->traffic.bytes_out += bytes;
+    p->traffic.records_out += records;
+}
 const struct partition_traffic *partition_get_traffic(const struct partition *p) { return &p->traffic; }
 
 sl_err partition_delete_records(struct partition *p, int64_t offset) {

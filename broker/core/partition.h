@@ -88,9 +88,10 @@ sl_err partition_delete_records(struct partition *p, int64_t offset);
 /* Traffic through the partition, for /metrics: batch bytes and records appended (any
  * protocol), and bytes handed to Kafka fetches. */
 struct partition_traffic {
-    uint64_t bytes_in, records_in, bytes_out;
+    uint64_t bytes_in, records_in, bytes_out, records_out;
 };
-void partition_count_out(struct partition *p, uint64_t bytes);
+/* Traffic read out of the partition by any protocol, for /metrics. */
+void partition_count_out(struct partition *p, uint64_t bytes, uint64_t records);
 const struct partition_traffic *partition_get_traffic(const struct partition *p);
 
 /* The log, for what has no partition-level operation yet (time index lookups). */

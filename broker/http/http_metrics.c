@@ -147,7 +147,12 @@ void http_metrics_topics(struct prom *p, struct topics *t) {
     } fam[] = {
         {"sluice_topic_received_bytes_total", "Record batch bytes appended to the topic, by any protocol."},
         {"sluice_topic_received_records_total", "Records appended to the topic, by any protocol."},
-        {"sluice_topic_fetched_bytes_total", "Bytes of the topic sent to Kafka fetches."},
+        {"sluice_topic_sent_bytes_total",
+         "Bytes of the topic sent to readers: record batches to Kafka fetches, headers and payload to "
+         "JetStream consumers."},
+        {"sluice_topic_sent_records_total",
+         "Records of the topic sent to readers: the offsets the batches sent to Kafka fetches cover, "
+         "and JetStream deliveries (redeliveries included)."},
     };
     char labels[320];
     uint32_t n = topics_count(t);
@@ -158,7 +163,8 @@ void http_metrics_topics(struct prom *p, struct topics *t) {
             uint64_t v = 0;
             for (int32_t k = 0; k < tp->partition_count; k++) {
                 const struct partition_traffic *tr = partition_get_traffic(tp->parts[k]);
-                v += f == 0 ? tr->bytes_in : f == 1 ? tr->records_in : tr->bytes_out;
+                const uint64_t by_family[] = {tr->bytes_in, tr->records_in, tr->bytes_out, tr->records_out};
+                v += by_family[f];
             }
             prom_u64(p, fam[f].name, prom_labels(labels, sizeof(labels), "topic", tp->name, NULL), v);
         }

@@ -137,7 +137,10 @@ static void fetch_answer(struct fetch_park *pk, struct fetch_plan *plan) {
         for (int32_t i = 0; i < ft->count; i++, k++) {
             struct log_span *sp = &plan->cuts[k].span;
             struct partition *part = tp && sp->len ? topic_partition(tp, ft->parts[i].partition) : NULL;
-            if (part) partition_count_out(part, sp->len);
+            /* Records: the offsets the batches cover (a fetch from inside a batch gets all of it). */
+            if (part)
+                partition_count_out(part, sp->len,
+                                    sp->next_offset > sp->base_offset ? (uint64_t)(sp->next_offset - sp->base_offset) : 0);
             kafka_encode_fetch_partition_begin(&w, q->version, &plan->resp[k], (int32_t)sp->len);
             plan->cuts[k].at = w.len;
             kafka_encode_fetch_partition_end(&w, q->version);

@@ -188,6 +188,7 @@ static void jsd_deliver(void *arg, const struct consumer_delivery *d) {
     }
     nats_server_publish_to(jc->jd->ns, route, m.subject, (struct span){(const uint8_t *)ack, (uint32_t)n}, m.hdr,
                            m.payload);
+    partition_count_out(stream_partition(jc->st->s), (uint64_t)m.hdr.len + m.payload.len, 1);
     jc->delivered_active_ns = jsd_wall_ns(jc->jd);
 }
 

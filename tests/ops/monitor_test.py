@@ -138,6 +138,21 @@ def body(ck):
         st, _, bd = http(hp, "/jsz")
         j = json.loads(bd)
         ck.eq((st, j["streams"], j["messages"]), (200, 1, 7), "/jsz streams and messages")
+        # Three deliveries to a pull consumer: the topic's sent records and bytes (3 x "abc").
+        ccfg = json.dumps({"stream_name": "ORDERS",
+                           "config": {"durable_name": "W", "ack_policy": "explicit"}}).encode()
+        nreq = b'{"batch":3}'
+        js.sendall(b"PUB $JS.API.CONSUMER.DURABLE.CREATE.ORDERS.W _R %d\r\n%s\r\nSUB _F 2\r\n"
+                   b"PUB $JS.API.CONSUMER.MSG.NEXT.ORDERS.W _F %d\r\n%s\r\n" % (len(ccfg), ccfg, len(nreq), nreq))
+        got, end = b"", time.monotonic() + 10
+        while got.count(b"MSG orders.new 2 ") < 3 and time.monotonic() < end:
+            js.settimeout(max(0.1, end - time.monotonic()))
+            got += js.recv(65536)
+        ck.eq(got.count(b"MSG orders.new 2 "), 3, "three deliveries")
+        st, _, bd = http(hp, "/metrics")
+        for fam in (b'sluice_topic_sent_records_total{topic="ORDERS"} 3\n',
+                    b'sluice_topic_sent_bytes_total{topic="ORDERS"} 9\n'):
+            ck.ok(fam in bd, "/metrics has %s" % fam.decode().strip())
         js.close()
         st, _, bd = http(hp, "/nope")
         ck.eq(st, 404, "unknown path")
@@ -236,8 +251,10 @@ def body(ck):
               "no Produce/Fetch errors counted for clean traffic")
         ck.eq((st, hd.get("Content-Type")), (200, "text/plain; version=0.0.4; charset=utf-8"), "/metrics type")
         ck.ok(int(re.search(rb"^sluice_kafka_rebalances_total (\d+)$", bd, re.M).group(1)) >= 1, "a rebalance counted")
-        ck.ok(int(re.search(rb'^sluice_topic_fetched_bytes_total\{topic="m1"\} (\d+)$', bd, re.M).group(1)) > 0,
+        ck.ok(int(re.search(rb'^sluice_topic_sent_bytes_total\{topic="m1"\} (\d+)$', bd, re.M).group(1)) > 0,
               "fetched bytes counted")
+        ck.eq(int(re.search(rb'^sluice_topic_sent_records_total\{topic="m1"\} (\d+)$', bd, re.M).group(1)), 50,
+              "records fetched by the one group member")
         r = subprocess.run(["promtool", "check", "metrics"], input=bd, capture_output=True, timeout=30)
         ck.eq((r.returncode, r.stdout + r.stderr), (0, b""), "promtool check metrics")
         after = int(re.search(rb"^sluice_disk_fdatasync_duration_seconds_count (\d+)$", bd, re.M).group(1))
