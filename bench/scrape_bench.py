@@ -7,9 +7,9 @@ disturbs traffic. Run by hand (not by CI):
 For each partition count, a fresh sluice-server gets one topic with that many partitions (each
 written once through Kafka, so every partition has a segment), then /metrics is fetched --reps
 times over one keep-alive connection: the table shows the median and p90 scrape time, the body
-size and the series count. Then NATS 1 pub + 1 sub at 128 B (bench/sl_nats_load, 3 s, 3 runs
-each) with no scraper and with a scraper fetching /metrics every second, interleaved: the two
-medians should be within noise.
+size and the series count. Then NATS 1 pub + 1 sub at 128 B (bench/sl_nats_load) and a Kafka
+producer at 100 B acks=1 (bench/sl_kafka_load, librdkafka), 3 s and 4 runs each, with no scraper
+and with a scraper fetching /metrics every second, interleaved ABBA: the medians should be within noise.
 """
 import argparse
 import http.client
@@ -92,33 +92,45 @@ def scrape_table(build, counts, reps):
         print("| %d | %.2f | %.2f | %.0f | %d |" % (c, med, p90, size / 1024, series))
 
 
-def load_run(build, nport, secs):
-    out = subprocess.run([os.path.join(build, "bench", "sl_nats_load"), "--port", str(nport), "--mode", "pubsub",
+def nats_run(build, k, n, secs):
+    out = subprocess.run([os.path.join(build, "bench", "sl_nats_load"), "--port", str(n), "--mode", "pubsub",
                           "--size", "128", "--seconds", str(secs)], capture_output=True, text=True, timeout=120)
     kv = dict(x.split("=", 1) for x in out.stdout.split() if "=" in x)
     return float(kv["msgs_s"])
 
 
-def scrape_impact(build, secs=3, reps=3):
+def kafka_run(build, k, n, secs):
+    out = subprocess.run([os.path.join(build, "bench", "sl_kafka_load"), "produce", "--brokers", "127.0.0.1:%d" % k,
+                          "--topic", "scrape", "--size", "100", "--acks", "1", "--seconds", str(secs)],
+                         capture_output=True, text=True, timeout=300)
+    kv = dict(x.split("=", 1) for x in out.stdout.split() if "=" in x)
+    return float(kv["msgs_s"])
+
+
+def scrape_impact(build, secs=3, reps=4):
     tmp = tempfile.mkdtemp(prefix="sluice-scrape-")
-    p, _, n, h = start(build, tmp)
+    p, k, n, h = start(build, tmp, ["--fsync", "none"])
     try:
-        quiet, scraped = [], []
-        for _ in range(reps):
-            quiet.append(load_run(build, n, secs))
-            scraper = subprocess.Popen(["bash", "-c", "while true; do curl -s -o /dev/null http://127.0.0.1:%d/metrics; "
-                                        "sleep 1; done" % h])
-            try:
-                scraped.append(load_run(build, n, secs))
-            finally:
-                scraper.kill()
-                scraper.wait()
+        rows = []
+        for name, run in (("NATS 1 pub + 1 sub 128 B", nats_run), ("Kafka produce 100 B acks=1 (librdkafka)", kafka_run)):
+            quiet, scraped = [], []
+            for i in range(2 * reps):  # ABBA order: drift (a growing log, a warming cache) cancels
+                if (i % 4) in (0, 3):
+                    quiet.append(run(build, k, n, secs))
+                    continue
+                scraper = subprocess.Popen(["bash", "-c", "while true; do curl -s -o /dev/null "
+                                            "http://127.0.0.1:%d/metrics; sleep 1; done" % h])
+                try:
+                    scraped.append(run(build, k, n, secs))
+                finally:
+                    scraper.kill()
+                    scraper.wait()
+            rows.append((name, statistics.median(quiet), statistics.median(scraped)))
         print()
-        print("| NATS 1 pub + 1 sub 128 B | msgs/s (median of %d) |" % reps)
-        print("|---|---:|")
-        print("| no scraper | %s |" % "{:,.0f}".format(statistics.median(quiet)))
-        print("| /metrics every second | %s |" % "{:,.0f}".format(statistics.median(scraped)))
-        print("| ratio | %.3f |" % (statistics.median(scraped) / statistics.median(quiet)))
+        print("| msgs/s (median of %d) | no scraper | /metrics every second | ratio |" % reps)
+        print("|---|---:|---:|---:|")
+        for name, q, sc in rows:
+            print("| %s | {:,.0f} | {:,.0f} | %.3f |".format(q, sc) % (name, sc / q))
     finally:
         p.terminate()
         p.wait(60)
