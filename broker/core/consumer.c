@@ -1055,6 +1055,35 @@ void consumer_push_set_active(struct consumer *c, bool active, uint64_t now_ms) 
     pump(c, now_ms);
 }
 
+static void str_replace(char **slot, const char *s) {
+    char *d = str_dup(s);
+    free(*slot);
+    *slot = d;
+}
+
+void consumer_update(struct consumer *c, const struct consumer_config *cfg, uint64_t now_ms) {
+    SL_ASSERT(c->cfg.deliver_policy == cfg->deliver_policy && c->cfg.ack_policy == cfg->ack_policy);
+    SL_ASSERT((c->dsubj != NULL) == (cfg->deliver_subject && *cfg->deliver_subject));
+    bool refilter = strcmp(c->filter ? c->filter : "", cfg->filter_subject ? cfg->filter_subject : "") != 0;
+    c->cfg.ack_wait_ms = cfg->ack_wait_ms;
+    memcpy(c->cfg.backoff_ms, cfg->backoff_ms, sizeof(c->cfg.backoff_ms));
+    c->cfg.backoff_count = cfg->backoff_count;
+    c->cfg.max_deliver = cfg->max_deliver;
+    c->cfg.max_ack_pending = cfg->max_ack_pending;
+    c->cfg.inactive_threshold_ms = cfg->inactive_threshold_ms;
+    str_replace(&c->filter, cfg->filter_subject);
+    str_replace(&c->dsubj, cfg->deliver_subject);
+    str_replace(&c->dgroup, cfg->deliver_group);
+    c->cfg.filter_subject = c->filter;
+    c->cfg.deliver_subject = c->dsubj;
+    c->cfg.deliver_group = c->dgroup;
+    /* Delivered messages the new filter no longer matches stay pending until acked or
+     * redelivered, as on nats-server; what is counted ahead follows the new filter. */
+    if (refilter) recount_pending(c);
+    c->last_active_ms = now_ms;
+    pump(c, now_ms);
+}
+
 void consumer_flow_control_ack(struct consumer *c, uint64_t fc_id, uint64_t now_ms) {
     if (fc_id == 0 || fc_id != c->fc_id) return; /* only the latest request counts */
     if (c->maxpb < CONSUMER_FLOW_CONTROL_MAX_BYTES) {

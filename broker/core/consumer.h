@@ -293,6 +293,12 @@ uint64_t consumer_next_deadline_ms(const struct consumer *c);
 
 /* Push: whether the deliver subject (or group) has a subscriber. Delivery runs only when active. */
 void consumer_push_set_active(struct consumer *c, bool active, uint64_t now_ms);
+/* A config update (nats-server's updateConfig): takes ack_wait and backoff (for deliveries from
+ * now on), max_deliver, max_ack_pending, filter_subject (num_pending is recounted), the deliver
+ * subject and group of a push consumer, and inactive_threshold. The caller has refused what may
+ * not change (deliver and ack policy, start, replay, heartbeat, flow control, max_waiting, pull
+ * to push or back); cfg has its defaults filled (consumer_config_check). */
+void consumer_update(struct consumer *c, const struct consumer_config *cfg, uint64_t now_ms);
 /* Push: the client answered the FlowControl Request numbered fc_id. Older ids are ignored. */
 void consumer_flow_control_ack(struct consumer *c, uint64_t fc_id, uint64_t now_ms);
 

@@ -67,6 +67,7 @@ struct jsd_park {
     struct js_deliver *jd; /* NULL once js_deliver_stop ran: the reply is dropped */
     struct jsd_park *prev, *next;
     char *body;            /* the create response */
+    bool update;           /* a config update: if it is not stored, the consumer stays */
     char stream[STREAM_NAME_MAX + 1], name[JSD_NAME_MAX + 1];
     uint32_t reply_len;
     char reply[];
@@ -965,14 +966,20 @@ static const char *jsd_stream_rules(const struct stream_config *sc, const struct
 
 /* nats-server's checkNewConsumerConfig, for a create naming a consumer that exists with another
  * config: what can not change. NULL when only updatable fields differ. */
+/* checkNewConsumerConfig: what an update may not change (500, 10012, this text), NULL if it may
+ * go ahead. A deliver subject someone still listens on is refused by the caller (10013). */
 static const char *jsd_update_refused(const struct consumer_config *ec, const struct consumer_config *nc) {
     if (ec->deliver_policy != nc->deliver_policy) return "deliver policy can not be updated";
     if (ec->opt_start_seq != nc->opt_start_seq) return "start sequence can not be updated";
+    if (ec->opt_start_time_ns != nc->opt_start_time_ns) return "start time can not be updated";
     if (ec->ack_policy != nc->ack_policy) return "ack policy can not be updated";
     if (ec->replay_original != nc->replay_original) return "replay policy can not be updated";
     if (ec->idle_heartbeat_ms != nc->idle_heartbeat_ms) return "heart beats can not be updated";
     if (ec->flow_control != nc->flow_control) return "flow control can not be updated";
     if (ec->max_waiting != nc->max_waiting) return "max waiting can not be updated";
+    bool epush = ec->deliver_subject && *ec->deliver_subject, npush = nc->deliver_subject && *nc->deliver_subject;
+    if (epush && !npush) return "can not update push consumer to pull based";
+    if (!epush && npush) return "can not update pull consumer to push based";
     return NULL;
 }
 
@@ -993,6 +1000,9 @@ static void jsd_park_fired(struct log_waiter *w, sl_err err) {
     struct span reply = {(const uint8_t *)p->reply, p->reply_len};
     if (jd && err == SL_OK) {
         jsapi_reply(jd->api, reply, p->body, strlen(p->body));
+    } else if (jd && p->update) {
+        SL_WARN("consumer %s/%s: updated config not stored (%s)", p->stream, p->name, sl_err_str(err));
+        jsd_err(jd, reply, "consumer_create", 500, 10012, "insufficient resources");
     } else if (jd) {
         SL_WARN("consumer %s/%s: config not durable (%s): removed", p->stream, p->name, sl_err_str(err));
         struct stream *s = streams_get(jd->ss, p->stream, (uint32_t)strlen(p->stream));
@@ -1008,7 +1018,7 @@ static void jsd_park_fired(struct log_waiter *w, sl_err err) {
 
 /* nats-server answers CONSUMER.CREATE once the consumer is stored: the reply waits for the
  * metadata write to be durable (group commit: the next sync). */
-static void jsd_create_durable(struct js_deliver *jd, struct jsd_consumer *jc, struct span reply) {
+static void jsd_create_durable(struct js_deliver *jd, struct jsd_consumer *jc, struct span reply, bool update) {
     json_t *info = jsd_info_json(jc, JSD_TYPE "consumer_create_response");
     char *body = json_dumps(info, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(info);
@@ -1016,6 +1026,7 @@ static void jsd_create_durable(struct js_deliver *jd, struct jsd_consumer *jc, s
     p->w.done = jsd_park_fired;
     p->jd = jd;
     p->body = body;
+    p->update = update;
     snprintf(p->stream, sizeof(p->stream), "%s", stream_name(jc->st->s));
     snprintf(p->name, sizeof(p->name), "%s", jc->name);
     p->reply_len = reply.len;
@@ -1027,6 +1038,46 @@ static void jsd_create_durable(struct js_deliver *jd, struct jsd_consumer *jc, s
     bool queued = jsd_persist_config(jd, jc, cfg, &p->w);
     json_decref(cfg);
     if (!queued) jsd_park_fired(&p->w, SL_IO);
+}
+
+static bool jsd_str_eq(const char *a, const char *b) { return !strcmp(a ? a : "", b ? b : ""); }
+
+/* CREATE for a consumer that exists: nats-server 2.9 updates it (updateConfig) after the checks
+ * of checkNewConsumerConfig; the same config answers the consumer as it is. */
+static void jsd_update(struct js_deliver *jd, struct jsd_consumer *jc, const struct consumer_config *cfg,
+                       struct span reply) {
+    static const char kind[] = "consumer_create";
+    const struct consumer_config *ec = consumer_config(jc->c);
+    const char *refused = jsd_update_refused(ec, cfg);
+    if (refused) return jsd_err(jd, reply, kind, 500, 10012, refused);
+    bool same = ec->ack_wait_ms == cfg->ack_wait_ms && ec->backoff_count == cfg->backoff_count &&
+                !memcmp(ec->backoff_ms, cfg->backoff_ms, sizeof(ec->backoff_ms)) &&
+                ec->max_deliver == cfg->max_deliver && ec->max_ack_pending == cfg->max_ack_pending &&
+                ec->inactive_threshold_ms == cfg->inactive_threshold_ms &&
+                jsd_str_eq(ec->filter_subject, cfg->filter_subject) &&
+                jsd_str_eq(ec->deliver_subject, cfg->deliver_subject) && jsd_str_eq(ec->deliver_group, cfg->deliver_group);
+    if (same) return jsd_reply_json(jd, reply, jsd_info_json(jc, JSD_TYPE "consumer_create_response"));
+    /* A push consumer may move to another deliver subject only while nobody listens on its own. */
+    if (!jsd_str_eq(ec->deliver_subject, cfg->deliver_subject) && jsd_push_interest(jc))
+        return jsd_err(jd, reply, kind, 400, 10013, "consumer name already in use");
+    /* On a work queue a new filter must not overlap another consumer's (nats-server 2.9 skips this
+     * check on update; each message must still go to one consumer only). */
+    if (!jsd_str_eq(ec->filter_subject, cfg->filter_subject) &&
+        stream_config(jc->st->s)->retention == TOPIC_RETENTION_WORKQUEUE) {
+        const char *others[256];
+        uint32_t n = 0;
+        for (struct jsd_consumer *o = jc->st->head; o && n < 256; o = o->next)
+            if (o != jc) others[n++] = consumer_config(o->c)->filter_subject;
+        struct consumer_cfg_error ce;
+        if (consumer_check_workqueue(cfg, others, n, &ce) != SL_OK)
+            return jsd_err(jd, reply, kind, ce.code, ce.err_code, ce.description);
+    }
+    uint64_t now = jsd_mono(jd);
+    consumer_update(jc->c, cfg, now);
+    if (consumer_is_push(jc->c)) consumer_push_set_active(jc->c, jsd_push_interest(jc), now);
+    if (jd->kv && !jd->restoring) jsd_create_durable(jd, jc, reply, true);
+    else jsd_reply_json(jd, reply, jsd_info_json(jc, JSD_TYPE "consumer_create_response"));
+    jsd_rearm(jd);
 }
 
 /* CREATE.<stream>[.<consumer>[.<filter>]] and DURABLE.CREATE.<stream>.<durable>. */
@@ -1168,18 +1219,9 @@ static void jsd_create(struct js_deliver *jd, const char *args, size_t alen, boo
     struct jsd_stream *st = jsd_stream_find(jd, s, true);
     struct jsd_consumer *existing = jsd_consumer_find(st, cfg.name, (uint32_t)strlen(cfg.name));
     if (existing) {
-        /* Same config: the existing consumer (idempotent create). */
-        const struct consumer_config *ec = consumer_config(existing->c);
-        bool same = ec->deliver_policy == cfg.deliver_policy && ec->ack_policy == cfg.ack_policy &&
-                    !strcmp(ec->filter_subject ? ec->filter_subject : "", cfg.filter_subject ? cfg.filter_subject : "") &&
-                    !strcmp(ec->deliver_subject ? ec->deliver_subject : "", cfg.deliver_subject ? cfg.deliver_subject : "") &&
-                    ec->ack_wait_ms == cfg.ack_wait_ms && ec->max_deliver == cfg.max_deliver &&
-                    ec->max_ack_pending == cfg.max_ack_pending;
-        json_decref(body);
-        const char *refused = same ? NULL : jsd_update_refused(ec, &cfg);
-        if (refused) return jsd_err(jd, m->reply, kind, 500, 10012, refused);
-        if (!same) return jsd_err(jd, m->reply, kind, 400, 10148, "consumer already exists");
-        return jsd_reply_json(jd, m->reply, jsd_info_json(existing, JSD_TYPE "consumer_create_response"));
+        jsd_update(jd, existing, &cfg, m->reply);
+        json_decref(body); /* cfg's strings point into it */
+        return;
     }
     if (sp.retention == CONSUMER_RETENTION_WORKQUEUE) {
         const char *others[256];
@@ -1224,7 +1266,7 @@ static void jsd_create(struct js_deliver *jd, const char *args, size_t alen, boo
     jd->total++;
     if (consumer_is_push(jc->c)) consumer_push_set_active(jc->c, jsd_push_interest(jc), jsd_mono(jd));
     if (jd->kv && !jd->restoring) {
-        jsd_create_durable(jd, jc, m->reply);
+        jsd_create_durable(jd, jc, m->reply, false);
     } else {
         jsd_reply_json(jd, m->reply, jsd_info_json(jc, JSD_TYPE "consumer_create_response"));
     }

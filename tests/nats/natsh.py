@@ -4,7 +4,7 @@ Three targets, picked by the environment:
   (default)                     a real sluice-server (SLUICE_SERVER, else build/*/sluice-server)
                                 started by harness.Broker on free loopback ports with the
                                 limits the test asks for (--max_payload, --max_pending, ...);
-                                ready when its NATS port (--port) accepts connections.
+                                ready when its NATS port (--port) answers PING.
   SLUICE_NATS_REFERENCE=PATH|1  the reference nats-server (Debian 2.9.10; 1 = find it in PATH or
                                 /usr/sbin) started the same way, the limits given in a config
                                 file. Every test must pass against it unchanged.
@@ -131,6 +131,7 @@ class SluiceNats(_Target):
             raise CheckFailed("sluice-server is up (Kafka port %d answers) but its NATS port %d "
                               "does not accept connections within %.0f s"
                               % (self.broker.kafka_port, self.port, NATS_START_TIMEOUT))
+        wait_pong(self, self.broker.proc, NATS_START_TIMEOUT)
         return self
 
     def alive(self):
@@ -238,6 +239,28 @@ def start_nats(jetstream=False, **limits):
 
 
 # ---- raw protocol helpers ------------------------------------------------------------------
+
+def wait_pong(t, proc, timeout=NATS_START_TIMEOUT):
+    """Waits until t's NATS port answers PING with PONG. A TCP connect is not enough after a
+    kill -9: the dead process's listening socket lingers a few ms while the kernel tears its
+    io_uring down (see broker/net/listener.c), accepts the probe, then vanishes, and the next
+    connections are refused or reset."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise CheckFailed("broker exited with code %d during start-up" % proc.returncode)
+        try:
+            r = Raw(t, timeout=1)
+            r.send(b'CONNECT {"verbose":false}\r\nPING\r\n')
+            ok = r.read_line(timeout=1) == b"PONG\r\n"
+            r.close()
+            if ok:
+                return
+        except (OSError, CheckFailed):
+            pass
+        time.sleep(0.02)
+    raise CheckFailed("NATS port did not answer PING within %.0f s of the start" % timeout)
+
 
 class Raw:
     """A raw NATS connection: bytes in, bytes out, every read bounded by a deadline."""

@@ -49,7 +49,7 @@ GONE = (OSError, CheckFailed, socket.timeout, ValueError)
 
 def connect(t, what):
     """A Raw connection, retried for up to 3 s when refused or reset before INFO (see
-    wait_ready: it should not happen once the new broker answers)."""
+    natsh.wait_pong: it should not happen once the new broker answers)."""
     deadline = time.monotonic() + 3
     while True:
         try:
@@ -59,28 +59,6 @@ def connect(t, what):
                 raise
             print("     %s: %s, retrying" % (what, e), flush=True)
             time.sleep(0.05)
-
-
-def wait_ready(t, proc, timeout=10):
-    """Waits until the NATS port answers PING with PONG. A TCP connect is not enough after a
-    kill -9: the dead process's listening socket lingers a few ms while the kernel tears its
-    io_uring down (see broker/net/listener.c), accepts the probe, then vanishes, and the next
-    connections are refused or reset."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise CheckFailed("broker exited with code %d during start-up" % proc.returncode)
-        try:
-            r = Raw(t, timeout=1)
-            r.send(CONNECT + b"PING\r\n")
-            ok = r.read_line(timeout=1) == b"PONG\r\n"
-            r.close()
-            if ok:
-                return
-        except (OSError, CheckFailed):
-            pass
-        time.sleep(0.02)
-    raise CheckFailed("NATS port did not answer PING within %.0f s of the start" % timeout)
 
 
 class State:
@@ -332,7 +310,7 @@ def body(ck):
         for cycle in range(CYCLES):
             if cycle:
                 broker.start()
-                wait_ready(t, broker.proc)
+                natsh.wait_pong(t, broker.proc)
             pubs = []
             for n in names:
                 with st.lock:
@@ -373,7 +351,7 @@ def body(ck):
 
     with ck.section("restart, re-send the unacked, drain: every PubAcked message delivered, stream empty"):
         broker.start()
-        wait_ready(t, broker.proc)
+        natsh.wait_pong(t, broker.proc)
         for n in names:
             with st.lock:
                 resend = [(i, False) for i in sorted(st.unacked[n])]

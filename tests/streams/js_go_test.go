@@ -1229,6 +1229,105 @@ func flowControl() {
 	noErr(js.DeleteStream("FLOW"), "delete FLOW")
 }
 
+// ---- 10. consumer update through CREATE (nats-server 2.9's updateConfig) ------------------------
+
+func consumerUpdate() {
+	nc := connect("update")
+	defer nc.Close()
+	js := jsOf(nc)
+	fresh(js, &nats.StreamConfig{Name: "UPD", Subjects: []string{"upd.>"}})
+	for i := 0; i < 5; i++ {
+		_, err := js.Publish("upd.a", []byte(fmt.Sprintf("a%d", i)))
+		noErr(err, "publish upd.a")
+		_, err = js.Publish("upd.b", []byte(fmt.Sprintf("b%d", i)))
+		noErr(err, "publish upd.b")
+	}
+	ci, err := js.AddConsumer("UPD", &nats.ConsumerConfig{Durable: "U", AckPolicy: nats.AckExplicitPolicy,
+		FilterSubject: "upd.a", AckWait: 30 * time.Second})
+	noErr(err, "AddConsumer U")
+	eq(ci.NumPending, uint64(5), "pending for upd.a")
+	// What may change: filter (pending recounted), ack wait, max deliver, max ack pending.
+	ci, err = js.UpdateConsumer("UPD", &nats.ConsumerConfig{Durable: "U", AckPolicy: nats.AckExplicitPolicy,
+		FilterSubject: "upd.b", AckWait: 5 * time.Second, MaxDeliver: 4, MaxAckPending: 50})
+	noErr(err, "UpdateConsumer U")
+	if ci != nil {
+		eq([]interface{}{ci.Config.FilterSubject, ci.Config.AckWait, ci.Config.MaxDeliver, ci.Config.MaxAckPending, ci.NumPending},
+			[]interface{}{"upd.b", 5 * time.Second, 4, 50, uint64(5)}, "updated config and pending")
+	}
+	ci, err = js.ConsumerInfo("UPD", "U")
+	noErr(err, "ConsumerInfo U")
+	if ci != nil {
+		eq([]interface{}{ci.Config.FilterSubject, ci.Config.AckWait}, []interface{}{"upd.b", 5 * time.Second}, "INFO after update")
+	}
+	sub, err := js.PullSubscribe("upd.b", "U", nats.AckExplicit())
+	noErr(err, "PullSubscribe U")
+	if sub != nil {
+		msgs, err := sub.Fetch(5, nats.MaxWait(3*time.Second))
+		noErr(err, "Fetch after update")
+		var got []string
+		for _, m := range msgs {
+			got = append(got, m.Subject+"="+string(m.Data))
+			noErr(m.AckSync(), "AckSync")
+		}
+		eq(got, []string{"upd.b=b0", "upd.b=b1", "upd.b=b2", "upd.b=b3", "upd.b=b4"}, "the new filter's messages")
+	}
+	// The same config again: the consumer as it is.
+	_, err = js.UpdateConsumer("UPD", &nats.ConsumerConfig{Durable: "U", AckPolicy: nats.AckExplicitPolicy,
+		FilterSubject: "upd.b", AckWait: 5 * time.Second, MaxDeliver: 4, MaxAckPending: 50})
+	noErr(err, "UpdateConsumer with the same config")
+	// What may not change: 500 / 10012 with checkNewConsumerConfig's text.
+	for _, c := range []struct {
+		cfg  nats.ConsumerConfig
+		text string
+	}{
+		{nats.ConsumerConfig{Durable: "U", AckPolicy: nats.AckNonePolicy}, "ack policy can not be updated"},
+		{nats.ConsumerConfig{Durable: "U", AckPolicy: nats.AckExplicitPolicy, DeliverPolicy: nats.DeliverNewPolicy},
+			"deliver policy can not be updated"},
+		{nats.ConsumerConfig{Durable: "U", AckPolicy: nats.AckExplicitPolicy, MaxWaiting: 7}, "max waiting can not be updated"},
+		{nats.ConsumerConfig{Durable: "U", AckPolicy: nats.AckExplicitPolicy, DeliverSubject: "updpush.x"},
+			"max waiting can not be updated"},
+	} {
+		cfg := c.cfg
+		_, err = js.UpdateConsumer("UPD", &cfg)
+		apiErr(err, 500, 10012, c.text)
+		var ae *nats.APIError
+		if errors.As(err, &ae) {
+			eq(ae.Description, c.text, "description")
+		}
+	}
+	// A push consumer moves to another deliver subject while nobody listens on its own, not after.
+	_, err = js.AddConsumer("UPD", &nats.ConsumerConfig{Durable: "P", AckPolicy: nats.AckExplicitPolicy,
+		DeliverSubject: "updp.1", FilterSubject: "upd.a"})
+	noErr(err, "AddConsumer P")
+	got := make(chan string, 16)
+	s2, err := nc.Subscribe("updp.2", func(m *nats.Msg) {
+		got <- string(m.Data)
+		m.Ack()
+	})
+	noErr(err, "subscribe updp.2")
+	flush(nc, "updp.2")
+	_, err = js.UpdateConsumer("UPD", &nats.ConsumerConfig{Durable: "P", AckPolicy: nats.AckExplicitPolicy,
+		DeliverSubject: "updp.2", FilterSubject: "upd.a"})
+	noErr(err, "UpdateConsumer P to updp.2")
+	var seen []string
+	deadline := time.After(5 * time.Second)
+	for len(seen) < 5 {
+		select {
+		case d := <-got:
+			seen = append(seen, d)
+		case <-deadline:
+			fail("push after update: %d of 5", len(seen))
+			seen = append(seen, make([]string, 5)...)
+		}
+	}
+	eq(seen[:5], []string{"a0", "a1", "a2", "a3", "a4"}, "delivered on the new deliver subject")
+	_, err = js.UpdateConsumer("UPD", &nats.ConsumerConfig{Durable: "P", AckPolicy: nats.AckExplicitPolicy,
+		DeliverSubject: "updp.3", FilterSubject: "upd.a"})
+	apiErr(err, 400, 10013, "update a deliver subject someone listens on")
+	noErr(s2.Unsubscribe(), "unsubscribe updp.2")
+	noErr(js.DeleteStream("UPD"), "delete UPD")
+}
+
 var sections = []struct {
 	name string
 	desc string
@@ -1242,6 +1341,7 @@ var sections = []struct {
 	{"admin", "stream admin: idempotent create, 10058, 10065, limits, purge, delete, names, update", streamAdmin},
 	{"wqrules", "work-queue consumer rules 10098/10099/10100/10101", workQueueRules},
 	{"pullempty", "Fetch on an empty stream -> nats.ErrTimeout", pullEmpty},
+	{"update", "consumer update: filter, ack wait, max deliver, max ack pending; refused changes; deliver subject", consumerUpdate},
 	{"flowcontrol", "50,000 x 1 KiB to a push subscriber with flow control, then to an ordered consumer", flowControl},
 }
 

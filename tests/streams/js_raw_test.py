@@ -550,6 +550,30 @@ def body(ck):
         ck.eq(js.request("$JS.API.STREAM.NAMES", b"{}")[1],
               ('{"type":"%sstream_names_response","total":0,"offset":0,"limit":1024,'
                '"streams":null}' % T).encode(), "NAMES after deleting everything")
+
+    with ck.section("a consumer updated through CREATE keeps its new config across kill -9"):
+        js.api("$JS.API.STREAM.CREATE.UPDR", {"name": "UPDR", "subjects": ["updr.*"]})
+        for subj in (b"updr.a", b"updr.b", b"updr.b"):
+            js.publish(subj.decode(), b"x")
+        create = "$JS.API.CONSUMER.DURABLE.CREATE.UPDR.D"
+        r = js.api(create, {"stream_name": "UPDR", "config": {"durable_name": "D", "ack_policy": "explicit",
+                                                               "filter_subject": "updr.a"}})
+        ck.eq(r.get("num_pending"), 1, "pending for updr.a")
+        new_cfg = {"durable_name": "D", "ack_policy": "explicit", "filter_subject": "updr.b",
+                   "ack_wait": 7000000000, "max_deliver": 3, "max_ack_pending": 20}
+        r = js.api(create, {"stream_name": "UPDR", "config": new_cfg})
+        ck.eq((r["config"]["filter_subject"], r["config"]["ack_wait"], r["num_pending"]),
+              ("updr.b", 7000000000, 2), "update answered (after the config is stored)")
+        if t.kind == "sluice":
+            js.close()
+            t.broker.kill9()
+            t.start()  # waits for the NATS port too
+            js = Js(t)
+            r = js.api("$JS.API.CONSUMER.INFO.UPDR.D")
+            c = r["config"]
+            ck.eq((c["filter_subject"], c["ack_wait"], c["max_deliver"], c["max_ack_pending"], r["num_pending"]),
+                  ("updr.b", 7000000000, 3, 20, 2), "after kill -9")
+        ck.eq(js.api("$JS.API.STREAM.DELETE.UPDR").get("success"), True, "delete UPDR")
     js.close()
 
 
