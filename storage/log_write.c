@@ -373,6 +373,16 @@ static uint32_t log_writes_max(const struct log *g) {
     return g->cfg.durability == LOG_DURABILITY_NONE ? LOG_WRITES_MAX : 1;
 }
 
+/* Group commit: at most one sync of the active segment in flight. Writes go on meanwhile, and
+ * the next sync covers all of them (log_sync_done marks the log dirty, log_sync_if_owed sends
+ * it). A sync per write kept up to LOG_SYNCS_MAX in flight at 10 k small appends/s, about 3
+ * fdatasyncs per millisecond here, each one more flush for the device to serve. */
+static bool log_sync_inflight(const struct log *g, const struct seg *s) {
+    for (int i = 0; i < LOG_SYNCS_MAX; i++)
+        if (g->syncs[i].in_use && g->syncs[i].seg == s && !g->syncs[i].seal) return true;
+    return false;
+}
+
 static bool log_submit_write(struct log *g) {
     struct wbuf *b = g->wq_head;
     struct seg *s = b->seg;
@@ -382,7 +392,7 @@ static bool log_submit_write(struct log *g) {
     log_inflight_push(g, b);
     bool chain = g->cfg.durability == LOG_DURABILITY_APPEND ||
                  (g->cfg.durability == LOG_DURABILITY_GROUP && g->cfg.group_commit_ms == 0);
-    chain = chain && log_sync_slot(g);
+    chain = chain && log_sync_slot(g) && !log_sync_inflight(g, s);
     /* A link must not be split across two submissions, or the sync would run on its own. */
     if (chain) loop_sqe_reserve(store_loop(g->store), 2);
     struct io_uring_sqe *sqe = log_write_sqe(g, b);
@@ -501,6 +511,7 @@ static void log_sync_if_owed(struct log *g) {
     if (g->cfg.durability == LOG_DURABILITY_NONE) return;
     struct seg *s = log_active(g);
     if (s->written_next_offset <= s->sync_requested_next) return;
+    if (log_sync_inflight(g, s)) return;
     uint64_t now = loop_mono_ms(store_loop(g->store));
     uint64_t since = now - g->last_sync_ms;
     if (g->cfg.durability == LOG_DURABILITY_GROUP && g->cfg.group_commit_ms > 0 &&
