@@ -9,6 +9,8 @@
 #include "storage/kvlog.h"
 
 #define OFFSETS_VERSION 1
+/* Key version of a group's state record, as Kafka's GroupMetadataKey (version 2). */
+#define OFFSETS_GROUP_KEY_VERSION 2
 /* Compact when the log holds this many times more records than live entries (and enough). */
 #define OFFSETS_COMPACT_RATIO 4
 #define OFFSETS_COMPACT_MIN 10000
@@ -249,7 +251,10 @@ static bool offsets_replay_entry(struct offsets *o, const uint8_t *key, uint32_t
 }
 
 /* A failed commit was undone in the kvlog: the decoded view follows the kvlog's value. */
+static bool offsets_is_group_key(const uint8_t *key, uint32_t key_len);
+
 static void offsets_undo(void *arg, const uint8_t *key, uint32_t key_len, const uint8_t *val, uint32_t val_len) {
+    if (offsets_is_group_key(key, key_len)) return; /* read from the kvlog itself: nothing to undo */
     offsets_replay_entry(arg, key, key_len, val, val_len);
 }
 
@@ -258,9 +263,15 @@ struct offsets_replay {
     uint32_t bad;
 };
 
+/* Group state records (offsets_store_group) live beside the offsets: the map skips them. */
+static bool offsets_is_group_key(const uint8_t *key, uint32_t key_len) {
+    return key_len >= 2 && sl_load_be16(key) == OFFSETS_GROUP_KEY_VERSION;
+}
+
 static void offsets_replay_one(void *arg, const uint8_t *key, uint32_t key_len, const uint8_t *val,
                                uint32_t val_len) {
     struct offsets_replay *r = arg;
+    if (offsets_is_group_key(key, key_len)) return;
     if (!offsets_replay_entry(r->o, key, key_len, val, val_len)) r->bad++;
 }
 
@@ -430,4 +441,53 @@ int64_t offsets_lag(const struct offsets *o, const char *group, const char *topi
     if (!v || !partition_log) return -1;
     int64_t lag = log_written_offset(partition_log) - v->offset;
     return lag < 0 ? 0 : lag;
+}
+
+/* ---- group state ---------------------------------------------------------------------------- */
+
+static uint32_t offsets_group_key(uint8_t *out, const char *group, size_t glen) {
+    sl_store_be16(out, OFFSETS_GROUP_KEY_VERSION);
+    return 2 + (uint32_t)put_str16(out + 2, group, (int32_t)glen);
+}
+
+sl_err offsets_store_group(struct offsets *o, const char *group, const uint8_t *state, uint32_t len, uint64_t now_ms,
+                           struct log_waiter *w) {
+    size_t glen = strlen(group);
+    if (glen > UINT16_MAX) return SL_INVALID_ARG;
+    uint8_t *key = sl_xmalloc(4 + glen);
+    uint32_t kl = offsets_group_key(key, group, glen);
+    sl_err e;
+    if (state) {
+        e = kvlog_put(o->kv, key, kl, state, len, now_ms, w);
+    } else if (kvlog_get(o->kv, key, kl, NULL)) {
+        e = kvlog_del(o->kv, key, kl, now_ms, w);
+    } else {
+        e = SL_OK;
+        if (w) w->done(w, SL_OK);
+    }
+    free(key);
+    return e;
+}
+
+struct offsets_group_walk {
+    void (*fn)(void *arg, const char *group, const uint8_t *state, uint32_t len);
+    void *arg;
+};
+
+static void offsets_group_one(void *arg, const uint8_t *key, uint32_t key_len, const uint8_t *val, uint32_t val_len) {
+    struct offsets_group_walk *gw = arg;
+    if (!val || !offsets_is_group_key(key, key_len)) return;
+    const uint8_t *p = key + 2;
+    const char *g;
+    int32_t glen;
+    if (!get_str16(&p, key + key_len, &g, &glen) || glen < 0 || p != key + key_len) return;
+    char *name = offsets_strndup(g, glen);
+    gw->fn(gw->arg, name, val, val_len);
+    free(name);
+}
+
+void offsets_group_states(const struct offsets *o,
+                          void (*fn)(void *arg, const char *group, const uint8_t *state, uint32_t len), void *arg) {
+    struct offsets_group_walk gw = {fn, arg};
+    kvlog_foreach(o->kv, offsets_group_one, &gw);
 }

@@ -76,6 +76,15 @@ sl_err offsets_delete_group(struct offsets *o, const char *group, uint64_t now_m
 uint32_t offsets_expire(struct offsets *o, uint64_t now_ms, uint64_t retention_ms,
                         bool (*may_expire)(void *arg, const char *group), void *arg);
 
+/* A consumer group's state, as the coordinator encodes it (opaque here), kept in the same log as
+ * its offsets (Kafka keeps GroupMetadata records in __consumer_offsets), so a restarted broker
+ * still knows the group's generation and members. state NULL: forget it. w may be NULL. */
+sl_err offsets_store_group(struct offsets *o, const char *group, const uint8_t *state, uint32_t len, uint64_t now_ms,
+                           struct log_waiter *w);
+/* Every stored group state, for the coordinator at start. */
+void offsets_group_states(const struct offsets *o,
+                          void (*fn)(void *arg, const char *group, const uint8_t *state, uint32_t len), void *arg);
+
 /* Consumer lag: the log's high watermark minus the committed offset (never negative); -1 when
  * nothing is committed. The one function the CLI and /metrics use. */
 int64_t offsets_lag(const struct offsets *o, const char *group, const char *topic, int32_t partition,

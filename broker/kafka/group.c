@@ -11,6 +11,8 @@
 
 #include <string.h>
 
+#include "protocol/kbuf.h"
+
 struct gproto {
     char *name;
     uint8_t *meta;
@@ -127,6 +129,10 @@ void group_config_defaults(struct group_config *c) {
     c->initial_rebalance_delay_ms = 0;
     c->max_size = 0;
     c->stats = NULL;
+}
+
+static void group_changed(struct group *g) {
+    if (g->ops.changed) g->ops.changed(g->ops.arg, g);
 }
 
 /* ---- members ---- */
@@ -426,6 +432,7 @@ static void complete_join(struct group *g, uint64_t now_ms) {
         free(g->protocol_name);
         g->protocol_name = NULL;
         g->state = GROUP_EMPTY;
+        group_changed(g);
         return;
     }
     if (!g->leader->joined) {
@@ -547,6 +554,7 @@ static void static_rejoin(struct group *g, struct member *m, const struct group_
     member_update(m, req);
     touch(m, now_ms);
     if (g->state == GROUP_STABLE && strcmp(select_protocol(g), g->protocol_name) == 0) {
+        group_changed(g);
         join_answer_current(g, reply, m->id, was_leader ? old_id : g->leader->id, NULL, 0);
     } else {
         enum group_state was = g->state;
@@ -702,6 +710,7 @@ static void apply_assignments(struct group *g, const struct group_sync_req *req,
         sl_hist_observe(&g->cfg.stats->rebalance_duration, (now_ms - g->rebalance_start_ms) * 1000);
     }
     g->rebalancing = false;
+    group_changed(g);
     for (uint32_t i = 0; i < g->member_count; i++) {
         struct member *m = g->members[i];
         if (!m->sync_reply) continue;
@@ -962,6 +971,114 @@ const char *group_protocol_type(const struct group *g) { return nz(g->protocol_t
 const char *group_protocol_name(const struct group *g) { return nz(g->protocol_name); }
 const char *group_leader(const struct group *g) { return g->leader ? g->leader->id : ""; }
 int32_t group_member_count(const struct group *g) { return (int32_t)g->member_count; }
+
+/* ---- durable state ---- */
+
+#define GROUP_STATE_VERSION 1
+
+bool group_encode_state(const struct group *g, struct kw *w) {
+    bool stable = g->state == GROUP_STABLE;
+    if (!stable && g->state != GROUP_EMPTY) return false;
+    kw_i16(w, GROUP_STATE_VERSION);
+    kw_i8(w, stable ? 1 : 0);
+    kw_i32(w, g->generation);
+    kw_cstr(w, false, g->protocol_type);
+    if (!stable) return true;
+    kw_cstr(w, false, g->protocol_name);
+    kw_cstr(w, false, g->leader->id);
+    kw_i32(w, (int32_t)g->member_count);
+    for (uint32_t i = 0; i < g->member_count; i++) {
+        const struct member *m = g->members[i];
+        struct span md = member_metadata(m, g->protocol_name);
+        kw_cstr(w, false, m->id);
+        kw_cstr(w, false, m->instance_id);
+        kw_cstr(w, false, m->client_id);
+        kw_cstr(w, false, m->client_host);
+        kw_i32(w, (int32_t)m->session_timeout_ms);
+        kw_i32(w, (int32_t)m->rebalance_timeout_ms);
+        kw_bytes(w, false, md.p, (int32_t)md.len);
+        kw_bytes(w, false, m->assignment, (int32_t)m->assignment_len);
+    }
+    return true;
+}
+
+static char *kstr_dup(struct kstr s) {
+    if (s.len < 0) return NULL;
+    char *p = sl_xmalloc((size_t)s.len + 1);
+    memcpy(p, s.p, (size_t)s.len);
+    p[s.len] = 0;
+    return p;
+}
+
+static bool kstr_eq(struct kstr s, const char *c) {
+    return s.len >= 0 && strlen(c) == (size_t)s.len && !memcmp(s.p, c, (size_t)s.len);
+}
+
+bool group_registry_restore(struct group_registry *reg, const char *group_id, const uint8_t *state, uint32_t len,
+                            uint64_t now_ms) {
+    struct kr r = kr_make(state, len);
+    int16_t version = kr_i16(&r);
+    int8_t stable = kr_i8(&r);
+    int32_t generation = kr_i32(&r);
+    struct kstr ptype = kr_str(&r, false);
+    struct kstr pname = {NULL, -1}, leader = {NULL, -1};
+    int32_t n = 0;
+    if (stable) {
+        pname = kr_str(&r, false);
+        leader = kr_str(&r, false);
+        n = kr_i32(&r);
+    }
+    if (r.err || version != GROUP_STATE_VERSION || (stable != 0 && stable != 1) || generation < 0 || n < 0 ||
+        (stable && (n == 0 || pname.len < 0 || leader.len < 0)) || group_registry_find(reg, group_id))
+        return false;
+    /* Decode every member first: a malformed record creates nothing. */
+    struct member **ms = sl_xcalloc((size_t)n + 1, sizeof(*ms));
+    struct member *lead = NULL;
+    int32_t got = 0;
+    for (; got < n; got++) {
+        struct kstr id = kr_str(&r, false), inst = kr_str(&r, false), cid = kr_str(&r, false),
+                    host = kr_str(&r, false);
+        int32_t st = kr_i32(&r), rt = kr_i32(&r);
+        struct kstr md = kr_bytes(&r, false), as = kr_bytes(&r, false);
+        if (r.err || id.len <= 0 || st <= 0 || rt <= 0) break;
+        struct member *m = sl_xcalloc(1, sizeof(*m));
+        m->id = kstr_dup(id);
+        m->instance_id = kstr_dup(inst);
+        m->client_id = cid.len >= 0 ? kstr_dup(cid) : xstrdup("");
+        m->client_host = host.len >= 0 ? kstr_dup(host) : xstrdup("");
+        m->protocols = sl_xcalloc(1, sizeof(*m->protocols));
+        m->protocols[0].name = kstr_dup(pname);
+        m->protocols[0].len = md.len > 0 ? (uint32_t)md.len : 0;
+        m->protocols[0].meta = xmemdup((struct span){(const uint8_t *)md.p, m->protocols[0].len});
+        m->protocol_count = 1;
+        m->assignment_len = as.len > 0 ? (uint32_t)as.len : 0;
+        m->assignment = xmemdup((struct span){(const uint8_t *)as.p, m->assignment_len});
+        m->session_timeout_ms = (uint32_t)st;
+        m->rebalance_timeout_ms = (uint32_t)rt;
+        m->synced = true;
+        m->session_deadline = deadline_after(now_ms, m->session_timeout_ms);
+        if (kstr_eq(leader, m->id)) lead = m;
+        ms[got] = m;
+    }
+    if (got < n || kr_left(&r) != 0 || (stable && !lead)) {
+        for (int32_t i = 0; i < got; i++) member_free(ms[i]);
+        free(ms);
+        return false;
+    }
+    struct group *g = group_registry_get(reg, group_id);
+    g->generation = generation;
+    g->protocol_type = kstr_dup(ptype);
+    if (stable) {
+        g->protocol_name = kstr_dup(pname);
+        g->members = ms;
+        g->member_count = g->member_cap = (uint32_t)n;
+        g->leader = lead;
+        g->state = GROUP_STABLE;
+    } else {
+        free(ms);
+    }
+    return true;
+}
 
 /* ---- registry: a chained hash by group id plus a dense array for iteration ---- */
 

@@ -126,6 +126,8 @@ struct group_sync_result {
     struct span assignment;    /* empty on error, or when the leader gave this member none */
 };
 
+struct group;
+
 /* How answers reach the glue. `reply` is the glue's opaque handle for one parked request, as
  * passed to group_join/group_sync; each handle is answered exactly once unless cancelled.
  * Callbacks may run inside the call that received the request (immediate answers), inside
@@ -135,6 +137,10 @@ struct group_ops {
     void (*join_done)(void *arg, void *reply, const struct group_join_result *res);
     void (*sync_done)(void *arg, void *reply, const struct group_sync_result *res);
     void *arg;
+    /* Optional: the group reached a state worth keeping across a restart (Stable with its
+     * assignments, Empty, a static member's new id): store group_encode_state's record, as
+     * Kafka writes GroupMetadata to __consumer_offsets at these points. */
+    void (*changed)(void *arg, struct group *g);
 };
 
 /* ---- describe ---- */
@@ -208,6 +214,15 @@ const char *group_protocol_name(const struct group *g); /* "" if none selected *
 const char *group_leader(const struct group *g);        /* "" if none */
 int32_t group_member_count(const struct group *g);
 
+/* ---- durable state ---- */
+
+struct kw;
+/* What a restart needs to carry on without a rebalance: the generation and protocol type, and
+ * when Stable the selected protocol, the leader and each member (ids, client, timeouts, its
+ * metadata for the selected protocol and its assignment). False (nothing written) in the states
+ * that are in flux, PreparingRebalance and CompletingRebalance, and Dead. */
+bool group_encode_state(const struct group *g, struct kw *w);
+
 /* ---- the registry: every group of this broker, by id ---- */
 
 struct group_registry;
@@ -224,6 +239,12 @@ struct group *group_registry_get(struct group_registry *reg, const char *group_i
  * caller's to delete. */
 sl_err group_registry_delete(struct group_registry *reg, const char *group_id);
 /* Iteration by index in [0, count); deleting reorders. */
+/* Brings back a group from group_encode_state's record (start-up): a Stable group comes back
+ * Stable with the same generation, leader and assignments, each member's session starting at
+ * now_ms, so members that heartbeat in time carry on; the others expire as usual. False if the
+ * record is malformed (nothing is created). */
+bool group_registry_restore(struct group_registry *reg, const char *group_id, const uint8_t *state, uint32_t len,
+                            uint64_t now_ms);
 uint32_t group_registry_count(const struct group_registry *reg);
 struct group *group_registry_at(struct group_registry *reg, uint32_t i);
 void group_registry_tick(struct group_registry *reg, uint64_t now_ms);

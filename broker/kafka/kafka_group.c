@@ -120,6 +120,25 @@ static void group_park_cancel(struct kreq *q) {
     q->ready = true;
 }
 
+/* The group's state goes to __consumer_offsets beside its offsets (no waiter: a crash before it
+ * is durable costs the members one rebalance after the restart, nothing else). */
+static void group_changed(void *arg, struct group *g) {
+    struct kafka_server *ks = arg;
+    if (!ks->offsets) return;
+    struct kw w;
+    kw_init(&w, 256);
+    if (group_encode_state(g, &w) &&
+        offsets_store_group(ks->offsets, group_id(g), w.p, (uint32_t)w.len, loop_now_ms(ks->loop), NULL) != SL_OK)
+        SL_WARN("group %s: its state was not stored: a restart will rebalance it", group_id(g));
+    kw_free(&w);
+}
+
+static void group_restore_one(void *arg, const char *group, const uint8_t *state, uint32_t len) {
+    struct kafka_server *ks = arg;
+    if (!group_registry_restore(ks->groups, group, state, len, loop_mono_ms(ks->loop)))
+        SL_WARN("group %s: its stored state is malformed: it starts Empty", group);
+}
+
 sl_err kafka_groups_start(struct kafka_server *ks) {
     struct group_config gc;
     group_config_defaults(&gc);
@@ -127,7 +146,7 @@ sl_err kafka_groups_start(struct kafka_server *ks) {
     gc.min_session_timeout_ms = ks->cfg->group_min_session_timeout_ms;
     gc.max_session_timeout_ms = ks->cfg->group_max_session_timeout_ms;
     gc.stats = &ks->group_stats;
-    static const struct group_ops ops = {group_join_done, group_sync_done, NULL};
+    const struct group_ops ops = {group_join_done, group_sync_done, ks, group_changed};
     uint64_t seed = 0;
     if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) seed = loop_clock_ms();
     ks->groups = group_registry_create(&gc, &ops, seed);
@@ -135,7 +154,9 @@ sl_err kafka_groups_start(struct kafka_server *ks) {
     ks->last_offsets_expiry_ms = loop_mono_ms(ks->loop);
     sl_err e = offsets_open(&ks->offsets, ks->store, loop_now_ms(ks->loop));
     if (e) return e;
+    offsets_group_states(ks->offsets, group_restore_one, ks);
     loop_add_before_sleep(ks->loop, groups_expiry_hook, ks);
+    groups_rearm(ks);
     return SL_OK;
 }
 
@@ -673,6 +694,7 @@ sl_err kafka_handle_delete_groups(struct kconn *kc, struct kreq *q, struct kr *r
         sl_err err = gid ? group_registry_delete(ks->groups, gid) : SL_INVALID_GROUP_ID;
         if (err == SL_GROUP_ID_NOT_FOUND && has_offsets) err = SL_OK;
         if (!err && has_offsets) offsets_delete_group(ks->offsets, gid, loop_now_ms(ks->loop), NULL);
+        if (!err) offsets_store_group(ks->offsets, gid, NULL, 0, loop_now_ms(ks->loop), NULL);
         resp.results[i].error_code = kcode(err);
     }
     struct kw w;

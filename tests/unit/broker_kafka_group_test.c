@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "broker/kafka/group.h"
+#include "protocol/kbuf.h"
 
 #define MAXM 8
 
@@ -1288,6 +1289,89 @@ START_TEST(test_describe_list_delete) {
 }
 END_TEST
 
+/* The state a broker stores at Stable comes back Stable after a "restart" (a new registry):
+ * same generation, leader, members and assignments, and the members carry on with heartbeats
+ * and commits; a member that does not come back expires and the rest rebalance. */
+static int changed_calls;
+static void on_changed(void *arg, struct group *g) {
+    (void)arg;
+    (void)g;
+    changed_calls++;
+}
+
+START_TEST(test_state_survives_restart) {
+    struct group_config cfg;
+    group_config_defaults(&cfg);
+    cfg.initial_rebalance_delay_ms = 100; /* both joins land in one generation */
+    struct group_ops ops2 = ops;
+    ops2.changed = on_changed;
+    struct group_registry *reg = group_registry_create(&cfg, &ops2, 5);
+    struct group *g = group_registry_get(reg, "keep");
+    struct cli a, b;
+    cli_init(&a, "a", NULL);
+    cli_init(&b, "b", "static-b");
+    changed_calls = 0;
+    cli_join(g, &a, 1000);
+    cli_join(g, &b, 1000);
+    for (uint64_t t = 1000; t < 40000 && !(a.join.fires && b.join.fires); t += 100) group_registry_tick(reg, t);
+    ck_assert_int_eq(a.join.error, SL_OK);
+    ck_assert_int_eq(b.join.error, SL_OK);
+    struct group_assignment as[2] = {{a.id, {(const uint8_t *)"A\0a", 3}}, {b.id, {(const uint8_t *)"Bb", 2}}};
+    ck_assert_int_eq(a.gen, b.gen);
+    struct cli *leader = strcmp(group_leader(g), a.id) == 0 ? &a : &b;
+    struct cli *other = leader == &a ? &b : &a;
+    cli_sync(g, other, 40001);
+    cli_sync_assign(g, leader, as, 2, 40002);
+    ck_assert_str_eq(group_state_name(group_state(g)), "Stable");
+    ck_assert_int_eq(changed_calls, 1);
+    struct kw w;
+    kw_init(&w, 64);
+    ck_assert(group_encode_state(g, &w));
+    int32_t gen = group_generation(g);
+    ck_assert_str_eq(group_leader(g), leader->id);
+
+    struct group_registry *reg2 = group_registry_create(&cfg, &ops, 6);
+    ck_assert(group_registry_restore(reg2, "keep", w.p, (uint32_t)w.len, 80000));
+    struct group *r = group_registry_find(reg2, "keep");
+    ck_assert_ptr_nonnull(r);
+    ck_assert_str_eq(group_state_name(group_state(r)), "Stable");
+    ck_assert_int_eq(group_generation(r), gen);
+    ck_assert_str_eq(group_leader(r), leader->id);
+    ck_assert_str_eq(group_protocol_type(r), "consumer");
+    ck_assert_str_eq(group_protocol_name(r), "range");
+    struct group_member_desc md[4];
+    struct group_desc d;
+    group_describe(r, &d, md, 4);
+    ck_assert_int_eq(d.member_count, 2);
+    for (int i = 0; i < 2; i++) {
+        bool is_a = strcmp(md[i].member_id, a.id) == 0;
+        ck_assert_uint_eq(md[i].assignment.len, is_a ? 3 : 2);
+        ck_assert_mem_eq(md[i].assignment.p, is_a ? "A\0a" : "Bb", md[i].assignment.len);
+        ck_assert_uint_eq(md[i].metadata.len, is_a ? a.meta_len : b.meta_len);
+        ck_assert_mem_eq(md[i].metadata.p, is_a ? a.meta : b.meta, md[i].metadata.len);
+        if (!is_a) ck_assert_str_eq(md[i].instance_id, "static-b");
+    }
+    /* Both carry on: heartbeats, commits and a SyncGroup retry answer as before the restart. */
+    ck_assert_int_eq(cli_hb(r, &a, 82000), SL_OK);
+    ck_assert_int_eq(cli_hb(r, &b, 82000), SL_OK);
+    ck_assert_int_eq(group_check_commit(r, a.id, NULL, gen, 82000), SL_OK);
+    cli_sync(r, &a, 82001);
+    ck_assert_int_eq(a.sync.error, SL_OK);
+    ck_assert_uint_eq(a.sync.assign_len, 3);
+    /* b stops heartbeating: its session (10 s from its last heartbeat) ends, a rebalance starts. */
+    ck_assert_int_eq(cli_hb(r, &a, 91000), SL_OK);
+    group_registry_tick(reg2, 92001);
+    ck_assert_str_eq(group_state_name(group_state(r)), "PreparingRebalance");
+    /* Malformed records create nothing. */
+    for (size_t cut = 0; cut < w.len; cut++)
+        ck_assert(!group_registry_restore(reg2, "cut", w.p, (uint32_t)cut, 80000));
+    ck_assert_ptr_null(group_registry_find(reg2, "cut"));
+    kw_free(&w);
+    group_registry_destroy(reg2);
+    group_registry_destroy(reg);
+}
+END_TEST
+
 START_TEST(test_registry_tick_and_deadline) {
     struct group_config cfg;
     group_config_defaults(&cfg);
@@ -1395,6 +1479,7 @@ int main(void) {
     tcase_add_test(tc, test_superseded_join);
     tcase_add_test(tc, test_describe_list_delete);
     tcase_add_test(tc, test_registry_tick_and_deadline);
+    tcase_add_test(tc, test_state_survives_restart);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);
