@@ -77,6 +77,7 @@ static const struct cfg_key cfg_keys[] = {
     CFG_KEY("max_connections", "maxconnections", "max_conn", CFG_COUNT, max_connections, 0),
     CFG_KEY("write_deadline", "writedeadline", NULL, CFG_SECONDS, write_deadline_ms, 0),
     CFG_KEY("max_pending", NULL, NULL, CFG_SIZE, max_pending_bytes, 0),
+    CFG_KEY("max_pending_total", NULL, NULL, CFG_SIZE, max_pending_total_bytes, 0),
     CFG_KEY("max_request_bytes", NULL, NULL, CFG_SIZE, max_request_bytes, 0),
     CFG_KEY("connections_max_idle_ms", NULL, NULL, CFG_MS, connections_max_idle_ms, 0),
     CFG_KEY("group_initial_rebalance_delay_ms", NULL, NULL, CFG_MS, group_initial_rebalance_delay_ms, 0),
@@ -150,6 +151,7 @@ void sl_config_defaults(struct sl_config *c) {
     c->max_connections = 65536;
     c->write_deadline_ms = 10000;
     c->max_pending_bytes = 64u << 20;
+    c->max_pending_total_bytes = 256u << 20;
     c->max_request_bytes = 100u << 20;
     c->connections_max_idle_ms = 600000;
     c->auth_timeout_ms = 2000;
@@ -663,6 +665,7 @@ int sl_config_validate(const struct sl_config *c, char *err, size_t err_len) {
         {"data_dir", c->data_dir[0]},          {"host", c->host[0]},
         {"max_payload", c->max_payload_bytes}, {"max_connections", c->max_connections},
         {"write_deadline", c->write_deadline_ms}, {"max_pending", c->max_pending_bytes},
+        {"max_pending_total", c->max_pending_total_bytes},
         {"max_request_bytes", c->max_request_bytes}, {"open_files_max", c->open_files_max},
         {"retention_check_ms", c->retention_check_ms},
     };

@@ -56,6 +56,7 @@ struct sl_config {
     uint32_t max_connections;                    /* 65536 */
     uint32_t write_deadline_ms;                  /* 10000 */
     uint64_t max_pending_bytes;                  /* 64 MiB */
+    uint64_t max_pending_total_bytes;            /* unsent output of the whole broker, 256 MiB */
     uint32_t max_request_bytes;                  /* Kafka, 100 MiB */
     uint32_t connections_max_idle_ms;            /* close connections silent this long, 600000 */
     uint32_t group_initial_rebalance_delay_ms;   /* first rebalance of an empty group waits, 100 */

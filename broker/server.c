@@ -140,6 +140,7 @@ void broker_reload(struct broker *b) {
     RELOAD(max_connections, "max_connections");
     RELOAD(write_deadline_ms, "write_deadline");
     RELOAD(max_pending_bytes, "max_pending");
+    RELOAD(max_pending_total_bytes, "max_pending_total");
     RELOAD(max_control_line_bytes, "max_control_line");
     RELOAD(ping_interval_ms, "ping_interval");
     RELOAD(ping_max_out, "ping_max");
@@ -207,10 +208,13 @@ int broker_start(struct broker *b, const struct sl_config *cfg) {
     if (b->streams) streams_set_dlq_default(b->streams, b->cfg.jetstream_dlq);
     if (kafka_server_start(&b->kafka, &b->cfg, &b->loop, b->store, b->topics) != 0) goto fail_streams;
     b->kafka_running = true;
+    b->kafka.ls.out_total = &b->out_total; /* before the loop runs: no connection yet */
     if (nats_server_start(&b->nats, &b->cfg, &b->loop) != 0) goto fail_kafka;
     b->nats_running = true;
+    b->nats.ls.out_total = &b->out_total;
     if (monitor_start(b) != 0) goto fail_nats;
     b->http_running = true;
+    b->http.ls.out_total = &b->out_total;
     if (b->streams) {
         b->js_ingest = js_ingest_new(&b->nats, b->streams);
         b->jsapi = jsapi_start(&b->nats, b->streams, b->js_ingest);

@@ -40,6 +40,7 @@ struct broker {
     bool monitor_ready;           /* /healthz: 200 once everything is up */
     bool monitor_draining;        /* /healthz: 503 from the start of shutdown */
     uint64_t start_wall_ms;
+    uint64_t out_total;           /* unsent output over every listener (conn.c keeps it) */
 
     /* SIGTERM and SIGINT are blocked and read from signal_fd, so shutdown runs on the loop
      * like everything else instead of in a handler. */

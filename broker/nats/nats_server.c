@@ -39,16 +39,34 @@ static void nconn_mark_dirty(struct nconn *nc) {
     nc->ns->dirty = nc;
 }
 
-/* Room for n more bytes; false (and the connection marked slow) past max_pending. */
+/* With the whole broker's unsent output over max_pending_total, a client holding more than its
+ * share of it is a slow consumer too: per-client limits alone let 200 stuck subscribers of 6 MiB
+ * each take 1.2 GB. The share: the budget over the connections, at least NATS_FAIR_SHARE_MIN. */
+#define NATS_FAIR_SHARE_MIN (256u << 10)
+
+static bool nconn_over_budget(const struct nconn *nc, uint64_t pending) {
+    const struct nats_server *ns = nc->ns;
+    if (!ns->ls.out_total || *ns->ls.out_total + nc->out_len <= ns->cfg->max_pending_total_bytes) return false;
+    uint64_t share = ns->cfg->max_pending_total_bytes / (ns->ls.conn_count ? ns->ls.conn_count : 1);
+    return pending > SL_MAX(share, (uint64_t)NATS_FAIR_SHARE_MIN);
+}
+
+/* Room for n more bytes; false (and the connection marked slow) past max_pending, or past its
+ * share of max_pending_total while the broker is over it. */
 static uint8_t *nconn_reserve(struct nconn *nc, size_t n) {
     if (nc->kill) return NULL;
     uint64_t pending = nc->c->out_bytes + nc->out_len + n;
-    if (pending > nc->ns->cfg->max_pending_bytes) {
-        if (!nc->kill) {
+    bool own = pending > nc->ns->cfg->max_pending_bytes;
+    if (own || nconn_over_budget(nc, pending)) {
+        if (own)
             SL_WARN("nats %s: slow consumer detected (%llu bytes pending > max_pending %llu): closing",
                     nc->c->peer, (unsigned long long)pending, (unsigned long long)nc->ns->cfg->max_pending_bytes);
-            nc->ns->slow_consumers++;
-        }
+        else
+            SL_WARN("nats %s: slow consumer detected (%llu bytes pending while the broker holds %llu unsent > "
+                    "max_pending_total %llu): closing",
+                    nc->c->peer, (unsigned long long)pending, (unsigned long long)*nc->ns->ls.out_total,
+                    (unsigned long long)nc->ns->cfg->max_pending_total_bytes);
+        nc->ns->slow_consumers++;
         nc->kill = true;
         nconn_mark_dirty(nc);
         return NULL;

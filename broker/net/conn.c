@@ -54,13 +54,27 @@ void conn_consume(struct conn *c, size_t n) {
     if (c->in_len) memmove(c->in, c->in + n, c->in_len);
 }
 
+static void conn_out_add(struct conn *c, uint64_t n) {
+    c->out_bytes += n;
+    if (c->listener && c->listener->out_total) *c->listener->out_total += n;
+}
+
+static void conn_out_sub(struct conn *c, uint64_t n) {
+    SL_ASSERT(c->out_bytes >= n);
+    c->out_bytes -= n;
+    if (c->listener && c->listener->out_total) {
+        SL_ASSERT(*c->listener->out_total >= n);
+        *c->listener->out_total -= n;
+    }
+}
+
 static void conn_queue(struct conn *c, struct out_chunk *ch) {
     ch->next = NULL;
     if (!c->out_head) c->last_send_ms = loop_mono_ms(c->loop);
     if (c->out_tail) c->out_tail->next = ch;
     else c->out_head = ch;
     c->out_tail = ch;
-    c->out_bytes += ch->len;
+    conn_out_add(c, ch->len);
 }
 
 void conn_send_mem(struct conn *c, uint8_t *mem, uint32_t len) {
@@ -109,13 +123,13 @@ void conn_send_chain(struct conn *c, struct out_chunk *head, struct out_chunk *t
     if (c->out_tail) c->out_tail->next = head;
     else c->out_head = head;
     c->out_tail = tail;
-    c->out_bytes += bytes;
+    conn_out_add(c, bytes);
     conn_pump_send(c);
 }
 
 /* Drops n sent bytes from the front of the queue. */
 static void conn_sent(struct conn *c, size_t n) {
-    c->out_bytes -= n;
+    conn_out_sub(c, n);
     while (n && c->out_head) {
         struct out_chunk *ch = c->out_head;
         size_t left = ch->len - ch->off;
@@ -325,6 +339,7 @@ static void conn_maybe_free(struct conn *c) {
         c->out_head = ch->next;
         out_chunk_free(ch);
     }
+    conn_out_sub(c, c->out_bytes);
     listener_conn_gone(c);
     close(c->fd);
     free(c->in);

