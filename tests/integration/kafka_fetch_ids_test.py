@@ -216,6 +216,18 @@ def body(ck):
             ck.eq(got, [(unknown, [(0, UNKNOWN_TOPIC_ID), (1, UNKNOWN_TOPIC_ID)]),
                         (tid, [(0, 0), (7, UNKNOWN_TOPIC_OR_PARTITION)])],
                   "Fetch v%d with an unknown id and a missing partition" % v)
+    with ck.section("a topic deleted and created again has a new id"):
+        from confluent_kafka.admin import AdminClient, NewTopic
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+        admin.delete_topics([topic], request_timeout=30)[topic].result(timeout=30)
+        fs = admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)], request_timeout=30)
+        fs[topic].result(timeout=30)
+        t = parse_metadata_v12(flex_response(s, call(metadata_v12, topic)))[0]
+        ck.ok(t["error"] == 0 and t["id"] != tid, "the new topic has a new id")
+        top, topics = parse_fetch(flex_response(s, call(fetch_req, 13, [(tid, [0]), (t["id"], [0])])), 13)
+        got = [(i, [(p["index"], p["error"], p["hw"]) for p in parts]) for i, parts in topics]
+        ck.eq(got, [(tid, [(0, UNKNOWN_TOPIC_ID, -1)]), (t["id"], [(0, 0, 0)])],
+              "Fetch v13 with the old id and the new one")
     s.close()
 
 
