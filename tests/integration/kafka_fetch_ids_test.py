@@ -6,7 +6,9 @@ v12 by name and Fetch v13, v14, v15 (no ReplicaId) and v16 by id must all return
 (keys, values, offsets 0..4), the high watermark 5, and from v13 the topic id in the response in
 place of the name. A topic id the broker does not know answers UNKNOWN_TOPIC_ID (100) on each
 partition with its id echoed; a known id with a missing partition answers
-UNKNOWN_TOPIC_OR_PARTITION (3). ApiVersions advertises Fetch up to 16.
+UNKNOWN_TOPIC_OR_PARTITION (3); after the topic is deleted and created again under its name, the
+old id is UNKNOWN_TOPIC_ID and the new one serves the new, empty topic. ApiVersions advertises
+Fetch up to 16. (No client here sends Fetch v13: librdkafka 2.0.2 stops at v11, as does kafkajs.)
 """
 import os
 import socket
