@@ -19,7 +19,7 @@ import uuid
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from kafka_badinput_test import (Reader, api_versions_req, compact_string, frame, header, i8,  # noqa: E402
-                                 i16, i32, i64, parse_api_versions, read_response, uvarint)
+                                 i32, i64, parse_api_versions, read_response, uvarint)
 
 API_FETCH, API_METADATA = 1, 3
 UNKNOWN_TOPIC_OR_PARTITION, UNKNOWN_TOPIC_ID = 3, 100
