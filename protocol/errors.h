@@ -43,6 +43,8 @@
     X(INVALID_PRODUCER_EPOCH, 47, "producer epoch is older than the current one", NULL)                   \
     X(UNKNOWN_PRODUCER_ID, 59, "unknown producer id", NULL)                                               \
     X(UNSUPPORTED_COMPRESSION, 76, "unsupported compression type", NULL)                                  \
+    X(TRANSACTIONAL_ID_AUTHORIZATION, 53, "transactional records without a transactional id", NULL)       \
+    X(UNKNOWN_TOPIC_ID, 100, "unknown topic id", NULL)                                                    \
     /* consumer groups (broker/kafka/group.c) */                                                          \
     X(COORDINATOR_NOT_AVAILABLE, 15, "group coordinator not available", NULL)                             \
     X(ILLEGAL_GENERATION, 22, "generation is not the group's current one", NULL)                          \

@@ -8,7 +8,7 @@
  * table and the key -> slot index, so the two cannot drift apart. */
 #define KAFKA_APIS(X)                                                 \
     X(PRODUCE, "Produce", 0, 9, 9)                                    \
-    X(FETCH, "Fetch", 4, 12, 12)                                      \
+    X(FETCH, "Fetch", 4, 16, 12)                                      \
     X(LIST_OFFSETS, "ListOffsets", 0, 7, 6)                           \
     X(METADATA, "Metadata", 0, 12, 9)                                 \
     X(OFFSET_COMMIT, "OffsetCommit", 0, 8, 8)                         \

@@ -350,6 +350,22 @@ static void fetch_read_part(struct kr *r, int16_t version, bool flex, struct kaf
     kr_tags(r, flex); /* ReplicaDirectoryId (tag 0) is v17+: skipped */
 }
 
+/* Topic (a name) before v13, TopicId (a uuid) from v13; the other one is left empty. */
+static void fetch_read_topic(struct kr *r, int16_t version, bool flex, struct kstr *topic, uint8_t id[16]) {
+    if (version >= 13) {
+        *topic = (struct kstr){"", 0};
+        kr_uuid(r, id);
+    } else {
+        *topic = kafka_read_str(r, flex, false);
+        memset(id, 0, 16);
+    }
+}
+
+static void fetch_write_topic(struct kw *w, int16_t version, bool flex, struct kstr topic, const uint8_t id[16]) {
+    if (version >= 13) kw_uuid(w, id);
+    else kafka_write_str(w, flex, topic);
+}
+
 sl_err kafka_decode_fetch(struct kr *r, int16_t version, struct karena *a,
                           struct kafka_fetch_req *out) {
     memset(out, 0, sizeof(*out));
@@ -358,7 +374,7 @@ sl_err kafka_decode_fetch(struct kr *r, int16_t version, struct karena *a,
     out->rack_id = (struct kstr){"", 0};
     if (!kafka_api_supported(KAFKA_FETCH, version)) return SL_INVALID_ARG;
     bool flex = kafka_api_flexible(KAFKA_FETCH, version);
-    out->replica_id = kr_i32(r);  /* ReplicaId: v0-14 */
+    out->replica_id = version <= 14 ? kr_i32(r) : -1; /* ReplicaId: v0-14 (then ReplicaState, tagged) */
     out->max_wait_ms = kr_i32(r); /* MaxWaitMs */
     out->min_bytes = kr_i32(r);   /* MinBytes */
     if (version >= 3) out->max_bytes = kr_i32(r);      /* MaxBytes: v3+ */
@@ -371,7 +387,7 @@ sl_err kafka_decode_fetch(struct kr *r, int16_t version, struct karena *a,
     out->topics = kafka_alloc_array(a, out->topic_count, sizeof(*out->topics));
     for (int32_t i = 0; i < out->topic_count && !r->err; i++) {
         struct kafka_fetch_topic *t = &out->topics[i];
-        t->topic = kafka_read_str(r, flex, false); /* Topic: v0-12 */
+        fetch_read_topic(r, version, flex, &t->topic, t->topic_id); /* Topic: v0-12, TopicId: v13+ */
         t->partition_count = kafka_read_array(r, flex, false, MIN_FETCH_PART); /* Partitions */
         t->partitions = kafka_alloc_array(a, t->partition_count, sizeof(*t->partitions));
         for (int32_t j = 0; j < t->partition_count && !r->err; j++)
@@ -383,7 +399,7 @@ sl_err kafka_decode_fetch(struct kr *r, int16_t version, struct karena *a,
         out->forgotten = kafka_alloc_array(a, out->forgotten_count, sizeof(*out->forgotten));
         for (int32_t i = 0; i < out->forgotten_count && !r->err; i++) {
             struct kafka_fetch_forgotten *f = &out->forgotten[i];
-            f->topic = kafka_read_str(r, flex, false);                    /* Topic: v7-12 */
+            fetch_read_topic(r, version, flex, &f->topic, f->topic_id); /* Topic: v7-12, TopicId: v13+ */
             f->partitions = read_i32_array(r, flex, a, &f->partition_count); /* Partitions */
             kr_tags(r, flex);
         }
@@ -396,7 +412,7 @@ sl_err kafka_decode_fetch(struct kr *r, int16_t version, struct karena *a,
 void kafka_encode_fetch_req(struct kw *w, int16_t version, const struct kafka_fetch_req *req) {
     SL_ASSERT(kafka_api_supported(KAFKA_FETCH, version));
     bool flex = kafka_api_flexible(KAFKA_FETCH, version);
-    kw_i32(w, req->replica_id);
+    if (version <= 14) kw_i32(w, req->replica_id); /* ReplicaId: v0-14 */
     kw_i32(w, req->max_wait_ms);
     kw_i32(w, req->min_bytes);
     if (version >= 3) kw_i32(w, req->max_bytes);      /* MaxBytes: v3+ */
@@ -408,7 +424,7 @@ void kafka_encode_fetch_req(struct kw *w, int16_t version, const struct kafka_fe
     kw_array(w, flex, req->topic_count); /* Topics */
     for (int32_t i = 0; i < req->topic_count; i++) {
         const struct kafka_fetch_topic *t = &req->topics[i];
-        kafka_write_str(w, flex, t->topic);
+        fetch_write_topic(w, version, flex, t->topic, t->topic_id); /* Topic: v0-12, TopicId: v13+ */
         kw_array(w, flex, t->partition_count);
         for (int32_t j = 0; j < t->partition_count; j++) {
             const struct kafka_fetch_part *p = &t->partitions[j];
@@ -426,7 +442,7 @@ void kafka_encode_fetch_req(struct kw *w, int16_t version, const struct kafka_fe
         kw_array(w, flex, req->forgotten_count);
         for (int32_t i = 0; i < req->forgotten_count; i++) {
             const struct kafka_fetch_forgotten *f = &req->forgotten[i];
-            kafka_write_str(w, flex, f->topic);
+            fetch_write_topic(w, version, flex, f->topic, f->topic_id); /* Topic: v7-12, TopicId: v13+ */
             write_i32_array(w, flex, f->partition_count, f->partitions);
             kw_tags(w, flex);
         }
@@ -448,9 +464,9 @@ void kafka_encode_fetch_resp_begin(struct kw *w, int16_t version, int32_t thrott
 }
 
 void kafka_encode_fetch_topic_begin(struct kw *w, int16_t version, struct kstr topic,
-                                    int32_t partition_count) {
+                                    const uint8_t topic_id[16], int32_t partition_count) {
     bool flex = kafka_api_flexible(KAFKA_FETCH, version);
-    kafka_write_str(w, flex, topic);    /* Topic: v0-12 */
+    fetch_write_topic(w, version, flex, topic, topic_id); /* Topic: v0-12, TopicId: v13+ */
     kw_array(w, flex, partition_count); /* Partitions */
 }
 
@@ -496,7 +512,7 @@ void kafka_encode_fetch_resp(struct kw *w, int16_t version, const struct kafka_f
                                   resp->session_id, resp->topic_count);
     for (int32_t i = 0; i < resp->topic_count; i++) {
         const struct kafka_fetch_topic_resp *t = &resp->topics[i];
-        kafka_encode_fetch_topic_begin(w, version, t->topic, t->partition_count);
+        kafka_encode_fetch_topic_begin(w, version, t->topic, t->topic_id, t->partition_count);
         for (int32_t j = 0; j < t->partition_count; j++) {
             const struct kafka_fetch_part_resp *p = &t->partitions[j];
             int32_t len = p->records.p ? p->records.len : -1;
@@ -545,7 +561,7 @@ sl_err kafka_decode_fetch_resp(struct kr *r, int16_t version, struct karena *a,
     out->topics = kafka_alloc_array(a, out->topic_count, sizeof(*out->topics));
     for (int32_t i = 0; i < out->topic_count && !r->err; i++) {
         struct kafka_fetch_topic_resp *t = &out->topics[i];
-        t->topic = kafka_read_str(r, flex, false); /* Topic: v0-12 */
+        fetch_read_topic(r, version, flex, &t->topic, t->topic_id); /* Topic: v0-12, TopicId: v13+ */
         t->partition_count = kafka_read_array(r, flex, false, MIN_FETCH_PART_RESP); /* Partitions */
         t->partitions = kafka_alloc_array(a, t->partition_count, sizeof(*t->partitions));
         for (int32_t j = 0; j < t->partition_count && !r->err; j++)

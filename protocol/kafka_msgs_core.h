@@ -149,7 +149,11 @@ void kafka_encode_produce_resp(struct kw *w, int16_t version,
 sl_err kafka_decode_produce_resp(struct kr *r, int16_t version, struct karena *a,
                                  struct kafka_produce_resp *out);
 
-/* --- Fetch (key 1, v4-12) -------------------------------------------------------------------- */
+/* --- Fetch (key 1, v4-16) -------------------------------------------------------------------- *
+ * From v13 topics go by id (TopicId) instead of name, in the request, its forgotten topics and
+ * the response: the codec reads and writes topic_id there and leaves topic empty. v14 adds
+ * nothing on the wire; v15 drops ReplicaId (now the tagged ReplicaState, skipped: replica_id
+ * stays -1); v16 adds the tagged NodeEndpoints to the response (never sent). */
 
 struct kafka_fetch_part {
     int32_t partition;
@@ -161,19 +165,21 @@ struct kafka_fetch_part {
 };
 
 struct kafka_fetch_topic {
-    struct kstr topic; /* v0-12 (v13+ uses topic ids: not served) */
+    struct kstr topic; /* v0-12; "" from v13 */
     int32_t partition_count;
     struct kafka_fetch_part *partitions;
+    uint8_t topic_id[16]; /* v13+ */
 };
 
 struct kafka_fetch_forgotten {
-    struct kstr topic;
+    struct kstr topic; /* v7-12; "" from v13 */
     int32_t partition_count;
     int32_t *partitions;
+    uint8_t topic_id[16]; /* v13+ */
 };
 
 struct kafka_fetch_req {
-    int32_t replica_id;
+    int32_t replica_id;      /* v0-14; -1 from v15 */
     int32_t max_wait_ms;
     int32_t min_bytes;
     int32_t max_bytes;       /* v3+, default INT32_MAX */
@@ -207,9 +213,10 @@ struct kafka_fetch_part_resp {
 };
 
 struct kafka_fetch_topic_resp {
-    struct kstr topic;
+    struct kstr topic; /* v0-12; "" from v13 */
     int32_t partition_count;
     struct kafka_fetch_part_resp *partitions;
+    uint8_t topic_id[16]; /* v13+ */
 };
 
 struct kafka_fetch_resp {
@@ -239,7 +246,7 @@ sl_err kafka_decode_fetch_resp(struct kr *r, int16_t version, struct karena *a,
 void kafka_encode_fetch_resp_begin(struct kw *w, int16_t version, int32_t throttle_ms,
                                    int16_t error_code, int32_t session_id, int32_t topic_count);
 void kafka_encode_fetch_topic_begin(struct kw *w, int16_t version, struct kstr topic,
-                                    int32_t partition_count);
+                                    const uint8_t topic_id[16], int32_t partition_count);
 void kafka_encode_fetch_partition_begin(struct kw *w, int16_t version,
                                         const struct kafka_fetch_part_resp *p,
                                         int32_t records_len);

@@ -50,16 +50,24 @@ static bool scan_fill(int fd, struct scan_buf *b, uint64_t pos, uint32_t need, u
     return got >= need;
 }
 
-static bool scan_tail_is_zero(int fd, struct scan_buf *b, uint64_t pos, uint64_t file_size) {
+/* The end of the data in [pos, file_size): just past its last non-zero byte, pos if it is all
+ * zero. What follows is zero fill (preallocation), not lost data. On a read error the whole
+ * range counts as data. */
+static uint64_t scan_data_end(int fd, struct scan_buf *b, uint64_t pos, uint64_t file_size) {
+    uint64_t end = pos;
     while (pos < file_size) {
         uint32_t n = (uint32_t)SL_MIN((uint64_t)b->cap, file_size - pos);
-        if (!scan_fill(fd, b, pos, n, file_size)) return false;
+        if (!scan_fill(fd, b, pos, n, file_size)) return file_size;
         const uint8_t *q = b->p + (pos - b->at);
-        for (uint32_t i = 0; i < n; i++)
-            if (q[i]) return false;
+        for (uint32_t i = n; i > 0; i--) {
+            if (q[i - 1]) {
+                end = pos + i;
+                break;
+            }
+        }
         pos += n;
     }
-    return true;
+    return end;
 }
 
 sl_err recovery_scan_segment(struct log *g, struct seg *s, struct recovery_report *rep) {
@@ -87,15 +95,16 @@ sl_err recovery_scan_segment(struct log *g, struct seg *s, struct recovery_repor
     rep->scanned_bytes += pos;
     rep->index_rebuilt = true;
     if (pos < file_size) {
-        bool zero = scan_tail_is_zero(s->fd, &b, pos, file_size);
-        uint64_t tail = file_size - pos;
-        if (zero) {
-            rep->zero_tail_bytes += tail;
-        } else {
-            rep->dropped_bytes += tail;
+        /* A torn batch is usually followed by the segment's preallocated zero fill: only the
+         * bytes up to the last non-zero one were data, the rest is reported apart. */
+        uint64_t data_end = scan_data_end(s->fd, &b, pos, file_size);
+        rep->zero_tail_bytes += file_size - data_end;
+        if (data_end > pos) {
+            rep->dropped_bytes += data_end - pos;
             SL_WARN("%s: segment %lld: dropped %llu bytes after the last valid batch (offset %lld, "
-                    "position %llu): torn write or garbage", g->dir, (long long)s->base_offset,
-                    (unsigned long long)tail, (long long)expect, (unsigned long long)pos);
+                    "position %llu): torn write or garbage; %llu bytes of zero fill after them",
+                    g->dir, (long long)s->base_offset, (unsigned long long)(data_end - pos), (long long)expect,
+                    (unsigned long long)pos, (unsigned long long)(file_size - data_end));
         }
         if (ftruncate(s->fd, (off_t)pos) != 0)
             SL_WARN("%s: cannot truncate segment %lld: %s", g->dir, (long long)s->base_offset,

@@ -189,6 +189,26 @@ bool topics_name_valid(const char *name, int32_t len) {
     return true;
 }
 
+bool topics_names_collide(const char *a, int32_t alen, const char *b, int32_t blen) {
+    if (alen != blen) return false;
+    for (int32_t i = 0; i < alen; i++) {
+        char x = a[i] == '.' ? '_' : a[i], y = b[i] == '.' ? '_' : b[i];
+        if (x != y) return false;
+    }
+    return true;
+}
+
+/* Whether a new name collides with an existing topic (Kafka's Topic.hasCollision). A name
+ * without '.' or '_' collides only with itself, which the caller has already ruled out. */
+static bool topics_colliding(const struct topics *t, const char *name, int32_t len) {
+    if (!memchr(name, '.', (size_t)len) && !memchr(name, '_', (size_t)len)) return false;
+    for (uint32_t i = 0; i < t->count; i++) {
+        const struct topic *tp = t->order[i];
+        if (topics_names_collide(tp->name, (int32_t)strlen(tp->name), name, len)) return true;
+    }
+    return false;
+}
+
 static uint32_t topics_hash(const char *name, int32_t len) {
     uint32_t h = 2166136261u;
     for (int32_t i = 0; i < len; i++) h = (h ^ (uint8_t)name[i]) * 16777619u;
@@ -464,8 +484,11 @@ static sl_err topics_import_legacy(struct topics *t) {
     while (!e && (de = readdir(d))) {
         size_t len = strlen(de->d_name);
         if (de->d_name[0] == '.' && (len == 1 || (len == 2 && de->d_name[1] == '.'))) continue;
-        /* The old writer's temporary files (<name>.tmp): never a committed version. */
-        if (len > 4 && strcmp(de->d_name + len - 4, ".tmp") == 0) continue;
+        /* The old writer's temporary files were <name>.tmp, never a committed version; but a
+         * topic may itself be named like one. Only the real topic has partition directories
+         * under that exact name, so those decide. */
+        if (len > 4 && strcmp(de->d_name + len - 4, ".tmp") == 0 && !store_log_get(t->st, de->d_name, 0))
+            continue;
         if (!topics_name_valid(de->d_name, (int32_t)len)) continue;
         e = topics_import_file(t, de->d_name);
         n++;
@@ -714,6 +737,14 @@ sl_err topics_create(struct topics *t, const char *name, int32_t name_len, int32
     if (topics_get(t, name, name_len)) {
         *why = "topic already exists";
         return SL_TOPIC_EXISTS;
+    }
+    /* Kafka refuses a name that equals an existing one once '.' and '_' are the same
+     * character (their metric names would be one), with INVALID_TOPIC_EXCEPTION: KRaft's
+     * ReplicationControlManager and the ZooKeeper-era AdminZkClient both do.
+     * The reason is a constant: the answer may be parked and outlive the other topic. */
+    if (topics_colliding(t, name, name_len)) {
+        *why = "topic collides with an existing topic whose name differs only in '.' versus '_'";
+        return SL_INVALID_TOPIC;
     }
     if (partitions <= 0 || partitions > 100000) {
         *why = "the number of partitions must be between 1 and 100000";

@@ -101,6 +101,9 @@ struct topic *topics_at(const struct topics *t, uint32_t i);
 
 /* Kafka's rules: 1..249 chars of [a-zA-Z0-9._-], not "." or "..". */
 bool topics_name_valid(const char *name, int32_t len);
+/* Kafka's collision rule: the names are equal once every '.' is read as '_'. topics_create
+ * refuses a new topic that collides with an existing one (INVALID_TOPIC). */
+bool topics_names_collide(const char *a, int32_t alen, const char *b, int32_t blen);
 
 /* Checks a config pair: SL_OK, or SL_INVALID_CONFIG with a reason in why. */
 sl_err topics_config_check(const char *key, const char *value, const char **why);

@@ -26,8 +26,10 @@ struct fetch_part {
 };
 
 struct fetch_topic {
-    char *name;
+    char *name; /* from Fetch v13 the name of the topic with that id, "" if none */
     int32_t name_len;
+    bool by_id;      /* Fetch v13+: the request named the topic by id */
+    uint8_t id[16];
     int32_t count;
     struct fetch_part *parts;
 };
@@ -53,12 +55,31 @@ static void fetch_free(struct fetch_park *pk) {
     free(pk);
 }
 
+/* The topic the request means; by id (v13+) it must still be the same topic: one deleted and
+ * created again under its name has a new id. */
+static struct topic *fetch_topic_get(struct kafka_server *ks, const struct fetch_topic *ft) {
+    struct topic *tp = topics_get(ks->topics, ft->name, ft->name_len);
+    if (tp && ft->by_id && memcmp(tp->id, ft->id, 16) != 0) return NULL;
+    return tp;
+}
+
 static struct partition *fetch_partition(struct kafka_server *ks, const struct fetch_topic *ft, int32_t partition,
                                          int16_t *error) {
-    struct topic *tp = topics_get(ks->topics, ft->name, ft->name_len);
+    struct topic *tp = fetch_topic_get(ks, ft);
     struct partition *part = tp ? topic_partition(tp, partition) : NULL;
-    if (!part) *error = (int16_t)sl_err_kafka(SL_NO_PARTITION);
+    /* Kafka: UNKNOWN_TOPIC_ID for an id it does not know, then per partition as by name. */
+    if (!tp && ft->by_id) *error = (int16_t)sl_err_kafka(SL_UNKNOWN_TOPIC_ID);
+    else if (!part) *error = (int16_t)sl_err_kafka(SL_NO_PARTITION);
     return part;
+}
+
+/* Fetch v13+ names topics by id. Linear in the topic count, once per requested topic. */
+static const char *fetch_topic_name_of(struct kafka_server *ks, const uint8_t id[16]) {
+    for (uint32_t i = 0; i < topics_count(ks->topics); i++) {
+        const struct topic *tp = topics_at(ks->topics, i);
+        if (memcmp(tp->id, id, 16) == 0) return tp->name;
+    }
+    return "";
 }
 
 struct fetch_plan {
@@ -132,8 +153,8 @@ static void fetch_answer(struct fetch_park *pk, struct fetch_plan *plan) {
     uint32_t k = 0;
     for (int32_t t = 0; t < pk->topic_count; t++) {
         struct fetch_topic *ft = &pk->topics[t];
-        kafka_encode_fetch_topic_begin(&w, q->version, (struct kstr){ft->name, ft->name_len}, ft->count);
-        struct topic *tp = topics_get(q->kc->ks->topics, ft->name, ft->name_len);
+        kafka_encode_fetch_topic_begin(&w, q->version, (struct kstr){ft->name, ft->name_len}, ft->id, ft->count);
+        struct topic *tp = fetch_topic_get(q->kc->ks, ft);
         for (int32_t i = 0; i < ft->count; i++, k++) {
             struct log_span *sp = &plan->cuts[k].span;
             struct partition *part = tp && sp->len ? topic_partition(tp, ft->parts[i].partition) : NULL;
@@ -212,9 +233,15 @@ sl_err kafka_handle_fetch(struct kconn *kc, struct kreq *q, struct kr *r) {
     for (int32_t t = 0; t < pk->topic_count; t++) {
         struct fetch_topic *ft = &pk->topics[t];
         const struct kafka_fetch_topic *rt = &req.topics[t];
-        ft->name_len = SL_MAX(rt->topic.len, 0);
+        struct kstr name = rt->topic;
+        ft->by_id = q->version >= 13;
+        if (ft->by_id) {
+            memcpy(ft->id, rt->topic_id, 16);
+            name = kafka_kstr(fetch_topic_name_of(kc->ks, ft->id));
+        }
+        ft->name_len = SL_MAX(name.len, 0);
         ft->name = sl_xmalloc((size_t)ft->name_len + 1);
-        memcpy(ft->name, rt->topic.p, (size_t)ft->name_len);
+        memcpy(ft->name, name.p, (size_t)ft->name_len);
         ft->name[ft->name_len] = 0;
         ft->count = SL_MAX(rt->partition_count, 0);
         ft->parts = sl_xcalloc((size_t)SL_MAX(ft->count, 1), sizeof(*ft->parts));

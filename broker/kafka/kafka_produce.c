@@ -118,6 +118,23 @@ static void produce_partition(struct kreq *q, struct partition *part, struct kst
     }
 }
 
+/* Whether a partition's first batch says transactional: Kafka's RequestUtils.hasTransactionalRecords
+ * looks at the first batch of each partition only, and only at one its batch iterator yields (the
+ * whole batch within the record set); anything else is left to the checks of the append. */
+static bool produce_has_transactional(const struct kafka_produce_req *req) {
+    for (int32_t t = 0; t < req->topic_count; t++) {
+        for (int32_t i = 0; i < req->topics[t].partition_count; i++) {
+            struct kstr rec = req->topics[t].partitions[i].records;
+            struct kafka_batch_header h;
+            if (rec.len > 0 && !kafka_batch_header_read((const uint8_t *)rec.p, (uint32_t)rec.len, &h) &&
+                (uint64_t)h.batch_length + KAFKA_BATCH_LOG_OVERHEAD <= (uint64_t)rec.len &&
+                (h.attributes & KAFKA_ATTR_TRANSACTIONAL))
+                return true;
+        }
+    }
+    return false;
+}
+
 sl_err kafka_handle_produce(struct kconn *kc, struct kreq *q, struct kr *r) {
     struct kafka_produce_req req;
     sl_err e = kafka_decode_produce(r, q->version, &kc->arena, &req);
@@ -139,6 +156,10 @@ sl_err kafka_handle_produce(struct kconn *kc, struct kreq *q, struct kr *r) {
     pk->resp.topic_count = req.topic_count;
     pk->resp.topics = sl_xcalloc((size_t)SL_MAX(req.topic_count, 1), sizeof(*pk->resp.topics));
     bool acks_ok = req.acks == 0 || req.acks == 1 || req.acks == -1;
+    /* KafkaApis.handleProduceRequest: transactional records need a transactional id the client
+     * may write as; without one every partition gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED and
+     * nothing is appended. */
+    bool txn_refused = req.transactional_id.len < 0 && produce_has_transactional(&req);
     char *name_at = pk->names;
     struct produce_batch *pb = pk->batches;
     for (int32_t t = 0; t < req.topic_count; t++) {
@@ -151,14 +172,15 @@ sl_err kafka_handle_produce(struct kconn *kc, struct kreq *q, struct kr *r) {
         tr->partition_count = rt->partition_count;
         tr->partitions = sl_xcalloc((size_t)SL_MAX(rt->partition_count, 1), sizeof(*tr->partitions));
         sl_err te = SL_OK;
-        struct topic *tp = acks_ok ? kafka_topic_get(kc->ks, rt->name, true, &te) : NULL;
+        struct topic *tp = acks_ok && !txn_refused ? kafka_topic_get(kc->ks, rt->name, true, &te) : NULL;
         for (int32_t i = 0; i < rt->partition_count; i++) {
             struct kafka_produce_part_resp *pr = &tr->partitions[i];
             pr->index = rt->partitions[i].index;
             pr->base_offset = -1;
             pr->log_append_time_ms = -1;
             pr->log_start_offset = -1;
-            if (!acks_ok) pr->error_code = (int16_t)sl_err_kafka(SL_INVALID_REQUIRED_ACKS);
+            if (txn_refused) pr->error_code = (int16_t)sl_err_kafka(SL_TRANSACTIONAL_ID_AUTHORIZATION);
+            else if (!acks_ok) pr->error_code = (int16_t)sl_err_kafka(SL_INVALID_REQUIRED_ACKS);
             else if (!tp) pr->error_code = (int16_t)sl_err_kafka(te);
             else if (!topic_partition(tp, pr->index)) pr->error_code = (int16_t)sl_err_kafka(SL_NO_PARTITION);
             else produce_partition(q, topic_partition(tp, pr->index), rt->partitions[i].records, req.acks, pr, &pb, pk);

@@ -1,6 +1,13 @@
 /* listener.c: a TCP listening socket on the loop; accepts connections and hands them to a
  * protocol (see conn.h). Over max_connections a new connection is closed at once, which is
- * what nats-server and Kafka do at their limits (Kafka: max.connections). */
+ * what nats-server and Kafka do at their limits (Kafka: max.connections).
+ *
+ * When accept itself fails for want of resources (EMFILE, ENFILE: no descriptor; ENOBUFS,
+ * ENOMEM) the connection stays in the kernel's backlog, so accepting again at once fails again
+ * at once: a busy loop and a log line per turn. As nginx does, accepting pauses instead
+ * (LISTENER_BACKOFF_MS, a timer) and resumes by itself; the backlog is served once descriptors
+ * are free. Both kinds of refusal are logged at most once per LISTENER_LOG_EVERY_MS, with the
+ * count since the last line. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +24,29 @@
 #include "broker/net/conn.h"
 #include "broker/net/listener.h"
 
+#define LISTENER_BACKOFF_MS 100
+#define LISTENER_LOG_EVERY_MS 1000
+
 static void listener_arm(struct listener *ls);
+
+/* Counts one event; true when a line is due (the caller logs *count, then it restarts). */
+static bool listener_log_due(struct listener *ls, uint64_t *count, uint64_t *last_ms) {
+    uint64_t now = loop_mono_ms(ls->loop);
+    (*count)++;
+    if (*last_ms && now - *last_ms < LISTENER_LOG_EVERY_MS) return false;
+    *last_ms = now ? now : 1;
+    return true;
+}
+
+static void listener_backoff_fire(struct loop_timer *t, uint64_t now_ms) {
+    struct listener *ls = sl_container_of(t, struct listener, backoff_timer);
+    (void)now_ms;
+    listener_arm(ls);
+}
+
+static bool listener_out_of_resources(int32_t res) {
+    return res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM;
+}
 
 void listener_conn_gone(struct conn *c) {
     struct listener *ls = c->listener;
@@ -61,6 +90,17 @@ static void listener_on_accept(struct io_op *op, int32_t res) {
         if (res >= 0) close(res);
         return;
     }
+    if (listener_out_of_resources(res)) {
+        if (listener_log_due(ls, &ls->accept_failures, &ls->accept_failures_log_ms)) {
+            SL_WARN("%s: accept: %s (%u connections open); pausing accepts for %d ms, %llu failure(s) "
+                    "since the last report", ls->name, strerror(-res), ls->conn_count, LISTENER_BACKOFF_MS,
+                    (unsigned long long)ls->accept_failures);
+            ls->accept_failures = 0;
+        }
+        ls->backoff_timer.fire = listener_backoff_fire;
+        loop_timer_add(ls->loop, &ls->backoff_timer, loop_mono_ms(ls->loop) + LISTENER_BACKOFF_MS);
+        return;
+    }
     if (res < 0) {
         if (res != -EAGAIN && res != -EINTR && res != -ECONNABORTED)
             SL_WARN("%s: accept: %s", ls->name, strerror(-res));
@@ -69,7 +109,11 @@ static void listener_on_accept(struct io_op *op, int32_t res) {
     }
     int fd = res;
     if (ls->conn_count >= ls->conn_max) {
-        SL_WARN("%s: connection limit %u reached, refusing a connection", ls->name, ls->conn_max);
+        if (listener_log_due(ls, &ls->limit_refusals, &ls->limit_refusals_log_ms)) {
+            SL_WARN("%s: connection limit %u reached, refusing connections: %llu since the last report",
+                    ls->name, ls->conn_max, (unsigned long long)ls->limit_refusals);
+            ls->limit_refusals = 0;
+        }
         close(fd);
         listener_arm(ls);
         return;
@@ -96,7 +140,7 @@ static void listener_on_accept(struct io_op *op, int32_t res) {
 }
 
 static void listener_arm(struct listener *ls) {
-    if (ls->accept_inflight || ls->closing) return;
+    if (ls->accept_inflight || ls->closing || loop_timer_armed(&ls->backoff_timer)) return;
     ls->accept_inflight = true;
     struct io_uring_sqe *sqe = loop_sqe(ls->loop, &ls->accept_op);
     io_uring_prep_accept(sqe, ls->fd, NULL, NULL, SOCK_CLOEXEC);
@@ -181,6 +225,7 @@ void listener_set_idle(struct listener *ls, uint32_t idle_ms) {
 void listener_stop_accepting(struct listener *ls) {
     if (ls->closing) return;
     ls->closing = true;
+    loop_timer_del(ls->loop, &ls->backoff_timer);
     if (ls->accept_inflight) {
         struct io_uring_sqe *sqe = loop_sqe(ls->loop, NULL);
         io_uring_prep_cancel(sqe, &ls->accept_op, 0);

@@ -33,6 +33,13 @@ struct listener {
     /* The broker's unsent output over every listener's connections, kept by conn.c (NULL: not
      * counted), so a protocol can hold the whole process to a budget, not only each client. */
     uint64_t *out_total;
+    /* Out of file descriptors (EMFILE/ENFILE) or kernel memory, accept pauses for a moment
+     * instead of failing in a loop; the pending connections wait in the listen backlog. */
+    struct loop_timer backoff_timer;
+    uint64_t accept_failures;        /* since the last report */
+    uint64_t accept_failures_log_ms; /* when the last report was logged; 0: never */
+    uint64_t limit_refusals;         /* over conn_max, since the last report */
+    uint64_t limit_refusals_log_ms;
 };
 
 /* Binds host:port (port 0 picks one) and starts accepting. Returns 0 or -errno. */

@@ -230,6 +230,11 @@ START_TEST(legacy_topics_and_cluster_are_imported) {
                      "config.segment.bytes = 8192\n");
     snprintf(path, sizeof(path), "%s/.topics/orders.tmp", r.f.dir); /* an old writer's leftover */
     write_file(path, "id = ffffffffffffffffffffffffffffffff\npartitions = 7\n");
+    /* A topic named like a temporary file: its partition directory tells it from a leftover. */
+    snprintf(path, sizeof(path), "%s/.topics/keep.tmp", r.f.dir);
+    write_file(path, "id = 0102030405060708090a0b0c0d0e0f10\npartitions = 1\nconfig.retention.ms = 777\n");
+    snprintf(path, sizeof(path), "%s/keep.tmp-0", r.f.dir);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
     snprintf(path, sizeof(path), "%s/.cluster", r.f.dir);
     write_file(path, "cluster_id = LegacyCluster0123456789A\nproducer_id_block_end = 5000\n");
     for (int round = 0; round < 2; round++) {
@@ -241,7 +246,12 @@ START_TEST(legacy_topics_and_cluster_are_imported) {
         ck_assert_int_eq(cluster_meta_next_producer_id(&cm, 1000, &pid), SL_OK);
         /* 5000 was the old end; the first start reserved up to 6000, the second starts there. */
         ck_assert_int_eq(pid, round == 0 ? 5000 : 6000);
-        ck_assert_uint_eq(topics_count(r.t), 1);
+        ck_assert_uint_eq(topics_count(r.t), 2);
+        struct topic *kt = get(&r, "keep.tmp");
+        ck_assert_ptr_nonnull(kt);
+        ck_assert_int_eq(kt->partition_count, 1);
+        ck_assert_str_eq(override_of(kt, "retention.ms"), "777");
+        ck_assert_int_eq(kt->cfg.retention_ms, 777);
         struct topic *tp = get(&r, "orders");
         ck_assert_ptr_nonnull(tp);
         static const uint8_t want_id[16] = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
@@ -258,6 +268,36 @@ START_TEST(legacy_topics_and_cluster_are_imported) {
         cluster_meta_close(&cm);
         reg_close(&r);
     }
+    t_rmdir(r.f.dir);
+}
+END_TEST
+
+/* Kafka's Topic.hasCollision: '.' and '_' are one character; the existing name is checked
+ * first, so the same name is TOPIC_EXISTS and a colliding one INVALID_TOPIC. */
+START_TEST(names_collide_on_dot_and_underscore) {
+    ck_assert(topics_names_collide("a.b", 3, "a_b", 3));
+    ck_assert(topics_names_collide("a_b", 3, "a.b", 3));
+    ck_assert(topics_names_collide("x._y", 4, "x_.y", 4));
+    ck_assert(topics_names_collide("ab", 2, "ab", 2));
+    ck_assert(!topics_names_collide("a.b", 3, "a-b", 3));
+    ck_assert(!topics_names_collide("a.b", 3, "a.bc", 4));
+    ck_assert(!topics_names_collide("a.b", 3, "A_b", 3));
+    struct reg r;
+    snprintf(r.f.dir, sizeof(r.f.dir), "%s", t_tmpdir());
+    reg_open(&r);
+    const char *why = NULL;
+    ck_assert_int_eq(topics_create(r.t, "m.x_1", 5, 1, NULL, NULL, 0, false, NULL, &why), SL_OK);
+    ck_assert_int_eq(topics_create(r.t, "m.x_1", 5, 1, NULL, NULL, 0, false, NULL, &why), SL_TOPIC_EXISTS);
+    ck_assert_int_eq(topics_create(r.t, "m_x.1", 5, 1, NULL, NULL, 0, true, NULL, &why), SL_INVALID_TOPIC);
+    ck_assert_int_eq(topics_create(r.t, "m_x_1", 5, 1, NULL, NULL, 0, false, NULL, &why), SL_INVALID_TOPIC);
+    ck_assert_ptr_nonnull(strstr(why, "collides"));
+    ck_assert_int_eq(topics_create(r.t, "m-x_1", 5, 1, NULL, NULL, 0, false, NULL, &why), SL_OK);
+    ck_assert_uint_eq(topics_count(r.t), 2);
+    ck_assert_ptr_null(store_log_get(r.f.st, "m_x_1", 0));
+    /* Once the first is gone the name is free again. */
+    ck_assert_int_eq(topics_delete(r.t, get(&r, "m.x_1")), SL_OK);
+    ck_assert_int_eq(topics_create(r.t, "m_x_1", 5, 1, NULL, NULL, 0, false, NULL, &why), SL_OK);
+    reg_close(&r);
     t_rmdir(r.f.dir);
 }
 END_TEST
@@ -471,6 +511,7 @@ static Suite *topics_suite(void) {
     tcase_add_test(tc, replay_after_clean_stop);
     tcase_add_test(tc, replay_after_kill_9);
     tcase_add_test(tc, legacy_topics_and_cluster_are_imported);
+    tcase_add_test(tc, names_collide_on_dot_and_underscore);
     tcase_add_test(tc, producer_ids_are_never_reused_after_kill_9);
     tcase_add_test(tc, producer_ids_past_half_a_block_survive_kill_9);
     suite_add_tcase(s, tc);

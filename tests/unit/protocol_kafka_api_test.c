@@ -13,7 +13,7 @@
  * flexibleVersions of apache/kafka's <Name>Request.json, checked by hand against the specs. */
 static const struct kafka_api_info k_expected[] = {
     {KAFKA_PRODUCE, "Produce", 0, 9, 9},
-    {KAFKA_FETCH, "Fetch", 4, 12, 12},
+    {KAFKA_FETCH, "Fetch", 4, 16, 12},
     {KAFKA_LIST_OFFSETS, "ListOffsets", 0, 7, 6},
     {KAFKA_METADATA, "Metadata", 0, 12, 9},
     {KAFKA_OFFSET_COMMIT, "OffsetCommit", 0, 8, 8},

@@ -261,10 +261,10 @@ static void fill_fetch_req(void *m, int16_t v, int variant) {
     parts[0] = (struct kafka_fetch_part){0, 5, 1000, 4, 12, 1048576};
     parts[1] = (struct kafka_fetch_part){9, -1, 0, -1, -1, 1};
     parts[2] = (struct kafka_fetch_part){3, 2, 9007199254740993LL, 1, 0, 65536};
-    topics[0] = (struct kafka_fetch_topic){S("orders"), 3, parts};
-    topics[1] = (struct kafka_fetch_topic){S("t2"), 0, NULL};
-    forgotten[0] = (struct kafka_fetch_forgotten){S("gone"), 3, forget_parts};
-    forgotten[1] = (struct kafka_fetch_forgotten){S(""), 0, NULL};
+    topics[0] = (struct kafka_fetch_topic){S("orders"), 3, parts, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}};
+    topics[1] = (struct kafka_fetch_topic){S("t2"), 0, NULL, {0xff, [15] = 0x80}};
+    forgotten[0] = (struct kafka_fetch_forgotten){S("gone"), 3, forget_parts, {[0] = 0x42, [8] = 7}};
+    forgotten[1] = (struct kafka_fetch_forgotten){S(""), 0, NULL, {0}};
     q->topics = topics;
     q->forgotten = forgotten;
     if (variant == 0) {
@@ -282,7 +282,7 @@ static void fill_fetch_req(void *m, int16_t v, int variant) {
 
 static void cmp_fetch_req(const void *a, const void *b, int16_t v) {
     const struct kafka_fetch_req *in = a, *out = b;
-    ck_assert_int_eq(out->replica_id, in->replica_id);
+    ck_assert_int_eq(out->replica_id, v <= 14 ? in->replica_id : -1); /* ReplicaId: v0-14 */
     ck_assert_int_eq(out->max_wait_ms, in->max_wait_ms);
     ck_assert_int_eq(out->min_bytes, in->min_bytes);
     ck_assert_int_eq(out->max_bytes, v >= 3 ? in->max_bytes : INT32_MAX);
@@ -292,7 +292,10 @@ static void cmp_fetch_req(const void *a, const void *b, int16_t v) {
     ck_assert_int_eq(out->topic_count, in->topic_count);
     for (int32_t i = 0; i < in->topic_count; i++) {
         const struct kafka_fetch_topic *ti = &in->topics[i], *to = &out->topics[i];
-        ck_kstr(to->topic, ti->topic);
+        /* Topic: v0-12, TopicId: v13+ */
+        ck_kstr(to->topic, v >= 13 ? S("") : ti->topic);
+        static const uint8_t zero[16];
+        ck_assert_int_eq(memcmp(to->topic_id, v >= 13 ? ti->topic_id : zero, 16), 0);
         ck_assert_int_eq(to->partition_count, ti->partition_count);
         for (int32_t j = 0; j < ti->partition_count; j++) {
             const struct kafka_fetch_part *pi = &ti->partitions[j], *po = &to->partitions[j];
@@ -306,7 +309,8 @@ static void cmp_fetch_req(const void *a, const void *b, int16_t v) {
     }
     ck_assert_int_eq(out->forgotten_count, v >= 7 ? in->forgotten_count : 0);
     for (int32_t i = 0; i < out->forgotten_count; i++) {
-        ck_kstr(out->forgotten[i].topic, in->forgotten[i].topic);
+        ck_kstr(out->forgotten[i].topic, v >= 13 ? S("") : in->forgotten[i].topic);
+        if (v >= 13) ck_assert_int_eq(memcmp(out->forgotten[i].topic_id, in->forgotten[i].topic_id, 16), 0);
         ck_i32s(out->forgotten[i].partitions, out->forgotten[i].partition_count,
                 in->forgotten[i].partitions, in->forgotten[i].partition_count);
     }
@@ -324,8 +328,8 @@ static void fill_fetch_resp(void *m, int16_t v, int variant) {
     parts[0] = (struct kafka_fetch_part_resp){0, 0, 5000, 4990, 100, 2, aborted, 2, records()};
     parts[1] = (struct kafka_fetch_part_resp){1, 1, -1, -1, -1, -1, NULL, -1, NUL};
     parts[2] = (struct kafka_fetch_part_resp){2, 0, 0, 0, 0, 0, NULL, 1, S("")};
-    topics[0] = (struct kafka_fetch_topic_resp){S("orders"), 3, parts};
-    topics[1] = (struct kafka_fetch_topic_resp){S("quiet"), 0, NULL};
+    topics[0] = (struct kafka_fetch_topic_resp){S("orders"), 3, parts, {9, 8, 7, [15] = 1}};
+    topics[1] = (struct kafka_fetch_topic_resp){S("quiet"), 0, NULL, {0}};
     p->topics = topics;
     p->topic_count = variant == 0 ? 2 : (variant == 1 ? 0 : 1);
 }
@@ -338,7 +342,8 @@ static void cmp_fetch_resp(const void *a, const void *b, int16_t v) {
     ck_assert_int_eq(out->topic_count, in->topic_count);
     for (int32_t i = 0; i < in->topic_count; i++) {
         const struct kafka_fetch_topic_resp *ti = &in->topics[i], *to = &out->topics[i];
-        ck_kstr(to->topic, ti->topic);
+        ck_kstr(to->topic, v >= 13 ? S("") : ti->topic); /* Topic: v0-12, TopicId: v13+ */
+        if (v >= 13) ck_assert_int_eq(memcmp(to->topic_id, ti->topic_id, 16), 0);
         ck_assert_int_eq(to->partition_count, ti->partition_count);
         for (int32_t j = 0; j < ti->partition_count; j++) {
             const struct kafka_fetch_part_resp *pi = &ti->partitions[j], *po = &to->partitions[j];
@@ -834,7 +839,7 @@ START_TEST(test_fetch_streaming_matches_whole) {
         for (int32_t i = 0; i < resp.topic_count; i++) {
             const struct kafka_fetch_topic_resp *t = &resp.topics[i];
             size_t at = head.len;
-            kafka_encode_fetch_topic_begin(&head, v, t->topic, t->partition_count);
+            kafka_encode_fetch_topic_begin(&head, v, t->topic, t->topic_id, t->partition_count);
             kw_raw(&stream, head.p + at, head.len - at);
             for (int32_t j = 0; j < t->partition_count; j++) {
                 const struct kafka_fetch_part_resp *p = &t->partitions[j];

@@ -1,5 +1,6 @@
 /* storage_recovery_test.c: storage/recovery.c: reopening after a clean shutdown (no scan), a
- * real crash (a forked writer that exits without closing), a torn tail batch, appended garbage,
+ * real crash (a forked writer that exits without closing), a torn tail batch (alone and inside the
+ * preallocated zero fill, where only its written bytes count as dropped), appended garbage,
  * a zero-filled tail, a deleted or corrupt index, and a tear in a middle segment. */
 #include <check.h>
 #include <dirent.h>
@@ -232,6 +233,44 @@ START_TEST(test_torn_tail_batch) {
 }
 END_TEST
 
+/* The last batch torn (its last 5 bytes never written, read back as zeros) inside the
+ * preallocated zero fill: only the torn batch's written bytes count as dropped. */
+static void damage_torn_in_zero_fill(const char *path, long size) {
+    static uint8_t zeros[100000];
+    t_poke(path, size - 5, zeros, sizeof(zeros));
+}
+
+START_TEST(test_torn_batch_in_zero_fill) {
+    struct fx f;
+    struct log *g = damaged_reopen(&f, damage_torn_in_zero_fill);
+    size_t start = batch_end[BATCHES - 2], end = batch_end[BATCHES - 1] - 5;
+    while (end > start && expect[end - 1] == 0) end--;
+    ck_assert_uint_gt(end - start, 20);
+    ck_assert_uint_eq(store_get_stats(f.st)->truncated_bytes, end - start);
+    check_prefix(g, BATCHES - 1);
+    fx_end(&f);
+}
+END_TEST
+
+/* Garbage, then zero fill: the garbage counts, the zeros do not. */
+static void damage_garbage_in_zero_fill(const char *path, long size) {
+    static uint8_t zeros[50000];
+    uint8_t junk[700];
+    t_fill_random(junk, sizeof(junk), 9);
+    junk[sizeof(junk) - 1] = 0x5a; /* its last byte is not zero, so exactly 700 bytes are data */
+    t_poke(path, size, junk, sizeof(junk));
+    t_poke(path, size + (long)sizeof(junk), zeros, sizeof(zeros));
+}
+
+START_TEST(test_garbage_in_zero_fill) {
+    struct fx f;
+    struct log *g = damaged_reopen(&f, damage_garbage_in_zero_fill);
+    ck_assert_uint_eq(store_get_stats(f.st)->truncated_bytes, 700);
+    check_prefix(g, BATCHES);
+    fx_end(&f);
+}
+END_TEST
+
 START_TEST(test_appended_garbage) {
     struct fx f;
     struct log *g = damaged_reopen(&f, damage_garbage);
@@ -369,6 +408,8 @@ int main(void) {
     tcase_add_test(tc, test_clean_restart_scans_nothing);
     tcase_add_test(tc, test_crash_with_preallocated_tail);
     tcase_add_test(tc, test_torn_tail_batch);
+    tcase_add_test(tc, test_torn_batch_in_zero_fill);
+    tcase_add_test(tc, test_garbage_in_zero_fill);
     tcase_add_test(tc, test_appended_garbage);
     tcase_add_test(tc, test_zero_filled_tail);
     tcase_add_test(tc, test_fake_batch_with_bad_crc);
