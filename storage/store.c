@@ -20,6 +20,11 @@ struct store {
     struct store_options opts;
     struct log **logs;
     uint32_t log_count, log_cap;
+    /* Inside store_create_begin/end the new directories are made durable once, at the end, with
+     * one syncfs instead of two fsyncs per partition: on this ext4 each directory fsync writes
+     * the shared inode-table and bitmap blocks again, and the data directory's grows with it
+     * (1,000 partitions took 6.6 s one by one, the loop blocked throughout). */
+    bool defer_dir_sync, dir_sync_owed;
     struct log *dirty_head;
     struct seg *lru_head, *lru_tail; /* idle sealed-segment fds, most recent first */
     uint32_t lru_count;
@@ -287,6 +292,27 @@ struct log *store_log_get(struct store *st, const char *topic, int32_t partition
     return NULL;
 }
 
+void store_create_begin(struct store *st) {
+    SL_ASSERT(!st->defer_dir_sync);
+    st->defer_dir_sync = true;
+}
+
+void store_create_end(struct store *st) {
+    SL_ASSERT(st->defer_dir_sync);
+    st->defer_dir_sync = false;
+    if (!st->dir_sync_owed) return;
+    st->dir_sync_owed = false;
+    int fd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0 && syncfs(fd) == 0) {
+        close(fd);
+        return;
+    }
+    SL_WARN("%s: syncfs failed (%s): syncing the directories one by one", st->dir, strerror(errno));
+    if (fd >= 0) close(fd);
+    log_sync_dir(st->dir);
+    for (uint32_t i = 0; i < st->log_count; i++) log_sync_dir(log_dir(st->logs[i]));
+}
+
 sl_err store_log_create(struct store *st, const char *topic, int32_t partition,
                         const struct log_config *cfg, struct log **out) {
     if (!store_topic_valid(topic) || partition < 0) return SL_INVALID_ARG;
@@ -303,9 +329,14 @@ sl_err store_log_create(struct store *st, const char *topic, int32_t partition,
         log_free(g);
         return e;
     }
-    /* The partition directory and its first segment survive a power loss from here on. */
-    log_sync_dir(dir);
-    log_sync_dir(st->dir);
+    /* The partition directory and its first segment survive a power loss from here on (its
+     * name in the data directory once that is synced: now, or at store_create_end). */
+    if (st->defer_dir_sync) {
+        st->dir_sync_owed = true;
+    } else {
+        log_sync_dir(dir);
+        log_sync_dir(st->dir);
+    }
     store_logs_push(st, g);
     *out = g;
     return SL_OK;

@@ -44,9 +44,13 @@ sl_err store_close(struct store *st);
 
 /* NULL if the partition does not exist. */
 struct log *store_log_get(struct store *st, const char *topic, int32_t partition);
-/* Creates the partition (cfg NULL: the store's defaults); SL_EXISTS if it exists. */
+/* Creates the partition (cfg NULL: the store's defaults); SL_EXISTS if it exists. Durable on
+ * return, except between store_create_begin and store_create_end, which syncs the data
+ * directory once for every partition created since begin (call it before telling anyone). */
 sl_err store_log_create(struct store *st, const char *topic, int32_t partition,
                         const struct log_config *cfg, struct log **out);
+void store_create_begin(struct store *st);
+void store_create_end(struct store *st);
 /* Closes the log and removes its directory. */
 sl_err store_log_delete(struct store *st, struct log *g);
 

@@ -349,16 +349,17 @@ static struct partition *topics_partition_new(struct topics *t, struct log *g) {
 
 /* Opens or creates partitions [from, to) in the store. */
 static sl_err topic_attach(struct topics *t, struct topic *tp, int32_t from, int32_t to) {
-    for (int32_t p = from; p < to; p++) {
+    sl_err e = SL_OK;
+    store_create_begin(t->st);
+    for (int32_t p = from; p < to && !e; p++) {
         struct log *g = store_log_get(t->st, tp->name, p);
-        if (!g) {
-            sl_err e = store_log_create(t->st, tp->name, p, &tp->cfg, &g);
-            if (e) return e;
-        }
+        if (!g) e = store_log_create(t->st, tp->name, p, &tp->cfg, &g);
+        if (e) break;
         tp->parts[p] = topics_partition_new(t, g);
         partition_set_config(tp->parts[p], &tp->cfg, tp->log_append_time);
     }
-    return SL_OK;
+    store_create_end(t->st);
+    return e;
 }
 
 /* Deletes partitions [from, to) that exist (their logs and directories). */
