@@ -229,7 +229,6 @@ static void kafka_metadata_fill_topic(struct kafka_server *ks, struct karena *a,
         mp->replica_count = mp->isr_count = 1;
         mp->replica_nodes = mp->isr_nodes = node;
     }
-    out->topic_authorized_operations = INT32_MIN;
 }
 
 static sl_err kafka_handle_metadata(struct kconn *kc, struct kreq *q, struct kr *r) {
@@ -245,7 +244,8 @@ static sl_err kafka_handle_metadata(struct kconn *kc, struct kreq *q, struct kr 
     resp.brokers = &broker;
     resp.cluster_id = kafka_kstr(ks->cluster.cluster_id);
     resp.controller_id = ks->node_id;
-    resp.cluster_authorized_operations = INT32_MIN;
+    resp.cluster_authorized_operations = req.include_cluster_authorized_operations ? KAFKA_OPS_CLUSTER : INT32_MIN;
+    int32_t topic_ops = req.include_topic_authorized_operations ? KAFKA_OPS_TOPIC : INT32_MIN;
     if (req.all_topics) {
         resp.topic_count = (int32_t)topics_count(ks->topics);
         resp.topics = kafka_alloc_array(&kc->arena, resp.topic_count, sizeof(*resp.topics));
@@ -264,9 +264,9 @@ static sl_err kafka_handle_metadata(struct kconn *kc, struct kreq *q, struct kr 
             }
             t->name = req.topics[i].name;
             t->error_code = (int16_t)sl_err_kafka(te);
-            t->topic_authorized_operations = INT32_MIN;
         }
     }
+    for (int32_t i = 0; i < resp.topic_count; i++) resp.topics[i].topic_authorized_operations = topic_ops;
     struct kw w;
     kresp_begin(q, &w);
     kafka_encode_metadata_resp(&w, q->version, &resp);
@@ -282,8 +282,9 @@ static sl_err kafka_handle_init_producer_id(struct kconn *kc, struct kreq *q, st
     if (e) return e;
     struct kafka_init_producer_id_resp resp = {0, 0, -1, -1};
     if (req.transactional_id.len >= 0) {
-        /* Transactions are not implemented: say so the way Kafka does for an unknown API. */
-        resp.error_code = (int16_t)sl_err_kafka(SL_UNSUPPORTED_VERSION);
+        /* Transactions are not implemented: the error clients treat as final (see
+         * FindCoordinator in kafka_group.c; librdkafka retries UNSUPPORTED_VERSION here). */
+        resp.error_code = (int16_t)sl_err_kafka(SL_TXN_UNSUPPORTED);
     } else if (req.producer_id >= 0 && req.producer_epoch >= 0 && req.producer_id < kc->ks->cluster.next_producer_id) {
         /* KIP-360: an existing producer bumps its epoch. */
         resp.producer_id = req.producer_id;
