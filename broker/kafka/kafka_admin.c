@@ -293,7 +293,7 @@ static void describe_topic(struct kconn *kc, int16_t version, const struct kafka
         c->is_default = views[i].is_default;
         c->config_source = views[i].is_default ? CONFIG_SOURCE_DEFAULT : CONFIG_SOURCE_DYNAMIC_TOPIC;
         c->documentation = (struct kstr){NULL, -1};
-        c->config_type = 0;
+        c->config_type = (int8_t)views[i].type;
         (void)version;
     }
 }
