@@ -15,8 +15,8 @@ encoders of kafka_badinput_test.py).
 - DescribeConfigs BROKER lists Kafka's broker config names with Sluice's values (read-only,
   STATIC_BROKER_CONFIG when set by flag); AlterConfigs BROKER answers INVALID_REQUEST "Cannot
   update these configs dynamically"; GROUP resources describe Kafka 3.9's group configs.
-- Authorized operations (Metadata v8, DescribeGroups v3): Kafka's full bit sets when asked,
-  INT32_MIN when not.
+- Authorized operations (Metadata v8, DescribeGroups v3, DescribeCluster v0/v1): Kafka's full
+  bit sets when asked, INT32_MIN when not.
 - The broker started with "--auto-create-topics false" (the value after a space) does not create
   topics on Metadata.
 
@@ -39,7 +39,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, NewTopic  # noqa: E402
 
 API_LIST_OFFSETS, API_METADATA, API_OFFSET_COMMIT, API_OFFSET_FETCH = 2, 3, 8, 9
-API_DESCRIBE_GROUPS, API_DESCRIBE_CONFIGS = 15, 32
+API_DESCRIBE_GROUPS, API_DESCRIBE_CONFIGS, API_DESCRIBE_CLUSTER = 15, 32, 60
 INT32_MIN = -(1 << 31)
 OPS_TOPIC, OPS_CLUSTER, OPS_GROUP = 3576, 8096, 3400  # Kafka's supported operations, as bits
 
@@ -335,6 +335,23 @@ def describe_groups_v3(conn, group, ops):
     return gs[0][6]
 
 
+def describe_cluster(conn, version, ops, endpoint_type=1):
+    body = i8(ops) + (i8(endpoint_type) if version >= 1 else b"") + uvarint(0)
+    r = conn.call(API_DESCRIBE_CLUSTER, version, body, flexible=True)
+    r.i32()
+    err = r.i16()
+    r.compact_string()
+    if version >= 1:
+        r.i8()
+    r.compact_string()
+    controller = r.i32()
+    brokers = r.compact_array(lambda: (r.i32(), r.compact_string(), r.i32(), r.compact_string(), r.tagged())[:3])
+    cluster_ops = r.i32()
+    r.tagged()
+    r.end("DescribeCluster v%d" % version)
+    return err, controller, brokers, cluster_ops
+
+
 def authorized_ops(ck, broker):
     topic = harness.unique("ops")
     a = AdminClient({"bootstrap.servers": broker.bootstrap})
@@ -344,6 +361,11 @@ def authorized_ops(ck, broker):
     ck.eq(metadata_v8(conn, [topic], 0, 0), ({topic: INT32_MIN}, INT32_MIN), "Metadata v8, not asked")
     ck.eq(describe_groups_v3(conn, "no-such-group", 1), OPS_GROUP, "DescribeGroups v3, asked")
     ck.eq(describe_groups_v3(conn, "no-such-group", 0), INT32_MIN, "DescribeGroups v3, not asked")
+    me = [(1, "127.0.0.1", broker.kafka_port)]
+    for v in (0, 1):
+        ck.eq(describe_cluster(conn, v, 1), (0, 1, me, OPS_CLUSTER), "DescribeCluster v%d, asked" % v)
+        ck.eq(describe_cluster(conn, v, 0), (0, 1, me, INT32_MIN), "DescribeCluster v%d, not asked" % v)
+    ck.eq(describe_cluster(conn, 1, 0, endpoint_type=2)[0], 42, "DescribeCluster for controllers")
     conn.close()
 
 
