@@ -11,7 +11,7 @@ encoders of kafka_badinput_test.py).
   after 12,000 more commits (the offsets log compacts), a clean restart and a kill -9.
 - Every standard Kafka topic config: created with values, described with value, source and
   is_default; bad values refused with INVALID_CONFIG and Kafka's wording; cleanup.policy=compact
-  still refused.
+  still refused; IncrementalAlterConfigs v0 SET/DELETE of them, and its refusals.
 - DescribeConfigs BROKER lists Kafka's broker config names with Sluice's values (read-only,
   STATIC_BROKER_CONFIG when set by flag); AlterConfigs BROKER answers INVALID_REQUEST "Cannot
   update these configs dynamically"; GROUP resources describe Kafka 3.9's group configs.
@@ -39,7 +39,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, NewTopic  # noqa: E402
 
 API_LIST_OFFSETS, API_METADATA, API_OFFSET_COMMIT, API_OFFSET_FETCH = 2, 3, 8, 9
-API_DESCRIBE_GROUPS, API_DESCRIBE_CONFIGS, API_DESCRIBE_CLUSTER = 15, 32, 60
+API_DESCRIBE_GROUPS, API_DESCRIBE_CONFIGS, API_INCREMENTAL_ALTER_CONFIGS, API_DESCRIBE_CLUSTER = 15, 32, 44, 60
 INT32_MIN = -(1 << 31)
 OPS_TOPIC, OPS_CLUSTER, OPS_GROUP = 3576, 8096, 3400  # Kafka's supported operations, as bits
 
@@ -279,6 +279,43 @@ def describe_configs_v1(conn, rtype, name):
     return err, msg, {c[0]: (c[1], c[2], c[3]) for c in configs or []}
 
 
+def incremental_alter_v0(conn, rtype, name, ops):
+    """ops: [(key, op, value)], op 0 SET, 1 DELETE. Returns (error, message)."""
+    cfgs = b"".join(string(k) + i8(op) + string(v) for k, op, v in ops)
+    body = i32(1) + i8(rtype) + string(name) + i32(len(ops)) + cfgs + i8(0)
+    r = conn.call(API_INCREMENTAL_ALTER_CONFIGS, 0, body)
+    r.i32()
+    res = r.array(lambda: (r.i16(), r.string(), r.i8(), r.string()))
+    r.end("IncrementalAlterConfigs v0")
+    return res[0][:2]
+
+
+def incremental_topic_configs(ck, broker):
+    a = AdminClient({"bootstrap.servers": broker.bootstrap})
+    topic = harness.unique("cfg-inc")
+    a.create_topics([NewTopic(topic, 1, 1, config={"preallocate": "true"})])[topic].result(timeout=30)
+    conn = Conn(broker)
+    ck.eq(incremental_alter_v0(conn, 2, topic, [("delete.retention.ms", 0, "1000"), ("preallocate", 1, None),
+                                                ("min.cleanable.dirty.ratio", 0, "0.9")]), (0, None),
+          "incremental SET/DELETE")
+    got = describe(a, "topic", topic)
+    ck.eq((got["delete.retention.ms"].value, got["delete.retention.ms"].is_default), ("1000", False),
+          "delete.retention.ms set")
+    ck.eq((got["preallocate"].value, got["preallocate"].is_default), ("false", True), "preallocate deleted")
+    ck.eq(got["min.cleanable.dirty.ratio"].value, "0.9", "min.cleanable.dirty.ratio set")
+    err, msg = incremental_alter_v0(conn, 2, topic, [("segment.jitter.ms", 0, "-1")])
+    ck.eq(err, 40, "incremental bad value: INVALID_CONFIG")
+    ck.ok("Value must be at least 0" in (msg or ""), "message: %s" % msg)
+    err, msg = incremental_alter_v0(conn, 4, "1", [("num.partitions", 0, "3")])
+    ck.eq(err, 42, "incremental BROKER: INVALID_REQUEST")
+    ck.ok("Cannot update these configs dynamically" in (msg or ""), "message: %s" % msg)
+    err, msg = incremental_alter_v0(conn, 32, "g", [("consumer.session.timeout.ms", 0, "50000")])
+    ck.eq(err, 42, "incremental GROUP: INVALID_REQUEST (%s)" % msg)
+    err, msg = incremental_alter_v0(conn, 32, "g", [("no.such", 0, "1")])
+    ck.eq((err, msg), (40, "Unknown group config name: no.such"), "incremental GROUP unknown name")
+    conn.close()
+
+
 def broker_configs(ck, broker):
     a = AdminClient({"bootstrap.servers": broker.bootstrap})
     got = describe(a, "broker", "1")
@@ -393,6 +430,8 @@ def body(ck):
         max_timestamp(ck, broker)
     with ck.section("standard topic configs"):
         topic_configs(ck, broker)
+    with ck.section("IncrementalAlterConfigs"):
+        incremental_topic_configs(ck, broker)
     with ck.section("broker and group configs"):
         broker_configs(ck, broker)
     with ck.section("authorized operations"):
