@@ -22,7 +22,11 @@
 #define CONFIG_SOURCE_STATIC_BROKER 4
 #define CONFIG_SOURCE_DEFAULT 5
 
-static struct kstr why_kstr(const char *why) { return why ? kafka_kstr(why) : (struct kstr){NULL, -1}; }
+/* Copied: a message may live in a buffer the next check of the same request overwrites
+ * (topics_config_check). */
+static struct kstr why_kstr(struct karena *a, const char *why) {
+    return why ? kafka_arena_kstr(a, why) : (struct kstr){NULL, -1};
+}
 
 /* ---- answering once the metadata log is durable ------------------------------------------- */
 
@@ -132,7 +136,7 @@ static void create_topic_one(struct kconn *kc, const struct kafka_create_topics_
                              validate_only, &tp, &why);
     if (e) {
         res->error_code = (int16_t)sl_err_kafka(e);
-        res->error_message = why_kstr(why);
+        res->error_message = why_kstr(a, why);
         return;
     }
     res->num_partitions = partitions;
@@ -252,7 +256,7 @@ sl_err kafka_handle_create_partitions(struct kconn *kc, struct kreq *q, struct k
         const char *why = NULL;
         e = topics_add_partitions(kc->ks->topics, tp, t->count, req.validate_only, &why);
         res->error_code = (int16_t)sl_err_kafka(e);
-        if (e) res->error_message = why_kstr(why);
+        if (e) res->error_message = why_kstr(&kc->arena, why);
     }
     struct kw w, failed;
     kresp_begin(q, &w);
@@ -550,7 +554,7 @@ sl_err kafka_handle_alter_configs(struct kconn *kc, struct kreq *q, struct kr *r
         }
         if (!e && !req.validate_only) e = topics_replace_configs(kc->ks->topics, tp, keys, values, (uint32_t)n, &why);
         res->error_code = (int16_t)sl_err_kafka(e);
-        if (e) res->error_message = why_kstr(why);
+        if (e) res->error_message = why_kstr(a, why);
     }
     struct kw w, failed;
     kresp_begin(q, &w);
@@ -604,7 +608,7 @@ sl_err kafka_handle_incremental_alter_configs(struct kconn *kc, struct kreq *q, 
                                   c->config_operation == INCREMENTAL_SET ? kafka_arena_cstr(a, c->value) : NULL, &why);
         }
         res->error_code = (int16_t)sl_err_kafka(e);
-        if (e) res->error_message = why_kstr(why);
+        if (e) res->error_message = why_kstr(a, why);
     }
     struct kw w, failed;
     kresp_begin(q, &w);

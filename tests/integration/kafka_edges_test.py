@@ -249,6 +249,15 @@ def topic_configs(ck, broker):
            ("message.timestamp.type", "Now", "String must be one of"),
            ("cleanup.policy", "compact", "compaction is not supported"),
            ("no.such.config", "1", "Unknown topic config name: no.such.config")]
+    # One request, several refusals: each keeps its own message.
+    names = [harness.unique("cfg-bad") for _ in bad]
+    futs = a.create_topics([NewTopic(t, 1, 1, config={k: v}) for t, (k, v, _) in zip(names, bad)])
+    for t, (k, v, why) in zip(names, bad):
+        try:
+            futs[t].result(timeout=30)
+            raise harness.CheckFailed("create with %s=%s succeeded" % (k, v))
+        except KafkaException as e:
+            ck.ok(why in e.args[0].str(), "one request, %s=%s: message %r wants %r" % (k, v, e.args[0].str(), why))
     for k, v, why in bad:
         t = harness.unique("cfg-bad")
         try:
