@@ -57,8 +57,6 @@
     X(GROUP_MAX_SIZE_REACHED, 81, "group is full", NULL)                                                  \
     X(FENCED_INSTANCE_ID, 82, "static member fenced by a newer instance", NULL)                           \
     X(GROUP_SUBSCRIBED_TO_TOPIC, 86, "group is subscribed to the topic", NULL)                            \
-    X(TXN_UNSUPPORTED, 53, "transactions are not supported (TRANSACTIONAL_ID_AUTHORIZATION_FAILED)", NULL) \
-    X(POLICY_VIOLATION, 44, "the change is not allowed (a read-only config)", NULL)                       \
     /* NATS protocol errors (broker/nats): -ERR texts as nats-server sends them */                        \
     X(UNKNOWN_OP, -1, "unknown protocol operation", "Unknown Protocol Operation")                         \
     X(CONTROL_LINE_TOO_LONG, -1, "control line longer than max_control_line", "maximum control line exceeded") \

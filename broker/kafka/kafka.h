@@ -82,6 +82,12 @@ struct kconn {
 
 #define KAFKA_INFLIGHT_MAX 256
 
+/* TRANSACTIONAL_ID_AUTHORIZATION_FAILED, the answer to anything transactional while
+ * transactions are not implemented: librdkafka and the Java client treat it as fatal at once
+ * (FindCoordinator, InitProducerId), where UNSUPPORTED_VERSION or COORDINATOR_NOT_AVAILABLE are
+ * retried until the client's timeout. */
+#define KAFKA_ERR_TXN_UNSUPPORTED 53
+
 /* Authorized operations as Kafka reports them with no authorizer: every operation a resource
  * type supports (AclEntry.supportedOperations), one bit per AclOperation code (READ 3, WRITE 4,
  * CREATE 5, DELETE 6, ALTER 7, DESCRIBE 8, CLUSTER_ACTION 9, DESCRIBE_CONFIGS 10,

@@ -167,7 +167,7 @@ sl_err kafka_handle_find_coordinator(struct kconn *kc, struct kreq *q, struct kr
     bool txn = req.key_type == 1;
     struct kstr txn_why = kstr_of("transactions are not supported by this broker (Sluice); unset transactional.id");
     if (q->version < 4) {
-        resp.error_code = txn ? kcode(SL_TXN_UNSUPPORTED) : 0;
+        resp.error_code = txn ? KAFKA_ERR_TXN_UNSUPPORTED : 0;
         if (txn && q->version >= 1) resp.error_message = txn_why;
         resp.node_id = txn ? -1 : ks->node_id;
         resp.host = kstr_of(txn ? "" : ks->advertised_host);
@@ -178,7 +178,7 @@ sl_err kafka_handle_find_coordinator(struct kconn *kc, struct kreq *q, struct kr
         for (int32_t i = 0; i < req.coordinator_key_count; i++) {
             struct kafka_find_coordinator_coordinator *c = &resp.coordinators[i];
             c->key = req.coordinator_keys[i];
-            c->error_code = txn ? kcode(SL_TXN_UNSUPPORTED) : 0;
+            c->error_code = txn ? KAFKA_ERR_TXN_UNSUPPORTED : 0;
             c->node_id = txn ? -1 : ks->node_id;
             c->host = kstr_of(txn ? "" : ks->advertised_host);
             c->port = txn ? -1 : ks->advertised_port;

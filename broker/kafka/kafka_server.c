@@ -320,7 +320,7 @@ static sl_err kafka_handle_init_producer_id(struct kconn *kc, struct kreq *q, st
     if (req.transactional_id.len >= 0) {
         /* Transactions are not implemented: the error clients treat as final (see
          * FindCoordinator in kafka_group.c; librdkafka retries UNSUPPORTED_VERSION here). */
-        resp.error_code = (int16_t)sl_err_kafka(SL_TXN_UNSUPPORTED);
+        resp.error_code = KAFKA_ERR_TXN_UNSUPPORTED;
     } else if (req.producer_id >= 0 && req.producer_epoch >= 0 && req.producer_id < kc->ks->cluster.next_producer_id) {
         /* KIP-360: an existing producer bumps its epoch. */
         resp.producer_id = req.producer_id;
