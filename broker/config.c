@@ -578,7 +578,9 @@ static bool cfg_is_switch(enum cfg_kind kind) {
 }
 
 /* Reads the flag at argv[*i] and its value, which may be argv[*i + 1] (then *i moves on). As in
- * Go's flag package a value is taken whatever it looks like, so "--retention-ms -1" works. */
+ * Go's flag package a value is taken whatever it looks like, so "--retention-ms -1" works. A
+ * boolean flag alone means true; it takes the next argument only if that is a boolean word
+ * ("--auto-create-topics false"), so "-js -c FILE" still reads -c as a flag. */
 static int cfg_flag_next(int argc, char **argv, int *i, struct cfg_flag *f, char *err, size_t err_len) {
     const char *arg = argv[*i];
     if (arg[0] != '-' || arg[1] == 0) return cfg_fail(err, err_len, "unexpected argument '%s' (see --help)", arg);
@@ -590,6 +592,9 @@ static int cfg_flag_next(int argc, char **argv, int *i, struct cfg_flag *f, char
     if (!f->key) return cfg_fail(err, err_len, "%s: unknown flag (see --help)", f->spelled);
     if (eq)
         f->value = eq + 1;
+    else if ((f->key->kind == CFG_BOOL || f->key->kind == CFG_DEBUG) && *i + 1 < argc &&
+             cfg_parse_bool(argv[*i + 1]) >= 0)
+        f->value = argv[++*i];
     else if (cfg_is_switch(f->key->kind))
         f->value = "true";
     else if (*i + 1 < argc)

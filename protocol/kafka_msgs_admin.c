@@ -29,6 +29,7 @@ enum {
     ALTER_CONFIGS_MAX = 2,
     INCREMENTAL_ALTER_CONFIGS_MAX = 1,
     DELETE_RECORDS_MAX = 2,
+    DESCRIBE_CLUSTER_MAX = 1,
 };
 
 /* ---- CreateTopics ---- */
@@ -720,5 +721,72 @@ sl_err kafka_decode_delete_records_resp(struct kr *r, int16_t v, struct karena *
         kr_tags(r, flex);
     }
     kr_tags(r, flex);
+    return r->err;
+}
+
+/* ---- DescribeCluster (flexible in every version) ---- */
+
+sl_err kafka_decode_describe_cluster(struct kr *r, int16_t v, struct karena *a,
+                                     struct kafka_describe_cluster_req *out) {
+    DEC_VERSION(v, DESCRIBE_CLUSTER_MAX);
+    (void)a;
+    memset(out, 0, sizeof(*out));
+    out->include_cluster_authorized_operations = kr_bool(r); /* IncludeClusterAuthorizedOperations */
+    out->endpoint_type = v >= 1 ? kr_i8(r) : 1;               /* EndpointType */
+    kr_tags(r, true);
+    return r->err;
+}
+
+void kafka_encode_describe_cluster_req(struct kw *w, int16_t v, const struct kafka_describe_cluster_req *req) {
+    ENC_VERSION(v, DESCRIBE_CLUSTER_MAX);
+    kw_bool(w, req->include_cluster_authorized_operations);
+    if (v >= 1) kw_i8(w, req->endpoint_type);
+    kw_tags(w, true);
+}
+
+void kafka_encode_describe_cluster_resp(struct kw *w, int16_t v, const struct kafka_describe_cluster_resp *resp) {
+    ENC_VERSION(v, DESCRIBE_CLUSTER_MAX);
+    kw_i32(w, resp->throttle_time_ms);            /* ThrottleTimeMs */
+    kw_error(w, resp->error_code);                /* ErrorCode */
+    enc_nstr(w, true, resp->error_message);       /* ErrorMessage */
+    if (v >= 1) kw_i8(w, resp->endpoint_type);    /* EndpointType */
+    enc_str(w, true, resp->cluster_id);           /* ClusterId */
+    kw_i32(w, resp->controller_id);               /* ControllerId */
+    enc_count(w, true, resp->broker_count, false); /* Brokers */
+    for (int32_t i = 0; i < resp->broker_count; i++) {
+        const struct kafka_describe_cluster_broker *b = &resp->brokers[i];
+        kw_i32(w, b->broker_id);
+        enc_str(w, true, b->host);
+        kw_i32(w, b->port);
+        enc_nstr(w, true, b->rack);
+        kw_tags(w, true);
+    }
+    kw_i32(w, resp->cluster_authorized_operations); /* ClusterAuthorizedOperations */
+    kw_tags(w, true);
+}
+
+sl_err kafka_decode_describe_cluster_resp(struct kr *r, int16_t v, struct karena *a,
+                                          struct kafka_describe_cluster_resp *out) {
+    DEC_VERSION(v, DESCRIBE_CLUSTER_MAX);
+    memset(out, 0, sizeof(*out));
+    out->throttle_time_ms = kr_i32(r);
+    out->error_code = kr_i16(r);
+    out->error_message = kafka_read_str(r, true, true);
+    out->endpoint_type = v >= 1 ? kr_i8(r) : 1;
+    out->cluster_id = dec_str(r, true);
+    out->controller_id = kr_i32(r);
+    /* Brokers: BrokerId, Host, Port, Rack */
+    out->broker_count = dec_count(r, true, false, 11);
+    out->brokers = DEC_ARRAY(a, out->broker_count, struct kafka_describe_cluster_broker);
+    for (int32_t i = 0; i < out->broker_count && !r->err; i++) {
+        struct kafka_describe_cluster_broker *b = &out->brokers[i];
+        b->broker_id = kr_i32(r);
+        b->host = dec_str(r, true);
+        b->port = kr_i32(r);
+        b->rack = kafka_read_str(r, true, true);
+        kr_tags(r, true);
+    }
+    out->cluster_authorized_operations = kr_i32(r);
+    kr_tags(r, true);
     return r->err;
 }

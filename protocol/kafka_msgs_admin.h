@@ -293,6 +293,32 @@ struct kafka_delete_records_resp {
     int32_t topic_count;
 };
 
+/* ---- DescribeCluster (60), flexible in every version ---- */
+
+struct kafka_describe_cluster_req {
+    bool include_cluster_authorized_operations;
+    int8_t endpoint_type; /* v1+, default 1 (brokers) */
+};
+
+struct kafka_describe_cluster_broker {
+    int32_t broker_id;
+    struct kstr host;
+    int32_t port;
+    struct kstr rack; /* nullable */
+};
+
+struct kafka_describe_cluster_resp {
+    int32_t throttle_time_ms;
+    int16_t error_code;
+    struct kstr error_message; /* nullable */
+    int8_t endpoint_type;      /* v1+, default 1 */
+    struct kstr cluster_id;
+    int32_t controller_id;
+    struct kafka_describe_cluster_broker *brokers;
+    int32_t broker_count;
+    int32_t cluster_authorized_operations; /* default INT32_MIN */
+};
+
 /* ---- codecs: decode a request, encode a request (client, tests), encode a response
  * (broker), decode a response (client, tests). Versions outside the ranges above are the
  * caller's to refuse first: a decoder given one returns SL_INVALID_ARG, an encoder asserts.
@@ -353,5 +379,13 @@ void kafka_encode_delete_records_resp(struct kw *w, int16_t version,
                                       const struct kafka_delete_records_resp *resp);
 sl_err kafka_decode_delete_records_resp(struct kr *r, int16_t version, struct karena *a,
                                         struct kafka_delete_records_resp *out);
+
+sl_err kafka_decode_describe_cluster(struct kr *r, int16_t version, struct karena *a,
+                                     struct kafka_describe_cluster_req *out);
+void kafka_encode_describe_cluster_req(struct kw *w, int16_t version, const struct kafka_describe_cluster_req *req);
+void kafka_encode_describe_cluster_resp(struct kw *w, int16_t version,
+                                        const struct kafka_describe_cluster_resp *resp);
+sl_err kafka_decode_describe_cluster_resp(struct kr *r, int16_t version, struct karena *a,
+                                          struct kafka_describe_cluster_resp *out);
 
 #endif

@@ -368,12 +368,15 @@ static void kv_write_done(struct log_waiter *w, sl_err err) {
         SL_ASSERT(!wr->undone);
         kv_write_durable(wr);
     }
+    /* Read w before the write goes back: kv_write_put frees it when the free list is full. */
     struct log_waiter *caller = wr->caller;
+    int64_t offset = w->offset;
+    bool durable = w->durable;
     kv_inflight_unlink(kv, wr);
     kv_write_put(kv, wr);
     if (caller) {
-        caller->offset = w->offset;
-        caller->durable = w->durable;
+        caller->offset = offset;
+        caller->durable = durable;
         caller->next = NULL;
         caller->done(caller, err);
     }

@@ -490,6 +490,23 @@ sl_err log_offset_for_time(struct log *g, int64_t ts, int64_t *offset, int64_t *
     return SL_NOT_FOUND;
 }
 
+sl_err log_max_timestamp(struct log *g, int64_t *offset, int64_t *found_ts) {
+    int64_t max = -1;
+    for (uint32_t i = 0; i < g->seg_count; i++) {
+        struct seg *s = g->segs[i];
+        if (s->written_bytes == 0) continue;
+        seg_ref(s);
+        sl_err e = seg_open_fd(s);
+        if (!e) e = log_seg_ensure_index(g, s);
+        if (!e && s->ix.max_timestamp > max) max = s->ix.max_timestamp;
+        seg_unref(s);
+        if (e) return e;
+    }
+    if (max < 0) return SL_NOT_FOUND;
+    /* The first record at or after the newest time is the first one at it. */
+    return log_offset_for_time(g, max, offset, found_ts);
+}
+
 static bool log_idle_pred(void *arg) { return log_write_idle(arg); }
 
 sl_err log_flush(struct log *g, bool sync, int32_t timeout_ms) {

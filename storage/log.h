@@ -132,6 +132,11 @@ void log_set_config(struct log *g, const struct log_config *c);
  * record is older. */
 sl_err log_offset_for_time(struct log *g, int64_t ts_ms, int64_t *offset, int64_t *found_ts);
 
+/* The newest record timestamp in the log and the first record that has it (ListOffsets
+ * MAX_TIMESTAMP; for a compressed batch, its first offset); SL_NOT_FOUND if no record has a
+ * timestamp (an empty log). */
+sl_err log_max_timestamp(struct log *g, int64_t *offset, int64_t *found_ts);
+
 /* Removes the batch holding offset and everything after it. Waits for writes in flight. */
 sl_err log_truncate(struct log *g, int64_t offset);
 

@@ -133,6 +133,7 @@ static void offsets_apply(struct offsets *o, const char *group, const struct off
     e->v.offset = c->offset;
     e->v.leader_epoch = c->leader_epoch;
     e->v.metadata = c->metadata ? offsets_strndup(c->metadata, c->metadata_len) : NULL;
+    e->v.metadata_len = c->metadata ? c->metadata_len : -1;
     e->v.commit_ms = commit_ms;
     if (o->entry_count > o->bucket_count) offsets_grow(o);
 }

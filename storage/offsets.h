@@ -37,7 +37,10 @@ struct offset_commit {
 struct offset_value {
     int64_t offset;
     int32_t leader_epoch;
-    const char *metadata; /* NUL-terminated; NULL if null */
+    /* Bytes, which may hold NULs (clients store binary state there): always use metadata_len.
+     * A NUL follows them for readers that print it. NULL (and metadata_len -1) if null. */
+    const char *metadata;
+    int32_t metadata_len;
     int64_t commit_ms;
 };
 

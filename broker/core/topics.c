@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -53,37 +54,73 @@ struct topics {
     void *delete_hook_arg;
 };
 
-/* The topic-level configs Sluice knows, Kafka's names. Storage ones change struct log_config;
+/* The topic-level configs: every standard Kafka one (TopicConfig) plus Sluice's own, checked
+ * as Kafka's LogConfig checks them. The storage ones change struct log_config (topic_apply);
  * the others are kept and shown so clients that set them keep working. */
-enum cfg_kind { CFG_LONG, CFG_CHOICE, CFG_TOPIC_NAME /* a topic name, or "" for none */ };
+enum cfg_kind {
+    CFG_LONG,       /* an integer in [min, max] */
+    CFG_BOOL,       /* true / false, any case, as Kafka's ConfigDef parses it */
+    CFG_DOUBLE,     /* a number in [0, 1] */
+    CFG_CHOICE,     /* one of choices */
+    CFG_LIST,       /* a comma-separated list of choices (cleanup.policy) */
+    CFG_THROTTLED,  /* "", "*" or partition:broker,... (*.replication.throttled.replicas) */
+    CFG_VERSION,    /* a Kafka version, like 2.8 or 3.0-IV1 (message.format.version) */
+    CFG_TOPIC_NAME, /* a topic name, or "" for none */
+};
+/* DescribeConfigs v3+ config types (Kafka's ConfigEntry.ConfigType). */
+enum { TYPE_BOOLEAN = 1, TYPE_STRING = 2, TYPE_INT = 3, TYPE_LONG = 5, TYPE_DOUBLE = 6, TYPE_LIST = 7 };
 struct cfg_def {
     const char *key;
     enum cfg_kind kind;
     int64_t min, max;
-    const char *choices; /* '|'-separated, CFG_CHOICE */
+    const char *choices;       /* '|'-separated, CFG_CHOICE and CFG_LIST */
     const char *fixed_default; /* for keys not in struct log_config */
+    uint8_t type;              /* TYPE_* */
 };
 
+#define LONG_MAX_S "9223372036854775807"
 static const struct cfg_def cfg_defs[] = {
-    {"cleanup.policy", CFG_CHOICE, 0, 0, "delete", "delete"},
-    {"compression.type", CFG_CHOICE, 0, 0, "producer|uncompressed|gzip|snappy|lz4|zstd", "producer"},
-    {"flush.messages", CFG_LONG, 1, INT64_MAX, NULL, "9223372036854775807"},
-    {"flush.ms", CFG_LONG, 0, INT64_MAX, NULL, "9223372036854775807"},
-    {"index.interval.bytes", CFG_LONG, 1, INT32_MAX, NULL, NULL},
-    {"max.message.bytes", CFG_LONG, 61, 1 << 30, NULL, NULL},
-    {"message.timestamp.type", CFG_CHOICE, 0, 0, "CreateTime|LogAppendTime", "CreateTime"},
-    {"min.insync.replicas", CFG_LONG, 1, 1, NULL, "1"},
-    {"retention.bytes", CFG_LONG, -1, INT64_MAX, NULL, NULL},
-    {"retention.ms", CFG_LONG, -1, INT64_MAX, NULL, NULL},
-    {"segment.bytes", CFG_LONG, 1024, 1ll << 31, NULL, NULL},
-    {"segment.ms", CFG_LONG, 1, INT64_MAX, NULL, NULL},
+    /* compact is Kafka's other policy; Sluice has no compaction of topics yet. */
+    {"cleanup.policy", CFG_LIST, 0, 0, "delete", "delete", TYPE_LIST},
+    {"compression.type", CFG_CHOICE, 0, 0, "producer|uncompressed|gzip|snappy|lz4|zstd", "producer", TYPE_STRING},
+    {"delete.retention.ms", CFG_LONG, 0, INT64_MAX, NULL, "86400000", TYPE_LONG},
+    {"file.delete.delay.ms", CFG_LONG, 0, INT64_MAX, NULL, "60000", TYPE_LONG},
+    {"flush.messages", CFG_LONG, 1, INT64_MAX, NULL, LONG_MAX_S, TYPE_LONG},
+    {"flush.ms", CFG_LONG, 0, INT64_MAX, NULL, LONG_MAX_S, TYPE_LONG},
+    {"follower.replication.throttled.replicas", CFG_THROTTLED, 0, 0, NULL, "", TYPE_LIST},
+    {"index.interval.bytes", CFG_LONG, 1, INT32_MAX, NULL, NULL, TYPE_INT},
+    {"leader.replication.throttled.replicas", CFG_THROTTLED, 0, 0, NULL, "", TYPE_LIST},
+    {"local.retention.bytes", CFG_LONG, -2, INT64_MAX, NULL, "-2", TYPE_LONG},
+    {"local.retention.ms", CFG_LONG, -2, INT64_MAX, NULL, "-2", TYPE_LONG},
+    {"max.compaction.lag.ms", CFG_LONG, 1, INT64_MAX, NULL, LONG_MAX_S, TYPE_LONG},
+    {"max.message.bytes", CFG_LONG, 61, 1 << 30, NULL, NULL, TYPE_INT},
+    {"message.downconversion.enable", CFG_BOOL, 0, 0, NULL, "true", TYPE_BOOLEAN},
+    {"message.format.version", CFG_VERSION, 0, 0, NULL, "3.0-IV1", TYPE_STRING},
+    {"message.timestamp.after.max.ms", CFG_LONG, 0, INT64_MAX, NULL, LONG_MAX_S, TYPE_LONG},
+    {"message.timestamp.before.max.ms", CFG_LONG, 0, INT64_MAX, NULL, LONG_MAX_S, TYPE_LONG},
+    {"message.timestamp.difference.max.ms", CFG_LONG, 0, INT64_MAX, NULL, LONG_MAX_S, TYPE_LONG},
+    {"message.timestamp.type", CFG_CHOICE, 0, 0, "CreateTime|LogAppendTime", "CreateTime", TYPE_STRING},
+    {"min.cleanable.dirty.ratio", CFG_DOUBLE, 0, 0, NULL, "0.5", TYPE_DOUBLE},
+    {"min.compaction.lag.ms", CFG_LONG, 0, INT64_MAX, NULL, "0", TYPE_LONG},
+    /* One broker holds the only replica: more would make every acks=all produce fail. */
+    {"min.insync.replicas", CFG_LONG, 1, 1, NULL, "1", TYPE_INT},
+    {"preallocate", CFG_BOOL, 0, 0, NULL, "false", TYPE_BOOLEAN},
+    /* Tiered storage is off, as on a Kafka broker without remote.log.storage.system.enable. */
+    {"remote.storage.enable", CFG_BOOL, 0, 0, NULL, "false", TYPE_BOOLEAN},
+    {"retention.bytes", CFG_LONG, -1, INT64_MAX, NULL, NULL, TYPE_LONG},
+    {"retention.ms", CFG_LONG, -1, INT64_MAX, NULL, NULL, TYPE_LONG},
+    {"segment.bytes", CFG_LONG, 1024, 1ll << 31, NULL, NULL, TYPE_INT},
+    {"segment.index.bytes", CFG_LONG, 4, INT32_MAX, NULL, "10485760", TYPE_INT},
+    {"segment.jitter.ms", CFG_LONG, 0, INT64_MAX, NULL, "0", TYPE_LONG},
+    {"segment.ms", CFG_LONG, 1, INT64_MAX, NULL, NULL, TYPE_LONG},
     /* Sluice's own: the stream a stream's dead letters go to (broker/core/stream.h), and
      * work-queue retention for Kafka consumer groups (records go once every group that
      * committed offsets for a partition has committed past them). */
-    {"sluice.dlq.stream", CFG_TOPIC_NAME, 0, 0, NULL, ""},
-    {"sluice.retention.policy", CFG_CHOICE, 0, 0, "delete|workqueue", "delete"},
-    {"unclean.leader.election.enable", CFG_CHOICE, 0, 0, "true|false", "false"},
+    {"sluice.dlq.stream", CFG_TOPIC_NAME, 0, 0, NULL, "", TYPE_STRING},
+    {"sluice.retention.policy", CFG_CHOICE, 0, 0, "delete|workqueue", "delete", TYPE_STRING},
+    {"unclean.leader.election.enable", CFG_BOOL, 0, 0, NULL, "false", TYPE_BOOLEAN},
 };
+_Static_assert(SL_ARRAY_LEN(cfg_defs) <= TOPIC_CONFIGS_MAX, "every config must fit a topic's overrides");
 
 static const struct cfg_def *cfg_find(const char *key) {
     for (size_t i = 0; i < SL_ARRAY_LEN(cfg_defs); i++)
@@ -101,8 +138,7 @@ static bool cfg_parse_long(const char *s, int64_t *out) {
     return true;
 }
 
-static bool cfg_choice_ok(const char *choices, const char *value) {
-    size_t n = strlen(value);
+static bool cfg_choice_in(const char *choices, const char *value, size_t n) {
     for (const char *p = choices; *p;) {
         const char *bar = strchr(p, '|');
         size_t len = bar ? (size_t)(bar - p) : strlen(p);
@@ -113,32 +149,133 @@ static bool cfg_choice_ok(const char *choices, const char *value) {
     return false;
 }
 
+static bool cfg_choice_ok(const char *choices, const char *value) {
+    return cfg_choice_in(choices, value, strlen(value));
+}
+
+/* "", "*", or partition:broker pairs separated by commas (Kafka's ThrottledReplicaListValidator;
+ * spaces around the items are allowed). */
+static bool cfg_throttled_ok(const char *v) {
+    while (*v == ' ') v++;
+    if (!*v || (v[0] == '*' && !v[1 + strspn(v + 1, " ")])) return true;
+    for (;;) {
+        while (*v == ' ') v++;
+        size_t a = strspn(v, "0123456789");
+        if (!a || v[a] != ':') return false;
+        v += a + 1;
+        size_t b = strspn(v, "0123456789");
+        if (!b) return false;
+        v += b;
+        while (*v == ' ') v++;
+        if (!*v) return true;
+        if (*v++ != ',') return false;
+    }
+}
+
+/* A Kafka release as message.format.version takes it: 0.8.0 to 0.11.0, or major.minor for 1.0
+ * on, with an optional -IVn; a third component is allowed (2.8.1). */
+static bool cfg_version_ok(const char *v) {
+    size_t a = strspn(v, "0123456789");
+    if (!a || v[a] != '.') return false;
+    long major = strtol(v, NULL, 10);
+    v += a + 1;
+    size_t b = strspn(v, "0123456789");
+    if (!b) return false;
+    v += b;
+    if (*v == '.') {
+        size_t c = strspn(v + 1, "0123456789");
+        if (!c) return false;
+        v += 1 + c;
+    } else if (major == 0) {
+        return false; /* 0.x.y needs all three */
+    }
+    if (!strncmp(v, "-IV", 3)) {
+        size_t d = strspn(v + 3, "0123456789");
+        if (!d) return false;
+        v += 3 + d;
+    }
+    return *v == 0 && major <= 3;
+}
+
+/* The message of the last refused value: the registry runs on one thread, and callers use
+ * *why before the next check. */
+static char cfg_why[320];
+
+static sl_err cfg_refuse(const char **why, const char *key, const char *value, const char *reason) {
+    snprintf(cfg_why, sizeof(cfg_why), "Invalid value %.100s for configuration %s: %s", value, key, reason);
+    *why = cfg_why;
+    return SL_INVALID_CONFIG;
+}
+
 sl_err topics_config_check(const char *key, const char *value, const char **why) {
     const struct cfg_def *d = cfg_find(key);
     if (!d) {
-        *why = "unknown or unsupported topic config";
+        snprintf(cfg_why, sizeof(cfg_why), "Unknown topic config name: %.200s", key);
+        *why = cfg_why;
         return SL_INVALID_CONFIG;
     }
     if (!value) return SL_OK;
-    if (d->kind == CFG_TOPIC_NAME) {
-        if (*value && !topics_name_valid(value, (int32_t)strlen(value))) {
-            *why = "value is not a valid topic name";
-            return SL_INVALID_CONFIG;
+    switch (d->kind) {
+    case CFG_TOPIC_NAME:
+        if (*value && !topics_name_valid(value, (int32_t)strlen(value)))
+            return cfg_refuse(why, key, value, "not a valid topic name");
+        return SL_OK;
+    case CFG_CHOICE:
+        if (cfg_choice_ok(d->choices, value)) return SL_OK;
+        snprintf(cfg_why, sizeof(cfg_why), "Invalid value %.100s for configuration %s: String must be one of: %s",
+                 value, key, d->choices);
+        for (char *p = cfg_why; *p; p++)
+            if (*p == '|') *p = ',';
+        *why = cfg_why;
+        return SL_INVALID_CONFIG;
+    case CFG_LIST:
+        for (const char *p = value;;) {
+            while (*p == ' ') p++;
+            size_t n = strcspn(p, ",");
+            size_t t = n;
+            while (t && p[t - 1] == ' ') t--;
+            if (t == 7 && !strncmp(p, "compact", 7))
+                return cfg_refuse(why, key, value, "compaction is not supported by this broker (only delete)");
+            if (!cfg_choice_in(d->choices, p, t)) return cfg_refuse(why, key, value, "must be a list of: delete");
+            if (!p[n]) return SL_OK;
+            p += n + 1;
         }
+    case CFG_BOOL:
+        if (strcasecmp(value, "true") && strcasecmp(value, "false"))
+            return cfg_refuse(why, key, value, "Expected value to be either true or false");
+        if (!strcmp(key, "remote.storage.enable") && !strcasecmp(value, "true"))
+            return cfg_refuse(why, key, value, "tiered storage is not enabled on this broker");
+        return SL_OK;
+    case CFG_DOUBLE: {
+        char *end;
+        errno = 0;
+        double v = strtod(value, &end);
+        if (!*value || *end || errno) return cfg_refuse(why, key, value, "Not a number of type DOUBLE");
+        if (!(v >= 0.0 && v <= 1.0)) return cfg_refuse(why, key, value, "Value must be between 0 and 1");
         return SL_OK;
     }
-    if (d->kind == CFG_CHOICE) {
-        if (!cfg_choice_ok(d->choices, value)) {
-            *why = strcmp(key, "cleanup.policy") == 0 ? "only cleanup.policy=delete is supported"
-                                                        : "value is not one of the allowed choices";
-            return SL_INVALID_CONFIG;
-        }
-        return SL_OK;
+    case CFG_THROTTLED:
+        if (cfg_throttled_ok(value)) return SL_OK;
+        return cfg_refuse(why, key, value,
+                          "must be the literal '*' or a list of replicas in the format [partitionId]:[brokerId],...");
+    case CFG_VERSION:
+        if (cfg_version_ok(value)) return SL_OK;
+        return cfg_refuse(why, key, value, "not a Kafka version (like 2.8 or 3.0-IV1)");
+    case CFG_LONG: break;
     }
     int64_t v;
-    if (!cfg_parse_long(value, &v) || v < d->min || v > d->max) {
-        *why = "value is not a number in the allowed range";
-        return SL_INVALID_CONFIG;
+    if (!cfg_parse_long(value, &v)) {
+        return cfg_refuse(why, key, value,
+                          d->type == TYPE_INT ? "Not a number of type INT" : "Not a number of type LONG");
+    }
+    char reason[96];
+    if (v < d->min || v > d->max) {
+        if (d->max == INT64_MAX || (d->type == TYPE_INT && d->max == INT32_MAX))
+            snprintf(reason, sizeof(reason), "Value must be at least %lld", (long long)d->min);
+        else
+            snprintf(reason, sizeof(reason), "Value must be in the range [%lld, %lld]", (long long)d->min,
+                     (long long)d->max);
+        return cfg_refuse(why, key, value, reason);
     }
     return SL_OK;
 }
@@ -967,6 +1104,7 @@ uint32_t topics_describe(const struct topics *t, const struct topic *tp, struct 
         struct topic_config_view *v = &out[n];
         memset(v, 0, sizeof(*v));
         v->key = d->key;
+        v->type = d->type;
         v->is_default = true;
         topics_default_value(t, d, v->value, sizeof(v->value));
         for (uint32_t j = 0; j < tp->override_count; j++) {

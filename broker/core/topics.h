@@ -27,7 +27,7 @@ struct store;
 struct partition;
 struct kvlog;
 
-#define TOPIC_CONFIGS_MAX 32
+#define TOPIC_CONFIGS_MAX 40
 #define TOPICS_METADATA_TOPIC "__sluice_metadata"
 #define TOPIC_SUBJECTS_MAX 16
 #define TOPIC_SUBJECT_BYTES_MAX 256
@@ -78,6 +78,7 @@ struct topic_config_view {
     const char *key;
     char value[256];
     bool is_default;
+    uint8_t type; /* DescribeConfigs' config type: 1 boolean, 2 string, 3 int, 5 long, 6 double, 7 list */
     bool read_only;
     bool sensitive;
 };

@@ -82,6 +82,20 @@ struct kconn {
 
 #define KAFKA_INFLIGHT_MAX 256
 
+/* TRANSACTIONAL_ID_AUTHORIZATION_FAILED, the answer to anything transactional while
+ * transactions are not implemented: librdkafka and the Java client treat it as fatal at once
+ * (FindCoordinator, InitProducerId), where UNSUPPORTED_VERSION or COORDINATOR_NOT_AVAILABLE are
+ * retried until the client's timeout. */
+#define KAFKA_ERR_TXN_UNSUPPORTED 53
+
+/* Authorized operations as Kafka reports them with no authorizer: every operation a resource
+ * type supports (AclEntry.supportedOperations), one bit per AclOperation code (READ 3, WRITE 4,
+ * CREATE 5, DELETE 6, ALTER 7, DESCRIBE 8, CLUSTER_ACTION 9, DESCRIBE_CONFIGS 10,
+ * ALTER_CONFIGS 11, IDEMPOTENT_WRITE 12). Sent only when the client asks; else INT32_MIN. */
+#define KAFKA_OPS_TOPIC 3576   /* READ WRITE CREATE DELETE ALTER DESCRIBE DESCRIBE_CONFIGS ALTER_CONFIGS */
+#define KAFKA_OPS_CLUSTER 8096 /* CREATE ALTER DESCRIBE CLUSTER_ACTION DESCRIBE_CONFIGS ALTER_CONFIGS IDEMPOTENT_WRITE */
+#define KAFKA_OPS_GROUP 3400   /* READ DELETE DESCRIBE DESCRIBE_CONFIGS ALTER_CONFIGS (Kafka 3.9) */
+
 int kafka_server_start(struct kafka_server *ks, const struct sl_config *cfg, struct loop *l,
                        struct store *st, struct topics *topics);
 void kafka_server_stop(struct kafka_server *ks);

@@ -8,6 +8,7 @@
 
 #include "base/base.h"
 #include "base/logging.h"
+#include "broker/config.h"
 #include "broker/core/partition.h"
 #include "broker/kafka/kafka.h"
 #include "broker/kafka/kafka_resp.h"
@@ -16,11 +17,16 @@
 
 #define RESOURCE_TOPIC 2
 #define RESOURCE_BROKER 4
+#define RESOURCE_GROUP 32
 #define CONFIG_SOURCE_DYNAMIC_TOPIC 1
 #define CONFIG_SOURCE_STATIC_BROKER 4
 #define CONFIG_SOURCE_DEFAULT 5
 
-static struct kstr why_kstr(const char *why) { return why ? kafka_kstr(why) : (struct kstr){NULL, -1}; }
+/* Copied: a message may live in a buffer the next check of the same request overwrites
+ * (topics_config_check). */
+static struct kstr why_kstr(struct karena *a, const char *why) {
+    return why ? kafka_arena_kstr(a, why) : (struct kstr){NULL, -1};
+}
 
 /* ---- answering once the metadata log is durable ------------------------------------------- */
 
@@ -130,7 +136,7 @@ static void create_topic_one(struct kconn *kc, const struct kafka_create_topics_
                              validate_only, &tp, &why);
     if (e) {
         res->error_code = (int16_t)sl_err_kafka(e);
-        res->error_message = why_kstr(why);
+        res->error_message = why_kstr(a, why);
         return;
     }
     res->num_partitions = partitions;
@@ -250,7 +256,7 @@ sl_err kafka_handle_create_partitions(struct kconn *kc, struct kreq *q, struct k
         const char *why = NULL;
         e = topics_add_partitions(kc->ks->topics, tp, t->count, req.validate_only, &why);
         res->error_code = (int16_t)sl_err_kafka(e);
-        if (e) res->error_message = why_kstr(why);
+        if (e) res->error_message = why_kstr(&kc->arena, why);
     }
     struct kw w, failed;
     kresp_begin(q, &w);
@@ -293,34 +299,184 @@ static void describe_topic(struct kconn *kc, int16_t version, const struct kafka
         c->is_default = views[i].is_default;
         c->config_source = views[i].is_default ? CONFIG_SOURCE_DEFAULT : CONFIG_SOURCE_DYNAMIC_TOPIC;
         c->documentation = (struct kstr){NULL, -1};
-        c->config_type = 0;
+        c->config_type = (int8_t)views[i].type;
         (void)version;
     }
+}
+
+/* The broker's own configs under Kafka's broker config names. Sluice changes none of them at
+ * runtime, so all are read-only; a value equal to Sluice's default shows as DEFAULT_CONFIG,
+ * any other as STATIC_BROKER_CONFIG (set by flag or file). */
+struct broker_cfg {
+    const char *key;
+    char value[SL_CONFIG_PATH_MAX + 32];
+    char dflt[SL_CONFIG_PATH_MAX + 32];
+    int8_t type;
+};
+#define BROKER_CFGS_MAX 32
+
+static void broker_cfg_values(const struct sl_config *c, uint32_t node_id, char out[][SL_CONFIG_PATH_MAX + 32]) {
+    const struct log_config *l = &c->log;
+    int i = 0;
+    snprintf(out[i++], sizeof(out[0]), "%u", node_id);
+    snprintf(out[i++], sizeof(out[0]), "%u", node_id);
+    snprintf(out[i++], sizeof(out[0]), "%s", c->auto_create_topics ? "true" : "false");
+    snprintf(out[i++], sizeof(out[0]), "%u", c->num_partitions);
+    snprintf(out[i++], sizeof(out[0]), "%s", "1");
+    snprintf(out[i++], sizeof(out[0]), "%s", "1");
+    snprintf(out[i++], sizeof(out[0]), "%u", l->batch_bytes_max);
+    snprintf(out[i++], sizeof(out[0]), "%lld", (long long)l->retention_ms);
+    snprintf(out[i++], sizeof(out[0]), "%lld", (long long)l->retention_bytes);
+    snprintf(out[i++], sizeof(out[0]), "%llu", (unsigned long long)l->segment_bytes);
+    snprintf(out[i++], sizeof(out[0]), "%lld", (long long)l->segment_ms);
+    snprintf(out[i++], sizeof(out[0]), "%u", l->index_interval_bytes);
+    snprintf(out[i++], sizeof(out[0]), "%u", c->retention_check_ms);
+    /* fsync policy as Kafka's flush settings: append syncs every batch, group at most every
+     * group_commit_ms; none leaves it to the OS (Kafka's defaults). */
+    snprintf(out[i++], sizeof(out[0]), "%s", l->durability == LOG_DURABILITY_APPEND ? "1" : "9223372036854775807");
+    if (l->durability == LOG_DURABILITY_GROUP) snprintf(out[i++], sizeof(out[0]), "%u", l->group_commit_ms);
+    else snprintf(out[i++], sizeof(out[0]), "%s", "9223372036854775807");
+    snprintf(out[i++], sizeof(out[0]), "%s", c->data_dir);
+    snprintf(out[i++], sizeof(out[0]), "%llu", (unsigned long long)(c->offsets_retention_ms / 60000));
+    snprintf(out[i++], sizeof(out[0]), "%u", c->group_min_session_timeout_ms);
+    snprintf(out[i++], sizeof(out[0]), "%u", c->group_max_session_timeout_ms);
+    snprintf(out[i++], sizeof(out[0]), "%u", c->group_initial_rebalance_delay_ms);
+    snprintf(out[i++], sizeof(out[0]), "%u", c->max_request_bytes);
+    snprintf(out[i++], sizeof(out[0]), "%u", c->connections_max_idle_ms);
+    snprintf(out[i++], sizeof(out[0]), "%u", c->max_connections);
+}
+
+/* Kafka names, in the order broker_cfg_values() fills them, with ConfigType codes. */
+static const struct {
+    const char *key;
+    int8_t type;
+} broker_cfg_names[] = {
+    {"broker.id", 3}, {"node.id", 3}, {"auto.create.topics.enable", 1}, {"num.partitions", 3},
+    {"default.replication.factor", 3}, {"min.insync.replicas", 3}, {"message.max.bytes", 3},
+    {"log.retention.ms", 5}, {"log.retention.bytes", 5}, {"log.segment.bytes", 3}, {"log.roll.ms", 5},
+    {"log.index.interval.bytes", 3}, {"log.retention.check.interval.ms", 5}, {"log.flush.interval.messages", 5},
+    {"log.flush.interval.ms", 5}, {"log.dirs", 2}, {"offsets.retention.minutes", 3},
+    {"group.min.session.timeout.ms", 3}, {"group.max.session.timeout.ms", 3},
+    {"group.initial.rebalance.delay.ms", 3}, {"socket.request.max.bytes", 3}, {"connections.max.idle.ms", 5},
+    {"max.connections", 3},
+};
+_Static_assert(SL_ARRAY_LEN(broker_cfg_names) <= BROKER_CFGS_MAX, "broker configs");
+
+static bool broker_cfg_known(const char *key) {
+    for (size_t i = 0; i < SL_ARRAY_LEN(broker_cfg_names); i++)
+        if (!strcmp(broker_cfg_names[i].key, key)) return true;
+    return false;
+}
+
+/* The resource name of a BROKER config: this broker's id, or "" for the cluster-wide dynamic
+ * defaults (none here). Anything else is refused as Kafka refuses it. */
+static bool broker_name_check(struct kconn *kc, struct kstr name, bool *cluster_default, int16_t *error_code,
+                              struct kstr *error_message) {
+    char want[16];
+    snprintf(want, sizeof(want), "%u", kc->ks->node_id);
+    *cluster_default = name.len <= 0;
+    if (*cluster_default || ((size_t)name.len == strlen(want) && !memcmp(name.p, want, (size_t)name.len))) return true;
+    char *msg = karena_alloc(&kc->arena, 96);
+    snprintf(msg, 96, "Unexpected broker id, expected %s or empty string, but received %.*s", want,
+             (int)SL_MIN(name.len, 32), name.p);
+    *error_code = (int16_t)sl_err_kafka(SL_INVALID_REQUEST);
+    *error_message = kafka_kstr(msg);
+    return false;
 }
 
 static void describe_broker(struct kconn *kc, const struct kafka_describe_configs_resource *rr,
                             struct kafka_describe_configs_result *res) {
     struct karena *a = &kc->arena;
-    const struct sl_config *cfg = kc->ks->cfg;
-    char v[6][64];
-    const char *keys[6] = {"auto.create.topics.enable", "num.partitions", "message.max.bytes",
-                           "log.retention.ms", "log.segment.bytes", "log.dirs"};
-    snprintf(v[0], sizeof(v[0]), "%s", cfg->auto_create_topics ? "true" : "false");
-    snprintf(v[1], sizeof(v[1]), "%u", cfg->num_partitions);
-    snprintf(v[2], sizeof(v[2]), "%u", cfg->log.batch_bytes_max);
-    snprintf(v[3], sizeof(v[3]), "%lld", (long long)cfg->log.retention_ms);
-    snprintf(v[4], sizeof(v[4]), "%llu", (unsigned long long)cfg->log.segment_bytes);
-    snprintf(v[5], sizeof(v[5]), "%.63s", cfg->data_dir);
-    res->configs = kafka_alloc_array(a, 6, sizeof(*res->configs));
-    for (int i = 0; i < 6; i++) {
-        if (!describe_wanted(rr, keys[i])) continue;
+    bool cluster_default;
+    if (!broker_name_check(kc, rr->resource_name, &cluster_default, &res->error_code, &res->error_message)) return;
+    if (cluster_default) return; /* no dynamic cluster-wide defaults */
+    static char v[BROKER_CFGS_MAX][SL_CONFIG_PATH_MAX + 32], d[BROKER_CFGS_MAX][SL_CONFIG_PATH_MAX + 32];
+    static struct sl_config defaults;
+    sl_config_defaults(&defaults);
+    broker_cfg_values(kc->ks->cfg, kc->ks->node_id, v);
+    broker_cfg_values(&defaults, 1, d);
+    size_t n = SL_ARRAY_LEN(broker_cfg_names);
+    res->configs = kafka_alloc_array(a, (int32_t)n, sizeof(*res->configs));
+    for (size_t i = 0; i < n; i++) {
+        if (!describe_wanted(rr, broker_cfg_names[i].key)) continue;
         struct kafka_describe_configs_config *c = &res->configs[res->config_count++];
-        c->name = kafka_kstr(keys[i]);
+        bool dflt = i >= 2 && !strcmp(v[i], d[i]); /* the ids are always given */
+        c->name = kafka_kstr(broker_cfg_names[i].key);
         c->value = kafka_arena_kstr(a, v[i]);
         c->read_only = true;
-        c->config_source = CONFIG_SOURCE_STATIC_BROKER;
+        c->is_default = dflt;
+        c->config_source = dflt ? CONFIG_SOURCE_DEFAULT : CONFIG_SOURCE_STATIC_BROKER;
+        c->config_type = broker_cfg_names[i].type;
         c->documentation = (struct kstr){NULL, -1};
     }
+}
+
+/* GROUP configs (Kafka 3.9, KIP-848): Kafka describes them for any group name, known or not,
+ * with the broker's defaults. Sluice has classic groups only, so they stay at Kafka's defaults. */
+static const struct {
+    const char *key, *value;
+} group_cfgs[] = {
+    {"consumer.heartbeat.interval.ms", "5000"},
+    {"consumer.session.timeout.ms", "45000"},
+};
+
+static void describe_group(struct kconn *kc, const struct kafka_describe_configs_resource *rr,
+                           struct kafka_describe_configs_result *res) {
+    if (rr->resource_name.len <= 0) {
+        res->error_code = (int16_t)sl_err_kafka(SL_INVALID_REQUEST);
+        res->error_message = kafka_kstr("Group name must not be empty");
+        return;
+    }
+    res->configs = kafka_alloc_array(&kc->arena, (int32_t)SL_ARRAY_LEN(group_cfgs), sizeof(*res->configs));
+    for (size_t i = 0; i < SL_ARRAY_LEN(group_cfgs); i++) {
+        if (!describe_wanted(rr, group_cfgs[i].key)) continue;
+        struct kafka_describe_configs_config *c = &res->configs[res->config_count++];
+        c->name = kafka_kstr(group_cfgs[i].key);
+        c->value = kafka_kstr(group_cfgs[i].value);
+        c->is_default = true;
+        c->config_source = CONFIG_SOURCE_DEFAULT;
+        c->config_type = 3; /* INT */
+        c->documentation = (struct kstr){NULL, -1};
+    }
+}
+
+/* Alter of a BROKER or GROUP resource: nothing here changes at runtime. The answer is Kafka's
+ * for a config that cannot change dynamically (INVALID_REQUEST naming it), or INVALID_CONFIG
+ * for a name Kafka does not know. Returns false if the resource is not one of these. */
+static bool alter_other(struct kconn *kc, int8_t type, struct kstr name, const struct kstr *keys, int32_t n,
+                        struct kafka_alter_configs_result *res) {
+    res->resource_type = type;
+    res->resource_name = name;
+    res->error_message = (struct kstr){NULL, -1};
+    if (type != RESOURCE_BROKER && type != RESOURCE_GROUP) return false;
+    struct karena *a = &kc->arena;
+    if (type == RESOURCE_BROKER) {
+        bool cluster_default;
+        if (!broker_name_check(kc, name, &cluster_default, &res->error_code, &res->error_message)) return true;
+    } else if (name.len <= 0) {
+        res->error_code = (int16_t)sl_err_kafka(SL_INVALID_REQUEST);
+        res->error_message = kafka_kstr("Group name must not be empty");
+        return true;
+    }
+    if (n <= 0) return true; /* nothing to change */
+    for (int32_t j = 0; j < n; j++) {
+        const char *key = kafka_arena_cstr(a, keys[j]);
+        bool known = false;
+        if (type == RESOURCE_BROKER) known = key && broker_cfg_known(key);
+        for (size_t i = 0; type == RESOURCE_GROUP && key && i < SL_ARRAY_LEN(group_cfgs); i++)
+            known = known || !strcmp(group_cfgs[i].key, key);
+        char *msg = karena_alloc(a, 160);
+        if (!known && type == RESOURCE_GROUP) {
+            snprintf(msg, 160, "Unknown group config name: %.100s", key ? key : "");
+            res->error_code = (int16_t)sl_err_kafka(SL_INVALID_CONFIG);
+        } else {
+            snprintf(msg, 160, "Cannot update these configs dynamically: Set(%.100s)", key ? key : "");
+            res->error_code = (int16_t)sl_err_kafka(SL_INVALID_REQUEST);
+        }
+        res->error_message = kafka_kstr(msg);
+        return true;
+    }
+    return true;
 }
 
 sl_err kafka_handle_describe_configs(struct kconn *kc, struct kreq *q, struct kr *r) {
@@ -339,9 +495,10 @@ sl_err kafka_handle_describe_configs(struct kconn *kc, struct kreq *q, struct kr
         res->error_message = (struct kstr){NULL, -1};
         if (rr->resource_type == RESOURCE_TOPIC) describe_topic(kc, q->version, rr, res);
         else if (rr->resource_type == RESOURCE_BROKER) describe_broker(kc, rr, res);
+        else if (rr->resource_type == RESOURCE_GROUP) describe_group(kc, rr, res);
         else {
             res->error_code = (int16_t)sl_err_kafka(SL_INVALID_REQUEST);
-            res->error_message = kafka_kstr("only topic and broker resources are described");
+            res->error_message = kafka_kstr("only topic, broker and group resources are described");
         }
     }
     struct kw w;
@@ -360,7 +517,7 @@ static struct topic *alter_target(struct kconn *kc, int8_t type, struct kstr nam
     res->error_message = (struct kstr){NULL, -1};
     if (type != RESOURCE_TOPIC) {
         res->error_code = (int16_t)sl_err_kafka(SL_INVALID_REQUEST);
-        res->error_message = kafka_kstr("only topic configs can be altered");
+        res->error_message = kafka_kstr("only topic, broker and group configs can be altered");
         return NULL;
     }
     struct topic *tp = topics_get(kc->ks->topics, name.p, name.len);
@@ -380,9 +537,12 @@ sl_err kafka_handle_alter_configs(struct kconn *kc, struct kreq *q, struct kr *r
     for (int32_t i = 0; i < req.resource_count; i++) {
         const struct kafka_alter_configs_resource *rr = &req.resources[i];
         struct kafka_alter_configs_result *res = &resp.responses[i];
+        int32_t n = SL_MAX(rr->config_count, 0);
+        struct kstr *names = karena_alloc(a, sizeof(struct kstr) * (size_t)SL_MAX(n, 1));
+        for (int32_t j = 0; j < n; j++) names[j] = rr->configs[j].name;
+        if (alter_other(kc, rr->resource_type, rr->resource_name, names, n, res)) continue;
         struct topic *tp = alter_target(kc, rr->resource_type, rr->resource_name, res);
         if (!tp) continue;
-        int32_t n = SL_MAX(rr->config_count, 0);
         const char **keys = karena_alloc(a, sizeof(char *) * (size_t)SL_MAX(n, 1));
         const char **values = karena_alloc(a, sizeof(char *) * (size_t)SL_MAX(n, 1));
         const char *why = NULL;
@@ -394,7 +554,7 @@ sl_err kafka_handle_alter_configs(struct kconn *kc, struct kreq *q, struct kr *r
         }
         if (!e && !req.validate_only) e = topics_replace_configs(kc->ks->topics, tp, keys, values, (uint32_t)n, &why);
         res->error_code = (int16_t)sl_err_kafka(e);
-        if (e) res->error_message = why_kstr(why);
+        if (e) res->error_message = why_kstr(a, why);
     }
     struct kw w, failed;
     kresp_begin(q, &w);
@@ -422,6 +582,10 @@ sl_err kafka_handle_incremental_alter_configs(struct kconn *kc, struct kreq *q, 
     for (int32_t i = 0; i < req.resource_count; i++) {
         const struct kafka_incremental_alter_configs_resource *rr = &req.resources[i];
         struct kafka_alter_configs_result *res = &resp.responses[i];
+        int32_t n = SL_MAX(rr->config_count, 0);
+        struct kstr *names = karena_alloc(a, sizeof(struct kstr) * (size_t)SL_MAX(n, 1));
+        for (int32_t j = 0; j < n; j++) names[j] = rr->configs[j].name;
+        if (alter_other(kc, rr->resource_type, rr->resource_name, names, n, res)) continue;
         struct topic *tp = alter_target(kc, rr->resource_type, rr->resource_name, res);
         if (!tp) continue;
         const char *why = NULL;
@@ -444,7 +608,7 @@ sl_err kafka_handle_incremental_alter_configs(struct kconn *kc, struct kreq *q, 
                                   c->config_operation == INCREMENTAL_SET ? kafka_arena_cstr(a, c->value) : NULL, &why);
         }
         res->error_code = (int16_t)sl_err_kafka(e);
-        if (e) res->error_message = why_kstr(why);
+        if (e) res->error_message = why_kstr(a, why);
     }
     struct kw w, failed;
     kresp_begin(q, &w);

@@ -283,15 +283,16 @@ sl_err kafka_handle_fetch(struct kconn *kc, struct kreq *q, struct kr *r) {
 static void list_offsets_partition(struct partition *part, int64_t ts, struct kafka_list_offsets_part_resp *pr) {
     pr->timestamp = -1;
     pr->leader_epoch = 0;
-    if (ts == LIST_OFFSETS_LATEST || ts == LIST_OFFSETS_MAX_TIMESTAMP) {
-        /* MAX_TIMESTAMP (v7) would name the record with the newest timestamp; the end offset is
-         * the conservative answer for the clients in scope, none of which sends it. */
+    if (ts == LIST_OFFSETS_LATEST) {
         pr->offset = partition_high_watermark(part);
     } else if (ts == LIST_OFFSETS_EARLIEST) {
         pr->offset = partition_start_offset(part);
     } else {
+        /* MAX_TIMESTAMP (v7): the record with the newest timestamp, as Kafka answers it; an
+         * empty partition has none (offset and timestamp -1). */
         int64_t off, found;
-        sl_err e = log_offset_for_time(partition_log(part), ts, &off, &found);
+        sl_err e = ts == LIST_OFFSETS_MAX_TIMESTAMP ? log_max_timestamp(partition_log(part), &off, &found)
+                                                    : log_offset_for_time(partition_log(part), ts, &off, &found);
         if (e == SL_OK) {
             pr->offset = off;
             pr->timestamp = found;

@@ -181,9 +181,15 @@ sl_err kafka_handle_find_coordinator(struct kconn *kc, struct kreq *q, struct kr
     struct kafka_find_coordinator_resp resp;
     memset(&resp, 0, sizeof(resp));
     resp.error_message = (struct kstr){NULL, -1};
+    /* Transactions are not implemented. A retriable answer (COORDINATOR_NOT_AVAILABLE) kept
+     * transactional producers retrying until their timeout; librdkafka and the Java client give
+     * up at once on TRANSACTIONAL_ID_AUTHORIZATION_FAILED, the only fatal FindCoordinator
+     * error, and v1+ carries the message saying why. (UNSUPPORTED_VERSION is retried.) */
     bool txn = req.key_type == 1;
+    struct kstr txn_why = kstr_of("transactions are not supported by this broker (Sluice); unset transactional.id");
     if (q->version < 4) {
-        resp.error_code = txn ? kcode(SL_COORDINATOR_NOT_AVAILABLE) : 0;
+        resp.error_code = txn ? KAFKA_ERR_TXN_UNSUPPORTED : 0;
+        if (txn && q->version >= 1) resp.error_message = txn_why;
         resp.node_id = txn ? -1 : ks->node_id;
         resp.host = kstr_of(txn ? "" : ks->advertised_host);
         resp.port = txn ? -1 : ks->advertised_port;
@@ -193,11 +199,11 @@ sl_err kafka_handle_find_coordinator(struct kconn *kc, struct kreq *q, struct kr
         for (int32_t i = 0; i < req.coordinator_key_count; i++) {
             struct kafka_find_coordinator_coordinator *c = &resp.coordinators[i];
             c->key = req.coordinator_keys[i];
-            c->error_code = txn ? kcode(SL_COORDINATOR_NOT_AVAILABLE) : 0;
+            c->error_code = txn ? KAFKA_ERR_TXN_UNSUPPORTED : 0;
             c->node_id = txn ? -1 : ks->node_id;
             c->host = kstr_of(txn ? "" : ks->advertised_host);
             c->port = txn ? -1 : ks->advertised_port;
-            c->error_message = (struct kstr){NULL, -1};
+            c->error_message = txn ? txn_why : (struct kstr){NULL, -1};
         }
     }
     struct kw w;
@@ -511,7 +517,12 @@ static void offset_fetch_all_cb(void *arg, const char *topic, int32_t partition,
     p->partition_index = partition;
     p->committed_offset = v->offset;
     p->committed_leader_epoch = v->leader_epoch;
-    p->metadata = v->metadata ? kafka_arena_kstr(c->a, v->metadata) : (struct kstr){NULL, -1};
+    p->metadata = (struct kstr){NULL, -1};
+    if (v->metadata) {
+        char *md = karena_alloc(c->a, (size_t)v->metadata_len + 1);
+        memcpy(md, v->metadata, (size_t)v->metadata_len + 1);
+        p->metadata = (struct kstr){md, v->metadata_len};
+    }
 }
 
 static void offset_fetch_group(struct kafka_server *ks, struct karena *a, struct kstr group_id,
@@ -540,7 +551,7 @@ static void offset_fetch_group(struct kafka_server *ks, struct karena *a, struct
                                                : NULL;
             p->committed_offset = v ? v->offset : -1;
             p->committed_leader_epoch = v ? v->leader_epoch : -1;
-            p->metadata = v && v->metadata ? kstr_of(v->metadata) : kstr_of("");
+            p->metadata = v && v->metadata ? (struct kstr){v->metadata, v->metadata_len} : kstr_of("");
         }
     }
 }
@@ -584,7 +595,7 @@ sl_err kafka_handle_describe_groups(struct kconn *kc, struct kreq *q, struct kr 
     for (int32_t i = 0; i < req.group_count; i++) {
         struct kafka_describe_groups_group *out = &resp.groups[i];
         out->group_id = req.groups[i];
-        out->authorized_operations = INT32_MIN;
+        out->authorized_operations = req.include_authorized_operations ? KAFKA_OPS_GROUP : INT32_MIN;
         const char *gid = kafka_arena_cstr(a, req.groups[i]);
         struct group *g = gid ? group_registry_find(kc->ks->groups, gid) : NULL;
         if (!g) {

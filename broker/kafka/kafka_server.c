@@ -19,6 +19,7 @@
 #include "broker/core/cluster_meta.h"
 #include "broker/kafka/kafka.h"
 #include "broker/kafka/kafka_resp.h"
+#include "protocol/kafka_msgs_admin.h"
 #include "protocol/kafka_msgs_core.h"
 #include "storage/store.h"
 
@@ -27,6 +28,7 @@ typedef sl_err (*kafka_handler)(struct kconn *kc, struct kreq *q, struct kr *r);
 static sl_err kafka_handle_api_versions(struct kconn *kc, struct kreq *q, struct kr *r);
 static sl_err kafka_handle_metadata(struct kconn *kc, struct kreq *q, struct kr *r);
 static sl_err kafka_handle_init_producer_id(struct kconn *kc, struct kreq *q, struct kr *r);
+static sl_err kafka_handle_describe_cluster(struct kconn *kc, struct kreq *q, struct kr *r);
 
 /* The APIs served now; the ApiVersions answer lists exactly these. */
 static const kafka_handler kafka_handlers[KAFKA_API_KEY_MAX + 1] = {
@@ -54,6 +56,7 @@ static const kafka_handler kafka_handlers[KAFKA_API_KEY_MAX + 1] = {
     [KAFKA_LIST_GROUPS] = kafka_handle_list_groups,
     [KAFKA_DELETE_GROUPS] = kafka_handle_delete_groups,
     [KAFKA_OFFSET_DELETE] = kafka_handle_offset_delete,
+    [KAFKA_DESCRIBE_CLUSTER] = kafka_handle_describe_cluster,
 };
 
 static kafka_handler kafka_handler_for(int16_t key) {
@@ -229,7 +232,6 @@ static void kafka_metadata_fill_topic(struct kafka_server *ks, struct karena *a,
         mp->replica_count = mp->isr_count = 1;
         mp->replica_nodes = mp->isr_nodes = node;
     }
-    out->topic_authorized_operations = INT32_MIN;
 }
 
 static sl_err kafka_handle_metadata(struct kconn *kc, struct kreq *q, struct kr *r) {
@@ -245,7 +247,8 @@ static sl_err kafka_handle_metadata(struct kconn *kc, struct kreq *q, struct kr 
     resp.brokers = &broker;
     resp.cluster_id = kafka_kstr(ks->cluster.cluster_id);
     resp.controller_id = ks->node_id;
-    resp.cluster_authorized_operations = INT32_MIN;
+    resp.cluster_authorized_operations = req.include_cluster_authorized_operations ? KAFKA_OPS_CLUSTER : INT32_MIN;
+    int32_t topic_ops = req.include_topic_authorized_operations ? KAFKA_OPS_TOPIC : INT32_MIN;
     if (req.all_topics) {
         resp.topic_count = (int32_t)topics_count(ks->topics);
         resp.topics = kafka_alloc_array(&kc->arena, resp.topic_count, sizeof(*resp.topics));
@@ -264,12 +267,45 @@ static sl_err kafka_handle_metadata(struct kconn *kc, struct kreq *q, struct kr 
             }
             t->name = req.topics[i].name;
             t->error_code = (int16_t)sl_err_kafka(te);
-            t->topic_authorized_operations = INT32_MIN;
         }
     }
+    for (int32_t i = 0; i < resp.topic_count; i++) resp.topics[i].topic_authorized_operations = topic_ops;
     struct kw w;
     kresp_begin(q, &w);
     kafka_encode_metadata_resp(&w, q->version, &resp);
+    kresp_finish(q, &w);
+    return SL_OK;
+}
+
+/* ---- DescribeCluster ------------------------------------------------------------------------------ */
+
+#define ENDPOINT_TYPE_BROKER 1
+
+static sl_err kafka_handle_describe_cluster(struct kconn *kc, struct kreq *q, struct kr *r) {
+    struct kafka_server *ks = kc->ks;
+    struct kafka_describe_cluster_req req;
+    sl_err e = kafka_decode_describe_cluster(r, q->version, &kc->arena, &req);
+    if (e) return e;
+    struct kafka_describe_cluster_broker broker = {(int32_t)ks->node_id, kafka_kstr(ks->advertised_host),
+                                                   ks->advertised_port, {NULL, -1}};
+    struct kafka_describe_cluster_resp resp = {
+        .error_message = {NULL, -1},
+        .endpoint_type = req.endpoint_type,
+        .cluster_id = kafka_kstr(ks->cluster.cluster_id),
+        .controller_id = (int32_t)ks->node_id,
+        .brokers = &broker,
+        .broker_count = 1,
+        .cluster_authorized_operations = req.include_cluster_authorized_operations ? KAFKA_OPS_CLUSTER : INT32_MIN,
+    };
+    if (req.endpoint_type != ENDPOINT_TYPE_BROKER) {
+        /* Kafka answers UNSUPPORTED_ENDPOINT_TYPE; the controller endpoint does not exist here. */
+        resp.error_code = (int16_t)sl_err_kafka(SL_INVALID_REQUEST);
+        resp.error_message = kafka_kstr("only the broker endpoint type (1) is served");
+        resp.broker_count = 0;
+    }
+    struct kw w;
+    kresp_begin(q, &w);
+    kafka_encode_describe_cluster_resp(&w, q->version, &resp);
     kresp_finish(q, &w);
     return SL_OK;
 }
@@ -282,8 +318,9 @@ static sl_err kafka_handle_init_producer_id(struct kconn *kc, struct kreq *q, st
     if (e) return e;
     struct kafka_init_producer_id_resp resp = {0, 0, -1, -1};
     if (req.transactional_id.len >= 0) {
-        /* Transactions are not implemented: say so the way Kafka does for an unknown API. */
-        resp.error_code = (int16_t)sl_err_kafka(SL_UNSUPPORTED_VERSION);
+        /* Transactions are not implemented: the error clients treat as final (see
+         * FindCoordinator in kafka_group.c; librdkafka retries UNSUPPORTED_VERSION here). */
+        resp.error_code = KAFKA_ERR_TXN_UNSUPPORTED;
     } else if (req.producer_id >= 0 && req.producer_epoch >= 0 && req.producer_id < kc->ks->cluster.next_producer_id) {
         /* KIP-360: an existing producer bumps its epoch. */
         resp.producer_id = req.producer_id;

@@ -423,6 +423,26 @@ END_TEST
 
 /* ---- flags and files: errors --------------------------------------------------------------- */
 
+/* A boolean flag takes the next argument when it is a boolean word, and alone means true. */
+START_TEST(test_bool_flag_values) {
+    ck_assert_msg(PARSE("--auto-create-topics", "false", "--num-partitions", "3") == 0, "%s", err);
+    ck_assert(!cfg.auto_create_topics);
+    ck_assert_uint_eq(cfg.num_partitions, 3);
+    ck_assert_msg(PARSE("--auto-create-topics", "off", "--auto-create-topics") == 0, "%s", err);
+    ck_assert(cfg.auto_create_topics);
+    static const char *const words[] = {"true", "false", "yes", "no", "on", "off", "1", "0"};
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        setup();
+        ck_assert_msg(PARSE("--jetstream", words[i]) == 0, "%s", err);
+        ck_assert_int_eq(cfg.jetstream, i % 2 == 0);
+    }
+    setup();
+    ck_assert_msg(PARSE("-js", "--port", "1") == 0, "%s", err);
+    ck_assert(cfg.jetstream);
+    ck_assert_uint_eq(cfg.nats_port, 1);
+}
+END_TEST
+
 START_TEST(test_bad_flags) {
     ck_assert_int_eq(PARSE("--port", "abc"), -1);
     ck_assert_str_eq(err, "--port: 'abc' is not a port (0-65535)");
@@ -438,7 +458,8 @@ START_TEST(test_bad_flags) {
     ck_assert_str_eq(err, "unexpected argument 'stray' (see --help)");
     ck_assert_int_eq(PARSE("-"), -1);
     ck_assert_int_eq(PARSE("--"), -1);
-    ck_assert_int_eq(PARSE("--jetstream", "off"), -1); /* switches do not take the next argument */
+    ck_assert_int_eq(PARSE("--jetstream", "maybe"), -1); /* not a boolean word: a stray argument */
+    ck_assert_str_eq(err, "unexpected argument 'maybe' (see --help)");
     ck_assert_int_eq(PARSE("--config="), -1);
     ck_assert_str_eq(err, "--config: empty value");
     ck_assert_int_eq(PARSE("-c", "/nonexistent/sluice.conf"), -1);
@@ -646,6 +667,7 @@ static Suite *config_suite(void) {
     tcase_add_test(tc, test_every_bad_value);
     tcase_add_test(tc, test_sizes_and_durations);
     tcase_add_test(tc, test_string_too_long);
+    tcase_add_test(tc, test_bool_flag_values);
     tcase_add_test(tc, test_bad_flags);
     tcase_add_test(tc, test_bad_files);
     tcase_add_test(tc, test_file_format);

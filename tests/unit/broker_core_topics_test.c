@@ -106,6 +106,61 @@ static void check_changes(struct reg *r, const uint8_t id_t1[16]) {
     ck_assert_uint_eq(get(r, "z")->override_count, 0);
 }
 
+/* Kafka's standard topic configs: each accepted with a good value and refused, with Kafka's
+ * wording, with a bad one. */
+START_TEST(kafka_config_checks) {
+    static const struct {
+        const char *key, *good, *bad, *why;
+    } rows[] = {
+        {"cleanup.policy", "delete", "compact", "compaction is not supported"},
+        {"cleanup.policy", " delete ", "delete,nope", "must be a list of: delete"},
+        {"compression.type", "zstd", "brotli", "String must be one of: producer,uncompressed,gzip,snappy,lz4,zstd"},
+        {"delete.retention.ms", "0", "-1", "Value must be at least 0"},
+        {"file.delete.delay.ms", "60000", "x", "Not a number of type LONG"},
+        {"flush.messages", "1", "0", "Value must be at least 1"},
+        {"flush.ms", "1000", "-5", "Value must be at least 0"},
+        {"follower.replication.throttled.replicas", "0:1, 1:1", "0-1", "[partitionId]:[brokerId]"},
+        {"index.interval.bytes", "4096", "2147483648", "Value must be at least 1"},
+        {"leader.replication.throttled.replicas", "*", "*,1:1", "[partitionId]:[brokerId]"},
+        {"local.retention.bytes", "-2", "-3", "Value must be at least -2"},
+        {"local.retention.ms", "1000", "-3", "Value must be at least -2"},
+        {"max.compaction.lag.ms", "1", "0", "Value must be at least 1"},
+        {"max.message.bytes", "1048588", "abc", "Not a number of type INT"},
+        {"message.downconversion.enable", "FALSE", "no", "Expected value to be either true or false"},
+        {"message.format.version", "3.0-IV1", "4.x", "not a Kafka version"},
+        {"message.format.version", "0.10.2", "0.10", "not a Kafka version"},
+        {"message.timestamp.after.max.ms", "3600000", "-1", "Value must be at least 0"},
+        {"message.timestamp.before.max.ms", "3600000", "-1", "Value must be at least 0"},
+        {"message.timestamp.difference.max.ms", "3600000", "-1", "Value must be at least 0"},
+        {"message.timestamp.type", "LogAppendTime", "Now", "String must be one of: CreateTime,LogAppendTime"},
+        {"min.cleanable.dirty.ratio", "0.25", "1.5", "Value must be between 0 and 1"},
+        {"min.compaction.lag.ms", "0", "-1", "Value must be at least 0"},
+        {"min.insync.replicas", "1", "2", "Value must be in the range [1, 1]"},
+        {"preallocate", "true", "yes", "Expected value to be either true or false"},
+        {"remote.storage.enable", "false", "true", "tiered storage is not enabled"},
+        {"retention.bytes", "-1", "-2", "Value must be at least -1"},
+        {"retention.ms", "-1", "-2", "Value must be at least -1"},
+        {"segment.bytes", "1048576", "100", "Value must be in the range [1024, 2147483648]"},
+        {"segment.index.bytes", "4", "3", "Value must be at least 4"},
+        {"segment.jitter.ms", "0", "-1", "Value must be at least 0"},
+        {"segment.ms", "1", "0", "Value must be at least 1"},
+        {"unclean.leader.election.enable", "false", "1", "Expected value to be either true or false"},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        const char *why = NULL;
+        ck_assert_msg(topics_config_check(rows[i].key, rows[i].good, &why) == SL_OK, "%s=%s: %s", rows[i].key,
+                      rows[i].good, why);
+        ck_assert_int_eq(topics_config_check(rows[i].key, NULL, &why), SL_OK);
+        ck_assert_int_eq(topics_config_check(rows[i].key, rows[i].bad, &why), SL_INVALID_CONFIG);
+        ck_assert_msg(strstr(why, rows[i].why) && strstr(why, rows[i].key), "%s=%s: %s", rows[i].key, rows[i].bad,
+                      why);
+    }
+    const char *why = NULL;
+    ck_assert_int_eq(topics_config_check("no.such.config", "1", &why), SL_INVALID_CONFIG);
+    ck_assert_str_eq(why, "Unknown topic config name: no.such.config");
+}
+END_TEST
+
 /* Sluice's own topic configs: checked, applied, described, and kept across a restart. */
 START_TEST(sluice_configs) {
     struct reg r;
@@ -507,6 +562,7 @@ static Suite *topics_suite(void) {
     Suite *s = suite_create("broker_core_topics");
     TCase *tc = tcase_create("topics");
     tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, kafka_config_checks);
     tcase_add_test(tc, sluice_configs);
     tcase_add_test(tc, replay_after_clean_stop);
     tcase_add_test(tc, replay_after_kill_9);

@@ -36,6 +36,7 @@ static const struct kafka_api_info k_expected[] = {
     {KAFKA_DELETE_GROUPS, "DeleteGroups", 0, 2, 2},
     {KAFKA_INCREMENTAL_ALTER_CONFIGS, "IncrementalAlterConfigs", 0, 1, 1},
     {KAFKA_OFFSET_DELETE, "OffsetDelete", 0, 0, INT16_MAX},
+    {KAFKA_DESCRIBE_CLUSTER, "DescribeCluster", 0, 1, 0},
 };
 #define EXPECTED_COUNT (sizeof(k_expected) / sizeof(k_expected[0]))
 
@@ -80,7 +81,7 @@ START_TEST(test_table_matches_specs) {
         ck_assert(!kafka_api_supported(info->key, (int16_t)(info->min_version - 1)));
     }
     ck_assert_ptr_null(kafka_api_at(kafka_api_count()));
-    const int16_t unknown[] = {-1, 4, 5, 6, 7, KAFKA_SASL_HANDSHAKE, 23, 36, 60, 69, 70, 71, 1000, INT16_MAX};
+    const int16_t unknown[] = {-1, 4, 5, 6, 7, KAFKA_SASL_HANDSHAKE, 23, 36, 61, 69, 70, 71, 1000, INT16_MAX};
     for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
         ck_assert_ptr_null(kafka_api_info(unknown[i]));
         ck_assert(!kafka_api_flexible(unknown[i], 100));

@@ -545,6 +545,58 @@ CODEC_ADAPTERS(alter_configs)
 CODEC_ADAPTERS(incremental_alter_configs)
 CODEC_ADAPTERS(delete_records)
 
+/* ---- DescribeCluster ---- */
+
+static void fill_describe_cluster_req(void *m, int16_t v, struct karena *a) {
+    struct kafka_describe_cluster_req *q = m;
+    (void)a;
+    q->include_cluster_authorized_operations = true;
+    q->endpoint_type = v >= 1 ? 2 : 1;
+}
+
+static void check_describe_cluster_req(const void *wp, const void *gp, int16_t v) {
+    const struct kafka_describe_cluster_req *w = wp, *g = gp;
+    (void)v;
+    CK_EQ(g->include_cluster_authorized_operations, w->include_cluster_authorized_operations);
+    CK_EQ(g->endpoint_type, w->endpoint_type);
+}
+
+static void fill_describe_cluster_resp(void *m, int16_t v, struct karena *a) {
+    struct kafka_describe_cluster_resp *p = m;
+    p->throttle_time_ms = 3;
+    p->error_code = 0;
+    p->error_message = v ? S("why") : (struct kstr){NULL, -1};
+    p->endpoint_type = 1;
+    p->cluster_id = S("c1");
+    p->controller_id = 1;
+    p->broker_count = 2;
+    p->brokers = NEW(a, struct kafka_describe_cluster_broker, 2);
+    p->brokers[0] = (struct kafka_describe_cluster_broker){1, S("h1"), 9092, {NULL, -1}};
+    p->brokers[1] = (struct kafka_describe_cluster_broker){2, S("h2"), 9093, S("r1")};
+    p->cluster_authorized_operations = 8096;
+}
+
+static void check_describe_cluster_resp(const void *wp, const void *gp, int16_t v) {
+    const struct kafka_describe_cluster_resp *w = wp, *g = gp;
+    (void)v;
+    CK_EQ(g->throttle_time_ms, w->throttle_time_ms);
+    CK_EQ(g->error_code, w->error_code);
+    CK_STR(g->error_message, w->error_message);
+    CK_EQ(g->endpoint_type, w->endpoint_type);
+    CK_STR(g->cluster_id, w->cluster_id);
+    CK_EQ(g->controller_id, w->controller_id);
+    CK_EQ(g->broker_count, w->broker_count);
+    for (int32_t i = 0; i < g->broker_count; i++) {
+        CK_EQ(g->brokers[i].broker_id, w->brokers[i].broker_id);
+        CK_STR(g->brokers[i].host, w->brokers[i].host);
+        CK_EQ(g->brokers[i].port, w->brokers[i].port);
+        CK_STR(g->brokers[i].rack, w->brokers[i].rack);
+    }
+    CK_EQ(g->cluster_authorized_operations, w->cluster_authorized_operations);
+}
+
+CODEC_ADAPTERS(describe_cluster)
+
 static const struct msg_codec codecs[] = {
     CODEC_REQ(create_topics, 0, 7),     CODEC_RESP(create_topics, 0, 7),
     CODEC_REQ(delete_topics, 0, 6),     CODEC_RESP(delete_topics, 0, 6),
@@ -553,6 +605,7 @@ static const struct msg_codec codecs[] = {
     CODEC_REQ(alter_configs, 0, 2),     CODEC_RESP(alter_configs, 0, 2),
     CODEC_REQ(incremental_alter_configs, 0, 1), CODEC_RESP(incremental_alter_configs, 0, 1),
     CODEC_REQ(delete_records, 0, 2),    CODEC_RESP(delete_records, 0, 2),
+    CODEC_REQ(describe_cluster, 0, 1),  CODEC_RESP(describe_cluster, 0, 1),
 };
 
 /* CreateTopics v4 request (not flexible), one topic with one config, from

@@ -1,6 +1,6 @@
 /* storage_offsets_test.c: storage/offsets.c: the lowest committed offset of a partition over
  * its groups (work-queue retention), through new groups, moves, tombstones, table growth and
- * a reopen. */
+ * a reopen; metadata bytes (with NULs) through commits, compaction and reopens. */
 #include <check.h>
 
 #include "storage/offsets.h"
@@ -65,11 +65,63 @@ START_TEST(test_min_for_partition) {
 }
 END_TEST
 
+static void check_md(struct offsets *o, const char *want, int32_t want_len) {
+    const struct offset_value *v = offsets_get(o, "g", "t", 1, 0);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_int_eq(v->offset, 42);
+    ck_assert_int_eq(v->metadata_len, want_len);
+    ck_assert_mem_eq(v->metadata, want, (size_t)want_len);
+}
+
+/* Metadata is bytes: a NUL inside must neither cut it in memory nor on disk, nor through the
+ * compaction that many later commits cause, nor through reopens. */
+START_TEST(test_metadata_bytes) {
+    static const char md[] = "a\0b\0\0\xff\x01" "end\0";
+    const int32_t md_len = (int32_t)sizeof(md) - 1;
+    struct fx f;
+    fx_start(&f, NULL);
+    struct offsets *o;
+    ck_assert_int_eq(offsets_open(&o, f.st, loop_now_ms(&f.loop)), SL_OK);
+    struct offset_commit c = {.topic = "t", .topic_len = 1, .partition = 0, .offset = 42, .leader_epoch = -1,
+                              .metadata = md, .metadata_len = md_len};
+    ck_assert_int_eq(offsets_commit(o, "g", &c, 1, loop_now_ms(&f.loop), NULL), SL_OK);
+    check_md(o, md, md_len);
+    struct offset_commit empty = c;
+    empty.partition = 1;
+    empty.metadata = "";
+    empty.metadata_len = 0;
+    ck_assert_int_eq(offsets_commit(o, "g", &empty, 1, loop_now_ms(&f.loop), NULL), SL_OK);
+    /* Enough overwrites of one other key to pass the compaction threshold (10,000 records, 4x
+     * the live entries), with turns of the loop that carries the compaction. */
+    for (int i = 0; i < 12000; i++) {
+        commit(o, &f, "other", "t", 0, i, false);
+        if (i % 1000 == 0) loop_run_once(&f.loop, 10);
+    }
+    for (int i = 0; i < 50; i++) loop_run_once(&f.loop, 10);
+    check_md(o, md, md_len);
+    offsets_close(o);
+    fx_close(&f);
+    for (int round = 0; round < 2; round++) {
+        fx_open(&f, NULL);
+        ck_assert_int_eq(offsets_open(&o, f.st, loop_now_ms(&f.loop)), SL_OK);
+        for (int i = 0; i < 50; i++) loop_run_once(&f.loop, 10);
+        check_md(o, md, md_len);
+        const struct offset_value *v = offsets_get(o, "g", "t", 1, 1);
+        ck_assert_ptr_nonnull(v);
+        ck_assert_int_eq(v->metadata_len, 0);
+        offsets_close(o);
+        fx_close(&f);
+    }
+    fx_end(&f);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("storage/offsets");
     TCase *tc = tcase_create("offsets");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_min_for_partition);
+    tcase_add_test(tc, test_metadata_bytes);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);
