@@ -137,6 +137,49 @@ static void round_trip(const struct codec *c, int16_t v, const uint8_t *body, si
     karena_free(&a);
 }
 
+/* FUZZ_KAFKA_SEEDS=dir: writes one minimal valid input per served key and version (an empty
+ * message, encoded), so every version has a seed even where no captured client speaks it. */
+static void write_seeds(const char *dir) {
+    for (uint32_t i = 0; i < kafka_api_count(); i++) {
+        const struct kafka_api_info *info = kafka_api_at(i);
+        const struct codec *c = codec_for(info->key);
+        for (int16_t v = info->min_version; v <= info->max_version; v++) {
+            struct kw w;
+            kw_init(&w, 0);
+#ifdef FUZZ_KAFKA_RESP
+            kw_i16(&w, info->key);
+            kw_i16(&w, v);
+            kafka_encode_resp_header(&w, info->key, v, 7);
+#else
+            struct kafka_req_header h = {info->key, v, 7, {"seed", 4}};
+            kafka_encode_req_header(&w, &h);
+#endif
+            void *m = calloc(1, c->size);
+            c->enc(&w, v, m);
+            free(m);
+            char path[4096];
+            snprintf(path, sizeof(path), "%s/seed-%d-v%d", dir, info->key, v);
+            FILE *f = fopen(path, "wb");
+            if (!f || fwrite(w.p, 1, w.len, f) != w.len) abort();
+            fclose(f);
+            kw_free(&w);
+        }
+    }
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    (void)argc;
+    (void)argv;
+    const char *dir = getenv("FUZZ_KAFKA_SEEDS");
+    if (dir) {
+        write_seeds(dir);
+        exit(0);
+    }
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
