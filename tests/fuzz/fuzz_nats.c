@@ -95,7 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         enum nats_perr e = nats_parse(&p, copy, n, &used, &op);
         if (e == NATS_PERR_AGAIN && avail < len) {
             if (used != 0) abort();
-            avail += 1 + rng(&seed) % ((mode & 8) ? 3 : 64);
+            avail += 1 + rng(&seed) % ((mode & 8) ? 16 : 256);
             if (avail > len) avail = len;
             free(copy);
             continue;
