@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,13 +51,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     src.sin_addr.s_addr = htonl((127u << 24) | (1u << 23) | (net << 8) | host);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(hs.ls.port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&src, sizeof(src)) != 0 ||
-        connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+    if (fd < 0 || bind(fd, (struct sockaddr *)&src, sizeof(src)) != 0) finding("cannot bind");
+    /* libFuzzer's timers send signals: a blocking connect or write may return EINTR. */
+    int rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+    if (rc != 0 && errno == EINTR) {
+        struct pollfd pfd = {fd, POLLOUT, 0};
+        while (poll(&pfd, 1, 5000) < 0 && errno == EINTR) {
+        }
+        int err = 0;
+        socklen_t el = sizeof(err);
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+        rc = err ? -1 : 0;
+        errno = err;
+    }
+    if (rc != 0) {
         perror("fuzz_http: connect");
         finding("cannot connect");
     }
-    /* Loopback buffers hold 64 KiB: the write never blocks. */
-    if (size && write(fd, data, size) != (ssize_t)size) finding("short write");
+    /* Loopback buffers hold 64 KiB: the write never blocks for long. */
+    for (size_t done = 0; done < size;) {
+        ssize_t n = write(fd, data + done, size - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) finding("write failed");
+        done += (size_t)n;
+    }
     shutdown(fd, SHUT_WR);
     fcntl(fd, F_SETFL, O_NONBLOCK);
     char buf[65536];
@@ -71,7 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 continue;
             }
             if (n == 0) eof = true;
-            else if (errno != EAGAIN && errno != ECONNRESET) finding("read failed");
+            else if (errno != EAGAIN && errno != ECONNRESET && errno != EINTR) finding("read failed");
             if (n < 0 && errno == ECONNRESET) eof = true;
             break;
         }
