@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # test.sh: installs what is missing, then builds and runs the whole test suite twice: Release,
-# and Debug with ASan+UBSan. Keeps going through both so the count is complete, and ends with
-# one line, alone and last: "tests: P passed, F failed" (", S skipped" if any were skipped).
+# and Debug with ASan+UBSan; then builds the libFuzzer targets (build/fuzz, clang-14) and runs
+# each for 15 s (ctest label fuzz; one skipped test if clang-14 is missing). Keeps going through
+# all of it so the count is complete, and ends with one line, alone and last:
+# "tests: P passed, F failed" (", S skipped" if any were skipped).
 # A build that fails counts as one failed test. Exits non-zero on any failure or if no test passed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +49,22 @@ run_kind release
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_kind sanitize
+
+# The fuzz targets: their own build (clang-14), one ctest entry that runs each for 15 s.
+echo "==== fuzz: build" >&2
+rc=0
+bash scripts/build.sh fuzz || rc=$?
+if [[ $rc -eq 77 ]]; then
+    echo "==== fuzz: clang-14 missing, skipped" >&2
+    skipped=$((skipped + 1))
+elif [[ $rc -ne 0 ]]; then
+    echo "==== fuzz: build FAILED" >&2
+    failed=$((failed + 1))
+else
+    echo "==== fuzz: ctest" >&2
+    ctest --test-dir build/fuzz --output-on-failure -L fuzz 2>&1 | tee "$logdir/fuzz.log" || true
+    count_ctest "$logdir/fuzz.log"
+fi
 
 summary="tests: $passed passed, $failed failed"
 if [[ $skipped -gt 0 ]]; then
