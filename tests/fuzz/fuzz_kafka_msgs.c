@@ -53,7 +53,8 @@ static const struct codec codecs[] = {
     ROW(DELETE_RECORDS, delete_records) ROW(INIT_PRODUCER_ID, init_producer_id)
     ROW(DESCRIBE_CONFIGS, describe_configs) ROW(ALTER_CONFIGS, alter_configs)
     ROW(CREATE_PARTITIONS, create_partitions) ROW(DELETE_GROUPS, delete_groups)
-    ROW(INCREMENTAL_ALTER_CONFIGS, incremental_alter_configs) ROW(OFFSET_DELETE, offset_delete)};
+    ROW(INCREMENTAL_ALTER_CONFIGS, incremental_alter_configs) ROW(OFFSET_DELETE, offset_delete)
+    ROW(DESCRIBE_CLUSTER, describe_cluster)};
 
 /* ApiVersions through the same shapes. */
 #ifdef FUZZ_KAFKA_RESP
