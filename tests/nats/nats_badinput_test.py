@@ -354,7 +354,8 @@ def body(ck):
     if t.kind == "sluice":
         with ck.section("-js: INFO advertises JetStream (served since streams), and only with -js"):
             b = natsh.harness.Broker(["--jetstream=true"])
-            b.start()
+            b.start()  # waits for the Kafka port; the NATS one may open a moment later
+            ck.ok(natsh.wait_port(b.host, b.nats_port, natsh.NATS_START_TIMEOUT, b.proc), "-js NATS port open")
             sock = _connect(b.host, b.nats_port)
             line = sock.read_line(answer_pings=False)
             info = json.loads(line[5:-3])
