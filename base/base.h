@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Asserts guard programmer errors and stay on in release builds: a broken invariant in a
  * log must stop the process before it writes wrong bytes, not after. */
@@ -30,6 +31,9 @@ struct span {
     const uint8_t *p;
     uint32_t len;
 };
+
+/* Equal strings, NULL counting as "" (optional config strings: unset and empty mean the same). */
+static inline bool sl_streq_opt(const char *a, const char *b) { return strcmp(a ? a : "", b ? b : "") == 0; }
 
 static inline uint16_t sl_load_be16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
 static inline uint32_t sl_load_be32(const uint8_t *p) {

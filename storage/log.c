@@ -450,16 +450,24 @@ static sl_err log_time_in_batch(struct seg *s, uint64_t pos, uint32_t len, int64
     return e;
 }
 
+/* Pins segment s with its fd open and its index loaded (for max_timestamp and time lookups);
+ * on an error it is unpinned again. */
+static sl_err log_seg_pin_indexed(struct log *g, struct seg *s) {
+    seg_ref(s);
+    sl_err e = seg_open_fd(s);
+    if (!e) e = log_seg_ensure_index(g, s);
+    if (e) seg_unref(s);
+    return e;
+}
+
 sl_err log_offset_for_time(struct log *g, int64_t ts, int64_t *offset, int64_t *found_ts) {
     for (uint32_t i = 0; i < g->seg_count; i++) {
         struct seg *s = g->segs[i];
         if (s->written_bytes == 0) continue;
-        seg_ref(s);
-        sl_err e = seg_open_fd(s);
-        if (!e) e = log_seg_ensure_index(g, s);
-        if (e || s->ix.max_timestamp < ts) {
+        sl_err e = log_seg_pin_indexed(g, s);
+        if (e) return e;
+        if (s->ix.max_timestamp < ts) {
             seg_unref(s);
-            if (e) return e;
             continue;
         }
         int64_t from = SL_MAX(index_time_lookup(&s->ix, s->base_offset, ts), g->start_offset);
@@ -495,12 +503,10 @@ sl_err log_max_timestamp(struct log *g, int64_t *offset, int64_t *found_ts) {
     for (uint32_t i = 0; i < g->seg_count; i++) {
         struct seg *s = g->segs[i];
         if (s->written_bytes == 0) continue;
-        seg_ref(s);
-        sl_err e = seg_open_fd(s);
-        if (!e) e = log_seg_ensure_index(g, s);
-        if (!e && s->ix.max_timestamp > max) max = s->ix.max_timestamp;
-        seg_unref(s);
+        sl_err e = log_seg_pin_indexed(g, s);
         if (e) return e;
+        if (s->ix.max_timestamp > max) max = s->ix.max_timestamp;
+        seg_unref(s);
     }
     if (max < 0) return SL_NOT_FOUND;
     /* The first record at or after the newest time is the first one at it. */

@@ -252,7 +252,10 @@ static bool offsets_replay_entry(struct offsets *o, const uint8_t *key, uint32_t
 }
 
 /* A failed commit was undone in the kvlog: the decoded view follows the kvlog's value. */
-static bool offsets_is_group_key(const uint8_t *key, uint32_t key_len);
+/* Group state records (offsets_store_group) live beside the offsets: the map skips them. */
+static bool offsets_is_group_key(const uint8_t *key, uint32_t key_len) {
+    return key_len >= 2 && sl_load_be16(key) == OFFSETS_GROUP_KEY_VERSION;
+}
 
 static void offsets_undo(void *arg, const uint8_t *key, uint32_t key_len, const uint8_t *val, uint32_t val_len) {
     if (offsets_is_group_key(key, key_len)) return; /* read from the kvlog itself: nothing to undo */
@@ -263,11 +266,6 @@ struct offsets_replay {
     struct offsets *o;
     uint32_t bad;
 };
-
-/* Group state records (offsets_store_group) live beside the offsets: the map skips them. */
-static bool offsets_is_group_key(const uint8_t *key, uint32_t key_len) {
-    return key_len >= 2 && sl_load_be16(key) == OFFSETS_GROUP_KEY_VERSION;
-}
 
 static void offsets_replay_one(void *arg, const uint8_t *key, uint32_t key_len, const uint8_t *val,
                                uint32_t val_len) {

@@ -1064,7 +1064,7 @@ static void str_replace(char **slot, const char *s) {
 void consumer_update(struct consumer *c, const struct consumer_config *cfg, uint64_t now_ms) {
     SL_ASSERT(c->cfg.deliver_policy == cfg->deliver_policy && c->cfg.ack_policy == cfg->ack_policy);
     SL_ASSERT((c->dsubj != NULL) == (cfg->deliver_subject && *cfg->deliver_subject));
-    bool refilter = strcmp(c->filter ? c->filter : "", cfg->filter_subject ? cfg->filter_subject : "") != 0;
+    bool refilter = !sl_streq_opt(c->filter, cfg->filter_subject);
     c->cfg.ack_wait_ms = cfg->ack_wait_ms;
     memcpy(c->cfg.backoff_ms, cfg->backoff_ms, sizeof(c->cfg.backoff_ms));
     c->cfg.backoff_count = cfg->backoff_count;

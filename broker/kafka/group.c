@@ -88,7 +88,6 @@ static const char *nz(const char *s) { return s ? s : ""; }
 /* Clients send null for "no instance id"; an empty one is treated the same. */
 static const char *norm_instance(const char *s) { return s && s[0] ? s : NULL; }
 
-static bool streq(const char *a, const char *b) { return strcmp(nz(a), nz(b)) == 0; }
 
 static uint64_t deadline_after(uint64_t now_ms, uint32_t ms) { return now_ms + ms; }
 
@@ -371,7 +370,7 @@ static bool protocols_acceptable(const struct group *g, const struct group_join_
     for (int32_t i = 0; i < req->protocol_count; i++)
         if (!req->protocols[i].name) return false;
     if (g->member_count == 0) return true;
-    if (!streq(g->protocol_type, req->protocol_type)) return false;
+    if (!sl_streq_opt(g->protocol_type, req->protocol_type)) return false;
     if (g->member_count == 1 && self) return true;
     for (int32_t i = 0; i < req->protocol_count; i++)
         if (supported_by_all(g, req->protocols[i].name, self)) return true;
@@ -725,7 +724,7 @@ static sl_err sync_check(const struct group *g, const struct group_sync_req *req
     sl_err err = validate_member(g, nz(req->member_id), norm_instance(req->instance_id), m);
     if (err) return err;
     if (req->generation != g->generation) return SL_ILLEGAL_GENERATION;
-    if (req->protocol_type && !streq(req->protocol_type, g->protocol_type))
+    if (req->protocol_type && !sl_streq_opt(req->protocol_type, g->protocol_type))
         return SL_INCONSISTENT_GROUP_PROTOCOL;
     if (req->protocol_name && (!g->protocol_name || strcmp(req->protocol_name, g->protocol_name) != 0))
         return SL_INCONSISTENT_GROUP_PROTOCOL;

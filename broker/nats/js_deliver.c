@@ -1040,8 +1040,6 @@ static void jsd_create_durable(struct js_deliver *jd, struct jsd_consumer *jc, s
     if (!queued) jsd_park_fired(&p->w, SL_IO);
 }
 
-static bool jsd_str_eq(const char *a, const char *b) { return !strcmp(a ? a : "", b ? b : ""); }
-
 /* CREATE for a consumer that exists: nats-server 2.9 updates it (updateConfig) after the checks
  * of checkNewConsumerConfig; the same config answers the consumer as it is. */
 static void jsd_update(struct js_deliver *jd, struct jsd_consumer *jc, const struct consumer_config *cfg,
@@ -1054,15 +1052,15 @@ static void jsd_update(struct js_deliver *jd, struct jsd_consumer *jc, const str
                 !memcmp(ec->backoff_ms, cfg->backoff_ms, sizeof(ec->backoff_ms)) &&
                 ec->max_deliver == cfg->max_deliver && ec->max_ack_pending == cfg->max_ack_pending &&
                 ec->inactive_threshold_ms == cfg->inactive_threshold_ms &&
-                jsd_str_eq(ec->filter_subject, cfg->filter_subject) &&
-                jsd_str_eq(ec->deliver_subject, cfg->deliver_subject) && jsd_str_eq(ec->deliver_group, cfg->deliver_group);
+                sl_streq_opt(ec->filter_subject, cfg->filter_subject) &&
+                sl_streq_opt(ec->deliver_subject, cfg->deliver_subject) && sl_streq_opt(ec->deliver_group, cfg->deliver_group);
     if (same) return jsd_reply_json(jd, reply, jsd_info_json(jc, JSD_TYPE "consumer_create_response"));
     /* A push consumer may move to another deliver subject only while nobody listens on its own. */
-    if (!jsd_str_eq(ec->deliver_subject, cfg->deliver_subject) && jsd_push_interest(jc))
+    if (!sl_streq_opt(ec->deliver_subject, cfg->deliver_subject) && jsd_push_interest(jc))
         return jsd_err(jd, reply, kind, 400, 10013, "consumer name already in use");
     /* On a work queue a new filter must not overlap another consumer's (nats-server 2.9 skips this
      * check on update; each message must still go to one consumer only). */
-    if (!jsd_str_eq(ec->filter_subject, cfg->filter_subject) &&
+    if (!sl_streq_opt(ec->filter_subject, cfg->filter_subject) &&
         stream_config(jc->st->s)->retention == TOPIC_RETENTION_WORKQUEUE) {
         const char *others[256];
         uint32_t n = 0;
