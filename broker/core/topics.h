@@ -18,6 +18,7 @@
 #define SL_BROKER_TOPICS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "protocol/errors.h"
@@ -119,6 +120,11 @@ sl_err topics_delete(struct topics *t, struct topic *tp);
 sl_err topics_add_partitions(struct topics *t, struct topic *tp, int32_t total, bool validate_only,
                              const char **why);
 /* Sets (value non-NULL) or removes (NULL) one override, then persists and applies it. */
+/* IncrementalAlterConfigs APPEND (append true) or SUBTRACT on a list config: the new value of
+ * key for tp, from its current one (or its default) and value, into out. SL_INVALID_CONFIG for
+ * a key that is not a list. */
+sl_err topics_config_list_op(const struct topic *tp, const char *key, const char *value, bool append, char *out,
+                             size_t cap, const char **why);
 sl_err topics_set_config(struct topics *t, struct topic *tp, const char *key, const char *value,
                          const char **why);
 /* Replaces every override (AlterConfigs' semantics). */
