@@ -453,6 +453,7 @@ struct cleaner {
     struct io_op efd_op;
     bool efd_armed;
     struct job *running; /* loop side: the job out with the thread */
+    bool closing;        /* cleaner_free has begun: no new pass (its loop turns run the hooks) */
     uint64_t last_check_ms;
     struct cleaner_stats stats;
 };
@@ -528,6 +529,7 @@ static void job_discard(struct job *j) {
 
 void cleaner_free(struct cleaner *c) {
     if (!c) return;
+    c->closing = true;
     if (c->running) job_discard(cleaner_wait(c));
     if (c->efd >= 0) {
         pthread_mutex_lock(&c->mu);
@@ -726,7 +728,7 @@ static struct job *cleaner_plan(struct cleaner *c, struct log *g, uint64_t now_m
 }
 
 static bool cleaner_start(struct cleaner *c, uint64_t now_ms, bool force) {
-    if (c->running || c->efd < 0) return false;
+    if (c->running || c->efd < 0 || c->closing) return false;
     for (uint32_t i = 0; i < store_log_count(c->store); i++) {
         struct log *g = store_log_at(c->store, i);
         struct job *j = cleaner_plan(c, g, now_ms, force);
