@@ -102,6 +102,7 @@ struct job_seg {
 
 struct job {
     struct log *log;
+    uint64_t start_us;        /* loop's monotonic clock when handed to the thread */
     struct job_seg *segs;
     uint32_t seg_count;
     uint32_t index_interval_bytes;
@@ -633,6 +634,8 @@ static void cleaner_swap(struct cleaner *c, struct job *j) {
                 (unsigned long long)before, (unsigned long long)after, (unsigned long long)removed);
     }
     if (j->partial) c->stats.partial_passes++;
+    uint64_t now_us = loop_mono_us(store_loop(c->store));
+    c->stats.pass_us += now_us > j->start_us ? now_us - j->start_us : 0;
     j->log = NULL;
     job_discard(j);
 }
@@ -734,6 +737,7 @@ static bool cleaner_start(struct cleaner *c, uint64_t now_ms, bool force) {
         struct job *j = cleaner_plan(c, g, now_ms, force);
         if (!j) continue;
         g->cleaning = true;
+        j->start_us = loop_mono_us(store_loop(c->store));
         c->running = j;
         pthread_mutex_lock(&c->mu);
         c->todo = j;

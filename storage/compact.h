@@ -47,6 +47,7 @@ struct cleaner_stats {
     uint64_t bytes_reclaimed; /* their size before minus after */
     uint64_t records_removed;
     uint64_t partial_passes;  /* passes the key map could not cover to the end of the dirty section */
+    uint64_t pass_us;         /* wall time of the passes, handed out to swapped in (monotonic) */
 };
 
 struct cleaner;

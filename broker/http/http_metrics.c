@@ -129,6 +129,9 @@ void http_metrics_storage(struct prom *p, struct store *st) {
     prom_family(p, "sluice_cleaner_partial_passes_total", "counter",
                 "Passes whose key map (cleaner_buffer_bytes) filled before the end of the dirty section.");
     prom_u64(p, "sluice_cleaner_partial_passes_total", NULL, cs->partial_passes);
+    prom_family(p, "sluice_cleaner_pass_seconds_total", "counter",
+                "Wall time of the cleaner's passes, from hand-over to the thread to the swap.");
+    prom_double(p, "sluice_cleaner_pass_seconds_total", NULL, (double)cs->pass_us / 1e6);
 
     static const struct {
         const char *name, *type, *help;
