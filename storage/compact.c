@@ -562,6 +562,31 @@ void cleaner_forget_log(struct cleaner *c, struct log *g) {
     job_discard(j);
 }
 
+/* ---- the clean point on disk ----------------------------------------------------------------- */
+
+/* <dir>/cleaner_offset: where the last pass's map ended, so a restart does not clean the whole
+ * log again. Written by rename, not synced: a value that did not reach the disk only costs a
+ * pass more work. A value past the log's end (a crash cut the tail) is bounded by it. */
+static void clean_point_save(struct log *g) {
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/cleaner_offset", g->dir);
+    FILE *f = sl_file_begin(path);
+    if (!f) return;
+    fprintf(f, "%lld\n", (long long)g->clean_upto);
+    sl_file_commit(f, path, false);
+}
+
+static void clean_point_load(struct log *g) {
+    g->clean_loaded = true;
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/cleaner_offset", g->dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    long long v = 0;
+    if (fscanf(f, "%lld", &v) == 1 && v > 0) g->clean_upto = SL_MIN((int64_t)v, g->written_offset);
+    fclose(f);
+}
+
 /* ---- the swap (loop) ------------------------------------------------------------------------- */
 
 static int32_t log_seg_index_of(const struct log *g, const struct seg *s) {
@@ -623,7 +648,10 @@ static void cleaner_swap(struct cleaner *c, struct job *j) {
         swapped++;
     }
     if (swapped) log_sync_dir(g->dir);
-    if (!j->failed && !stop && j->mapped_end > g->clean_upto) g->clean_upto = j->mapped_end;
+    if (!j->failed && !stop && j->mapped_end > g->clean_upto) {
+        g->clean_upto = j->mapped_end;
+        clean_point_save(g);
+    }
     if (swapped) {
         c->stats.passes++;
         c->stats.segments += swapped;
@@ -681,6 +709,7 @@ double cleaner_dirty_ratio(const struct log *g) {
 /* The job for g, or NULL if it needs none now. */
 static struct job *cleaner_plan(struct cleaner *c, struct log *g, uint64_t now_ms, bool force) {
     if (!g->cfg.compact || g->cleaning || g->werr || g->seg_count < 2) return NULL;
+    if (!g->clean_loaded) clean_point_load(g);
     uint64_t dirty;
     uint64_t total = log_sealed_bytes(g, &dirty, g->clean_upto);
     if (!dirty) return NULL;

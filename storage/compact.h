@@ -27,8 +27,8 @@
  *
  * Scheduling: at most one pass at a time per store; a log is cleaned when its dirty bytes
  * reach min_cleanable_ratio of its sealed bytes, or when a dirty segment is older than
- * max_compaction_lag_ms. The clean point lives in memory: after a restart the whole log counts
- * as dirty once. */
+ * max_compaction_lag_ms. The clean point is kept in <dir>/cleaner_offset (not synced: a lost
+ * update only makes the next pass map more). */
 #ifndef SL_STORAGE_COMPACT_H
 #define SL_STORAGE_COMPACT_H
 
@@ -66,7 +66,7 @@ void cleaner_forget_log(struct cleaner *c, struct log *g);
 uint32_t cleaner_run_now(struct cleaner *c, int32_t timeout_ms);
 const struct cleaner_stats *cleaner_get_stats(const struct cleaner *c);
 /* One past the last offset a finished pass mapped: below it, each key keeps only its newest
- * record (0 until the first pass since the log was opened). */
+ * record (0 before the first pass; read from disk on the cleaner's first look at the log). */
 int64_t cleaner_clean_point(const struct log *g);
 /* A log's dirty ratio (dirty sealed bytes over sealed bytes, 0 when it has no sealed bytes). */
 double cleaner_dirty_ratio(const struct log *g);

@@ -402,6 +402,8 @@ sl_err store_log_delete(struct store *st, struct log *g) {
     char path[4400];
     snprintf(path, sizeof(path), "%s/start_offset", cmd_dir);
     unlink(path);
+    snprintf(path, sizeof(path), "%s/cleaner_offset", cmd_dir);
+    unlink(path);
     log_free(g);
     return rmdir(cmd_dir) == 0 ? SL_OK : SL_IO;
 }
