@@ -11,8 +11,9 @@ the topic must become exactly: every key's newest record at the offset its produ
 byte for byte, except the tombstones older than delete.retention.ms, plus the roll record; in
 offset order. A keyless record is refused (INVALID_RECORD), as Kafka refuses it.
 
-Then 20 cycles of: 2,000 more updates (acks=all), restart the broker, kill -9 it while its
-cleaner runs (a restart makes the whole log dirty again, so a pass starts at once). After the
+Then 20 cycles of: 4,000 more updates (acks=all), restart the broker (its cleaner starts a pass
+on the new dirty segments at once), kill -9 it 0-300 ms later; the test counts the kills that
+caught a pass mid-rewrite (its temp files on disk). After the
 last start the same exact check holds for everything ever acknowledged, and no cleaner temp
 file is left.
 
@@ -38,7 +39,7 @@ CYCLES = int(os.environ.get("SLUICE_COMPACT_CYCLES", "20"))
 HOUR_MS = 3600 * 1000
 
 
-def make_records(rng, n, now_ms, tag):
+def make_records(rng, n, now_ms, tag, vmax=40):
     out = []
     for i in range(n):
         key = b"key-%04d" % rng.randrange(KEYS)
@@ -46,7 +47,7 @@ def make_records(rng, n, now_ms, tag):
             ts = now_ms - 2 * HOUR_MS if rng.random() < 0.3 else now_ms
             out.append((key, None, ts))
         else:
-            out.append((key, b"%s-%d-" % (tag, i) + os.urandom(rng.randrange(1, 40)).hex().encode(), now_ms))
+            out.append((key, b"%s-%d-" % (tag, i) + os.urandom(rng.randrange(1, vmax)).hex().encode(), now_ms))
     return out
 
 
@@ -195,13 +196,16 @@ def body(ck):
         written += tail
 
     with ck.section("%d kill -9 cycles while cleaning" % CYCLES):
+        mid_pass = 0
+        tmp_glob = os.path.join(broker.data_dir, "%s-0" % topic, "*.cleaned.tmp")
         for cycle in range(CYCLES):
             now_ms = int(time.time() * 1000)
             written += produce_confluent(ck, broker.bootstrap, topic,
-                                         make_records(rng, 2000, now_ms, b"c%d" % cycle))
+                                         make_records(rng, 4000, now_ms, b"c%d" % cycle, vmax=300))
             broker.restart(kill=rng.random() < 0.5)
-            time.sleep(rng.uniform(0.0, 0.6))
+            time.sleep(rng.uniform(0.0, 0.3))
             broker.kill9()
+            mid_pass += bool(glob.glob(tmp_glob))  # the kill caught a pass writing its files
             broker.start()
         now_ms = int(time.time() * 1000)
         tail = roll(ck, broker, topic, b"2")
@@ -209,7 +213,8 @@ def body(ck):
         wait_compacted(ck, broker.bootstrap, topic, want, "after %d kills" % CYCLES)
         left = glob.glob(os.path.join(broker.data_dir, "%s-0" % topic, "*.tmp"))
         ck.eq(left, [], "cleaner temp files left")
-        print("     %d records acknowledged in all, %d left" % (len(written) + len(tail), len(want)))
+        print("     %d records acknowledged in all, %d left; %d of %d kills caught a pass mid-rewrite"
+              % (len(written) + len(tail), len(want), mid_pass, CYCLES))
 
     broker.stop()
 
