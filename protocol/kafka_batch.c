@@ -61,7 +61,7 @@ sl_err kafka_batch_check_log(const uint8_t *p, size_t len, struct kafka_batch_he
     if (!h) h = &local;
     sl_err e = kafka_batch_check_frame(p, len, h);
     if (e) return e;
-    if (h->record_count < 0 || h->last_offset_delta < 0 || h->record_count > h->last_offset_delta + 1)
+    if (h->record_count < 0 || h->last_offset_delta < 0 || (int64_t)h->record_count > (int64_t)h->last_offset_delta + 1)
         return SL_INVALID_RECORD;
     return SL_OK;
 }

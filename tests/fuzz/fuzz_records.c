@@ -5,7 +5,9 @@
  * instead of dying at the checksum: the full produce check, the record walk (compressed or not)
  * with every header, and the uncompressed walk of kafka_batch.c that fetch-side code uses.
  * The two record walks must agree with each other and with the validation: a batch that
- * validates walks to the end without error. */
+ * validates walks to the end without error. Every batch that walks is also thinned the way log
+ * compaction does it (kafka_records_filter, every other record kept): the result must pass the
+ * log's batch check and walk to exactly the kept records, bytes and offsets unchanged. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +46,10 @@ static void walk(uint8_t *b, uint32_t len, sl_err validated) {
             headers++;
         }
         if (headers != rec.header_count) finding("header count differs from the headers walked");
-        if (rec.offset_delta != n) finding("offset delta is not the record's index");
+        /* A produced batch's deltas are 0, 1, 2...; a walk of anything else only needs them to
+         * rise within lastOffsetDelta (a compacted batch). */
+        if (validated == SL_OK && rec.offset_delta != n) finding("offset delta is not the record's index");
+        if (rec.offset_delta > it.h.last_offset_delta) finding("offset delta past lastOffsetDelta");
         if (batch_walk) {
             struct kafka_record r2;
             if (kafka_record_next(&bit, &r2) == SL_OK) {
@@ -68,6 +73,56 @@ static void walk(uint8_t *b, uint32_t len, sl_err validated) {
     if (e == SL_NOT_FOUND && n != it.h.record_count) finding("walked a different count than recordsCount");
 }
 
+struct kept {
+    int64_t offsets[4096];
+    uint32_t n, seen;
+};
+
+static bool keep_odd(void *arg, const struct kafka_records_rec *rec) {
+    struct kept *k = arg;
+    bool keep = (k->seen++ & 1) == 1;
+    if (keep && k->n < 4096) k->offsets[k->n] = rec->offset;
+    if (keep) k->n++;
+    return keep;
+}
+
+/* Thins the batch as the cleaner would and checks the result against a walk of the original. */
+static void thin(const uint8_t *b, uint32_t len) {
+    /* Only what a log can hold: a batch the log's own check takes. */
+    if (kafka_batch_check_log(b, len, NULL) != SL_OK) return;
+    struct kafka_records_iter it;
+    if (kafka_records_open(&it, b, len, &scratch)) return;
+    size_t cap = (size_t)(it.end - it.p) + KAFKA_BATCH_HEADER_BYTES;
+    uint8_t *out = malloc(cap);
+    struct kept k = {.n = 0};
+    uint32_t out_len = 0;
+    int32_t kept = -1;
+    sl_err e = kafka_records_filter(b, len, &scratch, keep_odd, &k, out, cap, &out_len, &kept);
+    if (e == SL_TOO_LARGE) finding("the filter's output outgrew the decompressed size");
+    if (e) {
+        free(out);
+        return;
+    }
+    if ((uint32_t)kept != k.n) finding("kept count differs from the records kept");
+    struct kafka_batch_header h;
+    if (kafka_batch_check_log(out, out_len, &h) != SL_OK) finding("a thinned batch fails the log's batch check");
+    if (h.base_offset != it.h.base_offset || h.last_offset_delta != it.h.last_offset_delta ||
+        h.producer_id != it.h.producer_id || h.base_sequence != it.h.base_sequence)
+        finding("a thinned batch lost its offsets or producer fields");
+    if (k.n <= 4096) {
+        struct kafka_records_iter it2;
+        struct kafka_records_rec rec;
+        if (kafka_records_open(&it2, out, out_len, NULL)) finding("a thinned batch does not open");
+        uint32_t i = 0;
+        while (kafka_records_next(&it2, &rec) == SL_OK) {
+            if (i >= k.n || rec.offset != k.offsets[i]) finding("a thinned batch walks other offsets");
+            i++;
+        }
+        if (i != k.n || it2.err != SL_OK) finding("a thinned batch does not walk to its end");
+    }
+    free(out);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -85,6 +140,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         sl_err v = kafka_records_validate(b, len, &scratch);
         if (v == SL_OK && kafka_batch_check(b, len, NULL) != SL_OK) finding("validates but fails the batch check");
         walk(b, len, v);
+        thin(b, len);
     }
     free(b);
     return 0;
