@@ -259,7 +259,10 @@ static bool keep_record(void *arg, const struct kafka_records_rec *rec) {
     /* The newest record of its key, a tombstone: its older values went in this pass or an
      * earlier one (the clean point never passes unmapped records), so once consumers had
      * delete_retention_ms to see it, it goes too. */
-    if (rec->value.len < 0 && rec->timestamp + k->j->delete_retention_ms < k->j->now_ms) {
+    /* Written without an addition: delete.retention.ms may be Long.MAX_VALUE, and a record's
+     * timestamp is whatever its producer sent. */
+    int64_t ts = rec->timestamp, now = k->j->now_ms;
+    if (rec->value.len < 0 && ts < now && (uint64_t)now - (uint64_t)ts > (uint64_t)k->j->delete_retention_ms) {
         k->removed++;
         return false;
     }
@@ -722,8 +725,7 @@ static struct job *cleaner_plan(struct cleaner *c, struct log *g, uint64_t now_m
         if (!s->sealed || s->sealing) break;
         if (log_seg_ensure_index(g, s) != SL_OK) break;
         int64_t newest = s->ix.max_timestamp;
-        if (g->cfg.min_compaction_lag_ms > 0 && newest >= 0 &&
-            newest + g->cfg.min_compaction_lag_ms > (int64_t)now_ms)
+        if (g->cfg.min_compaction_lag_ms > 0 && newest >= 0 && newest > (int64_t)now_ms - g->cfg.min_compaction_lag_ms)
             break;
         if (s->next_offset > g->clean_upto && s->created_ms >= 0 &&
             (int64_t)now_ms - s->created_ms >= g->cfg.max_compaction_lag_ms)
