@@ -54,6 +54,8 @@ static const char *override_of(const struct topic *tp, const char *key) {
     return NULL;
 }
 
+static bool gone_removed(void *arg) { return store_log_get(((struct reg *)arg)->f.st, "gone", 0) == NULL; }
+
 /* The changes both replay tests make, and what they leave. */
 static void make_changes(struct reg *r, uint8_t id_t1[16]) {
     const char *why = NULL;
@@ -65,6 +67,9 @@ static void make_changes(struct reg *r, uint8_t id_t1[16]) {
     ck_assert_int_eq(topics_create(r->t, "a.tmp", 5, 1, k2, v2, 1, false, NULL, &why), SL_OK);
     ck_assert_int_eq(topics_create(r->t, "gone", 4, 2, NULL, NULL, 0, false, NULL, &why), SL_OK);
     ck_assert_int_eq(topics_delete(r->t, get(r, "gone")), SL_OK);
+    /* The registry lets go at once; the directories go a slice per loop turn. */
+    ck_assert_ptr_null(get(r, "gone"));
+    ck_assert(loop_run_until(&r->f.loop, gone_removed, r, 10000));
     ck_assert_int_eq(topics_add_partitions(r->t, get(r, "t1"), 5, false, &why), SL_OK);
     ck_assert_int_eq(topics_set_config(r->t, get(r, "t1"), "max.message.bytes", "2048", &why), SL_OK);
     ck_assert_int_eq(topics_set_config(r->t, get(r, "t1"), "cleanup.policy", NULL, &why), SL_OK);
