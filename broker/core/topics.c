@@ -79,6 +79,8 @@ struct topics_job {
  * within a turn). Making one partition costs ~50-100 us here (mkdir, create, open). */
 #define TOPICS_SLICE_US 2000
 #define TOPICS_SLICE_MAX 256
+/* A deletion of at most this many partitions is done at once (well under a slice). */
+#define TOPICS_DELETE_AT_ONCE_MAX 16
 /* The metadata-log key of a deletion under way: "deleting/<name>" (value: the partition
  * count). Written in one batch with the topic record's tombstone and removed once the last
  * partition directory is gone, so a start after a crash finishes the deletion instead of
@@ -1312,6 +1314,9 @@ sl_err topics_delete(struct topics *t, struct topic *tp) {
     j->from = 0;
     j->to = tp->partition_count;
     topics_job_start(t, j);
+    /* A small topic goes at once, as before slicing: the name is free again for the next
+     * request (a stream deleted and made again). */
+    if (j->to <= TOPICS_DELETE_AT_ONCE_MAX) topics_job_finish_now(j);
     return SL_OK;
 }
 
