@@ -12,7 +12,8 @@
  * delete comes back with empty partitions, configs and partition counts go back.
  * Opening replays the log; the previous version's <data_dir>/.topics/<name> files are imported
  * once and then removed. Partition directories without a record (hand-made directories) are
- * adopted with default configs. Configs use Kafka's topic-level names (retention.ms,
+ * adopted with default configs, unless they are empty: an empty one is what a creation cut
+ * short leaves (the record comes last), and it is removed. Configs use Kafka's topic-level names (retention.ms,
  * segment.bytes, ...); the ones that drive storage map onto struct log_config. */
 #ifndef SL_BROKER_TOPICS_H
 #define SL_BROKER_TOPICS_H

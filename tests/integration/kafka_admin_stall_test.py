@@ -12,7 +12,8 @@ trip of either is the stall the big request caused. Cases:
 - Metadata v1 naming one topic 1,000,000 times: the answer lists it once (Kafka reads the
   names into a set);
 - CreateTopics, DeleteTopics and CreatePartitions naming a topic twice: one INVALID_REQUEST
-  "Duplicate topic name." result for it, nothing done, as Kafka's ControllerApis answers.
+  "Duplicate topic name." result for it, nothing done, as Kafka's ControllerApis answers;
+  ListOffsets v1 naming a partition twice: INVALID_REQUEST for each mention (KafkaApis).
 
 The bound is generous for a loaded CI machine (ADMIN_STALL_MAX_MS, default 100 ms; the Metadata
 request, whose 18 MB are decoded in one go, ADMIN_STALL_METADATA_MAX_MS, 400 ms); the figures
@@ -30,7 +31,7 @@ import harness  # noqa: E402
 import kafka_badinput_test as kb  # noqa: E402
 from kafka_badinput_test import i8, i16, i32, string, frame, header  # noqa: E402
 
-API_METADATA, API_CREATE_TOPICS, API_DELETE_TOPICS, API_CREATE_PARTITIONS = 3, 19, 20, 37
+API_LIST_OFFSETS, API_METADATA, API_CREATE_TOPICS, API_DELETE_TOPICS, API_CREATE_PARTITIONS = 2, 3, 19, 20, 37
 ERR_INVALID_REQUEST = 42
 STALL_MAX_MS = float(os.environ.get("ADMIN_STALL_MAX_MS", "100"))
 # Decoding one huge request is not sliced: 18 MB of Metadata names take ~100 ms here.
@@ -80,6 +81,22 @@ def parse_create_partitions_v1(body):
     r.i32()
     out = r.array(lambda: (r.string(), r.i16(), r.string()))
     r.end("CreatePartitions v1 response")
+    return out
+
+
+def list_offsets_v1(conn, topic, partitions):
+    """ListOffsets v1 of the latest offset: [(partition, error, offset)]."""
+    b = i32(-1) + i32(1) + string(topic) + i32(len(partitions))
+    for p in partitions:
+        b += i32(p) + struct.pack(">q", -1)
+    r = kb.Reader(conn.call(API_LIST_OFFSETS, 1, b))
+    out = []
+    for _ in range(r.i32()):
+        r.string()
+        for _ in range(r.i32()):
+            p, err, _ts, off = r.i32(), r.i16(), r.i64(), r.i64()
+            out.append((p, err, off))
+    r.end("ListOffsets v1 response")
     return out
 
 
@@ -267,6 +284,8 @@ def duplicates(ck, broker):
           "CreatePartitions naming a topic twice")
     ck.eq(metadata_of(c, b), [(b, 0, 1)], "the duplicated topic did not grow")
     ck.eq(metadata_of(c, other), [(other, 0, 3)], "the other topic grew")
+    ck.eq(list_offsets_v1(c, other, [0, 1, 0]), [(0, ERR_INVALID_REQUEST, -1), (1, 0, 0), (0, ERR_INVALID_REQUEST, -1)],
+          "ListOffsets naming a partition twice: INVALID_REQUEST for each mention, as Kafka")
     got = parse_delete_topics_v3(c.call(API_DELETE_TOPICS, 3, delete_topics_body([b, other, b])))
     ck.eq(sorted(got), sorted([(b, ERR_INVALID_REQUEST), (other, 0)]), "DeleteTopics naming a topic twice")
     ck.eq(metadata_of(c, b), [(b, 0, 1)], "the duplicated topic was not deleted")
