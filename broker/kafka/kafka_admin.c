@@ -196,8 +196,9 @@ static void admin_async_done(void *arg, sl_err err, struct topic *tp, const char
 }
 
 /* Names listed more than once, as Kafka's ControllerApis answers them: once each, with
- * INVALID_REQUEST "Duplicate topic name.", and none of their entries acted on. Returns the set
- * of every name with its count (caller frees). */
+ * INVALID_REQUEST "Duplicate topic name.", and none of their entries acted on. This counts
+ * every name (n of them, stride bytes apart from names; NULL when n is 0) into set (caller
+ * frees). */
 static void admin_names_count(struct kname_set *set, const struct kstr *names, size_t stride, int32_t n) {
     kname_set_init(set, (uint32_t)SL_MAX(n, 0));
     for (int32_t i = 0; i < n; i++) kname_set_add(set, *(const struct kstr *)((const char *)names + stride * (size_t)i));
@@ -321,7 +322,8 @@ sl_err kafka_handle_create_topics(struct kconn *kc, struct kreq *q, struct kr *r
     sl_err e = kafka_decode_create_topics(r, q->version, &kc->arena, &req);
     if (e) return e;
     struct kname_set names;
-    admin_names_count(&names, &req.topics[0].name, sizeof(req.topics[0]), req.topic_count);
+    admin_names_count(&names, req.topic_count > 0 ? &req.topics[0].name : NULL, sizeof(req.topics[0]),
+                      req.topic_count);
     struct admin_async *aa = admin_async_new(kc, q, (int32_t)names.count, req.validate_only, create_topics_answer);
     for (int32_t i = 0; i < req.topic_count; i++)
         if (kname_set_count(&names, req.topics[i].name) == 1) create_topic_start(kc, &req.topics[i], aa);
@@ -356,7 +358,7 @@ sl_err kafka_handle_delete_topics(struct kconn *kc, struct kreq *q, struct kr *r
     bool v6 = q->version >= 6;
     int32_t n = v6 ? req.topic_count : req.topic_name_count;
     struct kname_set names;
-    if (v6) admin_names_count(&names, &req.topics[0].name, sizeof(req.topics[0]), n);
+    if (v6) admin_names_count(&names, n > 0 ? &req.topics[0].name : NULL, sizeof(req.topics[0]), n);
     else admin_names_count(&names, req.topic_names, sizeof(req.topic_names[0]), n);
     resp.responses = kafka_alloc_array(&kc->arena, n, sizeof(*resp.responses));
     static const uint8_t zero_id[16];
@@ -430,7 +432,8 @@ sl_err kafka_handle_create_partitions(struct kconn *kc, struct kreq *q, struct k
     sl_err e = kafka_decode_create_partitions(r, q->version, &kc->arena, &req);
     if (e) return e;
     struct kname_set names;
-    admin_names_count(&names, &req.topics[0].name, sizeof(req.topics[0]), req.topic_count);
+    admin_names_count(&names, req.topic_count > 0 ? &req.topics[0].name : NULL, sizeof(req.topics[0]),
+                      req.topic_count);
     struct admin_async *aa =
         admin_async_new(kc, q, (int32_t)names.count, req.validate_only, create_partitions_answer);
     for (int32_t i = 0; i < req.topic_count; i++) {
