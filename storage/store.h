@@ -59,10 +59,11 @@ sl_err store_log_create_unsynced(struct store *st, const char *topic, int32_t pa
 /* Makes partitions [from, to) of topic durable in the directory tree without blocking the loop:
  * an fsync of each partition's directory (its first segment's name), then of the data
  * directory (the partitions' names), submitted through the loop, at most
- * STORE_DIR_SYNCS_INFLIGHT at once (one journal commit covers most of them on ext4). The caller
+ * STORE_DIR_SYNCS_INFLIGHT at once (one journal commit covers most of them on ext4; more in
+ * flight only adds io-wq threads competing with the loop for the cores). The caller
  * owns the struct until done runs, from a completion, with SL_OK or SL_IO (a directory that
  * could not be opened or synced; logged). */
-#define STORE_DIR_SYNCS_INFLIGHT 32
+#define STORE_DIR_SYNCS_INFLIGHT 8
 struct store_dir_sync;
 struct store_dir_sync_slot {
     struct io_op op;

@@ -769,7 +769,8 @@ static void topics_finish_deletions(struct topics *t) {
             for (uint32_t k = store_log_count(t->st); k > 0; k--) {
                 struct log *g = store_log_at(t->st, k - 1);
                 if (strcmp(store_log_topic(g), name) != 0) continue;
-                if (store_log_delete(t->st, g)) SL_WARN("%s: cannot remove a partition of deleted topic %s", t->dir, name);
+                if (store_log_delete(t->st, g))
+                    SL_WARN("%s: cannot remove a partition of deleted topic %s", t->dir, name);
                 gone++;
             }
         }
@@ -1043,7 +1044,9 @@ static void topics_job_synced(struct store_dir_sync *ds, sl_err err) {
     sl_err e = topic_save(t, tp);
     if (e) {
         tp->partition_count = j->kind == TOPICS_JOB_GROW ? old : tp->partition_count;
-        topics_job_fail(j, e, e == SL_NO_SPACE ? "no space left to store the topic record" : "storage error storing the topic record");
+        topics_job_fail(j, e,
+                        e == SL_NO_SPACE ? "no space left to store the topic record"
+                                         : "storage error storing the topic record");
         return;
     }
     topics_job_unlink(t, j);
@@ -1064,7 +1067,8 @@ static void topics_job_deleted(struct topics_job *j) {
     int kl = snprintf(key, sizeof(key), TOPIC_DELETING_PREFIX "%s", j->tp->name);
     kvlog_del(t->meta, key, (uint32_t)kl, topics_now_ms(t), NULL);
     topics_job_unlink(t, j);
-    SL_INFO("deleted topic %s: its %d partition director%s removed", j->tp->name, j->to, j->to == 1 ? "y is" : "ies are");
+    SL_INFO("deleted topic %s: its %d partition director%s removed", j->tp->name, j->to,
+            j->to == 1 ? "y is" : "ies are");
     topic_free(j->tp);
     free(j);
 }

@@ -201,7 +201,8 @@ static void admin_async_done(void *arg, sl_err err, struct topic *tp, const char
  * frees). */
 static void admin_names_count(struct kname_set *set, const struct kstr *names, size_t stride, int32_t n) {
     kname_set_init(set, (uint32_t)SL_MAX(n, 0));
-    for (int32_t i = 0; i < n; i++) kname_set_add(set, *(const struct kstr *)((const char *)names + stride * (size_t)i));
+    for (int32_t i = 0; i < n; i++)
+        kname_set_add(set, *(const struct kstr *)((const char *)names + stride * (size_t)i));
 }
 
 static void admin_duplicates_add(struct admin_async *aa, struct kname_set *set, struct kstr name) {
@@ -389,7 +390,8 @@ sl_err kafka_handle_delete_topics(struct kconn *kc, struct kreq *q, struct kr *r
         if (name.len < 0) res->name = kafka_arena_kstr(&kc->arena, tp->name);
         res->error_code = delete_topic(ks, tp);
         if (res->error_code == sl_err_kafka(SL_REASSIGNMENT_IN_PROGRESS))
-            res->error_message = kafka_kstr("partitions are being added to this topic: retry once that request has answered");
+            res->error_message =
+                kafka_kstr("partitions are being added to this topic: retry once that request has answered");
     }
     kname_set_free(&names);
     struct kw w, failed;
