@@ -3,7 +3,7 @@
  * line of key=value pairs for bench/run_nats.sh:
  *
  *   nats_load --port P [--host H] --mode pub|pubsub|queue|reqrep [--size N] [--seconds S]
- *             [--max-msgs M] [--window BYTES] [--pid SERVER_PID]
+ *             [--max-msgs M] [--window BYTES] [--pending N] [--pid SERVER_PID]
  *
  *   pub     1 publisher, no subscriber; pipelined PUBs in big writes; the time includes the
  *           final PING/PONG (the server has read everything).
@@ -13,6 +13,12 @@
  *   queue   1 publisher + 2 subscribers in one queue group (the rate counts both).
  *   reqrep  sequential request/reply: a responder connection answers each request; the
  *           requester sends one request and waits for its reply; p50/p99/p99.9 of the RTT.
+ *   jspub   JetStream async publish as nats.go's PublishAsync does it, without the client's
+ *           cost: (re)creates the work-queue stream BENCH (subjects BENCH.*, max_age 24 h,
+ *           file storage), then publishes with a reply subject, at most --pending (default 256)
+ *           messages without their PubAck; the rate counts PubAcks, and any PubAck carrying an
+ *           "error" fails the run. bench/run_js.sh runs it beside the nats.go figures, so the
+ *           table shows what the server can do when the client is not the bottleneck.
  *
  * With --pid, the server's CPU (utime+stime from /proc/PID/stat over the measured interval, % of
  * one core) and VmRSS at the end are reported too. Every wait is bounded; exit 1 on a protocol
@@ -47,6 +53,7 @@ static double seconds = 2.0;
 static uint64_t max_msgs = 30000000;
 static uint64_t window_bytes = 8u << 20;
 static int server_pid;
+static uint64_t js_pending = 256;
 
 static double now_s(void) {
     struct timespec ts;
@@ -75,6 +82,9 @@ struct nconn {
     size_t resp_len;
     char *out;            /* responder: a reply batch */
     size_t out_len, out_cap;
+    bool inspect;         /* jspub: read each MSG payload whole, count those carrying "error" */
+    _Atomic uint64_t errors;
+    char last_err[200];
 };
 
 static void write_all(int fd, const char *p, size_t n) {
@@ -143,6 +153,21 @@ static void parse(struct nconn *c) {
             if (nt < 3)
                 die("bad MSG line: %.80s", start);
             size_t n = strtoull(tok[nt - 1], NULL, 10);
+            if (c->inspect) { /* the payload is tiny (a PubAck): wait until it is all here */
+                if (n + 2 > RBUF / 2)
+                    die("%s", "reply too large");
+                if (c->len - pos < ll + n + 2)
+                    break;
+                const char *pl = nl + 1;
+                if (memmem(pl, n, "\"error\"", 7)) {
+                    if (!atomic_load(&c->errors))
+                        snprintf(c->last_err, sizeof c->last_err, "%.*s", (int)(n < 190 ? n : 190), pl);
+                    atomic_fetch_add_explicit(&c->errors, 1, memory_order_relaxed);
+                }
+                pos += ll + n + 2;
+                atomic_fetch_add_explicit(&c->msgs, 1, memory_order_release);
+                continue;
+            }
             if (c->want_reply && nt == 4) {
                 size_t rl = (size_t)(strchr(tok[2], ' ') - tok[2]);
                 if (rl >= sizeof c->reply)
@@ -426,6 +451,70 @@ static void run_reqrep(void) {
     report(n, el, c0, c1, extra);
 }
 
+/* One request on the API, its reply payload must not carry an error unless allow_err. */
+static void js_request(struct nconn *c, const char *subj, const char *body, bool allow_err) {
+    char hdr[256];
+    int h = snprintf(hdr, sizeof hdr, "PUB %s _INBOX.jsb.api %zu\r\n", subj, strlen(body));
+    uint64_t want = atomic_load(&c->msgs) + 1, errs = atomic_load(&c->errors);
+    write_all(c->fd, hdr, (size_t)h);
+    write_all(c->fd, body, strlen(body));
+    write_all(c->fd, "\r\n", 2);
+    double end = now_s() + 10;
+    while (atomic_load(&c->msgs) < want) {
+        if (now_s() > end || !read_some(c))
+            die("no reply to %s", subj);
+    }
+    if (!allow_err && atomic_load(&c->errors) != errs)
+        die("API error: %s", c->last_err);
+    atomic_store(&c->errors, errs);
+}
+
+static void run_jspub(void) {
+    struct nconn *c = nconnect();
+    c->inspect = true;
+    write_all(c->fd, "SUB _INBOX.jsb.* 1\r\n", 20);
+    flush_conn(c, 10);
+    js_request(c, "$JS.API.STREAM.DELETE.BENCH", "", true);
+    js_request(c, "$JS.API.STREAM.CREATE.BENCH",
+               "{\"name\":\"BENCH\",\"subjects\":[\"BENCH.*\"],\"retention\":\"workqueue\","
+               "\"max_age\":86400000000000,\"storage\":\"file\",\"num_replicas\":1}", false);
+    size_t wire, len;
+    char *batch = build_pubs("BENCH.pub _INBOX.jsb.ack", js_pending, &len, &wire);
+    pthread_t th;
+    pthread_create(&th, NULL, reader_main, c);
+    uint64_t base = atomic_load(&c->msgs), sent = 0;
+#define ACKED() (atomic_load_explicit(&c->msgs, memory_order_acquire) - base)
+    uint64_t c0 = proc_ticks();
+    double t0 = now_s(), end = t0 + seconds;
+    /* Refill the window as soon as a slot is free, all free slots in one write, as nats.go's
+     * PublishAsync unblocks on each PubAck and its flusher coalesces what was published. */
+    while (sent < max_msgs && now_s() < end) {
+        uint64_t free_slots = js_pending - (sent - ACKED());
+        if (free_slots == 0) {
+            struct timespec ts = {0, 2000};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        write_all(c->fd, batch, free_slots * wire);
+        sent += free_slots;
+    }
+    double drain_end = now_s() + 20;
+    while (ACKED() < sent) {
+        if (now_s() > drain_end)
+            die("%s", "PubAcks missing");
+        struct timespec ts = {0, 20000};
+        nanosleep(&ts, NULL);
+    }
+    double el = now_s() - t0;
+    uint64_t c1 = proc_ticks();
+    if (atomic_load(&c->errors))
+        die("PubAck error: %s", c->last_err);
+    char extra[64];
+    snprintf(extra, sizeof extra, " pending=%" PRIu64, js_pending);
+    report(ACKED(), el, c0, c1, extra);
+#undef ACKED
+}
+
 int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -445,6 +534,8 @@ int main(int argc, char **argv) {
             max_msgs = strtoull(v, NULL, 10);
         else if (!strcmp(a, "--window"))
             window_bytes = strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--pending"))
+            js_pending = strtoull(v, NULL, 10);
         else if (!strcmp(a, "--pid"))
             server_pid = atoi(v);
         else
@@ -462,6 +553,8 @@ int main(int argc, char **argv) {
         run_fanout(2, "q");
     else if (!strcmp(mode, "reqrep"))
         run_reqrep();
+    else if (!strcmp(mode, "jspub"))
+        run_jspub();
     else
         die("unknown mode %s", mode);
     fflush(stdout);

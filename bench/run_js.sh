@@ -8,6 +8,9 @@
 #   consume  pull-consume a backlog of JBENCH_COUNT messages, 128 B and 1 KiB
 #   pubsub   publish and consume at once (two connections), 128 B
 #   e2e      10 k msgs/s, latency publish -> push consumer, p50/p99/p99.9, 128 B
+#   rawpub   the pub row's load from bench/nats_load.c (jspub: the same stream, 256 PubAcks
+#            outstanding, no client library), to show the server's own ceiling: nats.go's
+#            publisher takes about a core at ~300 k msgs/s here, which bounds the pub row
 # Each row runs on every server, JBENCH_REPS times (default 3) interleaved; the table shows
 # medians, the server's CPU over the measured interval (utime+stime from /proc, % of one core)
 # and its VmRSS at the end. Then the issue's targets with PASS/MISS:
@@ -35,8 +38,9 @@ if ! command -v go >/dev/null || [[ ! -d $gocode/src/github.com/nats-io/nats.go 
 fi
 
 cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build_dir" -j2 --target sluice-server >/dev/null
+cmake --build "$build_dir" -j2 --target sluice-server sl_nats_load >/dev/null
 server="$build_dir/sluice-server"
+raw_load="$build_dir/bench/sl_nats_load"
 
 rm -rf "$data_root"
 mkdir -p "$data_root/gopath/src/sluice_js_bench" "$data_root/nats" "$data_root/group" "$data_root/none"
@@ -89,7 +93,7 @@ for sp in "$nport:$nats_pid" "$gport:$group_pid" "$nonep:$none_pid"; do
     fi
 done
 
-rows=("pub 128" "pub 1024" "consume 128" "consume 1024" "pubsub 128" "e2e 128")
+rows=("pub 128" "pub 1024" "consume 128" "consume 1024" "pubsub 128" "e2e 128" "rawpub 128")
 results="$data_root/results.txt"
 : >"$results"
 ok=1
@@ -103,6 +107,19 @@ for rep in $(seq "$reps"); do
             group) port=$gport pid=$group_pid ;;
             none) port=$nonep pid=$none_pid ;;
             esac
+            if [[ $1 == rawpub ]]; then
+                if line=$(timeout 120 "$raw_load" --port "$port" --mode jspub --size "$2" --seconds "$secs" \
+                        --pid "$pid" 2>"$data_root/err.txt"); then
+                    line="RESULT mode=rawpub $(tr ' ' '\n' <<<"$line" | grep -E '^(msgs_s|cpu_pct|rss_kb)=' |
+                        sed 's/^msgs_s=/rate=/' | tr '\n' ' ')"
+                    echo "server=$srv rep=$rep size=$2 ${line#RESULT }" >>"$results"
+                else
+                    echo "run_js: $srv $1 $2 failed: $(tail -2 "$data_root/err.txt" | tr '\n' ' ')" >&2
+                    echo "server=$srv rep=$rep mode=$1 size=$2 failed=1" >>"$results"
+                    ok=0
+                fi
+                continue
+            fi
             if line=$(timeout 120 "$load" -url "nats://127.0.0.1:$port" -mode "$1" -size "$2" \
                     -seconds "$secs" -count "$count" -rate 10000 -pid "$pid" 2>"$data_root/err.txt" |
                     grep '^RESULT'); then
@@ -145,11 +162,12 @@ def sz(s):
     return "%d KiB" % (s // 1024) if s >= 1024 else "%d B" % s
 
 names = {"pub": "async publish (256 pending)", "consume": "pull consume, AckExplicit, batch 256",
-         "pubsub": "publish + consume at once"}
+         "pubsub": "publish + consume at once", "rawpub": "async publish, raw generator (nats_load jspub)"}
 print("| row | nats-server msgs/s | CPU % | RSS MB | Sluice group msgs/s | CPU % | RSS MB | group / nats | "
       "Sluice none msgs/s | CPU % | none / nats |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-for mode, size in (("pub", 128), ("pub", 1024), ("consume", 128), ("consume", 1024), ("pubsub", 128)):
+for mode, size in (("pub", 128), ("pub", 1024), ("consume", 128), ("consume", 1024), ("pubsub", 128),
+                   ("rawpub", 128)):
     n, g, z = (med(mode, size, s, "rate") for s in ("nats", "group", "none"))
     rn, rg = med(mode, size, "nats", "rss_kb"), med(mode, size, "group", "rss_kb")
     print("| %s %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (

@@ -105,6 +105,7 @@ static const struct cfg_key cfg_keys[] = {
     CFG_KEY("preallocate_bytes", NULL, NULL, CFG_SIZE, log.preallocate_bytes, 0),
     CFG_KEY("open_files_max", NULL, NULL, CFG_COUNT, open_files_max, 0),
     CFG_KEY("retention_check_ms", NULL, NULL, CFG_MS, retention_check_ms, 0),
+    CFG_KEY("cleaner_buffer_bytes", NULL, NULL, CFG_SIZE, cleaner_buffer_bytes, 0),
     CFG_FLAG("help", CFG_HELP),
     CFG_FLAG("version", CFG_VERSION),
 };
@@ -168,6 +169,7 @@ void sl_config_defaults(struct sl_config *c) {
     log_config_defaults(&c->log);
     c->open_files_max = 1024;
     c->retention_check_ms = 300000;
+    c->cleaner_buffer_bytes = 32ull << 20;
 }
 
 /* ---- keys ---------------------------------------------------------------------------------- */
@@ -672,7 +674,7 @@ int sl_config_validate(const struct sl_config *c, char *err, size_t err_len) {
         {"write_deadline", c->write_deadline_ms}, {"max_pending", c->max_pending_bytes},
         {"max_pending_total", c->max_pending_total_bytes},
         {"max_request_bytes", c->max_request_bytes}, {"open_files_max", c->open_files_max},
-        {"retention_check_ms", c->retention_check_ms},
+        {"retention_check_ms", c->retention_check_ms}, {"cleaner_buffer_bytes", c->cleaner_buffer_bytes},
     };
     for (size_t i = 0; i < SL_ARRAY_LEN(at_least_one); i++)
         if (at_least_one[i].value == 0)

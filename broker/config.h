@@ -81,6 +81,7 @@ struct sl_config {
     struct log_config log;                       /* storage: log_config_defaults() */
     uint32_t open_files_max;                     /* sealed-segment fd cache, 1024 */
     uint32_t retention_check_ms;                 /* 300000, Kafka's log.retention.check.interval.ms */
+    uint64_t cleaner_buffer_bytes;               /* the log cleaner's key map, 32 MiB (24 bytes a key) */
 };
 
 void sl_config_defaults(struct sl_config *c);

@@ -191,6 +191,7 @@ static int broker_store_open(struct broker *b) {
     store_options_defaults(&opts);
     opts.open_files_max = b->cfg.open_files_max;
     opts.retention_check_ms = b->cfg.retention_check_ms;
+    opts.cleaner_buffer_bytes = b->cfg.cleaner_buffer_bytes;
     errno = 0;
     sl_err e = store_open(&b->store, &b->loop, b->cfg.data_dir, &b->cfg.log, &opts);
     if (e != SL_OK && errno == EMFILE) {

@@ -38,15 +38,31 @@ sl_err kafka_batch_header_read(const uint8_t *p, size_t avail, struct kafka_batc
     return SL_OK;
 }
 
-sl_err kafka_batch_check(const uint8_t *p, size_t len, struct kafka_batch_header *h) {
-    struct kafka_batch_header local;
-    if (!h) h = &local;
+static sl_err kafka_batch_check_frame(const uint8_t *p, size_t len, struct kafka_batch_header *h) {
     sl_err e = kafka_batch_header_read(p, len, h);
     if (e) return e;
     if ((size_t)h->batch_length + KAFKA_BATCH_LOG_OVERHEAD != len) return SL_CORRUPT;
     if (crc32c(0, p + KAFKA_BATCH_CRC_START, len - KAFKA_BATCH_CRC_START) != h->crc) return SL_CORRUPT;
-    if (h->record_count < 1 || h->last_offset_delta != h->record_count - 1) return SL_INVALID_RECORD;
     if (kafka_batch_compression(h) > KAFKA_COMPRESSION_ZSTD) return SL_INVALID_RECORD;
+    return SL_OK;
+}
+
+sl_err kafka_batch_check(const uint8_t *p, size_t len, struct kafka_batch_header *h) {
+    struct kafka_batch_header local;
+    if (!h) h = &local;
+    sl_err e = kafka_batch_check_frame(p, len, h);
+    if (e) return e;
+    if (h->record_count < 1 || h->last_offset_delta != h->record_count - 1) return SL_INVALID_RECORD;
+    return SL_OK;
+}
+
+sl_err kafka_batch_check_log(const uint8_t *p, size_t len, struct kafka_batch_header *h) {
+    struct kafka_batch_header local;
+    if (!h) h = &local;
+    sl_err e = kafka_batch_check_frame(p, len, h);
+    if (e) return e;
+    if (h->record_count < 0 || h->last_offset_delta < 0 || h->record_count > h->last_offset_delta + 1)
+        return SL_INVALID_RECORD;
     return SL_OK;
 }
 

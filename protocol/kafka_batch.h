@@ -68,6 +68,11 @@ sl_err kafka_batch_header_read(const uint8_t *p, size_t avail, struct kafka_batc
  * Sluice's never do. Records themselves are not walked. h may be NULL. */
 sl_err kafka_batch_check(const uint8_t *p, size_t len, struct kafka_batch_header *h);
 
+/* kafka_batch_check for a batch read back from a log, which compaction may have thinned: the
+ * same framing, CRC and codec checks, but record_count may be anything from 0 (every record
+ * cleaned away, the batch kept for its offsets) to last_offset_delta + 1. */
+sl_err kafka_batch_check_log(const uint8_t *p, size_t len, struct kafka_batch_header *h);
+
 /* Rewrites bytes 0..7; the CRC does not cover them, so the batch stays valid. */
 void kafka_batch_set_base_offset(uint8_t *p, int64_t base_offset);
 

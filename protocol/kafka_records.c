@@ -322,6 +322,7 @@ static inline const uint8_t *bytes_get(const uint8_t *p, const uint8_t *end, boo
 sl_err kafka_records_open(struct kafka_records_iter *it, const uint8_t *batch, uint32_t len,
                           struct kafka_records_scratch *scratch) {
     memset(it, 0, sizeof *it);
+    it->last_delta = -1;
     it->err = SL_CORRUPT;
     sl_err e = kafka_batch_header_read(batch, len, &it->h);
     if (e == SL_OK && (size_t)it->h.batch_length + KAFKA_BATCH_LOG_OVERHEAD != len) e = SL_CORRUPT;
@@ -354,7 +355,7 @@ sl_err kafka_records_open(struct kafka_records_iter *it, const uint8_t *batch, u
 /* One record at it->p, per DefaultRecord.readFrom; false on any malformed field. Inlined into
  * both the iterator and kafka_records_validate's loop, the produce path's per-record cost. */
 static inline __attribute__((always_inline)) bool record_read(struct kafka_records_iter *it,
-                                                              struct kafka_records_rec *rec) {
+                                                              struct kafka_records_rec *rec, bool strict) {
     const uint8_t *p = it->p;
     int32_t len;
     p = varint32_get(p, it->end, &len);
@@ -372,7 +373,13 @@ static inline __attribute__((always_inline)) bool record_read(struct kafka_recor
         struct kafka_bytes k, v;
         if (!(p = bytes_get(p, end, false, &k)) || !(p = bytes_get(p, end, true, &v))) return false;
     }
-    if (p != end || rec->offset_delta != it->index) return false;
+    if (p != end) return false;
+    /* A producer's deltas are 0, 1, 2...; a compacted batch keeps its survivors' deltas: they
+     * only have to rise, within lastOffsetDelta. */
+    if (strict ? rec->offset_delta != it->index
+               : (rec->offset_delta <= it->last_delta || rec->offset_delta > it->h.last_offset_delta))
+        return false;
+    it->last_delta = rec->offset_delta;
     rec->headers.len = (uint32_t)(end - rec->headers.p);
     rec->offset = add_wrap(it->h.base_offset, rec->offset_delta);
     rec->timestamp = (it->h.attributes & KAFKA_ATTR_LOG_APPEND_TIME) ? it->h.max_timestamp
@@ -388,7 +395,7 @@ sl_err kafka_records_next(struct kafka_records_iter *it, struct kafka_records_re
         if (it->p != it->end) it->err = SL_INVALID_RECORD;
         return it->err ? it->err : SL_NOT_FOUND;
     }
-    if (it->p == it->end || !record_read(it, rec)) {
+    if (it->p == it->end || !record_read(it, rec, false)) {
         it->err = SL_INVALID_RECORD;
         return it->err;
     }
@@ -410,6 +417,15 @@ bool kafka_records_header_next(struct kafka_records_header_iter *hi, struct kafk
     return true;
 }
 
+sl_err kafka_records_all_keyed(const uint8_t *batch, uint32_t len, struct kafka_records_scratch *scratch) {
+    struct kafka_records_iter it;
+    struct kafka_records_rec rec;
+    sl_err e = kafka_records_open(&it, batch, len, scratch);
+    while (!e && (e = kafka_records_next(&it, &rec)) == SL_OK)
+        if (rec.key.len < 0) return SL_INVALID_RECORD;
+    return e == SL_NOT_FOUND ? SL_OK : e;
+}
+
 sl_err kafka_records_validate(const uint8_t *batch, uint32_t len, struct kafka_records_scratch *scratch) {
     struct kafka_batch_header h;
     sl_err e = kafka_batch_check(batch, len, &h);
@@ -424,6 +440,42 @@ sl_err kafka_records_validate(const uint8_t *batch, uint32_t len, struct kafka_r
     /* kafka_records_next's walk, without its per-call state checks: recordsCount records, each
      * one well formed, then nothing left over. */
     for (; it.index < it.h.record_count; it.index++)
-        if (it.p == it.end || !record_read(&it, &rec)) return SL_INVALID_RECORD;
+        if (it.p == it.end || !record_read(&it, &rec, true)) return SL_INVALID_RECORD;
     return it.p == it.end ? SL_OK : SL_INVALID_RECORD;
+}
+
+sl_err kafka_records_filter(const uint8_t *batch, uint32_t len, struct kafka_records_scratch *scratch,
+                            bool (*keep)(void *ctx, const struct kafka_records_rec *rec), void *ctx,
+                            uint8_t *out, size_t cap, uint32_t *out_len, int32_t *kept) {
+    struct kafka_records_iter it;
+    sl_err e = kafka_records_open(&it, batch, len, scratch);
+    if (e) return e;
+    if (cap < KAFKA_BATCH_HEADER_BYTES) return SL_INVALID_ARG;
+    size_t at = KAFKA_BATCH_HEADER_BYTES;
+    int32_t n = 0;
+    for (;;) {
+        const uint8_t *from = it.p;
+        struct kafka_records_rec rec;
+        e = kafka_records_next(&it, &rec);
+        if (e == SL_NOT_FOUND) break;
+        if (e) return e;
+        if (!keep(ctx, &rec)) continue;
+        size_t rl = (size_t)(it.p - from);
+        if (at + rl > cap) return SL_TOO_LARGE;
+        memcpy(out + at, from, rl); /* the record's bytes verbatim: its deltas stay valid */
+        at += rl;
+        n++;
+    }
+    /* The header as it was, except: uncompressed (the survivors are written plain), the new
+     * count and length, and the CRC over it all. Offsets, timestamps and the producer's id,
+     * epoch and sequence stay, as Kafka's cleaner keeps them. */
+    memcpy(out, batch, KAFKA_BATCH_HEADER_BYTES);
+    uint16_t attr = (uint16_t)((uint16_t)it.h.attributes & ~(uint16_t)KAFKA_ATTR_COMPRESSION_MASK);
+    sl_store_be16(out + 21, attr);
+    sl_store_be32(out + 57, (uint32_t)n);
+    sl_store_be32(out + 8, (uint32_t)(at - KAFKA_BATCH_LOG_OVERHEAD));
+    kafka_batch_update_crc(out, at);
+    *out_len = (uint32_t)at;
+    *kept = n;
+    return SL_OK;
 }

@@ -84,6 +84,7 @@ struct kafka_records_iter {
     struct kafka_batch_header h;
     const uint8_t *p, *end; /* the (decompressed) records section */
     int32_t index;          /* records returned so far */
+    int32_t last_delta;     /* the last record's offset delta (-1 before the first) */
     sl_err err;             /* sticky: a failed walk keeps failing */
 };
 
@@ -94,7 +95,9 @@ sl_err kafka_records_open(struct kafka_records_iter *it, const uint8_t *batch, u
                           struct kafka_records_scratch *scratch);
 
 /* SL_OK with *rec filled; SL_NOT_FOUND once recordsCount records were read and the section is
- * used up exactly; an error as above otherwise, and from then on. */
+ * used up exactly; an error as above otherwise, and from then on. Unlike a produced batch's
+ * check, the walk accepts offset deltas with gaps (rising, at most lastOffsetDelta): batches
+ * read back from a compacted log have them. */
 sl_err kafka_records_next(struct kafka_records_iter *it, struct kafka_records_rec *rec);
 
 /* The whole check of a produced batch: kafka_batch_check (header, length, CRC-32C, count and
@@ -103,5 +106,19 @@ sl_err kafka_records_next(struct kafka_records_iter *it, struct kafka_records_re
  * timestamp window check (message.timestamp.*.max.ms against now) and transactions are left to
  * the caller: the first needs a clock, the second producer state. SL_OK or the first error. */
 sl_err kafka_records_validate(const uint8_t *batch, uint32_t len, struct kafka_records_scratch *scratch);
+
+/* A compacted topic's rule (Kafka's LogValidator): every record has a key, else
+ * SL_INVALID_RECORD; a walk error as above. */
+sl_err kafka_records_all_keyed(const uint8_t *batch, uint32_t len, struct kafka_records_scratch *scratch);
+
+/* Log compaction's rewrite of one batch: writes into out (cap bytes) the batch holding only
+ * the records keep() accepts, in order, byte for byte, uncompressed; the header keeps its
+ * offsets (so survivors keep theirs), timestamps, producer id, epoch and sequence, and flags
+ * other than the codec; count, length and CRC are recomputed. *kept == 0 gives an empty batch
+ * that still spans the original offsets. SL_TOO_LARGE if out is too small (the survivors of a
+ * compressed batch take up to its decompressed size plus the header), or the walk's error. */
+sl_err kafka_records_filter(const uint8_t *batch, uint32_t len, struct kafka_records_scratch *scratch,
+                            bool (*keep)(void *ctx, const struct kafka_records_rec *rec), void *ctx,
+                            uint8_t *out, size_t cap, uint32_t *out_len, int32_t *kept);
 
 #endif

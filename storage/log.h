@@ -36,6 +36,13 @@ struct log_config {
     uint32_t group_commit_ms;       /* GROUP: 0 = every loop turn, else at most one sync per N ms */
     uint64_t preallocate_bytes;     /* file space allocated ahead of the write head (zeroed for
                                        GROUP and APPEND, where fdatasync on zeroed blocks is cheaper) */
+    /* Compaction (storage/compact.h): cleanup.policy has compact. Time and size retention are
+     * retention_ms and retention_bytes (-1 for a policy without delete). */
+    bool compact;
+    double min_cleanable_ratio;     /* min.cleanable.dirty.ratio, 0.5 */
+    int64_t min_compaction_lag_ms;  /* 0 */
+    int64_t max_compaction_lag_ms;  /* INT64_MAX */
+    int64_t delete_retention_ms;    /* how long a tombstone outlives its key's older values: 1 day */
 };
 
 void log_config_defaults(struct log_config *c);

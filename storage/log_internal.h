@@ -84,6 +84,10 @@ struct log {
      * replaced by an empty one once no I/O of the log is in flight (retention.c). */
     bool drain_pending;
     uint64_t last_append_ms; /* monotonic: a small drained log waits for a quiet moment */
+    /* Compaction (compact.c): offsets below clean_upto were mapped by a finished pass (in
+     * memory: after a restart the whole log is dirty once); cleaning while a pass runs. */
+    int64_t clean_upto;
+    bool cleaning;
 };
 
 static inline struct seg *log_active(const struct log *g) { return g->segs[g->seg_count - 1]; }

@@ -81,6 +81,12 @@ void seg_delete(struct seg *s) {
     if (s->refs == 0) seg_free(s);
 }
 
+void seg_retire(struct seg *s) {
+    s->deleted = true;
+    s->log = NULL;
+    if (s->refs == 0) seg_free(s);
+}
+
 void seg_free(struct seg *s) {
     SL_ASSERT(s->refs == 0);
     seg_close_fd(s);

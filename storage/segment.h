@@ -76,6 +76,9 @@ void seg_ref(struct seg *s);
 void seg_unref(struct seg *s);
 /* Unlinks the files and detaches the segment from its log; frees it now if unreferenced. */
 void seg_delete(struct seg *s);
+/* Detaches a segment whose file was replaced under its name (log compaction's swap): like
+ * seg_delete, but nothing is unlinked; readers keep the old file through its open fd. */
+void seg_retire(struct seg *s);
 /* Frees a segment that no span references (log close). */
 void seg_free(struct seg *s);
 

@@ -11,6 +11,7 @@
 
 #include "base/base.h"
 #include "base/logging.h"
+#include "storage/compact.h"
 #include "storage/store_internal.h"
 
 struct store {
@@ -37,6 +38,7 @@ struct store {
     struct loop_timer drain_timer; /* a small drained log waits for a quiet moment (retention.c) */
     struct store_stats stats;
     struct io_op cancel_op;
+    struct cleaner *cleaner; /* compacted logs' cleaner thread (compact.c) */
     struct wbuf *pool;       /* spare write buffers */
     uint64_t pool_bytes;
 };
@@ -76,9 +78,11 @@ void store_wbuf_put(struct store *st, struct wbuf *b) {
 void store_options_defaults(struct store_options *o) {
     o->open_files_max = 1024;
     o->retention_check_ms = 300000;
+    o->cleaner_buffer_bytes = 32ull << 20;
 }
 
 struct loop *store_loop(const struct store *st) { return st->loop; }
+struct cleaner *store_cleaner(const struct store *st) { return st->cleaner; }
 const struct store_stats *store_get_stats(const struct store *st) { return &st->stats; }
 struct store_stats *store_stats_mut(struct store *st) { return &st->stats; }
 uint32_t store_log_count(const struct store *st) { return st->log_count; }
@@ -161,6 +165,7 @@ static void store_before_sleep(void *arg, struct loop_time now) {
         store_retention_run(st, now.wall_ms); /* retention compares record times: wall */
         st->last_retention_ms = now.mono_ms;
     }
+    cleaner_tick(st->cleaner, now.wall_ms, now.mono_ms);
 }
 
 static bool store_topic_valid(const char *t) {
@@ -316,6 +321,8 @@ sl_err store_open(struct store **out, struct loop *l, const char *data_dir,
     }
     closedir(d);
     st->stats.fresh = !st->stats.clean && st->log_count == 0;
+    if (st->opts.cleaner_buffer_bytes == 0) st->opts.cleaner_buffer_bytes = 32ull << 20;
+    st->cleaner = cleaner_new(st, st->opts.cleaner_buffer_bytes);
     loop_add_before_sleep(l, store_before_sleep, st);
     *out = st;
     if (e) {
@@ -504,6 +511,7 @@ static void store_log_remove(struct store *st, struct log *g) {
 }
 
 sl_err store_log_delete(struct store *st, struct log *g) {
+    cleaner_forget_log(st->cleaner, g);
     store_log_quiesce(st, g);
     store_log_remove(st, g);
     char cmd_dir[4200];
@@ -525,6 +533,7 @@ sl_err store_log_delete(struct store *st, struct log *g) {
  * error). Trimming or indexing can fail on a full disk without putting any data in doubt: then
  * *degraded, the marker is not written, and the next start scans instead of trusting. */
 static sl_err store_log_close(struct store *st, struct log *g, bool *degraded) {
+    cleaner_forget_log(st->cleaner, g);
     store_log_quiesce(st, g);
     log_save_start(g);
     sl_err e = g->werr;
@@ -554,6 +563,8 @@ static sl_err store_log_close(struct store *st, struct log *g, bool *degraded) {
 sl_err store_close(struct store *st) {
     sl_err result = SL_OK;
     loop_timer_del(st->loop, &st->drain_timer);
+    cleaner_free(st->cleaner); /* a pass in progress is dropped: its segments stay as they were */
+    st->cleaner = NULL;
     bool degraded = false;
     for (uint32_t i = 0; i < st->log_count; i++) {
         sl_err e = store_log_close(st, st->logs[i], &degraded);

@@ -33,6 +33,7 @@ struct store_stats {
 struct store_options {
     uint32_t open_files_max;      /* sealed segments' fds kept open (LRU); active ones are extra */
     uint32_t retention_check_ms;  /* how often the hook runs retention */
+    uint64_t cleaner_buffer_bytes; /* the log cleaner's key map (storage/compact.h) */
 };
 
 void store_options_defaults(struct store_options *o);
@@ -98,6 +99,8 @@ struct store_stats *store_stats_mut(struct store *st);
 
 struct loop *store_loop(const struct store *st);
 
+/* The store's log cleaner (storage/compact.h). */
+struct cleaner *store_cleaner(const struct store *st);
 /* Runs retention on every log now (the hook also runs it every retention_check_ms). */
 void store_retention_run(struct store *st, uint64_t now_ms);
 

@@ -169,10 +169,17 @@ static void partition_wait_fired(struct log_waiter *w, sl_err err) {
  * whose records are garbage would otherwise be stored and choke every consumer. This also
  * runs the header, length and CRC32C checks, on the bytes as the client sent them. */
 static sl_err partition_check_records(struct partition *p, const uint8_t *batch, uint32_t len) {
-    if (p->records_scratch) return kafka_records_validate(batch, len, p->records_scratch);
+    /* A compacted topic keeps the newest record per key: a record without one has no place in
+     * it ("Compacted topic cannot accept message without key", INVALID_RECORD). */
+    bool keyed = log_get_config(p->log)->compact;
+    if (p->records_scratch) {
+        sl_err e = kafka_records_validate(batch, len, p->records_scratch);
+        return !e && keyed ? kafka_records_all_keyed(batch, len, p->records_scratch) : e;
+    }
     struct kafka_records_scratch own;
     kafka_records_scratch_init(&own, 0);
     sl_err e = kafka_records_validate(batch, len, &own);
+    if (!e && keyed) e = kafka_records_all_keyed(batch, len, &own);
     kafka_records_scratch_free(&own);
     return e;
 }

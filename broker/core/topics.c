@@ -117,8 +117,8 @@ struct cfg_def {
 
 #define LONG_MAX_S "9223372036854775807"
 static const struct cfg_def cfg_defs[] = {
-    /* compact is Kafka's other policy; Sluice has no compaction of topics yet. */
-    {"cleanup.policy", CFG_LIST, 0, 0, "delete", "delete", TYPE_LIST},
+    /* compact: storage/compact.h; without delete, time and size retention are off. */
+    {"cleanup.policy", CFG_LIST, 0, 0, "delete|compact", "delete", TYPE_LIST},
     {"compression.type", CFG_CHOICE, 0, 0, "producer|uncompressed|gzip|snappy|lz4|zstd", "producer", TYPE_STRING},
     {"delete.retention.ms", CFG_LONG, 0, INT64_MAX, NULL, "86400000", TYPE_LONG},
     {"file.delete.delay.ms", CFG_LONG, 0, INT64_MAX, NULL, "60000", TYPE_LONG},
@@ -271,9 +271,8 @@ sl_err topics_config_check(const char *key, const char *value, const char **why)
             size_t n = strcspn(p, ",");
             size_t t = n;
             while (t && p[t - 1] == ' ') t--;
-            if (t == 7 && !strncmp(p, "compact", 7))
-                return cfg_refuse(why, key, value, "compaction is not supported by this broker (only delete)");
-            if (!cfg_choice_in(d->choices, p, t)) return cfg_refuse(why, key, value, "must be a list of: delete");
+            if (!cfg_choice_in(d->choices, p, t))
+                return cfg_refuse(why, key, value, "String must be one of: compact, delete");
             if (!p[n]) return SL_OK;
             p += n + 1;
         }
@@ -318,6 +317,63 @@ sl_err topics_config_check(const char *key, const char *value, const char **why)
 }
 
 /* The effective storage config: the broker defaults, then the topic's overrides. */
+/* Whether the comma-separated list holds item (spaces around items ignored). */
+static bool cfg_list_has(const char *list, const char *item) {
+    size_t il = strlen(item);
+    for (const char *p = list;;) {
+        while (*p == ' ') p++;
+        size_t n = strcspn(p, ",");
+        size_t t = n;
+        while (t && p[t - 1] == ' ') t--;
+        if (t == il && !strncmp(p, item, il)) return true;
+        if (!p[n]) return false;
+        p += n + 1;
+    }
+}
+
+sl_err topics_config_list_op(const struct topic *tp, const char *key, const char *value, bool append, char *out,
+                             size_t cap, const char **why) {
+    const struct cfg_def *d = cfg_find(key);
+    if (!d || d->type != TYPE_LIST) {
+        snprintf(cfg_why, sizeof(cfg_why), "Config value %s is not allowed for config key: %.200s",
+                 append ? "append" : "subtract", key);
+        *why = cfg_why;
+        return SL_INVALID_CONFIG;
+    }
+    const char *cur = topic_config_value(tp, key);
+    if (!cur) cur = d->fixed_default ? d->fixed_default : "";
+    size_t n = 0;
+    out[0] = 0;
+    /* Kafka: APPEND adds the values the list lacks, SUBTRACT removes those it has. */
+    for (int pass = 0; pass < 2; pass++) {
+        const char *src = pass == 0 ? cur : (append ? value : "");
+        for (const char *p = src; *p;) {
+            while (*p == ' ') p++;
+            size_t l = strcspn(p, ",");
+            size_t t = l;
+            while (t && p[t - 1] == ' ') t--;
+            char item[256];
+            if (t && t < sizeof(item)) {
+                memcpy(item, p, t);
+                item[t] = 0;
+                bool drop = !append && cfg_list_has(value, item);
+                bool dup = n && cfg_list_has(out, item);
+                if (!drop && !dup) {
+                    int w = snprintf(out + n, cap - n, "%s%s", n ? "," : "", item);
+                    if (w < 0 || (size_t)w >= cap - n) {
+                        *why = "the list is too long";
+                        return SL_INVALID_CONFIG;
+                    }
+                    n += (size_t)w;
+                }
+            }
+            p += l;
+            if (*p == ',') p++;
+        }
+    }
+    return SL_OK;
+}
+
 static void topic_apply(struct topics *t, struct topic *tp) {
     struct log_config c = t->defaults;
     for (uint32_t i = 0; i < tp->override_count; i++) {
@@ -330,11 +386,20 @@ static void topic_apply(struct topics *t, struct topic *tp) {
         else if (!strcmp(k, "segment.ms")) c.segment_ms = n;
         else if (!strcmp(k, "max.message.bytes")) c.batch_bytes_max = (uint32_t)n;
         else if (!strcmp(k, "index.interval.bytes")) c.index_interval_bytes = (uint32_t)n;
+        else if (!strcmp(k, "delete.retention.ms")) c.delete_retention_ms = n;
+        else if (!strcmp(k, "min.compaction.lag.ms")) c.min_compaction_lag_ms = n;
+        else if (!strcmp(k, "max.compaction.lag.ms")) c.max_compaction_lag_ms = n;
+        else if (!strcmp(k, "min.cleanable.dirty.ratio")) c.min_cleanable_ratio = strtod(v, NULL);
         else if (!strcmp(k, "flush.messages") && n == 1) c.durability = LOG_DURABILITY_APPEND;
         else if (!strcmp(k, "flush.ms") && n < 60000 && c.durability == LOG_DURABILITY_NONE) {
             c.durability = LOG_DURABILITY_GROUP;
             c.group_commit_ms = (uint32_t)n;
         }
+    }
+    const char *cp = topic_config_value(tp, "cleanup.policy");
+    if (cp) {
+        c.compact = cfg_list_has(cp, "compact");
+        if (!cfg_list_has(cp, "delete")) c.retention_ms = c.retention_bytes = -1;
     }
     tp->cfg = c;
     const char *ts = topic_config_value(tp, "message.timestamp.type");

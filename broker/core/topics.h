@@ -19,6 +19,7 @@
 #define SL_BROKER_TOPICS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "protocol/errors.h"
@@ -152,6 +153,11 @@ void topics_set_partitions_max(struct topics *t, uint32_t partitions_max);
 /* Partitions open now plus those being made (internal logs included). */
 uint32_t topics_partitions_used(const struct topics *t);
 /* Sets (value non-NULL) or removes (NULL) one override, then persists and applies it. */
+/* IncrementalAlterConfigs APPEND (append true) or SUBTRACT on a list config: the new value of
+ * key for tp, from its current one (or its default) and value, into out. SL_INVALID_CONFIG for
+ * a key that is not a list. */
+sl_err topics_config_list_op(const struct topic *tp, const char *key, const char *value, bool append, char *out,
+                             size_t cap, const char **why);
 sl_err topics_set_config(struct topics *t, struct topic *tp, const char *key, const char *value,
                          const char **why);
 /* Replaces every override (AlterConfigs' semantics). */

@@ -14,6 +14,7 @@
 #include "broker/core/partition.h"
 #include "broker/core/topics.h"
 #include "storage/log.h"
+#include "storage/compact.h"
 #include "storage/store.h"
 
 double http_process_cpu_seconds(void) {
@@ -115,6 +116,19 @@ void http_metrics_storage(struct prom *p, struct store *st) {
     prom_u64(p, "sluice_disk_written_bytes_total", NULL, s->bytes_written);
     prom_family(p, "sluice_disk_io_errors_total", "counter", "Failed segment writes and syncs.");
     prom_u64(p, "sluice_disk_io_errors_total", NULL, s->io_errors);
+    const struct cleaner_stats *cs = cleaner_get_stats(store_cleaner(st));
+    prom_family(p, "sluice_cleaner_passes_total", "counter", "Log cleaner passes that swapped cleaned segments in.");
+    prom_u64(p, "sluice_cleaner_passes_total", NULL, cs->passes);
+    prom_family(p, "sluice_cleaner_read_bytes_total", "counter", "Bytes of sealed segments the cleaner rewrote.");
+    prom_u64(p, "sluice_cleaner_read_bytes_total", NULL, cs->bytes_read);
+    prom_family(p, "sluice_cleaner_reclaimed_bytes_total", "counter", "Bytes the cleaner's rewrites freed.");
+    prom_u64(p, "sluice_cleaner_reclaimed_bytes_total", NULL, cs->bytes_reclaimed);
+    prom_family(p, "sluice_cleaner_removed_records_total", "counter",
+                "Records the cleaner removed (older values of their keys, expired tombstones).");
+    prom_u64(p, "sluice_cleaner_removed_records_total", NULL, cs->records_removed);
+    prom_family(p, "sluice_cleaner_partial_passes_total", "counter",
+                "Passes whose key map (cleaner_buffer_bytes) filled before the end of the dirty section.");
+    prom_u64(p, "sluice_cleaner_partial_passes_total", NULL, cs->partial_passes);
 
     static const struct {
         const char *name, *type, *help;
@@ -138,6 +152,15 @@ void http_metrics_storage(struct prom *p, struct store *st) {
                                  : log_written_offset(g);
             prom_u64(p, fam[f].name, labels, v < 0 ? 0 : (uint64_t)v);
         }
+    }
+    prom_family(p, "sluice_log_dirty_ratio", "gauge",
+                "Compacted partitions: sealed bytes not yet cleaned over all sealed bytes.");
+    for (uint32_t i = 0; i < n; i++) {
+        struct log *g = store_log_at(st, i);
+        if (!log_get_config(g)->compact) continue;
+        snprintf(part, sizeof(part), "%d", store_log_partition(g));
+        prom_labels(labels, sizeof(labels), "topic", store_log_topic(g), "partition", part, NULL);
+        prom_double(p, "sluice_log_dirty_ratio", labels, cleaner_dirty_ratio(g));
     }
 }
 

@@ -760,6 +760,8 @@ sl_err kafka_handle_alter_configs(struct kconn *kc, struct kreq *q, struct kr *r
 
 #define INCREMENTAL_SET 0
 #define INCREMENTAL_DELETE 1
+#define INCREMENTAL_APPEND 2
+#define INCREMENTAL_SUBTRACT 3
 
 sl_err kafka_handle_incremental_alter_configs(struct kconn *kc, struct kreq *q, struct kr *r) {
     struct kafka_incremental_alter_configs_req req;
@@ -781,22 +783,32 @@ sl_err kafka_handle_incremental_alter_configs(struct kconn *kc, struct kreq *q, 
         if (!tp) continue;
         const char *why = NULL;
         e = SL_OK;
-        /* Check every operation first, so a request applies whole or not at all. */
+        /* Each operation as the value it sets (NULL: back to the default); APPEND and SUBTRACT
+         * work on list configs from their current value. Every one is checked first, so a
+         * request applies whole or not at all. */
+        const char **vals = karena_alloc(a, sizeof(char *) * (size_t)SL_MAX(n, 1));
         for (int32_t j = 0; j < rr->config_count && !e; j++) {
             const struct kafka_incremental_alter_configs_config *c = &rr->configs[j];
             const char *key = kafka_arena_cstr(a, c->name);
-            if (c->config_operation != INCREMENTAL_SET && c->config_operation != INCREMENTAL_DELETE) {
+            if (!key) key = "";
+            vals[j] = NULL;
+            if (c->config_operation == INCREMENTAL_SET) {
+                vals[j] = kafka_arena_cstr(a, c->value);
+            } else if (c->config_operation == INCREMENTAL_APPEND || c->config_operation == INCREMENTAL_SUBTRACT) {
+                const char *v = kafka_arena_cstr(a, c->value);
+                char *out = karena_alloc(a, 1024);
+                e = topics_config_list_op(tp, key, v ? v : "", c->config_operation == INCREMENTAL_APPEND, out, 1024,
+                                          &why);
+                vals[j] = out;
+            } else if (c->config_operation != INCREMENTAL_DELETE) {
                 e = SL_INVALID_CONFIG;
-                why = "only SET and DELETE apply to these (non-list) configs";
-            } else {
-                e = topics_config_check(key ? key : "", c->config_operation == INCREMENTAL_SET ? kafka_arena_cstr(a, c->value) : NULL,
-                                        &why);
+                why = "unknown config operation";
             }
+            if (!e) e = topics_config_check(key, vals[j], &why);
         }
         for (int32_t j = 0; j < rr->config_count && !e && !req.validate_only; j++) {
             const struct kafka_incremental_alter_configs_config *c = &rr->configs[j];
-            e = topics_set_config(kc->ks->topics, tp, kafka_arena_cstr(a, c->name),
-                                  c->config_operation == INCREMENTAL_SET ? kafka_arena_cstr(a, c->value) : NULL, &why);
+            e = topics_set_config(kc->ks->topics, tp, kafka_arena_cstr(a, c->name), vals[j], &why);
         }
         res->error_code = (int16_t)sl_err_kafka(e);
         if (e) res->error_message = why_kstr(a, why);

@@ -10,7 +10,7 @@ encoders of kafka_badinput_test.py).
 - OffsetCommit metadata with NUL and 0xff bytes comes back byte for byte from OffsetFetch, also
   after 12,000 more commits (the offsets log compacts), a clean restart and a kill -9.
 - Every standard Kafka topic config: created with values, described with value, source and
-  is_default; bad values refused with INVALID_CONFIG and Kafka's wording; cleanup.policy=compact
+  is_default; bad values refused with INVALID_CONFIG and Kafka's wording; a cleanup.policy outside [delete, compact]
   still refused; IncrementalAlterConfigs v0 SET/DELETE of them, and its refusals.
 - DescribeConfigs BROKER lists Kafka's broker config names with Sluice's values (read-only,
   STATIC_BROKER_CONFIG when set by flag); AlterConfigs BROKER answers INVALID_REQUEST "Cannot
@@ -247,7 +247,7 @@ def topic_configs(ck, broker):
            ("min.cleanable.dirty.ratio", "2", "Value must be between 0 and 1"),
            ("preallocate", "maybe", "Expected value to be either true or false"),
            ("message.timestamp.type", "Now", "String must be one of"),
-           ("cleanup.policy", "compact", "compaction is not supported"),
+           ("cleanup.policy", "compact,sometimes", "String must be one of: compact, delete"),
            ("no.such.config", "1", "Unknown topic config name: no.such.config")]
     # One request, several refusals: each keeps its own message.
     names = [harness.unique("cfg-bad") for _ in bad]

@@ -117,8 +117,8 @@ START_TEST(kafka_config_checks) {
     static const struct {
         const char *key, *good, *bad, *why;
     } rows[] = {
-        {"cleanup.policy", "delete", "compact", "compaction is not supported"},
-        {"cleanup.policy", " delete ", "delete,nope", "must be a list of: delete"},
+        {"cleanup.policy", "compact", "compacted", "String must be one of: compact, delete"},
+        {"cleanup.policy", " delete , compact", "delete,nope", "String must be one of: compact, delete"},
         {"compression.type", "zstd", "brotli", "String must be one of: producer,uncompressed,gzip,snappy,lz4,zstd"},
         {"delete.retention.ms", "0", "-1", "Value must be at least 0"},
         {"file.delete.delay.ms", "60000", "x", "Not a number of type LONG"},
@@ -210,6 +210,45 @@ START_TEST(sluice_configs) {
     ck_assert(get(&r, "wq")->group_workqueue);
     ck_assert(!get(&r, "plain")->group_workqueue);
     ck_assert_str_eq(topic_config_value(get(&r, "plain"), "sluice.dlq.stream"), "DEAD");
+    reg_close(&r);
+    t_rmdir(r.f.dir);
+}
+END_TEST
+
+/* cleanup.policy reaches the log's config; APPEND/SUBTRACT work on the list as Kafka's do. */
+START_TEST(cleanup_policy_and_list_ops) {
+    struct reg r;
+    snprintf(r.f.dir, sizeof(r.f.dir), "%s", t_tmpdir());
+    reg_open(&r);
+    const char *why = NULL;
+    struct topic *tp;
+    ck_assert_int_eq(topics_create(r.t, "c", 1, 1, NULL, NULL, 0, false, &tp, &why), SL_OK);
+    ck_assert(!tp->cfg.compact);
+    ck_assert_int_ge(tp->cfg.retention_ms, 0);
+    char out[256];
+    ck_assert_int_eq(topics_config_list_op(tp, "cleanup.policy", "compact", true, out, sizeof(out), &why), SL_OK);
+    ck_assert_str_eq(out, "delete,compact");
+    ck_assert_int_eq(topics_set_config(r.t, tp, "cleanup.policy", out, &why), SL_OK);
+    ck_assert(tp->cfg.compact);
+    ck_assert_int_ge(tp->cfg.retention_ms, 0);
+    ck_assert_int_eq(topics_config_list_op(tp, "cleanup.policy", "compact", true, out, sizeof(out), &why), SL_OK);
+    ck_assert_str_eq(out, "delete,compact"); /* already there: nothing added */
+    ck_assert_int_eq(topics_config_list_op(tp, "cleanup.policy", "delete", false, out, sizeof(out), &why), SL_OK);
+    ck_assert_str_eq(out, "compact");
+    ck_assert_int_eq(topics_set_config(r.t, tp, "cleanup.policy", out, &why), SL_OK);
+    ck_assert(tp->cfg.compact);
+    ck_assert_int_eq(tp->cfg.retention_ms, -1); /* compact alone: no time or size retention */
+    ck_assert_int_eq(tp->cfg.retention_bytes, -1);
+    ck_assert(log_get_config(partition_log(tp->parts[0]))->compact);
+    ck_assert_int_eq(topics_set_config(r.t, tp, "min.cleanable.dirty.ratio", "0.1", &why), SL_OK);
+    ck_assert_int_eq(topics_set_config(r.t, tp, "delete.retention.ms", "5000", &why), SL_OK);
+    ck_assert(tp->cfg.min_cleanable_ratio > 0.09 && tp->cfg.min_cleanable_ratio < 0.11);
+    ck_assert_int_eq(tp->cfg.delete_retention_ms, 5000);
+    ck_assert_int_eq(topics_config_list_op(tp, "retention.ms", "1", true, out, sizeof(out), &why), SL_INVALID_CONFIG);
+    ck_assert_ptr_nonnull(strstr(why, "append is not allowed for config key: retention.ms"));
+    reg_close(&r);
+    reg_open(&r);
+    ck_assert(get(&r, "c")->cfg.compact);
     reg_close(&r);
     t_rmdir(r.f.dir);
 }
@@ -673,6 +712,7 @@ static Suite *topics_suite(void) {
     tcase_add_test(tc, sliced_creation_is_all_or_nothing);
     tcase_add_test(tc, partitions_past_the_limit_are_refused);
     tcase_add_test(tc, sluice_configs);
+    tcase_add_test(tc, cleanup_policy_and_list_ops);
     tcase_add_test(tc, replay_after_clean_stop);
     tcase_add_test(tc, replay_after_kill_9);
     tcase_add_test(tc, legacy_topics_and_cluster_are_imported);
