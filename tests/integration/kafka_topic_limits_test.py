@@ -10,9 +10,8 @@
 - kill -9 while a CreateTopics of 10,000 partitions is under way, at three random delays (two
   in a Debug build) and once after it answered: after the restart the topic either has all
   10,000 partitions (in Metadata and on disk) or does not exist at all (no partition directory
-  left), and the broker
-  answers. A topic that survived is deleted before the next round, and that deletion may be
-  cut short by the next kill: the restart finishes it.
+  left), and the broker answers. A topic that survived is deleted before the next round, and
+  that deletion may be cut short by the next kill: the restart finishes it.
 """
 import os
 import random
