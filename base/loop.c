@@ -121,6 +121,7 @@ void loop_timer_add(struct loop *l, struct loop_timer *t, uint64_t deadline_ms) 
         l->timers = sl_xrealloc(l->timers, l->timer_cap * sizeof(*l->timers));
     }
     t->deadline_ms = deadline_ms;
+    t->seq = ++l->timer_seq;
     loop_heap_set(l, l->timer_count, t);
     l->timer_count++;
     loop_heap_up(l, l->timer_count - 1);
@@ -130,7 +131,11 @@ void loop_timer_add(struct loop *l, struct loop_timer *t, uint64_t deadline_ms) 
 static uint32_t loop_fire_timers(struct loop *l) {
     uint32_t fired = 0;
     uint64_t now = l->mono_ms;
-    while (l->timer_count && l->timers[0]->deadline_ms <= now && fired < 100000) {
+    /* Timers armed from here on (a callback re-arming itself for now: work done in slices)
+     * wait for the next turn, so the I/O that came in meanwhile is served first. */
+    uint64_t armed_before = l->timer_seq;
+    while (l->timer_count && l->timers[0]->deadline_ms <= now && l->timers[0]->seq <= armed_before &&
+           fired < 100000) {
         struct loop_timer *t = l->timers[0];
         loop_timer_del(l, t);
         t->fire(t, now);

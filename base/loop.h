@@ -42,6 +42,7 @@ typedef void (*loop_hook_fn)(void *arg, struct loop_time now);
 struct loop_timer {
     void (*fire)(struct loop_timer *t, uint64_t mono_ms);
     uint64_t deadline_ms;
+    uint64_t seq;        /* when it was armed: one armed while timers fire waits for the next turn */
     uint32_t heap_index; /* position in the heap + 1; 0 when not armed */
 };
 
@@ -56,6 +57,7 @@ struct loop {
     uint32_t hook_count;
     struct loop_timer **timers; /* binary min-heap on deadline_ms */
     uint32_t timer_count, timer_cap;
+    uint64_t timer_seq;         /* timers armed so far */
     struct {
         loop_hook_fn fn;
         void *arg;

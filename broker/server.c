@@ -46,6 +46,25 @@ static void broker_raise_nofile(void) {
     SL_DEBUG("open files limit raised from %llu to %llu", soft, hard);
 }
 
+/* Descriptors the broker keeps for itself whatever the partitions: the ring, listeners, the
+ * signalfd, the internal logs, stdio, and the transient ones (index files, directory syncs). */
+#define BROKER_FDS_OWN 64
+
+/* How many partitions the open files limit allows. Every partition holds its active segment
+ * open for as long as it exists, so partitions are refused past this (POLICY_VIOLATION) rather
+ * than failing on EMFILE halfway, or leaving a data directory a restart cannot open. Reserved
+ * besides: the sealed segments kept open (open_files_max) and the connections
+ * (max_connections), each at most a quarter of the limit, so neither starves the other. */
+static uint32_t broker_partitions_max(const struct sl_config *cfg) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 0;
+    uint64_t limit = rl.rlim_cur;
+    uint64_t reserve = BROKER_FDS_OWN + SL_MIN((uint64_t)cfg->open_files_max, limit / 4) +
+                       SL_MIN((uint64_t)cfg->max_connections, limit / 4);
+    uint64_t max = limit > reserve + 1 ? limit - reserve : 1;
+    return (uint32_t)SL_MIN(max, (uint64_t)UINT32_MAX);
+}
+
 static int broker_signals_block(struct broker *b) {
     sigset_t mask;
     sigemptyset(&mask);
@@ -173,7 +192,17 @@ static int broker_store_open(struct broker *b) {
     opts.open_files_max = b->cfg.open_files_max;
     opts.retention_check_ms = b->cfg.retention_check_ms;
     opts.cleaner_buffer_bytes = b->cfg.cleaner_buffer_bytes;
+    errno = 0;
     sl_err e = store_open(&b->store, &b->loop, b->cfg.data_dir, &b->cfg.log, &opts);
+    if (e != SL_OK && errno == EMFILE) {
+        struct rlimit rl = {0, 0};
+        getrlimit(RLIMIT_NOFILE, &rl);
+        SL_ERROR("cannot open the data directory %s: it holds more partitions than the open files limit "
+                 "(ulimit -n %llu) lets the broker keep open, one file each: raise the limit",
+                 b->cfg.data_dir, (unsigned long long)rl.rlim_cur);
+        b->store = NULL;
+        return -1;
+    }
     if (e != SL_OK) {
         SL_ERROR("cannot open the data directory %s: %s", b->cfg.data_dir, sl_err_str(e));
         b->store = NULL;
@@ -208,6 +237,16 @@ int broker_start(struct broker *b, const struct sl_config *cfg) {
     }
     if (b->streams) streams_set_dlq_default(b->streams, b->cfg.jetstream_dlq);
     if (kafka_server_start(&b->kafka, &b->cfg, &b->loop, b->store, b->topics) != 0) goto fail_streams;
+    /* After the internal logs opened (committed offsets), before any request. */
+    uint32_t partitions_max = broker_partitions_max(&b->cfg);
+    topics_set_partitions_max(b->topics, partitions_max);
+    if (partitions_max && topics_partitions_used(b->topics) > partitions_max)
+        SL_WARN("the data directory holds %u partitions, more than the %u the open files limit allows with room "
+                "for connections: new partitions are refused until the limit is raised (ulimit -n)",
+                topics_partitions_used(b->topics), partitions_max);
+    else if (partitions_max)
+        SL_INFO("partitions: %u open, at most %u (from the open files limit)", topics_partitions_used(b->topics),
+                partitions_max);
     b->kafka_running = true;
     b->kafka.ls.out_total = &b->out_total; /* before the loop runs: no connection yet */
     if (nats_server_start(&b->nats, &b->cfg, &b->loop) != 0) goto fail_kafka;

@@ -23,6 +23,7 @@
     X(OFFSET_OUT_OF_RANGE, 1, "offset out of range", NULL)                                                \
     X(CORRUPT, 2, "record batch is corrupt (bad CRC32C, magic or length)", NULL)                          \
     X(NO_PARTITION, 3, "unknown topic or partition", NULL)                                                \
+    X(LEADER_NOT_AVAILABLE, 5, "the topic is being created", NULL)                                        \
     X(TOO_LARGE, 10, "record batch larger than the maximum batch size", NULL)                             \
     X(IO, 56, "storage I/O error", NULL)                                                                  \
     X(NO_SPACE, 56, "no space left on the storage device (retriable)", NULL)                              \
@@ -38,6 +39,8 @@
     X(INVALID_REPLICATION, 38, "replication factor must be 1 or -1 on a single broker", NULL)             \
     X(INVALID_CONFIG, 40, "invalid or unsupported configuration", NULL)                                   \
     X(INVALID_REQUEST, 42, "malformed or invalid request", NULL)                                          \
+    X(POLICY_VIOLATION, 44, "refused by the broker's limits", NULL)                                       \
+    X(REASSIGNMENT_IN_PROGRESS, 60, "the topic's partitions are being changed", NULL)                     \
     X(OUT_OF_ORDER_SEQUENCE, 45, "out of order producer sequence number", NULL)                           \
     X(DUPLICATE_SEQUENCE, 46, "duplicate producer sequence number", NULL)                                 \
     X(INVALID_PRODUCER_EPOCH, 47, "producer epoch is older than the current one", NULL)                   \

@@ -51,20 +51,44 @@ static void write_records(struct kw *w, bool flex, struct kstr records) {
  * Metadata
  * ========================================================================================== */
 
+static void metadata_read_req_topic(struct kr *r, int16_t version, bool flex, struct kafka_metadata_topic *t) {
+    memset(t->topic_id, 0, sizeof(t->topic_id));
+    if (version >= 10) kr_uuid(r, t->topic_id);      /* TopicId: v10+ */
+    t->name = kafka_read_str(r, flex, version >= 10); /* Name: nullableVersions 10+ */
+    kr_tags(r, flex);
+}
+
+static bool metadata_req_topic_eq(const struct kafka_metadata_topic *a, const struct kafka_metadata_topic *b) {
+    return a->name.len == b->name.len && !memcmp(a->topic_id, b->topic_id, 16) &&
+           (a->name.len <= 0 || !memcmp(a->name.p, b->name.p, (size_t)a->name.len));
+}
+
 sl_err kafka_decode_metadata(struct kr *r, int16_t version, struct karena *a,
                              struct kafka_metadata_req *out) {
     memset(out, 0, sizeof(*out));
     out->allow_auto_topic_creation = true;
     if (!kafka_api_supported(KAFKA_METADATA, version)) return SL_INVALID_ARG;
     bool flex = kafka_api_flexible(KAFKA_METADATA, version);
-    /* Topics: nullableVersions 1+ */
-    out->topic_count = kafka_read_array(r, flex, version >= 1, MIN_METADATA_TOPIC);
+    /* Topics: nullableVersions 1+. An entry equal to the one before it (name and id) is
+     * decoded once: Kafka reads the names into a set anyway, and a request naming one topic a
+     * million times then costs a walk, not a million entries. A first pass counts what is
+     * kept, so the array is sized by it. */
+    int32_t n = kafka_read_array(r, flex, version >= 1, MIN_METADATA_TOPIC);
+    struct kr first = *r;
+    struct kafka_metadata_topic prev, cur;
+    int32_t kept = 0;
+    for (int32_t i = 0; i < n && !first.err; i++) {
+        metadata_read_req_topic(&first, version, flex, &cur);
+        if (!i || !metadata_req_topic_eq(&prev, &cur)) kept++;
+        prev = cur;
+    }
+    out->topic_count = n < 0 ? n : kept;
     out->topics = kafka_alloc_array(a, out->topic_count, sizeof(*out->topics));
-    for (int32_t i = 0; i < out->topic_count && !r->err; i++) {
-        struct kafka_metadata_topic *t = &out->topics[i];
-        if (version >= 10) kr_uuid(r, t->topic_id);      /* TopicId: v10+ */
-        t->name = kafka_read_str(r, flex, version >= 10); /* Name: nullableVersions 10+ */
-        kr_tags(r, flex);
+    for (int32_t i = 0, k = 0; i < n && !r->err; i++) {
+        metadata_read_req_topic(r, version, flex, &cur);
+        if (i && metadata_req_topic_eq(&prev, &cur)) continue;
+        prev = cur;
+        if (k < out->topic_count) out->topics[k++] = cur;
     }
     /* v0 has no null array: there an empty list asks for every topic. */
     out->all_topics = version == 0 ? out->topic_count == 0 : out->topic_count < 0;

@@ -47,6 +47,7 @@ struct log {
     char *dir;
     char *topic;
     int32_t partition;
+    struct log *hash_next; /* the store's lookup by topic and partition */
     struct log_config cfg;
 
     struct seg **segs; /* oldest first; the last is the active segment */

@@ -214,8 +214,10 @@ static sl_err recovery_open_active(struct log *g, struct seg *s, bool clean,
     } else {
         e = recovery_scan_segment(g, s, rep);
         if (e) return e;
-        /* What survived a crash in the page cache is made durable before anyone relies on it. */
-        if (fdatasync(s->fd) != 0) return SL_IO;
+        /* What survived a crash in the page cache is made durable before anyone relies on it.
+         * An empty segment holds nothing to make durable: skipping it spares a journal commit
+         * per partition when thousands of new, empty ones are found after a crash. */
+        if (s->size_bytes > 0 && fdatasync(s->fd) != 0) return SL_IO;
     }
     /* Appends follow, so its index files go stale: a crash must find none and scan. */
     index_remove_files(s->stem);

@@ -52,6 +52,39 @@ sl_err store_log_create(struct store *st, const char *topic, int32_t partition,
                         const struct log_config *cfg, struct log **out);
 void store_create_begin(struct store *st);
 void store_create_end(struct store *st);
+/* store_log_create without any directory sync: the caller runs store_sync_dirs before it
+ * relies on the partition. */
+sl_err store_log_create_unsynced(struct store *st, const char *topic, int32_t partition,
+                                 const struct log_config *cfg, struct log **out);
+
+/* Makes partitions [from, to) of topic durable in the directory tree without blocking the loop:
+ * an fsync of each partition's directory (its first segment's name), then of the data
+ * directory (the partitions' names), submitted through the loop, at most
+ * STORE_DIR_SYNCS_INFLIGHT at once (one journal commit covers most of them on ext4; more in
+ * flight only adds io-wq threads competing with the loop for the cores). The caller
+ * owns the struct until done runs, from a completion, with SL_OK or SL_IO (a directory that
+ * could not be opened or synced; logged). */
+#define STORE_DIR_SYNCS_INFLIGHT 8
+struct store_dir_sync;
+struct store_dir_sync_slot {
+    struct io_op op;
+    int fd;
+    struct store_dir_sync *ds;
+};
+struct store_dir_sync {
+    struct store *st;
+    char topic[STORE_TOPIC_NAME_MAX + 1];
+    int32_t next, to;
+    uint32_t inflight;
+    bool data_dir_submitted;
+    sl_err err;
+    void (*done)(struct store_dir_sync *ds, sl_err err);
+    struct store_dir_sync_slot slots[STORE_DIR_SYNCS_INFLIGHT];
+};
+void store_sync_dirs(struct store *st, struct store_dir_sync *ds, const char *topic, int32_t from, int32_t to,
+                     void (*done)(struct store_dir_sync *ds, sl_err err));
+/* True while a store_sync_dirs has fsyncs in flight (shutdown waits for them). */
+bool store_dir_sync_busy(const struct store_dir_sync *ds);
 /* Closes the log and removes its directory. */
 sl_err store_log_delete(struct store *st, struct log *g);
 

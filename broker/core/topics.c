@@ -52,7 +52,44 @@ struct topics {
     struct loop_timer reconcile_timer;
     void (*delete_hook)(void *arg, struct topic *tp);
     void *delete_hook_arg;
+    struct topics_job *jobs;  /* creations, growths and deletions under way, in slices */
+    uint32_t partitions_max;  /* partitions the open files limit allows (topics_set_partitions_max) */
 };
+
+/* A change of many partitions, done a slice per loop turn so other clients never wait long:
+ * CREATE makes a new topic's partitions (the topic enters the registry, and its record the
+ * metadata log, only once every partition exists and their directories are synced), GROW adds
+ * partitions [from, to) the same way (the count moves at the end), DELETE removes the
+ * partitions of a topic already gone from the registry and from the metadata log. */
+enum topics_job_kind { TOPICS_JOB_CREATE, TOPICS_JOB_GROW, TOPICS_JOB_DELETE };
+struct topics_job {
+    struct topics *t;
+    enum topics_job_kind kind;
+    struct topic *tp;
+    int32_t from, to, next; /* partitions [from, to); next: the next one to make or remove */
+    bool syncing;
+    struct store_dir_sync sync;
+    struct loop_timer timer;
+    topics_done_fn done;
+    void *arg;
+    struct topics_job *next_job;
+};
+
+/* A slice: at most this long, and at most this many partitions (a fake clock stands still
+ * within a turn). Making one partition costs ~50-100 us here (mkdir, create, open). */
+#define TOPICS_SLICE_US 2000
+#define TOPICS_SLICE_MAX 256
+/* A deletion of at most this many partitions is done at once (well under a slice). */
+#define TOPICS_DELETE_AT_ONCE_MAX 16
+/* The metadata-log key of a deletion under way: "deleting/<name>" (value: the partition
+ * count). Written in one batch with the topic record's tombstone and removed once the last
+ * partition directory is gone, so a start after a crash finishes the deletion instead of
+ * adopting what is left. */
+#define TOPIC_DELETING_PREFIX "deleting/"
+
+static void topics_jobs_stop(struct topics *t);
+static struct topics_job *topics_job_find(const struct topics *t, const char *name, int32_t len);
+static void topics_job_finish_now(struct topics_job *j);
 
 /* The topic-level configs: every standard Kafka one (TopicConfig) plus Sluice's own, checked
  * as Kafka's LogConfig checks them. The storage ones change struct log_config (topic_apply);
@@ -452,7 +489,8 @@ static void topics_unlink(struct topics *t, struct topic *tp) {
 
 /* Closes the partitions still attached (saving their producer state) and frees the topic. */
 static void topic_free(struct topic *tp) {
-    for (int32_t p = 0; tp->parts && p < tp->partition_count; p++) partition_close(tp->parts[p]);
+    for (int32_t p = 0; tp->parts && p < tp->partition_count; p++)
+        if (tp->parts[p]) partition_close(tp->parts[p]);
     for (uint32_t i = 0; i < tp->subject_count; i++) free(tp->subjects[i]);
     free(tp->stream_rec);
     free(tp->parts);
@@ -717,6 +755,7 @@ static sl_err topics_import_legacy(struct topics *t) {
 /* Partition directories with no topic file become topics with default configs. */
 static sl_err topics_adopt(struct topics *t) {
     bool adopted = false;
+    uint32_t removed = 0;
     for (uint32_t i = 0; i < store_log_count(t->st); i++) {
         struct log *g = store_log_at(t->st, i);
         const char *name = store_log_topic(g);
@@ -724,6 +763,15 @@ static sl_err topics_adopt(struct topics *t) {
         if (!strcmp(name, OFFSETS_TOPIC) || !strcmp(name, TOPICS_METADATA_TOPIC)) continue;
         struct topic *tp = topics_get(t, name, (int32_t)strlen(name));
         int32_t p = store_log_partition(g);
+        if ((!tp || p >= tp->partition_count) && log_end_offset(g) == 0) {
+            /* No record names it and it never held a record: what a creation cut short by a
+             * crash leaves (its record comes last). Removed, so a creation is all or nothing. */
+            SL_DEBUG("%s-%d: an empty partition without a topic record: removed", name, p);
+            if (store_log_delete(t->st, g)) SL_WARN("%s: cannot remove an empty leftover partition", t->dir);
+            removed++;
+            i--;
+            continue;
+        }
         if (!tp) {
             tp = topic_new(name, (int32_t)strlen(name));
             topic_new_id(tp->id);
@@ -739,6 +787,9 @@ static sl_err topics_adopt(struct topics *t) {
         if (!tp->parts[p]) tp->parts[p] = topics_partition_new(t, g);
         SL_ASSERT(partition_log(tp->parts[p]) == g);
     }
+    if (removed)
+        SL_WARN("removed %u empty partition director%s that no topic record names (creations cut short)",
+                removed, removed == 1 ? "y" : "ies");
     for (uint32_t i = 0; i < t->count; i++) {
         struct topic *tp = t->order[i];
         for (int32_t p = 0; p < tp->partition_count; p++) {
@@ -750,6 +801,52 @@ static sl_err topics_adopt(struct topics *t) {
         if (adopted) topic_save(t, tp);
     }
     return SL_OK;
+}
+
+/* Deletions a crash cut short: their markers are still in the metadata log, and whatever
+ * directories are left go now, before adoption could bring them back. */
+struct topics_marks {
+    char **names;
+    uint32_t n, cap;
+};
+
+static void topics_collect_deleting(void *arg, const uint8_t *key, uint32_t key_len, const uint8_t *value,
+                                    uint32_t value_len) {
+    struct topics_marks *m = arg;
+    size_t pl = strlen(TOPIC_DELETING_PREFIX);
+    (void)value;
+    (void)value_len;
+    if (key_len <= pl || key_len - pl > STORE_TOPIC_NAME_MAX || memcmp(key, TOPIC_DELETING_PREFIX, pl)) return;
+    if (m->n == m->cap) m->names = sl_xrealloc(m->names, (m->cap = m->cap ? m->cap * 2 : 4) * sizeof(*m->names));
+    char *name = sl_xmalloc(key_len - pl + 1);
+    memcpy(name, key + pl, key_len - pl);
+    name[key_len - pl] = 0;
+    m->names[m->n++] = name;
+}
+
+static void topics_finish_deletions(struct topics *t) {
+    struct topics_marks m = {0};
+    kvlog_foreach(t->meta, topics_collect_deleting, &m);
+    for (uint32_t i = 0; i < m.n; i++) {
+        const char *name = m.names[i];
+        uint32_t gone = 0;
+        if (!topics_get(t, name, (int32_t)strlen(name))) {
+            for (uint32_t k = store_log_count(t->st); k > 0; k--) {
+                struct log *g = store_log_at(t->st, k - 1);
+                if (strcmp(store_log_topic(g), name) != 0) continue;
+                if (store_log_delete(t->st, g))
+                    SL_WARN("%s: cannot remove a partition of deleted topic %s", t->dir, name);
+                gone++;
+            }
+        }
+        char key[STORE_TOPIC_NAME_MAX + sizeof(TOPIC_DELETING_PREFIX)];
+        int kl = snprintf(key, sizeof(key), TOPIC_DELETING_PREFIX "%s", name);
+        kvlog_del(t->meta, key, (uint32_t)kl, topics_now_ms(t), NULL);
+        SL_WARN("finished deleting topic %s, cut short by a crash: %u partition director%s removed", name, gone,
+                gone == 1 ? "y" : "ies");
+        free(m.names[i]);
+    }
+    free(m.names);
 }
 
 /* ---- a failed metadata write ----------------------------------------------------------------
@@ -784,6 +881,8 @@ static void topics_reconcile_one(struct topics *t, const char *name) {
         return;
     }
     if (!tp) {
+        struct topics_job *j = topics_job_find(t, name, name_len);
+        if (j && j->kind == TOPICS_JOB_DELETE) topics_job_finish_now(j);
         topic_apply(t, rec);
         sl_err e = topic_attach(t, rec, 0, rec->partition_count);
         if (e) {
@@ -893,6 +992,7 @@ sl_err topics_open(struct topics **out, struct store *st, const char *data_dir,
         t->reconcile_timer.fire = topics_reconcile_fire;
         kvlog_set_undo_hook(t->meta, topics_undone, t);
     }
+    if (!e) topics_finish_deletions(t);
     if (!e) e = topics_adopt(t);
     if (e) {
         topics_close(t);
@@ -903,6 +1003,7 @@ sl_err topics_open(struct topics **out, struct store *st, const char *data_dir,
 }
 
 void topics_close(struct topics *t) {
+    topics_jobs_stop(t);
     if (t->meta) {
         /* Failures still to come must find the registry: settle them first. */
         kvlog_flush(t->meta);
@@ -924,9 +1025,217 @@ struct kvlog *topics_metadata(const struct topics *t) { return t->meta; }
 
 void topics_wait_durable(struct topics *t, struct log_waiter *w) { kvlog_wait(t->meta, w); }
 
-sl_err topics_create(struct topics *t, const char *name, int32_t name_len, int32_t partitions,
-                     const char *const *keys, const char *const *values, uint32_t config_count,
-                     bool validate_only, struct topic **out, const char **why) {
+/* ---- sliced creations, growths and deletions ------------------------------------------------ */
+
+static struct topics_job *topics_job_find(const struct topics *t, const char *name, int32_t len) {
+    for (struct topics_job *j = t->jobs; j; j = j->next_job)
+        if ((int32_t)strlen(j->tp->name) == len && !memcmp(j->tp->name, name, (size_t)len)) return j;
+    return NULL;
+}
+
+bool topics_creating(const struct topics *t, const char *name, int32_t name_len) {
+    const struct topics_job *j = name_len >= 0 ? topics_job_find(t, name, name_len) : NULL;
+    return j && j->kind == TOPICS_JOB_CREATE;
+}
+
+void topics_set_partitions_max(struct topics *t, uint32_t partitions_max) { t->partitions_max = partitions_max; }
+
+uint32_t topics_partitions_used(const struct topics *t) {
+    uint32_t n = store_log_count(t->st);
+    for (const struct topics_job *j = t->jobs; j; j = j->next_job)
+        if (j->kind != TOPICS_JOB_DELETE) n += (uint32_t)(j->to - j->next);
+    return n;
+}
+
+/* The reason of the last refusal for want of file descriptors (one thread; read before the
+ * next check). */
+static char topics_fd_why[256];
+
+static sl_err topics_fd_check(struct topics *t, int32_t more, const char **why) {
+    if (!t->partitions_max) return SL_OK;
+    uint32_t used = topics_partitions_used(t);
+    if (used + (uint64_t)more <= t->partitions_max) return SL_OK;
+    snprintf(topics_fd_why, sizeof(topics_fd_why),
+             "%d more partition(s) would exceed what this broker can keep open: each partition holds one "
+             "open file, %u of at most %u are in use (from the open files limit, ulimit -n); raise the limit "
+             "or use fewer partitions",
+             more, used, t->partitions_max);
+    *why = topics_fd_why;
+    return SL_POLICY_VIOLATION;
+}
+
+static void topics_job_unlink(struct topics *t, struct topics_job *j) {
+    struct topics_job **pp = &t->jobs;
+    while (*pp && *pp != j) pp = &(*pp)->next_job;
+    if (*pp) *pp = j->next_job;
+}
+
+static void topics_job_fire(struct loop_timer *lt, uint64_t mono_ms);
+
+static void topics_job_start(struct topics *t, struct topics_job *j) {
+    j->t = t;
+    j->next = j->from;
+    j->timer.fire = topics_job_fire;
+    j->next_job = t->jobs;
+    t->jobs = j;
+    struct loop *l = store_loop(t->st);
+    loop_timer_add(l, &j->timer, loop_mono_ms(l));
+}
+
+/* A creation or growth that cannot finish: the partitions it made go (they never held a
+ * record), the topic stays as it was, and done hears why. */
+static void topics_job_fail(struct topics_job *j, sl_err e, const char *why) {
+    struct topics *t = j->t;
+    topics_job_unlink(t, j);
+    topic_delete_partitions(t, j->tp, j->from, j->next);
+    if (j->kind == TOPICS_JOB_CREATE) topic_free(j->tp);
+    SL_WARN("%s %s: %s", j->kind == TOPICS_JOB_CREATE ? "creating topic" : "adding partitions to", j->tp->name, why);
+    j->done(j->arg, e, NULL, why);
+    free(j);
+}
+
+static void topics_job_synced(struct store_dir_sync *ds, sl_err err) {
+    struct topics_job *j = sl_container_of(ds, struct topics_job, sync);
+    struct topics *t = j->t;
+    struct topic *tp = j->tp;
+    j->syncing = false;
+    if (err) {
+        topics_job_fail(j, err, "storage error syncing the new partition directories");
+        return;
+    }
+    int32_t old = tp->partition_count;
+    if (j->kind == TOPICS_JOB_GROW) tp->partition_count = j->to;
+    topic_apply(t, tp);
+    sl_err e = topic_save(t, tp);
+    if (e) {
+        tp->partition_count = j->kind == TOPICS_JOB_GROW ? old : tp->partition_count;
+        topics_job_fail(j, e,
+                        e == SL_NO_SPACE ? "no space left to store the topic record"
+                                         : "storage error storing the topic record");
+        return;
+    }
+    topics_job_unlink(t, j);
+    if (j->kind == TOPICS_JOB_CREATE) {
+        topics_insert(t, tp);
+        SL_INFO("created topic %s with %d partition(s)", tp->name, tp->partition_count);
+    } else {
+        SL_INFO("topic %s: %d partition(s) now (was %d)", tp->name, j->to, j->from);
+    }
+    j->done(j->arg, SL_OK, tp, NULL);
+    free(j);
+}
+
+/* A deletion's last directory is gone: so is its marker. */
+static void topics_job_deleted(struct topics_job *j) {
+    struct topics *t = j->t;
+    char key[STORE_TOPIC_NAME_MAX + sizeof(TOPIC_DELETING_PREFIX)];
+    int kl = snprintf(key, sizeof(key), TOPIC_DELETING_PREFIX "%s", j->tp->name);
+    kvlog_del(t->meta, key, (uint32_t)kl, topics_now_ms(t), NULL);
+    topics_job_unlink(t, j);
+    SL_INFO("deleted topic %s: its %d partition director%s removed", j->tp->name, j->to,
+            j->to == 1 ? "y is" : "ies are");
+    topic_free(j->tp);
+    free(j);
+}
+
+static sl_err topics_job_step(struct topics_job *j) {
+    struct topics *t = j->t;
+    struct topic *tp = j->tp;
+    int32_t p = j->next;
+    if (j->kind == TOPICS_JOB_DELETE) {
+        if (tp->parts[p] && partition_delete(tp->parts[p], t->st))
+            SL_WARN("%s-%d: cannot remove the partition", tp->name, p);
+        tp->parts[p] = NULL;
+        j->next++;
+        return SL_OK;
+    }
+    struct log *g = store_log_get(t->st, tp->name, p);
+    sl_err e = g ? SL_OK : store_log_create_unsynced(t->st, tp->name, p, &tp->cfg, &g);
+    if (e) return e;
+    tp->parts[p] = topics_partition_new(t, g);
+    partition_set_config(tp->parts[p], &tp->cfg, tp->log_append_time);
+    j->next++;
+    return SL_OK;
+}
+
+static void topics_job_fire(struct loop_timer *lt, uint64_t mono_ms) {
+    struct topics_job *j = sl_container_of(lt, struct topics_job, timer);
+    struct loop *l = store_loop(j->t->st);
+    uint64_t start_us = loop_mono_us(l);
+    (void)mono_ms;
+    for (uint32_t n = 0; j->next < j->to && n < TOPICS_SLICE_MAX; n++) {
+        /* loop_mono_us reads the clock now: the slice's own duration, not a deadline. */
+        if (n && loop_mono_us(l) - start_us >= TOPICS_SLICE_US) break;
+        sl_err e = topics_job_step(j);
+        if (e) {
+            topics_job_fail(j, e, e == SL_NO_SPACE ? "no space left to create the partitions"
+                                                   : "storage error creating the partitions");
+            return;
+        }
+    }
+    if (j->next < j->to) {
+        loop_timer_add(l, &j->timer, loop_mono_ms(l)); /* the next turn, after other clients */
+        return;
+    }
+    if (j->kind == TOPICS_JOB_DELETE) {
+        topics_job_deleted(j);
+        return;
+    }
+    j->syncing = true;
+    store_sync_dirs(j->t->st, &j->sync, j->tp->name, j->from, j->to, topics_job_synced);
+}
+
+/* A deletion finished at once: the metadata log brought the topic back (a failed write) and
+ * its new partitions need the names. */
+static void topics_job_finish_now(struct topics_job *j) {
+    SL_ASSERT(j->kind == TOPICS_JOB_DELETE);
+    struct loop *l = store_loop(j->t->st);
+    if (loop_timer_armed(&j->timer)) loop_timer_del(l, &j->timer);
+    while (j->next < j->to) topics_job_step(j);
+    topics_job_deleted(j);
+}
+
+static void topics_job_sync_ignored(struct store_dir_sync *ds, sl_err err) {
+    (void)ds;
+    (void)err;
+}
+
+static bool topics_dir_sync_idle(void *arg) { return !store_dir_sync_busy(arg); }
+
+/* topics_close: what is under way ends. Creations and growths give up (their empty partitions
+ * are removed at the next start); deletions keep their marker and finish at the next start. */
+static void topics_jobs_stop(struct topics *t) {
+    struct loop *l = store_loop(t->st);
+    while (t->jobs) {
+        struct topics_job *j = t->jobs;
+        if (loop_timer_armed(&j->timer)) loop_timer_del(l, &j->timer);
+        if (j->syncing && !loop_run_until(l, topics_dir_sync_idle, &j->sync, 10000)) {
+            /* Its fsyncs still point at it: left allocated, and their end does nothing. */
+            SL_WARN("topic %s: directory syncs still in flight at shutdown", j->tp->name);
+            j->sync.done = topics_job_sync_ignored;
+            t->jobs = j->next_job;
+            continue;
+        }
+        if (!t->jobs || t->jobs != j) continue; /* the sync's completion finished it */
+        t->jobs = j->next_job;
+        if (j->kind == TOPICS_JOB_DELETE) {
+            topic_free(j->tp);
+            free(j);
+            continue;
+        }
+        for (int32_t p = j->from; p < j->next; p++) {
+            partition_close(j->tp->parts[p]);
+            j->tp->parts[p] = NULL;
+        }
+        if (j->kind == TOPICS_JOB_CREATE) topic_free(j->tp);
+        j->done(j->arg, SL_CLOSED, NULL, "the broker is shutting down");
+        free(j);
+    }
+}
+
+/* The checks every creation passes, sliced or not. */
+static sl_err topics_create_check(struct topics *t, const char *name, int32_t name_len, int32_t partitions,
+                                  const char **why) {
     if (!topics_name_valid(name, name_len)) {
         *why = "topic names are 1 to 249 characters of [a-zA-Z0-9._-], not '.' or '..'";
         return SL_INVALID_TOPIC;
@@ -941,6 +1250,12 @@ sl_err topics_create(struct topics *t, const char *name, int32_t name_len, int32
         *why = "topic already exists";
         return SL_TOPIC_EXISTS;
     }
+    const struct topics_job *j = topics_job_find(t, name, name_len);
+    if (j) {
+        /* Kafka's words for a name whose deletion is not finished (ZooKeeper-era AdminZkClient). */
+        *why = j->kind == TOPICS_JOB_DELETE ? "topic is marked for deletion" : "topic already exists (being created)";
+        return SL_TOPIC_EXISTS;
+    }
     /* Kafka refuses a name that equals an existing one once '.' and '_' are the same
      * character (their metric names would be one), with INVALID_TOPIC_EXCEPTION: KRaft's
      * ReplicationControlManager and the ZooKeeper-era AdminZkClient both do.
@@ -953,6 +1268,13 @@ sl_err topics_create(struct topics *t, const char *name, int32_t name_len, int32
         *why = "the number of partitions must be between 1 and 100000";
         return SL_INVALID_PARTITIONS;
     }
+    return topics_fd_check(t, partitions, why);
+}
+
+/* A new topic with its configs checked, not yet attached nor registered. */
+static sl_err topics_new_checked(const char *name, int32_t name_len, const char *const *keys,
+                                 const char *const *values, uint32_t config_count, struct topic **out,
+                                 const char **why) {
     struct topic *tp = topic_new(name, name_len);
     for (uint32_t i = 0; i < config_count; i++) {
         sl_err e = topics_config_check(keys[i], values[i], why);
@@ -965,6 +1287,64 @@ sl_err topics_create(struct topics *t, const char *name, int32_t name_len, int32
             return e;
         }
     }
+    *out = tp;
+    return SL_OK;
+}
+
+sl_err topics_create_start(struct topics *t, const char *name, int32_t name_len, int32_t partitions,
+                           const char *const *keys, const char *const *values, uint32_t config_count,
+                           topics_done_fn done, void *arg, const char **why) {
+    sl_err e = topics_create_check(t, name, name_len, partitions, why);
+    struct topic *tp = NULL;
+    if (!e) e = topics_new_checked(name, name_len, keys, values, config_count, &tp, why);
+    if (e) return e;
+    topic_new_id(tp->id);
+    topic_grow(tp, partitions);
+    tp->partition_count = partitions;
+    topic_apply(t, tp);
+    struct topics_job *j = sl_xcalloc(1, sizeof(*j));
+    j->kind = TOPICS_JOB_CREATE;
+    j->tp = tp;
+    j->from = 0;
+    j->to = partitions;
+    j->done = done;
+    j->arg = arg;
+    topics_job_start(t, j);
+    return SL_OK;
+}
+
+sl_err topics_add_partitions_start(struct topics *t, struct topic *tp, int32_t total, topics_done_fn done,
+                                   void *arg, const char **why) {
+    if (total <= tp->partition_count || total > 100000) {
+        *why = total <= tp->partition_count ? "the partition count can only grow"
+                                            : "the number of partitions must be at most 100000";
+        return SL_INVALID_PARTITIONS;
+    }
+    if (topics_job_find(t, tp->name, (int32_t)strlen(tp->name))) {
+        *why = "partitions are being added to this topic: retry once that request has answered";
+        return SL_REASSIGNMENT_IN_PROGRESS;
+    }
+    sl_err e = topics_fd_check(t, total - tp->partition_count, why);
+    if (e) return e;
+    topic_grow(tp, total); /* the count moves only once every new partition exists */
+    struct topics_job *j = sl_xcalloc(1, sizeof(*j));
+    j->kind = TOPICS_JOB_GROW;
+    j->tp = tp;
+    j->from = tp->partition_count;
+    j->to = total;
+    j->done = done;
+    j->arg = arg;
+    topics_job_start(t, j);
+    return SL_OK;
+}
+
+sl_err topics_create(struct topics *t, const char *name, int32_t name_len, int32_t partitions,
+                     const char *const *keys, const char *const *values, uint32_t config_count,
+                     bool validate_only, struct topic **out, const char **why) {
+    sl_err ce = topics_create_check(t, name, name_len, partitions, why);
+    struct topic *tp = NULL;
+    if (!ce) ce = topics_new_checked(name, name_len, keys, values, config_count, &tp, why);
+    if (ce) return ce;
     if (validate_only) {
         topic_free(tp);
         return SL_OK;
@@ -990,24 +1370,33 @@ sl_err topics_create(struct topics *t, const char *name, int32_t name_len, int32
 }
 
 sl_err topics_delete(struct topics *t, struct topic *tp) {
+    if (topics_job_find(t, tp->name, (int32_t)strlen(tp->name))) return SL_REASSIGNMENT_IN_PROGRESS;
     char key[STORE_TOPIC_NAME_MAX + sizeof(TOPIC_KEY_PREFIX)];
+    char mark[STORE_TOPIC_NAME_MAX + sizeof(TOPIC_DELETING_PREFIX)];
     size_t kl = topic_key(key, sizeof(key), tp->name);
-    /* Queued before the directories go: a crash that beats its group commit, or a failure of
-     * the write, brings the topic back with empty partitions (DeleteTopics answers only once
-     * it is durable). Refused at once: nothing is deleted. */
-    sl_err result = kvlog_del(t->meta, key, (uint32_t)kl, topics_now_ms(t), NULL);
+    int ml = snprintf(mark, sizeof(mark), TOPIC_DELETING_PREFIX "%s", tp->name);
+    uint8_t count[8];
+    sl_store_be64(count, (uint64_t)tp->partition_count);
+    /* One batch: the record goes and the deletion marker comes together. A crash that beats
+     * its group commit, or a failure of the write, brings the topic back (DeleteTopics answers
+     * only once it is durable); after it, the next start finishes removing the directories.
+     * Refused at once: nothing is deleted. */
+    struct kvlog_op ops[2] = {{key, (uint32_t)kl, NULL, -1}, {mark, (uint32_t)ml, count, 8}};
+    sl_err result = kvlog_write(t->meta, ops, 2, topics_now_ms(t), NULL);
     if (result) return result;
     if (t->delete_hook) t->delete_hook(t->delete_hook_arg, tp);
     topics_unlink(t, tp);
-    for (int32_t p = 0; p < tp->partition_count; p++) {
-        if (!tp->parts[p]) continue;
-        sl_err e = partition_delete(tp->parts[p], t->st);
-        tp->parts[p] = NULL;
-        if (e && !result) result = e;
-    }
-    SL_INFO("deleted topic %s", tp->name);
-    topic_free(tp);
-    return result;
+    SL_INFO("deleted topic %s (%d partition(s) to remove)", tp->name, tp->partition_count);
+    struct topics_job *j = sl_xcalloc(1, sizeof(*j));
+    j->kind = TOPICS_JOB_DELETE;
+    j->tp = tp;
+    j->from = 0;
+    j->to = tp->partition_count;
+    topics_job_start(t, j);
+    /* A small topic goes at once, as before slicing: the name is free again for the next
+     * request (a stream deleted and made again). */
+    if (j->to <= TOPICS_DELETE_AT_ONCE_MAX) topics_job_finish_now(j);
+    return SL_OK;
 }
 
 sl_err topics_add_partitions(struct topics *t, struct topic *tp, int32_t total, bool validate_only,
@@ -1017,6 +1406,12 @@ sl_err topics_add_partitions(struct topics *t, struct topic *tp, int32_t total, 
                                             : "the number of partitions must be at most 100000";
         return SL_INVALID_PARTITIONS;
     }
+    if (topics_job_find(t, tp->name, (int32_t)strlen(tp->name))) {
+        *why = "partitions are being added to this topic: retry once that request has answered";
+        return SL_REASSIGNMENT_IN_PROGRESS;
+    }
+    sl_err fe = topics_fd_check(t, total - tp->partition_count, why);
+    if (fe) return fe;
     if (validate_only) return SL_OK;
     int32_t old = tp->partition_count;
     topic_grow(tp, total);

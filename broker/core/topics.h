@@ -12,7 +12,8 @@
  * delete comes back with empty partitions, configs and partition counts go back.
  * Opening replays the log; the previous version's <data_dir>/.topics/<name> files are imported
  * once and then removed. Partition directories without a record (hand-made directories) are
- * adopted with default configs. Configs use Kafka's topic-level names (retention.ms,
+ * adopted with default configs, unless they are empty: an empty one is what a creation cut
+ * short leaves (the record comes last), and it is removed. Configs use Kafka's topic-level names (retention.ms,
  * segment.bytes, ...); the ones that drive storage map onto struct log_config. */
 #ifndef SL_BROKER_TOPICS_H
 #define SL_BROKER_TOPICS_H
@@ -115,10 +116,42 @@ sl_err topics_config_check(const char *key, const char *value, const char **why)
 sl_err topics_create(struct topics *t, const char *name, int32_t name_len, int32_t partitions,
                      const char *const *keys, const char *const *values, uint32_t config_count,
                      bool validate_only, struct topic **out, const char **why);
+/* Takes the topic out of the registry and queues its record's removal at once; its partition
+ * directories go a slice per loop turn afterwards (a crash in between finishes the removal at
+ * the next start). SL_REASSIGNMENT_IN_PROGRESS while partitions are being added to it. */
 sl_err topics_delete(struct topics *t, struct topic *tp);
 /* Grows the topic to total partitions (never shrinks). */
 sl_err topics_add_partitions(struct topics *t, struct topic *tp, int32_t total, bool validate_only,
                              const char **why);
+
+/* The sliced versions, for requests of any size: the partitions are made a slice per loop
+ * turn (a few milliseconds at most), their directories synced through the loop, and only then
+ * does the topic (or its new partition count) appear, its record queued in the metadata log:
+ * a creation is all or nothing, also across kill -9 (the next start removes the empty
+ * partitions a cut-short creation left, see topics_open). SL_OK: started, and done fires once
+ * with the outcome (tp: the topic, NULL on error; why: a reason on error); then
+ * topics_wait_durable says when the record is durable. Any other return: refused at once,
+ * done never fires. While a topic is being created its name is taken (TOPIC_EXISTS) but
+ * topics_get does not find it; while partitions are being added, another growth or a delete
+ * of it is refused with SL_REASSIGNMENT_IN_PROGRESS. topics_close ends what is under way
+ * with SL_CLOSED. */
+typedef void (*topics_done_fn)(void *arg, sl_err err, struct topic *tp, const char *why);
+sl_err topics_create_start(struct topics *t, const char *name, int32_t name_len, int32_t partitions,
+                           const char *const *keys, const char *const *values, uint32_t config_count,
+                           topics_done_fn done, void *arg, const char **why);
+sl_err topics_add_partitions_start(struct topics *t, struct topic *tp, int32_t total, topics_done_fn done,
+                                   void *arg, const char **why);
+/* True while the name's topic is being created (Metadata answers LEADER_NOT_AVAILABLE then, as
+ * Kafka does for a topic not yet ready). */
+bool topics_creating(const struct topics *t, const char *name, int32_t name_len);
+
+/* Every partition holds its active segment open, so the open files limit bounds them: the
+ * server computes how many partitions its limit allows (RLIMIT_NOFILE less a reserve for
+ * connections, cached segments and its own files) and sets it here; a creation or growth past
+ * it is refused with SL_POLICY_VIOLATION and a reason naming the numbers. 0: no limit. */
+void topics_set_partitions_max(struct topics *t, uint32_t partitions_max);
+/* Partitions open now plus those being made (internal logs included). */
+uint32_t topics_partitions_used(const struct topics *t);
 /* Sets (value non-NULL) or removes (NULL) one override, then persists and applies it. */
 /* IncrementalAlterConfigs APPEND (append true) or SUBTRACT on a list config: the new value of
  * key for tp, from its current one (or its default) and value, into out. SL_INVALID_CONFIG for

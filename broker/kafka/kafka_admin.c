@@ -11,6 +11,7 @@
 #include "broker/config.h"
 #include "broker/core/partition.h"
 #include "broker/kafka/kafka.h"
+#include "broker/kafka/kafka_names.h"
 #include "broker/kafka/kafka_resp.h"
 #include "protocol/kafka_msgs_admin.h"
 #include "storage/log.h"
@@ -96,34 +97,152 @@ static bool admin_result_failed(int16_t *error_code, struct kstr *error_message)
     return true;
 }
 
+/* ---- answering once every slice is done ------------------------------------------------------
+ * CreateTopics and CreatePartitions make their partitions a slice per loop turn (topics.h,
+ * topics_create_start): the request parks until every topic it names has its outcome, then its
+ * answer is encoded and, like every topic change, sent once the metadata log is durable. What
+ * the answer needs is copied out of the request first: the request's bytes and the
+ * connection's arena belong to the next request by then. */
+
+struct admin_async;
+
+struct admin_result {
+    struct admin_async *aa;
+    char *name;
+    int32_t name_len;    /* -1: null */
+    int16_t error_code;
+    char *error_message; /* NULL: null */
+    int32_t num_partitions;
+    bool created;        /* a topic made or grown: what the failed answer reports as a storage error */
+    uint8_t id[16];
+};
+
+struct admin_async {
+    struct kconn *kc;
+    struct kreq *q;
+    bool validate_only;
+    struct admin_result *res;
+    int32_t n, pending;
+    bool started;
+    void (*answer)(struct admin_async *aa);
+};
+
+static struct admin_async *admin_async_new(struct kconn *kc, struct kreq *q, int32_t n, bool validate_only,
+                                           void (*answer)(struct admin_async *aa)) {
+    struct admin_async *aa = sl_xcalloc(1, sizeof(*aa));
+    aa->kc = kc;
+    aa->q = q;
+    aa->validate_only = validate_only;
+    aa->res = sl_xcalloc((size_t)SL_MAX(n, 1), sizeof(*aa->res));
+    aa->answer = answer;
+    q->park = aa;
+    return aa;
+}
+
+static void admin_async_free(struct admin_async *aa) {
+    for (int32_t i = 0; i < aa->n; i++) {
+        free(aa->res[i].name);
+        free(aa->res[i].error_message);
+    }
+    free(aa->res);
+    free(aa);
+}
+
+static struct admin_result *admin_result_add(struct admin_async *aa, struct kstr name) {
+    struct admin_result *r = &aa->res[aa->n++];
+    r->aa = aa;
+    r->name_len = name.len < 0 ? -1 : name.len;
+    r->name = sl_xmalloc((size_t)SL_MAX(name.len, 0) + 1);
+    if (name.len > 0) memcpy(r->name, name.p, (size_t)name.len);
+    r->name[SL_MAX(name.len, 0)] = 0;
+    r->num_partitions = -1;
+    return r;
+}
+
+static void admin_result_error(struct admin_result *r, sl_err e, const char *why) {
+    r->error_code = (int16_t)sl_err_kafka(e);
+    free(r->error_message);
+    r->error_message = why ? strdup(why) : NULL;
+}
+
+static struct kstr admin_result_name(const struct admin_result *r) {
+    return r->name_len < 0 ? (struct kstr){NULL, -1} : (struct kstr){r->name, r->name_len};
+}
+
+static struct kstr admin_result_message(const struct admin_result *r) {
+    return r->error_message ? kafka_kstr(r->error_message) : (struct kstr){NULL, -1};
+}
+
+/* Every result in: answer. Also called once all were started, for those that finished at once. */
+static void admin_async_maybe_answer(struct admin_async *aa) {
+    if (!aa->started || aa->pending) return;
+    aa->q->park = NULL;
+    aa->answer(aa);
+    admin_async_free(aa);
+}
+
+static void admin_async_done(void *arg, sl_err err, struct topic *tp, const char *why) {
+    struct admin_result *r = arg;
+    struct admin_async *aa = r->aa;
+    if (err) {
+        admin_result_error(r, err, why);
+    } else {
+        r->created = true;
+        r->num_partitions = tp->partition_count;
+        memcpy(r->id, tp->id, 16);
+    }
+    aa->pending--;
+    admin_async_maybe_answer(aa);
+}
+
+/* Names listed more than once, as Kafka's ControllerApis answers them: once each, with
+ * INVALID_REQUEST "Duplicate topic name.", and none of their entries acted on. This counts
+ * every name (n of them, stride bytes apart from names; NULL when n is 0) into set (caller
+ * frees). */
+static void admin_names_count(struct kname_set *set, const struct kstr *names, size_t stride, int32_t n) {
+    kname_set_init(set, (uint32_t)SL_MAX(n, 0));
+    for (int32_t i = 0; i < n; i++)
+        kname_set_add(set, *(const struct kstr *)((const char *)names + stride * (size_t)i));
+}
+
+static void admin_duplicates_add(struct admin_async *aa, struct kname_set *set, struct kstr name) {
+    if (kname_set_count(set, name) < 2) return;
+    struct admin_result *r = admin_result_add(aa, name);
+    admin_result_error(r, SL_INVALID_REQUEST, "Duplicate topic name.");
+    kname_set_forget(set, name); /* answered once */
+}
+
 /* ---- CreateTopics --------------------------------------------------------------------------- */
 
-static void create_topic_one(struct kconn *kc, const struct kafka_create_topics_topic *t, bool validate_only,
-                             struct kafka_create_topics_result *res) {
-    struct karena *a = &kc->arena;
-    const char *why = NULL;
-    res->name = t->name;
-    res->num_partitions = -1;
-    res->replication_factor = -1;
-    res->config_count = -1;
+/* The checks of one topic before anything is made; SL_OK and the partition count, or an error
+ * in r. */
+static bool create_topic_check(struct kconn *kc, const struct kafka_create_topics_topic *t, struct admin_result *r,
+                               int32_t *partitions_out) {
     int32_t partitions = t->num_partitions;
     if (t->assignment_count > 0) {
         partitions = t->assignment_count;
         for (int32_t i = 0; i < t->assignment_count; i++) {
             const struct kafka_create_topics_assignment *as = &t->assignments[i];
             if (as->broker_id_count != 1 || as->broker_ids[0] != kc->ks->node_id) {
-                res->error_code = (int16_t)sl_err_kafka(SL_INVALID_REPLICATION);
-                res->error_message = kafka_kstr("assignments may only name this broker, once");
-                return;
+                admin_result_error(r, SL_INVALID_REPLICATION, "assignments may only name this broker, once");
+                return false;
             }
         }
     }
     if (partitions == -1) partitions = (int32_t)kc->ks->cfg->num_partitions;
     if (t->replication_factor != -1 && t->replication_factor != 1 && t->assignment_count <= 0) {
-        res->error_code = (int16_t)sl_err_kafka(SL_INVALID_REPLICATION);
-        res->error_message = kafka_kstr("a single broker serves replication factor 1 only");
-        return;
+        admin_result_error(r, SL_INVALID_REPLICATION, "a single broker serves replication factor 1 only");
+        return false;
     }
+    *partitions_out = partitions;
+    return true;
+}
+
+static void create_topic_start(struct kconn *kc, const struct kafka_create_topics_topic *t, struct admin_async *aa) {
+    struct karena *a = &kc->arena;
+    struct admin_result *r = admin_result_add(aa, t->name);
+    int32_t partitions;
+    if (!create_topic_check(kc, t, r, &partitions)) return;
     int32_t n = SL_MAX(t->config_count, 0);
     const char **keys = karena_alloc(a, sizeof(char *) * (size_t)SL_MAX(n, 1));
     const char **values = karena_alloc(a, sizeof(char *) * (size_t)SL_MAX(n, 1));
@@ -131,20 +250,37 @@ static void create_topic_one(struct kconn *kc, const struct kafka_create_topics_
         keys[i] = kafka_arena_cstr(a, t->configs[i].name);
         values[i] = kafka_arena_cstr(a, t->configs[i].value);
     }
-    struct topic *tp = NULL;
-    sl_err e = topics_create(kc->ks->topics, t->name.p, t->name.len, partitions, keys, values, (uint32_t)n,
-                             validate_only, &tp, &why);
-    if (e) {
-        res->error_code = (int16_t)sl_err_kafka(e);
-        res->error_message = why_kstr(a, why);
-        return;
+    const char *why = NULL;
+    sl_err e;
+    if (aa->validate_only) {
+        e = topics_create(kc->ks->topics, t->name.p, t->name.len, partitions, keys, values, (uint32_t)n, true, NULL,
+                          &why);
+        if (!e) r->num_partitions = partitions;
+    } else {
+        e = topics_create_start(kc->ks->topics, t->name.p, t->name.len, partitions, keys, values, (uint32_t)n,
+                                admin_async_done, r, &why);
+        if (!e) aa->pending++;
     }
-    res->num_partitions = partitions;
+    if (e) admin_result_error(r, e, why);
+}
+
+static void create_topics_fill(struct kafka_server *ks, struct karena *a, const struct admin_result *r,
+                               struct kafka_create_topics_result *res) {
+    res->name = admin_result_name(r);
+    res->error_code = r->error_code;
+    res->error_message = admin_result_message(r);
+    res->num_partitions = -1;
+    res->replication_factor = -1;
+    res->config_count = -1;
+    if (r->error_code) return;
+    res->num_partitions = r->num_partitions;
     res->replication_factor = 1;
-    if (!tp) return; /* validate_only */
-    memcpy(res->topic_id, tp->id, 16);
+    if (!r->created) return; /* validate_only */
+    memcpy(res->topic_id, r->id, 16);
+    struct topic *tp = topics_get(ks->topics, r->name, r->name_len);
+    if (!tp || memcmp(tp->id, r->id, 16)) return; /* already deleted again */
     struct topic_config_view views[TOPIC_CONFIGS_MAX];
-    uint32_t nv = topics_describe(kc->ks->topics, tp, views, TOPIC_CONFIGS_MAX);
+    uint32_t nv = topics_describe(ks->topics, tp, views, TOPIC_CONFIGS_MAX);
     res->configs = kafka_alloc_array(a, (int32_t)nv, sizeof(*res->configs));
     res->config_count = (int32_t)nv;
     for (uint32_t i = 0; i < nv; i++) {
@@ -154,22 +290,22 @@ static void create_topic_one(struct kconn *kc, const struct kafka_create_topics_
     }
 }
 
-sl_err kafka_handle_create_topics(struct kconn *kc, struct kreq *q, struct kr *r) {
-    struct kafka_create_topics_req req;
-    sl_err e = kafka_decode_create_topics(r, q->version, &kc->arena, &req);
-    if (e) return e;
+static void create_topics_answer(struct admin_async *aa) {
+    struct kconn *kc = aa->kc;
+    struct kreq *q = aa->q;
+    struct karena a;
+    karena_init(&a, 16384);
     struct kafka_create_topics_resp resp;
     memset(&resp, 0, sizeof(resp));
-    resp.topic_count = req.topic_count;
-    resp.topics = kafka_alloc_array(&kc->arena, req.topic_count, sizeof(*resp.topics));
-    for (int32_t i = 0; i < req.topic_count; i++)
-        create_topic_one(kc, &req.topics[i], req.validate_only, &resp.topics[i]);
+    resp.topic_count = aa->n;
+    resp.topics = kafka_alloc_array(&a, aa->n, sizeof(*resp.topics));
+    for (int32_t i = 0; i < aa->n; i++) create_topics_fill(kc->ks, &a, &aa->res[i], &resp.topics[i]);
     struct kw w, failed;
     kresp_begin(q, &w);
     kafka_encode_create_topics_resp(&w, q->version, &resp);
-    for (int32_t i = 0; i < resp.topic_count && !req.validate_only; i++) {
+    for (int32_t i = 0; i < resp.topic_count; i++) {
         struct kafka_create_topics_result *res = &resp.topics[i];
-        if (!admin_result_failed(&res->error_code, &res->error_message)) continue;
+        if (!aa->res[i].created || !admin_result_failed(&res->error_code, &res->error_message)) continue;
         memset(res->topic_id, 0, sizeof(res->topic_id));
         res->num_partitions = -1;
         res->replication_factor = -1;
@@ -179,6 +315,23 @@ sl_err kafka_handle_create_topics(struct kconn *kc, struct kreq *q, struct kr *r
     admin_begin_failed(q, &failed);
     kafka_encode_create_topics_resp(&failed, q->version, &resp);
     admin_finish(kc, q, &w, &failed);
+    karena_free(&a);
+}
+
+sl_err kafka_handle_create_topics(struct kconn *kc, struct kreq *q, struct kr *r) {
+    struct kafka_create_topics_req req;
+    sl_err e = kafka_decode_create_topics(r, q->version, &kc->arena, &req);
+    if (e) return e;
+    struct kname_set names;
+    admin_names_count(&names, req.topic_count > 0 ? &req.topics[0].name : NULL, sizeof(req.topics[0]),
+                      req.topic_count);
+    struct admin_async *aa = admin_async_new(kc, q, (int32_t)names.count, req.validate_only, create_topics_answer);
+    for (int32_t i = 0; i < req.topic_count; i++)
+        if (kname_set_count(&names, req.topics[i].name) == 1) create_topic_start(kc, &req.topics[i], aa);
+    for (int32_t i = 0; i < req.topic_count; i++) admin_duplicates_add(aa, &names, req.topics[i].name);
+    kname_set_free(&names);
+    aa->started = true;
+    admin_async_maybe_answer(aa);
     return SL_OK;
 }
 
@@ -205,12 +358,26 @@ sl_err kafka_handle_delete_topics(struct kconn *kc, struct kreq *q, struct kr *r
     memset(&resp, 0, sizeof(resp));
     bool v6 = q->version >= 6;
     int32_t n = v6 ? req.topic_count : req.topic_name_count;
-    resp.response_count = n;
+    struct kname_set names;
+    if (v6) admin_names_count(&names, n > 0 ? &req.topics[0].name : NULL, sizeof(req.topics[0]), n);
+    else admin_names_count(&names, req.topic_names, sizeof(req.topic_names[0]), n);
     resp.responses = kafka_alloc_array(&kc->arena, n, sizeof(*resp.responses));
     static const uint8_t zero_id[16];
     for (int32_t i = 0; i < n; i++) {
-        struct kafka_delete_topics_result *res = &resp.responses[i];
         struct kstr name = v6 ? req.topics[i].name : req.topic_names[i];
+        uint32_t seen = name.len >= 0 ? kname_set_count(&names, name) : 1;
+        if (seen == 0) continue; /* a duplicate already answered */
+        if (seen >= 2) {
+            /* Kafka: one answer per name listed more than once, and that name left alone. */
+            struct kafka_delete_topics_result *res = &resp.responses[resp.response_count++];
+            res->name = name;
+            res->error_code = (int16_t)sl_err_kafka(SL_INVALID_REQUEST);
+            res->error_message = kafka_kstr("Duplicate topic name.");
+            kname_set_forget(&names, name);
+            continue;
+        }
+        struct kafka_delete_topics_result *res = &resp.responses[resp.response_count++];
+        res->error_message = (struct kstr){NULL, -1};
         struct topic *tp = NULL;
         if (name.len >= 0) tp = topics_get(ks->topics, name.p, name.len);
         else if (v6 && memcmp(req.topics[i].topic_id, zero_id, 16)) tp = topic_by_id(ks, req.topics[i].topic_id);
@@ -222,11 +389,16 @@ sl_err kafka_handle_delete_topics(struct kconn *kc, struct kreq *q, struct kr *r
         memcpy(res->topic_id, tp->id, 16);
         if (name.len < 0) res->name = kafka_arena_kstr(&kc->arena, tp->name);
         res->error_code = delete_topic(ks, tp);
+        if (res->error_code == sl_err_kafka(SL_REASSIGNMENT_IN_PROGRESS))
+            res->error_message =
+                kafka_kstr("partitions are being added to this topic: retry once that request has answered");
     }
+    kname_set_free(&names);
     struct kw w, failed;
     kresp_begin(q, &w);
     kafka_encode_delete_topics_resp(&w, q->version, &resp);
-    for (int32_t i = 0; i < n; i++) admin_result_failed(&resp.responses[i].error_code, &resp.responses[i].error_message);
+    for (int32_t i = 0; i < resp.response_count; i++)
+        admin_result_failed(&resp.responses[i].error_code, &resp.responses[i].error_message);
     admin_begin_failed(q, &failed);
     kafka_encode_delete_topics_resp(&failed, q->version, &resp);
     admin_finish(kc, q, &w, &failed);
@@ -235,37 +407,56 @@ sl_err kafka_handle_delete_topics(struct kconn *kc, struct kreq *q, struct kr *r
 
 /* ---- CreatePartitions ----------------------------------------------------------------------- */
 
-sl_err kafka_handle_create_partitions(struct kconn *kc, struct kreq *q, struct kr *r) {
-    struct kafka_create_partitions_req req;
-    sl_err e = kafka_decode_create_partitions(r, q->version, &kc->arena, &req);
-    if (e) return e;
+static void create_partitions_answer(struct admin_async *aa) {
+    struct kreq *q = aa->q;
     struct kafka_create_partitions_resp resp;
     memset(&resp, 0, sizeof(resp));
-    resp.result_count = req.topic_count;
-    resp.results = kafka_alloc_array(&kc->arena, req.topic_count, sizeof(*resp.results));
-    for (int32_t i = 0; i < req.topic_count; i++) {
-        const struct kafka_create_partitions_topic *t = &req.topics[i];
-        struct kafka_create_partitions_result *res = &resp.results[i];
-        res->name = t->name;
-        res->error_message = (struct kstr){NULL, -1};
-        struct topic *tp = topics_get(kc->ks->topics, t->name.p, t->name.len);
-        if (!tp) {
-            res->error_code = (int16_t)sl_err_kafka(SL_NO_PARTITION);
-            continue;
-        }
-        const char *why = NULL;
-        e = topics_add_partitions(kc->ks->topics, tp, t->count, req.validate_only, &why);
-        res->error_code = (int16_t)sl_err_kafka(e);
-        if (e) res->error_message = why_kstr(&kc->arena, why);
+    resp.result_count = aa->n;
+    resp.results = sl_xcalloc((size_t)SL_MAX(aa->n, 1), sizeof(*resp.results));
+    for (int32_t i = 0; i < aa->n; i++) {
+        resp.results[i].name = admin_result_name(&aa->res[i]);
+        resp.results[i].error_code = aa->res[i].error_code;
+        resp.results[i].error_message = admin_result_message(&aa->res[i]);
     }
     struct kw w, failed;
     kresp_begin(q, &w);
     kafka_encode_create_partitions_resp(&w, q->version, &resp);
-    for (int32_t i = 0; i < resp.result_count && !req.validate_only; i++)
-        admin_result_failed(&resp.results[i].error_code, &resp.results[i].error_message);
+    for (int32_t i = 0; i < resp.result_count; i++)
+        if (aa->res[i].created) admin_result_failed(&resp.results[i].error_code, &resp.results[i].error_message);
     admin_begin_failed(q, &failed);
     kafka_encode_create_partitions_resp(&failed, q->version, &resp);
-    admin_finish(kc, q, &w, &failed);
+    free(resp.results);
+    admin_finish(aa->kc, q, &w, &failed);
+}
+
+sl_err kafka_handle_create_partitions(struct kconn *kc, struct kreq *q, struct kr *r) {
+    struct kafka_create_partitions_req req;
+    sl_err e = kafka_decode_create_partitions(r, q->version, &kc->arena, &req);
+    if (e) return e;
+    struct kname_set names;
+    admin_names_count(&names, req.topic_count > 0 ? &req.topics[0].name : NULL, sizeof(req.topics[0]),
+                      req.topic_count);
+    struct admin_async *aa =
+        admin_async_new(kc, q, (int32_t)names.count, req.validate_only, create_partitions_answer);
+    for (int32_t i = 0; i < req.topic_count; i++) {
+        const struct kafka_create_partitions_topic *t = &req.topics[i];
+        if (kname_set_count(&names, t->name) != 1) continue;
+        struct admin_result *res = admin_result_add(aa, t->name);
+        struct topic *tp = topics_get(kc->ks->topics, t->name.p, t->name.len);
+        if (!tp) {
+            admin_result_error(res, SL_NO_PARTITION, NULL);
+            continue;
+        }
+        const char *why = NULL;
+        if (req.validate_only) e = topics_add_partitions(kc->ks->topics, tp, t->count, true, &why);
+        else e = topics_add_partitions_start(kc->ks->topics, tp, t->count, admin_async_done, res, &why);
+        if (e) admin_result_error(res, e, why);
+        else if (!req.validate_only) aa->pending++;
+    }
+    for (int32_t i = 0; i < req.topic_count; i++) admin_duplicates_add(aa, &names, req.topics[i].name);
+    kname_set_free(&names);
+    aa->started = true;
+    admin_async_maybe_answer(aa);
     return SL_OK;
 }
 

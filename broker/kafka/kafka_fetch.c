@@ -13,6 +13,7 @@
 #include "base/logging.h"
 #include "broker/core/partition.h"
 #include "broker/kafka/kafka.h"
+#include "broker/kafka/kafka_names.h"
 #include "broker/kafka/kafka_resp.h"
 #include "protocol/kafka_msgs_core.h"
 #include "storage/log.h"
@@ -305,10 +306,32 @@ static void list_offsets_partition(struct partition *part, int64_t ts, struct ka
     }
 }
 
+/* A topic and partition as one name, for the set of those a request lists. */
+static struct kstr list_offsets_key(struct karena *a, struct kstr topic, int32_t partition) {
+    int32_t n = SL_MAX(topic.len, 0);
+    char *k = karena_alloc(a, (size_t)n + 4);
+    if (n) memcpy(k, topic.p, (size_t)n);
+    sl_store_be32((uint8_t *)k + n, (uint32_t)partition);
+    return (struct kstr){k, n + 4};
+}
+
 sl_err kafka_handle_list_offsets(struct kconn *kc, struct kreq *q, struct kr *r) {
     struct kafka_list_offsets_req req;
     sl_err e = kafka_decode_list_offsets(r, q->version, &kc->arena, &req);
     if (e) return e;
+    /* Kafka (v1+) answers every mention of a partition listed twice with INVALID_REQUEST and
+     * looks none of them up. */
+    struct kname_set seen;
+    kname_set_init(&seen, (uint32_t)SL_MAX(req.topic_count, 0));
+    struct kstr **keys = kafka_alloc_array(&kc->arena, req.topic_count, sizeof(*keys));
+    for (int32_t t = 0; t < req.topic_count && q->version >= 1; t++) {
+        const struct kafka_list_offsets_topic *rt = &req.topics[t];
+        keys[t] = kafka_alloc_array(&kc->arena, rt->partition_count, sizeof(**keys));
+        for (int32_t i = 0; i < rt->partition_count; i++) {
+            keys[t][i] = list_offsets_key(&kc->arena, rt->name, rt->partitions[i].partition_index);
+            kname_set_add(&seen, keys[t][i]);
+        }
+    }
     struct kafka_list_offsets_resp resp;
     memset(&resp, 0, sizeof(resp));
     resp.topic_count = req.topic_count;
@@ -327,6 +350,10 @@ sl_err kafka_handle_list_offsets(struct kconn *kc, struct kreq *q, struct kr *r)
             pr->timestamp = -1;
             pr->offset = -1;
             pr->leader_epoch = -1;
+            if (q->version >= 1 && kname_set_count(&seen, keys[t][i]) > 1) {
+                pr->error_code = (int16_t)sl_err_kafka(SL_INVALID_REQUEST);
+                continue;
+            }
             if (!tp || !topic_partition(tp, p)) {
                 pr->error_code = (int16_t)sl_err_kafka(SL_NO_PARTITION);
                 continue;
@@ -339,6 +366,7 @@ sl_err kafka_handle_list_offsets(struct kconn *kc, struct kreq *q, struct kr *r)
             }
         }
     }
+    kname_set_free(&seen);
     struct kw w;
     kresp_begin(q, &w);
     kafka_encode_list_offsets_resp(&w, q->version, &resp);

@@ -18,6 +18,7 @@
 #include "base/logging.h"
 #include "broker/core/cluster_meta.h"
 #include "broker/kafka/kafka.h"
+#include "broker/kafka/kafka_names.h"
 #include "broker/kafka/kafka_resp.h"
 #include "protocol/kafka_msgs_admin.h"
 #include "protocol/kafka_msgs_core.h"
@@ -206,6 +207,11 @@ struct topic *kafka_topic_get(struct kafka_server *ks, struct kstr name, bool ma
     }
     struct topic *tp = topics_get(ks->topics, name.p, name.len);
     if (tp) return tp;
+    if (topics_creating(ks->topics, name.p, name.len)) {
+        /* A CreateTopics still making its partitions: Kafka's answer for a topic not ready. */
+        *err = SL_LEADER_NOT_AVAILABLE;
+        return NULL;
+    }
     if (!may_create || !ks->cfg->auto_create_topics) {
         *err = SL_NO_PARTITION;
         return NULL;
@@ -255,10 +261,17 @@ static sl_err kafka_handle_metadata(struct kconn *kc, struct kreq *q, struct kr 
         for (int32_t i = 0; i < resp.topic_count; i++)
             kafka_metadata_fill_topic(ks, &kc->arena, topics_at(ks->topics, (uint32_t)i), &resp.topics[i]);
     } else {
-        resp.topic_count = req.topic_count;
-        resp.topics = kafka_alloc_array(&kc->arena, resp.topic_count, sizeof(*resp.topics));
-        for (int32_t i = 0; i < req.topic_count; i++) {
-            struct kafka_metadata_topic_resp *t = &resp.topics[i];
+        /* Kafka reads the names into a set: a name given twice is answered once, in the
+         * order of its first mention here. Counted first, so the answer is sized by the
+         * distinct names (a million mentions of one topic cost one entry). */
+        struct kname_set seen;
+        kname_set_init(&seen, (uint32_t)SL_MAX(req.topic_count, 0));
+        for (int32_t i = 0; i < req.topic_count; i++) kname_set_add(&seen, req.topics[i].name);
+        resp.topics = kafka_alloc_array(&kc->arena, (int32_t)seen.count, sizeof(*resp.topics));
+        for (int32_t i = 0; i < req.topic_count && resp.topic_count < (int32_t)seen.count; i++) {
+            if (!kname_set_count(&seen, req.topics[i].name)) continue;
+            kname_set_forget(&seen, req.topics[i].name);
+            struct kafka_metadata_topic_resp *t = &resp.topics[resp.topic_count++];
             sl_err te;
             struct topic *tp = kafka_topic_get(ks, req.topics[i].name, req.allow_auto_topic_creation, &te);
             if (tp) {
@@ -268,6 +281,7 @@ static sl_err kafka_handle_metadata(struct kconn *kc, struct kreq *q, struct kr 
             t->name = req.topics[i].name;
             t->error_code = (int16_t)sl_err_kafka(te);
         }
+        kname_set_free(&seen);
     }
     for (int32_t i = 0; i < resp.topic_count; i++) resp.topics[i].topic_authorized_operations = topic_ops;
     struct kw w;

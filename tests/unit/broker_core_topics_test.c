@@ -54,6 +54,8 @@ static const char *override_of(const struct topic *tp, const char *key) {
     return NULL;
 }
 
+static bool gone_removed(void *arg) { return store_log_get(((struct reg *)arg)->f.st, "gone", 0) == NULL; }
+
 /* The changes both replay tests make, and what they leave. */
 static void make_changes(struct reg *r, uint8_t id_t1[16]) {
     const char *why = NULL;
@@ -65,6 +67,9 @@ static void make_changes(struct reg *r, uint8_t id_t1[16]) {
     ck_assert_int_eq(topics_create(r->t, "a.tmp", 5, 1, k2, v2, 1, false, NULL, &why), SL_OK);
     ck_assert_int_eq(topics_create(r->t, "gone", 4, 2, NULL, NULL, 0, false, NULL, &why), SL_OK);
     ck_assert_int_eq(topics_delete(r->t, get(r, "gone")), SL_OK);
+    /* The registry lets go at once; the directories go a slice per loop turn. */
+    ck_assert_ptr_null(get(r, "gone"));
+    ck_assert(loop_run_until(&r->f.loop, gone_removed, r, 10000));
     ck_assert_int_eq(topics_add_partitions(r->t, get(r, "t1"), 5, false, &why), SL_OK);
     ck_assert_int_eq(topics_set_config(r->t, get(r, "t1"), "max.message.bytes", "2048", &why), SL_OK);
     ck_assert_int_eq(topics_set_config(r->t, get(r, "t1"), "cleanup.policy", NULL, &why), SL_OK);
@@ -597,11 +602,115 @@ START_TEST(failed_metadata_writes_are_undone) {
 }
 END_TEST
 
+/* ---- sliced creation: in slices, all or nothing, within the open files limit ---------------- */
+
+struct outcome {
+    int fires;
+    sl_err err;
+    struct topic *tp;
+};
+
+static void outcome_done(void *arg, sl_err err, struct topic *tp, const char *why) {
+    struct outcome *o = arg;
+    (void)why;
+    o->fires++;
+    o->err = err;
+    o->tp = tp;
+}
+
+static bool outcome_fired(void *arg) { return ((struct outcome *)arg)->fires > 0; }
+
+static uint32_t logs_of(struct reg *r, const char *topic) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < store_log_count(r->f.st); i++)
+        if (!strcmp(store_log_topic(store_log_at(r->f.st, i)), topic)) n++;
+    return n;
+}
+
+START_TEST(sliced_creation_is_all_or_nothing) {
+    struct reg r;
+    snprintf(r.f.dir, sizeof(r.f.dir), "%s", t_tmpdir());
+    reg_open(&r);
+    const char *why = NULL;
+    /* Made in slices: nothing is visible until every partition exists and is synced. */
+    struct outcome o = {0};
+    ck_assert_int_eq(topics_create_start(r.t, "big", 3, 600, NULL, NULL, 0, outcome_done, &o, &why), SL_OK);
+    ck_assert_ptr_null(get(&r, "big"));
+    ck_assert(topics_creating(r.t, "big", 3));
+    ck_assert_int_eq(topics_create(r.t, "big", 3, 1, NULL, NULL, 0, false, NULL, &why), SL_TOPIC_EXISTS);
+    loop_run_once(&r.f.loop, 0);
+    ck_assert_int_eq(o.fires, 0);
+    ck_assert(loop_run_until(&r.f.loop, outcome_fired, &o, 20000));
+    ck_assert_int_eq(o.err, SL_OK);
+    ck_assert_ptr_eq(o.tp, get(&r, "big"));
+    ck_assert_int_eq(o.tp->partition_count, 600);
+    ck_assert_uint_eq(logs_of(&r, "big"), 600);
+    /* Growth the same way; a second growth or a delete meanwhile is refused. */
+    struct outcome g = {0};
+    ck_assert_int_eq(topics_add_partitions_start(r.t, o.tp, 700, outcome_done, &g, &why), SL_OK);
+    ck_assert_int_eq(topics_add_partitions(r.t, o.tp, 800, false, &why), SL_REASSIGNMENT_IN_PROGRESS);
+    ck_assert_int_eq(topics_delete(r.t, o.tp), SL_REASSIGNMENT_IN_PROGRESS);
+    ck_assert_int_eq(o.tp->partition_count, 600);
+    ck_assert(loop_run_until(&r.f.loop, outcome_fired, &g, 20000));
+    ck_assert_int_eq(g.err, SL_OK);
+    ck_assert_int_eq(o.tp->partition_count, 700);
+    /* A creation cut short (the broker stops halfway): at the next start nothing of it is left. */
+    struct outcome cut = {0};
+    ck_assert_int_eq(topics_create_start(r.t, "cut", 3, 2000, NULL, NULL, 0, outcome_done, &cut, &why), SL_OK);
+    for (int i = 0; i < 3; i++) loop_run_once(&r.f.loop, 0);
+    ck_assert_uint_gt(logs_of(&r, "cut"), 0);
+    ck_assert_uint_lt(logs_of(&r, "cut"), 2000);
+    reg_close(&r);
+    ck_assert_int_eq(cut.fires, 1);
+    ck_assert_int_eq(cut.err, SL_CLOSED);
+    reg_open(&r);
+    ck_assert_ptr_null(get(&r, "cut"));
+    ck_assert_uint_eq(logs_of(&r, "cut"), 0);
+    ck_assert_int_eq(get(&r, "big")->partition_count, 700);
+    ck_assert_uint_eq(logs_of(&r, "big"), 700);
+    /* A deletion cut short is finished at the next start. */
+    ck_assert_int_eq(topics_delete(r.t, get(&r, "big")), SL_OK);
+    ck_assert_ptr_null(get(&r, "big"));
+    loop_run_once(&r.f.loop, 0);
+    ck_assert_uint_gt(logs_of(&r, "big"), 0);
+    reg_close(&r);
+    reg_open(&r);
+    ck_assert_ptr_null(get(&r, "big"));
+    ck_assert_uint_eq(logs_of(&r, "big"), 0);
+    reg_close(&r);
+    t_rmdir(r.f.dir);
+}
+END_TEST
+
+START_TEST(partitions_past_the_limit_are_refused) {
+    struct reg r;
+    snprintf(r.f.dir, sizeof(r.f.dir), "%s", t_tmpdir());
+    reg_open(&r);
+    const char *why = NULL;
+    uint32_t used = topics_partitions_used(r.t); /* the metadata log */
+    topics_set_partitions_max(r.t, used + 10);
+    ck_assert_int_eq(topics_create(r.t, "eleven", 6, 11, NULL, NULL, 0, false, NULL, &why), SL_POLICY_VIOLATION);
+    ck_assert_ptr_nonnull(strstr(why, "open files limit"));
+    struct outcome o = {0};
+    ck_assert_int_eq(topics_create_start(r.t, "eleven", 6, 11, NULL, NULL, 0, outcome_done, &o, &why),
+                     SL_POLICY_VIOLATION);
+    ck_assert_int_eq(topics_create(r.t, "ten", 3, 10, NULL, NULL, 0, false, NULL, &why), SL_OK);
+    ck_assert_int_eq(topics_add_partitions(r.t, get(&r, "ten"), 11, false, &why), SL_POLICY_VIOLATION);
+    ck_assert_int_eq(topics_create(r.t, "one", 3, 1, NULL, NULL, 0, false, NULL, &why), SL_POLICY_VIOLATION);
+    ck_assert_uint_eq(logs_of(&r, "eleven") + logs_of(&r, "one"), 0);
+    ck_assert_int_eq(o.fires, 0);
+    reg_close(&r);
+    t_rmdir(r.f.dir);
+}
+END_TEST
+
 static Suite *topics_suite(void) {
     Suite *s = suite_create("broker_core_topics");
     TCase *tc = tcase_create("topics");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, kafka_config_checks);
+    tcase_add_test(tc, sliced_creation_is_all_or_nothing);
+    tcase_add_test(tc, partitions_past_the_limit_are_refused);
     tcase_add_test(tc, sluice_configs);
     tcase_add_test(tc, cleanup_policy_and_list_ops);
     tcase_add_test(tc, replay_after_clean_stop);

@@ -1,0 +1,314 @@
+#!/usr/bin/python3
+"""kafka_admin_stall_test: one large admin request never stalls the other clients.
+
+While one raw connection runs a big request, a second Kafka connection sends ApiVersions v0
+back to back and a NATS connection sends PING, each waiting for its answer; the longest round
+trip of either is the stall the big request caused. Cases:
+
+- CreateTopics v4 of one topic with 10,000 partitions (answered only once every partition and
+  the topic record are durable; then Metadata lists 10,000 partitions and the data directory
+  holds 10,000 partition directories);
+- CreatePartitions v1 growing it to 12,000, then DeleteTopics v3 of it (the directories go);
+- Metadata v1 naming one topic 1,000,000 times: the answer lists it once (Kafka reads the
+  names into a set);
+- CreateTopics, DeleteTopics and CreatePartitions naming a topic twice: one INVALID_REQUEST
+  "Duplicate topic name." result for it, nothing done, as Kafka's ControllerApis answers;
+  ListOffsets v1 naming a partition twice: INVALID_REQUEST for each mention (KafkaApis).
+
+The bound is generous for a loaded CI machine (ADMIN_STALL_MAX_MS, default 100 ms; the Metadata
+request, whose 18 MB are decoded in one go, ADMIN_STALL_METADATA_MAX_MS, 400 ms); the figures
+measured are printed.
+"""
+import os
+import socket
+import struct
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+import kafka_badinput_test as kb  # noqa: E402
+from kafka_badinput_test import i8, i16, i32, string, frame, header  # noqa: E402
+
+API_LIST_OFFSETS, API_METADATA, API_CREATE_TOPICS, API_DELETE_TOPICS, API_CREATE_PARTITIONS = 2, 3, 19, 20, 37
+ERR_INVALID_REQUEST = 42
+# A Debug build with ASan and UBSan runs several times slower: its bounds are 4 times wider.
+SLOW_BUILD = 4.0 if any(k in os.environ.get("SLUICE_SERVER", "") for k in ("/sanitize/", "/debug/")) else 1.0
+STALL_MAX_MS = float(os.environ.get("ADMIN_STALL_MAX_MS", "100")) * SLOW_BUILD
+# Decoding one huge request is not sliced: 18 MB of Metadata names take ~100 ms here.
+METADATA_STALL_MAX_MS = float(os.environ.get("ADMIN_STALL_METADATA_MAX_MS", "400")) * SLOW_BUILD
+PARTITIONS = 10000
+
+
+def create_topics_body(topics, timeout_ms=120000):
+    """CreateTopics v4: [(name, partitions)], replication factor 1, no configs."""
+    b = i32(len(topics))
+    for name, n in topics:
+        b += string(name) + i32(n) + i16(1) + i32(0) + i32(0)
+    return b + i32(timeout_ms) + i8(0)
+
+
+def parse_create_topics_v4(body):
+    r = kb.Reader(body)
+    r.i32()  # throttle
+    out = r.array(lambda: (r.string(), r.i16(), r.string()))
+    r.end("CreateTopics v4 response")
+    return out
+
+
+def delete_topics_body(names, timeout_ms=120000):
+    """DeleteTopics v3."""
+    return i32(len(names)) + b"".join(string(n) for n in names) + i32(timeout_ms)
+
+
+def parse_delete_topics_v3(body):
+    r = kb.Reader(body)
+    r.i32()
+    out = r.array(lambda: (r.string(), r.i16()))
+    r.end("DeleteTopics v3 response")
+    return out
+
+
+def create_partitions_body(topics, timeout_ms=120000):
+    """CreatePartitions v1: [(name, total)], no assignments."""
+    b = i32(len(topics))
+    for name, n in topics:
+        b += string(name) + i32(n) + i32(-1)
+    return b + i32(timeout_ms) + i8(0)
+
+
+def parse_create_partitions_v1(body):
+    r = kb.Reader(body)
+    r.i32()
+    out = r.array(lambda: (r.string(), r.i16(), r.string()))
+    r.end("CreatePartitions v1 response")
+    return out
+
+
+def list_offsets_v1(conn, topic, partitions):
+    """ListOffsets v1 of the latest offset: [(partition, error, offset)]."""
+    b = i32(-1) + i32(1) + string(topic) + i32(len(partitions))
+    for p in partitions:
+        b += i32(p) + struct.pack(">q", -1)
+    r = kb.Reader(conn.call(API_LIST_OFFSETS, 1, b))
+    out = []
+    for _ in range(r.i32()):
+        r.string()
+        for _ in range(r.i32()):
+            p, err, _ts, off = r.i32(), r.i16(), r.i64(), r.i64()
+            out.append((p, err, off))
+    r.end("ListOffsets v1 response")
+    return out
+
+
+def metadata_names_body(name, count):
+    """Metadata v1 naming one topic count times."""
+    one = string(name)
+    return i32(count) + one * count
+
+
+def parse_metadata_v1(body):
+    r = kb.Reader(body)
+    r.array(lambda: (r.i32(), r.string(), r.i32(), r.string()))
+    r.i32()  # controller
+    topics = []
+    for _ in range(r.i32()):
+        err, name, _internal = r.i16(), r.string(), r.i8()
+        parts = r.array(lambda: (r.i16(), r.i32(), r.i32(), r.array(r.i32), r.array(r.i32)))
+        topics.append((name, err, len(parts)))
+    r.end("Metadata v1 response")
+    return topics
+
+
+class Conn:
+    def __init__(self, broker, timeout=180):
+        self.s = socket.create_connection((broker.host, broker.kafka_port), timeout=timeout)
+        self.corr = 0
+
+    def call(self, key, version, body):
+        self.corr += 1
+        self.s.sendall(frame(header(key, version, self.corr, "sluice-stall") + body))
+        return kb.read_response(self.s, self.corr)
+
+    def close(self):
+        self.s.close()
+
+
+class Prober:
+    """Round trips on a second Kafka connection (ApiVersions v0) and on NATS (PING), back to
+    back, in threads, until stopped: the longest one is the stall."""
+
+    def __init__(self, broker):
+        self.broker = broker
+        self.stop_flag = threading.Event()
+        self.kafka_rtts, self.nats_rtts = [], []
+        self.errors = []
+        self.threads = [threading.Thread(target=self._kafka, daemon=True),
+                        threading.Thread(target=self._nats, daemon=True)]
+
+    def _kafka(self):
+        try:
+            c = Conn(self.broker, timeout=30)
+            for i in range(10 ** 7):
+                if self.stop_flag.is_set():
+                    break
+                t0 = time.monotonic()
+                c.call(kb.API_VERSIONS, 0, b"")
+                self.kafka_rtts.append(time.monotonic() - t0)
+            c.close()
+        except Exception as e:  # noqa: B902 - reported by the main thread
+            self.errors.append("kafka probe: %r" % e)
+
+    def _nats(self):
+        try:
+            s = socket.create_connection((self.broker.host, self.broker.nats_port), timeout=30)
+            f = s.makefile("rb")
+            f.readline()  # INFO
+            s.sendall(b'CONNECT {"verbose":false,"pedantic":false}\r\nPING\r\n')
+            if f.readline() != b"PONG\r\n":
+                raise RuntimeError("no PONG after CONNECT")
+            for i in range(10 ** 7):
+                if self.stop_flag.is_set():
+                    break
+                t0 = time.monotonic()
+                s.sendall(b"PING\r\n")
+                line = f.readline()
+                for _ in range(10):
+                    if line != b"PING\r\n":
+                        break
+                    s.sendall(b"PONG\r\n")  # the server's own PING
+                    line = f.readline()
+                self.nats_rtts.append(time.monotonic() - t0)
+                if line != b"PONG\r\n":
+                    raise RuntimeError("PING answered %r" % line)
+            s.close()
+        except Exception as e:  # noqa: B902
+            self.errors.append("nats probe: %r" % e)
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        time.sleep(0.2)  # both probes running before the big request goes
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_flag.set()
+        for t in self.threads:
+            t.join(30)
+        return False
+
+    def report(self, ck, what, bound_ms=STALL_MAX_MS):
+        ck.ok(not self.errors, "%s: probe failed: %s" % (what, self.errors))
+        ck.ok(self.kafka_rtts and self.nats_rtts, "%s: no round trips measured" % what)
+        km, nm = max(self.kafka_rtts) * 1000, max(self.nats_rtts) * 1000
+        print("     %s: max round trip %.1f ms Kafka ApiVersions (%d), %.1f ms NATS PING (%d)"
+              % (what, km, len(self.kafka_rtts), nm, len(self.nats_rtts)), flush=True)
+        ck.ok(max(km, nm) <= bound_ms, "%s: other clients stalled %.1f ms (bound %.0f ms)"
+              % (what, max(km, nm), bound_ms))
+
+
+def partition_dirs(broker, topic):
+    prefix = topic + "-"
+    return sum(1 for d in os.listdir(broker.data_dir)
+               if d.startswith(prefix) and d[len(prefix):].isdigit())
+
+
+def metadata_of(conn, topic):
+    got = parse_metadata_v1(conn.call(API_METADATA, 1, metadata_names_body(topic, 1)))
+    return got
+
+
+def big_create(ck, broker, topic):
+    c = Conn(broker)
+    with Prober(broker) as p:
+        t0 = time.monotonic()
+        got = parse_create_topics_v4(c.call(API_CREATE_TOPICS, 4, create_topics_body([(topic, PARTITIONS)])))
+        took = time.monotonic() - t0
+    print("     CreateTopics of %d partitions answered in %.2f s" % (PARTITIONS, took), flush=True)
+    p.report(ck, "CreateTopics %d partitions" % PARTITIONS)
+    ck.eq(got, [(topic, 0, None)], "CreateTopics result")
+    ck.eq(metadata_of(c, topic), [(topic, 0, PARTITIONS)], "Metadata after the create")
+    ck.eq(partition_dirs(broker, topic), PARTITIONS, "partition directories after the create")
+    c.close()
+
+
+def big_grow_and_delete(ck, broker, topic):
+    c = Conn(broker)
+    with Prober(broker) as p:
+        got = parse_create_partitions_v1(c.call(API_CREATE_PARTITIONS, 1,
+                                                create_partitions_body([(topic, PARTITIONS + 2000)])))
+    p.report(ck, "CreatePartitions +2000")
+    ck.eq(got, [(topic, 0, None)], "CreatePartitions result")
+    ck.eq(metadata_of(c, topic), [(topic, 0, PARTITIONS + 2000)], "Metadata after the grow")
+    with Prober(broker) as p:
+        got = parse_delete_topics_v3(c.call(API_DELETE_TOPICS, 3, delete_topics_body([topic])))
+    p.report(ck, "DeleteTopics %d partitions" % (PARTITIONS + 2000))
+    ck.eq(got, [(topic, 0)], "DeleteTopics result")
+    deadline = time.monotonic() + 30
+    while partition_dirs(broker, topic) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    ck.eq(partition_dirs(broker, topic), 0, "partition directories after the delete")
+    c.close()
+
+
+def metadata_million(ck, broker):
+    topic = harness.unique("dup")
+    c = Conn(broker)
+    ck.eq(parse_create_topics_v4(c.call(API_CREATE_TOPICS, 4, create_topics_body([(topic, 3)]))),
+          [(topic, 0, None)], "create the topic named a million times")
+    body = metadata_names_body(topic, 1000000)
+    with Prober(broker) as p:
+        t0 = time.monotonic()
+        got = parse_metadata_v1(c.call(API_METADATA, 1, body))
+        took = time.monotonic() - t0
+    print("     Metadata naming a topic 1,000,000 times (%.1f MB) answered in %.2f s"
+          % (len(body) / 1e6, took), flush=True)
+    p.report(ck, "Metadata 1,000,000 names", METADATA_STALL_MAX_MS)
+    ck.eq(got, [(topic, 0, 3)], "Metadata naming one topic a million times")
+    c.close()
+
+
+def duplicates(ck, broker):
+    c = Conn(broker)
+    a, b, other = harness.unique("dupa"), harness.unique("dupb"), harness.unique("dupc")
+    got = parse_create_topics_v4(c.call(API_CREATE_TOPICS, 4, create_topics_body(
+        [(a, 1), (other, 2), (a, 3), (a, 1)])))
+    ck.eq(sorted(got), sorted([(other, 0, None), (a, ERR_INVALID_REQUEST, "Duplicate topic name.")]),
+          "CreateTopics naming a topic three times")
+    ck.eq(metadata_of(c, a), [(a, 3, 0)], "the duplicated topic was not created")
+    ck.eq(metadata_of(c, other), [(other, 0, 2)], "the other topic was created")
+    ck.eq(parse_create_topics_v4(c.call(API_CREATE_TOPICS, 4, create_topics_body([(b, 1)]))),
+          [(b, 0, None)], "create a topic")
+    got = parse_create_partitions_v1(c.call(API_CREATE_PARTITIONS, 1, create_partitions_body(
+        [(b, 4), (b, 4), (other, 3)])))
+    ck.eq(sorted(got), sorted([(b, ERR_INVALID_REQUEST, "Duplicate topic name."), (other, 0, None)]),
+          "CreatePartitions naming a topic twice")
+    ck.eq(metadata_of(c, b), [(b, 0, 1)], "the duplicated topic did not grow")
+    ck.eq(metadata_of(c, other), [(other, 0, 3)], "the other topic grew")
+    ck.eq(list_offsets_v1(c, other, [0, 1, 0]), [(0, ERR_INVALID_REQUEST, -1), (1, 0, 0), (0, ERR_INVALID_REQUEST, -1)],
+          "ListOffsets naming a partition twice: INVALID_REQUEST for each mention, as Kafka")
+    got = parse_delete_topics_v3(c.call(API_DELETE_TOPICS, 3, delete_topics_body([b, other, b])))
+    ck.eq(sorted(got), sorted([(b, ERR_INVALID_REQUEST), (other, 0)]), "DeleteTopics naming a topic twice")
+    ck.eq(metadata_of(c, b), [(b, 0, 1)], "the duplicated topic was not deleted")
+    c.close()
+
+
+def body(ck):
+    # No auto-creation: the Metadata calls checking that a topic was not created must not create it.
+    broker = harness.start_broker(["--auto_create_topics", "false"])
+    if broker.external:
+        harness.skip("measures the broker's own loop")
+    topic = harness.unique("big")
+    with ck.section("duplicate names in CreateTopics, CreatePartitions, DeleteTopics"):
+        duplicates(ck, broker)
+    with ck.section("Metadata naming one topic a million times"):
+        metadata_million(ck, broker)
+    with ck.section("CreateTopics of %d partitions" % PARTITIONS):
+        big_create(ck, broker, topic)
+    with ck.section("CreatePartitions and DeleteTopics of the big topic"):
+        big_grow_and_delete(ck, broker, topic)
+
+
+if __name__ == "__main__":
+    harness.run("kafka_admin_stall_test", body, time_limit=240)
