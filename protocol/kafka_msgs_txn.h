@@ -5,8 +5,9 @@
  *   AddPartitionsToTxn (24) v0-3, flexible v3+   AddOffsetsToTxn (25) v0-3, flexible v3+
  *   EndTxn (26) v0-3, flexible v3+               TxnOffsetCommit (28) v0-3, flexible v3+
  *
- * librdkafka 2.0.2 sends AddPartitionsToTxn v0, AddOffsetsToTxn v0, EndTxn v0-1 and
- * TxnOffsetCommit v0-3. AddPartitionsToTxn v4+ (batched by the broker, KIP-890) is not covered.
+ * librdkafka asks for TxnOffsetCommit v0-3 (rd_kafka_broker_ApiVersion_supported in its
+ * txnmgr) and for the others at low, non-flexible versions; the flexible v3 is covered for
+ * newer clients. AddPartitionsToTxn v4+ (batched by the broker, KIP-890) is not covered.
  * These codecs are not served yet: the APIs join kafka_api's table once the coordinator
  * behind them works end to end.
  *
