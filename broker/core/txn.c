@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/base.h"
+#include "storage/kvlog.h"
 
 struct txn_coord {
     struct txn *txns;
@@ -35,12 +36,17 @@ static void txn_clear(struct txn *t) {
     t->part_count = t->group_count = 0;
 }
 
+/* Frees what t owns but its id. */
+static void txn_release(struct txn *t) {
+    txn_clear(t);
+    free(t->parts);
+    free(t->groups);
+}
+
 void txn_coord_free(struct txn_coord *c) {
     if (!c) return;
     for (uint32_t i = 0; i < c->count; i++) {
-        txn_clear(&c->txns[i]);
-        free(c->txns[i].parts);
-        free(c->txns[i].groups);
+        txn_release(&c->txns[i]);
         free(c->txns[i].id);
     }
     free(c->txns);
@@ -197,4 +203,106 @@ const struct txn *txn_expire_next(struct txn_coord *c, uint64_t now_ms) {
         return t;
     }
     return NULL;
+}
+
+/* ---- persistence ---- */
+
+enum { TXN_REC_VERSION = 1 };
+enum {
+    TXN_TAG_PRODUCER_ID = 1,
+    TXN_TAG_EPOCH = 2,
+    TXN_TAG_STATE = 3,
+    TXN_TAG_TIMEOUT_MS = 4,
+    TXN_TAG_PART = 5,  /* be32 partition, then the topic's bytes */
+    TXN_TAG_GROUP = 6, /* the group id's bytes */
+};
+
+void txn_encode(const struct txn *t, struct kvlog_tlv_writer *w) {
+    kvlog_tlv_begin(w, TXN_REC_VERSION);
+    kvlog_tlv_put_i64(w, TXN_TAG_PRODUCER_ID, t->producer_id);
+    kvlog_tlv_put_i64(w, TXN_TAG_EPOCH, t->epoch);
+    kvlog_tlv_put_i64(w, TXN_TAG_STATE, t->state);
+    kvlog_tlv_put_i64(w, TXN_TAG_TIMEOUT_MS, t->timeout_ms);
+    for (uint32_t i = 0; i < t->part_count; i++) {
+        size_t n = strlen(t->parts[i].topic);
+        uint8_t *buf = sl_xmalloc(4 + n);
+        sl_store_be32(buf, (uint32_t)t->parts[i].partition);
+        memcpy(buf + 4, t->parts[i].topic, n);
+        kvlog_tlv_put(w, TXN_TAG_PART, buf, (uint32_t)(4 + n));
+        free(buf);
+    }
+    for (uint32_t i = 0; i < t->group_count; i++)
+        kvlog_tlv_put(w, TXN_TAG_GROUP, t->groups[i], (uint32_t)strlen(t->groups[i]));
+}
+
+static char *txn_strndup(const uint8_t *p, uint32_t n) {
+    char *s = sl_xmalloc((size_t)n + 1);
+    memcpy(s, p, n);
+    s[n] = 0;
+    return s;
+}
+
+/* Reads the value into t (ids and arrays owned by t); false if it is not a whole entry. */
+static bool txn_decode(struct txn *t, const uint8_t *value, uint32_t value_len) {
+    struct kvlog_tlv_reader r;
+    if (!kvlog_tlv_open(&r, value, value_len) || r.version != TXN_REC_VERSION) return false;
+    uint16_t tag;
+    const uint8_t *p;
+    uint32_t n;
+    int64_t v, pid = -1, epoch = -1, state = -1, timeout = -1;
+    while (kvlog_tlv_next(&r, &tag, &p, &n)) {
+        if (tag == TXN_TAG_PART) {
+            if (n < 5) return false;
+            if (t->part_count == t->part_cap) {
+                t->part_cap = t->part_cap ? 2 * t->part_cap : 4;
+                t->parts = sl_xrealloc(t->parts, t->part_cap * sizeof(*t->parts));
+            }
+            t->parts[t->part_count++] = (struct txn_part){txn_strndup(p + 4, n - 4), (int32_t)sl_load_be32(p)};
+        } else if (tag == TXN_TAG_GROUP) {
+            if (t->group_count == t->group_cap) {
+                t->group_cap = t->group_cap ? 2 * t->group_cap : 2;
+                t->groups = sl_xrealloc(t->groups, t->group_cap * sizeof(*t->groups));
+            }
+            t->groups[t->group_count++] = txn_strndup(p, n);
+        } else if (tag >= TXN_TAG_PRODUCER_ID && tag <= TXN_TAG_TIMEOUT_MS) {
+            if (!kvlog_tlv_i64(p, n, &v)) return false;
+            if (tag == TXN_TAG_PRODUCER_ID) pid = v;
+            else if (tag == TXN_TAG_EPOCH) epoch = v;
+            else if (tag == TXN_TAG_STATE) state = v;
+            else timeout = v;
+        }
+    }
+    if (r.p != r.end) return false; /* a truncated field */
+    if (pid < 0 || epoch < 0 || epoch > INT16_MAX || state < TXN_EMPTY || state > TXN_COMPLETE_ABORT ||
+        timeout <= 0 || timeout > INT32_MAX)
+        return false;
+    t->producer_id = pid;
+    t->epoch = (int16_t)epoch;
+    t->state = (enum txn_state)state;
+    t->timeout_ms = (int32_t)timeout;
+    return true;
+}
+
+sl_err txn_restore(struct txn_coord *c, const char *id, const uint8_t *value, uint32_t value_len, uint64_t now_ms) {
+    struct txn fresh = {0};
+    if (!txn_decode(&fresh, value, value_len)) {
+        txn_release(&fresh);
+        return SL_CORRUPT;
+    }
+    struct txn *t = txn_find(c, id);
+    if (!t) {
+        if (c->count == c->max) {
+            txn_release(&fresh);
+            return SL_POLICY_VIOLATION;
+        }
+        c->txns = sl_xrealloc(c->txns, (c->count + 1) * sizeof(*c->txns));
+        t = &c->txns[c->count++];
+        fresh.id = txn_strdup(id);
+    } else {
+        fresh.id = t->id;
+        txn_release(t);
+    }
+    fresh.started_ms = now_ms;
+    *t = fresh;
+    return SL_OK;
 }

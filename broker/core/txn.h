@@ -85,4 +85,17 @@ void txn_complete(struct txn_coord *c, const char *id);
  * (the producer is fenced), or NULL. The caller loops until NULL, aborting each. */
 const struct txn *txn_expire_next(struct txn_coord *c, uint64_t now_ms);
 
+/* ---- persistence ----
+ * An entry is one kvlog record: key = the transactional id, value = kvlog TLV version 1 with
+ * producer id, epoch, state, timeout, and one field per partition (i32 partition, then the
+ * topic) and per group. The owner writes the entry after every transition (before answering)
+ * and restores each record at start. A restored Prepare* entry still needs its markers: the
+ * owner writes them again (they are idempotent for readers) and completes it. A restored
+ * Ongoing entry restarts its timeout at now_ms, since the old process's clock is gone. */
+struct kvlog_tlv_writer;
+void txn_encode(const struct txn *t, struct kvlog_tlv_writer *w);
+/* SL_CORRUPT if the value is not a version-1 entry with every required field;
+ * SL_POLICY_VIOLATION past txns_max. An id already present is replaced (a later record wins). */
+sl_err txn_restore(struct txn_coord *c, const char *id, const uint8_t *value, uint32_t value_len, uint64_t now_ms);
+
 #endif

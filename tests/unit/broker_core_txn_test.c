@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "broker/core/txn.h"
+#include "storage/kvlog.h"
 
 START_TEST(test_commit_then_abort_cycle) {
     struct txn_coord *c = txn_coord_new(8, 900000);
@@ -129,6 +130,57 @@ START_TEST(test_epoch_exhaustion_and_limits) {
 }
 END_TEST
 
+/* An entry survives encode and restore field by field; a damaged value is refused. */
+START_TEST(test_persist_round_trip) {
+    struct txn_coord *c = txn_coord_new(2, 900000);
+    const struct txn *t;
+    ck_assert_int_eq(txn_init_producer(c, "t", 30000, 42, &t), SL_OK);
+    ck_assert_int_eq(txn_init_producer(c, "t", 30000, 43, &t), SL_OK); /* epoch 1 */
+    ck_assert_int_eq(txn_add_partition(c, "t", 42, 1, "orders", 2, 5), SL_OK);
+    ck_assert_int_eq(txn_add_partition(c, "t", 42, 1, "x", 0, 5), SL_OK);
+    ck_assert_int_eq(txn_add_group(c, "t", 42, 1, "grp", 5), SL_OK);
+    ck_assert_int_eq(txn_end(c, "t", 42, 1, true, &t), SL_OK);
+    struct kvlog_tlv_writer w = {0};
+    txn_encode(txn_get(c, "t"), &w);
+
+    struct txn_coord *d = txn_coord_new(1, 900000);
+    ck_assert_int_eq(txn_restore(d, "t", w.p, (uint32_t)w.len, 777), SL_OK);
+    t = txn_get(d, "t");
+    ck_assert_int_eq(t->producer_id, 42);
+    ck_assert_int_eq(t->epoch, 1);
+    ck_assert_int_eq(t->state, TXN_PREPARE_COMMIT);
+    ck_assert_int_eq(t->timeout_ms, 30000);
+    ck_assert_uint_eq(t->started_ms, 777);
+    ck_assert_uint_eq(t->part_count, 2);
+    ck_assert_str_eq(t->parts[0].topic, "orders");
+    ck_assert_int_eq(t->parts[0].partition, 2);
+    ck_assert_str_eq(t->parts[1].topic, "x");
+    ck_assert_int_eq(t->parts[1].partition, 0);
+    ck_assert_uint_eq(t->group_count, 1);
+    ck_assert_str_eq(t->groups[0], "grp");
+    txn_complete(d, "t");
+    ck_assert_int_eq(txn_init_producer(d, "t", 30000, 1, &t), SL_OK);
+    ck_assert_int_eq(t->epoch, 2);
+
+    /* A later record replaces the entry; the limit holds; damage is refused. */
+    ck_assert_int_eq(txn_restore(d, "t", w.p, (uint32_t)w.len, 1), SL_OK);
+    ck_assert_int_eq(txn_get(d, "t")->epoch, 1);
+    ck_assert_int_eq(txn_restore(d, "other", w.p, (uint32_t)w.len, 1), SL_POLICY_VIOLATION);
+    /* Cut inside the four required fields (2 + 4 * 14 bytes) or inside the last field. */
+    for (uint32_t cut = 0; cut < 58; cut++) ck_assert_int_eq(txn_restore(d, "t", w.p, cut, 1), SL_CORRUPT);
+    ck_assert_int_eq(txn_restore(d, "t", w.p, (uint32_t)w.len - 1, 1), SL_CORRUPT);
+    uint8_t *bad = malloc(w.len);
+    memcpy(bad, w.p, w.len);
+    bad[1] = 2; /* version 2 */
+    ck_assert_int_eq(txn_restore(d, "t", bad, (uint32_t)w.len, 1), SL_CORRUPT);
+    free(bad);
+    ck_assert_int_eq(txn_get(d, "t")->epoch, 1); /* unchanged by the refusals */
+    kvlog_tlv_free(&w);
+    txn_coord_free(d);
+    txn_coord_free(c);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("broker/core/txn");
     TCase *tc = tcase_create("txn");
@@ -136,6 +188,7 @@ int main(void) {
     tcase_add_test(tc, test_zombie_fenced);
     tcase_add_test(tc, test_timeout_aborts_and_fences);
     tcase_add_test(tc, test_epoch_exhaustion_and_limits);
+    tcase_add_test(tc, test_persist_round_trip);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);
