@@ -62,6 +62,12 @@
     X(GROUP_MAX_SIZE_REACHED, 81, "group is full", NULL)                                                  \
     X(FENCED_INSTANCE_ID, 82, "static member fenced by a newer instance", NULL)                           \
     X(GROUP_SUBSCRIBED_TO_TOPIC, 86, "group is subscribed to the topic", NULL)                            \
+    /* transactions (broker/core/txn.c) */                                                               \
+    X(INVALID_TXN_STATE, 48, "request not valid in the transaction's state", NULL)                        \
+    X(INVALID_PRODUCER_ID_MAPPING, 49, "producer id is not the transactional id's", NULL)                 \
+    X(INVALID_TRANSACTION_TIMEOUT, 50, "transaction timeout above transaction_timeout_ms_max", NULL)      \
+    X(CONCURRENT_TRANSACTIONS, 51, "the transaction is still being completed", NULL)                      \
+    X(PRODUCER_FENCED, 90, "a newer producer has the transactional id", NULL)                             \
     /* NATS protocol errors (broker/nats): -ERR texts as nats-server sends them */                        \
     X(UNKNOWN_OP, -1, "unknown protocol operation", "Unknown Protocol Operation")                         \
     X(CONTROL_LINE_TOO_LONG, -1, "control line longer than max_control_line", "maximum control line exceeded") \

@@ -284,3 +284,32 @@ size_t kafka_batch_encode(uint8_t *out, size_t cap, const struct kafka_record_in
     kafka_batch_update_crc(out, total);
     return total;
 }
+
+/* ---- control batches ---- */
+
+size_t kafka_control_batch_encode(uint8_t *out, size_t cap, enum kafka_control_type type,
+                                  int64_t producer_id, int16_t producer_epoch,
+                                  int32_t coordinator_epoch, int64_t timestamp_ms) {
+    uint8_t key[4], value[6];
+    sl_store_be16(key, 0); /* ControlRecordType version */
+    sl_store_be16(key + 2, (uint16_t)type);
+    sl_store_be16(value, 0); /* EndTransactionMarker version */
+    sl_store_be32(value + 2, (uint32_t)coordinator_epoch);
+    struct kafka_record_in rec = {key, sizeof key, value, sizeof value, timestamp_ms, NULL, 0};
+    size_t n = kafka_batch_encode(out, cap, &rec, 1, producer_id, producer_epoch, -1);
+    if (n == 0) return 0;
+    SL_ASSERT(n == KAFKA_CONTROL_BATCH_BYTES);
+    sl_store_be16(out + 21, KAFKA_ATTR_TRANSACTIONAL | KAFKA_ATTR_CONTROL);
+    kafka_batch_update_crc(out, n);
+    return n;
+}
+
+sl_err kafka_control_key_parse(const uint8_t *key, int32_t key_len, enum kafka_control_type *type) {
+    if (key_len < 4) return SL_CORRUPT;
+    int16_t version = (int16_t)sl_load_be16(key);
+    int16_t t = (int16_t)sl_load_be16(key + 2);
+    if (version < 0 || (version == 0 && key_len != 4)) return SL_CORRUPT;
+    if (t != KAFKA_CONTROL_ABORT && t != KAFKA_CONTROL_COMMIT) return SL_CORRUPT;
+    *type = (enum kafka_control_type)t;
+    return SL_OK;
+}

@@ -163,4 +163,26 @@ size_t kafka_batch_encoded_bytes_max(const struct kafka_record_in *recs, uint32_
 size_t kafka_batch_encode(uint8_t *out, size_t cap, const struct kafka_record_in *recs, uint32_t n,
                           int64_t producer_id, int16_t producer_epoch, int32_t base_sequence);
 
+/* ---- control batches (transaction markers) ----
+ * A commit or abort marker is a batch with attributes transactional|control, the
+ * transaction's producer id and epoch, base sequence -1 and one record whose key is
+ * {version int16 = 0, type int16} (0 abort, 1 commit) and whose value is {version int16 = 0,
+ * coordinator epoch int32}: Kafka's EndTransactionMarker, so clients skip it as theirs. */
+
+enum kafka_control_type { KAFKA_CONTROL_ABORT = 0, KAFKA_CONTROL_COMMIT = 1 };
+
+/* Bytes of every marker batch kafka_control_batch_encode writes (its size is fixed). */
+#define KAFKA_CONTROL_BATCH_BYTES 78
+
+/* Writes a marker batch (base offset 0, timestamp timestamp_ms, CRC filled in). Returns
+ * KAFKA_CONTROL_BATCH_BYTES, or 0 if cap is too small. */
+size_t kafka_control_batch_encode(uint8_t *out, size_t cap, enum kafka_control_type type,
+                                  int64_t producer_id, int16_t producer_epoch,
+                                  int32_t coordinator_epoch, int64_t timestamp_ms);
+
+/* The marker type of a control record's key. SL_CORRUPT if the key is not 4 bytes of version
+ * 0 and a known type (Kafka's readers refuse those too; newer versions may add fields, so
+ * only the first 4 bytes are read when the version is above 0). */
+sl_err kafka_control_key_parse(const uint8_t *key, int32_t key_len, enum kafka_control_type *type);
+
 #endif

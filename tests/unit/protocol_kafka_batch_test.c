@@ -325,6 +325,54 @@ START_TEST(test_encode_producer_fields_and_caps) {
 }
 END_TEST
 
+/* A commit marker is Kafka's EndTransactionMarker: a transactional control batch of one
+ * record, key {0, 1}, value {0, coordinator epoch}, base sequence -1, a valid CRC. */
+START_TEST(test_control_batch_encode_and_parse) {
+    uint8_t buf[KAFKA_CONTROL_BATCH_BYTES];
+    ck_assert_uint_eq(kafka_control_batch_encode(buf, sizeof buf - 1, KAFKA_CONTROL_COMMIT, 1, 2, 3, 4), 0);
+    for (int t = KAFKA_CONTROL_ABORT; t <= KAFKA_CONTROL_COMMIT; t++) {
+        size_t n = kafka_control_batch_encode(buf, sizeof buf, (enum kafka_control_type)t, 9000000001LL, 7,
+                                              0x01020304, 1700000000123LL);
+        ck_assert_uint_eq(n, KAFKA_CONTROL_BATCH_BYTES);
+        struct kafka_batch_header h;
+        ck_assert_int_eq(kafka_batch_check(buf, n, &h), SL_OK);
+        ck_assert_int_eq(h.attributes, KAFKA_ATTR_TRANSACTIONAL | KAFKA_ATTR_CONTROL);
+        ck_assert_int_eq(h.producer_id, 9000000001LL);
+        ck_assert_int_eq(h.producer_epoch, 7);
+        ck_assert_int_eq(h.base_sequence, -1);
+        ck_assert_int_eq(h.record_count, 1);
+        ck_assert_int_eq(h.last_offset_delta, 0);
+        ck_assert_int_eq(h.first_timestamp, 1700000000123LL);
+        struct kafka_record_iter it;
+        struct kafka_record rec;
+        ck_assert_int_eq(kafka_record_iter_init(&it, buf, n), SL_OK);
+        ck_assert_int_eq(kafka_record_next(&it, &rec), SL_OK);
+        static const uint8_t want_value[] = {0x00, 0x00, 0x01, 0x02, 0x03, 0x04};
+        ck_assert_int_eq(rec.key_len, 4);
+        ck_assert_int_eq(rec.key[0], 0);
+        ck_assert_int_eq(rec.key[1], 0);
+        ck_assert_int_eq(rec.key[2], 0);
+        ck_assert_int_eq(rec.key[3], t);
+        ck_assert_int_eq(rec.value_len, 6);
+        ck_assert_mem_eq(rec.value, want_value, 6);
+        ck_assert_uint_eq(rec.header_count, 0);
+        enum kafka_control_type got;
+        ck_assert_int_eq(kafka_control_key_parse(rec.key, rec.key_len, &got), SL_OK);
+        ck_assert_int_eq(got, t);
+    }
+    enum kafka_control_type got;
+    static const uint8_t bad_type[] = {0, 0, 0, 2}, short_key[] = {0, 0, 0}, long_v0[] = {0, 0, 0, 1, 0};
+    static const uint8_t v1_longer[] = {0, 1, 0, 0, 9, 9}, neg_version[] = {0xff, 0xff, 0, 1};
+    ck_assert_int_eq(kafka_control_key_parse(bad_type, 4, &got), SL_CORRUPT);
+    ck_assert_int_eq(kafka_control_key_parse(short_key, 3, &got), SL_CORRUPT);
+    ck_assert_int_eq(kafka_control_key_parse(NULL, -1, &got), SL_CORRUPT);
+    ck_assert_int_eq(kafka_control_key_parse(long_v0, 5, &got), SL_CORRUPT);
+    ck_assert_int_eq(kafka_control_key_parse(neg_version, 4, &got), SL_CORRUPT);
+    ck_assert_int_eq(kafka_control_key_parse(v1_longer, 6, &got), SL_OK);
+    ck_assert_int_eq(got, KAFKA_CONTROL_ABORT);
+}
+END_TEST
+
 /* ---- refusals ---- */
 
 static uint8_t *small_batch(size_t *len) {
@@ -625,6 +673,7 @@ static Suite *kafka_batch_suite(void) {
     tcase_add_test(tc, test_round_trip_keys_values_headers);
     tcase_add_test(tc, test_round_trip_1000_records);
     tcase_add_test(tc, test_encode_producer_fields_and_caps);
+    tcase_add_test(tc, test_control_batch_encode_and_parse);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("refusals");

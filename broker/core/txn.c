@@ -1,0 +1,308 @@
+/* txn.c: the transaction coordinator's state machine (see txn.h). Entries live in one array
+ * with linear lookup: txns_max bounds it, and lookups happen once per transactional request,
+ * not per record. */
+#include "broker/core/txn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/base.h"
+#include "storage/kvlog.h"
+
+struct txn_coord {
+    struct txn *txns;
+    uint32_t count, max;
+    int32_t timeout_ms_max;
+};
+
+static char *txn_strdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *p = sl_xmalloc(n);
+    memcpy(p, s, n);
+    return p;
+}
+
+struct txn_coord *txn_coord_new(uint32_t txns_max, int32_t timeout_ms_max) {
+    SL_ASSERT(txns_max > 0 && timeout_ms_max > 0);
+    struct txn_coord *c = sl_xcalloc(1, sizeof(*c));
+    c->max = txns_max;
+    c->timeout_ms_max = timeout_ms_max;
+    return c;
+}
+
+static void txn_clear(struct txn *t) {
+    for (uint32_t i = 0; i < t->part_count; i++) free(t->parts[i].topic);
+    for (uint32_t i = 0; i < t->group_count; i++) free(t->groups[i]);
+    t->part_count = t->group_count = 0;
+}
+
+/* Frees what t owns but its id. */
+static void txn_release(struct txn *t) {
+    txn_clear(t);
+    free(t->parts);
+    free(t->groups);
+}
+
+void txn_coord_free(struct txn_coord *c) {
+    if (!c) return;
+    for (uint32_t i = 0; i < c->count; i++) {
+        txn_release(&c->txns[i]);
+        free(c->txns[i].id);
+    }
+    free(c->txns);
+    free(c);
+}
+
+static struct txn *txn_find(const struct txn_coord *c, const char *id) {
+    for (uint32_t i = 0; i < c->count; i++)
+        if (strcmp(c->txns[i].id, id) == 0) return &c->txns[i];
+    return NULL;
+}
+
+const struct txn *txn_get(const struct txn_coord *c, const char *id) { return txn_find(c, id); }
+
+/* A new epoch for the id; past INT16_MAX - 1 it takes a new producer id at epoch 0, as Kafka
+ * does, so the epoch never wraps into one a zombie still holds. */
+static void txn_bump_epoch(struct txn *t, int64_t new_producer_id) {
+    if (t->epoch >= INT16_MAX - 1) {
+        t->producer_id = new_producer_id;
+        t->epoch = 0;
+    } else {
+        t->epoch++;
+    }
+}
+
+sl_err txn_init_producer(struct txn_coord *c, const char *id, int32_t timeout_ms, int64_t new_producer_id,
+                         const struct txn **out) {
+    if (timeout_ms <= 0 || timeout_ms > c->timeout_ms_max) return SL_INVALID_TRANSACTION_TIMEOUT;
+    struct txn *t = txn_find(c, id);
+    if (!t) {
+        if (c->count == c->max) return SL_POLICY_VIOLATION;
+        c->txns = sl_xrealloc(c->txns, (c->count + 1) * sizeof(*c->txns));
+        t = &c->txns[c->count++];
+        *t = (struct txn){.id = txn_strdup(id), .producer_id = new_producer_id, .epoch = 0};
+        t->state = TXN_EMPTY;
+        t->timeout_ms = timeout_ms;
+        *out = t;
+        return SL_OK;
+    }
+    switch (t->state) {
+    case TXN_PREPARE_COMMIT:
+    case TXN_PREPARE_ABORT:
+        return SL_CONCURRENT_TRANSACTIONS;
+    case TXN_ONGOING:
+        txn_bump_epoch(t, new_producer_id); /* fences the old producer before its abort */
+        t->state = TXN_PREPARE_ABORT;
+        *out = t;
+        return SL_CONCURRENT_TRANSACTIONS;
+    default:
+        txn_bump_epoch(t, new_producer_id);
+        t->state = TXN_EMPTY;
+        t->timeout_ms = timeout_ms;
+        *out = t;
+        return SL_OK;
+    }
+}
+
+/* The checks every request of a transactional producer passes first. */
+static sl_err txn_check_producer(const struct txn *t, int64_t producer_id, int16_t epoch) {
+    if (!t || t->producer_id != producer_id) return SL_INVALID_PRODUCER_ID_MAPPING;
+    if (t->epoch != epoch) return SL_PRODUCER_FENCED;
+    return SL_OK;
+}
+
+/* Add*: the transaction begins (or goes on) unless it is still completing. */
+static sl_err txn_begin(struct txn *t, uint64_t now_ms) {
+    if (t->state == TXN_PREPARE_COMMIT || t->state == TXN_PREPARE_ABORT) return SL_CONCURRENT_TRANSACTIONS;
+    if (t->state != TXN_ONGOING) {
+        t->state = TXN_ONGOING;
+        t->started_ms = now_ms;
+    }
+    return SL_OK;
+}
+
+sl_err txn_add_partition(struct txn_coord *c, const char *id, int64_t producer_id, int16_t epoch,
+                         const char *topic, int32_t partition, uint64_t now_ms) {
+    struct txn *t = txn_find(c, id);
+    sl_err e = txn_check_producer(t, producer_id, epoch);
+    if (e == SL_OK) e = txn_begin(t, now_ms);
+    if (e) return e;
+    for (uint32_t i = 0; i < t->part_count; i++)
+        if (t->parts[i].partition == partition && strcmp(t->parts[i].topic, topic) == 0) return SL_OK;
+    if (t->part_count == t->part_cap) {
+        t->part_cap = t->part_cap ? 2 * t->part_cap : 4;
+        t->parts = sl_xrealloc(t->parts, t->part_cap * sizeof(*t->parts));
+    }
+    t->parts[t->part_count++] = (struct txn_part){txn_strdup(topic), partition};
+    return SL_OK;
+}
+
+sl_err txn_add_group(struct txn_coord *c, const char *id, int64_t producer_id, int16_t epoch,
+                     const char *group, uint64_t now_ms) {
+    struct txn *t = txn_find(c, id);
+    sl_err e = txn_check_producer(t, producer_id, epoch);
+    if (e == SL_OK) e = txn_begin(t, now_ms);
+    if (e) return e;
+    for (uint32_t i = 0; i < t->group_count; i++)
+        if (strcmp(t->groups[i], group) == 0) return SL_OK;
+    if (t->group_count == t->group_cap) {
+        t->group_cap = t->group_cap ? 2 * t->group_cap : 2;
+        t->groups = sl_xrealloc(t->groups, t->group_cap * sizeof(*t->groups));
+    }
+    t->groups[t->group_count++] = txn_strdup(group);
+    return SL_OK;
+}
+
+sl_err txn_check_offsets(const struct txn_coord *c, const char *id, int64_t producer_id, int16_t epoch,
+                         const char *group) {
+    const struct txn *t = txn_find(c, id);
+    sl_err e = txn_check_producer(t, producer_id, epoch);
+    if (e) return e;
+    if (t->state != TXN_ONGOING) return SL_INVALID_TXN_STATE;
+    for (uint32_t i = 0; i < t->group_count; i++)
+        if (strcmp(t->groups[i], group) == 0) return SL_OK;
+    return SL_INVALID_TXN_STATE; /* TxnOffsetCommit before AddOffsetsToTxn */
+}
+
+sl_err txn_end(struct txn_coord *c, const char *id, int64_t producer_id, int16_t epoch, bool commit,
+               const struct txn **out) {
+    struct txn *t = txn_find(c, id);
+    sl_err e = txn_check_producer(t, producer_id, epoch);
+    if (e) return e;
+    *out = t;
+    switch (t->state) {
+    case TXN_ONGOING:
+        t->state = commit ? TXN_PREPARE_COMMIT : TXN_PREPARE_ABORT;
+        return SL_OK;
+    case TXN_PREPARE_COMMIT:
+    case TXN_PREPARE_ABORT:
+        return (t->state == TXN_PREPARE_COMMIT) == commit ? SL_CONCURRENT_TRANSACTIONS : SL_INVALID_TXN_STATE;
+    case TXN_COMPLETE_COMMIT:
+    case TXN_COMPLETE_ABORT:
+        return (t->state == TXN_COMPLETE_COMMIT) == commit ? SL_OK : SL_INVALID_TXN_STATE;
+    default:
+        return SL_INVALID_TXN_STATE;
+    }
+}
+
+void txn_complete(struct txn_coord *c, const char *id) {
+    struct txn *t = txn_find(c, id);
+    SL_ASSERT(t && (t->state == TXN_PREPARE_COMMIT || t->state == TXN_PREPARE_ABORT));
+    t->state = t->state == TXN_PREPARE_COMMIT ? TXN_COMPLETE_COMMIT : TXN_COMPLETE_ABORT;
+    txn_clear(t);
+}
+
+const struct txn *txn_expire_next(struct txn_coord *c, uint64_t now_ms) {
+    for (uint32_t i = 0; i < c->count; i++) {
+        struct txn *t = &c->txns[i];
+        if (t->state != TXN_ONGOING || now_ms < t->started_ms + (uint64_t)t->timeout_ms) continue;
+        /* The expired producer keeps its id; a bump past the last epoch keeps it too, and the
+         * id's next InitProducerId moves to a new producer id then. */
+        if (t->epoch < INT16_MAX - 1) t->epoch++;
+        t->state = TXN_PREPARE_ABORT;
+        return t;
+    }
+    return NULL;
+}
+
+/* ---- persistence ---- */
+
+enum { TXN_REC_VERSION = 1 };
+enum {
+    TXN_TAG_PRODUCER_ID = 1,
+    TXN_TAG_EPOCH = 2,
+    TXN_TAG_STATE = 3,
+    TXN_TAG_TIMEOUT_MS = 4,
+    TXN_TAG_PART = 5,  /* be32 partition, then the topic's bytes */
+    TXN_TAG_GROUP = 6, /* the group id's bytes */
+};
+
+void txn_encode(const struct txn *t, struct kvlog_tlv_writer *w) {
+    kvlog_tlv_begin(w, TXN_REC_VERSION);
+    kvlog_tlv_put_i64(w, TXN_TAG_PRODUCER_ID, t->producer_id);
+    kvlog_tlv_put_i64(w, TXN_TAG_EPOCH, t->epoch);
+    kvlog_tlv_put_i64(w, TXN_TAG_STATE, t->state);
+    kvlog_tlv_put_i64(w, TXN_TAG_TIMEOUT_MS, t->timeout_ms);
+    for (uint32_t i = 0; i < t->part_count; i++) {
+        size_t n = strlen(t->parts[i].topic);
+        uint8_t *buf = sl_xmalloc(4 + n);
+        sl_store_be32(buf, (uint32_t)t->parts[i].partition);
+        memcpy(buf + 4, t->parts[i].topic, n);
+        kvlog_tlv_put(w, TXN_TAG_PART, buf, (uint32_t)(4 + n));
+        free(buf);
+    }
+    for (uint32_t i = 0; i < t->group_count; i++)
+        kvlog_tlv_put(w, TXN_TAG_GROUP, t->groups[i], (uint32_t)strlen(t->groups[i]));
+}
+
+static char *txn_strndup(const uint8_t *p, uint32_t n) {
+    char *s = sl_xmalloc((size_t)n + 1);
+    memcpy(s, p, n);
+    s[n] = 0;
+    return s;
+}
+
+/* Reads the value into t (ids and arrays owned by t); false if it is not a whole entry. */
+static bool txn_decode(struct txn *t, const uint8_t *value, uint32_t value_len) {
+    struct kvlog_tlv_reader r;
+    if (!kvlog_tlv_open(&r, value, value_len) || r.version != TXN_REC_VERSION) return false;
+    uint16_t tag;
+    const uint8_t *p;
+    uint32_t n;
+    int64_t v, pid = -1, epoch = -1, state = -1, timeout = -1;
+    while (kvlog_tlv_next(&r, &tag, &p, &n)) {
+        if (tag == TXN_TAG_PART) {
+            if (n < 5) return false;
+            if (t->part_count == t->part_cap) {
+                t->part_cap = t->part_cap ? 2 * t->part_cap : 4;
+                t->parts = sl_xrealloc(t->parts, t->part_cap * sizeof(*t->parts));
+            }
+            t->parts[t->part_count++] = (struct txn_part){txn_strndup(p + 4, n - 4), (int32_t)sl_load_be32(p)};
+        } else if (tag == TXN_TAG_GROUP) {
+            if (t->group_count == t->group_cap) {
+                t->group_cap = t->group_cap ? 2 * t->group_cap : 2;
+                t->groups = sl_xrealloc(t->groups, t->group_cap * sizeof(*t->groups));
+            }
+            t->groups[t->group_count++] = txn_strndup(p, n);
+        } else if (tag >= TXN_TAG_PRODUCER_ID && tag <= TXN_TAG_TIMEOUT_MS) {
+            if (!kvlog_tlv_i64(p, n, &v)) return false;
+            if (tag == TXN_TAG_PRODUCER_ID) pid = v;
+            else if (tag == TXN_TAG_EPOCH) epoch = v;
+            else if (tag == TXN_TAG_STATE) state = v;
+            else timeout = v;
+        }
+    }
+    if (r.p != r.end) return false; /* a truncated field */
+    if (pid < 0 || epoch < 0 || epoch > INT16_MAX || state < TXN_EMPTY || state > TXN_COMPLETE_ABORT ||
+        timeout <= 0 || timeout > INT32_MAX)
+        return false;
+    t->producer_id = pid;
+    t->epoch = (int16_t)epoch;
+    t->state = (enum txn_state)state;
+    t->timeout_ms = (int32_t)timeout;
+    return true;
+}
+
+sl_err txn_restore(struct txn_coord *c, const char *id, const uint8_t *value, uint32_t value_len, uint64_t now_ms) {
+    struct txn fresh = {0};
+    if (!txn_decode(&fresh, value, value_len)) {
+        txn_release(&fresh);
+        return SL_CORRUPT;
+    }
+    struct txn *t = txn_find(c, id);
+    if (!t) {
+        if (c->count == c->max) {
+            txn_release(&fresh);
+            return SL_POLICY_VIOLATION;
+        }
+        c->txns = sl_xrealloc(c->txns, (c->count + 1) * sizeof(*c->txns));
+        t = &c->txns[c->count++];
+        fresh.id = txn_strdup(id);
+    } else {
+        fresh.id = t->id;
+        txn_release(t);
+    }
+    fresh.started_ms = now_ms;
+    *t = fresh;
+    return SL_OK;
+}

@@ -1,0 +1,101 @@
+/* txn.h: the transaction coordinator's state machine, one entry per transactional.id, as
+ * Kafka's TransactionCoordinator keeps it: the producer id and epoch the id owns, the state,
+ * the timeout, and the partitions and groups the ongoing transaction touched.
+ *
+ *   Empty --AddPartitions/AddOffsets--> Ongoing --EndTxn--> PrepareCommit | PrepareAbort
+ *   Prepare* --txn_complete (markers durable)--> CompleteCommit | CompleteAbort --Add*--> Ongoing
+ *
+ * Fencing: InitProducerId bumps the epoch, so requests of the old producer (a zombie) carry an
+ * older epoch and get PRODUCER_FENCED; an ongoing transaction is aborted by the new producer's
+ * InitProducerId and by its timeout (both bump the epoch first, as Kafka does).
+ *
+ * Pure: no I/O, time is passed in. The caller writes the markers to txn->parts when a
+ * transition returns a Prepare* state, then calls txn_complete; it also persists entries. */
+#ifndef SL_BROKER_TXN_H
+#define SL_BROKER_TXN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "protocol/errors.h"
+
+enum txn_state {
+    TXN_EMPTY,
+    TXN_ONGOING,
+    TXN_PREPARE_COMMIT,
+    TXN_PREPARE_ABORT,
+    TXN_COMPLETE_COMMIT,
+    TXN_COMPLETE_ABORT,
+};
+
+struct txn_part {
+    char *topic;
+    int32_t partition;
+};
+
+struct txn {
+    char *id;
+    int64_t producer_id;
+    int16_t epoch;
+    enum txn_state state;
+    int32_t timeout_ms;
+    uint64_t started_ms; /* when the ongoing transaction began (its first Add*) */
+    struct txn_part *parts;
+    uint32_t part_count, part_cap;
+    char **groups; /* consumer groups whose offsets the transaction commits */
+    uint32_t group_count, group_cap;
+};
+
+struct txn_coord;
+
+/* txns_max: the most transactional ids kept (a new one past it gets SL_POLICY_VIOLATION);
+ * timeout_ms_max: Kafka's transaction.max.timeout.ms. */
+struct txn_coord *txn_coord_new(uint32_t txns_max, int32_t timeout_ms_max);
+void txn_coord_free(struct txn_coord *c);
+
+/* NULL if the id has no entry. */
+const struct txn *txn_get(const struct txn_coord *c, const char *id);
+
+/* InitProducerId with a transactional id. new_producer_id is used for a new id (and when the
+ * epoch would overflow). SL_CONCURRENT_TRANSACTIONS while a transaction completes; if one was
+ * ongoing, it is moved to PrepareAbort under a bumped epoch (the caller writes the abort
+ * markers, completes it, and the client retries). */
+sl_err txn_init_producer(struct txn_coord *c, const char *id, int32_t timeout_ms, int64_t new_producer_id,
+                         const struct txn **out);
+
+/* AddPartitionsToTxn for one partition; AddOffsetsToTxn for one group. */
+sl_err txn_add_partition(struct txn_coord *c, const char *id, int64_t producer_id, int16_t epoch,
+                         const char *topic, int32_t partition, uint64_t now_ms);
+sl_err txn_add_group(struct txn_coord *c, const char *id, int64_t producer_id, int16_t epoch,
+                     const char *group, uint64_t now_ms);
+
+/* TxnOffsetCommit's check: the id's producer, current epoch, ongoing, and the group added. */
+sl_err txn_check_offsets(const struct txn_coord *c, const char *id, int64_t producer_id, int16_t epoch,
+                         const char *group);
+
+/* EndTxn. SL_OK with *out in PrepareCommit/PrepareAbort: write the markers, then
+ * txn_complete. SL_OK with *out already Complete*: a retry of the same decision, nothing to do. */
+sl_err txn_end(struct txn_coord *c, const char *id, int64_t producer_id, int16_t epoch, bool commit,
+               const struct txn **out);
+
+/* Prepare* -> Complete*, forgetting the partitions and groups. */
+void txn_complete(struct txn_coord *c, const char *id);
+
+/* The next ongoing transaction past its timeout, moved to PrepareAbort under a bumped epoch
+ * (the producer is fenced), or NULL. The caller loops until NULL, aborting each. */
+const struct txn *txn_expire_next(struct txn_coord *c, uint64_t now_ms);
+
+/* ---- persistence ----
+ * An entry is one kvlog record: key = the transactional id, value = kvlog TLV version 1 with
+ * producer id, epoch, state, timeout, and one field per partition (i32 partition, then the
+ * topic) and per group. The owner writes the entry after every transition (before answering)
+ * and restores each record at start. A restored Prepare* entry still needs its markers: the
+ * owner writes them again (they are idempotent for readers) and completes it. A restored
+ * Ongoing entry restarts its timeout at now_ms, since the old process's clock is gone. */
+struct kvlog_tlv_writer;
+void txn_encode(const struct txn *t, struct kvlog_tlv_writer *w);
+/* SL_CORRUPT if the value is not a version-1 entry with every required field;
+ * SL_POLICY_VIOLATION past txns_max. An id already present is replaced (a later record wins). */
+sl_err txn_restore(struct txn_coord *c, const char *id, const uint8_t *value, uint32_t value_len, uint64_t now_ms);
+
+#endif
