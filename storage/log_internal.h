@@ -109,7 +109,8 @@ void log_segs_remove_front(struct log *g, uint32_t n);
 int32_t log_seg_find(const struct log *g, int64_t offset);
 sl_err log_seg_ensure_index(struct log *g, struct seg *s);
 sl_err log_roll(struct log *g, uint64_t now_ms);
-void log_sync_dir(const char *dir);
+struct sio;
+void log_sync_dir(struct sio *io, const char *dir);
 
 /* log_write.c */
 void log_pump(struct log *g);

@@ -33,10 +33,9 @@ static void retention_save_start(struct log *g) {
     g->start_unsaved = false;
     char path[4200];
     snprintf(path, sizeof(path), "%s/start_offset", g->dir);
-    FILE *f = sl_file_begin(path);
-    if (!f) return;
-    fprintf(f, "%lld\n", (long long)g->start_offset);
-    sl_file_commit(f, path, false);
+    char text[32];
+    int n = snprintf(text, sizeof(text), "%lld\n", (long long)g->start_offset);
+    sio_write_file(store_io(g->store), path, text, (size_t)n, false);
 }
 
 /* Deletes the first n segments (never the active one). */

@@ -72,9 +72,11 @@ void store_wbuf_put(struct store *st, struct wbuf *b) {
 void store_options_defaults(struct store_options *o) {
     o->open_files_max = 1024;
     o->retention_check_ms = 300000;
+    o->io = NULL;
 }
 
 struct loop *store_loop(const struct store *st) { return st->loop; }
+struct sio *store_io(const struct store *st) { return st->opts.io; }
 const struct store_stats *store_get_stats(const struct store *st) { return &st->stats; }
 struct store_stats *store_stats_mut(struct store *st) { return &st->stats; }
 uint32_t store_log_count(const struct store *st) { return st->log_count; }
@@ -222,7 +224,7 @@ static sl_err store_open_log(struct store *st, const char *name, bool clean) {
     return SL_OK;
 }
 
-static sl_err store_mkdirs(const char *path) {
+static sl_err store_mkdirs(struct sio *io, const char *path) {
     char buf[4096];
     size_t n = strlen(path);
     if (n == 0 || n >= sizeof(buf)) return SL_INVALID_ARG;
@@ -231,7 +233,7 @@ static sl_err store_mkdirs(const char *path) {
         if (buf[i] != '/' && buf[i] != 0) continue;
         char c = buf[i];
         buf[i] = 0;
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return SL_IO;
+        if (sio_mkdir(io, buf, 0755) != 0 && errno != EEXIST) return SL_IO;
         buf[i] = c;
     }
     return SL_OK;
@@ -244,7 +246,7 @@ sl_err store_open(struct store **out, struct loop *l, const char *data_dir,
         SL_ERROR("storage setting %s is out of range", bad);
         return SL_CONFIG;
     }
-    if (store_mkdirs(data_dir) != SL_OK) {
+    if (store_mkdirs(opts ? opts->io : NULL, data_dir) != SL_OK) {
         SL_ERROR("cannot create data directory %s: %s", data_dir, strerror(errno));
         return SL_IO;
     }
@@ -261,7 +263,7 @@ sl_err store_open(struct store **out, struct loop *l, const char *data_dir,
     snprintf(marker, sizeof(marker), "%s/%s", data_dir, STORE_CLEAN_MARKER);
     st->stats.clean = access(marker, F_OK) == 0;
     /* Gone before anything is written: a crash from here on must never look clean. */
-    if (st->stats.clean && unlink(marker) != 0) st->stats.clean = false;
+    if (st->stats.clean && sio_unlink(st->opts.io, marker) != 0) st->stats.clean = false;
 
     DIR *d = opendir(data_dir);
     if (!d) {
@@ -302,15 +304,10 @@ void store_create_end(struct store *st) {
     st->defer_dir_sync = false;
     if (!st->dir_sync_owed) return;
     st->dir_sync_owed = false;
-    int fd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0 && syncfs(fd) == 0) {
-        close(fd);
-        return;
-    }
+    if (sio_sync_dir(st->opts.io, st->dir, true) == 0) return;
     SL_WARN("%s: syncfs failed (%s): syncing the directories one by one", st->dir, strerror(errno));
-    if (fd >= 0) close(fd);
-    log_sync_dir(st->dir);
-    for (uint32_t i = 0; i < st->log_count; i++) log_sync_dir(log_dir(st->logs[i]));
+    log_sync_dir(st->opts.io, st->dir);
+    for (uint32_t i = 0; i < st->log_count; i++) log_sync_dir(st->opts.io, log_dir(st->logs[i]));
 }
 
 sl_err store_log_create(struct store *st, const char *topic, int32_t partition,
@@ -320,7 +317,7 @@ sl_err store_log_create(struct store *st, const char *topic, int32_t partition,
     if (cfg && log_config_invalid(cfg)) return SL_CONFIG;
     char dir[4200];
     snprintf(dir, sizeof(dir), "%s/%s-%d", st->dir, topic, partition);
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) return SL_IO;
+    if (sio_mkdir(st->opts.io, dir, 0755) != 0 && errno != EEXIST) return SL_IO;
     struct log *g = log_new(st, dir, topic, partition, cfg ? cfg : &st->defaults);
     struct recovery_report rep;
     memset(&rep, 0, sizeof(rep));
@@ -334,8 +331,8 @@ sl_err store_log_create(struct store *st, const char *topic, int32_t partition,
     if (st->defer_dir_sync) {
         st->dir_sync_owed = true;
     } else {
-        log_sync_dir(dir);
-        log_sync_dir(st->dir);
+        log_sync_dir(st->opts.io, dir);
+        log_sync_dir(st->opts.io, st->dir);
     }
     store_logs_push(st, g);
     *out = g;
@@ -393,9 +390,9 @@ sl_err store_log_delete(struct store *st, struct log *g) {
     g->seg_count = 0;
     char path[4400];
     snprintf(path, sizeof(path), "%s/start_offset", cmd_dir);
-    unlink(path);
+    sio_unlink(st->opts.io, path);
     log_free(g);
-    return rmdir(cmd_dir) == 0 ? SL_OK : SL_IO;
+    return sio_rmdir(st->opts.io, cmd_dir) == 0 ? SL_OK : SL_IO;
 }
 
 /* A clean close: data synced, the active segment trimmed and indexed, so the next start
@@ -408,13 +405,13 @@ static sl_err store_log_close(struct store *st, struct log *g, bool *degraded) {
     sl_err e = g->werr;
     struct seg *a = log_active(g);
     if (!e && a->fd >= 0) {
-        if (fdatasync(a->fd) != 0) e = SL_IO;
-        if (!e && ftruncate(a->fd, (off_t)a->size_bytes) != 0) {
+        if (sio_fdatasync(st->opts.io, a->fd) != 0) e = SL_IO;
+        if (!e && sio_ftruncate(st->opts.io, a->fd, (off_t)a->size_bytes) != 0) {
             SL_WARN("%s: cannot trim the active segment: %s", g->dir, strerror(errno));
             *degraded = true;
-        } else if (!e && index_save(&a->ix, a->stem, a->base_offset, a->size_bytes, a->next_offset)) {
+        } else if (!e && index_save(st->opts.io, &a->ix, a->stem, a->base_offset, a->size_bytes, a->next_offset)) {
             SL_WARN("%s: cannot write the index of the active segment (disk full?)", g->dir);
-            index_remove_files(a->stem);
+            index_remove_files(st->opts.io, a->stem);
             *degraded = true;
         }
     }
@@ -441,18 +438,16 @@ sl_err store_close(struct store *st) {
     } else if (result == SL_OK) {
         char marker[4200];
         snprintf(marker, sizeof(marker), "%s/%s", st->dir, STORE_CLEAN_MARKER);
-        int fd = open(marker, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0 || fsync(fd) != 0) {
+        struct sio *io = st->opts.io;
+        int fd = sio_open(io, marker, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0 || sio_fsync(io, fd) != 0) {
             /* Every byte is synced already; without the marker the next start only scans. */
             SL_WARN("cannot write the clean-shutdown marker (%s): the next start scans", strerror(errno));
-            if (fd >= 0) unlink(marker);
+            if (fd >= 0) sio_unlink(io, marker);
         }
-        if (fd >= 0) close(fd);
-        int dfd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
+        if (fd >= 0) sio_close(io, fd);
+        if (sio_sync_dir(io, st->dir, false) != 0)
+            SL_WARN("%s: fsync of the data directory failed: %s", st->dir, strerror(errno));
     } else {
         SL_ERROR("storage closed with errors: no clean-shutdown marker, the next start scans");
     }
