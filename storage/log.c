@@ -149,6 +149,16 @@ void log_sync_dir(struct sio *io, const char *dir) {
     if (sio_sync_dir(io, dir, false) != 0) SL_WARN("%s: fsync of the directory failed: %s", dir, strerror(errno));
 }
 
+bool log_names_sync(struct log *g) {
+    if (!g->names_unsynced) return true;
+    if (sio_sync_dir(store_io(g->store), g->dir, false) != 0) {
+        SL_WARN("%s: fsync of the directory failed: %s; old segments stay for now", g->dir, strerror(errno));
+        return false;
+    }
+    g->names_unsynced = false;
+    return true;
+}
+
 sl_err log_roll(struct log *g, uint64_t now_ms) {
     struct seg *s = seg_new(g->store, g, g->dir, g->next_offset);
     sl_err e = seg_create_file(s);
@@ -165,7 +175,18 @@ sl_err log_roll(struct log *g, uint64_t now_ms) {
     s->index_loaded = true;
     s->created_ms = -1;
     (void)now_ms;
-    if (g->cfg.durability != LOG_DURABILITY_NONE) log_sync_dir(store_io(g->store), g->dir);
+    if (g->cfg.durability != LOG_DURABILITY_NONE) {
+        /* A failed directory fsync is not retried as if it had worked: the name of the segment
+         * that would hold acknowledged-durable batches may be lost, so the roll fails. */
+        if (sio_sync_dir(store_io(g->store), g->dir, false) != 0) {
+            SL_ERROR("%s: cannot make segment %lld durable (directory fsync: %s)", g->dir,
+                     (long long)g->next_offset, strerror(errno));
+            seg_delete(s);
+            return SL_IO;
+        }
+    } else {
+        g->names_unsynced = true;
+    }
     log_segs_push(g, s);
     /* The old segment is sealed by the write pipeline once its last write completes. */
     store_mark_dirty(g->store, g);

@@ -82,6 +82,10 @@ struct log {
     /* Every record is gone (start == end) but the active segment still holds bytes: it is
      * replaced by an empty one once no I/O of the log is in flight (retention.c). */
     bool drain_pending;
+    /* A segment was created without syncing the directory (fsync none): its name may not
+     * survive a power loss. Deleting older segments first syncs it (log_names_sync), or a
+     * power loss could leave no segment at all and the log would forget its end offset. */
+    bool names_unsynced;
     uint64_t last_append_ms; /* monotonic: a small drained log waits for a quiet moment */
 };
 
@@ -111,6 +115,9 @@ sl_err log_seg_ensure_index(struct log *g, struct seg *s);
 sl_err log_roll(struct log *g, uint64_t now_ms);
 struct sio;
 void log_sync_dir(struct sio *io, const char *dir);
+/* Makes every segment name of the log durable (see names_unsynced); false if the directory
+ * fsync failed, and then no segment may be deleted. */
+bool log_names_sync(struct log *g);
 
 /* log_write.c */
 void log_pump(struct log *g);

@@ -35,12 +35,14 @@ static void retention_save_start(struct log *g) {
     snprintf(path, sizeof(path), "%s/start_offset", g->dir);
     char text[32];
     int n = snprintf(text, sizeof(text), "%lld\n", (long long)g->start_offset);
-    sio_write_file(store_io(g->store), path, text, (size_t)n, false);
+    /* Synced: after a drain it is all that says where the log ends if no segment survives. */
+    sio_write_file(store_io(g->store), path, text, (size_t)n, true);
 }
 
 /* Deletes the first n segments (never the active one). */
 static void retention_drop_front(struct log *g, uint32_t n) {
     SL_ASSERT(n < g->seg_count);
+    if (!log_names_sync(g)) return;
     for (uint32_t i = 0; i < n; i++) {
         SL_INFO("%s: deleting segment %lld (offsets up to %lld)", g->dir,
                 (long long)g->segs[i]->base_offset, (long long)g->segs[i]->next_offset - 1);
@@ -83,6 +85,7 @@ void log_drain_maybe(struct log *g) {
         uint64_t now = loop_now_ms(store_loop(g->store));
         if (log_roll(g, now) != SL_OK) return; /* a full disk: the next delete or pump retries */
     }
+    if (!log_names_sync(g)) return;
     uint32_t n = g->seg_count - 1;
     for (uint32_t i = 0; i < n; i++) {
         struct seg *s = g->segs[i];

@@ -330,9 +330,11 @@ sl_err store_log_create(struct store *st, const char *topic, int32_t partition,
      * name in the data directory once that is synced: now, or at store_create_end). */
     if (st->defer_dir_sync) {
         st->dir_sync_owed = true;
-    } else {
-        log_sync_dir(st->opts.io, dir);
-        log_sync_dir(st->opts.io, st->dir);
+    } else if (sio_sync_dir(st->opts.io, dir, false) != 0 || sio_sync_dir(st->opts.io, st->dir, false) != 0) {
+        /* Not retried as if it had worked: the partition may not survive a power loss. */
+        SL_ERROR("%s: cannot make the new partition durable (directory fsync: %s)", dir, strerror(errno));
+        log_free(g);
+        return SL_IO;
     }
     store_logs_push(st, g);
     *out = g;
