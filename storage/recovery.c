@@ -244,6 +244,17 @@ sl_err recovery_open_log(struct log *g, bool clean, struct recovery_report *rep)
         e = i + 1 < n ? recovery_open_sealed(g, s, bases[i + 1], clean, rep)
                       : recovery_open_active(g, s, clean, rep);
         if (e || i + 1 == n || s->next_offset == bases[i + 1]) continue;
+        if (bases[i + 1] <= start) {
+            /* The hole lies below the log's start: these segments are leftovers of a deletion
+             * that failed or was cut short (retention deletes oldest first), not a tear. They
+             * go, not the segments after them, which hold the log. */
+            SL_WARN("%s: segment %lld ends at offset %lld, before the next segment's base %lld, all below "
+                    "the start offset %lld: removing %u leftover segment(s)", g->dir, (long long)s->base_offset,
+                    (long long)s->next_offset, (long long)bases[i + 1], (long long)start, g->seg_count);
+            for (uint32_t j = 0; j < g->seg_count; j++) seg_delete(g->segs[j]);
+            g->seg_count = 0;
+            continue;
+        }
         /* A tear inside a segment that has successors: they can only follow a hole, so they
          * go, and this segment becomes the active one again. */
         SL_WARN("%s: segment %lld ends at offset %lld, before the next segment's base %lld: "

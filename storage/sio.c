@@ -10,11 +10,19 @@
 
 #include "base/base.h"
 
-/* What the model knows of one file. */
+/* A range written and not yet covered by an fsync that succeeded. seq orders it against
+ * syncs: a sync covers the ranges completed before it was submitted (lower seq), and the
+ * write it is linked behind. */
+struct sio_range {
+    uint64_t off, end, seq;
+};
+
+/* What the model knows of one file: its dirty ranges. Everything else is durable (storage
+ * only appends, and preallocated zeros are zeros whether or not they were synced). */
 struct sio_file {
     char *path;
-    uint64_t written; /* end of the writes completed so far */
-    uint64_t durable; /* end of the writes an fsync that succeeded covered */
+    struct sio_range *dirty;
+    uint32_t dirty_count, dirty_cap;
     bool name_durable;
 };
 
@@ -23,7 +31,8 @@ struct sio_pending {
     struct io_op *op;
     enum sio_kind kind;
     int32_t file;     /* index into files, -1 if unknown */
-    uint64_t off;     /* writes: where; syncs: the durable end they cover */
+    uint64_t off;     /* writes: where */
+    uint64_t seq;     /* syncs: the ranges they cover; a linked write: its range's seq */
     int32_t inject;   /* 0, or the -errno its completion reports */
 };
 
@@ -41,9 +50,9 @@ struct sio {
     uint32_t pending_count, pending_cap;
     /* The last io_uring write prepared, so a linked fdatasync behind it is seen as linked. */
     struct io_uring_sqe *last_write_sqe;
-    int32_t last_write_file;
-    uint64_t last_write_end;
+    struct io_op *last_write_op;
     bool last_write_torn;
+    uint64_t seq;
 };
 
 static const char *const sio_kind_names[SIO_KINDS] = {
@@ -56,7 +65,10 @@ struct sio *sio_new(void) { return sl_xcalloc(1, sizeof(struct sio)); }
 
 void sio_free(struct sio *io) {
     if (!io) return;
-    for (uint32_t i = 0; i < io->file_count; i++) free(io->files[i].path);
+    for (uint32_t i = 0; i < io->file_count; i++) {
+        free(io->files[i].path);
+        free(io->files[i].dirty);
+    }
     free(io->files);
     free(io->fd_file);
     free(io->pending);
@@ -114,7 +126,7 @@ static int32_t sio_file_find(const struct sio *io, const char *path) {
     return -1;
 }
 
-static int32_t sio_file_add(struct sio *io, const char *path, uint64_t size, bool name_durable) {
+static int32_t sio_file_add(struct sio *io, const char *path, bool name_durable) {
     int32_t i = sio_file_find(io, path);
     if (i < 0) {
         if (io->file_count == io->file_cap) {
@@ -122,10 +134,11 @@ static int32_t sio_file_add(struct sio *io, const char *path, uint64_t size, boo
             io->files = sl_xrealloc(io->files, io->file_cap * sizeof(*io->files));
         }
         i = (int32_t)io->file_count++;
+        memset(&io->files[i], 0, sizeof(io->files[i]));
         io->files[i].path = strdup(path);
         io->files[i].name_durable = name_durable;
     }
-    io->files[i].written = io->files[i].durable = size;
+    io->files[i].dirty_count = 0;
     return i;
 }
 
@@ -146,19 +159,48 @@ static struct sio_file *sio_fd_file(const struct sio *io, int fd) {
     return &io->files[io->fd_file[fd]];
 }
 
-static void sio_model_written(struct sio_file *f, uint64_t end) {
-    if (f && end > f->written) f->written = end;
+static void sio_model_written(struct sio_file *f, uint64_t off, uint64_t end, uint64_t seq) {
+    if (!f || end <= off) return;
+    if (f->dirty_count == f->dirty_cap) {
+        f->dirty_cap = f->dirty_cap ? f->dirty_cap * 2 : 16;
+        f->dirty = sl_xrealloc(f->dirty, f->dirty_cap * sizeof(*f->dirty));
+    }
+    f->dirty[f->dirty_count++] = (struct sio_range){off, end, seq};
 }
 
-static void sio_model_synced(struct sio_file *f, uint64_t covers) {
-    if (f && covers > f->durable) f->durable = SL_MIN(covers, f->written);
+/* An fsync that succeeded: the ranges up to seq are durable. */
+static void sio_model_synced(struct sio_file *f, uint64_t seq) {
+    if (!f) return;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < f->dirty_count; i++)
+        if (f->dirty[i].seq > seq) f->dirty[n++] = f->dirty[i];
+    f->dirty_count = n;
+}
+
+/* A truncation drops what lay past it. */
+static void sio_model_truncated(struct sio_file *f, uint64_t len) {
+    if (!f) return;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < f->dirty_count; i++) {
+        struct sio_range r = f->dirty[i];
+        if (r.off >= len) continue;
+        if (r.end > len) r.end = len;
+        f->dirty[n++] = r;
+    }
+    f->dirty_count = n;
+}
+
+static uint64_t sio_file_durable(const struct sio_file *f) {
+    uint64_t lo = UINT64_MAX;
+    for (uint32_t i = 0; i < f->dirty_count; i++) lo = SL_MIN(lo, f->dirty[i].off);
+    return lo;
 }
 
 void sio_crash_files(const struct sio *io, bool (*fn)(void *arg, const struct sio_file_state *f), void *arg) {
     for (uint32_t i = 0; i < io->file_count; i++) {
         const struct sio_file *f = &io->files[i];
         if (!f->path) continue;
-        struct sio_file_state s = {.path = f->path, .durable_bytes = f->durable, .name_durable = f->name_durable};
+        struct sio_file_state s = {.path = f->path, .durable_bytes = sio_file_durable(f), .name_durable = f->name_durable};
         if (!fn(arg, &s)) return;
     }
 }
@@ -183,10 +225,10 @@ int sio_open(struct sio *io, const char *path, int flags, mode_t mode) {
     int fd = open(path, flags, mode);
     if (fd < 0) return fd;
     int32_t known = sio_file_find(io, path);
-    uint64_t size = existed && !(flags & O_TRUNC) ? (uint64_t)st.st_size : 0;
     int32_t i;
     if (known >= 0 && !(flags & O_TRUNC)) i = known;
-    else i = sio_file_add(io, path, size, existed && known < 0);
+    else if (known >= 0) i = sio_file_add(io, path, io->files[known].name_durable);
+    else i = sio_file_add(io, path, existed);
     sio_fd_set(io, fd, i);
     return fd;
 }
@@ -205,7 +247,7 @@ static int sio_sync_call(struct sio *io, int fd, bool data_only) {
     }
     int r = data_only ? fdatasync(fd) : fsync(fd);
     struct sio_file *file = sio_fd_file(io, fd);
-    if (r == 0 && file) sio_model_synced(file, file->written);
+    if (r == 0 && file) sio_model_synced(file, UINT64_MAX);
     return r;
 }
 
@@ -223,6 +265,14 @@ int sio_fallocate(struct sio *io, int fd, off_t off, off_t len) {
     return fallocate(fd, 0, off, len);
 }
 
+static void sio_model_forget(struct sio *io, const char *path) {
+    int32_t i = sio_file_find(io, path);
+    if (i < 0) return;
+    free(io->files[i].path);
+    io->files[i].path = NULL;
+    io->files[i].dirty_count = 0;
+}
+
 /* The model takes a truncation as durable at once: storage cuts only bytes that a recovery
  * scan would reject or that never counted, so a truncation undone by a power loss brings
  * back nothing a reader could take for data. */
@@ -235,10 +285,7 @@ int sio_ftruncate(struct sio *io, int fd, off_t len) {
     }
     int r = ftruncate(fd, len);
     struct sio_file *file = sio_fd_file(io, fd);
-    if (r == 0 && file) {
-        file->written = SL_MIN(file->written, (uint64_t)len);
-        file->durable = SL_MIN(file->durable, (uint64_t)len);
-    }
+    if (r == 0) sio_model_truncated(file, (uint64_t)len);
     return r;
 }
 
@@ -253,11 +300,7 @@ int sio_rename(struct sio *io, const char *from, const char *to) {
     }
     int r = rename(from, to);
     if (r != 0) return r;
-    int32_t old = sio_file_find(io, to);
-    if (old >= 0) {
-        free(io->files[old].path);
-        io->files[old].path = NULL;
-    }
+    sio_model_forget(io, to);
     int32_t i = sio_file_find(io, from);
     if (i >= 0) {
         free(io->files[i].path);
@@ -267,12 +310,6 @@ int sio_rename(struct sio *io, const char *from, const char *to) {
     return r;
 }
 
-static void sio_model_forget(struct sio *io, const char *path) {
-    int32_t i = sio_file_find(io, path);
-    if (i < 0) return;
-    free(io->files[i].path);
-    io->files[i].path = NULL;
-}
 
 int sio_unlink(struct sio *io, const char *path) {
     if (!io) return unlink(path);
@@ -334,7 +371,7 @@ int sio_sync_dir(struct sio *io, const char *dir, bool fs) {
         struct sio_file *file = &io->files[i];
         if (!file->path) continue;
         if (fs || sio_in_dir(file->path, dir)) file->name_durable = true;
-        if (fs) file->durable = file->written;
+        if (fs) sio_model_synced(file, UINT64_MAX);
     }
     return 0;
 }
@@ -346,7 +383,7 @@ static ssize_t sio_write_call(struct sio *io, int fd, const void *buf, size_t le
     if (f && f->action != SIO_FAIL && f->action != SIO_CRASH && f->keep < len) want = f->keep;
     ssize_t n = 0;
     if (!f || (f->action != SIO_FAIL && f->action != SIO_CRASH && want > 0)) n = pwrite(fd, buf, want, off);
-    if (io && n > 0) sio_model_written(sio_fd_file(io, fd), (uint64_t)off + (uint64_t)n);
+    if (io && n > 0) sio_model_written(sio_fd_file(io, fd), (uint64_t)off, (uint64_t)off + (uint64_t)n, ++io->seq);
     if (f && (f->action != SIO_TEAR || (f->keep == 0 && f->err))) {
         errno = sio_errno(f);
         return -1;
@@ -383,7 +420,7 @@ static void sio_pending_add(struct sio *io, struct io_op *op, enum sio_kind kind
         io->pending_cap = io->pending_cap ? io->pending_cap * 2 : 64;
         io->pending = sl_xrealloc(io->pending, io->pending_cap * sizeof(*io->pending));
     }
-    io->pending[io->pending_count++] = (struct sio_pending){op, kind, file, off, inject};
+    io->pending[io->pending_count++] = (struct sio_pending){op, kind, file, off, 0, inject};
 }
 
 static int32_t sio_fd_index(const struct sio *io, int fd) {
@@ -409,8 +446,7 @@ void sio_prep_write(struct sio *io, struct io_uring_sqe *sqe, struct io_op *op, 
     int32_t file = sio_fd_index(io, fd);
     sio_pending_add(io, op, SIO_WRITE, file, off, inject);
     io->last_write_sqe = sqe;
-    io->last_write_file = file;
-    io->last_write_end = off + len;
+    io->last_write_op = op;
     io->last_write_torn = f != NULL;
 }
 
@@ -439,14 +475,16 @@ void sio_prep_fdatasync(struct sio *io, struct io_uring_sqe *sqe, struct io_op *
      * (a short result breaks a link); the emulated tear asked for fewer bytes, so the
      * cancellation is emulated as well. */
     bool linked = io->last_write_sqe && (io->last_write_sqe->flags & IOSQE_IO_LINK);
-    uint64_t covers = file >= 0 ? io->files[file].written : 0;
-    if (linked && io->last_write_file == file && file >= 0) covers = SL_MAX(covers, io->last_write_end);
+    uint64_t covers = ++io->seq;
+    for (uint32_t i = 0; linked && i < io->pending_count; i++)
+        if (io->pending[i].op == io->last_write_op) io->pending[i].seq = covers;
     const struct sio_fault *f = sio_decide(io, SIO_SYNC);
     int32_t inject = f ? -sio_errno(f) : 0;
     if (!f && linked && io->last_write_torn) inject = -ECANCELED;
     io->last_write_sqe = NULL;
     io_uring_prep_fsync(sqe, inject ? -1 : fd, IORING_FSYNC_DATASYNC);
-    sio_pending_add(io, op, SIO_SYNC, file, covers, inject);
+    sio_pending_add(io, op, SIO_SYNC, file, 0, inject);
+    io->pending[io->pending_count - 1].seq = covers;
 }
 
 int32_t sio_complete_slow(struct sio *io, struct io_op *op, int32_t res) {
@@ -458,8 +496,9 @@ int32_t sio_complete_slow(struct sio *io, struct io_op *op, int32_t res) {
     if (io->crashed) return -EIO;
     struct sio_file *file = p.file >= 0 ? &io->files[p.file] : NULL;
     if (file && !file->path) file = NULL; /* unlinked meanwhile */
-    if (p.kind == SIO_WRITE && res > 0) sio_model_written(file, p.off + (uint64_t)res);
+    if (p.kind == SIO_WRITE && res > 0)
+        sio_model_written(file, p.off, p.off + (uint64_t)res, p.seq ? p.seq : ++io->seq);
     if (p.inject) return p.inject;
-    if (p.kind == SIO_SYNC && res == 0) sio_model_synced(file, p.off);
+    if (p.kind == SIO_SYNC && res == 0) sio_model_synced(file, p.seq);
     return res;
 }

@@ -19,10 +19,12 @@
  * kernel applies its own link semantics (a linked fdatasync behind it is cancelled), and
  * sio_complete() turns its EBADF into the planned errno.
  *
- * The durability model. For the simulation, sio also keeps per file what is durable: a file's
- * data is durable up to the end of its writes completed before an fdatasync or fsync that
- * succeeded, and its name once its directory was fsynced after it was created (renames and
- * truncations are taken as durable at once: the simplification is named where it is used).
+ * The durability model. For the simulation, sio also keeps per file the ranges written and not
+ * yet durable: a write becomes durable once an fdatasync or fsync of its file that succeeded
+ * was submitted after it completed (or was linked behind it); a name once its directory was
+ * fsynced after the file was created (renames and truncations are taken as durable at once:
+ * the simplification is named where it is used). A file's durable prefix is what lies before
+ * its lowest range not yet durable: storage only appends, and preallocated zeros are zeros.
  * sio_crash_files() lists what a power loss may do to each file. */
 #ifndef SL_STORAGE_SIO_H
 #define SL_STORAGE_SIO_H
@@ -106,7 +108,7 @@ static inline int32_t sio_complete(struct sio *io, struct io_op *op, int32_t res
 /* The durability model, for a simulated power loss. */
 struct sio_file_state {
     const char *path;
-    uint64_t durable_bytes; /* a prefix of the file that survives a power loss */
+    uint64_t durable_bytes; /* a prefix of the file that survives a power loss (UINT64_MAX: all) */
     bool name_durable;      /* false: the file itself may vanish */
 };
 /* Calls fn for every file the model knows; stops early if fn returns false. */

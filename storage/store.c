@@ -262,8 +262,15 @@ sl_err store_open(struct store **out, struct loop *l, const char *data_dir,
     char marker[4200];
     snprintf(marker, sizeof(marker), "%s/%s", data_dir, STORE_CLEAN_MARKER);
     st->stats.clean = access(marker, F_OK) == 0;
-    /* Gone before anything is written: a crash from here on must never look clean. */
-    if (st->stats.clean && sio_unlink(st->opts.io, marker) != 0) st->stats.clean = false;
+    /* Gone, durably, before anything is written: a crash from here on must never look clean.
+     * A marker that cannot be removed would make the next start after a crash trust indexes
+     * and sizes it must scan, so the store does not open. */
+    if (st->stats.clean && (sio_unlink(st->opts.io, marker) != 0 || sio_sync_dir(st->opts.io, data_dir, false) != 0)) {
+        SL_ERROR("cannot remove the clean-shutdown marker %s: %s", marker, strerror(errno));
+        free(st->dir);
+        free(st);
+        return SL_IO;
+    }
 
     DIR *d = opendir(data_dir);
     if (!d) {
