@@ -618,6 +618,12 @@ static void log_nospace_rewind(struct log *g) {
     g->inflight_head = g->inflight_tail = g->wq_head = g->wq_tail = NULL;
     g->inflight_count = 0;
     g->next_offset = from;
+    /* DeleteRecords (or a work queue's floor) may have moved the start past what was written:
+     * those records never were, so the start comes back to the end. */
+    if (g->start_offset > from) {
+        g->start_offset = from;
+        g->start_unsaved = true;
+    }
     g->nospace = false;
     g->rewinds++;
     if (!g->disk_full)
