@@ -38,6 +38,7 @@
 
 #include "base/base.h"
 #include "base/logging.h"
+#include "storage/offsets.h"
 #include "storage/sio.h"
 #include "storage_fixture.h"
 
@@ -89,6 +90,14 @@ struct sim_wait {
     bool counts; /* the policy makes a durable wait survive power loss (not under fsync none) */
 };
 
+/* Group offsets: commits of an increasing counter for a few partitions of one group. */
+#define SIM_KEYS 4
+struct sim_commit {
+    struct log_waiter w;
+    int64_t *acked;
+    int64_t value;
+};
+
 struct sim {
     char dir[300];
     struct loop loop;
@@ -101,7 +110,46 @@ struct sim {
     uint32_t wait_count;
     uint64_t tag;
     bool crash_planned;
+    struct offsets *offsets;
+    struct sim_commit commits[SIM_STEPS_MAX];
+    uint32_t commit_count;
+    int64_t committed_max[SIM_KEYS]; /* the highest value ever committed, acked or not */
+    int64_t committed_acked[SIM_KEYS]; /* the highest value whose commit was answered */
+    int64_t counter;
 };
+
+static void sim_commit_done(struct log_waiter *w, sl_err e) {
+    struct sim_commit *c = (struct sim_commit *)w;
+    if (e == SL_OK && c->value > *c->acked) *c->acked = c->value;
+}
+
+static void sim_commit(struct sim *s) {
+    if (!s->offsets || s->commit_count == SIM_STEPS_MAX) return;
+    uint32_t k = (uint32_t)rnd_below(SIM_KEYS);
+    struct sim_commit *c = &s->commits[s->commit_count];
+    memset(c, 0, sizeof(*c));
+    c->w.done = sim_commit_done;
+    c->acked = &s->committed_acked[k];
+    c->value = ++s->counter;
+    struct offset_commit oc = {.topic = "t", .topic_len = 1, .partition = (int32_t)k, .offset = c->value,
+                               .leader_epoch = -1};
+    if (offsets_commit(s->offsets, "g", &oc, 1, loop_now_ms(&s->loop), &c->w) != SL_OK) return;
+    s->commit_count++;
+    if (c->value > s->committed_max[k]) s->committed_max[k] = c->value;
+}
+
+/* After a restart every partition's committed offset is at least the last answered commit's
+ * and was committed at some point. */
+static void sim_check_offsets(struct sim *s, struct offsets *o) {
+    for (uint32_t k = 0; k < SIM_KEYS; k++) {
+        const struct offset_value *v = offsets_get(o, "g", "t", 1, (int32_t)k);
+        int64_t got = v ? v->offset : 0;
+        SIM_CHECK(got >= s->committed_acked[k], "group offset %u is %lld after a restart, %lld was acknowledged", k,
+                  (long long)got, (long long)s->committed_acked[k]);
+        SIM_CHECK(got <= s->committed_max[k], "group offset %u is %lld, never committed (max %lld)", k,
+                  (long long)got, (long long)s->committed_max[k]);
+    }
+}
 
 static void sim_wait_done(struct log_waiter *w, sl_err e) {
     struct sim_wait *sw = (struct sim_wait *)w;
@@ -169,8 +217,10 @@ static void sim_step(struct sim *s) {
     sim_note_synced(s);
     struct sim_part *p = &s->part[rnd_below(s->parts)];
     uint64_t r = rnd_below(100);
-    if (r < 55) {
+    if (r < 47) {
         sim_append(s);
+    } else if (r < 55) {
+        sim_commit(s);
     } else if (r < 80) {
         loop_run_once(&s->loop, 0);
     } else if (r < 88) {
@@ -318,6 +368,11 @@ static void sim_open_check(struct sim *s, bool lossless) {
         }
         sim_check_part(p, i, lossless);
     }
+    struct offsets *off = NULL;
+    e = offsets_open(&off, s->st, loop_now_ms(&s->loop));
+    SIM_CHECK(e == SL_OK, "group offsets do not open: %s", sl_err_str(e));
+    sim_check_offsets(s, off);
+    offsets_close(off);
     e = store_close(s->st);
     s->st = NULL;
     SIM_CHECK(e == SL_OK, "a clean close after recovery failed: %s", sl_err_str(e));
@@ -338,6 +393,8 @@ static void sim_cycle(struct sim *s) {
             p->g = store_log_get(s->st, "sim", (int32_t)i);
             if (!p->g && store_log_create(s->st, "sim", (int32_t)i, NULL, &p->g) != SL_OK) p->g = NULL;
         }
+        s->commit_count = 0;
+        if (offsets_open(&s->offsets, s->st, loop_now_ms(&s->loop)) != SL_OK) s->offsets = NULL;
         uint32_t steps = 10 + (uint32_t)rnd_below(SIM_STEPS_MAX - 10);
         for (uint32_t k = 0; k < steps && !sio_crashed(s->io); k++) sim_step(s);
         if (!sio_crashed(s->io) && s->crash_planned && chance(70)) {
@@ -345,6 +402,8 @@ static void sim_cycle(struct sim *s) {
             for (uint32_t k = 0; k < 200 && !sio_crashed(s->io); k++) sim_step(s);
         }
         sim_note_synced(s);
+        if (s->offsets) offsets_close(s->offsets);
+        s->offsets = NULL;
         store_close(s->st);
         s->st = NULL;
         for (uint32_t i = 0; i < s->parts; i++) s->part[i].g = NULL;
