@@ -424,6 +424,9 @@ static sl_err store_log_close(struct store *st, struct log *g, bool *degraded) {
             *degraded = true;
         }
     }
+    /* The marker promises a start that trusts every segment it finds, so every segment's name
+     * must be durable before it (under fsync none rolls do not sync the directory). */
+    if (!e && !log_names_sync(g)) *degraded = true;
     /* Quiet, but possibly still listed dirty: the loop turns that close the next logs must
      * not pump a freed one. */
     store_log_undirty(st, g);
