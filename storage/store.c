@@ -438,11 +438,14 @@ sl_err store_close(struct store *st) {
     sl_err result = SL_OK;
     loop_timer_del(st->loop, &st->drain_timer);
     bool degraded = false;
-    for (uint32_t i = 0; i < st->log_count; i++) {
-        sl_err e = store_log_close(st, st->logs[i], &degraded);
+    /* Each log leaves the list before it is closed: closing turns the loop, whose before-sleep
+     * hook saves start offsets and runs retention over the listed logs, and must never reach
+     * one already freed. */
+    while (st->log_count > 0) {
+        struct log *g = st->logs[--st->log_count];
+        sl_err e = store_log_close(st, g, &degraded);
         if (e && !result) result = e;
     }
-    st->log_count = 0;
     st->dirty_head = NULL;
     loop_remove_before_sleep(st->loop, st);
     if (result == SL_OK && degraded) {
