@@ -106,9 +106,17 @@ sl_err recovery_scan_segment(struct log *g, struct seg *s, struct recovery_repor
                     g->dir, (long long)s->base_offset, (unsigned long long)(data_end - pos), (long long)expect,
                     (unsigned long long)pos, (unsigned long long)(file_size - data_end));
         }
-        if (sio_ftruncate(store_io(g->store), s->fd, (off_t)pos) != 0)
+        if (sio_ftruncate(store_io(g->store), s->fd, (off_t)pos) != 0) {
             SL_WARN("%s: cannot truncate segment %lld: %s", g->dir, (long long)s->base_offset,
                     strerror(errno));
+            /* A segment that takes appends must not go on over the bytes: the offsets after pos
+             * are handed out again, and a later recovery would find the old batches there valid
+             * and bring them back. (A sealed one, opened read-only, is followed by the next.) */
+            if (!s->sealed) {
+                free(b.p);
+                return SL_IO;
+            }
+        }
     }
     free(b.p);
     s->size_bytes = s->written_bytes = s->alloc_bytes = s->zeroed_bytes = s->zero_pending_end = pos;
