@@ -5,7 +5,11 @@
  * the job owns. It opens the segment files itself (read-only) and writes the cleaned files; it
  * never touches a log. The hand-over is a mutex-protected job pointer one way and an eventfd
  * the loop reads through io_uring the other way, so the loop never blocks on the thread except
- * when a log that has a pass running goes away (cleaner_forget_log) or the store closes. */
+ * when a log that has a pass running goes away (cleaner_forget_log) or the store closes.
+ *
+ * The swap's renames, index files and directory sync go through the store's I/O edge (sio.h),
+ * so fault plans reach them; the thread's own reads and its .tmp file do not: a fault plan is
+ * the loop's, not shared across threads, and a .tmp file is only ever removed on failure. */
 #include "storage/compact.h"
 
 #include <errno.h>
@@ -624,8 +628,9 @@ static void cleaner_swap(struct cleaner *c, struct job *j) {
         if (!js->cleaned) continue;
         struct seg *old = js->seg;
         snprintf(path, sizeof(path), "%s.log", js->stem);
-        index_remove_files(old->stem); /* a crash after the rename must scan, not trust */
-        if (rename(tmp, path) != 0) {
+        struct sio *io = store_io(g->store);
+        index_remove_files(io, old->stem); /* a crash after the rename must scan, not trust */
+        if (sio_rename(io, tmp, path) != 0) {
             SL_WARN("%s: cannot swap in the cleaned segment %lld: %s", g->dir, (long long)old->base_offset,
                     strerror(errno));
             unlink(tmp);
@@ -641,8 +646,8 @@ static void cleaner_swap(struct cleaner *c, struct job *j) {
         s->ix = js->ix;
         index_init(&js->ix);
         s->index_loaded = true;
-        if (index_save(&s->ix, s->stem, s->base_offset, s->size_bytes, s->next_offset) != SL_OK)
-            index_remove_files(s->stem); /* rebuilt from a scan when needed */
+        if (index_save(io, &s->ix, s->stem, s->base_offset, s->size_bytes, s->next_offset) != SL_OK)
+            index_remove_files(io, s->stem); /* rebuilt from a scan when needed */
         g->segs[at] = s;
         seg_retire(old);
         before += js->size_bytes;
@@ -650,7 +655,7 @@ static void cleaner_swap(struct cleaner *c, struct job *j) {
         removed += js->removed;
         swapped++;
     }
-    if (swapped) log_sync_dir(g->dir);
+    if (swapped) log_sync_dir(store_io(g->store), g->dir);
     if (!j->failed && !stop && j->mapped_end > g->clean_upto) {
         g->clean_upto = j->mapped_end;
         clean_point_save(g);

@@ -11,6 +11,7 @@
 #include <xxhash.h>
 
 #include "base/base.h"
+#include "storage/sio.h"
 
 #define INDEX_MAGIC 0x534c4958u     /* "SLIX" */
 #define TIMEINDEX_MAGIC 0x534c5449u /* "SLTI" */
@@ -124,15 +125,12 @@ static void index_path(char *out, size_t cap, const char *stem, const char *ext)
     SL_ASSERT(n > 0 && (size_t)n < cap);
 }
 
-/* Under the final name a reader never sees half a file (sl_file_commit renames it there). */
-static sl_err index_write_file(const char *path, const uint8_t *buf, size_t len) {
-    FILE *f = sl_file_begin(path);
-    if (!f) return SL_IO;
-    fwrite(buf, 1, len, f);
-    return sl_file_commit(f, path, true) ? SL_OK : SL_IO;
+/* Under the final name a reader never sees half a file (sio_write_file renames it there). */
+static sl_err index_write_file(struct sio *io, const char *path, const uint8_t *buf, size_t len) {
+    return sio_write_file(io, path, buf, len, true) ? SL_OK : SL_IO;
 }
 
-sl_err index_save(const struct seg_index *ix, const char *stem, int64_t base_offset,
+sl_err index_save(struct sio *io, const struct seg_index *ix, const char *stem, int64_t base_offset,
                   uint64_t log_bytes, int64_t next_offset) {
     char path[4200];
     size_t tlen = TIMEINDEX_HEAD_BYTES + (size_t)ix->time_count * TIME_ENTRY_BYTES + 8;
@@ -150,7 +148,7 @@ sl_err index_save(const struct seg_index *ix, const char *stem, int64_t base_off
     }
     sl_store_be64(p, XXH64(buf, (size_t)(p - buf), 0));
     index_path(path, sizeof(path), stem, ".timeindex");
-    sl_err e = index_write_file(path, buf, tlen);
+    sl_err e = index_write_file(io, path, buf, tlen);
 
     /* The .index goes last: its presence with a good checksum is what marks the segment sealed. */
     p = buf;
@@ -167,7 +165,7 @@ sl_err index_save(const struct seg_index *ix, const char *stem, int64_t base_off
     }
     sl_store_be64(p, XXH64(buf, (size_t)(p - buf), 0));
     index_path(path, sizeof(path), stem, ".index");
-    if (e == SL_OK) e = index_write_file(path, buf, olen);
+    if (e == SL_OK) e = index_write_file(io, path, buf, olen);
     free(buf);
     return e;
 }
@@ -248,10 +246,10 @@ out:
     return e;
 }
 
-void index_remove_files(const char *stem) {
+void index_remove_files(struct sio *io, const char *stem) {
     char path[4200];
     index_path(path, sizeof(path), stem, ".index");
-    unlink(path);
+    sio_unlink(io, path);
     index_path(path, sizeof(path), stem, ".timeindex");
-    unlink(path);
+    sio_unlink(io, path);
 }

@@ -61,11 +61,12 @@ int64_t index_time_lookup(const struct seg_index *ix, int64_t seg_base, int64_t 
 /* Drops entries at or past pos (truncation). */
 void index_truncate(struct seg_index *ix, uint64_t pos);
 
-sl_err index_save(const struct seg_index *ix, const char *log_path_stem, int64_t base_offset,
+struct sio;
+sl_err index_save(struct sio *io, const struct seg_index *ix, const char *log_path_stem, int64_t base_offset,
                   uint64_t log_bytes, int64_t next_offset);
 /* SL_NOT_FOUND: no file; SL_CORRUPT: bad magic, size, base or checksum. On error ix is empty. */
 sl_err index_load(struct seg_index *ix, const char *log_path_stem, int64_t base_offset,
                   uint64_t *log_bytes, int64_t *next_offset);
-void index_remove_files(const char *log_path_stem);
+void index_remove_files(struct sio *io, const char *log_path_stem);
 
 #endif

@@ -148,17 +148,24 @@ sl_err log_seg_ensure_index(struct log *g, struct seg *s) {
     memset(&rep, 0, sizeof(rep));
     e = recovery_scan_segment(g, s, &rep);
     if (e) return e;
-    if (s->sealed) index_save(&s->ix, s->stem, s->base_offset, s->size_bytes, s->next_offset);
+    if (s->sealed) index_save(store_io(g->store), &s->ix, s->stem, s->base_offset, s->size_bytes, s->next_offset);
     return SL_OK;
 }
 
 /* A new file's name is durable only once its directory is synced; without this a power loss
  * could lose a freshly rolled segment whose batches were already acknowledged as durable. */
-void log_sync_dir(const char *dir) {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return;
-    if (fsync(fd) != 0) SL_WARN("%s: fsync of the directory failed: %s", dir, strerror(errno));
-    close(fd);
+void log_sync_dir(struct sio *io, const char *dir) {
+    if (sio_sync_dir(io, dir, false) != 0) SL_WARN("%s: fsync of the directory failed: %s", dir, strerror(errno));
+}
+
+bool log_names_sync(struct log *g) {
+    if (!g->names_unsynced) return true;
+    if (sio_sync_dir(store_io(g->store), g->dir, false) != 0) {
+        SL_WARN("%s: fsync of the directory failed: %s; old segments stay for now", g->dir, strerror(errno));
+        return false;
+    }
+    g->names_unsynced = false;
+    return true;
 }
 
 sl_err log_roll(struct log *g, uint64_t now_ms) {
@@ -177,7 +184,18 @@ sl_err log_roll(struct log *g, uint64_t now_ms) {
     s->index_loaded = true;
     s->created_ms = -1;
     (void)now_ms;
-    if (g->cfg.durability != LOG_DURABILITY_NONE) log_sync_dir(g->dir);
+    if (g->cfg.durability != LOG_DURABILITY_NONE) {
+        /* A failed directory fsync is not retried as if it had worked: the name of the segment
+         * that would hold acknowledged-durable batches may be lost, so the roll fails. */
+        if (sio_sync_dir(store_io(g->store), g->dir, false) != 0) {
+            SL_ERROR("%s: cannot make segment %lld durable (directory fsync: %s)", g->dir,
+                     (long long)g->next_offset, strerror(errno));
+            seg_delete(s);
+            return SL_IO;
+        }
+    } else {
+        g->names_unsynced = true;
+    }
     log_segs_push(g, s);
     /* The old segment is sealed by the write pipeline once its last write completes. */
     store_mark_dirty(g->store, g);
@@ -548,7 +566,7 @@ sl_err log_flush(struct log *g, bool sync, int32_t timeout_ms) {
     if (g->rewinds != rewinds) return SL_NO_SPACE;
     if (sync && g->cfg.durability == LOG_DURABILITY_NONE) {
         struct seg *s = log_active(g);
-        if (s->fd >= 0 && fdatasync(s->fd) != 0) {
+        if (s->fd >= 0 && sio_fdatasync(store_io(g->store), s->fd) != 0) {
             /* Never retried: a later fdatasync that succeeds proves nothing (log_write.c). */
             log_fail(g, SL_IO);
             return SL_IO;
@@ -580,12 +598,12 @@ sl_err log_truncate(struct log *g, int64_t offset) {
     if (e) return e == SL_OFFSET_OUT_OF_RANGE ? SL_OK : e;
     if (s->sealed) {
         /* It becomes the active segment again: writable, and its index files are stale. */
-        index_remove_files(s->stem);
+        index_remove_files(store_io(g->store), s->stem);
         seg_close_fd(s);
         s->sealed = false;
         if ((e = seg_open_fd(s))) return e;
     }
-    if (ftruncate(s->fd, (off_t)pos) != 0) return SL_IO;
+    if (sio_ftruncate(store_io(g->store), s->fd, (off_t)pos) != 0) return SL_IO;
     index_truncate(&s->ix, pos);
     s->recent_count = 0;
     s->last_read.len = 0;

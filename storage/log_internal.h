@@ -83,6 +83,10 @@ struct log {
     /* Every record is gone (start == end) but the active segment still holds bytes: it is
      * replaced by an empty one once no I/O of the log is in flight (retention.c). */
     bool drain_pending;
+    /* A segment was created without syncing the directory (fsync none): its name may not
+     * survive a power loss. Deleting older segments first syncs it (log_names_sync), or a
+     * power loss could leave no segment at all and the log would forget its end offset. */
+    bool names_unsynced;
     uint64_t last_append_ms; /* monotonic: a small drained log waits for a quiet moment */
     /* Compaction (compact.c): offsets below clean_upto were mapped by a finished pass (kept
      * in <dir>/cleaner_offset, read on the first look); cleaning while a pass runs. */
@@ -115,7 +119,11 @@ void log_segs_remove_front(struct log *g, uint32_t n);
 int32_t log_seg_find(const struct log *g, int64_t offset);
 sl_err log_seg_ensure_index(struct log *g, struct seg *s);
 sl_err log_roll(struct log *g, uint64_t now_ms);
-void log_sync_dir(const char *dir);
+struct sio;
+void log_sync_dir(struct sio *io, const char *dir);
+/* Makes every segment name of the log durable (see names_unsynced); false if the directory
+ * fsync failed, and then no segment may be deleted. */
+bool log_names_sync(struct log *g);
 
 /* log_write.c */
 void log_pump(struct log *g);

@@ -222,10 +222,10 @@ static struct log_sync *log_sync_slot(struct log *g) {
 
 static void log_seal_finish(struct log *g, struct seg *s) {
     s->sealing = false;
-    if (ftruncate(s->fd, (off_t)s->size_bytes) != 0)
+    if (sio_ftruncate(store_io(g->store), s->fd, (off_t)s->size_bytes) != 0)
         SL_WARN("%s: cannot trim segment %lld: %s", g->dir, (long long)s->base_offset, strerror(errno));
     s->alloc_bytes = s->zeroed_bytes = s->zero_pending_end = s->size_bytes;
-    if (index_save(&s->ix, s->stem, s->base_offset, s->size_bytes, s->next_offset) != SL_OK)
+    if (index_save(store_io(g->store), &s->ix, s->stem, s->base_offset, s->size_bytes, s->next_offset) != SL_OK)
         SL_WARN("%s: cannot write the index of segment %lld (it is rebuilt when needed)", g->dir,
                 (long long)s->base_offset);
     s->sealed = true;
@@ -242,6 +242,7 @@ static void log_sync_done(struct io_op *op, int32_t res) {
     struct log_sync *y = sl_container_of(op, struct log_sync, op);
     struct log *g = y->g;
     struct seg *s = y->seg;
+    res = sio_complete(store_io(g->store), op, res);
     y->in_use = false;
     struct store_stats *st = store_stats_mut(g->store);
     if (res >= 0) {
@@ -280,13 +281,14 @@ static bool log_submit_sync(struct log *g, struct seg *s, int64_t covers, bool s
     y->op.done = log_sync_done;
     y->submit_us = loop_mono_us(store_loop(g->store));
     struct io_uring_sqe *sqe = loop_sqe(store_loop(g->store), &y->op);
-    io_uring_prep_fsync(sqe, s->fd, IORING_FSYNC_DATASYNC);
+    sio_prep_fdatasync(store_io(g->store), sqe, &y->op, s->fd);
     if (covers > s->sync_requested_next) s->sync_requested_next = covers;
     return true;
 }
 
 static void log_zero_done(struct io_op *op, int32_t res) {
     struct log *g = sl_container_of(op, struct log, zero_op);
+    res = sio_complete(store_io(g->store), op, res);
     for (uint32_t i = 0; i < g->seg_count; i++) {
         struct seg *s = g->segs[i];
         if (!s->zero_inflight) continue;
@@ -319,7 +321,7 @@ static bool log_seg_prepare(struct log *g, struct seg *s, uint64_t end) {
     uint64_t seg_max = SL_MAX(g->cfg.segment_bytes, end);
     if (s->alloc_bytes < end + window / 2 && s->alloc_bytes < seg_max) {
         uint64_t target = SL_MIN(SL_MAX(end, s->alloc_bytes) + window, seg_max);
-        if (fallocate(s->fd, 0, (off_t)s->alloc_bytes, (off_t)(target - s->alloc_bytes)) != 0) {
+        if (sio_fallocate(store_io(g->store), s->fd, (off_t)s->alloc_bytes, (off_t)(target - s->alloc_bytes)) != 0) {
             if (errno == ENOSPC || errno == EDQUOT) {
                 g->prealloc_retry_ms = loop_mono_ms(store_loop(g->store)) + LOG_PREALLOC_RETRY_MS;
                 return true;
@@ -341,7 +343,7 @@ static bool log_seg_prepare(struct log *g, struct seg *s, uint64_t end) {
     struct io_uring_sqe *sqe = loop_sqe(store_loop(g->store), &g->zero_op);
     /* iov is static: the kernel copies the vector when the request is prepared (io_uring
      * imports iovecs at submission), and only one log zero-fills per submit. */
-    io_uring_prep_writev(sqe, s->fd, iov, n, from);
+    sio_prep_writev(store_io(g->store), sqe, &g->zero_op, s->fd, iov, n, from);
     io_uring_submit(&store_loop(g->store)->ring);
     s->zero_inflight = 1;
     s->zeroed_bytes = from;
@@ -364,7 +366,7 @@ static struct io_uring_sqe *log_write_sqe(struct log *g, struct wbuf *b) {
     b->submit_us = loop_mono_us(store_loop(g->store));
     g->writes_pending++;
     struct io_uring_sqe *sqe = loop_sqe(store_loop(g->store), &b->op);
-    io_uring_prep_write(sqe, b->seg->fd, b->data + b->done, b->len - b->done, b->pos + b->done);
+    sio_prep_write(store_io(g->store), sqe, &b->op, b->seg->fd, b->data + b->done, b->len - b->done, b->pos + b->done);
     return sqe;
 }
 
@@ -433,6 +435,7 @@ static void log_write_nospace(struct log *g, struct wbuf *b) {
 static void log_write_done(struct io_op *op, int32_t res) {
     struct wbuf *b = sl_container_of(op, struct wbuf, op);
     struct log *g = b->log;
+    res = sio_complete(store_io(g->store), op, res);
     g->writes_pending--;
     struct store_stats *st = store_stats_mut(g->store);
     if (res > 0) {
@@ -603,7 +606,7 @@ static void log_nospace_rewind(struct log *g) {
         if (s->size_bytes == 0) s->created_ms = -1;
         /* A short write may have left part of a batch past the end, or a whole one: gone, so
          * a recovery scan can never take it for data. It also returns the preallocation. */
-        if (ftruncate(s->fd, (off_t)s->size_bytes) != 0) {
+        if (sio_ftruncate(store_io(g->store), s->fd, (off_t)s->size_bytes) != 0) {
             SL_ERROR("%s: cannot cut segment %lld back to %llu bytes after a full disk: %s", g->dir,
                      (long long)s->base_offset, (unsigned long long)s->size_bytes, strerror(errno));
             fail = SL_IO;
@@ -615,6 +618,12 @@ static void log_nospace_rewind(struct log *g) {
     g->inflight_head = g->inflight_tail = g->wq_head = g->wq_tail = NULL;
     g->inflight_count = 0;
     g->next_offset = from;
+    /* DeleteRecords (or a work queue's floor) may have moved the start past what was written:
+     * those records never were, so the start comes back to the end. */
+    if (g->start_offset > from) {
+        g->start_offset = from;
+        g->start_unsaved = true;
+    }
     g->nospace = false;
     g->rewinds++;
     if (!g->disk_full)

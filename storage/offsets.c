@@ -296,6 +296,9 @@ sl_err offsets_open(struct offsets **out, struct store *st, uint64_t now_ms) {
 }
 
 void offsets_close(struct offsets *o) {
+    /* First: closing flushes, and a write failing then undoes its commits through the hook
+     * into this map, which must still be here. */
+    kvlog_close(o->kv);
     for (uint32_t b = 0; b < o->bucket_count; b++) {
         struct offset_entry *e = o->buckets[b];
         while (e) {
@@ -306,7 +309,6 @@ void offsets_close(struct offsets *o) {
     }
     free(o->buckets);
     free(o->pbuckets);
-    kvlog_close(o->kv);
     free(o);
 }
 

@@ -107,9 +107,17 @@ sl_err recovery_scan_segment(struct log *g, struct seg *s, struct recovery_repor
                     g->dir, (long long)s->base_offset, (unsigned long long)(data_end - pos), (long long)expect,
                     (unsigned long long)pos, (unsigned long long)(file_size - data_end));
         }
-        if (ftruncate(s->fd, (off_t)pos) != 0)
+        if (sio_ftruncate(store_io(g->store), s->fd, (off_t)pos) != 0) {
             SL_WARN("%s: cannot truncate segment %lld: %s", g->dir, (long long)s->base_offset,
                     strerror(errno));
+            /* A segment that takes appends must not go on over the bytes: the offsets after pos
+             * are handed out again, and a later recovery would find the old batches there valid
+             * and bring them back. (A sealed one, opened read-only, is followed by the next.) */
+            if (!s->sealed) {
+                free(b.p);
+                return SL_IO;
+            }
+        }
     }
     free(b.p);
     s->size_bytes = s->written_bytes = s->alloc_bytes = s->zeroed_bytes = s->zero_pending_end = pos;
@@ -124,7 +132,7 @@ static int recovery_cmp_i64(const void *a, const void *b) {
 }
 
 /* Sorted base offsets of the directory's segments; removes leftover temporary files. */
-static sl_err recovery_list(const char *dir, int64_t **bases, uint32_t *count) {
+static sl_err recovery_list(struct sio *io, const char *dir, int64_t **bases, uint32_t *count) {
     DIR *d = opendir(dir);
     if (!d) return SL_IO;
     uint32_t cap = 16;
@@ -137,7 +145,7 @@ static sl_err recovery_list(const char *dir, int64_t **bases, uint32_t *count) {
         if (n > 4 && strcmp(de->d_name + n - 4, ".tmp") == 0) {
             char path[4400];
             snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-            unlink(path);
+            sio_unlink(io, path);
             continue;
         }
         if (!seg_parse_name(de->d_name, &base)) continue;
@@ -193,9 +201,9 @@ static sl_err recovery_open_sealed(struct log *g, struct seg *s, int64_t next_ba
     sl_err e = seg_open_fd(s);
     if (!e) e = recovery_scan_segment(g, s, rep);
     if (e) return e;
-    if (fdatasync(s->fd) != 0) return SL_IO;
+    if (sio_fdatasync(store_io(g->store), s->fd) != 0) return SL_IO;
     s->sealed = true;
-    index_save(&s->ix, s->stem, s->base_offset, s->size_bytes, s->next_offset);
+    index_save(store_io(g->store), &s->ix, s->stem, s->base_offset, s->size_bytes, s->next_offset);
     seg_close_fd(s);
     return SL_OK;
 }
@@ -217,17 +225,17 @@ static sl_err recovery_open_active(struct log *g, struct seg *s, bool clean,
         /* What survived a crash in the page cache is made durable before anyone relies on it.
          * An empty segment holds nothing to make durable: skipping it spares a journal commit
          * per partition when thousands of new, empty ones are found after a crash. */
-        if (s->size_bytes > 0 && fdatasync(s->fd) != 0) return SL_IO;
+        if (s->size_bytes > 0 && sio_fdatasync(store_io(g->store), s->fd) != 0) return SL_IO;
     }
     /* Appends follow, so its index files go stale: a crash must find none and scan. */
-    index_remove_files(s->stem);
+    index_remove_files(store_io(g->store), s->stem);
     return SL_OK;
 }
 
 sl_err recovery_open_log(struct log *g, bool clean, struct recovery_report *rep) {
     int64_t *bases;
     uint32_t n;
-    sl_err e = recovery_list(g->dir, &bases, &n);
+    sl_err e = recovery_list(store_io(g->store), g->dir, &bases, &n);
     if (e) return e;
     int64_t start = recovery_read_start(g->dir);
     if (n == 0) {
@@ -247,6 +255,17 @@ sl_err recovery_open_log(struct log *g, bool clean, struct recovery_report *rep)
         e = i + 1 < n ? recovery_open_sealed(g, s, bases[i + 1], clean, rep)
                       : recovery_open_active(g, s, clean, rep);
         if (e || i + 1 == n || s->next_offset == bases[i + 1]) continue;
+        if (bases[i + 1] <= start) {
+            /* The hole lies below the log's start: these segments are leftovers of a deletion
+             * that failed or was cut short (retention deletes oldest first), not a tear. They
+             * go, not the segments after them, which hold the log. */
+            SL_WARN("%s: segment %lld ends at offset %lld, before the next segment's base %lld, all below "
+                    "the start offset %lld: removing %u leftover segment(s)", g->dir, (long long)s->base_offset,
+                    (long long)s->next_offset, (long long)bases[i + 1], (long long)start, g->seg_count);
+            for (uint32_t j = 0; j < g->seg_count; j++) seg_delete(g->segs[j]);
+            g->seg_count = 0;
+            continue;
+        }
         /* A tear inside a segment that has successors: they can only follow a hole, so they
          * go, and this segment becomes the active one again. */
         SL_WARN("%s: segment %lld ends at offset %lld, before the next segment's base %lld: "
@@ -257,7 +276,7 @@ sl_err recovery_open_log(struct log *g, bool clean, struct recovery_report *rep)
             seg_delete(gone);
         }
         n = i + 1;
-        index_remove_files(s->stem);
+        index_remove_files(store_io(g->store), s->stem);
         seg_close_fd(s);
         s->sealed = false;
         e = seg_open_fd(s);

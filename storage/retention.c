@@ -29,30 +29,43 @@
 #include "storage/log_internal.h"
 #include "storage/store_internal.h"
 
-static void retention_save_start(struct log *g) {
-    g->start_unsaved = false;
+static bool retention_save_start(struct log *g) {
     char path[4200];
     snprintf(path, sizeof(path), "%s/start_offset", g->dir);
-    FILE *f = sl_file_begin(path);
-    if (!f) return;
-    fprintf(f, "%lld\n", (long long)g->start_offset);
-    sl_file_commit(f, path, false);
+    char text[32];
+    int n = snprintf(text, sizeof(text), "%lld\n", (long long)g->start_offset);
+    /* Synced: after a drain it is all that says where the log ends if no segment survives. */
+    if (!sio_write_file(store_io(g->store), path, text, (size_t)n, true)) return false;
+    g->start_unsaved = false;
+    return true;
+}
+
+/* Before segments are deleted their end is the durable start: a deletion that fails or is cut
+ * short by a crash leaves a hole below the start, which recovery removes as leftovers, never
+ * one above it, which it would take for a tear and drop every later segment for. */
+static bool retention_start_durable(struct log *g) {
+    if (!g->start_unsaved) return true;
+    if (retention_save_start(g)) return true;
+    SL_WARN("%s: cannot write the start offset: old segments stay for now", g->dir);
+    return false;
 }
 
 /* Deletes the first n segments (never the active one). */
 static void retention_drop_front(struct log *g, uint32_t n) {
     SL_ASSERT(n < g->seg_count);
+    if (!log_names_sync(g)) return;
+    if (g->start_offset < g->segs[n]->base_offset) {
+        g->start_offset = g->segs[n]->base_offset;
+        g->start_unsaved = true;
+        log_offsets_check(g, NULL);
+    }
+    if (!retention_start_durable(g)) return;
     for (uint32_t i = 0; i < n; i++) {
         SL_INFO("%s: deleting segment %lld (offsets up to %lld)", g->dir,
                 (long long)g->segs[i]->base_offset, (long long)g->segs[i]->next_offset - 1);
         seg_delete(g->segs[i]);
     }
     log_segs_remove_front(g, n);
-    if (g->start_offset < g->segs[0]->base_offset) {
-        g->start_offset = g->segs[0]->base_offset;
-        log_offsets_check(g, NULL);
-        retention_save_start(g);
-    }
 }
 
 /* Whether the log holds no record but still has segment bytes or old segments to delete. */
@@ -84,6 +97,7 @@ void log_drain_maybe(struct log *g) {
         uint64_t now = loop_now_ms(store_loop(g->store));
         if (log_roll(g, now) != SL_OK) return; /* a full disk: the next delete or pump retries */
     }
+    if (!log_names_sync(g) || !retention_start_durable(g)) return;
     uint32_t n = g->seg_count - 1;
     for (uint32_t i = 0; i < n; i++) {
         struct seg *s = g->segs[i];
@@ -106,7 +120,6 @@ sl_err log_delete_before(struct log *g, int64_t offset) {
     uint32_t n = 0;
     while (n + 1 < g->seg_count && g->segs[n]->sealed && g->segs[n + 1]->base_offset <= offset) n++;
     if (n) retention_drop_front(g, n);
-    if (g->start_unsaved && n) retention_save_start(g); /* segments went: say where the log starts now */
     if (retention_drain_owed(g)) {
         g->drain_pending = true;
         log_drain_maybe(g);

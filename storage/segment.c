@@ -37,7 +37,7 @@ sl_err seg_create_file(struct seg *s) {
     char path[4200];
     seg_path(s, ".log", path, sizeof(path));
     SL_ASSERT(s->fd < 0);
-    s->fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    s->fd = sio_open(store_io(s->store), path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (s->fd >= 0) return SL_OK;
     return errno == ENOSPC || errno == EDQUOT ? SL_NO_SPACE : SL_IO;
 }
@@ -47,13 +47,13 @@ sl_err seg_open_fd(struct seg *s) {
     char path[4200];
     seg_path(s, ".log", path, sizeof(path));
     /* Sealed segments are only read; the active one is opened read-write by recovery. */
-    s->fd = open(path, (s->sealed ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    s->fd = sio_open(store_io(s->store), path, (s->sealed ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
     return s->fd < 0 ? SL_IO : SL_OK;
 }
 
 void seg_close_fd(struct seg *s) {
     if (s->fd_cached) store_fd_busy(s->store, s);
-    if (s->fd >= 0) close(s->fd);
+    if (s->fd >= 0) sio_close(store_io(s->store), s->fd);
     s->fd = -1;
 }
 
@@ -74,8 +74,8 @@ void seg_unref(struct seg *s) {
 void seg_delete(struct seg *s) {
     char path[4200];
     seg_path(s, ".log", path, sizeof(path));
-    unlink(path);
-    index_remove_files(s->stem);
+    sio_unlink(store_io(s->store), path);
+    index_remove_files(store_io(s->store), s->stem);
     s->deleted = true;
     s->log = NULL;
     if (s->refs == 0) seg_free(s);

@@ -79,10 +79,12 @@ void store_options_defaults(struct store_options *o) {
     o->open_files_max = 1024;
     o->retention_check_ms = 300000;
     o->cleaner_buffer_bytes = 32ull << 20;
+    o->io = NULL;
 }
 
 struct loop *store_loop(const struct store *st) { return st->loop; }
 struct cleaner *store_cleaner(const struct store *st) { return st->cleaner; }
+struct sio *store_io(const struct store *st) { return st->opts.io; }
 const struct store_stats *store_get_stats(const struct store *st) { return &st->stats; }
 struct store_stats *store_stats_mut(struct store *st) { return &st->stats; }
 uint32_t store_log_count(const struct store *st) { return st->log_count; }
@@ -266,7 +268,7 @@ static sl_err store_open_log(struct store *st, const char *name, bool clean) {
     return SL_OK;
 }
 
-static sl_err store_mkdirs(const char *path) {
+static sl_err store_mkdirs(struct sio *io, const char *path) {
     char buf[4096];
     size_t n = strlen(path);
     if (n == 0 || n >= sizeof(buf)) return SL_INVALID_ARG;
@@ -275,7 +277,7 @@ static sl_err store_mkdirs(const char *path) {
         if (buf[i] != '/' && buf[i] != 0) continue;
         char c = buf[i];
         buf[i] = 0;
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return SL_IO;
+        if (sio_mkdir(io, buf, 0755) != 0 && errno != EEXIST) return SL_IO;
         buf[i] = c;
     }
     return SL_OK;
@@ -288,7 +290,7 @@ sl_err store_open(struct store **out, struct loop *l, const char *data_dir,
         SL_ERROR("storage setting %s is out of range", bad);
         return SL_CONFIG;
     }
-    if (store_mkdirs(data_dir) != SL_OK) {
+    if (store_mkdirs(opts ? opts->io : NULL, data_dir) != SL_OK) {
         SL_ERROR("cannot create data directory %s: %s", data_dir, strerror(errno));
         return SL_IO;
     }
@@ -304,8 +306,15 @@ sl_err store_open(struct store **out, struct loop *l, const char *data_dir,
     char marker[4200];
     snprintf(marker, sizeof(marker), "%s/%s", data_dir, STORE_CLEAN_MARKER);
     st->stats.clean = access(marker, F_OK) == 0;
-    /* Gone before anything is written: a crash from here on must never look clean. */
-    if (st->stats.clean && unlink(marker) != 0) st->stats.clean = false;
+    /* Gone, durably, before anything is written: a crash from here on must never look clean.
+     * A marker that cannot be removed would make the next start after a crash trust indexes
+     * and sizes it must scan, so the store does not open. */
+    if (st->stats.clean && (sio_unlink(st->opts.io, marker) != 0 || sio_sync_dir(st->opts.io, data_dir, false) != 0)) {
+        SL_ERROR("cannot remove the clean-shutdown marker %s: %s", marker, strerror(errno));
+        free(st->dir);
+        free(st);
+        return SL_IO;
+    }
 
     DIR *d = opendir(data_dir);
     if (!d) {
@@ -349,15 +358,10 @@ void store_create_end(struct store *st) {
     st->defer_dir_sync = false;
     if (!st->dir_sync_owed) return;
     st->dir_sync_owed = false;
-    int fd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0 && syncfs(fd) == 0) {
-        close(fd);
-        return;
-    }
+    if (sio_sync_dir(st->opts.io, st->dir, true) == 0) return;
     SL_WARN("%s: syncfs failed (%s): syncing the directories one by one", st->dir, strerror(errno));
-    if (fd >= 0) close(fd);
-    log_sync_dir(st->dir);
-    for (uint32_t i = 0; i < st->log_count; i++) log_sync_dir(log_dir(st->logs[i]));
+    log_sync_dir(st->opts.io, st->dir);
+    for (uint32_t i = 0; i < st->log_count; i++) log_sync_dir(st->opts.io, log_dir(st->logs[i]));
 }
 
 /* ---- directory syncs through the loop ---- */
@@ -446,7 +450,7 @@ static sl_err store_log_make(struct store *st, const char *topic, int32_t partit
     if (cfg && log_config_invalid(cfg)) return SL_CONFIG;
     char dir[4200];
     snprintf(dir, sizeof(dir), "%s/%s-%d", st->dir, topic, partition);
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) return SL_IO;
+    if (sio_mkdir(st->opts.io, dir, 0755) != 0 && errno != EEXIST) return SL_IO;
     struct log *g = log_new(st, dir, topic, partition, cfg ? cfg : &st->defaults);
     struct recovery_report rep;
     memset(&rep, 0, sizeof(rep));
@@ -461,9 +465,11 @@ static sl_err store_log_make(struct store *st, const char *topic, int32_t partit
         /* the caller's store_sync_dirs */
     } else if (st->defer_dir_sync) {
         st->dir_sync_owed = true;
-    } else {
-        log_sync_dir(dir);
-        log_sync_dir(st->dir);
+    } else if (sio_sync_dir(st->opts.io, dir, false) != 0 || sio_sync_dir(st->opts.io, st->dir, false) != 0) {
+        /* Not retried as if it had worked: the partition may not survive a power loss. */
+        SL_ERROR("%s: cannot make the new partition durable (directory fsync: %s)", dir, strerror(errno));
+        log_free(g);
+        return SL_IO;
     }
     store_logs_push(st, g);
     *out = g;
@@ -523,11 +529,11 @@ sl_err store_log_delete(struct store *st, struct log *g) {
     g->seg_count = 0;
     char path[4400];
     snprintf(path, sizeof(path), "%s/start_offset", cmd_dir);
-    unlink(path);
+    sio_unlink(st->opts.io, path);
     snprintf(path, sizeof(path), "%s/cleaner_offset", cmd_dir);
-    unlink(path);
+    sio_unlink(st->opts.io, path);
     log_free(g);
-    return rmdir(cmd_dir) == 0 ? SL_OK : SL_IO;
+    return sio_rmdir(st->opts.io, cmd_dir) == 0 ? SL_OK : SL_IO;
 }
 
 /* A clean close: data synced, the active segment trimmed and indexed, so the next start
@@ -545,16 +551,19 @@ static sl_err store_log_close(struct store *st, struct log *g, bool *degraded) {
      * journal commit each on the way down. */
     bool empty = a->size_bytes == 0 && a->alloc_bytes == 0;
     if (!e && a->fd >= 0 && !empty) {
-        if (fdatasync(a->fd) != 0) e = SL_IO;
-        if (!e && ftruncate(a->fd, (off_t)a->size_bytes) != 0) {
+        if (sio_fdatasync(st->opts.io, a->fd) != 0) e = SL_IO;
+        if (!e && sio_ftruncate(st->opts.io, a->fd, (off_t)a->size_bytes) != 0) {
             SL_WARN("%s: cannot trim the active segment: %s", g->dir, strerror(errno));
             *degraded = true;
-        } else if (!e && index_save(&a->ix, a->stem, a->base_offset, a->size_bytes, a->next_offset)) {
+        } else if (!e && index_save(st->opts.io, &a->ix, a->stem, a->base_offset, a->size_bytes, a->next_offset)) {
             SL_WARN("%s: cannot write the index of the active segment (disk full?)", g->dir);
-            index_remove_files(a->stem);
+            index_remove_files(st->opts.io, a->stem);
             *degraded = true;
         }
     }
+    /* The marker promises a start that trusts every segment it finds, so every segment's name
+     * must be durable before it (under fsync none rolls do not sync the directory). */
+    if (!e && !log_names_sync(g)) *degraded = true;
     /* Quiet, but possibly still listed dirty: the loop turns that close the next logs must
      * not pump a freed one. */
     store_log_undirty(st, g);
@@ -568,11 +577,14 @@ sl_err store_close(struct store *st) {
     cleaner_free(st->cleaner); /* a pass in progress is dropped: its segments stay as they were */
     st->cleaner = NULL;
     bool degraded = false;
-    for (uint32_t i = 0; i < st->log_count; i++) {
-        sl_err e = store_log_close(st, st->logs[i], &degraded);
+    /* Each log leaves the list before it is closed: closing turns the loop, whose before-sleep
+     * hook saves start offsets and runs retention over the listed logs, and must never reach
+     * one already freed. */
+    while (st->log_count > 0) {
+        struct log *g = st->logs[--st->log_count];
+        sl_err e = store_log_close(st, g, &degraded);
         if (e && !result) result = e;
     }
-    st->log_count = 0;
     st->dirty_head = NULL;
     free(st->hash);
     st->hash = NULL;
@@ -583,18 +595,16 @@ sl_err store_close(struct store *st) {
     } else if (result == SL_OK) {
         char marker[4200];
         snprintf(marker, sizeof(marker), "%s/%s", st->dir, STORE_CLEAN_MARKER);
-        int fd = open(marker, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0 || fsync(fd) != 0) {
+        struct sio *io = st->opts.io;
+        int fd = sio_open(io, marker, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0 || sio_fsync(io, fd) != 0) {
             /* Every byte is synced already; without the marker the next start only scans. */
             SL_WARN("cannot write the clean-shutdown marker (%s): the next start scans", strerror(errno));
-            if (fd >= 0) unlink(marker);
+            if (fd >= 0) sio_unlink(io, marker);
         }
-        if (fd >= 0) close(fd);
-        int dfd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
+        if (fd >= 0) sio_close(io, fd);
+        if (sio_sync_dir(io, st->dir, false) != 0)
+            SL_WARN("%s: fsync of the data directory failed: %s", st->dir, strerror(errno));
     } else {
         SL_ERROR("storage closed with errors: no clean-shutdown marker, the next start scans");
     }

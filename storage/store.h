@@ -30,10 +30,12 @@ struct store_stats {
     uint64_t bytes_written, writes, syncs, io_errors;
 };
 
+struct sio;
 struct store_options {
     uint32_t open_files_max;      /* sealed segments' fds kept open (LRU); active ones are extra */
     uint32_t retention_check_ms;  /* how often the hook runs retention */
     uint64_t cleaner_buffer_bytes; /* the log cleaner's key map (storage/compact.h) */
+    struct sio *io;               /* NULL: plain system calls; a test's fault plan (storage/sio.h) */
 };
 
 void store_options_defaults(struct store_options *o);

@@ -4,8 +4,11 @@
 #define SL_STORAGE_STORE_INTERNAL_H
 
 #include "storage/log_internal.h"
+#include "storage/sio.h"
 #include "storage/store.h"
 
+/* The I/O edge every file operation goes through (NULL: plain calls). */
+struct sio *store_io(const struct store *st);
 void store_mark_dirty(struct store *st, struct log *g);
 /* Pumps the logs owed a drain at deadline_ms (monotonic), for log_drain_maybe's quiet wait. */
 void store_drain_later(struct store *st, uint64_t deadline_ms);

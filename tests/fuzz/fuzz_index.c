@@ -45,7 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (flags & 0x80) index_truncate(&ix, (uint64_t)probe);
         char stem2[320];
         snprintf(stem2, sizeof(stem2), "%s/copy-00000000000000000000", dir);
-        if (index_save(&ix, stem2, 0, bytes, next) == SL_OK) {
+        if (index_save(NULL, &ix, stem2, 0, bytes, next) == SL_OK) {
             if (index_load(&ix2, stem2, 0, &bytes2, &next2) != SL_OK || bytes2 != bytes || next2 != next ||
                 ix2.off_count != ix.off_count || ix2.time_count != ix.time_count ||
                 (ix.off_count && memcmp(ix.off, ix2.off, ix.off_count * sizeof(*ix.off))) ||

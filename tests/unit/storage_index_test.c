@@ -84,7 +84,7 @@ START_TEST(test_files_round_trip_and_checksum) {
     uint64_t bytes;
     int64_t next;
     ck_assert_int_eq(index_load(&back, stem, 1000, &bytes, &next), SL_NOT_FOUND);
-    ck_assert_int_eq(index_save(&ix, stem, 1000, 10000, 2000), SL_OK);
+    ck_assert_int_eq(index_save(NULL, &ix, stem, 1000, 10000, 2000), SL_OK);
     ck_assert_int_eq(index_load(&back, stem, 1000, &bytes, &next), SL_OK);
     ck_assert_uint_eq(bytes, 10000);
     ck_assert_int_eq(next, 2000);
@@ -123,9 +123,9 @@ START_TEST(test_files_round_trip_and_checksum) {
         ck_assert_int_eq(index_load(&back, stem, 1000, &bytes, &next), SL_OK);
         ck_assert_int_eq(truncate(path, size - 1), 0);
         ck_assert_int_eq(index_load(&back, stem, 1000, &bytes, &next), SL_CORRUPT);
-        ck_assert_int_eq(index_save(&ix, stem, 1000, 10000, 2000), SL_OK);
+        ck_assert_int_eq(index_save(NULL, &ix, stem, 1000, 10000, 2000), SL_OK);
     }
-    index_remove_files(stem);
+    index_remove_files(NULL, stem);
     ck_assert_int_eq(index_load(&back, stem, 1000, &bytes, &next), SL_NOT_FOUND);
     index_free(&ix);
     index_free(&back);
