@@ -26,7 +26,7 @@ enum {
 
 /* Highest version of each API these codecs implement. */
 enum {
-    FIND_COORDINATOR_MAX = 4,
+    FIND_COORDINATOR_MAX = 5,
     JOIN_GROUP_MAX = 7,
     HEARTBEAT_MAX = 4,
     LEAVE_GROUP_MAX = 4,

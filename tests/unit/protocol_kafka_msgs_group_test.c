@@ -684,7 +684,7 @@ CODEC_ADAPTERS(offset_delete)
 enum { JOIN_GROUP_REQ = 2, FIND_COORDINATOR_REQ = 0 };
 
 static const struct msg_codec codecs[] = {
-    CODEC_REQ(find_coordinator, 0, 4), CODEC_RESP(find_coordinator, 0, 4),
+    CODEC_REQ(find_coordinator, 0, 5), CODEC_RESP(find_coordinator, 0, 5),
     CODEC_REQ(join_group, 0, 7),       CODEC_RESP(join_group, 0, 7),
     CODEC_REQ(heartbeat, 0, 4),        CODEC_RESP(heartbeat, 0, 4),
     CODEC_REQ(leave_group, 0, 4),      CODEC_RESP(leave_group, 0, 4),
