@@ -11,7 +11,8 @@
  * response's CurrentLeader and NodeEndpoints are tagged fields, sent by Kafka only with
  * NOT_LEADER_OR_FOLLOWER, which a single node never answers; v11 only adds error codes of
  * transactions, KIP-890), FindCoordinator 5 and InitProducerId 5 (the same KIP-890 error
- * code), ApiVersions 4 (a fix of SupportedFeatures' MinVersion: Sluice sends no features). */
+ * code), ApiVersions 4 (a fix of SupportedFeatures' MinVersion: Sluice sends no features).
+ * LeaveGroup 5 adds each leaving member's Reason (KIP-800), which Kafka only logs. */
 #define KAFKA_APIS(X)                                                 \
     X(PRODUCE, "Produce", 0, 11, 9)                                    \
     X(FETCH, "Fetch", 4, 16, 12)                                      \
@@ -22,7 +23,7 @@
     X(FIND_COORDINATOR, "FindCoordinator", 0, 5, 3)                   \
     X(JOIN_GROUP, "JoinGroup", 0, 7, 6)                               \
     X(HEARTBEAT, "Heartbeat", 0, 4, 4)                                \
-    X(LEAVE_GROUP, "LeaveGroup", 0, 4, 4)                             \
+    X(LEAVE_GROUP, "LeaveGroup", 0, 5, 4)                             \
     X(SYNC_GROUP, "SyncGroup", 0, 5, 4)                               \
     X(DESCRIBE_GROUPS, "DescribeGroups", 0, 5, 5)                     \
     X(LIST_GROUPS, "ListGroups", 0, 4, 3)                             \

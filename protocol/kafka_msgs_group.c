@@ -29,7 +29,7 @@ enum {
     FIND_COORDINATOR_MAX = 5,
     JOIN_GROUP_MAX = 7,
     HEARTBEAT_MAX = 4,
-    LEAVE_GROUP_MAX = 4,
+    LEAVE_GROUP_MAX = 5,
     SYNC_GROUP_MAX = 5,
     OFFSET_COMMIT_MAX = 8,
     OFFSET_FETCH_MAX = 8,
@@ -257,12 +257,13 @@ sl_err kafka_decode_leave_group(struct kr *r, int16_t v, struct karena *a, struc
     memset(out, 0, sizeof(*out));
     out->group_id = dec_str(r, flex);                         /* GroupId */
     out->member_id = v <= 2 ? dec_str(r, flex) : kstr_empty; /* MemberId: v0-2 */
-    if (v >= 3) { /* Members: v3+ (MemberId, GroupInstanceId) */
+    if (v >= 3) { /* Members: v3+ (MemberId, GroupInstanceId, Reason from v5) */
         out->member_count = dec_count(r, flex, false, 2);
         out->members = DEC_ARRAY(a, out->member_count, struct kafka_leave_group_member);
         for (int32_t i = 0; i < out->member_count && !r->err; i++) {
             out->members[i].member_id = dec_str(r, flex);
             out->members[i].group_instance_id = kr_str(r, flex);
+            out->members[i].reason = v >= 5 ? kr_str(r, flex) : kstr_null; /* Reason: v5+ */
             kr_tags(r, flex);
         }
     }
@@ -280,6 +281,7 @@ void kafka_encode_leave_group_req(struct kw *w, int16_t v, const struct kafka_le
         for (int32_t i = 0; i < req->member_count; i++) {
             enc_str(w, flex, req->members[i].member_id);
             enc_nstr(w, flex, req->members[i].group_instance_id);
+            if (v >= 5) enc_nstr(w, flex, req->members[i].reason); /* Reason: v5+ */
             kw_tags(w, flex);
         }
     }

@@ -112,6 +112,7 @@ struct kafka_heartbeat_resp {
 struct kafka_leave_group_member {
     struct kstr member_id;
     struct kstr group_instance_id; /* nullable */
+    struct kstr reason;            /* v5+ (KIP-800), nullable, default null: why it leaves */
 };
 
 struct kafka_leave_group_req {

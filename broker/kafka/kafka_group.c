@@ -333,6 +333,12 @@ sl_err kafka_handle_leave_group(struct kconn *kc, struct kreq *q, struct kr *r) 
         for (int32_t i = 0; i < n; i++) {
             ids[i].member_id = kafka_arena_cstr(a, req.members[i].member_id);
             ids[i].instance_id = kafka_arena_cstr(a, req.members[i].group_instance_id);
+            /* KIP-800: the client's reason is for the operator, as Kafka logs it. */
+            const struct kstr why = req.members[i].reason;
+            if (why.len > 0)
+                SL_DEBUG("group %.*s: member %.*s leaves: %.*s", (int)SL_MIN(req.group_id.len, 255), req.group_id.p,
+                         (int)SL_MIN(req.members[i].member_id.len, 255), req.members[i].member_id.p,
+                         (int)SL_MIN(why.len, 255), why.p);
         }
     } else {
         ids[0].member_id = kafka_arena_cstr(a, req.member_id);

@@ -21,7 +21,7 @@ static const struct kafka_api_info k_expected[] = {
     {KAFKA_FIND_COORDINATOR, "FindCoordinator", 0, 5, 3},
     {KAFKA_JOIN_GROUP, "JoinGroup", 0, 7, 6},
     {KAFKA_HEARTBEAT, "Heartbeat", 0, 4, 4},
-    {KAFKA_LEAVE_GROUP, "LeaveGroup", 0, 4, 4},
+    {KAFKA_LEAVE_GROUP, "LeaveGroup", 0, 5, 4},
     {KAFKA_SYNC_GROUP, "SyncGroup", 0, 5, 4},
     {KAFKA_DESCRIBE_GROUPS, "DescribeGroups", 0, 5, 5},
     {KAFKA_LIST_GROUPS, "ListGroups", 0, 4, 3},
