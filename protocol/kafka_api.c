@@ -12,7 +12,8 @@
  * NOT_LEADER_OR_FOLLOWER, which a single node never answers; v11 only adds error codes of
  * transactions, KIP-890), FindCoordinator 5 and InitProducerId 5 (the same KIP-890 error
  * code), ApiVersions 4 (a fix of SupportedFeatures' MinVersion: Sluice sends no features).
- * LeaveGroup 5 adds each leaving member's Reason (KIP-800), which Kafka only logs. */
+ * LeaveGroup 5 adds each leaving member's Reason (KIP-800), which Kafka only logs. ListGroups 5
+ * adds TypesFilter and GroupType (KIP-848): every Sluice group is "classic". */
 #define KAFKA_APIS(X)                                                 \
     X(PRODUCE, "Produce", 0, 11, 9)                                    \
     X(FETCH, "Fetch", 4, 16, 12)                                      \
@@ -26,7 +27,7 @@
     X(LEAVE_GROUP, "LeaveGroup", 0, 5, 4)                             \
     X(SYNC_GROUP, "SyncGroup", 0, 5, 4)                               \
     X(DESCRIBE_GROUPS, "DescribeGroups", 0, 5, 5)                     \
-    X(LIST_GROUPS, "ListGroups", 0, 4, 3)                             \
+    X(LIST_GROUPS, "ListGroups", 0, 5, 3)                             \
     X(API_VERSIONS, "ApiVersions", 0, 4, 3)                           \
     X(CREATE_TOPICS, "CreateTopics", 0, 7, 5)                         \
     X(DELETE_TOPICS, "DeleteTopics", 0, 6, 4)                         \

@@ -34,7 +34,7 @@ enum {
     OFFSET_COMMIT_MAX = 8,
     OFFSET_FETCH_MAX = 8,
     DESCRIBE_GROUPS_MAX = 5,
-    LIST_GROUPS_MAX = 4,
+    LIST_GROUPS_MAX = 5,
     DELETE_GROUPS_MAX = 2,
     OFFSET_DELETE_MAX = 0,
 };
@@ -739,6 +739,7 @@ sl_err kafka_decode_list_groups(struct kr *r, int16_t v, struct karena *a, struc
     bool flex = v >= LIST_GROUPS_FLEX;
     memset(out, 0, sizeof(*out));
     if (v >= 4) out->states_filter = dec_strs(r, flex, a, false, &out->states_filter_count); /* StatesFilter: v4+ */
+    if (v >= 5) out->types_filter = dec_strs(r, flex, a, false, &out->types_filter_count);   /* TypesFilter: v5+ */
     kr_tags(r, flex);
     return r->err;
 }
@@ -747,6 +748,7 @@ void kafka_encode_list_groups_req(struct kw *w, int16_t v, const struct kafka_li
     ENC_VERSION(v, LIST_GROUPS_MAX);
     bool flex = v >= LIST_GROUPS_FLEX;
     if (v >= 4) enc_strs(w, flex, req->states_filter, req->states_filter_count, false); /* StatesFilter: v4+ */
+    if (v >= 5) enc_strs(w, flex, req->types_filter, req->types_filter_count, false);   /* TypesFilter: v5+ */
     kw_tags(w, flex);
 }
 
@@ -760,6 +762,7 @@ void kafka_encode_list_groups_resp(struct kw *w, int16_t v, const struct kafka_l
         enc_str(w, flex, resp->groups[i].group_id);
         enc_str(w, flex, resp->groups[i].protocol_type);
         if (v >= 4) enc_str(w, flex, resp->groups[i].group_state); /* GroupState: v4+ */
+        if (v >= 5) enc_str(w, flex, resp->groups[i].group_type);  /* GroupType: v5+ */
         kw_tags(w, flex);
     }
     kw_tags(w, flex);
@@ -777,6 +780,7 @@ sl_err kafka_decode_list_groups_resp(struct kr *r, int16_t v, struct karena *a, 
         out->groups[i].group_id = dec_str(r, flex);                                  /* GroupId */
         out->groups[i].protocol_type = dec_str(r, flex);                             /* ProtocolType */
         out->groups[i].group_state = v >= 4 ? dec_str(r, flex) : kstr_empty;         /* GroupState: v4+ */
+        out->groups[i].group_type = v >= 5 ? dec_str(r, flex) : kstr_empty;          /* GroupType: v5+ */
         kr_tags(r, flex);
     }
     kr_tags(r, flex);

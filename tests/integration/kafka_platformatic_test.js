@@ -8,7 +8,7 @@
 // its partition. Consumer group: consume from the earliest, commit half way, close; a new
 // consumer of the same group resumes right after the committed offset; every message (offset,
 // key, value, headers, timestamp) is compared byte for byte with what was sent. Then the
-// committed offsets through the admin API, and deleteTopics (the topic is gone from listTopics).
+// committed offsets through the admin API, listGroups by type, and deleteTopics (the topic is gone from listTopics).
 // Run: node kafka_platformatic_test.js (starts a broker through harness.py) or under harness.py.
 'use strict'
 const crypto = require('crypto')
@@ -173,6 +173,14 @@ async function main() {
     const parts = groups[0].topics.find(t => t.name === TOPIC).partitions
     ck.eq(parts.map(p => [p.partitionIndex, String(p.committedOffset)]).sort(), [[0, String(half[0])], [1, String(half[1])]],
       'admin: the group\'s committed offsets')
+  })
+
+  await ck.section('admin: listGroups by type (ListGroups v5: every group is classic)', async () => {
+    const classic = await admin.listGroups({ types: ['classic'] })
+    const g = classic.get(GROUP)
+    ck.ok(g, 'the group is listed as classic')
+    ck.eq([g.id, g.groupType, g.protocolType, g.state], [GROUP, 'classic', 'consumer', 'Empty'], 'the listed group')
+    ck.ok(!(await admin.listGroups({ types: ['consumer'] })).has(GROUP), 'no group of the consumer (KIP-848) type')
   })
 
   await ck.section('admin: deleteTopics', async () => {

@@ -24,7 +24,7 @@ static const struct kafka_api_info k_expected[] = {
     {KAFKA_LEAVE_GROUP, "LeaveGroup", 0, 5, 4},
     {KAFKA_SYNC_GROUP, "SyncGroup", 0, 5, 4},
     {KAFKA_DESCRIBE_GROUPS, "DescribeGroups", 0, 5, 5},
-    {KAFKA_LIST_GROUPS, "ListGroups", 0, 4, 3},
+    {KAFKA_LIST_GROUPS, "ListGroups", 0, 5, 3},
     {KAFKA_API_VERSIONS, "ApiVersions", 0, 4, 3},
     {KAFKA_CREATE_TOPICS, "CreateTopics", 0, 7, 5},
     {KAFKA_DELETE_TOPICS, "DeleteTopics", 0, 6, 4},

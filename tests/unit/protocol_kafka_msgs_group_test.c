@@ -538,12 +538,17 @@ static void fill_list_groups_req(void *m, int16_t v, struct karena *a) {
     q->states_filter = NEW(a, struct kstr, 2);
     q->states_filter[0] = S("Stable");
     q->states_filter[1] = S("PreparingRebalance");
+    q->types_filter_count = 1;
+    q->types_filter = NEW(a, struct kstr, 1);
+    q->types_filter[0] = S("classic");
 }
 
 static void check_list_groups_req(const void *wp, const void *gp, int16_t v) {
     const struct kafka_list_groups_req *w = wp, *g = gp;
     if (v >= 4) ck_strs(g->states_filter, g->states_filter_count, w->states_filter, w->states_filter_count);
     else CK_EQ(g->states_filter_count, 0);
+    if (v >= 5) ck_strs(g->types_filter, g->types_filter_count, w->types_filter, w->types_filter_count);
+    else CK_EQ(g->types_filter_count, 0);
 }
 
 static void fill_list_groups_resp(void *m, int16_t v, struct karena *a) {
@@ -553,8 +558,8 @@ static void fill_list_groups_resp(void *m, int16_t v, struct karena *a) {
     p->error_code = 0;
     p->group_count = 2;
     p->groups = NEW(a, struct kafka_list_groups_group, 2);
-    p->groups[0] = (struct kafka_list_groups_group){S("my-group"), S("consumer"), S("Stable")};
-    p->groups[1] = (struct kafka_list_groups_group){S("connect"), S(""), S("Empty")};
+    p->groups[0] = (struct kafka_list_groups_group){S("my-group"), S("consumer"), S("Stable"), S("classic")};
+    p->groups[1] = (struct kafka_list_groups_group){S("connect"), S(""), S("Empty"), S("classic")};
 }
 
 static void check_list_groups_resp(const void *wp, const void *gp, int16_t v) {
@@ -566,6 +571,7 @@ static void check_list_groups_resp(const void *wp, const void *gp, int16_t v) {
         CK_STR(g->groups[i].group_id, w->groups[i].group_id);
         CK_STR(g->groups[i].protocol_type, w->groups[i].protocol_type);
         CK_STR(g->groups[i].group_state, v >= 4 ? w->groups[i].group_state : S(""));
+        CK_STR(g->groups[i].group_type, v >= 5 ? w->groups[i].group_type : S(""));
     }
 }
 
@@ -693,7 +699,7 @@ static const struct msg_codec codecs[] = {
     CODEC_REQ(offset_commit, 0, 8),    CODEC_RESP(offset_commit, 0, 8),
     CODEC_REQ(offset_fetch, 0, 8),     CODEC_RESP(offset_fetch, 0, 8),
     CODEC_REQ(describe_groups, 0, 5),  CODEC_RESP(describe_groups, 0, 5),
-    CODEC_REQ(list_groups, 0, 4),      CODEC_RESP(list_groups, 0, 4),
+    CODEC_REQ(list_groups, 0, 5),      CODEC_RESP(list_groups, 0, 5),
     CODEC_REQ(delete_groups, 0, 2),    CODEC_RESP(delete_groups, 0, 2),
     CODEC_REQ(offset_delete, 0, 0),    CODEC_RESP(offset_delete, 0, 0),
 };
