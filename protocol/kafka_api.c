@@ -5,26 +5,34 @@
 
 /* X(enum suffix, name, min, max, flex_from): what Sluice advertises. flex_from matches the
  * flexibleVersions of each <Name>Request.json; INT16_MAX is "none". One list feeds both the
- * table and the key -> slot index, so the two cannot drift apart. */
+ * table and the key -> slot index, so the two cannot drift apart.
+ *
+ * Versions whose wire format is the one before (Kafka 3.9 advertises them): Produce 10-11 (the
+ * response's CurrentLeader and NodeEndpoints are tagged fields, sent by Kafka only with
+ * NOT_LEADER_OR_FOLLOWER, which a single node never answers; v11 only adds error codes of
+ * transactions, KIP-890), FindCoordinator 5 and InitProducerId 5 (the same KIP-890 error
+ * code), ApiVersions 4 (a fix of SupportedFeatures' MinVersion: Sluice sends no features).
+ * LeaveGroup 5 adds each leaving member's Reason (KIP-800), which Kafka only logs. ListGroups 5
+ * adds TypesFilter and GroupType (KIP-848): every Sluice group is "classic". */
 #define KAFKA_APIS(X)                                                 \
-    X(PRODUCE, "Produce", 0, 9, 9)                                    \
+    X(PRODUCE, "Produce", 0, 11, 9)                                    \
     X(FETCH, "Fetch", 4, 16, 12)                                      \
     X(LIST_OFFSETS, "ListOffsets", 0, 7, 6)                           \
     X(METADATA, "Metadata", 0, 12, 9)                                 \
     X(OFFSET_COMMIT, "OffsetCommit", 0, 8, 8)                         \
     X(OFFSET_FETCH, "OffsetFetch", 0, 8, 6)                           \
-    X(FIND_COORDINATOR, "FindCoordinator", 0, 4, 3)                   \
+    X(FIND_COORDINATOR, "FindCoordinator", 0, 5, 3)                   \
     X(JOIN_GROUP, "JoinGroup", 0, 7, 6)                               \
     X(HEARTBEAT, "Heartbeat", 0, 4, 4)                                \
-    X(LEAVE_GROUP, "LeaveGroup", 0, 4, 4)                             \
+    X(LEAVE_GROUP, "LeaveGroup", 0, 5, 4)                             \
     X(SYNC_GROUP, "SyncGroup", 0, 5, 4)                               \
     X(DESCRIBE_GROUPS, "DescribeGroups", 0, 5, 5)                     \
-    X(LIST_GROUPS, "ListGroups", 0, 4, 3)                             \
-    X(API_VERSIONS, "ApiVersions", 0, 3, 3)                           \
+    X(LIST_GROUPS, "ListGroups", 0, 5, 3)                             \
+    X(API_VERSIONS, "ApiVersions", 0, 4, 3)                           \
     X(CREATE_TOPICS, "CreateTopics", 0, 7, 5)                         \
     X(DELETE_TOPICS, "DeleteTopics", 0, 6, 4)                         \
     X(DELETE_RECORDS, "DeleteRecords", 0, 2, 2)                       \
-    X(INIT_PRODUCER_ID, "InitProducerId", 0, 4, 2)                    \
+    X(INIT_PRODUCER_ID, "InitProducerId", 0, 5, 2)                    \
     X(DESCRIBE_CONFIGS, "DescribeConfigs", 0, 4, 4)                   \
     X(ALTER_CONFIGS, "AlterConfigs", 0, 2, 2)                         \
     X(CREATE_PARTITIONS, "CreatePartitions", 0, 3, 2)                 \

@@ -26,15 +26,15 @@ enum {
 
 /* Highest version of each API these codecs implement. */
 enum {
-    FIND_COORDINATOR_MAX = 4,
+    FIND_COORDINATOR_MAX = 5,
     JOIN_GROUP_MAX = 7,
     HEARTBEAT_MAX = 4,
-    LEAVE_GROUP_MAX = 4,
+    LEAVE_GROUP_MAX = 5,
     SYNC_GROUP_MAX = 5,
     OFFSET_COMMIT_MAX = 8,
     OFFSET_FETCH_MAX = 8,
     DESCRIBE_GROUPS_MAX = 5,
-    LIST_GROUPS_MAX = 4,
+    LIST_GROUPS_MAX = 5,
     DELETE_GROUPS_MAX = 2,
     OFFSET_DELETE_MAX = 0,
 };
@@ -257,12 +257,13 @@ sl_err kafka_decode_leave_group(struct kr *r, int16_t v, struct karena *a, struc
     memset(out, 0, sizeof(*out));
     out->group_id = dec_str(r, flex);                         /* GroupId */
     out->member_id = v <= 2 ? dec_str(r, flex) : kstr_empty; /* MemberId: v0-2 */
-    if (v >= 3) { /* Members: v3+ (MemberId, GroupInstanceId) */
+    if (v >= 3) { /* Members: v3+ (MemberId, GroupInstanceId, Reason from v5) */
         out->member_count = dec_count(r, flex, false, 2);
         out->members = DEC_ARRAY(a, out->member_count, struct kafka_leave_group_member);
         for (int32_t i = 0; i < out->member_count && !r->err; i++) {
             out->members[i].member_id = dec_str(r, flex);
             out->members[i].group_instance_id = kr_str(r, flex);
+            out->members[i].reason = v >= 5 ? kr_str(r, flex) : kstr_null; /* Reason: v5+ */
             kr_tags(r, flex);
         }
     }
@@ -280,6 +281,7 @@ void kafka_encode_leave_group_req(struct kw *w, int16_t v, const struct kafka_le
         for (int32_t i = 0; i < req->member_count; i++) {
             enc_str(w, flex, req->members[i].member_id);
             enc_nstr(w, flex, req->members[i].group_instance_id);
+            if (v >= 5) enc_nstr(w, flex, req->members[i].reason); /* Reason: v5+ */
             kw_tags(w, flex);
         }
     }
@@ -737,6 +739,7 @@ sl_err kafka_decode_list_groups(struct kr *r, int16_t v, struct karena *a, struc
     bool flex = v >= LIST_GROUPS_FLEX;
     memset(out, 0, sizeof(*out));
     if (v >= 4) out->states_filter = dec_strs(r, flex, a, false, &out->states_filter_count); /* StatesFilter: v4+ */
+    if (v >= 5) out->types_filter = dec_strs(r, flex, a, false, &out->types_filter_count);   /* TypesFilter: v5+ */
     kr_tags(r, flex);
     return r->err;
 }
@@ -745,6 +748,7 @@ void kafka_encode_list_groups_req(struct kw *w, int16_t v, const struct kafka_li
     ENC_VERSION(v, LIST_GROUPS_MAX);
     bool flex = v >= LIST_GROUPS_FLEX;
     if (v >= 4) enc_strs(w, flex, req->states_filter, req->states_filter_count, false); /* StatesFilter: v4+ */
+    if (v >= 5) enc_strs(w, flex, req->types_filter, req->types_filter_count, false);   /* TypesFilter: v5+ */
     kw_tags(w, flex);
 }
 
@@ -758,6 +762,7 @@ void kafka_encode_list_groups_resp(struct kw *w, int16_t v, const struct kafka_l
         enc_str(w, flex, resp->groups[i].group_id);
         enc_str(w, flex, resp->groups[i].protocol_type);
         if (v >= 4) enc_str(w, flex, resp->groups[i].group_state); /* GroupState: v4+ */
+        if (v >= 5) enc_str(w, flex, resp->groups[i].group_type);  /* GroupType: v5+ */
         kw_tags(w, flex);
     }
     kw_tags(w, flex);
@@ -775,6 +780,7 @@ sl_err kafka_decode_list_groups_resp(struct kr *r, int16_t v, struct karena *a, 
         out->groups[i].group_id = dec_str(r, flex);                                  /* GroupId */
         out->groups[i].protocol_type = dec_str(r, flex);                             /* ProtocolType */
         out->groups[i].group_state = v >= 4 ? dec_str(r, flex) : kstr_empty;         /* GroupState: v4+ */
+        out->groups[i].group_type = v >= 5 ? dec_str(r, flex) : kstr_empty;          /* GroupType: v5+ */
         kr_tags(r, flex);
     }
     kr_tags(r, flex);

@@ -112,6 +112,7 @@ struct kafka_heartbeat_resp {
 struct kafka_leave_group_member {
     struct kstr member_id;
     struct kstr group_instance_id; /* nullable */
+    struct kstr reason;            /* v5+ (KIP-800), nullable, default null: why it leaves */
 };
 
 struct kafka_leave_group_req {
@@ -295,12 +296,15 @@ struct kafka_describe_groups_resp {
 struct kafka_list_groups_req {
     struct kstr *states_filter; /* v4+ */
     int32_t states_filter_count;
+    struct kstr *types_filter; /* v5+ (KIP-848): "classic", "consumer", ... */
+    int32_t types_filter_count;
 };
 
 struct kafka_list_groups_group {
     struct kstr group_id;
     struct kstr protocol_type;
     struct kstr group_state; /* v4+ */
+    struct kstr group_type;  /* v5+ */
 };
 
 struct kafka_list_groups_resp {

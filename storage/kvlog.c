@@ -8,6 +8,8 @@
 #include "base/base.h"
 #include "base/logging.h"
 #include "protocol/kafka_batch.h"
+#include "storage/index.h"
+#include "storage/log.h"
 #include "storage/store.h"
 
 #define KVLOG_KEY_MAX 65535u
@@ -402,6 +404,17 @@ static void kv_replay_batch(struct kvlog *kv, const uint8_t *batch, uint32_t len
     }
 }
 
+/* The batches of [buf, buf+len), one after the other (what the log serves: whole batches). */
+static void kv_replay_bytes(struct kvlog *kv, const uint8_t *buf, uint32_t len, uint32_t *bad, uint64_t *replayed) {
+    uint32_t off = 0;
+    while (off + KAFKA_BATCH_LOG_OVERHEAD <= len) {
+        uint32_t blen = sl_load_be32(buf + off + 8) + KAFKA_BATCH_LOG_OVERHEAD;
+        if (blen > len - off) break;
+        kv_replay_batch(kv, buf + off, blen, bad, replayed);
+        off += blen;
+    }
+}
+
 static sl_err kv_replay(struct kvlog *kv) {
     struct log *g = kv->log;
     int64_t at = log_start_offset(g);
@@ -414,13 +427,7 @@ static sl_err kv_replay(struct kvlog *kv) {
         if (sp.len == 0) break;
         uint8_t *buf = sl_xmalloc(sp.len);
         ssize_t n = pread(sp.fd, buf, sp.len, (off_t)sp.pos);
-        uint32_t off = 0;
-        while (n == (ssize_t)sp.len && off + KAFKA_BATCH_LOG_OVERHEAD <= sp.len) {
-            uint32_t blen = sl_load_be32(buf + off + 8) + KAFKA_BATCH_LOG_OVERHEAD;
-            if (off + blen > sp.len) break;
-            kv_replay_batch(kv, buf + off, blen, &bad, &replayed);
-            off += blen;
-        }
+        if (n == (ssize_t)sp.len) kv_replay_bytes(kv, buf, sp.len, &bad, &replayed);
         free(buf);
         at = sp.next_offset;
         log_span_release(&sp);
@@ -432,6 +439,15 @@ static sl_err kv_replay(struct kvlog *kv) {
 }
 
 /* ---- public -------------------------------------------------------------------------------- */
+
+static struct kvlog *kv_new(struct log *g, const struct kvlog_options *o) {
+    struct kvlog *kv = sl_xcalloc(1, sizeof(*kv));
+    kv->log = g;
+    kv->opt = *o;
+    kv->bucket_count = 256;
+    kv->buckets = sl_xcalloc(kv->bucket_count, sizeof(*kv->buckets));
+    return kv;
+}
 
 sl_err kvlog_open(struct kvlog **out, struct store *st, const char *topic, const struct kvlog_options *opts,
                   uint64_t now_ms) {
@@ -453,11 +469,7 @@ sl_err kvlog_open(struct kvlog **out, struct store *st, const char *topic, const
         if (e) return e;
     }
     log_set_config(g, &cfg);
-    struct kvlog *kv = sl_xcalloc(1, sizeof(*kv));
-    kv->log = g;
-    kv->opt = o;
-    kv->bucket_count = 256;
-    kv->buckets = sl_xcalloc(kv->bucket_count, sizeof(*kv->buckets));
+    struct kvlog *kv = kv_new(g, &o);
     sl_err e = kv_replay(kv);
     if (e) {
         kvlog_close(kv);
@@ -468,9 +480,27 @@ sl_err kvlog_open(struct kvlog **out, struct store *st, const char *topic, const
     return SL_OK;
 }
 
+sl_err kvlog_open_mem(struct kvlog **out, const uint8_t *seg, size_t len) {
+    if (len > UINT32_MAX) return SL_TOO_LARGE;
+    const struct kvlog_options o = {16u << 20, 10000, 4};
+    struct kvlog *kv = kv_new(NULL, &o);
+    /* What a store's recovery keeps of the segment, then the replay of kvlog_open. */
+    struct seg_index ix;
+    index_init(&ix);
+    int64_t next;
+    uint64_t data_end;
+    uint64_t valid = recovery_scan_mem(seg, len, 0, &ix, 4096, &next, &data_end);
+    index_free(&ix);
+    uint32_t bad = 0;
+    uint64_t replayed = 0;
+    kv_replay_bytes(kv, seg, (uint32_t)valid, &bad, &replayed);
+    *out = kv;
+    return SL_OK;
+}
+
 void kvlog_close(struct kvlog *kv) {
     /* Waiters (a compaction's among them) point into their owners: fire them all now. */
-    kvlog_flush(kv);
+    if (kv->log) kvlog_flush(kv); /* none for kvlog_open_mem's: read only */
     if (kv->inflight_head) {
         /* The log never answered: its waiters still point here. Leak rather than corrupt. */
         SL_ERROR("%s: closed with writes in flight", log_dir(kv->log));

@@ -61,6 +61,11 @@ struct kvlog_op {
  * segments, compaction at 4x live past 10,000 records). now_ms stamps a compaction's records. */
 sl_err kvlog_open(struct kvlog **out, struct store *st, const char *topic, const struct kvlog_options *opts,
                   uint64_t now_ms);
+/* A read-only kvlog of one segment's bytes in memory, without a log or a store: the bytes go
+ * through recovery's segment scan (recovery_scan_mem, what a store keeps of a crashed segment)
+ * and then the same replay as kvlog_open. Only kvlog_get, kvlog_foreach, kvlog_count and
+ * kvlog_close may be used on it. For the fuzz target, which reaches the replay without a file. */
+sl_err kvlog_open_mem(struct kvlog **out, const uint8_t *seg, size_t len);
 /* Waits for every write to be durable (waiters fire), then frees the map; the log stays in
  * the store. */
 void kvlog_close(struct kvlog *kv);

@@ -15,6 +15,7 @@
 #define SL_STORAGE_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "protocol/errors.h"
@@ -166,5 +167,14 @@ sl_err log_flush(struct log *g, bool sync, int32_t timeout_ms);
  * but a full disk, or an fdatasync fails, appends fail too until the log is reopened. A full
  * disk never shows here. */
 sl_err log_error(const struct log *g);
+
+/* Recovery's segment scan (recovery.c) on a segment's bytes in memory, as it walks a file after
+ * a crash: whole valid batches from base_offset on, tracked in ix (index_init'ed by the caller).
+ * Returns where the valid prefix ends (the file would be truncated there), *next the offset
+ * after it, *data_end the end of the non-zero bytes past it (the rest is zero fill). The broker
+ * scans files; this entry lets a fuzzer reach the same walk without one. */
+struct seg_index;
+uint64_t recovery_scan_mem(const uint8_t *p, size_t len, int64_t base_offset, struct seg_index *ix,
+                           uint32_t interval, int64_t *next, uint64_t *data_end);
 
 #endif

@@ -278,21 +278,27 @@ sl_err offsets_open(struct offsets **out, struct store *st, uint64_t now_ms) {
     struct kvlog_options opts = {.segment_bytes = 16u << 20,
                                  .compact_min_records = OFFSETS_COMPACT_MIN,
                                  .compact_ratio = OFFSETS_COMPACT_RATIO};
+    struct kvlog *kv;
+    sl_err e = kvlog_open(&kv, st, OFFSETS_TOPIC, &opts, now_ms);
+    if (e) return e;
+    *out = offsets_open_kvlog(kv);
+    return SL_OK;
+}
+
+struct offsets *offsets_open_kvlog(struct kvlog *kv) {
     struct offsets *o = sl_xcalloc(1, sizeof(*o));
-    sl_err e = kvlog_open(&o->kv, st, OFFSETS_TOPIC, &opts, now_ms);
-    if (e) {
-        free(o);
-        return e;
-    }
+    o->kv = kv;
     o->bucket_count = 256;
     o->buckets = sl_xcalloc(o->bucket_count, sizeof(*o->buckets));
     o->pbuckets = sl_xcalloc(o->bucket_count, sizeof(*o->pbuckets));
     struct offsets_replay r = {o, 0};
     kvlog_foreach(o->kv, offsets_replay_one, &r);
     kvlog_set_undo_hook(o->kv, offsets_undo, o);
-    if (r.bad) SL_WARN("offsets: skipped %u malformed records in %s", r.bad, log_dir(kvlog_log(o->kv)));
-    *out = o;
-    return SL_OK;
+    if (r.bad) {
+        struct log *g = kvlog_log(o->kv);
+        SL_WARN("offsets: skipped %u malformed records in %s", r.bad, g ? log_dir(g) : "memory");
+    }
+    return o;
 }
 
 void offsets_close(struct offsets *o) {

@@ -45,6 +45,10 @@ struct offset_value {
 };
 
 sl_err offsets_open(struct offsets **out, struct store *st, uint64_t now_ms);
+/* The same over a kvlog already open (its replayed map decoded as offsets); owns kv from here,
+ * offsets_close closes it. offsets_open's second half; the fuzz target gives it kvlog_open_mem's. */
+struct kvlog;
+struct offsets *offsets_open_kvlog(struct kvlog *kv);
 void offsets_close(struct offsets *o);
 
 /* Writes the commits as one batch; w fires once it is durable (or failed). The in-memory view

@@ -22,42 +22,53 @@
 
 #define RECOVERY_BUF_BYTES (1u << 20)
 
+/* Where a scan reads: a segment file (fd, read in RECOVERY_BUF_BYTES windows) or, with mem
+ * set, bytes already in memory (the fuzz target feeds a segment without a file). */
 struct scan_buf {
-    uint8_t *p;
+    int fd;
+    const uint8_t *mem;
+    uint64_t size; /* file or memory length */
+    uint8_t *own;  /* the window's storage (fd only) */
+    const uint8_t *p;
     uint32_t cap;
     uint64_t at;  /* file position of p[0] */
     uint32_t len; /* valid bytes in p */
 };
 
 /* Makes [pos, pos+need) readable in b; false if the file ends first or reading fails. */
-static bool scan_fill(int fd, struct scan_buf *b, uint64_t pos, uint32_t need, uint64_t file_size) {
+static bool scan_fill(struct scan_buf *b, uint64_t pos, uint32_t need) {
+    if (pos + need > b->size) return false;
+    if (b->mem) {
+        b->p = b->mem, b->at = 0, b->len = (uint32_t)SL_MIN(b->size, UINT32_MAX);
+        return pos + need <= b->len;
+    }
     if (pos >= b->at && pos + need <= b->at + b->len) return true;
-    if (pos + need > file_size) return false;
     if (need > b->cap) {
         b->cap = need;
-        b->p = sl_xrealloc(b->p, b->cap);
+        b->own = sl_xrealloc(b->own, b->cap);
     }
-    uint32_t want = (uint32_t)SL_MIN((uint64_t)b->cap, file_size - pos);
+    uint32_t want = (uint32_t)SL_MIN((uint64_t)b->cap, b->size - pos);
     uint32_t got = 0;
     while (got < want) {
-        ssize_t n = pread(fd, b->p + got, want - got, (off_t)(pos + got));
+        ssize_t n = pread(b->fd, b->own + got, want - got, (off_t)(pos + got));
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
         got += (uint32_t)n;
     }
+    b->p = b->own;
     b->at = pos;
     b->len = got;
     return got >= need;
 }
 
-/* The end of the data in [pos, file_size): just past its last non-zero byte, pos if it is all
+/* The end of the data in [pos, size): just past its last non-zero byte, pos if it is all
  * zero. What follows is zero fill (preallocation), not lost data. On a read error the whole
  * range counts as data. */
-static uint64_t scan_data_end(int fd, struct scan_buf *b, uint64_t pos, uint64_t file_size) {
+static uint64_t scan_data_end(struct scan_buf *b, uint64_t pos) {
     uint64_t end = pos;
-    while (pos < file_size) {
-        uint32_t n = (uint32_t)SL_MIN((uint64_t)b->cap, file_size - pos);
-        if (!scan_fill(fd, b, pos, n, file_size)) return file_size;
+    while (pos < b->size) {
+        uint32_t n = (uint32_t)SL_MIN((uint64_t)(b->mem ? UINT32_MAX : b->cap), b->size - pos);
+        if (!scan_fill(b, pos, n)) return b->size;
         const uint8_t *q = b->p + (pos - b->at);
         for (uint32_t i = n; i > 0; i--) {
             if (q[i - 1]) {
@@ -70,35 +81,54 @@ static uint64_t scan_data_end(int fd, struct scan_buf *b, uint64_t pos, uint64_t
     return end;
 }
 
+/* The walk itself: whole batches from pos 0 whose offsets start at base_offset or later and
+ * rise (a compacted segment has gaps), each checked (size, magic, CRC32C) and tracked in ix. Returns where the valid prefix ends;
+ * *next is the offset after it. */
+static uint64_t scan_batches(struct scan_buf *b, int64_t base_offset, struct seg_index *ix, uint32_t interval,
+                             int64_t *next) {
+    uint64_t pos = 0;
+    int64_t expect = base_offset;
+    for (;;) {
+        struct kafka_batch_header h;
+        if (!scan_fill(b, pos, KAFKA_BATCH_HEADER_BYTES)) break;
+        if (kafka_batch_header_read(b->p + (pos - b->at), KAFKA_BATCH_HEADER_BYTES, &h) != SL_OK) break;
+        uint64_t len = (uint64_t)h.batch_length + KAFKA_BATCH_LOG_OVERHEAD;
+        /* Compaction leaves gaps between batches, never overlaps. */
+        if (h.base_offset < expect || len > (1u << 30)) break;
+        if (!scan_fill(b, pos, (uint32_t)len)) break;
+        if (kafka_batch_check_log(b->p + (pos - b->at), (size_t)len, &h) != SL_OK) break;
+        index_track(ix, base_offset, pos, (uint32_t)len, h.base_offset, h.max_timestamp, interval);
+        expect = kafka_batch_last_offset(&h) + 1;
+        pos += len;
+    }
+    *next = expect;
+    return pos;
+}
+
+uint64_t recovery_scan_mem(const uint8_t *p, size_t len, int64_t base_offset, struct seg_index *ix,
+                           uint32_t interval, int64_t *next, uint64_t *data_end) {
+    struct scan_buf b = {.fd = -1, .mem = p, .size = len};
+    uint64_t pos = scan_batches(&b, base_offset, ix, interval, next);
+    *data_end = pos < len ? scan_data_end(&b, pos) : pos;
+    return pos;
+}
+
 sl_err recovery_scan_segment(struct log *g, struct seg *s, struct recovery_report *rep) {
     struct stat st;
     if (s->fd < 0 && seg_open_fd(s) != SL_OK) return SL_IO;
     if (fstat(s->fd, &st) != 0) return SL_IO;
     uint64_t file_size = (uint64_t)st.st_size;
-    struct scan_buf b = {.p = sl_xmalloc(RECOVERY_BUF_BYTES), .cap = RECOVERY_BUF_BYTES};
+    struct scan_buf b = {.fd = s->fd, .size = file_size, .own = sl_xmalloc(RECOVERY_BUF_BYTES),
+                         .cap = RECOVERY_BUF_BYTES};
     index_free(&s->ix);
-    uint64_t pos = 0;
-    int64_t expect = s->base_offset;
-    for (;;) {
-        struct kafka_batch_header h;
-        if (!scan_fill(s->fd, &b, pos, KAFKA_BATCH_HEADER_BYTES, file_size)) break;
-        if (kafka_batch_header_read(b.p + (pos - b.at), KAFKA_BATCH_HEADER_BYTES, &h) != SL_OK) break;
-        uint64_t len = (uint64_t)h.batch_length + KAFKA_BATCH_LOG_OVERHEAD;
-        /* Compaction leaves gaps between batches, never overlaps. */
-        if (h.base_offset < expect || len > (1u << 30)) break;
-        if (!scan_fill(s->fd, &b, pos, (uint32_t)len, file_size)) break;
-        if (kafka_batch_check_log(b.p + (pos - b.at), (size_t)len, &h) != SL_OK) break;
-        index_track(&s->ix, s->base_offset, pos, (uint32_t)len, h.base_offset, h.max_timestamp,
-                    g->cfg.index_interval_bytes);
-        expect = kafka_batch_last_offset(&h) + 1;
-        pos += len;
-    }
+    int64_t expect;
+    uint64_t pos = scan_batches(&b, s->base_offset, &s->ix, g->cfg.index_interval_bytes, &expect);
     rep->scanned_bytes += pos;
     rep->index_rebuilt = true;
     if (pos < file_size) {
         /* A torn batch is usually followed by the segment's preallocated zero fill: only the
          * bytes up to the last non-zero one were data, the rest is reported apart. */
-        uint64_t data_end = scan_data_end(s->fd, &b, pos, file_size);
+        uint64_t data_end = scan_data_end(&b, pos);
         rep->zero_tail_bytes += file_size - data_end;
         if (data_end > pos) {
             rep->dropped_bytes += data_end - pos;
@@ -114,12 +144,12 @@ sl_err recovery_scan_segment(struct log *g, struct seg *s, struct recovery_repor
              * are handed out again, and a later recovery would find the old batches there valid
              * and bring them back. (A sealed one, opened read-only, is followed by the next.) */
             if (!s->sealed) {
-                free(b.p);
+                free(b.own);
                 return SL_IO;
             }
         }
     }
-    free(b.p);
+    free(b.own);
     s->size_bytes = s->written_bytes = s->alloc_bytes = s->zeroed_bytes = s->zero_pending_end = pos;
     s->next_offset = s->written_next_offset = s->synced_next_offset = s->sync_requested_next = expect;
     s->index_loaded = true;

@@ -980,6 +980,24 @@ static void stream_free(struct stream *s) {
     free(s);
 }
 
+/* The persisted deleted set (stream_persist's record) into s->deleted; returns its floor (1
+ * if it has none). */
+static uint64_t deleted_decode(struct stream *s, const uint8_t *v, uint32_t vlen) {
+    uint64_t floor = 1;
+    struct kvlog_tlv_reader r;
+    if (!kvlog_tlv_open(&r, v, vlen)) return floor;
+    uint16_t tag;
+    const uint8_t *p;
+    uint32_t n;
+    while (kvlog_tlv_next(&r, &tag, &p, &n)) {
+        int64_t x;
+        if (tag == STREAM_DTAG_FLOOR && kvlog_tlv_i64(p, n, &x) && x > 0) floor = (uint64_t)x;
+        if (tag == STREAM_DTAG_SEQS)
+            for (uint32_t i = 0; i + 8 <= n; i += 8) deleted_insert(s, sl_load_be64(p + i));
+    }
+    return floor;
+}
+
 /* Reads the log from its start into the index, honouring the persisted deleted set. */
 static sl_err stream_rebuild(struct stream *s) {
     uint64_t floor = 1;
@@ -987,18 +1005,7 @@ static sl_err stream_rebuild(struct stream *s) {
     char key[STREAM_NAME_MAX + 32];
     size_t kl = deleted_key(s, key, sizeof(key));
     const uint8_t *v = kvlog_get(topics_metadata(s->ss->t), key, (uint32_t)kl, &vlen);
-    struct kvlog_tlv_reader r;
-    if (v && kvlog_tlv_open(&r, v, vlen)) {
-        uint16_t tag;
-        const uint8_t *p;
-        uint32_t n;
-        while (kvlog_tlv_next(&r, &tag, &p, &n)) {
-            int64_t x;
-            if (tag == STREAM_DTAG_FLOOR && kvlog_tlv_i64(p, n, &x) && x > 0) floor = (uint64_t)x;
-            if (tag == STREAM_DTAG_SEQS)
-                for (uint32_t i = 0; i + 8 <= n; i += 8) deleted_insert(s, sl_load_be64(p + i));
-        }
-    }
+    if (v) floor = deleted_decode(s, v, vlen);
     int64_t start = partition_start_offset(s->part);
     s->base_seq = SL_MAX(floor, (uint64_t)start + 1);
     s->first_seq = s->base_seq;

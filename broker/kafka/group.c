@@ -974,6 +974,9 @@ int32_t group_member_count(const struct group *g) { return (int32_t)g->member_co
 /* ---- durable state ---- */
 
 #define GROUP_STATE_VERSION 1
+/* A member's least bytes: four int16-length strings, two int32 timeouts, two int32-length byte
+ * strings. */
+#define GROUP_STATE_MEMBER_MIN (4 * 2 + 2 * 4 + 2 * 4)
 
 bool group_encode_state(const struct group *g, struct kw *w) {
     bool stable = g->state == GROUP_STABLE;
@@ -1009,6 +1012,10 @@ static char *kstr_dup(struct kstr s) {
     return p;
 }
 
+/* group_encode_state writes C strings: a NUL inside one is a malformed record (kept, it would
+ * come back as a shorter string, a member id "" among them). */
+static bool kstr_clean(struct kstr s) { return s.len <= 0 || !memchr(s.p, 0, (size_t)s.len); }
+
 static bool kstr_eq(struct kstr s, const char *c) {
     return s.len >= 0 && strlen(c) == (size_t)s.len && !memcmp(s.p, c, (size_t)s.len);
 }
@@ -1028,8 +1035,12 @@ bool group_registry_restore(struct group_registry *reg, const char *group_id, co
         n = kr_i32(&r);
     }
     if (r.err || version != GROUP_STATE_VERSION || (stable != 0 && stable != 1) || generation < 0 || n < 0 ||
-        (stable && (n == 0 || pname.len < 0 || leader.len < 0)) || group_registry_find(reg, group_id))
+        (stable && (n == 0 || pname.len < 0 || leader.len < 0)) || !kstr_clean(ptype) || !kstr_clean(pname) ||
+        !kstr_clean(leader) || group_registry_find(reg, group_id))
         return false;
+    /* A member takes at least GROUP_STATE_MEMBER_MIN bytes: a count the record cannot hold is
+     * malformed, not an allocation of n slots (a flipped bit once asked for 6 GiB at start-up). */
+    if ((uint64_t)n > kr_left(&r) / GROUP_STATE_MEMBER_MIN) return false;
     /* Decode every member first: a malformed record creates nothing. */
     struct member **ms = sl_xcalloc((size_t)n + 1, sizeof(*ms));
     struct member *lead = NULL;
@@ -1039,7 +1050,9 @@ bool group_registry_restore(struct group_registry *reg, const char *group_id, co
                     host = kr_str(&r, false);
         int32_t st = kr_i32(&r), rt = kr_i32(&r);
         struct kstr md = kr_bytes(&r, false), as = kr_bytes(&r, false);
-        if (r.err || id.len <= 0 || st <= 0 || rt <= 0) break;
+        if (r.err || id.len <= 0 || st <= 0 || rt <= 0 || !kstr_clean(id) || !kstr_clean(inst) || !kstr_clean(cid) ||
+            !kstr_clean(host))
+            break;
         struct member *m = sl_xcalloc(1, sizeof(*m));
         m->id = kstr_dup(id);
         m->instance_id = kstr_dup(inst);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 
 #include "base/base.h"
@@ -333,6 +334,12 @@ sl_err kafka_handle_leave_group(struct kconn *kc, struct kreq *q, struct kr *r) 
         for (int32_t i = 0; i < n; i++) {
             ids[i].member_id = kafka_arena_cstr(a, req.members[i].member_id);
             ids[i].instance_id = kafka_arena_cstr(a, req.members[i].group_instance_id);
+            /* KIP-800: the client's reason is for the operator, as Kafka logs it. */
+            const struct kstr why = req.members[i].reason;
+            if (why.len > 0)
+                SL_DEBUG("group %.*s: member %.*s leaves: %.*s", (int)SL_MIN(req.group_id.len, 255), req.group_id.p,
+                         (int)SL_MIN(req.members[i].member_id.len, 255), req.members[i].member_id.p,
+                         (int)SL_MIN(why.len, 255), why.p);
         }
     } else {
         ids[0].member_id = kafka_arena_cstr(a, req.member_id);
@@ -648,8 +655,17 @@ static bool list_state_wanted(const struct kafka_list_groups_req *req, const cha
     return false;
 }
 
+/* Every group here is a classic one (JoinGroup/SyncGroup): it is listed unless a TypesFilter
+ * (v5) names only other types. Kafka parses the names without regard to case. */
+static bool list_type_wanted(const struct kafka_list_groups_req *req) {
+    if (req->types_filter_count <= 0) return true;
+    for (int32_t i = 0; i < req->types_filter_count; i++)
+        if (req->types_filter[i].len == 7 && !strncasecmp(req->types_filter[i].p, "classic", 7)) return true;
+    return false;
+}
+
 static void list_add(struct list_ctx *c, const char *gid, const char *type, const char *state) {
-    if (!list_state_wanted(c->req, state)) return;
+    if (!list_state_wanted(c->req, state) || !list_type_wanted(c->req)) return;
     if (c->count == c->cap) {
         int32_t cap = c->cap ? c->cap * 2 : 16;
         struct kafka_list_groups_group *n = karena_alloc(c->a, sizeof(*n) * (size_t)cap);
@@ -657,7 +673,7 @@ static void list_add(struct list_ctx *c, const char *gid, const char *type, cons
         c->out = n;
         c->cap = cap;
     }
-    c->out[c->count++] = (struct kafka_list_groups_group){kstr_of(gid), kstr_of(type), kstr_of(state)};
+    c->out[c->count++] = (struct kafka_list_groups_group){kstr_of(gid), kstr_of(type), kstr_of(state), kstr_of("classic")};
 }
 
 static void list_offsets_only(void *arg, const char *group) {

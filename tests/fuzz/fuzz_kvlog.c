@@ -1,18 +1,19 @@
 /* fuzz_kvlog.c: the replay of a compacted key/value log at open (storage/kvlog.c), with the
  * value decoders behind it: the consumer offsets log (storage/offsets.c) and the TLV values of
- * the metadata logs (kvlog_tlv_*).
+ * the metadata logs (kvlog_tlv_*). The values of the broker's own records are fuzz_meta's.
  *
  * Input: a flags byte, then the segment file of the log. Unless flag bit 0 is set the CRC of
- * every whole batch is patched. Bit 1 opens it as __consumer_offsets through offsets_open, else
- * as a plain kvlog whose every live value is walked as TLV. Every live entry must be found
- * again by kvlog_get with the same value. */
-#include "base/loop.h"
+ * every whole batch is patched. Bit 1 opens it as __consumer_offsets (offsets_open_kvlog),
+ * else as a plain kvlog whose every live value is walked as TLV. Every live entry must be found
+ * again by kvlog_get with the same value. By default the segment is replayed from memory
+ * (kvlog_open_mem: recovery's scan, then kvlog_open's replay); FUZZ_WHOLE_STORE=1 writes it
+ * and opens a store on it (fuzz_store.h). */
 #include "fuzz_fs.h"
+#include "fuzz_store.h"
 #include "storage/kvlog.h"
 #include "storage/offsets.h"
 #include "storage/store.h"
 
-static struct loop loop;
 static struct kvlog *cur;
 
 static void finding(const char *what) {
@@ -59,46 +60,39 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t flags = data[0];
     bool offsets = flags & 2;
     const char *topic = offsets ? OFFSETS_TOPIC : "__fuzz_kv";
-    const char *dir = fz_scratch();
-    char ldir[300], path[400];
-    snprintf(ldir, sizeof(ldir), "%s/%s-0", dir, topic);
-    if (mkdir(ldir, 0755) != 0) abort();
     uint8_t *f = malloc(size);
     memcpy(f, data + 1, size - 1);
     if (!(flags & 1)) fz_fix_crcs(f, size - 1);
-    snprintf(path, sizeof(path), "%s/%020d.log", ldir, 0);
-    fz_write(path, f, size - 1);
-    free(f);
-    struct log_config cfg;
-    log_config_defaults(&cfg);
-    cfg.preallocate_bytes = 0;
-    struct store *st;
-    if (store_open(&st, &loop, dir, &cfg, NULL) != SL_OK) return 0;
-    if (offsets) {
-        struct offsets *o;
-        if (offsets_open(&o, st, 1000) == SL_OK) {
-            offsets_groups(o, visit_group, o);
-            offsets_close(o);
-        }
+    struct store *st = NULL;
+    struct kvlog *kv = NULL;
+    if (fz_whole_store) {
+        const char *dir = fz_scratch();
+        char ldir[300], path[400];
+        snprintf(ldir, sizeof(ldir), "%s/%s-0", dir, topic);
+        if (mkdir(ldir, 0755) != 0) abort();
+        snprintf(path, sizeof(path), "%s/%020d.log", ldir, 0);
+        fz_write(path, f, size - 1);
+        struct log_config cfg;
+        log_config_defaults(&cfg);
+        cfg.preallocate_bytes = 0;
+        if (store_open(&st, &fz_loop, dir, &cfg, NULL) != SL_OK) st = NULL;
+        if (st && kvlog_open(&kv, st, topic, NULL, 1000) != SL_OK) kv = NULL;
     } else {
-        struct kvlog *kv;
-        if (kvlog_open(&kv, st, topic, NULL, 1000) == SL_OK) {
-            uint32_t count = 0;
-            cur = kv;
-            kvlog_foreach(kv, visit, &count);
-            if (count != kvlog_count(kv)) finding("kvlog_foreach and kvlog_count disagree");
-            kvlog_close(kv);
-        }
+        sl_log_level_max = SL_LOG_ERROR;
+        if (kvlog_open_mem(&kv, f, size - 1) != SL_OK) kv = NULL;
     }
-    store_close(st);
-    return 0;
-}
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-
-int LLVMFuzzerInitialize(int *argc, char ***argv) {
-    (void)argc;
-    (void)argv;
-    if (loop_init(&loop, 64) != 0) abort();
+    if (kv && offsets) {
+        struct offsets *o = offsets_open_kvlog(kv);
+        offsets_groups(o, visit_group, o);
+        offsets_close(o);
+    } else if (kv) {
+        uint32_t count = 0;
+        cur = kv;
+        kvlog_foreach(kv, visit, &count);
+        if (count != kvlog_count(kv)) finding("kvlog_foreach and kvlog_count disagree");
+        kvlog_close(kv);
+    }
+    if (st) store_close(st);
+    free(f);
     return 0;
 }

@@ -1366,6 +1366,20 @@ START_TEST(test_state_survives_restart) {
     for (size_t cut = 0; cut < w.len; cut++)
         ck_assert(!group_registry_restore(reg2, "cut", w.p, (uint32_t)cut, 80000));
     ck_assert_ptr_null(group_registry_find(reg2, "cut"));
+    /* A member count the record cannot hold (found by fuzz_meta: 0x30000000 members in 41
+     * bytes asked for 6 GiB) is malformed, not an allocation. */
+    static const uint8_t huge[] = {0, 1, 1, 0, 0, 0, 1, 0, 1, 'c', 0, 1, 'r', 0, 1, 'm', 0x30, 0, 0, 0,
+                                   0, 1, 'm', 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0x27, 0x10, 0, 0, 0x27, 0x10,
+                                   0, 0, 0, 0, 0, 0, 0, 0};
+    ck_assert(!group_registry_restore(reg2, "huge", huge, sizeof huge, 80000));
+    ck_assert_ptr_null(group_registry_find(reg2, "huge"));
+    /* A NUL inside a string (the encoder writes C strings): a member id "\0" would come back as
+     * "" and the group could never be stored again. Found by fuzz_meta. */
+    static const uint8_t nul_id[] = {0, 1, 1, 0, 0, 0, 1, 0, 1, 'c', 0, 1, 'r', 0, 0, 0, 0, 0, 1,
+                                     0, 1, 0, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0x27, 0x10, 0, 0, 0x27, 0x10,
+                                     0, 0, 0, 0, 0, 0, 0, 0};
+    ck_assert(!group_registry_restore(reg2, "nul", nul_id, sizeof nul_id, 80000));
+    ck_assert_ptr_null(group_registry_find(reg2, "nul"));
     kw_free(&w);
     group_registry_destroy(reg2);
     group_registry_destroy(reg);

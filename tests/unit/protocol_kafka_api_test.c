@@ -12,24 +12,24 @@
 /* What the table must say: the advertised ranges (kafka-subset.md section 1) and the
  * flexibleVersions of apache/kafka's <Name>Request.json, checked by hand against the specs. */
 static const struct kafka_api_info k_expected[] = {
-    {KAFKA_PRODUCE, "Produce", 0, 9, 9},
+    {KAFKA_PRODUCE, "Produce", 0, 11, 9},
     {KAFKA_FETCH, "Fetch", 4, 16, 12},
     {KAFKA_LIST_OFFSETS, "ListOffsets", 0, 7, 6},
     {KAFKA_METADATA, "Metadata", 0, 12, 9},
     {KAFKA_OFFSET_COMMIT, "OffsetCommit", 0, 8, 8},
     {KAFKA_OFFSET_FETCH, "OffsetFetch", 0, 8, 6},
-    {KAFKA_FIND_COORDINATOR, "FindCoordinator", 0, 4, 3},
+    {KAFKA_FIND_COORDINATOR, "FindCoordinator", 0, 5, 3},
     {KAFKA_JOIN_GROUP, "JoinGroup", 0, 7, 6},
     {KAFKA_HEARTBEAT, "Heartbeat", 0, 4, 4},
-    {KAFKA_LEAVE_GROUP, "LeaveGroup", 0, 4, 4},
+    {KAFKA_LEAVE_GROUP, "LeaveGroup", 0, 5, 4},
     {KAFKA_SYNC_GROUP, "SyncGroup", 0, 5, 4},
     {KAFKA_DESCRIBE_GROUPS, "DescribeGroups", 0, 5, 5},
-    {KAFKA_LIST_GROUPS, "ListGroups", 0, 4, 3},
-    {KAFKA_API_VERSIONS, "ApiVersions", 0, 3, 3},
+    {KAFKA_LIST_GROUPS, "ListGroups", 0, 5, 3},
+    {KAFKA_API_VERSIONS, "ApiVersions", 0, 4, 3},
     {KAFKA_CREATE_TOPICS, "CreateTopics", 0, 7, 5},
     {KAFKA_DELETE_TOPICS, "DeleteTopics", 0, 6, 4},
     {KAFKA_DELETE_RECORDS, "DeleteRecords", 0, 2, 2},
-    {KAFKA_INIT_PRODUCER_ID, "InitProducerId", 0, 4, 2},
+    {KAFKA_INIT_PRODUCER_ID, "InitProducerId", 0, 5, 2},
     {KAFKA_DESCRIBE_CONFIGS, "DescribeConfigs", 0, 4, 4},
     {KAFKA_ALTER_CONFIGS, "AlterConfigs", 0, 2, 2},
     {KAFKA_CREATE_PARTITIONS, "CreatePartitions", 0, 3, 2},
@@ -190,7 +190,7 @@ END_TEST
 
 START_TEST(test_api_versions_req_round_trip) {
     const char *names[][2] = {{"librdkafka", "2.0.2"}, {"", ""}, {"a", "1-x.y"}};
-    for (int16_t v = 0; v <= 3; v++) {
+    for (int16_t v = 0; v <= 4; v++) {
         for (size_t n = 0; n < 3; n++) {
             struct kafka_api_versions_req in = {kafka_kstr(names[n][0]), kafka_kstr(names[n][1])};
             struct kw w;
@@ -221,11 +221,11 @@ START_TEST(test_api_versions_req_round_trip) {
     ck_assert_int_eq(kafka_decode_api_versions(&r, 3, &out), SL_CORRUPT);
     /* Versions we do not serve are answered as v0 without decoding the body. */
     r = kr_make(null_name, sizeof null_name);
-    ck_assert_int_eq(kafka_decode_api_versions(&r, 4, &out), SL_INVALID_ARG);
-    ck_assert_int_eq(kafka_api_versions_answer_version(4), 0);
+    ck_assert_int_eq(kafka_decode_api_versions(&r, 5, &out), SL_INVALID_ARG);
+    ck_assert_int_eq(kafka_api_versions_answer_version(5), 0);
     ck_assert_int_eq(kafka_api_versions_answer_version(-1), 0);
     ck_assert_int_eq(kafka_api_versions_answer_version(INT16_MAX), 0);
-    for (int16_t v = 0; v <= 3; v++) ck_assert_int_eq(kafka_api_versions_answer_version(v), v);
+    for (int16_t v = 0; v <= 4; v++) ck_assert_int_eq(kafka_api_versions_answer_version(v), v);
 }
 END_TEST
 
@@ -242,7 +242,7 @@ END_TEST
 START_TEST(test_api_versions_resp_decodes_to_table) {
     struct karena a;
     karena_init(&a, 0);
-    for (int16_t v = 0; v <= 3; v++) {
+    for (int16_t v = 0; v <= 4; v++) {
         struct kw w;
         kw_init(&w, 0);
         kafka_encode_api_versions_resp(&w, v, v == 0 ? (int16_t)sl_err_kafka(SL_UNSUPPORTED_VERSION) : 0, 250);
@@ -291,7 +291,7 @@ START_TEST(test_api_versions_resp_decodes_to_table) {
     /* The v0 fallback body as librdkafka reads it: int16 error, int32 count. */
     struct kw w;
     kw_init(&w, 0);
-    kafka_encode_api_versions_resp(&w, kafka_api_versions_answer_version(4),
+    kafka_encode_api_versions_resp(&w, kafka_api_versions_answer_version(5),
                                    (int16_t)sl_err_kafka(SL_UNSUPPORTED_VERSION), 0);
     ck_assert_int_eq(w.p[0], 0);
     ck_assert_int_eq(w.p[1], 35);

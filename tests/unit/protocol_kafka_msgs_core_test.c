@@ -816,6 +816,60 @@ START_TEST(test_known_bytes_metadata_v9_flexible) {
 }
 END_TEST
 
+/* Produce v10-11 as Kafka 3.9 answers a NOT_LEADER_OR_FOLLOWER: the tagged CurrentLeader (per
+ * partition) and NodeEndpoints (top level) are read past, everything else as in v9. */
+START_TEST(test_known_bytes_produce_v10_resp_tags) {
+    static const uint8_t msg[] = {
+        0x02,                                           /* Responses: 1 */
+        0x02, 't',                                      /* Name "t" */
+        0x02,                                           /* Partitions: 1 */
+        0x00, 0x00, 0x00, 0x03,                         /* PartitionIndex 3 */
+        0x00, 0x06,                                     /* ErrorCode NOT_LEADER_OR_FOLLOWER */
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* BaseOffset -1 */
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* LogAppendTimeMs -1 */
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07, /* LogStartOffset 7 */
+        0x01,                                           /* RecordErrors: 0 */
+        0x00,                                           /* ErrorMessage null */
+        0x01, 0x00, 0x08,                               /* tags: CurrentLeader (tag 0, 8 bytes) */
+        0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x05, /*   LeaderId 2, LeaderEpoch 5 */
+        0x00,                                           /* topic tags */
+        0x00, 0x00, 0x00, 0x0a,                         /* ThrottleTimeMs 10 */
+        0x01, 0x00, 0x0d,                               /* tags: NodeEndpoints (tag 0, 13 bytes) */
+        0x02, 0x00, 0x00, 0x00, 0x02, 0x02, 'h',        /*   1 node: NodeId 2, Host "h", */
+        0x00, 0x00, 0x23, 0x84, 0x00, 0x00,             /*   Port 9092, Rack null, tags */
+    };
+    karena_init(&arena, 0);
+    for (int16_t v = 10; v <= 11; v++) {
+        struct kr r = kr_make(msg, sizeof msg);
+        struct kafka_produce_resp out;
+        ck_assert_int_eq(kafka_decode_produce_resp(&r, v, &arena, &out), SL_OK);
+        ck_assert_uint_eq(kr_left(&r), 0);
+        ck_assert_int_eq(out.topic_count, 1);
+        ck_kstr(out.topics[0].name, S("t"));
+        ck_assert_int_eq(out.topics[0].partition_count, 1);
+        const struct kafka_produce_part_resp *p = &out.topics[0].partitions[0];
+        ck_assert_int_eq(p->index, 3);
+        ck_assert_int_eq(p->error_code, 6);
+        ck_assert_int_eq(p->base_offset, -1);
+        ck_assert_int_eq(p->log_start_offset, 7);
+        ck_assert_int_eq(p->record_error_count, 0);
+        ck_assert_int_eq(p->error_message.len, -1);
+        ck_assert_int_eq(out.throttle_time_ms, 10);
+        /* What Sluice writes at v10-11 is v9's bytes (no tags to send). */
+        struct kw w, w9;
+        kw_init(&w, 0);
+        kw_init(&w9, 0);
+        kafka_encode_produce_resp(&w, v, &out);
+        kafka_encode_produce_resp(&w9, 9, &out);
+        ck_assert_uint_eq(w.len, w9.len);
+        ck_assert(memcmp(w.p, w9.p, w.len) == 0);
+        kw_free(&w);
+        kw_free(&w9);
+    }
+    karena_free(&arena);
+}
+END_TEST
+
 /* ============================================================================================
  * Streaming Fetch
  * ========================================================================================== */
@@ -919,6 +973,7 @@ int main(void) {
     tcase_add_test(tc, test_known_bytes_produce_v7);
     tcase_add_test(tc, test_known_bytes_metadata_v1_null_topics);
     tcase_add_test(tc, test_known_bytes_metadata_v9_flexible);
+    tcase_add_test(tc, test_known_bytes_produce_v10_resp_tags);
     tcase_add_test(tc, test_fetch_streaming_matches_whole);
     tcase_add_test(tc, test_hostile_counts_refused_cheaply);
     suite_add_tcase(s, tc);

@@ -172,8 +172,8 @@ static void fill_leave_group_req(void *m, int16_t v, struct karena *a) {
     q->member_id = S("member-1");
     q->member_count = 2;
     q->members = NEW(a, struct kafka_leave_group_member, 2);
-    q->members[0] = (struct kafka_leave_group_member){S("member-1"), SNULL};
-    q->members[1] = (struct kafka_leave_group_member){S(""), S("instance-7")};
+    q->members[0] = (struct kafka_leave_group_member){S("member-1"), SNULL, S("the consumer is closing")};
+    q->members[1] = (struct kafka_leave_group_member){S(""), S("instance-7"), SNULL};
 }
 
 static void check_leave_group_req(const void *wp, const void *gp, int16_t v) {
@@ -184,6 +184,7 @@ static void check_leave_group_req(const void *wp, const void *gp, int16_t v) {
     for (int32_t i = 0; i < g->member_count; i++) {
         CK_STR(g->members[i].member_id, w->members[i].member_id);
         CK_STR(g->members[i].group_instance_id, w->members[i].group_instance_id);
+        CK_STR(g->members[i].reason, v >= 5 ? w->members[i].reason : SNULL);
     }
 }
 
@@ -537,12 +538,17 @@ static void fill_list_groups_req(void *m, int16_t v, struct karena *a) {
     q->states_filter = NEW(a, struct kstr, 2);
     q->states_filter[0] = S("Stable");
     q->states_filter[1] = S("PreparingRebalance");
+    q->types_filter_count = 1;
+    q->types_filter = NEW(a, struct kstr, 1);
+    q->types_filter[0] = S("classic");
 }
 
 static void check_list_groups_req(const void *wp, const void *gp, int16_t v) {
     const struct kafka_list_groups_req *w = wp, *g = gp;
     if (v >= 4) ck_strs(g->states_filter, g->states_filter_count, w->states_filter, w->states_filter_count);
     else CK_EQ(g->states_filter_count, 0);
+    if (v >= 5) ck_strs(g->types_filter, g->types_filter_count, w->types_filter, w->types_filter_count);
+    else CK_EQ(g->types_filter_count, 0);
 }
 
 static void fill_list_groups_resp(void *m, int16_t v, struct karena *a) {
@@ -552,8 +558,8 @@ static void fill_list_groups_resp(void *m, int16_t v, struct karena *a) {
     p->error_code = 0;
     p->group_count = 2;
     p->groups = NEW(a, struct kafka_list_groups_group, 2);
-    p->groups[0] = (struct kafka_list_groups_group){S("my-group"), S("consumer"), S("Stable")};
-    p->groups[1] = (struct kafka_list_groups_group){S("connect"), S(""), S("Empty")};
+    p->groups[0] = (struct kafka_list_groups_group){S("my-group"), S("consumer"), S("Stable"), S("classic")};
+    p->groups[1] = (struct kafka_list_groups_group){S("connect"), S(""), S("Empty"), S("classic")};
 }
 
 static void check_list_groups_resp(const void *wp, const void *gp, int16_t v) {
@@ -565,6 +571,7 @@ static void check_list_groups_resp(const void *wp, const void *gp, int16_t v) {
         CK_STR(g->groups[i].group_id, w->groups[i].group_id);
         CK_STR(g->groups[i].protocol_type, w->groups[i].protocol_type);
         CK_STR(g->groups[i].group_state, v >= 4 ? w->groups[i].group_state : S(""));
+        CK_STR(g->groups[i].group_type, v >= 5 ? w->groups[i].group_type : S(""));
     }
 }
 
@@ -681,18 +688,18 @@ CODEC_ADAPTERS(list_groups)
 CODEC_ADAPTERS(delete_groups)
 CODEC_ADAPTERS(offset_delete)
 
-enum { JOIN_GROUP_REQ = 2, FIND_COORDINATOR_REQ = 0 };
+enum { JOIN_GROUP_REQ = 2, FIND_COORDINATOR_REQ = 0, LEAVE_GROUP_REQ = 6 };
 
 static const struct msg_codec codecs[] = {
-    CODEC_REQ(find_coordinator, 0, 4), CODEC_RESP(find_coordinator, 0, 4),
+    CODEC_REQ(find_coordinator, 0, 5), CODEC_RESP(find_coordinator, 0, 5),
     CODEC_REQ(join_group, 0, 7),       CODEC_RESP(join_group, 0, 7),
     CODEC_REQ(heartbeat, 0, 4),        CODEC_RESP(heartbeat, 0, 4),
-    CODEC_REQ(leave_group, 0, 4),      CODEC_RESP(leave_group, 0, 4),
+    CODEC_REQ(leave_group, 0, 5),      CODEC_RESP(leave_group, 0, 5),
     CODEC_REQ(sync_group, 0, 5),       CODEC_RESP(sync_group, 0, 5),
     CODEC_REQ(offset_commit, 0, 8),    CODEC_RESP(offset_commit, 0, 8),
     CODEC_REQ(offset_fetch, 0, 8),     CODEC_RESP(offset_fetch, 0, 8),
     CODEC_REQ(describe_groups, 0, 5),  CODEC_RESP(describe_groups, 0, 5),
-    CODEC_REQ(list_groups, 0, 4),      CODEC_RESP(list_groups, 0, 4),
+    CODEC_REQ(list_groups, 0, 5),      CODEC_RESP(list_groups, 0, 5),
     CODEC_REQ(delete_groups, 0, 2),    CODEC_RESP(delete_groups, 0, 2),
     CODEC_REQ(offset_delete, 0, 0),    CODEC_RESP(offset_delete, 0, 0),
 };
@@ -756,6 +763,34 @@ START_TEST(test_known_find_coordinator_v4) {
 }
 END_TEST
 
+/* LeaveGroup v5 as a KIP-800 client sends it: each member with its Reason (compact nullable). */
+static const uint8_t leave_group_v5[] = {
+    0x02, 'g',                          /* GroupId "g" (compact) */
+    0x03,                               /* Members: 2 */
+    0x03, 'm', '1', 0x00,               /* MemberId "m1", GroupInstanceId null, */
+    0x05, 'b', 'y', 'e', '!', 0x00,     /*   Reason "bye!", tags */
+    0x03, 'm', '2', 0x03, 'i', '2',     /* MemberId "m2", GroupInstanceId "i2", */
+    0x00, 0x00,                         /*   Reason null, tags */
+    0x00,                               /* tags */
+};
+
+START_TEST(test_known_leave_group_v5) {
+    struct karena a;
+    karena_init(&a, 0);
+    struct kafka_leave_group_req q;
+    ck_known_bytes(&codecs[LEAVE_GROUP_REQ], 5, leave_group_v5, sizeof(leave_group_v5), &a, &q);
+    ck_assert(kstr_eq(q.group_id, S("g")));
+    ck_assert_int_eq(q.member_count, 2);
+    ck_assert(kstr_eq(q.members[0].member_id, S("m1")));
+    ck_assert_int_eq(q.members[0].group_instance_id.len, -1);
+    ck_assert(kstr_eq(q.members[0].reason, S("bye!")));
+    ck_assert(kstr_eq(q.members[1].member_id, S("m2")));
+    ck_assert(kstr_eq(q.members[1].group_instance_id, S("i2")));
+    ck_assert_int_eq(q.members[1].reason.len, -1);
+    karena_free(&a);
+}
+END_TEST
+
 /* Unknown tagged fields are skipped, and a null where the spec allows none is malformed. */
 START_TEST(test_tags_and_nulls) {
     struct karena a;
@@ -807,6 +842,7 @@ int main(void) {
     add_codec_tests(tc, codecs, n);
     tcase_add_test(tc, test_known_join_group_v5);
     tcase_add_test(tc, test_known_find_coordinator_v4);
+    tcase_add_test(tc, test_known_leave_group_v5);
     tcase_add_test(tc, test_tags_and_nulls);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
