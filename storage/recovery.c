@@ -93,8 +93,9 @@ static uint64_t scan_batches(struct scan_buf *b, int64_t base_offset, struct seg
         if (!scan_fill(b, pos, KAFKA_BATCH_HEADER_BYTES)) break;
         if (kafka_batch_header_read(b->p + (pos - b->at), KAFKA_BATCH_HEADER_BYTES, &h) != SL_OK) break;
         uint64_t len = (uint64_t)h.batch_length + KAFKA_BATCH_LOG_OVERHEAD;
-        /* Compaction leaves gaps between batches, never overlaps. */
-        if (h.base_offset < expect || len > (1u << 30)) break;
+        /* Compaction leaves gaps between batches, never overlaps; a segment's offsets stay
+         * within 2^32 of its base (the index keeps 32-bit deltas, as Kafka's does). */
+        if (h.base_offset < expect || h.base_offset - base_offset > (int64_t)UINT32_MAX || len > (1u << 30)) break;
         if (!scan_fill(b, pos, (uint32_t)len)) break;
         if (kafka_batch_check_log(b->p + (pos - b->at), (size_t)len, &h) != SL_OK) break;
         index_track(ix, base_offset, pos, (uint32_t)len, h.base_offset, h.max_timestamp, interval);
