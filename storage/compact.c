@@ -312,6 +312,18 @@ static bool out_put(struct out_file *o, const uint8_t *p, uint32_t len) {
     return true;
 }
 
+/* The batch held back by job_rewrite: its own copy, since the reader's window moves on. */
+struct held {
+    uint8_t *p;
+    uint32_t len, cap;
+};
+
+static void held_set(struct held *b, const uint8_t *p, uint32_t len) {
+    if (b->cap < len) b->p = sl_xrealloc(b->p, b->cap = len);
+    memcpy(b->p, p, len);
+    b->len = len;
+}
+
 /* Step 2 for one segment: <stem>.log.cleaned.tmp, synced, and its index; nothing is written if
  * no record goes. false on an I/O error (the pass stops; nothing is swapped from here on). */
 static bool job_rewrite(struct job *j, struct job_seg *s, uint8_t **fbuf, size_t *fcap) {
@@ -327,8 +339,7 @@ static bool job_rewrite(struct job *j, struct job_seg *s, uint8_t **fbuf, size_t
     bool ok = true, any_removed = false;
     /* The batches are held back by one, so the segment's last batch is known when it comes:
      * it stays even when empty. */
-    uint8_t *pend = NULL;
-    uint32_t pend_len = 0, pend_cap = 0;
+    struct held pend = {0};
     int32_t pend_kept = 0;
     int64_t pend_base = 0, pend_max_ts = -1;
     index_init(&s->ix);
@@ -336,7 +347,7 @@ static bool job_rewrite(struct job *j, struct job_seg *s, uint8_t **fbuf, size_t
     for (;;) {
         e = reader_next(&r, &p, &len);
         bool last = e != SL_OK;
-        if (pend_len && (pend_kept > 0 || last)) {
+        if (pend.len && (pend_kept > 0 || last)) {
             if (o.fd < 0) {
                 o.fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
                 o.buf = sl_xmalloc(CLEANER_WRITE_BYTES);
@@ -346,15 +357,15 @@ static bool job_rewrite(struct job *j, struct job_seg *s, uint8_t **fbuf, size_t
                     break;
                 }
             }
-            index_track(&s->ix, s->base_offset, out_pos, pend_len, pend_base, pend_max_ts, j->index_interval_bytes);
-            if (!out_put(&o, pend, pend_len)) {
+            index_track(&s->ix, s->base_offset, out_pos, pend.len, pend_base, pend_max_ts, j->index_interval_bytes);
+            if (!out_put(&o, pend.p, pend.len)) {
                 snprintf(j->err, sizeof(j->err), "%s: %s", path, strerror(errno));
                 ok = false;
                 break;
             }
-            out_pos += pend_len;
+            out_pos += pend.len;
         }
-        pend_len = 0;
+        pend.len = 0;
         if (last) break;
         struct kafka_batch_header h;
         if (kafka_batch_header_read(p, len, &h)) {
@@ -364,9 +375,7 @@ static bool job_rewrite(struct job *j, struct job_seg *s, uint8_t **fbuf, size_t
         pend_base = h.base_offset;
         pend_max_ts = h.max_timestamp;
         if (h.attributes & KAFKA_ATTR_CONTROL) {
-            if (pend_cap < len) pend = sl_xrealloc(pend, pend_cap = len);
-            memcpy(pend, p, len);
-            pend_len = len;
+            held_set(&pend, p, len);
             pend_kept = 1;
             continue;
         }
@@ -386,14 +395,10 @@ static bool job_rewrite(struct job *j, struct job_seg *s, uint8_t **fbuf, size_t
         }
         if (e) break;
         if (k.removed == removed_before) { /* nothing goes: the batch verbatim, codec and all */
-            if (pend_cap < len) pend = sl_xrealloc(pend, pend_cap = len);
-            memcpy(pend, p, len);
-            pend_len = len;
+            held_set(&pend, p, len);
         } else {
             any_removed = true;
-            if (pend_cap < out_len) pend = sl_xrealloc(pend, pend_cap = out_len);
-            memcpy(pend, *fbuf, out_len);
-            pend_len = out_len;
+            held_set(&pend, *fbuf, out_len);
         }
         pend_kept = kept;
     }
@@ -411,7 +416,7 @@ static bool job_rewrite(struct job *j, struct job_seg *s, uint8_t **fbuf, size_t
     }
     if (o.fd >= 0) close(o.fd);
     free(o.buf);
-    free(pend);
+    free(pend.p);
     reader_close(&r);
     if (!ok || !any_removed) {
         unlink(path);
