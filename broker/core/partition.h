@@ -59,6 +59,46 @@ void partition_set_config(struct partition *p, const struct log_config *c, bool 
 sl_err partition_append(struct partition *p, uint8_t *batch, uint32_t len, enum partition_acks acks,
                         uint64_t now_ms, struct partition_append_done *done);
 
+/* ---- transactions ----
+ * A transactional batch (attribute bit 4) opens its producer's transaction in this partition
+ * at the batch's base offset, unless one is open already; a marker ends it. The last stable
+ * offset (LSO) is the lowest first offset of an open transaction, or the high watermark if
+ * none is open: a read_committed reader (Kafka Fetch with isolation_level 1, every NATS
+ * consumer) reads only below it. An aborted transaction is remembered as a range
+ * [first_offset, last_offset] (last_offset: its abort marker) until the log start passes it,
+ * so readers can skip its records. The state follows the log across restarts and kill -9
+ * (producer_state.h, Persistence). */
+
+/* Appends a commit or abort marker for the producer through the same write path as every
+ * batch (a control batch, kafka_control_batch_encode) and ends the producer's open
+ * transaction here. epoch must be >= the producer's epoch in this partition (a coordinator
+ * that bumped the epoch to fence a zombie writes the abort under the new one; later batches of
+ * an older epoch are then fenced); an older epoch gets SL_INVALID_PRODUCER_EPOCH. A marker for a
+ * producer with no open transaction here is still appended (a retry after a crash may write one
+ * twice; readers ignore a marker with nothing open). done fires as for partition_append. */
+sl_err partition_append_marker(struct partition *p, int64_t producer_id, int16_t epoch, bool commit,
+                               int32_t coordinator_epoch, enum partition_acks acks, uint64_t now_ms,
+                               struct partition_append_done *done);
+
+/* The last stable offset: <= partition_high_watermark. */
+int64_t partition_last_stable_offset(struct partition *p);
+
+struct partition_aborted_txn {
+    int64_t producer_id;
+    int64_t first_offset; /* the transaction's first batch */
+    int64_t last_offset;  /* its abort marker */
+};
+/* The aborted transactions that overlap [from, to) (last_offset >= from and first_offset <
+ * to), oldest first, as Kafka's Fetch returns them for a read_committed fetch of that range:
+ * at most max into out; returns how many overlap (may exceed max). */
+uint32_t partition_aborted_txns(struct partition *p, int64_t from, int64_t to, struct partition_aborted_txn *out,
+                                uint32_t max);
+
+/* partition_read that ends at or before end_offset (a batch boundary, such as the LSO):
+ * offset == end_offset gives SL_OK with len 0. */
+sl_err partition_read_upto(struct partition *p, int64_t offset, int64_t end_offset, uint32_t bytes_max,
+                           struct log_span *out);
+
 /* Called after every successful append (not for a duplicate), with the batch as stored (base
  * offset set, LogAppendTime stamped) and before its write completes, whichever protocol made it:
  * a stream indexes what Kafka produces into its topic. One observer; fn NULL removes it. It
