@@ -24,6 +24,7 @@
 #include "base/base.h"
 #include "base/logging.h"
 #include "protocol/kafka_batch.h"
+#include "protocol/kafka_compress.h"
 #include "protocol/kafka_records.h"
 #include "storage/log_internal.h"
 #include "storage/store_internal.h"
@@ -113,6 +114,8 @@ struct job {
     int64_t now_ms, delete_retention_ms;
     struct key_map map;
     struct kafka_records_scratch scratch;
+    uint8_t *cbuf; /* a thinned compressed batch, compressed again */
+    size_t ccap;
     /* results */
     uint32_t rewrite_count;   /* segments [0, rewrite_count) were rewritten (or needed nothing) */
     int64_t mapped_end;       /* one past the last offset mapped: the next clean point */
@@ -129,6 +132,7 @@ static void job_free(struct job *j) {
     free(j->segs);
     free(j->map.slots);
     kafka_records_scratch_free(&j->scratch);
+    free(j->cbuf);
     free(j);
 }
 
@@ -396,6 +400,17 @@ static bool job_rewrite(struct job *j, struct job_seg *s, uint8_t **fbuf, size_t
         if (e) break;
         if (k.removed == removed_before) { /* nothing goes: the batch verbatim, codec and all */
             held_set(&pend, p, len);
+        } else if (kept > 0 && kafka_batch_compression(&h) != 0) {
+            /* Survivors of a compressed batch go back under its codec, as Kafka's cleaner
+             * writes them; a codec that fails keeps them uncompressed (still a valid batch). */
+            any_removed = true;
+            size_t cneed = KAFKA_BATCH_HEADER_BYTES + kafka_compress_bound(kafka_batch_compression(&h), out_len);
+            if (j->ccap < cneed) j->cbuf = sl_xrealloc(j->cbuf, j->ccap = cneed);
+            uint32_t clen;
+            if (kafka_batch_compress(*fbuf, out_len, kafka_batch_compression(&h), j->cbuf, j->ccap, &clen) == SL_OK)
+                held_set(&pend, j->cbuf, clen);
+            else
+                held_set(&pend, *fbuf, out_len);
         } else {
             any_removed = true;
             held_set(&pend, *fbuf, out_len);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/base.h"
+#include "protocol/kafka_compress.h"
 #include "protocol/kafka_records.h"
 #include "storage/compact.h"
 #include "storage_fixture.h"
@@ -33,6 +34,8 @@ struct model {
     struct model_rec recs[MAX_RECS]; /* by offset */
     int64_t count;
     int64_t newest[KEYS];            /* offset of each key's newest record, -1 none */
+    int8_t codec[MAX_RECS];          /* by base offset: the codec its batch was written with */
+    int64_t thinned_compressed;      /* batches check_log found thinned and still compressed */
 };
 
 /* xorshift32: the test's own deterministic sequence. */
@@ -75,8 +78,20 @@ static void write_some(struct log *g, struct model *m, uint32_t *seed, int batch
         }
         size_t len = kafka_batch_encode(buf, sizeof(buf), in, (uint32_t)n, -1, -1, -1);
         ck_assert_uint_gt(len, 0);
+        /* Every codec in turn on half the batches: the cleaner keeps a thinned batch's codec. */
+        static uint8_t cbuf[1 << 17];
+        uint8_t *out = buf;
+        int codec = b % 2 ? 1 + (b / 2) % 4 : 0;
+        uint32_t clen;
+        if (codec && kafka_batch_compress(buf, (uint32_t)len, codec, cbuf, sizeof(cbuf), &clen) == SL_OK) {
+            out = cbuf;
+            len = clen;
+        } else {
+            codec = 0;
+        }
+        m->codec[base] = (int8_t)codec;
         int64_t got;
-        ck_assert_int_eq(log_append(g, buf, (uint32_t)len, &got, NULL, false), SL_OK);
+        ck_assert_int_eq(log_append(g, out, (uint32_t)len, &got, NULL, false), SL_OK);
         ck_assert_int_eq(got, base);
         for (int i = 0; i < n; i++)
             if (m->recs[base + i].key >= 0) m->newest[m->recs[base + i].key] = base + i;
@@ -107,7 +122,7 @@ static size_t read_all_gaps(struct log *g, uint8_t **out) {
 
 /* Checks the log against the model. cleaned_below: offsets below it were in sealed segments a
  * pass covered (the newest rule holds there). Returns how many records are left. */
-static int64_t check_log(struct log *g, const struct model *m, int64_t cleaned_below, int64_t now) {
+static int64_t check_log(struct log *g, struct model *m, int64_t cleaned_below, int64_t now) {
     uint8_t *all;
     size_t len = read_all_gaps(g, &all);
     struct kafka_records_scratch sc;
@@ -123,6 +138,11 @@ static int64_t check_log(struct log *g, const struct model *m, int64_t cleaned_b
         struct kafka_records_iter it;
         struct kafka_records_rec rec;
         ck_assert_int_eq(kafka_records_open(&it, all + off, bl, &sc), SL_OK);
+        /* A batch with records left keeps the codec it was written with. */
+        if (h.record_count > 0) {
+            ck_assert_int_eq(kafka_batch_compression(&h), m->codec[h.base_offset]);
+            if (m->codec[h.base_offset] && h.record_count < h.last_offset_delta + 1) m->thinned_compressed++;
+        }
         sl_err e;
         while ((e = kafka_records_next(&it, &rec)) == SL_OK) {
             ck_assert_int_gt(rec.offset, last);
@@ -220,6 +240,7 @@ START_TEST(test_compaction_matches_model) {
     ck_assert_int_gt(cleaned_below, 0);
     int64_t left = check_log(g, &m, cleaned_below, now);
     ck_assert_int_lt(left, m.count);
+    ck_assert_int_gt(m.thinned_compressed, 0); /* thinned batches went back under their codec */
 
     /* A clean reopen, then one that scans every segment. */
     fx_close(&f);
