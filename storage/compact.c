@@ -116,6 +116,8 @@ struct job {
     struct kafka_records_scratch scratch;
     uint8_t *cbuf; /* a thinned compressed batch, compressed again */
     size_t ccap;
+    int64_t *keep; /* base offsets of batches kept even when emptied, ascending */
+    uint32_t keep_count;
     /* results */
     uint32_t rewrite_count;   /* segments [0, rewrite_count) were rewritten (or needed nothing) */
     int64_t mapped_end;       /* one past the last offset mapped: the next clean point */
@@ -133,6 +135,7 @@ static void job_free(struct job *j) {
     free(j->map.slots);
     kafka_records_scratch_free(&j->scratch);
     free(j->cbuf);
+    free(j->keep);
     free(j);
 }
 
@@ -328,6 +331,31 @@ static void held_set(struct held *b, const uint8_t *p, uint32_t len) {
     b->len = len;
 }
 
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* On the loop, while planning: the producers' last batches, from the log's owner. */
+static void job_keep_list(struct job *j, struct log *g) {
+    if (!g->cleaner_keep) return;
+    uint32_t cap = 64;
+    for (int round = 0; round < 4; round++) {
+        j->keep = sl_xrealloc(j->keep, cap * sizeof(*j->keep));
+        uint32_t n = g->cleaner_keep(g->cleaner_keep_arg, j->keep, cap);
+        if (n <= cap) {
+            j->keep_count = n;
+            qsort(j->keep, n, sizeof(*j->keep), cmp_i64);
+            return;
+        }
+        cap = n;
+    }
+}
+
+static bool job_keeps(const struct job *j, int64_t base) {
+    return j->keep_count && bsearch(&base, j->keep, j->keep_count, sizeof(*j->keep), cmp_i64);
+}
+
 /* Step 2 for one segment: <stem>.log.cleaned.tmp, synced, and its index; nothing is written if
  * no record goes. false on an I/O error (the pass stops; nothing is swapped from here on). */
 static bool job_rewrite(struct job *j, struct job_seg *s, uint8_t **fbuf, size_t *fcap) {
@@ -398,6 +426,8 @@ static bool job_rewrite(struct job *j, struct job_seg *s, uint8_t **fbuf, size_t
             need *= 4;
         }
         if (e) break;
+        /* A producer's last batch stays, emptied to its header if need be. */
+        bool keep_empty = kept == 0 && h.producer_id >= 0 && job_keeps(j, h.base_offset);
         if (k.removed == removed_before) { /* nothing goes: the batch verbatim, codec and all */
             held_set(&pend, p, len);
         } else if (kept > 0 && kafka_batch_compression(&h) != 0) {
@@ -415,7 +445,7 @@ static bool job_rewrite(struct job *j, struct job_seg *s, uint8_t **fbuf, size_t
             any_removed = true;
             held_set(&pend, *fbuf, out_len);
         }
-        pend_kept = kept;
+        pend_kept = keep_empty ? 1 : kept;
     }
     if (ok && e != SL_NOT_FOUND) {
         snprintf(j->err, sizeof(j->err), "%s.log: unreadable batch while cleaning", s->stem);
@@ -771,6 +801,7 @@ static struct job *cleaner_plan(struct cleaner *c, struct log *g, uint64_t now_m
     j->delete_retention_ms = g->cfg.delete_retention_ms;
     map_init(&j->map, c->map_bytes);
     kafka_records_scratch_init(&j->scratch, 0);
+    job_keep_list(j, g);
     for (uint32_t i = 0; i < end; i++) {
         struct seg *s = g->segs[i];
         struct job_seg *js = &j->segs[i];

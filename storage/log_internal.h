@@ -93,6 +93,8 @@ struct log {
     int64_t clean_upto;
     bool clean_loaded;
     bool cleaning;
+    log_cleaner_keep_fn cleaner_keep; /* see log_set_cleaner_keep */
+    void *cleaner_keep_arg;
 };
 
 static inline struct seg *log_active(const struct log *g) { return g->segs[g->seg_count - 1]; }

@@ -302,12 +302,75 @@ START_TEST(test_reader_keeps_old_bytes) {
 }
 END_TEST
 
+/* The keep hook: a producer's last batch stays (emptied to its header) when newer values of
+ * its keys come from elsewhere; an earlier batch of the same producer, emptied too, goes. */
+static int64_t g_keep_offsets[2];
+static uint32_t keep_hook(void *arg, int64_t *out, uint32_t max) {
+    (void)arg;
+    if (max >= 1) out[0] = g_keep_offsets[0];
+    return 1;
+}
+
+static void append_one(struct log *g, const char *key, int64_t pid, int32_t seq, int64_t ts, int64_t want) {
+    uint8_t buf[512];
+    struct kafka_record_in in = {.key = key, .key_len = (int32_t)strlen(key), .value = "v", .value_len = 1,
+                                 .timestamp_ms = ts};
+    size_t len = kafka_batch_encode(buf, sizeof(buf), &in, 1, pid, pid >= 0 ? 0 : -1, seq);
+    int64_t got;
+    ck_assert_int_eq(log_append(g, buf, (uint32_t)len, &got, NULL, false), SL_OK);
+    ck_assert_int_eq(got, want);
+}
+
+START_TEST(test_producer_last_batch_kept) {
+    struct log_config cfg;
+    log_config_defaults(&cfg);
+    cfg.segment_bytes = 1024;
+    cfg.compact = true;
+    cfg.retention_ms = -1;
+    struct fx f;
+    fx_start(&f, &cfg);
+    struct log *g;
+    ck_assert_int_eq(store_log_create(f.st, "c", 0, &cfg, &g), SL_OK);
+    loop_run_once(&f.loop, 0);
+    int64_t now = (int64_t)loop_now_ms(&f.loop);
+    append_one(g, "a", 42, 0, now, 0); /* producer 42's first batch */
+    append_one(g, "b", 42, 1, now, 1); /* and its last */
+    int64_t off = 2;
+    for (; off < 40; off++) append_one(g, off % 2 ? "a" : "b", -1, -1, now, off); /* newer a and b */
+    fx_flush(g);
+    g_keep_offsets[0] = 1;
+    log_set_cleaner_keep(g, keep_hook, NULL);
+    ck_assert_uint_ge(cleaner_run_now(store_cleaner(f.st), 20000), 1);
+    uint8_t *all;
+    size_t len = read_all_gaps(g, &all);
+    bool saw0 = false, saw1 = false;
+    for (size_t pos = 0; pos < len;) {
+        struct kafka_batch_header h;
+        ck_assert_int_eq(kafka_batch_header_read(all + pos, len - pos, &h), SL_OK);
+        if (h.base_offset == 0) saw0 = true;
+        if (h.base_offset == 1) {
+            saw1 = true;
+            ck_assert_int_eq(h.record_count, 0);
+            ck_assert_int_eq(h.producer_id, 42);
+            ck_assert_int_eq(h.base_sequence, 1);
+        }
+        pos += (size_t)h.batch_length + KAFKA_BATCH_LOG_OVERHEAD;
+    }
+    ck_assert(!saw0);
+    ck_assert(saw1);
+    free(all);
+    log_set_cleaner_keep(g, NULL, NULL);
+    fx_end(&f);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("storage/compact");
     TCase *tc = tcase_create("compact");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_compaction_matches_model);
     tcase_add_test(tc, test_reader_keeps_old_bytes);
+    tcase_add_test(tc, test_producer_last_batch_kept);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);
