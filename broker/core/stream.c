@@ -584,6 +584,16 @@ static uint32_t stream_hdr_block_len(const struct kafka_records_rec *r, struct s
     return n;
 }
 
+/* Sequences below seq that no record took (compaction gaps, Kafka transaction markers) are
+ * deleted slots. */
+static void stream_index_gap(struct stream *s, uint64_t seq) {
+    if (s->first_seq > s->last_seq + 1) s->first_seq = s->last_seq + 1;
+    while (s->last_seq + 1 < seq) { /* a gap: nothing there */
+        meta_push(s, (struct stream_meta){STREAM_SUBJ_NONE, 0, 0, 0});
+        if (s->last_seq >= s->first_seq) deleted_insert(s, s->last_seq);
+    }
+}
+
 static void stream_index_record(struct stream *s, const struct kafka_records_rec *r, uint64_t now_ms, bool live) {
     uint64_t seq = (uint64_t)r->offset + 1;
     if (s->last_seq >= seq) streams_read_forget(s->ss, s);
@@ -593,11 +603,7 @@ static void stream_index_record(struct stream *s, const struct kafka_records_rec
         s->meta_len--;
         s->last_seq--;
     }
-    if (s->first_seq > s->last_seq + 1) s->first_seq = s->last_seq + 1;
-    while (s->last_seq + 1 < seq) { /* a gap: nothing there */
-        meta_push(s, (struct stream_meta){STREAM_SUBJ_NONE, 0, 0, 0});
-        if (s->last_seq >= s->first_seq) deleted_insert(s, s->last_seq);
-    }
+    stream_index_gap(s, seq);
     struct span msg_id = {0};
     uint32_t hdr_len = stream_hdr_block_len(r, &msg_id);
     /* A removed message's id still deduplicates within the window (as nats-server's). */
@@ -723,6 +729,8 @@ static void stream_on_append(void *arg, int64_t base_offset, const uint8_t *batc
     struct kafka_records_rec r;
     if (kafka_records_open(&it, batch, len, &s->ss->scratch)) return;
     if (it.h.attributes & KAFKA_ATTR_CONTROL) {
+        /* The marker's sequence is a slot no message takes, as a restart's rebuild sees it. */
+        stream_index_gap(s, (uint64_t)base_offset + 2);
         stream_on_control(s, &it.h, batch, len);
         return;
     }
