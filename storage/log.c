@@ -458,6 +458,10 @@ void log_set_cleaner_keep(struct log *g, log_cleaner_keep_fn fn, void *arg) {
     g->cleaner_keep = fn;
     g->cleaner_keep_arg = arg;
 }
+void log_set_cleaner_drop(struct log *g, log_cleaner_drop_fn fn, void *arg) {
+    g->cleaner_drop = fn;
+    g->cleaner_drop_arg = arg;
+}
 sl_err log_error(const struct log *g) { return g->werr; }
 
 uint64_t log_size_bytes(const struct log *g) {

@@ -364,6 +364,80 @@ START_TEST(test_producer_last_batch_kept) {
 }
 END_TEST
 
+/* log_set_cleaner_drop on a log that is not compacted (a stream's): the cleaner rewrites the
+ * sealed segments where the owner removed enough, taking out exactly those records; a second
+ * look with nothing new does nothing; more removals make another pass. */
+static int64_t g_drop_mod = 3;
+static uint32_t drop_hook(void *arg, int64_t from, int64_t to, int64_t *out, uint32_t max) {
+    (void)arg;
+    uint32_t n = 0;
+    for (int64_t o = from; o < to; o++) {
+        if (o % g_drop_mod == 0) continue; /* kept */
+        if (n < max) out[n] = o;
+        n++;
+    }
+    return n;
+}
+
+START_TEST(test_owner_drops) {
+    struct log_config cfg;
+    log_config_defaults(&cfg);
+    cfg.segment_bytes = 4096;
+    struct fx f;
+    fx_start(&f, &cfg);
+    struct log *g;
+    ck_assert_int_eq(store_log_create(f.st, "s", 0, &cfg, &g), SL_OK);
+    loop_run_once(&f.loop, 0);
+    int64_t now = (int64_t)loop_now_ms(&f.loop);
+    for (int64_t o = 0; o < 600; o++) append_one(g, "subj.x", -1, -1, now, o);
+    fx_flush(g);
+    ck_assert_uint_gt(log_segment_count(g), 5);
+    uint64_t before = log_size_bytes(g);
+    struct cleaner *c = store_cleaner(f.st);
+    ck_assert_uint_eq(cleaner_run_now(c, 20000), 0); /* no owner hook: nothing to do */
+    g_drop_mod = 3;
+    log_set_cleaner_drop(g, drop_hook, NULL);
+    ck_assert_uint_ge(cleaner_run_now(c, 20000), 1);
+    ck_assert_uint_lt(log_size_bytes(g), before);
+    uint64_t passes = cleaner_get_stats(c)->passes;
+    ck_assert_uint_eq(cleaner_run_now(c, 20000), 0); /* nothing new */
+    ck_assert_uint_eq(cleaner_get_stats(c)->passes, passes);
+    /* What is left: every offset % 3 == 0 with its record; otherwise at most a segment's last
+     * batch, emptied; and everything in the active segment. */
+    int64_t sealed_end = log_end_offset(g);
+    uint8_t *all;
+    size_t len = read_all_gaps(g, &all);
+    int64_t records = 0;
+    for (size_t pos = 0; pos < len;) {
+        struct kafka_batch_header h;
+        ck_assert_int_eq(kafka_batch_header_read(all + pos, len - pos, &h), SL_OK);
+        if (h.base_offset % 3 == 0) ck_assert_int_eq(h.record_count, 1);
+        records += h.record_count;
+        pos += (size_t)h.batch_length + KAFKA_BATCH_LOG_OVERHEAD;
+    }
+    free(all);
+    ck_assert_int_lt(records, 600);
+    ck_assert_int_ge(records, 200);
+    /* More removed (keep only offsets % 6 == 0): another pass. */
+    g_drop_mod = 6;
+    ck_assert_uint_ge(cleaner_run_now(c, 20000), 1);
+    len = read_all_gaps(g, &all);
+    int64_t records2 = 0;
+    for (size_t pos = 0; pos < len;) {
+        struct kafka_batch_header h;
+        ck_assert_int_eq(kafka_batch_header_read(all + pos, len - pos, &h), SL_OK);
+        if (h.base_offset % 6 == 0) ck_assert_int_eq(h.record_count, 1);
+        records2 += h.record_count;
+        pos += (size_t)h.batch_length + KAFKA_BATCH_LOG_OVERHEAD;
+    }
+    free(all);
+    ck_assert_int_lt(records2, records);
+    ck_assert_int_eq(log_end_offset(g), sealed_end);
+    log_set_cleaner_drop(g, NULL, NULL);
+    fx_end(&f);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("storage/compact");
     TCase *tc = tcase_create("compact");
@@ -371,6 +445,7 @@ int main(void) {
     tcase_add_test(tc, test_compaction_matches_model);
     tcase_add_test(tc, test_reader_keeps_old_bytes);
     tcase_add_test(tc, test_producer_last_batch_kept);
+    tcase_add_test(tc, test_owner_drops);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);
