@@ -38,7 +38,9 @@ enum stream_tag {
 /* The deleted set's record: "stream/<name>/deleted" -> floor (first_seq) and removed seqs. */
 #define STREAM_DELETED_KEY_PREFIX "stream/"
 #define STREAM_DELETED_KEY_SUFFIX "/deleted"
-enum stream_deleted_tag { STREAM_DTAG_FLOOR = 1, STREAM_DTAG_SEQS = 2 };
+/* SEQS: one be64 per removed sequence (written before ranges; still read). RANGES: be64 first,
+ * be64 last per run of removed sequences. */
+enum stream_deleted_tag { STREAM_DTAG_FLOOR = 1, STREAM_DTAG_SEQS = 2, STREAM_DTAG_RANGES = 3 };
 
 #define STREAM_SUBJ_NONE UINT32_MAX
 #define STREAM_AGE_CHECK_MS 1000
@@ -87,9 +89,11 @@ struct stream {
     uint64_t messages, bytes, num_subjects;
     int64_t last_ts_ms;
     uint64_t removals, consumer_removals; /* all removals; those made through stream_remove */
-    /* removed sequences above first_seq, sorted */
-    uint64_t *deleted;
-    uint32_t deleted_count, deleted_cap;
+    /* removed sequences above first_seq, as sorted runs that neither overlap nor touch: a KV
+     * bucket's history limit removes all but a few sequences, which take a few runs */
+    struct stream_drange *deleted;
+    uint32_t deleted_count, deleted_cap; /* runs */
+    uint64_t deleted_total;              /* sequences in them */
     bool dirty; /* the deleted record needs writing */
     /* subjects */
     struct stream_subj *subjs;
@@ -106,6 +110,10 @@ struct stream {
      * below the partition's LSO, so they never see them before the outcome is known). */
     struct stream_txn *txns;
     uint32_t txn_count, txn_cap;
+};
+
+struct stream_drange {
+    uint64_t lo, hi;
 };
 
 struct stream_txn {
@@ -427,9 +435,12 @@ static void stream_persist(struct stream *s) {
     kvlog_tlv_begin(&w, 1);
     kvlog_tlv_put_i64(&w, STREAM_DTAG_FLOOR, (int64_t)s->first_seq);
     if (s->deleted_count) {
-        uint8_t *b = sl_xmalloc((size_t)s->deleted_count * 8);
-        for (uint32_t i = 0; i < s->deleted_count; i++) sl_store_be64(b + 8 * i, s->deleted[i]);
-        kvlog_tlv_put(&w, STREAM_DTAG_SEQS, b, s->deleted_count * 8);
+        uint8_t *b = sl_xmalloc((size_t)s->deleted_count * 16);
+        for (uint32_t i = 0; i < s->deleted_count; i++) {
+            sl_store_be64(b + 16 * i, s->deleted[i].lo);
+            sl_store_be64(b + 16 * i + 8, s->deleted[i].hi);
+        }
+        kvlog_tlv_put(&w, STREAM_DTAG_RANGES, b, s->deleted_count * 16);
         free(b);
     }
     char key[STREAM_NAME_MAX + 32];
@@ -450,31 +461,60 @@ static void stream_mark_dirty(struct stream *s) {
     if (!loop_timer_armed(&s->ss->persist_timer)) loop_timer_add(l, &s->ss->persist_timer, at);
 }
 
-static bool deleted_insert(struct stream *s, uint64_t seq) {
-    if (s->deleted_count == STREAM_DELETED_MAX) return false;
-    if (s->deleted_count == s->deleted_cap) {
-        s->deleted_cap = s->deleted_cap ? s->deleted_cap * 2 : 64;
-        s->deleted = sl_xrealloc(s->deleted, s->deleted_cap * sizeof(*s->deleted));
-    }
+/* The first run that ends at or after seq - 1 (so it holds seq, touches it, or lies above). */
+static uint32_t deleted_find(const struct stream *s, uint64_t seq) {
     uint32_t lo = 0, hi = s->deleted_count;
     while (lo < hi) {
-        uint32_t mid = (lo + hi) / 2;
-        if (s->deleted[mid] < seq) lo = mid + 1;
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (s->deleted[mid].hi + 1 < seq) lo = mid + 1;
         else hi = mid;
     }
-    memmove(s->deleted + lo + 1, s->deleted + lo, (s->deleted_count - lo) * sizeof(*s->deleted));
-    s->deleted[lo] = seq;
-    s->deleted_count++;
+    return lo;
+}
+
+/* false only when a new run would pass STREAM_DELETED_MAX runs. */
+static bool deleted_insert(struct stream *s, uint64_t seq) {
+    uint32_t i = deleted_find(s, seq), n = s->deleted_count;
+    struct stream_drange *d = s->deleted;
+    if (i < n && d[i].lo <= seq && seq <= d[i].hi) return true; /* already */
+    if (i < n && d[i].hi + 1 == seq) {                       /* extends run i up */
+        d[i].hi = seq;
+        if (i + 1 < n && d[i + 1].lo == seq + 1) {              /* and joins it to the next */
+            d[i].hi = d[i + 1].hi;
+            memmove(d + i + 1, d + i + 2, (n - i - 2) * sizeof(*d));
+            s->deleted_count--;
+        }
+    } else if (i < n && d[i].lo == seq + 1) { /* extends run i down */
+        d[i].lo = seq;
+    } else {
+        if (n == STREAM_DELETED_MAX) return false;
+        if (n == s->deleted_cap) {
+            s->deleted_cap = s->deleted_cap ? s->deleted_cap * 2 : 64;
+            s->deleted = d = sl_xrealloc(s->deleted, s->deleted_cap * sizeof(*d));
+        }
+        memmove(d + i + 1, d + i, (n - i) * sizeof(*d));
+        d[i] = (struct stream_drange){seq, seq};
+        s->deleted_count++;
+    }
+    s->deleted_total++;
     return true;
 }
 
-/* Drops deleted entries below the floor. */
+/* Drops the deleted sequences below the floor. */
 static void deleted_trim(struct stream *s) {
     uint32_t n = 0;
-    while (n < s->deleted_count && s->deleted[n] < s->first_seq) n++;
-    if (!n) return;
-    memmove(s->deleted, s->deleted + n, (s->deleted_count - n) * sizeof(*s->deleted));
-    s->deleted_count -= n;
+    while (n < s->deleted_count && s->deleted[n].hi < s->first_seq) {
+        s->deleted_total -= s->deleted[n].hi - s->deleted[n].lo + 1;
+        n++;
+    }
+    if (n) {
+        memmove(s->deleted, s->deleted + n, (s->deleted_count - n) * sizeof(*s->deleted));
+        s->deleted_count -= n;
+    }
+    if (s->deleted_count && s->deleted[0].lo < s->first_seq) {
+        s->deleted_total -= s->first_seq - s->deleted[0].lo;
+        s->deleted[0].lo = s->first_seq;
+    }
 }
 
 /* ---- the index ---------------------------------------------------------------------------------- */
@@ -1040,7 +1080,7 @@ void stream_get_state(const struct stream *s, struct stream_state *out) {
     out->first_ts_ms = s->messages ? s->metas[s->first_seq - s->base_seq].ts_ms : 0;
     out->last_ts_ms = s->last_ts_ms;
     out->num_subjects = s->num_subjects;
-    out->num_deleted = s->deleted_count;
+    out->num_deleted = s->deleted_total;
 }
 
 /* The log cleaner's question (log_set_cleaner_drop): the removed messages in [from, to), as
@@ -1050,15 +1090,12 @@ void stream_get_state(const struct stream *s, struct stream_state *out) {
 static uint32_t stream_cleaner_drop(void *arg, int64_t from, int64_t to, int64_t *out, uint32_t max) {
     const struct stream *s = arg;
     uint64_t lo_seq = (uint64_t)SL_MAX(from, 0) + 1, hi_seq = (uint64_t)SL_MAX(to, 0) + 1;
-    uint32_t lo = 0, hi = s->deleted_count;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (s->deleted[mid] < lo_seq) lo = mid + 1;
-        else hi = mid;
-    }
     uint32_t n = 0;
-    for (uint32_t i = lo; i < s->deleted_count && s->deleted[i] < hi_seq; i++, n++)
-        if (n < max) out[n] = (int64_t)s->deleted[i] - 1;
+    for (uint32_t i = deleted_find(s, lo_seq); i < s->deleted_count && s->deleted[i].lo < hi_seq; i++) {
+        uint64_t a = SL_MAX(s->deleted[i].lo, lo_seq), b = SL_MIN(s->deleted[i].hi, hi_seq - 1);
+        for (uint64_t q = a; q <= b && n < UINT32_MAX; q++, n++)
+            if (n < max) out[n] = (int64_t)q - 1;
+    }
     return n;
 }
 
@@ -1099,6 +1136,21 @@ static uint64_t deleted_decode(struct stream *s, const uint8_t *v, uint32_t vlen
         if (tag == STREAM_DTAG_FLOOR && kvlog_tlv_i64(p, n, &x) && x > 0) floor = (uint64_t)x;
         if (tag == STREAM_DTAG_SEQS)
             for (uint32_t i = 0; i + 8 <= n; i += 8) deleted_insert(s, sl_load_be64(p + i));
+        if (tag == STREAM_DTAG_RANGES) {
+            for (uint32_t i = 0; i + 16 <= n; i += 16) {
+                uint64_t lo = sl_load_be64(p + i), hi = sl_load_be64(p + i + 8);
+                /* Our own record, so sorted and disjoint; a run that is not (corruption) is
+                 * taken a sequence at a time, bounded. */
+                struct stream_drange *last = s->deleted_count ? &s->deleted[s->deleted_count - 1] : NULL;
+                if (lo <= hi && lo > 0 && (!last || lo > last->hi + 1) && s->deleted_count < STREAM_DELETED_MAX) {
+                    deleted_insert(s, lo);
+                    s->deleted[s->deleted_count - 1].hi = hi;
+                    s->deleted_total += hi - lo;
+                } else {
+                    for (uint64_t q = lo; q <= hi && q - lo < STREAM_DELETED_MAX; q++) deleted_insert(s, q);
+                }
+            }
+        }
     }
     return floor;
 }
@@ -1153,8 +1205,8 @@ static sl_err stream_rebuild(struct stream *s) {
                 while (kafka_records_next(&it, &rec) == SL_OK) {
                     uint64_t seq = (uint64_t)rec.offset + 1;
                     if (seq < s->base_seq) continue;
-                    while (di < s->deleted_count && s->deleted[di] < seq) di++;
-                    bool gone = di < s->deleted_count && s->deleted[di] == seq;
+                    while (di < s->deleted_count && s->deleted[di].hi < seq) di++;
+                    bool gone = di < s->deleted_count && s->deleted[di].lo <= seq;
                     stream_index_record(s, &rec, now_ms, !gone);
                 }
                 if ((it.h.attributes & KAFKA_ATTR_TRANSACTIONAL) && it.h.producer_id >= 0)

@@ -6,9 +6,9 @@
  *            versioned TLV (readers skip unknown tags)
  *   index    one small entry per sequence from first_seq to last_seq (subject id, stored size,
  *            record time), so counts, per-subject limits, age and removal need no read-back
- *   deleted  what was removed above the floor (first_seq); persisted as the metadata key
- *            "stream/<name>/deleted" (floor + sorted removed sequences), written on every
- *            removal (group commit)
+ *   deleted  what was removed above the floor (first_seq), as sorted runs; persisted as the
+ *            metadata key "stream/<name>/deleted" (floor + runs), written on every removal
+ *            (group commit)
  *   msg ids  the Nats-Msg-Id window (id -> seq, record time)
  *
  * Stream sequence = Kafka offset + 1, exact across restarts and retention. A message is a
@@ -25,9 +25,12 @@
  *
  * Removal (limits, purge, work-queue acks, MSG.DELETE) marks the sequence deleted; when the
  * floor moves, the log start follows (partition_delete_before), so whole segments go once every
- * record in them is gone. Memory: 16 bytes per sequence between first_seq and last_seq, the
- * deleted sequences above the floor (at most STREAM_DELETED_MAX), one entry per distinct
- * subject, one per msg id inside the window.
+ * record in them is gone; removals above the floor leave the disk through the log cleaner
+ * (log_set_cleaner_drop, storage/compact.h). Kafka transactions into the topic: NATS consumers
+ * read below the partition's last stable offset, and an aborted transaction's messages are
+ * removed when its marker comes. Memory: 16 bytes per sequence between first_seq and last_seq,
+ * the runs of deleted sequences above the floor (at most STREAM_DELETED_MAX runs), one entry
+ * per distinct subject, one per msg id inside the window.
  *
  * Time is passed in: wall ms (record times, age, the dedupe window). */
 #ifndef SL_BROKER_STREAM_H

@@ -14,6 +14,7 @@
 #include "base/base.h"
 #include "broker/core/partition.h"
 #include "broker/core/stream.h"
+#include "storage/kvlog.h"
 #include "broker/core/topics.h"
 #include "protocol/kafka_records.h"
 #include "storage/kvlog.h"
@@ -622,6 +623,56 @@ START_TEST(test_drained_work_queue_restarts) {
 }
 END_TEST
 
+/* A KV bucket's history limit (max_msgs_per_subject 1) with a subject that is never updated:
+ * the floor stays at 1, so every update leaves a deleted sequence behind. The deleted set keeps
+ * them as runs: its record stays a few dozen bytes, out-of-order removals join runs, and a
+ * restart gives the same state back. */
+static void kv_history_1(struct stream_config *c) { c->max_msgs_per_subject = 1; }
+
+static uint32_t deleted_record_len(struct sx *x, const char *name) {
+    char key[300];
+    int kl = snprintf(key, sizeof(key), "stream/%s/deleted", name);
+    uint32_t vlen = 0;
+    ck_assert_ptr_nonnull(kvlog_get(topics_metadata(x->t), key, (uint32_t)kl, &vlen));
+    return vlen;
+}
+
+START_TEST(test_kv_deleted_runs) {
+    struct sx x;
+    sx_start(&x);
+    x.cfg.segment_bytes = 1 << 20;
+    struct stream *s = sx_create(&x, "KV", "kv.*", kv_history_1);
+    ck_assert_uint_eq(sx_append(&x, s, "kv.pin", "never updated"), 1);
+    const char *keys[] = {"kv.a", "kv.b", "kv.c"};
+    for (int i = 0; i < 3000; i++) sx_append(&x, s, keys[i % 3], "v");
+    /* Live: 1 and the last three (2999..3001); deleted: 2..2998, one run. */
+    state_eq(s, 4, 1, 3001, 4, 2997);
+    sx_step(&x, 20);
+    uint32_t len = deleted_record_len(&x, "KV");
+    ck_assert_uint_lt(len, 100);
+    /* Removed out of order around a live message: runs split and join again. */
+    ck_assert_int_eq(stream_delete_msg(s, 3000), SL_OK); /* kv.b's last: 2..3000 */
+    ck_assert_int_eq(stream_delete_msg(s, 3001), SL_OK);
+    state_eq(s, 2, 1, 3001, 2, 2999);
+    ck_assert_uint_eq(sx_append(&x, s, "kv.z", "new"), 3002);
+    ck_assert_int_eq(stream_delete_msg(s, 2999), SL_OK); /* joins 2..2998 and 3000..3001 */
+    sx_step(&x, 20);
+    ck_assert_uint_le(deleted_record_len(&x, "KV"), len);
+    state_eq(s, 2, 1, 3002, 2, 3000);
+    sx_close(&x);
+    sx_open(&x);
+    s = streams_get(x.ss, "KV", 2);
+    ck_assert_ptr_nonnull(s);
+    state_eq(s, 2, 1, 3002, 2, 3000);
+    struct stream_msg m;
+    ck_assert_int_eq(stream_get(s, 2999, &m), SL_NOT_FOUND);
+    ck_assert_int_eq(stream_get(s, 3002, &m), SL_OK);
+    ck_assert_int_eq(stream_get(s, 1, &m), SL_OK);
+    sx_close(&x);
+    t_rmdir(x.f.dir);
+}
+END_TEST
+
 static Suite *stream_suite(void) {
     Suite *s = suite_create("broker/core/stream");
     TCase *tc = tcase_create("stream");
@@ -632,6 +683,7 @@ static Suite *stream_suite(void) {
     tcase_add_test(tc, test_expected_checks_and_discard_new);
     tcase_add_test(tc, test_limits_discard_old_and_age);
     tcase_add_test(tc, test_deleted_set_floor_and_segments);
+    tcase_add_test(tc, test_kv_deleted_runs);
     tcase_add_test(tc, test_kafka_appends_are_indexed);
     tcase_add_test(tc, test_restart_clean);
     tcase_add_test(tc, test_restart_after_kill);
