@@ -185,4 +185,9 @@ size_t kafka_control_batch_encode(uint8_t *out, size_t cap, enum kafka_control_t
  * only the first 4 bytes are read when the version is above 0). */
 sl_err kafka_control_key_parse(const uint8_t *key, int32_t key_len, enum kafka_control_type *type);
 
+/* The marker type of a whole control batch (its first record's key), for log walks that meet
+ * one. The batch is checked (kafka_batch_check); SL_CORRUPT for a batch that is not a control
+ * batch or whose first record is not a marker. */
+sl_err kafka_control_batch_type(const uint8_t *batch, size_t len, enum kafka_control_type *type);
+
 #endif

@@ -8,7 +8,10 @@
  * log at the original's last offset. */
 #include "broker/core/partition.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/base.h"
 #include "base/logging.h"
@@ -26,6 +29,8 @@ struct partition_wait {
     int64_t producer_id;                /* -1: nothing to forget on failure (plain or duplicate) */
     int16_t epoch;
     int32_t first_seq;
+    bool marker;                    /* a transaction marker: undo takes it back on failure */
+    struct pstate_marker_undo undo;
     struct partition_wait *next_free;
 };
 
@@ -33,6 +38,9 @@ struct partition {
     struct log *log;
     struct pstate *ps; /* NULL until the first idempotent batch */
     bool log_append_time;
+    /* Whether the partition ever held a transaction (the TXN_FLAG file): its producer state is
+     * loaded for the LSO only then, so other partitions never replay their logs for it. */
+    bool txn_probed, txn_flag;
     bool closing; /* closed with waiters out: the last one to fire frees the partition */
     struct partition_wait *free_waits;
     uint32_t waits_out;
@@ -156,10 +164,46 @@ static void partition_wait_fired(struct log_waiter *w, sl_err err) {
     struct partition *p = pw->p;
     /* The write failed: the batch is not in the log, so the producer state must not say so. */
     if (err && pw->producer_id >= 0 && p->ps) pstate_forget(p->ps, pw->producer_id, pw->epoch, pw->first_seq);
+    if (err && pw->marker && p->ps) pstate_marker_undo(p->ps, &pw->undo);
     struct partition_append_done *done = pw->done;
     partition_wait_put(p, pw);
     if (done) done->fn(done, err);
     if (p->closing && p->waits_out == 0) partition_free(p);
+}
+
+/* ---- transactions: the flag ---------------------------------------------------------------------- */
+
+/* A file in the partition's directory, made durable before the first transactional batch or
+ * marker is appended, so a partition without it has never held a transaction. */
+#define TXN_FLAG "transactions"
+
+static bool partition_txn_probe(struct partition *p) {
+    if (!p->txn_probed) {
+        char path[4200];
+        struct stat st;
+        snprintf(path, sizeof(path), "%s/" TXN_FLAG, log_dir(p->log));
+        p->txn_flag = stat(path, &st) == 0;
+        p->txn_probed = true;
+    }
+    return p->txn_flag;
+}
+
+static sl_err partition_txn_flag(struct partition *p) {
+    if (partition_txn_probe(p)) return SL_OK;
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/" TXN_FLAG, log_dir(p->log));
+    FILE *f = sl_file_begin(path);
+    if (!f) return SL_IO;
+    fputs("this partition has held transactions: its producer state tracks them\n", f);
+    if (!sl_file_commit(f, path, true)) return SL_IO;
+    p->txn_flag = true;
+    return SL_OK;
+}
+
+/* The producer state if the partition ever held a transaction, else NULL. */
+static struct pstate *partition_txn_state(struct partition *p) {
+    if (p->ps) return p->ps;
+    return partition_txn_probe(p) ? partition_pstate(p) : NULL;
 }
 
 /* ---- the write path ------------------------------------------------------------------------------ */
@@ -267,6 +311,7 @@ static sl_err partition_append_log(struct partition *p, uint8_t *batch, uint32_t
         pw->first_seq = h->base_sequence;
         pstate_record(p->ps, h->producer_id, h->producer_epoch, h->base_sequence, partition_last_seq(h), base,
                       base + h->last_offset_delta);
+        if (h->attributes & KAFKA_ATTR_TRANSACTIONAL) pstate_txn_add(p->ps, h->producer_id, h->producer_epoch, base);
     }
     return SL_OK;
 }
@@ -289,6 +334,7 @@ sl_err partition_append(struct partition *p, uint8_t *batch, uint32_t len, enum 
         return partition_complete_duplicate(p, acks, dup_last, done);
     }
     if (e) return e;
+    if ((h.attributes & KAFKA_ATTR_TRANSACTIONAL) && (e = partition_txn_flag(p))) return e;
     if (p->log_append_time) partition_stamp(batch, len, (int64_t)now_ms);
     e = partition_append_log(p, batch, len, &h, acks, done);
     if (e) return e;
@@ -296,5 +342,100 @@ sl_err partition_append(struct partition *p, uint8_t *batch, uint32_t len, enum 
     p->traffic.bytes_in += len;
     p->traffic.records_in += (uint64_t)h.record_count;
     if (p->observer) p->observer(p->observer_arg, done->base_offset, batch, len);
+    return SL_OK;
+}
+
+/* ---- transactions ------------------------------------------------------------------------------- */
+
+sl_err partition_append_marker(struct partition *p, int64_t producer_id, int16_t epoch, bool commit,
+                               int32_t coordinator_epoch, enum partition_acks acks, uint64_t now_ms,
+                               struct partition_append_done *done) {
+    SL_ASSERT(!p->closing && done && (acks == PARTITION_ACKS_NONE || done->fn));
+    SL_ASSERT(producer_id >= 0 && epoch >= 0);
+    done->base_offset = -1;
+    done->log_append_time_ms = -1;
+    done->log_start_offset = log_start_offset(p->log);
+    done->duplicate = false;
+    sl_err e = partition_txn_flag(p);
+    if (e) return e;
+    struct pstate *ps = partition_pstate(p);
+    if ((e = pstate_marker_check(ps, producer_id, epoch))) return e;
+    uint8_t batch[KAFKA_CONTROL_BATCH_BYTES];
+    size_t len = kafka_control_batch_encode(batch, sizeof(batch), commit ? KAFKA_CONTROL_COMMIT : KAFKA_CONTROL_ABORT,
+                                            producer_id, epoch, coordinator_epoch, (int64_t)now_ms);
+    SL_ASSERT(len == sizeof(batch));
+    if (p->log_append_time) partition_stamp(batch, (uint32_t)len, (int64_t)now_ms);
+    struct partition_wait *pw = partition_wait_get(p, acks == PARTITION_ACKS_NONE ? NULL : done);
+    int64_t base;
+    /* The log copies the batch into its write buffer: the stack copy may go on return. */
+    e = log_append_verified(p->log, batch, (uint32_t)len, &base, &pw->w, acks == PARTITION_ACKS_DURABLE);
+    if (e) {
+        partition_wait_put(p, pw);
+        return e;
+    }
+    done->base_offset = base;
+    pw->marker = true;
+    pstate_marker(ps, producer_id, epoch, commit, base, &pw->undo);
+    if (p->log_append_time) done->log_append_time_ms = (int64_t)now_ms;
+    p->traffic.bytes_in += len;
+    if (p->observer) p->observer(p->observer_arg, base, batch, (uint32_t)len);
+    return SL_OK;
+}
+
+int64_t partition_last_stable_offset(struct partition *p) {
+    int64_t hw = log_written_offset(p->log);
+    struct pstate *ps = partition_txn_state(p);
+    int64_t first = ps ? pstate_first_open_txn(ps) : -1;
+    return first >= 0 && first < hw ? first : hw;
+}
+
+uint32_t partition_aborted_txns(struct partition *p, int64_t from, int64_t to, struct partition_aborted_txn *out,
+                                uint32_t max) {
+    struct pstate *ps = partition_txn_state(p);
+    if (!ps) return 0;
+    pstate_aborted_trim(ps, log_start_offset(p->log));
+    struct pstate_aborted buf[16];
+    uint32_t n = pstate_aborted(ps, from, to, buf, SL_MIN(max, 16u));
+    /* More than the stack buffer holds (a rare fetch over many aborts): ask again into a
+     * buffer of the right size. */
+    if (n > 16 && max > 16) {
+        struct pstate_aborted *all = sl_xmalloc(SL_MIN(n, max) * sizeof(*all));
+        pstate_aborted(ps, from, to, all, SL_MIN(n, max));
+        for (uint32_t i = 0; i < SL_MIN(n, max); i++)
+            out[i] = (struct partition_aborted_txn){all[i].producer_id, all[i].first_offset, all[i].last_offset};
+        free(all);
+        return n;
+    }
+    for (uint32_t i = 0; i < SL_MIN(n, max); i++)
+        out[i] = (struct partition_aborted_txn){buf[i].producer_id, buf[i].first_offset, buf[i].last_offset};
+    return n;
+}
+
+sl_err partition_read_upto(struct partition *p, int64_t offset, int64_t end_offset, uint32_t bytes_max,
+                           struct log_span *out) {
+    if (offset >= end_offset && offset <= log_written_offset(p->log) && offset >= log_start_offset(p->log)) {
+        *out = (struct log_span){.fd = -1, .base_offset = offset, .next_offset = offset};
+        return SL_OK;
+    }
+    sl_err e = log_read(p->log, offset, bytes_max, out);
+    if (e || out->len == 0 || out->next_offset <= end_offset) return e;
+    /* The span runs past end_offset (a batch boundary): keep the batches that start before it.
+     * The first one always does (it holds offset < end_offset). */
+    uint64_t pos = out->pos, stop = out->pos + out->len;
+    int64_t next = out->base_offset;
+    uint8_t head[KAFKA_BATCH_HEADER_BYTES];
+    while (pos < stop) {
+        struct kafka_batch_header h;
+        if (pread(out->fd, head, sizeof(head), (off_t)pos) != (ssize_t)sizeof(head) ||
+            kafka_batch_header_read(head, sizeof(head), &h) != SL_OK) {
+            log_span_release(out);
+            return SL_IO;
+        }
+        if (h.base_offset >= end_offset) break;
+        pos += (uint64_t)h.batch_length + KAFKA_BATCH_LOG_OVERHEAD;
+        next = kafka_batch_last_offset(&h) + 1;
+    }
+    out->len = (uint32_t)(pos - out->pos);
+    out->next_offset = next;
     return SL_OK;
 }

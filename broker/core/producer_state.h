@@ -3,9 +3,14 @@
  * equal to a retained one is a duplicate (answered with the original offsets, never appended
  * again), a batch that does not follow the last one is out of order, an older epoch is fenced.
  *
+ * Transactions: a producer's transactional batches open its transaction in this partition at
+ * the first one's offset; a marker (control batch) ends it, and an abort is remembered as the
+ * range [first offset, marker offset] until the log start passes it. A marker also carries
+ * the epoch forward (a coordinator fences a zombie by writing the abort under a bumped epoch).
+ *
  * Persistence: a snapshot file (<partition dir>/producer_state) written on clean close names the
- * offset it covers; opening replays the batch headers of the log after that offset, so the
- * state is exact after a crash too. */
+ * offset it covers; opening replays the batch headers (and markers) of the log after that
+ * offset, so the state is exact after a crash too. */
 #ifndef SL_BROKER_PRODUCER_STATE_H
 #define SL_BROKER_PRODUCER_STATE_H
 
@@ -50,6 +55,40 @@ void pstate_record(struct pstate *ps, int64_t producer_id, int16_t epoch, int32_
  * batch is not retained (already forgotten, or the producer moved to a newer epoch). */
 void pstate_forget(struct pstate *ps, int64_t producer_id, int16_t epoch, int32_t first_seq);
 uint32_t pstate_producer_count(const struct pstate *ps);
+
+/* ---- transactions ---- */
+
+struct pstate_aborted {
+    int64_t producer_id;
+    int64_t first_offset;
+    int64_t last_offset; /* the abort marker */
+};
+
+/* A transactional batch of the producer was appended at first_offset: opens the producer's
+ * transaction here unless one is open. Returns true if it opened one. */
+bool pstate_txn_add(struct pstate *ps, int64_t producer_id, int16_t epoch, int64_t first_offset);
+/* SL_INVALID_PRODUCER_EPOCH if a marker of this epoch is older than the producer's. */
+sl_err pstate_marker_check(const struct pstate *ps, int64_t producer_id, int16_t epoch);
+/* What a marker changed, so a marker whose write fails can be taken back. */
+struct pstate_marker_undo {
+    int64_t producer_id;
+    int64_t txn_first; /* the transaction it ended: -1 none */
+    bool aborted_added;
+};
+/* A marker appended at offset: ends the producer's open transaction (an abort is remembered),
+ * and moves the producer to epoch if that is newer (its retained batches go: a new epoch's
+ * sequences start again at 0). */
+void pstate_marker(struct pstate *ps, int64_t producer_id, int16_t epoch, bool commit, int64_t offset,
+                   struct pstate_marker_undo *undo);
+void pstate_marker_undo(struct pstate *ps, const struct pstate_marker_undo *undo);
+/* The lowest first offset of an open transaction, -1 if none is open. */
+int64_t pstate_first_open_txn(const struct pstate *ps);
+uint32_t pstate_open_txn_count(const struct pstate *ps);
+/* Aborted ranges overlapping [from, to), oldest marker first: at most max into out; returns
+ * how many overlap. */
+uint32_t pstate_aborted(const struct pstate *ps, int64_t from, int64_t to, struct pstate_aborted *out, uint32_t max);
+/* Forgets aborted ranges wholly below the log start. */
+void pstate_aborted_trim(struct pstate *ps, int64_t start_offset);
 
 /* Writes the snapshot for a log whose end offset is end_offset. */
 sl_err pstate_save(const struct pstate *ps, const char *dir, int64_t end_offset);

@@ -101,6 +101,17 @@ struct stream {
     uint32_t msgid_bucket_count, msgid_count;
     struct stream_msgid *msgid_head, *msgid_tail;
     char last_msg_id[256];
+    /* Kafka transactions still open on the stream's topic: the sequences each producer's
+     * transactional batches took, so an abort marker removes exactly those (consumers read
+     * below the partition's LSO, so they never see them before the outcome is known). */
+    struct stream_txn *txns;
+    uint32_t txn_count, txn_cap;
+};
+
+struct stream_txn {
+    int64_t producer_id;
+    uint64_t *ranges; /* first, last sequence pairs */
+    uint32_t range_count, range_cap;
 };
 
 struct streams {
@@ -653,21 +664,77 @@ static void stream_enforce_limits(struct stream *s, uint32_t last_subj, uint64_t
     stream_enforce_age(s, now_ms);
 }
 
+/* ---- Kafka transactions on the stream's topic ---------------------------------------------------- */
+
+static struct stream_txn *stream_txn_find(struct stream *s, int64_t pid) {
+    for (uint32_t i = 0; i < s->txn_count; i++)
+        if (s->txns[i].producer_id == pid) return &s->txns[i];
+    return NULL;
+}
+
+/* A transactional batch took sequences [first, last]. */
+static void stream_txn_add(struct stream *s, int64_t pid, uint64_t first, uint64_t last) {
+    struct stream_txn *t = stream_txn_find(s, pid);
+    if (!t) {
+        if (s->txn_count == s->txn_cap) {
+            s->txn_cap = s->txn_cap ? s->txn_cap * 2 : 4;
+            s->txns = sl_xrealloc(s->txns, s->txn_cap * sizeof(*s->txns));
+        }
+        t = &s->txns[s->txn_count++];
+        *t = (struct stream_txn){.producer_id = pid};
+    }
+    if (t->range_count && t->ranges[2 * t->range_count - 1] + 1 == first) {
+        t->ranges[2 * t->range_count - 1] = last; /* batches back to back: one range */
+        return;
+    }
+    if (t->range_count == t->range_cap) {
+        t->range_cap = t->range_cap ? t->range_cap * 2 : 4;
+        t->ranges = sl_xrealloc(t->ranges, 2 * t->range_cap * sizeof(*t->ranges));
+    }
+    t->ranges[2 * t->range_count] = first;
+    t->ranges[2 * t->range_count + 1] = last;
+    t->range_count++;
+}
+
+/* A marker ends the producer's transaction: an abort removes what it wrote. */
+static void stream_txn_end(struct stream *s, int64_t pid, bool commit) {
+    struct stream_txn *t = stream_txn_find(s, pid);
+    if (!t) return;
+    for (uint32_t i = 0; i < t->range_count && !commit; i++)
+        for (uint64_t q = t->ranges[2 * i]; q <= t->ranges[2 * i + 1]; q++)
+            if (q >= s->first_seq && q <= s->last_seq && meta_live(s, q)) stream_remove_one(s, q);
+    free(t->ranges);
+    *t = s->txns[--s->txn_count];
+}
+
+/* Control batches carry no messages: a marker only ends its producer's transaction. */
+static void stream_on_control(struct stream *s, const struct kafka_batch_header *h, const uint8_t *batch,
+                              uint32_t len) {
+    enum kafka_control_type type;
+    if (h->producer_id < 0 || kafka_control_batch_type(batch, len, &type) != SL_OK) return;
+    stream_txn_end(s, h->producer_id, type == KAFKA_CONTROL_COMMIT);
+}
+
 /* The partition's append observer: every batch appended to the stream's topic. */
 static void stream_on_append(void *arg, int64_t base_offset, const uint8_t *batch, uint32_t len) {
     struct stream *s = arg;
-    (void)base_offset;
     uint64_t now_ms = loop_now_ms(streams_loop(s->ss));
     struct kafka_records_iter it;
     struct kafka_records_rec r;
     if (kafka_records_open(&it, batch, len, &s->ss->scratch)) return;
-    if (it.h.attributes & KAFKA_ATTR_CONTROL) return;
+    if (it.h.attributes & KAFKA_ATTR_CONTROL) {
+        stream_on_control(s, &it.h, batch, len);
+        return;
+    }
     uint32_t subj = STREAM_SUBJ_NONE;
     while (kafka_records_next(&it, &r) == SL_OK) {
         stream_index_record(s, &r, now_ms, true);
         subj = meta_at(s, s->last_seq)->subj;
         stream_enforce_limits(s, subj, now_ms);
     }
+    if ((it.h.attributes & KAFKA_ATTR_TRANSACTIONAL) && it.h.producer_id >= 0)
+        stream_txn_add(s, it.h.producer_id, (uint64_t)base_offset + 1,
+                       (uint64_t)base_offset + 1 + (uint64_t)it.h.last_offset_delta);
 }
 
 /* ---- reading back ------------------------------------------------------------------------------- */
@@ -977,6 +1044,8 @@ static void stream_free(struct stream *s) {
     msgid_clear(s);
     free(s->metas);
     free(s->deleted);
+    for (uint32_t i = 0; i < s->txn_count; i++) free(s->txns[i].ranges);
+    free(s->txns);
     free(s);
 }
 
@@ -1037,7 +1106,14 @@ static sl_err stream_rebuild(struct stream *s) {
             if (off + blen > len) break;
             struct kafka_records_iter it;
             struct kafka_records_rec rec;
-            if (!kafka_records_open(&it, buf + off, blen, &s->ss->scratch) && !(it.h.attributes & KAFKA_ATTR_CONTROL)) {
+            if (!kafka_records_open(&it, buf + off, blen, &s->ss->scratch)) {
+                /* Markers and transactional batches replay as they were appended, so the open
+                 * transactions are known again and aborted ones stay removed. */
+                if (it.h.attributes & KAFKA_ATTR_CONTROL) {
+                    stream_on_control(s, &it.h, buf + off, blen);
+                    off += blen;
+                    continue;
+                }
                 while (kafka_records_next(&it, &rec) == SL_OK) {
                     uint64_t seq = (uint64_t)rec.offset + 1;
                     if (seq < s->base_seq) continue;
@@ -1045,6 +1121,9 @@ static sl_err stream_rebuild(struct stream *s) {
                     bool gone = di < s->deleted_count && s->deleted[di] == seq;
                     stream_index_record(s, &rec, now_ms, !gone);
                 }
+                if ((it.h.attributes & KAFKA_ATTR_TRANSACTIONAL) && it.h.producer_id >= 0)
+                    stream_txn_add(s, it.h.producer_id, (uint64_t)it.h.base_offset + 1,
+                                   (uint64_t)kafka_batch_last_offset(&it.h) + 1);
             }
             off += blen;
         }

@@ -39,6 +39,7 @@ struct fetch_park {
     struct kreq *q;
     struct loop *loop;
     int32_t min_bytes, max_bytes;
+    bool read_committed; /* isolation_level 1: up to the LSO, with the aborted ranges */
     int32_t topic_count;
     struct fetch_topic *topics;
     struct loop_timer timer;
@@ -90,6 +91,23 @@ struct fetch_plan {
     bool any_error;
 };
 
+/* A read_committed fetch lists the aborted transactions its batches overlap, so the client
+ * drops their records (KafkaApis: only for READ_COMMITTED). Freed by fetch_plan_free. */
+static void fetch_aborted(struct partition *part, const struct log_span *sp, struct kafka_fetch_part_resp *pr) {
+    struct partition_aborted_txn few[8];
+    uint32_t n = partition_aborted_txns(part, sp->base_offset, sp->next_offset, few, 8);
+    if (n == 0) return;
+    struct partition_aborted_txn *all = few;
+    if (n > 8) {
+        all = sl_xmalloc(n * sizeof(*all));
+        n = SL_MIN(n, partition_aborted_txns(part, sp->base_offset, sp->next_offset, all, n));
+    }
+    pr->aborted = sl_xmalloc(n * sizeof(*pr->aborted));
+    for (uint32_t i = 0; i < n; i++) pr->aborted[i] = (struct kafka_fetch_aborted){all[i].producer_id, all[i].first_offset};
+    pr->aborted_count = (int32_t)n;
+    if (all != few) free(all);
+}
+
 /* Reads what each partition can give now. */
 static void fetch_collect(struct fetch_park *pk, struct fetch_plan *plan) {
     struct kafka_server *ks = pk->q->kc->ks;
@@ -106,18 +124,23 @@ static void fetch_collect(struct fetch_park *pk, struct fetch_plan *plan) {
             pr->partition_index = fp->partition;
             pr->high_watermark = pr->last_stable_offset = pr->log_start_offset = -1;
             pr->preferred_read_replica = -1;
+            pr->aborted_count = pk->read_committed ? 0 : -1; /* null for read_uncommitted, as Kafka */
             memset(&plan->cuts[k].span, 0, sizeof(plan->cuts[k].span));
             struct partition *part = fetch_partition(ks, &pk->topics[t], fp->partition, &pr->error_code);
             if (!part) {
                 plan->any_error = true;
                 continue;
             }
-            pr->high_watermark = pr->last_stable_offset = partition_high_watermark(part);
+            pr->high_watermark = partition_high_watermark(part);
+            pr->last_stable_offset = partition_last_stable_offset(part);
             pr->log_start_offset = partition_start_offset(part);
             int64_t limit = SL_MIN((int64_t)(fp->max_bytes > 0 ? fp->max_bytes : 0), budget);
             if (limit <= 0 && !first_data) continue;
             struct log_span sp;
-            sl_err e = partition_read(part, fp->fetch_offset, (uint32_t)SL_MAX(limit, 1), &sp);
+            sl_err e = pk->read_committed
+                           ? partition_read_upto(part, fp->fetch_offset, pr->last_stable_offset,
+                                                 (uint32_t)SL_MAX(limit, 1), &sp)
+                           : partition_read(part, fp->fetch_offset, (uint32_t)SL_MAX(limit, 1), &sp);
             if (e) {
                 pr->error_code = (int16_t)sl_err_kafka(e);
                 plan->any_error = true;
@@ -132,12 +155,19 @@ static void fetch_collect(struct fetch_park *pk, struct fetch_plan *plan) {
             budget -= sp.len;
             plan->bytes += sp.len;
             plan->cuts[k].span = sp;
+            if (pk->read_committed) fetch_aborted(part, &sp, pr);
         }
     }
 }
 
 static void fetch_release(struct fetch_plan *plan, uint32_t n) {
     for (uint32_t k = 0; k < n; k++) log_span_release(&plan->cuts[k].span);
+}
+
+static void fetch_plan_free(struct fetch_plan *plan, uint32_t n) {
+    for (uint32_t k = 0; k < n; k++) free(plan->resp[k].aborted);
+    free(plan->cuts);
+    free(plan->resp);
 }
 
 static uint32_t fetch_part_count(const struct fetch_park *pk) {
@@ -184,13 +214,11 @@ static bool fetch_try(struct fetch_park *pk, bool force) {
     bool enough = force || plan.any_error || plan.bytes >= threshold;
     if (!enough) {
         fetch_release(&plan, n);
-        free(plan.cuts);
-        free(plan.resp);
+        fetch_plan_free(&plan, n);
         return false;
     }
     fetch_answer(pk, &plan);
-    free(plan.cuts);
-    free(plan.resp);
+    fetch_plan_free(&plan, n);
     fetch_free(pk);
     return true;
 }
@@ -228,6 +256,7 @@ sl_err kafka_handle_fetch(struct kconn *kc, struct kreq *q, struct kr *r) {
     pk->loop = kc->ks->loop;
     pk->min_bytes = req.min_bytes;
     pk->max_bytes = req.max_bytes;
+    pk->read_committed = req.isolation_level == 1;
     pk->topic_count = SL_MAX(req.topic_count, 0);
     pk->topics = sl_xcalloc((size_t)SL_MAX(pk->topic_count, 1), sizeof(*pk->topics));
     pk->timer.fire = fetch_on_timer;
@@ -281,11 +310,13 @@ sl_err kafka_handle_fetch(struct kconn *kc, struct kreq *q, struct kr *r) {
 #define LIST_OFFSETS_EARLIEST (-2)
 #define LIST_OFFSETS_MAX_TIMESTAMP (-3)
 
-static void list_offsets_partition(struct partition *part, int64_t ts, struct kafka_list_offsets_part_resp *pr) {
+static void list_offsets_partition(struct partition *part, int64_t ts, bool read_committed,
+                                   struct kafka_list_offsets_part_resp *pr) {
     pr->timestamp = -1;
     pr->leader_epoch = 0;
     if (ts == LIST_OFFSETS_LATEST) {
-        pr->offset = partition_high_watermark(part);
+        /* READ_COMMITTED's end is the LSO (Kafka's UnifiedLog.fetchOffsetByTimestamp caller). */
+        pr->offset = read_committed ? partition_last_stable_offset(part) : partition_high_watermark(part);
     } else if (ts == LIST_OFFSETS_EARLIEST) {
         pr->offset = partition_start_offset(part);
     } else {
@@ -358,7 +389,7 @@ sl_err kafka_handle_list_offsets(struct kconn *kc, struct kreq *q, struct kr *r)
                 pr->error_code = (int16_t)sl_err_kafka(SL_NO_PARTITION);
                 continue;
             }
-            list_offsets_partition(topic_partition(tp, p), rt->partitions[i].timestamp, pr);
+            list_offsets_partition(topic_partition(tp, p), rt->partitions[i].timestamp, req.isolation_level == 1, pr);
             if (q->version == 0 && pr->offset >= 0) {
                 pr->old_style_offset_count = 1;
                 pr->old_style_offsets = karena_alloc(&kc->arena, sizeof(int64_t));

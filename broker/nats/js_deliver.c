@@ -116,10 +116,11 @@ static struct span span_str(const char *s) { return (struct span){(const uint8_t
 
 /* ---- the stream view ------------------------------------------------------------------------------- */
 
-/* The last sequence consumers may see: appended AND written (readable back from the log). */
+/* The last sequence consumers may see: appended AND written (readable back from the log), and
+ * below every Kafka transaction still open on the topic (the LSO: its outcome is unknown). */
 static uint64_t jsd_ready_seq(const struct jsd_stream *st) {
     uint64_t last = stream_last_seq(st->s);
-    int64_t hw = partition_high_watermark(stream_partition(st->s));
+    int64_t hw = partition_last_stable_offset(stream_partition(st->s));
     return hw < 0 ? 0 : SL_MIN(last, (uint64_t)hw);
 }
 

@@ -506,6 +506,123 @@ START_TEST(test_topics_partitions_and_streams) {
 }
 END_TEST
 
+/* ---- transactions ---- */
+
+/* t_batch with the transactional attribute (CRC resealed). */
+static uint32_t t_txn_batch(uint8_t *out, size_t cap, uint32_t nrec, int64_t pid, int16_t epoch, int32_t seq, uint64_t tag) {
+    uint32_t n = t_batch(out, cap, nrec, pid, epoch, seq, tag);
+    sl_store_be16(out + 21, (uint16_t)(sl_load_be16(out + 21) | KAFKA_ATTR_TRANSACTIONAL));
+    kafka_batch_update_crc(out, n);
+    return n;
+}
+
+static void t_append_ok(struct pfx *x, uint8_t *b, uint32_t len, int64_t want_base) {
+    struct t_done d;
+    t_done_init(&d, x->g);
+    ck_assert_int_eq(partition_append(x->p, b, len, PARTITION_ACKS_WRITTEN, 1, &d.d), SL_OK);
+    ck_assert_int_eq(d.d.base_offset, want_base);
+    ck_assert(loop_run_until(&x->f.loop, t_fired, &d, 10000));
+    ck_assert_int_eq(d.err, SL_OK);
+}
+
+static void t_marker_ok(struct pfx *x, int64_t pid, int16_t epoch, bool commit, int64_t want_base) {
+    struct t_done d;
+    t_done_init(&d, x->g);
+    ck_assert_int_eq(partition_append_marker(x->p, pid, epoch, commit, 3, PARTITION_ACKS_DURABLE, 1, &d.d), SL_OK);
+    ck_assert_int_eq(d.d.base_offset, want_base);
+    ck_assert(loop_run_until(&x->f.loop, t_fired, &d, 10000));
+    ck_assert_int_eq(d.err, SL_OK);
+}
+
+/* The LSO, the aborted ranges and reads bounded by the LSO, as a read_committed reader sees
+ * them; the same after a restart with and without the producer-state snapshot. */
+static void t_txn(bool keep_snapshot) {
+    struct pfx x;
+    struct log_config c = t_cfg(LOG_DURABILITY_NONE);
+    pfx_start(&x, &c, false);
+    uint8_t b[4096];
+    ck_assert_int_eq(partition_last_stable_offset(x.p), 0);
+    t_append_ok(&x, b, t_txn_batch(b, sizeof(b), 3, 7, 0, 0, 1), 0); /* pid 7: 0..2 */
+    ck_assert_int_eq(partition_last_stable_offset(x.p), 0);
+    t_append_ok(&x, b, t_batch(b, sizeof(b), 1, -1, -1, -1, 2), 3); /* plain: 3 */
+    t_append_ok(&x, b, t_txn_batch(b, sizeof(b), 2, 8, 0, 0, 3), 4); /* pid 8: 4..5 */
+    ck_assert_int_eq(partition_high_watermark(x.p), 6);
+    ck_assert_int_eq(partition_last_stable_offset(x.p), 0);
+    struct log_span sp;
+    ck_assert_int_eq(partition_read_upto(x.p, 0, 0, 1 << 20, &sp), SL_OK);
+    ck_assert_uint_eq(sp.len, 0);
+    log_span_release(&sp);
+    t_marker_ok(&x, 7, 0, false, 6); /* abort pid 7 */
+    ck_assert_int_eq(partition_last_stable_offset(x.p), 4);
+    ck_assert_int_eq(partition_read_upto(x.p, 0, 4, 1 << 20, &sp), SL_OK);
+    ck_assert_int_eq(sp.base_offset, 0);
+    ck_assert_int_eq(sp.next_offset, 4); /* batches 0..2 and 3, not pid 8's */
+    log_span_release(&sp);
+    /* A zombie's marker (older epoch) is refused; a newer epoch fences the old one's batches. */
+    t_marker_ok(&x, 8, 0, true, 7); /* commit pid 8 */
+    ck_assert_int_eq(partition_last_stable_offset(x.p), 8);
+    t_marker_ok(&x, 7, 1, false, 8); /* nothing open for 7: appended, no new range */
+    struct t_done d;
+    t_done_init(&d, x.g);
+    ck_assert_int_eq(partition_append_marker(x.p, 7, 0, true, 3, PARTITION_ACKS_WRITTEN, 1, &d.d),
+                     SL_INVALID_PRODUCER_EPOCH);
+    ck_assert_int_eq(partition_append(x.p, b, t_txn_batch(b, sizeof(b), 1, 7, 0, 3, 4), PARTITION_ACKS_WRITTEN, 1, &d.d),
+                     SL_INVALID_PRODUCER_EPOCH);
+    t_append_ok(&x, b, t_txn_batch(b, sizeof(b), 2, 9, 0, 0, 5), 9); /* pid 9 stays open: 9..10 */
+    ck_assert_int_eq(partition_last_stable_offset(x.p), 9);
+    for (int round = 0; round < 2; round++) {
+        struct partition_aborted_txn ab[4];
+        ck_assert_uint_eq(partition_aborted_txns(x.p, 0, 11, ab, 4), 1);
+        ck_assert_int_eq(ab[0].producer_id, 7);
+        ck_assert_int_eq(ab[0].first_offset, 0);
+        ck_assert_int_eq(ab[0].last_offset, 6);
+        ck_assert_uint_eq(partition_aborted_txns(x.p, 6, 7, ab, 4), 1);
+        ck_assert_uint_eq(partition_aborted_txns(x.p, 7, 11, ab, 4), 0);
+        ck_assert_int_eq(partition_last_stable_offset(x.p), 9);
+        if (round == 1) break;
+        pfx_close(&x);
+        char snap[512];
+        snprintf(snap, sizeof(snap), "%s/t-0/producer_state", x.f.dir);
+        ck_assert_int_eq(access(snap, F_OK), 0);
+        if (!keep_snapshot) ck_assert_int_eq(unlink(snap), 0);
+        pfx_open(&x, &c, false);
+    }
+    /* pid 9's batch of epoch 0 and sequence 2 follows after the restart too. */
+    t_append_ok(&x, b, t_txn_batch(b, sizeof(b), 1, 9, 0, 2, 6), 11);
+    t_marker_ok(&x, 9, 0, false, 12);
+    ck_assert_int_eq(partition_last_stable_offset(x.p), 13);
+    struct partition_aborted_txn ab[4];
+    ck_assert_uint_eq(partition_aborted_txns(x.p, 0, 13, ab, 4), 2);
+    ck_assert_int_eq(ab[1].producer_id, 9);
+    ck_assert_int_eq(ab[1].first_offset, 9);
+    ck_assert_int_eq(ab[1].last_offset, 12);
+    pfx_end(&x);
+}
+
+START_TEST(test_txn_with_snapshot) { t_txn(true); }
+END_TEST
+START_TEST(test_txn_without_snapshot) { t_txn(false); }
+END_TEST
+
+/* A partition that never held a transaction has no flag file and never loads its producer
+ * state for the LSO. */
+START_TEST(test_txn_flag_only_when_used) {
+    struct pfx x;
+    struct log_config c = t_cfg(LOG_DURABILITY_NONE);
+    pfx_start(&x, &c, false);
+    uint8_t b[4096];
+    t_append_ok(&x, b, t_batch(b, sizeof(b), 2, -1, -1, -1, 1), 0);
+    ck_assert_int_eq(partition_last_stable_offset(x.p), 2);
+    char flag[512];
+    snprintf(flag, sizeof(flag), "%s/t-0/transactions", x.f.dir);
+    ck_assert_int_ne(access(flag, F_OK), 0);
+    t_append_ok(&x, b, t_txn_batch(b, sizeof(b), 1, 5, 0, 0, 2), 2);
+    ck_assert_int_eq(access(flag, F_OK), 0);
+    ck_assert_int_eq(partition_last_stable_offset(x.p), 2);
+    pfx_end(&x);
+}
+END_TEST
+
 static Suite *partition_suite(void) {
     Suite *s = suite_create("broker/core/partition");
     TCase *tc = tcase_create("append");
@@ -522,6 +639,11 @@ static Suite *partition_suite(void) {
     tcase_add_test(tc, test_failed_append_is_forgotten);
     tcase_add_test(tc, test_restart_with_snapshot);
     tcase_add_test(tc, test_restart_without_snapshot);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("transactions");
+    tcase_add_test(tc, test_txn_with_snapshot);
+    tcase_add_test(tc, test_txn_without_snapshot);
+    tcase_add_test(tc, test_txn_flag_only_when_used);
     suite_add_tcase(s, tc);
     tc = tcase_create("topics");
     tcase_add_test(tc, test_topics_partitions_and_streams);

@@ -359,6 +359,16 @@ START_TEST(test_control_batch_encode_and_parse) {
         enum kafka_control_type got;
         ck_assert_int_eq(kafka_control_key_parse(rec.key, rec.key_len, &got), SL_OK);
         ck_assert_int_eq(got, t);
+        got = (enum kafka_control_type)(1 - t);
+        ck_assert_int_eq(kafka_control_batch_type(buf, n, &got), SL_OK);
+        ck_assert_int_eq(got, t);
+        /* Not a control batch: the same bytes with the attribute cleared (CRC resealed). */
+        uint8_t plain[KAFKA_CONTROL_BATCH_BYTES];
+        memcpy(plain, buf, n);
+        sl_store_be16(plain + 21, (uint16_t)(sl_load_be16(plain + 21) & ~KAFKA_ATTR_CONTROL));
+        kafka_batch_update_crc(plain, n);
+        ck_assert_int_eq(kafka_control_batch_type(plain, n, &got), SL_CORRUPT);
+        ck_assert_int_eq(kafka_control_batch_type(buf, n - 1, &got) == SL_OK, 0);
     }
     enum kafka_control_type got;
     static const uint8_t bad_type[] = {0, 0, 0, 2}, short_key[] = {0, 0, 0}, long_v0[] = {0, 0, 0, 1, 0};
