@@ -33,6 +33,10 @@
     X(DELETE_TOPICS, "DeleteTopics", 0, 6, 4)                         \
     X(DELETE_RECORDS, "DeleteRecords", 0, 2, 2)                       \
     X(INIT_PRODUCER_ID, "InitProducerId", 0, 5, 2)                    \
+    X(ADD_PARTITIONS_TO_TXN, "AddPartitionsToTxn", 0, 3, 3)           \
+    X(ADD_OFFSETS_TO_TXN, "AddOffsetsToTxn", 0, 3, 3)                 \
+    X(END_TXN, "EndTxn", 0, 3, 3)                                     \
+    X(TXN_OFFSET_COMMIT, "TxnOffsetCommit", 0, 3, 3)                  \
     X(DESCRIBE_CONFIGS, "DescribeConfigs", 0, 4, 4)                   \
     X(ALTER_CONFIGS, "AlterConfigs", 0, 2, 2)                         \
     X(CREATE_PARTITIONS, "CreatePartitions", 0, 3, 2)                 \
