@@ -99,7 +99,10 @@ sl_err txn_init_producer(struct txn_coord *c, const char *id, int32_t timeout_ms
     case TXN_PREPARE_ABORT:
         return SL_CONCURRENT_TRANSACTIONS;
     case TXN_ONGOING:
-        txn_bump_epoch(t, new_producer_id); /* fences the old producer before its abort */
+        /* Fences the old producer before its abort. The producer id stays, even past the last
+         * epoch: the abort markers must name the producer whose transaction is open in the
+         * partitions; the retry after the abort then moves to the new producer id. */
+        if (t->epoch < INT16_MAX - 1) t->epoch++;
         t->state = TXN_PREPARE_ABORT;
         *out = t;
         return SL_CONCURRENT_TRANSACTIONS;

@@ -124,6 +124,19 @@ START_TEST(test_epoch_exhaustion_and_limits) {
     ck_assert_int_eq(txn_init_producer(c, "t", 60000, 2, &t), SL_OK);
     ck_assert_int_eq(t->producer_id, 2);
     ck_assert_int_eq(t->epoch, 0);
+    /* An ongoing transaction at the last epoch is aborted under its own producer id (its
+     * markers name it); the retry then moves to the new id. */
+    for (int i = 0; i < INT16_MAX - 2; i++) ck_assert_int_eq(txn_init_producer(c, "t", 60000, 5, &t), SL_OK);
+    ck_assert_int_eq(t->epoch, INT16_MAX - 2);
+    ck_assert_int_eq(txn_add_partition(c, "t", 2, INT16_MAX - 2, "a", 0, 1), SL_OK);
+    ck_assert_int_eq(txn_init_producer(c, "t", 60000, 5, &t), SL_CONCURRENT_TRANSACTIONS);
+    ck_assert_int_eq(t->producer_id, 2);
+    ck_assert_int_eq(t->epoch, INT16_MAX - 1);
+    ck_assert_int_eq(txn_add_partition(c, "t", 2, INT16_MAX - 1, "a", 0, 1), SL_CONCURRENT_TRANSACTIONS);
+    txn_complete(c, "t");
+    ck_assert_int_eq(txn_init_producer(c, "t", 60000, 5, &t), SL_OK);
+    ck_assert_int_eq(t->producer_id, 5);
+    ck_assert_int_eq(t->epoch, 0);
     ck_assert_int_eq(txn_init_producer(c, "u", 1, 3, &t), SL_OK);
     ck_assert_int_eq(txn_init_producer(c, "v", 1, 4, &t), SL_POLICY_VIOLATION);
     txn_coord_free(c);
