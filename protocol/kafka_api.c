@@ -43,7 +43,9 @@
     X(DELETE_GROUPS, "DeleteGroups", 0, 2, 2)                         \
     X(INCREMENTAL_ALTER_CONFIGS, "IncrementalAlterConfigs", 0, 1, 1)  \
     X(OFFSET_DELETE, "OffsetDelete", 0, 0, INT16_MAX)                 \
-    X(DESCRIBE_CLUSTER, "DescribeCluster", 0, 1, 0)
+    X(DESCRIBE_CLUSTER, "DescribeCluster", 0, 1, 0)                   \
+    X(DESCRIBE_TRANSACTIONS, "DescribeTransactions", 0, 0, 0)         \
+    X(LIST_TRANSACTIONS, "ListTransactions", 0, 1, 0)
 
 #define KAFKA_API_SLOT_ENUM(id, name, lo, hi, flex) KAFKA_SLOT_##id,
 enum { KAFKA_APIS(KAFKA_API_SLOT_ENUM) KAFKA_SLOT_COUNT };

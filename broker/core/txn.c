@@ -281,6 +281,13 @@ uint64_t txn_next_deadline(const struct txn_coord *c) {
     return next;
 }
 
+const char *txn_state_name(enum txn_state s) {
+    static const char *const names[] = {"Empty", "Ongoing", "PrepareCommit", "PrepareAbort", "CompleteCommit",
+                                        "CompleteAbort"};
+    SL_ASSERT((unsigned)s < sizeof(names) / sizeof(names[0]));
+    return names[s];
+}
+
 uint32_t txn_count(const struct txn_coord *c) { return c->count; }
 
 const struct txn *txn_at(const struct txn_coord *c, uint32_t i) { return i < c->count ? &c->txns[i] : NULL; }

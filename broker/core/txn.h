@@ -124,6 +124,10 @@ const struct txn *txn_expire_next(struct txn_coord *c, uint64_t now_ms);
  * none is ongoing. */
 uint64_t txn_next_deadline(const struct txn_coord *c);
 
+/* Kafka's name of a state (TransactionState.stateName): "Empty", "Ongoing", "PrepareCommit",
+ * "PrepareAbort", "CompleteCommit", "CompleteAbort". */
+const char *txn_state_name(enum txn_state s);
+
 /* Entries, for listing (DescribeTransactions, /metrics): i < txn_count. */
 uint32_t txn_count(const struct txn_coord *c);
 const struct txn *txn_at(const struct txn_coord *c, uint32_t i);

@@ -148,6 +148,9 @@ sl_err kafka_handle_add_partitions_to_txn(struct kconn *kc, struct kreq *q, stru
 sl_err kafka_handle_add_offsets_to_txn(struct kconn *kc, struct kreq *q, struct kr *r);
 sl_err kafka_handle_end_txn(struct kconn *kc, struct kreq *q, struct kr *r);
 sl_err kafka_handle_txn_offset_commit(struct kconn *kc, struct kreq *q, struct kr *r);
+/* DescribeTransactions and ListTransactions (kafka_txn_admin.c). */
+sl_err kafka_handle_describe_transactions(struct kconn *kc, struct kreq *q, struct kr *r);
+sl_err kafka_handle_list_transactions(struct kconn *kc, struct kreq *q, struct kr *r);
 
 
 #endif

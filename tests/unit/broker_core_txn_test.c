@@ -265,6 +265,10 @@ START_TEST(test_init_check_and_deadline) {
     ck_assert_int_eq(txn_add_partition(c, "u", 10, 0, "a", 0, 200), SL_OK);
     ck_assert_uint_eq(txn_next_deadline(c), 700);
     ck_assert_uint_eq(txn_count(c), 2);
+    ck_assert_str_eq(txn_state_name(txn_at(c, 0)->state), "Ongoing");
+    ck_assert_str_eq(txn_state_name(TXN_EMPTY), "Empty");
+    ck_assert_str_eq(txn_state_name(TXN_PREPARE_COMMIT), "PrepareCommit");
+    ck_assert_str_eq(txn_state_name(TXN_COMPLETE_ABORT), "CompleteAbort");
     ck_assert_str_eq(txn_at(c, 1)->id, "u");
     ck_assert_ptr_null(txn_at(c, 2));
     txn_coord_free(c);

@@ -41,6 +41,8 @@ static const struct kafka_api_info k_expected[] = {
     {KAFKA_INCREMENTAL_ALTER_CONFIGS, "IncrementalAlterConfigs", 0, 1, 1},
     {KAFKA_OFFSET_DELETE, "OffsetDelete", 0, 0, INT16_MAX},
     {KAFKA_DESCRIBE_CLUSTER, "DescribeCluster", 0, 1, 0},
+    {KAFKA_DESCRIBE_TRANSACTIONS, "DescribeTransactions", 0, 0, 0},
+    {KAFKA_LIST_TRANSACTIONS, "ListTransactions", 0, 1, 0},
 };
 #define EXPECTED_COUNT (sizeof(k_expected) / sizeof(k_expected[0]))
 
