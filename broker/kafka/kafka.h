@@ -57,6 +57,7 @@ struct kafka_server {
     uint64_t last_offsets_expiry_ms; /* monotonic: paces retention_check_ms */
     struct txn_coordinator *txns;    /* transactions (kafka_txn.c) */
     struct loop_timer txn_timer;     /* the earliest transaction timeout */
+    bool txn_stopping;               /* shutdown: finishes still complete, nothing new starts */
 };
 
 struct kreq {

@@ -47,6 +47,7 @@ static sl_err txn_write_marker(void *arg, const char *topic, int32_t partition, 
 }
 
 static void txn_rearm(struct kafka_server *ks) {
+    if (ks->txn_stopping) return; /* the timer stays off: no abort starts during shutdown */
     uint64_t now = loop_mono_ms(ks->loop);
     uint64_t next = txn_coordinator_tick(ks->txns, now);
     if (txn_coordinator_finishing(ks->txns)) next = SL_MIN(next, now + TXN_POLL_MS);
@@ -70,6 +71,7 @@ sl_err kafka_txn_start(struct kafka_server *ks) {
 }
 
 void kafka_txn_stop(struct kafka_server *ks) {
+    ks->txn_stopping = true;
     loop_timer_del(ks->loop, &ks->txn_timer);
     txn_coordinator_close(ks->txns);
     ks->txns = NULL;
