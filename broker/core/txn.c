@@ -281,6 +281,32 @@ uint64_t txn_next_deadline(const struct txn_coord *c) {
     return next;
 }
 
+void txn_touch(struct txn_coord *c, const char *id, int64_t wall_ms) {
+    struct txn *t = txn_find(c, id);
+    SL_ASSERT(t);
+    t->updated_ms = wall_ms;
+}
+
+uint32_t txn_expire_ids(struct txn_coord *c, int64_t now_wall_ms, int64_t expiration_ms,
+                        void (*gone)(void *arg, const char *id), void *arg) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < c->count;) {
+        struct txn *t = &c->txns[i];
+        bool idle = t->state == TXN_EMPTY || t->state == TXN_COMPLETE_COMMIT || t->state == TXN_COMPLETE_ABORT;
+        if (idle && t->updated_ms == 0) t->updated_ms = now_wall_ms;
+        if (!idle || now_wall_ms - t->updated_ms < expiration_ms) {
+            i++;
+            continue;
+        }
+        gone(arg, t->id);
+        txn_release(t);
+        free(t->id);
+        c->txns[i] = c->txns[--c->count]; /* order does not matter: lookups are by id */
+        n++;
+    }
+    return n;
+}
+
 const char *txn_state_name(enum txn_state s) {
     static const char *const names[] = {"Empty", "Ongoing", "PrepareCommit", "PrepareAbort", "CompleteCommit",
                                         "CompleteAbort"};
@@ -305,6 +331,7 @@ enum {
     /* A pending offset: be32 partition, be64 offset, be32 leader epoch, be32 metadata length
      * (-1: null), be16 group length, be16 topic length, then group, topic and metadata bytes. */
     TXN_TAG_OFFSET = 7,
+    TXN_TAG_UPDATED_MS = 8, /* optional: entries written before it have an unknown age */
 };
 enum { TXN_OFFSET_FIXED = 4 + 8 + 4 + 4 + 2 + 2 };
 
@@ -345,6 +372,7 @@ void txn_encode(const struct txn *t, struct kvlog_tlv_writer *w) {
     kvlog_tlv_put_i64(w, TXN_TAG_EPOCH, t->epoch);
     kvlog_tlv_put_i64(w, TXN_TAG_STATE, t->state);
     kvlog_tlv_put_i64(w, TXN_TAG_TIMEOUT_MS, t->timeout_ms);
+    if (t->updated_ms > 0) kvlog_tlv_put_i64(w, TXN_TAG_UPDATED_MS, t->updated_ms);
     for (uint32_t i = 0; i < t->part_count; i++) {
         size_t n = strlen(t->parts[i].topic);
         uint8_t *buf = sl_xmalloc(4 + n);
@@ -389,6 +417,9 @@ static bool txn_decode(struct txn *t, const uint8_t *value, uint32_t value_len) 
             t->groups[t->group_count++] = txn_strndup(p, n);
         } else if (tag == TXN_TAG_OFFSET) {
             if (!txn_decode_offset(t, p, n)) return false;
+        } else if (tag == TXN_TAG_UPDATED_MS) {
+            if (!kvlog_tlv_i64(p, n, &v) || v < 0) return false;
+            t->updated_ms = v;
         } else if (tag >= TXN_TAG_PRODUCER_ID && tag <= TXN_TAG_TIMEOUT_MS) {
             if (!kvlog_tlv_i64(p, n, &v)) return false;
             if (tag == TXN_TAG_PRODUCER_ID) pid = v;

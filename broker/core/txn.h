@@ -56,6 +56,7 @@ struct txn {
     enum txn_state state;
     int32_t timeout_ms;
     uint64_t started_ms; /* when the ongoing transaction began (its first Add*) */
+    int64_t updated_ms;  /* wall clock of the last stored change (txn_touch); 0: unknown */
     struct txn_part *parts;
     uint32_t part_count, part_cap;
     char **groups; /* consumer groups whose offsets the transaction commits */
@@ -124,6 +125,16 @@ const struct txn *txn_expire_next(struct txn_coord *c, uint64_t now_ms);
  * none is ongoing. */
 uint64_t txn_next_deadline(const struct txn_coord *c);
 
+/* Records the wall-clock time of a change the owner stores (the id's expiration counts from it). */
+void txn_touch(struct txn_coord *c, const char *id, int64_t wall_ms);
+
+/* Kafka's transactional.id.expiration.ms: removes the entries idle (Empty or Complete*) whose
+ * last change is older than expiration_ms, calling gone(arg, id) for each before it goes (the
+ * owner deletes its record). An entry of unknown age (0) counts from now_wall_ms: it is
+ * touched instead. Returns how many went. */
+uint32_t txn_expire_ids(struct txn_coord *c, int64_t now_wall_ms, int64_t expiration_ms,
+                        void (*gone)(void *arg, const char *id), void *arg);
+
 /* Kafka's name of a state (TransactionState.stateName): "Empty", "Ongoing", "PrepareCommit",
  * "PrepareAbort", "CompleteCommit", "CompleteAbort". */
 const char *txn_state_name(enum txn_state s);
@@ -135,7 +146,7 @@ const struct txn *txn_at(const struct txn_coord *c, uint32_t i);
 /* ---- persistence ----
  * An entry is one kvlog record: key = the transactional id, value = kvlog TLV version 1 with
  * producer id, epoch, state, timeout, and one field per partition (i32 partition, then the
- * topic), per group and per pending offset. The owner writes the entry after every transition (before answering)
+ * topic), per group and per pending offset, and the time of the last change. The owner writes the entry after every transition (before answering)
  * and restores each record at start. A restored Prepare* entry still needs its markers: the
  * owner writes them again (they are idempotent for readers) and completes it. A restored
  * Ongoing entry restarts its timeout at now_ms, since the old process's clock is gone. */

@@ -51,15 +51,21 @@ struct txn_coordinator {
     struct txn_finishing *finishing;
     uint32_t finishing_count;
     uint64_t retry_at_ms; /* monotonic; 0: no failed finish waits */
+    int64_t id_expiration_ms;
+    uint64_t expiry_check_ms; /* monotonic: the next look at idle ids */
 };
+
+void txn_coordinator_set_id_expiration(struct txn_coordinator *tc, int64_t expiration_ms) {
+    tc->id_expiration_ms = expiration_ms;
+}
 
 struct txn_coord *txn_coordinator_state(struct txn_coordinator *tc) { return tc->sm; }
 const struct txn_stats *txn_coordinator_stats(const struct txn_coordinator *tc) { return &tc->stats; }
 uint32_t txn_coordinator_finishing(const struct txn_coordinator *tc) { return tc->finishing_count; }
 
 sl_err txn_coordinator_persist(struct txn_coordinator *tc, const char *id, struct log_waiter *w) {
+    txn_touch(tc->sm, id, (int64_t)loop_now_ms(tc->loop));
     const struct txn *t = txn_get(tc->sm, id);
-    SL_ASSERT(t);
     struct kvlog_tlv_writer tw = {0};
     txn_encode(t, &tw);
     sl_err e = kvlog_put(tc->kv, id, (uint32_t)strlen(id), tw.p, (uint32_t)tw.len, loop_now_ms(tc->loop), w);
@@ -236,8 +242,20 @@ static bool txn_being_finished(const struct txn_coordinator *tc, const char *id)
     return false;
 }
 
+static void expire_gone(void *arg, const char *id) {
+    struct txn_coordinator *tc = arg;
+    /* No waiter: an id whose deletion a crash loses just expires again after the restart. */
+    if (kvlog_del(tc->kv, id, (uint32_t)strlen(id), loop_now_ms(tc->loop), NULL) != SL_OK)
+        SL_WARN("transaction %s: its expired record was not deleted", id);
+}
+
 uint64_t txn_coordinator_tick(struct txn_coordinator *tc, uint64_t mono_ms) {
     const struct txn *t;
+    if (mono_ms >= tc->expiry_check_ms) {
+        tc->expiry_check_ms = mono_ms + TXN_ID_EXPIRY_CHECK_MS;
+        uint32_t n = txn_expire_ids(tc->sm, (int64_t)loop_now_ms(tc->loop), tc->id_expiration_ms, expire_gone, tc);
+        if (n) SL_INFO("transactions: %u idle transactional ids expired", n);
+    }
     /* txn_expire_next moves each expired one to PrepareAbort, so the loop ends. */
     while ((t = txn_expire_next(tc->sm, mono_ms))) {
         SL_INFO("transaction %s: aborted after its timeout of %d ms", t->id, t->timeout_ms);
@@ -254,6 +272,7 @@ uint64_t txn_coordinator_tick(struct txn_coordinator *tc, uint64_t mono_ms) {
     }
     uint64_t next = txn_next_deadline(tc->sm);
     if (tc->retry_at_ms) next = SL_MIN(next, tc->retry_at_ms);
+    if (txn_count(tc->sm)) next = SL_MIN(next, tc->expiry_check_ms);
     return next;
 }
 
@@ -288,6 +307,8 @@ sl_err txn_coordinator_open(struct txn_coordinator **out, struct loop *l, struct
     tc->offsets = offsets;
     tc->ops = *ops;
     tc->sm = txn_coord_new(txns_max, timeout_ms_max);
+    tc->id_expiration_ms = TXN_ID_EXPIRATION_MS_DEFAULT;
+    tc->expiry_check_ms = loop_mono_ms(l) + TXN_ID_EXPIRY_CHECK_MS;
     struct restore_ctx r = {tc, loop_mono_ms(l), 0};
     kvlog_foreach(kv, restore_one, &r);
     if (r.bad) SL_WARN("transactions: skipped %u malformed entries of %s", r.bad, TXN_STATE_TOPIC);

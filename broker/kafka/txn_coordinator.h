@@ -78,8 +78,16 @@ sl_err txn_coordinator_persist(struct txn_coordinator *tc, const char *id, struc
  * for the id takes w too. */
 void txn_coordinator_finish(struct txn_coordinator *tc, const char *id, struct txn_finish_waiter *w);
 
-/* Aborts the ongoing transactions past their timeout and retries failed finishes. Returns the
- * next monotonic deadline at which to call it again (UINT64_MAX: none). */
+/* Kafka's transactional.id.expiration.ms default (7 days): an id idle (no transaction open)
+ * this long since its last change is forgotten, its record deleted, as Kafka does. */
+#define TXN_ID_EXPIRATION_MS_DEFAULT 604800000
+/* How often idle ids are looked at. */
+#define TXN_ID_EXPIRY_CHECK_MS 60000
+void txn_coordinator_set_id_expiration(struct txn_coordinator *tc, int64_t expiration_ms);
+
+/* Aborts the ongoing transactions past their timeout, retries failed finishes and (every
+ * TXN_ID_EXPIRY_CHECK_MS) forgets expired ids. Returns the next monotonic deadline at which to
+ * call it again (UINT64_MAX: none). */
 uint64_t txn_coordinator_tick(struct txn_coordinator *tc, uint64_t mono_ms);
 
 /* Transactions being finished now. */

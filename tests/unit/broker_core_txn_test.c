@@ -3,6 +3,7 @@
  * InitProducerId forces on an ongoing transaction, retries of EndTxn, timeouts, epoch
  * exhaustion and the limits. Time is stepped, never slept. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -275,6 +276,53 @@ START_TEST(test_init_check_and_deadline) {
 }
 END_TEST
 
+static void record_gone(void *arg, const char *id) {
+    char(*gone)[16] = arg;
+    int i = 0;
+    while (gone[i][0]) i++;
+    snprintf(gone[i], sizeof(gone[i]), "%s", id);
+}
+
+/* Idle ids expire by the time of their last change, which survives encode and restore; an
+ * open transaction never expires. */
+START_TEST(test_id_expiration) {
+    struct txn_coord *c = txn_coord_new(8, 900000);
+    const struct txn *t;
+    ck_assert_int_eq(txn_init_producer(c, "old", 1000, 1, &t), SL_OK);
+    ck_assert_int_eq(txn_init_producer(c, "open", 1000, 2, &t), SL_OK);
+    ck_assert_int_eq(txn_init_producer(c, "new", 1000, 3, &t), SL_OK);
+    ck_assert_int_eq(txn_init_producer(c, "unknown", 1000, 4, &t), SL_OK);
+    txn_touch(c, "old", 1000);
+    txn_touch(c, "open", 1000);
+    txn_touch(c, "new", 5000);
+    ck_assert_int_eq(txn_add_partition(c, "open", 2, 0, "a", 0, 1), SL_OK);
+    struct kvlog_tlv_writer w = {0};
+    txn_encode(txn_get(c, "old"), &w);
+    struct txn_coord *d = txn_coord_new(8, 900000);
+    ck_assert_int_eq(txn_restore(d, "old", w.p, (uint32_t)w.len, 1), SL_OK);
+    ck_assert_int_eq(txn_get(d, "old")->updated_ms, 1000);
+    kvlog_tlv_free(&w);
+    txn_coord_free(d);
+
+    char gone[4][16] = {{0}};
+    ck_assert_uint_eq(txn_expire_ids(c, 3999, 3000, record_gone, gone), 0);
+    ck_assert_uint_eq(txn_expire_ids(c, 4000, 3000, record_gone, gone), 1);
+    ck_assert_str_eq(gone[0], "old");
+    ck_assert_ptr_null(txn_get(c, "old"));
+    ck_assert_ptr_nonnull(txn_get(c, "open"));
+    ck_assert_int_eq(txn_get(c, "unknown")->updated_ms, 3999); /* its age counts from the first look */
+    ck_assert_uint_eq(txn_expire_ids(c, 6998, 3000, record_gone, gone), 0);
+    ck_assert_uint_eq(txn_expire_ids(c, 6999, 3000, record_gone, gone), 1);
+    ck_assert_str_eq(gone[1], "unknown");
+    ck_assert_uint_eq(txn_expire_ids(c, 8000, 3000, record_gone, gone), 1);
+    ck_assert_str_eq(gone[2], "new");
+    ck_assert_uint_eq(txn_count(c), 1);
+    ck_assert_ptr_nonnull(txn_get(c, "open"));
+    ck_assert_int_eq(txn_add_partition(c, "open", 2, 0, "a", 1, 2), SL_OK); /* still works */
+    txn_coord_free(c);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("broker/core/txn");
     TCase *tc = tcase_create("txn");
@@ -285,6 +333,7 @@ int main(void) {
     tcase_add_test(tc, test_persist_round_trip);
     tcase_add_test(tc, test_pending_offsets);
     tcase_add_test(tc, test_init_check_and_deadline);
+    tcase_add_test(tc, test_id_expiration);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);

@@ -164,6 +164,18 @@ START_TEST(test_ongoing_survives_reopen_then_commits) {
     ck_assert_int_eq(offsets_get(e.o, "grp", "in", 2, 3)->offset, 1234);
     ck_assert_uint_eq(txn_coordinator_finishing(e.tc), 0);
     ck_assert_uint_eq(e.parts.count, 2);
+    ck_assert_int_gt(txn_get(sm, "tx")->updated_ms, 0); /* the wall time of its last change */
+
+    /* An idle id expires at the first look past its expiration, and its record goes too. */
+    uint64_t now = loop_mono_ms(&e.f.loop);
+    txn_coordinator_tick(e.tc, now);
+    ck_assert_ptr_nonnull(txn_get(sm, "tx")); /* not looked at yet */
+    txn_coordinator_set_id_expiration(e.tc, 0);
+    txn_coordinator_tick(e.tc, now + TXN_ID_EXPIRY_CHECK_MS);
+    ck_assert_ptr_null(txn_get(sm, "tx"));
+    env_reopen(&e);
+    ck_assert_ptr_null(txn_get(txn_coordinator_state(e.tc), "tx"));
+    ck_assert_int_eq(offsets_get(e.o, "grp", "in", 2, 3)->offset, 1234);
     txn_coordinator_close(e.tc);
     offsets_close(e.o);
     fx_end(&e.f);
@@ -231,7 +243,9 @@ START_TEST(test_timeout_and_retry) {
     ck_assert(!e.parts.recs[0].commit);
     ck_assert_uint_eq(txn_coordinator_stats(e.tc)->timed_out, 1);
     ck_assert_uint_eq(txn_coordinator_stats(e.tc)->aborted, 1);
-    ck_assert_uint_eq(txn_coordinator_tick(e.tc, retry + 1), UINT64_MAX);
+    uint64_t next = txn_coordinator_tick(e.tc, retry + 1); /* only the look at idle ids is left */
+    ck_assert_uint_gt(next, retry + 1);
+    ck_assert_uint_le(next, now + TXN_ID_EXPIRY_CHECK_MS);
     /* A failure reported to the waiter of an EndTxn. */
     ck_assert_int_eq(txn_init_producer(sm, "slow", 1000, 8, &t), SL_OK);
     ck_assert_int_eq(txn_add_partition(sm, "slow", 8, 2, "y", 1, now), SL_OK);
