@@ -359,6 +359,7 @@ static bool txn_decode_offset(struct txn *t, const uint8_t *p, uint32_t n) {
     if (ml < -1 || gl == 0 || tl == 0 || (uint64_t)TXN_OFFSET_FIXED + gl + tl + (uint32_t)SL_MAX(ml, 0) != n)
         return false;
     const char *at = (const char *)p + TXN_OFFSET_FIXED;
+    if (memchr(at, 0, gl + tl)) return false;
     struct txn_offset o = {txn_memdup(at, (int32_t)gl), txn_memdup(at + gl, (int32_t)tl), (int32_t)sl_load_be32(p),
                            (int64_t)sl_load_be64(p + 4), (int32_t)sl_load_be32(p + 12),
                            txn_memdup(at + gl + tl, ml), ml};
@@ -403,13 +404,14 @@ static bool txn_decode(struct txn *t, const uint8_t *value, uint32_t value_len) 
     int64_t v, pid = -1, epoch = -1, state = -1, timeout = -1;
     while (kvlog_tlv_next(&r, &tag, &p, &n)) {
         if (tag == TXN_TAG_PART) {
-            if (n < 5) return false;
+            if (n < 5 || memchr(p + 4, 0, n - 4)) return false; /* names are C strings here */
             if (t->part_count == t->part_cap) {
                 t->part_cap = t->part_cap ? 2 * t->part_cap : 4;
                 t->parts = sl_xrealloc(t->parts, t->part_cap * sizeof(*t->parts));
             }
             t->parts[t->part_count++] = (struct txn_part){txn_strndup(p + 4, n - 4), (int32_t)sl_load_be32(p)};
         } else if (tag == TXN_TAG_GROUP) {
+            if (n && memchr(p, 0, n)) return false;
             if (t->group_count == t->group_cap) {
                 t->group_cap = t->group_cap ? 2 * t->group_cap : 2;
                 t->groups = sl_xrealloc(t->groups, t->group_cap * sizeof(*t->groups));
