@@ -24,6 +24,7 @@
 #include "base/base.h"
 #include "base/logging.h"
 #include "protocol/kafka_batch.h"
+#include "protocol/kafka_compress.h"
 #include "protocol/kafka_records.h"
 #include "storage/log_internal.h"
 #include "storage/store_internal.h"
@@ -95,7 +96,8 @@ struct job_seg {
     struct seg *seg;     /* loop side only: checked at the swap, never dereferenced by the thread */
     int64_t base_offset, next_offset;
     uint64_t size_bytes;
-    bool dirty;          /* in the section to map */
+    bool dirty;          /* in the section to map (compaction) or to rewrite (drops) */
+    uint32_t drops;      /* the owner's removed offsets in the segment (drops) */
     /* results */
     bool mapped;         /* wholly mapped (dirty ones) */
     bool cleaned;        /* <stem>.log.cleaned.tmp written and synced */
@@ -113,6 +115,15 @@ struct job {
     int64_t now_ms, delete_retention_ms;
     struct key_map map;
     struct kafka_records_scratch scratch;
+    uint8_t *cbuf; /* a thinned compressed batch, compressed again */
+    size_t ccap;
+    int64_t *keep; /* base offsets of batches kept even when emptied, ascending */
+    uint32_t keep_count;
+    /* Drops (log_set_cleaner_drop) for a log that is not compacted: no key map, the records at
+     * these offsets go from the dirty segments. */
+    bool drop_only;
+    int64_t *drop; /* ascending */
+    uint32_t drop_count;
     /* results */
     uint32_t rewrite_count;   /* segments [0, rewrite_count) were rewritten (or needed nothing) */
     int64_t mapped_end;       /* one past the last offset mapped: the next clean point */
@@ -129,6 +140,9 @@ static void job_free(struct job *j) {
     free(j->segs);
     free(j->map.slots);
     kafka_records_scratch_free(&j->scratch);
+    free(j->cbuf);
+    free(j->keep);
+    free(j->drop);
     free(j);
 }
 
@@ -199,6 +213,10 @@ static void reader_close(struct seg_reader *r) {
 /* Step 1: the newest offset of every key of the dirty segments. false if a file failed. */
 static bool job_map(struct job *j) {
     j->mapped_end = -1;
+    if (j->drop_only) { /* nothing to map: the owner named what goes */
+        j->mapped_end = j->segs[j->seg_count - 1].next_offset;
+        return true;
+    }
     for (uint32_t i = 0; i < j->seg_count; i++) {
         struct job_seg *s = &j->segs[i];
         if (!s->dirty) continue;
@@ -249,8 +267,18 @@ struct keep_ctx {
     uint64_t removed;
 };
 
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
 static bool keep_record(void *arg, const struct kafka_records_rec *rec) {
     struct keep_ctx *k = arg;
+    if (k->j->drop_only) {
+        bool gone = bsearch(&rec->offset, k->j->drop, k->j->drop_count, sizeof(int64_t), cmp_i64) != NULL;
+        k->removed += gone;
+        return !gone;
+    }
     if (rec->key.len < 0) return true;
     /* The map holds the newest offset of every key of the mapped segments: an older record of
      * such a key goes. A key it does not have (a record of the clean section whose key the
@@ -324,6 +352,26 @@ static void held_set(struct held *b, const uint8_t *p, uint32_t len) {
     b->len = len;
 }
 
+/* On the loop, while planning: the producers' last batches, from the log's owner. */
+static void job_keep_list(struct job *j, struct log *g) {
+    if (!g->cleaner_keep) return;
+    uint32_t cap = 64;
+    for (int round = 0; round < 4; round++) {
+        j->keep = sl_xrealloc(j->keep, cap * sizeof(*j->keep));
+        uint32_t n = g->cleaner_keep(g->cleaner_keep_arg, j->keep, cap);
+        if (n <= cap) {
+            j->keep_count = n;
+            qsort(j->keep, n, sizeof(*j->keep), cmp_i64);
+            return;
+        }
+        cap = n;
+    }
+}
+
+static bool job_keeps(const struct job *j, int64_t base) {
+    return j->keep_count && bsearch(&base, j->keep, j->keep_count, sizeof(*j->keep), cmp_i64);
+}
+
 /* Step 2 for one segment: <stem>.log.cleaned.tmp, synced, and its index; nothing is written if
  * no record goes. false on an I/O error (the pass stops; nothing is swapped from here on). */
 static bool job_rewrite(struct job *j, struct job_seg *s, uint8_t **fbuf, size_t *fcap) {
@@ -394,13 +442,26 @@ static bool job_rewrite(struct job *j, struct job_seg *s, uint8_t **fbuf, size_t
             need *= 4;
         }
         if (e) break;
+        /* A producer's last batch stays, emptied to its header if need be. */
+        bool keep_empty = kept == 0 && h.producer_id >= 0 && job_keeps(j, h.base_offset);
         if (k.removed == removed_before) { /* nothing goes: the batch verbatim, codec and all */
             held_set(&pend, p, len);
+        } else if (kept > 0 && kafka_batch_compression(&h) != 0) {
+            /* Survivors of a compressed batch go back under its codec, as Kafka's cleaner
+             * writes them; a codec that fails keeps them uncompressed (still a valid batch). */
+            any_removed = true;
+            size_t cneed = KAFKA_BATCH_HEADER_BYTES + kafka_compress_bound(kafka_batch_compression(&h), out_len);
+            if (j->ccap < cneed) j->cbuf = sl_xrealloc(j->cbuf, j->ccap = cneed);
+            uint32_t clen;
+            if (kafka_batch_compress(*fbuf, out_len, kafka_batch_compression(&h), j->cbuf, j->ccap, &clen) == SL_OK)
+                held_set(&pend, j->cbuf, clen);
+            else
+                held_set(&pend, *fbuf, out_len);
         } else {
             any_removed = true;
             held_set(&pend, *fbuf, out_len);
         }
-        pend_kept = kept;
+        pend_kept = keep_empty ? 1 : kept;
     }
     if (ok && e != SL_NOT_FOUND) {
         snprintf(j->err, sizeof(j->err), "%s.log: unreadable batch while cleaning", s->stem);
@@ -441,6 +502,10 @@ static void job_run(struct job *j) {
     for (uint32_t i = 0; i < j->seg_count; i++) {
         struct job_seg *s = &j->segs[i];
         if (s->base_offset >= j->mapped_end) break;
+        if (j->drop_only && !s->dirty) {
+            j->rewrite_count = i + 1;
+            continue;
+        }
         if (!job_rewrite(j, s, &fbuf, &fcap)) {
             j->failed = true;
             break;
@@ -623,6 +688,15 @@ static void cleaner_swap(struct cleaner *c, struct job *j) {
         char tmp[4200], path[4200];
         snprintf(tmp, sizeof(tmp), "%s.log.cleaned.tmp", js->stem);
         int32_t at = log_seg_index_of(g, js->seg);
+        if (j->drop_only) {
+            /* Drops have no order to keep: a segment the log start passed meanwhile is skipped,
+             * one looked at but with nothing to drop remembers that it was. */
+            if (at < 0) {
+                if (js->cleaned) unlink(tmp);
+                continue;
+            }
+            if (js->dirty && !js->cleaned) js->seg->dropped = js->drops;
+        }
         /* Oldest first, and never past a segment that could not be swapped: a cleaned segment
          * may rely on older ones having lost their older values of its tombstones' keys. */
         if (stop || at < 0 || at + 1 >= (int32_t)g->seg_count || !js->seg->sealed) {
@@ -647,6 +721,7 @@ static void cleaner_swap(struct cleaner *c, struct job *j) {
         s->size_bytes = s->written_bytes = s->alloc_bytes = s->zeroed_bytes = s->zero_pending_end = js->new_size;
         s->next_offset = s->written_next_offset = s->synced_next_offset = s->sync_requested_next = old->next_offset;
         s->created_ms = old->created_ms;
+        s->dropped = js->drops;
         index_free(&s->ix);
         s->ix = js->ix;
         index_init(&js->ix);
@@ -661,7 +736,7 @@ static void cleaner_swap(struct cleaner *c, struct job *j) {
         swapped++;
     }
     if (swapped) log_sync_dir(store_io(g->store), g->dir);
-    if (!j->failed && !stop && j->mapped_end > g->clean_upto) {
+    if (!j->drop_only && !j->failed && !stop && j->mapped_end > g->clean_upto) {
         g->clean_upto = j->mapped_end;
         clean_point_save(g);
     }
@@ -719,9 +794,85 @@ double cleaner_dirty_ratio(const struct log *g) {
     return total ? (double)dirty / (double)total : 0.0;
 }
 
+static struct job *job_new(struct cleaner *c, struct log *g, uint64_t now_ms, uint32_t end) {
+    struct job *j = sl_xcalloc(1, sizeof(*j));
+    j->log = g;
+    j->segs = sl_xcalloc(end, sizeof(*j->segs));
+    j->seg_count = end;
+    j->index_interval_bytes = g->cfg.index_interval_bytes;
+    j->now_ms = (int64_t)now_ms;
+    j->delete_retention_ms = g->cfg.delete_retention_ms;
+    map_init(&j->map, g->cfg.compact ? c->map_bytes : 0);
+    kafka_records_scratch_init(&j->scratch, 0);
+    job_keep_list(j, g);
+    for (uint32_t i = 0; i < end; i++) {
+        struct seg *s = g->segs[i];
+        struct job_seg *js = &j->segs[i];
+        size_t sl = strlen(s->stem) + 1;
+        js->stem = memcpy(sl_xmalloc(sl), s->stem, sl);
+        js->seg = s;
+        js->base_offset = s->base_offset;
+        js->next_offset = s->next_offset;
+        js->size_bytes = s->size_bytes;
+        js->dirty = s->next_offset > g->clean_upto;
+        index_init(&js->ix);
+    }
+    return j;
+}
+
+/* Fewer new drops than this in a segment are left for later, whatever the ratio. */
+#define CLEANER_DROP_MIN 64
+
+/* A log that is not compacted but whose owner removes records (log_set_cleaner_drop): a sealed
+ * segment is rewritten when the removed offsets in it that are still there reach
+ * min_cleanable_ratio of the offsets still there (or, forced, when there is any). */
+static struct job *cleaner_plan_drop(struct cleaner *c, struct log *g, uint64_t now_ms, bool force) {
+    uint32_t end = 0, pick = 0;
+    for (uint32_t i = 0; i + 1 < g->seg_count; i++) {
+        struct seg *s = g->segs[i];
+        if (!s->sealed || s->sealing || log_seg_ensure_index(g, s) != SL_OK) break;
+        end = i + 1;
+    }
+    if (end == 0) return NULL;
+    uint32_t *drops = sl_xcalloc(end, sizeof(*drops));
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < end; i++) {
+        struct seg *s = g->segs[i];
+        uint32_t n = g->cleaner_drop(g->cleaner_drop_arg, s->base_offset, s->next_offset, NULL, 0);
+        if (n < s->dropped) s->dropped = n; /* the owner forgot some (its floor moved) */
+        uint64_t fresh = n - s->dropped, there = (uint64_t)(s->next_offset - s->base_offset) - s->dropped;
+        bool due = force ? fresh > 0
+                         : fresh >= CLEANER_DROP_MIN && (double)fresh >= g->cfg.min_cleanable_ratio * (double)there;
+        drops[i] = due ? n : UINT32_MAX;
+        if (due) {
+            pick++;
+            total += n;
+        }
+    }
+    if (!pick || total > UINT32_MAX) {
+        free(drops);
+        return NULL;
+    }
+    struct job *j = job_new(c, g, now_ms, end);
+    j->drop_only = true;
+    j->drop = sl_xmalloc(SL_MAX(total, 1) * sizeof(*j->drop));
+    for (uint32_t i = 0; i < end; i++) {
+        struct job_seg *js = &j->segs[i];
+        js->dirty = drops[i] != UINT32_MAX;
+        if (!js->dirty) continue;
+        js->drops = drops[i];
+        uint32_t got = g->cleaner_drop(g->cleaner_drop_arg, js->base_offset, js->next_offset,
+                                       j->drop + j->drop_count, drops[i]);
+        j->drop_count += SL_MIN(got, drops[i]);
+    }
+    free(drops);
+    return j;
+}
+
 /* The job for g, or NULL if it needs none now. */
 static struct job *cleaner_plan(struct cleaner *c, struct log *g, uint64_t now_ms, bool force) {
-    if (!g->cfg.compact || g->cleaning || g->werr || g->seg_count < 2) return NULL;
+    if (g->cleaning || g->werr || g->seg_count < 2) return NULL;
+    if (!g->cfg.compact) return g->cleaner_drop ? cleaner_plan_drop(c, g, now_ms, force) : NULL;
     if (!g->clean_loaded) clean_point_load(g);
     uint64_t dirty;
     uint64_t total = log_sealed_bytes(g, &dirty, g->clean_upto);
@@ -747,28 +898,7 @@ static struct job *cleaner_plan(struct cleaner *c, struct log *g, uint64_t now_m
     }
     if (end == 0 || g->segs[end - 1]->next_offset <= g->clean_upto) return NULL;
     if (!force && !overdue && (double)dirty < g->cfg.min_cleanable_ratio * (double)total) return NULL;
-    struct job *j = sl_xcalloc(1, sizeof(*j));
-    j->log = g;
-    j->segs = sl_xcalloc(end, sizeof(*j->segs));
-    j->seg_count = end;
-    j->index_interval_bytes = g->cfg.index_interval_bytes;
-    j->now_ms = (int64_t)now_ms;
-    j->delete_retention_ms = g->cfg.delete_retention_ms;
-    map_init(&j->map, c->map_bytes);
-    kafka_records_scratch_init(&j->scratch, 0);
-    for (uint32_t i = 0; i < end; i++) {
-        struct seg *s = g->segs[i];
-        struct job_seg *js = &j->segs[i];
-        size_t sl = strlen(s->stem) + 1;
-        js->stem = memcpy(sl_xmalloc(sl), s->stem, sl);
-        js->seg = s;
-        js->base_offset = s->base_offset;
-        js->next_offset = s->next_offset;
-        js->size_bytes = s->size_bytes;
-        js->dirty = s->next_offset > g->clean_upto;
-        index_init(&js->ix);
-    }
-    return j;
+    return job_new(c, g, now_ms, end);
 }
 
 static bool cleaner_start(struct cleaner *c, uint64_t now_ms, bool force) {

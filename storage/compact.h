@@ -15,15 +15,24 @@
  *      goes once it is older than delete_retention_ms and nothing older of its key can remain.
  *      Records without a key and control batches stay. Survivors keep their offsets (gaps
  *      appear, as in Kafka), timestamps and their batch's producer id, epoch and sequence; a
- *      batch with survivors is rewritten uncompressed, one with all its records kept is copied
- *      verbatim, one with none is dropped, except the segment's last batch, kept empty so the
- *      segment still ends where it ended. The file is fdatasynced before the thread answers.
+ *      batch with survivors is rewritten under its own codec, one with all its records kept is
+ *      copied verbatim, one with none is dropped, except the segment's last batch and each
+ *      producer's last batch (log_set_cleaner_keep), kept empty: the segment still ends where
+ *      it ended, and the producer's sequence state survives. The file is fdatasynced before the
+ *      thread answers.
  *   3. Swap, on the loop, oldest segment first: the old index files go, the cleaned file is
  *      renamed over the .log (atomic), the new index is written, the directory synced at the
  *      end. A kill -9 at any point leaves each segment either old or cleaned, and since older
  *      segments are swapped first, a cleaned segment never drops a tombstone whose older values
  *      survive in an uncleaned one. Leftover .tmp files are removed by recovery. Readers holding
  *      the old segment keep reading its (unlinked) file until they let go.
+ *
+ * Drops: a log that is not compacted but whose owner removes records in its middle (a stream:
+ * a per-subject limit such as a KV bucket's history, MSG.DELETE, out-of-order work-queue acks;
+ * log_set_cleaner_drop) gets passes of step 2 alone: a sealed segment is rewritten without the
+ * removed records once those still in it reach min_cleanable_ratio of the offsets still in it
+ * (and at least CLEANER_DROP_MIN). So a KV bucket's history limit and a compacted topic free
+ * their disk through the same rewrite and swap.
  *
  * Scheduling: at most one pass at a time per store; a log is cleaned when its dirty bytes
  * reach min_cleanable_ratio of its sealed bytes, or when a dirty segment is older than

@@ -454,6 +454,14 @@ uint32_t log_segment_count(const struct log *g) { return g->seg_count; }
 const char *log_dir(const struct log *g) { return g->dir; }
 const struct log_config *log_get_config(const struct log *g) { return &g->cfg; }
 void log_set_config(struct log *g, const struct log_config *c) { g->cfg = *c; }
+void log_set_cleaner_keep(struct log *g, log_cleaner_keep_fn fn, void *arg) {
+    g->cleaner_keep = fn;
+    g->cleaner_keep_arg = arg;
+}
+void log_set_cleaner_drop(struct log *g, log_cleaner_drop_fn fn, void *arg) {
+    g->cleaner_drop = fn;
+    g->cleaner_drop_arg = arg;
+}
 sl_err log_error(const struct log *g) { return g->werr; }
 
 uint64_t log_size_bytes(const struct log *g) {

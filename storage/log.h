@@ -145,6 +145,23 @@ sl_err log_offset_for_time(struct log *g, int64_t ts_ms, int64_t *offset, int64_
  * timestamp (an empty log). */
 sl_err log_max_timestamp(struct log *g, int64_t *offset, int64_t *found_ts);
 
+/* Batches the cleaner must keep even when every record in them goes: the base offsets of each
+ * producer's last batch (Kafka keeps them, so a producer's sequence state survives cleaning and
+ * a retry of that batch after a restart is still known as a duplicate). The owner of the
+ * producer state (the partition) answers, on the loop, when a pass is planned: up to max
+ * offsets into out, returning how many there are. fn NULL: none. */
+typedef uint32_t (*log_cleaner_keep_fn)(void *arg, int64_t *out, uint32_t max);
+void log_set_cleaner_keep(struct log *g, log_cleaner_keep_fn fn, void *arg);
+
+/* Records the log's owner removed without moving the log start (a stream's messages deleted
+ * by a per-subject limit, MSG.DELETE or an out-of-order work-queue ack): the cleaner drops them
+ * from sealed segments, so such removals free disk the way compaction does, whatever the
+ * cleanup policy. The owner answers on the loop, when a pass is planned: the removed offsets in
+ * [from, to), ascending, up to max into out (out may be NULL with max 0); returns how many
+ * there are. fn NULL: none. */
+typedef uint32_t (*log_cleaner_drop_fn)(void *arg, int64_t from, int64_t to, int64_t *out, uint32_t max);
+void log_set_cleaner_drop(struct log *g, log_cleaner_drop_fn fn, void *arg);
+
 /* Removes the batch holding offset and everything after it. Waits for writes in flight. */
 sl_err log_truncate(struct log *g, int64_t offset);
 

@@ -93,6 +93,10 @@ struct log {
     int64_t clean_upto;
     bool clean_loaded;
     bool cleaning;
+    log_cleaner_keep_fn cleaner_keep; /* see log_set_cleaner_keep */
+    void *cleaner_keep_arg;
+    log_cleaner_drop_fn cleaner_drop; /* see log_set_cleaner_drop */
+    void *cleaner_drop_arg;
 };
 
 static inline struct seg *log_active(const struct log *g) { return g->segs[g->seg_count - 1]; }

@@ -45,6 +45,7 @@ struct seg {
     int fd;                      /* -1 while closed (sealed segments open lazily) */
     uint32_t refs;               /* spans holding this segment */
     uint32_t zero_inflight;      /* zero-fill writes in flight */
+    uint32_t dropped;            /* the owner's removed offsets here when the cleaner last looked */
     bool sealed;                 /* synced, trimmed and indexed: no more appends */
     bool sealing;                /* seal fsync in flight */
     bool deleted;                /* unlinked; freed on the last release */

@@ -50,9 +50,15 @@ struct partition {
     struct partition_traffic traffic;
 };
 
+/* The log cleaner's question (log_set_cleaner_keep): every producer's last batch. */
+static uint32_t partition_cleaner_keep(void *arg, int64_t *out, uint32_t max) {
+    return pstate_last_batches(partition_pstate(arg), out, max);
+}
+
 struct partition *partition_new(struct log *g) {
     struct partition *p = sl_xcalloc(1, sizeof(*p));
     p->log = g;
+    log_set_cleaner_keep(g, partition_cleaner_keep, p);
     return p;
 }
 
@@ -76,6 +82,7 @@ static void partition_settle(struct partition *p) {
 
 void partition_close(struct partition *p) {
     if (!p) return;
+    log_set_cleaner_keep(p->log, NULL, NULL); /* the log may outlive us (closed by the store) */
     partition_settle(p);
     if (p->waits_out) {
         /* The log still points at our waiters: they free the partition as the last one fires.
@@ -92,6 +99,7 @@ void partition_close(struct partition *p) {
 
 sl_err partition_delete(struct partition *p, struct store *st) {
     /* Deleting quiesces the log first, so our waiters fire before the partition goes. */
+    log_set_cleaner_keep(p->log, NULL, NULL);
     sl_err e = store_log_delete(st, p->log);
     p->log = NULL;
     if (p->waits_out) {

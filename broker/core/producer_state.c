@@ -53,6 +53,19 @@ void pstate_free(struct pstate *ps) {
 
 uint32_t pstate_producer_count(const struct pstate *ps) { return ps->count; }
 
+uint32_t pstate_last_batches(const struct pstate *ps, int64_t *out, uint32_t max) {
+    uint32_t n = 0;
+    for (int h = 0; h < PSTATE_HASH; h++) {
+        for (const struct pstate_entry *e = ps->hash[h]; e; e = e->next) {
+            if (e->count == 0) continue;
+            const struct pstate_batch *b = &e->batches[(e->head + PSTATE_BATCHES - 1) % PSTATE_BATCHES];
+            if (n < max) out[n] = b->first_offset;
+            n++;
+        }
+    }
+    return n;
+}
+
 static struct pstate_entry *pstate_find(const struct pstate *ps, int64_t pid) {
     for (struct pstate_entry *e = ps->hash[(uint64_t)pid % PSTATE_HASH]; e; e = e->next)
         if (e->producer_id == pid) return e;

@@ -55,6 +55,9 @@ void pstate_record(struct pstate *ps, int64_t producer_id, int16_t epoch, int32_
  * batch is not retained (already forgotten, or the producer moved to a newer epoch). */
 void pstate_forget(struct pstate *ps, int64_t producer_id, int16_t epoch, int32_t first_seq);
 uint32_t pstate_producer_count(const struct pstate *ps);
+/* The first offset of every producer's last retained batch (what the log cleaner keeps): up to
+ * max into out; returns how many producers have one. */
+uint32_t pstate_last_batches(const struct pstate *ps, int64_t *out, uint32_t max);
 
 /* ---- transactions ---- */
 

@@ -584,6 +584,16 @@ static uint32_t stream_hdr_block_len(const struct kafka_records_rec *r, struct s
     return n;
 }
 
+/* Sequences below seq that no record took (compaction gaps, Kafka transaction markers) are
+ * deleted slots. */
+static void stream_index_gap(struct stream *s, uint64_t seq) {
+    if (s->first_seq > s->last_seq + 1) s->first_seq = s->last_seq + 1;
+    while (s->last_seq + 1 < seq) { /* a gap: nothing there */
+        meta_push(s, (struct stream_meta){STREAM_SUBJ_NONE, 0, 0, 0});
+        if (s->last_seq >= s->first_seq) deleted_insert(s, s->last_seq);
+    }
+}
+
 static void stream_index_record(struct stream *s, const struct kafka_records_rec *r, uint64_t now_ms, bool live) {
     uint64_t seq = (uint64_t)r->offset + 1;
     if (s->last_seq >= seq) streams_read_forget(s->ss, s);
@@ -593,11 +603,7 @@ static void stream_index_record(struct stream *s, const struct kafka_records_rec
         s->meta_len--;
         s->last_seq--;
     }
-    if (s->first_seq > s->last_seq + 1) s->first_seq = s->last_seq + 1;
-    while (s->last_seq + 1 < seq) { /* a gap: nothing there */
-        meta_push(s, (struct stream_meta){STREAM_SUBJ_NONE, 0, 0, 0});
-        if (s->last_seq >= s->first_seq) deleted_insert(s, s->last_seq);
-    }
+    stream_index_gap(s, seq);
     struct span msg_id = {0};
     uint32_t hdr_len = stream_hdr_block_len(r, &msg_id);
     /* A removed message's id still deduplicates within the window (as nats-server's). */
@@ -723,6 +729,8 @@ static void stream_on_append(void *arg, int64_t base_offset, const uint8_t *batc
     struct kafka_records_rec r;
     if (kafka_records_open(&it, batch, len, &s->ss->scratch)) return;
     if (it.h.attributes & KAFKA_ATTR_CONTROL) {
+        /* The marker's sequence is a slot no message takes, as a restart's rebuild sees it. */
+        stream_index_gap(s, (uint64_t)base_offset + 2);
         stream_on_control(s, &it.h, batch, len);
         return;
     }
@@ -1035,9 +1043,37 @@ void stream_get_state(const struct stream *s, struct stream_state *out) {
     out->num_deleted = s->deleted_count;
 }
 
+/* The log cleaner's question (log_set_cleaner_drop): the removed messages in [from, to), as
+ * offsets (seq - 1), so deletions in the middle of the stream (a per-subject limit such as a KV
+ * bucket's history, MSG.DELETE, an out-of-order work-queue ack) free their disk as compaction
+ * does. Below the floor there is nothing to tell: the log start moved past it. */
+static uint32_t stream_cleaner_drop(void *arg, int64_t from, int64_t to, int64_t *out, uint32_t max) {
+    const struct stream *s = arg;
+    uint64_t lo_seq = (uint64_t)SL_MAX(from, 0) + 1, hi_seq = (uint64_t)SL_MAX(to, 0) + 1;
+    uint32_t lo = 0, hi = s->deleted_count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (s->deleted[mid] < lo_seq) lo = mid + 1;
+        else hi = mid;
+    }
+    uint32_t n = 0;
+    for (uint32_t i = lo; i < s->deleted_count && s->deleted[i] < hi_seq; i++, n++)
+        if (n < max) out[n] = (int64_t)s->deleted[i] - 1;
+    return n;
+}
+
+/* Every append to the partition is indexed; its cleaner drops what the stream removed. */
+static void stream_attach_partition(struct stream *s) {
+    partition_set_append_observer(s->part, stream_on_append, s);
+    log_set_cleaner_drop(partition_log(s->part), stream_cleaner_drop, s);
+}
+
 static void stream_free(struct stream *s) {
     streams_read_forget(s->ss, s);
-    if (s->part) partition_set_append_observer(s->part, NULL, NULL);
+    if (s->part) {
+        partition_set_append_observer(s->part, NULL, NULL);
+        log_set_cleaner_drop(partition_log(s->part), NULL, NULL);
+    }
     for (uint32_t i = 0; i < s->subj_count; i++) free(s->subjs[i].name);
     free(s->subjs);
     free(s->subj_hash);
@@ -1302,7 +1338,7 @@ sl_err streams_open(struct streams **out, struct store *st, struct topics *t) {
         stream_bind_topic(s);
         sl_err e = stream_rebuild(s);
         if (e) SL_WARN("stream %s: reading the log back failed: %s", tp->name, sl_err_str(e));
-        partition_set_append_observer(s->part, stream_on_append, s);
+        stream_attach_partition(s);
         SL_INFO("stream %s: %llu messages, sequences %llu..%llu", tp->name, (unsigned long long)s->messages,
                 (unsigned long long)s->first_seq, (unsigned long long)s->last_seq);
     }
@@ -1424,7 +1460,7 @@ enum stream_admin_result streams_create(struct streams *ss, const struct stream_
         return STREAM_ADMIN_STORAGE;
     }
     stream_bind_topic(s);
-    partition_set_append_observer(s->part, stream_on_append, s);
+    stream_attach_partition(s);
     *out = s;
     *created = true;
     return STREAM_ADMIN_OK;

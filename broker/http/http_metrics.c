@@ -124,7 +124,7 @@ void http_metrics_storage(struct prom *p, struct store *st) {
     prom_family(p, "sluice_cleaner_reclaimed_bytes_total", "counter", "Bytes the cleaner's rewrites freed.");
     prom_u64(p, "sluice_cleaner_reclaimed_bytes_total", NULL, cs->bytes_reclaimed);
     prom_family(p, "sluice_cleaner_removed_records_total", "counter",
-                "Records the cleaner removed (older values of their keys, expired tombstones).");
+                "Records the cleaner removed (older values of their keys, expired tombstones, messages a stream removed).");
     prom_u64(p, "sluice_cleaner_removed_records_total", NULL, cs->records_removed);
     prom_family(p, "sluice_cleaner_partial_passes_total", "counter",
                 "Passes whose key map (cleaner_buffer_bytes) filled before the end of the dirty section.");

@@ -15,6 +15,7 @@
 
 #include "base/base.h"
 #include "protocol/kafka_batch.h"
+#include "protocol/kafka_compress.h"
 #include "protocol/kafka_records.h"
 #include "testutil.h"
 
@@ -235,6 +236,37 @@ START_TEST(test_every_codec_walks_every_field) {
     }
     kafka_records_scratch_free(&s);
     ck_assert_ptr_null(s.buf);
+    free(b);
+    free(plain);
+}
+END_TEST
+
+/* kafka_batch_compress (the cleaner's recompression) under every codec: the walk gives back
+ * every field, the codec bits are set, and a buffer one byte short is SL_TOO_LARGE. */
+START_TEST(test_batch_compress_round_trip) {
+    int codec = _i;
+    struct kafka_record_in recs[MIXED_RECORDS];
+    uint32_t n = mixed_records(recs);
+    size_t plain_len;
+    uint8_t *plain = encode_or_die(recs, n, &plain_len);
+    size_t cap = KAFKA_BATCH_HEADER_BYTES + kafka_compress_bound(codec, plain_len);
+    uint8_t *b = malloc(cap);
+    ck_assert_ptr_nonnull(b);
+    uint32_t len = 0;
+    ck_assert_int_eq(kafka_batch_compress(plain, (uint32_t)plain_len, codec, b, cap, &len), SL_OK);
+    ck_assert_uint_lt(len, plain_len);
+    ck_assert_int_eq(sl_load_be16(b + 21) & KAFKA_ATTR_COMPRESSION_MASK, codec);
+    ck_assert_mem_eq(b + 23, plain + 23, KAFKA_BATCH_HEADER_BYTES - 23); /* offsets, times, producer, count */
+    struct kafka_records_scratch s;
+    kafka_records_scratch_init(&s, 0);
+    ck_assert_int_eq(kafka_records_validate(b, len, &s), SL_OK);
+    expect_walk(b, len, &s, recs, n);
+    kafka_records_scratch_free(&s);
+    uint32_t short_len;
+    ck_assert_int_eq(kafka_batch_compress(plain, (uint32_t)plain_len, codec, b, len - 1, &short_len), SL_TOO_LARGE);
+    /* Already compressed, or no codec: refused. */
+    ck_assert_int_eq(kafka_batch_compress(b, len, codec, b, cap, &short_len), SL_INVALID_ARG);
+    ck_assert_int_eq(kafka_batch_compress(plain, (uint32_t)plain_len, 0, b, cap, &short_len), SL_INVALID_ARG);
     free(b);
     free(plain);
 }
@@ -658,6 +690,7 @@ static Suite *kafka_records_suite(void) {
     Suite *s = suite_create("protocol/kafka_records");
     TCase *tc = tcase_create("walk");
     tcase_add_loop_test(tc, test_every_codec_walks_every_field, 0, V_COUNT);
+    tcase_add_loop_test(tc, test_batch_compress_round_trip, 1, 5);
     tcase_add_test(tc, test_compressed_batch_needs_scratch);
     tcase_add_test(tc, test_one_scratch_across_codecs_and_sizes);
     tcase_add_test(tc, test_log_append_time_uses_max_timestamp);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/base.h"
+#include "protocol/kafka_compress.h"
 #include "protocol/kafka_records.h"
 #include "storage/compact.h"
 #include "storage_fixture.h"
@@ -33,6 +34,8 @@ struct model {
     struct model_rec recs[MAX_RECS]; /* by offset */
     int64_t count;
     int64_t newest[KEYS];            /* offset of each key's newest record, -1 none */
+    int8_t codec[MAX_RECS];          /* by base offset: the codec its batch was written with */
+    int64_t thinned_compressed;      /* batches check_log found thinned and still compressed */
 };
 
 /* xorshift32: the test's own deterministic sequence. */
@@ -75,8 +78,20 @@ static void write_some(struct log *g, struct model *m, uint32_t *seed, int batch
         }
         size_t len = kafka_batch_encode(buf, sizeof(buf), in, (uint32_t)n, -1, -1, -1);
         ck_assert_uint_gt(len, 0);
+        /* Every codec in turn on half the batches: the cleaner keeps a thinned batch's codec. */
+        static uint8_t cbuf[1 << 17];
+        uint8_t *out = buf;
+        int codec = b % 2 ? 1 + (b / 2) % 4 : 0;
+        uint32_t clen;
+        if (codec && kafka_batch_compress(buf, (uint32_t)len, codec, cbuf, sizeof(cbuf), &clen) == SL_OK) {
+            out = cbuf;
+            len = clen;
+        } else {
+            codec = 0;
+        }
+        m->codec[base] = (int8_t)codec;
         int64_t got;
-        ck_assert_int_eq(log_append(g, buf, (uint32_t)len, &got, NULL, false), SL_OK);
+        ck_assert_int_eq(log_append(g, out, (uint32_t)len, &got, NULL, false), SL_OK);
         ck_assert_int_eq(got, base);
         for (int i = 0; i < n; i++)
             if (m->recs[base + i].key >= 0) m->newest[m->recs[base + i].key] = base + i;
@@ -107,7 +122,7 @@ static size_t read_all_gaps(struct log *g, uint8_t **out) {
 
 /* Checks the log against the model. cleaned_below: offsets below it were in sealed segments a
  * pass covered (the newest rule holds there). Returns how many records are left. */
-static int64_t check_log(struct log *g, const struct model *m, int64_t cleaned_below, int64_t now) {
+static int64_t check_log(struct log *g, struct model *m, int64_t cleaned_below, int64_t now) {
     uint8_t *all;
     size_t len = read_all_gaps(g, &all);
     struct kafka_records_scratch sc;
@@ -123,6 +138,11 @@ static int64_t check_log(struct log *g, const struct model *m, int64_t cleaned_b
         struct kafka_records_iter it;
         struct kafka_records_rec rec;
         ck_assert_int_eq(kafka_records_open(&it, all + off, bl, &sc), SL_OK);
+        /* A batch with records left keeps the codec it was written with. */
+        if (h.record_count > 0) {
+            ck_assert_int_eq(kafka_batch_compression(&h), m->codec[h.base_offset]);
+            if (m->codec[h.base_offset] && h.record_count < h.last_offset_delta + 1) m->thinned_compressed++;
+        }
         sl_err e;
         while ((e = kafka_records_next(&it, &rec)) == SL_OK) {
             ck_assert_int_gt(rec.offset, last);
@@ -220,6 +240,7 @@ START_TEST(test_compaction_matches_model) {
     ck_assert_int_gt(cleaned_below, 0);
     int64_t left = check_log(g, &m, cleaned_below, now);
     ck_assert_int_lt(left, m.count);
+    ck_assert_int_gt(m.thinned_compressed, 0); /* thinned batches went back under their codec */
 
     /* A clean reopen, then one that scans every segment. */
     fx_close(&f);
@@ -281,12 +302,150 @@ START_TEST(test_reader_keeps_old_bytes) {
 }
 END_TEST
 
+/* The keep hook: a producer's last batch stays (emptied to its header) when newer values of
+ * its keys come from elsewhere; an earlier batch of the same producer, emptied too, goes. */
+static int64_t g_keep_offsets[2];
+static uint32_t keep_hook(void *arg, int64_t *out, uint32_t max) {
+    (void)arg;
+    if (max >= 1) out[0] = g_keep_offsets[0];
+    return 1;
+}
+
+static void append_one(struct log *g, const char *key, int64_t pid, int32_t seq, int64_t ts, int64_t want) {
+    uint8_t buf[512];
+    struct kafka_record_in in = {.key = key, .key_len = (int32_t)strlen(key), .value = "v", .value_len = 1,
+                                 .timestamp_ms = ts};
+    size_t len = kafka_batch_encode(buf, sizeof(buf), &in, 1, pid, pid >= 0 ? 0 : -1, seq);
+    int64_t got;
+    ck_assert_int_eq(log_append(g, buf, (uint32_t)len, &got, NULL, false), SL_OK);
+    ck_assert_int_eq(got, want);
+}
+
+START_TEST(test_producer_last_batch_kept) {
+    struct log_config cfg;
+    log_config_defaults(&cfg);
+    cfg.segment_bytes = 1024;
+    cfg.compact = true;
+    cfg.retention_ms = -1;
+    struct fx f;
+    fx_start(&f, &cfg);
+    struct log *g;
+    ck_assert_int_eq(store_log_create(f.st, "c", 0, &cfg, &g), SL_OK);
+    loop_run_once(&f.loop, 0);
+    int64_t now = (int64_t)loop_now_ms(&f.loop);
+    append_one(g, "a", 42, 0, now, 0); /* producer 42's first batch */
+    append_one(g, "b", 42, 1, now, 1); /* and its last */
+    int64_t off = 2;
+    for (; off < 40; off++) append_one(g, off % 2 ? "a" : "b", -1, -1, now, off); /* newer a and b */
+    fx_flush(g);
+    g_keep_offsets[0] = 1;
+    log_set_cleaner_keep(g, keep_hook, NULL);
+    ck_assert_uint_ge(cleaner_run_now(store_cleaner(f.st), 20000), 1);
+    uint8_t *all;
+    size_t len = read_all_gaps(g, &all);
+    bool saw0 = false, saw1 = false;
+    for (size_t pos = 0; pos < len;) {
+        struct kafka_batch_header h;
+        ck_assert_int_eq(kafka_batch_header_read(all + pos, len - pos, &h), SL_OK);
+        if (h.base_offset == 0) saw0 = true;
+        if (h.base_offset == 1) {
+            saw1 = true;
+            ck_assert_int_eq(h.record_count, 0);
+            ck_assert_int_eq(h.producer_id, 42);
+            ck_assert_int_eq(h.base_sequence, 1);
+        }
+        pos += (size_t)h.batch_length + KAFKA_BATCH_LOG_OVERHEAD;
+    }
+    ck_assert(!saw0);
+    ck_assert(saw1);
+    free(all);
+    log_set_cleaner_keep(g, NULL, NULL);
+    fx_end(&f);
+}
+END_TEST
+
+/* log_set_cleaner_drop on a log that is not compacted (a stream's): the cleaner rewrites the
+ * sealed segments where the owner removed enough, taking out exactly those records; a second
+ * look with nothing new does nothing; more removals make another pass. */
+static int64_t g_drop_mod = 3;
+static uint32_t drop_hook(void *arg, int64_t from, int64_t to, int64_t *out, uint32_t max) {
+    (void)arg;
+    uint32_t n = 0;
+    for (int64_t o = from; o < to; o++) {
+        if (o % g_drop_mod == 0) continue; /* kept */
+        if (n < max) out[n] = o;
+        n++;
+    }
+    return n;
+}
+
+START_TEST(test_owner_drops) {
+    struct log_config cfg;
+    log_config_defaults(&cfg);
+    cfg.segment_bytes = 4096;
+    struct fx f;
+    fx_start(&f, &cfg);
+    struct log *g;
+    ck_assert_int_eq(store_log_create(f.st, "s", 0, &cfg, &g), SL_OK);
+    loop_run_once(&f.loop, 0);
+    int64_t now = (int64_t)loop_now_ms(&f.loop);
+    for (int64_t o = 0; o < 600; o++) append_one(g, "subj.x", -1, -1, now, o);
+    fx_flush(g);
+    ck_assert_uint_gt(log_segment_count(g), 5);
+    uint64_t before = log_size_bytes(g);
+    struct cleaner *c = store_cleaner(f.st);
+    ck_assert_uint_eq(cleaner_run_now(c, 20000), 0); /* no owner hook: nothing to do */
+    g_drop_mod = 3;
+    log_set_cleaner_drop(g, drop_hook, NULL);
+    ck_assert_uint_ge(cleaner_run_now(c, 20000), 1);
+    ck_assert_uint_lt(log_size_bytes(g), before);
+    uint64_t passes = cleaner_get_stats(c)->passes;
+    ck_assert_uint_eq(cleaner_run_now(c, 20000), 0); /* nothing new */
+    ck_assert_uint_eq(cleaner_get_stats(c)->passes, passes);
+    /* What is left: every offset % 3 == 0 with its record; otherwise at most a segment's last
+     * batch, emptied; and everything in the active segment. */
+    int64_t sealed_end = log_end_offset(g);
+    uint8_t *all;
+    size_t len = read_all_gaps(g, &all);
+    int64_t records = 0;
+    for (size_t pos = 0; pos < len;) {
+        struct kafka_batch_header h;
+        ck_assert_int_eq(kafka_batch_header_read(all + pos, len - pos, &h), SL_OK);
+        if (h.base_offset % 3 == 0) ck_assert_int_eq(h.record_count, 1);
+        records += h.record_count;
+        pos += (size_t)h.batch_length + KAFKA_BATCH_LOG_OVERHEAD;
+    }
+    free(all);
+    ck_assert_int_lt(records, 600);
+    ck_assert_int_ge(records, 200);
+    /* More removed (keep only offsets % 6 == 0): another pass. */
+    g_drop_mod = 6;
+    ck_assert_uint_ge(cleaner_run_now(c, 20000), 1);
+    len = read_all_gaps(g, &all);
+    int64_t records2 = 0;
+    for (size_t pos = 0; pos < len;) {
+        struct kafka_batch_header h;
+        ck_assert_int_eq(kafka_batch_header_read(all + pos, len - pos, &h), SL_OK);
+        if (h.base_offset % 6 == 0) ck_assert_int_eq(h.record_count, 1);
+        records2 += h.record_count;
+        pos += (size_t)h.batch_length + KAFKA_BATCH_LOG_OVERHEAD;
+    }
+    free(all);
+    ck_assert_int_lt(records2, records);
+    ck_assert_int_eq(log_end_offset(g), sealed_end);
+    log_set_cleaner_drop(g, NULL, NULL);
+    fx_end(&f);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("storage/compact");
     TCase *tc = tcase_create("compact");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_compaction_matches_model);
     tcase_add_test(tc, test_reader_keeps_old_bytes);
+    tcase_add_test(tc, test_producer_last_batch_kept);
+    tcase_add_test(tc, test_owner_drops);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);
