@@ -68,6 +68,9 @@
     X(INVALID_TRANSACTION_TIMEOUT, 50, "transaction timeout above transaction_timeout_ms_max", NULL)      \
     X(CONCURRENT_TRANSACTIONS, 51, "the transaction is still being completed", NULL)                      \
     X(PRODUCER_FENCED, 90, "a newer producer has the transactional id", NULL)                             \
+    X(OPERATION_NOT_ATTEMPTED, 55, "not attempted: another part of the request failed", NULL)             \
+    X(UNSTABLE_OFFSET_COMMIT, 88, "a transaction holds a pending offset for the partition", NULL)         \
+    X(TRANSACTIONAL_ID_NOT_FOUND, 105, "no such transactional id", NULL)                                  \
     /* NATS protocol errors (broker/nats): -ERR texts as nats-server sends them */                        \
     X(UNKNOWN_OP, -1, "unknown protocol operation", "Unknown Protocol Operation")                         \
     X(CONTROL_LINE_TOO_LONG, -1, "control line longer than max_control_line", "maximum control line exceeded") \

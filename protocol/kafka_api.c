@@ -33,13 +33,19 @@
     X(DELETE_TOPICS, "DeleteTopics", 0, 6, 4)                         \
     X(DELETE_RECORDS, "DeleteRecords", 0, 2, 2)                       \
     X(INIT_PRODUCER_ID, "InitProducerId", 0, 5, 2)                    \
+    X(ADD_PARTITIONS_TO_TXN, "AddPartitionsToTxn", 0, 3, 3)           \
+    X(ADD_OFFSETS_TO_TXN, "AddOffsetsToTxn", 0, 3, 3)                 \
+    X(END_TXN, "EndTxn", 0, 3, 3)                                     \
+    X(TXN_OFFSET_COMMIT, "TxnOffsetCommit", 0, 3, 3)                  \
     X(DESCRIBE_CONFIGS, "DescribeConfigs", 0, 4, 4)                   \
     X(ALTER_CONFIGS, "AlterConfigs", 0, 2, 2)                         \
     X(CREATE_PARTITIONS, "CreatePartitions", 0, 3, 2)                 \
     X(DELETE_GROUPS, "DeleteGroups", 0, 2, 2)                         \
     X(INCREMENTAL_ALTER_CONFIGS, "IncrementalAlterConfigs", 0, 1, 1)  \
     X(OFFSET_DELETE, "OffsetDelete", 0, 0, INT16_MAX)                 \
-    X(DESCRIBE_CLUSTER, "DescribeCluster", 0, 1, 0)
+    X(DESCRIBE_CLUSTER, "DescribeCluster", 0, 1, 0)                   \
+    X(DESCRIBE_TRANSACTIONS, "DescribeTransactions", 0, 0, 0)         \
+    X(LIST_TRANSACTIONS, "ListTransactions", 0, 1, 0)
 
 #define KAFKA_API_SLOT_ENUM(id, name, lo, hi, flex) KAFKA_SLOT_##id,
 enum { KAFKA_APIS(KAFKA_API_SLOT_ENUM) KAFKA_SLOT_COUNT };

@@ -8,8 +8,7 @@
  * librdkafka asks for TxnOffsetCommit v0-3 (rd_kafka_broker_ApiVersion_supported in its
  * txnmgr) and for the others at low, non-flexible versions; the flexible v3 is covered for
  * newer clients. AddPartitionsToTxn v4+ (batched by the broker, KIP-890) is not covered.
- * These codecs are not served yet: the APIs join kafka_api's table once the coordinator
- * behind them works end to end.
+ * The broker serves them (broker/kafka/kafka_txn.c).
  *
  * Conventions are those of kafka_msgs_admin.h: kstr fields point into the decoded buffer
  * (len -1 = null); arrays are pointer + <element>_count in the caller's arena; a field absent

@@ -15,6 +15,7 @@
 #include "base/base.h"
 #include "base/logging.h"
 #include "broker/core/partition.h"
+#include "broker/core/txn.h"
 #include "protocol/kafka_records.h"
 #include "storage/kvlog.h"
 #include "storage/offsets.h"
@@ -760,7 +761,8 @@ static sl_err topics_adopt(struct topics *t) {
         struct log *g = store_log_at(t->st, i);
         const char *name = store_log_topic(g);
         /* Internal logs (committed offsets, metadata) are not topics clients see. */
-        if (!strcmp(name, OFFSETS_TOPIC) || !strcmp(name, TOPICS_METADATA_TOPIC)) continue;
+        if (!strcmp(name, OFFSETS_TOPIC) || !strcmp(name, TOPICS_METADATA_TOPIC) || !strcmp(name, TXN_STATE_TOPIC))
+            continue;
         struct topic *tp = topics_get(t, name, (int32_t)strlen(name));
         int32_t p = store_log_partition(g);
         if ((!tp || p >= tp->partition_count) && log_end_offset(g) == 0) {
@@ -1242,7 +1244,8 @@ static sl_err topics_create_check(struct topics *t, const char *name, int32_t na
     }
     if ((name_len == (int32_t)strlen(OFFSETS_TOPIC) && !memcmp(name, OFFSETS_TOPIC, (size_t)name_len)) ||
         (name_len == (int32_t)strlen(TOPICS_METADATA_TOPIC) &&
-         !memcmp(name, TOPICS_METADATA_TOPIC, (size_t)name_len))) {
+         !memcmp(name, TOPICS_METADATA_TOPIC, (size_t)name_len)) ||
+        (name_len == (int32_t)strlen(TXN_STATE_TOPIC) && !memcmp(name, TXN_STATE_TOPIC, (size_t)name_len))) {
         *why = "this topic name is internal";
         return SL_INVALID_TOPIC;
     }

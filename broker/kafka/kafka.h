@@ -31,6 +31,8 @@ struct kconn;
 struct kreq;
 struct group_registry;
 struct offsets;
+struct txn_coordinator;
+struct kafka_init_producer_id_req;
 
 struct kafka_server {
     const struct sl_config *cfg;
@@ -53,6 +55,9 @@ struct kafka_server {
     struct offsets *offsets;
     struct loop_timer group_timer;
     uint64_t last_offsets_expiry_ms; /* monotonic: paces retention_check_ms */
+    struct txn_coordinator *txns;    /* transactions (kafka_txn.c) */
+    struct loop_timer txn_timer;     /* the earliest transaction timeout */
+    bool txn_stopping;               /* shutdown: finishes still complete, nothing new starts */
 };
 
 struct kreq {
@@ -82,11 +87,11 @@ struct kconn {
 
 #define KAFKA_INFLIGHT_MAX 256
 
-/* TRANSACTIONAL_ID_AUTHORIZATION_FAILED, the answer to anything transactional while
- * transactions are not implemented: librdkafka and the Java client treat it as fatal at once
- * (FindCoordinator, InitProducerId), where UNSUPPORTED_VERSION or COORDINATOR_NOT_AVAILABLE are
- * retried until the client's timeout. */
-#define KAFKA_ERR_TXN_UNSUPPORTED 53
+/* Transactions: Kafka's transaction.max.timeout.ms (a longer transaction_timeout_ms gets
+ * INVALID_TRANSACTION_TIMEOUT), and the most transactional ids the coordinator keeps (a new
+ * one past it gets POLICY_VIOLATION; lookups are linear in them, once per request). */
+#define KAFKA_TXN_TIMEOUT_MS_MAX 900000
+#define KAFKA_TXNS_MAX 10000
 
 /* Authorized operations as Kafka reports them with no authorizer: every operation a resource
  * type supports (AclEntry.supportedOperations), one bit per AclOperation code (READ 3, WRITE 4,
@@ -134,6 +139,19 @@ sl_err kafka_handle_describe_groups(struct kconn *kc, struct kreq *q, struct kr 
 sl_err kafka_handle_list_groups(struct kconn *kc, struct kreq *q, struct kr *r);
 sl_err kafka_handle_delete_groups(struct kconn *kc, struct kreq *q, struct kr *r);
 sl_err kafka_handle_offset_delete(struct kconn *kc, struct kreq *q, struct kr *r);
+
+/* Transactions (kafka_txn.c). */
+sl_err kafka_txn_start(struct kafka_server *ks);
+void kafka_txn_stop(struct kafka_server *ks);
+/* InitProducerId with a transactional id (kafka_server.c decodes, this answers). */
+sl_err kafka_txn_init_producer_id(struct kconn *kc, struct kreq *q, const struct kafka_init_producer_id_req *req);
+sl_err kafka_handle_add_partitions_to_txn(struct kconn *kc, struct kreq *q, struct kr *r);
+sl_err kafka_handle_add_offsets_to_txn(struct kconn *kc, struct kreq *q, struct kr *r);
+sl_err kafka_handle_end_txn(struct kconn *kc, struct kreq *q, struct kr *r);
+sl_err kafka_handle_txn_offset_commit(struct kconn *kc, struct kreq *q, struct kr *r);
+/* DescribeTransactions and ListTransactions (kafka_txn_admin.c). */
+sl_err kafka_handle_describe_transactions(struct kconn *kc, struct kreq *q, struct kr *r);
+sl_err kafka_handle_list_transactions(struct kconn *kc, struct kreq *q, struct kr *r);
 
 
 #endif

@@ -18,6 +18,7 @@
 #include "broker/kafka/group.h"
 #include "broker/kafka/kafka.h"
 #include "broker/kafka/kafka_resp.h"
+#include "broker/kafka/txn_coordinator.h"
 #include "protocol/kafka_msgs_group.h"
 #include "storage/offsets.h"
 #include "storage/store.h"
@@ -182,29 +183,21 @@ sl_err kafka_handle_find_coordinator(struct kconn *kc, struct kreq *q, struct kr
     struct kafka_find_coordinator_resp resp;
     memset(&resp, 0, sizeof(resp));
     resp.error_message = (struct kstr){NULL, -1};
-    /* Transactions are not implemented. A retriable answer (COORDINATOR_NOT_AVAILABLE) kept
-     * transactional producers retrying until their timeout; librdkafka and the Java client give
-     * up at once on TRANSACTIONAL_ID_AUTHORIZATION_FAILED, the only fatal FindCoordinator
-     * error, and v1+ carries the message saying why. (UNSUPPORTED_VERSION is retried.) */
-    bool txn = req.key_type == 1;
-    struct kstr txn_why = kstr_of("transactions are not supported by this broker (Sluice); unset transactional.id");
+    /* Groups (key type 0) and transactional ids (1) alike: this node coordinates them all. */
     if (q->version < 4) {
-        resp.error_code = txn ? KAFKA_ERR_TXN_UNSUPPORTED : 0;
-        if (txn && q->version >= 1) resp.error_message = txn_why;
-        resp.node_id = txn ? -1 : ks->node_id;
-        resp.host = kstr_of(txn ? "" : ks->advertised_host);
-        resp.port = txn ? -1 : ks->advertised_port;
+        resp.node_id = ks->node_id;
+        resp.host = kstr_of(ks->advertised_host);
+        resp.port = ks->advertised_port;
     } else {
         resp.coordinator_count = req.coordinator_key_count;
         resp.coordinators = kafka_alloc_array(&kc->arena, req.coordinator_key_count, sizeof(*resp.coordinators));
         for (int32_t i = 0; i < req.coordinator_key_count; i++) {
             struct kafka_find_coordinator_coordinator *c = &resp.coordinators[i];
             c->key = req.coordinator_keys[i];
-            c->error_code = txn ? KAFKA_ERR_TXN_UNSUPPORTED : 0;
-            c->node_id = txn ? -1 : ks->node_id;
-            c->host = kstr_of(txn ? "" : ks->advertised_host);
-            c->port = txn ? -1 : ks->advertised_port;
-            c->error_message = txn ? txn_why : (struct kstr){NULL, -1};
+            c->node_id = ks->node_id;
+            c->host = kstr_of(ks->advertised_host);
+            c->port = ks->advertised_port;
+            c->error_message = (struct kstr){NULL, -1};
         }
     }
     struct kw w;
@@ -532,8 +525,24 @@ static void offset_fetch_all_cb(void *arg, const char *topic, int32_t partition,
     }
 }
 
+/* require_stable (KIP-447): a partition with an offset pending in a transaction answers
+ * UNSTABLE_OFFSET_COMMIT, and the consumer asks again once the transaction is over. */
+static void offset_fetch_unstable(struct kafka_server *ks, const char *gid, struct kafka_offset_fetch_topic_resp *topics,
+                                  int32_t topic_count) {
+    struct txn_coord *sm = ks->txns ? txn_coordinator_state(ks->txns) : NULL;
+    for (int32_t t = 0; sm && gid && t < topic_count; t++) {
+        for (int32_t i = 0; i < topics[t].partition_count; i++) {
+            struct kafka_offset_fetch_partition_resp *p = &topics[t].partitions[i];
+            if (!txn_offset_pending(sm, gid, topics[t].name.p, topics[t].name.len, p->partition_index)) continue;
+            p->error_code = kcode(SL_UNSTABLE_OFFSET_COMMIT);
+            p->committed_offset = -1;
+            p->committed_leader_epoch = -1;
+        }
+    }
+}
+
 static void offset_fetch_group(struct kafka_server *ks, struct karena *a, struct kstr group_id,
-                               const struct kafka_offset_fetch_topic *topics, int32_t topic_count,
+                               const struct kafka_offset_fetch_topic *topics, int32_t topic_count, bool require_stable,
                                struct kafka_offset_fetch_topic_resp **out, int32_t *out_count) {
     const char *gid = kafka_arena_cstr(a, group_id);
     if (topic_count < 0) {
@@ -541,6 +550,7 @@ static void offset_fetch_group(struct kafka_server *ks, struct karena *a, struct
         offsets_for_group(ks->offsets, gid ? gid : "", offset_fetch_all_cb, &c);
         *out = c.topics;
         *out_count = c.count;
+        if (require_stable) offset_fetch_unstable(ks, gid, *out, *out_count);
         return;
     }
     *out_count = topic_count;
@@ -561,6 +571,7 @@ static void offset_fetch_group(struct kafka_server *ks, struct karena *a, struct
             p->metadata = v && v->metadata ? (struct kstr){v->metadata, v->metadata_len} : kstr_of("");
         }
     }
+    if (require_stable) offset_fetch_unstable(ks, gid, *out, *out_count);
 }
 
 sl_err kafka_handle_offset_fetch(struct kconn *kc, struct kreq *q, struct kr *r) {
@@ -571,13 +582,15 @@ sl_err kafka_handle_offset_fetch(struct kconn *kc, struct kreq *q, struct kr *r)
     struct kafka_offset_fetch_resp resp;
     memset(&resp, 0, sizeof(resp));
     if (q->version < 8) {
-        offset_fetch_group(kc->ks, a, req.group_id, req.topics, req.topic_count, &resp.topics, &resp.topic_count);
+        offset_fetch_group(kc->ks, a, req.group_id, req.topics, req.topic_count, req.require_stable, &resp.topics,
+                           &resp.topic_count);
     } else {
         resp.group_count = req.group_count;
         resp.groups = kafka_alloc_array(a, req.group_count, sizeof(*resp.groups));
         for (int32_t i = 0; i < req.group_count; i++) {
             resp.groups[i].group_id = req.groups[i].group_id;
             offset_fetch_group(kc->ks, a, req.groups[i].group_id, req.groups[i].topics, req.groups[i].topic_count,
+                               req.require_stable,
                                &resp.groups[i].topics, &resp.groups[i].topic_count);
         }
     }

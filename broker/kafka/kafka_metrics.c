@@ -1,5 +1,5 @@
 /* kafka_metrics.c: the Kafka wing's part of /metrics: requests and their latency per API,
- * connections, and consumer lag per group, topic and partition (the high watermark minus the
+ * connections, transactions, and consumer lag per group, topic and partition (the high watermark minus the
  * committed offset, offsets_lag: the number kafka-consumer-groups --describe shows). */
 #include <stdio.h>
 #include <string.h>
@@ -8,6 +8,7 @@
 #include "broker/core/partition.h"
 #include "broker/core/topics.h"
 #include "broker/kafka/kafka.h"
+#include "broker/kafka/txn_coordinator.h"
 #include "storage/offsets.h"
 
 struct lag_walk {
@@ -37,6 +38,30 @@ static void lag_group(void *arg, const char *group) {
     struct lag_walk *w = arg;
     w->group = group;
     offsets_for_group(w->ks->offsets, group, lag_partition, w);
+}
+
+/* Transactions as the coordinator completed them, and those open now (Ongoing, or deciding:
+ * markers being written). */
+static void txn_metrics(struct kafka_server *ks, struct prom *p) {
+    const struct txn_stats *st = txn_coordinator_stats(ks->txns);
+    const struct txn_coord *sm = txn_coordinator_state(ks->txns);
+    uint64_t open = 0;
+    for (uint32_t i = 0; i < txn_count(sm); i++) {
+        enum txn_state s = txn_at(sm, i)->state;
+        open += s == TXN_ONGOING || s == TXN_PREPARE_COMMIT || s == TXN_PREPARE_ABORT;
+    }
+    prom_family(p, "sluice_txn_committed_total", "counter", "Kafka transactions committed (markers durable).");
+    prom_u64(p, "sluice_txn_committed_total", NULL, st->committed);
+    prom_family(p, "sluice_txn_aborted_total", "counter",
+                "Kafka transactions aborted (markers durable), by the producer, a new producer of the id or the timeout.");
+    prom_u64(p, "sluice_txn_aborted_total", NULL, st->aborted);
+    prom_family(p, "sluice_txn_timed_out_total", "counter",
+                "Kafka transactions the coordinator aborted because they outlived their transaction timeout.");
+    prom_u64(p, "sluice_txn_timed_out_total", NULL, st->timed_out);
+    prom_family(p, "sluice_txn_ongoing", "gauge", "Kafka transactions open now (begun, not yet completed).");
+    prom_u64(p, "sluice_txn_ongoing", NULL, open);
+    prom_family(p, "sluice_txn_transactional_ids", "gauge", "Transactional ids the coordinator keeps.");
+    prom_u64(p, "sluice_txn_transactional_ids", NULL, txn_count(sm));
 }
 
 void kafka_server_metrics(struct kafka_server *ks, struct prom *p) {
@@ -77,6 +102,7 @@ void kafka_server_metrics(struct kafka_server *ks, struct prom *p) {
     prom_hist(p, "sluice_kafka_rebalance_duration_seconds", NULL, &ks->group_stats.rebalance_duration);
     prom_family(p, "sluice_kafka_connections", "gauge", "Open connections on the Kafka listener.");
     prom_u64(p, "sluice_kafka_connections", NULL, ks->ls.conn_count);
+    if (ks->txns) txn_metrics(ks, p);
     if (!ks->offsets) return;
     struct lag_walk w = {ks, p, NULL, false};
     prom_family(p, "sluice_kafka_consumer_group_lag_messages", "gauge",

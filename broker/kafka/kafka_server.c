@@ -1,5 +1,6 @@
 /* kafka_server.c: the Kafka listener: frames, request headers, dispatch through the API table,
- * and the small APIs (ApiVersions, Metadata, InitProducerId). See kafka.h; the response slots
+ * and the small APIs (ApiVersions, Metadata, InitProducerId; a transactional one is
+ * kafka_txn.c's). See kafka.h; the response slots
  * are kafka_resp.c's.
  *
  * Limits: a frame is an int32 size then the request; a size <= 0 or above max_request_bytes
@@ -17,6 +18,7 @@
 #include "base/base.h"
 #include "base/logging.h"
 #include "broker/core/cluster_meta.h"
+#include "broker/core/txn.h"
 #include "broker/kafka/kafka.h"
 #include "broker/kafka/kafka_names.h"
 #include "broker/kafka/kafka_resp.h"
@@ -42,6 +44,12 @@ static const kafka_handler kafka_handlers[KAFKA_API_KEY_MAX + 1] = {
     [KAFKA_DELETE_TOPICS] = kafka_handle_delete_topics,
     [KAFKA_DELETE_RECORDS] = kafka_handle_delete_records,
     [KAFKA_INIT_PRODUCER_ID] = kafka_handle_init_producer_id,
+    [KAFKA_ADD_PARTITIONS_TO_TXN] = kafka_handle_add_partitions_to_txn,
+    [KAFKA_ADD_OFFSETS_TO_TXN] = kafka_handle_add_offsets_to_txn,
+    [KAFKA_END_TXN] = kafka_handle_end_txn,
+    [KAFKA_TXN_OFFSET_COMMIT] = kafka_handle_txn_offset_commit,
+    [KAFKA_DESCRIBE_TRANSACTIONS] = kafka_handle_describe_transactions,
+    [KAFKA_LIST_TRANSACTIONS] = kafka_handle_list_transactions,
     [KAFKA_DESCRIBE_CONFIGS] = kafka_handle_describe_configs,
     [KAFKA_ALTER_CONFIGS] = kafka_handle_alter_configs,
     [KAFKA_CREATE_PARTITIONS] = kafka_handle_create_partitions,
@@ -330,12 +338,9 @@ static sl_err kafka_handle_init_producer_id(struct kconn *kc, struct kreq *q, st
     struct kafka_init_producer_id_req req;
     sl_err e = kafka_decode_init_producer_id(r, q->version, &kc->arena, &req);
     if (e) return e;
+    if (req.transactional_id.len >= 0) return kafka_txn_init_producer_id(kc, q, &req);
     struct kafka_init_producer_id_resp resp = {0, 0, -1, -1};
-    if (req.transactional_id.len >= 0) {
-        /* Transactions are not implemented: the error clients treat as final (see
-         * FindCoordinator in kafka_group.c; librdkafka retries UNSUPPORTED_VERSION here). */
-        resp.error_code = KAFKA_ERR_TXN_UNSUPPORTED;
-    } else if (req.producer_id >= 0 && req.producer_epoch >= 0 && req.producer_id < kc->ks->cluster.next_producer_id) {
+    if (req.producer_id >= 0 && req.producer_epoch >= 0 && req.producer_id < kc->ks->cluster.next_producer_id) {
         /* KIP-360: an existing producer bumps its epoch. */
         resp.producer_id = req.producer_id;
         resp.producer_epoch = (int16_t)(req.producer_epoch + 1);
@@ -367,6 +372,10 @@ int kafka_server_start(struct kafka_server *ks, const struct sl_config *cfg, str
     }
     if (kafka_groups_start(ks) != SL_OK) {
         SL_ERROR("kafka: cannot open the committed offsets");
+        return -1;
+    }
+    if (kafka_txn_start(ks) != SL_OK) {
+        SL_ERROR("kafka: cannot open %s", TXN_STATE_TOPIC);
         return -1;
     }
     int rc = listener_start(&ks->ls, l, "kafka", cfg->host, cfg->kafka_port, &kafka_conn_ops, kafka_on_open, ks,
@@ -417,6 +426,7 @@ void kafka_server_stop(struct kafka_server *ks) {
     if (!loop_run_until(ks->loop, kafka_drained, ks, 5000))
         SL_WARN("kafka: some responses were not delivered within 5 s of shutdown");
     listener_stop(&ks->ls);
+    kafka_txn_stop(ks);
     kafka_groups_stop(ks);
     cluster_meta_close(&ks->cluster);
 }

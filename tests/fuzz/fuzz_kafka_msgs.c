@@ -21,6 +21,7 @@
 #include "protocol/kafka_msgs_core.h"
 #include "protocol/kafka_msgs_group.h"
 #include "protocol/kafka_msgs_txn.h"
+#include "protocol/kafka_msgs_txn_admin.h"
 #include "protocol/karena.h"
 #include "protocol/kbuf.h"
 
@@ -44,8 +45,7 @@ struct codec {
      (enc_fn)kafka_encode_##api##_req},
 #endif
 
-/* Every served key but ApiVersions, whose codecs have other shapes (handled below), and the
- * transaction APIs, which have codecs ahead of being served. */
+/* Every served key but ApiVersions, whose codecs have other shapes (handled below). */
 static const struct codec codecs[] = {
     ROW(PRODUCE, produce) ROW(FETCH, fetch) ROW(LIST_OFFSETS, list_offsets) ROW(METADATA, metadata)
     ROW(OFFSET_COMMIT, offset_commit) ROW(OFFSET_FETCH, offset_fetch)
@@ -57,9 +57,9 @@ static const struct codec codecs[] = {
     ROW(CREATE_PARTITIONS, create_partitions) ROW(DELETE_GROUPS, delete_groups)
     ROW(INCREMENTAL_ALTER_CONFIGS, incremental_alter_configs) ROW(OFFSET_DELETE, offset_delete)
     ROW(DESCRIBE_CLUSTER, describe_cluster)
-    /* Not served yet; their rows are ready for when the transaction coordinator is. */
     ROW(ADD_PARTITIONS_TO_TXN, add_partitions_to_txn) ROW(ADD_OFFSETS_TO_TXN, add_offsets_to_txn)
-    ROW(END_TXN, end_txn) ROW(TXN_OFFSET_COMMIT, txn_offset_commit)};
+    ROW(END_TXN, end_txn) ROW(TXN_OFFSET_COMMIT, txn_offset_commit)
+    ROW(DESCRIBE_TRANSACTIONS, describe_transactions) ROW(LIST_TRANSACTIONS, list_transactions)};
 
 /* ApiVersions through the same shapes. */
 #ifdef FUZZ_KAFKA_RESP

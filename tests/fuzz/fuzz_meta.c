@@ -1,17 +1,19 @@
 /* fuzz_meta.c: the decoders of the records the broker keeps in its kvlogs and reads back at
  * start-up: the cluster record (cluster_meta.c), a topic's record (topics.c), a stream's config
  * record and its deleted set (stream.c), a JetStream consumer's delivery state (consumer.c)
- * and a Kafka group's state (group.c, stored in __consumer_offsets). fuzz_kvlog covers the log
+ * a Kafka group's state (group.c, stored in __consumer_offsets) and a transactional id's entry
+ * (txn.c, stored in __transaction_state). fuzz_kvlog covers the log
  * replay and the offsets values around them; this target feeds one value straight to its
  * decoder, so every execution reaches decoding logic.
  *
- * Input: a selector byte (mod 6), then one stored value. Invariant: what decodes re-encodes to
+ * Input: a selector byte (mod 7), then one stored value. Invariant: what decodes re-encodes to
  * a record that decodes and re-encodes to the same bytes (the encoders are what the broker
  * writes). cluster_meta.c is compiled into this file for its static decoder; topics.c and
  * stream.c into fuzz_meta_topics.c and fuzz_meta_stream.c. */
 #include "../../broker/core/cluster_meta.c"
 
 #include "broker/core/consumer.h"
+#include "broker/core/txn.h"
 #include "broker/kafka/group.h"
 #include "fuzz_meta.h"
 #include "protocol/kbuf.h"
@@ -117,6 +119,19 @@ static bool group_roundtrip(const uint8_t *v, size_t len, struct fz_bytes *out) 
     return ok;
 }
 
+static bool txn_roundtrip(const uint8_t *v, size_t len, struct fz_bytes *out) {
+    struct txn_coord *c = txn_coord_new(1, INT32_MAX);
+    bool ok = txn_restore(c, "t", v, (uint32_t)len, 0) == SL_OK;
+    if (ok) {
+        struct kvlog_tlv_writer tw = {0};
+        txn_encode(txn_get(c, "t"), &tw);
+        fz_bytes_set(out, tw.p, tw.len);
+        kvlog_tlv_free(&tw);
+    }
+    txn_coord_free(c);
+    return ok;
+}
+
 typedef bool (*roundtrip_fn)(const uint8_t *v, size_t len, struct fz_bytes *out);
 
 static bool deleted_roundtrip(const uint8_t *v, size_t len, struct fz_bytes *out) {
@@ -125,8 +140,9 @@ static bool deleted_roundtrip(const uint8_t *v, size_t len, struct fz_bytes *out
 }
 
 static const roundtrip_fn decoders[] = {cluster_roundtrip, fuzz_topic_roundtrip, fuzz_stream_roundtrip,
-                                        deleted_roundtrip, consumer_roundtrip, group_roundtrip};
-static const char *const names[] = {"cluster", "topic", "stream", "deleted set", "consumer state", "group state"};
+                                        deleted_roundtrip, consumer_roundtrip, group_roundtrip, txn_roundtrip};
+static const char *const names[] = {"cluster", "topic", "stream", "deleted set", "consumer state", "group state",
+                                    "transactional id"};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -264,7 +264,8 @@ def body(ck):
                     b"sluice_jetstream_dlq_appends_total", b"sluice_process_resident_memory_bytes",
                     b"sluice_log_size_bytes{topic=\"m1\",partition=\"0\"}",
                     b"sluice_topic_received_records_total{topic=\"m1\"} 50\n",
-                    b"sluice_kafka_rebalances_total", b"sluice_kafka_rebalance_duration_seconds_bucket"):
+                    b"sluice_kafka_rebalances_total", b"sluice_kafka_rebalance_duration_seconds_bucket",
+                    b"sluice_txn_committed_total", b"sluice_txn_ongoing"):
             ck.ok(fam in bd, "/metrics has %s" % fam.decode())
 
     with ck.section("(e) a real Prometheus sees consumer lag rise and fall"):

@@ -30,6 +30,10 @@ static const struct kafka_api_info k_expected[] = {
     {KAFKA_DELETE_TOPICS, "DeleteTopics", 0, 6, 4},
     {KAFKA_DELETE_RECORDS, "DeleteRecords", 0, 2, 2},
     {KAFKA_INIT_PRODUCER_ID, "InitProducerId", 0, 5, 2},
+    {KAFKA_ADD_PARTITIONS_TO_TXN, "AddPartitionsToTxn", 0, 3, 3},
+    {KAFKA_ADD_OFFSETS_TO_TXN, "AddOffsetsToTxn", 0, 3, 3},
+    {KAFKA_END_TXN, "EndTxn", 0, 3, 3},
+    {KAFKA_TXN_OFFSET_COMMIT, "TxnOffsetCommit", 0, 3, 3},
     {KAFKA_DESCRIBE_CONFIGS, "DescribeConfigs", 0, 4, 4},
     {KAFKA_ALTER_CONFIGS, "AlterConfigs", 0, 2, 2},
     {KAFKA_CREATE_PARTITIONS, "CreatePartitions", 0, 3, 2},
@@ -37,6 +41,8 @@ static const struct kafka_api_info k_expected[] = {
     {KAFKA_INCREMENTAL_ALTER_CONFIGS, "IncrementalAlterConfigs", 0, 1, 1},
     {KAFKA_OFFSET_DELETE, "OffsetDelete", 0, 0, INT16_MAX},
     {KAFKA_DESCRIBE_CLUSTER, "DescribeCluster", 0, 1, 0},
+    {KAFKA_DESCRIBE_TRANSACTIONS, "DescribeTransactions", 0, 0, 0},
+    {KAFKA_LIST_TRANSACTIONS, "ListTransactions", 0, 1, 0},
 };
 #define EXPECTED_COUNT (sizeof(k_expected) / sizeof(k_expected[0]))
 
