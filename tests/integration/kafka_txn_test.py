@@ -73,6 +73,10 @@ INVALID_PRODUCER_EPOCH = 47
 OP_TIMEOUT = 15.0  # every transactional call is bounded by this (seconds)
 
 
+class Rebalanced(Exception):
+    pass
+
+
 class Txn:
     """A transactional producer that records delivery reports and client errors."""
 
@@ -314,22 +318,32 @@ def sec_ctp(ck, peer, caps):
     kill_at = [3, 10, 18] if caps["kill"] else []  # batch numbers at which the broker dies
     state = {"batches": 0, "recoveries": 0, "commits": 0}
 
+    assigned = [0]  # assignments seen (on_assign calls), across consumers
+
     def make():
         c = Consumer({"bootstrap.servers": peer.bootstrap, "group.id": group,
                       "isolation.level": "read_committed", "enable.auto.commit": False,
                       "auto.offset.reset": "earliest", "session.timeout.ms": 6000,
                       "fetch.wait.max.ms": 50})
-        c.subscribe([src])
+        c.subscribe([src], on_assign=lambda _c, _p: assigned.__setitem__(0, assigned[0] + 1))
         return c, Txn(peer, txid)
 
-    c, t = make()
+    c = t = None
     deadline = time.monotonic() + (50 if caps["kill"] else 30)
     idle_polls = 0
     while True:
         if time.monotonic() > deadline:
             raise harness.CheckFailed("consume-transform-produce not done in time: %s" % state)
         try:
+            if t is None:
+                c, t = make()
+                first = assigned[0]
+            seen = assigned[0]
             msgs = c.consume(batch, 0.5)
+            if assigned[0] != seen and seen != first:
+                # A rebalance inside consume(): positions went back to G's committed offsets,
+                # so these records may repeat ones already transformed; start over cleanly.
+                raise Rebalanced("rebalance during consume")
             msgs = [m for m in msgs if not m.error()]
             if not msgs:
                 asg = c.assignment()
@@ -341,29 +355,34 @@ def sec_ctp(ck, peer, caps):
                 ck.ok(idle_polls < 200, "consume-transform-produce: 200 empty polls")
                 continue
             t.p.begin_transaction()
+            nxt = {}
             for m in msgs:
                 t.p.produce(dst, key=m.key(), value=b"out-" + m.value(), partition=m.partition())
+                nxt[m.partition()] = m.offset() + 1
             state["batches"] += 1
             if state["batches"] in kill_at:
                 t.p.flush(OP_TIMEOUT)
                 peer.restart(kill=True)
-            t.p.send_offsets_to_transaction(c.position(c.assignment()),
+            t.p.send_offsets_to_transaction([TopicPartition(src, p, o) for p, o in nxt.items()],
                                             c.consumer_group_metadata(), OP_TIMEOUT)
             t.p.commit_transaction(OP_TIMEOUT)
             state["commits"] += 1
-        except KafkaException as e:
+        except (KafkaException, Rebalanced) as e:
             # Whatever failed (the broker died under us), start over from G's committed
             # offsets with a new producer: its init_transactions aborts what is left open.
             state["recoveries"] += 1
             ck.ok(state["recoveries"] <= 10, "consume-transform-produce: over 10 recoveries")
-            print("     recovery %d after batch %d: %s" % (state["recoveries"], state["batches"],
-                                                       e.args[0]))
-            t.p.purge()
-            try:
-                c.close()
-            except KafkaException:
-                pass
-            c, t = make()
+            print("     recovery %d after batch %d: %s" % (
+                state["recoveries"], state["batches"], e.args[0] if e.args else e))
+            if t is not None:
+                t.p.purge()
+            if c is not None:
+                try:
+                    c.close()
+                except KafkaException:
+                    pass
+            c = t = None
+            time.sleep(0.2)
     if caps["txn_offsets"]:
         got = c.committed([TopicPartition(src, p) for p in range(parts)], timeout=OP_TIMEOUT)
         ck.eq({tp.partition: tp.offset for tp in got}, src_end, "G's committed offsets")
