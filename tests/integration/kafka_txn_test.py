@@ -27,12 +27,12 @@ Sections, each run on both peers and reported as "<peer>: <section>":
      and consumer, init_transactions fences and aborts the old one, consumption resumes from
      G's committed offsets). At the end read_committed of the output is exactly the input,
      partition for partition, in order, once; G's committed offsets are the input's ends.
-  e. transaction timeout: a producer with transaction.timeout.ms=2000 leaves a transaction open
+  e. transaction timeout: a producer with transaction.timeout.ms=5000 leaves a transaction open
      after 2 committed records; a plain record written after it is held back from
-     read_committed until the coordinator aborts the stalled transaction (Kafka checks every
-     transaction.abort.timed.out.transaction.cleanup.interval.ms, 10 s by default: the test
-     waits up to 20 s), then read_committed sees the 2 and the plain record, never the stalled
-     3, and the stalled producer's commit fails.
+     read_committed until the coordinator aborts the stalled transaction, not before 5 s
+     (Kafka checks every transaction.abort.timed.out.transaction.cleanup.interval.ms, 10 s by
+     default: the test waits up to 25 s), then read_committed sees the 2 and the plain record,
+     never the stalled 3, and the stalled producer's commit fails.
 
 What librdkafka 2.0.2's mock cluster supports (each point asserted here, so a newer mock that
 changes shows up): the transactional protocol is accepted end to end (InitProducerId,
@@ -43,7 +43,7 @@ the high watermark at either isolation level), does not fence (a second init_tra
 the same id leaves the first producer able to commit; the test makes the mock answer
 INVALID_PRODUCER_EPOCH to A's Produce instead, to prove what librdkafka then reports), does not
 store offsets sent with TxnOffsetCommit (G has no committed offset afterwards), has no
-transaction timeout (a transaction stalled for twice transaction.timeout.ms still commits), and
+transaction timeout (a transaction stalled past transaction.timeout.ms still commits), and
 cannot be killed and restarted (section d runs without kills there). What librdkafka itself
 does is the same on both peers: abort_transaction purges unsent records, a fatal error fails
 commit_transaction.
@@ -71,6 +71,7 @@ MOCK = {"markers": False, "lso": False, "fencing": False, "txn_offsets": False, 
 API_PRODUCE = 0
 INVALID_PRODUCER_EPOCH = 47
 OP_TIMEOUT = 15.0  # every transactional call is bounded by this (seconds)
+TXN_TIMEOUT_MS = 5000  # section e: long enough to see the LSO held before the abort
 
 
 class Rebalanced(Exception):
@@ -402,10 +403,11 @@ def sec_ctp(ck, peer, caps):
 def sec_timeout(ck, peer, caps):
     topic = harness.unique("txn-e")
     harness.create_topic(peer, topic, 1)
-    t = Txn(peer, harness.unique("txid-e"), {"transaction.timeout.ms": 2000})
+    t = Txn(peer, harness.unique("txid-e"), {"transaction.timeout.ms": TXN_TIMEOUT_MS})
     t.p.begin_transaction()
     t.produce(topic, [(0, None, b"ok-%d" % i) for i in range(2)])
     t.p.commit_transaction(OP_TIMEOUT)
+    begun = time.monotonic()  # the stalled transaction starts on the broker after this
     t.p.begin_transaction()
     t.produce(topic, [(0, None, b"stalled-%d" % i) for i in range(3)])
     plain = Producer({"bootstrap.servers": peer.bootstrap, "linger.ms": 0})
@@ -413,23 +415,27 @@ def sec_timeout(ck, peer, caps):
     ck.eq(plain.flush(OP_TIMEOUT), 0, "plain record left after flush")
     rc = reader(peer, "read_committed", 1, topic)
     vals = lambda recs: [v for _, _, v in recs]  # noqa: E731
-    first = vals(drain(rc, 1)[0])
+    first = vals(drain(rc, 1, settle=0.5)[0])
+    ck.ok(time.monotonic() - begun < TXN_TIMEOUT_MS / 1000.0,
+          "the first read ended within the transaction timeout (else the test proves nothing)")
     if not caps["timeout"]:
         ck.eq(first, [b"ok-0", b"ok-1", b"stalled-0", b"stalled-1", b"stalled-2", b"after"],
               "read_committed (mock: no LSO, the stalled records show)")
-        time.sleep(4.0)  # twice the transaction timeout
+        time.sleep(TXN_TIMEOUT_MS / 1000.0 + 1.0)
         t.p.commit_transaction(OP_TIMEOUT)  # the mock has no timeout: this still commits
-        print("     mock: the stalled transaction committed after 4 s (no coordinator timeout)")
+        print("     mock: the stalled transaction committed after its timeout (no coordinator "
+              "timeout)")
         rc.close()
         return
     ck.eq(first, [b"ok-0", b"ok-1"], "read_committed while the transaction is stalled")
-    t0 = time.monotonic()
     later = []
-    while time.monotonic() - t0 < 20 and not later:
+    while time.monotonic() - begun < TXN_TIMEOUT_MS / 1000.0 + 20 and not later:
         later = vals(drain(rc, 1, settle=0.5, again=True)[0])
-    took = time.monotonic() - t0
+    took = time.monotonic() - begun
     ck.eq(later, [b"after"], "read_committed after the coordinator aborted the stalled transaction")
-    print("     read_committed moved past the stalled transaction after %.1f s more" % took)
+    ck.ok(took >= TXN_TIMEOUT_MS / 1000.0,
+          "the stalled transaction was aborted after %.1f s, before its timeout" % took)
+    print("     read_committed moved past the stalled transaction %.1f s after it began" % took)
     try:
         t.p.commit_transaction(OP_TIMEOUT)
         raise harness.CheckFailed("the timed-out transaction committed")
