@@ -263,8 +263,13 @@ def sec_fenced(ck, peer, caps):
     a.produce(topic, [(0, None, b"zombie-%d" % i) for i in range(3)])
     a.delivered(ck, "A's records")
     b = Txn(peer, txid)  # init_transactions: fences A and aborts A's open transaction
+    zombie = [b"zombie-%d" % i for i in range(3)]
     if not caps["fencing"]:
-        # The mock keeps A's epoch valid; have it answer A's next Produce as Kafka would.
+        # The mock keeps A's epoch valid (A can still produce), so have it answer A's next
+        # Produce as Kafka would.
+        a.produce(topic, [(0, None, b"zombie-unfenced")])
+        a.delivered(ck, "A's record after B's init_transactions (mock: not fenced)")
+        zombie.append(b"zombie-unfenced")
         peer.inject_errors(API_PRODUCE, INVALID_PRODUCER_EPOCH)
     try:
         a.p.produce(topic, value=b"zombie-late", partition=0, on_delivery=a._report)
@@ -292,10 +297,9 @@ def sec_fenced(ck, peer, caps):
     b.p.commit_transaction(OP_TIMEOUT)
     ck.eq(b.errors, [], "B's errors")
     vals = lambda recs: [v for _, _, v in recs]  # noqa: E731
-    zombie = [b"zombie-%d" % i for i in range(3)]
     rc = vals(read_all(peer, "read_committed", 1, topic)[0])
     ru = vals(read_all(peer, "read_uncommitted", 1, topic)[0])
-    ck.eq(ru, zombie + [b"b-0", b"b-1"], "read_uncommitted: A's 3 records, then B's")
+    ck.eq(ru, zombie + [b"b-0", b"b-1"], "read_uncommitted: A's records, then B's")
     ck.eq(rc, [b"b-0", b"b-1"] if caps["fencing"] else zombie + [b"b-0", b"b-1"],
           "read_committed: only B's records" if caps["fencing"]
           else "read_committed (mock: A's transaction was never aborted)")
