@@ -9,6 +9,12 @@ SLUICE_EXTERNAL_KAFKA=host:port points every test at a Kafka peer that is alread
 (for example librdkafka's mock cluster while the broker's listener is being written): no broker
 is started, and tests that must stop or restart it skip. SLUICE_KEEP_DATA=1 keeps data dirs.
 
+start_mock() starts tests/tools/kafka_mock (env SLUICE_KAFKA_MOCK, else build/<kind>/tests/tools/
+kafka_mock): librdkafka's mock cluster as the peer, for a test that proves its expectations there
+before it holds Sluice to them. SLUICE_PEER=mock makes start_broker() return one too. The mock
+cannot be restarted (kill9/restart skip), and it names no controller, so topics with a chosen
+partition count are made with its create_topic() (harness.create_topic() picks the right way).
+
 Also a command line, for tests written in other languages:
     python3 harness.py run [--require PROG] [--require-path PATH] [--require-env VAR] -- CMD...
 starts a broker, runs CMD with SLUICE_KAFKA_BOOTSTRAP (and _PORT, SLUICE_NATS_PORT,
@@ -234,10 +240,137 @@ class ExternalBroker:
         pass
 
 
+class MockPeer:
+    """librdkafka's mock cluster (tests/tools/kafka_mock), a process of our own that speaks
+    Kafka but keeps no data dir. Its stdin is a pipe we hold: its EOF stops the mock, so the mock
+    never outlives the test. Commands go over the same pipe (kafka_mock.c lists them)."""
+
+    def __init__(self):
+        self.external = "mock"  # run() must not stop() it as a sluice-server (exit code 0 check)
+        self.host = "127.0.0.1"
+        self.binary = mock_binary()
+        self.data_dir = None
+        self.log_path = os.path.join(tempfile.gettempdir(), "sluice-mock-%d-%06x.log"
+                                     % (os.getpid(), random.getrandbits(24)))
+        self.proc = None
+        self.bootstrap = None
+        self.kafka_port = None
+        self.nats_port = self.http_port = None
+        _brokers.append(self)
+
+    def _readline(self, timeout):
+        """One line of the mock's stdout, waiting at most timeout seconds."""
+        import select
+        deadline = time.monotonic() + timeout
+        buf = b""
+        fd = self.proc.stdout.fileno()
+        while not buf.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise CheckFailed("kafka_mock: no answer within %.0f s" % timeout)
+            ch = os.read(fd, 1)
+            if not ch:
+                raise CheckFailed("kafka_mock exited (code %s)" % self.proc.poll())
+            buf += ch
+        return buf.decode().strip()
+
+    def start(self):
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen([self.binary], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=log)
+        self.bootstrap = self._readline(START_TIMEOUT)
+        self.kafka_port = int(self.bootstrap.split(",")[0].rsplit(":", 1)[1])
+        if not wait_port(self.host, self.kafka_port, START_TIMEOUT, self.proc):
+            raise CheckFailed("kafka_mock does not accept connections on %s" % self.bootstrap)
+        return self
+
+    def command(self, line, timeout=5.0):
+        self.proc.stdin.write((line + "\n").encode())
+        self.proc.stdin.flush()
+        answer = self._readline(timeout)
+        if answer != "ok":
+            raise CheckFailed("kafka_mock %r: %s" % (line, answer))
+
+    def create_topic(self, name, partitions):
+        self.command("topic %s %d" % (name, partitions))
+
+    def inject_errors(self, api_key, code, count=1):
+        """The next count requests of api_key fail with Kafka error code."""
+        self.command("error %d %d %d" % (api_key, code, count))
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        if not self.alive():
+            return
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=STOP_TIMEOUT)
+            raise CheckFailed("kafka_mock did not exit within %.0f s of stdin EOF" % STOP_TIMEOUT)
+
+    def kill9(self):
+        skip("needs a broker process that can be killed and restarted (the peer is the mock)")
+
+    def restart(self, kill=False):
+        skip("needs a broker process that can be killed and restarted (the peer is the mock)")
+
+    def log_tail(self, lines=40):
+        try:
+            with open(self.log_path, "rb") as f:
+                return "\n".join(f.read().decode("utf-8", "replace").splitlines()[-lines:])
+        except OSError as e:
+            return "(no log: %s)" % e
+
+    def cleanup(self, keep=False):
+        if self.alive():
+            self.proc.kill()
+            self.proc.wait(timeout=STOP_TIMEOUT)
+        if not keep:
+            try:
+                os.unlink(self.log_path)
+            except OSError:
+                pass
+
+
+def mock_binary():
+    path = os.environ.get("SLUICE_KAFKA_MOCK")
+    if path:
+        return path
+    for kind in ("release", "dev", "debug", "sanitize"):
+        cand = os.path.join(REPO, "build", kind, "tests", "tools", "kafka_mock")
+        if os.access(cand, os.X_OK):
+            return cand
+    skip("no kafka_mock binary (needs librdkafka-dev at build time): set SLUICE_KAFKA_MOCK "
+         "or run scripts/build.sh")
+
+
+def start_mock():
+    return MockPeer().start()
+
+
+def create_topic(peer, name, partitions, timeout=15.0):
+    """Creates a topic with `partitions` partitions on any peer: through the mock's command pipe,
+    or with confluent-kafka's AdminClient (bounded wait)."""
+    if isinstance(peer, MockPeer):
+        peer.create_topic(name, partitions)
+        return
+    from confluent_kafka.admin import AdminClient, NewTopic
+    admin = AdminClient({"bootstrap.servers": peer.bootstrap})  # must outlive the futures
+    fs = admin.create_topics([NewTopic(name, partitions, 1)], request_timeout=timeout)
+    for f in fs.values():
+        f.result(timeout=timeout)
+
+
 def start_broker(extra_args=(), data_dir=None):
     ext = external()
     if ext:
         return ExternalBroker(ext).start()
+    if os.environ.get("SLUICE_PEER") == "mock":
+        return start_mock()
     return Broker(extra_args, data_dir).start()
 
 

@@ -12,6 +12,16 @@
 // Every success must carry its offset; per partition the offsets are 0..n-1 (in send order when
 // idempotent). A sarama Consumer reads each partition from OffsetOldest and every message is
 // compared: offset, key, value (nil and empty kept apart), headers, timestamp.
+//
+// T  transactions, skipped (with the reason printed) unless the broker advertises EndTxn
+// (ApiVersions key 26). sarama 1.22.1 has no transactional producer (it came in 1.37, not in
+// Debian 12), so this run drives a transaction with sarama's own request types: FindCoordinator
+// (transaction), InitProducerId with a transactional id, AddPartitionsToTxn, a transactional
+// RecordBatch in Produce v3, EndTxn. Three transactions on partition 0: commit [c0 c1], abort
+// [a0], commit [c2]; Kafka puts them at offsets 0-1, 3, 5 (a marker after each). A sarama
+// Consumer with IsolationLevel ReadCommitted must read c0 c1 c2 at 0, 1, 5 and one with
+// ReadUncommitted all four. On librdkafka 2.0.2's mock cluster (SLUICE_PEER=mock), which writes
+// no markers and lists no aborted transactions, the offsets are 0-1, 2, 3 and both read all four.
 package main
 
 import (
@@ -276,9 +286,189 @@ func main() {
 			fmt.Printf("     ok (%.1f s)\n", time.Since(start).Seconds())
 		}()
 	}
+	func() {
+		fmt.Printf("---- run T-transactions\n")
+		start := time.Now()
+		defer func() {
+			if e := recover(); e != nil {
+				f, ok := e.(failure)
+				if !ok {
+					panic(e)
+				}
+				failed++
+				fmt.Printf("FAIL [run T-transactions]: %s\n", f.msg)
+			}
+		}()
+		if !advertisesEndTxn(bootstrap) {
+			fmt.Printf("     skipped: the broker does not advertise EndTxn (ApiVersions key 26)\n")
+			return
+		}
+		runTxn(bootstrap, os.Getenv("SLUICE_PEER") == "mock")
+		fmt.Printf("     ok (%.1f s)\n", time.Since(start).Seconds())
+	}()
 	if failed > 0 {
-		fmt.Printf("FAIL: kafka_sarama_test: %d of %d runs failed\n", failed, len(runs))
+		fmt.Printf("FAIL: kafka_sarama_test: %d of %d runs failed\n", failed, len(runs)+1)
 		os.Exit(1)
 	}
 	fmt.Printf("PASS: kafka_sarama_test (%d checks)\n", checks)
+}
+
+func advertisesEndTxn(bootstrap string) bool {
+	b := sarama.NewBroker(bootstrap)
+	c := sarama.NewConfig()
+	c.Version = sarama.V1_0_0_0
+	check(b.Open(c) == nil, "ApiVersions: open")
+	defer b.Close()
+	res, err := b.ApiVersions(&sarama.ApiVersionsRequest{})
+	check(err == nil, "ApiVersions: %v", err)
+	for _, k := range res.ApiVersions {
+		if k.ApiKey == 26 {
+			return true
+		}
+	}
+	return false
+}
+
+// retriable reports the coordinator errors a client waits out (bounded by its caller).
+func retriable(e sarama.KError) bool {
+	return e == sarama.ErrConcurrentTransactions || e == sarama.ErrOffsetsLoadInProgress ||
+		e == sarama.ErrConsumerCoordinatorNotAvailable
+}
+
+// runTxn: see T in the header.
+func runTxn(bootstrap string, mock bool) {
+	conf := sarama.NewConfig()
+	conf.Version = sarama.V0_11_0_0 // the mock answers Metadata up to v2 (sarama asks v5 from 1.0 on)
+	conf.Consumer.Return.Errors = true
+	topic := fmt.Sprintf("sarama-txn-%d-%x", os.Getpid(), rand.Int31())
+	txid := topic + "-txid"
+
+	client, err := sarama.NewClient([]string{bootstrap}, conf)
+	check(err == nil, "client: %v", err)
+	defer client.Close()
+	var leader *sarama.Broker
+	for i := 0; i < 50 && leader == nil; i++ { // the Metadata request auto-creates the topic
+		_ = client.RefreshMetadata(topic)
+		if leader, err = client.Leader(topic, 0); err != nil {
+			leader = nil
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	check(leader != nil, "no leader for %s partition 0 within 5 s", topic)
+
+	var coord *sarama.Broker
+	for i := 0; i < 50 && coord == nil; i++ {
+		fc, err := leader.FindCoordinator(&sarama.FindCoordinatorRequest{Version: 1,
+			CoordinatorKey: txid, CoordinatorType: sarama.CoordinatorTransaction})
+		check(err == nil, "FindCoordinator: %v", err)
+		if fc.Err == sarama.ErrNoError {
+			coord = fc.Coordinator
+		} else {
+			check(retriable(fc.Err), "FindCoordinator: %v", fc.Err)
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	check(coord != nil, "no transaction coordinator within 5 s")
+	check(coord.Open(conf) == nil, "open the coordinator")
+	defer coord.Close()
+
+	var pid int64
+	var epoch int16
+	for i := 0; ; i++ {
+		ip, err := coord.InitProducerID(&sarama.InitProducerIDRequest{TransactionalID: &txid,
+			TransactionTimeout: 60 * time.Second})
+		check(err == nil, "InitProducerId: %v", err)
+		if ip.Err == sarama.ErrNoError {
+			pid, epoch = ip.ProducerID, ip.ProducerEpoch
+			break
+		}
+		check(retriable(ip.Err) && i < 50, "InitProducerId: %v", ip.Err)
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	seq := int32(0)
+	txn := func(values []string, commit bool) int64 {
+		for i := 0; ; i++ { // the previous transaction's markers may still be going out
+			ap, err := coord.AddPartitionsToTxn(&sarama.AddPartitionsToTxnRequest{
+				TransactionalID: txid, ProducerID: pid, ProducerEpoch: epoch,
+				TopicPartitions: map[string][]int32{topic: {0}}})
+			check(err == nil, "AddPartitionsToTxn: %v", err)
+			perr := ap.Errors[topic]
+			check(len(perr) == 1, "AddPartitionsToTxn: %d partition answers", len(perr))
+			if perr[0].Err == sarama.ErrNoError {
+				break
+			}
+			check(retriable(perr[0].Err) && i < 100, "AddPartitionsToTxn: %v", perr[0].Err)
+			time.Sleep(20 * time.Millisecond)
+		}
+		now := time.Now().Truncate(time.Millisecond)
+		batch := &sarama.RecordBatch{Version: 2, FirstTimestamp: now, MaxTimestamp: now,
+			ProducerID: pid, ProducerEpoch: epoch, FirstSequence: seq, IsTransactional: true,
+			LastOffsetDelta: int32(len(values) - 1)}
+		for i, v := range values {
+			batch.Records = append(batch.Records, &sarama.Record{OffsetDelta: int64(i), Value: []byte(v)})
+		}
+		seq += int32(len(values))
+		req := &sarama.ProduceRequest{TransactionalID: &txid, RequiredAcks: sarama.WaitForAll,
+			Timeout: 10000, Version: 3}
+		req.AddBatch(topic, 0, batch)
+		pr, err := leader.Produce(req)
+		check(err == nil, "Produce: %v", err)
+		blk := pr.GetBlock(topic, 0)
+		check(blk != nil && blk.Err == sarama.ErrNoError, "Produce: %+v", blk)
+		et, err := coord.EndTxn(&sarama.EndTxnRequest{TransactionalID: txid, ProducerID: pid,
+			ProducerEpoch: epoch, TransactionResult: commit})
+		check(err == nil && et.Err == sarama.ErrNoError, "EndTxn(commit=%v): %v %v", commit, err, et)
+		return blk.Offset
+	}
+	bases := []int64{txn([]string{"c0", "c1"}, true), txn([]string{"a0"}, false), txn([]string{"c2"}, true)}
+	type rec struct {
+		off int64
+		val string
+	}
+	all := []rec{{0, "c0"}, {1, "c1"}, {3, "a0"}, {5, "c2"}}
+	committed := []rec{{0, "c0"}, {1, "c1"}, {5, "c2"}}
+	wantBases := []int64{0, 3, 5}
+	if mock {
+		all = []rec{{0, "c0"}, {1, "c1"}, {2, "a0"}, {3, "c2"}}
+		committed = all
+		wantBases = []int64{0, 2, 3}
+	}
+	check(fmt.Sprint(bases) == fmt.Sprint(wantBases), "base offsets %v, want %v", bases, wantBases)
+
+	read := func(iso sarama.IsolationLevel, want int) []rec {
+		c := sarama.NewConfig()
+		c.Version = sarama.V0_11_0_0 // Fetch v4: isolation level
+		c.Consumer.IsolationLevel = iso
+		c.Consumer.Return.Errors = true
+		cons, err := sarama.NewConsumer([]string{bootstrap}, c)
+		check(err == nil, "consumer: %v", err)
+		defer cons.Close()
+		pc, err := cons.ConsumePartition(topic, 0, sarama.OffsetOldest)
+		check(err == nil, "ConsumePartition: %v", err)
+		defer pc.Close()
+		var got []rec
+		// Wait for `want` records, then 500 ms more for any that should not be there.
+		deadline := time.After(10 * time.Second)
+		for {
+			wait := 10 * time.Second
+			if len(got) >= want {
+				wait = 500 * time.Millisecond
+			}
+			select {
+			case m := <-pc.Messages():
+				got = append(got, rec{m.Offset, string(m.Value)})
+				continue
+			case e := <-pc.Errors():
+				fail("consume: %v", e)
+			case <-deadline:
+			case <-time.After(wait):
+			}
+			return got
+		}
+	}
+	gotC := read(sarama.ReadCommitted, len(committed))
+	check(fmt.Sprint(gotC) == fmt.Sprint(committed), "ReadCommitted: %v, want %v", gotC, committed)
+	gotU := read(sarama.ReadUncommitted, len(all))
+	check(fmt.Sprint(gotU) == fmt.Sprint(all), "ReadUncommitted: %v, want %v", gotU, all)
 }

@@ -111,6 +111,38 @@ async function until(fn, timeoutMs, what) {
   }
 }
 
+// The API keys a broker advertises: one ApiVersions v0 request on a socket of its own (kafkajs
+// keeps its own answer private). Resolves to a Set of keys; rejects after timeoutMs.
+function apiVersions(host, port, timeoutMs = 5000) {
+  const net = require('net')
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, host)
+    const client = Buffer.from('sluice-it')
+    const req = Buffer.alloc(4 + 10 + client.length)
+    req.writeInt32BE(req.length - 4, 0)
+    req.writeInt16BE(18, 4) // ApiVersions
+    req.writeInt16BE(0, 6) // v0
+    req.writeInt32BE(1, 8) // correlation id
+    req.writeInt16BE(client.length, 12)
+    client.copy(req, 14)
+    let buf = Buffer.alloc(0)
+    const timer = setTimeout(() => { sock.destroy(); reject(new CheckFailed('ApiVersions: no answer')) }, timeoutMs)
+    sock.on('error', e => { clearTimeout(timer); reject(e) })
+    sock.on('connect', () => sock.write(req))
+    sock.on('data', d => {
+      buf = Buffer.concat([buf, d])
+      if (buf.length < 4 || buf.length < 4 + buf.readInt32BE(0)) return
+      clearTimeout(timer)
+      sock.destroy()
+      // size, correlation id, error code, [api key, min, max]
+      const keys = new Set()
+      const n = buf.readInt32BE(10)
+      for (let i = 0; i < n; i++) keys.add(buf.readInt16BE(14 + i * 6))
+      resolve(keys)
+    })
+  })
+}
+
 module.exports = {
-  SKIP, Checker, CheckFailed, bootstrapOrReexec, loadKafkajs, dumpTopic, hex, unique, until,
+  SKIP, Checker, CheckFailed, bootstrapOrReexec, loadKafkajs, dumpTopic, hex, unique, until, apiVersions,
 }
