@@ -124,6 +124,9 @@ struct job {
     bool drop_only;
     int64_t *drop; /* ascending */
     uint32_t drop_count;
+    /* Aborted transactions in the pass's segments (log_set_cleaner_txn), by last offset. */
+    struct log_aborted_txn *aborted;
+    uint32_t aborted_count;
     /* results */
     uint32_t rewrite_count;   /* segments [0, rewrite_count) were rewritten (or needed nothing) */
     int64_t mapped_end;       /* one past the last offset mapped: the next clean point */
@@ -143,6 +146,7 @@ static void job_free(struct job *j) {
     free(j->cbuf);
     free(j->keep);
     free(j->drop);
+    free(j->aborted);
     free(j);
 }
 
@@ -210,6 +214,18 @@ static void reader_close(struct seg_reader *r) {
     free(r->buf);
 }
 
+/* Whether a transactional batch of producer pid at offset belongs to an aborted transaction.
+ * The list is short (aborted transactions in the pass's segments): a linear walk. */
+static bool job_aborted(const struct job *j, const struct kafka_batch_header *h) {
+    if (!(h->attributes & KAFKA_ATTR_TRANSACTIONAL) || (h->attributes & KAFKA_ATTR_CONTROL)) return false;
+    for (uint32_t i = 0; i < j->aborted_count; i++) {
+        const struct log_aborted_txn *a = &j->aborted[i];
+        if (a->producer_id == h->producer_id && a->first_offset <= h->base_offset && h->base_offset < a->last_offset)
+            return true;
+    }
+    return false;
+}
+
 /* Step 1: the newest offset of every key of the dirty segments. false if a file failed. */
 static bool job_map(struct job *j) {
     j->mapped_end = -1;
@@ -236,7 +252,9 @@ static bool job_map(struct job *j) {
                 e = SL_CORRUPT;
                 break;
             }
-            if (it.h.attributes & KAFKA_ATTR_CONTROL) continue;
+            /* Markers hold no key's value; an aborted transaction's records are no key's
+             * newest: they go in the rewrite, and older values must stay. */
+            if ((it.h.attributes & KAFKA_ATTR_CONTROL) || job_aborted(j, &it.h)) continue;
             while ((e = kafka_records_next(&it, &rec)) == SL_OK) {
                 if (rec.key.len < 0) continue;
                 if (!map_put(&j->map, map_hash(&rec.key), rec.offset)) {
@@ -265,6 +283,7 @@ static bool job_map(struct job *j) {
 struct keep_ctx {
     struct job *j;
     uint64_t removed;
+    bool aborted; /* the batch is an aborted transaction's: every record goes */
 };
 
 static int cmp_i64(const void *a, const void *b) {
@@ -274,6 +293,10 @@ static int cmp_i64(const void *a, const void *b) {
 
 static bool keep_record(void *arg, const struct kafka_records_rec *rec) {
     struct keep_ctx *k = arg;
+    if (k->aborted) {
+        k->removed++;
+        return false;
+    }
     if (k->j->drop_only) {
         bool gone = bsearch(&rec->offset, k->j->drop, k->j->drop_count, sizeof(int64_t), cmp_i64) != NULL;
         k->removed += gone;
@@ -434,6 +457,7 @@ static bool job_rewrite(struct job *j, struct job_seg *s, uint8_t **fbuf, size_t
         uint64_t removed_before = k.removed;
         uint32_t out_len = 0;
         int32_t kept = 0;
+        k.aborted = job_aborted(j, &h);
         for (;;) {
             if (*fcap < need) *fbuf = sl_xrealloc(*fbuf, *fcap = need);
             k.removed = removed_before;
@@ -881,9 +905,11 @@ static struct job *cleaner_plan(struct cleaner *c, struct log *g, uint64_t now_m
      * ends before the first of them. max_compaction_lag_ms makes a pass due whatever the ratio. */
     bool overdue = false;
     uint32_t end = 0; /* sealed segments [0, end) are in the pass */
+    /* Nothing at or above the last stable offset: an open transaction may still abort. */
+    int64_t stable = g->cleaner_stable_end ? g->cleaner_stable_end(g->cleaner_txn_arg) : INT64_MAX;
     for (uint32_t i = 0; i + 1 < g->seg_count; i++) {
         struct seg *s = g->segs[i];
-        if (!s->sealed || s->sealing) break;
+        if (!s->sealed || s->sealing || s->next_offset > stable) break;
         if (log_seg_ensure_index(g, s) != SL_OK) break;
         int64_t newest = s->ix.max_timestamp;
         if (g->cfg.min_compaction_lag_ms > 0 && newest >= 0 && newest > (int64_t)now_ms - g->cfg.min_compaction_lag_ms)
@@ -898,7 +924,16 @@ static struct job *cleaner_plan(struct cleaner *c, struct log *g, uint64_t now_m
     }
     if (end == 0 || g->segs[end - 1]->next_offset <= g->clean_upto) return NULL;
     if (!force && !overdue && (double)dirty < g->cfg.min_cleanable_ratio * (double)total) return NULL;
-    return job_new(c, g, now_ms, end);
+    struct job *j = job_new(c, g, now_ms, end);
+    if (g->cleaner_aborted) {
+        int64_t from = g->segs[0]->base_offset, to = g->segs[end - 1]->next_offset;
+        uint32_t n = g->cleaner_aborted(g->cleaner_txn_arg, from, to, NULL, 0);
+        if (n) {
+            j->aborted = sl_xmalloc(n * sizeof(*j->aborted));
+            j->aborted_count = SL_MIN(n, g->cleaner_aborted(g->cleaner_txn_arg, from, to, j->aborted, n));
+        }
+    }
+    return j;
 }
 
 static bool cleaner_start(struct cleaner *c, uint64_t now_ms, bool force) {

@@ -458,6 +458,11 @@ void log_set_cleaner_keep(struct log *g, log_cleaner_keep_fn fn, void *arg) {
     g->cleaner_keep = fn;
     g->cleaner_keep_arg = arg;
 }
+void log_set_cleaner_txn(struct log *g, log_stable_end_fn stable_end, log_aborted_fn aborted, void *arg) {
+    g->cleaner_stable_end = stable_end;
+    g->cleaner_aborted = aborted;
+    g->cleaner_txn_arg = arg;
+}
 void log_set_cleaner_drop(struct log *g, log_cleaner_drop_fn fn, void *arg) {
     g->cleaner_drop = fn;
     g->cleaner_drop_arg = arg;

@@ -162,6 +162,19 @@ void log_set_cleaner_keep(struct log *g, log_cleaner_keep_fn fn, void *arg);
 typedef uint32_t (*log_cleaner_drop_fn)(void *arg, int64_t from, int64_t to, int64_t *out, uint32_t max);
 void log_set_cleaner_drop(struct log *g, log_cleaner_drop_fn fn, void *arg);
 
+/* Kafka transactions, for the cleaner of a compacted log: stable_end gives the last stable
+ * offset (the cleaner maps and rewrites nothing at or above it: an open transaction may still
+ * abort), aborted the aborted transactions whose range [first_offset, last_offset] overlaps
+ * [from, to), oldest first, up to max into out, returning how many there are. An aborted
+ * transaction's records are no key's newest value and go in the rewrite, as Kafka's cleaner
+ * discards them. Both answer on the loop when a pass is planned. */
+struct log_aborted_txn {
+    int64_t producer_id, first_offset, last_offset;
+};
+typedef int64_t (*log_stable_end_fn)(void *arg);
+typedef uint32_t (*log_aborted_fn)(void *arg, int64_t from, int64_t to, struct log_aborted_txn *out, uint32_t max);
+void log_set_cleaner_txn(struct log *g, log_stable_end_fn stable_end, log_aborted_fn aborted, void *arg);
+
 /* Removes the batch holding offset and everything after it. Waits for writes in flight. */
 sl_err log_truncate(struct log *g, int64_t offset);
 

@@ -97,6 +97,9 @@ struct log {
     void *cleaner_keep_arg;
     log_cleaner_drop_fn cleaner_drop; /* see log_set_cleaner_drop */
     void *cleaner_drop_arg;
+    log_stable_end_fn cleaner_stable_end; /* see log_set_cleaner_txn */
+    log_aborted_fn cleaner_aborted;
+    void *cleaner_txn_arg;
 };
 
 static inline struct seg *log_active(const struct log *g) { return g->segs[g->seg_count - 1]; }

@@ -55,10 +55,22 @@ static uint32_t partition_cleaner_keep(void *arg, int64_t *out, uint32_t max) {
     return pstate_last_batches(partition_pstate(arg), out, max);
 }
 
+static int64_t partition_cleaner_stable_end(void *arg) { return partition_last_stable_offset(arg); }
+
+static uint32_t partition_cleaner_aborted(void *arg, int64_t from, int64_t to, struct log_aborted_txn *out,
+                                          uint32_t max) {
+    struct partition_aborted_txn *a = max ? sl_xmalloc(max * sizeof(*a)) : NULL;
+    uint32_t n = partition_aborted_txns(arg, from, to, a, max);
+    for (uint32_t i = 0; i < SL_MIN(n, max); i++) out[i] = (struct log_aborted_txn){a[i].producer_id, a[i].first_offset, a[i].last_offset};
+    free(a);
+    return n;
+}
+
 struct partition *partition_new(struct log *g) {
     struct partition *p = sl_xcalloc(1, sizeof(*p));
     p->log = g;
     log_set_cleaner_keep(g, partition_cleaner_keep, p);
+    log_set_cleaner_txn(g, partition_cleaner_stable_end, partition_cleaner_aborted, p);
     return p;
 }
 
@@ -83,6 +95,7 @@ static void partition_settle(struct partition *p) {
 void partition_close(struct partition *p) {
     if (!p) return;
     log_set_cleaner_keep(p->log, NULL, NULL); /* the log may outlive us (closed by the store) */
+    log_set_cleaner_txn(p->log, NULL, NULL, NULL);
     partition_settle(p);
     if (p->waits_out) {
         /* The log still points at our waiters: they free the partition as the last one fires.
@@ -100,6 +113,7 @@ void partition_close(struct partition *p) {
 sl_err partition_delete(struct partition *p, struct store *st) {
     /* Deleting quiesces the log first, so our waiters fire before the partition goes. */
     log_set_cleaner_keep(p->log, NULL, NULL);
+    log_set_cleaner_txn(p->log, NULL, NULL, NULL);
     sl_err e = store_log_delete(st, p->log);
     p->log = NULL;
     if (p->waits_out) {

@@ -438,6 +438,102 @@ START_TEST(test_owner_drops) {
 }
 END_TEST
 
+/* Transactions in a compacted log: an aborted transaction's record is no key's newest (the
+ * older committed value stays, the aborted one goes), markers stay, and nothing at or above
+ * the last stable offset is cleaned. */
+static int64_t g_stable = INT64_MAX;
+static int64_t stable_hook(void *arg) {
+    (void)arg;
+    return g_stable;
+}
+static uint32_t aborted_hook(void *arg, int64_t from, int64_t to, struct log_aborted_txn *out, uint32_t max) {
+    (void)arg;
+    if (from > 2 || to <= 1) return 0;
+    if (max >= 1) out[0] = (struct log_aborted_txn){9, 1, 2};
+    return 1;
+}
+
+static void append_value(struct log *g, const char *key, const char *value, int64_t pid, bool txn, int64_t now,
+                         int64_t want) {
+    uint8_t buf[512];
+    struct kafka_record_in in = {.key = key, .key_len = (int32_t)strlen(key), .value = value,
+                                 .value_len = (int32_t)strlen(value), .timestamp_ms = now};
+    size_t len = kafka_batch_encode(buf, sizeof(buf), &in, 1, pid, pid >= 0 ? 0 : -1, pid >= 0 ? 0 : -1);
+    if (txn) {
+        sl_store_be16(buf + 21, (uint16_t)(sl_load_be16(buf + 21) | KAFKA_ATTR_TRANSACTIONAL));
+        kafka_batch_update_crc(buf, len);
+    }
+    int64_t got;
+    ck_assert_int_eq(log_append(g, buf, (uint32_t)len, &got, NULL, false), SL_OK);
+    ck_assert_int_eq(got, want);
+}
+
+static const char *value_at(const uint8_t *all, size_t len, int64_t offset, struct kafka_records_scratch *sc) {
+    static char v[64];
+    for (size_t pos = 0; pos < len;) {
+        struct kafka_batch_header h;
+        ck_assert_int_eq(kafka_batch_header_read(all + pos, len - pos, &h), SL_OK);
+        uint32_t bl = (uint32_t)h.batch_length + KAFKA_BATCH_LOG_OVERHEAD;
+        struct kafka_records_iter it;
+        struct kafka_records_rec rec;
+        ck_assert_int_eq(kafka_records_open(&it, all + pos, bl, sc), SL_OK);
+        while (kafka_records_next(&it, &rec) == SL_OK) {
+            if (rec.offset != offset) continue;
+            if (it.h.attributes & KAFKA_ATTR_CONTROL) return "(marker)";
+            snprintf(v, sizeof(v), "%.*s", (int)rec.value.len, (const char *)rec.value.p);
+            return v;
+        }
+        pos += bl;
+    }
+    return NULL;
+}
+
+START_TEST(test_transactions_in_compacted_log) {
+    struct log_config cfg;
+    log_config_defaults(&cfg);
+    cfg.segment_bytes = 1024;
+    cfg.compact = true;
+    cfg.retention_ms = -1;
+    struct fx f;
+    fx_start(&f, &cfg);
+    struct log *g;
+    ck_assert_int_eq(store_log_create(f.st, "c", 0, &cfg, &g), SL_OK);
+    loop_run_once(&f.loop, 0);
+    int64_t now = (int64_t)loop_now_ms(&f.loop);
+    append_value(g, "a", "committed", -1, false, now, 0);
+    append_value(g, "a", "aborted", 9, true, now, 1);
+    uint8_t m[KAFKA_CONTROL_BATCH_BYTES];
+    ck_assert_uint_eq(kafka_control_batch_encode(m, sizeof(m), KAFKA_CONTROL_ABORT, 9, 0, 0, now), sizeof(m));
+    int64_t got;
+    ck_assert_int_eq(log_append(g, m, sizeof(m), &got, NULL, false), SL_OK);
+    ck_assert_int_eq(got, 2);
+    int64_t off = 3;
+    for (; off < 60; off++) append_value(g, "b", off < 30 ? "old" : "new", -1, false, now, off);
+    fx_flush(g);
+    ck_assert_uint_gt(log_segment_count(g), 3);
+    g_stable = 30; /* an open transaction from offset 30 on */
+    log_set_cleaner_txn(g, stable_hook, aborted_hook, NULL);
+    ck_assert_uint_ge(cleaner_run_now(store_cleaner(f.st), 20000), 1);
+    ck_assert_int_le(cleaner_clean_point(g), 30);
+    uint8_t *all;
+    size_t len = read_all_gaps(g, &all);
+    struct kafka_records_scratch sc;
+    kafka_records_scratch_init(&sc, 0);
+    ck_assert_str_eq(value_at(all, len, 0, &sc), "committed");
+    ck_assert_ptr_null(value_at(all, len, 1, &sc));
+    ck_assert_str_eq(value_at(all, len, 2, &sc), "(marker)");
+    /* Below the LSO, only b's newest of the cleaned section stays; from 30 on nothing is cleaned. */
+    int64_t above = 0, below = 0;
+    for (int64_t o = 3; o < 60; o++) *(o < 30 ? &below : &above) += value_at(all, len, o, &sc) != NULL;
+    ck_assert_int_eq(above, 30);
+    ck_assert_int_lt(below, 27); /* the cleaned section lost b's older values */
+    free(all);
+    kafka_records_scratch_free(&sc);
+    log_set_cleaner_txn(g, NULL, NULL, NULL);
+    fx_end(&f);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("storage/compact");
     TCase *tc = tcase_create("compact");
@@ -446,6 +542,7 @@ int main(void) {
     tcase_add_test(tc, test_reader_keeps_old_bytes);
     tcase_add_test(tc, test_producer_last_batch_kept);
     tcase_add_test(tc, test_owner_drops);
+    tcase_add_test(tc, test_transactions_in_compacted_log);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);
