@@ -66,5 +66,6 @@ int cmd_consume(struct cli *c, int argc, char **argv);
 int cmd_nats_core(struct cli *c, const char *verb, int argc, char **argv);
 int cmd_stream(struct cli *c, int argc, char **argv);
 int cmd_consumer(struct cli *c, int argc, char **argv);
+int cmd_dlq(struct cli *c, int argc, char **argv);
 
 #endif

@@ -27,6 +27,7 @@ static const char usage[] =
     "  reply SUBJECT TEXT    answer requests with TEXT\n"
     "  stream add|info|list|purge|delete         JetStream streams\n"
     "  consumer add|info|list|next|delete        JetStream consumers\n"
+    "  dlq list|replay DLQ_STREAM                dead letters, and replaying them to their stream\n"
     "\n"
     "Global flags:\n"
     "  --brokers LIST   Kafka bootstrap servers (env SLUICE_BROKERS; default 127.0.0.1:9092)\n"
@@ -210,6 +211,7 @@ int main(int argc, char **argv)
         return cmd_nats_core(&c, cmd, sub_argc, sub_argv);
     if (!strcmp(cmd, "stream")) return cmd_stream(&c, sub_argc, sub_argv);
     if (!strcmp(cmd, "consumer")) return cmd_consumer(&c, sub_argc, sub_argv);
+    if (!strcmp(cmd, "dlq")) return cmd_dlq(&c, sub_argc, sub_argv);
     fputs(usage, stderr);
     return cli_fail(EXIT_USAGE, "unknown command '%s'", cmd);
 }

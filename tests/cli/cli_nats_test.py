@@ -10,6 +10,9 @@ protocol and $JS.API JSON read directly), never through the CLI itself.
 - stream add (subjects, max-msgs, max-age, storage, discard) as $JS.API.STREAM.INFO sees it;
   info/list --json after 5 publishes; consumer add/info/list/next (data exact, acks seen in
   the ack floor)/delete; purge; delete; unknown stream and consumer exit 2.
+- dlq (Sluice only, its native dead-letter queue): three messages past max_deliver land in
+  WORK_DLQ; `dlq list --json` shows them with their origin; `dlq replay` puts them back into
+  WORK (data and headers exact, no Sluice-Dlq-* headers) and empties WORK_DLQ.
 - an unreachable server exits 3 within the timeout.
 """
 import json
@@ -219,6 +222,49 @@ def streams(ck, t):
     ok(ck, t, ["stream", "delete", "CLIWQ"])
 
 
+def dlq(ck, t):
+    if t.kind != "sluice":
+        raise natsh.Skip("the native dead-letter queue is Sluice's own")
+    raw = RawClient(t)
+    ok(ck, t, ["stream", "add", "WORK", "--subjects", "work.orders", "--retention", "workqueue"])
+    ok(ck, t, ["stream", "add", "WORK_DLQ", "--subjects", "dead.work"])
+    data = [b"order 1", b"order 2 \xc3\xbc", b"order 3"]
+    ok(ck, t, ["pub", "work.orders", "--header", "Trace=abc"], b"\n".join(data) + b"\n")
+    wait_msgs(ck, raw, "WORK", 3)
+    ok(ck, t, ["consumer", "add", "WORK", "w", "--max-deliver", "1", "--ack-wait", "500ms"])
+    ck.eq(ok(ck, t, ["consumer", "next", "WORK", "w", "--count", "3", "--no-ack"]),
+          b"".join(d + b"\n" for d in data), "deliveries left unacked")
+    # Past its ack wait with max_deliver 1, each message is dead-lettered (Sluice checks when
+    # a pull asks for more: this one finds nothing to deliver and times out, exit 3).
+    time.sleep(0.7)
+    rc, _, err, _ = cli(t, ["--timeout", "1s", "consumer", "next", "WORK", "w"])
+    ck.eq(rc, 3, "nothing left to deliver (%s)" % err.strip())
+    wait_msgs(ck, raw, "WORK_DLQ", 3)
+    lst = json.loads(ok(ck, t, ["--json", "dlq", "list", "WORK_DLQ"]))
+    ck.eq([(m["seq"], m["data"].encode()) for m in lst], [(1, data[0]), (2, data[1]), (3, data[2])],
+          "dlq list: data")
+    for i, m in enumerate(lst):
+        h = dict((k, v) for k, v in m["headers"])
+        ck.eq((h.get("Trace"), h.get("Sluice-Dlq-Stream"), h.get("Sluice-Dlq-Sequence"),
+               h.get("Sluice-Dlq-Consumer"), h.get("Sluice-Dlq-Reason")),
+              ("abc", "WORK", str(i + 1), "w", "max_deliveries"), "dlq list: headers of %d" % i)
+    text = ok(ck, t, ["dlq", "list", "WORK_DLQ"]).decode()
+    ck.ok("max_deliveries" in text and "order 3" in text, "dlq list table: %r" % text)
+    ck.eq(ok(ck, t, ["dlq", "replay", "WORK_DLQ"]), b"replayed 3 dead letters from WORK_DLQ\n", "replay")
+    wait_msgs(ck, raw, "WORK_DLQ", 0)
+    info = wait_msgs(ck, raw, "WORK", 3)
+    ck.eq((info["state"]["first_seq"], info["state"]["last_seq"]), (4, 6), "replayed into WORK as 4..6")
+    out = ok(ck, t, ["--json", "consumer", "next", "WORK", "w", "--count", "3"])
+    got = [json.loads(x) for x in out.decode().splitlines()]
+    ck.eq([(m["subject"], m["data"].encode(), m["headers"]) for m in got],
+          [("work.orders", d, [["Trace", "abc"]]) for d in data], "replayed messages: exact")
+    wait_msgs(ck, raw, "WORK", 0)
+    rc, _, err, _ = cli(t, ["dlq", "list", "NOPE_DLQ"])
+    ck.eq(rc, 2, "dlq list of an unknown stream: exit code (%s)" % err.strip())
+    ok(ck, t, ["stream", "delete", "WORK"])
+    ok(ck, t, ["stream", "delete", "WORK_DLQ"])
+
+
 def errors(ck, t):
     dead = "nats://127.0.0.1:%d" % natsh.free_ports(1)[0]
     for args in (["pub", "a", "b"], ["stream", "list"], ["sub", "x", "--count", "1"]):
@@ -238,6 +284,8 @@ def body(ck):
         core(ck, t)
     with ck.section("JetStream: stream and consumer commands"):
         streams(ck, t)
+    with ck.section("dlq: list and replay dead letters"):
+        dlq(ck, t)
     with ck.section("errors: unreachable, usage"):
         errors(ck, t)
 
