@@ -17,7 +17,8 @@ struct kafka {
 /* Opens a handle of the type (producer or consumer) with conf (taken; NULL for a new one).
  * Returns an exit code; on EXIT_OK k->rk is set. */
 int kafka_open(struct kafka *k, const struct cli *c, rd_kafka_type_t type, rd_kafka_conf_t *conf);
-void kafka_close(struct kafka *k);
+/* Closes the handle (leaving a group first) within a bounded time; returns rc. */
+int kafka_close(struct kafka *k, int rc);
 /* Sets a config key, or fails with EXIT_USAGE naming it. */
 int kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value);
 

@@ -317,8 +317,7 @@ static int consume_run(struct cli *c, const struct consume_opts *o)
         rd_kafka_resp_err_t err = rd_kafka_commit(cx.k.rk, NULL, 0);
         if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) rc = kafka_fail(&cx.k, err, "consume: commit", NULL);
     }
-    rd_kafka_consumer_close(cx.k.rk);
-    kafka_close(&cx.k);
+    rc = kafka_close(&cx.k, rc);
     free(cx.at_end);
     free(cx.assigned);
     return rc;

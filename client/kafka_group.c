@@ -69,7 +69,8 @@ static int group_list(struct kafka *k)
                                                  rd_kafka_ConsumerGroupListing_group_id(gl[i]),
                                                  "state", st));
         }
-        if (k->cli->json) json_print(arr);
+        if (rc) json_decref(arr);
+        else if (k->cli->json) json_print(arr);
         else { table_print(&t); json_decref(arr); }
         table_free(&t);
     }
@@ -489,6 +490,6 @@ int cmd_group(struct cli *c, int argc, char **argv)
         else if (!strcmp(verb, "reset-offsets")) rc = group_reset(&k, pos[0], &r);
         else rc = cli_fail(EXIT_USAGE, "group: unknown verb '%s' (list, describe, delete, reset-offsets)", verb);
     }
-    kafka_close(&k);
+    rc = kafka_close(&k, rc);
     return rc;
 }

@@ -239,7 +239,7 @@ int cmd_produce(struct cli *c, int argc, char **argv)
     }
     if (conf) rd_kafka_conf_destroy(conf);
     if (!rc) rc = produce_run(&k, &o, in);
-    kafka_close(&k);
+    rc = kafka_close(&k, rc);
     if (in && in != stdin) fclose(in);
     for (int i = 0; i < o.nheaders; i++) free(o.hkey[i]);
     return rc;

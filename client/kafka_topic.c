@@ -369,7 +369,7 @@ int cmd_topic(struct cli *c, int argc, char **argv)
         } else if (!strcmp(verb, "delete")) rc = topic_delete(&k, npos, pos);
         else rc = cli_fail(EXIT_USAGE, "topic: unknown verb '%s' (create, list, describe, alter, delete)", verb);
     }
-    kafka_close(&k);
+    rc = kafka_close(&k, rc);
     kv_free(&set);
     kv_free(&del);
     return rc;

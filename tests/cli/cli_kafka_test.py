@@ -16,6 +16,9 @@ confluent-kafka-python (librdkafka 2.0.2) as the independent client.
 - topic create/describe/alter/delete round trip, checked with confluent-kafka's AdminClient.
 - errors: an unreachable broker exits 3 within the timeout and says so; an unknown topic or
   group exits 2; bad flags exit 1.
+- librdkafka's mock cluster (made in this process by confluent-kafka): produce with keys and
+  headers and consume --format / --group work as against Sluice; an operation the mock lacks
+  (ListGroups, DescribeGroups) fails with exit 4 within a bounded time.
 """
 import json
 import os
@@ -265,6 +268,27 @@ def errors_cli(ck, b):
         ck.ok(b"Example" in out or b"example" in out, "%s shows examples" % args)
 
 
+def mock_cli(ck):
+    # The mock cluster lives in this process while `holder` does; the CLI reaches it over TCP.
+    holder = Producer({"test.mock.num.brokers": 1, "bootstrap.servers": ""})
+    md = holder.list_topics(timeout=10)
+    boot = ["%s:%d" % (x.host, x.port) for x in md.brokers.values()][0]
+    topic = harness.unique("cli-mock")
+    ok(ck, ["--brokers", boot, "produce", topic, "--key-separator", "=", "--header", "h=1",
+            "--partition", "0"], b"a=1\nb=2\nc=3\n")
+    out = ok(ck, ["--brokers", boot, "consume", topic, "--partition", "0", "--from-beginning",
+                  "--exit-at-end", "--format", "%o %k %v %h\\n"])
+    ck.eq(out, b"0 a 1 h=1\n1 b 2 h=1\n2 c 3 h=1\n", "mock: consume --format")
+    out = ok(ck, ["--brokers", boot, "consume", topic, "--group", "gm", "--from-beginning",
+                  "--count", "3"], timeout=60)
+    ck.eq(out, b"1\n2\n3\n", "mock: group consume")
+    for args in (["group", "list"], ["group", "describe", "gm"]):
+        rc, _, err, secs = sluice(["--brokers", boot, "--timeout", "3s"] + args, timeout=30)
+        ck.eq(rc, 4, "mock: %s (not served by the mock): exit code (%s)" % (" ".join(args), err.strip()))
+        ck.ok(secs < 10, "mock: %s took %.1f s" % (" ".join(args), secs))
+    del holder
+
+
 def body(ck):
     b = harness.start_broker()
     with ck.section("produce: lines with keys and headers, length framing"):
@@ -277,6 +301,8 @@ def body(ck):
         topic_cli(ck, b)
     with ck.section("errors: unreachable, unknown, usage"):
         errors_cli(ck, b)
+    with ck.section("librdkafka's mock cluster"):
+        mock_cli(ck)
 
 
 if __name__ == "__main__":
