@@ -18,7 +18,7 @@ confluent-kafka-python (librdkafka 2.0.2) as the independent client.
   group exits 2; bad flags exit 1.
 - librdkafka's mock cluster (made in this process by confluent-kafka): produce with keys and
   headers and consume --format / --group work as against Sluice; an operation the mock lacks
-  (ListGroups, DescribeGroups) fails with exit 4 within a bounded time.
+  (ListGroups) fails with exit 4 within a bounded time.
 """
 import json
 import os
@@ -282,7 +282,9 @@ def mock_cli(ck):
     out = ok(ck, ["--brokers", boot, "consume", topic, "--group", "gm", "--from-beginning",
                   "--count", "3"], timeout=60)
     ck.eq(out, b"1\n2\n3\n", "mock: group consume")
-    for args in (["group", "list"], ["group", "describe", "gm"]):
+    # Not `group describe`: librdkafka 2.0.2's DescribeConsumerGroups against its own mock
+    # aborts inside the library now and then (assertion in rd_kafka_enq_once_del_source_return).
+    for args in (["group", "list"],):
         rc, _, err, secs = sluice(["--brokers", boot, "--timeout", "3s"] + args, timeout=30)
         ck.eq(rc, 4, "mock: %s (not served by the mock): exit code (%s)" % (" ".join(args), err.strip()))
         ck.ok(secs < 10, "mock: %s took %.1f s" % (" ".join(args), secs))
