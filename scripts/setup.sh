@@ -13,6 +13,7 @@ set -euo pipefail
 # and check with promtool (prometheus); docker/build_check.py builds the Dockerfile in a fresh
 # Debian root made by mmdebstrap. The libFuzzer targets (tests/fuzz) build with clang-14 and its
 # runtime libraries (libclang-rt-14-dev holds libFuzzer).
+# The sluice CLI (client/) builds on librdkafka-dev, libnats-dev and libjansson-dev, all listed.
 PACKAGES="build-essential cmake pkg-config git ca-certificates liburing-dev libxxhash-dev libzstd-dev libjansson-dev libsnappy-dev liblz4-dev zlib1g-dev check procps python3
           kcat librdkafka-dev python3-confluent-kafka python3-kafka python3-snappy python3-lz4 python3-zstandard
           golang-go golang-github-shopify-sarama-dev nodejs npm

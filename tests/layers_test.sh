@@ -8,7 +8,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/scripts"
 cp "$root/scripts/check_layers.sh" "$tmp/scripts/"
-cp -r "$root/base" "$root/protocol" "$root/storage" "$root/broker" "$tmp/"
+cp -r "$root/base" "$root/protocol" "$root/storage" "$root/broker" "$root/client" "$tmp/"
 echo '#include "broker/core/topics.h"' >> "$tmp/storage/log.c"
 if out=$(bash "$tmp/scripts/check_layers.sh" "$tmp" 2>&1); then
     echo "FAIL: storage including broker/ was not refused" >&2; exit 1
@@ -24,4 +24,10 @@ echo '#include "broker/kafka/kafka.h"' >> "$tmp/broker/core/topics.c"
 if bash "$tmp/scripts/check_layers.sh" "$tmp" >/dev/null 2>&1; then
     echo "FAIL: core including a protocol wing was not refused" >&2; exit 1
 fi
-echo "layers: the check passes today and refuses three violations"
+sed -i '$d' "$tmp/broker/core/topics.c"
+echo '#include "broker/core/topics.h"' >> "$tmp/client/main.c"
+if out=$(bash "$tmp/scripts/check_layers.sh" "$tmp" 2>&1); then
+    echo "FAIL: client/ including broker/ was not refused" >&2; exit 1
+fi
+grep -q 'client/main.c:.*broker/core/topics.h' <<<"$out" || { echo "FAIL: message does not name the file: $out" >&2; exit 1; }
+echo "layers: the check passes today and refuses four violations"
