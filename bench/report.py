@@ -240,8 +240,10 @@ def write_report(out_dir):
       % (" --quick" if quick else "", setup.get("reps", "?")))
     if quick:
         w("")
-        w("**This is a --quick run** (short cells, reduced grid): it shows that the suite works, "
-          "not what the servers can do. Do not quote its figures.")
+        w("**This is a --quick run** (short cells, reduced grid, one run per cell) on a machine "
+          "with %s cores whose load average was %s at the start: it shows that the suite works, "
+          "not what the servers can do. Do not quote its figures."
+          % (setup.get("host", "? ? cores").split()[1], setup.get("loadavg_start", "?").split()[0]))
     w("")
     w("## Setup")
     w("")

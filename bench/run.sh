@@ -71,7 +71,7 @@ note() { echo "$*" >>"$notes"; log "note: $*"; }
 jsb=""
 gocode=/usr/share/gocode
 if command -v go >/dev/null && [[ -d $gocode/src/github.com/nats-io/nats.go ]]; then
-    gp="$PWD/$build_dir/bench/gopath"
+    gp="$(cd "$build_dir" && pwd)/bench/gopath"
     mkdir -p "$gp/src/sluice_js_bench"
     cp bench/js_bench.go "$gp/src/sluice_js_bench/main.go"
     if [[ -x "$build_dir/bench/js_bench" && "$build_dir/bench/js_bench" -nt bench/js_bench.go ]]; then
