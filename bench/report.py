@@ -163,7 +163,7 @@ def gnuplot(script, out_dir):
         return False
 
 
-def plot_lines(out_dir, name, title, xlabel, ylabel, series, logx=True, logy=True):
+def plot_lines(out_dir, name, title, xlabel, ylabel, series, logx=True, logy=True, styles=None):
     """series: list of (label, [(x, y)]). Writes name.png; False if gnuplot is missing."""
     dat = os.path.join(out_dir, "raw", name + ".dat")
     with open(dat, "w") as f:
@@ -175,7 +175,8 @@ def plot_lines(out_dir, name, title, xlabel, ylabel, series, logx=True, logy=Tru
     plots = []
     for i, (label, pts) in enumerate(series):
         if pts:
-            plots.append("'raw/%s.dat' index %d with linespoints lw 2 pt 7 title '%s'" % (name, i, label))
+            style = styles[i] if styles else "lw 2 pt 7"
+            plots.append("'raw/%s.dat' index %d with linespoints %s title '%s'" % (name, i, style, label))
     if not plots: # every run failed: an empty frame that says so, still a valid PNG
         logx = logy = False
         plots.append("[0:1] 1/0 notitle")
@@ -374,11 +375,13 @@ def write_report(out_dir):
             w("| " + " | ".join(row) + " |")
         w("")
         name = "latency_vs_load_" + ("nats" if "nats" in scen else "kafka")
-        series = []
-        for s in srvs:
-            for q, ql in (("p50", "p50"), ("p99", "p99"), ("p999", "p99.9")):
+        series, styles = [], []
+        for si, s in enumerate(srvs):
+            for qi, (q, ql) in enumerate((("p50", "p50"), ("p99", "p99"), ("p999", "p99.9"))):
                 series.append(("%s %s" % (NAMES[s], ql), points(res, scen, s, lambda r, q=q: p(r, q))))
-        if plot_lines(out_dir, name, title, "offered load (msgs/s)", "latency (µs)", series):
+                # One colour per server, one dash pattern per percentile.
+                styles.append("lc %d dt %d lw 2 pt %d" % (si + 1, qi + 1, 7 + 2 * qi))
+        if plot_lines(out_dir, name, title, "offered load (msgs/s)", "latency (µs)", series, styles=styles):
             w("![%s](%s.png)" % (title, name))
             w("")
             plots.append(name)
