@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh: shell helpers shared by the bench scripts (source it; it defines functions only).
 # Free loopback ports, waiting for a listener, and a process's CPU ticks and memory from /proc.
 

@@ -76,7 +76,7 @@ if command -v go >/dev/null && [[ -d $gocode/src/github.com/nats-io/nats.go ]]; 
     cp bench/js_bench.go "$gp/src/sluice_js_bench/main.go"
     if [[ -x "$build_dir/bench/js_bench" && "$build_dir/bench/js_bench" -nt bench/js_bench.go ]]; then
         jsb="$build_dir/bench/js_bench"
-    elif log "building bench/js_bench.go (nats.go) ..." && GO111MODULE=off GOFLAGS= GOPATH="$gp:$gocode" GOCACHE="${GOCACHE:-$PWD/build/go-cache}" \
+    elif log "building bench/js_bench.go (nats.go) ..." && GO111MODULE=off GOFLAGS="" GOPATH="$gp:$gocode" GOCACHE="${GOCACHE:-$PWD/build/go-cache}" \
             go build -o "$build_dir/bench/js_bench" sluice_js_bench >>"$raw/build.log" 2>&1; then
         jsb="$build_dir/bench/js_bench"
     else
@@ -88,10 +88,7 @@ fi
 nats_server="${NATS_SERVER:-$(command -v nats-server || echo /usr/sbin/nats-server)}"
 [[ -x "$nats_server" ]] || { note "nats-server not installed: its rows are skipped"; nats_server=""; }
 redis_server="$(command -v redis-server || true)"
-redis_py=0
-if [[ -n "$redis_server" ]] && /usr/bin/python3 -c 'import redis' 2>/dev/null; then
-    redis_py=1
-else
+if [[ -z "$redis_server" ]] || ! /usr/bin/python3 -c 'import redis' 2>/dev/null; then
     note "redis-server or python3-redis not installed (scripts/setup.sh installs both): Redis streams rows skipped"
     redis_server=""
 fi
@@ -224,7 +221,6 @@ run_cell() {
 }
 
 # Cell commands, by scenario and server.
-nats_cmd() { echo "$nload --port ${port[$1]} --pid ${pid[$1]}"; }
 kafka_brokers() { echo "127.0.0.1:${kport[$1]}"; }
 create_flag() { [[ $1 == kafka-mock ]] && echo 0 || echo 1; } # the mock has the topics already
 
@@ -254,14 +250,15 @@ declare -A saturated
 for cell in "${plan[@]}"; do
     set -- $cell
     scen=$1 srv=$2 x=$3 rep=$4
+    ncmd=("$nload" --port "${port[$srv]:-0}" --pid "${pid[$srv]:-0}") # the NATS generator on this server
     case $scen in
         users-kafka-tput)
             run_cell "$scen" "$srv" "$x" "$rep" "$kload" produce --brokers "$(kafka_brokers "$srv")" \
                 --topic "users-$rep" --size 100 --acks 1 --linger-ms 5 --seconds "$secs" || true ;;
         users-nats-tput)
-            run_cell "$scen" "$srv" "$x" "$rep" $(nats_cmd "$srv") --mode pubsub --size 128 --seconds "$nsecs" || true ;;
+            run_cell "$scen" "$srv" "$x" "$rep" "${ncmd[@]}" --mode pubsub --size 128 --seconds "$nsecs" || true ;;
         size-nats)
-            run_cell "$scen" "$srv" "$x" "$rep" $(nats_cmd "$srv") --mode pubsub --size "$x" --seconds "$nsecs" || true ;;
+            run_cell "$scen" "$srv" "$x" "$rep" "${ncmd[@]}" --mode pubsub --size "$x" --seconds "$nsecs" || true ;;
         size-kafka)
             run_cell "$scen" "$srv" "$x" "$rep" "$kload" produce --brokers "$(kafka_brokers "$srv")" \
                 --topic "size-$x-$rep" --size "$x" --acks 1 --linger-ms 5 --seconds "$secs" \
@@ -271,7 +268,7 @@ for cell in "${plan[@]}"; do
                 --topic "parts-$x" --partitions "$x" --create "$(create_flag "$srv")" --size 100 --acks 1 \
                 --linger-ms 5 --seconds "$secs" || true ;;
         conns-nats)
-            run_cell "$scen" "$srv" "$x" "$rep" $(nats_cmd "$srv") --mode pubsub --subs "$x" --size 128 --seconds "$nsecs" || true ;;
+            run_cell "$scen" "$srv" "$x" "$rep" "${ncmd[@]}" --mode pubsub --subs "$x" --size 128 --seconds "$nsecs" || true ;;
         load-nats|load-kafka)
             # Step the offered load up until the server saturates: once a run falls below 90% of
             # its offered rate, loses messages, fails, or p99 passes 1 s, higher rates are skipped.
@@ -281,7 +278,7 @@ for cell in "${plan[@]}"; do
                 cell_no=$((cell_no + 1)); continue
             fi
             if [[ $scen == load-nats ]]; then
-                run_cell "$scen" "$srv" "$x" "$rep" $(nats_cmd "$srv") --mode lat --size 128 --rate "$x" --seconds "$lsecs" || true
+                run_cell "$scen" "$srv" "$x" "$rep" "${ncmd[@]}" --mode lat --size 128 --rate "$x" --seconds "$lsecs" || true
             else
                 run_cell "$scen" "$srv" "$x" "$rep" "$kload" latency --brokers "$(kafka_brokers "$srv")" \
                     --topic "load-$x-$rep" --size 100 --acks 1 --linger-ms 5 --rate "$x" --seconds "$secs" || true
