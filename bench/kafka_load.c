@@ -1,7 +1,9 @@
 /* kafka_load.c: a librdkafka load generator for Sluice's Kafka listener (or any Kafka broker).
  * Three modes, one result line each ("RESULT key=value ...") so bench/run_kafka.sh can parse it:
- *   produce  push fixed-size messages to partition 0 for --seconds or --max-msgs, then flush;
- *            rate = delivered / (first produce -> flush done), as in anchors.md's mock rows.
+ *   produce  push fixed-size messages to partition 0 (or round-robin over --partitions N) for
+ *            --seconds or --max-msgs, then flush; rate = delivered / (first produce -> flush
+ *            done), as in anchors.md's mock rows. --create 1 first creates the topic with N
+ *            partitions through the Admin API (a broker that does not auto-create them).
  *   consume  read partition 0 from offset 0 until --expect messages, checking that offsets are
  *            contiguous, so a consume figure also proves nothing was lost or duplicated.
  *   latency  a producer paced at --rate and a consumer thread tailing the same partition in the
@@ -32,7 +34,7 @@
 
 struct opts {
     const char *mode, *brokers, *topic, *acks, *compression;
-    int size, linger_ms, batch_bytes, fetch_wait_ms, fetch_bytes;
+    int size, linger_ms, batch_bytes, fetch_wait_ms, fetch_bytes, partitions, create;
     double seconds;
     long long max_msgs, expect, rate;
 };
@@ -100,6 +102,9 @@ static rd_kafka_conf_t *conf_producer(const struct opts *o) {
     conf_set_int(conf, "linger.ms", o->linger_ms);
     conf_set_int(conf, "batch.size", o->batch_bytes);
     conf_set(conf, "message.timeout.ms", "30000"); /* fail a cell rather than wait 5 minutes */
+    /* librdkafka refuses a message over message.max.bytes (1,000,000 by default): a 1 MiB cell
+     * needs room for the message and its batch framing. */
+    if (o->size > 900000) conf_set_int(conf, "message.max.bytes", (long long)o->size + 65536);
     return conf;
 }
 
@@ -145,7 +150,35 @@ static void produce_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque
     }
 }
 
+/* CreateTopics with o->partitions partitions, replication 1; "already exists" is fine. */
+static void create_topic(const struct opts *o) {
+    char errstr[512];
+    rd_kafka_conf_t *conf = conf_base(o);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (!rk) die("rd_kafka_new", errstr);
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(o->topic, o->partitions, 1, errstr, sizeof(errstr));
+    if (!nt) die("NewTopic", errstr);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+    if (!ev) die("CreateTopics", "no answer in 30 s");
+    if (rd_kafka_event_error(ev)) die("CreateTopics", rd_kafka_event_error_string(ev));
+    const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
+    size_t n = 0;
+    const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(res, &n);
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
+        if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+            die("CreateTopics", rd_kafka_err2str(e));
+    }
+    rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy(nt);
+    rd_kafka_destroy(rk);
+}
+
 static int run_produce(const struct opts *o) {
+    if (o->create) create_topic(o);
     struct produce_state st = {0};
     rd_kafka_conf_t *conf = conf_producer(o);
     conf_set(conf, "queue.buffering.max.messages", QUEUE_MSGS_MAX);
@@ -159,10 +192,13 @@ static int run_produce(const struct opts *o) {
 
     /* Payloads are produced without RD_KAFKA_MSG_F_COPY: the pool outlives every delivery
      * report, so librdkafka references it and the client spends its CPU on batching. */
-    uint8_t *pool = malloc((size_t)POOL_SLOTS * (size_t)o->size);
+    /* At most 256 MiB of payloads: 4096 slots of 1 MiB would not fit in memory. */
+    int slots = POOL_SLOTS;
+    while (slots > 16 && (size_t)slots * (size_t)o->size > (256u << 20)) slots /= 2;
+    uint8_t *pool = malloc((size_t)slots * (size_t)o->size);
     if (!pool) die("malloc", "payload pool");
     uint64_t rng = 0x9e3779b97f4a7c15ull;
-    for (int i = 0; i < POOL_SLOTS; i++) payload_fill(pool + (size_t)i * (size_t)o->size, o->size, &rng);
+    for (int i = 0; i < slots; i++) payload_fill(pool + (size_t)i * (size_t)o->size, o->size, &rng);
 
     const int64_t limit_ns = (int64_t)(o->seconds * 1e9);
     const int64_t t0 = now_ns(), c0 = cpu_ns();
@@ -172,8 +208,9 @@ static int run_produce(const struct opts *o) {
             if (now_ns() - t0 >= limit_ns) break;
             rd_kafka_poll(rk, 0); /* serve delivery reports so the queue drains */
         }
-        void *p = pool + (size_t)(n & (POOL_SLOTS - 1)) * (size_t)o->size;
-        if (rd_kafka_produce(rkt, 0, 0, p, (size_t)o->size, NULL, 0, NULL) == 0) {
+        void *p = pool + (size_t)(n & (slots - 1)) * (size_t)o->size;
+        int32_t part = o->partitions > 1 ? (int32_t)(n % o->partitions) : 0;
+        if (rd_kafka_produce(rkt, part, 0, p, (size_t)o->size, NULL, 0, NULL) == 0) {
             n++;
             continue;
         }
@@ -187,9 +224,9 @@ static int run_produce(const struct opts *o) {
     double secs = (double)(t1 - t0) / 1e9;
     double rate = (double)st.delivered / secs;
     printf("RESULT mode=produce msgs=%lld delivered=%lld failed=%lld secs=%.3f msgs_s=%.0f "
-           "mb_s=%.1f client_cpu_pct=%.1f size=%d acks=%s compression=%s flush=%s first_err=%s\n",
+           "mb_s=%.1f client_cpu_pct=%.1f size=%d partitions=%d acks=%s compression=%s flush=%s first_err=%s\n",
            n, st.delivered, st.failed, secs, rate, rate * o->size / 1e6,
-           100.0 * (double)(c1 - c0) / (double)(t1 - t0), o->size, o->acks, o->compression,
+           100.0 * (double)(c1 - c0) / (double)(t1 - t0), o->size, o->partitions, o->acks, o->compression,
            ferr ? rd_kafka_err2name(ferr) : "ok", st.failed ? rd_kafka_err2name(st.first_err) : "none");
     rd_kafka_topic_destroy(rkt);
     rd_kafka_destroy(rk);
@@ -433,7 +470,8 @@ static void usage(void) {
             "         [--acks 1|all] [--compression none|snappy|lz4|zstd] [--linger-ms N]\n"
             "         [--batch-bytes N] [--seconds S] [--max-msgs N]      (produce, latency)\n"
             "         [--expect N] [--fetch-wait-ms N] [--fetch-bytes N]   (consume, latency)\n"
-            "         [--rate N]                                           (latency)\n");
+            "         [--rate N]                                           (latency)\n"
+            "         [--partitions N] [--create 0|1]                      (produce)\n");
     exit(2);
 }
 
@@ -449,7 +487,7 @@ int main(int argc, char **argv) {
     struct opts o = {.brokers = "127.0.0.1:9092", .topic = "sl-load", .acks = "1",
                      .compression = "none", .size = 100, .linger_ms = 5, .batch_bytes = 524288,
                      .fetch_wait_ms = -1, .fetch_bytes = 1048576, .seconds = 3,
-                     .max_msgs = 20000000, .expect = -1, .rate = 10000};
+                     .max_msgs = 20000000, .expect = -1, .rate = 10000, .partitions = 1};
     if (argc < 2) usage();
     o.mode = argv[1];
     for (int i = 2; i < argc; i++) {
@@ -469,6 +507,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(k, "--max-msgs")) o.max_msgs = parse_ll(k, v, 1);
         else if (!strcmp(k, "--expect")) o.expect = parse_ll(k, v, 0);
         else if (!strcmp(k, "--rate")) o.rate = parse_ll(k, v, 1);
+        else if (!strcmp(k, "--partitions")) o.partitions = (int)parse_ll(k, v, 1);
+        else if (!strcmp(k, "--create")) o.create = (int)parse_ll(k, v, 0);
         else usage();
     }
     /* The latency consumer polls with a 1 ms MaxWait, as anchors.md's e2e rows did; the backlog

@@ -2,17 +2,26 @@
  * the same program drives nats-server and sluice-server. One measurement per run, printed as one
  * line of key=value pairs for bench/run_nats.sh:
  *
- *   nats_load --port P [--host H] --mode pub|pubsub|queue|reqrep [--size N] [--seconds S]
- *             [--max-msgs M] [--window BYTES] [--pending N] [--pid SERVER_PID]
+ *   nats_load --port P [--host H] --mode pub|pubsub|queue|reqrep|lat|jspub [--size N]
+ *             [--seconds S] [--max-msgs M] [--window BYTES] [--pending N] [--subs N]
+ *             [--rate R] [--pid SERVER_PID]
  *
  *   pub     1 publisher, no subscriber; pipelined PUBs in big writes; the time includes the
  *           final PING/PONG (the server has read everything).
- *   pubsub  1 publisher + 1 subscriber connection (reader thread counting MSGs); at most
- *           --window bytes (default 8 MiB) published but not yet received; the rate is what the
- *           subscriber received over the run.
+ *   pubsub  1 publisher + --subs subscriber connections (default 1, a reader thread each
+ *           counting MSGs; every subscriber gets every message); at most --window bytes (default
+ *           8 MiB, and at least one batch per subscriber) delivered to no one yet; the rate is what the
+ *           subscribers received over the run, all of them counted.
  *   queue   1 publisher + 2 subscribers in one queue group (the rate counts both).
  *   reqrep  sequential request/reply: a responder connection answers each request; the
  *           requester sends one request and waits for its reply; p50/p99/p99.9 of the RTT.
+ *   lat     one-way latency at an offered load: a publisher paced at --rate msgs/s on an absolute
+ *           schedule and a subscriber on another connection; each payload starts with its
+ *           scheduled send time (CLOCK_MONOTONIC), so a server that falls behind shows its queueing
+ *           delay (no coordinated omission). The first 0.25 s is discarded. Reports the received
+ *           rate, p50/p99/p99.9/max of send -> receive, and lost messages (a saturated server may
+ *           drop a slow consumer); it does not fail on loss, so a caller can step the rate up
+ *           until the server saturates.
  *   jspub   JetStream async publish as nats.go's PublishAsync does it, without the client's
  *           cost: (re)creates the work-queue stream BENCH (subjects BENCH.*, max_age 24 h,
  *           file storage), then publishes with a reply subject, at most --pending (default 256)
@@ -54,6 +63,8 @@ static uint64_t max_msgs = 30000000;
 static uint64_t window_bytes = 8u << 20;
 static int server_pid;
 static uint64_t js_pending = 256;
+static int nsubs_opt = 1;
+static double rate_opt = 10000;
 
 static double now_s(void) {
     struct timespec ts;
@@ -83,6 +94,9 @@ struct nconn {
     char *out;            /* responder: a reply batch */
     size_t out_len, out_cap;
     bool inspect;         /* jspub: read each MSG payload whole, count those carrying "error" */
+    uint64_t *lat_ns;     /* lat: one-way latency of each message received after the warm-up */
+    size_t lat_n, lat_cap;
+    uint64_t lat_from;    /* lat: scheduled send times before this are the warm-up */
     _Atomic uint64_t errors;
     char last_err[200];
 };
@@ -167,6 +181,19 @@ static void parse(struct nconn *c) {
                 pos += ll + n + 2;
                 atomic_fetch_add_explicit(&c->msgs, 1, memory_order_release);
                 continue;
+            }
+            if (c->lat_ns) { /* the payload starts with 16 hex digits: its scheduled send time */
+                if (c->len - pos < ll + 16)
+                    break;
+                struct timespec ts;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+                char hex[17];
+                memcpy(hex, nl + 1, 16);
+                hex[16] = 0;
+                uint64_t sent = strtoull(hex, NULL, 16);
+                if (sent >= c->lat_from && c->lat_n < c->lat_cap)
+                    c->lat_ns[c->lat_n++] = now > sent ? now - sent : 0;
             }
             if (c->want_reply && nt == 4) {
                 size_t rl = (size_t)(strchr(tok[2], ' ') - tok[2]);
@@ -354,9 +381,16 @@ static void run_pub(void) {
     report(sent, el, c0, proc_ticks(), NULL);
 }
 
+static uint64_t received_all(struct nconn **subs, int n) {
+    uint64_t r = 0;
+    for (int i = 0; i < n; i++)
+        r += atomic_load_explicit(&subs[i]->msgs, memory_order_acquire);
+    return r;
+}
+
 static void run_fanout(int nsubs, const char *queue) {
-    struct nconn *subs[2];
-    pthread_t th[2];
+    struct nconn **subs = calloc((size_t)nsubs, sizeof *subs);
+    pthread_t *th = calloc((size_t)nsubs, sizeof *th);
     for (int i = 0; i < nsubs; i++) {
         subs[i] = nconnect();
         char s[128];
@@ -372,13 +406,16 @@ static void run_fanout(int nsubs, const char *queue) {
     uint64_t win_msgs = window_bytes / wire;
     if (win_msgs < k)
         win_msgs = k;
+    /* Without a queue group every subscriber gets every message: the window is per subscriber. */
+    uint64_t copies = queue ? 1 : (uint64_t)nsubs;
     uint64_t sent = 0;
-#define RECEIVED() (atomic_load_explicit(&subs[0]->msgs, memory_order_acquire) + \
-                    (nsubs > 1 ? atomic_load_explicit(&subs[1]->msgs, memory_order_acquire) : 0))
     uint64_t c0 = proc_ticks();
     double t0 = now_s(), end = t0 + seconds;
     while (sent < max_msgs && now_s() < end) {
-        while (sent + k - RECEIVED() > win_msgs) {
+        /* The window holds at least one batch for every subscriber, but never more than
+         * --window bytes in all when one batch fits: 1,000 subscribers would otherwise let
+         * gigabytes pile up in socket buffers. */
+        while ((sent + k) * copies - received_all(subs, nsubs) > (win_msgs > k * copies ? win_msgs : k * copies)) {
             if (now_s() > end + 10)
                 die("%s", "subscribers stopped receiving");
             struct timespec ts = {0, 20000};
@@ -388,9 +425,10 @@ static void run_fanout(int nsubs, const char *queue) {
         sent += k;
     }
     double drain_end = now_s() + 20;
-    while (RECEIVED() < sent) {
+    while (received_all(subs, nsubs) < sent * copies) {
         if (now_s() > drain_end) {
-            fprintf(stderr, "nats_load: received %" PRIu64 " of %" PRIu64 "\n", RECEIVED(), sent);
+            fprintf(stderr, "nats_load: received %" PRIu64 " of %" PRIu64 "\n", received_all(subs, nsubs),
+                    sent * copies);
             die("%s", "messages lost");
         }
         struct timespec ts = {0, 50000};
@@ -399,12 +437,85 @@ static void run_fanout(int nsubs, const char *queue) {
     double el = now_s() - t0;
     uint64_t c1 = proc_ticks();
     char extra[128] = "";
-    if (nsubs > 1)
+    if (queue)
         snprintf(extra, sizeof extra, " sub1=%" PRIu64 " sub2=%" PRIu64, atomic_load(&subs[0]->msgs),
                  atomic_load(&subs[1]->msgs));
-    report(RECEIVED(), el, c0, c1, extra);
-    if (RECEIVED() != sent)
+    else
+        snprintf(extra, sizeof extra, " subs=%d", nsubs);
+    uint64_t got = received_all(subs, nsubs);
+    report(got, el, c0, c1, extra);
+    if (got != sent * copies)
         die("%s", "more messages received than published");
+}
+
+static void run_lat(void) {
+    if (msg_size < 16)
+        msg_size = 16; /* room for the send time */
+    struct nconn *s = nconnect();
+    s->lat_cap = (size_t)(rate_opt * seconds) + 1024;
+    s->lat_ns = malloc(s->lat_cap * sizeof *s->lat_ns);
+    if (!s->lat_ns)
+        die("%s", "out of memory");
+    write_all(s->fd, "SUB bench.lat 1\r\n", 17);
+    pthread_t th;
+    pthread_create(&th, NULL, reader_main, s);
+    sub_ready(s);
+    struct nconn *p = nconnect();
+    size_t wire, len;
+    size_t k = 4096;
+    char *batch = build_pubs("bench.lat", k, &len, &wire);
+    size_t hdr = wire - msg_size - 2;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t t0 = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    uint64_t total = (uint64_t)(rate_opt * seconds), sent = 0;
+    double ns_per = 1e9 / rate_opt;
+    s->lat_from = t0 + 250000000ull;
+    uint64_t c0 = proc_ticks();
+    double wall0 = now_s();
+    /* Send every message whose scheduled time has come, stamped with that time, in one write. */
+    while (sent < total) {
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+        uint64_t due = (uint64_t)((double)(now - t0) / ns_per) + 1;
+        if (due > total)
+            due = total;
+        if (due <= sent) {
+            uint64_t next = t0 + (uint64_t)((double)sent * ns_per);
+            struct timespec sl = {0, (long)(next > now ? next - now : 0)};
+            if (sl.tv_nsec > 50000)
+                sl.tv_nsec = 50000;
+            nanosleep(&sl, NULL);
+            continue;
+        }
+        size_t n = (size_t)(due - sent) < k ? (size_t)(due - sent) : k;
+        for (size_t i = 0; i < n; i++) {
+            char hex[17];
+            snprintf(hex, sizeof hex, "%016" PRIx64, t0 + (uint64_t)((double)(sent + i) * ns_per));
+            memcpy(batch + i * wire + hdr, hex, 16);
+        }
+        write_all(p->fd, batch, n * wire);
+        sent += n;
+    }
+    double drain_end = now_s() + 5;
+    while (atomic_load(&s->msgs) < sent && now_s() < drain_end) {
+        struct timespec sl = {0, 200000};
+        nanosleep(&sl, NULL);
+    }
+    double el = now_s() - wall0;
+    uint64_t c1 = proc_ticks();
+    uint64_t got = atomic_load(&s->msgs);
+    size_t n = s->lat_n; /* the reader may still append: read the count once */
+    qsort(s->lat_ns, n, sizeof *s->lat_ns, cmp_u64);
+    char extra[256];
+    if (n == 0)
+        snprintf(extra, sizeof extra, " rate=%.0f lost=%" PRIu64 " samples=0", rate_opt, sent - got);
+    else
+        snprintf(extra, sizeof extra,
+                 " rate=%.0f lost=%" PRIu64 " samples=%zu p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f",
+                 rate_opt, sent - got, n, s->lat_ns[n / 2] / 1e3, s->lat_ns[(size_t)((double)n * 0.99)] / 1e3,
+                 s->lat_ns[(size_t)((double)n * 0.999)] / 1e3, s->lat_ns[n - 1] / 1e3);
+    report(got, el, c0, c1, extra);
 }
 
 static void run_reqrep(void) {
@@ -536,6 +647,10 @@ int main(int argc, char **argv) {
             window_bytes = strtoull(v, NULL, 10);
         else if (!strcmp(a, "--pending"))
             js_pending = strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--subs"))
+            nsubs_opt = atoi(v);
+        else if (!strcmp(a, "--rate"))
+            rate_opt = atof(v);
         else if (!strcmp(a, "--pid"))
             server_pid = atoi(v);
         else
@@ -548,11 +663,13 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "pub"))
         run_pub();
     else if (!strcmp(mode, "pubsub"))
-        run_fanout(1, NULL);
+        run_fanout(nsubs_opt > 0 ? nsubs_opt : 1, NULL);
     else if (!strcmp(mode, "queue"))
         run_fanout(2, "q");
     else if (!strcmp(mode, "reqrep"))
         run_reqrep();
+    else if (!strcmp(mode, "lat"))
+        run_lat();
     else if (!strcmp(mode, "jspub"))
         run_jspub();
     else

@@ -20,6 +20,7 @@
 # Exit status 0 when every run completed (targets may still MISS), 1 otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh # free ports, waiting for a listener
 
 build_dir="${SLUICE_BUILD_DIR:-build/release}"
 secs="${JBENCH_SECONDS:-2}"
@@ -58,22 +59,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-read -r nport gport nonep k1 k2 h1 h2 < <(python3 -c '
-import socket
-ss = [socket.socket() for _ in range(7)]
-for s in ss: s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in ss])')
-
-wait_port() { # PORT PID
-    for _ in $(seq 200); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
-            return 0
-        fi
-        kill -0 "$2" 2>/dev/null || return 1
-        sleep 0.05
-    done
-    return 1
-}
+read -r nport gport nonep k1 k2 h1 h2 < <(bench_free_ports 7)
 
 "$nats_server" -js -sd "$data_root/nats" -a 127.0.0.1 -p "$nport" >"$data_root/nats-server.log" 2>&1 &
 nats_pid=$!
@@ -87,7 +73,7 @@ pids+=("$group_pid")
 none_pid=$!
 pids+=("$none_pid")
 for sp in "$nport:$nats_pid" "$gport:$group_pid" "$nonep:$none_pid"; do
-    if ! wait_port "${sp%%:*}" "${sp##*:}"; then
+    if ! bench_wait_port "${sp%%:*}" "${sp##*:}"; then
         echo "run_js: a server did not start; logs in $data_root" >&2
         exit 1
     fi

@@ -16,6 +16,7 @@
 # Exit status: 0 when every cell ran and checked out (targets may still MISS), 1 otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh # free ports, waiting for a listener
 
 build_dir="${SLUICE_BUILD_DIR:-build/release}"
 cell_seconds="${KBENCH_SECONDS:-2}"
@@ -48,11 +49,7 @@ cleanup() {
 trap cleanup EXIT
 
 # Three distinct free loopback ports: bound together so the kernel cannot hand one out twice.
-read -r kafka_port nats_port http_port < <(python3 -c '
-import socket
-ss = [socket.socket() for _ in range(3)]
-for s in ss: s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in ss])')
+read -r kafka_port nats_port http_port < <(bench_free_ports 3)
 brokers="127.0.0.1:$kafka_port"
 
 stop_broker() {

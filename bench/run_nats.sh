@@ -14,6 +14,7 @@
 # Exit status: 0 when every run completed on both servers (targets may still MISS), 1 otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh # free ports, waiting for a listener
 
 build_dir="${SLUICE_BUILD_DIR:-build/release}"
 secs="${NBENCH_SECONDS:-1.5}"
@@ -45,28 +46,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-read -r nport sport kport hport < <(python3 -c '
-import socket
-ss = [socket.socket() for _ in range(4)]
-for s in ss: s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in ss])')
-
-wait_port() { # PORT PID
-    for _ in $(seq 200); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
-            return 0
-        fi
-        kill -0 "$2" 2>/dev/null || return 1
-        sleep 0.05
-    done
-    return 1
-}
+read -r nport sport kport hport < <(bench_free_ports 4)
 
 rm -rf "$data_root"
 mkdir -p "$data_root/data"
 "$nats_server" -a 127.0.0.1 -p "$nport" >"$data_root/nats-server.log" 2>&1 &
 nats_pid=$!
-if ! wait_port "$nport" "$nats_pid"; then
+if ! bench_wait_port "$nport" "$nats_pid"; then
     echo "run_nats: nats-server did not start; log:" >&2
     cat "$data_root/nats-server.log" >&2
     exit 1
@@ -76,7 +62,7 @@ if [[ $sluice_built -eq 1 ]]; then
     "$server" --data_dir "$data_root/data" --port "$sport" --kafka_port "$kport" --http_port "$hport" \
         --host 127.0.0.1 >"$data_root/sluice-server.log" 2>&1 &
     sluice_pid=$!
-    if wait_port "$sport" "$sluice_pid"; then
+    if bench_wait_port "$sport" "$sluice_pid"; then
         sluice_ok=1
     else
         echo "run_nats: sluice-server's NATS port $sport does not answer; nats-server only. Log tail:" >&2

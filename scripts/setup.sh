@@ -12,13 +12,15 @@ set -euo pipefail
 # The monitoring port parses HTTP with libhttp-parser-dev; its tests scrape with a real Prometheus
 # and check with promtool (prometheus); docker/build_check.py builds the Dockerfile in a fresh
 # Debian root made by mmdebstrap. The libFuzzer targets (tests/fuzz) build with clang-14 and its
-# runtime libraries (libclang-rt-14-dev holds libFuzzer).
+# runtime libraries (libclang-rt-14-dev holds libFuzzer). The bench suite (bench/run.sh) adds
+# Redis 7 streams as a peer (redis-server, driven by python3-redis) and gnuplot-nox for its plots.
 # The sluice CLI (client/) builds on librdkafka-dev, libnats-dev and libjansson-dev, all listed.
 PACKAGES="build-essential cmake pkg-config git ca-certificates liburing-dev libxxhash-dev libzstd-dev libjansson-dev libsnappy-dev liblz4-dev zlib1g-dev check procps python3
           kcat librdkafka-dev python3-confluent-kafka python3-kafka python3-snappy python3-lz4 python3-zstandard
           golang-go golang-github-shopify-sarama-dev nodejs npm
           golang-github-nats-io-go-nats-dev nats-server libnats-dev
-          libhttp-parser-dev prometheus python3-yaml mmdebstrap clang-14 libclang-rt-14-dev"
+          libhttp-parser-dev prometheus python3-yaml mmdebstrap clang-14 libclang-rt-14-dev
+          redis-server python3-redis gnuplot-nox"
 
 # Installed, or provided by an installed package (a nodejs from elsewhere provides npm: asking
 # apt for Debian's npm then would fight over /usr/bin/node).
