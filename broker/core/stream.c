@@ -474,6 +474,9 @@ static uint32_t deleted_find(const struct stream *s, uint64_t seq) {
 
 /* false only when a new run would pass STREAM_DELETED_MAX runs. */
 static bool deleted_insert(struct stream *s, uint64_t seq) {
+    /* Sequences start at 1 and never reach UINT64_MAX; a record saying otherwise is corrupt,
+     * and taking it would wrap a run's ends. */
+    if (seq == 0 || seq == UINT64_MAX) return true;
     uint32_t i = deleted_find(s, seq), n = s->deleted_count;
     struct stream_drange *d = s->deleted;
     if (i < n && d[i].lo <= seq && seq <= d[i].hi) return true; /* already */
@@ -1142,6 +1145,7 @@ static uint64_t deleted_decode(struct stream *s, const uint8_t *v, uint32_t vlen
                 /* Our own record, so sorted and disjoint; a run that is not (corruption) is
                  * taken a sequence at a time, bounded. */
                 struct stream_drange *last = s->deleted_count ? &s->deleted[s->deleted_count - 1] : NULL;
+                if (hi == UINT64_MAX) continue; /* corrupt: see deleted_insert */
                 if (lo <= hi && lo > 0 && (!last || lo > last->hi + 1) && s->deleted_count < STREAM_DELETED_MAX) {
                     deleted_insert(s, lo);
                     s->deleted[s->deleted_count - 1].hi = hi;
