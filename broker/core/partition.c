@@ -59,11 +59,7 @@ static int64_t partition_cleaner_stable_end(void *arg) { return partition_last_s
 
 static uint32_t partition_cleaner_aborted(void *arg, int64_t from, int64_t to, struct log_aborted_txn *out,
                                           uint32_t max) {
-    struct partition_aborted_txn *a = max ? sl_xmalloc(max * sizeof(*a)) : NULL;
-    uint32_t n = partition_aborted_txns(arg, from, to, a, max);
-    for (uint32_t i = 0; i < SL_MIN(n, max); i++) out[i] = (struct log_aborted_txn){a[i].producer_id, a[i].first_offset, a[i].last_offset};
-    free(a);
-    return n;
+    return partition_aborted_txns(arg, from, to, out, max);
 }
 
 struct partition *partition_new(struct log *g) {
@@ -411,26 +407,12 @@ int64_t partition_last_stable_offset(struct partition *p) {
     return first >= 0 && first < hw ? first : hw;
 }
 
-uint32_t partition_aborted_txns(struct partition *p, int64_t from, int64_t to, struct partition_aborted_txn *out,
+uint32_t partition_aborted_txns(struct partition *p, int64_t from, int64_t to, struct log_aborted_txn *out,
                                 uint32_t max) {
     struct pstate *ps = partition_txn_state(p);
     if (!ps) return 0;
     pstate_aborted_trim(ps, log_start_offset(p->log));
-    struct pstate_aborted buf[16];
-    uint32_t n = pstate_aborted(ps, from, to, buf, SL_MIN(max, 16u));
-    /* More than the stack buffer holds (a rare fetch over many aborts): ask again into a
-     * buffer of the right size. */
-    if (n > 16 && max > 16) {
-        struct pstate_aborted *all = sl_xmalloc(SL_MIN(n, max) * sizeof(*all));
-        pstate_aborted(ps, from, to, all, SL_MIN(n, max));
-        for (uint32_t i = 0; i < SL_MIN(n, max); i++)
-            out[i] = (struct partition_aborted_txn){all[i].producer_id, all[i].first_offset, all[i].last_offset};
-        free(all);
-        return n;
-    }
-    for (uint32_t i = 0; i < SL_MIN(n, max); i++)
-        out[i] = (struct partition_aborted_txn){buf[i].producer_id, buf[i].first_offset, buf[i].last_offset};
-    return n;
+    return pstate_aborted(ps, from, to, out, max);
 }
 
 sl_err partition_read_upto(struct partition *p, int64_t offset, int64_t end_offset, uint32_t bytes_max,

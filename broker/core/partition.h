@@ -83,15 +83,10 @@ sl_err partition_append_marker(struct partition *p, int64_t producer_id, int16_t
 /* The last stable offset: <= partition_high_watermark. */
 int64_t partition_last_stable_offset(struct partition *p);
 
-struct partition_aborted_txn {
-    int64_t producer_id;
-    int64_t first_offset; /* the transaction's first batch */
-    int64_t last_offset;  /* its abort marker */
-};
 /* The aborted transactions that overlap [from, to) (last_offset >= from and first_offset <
  * to), oldest first, as Kafka's Fetch returns them for a read_committed fetch of that range:
  * at most max into out; returns how many overlap (may exceed max). */
-uint32_t partition_aborted_txns(struct partition *p, int64_t from, int64_t to, struct partition_aborted_txn *out,
+uint32_t partition_aborted_txns(struct partition *p, int64_t from, int64_t to, struct log_aborted_txn *out,
                                 uint32_t max);
 
 /* partition_read that ends at or before end_offset (a batch boundary, such as the LSO):

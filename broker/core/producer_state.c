@@ -31,7 +31,7 @@ struct pstate {
     struct pstate_entry *hash[PSTATE_HASH];
     uint32_t count;
     uint32_t open_txns; /* entries with txn_first >= 0 */
-    struct pstate_aborted *aborted; /* by marker offset, oldest first */
+    struct log_aborted_txn *aborted; /* by marker offset, oldest first */
     uint32_t aborted_count, aborted_cap;
 };
 
@@ -188,7 +188,7 @@ void pstate_marker(struct pstate *ps, int64_t pid, int16_t epoch, bool commit, i
             ps->aborted = sl_xrealloc(ps->aborted, ps->aborted_cap * sizeof(*ps->aborted));
         }
         SL_ASSERT(ps->aborted_count == 0 || ps->aborted[ps->aborted_count - 1].last_offset < offset);
-        ps->aborted[ps->aborted_count++] = (struct pstate_aborted){pid, e->txn_first, offset};
+        ps->aborted[ps->aborted_count++] = (struct log_aborted_txn){pid, e->txn_first, offset};
         undo->aborted_added = true;
     }
     e->txn_first = -1;
@@ -216,7 +216,7 @@ int64_t pstate_first_open_txn(const struct pstate *ps) {
     return low;
 }
 
-uint32_t pstate_aborted(const struct pstate *ps, int64_t from, int64_t to, struct pstate_aborted *out, uint32_t max) {
+uint32_t pstate_aborted(const struct pstate *ps, int64_t from, int64_t to, struct log_aborted_txn *out, uint32_t max) {
     /* Markers are in offset order: skip, by bisection, those that end before from. */
     uint32_t lo = 0, hi = ps->aborted_count;
     while (lo < hi) {
@@ -283,7 +283,7 @@ static bool pstate_load_line(struct pstate *ps, const char *line) {
             ps->aborted_cap = ps->aborted_cap ? ps->aborted_cap * 2 : 8;
             ps->aborted = sl_xrealloc(ps->aborted, ps->aborted_cap * sizeof(*ps->aborted));
         }
-        ps->aborted[ps->aborted_count++] = (struct pstate_aborted){pid, fo, lo};
+        ps->aborted[ps->aborted_count++] = (struct log_aborted_txn){pid, fo, lo};
     } else if (sscanf(line, "%lld %d %d %d %lld %lld", &pid, &epoch, &fs, &ls, &fo, &lo) == 6) {
         pstate_record(ps, pid, (int16_t)epoch, fs, ls, fo, lo);
     } else {

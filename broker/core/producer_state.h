@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "protocol/errors.h"
+#include "storage/log.h"
 
 struct log;
 struct pstate;
@@ -61,11 +62,8 @@ uint32_t pstate_last_batches(const struct pstate *ps, int64_t *out, uint32_t max
 
 /* ---- transactions ---- */
 
-struct pstate_aborted {
-    int64_t producer_id;
-    int64_t first_offset;
-    int64_t last_offset; /* the abort marker */
-};
+/* An aborted range is storage's struct log_aborted_txn (last_offset: the abort marker), the
+ * one shape the partition, Fetch and the log cleaner all take. */
 
 /* A transactional batch of the producer was appended at first_offset: opens the producer's
  * transaction here unless one is open. Returns true if it opened one. */
@@ -89,7 +87,7 @@ int64_t pstate_first_open_txn(const struct pstate *ps);
 uint32_t pstate_open_txn_count(const struct pstate *ps);
 /* Aborted ranges overlapping [from, to), oldest marker first: at most max into out; returns
  * how many overlap. */
-uint32_t pstate_aborted(const struct pstate *ps, int64_t from, int64_t to, struct pstate_aborted *out, uint32_t max);
+uint32_t pstate_aborted(const struct pstate *ps, int64_t from, int64_t to, struct log_aborted_txn *out, uint32_t max);
 /* Forgets aborted ranges wholly below the log start. */
 void pstate_aborted_trim(struct pstate *ps, int64_t start_offset);
 

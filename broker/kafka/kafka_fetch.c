@@ -94,10 +94,10 @@ struct fetch_plan {
 /* A read_committed fetch lists the aborted transactions its batches overlap, so the client
  * drops their records (KafkaApis: only for READ_COMMITTED). Freed by fetch_plan_free. */
 static void fetch_aborted(struct partition *part, const struct log_span *sp, struct kafka_fetch_part_resp *pr) {
-    struct partition_aborted_txn few[8];
+    struct log_aborted_txn few[8];
     uint32_t n = partition_aborted_txns(part, sp->base_offset, sp->next_offset, few, 8);
     if (n == 0) return;
-    struct partition_aborted_txn *all = few;
+    struct log_aborted_txn *all = few;
     if (n > 8) {
         all = sl_xmalloc(n * sizeof(*all));
         n = SL_MIN(n, partition_aborted_txns(part, sp->base_offset, sp->next_offset, all, n));

@@ -189,6 +189,17 @@ static void txn_park_persist(struct txn_park *pk, const char *id) {
     if (e) txn_park_answer(pk, txn_log_error(e));
 }
 
+/* A transition's outcome: refused (answered now), or made (the timer follows the new deadline,
+ * the entry is persisted, and the answer goes once it is durable). */
+static void txn_park_settle(struct txn_park *pk, const char *id, sl_err e) {
+    if (e) {
+        txn_park_answer(pk, e);
+        return;
+    }
+    txn_rearm(pk->ks);
+    txn_park_persist(pk, id);
+}
+
 static void txn_park_finished(struct txn_finish_waiter *w, sl_err err) {
     struct txn_park *pk = sl_container_of(w, struct txn_park, fw);
     struct kafka_server *ks = pk->ks;
@@ -294,12 +305,7 @@ sl_err kafka_handle_add_partitions_to_txn(struct kconn *kc, struct kreq *q, stru
             e = txn_add_partition(sm, id, req.producer_id, req.producer_epoch, topic, tr->results[i].partition_index,
                                   now);
     }
-    if (e) {
-        txn_park_answer(pk, e);
-        return SL_OK;
-    }
-    txn_rearm(ks);
-    txn_park_persist(pk, id);
+    txn_park_settle(pk, id, e);
     return SL_OK;
 }
 
@@ -322,12 +328,7 @@ sl_err kafka_handle_add_offsets_to_txn(struct kconn *kc, struct kreq *q, struct 
     const char *id = kafka_arena_cstr(&kc->arena, req.transactional_id);
     e = txn_add_group(txn_coordinator_state(ks->txns), id, req.producer_id, req.producer_epoch,
                       kafka_arena_cstr(&kc->arena, req.group_id), loop_mono_ms(ks->loop));
-    if (e) {
-        txn_park_answer(pk, e);
-        return SL_OK;
-    }
-    txn_rearm(ks);
-    txn_park_persist(pk, id);
+    txn_park_settle(pk, id, e);
     return SL_OK;
 }
 

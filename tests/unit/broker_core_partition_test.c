@@ -571,7 +571,7 @@ static void t_txn(bool keep_snapshot) {
     t_append_ok(&x, b, t_txn_batch(b, sizeof(b), 2, 9, 0, 0, 5), 9); /* pid 9 stays open: 9..10 */
     ck_assert_int_eq(partition_last_stable_offset(x.p), 9);
     for (int round = 0; round < 2; round++) {
-        struct partition_aborted_txn ab[4];
+        struct log_aborted_txn ab[4];
         ck_assert_uint_eq(partition_aborted_txns(x.p, 0, 11, ab, 4), 1);
         ck_assert_int_eq(ab[0].producer_id, 7);
         ck_assert_int_eq(ab[0].first_offset, 0);
@@ -591,7 +591,7 @@ static void t_txn(bool keep_snapshot) {
     t_append_ok(&x, b, t_txn_batch(b, sizeof(b), 1, 9, 0, 2, 6), 11);
     t_marker_ok(&x, 9, 0, false, 12);
     ck_assert_int_eq(partition_last_stable_offset(x.p), 13);
-    struct partition_aborted_txn ab[4];
+    struct log_aborted_txn ab[4];
     ck_assert_uint_eq(partition_aborted_txns(x.p, 0, 13, ab, 4), 2);
     ck_assert_int_eq(ab[1].producer_id, 9);
     ck_assert_int_eq(ab[1].first_offset, 9);
