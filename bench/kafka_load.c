@@ -4,6 +4,7 @@
  *            --seconds or --max-msgs, then flush; rate = delivered / (first produce -> flush
  *            done), as in anchors.md's mock rows. --create 1 first creates the topic with N
  *            partitions through the Admin API (a broker that does not auto-create them).
+ *            --producers N deals the messages round robin over N client instances (N connections).
  *   consume  read partition 0 from offset 0 until --expect messages, checking that offsets are
  *            contiguous, so a consume figure also proves nothing was lost or duplicated.
  *   latency  a producer paced at --rate and a consumer thread tailing the same partition in the
@@ -34,7 +35,7 @@
 
 struct opts {
     const char *mode, *brokers, *topic, *acks, *compression;
-    int size, linger_ms, batch_bytes, fetch_wait_ms, fetch_bytes, partitions, create;
+    int size, linger_ms, batch_bytes, fetch_wait_ms, fetch_bytes, partitions, create, producers;
     double seconds;
     long long max_msgs, expect, rate;
 };
@@ -180,15 +181,24 @@ static void create_topic(const struct opts *o) {
 static int run_produce(const struct opts *o) {
     if (o->create) create_topic(o);
     struct produce_state st = {0};
-    rd_kafka_conf_t *conf = conf_producer(o);
-    conf_set(conf, "queue.buffering.max.messages", QUEUE_MSGS_MAX);
-    conf_set(conf, "queue.buffering.max.kbytes", "262144"); /* bounds the drain after --seconds */
-    rd_kafka_conf_set_dr_msg_cb(conf, produce_dr);
-    rd_kafka_conf_set_opaque(conf, &st);
+    /* --producers N: N client instances, each with its own connection, messages dealt round
+     * robin: what a broker sees from many services producing at once, not one fast client. */
+    const int np = o->producers;
+    rd_kafka_t **rk = calloc((size_t)np, sizeof(*rk));
+    rd_kafka_topic_t **rkt = calloc((size_t)np, sizeof(*rkt));
+    if (!rk || !rkt) die("calloc", "producers");
     char errstr[512];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-    if (!rk) die("rd_kafka_new", errstr);
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, o->topic, NULL);
+    for (int i = 0; i < np; i++) {
+        rd_kafka_conf_t *conf = conf_producer(o);
+        conf_set(conf, "queue.buffering.max.messages", QUEUE_MSGS_MAX);
+        /* 256 MiB in all bounds the drain after --seconds, whatever the count. */
+        conf_set_int(conf, "queue.buffering.max.kbytes", 262144 / np > 1024 ? 262144 / np : 1024);
+        rd_kafka_conf_set_dr_msg_cb(conf, produce_dr);
+        rd_kafka_conf_set_opaque(conf, &st);
+        rk[i] = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+        if (!rk[i]) die("rd_kafka_new", errstr);
+        rkt[i] = rd_kafka_topic_new(rk[i], o->topic, NULL);
+    }
 
     /* Payloads are produced without RD_KAFKA_MSG_F_COPY: the pool outlives every delivery
      * report, so librdkafka references it and the client spends its CPU on batching. */
@@ -206,30 +216,41 @@ static int run_produce(const struct opts *o) {
     while (n < o->max_msgs) {
         if ((n & 1023) == 0) {
             if (now_ns() - t0 >= limit_ns) break;
-            rd_kafka_poll(rk, 0); /* serve delivery reports so the queue drains */
+            for (int i = 0; i < np; i++) rd_kafka_poll(rk[i], 0); /* serve delivery reports */
         }
         void *p = pool + (size_t)(n & (slots - 1)) * (size_t)o->size;
         int32_t part = o->partitions > 1 ? (int32_t)(n % o->partitions) : 0;
-        if (rd_kafka_produce(rkt, part, 0, p, (size_t)o->size, NULL, 0, NULL) == 0) {
+        int who = (int)(n % np);
+        if (rd_kafka_produce(rkt[who], part, 0, p, (size_t)o->size, NULL, 0, NULL) == 0) {
             n++;
             continue;
         }
         rd_kafka_resp_err_t err = rd_kafka_last_error();
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) die("rd_kafka_produce", rd_kafka_err2str(err));
-        rd_kafka_poll(rk, 1); /* the broker is behind: wait for delivery reports */
+        rd_kafka_poll(rk[who], 1); /* the broker is behind: wait for delivery reports */
         if (now_ns() - t0 >= limit_ns) break;
     }
-    rd_kafka_resp_err_t ferr = rd_kafka_flush(rk, FLUSH_TIMEOUT_MS);
+    rd_kafka_resp_err_t ferr = RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (int i = 0; i < np; i++) {
+        rd_kafka_resp_err_t e = rd_kafka_flush(rk[i], FLUSH_TIMEOUT_MS);
+        if (e && !ferr) ferr = e;
+    }
     const int64_t t1 = now_ns(), c1 = cpu_ns();
     double secs = (double)(t1 - t0) / 1e9;
     double rate = (double)st.delivered / secs;
     printf("RESULT mode=produce msgs=%lld delivered=%lld failed=%lld secs=%.3f msgs_s=%.0f "
-           "mb_s=%.1f client_cpu_pct=%.1f size=%d partitions=%d acks=%s compression=%s flush=%s first_err=%s\n",
+           "mb_s=%.1f client_cpu_pct=%.1f size=%d partitions=%d producers=%d acks=%s compression=%s "
+           "flush=%s first_err=%s\n",
            n, st.delivered, st.failed, secs, rate, rate * o->size / 1e6,
-           100.0 * (double)(c1 - c0) / (double)(t1 - t0), o->size, o->partitions, o->acks, o->compression,
-           ferr ? rd_kafka_err2name(ferr) : "ok", st.failed ? rd_kafka_err2name(st.first_err) : "none");
-    rd_kafka_topic_destroy(rkt);
-    rd_kafka_destroy(rk);
+           100.0 * (double)(c1 - c0) / (double)(t1 - t0), o->size, o->partitions, np, o->acks,
+           o->compression, ferr ? rd_kafka_err2name(ferr) : "ok",
+           st.failed ? rd_kafka_err2name(st.first_err) : "none");
+    for (int i = 0; i < np; i++) {
+        rd_kafka_topic_destroy(rkt[i]);
+        rd_kafka_destroy(rk[i]);
+    }
+    free(rkt);
+    free(rk);
     free(pool);
     return (st.failed || st.delivered != n || ferr) ? 1 : 0;
 }
@@ -471,7 +492,7 @@ static void usage(void) {
             "         [--batch-bytes N] [--seconds S] [--max-msgs N]      (produce, latency)\n"
             "         [--expect N] [--fetch-wait-ms N] [--fetch-bytes N]   (consume, latency)\n"
             "         [--rate N]                                           (latency)\n"
-            "         [--partitions N] [--create 0|1]                      (produce)\n");
+            "         [--partitions N] [--create 0|1] [--producers N]      (produce)\n");
     exit(2);
 }
 
@@ -487,7 +508,7 @@ int main(int argc, char **argv) {
     struct opts o = {.brokers = "127.0.0.1:9092", .topic = "sl-load", .acks = "1",
                      .compression = "none", .size = 100, .linger_ms = 5, .batch_bytes = 524288,
                      .fetch_wait_ms = -1, .fetch_bytes = 1048576, .seconds = 3,
-                     .max_msgs = 20000000, .expect = -1, .rate = 10000, .partitions = 1};
+                     .max_msgs = 20000000, .expect = -1, .rate = 10000, .partitions = 1, .producers = 1};
     if (argc < 2) usage();
     o.mode = argv[1];
     for (int i = 2; i < argc; i++) {
@@ -509,6 +530,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(k, "--rate")) o.rate = parse_ll(k, v, 1);
         else if (!strcmp(k, "--partitions")) o.partitions = (int)parse_ll(k, v, 1);
         else if (!strcmp(k, "--create")) o.create = (int)parse_ll(k, v, 0);
+        else if (!strcmp(k, "--producers")) o.producers = (int)parse_ll(k, v, 1);
         else usage();
     }
     /* The latency consumer polls with a 1 ms MaxWait, as anchors.md's e2e rows did; the backlog

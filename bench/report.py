@@ -309,7 +309,11 @@ def write_report(out_dir):
             ("parts-kafka", "Kafka path: throughput vs partitions", "partitions",
              "produce msgs/s", "librdkafka, 100 B, acks=1, linger.ms=5, round-robin over the partitions"),
             ("conns-nats", "NATS path: throughput vs connections", "subscriber connections",
-             "1 publisher + N subscribers, deliveries/s (all subscribers)", "128 B, every subscriber gets every message")):
+             "1 publisher + N subscribers, deliveries/s (all subscribers)", "128 B, every subscriber gets every message"),
+            ("conns-kafka", "Kafka path: throughput vs producer connections", "producer connections",
+             "produce msgs/s, all producers together (connecting included)",
+             "librdkafka, N producer instances in one process, messages dealt round robin, 100 B, "
+             "acks=1, linger.ms=5, 10 partitions")):
         srvs = res.servers(scen)
         if not srvs:
             continue
@@ -332,7 +336,8 @@ def write_report(out_dir):
             w("| " + " | ".join(row) + " |")
         w("")
         name = "throughput_vs_" + {"size-nats": "size_nats", "size-kafka": "size_kafka",
-                                  "parts-kafka": "partitions", "conns-nats": "connections"}[scen]
+                                  "parts-kafka": "partitions", "conns-nats": "connections",
+                                  "conns-kafka": "producers_kafka"}[scen]
         if plot_lines(out_dir, name, title, xl + (" (bytes)" if scen.startswith("size") else ""), "msgs/s",
                       [(NAMES[s], points(res, scen, s, tput)) for s in srvs]):
             w("![%s](%s.png)" % (title, name))

@@ -96,12 +96,13 @@ fi
 # ---- the grid ----------------------------------------------------------------------------------
 if [[ $quick -eq 1 ]]; then
     secs=1; nsecs=0.5; lsecs=0.8
-    sizes="16 4096 1048576"; parts="1 100 1000"; conns="1 1000"
+    sizes="16 4096 1048576"; parts="1 100 1000"; conns="1 1000"; kconns="1 10"
     nrates="10000 100000 1000000"; krates="10000 100000"
     max_bytes=$((64 << 20)) # a Kafka size cell stops at 64 MiB, so 1 MiB cells do not queue 256 MiB
 else
     secs=2; nsecs=1.5; lsecs=2
     sizes="16 128 1024 16384 65536 262144 1048576"; parts="1 10 100 1000"; conns="1 10 100 1000"
+    kconns="1 10 100 1000"
     nrates="10000 20000 50000 100000 200000 500000 1000000 2000000 5000000"
     krates="10000 20000 50000 100000 200000 500000 1000000"
     max_bytes=$((1 << 30))
@@ -115,6 +116,7 @@ seconds_latency=$lsecs
 sizes=$sizes
 partitions=$parts
 connections=$conns
+kafka_producers=$kconns
 nats_rates=$nrates
 kafka_rates=$krates
 host=$(uname -n) $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)
@@ -167,6 +169,7 @@ if [[ -n "$kmock" ]]; then
     # The mock cannot create topics over the protocol: the partition grid is made up front.
     margs=()
     for n in $parts; do margs+=(--topic "parts-$n:$n"); done
+    margs+=(--topic "producers:10")
     coproc MOCK { exec "$kmock" "${margs[@]}" 2>"$raw/kafka-mock.log"; }
     pid[kafka-mock]=$MOCK_PID; pids+=("$MOCK_PID")
     if read -r -t 10 word boot <&"${MOCK[0]}" && [[ $word == BOOTSTRAP ]]; then
@@ -233,6 +236,7 @@ for rep in $(seq "$reps"); do
     for x in $sizes; do for s in $kafka_servers; do plan+=("size-kafka $s $x $rep"); done; done
     for x in $parts; do for s in $kafka_servers; do plan+=("parts-kafka $s $x $rep"); done; done
     for x in $conns; do for s in $nats_servers; do plan+=("conns-nats $s $x $rep"); done; done
+    for x in $kconns; do for s in $kafka_servers; do plan+=("conns-kafka $s $x $rep"); done; done
     for x in $nrates; do for s in $nats_servers; do plan+=("load-nats $s $x $rep"); done; done
     for x in $krates; do for s in $kafka_servers; do plan+=("load-kafka $s $x $rep"); done; done
     for s in ${kload:+sluice sluice-group}; do plan+=("durable-kafka $s 1024 $rep"); done
@@ -267,6 +271,11 @@ for cell in "${plan[@]}"; do
             run_cell "$scen" "$srv" "$x" "$rep" "$kload" produce --brokers "$(kafka_brokers "$srv")" \
                 --topic "parts-$x" --partitions "$x" --create "$(create_flag "$srv")" --size 100 --acks 1 \
                 --linger-ms 5 --seconds "$secs" || true ;;
+        conns-kafka)
+            # N producer connections (librdkafka instances in one process) into 10 partitions.
+            run_cell "$scen" "$srv" "$x" "$rep" "$kload" produce --brokers "$(kafka_brokers "$srv")" \
+                --topic producers --partitions 10 --create "$(create_flag "$srv")" --producers "$x" \
+                --size 100 --acks 1 --linger-ms 5 --seconds "$secs" || true ;;
         conns-nats)
             run_cell "$scen" "$srv" "$x" "$rep" "${ncmd[@]}" --mode pubsub --subs "$x" --size 128 --seconds "$nsecs" || true ;;
         load-nats|load-kafka)

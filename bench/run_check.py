@@ -23,7 +23,7 @@ SECTIONS = ["# Sluice bench report", "## Setup", "## 1. Our users' table",
             "### Work queue: publish + consume", "### Consumer-group rebalance time",
             "### Broker memory (RSS)", "## Notes"]
 PLOTS = ["throughput_vs_size_nats", "throughput_vs_size_kafka", "throughput_vs_partitions",
-         "throughput_vs_connections", "latency_vs_load_nats", "latency_vs_load_kafka"]
+         "throughput_vs_connections", "throughput_vs_producers_kafka", "latency_vs_load_nats", "latency_vs_load_kafka"]
 FIGURE = re.compile(r"^[0-9][0-9,.]*(M|%| µs| ms|×)?$")
 failures = []
 
@@ -35,11 +35,13 @@ def fail(msg):
 
 def check_png(path):
     data = open(path, "rb").read()
-    if data[:8] != b"\x89PNG\r\n\x1a\n":
+    if len(data) < 8 or data[:8] != b"\x89PNG\r\n\x1a\n":
         return "no PNG signature"
     pos, chunks = 8, []
     while pos + 12 <= len(data):
         n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        if pos + 12 + n > len(data):
+            return "chunk %r runs past the end of the file (truncated)" % kind
         body = data[pos + 8:pos + 8 + n]
         crc = struct.unpack(">I", data[pos + 8 + n:pos + 12 + n])[0]
         if zlib.crc32(kind + body) & 0xffffffff != crc:
@@ -110,7 +112,7 @@ def main():
         t0 = time.monotonic()
         env = dict(os.environ, SLUICE_BUILD_DIR=build)
         r = subprocess.run(["bash", os.path.join(ROOT, "bench/run.sh"), "--quick", "--no-build", "--out", out],
-                           cwd=ROOT, env=env, timeout=140)
+                           cwd=ROOT, env=env, timeout=280)
         print("bench/run.sh --quick took %.0f s (not checked)" % (time.monotonic() - t0))
         if r.returncode != 0:
             fail("bench/run.sh exited %d" % r.returncode)
@@ -145,6 +147,8 @@ def main():
                     ["Sluice msgs/s"])
         check_table(md, "### NATS path: throughput vs connections", "subscriber connections",
                     setup["connections"].split(), ["Sluice msgs/s"])
+        check_table(md, "### Kafka path: throughput vs producer connections", "producer connections",
+                    setup["kafka_producers"].split(), ["Sluice msgs/s"])
         fmt_rate = lambda x: "{:.2f}M".format(x / 1e6) if x >= 1e6 else "{:,.0f}".format(x)
         check_table(md, "### NATS path: latency vs offered load", "offered msgs/s",
                     [fmt_rate(float(x)) for x in setup["nats_rates"].split()], ["Sluice p"])
