@@ -11,18 +11,22 @@ static const char stream_help[] =
     "usage: sluice stream add NAME [--subjects S[,S...]]... [--retention limits|workqueue|interest]\n"
     "                 [--storage file|memory] [--max-age DUR] [--max-msgs N] [--max-bytes N]\n"
     "                 [--max-msg-size N] [--max-msgs-per-subject N] [--discard old|new]\n"
-    "                 [--dupe-window DUR] [--replicas N]\n"
+    "                 [--dupe-window DUR] [--replicas N] [--dlq SUBJECT]\n"
     "       sluice stream info NAME\n"
     "       sluice stream list\n"
     "       sluice stream purge NAME\n"
     "       sluice stream delete NAME\n"
     "\n"
     "Without --subjects a stream takes the subject NAME. DUR is 500ms, 30s, 5m, 2h or 1d.\n"
+    "--dlq (Sluice only) sends the stream's dead letters to the stream holding SUBJECT (a\n"
+    "server that ignores the setting, such as nats-server, makes add fail with exit 4, after\n"
+    "the stream was created).\n"
     "info prints the config and state (messages, bytes, first and last sequence, consumers);\n"
     "--json prints one object. An unknown stream exits 2.\n"
     "\n"
     "Examples:\n"
     "  sluice stream add ORDERS --subjects 'orders.>' --retention workqueue --max-age 7d\n"
+    "  sluice stream add ORDERS --subjects 'orders.>' --retention workqueue --dlq orders_dlq.in\n"
     "  sluice stream info ORDERS --json\n";
 
 static const char consumer_help[] =
@@ -82,11 +86,79 @@ static void stream_print(const jsStreamInfo *si)
            si->State.Msgs, si->State.Bytes, si->State.FirstSeq, si->State.LastSeq, si->State.Consumers);
 }
 
+/* The dead-letter setting is Sluice's own field of the stream config ("dlq"), which nats.c's
+ * jsStreamConfig cannot carry: it is read and set through the JetStream API's JSON directly,
+ * on nats.c's request/reply. */
+static json_t *js_api(natsConnection *nc, const struct cli *c, const char *verb, const char *name,
+                      const char *body, int *rc)
+{
+    char subj[300];
+    snprintf(subj, sizeof subj, "$JS.API.STREAM.%s.%s", verb, name);
+    natsMsg *reply = NULL;
+    natsStatus s = natsConnection_Request(&reply, nc, subj, body, body ? (int)strlen(body) : 0, c->timeout_ms);
+    if (s != NATS_OK) {
+        *rc = nats_fail(c, s, 0, subj);
+        return NULL;
+    }
+    json_error_t err;
+    json_t *o = json_loadb(natsMsg_GetData(reply), (size_t)natsMsg_GetDataLength(reply), 0, &err);
+    natsMsg_Destroy(reply);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        *rc = cli_fail(EXIT_SERVER, "%s: the reply is not a JSON object", subj);
+        return NULL;
+    }
+    json_t *e = json_object_get(o, "error");
+    if (e) {
+        json_int_t code = json_integer_value(json_object_get(e, "code"));
+        *rc = cli_fail(code == 404 ? EXIT_NOT_FOUND : EXIT_SERVER, "%s: %s", subj,
+                       json_string_value(json_object_get(e, "description")) ?: "error");
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* The stream's "dlq" subject, or "" when it has none. */
+static int stream_dlq_get(natsConnection *nc, const struct cli *c, const char *name, char *out, size_t n)
+{
+    int rc = EXIT_OK;
+    json_t *o = js_api(nc, c, "INFO", name, NULL, &rc);
+    if (!o) return rc;
+    const char *d = json_string_value(json_object_get(json_object_get(o, "config"), "dlq"));
+    snprintf(out, n, "%s", d ? d : "");
+    json_decref(o);
+    return EXIT_OK;
+}
+
+/* Sets the stream's "dlq" subject with STREAM.UPDATE of its current config, and checks that the
+ * server kept it (nats-server ignores fields it does not know). */
+static int stream_dlq_set(natsConnection *nc, const struct cli *c, const char *name, const char *dlq)
+{
+    int rc = EXIT_OK;
+    json_t *info = js_api(nc, c, "INFO", name, NULL, &rc);
+    if (!info) return rc;
+    json_t *cfg = json_object_get(info, "config");
+    json_object_set_new(cfg, "dlq", json_string(dlq));
+    char *body = json_dumps(cfg, JSON_COMPACT);
+    json_decref(info);
+    json_t *upd = body ? js_api(nc, c, "UPDATE", name, body, &rc) : NULL;
+    free(body);
+    if (!upd) return rc ? rc : cli_fail(EXIT_SERVER, "stream %s: out of memory", name);
+    const char *got = json_string_value(json_object_get(json_object_get(upd, "config"), "dlq"));
+    if (!got || strcmp(got, dlq))
+        rc = cli_fail(EXIT_SERVER, "stream add %s: the server ignored --dlq (a Sluice setting); the stream "
+                      "was created without it", name);
+    json_decref(upd);
+    return rc;
+}
+
 struct stream_opts {
     int nsubjects;
     const char *subjects[64];
     char *subject_buf[64];
     jsStreamConfig cfg;
+    const char *dlq;
 };
 
 static int split_subjects(struct stream_opts *o, const char *arg)
@@ -123,13 +195,25 @@ static int stream_run(const struct cli *c, const char *verb, const char *name, s
         }
         s = js_AddStream(&si, js, &o->cfg, &jo, &jerr);
         if (s != NATS_OK) rc = nats_fail(c, s, jerr, what);
-        else if (c->json) json_print(stream_json(si));
-        else printf("created stream %s\n", name);
+        else if (o->dlq && (rc = stream_dlq_set(nc, c, name, o->dlq)) != EXIT_OK) {
+        } else if (c->json) {
+            json_t *j = stream_json(si);
+            if (o->dlq) json_object_set_new(json_object_get(j, "config"), "dlq", json_string(o->dlq));
+            json_print(j);
+        } else printf("created stream %s%s%s\n", name, o->dlq ? ", dead letters to " : "", o->dlq ? o->dlq : "");
     } else if (!strcmp(verb, "info")) {
+        char dlq[256] = "";
         s = js_GetStreamInfo(&si, js, name, &jo, &jerr);
         if (s != NATS_OK) rc = nats_fail(c, s, jerr, what);
-        else if (c->json) json_print(stream_json(si));
-        else stream_print(si);
+        else if ((rc = stream_dlq_get(nc, c, name, dlq, sizeof dlq)) != EXIT_OK) {
+        } else if (c->json) {
+            json_t *j = stream_json(si);
+            if (dlq[0]) json_object_set_new(json_object_get(j, "config"), "dlq", json_string(dlq));
+            json_print(j);
+        } else {
+            stream_print(si);
+            if (dlq[0]) printf("  Dead letters: the stream holding %s\n", dlq);
+        }
     } else if (!strcmp(verb, "list")) {
         jsStreamInfoList *l = NULL;
         s = js_Streams(&l, js, &jo, &jerr);
@@ -192,6 +276,7 @@ int cmd_stream(struct cli *c, int argc, char **argv)
         {"discard", required_argument, NULL, 'd'},
         {"dupe-window", required_argument, NULL, 'w'},
         {"replicas", required_argument, NULL, 'r'},
+        {"dlq", required_argument, NULL, 'D'},
         {0},
     };
     static struct stream_opts o;
@@ -229,6 +314,7 @@ int cmd_stream(struct cli *c, int argc, char **argv)
         case 'z': o.cfg.MaxMsgSize = (int32_t)v; break;
         case 'P': o.cfg.MaxMsgsPerSubject = v; break;
         case 'r': o.cfg.Replicas = v; break;
+        case 'D': o.dlq = optarg; break;
         case 'd':
             if (!strcmp(optarg, "old")) o.cfg.Discard = js_DiscardOld;
             else if (!strcmp(optarg, "new")) o.cfg.Discard = js_DiscardNew;

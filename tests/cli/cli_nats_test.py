@@ -13,6 +13,9 @@ protocol and $JS.API JSON read directly), never through the CLI itself.
 - dlq (Sluice only, its native dead-letter queue): three messages past max_deliver land in
   WORK_DLQ; `dlq list --json` shows them with their origin; `dlq replay` puts them back into
   WORK (data and headers exact, no Sluice-Dlq-* headers) and empties WORK_DLQ.
+- stream add --dlq SUBJECT: on Sluice the config's "dlq" is set ($JS.API.STREAM.INFO), `stream
+  info` shows it, and a message past max_deliver lands in the stream holding SUBJECT, not in
+  the default {stream}_DLQ; nats-server ignores the field, so add exits 4 and says so.
 - an unreachable server exits 3 within the timeout.
 """
 import json
@@ -265,6 +268,40 @@ def dlq(ck, t):
     ok(ck, t, ["stream", "delete", "WORK_DLQ"])
 
 
+def dlq_flag(ck, t):
+    raw = RawClient(t)
+    if t.kind != "sluice":
+        rc, _, err, _ = cli(t, ["stream", "add", "WORK3", "--subjects", "work3.x", "--dlq", "dead3.x"])
+        ck.eq(rc, 4, "--dlq on a server without dead-letter streams: exit code")
+        ck.ok("ignored --dlq" in err, "--dlq ignored: message %r" % err)
+        ok(ck, t, ["stream", "delete", "WORK3"])
+        return
+    ok(ck, t, ["stream", "add", "DEAD", "--subjects", "dead.other"])
+    ck.eq(ok(ck, t, ["stream", "add", "WORK2", "--subjects", "work2.x", "--retention", "workqueue",
+                     "--dlq", "dead.other"]), b"created stream WORK2, dead letters to dead.other\n", "add --dlq")
+    info = wait_msgs(ck, raw, "WORK2", 0)
+    ck.eq(info["config"].get("dlq"), "dead.other", "the stream config's dlq, as $JS.API sees it")
+    ck.ok(b"Dead letters: the stream holding dead.other" in ok(ck, t, ["stream", "info", "WORK2"]),
+          "stream info shows the dead-letter subject")
+    ck.eq(json.loads(ok(ck, t, ["--json", "stream", "info", "WORK2"]))["config"]["dlq"], "dead.other",
+          "stream info --json")
+    ok(ck, t, ["pub", "work2.x", "poison \x01"])
+    wait_msgs(ck, raw, "WORK2", 1)
+    ok(ck, t, ["consumer", "add", "WORK2", "w", "--max-deliver", "1", "--ack-wait", "500ms"])
+    ck.eq(ok(ck, t, ["consumer", "next", "WORK2", "w", "--no-ack"]), b"poison \x01\n", "delivered once")
+    time.sleep(0.7)
+    rc, _, _, _ = cli(t, ["--timeout", "1s", "consumer", "next", "WORK2", "w"])
+    ck.eq(rc, 3, "nothing left to deliver")
+    wait_msgs(ck, raw, "DEAD", 1)
+    lst = json.loads(ok(ck, t, ["--json", "dlq", "list", "DEAD"]))
+    ck.eq([(m["data"], dict(m["headers"]).get("Sluice-Dlq-Stream")) for m in lst], [("poison \x01", "WORK2")],
+          "the dead letter is in DEAD, from WORK2")
+    rc, _, _, _ = cli(t, ["stream", "info", "WORK2_DLQ"])
+    ck.eq(rc, 2, "no default WORK2_DLQ was used")
+    ok(ck, t, ["stream", "delete", "WORK2"])
+    ok(ck, t, ["stream", "delete", "DEAD"])
+
+
 def errors(ck, t):
     dead = "nats://127.0.0.1:%d" % natsh.free_ports(1)[0]
     for args in (["pub", "a", "b"], ["stream", "list"], ["sub", "x", "--count", "1"]):
@@ -286,6 +323,8 @@ def body(ck):
         streams(ck, t)
     with ck.section("dlq: list and replay dead letters"):
         dlq(ck, t)
+    with ck.section("stream add --dlq"):
+        dlq_flag(ck, t)
     with ck.section("errors: unreachable, usage"):
         errors(ck, t)
 
