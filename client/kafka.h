@@ -26,7 +26,7 @@ int kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value);
 int kafka_exit_code(rd_kafka_resp_err_t err);
 /* Prints "sluice: what: reason" (the reason says when no broker could be reached) and returns
  * the exit code of err. */
-int kafka_fail(struct kafka *k, rd_kafka_resp_err_t err, const char *what, const char *detail);
+int kcli_fail(struct kafka *k, rd_kafka_resp_err_t err, const char *what, const char *detail);
 
 /* Admin API plumbing: options with the global timeout, and the result event (NULL on timeout:
  * the caller reports unreachable). */

@@ -111,7 +111,7 @@ int kafka_exit_code(rd_kafka_resp_err_t err)
     }
 }
 
-int kafka_fail(struct kafka *k, rd_kafka_resp_err_t err, const char *what, const char *detail)
+int kcli_fail(struct kafka *k, rd_kafka_resp_err_t err, const char *what, const char *detail)
 {
     int code = kafka_exit_code(err);
     if (code == EXIT_UNREACHABLE) rd_kafka_poll(k->rk, 0); /* serves error_cb: the reason */
@@ -145,7 +145,7 @@ rd_kafka_event_t *kafka_admin_wait(struct kafka *k, rd_kafka_queue_t *q)
 int kafka_metadata(struct kafka *k, const struct rd_kafka_metadata **md)
 {
     rd_kafka_resp_err_t err = rd_kafka_metadata(k->rk, 1, NULL, md, k->cli->timeout_ms);
-    if (err) return kafka_fail(k, err, "metadata", NULL);
+    if (err) return kcli_fail(k, err, "metadata", NULL);
     return EXIT_OK;
 }
 
@@ -167,7 +167,7 @@ int kafka_watermarks(struct kafka *k, const char *topic, int32_t partition, int6
     if (err) {
         char what[300];
         snprintf(what, sizeof what, "watermarks of %s/%d", topic, partition);
-        return kafka_fail(k, err, what, NULL);
+        return kcli_fail(k, err, what, NULL);
     }
     return EXIT_OK;
 }

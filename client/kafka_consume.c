@@ -68,7 +68,7 @@ static int set_starts(struct kafka *k, const struct consume_opts *o, rd_kafka_to
     }
     if (o->start != START_TIME) return EXIT_OK;
     rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(k->rk, tps, k->cli->timeout_ms);
-    if (err) return kafka_fail(k, err, "consume: offsets for time", NULL);
+    if (err) return kcli_fail(k, err, "consume: offsets for time", NULL);
     for (int i = 0; i < tps->cnt; i++)
         if (tps->elems[i].offset < 0) tps->elems[i].offset = RD_KAFKA_OFFSET_END;
     return EXIT_OK;
@@ -225,7 +225,7 @@ static int consume_loop(struct consume_ctx *cx)
             if (code == EXIT_NOT_FOUND || m->err == RD_KAFKA_RESP_ERR__FATAL ||
                 m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
                 m->err == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED)
-                cx->rc = kafka_fail(&cx->k, m->err, "consume", rd_kafka_message_errstr(m));
+                cx->rc = kcli_fail(&cx->k, m->err, "consume", rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
             continue;
         }
@@ -293,7 +293,7 @@ static int consume_run(struct cli *c, const struct consume_opts *o)
         rd_kafka_topic_partition_list_add(sub, o->topic, RD_KAFKA_PARTITION_UA);
         rd_kafka_resp_err_t err = rd_kafka_subscribe(cx.k.rk, sub);
         rd_kafka_topic_partition_list_destroy(sub);
-        if (err) rc = kafka_fail(&cx.k, err, "consume: subscribe", NULL);
+        if (err) rc = kcli_fail(&cx.k, err, "consume: subscribe", NULL);
     } else if (!rc) {
         rd_kafka_topic_partition_list_t *tps = rd_kafka_topic_partition_list_new(cx.npart_total);
         for (int p = 0; p < cx.npart_total; p++) {
@@ -304,7 +304,7 @@ static int consume_run(struct cli *c, const struct consume_opts *o)
         rc = set_starts(&cx.k, o, tps);
         if (!rc) {
             rd_kafka_resp_err_t err = rd_kafka_assign(cx.k.rk, tps);
-            if (err) rc = kafka_fail(&cx.k, err, "consume: assign", NULL);
+            if (err) rc = kcli_fail(&cx.k, err, "consume: assign", NULL);
         }
         rd_kafka_topic_partition_list_destroy(tps);
     }
@@ -315,7 +315,7 @@ static int consume_run(struct cli *c, const struct consume_opts *o)
     }
     if (o->group && !rc) {
         rd_kafka_resp_err_t err = rd_kafka_commit(cx.k.rk, NULL, 0);
-        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) rc = kafka_fail(&cx.k, err, "consume: commit", NULL);
+        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) rc = kcli_fail(&cx.k, err, "consume: commit", NULL);
     }
     rc = kafka_close(&cx.k, rc);
     free(cx.at_end);

@@ -49,15 +49,15 @@ static int group_list(struct kafka *k)
     rd_kafka_ListConsumerGroups(k->rk, o, q);
     rd_kafka_event_t *ev = kafka_admin_wait(k, q);
     int rc = EXIT_OK;
-    if (!ev) rc = kafka_fail(k, RD_KAFKA_RESP_ERR__TIMED_OUT, "group list", NULL);
+    if (!ev) rc = kcli_fail(k, RD_KAFKA_RESP_ERR__TIMED_OUT, "group list", NULL);
     else if (rd_kafka_event_error(ev))
-        rc = kafka_fail(k, rd_kafka_event_error(ev), "group list", rd_kafka_event_error_string(ev));
+        rc = kcli_fail(k, rd_kafka_event_error(ev), "group list", rd_kafka_event_error_string(ev));
     if (!rc) {
         const rd_kafka_ListConsumerGroups_result_t *res = rd_kafka_event_ListConsumerGroups_result(ev);
         size_t n = 0, nerr = 0;
         const rd_kafka_ConsumerGroupListing_t **gl = rd_kafka_ListConsumerGroups_result_valid(res, &n);
         const rd_kafka_error_t **errs = rd_kafka_ListConsumerGroups_result_errors(res, &nerr);
-        if (nerr) rc = kafka_fail(k, rd_kafka_error_code(errs[0]), "group list", rd_kafka_error_string(errs[0]));
+        if (nerr) rc = kcli_fail(k, rd_kafka_error_code(errs[0]), "group list", rd_kafka_error_string(errs[0]));
         static const char *const hdr[] = {"GROUP", "STATE"};
         struct table t;
         table_init(&t, 2, hdr);
@@ -91,9 +91,9 @@ static int group_describe_raw(struct kafka *k, const char *group, rd_kafka_event
     *ev = kafka_admin_wait(k, q);
     rd_kafka_AdminOptions_destroy(o);
     rd_kafka_queue_destroy(q);
-    if (!*ev) return kafka_fail(k, RD_KAFKA_RESP_ERR__TIMED_OUT, "group describe", NULL);
+    if (!*ev) return kcli_fail(k, RD_KAFKA_RESP_ERR__TIMED_OUT, "group describe", NULL);
     if (rd_kafka_event_error(*ev))
-        return kafka_fail(k, rd_kafka_event_error(*ev), "group describe", rd_kafka_event_error_string(*ev));
+        return kcli_fail(k, rd_kafka_event_error(*ev), "group describe", rd_kafka_event_error_string(*ev));
     size_t n = 0;
     const rd_kafka_ConsumerGroupDescription_t **d = rd_kafka_DescribeConsumerGroups_result_groups(
         rd_kafka_event_DescribeConsumerGroups_result(*ev), &n);
@@ -102,7 +102,7 @@ static int group_describe_raw(struct kafka *k, const char *group, rd_kafka_event
     if (e) {
         char what[300];
         snprintf(what, sizeof what, "group '%s'", group);
-        return kafka_fail(k, rd_kafka_error_code(e), what, rd_kafka_error_string(e));
+        return kcli_fail(k, rd_kafka_error_code(e), what, rd_kafka_error_string(e));
     }
     *out = d[0];
     return EXIT_OK;
@@ -117,16 +117,16 @@ static int group_committed(struct kafka *k, const char *group, rd_kafka_topic_pa
     rd_kafka_ListConsumerGroupOffsets(k->rk, &req, 1, o, q);
     rd_kafka_event_t *ev = kafka_admin_wait(k, q);
     int rc = EXIT_OK;
-    if (!ev) rc = kafka_fail(k, RD_KAFKA_RESP_ERR__TIMED_OUT, "committed offsets", NULL);
+    if (!ev) rc = kcli_fail(k, RD_KAFKA_RESP_ERR__TIMED_OUT, "committed offsets", NULL);
     else if (rd_kafka_event_error(ev))
-        rc = kafka_fail(k, rd_kafka_event_error(ev), "committed offsets", rd_kafka_event_error_string(ev));
+        rc = kcli_fail(k, rd_kafka_event_error(ev), "committed offsets", rd_kafka_event_error_string(ev));
     if (!rc) {
         size_t n = 0;
         const rd_kafka_group_result_t **gr = rd_kafka_ListConsumerGroupOffsets_result_groups(
             rd_kafka_event_ListConsumerGroupOffsets_result(ev), &n);
         const rd_kafka_error_t *e = n == 1 ? rd_kafka_group_result_error(gr[0]) : NULL;
         if (n != 1) rc = cli_fail(EXIT_SERVER, "committed offsets: %zu results for one group", n);
-        else if (e) rc = kafka_fail(k, rd_kafka_error_code(e), "committed offsets", rd_kafka_error_string(e));
+        else if (e) rc = kcli_fail(k, rd_kafka_error_code(e), "committed offsets", rd_kafka_error_string(e));
         else *out = rd_kafka_topic_partition_list_copy(rd_kafka_group_result_partitions(gr[0]));
     }
     if (ev) rd_kafka_event_destroy(ev);
@@ -157,7 +157,7 @@ static const rd_kafka_MemberDescription_t *owner(const rd_kafka_ConsumerGroupDes
     return NULL;
 }
 
-static int group_describe(struct kafka *k, const char *group)
+static int group_cmd_describe(struct kafka *k, const char *group)
 {
     rd_kafka_event_t *ev = NULL;
     const rd_kafka_ConsumerGroupDescription_t *d = NULL;
@@ -239,7 +239,7 @@ out:
     return rc;
 }
 
-static int group_delete(struct kafka *k, int n, char **names)
+static int group_cmd_delete(struct kafka *k, int n, char **names)
 {
     if (n > 64) return cli_fail(EXIT_USAGE, "at most 64 groups at once");
     rd_kafka_DeleteGroup_t *dg[64];
@@ -249,9 +249,9 @@ static int group_delete(struct kafka *k, int n, char **names)
     rd_kafka_DeleteGroups(k->rk, dg, (size_t)n, o, q);
     rd_kafka_event_t *ev = kafka_admin_wait(k, q);
     int rc = EXIT_OK;
-    if (!ev) rc = kafka_fail(k, RD_KAFKA_RESP_ERR__TIMED_OUT, "group delete", NULL);
+    if (!ev) rc = kcli_fail(k, RD_KAFKA_RESP_ERR__TIMED_OUT, "group delete", NULL);
     else if (rd_kafka_event_error(ev))
-        rc = kafka_fail(k, rd_kafka_event_error(ev), "group delete", rd_kafka_event_error_string(ev));
+        rc = kcli_fail(k, rd_kafka_event_error(ev), "group delete", rd_kafka_event_error_string(ev));
     else {
         size_t cnt = 0;
         const rd_kafka_group_result_t **gr =
@@ -261,7 +261,7 @@ static int group_delete(struct kafka *k, int n, char **names)
             if (e) {
                 char what[300];
                 snprintf(what, sizeof what, "group delete %s", rd_kafka_group_result_name(gr[i]));
-                int r = kafka_fail(k, rd_kafka_error_code(e), what, rd_kafka_error_string(e));
+                int r = kcli_fail(k, rd_kafka_error_code(e), what, rd_kafka_error_string(e));
                 if (!rc) rc = r;
             } else if (!k->cli->json) {
                 printf("deleted group %s\n", rd_kafka_group_result_name(gr[i]));
@@ -319,7 +319,7 @@ static int reset_compute(struct kafka *k, const struct reset *r, rd_kafka_topic_
     if (r->to == TO_TIME) {
         for (int i = 0; i < tps->cnt; i++) tps->elems[i].offset = r->value;
         rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(k->rk, tps, k->cli->timeout_ms);
-        if (err) return kafka_fail(k, err, "offsets for time", NULL);
+        if (err) return kcli_fail(k, err, "offsets for time", NULL);
     }
     for (int i = 0; i < tps->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &tps->elems[i];
@@ -331,7 +331,7 @@ static int reset_compute(struct kafka *k, const struct reset *r, rd_kafka_topic_
         case TO_LATEST: tp->offset = hi; break;
         case TO_OFFSET: tp->offset = r->value < lo ? lo : r->value > hi ? hi : r->value; break;
         case TO_TIME:
-            if (tp->err) return kafka_fail(k, tp->err, "offsets for time", NULL);
+            if (tp->err) return kcli_fail(k, tp->err, "offsets for time", NULL);
             if (tp->offset < 0) tp->offset = hi; /* nothing at or after the time */
             break;
         case TO_NONE: break;
@@ -348,19 +348,19 @@ static int reset_commit(struct kafka *k, const char *group, const rd_kafka_topic
     rd_kafka_AlterConsumerGroupOffsets(k->rk, &req, 1, o, q);
     rd_kafka_event_t *ev = kafka_admin_wait(k, q);
     int rc = EXIT_OK;
-    if (!ev) rc = kafka_fail(k, RD_KAFKA_RESP_ERR__TIMED_OUT, "commit offsets", NULL);
+    if (!ev) rc = kcli_fail(k, RD_KAFKA_RESP_ERR__TIMED_OUT, "commit offsets", NULL);
     else if (rd_kafka_event_error(ev))
-        rc = kafka_fail(k, rd_kafka_event_error(ev), "commit offsets", rd_kafka_event_error_string(ev));
+        rc = kcli_fail(k, rd_kafka_event_error(ev), "commit offsets", rd_kafka_event_error_string(ev));
     else {
         size_t n = 0;
         const rd_kafka_group_result_t **gr = rd_kafka_AlterConsumerGroupOffsets_result_groups(
             rd_kafka_event_AlterConsumerGroupOffsets_result(ev), &n);
         for (size_t i = 0; i < n && !rc; i++) {
             const rd_kafka_error_t *e = rd_kafka_group_result_error(gr[i]);
-            if (e) rc = kafka_fail(k, rd_kafka_error_code(e), "commit offsets", rd_kafka_error_string(e));
+            if (e) rc = kcli_fail(k, rd_kafka_error_code(e), "commit offsets", rd_kafka_error_string(e));
             const rd_kafka_topic_partition_list_t *p = rd_kafka_group_result_partitions(gr[i]);
             for (int j = 0; p && j < p->cnt && !rc; j++)
-                if (p->elems[j].err) rc = kafka_fail(k, p->elems[j].err, "commit offsets", NULL);
+                if (p->elems[j].err) rc = kcli_fail(k, p->elems[j].err, "commit offsets", NULL);
         }
     }
     if (ev) rd_kafka_event_destroy(ev);
@@ -485,8 +485,8 @@ int cmd_group(struct cli *c, int argc, char **argv)
     if (!rc) rc = kafka_open(&k, c, RD_KAFKA_PRODUCER, NULL);
     if (!rc) {
         if (list) rc = group_list(&k);
-        else if (!strcmp(verb, "describe")) rc = group_describe(&k, pos[0]);
-        else if (!strcmp(verb, "delete")) rc = group_delete(&k, npos, pos);
+        else if (!strcmp(verb, "describe")) rc = group_cmd_describe(&k, pos[0]);
+        else if (!strcmp(verb, "delete")) rc = group_cmd_delete(&k, npos, pos);
         else if (!strcmp(verb, "reset-offsets")) rc = group_reset(&k, pos[0], &r);
         else rc = cli_fail(EXIT_USAGE, "group: unknown verb '%s' (list, describe, delete, reset-offsets)", verb);
     }

@@ -123,8 +123,8 @@ static int send_record(struct kafka *k, struct produce_state *ps, const struct p
             RD_KAFKA_V_END);
         if (!err) return EXIT_OK;
         if (h) rd_kafka_headers_destroy(h);
-        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) return kafka_fail(k, err, "produce", NULL);
-        if (now_ms() > deadline) return kafka_fail(k, RD_KAFKA_RESP_ERR__TIMED_OUT, "produce", NULL);
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) return kcli_fail(k, err, "produce", NULL);
+        if (now_ms() > deadline) return kcli_fail(k, RD_KAFKA_RESP_ERR__TIMED_OUT, "produce", NULL);
         rd_kafka_poll(k->rk, 100);
     }
 }
@@ -161,9 +161,9 @@ static int produce_run(struct kafka *k, const struct produce_opts *o, FILE *in)
     rd_kafka_resp_err_t ferr = rd_kafka_flush(k->rk, k->cli->timeout_ms + 1000);
     if (tty && sent > 0) fputc('\n', stderr);
     if (!rc && ps.failed)
-        rc = kafka_fail(k, ps.first_err, "produce", ps.first_errstr);
+        rc = kcli_fail(k, ps.first_err, "produce", ps.first_errstr);
     if (!rc && ferr)
-        rc = kafka_fail(k, ferr, "produce", "records still unacknowledged at the timeout");
+        rc = kcli_fail(k, ferr, "produce", "records still unacknowledged at the timeout");
     if (!rc && ps.delivered != sent)
         rc = cli_fail(EXIT_SERVER, "produce: %lld of %lld records acknowledged",
                       (long long)ps.delivered, (long long)sent);

@@ -54,9 +54,9 @@ static void kv_free(struct kv_list *l)
 static int topic_result(struct kafka *k, rd_kafka_event_t *ev, const rd_kafka_topic_result_t **res,
                         size_t cnt, const char *what)
 {
-    if (!ev) return kafka_fail(k, RD_KAFKA_RESP_ERR__TIMED_OUT, what, NULL);
+    if (!ev) return kcli_fail(k, RD_KAFKA_RESP_ERR__TIMED_OUT, what, NULL);
     rd_kafka_resp_err_t err = rd_kafka_event_error(ev);
-    if (err) return kafka_fail(k, err, what, rd_kafka_event_error_string(ev));
+    if (err) return kcli_fail(k, err, what, rd_kafka_event_error_string(ev));
     int rc = EXIT_OK;
     for (size_t i = 0; i < cnt; i++) {
         err = rd_kafka_topic_result_error(res[i]);
@@ -64,7 +64,7 @@ static int topic_result(struct kafka *k, rd_kafka_event_t *ev, const rd_kafka_to
         char w[400];
         snprintf(w, sizeof w, "%s %s", what, rd_kafka_topic_result_name(res[i]));
         const char *msg = rd_kafka_topic_result_error_string(res[i]);
-        int r = kafka_fail(k, err, w, msg ? msg : rd_kafka_err2str(err));
+        int r = kcli_fail(k, err, w, msg ? msg : rd_kafka_err2str(err));
         if (!rc) rc = r;
     }
     return rc;
@@ -151,15 +151,15 @@ static int topic_configs(struct kafka *k, const char *name, rd_kafka_event_t **e
     rd_kafka_AdminOptions_destroy(o);
     rd_kafka_queue_destroy(q);
     rd_kafka_ConfigResource_destroy(cr);
-    if (!*ev) return kafka_fail(k, RD_KAFKA_RESP_ERR__TIMED_OUT, "describe configs", NULL);
+    if (!*ev) return kcli_fail(k, RD_KAFKA_RESP_ERR__TIMED_OUT, "describe configs", NULL);
     rd_kafka_resp_err_t err = rd_kafka_event_error(*ev);
-    if (err) return kafka_fail(k, err, "describe configs", rd_kafka_event_error_string(*ev));
+    if (err) return kcli_fail(k, err, "describe configs", rd_kafka_event_error_string(*ev));
     size_t cnt = 0;
     const rd_kafka_ConfigResource_t **res = rd_kafka_DescribeConfigs_result_resources(
         rd_kafka_event_DescribeConfigs_result(*ev), &cnt);
     if (cnt != 1) return cli_fail(EXIT_SERVER, "describe configs: %zu results for one topic", cnt);
     err = rd_kafka_ConfigResource_error(res[0]);
-    if (err) return kafka_fail(k, err, "describe configs", rd_kafka_ConfigResource_error_string(res[0]));
+    if (err) return kcli_fail(k, err, "describe configs", rd_kafka_ConfigResource_error_string(res[0]));
     *out = res[0];
     return EXIT_OK;
 }
@@ -282,16 +282,16 @@ static int topic_alter_configs(struct kafka *k, const char *name, const struct k
     rd_kafka_AdminOptions_t *o = kafka_admin_options(k, RD_KAFKA_ADMIN_OP_ALTERCONFIGS);
     rd_kafka_AlterConfigs(k->rk, &cr, 1, o, q);
     rd_kafka_event_t *ev = kafka_admin_wait(k, q);
-    if (!ev) rc = kafka_fail(k, RD_KAFKA_RESP_ERR__TIMED_OUT, "topic alter configs", NULL);
+    if (!ev) rc = kcli_fail(k, RD_KAFKA_RESP_ERR__TIMED_OUT, "topic alter configs", NULL);
     else if (rd_kafka_event_error(ev))
-        rc = kafka_fail(k, rd_kafka_event_error(ev), "topic alter configs", rd_kafka_event_error_string(ev));
+        rc = kcli_fail(k, rd_kafka_event_error(ev), "topic alter configs", rd_kafka_event_error_string(ev));
     else {
         size_t cnt = 0;
         const rd_kafka_ConfigResource_t **res =
             rd_kafka_AlterConfigs_result_resources(rd_kafka_event_AlterConfigs_result(ev), &cnt);
         for (size_t i = 0; i < cnt && !rc; i++)
             if (rd_kafka_ConfigResource_error(res[i]))
-                rc = kafka_fail(k, rd_kafka_ConfigResource_error(res[i]), "topic alter configs",
+                rc = kcli_fail(k, rd_kafka_ConfigResource_error(res[i]), "topic alter configs",
                                 rd_kafka_ConfigResource_error_string(res[i]));
     }
     if (ev) rd_kafka_event_destroy(ev);
