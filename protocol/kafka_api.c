@@ -13,16 +13,23 @@
  * transactions, KIP-890), FindCoordinator 5 and InitProducerId 5 (the same KIP-890 error
  * code), ApiVersions 4 (a fix of SupportedFeatures' MinVersion: Sluice sends no features).
  * LeaveGroup 5 adds each leaving member's Reason (KIP-800), which Kafka only logs. ListGroups 5
- * adds TypesFilter and GroupType (KIP-848): every Sluice group is "classic". */
+ * adds TypesFilter and GroupType (KIP-848): every Sluice group is "classic". Fetch 17 adds a
+ * follower's ReplicaDirectoryId (a tagged field; consumers never send it). ListOffsets 8 and 9
+ * add the timestamps -4 (earliest local) and -5 (latest tiered): nothing is tiered here, so -4
+ * answers the log start and -5 offset -1, as Kafka answers a topic without remote storage.
+ * OffsetCommit 9 is v8 for classic groups (KIP-848 starts there); OffsetFetch 9 adds each
+ * group's MemberId and MemberEpoch (checked by Kafka only for KIP-848 groups). JoinGroup 8 adds
+ * the member's Reason (logged), 9 the response's SkipAssignment (KIP-814), which Sluice never
+ * sets. */
 #define KAFKA_APIS(X)                                                 \
     X(PRODUCE, "Produce", 0, 11, 9)                                    \
-    X(FETCH, "Fetch", 4, 16, 12)                                      \
-    X(LIST_OFFSETS, "ListOffsets", 0, 7, 6)                           \
+    X(FETCH, "Fetch", 4, 17, 12)                                      \
+    X(LIST_OFFSETS, "ListOffsets", 0, 9, 6)                           \
     X(METADATA, "Metadata", 0, 12, 9)                                 \
-    X(OFFSET_COMMIT, "OffsetCommit", 0, 8, 8)                         \
-    X(OFFSET_FETCH, "OffsetFetch", 0, 8, 6)                           \
+    X(OFFSET_COMMIT, "OffsetCommit", 0, 9, 8)                         \
+    X(OFFSET_FETCH, "OffsetFetch", 0, 9, 6)                           \
     X(FIND_COORDINATOR, "FindCoordinator", 0, 5, 3)                   \
-    X(JOIN_GROUP, "JoinGroup", 0, 7, 6)                               \
+    X(JOIN_GROUP, "JoinGroup", 0, 9, 6)                               \
     X(HEARTBEAT, "Heartbeat", 0, 4, 4)                                \
     X(LEAVE_GROUP, "LeaveGroup", 0, 5, 4)                             \
     X(SYNC_GROUP, "SyncGroup", 0, 5, 4)                               \

@@ -27,12 +27,12 @@ enum {
 /* Highest version of each API these codecs implement. */
 enum {
     FIND_COORDINATOR_MAX = 5,
-    JOIN_GROUP_MAX = 7,
+    JOIN_GROUP_MAX = 9,
     HEARTBEAT_MAX = 4,
     LEAVE_GROUP_MAX = 5,
     SYNC_GROUP_MAX = 5,
-    OFFSET_COMMIT_MAX = 8,
-    OFFSET_FETCH_MAX = 8,
+    OFFSET_COMMIT_MAX = 9,
+    OFFSET_FETCH_MAX = 9,
     DESCRIBE_GROUPS_MAX = 5,
     LIST_GROUPS_MAX = 5,
     DELETE_GROUPS_MAX = 2,
@@ -137,6 +137,7 @@ sl_err kafka_decode_join_group(struct kr *r, int16_t v, struct karena *a, struct
         out->protocols[i].metadata = dec_bytes(r, flex);
         kr_tags(r, flex);
     }
+    out->reason = v >= 8 ? kr_str(r, flex) : kstr_null; /* Reason: v8+, nullable */
     kr_tags(r, flex);
     return r->err;
 }
@@ -156,6 +157,7 @@ void kafka_encode_join_group_req(struct kw *w, int16_t v, const struct kafka_joi
         enc_bytes(w, flex, req->protocols[i].metadata);
         kw_tags(w, flex);
     }
+    if (v >= 8) enc_nstr(w, flex, req->reason); /* Reason: v8+ */
     kw_tags(w, flex);
 }
 
@@ -169,6 +171,7 @@ void kafka_encode_join_group_resp(struct kw *w, int16_t v, const struct kafka_jo
     if (v >= 7) enc_nstr(w, flex, resp->protocol_name); /* ProtocolName: nullable v7+ */
     else enc_str(w, flex, resp->protocol_name);
     enc_str(w, flex, resp->leader);                     /* Leader */
+    if (v >= 9) kw_bool(w, resp->skip_assignment);      /* SkipAssignment: v9+ */
     enc_str(w, flex, resp->member_id);                  /* MemberId */
     enc_count(w, flex, resp->member_count, false);      /* Members */
     for (int32_t i = 0; i < resp->member_count; i++) {
@@ -191,6 +194,7 @@ sl_err kafka_decode_join_group_resp(struct kr *r, int16_t v, struct karena *a, s
     out->protocol_type = v >= 7 ? kr_str(r, flex) : kstr_null;        /* ProtocolType: v7+ */
     out->protocol_name = v >= 7 ? kr_str(r, flex) : dec_str(r, flex); /* ProtocolName: nullable v7+ */
     out->leader = dec_str(r, flex);                                   /* Leader */
+    out->skip_assignment = v >= 9 ? kr_bool(r) : false;               /* SkipAssignment: v9+ */
     out->member_id = dec_str(r, flex);                                /* MemberId */
     out->member_count = dec_count(r, flex, false, 3);                 /* Members */
     out->members = DEC_ARRAY(a, out->member_count, struct kafka_join_group_member);
@@ -534,6 +538,8 @@ sl_err kafka_decode_offset_fetch(struct kr *r, int16_t v, struct karena *a, stru
         out->groups = DEC_ARRAY(a, out->group_count, struct kafka_offset_fetch_group);
         for (int32_t i = 0; i < out->group_count && !r->err; i++) {
             out->groups[i].group_id = dec_str(r, flex);
+            out->groups[i].member_id = v >= 9 ? kr_str(r, flex) : kstr_null; /* MemberId: v9+, nullable */
+            out->groups[i].member_epoch = v >= 9 ? kr_i32(r) : -1;           /* MemberEpoch: v9+ */
             out->groups[i].topics = dec_offset_fetch_topics(r, flex, a, true, &out->groups[i].topic_count);
             kr_tags(r, flex);
         }
@@ -552,6 +558,8 @@ void kafka_encode_offset_fetch_req(struct kw *w, int16_t v, const struct kafka_o
         enc_count(w, flex, req->group_count, false);
         for (int32_t i = 0; i < req->group_count; i++) {
             enc_str(w, flex, req->groups[i].group_id);
+            if (v >= 9) enc_nstr(w, flex, req->groups[i].member_id); /* MemberId: v9+ */
+            if (v >= 9) kw_i32(w, req->groups[i].member_epoch);      /* MemberEpoch: v9+ */
             enc_offset_fetch_topics(w, flex, req->groups[i].topics, req->groups[i].topic_count, true);
             kw_tags(w, flex);
         }

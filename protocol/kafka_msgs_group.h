@@ -73,6 +73,7 @@ struct kafka_join_group_req {
     struct kstr protocol_type;
     struct kafka_join_group_protocol *protocols;
     int32_t protocol_count;
+    struct kstr reason; /* v8+, nullable (KIP-800): why the member (re)joins, only logged */
 };
 
 struct kafka_join_group_member {
@@ -88,6 +89,7 @@ struct kafka_join_group_resp {
     struct kstr protocol_type; /* v7+, nullable, default null */
     struct kstr protocol_name; /* nullable v7+ (written as "" before) */
     struct kstr leader;
+    bool skip_assignment; /* v9+ (KIP-814): Sluice never asks the leader to skip */
     struct kstr member_id;
     struct kafka_join_group_member *members;
     int32_t member_count;
@@ -214,6 +216,8 @@ struct kafka_offset_fetch_topic {
 
 struct kafka_offset_fetch_group {
     struct kstr group_id;
+    struct kstr member_id; /* v9+, nullable (KIP-848's consumer groups; classic groups ignore it) */
+    int32_t member_epoch;  /* v9+, default -1 */
     struct kafka_offset_fetch_topic *topics; /* nullable: null fetches every topic */
     int32_t topic_count;
 };

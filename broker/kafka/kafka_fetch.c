@@ -309,6 +309,8 @@ sl_err kafka_handle_fetch(struct kconn *kc, struct kreq *q, struct kr *r) {
 #define LIST_OFFSETS_LATEST (-1)
 #define LIST_OFFSETS_EARLIEST (-2)
 #define LIST_OFFSETS_MAX_TIMESTAMP (-3)
+#define LIST_OFFSETS_EARLIEST_LOCAL (-4) /* v8+ (KIP-405) */
+#define LIST_OFFSETS_LATEST_TIERED (-5)  /* v9+ (KIP-1005) */
 
 static void list_offsets_partition(struct partition *part, int64_t ts, bool read_committed,
                                    struct kafka_list_offsets_part_resp *pr) {
@@ -317,8 +319,12 @@ static void list_offsets_partition(struct partition *part, int64_t ts, bool read
     if (ts == LIST_OFFSETS_LATEST) {
         /* READ_COMMITTED's end is the LSO (Kafka's UnifiedLog.fetchOffsetByTimestamp caller). */
         pr->offset = read_committed ? partition_last_stable_offset(part) : partition_high_watermark(part);
-    } else if (ts == LIST_OFFSETS_EARLIEST) {
+    } else if (ts == LIST_OFFSETS_EARLIEST || ts == LIST_OFFSETS_EARLIEST_LOCAL) {
+        /* Nothing is tiered: the first local offset is the log start, as Kafka answers a log
+         * without remote storage. */
         pr->offset = partition_start_offset(part);
+    } else if (ts == LIST_OFFSETS_LATEST_TIERED) {
+        pr->offset = -1; /* nothing is in remote storage: Kafka answers offset -1, no timestamp */
     } else {
         /* MAX_TIMESTAMP (v7): the record with the newest timestamp, as Kafka answers it; an
          * empty partition has none (offset and timestamp -1). */

@@ -231,6 +231,10 @@ sl_err kafka_handle_join_group(struct kconn *kc, struct kreq *q, struct kr *r) {
         group_error_join(q, SL_INVALID_GROUP_ID, req.member_id);
         return SL_OK;
     }
+    if (req.reason.len > 0) /* KIP-800 (v8+): for the operator, as Kafka logs it */
+        SL_DEBUG("group %.*s: member %.*s joins: %.*s", (int)SL_MIN(req.group_id.len, 255), req.group_id.p,
+                 (int)SL_MIN(req.member_id.len, 255), req.member_id.p, (int)SL_MIN(req.reason.len, 255),
+                 req.reason.p);
     struct group_protocol *protos = karena_alloc(a, sizeof(*protos) * (size_t)SL_MAX(req.protocol_count, 1));
     for (int32_t i = 0; i < req.protocol_count; i++) {
         protos[i].name = kafka_arena_cstr(a, req.protocols[i].name);

@@ -7,6 +7,10 @@ encoders of kafka_badinput_test.py).
   node; transactions themselves are kafka_txn_test's).
 - ListOffsets v7 MAX_TIMESTAMP (-3): the offset and timestamp of the first record with the
   newest timestamp, not the end offset; -1 (empty partition: offset -1, timestamp -1).
+- Kafka 3.9's versions: ListOffsets v8 EARLIEST_LOCAL (-4) is the log start (nothing is
+  tiered), v9 LATEST_TIERED (-5) offset -1; OffsetFetch v9 (MemberId, MemberEpoch) returns the
+  committed offsets and metadata; JoinGroup v9 (Reason in, SkipAssignment out) asks for a member
+  id, then makes the joiner the leader of generation 1 with SkipAssignment false.
 - OffsetCommit metadata with NUL and 0xff bytes comes back byte for byte from OffsetFetch, also
   after 12,000 more commits (the offsets log compacts), a clean restart and a kill -9.
 - Every standard Kafka topic config: created with values, described with value, source and
@@ -38,7 +42,7 @@ from kafka_badinput_test import i8, i16, i32, i64, string, uvarint, compact_stri
 from confluent_kafka import KafkaError, KafkaException, Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, NewTopic  # noqa: E402
 
-API_LIST_OFFSETS, API_METADATA, API_OFFSET_COMMIT, API_OFFSET_FETCH = 2, 3, 8, 9
+API_LIST_OFFSETS, API_METADATA, API_OFFSET_COMMIT, API_OFFSET_FETCH, API_JOIN_GROUP = 2, 3, 8, 9, 11
 API_DESCRIBE_GROUPS, API_DESCRIBE_CONFIGS, API_INCREMENTAL_ALTER_CONFIGS, API_DESCRIBE_CLUSTER = 15, 32, 44, 60
 INT32_MIN = -(1 << 31)
 OPS_TOPIC, OPS_CLUSTER, OPS_GROUP = 3576, 8096, 3400  # Kafka's supported operations, as bits
@@ -85,10 +89,10 @@ def transactions(ck, broker):
 
 # ---- ListOffsets MAX_TIMESTAMP --------------------------------------------------------------
 
-def list_offsets_v7(conn, topic, partition, ts):
+def list_offsets_v7(conn, topic, partition, ts, version=7):
     body = (i32(-1) + i8(0) + uvarint(2) + compact_string(topic) + uvarint(2) + i32(partition) + i32(-1)
             + i64(ts) + uvarint(0) + uvarint(0) + uvarint(0))
-    r = conn.call(API_LIST_OFFSETS, 7, body, flexible=True)
+    r = conn.call(API_LIST_OFFSETS, version, body, flexible=True)
     r.i32()
     topics = r.compact_array(lambda: (r.compact_string(), r.compact_array(
         lambda: (r.i32(), r.i16(), r.i64(), r.i64(), r.i32(), r.tagged())[:5]), r.tagged())[:2])
@@ -115,6 +119,78 @@ def max_timestamp(ck, broker):
     ck.eq(list_offsets_v7(conn, topic, 0, -1)[:2], (0, 6), "LATEST")
     ck.eq(list_offsets_v7(conn, topic, 0, base + 30), (0, 1, base + 50), "first at or after base+30")
     ck.eq(list_offsets_v7(conn, topic, 1, -3), (0, -1, -1), "MAX_TIMESTAMP on an empty partition")
+    ck.eq(list_offsets_v7(conn, topic, 0, -4, 8), (0, 0, -1), "v8 EARLIEST_LOCAL: the log start")
+    ck.eq(list_offsets_v7(conn, topic, 0, -4, 9), (0, 0, -1), "v9 EARLIEST_LOCAL")
+    ck.eq(list_offsets_v7(conn, topic, 0, -5, 9), (0, -1, -1), "v9 LATEST_TIERED: nothing is tiered")
+    ck.eq(list_offsets_v7(conn, topic, 0, -1, 9)[:2], (0, 6), "v9 LATEST")
+    conn.close()
+
+
+def compact_nbytes(b):
+    return uvarint(0) if b is None else uvarint(len(b) + 1) + b
+
+
+def offset_fetch_v9(conn, group, topic, partitions, member=None, epoch=-1):
+    body = (uvarint(2) + compact_string(group) + compact_nbytes(member and member.encode()) + i32(epoch)
+            + uvarint(2) + compact_string(topic) + uvarint(len(partitions) + 1)
+            + b"".join(i32(p) for p in partitions) + uvarint(0) + uvarint(0) + i8(0) + uvarint(0))
+    r = conn.call(API_OFFSET_FETCH, 9, body, flexible=True)
+    r.i32()
+
+    def part():
+        p, o, _, n = r.i32(), r.i64(), r.i32(), r.uvarint()
+        m = None if n == 0 else r.take(n - 1)
+        e = r.i16()
+        r.tagged()
+        return p, o, m, e
+
+    groups = r.compact_array(lambda: (r.compact_string(), r.compact_array(
+        lambda: (r.compact_string(), r.compact_array(part), r.tagged())[:2]), r.i16(), r.tagged())[:3])
+    r.tagged()
+    r.end("OffsetFetch v9")
+    (g, topics, err), = groups
+    return g, err, {p: (o, m, e) for _, ps in topics for p, o, m, e in ps}
+
+
+def join_group_v9(conn, group, member_id):
+    body = (compact_string(group) + i32(6000) + i32(30000) + compact_string(member_id) + uvarint(0)
+            + compact_string("consumer") + uvarint(2) + compact_string("range") + compact_nbytes(b"\x00\x01meta")
+            + uvarint(0) + compact_string("joining for the test") + uvarint(0))
+    r = conn.call(API_JOIN_GROUP, 9, body, flexible=True)
+    out = {"throttle": r.i32(), "error": r.i16(), "generation": r.i32(), "protocol_type": r.compact_string(),
+           "protocol_name": r.compact_string(), "leader": r.compact_string(), "skip": r.i8(),
+           "member_id": r.compact_string()}
+
+    def member():
+        m, inst, n = r.compact_string(), r.compact_string(), r.uvarint()
+        meta = None if n == 0 else r.take(n - 1)
+        r.tagged()
+        return m, inst, meta
+
+    out["members"] = r.compact_array(member)
+    r.tagged()
+    r.end("JoinGroup v9")
+    return out
+
+
+def kafka_39_groups(ck, broker):
+    topic, group = harness.unique("v9"), harness.unique("v9-group")
+    a = AdminClient({"bootstrap.servers": broker.bootstrap})
+    a.create_topics([NewTopic(topic, 2, 1)])[topic].result(timeout=30)
+    conn = Conn(broker)
+    ck.eq(offset_commit(conn, group, topic, [(0, 11, METADATA), (1, 4, b"")]), [0, 0], "commit errors")
+    ck.eq(offset_fetch_v9(conn, group, topic, [0, 1, 2]),
+          (group, 0, {0: (11, METADATA, 0), 1: (4, b"", 0), 2: (-1, b"", 0)}), "OffsetFetch v9, no member")
+    ck.eq(offset_fetch_v9(conn, group, topic, [0], member="m-1", epoch=3)[2], {0: (11, METADATA, 0)},
+          "OffsetFetch v9 with a member id and epoch (a classic group does not check them)")
+    jg = harness.unique("v9-join")
+    first = join_group_v9(conn, jg, "")
+    ck.eq((first["error"], bool(first["member_id"])), (79, True), "JoinGroup v9: MEMBER_ID_REQUIRED with an id")
+    second = join_group_v9(conn, jg, first["member_id"])
+    ck.eq((second["error"], second["generation"], second["protocol_type"], second["protocol_name"],
+           second["leader"], second["skip"], second["member_id"]),
+          (0, 1, "consumer", "range", first["member_id"], 0, first["member_id"]), "JoinGroup v9: the leader")
+    ck.eq(second["members"], [(first["member_id"], None, b"\x00\x01meta")], "JoinGroup v9: the members")
     conn.close()
 
 
@@ -430,6 +506,8 @@ def body(ck):
         transactions(ck, broker)
     with ck.section("ListOffsets v7 MAX_TIMESTAMP"):
         max_timestamp(ck, broker)
+    with ck.section("Kafka 3.9 versions: ListOffsets 8-9, OffsetFetch 9, JoinGroup 9"):
+        kafka_39_groups(ck, broker)
     with ck.section("standard topic configs"):
         topic_configs(ck, broker)
     with ck.section("IncrementalAlterConfigs"):

@@ -1,14 +1,15 @@
 #!/usr/bin/python3
-"""kafka_fetch_ids_test: Fetch v13-v16, where topics go by id (KIP-516), on raw frames.
+"""kafka_fetch_ids_test: Fetch v13-v17, where topics go by id (KIP-516), on raw frames.
 
 Metadata v12 gives the topic's id; librdkafka produces 5 messages (no compression); then Fetch
-v12 by name and Fetch v13, v14, v15 (no ReplicaId) and v16 by id must all return the same records
+v12 by name and Fetch v13, v14, v15 (no ReplicaId), v16 and v17 (each partition with the tagged
+ReplicaDirectoryId a follower sends, which a broker skips) by id must all return the same records
 (keys, values, offsets 0..4), the high watermark 5, and from v13 the topic id in the response in
 place of the name. A topic id the broker does not know answers UNKNOWN_TOPIC_ID (100) on each
 partition with its id echoed; a known id with a missing partition answers
 UNKNOWN_TOPIC_OR_PARTITION (3); after the topic is deleted and created again under its name, the
 old id is UNKNOWN_TOPIC_ID and the new one serves the new, empty topic. ApiVersions advertises
-Fetch up to 16. (No client here sends Fetch v13: librdkafka 2.0.2 stops at v11, as does kafkajs.)
+Fetch up to 17. (No client here sends Fetch v13: librdkafka 2.0.2 stops at v11, as does kafkajs.)
 """
 import os
 import socket
@@ -103,7 +104,9 @@ def fetch_req(corr, version, topics):
         body += t if version >= 13 else compact_string(t)
         body += uvarint(len(parts) + 1)
         for p in parts:
-            body += i32(p) + i32(-1) + i64(0) + i32(-1) + i64(-1) + i32(1 << 20) + uvarint(0)
+            body += i32(p) + i32(-1) + i64(0) + i32(-1) + i64(-1) + i32(1 << 20)
+            # v17: the tagged ReplicaDirectoryId (tag 0, a uuid), as a follower would send it.
+            body += uvarint(1) + uvarint(0) + uvarint(16) + b"\x5a" * 16 if version >= 17 else uvarint(0)
         body += uvarint(0)
     body += uvarint(1) + compact_string("") + uvarint(0)  # ForgottenTopicsData [], RackId "", tags
     return frame(header(API_FETCH, version, corr, flexible=True) + body)
@@ -180,7 +183,7 @@ def body(ck):
     with ck.section("ApiVersions"):
         c = call(api_versions_req, 0)
         err, keys = parse_api_versions(read_response(s, c), 0)
-        ck.eq(keys.get(API_FETCH), (4, 16), "Fetch versions advertised")
+        ck.eq(keys.get(API_FETCH), (4, 17), "Fetch versions advertised")
     with ck.section("topic id from Metadata v12"):
         tid = None
         for _ in range(50):
@@ -200,7 +203,7 @@ def body(ck):
         ck.eq(len(p), 0, "all delivered")
     want = [(i, b"k%d" % i, b"value %d" % i) for i in range(COUNT)]
     with ck.section("Fetch by name (v12) and by id (v13-v16)"):
-        for v in (12, 13, 14, 15, 16):
+        for v in (12, 13, 14, 15, 16, 17):
             key = tid if v >= 13 else topic
             top, topics = parse_fetch(flex_response(s, call(fetch_req, v, [(key, [0])])), v)
             ck.eq(top, (0, 0), "Fetch v%d top-level error and session" % v)
@@ -211,7 +214,7 @@ def body(ck):
             ck.eq(records_of(part["records"]), want, "Fetch v%d records" % v)
     with ck.section("unknown topic id, missing partition"):
         unknown = uuid.uuid4().bytes
-        for v in (13, 16):
+        for v in (13, 16, 17):
             top, topics = parse_fetch(flex_response(s, call(fetch_req, v, [(unknown, [0, 1]), (tid, [0, 7])])), v)
             ck.eq(top, (0, 0), "Fetch v%d top-level" % v)
             got = [(t, [(p["index"], p["error"]) for p in parts]) for t, parts in topics]

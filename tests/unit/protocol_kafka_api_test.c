@@ -13,13 +13,13 @@
  * flexibleVersions of apache/kafka's <Name>Request.json, checked by hand against the specs. */
 static const struct kafka_api_info k_expected[] = {
     {KAFKA_PRODUCE, "Produce", 0, 11, 9},
-    {KAFKA_FETCH, "Fetch", 4, 16, 12},
-    {KAFKA_LIST_OFFSETS, "ListOffsets", 0, 7, 6},
+    {KAFKA_FETCH, "Fetch", 4, 17, 12},
+    {KAFKA_LIST_OFFSETS, "ListOffsets", 0, 9, 6},
     {KAFKA_METADATA, "Metadata", 0, 12, 9},
-    {KAFKA_OFFSET_COMMIT, "OffsetCommit", 0, 8, 8},
-    {KAFKA_OFFSET_FETCH, "OffsetFetch", 0, 8, 6},
+    {KAFKA_OFFSET_COMMIT, "OffsetCommit", 0, 9, 8},
+    {KAFKA_OFFSET_FETCH, "OffsetFetch", 0, 9, 6},
     {KAFKA_FIND_COORDINATOR, "FindCoordinator", 0, 5, 3},
-    {KAFKA_JOIN_GROUP, "JoinGroup", 0, 7, 6},
+    {KAFKA_JOIN_GROUP, "JoinGroup", 0, 9, 6},
     {KAFKA_HEARTBEAT, "Heartbeat", 0, 4, 4},
     {KAFKA_LEAVE_GROUP, "LeaveGroup", 0, 5, 4},
     {KAFKA_SYNC_GROUP, "SyncGroup", 0, 5, 4},

@@ -79,6 +79,7 @@ static void fill_join_group_req(void *m, int16_t v, struct karena *a) {
     q->protocols[0] = (struct kafka_join_group_protocol){S("cooperative-sticky"), BLOB(blob_a)};
     q->protocols[1] = (struct kafka_join_group_protocol){S("range"), BLOB(blob_b)};
     q->protocols[2] = (struct kafka_join_group_protocol){S("roundrobin"), S("")};
+    q->reason = v == 9 ? SNULL : S("rebalance failed due to \x00 'MemberIdRequiredException'");
 }
 
 static void check_join_group_req(const void *wp, const void *gp, int16_t v) {
@@ -94,6 +95,7 @@ static void check_join_group_req(const void *wp, const void *gp, int16_t v) {
         CK_STR(g->protocols[i].name, w->protocols[i].name);
         CK_STR(g->protocols[i].metadata, w->protocols[i].metadata);
     }
+    CK_STR(g->reason, v >= 8 ? w->reason : SNULL);
 }
 
 static void fill_join_group_resp(void *m, int16_t v, struct karena *a) {
@@ -105,6 +107,7 @@ static void fill_join_group_resp(void *m, int16_t v, struct karena *a) {
     /* Null at most versions: v0-6 must send "", v7 null. */
     p->protocol_name = (v == 3 || v == 5) ? S("range") : SNULL;
     p->leader = S("member-1");
+    p->skip_assignment = true;
     p->member_id = S("member-2");
     p->member_count = 3;
     p->members = NEW(a, struct kafka_join_group_member, 3);
@@ -121,6 +124,7 @@ static void check_join_group_resp(const void *wp, const void *gp, int16_t v) {
     CK_STR(g->protocol_type, v >= 7 ? w->protocol_type : SNULL);
     CK_STR(g->protocol_name, v >= 7 ? w->protocol_name : nn(w->protocol_name));
     CK_STR(g->leader, w->leader);
+    CK_EQ(g->skip_assignment, v >= 9 ? w->skip_assignment : false);
     CK_STR(g->member_id, w->member_id);
     CK_EQ(g->member_count, w->member_count);
     for (int32_t i = 0; i < g->member_count; i++) {
@@ -371,6 +375,12 @@ static void fill_offset_fetch_req(void *m, int16_t v, struct karena *a) {
     q->group_count = 3;
     q->groups = NEW(a, struct kafka_offset_fetch_group, 3);
     q->groups[0].group_id = S("g1");
+    q->groups[0].member_id = S("consumer-1-uuid");
+    q->groups[0].member_epoch = 7;
+    q->groups[1].member_id = SNULL;
+    q->groups[1].member_epoch = -1;
+    q->groups[2].member_id = S("");
+    q->groups[2].member_epoch = 0;
     q->groups[0].topics = fill_offset_fetch_topics(a, &q->groups[0].topic_count);
     q->groups[1].group_id = S("g2");
     q->groups[1].topic_count = -1;
@@ -391,6 +401,8 @@ static void check_offset_fetch_req(const void *wp, const void *gp, int16_t v) {
     CK_EQ(g->group_count, v >= 8 ? w->group_count : 0);
     for (int32_t i = 0; i < g->group_count; i++) {
         CK_STR(g->groups[i].group_id, w->groups[i].group_id);
+        CK_STR(g->groups[i].member_id, v >= 9 ? w->groups[i].member_id : SNULL);
+        CK_EQ(g->groups[i].member_epoch, v >= 9 ? w->groups[i].member_epoch : -1);
         ck_offset_fetch_topics(g->groups[i].topics, g->groups[i].topic_count, w->groups[i].topics,
                                w->groups[i].topic_count);
     }
@@ -692,12 +704,12 @@ enum { JOIN_GROUP_REQ = 2, FIND_COORDINATOR_REQ = 0, LEAVE_GROUP_REQ = 6 };
 
 static const struct msg_codec codecs[] = {
     CODEC_REQ(find_coordinator, 0, 5), CODEC_RESP(find_coordinator, 0, 5),
-    CODEC_REQ(join_group, 0, 7),       CODEC_RESP(join_group, 0, 7),
+    CODEC_REQ(join_group, 0, 9),       CODEC_RESP(join_group, 0, 9),
     CODEC_REQ(heartbeat, 0, 4),        CODEC_RESP(heartbeat, 0, 4),
     CODEC_REQ(leave_group, 0, 5),      CODEC_RESP(leave_group, 0, 5),
     CODEC_REQ(sync_group, 0, 5),       CODEC_RESP(sync_group, 0, 5),
-    CODEC_REQ(offset_commit, 0, 8),    CODEC_RESP(offset_commit, 0, 8),
-    CODEC_REQ(offset_fetch, 0, 8),     CODEC_RESP(offset_fetch, 0, 8),
+    CODEC_REQ(offset_commit, 0, 9),    CODEC_RESP(offset_commit, 0, 9),
+    CODEC_REQ(offset_fetch, 0, 9),     CODEC_RESP(offset_fetch, 0, 9),
     CODEC_REQ(describe_groups, 0, 5),  CODEC_RESP(describe_groups, 0, 5),
     CODEC_REQ(list_groups, 0, 5),      CODEC_RESP(list_groups, 0, 5),
     CODEC_REQ(delete_groups, 0, 2),    CODEC_RESP(delete_groups, 0, 2),
