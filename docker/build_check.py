@@ -4,7 +4,9 @@ runs. Each stage's FROM becomes a fresh Debian 12 root made by mmdebstrap (--var
 the machine's Debian mirror). COPY copies from the repository, or from an earlier stage with
 --from. WORKDIR and USER are honoured, and every RUN runs in the root with chroot. The final root
 is then started as its ENTRYPOINT + CMD would be, as its USER, on free ports of 127.0.0.1. The
-script checks the HEALTHCHECK command answers, and that a NATS client gets INFO with JetStream on.
+script checks the HEALTHCHECK command answers, that a NATS client gets INFO with JetStream on, and
+that the image's `sluice` CLI works against it on both ports (a topic and a stream made and
+listed).
 
     sudo docker/build_check.py [--keep DIR]
 
@@ -139,6 +141,10 @@ def main():
                                              "--http_port", str(h)]
         health = root.healthcheck.replace("127.0.0.1:8222", "127.0.0.1:%d" % h)
         spec = ["--userspec=%s" % root.user] if root.user else []
+        # `docker run` bind-mounts its own /etc/hosts (localhost included) into every container;
+        # the image advertises Kafka as localhost, so the CLI inside needs the name too.
+        with open(root.path("/etc/hosts"), "w") as f:
+            f.write("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
         proc = subprocess.Popen(["chroot"] + spec + [root.dir] + argv)
         try:
             ok = False
@@ -153,6 +159,16 @@ def main():
             info = socket.create_connection(("127.0.0.1", n), timeout=5).recv(4096)
             if b'"jetstream":true' not in info:
                 raise SystemExit("build_check: FAIL: INFO without JetStream: %r" % info[:200])
+            cli = ["chroot"] + spec + [root.dir, "/usr/local/bin/sluice", "--brokers", "127.0.0.1:%d" % k,
+                                       "--server", "nats://127.0.0.1:%d" % n, "--timeout", "10s"]
+            for args, want in ((["topic", "create", "orders", "--partitions", "3"], b"orders"),
+                               (["topic", "list"], b"orders"),
+                               (["stream", "add", "ORDERS", "--subjects", "orders.*"], b"created stream ORDERS"),
+                               (["stream", "list"], b"ORDERS")):
+                r = subprocess.run(cli + args, capture_output=True, timeout=60)
+                if r.returncode != 0 or want not in r.stdout:
+                    raise SystemExit("build_check: FAIL: sluice %s: exit %d, %r %r" %
+                                     (" ".join(args), r.returncode, r.stdout[:300], r.stderr[:300]))
         finally:
             proc.terminate()
             rc = proc.wait(30)
@@ -160,7 +176,7 @@ def main():
             raise SystemExit("build_check: FAIL: the broker exited %d on SIGTERM" % rc)
         size = os.path.getsize(root.path("/usr/local/bin/sluice-server"))
         print("build_check: PASS: both stages built from a clean Debian 12 root in %.0f s; the runtime "
-              "image (user %s) answered its HEALTHCHECK and NATS INFO with JetStream, and stopped cleanly "
+              "image (user %s) answered its HEALTHCHECK, NATS INFO with JetStream and its sluice CLI, and stopped cleanly "
               "(binary %d KiB)" % (built, root.user, size // 1024))
     finally:
         for r in stages.values():
