@@ -123,9 +123,42 @@ def nats_plaintext_closed(port):
     ck.ok(b"PONG" not in got, "a plaintext client gets no PONG: %r" % got[:80])
 
 
+GO_BIN = None
+
+
+def build_go(tmp):
+    """Builds tls_nats_go.go in GOPATH mode against Debian's nats.go; None if Go is missing."""
+    gocode = "/usr/share/gocode"
+    if not shutil.which("go") or not os.path.isdir(gocode + "/src/github.com/nats-io/nats.go"):
+        return None
+    gopath = tmp + "/gopath"
+    os.makedirs(gopath + "/src/sluice_tls_go")
+    shutil.copy(os.path.join(os.path.dirname(os.path.abspath(__file__)), "tls_nats_go.go"),
+                gopath + "/src/sluice_tls_go/main.go")
+    env = dict(os.environ, GO111MODULE="off", GOFLAGS="", GOPATH=gopath + ":" + gocode,
+               GOCACHE=os.environ.get("GOCACHE", tmp + "/go-cache"))
+    subprocess.run(["go", "build", "-o", tmp + "/tls_nats_go", "sluice_tls_go"], check=True, env=env,
+                   timeout=110, cwd=gopath)
+    return tmp + "/tls_nats_go"
+
+
+def nats_go(port, d, verify):
+    if not GO_BIN:
+        harness.skip("go or nats.go not installed")
+    url = "tls://localhost:%d" % port
+    r = subprocess.run([GO_BIN, url, d + "/ca.pem", d + "/client.pem", d + "/client.key"], capture_output=True,
+                       timeout=60)
+    ck.ok(r.returncode == 0, "nats.go over TLS: %s %s" % (r.stdout.decode()[-300:], r.stderr.decode()[-300:]))
+    if verify:
+        r = subprocess.run([GO_BIN, url, d + "/ca.pem", "-nocert-refused"], capture_output=True, timeout=60)
+        ck.ok(r.returncode == 0, "nats.go refused without a certificate: %s" % r.stderr.decode()[-300:])
+
+
 def nats_checks(port, d, verify, who):
     with ck.section("%s: NATS over TLS (verify=%s)" % (who, verify)):
         nats_tls_session(port, d, cert=True, verify=verify)
+    with ck.section("%s: nats.go over TLS (verify=%s)" % (who, verify)):
+        nats_go(port, d, verify)
     with ck.section("%s: plaintext client on the TLS port is closed" % who):
         nats_plaintext_closed(port)
     if verify:
@@ -228,6 +261,8 @@ def main():
     d = tempfile.mkdtemp(prefix="sluice-tls-")
     try:
         make_certs(d)
+        global GO_BIN
+        GO_BIN = build_go(d)
         with ck.section("nats-server 2.9.10 reference"):
             reference(d, verify=False)
             reference(d, verify=True)
@@ -235,6 +270,9 @@ def main():
         tls_args = ["--tls", "--kafka-tls", "--tlscert", d + "/server.pem", "--tlskey", d + "/server.key",
                     "--tlscacert", d + "/ca.pem", "-ms", str(https)]
         b = harness.start_broker(tls_args)
+        # The harness waits for the Kafka port; the NATS and https ports open right after it.
+        wait_port(b.nats_port, b.proc)
+        wait_port(https, b.proc)
         try:
             nats_checks(b.nats_port, d, False, "sluice")
             kafka_checks(b, d)
@@ -287,6 +325,7 @@ def main():
             for f in ("client.pem", "client.key"):
                 shutil.copy(d2 + "/" + f, d + "/" + f)
             b2 = harness.start_broker(tls_args + ["--tlsverify"])
+            wait_port(b2.nats_port, b2.proc)
             nats_checks(b2.nats_port, d, True, "sluice")
             with ck.section("kcat with a client certificate under tls_verify"):
                 if not shutil.which("kcat"):
