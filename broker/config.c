@@ -106,6 +106,15 @@ static const struct cfg_key cfg_keys[] = {
     CFG_KEY("open_files_max", NULL, NULL, CFG_COUNT, open_files_max, 0),
     CFG_KEY("retention_check_ms", NULL, NULL, CFG_MS, retention_check_ms, 0),
     CFG_KEY("cleaner_buffer_bytes", NULL, NULL, CFG_SIZE, cleaner_buffer_bytes, 0),
+    CFG_KEY("tls", NULL, NULL, CFG_BOOL, tls, 0),
+    CFG_KEY("kafka_tls", NULL, NULL, CFG_BOOL, kafka_tls, 0),
+    CFG_KEY("https_port", NULL, NULL, CFG_PORT, https_port, 0),
+    CFG_KEY("tls_cert", "tlscert", NULL, CFG_STRING, tls_cert, CFG_F_EMPTY_OK),
+    CFG_KEY("tls_key", "tlskey", NULL, CFG_STRING, tls_key, CFG_F_EMPTY_OK),
+    CFG_KEY("tls_ca", "tlscacert", NULL, CFG_STRING, tls_ca, CFG_F_EMPTY_OK),
+    CFG_KEY("tls_verify", "tlsverify", NULL, CFG_BOOL, tls_verify, 0),
+    CFG_KEY("tls_timeout", NULL, NULL, CFG_SECONDS, tls_timeout_ms, 0),
+    CFG_KEY("tls_min_version", NULL, NULL, CFG_STRING, tls_min_version, 0),
     CFG_FLAG("help", CFG_HELP),
     CFG_FLAG("version", CFG_VERSION),
 };
@@ -117,6 +126,7 @@ static const struct {
     {"a", "host"},  {"p", "port"},       {"m", "http_port"}, {"c", "config"},
     {"sd", "data_dir"}, {"js", "jetstream"}, {"D", "debug"}, {"V", "trace"},
     {"DV", "trace"}, {"h", "help"},      {"v", "version"},   {"t", "check_config"},
+    {"ms", "https_port"},
 };
 
 /* Structs of a log's config are named after the fields; users know the keys. */
@@ -170,6 +180,8 @@ void sl_config_defaults(struct sl_config *c) {
     c->open_files_max = 1024;
     c->retention_check_ms = 300000;
     c->cleaner_buffer_bytes = 32ull << 20;
+    c->tls_timeout_ms = 2000;
+    snprintf(c->tls_min_version, sizeof(c->tls_min_version), "1.2");
 }
 
 /* ---- keys ---------------------------------------------------------------------------------- */
@@ -455,6 +467,10 @@ static const struct {
     {"jetstream", "domain", NULL},               {"authorization", "user", "user"},
     {"authorization", "password", "pass"},       {"authorization", "pass", "pass"},
     {"authorization", "token", "auth_token"},    {"authorization", "timeout", "auth_timeout"},
+    {"tls", "cert_file", "tls_cert"},            {"tls", "key_file", "tls_key"},
+    {"tls", "ca_file", "tls_ca"},                {"tls", "verify", "tls_verify"},
+    {"tls", "timeout", "tls_timeout"},           {"tls", "min_version", "tls_min_version"},
+    {"tls", "cipher_suites", NULL},              {"tls", "curve_preferences", NULL},
 };
 
 #define CFG_BLOCK_DEPTH 4
@@ -505,12 +521,15 @@ static int cfg_file_line(struct sl_config *c, struct cfg_file_state *fs, char *l
         if (fs->depth == CFG_BLOCK_DEPTH) return cfg_fail(err, err_len, "%s:%u: blocks nested too deep", path, lineno);
         snprintf(fs->block[fs->depth++], sizeof(fs->block[0]), "%s", key);
         if (fs->unknown_depth) return 0;
-        bool known = fs->depth == 1 && (!strcasecmp(key, "jetstream") || !strcasecmp(key, "authorization"));
+        bool known = fs->depth == 1 && (!strcasecmp(key, "jetstream") || !strcasecmp(key, "authorization") ||
+                                        !strcasecmp(key, "tls"));
         if (!known) {
             fs->unknown_depth = fs->depth;
             cfg_warn(c, "%s:%u: block '%s' is not a Sluice setting: ignored", path, lineno, key);
         } else if (!strcasecmp(key, "jetstream")) {
             c->jetstream = true; /* a jetstream block turns it on, as in nats-server */
+        } else if (!strcasecmp(key, "tls")) {
+            c->tls = true; /* so does a tls block for the client port */
         }
         return 0;
     }
@@ -652,7 +671,8 @@ static int cfg_validate_ports(const struct sl_config *c, char *err, size_t err_l
     const struct {
         const char *key;
         uint16_t port;
-    } p[] = {{"kafka_port", c->kafka_port}, {"port", c->nats_port}, {"http_port", c->http_port}};
+    } p[] = {{"kafka_port", c->kafka_port}, {"port", c->nats_port}, {"http_port", c->https_port ? 0 : c->http_port},
+             {"https_port", c->https_port}};
     for (size_t i = 0; i < SL_ARRAY_LEN(p); i++)
         for (size_t j = i + 1; j < SL_ARRAY_LEN(p); j++)
             if (p[i].port && p[i].port == p[j].port)
@@ -686,6 +706,14 @@ int sl_config_validate(const struct sl_config *c, char *err, size_t err_len) {
     if (c->log.batch_bytes_max > c->max_request_bytes)
         return cfg_fail(err, err_len, "max_message_bytes: %" PRIu32 " bytes exceeds max_request_bytes (%" PRIu32 " bytes)",
                         c->log.batch_bytes_max, c->max_request_bytes);
+    if (strcmp(c->tls_min_version, "1.2") != 0 && strcmp(c->tls_min_version, "1.3") != 0)
+        return cfg_fail(err, err_len, "tls_min_version: '%s' is not 1.2 or 1.3", c->tls_min_version);
+    bool tls_used = c->tls || c->kafka_tls || c->https_port;
+    if (tls_used && (!c->tls_cert[0] || !c->tls_key[0]))
+        return cfg_fail(err, err_len, "%s: TLS needs tls_cert and tls_key (tls.cert_file, tls.key_file)",
+                        c->tls ? "tls" : c->kafka_tls ? "kafka_tls" : "https_port");
+    if (tls_used && c->tls_verify && !c->tls_ca[0])
+        return cfg_fail(err, err_len, "tls_verify: verifying client certificates needs tls_ca (tls.ca_file)");
     return cfg_validate_ports(c, err, err_len);
 }
 
@@ -712,6 +740,15 @@ void sl_config_usage(FILE *out) {
           "  --kafka-port PORT              Kafka port (9092); 0 picks a free port\n"
           "  -p, --port PORT                NATS port (4222)\n"
           "  -m, --http-port PORT           monitoring port (8222)\n"
+          "  -ms, --https-port PORT         monitoring over TLS on this port instead of http_port (off)\n"
+          "  --tls                          NATS port over TLS (a tls { } block in a file also)\n"
+          "  --kafka-tls                    Kafka port over TLS (security.protocol=SSL)\n"
+          "  --tlscert, --tls-cert FILE     PEM certificate chain for every TLS port\n"
+          "  --tlskey, --tls-key FILE       PEM private key\n"
+          "  --tlscacert, --tls-ca FILE     PEM CAs that sign client certificates\n"
+          "  --tlsverify, --tls-verify      require and verify a client certificate (mTLS)\n"
+          "  --tls-timeout DURATION         the TLS handshake must finish within (2s)\n"
+          "  --tls-min-version V            1.2 or 1.3 (1.2)\n"
           "  --advertised-host HOST         host told to clients (the listener's)\n"
           "  --advertised-port N            port told to Kafka clients (the listener's)\n"
           "  --node-id N                    Kafka broker id shown in Metadata (1)\n"

@@ -82,6 +82,18 @@ struct sl_config {
     uint32_t open_files_max;                     /* sealed-segment fd cache, 1024 */
     uint32_t retention_check_ms;                 /* 300000, Kafka's log.retention.check.interval.ms */
     uint64_t cleaner_buffer_bytes;               /* the log cleaner's key map, 32 MiB (24 bytes a key) */
+    /* TLS (nats-server's names): --tls or a tls { } block turns it on for the NATS port;
+     * kafka_tls for the Kafka port (security.protocol=SSL); https_port serves monitoring over
+     * TLS instead of http_port. All three use the same certificate, key, CA and verify. */
+    bool tls;                                    /* NATS port over TLS, false */
+    bool kafka_tls;                              /* Kafka port over TLS, false */
+    uint16_t https_port;                         /* monitoring over TLS; 0: off */
+    char tls_cert[SL_CONFIG_PATH_MAX];           /* PEM certificate chain */
+    char tls_key[SL_CONFIG_PATH_MAX];            /* PEM private key */
+    char tls_ca[SL_CONFIG_PATH_MAX];             /* PEM CAs that sign client certificates */
+    bool tls_verify;                             /* mTLS: require and verify a client certificate */
+    uint32_t tls_timeout_ms;                     /* the handshake must finish within, 2000 */
+    char tls_min_version[8];                     /* "1.2" (default) or "1.3" */
 };
 
 void sl_config_defaults(struct sl_config *c);

@@ -69,7 +69,13 @@ static void route_varz(void *arg, const struct http_request *rq, struct http_res
     double cpu_s = http_process_cpu_seconds(), el = (double)(now - b->start_wall_ms) / 1000.0;
     json_object_set_new(o, "cpu", json_real(el > 0 ? cpu_s / el * 100.0 : 0));
     json_object_set_new(o, "http_host", json_string(b->cfg.host));
-    json_object_set_new(o, "http_port", json_integer(b->http.ls.port));
+    json_object_set_new(o, "http_port", json_integer(b->tls_http.ctx ? 0 : b->http.ls.port));
+    if (b->tls_http.ctx) json_object_set_new(o, "https_port", json_integer(b->http.ls.port));
+    if (b->tls_nats.ctx) {
+        json_object_set_new(o, "tls_required", json_true());
+        json_object_set_new(o, "tls_verify", json_boolean(b->tls_nats.verify));
+        json_object_set_new(o, "tls_timeout", json_real((double)b->tls_nats.timeout_ms / 1000.0));
+    }
     json_object_set_new(o, "kafka_port", json_integer(b->kafka.ls.port));
     if (b->cfg.jetstream) {
         json_object_set_new(o, "jetstream",
@@ -152,6 +158,30 @@ static void route_jsz(void *arg, const struct http_request *rq, struct http_resp
     respond_json(rs, o);
 }
 
+static void monitor_tls_metrics(struct broker *b, struct prom *p) {
+    const struct {
+        const struct tls_server *t;
+        const char *port;
+    } ports[] = {{&b->tls_kafka, "kafka"}, {&b->tls_nats, "nats"}, {&b->tls_http, "https"}};
+    prom_family(p, "sluice_tls_handshakes_total", "counter", "TLS handshakes on each TLS port, by result.");
+    for (size_t i = 0; i < SL_ARRAY_LEN(ports); i++) {
+        if (!ports[i].t->ctx) continue;
+        char labels[96];
+        prom_u64(p, "sluice_tls_handshakes_total", prom_labels(labels, sizeof(labels), "port", ports[i].port, "result", "ok", NULL),
+                 ports[i].t->handshakes_ok);
+        prom_u64(p, "sluice_tls_handshakes_total",
+                 prom_labels(labels, sizeof(labels), "port", ports[i].port, "result", "failed", NULL),
+                 ports[i].t->handshakes_failed);
+    }
+    prom_family(p, "sluice_tls_connections", "gauge", "Open connections on each TLS port.");
+    for (size_t i = 0; i < SL_ARRAY_LEN(ports); i++) {
+        if (!ports[i].t->ctx) continue;
+        char labels[64];
+        prom_u64(p, "sluice_tls_connections", prom_labels(labels, sizeof(labels), "port", ports[i].port, NULL),
+                 ports[i].t->live);
+    }
+}
+
 static void route_metrics(void *arg, const struct http_request *rq, struct http_response *rs) {
     struct broker *b = arg;
     (void)rq;
@@ -163,6 +193,7 @@ static void route_metrics(void *arg, const struct http_request *rq, struct http_
     http_metrics_topics(&p, b->topics);
     kafka_server_metrics(&b->kafka, &p);
     nats_server_metrics(&b->nats, &p);
+    monitor_tls_metrics(b, &p);
     if (b->js_deliver) js_deliver_metrics(b->js_deliver, &p);
     prom_family(&p, "sluice_http_requests_total", "counter", "Requests answered on the monitoring port.");
     prom_u64(&p, "sluice_http_requests_total", NULL, b->http.requests);
@@ -182,11 +213,14 @@ static void route_index(void *arg, const struct http_request *rq, struct http_re
 
 int monitor_start(struct broker *b) {
     b->start_wall_ms = loop_clock_ms();
-    int rc = http_server_start(&b->http, &b->loop, b->cfg.host, (uint16_t)b->cfg.http_port, 1024);
+    /* https_port replaces http_port, as in nats-server where only one of them serves. */
+    uint16_t port = b->cfg.https_port ? b->cfg.https_port : (uint16_t)b->cfg.http_port;
+    int rc = http_server_start(&b->http, &b->loop, b->cfg.host, port, 1024);
     if (rc < 0) {
-        SL_ERROR("cannot listen on %s:%u for monitoring: %s", b->cfg.host, b->cfg.http_port, strerror(-rc));
+        SL_ERROR("cannot listen on %s:%u for monitoring: %s", b->cfg.host, port, strerror(-rc));
         return -1;
     }
+    if (b->tls_http.ctx) listener_set_tls(&b->http.ls, &b->tls_http, false);
     http_server_route(&b->http, "/", route_index, b);
     http_server_route(&b->http, "/healthz", route_healthz, b);
     http_server_route(&b->http, "/varz", route_varz, b);
@@ -195,7 +229,7 @@ int monitor_start(struct broker *b) {
     http_server_route(&b->http, "/subscriptionsz", route_subsz, b);
     http_server_route(&b->http, "/jsz", route_jsz, b);
     http_server_route(&b->http, "/metrics", route_metrics, b);
-    SL_INFO("monitoring listening on %s:%u", b->cfg.host, b->http.ls.port);
+    SL_INFO("monitoring listening on %s:%u%s", b->cfg.host, b->http.ls.port, b->tls_http.ctx ? " (https)" : "");
     return 0;
 }
 

@@ -121,6 +121,8 @@ static void broker_on_signal(struct io_op *op, int32_t res) {
     broker_signal_arm(b); /* woken with nothing to read: keep listening */
 }
 
+static void broker_tls_reload(struct broker *b);
+
 /* SIGHUP: reads the flags and config file again. What the running broker reads from its config
  * at each use changes now (for new connections where it is fixed per connection: max_payload,
  * auth); everything else is compared and named in a log line saying it needs a restart. A
@@ -169,6 +171,15 @@ void broker_reload(struct broker *b) {
     RELOAD(auth_token, "auth_token");
     RELOAD(max_request_bytes, "max_request_bytes");
     RELOAD(offsets_retention_ms, "offsets_retention_ms");
+    RELOAD(tls_cert, "tls_cert");
+    RELOAD(tls_key, "tls_key");
+    RELOAD(tls_ca, "tls_ca");
+    RELOAD(tls_verify, "tls_verify");
+    RELOAD(tls_timeout_ms, "tls_timeout");
+    RELOAD(tls_min_version, "tls_min_version");
+    RESTART(tls, "tls");
+    RESTART(kafka_tls, "kafka_tls");
+    RESTART(https_port, "https_port");
     RESTART(data_dir, "data_dir");
     RESTART(host, "host");
     RESTART(kafka_port, "kafka_port");
@@ -183,7 +194,63 @@ void broker_reload(struct broker *b) {
     /* Fixed per connection at accept: the new values hold for connections made from now on. */
     b->nats.ls.in_max = (size_t)c->max_payload_bytes + c->max_control_line_bytes + 64;
     b->nats.ls.conn_max = c->max_connections + 1024;
+    broker_tls_reload(b);
     SL_INFO("reloaded the configuration: %u setting(s) changed", changed);
+}
+
+static void broker_tls_settings(const struct sl_config *c, struct tls_settings *s) {
+    s->cert_file = c->tls_cert;
+    s->key_file = c->tls_key;
+    s->ca_file = c->tls_ca;
+    s->verify = c->tls_verify;
+    s->min_version = c->tls_min_version;
+}
+
+/* The contexts of the ports that speak TLS, loaded before anything opens: a certificate that
+ * does not load stops the start with a message naming the file. */
+static int broker_tls_open(struct broker *b) {
+    struct tls_settings s;
+    broker_tls_settings(&b->cfg, &s);
+    const struct {
+        bool on;
+        struct tls_server *t;
+        const char *port;
+    } ports[] = {{b->cfg.kafka_tls, &b->tls_kafka, "kafka"},
+                 {b->cfg.tls, &b->tls_nats, "nats"},
+                 {b->cfg.https_port != 0, &b->tls_http, "https"}};
+    for (size_t i = 0; i < SL_ARRAY_LEN(ports); i++) {
+        char err[512];
+        if (!ports[i].on) continue;
+        if (tls_server_init(ports[i].t, &s, b->cfg.tls_timeout_ms, err, sizeof(err)) != 0) {
+            SL_ERROR("TLS for the %s port: %s", ports[i].port, err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void broker_tls_close(struct broker *b) {
+    tls_server_free(&b->tls_kafka);
+    tls_server_free(&b->tls_nats);
+    tls_server_free(&b->tls_http);
+}
+
+/* SIGHUP: certificate files are read again (a renewed certificate at the same path is the usual
+ * case). A context that fails to load keeps the old one. */
+static void broker_tls_reload(struct broker *b) {
+    struct tls_settings s;
+    broker_tls_settings(&b->cfg, &s);
+    struct tls_server *ts[] = {&b->tls_kafka, &b->tls_nats, &b->tls_http};
+    const char *names[] = {"kafka", "nats", "https"};
+    for (size_t i = 0; i < SL_ARRAY_LEN(ts); i++) {
+        char err[512];
+        if (!ts[i]->ctx) continue;
+        ts[i]->timeout_ms = b->cfg.tls_timeout_ms;
+        if (tls_server_reload(ts[i], &s, err, sizeof(err)) != 0)
+            SL_ERROR("reload: TLS for the %s port keeps its old certificate: %s", names[i], err);
+        else
+            SL_INFO("reload: TLS certificate of the %s port loaded from %s", names[i], s.cert_file);
+    }
 }
 
 static int broker_store_open(struct broker *b) {
@@ -225,6 +292,7 @@ int broker_start(struct broker *b, const struct sl_config *cfg) {
         return -1;
     }
     /* Each step that fails undoes the ones before it, in reverse (the labels at the end). */
+    if (broker_tls_open(b) != 0) goto fail_loop;
     if (broker_store_open(b) != 0) goto fail_loop;
     sl_err te = topics_open(&b->topics, b->store, b->cfg.data_dir, &b->cfg.log);
     if (te != SL_OK) {
@@ -249,9 +317,12 @@ int broker_start(struct broker *b, const struct sl_config *cfg) {
                 partitions_max);
     b->kafka_running = true;
     b->kafka.ls.out_total = &b->out_total; /* before the loop runs: no connection yet */
+    if (b->tls_kafka.ctx) listener_set_tls(&b->kafka.ls, &b->tls_kafka, false);
     if (nats_server_start(&b->nats, &b->cfg, &b->loop) != 0) goto fail_kafka;
     b->nats_running = true;
     b->nats.ls.out_total = &b->out_total;
+    /* nats-server's order: INFO in the clear (with tls_required), then the client's handshake. */
+    if (b->tls_nats.ctx) listener_set_tls(&b->nats.ls, &b->tls_nats, true);
     if (monitor_start(b) != 0) goto fail_nats;
     b->http_running = true;
     b->http.ls.out_total = &b->out_total;
@@ -290,6 +361,7 @@ fail_topics:
 fail_store:
     store_close(b->store);
 fail_loop:
+    broker_tls_close(b);
     loop_close(&b->loop);
     broker_signals_restore(b);
     return -1;
@@ -322,6 +394,7 @@ int broker_stop(struct broker *b) {
     sl_err e = store_close(b->store);
     b->store = NULL;
     if (e != SL_OK) SL_ERROR("storage did not close cleanly: %s", sl_err_str(e));
+    broker_tls_close(b);
     loop_close(&b->loop);
     broker_signals_restore(b);
     SL_INFO("stopped");

@@ -14,6 +14,7 @@
 #include "broker/http/http_server.h"
 #include "broker/kafka/kafka.h"
 #include "broker/nats/nats_server.h"
+#include "broker/net/tls.h"
 
 struct store;
 struct topics;
@@ -41,6 +42,8 @@ struct broker {
     bool monitor_draining;        /* /healthz: 503 from the start of shutdown */
     uint64_t start_wall_ms;
     uint64_t out_total;           /* unsent output over every listener (conn.c keeps it) */
+    /* One TLS context per listener (ctx NULL: that port is plaintext); SIGHUP reloads them. */
+    struct tls_server tls_kafka, tls_nats, tls_http;
 
     /* SIGTERM and SIGINT are blocked and read from signal_fd, so shutdown runs on the loop
      * like everything else instead of in a handler. */

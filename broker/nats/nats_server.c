@@ -11,6 +11,7 @@
 #include "base/logging.h"
 #include "broker/nats/nats_conn.h"
 #include "broker/nats/sublist.h"
+#include "broker/net/tls.h"
 #include "protocol/nats_parse.h"
 
 #define NATS_VERSION "2.9.10" /* what clients gate features on: nats.js needs >= 2.9.4, < 2.10 */
@@ -799,12 +800,16 @@ static void nats_send_info(struct nconn *nc) {
     char info[1024];
     int n = snprintf(info, sizeof(info),
                      "INFO {\"server_id\":\"%s\",\"server_name\":\"%s\",\"version\":\"" NATS_VERSION "\","
-                     "\"proto\":1,\"go\":\"sluice " SL_VERSION "\",\"host\":\"%s\",\"port\":%u,\"headers\":true,"
+                     "\"proto\":1,\"go\":\"sluice " SL_VERSION "\",\"host\":\"%s\",\"port\":%u,\"headers\":true,%s"
                      "\"max_payload\":%u,%s%s\"client_id\":%llu,\"client_ip\":\"%s\"} \r\n",
-                     ns->server_id, ns->server_id, ns->cfg->host, ns->ls.port, ns->cfg->max_payload_bytes,
+                     ns->server_id, ns->server_id, ns->cfg->host, ns->ls.port,
+                     !ns->ls.tls ? "" : ns->ls.tls->verify ? "\"tls_required\":true,\"tls_verify\":true," : "\"tls_required\":true,",
+                     ns->cfg->max_payload_bytes,
                      nats_auth_required(ns) ? "\"auth_required\":true," : "", ns->cfg->jetstream ? "\"jetstream\":true," : "",
                      (unsigned long long)nc->cid, ip);
-    nconn_write(nc, info, (size_t)SL_MIN(n, (int)sizeof(info) - 1));
+    /* Under TLS the INFO goes in the clear now, ahead of the handshake (listener_set_tls). */
+    if (nc->c->listener->tls) conn_send_copy(nc->c, info, (uint32_t)SL_MIN(n, (int)sizeof(info) - 1));
+    else nconn_write(nc, info, (size_t)SL_MIN(n, (int)sizeof(info) - 1));
 }
 
 static void nats_on_open(struct conn *c) {

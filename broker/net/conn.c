@@ -1,6 +1,7 @@
 /* conn.c: a TCP connection on the io_uring loop (see conn.h). */
 #include "broker/net/conn.h"
 #include "broker/net/listener.h"
+#include "broker/net/tls.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -15,10 +16,27 @@
 #define CONN_IN_START (64u << 10)
 /* A sendfile larger than this would hold the loop for long on a fast socket. */
 #define CONN_SENDFILE_MAX (4u << 20)
+/* Plaintext encrypted per send under TLS: a bound on the loop's time per connection per turn,
+ * and on the ciphertext buffer (four full records). */
+#define CONN_TLS_BATCH (64u << 10)
+
+/* A connection's TLS side (conn.h). Ciphertext is received into the free tail of c->in and
+ * copied into OpenSSL's read BIO at once, so TLS costs no receive buffer of its own. */
+struct conn_tls {
+    struct tls_conn *tc;
+    uint8_t *wbuf;        /* ciphertext to send, wbuf[woff..wlen) */
+    size_t wcap, wlen, woff;
+    uint8_t *fbuf;        /* file bytes read for encryption, CONN_TLS_BATCH, on first use */
+    uint64_t plain_left;  /* queued bytes still to go in the clear (a greeting) */
+    uint64_t start_ms;
+    bool send_raw;        /* the send in flight carries greeting bytes, not ciphertext */
+    bool failed;          /* refused: the alert goes out, then the connection closes */
+};
 
 static void conn_arm_recv(struct conn *c);
 static void conn_pump_send(struct conn *c);
 static void conn_maybe_free(struct conn *c);
+static bool conn_tls_deliver(struct conn *c);
 
 /* Held across protocol callbacks: a callback may close the connection, and the struct must
  * outlive the code that called it. */
@@ -34,6 +52,14 @@ void out_chunk_free(struct out_chunk *ch) {
     if (ch->kind == OUT_MEM) free(ch->mem);
     else log_span_release(&ch->span);
     free(ch);
+}
+
+/* Nothing left to send: no chunk, and under TLS no ciphertext (a refused handshake sends only
+ * its alert; the queued plaintext will never go). */
+static bool conn_out_idle(const struct conn *c) {
+    if (!c->tls) return !c->out_head;
+    if (c->tls->wlen > c->tls->woff) return false;
+    return c->tls->failed || !c->out_head;
 }
 
 bool conn_input_reserve(struct conn *c, size_t need) {
@@ -156,12 +182,10 @@ static void conn_on_poll(struct io_op *op, int32_t res) {
         conn_maybe_free(c);
         return;
     }
+    conn_hold(c);
     conn_pump_send(c);
-    if (!c->out_head && c->ops->on_drain) {
-        conn_hold(c);
-        c->ops->on_drain(c);
-        conn_release(c);
-    }
+    if (!c->closing && conn_out_idle(c) && c->ops->on_drain) c->ops->on_drain(c);
+    conn_release(c);
 }
 
 static void conn_arm_pollout(struct conn *c) {
@@ -188,18 +212,23 @@ static void conn_on_send(struct io_op *op, int32_t res) {
         conn_close(c, res == 0 ? "peer stopped reading" : strerror(-res));
         return;
     }
-    conn_sent(c, (size_t)res);
+    struct conn_tls *t = c->tls;
+    if (t && t->send_raw) {
+        t->send_raw = false;
+        t->plain_left -= SL_MIN(t->plain_left, (uint64_t)res);
+        conn_sent(c, (size_t)res);
+    } else if (t) {
+        t->woff += (size_t)res;
+        if (t->woff == t->wlen) t->woff = t->wlen = 0;
+    } else {
+        conn_sent(c, (size_t)res);
+    }
     c->last_active_ms = c->last_send_ms = loop_mono_ms(c->loop);
+    conn_hold(c);
     conn_pump_send(c);
-    if (!c->out_head && c->close_when_sent) {
-        conn_close(c, "closed after the last reply");
-        return;
-    }
-    if (!c->out_head && c->ops->on_drain) {
-        conn_hold(c);
-        c->ops->on_drain(c);
-        conn_release(c);
-    }
+    if (!c->closing && conn_out_idle(c) && c->close_when_sent) conn_close(c, "closed after the last reply");
+    if (!c->closing && conn_out_idle(c) && c->ops->on_drain) c->ops->on_drain(c);
+    conn_release(c);
 }
 
 /* File chunks: sendfile copies page cache to the socket in the kernel. */
@@ -225,7 +254,96 @@ static bool conn_send_file_now(struct conn *c, struct out_chunk *ch) {
     return true;
 }
 
+/* Queues the sendmsg of the memory chunks at the head of the queue, at most limit bytes. */
+static void conn_send_iov(struct conn *c, uint64_t limit) {
+    int n = 0;
+    for (struct out_chunk *ch = c->out_head; ch && ch->kind == OUT_MEM && n < CONN_IOV_MAX && limit; ch = ch->next, n++) {
+        size_t len = SL_MIN((uint64_t)(ch->len - ch->off), limit);
+        c->iov[n].iov_base = ch->mem + ch->off;
+        c->iov[n].iov_len = len;
+        limit -= len;
+    }
+    memset(&c->msg, 0, sizeof(c->msg));
+    c->msg.msg_iov = c->iov;
+    c->msg.msg_iovlen = (size_t)n;
+    c->send_inflight = true;
+    c->ops_inflight++;
+    struct io_uring_sqe *sqe = loop_sqe(c->loop, &c->send_op);
+    io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
+}
+
+/* Moves what OpenSSL has for the peer into the ciphertext buffer. */
+static void conn_tls_collect(struct conn *c) {
+    struct conn_tls *t = c->tls;
+    size_t n = tls_conn_out_pending(t->tc);
+    if (n == 0) return;
+    if (t->wlen + n > t->wcap) {
+        t->wcap = t->wlen + n;
+        t->wbuf = sl_xrealloc(t->wbuf, t->wcap);
+    }
+    t->wlen += tls_conn_take_out(t->tc, t->wbuf + t->wlen, n);
+}
+
+/* Encrypts up to CONN_TLS_BATCH bytes from the head of the queue; false if c is closing. */
+static bool conn_tls_encrypt(struct conn *c) {
+    struct conn_tls *t = c->tls;
+    size_t budget = CONN_TLS_BATCH;
+    while (budget && c->out_head) {
+        struct out_chunk *ch = c->out_head;
+        size_t n = SL_MIN((size_t)(ch->len - ch->off), budget);
+        const uint8_t *p = ch->mem + ch->off;
+        if (ch->kind == OUT_FILE) {
+            if (!t->fbuf) t->fbuf = sl_xmalloc(CONN_TLS_BATCH);
+            ssize_t r = pread(ch->span.fd, t->fbuf, n, (off_t)(ch->span.pos + ch->off));
+            if (r <= 0) {
+                conn_close(c, r == 0 ? "file span shorter than promised" : strerror(errno));
+                return false;
+            }
+            n = (size_t)r;
+            p = t->fbuf;
+        }
+        if (!tls_conn_write(t->tc, p, n)) {
+            conn_close(c, tls_conn_error(t->tc));
+            return false;
+        }
+        conn_sent(c, n);
+        budget -= n;
+    }
+    return true;
+}
+
+/* Under TLS: the clear greeting first, then ciphertext already made, then the next batch. */
+static void conn_tls_pump(struct conn *c) {
+    struct conn_tls *t = c->tls;
+    if (t->plain_left && !t->failed && c->out_head && c->out_head->kind == OUT_MEM) {
+        conn_send_iov(c, t->plain_left);
+        t->send_raw = true;
+        return;
+    }
+    t->plain_left = 0;
+    if (t->woff == t->wlen) {
+        t->woff = t->wlen = 0;
+        if (!t->failed && tls_conn_ready(t->tc) && !conn_tls_encrypt(c)) return;
+        conn_tls_collect(c);
+    }
+    if (t->woff == t->wlen) {
+        /* Idle: an idle connection keeps no ciphertext buffer. */
+        free(t->wbuf);
+        t->wbuf = NULL;
+        t->wcap = 0;
+        return;
+    }
+    c->send_inflight = true;
+    c->ops_inflight++;
+    struct io_uring_sqe *sqe = loop_sqe(c->loop, &c->send_op);
+    io_uring_prep_send(sqe, c->fd, t->wbuf + t->woff, t->wlen - t->woff, MSG_NOSIGNAL);
+}
+
 static void conn_pump_send(struct conn *c) {
+    if (c->tls) {
+        if (!c->closing && !c->send_inflight && !c->poll_inflight) conn_tls_pump(c);
+        return;
+    }
     for (int guard = 0; guard < 64; guard++) {
         if (c->closing || c->send_inflight || c->poll_inflight) return;
         struct out_chunk *ch = c->out_head;
@@ -234,18 +352,7 @@ static void conn_pump_send(struct conn *c) {
             if (!conn_send_file_now(c, ch)) return;
             continue;
         }
-        int n = 0;
-        for (; ch && ch->kind == OUT_MEM && n < CONN_IOV_MAX; ch = ch->next, n++) {
-            c->iov[n].iov_base = ch->mem + ch->off;
-            c->iov[n].iov_len = ch->len - ch->off;
-        }
-        memset(&c->msg, 0, sizeof(c->msg));
-        c->msg.msg_iov = c->iov;
-        c->msg.msg_iovlen = (size_t)n;
-        c->send_inflight = true;
-        c->ops_inflight++;
-        struct io_uring_sqe *sqe = loop_sqe(c->loop, &c->send_op);
-        io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
+        conn_send_iov(c, UINT64_MAX);
         return;
     }
 }
@@ -267,8 +374,16 @@ static void conn_on_recv(struct io_op *op, int32_t res) {
         conn_close(c, res == 0 ? NULL : strerror(-res));
         return;
     }
-    c->in_len += (size_t)res;
     c->last_active_ms = loop_mono_ms(c->loop);
+    if (c->tls) {
+        /* The ciphertext landed in the free tail of c->in: OpenSSL copies it, the plaintext
+         * takes its place. */
+        tls_conn_feed(c->tls->tc, c->in + c->in_len, (size_t)res);
+        if (!conn_tls_deliver(c)) return;
+        conn_arm_recv(c);
+        return;
+    }
+    c->in_len += (size_t)res;
     conn_hold(c);
     if (!c->ops->on_data(c)) conn_close(c, "protocol error");
     if (!conn_release(c)) return;
@@ -277,6 +392,8 @@ static void conn_on_recv(struct io_op *op, int32_t res) {
 
 static void conn_arm_recv(struct conn *c) {
     if (c->recv_inflight || c->recv_paused || c->closing) return;
+    /* Under TLS, decrypt what is already here before taking more. */
+    if (c->tls && (c->tls->failed || tls_conn_in_pending(c->tls->tc))) return;
     if (c->in_len == c->in_cap) {
         if (c->in_cap >= c->in_max) return; /* the protocol must consume or reserve first */
         conn_input_reserve(c, SL_MIN(c->in_cap * 2, c->in_max));
@@ -294,7 +411,7 @@ void conn_close_after_send(struct conn *c, const char *why) {
     if (why) SL_DEBUG("%s: closing connection %s after sending: %s", c->listener ? c->listener->name : "conn", c->peer, why);
     c->recv_paused = true;
     c->close_when_sent = true;
-    if (!c->out_head) conn_close(c, NULL);
+    if (conn_out_idle(c)) conn_close(c, NULL);
 }
 
 void conn_resume_recv(struct conn *c) {
@@ -303,6 +420,7 @@ void conn_resume_recv(struct conn *c) {
     /* Bytes may already be waiting in the buffer from before the pause. */
     conn_hold(c);
     if (c->in_len && !c->closing && !c->ops->on_data(c)) conn_close(c, "protocol error");
+    if (c->tls && !c->closing) conn_tls_deliver(c);
     if (!conn_release(c)) return;
     conn_arm_recv(c);
 }
@@ -341,6 +459,12 @@ static void conn_maybe_free(struct conn *c) {
     }
     conn_out_sub(c, c->out_bytes);
     listener_conn_gone(c);
+    if (c->tls) {
+        tls_conn_free(c->tls->tc);
+        free(c->tls->wbuf);
+        free(c->tls->fbuf);
+        free(c->tls);
+    }
     close(c->fd);
     free(c->in);
     free(c);
@@ -354,4 +478,67 @@ void conn_start(struct conn *c) {
     conn_input_reserve(c, SL_MIN((size_t)CONN_IN_START, c->in_max));
     c->last_active_ms = loop_mono_ms(c->loop);
     conn_arm_recv(c);
+}
+
+/* A refused handshake or a bad record: the alert OpenSSL made goes out, then the close. */
+static void conn_tls_fail(struct conn *c) {
+    struct conn_tls *t = c->tls;
+    SL_DEBUG("%s: %s: %s", c->listener ? c->listener->name : "conn", c->peer, tls_conn_error(t->tc));
+    t->failed = true;
+    c->recv_paused = true;
+    c->close_when_sent = true;
+    if (t->woff == t->wlen) conn_tls_collect(c);
+    if (conn_out_idle(c)) conn_close(c, NULL);
+    else conn_pump_send(c);
+}
+
+/* Decrypts what was received into c->in and hands it to the protocol, as a plaintext recv
+ * would; then sends what the handshake or the protocol produced. False if c is closing. */
+static bool conn_tls_deliver(struct conn *c) {
+    struct conn_tls *t = c->tls;
+    conn_hold(c);
+    /* Each turn reads at least one byte or stops, and the read BIO holds at most what a few
+     * recvs brought: the guard is a backstop, never the bound in practice. */
+    for (int guard = 0; guard < 4096 && !c->closing && !c->recv_paused; guard++) {
+        if (c->in_len == c->in_cap) {
+            if (c->in_cap >= c->in_max) break; /* the protocol must consume first, as in plaintext */
+            conn_input_reserve(c, SL_MIN(c->in_cap * 2, c->in_max));
+        }
+        size_t got = 0;
+        enum tls_rc rc = tls_conn_read(t->tc, c->in + c->in_len, c->in_cap - c->in_len, &got);
+        if (rc == TLS_ERROR) {
+            conn_tls_fail(c);
+            break;
+        }
+        if (rc == TLS_EOF) {
+            c->peer_closed = true;
+            conn_close(c, NULL);
+            break;
+        }
+        if (got == 0) break;
+        c->in_len += got;
+        if (!c->ops->on_data(c)) conn_close(c, "protocol error");
+    }
+    if (!c->closing) conn_pump_send(c);
+    return conn_release(c);
+}
+
+void conn_tls_attach(struct conn *c, struct tls_server *srv) {
+    struct conn_tls *t = sl_xcalloc(1, sizeof(*t));
+    t->tc = tls_conn_new(srv);
+    t->plain_left = c->out_bytes;
+    t->send_raw = c->send_inflight; /* a greeting's sendmsg already on its way */
+    t->start_ms = loop_mono_ms(c->loop);
+    c->tls = t;
+}
+
+bool conn_tls_handshaking(const struct conn *c, uint64_t *start_ms) {
+    if (!c->tls || c->tls->failed || tls_conn_ready(c->tls->tc)) return false;
+    *start_ms = c->tls->start_ms;
+    return true;
+}
+
+void conn_tls_timeout(struct conn *c) {
+    tls_conn_count_failure(c->tls->tc);
+    conn_close(c, "TLS handshake timeout");
 }

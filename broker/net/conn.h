@@ -9,6 +9,13 @@
  * Backpressure: the protocol pauses reading (conn_pause_recv) while its output is above its
  * limit; the connection calls on_drain when the queue empties so it can resume.
  *
+ * TLS (conn_tls_attach, the listener does it): the protocol still reads plaintext from
+ * conn_input() and queues plaintext chunks; received ciphertext is decrypted into c->in, and the
+ * queue is encrypted at most CONN_TLS_BATCH bytes at a time into a ciphertext buffer that the
+ * same io_uring send carries. File chunks are read with pread and encrypted (no sendfile: the
+ * kernel would send them in the clear), CONN_TLS_BATCH at a time so one large Fetch cannot hold
+ * the loop.
+ *
  * Lifetime: conn_close() shuts the socket and frees the struct once no operation is in flight,
  * calling on_close exactly once first. */
 #ifndef SL_BROKER_NET_CONN_H
@@ -23,6 +30,8 @@
 #include "storage/log.h"
 
 struct conn;
+struct conn_tls;
+struct tls_server;
 
 struct conn_ops {
     /* Bytes arrived: consume from conn_input(); return false to close the connection. */
@@ -72,6 +81,7 @@ struct conn {
     struct msghdr msg;
     struct conn *list_prev, *list_next; /* on the listener's list */
     struct listener *listener;
+    struct conn_tls *tls;    /* NULL: plaintext */
 };
 
 static inline const uint8_t *conn_input(const struct conn *c) { return c->in; }
@@ -100,5 +110,12 @@ void out_chunk_free(struct out_chunk *ch);
 
 /* For listener.c: a connection the listener accepted starts receiving. */
 void conn_start(struct conn *c);
+/* For listener.c: the connection speaks TLS from now on. What is already queued (a greeting the
+ * protocol sends in the clear first, as NATS's INFO) goes out as it is, before any TLS byte. */
+void conn_tls_attach(struct conn *c, struct tls_server *t);
+/* True while the TLS handshake has not finished; start_ms: when TLS began (loop_mono_ms). */
+bool conn_tls_handshaking(const struct conn *c, uint64_t *start_ms);
+/* Ends a connection whose handshake ran out of time, counting it as a failed handshake. */
+void conn_tls_timeout(struct conn *c);
 
 #endif

@@ -23,6 +23,7 @@
 #include "base/logging.h"
 #include "broker/net/conn.h"
 #include "broker/net/listener.h"
+#include "broker/net/tls.h"
 
 #define LISTENER_BACKOFF_MS 100
 #define LISTENER_LOG_EVERY_MS 1000
@@ -134,7 +135,9 @@ static void listener_on_accept(struct io_op *op, int32_t res) {
     ls->conns = c;
     ls->conn_count++;
     if (ls->conn_count > ls->conn_peak) ls->conn_peak = ls->conn_count;
+    if (ls->tls && !ls->tls_after_greeting) conn_tls_attach(c, ls->tls);
     if (ls->on_open) ls->on_open(c);
+    if (ls->tls && ls->tls_after_greeting) conn_tls_attach(c, ls->tls);
     conn_start(c);
     listener_arm(ls);
 }
@@ -222,6 +225,26 @@ void listener_set_idle(struct listener *ls, uint32_t idle_ms) {
     else loop_timer_del(ls->loop, &ls->idle_timer);
 }
 
+static uint64_t listener_tls_period(const struct listener *ls) { return SL_MAX(ls->tls->timeout_ms / 4, 10u); }
+
+static void listener_tls_sweep(struct loop_timer *t, uint64_t now_ms) {
+    struct listener *ls = sl_container_of(t, struct listener, tls_timer);
+    for (struct conn *c = ls->conns, *next; c; c = next) {
+        next = c->list_next;
+        uint64_t start;
+        if (conn_tls_handshaking(c, &start) && now_ms - start >= ls->tls->timeout_ms) conn_tls_timeout(c);
+    }
+    if (!ls->closing) loop_timer_add(ls->loop, &ls->tls_timer, now_ms + listener_tls_period(ls));
+}
+
+void listener_set_tls(struct listener *ls, struct tls_server *t, bool after_greeting) {
+    ls->tls = t;
+    ls->tls_after_greeting = after_greeting;
+    ls->tls_timer.fire = listener_tls_sweep;
+    loop_timer_del(ls->loop, &ls->tls_timer);
+    if (t && t->timeout_ms) loop_timer_add(ls->loop, &ls->tls_timer, loop_mono_ms(ls->loop) + listener_tls_period(ls));
+}
+
 void listener_stop_accepting(struct listener *ls) {
     if (ls->closing) return;
     ls->closing = true;
@@ -241,6 +264,7 @@ void listener_stop(struct listener *ls) {
     if (ls->fd <= 0) return;
     listener_stop_accepting(ls);
     loop_timer_del(ls->loop, &ls->idle_timer);
+    loop_timer_del(ls->loop, &ls->tls_timer);
     for (struct conn *c = ls->conns, *next; c; c = next) {
         next = c->list_next;
         conn_close(c, "server shutting down");

@@ -40,6 +40,10 @@ struct listener {
     uint64_t accept_failures_log_ms; /* when the last report was logged; 0: never */
     uint64_t limit_refusals;         /* over conn_max, since the last report */
     uint64_t limit_refusals_log_ms;
+    /* TLS (listener_set_tls); NULL: plaintext. */
+    struct tls_server *tls;
+    bool tls_after_greeting;         /* what on_open queues goes in the clear, then TLS (NATS) */
+    struct loop_timer tls_timer;     /* closes handshakes older than tls->timeout_ms */
 };
 
 /* Binds host:port (port 0 picks one) and starts accepting. Returns 0 or -errno. */
@@ -48,6 +52,11 @@ int listener_start(struct listener *ls, struct loop *l, const char *name, const 
                    void *arg, uint32_t conn_max, size_t in_max);
 /* Closes connections with no traffic for idle_ms, checked every idle_ms / 4. */
 void listener_set_idle(struct listener *ls, uint32_t idle_ms);
+/* Connections accepted from now on speak TLS with t's context (t outlives the listener). With
+ * after_greeting, what the protocol queues in on_open is sent in the clear and the client then
+ * starts the handshake (NATS's INFO); otherwise TLS starts at the first byte (Kafka SSL, HTTPS).
+ * A handshake not finished within t->timeout_ms closes the connection. */
+void listener_set_tls(struct listener *ls, struct tls_server *t, bool after_greeting);
 /* Stops accepting new connections (the socket stays bound until listener_stop). */
 void listener_stop_accepting(struct listener *ls);
 /* Stops accepting and closes every connection. */

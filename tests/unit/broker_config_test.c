@@ -655,12 +655,51 @@ START_TEST(test_nats_server_spellings) {
 }
 END_TEST
 
+/* TLS as nats-server spells it: flags, the tls { } block, and what validation demands. */
+START_TEST(test_tls_keys) {
+    ck_assert_int_eq(PARSE("--tls", "--tlscert", "/c.pem", "--tlskey", "/k.pem", "--tlscacert", "/ca.pem",
+                           "--tlsverify", "-ms", "8443", "--kafka-tls"), 0);
+    ck_assert(cfg.tls && cfg.kafka_tls && cfg.tls_verify);
+    ck_assert_str_eq(cfg.tls_cert, "/c.pem");
+    ck_assert_str_eq(cfg.tls_key, "/k.pem");
+    ck_assert_str_eq(cfg.tls_ca, "/ca.pem");
+    ck_assert_uint_eq(cfg.https_port, 8443);
+    ck_assert_int_eq(sl_config_validate(&cfg, err, sizeof(err)), 0);
+
+    sl_config_defaults(&cfg);
+    ck_assert_uint_eq(cfg.tls_timeout_ms, 2000);
+    ck_assert_str_eq(cfg.tls_min_version, "1.2");
+    ck_assert_int_eq(load_text("tls {\n  cert_file: \"/s.pem\"\n  key_file: /s.key\n  ca_file = /ca.pem\n"
+                               "  verify: true\n  timeout: 3\n  min_version: \"1.3\"\n}\n"), 0);
+    ck_assert(cfg.tls && cfg.tls_verify && !cfg.kafka_tls);
+    ck_assert_str_eq(cfg.tls_cert, "/s.pem");
+    ck_assert_str_eq(cfg.tls_key, "/s.key");
+    ck_assert_uint_eq(cfg.tls_timeout_ms, 3000);
+    ck_assert_str_eq(cfg.tls_min_version, "1.3");
+    ck_assert_int_eq(sl_config_validate(&cfg, err, sizeof(err)), 0);
+
+    sl_config_defaults(&cfg);
+    ck_assert_int_eq(PARSE("--kafka-tls"), 0);
+    ck_assert_int_eq(sl_config_validate(&cfg, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "tls_cert"));
+    sl_config_defaults(&cfg);
+    ck_assert_int_eq(PARSE("--tls", "--tlscert", "/c", "--tlskey", "/k", "--tlsverify"), 0);
+    ck_assert_int_eq(sl_config_validate(&cfg, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "tls_ca"));
+    sl_config_defaults(&cfg);
+    ck_assert_int_eq(PARSE("--tls-min-version", "1.1"), 0);
+    ck_assert_int_eq(sl_config_validate(&cfg, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "tls_min_version"));
+}
+END_TEST
+
 static Suite *config_suite(void) {
     Suite *s = suite_create("broker_config");
     TCase *tc = tcase_create("config");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_defaults);
     tcase_add_test(tc, test_every_key);
+    tcase_add_test(tc, test_tls_keys);
     tcase_add_test(tc, test_string_keys);
     tcase_add_test(tc, test_short_flags);
     tcase_add_test(tc, test_spellings);
