@@ -65,6 +65,10 @@ bool nats_perms_sub_ok(const struct nats_perms *p, const char *subject, size_t l
     return !list_has_sub(&p->sub_deny, subject, len, queue, qlen);
 }
 
+bool nats_perms_deliver_ok(const struct nats_perms *p, const char *subject, size_t len) {
+    return !p || !p->sub_deny.count || !list_has(&p->sub_deny, subject, len);
+}
+
 /* ---- nkeys ------------------------------------------------------------------------------------ */
 
 static uint16_t crc16_xmodem(const uint8_t *p, size_t n) {

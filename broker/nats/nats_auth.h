@@ -90,6 +90,10 @@ bool nats_perms_pub_ok(const struct nats_perms *p, const char *subject, size_t l
 /* queue: NULL or "" for a plain subscription. */
 bool nats_perms_sub_ok(const struct nats_perms *p, const char *subject, size_t len, const char *queue, size_t qlen);
 
+/* A message on subject may reach a subscription of a user with p: a wildcard subscription that
+ * was allowed still does not receive subjects the subscribe deny list names (nats-server). */
+bool nats_perms_deliver_ok(const struct nats_perms *p, const char *subject, size_t len);
+
 /* Decodes a public nkey: 56 base32 characters of prefix byte, 32-byte key, CRC16 (XMODEM,
  * little-endian). 0, or -1 if the text, its CRC or its prefix (want_prefix) is wrong. */
 int nats_nkey_decode(const char *text, size_t len, uint8_t want_prefix, uint8_t key[32]);

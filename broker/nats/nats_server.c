@@ -130,6 +130,7 @@ static uint64_t nconn_pending(const struct nconn *nc) { return nc->c->out_bytes 
 static void nats_deliver_socket(struct sub *sub, const struct nats_msg *m) {
     struct nsub *ns_sub = sl_container_of(sub, struct nsub, s);
     struct nconn *nc = ns_sub->nc;
+    if (nc->user && !nats_perms_deliver_ok(nc->user->perms, (const char *)m->subject.p, m->subject.len)) return;
     bool hmsg = m->hdr.len && nc->headers;
     uint32_t hdr_len = hmsg ? m->hdr.len : 0;
     uint32_t total_len = hdr_len + m->payload.len;
@@ -600,6 +601,17 @@ static void nats_op_connect(struct nconn *nc, const struct nats_op *op) {
         json_decref(j);
         nconn_fatal(nc, SL_INVALID_ARG); /* malformed CONNECT: nats-server closes without a word */
         return;
+    }
+    /* A credential of the wrong type is JSON nats-server cannot decode into its options: it
+     * closes without a word, as for malformed JSON. */
+    static const char *const str_keys[] = {"user", "pass", "auth_token", "nkey", "sig", "name", "lang", "version"};
+    for (size_t i = 0; i < SL_ARRAY_LEN(str_keys); i++) {
+        json_t *v = json_object_get(j, str_keys[i]);
+        if (v && !json_is_string(v) && !json_is_null(v)) {
+            json_decref(j);
+            nconn_fatal(nc, SL_INVALID_ARG);
+            return;
+        }
     }
     /* Omitted booleans default as nats-server's do: verbose and pedantic on. */
     nc->verbose = json_bool(j, "verbose", true);
