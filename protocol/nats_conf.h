@@ -32,7 +32,7 @@ struct nats_conf_node {
     uint32_t line;                 /* where the value starts */
     char *key;                     /* a map entry's key; NULL for array items and the root */
     char *str;                     /* NATS_CONF_STRING: the value, unescaped, NUL-terminated */
-    size_t str_len;                /* may hold NULs from "\u0000"-free escapes: never, but sized */
+    size_t str_len;
     bool quoted;
     struct nats_conf_node *child;  /* a map's entries or an array's items, in file order */
     struct nats_conf_node *next;   /* the next sibling */

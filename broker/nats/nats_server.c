@@ -581,14 +581,15 @@ static bool nconn_authenticate(struct nconn *nc) {
     return ok;
 }
 
-/* "-ERR 'Permissions Violation for Publish to "subj"'", nats-server's words. */
-static void nconn_perm_err(struct nconn *nc, const char *what, struct span subject, struct span queue) {
-    char line[NATS_MAX_CONTROL_LINE_DEFAULT + 128];
-    int n = queue.len ? snprintf(line, sizeof(line), "-ERR '%s for %s to \"%.*s\" using queue \"%.*s\"'\r\n",
-                                 sl_err_nats(SL_PERMISSION_VIOLATION), what, (int)subject.len,
-                                 (const char *)subject.p, (int)queue.len, (const char *)queue.p)
-                      : snprintf(line, sizeof(line), "-ERR '%s for %s to \"%.*s\"'\r\n",
-                                 sl_err_nats(SL_PERMISSION_VIOLATION), what, (int)subject.len, (const char *)subject.p);
+/* "-ERR 'Permissions Violation for Publish to "subj"'", nats-server's words; a subscription a
+ * reload took away also names its sid ("... to "subj" (sid "8")"), as nats-server 2.9.10. */
+static void nconn_perm_err(struct nconn *nc, const char *what, struct span subject, struct span queue,
+                           struct span sid) {
+    char q[300] = "", s[300] = "", line[NATS_MAX_CONTROL_LINE_DEFAULT + 700];
+    if (queue.len) snprintf(q, sizeof(q), " using queue \"%.*s\"", (int)SL_MIN(queue.len, 256u), (const char *)queue.p);
+    if (sid.len) snprintf(s, sizeof(s), " (sid \"%.*s\")", (int)SL_MIN(sid.len, 256u), (const char *)sid.p);
+    int n = snprintf(line, sizeof(line), "-ERR '%s for %s to \"%.*s\"%s%s'\r\n", sl_err_nats(SL_PERMISSION_VIOLATION),
+                     what, (int)SL_MIN(subject.len, (uint32_t)NATS_MAX_CONTROL_LINE_DEFAULT), (const char *)subject.p, q, s);
     nconn_write(nc, line, (size_t)SL_MIN(n, (int)sizeof(line) - 1));
 }
 
@@ -661,7 +662,7 @@ static void nats_op_sub(struct nconn *nc, const struct nats_op *op) {
     const struct nats_perms *perms = nconn_perms(nc);
     if (perms && !nats_perms_sub_ok(perms, (const char *)op->subject.p, op->subject.len, (const char *)op->queue.p,
                                     op->queue.len)) {
-        nconn_perm_err(nc, "Subscription", op->subject, op->queue);
+        nconn_perm_err(nc, "Subscription", op->subject, op->queue, (struct span){0});
         return;
     }
     uint32_t max = nc->ns->cfg->max_subscriptions;
@@ -740,7 +741,7 @@ static void nats_op_pub(struct nconn *nc, const struct nats_op *op) {
      * publishes to $JS.API.>, so they are checked here too. */
     const struct nats_perms *perms = nconn_perms(nc);
     if (perms && !nats_perms_pub_ok(perms, (const char *)op->subject.p, op->subject.len)) {
-        nconn_perm_err(nc, "Publish", op->subject, (struct span){0});
+        nconn_perm_err(nc, "Publish", op->subject, (struct span){0}, (struct span){0});
         return;
     }
     const struct sublist_result *r = nats_route_match(nc->ns, nc, op->subject, op->reply.len, op->total_len);
@@ -1004,7 +1005,8 @@ void nats_server_reauth(struct nats_server *ns) {
         for (uint32_t i = 0; i < n; i++) {
             struct span subj = {(const uint8_t *)gone[i]->s.subject, gone[i]->s.subject_len};
             struct span q = {(const uint8_t *)gone[i]->s.queue, gone[i]->s.queue ? gone[i]->s.queue_len : 0};
-            nconn_perm_err(nc, "Subscription", subj, q);
+            struct span sid = {(const uint8_t *)gone[i]->sid, gone[i]->sid_len};
+            nconn_perm_err(nc, "Subscription", subj, q, sid);
             nsub_remove(ns, gone[i]);
         }
         dropped += n;

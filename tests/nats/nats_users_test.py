@@ -19,7 +19,7 @@ from natsh import Raw  # noqa: E402
 ALICE_HASH = "$2b$04$9RsH3nZfxDR5pybBGTCmp.t9PmaUG0Yt7VdIi59DH1HGDEPbMg3Re"
 
 
-def conf(bob_publish):
+def conf(bob_publish, bob_subscribe='["orders.*", "q.> workers", "_INBOX.>"]'):
     return """
 # users for nats_users_test.py
 authorization {
@@ -27,11 +27,11 @@ authorization {
     {user: alice, password: "%s"}
     {user: bob, password: bobpw, permissions: {
       publish: { allow: %s, deny: ["orders.secret.>"] }
-      subscribe: { allow: ["orders.*", "q.> workers", "_INBOX.>"], deny: "orders.secret" }
+      subscribe: { allow: %s, deny: "orders.secret" }
     }}
   ]
 }
-""" % (ALICE_HASH, bob_publish)
+""" % (ALICE_HASH, bob_publish, bob_subscribe)
 
 
 def connect(t, user, pw):
@@ -108,18 +108,28 @@ def body(ck):
         ck.eq(b.read_line(), b"PONG\r\n", "still open")
 
     with ck.section("reload"):
-        srv.rewrite(conf('["billing.>"]'))
+        srv.rewrite(conf('["billing.>"]', '["q.> workers"]'))
         deadline = time.monotonic() + 10
         got = None
+        sub_errs = []
         while time.monotonic() < deadline:
             b.send(b"PUB billing.x 1\r\nB\r\nPING\r\n")
             got = b.read_line()
+            while got.startswith(b"-ERR 'Permissions Violation for Subscription"):
+                sub_errs.append(got)
+                got = b.read_line()
             if got == b"PONG\r\n":
                 break
             ck.eq(got, perm_err(b"Publish", b"billing.x"), "before the reload lands")
             ck.eq(b.read_line(), b"PONG\r\n", "open")
             time.sleep(0.1)
         ck.eq(got, b"PONG\r\n", "after SIGHUP bob may publish to billing.x on his open connection")
+        ck.eq(sub_errs, [b"-ERR 'Permissions Violation for Subscription to \"orders.*\" (sid \"8\")'\r\n"],
+              "his orders.* subscription is dropped, said once with its sid")
+        a.send(b"UNSUB 1\r\nPUB orders.y 1\r\nY\r\nPING\r\n")
+        time.sleep(0.3)
+        b.send(b"PING\r\n")
+        ck.eq(b.read_line(), b"PONG\r\n", "orders.y no longer reaches bob")
         b.send(b"PUB orders.new 1\r\nX\r\nPING\r\n")
         ck.eq(b.read_line(), perm_err(b"Publish", b"orders.new"), "and no longer to orders.new")
         ck.eq(b.read_line(), b"PONG\r\n", "open")
