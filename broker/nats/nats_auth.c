@@ -357,7 +357,9 @@ static int read_user(struct rd *r, const struct nats_conf_node *n, uint32_t idx,
     if (u->nkey[0] && (u->name || u->password)) return rd_fail(r, n, "%s: an nkey user has no user or password", where);
     if (!u->nkey[0] && !u->name) return rd_fail(r, n, "%s: needs a user or an nkey", where);
     if (u->name && !u->password) return rd_fail(r, n, "%s: user '%s' needs a password", where, u->name);
-    if (u->password && is_bcrypt(u->password) && crypt_checksalt(u->password) != CRYPT_SALT_OK)
+    /* crypt_checksalt judges the setting part only; a whole bcrypt hash is 60 characters. */
+    if (u->password && is_bcrypt(u->password) &&
+        (strlen(u->password) != 60 || crypt_checksalt(u->password) != CRYPT_SALT_OK))
         return rd_fail(r, n, "%s: the password looks like a bcrypt hash but is not a valid one", where);
     return 0;
 }

@@ -13,6 +13,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import natsh  # noqa: E402
+import harness  # noqa: E402
 from natsh import Raw  # noqa: E402
 
 # bcrypt of "s3cret" at cost 4 (libxcrypt's crypt with a $2b$ salt).
@@ -54,9 +55,36 @@ def perm_err(kind, subj, queue=None):
     return b"-ERR 'Permissions Violation for %s to \"%s\"%s'\r\n" % (kind, subj, q)
 
 
+def bad_configs(ck):
+    """Sluice only: a malformed file is refused at start with file:line and exit status 2."""
+    import subprocess
+    import tempfile
+    d = tempfile.mkdtemp(prefix="sluice-badconf-")
+    cases = (
+        ("authorization {\n  users = [\n    {user: a, password: b\n  ]\n}\n", ":4: expected 'key = value' or 'key: value'"),
+        ("authorization {\n  users = [ {user: a, password: b, permissions: {publish: \"a..b\"}} ]\n}\n",
+         ":2: authorization.users[0].permissions.publish: 'a..b' is not a valid subject"),
+        ("authorization {\n  users = [ {user: a, password: \"$2a$04$short\"} ]\n}\n", "not a valid one"),
+        ("include other.conf\n", ":1: include is not supported"),
+        ("authorization {\n  users = [ {nkey: UNOTAKEY} ]\n}\n", "is not a user nkey"),
+    )
+    for i, (text, want) in enumerate(cases):
+        path = os.path.join(d, "bad%d.conf" % i)
+        with open(path, "w") as f:
+            f.write(text)
+        r = subprocess.run([harness.server_binary(), "-c", path, "-t"], capture_output=True, text=True, timeout=30)
+        ck.eq(r.returncode, 2, "bad config %d: exit status 2 (%s)" % (i, r.stderr.strip()))
+        ck.ok(path + ":" in r.stderr and want in r.stderr, "bad config %d names file and line: %s" % (i, r.stderr))
+    import shutil
+    shutil.rmtree(d, ignore_errors=True)
+
+
 def body(ck):
     if os.environ.get("SLUICE_EXTERNAL_NATS"):
         natsh.skip("needs its own configuration")
+    if not natsh.reference_binary():
+        with ck.section("malformed configs"):
+            bad_configs(ck)
     srv = natsh.ConfNats(conf('["orders.>", "$JS.API.INFO"]'), jetstream=True)
     t = srv.start()
 
