@@ -16,6 +16,8 @@
 
 #include "base/base.h"
 #include "base/logging.h"
+#include "broker/nats/nats_auth.h"
+#include "protocol/nats_conf.h"
 
 enum cfg_kind {
     CFG_STRING,    /* char array */
@@ -425,37 +427,6 @@ int sl_config_set(struct sl_config *c, const char *key, const char *value, char 
 
 /* ---- config file --------------------------------------------------------------------------- */
 
-static char *cfg_trim(char *s) {
-    while (*s == ' ' || *s == '\t') s++;
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n')) s[--n] = 0;
-    return s;
-}
-
-static bool cfg_is_comment(const char *p) { return p[0] == '#' || (p[0] == '/' && p[1] == '/'); }
-
-/* p: what follows the separator. A quoted value ends at the next quote; an unquoted one at a
- * comment that follows whitespace, so "a#b" stays one value. */
-static int cfg_file_value(char *p, char **value, char *why, size_t why_len) {
-    while (*p == ' ' || *p == '\t') p++;
-    if (*p == '"') {
-        char *close = strchr(p + 1, '"');
-        if (!close) return cfg_fail(why, why_len, "unterminated quoted value");
-        char *rest = cfg_trim(close + 1);
-        if (*rest && !cfg_is_comment(rest)) return cfg_fail(why, why_len, "unexpected text after the quoted value");
-        *close = 0;
-        *value = p + 1;
-        return 0;
-    }
-    for (char *q = p; *q; q++)
-        if ((q == p || q[-1] == ' ' || q[-1] == '\t') && cfg_is_comment(q)) {
-            *q = 0;
-            break;
-        }
-    *value = cfg_trim(p);
-    return 0;
-}
-
 /* nats-server's config blocks whose keys Sluice shares ("jetstream { store_dir: ... }"), mapped
  * to Sluice's keys; NULL: understood by nats-server, accepted and ignored here (said once). */
 static const struct {
@@ -473,8 +444,6 @@ static const struct {
     {"tls", "cipher_suites", NULL},              {"tls", "curve_preferences", NULL},
 };
 
-#define CFG_BLOCK_DEPTH 4
-
 static void cfg_warn(struct sl_config *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void cfg_warn(struct sl_config *c, const char *fmt, ...) {
     if (c->warning_count == SL_CONFIG_WARNINGS_MAX) return;
@@ -484,106 +453,122 @@ static void cfg_warn(struct sl_config *c, const char *fmt, ...) {
     va_end(ap);
 }
 
-struct cfg_file_state {
-    char block[CFG_BLOCK_DEPTH][32]; /* the open blocks, outermost first */
-    int depth;
-    int unknown_depth; /* inside a block Sluice does not know from this depth on (0: none) */
-};
-
-/* The nats-server config format, for the keys Sluice shares: "key = value", "key: value" or
- * "key value", blocks "name { ... }" one key per line, # and // comments. An unknown key is a
- * warning naming the line, never a silent ignore, so a nats-server file works as it is. */
-static int cfg_file_line(struct sl_config *c, struct cfg_file_state *fs, char *line, const char *path,
-                         unsigned lineno, char *err, size_t err_len) {
-    char *p = cfg_trim(line), *key = p;
-    if (*p == 0 || cfg_is_comment(p)) return 0;
-    if (*p == '}') {
-        char *rest = cfg_trim(p + 1);
-        if (*rest && !cfg_is_comment(rest)) return cfg_fail(err, err_len, "%s:%u: unexpected text after '}'", path, lineno);
-        if (fs->depth == 0) return cfg_fail(err, err_len, "%s:%u: '}' closes no block", path, lineno);
-        if (fs->unknown_depth == fs->depth) fs->unknown_depth = 0;
-        fs->depth--;
-        return 0;
-    }
-    while (isalnum((unsigned char)*p) || *p == '_' || *p == '-' || *p == '.') p++;
-    char *key_end = p;
-    bool spaced = *p == ' ' || *p == '\t';
-    while (*p == ' ' || *p == '\t') p++;
-    if (key_end == key || (*p != '=' && *p != ':' && (!spaced || *p == 0 || cfg_is_comment(p))))
-        return cfg_fail(err, err_len, "%s:%u: expected 'key = value' or 'key: value'", path, lineno);
-    char *after = *p == '=' || *p == ':' ? p + 1 : p;
-    *key_end = 0;
-    while (*after == ' ' || *after == '\t') after++;
-    if (*after == '{') {
-        char *rest = cfg_trim(after + 1);
-        if (*rest && !cfg_is_comment(rest))
-            return cfg_fail(err, err_len, "%s:%u: %s: put the block's keys on their own lines", path, lineno, key);
-        if (fs->depth == CFG_BLOCK_DEPTH) return cfg_fail(err, err_len, "%s:%u: blocks nested too deep", path, lineno);
-        snprintf(fs->block[fs->depth++], sizeof(fs->block[0]), "%s", key);
-        if (fs->unknown_depth) return 0;
-        bool known = fs->depth == 1 && (!strcasecmp(key, "jetstream") || !strcasecmp(key, "authorization") ||
-                                        !strcasecmp(key, "tls"));
-        if (!known) {
-            fs->unknown_depth = fs->depth;
-            cfg_warn(c, "%s:%u: block '%s' is not a Sluice setting: ignored", path, lineno, key);
-        } else if (!strcasecmp(key, "jetstream")) {
-            c->jetstream = true; /* a jetstream block turns it on, as in nats-server */
-        } else if (!strcasecmp(key, "tls")) {
-            c->tls = true; /* so does a tls block for the client port */
-        }
-        return 0;
-    }
-    char why[512], *value = NULL;
-    if (cfg_file_value(after, &value, why, sizeof(why)) != 0)
-        return cfg_fail(err, err_len, "%s:%u: %s: %s", path, lineno, key, why);
-    if (fs->unknown_depth) return 0;
-    const char *name = key;
-    if (fs->depth > 0) {
-        name = NULL;
-        bool found = false;
-        for (size_t i = 0; i < SL_ARRAY_LEN(cfg_block_keys) && !found; i++)
-            if (!strcasecmp(cfg_block_keys[i].block, fs->block[0]) && !strcasecmp(cfg_block_keys[i].key, key)) {
-                name = cfg_block_keys[i].sluice;
-                found = true;
-            }
-        if (!found) {
-            cfg_warn(c, "%s:%u: %s.%s is not a Sluice setting: ignored", path, lineno, fs->block[0], key);
-            return 0;
-        }
-        if (!name) {
-            cfg_warn(c, "%s:%u: %s.%s is accepted but not enforced by Sluice", path, lineno, fs->block[0], key);
-            return 0;
-        }
-    }
+/* One scalar setting, by Sluice's key name; spelled is the key as the file wrote it. */
+static int cfg_file_set(struct sl_config *c, const char *name, const char *spelled, const struct nats_conf_node *v,
+                        const char *path, char *err, size_t err_len) {
     const struct cfg_key *k = cfg_key_find(name, strlen(name));
     if (!k) {
-        cfg_warn(c, "%s:%u: %s is not a Sluice setting: ignored", path, lineno, key);
+        cfg_warn(c, "%s:%u: %s is not a Sluice setting: ignored", path, v->line, spelled);
         return 0;
     }
     if (k->kind == CFG_CONFIG)
-        return cfg_fail(err, err_len, "%s:%u: %s: not allowed in a config file", path, lineno, key);
-    if (sl_config_set(c, name, value, why, sizeof(why)) != 0)
-        return cfg_fail(err, err_len, "%s:%u: %s", path, lineno, why);
+        return cfg_fail(err, err_len, "%s:%u: %s: not allowed in a config file", path, v->line, spelled);
+    if (v->type != NATS_CONF_STRING)
+        return cfg_fail(err, err_len, "%s:%u: %s: expected a single value, not a %s", path, v->line, spelled,
+                        v->type == NATS_CONF_MAP ? "block" : "list");
+    char why[512];
+    if (sl_config_set(c, name, v->str, why, sizeof(why)) != 0)
+        return cfg_fail(err, err_len, "%s:%u: %s", path, v->line, why);
+    return 0;
+}
+
+/* A block Sluice knows: its keys map through cfg_block_keys. In authorization, a key Sluice
+ * does not enforce is an error rather than a warning: ignoring a security setting would open
+ * what the operator meant to close. */
+static int cfg_file_block(struct sl_config *c, const struct nats_conf_node *blk, const char *path, char *err,
+                          size_t err_len) {
+    bool authz = !strcasecmp(blk->key, "authorization");
+    for (const struct nats_conf_node *e = blk->child; e; e = e->next) {
+        if (authz && (!strcasecmp(e->key, "users") || !strcasecmp(e->key, "default_permissions"))) continue;
+        const char *name = NULL;
+        bool found = false;
+        for (size_t i = 0; i < SL_ARRAY_LEN(cfg_block_keys) && !found; i++)
+            if (!strcasecmp(cfg_block_keys[i].block, blk->key) && !strcasecmp(cfg_block_keys[i].key, e->key)) {
+                name = cfg_block_keys[i].sluice;
+                found = true;
+            }
+        if (!found && authz)
+            return cfg_fail(err, err_len, "%s:%u: authorization.%s: not supported by Sluice", path, e->line, e->key);
+        if (!found) {
+            cfg_warn(c, "%s:%u: %s.%s is not a Sluice setting: ignored", path, e->line, blk->key, e->key);
+            continue;
+        }
+        if (!name) {
+            cfg_warn(c, "%s:%u: %s.%s is accepted but not enforced by Sluice", path, e->line, blk->key, e->key);
+            continue;
+        }
+        if (cfg_file_set(c, name, e->key, e, path, err, err_len) != 0) return -1;
+    }
+    if (!authz) return 0;
+    struct nats_auth *a = NULL;
+    uint32_t line = 0;
+    char why[512];
+    if (nats_auth_from_conf(blk, &a, &line, why, sizeof(why)) != 0)
+        return cfg_fail(err, err_len, "%s:%u: authorization.%s", path, line, why);
+    if (a && a->user_count && (nats_conf_get(blk, "user") || nats_conf_get(blk, "token"))) {
+        nats_auth_free(a);
+        return cfg_fail(err, err_len, "%s:%u: authorization: users cannot be combined with user or token", path,
+                        blk->line);
+    }
+    nats_auth_free(c->nats_auth);
+    c->nats_auth = a;
+    return 0;
+}
+
+/* The nats-server config format (protocol/nats_conf.h), for the keys Sluice shares. An
+ * unknown key or block is a warning naming the line, never a silent ignore, so a nats-server
+ * file works as it is. */
+static int cfg_file_tree(struct sl_config *c, const struct nats_conf_node *root, const char *path, char *err,
+                         size_t err_len) {
+    for (const struct nats_conf_node *e = root->child; e; e = e->next) {
+        if (e->type == NATS_CONF_MAP) {
+            bool known = !strcasecmp(e->key, "jetstream") || !strcasecmp(e->key, "authorization") ||
+                         !strcasecmp(e->key, "tls");
+            if (!known) {
+                cfg_warn(c, "%s:%u: block '%s' is not a Sluice setting: ignored", path, e->line, e->key);
+                continue;
+            }
+            if (!strcasecmp(e->key, "jetstream")) c->jetstream = true; /* a jetstream block turns it on, as in nats-server */
+            if (!strcasecmp(e->key, "tls")) c->tls = true; /* so does a tls block for the client port */
+            if (cfg_file_block(c, e, path, err, err_len) != 0) return -1;
+            continue;
+        }
+        if (cfg_file_set(c, e->key, e->key, e, path, err, err_len) != 0) return -1;
+    }
     return 0;
 }
 
 int sl_config_load_file(struct sl_config *c, const char *path, char *err, size_t err_len) {
     FILE *f = fopen(path, "r");
     if (!f) return cfg_fail(err, err_len, "%s: cannot open: %s", path, strerror(errno));
-    char *line = NULL;
-    size_t cap = 0;
-    unsigned lineno = 0;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    char buf[8192];
+    size_t n;
+    while (mem && (n = fread(buf, 1, sizeof(buf), f)) > 0) fwrite(buf, 1, n, mem);
     int rc = 0;
-    struct cfg_file_state fs = {0};
-    while (rc == 0 && getline(&line, &cap, f) >= 0) rc = cfg_file_line(c, &fs, line, path, ++lineno, err, err_len);
-    if (rc == 0 && fs.depth) rc = cfg_fail(err, err_len, "%s: block '%s' is not closed", path, fs.block[fs.depth - 1]);
-    if (rc == 0 && ferror(f)) rc = cfg_fail(err, err_len, "%s: read error: %s", path, strerror(errno));
-    free(line);
+    if (!mem) rc = cfg_fail(err, err_len, "%s: out of memory", path);
+    else if (ferror(f)) rc = cfg_fail(err, err_len, "%s: read error: %s", path, strerror(errno));
+    if (mem) fclose(mem);
     fclose(f);
+    struct nats_conf_node *root = NULL;
+    uint32_t line = 0;
+    char why[512];
+    if (rc == 0 && nats_conf_parse(text, len, &root, &line, why, sizeof(why)) != 0)
+        rc = cfg_fail(err, err_len, "%s:%u: %s", path, line, why);
+    free(text);
+    if (rc == 0) rc = cfg_file_tree(c, root, path, err, err_len);
+    nats_conf_free(root);
     if (rc == 0 && strlen(path) >= sizeof(c->config_file))
         return cfg_fail(err, err_len, "%s: path too long", path);
     if (rc == 0) snprintf(c->config_file, sizeof(c->config_file), "%s", path);
     return rc;
+}
+
+void sl_config_free(struct sl_config *c) {
+    nats_auth_free(c->nats_auth);
+    c->nats_auth = NULL;
 }
 
 /* ---- command line -------------------------------------------------------------------------- */

@@ -6,9 +6,9 @@
  * value as the next argument or after '=' (--port 4222, --port=4222). Boolean flags (-js, -D)
  * take no next argument but accept --jetstream=false.
  *
- * Config file: one "key = value" or "key: value" per line; blank lines and lines starting with
- * '#' or '//' are ignored, and so is a '#' or '//' comment after whitespace following a value.
- * A value may be double-quoted (the quotes are removed; nothing is unescaped). Example:
+ * Config file: nats-server's syntax (protocol/nats_conf.h): "key = value", "key: value" or
+ * "key value", entries ending at a newline, ',' or ';', blocks "name { ... }", lists "[a, b]",
+ * '#' and '//' comments, values bare or quoted ("..." with escapes, '...' raw). Example:
  *
  *     # sluice.conf
  *     data_dir = "/var/lib/sluice"
@@ -38,6 +38,8 @@
 #define SL_CONFIG_WARNINGS_MAX 16
 #define SL_CONFIG_PATH_MAX 4096
 #define SL_CONFIG_HOST_MAX 256
+
+struct nats_auth;
 
 struct sl_config {
     char data_dir[SL_CONFIG_PATH_MAX];           /* "./data" */
@@ -73,6 +75,9 @@ struct sl_config {
     char user[256];                              /* NATS: --user/--pass auth when set */
     char pass[256];
     char auth_token[256];                        /* NATS: --auth token auth when set */
+    /* NATS: authorization { users = [...] } (broker/nats/nats_auth.h); NULL: none. Owned by this
+     * config: sl_config_free() frees it, and a reload moves it over (broker_reload). */
+    struct nats_auth *nats_auth;
     uint32_t auth_timeout_ms;                    /* NATS: CONNECT must arrive within, 2000 */
     uint32_t ping_interval_ms;                   /* NATS: server PING period, 120000 */
     uint32_t ping_max_out;                       /* NATS: unanswered PINGs before 'Stale Connection', 2 */
@@ -97,6 +102,8 @@ struct sl_config {
 };
 
 void sl_config_defaults(struct sl_config *c);
+/* Frees what a loaded config owns (nats_auth); c keeps its other settings. */
+void sl_config_free(struct sl_config *c);
 
 /* Parses argv (argv[0] skipped) over what c holds (normally sl_config_defaults()). Returns 0 if
  * the broker should start, 1 if the program should exit 0 (help or version printed to stdout),
@@ -106,7 +113,8 @@ void sl_config_defaults(struct sl_config *c);
 int sl_config_parse_args(struct sl_config *c, int argc, char **argv, char *err, size_t err_len);
 
 /* Loads a config file over c; -1 on error with "FILE:LINE: key: message" in err. Keys are
- * applied in file order; the last of a repeated key wins. */
+ * applied in file order; the last of a repeated key wins. An authorization block's users list
+ * replaces c->nats_auth (freeing the old one). */
 int sl_config_load_file(struct sl_config *c, const char *path, char *err, size_t err_len);
 
 /* Applies one key/value, the step shared by flags and files: 0, or -1 with "key: reason" in

@@ -16,6 +16,7 @@
 #include "broker/core/topics.h"
 #include "broker/monitor.h"
 #include "broker/nats/js_ingest.h"
+#include "broker/nats/nats_auth.h"
 #include "broker/nats/js_deliver.h"
 #include "broker/nats/jsapi.h"
 #include "storage/store.h"
@@ -130,6 +131,7 @@ static void broker_tls_reload(struct broker *b);
 void broker_reload(struct broker *b) {
     static struct sl_config next; /* static: large, and reloads run one at a time on the loop */
     char err[1024];
+    sl_config_free(&next);
     memset(&next, 0, sizeof(next)); /* padding too: settings are compared with memcmp */
     sl_config_defaults(&next);
     int rc = b->argv ? sl_config_parse_args(&next, b->argc, b->argv, err, sizeof(err)) : -1;
@@ -137,6 +139,7 @@ void broker_reload(struct broker *b) {
     if (rc == 0) rc = sl_config_validate(&next, err, sizeof(err));
     if (rc != 0) {
         SL_ERROR("reload refused, nothing changed: %s", err);
+        sl_config_free(&next);
         return;
     }
     for (uint32_t i = 0; i < next.warning_count; i++) SL_WARN("%s", next.warnings[i]);
@@ -169,6 +172,11 @@ void broker_reload(struct broker *b) {
     RELOAD(user, "user");
     RELOAD(pass, "pass");
     RELOAD(auth_token, "auth_token");
+    /* The users list is always taken (comparing two lists buys nothing), and every connected
+     * NATS client is checked against it before the old list, which they point into, goes. */
+    struct nats_auth *old_auth = c->nats_auth;
+    c->nats_auth = next.nats_auth;
+    next.nats_auth = NULL;
     RELOAD(max_request_bytes, "max_request_bytes");
     RELOAD(offsets_retention_ms, "offsets_retention_ms");
     RELOAD(tls_cert, "tls_cert");
@@ -195,6 +203,8 @@ void broker_reload(struct broker *b) {
     b->nats.ls.in_max = (size_t)c->max_payload_bytes + c->max_control_line_bytes + 64;
     b->nats.ls.conn_max = c->max_connections + 1024;
     broker_tls_reload(b);
+    nats_server_reauth(&b->nats);
+    nats_auth_free(old_auth);
     SL_INFO("reloaded the configuration: %u setting(s) changed", changed);
 }
 

@@ -76,6 +76,7 @@
     X(CONTROL_LINE_TOO_LONG, -1, "control line longer than max_control_line", "maximum control line exceeded") \
     X(PAYLOAD_TOO_LARGE, -1, "payload larger than max_payload", "Maximum Payload Violation")              \
     X(AUTH_VIOLATION, -1, "not authorized", "Authorization Violation")                                    \
+    X(PERMISSION_VIOLATION, -1, "not permitted for this user", "Permissions Violation")                   \
     X(AUTH_TIMEOUT, -1, "no CONNECT within the authorization timeout", "Authentication Timeout")          \
     X(INVALID_SUBJECT, -1, "invalid subject", "Invalid Subject")                                          \
     X(INVALID_PUB_SUBJECT, -1, "invalid publish subject", "Invalid Publish Subject")                      \

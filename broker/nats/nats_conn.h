@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "base/loop.h"
+#include "broker/nats/nats_auth.h"
 #include "broker/nats/nats_server.h"
 #include "broker/nats/sublist.h"
 #include "protocol/nats_parse.h"
@@ -40,6 +41,12 @@ struct nconn {
     uint32_t pings_out;
     struct loop_timer ping_timer;
     struct loop_timer auth_timer;
+    /* Authentication: the user CONNECT matched (NULL: no users configured, or the single
+     * user/token; every permission), the nonce INFO carried, and what CONNECT said, kept so a
+     * reload can check the connection again as nats-server does. */
+    const struct nats_user *user;
+    char nonce[NATS_NONCE_LEN + 1];
+    char *cred_user, *cred_pass, *cred_token, *cred_nkey, *cred_sig;
     /* Back-pressure (see nats_server.h). A connection is at most one of: reading, waiting on
      * one subscriber (stall_on, linked in its waiters), or released and queued to resume
      * (stall_ready, linked in ns->stall_ready); waiter_next serves both lists. */

@@ -131,6 +131,7 @@ static uint64_t nconn_pending(const struct nconn *nc) { return nc->c->out_bytes 
 static void nats_deliver_socket(struct sub *sub, const struct nats_msg *m) {
     struct nsub *ns_sub = sl_container_of(sub, struct nsub, s);
     struct nconn *nc = ns_sub->nc;
+    if (nc->user && !nats_perms_deliver_ok(nc->user->perms, (const char *)m->subject.p, m->subject.len)) return;
     bool hmsg = m->hdr.len && nc->headers;
     uint32_t hdr_len = hmsg ? m->hdr.len : 0;
     uint32_t total_len = hdr_len + m->payload.len;
@@ -553,20 +554,47 @@ static const char *json_str(json_t *o, const char *key) {
     return v && json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-static bool nats_auth_ok(const struct nats_server *ns, json_t *j) {
-    const struct sl_config *cfg = ns->cfg;
-    if (cfg->auth_token[0]) {
-        const char *t = json_str(j, "auth_token");
-        return t && !strcmp(t, cfg->auth_token);
-    }
-    if (cfg->user[0]) {
-        const char *u = json_str(j, "user"), *p = json_str(j, "pass");
-        return u && p && !strcmp(u, cfg->user) && !strcmp(p, cfg->pass);
-    }
-    return true;
+static char *json_str_dup(json_t *o, const char *key) {
+    const char *v = json_str(o, key);
+    if (!v) return NULL;
+    size_t n = strlen(v) + 1;
+    char *d = sl_xmalloc(n);
+    memcpy(d, v, n);
+    return d;
 }
 
-static bool nats_auth_required(const struct nats_server *ns) { return ns->cfg->auth_token[0] || ns->cfg->user[0]; }
+static void nconn_creds_free(struct nconn *nc) {
+    char **all[] = {&nc->cred_user, &nc->cred_pass, &nc->cred_token, &nc->cred_nkey, &nc->cred_sig};
+    for (size_t i = 0; i < SL_ARRAY_LEN(all); i++) {
+        if (*all[i]) explicit_bzero(*all[i], strlen(*all[i]));
+        free(*all[i]);
+        *all[i] = NULL;
+    }
+}
+
+/* Checks what the connection's CONNECT carried against the configuration now in force; sets
+ * nc->user. Run at CONNECT and again for every connection on reload. */
+static bool nconn_authenticate(struct nconn *nc) {
+    struct nats_creds cr = {nc->cred_user, nc->cred_pass, nc->cred_token, nc->cred_nkey, nc->cred_sig};
+    const struct nats_user *u = NULL;
+    bool ok = nats_auth_check(nc->ns->cfg, &cr, nc->nonce, &u);
+    nc->user = ok ? u : NULL;
+    return ok;
+}
+
+/* "-ERR 'Permissions Violation for Publish to "subj"'", nats-server's words; a subscription a
+ * reload took away also names its sid ("... to "subj" (sid "8")"), as nats-server 2.9.10. */
+static void nconn_perm_err(struct nconn *nc, const char *what, struct span subject, struct span queue,
+                           struct span sid) {
+    char q[300] = "", s[300] = "", line[NATS_MAX_CONTROL_LINE_DEFAULT + 700];
+    if (queue.len) snprintf(q, sizeof(q), " using queue \"%.*s\"", (int)SL_MIN(queue.len, 256u), (const char *)queue.p);
+    if (sid.len) snprintf(s, sizeof(s), " (sid \"%.*s\")", (int)SL_MIN(sid.len, 256u), (const char *)sid.p);
+    int n = snprintf(line, sizeof(line), "-ERR '%s for %s to \"%.*s\"%s%s'\r\n", sl_err_nats(SL_PERMISSION_VIOLATION),
+                     what, (int)SL_MIN(subject.len, (uint32_t)NATS_MAX_CONTROL_LINE_DEFAULT), (const char *)subject.p, q, s);
+    nconn_write(nc, line, (size_t)SL_MIN(n, (int)sizeof(line) - 1));
+}
+
+static const struct nats_perms *nconn_perms(const struct nconn *nc) { return nc->user ? nc->user->perms : NULL; }
 
 static void nats_op_connect(struct nconn *nc, const struct nats_op *op) {
     json_error_t jerr;
@@ -575,6 +603,17 @@ static void nats_op_connect(struct nconn *nc, const struct nats_op *op) {
         json_decref(j);
         nconn_fatal(nc, SL_INVALID_ARG); /* malformed CONNECT: nats-server closes without a word */
         return;
+    }
+    /* A credential of the wrong type is JSON nats-server cannot decode into its options: it
+     * closes without a word, as for malformed JSON. */
+    static const char *const str_keys[] = {"user", "pass", "auth_token", "nkey", "sig", "name", "lang", "version"};
+    for (size_t i = 0; i < SL_ARRAY_LEN(str_keys); i++) {
+        json_t *v = json_object_get(j, str_keys[i]);
+        if (v && !json_is_string(v) && !json_is_null(v)) {
+            json_decref(j);
+            nconn_fatal(nc, SL_INVALID_ARG);
+            return;
+        }
     }
     /* Omitted booleans default as nats-server's do: verbose and pedantic on. */
     nc->verbose = json_bool(j, "verbose", true);
@@ -587,8 +626,15 @@ static void nats_op_connect(struct nconn *nc, const struct nats_op *op) {
     snprintf(nc->version, sizeof(nc->version), "%s", json_str(j, "version") ? json_str(j, "version") : "");
     json_t *proto = json_object_get(j, "protocol");
     json_int_t protocol = proto && json_is_integer(proto) ? json_integer_value(proto) : 0;
-    bool auth = nats_auth_ok(nc->ns, j);
+    /* Kept for a reload's second check; a CONNECT sent twice replaces them. */
+    nconn_creds_free(nc);
+    nc->cred_user = json_str_dup(j, "user");
+    nc->cred_pass = json_str_dup(j, "pass");
+    nc->cred_token = json_str_dup(j, "auth_token");
+    nc->cred_nkey = json_str_dup(j, "nkey");
+    nc->cred_sig = json_str_dup(j, "sig");
     json_decref(j);
+    bool auth = nconn_authenticate(nc);
     if (!auth) {
         nconn_fatal(nc, SL_AUTH_VIOLATION);
         return;
@@ -612,6 +658,12 @@ static void nats_op_sub(struct nconn *nc, const struct nats_op *op) {
      * (sublist_subject_valid), where 2.9.10 only checks the tokens. */
     if (!sublist_subject_valid((const char *)op->subject.p, op->subject.len)) {
         nconn_err(nc, SL_INVALID_SUBJECT);
+        return;
+    }
+    const struct nats_perms *perms = nconn_perms(nc);
+    if (perms && !nats_perms_sub_ok(perms, (const char *)op->subject.p, op->subject.len, (const char *)op->queue.p,
+                                    op->queue.len)) {
+        nconn_perm_err(nc, "Subscription", op->subject, op->queue, (struct span){0});
         return;
     }
     uint32_t max = nc->ns->cfg->max_subscriptions;
@@ -686,6 +738,13 @@ static void nats_op_pub(struct nconn *nc, const struct nats_op *op) {
      * included); the -ERR does not stop the message. */
     if (nc->pedantic && !nats_pub_subject_pedantic_ok(op->subject)) nconn_err(nc, SL_INVALID_PUB_SUBJECT);
     if (nc->verbose) nconn_writes(nc, "+OK\r\n");
+    /* Not a protocol error: the connection stays, as with nats-server. JetStream API calls are
+     * publishes to $JS.API.>, so they are checked here too. */
+    const struct nats_perms *perms = nconn_perms(nc);
+    if (perms && !nats_perms_pub_ok(perms, (const char *)op->subject.p, op->subject.len)) {
+        nconn_perm_err(nc, "Publish", op->subject, (struct span){0}, (struct span){0});
+        return;
+    }
     const struct sublist_result *r = nats_route_match(nc->ns, nc, op->subject, op->reply.len, op->total_len);
     if (r) {
         struct nats_msg m = nats_op_msg(op);
@@ -695,7 +754,7 @@ static void nats_op_pub(struct nconn *nc, const struct nats_op *op) {
 }
 
 static void nats_handle(struct nconn *nc, const struct nats_op *op) {
-    if (!nc->connected && nats_auth_required(nc->ns) && op->kind != NATS_OP_CONNECT) {
+    if (!nc->connected && nats_auth_required(nc->ns->cfg) && op->kind != NATS_OP_CONNECT) {
         nconn_fatal(nc, SL_AUTH_VIOLATION);
         return;
     }
@@ -769,6 +828,7 @@ static void nats_on_close(struct conn *c) {
     }
     free(nc->sids);
     free(nc->out);
+    nconn_creds_free(nc);
     ns->conn_count--;
     free(nc);
     c->proto = NULL;
@@ -797,16 +857,27 @@ static void nats_send_info(struct nconn *nc) {
     snprintf(ip, sizeof(ip), "%s", nc->c->peer);
     char *colon = strrchr(ip, ':');
     if (colon) *colon = 0;
+    /* nats-server 2.9.10 sends a nonce only when nkey users are configured. */
+    char nonce[NATS_NONCE_LEN + 16] = "";
+    if (nats_auth_nonce_required(ns->cfg)) {
+        uint8_t raw[NATS_NONCE_RAW];
+        if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+            nconn_fatal(nc, SL_AUTH_VIOLATION); /* no randomness, no challenge: refuse rather than reuse */
+            return;
+        }
+        nats_auth_nonce(raw, nc->nonce);
+        snprintf(nonce, sizeof(nonce), "\"nonce\":\"%s\",", nc->nonce);
+    }
     char info[1024];
     int n = snprintf(info, sizeof(info),
                      "INFO {\"server_id\":\"%s\",\"server_name\":\"%s\",\"version\":\"" NATS_VERSION "\","
                      "\"proto\":1,\"go\":\"sluice " SL_VERSION "\",\"host\":\"%s\",\"port\":%u,\"headers\":true,%s"
-                     "\"max_payload\":%u,%s%s\"client_id\":%llu,\"client_ip\":\"%s\"} \r\n",
+                     "\"max_payload\":%u,%s%s%s\"client_id\":%llu,\"client_ip\":\"%s\"} \r\n",
                      ns->server_id, ns->server_id, ns->cfg->host, ns->ls.port,
                      !ns->ls.tls ? "" : ns->ls.tls->verify ? "\"tls_required\":true,\"tls_verify\":true," : "\"tls_required\":true,",
                      ns->cfg->max_payload_bytes,
-                     nats_auth_required(ns) ? "\"auth_required\":true," : "", ns->cfg->jetstream ? "\"jetstream\":true," : "",
-                     (unsigned long long)nc->cid, ip);
+                     nats_auth_required(ns->cfg) ? "\"auth_required\":true," : "", nonce,
+                     ns->cfg->jetstream ? "\"jetstream\":true," : "", (unsigned long long)nc->cid, ip);
     /* Under TLS the INFO goes in the clear now, ahead of the handshake (listener_set_tls). */
     if (nc->c->listener->tls) conn_send_copy(nc->c, info, (uint32_t)SL_MIN(n, (int)sizeof(info) - 1));
     else nconn_write(nc, info, (size_t)SL_MIN(n, (int)sizeof(info) - 1));
@@ -828,13 +899,14 @@ static void nats_on_open(struct conn *c) {
     c->proto = nc;
     ns->conn_count++;
     nats_send_info(nc);
+    if (c->closing || c->close_when_sent) return;
     if (ns->conn_count > ns->cfg->max_connections) {
         nconn_fatal(nc, SL_TOO_MANY_CONNECTIONS);
         return;
     }
     uint64_t now = loop_mono_ms(ns->loop);
     loop_timer_add(ns->loop, &nc->ping_timer, now + SL_MIN((uint64_t)NATS_FIRST_PING_MS, ns->cfg->ping_interval_ms));
-    if (nats_auth_required(ns)) loop_timer_add(ns->loop, &nc->auth_timer, now + ns->cfg->auth_timeout_ms);
+    if (nats_auth_required(ns->cfg)) loop_timer_add(ns->loop, &nc->auth_timer, now + ns->cfg->auth_timeout_ms);
 }
 
 static const struct conn_ops nats_conn_ops = {nats_on_data, nats_on_drain, nats_on_close};
@@ -911,6 +983,43 @@ int nats_server_start(struct nats_server *ns, const struct sl_config *cfg, struc
     loop_timer_add(l, &ns->sweep_timer, loop_mono_ms(l) + NATS_SWEEP_MS);
     SL_INFO("nats listening on %s:%u (server id %s)", cfg->host, ns->ls.port, ns->server_id);
     return 0;
+}
+
+void nats_server_reauth(struct nats_server *ns) {
+    uint32_t closed = 0, dropped = 0;
+    for (struct conn *c = ns->ls.conns; c; c = c->list_next) {
+        struct nconn *nc = c->proto;
+        if (!nc || c->closing || c->close_when_sent || !nc->connected) continue;
+        if (!nconn_authenticate(nc)) {
+            nconn_fatal(nc, SL_AUTH_VIOLATION);
+            closed++;
+            continue;
+        }
+        const struct nats_perms *perms = nconn_perms(nc);
+        if (!perms) continue;
+        /* Subscriptions the new permissions refuse go, each with its -ERR. Collected first: the
+         * removal edits the sid table being walked. */
+        struct nsub **gone = NULL;
+        uint32_t n = 0;
+        for (uint32_t i = 0; i < nc->sid_cap; i++)
+            for (struct nsub *s = nc->sids[i]; s; s = s->hnext)
+                if (!nats_perms_sub_ok(perms, s->s.subject, s->s.subject_len, s->s.queue, s->s.queue_len)) {
+                    gone = sl_xrealloc(gone, (n + 1) * sizeof(*gone));
+                    gone[n++] = s;
+                }
+        for (uint32_t i = 0; i < n; i++) {
+            struct span subj = {(const uint8_t *)gone[i]->s.subject, gone[i]->s.subject_len};
+            struct span q = {(const uint8_t *)gone[i]->s.queue, gone[i]->s.queue ? gone[i]->s.queue_len : 0};
+            struct span sid = {(const uint8_t *)gone[i]->sid, gone[i]->sid_len};
+            nconn_perm_err(nc, "Subscription", subj, q, sid);
+            nsub_remove(ns, gone[i]);
+        }
+        dropped += n;
+        free(gone);
+    }
+    if (closed || dropped)
+        SL_INFO("nats reload: %u connection(s) no longer authorized closed, %u subscription(s) no longer permitted removed",
+                closed, dropped);
 }
 
 void nats_server_stop(struct nats_server *ns) {

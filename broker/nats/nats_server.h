@@ -62,6 +62,13 @@ struct nats_server {
 int nats_server_start(struct nats_server *ns, const struct sl_config *cfg, struct loop *l);
 void nats_server_stop(struct nats_server *ns);
 
+/* After a reload changed authentication (cfg->nats_auth, user, pass, auth_token): checks every
+ * connected client again with what its CONNECT said, as nats-server does. One no longer
+ * authorized gets -ERR 'Authorization Violation' and is closed; the others take the new
+ * permissions, and lose the subscriptions those refuse (each with its Permissions Violation).
+ * Must run before the old cfg->nats_auth is freed: connections point into it until then. */
+void nats_server_reauth(struct nats_server *ns);
+
 /* Subscribes in-process code to subject (wildcards allowed), in queue group queue (NULL: none).
  * Every matching publish calls ops->deliver(sub, msg) with sub->owner == arg, synchronously
  * inside the fan-out. Returns the subscription, or NULL when subject is not a valid subscription

@@ -238,6 +238,39 @@ def start_nats(jetstream=False, **limits):
     return SluiceNats(limits, jetstream=jetstream).start()
 
 
+class ConfNats:
+    """A server started from a nats-server config file (text), for the auth tests: sluice-server
+    gets --config FILE (its ports as flags, which override the file), nats-server the same text
+    after a listen line. rewrite(text) replaces the file and sends SIGHUP (both reload on it)."""
+
+    def __init__(self, text, jetstream=False):
+        self.dir = tempfile.mkdtemp(prefix="sluice-nats-conf-")
+        self.path = os.path.join(self.dir, "auth.conf")
+        self.jetstream = jetstream
+        ref = reference_binary()
+        if ref:
+            self.target = ReferenceNats(ref, {}, jetstream)
+            self.ref_head = open(self.target.conf_path).read()
+            self.path = self.target.conf_path
+        else:
+            self.target = SluiceNats({"config": self.path}, jetstream=jetstream)
+            self.ref_head = ""
+        self.write(text)
+
+    def write(self, text):
+        with open(self.path + ".tmp", "w") as f:
+            f.write(self.ref_head + text)
+        os.replace(self.path + ".tmp", self.path)
+
+    def start(self):
+        self.target.start()
+        return self.target
+
+    def rewrite(self, text):
+        self.write(text)
+        self.target.proc.send_signal(signal.SIGHUP)
+
+
 # ---- raw protocol helpers ------------------------------------------------------------------
 
 def wait_pong(t, proc, timeout=NATS_START_TIMEOUT):

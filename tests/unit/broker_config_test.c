@@ -8,6 +8,7 @@
 
 #include "base/logging.h"
 #include "broker/config.h"
+#include "broker/nats/nats_auth.h"
 #include "testutil.h"
 
 static struct sl_config cfg;
@@ -15,6 +16,7 @@ static char err[2048];
 static const char *scratch_dir; /* one per test, made on first use */
 
 static void setup(void) {
+    sl_config_free(&cfg);
     sl_config_defaults(&cfg);
     err[0] = 0;
 }
@@ -482,7 +484,18 @@ START_TEST(test_bad_files) {
         {"= 4\n", ":1: expected"},
         {"}\n", ":1: '}' closes no block"},
         {"jetstream {\n store_dir: /x\n", "block 'jetstream' is not closed"},
-        {"jetstream { store_dir: /x }\n", ":1: jetstream: put the block's keys on their own lines"},
+        {"jetstream { store_dir: /x } port 1\n", ":1: jetstream: unexpected text after the value"},
+        {"data_dir = $HOME\n", ":1: data_dir: variables ($NAME) are not supported"},
+        {"include ./other.conf\n", ":1: include is not supported"},
+        {"authorization {\n users = [\n {user: a, pass: b} {user: c}\n ]\n}\n", ":3: users: unexpected text after a list item"},
+        {"authorization {\n users = [ {user: a} ]\n}\n", ":2: authorization.users[0]: user 'a' needs a password"},
+        {"authorization {\n user: x\n password: y\n users = [ {user: a, password: b} ]\n}\n",
+         "authorization: users cannot be combined with user or token"},
+        {"authorization {\n users = [ {nkey: UABC} ]\n}\n", ":2: authorization.users[0].nkey: 'UABC' is not a user nkey"},
+        {"authorization {\n users = [ {user: a, password: b, permissions: {publish: \"a..b\"}} ]\n}\n",
+         "users[0].permissions.publish: 'a..b' is not a valid subject"},
+        {"authorization {\n users = [ {user: a, password: b, account: A} ]\n}\n", "users[0].account: not supported"},
+        {"authorization {\n nkeys = [ ]\n}\n", ":2: authorization.nkeys: not supported by Sluice"},
         {"data_dir = \"/x\n", ":1: data_dir: unterminated quoted value"},
         {"data_dir = \"/x\" y\n", ":1: data_dir: unexpected text after the quoted value"},
         {"port =\n", ":1: port: empty value"},
@@ -652,6 +665,83 @@ START_TEST(test_nats_server_spellings) {
     ck_assert_int_eq(load_text("authorization {\n  token: t0k\n}\njetstream: enabled\n"), 0);
     ck_assert_str_eq(cfg.auth_token, "t0k");
     ck_assert(cfg.jetstream);
+    setup();
+    ck_assert_msg(load_text("jetstream { store_dir: /x }\n") == 0, "%s", err); /* one line, as nats-server reads it */
+    ck_assert_str_eq(cfg.data_dir, "/x");
+}
+END_TEST
+
+/* authorization { users = [...] }: users with plain and bcrypt passwords, an nkey user, and
+ * permissions in every spelling nats-server takes. */
+START_TEST(test_nats_users) {
+    ck_assert_msg(load_text("authorization {\n"
+                            "  timeout: 3s\n"
+                            "  default_permissions = { publish: \"pub.>\" }\n"
+                            "  users = [\n"
+                            "    {user: alice, password: \"$2b$04$9RsH3nZfxDR5pybBGTCmp.t9PmaUG0Yt7VdIi59DH1HGDEPbMg3Re\"}\n"
+                            "    {user: bob, password: 'pw', permissions: {\n"
+                            "        publish: { allow: [\"orders.>\"], deny: [\"orders.secret.>\"] }\n"
+                            "        subscribe: [\"orders.*\", \"q.> workers\"]\n"
+                            "    }}, # comment\n"
+                            "    {nkey: UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4}\n"
+                            "  ]\n"
+                            "}\n") == 0, "%s", err);
+    ck_assert_ptr_nonnull(cfg.nats_auth);
+    ck_assert_uint_eq(cfg.nats_auth->user_count, 3);
+    ck_assert_uint_eq(cfg.nats_auth->nkey_count, 1);
+    ck_assert_uint_eq(cfg.auth_timeout_ms, 3000);
+    const struct nats_user *u = NULL;
+    struct nats_creds c = {.user = "alice", .pass = "s3cret"};
+    ck_assert(nats_auth_check(&cfg, &c, "", &u));
+    ck_assert_str_eq(u->name, "alice");
+    ck_assert(u->perms == &cfg.nats_auth->default_perms); /* no permissions of her own */
+    c.pass = "s3cret!";
+    ck_assert(!nats_auth_check(&cfg, &c, "", &u));
+    c = (struct nats_creds){.user = "bob", .pass = "pw"};
+    ck_assert(nats_auth_check(&cfg, &c, "", &u));
+    ck_assert(nats_perms_pub_ok(u->perms, "orders.new", 10));
+    ck_assert(!nats_perms_pub_ok(u->perms, "orders.secret.x", 15)); /* deny wins */
+    ck_assert(!nats_perms_pub_ok(u->perms, "pub.x", 5));
+    ck_assert(nats_perms_sub_ok(u->perms, "orders.new", 10, NULL, 0));
+    ck_assert(!nats_perms_sub_ok(u->perms, "orders.a.b", 10, NULL, 0));
+    ck_assert(nats_perms_sub_ok(u->perms, "q.a", 3, "workers", 7));
+    ck_assert(!nats_perms_sub_ok(u->perms, "q.a", 3, NULL, 0));
+    ck_assert(!nats_perms_sub_ok(u->perms, "q.a", 3, "others", 6));
+    c = (struct nats_creds){.user = "carol", .pass = "pw"};
+    ck_assert(!nats_auth_check(&cfg, &c, "", &u));
+    c = (struct nats_creds){.nkey = "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4", .sig = "AAAA"};
+    ck_assert(!nats_auth_check(&cfg, &c, "nonce", &u)); /* a bad signature */
+    ck_assert(nats_auth_required(&cfg));
+    ck_assert(nats_auth_nonce_required(&cfg));
+}
+END_TEST
+
+START_TEST(test_nats_subjects_and_nkeys) {
+    static const struct {
+        const char *pat, *subj;
+        bool match;
+    } m[] = {
+        {"a.b", "a.b", true},   {"a.*", "a.b", true},   {"a.*", "a.b.c", false}, {"a.>", "a.b.c", true},
+        {"a.>", "a", false},    {">", "x", true},       {"*", "a.b", false},     {"a.*", "a.*", true},
+        {"a.b", "a.*", false},  {"a.>", "a.*", true},   {"*.b", "x.b", true},    {"a.b", "a.bc", false},
+    };
+    for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+        ck_assert_msg(nats_subject_matches(m[i].pat, strlen(m[i].pat), m[i].subj, strlen(m[i].subj)) == m[i].match,
+                      "%s ~ %s", m[i].pat, m[i].subj);
+    uint8_t key[32];
+    const char *good = "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4";
+    ck_assert_int_eq(nats_nkey_decode(good, strlen(good), NATS_NKEY_PREFIX_USER, key), 0);
+    char bad[64];
+    snprintf(bad, sizeof(bad), "%s", good);
+    bad[10] = bad[10] == 'A' ? 'B' : 'A'; /* the CRC catches it */
+    ck_assert_int_eq(nats_nkey_decode(bad, strlen(bad), NATS_NKEY_PREFIX_USER, key), -1);
+    ck_assert_int_eq(nats_nkey_decode(good, strlen(good), 14u << 3 /* 'O', an operator */, key), -1);
+    ck_assert_int_eq(nats_nkey_decode(good, 55, NATS_NKEY_PREFIX_USER, key), -1);
+    char nonce[NATS_NONCE_LEN + 1];
+    const uint8_t raw[NATS_NONCE_RAW] = {0xfb, 0xff, 0, 1, 2, 3, 4, 5, 6, 7, 8};
+    nats_auth_nonce(raw, nonce);
+    ck_assert_uint_eq(strlen(nonce), NATS_NONCE_LEN);
+    ck_assert_ptr_null(strpbrk(nonce, "+/="));
 }
 END_TEST
 
@@ -714,6 +804,8 @@ static Suite *config_suite(void) {
     tcase_add_test(tc, test_help_and_version);
     tcase_add_test(tc, test_validate);
     tcase_add_test(tc, test_nats_server_spellings);
+    tcase_add_test(tc, test_nats_users);
+    tcase_add_test(tc, test_nats_subjects_and_nkeys);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -16,6 +16,7 @@ static const char *const nats_server_texts[] = {
     "Authorization Violation",        "Authentication Timeout",        "Invalid Subject",
     "Invalid Publish Subject",        "maximum connections exceeded",  "maximum subscriptions exceeded",
     "Stale Connection",               "invalid client protocol",       "no responders requires headers support",
+    "Permissions Violation", /* the prefix: "... for Publish to \"subj\"" (nats_server.c) */
 };
 
 START_TEST(test_kafka_codes_unique) {

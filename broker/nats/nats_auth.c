@@ -1,0 +1,422 @@
+/* nats_auth.c: NATS users, nkeys and permissions (see nats_auth.h). The cryptography is
+ * libxcrypt's (bcrypt) and OpenSSL's (ed25519, base64); what is written here is the nkey text
+ * encoding, subject matching and the config reading. */
+#include "broker/nats/nats_auth.h"
+
+#include <crypt.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/base.h"
+
+/* ---- subjects and permissions ---------------------------------------------------------------- */
+
+static size_t token_len(const char *s, size_t len) {
+    const char *dot = memchr(s, '.', len);
+    return dot ? (size_t)(dot - s) : len;
+}
+
+bool nats_subject_matches(const char *pattern, size_t plen, const char *subject, size_t slen) {
+    for (;;) {
+        size_t pt = token_len(pattern, plen), st = token_len(subject, slen);
+        if (pt == 1 && pattern[0] == '>' && pt == plen) return slen > 0;
+        if (!(pt == 1 && pattern[0] == '*') && (pt != st || memcmp(pattern, subject, pt) != 0)) return false;
+        bool pend = pt == plen, send = st == slen;
+        if (pend || send) return pend && send;
+        pattern += pt + 1;
+        plen -= pt + 1;
+        subject += st + 1;
+        slen -= st + 1;
+    }
+}
+
+static bool list_has(const struct nats_subject_list *l, const char *s, size_t len) {
+    for (uint32_t i = 0; i < l->count; i++)
+        if (!l->queues[i] && nats_subject_matches(l->subjects[i], strlen(l->subjects[i]), s, len)) return true;
+    return false;
+}
+
+/* An entry "subject queue" matches a queue subscription whose group matches queue; a plain
+ * entry matches every subscription to its subject, queue or not (nats-server's psubs/qsubs). */
+static bool list_has_sub(const struct nats_subject_list *l, const char *s, size_t len, const char *q, size_t qlen) {
+    for (uint32_t i = 0; i < l->count; i++) {
+        if (!nats_subject_matches(l->subjects[i], strlen(l->subjects[i]), s, len)) continue;
+        if (!l->queues[i]) return true;
+        if (qlen && nats_subject_matches(l->queues[i], strlen(l->queues[i]), q, qlen)) return true;
+    }
+    return false;
+}
+
+bool nats_perms_pub_ok(const struct nats_perms *p, const char *subject, size_t len) {
+    if (!p) return true;
+    if (p->pub_allow.count && !list_has(&p->pub_allow, subject, len)) return false;
+    return !list_has(&p->pub_deny, subject, len);
+}
+
+bool nats_perms_sub_ok(const struct nats_perms *p, const char *subject, size_t len, const char *queue, size_t qlen) {
+    if (!p) return true;
+    if (!queue) qlen = 0;
+    if (p->sub_allow.count && !list_has_sub(&p->sub_allow, subject, len, queue, qlen)) return false;
+    return !list_has_sub(&p->sub_deny, subject, len, queue, qlen);
+}
+
+bool nats_perms_deliver_ok(const struct nats_perms *p, const char *subject, size_t len) {
+    return !p || !p->sub_deny.count || !list_has(&p->sub_deny, subject, len);
+}
+
+/* ---- nkeys ------------------------------------------------------------------------------------ */
+
+static uint16_t crc16_xmodem(const uint8_t *p, size_t n) {
+    uint16_t crc = 0;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= (uint16_t)(p[i] << 8);
+        for (int b = 0; b < 8; b++) crc = (uint16_t)(crc & 0x8000 ? (crc << 1) ^ 0x1021 : crc << 1);
+    }
+    return crc;
+}
+
+int nats_nkey_decode(const char *text, size_t len, uint8_t want_prefix, uint8_t key[32]) {
+    /* 56 characters of base32 (RFC 4648, no padding) are 35 bytes: prefix, key, CRC. */
+    if (len != NATS_NKEY_LEN) return -1;
+    uint8_t raw[35];
+    uint32_t acc = 0, bits = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        uint32_t v;
+        if (c >= 'A' && c <= 'Z') v = (uint32_t)(c - 'A');
+        else if (c >= '2' && c <= '7') v = (uint32_t)(c - '2' + 26);
+        else return -1;
+        acc = (acc << 5) | v;
+        bits += 5;
+        if (bits >= 8) {
+            bits -= 8;
+            if (n == sizeof(raw)) return -1;
+            raw[n++] = (uint8_t)(acc >> bits);
+        }
+        acc &= (1u << bits) - 1;
+    }
+    if (n != sizeof(raw) || acc != 0) return -1;
+    uint16_t crc = (uint16_t)(raw[33] | raw[34] << 8);
+    if (crc != crc16_xmodem(raw, 33) || raw[0] != want_prefix) return -1;
+    memcpy(key, raw + 1, 32);
+    return 0;
+}
+
+void nats_auth_nonce(const uint8_t raw[NATS_NONCE_RAW], char out[NATS_NONCE_LEN + 1]) {
+    char b64[4 * ((NATS_NONCE_RAW + 2) / 3) + 1];
+    EVP_EncodeBlock((unsigned char *)b64, raw, NATS_NONCE_RAW);
+    size_t j = 0;
+    for (size_t i = 0; b64[i] && b64[i] != '=' && j < NATS_NONCE_LEN; i++)
+        out[j++] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
+    out[j] = 0;
+}
+
+/* A signature in base64url without padding (nats.go, nats.js) or standard base64: 64 bytes. */
+static bool sig_decode(const char *s, uint8_t sig[64]) {
+    size_t len = strlen(s);
+    if (len < 86 || len > 88) return false;
+    char std[89];
+    for (size_t i = 0; i < len; i++) std[i] = s[i] == '-' ? '+' : s[i] == '_' ? '/' : s[i];
+    while (len < 88) std[len++] = '=';
+    std[88] = 0;
+    unsigned char out[66];
+    if (EVP_DecodeBlock(out, (const unsigned char *)std, 88) != 66) return false; /* 64 + the padding's 2 */
+    memcpy(sig, out, 64);
+    return true;
+}
+
+static bool nkey_verify(const uint8_t pub[32], const char *nonce, const char *sig_text) {
+    uint8_t sig[64];
+    if (!sig_decode(sig_text, sig)) return false;
+    EVP_PKEY *k = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, 32);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    bool ok = k && ctx && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, k) == 1 &&
+              EVP_DigestVerify(ctx, sig, sizeof(sig), (const unsigned char *)nonce, strlen(nonce)) == 1;
+    EVP_MD_CTX_free(ctx);
+    EVP_PKEY_free(k);
+    return ok;
+}
+
+/* ---- passwords -------------------------------------------------------------------------------- */
+
+static bool is_bcrypt(const char *p) {
+    return p[0] == '$' && p[1] == '2' && strchr("abxy", p[2]) && p[2] && p[3] == '$';
+}
+
+static bool str_eq_ct(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    return la == lb && CRYPTO_memcmp(a, b, la) == 0;
+}
+
+static bool password_ok(const char *want, const char *given) {
+    if (!is_bcrypt(want)) return str_eq_ct(want, given);
+    struct crypt_data *cd = sl_xcalloc(1, sizeof(*cd)); /* ~32 KiB: not on the loop's stack */
+    const char *h = crypt_r(given, want, cd);
+    bool ok = h && h[0] != '*' && str_eq_ct(h, want);
+    explicit_bzero(cd, sizeof(*cd));
+    free(cd);
+    return ok;
+}
+
+/* ---- checking a CONNECT ---------------------------------------------------------------------- */
+
+bool nats_auth_required(const struct sl_config *cfg) {
+    return cfg->auth_token[0] || cfg->user[0] || (cfg->nats_auth && cfg->nats_auth->user_count);
+}
+
+bool nats_auth_nonce_required(const struct sl_config *cfg) { return cfg->nats_auth && cfg->nats_auth->nkey_count; }
+
+bool nats_auth_check(const struct sl_config *cfg, const struct nats_creds *c, const char *nonce,
+                     const struct nats_user **user) {
+    *user = NULL;
+    const struct nats_auth *a = cfg->nats_auth;
+    if (a && a->user_count) {
+        /* As nats-server: a CONNECT with an nkey is checked against the nkey users only. */
+        if (c->nkey) {
+            if (!a->nkey_count || !nonce[0] || !c->sig) return false;
+            for (uint32_t i = 0; i < a->user_count; i++) {
+                const struct nats_user *u = &a->users[i];
+                if (u->nkey[0] && !strcmp(u->nkey, c->nkey)) {
+                    if (!nkey_verify(u->nkey_raw, nonce, c->sig)) return false;
+                    *user = u;
+                    return true;
+                }
+            }
+            return false;
+        }
+        if (!c->user) return false;
+        for (uint32_t i = 0; i < a->user_count; i++) {
+            const struct nats_user *u = &a->users[i];
+            if (u->name && !strcmp(u->name, c->user)) {
+                if (!c->pass || !password_ok(u->password, c->pass)) return false;
+                *user = u;
+                return true;
+            }
+        }
+        return false;
+    }
+    if (cfg->auth_token[0]) return c->token && str_eq_ct(c->token, cfg->auth_token);
+    if (cfg->user[0]) return c->user && c->pass && !strcmp(c->user, cfg->user) && password_ok(cfg->pass, c->pass);
+    return true;
+}
+
+/* ---- reading the config ---------------------------------------------------------------------- */
+
+struct rd {
+    uint32_t *err_line;
+    char *err;
+    size_t err_len;
+};
+
+static int rd_fail(struct rd *r, const struct nats_conf_node *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int rd_fail(struct rd *r, const struct nats_conf_node *n, const char *fmt, ...) {
+    *r->err_line = n ? n->line : 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->err, r->err_len, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static char *xstrdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *d = sl_xmalloc(n);
+    memcpy(d, s, n);
+    return d;
+}
+
+/* No empty token, no whitespace, and '>' only as the last token. */
+static bool subject_pattern_valid(const char *s) {
+    size_t n = strlen(s);
+    if (!n || s[0] == '.' || s[n - 1] == '.' || strstr(s, "..") || strpbrk(s, " \t\r\n")) return false;
+    const char *gt = strstr(s, ".>.");
+    return !gt && strncmp(s, ">.", 2) != 0;
+}
+
+static void list_add(struct nats_subject_list *l, const char *subject, const char *queue) {
+    l->subjects = sl_xrealloc(l->subjects, (l->count + 1) * sizeof(*l->subjects));
+    l->queues = sl_xrealloc(l->queues, (l->count + 1) * sizeof(*l->queues));
+    l->subjects[l->count] = xstrdup(subject);
+    l->queues[l->count] = queue ? xstrdup(queue) : NULL;
+    l->count++;
+}
+
+static void list_free(struct nats_subject_list *l) {
+    for (uint32_t i = 0; i < l->count; i++) {
+        free(l->subjects[i]);
+        free(l->queues[i]);
+    }
+    free(l->subjects);
+    free(l->queues);
+    memset(l, 0, sizeof(*l));
+}
+
+static void perms_free(struct nats_perms *p) {
+    list_free(&p->pub_allow);
+    list_free(&p->pub_deny);
+    list_free(&p->sub_allow);
+    list_free(&p->sub_deny);
+}
+
+/* One subject, or for subscribe "subject queue". */
+static int read_subject(struct rd *r, const struct nats_conf_node *n, const char *where, bool sub,
+                        struct nats_subject_list *l) {
+    if (n->type != NATS_CONF_STRING) return rd_fail(r, n, "%s: expected a subject", where);
+    char buf[1024];
+    if (n->str_len >= sizeof(buf) || strlen(n->str) != n->str_len) return rd_fail(r, n, "%s: subject too long", where);
+    memcpy(buf, n->str, n->str_len + 1);
+    char *queue = NULL, *sp = strchr(buf, ' ');
+    if (sp && sub) {
+        *sp = 0;
+        queue = sp + 1;
+        while (*queue == ' ') queue++;
+        if (!*queue || strchr(queue, ' ')) return rd_fail(r, n, "%s: '%s' is not 'subject' or 'subject queue'", where, n->str);
+    }
+    if (!subject_pattern_valid(buf)) return rd_fail(r, n, "%s: '%s' is not a valid subject", where, n->str);
+    list_add(l, buf, queue);
+    return 0;
+}
+
+static int read_subjects(struct rd *r, const struct nats_conf_node *n, const char *where, bool sub,
+                         struct nats_subject_list *l) {
+    if (n->type == NATS_CONF_STRING) return read_subject(r, n, where, sub, l);
+    if (n->type != NATS_CONF_ARRAY) return rd_fail(r, n, "%s: expected a subject or a list of subjects", where);
+    for (const struct nats_conf_node *i = n->child; i; i = i->next)
+        if (read_subject(r, i, where, sub, l) != 0) return -1;
+    return 0;
+}
+
+/* publish / subscribe: a subject or list (the allow list), or a map {allow, deny}. */
+static int read_direction(struct rd *r, const struct nats_conf_node *n, const char *where, bool sub,
+                          struct nats_subject_list *allow, struct nats_subject_list *deny) {
+    if (n->type != NATS_CONF_MAP) return read_subjects(r, n, where, sub, allow);
+    char w[256];
+    for (const struct nats_conf_node *e = n->child; e; e = e->next) {
+        snprintf(w, sizeof(w), "%s.%s", where, e->key);
+        if (!strcasecmp(e->key, "allow")) {
+            if (read_subjects(r, e, w, sub, allow) != 0) return -1;
+        } else if (!strcasecmp(e->key, "deny")) {
+            if (read_subjects(r, e, w, sub, deny) != 0) return -1;
+        } else {
+            return rd_fail(r, e, "%s: unknown key (allow or deny)", w);
+        }
+    }
+    return 0;
+}
+
+static int read_perms(struct rd *r, const struct nats_conf_node *n, const char *where, struct nats_perms *p) {
+    if (n->type != NATS_CONF_MAP) return rd_fail(r, n, "%s: expected a map of publish and subscribe", where);
+    char w[256];
+    for (const struct nats_conf_node *e = n->child; e; e = e->next) {
+        snprintf(w, sizeof(w), "%s.%s", where, e->key);
+        int rc;
+        if (!strcasecmp(e->key, "publish") || !strcasecmp(e->key, "import"))
+            rc = read_direction(r, e, w, false, &p->pub_allow, &p->pub_deny);
+        else if (!strcasecmp(e->key, "subscribe") || !strcasecmp(e->key, "export"))
+            rc = read_direction(r, e, w, true, &p->sub_allow, &p->sub_deny);
+        else if (!strcasecmp(e->key, "allow_responses") || !strcasecmp(e->key, "allow_response"))
+            rc = rd_fail(r, e, "%s: not supported by Sluice yet", w);
+        else rc = rd_fail(r, e, "%s: unknown key (publish, subscribe)", w);
+        if (rc != 0) return -1;
+    }
+    return 0;
+}
+
+static int read_user(struct rd *r, const struct nats_conf_node *n, uint32_t idx, struct nats_user *u) {
+    char where[64], w[128];
+    snprintf(where, sizeof(where), "users[%u]", idx);
+    if (n->type != NATS_CONF_MAP) return rd_fail(r, n, "%s: expected a map {user: ..., password: ...}", where);
+    for (const struct nats_conf_node *e = n->child; e; e = e->next) {
+        snprintf(w, sizeof(w), "%s.%s", where, e->key);
+        bool perm = !strcasecmp(e->key, "permissions") || !strcasecmp(e->key, "permission");
+        if (!perm && e->type != NATS_CONF_STRING) return rd_fail(r, e, "%s: expected a string", w);
+        if (!strcasecmp(e->key, "user") || !strcasecmp(e->key, "username")) {
+            free(u->name);
+            u->name = xstrdup(e->str);
+        } else if (!strcasecmp(e->key, "password") || !strcasecmp(e->key, "pass")) {
+            free(u->password);
+            u->password = xstrdup(e->str);
+        } else if (!strcasecmp(e->key, "nkey")) {
+            if (nats_nkey_decode(e->str, e->str_len, NATS_NKEY_PREFIX_USER, u->nkey_raw) != 0)
+                return rd_fail(r, e, "%s: '%s' is not a user nkey (56 characters starting with U)", w, e->str);
+            memcpy(u->nkey, e->str, NATS_NKEY_LEN + 1);
+        } else if (perm) {
+            u->has_own_perms = true;
+            if (read_perms(r, e, w, &u->own_perms) != 0) return -1;
+        } else {
+            return rd_fail(r, e, "%s: not supported by Sluice (user, password, nkey, permissions)", w);
+        }
+    }
+    if (u->nkey[0] && (u->name || u->password)) return rd_fail(r, n, "%s: an nkey user has no user or password", where);
+    if (!u->nkey[0] && !u->name) return rd_fail(r, n, "%s: needs a user or an nkey", where);
+    if (u->name && !u->password) return rd_fail(r, n, "%s: user '%s' needs a password", where, u->name);
+    /* crypt_checksalt judges the setting part only; a whole bcrypt hash is 60 characters. */
+    if (u->password && is_bcrypt(u->password) &&
+        (strlen(u->password) != 60 || crypt_checksalt(u->password) != CRYPT_SALT_OK))
+        return rd_fail(r, n, "%s: the password looks like a bcrypt hash but is not a valid one", where);
+    return 0;
+}
+
+int nats_auth_from_conf(const struct nats_conf_node *authz, struct nats_auth **out, uint32_t *err_line, char *err,
+                        size_t err_len) {
+    struct rd r = {err_line, err, err_len};
+    *out = NULL;
+    const struct nats_conf_node *users = nats_conf_get(authz, "users");
+    const struct nats_conf_node *defp = nats_conf_get(authz, "default_permissions");
+    if (!users && !defp) return 0;
+    struct nats_auth *a = sl_xcalloc(1, sizeof(*a));
+    if (defp) {
+        a->has_default_perms = true;
+        if (read_perms(&r, defp, "default_permissions", &a->default_perms) != 0) goto fail;
+    }
+    if (users) {
+        if (users->type != NATS_CONF_ARRAY) {
+            rd_fail(&r, users, "users: expected a list [ {user: ..., password: ...} ]");
+            goto fail;
+        }
+        uint32_t n = 0;
+        for (const struct nats_conf_node *i = users->child; i; i = i->next) n++;
+        a->users = sl_xcalloc(n ? n : 1, sizeof(*a->users));
+        for (const struct nats_conf_node *i = users->child; i; i = i->next) {
+            struct nats_user *u = &a->users[a->user_count++];
+            if (read_user(&r, i, a->user_count - 1, u) != 0) goto fail;
+            for (uint32_t j = 0; j + 1 < a->user_count; j++) {
+                const struct nats_user *o = &a->users[j];
+                if ((u->name && o->name && !strcmp(u->name, o->name)) || (u->nkey[0] && !strcmp(u->nkey, o->nkey))) {
+                    rd_fail(&r, i, "users[%u]: '%s' is listed twice", a->user_count - 1, u->name ? u->name : u->nkey);
+                    goto fail;
+                }
+            }
+            if (u->nkey[0]) a->nkey_count++;
+        }
+    }
+    for (uint32_t i = 0; i < a->user_count; i++) {
+        struct nats_user *u = &a->users[i];
+        u->perms = u->has_own_perms ? &u->own_perms : a->has_default_perms ? &a->default_perms : NULL;
+    }
+    *out = a;
+    return 0;
+fail:
+    nats_auth_free(a);
+    return -1;
+}
+
+void nats_auth_free(struct nats_auth *a) {
+    if (!a) return;
+    for (uint32_t i = 0; i < a->user_count; i++) {
+        free(a->users[i].name);
+        if (a->users[i].password) explicit_bzero(a->users[i].password, strlen(a->users[i].password));
+        free(a->users[i].password);
+        perms_free(&a->users[i].own_perms);
+    }
+    free(a->users);
+    perms_free(&a->default_perms);
+    free(a);
+}

@@ -1,0 +1,173 @@
+#!/usr/bin/python3
+"""nats_users_test.py: authorization { users = [...] } from a nats-server config file, on raw
+sockets, against sluice-server or (SLUICE_NATS_REFERENCE=1) nats-server 2.9.10 with the same
+file: a bcrypt user connects, a wrong password or unknown user gets -ERR 'Authorization
+Violation' and a close; publish and subscribe permissions (allow, deny wins, wildcards, queue
+groups) answer nats-server's exact -ERR and the connection stays open; a JetStream API call is a
+publish like any other; malformed auth fields in CONNECT are refused, never a crash; SIGHUP
+applies new permissions to connected clients."""
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import natsh  # noqa: E402
+import harness  # noqa: E402
+from natsh import Raw  # noqa: E402
+
+# bcrypt of "s3cret" at cost 4 (libxcrypt's crypt with a $2b$ salt).
+ALICE_HASH = "$2b$04$9RsH3nZfxDR5pybBGTCmp.t9PmaUG0Yt7VdIi59DH1HGDEPbMg3Re"
+
+
+def conf(bob_publish, bob_subscribe='["orders.*", "q.> workers", "_INBOX.>"]'):
+    return """
+# users for nats_users_test.py
+authorization {
+  users = [
+    {user: alice, password: "%s"}
+    {user: bob, password: bobpw, permissions: {
+      publish: { allow: %s, deny: ["orders.secret.>"] }
+      subscribe: { allow: %s, deny: "orders.secret" }
+    }}
+  ]
+}
+""" % (ALICE_HASH, bob_publish, bob_subscribe)
+
+
+def connect(t, user, pw):
+    c = Raw(t)
+    c.send(b'CONNECT %s\r\nPING\r\n' % json.dumps({"verbose": False, "pedantic": False, "user": user,
+                                                  "pass": pw}).encode())
+    return c
+
+
+def refused(ck, t, first, what):
+    c = Raw(t)
+    c.send(first)
+    ck.eq(c.read_line(answer_pings=False), b"-ERR 'Authorization Violation'\r\n", what)
+    ck.eq(c.read_until_close()[1], True, "%s: then the connection closes" % what)
+    c.close()
+
+
+def perm_err(kind, subj, queue=None):
+    q = b' using queue "%s"' % queue if queue else b""
+    return b"-ERR 'Permissions Violation for %s to \"%s\"%s'\r\n" % (kind, subj, q)
+
+
+def bad_configs(ck):
+    """Sluice only: a malformed file is refused at start with file:line and exit status 2."""
+    import subprocess
+    import tempfile
+    d = tempfile.mkdtemp(prefix="sluice-badconf-")
+    cases = (
+        ("authorization {\n  users = [\n    {user: a, password: b\n  ]\n}\n", ":4: expected 'key = value' or 'key: value'"),
+        ("authorization {\n  users = [ {user: a, password: b, permissions: {publish: \"a..b\"}} ]\n}\n",
+         ":2: authorization.users[0].permissions.publish: 'a..b' is not a valid subject"),
+        ("authorization {\n  users = [ {user: a, password: \"$2a$04$short\"} ]\n}\n", "not a valid one"),
+        ("include other.conf\n", ":1: include is not supported"),
+        ("authorization {\n  users = [ {nkey: UNOTAKEY} ]\n}\n", "is not a user nkey"),
+    )
+    for i, (text, want) in enumerate(cases):
+        path = os.path.join(d, "bad%d.conf" % i)
+        with open(path, "w") as f:
+            f.write(text)
+        r = subprocess.run([harness.server_binary(), "-c", path, "-t"], capture_output=True, text=True, timeout=30)
+        ck.eq(r.returncode, 2, "bad config %d: exit status 2 (%s)" % (i, r.stderr.strip()))
+        ck.ok(path + ":" in r.stderr and want in r.stderr, "bad config %d names file and line: %s" % (i, r.stderr))
+    import shutil
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def body(ck):
+    if os.environ.get("SLUICE_EXTERNAL_NATS"):
+        natsh.skip("needs its own configuration")
+    if not natsh.reference_binary():
+        with ck.section("malformed configs"):
+            bad_configs(ck)
+    srv = natsh.ConfNats(conf('["orders.>", "$JS.API.INFO"]'), jetstream=True)
+    t = srv.start()
+
+    with ck.section("passwords"):
+        c = Raw(t)
+        info = json.loads(c.info_line[5:].strip())
+        ck.eq(info.get("auth_required"), True, "INFO says auth_required")
+        ck.ok("nonce" not in info, "no nonce without nkey users")
+        c.close()
+        a = connect(t, "alice", "s3cret")
+        ck.eq(a.read_line(), b"PONG\r\n", "bcrypt user connects")
+        refused(ck, t, b'CONNECT {"verbose":false,"user":"alice","pass":"s3cret!"}\r\nPING\r\n', "wrong password")
+        refused(ck, t, b'CONNECT {"verbose":false,"user":"carol","pass":"x"}\r\nPING\r\n', "unknown user")
+        refused(ck, t, b'CONNECT {"verbose":false,"user":"alice"}\r\nPING\r\n', "no password")
+        refused(ck, t, b'CONNECT {"verbose":false,"nkey":"UXYZ","sig":"!!"}\r\nPING\r\n', "a bogus nkey")
+        # A field of the wrong type is a CONNECT nats-server cannot decode: it closes without a word.
+        for bad in (b'"user":5,"pass":true', b'"user":"bob","pass":"bobpw","nkey":[1]', b'"auth_token":{}'):
+            c = Raw(t)
+            c.send(b'CONNECT {"verbose":false,%s}\r\nPING\r\n' % bad)
+            ck.eq(c.read_until_close(), (b"", True), "CONNECT with %s: closed" % bad.decode())
+            c.close()
+
+    with ck.section("permissions"):
+        b = connect(t, "bob", "bobpw")
+        ck.eq(b.read_line(), b"PONG\r\n", "bob connects")
+        a.send(b"SUB orders.> 1\r\nPING\r\n")
+        ck.eq(a.read_line(), b"PONG\r\n", "alice (no permissions) subscribes to anything")
+        b.send(b"PUB orders.new 2\r\nok\r\nPING\r\n")
+        ck.eq(b.read_line(), b"PONG\r\n", "allowed publish")
+        ck.eq(a.read_msg(), (b"MSG orders.new 1 2", b"ok"), "delivered")
+        for subj in (b"orders.secret.x", b"billing.x"):
+            b.send(b"PUB %s 2\r\nno\r\nPING\r\n" % subj)
+            ck.eq(b.read_line(), perm_err(b"Publish", subj), "publish to %s refused" % subj.decode())
+            ck.eq(b.read_line(), b"PONG\r\n", "the connection stays open")
+        for subj, queue in ((b"orders.secret", None), (b"billing.x", None), (b"orders.a.b", None),
+                            (b"q.a", None), (b"q.a", b"others")):
+            b.send(b"SUB %s %s 7\r\nPING\r\n" % (subj, queue or b""))
+            ck.eq(b.read_line(), perm_err(b"Subscription", subj, queue),
+                  "subscription to %s %s refused" % (subj.decode(), queue))
+            ck.eq(b.read_line(), b"PONG\r\n", "the connection stays open")
+        b.send(b"SUB orders.* 8\r\nSUB q.a workers 9\r\nPING\r\n")
+        ck.eq(b.read_line(), b"PONG\r\n", "allowed subscriptions, plain and queue")
+        a.send(b"PUB orders.x 1\r\nA\r\nPUB orders.secret 1\r\nS\r\nPUB q.a 1\r\nQ\r\n")
+        ck.eq(b.read_msg(), (b"MSG orders.x 8 1", b"A"), "bob receives on orders.*")
+        # orders.secret is denied to bob: nats-server keeps it from his orders.* subscription.
+        ck.eq(b.read_msg(), (b"MSG q.a 9 1", b"Q"), "queue subscription receives, orders.secret not delivered")
+        b.send(b"PUB $JS.API.STREAM.CREATE.S _INBOX.r 2\r\n{}\r\nPING\r\n")
+        ck.eq(b.read_line(), perm_err(b"Publish", b"$JS.API.STREAM.CREATE.S"), "no stream without $JS.API publish")
+        ck.eq(b.read_line(), b"PONG\r\n", "still open")
+
+    with ck.section("reload"):
+        srv.rewrite(conf('["billing.>"]', '["q.> workers"]'))
+        deadline = time.monotonic() + 10
+        got = None
+        sub_errs = []
+        while time.monotonic() < deadline:
+            b.send(b"PUB billing.x 1\r\nB\r\nPING\r\n")
+            got = b.read_line()
+            while got.startswith(b"-ERR 'Permissions Violation for Subscription"):
+                sub_errs.append(got)
+                got = b.read_line()
+            if got == b"PONG\r\n":
+                break
+            ck.eq(got, perm_err(b"Publish", b"billing.x"), "before the reload lands")
+            ck.eq(b.read_line(), b"PONG\r\n", "open")
+            time.sleep(0.1)
+        ck.eq(got, b"PONG\r\n", "after SIGHUP bob may publish to billing.x on his open connection")
+        ck.eq(sub_errs, [b"-ERR 'Permissions Violation for Subscription to \"orders.*\" (sid \"8\")'\r\n"],
+              "his orders.* subscription is dropped, said once with its sid")
+        a.send(b"UNSUB 1\r\nPUB orders.y 1\r\nY\r\nPING\r\n")
+        time.sleep(0.3)
+        b.send(b"PING\r\n")
+        ck.eq(b.read_line(), b"PONG\r\n", "orders.y no longer reaches bob")
+        b.send(b"PUB orders.new 1\r\nX\r\nPING\r\n")
+        ck.eq(b.read_line(), perm_err(b"Publish", b"orders.new"), "and no longer to orders.new")
+        ck.eq(b.read_line(), b"PONG\r\n", "open")
+        n = connect(t, "bob", "bobpw")
+        ck.eq(n.read_line(), b"PONG\r\n", "new connection")
+        n.send(b"PUB orders.new 1\r\nX\r\nPING\r\n")
+        ck.eq(n.read_line(), perm_err(b"Publish", b"orders.new"), "new connections get the new permissions")
+        for c in (a, b, n):
+            c.close()
+
+
+if __name__ == "__main__":
+    natsh.run("nats_users_test", body, time_limit=90)
