@@ -82,6 +82,11 @@ struct sl_config {
     uint32_t open_files_max;                     /* sealed-segment fd cache, 1024 */
     uint32_t retention_check_ms;                 /* 300000, Kafka's log.retention.check.interval.ms */
     uint64_t cleaner_buffer_bytes;               /* the log cleaner's key map, 32 MiB (24 bytes a key) */
+    /* Kafka SASL (broker/kafka/kafka_sasl.c): "" = off, else e.g. "PLAIN,SCRAM-SHA-512". */
+    char kafka_sasl_mechanisms[128];
+    char kafka_sasl_users_file[SL_CONFIG_PATH_MAX]; /* PLAIN users, user:password lines; SIGHUP rereads */
+    char kafka_sasl_scram_bootstrap[1024];          /* "SCRAM-SHA-512=user:password,..." made if absent */
+    uint32_t kafka_sasl_session_lifetime_ms;        /* KIP-368 re-authentication; 0 = never expires */
 };
 
 void sl_config_defaults(struct sl_config *c);

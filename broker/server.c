@@ -169,6 +169,9 @@ void broker_reload(struct broker *b) {
     RELOAD(auth_token, "auth_token");
     RELOAD(max_request_bytes, "max_request_bytes");
     RELOAD(offsets_retention_ms, "offsets_retention_ms");
+    RELOAD(kafka_sasl_users_file, "kafka_sasl_users_file");
+    RELOAD(kafka_sasl_session_lifetime_ms, "kafka_sasl_session_lifetime_ms");
+    RESTART(kafka_sasl_mechanisms, "kafka_sasl_mechanisms");
     RESTART(data_dir, "data_dir");
     RESTART(host, "host");
     RESTART(kafka_port, "kafka_port");
@@ -183,6 +186,7 @@ void broker_reload(struct broker *b) {
     /* Fixed per connection at accept: the new values hold for connections made from now on. */
     b->nats.ls.in_max = (size_t)c->max_payload_bytes + c->max_control_line_bytes + 64;
     b->nats.ls.conn_max = c->max_connections + 1024;
+    kafka_sasl_reload(&b->kafka); /* the PLAIN users file may have changed even if its name did not */
     SL_INFO("reloaded the configuration: %u setting(s) changed", changed);
 }
 

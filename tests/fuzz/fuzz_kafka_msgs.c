@@ -20,6 +20,7 @@
 #include "protocol/kafka_msgs_admin.h"
 #include "protocol/kafka_msgs_core.h"
 #include "protocol/kafka_msgs_group.h"
+#include "protocol/kafka_msgs_sasl.h"
 #include "protocol/kafka_msgs_txn.h"
 #include "protocol/kafka_msgs_txn_admin.h"
 #include "protocol/karena.h"
@@ -59,7 +60,10 @@ static const struct codec codecs[] = {
     ROW(DESCRIBE_CLUSTER, describe_cluster)
     ROW(ADD_PARTITIONS_TO_TXN, add_partitions_to_txn) ROW(ADD_OFFSETS_TO_TXN, add_offsets_to_txn)
     ROW(END_TXN, end_txn) ROW(TXN_OFFSET_COMMIT, txn_offset_commit)
-    ROW(DESCRIBE_TRANSACTIONS, describe_transactions) ROW(LIST_TRANSACTIONS, list_transactions)};
+    ROW(DESCRIBE_TRANSACTIONS, describe_transactions) ROW(LIST_TRANSACTIONS, list_transactions)
+    ROW(SASL_HANDSHAKE, sasl_handshake) ROW(SASL_AUTHENTICATE, sasl_authenticate)
+    ROW(DESCRIBE_USER_SCRAM_CREDENTIALS, describe_user_scram_credentials)
+    ROW(ALTER_USER_SCRAM_CREDENTIALS, alter_user_scram_credentials)};
 
 /* ApiVersions through the same shapes. */
 #ifdef FUZZ_KAFKA_RESP
