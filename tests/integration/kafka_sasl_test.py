@@ -444,6 +444,27 @@ def body(ck):
         ck.ok(w.request(METADATA, 1, struct.pack(">i", -1)) is not None, "Metadata after authentication")
         w.close()
 
+    with ck.section("KIP-368: session lifetime, re-authentication on the live connection, expiry closes"):
+        short = harness.start_broker(["--kafka_sasl_mechanisms", "PLAIN", "--kafka_sasl_users_file", data_dir_users,
+                                      "--kafka_sasl_session_lifetime_ms", "1500"])
+        w = Wire(short)
+        handshake(w, "PLAIN")
+        r = w.request(SASL_AUTHENTICATE, 1, kbytes(b"\0alice\0alice-secret"))
+        ck.eq(struct.unpack(">hh", r[:4]), (0, -1), "SaslAuthenticate v1: no error, null message")
+        ck.eq(struct.unpack(">q", r[-8:])[0], 1500, "SessionLifetimeMs")
+        time.sleep(1.0)
+        ck.eq(handshake(w, "PLAIN")[0], 0, "re-authentication handshake")
+        ck.eq(authenticate(w, b"\0alice\0alice-secret")[0], 0, "re-authentication")
+        time.sleep(1.0)
+        ck.ok(w.request(METADATA, 1, struct.pack(">i", -1)) is not None, "Metadata inside the renewed session")
+        handshake(w, "PLAIN")
+        ck.eq(authenticate(w, b"\0bob\0bob-secret")[0], SASL_AUTHENTICATION_FAILED, "re-authentication as another user")
+        ck.ok(w.closed(), "closed after a re-authentication as another user")
+        w = plain_login(short, "alice", "alice-secret")
+        time.sleep(1.7)
+        ck.eq(w.request(METADATA, 1, struct.pack(">i", -1)), None, "Metadata after the session expired")
+        short.stop()
+
     with ck.section("kill -9 keeps the SCRAM credentials"):
         broker.restart(kill=True)
         ck_roundtrip(ck, broker, "SCRAM-SHA-512", "carol", "carol-secret", topic, n=3)
