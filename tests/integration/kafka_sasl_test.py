@@ -340,6 +340,17 @@ def body(ck):
                              capture_output=True, text=True, timeout=30)
         ck.eq(out.stdout.splitlines(), lines, "kcat consumed lines")
 
+    with ck.section("kafkajs: PLAIN, SCRAM-SHA-512, SCRAM-SHA-256 round trips, wrong password"):
+        import shutil
+        import subprocess
+        here = os.path.dirname(os.path.abspath(__file__))
+        if not shutil.which("node") or not os.path.exists(os.path.join(here, "node_modules", "kafkajs")):
+            harness.skip("node or node_modules/kafkajs missing (scripts/setup.sh)")
+        out = subprocess.run(["node", os.path.join(here, "kafka_sasl_kafkajs.js")], capture_output=True, text=True,
+                             timeout=90, env=dict(os.environ, SLUICE_KAFKA_BOOTSTRAP=broker.bootstrap))
+        print("     " + out.stdout.strip().replace("\n", "\n     "))
+        ck.eq(out.returncode, 0, "kafkajs: %s" % out.stderr[-500:])
+
     with ck.section("a client without SASL: ApiVersions lists the SASL APIs, Metadata closes the connection"):
         w = Wire(broker)
         r = w.request(API_VERSIONS, 0, b"")
