@@ -117,6 +117,10 @@ static const struct cfg_key cfg_keys[] = {
     CFG_KEY("tls_verify", "tlsverify", NULL, CFG_BOOL, tls_verify, 0),
     CFG_KEY("tls_timeout", NULL, NULL, CFG_SECONDS, tls_timeout_ms, 0),
     CFG_KEY("tls_min_version", NULL, NULL, CFG_STRING, tls_min_version, 0),
+    CFG_KEY("kafka_sasl_mechanisms", NULL, NULL, CFG_STRING, kafka_sasl_mechanisms, CFG_F_EMPTY_OK),
+    CFG_KEY("kafka_sasl_users_file", NULL, NULL, CFG_STRING, kafka_sasl_users_file, CFG_F_EMPTY_OK),
+    CFG_KEY("kafka_sasl_scram_bootstrap", NULL, NULL, CFG_STRING, kafka_sasl_scram_bootstrap, CFG_F_EMPTY_OK),
+    CFG_KEY("kafka_sasl_session_lifetime_ms", NULL, NULL, CFG_MS, kafka_sasl_session_lifetime_ms, 0),
     CFG_FLAG("help", CFG_HELP),
     CFG_FLAG("version", CFG_VERSION),
 };
@@ -723,6 +727,9 @@ void sl_config_usage(FILE *out) {
           "Listeners:\n"
           "  -a, --host, --addr, --net HOST listen address (0.0.0.0)\n"
           "  --kafka-port PORT              Kafka port (9092); 0 picks a free port\n"
+          "  --kafka-sasl-mechanisms LIST   Kafka SASL: PLAIN,SCRAM-SHA-256,SCRAM-SHA-512 (off)\n"
+          "  --kafka-sasl-users-file FILE   Kafka PLAIN users, user:password lines\n"
+          "  --kafka-sasl-scram-bootstrap S SCRAM-SHA-512=user:password,... made if absent\n"
           "  -p, --port PORT                NATS port (4222)\n"
           "  -m, --http-port PORT           monitoring port (8222)\n"
           "  -ms, --https-port PORT         monitoring over TLS on this port instead of http_port (off)\n"

@@ -99,6 +99,11 @@ struct sl_config {
     bool tls_verify;                             /* mTLS: require and verify a client certificate */
     uint32_t tls_timeout_ms;                     /* the handshake must finish within, 2000 */
     char tls_min_version[8];                     /* "1.2" (default) or "1.3" */
+    /* Kafka SASL (broker/kafka/kafka_sasl.c): "" = off, else e.g. "PLAIN,SCRAM-SHA-512". */
+    char kafka_sasl_mechanisms[128];
+    char kafka_sasl_users_file[SL_CONFIG_PATH_MAX]; /* PLAIN users, user:password lines; SIGHUP rereads */
+    char kafka_sasl_scram_bootstrap[1024];          /* "SCRAM-SHA-512=user:password,..." made if absent */
+    uint32_t kafka_sasl_session_lifetime_ms;        /* KIP-368 re-authentication; 0 = never expires */
 };
 
 void sl_config_defaults(struct sl_config *c);

@@ -188,6 +188,9 @@ void broker_reload(struct broker *b) {
     RESTART(tls, "tls");
     RESTART(kafka_tls, "kafka_tls");
     RESTART(https_port, "https_port");
+    RELOAD(kafka_sasl_users_file, "kafka_sasl_users_file");
+    RELOAD(kafka_sasl_session_lifetime_ms, "kafka_sasl_session_lifetime_ms");
+    RESTART(kafka_sasl_mechanisms, "kafka_sasl_mechanisms");
     RESTART(data_dir, "data_dir");
     RESTART(host, "host");
     RESTART(kafka_port, "kafka_port");
@@ -205,6 +208,7 @@ void broker_reload(struct broker *b) {
     broker_tls_reload(b);
     nats_server_reauth(&b->nats);
     nats_auth_free(old_auth);
+    kafka_sasl_reload(&b->kafka); /* the PLAIN users file may have changed even if its name did not */
     SL_INFO("reloaded the configuration: %u setting(s) changed", changed);
 }
 

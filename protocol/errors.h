@@ -71,6 +71,13 @@
     X(OPERATION_NOT_ATTEMPTED, 55, "not attempted: another part of the request failed", NULL)             \
     X(UNSTABLE_OFFSET_COMMIT, 88, "a transaction holds a pending offset for the partition", NULL)         \
     X(TRANSACTIONAL_ID_NOT_FOUND, 105, "no such transactional id", NULL)                                  \
+    /* SASL and SCRAM credentials (broker/kafka/kafka_sasl.c) */                                      \
+    X(UNSUPPORTED_SASL_MECHANISM, 33, "SASL mechanism not enabled", NULL)                               \
+    X(ILLEGAL_SASL_STATE, 34, "SASL request out of order", NULL)                                          \
+    X(SASL_AUTHENTICATION_FAILED, 58, "SASL authentication failed", NULL)                                 \
+    X(RESOURCE_NOT_FOUND, 91, "no such resource", NULL)                                                   \
+    X(DUPLICATE_RESOURCE, 92, "resource given twice in one request", NULL)                                \
+    X(UNACCEPTABLE_CREDENTIAL, 93, "credential refused by the broker's rules", NULL)                      \
     /* NATS protocol errors (broker/nats): -ERR texts as nats-server sends them */                        \
     X(UNKNOWN_OP, -1, "unknown protocol operation", "Unknown Protocol Operation")                         \
     X(CONTROL_LINE_TOO_LONG, -1, "control line longer than max_control_line", "maximum control line exceeded") \

@@ -35,6 +35,7 @@
     X(SYNC_GROUP, "SyncGroup", 0, 5, 4)                               \
     X(DESCRIBE_GROUPS, "DescribeGroups", 0, 5, 5)                     \
     X(LIST_GROUPS, "ListGroups", 0, 5, 3)                             \
+    X(SASL_HANDSHAKE, "SaslHandshake", 0, 1, INT16_MAX)               \
     X(API_VERSIONS, "ApiVersions", 0, 4, 3)                           \
     X(CREATE_TOPICS, "CreateTopics", 0, 7, 5)                         \
     X(DELETE_TOPICS, "DeleteTopics", 0, 6, 4)                         \
@@ -46,10 +47,13 @@
     X(TXN_OFFSET_COMMIT, "TxnOffsetCommit", 0, 3, 3)                  \
     X(DESCRIBE_CONFIGS, "DescribeConfigs", 0, 4, 4)                   \
     X(ALTER_CONFIGS, "AlterConfigs", 0, 2, 2)                         \
+    X(SASL_AUTHENTICATE, "SaslAuthenticate", 0, 2, 2)                 \
     X(CREATE_PARTITIONS, "CreatePartitions", 0, 3, 2)                 \
     X(DELETE_GROUPS, "DeleteGroups", 0, 2, 2)                         \
     X(INCREMENTAL_ALTER_CONFIGS, "IncrementalAlterConfigs", 0, 1, 1)  \
     X(OFFSET_DELETE, "OffsetDelete", 0, 0, INT16_MAX)                 \
+    X(DESCRIBE_USER_SCRAM_CREDENTIALS, "DescribeUserScramCredentials", 0, 0, 0) \
+    X(ALTER_USER_SCRAM_CREDENTIALS, "AlterUserScramCredentials", 0, 0, 0) \
     X(DESCRIBE_CLUSTER, "DescribeCluster", 0, 1, 0)                   \
     X(DESCRIBE_TRANSACTIONS, "DescribeTransactions", 0, 0, 0)         \
     X(LIST_TRANSACTIONS, "ListTransactions", 0, 1, 0)

@@ -19,6 +19,7 @@
 #include "broker/core/cluster_meta.h"
 #include "broker/core/topics.h"
 #include "broker/kafka/group.h"
+#include "broker/kafka/kafka_sasl.h"
 #include "broker/net/conn.h"
 #include "broker/net/listener.h"
 #include "protocol/errors.h"
@@ -58,6 +59,7 @@ struct kafka_server {
     struct txn_coordinator *txns;    /* transactions (kafka_txn.c) */
     struct loop_timer txn_timer;     /* the earliest transaction timeout */
     bool txn_stopping;               /* shutdown: finishes still complete, nothing new starts */
+    struct kafka_sasl *sasl;         /* mechanisms, PLAIN users, SCRAM store (kafka_sasl.c) */
 };
 
 struct kreq {
@@ -83,6 +85,7 @@ struct kconn {
     uint32_t q_count;
     bool dead;
     bool paused_for_queue;
+    struct kafka_sasl_conn sasl; /* the SASL exchange and the principal (kafka_sasl.c) */
 };
 
 #define KAFKA_INFLIGHT_MAX 256

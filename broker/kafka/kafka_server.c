@@ -66,23 +66,30 @@ static const kafka_handler kafka_handlers[KAFKA_API_KEY_MAX + 1] = {
     [KAFKA_DELETE_GROUPS] = kafka_handle_delete_groups,
     [KAFKA_OFFSET_DELETE] = kafka_handle_offset_delete,
     [KAFKA_DESCRIBE_CLUSTER] = kafka_handle_describe_cluster,
+    [KAFKA_SASL_HANDSHAKE] = kafka_handle_sasl_handshake,
+    [KAFKA_SASL_AUTHENTICATE] = kafka_handle_sasl_authenticate,
+    [KAFKA_DESCRIBE_USER_SCRAM_CREDENTIALS] = kafka_handle_describe_user_scram_credentials,
+    [KAFKA_ALTER_USER_SCRAM_CREDENTIALS] = kafka_handle_alter_user_scram_credentials,
 };
 
-static kafka_handler kafka_handler_for(int16_t key) {
+/* SaslHandshake and SaslAuthenticate are served (and advertised) only when SASL is configured. */
+static kafka_handler kafka_handler_for(const struct kafka_server *ks, int16_t key) {
     if (key < 0 || key > KAFKA_API_KEY_MAX || !kafka_api_info(key)) return NULL;
+    if ((key == KAFKA_SASL_HANDSHAKE || key == KAFKA_SASL_AUTHENTICATE) && !kafka_sasl_enabled(ks)) return NULL;
     return kafka_handlers[key];
 }
 
 /* ---- connection callbacks -------------------------------------------------------------------- */
 
 static bool kafka_on_frame(struct kconn *kc, const uint8_t *p, uint32_t len) {
+    if (kc->sasl.state == KSASL_RAW) return kafka_sasl_raw_token(kc, p, len); /* after SaslHandshake v0 */
     struct kr r = kr_make(p, len);
     struct kafka_req_header h;
     if (kafka_decode_req_header(&r, &h) != SL_OK) {
         SL_DEBUG("kafka %s: truncated request header", kc->c->peer);
         return false;
     }
-    kafka_handler fn = kafka_handler_for(h.api_key);
+    kafka_handler fn = kafka_handler_for(kc->ks, h.api_key);
     if (!fn) {
         SL_DEBUG("kafka %s: unknown API key %d: closing, as Kafka does", kc->c->peer, h.api_key);
         return false;
@@ -92,6 +99,7 @@ static bool kafka_on_frame(struct kconn *kc, const uint8_t *p, uint32_t len) {
                  h.api_version);
         return false;
     }
+    if (!kafka_sasl_allows(kc, h.api_key, loop_mono_ms(kc->ks->loop))) return false;
     kc->ks->requests_total++;
     struct kreq *q = kreq_new(kc, &h);
     karena_reset(&kc->arena);
@@ -113,7 +121,7 @@ static bool kafka_on_data(struct conn *c) {
     size_t off = 0;
     bool ok = true;
     uint32_t max = kc->ks->cfg->max_request_bytes;
-    while (ok && !c->closing && kc->q_count < KAFKA_INFLIGHT_MAX) {
+    while (ok && !c->closing && !c->close_when_sent && kc->q_count < KAFKA_INFLIGHT_MAX) {
         size_t have = c->in_len - off;
         if (have < 4) break;
         int32_t size = (int32_t)sl_load_be32(c->in + off);
@@ -151,6 +159,7 @@ static void kafka_on_close(struct conn *c) {
     struct kconn *kc = c->proto;
     kc->dead = true;
     kc->c = NULL;
+    kafka_sasl_conn_free(&kc->sasl);
     for (struct kreq *q = kc->q_head, *next; q; q = next) {
         next = q->next;
         if (!q->ready && q->park_cancel) q->park_cancel(q);
@@ -164,6 +173,7 @@ static void kafka_on_open(struct conn *c) {
     kc->c = c;
     kc->ks = ls->arg;
     karena_init(&kc->arena, 16384);
+    kafka_sasl_conn_init(kc->ks, &kc->sasl);
     c->proto = kc;
 }
 
@@ -172,7 +182,6 @@ static const struct conn_ops kafka_conn_ops = {kafka_on_data, kafka_on_drain, ka
 /* ---- ApiVersions ------------------------------------------------------------------------------ */
 
 static sl_err kafka_handle_api_versions(struct kconn *kc, struct kreq *q, struct kr *r) {
-    (void)kc;
     int16_t answer = kafka_api_versions_answer_version(q->version);
     int16_t error = 0;
     if (answer != q->version) {
@@ -189,11 +198,11 @@ static sl_err kafka_handle_api_versions(struct kconn *kc, struct kreq *q, struct
     kw_error(&w, error);
     uint32_t n = 0;
     for (uint32_t i = 0; i < kafka_api_count(); i++)
-        if (kafka_handler_for(kafka_api_at(i)->key)) n++;
+        if (kafka_handler_for(kc->ks, kafka_api_at(i)->key)) n++;
     kw_array(&w, flex, (int32_t)n);
     for (uint32_t i = 0; i < kafka_api_count(); i++) {
         const struct kafka_api_info *a = kafka_api_at(i);
-        if (!kafka_handler_for(a->key)) continue;
+        if (!kafka_handler_for(kc->ks, a->key)) continue;
         kw_i16(&w, a->key);
         kw_i16(&w, a->min_version);
         kw_i16(&w, a->max_version);
@@ -378,6 +387,10 @@ int kafka_server_start(struct kafka_server *ks, const struct sl_config *cfg, str
         SL_ERROR("kafka: cannot open %s", TXN_STATE_TOPIC);
         return -1;
     }
+    if (kafka_sasl_start(ks) != SL_OK) {
+        SL_ERROR("kafka: cannot set up SASL (kafka_sasl_* settings)");
+        return -1;
+    }
     int rc = listener_start(&ks->ls, l, "kafka", cfg->host, cfg->kafka_port, &kafka_conn_ops, kafka_on_open, ks,
                             cfg->max_connections, (size_t)cfg->max_request_bytes + 4);
     if (rc < 0) {
@@ -428,5 +441,6 @@ void kafka_server_stop(struct kafka_server *ks) {
     listener_stop(&ks->ls);
     kafka_txn_stop(ks);
     kafka_groups_stop(ks);
+    kafka_sasl_stop(ks);
     cluster_meta_close(&ks->cluster);
 }

@@ -20,6 +20,7 @@
 #include "protocol/kafka_msgs_admin.h"
 #include "protocol/kafka_msgs_core.h"
 #include "protocol/kafka_msgs_group.h"
+#include "protocol/kafka_msgs_sasl.h"
 #include "protocol/kafka_msgs_txn.h"
 #include "protocol/kafka_msgs_txn_admin.h"
 #include "protocol/karena.h"
@@ -59,7 +60,10 @@ static const struct codec codecs[] = {
     ROW(DESCRIBE_CLUSTER, describe_cluster)
     ROW(ADD_PARTITIONS_TO_TXN, add_partitions_to_txn) ROW(ADD_OFFSETS_TO_TXN, add_offsets_to_txn)
     ROW(END_TXN, end_txn) ROW(TXN_OFFSET_COMMIT, txn_offset_commit)
-    ROW(DESCRIBE_TRANSACTIONS, describe_transactions) ROW(LIST_TRANSACTIONS, list_transactions)};
+    ROW(DESCRIBE_TRANSACTIONS, describe_transactions) ROW(LIST_TRANSACTIONS, list_transactions)
+    ROW(SASL_HANDSHAKE, sasl_handshake) ROW(SASL_AUTHENTICATE, sasl_authenticate)
+    ROW(DESCRIBE_USER_SCRAM_CREDENTIALS, describe_user_scram_credentials)
+    ROW(ALTER_USER_SCRAM_CREDENTIALS, alter_user_scram_credentials)};
 
 /* ApiVersions through the same shapes. */
 #ifdef FUZZ_KAFKA_RESP
@@ -173,6 +177,36 @@ static void write_seeds(const char *dir) {
     }
 }
 
+#ifndef FUZZ_KAFKA_RESP
+/* A SaslAuthenticate token through every SASL parser the broker runs on it (from an exact-size
+ * copy, so ASan sees a read past its end); what they accept must lie inside the token. */
+static void sasl_tokens(const uint8_t *p, size_t n, int16_t v) {
+    struct karena a;
+    karena_init(&a, 0);
+    struct kr r = kr_make(p, n);
+    struct kafka_sasl_authenticate_req req;
+    if (kafka_decode_sasl_authenticate(&r, v, &a, &req) == SL_OK && req.auth_bytes.len >= 0) {
+        size_t len = (size_t)req.auth_bytes.len;
+        char *tok = malloc(len ? len : 1);
+        memcpy(tok, req.auth_bytes.p, len);
+        const char *end = tok + len;
+        struct scram_client_first f;
+        struct scram_client_final fin;
+        struct sasl_plain pl;
+        if (scram_parse_client_first(tok, (int32_t)len, &f) == SL_OK &&
+            (f.nonce.p + f.nonce.len > end || f.bare.p + f.bare.len > end || !f.user[0]))
+            finding("client-first spans outside the token", KAFKA_SASL_AUTHENTICATE, v);
+        if (scram_parse_client_final(tok, (int32_t)len, &fin) == SL_OK &&
+            (fin.proof.p + fin.proof.len != end || fin.without_proof.p != tok))
+            finding("client-final spans outside the token", KAFKA_SASL_AUTHENTICATE, v);
+        if (sasl_parse_plain(tok, (int32_t)len, &pl) == SL_OK && pl.password.p + pl.password.len != end)
+            finding("PLAIN spans outside the token", KAFKA_SASL_AUTHENTICATE, v);
+        free(tok);
+    }
+    karena_free(&a);
+}
+#endif
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
@@ -206,5 +240,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const struct codec *c = codec_for(key);
     if (!c) finding("served but no codec", key, v);
     round_trip(c, v, r.p, kr_left(&r));
+#ifndef FUZZ_KAFKA_RESP
+    if (key == KAFKA_SASL_AUTHENTICATE) sasl_tokens(r.p, kr_left(&r), v);
+#endif
     return 0;
 }
