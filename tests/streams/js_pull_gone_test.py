@@ -266,6 +266,13 @@ def body(ck):
             b.r.send(b"PUB $JS.API.CONSUMER.MSG.NEXT.GONE.%s %s %d\r\n%s\r\n"
                      % (name.encode(), inbox, len(body), body))
         b.ping("3 pulls")
+        # nats-server registers a pull off the reader's path: under load a PONG can come before
+        # the consumers count it waiting, and a delete before that sends no 409. Wait for it.
+        for name in ("P", "D1", "D2"):
+            deadline = time.monotonic() + 5
+            while b.api("$JS.API.CONSUMER.INFO.GONE.%s" % name).get("num_waiting") != 1 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            ck.eq(b.api("$JS.API.CONSUMER.INFO.GONE.%s" % name).get("num_waiting"), 1, "%s: its pull waits" % name)
         deleted = b"NATS/1.0 409 Consumer Deleted\r\n\r\n"
 
         def delete_and_collect(subject, pulls, reply_type, what):
