@@ -102,7 +102,14 @@ static bool admin_result_failed(int16_t *error_code, struct kstr *error_message)
  * topics_create_start): the request parks until every topic it names has its outcome, then its
  * answer is encoded and, like every topic change, sent once the metadata log is durable. What
  * the answer needs is copied out of the request first: the request's bytes and the
- * connection's arena belong to the next request by then. */
+ * connection's arena belong to the next request by then.
+ *
+ * The request's timeout_ms bounds the wait, as Kafka's controller does: what is still being
+ * made when it runs out is answered REQUEST_TIMED_OUT, and the making goes on (the topic
+ * appears later, as on Kafka). A timeout of 0 or less, librdkafka's default, waits for the
+ * outcome instead of answering "triggered" at once: a one-broker cluster knows it within
+ * milliseconds, and an answer before the topic exists would send the client that produces
+ * next into UNKNOWN_TOPIC_OR_PARTITION retries. */
 
 struct admin_async;
 
@@ -114,6 +121,7 @@ struct admin_result {
     char *error_message; /* NULL: null */
     int32_t num_partitions;
     bool created;        /* a topic made or grown: what the failed answer reports as a storage error */
+    bool waiting;        /* its making was started and has not finished */
     uint8_t id[16];
 };
 
@@ -124,6 +132,9 @@ struct admin_async {
     struct admin_result *res;
     int32_t n, pending;
     bool started;
+    bool answered;          /* at the timeout, before every result was in */
+    struct loop_timer timer; /* timeout_ms (armed only while results are pending) */
+    struct loop *loop;
     void (*answer)(struct admin_async *aa);
 };
 
@@ -173,17 +184,52 @@ static struct kstr admin_result_message(const struct admin_result *r) {
     return r->error_message ? kafka_kstr(r->error_message) : (struct kstr){NULL, -1};
 }
 
-/* Every result in: answer. Also called once all were started, for those that finished at once. */
+/* Every result in: answer (unless the timeout did), then free. */
 static void admin_async_maybe_answer(struct admin_async *aa) {
     if (!aa->started || aa->pending) return;
+    if (loop_timer_armed(&aa->timer)) loop_timer_del(aa->loop, &aa->timer);
+    if (!aa->answered) {
+        aa->q->park = NULL;
+        aa->answer(aa);
+    }
+    admin_async_free(aa);
+}
+
+/* timeout_ms ran out: those still being made answer REQUEST_TIMED_OUT now; aa lives on until
+ * the last of them finishes (admin_async_done writes into its results). */
+static void admin_async_timed_out(struct loop_timer *t, uint64_t now_ms) {
+    (void)now_ms;
+    struct admin_async *aa = (struct admin_async *)((char *)t - offsetof(struct admin_async, timer));
+    SL_ASSERT(aa->started && aa->pending > 0 && !aa->answered);
+    for (int32_t i = 0; i < aa->n; i++)
+        if (aa->res[i].waiting)
+            admin_result_error(&aa->res[i], SL_REQUEST_TIMED_OUT, "the operation timed out; it goes on in the background");
+    aa->answered = true;
     aa->q->park = NULL;
     aa->answer(aa);
-    admin_async_free(aa);
+}
+
+/* All started: answer what is done, or wait, at most timeout_ms if that is positive. */
+static void admin_async_started(struct admin_async *aa, int32_t timeout_ms) {
+    aa->started = true;
+    if (aa->pending > 0 && timeout_ms > 0) {
+        aa->loop = aa->kc->ks->loop;
+        aa->timer.fire = admin_async_timed_out;
+        loop_timer_add(aa->loop, &aa->timer, loop_mono_ms(aa->loop) + (uint64_t)timeout_ms);
+    }
+    admin_async_maybe_answer(aa);
 }
 
 static void admin_async_done(void *arg, sl_err err, struct topic *tp, const char *why) {
     struct admin_result *r = arg;
     struct admin_async *aa = r->aa;
+    r->waiting = false;
+    if (aa->answered) { /* answered REQUEST_TIMED_OUT already; the outcome goes to the log */
+        if (err) SL_WARN("topic %s: finished after its request timed out: %s", r->name, why ? why : sl_err_str(err));
+        aa->pending--;
+        admin_async_maybe_answer(aa);
+        return;
+    }
     if (err) {
         admin_result_error(r, err, why);
     } else {
@@ -259,7 +305,10 @@ static void create_topic_start(struct kconn *kc, const struct kafka_create_topic
     } else {
         e = topics_create_start(kc->ks->topics, t->name.p, t->name.len, partitions, keys, values, (uint32_t)n,
                                 admin_async_done, r, &why);
-        if (!e) aa->pending++;
+        if (!e) {
+            aa->pending++;
+            r->waiting = true;
+        }
     }
     if (e) admin_result_error(r, e, why);
 }
@@ -330,8 +379,7 @@ sl_err kafka_handle_create_topics(struct kconn *kc, struct kreq *q, struct kr *r
         if (kname_set_count(&names, req.topics[i].name) == 1) create_topic_start(kc, &req.topics[i], aa);
     for (int32_t i = 0; i < req.topic_count; i++) admin_duplicates_add(aa, &names, req.topics[i].name);
     kname_set_free(&names);
-    aa->started = true;
-    admin_async_maybe_answer(aa);
+    admin_async_started(aa, req.timeout_ms);
     return SL_OK;
 }
 
@@ -450,13 +498,16 @@ sl_err kafka_handle_create_partitions(struct kconn *kc, struct kreq *q, struct k
         const char *why = NULL;
         if (req.validate_only) e = topics_add_partitions(kc->ks->topics, tp, t->count, true, &why);
         else e = topics_add_partitions_start(kc->ks->topics, tp, t->count, admin_async_done, res, &why);
-        if (e) admin_result_error(res, e, why);
-        else if (!req.validate_only) aa->pending++;
+        if (e) {
+            admin_result_error(res, e, why);
+        } else if (!req.validate_only) {
+            aa->pending++;
+            res->waiting = true;
+        }
     }
     for (int32_t i = 0; i < req.topic_count; i++) admin_duplicates_add(aa, &names, req.topics[i].name);
     kname_set_free(&names);
-    aa->started = true;
-    admin_async_maybe_answer(aa);
+    admin_async_started(aa, req.timeout_ms);
     return SL_OK;
 }
 

@@ -40,7 +40,7 @@ import kafka_badinput_test as kb  # noqa: E402
 from kafka_badinput_test import i8, i16, i32, i64, string, uvarint, compact_string, frame, header  # noqa: E402
 
 from confluent_kafka import KafkaError, KafkaException, Producer  # noqa: E402
-from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, NewTopic  # noqa: E402
+from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, NewPartitions, NewTopic  # noqa: E402
 
 API_LIST_OFFSETS, API_METADATA, API_OFFSET_COMMIT, API_OFFSET_FETCH, API_JOIN_GROUP = 2, 3, 8, 9, 11
 API_DESCRIBE_GROUPS, API_DESCRIBE_CONFIGS, API_INCREMENTAL_ALTER_CONFIGS, API_DESCRIBE_CLUSTER = 15, 32, 44, 60
@@ -498,6 +498,55 @@ def no_auto_create(ck):
     b.stop()
 
 
+# ---- CreateTopics / CreatePartitions timeout_ms ------------------------------------------
+
+def wait_partitions(a, topic, n, timeout=20):
+    deadline = time.monotonic() + timeout
+    got = None
+    while time.monotonic() < deadline:
+        md = a.list_topics(topic, timeout=5).topics.get(topic)
+        got = len(md.partitions) if md is not None and md.error is None else None
+        if got == n:
+            return n
+        time.sleep(0.05)
+    return got
+
+
+def admin_timeouts(ck, broker):
+    """A 1 ms timeout_ms runs out while 2,000 partitions are made: REQUEST_TIMED_OUT, and the
+    topic still appears whole; timeout 0 (librdkafka's default) answers once it exists."""
+    a = AdminClient({"bootstrap.servers": broker.bootstrap})
+    slow, now = harness.unique("to-slow"), harness.unique("to-zero")
+    fs = a.create_topics([NewTopic(slow, 2000, 1)], operation_timeout=0.001)
+    try:
+        fs[slow].result(30)
+        ck.ok(False, "CreateTopics of 2000 partitions within 1 ms: no timeout")
+    except KafkaException as e:
+        ck.eq(e.args[0].code(), KafkaError.REQUEST_TIMED_OUT, "CreateTopics past timeout_ms")
+    ck.eq(wait_partitions(a, slow, 2000), 2000, "the timed-out topic's partitions, made in the background")
+    fs = a.create_topics([NewTopic(slow, 1, 1)], operation_timeout=5)
+    try:
+        fs[slow].result(30)
+        ck.ok(False, "CreateTopics of an existing topic succeeded")
+    except KafkaException as e:
+        ck.eq(e.args[0].code(), KafkaError.TOPIC_ALREADY_EXISTS, "CreateTopics again after the timeout")
+    a.create_topics([NewTopic(now, 500, 1)], operation_timeout=0)[now].result(30)
+    md = a.list_topics(now, timeout=5).topics[now]
+    ck.eq(len(md.partitions), 500, "timeout 0: every partition there when the answer comes")
+    fs = a.create_partitions([NewPartitions(now, 2500)], operation_timeout=0.001)
+    try:
+        fs[now].result(30)
+        ck.ok(False, "CreatePartitions of 2000 more within 1 ms: no timeout")
+    except KafkaException as e:
+        ck.eq(e.args[0].code(), KafkaError.REQUEST_TIMED_OUT, "CreatePartitions past timeout_ms")
+    ck.eq(wait_partitions(a, now, 2500), 2500, "the timed-out partitions, added in the background")
+    p = Producer({"bootstrap.servers": broker.bootstrap, "logger": lambda *x: None})
+    p.produce(now, b"last", partition=2499)
+    ck.eq(p.flush(10), 0, "a record into the last partition added after the timeout")
+    for t in (slow, now):
+        a.delete_topics([t], operation_timeout=30)[t].result(60)
+
+
 def body(ck):
     broker = harness.start_broker(["--retention-ms", "90000000"])
     if broker.external:
@@ -520,6 +569,8 @@ def body(ck):
         no_auto_create(ck)
     with ck.section("committed metadata bytes through compaction and restarts"):
         commit_metadata(ck, broker)
+    with ck.section("CreateTopics and CreatePartitions timeout_ms"):
+        admin_timeouts(ck, broker)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+import kafka_badinput_test as kb  # noqa: E402
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
 
@@ -88,49 +89,18 @@ class Wire:
         self.s.close()
 
 
-def kstr(s):
-    b = s.encode() if isinstance(s, str) else s
-    return struct.pack(">h", len(b)) + b
-
-
 def kbytes(b):
-    return struct.pack(">i", len(b)) + b
-
-
-def uvarint(n):
-    out = b""
-    while n >= 0x80:
-        out += bytes([(n & 0x7F) | 0x80])
-        n >>= 7
-    return out + bytes([n])
-
-
-def cstr(s):
-    b = s.encode() if isinstance(s, str) else s
-    return uvarint(len(b) + 1) + b
-
-
-def read_uvarint(b, i):
-    v, shift = 0, 0
-    while True:
-        c = b[i]
-        i += 1
-        v |= (c & 0x7F) << shift
-        if c < 0x80:
-            return v, i
-        shift += 7
+    return kb.i32(len(b)) + b
 
 
 def handshake(w, mech, version=1):
-    r = w.request(SASL_HANDSHAKE, version, kstr(mech))
+    r = w.request(SASL_HANDSHAKE, version, kb.string(mech))
     if r is None:
         return None, []
-    err, n = struct.unpack(">hi", r[:6])
-    mechs, i = [], 6
-    for _ in range(n):
-        ln = struct.unpack(">h", r[i:i + 2])[0]
-        mechs.append(r[i + 2:i + 2 + ln].decode())
-        i += 2 + ln
+    rd = kb.Reader(r)
+    err = rd.i16()
+    mechs = rd.array(rd.string)
+    rd.end("SaslHandshake response")
     return err, mechs
 
 
@@ -139,14 +109,13 @@ def authenticate(w, token, version=1):
     r = w.request(SASL_AUTHENTICATE, version, kbytes(token))
     if r is None:
         return None
-    err = struct.unpack(">h", r[:2])[0]
-    ln = struct.unpack(">h", r[2:4])[0]
-    i = 4
-    msg = None
-    if ln >= 0:
-        msg, i = r[4:4 + ln].decode(), 4 + ln
-    bl = struct.unpack(">i", r[i:i + 4])[0]
-    return err, msg, r[i + 4:i + 4 + bl]
+    rd = kb.Reader(r)
+    err, msg = rd.i16(), rd.string()
+    auth = rd.take(rd.i32())
+    if version >= 1:
+        rd.i64()  # SessionLifetimeMs
+    rd.end("SaslAuthenticate response")
+    return err, msg, auth
 
 
 def plain_login(broker, user, pw):
@@ -158,62 +127,60 @@ def plain_login(broker, user, pw):
     return w
 
 
+def compact_bytes(b):
+    return kb.uvarint(len(b) + 1) + b
+
+
+def compact_nstring(rd):
+    n = rd.uvarint()
+    return None if n == 0 else rd.take(n - 1).decode()
+
+
 def alter_scram(w, deletions, upsertions):
-    body = uvarint(len(deletions) + 1)
+    body = kb.uvarint(len(deletions) + 1)
     for name, mech in deletions:
-        body += cstr(name) + struct.pack(">b", mech) + b"\x00"
-    body += uvarint(len(upsertions) + 1)
+        body += kb.compact_string(name) + kb.i8(mech) + b"\x00"
+    body += kb.uvarint(len(upsertions) + 1)
     for name, mech, it, salt, salted in upsertions:
-        body += cstr(name) + struct.pack(">bi", mech, it) + uvarint(len(salt) + 1) + salt
-        body += uvarint(len(salted) + 1) + salted + b"\x00"
+        body += kb.compact_string(name) + kb.i8(mech) + kb.i32(it) + compact_bytes(salt)
+        body += compact_bytes(salted) + b"\x00"
     body += b"\x00"
-    r = w.request(ALTER_SCRAM, 0, body, flex=True)
-    i = 4  # throttle
-    n, i = read_uvarint(r, i)
-    out = {}
-    for _ in range(n - 1):
-        ln, i = read_uvarint(r, i)
-        user = r[i:i + ln - 1].decode()
-        i += ln - 1
-        err = struct.unpack(">h", r[i:i + 2])[0]
-        i += 2
-        ln, i = read_uvarint(r, i)
-        msg = None
-        if ln:
-            msg = r[i:i + ln - 1].decode()
-            i += ln - 1
-        i += 1  # tags
-        out[user] = (err, msg)
+    rd = kb.Reader(w.request(ALTER_SCRAM, 0, body, flex=True))
+    rd.i32()  # throttle
+
+    def result():
+        user, err, msg = compact_nstring(rd), rd.i16(), compact_nstring(rd)
+        rd.tagged()
+        return user, (err, msg)
+    out = dict(rd.compact_array(result) or [])
+    rd.tagged()
+    rd.end("AlterUserScramCredentials response")
     return out
 
 
 def describe_scram(w, users):
-    body = (b"\x00" if users is None else uvarint(len(users) + 1) + b"".join(cstr(u) + b"\x00" for u in users))
+    body = (b"\x00" if users is None
+            else kb.uvarint(len(users) + 1) + b"".join(kb.compact_string(u) + b"\x00" for u in users))
     body += b"\x00"
-    r = w.request(DESCRIBE_SCRAM, 0, body, flex=True)
-    i = 4
-    top = struct.unpack(">h", r[i:i + 2])[0]
-    i += 2
-    ln, i = read_uvarint(r, i)
-    i += max(ln - 1, 0)
-    n, i = read_uvarint(r, i)
-    out = {}
-    for _ in range(n - 1):
-        ln, i = read_uvarint(r, i)
-        user = r[i:i + ln - 1].decode()
-        i += ln - 1
-        err = struct.unpack(">h", r[i:i + 2])[0]
-        i += 2
-        ln, i = read_uvarint(r, i)
-        i += max(ln - 1, 0)
-        m, i = read_uvarint(r, i)
-        infos = []
-        for _ in range(m - 1):
-            mech, it = struct.unpack(">bi", r[i:i + 5])
-            infos.append((mech, it))
-            i += 6
-        i += 1
-        out[user] = (err, sorted(infos))
+    rd = kb.Reader(w.request(DESCRIBE_SCRAM, 0, body, flex=True))
+    rd.i32()  # throttle
+    top = rd.i16()
+    compact_nstring(rd)  # top-level message
+
+    def info():
+        mech, it = rd.i8(), rd.i32()
+        rd.tagged()
+        return mech, it
+
+    def result():
+        user, err = compact_nstring(rd), rd.i16()
+        compact_nstring(rd)
+        infos = rd.compact_array(info) or []
+        rd.tagged()
+        return user, (err, sorted(infos))
+    out = dict(rd.compact_array(result) or [])
+    rd.tagged()
+    rd.end("DescribeUserScramCredentials response")
     return top, out
 
 
@@ -365,7 +332,7 @@ def body(ck):
         n = struct.unpack(">i", r[2:6])[0]
         keys = {struct.unpack(">h", r[6 + 6 * i:8 + 6 * i])[0] for i in range(n)}
         ck.ok(SASL_HANDSHAKE not in keys and SASL_AUTHENTICATE not in keys, "SASL APIs advertised without SASL")
-        ck.eq(w.request(SASL_HANDSHAKE, 1, kstr("PLAIN")), None, "SaslHandshake on a broker without SASL")
+        ck.eq(w.request(SASL_HANDSHAKE, 1, kb.string("PLAIN")), None, "SaslHandshake on a broker without SASL")
         w.close()
         plain.stop()
 

@@ -338,7 +338,14 @@ def sec_ctp(ck, peer, caps):
     idle_polls = 0
     while True:
         if time.monotonic() > deadline:
-            raise harness.CheckFailed("consume-transform-produce not done in time: %s" % state)
+            where = "no consumer"
+            if c is not None:
+                asg = c.assignment()
+                where = "assigned %s, positions %s, want %s" % (
+                    sorted(tp.partition for tp in asg),
+                    {tp.partition: tp.offset for tp in c.position(asg)}, src_end)
+            raise harness.CheckFailed("consume-transform-produce not done in time: %s; %s"
+                                      % (state, where))
         try:
             if t is None:
                 c, t = make()
@@ -354,6 +361,13 @@ def sec_ctp(ck, peer, caps):
                 asg = c.assignment()
                 if len(asg) == parts:
                     pos = {tp.partition: tp.offset for tp in c.position(asg)}
+                    # A partition finished before a recovery yields nothing to the new
+                    # consumer, so it has no position (-1001): its committed offset says
+                    # where it stands.
+                    unset = [TopicPartition(src, p) for p, o in pos.items() if o < 0]
+                    if unset:
+                        for tp in c.committed(unset, timeout=OP_TIMEOUT):
+                            pos[tp.partition] = tp.offset
                     if pos == src_end:
                         break
                 idle_polls += 1
