@@ -154,7 +154,15 @@ static bool str_eq_ct(const char *a, const char *b) {
     return la == lb && CRYPTO_memcmp(a, b, la) == 0;
 }
 
-static bool password_ok(const char *want, const char *given) {
+/* known: a bcrypt verdict already reached for this given password (off the loop, or at an
+ * earlier check of the same connection), used when want is the hash it was reached for. */
+static bool password_ok(const char *want, const char *given, const struct nats_bcrypt_verdict *known) {
+    if (!is_bcrypt(want)) return str_eq_ct(want, given);
+    if (known && known->hash[0] && !strcmp(known->hash, want)) return known->ok;
+    return nats_auth_password_ok(want, given);
+}
+
+bool nats_auth_password_ok(const char *want, const char *given) {
     if (!is_bcrypt(want)) return str_eq_ct(want, given);
     struct crypt_data *cd = sl_xcalloc(1, sizeof(*cd)); /* ~32 KiB: not on the loop's stack */
     const char *h = crypt_r(given, want, cd);
@@ -172,8 +180,23 @@ bool nats_auth_required(const struct sl_config *cfg) {
 
 bool nats_auth_nonce_required(const struct sl_config *cfg) { return cfg->nats_auth && cfg->nats_auth->nkey_count; }
 
+const char *nats_auth_slow_hash(const struct sl_config *cfg, const struct nats_creds *c) {
+    const struct nats_auth *a = cfg->nats_auth;
+    if (a && a->user_count) {
+        if (c->nkey || !c->user || !c->pass) return NULL;
+        for (uint32_t i = 0; i < a->user_count; i++) {
+            const struct nats_user *u = &a->users[i];
+            if (u->name && !strcmp(u->name, c->user)) return u->password && is_bcrypt(u->password) ? u->password : NULL;
+        }
+        return NULL;
+    }
+    if (cfg->auth_token[0]) return NULL;
+    if (cfg->user[0] && c->user && c->pass && !strcmp(c->user, cfg->user) && is_bcrypt(cfg->pass)) return cfg->pass;
+    return NULL;
+}
+
 bool nats_auth_check(const struct sl_config *cfg, const struct nats_creds *c, const char *nonce,
-                     const struct nats_user **user) {
+                     const struct nats_bcrypt_verdict *known, const struct nats_user **user) {
     *user = NULL;
     const struct nats_auth *a = cfg->nats_auth;
     if (a && a->user_count) {
@@ -194,7 +217,7 @@ bool nats_auth_check(const struct sl_config *cfg, const struct nats_creds *c, co
         for (uint32_t i = 0; i < a->user_count; i++) {
             const struct nats_user *u = &a->users[i];
             if (u->name && !strcmp(u->name, c->user)) {
-                if (!c->pass || !password_ok(u->password, c->pass)) return false;
+                if (!c->pass || !password_ok(u->password, c->pass, known)) return false;
                 *user = u;
                 return true;
             }
@@ -202,7 +225,7 @@ bool nats_auth_check(const struct sl_config *cfg, const struct nats_creds *c, co
         return false;
     }
     if (cfg->auth_token[0]) return c->token && str_eq_ct(c->token, cfg->auth_token);
-    if (cfg->user[0]) return c->user && c->pass && !strcmp(c->user, cfg->user) && password_ok(cfg->pass, c->pass);
+    if (cfg->user[0]) return c->user && c->pass && !strcmp(c->user, cfg->user) && password_ok(cfg->pass, c->pass, known);
     return true;
 }
 

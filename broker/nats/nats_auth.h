@@ -74,11 +74,25 @@ void nats_auth_free(struct nats_auth *a);
 bool nats_auth_required(const struct sl_config *cfg);
 bool nats_auth_nonce_required(const struct sl_config *cfg);
 
+/* A bcrypt comparison already made: given (the connection's password) against hash. */
+struct nats_bcrypt_verdict {
+    char hash[64]; /* "" when none; a bcrypt hash is 60 characters */
+    bool ok;
+};
+
+/* The bcrypt hash a check of c against cfg would compare with (NULL: none; the check is then
+ * fast). nats-server runs that comparison in a goroutine; the broker runs it on a worker
+ * thread (nats_auth_password_ok) and then checks with its verdict. */
+const char *nats_auth_slow_hash(const struct sl_config *cfg, const struct nats_creds *c);
+/* given against want, a bcrypt hash or a plain password; thread-safe (crypt_r). */
+bool nats_auth_password_ok(const char *want, const char *given);
+
 /* Checks creds against cfg's users, or its single user/pass or token. nonce is what this
- * connection's INFO said ("" if none). *user: the matched user (NULL for the single user or
- * token, which have every permission). Bcrypt makes this take tens of milliseconds. */
+ * connection's INFO said ("" if none). known (may be NULL) is a bcrypt verdict to use if the
+ * check comes to that hash; otherwise bcrypt runs here and takes tens of milliseconds. *user:
+ * the matched user (NULL for the single user or token, which have every permission). */
 bool nats_auth_check(const struct sl_config *cfg, const struct nats_creds *c, const char *nonce,
-                     const struct nats_user **user);
+                     const struct nats_bcrypt_verdict *known, const struct nats_user **user);
 
 /* The nonce text for raw random bytes: base64url without padding. */
 void nats_auth_nonce(const uint8_t raw[NATS_NONCE_RAW], char out[NATS_NONCE_LEN + 1]);

@@ -47,6 +47,12 @@ struct nconn {
     const struct nats_user *user;
     char nonce[NATS_NONCE_LEN + 1];
     char *cred_user, *cred_pass, *cred_token, *cred_nkey, *cred_sig;
+    /* A bcrypt check of cred_pass runs on a worker (nats_server.c): the CONNECT waits, and
+     * reading stops, until its verdict is in. The verdict is kept, so a reload that leaves the
+     * user's hash as it was needs no second bcrypt. */
+    struct nconn_auth_work *auth_work;
+    int64_t auth_protocol; /* the waiting CONNECT's "protocol" */
+    struct nats_bcrypt_verdict verdict;
     /* Back-pressure (see nats_server.h). A connection is at most one of: reading, waiting on
      * one subscriber (stall_on, linked in its waiters), or released and queued to resume
      * (stall_ready, linked in ns->stall_ready); waiter_next serves both lists. */

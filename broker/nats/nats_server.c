@@ -9,6 +9,7 @@
 
 #include "base/base.h"
 #include "base/logging.h"
+#include "base/workers.h"
 #include "broker/nats/nats_conn.h"
 #include "broker/nats/sublist.h"
 #include "broker/net/tls.h"
@@ -577,7 +578,7 @@ static void nconn_creds_free(struct nconn *nc) {
 static bool nconn_authenticate(struct nconn *nc) {
     struct nats_creds cr = {nc->cred_user, nc->cred_pass, nc->cred_token, nc->cred_nkey, nc->cred_sig};
     const struct nats_user *u = NULL;
-    bool ok = nats_auth_check(nc->ns->cfg, &cr, nc->nonce, &u);
+    bool ok = nats_auth_check(nc->ns->cfg, &cr, nc->nonce, &nc->verdict, &u);
     nc->user = ok ? u : NULL;
     return ok;
 }
@@ -595,6 +596,66 @@ static void nconn_perm_err(struct nconn *nc, const char *what, struct span subje
 }
 
 static const struct nats_perms *nconn_perms(const struct nconn *nc) { return nc->user ? nc->user->perms : NULL; }
+
+/* ---- bcrypt off the loop ----------------------------------------------------------------------------
+ * A bcrypt comparison costs what its hash's cost says (115 ms at cost 11 here): run on the
+ * loop, every CONNECT of such a user would stall every other client that long. It runs on a
+ * worker thread instead, as nats-server runs it in a goroutine; the connection reads nothing
+ * more until the verdict is in, then its CONNECT finishes and what it sent after is read. */
+
+struct nconn_auth_work {
+    struct work w;
+    struct nconn *nc; /* NULL once the connection closed: the verdict is dropped */
+    struct nats_bcrypt_verdict v;
+    char *pass;
+};
+
+static void nats_connect_finish(struct nconn *nc, json_int_t protocol);
+
+static void nconn_auth_run(struct work *w) {
+    struct nconn_auth_work *aw = (struct nconn_auth_work *)w;
+    aw->v.ok = nats_auth_password_ok(aw->v.hash, aw->pass);
+}
+
+static void nconn_auth_done(struct work *w) {
+    struct nconn_auth_work *aw = (struct nconn_auth_work *)w;
+    struct nconn *nc = aw->nc;
+    explicit_bzero(aw->pass, strlen(aw->pass));
+    free(aw->pass);
+    if (nc) {
+        nc->auth_work = NULL;
+        nc->verdict = aw->v;
+    }
+    free(aw);
+    if (!nc) return;
+    struct conn *c = nc->c;
+    nats_connect_finish(nc, nc->auth_protocol);
+    /* What the client sent after CONNECT waited in the buffer. */
+    if (!c->closing && !c->close_when_sent) conn_resume_recv(c);
+}
+
+/* True if the CONNECT now waits for a worker's bcrypt verdict. */
+static bool nconn_auth_offload(struct nconn *nc, json_int_t protocol) {
+    struct nats_server *ns = nc->ns;
+    struct nats_creds cr = {nc->cred_user, nc->cred_pass, nc->cred_token, nc->cred_nkey, nc->cred_sig};
+    const char *hash = nats_auth_slow_hash(ns->cfg, &cr);
+    if (!hash || strlen(hash) >= sizeof(nc->verdict.hash)) return false;
+    if (!ns->auth_workers) ns->auth_workers = workers_new(ns->loop, 2, "nats auth");
+    if (!ns->auth_workers) return false; /* no threads: checked on the loop, as before */
+    struct nconn_auth_work *aw = sl_xcalloc(1, sizeof(*aw));
+    aw->w.run = nconn_auth_run;
+    aw->w.done = nconn_auth_done;
+    aw->nc = nc;
+    snprintf(aw->v.hash, sizeof(aw->v.hash), "%s", hash);
+    aw->pass = sl_xmalloc(strlen(nc->cred_pass) + 1);
+    memcpy(aw->pass, nc->cred_pass, strlen(nc->cred_pass) + 1);
+    nc->auth_work = aw;
+    nc->auth_protocol = protocol;
+    conn_pause_recv(nc->c);
+    ns->auth_offloaded++;
+    workers_submit(ns->auth_workers, &aw->w);
+    return true;
+}
 
 static void nats_op_connect(struct nconn *nc, const struct nats_op *op) {
     json_error_t jerr;
@@ -634,6 +695,13 @@ static void nats_op_connect(struct nconn *nc, const struct nats_op *op) {
     nc->cred_nkey = json_str_dup(j, "nkey");
     nc->cred_sig = json_str_dup(j, "sig");
     json_decref(j);
+    memset(&nc->verdict, 0, sizeof(nc->verdict));
+    if (nconn_auth_offload(nc, protocol)) return;
+    nats_connect_finish(nc, protocol);
+}
+
+/* The rest of a CONNECT, once its password's bcrypt verdict (if it needed one) is in. */
+static void nats_connect_finish(struct nconn *nc, json_int_t protocol) {
     bool auth = nconn_authenticate(nc);
     if (!auth) {
         nconn_fatal(nc, SL_AUTH_VIOLATION);
@@ -774,7 +842,8 @@ static void nats_handle(struct nconn *nc, const struct nats_op *op) {
 
 static bool nats_on_data(struct conn *c) {
     struct nconn *nc = c->proto;
-    if (nc->stall_on || nc->stall_ready) return true; /* stalled: the bytes wait in the buffer */
+    /* Stalled, or a CONNECT waiting for its bcrypt verdict: the bytes wait in the buffer. */
+    if (nc->stall_on || nc->stall_ready || nc->auth_work) return true;
     size_t off = 0;
     for (uint32_t guard = 0; guard < (1u << 24) && !c->closing && !c->close_when_sent; guard++) {
         size_t used = 0;
@@ -789,6 +858,7 @@ static bool nats_on_data(struct conn *c) {
         nats_handle(nc, &op);
         off += used;
         if (c->closing) break; /* a fatal error closed it at once: nc is freed */
+        if (nc->auth_work) break;
         if (nc->stall_sub) {
             struct nconn *sub = nc->stall_sub;
             nc->stall_sub = NULL;
@@ -815,6 +885,7 @@ static void nats_on_close(struct conn *c) {
     struct nats_server *ns = nc->ns;
     nats_unlink_dirty(nc);
     nats_stall_forget(nc);
+    if (nc->auth_work) nc->auth_work->nc = NULL; /* its verdict finds no one */
     loop_timer_del(ns->loop, &nc->ping_timer);
     loop_timer_del(ns->loop, &nc->auth_timer);
     for (uint32_t i = 0; i < nc->sid_cap; i++) {
@@ -1026,6 +1097,8 @@ void nats_server_stop(struct nats_server *ns) {
     loop_timer_del(ns->loop, &ns->sweep_timer);
     nats_flush(ns, loop_time(ns->loop));
     listener_stop(&ns->ls);
+    workers_free(ns->auth_workers); /* after the connections: their checks are orphans now */
+    ns->auth_workers = NULL;
     loop_remove_before_sleep(ns->loop, ns);
     sublist_free(ns->subs);
 }

@@ -34,6 +34,7 @@
 struct sublist;
 struct nconn;
 struct nsub;
+struct workers;
 struct nats_deferred;
 struct nats_deliver_ops;
 
@@ -57,6 +58,8 @@ struct nats_server {
     /* Back-pressure. */
     struct nconn *stalling;       /* subscribers that publishers are waiting on */
     struct nconn *stall_ready;    /* stalled publishers to resume at the next flush */
+    struct workers *auth_workers; /* bcrypt checks off the loop; started at the first */
+    uint64_t auth_offloaded;      /* bcrypt checks run on them */
 };
 
 int nats_server_start(struct nats_server *ns, const struct sl_config *cfg, struct loop *l);

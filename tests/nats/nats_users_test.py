@@ -18,6 +18,8 @@ from natsh import Raw  # noqa: E402
 
 # bcrypt of "s3cret" at cost 4 (libxcrypt's crypt with a $2b$ salt).
 ALICE_HASH = "$2b$04$9RsH3nZfxDR5pybBGTCmp.t9PmaUG0Yt7VdIi59DH1HGDEPbMg3Re"
+# bcrypt of "slowpw" at cost 13: about 0.4 s a check here.
+SLOW_HASH = "$2b$13$TzZW9zcedw/Xxei7K8VAze9rb8I4iFLXRn78xAKFZuIxK5QmP5Fpy"
 
 
 def conf(bob_publish, bob_subscribe='["orders.*", "q.> workers", "_INBOX.>"]'):
@@ -26,13 +28,14 @@ def conf(bob_publish, bob_subscribe='["orders.*", "q.> workers", "_INBOX.>"]'):
 authorization {
   users = [
     {user: alice, password: "%s"}
+    {user: slow, password: "%s"}
     {user: bob, password: bobpw, permissions: {
       publish: { allow: %s, deny: ["orders.secret.>"] }
       subscribe: { allow: %s, deny: "orders.secret" }
     }}
   ]
 }
-""" % (ALICE_HASH, bob_publish, bob_subscribe)
+""" % (ALICE_HASH, SLOW_HASH, bob_publish, bob_subscribe)
 
 
 def connect(t, user, pw):
@@ -106,6 +109,36 @@ def body(ck):
             c.send(b'CONNECT {"verbose":false,%s}\r\nPING\r\n' % bad)
             ck.eq(c.read_until_close(), (b"", True), "CONNECT with %s: closed" % bad.decode())
             c.close()
+
+    with ck.section("bcrypt checks do not hold up other clients"):
+        # Four CONNECTs whose checks cost ~0.4 s each are read first; a connected client's
+        # PING is answered meanwhile (on the loop it would wait at least for the one in hand), and
+        # what each slow client sent after its CONNECT is read once its check is done.
+        slow = []
+        for i in range(4):
+            c = Raw(t)
+            c.send(b'CONNECT {"verbose":false,"pedantic":false,"user":"slow","pass":"slowpw"}\r\n'
+                   b'SUB s.%d 1\r\nPUB s.%d 2\r\nhi\r\nPING\r\n' % (i, i))
+            slow.append(c)
+        wrong = Raw(t)
+        wrong.send(b'CONNECT {"verbose":false,"user":"slow","pass":"slowpx"}\r\nPING\r\n')
+        gone = Raw(t)
+        gone.send(b'CONNECT {"verbose":false,"user":"slow","pass":"slowpw"}\r\nPING\r\n')
+        gone.close()  # closed while its check runs: the verdict finds no one
+        time.sleep(0.05)
+        t0 = time.monotonic()
+        a.send(b"PING\r\n")
+        ck.eq(a.read_line(), b"PONG\r\n", "PING during the checks")
+        rtt = time.monotonic() - t0
+        print("     PING round trip while 4 cost-13 checks run: %.1f ms" % (rtt * 1000))
+        ck.ok(rtt < 0.15, "PING answered in %.0f ms while bcrypt checks ran (want < 150)" % (rtt * 1000))
+        for i, c in enumerate(slow):
+            ck.eq(c.read_msg(), (b"MSG s.%d 1 2" % i, b"hi"), "slow client %d: SUB and PUB after CONNECT" % i)
+            ck.eq(c.read_line(), b"PONG\r\n", "slow client %d: PONG" % i)
+            c.close()
+        ck.eq(wrong.read_line(answer_pings=False), b"-ERR 'Authorization Violation'\r\n", "wrong slow password")
+        ck.eq(wrong.read_until_close()[1], True, "then the connection closes")
+        wrong.close()
 
     with ck.section("permissions"):
         b = connect(t, "bob", "bobpw")

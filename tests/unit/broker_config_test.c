@@ -692,13 +692,30 @@ START_TEST(test_nats_users) {
     ck_assert_uint_eq(cfg.auth_timeout_ms, 3000);
     const struct nats_user *u = NULL;
     struct nats_creds c = {.user = "alice", .pass = "s3cret"};
-    ck_assert(nats_auth_check(&cfg, &c, "", &u));
+    ck_assert(nats_auth_check(&cfg, &c, "", NULL, &u));
     ck_assert_str_eq(u->name, "alice");
     ck_assert(u->perms == &cfg.nats_auth->default_perms); /* no permissions of her own */
     c.pass = "s3cret!";
-    ck_assert(!nats_auth_check(&cfg, &c, "", &u));
+    ck_assert(!nats_auth_check(&cfg, &c, "", NULL, &u));
+    /* The bcrypt comparison a worker makes: named by nats_auth_slow_hash, and its verdict is
+     * what the check then uses for that hash (and only for that hash). */
+    const char *hash = nats_auth_slow_hash(&cfg, &c);
+    ck_assert_ptr_nonnull(hash);
+    ck_assert_str_eq(hash, "$2b$04$9RsH3nZfxDR5pybBGTCmp.t9PmaUG0Yt7VdIi59DH1HGDEPbMg3Re");
+    ck_assert(!nats_auth_password_ok(hash, "s3cret!"));
+    ck_assert(nats_auth_password_ok(hash, "s3cret"));
+    struct nats_bcrypt_verdict v = {.ok = true};
+    snprintf(v.hash, sizeof(v.hash), "%s", hash);
+    ck_assert(nats_auth_check(&cfg, &c, "", &v, &u)); /* the verdict decides, no bcrypt */
+    v.ok = false;
+    c.pass = "s3cret";
+    ck_assert(!nats_auth_check(&cfg, &c, "", &v, &u));
+    snprintf(v.hash, sizeof(v.hash), "%s", "$2b$04$someotherhashsomeotherhashsomeotherhashsomeotherhashsom");
+    ck_assert(nats_auth_check(&cfg, &c, "", &v, &u)); /* another hash's verdict: checked afresh */
     c = (struct nats_creds){.user = "bob", .pass = "pw"};
-    ck_assert(nats_auth_check(&cfg, &c, "", &u));
+    ck_assert_ptr_null(nats_auth_slow_hash(&cfg, &c)); /* a plain password: fast */
+    c = (struct nats_creds){.user = "bob", .pass = "pw"};
+    ck_assert(nats_auth_check(&cfg, &c, "", NULL, &u));
     ck_assert(nats_perms_pub_ok(u->perms, "orders.new", 10));
     ck_assert(!nats_perms_pub_ok(u->perms, "orders.secret.x", 15)); /* deny wins */
     ck_assert(!nats_perms_pub_ok(u->perms, "pub.x", 5));
@@ -708,9 +725,9 @@ START_TEST(test_nats_users) {
     ck_assert(!nats_perms_sub_ok(u->perms, "q.a", 3, NULL, 0));
     ck_assert(!nats_perms_sub_ok(u->perms, "q.a", 3, "others", 6));
     c = (struct nats_creds){.user = "carol", .pass = "pw"};
-    ck_assert(!nats_auth_check(&cfg, &c, "", &u));
+    ck_assert(!nats_auth_check(&cfg, &c, "", NULL, &u));
     c = (struct nats_creds){.nkey = "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4", .sig = "AAAA"};
-    ck_assert(!nats_auth_check(&cfg, &c, "nonce", &u)); /* a bad signature */
+    ck_assert(!nats_auth_check(&cfg, &c, "nonce", NULL, &u)); /* a bad signature */
     ck_assert(nats_auth_required(&cfg));
     ck_assert(nats_auth_nonce_required(&cfg));
 }
