@@ -173,6 +173,22 @@ static int split_subjects(struct stream_opts *o, const char *arg)
     return EXIT_OK;
 }
 
+/* A stream just made (one line) or asked about (its info), with its dead-letter subject ("":
+ * none), or the JSON of either. */
+static void stream_show(const struct cli *c, const jsStreamInfo *si, const char *dlq, bool created)
+{
+    if (c->json) {
+        json_t *j = stream_json(si);
+        if (dlq[0]) json_object_set_new(json_object_get(j, "config"), "dlq", json_string(dlq));
+        json_print(j);
+    } else if (created) {
+        printf("created stream %s%s%s\n", si->Config->Name, dlq[0] ? ", dead letters to " : "", dlq);
+    } else {
+        stream_print(si);
+        if (dlq[0]) printf("  Dead letters: the stream holding %s\n", dlq);
+    }
+}
+
 static int stream_run(const struct cli *c, const char *verb, const char *name, struct stream_opts *o)
 {
     natsConnection *nc = NULL;
@@ -195,25 +211,13 @@ static int stream_run(const struct cli *c, const char *verb, const char *name, s
         }
         s = js_AddStream(&si, js, &o->cfg, &jo, &jerr);
         if (s != NATS_OK) rc = nats_fail(c, s, jerr, what);
-        else if (o->dlq && (rc = stream_dlq_set(nc, c, name, o->dlq)) != EXIT_OK) {
-        } else if (c->json) {
-            json_t *j = stream_json(si);
-            if (o->dlq) json_object_set_new(json_object_get(j, "config"), "dlq", json_string(o->dlq));
-            json_print(j);
-        } else printf("created stream %s%s%s\n", name, o->dlq ? ", dead letters to " : "", o->dlq ? o->dlq : "");
+        else if (!o->dlq || (rc = stream_dlq_set(nc, c, name, o->dlq)) == EXIT_OK)
+            stream_show(c, si, o->dlq ? o->dlq : "", true);
     } else if (!strcmp(verb, "info")) {
         char dlq[256] = "";
         s = js_GetStreamInfo(&si, js, name, &jo, &jerr);
         if (s != NATS_OK) rc = nats_fail(c, s, jerr, what);
-        else if ((rc = stream_dlq_get(nc, c, name, dlq, sizeof dlq)) != EXIT_OK) {
-        } else if (c->json) {
-            json_t *j = stream_json(si);
-            if (dlq[0]) json_object_set_new(json_object_get(j, "config"), "dlq", json_string(dlq));
-            json_print(j);
-        } else {
-            stream_print(si);
-            if (dlq[0]) printf("  Dead letters: the stream holding %s\n", dlq);
-        }
+        else if ((rc = stream_dlq_get(nc, c, name, dlq, sizeof dlq)) == EXIT_OK) stream_show(c, si, dlq, false);
     } else if (!strcmp(verb, "list")) {
         jsStreamInfoList *l = NULL;
         s = js_Streams(&l, js, &jo, &jerr);
