@@ -27,40 +27,17 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "nats"))
 import natsh  # noqa: E402
-from natsh import Raw, CheckFailed, Skip  # noqa: E402
+import jsraw  # noqa: E402
+from natsh import CheckFailed, Skip  # noqa: E402
 
-CONNECT = b'CONNECT {"verbose":false,"pedantic":false,"headers":true,"no_responders":true}\r\n'
+CONNECT = jsraw.CONNECT
+
 POISON = b"poison-order\x00\xff\r\n binary tail"
 HDRS = [(b"X-Order", b"17"), (b"X-Rep", b"a"), (b"X-Rep", b"b")]
 
 
-class Js:
-    def __init__(self, t):
-        self.r = Raw(t)
-        self.n = 0
-        self.r.send(CONNECT + b"SUB _R.* 1\r\nSUB _P 2\r\nSUB _D 3\r\nSUB _A.* 4\r\nPING\r\n")
-        if self.r.read_line() != b"PONG\r\n":
-            raise CheckFailed("CONNECT")
-
-    def api(self, subj, body=b""):
-        if isinstance(body, dict):
-            body = json.dumps(body, separators=(",", ":")).encode()
-        self.n += 1
-        inbox = b"_R.%d" % self.n
-        self.r.send(b"PUB %s %s %d\r\n%s\r\n" % (subj.encode(), inbox, len(body), body))
-        line, data = self.r.read_msg()
-        if line.split()[:2] != [b"MSG", inbox]:
-            raise CheckFailed("reply to %s: %s" % (subj, natsh.show(line)))
-        return json.loads(data)
-
-    def publish(self, subj, data, hdrs=None):
-        if hdrs is None:
-            self.r.send(b"PUB %s _P %d\r\n%s\r\n" % (subj, len(data), data))
-        else:
-            h = b"NATS/1.0\r\n" + b"".join(b"%s: %s\r\n" % kv for kv in hdrs) + b"\r\n"
-            self.r.send(b"HPUB %s _P %d %d\r\n%s%s\r\n" % (subj, len(h), len(h) + len(data), h, data))
-        line, ack = self.r.read_msg()
-        return json.loads(ack)
+class Js(jsraw.Js):
+    extra_subs = b"SUB _D 3\r\nSUB _A.* 4\r\n"
 
     def pull(self, stream, consumer, expires_ms):
         """One MSG.NEXT (batch 1): (subject, ack reply, header block, payload), or None when the
@@ -141,7 +118,7 @@ def body(ck):
         ck.eq(js.api("$JS.API.STREAM.CREATE.WORK", work).get("did_create"), True, "WORK created")
         ck.eq(js.api("$JS.API.STREAM.CREATE.DEAD_WORK", {"name": "DEAD_WORK", "subjects": ["dead.work"]})
               .get("did_create"), True, "DEAD_WORK created")
-        ck.eq(js.publish(b"work.new", POISON, HDRS), {"stream": "WORK", "seq": 1}, "PubAck")
+        ck.eq(js.pub_json(b"work.new", POISON, HDRS), {"stream": "WORK", "seq": 1}, "PubAck")
         c = js.api("$JS.API.CONSUMER.CREATE.WORK.W", {"stream_name": "WORK", "config": consumer_cfg("W", 2)})
         ck.ok("error" not in c, "consumer W created: %s" % c)
         for d in (1, 2):
@@ -186,7 +163,7 @@ def body(ck):
         d = a.describe_configs([ConfigResource("topic", "PLAIN")], request_timeout=30)
         cfg = {k: v.value for k, v in list(d.values())[0].result(timeout=30).items()}
         ck.eq(cfg.get("sluice.dlq.stream"), "SIDE", "DescribeConfigs sluice.dlq.stream")
-        ck.eq(js.publish(b"plain.x", b"bad order"), {"stream": "PLAIN", "seq": 1}, "PubAck PLAIN")
+        ck.eq(js.pub_json(b"plain.x", b"bad order"), {"stream": "PLAIN", "seq": 1}, "PubAck PLAIN")
         c = js.api("$JS.API.CONSUMER.CREATE.PLAIN.P", {"stream_name": "PLAIN", "config": consumer_cfg("P", 5)})
         ck.ok("error" not in c, "consumer P created: %s" % c)
         got = js.pull("PLAIN", "P", 3000)
@@ -206,7 +183,7 @@ def body(ck):
         res = ConfigResource("topic", "PLAIN", set_config={
             "sluice.dlq.stream": "", "retention.ms": "-1", "retention.bytes": "-1"})
         a.alter_configs([res], request_timeout=30)[res].result(timeout=30)
-        ck.eq(js.publish(b"plain.y", b"second bad order"), {"stream": "PLAIN", "seq": 2}, "PubAck PLAIN 2")
+        ck.eq(js.pub_json(b"plain.y", b"second bad order"), {"stream": "PLAIN", "seq": 2}, "PubAck PLAIN 2")
         got = js.pull("PLAIN", "P", 3000)
         ck.ok(got is not None, "delivery of the second bad order")
         js.ack(got[1], b"+TERM still bad", "TERM 2")
@@ -221,7 +198,7 @@ def body(ck):
         c = js.api("$JS.API.CONSUMER.CREATE.LATE.L", {"stream_name": "LATE", "config": consumer_cfg("L", 1)})
         ck.ok("error" not in c, "consumer L created before any DLQ: %s" % c)
         # No DEAD_LATE yet: max_deliver reached, the order stays in the work queue (nats-server).
-        ck.eq(js.publish(b"late.a", b"kept"), {"stream": "LATE", "seq": 1}, "PubAck LATE 1")
+        ck.eq(js.pub_json(b"late.a", b"kept"), {"stream": "LATE", "seq": 1}, "PubAck LATE 1")
         got = js.pull("LATE", "L", 3000)
         ck.ok(got is not None, "delivery of late.a")
         js.ack(got[1], b"-NAK", "NAK late.a")
@@ -231,7 +208,7 @@ def body(ck):
         res = ConfigResource("topic", "LATE", set_config={
             "sluice.dlq.stream": "SIDE", "retention.ms": "-1", "retention.bytes": "-1"})
         a.alter_configs([res], request_timeout=30)[res].result(timeout=30)
-        ck.eq(js.publish(b"late.b", b"dead late"), {"stream": "LATE", "seq": 2}, "PubAck LATE 2")
+        ck.eq(js.pub_json(b"late.b", b"dead late"), {"stream": "LATE", "seq": 2}, "PubAck LATE 2")
         got = js.pull("LATE", "L", 3000)
         ck.ok(got is not None and got[3] == b"dead late", "delivery of late.b")
         js.ack(got[1], b"-NAK", "NAK late.b")

@@ -35,39 +35,16 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "nats"))
 import natsh  # noqa: E402
+import jsraw  # noqa: E402
 from natsh import Raw, CheckFailed, Skip  # noqa: E402
 
-CONNECT = b'CONNECT {"verbose":false,"pedantic":false,"headers":true,"no_responders":true}\r\n'
+CONNECT = jsraw.CONNECT
+
 T = "io.nats.jetstream.api.v1."
 
 
-class Js:
-    def __init__(self, t):
-        self.r = Raw(t)
-        self.n = 0
-        self.r.send(CONNECT + b"SUB _R.* 1\r\nSUB _P 2\r\nPING\r\n")
-        if self.r.read_line() != b"PONG\r\n":
-            raise CheckFailed("CONNECT")
-
-    def api(self, subj, body=b""):
-        if isinstance(body, dict):
-            body = json.dumps(body, separators=(",", ":")).encode()
-        self.n += 1
-        inbox = b"_R.%d" % self.n
-        self.r.send(b"PUB %s %s %d\r\n%s\r\n" % (subj.encode(), inbox, len(body), body))
-        line, data = self.r.read_msg()
-        if line.split()[:2] != [b"MSG", inbox]:
-            raise CheckFailed("reply to %s: %s" % (subj, natsh.show(line)))
-        return json.loads(data)
-
-    def publish(self, subj, data, hdrs=None):
-        if hdrs is None:
-            self.r.send(b"PUB %s _P %d\r\n%s\r\n" % (subj, len(data), data))
-        else:
-            h = b"NATS/1.0\r\n" + b"".join(b"%s: %s\r\n" % kv for kv in hdrs) + b"\r\n"
-            self.r.send(b"HPUB %s _P %d %d\r\n%s%s\r\n" % (subj, len(h), len(h) + len(data), h, data))
-        line, ack = self.r.read_msg()
-        return ack
+class Js(jsraw.Js):
+    pass
 
 
 # ---- the Go clients (js_cross_go.go) ----------------------------------------------------------
@@ -234,7 +211,7 @@ def body(ck):
         created = js.api("$JS.API.STREAM.CREATE.CROSS", {"name": "CROSS", "subjects": ["cross.*"]})
         ck.eq(created.get("did_create"), True, "created")
         for i, (subj, data, hdrs) in enumerate(sent):
-            ck.eq(js.publish(subj, data, hdrs), b'{"stream":"CROSS", "seq":%d}' % (i + 1), "PubAck %d" % (i + 1))
+            ck.eq(js.pub_ack(subj, data, hdrs), b'{"stream":"CROSS", "seq":%d}' % (i + 1), "PubAck %d" % (i + 1))
 
     with ck.section("Kafka reads what NATS published: key = subject, value = payload, headers in order"):
         c = ckf.Consumer({"bootstrap.servers": bootstrap, "group.id": "cross-reader",
@@ -280,8 +257,8 @@ def body(ck):
         ck.eq(base64.b64decode(m["hdrs"]),
               b"NATS/1.0\r\nX-Rep: one\r\nX-Rep: two\r\nX-Rep: three\r\nX-Other: v: with colon\r\n\r\n",
               "MSG.GET 3 headers")
-        ck.eq(js.publish(b"cross.a", b"after kafka"), b'{"stream":"CROSS", "seq":8}', "NATS seq after the Kafka records")
-        ck.eq(js.publish(b"cross.c", b"dup", [(b"Nats-Msg-Id", b"m-1")]),
+        ck.eq(js.pub_ack(b"cross.a", b"after kafka"), b'{"stream":"CROSS", "seq":8}', "NATS seq after the Kafka records")
+        ck.eq(js.pub_ack(b"cross.c", b"dup", [(b"Nats-Msg-Id", b"m-1")]),
               b'{"stream":"CROSS", "seq":4,"duplicate": true}', "msg id of the NATS publish still known")
 
     rng = random.Random(9)
@@ -353,7 +330,7 @@ def body(ck):
             (b"natsin.raw.3", bytes(range(255, -1, -1)), None),
         ]
         for i, (subj, data, hdrs) in enumerate(raw_sent):
-            ck.eq(js.publish(subj, data, hdrs), b'{"stream":"NATSIN", "seq":%d}' % (i + 1), "raw PubAck %d" % i)
+            ck.eq(js.pub_ack(subj, data, hdrs), b'{"stream":"NATSIN", "seq":%d}' % (i + 1), "raw PubAck %d" % i)
             want.append((subj, data, [(k.decode(), v) for k, v in hdrs] if hdrs else None))
         try:
             go_pubs = run_go("nats-publish", t.url, "natsin.go", 9)

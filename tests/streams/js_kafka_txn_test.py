@@ -20,29 +20,14 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "nats"))
 import natsh  # noqa: E402
+import jsraw  # noqa: E402
 from natsh import Raw, CheckFailed, Skip  # noqa: E402
 
-CONNECT = b'CONNECT {"verbose":false,"pedantic":false,"headers":true,"no_responders":true}\r\n'
+CONNECT = jsraw.CONNECT
 
 
-class Js:
-    def __init__(self, t):
-        self.r = Raw(t)
-        self.n = 0
-        self.r.send(CONNECT + b"SUB _R.* 1\r\nPING\r\n")
-        if self.r.read_line() != b"PONG\r\n":
-            raise CheckFailed("CONNECT")
-
-    def api(self, subj, body=b""):
-        if isinstance(body, dict):
-            body = json.dumps(body, separators=(",", ":")).encode()
-        self.n += 1
-        inbox = b"_R.%d" % self.n
-        self.r.send(b"PUB %s %s %d\r\n%s\r\n" % (subj.encode(), inbox, len(body), body))
-        line, data = self.r.read_msg()
-        if line.split()[:2] != [b"MSG", inbox]:
-            raise CheckFailed("reply to %s: %s" % (subj, natsh.show(line)))
-        return json.loads(data)
+class Js(jsraw.Js):
+    pass
 
 
 class Puller:

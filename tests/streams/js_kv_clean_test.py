@@ -23,31 +23,16 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "nats"))
 import natsh  # noqa: E402
+import jsraw  # noqa: E402
 from natsh import Raw, CheckFailed  # noqa: E402
 
-CONNECT = b'CONNECT {"verbose":false,"pedantic":false,"headers":true,"no_responders":true}\r\n'
+CONNECT = jsraw.CONNECT
 SUBJECTS = 10
 UPDATES = 20000
 
 
-class Js:
-    def __init__(self, t):
-        self.r = Raw(t)
-        self.n = 0
-        self.r.send(CONNECT + b"SUB _R.* 1\r\nSUB _P.* 2\r\nPING\r\n")
-        if self.r.read_line() != b"PONG\r\n":
-            raise CheckFailed("CONNECT")
-
-    def api(self, subj, body=b""):
-        if isinstance(body, dict):
-            body = json.dumps(body, separators=(",", ":")).encode()
-        self.n += 1
-        inbox = b"_R.%d" % self.n
-        self.r.send(b"PUB %s %s %d\r\n%s\r\n" % (subj.encode(), inbox, len(body), body))
-        line, data = self.r.read_msg()
-        if line.split()[:2] != [b"MSG", inbox]:
-            raise CheckFailed("reply to %s: %s" % (subj, natsh.show(line)))
-        return json.loads(data)
+class Js(jsraw.Js):
+    extra_subs = b"SUB _Q.* 3\r\n"  # windowed PubAcks, one inbox each
 
     def publish_many(self, msgs, window=256):
         """Publishes with a reply each, at most window unanswered; returns the PubAck seqs."""
@@ -56,7 +41,7 @@ class Js:
         while done < len(msgs):
             while sent < len(msgs) and sent - done < window:
                 subj, data = msgs[sent]
-                self.r.send(b"PUB %s _P.%d %d\r\n%s\r\n" % (subj, sent, len(data), data))
+                self.r.send(b"PUB %s _Q.%d %d\r\n%s\r\n" % (subj, sent, len(data), data))
                 sent += 1
             line, data = self.r.read_msg(timeout=10)
             p = line.split()

@@ -20,9 +20,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "nats"))
 import natsh  # noqa: E402
+import jsraw  # noqa: E402
 from natsh import Raw, CheckFailed  # noqa: E402
 
-CONNECT = b'CONNECT {"verbose":false,"pedantic":false,"headers":true,"no_responders":true}\r\n'
+CONNECT = jsraw.CONNECT
 QUIET_WAIT = 0.5  # "nothing arrives" means nothing within this
 T = "io.nats.jetstream.api.v1."
 
@@ -101,43 +102,12 @@ def err_body(kind, code, err_code, desc, extra=""):
 # ---- a raw JetStream client -----------------------------------------------------------------
 
 
-class Js:
-    """One raw connection: API requests on _R.<n> (sid 1), PubAcks on _P (sid 2), pull inboxes
-    _N.<x> (sid 3)."""
-
-    def __init__(self, t):
-        self.r = Raw(t)
-        self.n = 0
-        self.r.send(CONNECT + b"SUB _R.* 1\r\nSUB _P 2\r\nSUB _N.* 3\r\nPING\r\n")
-        line = self.r.read_line()
-        if line != b"PONG\r\n":
-            raise CheckFailed("CONNECT: %s" % natsh.show(line))
+class Js(jsraw.Js):
+    """jsraw.Js with pull inboxes _N.<x> (sid 3)."""
+    extra_subs = b"SUB _N.* 3\r\n"
 
     def send(self, data):
         self.r.send(data)
-
-    def request(self, subj, body=b""):
-        """(control line, payload bytes) of the reply to a request on subj."""
-        if isinstance(body, (dict, list)):
-            body = json.dumps(body, separators=(",", ":")).encode()
-        self.n += 1
-        inbox = b"_R.%d" % self.n
-        self.r.send(b"PUB %s %s %d\r\n%s\r\n" % (subj.encode(), inbox, len(body), body))
-        line, data = self.r.read_msg()
-        if line.split()[:2] != [b"MSG", inbox]:
-            raise CheckFailed("reply to %s: %s (want MSG %s)" % (subj, natsh.show(line), inbox))
-        return line, data
-
-    def api(self, subj, body=b""):
-        return json.loads(self.request(subj, body)[1])
-
-    def publish(self, subj, data, hdrs=None):
-        """The PubAck payload of a publish (HPUB when hdrs, a list of (key, value) bytes)."""
-        self.r.send(pub_bytes(subj, b"_P", data, hdrs))
-        line, ack = self.r.read_msg()
-        if line.split()[:3] != [b"MSG", b"_P", b"2"] and line.split()[:3] != [b"HMSG", b"_P", b"2"]:
-            raise CheckFailed("PubAck for %s: %s" % (subj, natsh.show(line)))
-        return line, ack
 
     def nothing(self, what, seconds=QUIET_WAIT):
         got = self.r.read_for(seconds)
@@ -163,13 +133,7 @@ class Js:
         self.r.close()
 
 
-def pub_bytes(subj, reply, data, hdrs=None):
-    subj = subj.encode() if isinstance(subj, str) else subj
-    sp = b" " + reply if reply else b""
-    if hdrs is None:
-        return b"PUB %s%s %d\r\n%s\r\n" % (subj, sp, len(data), data)
-    h = b"NATS/1.0\r\n" + b"".join(b"%s: %s\r\n" % kv for kv in hdrs) + b"\r\n"
-    return b"HPUB %s%s %d %d\r\n%s%s\r\n" % (subj, sp, len(h), len(h) + len(data), h, data)
+pub_bytes = jsraw.pub_bytes
 
 
 def ack_fields(reply):
