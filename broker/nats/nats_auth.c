@@ -4,6 +4,7 @@
 #include "broker/nats/nats_auth.h"
 
 #include <crypt.h>
+#include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
@@ -54,6 +55,7 @@ static bool list_has_sub(const struct nats_subject_list *l, const char *s, size_
 
 bool nats_perms_pub_ok(const struct nats_perms *p, const char *subject, size_t len) {
     if (!p) return true;
+    if (p->pub_none) return false;
     if (p->pub_allow.count && !list_has(&p->pub_allow, subject, len)) return false;
     return !list_has(&p->pub_deny, subject, len);
 }
@@ -334,6 +336,76 @@ static int read_direction(struct rd *r, const struct nats_conf_node *n, const ch
     return 0;
 }
 
+/* A Go duration ("2m", "1.5s", "1h30m", "-1s"), as nats-server reads allow_responses' expires:
+ * ms, or -1 with an error. */
+static int read_go_duration(const char *s, int64_t *out_ms) {
+    static const struct {
+        const char *unit;
+        double ms;
+    } units[] = {{"ns", 1e-6}, {"us", 1e-3}, {"\xc2\xb5s", 1e-3}, {"ms", 1}, {"s", 1e3}, {"m", 6e4}, {"h", 3.6e6}};
+    bool neg = *s == '-';
+    if (*s == '-' || *s == '+') s++;
+    if (!strcmp(s, "0")) {
+        *out_ms = 0;
+        return 0;
+    }
+    if (!*s) return -1;
+    double total = 0;
+    while (*s) {
+        char *end;
+        if (!(*s >= '0' && *s <= '9') && *s != '.') return -1;
+        double v = strtod(s, &end);
+        if (end == s) return -1;
+        s = end;
+        size_t best = 0, bi = 0;
+        for (size_t i = 0; i < SL_ARRAY_LEN(units); i++) {
+            size_t ul = strlen(units[i].unit);
+            if (!strncmp(s, units[i].unit, ul) && ul > best) best = ul, bi = i;
+        }
+        if (!best) return -1;
+        total += v * units[bi].ms;
+        s += best;
+    }
+    if (total > 9.2e15) return -1;
+    *out_ms = (int64_t)(neg ? -total : total);
+    return 0;
+}
+
+/* allow_responses: true / false, or {max: N, expires: "1m"}; 0 means the default, as in
+ * nats-server, and a negative value no limit. */
+static int read_resp(struct rd *r, const struct nats_conf_node *n, const char *where, struct nats_perms *p) {
+    p->resp = (struct nats_resp_perm){NATS_RESP_DEFAULT_MAX, NATS_RESP_DEFAULT_EXPIRES_MS};
+    if (n->type == NATS_CONF_STRING) {
+        if (!strcasecmp(n->str, "true") || !strcasecmp(n->str, "yes") || !strcasecmp(n->str, "on")) p->has_resp = true;
+        else if (!strcasecmp(n->str, "false") || !strcasecmp(n->str, "no") || !strcasecmp(n->str, "off")) p->has_resp = false;
+        else return rd_fail(r, n, "%s: expected a boolean or a map {max, expires}", where);
+        return 0;
+    }
+    if (n->type != NATS_CONF_MAP) return rd_fail(r, n, "%s: expected a boolean or a map {max, expires}", where);
+    p->has_resp = true;
+    char w[300];
+    for (const struct nats_conf_node *e = n->child; e; e = e->next) {
+        snprintf(w, sizeof(w), "%.200s.%.90s", where, e->key);
+        if (e->type != NATS_CONF_STRING) return rd_fail(r, e, "%s: expected a value", w);
+        if (!strcasecmp(e->key, "max") || !strcasecmp(e->key, "max_msgs") || !strcasecmp(e->key, "max_messages") ||
+            !strcasecmp(e->key, "max_responses")) {
+            char *end;
+            errno = 0;
+            long long v = strtoll(e->str, &end, 10);
+            if (end == e->str || *end || errno) return rd_fail(r, e, "%s: '%s' is not a whole number", w, e->str);
+            if (v) p->resp.max = v;
+        } else if (!strcasecmp(e->key, "expires") || !strcasecmp(e->key, "expiration") || !strcasecmp(e->key, "ttl")) {
+            int64_t ms;
+            if (read_go_duration(e->str, &ms) != 0)
+                return rd_fail(r, e, "%s: '%s' is not a duration (\"2m\", \"500ms\")", w, e->str);
+            if (ms) p->resp.expires_ms = ms;
+        } else {
+            return rd_fail(r, e, "%s: unknown key (max, expires)", w);
+        }
+    }
+    return 0;
+}
+
 static int read_perms(struct rd *r, const struct nats_conf_node *n, const char *where, struct nats_perms *p) {
     if (n->type != NATS_CONF_MAP) return rd_fail(r, n, "%s: expected a map of publish and subscribe", where);
     char w[256];
@@ -345,10 +417,11 @@ static int read_perms(struct rd *r, const struct nats_conf_node *n, const char *
         else if (!strcasecmp(e->key, "subscribe") || !strcasecmp(e->key, "export"))
             rc = read_direction(r, e, w, true, &p->sub_allow, &p->sub_deny);
         else if (!strcasecmp(e->key, "allow_responses") || !strcasecmp(e->key, "allow_response"))
-            rc = rd_fail(r, e, "%s: not supported by Sluice yet", w);
-        else rc = rd_fail(r, e, "%s: unknown key (publish, subscribe)", w);
+            rc = read_resp(r, e, w, p);
+        else rc = rd_fail(r, e, "%s: unknown key (publish, subscribe, allow_responses)", w);
         if (rc != 0) return -1;
     }
+    p->pub_none = p->has_resp && !p->pub_allow.count;
     return 0;
 }
 

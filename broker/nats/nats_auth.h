@@ -10,7 +10,8 @@
  *     allowed subjects or a map {allow: [...], deny: [...]}; wildcards '*' and '>' in the
  *     patterns; deny wins; an empty allow list allows everything (nats-server sets no allow list then). A subscribe entry
  *     "subject queue" (a space) applies to queue subscriptions in a matching queue group only.
- *     allow_responses is not supported (refused at load: see README "Not built yet").
+ *     allow_responses (true, or {max, expires}) lets a user answer the requests delivered to it
+ *     (nats_replies.h).
  *
  * The single user/pass and auth_token settings keep working beside this (sl_config fields);
  * nats-server refuses a users list together with them, and so do we.
@@ -24,6 +25,7 @@
 #include <stdint.h>
 
 #include "broker/config.h"
+#include "broker/nats/nats_replies.h"
 #include "protocol/nats_conf.h"
 
 #define NATS_NKEY_LEN 56          /* base32 text of a public key */
@@ -39,6 +41,11 @@ struct nats_subject_list {
 
 struct nats_perms {
     struct nats_subject_list pub_allow, pub_deny, sub_allow, sub_deny;
+    /* allow_responses (nats_replies.h). With it and no publish allow list, nothing may be
+     * published but replies, as nats-server turns the missing list into an empty one. */
+    bool has_resp;
+    bool pub_none;
+    struct nats_resp_perm resp;
 };
 
 struct nats_user {

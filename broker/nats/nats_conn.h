@@ -53,6 +53,7 @@ struct nconn {
     struct nconn_auth_work *auth_work;
     int64_t auth_protocol; /* the waiting CONNECT's "protocol" */
     struct nats_bcrypt_verdict verdict;
+    struct nats_replies *replies; /* allow_responses: reply subjects delivered here */
     /* Back-pressure (see nats_server.h). A connection is at most one of: reading, waiting on
      * one subscriber (stall_on, linked in its waiters), or released and queued to resume
      * (stall_ready, linked in ns->stall_ready); waiter_next serves both lists. */

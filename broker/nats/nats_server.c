@@ -2,6 +2,7 @@
 #include "broker/nats/nats_server.h"
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +134,9 @@ static void nats_deliver_socket(struct sub *sub, const struct nats_msg *m) {
     struct nsub *ns_sub = sl_container_of(sub, struct nsub, s);
     struct nconn *nc = ns_sub->nc;
     if (nc->user && !nats_perms_deliver_ok(nc->user->perms, (const char *)m->subject.p, m->subject.len)) return;
+    if (m->reply.len && nc->user && nc->user->perms && nc->user->perms->has_resp)
+        nats_replies_note(&nc->replies, &nc->user->perms->resp, (const char *)m->reply.p, m->reply.len,
+                          loop_mono_ms(nc->ns->loop));
     bool hmsg = m->hdr.len && nc->headers;
     uint32_t hdr_len = hmsg ? m->hdr.len : 0;
     uint32_t total_len = hdr_len + m->payload.len;
@@ -606,6 +610,7 @@ static const struct nats_perms *nconn_perms(const struct nconn *nc) { return nc-
 struct nconn_auth_work {
     struct work w;
     struct nconn *nc; /* NULL once the connection closed: the verdict is dropped */
+    atomic_bool gone; /* set with nc = NULL: a check not yet begun is skipped */
     struct nats_bcrypt_verdict v;
     char *pass;
 };
@@ -614,7 +619,8 @@ static void nats_connect_finish(struct nconn *nc, json_int_t protocol);
 
 static void nconn_auth_run(struct work *w) {
     struct nconn_auth_work *aw = (struct nconn_auth_work *)w;
-    aw->v.ok = nats_auth_password_ok(aw->v.hash, aw->pass);
+    /* A client that gave up (or was closed) while its check waited costs no bcrypt. */
+    aw->v.ok = !atomic_load(&aw->gone) && nats_auth_password_ok(aw->v.hash, aw->pass);
 }
 
 static void nconn_auth_done(struct work *w) {
@@ -809,7 +815,9 @@ static void nats_op_pub(struct nconn *nc, const struct nats_op *op) {
     /* Not a protocol error: the connection stays, as with nats-server. JetStream API calls are
      * publishes to $JS.API.>, so they are checked here too. */
     const struct nats_perms *perms = nconn_perms(nc);
-    if (perms && !nats_perms_pub_ok(perms, (const char *)op->subject.p, op->subject.len)) {
+    if (perms && !nats_perms_pub_ok(perms, (const char *)op->subject.p, op->subject.len) &&
+        !(perms->has_resp && nats_replies_use(nc->replies, &perms->resp, (const char *)op->subject.p, op->subject.len,
+                                              loop_mono_ms(nc->ns->loop)))) {
         nconn_perm_err(nc, "Publish", op->subject, (struct span){0}, (struct span){0});
         return;
     }
@@ -885,7 +893,10 @@ static void nats_on_close(struct conn *c) {
     struct nats_server *ns = nc->ns;
     nats_unlink_dirty(nc);
     nats_stall_forget(nc);
-    if (nc->auth_work) nc->auth_work->nc = NULL; /* its verdict finds no one */
+    if (nc->auth_work) { /* its verdict finds no one */
+        nc->auth_work->nc = NULL;
+        atomic_store(&nc->auth_work->gone, true);
+    }
     loop_timer_del(ns->loop, &nc->ping_timer);
     loop_timer_del(ns->loop, &nc->auth_timer);
     for (uint32_t i = 0; i < nc->sid_cap; i++) {
@@ -899,6 +910,7 @@ static void nats_on_close(struct conn *c) {
     }
     free(nc->sids);
     free(nc->out);
+    nats_replies_free(nc->replies);
     nconn_creds_free(nc);
     ns->conn_count--;
     free(nc);
