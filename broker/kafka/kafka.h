@@ -60,6 +60,8 @@ struct kafka_server {
     struct loop_timer txn_timer;     /* the earliest transaction timeout */
     bool txn_stopping;               /* shutdown: finishes still complete, nothing new starts */
     struct kafka_sasl *sasl;         /* mechanisms, PLAIN users, SCRAM store (kafka_sasl.c) */
+    struct workers *workers;         /* huge requests decoded off the loop; started at the first */
+    uint64_t requests_offloaded;
 };
 
 struct kreq {
@@ -85,6 +87,7 @@ struct kconn {
     uint32_t q_count;
     bool dead;
     bool paused_for_queue;
+    struct kreq *offloaded;  /* a request out with a worker: reading waits for it */
     struct kafka_sasl_conn sasl; /* the SASL exchange and the principal (kafka_sasl.c) */
 };
 

@@ -74,6 +74,9 @@ void kafka_server_metrics(struct kafka_server *ks, struct prom *p) {
         prom_u64(p, "sluice_kafka_requests_total", prom_labels(labels, sizeof(labels), "api", ai->name, NULL),
                  ks->api_requests[k]);
     }
+    prom_family(p, "sluice_kafka_requests_offloaded_total", "counter",
+                "Kafka requests too large to decode on the event loop, decoded on a worker thread.");
+    prom_u64(p, "sluice_kafka_requests_offloaded_total", NULL, ks->requests_offloaded);
     prom_family(p, "sluice_kafka_request_duration_seconds", "histogram",
                 "Time from reading a Kafka request to queueing its response, by API.");
     for (uint32_t k = 0; k <= KAFKA_API_KEY_MAX; k++) {

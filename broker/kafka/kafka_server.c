@@ -10,6 +10,7 @@
  * KAFKA_INFLIGHT_MAX requests unanswered, or more than max_pending_bytes unsent, is not read
  * until it drains. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 
 #include "base/base.h"
 #include "base/logging.h"
+#include "base/workers.h"
 #include "broker/core/cluster_meta.h"
 #include "broker/core/txn.h"
 #include "broker/kafka/kafka.h"
@@ -116,8 +118,11 @@ static bool kafka_on_frame(struct kconn *kc, const uint8_t *p, uint32_t len) {
     return true;
 }
 
+static void kafka_offload_submit(struct kconn *kc, size_t end);
+
 static bool kafka_on_data(struct conn *c) {
     struct kconn *kc = c->proto;
+    if (kc->offloaded) return true; /* a request decoding on a worker: the rest waits */
     size_t off = 0;
     bool ok = true;
     uint32_t max = kc->ks->cfg->max_request_bytes;
@@ -138,6 +143,12 @@ static bool kafka_on_data(struct conn *c) {
         }
         ok = kafka_on_frame(kc, c->in + off + 4, (uint32_t)size);
         off += 4 + (size_t)size;
+        if (ok && kc->offloaded) {
+            conn_pause_recv(c);
+            kafka_offload_submit(kc, off);
+            off = 0; /* the buffer went with the request: what follows it starts the new one */
+            break;
+        }
     }
     if (ok) conn_consume(c, off);
     if (ok && (kc->q_count >= KAFKA_INFLIGHT_MAX || c->out_bytes > kc->ks->cfg->max_pending_bytes)) {
@@ -149,7 +160,7 @@ static bool kafka_on_data(struct conn *c) {
 
 static void kafka_on_drain(struct conn *c) {
     struct kconn *kc = c->proto;
-    if (kc->paused_for_queue && kc->q_count < KAFKA_INFLIGHT_MAX / 2) {
+    if (kc->paused_for_queue && !kc->offloaded && kc->q_count < KAFKA_INFLIGHT_MAX / 2) {
         kc->paused_for_queue = false;
         conn_resume_recv(c);
     }
@@ -257,11 +268,28 @@ static void kafka_metadata_fill_topic(struct kafka_server *ks, struct karena *a,
     }
 }
 
-static sl_err kafka_handle_metadata(struct kconn *kc, struct kreq *q, struct kr *r) {
+/* Decodes a Metadata request and folds its names as Kafka reads them, into a set: a name given
+ * twice is answered once, in the order of its first mention (req->topics is compacted to the
+ * distinct names). Pure: it may run on a worker thread, with an arena of its own. */
+static sl_err kafka_metadata_decode(struct kr *r, int16_t version, struct karena *a, struct kafka_metadata_req *req) {
+    sl_err e = kafka_decode_metadata(r, version, a, req);
+    if (e || req->all_topics || req->topic_count <= 1) return e;
+    struct kname_set seen;
+    kname_set_init(&seen, (uint32_t)req->topic_count);
+    for (int32_t i = 0; i < req->topic_count; i++) kname_set_add(&seen, req->topics[i].name);
+    int32_t n = 0;
+    for (int32_t i = 0; i < req->topic_count && n < (int32_t)seen.count; i++) {
+        if (!kname_set_count(&seen, req->topics[i].name)) continue;
+        kname_set_forget(&seen, req->topics[i].name);
+        req->topics[n++] = req->topics[i];
+    }
+    req->topic_count = n;
+    kname_set_free(&seen);
+    return SL_OK;
+}
+
+static void kafka_metadata_answer(struct kconn *kc, struct kreq *q, const struct kafka_metadata_req *req) {
     struct kafka_server *ks = kc->ks;
-    struct kafka_metadata_req req;
-    sl_err e = kafka_decode_metadata(r, q->version, &kc->arena, &req);
-    if (e) return e;
     struct kafka_metadata_resp resp;
     memset(&resp, 0, sizeof(resp));
     struct kafka_metadata_broker broker = {ks->node_id, kafka_kstr(ks->advertised_host), ks->advertised_port,
@@ -270,41 +298,132 @@ static sl_err kafka_handle_metadata(struct kconn *kc, struct kreq *q, struct kr 
     resp.brokers = &broker;
     resp.cluster_id = kafka_kstr(ks->cluster.cluster_id);
     resp.controller_id = ks->node_id;
-    resp.cluster_authorized_operations = req.include_cluster_authorized_operations ? KAFKA_OPS_CLUSTER : INT32_MIN;
-    int32_t topic_ops = req.include_topic_authorized_operations ? KAFKA_OPS_TOPIC : INT32_MIN;
-    if (req.all_topics) {
+    resp.cluster_authorized_operations = req->include_cluster_authorized_operations ? KAFKA_OPS_CLUSTER : INT32_MIN;
+    int32_t topic_ops = req->include_topic_authorized_operations ? KAFKA_OPS_TOPIC : INT32_MIN;
+    if (req->all_topics) {
         resp.topic_count = (int32_t)topics_count(ks->topics);
         resp.topics = kafka_alloc_array(&kc->arena, resp.topic_count, sizeof(*resp.topics));
         for (int32_t i = 0; i < resp.topic_count; i++)
             kafka_metadata_fill_topic(ks, &kc->arena, topics_at(ks->topics, (uint32_t)i), &resp.topics[i]);
     } else {
-        /* Kafka reads the names into a set: a name given twice is answered once, in the
-         * order of its first mention here. Counted first, so the answer is sized by the
-         * distinct names (a million mentions of one topic cost one entry). */
-        struct kname_set seen;
-        kname_set_init(&seen, (uint32_t)SL_MAX(req.topic_count, 0));
-        for (int32_t i = 0; i < req.topic_count; i++) kname_set_add(&seen, req.topics[i].name);
-        resp.topics = kafka_alloc_array(&kc->arena, (int32_t)seen.count, sizeof(*resp.topics));
-        for (int32_t i = 0; i < req.topic_count && resp.topic_count < (int32_t)seen.count; i++) {
-            if (!kname_set_count(&seen, req.topics[i].name)) continue;
-            kname_set_forget(&seen, req.topics[i].name);
+        resp.topics = kafka_alloc_array(&kc->arena, req->topic_count, sizeof(*resp.topics));
+        for (int32_t i = 0; i < req->topic_count; i++) {
             struct kafka_metadata_topic_resp *t = &resp.topics[resp.topic_count++];
             sl_err te;
-            struct topic *tp = kafka_topic_get(ks, req.topics[i].name, req.allow_auto_topic_creation, &te);
+            struct topic *tp = kafka_topic_get(ks, req->topics[i].name, req->allow_auto_topic_creation, &te);
             if (tp) {
                 kafka_metadata_fill_topic(ks, &kc->arena, tp, t);
                 continue;
             }
-            t->name = req.topics[i].name;
+            t->name = req->topics[i].name;
             t->error_code = (int16_t)sl_err_kafka(te);
         }
-        kname_set_free(&seen);
     }
     for (int32_t i = 0; i < resp.topic_count; i++) resp.topics[i].topic_authorized_operations = topic_ops;
     struct kw w;
     kresp_begin(q, &w);
     kafka_encode_metadata_resp(&w, q->version, &resp);
     kresp_finish(q, &w);
+}
+
+/* ---- a huge request decoded off the loop -------------------------------------------------------
+ * Walking one huge request holds the loop: 18 MB of Metadata names (a million mentions of one
+ * topic, folded) take 45-100 ms. A Metadata request past KAFKA_OFFLOAD_MIN_BYTES is decoded and
+ * folded on a worker thread instead. The worker gets the connection's input buffer itself
+ * (conn_input_take: copying 18 MB into fresh pages would cost the loop ~40 ms on this VM), and
+ * the connection reads nothing more until the answer is made back on the loop, so its requests
+ * still act in order while other clients go on. */
+
+#define KAFKA_OFFLOAD_MIN_BYTES (1u << 20)
+
+struct kafka_offload {
+    struct work w;
+    struct kreq *q;
+    atomic_bool gone; /* the connection died: skip the decode */
+    uint8_t *buf;     /* the connection's input buffer, taken (ours to free) */
+    size_t body_off;  /* where the request's body starts in it, and its length */
+    size_t len;
+    struct karena arena;
+    struct kafka_metadata_req req;
+    sl_err err;
+};
+
+static void kafka_offload_run(struct work *w) {
+    struct kafka_offload *o = (struct kafka_offload *)w;
+    if (atomic_load(&o->gone)) return;
+    struct kr r = kr_make(o->buf + o->body_off, o->len);
+    o->err = kafka_metadata_decode(&r, o->q->version, &o->arena, &o->req);
+}
+
+static void kafka_offload_cancel(struct kreq *q) {
+    struct kafka_offload *o = q->park;
+    atomic_store(&o->gone, true);
+}
+
+static void kafka_offload_done(struct work *w) {
+    struct kafka_offload *o = (struct kafka_offload *)w;
+    struct kreq *q = o->q;
+    struct kconn *kc = q->kc;
+    kc->offloaded = NULL;
+    q->park = NULL;
+    q->park_cancel = NULL;
+    bool alive = !kc->dead && kc->c && !kc->c->closing;
+    if (alive && o->err) {
+        SL_DEBUG("kafka %s: malformed Metadata v%d request: %s", kc->c->peer, q->version, sl_err_str(o->err));
+        conn_close(kc->c, "malformed request");
+        alive = false;
+    }
+    if (alive) {
+        karena_reset(&kc->arena);
+        kafka_metadata_answer(kc, q, &o->req);
+    } else {
+        kresp_silent(q);
+    }
+    karena_free(&o->arena);
+    free(o->buf);
+    free(o);
+    /* What the client sent after it waited in the buffer (unless the queue pause holds it). */
+    if (alive && kc->c) {
+        if (!kc->paused_for_queue) conn_resume_recv(kc->c);
+        else kafka_on_drain(kc->c);
+    }
+}
+
+/* From kafka_on_data once the handler parked q for a worker: the input buffer goes with the
+ * request (the bytes after its frame, from `end`, stay with the connection). */
+static void kafka_offload_submit(struct kconn *kc, size_t end) {
+    struct kafka_offload *o = kc->offloaded->park;
+    o->buf = conn_input_take(kc->c, end);
+    workers_submit(kc->ks->workers, &o->w);
+}
+
+/* True if the request went to a worker (q parks until kafka_offload_done). */
+static bool kafka_offload(struct kconn *kc, struct kreq *q, struct kr *r) {
+    struct kafka_server *ks = kc->ks;
+    size_t len = kr_left(r);
+    if (len < KAFKA_OFFLOAD_MIN_BYTES) return false;
+    if (!ks->workers) ks->workers = workers_new(ks->loop, 1, "kafka decode");
+    if (!ks->workers) return false;
+    struct kafka_offload *o = sl_xcalloc(1, sizeof(*o));
+    o->w.run = kafka_offload_run;
+    o->w.done = kafka_offload_done;
+    o->q = q;
+    o->body_off = (size_t)(r->p - conn_input(kc->c));
+    o->len = len;
+    karena_init(&o->arena, 65536);
+    q->park = o;
+    q->park_cancel = kafka_offload_cancel;
+    kc->offloaded = q; /* kafka_on_data hands it the buffer and submits it */
+    ks->requests_offloaded++;
+    return true;
+}
+
+static sl_err kafka_handle_metadata(struct kconn *kc, struct kreq *q, struct kr *r) {
+    if (kafka_offload(kc, q, r)) return SL_OK;
+    struct kafka_metadata_req req;
+    sl_err e = kafka_metadata_decode(r, q->version, &kc->arena, &req);
+    if (e) return e;
+    kafka_metadata_answer(kc, q, &req);
     return SL_OK;
 }
 
@@ -439,6 +558,8 @@ void kafka_server_stop(struct kafka_server *ks) {
     if (!loop_run_until(ks->loop, kafka_drained, ks, 5000))
         SL_WARN("kafka: some responses were not delivered within 5 s of shutdown");
     listener_stop(&ks->ls);
+    workers_free(ks->workers); /* after the drain: nothing is out with it */
+    ks->workers = NULL;
     kafka_txn_stop(ks);
     kafka_groups_stop(ks);
     kafka_sasl_stop(ks);

@@ -73,6 +73,19 @@ bool conn_input_reserve(struct conn *c, size_t need) {
     return true;
 }
 
+uint8_t *conn_input_take(struct conn *c, size_t from) {
+    SL_ASSERT(from <= c->in_len);
+    uint8_t *old = c->in;
+    size_t tail = c->in_len - from;
+    size_t cap = SL_MIN((size_t)CONN_IN_START, c->in_max);
+    while (cap < tail) cap *= 2;
+    c->in = sl_xmalloc(cap);
+    c->in_cap = cap;
+    if (tail) memcpy(c->in, old + from, tail);
+    c->in_len = tail;
+    return old;
+}
+
 void conn_consume(struct conn *c, size_t n) {
     SL_ASSERT(n <= c->in_len);
     if (n == 0) return;

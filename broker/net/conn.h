@@ -90,6 +90,10 @@ static inline size_t conn_input_len(const struct conn *c) { return c->in_len; }
 void conn_consume(struct conn *c, size_t n);
 /* Makes sure the input buffer can hold need bytes in total (a whole frame). */
 bool conn_input_reserve(struct conn *c, size_t need);
+/* Hands the whole input buffer to the caller, who frees it, and starts a new one holding the
+ * bytes from `from` on: a protocol passes a huge request to another thread without copying it
+ * (and without its bytes moving or going away under that thread). */
+uint8_t *conn_input_take(struct conn *c, size_t from);
 
 /* Queues owned memory (freed with free() once sent). */
 void conn_send_mem(struct conn *c, uint8_t *mem, uint32_t len);
