@@ -9,7 +9,8 @@ confluent-kafka-python, kafka-python (SaslHandshake v0, raw tokens under TLS), k
 (kafka_tls_kafkajs.js) and sarama 1.22 (kafka_tls_sarama.go, PLAIN at v0 and v1, SCRAM-SHA-512 with
 Debian's xdg-go/scram) each with both mechanisms: produce, then consume, every offset and byte
 compared; a wrong password refused with each client's error; a client speaking TLS without SASL
-closed at Metadata; a plaintext client closed.
+closed at Metadata; a plaintext client closed; half a ClientHello closed by the TLS timeout while
+another client is served.
 
 Broker B, SSL with tls_verify (mTLS): kafka-python, kafkajs and sarama with the client certificate,
 content-exact; a client whose certificate comes from the other CA, and one without a certificate,
@@ -159,6 +160,20 @@ def recv_frame(t):
     return buf
 
 
+def truncated_client_hello(port):
+    """A socket that sent half of a real ClientHello, and nothing more."""
+    out = ssl.MemoryBIO()
+    obj = ssl.create_default_context().wrap_bio(ssl.MemoryBIO(), out, server_hostname="localhost")
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    hello = out.read()
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(hello[:len(hello) // 2])
+    return s
+
+
 def refused_handshake(port, ctx):
     """True if a TLS client with ctx cannot get a Kafka answer: the handshake fails, or (TLS 1.3,
     where the client's side ends before the server has checked its certificate) the first read
@@ -258,7 +273,10 @@ def run_all(ck, d):
                "SCRAM-SHA-512")
         sarama(ck, prog, [boot, d + "/ca.pem", topic, "refused", "SCRAM-SHA-512", "admin", "nope"], "wrong password")
 
-    with ck.section("TLS without SASL is closed at Metadata; plaintext gets no answer"):
+    with ck.section("TLS without SASL is closed at Metadata; plaintext gets no answer; a truncated ClientHello is "
+                    "closed by the TLS timeout while others are served"):
+        t0 = time.monotonic()
+        half = truncated_client_hello(a.kafka_port)
         ctx = ssl.create_default_context(cafile=d + "/ca.pem")
         t = tls_client(a.kafka_port, ctx)
         t.sendall(api_versions_frame())
@@ -277,6 +295,15 @@ def run_all(ck, d):
             ck.ok(not got.startswith(b"\x00\x00"), "no Kafka answer in the clear: %r" % got[:20])
         except ConnectionResetError:
             pass
+        confluent_roundtrip(ck, ck_conf(boot, d, "PLAIN", "alice", "alice-secret"), harness.unique("ck-during"),
+                            "confluent PLAIN while a handshake hangs", n=5)
+        try:
+            rest = read_until_close(half, timeout=8)
+        except ConnectionResetError:
+            rest = b""
+        waited = time.monotonic() - t0
+        ck.ok(rest == b"" and waited < 8, "truncated handshake: %r after %.1f s" % (rest[:20], waited))
+        print("     truncated ClientHello closed after %.1f s" % waited)
         ck.ok(a.alive(), "broker A alive")
     a.stop()
 
