@@ -4,10 +4,10 @@
 Certificates come from the openssl CLI (tls_test.make_certs): a CA, a server certificate for
 localhost/127.0.0.1 and a client certificate, plus a second CA with its own client certificate.
 
-Broker A, SASL_SSL with PLAIN and SCRAM-SHA-512: kcat (PLAIN in, SCRAM-SHA-512 out),
-confluent-kafka-python, kafka-python (SaslHandshake v0, raw tokens under TLS), kafkajs
-(kafka_tls_kafkajs.js) and sarama 1.22 (kafka_tls_sarama.go, PLAIN at v0 and v1, SCRAM-SHA-512 with
-Debian's xdg-go/scram) each with both mechanisms: produce, then consume, every offset and byte
+Broker A, SASL_SSL with PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512: kcat (PLAIN in, SCRAM-SHA-512
+out), confluent-kafka-python, kafka-python (SaslHandshake v0, raw tokens under TLS), kafkajs
+(kafka_tls_kafkajs.js) and sarama 1.22 (kafka_tls_sarama.go, PLAIN at v0 and v1, both SCRAMs with
+Debian's xdg-go/scram) each with PLAIN and SCRAM-SHA-512: produce, then consume, every offset and byte
 compared; a wrong password refused with each client's error; a client speaking TLS without SASL
 closed at Metadata; a plaintext client closed; half a ClientHello closed by the TLS timeout while
 another client is served.
@@ -206,8 +206,9 @@ def run_all(ck, d):
     with open(users, "w") as f:
         f.write("alice:alice-secret\n")
     tls = ["--kafka_tls", "--tlscert", d + "/server.pem", "--tlskey", d + "/server.key", "--tlscacert", d + "/ca.pem"]
-    a = harness.start_broker(tls + ["--kafka_sasl_mechanisms", "PLAIN,SCRAM-SHA-512", "--kafka_sasl_users_file", users,
-                                    "--kafka_sasl_scram_bootstrap", "SCRAM-SHA-512=admin:admin-secret"])
+    a = harness.start_broker(tls + ["--kafka_sasl_mechanisms", "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
+                                    "--kafka_sasl_users_file", users, "--kafka_sasl_scram_bootstrap",
+                                    "SCRAM-SHA-512=admin:admin-secret,SCRAM-SHA-256=admin:admin-256"])
     boot = a.bootstrap
     creds = (("PLAIN", "alice", "alice-secret"), ("SCRAM-SHA-512", "admin", "admin-secret"))
 
@@ -244,6 +245,7 @@ def run_all(ck, d):
         auth = [e for e in errors if e.code() == KafkaError._AUTHENTICATION]
         ck.ok(auth and "invalid credentials with SASL mechanism SCRAM-SHA-512" in auth[0].str(),
               "wrong SCRAM password over TLS: %s" % errors)
+        del p  # destroys the client: it would go on retrying in the background
 
     with ck.section("kafka-python over SASL_SSL (SaslHandshake v0: raw tokens inside TLS): PLAIN and SCRAM-SHA-512"):
         try:
@@ -263,7 +265,7 @@ def run_all(ck, d):
             kafkajs(ck, [boot, "sasl", d + "/ca.pem", mech.lower(), user, pw], mech)
         kafkajs(ck, [boot, "sasl", d + "/ca.pem", "plain", "alice", "nope", "wrong"], "wrong password")
 
-    with ck.section("sarama over SASL_SSL: PLAIN (v0 raw and v1), SCRAM-SHA-512; wrong password"):
+    with ck.section("sarama over SASL_SSL: PLAIN (v0 raw and v1), SCRAM-SHA-512, SCRAM-SHA-256; wrong password"):
         if not prog:
             harness.skip(why)
         topic = harness.unique("sarama-sasl-ssl")
@@ -271,6 +273,8 @@ def run_all(ck, d):
         sarama(ck, prog, [boot, d + "/ca.pem", topic, "sasl", "PLAIN", "alice", "alice-secret", "1.0.0"], "PLAIN v1")
         sarama(ck, prog, [boot, d + "/ca.pem", topic, "sasl", "SCRAM-SHA-512", "admin", "admin-secret", "1.0.0"],
                "SCRAM-SHA-512")
+        sarama(ck, prog, [boot, d + "/ca.pem", topic, "sasl", "SCRAM-SHA-256", "admin", "admin-256", "1.0.0"],
+               "SCRAM-SHA-256")
         sarama(ck, prog, [boot, d + "/ca.pem", topic, "refused", "SCRAM-SHA-512", "admin", "nope"], "wrong password")
 
     with ck.section("TLS without SASL is closed at Metadata; plaintext gets no answer; a truncated ClientHello is "
