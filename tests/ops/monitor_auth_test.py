@@ -11,13 +11,15 @@
 (c) SIGHUP with a new token in the file: the old one is refused, the new one served.
 (d) https_port with tls_verify (mTLS, certificates from the openssl CLI): curl with the client
     certificate and the token is served; without a certificate, or with one from another CA, the
-    handshake fails; with the certificate but no token, 401.
+    handshake fails; with the certificate but no token, 401; half a ClientHello is closed by the
+    TLS timeout while curl is served.
 """
 import json
 import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -189,8 +191,22 @@ def run_all(ck, d):
         r = curl("--cert", d + "/other/client.pem", "--key", d + "/other/client.key", "-H", auth(TOKEN))
         ck.ok(r.returncode != 0 and r.stdout in ("", "000"), "another CA's certificate: rc %d %r"
               % (r.returncode, r.stdout))
+        # Half a ClientHello: closed by tls_timeout, while another client is served meanwhile.
+        out = ssl.MemoryBIO()
+        obj = ssl.create_default_context().wrap_bio(ssl.MemoryBIO(), out, server_hostname="localhost")
+        try:
+            obj.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        hello = out.read()
+        t0 = time.monotonic()
+        half = socket.create_connection(("127.0.0.1", https), timeout=5)
+        half.sendall(hello[:len(hello) // 2])
         r = curl(*(cert + ["-H", auth(TOKEN)]))
-        ck.eq((r.returncode, r.stdout), (0, "200"), "served again after the refusals: %s" % r.stderr)
+        ck.eq((r.returncode, r.stdout), (0, "200"), "served while a handshake hangs: %s" % r.stderr)
+        rest = read_all(half, 8)
+        ck.ok(rest == b"" and time.monotonic() - t0 < 8, "truncated handshake closed: %r after %.1f s"
+              % (rest[:20], time.monotonic() - t0))
         ck.ok(b2.alive(), "broker alive")
         b2.stop()
 
