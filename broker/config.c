@@ -111,6 +111,7 @@ static const struct cfg_key cfg_keys[] = {
     CFG_KEY("tls", NULL, NULL, CFG_BOOL, tls, 0),
     CFG_KEY("kafka_tls", NULL, NULL, CFG_BOOL, kafka_tls, 0),
     CFG_KEY("https_port", NULL, NULL, CFG_PORT, https_port, 0),
+    CFG_KEY("http_token", NULL, NULL, CFG_STRING, http_token, CFG_F_EMPTY_OK),
     CFG_KEY("tls_cert", "tlscert", NULL, CFG_STRING, tls_cert, CFG_F_EMPTY_OK),
     CFG_KEY("tls_key", "tlskey", NULL, CFG_STRING, tls_key, CFG_F_EMPTY_OK),
     CFG_KEY("tls_ca", "tlscacert", NULL, CFG_STRING, tls_ca, CFG_F_EMPTY_OK),
@@ -733,6 +734,8 @@ void sl_config_usage(FILE *out) {
           "  -p, --port PORT                NATS port (4222)\n"
           "  -m, --http-port PORT           monitoring port (8222)\n"
           "  -ms, --https-port PORT         monitoring over TLS on this port instead of http_port (off)\n"
+          "  --http-token TOKEN             monitoring needs Authorization: Bearer TOKEN, /healthz\n"
+          "                                 excepted (off)\n"
           "  --tls                          NATS port over TLS (a tls { } block in a file also)\n"
           "  --kafka-tls                    Kafka port over TLS (security.protocol=SSL)\n"
           "  --tlscert, --tls-cert FILE     PEM certificate chain for every TLS port\n"

@@ -5,7 +5,8 @@ set -euo pipefail
 
 # One list; later work adds its clients and tools here.
 # The Kafka clients of tests/integration: kcat and confluent-kafka-python (librdkafka), kafka-python
-# with its codecs (snappy, lz4, zstandard), sarama for Go in GOPATH mode, and Node.js + npm for
+# with its codecs (snappy, lz4, zstandard), sarama for Go in GOPATH mode (with xdg-go/scram for its
+# SCRAM logins), and Node.js + npm for
 # kafkajs (from the npm registry, below). The NATS tests and benchmark (tests/nats,
 # bench/run_nats.sh): nats.go for Go in GOPATH mode, nats.js (npm, below) and the reference
 # nats-server 2.9.10. The JetStream tests (tests/streams) add nats.c (libnats-dev) and nats.js v3.
@@ -17,7 +18,7 @@ set -euo pipefail
 # The sluice CLI (client/) builds on librdkafka-dev, libnats-dev and libjansson-dev, all listed.
 PACKAGES="build-essential cmake pkg-config git ca-certificates liburing-dev libxxhash-dev libzstd-dev libjansson-dev libcrypt-dev libsnappy-dev liblz4-dev zlib1g-dev libssl-dev openssl check procps python3
           kcat librdkafka-dev python3-confluent-kafka python3-kafka python3-snappy python3-lz4 python3-zstandard
-          golang-go golang-github-shopify-sarama-dev nodejs npm
+          golang-go golang-github-shopify-sarama-dev golang-github-xdg-go-scram-dev nodejs npm
           golang-github-nats-io-go-nats-dev nats-server libnats-dev
           libhttp-parser-dev prometheus python3-yaml mmdebstrap clang-14 libclang-rt-14-dev
           redis-server python3-redis gnuplot-nox"

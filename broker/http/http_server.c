@@ -5,6 +5,9 @@
 
 #include <http_parser.h>
 #include <limits.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,12 +28,23 @@ struct hconn {
     uint64_t request_start_ms;
     int refuse; /* a status to answer before closing (413, 414, 431), 0: none */
     bool closing;
+    /* The Authorization header, gathered across reads: http-parser hands a name or a value over
+     * in pieces, and a value follows its name. */
+    char hname[16];     /* the header name being read, cut at 15 bytes ("authorization" is 13) */
+    size_t hname_len;
+    bool in_value;      /* the last piece was a value: the next name piece starts a new header */
+    bool in_auth;       /* the value being read is Authorization's */
+    uint32_t auth_seen; /* Authorization headers in this request; more than one is refused */
+    bool auth_long;     /* its value was over HTTP_TOKEN_MAX */
+    char auth[HTTP_TOKEN_MAX + 1];
+    size_t auth_len;
 };
 
 static const char *http_reason(int status) {
     switch (status) {
     case 200: return "OK";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
@@ -52,13 +66,19 @@ void http_response_set(struct http_response *rs, int status, const char *content
     memcpy(rs->body, text, rs->len + 1);
 }
 
-/* Queues status line, headers and (unless HEAD) the body; takes the body. */
+/* Queues status line, headers and (unless HEAD) the body; takes the body. A 401 carries the
+ * challenge: RFC 6750's error="invalid_token" when a token was sent and is wrong. */
 static void hconn_send(struct hconn *hc, struct http_response *rs, bool head, bool keep_alive) {
     char hdr[512];
+    const char *extra = "";
+    if (rs->status == 405) extra = "Allow: GET, HEAD\r\n";
+    else if (rs->status == 401 && hc->auth_seen)
+        extra = "WWW-Authenticate: Bearer realm=\"sluice\", error=\"invalid_token\"\r\n";
+    else if (rs->status == 401) extra = "WWW-Authenticate: Bearer realm=\"sluice\"\r\n";
     int n = snprintf(hdr, sizeof(hdr),
                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n", rs->status,
                      http_reason(rs->status), rs->content_type ? rs->content_type : "application/json", rs->len,
-                     rs->status == 405 ? "Allow: GET, HEAD\r\n" : "",
+                     extra,
                      keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n");
     SL_ASSERT(n > 0 && (size_t)n < sizeof(hdr));
     conn_send_copy(hc->c, hdr, (uint32_t)n);
@@ -86,6 +106,12 @@ static int on_message_begin(http_parser *p) {
     hc->url_len = 0;
     hc->head_bytes = 0;
     hc->refuse = 0;
+    hc->hname_len = 0;
+    hc->in_value = true; /* the first name piece starts a header */
+    hc->in_auth = false;
+    hc->auth_seen = 0;
+    hc->auth_long = false;
+    hc->auth_len = 0;
     if (!hc->in_request) {
         hc->in_request = true;
         hc->request_start_ms = loop_mono_ms(hc->h->loop);
@@ -114,6 +140,63 @@ static int on_header_piece(http_parser *p, const char *at, size_t len) {
         return 1;
     }
     return 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len) {
+    struct hconn *hc = p->data;
+    if (hc->in_value) {
+        hc->in_value = false;
+        hc->hname_len = 0;
+    }
+    /* A name too long for hname is not Authorization: it is kept cut, and compares unequal. */
+    size_t room = sizeof(hc->hname) - 1 - hc->hname_len;
+    size_t take = len < room ? len : room;
+    memcpy(hc->hname + hc->hname_len, at, take);
+    hc->hname_len += take;
+    return on_header_piece(p, at, len);
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len) {
+    struct hconn *hc = p->data;
+    if (!hc->in_value) {
+        hc->in_value = true;
+        hc->hname[hc->hname_len] = 0;
+        hc->in_auth = !strcasecmp(hc->hname, "authorization");
+        if (hc->in_auth) {
+            hc->auth_seen++;
+            hc->auth_len = 0;
+        }
+    }
+    if (hc->in_auth) {
+        if (hc->auth_len + len > HTTP_TOKEN_MAX) hc->auth_long = true;
+        else {
+            memcpy(hc->auth + hc->auth_len, at, len);
+            hc->auth_len += len;
+        }
+    }
+    return on_header_piece(p, at, len);
+}
+
+/* True if the request carries exactly one `Authorization: Bearer <token>` with the server's
+ * token. Both sides are hashed first so the comparison takes the same time for any token sent,
+ * whatever its length. */
+static bool hconn_authorized(const struct hconn *hc, const char *token) {
+    if (hc->auth_seen != 1 || hc->auth_long) return false;
+    const char *v = hc->auth;
+    size_t n = hc->auth_len;
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t')) n--;
+    if (n < 7 || strncasecmp(v, "Bearer ", 7) != 0) return false; /* the scheme is case-insensitive */
+    v += 7;
+    n -= 7;
+    while (n && *v == ' ') {
+        v++;
+        n--;
+    }
+    unsigned char a[EVP_MAX_MD_SIZE], b[EVP_MAX_MD_SIZE];
+    unsigned int al = 0, bl = 0;
+    if (!EVP_Digest(v, n, a, &al, EVP_sha256(), NULL) || !EVP_Digest(token, strlen(token), b, &bl, EVP_sha256(), NULL))
+        return false;
+    return al == bl && CRYPTO_memcmp(a, b, al) == 0;
 }
 
 static int on_headers_complete(http_parser *p) {
@@ -147,6 +230,13 @@ static void http_dispatch(struct hconn *hc, struct http_response *rs, bool *head
     size_t pl = strlen(hc->url);
     while (pl > 1 && hc->url[pl - 1] == '/') hc->url[--pl] = 0;
     struct http_request rq = {hc->url, query, *head};
+    bool open = false;
+    for (uint32_t i = 0; i < h->route_count; i++)
+        if (!strcmp(h->routes[i].path, hc->url)) open = h->routes[i].open;
+    if (!open && h->token && h->token[0] && !hconn_authorized(hc, h->token)) {
+        http_response_set(rs, 401, "application/json", "{\"error\":\"Unauthorized\"}\n");
+        return;
+    }
     for (uint32_t i = 0; i < h->route_count; i++) {
         if (strcmp(h->routes[i].path, hc->url) != 0) continue;
         rs->status = 200;
@@ -177,8 +267,8 @@ static int on_message_complete(http_parser *p) {
 static const http_parser_settings http_settings = {
     .on_message_begin = on_message_begin,
     .on_url = on_url,
-    .on_header_field = on_header_piece,
-    .on_header_value = on_header_piece,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
     .on_headers_complete = on_headers_complete,
     .on_message_complete = on_message_complete,
 };
@@ -243,8 +333,16 @@ void http_server_route(struct http_server *h, const char *path, http_handler_fn 
     snprintf(h->routes[h->route_count].path, sizeof(h->routes[0].path), "%s", path);
     h->routes[h->route_count].fn = fn;
     h->routes[h->route_count].arg = arg;
+    h->routes[h->route_count].open = false;
     h->route_count++;
 }
+
+void http_server_route_open(struct http_server *h, const char *path, http_handler_fn fn, void *arg) {
+    http_server_route(h, path, fn, arg);
+    h->routes[h->route_count - 1].open = true;
+}
+
+void http_server_set_token(struct http_server *h, const char *token) { h->token = token; }
 
 static int hexval(char ch) {
     if (ch >= '0' && ch <= '9') return ch - '0';

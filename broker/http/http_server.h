@@ -9,7 +9,12 @@
  * request line and headers are bounded (HTTP_HEAD_MAX, else 431 and close); a body is refused
  * (413); a request must arrive whole within HTTP_REQUEST_MS of its first byte and a connection
  * silent for HTTP_IDLE_MS is closed (slowloris); garbage gets 400 and close. Keep-alive and
- * pipelining follow the client (HTTP/1.0 closes unless asked). */
+ * pipelining follow the client (HTTP/1.0 closes unless asked).
+ *
+ * Access: with a token set (http_server_set_token), every route but those registered with
+ * http_server_route_open needs `Authorization: Bearer <token>`, else 401 with WWW-Authenticate
+ * (RFC 6750); the comparison takes the same time whatever the token sent. An unknown path is 401
+ * too, so the port tells nothing to whoever has no token. */
 #ifndef SL_BROKER_HTTP_SERVER_H
 #define SL_BROKER_HTTP_SERVER_H
 
@@ -24,6 +29,7 @@
 #define HTTP_REQUEST_MS 10000
 #define HTTP_IDLE_MS 60000
 #define HTTP_ROUTES_MAX 32
+#define HTTP_TOKEN_MAX 1024 /* an Authorization value longer than this is refused */
 
 struct http_request {
     const char *path;  /* without the query, NUL-terminated */
@@ -49,7 +55,9 @@ struct http_server {
         char path[64];
         http_handler_fn fn;
         void *arg;
+        bool open; /* served without the token */
     } routes[HTTP_ROUTES_MAX];
+    const char *token; /* "" or NULL: no token needed; borrowed from the caller (its config) */
     uint64_t requests, errors; /* requests answered; of those, not 2xx */
 };
 
@@ -58,6 +66,12 @@ int http_server_start(struct http_server *h, struct loop *l, const char *host, u
 void http_server_stop(struct http_server *h);
 /* Serves path (exact match) with fn. Up to HTTP_ROUTES_MAX routes. */
 void http_server_route(struct http_server *h, const char *path, http_handler_fn fn, void *arg);
+/* The same, for a route served without the token (a health probe). */
+void http_server_route_open(struct http_server *h, const char *path, http_handler_fn fn, void *arg);
+/* Requires `Authorization: Bearer <token>` from now on; "" turns it off. The string is read at
+ * each request, not copied: it must outlive the server (the broker's config, which a reload
+ * rewrites in place). */
+void http_server_set_token(struct http_server *h, const char *token);
 
 /* The value of key in a query string ("a=1&b=x"), copied into out (cap bytes, NUL-terminated,
  * %XX and '+' decoded); false if absent. */

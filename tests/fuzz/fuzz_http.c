@@ -3,7 +3,8 @@
  * socket to a real server on the loop, as the broker runs it. Routes answer with what
  * http_query_get decodes from the query. The server must answer and close (or keep the
  * connection until the client's EOF) within a bounded number of loop turns, and every
- * response must start with a status line. */
+ * response must start with a status line. A token is set (its Authorization header is parsed
+ * from pieces), with /healthz open and /varz, /metrics behind it. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -110,6 +111,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     sl_log_level_max = SL_LOG_ERROR;
     if (loop_init(&loop, 256) != 0) abort();
     if (http_server_start(&hs, &loop, "127.0.0.1", 0, 64) != 0) abort();
+    http_server_set_token(&hs, "fuzz-token");
+    http_server_route_open(&hs, "/healthz", route, NULL);
     http_server_route(&hs, "/varz", route, NULL);
     http_server_route(&hs, "/metrics", route, NULL);
     return 0;

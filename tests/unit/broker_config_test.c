@@ -773,6 +773,14 @@ START_TEST(test_tls_keys) {
     ck_assert_uint_eq(cfg.https_port, 8443);
     ck_assert_int_eq(sl_config_validate(&cfg, err, sizeof(err)), 0);
 
+    /* The monitoring port's token: a flag or a file key, off by default. */
+    sl_config_defaults(&cfg);
+    ck_assert_str_eq(cfg.http_token, "");
+    ck_assert_int_eq(PARSE("--http-token", "m0n"), 0);
+    ck_assert_str_eq(cfg.http_token, "m0n");
+    ck_assert_int_eq(load_text("http_token: \"s3c ret\"\n"), 0);
+    ck_assert_str_eq(cfg.http_token, "s3c ret");
+
     sl_config_defaults(&cfg);
     ck_assert_uint_eq(cfg.tls_timeout_ms, 2000);
     ck_assert_str_eq(cfg.tls_min_version, "1.2");
