@@ -19,6 +19,7 @@
 #include "broker/core/cluster_meta.h"
 #include "broker/core/topics.h"
 #include "broker/kafka/group.h"
+#include "broker/kafka/kafka_acl.h"
 #include "broker/kafka/kafka_sasl.h"
 #include "broker/net/conn.h"
 #include "broker/net/listener.h"
@@ -60,6 +61,7 @@ struct kafka_server {
     struct loop_timer txn_timer;     /* the earliest transaction timeout */
     bool txn_stopping;               /* shutdown: finishes still complete, nothing new starts */
     struct kafka_sasl *sasl;         /* mechanisms, PLAIN users, SCRAM store (kafka_sasl.c) */
+    struct kafka_acls *acls;         /* the ACL set (kafka_acl.c) */
 };
 
 struct kreq {

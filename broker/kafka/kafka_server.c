@@ -70,12 +70,18 @@ static const kafka_handler kafka_handlers[KAFKA_API_KEY_MAX + 1] = {
     [KAFKA_SASL_AUTHENTICATE] = kafka_handle_sasl_authenticate,
     [KAFKA_DESCRIBE_USER_SCRAM_CREDENTIALS] = kafka_handle_describe_user_scram_credentials,
     [KAFKA_ALTER_USER_SCRAM_CREDENTIALS] = kafka_handle_alter_user_scram_credentials,
+    [KAFKA_DESCRIBE_ACLS] = kafka_handle_describe_acls,
+    [KAFKA_CREATE_ACLS] = kafka_handle_create_acls,
+    [KAFKA_DELETE_ACLS] = kafka_handle_delete_acls,
 };
 
-/* SaslHandshake and SaslAuthenticate are served (and advertised) only when SASL is configured. */
+/* SaslHandshake and SaslAuthenticate are served (and advertised) only when SASL is configured,
+ * the ACL APIs only when the authorizer is on (Kafka answers SECURITY_DISABLED without one). */
 static kafka_handler kafka_handler_for(const struct kafka_server *ks, int16_t key) {
     if (key < 0 || key > KAFKA_API_KEY_MAX || !kafka_api_info(key)) return NULL;
     if ((key == KAFKA_SASL_HANDSHAKE || key == KAFKA_SASL_AUTHENTICATE) && !kafka_sasl_enabled(ks)) return NULL;
+    if ((key == KAFKA_DESCRIBE_ACLS || key == KAFKA_CREATE_ACLS || key == KAFKA_DELETE_ACLS) && !kafka_acl_enabled(ks))
+        return NULL;
     return kafka_handlers[key];
 }
 
@@ -391,6 +397,10 @@ int kafka_server_start(struct kafka_server *ks, const struct sl_config *cfg, str
         SL_ERROR("kafka: cannot set up SASL (kafka_sasl_* settings)");
         return -1;
     }
+    if (kafka_acl_start(ks) != SL_OK) {
+        SL_ERROR("kafka: cannot load the ACLs from the data directory");
+        return -1;
+    }
     int rc = listener_start(&ks->ls, l, "kafka", cfg->host, cfg->kafka_port, &kafka_conn_ops, kafka_on_open, ks,
                             cfg->max_connections, (size_t)cfg->max_request_bytes + 4);
     if (rc < 0) {
@@ -442,5 +452,6 @@ void kafka_server_stop(struct kafka_server *ks) {
     kafka_txn_stop(ks);
     kafka_groups_stop(ks);
     kafka_sasl_stop(ks);
+    kafka_acl_stop(ks);
     cluster_meta_close(&ks->cluster);
 }
