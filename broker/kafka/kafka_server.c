@@ -279,10 +279,14 @@ static sl_err kafka_handle_metadata(struct kconn *kc, struct kreq *q, struct kr 
     resp.cluster_authorized_operations = req.include_cluster_authorized_operations ? KAFKA_OPS_CLUSTER : INT32_MIN;
     int32_t topic_ops = req.include_topic_authorized_operations ? KAFKA_OPS_TOPIC : INT32_MIN;
     if (req.all_topics) {
-        resp.topic_count = (int32_t)topics_count(ks->topics);
-        resp.topics = kafka_alloc_array(&kc->arena, resp.topic_count, sizeof(*resp.topics));
-        for (int32_t i = 0; i < resp.topic_count; i++)
-            kafka_metadata_fill_topic(ks, &kc->arena, topics_at(ks->topics, (uint32_t)i), &resp.topics[i]);
+        /* ACLs: listing every topic shows only those the principal may DESCRIBE, as Kafka. */
+        int32_t n = (int32_t)topics_count(ks->topics);
+        resp.topics = kafka_alloc_array(&kc->arena, n, sizeof(*resp.topics));
+        for (int32_t i = 0; i < n; i++) {
+            struct topic *tp = topics_at(ks->topics, (uint32_t)i);
+            if (kafka_authorized(kc, KAFKA_OP_DESCRIBE, KAFKA_RES_TOPIC, kafka_kstr(tp->name)))
+                kafka_metadata_fill_topic(ks, &kc->arena, tp, &resp.topics[resp.topic_count++]);
+        }
     } else {
         /* Kafka reads the names into a set: a name given twice is answered once, in the
          * order of its first mention here. Counted first, so the answer is sized by the
@@ -296,7 +300,20 @@ static sl_err kafka_handle_metadata(struct kconn *kc, struct kreq *q, struct kr 
             kname_set_forget(&seen, req.topics[i].name);
             struct kafka_metadata_topic_resp *t = &resp.topics[resp.topic_count++];
             sl_err te;
-            struct topic *tp = kafka_topic_get(ks, req.topics[i].name, req.allow_auto_topic_creation, &te);
+            struct topic *tp = NULL;
+            struct kstr name = req.topics[i].name;
+            if (!kafka_authorized(kc, KAFKA_OP_DESCRIBE, KAFKA_RES_TOPIC, name)) {
+                te = SL_TOPIC_AUTHORIZATION;
+            } else {
+                /* Auto-creation needs CREATE on the cluster or the topic; Kafka answers a
+                 * missing topic the principal may not create with TOPIC_AUTHORIZATION_FAILED. */
+                bool create = req.allow_auto_topic_creation && ks->cfg->auto_create_topics;
+                if (create && !topics_get(ks->topics, name.p, name.len) &&
+                    !kafka_authorized_cluster_or_topic(kc, KAFKA_OP_CREATE, name))
+                    te = SL_TOPIC_AUTHORIZATION;
+                else
+                    tp = kafka_topic_get(ks, name, create, &te);
+            }
             if (tp) {
                 kafka_metadata_fill_topic(ks, &kc->arena, tp, t);
                 continue;
@@ -353,9 +370,19 @@ static sl_err kafka_handle_init_producer_id(struct kconn *kc, struct kreq *q, st
     struct kafka_init_producer_id_req req;
     sl_err e = kafka_decode_init_producer_id(r, q->version, &kc->arena, &req);
     if (e) return e;
-    if (req.transactional_id.len >= 0) return kafka_txn_init_producer_id(kc, q, &req);
     struct kafka_init_producer_id_resp resp = {0, 0, -1, -1};
-    if (req.producer_id >= 0 && req.producer_epoch >= 0 && req.producer_id < kc->ks->cluster.next_producer_id) {
+    /* ACLs as Kafka 3.x: WRITE on the transactional id; without one, IDEMPOTENT_WRITE on the
+     * cluster or WRITE on some topic. */
+    if (req.transactional_id.len >= 0 &&
+        !kafka_authorized(kc, KAFKA_OP_WRITE, KAFKA_RES_TRANSACTIONAL_ID, req.transactional_id))
+        resp.error_code = (int16_t)sl_err_kafka(SL_TRANSACTIONAL_ID_AUTHORIZATION);
+    else if (req.transactional_id.len < 0 &&
+             !kafka_authorized(kc, KAFKA_OP_IDEMPOTENT_WRITE, KAFKA_RES_CLUSTER, kafka_kstr(KAFKA_CLUSTER_RESOURCE)) &&
+             !kafka_authorized_any(kc, KAFKA_OP_WRITE, KAFKA_RES_TOPIC))
+        resp.error_code = (int16_t)sl_err_kafka(SL_CLUSTER_AUTHORIZATION);
+    else if (req.transactional_id.len >= 0)
+        return kafka_txn_init_producer_id(kc, q, &req);
+    else if (req.producer_id >= 0 && req.producer_epoch >= 0 && req.producer_id < kc->ks->cluster.next_producer_id) {
         /* KIP-360: an existing producer bumps its epoch. */
         resp.producer_id = req.producer_id;
         resp.producer_epoch = (int16_t)(req.producer_epoch + 1);
