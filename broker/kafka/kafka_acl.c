@@ -33,6 +33,9 @@
 struct acl_entry {
     int8_t resource_type, pattern_type, operation, permission;
     char *name, *principal, *host;
+    /* Kept for the checks, which run on every request: lengths first, bytes only if equal. */
+    uint32_t name_len, principal_len;
+    bool name_star, principal_star, host_star; /* literal "*", "User:*", "*" */
 };
 
 struct kafka_acls {
@@ -89,6 +92,11 @@ static void acls_add(struct kafka_acls *s, const struct kafka_acl *b) {
     e->name = acl_strdup(b->resource_name);
     e->principal = acl_strdup(b->principal);
     e->host = acl_strdup(b->host);
+    e->name_len = (uint32_t)strlen(e->name);
+    e->principal_len = (uint32_t)strlen(e->principal);
+    e->name_star = e->pattern_type == KAFKA_PAT_LITERAL && !strcmp(e->name, "*");
+    e->principal_star = !strcmp(e->principal, "User:*");
+    e->host_star = !strcmp(e->host, "*");
 }
 
 static void acl_entry_free(struct acl_entry *e) {
@@ -175,24 +183,24 @@ void kafka_acl_stop(struct kafka_server *ks) {
 
 /* ---- matching ---- */
 
-static bool prefix_of(const char *prefix, struct kstr name) {
-    size_t n = strlen(prefix);
-    return name.len >= 0 && (size_t)name.len >= n && memcmp(name.p, prefix, n) == 0;
-}
-
 /* Does the pattern of e cover the resource (Kafka's matching ACLs of a resource)? */
 static bool pattern_covers(const struct acl_entry *e, int8_t type, struct kstr name) {
     if (e->resource_type != type) return false;
-    if (e->pattern_type == KAFKA_PAT_LITERAL) return !strcmp(e->name, "*") || kstr_is(name, e->name);
-    return e->pattern_type == KAFKA_PAT_PREFIXED && prefix_of(e->name, name);
+    if (e->name_star) return true;
+    if (name.len < 0) return false;
+    if (e->pattern_type == KAFKA_PAT_LITERAL)
+        return (uint32_t)name.len == e->name_len && !memcmp(name.p, e->name, e->name_len);
+    return e->pattern_type == KAFKA_PAT_PREFIXED && (uint32_t)name.len >= e->name_len &&
+           !memcmp(name.p, e->name, e->name_len);
 }
 
-static bool principal_matches(const struct acl_entry *e, const char *principal) {
-    return !strcmp(e->principal, "User:*") || !strcmp(e->principal, principal);
+/* principal_len: strlen(principal), computed once per check. */
+static bool principal_matches(const struct acl_entry *e, const char *principal, size_t principal_len) {
+    return e->principal_star || (e->principal_len == principal_len && !memcmp(e->principal, principal, principal_len));
 }
 
 static bool host_matches(const struct acl_entry *e, const char *host) {
-    return !strcmp(e->host, "*") || !strcmp(e->host, host);
+    return e->host_star || !strcmp(e->host, host);
 }
 
 static bool op_implies(int8_t acl_op, int8_t op) {
@@ -241,13 +249,15 @@ bool kafka_authorized(struct kconn *kc, int8_t op, int8_t resource_type, struct 
     if (!kafka_acl_enabled(ks)) return true;
     const char *principal = conn_principal(kc);
     if (super_user(ks, principal)) return true;
+    size_t principal_len = strlen(principal);
     char host[64];
     conn_host(kc, host, sizeof(host));
     const struct kafka_acls *s = ks->acls;
     bool allowed = false;
     for (uint32_t i = 0; i < s->n; i++) {
         const struct acl_entry *e = &s->v[i];
-        if (!pattern_covers(e, resource_type, name) || !principal_matches(e, principal) || !host_matches(e, host))
+        if (!principal_matches(e, principal, principal_len) || !pattern_covers(e, resource_type, name) ||
+            !host_matches(e, host))
             continue;
         if (e->permission == KAFKA_PERM_DENY && (e->operation == op || e->operation == KAFKA_OP_ALL)) return false;
         if (e->permission == KAFKA_PERM_ALLOW && op_implies(e->operation, op)) allowed = true;
@@ -265,23 +275,23 @@ bool kafka_authorized_any(struct kconn *kc, int8_t op, int8_t resource_type) {
     if (!kafka_acl_enabled(ks)) return true;
     const char *principal = conn_principal(kc);
     if (super_user(ks, principal)) return true;
+    size_t principal_len = strlen(principal);
     char host[64];
     conn_host(kc, host, sizeof(host));
     const struct kafka_acls *s = ks->acls;
     /* A DENY on every name (literal "*" or prefix "") cancels any ALLOW, as in Kafka. */
     for (uint32_t i = 0; i < s->n; i++) {
         const struct acl_entry *e = &s->v[i];
-        bool everything = (e->pattern_type == KAFKA_PAT_LITERAL && !strcmp(e->name, "*")) ||
-                          (e->pattern_type == KAFKA_PAT_PREFIXED && !e->name[0]);
+        bool everything = e->name_star; /* a prefixed "" cannot be stored (binding_invalid) */
         if (e->resource_type == resource_type && everything && e->permission == KAFKA_PERM_DENY &&
-            (e->operation == op || e->operation == KAFKA_OP_ALL) && principal_matches(e, principal) &&
+            (e->operation == op || e->operation == KAFKA_OP_ALL) && principal_matches(e, principal, principal_len) &&
             host_matches(e, host))
             return false;
     }
     for (uint32_t i = 0; i < s->n; i++) {
         const struct acl_entry *e = &s->v[i];
         if (e->resource_type == resource_type && e->permission == KAFKA_PERM_ALLOW && op_implies(e->operation, op) &&
-            principal_matches(e, principal) && host_matches(e, host))
+            principal_matches(e, principal, principal_len) && host_matches(e, host))
             return true;
     }
     return false;
