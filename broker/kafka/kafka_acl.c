@@ -297,6 +297,14 @@ bool kafka_authorized_any(struct kconn *kc, int8_t op, int8_t resource_type) {
     return false;
 }
 
+int32_t kafka_authorized_ops(struct kconn *kc, int8_t resource_type, struct kstr name, int32_t supported) {
+    if (!kafka_acl_enabled(kc->ks)) return supported;
+    int32_t ops = 0;
+    for (int op = KAFKA_OP_READ; op <= KAFKA_OP_IDEMPOTENT_WRITE; op++)
+        if (((supported >> op) & 1) && kafka_authorized(kc, (int8_t)op, resource_type, name)) ops |= 1 << op;
+    return ops;
+}
+
 /* ---- filters and validation ---- */
 
 static bool filter_str(struct kstr filter, struct kstr value) {

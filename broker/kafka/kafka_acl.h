@@ -38,6 +38,10 @@ bool kafka_authorized_cluster_or_topic(struct kconn *kc, int8_t op, struct kstr 
  * principal, not cancelled by a literal "*" or prefix-"" DENY (InitProducerId's WRITE rule). */
 bool kafka_authorized_any(struct kconn *kc, int8_t op, int8_t resource_type);
 
+/* The authorized operations Kafka reports (one bit per AclOperation code) among supported,
+ * which is every one of them with the authorizer off. */
+int32_t kafka_authorized_ops(struct kconn *kc, int8_t resource_type, struct kstr name, int32_t supported);
+
 sl_err kafka_handle_describe_acls(struct kconn *kc, struct kreq *q, struct kr *r);
 sl_err kafka_handle_create_acls(struct kconn *kc, struct kreq *q, struct kr *r);
 sl_err kafka_handle_delete_acls(struct kconn *kc, struct kreq *q, struct kr *r);

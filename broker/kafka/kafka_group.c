@@ -696,7 +696,9 @@ sl_err kafka_handle_describe_groups(struct kconn *kc, struct kreq *q, struct kr 
     for (int32_t i = 0; i < req.group_count; i++) {
         struct kafka_describe_groups_group *out = &resp.groups[i];
         out->group_id = req.groups[i];
-        out->authorized_operations = req.include_authorized_operations ? KAFKA_OPS_GROUP : INT32_MIN;
+        out->authorized_operations =
+            req.include_authorized_operations ? kafka_authorized_ops(kc, KAFKA_RES_GROUP, req.groups[i], KAFKA_OPS_GROUP)
+                                              : INT32_MIN;
         const char *gid = kafka_arena_cstr(a, req.groups[i]);
         if (!group_allowed(kc, KAFKA_OP_DESCRIBE, req.groups[i])) {
             out->error_code = kcode(SL_GROUP_AUTHORIZATION);

@@ -276,8 +276,10 @@ static sl_err kafka_handle_metadata(struct kconn *kc, struct kreq *q, struct kr 
     resp.brokers = &broker;
     resp.cluster_id = kafka_kstr(ks->cluster.cluster_id);
     resp.controller_id = ks->node_id;
-    resp.cluster_authorized_operations = req.include_cluster_authorized_operations ? KAFKA_OPS_CLUSTER : INT32_MIN;
-    int32_t topic_ops = req.include_topic_authorized_operations ? KAFKA_OPS_TOPIC : INT32_MIN;
+    resp.cluster_authorized_operations =
+        req.include_cluster_authorized_operations
+            ? kafka_authorized_ops(kc, KAFKA_RES_CLUSTER, kafka_kstr(KAFKA_CLUSTER_RESOURCE), KAFKA_OPS_CLUSTER)
+            : INT32_MIN;
     if (req.all_topics) {
         /* ACLs: listing every topic shows only those the principal may DESCRIBE, as Kafka. */
         int32_t n = (int32_t)topics_count(ks->topics);
@@ -323,7 +325,11 @@ static sl_err kafka_handle_metadata(struct kconn *kc, struct kreq *q, struct kr 
         }
         kname_set_free(&seen);
     }
-    for (int32_t i = 0; i < resp.topic_count; i++) resp.topics[i].topic_authorized_operations = topic_ops;
+    for (int32_t i = 0; i < resp.topic_count; i++)
+        resp.topics[i].topic_authorized_operations =
+            req.include_topic_authorized_operations
+                ? kafka_authorized_ops(kc, KAFKA_RES_TOPIC, resp.topics[i].name, KAFKA_OPS_TOPIC)
+                : INT32_MIN;
     struct kw w;
     kresp_begin(q, &w);
     kafka_encode_metadata_resp(&w, q->version, &resp);
@@ -349,7 +355,10 @@ static sl_err kafka_handle_describe_cluster(struct kconn *kc, struct kreq *q, st
         .controller_id = (int32_t)ks->node_id,
         .brokers = &broker,
         .broker_count = 1,
-        .cluster_authorized_operations = req.include_cluster_authorized_operations ? KAFKA_OPS_CLUSTER : INT32_MIN,
+        .cluster_authorized_operations =
+            req.include_cluster_authorized_operations
+                ? kafka_authorized_ops(kc, KAFKA_RES_CLUSTER, kafka_kstr(KAFKA_CLUSTER_RESOURCE), KAFKA_OPS_CLUSTER)
+                : INT32_MIN,
     };
     if (req.endpoint_type != ENDPOINT_TYPE_BROKER) {
         /* Kafka answers UNSUPPORTED_ENDPOINT_TYPE; the controller endpoint does not exist here. */

@@ -82,6 +82,9 @@ START_TEST(test_authorize) {
     ck_assert(ALLOWED(&x, KAFKA_OP_READ, KAFKA_RES_GROUP, "g"));
     ck_assert(!ALLOWED(&x, KAFKA_OP_DELETE, KAFKA_RES_GROUP, "g"));
     ck_assert(!ALLOWED(&x, KAFKA_OP_ALTER, KAFKA_RES_CLUSTER, KAFKA_CLUSTER_RESOURCE));
+    /* Authorized operations as Metadata and DescribeGroups report them: WRITE and DESCRIBE. */
+    ck_assert_int_eq(kafka_authorized_ops(&x.kc, KAFKA_RES_TOPIC, ks("orders"), KAFKA_OPS_TOPIC),
+                     (1 << KAFKA_OP_WRITE) | (1 << KAFKA_OP_DESCRIBE));
     /* "*" for every user, from one host only. */
     as(&x, "User:carol", "10.0.0.9:5");
     ck_assert(ALLOWED(&x, KAFKA_OP_READ, KAFKA_RES_TOPIC, "anything"));
@@ -108,6 +111,7 @@ START_TEST(test_authorize) {
     /* Off: everything is allowed, as without ACLs. */
     x.cfg.kafka_authorizer = false;
     ck_assert(ALLOWED(&x, KAFKA_OP_WRITE, KAFKA_RES_TOPIC, "logs.audit"));
+    ck_assert_int_eq(kafka_authorized_ops(&x.kc, KAFKA_RES_TOPIC, ks("orders"), KAFKA_OPS_TOPIC), KAFKA_OPS_TOPIC);
     fixture_stop(&x);
 }
 END_TEST
