@@ -28,7 +28,10 @@
 #define ACL_FILE "kafka_acls"
 #define ACL_FILE_HEADER "sluice-kafka-acls 1"
 #define ACL_STR_MAX 4096 /* a name, principal or host longer than this is refused */
-#define ACLS_MAX 100000  /* a CreateAcls past this gets POLICY_VIOLATION */
+#define ACLS_MAX 10000 /* a CreateAcls past this gets POLICY_VIOLATION */
+/* Creations or filters in one request: more closes the connection (as SCRAM's 1024). Together
+ * with ACLS_MAX this bounds a request's work to ACL_REQUEST_MAX x ACLS_MAX comparisons. */
+#define ACL_REQUEST_MAX 1000
 
 struct acl_entry {
     int8_t resource_type, pattern_type, operation, permission;
@@ -373,6 +376,46 @@ static bool same_binding(const struct kafka_acl *a, const struct kafka_acl *b) {
 
 static struct kstr cluster_denied_msg(void) { return kafka_kstr("Cluster authorization failed."); }
 
+static int by_resource(const void *a, const void *b) {
+    const struct acl_entry *x = *(const struct acl_entry *const *)a, *y = *(const struct acl_entry *const *)b;
+    if (x->resource_type != y->resource_type) return x->resource_type - y->resource_type;
+    if (x->pattern_type != y->pattern_type) return x->pattern_type - y->pattern_type;
+    int c = strcmp(x->name, y->name);
+    if (c) return c;
+    return x < y ? -1 : x > y; /* stored order within a resource */
+}
+
+static bool same_resource(const struct acl_entry *x, const struct acl_entry *y) {
+    return x->resource_type == y->resource_type && x->pattern_type == y->pattern_type && !strcmp(x->name, y->name);
+}
+
+/* The matching ACLs grouped by resource pattern (sorted by type, pattern type, name), each
+ * array sized exactly. */
+static void describe_group(struct karena *a, const struct kafka_acls *s, const struct kafka_acl *filter,
+                           struct kafka_describe_acls_resp *resp) {
+    const struct acl_entry **m = sl_xmalloc(sizeof(*m) * (s->n ? s->n : 1));
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < s->n; i++) {
+        struct kafka_acl b = acl_view(&s->v[i]);
+        if (kafka_acl_filter_matches(filter, &b)) m[n++] = &s->v[i];
+    }
+    qsort(m, n, sizeof(*m), by_resource);
+    int32_t groups = 0;
+    for (uint32_t i = 0; i < n; i++) groups += i == 0 || !same_resource(m[i - 1], m[i]);
+    resp->resources = kafka_alloc_array(a, groups, sizeof(*resp->resources));
+    for (uint32_t i = 0, j; i < n; i = j) {
+        for (j = i + 1; j < n && same_resource(m[j], m[i]); j++) continue;
+        struct kafka_describe_acls_resource *res = &resp->resources[resp->resource_count++];
+        *res = (struct kafka_describe_acls_resource){m[i]->resource_type, kafka_kstr(m[i]->name), m[i]->pattern_type,
+                                                     NULL, (int32_t)(j - i)};
+        res->acls = kafka_alloc_array(a, res->acl_count, sizeof(*res->acls));
+        for (uint32_t k = i; k < j; k++)
+            res->acls[k - i] = (struct kafka_acl_description){kafka_kstr(m[k]->principal), kafka_kstr(m[k]->host),
+                                                              m[k]->operation, m[k]->permission};
+    }
+    free(m);
+}
+
 sl_err kafka_handle_describe_acls(struct kconn *kc, struct kreq *q, struct kr *r) {
     struct kafka_describe_acls_req req;
     sl_err e = kafka_decode_describe_acls(r, q->version, &kc->arena, &req);
@@ -387,26 +430,7 @@ sl_err kafka_handle_describe_acls(struct kconn *kc, struct kreq *q, struct kr *r
         resp.error_code = (int16_t)sl_err_kafka(SL_INVALID_REQUEST);
         resp.error_message = kafka_kstr(bad);
     } else {
-        /* Grouped by resource pattern, in first-stored order. */
-        resp.resources = kafka_alloc_array(&kc->arena, (int32_t)s->n, sizeof(*resp.resources));
-        for (uint32_t i = 0; i < s->n; i++) {
-            struct kafka_acl b = acl_view(&s->v[i]);
-            if (!kafka_acl_filter_matches(&req.filter, &b)) continue;
-            struct kafka_describe_acls_resource *res = NULL;
-            for (int32_t j = 0; j < resp.resource_count && !res; j++) {
-                struct kafka_describe_acls_resource *x = &resp.resources[j];
-                if (x->resource_type == b.resource_type && x->pattern_type == b.pattern_type &&
-                    filter_str(x->resource_name, b.resource_name))
-                    res = x;
-            }
-            if (!res) {
-                res = &resp.resources[resp.resource_count++];
-                *res = (struct kafka_describe_acls_resource){b.resource_type, b.resource_name, b.pattern_type, NULL, 0};
-                res->acls = kafka_alloc_array(&kc->arena, (int32_t)s->n, sizeof(*res->acls));
-            }
-            res->acls[res->acl_count++] =
-                (struct kafka_acl_description){b.principal, b.host, b.operation, b.permission_type};
-        }
+        describe_group(&kc->arena, s, &req.filter, &resp);
     }
     struct kw w;
     kresp_begin(q, &w);
@@ -419,6 +443,7 @@ sl_err kafka_handle_create_acls(struct kconn *kc, struct kreq *q, struct kr *r) 
     struct kafka_create_acls_req req;
     sl_err e = kafka_decode_create_acls(r, q->version, &kc->arena, &req);
     if (e) return e;
+    if (req.creation_count > ACL_REQUEST_MAX) return SL_POLICY_VIOLATION;
     struct kafka_acls *s = kc->ks->acls;
     struct kafka_create_acls_resp resp = {0, NULL, req.creation_count};
     resp.results = kafka_alloc_array(&kc->arena, req.creation_count, sizeof(*resp.results));
@@ -475,6 +500,7 @@ sl_err kafka_handle_delete_acls(struct kconn *kc, struct kreq *q, struct kr *r) 
     struct kafka_delete_acls_req req;
     sl_err e = kafka_decode_delete_acls(r, q->version, &kc->arena, &req);
     if (e) return e;
+    if (req.filter_count > ACL_REQUEST_MAX) return SL_POLICY_VIOLATION;
     struct kafka_acls *s = kc->ks->acls;
     struct kafka_delete_acls_resp resp = {0, NULL, req.filter_count};
     resp.results = kafka_alloc_array(&kc->arena, req.filter_count, sizeof(*resp.results));
@@ -497,7 +523,12 @@ sl_err kafka_handle_delete_acls(struct kconn *kc, struct kreq *q, struct kr *r) 
             fr->error_message = kafka_kstr(bad);
             continue;
         }
-        fr->matches = kafka_alloc_array(&kc->arena, (int32_t)s->n, sizeof(*fr->matches));
+        int32_t count = 0;
+        for (uint32_t j = 0; j < s->n; j++) {
+            struct kafka_acl b = acl_view(&s->v[j]);
+            count += kafka_acl_filter_matches(f, &b);
+        }
+        fr->matches = kafka_alloc_array(&kc->arena, count, sizeof(*fr->matches));
         for (uint32_t j = 0; j < s->n; j++) {
             struct kafka_acl b = acl_view(&s->v[j]);
             if (!kafka_acl_filter_matches(f, &b)) continue;
