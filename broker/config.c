@@ -122,6 +122,8 @@ static const struct cfg_key cfg_keys[] = {
     CFG_KEY("kafka_sasl_users_file", NULL, NULL, CFG_STRING, kafka_sasl_users_file, CFG_F_EMPTY_OK),
     CFG_KEY("kafka_sasl_scram_bootstrap", NULL, NULL, CFG_STRING, kafka_sasl_scram_bootstrap, CFG_F_EMPTY_OK),
     CFG_KEY("kafka_sasl_session_lifetime_ms", NULL, NULL, CFG_MS, kafka_sasl_session_lifetime_ms, 0),
+    CFG_KEY("kafka_authorizer", NULL, NULL, CFG_BOOL, kafka_authorizer, 0),
+    CFG_KEY("kafka_super_users", NULL, NULL, CFG_STRING, kafka_super_users, CFG_F_EMPTY_OK),
     CFG_FLAG("help", CFG_HELP),
     CFG_FLAG("version", CFG_VERSION),
 };

@@ -105,6 +105,9 @@ struct sl_config {
     char kafka_sasl_users_file[SL_CONFIG_PATH_MAX]; /* PLAIN users, user:password lines; SIGHUP rereads */
     char kafka_sasl_scram_bootstrap[1024];          /* "SCRAM-SHA-512=user:password,..." made if absent */
     uint32_t kafka_sasl_session_lifetime_ms;        /* KIP-368 re-authentication; 0 = never expires */
+    /* Kafka ACLs (broker/kafka/kafka_acl.c): off = everything allowed; on = no matching ACL, denied. */
+    bool kafka_authorizer;
+    char kafka_super_users[1024]; /* "User:admin,User:ops": allowed everything */
 };
 
 void sl_config_defaults(struct sl_config *c);

@@ -179,6 +179,8 @@ void broker_reload(struct broker *b) {
     next.nats_auth = NULL;
     RELOAD(max_request_bytes, "max_request_bytes");
     RELOAD(offsets_retention_ms, "offsets_retention_ms");
+    RELOAD(kafka_authorizer, "kafka_authorizer"); /* both read at every check (kafka_acl.c) */
+    RELOAD(kafka_super_users, "kafka_super_users");
     RELOAD(tls_cert, "tls_cert");
     RELOAD(tls_key, "tls_key");
     RELOAD(tls_ca, "tls_ca");

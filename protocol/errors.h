@@ -78,6 +78,11 @@
     X(RESOURCE_NOT_FOUND, 91, "no such resource", NULL)                                                   \
     X(DUPLICATE_RESOURCE, 92, "resource given twice in one request", NULL)                                \
     X(UNACCEPTABLE_CREDENTIAL, 93, "credential refused by the broker's rules", NULL)                      \
+    /* ACLs (broker/kafka/kafka_acl.c) */                                                             \
+    X(TOPIC_AUTHORIZATION, 29, "not authorized for the topic", NULL)                                      \
+    X(GROUP_AUTHORIZATION, 30, "not authorized for the group", NULL)                                      \
+    X(CLUSTER_AUTHORIZATION, 31, "not authorized for the cluster", NULL)                                  \
+    X(SECURITY_DISABLED, 54, "no authorizer is configured", NULL)                                         \
     /* NATS protocol errors (broker/nats): -ERR texts as nats-server sends them */                        \
     X(UNKNOWN_OP, -1, "unknown protocol operation", "Unknown Protocol Operation")                         \
     X(CONTROL_LINE_TOO_LONG, -1, "control line longer than max_control_line", "maximum control line exceeded") \

@@ -45,6 +45,9 @@
     X(ADD_OFFSETS_TO_TXN, "AddOffsetsToTxn", 0, 3, 3)                 \
     X(END_TXN, "EndTxn", 0, 3, 3)                                     \
     X(TXN_OFFSET_COMMIT, "TxnOffsetCommit", 0, 3, 3)                  \
+    X(DESCRIBE_ACLS, "DescribeAcls", 0, 3, 2)                         \
+    X(CREATE_ACLS, "CreateAcls", 0, 3, 2)                             \
+    X(DELETE_ACLS, "DeleteAcls", 0, 3, 2)                             \
     X(DESCRIBE_CONFIGS, "DescribeConfigs", 0, 4, 4)                   \
     X(ALTER_CONFIGS, "AlterConfigs", 0, 2, 2)                         \
     X(SASL_AUTHENTICATE, "SaslAuthenticate", 0, 2, 2)                 \

@@ -19,6 +19,7 @@
 #include "broker/core/cluster_meta.h"
 #include "broker/core/topics.h"
 #include "broker/kafka/group.h"
+#include "broker/kafka/kafka_acl.h"
 #include "broker/kafka/kafka_sasl.h"
 #include "broker/net/conn.h"
 #include "broker/net/listener.h"
@@ -62,6 +63,7 @@ struct kafka_server {
     struct kafka_sasl *sasl;         /* mechanisms, PLAIN users, SCRAM store (kafka_sasl.c) */
     struct workers *workers;         /* huge requests decoded off the loop; started at the first */
     uint64_t requests_offloaded;
+    struct kafka_acls *acls;         /* the ACL set (kafka_acl.c) */
 };
 
 struct kreq {

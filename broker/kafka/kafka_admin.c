@@ -258,6 +258,17 @@ static void admin_duplicates_add(struct admin_async *aa, struct kname_set *set, 
     kname_set_forget(set, name); /* answered once */
 }
 
+/* ACLs on a config resource (kafka_acl.c): op on the topic, the cluster (a broker) or the
+ * group; the error Kafka answers for each, or SL_OK. */
+static sl_err config_denied(struct kconn *kc, int8_t op, int8_t type, struct kstr name) {
+    if (type == RESOURCE_TOPIC)
+        return kafka_authorized(kc, op, KAFKA_RES_TOPIC, name) ? SL_OK : SL_TOPIC_AUTHORIZATION;
+    if (type == RESOURCE_GROUP)
+        return kafka_authorized(kc, op, KAFKA_RES_GROUP, name) ? SL_OK : SL_GROUP_AUTHORIZATION;
+    return kafka_authorized(kc, op, KAFKA_RES_CLUSTER, kafka_kstr(KAFKA_CLUSTER_RESOURCE)) ? SL_OK
+                                                                                           : SL_CLUSTER_AUTHORIZATION;
+}
+
 /* ---- CreateTopics --------------------------------------------------------------------------- */
 
 /* The checks of one topic before anything is made; SL_OK and the partition count, or an error
@@ -288,6 +299,10 @@ static void create_topic_start(struct kconn *kc, const struct kafka_create_topic
     struct karena *a = &kc->arena;
     struct admin_result *r = admin_result_add(aa, t->name);
     int32_t partitions;
+    if (!kafka_authorized_cluster_or_topic(kc, KAFKA_OP_CREATE, t->name)) {
+        admin_result_error(r, SL_TOPIC_AUTHORIZATION, NULL);
+        return;
+    }
     if (!create_topic_check(kc, t, r, &partitions)) return;
     int32_t n = SL_MAX(t->config_count, 0);
     const char **keys = karena_alloc(a, sizeof(char *) * (size_t)SL_MAX(n, 1));
@@ -430,8 +445,16 @@ sl_err kafka_handle_delete_topics(struct kconn *kc, struct kreq *q, struct kr *r
         if (name.len >= 0) tp = topics_get(ks->topics, name.p, name.len);
         else if (v6 && memcmp(req.topics[i].topic_id, zero_id, 16)) tp = topic_by_id(ks, req.topics[i].topic_id);
         res->name = name;
+        if (name.len >= 0 && !kafka_authorized(kc, KAFKA_OP_DELETE, KAFKA_RES_TOPIC, name)) {
+            res->error_code = (int16_t)sl_err_kafka(SL_TOPIC_AUTHORIZATION);
+            continue;
+        }
         if (!tp) {
             res->error_code = (int16_t)sl_err_kafka(SL_NO_PARTITION);
+            continue;
+        }
+        if (name.len < 0 && !kafka_authorized(kc, KAFKA_OP_DELETE, KAFKA_RES_TOPIC, kafka_kstr(tp->name))) {
+            res->error_code = (int16_t)sl_err_kafka(SL_TOPIC_AUTHORIZATION);
             continue;
         }
         memcpy(res->topic_id, tp->id, 16);
@@ -490,6 +513,10 @@ sl_err kafka_handle_create_partitions(struct kconn *kc, struct kreq *q, struct k
         const struct kafka_create_partitions_topic *t = &req.topics[i];
         if (kname_set_count(&names, t->name) != 1) continue;
         struct admin_result *res = admin_result_add(aa, t->name);
+        if (!kafka_authorized(kc, KAFKA_OP_ALTER, KAFKA_RES_TOPIC, t->name)) {
+            admin_result_error(res, SL_TOPIC_AUTHORIZATION, NULL);
+            continue;
+        }
         struct topic *tp = topics_get(kc->ks->topics, t->name.p, t->name.len);
         if (!tp) {
             admin_result_error(res, SL_NO_PARTITION, NULL);
@@ -735,7 +762,9 @@ sl_err kafka_handle_describe_configs(struct kconn *kc, struct kreq *q, struct kr
         res->resource_type = rr->resource_type;
         res->resource_name = rr->resource_name;
         res->error_message = (struct kstr){NULL, -1};
-        if (rr->resource_type == RESOURCE_TOPIC) describe_topic(kc, q->version, rr, res);
+        sl_err denied = config_denied(kc, KAFKA_OP_DESCRIBE_CONFIGS, rr->resource_type, rr->resource_name);
+        if (denied) res->error_code = (int16_t)sl_err_kafka(denied);
+        else if (rr->resource_type == RESOURCE_TOPIC) describe_topic(kc, q->version, rr, res);
         else if (rr->resource_type == RESOURCE_BROKER) describe_broker(kc, rr, res);
         else if (rr->resource_type == RESOURCE_GROUP) describe_group(kc, rr, res);
         else {
@@ -782,6 +811,12 @@ sl_err kafka_handle_alter_configs(struct kconn *kc, struct kreq *q, struct kr *r
         int32_t n = SL_MAX(rr->config_count, 0);
         struct kstr *names = karena_alloc(a, sizeof(struct kstr) * (size_t)SL_MAX(n, 1));
         for (int32_t j = 0; j < n; j++) names[j] = rr->configs[j].name;
+        sl_err denied = config_denied(kc, KAFKA_OP_ALTER_CONFIGS, rr->resource_type, rr->resource_name);
+        if (denied) {
+            *res = (struct kafka_alter_configs_result){(int16_t)sl_err_kafka(denied), {NULL, -1}, rr->resource_type,
+                                                       rr->resource_name};
+            continue;
+        }
         if (alter_other(kc, rr->resource_type, rr->resource_name, names, n, res)) continue;
         struct topic *tp = alter_target(kc, rr->resource_type, rr->resource_name, res);
         if (!tp) continue;
@@ -829,6 +864,12 @@ sl_err kafka_handle_incremental_alter_configs(struct kconn *kc, struct kreq *q, 
         int32_t n = SL_MAX(rr->config_count, 0);
         struct kstr *names = karena_alloc(a, sizeof(struct kstr) * (size_t)SL_MAX(n, 1));
         for (int32_t j = 0; j < n; j++) names[j] = rr->configs[j].name;
+        sl_err denied = config_denied(kc, KAFKA_OP_ALTER_CONFIGS, rr->resource_type, rr->resource_name);
+        if (denied) {
+            *res = (struct kafka_alter_configs_result){(int16_t)sl_err_kafka(denied), {NULL, -1}, rr->resource_type,
+                                                       rr->resource_name};
+            continue;
+        }
         if (alter_other(kc, rr->resource_type, rr->resource_name, names, n, res)) continue;
         struct topic *tp = alter_target(kc, rr->resource_type, rr->resource_name, res);
         if (!tp) continue;
@@ -893,11 +934,16 @@ sl_err kafka_handle_delete_records(struct kconn *kc, struct kreq *q, struct kr *
         tr->partition_count = rt->partition_count;
         tr->partitions = kafka_alloc_array(a, rt->partition_count, sizeof(*tr->partitions));
         struct topic *tp = topics_get(kc->ks->topics, rt->name.p, rt->name.len);
+        bool denied = !kafka_authorized(kc, KAFKA_OP_DELETE, KAFKA_RES_TOPIC, rt->name);
         for (int32_t i = 0; i < rt->partition_count; i++) {
             struct kafka_delete_records_partition_result *pr = &tr->partitions[i];
             int32_t p = rt->partitions[i].partition_index;
             pr->partition_index = p;
             pr->low_watermark = -1;
+            if (denied) {
+                pr->error_code = (int16_t)sl_err_kafka(SL_TOPIC_AUTHORIZATION);
+                continue;
+            }
             if (!tp || p < 0 || p >= tp->partition_count) {
                 pr->error_code = (int16_t)sl_err_kafka(SL_NO_PARTITION);
                 continue;

@@ -30,6 +30,7 @@ struct fetch_topic {
     char *name; /* from Fetch v13 the name of the topic with that id, "" if none */
     int32_t name_len;
     bool by_id;      /* Fetch v13+: the request named the topic by id */
+    bool denied;     /* no READ on the topic (kafka_acl.c): TOPIC_AUTHORIZATION_FAILED */
     uint8_t id[16];
     int32_t count;
     struct fetch_part *parts;
@@ -67,6 +68,10 @@ static struct topic *fetch_topic_get(struct kafka_server *ks, const struct fetch
 
 static struct partition *fetch_partition(struct kafka_server *ks, const struct fetch_topic *ft, int32_t partition,
                                          int16_t *error) {
+    if (ft->denied) {
+        *error = (int16_t)sl_err_kafka(SL_TOPIC_AUTHORIZATION);
+        return NULL;
+    }
     struct topic *tp = fetch_topic_get(ks, ft);
     struct partition *part = tp ? topic_partition(tp, partition) : NULL;
     /* Kafka: UNKNOWN_TOPIC_ID for an id it does not know, then per partition as by name. */
@@ -273,6 +278,8 @@ sl_err kafka_handle_fetch(struct kconn *kc, struct kreq *q, struct kr *r) {
         ft->name = sl_xmalloc((size_t)ft->name_len + 1);
         memcpy(ft->name, name.p, (size_t)ft->name_len);
         ft->name[ft->name_len] = 0;
+        /* By id, an unknown id stays UNKNOWN_TOPIC_ID (Kafka checks existence first there). */
+        ft->denied = (!ft->by_id || ft->name_len > 0) && !kafka_authorized(kc, KAFKA_OP_READ, KAFKA_RES_TOPIC, name);
         ft->count = SL_MAX(rt->partition_count, 0);
         ft->parts = sl_xcalloc((size_t)SL_MAX(ft->count, 1), sizeof(*ft->parts));
         for (int32_t i = 0; i < ft->count; i++) {
@@ -379,6 +386,7 @@ sl_err kafka_handle_list_offsets(struct kconn *kc, struct kreq *q, struct kr *r)
         tr->name = rt->name;
         tr->partition_count = rt->partition_count;
         tr->partitions = kafka_alloc_array(&kc->arena, rt->partition_count, sizeof(*tr->partitions));
+        bool denied = !kafka_authorized(kc, KAFKA_OP_DESCRIBE, KAFKA_RES_TOPIC, rt->name);
         struct topic *tp = topics_get(kc->ks->topics, rt->name.p, rt->name.len);
         for (int32_t i = 0; i < rt->partition_count; i++) {
             struct kafka_list_offsets_part_resp *pr = &tr->partitions[i];
@@ -389,6 +397,10 @@ sl_err kafka_handle_list_offsets(struct kconn *kc, struct kreq *q, struct kr *r)
             pr->leader_epoch = -1;
             if (q->version >= 1 && kname_set_count(&seen, keys[t][i]) > 1) {
                 pr->error_code = (int16_t)sl_err_kafka(SL_INVALID_REQUEST);
+                continue;
+            }
+            if (denied) {
+                pr->error_code = (int16_t)sl_err_kafka(SL_TOPIC_AUTHORIZATION);
                 continue;
             }
             if (!tp || !topic_partition(tp, p)) {

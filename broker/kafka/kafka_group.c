@@ -173,6 +173,19 @@ void kafka_groups_stop(struct kafka_server *ks) {
 
 static bool group_id_ok(struct kstr id) { return id.len > 0 && id.len <= GROUP_ID_MAX; }
 
+/* ACLs (kafka_acl.c): the op on the group, or GROUP_AUTHORIZATION_FAILED. */
+static bool group_allowed(struct kconn *kc, int8_t op, struct kstr group) {
+    return kafka_authorized(kc, op, KAFKA_RES_GROUP, group);
+}
+
+/* FindCoordinator needs DESCRIBE on the group (key type 0) or the transactional id (1). */
+static sl_err coordinator_denied(struct kconn *kc, int8_t key_type, struct kstr key) {
+    if (key_type == 1)
+        return kafka_authorized(kc, KAFKA_OP_DESCRIBE, KAFKA_RES_TRANSACTIONAL_ID, key) ? SL_OK
+                                                                                          : SL_TRANSACTIONAL_ID_AUTHORIZATION;
+    return group_allowed(kc, KAFKA_OP_DESCRIBE, key) ? SL_OK : SL_GROUP_AUTHORIZATION;
+}
+
 /* ---- FindCoordinator ----------------------------------------------------------------------------- */
 
 sl_err kafka_handle_find_coordinator(struct kconn *kc, struct kreq *q, struct kr *r) {
@@ -188,6 +201,13 @@ sl_err kafka_handle_find_coordinator(struct kconn *kc, struct kreq *q, struct kr
         resp.node_id = ks->node_id;
         resp.host = kstr_of(ks->advertised_host);
         resp.port = ks->advertised_port;
+        sl_err denied = coordinator_denied(kc, req.key_type, req.key);
+        if (denied) {
+            resp.error_code = kcode(denied);
+            resp.node_id = -1;
+            resp.host = kstr_of("");
+            resp.port = -1;
+        }
     } else {
         resp.coordinator_count = req.coordinator_key_count;
         resp.coordinators = kafka_alloc_array(&kc->arena, req.coordinator_key_count, sizeof(*resp.coordinators));
@@ -198,6 +218,13 @@ sl_err kafka_handle_find_coordinator(struct kconn *kc, struct kreq *q, struct kr
             c->host = kstr_of(ks->advertised_host);
             c->port = ks->advertised_port;
             c->error_message = (struct kstr){NULL, -1};
+            sl_err denied = coordinator_denied(kc, req.key_type, c->key);
+            if (denied) {
+                c->error_code = kcode(denied);
+                c->node_id = -1;
+                c->host = kstr_of("");
+                c->port = -1;
+            }
         }
     }
     struct kw w;
@@ -227,6 +254,10 @@ sl_err kafka_handle_join_group(struct kconn *kc, struct kreq *q, struct kr *r) {
     if (e) return e;
     struct kafka_server *ks = kc->ks;
     struct karena *a = &kc->arena;
+    if (!group_allowed(kc, KAFKA_OP_READ, req.group_id)) {
+        group_error_join(q, SL_GROUP_AUTHORIZATION, req.member_id);
+        return SL_OK;
+    }
     if (!group_id_ok(req.group_id)) {
         group_error_join(q, SL_INVALID_GROUP_ID, req.member_id);
         return SL_OK;
@@ -270,9 +301,10 @@ sl_err kafka_handle_sync_group(struct kconn *kc, struct kreq *q, struct kr *r) {
     if (e) return e;
     struct kafka_server *ks = kc->ks;
     struct karena *a = &kc->arena;
-    struct group *g = group_id_ok(req.group_id) ? group_registry_find(ks->groups, kafka_arena_cstr(a, req.group_id)) : NULL;
+    bool allowed = group_allowed(kc, KAFKA_OP_READ, req.group_id);
+    struct group *g = allowed && group_id_ok(req.group_id) ? group_registry_find(ks->groups, kafka_arena_cstr(a, req.group_id)) : NULL;
     if (!g) {
-        struct group_sync_result res = {SL_UNKNOWN_MEMBER_ID, NULL, NULL, {NULL, 0}};
+        struct group_sync_result res = {allowed ? SL_UNKNOWN_MEMBER_ID : SL_GROUP_AUTHORIZATION, NULL, NULL, {NULL, 0}};
         group_sync_done(NULL, q, &res);
         return SL_OK;
     }
@@ -303,8 +335,9 @@ sl_err kafka_handle_heartbeat(struct kconn *kc, struct kreq *q, struct kr *r) {
     if (e) return e;
     struct kafka_server *ks = kc->ks;
     struct karena *a = &kc->arena;
-    struct kafka_heartbeat_resp resp = {0, kcode(SL_UNKNOWN_MEMBER_ID)};
-    struct group *g = group_id_ok(req.group_id) ? group_registry_find(ks->groups, kafka_arena_cstr(a, req.group_id)) : NULL;
+    bool allowed = group_allowed(kc, KAFKA_OP_READ, req.group_id);
+    struct kafka_heartbeat_resp resp = {0, kcode(allowed ? SL_UNKNOWN_MEMBER_ID : SL_GROUP_AUTHORIZATION)};
+    struct group *g = allowed && group_id_ok(req.group_id) ? group_registry_find(ks->groups, kafka_arena_cstr(a, req.group_id)) : NULL;
     if (g) {
         resp.error_code = kcode(group_heartbeat(g, kafka_arena_cstr(a, req.member_id),
                                                 kafka_arena_cstr(a, req.group_instance_id), req.generation_id,
@@ -343,8 +376,12 @@ sl_err kafka_handle_leave_group(struct kconn *kc, struct kreq *q, struct kr *r) 
     }
     struct kafka_leave_group_resp resp;
     memset(&resp, 0, sizeof(resp));
-    struct group *g = group_id_ok(req.group_id) ? group_registry_find(ks->groups, kafka_arena_cstr(a, req.group_id)) : NULL;
-    if (g) {
+    bool allowed = group_allowed(kc, KAFKA_OP_READ, req.group_id);
+    struct group *g = allowed && group_id_ok(req.group_id) ? group_registry_find(ks->groups, kafka_arena_cstr(a, req.group_id)) : NULL;
+    if (!allowed) {
+        resp.error_code = kcode(SL_GROUP_AUTHORIZATION);
+        n = 0;
+    } else if (g) {
         resp.error_code = kcode(group_leave(g, ids, n, errs, loop_mono_ms(ks->loop)));
         groups_rearm(ks);
     } else {
@@ -429,7 +466,9 @@ sl_err kafka_handle_offset_commit(struct kconn *kc, struct kreq *q, struct kr *r
     struct karena *a = &kc->arena;
     uint64_t now = loop_now_ms(ks->loop);
     const char *group_id = kafka_arena_cstr(a, req.group_id);
-    sl_err group_err = group_id_ok(req.group_id) ? SL_OK : SL_INVALID_GROUP_ID;
+    sl_err group_err = !group_allowed(kc, KAFKA_OP_READ, req.group_id) ? SL_GROUP_AUTHORIZATION
+                       : group_id_ok(req.group_id)                     ? SL_OK
+                                                                       : SL_INVALID_GROUP_ID;
     if (!group_err) {
         struct group *g = group_registry_find(ks->groups, group_id);
         if (g) {
@@ -464,11 +503,14 @@ sl_err kafka_handle_offset_commit(struct kconn *kc, struct kreq *q, struct kr *r
         tr->partition_count = rt->partition_count;
         tr->partitions = sl_xcalloc((size_t)SL_MAX(rt->partition_count, 1), sizeof(*tr->partitions));
         struct topic *tp = topics_get(ks->topics, rt->name.p, rt->name.len);
+        bool topic_denied = !group_err && !kafka_authorized(kc, KAFKA_OP_READ, KAFKA_RES_TOPIC, rt->name);
         for (int32_t i = 0; i < rt->partition_count; i++) {
             const struct kafka_offset_commit_partition *rp = &rt->partitions[i];
             tr->partitions[i].partition_index = rp->partition_index;
             if (group_err) {
                 tr->partitions[i].error_code = kcode(group_err);
+            } else if (topic_denied) {
+                tr->partitions[i].error_code = kcode(SL_TOPIC_AUTHORIZATION);
             } else if (!tp || rp->partition_index < 0 || rp->partition_index >= tp->partition_count) {
                 tr->partitions[i].error_code = kcode(SL_NO_PARTITION);
             } else {
@@ -578,6 +620,36 @@ static void offset_fetch_group(struct kafka_server *ks, struct karena *a, struct
     if (require_stable) offset_fetch_unstable(ks, gid, *out, *out_count);
 }
 
+/* ACLs: DESCRIBE on the group (else GROUP_AUTHORIZATION_FAILED and no topics), and on each
+ * topic: one asked for by name answers TOPIC_AUTHORIZATION_FAILED, and "all topics" leaves it
+ * out, as Kafka. */
+static sl_err offset_fetch_authorize(struct kconn *kc, struct kstr group, bool all,
+                                     struct kafka_offset_fetch_topic_resp **topics, int32_t *count) {
+    if (!group_allowed(kc, KAFKA_OP_DESCRIBE, group)) {
+        *topics = NULL;
+        *count = 0;
+        return SL_GROUP_AUTHORIZATION;
+    }
+    int32_t kept = 0;
+    for (int32_t t = 0; t < *count; t++) {
+        struct kafka_offset_fetch_topic_resp *tr = &(*topics)[t];
+        if (kafka_authorized(kc, KAFKA_OP_DESCRIBE, KAFKA_RES_TOPIC, tr->name)) {
+            (*topics)[kept++] = *tr;
+            continue;
+        }
+        if (all) continue;
+        for (int32_t i = 0; i < tr->partition_count; i++) {
+            tr->partitions[i].error_code = kcode(SL_TOPIC_AUTHORIZATION);
+            tr->partitions[i].committed_offset = -1;
+            tr->partitions[i].committed_leader_epoch = -1;
+            tr->partitions[i].metadata = kstr_of("");
+        }
+        (*topics)[kept++] = *tr;
+    }
+    *count = kept;
+    return SL_OK;
+}
+
 sl_err kafka_handle_offset_fetch(struct kconn *kc, struct kreq *q, struct kr *r) {
     struct kafka_offset_fetch_req req;
     sl_err e = kafka_decode_offset_fetch(r, q->version, &kc->arena, &req);
@@ -588,6 +660,8 @@ sl_err kafka_handle_offset_fetch(struct kconn *kc, struct kreq *q, struct kr *r)
     if (q->version < 8) {
         offset_fetch_group(kc->ks, a, req.group_id, req.topics, req.topic_count, req.require_stable, &resp.topics,
                            &resp.topic_count);
+        resp.error_code =
+            kcode(offset_fetch_authorize(kc, req.group_id, req.topic_count < 0, &resp.topics, &resp.topic_count));
     } else {
         resp.group_count = req.group_count;
         resp.groups = kafka_alloc_array(a, req.group_count, sizeof(*resp.groups));
@@ -596,6 +670,9 @@ sl_err kafka_handle_offset_fetch(struct kconn *kc, struct kreq *q, struct kr *r)
             offset_fetch_group(kc->ks, a, req.groups[i].group_id, req.groups[i].topics, req.groups[i].topic_count,
                                req.require_stable,
                                &resp.groups[i].topics, &resp.groups[i].topic_count);
+            resp.groups[i].error_code = kcode(offset_fetch_authorize(kc, req.groups[i].group_id,
+                                                                     req.groups[i].topic_count < 0,
+                                                                     &resp.groups[i].topics, &resp.groups[i].topic_count));
         }
     }
     struct kw w;
@@ -619,8 +696,15 @@ sl_err kafka_handle_describe_groups(struct kconn *kc, struct kreq *q, struct kr 
     for (int32_t i = 0; i < req.group_count; i++) {
         struct kafka_describe_groups_group *out = &resp.groups[i];
         out->group_id = req.groups[i];
-        out->authorized_operations = req.include_authorized_operations ? KAFKA_OPS_GROUP : INT32_MIN;
+        out->authorized_operations =
+            req.include_authorized_operations ? kafka_authorized_ops(kc, KAFKA_RES_GROUP, req.groups[i], KAFKA_OPS_GROUP)
+                                              : INT32_MIN;
         const char *gid = kafka_arena_cstr(a, req.groups[i]);
+        if (!group_allowed(kc, KAFKA_OP_DESCRIBE, req.groups[i])) {
+            out->error_code = kcode(SL_GROUP_AUTHORIZATION);
+            out->group_state = out->protocol_type = out->protocol_data = kstr_of("");
+            continue;
+        }
         struct group *g = gid ? group_registry_find(kc->ks->groups, gid) : NULL;
         if (!g) {
             /* Kafka: an unknown group is described as Dead (or Empty if it has offsets). */
@@ -657,6 +741,8 @@ sl_err kafka_handle_describe_groups(struct kconn *kc, struct kreq *q, struct kr 
 }
 
 struct list_ctx {
+    struct kconn *kc;
+    bool all; /* DESCRIBE on the cluster: every group; else those the principal may DESCRIBE */
     struct kafka_server *ks;
     struct karena *a;
     const struct kafka_list_groups_req *req;
@@ -683,6 +769,7 @@ static bool list_type_wanted(const struct kafka_list_groups_req *req) {
 
 static void list_add(struct list_ctx *c, const char *gid, const char *type, const char *state) {
     if (!list_state_wanted(c->req, state) || !list_type_wanted(c->req)) return;
+    if (!c->all && !group_allowed(c->kc, KAFKA_OP_DESCRIBE, kstr_of(gid))) return;
     if (c->count == c->cap) {
         int32_t cap = c->cap ? c->cap * 2 : 16;
         struct kafka_list_groups_group *n = karena_alloc(c->a, sizeof(*n) * (size_t)cap);
@@ -702,7 +789,8 @@ sl_err kafka_handle_list_groups(struct kconn *kc, struct kreq *q, struct kr *r) 
     struct kafka_list_groups_req req;
     sl_err e = kafka_decode_list_groups(r, q->version, &kc->arena, &req);
     if (e) return e;
-    struct list_ctx c = {kc->ks, &kc->arena, &req, NULL, 0, 0};
+    bool all = kafka_authorized(kc, KAFKA_OP_DESCRIBE, KAFKA_RES_CLUSTER, kstr_of(KAFKA_CLUSTER_RESOURCE));
+    struct list_ctx c = {kc, all, kc->ks, &kc->arena, &req, NULL, 0, 0};
     for (uint32_t i = 0; i < group_registry_count(kc->ks->groups); i++) {
         struct group *g = group_registry_at(kc->ks->groups, i);
         if (group_state(g) == GROUP_DEAD) continue;
@@ -734,6 +822,10 @@ sl_err kafka_handle_delete_groups(struct kconn *kc, struct kreq *q, struct kr *r
     for (int32_t i = 0; i < req.groups_names_count; i++) {
         const char *gid = kafka_arena_cstr(a, req.groups_names[i]);
         resp.results[i].group_id = req.groups_names[i];
+        if (!group_allowed(kc, KAFKA_OP_DELETE, req.groups_names[i])) {
+            resp.results[i].error_code = kcode(SL_GROUP_AUTHORIZATION);
+            continue;
+        }
         bool has_offsets = gid && offsets_group_known(ks->offsets, gid);
         sl_err err = gid ? group_registry_delete(ks->groups, gid) : SL_INVALID_GROUP_ID;
         if (err == SL_GROUP_ID_NOT_FOUND && has_offsets) err = SL_OK;
@@ -759,7 +851,8 @@ sl_err kafka_handle_offset_delete(struct kconn *kc, struct kreq *q, struct kr *r
     bool live = g && group_state(g) != GROUP_EMPTY && group_state(g) != GROUP_DEAD;
     struct kafka_offset_delete_resp resp;
     memset(&resp, 0, sizeof(resp));
-    if (!gid || (!g && !offsets_group_known(ks->offsets, gid))) resp.error_code = kcode(SL_GROUP_ID_NOT_FOUND);
+    if (!group_allowed(kc, KAFKA_OP_DELETE, req.group_id)) resp.error_code = kcode(SL_GROUP_AUTHORIZATION);
+    else if (!gid || (!g && !offsets_group_known(ks->offsets, gid))) resp.error_code = kcode(SL_GROUP_ID_NOT_FOUND);
     resp.topic_count = req.topic_count;
     resp.topics = kafka_alloc_array(a, req.topic_count, sizeof(*resp.topics));
     for (int32_t t = 0; t < req.topic_count && !resp.error_code; t++) {

@@ -160,6 +160,10 @@ sl_err kafka_handle_produce(struct kconn *kc, struct kreq *q, struct kr *r) {
      * may write as; without one every partition gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED and
      * nothing is appended. */
     bool txn_refused = req.transactional_id.len < 0 && produce_has_transactional(&req);
+    /* ACLs: WRITE on the transactional id, else every partition gets the same error. */
+    if (req.transactional_id.len >= 0 &&
+        !kafka_authorized(kc, KAFKA_OP_WRITE, KAFKA_RES_TRANSACTIONAL_ID, req.transactional_id))
+        txn_refused = true;
     char *name_at = pk->names;
     struct produce_batch *pb = pk->batches;
     for (int32_t t = 0; t < req.topic_count; t++) {
@@ -172,7 +176,9 @@ sl_err kafka_handle_produce(struct kconn *kc, struct kreq *q, struct kr *r) {
         tr->partition_count = rt->partition_count;
         tr->partitions = sl_xcalloc((size_t)SL_MAX(rt->partition_count, 1), sizeof(*tr->partitions));
         sl_err te = SL_OK;
-        struct topic *tp = acks_ok && !txn_refused ? kafka_topic_get(kc->ks, rt->name, true, &te) : NULL;
+        bool denied = !kafka_authorized(kc, KAFKA_OP_WRITE, KAFKA_RES_TOPIC, rt->name);
+        bool may_create = kafka_authorized_cluster_or_topic(kc, KAFKA_OP_CREATE, rt->name);
+        struct topic *tp = acks_ok && !txn_refused && !denied ? kafka_topic_get(kc->ks, rt->name, may_create, &te) : NULL;
         for (int32_t i = 0; i < rt->partition_count; i++) {
             struct kafka_produce_part_resp *pr = &tr->partitions[i];
             pr->index = rt->partitions[i].index;
@@ -181,6 +187,7 @@ sl_err kafka_handle_produce(struct kconn *kc, struct kreq *q, struct kr *r) {
             pr->log_start_offset = -1;
             if (txn_refused) pr->error_code = (int16_t)sl_err_kafka(SL_TRANSACTIONAL_ID_AUTHORIZATION);
             else if (!acks_ok) pr->error_code = (int16_t)sl_err_kafka(SL_INVALID_REQUIRED_ACKS);
+            else if (denied) pr->error_code = (int16_t)sl_err_kafka(SL_TOPIC_AUTHORIZATION);
             else if (!tp) pr->error_code = (int16_t)sl_err_kafka(te);
             else if (!topic_partition(tp, pr->index)) pr->error_code = (int16_t)sl_err_kafka(SL_NO_PARTITION);
             else produce_partition(q, topic_partition(tp, pr->index), rt->partitions[i].records, req.acks, pr, &pb, pk);

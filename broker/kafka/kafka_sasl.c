@@ -792,6 +792,12 @@ sl_err kafka_handle_describe_user_scram_credentials(struct kconn *kc, struct kre
             resp.result_count++;
         }
     }
+    if (!kafka_authorized(kc, KAFKA_OP_DESCRIBE, KAFKA_RES_CLUSTER, kafka_kstr(KAFKA_CLUSTER_RESOURCE))) {
+        /* ACLs: DESCRIBE on the cluster; Kafka answers the whole request with the error. */
+        resp.error_code = (int16_t)sl_err_kafka(SL_CLUSTER_AUTHORIZATION);
+        resp.error_message = kafka_kstr("Cluster authorization failed.");
+        resp.result_count = 0;
+    }
     struct kw out;
     kresp_begin(q, &out);
     kafka_encode_describe_user_scram_credentials_resp(&out, q->version, &resp);
@@ -874,6 +880,12 @@ sl_err kafka_handle_alter_user_scram_credentials(struct kconn *kc, struct kreq *
     if (total > SCRAM_ALTER_MAX) return SL_POLICY_VIOLATION;
     struct scram_alter_user *users = kafka_alloc_array(&kc->arena, total, sizeof(*users));
     int32_t n = scram_alter_check(s, &req, users);
+    /* ACLs: ALTER on the cluster, else every user's result says so and nothing changes. */
+    if (!kafka_authorized(kc, KAFKA_OP_ALTER, KAFKA_RES_CLUSTER, kafka_kstr(KAFKA_CLUSTER_RESOURCE)))
+        for (int32_t i = 0; i < n; i++) {
+            users[i].error_code = 0;
+            scram_alter_fail(&users[i], SL_CLUSTER_AUTHORIZATION, "Cluster authorization failed.");
+        }
     /* One batch for every change of the users without a problem: atomic across a crash. */
     struct kvlog_op *ops = kafka_alloc_array(&kc->arena, total, sizeof(*ops));
     struct kvlog_tlv_writer *tws = kafka_alloc_array(&kc->arena, total, sizeof(*tws));

@@ -72,12 +72,18 @@ static const kafka_handler kafka_handlers[KAFKA_API_KEY_MAX + 1] = {
     [KAFKA_SASL_AUTHENTICATE] = kafka_handle_sasl_authenticate,
     [KAFKA_DESCRIBE_USER_SCRAM_CREDENTIALS] = kafka_handle_describe_user_scram_credentials,
     [KAFKA_ALTER_USER_SCRAM_CREDENTIALS] = kafka_handle_alter_user_scram_credentials,
+    [KAFKA_DESCRIBE_ACLS] = kafka_handle_describe_acls,
+    [KAFKA_CREATE_ACLS] = kafka_handle_create_acls,
+    [KAFKA_DELETE_ACLS] = kafka_handle_delete_acls,
 };
 
-/* SaslHandshake and SaslAuthenticate are served (and advertised) only when SASL is configured. */
+/* SaslHandshake and SaslAuthenticate are served (and advertised) only when SASL is configured,
+ * the ACL APIs only when the authorizer is on (Kafka answers SECURITY_DISABLED without one). */
 static kafka_handler kafka_handler_for(const struct kafka_server *ks, int16_t key) {
     if (key < 0 || key > KAFKA_API_KEY_MAX || !kafka_api_info(key)) return NULL;
     if ((key == KAFKA_SASL_HANDSHAKE || key == KAFKA_SASL_AUTHENTICATE) && !kafka_sasl_enabled(ks)) return NULL;
+    if ((key == KAFKA_DESCRIBE_ACLS || key == KAFKA_CREATE_ACLS || key == KAFKA_DELETE_ACLS) && !kafka_acl_enabled(ks))
+        return NULL;
     return kafka_handlers[key];
 }
 
@@ -298,19 +304,38 @@ static void kafka_metadata_answer(struct kconn *kc, struct kreq *q, const struct
     resp.brokers = &broker;
     resp.cluster_id = kafka_kstr(ks->cluster.cluster_id);
     resp.controller_id = ks->node_id;
-    resp.cluster_authorized_operations = req->include_cluster_authorized_operations ? KAFKA_OPS_CLUSTER : INT32_MIN;
-    int32_t topic_ops = req->include_topic_authorized_operations ? KAFKA_OPS_TOPIC : INT32_MIN;
+    resp.cluster_authorized_operations =
+        req->include_cluster_authorized_operations
+            ? kafka_authorized_ops(kc, KAFKA_RES_CLUSTER, kafka_kstr(KAFKA_CLUSTER_RESOURCE), KAFKA_OPS_CLUSTER)
+            : INT32_MIN;
     if (req->all_topics) {
-        resp.topic_count = (int32_t)topics_count(ks->topics);
-        resp.topics = kafka_alloc_array(&kc->arena, resp.topic_count, sizeof(*resp.topics));
-        for (int32_t i = 0; i < resp.topic_count; i++)
-            kafka_metadata_fill_topic(ks, &kc->arena, topics_at(ks->topics, (uint32_t)i), &resp.topics[i]);
+        /* ACLs: listing every topic shows only those the principal may DESCRIBE, as Kafka. */
+        int32_t n = (int32_t)topics_count(ks->topics);
+        resp.topics = kafka_alloc_array(&kc->arena, n, sizeof(*resp.topics));
+        for (int32_t i = 0; i < n; i++) {
+            struct topic *tp = topics_at(ks->topics, (uint32_t)i);
+            if (kafka_authorized(kc, KAFKA_OP_DESCRIBE, KAFKA_RES_TOPIC, kafka_kstr(tp->name)))
+                kafka_metadata_fill_topic(ks, &kc->arena, tp, &resp.topics[resp.topic_count++]);
+        }
     } else {
         resp.topics = kafka_alloc_array(&kc->arena, req->topic_count, sizeof(*resp.topics));
         for (int32_t i = 0; i < req->topic_count; i++) {
             struct kafka_metadata_topic_resp *t = &resp.topics[resp.topic_count++];
             sl_err te;
-            struct topic *tp = kafka_topic_get(ks, req->topics[i].name, req->allow_auto_topic_creation, &te);
+            struct topic *tp = NULL;
+            struct kstr name = req->topics[i].name;
+            if (!kafka_authorized(kc, KAFKA_OP_DESCRIBE, KAFKA_RES_TOPIC, name)) {
+                te = SL_TOPIC_AUTHORIZATION;
+            } else {
+                /* Auto-creation needs CREATE on the cluster or the topic; Kafka answers a
+                 * missing topic the principal may not create with TOPIC_AUTHORIZATION_FAILED. */
+                bool create = req->allow_auto_topic_creation && ks->cfg->auto_create_topics;
+                if (create && !topics_get(ks->topics, name.p, name.len) &&
+                    !kafka_authorized_cluster_or_topic(kc, KAFKA_OP_CREATE, name))
+                    te = SL_TOPIC_AUTHORIZATION;
+                else
+                    tp = kafka_topic_get(ks, name, create, &te);
+            }
             if (tp) {
                 kafka_metadata_fill_topic(ks, &kc->arena, tp, t);
                 continue;
@@ -319,7 +344,11 @@ static void kafka_metadata_answer(struct kconn *kc, struct kreq *q, const struct
             t->error_code = (int16_t)sl_err_kafka(te);
         }
     }
-    for (int32_t i = 0; i < resp.topic_count; i++) resp.topics[i].topic_authorized_operations = topic_ops;
+    for (int32_t i = 0; i < resp.topic_count; i++)
+        resp.topics[i].topic_authorized_operations =
+            req->include_topic_authorized_operations
+                ? kafka_authorized_ops(kc, KAFKA_RES_TOPIC, resp.topics[i].name, KAFKA_OPS_TOPIC)
+                : INT32_MIN;
     struct kw w;
     kresp_begin(q, &w);
     kafka_encode_metadata_resp(&w, q->version, &resp);
@@ -445,7 +474,10 @@ static sl_err kafka_handle_describe_cluster(struct kconn *kc, struct kreq *q, st
         .controller_id = (int32_t)ks->node_id,
         .brokers = &broker,
         .broker_count = 1,
-        .cluster_authorized_operations = req.include_cluster_authorized_operations ? KAFKA_OPS_CLUSTER : INT32_MIN,
+        .cluster_authorized_operations =
+            req.include_cluster_authorized_operations
+                ? kafka_authorized_ops(kc, KAFKA_RES_CLUSTER, kafka_kstr(KAFKA_CLUSTER_RESOURCE), KAFKA_OPS_CLUSTER)
+                : INT32_MIN,
     };
     if (req.endpoint_type != ENDPOINT_TYPE_BROKER) {
         /* Kafka answers UNSUPPORTED_ENDPOINT_TYPE; the controller endpoint does not exist here. */
@@ -466,9 +498,19 @@ static sl_err kafka_handle_init_producer_id(struct kconn *kc, struct kreq *q, st
     struct kafka_init_producer_id_req req;
     sl_err e = kafka_decode_init_producer_id(r, q->version, &kc->arena, &req);
     if (e) return e;
-    if (req.transactional_id.len >= 0) return kafka_txn_init_producer_id(kc, q, &req);
     struct kafka_init_producer_id_resp resp = {0, 0, -1, -1};
-    if (req.producer_id >= 0 && req.producer_epoch >= 0 && req.producer_id < kc->ks->cluster.next_producer_id) {
+    /* ACLs as Kafka 3.x: WRITE on the transactional id; without one, IDEMPOTENT_WRITE on the
+     * cluster or WRITE on some topic. */
+    if (req.transactional_id.len >= 0 &&
+        !kafka_authorized(kc, KAFKA_OP_WRITE, KAFKA_RES_TRANSACTIONAL_ID, req.transactional_id))
+        resp.error_code = (int16_t)sl_err_kafka(SL_TRANSACTIONAL_ID_AUTHORIZATION);
+    else if (req.transactional_id.len < 0 &&
+             !kafka_authorized(kc, KAFKA_OP_IDEMPOTENT_WRITE, KAFKA_RES_CLUSTER, kafka_kstr(KAFKA_CLUSTER_RESOURCE)) &&
+             !kafka_authorized_any(kc, KAFKA_OP_WRITE, KAFKA_RES_TOPIC))
+        resp.error_code = (int16_t)sl_err_kafka(SL_CLUSTER_AUTHORIZATION);
+    else if (req.transactional_id.len >= 0)
+        return kafka_txn_init_producer_id(kc, q, &req);
+    else if (req.producer_id >= 0 && req.producer_epoch >= 0 && req.producer_id < kc->ks->cluster.next_producer_id) {
         /* KIP-360: an existing producer bumps its epoch. */
         resp.producer_id = req.producer_id;
         resp.producer_epoch = (int16_t)(req.producer_epoch + 1);
@@ -508,6 +550,10 @@ int kafka_server_start(struct kafka_server *ks, const struct sl_config *cfg, str
     }
     if (kafka_sasl_start(ks) != SL_OK) {
         SL_ERROR("kafka: cannot set up SASL (kafka_sasl_* settings)");
+        return -1;
+    }
+    if (kafka_acl_start(ks) != SL_OK) {
+        SL_ERROR("kafka: cannot load the ACLs from the data directory");
         return -1;
     }
     int rc = listener_start(&ks->ls, l, "kafka", cfg->host, cfg->kafka_port, &kafka_conn_ops, kafka_on_open, ks,
@@ -563,5 +609,6 @@ void kafka_server_stop(struct kafka_server *ks) {
     kafka_txn_stop(ks);
     kafka_groups_stop(ks);
     kafka_sasl_stop(ks);
+    kafka_acl_stop(ks);
     cluster_meta_close(&ks->cluster);
 }

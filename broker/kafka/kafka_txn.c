@@ -253,6 +253,23 @@ sl_err kafka_txn_init_producer_id(struct kconn *kc, struct kreq *q, const struct
 
 /* Kafka's answer when some partitions are unknown: those get UNKNOWN_TOPIC_OR_PARTITION, the
  * rest OPERATION_NOT_ATTEMPTED, and nothing is added. */
+/* ACLs (kafka_acl.c): every transactional API needs WRITE on the transactional id. */
+static bool txn_id_allowed(struct kconn *kc, struct kstr id) {
+    return kafka_authorized(kc, KAFKA_OP_WRITE, KAFKA_RES_TRANSACTIONAL_ID, id);
+}
+
+/* AddPartitionsToTxn needs WRITE on each topic: the others get OPERATION_NOT_ATTEMPTED. */
+static bool txn_partitions_writable(struct kconn *kc, struct kafka_add_partitions_to_txn_resp *resp) {
+    bool ok = true;
+    for (int32_t t = 0; t < resp->result_count; t++) {
+        struct kafka_add_partitions_to_txn_topic_result *tr = &resp->results[t];
+        if (kafka_authorized(kc, KAFKA_OP_WRITE, KAFKA_RES_TOPIC, tr->name)) continue;
+        for (int32_t i = 0; i < tr->result_count; i++) tr->results[i].error_code = kcode(SL_TOPIC_AUTHORIZATION);
+        ok = false;
+    }
+    return ok;
+}
+
 static bool txn_partitions_known(struct kafka_server *ks, struct kafka_add_partitions_to_txn_resp *resp) {
     bool known = true;
     for (int32_t t = 0; t < resp->result_count; t++) {
@@ -290,6 +307,14 @@ sl_err kafka_handle_add_partitions_to_txn(struct kconn *kc, struct kreq *q, stru
         txn_park_answer(pk, SL_INVALID_REQUEST);
         return SL_OK;
     }
+    if (!txn_id_allowed(kc, req.transactional_id)) {
+        txn_park_answer(pk, SL_TRANSACTIONAL_ID_AUTHORIZATION);
+        return SL_OK;
+    }
+    if (!txn_partitions_writable(kc, resp)) {
+        txn_park_answer(pk, SL_OPERATION_NOT_ATTEMPTED);
+        return SL_OK;
+    }
     if (!txn_partitions_known(ks, resp)) {
         txn_park_answer(pk, SL_OPERATION_NOT_ATTEMPTED);
         return SL_OK;
@@ -321,6 +346,14 @@ sl_err kafka_handle_add_offsets_to_txn(struct kconn *kc, struct kreq *q, struct 
         txn_park_answer(pk, SL_INVALID_REQUEST);
         return SL_OK;
     }
+    if (!txn_id_allowed(kc, req.transactional_id)) {
+        txn_park_answer(pk, SL_TRANSACTIONAL_ID_AUTHORIZATION);
+        return SL_OK;
+    }
+    if (!kafka_authorized(kc, KAFKA_OP_READ, KAFKA_RES_GROUP, req.group_id)) {
+        txn_park_answer(pk, SL_GROUP_AUTHORIZATION);
+        return SL_OK;
+    }
     if (req.group_id.len <= 0 || req.group_id.len > TXN_ID_MAX) {
         txn_park_answer(pk, SL_INVALID_GROUP_ID);
         return SL_OK;
@@ -342,6 +375,10 @@ sl_err kafka_handle_end_txn(struct kconn *kc, struct kreq *q, struct kr *r) {
     struct txn_park *pk = txn_park_new(ks, q, TXN_API_END);
     if (!txn_id_ok(req.transactional_id)) {
         txn_park_answer(pk, SL_INVALID_REQUEST);
+        return SL_OK;
+    }
+    if (!txn_id_allowed(kc, req.transactional_id)) {
+        txn_park_answer(pk, SL_TRANSACTIONAL_ID_AUTHORIZATION);
         return SL_OK;
     }
     const char *id = kafka_arena_cstr(&kc->arena, req.transactional_id);
@@ -392,6 +429,8 @@ sl_err kafka_handle_txn_offset_commit(struct kconn *kc, struct kreq *q, struct k
     const char *id = kafka_arena_cstr(a, req.transactional_id);
     const char *group = kafka_arena_cstr(a, req.group_id);
     if (!txn_id_ok(req.transactional_id)) e = SL_INVALID_REQUEST;
+    else if (!txn_id_allowed(kc, req.transactional_id)) e = SL_TRANSACTIONAL_ID_AUTHORIZATION;
+    else if (!kafka_authorized(kc, KAFKA_OP_READ, KAFKA_RES_GROUP, req.group_id)) e = SL_GROUP_AUTHORIZATION;
     else if (req.group_id.len <= 0 || req.group_id.len > TXN_ID_MAX) e = SL_INVALID_GROUP_ID;
     else e = txn_offset_group_check(ks, a, &req, group);
     if (e) {

@@ -55,6 +55,10 @@ sl_err kafka_handle_describe_transactions(struct kconn *kc, struct kreq *q, stru
         const struct txn *t = id ? txn_get(sm, id) : NULL;
         *s = (struct kafka_describe_transactions_state){0, req.transactional_ids[i], kstr_cstr(""), -1, -1, -1, -1,
                                                         NULL, 0};
+        if (!kafka_authorized(kc, KAFKA_OP_DESCRIBE, KAFKA_RES_TRANSACTIONAL_ID, req.transactional_ids[i])) {
+            s->error_code = (int16_t)sl_err_kafka(SL_TRANSACTIONAL_ID_AUTHORIZATION);
+            continue;
+        }
         if (!t) {
             s->error_code = (int16_t)sl_err_kafka(SL_TRANSACTIONAL_ID_NOT_FOUND);
             continue;
@@ -65,6 +69,11 @@ sl_err kafka_handle_describe_transactions(struct kconn *kc, struct kreq *q, stru
         s->producer_id = t->producer_id;
         s->producer_epoch = t->epoch;
         describe_partitions(&kc->arena, t, s);
+        /* ACLs: the topics the principal may not DESCRIBE are left out, as Kafka does. */
+        int32_t kept = 0;
+        for (int32_t j = 0; j < s->topic_count; j++)
+            if (kafka_authorized(kc, KAFKA_OP_DESCRIBE, KAFKA_RES_TOPIC, s->topics[j].name)) s->topics[kept++] = s->topics[j];
+        s->topic_count = kept;
     }
     struct kw w;
     kresp_begin(q, &w);
@@ -100,6 +109,7 @@ sl_err kafka_handle_list_transactions(struct kconn *kc, struct kreq *q, struct k
     for (uint32_t i = 0; i < txn_count(sm); i++) {
         const struct txn *t = txn_at(sm, i);
         if (!list_wanted(ks, &req, t)) continue;
+        if (!kafka_authorized(kc, KAFKA_OP_DESCRIBE, KAFKA_RES_TRANSACTIONAL_ID, kstr_cstr(t->id))) continue;
         resp.states[resp.state_count++] = (struct kafka_list_transactions_state){
             kafka_arena_kstr(&kc->arena, t->id), t->producer_id, kstr_cstr(txn_state_name(t->state))};
     }

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "protocol/kafka_api.h"
+#include "protocol/kafka_msgs_acl.h"
 #include "protocol/kafka_msgs_admin.h"
 #include "protocol/kafka_msgs_core.h"
 #include "protocol/kafka_msgs_group.h"
@@ -63,7 +64,8 @@ static const struct codec codecs[] = {
     ROW(DESCRIBE_TRANSACTIONS, describe_transactions) ROW(LIST_TRANSACTIONS, list_transactions)
     ROW(SASL_HANDSHAKE, sasl_handshake) ROW(SASL_AUTHENTICATE, sasl_authenticate)
     ROW(DESCRIBE_USER_SCRAM_CREDENTIALS, describe_user_scram_credentials)
-    ROW(ALTER_USER_SCRAM_CREDENTIALS, alter_user_scram_credentials)};
+    ROW(ALTER_USER_SCRAM_CREDENTIALS, alter_user_scram_credentials)
+    ROW(DESCRIBE_ACLS, describe_acls) ROW(CREATE_ACLS, create_acls) ROW(DELETE_ACLS, delete_acls)};
 
 /* ApiVersions through the same shapes. */
 #ifdef FUZZ_KAFKA_RESP
