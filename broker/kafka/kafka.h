@@ -19,6 +19,7 @@
 #include "broker/core/cluster_meta.h"
 #include "broker/core/topics.h"
 #include "broker/kafka/group.h"
+#include "broker/kafka/kafka_quota.h"
 #include "broker/kafka/kafka_sasl.h"
 #include "broker/net/conn.h"
 #include "broker/net/listener.h"
@@ -60,6 +61,7 @@ struct kafka_server {
     struct loop_timer txn_timer;     /* the earliest transaction timeout */
     bool txn_stopping;               /* shutdown: finishes still complete, nothing new starts */
     struct kafka_sasl *sasl;         /* mechanisms, PLAIN users, SCRAM store (kafka_sasl.c) */
+    struct kafka_quotas *quotas;     /* byte-rate quotas, connections per principal (kafka_quota.c) */
 };
 
 struct kreq {
@@ -86,6 +88,7 @@ struct kconn {
     bool dead;
     bool paused_for_queue;
     struct kafka_sasl_conn sasl; /* the SASL exchange and the principal (kafka_sasl.c) */
+    struct kafka_quota_conn quota; /* client id, throttle mute, principal limit (kafka_quota.c) */
 };
 
 #define KAFKA_INFLIGHT_MAX 256

@@ -104,6 +104,7 @@ static bool kafka_on_frame(struct kconn *kc, const uint8_t *p, uint32_t len) {
     struct kreq *q = kreq_new(kc, &h);
     karena_reset(&kc->arena);
     q->client_id = h.client_id;
+    kafka_quota_note_client(kc, h.client_id);
     sl_err e = fn(kc, q, &r);
     if (e) {
         /* Nothing was started for a request that did not decode: its slot just goes. */
@@ -121,7 +122,8 @@ static bool kafka_on_data(struct conn *c) {
     size_t off = 0;
     bool ok = true;
     uint32_t max = kc->ks->cfg->max_request_bytes;
-    while (ok && !c->closing && !c->close_when_sent && kc->q_count < KAFKA_INFLIGHT_MAX) {
+    while (ok && !c->closing && !c->close_when_sent && kc->q_count < KAFKA_INFLIGHT_MAX &&
+           !kafka_quota_muted(&kc->quota)) {
         size_t have = c->in_len - off;
         if (have < 4) break;
         int32_t size = (int32_t)sl_load_be32(c->in + off);
@@ -137,6 +139,7 @@ static bool kafka_on_data(struct conn *c) {
             break;
         }
         ok = kafka_on_frame(kc, c->in + off + 4, (uint32_t)size);
+        if (ok) kafka_quota_admit(kc); /* closes after the answer if the principal is at its limit */
         off += 4 + (size_t)size;
     }
     if (ok) conn_consume(c, off);
@@ -151,7 +154,7 @@ static void kafka_on_drain(struct conn *c) {
     struct kconn *kc = c->proto;
     if (kc->paused_for_queue && kc->q_count < KAFKA_INFLIGHT_MAX / 2) {
         kc->paused_for_queue = false;
-        conn_resume_recv(c);
+        if (!kafka_quota_muted(&kc->quota)) conn_resume_recv(c);
     }
 }
 
@@ -160,6 +163,7 @@ static void kafka_on_close(struct conn *c) {
     kc->dead = true;
     kc->c = NULL;
     kafka_sasl_conn_free(&kc->sasl);
+    kafka_quota_conn_close(kc);
     for (struct kreq *q = kc->q_head, *next; q; q = next) {
         next = q->next;
         if (!q->ready && q->park_cancel) q->park_cancel(q);
@@ -174,6 +178,7 @@ static void kafka_on_open(struct conn *c) {
     kc->ks = ls->arg;
     karena_init(&kc->arena, 16384);
     kafka_sasl_conn_init(kc->ks, &kc->sasl);
+    kafka_quota_conn_init(kc);
     c->proto = kc;
 }
 
@@ -391,6 +396,7 @@ int kafka_server_start(struct kafka_server *ks, const struct sl_config *cfg, str
         SL_ERROR("kafka: cannot set up SASL (kafka_sasl_* settings)");
         return -1;
     }
+    if (kafka_quotas_start(ks) != SL_OK) return -1;
     int rc = listener_start(&ks->ls, l, "kafka", cfg->host, cfg->kafka_port, &kafka_conn_ops, kafka_on_open, ks,
                             cfg->max_connections, (size_t)cfg->max_request_bytes + 4);
     if (rc < 0) {
@@ -442,5 +448,6 @@ void kafka_server_stop(struct kafka_server *ks) {
     kafka_txn_stop(ks);
     kafka_groups_stop(ks);
     kafka_sasl_stop(ks);
+    kafka_quotas_stop(ks);
     cluster_meta_close(&ks->cluster);
 }
