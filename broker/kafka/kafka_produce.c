@@ -41,8 +41,6 @@ static void produce_park_free(struct produce_park *pk) {
 }
 
 static void produce_answer(struct produce_park *pk) {
-    struct kconn *kc = pk->q->kc;
-    kafka_quota_throttle(kc, KQUOTA_PRODUCE, pk->resp.throttle_time_ms, loop_mono_ms(kc->ks->loop));
     struct kw w;
     kresp_begin(pk->q, &w);
     kafka_encode_produce_resp(&w, pk->q->version, &pk->resp);
@@ -144,6 +142,9 @@ sl_err kafka_handle_produce(struct kconn *kc, struct kreq *q, struct kr *r) {
     if (e) return e;
     struct produce_park *pk = sl_xcalloc(1, sizeof(*pk));
     pk->resp.throttle_time_ms = kafka_quota_record(kc, KQUOTA_PRODUCE, request_bytes, loop_mono_ms(kc->ks->loop));
+    /* Muted from now, not from the answer: Kafka reads one request of a connection at a time,
+     * so the requests pipelined behind this one must wait out its throttle too. */
+    kafka_quota_throttle(kc, KQUOTA_PRODUCE, pk->resp.throttle_time_ms, loop_mono_ms(kc->ks->loop));
     pk->q = q;
     pk->pending = 1;
     /* Parked (waiters hold q) until answered; it cannot be cancelled, only answered late. */
@@ -192,7 +193,6 @@ sl_err kafka_handle_produce(struct kconn *kc, struct kreq *q, struct kr *r) {
     }
     if (req.acks == 0) {
         /* No answer at all, and nothing waits: the next response belongs to the next request. */
-        kafka_quota_throttle(kc, KQUOTA_PRODUCE, pk->resp.throttle_time_ms, loop_mono_ms(kc->ks->loop));
         produce_park_free(pk);
         kresp_silent(q);
         return SL_OK;
