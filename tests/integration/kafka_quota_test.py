@@ -92,8 +92,8 @@ def consume_for(ck, broker, user, topic, seconds, want, warm=WARM_S):
     offset. Returns (bytes, seconds, throttle events, messages)."""
     throttles = []
     c = Consumer(conf(broker, user, **{"group.id": harness.unique("g"), "enable.auto.commit": False,
-                                       "fetch.max.bytes": 65536, "max.partition.fetch.bytes": 65536,
-                                       "message.max.bytes": 65536,
+                                       "fetch.max.bytes": 32768, "max.partition.fetch.bytes": 32768,
+                                       "message.max.bytes": 32768,
                                        "receive.message.max.bytes": 1 << 20,
                                        "throttle_cb": lambda ev: throttles.append(int(ev.throttle_time * 1000))}))
     c.assign([TopicPartition(topic, 0, 0)])
