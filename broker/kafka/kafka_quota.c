@@ -8,18 +8,23 @@
 #include "broker/kafka/kafka_quota.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/base.h"
 #include "base/logging.h"
 #include "base/prom.h"
 #include "broker/kafka/kafka.h"
+#include "broker/kafka/kafka_resp.h"
+#include "protocol/kafka_msgs_quota.h"
 
 #define KQUOTA_SAMPLES_MAX 32
 #define KQUOTA_SENSORS_MAX 1024
 #define KQUOTA_ENTITIES_MAX 4096
+#define KQUOTA_STORE "kafka_client_quotas"
 
 enum kq_kind { KQ_ABSENT, KQ_NAMED, KQ_DEFAULT };
 
@@ -243,6 +248,30 @@ static sl_err kq_load_file(struct kafka_quotas *qs, const char *path) {
 
 /* ---- the server side ----------------------------------------------------------------------- */
 
+/* The entities as kafka_quota_file lines: the data dir's copy of what AlterClientQuotas set. */
+static void kq_write_entity(FILE *f, const struct kq_entity *e) {
+    if (e->user_kind) fprintf(f, "user=%s ", e->user_kind == KQ_DEFAULT ? "<default>" : e->user);
+    if (e->client_kind) fprintf(f, "client-id=%s ", e->client_kind == KQ_DEFAULT ? "<default>" : e->client);
+    if (e->rate[KQUOTA_PRODUCE] > 0) fprintf(f, "producer_byte_rate=%.0f ", e->rate[KQUOTA_PRODUCE]);
+    if (e->rate[KQUOTA_FETCH] > 0) fprintf(f, "consumer_byte_rate=%.0f", e->rate[KQUOTA_FETCH]);
+    fputc('\n', f);
+}
+
+static void kq_store_path(const struct kafka_server *ks, char *out, size_t cap) {
+    snprintf(out, cap, "%s/" KQUOTA_STORE, ks->cfg->data_dir);
+}
+
+static sl_err kq_store(const struct kafka_server *ks) {
+    const struct kafka_quotas *qs = ks->quotas;
+    char path[SL_CONFIG_PATH_MAX + 64];
+    kq_store_path(ks, path, sizeof(path));
+    FILE *f = sl_file_begin(path);
+    if (!f) return SL_IO;
+    fputs("# quota entities set with AlterClientQuotas (kafka_quota_file syntax); read instead of kafka_quota_file\n", f);
+    for (uint32_t i = 0; i < qs->entity_count; i++) kq_write_entity(f, &qs->entities[i]);
+    return sl_file_commit(f, path, true) ? SL_OK : SL_IO;
+}
+
 sl_err kafka_quotas_start(struct kafka_server *ks) {
     const struct sl_config *cfg = ks->cfg;
     struct kafka_quotas *qs = sl_xcalloc(1, sizeof(*qs));
@@ -253,7 +282,17 @@ sl_err kafka_quotas_start(struct kafka_server *ks) {
     qs->entities = sl_xcalloc(KQUOTA_ENTITIES_MAX, sizeof(*qs->entities));
     qs->sensors = sl_xcalloc(KQUOTA_SENSORS_MAX, sizeof(*qs->sensors));
     ks->quotas = qs;
-    if (cfg->kafka_quota_file[0] && kq_load_file(qs, cfg->kafka_quota_file) != SL_OK) return SL_INVALID_ARG;
+    char stored[SL_CONFIG_PATH_MAX + 64];
+    kq_store_path(ks, stored, sizeof(stored));
+    if (access(stored, F_OK) == 0) {
+        /* Once AlterClientQuotas has run, its table is the truth, as Kafka's dynamic quotas are. */
+        if (cfg->kafka_quota_file[0])
+            SL_WARN("kafka quotas: %s (altered with AlterClientQuotas) is read, not kafka_quota_file %s", stored,
+                    cfg->kafka_quota_file);
+        if (kq_load_file(qs, stored) != SL_OK) return SL_INVALID_ARG;
+    } else if (cfg->kafka_quota_file[0] && kq_load_file(qs, cfg->kafka_quota_file) != SL_OK) {
+        return SL_INVALID_ARG;
+    }
     if (qs->entity_count || qs->static_rate[0] > 0 || qs->static_rate[1] > 0)
         SL_INFO("kafka quotas: %u entities, defaults producer %.0f B/s consumer %.0f B/s (0: none), window %u x %llu ms",
                 qs->entity_count, qs->static_rate[0], qs->static_rate[1], qs->window_num,
@@ -398,4 +437,191 @@ void kafka_quota_metrics(struct kafka_server *ks, struct prom *p) {
                                 NULL),
                     kq_measure(qs, s, now, &w));
     }
+}
+
+/* ---- DescribeClientQuotas / AlterClientQuotas ------------------------------------------------ */
+
+static const char *const kq_keys[KQUOTA_TYPES] = {"producer_byte_rate", "consumer_byte_rate"};
+
+static bool kq_kstr_is(struct kstr s, const char *lit) {
+    return s.len == (int32_t)strlen(lit) && !memcmp(s.p, lit, (size_t)s.len);
+}
+
+/* An entity from the wire: "user" and/or "client-id", each at most once, named or null
+ * (default). NULL on success, else why. */
+static const char *kq_entity_from(const struct kafka_quota_entity_part *parts, int32_t n, struct kq_entity *e) {
+    memset(e, 0, sizeof(*e));
+    if (n <= 0) return "the entity is empty";
+    for (int32_t i = 0; i < n; i++) {
+        bool user = kq_kstr_is(parts[i].entity_type, "user");
+        if (!user && !kq_kstr_is(parts[i].entity_type, "client-id"))
+            return "only user and client-id quota entities are supported";
+        uint8_t *kind = user ? &e->user_kind : &e->client_kind;
+        char *name = user ? e->user : e->client;
+        if (*kind) return "an entity type given twice";
+        struct kstr nm = parts[i].entity_name;
+        if (nm.len > KQUOTA_NAME_MAX) return "entity name longer than 256 bytes";
+        if (nm.len == 0) return "empty entity name";
+        *kind = nm.len < 0 ? KQ_DEFAULT : KQ_NAMED;
+        if (nm.len > 0) {
+            memcpy(name, nm.p, (size_t)nm.len);
+            name[nm.len] = 0;
+        }
+    }
+    return NULL;
+}
+
+static struct kq_entity *kq_find(struct kafka_quotas *qs, const struct kq_entity *want) {
+    for (uint32_t i = 0; i < qs->entity_count; i++) {
+        struct kq_entity *e = &qs->entities[i];
+        if (e->user_kind == want->user_kind && e->client_kind == want->client_kind && !strcmp(e->user, want->user) &&
+            !strcmp(e->client, want->client))
+            return e;
+    }
+    return NULL;
+}
+
+/* The wire form of an entity, in the arena. */
+static struct kafka_quota_entity_part *kq_entity_parts(struct karena *a, const struct kq_entity *e, int32_t *n) {
+    struct kafka_quota_entity_part *p = kafka_alloc_array(a, 2, sizeof(*p));
+    *n = 0;
+    if (e->user_kind)
+        p[(*n)++] = (struct kafka_quota_entity_part){kafka_kstr("user"),
+                                                     e->user_kind == KQ_NAMED ? kafka_arena_kstr(a, e->user) : kafka_kstr(NULL)};
+    if (e->client_kind)
+        p[(*n)++] = (struct kafka_quota_entity_part){kafka_kstr("client-id"), e->client_kind == KQ_NAMED
+                                                                                  ? kafka_arena_kstr(a, e->client)
+                                                                                  : kafka_kstr(NULL)};
+    return p;
+}
+
+/* Kafka's filter: every component must match the entity's part of its type (exact name,
+ * default, or any); strict also excludes entities with a type no component names. */
+static bool kq_filter_match(const struct kafka_describe_client_quotas_req *req, const struct kq_entity *e) {
+    bool named_user = false, named_client = false;
+    for (int32_t i = 0; i < req->component_count; i++) {
+        const struct kafka_quota_component *c = &req->components[i];
+        bool user = kq_kstr_is(c->entity_type, "user");
+        uint8_t kind = user ? e->user_kind : e->client_kind;
+        const char *name = user ? e->user : e->client;
+        named_user |= user;
+        named_client |= !user;
+        if (kind == KQ_ABSENT) return false;
+        if (c->match_type == KAFKA_QUOTA_MATCH_DEFAULT && kind != KQ_DEFAULT) return false;
+        if (c->match_type == KAFKA_QUOTA_MATCH_EXACT &&
+            (kind != KQ_NAMED || !c->match.p || (int32_t)strlen(name) != c->match.len ||
+             memcmp(name, c->match.p, (size_t)c->match.len)))
+            return false;
+    }
+    if (req->strict && ((e->user_kind && !named_user) || (e->client_kind && !named_client))) return false;
+    return true;
+}
+
+static const char *kq_filter_check(const struct kafka_describe_client_quotas_req *req) {
+    bool seen_user = false, seen_client = false;
+    for (int32_t i = 0; i < req->component_count; i++) {
+        const struct kafka_quota_component *c = &req->components[i];
+        bool user = kq_kstr_is(c->entity_type, "user");
+        if (!user && !kq_kstr_is(c->entity_type, "client-id")) return "only user and client-id quota entities are supported";
+        if (user ? seen_user : seen_client) return "an entity type given twice";
+        *(user ? &seen_user : &seen_client) = true;
+        if (c->match_type < KAFKA_QUOTA_MATCH_EXACT || c->match_type > KAFKA_QUOTA_MATCH_ANY) return "unknown match type";
+        if (c->match_type == KAFKA_QUOTA_MATCH_EXACT && c->match.len < 0) return "an exact match needs a name";
+    }
+    return NULL;
+}
+
+sl_err kafka_handle_describe_client_quotas(struct kconn *kc, struct kreq *q, struct kr *r) {
+    struct kafka_quotas *qs = kc->ks->quotas;
+    struct kafka_describe_client_quotas_req req;
+    sl_err e = kafka_decode_describe_client_quotas(r, q->version, &kc->arena, &req);
+    if (e) return e;
+    struct kafka_describe_client_quotas_resp resp = {.error_message = {NULL, -1}};
+    const char *why = kq_filter_check(&req);
+    if (why) {
+        resp.error_code = (int16_t)sl_err_kafka(SL_INVALID_REQUEST);
+        resp.error_message = kafka_kstr(why);
+        resp.entry_count = -1;
+    } else {
+        resp.entries = kafka_alloc_array(&kc->arena, (int32_t)qs->entity_count, sizeof(*resp.entries));
+        for (uint32_t i = 0; i < qs->entity_count; i++) {
+            const struct kq_entity *ent = &qs->entities[i];
+            if (!kq_filter_match(&req, ent)) continue;
+            struct kafka_describe_client_quotas_entry *out = &resp.entries[resp.entry_count++];
+            out->entity = kq_entity_parts(&kc->arena, ent, &out->entity_count);
+            out->values = kafka_alloc_array(&kc->arena, KQUOTA_TYPES, sizeof(*out->values));
+            for (int t = 0; t < KQUOTA_TYPES; t++)
+                if (ent->rate[t] > 0)
+                    out->values[out->value_count++] = (struct kafka_quota_value){kafka_kstr(kq_keys[t]), ent->rate[t]};
+        }
+    }
+    struct kw w;
+    kresp_begin(q, &w);
+    kafka_encode_describe_client_quotas_resp(&w, q->version, &resp);
+    kresp_finish(q, &w);
+    return SL_OK;
+}
+
+/* One entry's ops onto a copy of its entity; NULL on success, else why (nothing applied). */
+static const char *kq_apply_ops(const struct kafka_alter_client_quotas_entry *in, struct kq_entity *e) {
+    for (int32_t j = 0; j < in->op_count; j++) {
+        const struct kafka_quota_op *op = &in->ops[j];
+        int t = kq_kstr_is(op->key, kq_keys[0]) ? 0 : kq_kstr_is(op->key, kq_keys[1]) ? 1 : -1;
+        if (t < 0) return "only producer_byte_rate and consumer_byte_rate are supported";
+        if (op->remove) {
+            e->rate[t] = 0;
+            continue;
+        }
+        if (!isfinite(op->value) || op->value < 1 || op->value > 9007199254740992.0)
+            return "a byte rate must be a number of bytes per second from 1 to 2^53";
+        e->rate[t] = floor(op->value);
+    }
+    return NULL;
+}
+
+sl_err kafka_handle_alter_client_quotas(struct kconn *kc, struct kreq *q, struct kr *r) {
+    struct kafka_server *ks = kc->ks;
+    struct kafka_quotas *qs = ks->quotas;
+    struct kafka_alter_client_quotas_req req;
+    sl_err e = kafka_decode_alter_client_quotas(r, q->version, &kc->arena, &req);
+    if (e) return e;
+    struct kafka_alter_client_quotas_resp resp = {0};
+    resp.entry_count = req.entry_count;
+    resp.entries = kafka_alloc_array(&kc->arena, req.entry_count, sizeof(*resp.entries));
+    bool changed = false;
+    for (int32_t i = 0; i < req.entry_count; i++) {
+        const struct kafka_alter_client_quotas_entry *in = &req.entries[i];
+        struct kafka_alter_client_quotas_result *out = &resp.entries[i];
+        out->error_message = kafka_kstr(NULL);
+        out->entity = in->entity;
+        out->entity_count = in->entity_count;
+        struct kq_entity want;
+        const char *why = kq_entity_from(in->entity, in->entity_count, &want);
+        struct kq_entity *have = why ? NULL : kq_find(qs, &want);
+        if (have) want = *have;
+        if (!why) why = kq_apply_ops(in, &want);
+        bool empty = want.rate[0] <= 0 && want.rate[1] <= 0;
+        if (!why && !have && !empty && qs->entity_count == KQUOTA_ENTITIES_MAX) why = "too many quota entities";
+        if (why) {
+            out->error_code = (int16_t)sl_err_kafka(SL_INVALID_REQUEST);
+            out->error_message = kafka_kstr(why);
+            continue;
+        }
+        if (req.validate_only) continue;
+        if (have && empty) *have = qs->entities[--qs->entity_count]; /* no quota left: the entity goes */
+        else if (have) *have = want;
+        else if (!empty) qs->entities[qs->entity_count++] = want;
+        changed = true;
+    }
+    if (changed && kq_store(ks) != SL_OK) {
+        SL_ERROR("kafka quotas: cannot write %s/" KQUOTA_STORE ": %s (applied until restart)", ks->cfg->data_dir,
+                 strerror(errno));
+        for (int32_t i = 0; i < resp.entry_count; i++)
+            if (!resp.entries[i].error_code) resp.entries[i].error_code = (int16_t)sl_err_kafka(SL_IO);
+    }
+    struct kw w;
+    kresp_begin(q, &w);
+    kafka_encode_alter_client_quotas_resp(&w, q->version, &resp);
+    kresp_finish(q, &w);
+    return SL_OK;
 }

@@ -11,7 +11,8 @@
  * carries it in throttle_time_ms and the connection is muted (not read) that long after it
  * (KIP-219). The sensor table is sized at start: no allocation per request.
  *
- * Entities come from kafka_quota_file at start, one per line:
+ * Entities come from kafka_quota_file at start (or, once AlterClientQuotas has run, from
+ * <data_dir>/kafka_client_quotas), one per line:
  *   user=<name>|<default> [client-id=<id>|<default>] producer_byte_rate=N consumer_byte_rate=N
  * (either id may be left out but not both; a rate may be left out; N in bytes per second). */
 #ifndef SL_BROKER_KAFKA_QUOTA_H
@@ -70,5 +71,13 @@ static inline bool kafka_quota_muted(const struct kafka_quota_conn *qc) { return
 bool kafka_quota_admit(struct kconn *kc);
 
 void kafka_quota_metrics(struct kafka_server *ks, struct prom *p);
+
+/* DescribeClientQuotas (48) and AlterClientQuotas (49): the entities of the table above;
+ * altered ones are written to <data_dir>/kafka_client_quotas (atomically, fsynced, before the
+ * answer), which is read at start instead of kafka_quota_file from then on. */
+struct kreq;
+struct kr;
+sl_err kafka_handle_describe_client_quotas(struct kconn *kc, struct kreq *q, struct kr *r);
+sl_err kafka_handle_alter_client_quotas(struct kconn *kc, struct kreq *q, struct kr *r);
 
 #endif
