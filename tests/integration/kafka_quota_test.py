@@ -15,6 +15,7 @@ not minutes), and kafka_max_connections_per_principal 2:
 librdkafka's mock cluster has no quotas, so there is no peer half.
 """
 import os
+import struct
 import sys
 import time
 import urllib.request
@@ -24,6 +25,11 @@ import harness  # noqa: E402
 import kafka_sasl_test as ks  # noqa: E402
 
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
+
+kb = ks.kb  # kafka_badinput_test's frame writers and Reader
+DESCRIBE_QUOTAS, ALTER_QUOTAS = 48, 49
+MATCH_EXACT, MATCH_DEFAULT, MATCH_ANY = 0, 1, 2
+INVALID_REQUEST = 42
 
 RATE = 1 << 20
 VALUE = 10000
@@ -126,6 +132,42 @@ def is_closed(w, timeout):
         return False
 
 
+# ---- the client-quota APIs over the wire (librdkafka 2.0.2 has no admin call for them), v0 ----
+
+def entity(parts):
+    return kb.i32(len(parts)) + b"".join(kb.string(t) + kb.string(n) for t, n in parts)
+
+
+def read_entity(rd):
+    return tuple(rd.array(lambda: (rd.string(), rd.string())))
+
+
+def alter_quotas(w, entries, validate_only=False):
+    """entries: [(entity parts, [(key, value, remove)])] -> [(error, message, entity)]."""
+    body = kb.i32(len(entries))
+    for parts, ops in entries:
+        body += entity(parts) + kb.i32(len(ops))
+        for key, value, remove in ops:
+            body += kb.string(key) + struct.pack(">d", value) + kb.i8(1 if remove else 0)
+    rd = kb.Reader(w.request(ALTER_QUOTAS, 0, body + kb.i8(1 if validate_only else 0)))
+    rd.i32()  # ThrottleTimeMs
+    res = rd.array(lambda: (rd.i16(), rd.string(), read_entity(rd)))
+    rd.end("AlterClientQuotas response")
+    return res
+
+
+def describe_quotas(w, components, strict=False):
+    """components: [(type, match type, match)] -> (error, message, {entity: {key: value}} or None)."""
+    body = kb.i32(len(components)) + b"".join(kb.string(t) + kb.i8(m) + kb.string(n) for t, m, n in components)
+    rd = kb.Reader(w.request(DESCRIBE_QUOTAS, 0, body + kb.i8(1 if strict else 0)))
+    rd.i32()
+    err, msg = rd.i16(), rd.string()
+    entries = rd.array(lambda: (read_entity(rd), dict(rd.array(lambda: (rd.string(),
+                                                                         struct.unpack(">d", rd.take(8))[0])))))
+    rd.end("DescribeClientQuotas response")
+    return err, msg, None if entries is None else dict(entries)
+
+
 def metric(broker, name, labels):
     text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % broker.http_port, timeout=10).read().decode()
     for line in text.splitlines():
@@ -183,6 +225,48 @@ def body(ck):
         ck.ok(nbytes / secs > 3 * RATE, "fast consumer only %.2f MB/s" % (nbytes / secs / RATE))
         ck.eq(sum(1 for t in throttles if t > 0), 0, "throttle events for the unquoted consumer")
 
+    slow_entity = (("user", "slow"),)
+    nobody_entity = (("user", "nobody"), ("client-id", None))
+    with ck.section("DescribeClientQuotas / AlterClientQuotas over the wire, and their effect"):
+        w = ks.plain_login(broker, "fast", "fast-secret")
+        rd = kb.Reader(w.request(ks.API_VERSIONS, 0, b""))
+        rd.i16()
+        apis = {k: (lo, hi) for k, lo, hi in rd.array(lambda: (rd.i16(), rd.i16(), rd.i16()))}
+        ck.eq((apis.get(DESCRIBE_QUOTAS), apis.get(ALTER_QUOTAS)), ((0, 1), (0, 1)), "ApiVersions: 48 and 49")
+        err, _, got = describe_quotas(w, [])
+        ck.eq((err, got), (0, {slow_entity: {"producer_byte_rate": RATE, "consumer_byte_rate": RATE},
+                               nobody_entity: {"producer_byte_rate": 1.0}}), "describe everything (the quota file)")
+        res = alter_quotas(w, [([("user", "fast")], [("request_percentage", 50, False)]),
+                               ([("ip", "1.2.3.4")], [("producer_byte_rate", 1000, False)]),
+                               ([("user", "fast")], [("producer_byte_rate", -5, False)]),
+                               ([("user", "fast"), ("user", "x")], [("producer_byte_rate", 1000, False)])])
+        ck.eq([e for e, _, _ in res], [INVALID_REQUEST] * 4, "refused alterations")
+        ck.ok(all(m for _, m, _ in res), "refusals carry a message: %s" % [m for _, m, _ in res])
+        res = alter_quotas(w, [([("user", "fast")], [("producer_byte_rate", 262144, False)])], validate_only=True)
+        ck.eq(res, [(0, None, (("user", "fast"),))], "validate_only answer")
+        ck.eq(describe_quotas(w, [("user", MATCH_EXACT, "fast")])[2], {}, "validate_only changed nothing")
+        res = alter_quotas(w, [([("user", "fast")], [("producer_byte_rate", 262144, False)]),
+                               ([("user", None), ("client-id", "batch")], [("consumer_byte_rate", 5e5, False)])])
+        ck.eq([e for e, _, _ in res], [0, 0], "alterations applied")
+        ck.eq(describe_quotas(w, [("user", MATCH_EXACT, "fast")])[2],
+              {(("user", "fast"),): {"producer_byte_rate": 262144.0}}, "exact match")
+        ck.eq(set(describe_quotas(w, [("user", MATCH_ANY, None)], strict=True)[2]),
+              {slow_entity, (("user", "fast"),)}, "strict: user entities only")
+        ck.eq(set(describe_quotas(w, [("user", MATCH_ANY, None)])[2]),
+              {slow_entity, (("user", "fast"),), nobody_entity, (("user", None), ("client-id", "batch"))},
+              "not strict: with a client-id part too")
+        ck.eq(set(describe_quotas(w, [("user", MATCH_DEFAULT, None)])[2]),
+              {(("user", None), ("client-id", "batch"))}, "default user match")
+        ck.eq(describe_quotas(w, [("ip", MATCH_ANY, None)])[:1], (INVALID_REQUEST,), "an ip filter")
+        nbytes, secs, throttles, _ = produce_for(broker, "fast", harness.unique("quota-alter"), seconds=2.0)
+        print("fast at 256 KB/s: %d bytes in %.2f s = %.3f MB/s, %d throttle events"
+              % (nbytes, secs, nbytes / secs / RATE, len(throttles)))
+        ck.ok(throttles and nbytes / secs < 0.35 * RATE, "altered quota not applied: %.3f MB/s" % (nbytes / secs / RATE))
+        res = alter_quotas(w, [([("user", "fast")], [("producer_byte_rate", 0, True)])])
+        ck.eq([e for e, _, _ in res], [0], "quota removed")
+        ck.eq(describe_quotas(w, [("user", MATCH_EXACT, "fast")])[2], {}, "fast has no quota left")
+        w.close()
+
     with ck.section("/metrics: throttled requests and throttle time"):
         for t in ("produce", "fetch"):
             n = metric(broker, "sluice_kafka_quota_throttled_requests_total", '{type="%s"}' % t)
@@ -215,6 +299,17 @@ def body(ck):
               "no log line for the refused connection")
         for w in (b, d, f):
             w.close()
+
+    with ck.section("altered quotas survive kill -9 and win over kafka_quota_file"):
+        broker.restart(kill=True)
+        w = ks.plain_login(broker, "fast", "fast-secret")
+        ck.eq(describe_quotas(w, [])[2], {slow_entity: {"producer_byte_rate": RATE, "consumer_byte_rate": RATE},
+                                          nobody_entity: {"producer_byte_rate": 1.0},
+                                          (("user", None), ("client-id", "batch")): {"consumer_byte_rate": 5e5}},
+              "quotas after kill -9")
+        w.close()
+        with open(broker.log_path, "rb") as lf:
+            ck.ok(b"(altered with AlterClientQuotas) is read, not kafka_quota_file" in lf.read(), "no start-up line")
     os.unlink(users)
     os.unlink(quotas)
 
