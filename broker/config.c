@@ -124,6 +124,12 @@ static const struct cfg_key cfg_keys[] = {
     CFG_KEY("kafka_sasl_session_lifetime_ms", NULL, NULL, CFG_MS, kafka_sasl_session_lifetime_ms, 0),
     CFG_KEY("kafka_authorizer", NULL, NULL, CFG_BOOL, kafka_authorizer, 0),
     CFG_KEY("kafka_super_users", NULL, NULL, CFG_STRING, kafka_super_users, CFG_F_EMPTY_OK),
+    CFG_KEY("kafka_quota_producer_byte_rate", NULL, NULL, CFG_SIZE, kafka_quota_producer_byte_rate, 0),
+    CFG_KEY("kafka_quota_consumer_byte_rate", NULL, NULL, CFG_SIZE, kafka_quota_consumer_byte_rate, 0),
+    CFG_KEY("kafka_quota_file", NULL, NULL, CFG_STRING, kafka_quota_file, CFG_F_EMPTY_OK),
+    CFG_KEY("kafka_quota_window_num", NULL, NULL, CFG_COUNT, kafka_quota_window_num, 0),
+    CFG_KEY("kafka_quota_window_size_ms", NULL, NULL, CFG_MS, kafka_quota_window_size_ms, 0),
+    CFG_KEY("kafka_max_connections_per_principal", NULL, NULL, CFG_COUNT, kafka_max_connections_per_principal, 0),
     CFG_FLAG("help", CFG_HELP),
     CFG_FLAG("version", CFG_VERSION),
 };
@@ -190,6 +196,8 @@ void sl_config_defaults(struct sl_config *c) {
     c->retention_check_ms = 300000;
     c->cleaner_buffer_bytes = 32ull << 20;
     c->tls_timeout_ms = 2000;
+    c->kafka_quota_window_num = 11;
+    c->kafka_quota_window_size_ms = 1000;
     snprintf(c->tls_min_version, sizeof(c->tls_min_version), "1.2");
 }
 
@@ -691,6 +699,8 @@ int sl_config_validate(const struct sl_config *c, char *err, size_t err_len) {
     for (size_t i = 0; i < SL_ARRAY_LEN(at_least_one); i++)
         if (at_least_one[i].value == 0)
             return cfg_fail(err, err_len, "%s: must not be empty or 0", at_least_one[i].key);
+    if (c->kafka_quota_window_num < 2 || c->kafka_quota_window_num > 32 || c->kafka_quota_window_size_ms == 0)
+        return cfg_fail(err, err_len, "kafka_quota_window_num: 2..32 samples of kafka_quota_window_size_ms >= 1 ms");
     if (c->max_payload_bytes > c->max_pending_bytes)
         return cfg_fail(err, err_len, "max_payload: %" PRIu32 " bytes exceeds max_pending (%" PRIu64 " bytes)",
                         c->max_payload_bytes, c->max_pending_bytes);

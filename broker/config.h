@@ -108,6 +108,15 @@ struct sl_config {
     /* Kafka ACLs (broker/kafka/kafka_acl.c): off = everything allowed; on = no matching ACL, denied. */
     bool kafka_authorizer;
     char kafka_super_users[1024]; /* "User:admin,User:ops": allowed everything */
+    /* Kafka quotas (broker/kafka/kafka_quota.c): byte rates every principal gets unless a
+     * quota entity says otherwise (0: none), the entity file, Kafka's sample window, and the
+     * most connections one authenticated principal may hold (0: no limit). */
+    uint64_t kafka_quota_producer_byte_rate;     /* bytes/s */
+    uint64_t kafka_quota_consumer_byte_rate;     /* bytes/s */
+    char kafka_quota_file[SL_CONFIG_PATH_MAX];   /* "user=... client-id=... producer_byte_rate=..." lines */
+    uint32_t kafka_quota_window_num;             /* quota.window.num, 11 */
+    uint32_t kafka_quota_window_size_ms;         /* quota.window.size.seconds, 1000 ms */
+    uint32_t kafka_max_connections_per_principal;
 };
 
 void sl_config_defaults(struct sl_config *c);

@@ -55,6 +55,8 @@
     X(DELETE_GROUPS, "DeleteGroups", 0, 2, 2)                         \
     X(INCREMENTAL_ALTER_CONFIGS, "IncrementalAlterConfigs", 0, 1, 1)  \
     X(OFFSET_DELETE, "OffsetDelete", 0, 0, INT16_MAX)                 \
+    X(DESCRIBE_CLIENT_QUOTAS, "DescribeClientQuotas", 0, 1, 1)        \
+    X(ALTER_CLIENT_QUOTAS, "AlterClientQuotas", 0, 1, 1)              \
     X(DESCRIBE_USER_SCRAM_CREDENTIALS, "DescribeUserScramCredentials", 0, 0, 0) \
     X(ALTER_USER_SCRAM_CREDENTIALS, "AlterUserScramCredentials", 0, 0, 0) \
     X(DESCRIBE_CLUSTER, "DescribeCluster", 0, 1, 0)                   \

@@ -20,6 +20,7 @@
 #include "broker/core/topics.h"
 #include "broker/kafka/group.h"
 #include "broker/kafka/kafka_acl.h"
+#include "broker/kafka/kafka_quota.h"
 #include "broker/kafka/kafka_sasl.h"
 #include "broker/net/conn.h"
 #include "broker/net/listener.h"
@@ -64,6 +65,7 @@ struct kafka_server {
     struct workers *workers;         /* huge requests decoded off the loop; started at the first */
     uint64_t requests_offloaded;
     struct kafka_acls *acls;         /* the ACL set (kafka_acl.c) */
+    struct kafka_quotas *quotas;     /* byte-rate quotas, connections per principal (kafka_quota.c) */
 };
 
 struct kreq {
@@ -91,6 +93,7 @@ struct kconn {
     bool paused_for_queue;
     struct kreq *offloaded;  /* a request out with a worker: reading waits for it */
     struct kafka_sasl_conn sasl; /* the SASL exchange and the principal (kafka_sasl.c) */
+    struct kafka_quota_conn quota; /* client id, throttle mute, principal limit (kafka_quota.c) */
 };
 
 #define KAFKA_INFLIGHT_MAX 256

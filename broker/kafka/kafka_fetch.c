@@ -181,8 +181,27 @@ static uint32_t fetch_part_count(const struct fetch_park *pk) {
     return n;
 }
 
+/* Over the fetch quota Kafka answers with no data at all and the throttle time, and takes
+ * the bytes back from the rate (they were not sent). */
+static bool fetch_throttled(struct fetch_park *pk, struct fetch_plan *plan, uint32_t n) {
+    struct kreq *q = pk->q;
+    uint64_t now = loop_mono_ms(pk->loop);
+    int32_t ms = kafka_quota_record(q->kc, KQUOTA_FETCH, plan->bytes, now);
+    if (ms <= 0) return false;
+    kafka_quota_unrecord(q->kc, KQUOTA_FETCH, plan->bytes, now);
+    kafka_quota_throttle(q->kc, KQUOTA_FETCH, ms, now);
+    fetch_release(plan, n);
+    struct kw w;
+    kresp_begin(q, &w);
+    kafka_encode_fetch_resp_begin(&w, q->version, ms, 0, 0, 0);
+    kafka_encode_fetch_resp_end(&w, q->version);
+    kresp_finish(q, &w);
+    return true;
+}
+
 static void fetch_answer(struct fetch_park *pk, struct fetch_plan *plan) {
     struct kreq *q = pk->q;
+    if (fetch_throttled(pk, plan, fetch_part_count(pk))) return;
     struct kw w;
     kresp_begin(q, &w);
     kafka_encode_fetch_resp_begin(&w, q->version, 0, 0, 0, pk->topic_count);
@@ -260,7 +279,7 @@ sl_err kafka_handle_fetch(struct kconn *kc, struct kreq *q, struct kr *r) {
     pk->q = q;
     pk->loop = kc->ks->loop;
     pk->min_bytes = req.min_bytes;
-    pk->max_bytes = req.max_bytes;
+    pk->max_bytes = SL_MIN(req.max_bytes > 0 ? req.max_bytes : INT32_MAX, kafka_quota_max_bytes(kc, KQUOTA_FETCH));
     pk->read_committed = req.isolation_level == 1;
     pk->topic_count = SL_MAX(req.topic_count, 0);
     pk->topics = sl_xcalloc((size_t)SL_MAX(pk->topic_count, 1), sizeof(*pk->topics));

@@ -67,6 +67,7 @@ static void txn_metrics(struct kafka_server *ks, struct prom *p) {
 void kafka_server_metrics(struct kafka_server *ks, struct prom *p) {
     char labels[128];
     kafka_sasl_metrics(ks, p);
+    kafka_quota_metrics(ks, p);
     prom_family(p, "sluice_kafka_requests_total", "counter", "Kafka requests answered, by API.");
     for (uint32_t k = 0; k <= KAFKA_API_KEY_MAX; k++) {
         const struct kafka_api_info *ai = kafka_api_info((int16_t)k);

@@ -137,9 +137,14 @@ static bool produce_has_transactional(const struct kafka_produce_req *req) {
 
 sl_err kafka_handle_produce(struct kconn *kc, struct kreq *q, struct kr *r) {
     struct kafka_produce_req req;
+    uint64_t request_bytes = (uint64_t)(r->end - r->p);
     sl_err e = kafka_decode_produce(r, q->version, &kc->arena, &req);
     if (e) return e;
     struct produce_park *pk = sl_xcalloc(1, sizeof(*pk));
+    pk->resp.throttle_time_ms = kafka_quota_record(kc, KQUOTA_PRODUCE, request_bytes, loop_mono_ms(kc->ks->loop));
+    /* Muted from now, not from the answer: Kafka reads one request of a connection at a time,
+     * so the requests pipelined behind this one must wait out its throttle too. */
+    kafka_quota_throttle(kc, KQUOTA_PRODUCE, pk->resp.throttle_time_ms, loop_mono_ms(kc->ks->loop));
     pk->q = q;
     pk->pending = 1;
     /* Parked (waiters hold q) until answered; it cannot be cancelled, only answered late. */

@@ -67,6 +67,8 @@ static const kafka_handler kafka_handlers[KAFKA_API_KEY_MAX + 1] = {
     [KAFKA_LIST_GROUPS] = kafka_handle_list_groups,
     [KAFKA_DELETE_GROUPS] = kafka_handle_delete_groups,
     [KAFKA_OFFSET_DELETE] = kafka_handle_offset_delete,
+    [KAFKA_DESCRIBE_CLIENT_QUOTAS] = kafka_handle_describe_client_quotas,
+    [KAFKA_ALTER_CLIENT_QUOTAS] = kafka_handle_alter_client_quotas,
     [KAFKA_DESCRIBE_CLUSTER] = kafka_handle_describe_cluster,
     [KAFKA_SASL_HANDSHAKE] = kafka_handle_sasl_handshake,
     [KAFKA_SASL_AUTHENTICATE] = kafka_handle_sasl_authenticate,
@@ -112,6 +114,7 @@ static bool kafka_on_frame(struct kconn *kc, const uint8_t *p, uint32_t len) {
     struct kreq *q = kreq_new(kc, &h);
     karena_reset(&kc->arena);
     q->client_id = h.client_id;
+    kafka_quota_note_client(kc, h.client_id);
     sl_err e = fn(kc, q, &r);
     if (e) {
         /* Nothing was started for a request that did not decode: its slot just goes. */
@@ -132,7 +135,8 @@ static bool kafka_on_data(struct conn *c) {
     size_t off = 0;
     bool ok = true;
     uint32_t max = kc->ks->cfg->max_request_bytes;
-    while (ok && !c->closing && !c->close_when_sent && kc->q_count < KAFKA_INFLIGHT_MAX) {
+    while (ok && !c->closing && !c->close_when_sent && kc->q_count < KAFKA_INFLIGHT_MAX &&
+           !kafka_quota_muted(&kc->quota)) {
         size_t have = c->in_len - off;
         if (have < 4) break;
         int32_t size = (int32_t)sl_load_be32(c->in + off);
@@ -148,6 +152,7 @@ static bool kafka_on_data(struct conn *c) {
             break;
         }
         ok = kafka_on_frame(kc, c->in + off + 4, (uint32_t)size);
+        if (ok) kafka_quota_admit(kc); /* closes after the answer if the principal is at its limit */
         off += 4 + (size_t)size;
         if (ok && kc->offloaded) {
             conn_pause_recv(c);
@@ -168,7 +173,7 @@ static void kafka_on_drain(struct conn *c) {
     struct kconn *kc = c->proto;
     if (kc->paused_for_queue && !kc->offloaded && kc->q_count < KAFKA_INFLIGHT_MAX / 2) {
         kc->paused_for_queue = false;
-        conn_resume_recv(c);
+        if (!kafka_quota_muted(&kc->quota)) conn_resume_recv(c);
     }
 }
 
@@ -177,6 +182,7 @@ static void kafka_on_close(struct conn *c) {
     kc->dead = true;
     kc->c = NULL;
     kafka_sasl_conn_free(&kc->sasl);
+    kafka_quota_conn_close(kc);
     for (struct kreq *q = kc->q_head, *next; q; q = next) {
         next = q->next;
         if (!q->ready && q->park_cancel) q->park_cancel(q);
@@ -191,6 +197,7 @@ static void kafka_on_open(struct conn *c) {
     kc->ks = ls->arg;
     karena_init(&kc->arena, 16384);
     kafka_sasl_conn_init(kc->ks, &kc->sasl);
+    kafka_quota_conn_init(kc);
     c->proto = kc;
 }
 
@@ -413,8 +420,8 @@ static void kafka_offload_done(struct work *w) {
     free(o);
     /* What the client sent after it waited in the buffer (unless the queue pause holds it). */
     if (alive && kc->c) {
-        if (!kc->paused_for_queue) conn_resume_recv(kc->c);
-        else kafka_on_drain(kc->c);
+        if (kc->paused_for_queue) kafka_on_drain(kc->c);
+        else if (!kafka_quota_muted(&kc->quota)) conn_resume_recv(kc->c); /* else the unmute timer does */
     }
 }
 
@@ -556,6 +563,7 @@ int kafka_server_start(struct kafka_server *ks, const struct sl_config *cfg, str
         SL_ERROR("kafka: cannot load the ACLs from the data directory");
         return -1;
     }
+    if (kafka_quotas_start(ks) != SL_OK) return -1;
     int rc = listener_start(&ks->ls, l, "kafka", cfg->host, cfg->kafka_port, &kafka_conn_ops, kafka_on_open, ks,
                             cfg->max_connections, (size_t)cfg->max_request_bytes + 4);
     if (rc < 0) {
@@ -610,5 +618,6 @@ void kafka_server_stop(struct kafka_server *ks) {
     kafka_groups_stop(ks);
     kafka_sasl_stop(ks);
     kafka_acl_stop(ks);
+    kafka_quotas_stop(ks);
     cluster_meta_close(&ks->cluster);
 }

@@ -21,6 +21,7 @@
 #include "protocol/kafka_msgs_admin.h"
 #include "protocol/kafka_msgs_core.h"
 #include "protocol/kafka_msgs_group.h"
+#include "protocol/kafka_msgs_quota.h"
 #include "protocol/kafka_msgs_sasl.h"
 #include "protocol/kafka_msgs_txn.h"
 #include "protocol/kafka_msgs_txn_admin.h"
@@ -58,6 +59,7 @@ static const struct codec codecs[] = {
     ROW(DESCRIBE_CONFIGS, describe_configs) ROW(ALTER_CONFIGS, alter_configs)
     ROW(CREATE_PARTITIONS, create_partitions) ROW(DELETE_GROUPS, delete_groups)
     ROW(INCREMENTAL_ALTER_CONFIGS, incremental_alter_configs) ROW(OFFSET_DELETE, offset_delete)
+    ROW(DESCRIBE_CLIENT_QUOTAS, describe_client_quotas) ROW(ALTER_CLIENT_QUOTAS, alter_client_quotas)
     ROW(DESCRIBE_CLUSTER, describe_cluster)
     ROW(ADD_PARTITIONS_TO_TXN, add_partitions_to_txn) ROW(ADD_OFFSETS_TO_TXN, add_offsets_to_txn)
     ROW(END_TXN, end_txn) ROW(TXN_OFFSET_COMMIT, txn_offset_commit)

@@ -45,6 +45,8 @@ static const struct kafka_api_info k_expected[] = {
     {KAFKA_DELETE_GROUPS, "DeleteGroups", 0, 2, 2},
     {KAFKA_INCREMENTAL_ALTER_CONFIGS, "IncrementalAlterConfigs", 0, 1, 1},
     {KAFKA_OFFSET_DELETE, "OffsetDelete", 0, 0, INT16_MAX},
+    {KAFKA_DESCRIBE_CLIENT_QUOTAS, "DescribeClientQuotas", 0, 1, 1},
+    {KAFKA_ALTER_CLIENT_QUOTAS, "AlterClientQuotas", 0, 1, 1},
     {KAFKA_DESCRIBE_USER_SCRAM_CREDENTIALS, "DescribeUserScramCredentials", 0, 0, 0},
     {KAFKA_ALTER_USER_SCRAM_CREDENTIALS, "AlterUserScramCredentials", 0, 0, 0},
     {KAFKA_DESCRIBE_CLUSTER, "DescribeCluster", 0, 1, 0},
