@@ -360,17 +360,8 @@ def wait_ready(broker, timeout=10.0):
 
 
 def kill9_and_restart(broker):
-    """harness kill9() + start(), plus two waits the harness does not do. After SIGKILL and
-    waitpid the dead broker's listening socket lives on for ~5-12 ms (its io_uring is torn down
-    asynchronously and a pending accept holds the socket): the port still accepts connections
-    (then resets them) and bind() fails with EADDRINUSE. So: wait (bounded) until the port is
-    closed, start, then wait until the new broker answers a request."""
-    import time
+    """harness kill9() (which waits for the dead broker's port to close: see
+    Broker.wait_ports_closed) + start(), then waits until the new broker answers a request."""
     broker.kill9()
-    deadline = time.monotonic() + 5.0
-    while harness.port_open(broker.host, broker.kafka_port, timeout=0.2):
-        if time.monotonic() > deadline:
-            raise harness.CheckFailed("port %d still accepts 5 s after SIGKILL" % broker.kafka_port)
-        time.sleep(0.002)
     broker.start()
     wait_ready(broker)

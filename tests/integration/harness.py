@@ -168,6 +168,15 @@ class Broker:
             raise CheckFailed("kill9: broker is not running")
         self.proc.kill()
         self.proc.wait(timeout=STOP_TIMEOUT)
+        self.wait_ports_closed()
+
+    def wait_ports_closed(self, timeout=5.0):
+        """After a kill -9 the kernel tears the process's io_uring down after the process is
+        reaped: until then its listening sockets still complete handshakes that nobody serves,
+        and a start that waits for the port would take the dead socket for the new broker."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and port_open(self.host, self.kafka_port, 0.2):
+            time.sleep(0.02)
 
     def restart(self, kill=False):
         """Stops (SIGTERM, or SIGKILL with kill=True) and starts again on the same dir and ports."""

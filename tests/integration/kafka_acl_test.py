@@ -93,29 +93,28 @@ def wire_describe_v3(broker):
     body = struct.pack(">b", 1) + b"\x00" + struct.pack(">b", 1) + b"\x00\x00" + struct.pack(">bb", 1, 1) + b"\x00"
     r = w.request(DESCRIBE_ACLS, 3, body, flex=True)
     w.close()
-    i = 4
-    err = struct.unpack(">h", r[i:i + 2])[0]
-    i += 2
+    rd = st.kb.Reader(r)
+    rd.i32()  # throttle_time_ms
+    err = rd.i16()
 
-    def cstring(i):
-        n, i = st.read_uvarint(r, i)
-        return (None if n == 0 else r[i:i + n - 1].decode()), i + max(n - 1, 0)
+    def cstring():
+        n = rd.uvarint()
+        return None if n == 0 else rd.take(n - 1).decode()
 
-    _, i = cstring(i)
-    nres, i = st.read_uvarint(r, i)
+    cstring()  # error_message
     out = []
-    for _ in range(nres - 1):
-        rtype = r[i]
-        name, i = cstring(i + 1)
-        pattern = r[i]
-        nacl, i = st.read_uvarint(r, i + 1)
-        for _ in range(nacl - 1):
-            principal, i = cstring(i)
-            host, i = cstring(i)
-            op, perm = r[i], r[i + 1]
-            i += 3  # + empty tags
+    for _ in range(rd.uvarint() - 1):
+        rtype = rd.i8()
+        name = cstring()
+        pattern = rd.i8()
+        for _ in range(rd.uvarint() - 1):
+            principal, host = cstring(), cstring()
+            op, perm = rd.i8(), rd.i8()
+            rd.tagged()
             out.append((rtype, name, pattern, principal, host, op, perm))
-        i += 1
+        rd.tagged()
+    rd.tagged()
+    rd.end("DescribeAcls v3 response")
     return err, sorted(out)
 
 
