@@ -240,6 +240,12 @@ static sl_err kafka_handle_api_versions(struct kconn *kc, struct kreq *q, struct
 
 /* ---- Metadata ---------------------------------------------------------------------------------- */
 
+static void kafka_autocreate_done(void *arg, sl_err err, struct topic *tp, const char *why) {
+    (void)arg;
+    (void)tp;
+    if (err) SL_WARN("kafka: auto-creating a topic failed: %s", why ? why : sl_err_str(err));
+}
+
 struct topic *kafka_topic_get(struct kafka_server *ks, struct kstr name, bool may_create, sl_err *err) {
     *err = SL_OK;
     if (!topics_name_valid(name.p, name.len)) {
@@ -257,10 +263,14 @@ struct topic *kafka_topic_get(struct kafka_server *ks, struct kstr name, bool ma
         *err = SL_NO_PARTITION;
         return NULL;
     }
+    /* Made in the background, as CreateTopics makes topics (slices, directory syncs through
+     * io_uring): a Produce is answered LEADER_NOT_AVAILABLE meanwhile, Kafka's answer for a
+     * topic it is auto-creating, and the client retries. */
     const char *why = NULL;
-    *err = topics_create(ks->topics, name.p, name.len, (int32_t)ks->cfg->num_partitions, NULL, NULL, 0,
-                         false, &tp, &why);
-    return *err ? NULL : tp;
+    *err = topics_create_start(ks->topics, name.p, name.len, (int32_t)ks->cfg->num_partitions, NULL, NULL, 0,
+                               kafka_autocreate_done, NULL, &why);
+    if (*err == SL_OK) *err = SL_LEADER_NOT_AVAILABLE;
+    return NULL;
 }
 
 static void kafka_metadata_fill_topic(struct kafka_server *ks, struct karena *a, struct topic *tp,
@@ -301,7 +311,10 @@ static sl_err kafka_metadata_decode(struct kr *r, int16_t version, struct karena
     return SL_OK;
 }
 
-static void kafka_metadata_answer(struct kconn *kc, struct kreq *q, const struct kafka_metadata_req *req) {
+/* Encodes the answer into a (the connection's arena, or a parked request's own); made[i], if
+ * given, is the outcome of the auto-creation of req->topics[i] (SL_OK: made or not tried). */
+static void kafka_metadata_encode(struct kconn *kc, struct kreq *q, const struct kafka_metadata_req *req,
+                                  const sl_err *made, struct karena *a) {
     struct kafka_server *ks = kc->ks;
     struct kafka_metadata_resp resp;
     memset(&resp, 0, sizeof(resp));
@@ -318,14 +331,14 @@ static void kafka_metadata_answer(struct kconn *kc, struct kreq *q, const struct
     if (req->all_topics) {
         /* ACLs: listing every topic shows only those the principal may DESCRIBE, as Kafka. */
         int32_t n = (int32_t)topics_count(ks->topics);
-        resp.topics = kafka_alloc_array(&kc->arena, n, sizeof(*resp.topics));
+        resp.topics = kafka_alloc_array(a, n, sizeof(*resp.topics));
         for (int32_t i = 0; i < n; i++) {
             struct topic *tp = topics_at(ks->topics, (uint32_t)i);
             if (kafka_authorized(kc, KAFKA_OP_DESCRIBE, KAFKA_RES_TOPIC, kafka_kstr(tp->name)))
-                kafka_metadata_fill_topic(ks, &kc->arena, tp, &resp.topics[resp.topic_count++]);
+                kafka_metadata_fill_topic(ks, a, tp, &resp.topics[resp.topic_count++]);
         }
     } else {
-        resp.topics = kafka_alloc_array(&kc->arena, req->topic_count, sizeof(*resp.topics));
+        resp.topics = kafka_alloc_array(a, req->topic_count, sizeof(*resp.topics));
         for (int32_t i = 0; i < req->topic_count; i++) {
             struct kafka_metadata_topic_resp *t = &resp.topics[resp.topic_count++];
             sl_err te;
@@ -333,6 +346,8 @@ static void kafka_metadata_answer(struct kconn *kc, struct kreq *q, const struct
             struct kstr name = req->topics[i].name;
             if (!kafka_authorized(kc, KAFKA_OP_DESCRIBE, KAFKA_RES_TOPIC, name)) {
                 te = SL_TOPIC_AUTHORIZATION;
+            } else if (made && made[i]) {
+                te = made[i];
             } else {
                 /* Auto-creation needs CREATE on the cluster or the topic; Kafka answers a
                  * missing topic the principal may not create with TOPIC_AUTHORIZATION_FAILED. */
@@ -341,10 +356,10 @@ static void kafka_metadata_answer(struct kconn *kc, struct kreq *q, const struct
                     !kafka_authorized_cluster_or_topic(kc, KAFKA_OP_CREATE, name))
                     te = SL_TOPIC_AUTHORIZATION;
                 else
-                    tp = kafka_topic_get(ks, name, create, &te);
+                    tp = kafka_topic_get(ks, name, false, &te); /* kafka_metadata_autocreate made it */
             }
             if (tp) {
-                kafka_metadata_fill_topic(ks, &kc->arena, tp, t);
+                kafka_metadata_fill_topic(ks, a, tp, t);
                 continue;
             }
             t->name = req->topics[i].name;
@@ -360,6 +375,121 @@ static void kafka_metadata_answer(struct kconn *kc, struct kreq *q, const struct
     kresp_begin(q, &w);
     kafka_encode_metadata_resp(&w, q->version, &resp);
     kresp_finish(q, &w);
+}
+
+/* ---- auto-creation ------------------------------------------------------------------------------
+ * A Metadata request that names topics to auto-create starts their making as CreateTopics does
+ * (topics_create_start: slices, directory fsyncs through io_uring; a synchronous creation's
+ * directory syncs held the loop 40-300 ms, up to a second, under a produce load) and parks
+ * until each has its outcome and the metadata log has the records durably; then it is
+ * answered with the topics, so the client needs no retry. */
+
+struct meta_park {
+    struct log_waiter w; /* first: the metadata log's durability */
+    struct kconn *kc;
+    struct kreq *q;
+    struct kafka_metadata_req req; /* a copy: the request's bytes belong to the next one */
+    sl_err *made;                  /* per topic of req: its creation's outcome */
+    struct meta_made {
+        struct meta_park *mp;
+        int32_t i;
+    } *slots;
+    int32_t pending;
+    bool started;
+    struct karena arena;
+};
+
+static void meta_park_durable(struct log_waiter *lw, sl_err err) {
+    struct meta_park *mp = (struct meta_park *)lw;
+    struct kreq *q = mp->q;
+    struct kconn *kc = mp->kc;
+    if (err) SL_ERROR("metadata log: an auto-created topic did not become durable: %s", sl_err_str(err));
+    q->park = NULL;
+    if (kc->dead || !kc->c) kresp_silent(q);
+    else kafka_metadata_encode(kc, q, &mp->req, mp->made, &mp->arena);
+    karena_free(&mp->arena);
+    free(mp->made);
+    free(mp->slots);
+    free(mp);
+}
+
+static void meta_park_maybe_answer(struct meta_park *mp) {
+    if (!mp->started || mp->pending) return;
+    mp->w.done = meta_park_durable;
+    topics_wait_durable(mp->kc->ks->topics, &mp->w);
+}
+
+static void meta_park_made(void *arg, sl_err err, struct topic *tp, const char *why) {
+    struct meta_made *m = arg;
+    struct meta_park *mp = m->mp;
+    (void)tp;
+    if (err) {
+        SL_WARN("kafka: auto-creating topic %.*s failed: %s", mp->req.topics[m->i].name.len,
+                mp->req.topics[m->i].name.p, why ? why : sl_err_str(err));
+        mp->made[m->i] = err;
+    }
+    mp->pending--;
+    meta_park_maybe_answer(mp);
+}
+
+/* Would the answer auto-create this topic? (the checks kafka_metadata_encode makes) */
+static bool meta_wants_topic(struct kconn *kc, const struct kafka_metadata_req *req, struct kstr name) {
+    struct kafka_server *ks = kc->ks;
+    return req->allow_auto_topic_creation && ks->cfg->auto_create_topics && topics_name_valid(name.p, name.len) &&
+           !topics_get(ks->topics, name.p, name.len) && !topics_creating(ks->topics, name.p, name.len) &&
+           kafka_authorized(kc, KAFKA_OP_DESCRIBE, KAFKA_RES_TOPIC, name) &&
+           kafka_authorized_cluster_or_topic(kc, KAFKA_OP_CREATE, name);
+}
+
+/* True if q parked: topics to auto-create were started. */
+static bool kafka_metadata_autocreate(struct kconn *kc, struct kreq *q, const struct kafka_metadata_req *req) {
+    if (req->all_topics || !req->allow_auto_topic_creation || !kc->ks->cfg->auto_create_topics) return false;
+    int32_t want = 0;
+    size_t name_bytes = 0;
+    for (int32_t i = 0; i < req->topic_count; i++) {
+        if (!meta_wants_topic(kc, req, req->topics[i].name)) continue;
+        want++;
+        name_bytes += (size_t)req->topics[i].name.len;
+    }
+    if (!want) return false;
+    struct meta_park *mp = sl_xcalloc(1, sizeof(*mp));
+    mp->kc = kc;
+    mp->q = q;
+    karena_init(&mp->arena, 16384 + name_bytes);
+    mp->req = *req;
+    mp->req.topics = kafka_alloc_array(&mp->arena, req->topic_count, sizeof(*req->topics));
+    for (int32_t i = 0; i < req->topic_count; i++) {
+        mp->req.topics[i] = req->topics[i];
+        struct kstr n = req->topics[i].name;
+        if (n.len > 0) {
+            char *copy = karena_alloc(&mp->arena, (size_t)n.len);
+            memcpy(copy, n.p, (size_t)n.len);
+            mp->req.topics[i].name.p = copy;
+        }
+    }
+    mp->made = sl_xcalloc((size_t)req->topic_count, sizeof(*mp->made));
+    mp->slots = sl_xcalloc((size_t)req->topic_count, sizeof(*mp->slots));
+    q->park = mp;
+    struct kafka_server *ks = kc->ks;
+    for (int32_t i = 0; i < req->topic_count; i++) {
+        struct kstr n = mp->req.topics[i].name;
+        /* Checked again: a name given twice is folded, but the first start makes it "creating". */
+        if (!meta_wants_topic(kc, req, n)) continue;
+        mp->slots[i] = (struct meta_made){mp, i};
+        const char *why = NULL;
+        sl_err e = topics_create_start(ks->topics, n.p, n.len, (int32_t)ks->cfg->num_partitions, NULL, NULL, 0,
+                                       meta_park_made, &mp->slots[i], &why);
+        if (e) mp->made[i] = e;
+        else mp->pending++;
+    }
+    mp->started = true;
+    meta_park_maybe_answer(mp);
+    return true;
+}
+
+static void kafka_metadata_answer(struct kconn *kc, struct kreq *q, const struct kafka_metadata_req *req) {
+    if (kafka_metadata_autocreate(kc, q, req)) return;
+    kafka_metadata_encode(kc, q, req, NULL, &kc->arena);
 }
 
 /* ---- a huge request decoded off the loop -------------------------------------------------------
