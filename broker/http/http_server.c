@@ -259,15 +259,16 @@ static int on_headers_complete(http_parser *p) {
     struct hconn *hc = p->data;
     bool chunked = (p->flags & F_CHUNKED) != 0;
     if (!chunked && (p->content_length == 0 || p->content_length == ULLONG_MAX)) return 0;
-    /* Only an admin route taking POST reads a body, and a bounded one: refuse anything else
-     * (or too large, by Content-Length) before a byte of it is read. */
+    /* Only an admin route reads a body (its handler decides what a method may carry, so a wrong
+     * method still gets its 405), and a bounded one: refuse anything else, or too large by
+     * Content-Length, before a byte of it is read. */
     char path[HTTP_URL_MAX + 1];
     memcpy(path, hc->url, hc->url_len);
     path[hc->url_len] = 0;
     http_url_split(path);
     const char *rest;
     int r = http_route_find(hc->h, path, &rest);
-    bool takes = r >= 0 && hc->h->routes[r].admin && (hc->h->routes[r].methods & HTTP_M_POST) && p->method == HTTP_POST;
+    bool takes = r >= 0 && hc->h->routes[r].admin;
     uint64_t cap = chunked ? HTTP_BODY_MAX : p->content_length;
     if (!takes || cap > HTTP_BODY_MAX) {
         hc->refuse = 413;

@@ -48,7 +48,7 @@ struct http_request {
     bool head;         /* HEAD: the body is computed for Content-Length but not sent */
     unsigned method;   /* HTTP_M_* */
     const char *rest;  /* a prefix route: the path after "<prefix>/", still %-encoded; else "" */
-    const char *body;  /* the request body (admin routes taking POST), NUL-terminated; "" if none */
+    const char *body;  /* the request body (admin routes only), NUL-terminated; "" if none */
     size_t body_len;
     const char *peer;  /* "ip:port", for log lines */
 };
