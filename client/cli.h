@@ -29,6 +29,9 @@ struct cli {
     const char *admin;
     const char *admin_token;
     const char *admin_cacert, *admin_cert, *admin_key;
+    /* --kafka-config K=V: librdkafka properties for every Kafka command (SASL, TLS, ...). */
+    const char *kafka_config[32];
+    int kafka_config_n;
 };
 
 /* Prints "sluice: <message>" on stderr and returns code. */
@@ -73,5 +76,6 @@ int cmd_stream(struct cli *c, int argc, char **argv);
 int cmd_consumer(struct cli *c, int argc, char **argv);
 int cmd_dlq(struct cli *c, int argc, char **argv);
 int cmd_user(struct cli *c, int argc, char **argv);
+int cmd_acl(struct cli *c, int argc, char **argv);
 
 #endif

@@ -20,6 +20,7 @@ static const char usage[] =
     "  group list|describe|delete|reset-offsets  consumer groups, committed offsets and lag\n"
     "  produce TOPIC                             send lines (or length-framed records) from stdin or a file\n"
     "  consume TOPIC                             print records, by group or by partition\n"
+    "  acl list|create|delete                    ACLs (Describe/Create/DeleteAcls)\n"
     "  user list|create|delete                   SCRAM credentials (the broker's admin HTTP API)\n"
     "NATS commands:\n"
     "  pub SUBJECT [DATA]    publish (DATA, else stdin lines)\n"
@@ -33,6 +34,8 @@ static const char usage[] =
     "Global flags:\n"
     "  --brokers LIST   Kafka bootstrap servers (env SLUICE_BROKERS; default 127.0.0.1:9092)\n"
     "  --server URL     NATS server (env NATS_URL or SLUICE_SERVER; default nats://127.0.0.1:4222)\n"
+    "  --kafka-config K=V  a librdkafka property for the Kafka commands, repeatable\n"
+    "                   (e.g. security.protocol=SASL_PLAINTEXT, sasl.mechanisms, sasl.username)\n"
     "  --json           JSON output (one object per line for streams of records)\n"
     "  --timeout DUR    bound on connecting and on each request (default 10s)\n"
     "  --admin URL      the broker's admin HTTP API, its monitoring port (env SLUICE_ADMIN;\n"
@@ -72,6 +75,7 @@ static const struct option global_opts[] = {
     {"admin-tlscacert", required_argument, NULL, OPT_GLOBAL_BASE + 6},
     {"admin-tlscert", required_argument, NULL, OPT_GLOBAL_BASE + 7},
     {"admin-tlskey", required_argument, NULL, OPT_GLOBAL_BASE + 8},
+    {"kafka-config", required_argument, NULL, OPT_GLOBAL_BASE + 9},
     {"help", no_argument, NULL, OPT_HELP},
 };
 enum { GLOBAL_N = sizeof global_opts / sizeof global_opts[0] };
@@ -93,6 +97,10 @@ static bool global_apply(struct cli *c, int opt, const char *arg)
     case 6: c->admin_cacert = arg; return true;
     case 7: c->admin_cert = arg; return true;
     case 8: c->admin_key = arg; return true;
+    case 9:
+        if (c->kafka_config_n == 32 || !strchr(arg, '=') || arg[0] == '=') return false;
+        c->kafka_config[c->kafka_config_n++] = arg;
+        return true;
     }
     return false;
 }
@@ -231,6 +239,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "consumer")) return cmd_consumer(&c, sub_argc, sub_argv);
     if (!strcmp(cmd, "dlq")) return cmd_dlq(&c, sub_argc, sub_argv);
     if (!strcmp(cmd, "user")) return cmd_user(&c, sub_argc, sub_argv);
+    if (!strcmp(cmd, "acl")) return cmd_acl(&c, sub_argc, sub_argv);
     fputs(usage, stderr);
     return cli_fail(EXIT_USAGE, "unknown command '%s'", cmd);
 }
