@@ -12,6 +12,7 @@
 #include "base/base.h"
 #include "base/logging.h"
 #include "base/prom.h"
+#include "broker/admin_users.h"
 #include "broker/core/stream.h"
 #include "broker/http/http_metrics.h"
 #include "broker/nats/js_deliver.h"
@@ -208,7 +209,7 @@ static void route_index(void *arg, const struct http_request *rq, struct http_re
     (void)arg;
     (void)rq;
     http_response_set(rs, 200, "application/json",
-                      "{\"endpoints\":[\"/healthz\",\"/varz\",\"/connz\",\"/subsz\",\"/jsz\",\"/metrics\"]}\n");
+                      "{\"endpoints\":[\"/healthz\",\"/varz\",\"/connz\",\"/subsz\",\"/jsz\",\"/metrics\",\"/v1/security/users\"]}\n");
 }
 
 int monitor_start(struct broker *b) {
@@ -232,6 +233,8 @@ int monitor_start(struct broker *b) {
     http_server_route(&b->http, "/subscriptionsz", route_subsz, b);
     http_server_route(&b->http, "/jsz", route_jsz, b);
     http_server_route(&b->http, "/metrics", route_metrics, b);
+    /* Admin routes: never open (the token, or mTLS; see http_server.h). */
+    admin_users_register(b);
     SL_INFO("monitoring listening on %s:%u%s", b->cfg.host, b->http.ls.port, b->tls_http.ctx ? " (https)" : "");
     return 0;
 }

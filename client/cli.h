@@ -24,6 +24,14 @@ struct cli {
     const char *server;   /* NATS URL */
     bool json;
     int timeout_ms;       /* every request and connection attempt */
+    /* The broker's admin routes (sluice user): an http(s) URL, its Bearer token, and for https
+     * the CA to trust and a client certificate and key (mTLS); NULL: not given. */
+    const char *admin;
+    const char *admin_token;
+    const char *admin_cacert, *admin_cert, *admin_key;
+    /* --kafka-config K=V: librdkafka properties for every Kafka command (SASL, TLS, ...). */
+    const char *kafka_config[32];
+    int kafka_config_n;
 };
 
 /* Prints "sluice: <message>" on stderr and returns code. */
@@ -67,5 +75,7 @@ int cmd_nats_core(struct cli *c, const char *verb, int argc, char **argv);
 int cmd_stream(struct cli *c, int argc, char **argv);
 int cmd_consumer(struct cli *c, int argc, char **argv);
 int cmd_dlq(struct cli *c, int argc, char **argv);
+int cmd_user(struct cli *c, int argc, char **argv);
+int cmd_acl(struct cli *c, int argc, char **argv);
 
 #endif

@@ -24,7 +24,8 @@ int kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value)
 {
     char err[256];
     if (rd_kafka_conf_set(conf, key, value, err, sizeof err) != RD_KAFKA_CONF_OK)
-        return cli_fail(EXIT_USAGE, "%s=%s: %s", key, value, err);
+        return cli_fail(EXIT_USAGE, "%s=%s: %s", key,
+                        strstr(key, "password") || strstr(key, "secret") ? "(hidden)" : value, err);
     return EXIT_OK;
 }
 
@@ -39,6 +40,12 @@ int kafka_open(struct kafka *k, const struct cli *c, rd_kafka_type_t type, rd_ka
     if (!rc) rc = kafka_conf_set(conf, "client.id", "sluice-cli");
     if (!rc) rc = kafka_conf_set(conf, "socket.timeout.ms", tmo);
     if (!rc && type == RD_KAFKA_PRODUCER) rc = kafka_conf_set(conf, "message.timeout.ms", tmo);
+    for (int i = 0; !rc && i < c->kafka_config_n; i++) {
+        char key[256];
+        const char *eq = strchr(c->kafka_config[i], '=');
+        snprintf(key, sizeof key, "%.*s", (int)(eq - c->kafka_config[i]), c->kafka_config[i]);
+        rc = kafka_conf_set(conf, key, eq + 1);
+    }
     if (rc) {
         rd_kafka_conf_destroy(conf);
         return rc;

@@ -20,6 +20,8 @@ static const char usage[] =
     "  group list|describe|delete|reset-offsets  consumer groups, committed offsets and lag\n"
     "  produce TOPIC                             send lines (or length-framed records) from stdin or a file\n"
     "  consume TOPIC                             print records, by group or by partition\n"
+    "  acl list|create|delete                    ACLs (Describe/Create/DeleteAcls)\n"
+    "  user list|create|delete                   SCRAM credentials (the broker's admin HTTP API)\n"
     "NATS commands:\n"
     "  pub SUBJECT [DATA]    publish (DATA, else stdin lines)\n"
     "  sub SUBJECT           print messages\n"
@@ -32,8 +34,15 @@ static const char usage[] =
     "Global flags:\n"
     "  --brokers LIST   Kafka bootstrap servers (env SLUICE_BROKERS; default 127.0.0.1:9092)\n"
     "  --server URL     NATS server (env NATS_URL or SLUICE_SERVER; default nats://127.0.0.1:4222)\n"
+    "  --kafka-config K=V  a librdkafka property for the Kafka commands, repeatable\n"
+    "                   (e.g. security.protocol=SASL_PLAINTEXT, sasl.mechanisms, sasl.username)\n"
     "  --json           JSON output (one object per line for streams of records)\n"
     "  --timeout DUR    bound on connecting and on each request (default 10s)\n"
+    "  --admin URL      the broker's admin HTTP API, its monitoring port (env SLUICE_ADMIN;\n"
+    "                   default http://127.0.0.1:8222)\n"
+    "  --admin-token T  its http_token, sent as a Bearer token (env SLUICE_ADMIN_TOKEN)\n"
+    "  --admin-tlscacert FILE, --admin-tlscert FILE, --admin-tlskey FILE\n"
+    "                   https: the CA to trust, and a client certificate and key (mTLS)\n"
     "  --help           this text; `sluice COMMAND --help` for a command's flags and examples\n"
     "\n"
     "Exit codes: 0 ok, 1 usage error, 2 not found (topic, group, stream, consumer),\n"
@@ -61,6 +70,12 @@ static const struct option global_opts[] = {
     {"server", required_argument, NULL, OPT_GLOBAL_BASE + 1},
     {"json", no_argument, NULL, OPT_GLOBAL_BASE + 2},
     {"timeout", required_argument, NULL, OPT_GLOBAL_BASE + 3},
+    {"admin", required_argument, NULL, OPT_GLOBAL_BASE + 4},
+    {"admin-token", required_argument, NULL, OPT_GLOBAL_BASE + 5},
+    {"admin-tlscacert", required_argument, NULL, OPT_GLOBAL_BASE + 6},
+    {"admin-tlscert", required_argument, NULL, OPT_GLOBAL_BASE + 7},
+    {"admin-tlskey", required_argument, NULL, OPT_GLOBAL_BASE + 8},
+    {"kafka-config", required_argument, NULL, OPT_GLOBAL_BASE + 9},
     {"help", no_argument, NULL, OPT_HELP},
 };
 enum { GLOBAL_N = sizeof global_opts / sizeof global_opts[0] };
@@ -76,6 +91,15 @@ static bool global_apply(struct cli *c, int opt, const char *arg)
     case 3:
         if (!cli_parse_duration_ms(arg, &ms) || ms <= 0 || ms > 86400000) return false;
         c->timeout_ms = (int)ms;
+        return true;
+    case 4: c->admin = arg; return true;
+    case 5: c->admin_token = arg; return true;
+    case 6: c->admin_cacert = arg; return true;
+    case 7: c->admin_cert = arg; return true;
+    case 8: c->admin_key = arg; return true;
+    case 9:
+        if (c->kafka_config_n == 32 || !strchr(arg, '=') || arg[0] == '=') return false;
+        c->kafka_config[c->kafka_config_n++] = arg;
         return true;
     }
     return false;
@@ -175,6 +199,8 @@ int main(int argc, char **argv)
         /* SLUICE_SERVER is also the tests' path to sluice-server; only a URL counts here. */
         .server = env_or("NATS_URL", NULL, NULL),
         .timeout_ms = 10000,
+        .admin = env_or("SLUICE_ADMIN", NULL, "http://127.0.0.1:8222"),
+        .admin_token = env_or("SLUICE_ADMIN_TOKEN", NULL, NULL),
     };
     if (!c.server) {
         const char *v = getenv("SLUICE_SERVER");
@@ -212,6 +238,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "stream")) return cmd_stream(&c, sub_argc, sub_argv);
     if (!strcmp(cmd, "consumer")) return cmd_consumer(&c, sub_argc, sub_argv);
     if (!strcmp(cmd, "dlq")) return cmd_dlq(&c, sub_argc, sub_argv);
+    if (!strcmp(cmd, "user")) return cmd_user(&c, sub_argc, sub_argv);
+    if (!strcmp(cmd, "acl")) return cmd_acl(&c, sub_argc, sub_argv);
     fputs(usage, stderr);
     return cli_fail(EXIT_USAGE, "unknown command '%s'", cmd);
 }

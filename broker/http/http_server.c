@@ -14,6 +14,7 @@
 
 #include "base/base.h"
 #include "base/logging.h"
+#include "broker/net/conn.h"
 
 #define HTTP_URL_MAX 2048
 
@@ -38,6 +39,9 @@ struct hconn {
     bool auth_long;     /* its value was over HTTP_TOKEN_MAX */
     char auth[HTTP_TOKEN_MAX + 1];
     size_t auth_len;
+    char *body;         /* an admin POST's body being read: body_len of body_cap bytes (+1 for a NUL) */
+    size_t body_len, body_cap;
+    unsigned allow;     /* a 405's Allow header: the route's methods */
 };
 
 static const char *http_reason(int status) {
@@ -45,6 +49,7 @@ static const char *http_reason(int status) {
     case 200: return "OK";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
+    case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
@@ -69,9 +74,15 @@ void http_response_set(struct http_response *rs, int status, const char *content
 /* Queues status line, headers and (unless HEAD) the body; takes the body. A 401 carries the
  * challenge: RFC 6750's error="invalid_token" when a token was sent and is wrong. */
 static void hconn_send(struct hconn *hc, struct http_response *rs, bool head, bool keep_alive) {
-    char hdr[512];
+    static const char *const allow_names[8] = {"GET, HEAD",         "GET, HEAD",         "POST",
+                                               "GET, HEAD, POST",   "DELETE",            "GET, HEAD, DELETE",
+                                               "POST, DELETE",      "GET, HEAD, POST, DELETE"};
+    char hdr[512], allow[64];
     const char *extra = "";
-    if (rs->status == 405) extra = "Allow: GET, HEAD\r\n";
+    if (rs->status == 405) {
+        snprintf(allow, sizeof(allow), "Allow: %s\r\n", allow_names[hc->allow & 7]);
+        extra = allow;
+    }
     else if (rs->status == 401 && hc->auth_seen)
         extra = "WWW-Authenticate: Bearer realm=\"sluice\", error=\"invalid_token\"\r\n";
     else if (rs->status == 401) extra = "WWW-Authenticate: Bearer realm=\"sluice\"\r\n";
@@ -112,6 +123,10 @@ static int on_message_begin(http_parser *p) {
     hc->auth_seen = 0;
     hc->auth_long = false;
     hc->auth_len = 0;
+    free(hc->body);
+    hc->body = NULL;
+    hc->body_len = hc->body_cap = 0;
+    hc->allow = HTTP_M_GET;
     if (!hc->in_request) {
         hc->in_request = true;
         hc->request_start_ms = loop_mono_ms(hc->h->loop);
@@ -199,53 +214,133 @@ static bool hconn_authorized(const struct hconn *hc, const char *token) {
     return al == bl && CRYPTO_memcmp(a, b, al) == 0;
 }
 
+/* Cuts url (NUL-terminated, in place) at '?' and '#' and drops trailing slashes (nats-server
+ * answers "/varz/" as "/varz"); returns the query ("" if none). */
+static const char *http_url_split(char *url) {
+    char *q = strchr(url, '?');
+    const char *query = "";
+    if (q) {
+        *q = 0;
+        query = q + 1;
+    }
+    char *frag = strchr(url, '#');
+    if (frag) *frag = 0;
+    size_t pl = strlen(url);
+    while (pl > 1 && url[pl - 1] == '/') url[--pl] = 0;
+    return query;
+}
+
+/* The route serving path, or -1; *rest: what a prefix route leaves after "<prefix>/". */
+static int http_route_find(const struct http_server *h, const char *path, const char **rest) {
+    *rest = "";
+    for (uint32_t i = 0; i < h->route_count; i++)
+        if (!h->routes[i].prefix && !strcmp(h->routes[i].path, path)) return (int)i;
+    for (uint32_t i = 0; i < h->route_count; i++) {
+        size_t n = strlen(h->routes[i].path);
+        if (h->routes[i].prefix && !strncmp(h->routes[i].path, path, n) && path[n] == '/' && path[n + 1]) {
+            *rest = path + n + 1;
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static unsigned http_method_bit(unsigned method) {
+    switch (method) {
+    case HTTP_GET:
+    case HTTP_HEAD: return HTTP_M_GET;
+    case HTTP_POST: return HTTP_M_POST;
+    case HTTP_DELETE: return HTTP_M_DELETE;
+    default: return 0;
+    }
+}
+
 static int on_headers_complete(http_parser *p) {
     struct hconn *hc = p->data;
-    /* A monitoring port takes no bodies: refuse rather than read one. */
-    if ((p->flags & F_CHUNKED) || (p->content_length > 0 && p->content_length != ULLONG_MAX)) {
+    bool chunked = (p->flags & F_CHUNKED) != 0;
+    if (!chunked && (p->content_length == 0 || p->content_length == ULLONG_MAX)) return 0;
+    /* Only an admin route reads a body (its handler decides what a method may carry, so a wrong
+     * method still gets its 405), and a bounded one: refuse anything else, or too large by
+     * Content-Length, before a byte of it is read. */
+    char path[HTTP_URL_MAX + 1];
+    memcpy(path, hc->url, hc->url_len);
+    path[hc->url_len] = 0;
+    http_url_split(path);
+    const char *rest;
+    int r = http_route_find(hc->h, path, &rest);
+    bool takes = r >= 0 && hc->h->routes[r].admin;
+    uint64_t cap = chunked ? HTTP_BODY_MAX : p->content_length;
+    if (!takes || cap > HTTP_BODY_MAX) {
         hc->refuse = 413;
         return -1;
     }
+    hc->body = sl_xmalloc((size_t)cap + 1);
+    hc->body_cap = (size_t)cap;
+    hc->body_len = 0;
     return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len) {
+    struct hconn *hc = p->data;
+    if (!hc->body || len > hc->body_cap - hc->body_len) { /* chunked past HTTP_BODY_MAX */
+        hc->refuse = 413;
+        return 1;
+    }
+    memcpy(hc->body + hc->body_len, at, len);
+    hc->body_len += len;
+    return 0;
+}
+
+/* May this request use an admin route? The token when one is set (with tls_verify the handshake
+ * has checked the certificate too); without a token, only a verified client certificate. */
+static bool hconn_admin_allowed(const struct hconn *hc) {
+    const char *token = hc->h->token;
+    if (token && token[0]) return hconn_authorized(hc, token);
+    return conn_tls_peer_verified(hc->c);
 }
 
 static void http_dispatch(struct hconn *hc, struct http_response *rs, bool *head) {
     struct http_server *h = hc->h;
     http_parser *p = &hc->p;
     *head = p->method == HTTP_HEAD;
-    if (p->method != HTTP_GET && p->method != HTTP_HEAD) {
-        http_response_set(rs, 405, "application/json", "{\"error\":\"Method Not Allowed\"}\n");
-        return;
-    }
+    unsigned m = http_method_bit(p->method);
     hc->url[hc->url_len] = 0;
-    char *q = strchr(hc->url, '?');
-    const char *query = "";
-    if (q) {
-        *q = 0;
-        query = q + 1;
+    const char *query = http_url_split(hc->url);
+    const char *rest;
+    int r = http_route_find(h, hc->url, &rest);
+    if (r >= 0 && h->routes[r].admin) {
+        if (!hconn_admin_allowed(hc)) {
+            http_response_set(rs, 403, "application/json",
+                              "{\"error\":\"Forbidden: an admin route needs the http_token, or a client "
+                              "certificate verified by the CA (https_port with tls_verify)\"}\n");
+            return;
+        }
+        if (!(m & h->routes[r].methods)) {
+            hc->allow = h->routes[r].methods;
+            http_response_set(rs, 405, "application/json", "{\"error\":\"Method Not Allowed\"}\n");
+            return;
+        }
+    } else {
+        if (m != HTTP_M_GET) {
+            http_response_set(rs, 405, "application/json", "{\"error\":\"Method Not Allowed\"}\n");
+            return;
+        }
+        bool open = r >= 0 && h->routes[r].open;
+        if (!open && h->token && h->token[0] && !hconn_authorized(hc, h->token)) {
+            http_response_set(rs, 401, "application/json", "{\"error\":\"Unauthorized\"}\n");
+            return;
+        }
+        if (r < 0) {
+            http_response_set(rs, 404, "application/json", "{\"error\":\"Not Found\"}\n");
+            return;
+        }
     }
-    char *frag = strchr(hc->url, '#');
-    if (frag) *frag = 0;
-    /* nats-server answers "/varz/" as "/varz": trailing slashes do not matter. */
-    size_t pl = strlen(hc->url);
-    while (pl > 1 && hc->url[pl - 1] == '/') hc->url[--pl] = 0;
-    struct http_request rq = {hc->url, query, *head};
-    bool open = false;
-    for (uint32_t i = 0; i < h->route_count; i++)
-        if (!strcmp(h->routes[i].path, hc->url)) open = h->routes[i].open;
-    if (!open && h->token && h->token[0] && !hconn_authorized(hc, h->token)) {
-        http_response_set(rs, 401, "application/json", "{\"error\":\"Unauthorized\"}\n");
-        return;
-    }
-    for (uint32_t i = 0; i < h->route_count; i++) {
-        if (strcmp(h->routes[i].path, hc->url) != 0) continue;
-        rs->status = 200;
-        rs->content_type = "application/json";
-        h->routes[i].fn(h->routes[i].arg, &rq, rs);
-        if (!rs->body) http_response_set(rs, rs->status, rs->content_type, "");
-        return;
-    }
-    http_response_set(rs, 404, "application/json", "{\"error\":\"Not Found\"}\n");
+    if (hc->body) hc->body[hc->body_len] = 0;
+    struct http_request rq = {hc->url, query, *head, m, rest, hc->body ? hc->body : "", hc->body_len, hc->c->peer};
+    rs->status = 200;
+    rs->content_type = "application/json";
+    h->routes[r].fn(h->routes[r].arg, &rq, rs);
+    if (!rs->body) http_response_set(rs, rs->status, rs->content_type, "");
 }
 
 static int on_message_complete(http_parser *p) {
@@ -256,6 +351,9 @@ static int on_message_complete(http_parser *p) {
     http_dispatch(hc, &rs, &head);
     bool keep = http_should_keep_alive(p) != 0;
     hconn_send(hc, &rs, head, keep);
+    if (hc->body) OPENSSL_cleanse(hc->body, hc->body_len); /* it may hold a password */
+    free(hc->body);
+    hc->body = NULL;
     if (!keep) {
         hc->closing = true;
         conn_close_after_send(hc->c, "http: not keep-alive");
@@ -270,6 +368,7 @@ static const http_parser_settings http_settings = {
     .on_header_field = on_header_field,
     .on_header_value = on_header_value,
     .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
     .on_message_complete = on_message_complete,
 };
 
@@ -298,6 +397,9 @@ static bool http_on_data(struct conn *c) {
 static void http_on_drain(struct conn *c) { (void)c; }
 
 static void http_on_close(struct conn *c) {
+    struct hconn *hc = c->proto;
+    if (hc->body) OPENSSL_cleanse(hc->body, hc->body_len);
+    free(hc->body);
     free(c->proto);
     c->proto = NULL;
 }
@@ -334,12 +436,24 @@ void http_server_route(struct http_server *h, const char *path, http_handler_fn 
     h->routes[h->route_count].fn = fn;
     h->routes[h->route_count].arg = arg;
     h->routes[h->route_count].open = false;
+    h->routes[h->route_count].admin = false;
+    h->routes[h->route_count].prefix = false;
+    h->routes[h->route_count].methods = HTTP_M_GET;
     h->route_count++;
 }
 
 void http_server_route_open(struct http_server *h, const char *path, http_handler_fn fn, void *arg) {
     http_server_route(h, path, fn, arg);
     h->routes[h->route_count - 1].open = true;
+}
+
+void http_server_route_admin(struct http_server *h, const char *path, unsigned methods, bool prefix,
+                             http_handler_fn fn, void *arg) {
+    SL_ASSERT(methods && !(methods & ~(unsigned)(HTTP_M_GET | HTTP_M_POST | HTTP_M_DELETE)));
+    http_server_route(h, path, fn, arg);
+    h->routes[h->route_count - 1].admin = true;
+    h->routes[h->route_count - 1].prefix = prefix;
+    h->routes[h->route_count - 1].methods = methods;
 }
 
 void http_server_set_token(struct http_server *h, const char *token) { h->token = token; }
@@ -374,4 +488,20 @@ bool http_query_get(const char *query, const char *key, char *out, size_t cap) {
         p = amp ? amp + 1 : NULL;
     }
     return false;
+}
+
+bool http_path_decode(const char *s, size_t len, char *out, size_t cap) {
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = s[i];
+        if (ch == '%') {
+            if (len - i < 3 || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0) return false;
+            ch = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+            i += 2;
+        }
+        if (ch == 0 || n + 1 >= cap) return false;
+        out[n++] = ch;
+    }
+    out[n] = 0;
+    return true;
 }

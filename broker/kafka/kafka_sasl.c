@@ -43,8 +43,8 @@
 #define SCRAM_SALT_MAX 128
 #define SCRAM_DIGEST_MAX 64
 /* Kafka's ScramMechanism bounds for stored credentials. */
-#define SCRAM_ITERATIONS_MIN 4096
-#define SCRAM_ITERATIONS_MAX 16384
+#define SCRAM_ITERATIONS_MIN KAFKA_SCRAM_ITERATIONS_MIN
+#define SCRAM_ITERATIONS_MAX KAFKA_SCRAM_ITERATIONS_MAX
 #define SCRAM_BOOTSTRAP_ITERATIONS 4096
 #define SCRAM_KEY_PREFIX "scram/"
 #define SCRAM_VALUE_VERSION 1
@@ -702,16 +702,9 @@ bool kafka_sasl_raw_token(struct kconn *kc, const uint8_t *p, uint32_t len) {
 
 /* ---- DescribeUserScramCredentials ---- */
 
-struct scram_entry {
-    const char *user;
-    int32_t user_len;
-    int8_t mech;
-    int32_t iterations;
-};
-
 struct scram_walk {
     struct kafka_sasl *s;
-    struct scram_entry *e;
+    struct kafka_scram_entry *e;
     uint32_t n, cap;
 };
 
@@ -733,7 +726,14 @@ static void scram_walk_fn(void *arg, const uint8_t *key, uint32_t key_len, const
         w->cap = w->cap ? 2 * w->cap : 16;
         w->e = sl_xrealloc(w->e, w->cap * sizeof(*w->e));
     }
-    w->e[w->n++] = (struct scram_entry){slash + 1, (int32_t)(end - slash - 1), scram_wire_mech(mech), c.iterations};
+    w->e[w->n++] = (struct kafka_scram_entry){slash + 1, (int32_t)(end - slash - 1), scram_wire_mech(mech), c.iterations};
+}
+
+uint32_t kafka_scram_list(struct kafka_sasl *s, struct kafka_scram_entry **out) {
+    struct scram_walk w = {s, NULL, 0, 0};
+    kvlog_foreach(s->kv, scram_walk_fn, &w);
+    *out = w.e;
+    return w.n;
 }
 
 static bool kstr_eq(struct kstr a, const char *p, int32_t len) { return a.len == len && !memcmp(a.p, p, (size_t)len); }
@@ -746,7 +746,7 @@ static void scram_describe_user(struct karena *a, const struct scram_walk *w, st
     res->infos = kafka_alloc_array(a, KSASL_MECH_COUNT, sizeof(*res->infos));
     for (uint32_t i = 0; i < w->n; i++)
         if (kstr_eq(user, w->e[i].user, w->e[i].user_len) && res->info_count < KSASL_MECH_COUNT)
-            res->infos[res->info_count++] = (struct kafka_scram_credential_info){w->e[i].mech, w->e[i].iterations};
+            res->infos[res->info_count++] = (struct kafka_scram_credential_info){w->e[i].mechanism, w->e[i].iterations};
     if (!res->info_count) {
         res->error_code = (int16_t)sl_err_kafka(SL_RESOURCE_NOT_FOUND);
         res->error_message = kafka_kstr("Attempt to describe a user credential that does not exist");
@@ -759,7 +759,7 @@ sl_err kafka_handle_describe_user_scram_credentials(struct kconn *kc, struct kre
     if (e) return e;
     if (req.user_count > SCRAM_ALTER_MAX) return SL_POLICY_VIOLATION;
     struct scram_walk w = {kc->ks->sasl, NULL, 0, 0};
-    kvlog_foreach(w.s->kv, scram_walk_fn, &w);
+    w.n = kafka_scram_list(w.s, &w.e);
     struct kafka_describe_user_scram_credentials_resp resp = {0, 0, {NULL, -1}, NULL, 0};
     if (req.user_count <= 0) {
         /* Null or empty: every user with a credential, in first-stored order. */
@@ -871,37 +871,36 @@ static int32_t scram_alter_check(struct kafka_sasl *s, const struct kafka_alter_
     return n;
 }
 
-sl_err kafka_handle_alter_user_scram_credentials(struct kconn *kc, struct kreq *q, struct kr *r) {
-    struct kafka_sasl *s = kc->ks->sasl;
-    struct kafka_alter_user_scram_credentials_req req;
-    sl_err e = kafka_decode_alter_user_scram_credentials(r, q->version, &kc->arena, &req);
-    if (e) return e;
-    int32_t total = req.deletion_count + req.upsertion_count;
-    if (total > SCRAM_ALTER_MAX) return SL_POLICY_VIOLATION;
-    struct scram_alter_user *users = kafka_alloc_array(&kc->arena, total, sizeof(*users));
-    int32_t n = scram_alter_check(s, &req, users);
+int32_t kafka_scram_alter(struct kafka_sasl *s, const struct kafka_alter_user_scram_credentials_req *req, bool denied,
+                          struct karena *a, uint64_t now_ms, enum kafka_scram_via via, const char *peer,
+                          struct kafka_alter_user_scram_credentials_result **out) {
+    int32_t total = req->deletion_count + req->upsertion_count;
+    SL_ASSERT(total >= 0 && total <= SCRAM_ALTER_MAX);
+    struct scram_alter_user *users = kafka_alloc_array(a, total, sizeof(*users));
+    int32_t n = scram_alter_check(s, req, users);
     /* ACLs: ALTER on the cluster, else every user's result says so and nothing changes. */
-    if (!kafka_authorized(kc, KAFKA_OP_ALTER, KAFKA_RES_CLUSTER, kafka_kstr(KAFKA_CLUSTER_RESOURCE)))
+    if (denied)
         for (int32_t i = 0; i < n; i++) {
             users[i].error_code = 0;
             scram_alter_fail(&users[i], SL_CLUSTER_AUTHORIZATION, "Cluster authorization failed.");
         }
     /* One batch for every change of the users without a problem: atomic across a crash. */
-    struct kvlog_op *ops = kafka_alloc_array(&kc->arena, total, sizeof(*ops));
-    struct kvlog_tlv_writer *tws = kafka_alloc_array(&kc->arena, total, sizeof(*tws));
+    struct kvlog_op *ops = kafka_alloc_array(a, total, sizeof(*ops));
+    struct kvlog_tlv_writer *tws = kafka_alloc_array(a, total, sizeof(*tws));
+    int32_t *which = kafka_alloc_array(a, total, sizeof(*which)); /* ops[k] is alteration which[k] */
     uint32_t nops = 0;
     for (int32_t i = 0; i < total; i++) {
-        bool del = i < req.deletion_count;
-        struct kstr name = del ? req.deletions[i].name : req.upsertions[i - req.deletion_count].name;
-        int8_t wm = del ? req.deletions[i].mechanism : req.upsertions[i - req.deletion_count].mechanism;
+        bool del = i < req->deletion_count;
+        struct kstr name = del ? req->deletions[i].name : req->upsertions[i - req->deletion_count].name;
+        int8_t wm = del ? req->deletions[i].mechanism : req->upsertions[i - req->deletion_count].mechanism;
         uint8_t mech;
         if (scram_alter_find(users, n, name)->error_code || !scram_from_wire(wm, &mech)) continue;
-        char *key = karena_alloc(&kc->arena, SCRAM_USER_MAX + 64);
+        char *key = karena_alloc(a, SCRAM_USER_MAX + 64);
         int kl = scram_key(key, SCRAM_USER_MAX + 64, mech, name.p, name.len);
         struct kvlog_op *op = &ops[nops];
         *op = (struct kvlog_op){key, (uint32_t)kl, NULL, -1};
         if (!del) {
-            const struct kafka_scram_upsertion *up = &req.upsertions[i - req.deletion_count];
+            const struct kafka_scram_upsertion *up = &req->upsertions[i - req->deletion_count];
             struct scram_cred c;
             memset(&c, 0, sizeof(c));
             memcpy(c.salt, up->salt.p, c.salt_len = (uint32_t)up->salt.len);
@@ -915,25 +914,69 @@ sl_err kafka_handle_alter_user_scram_credentials(struct kconn *kc, struct kreq *
             op->value_len = (int32_t)tws[nops].len;
             OPENSSL_cleanse(&c, sizeof(c));
         }
-        nops++;
+        which[nops++] = i;
     }
     sl_err we = SL_OK;
     if (nops) {
         /* A rare admin request: it waits for its batch to be durable on the loop's thread, as
          * cluster_meta's reservations do, so the answer means the change survives a crash. */
-        we = kvlog_write(s->kv, ops, nops, loop_now_ms(kc->ks->loop), NULL);
+        we = kvlog_write(s->kv, ops, nops, now_ms, NULL);
         if (!we) we = kvlog_flush(s->kv);
     }
-    for (uint32_t i = 0; i < nops; i++) kvlog_tlv_free(&tws[i]);
-    struct kafka_alter_user_scram_credentials_resp resp = {0, NULL, n};
-    resp.results = kafka_alloc_array(&kc->arena, n, sizeof(*resp.results));
+    for (uint32_t k = 0; k < nops; k++) kvlog_tlv_free(&tws[k]);
+    static const char *const via_names[KAFKA_SCRAM_VIA_COUNT] = {"kafka", "http"};
+    for (uint32_t k = 0; k < nops && !we; k++) {
+        int32_t i = which[k];
+        bool del = i < req->deletion_count;
+        struct kstr name = del ? req->deletions[i].name : req->upsertions[i - req->deletion_count].name;
+        int8_t wm = del ? req->deletions[i].mechanism : req->upsertions[i - req->deletion_count].mechanism;
+        if (scram_alter_find(users, n, name)->error_code) continue; /* its keys could not be made */
+        uint8_t mech = 0;
+        scram_from_wire(wm, &mech);
+        s->stats.scram_changes[via][del]++;
+        /* Names, never secrets. */
+        SL_INFO("%s %s: the %s credential of User:%.*s %s", via_names[via], peer, ksasl_names[mech], (int)name.len,
+                name.p, del ? "deleted" : "stored");
+    }
+    struct kafka_alter_user_scram_credentials_result *res = kafka_alloc_array(a, n, sizeof(*res));
     for (int32_t i = 0; i < n; i++) {
         if (we && !users[i].error_code) scram_alter_fail(&users[i], we, sl_err_str(we));
-        resp.results[i] = (struct kafka_alter_user_scram_credentials_result){
+        res[i] = (struct kafka_alter_user_scram_credentials_result){
             users[i].name, users[i].error_code, users[i].message ? kafka_kstr(users[i].message) : (struct kstr){NULL, -1}};
-        if (!users[i].error_code) SL_INFO("kafka %s: SCRAM credentials of User:%.*s altered", kc->c->peer,
-                                          (int)users[i].name.len, users[i].name.p);
     }
+    *out = res;
+    return n;
+}
+
+bool kafka_scram_salted_password(int8_t mechanism, const char *password, size_t password_len, const uint8_t *salt,
+                                 uint32_t salt_len, int32_t iterations, uint8_t *out, uint32_t *out_len) {
+    uint8_t mech;
+    if (!scram_from_wire(mechanism, &mech) || iterations < 1 || password_len > INT32_MAX) return false;
+    *out_len = scram_dlen(mech);
+    return PKCS5_PBKDF2_HMAC(password, (int)password_len, salt, (int)salt_len, iterations, scram_md(mech),
+                             (int)scram_dlen(mech), out) == 1;
+}
+
+const char *kafka_scram_mechanism_name(int8_t mechanism) {
+    uint8_t mech;
+    return scram_from_wire(mechanism, &mech) ? ksasl_names[mech] : NULL;
+}
+
+int8_t kafka_scram_mechanism_parse(const char *name) {
+    if (!strcmp(name, ksasl_names[KSASL_SCRAM_SHA_256])) return KAFKA_SCRAM_SHA_256;
+    if (!strcmp(name, ksasl_names[KSASL_SCRAM_SHA_512])) return KAFKA_SCRAM_SHA_512;
+    return KAFKA_SCRAM_UNKNOWN;
+}
+
+sl_err kafka_handle_alter_user_scram_credentials(struct kconn *kc, struct kreq *q, struct kr *r) {
+    struct kafka_alter_user_scram_credentials_req req;
+    sl_err e = kafka_decode_alter_user_scram_credentials(r, q->version, &kc->arena, &req);
+    if (e) return e;
+    if (req.deletion_count + req.upsertion_count > SCRAM_ALTER_MAX) return SL_POLICY_VIOLATION;
+    bool denied = !kafka_authorized(kc, KAFKA_OP_ALTER, KAFKA_RES_CLUSTER, kafka_kstr(KAFKA_CLUSTER_RESOURCE));
+    struct kafka_alter_user_scram_credentials_resp resp = {0, NULL, 0};
+    resp.result_count = kafka_scram_alter(kc->ks->sasl, &req, denied, &kc->arena, loop_now_ms(kc->ks->loop),
+                                          KAFKA_SCRAM_VIA_KAFKA, kc->c->peer, &resp.results);
     struct kw out;
     kresp_begin(q, &out);
     kafka_encode_alter_user_scram_credentials_resp(&out, q->version, &resp);
@@ -954,4 +997,13 @@ void kafka_sasl_metrics(struct kafka_server *ks, struct prom *p) {
         prom_labels(labels, sizeof(labels), "mechanism", ksasl_names[m], "result", "failed", NULL);
         prom_u64(p, "sluice_kafka_sasl_authentications_total", labels, ks->sasl->stats.failed[m]);
     }
+    prom_family(p, "sluice_scram_credential_changes_total", "counter",
+                "SCRAM credentials stored or deleted, by the way they came (Kafka API, monitoring port).");
+    static const char *const vias[KAFKA_SCRAM_VIA_COUNT] = {"kafka", "http"};
+    for (int v = 0; v < KAFKA_SCRAM_VIA_COUNT; v++)
+        for (int d = 0; d < 2; d++) {
+            char labels[128];
+            prom_labels(labels, sizeof(labels), "via", vias[v], "op", d ? "delete" : "store", NULL);
+            prom_u64(p, "sluice_scram_credential_changes_total", labels, ks->sasl->stats.scram_changes[v][d]);
+        }
 }

@@ -545,6 +545,10 @@ void conn_tls_attach(struct conn *c, struct tls_server *srv) {
     c->tls = t;
 }
 
+bool conn_tls_peer_verified(const struct conn *c) {
+    return c->tls && !c->tls->failed && tls_conn_peer_verified(c->tls->tc);
+}
+
 bool conn_tls_handshaking(const struct conn *c, uint64_t *start_ms) {
     if (!c->tls || c->tls->failed || tls_conn_ready(c->tls->tc)) return false;
     *start_ms = c->tls->start_ms;

@@ -119,6 +119,8 @@ void conn_start(struct conn *c);
 void conn_tls_attach(struct conn *c, struct tls_server *t);
 /* True while the TLS handshake has not finished; start_ms: when TLS began (loop_mono_ms). */
 bool conn_tls_handshaking(const struct conn *c, uint64_t *start_ms);
+/* True on a TLS connection whose client certificate was verified against the CA (mTLS). */
+bool conn_tls_peer_verified(const struct conn *c);
 /* Ends a connection whose handshake ran out of time, counting it as a failed handshake. */
 void conn_tls_timeout(struct conn *c);
 

@@ -131,6 +131,12 @@ void tls_conn_feed(struct tls_conn *tc, const void *p, size_t n) {
 
 bool tls_conn_ready(const struct tls_conn *tc) { return tc->ready; }
 
+bool tls_conn_peer_verified(const struct tls_conn *tc) {
+    /* Only an SSL_CTX with tls_verify asks for a certificate, and its handshake fails without
+     * one that verifies; the result is checked again here rather than inferred. */
+    return tc->ready && SSL_get0_peer_certificate(tc->ssl) && SSL_get_verify_result(tc->ssl) == X509_V_OK;
+}
+
 bool tls_conn_in_pending(const struct tls_conn *tc) {
     return BIO_ctrl_pending(tc->rbio) > 0 || SSL_pending(tc->ssl) > 0;
 }

@@ -61,6 +61,8 @@ bool tls_conn_write(struct tls_conn *tc, const void *p, size_t n);
 /* True while received ciphertext or decrypted bytes wait to be read. */
 bool tls_conn_in_pending(const struct tls_conn *tc);
 bool tls_conn_ready(const struct tls_conn *tc);
+/* True once the handshake is done with a client certificate verified against the CA (mTLS). */
+bool tls_conn_peer_verified(const struct tls_conn *tc);
 /* Bytes waiting to go to the peer. */
 size_t tls_conn_out_pending(const struct tls_conn *tc);
 /* Moves up to cap bytes waiting to go to the peer into buf; returns how many. */

@@ -4,7 +4,8 @@
  * http_query_get decodes from the query. The server must answer and close (or keep the
  * connection until the client's EOF) within a bounded number of loop turns, and every
  * response must start with a status line. A token is set (its Authorization header is parsed
- * from pieces), with /healthz open and /varz, /metrics behind it. */
+ * from pieces), with /healthz open and /varz, /metrics behind it, and the admin routes
+ * /v1/security/users (exact and prefix) that read a body of up to HTTP_BODY_MAX. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -34,7 +35,13 @@ static void route(void *arg, const struct http_request *rq, struct http_response
     char body[4300];
     bool a = http_query_get(rq->query, "subs", v, sizeof(v));
     bool b = http_query_get(rq->query, "x", big, sizeof(big));
-    snprintf(body, sizeof(body), "{\"path\":\"%.64s\",\"subs\":%d,\"x\":%d}", rq->path, a, b);
+    /* Admin routes: the body and the prefix route's rest are read whole, as a handler would. */
+    size_t sum = 0;
+    for (size_t i = 0; i < rq->body_len; i++) sum += (unsigned char)rq->body[i];
+    char user[300];
+    bool d = http_path_decode(rq->rest, strlen(rq->rest), user, sizeof(user));
+    snprintf(body, sizeof(body), "{\"path\":\"%.64s\",\"subs\":%d,\"x\":%d,\"body\":%zu,\"user\":%d}", rq->path, a,
+             b, sum, d);
     http_response_set(rs, 200, "application/json", body);
 }
 
@@ -115,5 +122,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     http_server_route_open(&hs, "/healthz", route, NULL);
     http_server_route(&hs, "/varz", route, NULL);
     http_server_route(&hs, "/metrics", route, NULL);
+    http_server_route_admin(&hs, "/v1/security/users", HTTP_M_GET | HTTP_M_POST, false, route, NULL);
+    http_server_route_admin(&hs, "/v1/security/users", HTTP_M_DELETE, true, route, NULL);
     return 0;
 }
