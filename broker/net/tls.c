@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -20,6 +21,113 @@ struct tls_conn {
 };
 
 bool tls_min_version_valid(const char *v) { return v && (!strcmp(v, "1.2") || !strcmp(v, "1.3")); }
+
+/* The server's order when the settings name none: AES-128-GCM first, since it costs less than
+ * AES-256-GCM on both ends (10 AES rounds, not 14) and is as safe for this use; ChaCha20-Poly1305
+ * for clients without AES instructions (SSL_OP_PRIORITIZE_CHACHA picks it when such a client
+ * asks for it first); only ECDHE (forward secrecy) and AEAD suites, as nats-server's defaults.
+ * OpenSSL 3's own TLS 1.3 order would put AES-256-GCM first. */
+#define TLS_DEFAULT_CIPHERS_12                                                                     \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:"       \
+    "ECDHE-RSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384"
+#define TLS_DEFAULT_CIPHERS_13 "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384"
+#define TLS_NAMES_MAX 1024
+
+/* Splits a "a:b,c d" list, calls each(name) in order; -1 as soon as one returns -1. */
+static int tls_each_name(const char *list, int (*each)(const char *name, void *arg), void *arg) {
+    char buf[TLS_NAMES_MAX];
+    if (snprintf(buf, sizeof(buf), "%s", list) >= (int)sizeof(buf)) return -1;
+    char *save = NULL;
+    for (char *n = strtok_r(buf, ":, \t", &save); n; n = strtok_r(NULL, ":, \t", &save))
+        if (each(n, arg) != 0) return -1;
+    return 0;
+}
+
+struct tls_names {
+    char out[TLS_NAMES_MAX]; /* OpenSSL's spelling, ':'-joined */
+    size_t len;
+    char bad[128];           /* the first name refused */
+    SSL_CTX *ctx;
+};
+
+static int tls_names_add(struct tls_names *t, const char *name) {
+    int w = snprintf(t->out + t->len, sizeof(t->out) - t->len, "%s%s", t->len ? ":" : "", name);
+    if (w < 0 || (size_t)w >= sizeof(t->out) - t->len) return -1;
+    t->len += (size_t)w;
+    return 0;
+}
+
+/* A TLS 1.2 cipher: nats-server's (Go's, IANA) name or OpenSSL's; it must name a cipher
+ * OpenSSL has, alone (OpenSSL would silently skip an unknown name in a list). */
+static int tls_cipher12_each(const char *name, void *arg) {
+    struct tls_names *t = arg;
+    const char *os = name;
+    if (!strncmp(name, "TLS_", 4)) {
+        os = OPENSSL_cipher_name(name);
+        if (!os || !strcmp(os, "(NONE)")) os = NULL;
+    }
+    if (!os || SSL_CTX_set_cipher_list(t->ctx, os) != 1) {
+        snprintf(t->bad, sizeof(t->bad), "%s", name);
+        return -1;
+    }
+    return tls_names_add(t, os);
+}
+
+static int tls_cipher13_each(const char *name, void *arg) {
+    static const char *const known[] = {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
+                                        "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_CCM_SHA256",
+                                        "TLS_AES_128_CCM_8_SHA256"};
+    struct tls_names *t = arg;
+    for (size_t i = 0; i < SL_ARRAY_LEN(known); i++)
+        if (!strcasecmp(name, known[i])) return tls_names_add(t, known[i]);
+    snprintf(t->bad, sizeof(t->bad), "%s", name);
+    return -1;
+}
+
+/* nats-server's curve_preferences spell Go's names (CurveP256); OpenSSL's are accepted too. */
+static int tls_curve_each(const char *name, void *arg) {
+    static const char *const go[][2] = {{"CurveP256", "P-256"}, {"CurveP384", "P-384"}, {"CurveP521", "P-521"}};
+    struct tls_names *t = arg;
+    const char *os = name;
+    for (size_t i = 0; i < SL_ARRAY_LEN(go); i++)
+        if (!strcasecmp(name, go[i][0])) os = go[i][1];
+    if (SSL_CTX_set1_groups_list(t->ctx, os) != 1) {
+        snprintf(t->bad, sizeof(t->bad), "%s", name);
+        return -1;
+    }
+    return tls_names_add(t, os);
+}
+
+/* Cipher suites and groups from the settings, or the defaults. 0, or -1 with err naming the
+ * setting and the name refused. */
+static int tls_ctx_ciphers(SSL_CTX *ctx, const struct tls_settings *s, char *err, size_t err_len) {
+    struct tls_names t = {.ctx = ctx};
+    const char *c12 = s->cipher_suites && s->cipher_suites[0] ? s->cipher_suites : NULL;
+    if (c12 && (tls_each_name(c12, tls_cipher12_each, &t) != 0 || !t.len)) goto bad12;
+    if (SSL_CTX_set_cipher_list(ctx, c12 ? t.out : TLS_DEFAULT_CIPHERS_12) != 1) goto bad12;
+    memset(&t, 0, sizeof(t));
+    t.ctx = ctx;
+    const char *c13 = s->cipher_suites_tls13 && s->cipher_suites_tls13[0] ? s->cipher_suites_tls13 : NULL;
+    if (c13 && (tls_each_name(c13, tls_cipher13_each, &t) != 0 || !t.len)) goto bad13;
+    if (SSL_CTX_set_ciphersuites(ctx, c13 ? t.out : TLS_DEFAULT_CIPHERS_13) != 1) goto bad13;
+    memset(&t, 0, sizeof(t));
+    t.ctx = ctx;
+    const char *cv = s->curve_preferences && s->curve_preferences[0] ? s->curve_preferences : NULL;
+    if (cv && (tls_each_name(cv, tls_curve_each, &t) != 0 || !t.len || SSL_CTX_set1_groups_list(ctx, t.out) != 1)) {
+        snprintf(err, err_len, "tls_curve_preferences: unknown curve '%s' (X25519, CurveP256, CurveP384, CurveP521)",
+                 t.bad[0] ? t.bad : cv);
+        return -1;
+    }
+    ERR_clear_error();
+    return 0;
+bad12:
+    snprintf(err, err_len, "tls_cipher_suites: unknown or unusable TLS 1.2 cipher '%s'", t.bad[0] ? t.bad : c12);
+    return -1;
+bad13:
+    snprintf(err, err_len, "tls_cipher_suites_tls13: unknown TLS 1.3 suite '%s' (TLS_AES_128_GCM_SHA256, "
+             "TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256)", t.bad[0] ? t.bad : c13);
+    return -1;
+}
 
 /* The first OpenSSL error on this thread's queue as text, and the queue emptied. */
 static void tls_take_error(char *out, size_t cap, const char *fallback) {
@@ -40,7 +148,8 @@ static SSL_CTX *tls_ctx_build(const struct tls_settings *s, char *err, size_t er
     int minv = s->min_version && !strcmp(s->min_version, "1.3") ? TLS1_3_VERSION : TLS1_2_VERSION;
     SSL_CTX_set_min_proto_version(ctx, minv);
     /* Renegotiation is a way for a client to make the server do handshakes on demand. */
-    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA);
+    if (tls_ctx_ciphers(ctx, s, err, err_len) != 0) goto fail;
     /* Idle connections give their 34 KiB of record buffers back. */
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     if (SSL_CTX_use_certificate_chain_file(ctx, s->cert_file) != 1) {

@@ -23,6 +23,11 @@ struct tls_settings {
     const char *ca_file;     /* PEM CAs for client certificates; "" or NULL: none */
     bool verify;             /* require a client certificate signed by ca_file (mTLS) */
     const char *min_version; /* "1.2" or "1.3" */
+    /* The server's order of preference; NULL or "": the defaults in tls.c. Lists split on ':'
+     * or ','; names as nats-server's (IANA, Go's curve names) or OpenSSL's. */
+    const char *cipher_suites;       /* TLS 1.2 */
+    const char *cipher_suites_tls13; /* TLS 1.3 */
+    const char *curve_preferences;   /* key exchange groups */
 };
 
 struct tls_server {
