@@ -15,10 +15,17 @@
 struct tls_conn {
     SSL *ssl;
     BIO *rbio, *wbio; /* owned by ssl */
+    /* Ciphertext for the peer, out[0..out_len): wbio (tls_out_*) appends OpenSSL's records here
+     * and tls_conn_swap_out() hands the buffer over whole, so records are copied once, not
+     * into a memory BIO and out of it again. */
+    uint8_t *out;
+    size_t out_len, out_cap;
     struct tls_server *server;
     bool ready;
     char err[160];
 };
+
+static BIO_METHOD *tls_out_method_get(void);
 
 bool tls_min_version_valid(const char *v) { return v && (!strcmp(v, "1.2") || !strcmp(v, "1.3")); }
 
@@ -188,6 +195,7 @@ fail:
 
 int tls_server_init(struct tls_server *t, const struct tls_settings *s, uint32_t timeout_ms, char *err, size_t err_len) {
     memset(t, 0, sizeof(*t));
+    tls_out_method_get();
     SSL_CTX *ctx = tls_ctx_build(s, err, err_len);
     if (!ctx) return -1;
     t->ctx = ctx;
@@ -210,12 +218,61 @@ void tls_server_free(struct tls_server *t) {
     t->ctx = NULL;
 }
 
+/* The write BIO: appends to tc->out, never fails short (as a memory BIO, but without a buffer
+ * of its own to copy out of). */
+static int tls_out_write(BIO *b, const char *p, int n) {
+    struct tls_conn *tc = BIO_get_data(b);
+    if (n <= 0) return 0;
+    if (tc->out_len + (size_t)n > tc->out_cap) {
+        size_t cap = tc->out_cap ? tc->out_cap : (size_t)(17u << 10);
+        while (cap < tc->out_len + (size_t)n) cap *= 2;
+        tc->out = sl_xrealloc(tc->out, cap);
+        tc->out_cap = cap;
+    }
+    memcpy(tc->out + tc->out_len, p, (size_t)n);
+    tc->out_len += (size_t)n;
+    return n;
+}
+
+static long tls_out_ctrl(BIO *b, int cmd, long num, void *ptr) {
+    (void)num;
+    (void)ptr;
+    struct tls_conn *tc = BIO_get_data(b);
+    switch (cmd) {
+    case BIO_CTRL_FLUSH: return 1; /* the connection sends what is here after each turn */
+    case BIO_CTRL_WPENDING: return tc ? (long)tc->out_len : 0;
+    case BIO_CTRL_PENDING: return 0;
+    default: return 0;
+    }
+}
+
+static int tls_out_create(BIO *b) {
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+/* Made once, on the main thread before any connection (tls_server_init), and kept: OpenSSL
+ * frees nothing of a BIO_METHOD that BIOs may still point to. */
+static BIO_METHOD *tls_out_method;
+
+static BIO_METHOD *tls_out_method_get(void) {
+    if (tls_out_method) return tls_out_method;
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "sluice ciphertext out");
+    SL_ASSERT(m);
+    BIO_meth_set_write(m, tls_out_write);
+    BIO_meth_set_ctrl(m, tls_out_ctrl);
+    BIO_meth_set_create(m, tls_out_create);
+    tls_out_method = m;
+    return m;
+}
+
 struct tls_conn *tls_conn_new(struct tls_server *t) {
     struct tls_conn *tc = sl_xcalloc(1, sizeof(*tc));
     tc->server = t;
     tc->ssl = SSL_new(t->ctx);
     tc->rbio = BIO_new(BIO_s_mem());
-    tc->wbio = BIO_new(BIO_s_mem());
+    tc->wbio = BIO_new(tls_out_method_get());
+    if (tc->wbio) BIO_set_data(tc->wbio, tc);
     SL_ASSERT(tc->ssl && tc->rbio && tc->wbio); /* only out of memory, which sl_xmalloc aborts on too */
     /* An empty read BIO means "wait for more", not end of file. */
     BIO_set_mem_eof_return(tc->rbio, -1);
@@ -229,6 +286,7 @@ void tls_conn_free(struct tls_conn *tc) {
     if (!tc) return;
     tc->server->live--;
     SSL_free(tc->ssl);
+    free(tc->out);
     free(tc);
 }
 
@@ -286,12 +344,23 @@ bool tls_conn_write(struct tls_conn *tc, const void *p, size_t n) {
     return false;
 }
 
-size_t tls_conn_out_pending(const struct tls_conn *tc) { return BIO_ctrl_pending(tc->wbio); }
+size_t tls_conn_out_pending(const struct tls_conn *tc) { return tc->out_len; }
 
-size_t tls_conn_take_out(struct tls_conn *tc, void *buf, size_t cap) {
-    if (cap == 0) return 0;
-    int n = BIO_read(tc->wbio, buf, (int)SL_MIN(cap, (size_t)INT32_MAX));
-    return n > 0 ? (size_t)n : 0;
+uint8_t *tls_conn_swap_out(struct tls_conn *tc, uint8_t *spare, size_t spare_cap, size_t *len, size_t *cap) {
+    uint8_t *full = tc->out;
+    *len = tc->out_len;
+    *cap = tc->out_cap;
+    tc->out = spare;
+    tc->out_cap = spare ? spare_cap : 0;
+    tc->out_len = 0;
+    return full;
+}
+
+void tls_conn_out_trim(struct tls_conn *tc) {
+    if (tc->out_len) return;
+    free(tc->out);
+    tc->out = NULL;
+    tc->out_cap = 0;
 }
 
 void tls_conn_count_failure(struct tls_conn *tc) {
