@@ -38,6 +38,8 @@ struct opts {
     int size, linger_ms, batch_bytes, fetch_wait_ms, fetch_bytes, partitions, create, producers;
     double seconds;
     long long max_msgs, expect, rate;
+    const char *set[16]; /* --set name=value: librdkafka settings for every client (SSL, ...) */
+    int set_count;
 };
 
 static int64_t now_ns(void) {
@@ -92,6 +94,14 @@ static rd_kafka_conf_t *conf_base(const struct opts *o) {
     }
     conf_set(conf, "bootstrap.servers", o->brokers);
     conf_set(conf, "client.id", "sl_kafka_load");
+    for (int i = 0; i < o->set_count; i++) {
+        char name[128];
+        const char *eq = strchr(o->set[i], '=');
+        if (!eq || (size_t)(eq - o->set[i]) >= sizeof(name)) die("--set", "want name=value");
+        memcpy(name, o->set[i], (size_t)(eq - o->set[i]));
+        name[eq - o->set[i]] = 0;
+        conf_set(conf, name, eq + 1);
+    }
     return conf;
 }
 
@@ -492,7 +502,8 @@ static void usage(void) {
             "         [--batch-bytes N] [--seconds S] [--max-msgs N]      (produce, latency)\n"
             "         [--expect N] [--fetch-wait-ms N] [--fetch-bytes N]   (consume, latency)\n"
             "         [--rate N]                                           (latency)\n"
-            "         [--partitions N] [--create 0|1] [--producers N]      (produce)\n");
+            "         [--partitions N] [--create 0|1] [--producers N]      (produce)\n"
+            "         [--set name=value]...  any librdkafka setting, e.g. security.protocol=SSL\n");
     exit(2);
 }
 
@@ -531,6 +542,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(k, "--partitions")) o.partitions = (int)parse_ll(k, v, 1);
         else if (!strcmp(k, "--create")) o.create = (int)parse_ll(k, v, 0);
         else if (!strcmp(k, "--producers")) o.producers = (int)parse_ll(k, v, 1);
+        else if (!strcmp(k, "--set") && o.set_count < (int)(sizeof(o.set) / sizeof(o.set[0]))) o.set[o.set_count++] = v;
         else usage();
     }
     /* The latency consumer polls with a 1 ms MaxWait, as anchors.md's e2e rows did; the backlog

@@ -330,4 +330,15 @@ echo "elapsed_s=$(since "$t_start")" >>"$raw/setup.txt"
 
 log "writing $out/report.md and plots ..."
 python3 bench/report.py "$out"
+# TLS against plaintext (bench/run_tls.sh, its own servers and certificates), appended as it
+# prints; a few minutes, so not in --quick.
+if [[ $quick -eq 0 ]]; then
+    log "TLS against plaintext (bench/run_tls.sh) ..."
+    if SLUICE_BUILD_DIR="$build_dir" TBENCH_ROUNDS="$reps" bash bench/run_tls.sh >"$raw/tls.txt" 2>"$raw/tls.err"; then
+        printf '\n## TLS against plaintext (bench/run_tls.sh)\n\n' >>"$out/report.md"
+        cat "$raw/tls.txt" >>"$out/report.md"
+    else
+        note "run_tls.sh failed: $(tail -1 "$raw/tls.err")"
+    fi
+fi
 log "done: $out/report.md"

@@ -38,7 +38,8 @@ enum cfg_kind {
 enum cfg_type { CFG_T_NONE, CFG_T_U16, CFG_T_U32, CFG_T_U64, CFG_T_I64 };
 
 enum { CFG_F_UNLIMITED = 1, /* "-1" is accepted and stored as -1 */
-       CFG_F_EMPTY_OK = 2 };
+       CFG_F_EMPTY_OK = 2,
+       CFG_F_LIST = 4 };    /* a file may give a list: its items are joined with ':' */
 
 struct cfg_key {
     const char *name;
@@ -118,6 +119,9 @@ static const struct cfg_key cfg_keys[] = {
     CFG_KEY("tls_verify", "tlsverify", NULL, CFG_BOOL, tls_verify, 0),
     CFG_KEY("tls_timeout", NULL, NULL, CFG_SECONDS, tls_timeout_ms, 0),
     CFG_KEY("tls_min_version", NULL, NULL, CFG_STRING, tls_min_version, 0),
+    CFG_KEY("tls_cipher_suites", NULL, NULL, CFG_STRING, tls_cipher_suites, CFG_F_EMPTY_OK | CFG_F_LIST),
+    CFG_KEY("tls_cipher_suites_tls13", NULL, NULL, CFG_STRING, tls_cipher_suites_tls13, CFG_F_EMPTY_OK | CFG_F_LIST),
+    CFG_KEY("tls_curve_preferences", NULL, NULL, CFG_STRING, tls_curve_preferences, CFG_F_EMPTY_OK | CFG_F_LIST),
     CFG_KEY("kafka_sasl_mechanisms", NULL, NULL, CFG_STRING, kafka_sasl_mechanisms, CFG_F_EMPTY_OK),
     CFG_KEY("kafka_sasl_users_file", NULL, NULL, CFG_STRING, kafka_sasl_users_file, CFG_F_EMPTY_OK),
     CFG_KEY("kafka_sasl_scram_bootstrap", NULL, NULL, CFG_STRING, kafka_sasl_scram_bootstrap, CFG_F_EMPTY_OK),
@@ -456,7 +460,8 @@ static const struct {
     {"tls", "cert_file", "tls_cert"},            {"tls", "key_file", "tls_key"},
     {"tls", "ca_file", "tls_ca"},                {"tls", "verify", "tls_verify"},
     {"tls", "timeout", "tls_timeout"},           {"tls", "min_version", "tls_min_version"},
-    {"tls", "cipher_suites", NULL},              {"tls", "curve_preferences", NULL},
+    {"tls", "cipher_suites", "tls_cipher_suites"}, {"tls", "curve_preferences", "tls_curve_preferences"},
+    {"tls", "cipher_suites_tls13", "tls_cipher_suites_tls13"},
 };
 
 static void cfg_warn(struct sl_config *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -478,11 +483,26 @@ static int cfg_file_set(struct sl_config *c, const char *name, const char *spell
     }
     if (k->kind == CFG_CONFIG)
         return cfg_fail(err, err_len, "%s:%u: %s: not allowed in a config file", path, v->line, spelled);
-    if (v->type != NATS_CONF_STRING)
+    char joined[1024];
+    const char *val = v->str;
+    if (v->type == NATS_CONF_ARRAY && (k->flags & CFG_F_LIST)) {
+        size_t n = 0;
+        joined[0] = 0;
+        for (const struct nats_conf_node *it = v->child; it; it = it->next) {
+            if (it->type != NATS_CONF_STRING)
+                return cfg_fail(err, err_len, "%s:%u: %s: a list of names", path, it->line, spelled);
+            int w = snprintf(joined + n, sizeof(joined) - n, "%s%s", n ? ":" : "", it->str);
+            if (w < 0 || (size_t)w >= sizeof(joined) - n)
+                return cfg_fail(err, err_len, "%s:%u: %s: list too long", path, v->line, spelled);
+            n += (size_t)w;
+        }
+        val = joined;
+    } else if (v->type != NATS_CONF_STRING) {
         return cfg_fail(err, err_len, "%s:%u: %s: expected a single value, not a %s", path, v->line, spelled,
                         v->type == NATS_CONF_MAP ? "block" : "list");
+    }
     char why[512];
-    if (sl_config_set(c, name, v->str, why, sizeof(why)) != 0)
+    if (sl_config_set(c, name, val, why, sizeof(why)) != 0)
         return cfg_fail(err, err_len, "%s:%u: %s", path, v->line, why);
     return 0;
 }
@@ -756,6 +776,9 @@ void sl_config_usage(FILE *out) {
           "  --tlsverify, --tls-verify      require and verify a client certificate (mTLS)\n"
           "  --tls-timeout DURATION         the TLS handshake must finish within (2s)\n"
           "  --tls-min-version V            1.2 or 1.3 (1.2)\n"
+          "  --tls-cipher-suites LIST       TLS 1.2 ciphers, server's order (AES-128-GCM first)\n"
+          "  --tls-cipher-suites-tls13 LIST TLS 1.3 suites, server's order (TLS_AES_128_GCM_SHA256 first)\n"
+          "  --tls-curve-preferences LIST   key exchange groups (X25519, CurveP256, ...; OpenSSL's order)\n"
           "  --advertised-host HOST         host told to clients (the listener's)\n"
           "  --advertised-port N            port told to Kafka clients (the listener's)\n"
           "  --node-id N                    Kafka broker id shown in Metadata (1)\n"

@@ -100,6 +100,12 @@ struct sl_config {
     bool tls_verify;                             /* mTLS: require and verify a client certificate */
     uint32_t tls_timeout_ms;                     /* the handshake must finish within, 2000 */
     char tls_min_version[8];                     /* "1.2" (default) or "1.3" */
+    /* Cipher choice, server preference first; "" = Sluice's defaults (tls.c): AES-128-GCM, then
+     * ChaCha20-Poly1305 and AES-256-GCM, ECDHE and AEAD only. Names as nats-server's (IANA,
+     * "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256") or OpenSSL's; a file list is joined with ':'. */
+    char tls_cipher_suites[1024];                /* TLS 1.2 */
+    char tls_cipher_suites_tls13[256];           /* TLS 1.3, "TLS_AES_128_GCM_SHA256:..." */
+    char tls_curve_preferences[256];             /* key exchange groups, "X25519,CurveP256" */
     /* Kafka SASL (broker/kafka/kafka_sasl.c): "" = off, else e.g. "PLAIN,SCRAM-SHA-512". */
     char kafka_sasl_mechanisms[128];
     char kafka_sasl_users_file[SL_CONFIG_PATH_MAX]; /* PLAIN users, user:password lines; SIGHUP rereads */

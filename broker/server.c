@@ -187,6 +187,9 @@ void broker_reload(struct broker *b) {
     RELOAD(tls_verify, "tls_verify");
     RELOAD(tls_timeout_ms, "tls_timeout");
     RELOAD(tls_min_version, "tls_min_version");
+    RELOAD(tls_cipher_suites, "tls_cipher_suites");
+    RELOAD(tls_cipher_suites_tls13, "tls_cipher_suites_tls13");
+    RELOAD(tls_curve_preferences, "tls_curve_preferences");
     RESTART(tls, "tls");
     RESTART(kafka_tls, "kafka_tls");
     RESTART(https_port, "https_port");
@@ -221,6 +224,9 @@ static void broker_tls_settings(const struct sl_config *c, struct tls_settings *
     s->ca_file = c->tls_ca;
     s->verify = c->tls_verify;
     s->min_version = c->tls_min_version;
+    s->cipher_suites = c->tls_cipher_suites;
+    s->cipher_suites_tls13 = c->tls_cipher_suites_tls13;
+    s->curve_preferences = c->tls_curve_preferences;
 }
 
 /* The contexts of the ports that speak TLS, loaded before anything opens: a certificate that

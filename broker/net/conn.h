@@ -11,8 +11,9 @@
  *
  * TLS (conn_tls_attach, the listener does it): the protocol still reads plaintext from
  * conn_input() and queues plaintext chunks; received ciphertext is decrypted into c->in, and the
- * queue is encrypted at most CONN_TLS_BATCH bytes at a time into a ciphertext buffer that the
- * same io_uring send carries. File chunks are read with pread and encrypted (no sendfile: the
+ * queue is encrypted at most CONN_TLS_BATCH bytes at a time, chunks smaller than a record gathered
+ * into full records, into a ciphertext buffer that OpenSSL writes directly and the same io_uring
+ * send carries (tls_conn_swap_out: taken whole, never copied). File chunks are read with pread and encrypted (no sendfile: the
  * kernel would send them in the clear), CONN_TLS_BATCH at a time so one large Fetch cannot hold
  * the loop.
  *

@@ -9,7 +9,7 @@
  * in and out through memory BIOs, so the connection's io_uring recv and send carry it exactly as
  * they carry plaintext (conn.c). tls_conn_read() drives the handshake and then decrypts;
  * tls_conn_write() encrypts; whatever OpenSSL wants to send (handshake messages, alerts, session
- * tickets, records) is taken with tls_conn_take_out(). */
+ * tickets, records) collects in a buffer that tls_conn_swap_out() hands over whole. */
 #ifndef SL_BROKER_NET_TLS_H
 #define SL_BROKER_NET_TLS_H
 
@@ -23,6 +23,11 @@ struct tls_settings {
     const char *ca_file;     /* PEM CAs for client certificates; "" or NULL: none */
     bool verify;             /* require a client certificate signed by ca_file (mTLS) */
     const char *min_version; /* "1.2" or "1.3" */
+    /* The server's order of preference; NULL or "": the defaults in tls.c. Lists split on ':'
+     * or ','; names as nats-server's (IANA, Go's curve names) or OpenSSL's. */
+    const char *cipher_suites;       /* TLS 1.2 */
+    const char *cipher_suites_tls13; /* TLS 1.3 */
+    const char *curve_preferences;   /* key exchange groups */
 };
 
 struct tls_server {
@@ -65,8 +70,14 @@ bool tls_conn_ready(const struct tls_conn *tc);
 bool tls_conn_peer_verified(const struct tls_conn *tc);
 /* Bytes waiting to go to the peer. */
 size_t tls_conn_out_pending(const struct tls_conn *tc);
-/* Moves up to cap bytes waiting to go to the peer into buf; returns how many. */
-size_t tls_conn_take_out(struct tls_conn *tc, void *buf, size_t cap);
+/* Hands over the bytes waiting to go to the peer without copying them: returns the buffer
+ * (malloc'd, *cap bytes, the first *len of them to send; NULL when none was ever made), which is
+ * the caller's from now on, and takes spare (the caller's drained buffer of spare_cap bytes, or
+ * NULL) to collect the next ones. Until the next swap nothing writes to the returned buffer, so a
+ * send can be in flight from it while OpenSSL makes more (a session ticket during a read). */
+uint8_t *tls_conn_swap_out(struct tls_conn *tc, uint8_t *spare, size_t spare_cap, size_t *len, size_t *cap);
+/* Frees the collecting buffer if it is empty (an idle connection keeps none). */
+void tls_conn_out_trim(struct tls_conn *tc);
 /* Counts a handshake that did not finish in time as failed. */
 void tls_conn_count_failure(struct tls_conn *tc);
 /* Why the last TLS_ERROR happened (OpenSSL's reason), for the log line. */

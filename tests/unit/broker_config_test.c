@@ -805,6 +805,25 @@ START_TEST(test_tls_keys) {
     ck_assert_int_eq(PARSE("--tls-min-version", "1.1"), 0);
     ck_assert_int_eq(sl_config_validate(&cfg, err, sizeof(err)), -1);
     ck_assert_ptr_nonnull(strstr(err, "tls_min_version"));
+
+    /* Cipher choice: empty means the defaults in tls.c; a file's lists are joined with ':'
+     * (nats-server writes them as lists), a flag takes the joined form. */
+    sl_config_defaults(&cfg);
+    ck_assert_str_eq(cfg.tls_cipher_suites, "");
+    ck_assert_str_eq(cfg.tls_cipher_suites_tls13, "");
+    ck_assert_str_eq(cfg.tls_curve_preferences, "");
+    ck_assert_int_eq(load_text("tls {\n  cert_file: /s.pem\n  key_file: /s.key\n"
+                               "  cipher_suites: [\n    \"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\",\n"
+                               "    \"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384\"\n  ]\n"
+                               "  cipher_suites_tls13: [TLS_AES_128_GCM_SHA256]\n"
+                               "  curve_preferences: [X25519, CurveP256]\n}\n"), 0);
+    ck_assert_str_eq(cfg.tls_cipher_suites,
+                     "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256:TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384");
+    ck_assert_str_eq(cfg.tls_cipher_suites_tls13, "TLS_AES_128_GCM_SHA256");
+    ck_assert_str_eq(cfg.tls_curve_preferences, "X25519:CurveP256");
+    ck_assert_int_eq(PARSE("--tls-curve-preferences", "P-256"), 0);
+    ck_assert_str_eq(cfg.tls_curve_preferences, "P-256");
+    ck_assert_int_eq(load_text("tls_min_version: [\"1.2\"]\n"), -1); /* a list only where a list fits */
 }
 END_TEST
 
