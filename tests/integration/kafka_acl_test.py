@@ -86,6 +86,18 @@ def describe(admin, rtype, name, pattern):
     return sorted(acl_key(a) for a in acls)
 
 
+def read_uvarint(b, i):
+    """(value, next index) of the unsigned varint at b[i]."""
+    v = shift = 0
+    while True:
+        x = b[i]
+        i += 1
+        v |= (x & 0x7F) << shift
+        if not x & 0x80:
+            return v, i
+        shift += 7
+
+
 def wire_describe_v3(broker):
     """DescribeAcls v3 (flexible) for everything, as admin; returns sorted binding tuples."""
     import kafka_sasl_test as st
@@ -98,17 +110,17 @@ def wire_describe_v3(broker):
     i += 2
 
     def cstring(i):
-        n, i = st.read_uvarint(r, i)
+        n, i = read_uvarint(r, i)
         return (None if n == 0 else r[i:i + n - 1].decode()), i + max(n - 1, 0)
 
     _, i = cstring(i)
-    nres, i = st.read_uvarint(r, i)
+    nres, i = read_uvarint(r, i)
     out = []
     for _ in range(nres - 1):
         rtype = r[i]
         name, i = cstring(i + 1)
         pattern = r[i]
-        nacl, i = st.read_uvarint(r, i + 1)
+        nacl, i = read_uvarint(r, i + 1)
         for _ in range(nacl - 1):
             principal, i = cstring(i)
             host, i = cstring(i)
