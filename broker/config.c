@@ -126,8 +126,8 @@ static const struct cfg_key cfg_keys[] = {
     CFG_KEY("kafka_sasl_users_file", NULL, NULL, CFG_STRING, kafka_sasl_users_file, CFG_F_EMPTY_OK),
     CFG_KEY("kafka_sasl_scram_bootstrap", NULL, NULL, CFG_STRING, kafka_sasl_scram_bootstrap, CFG_F_EMPTY_OK),
     CFG_KEY("kafka_sasl_session_lifetime_ms", NULL, NULL, CFG_MS, kafka_sasl_session_lifetime_ms, 0),
-    CFG_KEY("kafka_authorizer", NULL, NULL, CFG_BOOL, kafka_authorizer, 0),
-    CFG_KEY("kafka_super_users", NULL, NULL, CFG_STRING, kafka_super_users, CFG_F_EMPTY_OK),
+    CFG_KEY("kafka_authorizer", "authorizer", NULL, CFG_BOOL, kafka_authorizer, 0), /* Kafka and NATS streams */
+    CFG_KEY("kafka_super_users", "super_users", NULL, CFG_STRING, kafka_super_users, CFG_F_EMPTY_OK),
     CFG_KEY("kafka_quota_producer_byte_rate", NULL, NULL, CFG_SIZE, kafka_quota_producer_byte_rate, 0),
     CFG_KEY("kafka_quota_consumer_byte_rate", NULL, NULL, CFG_SIZE, kafka_quota_consumer_byte_rate, 0),
     CFG_KEY("kafka_quota_file", NULL, NULL, CFG_STRING, kafka_quota_file, CFG_F_EMPTY_OK),

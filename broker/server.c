@@ -12,6 +12,7 @@
 
 #include "base/base.h"
 #include "base/logging.h"
+#include "broker/core/acl.h"
 #include "broker/core/stream.h"
 #include "broker/core/topics.h"
 #include "broker/monitor.h"
@@ -214,6 +215,9 @@ void broker_reload(struct broker *b) {
     broker_tls_reload(b);
     nats_server_reauth(&b->nats);
     nats_auth_free(old_auth);
+    /* Super users, the authorizer switch or a NATS connection's user may have changed: the
+     * verdicts NATS connections keep are made again. */
+    if (b->kafka.acls) acl_set_changed(b->kafka.acls);
     kafka_sasl_reload(&b->kafka); /* the PLAIN users file may have changed even if its name did not */
     SL_INFO("reloaded the configuration: %u setting(s) changed", changed);
 }
@@ -344,6 +348,7 @@ int broker_start(struct broker *b, const struct sl_config *cfg) {
     if (nats_server_start(&b->nats, &b->cfg, &b->loop) != 0) goto fail_kafka;
     b->nats_running = true;
     b->nats.ls.out_total = &b->out_total;
+    b->nats.acls = b->kafka.acls; /* JetStream streams obey the topics' ACLs (nats_acl.h) */
     /* nats-server's order: INFO in the clear (with tls_required), then the client's handshake. */
     if (b->tls_nats.ctx) listener_set_tls(&b->nats.ls, &b->tls_nats, true);
     if (monitor_start(b) != 0) goto fail_nats;

@@ -64,7 +64,7 @@ struct kafka_server {
     struct kafka_sasl *sasl;         /* mechanisms, PLAIN users, SCRAM store (kafka_sasl.c) */
     struct workers *workers;         /* huge requests decoded off the loop; started at the first */
     uint64_t requests_offloaded;
-    struct kafka_acls *acls;         /* the ACL set (kafka_acl.c) */
+    struct acl_set *acls;            /* the ACL set (core/acl.c), loaded by kafka_acl_start */
     struct kafka_quotas *quotas;     /* byte-rate quotas, connections per principal (kafka_quota.c) */
 };
 

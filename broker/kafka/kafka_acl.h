@@ -1,6 +1,7 @@
-/* kafka_acl.h: Kafka ACLs on the SASL principal (kafka_acl.c): the ACL set, its file in the
- * data directory, the authorizer every handler asks, and the ACL APIs (DescribeAcls,
- * CreateAcls, DeleteAcls).
+/* kafka_acl.h: Kafka ACLs on the SASL principal (kafka_acl.c): the authorizer every handler
+ * asks, and the ACL APIs (DescribeAcls, CreateAcls, DeleteAcls). The set, its file and the
+ * matching are broker/core/acl.h's; the Kafka wing loads it (kafka_acl_start) and owns it, the
+ * NATS wing borrows it for JetStream streams.
  *
  * Off (kafka_authorizer false, the default) every request is allowed and the ACL APIs are not
  * served (nor advertised). On, Kafka's StandardAuthorizer with
@@ -13,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "broker/core/acl.h"
 #include "protocol/errors.h"
 #include "protocol/kbuf.h"
 #include "protocol/kafka_msgs_acl.h"
@@ -23,7 +25,7 @@ struct kr;
 struct kafka_server;
 
 /* The name of the cluster resource, the only one Kafka accepts. */
-#define KAFKA_CLUSTER_RESOURCE "kafka-cluster"
+#define KAFKA_CLUSTER_RESOURCE ACL_CLUSTER_RESOURCE
 
 sl_err kafka_acl_start(struct kafka_server *ks);
 void kafka_acl_stop(struct kafka_server *ks);
@@ -45,10 +47,5 @@ int32_t kafka_authorized_ops(struct kconn *kc, int8_t resource_type, struct kstr
 sl_err kafka_handle_describe_acls(struct kconn *kc, struct kreq *q, struct kr *r);
 sl_err kafka_handle_create_acls(struct kconn *kc, struct kreq *q, struct kr *r);
 sl_err kafka_handle_delete_acls(struct kconn *kc, struct kreq *q, struct kr *r);
-
-/* Pure matching, exposed for the unit tests. */
-bool kafka_acl_filter_matches(const struct kafka_acl *filter, const struct kafka_acl *binding);
-/* A binding CreateAcls may store: NULL, or why not (Kafka answers INVALID_REQUEST). */
-const char *kafka_acl_binding_invalid(const struct kafka_acl *b);
 
 #endif

@@ -7,8 +7,10 @@
 
 #include "base/logging.h"
 #include "base/loop.h"
+#include "broker/core/acl.h"
 #include "broker/core/partition.h"
 #include "broker/core/stream.h"
+#include "broker/nats/nats_acl.h"
 #include "broker/nats/nats_server.h"
 #include "broker/nats/sublist.h"
 
@@ -180,6 +182,19 @@ static void js_ingest_deliver(struct sub *sub, const struct nats_msg *m) {
     if (is->dead) return;
     struct js_ingest *ji = is->ji;
     struct stream *s = is->s;
+    size_t name_len = strlen(is->name);
+    if (!nats_acl_stream_allowed(ji->ns, KAFKA_OP_WRITE, is->name, name_len)) {
+        /* Not stored; core NATS subscribers of the subject got it all the same. */
+        ji->ns->js_publishes_denied++;
+        if (!m->reply.len) return;
+        char desc[160]; /* with the stream name, within JS_ACK_BODY_MAX */
+        nats_acl_denied_text(ji->ns, KAFKA_OP_WRITE, is->name, name_len, desc, sizeof(desc));
+        for (char *c = desc; *c; c++) /* the body is not escaped: a principal is any text */
+            if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20) *c = '_';
+        js_ack_error(js_ack_get(ji, is, m->reply), NATS_ACL_ERR_CODE, NATS_ACL_JS_ERR_CODE, desc);
+        js_flush(is);
+        return;
+    }
     uint32_t hn = m->hdr.len ? js_headers_parse(m->hdr, ji->hdrs, JS_HEADERS_MAX) : 0;
     struct stream_publish_checks c = {.expected_last_seq = -1, .expected_last_subj_seq = -1};
     for (uint32_t i = 0; i < hn; i++) {

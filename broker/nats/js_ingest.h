@@ -5,7 +5,10 @@
  * reply subject once durable with nats-server's PubAck bytes ({"stream":"S", "seq":N}, the
  * duplicate form, or the error form). A publish without a reply is stored and not answered.
  * PubAcks of one stream go out in publish order: an answer that is ready (an error, a
- * duplicate) waits behind the appends published before it. */
+ * duplicate) waits behind the appends published before it. With kafka_authorizer on, a client's
+ * publish is stored only if the stream's topic ACLs allow it WRITE (nats_acl.h): else the
+ * PubAck is the 403 / 10403 error, or, without a reply, the publish is dropped and counted;
+ * the other subscribers of the subject are not affected. */
 #ifndef SL_BROKER_JS_INGEST_H
 #define SL_BROKER_JS_INGEST_H
 

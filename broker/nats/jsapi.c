@@ -9,9 +9,11 @@
 
 #include "base/logging.h"
 #include "base/loop.h"
+#include "broker/core/acl.h"
 #include "broker/core/stream.h"
 #include "broker/core/subject.h"
 #include "broker/nats/js_ingest.h"
+#include "broker/nats/nats_acl.h"
 #include "broker/nats/nats_server.h"
 #include "broker/nats/sublist.h"
 
@@ -520,6 +522,8 @@ static uint32_t jsapi_select(struct jsapi_req *r, struct stream ***out) {
         bool keep = !subject;
         for (uint32_t j = 0; !keep && j < c->subject_count; j++)
             keep = stream_subjects_overlap(subject, c->subjects[j]);
+        /* As Kafka's Metadata hides topics: only the streams the principal may DESCRIBE. */
+        if (keep) keep = nats_acl_stream_allowed(r->api->ns, KAFKA_OP_DESCRIBE, c->name, strlen(c->name));
         if (keep) arr[n++] = s;
     }
     qsort(arr, n, sizeof(*arr), jsapi_cmp_names);
@@ -629,9 +633,55 @@ static void jsapi_msg_delete(struct jsapi_req *r) {
     jsapi_reply(r->api, r->reply, ok, sizeof(ok) - 1);
 }
 
+/* ---- ACLs ---------------------------------------------------------------------------------------- */
+
+/* A refusal by the stream's topic ACLs: 403 with our err_code (nats_acl.h). */
+static void jsapi_denied(struct jsapi *api, struct span reply, const char *kind, int8_t op, const char *stream,
+                         size_t len) {
+    char desc[600];
+    nats_acl_denied_text(api->ns, op, stream, len, desc, sizeof(desc));
+    jsapi_reply_error(api, reply, kind, NATS_ACL_ERR_CODE, NATS_ACL_JS_ERR_CODE, desc, NULL);
+}
+
+/* A pull request refused: a status message to its inbox, as the other answers to MSG.NEXT are
+ * (a JSON body there would reach the client as a message). */
+static void jsapi_denied_pull(struct jsapi *api, struct span reply, const char *stream, size_t len) {
+    char desc[600], hdr[700];
+    nats_acl_denied_text(api->ns, KAFKA_OP_READ, stream, len, desc, sizeof(desc));
+    int n = snprintf(hdr, sizeof(hdr), "NATS/1.0 %d %s\r\n\r\n", NATS_ACL_ERR_CODE, desc);
+    api->errors++;
+    if (reply.len && n > 0 && (size_t)n < sizeof(hdr))
+        nats_server_publish(api->ns, reply, (struct span){0}, (struct span){(const uint8_t *)hdr, (uint32_t)n},
+                            (struct span){0});
+}
+
+/* Every CONSUMER.* request (create, durable create, info, delete, names, list, MSG.NEXT) needs
+ * READ on the stream's topic, as a Kafka consumer does; false after the refusal. */
+static bool jsapi_consumer_allowed(struct jsapi *api, struct span rest, const struct nats_msg *m) {
+    static const struct {
+        const char *op, *kind;
+    } ops[] = {{"CREATE.", "consumer_create"}, {"DURABLE.CREATE.", "consumer_create"},
+               {"INFO.", "consumer_info"},     {"DELETE.", "consumer_delete"},
+               {"NAMES.", "consumer_names"},   {"LIST.", "consumer_list"},
+               {"MSG.NEXT.", NULL}};
+    for (size_t i = 0; i < SL_ARRAY_LEN(ops); i++) {
+        size_t ol = strlen(ops[i].op);
+        if (rest.len <= ol || memcmp(rest.p, ops[i].op, ol)) continue;
+        const char *name = (const char *)rest.p + ol;
+        const char *dot = memchr(name, '.', rest.len - ol);
+        size_t nl = dot ? (size_t)(dot - name) : rest.len - ol;
+        if (nats_acl_stream_allowed(api->ns, KAFKA_OP_READ, name, nl)) return true;
+        if (ops[i].kind) jsapi_denied(api, m->reply, ops[i].kind, KAFKA_OP_READ, name, nl);
+        else jsapi_denied_pull(api, m->reply, name, nl);
+        return false;
+    }
+    return true; /* not a consumer operation: answered as before */
+}
+
 /* ---- CONSUMER.*: the consumer side's, or placeholders ----------------------------------------------- */
 
 static void jsapi_consumer(struct jsapi *api, struct span rest, const struct nats_msg *m) {
+    if (!jsapi_consumer_allowed(api, rest, m)) return;
     if (api->cops.request) {
         api->cops.request(api->cops_arg, api, rest, m);
         return;
@@ -666,15 +716,24 @@ static void jsapi_deliver(struct sub *sub, const struct nats_msg *m) {
         jsapi_consumer(api, (struct span){(const uint8_t *)op + 9, oplen - 9}, m);
         return;
     }
+    /* op: what the stream's topic ACLs must allow (nats_acl.h); 0: nothing, or (NAMES, LIST)
+     * the handler leaves out the streams the principal may not DESCRIBE. */
     static const struct {
         const char *name; /* with the trailing '.' when a stream name follows */
         void (*fn)(struct jsapi_req *r);
+        const char *kind;
+        int8_t op;
     } table[] = {
-        {"INFO", jsapi_account_info},          {"STREAM.CREATE.", jsapi_stream_create},
-        {"STREAM.UPDATE.", jsapi_stream_update}, {"STREAM.INFO.", jsapi_stream_info},
-        {"STREAM.DELETE.", jsapi_stream_delete}, {"STREAM.PURGE.", jsapi_stream_purge},
-        {"STREAM.NAMES", jsapi_stream_names},   {"STREAM.LIST", jsapi_stream_list},
-        {"STREAM.MSG.GET.", jsapi_msg_get},     {"STREAM.MSG.DELETE.", jsapi_msg_delete},
+        {"INFO", jsapi_account_info, "account_info", 0},
+        {"STREAM.CREATE.", jsapi_stream_create, "stream_create", KAFKA_OP_CREATE},
+        {"STREAM.UPDATE.", jsapi_stream_update, "stream_update", KAFKA_OP_ALTER},
+        {"STREAM.INFO.", jsapi_stream_info, "stream_info", KAFKA_OP_DESCRIBE},
+        {"STREAM.DELETE.", jsapi_stream_delete, "stream_delete", KAFKA_OP_DELETE},
+        {"STREAM.PURGE.", jsapi_stream_purge, "stream_purge", KAFKA_OP_DELETE},
+        {"STREAM.NAMES", jsapi_stream_names, "stream_names", 0},
+        {"STREAM.LIST", jsapi_stream_list, "stream_list", 0},
+        {"STREAM.MSG.GET.", jsapi_msg_get, "stream_msg_get", KAFKA_OP_READ},
+        {"STREAM.MSG.DELETE.", jsapi_msg_delete, "stream_msg_delete", KAFKA_OP_DELETE},
     };
     for (size_t i = 0; i < SL_ARRAY_LEN(table); i++) {
         size_t nl = strlen(table[i].name);
@@ -687,6 +746,11 @@ static void jsapi_deliver(struct sub *sub, const struct nats_msg *m) {
             if (al > STREAM_NAME_MAX || memchr(op + nl, '.', al)) return;
             memcpy(arg, op + nl, al);
             arg[al] = 0;
+            int8_t need = table[i].op;
+            bool ok = !need ? true
+                      : need == KAFKA_OP_CREATE ? nats_acl_stream_create_allowed(api->ns, arg, al)
+                                                : nats_acl_stream_allowed(api->ns, need, arg, al);
+            if (!ok) return jsapi_denied(api, m->reply, table[i].kind, need, arg, al);
         }
         struct jsapi_req r = {.api = api, .m = m, .reply = m->reply, .arg = arg};
         if (m->payload.len) {

@@ -3,7 +3,12 @@
  * UPDATE / INFO / DELETE / PURGE / NAMES / LIST / MSG.GET / MSG.DELETE with the exact JSON shapes
  * and error codes of 2.9.10 (jansson). CONSUMER.* requests go to the handler the consumer side
  * registers (jsapi_set_consumer_ops); without one, jsapi answers what a server without the
- * consumer answers (stream not found / consumer not found), and nothing to MSG.NEXT. */
+ * consumer answers (stream not found / consumer not found), and nothing to MSG.NEXT.
+ *
+ * With kafka_authorizer on, every request that names a stream is first checked against the
+ * ACLs of the stream's topic for the requesting client (nats_acl.h: CREATE, ALTER, DELETE,
+ * DESCRIBE, READ by request; CONSUMER.* READ), and NAMES / LIST leave out the streams it may
+ * not DESCRIBE; a refusal is 403 with err_code 10403 (a 403 status message for MSG.NEXT). */
 #ifndef SL_BROKER_JSAPI_H
 #define SL_BROKER_JSAPI_H
 

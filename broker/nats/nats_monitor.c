@@ -150,8 +150,13 @@ void nats_server_metrics(struct nats_server *ns, struct prom *p) {
         {"sluice_nats_sent_bytes_total", "Payload and header bytes of NATS messages delivered."},
         {"sluice_nats_slow_consumers_total", "NATS subscribers closed as slow consumers."},
         {"sluice_nats_stalls_total", "Times a NATS publisher was paused for a slow subscriber."},
+        {"sluice_nats_js_acl_checks_total", "JetStream stream ACL checks of NATS clients (kafka_authorizer on)."},
+        {"sluice_nats_js_acl_scans_total", "Those of them not answered by the connection's kept verdicts."},
+        {"sluice_nats_js_publishes_denied_total", "NATS publishes into a stream refused by its topic's ACLs."},
     };
-    const uint64_t v[] = {ns->msgs_in, ns->msgs_out, ns->bytes_in, ns->bytes_out, ns->slow_consumers, ns->stalls};
+    const uint64_t v[] = {ns->msgs_in,        ns->msgs_out, ns->bytes_in,  ns->bytes_out,
+                          ns->slow_consumers, ns->stalls,   ns->acl_checks, ns->acl_scans,
+                          ns->js_publishes_denied};
     for (size_t i = 0; i < SL_ARRAY_LEN(c); i++) {
         prom_family(p, c[i].name, "counter", c[i].help);
         prom_u64(p, c[i].name, NULL, v[i]);

@@ -11,6 +11,7 @@
 #include "base/base.h"
 #include "base/logging.h"
 #include "base/workers.h"
+#include "broker/nats/nats_acl.h"
 #include "broker/nats/nats_conn.h"
 #include "broker/nats/sublist.h"
 #include "broker/net/tls.h"
@@ -911,6 +912,7 @@ static void nats_on_close(struct conn *c) {
     free(nc->sids);
     free(nc->out);
     nats_replies_free(nc->replies);
+    nats_acl_cache_free(nc->acl_cache);
     nconn_creds_free(nc);
     ns->conn_count--;
     free(nc);

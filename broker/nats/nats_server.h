@@ -37,6 +37,7 @@ struct nsub;
 struct workers;
 struct nats_deferred;
 struct nats_deliver_ops;
+struct acl_set;
 
 struct nats_server {
     const struct sl_config *cfg;
@@ -60,6 +61,11 @@ struct nats_server {
     struct nconn *stall_ready;    /* stalled publishers to resume at the next flush */
     struct workers *auth_workers; /* bcrypt checks off the loop; started at the first */
     uint64_t auth_offloaded;      /* bcrypt checks run on them */
+    /* JetStream under the ACLs (nats_acl.h): the set is the Kafka wing's, lent by server.c
+     * (NULL: none yet, every check by an ordinary principal is denied while the authorizer is on). */
+    struct acl_set *acls;
+    uint64_t acl_checks, acl_scans;  /* stream checks, and those the cache did not answer */
+    uint64_t js_publishes_denied;    /* publishes into a stream refused (with or without a reply) */
 };
 
 int nats_server_start(struct nats_server *ns, const struct sl_config *cfg, struct loop *l);

@@ -620,6 +620,11 @@ START_TEST(test_nats_server_spellings) {
     ck_assert_uint_eq(cfg.max_payload_bytes, 10u << 20);
     ck_assert_uint_eq(cfg.write_deadline_ms, 2000);
     ck_assert_uint_eq(cfg.max_connections, 5000);
+    /* The authorizer's keys have names that cover both protocols (JetStream streams too). */
+    setup();
+    ck_assert_int_eq(PARSE("--authorizer", "--super_users", "User:admin"), 0);
+    ck_assert(cfg.kafka_authorizer);
+    ck_assert_str_eq(cfg.kafka_super_users, "User:admin");
     setup();
     ck_assert_int_eq(PARSE("-t", "--log-format", "json"), 0);
     ck_assert(cfg.check_config);

@@ -143,46 +143,46 @@ START_TEST(test_filters) {
     struct kafka_acl b = {KAFKA_RES_TOPIC, ks("logs."), KAFKA_PAT_PREFIXED, ks("User:alice"), ks("*"), KAFKA_OP_READ,
                           KAFKA_PERM_ALLOW};
     struct kafka_acl f = {KAFKA_RES_ANY, {NULL, -1}, KAFKA_PAT_ANY, {NULL, -1}, {NULL, -1}, KAFKA_OP_ANY, KAFKA_PERM_ANY};
-    ck_assert(kafka_acl_filter_matches(&f, &b));
+    ck_assert(acl_filter_matches(&f, &b));
     f.pattern_type = KAFKA_PAT_MATCH;
     f.resource_name = ks("logs.app");
-    ck_assert(kafka_acl_filter_matches(&f, &b));
+    ck_assert(acl_filter_matches(&f, &b));
     f.resource_name = ks("log");
-    ck_assert(!kafka_acl_filter_matches(&f, &b));
+    ck_assert(!acl_filter_matches(&f, &b));
     f.pattern_type = KAFKA_PAT_ANY;
     f.resource_name = ks("logs.");
-    ck_assert(kafka_acl_filter_matches(&f, &b));
+    ck_assert(acl_filter_matches(&f, &b));
     f.pattern_type = KAFKA_PAT_LITERAL;
-    ck_assert(!kafka_acl_filter_matches(&f, &b));
+    ck_assert(!acl_filter_matches(&f, &b));
     f.pattern_type = KAFKA_PAT_PREFIXED;
-    ck_assert(kafka_acl_filter_matches(&f, &b));
+    ck_assert(acl_filter_matches(&f, &b));
     f.principal = ks("User:bob");
-    ck_assert(!kafka_acl_filter_matches(&f, &b));
+    ck_assert(!acl_filter_matches(&f, &b));
     f.principal = (struct kstr){NULL, -1};
     f.permission_type = KAFKA_PERM_DENY;
-    ck_assert(!kafka_acl_filter_matches(&f, &b));
+    ck_assert(!acl_filter_matches(&f, &b));
     /* MATCH finds literal "*" too. */
     struct kafka_acl star = b;
     star.pattern_type = KAFKA_PAT_LITERAL;
     star.resource_name = ks("*");
     struct kafka_acl m = {KAFKA_RES_TOPIC, ks("x"), KAFKA_PAT_MATCH, {NULL, -1}, {NULL, -1}, KAFKA_OP_ANY, KAFKA_PERM_ANY};
-    ck_assert(kafka_acl_filter_matches(&m, &star));
+    ck_assert(acl_filter_matches(&m, &star));
     /* Bindings CreateAcls refuses. */
-    ck_assert_ptr_null(kafka_acl_binding_invalid(&b));
+    ck_assert_ptr_null(acl_binding_invalid(&b));
     struct kafka_acl bad = b;
     bad.pattern_type = KAFKA_PAT_MATCH;
-    ck_assert_ptr_nonnull(kafka_acl_binding_invalid(&bad));
+    ck_assert_ptr_nonnull(acl_binding_invalid(&bad));
     bad = b;
     bad.principal = ks("alice");
-    ck_assert_ptr_nonnull(kafka_acl_binding_invalid(&bad));
+    ck_assert_ptr_nonnull(acl_binding_invalid(&bad));
     bad = b;
     bad.resource_type = KAFKA_RES_CLUSTER;
-    ck_assert_ptr_nonnull(kafka_acl_binding_invalid(&bad));
+    ck_assert_ptr_nonnull(acl_binding_invalid(&bad));
     bad.resource_name = ks(KAFKA_CLUSTER_RESOURCE);
-    ck_assert_ptr_null(kafka_acl_binding_invalid(&bad));
+    ck_assert_ptr_null(acl_binding_invalid(&bad));
     bad = b;
     bad.operation = KAFKA_OP_ANY;
-    ck_assert_ptr_nonnull(kafka_acl_binding_invalid(&bad));
+    ck_assert_ptr_nonnull(acl_binding_invalid(&bad));
 }
 END_TEST
 
