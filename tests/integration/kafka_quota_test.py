@@ -276,6 +276,9 @@ def body(ck):
         ck.ok(r is not None, "the slow user's produce sensor in /metrics")
 
     with ck.section("connections per principal: the third of 'limited' is closed after authenticating"):
+        # librdkafka may hold a third connection of its own (a coordinator's) in the sections
+        # before, which the same limit closes: count this section's refusals only.
+        refused0 = metric(broker, "sluice_kafka_principal_connections_refused_total", "") or 0.0
         a = ks.plain_login(broker, "limited", "limited-secret")
         b = ks.plain_login(broker, "limited", "limited-secret")
         c = ks.plain_login(broker, "limited", "limited-secret")  # the answer goes out, then the close
@@ -292,7 +295,8 @@ def body(ck):
                 break
             time.sleep(0.1)
         ck.ok(d.request(ks.METADATA, 1, b"\xff\xff\xff\xff") is not None, "limited connects again after one closed")
-        ck.eq(metric(broker, "sluice_kafka_principal_connections_refused_total", ""), 1.0, "refused counter")
+        ck.eq(metric(broker, "sluice_kafka_principal_connections_refused_total", "") - refused0, 1.0,
+              "refused counter")
         with open(broker.log_path, "rb") as lf:
             log = lf.read().decode("utf-8", "replace")
         ck.ok("User:limited already has 2 connections (kafka_max_connections_per_principal 2)" in log,
