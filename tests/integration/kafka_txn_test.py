@@ -209,7 +209,12 @@ def sec_interleaved(ck, peer, caps):
               "partition %d: offsets left to the markers" % p)
     for iso in ("read_uncommitted", "read_committed"):
         c = reader(peer, iso, parts, topic)
-        ck.eq(ends(c, topic, parts), [end] * parts, "ListOffsets latest (%s)" % iso)
+        got = ends(c, topic, parts)
+        # The purged transaction leaves an abort marker (one offset, no record: read_uncommitted
+        # above saw none) on each partition librdkafka had added to it before the abort, as
+        # Kafka does; whether it got that far is a race.
+        ck.ok(all(e == end or (caps["markers"] and e == end + 1) for e in got),
+              "ListOffsets latest (%s): %s, want %d%s" % (iso, got, end, " or %d" % (end + 1) if caps["markers"] else ""))
         c.close()
     print("     %d transactions, %d records per partition read_uncommitted, %d read_committed; "
           "end offset %d" % (txns, len(ru[0]), len(rc[0]), end))
