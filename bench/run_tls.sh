@@ -22,6 +22,7 @@
 # Environment: SLUICE_BUILD_DIR (build/release), TBENCH_ROUNDS (3), TBENCH_KAFKA_MSGS (200000),
 # TBENCH_NATS_MSGS (400000 at 128 B; a sixteenth of it at 16 KiB), TBENCH_LAT_SECONDS (3),
 # TBENCH_PERF=FILE (perf record -g on the TLS sluice-server for the whole run, into FILE),
+# TBENCH_KAFKA_SETS="k=v ..." (librdkafka settings for every Kafka run, plaintext and TLS alike),
 # NATS_SERVER. Prints one Markdown table: ranges over the rounds, and the TLS cost per round
 # (1 - TLS/plaintext of the same round). Exit status 0 when every run completed.
 set -euo pipefail
@@ -156,8 +157,9 @@ run() {
 kafka_rows() { # round name
     local round=$1 name=$2 pid np kp tls line delivered
     read -r pid np kp tls < <(echo "${target[$name]}")
-    local sets=()
-    [[ $tls == 1 ]] && sets=(--set security.protocol=SSL --set "ssl.ca.location=$certs/ca.pem")
+    local sets=() kv
+    for kv in ${TBENCH_KAFKA_SETS:-}; do sets+=(--set "$kv"); done # the same on both sides
+    [[ $tls == 1 ]] && sets+=(--set security.protocol=SSL --set "ssl.ca.location=$certs/ca.pem")
     local topic="tls-bench-$round"
     line=$(run "$round" kafka-produce "$name" "$kload" produce --brokers "127.0.0.1:$kp" --topic "$topic" \
         --size 1024 --max-msgs "$kmsgs" --seconds 120 --linger-ms 5 "${sets[@]}") || return 0
