@@ -26,7 +26,6 @@ import os
 import shutil
 import socket
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -129,16 +128,12 @@ def users(b):
 
 
 def body(ck):
-    d = tempfile.mkdtemp(prefix="sluice-cliuser-")
-    try:
+    with harness.scratch_dir("sluice-cliuser-") as d:
         run_all(ck, d)
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
 
 
 def run_all(ck, d):
-    if harness.external() or os.environ.get("SLUICE_PEER") == "mock":
-        harness.skip("needs its own broker")
+    harness.needs_own_broker("needs its own broker")
     with open(d + "/plain", "w") as f:
         f.write("alice:alice-secret\n")
     b = harness.start_broker(["--kafka_sasl_mechanisms", "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",

@@ -21,6 +21,7 @@ starts a broker, runs CMD with SLUICE_KAFKA_BOOTSTRAP (and _PORT, SLUICE_NATS_PO
 SLUICE_HTTP_PORT) in its environment, stops the broker (exit code 0 required) and exits with
 CMD's code. A missing PROG / PATH / VAR exits 77 (skipped) before any broker starts.
 """
+import contextlib
 import glob
 import os
 import random
@@ -57,6 +58,23 @@ def skip(reason):
 
 def external():
     return os.environ.get("SLUICE_EXTERNAL_KAFKA") or None
+
+
+def needs_own_broker(why):
+    """Skips a test that starts brokers of its own (with flags of its own) when the suite runs
+    against an external Kafka or the mock peer."""
+    if external() or os.environ.get("SLUICE_PEER") == "mock":
+        skip(why)
+
+
+@contextlib.contextmanager
+def scratch_dir(prefix):
+    """A temporary directory for a test's certificates and files, removed however it ends."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def free_ports(n):

@@ -22,7 +22,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -80,16 +79,12 @@ def auth(token):
 
 
 def body(ck):
-    d = tempfile.mkdtemp(prefix="sluice-monauth-")
-    try:
+    with harness.scratch_dir("sluice-monauth-") as d:
         run_all(ck, d)
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
 
 
 def run_all(ck, d):
-    if harness.external() or os.environ.get("SLUICE_PEER") == "mock":
-        harness.skip("needs its own broker")
+    harness.needs_own_broker("needs its own broker")
     conf = os.path.join(d, "sluice.conf")
     with open(conf, "w") as f:
         f.write('http_token: "%s"\n' % TOKEN)
