@@ -441,21 +441,12 @@ static bool meta_wants_topic(struct kconn *kc, const struct kafka_metadata_req *
            kafka_authorized_cluster_or_topic(kc, KAFKA_OP_CREATE, name);
 }
 
-/* True if q parked: topics to auto-create were started. */
-static bool kafka_metadata_autocreate(struct kconn *kc, struct kreq *q, const struct kafka_metadata_req *req) {
-    if (req->all_topics || !req->allow_auto_topic_creation || !kc->ks->cfg->auto_create_topics) return false;
-    int32_t want = 0;
-    size_t name_bytes = 0;
-    for (int32_t i = 0; i < req->topic_count; i++) {
-        if (!meta_wants_topic(kc, req, req->topics[i].name)) continue;
-        want++;
-        name_bytes += (size_t)req->topics[i].name.len;
-    }
-    if (!want) return false;
+/* The park of q, with a copy of req: the answer is encoded once the topics exist. */
+static struct meta_park *meta_park_new(struct kconn *kc, struct kreq *q, const struct kafka_metadata_req *req) {
     struct meta_park *mp = sl_xcalloc(1, sizeof(*mp));
     mp->kc = kc;
     mp->q = q;
-    karena_init(&mp->arena, 16384 + name_bytes);
+    karena_init(&mp->arena, 16384);
     mp->req = *req;
     mp->req.topics = kafka_alloc_array(&mp->arena, req->topic_count, sizeof(*req->topics));
     for (int32_t i = 0; i < req->topic_count; i++) {
@@ -470,11 +461,19 @@ static bool kafka_metadata_autocreate(struct kconn *kc, struct kreq *q, const st
     mp->made = sl_xcalloc((size_t)req->topic_count, sizeof(*mp->made));
     mp->slots = sl_xcalloc((size_t)req->topic_count, sizeof(*mp->slots));
     q->park = mp;
+    return mp;
+}
+
+/* True if q parked: topics to auto-create were started. req's names are distinct (folded by
+ * kafka_metadata_decode), so one pass decides and starts each. */
+static bool kafka_metadata_autocreate(struct kconn *kc, struct kreq *q, const struct kafka_metadata_req *req) {
     struct kafka_server *ks = kc->ks;
+    if (req->all_topics || !req->allow_auto_topic_creation || !ks->cfg->auto_create_topics) return false;
+    struct meta_park *mp = NULL;
     for (int32_t i = 0; i < req->topic_count; i++) {
+        if (!meta_wants_topic(kc, req, req->topics[i].name)) continue;
+        if (!mp) mp = meta_park_new(kc, q, req);
         struct kstr n = mp->req.topics[i].name;
-        /* Checked again: a name given twice is folded, but the first start makes it "creating". */
-        if (!meta_wants_topic(kc, req, n)) continue;
         mp->slots[i] = (struct meta_made){mp, i};
         const char *why = NULL;
         sl_err e = topics_create_start(ks->topics, n.p, n.len, (int32_t)ks->cfg->num_partitions, NULL, NULL, 0,
@@ -482,6 +481,7 @@ static bool kafka_metadata_autocreate(struct kconn *kc, struct kreq *q, const st
         if (e) mp->made[i] = e;
         else mp->pending++;
     }
+    if (!mp) return false;
     mp->started = true;
     meta_park_maybe_answer(mp);
     return true;
