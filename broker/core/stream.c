@@ -156,6 +156,29 @@ struct streams {
     struct loop_timer age_timer;
     struct loop_timer persist_timer;
     uint64_t last_persist_ms; /* monotonic: paces the deleted-set records (STREAM_PERSIST_PACE_MS) */
+    struct stream_creating *creating; /* streams whose topics are being made (streams_create_start) */
+};
+
+/* One stream being made: its topic's partition is created and its directories synced through
+ * the loop's background path (topics_create_start), and only then is the stream attached. Its
+ * name and subjects count as taken meanwhile; a second identical create joins the waiters. */
+struct stream_creating_waiter {
+    streams_create_fn fn;
+    void *arg;
+};
+
+#define STREAM_CREATING_WAITERS_MAX 64
+
+struct stream_creating {
+    struct stream_creating *next;
+    struct streams *ss; /* NULL once the registry closed: the last callback only frees this */
+    struct log_waiter durable; /* once attached: fires when its records are durable */
+    struct stream *s;          /* attached, waiting for durable (NULL before, or if it went) */
+    bool attached;             /* the topic is made and the stream attached */
+    struct stream_config cfg;
+    uint64_t now_ms;
+    uint32_t nwaiters;
+    struct stream_creating_waiter waiters[STREAM_CREATING_WAITERS_MAX];
 };
 
 static void streams_read_forget(struct streams *ss, const struct stream *s);
@@ -1242,6 +1265,8 @@ static struct stream *stream_attach(struct streams *ss, struct topic *tp) {
 }
 
 static void streams_unlink(struct streams *ss, struct stream *s) {
+    for (struct stream_creating *c = ss->creating; c; c = c->next)
+        if (c->s == s) c->s = NULL; /* deleted before its creation was durable */
     for (uint32_t i = 0; i < ss->count; i++) {
         if (ss->arr[i] != s) continue;
         memmove(ss->arr + i, ss->arr + i + 1, (ss->count - i - 1) * sizeof(*ss->arr));
@@ -1412,6 +1437,18 @@ void streams_close(struct streams *ss) {
     if (loop_timer_armed(&ss->persist_timer)) loop_timer_del(l, &ss->persist_timer);
     for (uint32_t i = 0; i < ss->count; i++) stream_persist(ss->arr[i]);
     topics_set_delete_hook(ss->t, NULL, NULL);
+    /* Creations under way end with the registry: their waiters hear so now; each topic job
+     * still holds its record and frees it when topics_close ends the job (SL_CLOSED: the
+     * topic's record was never written, so the next start removes its empty directory). */
+    for (struct stream_creating *c = ss->creating, *next; c; c = next) {
+        next = c->next;
+        c->ss = NULL;
+        c->next = NULL;
+        for (uint32_t i = 0; i < c->nwaiters; i++)
+            c->waiters[i].fn(c->waiters[i].arg, STREAM_ADMIN_STORAGE, NULL, "the server is shutting down");
+        c->nwaiters = 0;
+    }
+    ss->creating = NULL;
     for (uint32_t i = 0; i < ss->count; i++) stream_free(ss->arr[i]);
     free(ss->arr);
     kafka_records_scratch_free(&ss->scratch);
@@ -1428,6 +1465,13 @@ static bool stream_name_valid(const char *name) {
     size_t n = strlen(name);
     if (!topics_name_valid(name, (int32_t)n)) return false;
     return !strchr(name, '.');
+}
+
+static bool streams_subjects_overlap_any(const struct stream_config *a, const struct stream_config *b) {
+    for (uint32_t i = 0; i < a->subject_count; i++)
+        for (uint32_t j = 0; j < b->subject_count; j++)
+            if (stream_subjects_overlap(a->subjects[i], b->subjects[j])) return true;
+    return false;
 }
 
 static enum stream_admin_result streams_check_config(struct streams *ss, const struct stream *self,
@@ -1452,13 +1496,16 @@ static enum stream_admin_result streams_check_config(struct streams *ss, const s
     for (uint32_t k = 0; k < ss->count; k++) {
         const struct stream *o = ss->arr[k];
         if (o == self) continue;
-        for (uint32_t i = 0; i < c->subject_count; i++)
-            for (uint32_t j = 0; j < o->cfg.subject_count; j++)
-                if (stream_subjects_overlap(c->subjects[i], o->cfg.subjects[j])) {
-                    *why = "subjects overlap with an existing stream";
-                    return STREAM_ADMIN_SUBJECT_OVERLAP;
-                }
+        if (streams_subjects_overlap_any(c, &o->cfg)) {
+            *why = "subjects overlap with an existing stream";
+            return STREAM_ADMIN_SUBJECT_OVERLAP;
+        }
     }
+    for (const struct stream_creating *k = ss->creating; k; k = k->next)
+        if (!k->attached && streams_subjects_overlap_any(c, &k->cfg)) { /* attached: in arr */
+            *why = "subjects overlap with an existing stream";
+            return STREAM_ADMIN_SUBJECT_OVERLAP;
+        }
     return STREAM_ADMIN_OK;
 }
 
@@ -1470,44 +1517,54 @@ static sl_err stream_save_record(struct stream *s) {
     return e;
 }
 
-enum stream_admin_result streams_create(struct streams *ss, const struct stream_config *c, uint64_t now_ms,
-                                        struct stream **out, bool *created, const char **why) {
-    *created = false;
-    struct stream_config cfg = *c;
-    if (cfg.subject_count == 0) { /* nats-server: a stream without subjects takes its name */
-        snprintf(cfg.subjects[0], sizeof(cfg.subjects[0]), "%s", cfg.name);
-        cfg.subject_count = 1;
+/* The config as stored: nats-server gives a stream without subjects its name as subject. */
+static void streams_config_norm(struct stream_config *cfg) {
+    if (cfg->subject_count == 0) {
+        snprintf(cfg->subjects[0], sizeof(cfg->subjects[0]), "%s", cfg->name);
+        cfg->subject_count = 1;
     }
-    struct stream *old = streams_get(ss, cfg.name, (uint32_t)strlen(cfg.name));
+}
+
+/* What a create decides before any topic is made. STREAM_ADMIN_OK with *out set: an equal
+ * stream exists (nothing to make). */
+static enum stream_admin_result streams_create_check(struct streams *ss, const struct stream_config *cfg,
+                                                     struct stream **out, const char **why) {
+    *out = NULL;
+    struct stream *old = streams_get(ss, cfg->name, (uint32_t)strlen(cfg->name));
     if (old) {
-        if (!stream_config_equal(&old->cfg, &cfg)) {
+        if (!stream_config_equal(&old->cfg, cfg)) {
             *why = "stream name already in use with a different configuration";
             return STREAM_ADMIN_NAME_IN_USE;
         }
         *out = old;
         return STREAM_ADMIN_OK;
     }
-    enum stream_admin_result r = streams_check_config(ss, NULL, &cfg, why);
+    enum stream_admin_result r = streams_check_config(ss, NULL, cfg, why);
     if (r) return r;
-    if (topics_get(ss->t, cfg.name, (int32_t)strlen(cfg.name))) {
+    if (topics_get(ss->t, cfg->name, (int32_t)strlen(cfg->name))) {
         *why = "a topic of that name exists";
         return STREAM_ADMIN_TOPIC_EXISTS;
     }
-    /* The stream's limits govern what goes, not the broker's topic retention defaults. */
-    const char *keys[] = {"retention.ms", "retention.bytes"};
-    const char *values[] = {"-1", "-1"};
-    struct topic *tp;
-    sl_err e = topics_create(ss->t, cfg.name, (int32_t)strlen(cfg.name), 1, keys, values, 2, false, &tp, why);
-    if (e) return STREAM_ADMIN_STORAGE;
+    return STREAM_ADMIN_OK;
+}
+
+/* The stream's limits govern what goes, not the broker's topic retention defaults. */
+static const char *const stream_topic_keys[] = {"retention.ms", "retention.bytes"};
+static const char *const stream_topic_values[] = {"-1", "-1"};
+
+/* Once its topic exists: the stream, its record (queued in the metadata log) and its binding. */
+static enum stream_admin_result streams_create_finish(struct streams *ss, const struct stream_config *cfg,
+                                                      struct topic *tp, uint64_t now_ms, struct stream **out,
+                                                      const char **why) {
     struct stream *s = stream_attach(ss, tp);
-    s->cfg = cfg;
+    s->cfg = *cfg;
     s->created_ns = (int64_t)now_ms * 1000000;
     /* A deleted set left by an earlier stream of this name (its topic deleted by Kafka). */
     char key[STREAM_NAME_MAX + 32];
     size_t kl = deleted_key(s, key, sizeof(key));
     if (kvlog_get(topics_metadata(ss->t), key, (uint32_t)kl, NULL))
         kvlog_del(topics_metadata(ss->t), key, (uint32_t)kl, now_ms, NULL);
-    e = stream_save_record(s);
+    sl_err e = stream_save_record(s);
     if (e) {
         *why = "storage error saving the stream";
         streams_unlink(ss, s);
@@ -1518,17 +1575,119 @@ enum stream_admin_result streams_create(struct streams *ss, const struct stream_
     stream_bind_topic(s);
     stream_attach_partition(s);
     *out = s;
-    *created = true;
     return STREAM_ADMIN_OK;
+}
+
+enum stream_admin_result streams_create(struct streams *ss, const struct stream_config *c, uint64_t now_ms,
+                                        struct stream **out, bool *created, const char **why) {
+    *created = false;
+    struct stream_config cfg = *c;
+    streams_config_norm(&cfg);
+    for (const struct stream_creating *k = ss->creating; k; k = k->next)
+        if (!strcmp(k->cfg.name, cfg.name)) {
+            *why = "the stream is being created";
+            return STREAM_ADMIN_NAME_IN_USE;
+        }
+    enum stream_admin_result r = streams_create_check(ss, &cfg, out, why);
+    if (r || *out) return r;
+    struct topic *tp;
+    sl_err e = topics_create(ss->t, cfg.name, (int32_t)strlen(cfg.name), 1, stream_topic_keys, stream_topic_values,
+                             2, false, &tp, why);
+    if (e) return STREAM_ADMIN_STORAGE;
+    r = streams_create_finish(ss, &cfg, tp, now_ms, out, why);
+    *created = r == STREAM_ADMIN_OK;
+    return r;
+}
+
+/* The end of a creation: off the list, every waiter told, freed. */
+static void streams_creating_end(struct stream_creating *c, enum stream_admin_result r, struct stream *s,
+                                 const char *why) {
+    struct stream_creating **pp = &c->ss->creating;
+    while (*pp != c) pp = &(*pp)->next;
+    *pp = c->next;
+    if (r && !why) why = "storage error creating the stream";
+    for (uint32_t i = 0; i < c->nwaiters; i++) c->waiters[i].fn(c->waiters[i].arg, r, s, r ? why : NULL);
+    free(c);
+}
+
+/* The topic record and the stream record are durable (or could not be written). */
+static void streams_creating_durable(struct log_waiter *w, sl_err err) {
+    struct stream_creating *c = sl_container_of(w, struct stream_creating, durable);
+    if (!c->ss) { /* the registry closed first: its waiters have heard */
+        free(c);
+        return;
+    }
+    if (err) return streams_creating_end(c, STREAM_ADMIN_STORAGE, NULL, "storage error saving the stream");
+    if (!c->s) return streams_creating_end(c, STREAM_ADMIN_NOT_FOUND, NULL, "the stream was deleted");
+    streams_creating_end(c, STREAM_ADMIN_OK, c->s, NULL);
+}
+
+/* The topic's partition exists (or could not be made): attach the stream and queue its record,
+ * then answer once both records are durable, as a consumer's create does. */
+static void streams_creating_done(void *arg, sl_err err, struct topic *tp, const char *why) {
+    struct stream_creating *c = arg;
+    struct streams *ss = c->ss;
+    if (!ss) { /* the registry closed first: its waiters have heard */
+        free(c);
+        return;
+    }
+    if (err) return streams_creating_end(c, err == SL_TOPIC_EXISTS ? STREAM_ADMIN_TOPIC_EXISTS : STREAM_ADMIN_STORAGE,
+                                         NULL, why);
+    struct stream *s = NULL;
+    enum stream_admin_result r = streams_create_finish(ss, &c->cfg, tp, c->now_ms, &s, &why);
+    if (r) return streams_creating_end(c, r, NULL, why);
+    c->s = s;
+    c->attached = true;
+    c->durable.done = streams_creating_durable;
+    topics_wait_durable(ss->t, &c->durable); /* may fire at once */
+}
+
+enum stream_admin_result streams_create_start(struct streams *ss, const struct stream_config *c, uint64_t now_ms,
+                                              streams_create_fn done, void *arg, struct stream **out,
+                                              const char **why) {
+    struct stream_config cfg = *c;
+    streams_config_norm(&cfg);
+    *out = NULL;
+    for (struct stream_creating *k = ss->creating; k; k = k->next) {
+        if (strcmp(k->cfg.name, cfg.name) || (k->attached && !k->s)) continue;
+        if (!stream_config_equal(&k->cfg, &cfg)) {
+            *why = "stream name already in use with a different configuration";
+            return STREAM_ADMIN_NAME_IN_USE;
+        }
+        if (k->nwaiters == STREAM_CREATING_WAITERS_MAX) {
+            *why = "too many requests are waiting for this stream's creation";
+            return STREAM_ADMIN_STORAGE;
+        }
+        k->waiters[k->nwaiters++] = (struct stream_creating_waiter){done, arg};
+        return STREAM_ADMIN_PENDING;
+    }
+    enum stream_admin_result r = streams_create_check(ss, &cfg, out, why);
+    if (r || *out) return r;
+    struct stream_creating *k = sl_xcalloc(1, sizeof(*k));
+    k->ss = ss;
+    k->cfg = cfg;
+    k->now_ms = now_ms;
+    k->waiters[k->nwaiters++] = (struct stream_creating_waiter){done, arg};
+    k->next = ss->creating; /* listed first: the done may fire before the start returns */
+    ss->creating = k;
+    sl_err e = topics_create_start(ss->t, cfg.name, (int32_t)strlen(cfg.name), 1, stream_topic_keys,
+                                   stream_topic_values, 2, streams_creating_done, k, why);
+    if (e) {
+        ss->creating = k->next;
+        free(k);
+        if (e == SL_TOPIC_EXISTS) {
+            *why = "a topic of that name exists";
+            return STREAM_ADMIN_TOPIC_EXISTS;
+        }
+        return STREAM_ADMIN_STORAGE;
+    }
+    return STREAM_ADMIN_PENDING;
 }
 
 enum stream_admin_result streams_update(struct streams *ss, struct stream *s, const struct stream_config *c,
                                         uint64_t now_ms, const char **why) {
     struct stream_config cfg = *c;
-    if (cfg.subject_count == 0) {
-        snprintf(cfg.subjects[0], sizeof(cfg.subjects[0]), "%s", cfg.name);
-        cfg.subject_count = 1;
-    }
+    streams_config_norm(&cfg);
     enum stream_admin_result r = streams_check_config(ss, s, &cfg, why);
     if (r) return r;
     struct stream_config old = s->cfg;

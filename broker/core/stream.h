@@ -137,12 +137,29 @@ enum stream_admin_result {
     STREAM_ADMIN_INVALID,         /* bad name, subject or limit: see why */
     STREAM_ADMIN_TOPIC_EXISTS,    /* a Kafka topic of that name that is not a stream */
     STREAM_ADMIN_STORAGE,         /* the log or the metadata log refused */
+    STREAM_ADMIN_PENDING,         /* streams_create_start: under way, its done fires later */
 };
 
-/* Creates the stream (topic + record) at wall time now_ms. A stream of that name with an equal
- * config is returned with *created false. */
+/* Creates the stream (topic + record) at wall time now_ms, all of it now: the topic's
+ * directories are synced on the calling thread (tools and tests; the broker's loop uses
+ * streams_create_start). A stream of that name with an equal config is returned with
+ * *created false. */
 enum stream_admin_result streams_create(struct streams *ss, const struct stream_config *c, uint64_t now_ms,
                                         struct stream **out, bool *created, const char **why);
+
+/* The same without holding the loop: the topic's partition is made and its directories synced
+ * through the loop's background path (topics_create_start), then the stream is attached and
+ * its record queued; done fires once both records are durable. Returns STREAM_ADMIN_PENDING
+ * when done will fire, exactly once per call:
+ * (arg, STREAM_ADMIN_OK, the new stream, NULL), or an error with a reason (also when the
+ * registry closes first: "the server is shutting down", s NULL). Returns STREAM_ADMIN_OK with
+ * *out set when an equal stream exists already (done never fires), or an error at once. A
+ * second equal create while one is under way waits for the same outcome; a different config
+ * under that name is NAME_IN_USE; its subjects count as taken meanwhile. */
+typedef void (*streams_create_fn)(void *arg, enum stream_admin_result r, struct stream *s, const char *why);
+enum stream_admin_result streams_create_start(struct streams *ss, const struct stream_config *c, uint64_t now_ms,
+                                              streams_create_fn done, void *arg, struct stream **out,
+                                              const char **why);
 /* New config for an existing stream (name and storage fixed); limits apply at once. */
 enum stream_admin_result streams_update(struct streams *ss, struct stream *s, const struct stream_config *c,
                                         uint64_t now_ms, const char **why);

@@ -30,6 +30,7 @@ struct jsapi {
     struct jsapi_consumer_ops cops;
     void *cops_arg;
     uint64_t total, errors;
+    struct jsapi_create *creates; /* STREAM.CREATEs waiting for their topics */
 };
 
 /* ---- answers -------------------------------------------------------------------------------------- */
@@ -331,32 +332,35 @@ static void jsapi_account_info(struct jsapi_req *r) {
     jsapi_reply_json(api, r->reply, o);
 }
 
-static bool jsapi_admin_error(struct jsapi_req *r, const char *kind, enum stream_admin_result res, const char *why) {
+static bool jsapi_admin_error_to(struct jsapi *api, struct span reply, const char *kind, enum stream_admin_result res,
+                                 const char *why) {
     char desc[300];
     switch (res) {
     case STREAM_ADMIN_OK: return false;
-    case STREAM_ADMIN_NOT_FOUND: jsapi_not_found(r, kind, NULL); break;
+    case STREAM_ADMIN_NOT_FOUND: jsapi_reply_error(api, reply, kind, 404, 10059, "stream not found", NULL); break;
     case STREAM_ADMIN_NAME_IN_USE:
-        jsapi_reply_error(r->api, r->reply, kind, 400, 10058, "stream name already in use with a different configuration",
+    case STREAM_ADMIN_TOPIC_EXISTS:
+        jsapi_reply_error(api, reply, kind, 400, 10058, "stream name already in use with a different configuration",
                           NULL);
         break;
     case STREAM_ADMIN_SUBJECT_OVERLAP:
-        jsapi_reply_error(r->api, r->reply, kind, 400, 10065, "subjects overlap with an existing stream", NULL);
+        jsapi_reply_error(api, reply, kind, 400, 10065, "subjects overlap with an existing stream", NULL);
         break;
     case STREAM_ADMIN_INVALID:
         snprintf(desc, sizeof(desc), "%s", why ? why : "invalid stream configuration");
-        jsapi_reply_error(r->api, r->reply, kind, 500, 10052, desc, NULL); /* JSStreamInvalidConfigF is a 500 */
-        break;
-    case STREAM_ADMIN_TOPIC_EXISTS:
-        jsapi_reply_error(r->api, r->reply, kind, 400, 10058, "stream name already in use with a different configuration",
-                          NULL);
+        jsapi_reply_error(api, reply, kind, 500, 10052, desc, NULL); /* JSStreamInvalidConfigF is a 500 */
         break;
     case STREAM_ADMIN_STORAGE:
+    case STREAM_ADMIN_PENDING: /* never an answer: the callers answer once it is done */
         snprintf(desc, sizeof(desc), "%s", why ? why : "storage error");
-        jsapi_reply_error(r->api, r->reply, kind, 500, 10049, desc, NULL);
+        jsapi_reply_error(api, reply, kind, 500, 10049, desc, NULL);
         break;
     }
     return true;
+}
+
+static bool jsapi_admin_error(struct jsapi_req *r, const char *kind, enum stream_admin_result res, const char *why) {
+    return jsapi_admin_error_to(r->api, r->reply, kind, res, why);
 }
 
 /* nats-server's checkStreamCfg on the subjects, in its order: per subject a duplicate, the API
@@ -416,20 +420,63 @@ static bool jsapi_empty_request(const struct jsapi_req *r) {
     return r->body && json_object_size(r->body) == 0;
 }
 
+static void jsapi_stream_created_reply(struct jsapi *api, struct span reply, struct stream *s) {
+    json_t *o = jsapi_response("stream_create");
+    jsapi_add_info(api, o, s);
+    json_object_set_new(o, "did_create", json_true()); /* nats-server 2.9.10 says so for an identical create too */
+    jsapi_reply_json(api, reply, o);
+}
+
+/* A STREAM.CREATE waiting for its topic (streams_create_start): the reply subject, copied. */
+struct jsapi_create {
+    struct jsapi_create *next;
+    struct jsapi *api;       /* NULL once the API stopped: nothing to answer */
+    struct nats_hold *hold;  /* the requester reads nothing more until answered (NULL: none) */
+    uint32_t reply_len;
+    uint8_t reply[];
+};
+
+static void jsapi_stream_create_done(void *arg, enum stream_admin_result res, struct stream *s, const char *why) {
+    struct jsapi_create *w = arg;
+    struct jsapi *api = w->api;
+    if (api) {
+        struct jsapi_create **pp = &api->creates;
+        while (*pp != w) pp = &(*pp)->next;
+        *pp = w->next;
+        struct span reply = {w->reply, w->reply_len};
+        if (!jsapi_admin_error_to(api, reply, "stream_create", res, why)) {
+            js_ingest_bind(api->ji, s);
+            jsapi_stream_created_reply(api, reply, s);
+        }
+    }
+    if (w->hold) nats_hold_release(w->hold);
+    free(w);
+}
+
 static void jsapi_stream_create(struct jsapi_req *r) {
     struct stream_config c;
     if (!jsapi_config_from_request(r, "stream_create", &c)) return;
+    struct jsapi *api = r->api;
     struct stream *s = NULL;
-    bool created = false;
     const char *why = NULL;
+    struct jsapi_create *w = sl_xmalloc(sizeof(*w) + r->reply.len);
+    w->api = api;
+    w->reply_len = r->reply.len;
+    if (r->reply.len) memcpy(w->reply, r->reply.p, r->reply.len);
+    w->next = api->creates; /* listed first: the done may fire before the start returns */
+    api->creates = w;
     enum stream_admin_result res =
-        streams_create(r->api->ss, &c, loop_now_ms(r->api->ns->loop), &s, &created, &why);
+        streams_create_start(api->ss, &c, loop_now_ms(api->ns->loop), jsapi_stream_create_done, w, &s, &why);
+    if (res == STREAM_ADMIN_PENDING) {
+        /* Answered by jsapi_stream_create_done. Meanwhile the requester is held, as nats-server
+         * answers a create inline: a publish it pipelined behind the create finds the stream. */
+        w->hold = nats_server_hold_publisher(api->ns);
+        return;
+    }
+    api->creates = w->next;
+    free(w);
     if (jsapi_admin_error(r, "stream_create", res, why)) return;
-    if (created) js_ingest_bind(r->api->ji, s);
-    json_t *o = jsapi_response("stream_create");
-    jsapi_add_info(r->api, o, s);
-    json_object_set_new(o, "did_create", json_true()); /* nats-server 2.9.10 says so for an identical create too */
-    jsapi_reply_json(r->api, r->reply, o);
+    jsapi_stream_created_reply(api, r->reply, s); /* an equal stream exists */
 }
 
 static void jsapi_stream_update(struct jsapi_req *r) {
@@ -793,6 +840,13 @@ void jsapi_stop(struct jsapi *api) {
     if (!api) return;
     streams_set_gone_hook(api->ss, NULL, NULL);
     nats_server_unsubscribe_internal(api->ns, api->sub);
+    /* Creations still under way answer no one: their done (from streams_close at the latest)
+     * frees them. */
+    for (struct jsapi_create *w = api->creates; w; w = w->next) {
+        w->api = NULL;
+        if (w->hold) nats_hold_release(w->hold);
+        w->hold = NULL;
+    }
     free(api);
 }
 

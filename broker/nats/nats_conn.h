@@ -55,6 +55,7 @@ struct nconn {
     struct nats_bcrypt_verdict verdict;
     struct nats_replies *replies; /* allow_responses: reply subjects delivered here */
     struct nats_acl_cache *acl_cache; /* stream ACL verdicts (nats_acl.c); NULL until the first */
+    struct nats_hold *hold;           /* reading waits for an in-process answer (nats_server_hold_publisher) */
     /* Back-pressure (see nats_server.h). A connection is at most one of: reading, waiting on
      * one subscriber (stall_on, linked in its waiters), or released and queued to resume
      * (stall_ready, linked in ns->stall_ready); waiter_next serves both lists. */

@@ -664,6 +664,32 @@ static bool nconn_auth_offload(struct nconn *nc, json_int_t protocol) {
     return true;
 }
 
+/* ---- a client held for an in-process answer ------------------------------------------------------ */
+
+struct nats_hold {
+    struct nconn *nc; /* NULL once the connection closed */
+};
+
+struct nats_hold *nats_server_hold_publisher(struct nats_server *ns) {
+    struct nconn *nc = ns->route_pub;
+    if (!nc || nc->hold || nc->c->closing) return NULL;
+    struct nats_hold *h = sl_xcalloc(1, sizeof(*h));
+    h->nc = nc;
+    nc->hold = h;
+    conn_pause_recv(nc->c);
+    return h;
+}
+
+void nats_hold_release(struct nats_hold *h) {
+    struct nconn *nc = h->nc;
+    free(h);
+    if (!nc) return;
+    nc->hold = NULL;
+    /* What the client sent after the held publish waited in the buffer. */
+    if (!nc->c->closing && !nc->c->close_when_sent && !nc->stall_on && !nc->stall_ready && !nc->auth_work)
+        conn_resume_recv(nc->c);
+}
+
 static void nats_op_connect(struct nconn *nc, const struct nats_op *op) {
     json_error_t jerr;
     json_t *j = json_loadb((const char *)op->arg.p, op->arg.len, 0, &jerr);
@@ -852,7 +878,7 @@ static void nats_handle(struct nconn *nc, const struct nats_op *op) {
 static bool nats_on_data(struct conn *c) {
     struct nconn *nc = c->proto;
     /* Stalled, or a CONNECT waiting for its bcrypt verdict: the bytes wait in the buffer. */
-    if (nc->stall_on || nc->stall_ready || nc->auth_work) return true;
+    if (nc->stall_on || nc->stall_ready || nc->auth_work || nc->hold) return true;
     size_t off = 0;
     for (uint32_t guard = 0; guard < (1u << 24) && !c->closing && !c->close_when_sent; guard++) {
         size_t used = 0;
@@ -874,6 +900,7 @@ static bool nats_on_data(struct conn *c) {
             nats_stall(nc, sub);
             if (nc->stall_on) break;
         }
+        if (nc->hold) break;
     }
     conn_consume(c, off);
     return true;
@@ -894,6 +921,10 @@ static void nats_on_close(struct conn *c) {
     struct nats_server *ns = nc->ns;
     nats_unlink_dirty(nc);
     nats_stall_forget(nc);
+    if (nc->hold) { /* its release finds no one */
+        nc->hold->nc = NULL;
+        nc->hold = NULL;
+    }
     if (nc->auth_work) { /* its verdict finds no one */
         nc->auth_work->nc = NULL;
         atomic_store(&nc->auth_work->gone, true);

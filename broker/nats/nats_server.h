@@ -89,6 +89,15 @@ struct nsub *nats_server_subscribe_internal(struct nats_server *ns, const char *
  * fan-out, and s receives nothing more. */
 void nats_server_unsubscribe_internal(struct nats_server *ns, struct nsub *s);
 
+/* Holds the client whose publish is being delivered now (call it from inside a deliver): it
+ * reads nothing more until nats_hold_release, so what it sent after the publish waits, as it
+ * would behind a request nats-server answers inline (a STREAM.CREATE and the publish pipelined
+ * after it). NULL for an in-process publish, or when the client is held already. The hold is
+ * the caller's to release, exactly once, also after the client closed (then it only frees). */
+struct nats_hold;
+struct nats_hold *nats_server_hold_publisher(struct nats_server *ns);
+void nats_hold_release(struct nats_hold *h);
+
 /* Whether a publish to subject (a literal subject) would reach a subscriber now, a client's or
  * an in-process one: JetStream checks a pull request's reply subject before delivering to it,
  * as nats-server does, so a requester that closed or unsubscribed gets nothing. */

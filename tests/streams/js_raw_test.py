@@ -251,6 +251,40 @@ def body(ck):
               err_body("stream_info", 404, 10059, "stream not found",
                        ',"total":0,"offset":0,"limit":0'), "INFO of a deleted stream")
 
+    with ck.section("STREAM.CREATE pipelined: twice, overlapping, different, a publish behind it"):
+        # One write: the server must act on them in order, as nats-server answers a create
+        # inline (Sluice makes the stream's files off its loop and holds the requester meanwhile).
+        def create(inbox, cfg):
+            b = json.dumps(cfg, separators=(",", ":")).encode()
+            name = cfg["name"].encode()
+            return b"PUB $JS.API.STREAM.CREATE.%s %s %d\r\n%s\r\n" % (name, inbox, len(b), b)
+        pipe = {"name": "PIPE", "subjects": ["pipe.*"], "storage": "file"}
+        js.r.send(create(b"_R.p1", pipe) + create(b"_R.p2", pipe) +
+                  create(b"_R.p3", {"name": "PIPE2", "subjects": ["pipe.x"]}) +
+                  create(b"_R.p4", dict(pipe, max_msgs=5)) +
+                  jsraw.pub_bytes("pipe.x", b"_P", b"right behind"))
+        got = {}
+        for _ in range(5):
+            line, data = js.r.read_msg()
+            got[line.split()[1]] = data
+        ck.eq(sorted(got), [b"_P", b"_R.p1", b"_R.p2", b"_R.p3", b"_R.p4"], "five answers")
+        first = json.loads(got.get(b"_R.p1", b"{}"))
+        match(first, {"type": T + "stream_create_response",
+                      "config": stream_config(name="PIPE", subjects=["pipe.*"]),
+                      "created": TS, "state": EMPTY_STATE, "did_create": True})
+        again = json.loads(got.get(b"_R.p2", b"{}"))
+        match(again, {"type": T + "stream_create_response",
+                      "config": stream_config(name="PIPE", subjects=["pipe.*"]),
+                      "created": first.get("created"), "state": EMPTY_STATE, "did_create": True})
+        ck.eq(got.get(b"_R.p3"), err_body("stream_create", 400, 10065, "subjects overlap with an existing stream"),
+              "an overlapping create right behind")
+        ck.eq(got.get(b"_R.p4"), err_body("stream_create", 400, 10058,
+                                          "stream name already in use with a different configuration"),
+              "a different config right behind")
+        ck.eq(got.get(b"_P"), b'{"stream":"PIPE", "seq":1}', "the publish right behind the create is stored")
+        ck.eq(js.request("$JS.API.STREAM.DELETE.PIPE")[1],
+              ('{"type":"%sstream_delete_response","success":true}' % T).encode(), "DELETE PIPE")
+
     with ck.section("bad API input: invalid JSON, wrong types, unknown fields, missing things"):
         invalid = err_body("stream_create", 400, 10025, "invalid JSON")
         ck.eq(js.request("$JS.API.STREAM.CREATE.BAD", b"{bad json")[1], invalid, "invalid JSON")
@@ -528,16 +562,22 @@ def body(ck):
         r = js.api(create, {"stream_name": "UPDR", "config": new_cfg})
         ck.eq((r["config"]["filter_subject"], r["config"]["ack_wait"], r["num_pending"]),
               ("updr.b", 7000000000, 2), "update answered (after the config is stored)")
+        # A stream whose create was answered is there after kill -9 too (answered once durable).
+        late = js.api("$JS.API.STREAM.CREATE.LATE", {"name": "LATE", "subjects": ["late.*"]})
         if t.kind == "sluice":
             js.close()
             t.broker.kill9()
             t.start()  # waits for the NATS port too
             js = Js(t)
+            info = js.api("$JS.API.STREAM.INFO.LATE")
+            ck.eq((info.get("config", {}).get("subjects"), info.get("created")), (["late.*"], late["created"]),
+                  "a stream created just before kill -9")
             r = js.api("$JS.API.CONSUMER.INFO.UPDR.D")
             c = r["config"]
             ck.eq((c["filter_subject"], c["ack_wait"], c["max_deliver"], c["max_ack_pending"], r["num_pending"]),
                   ("updr.b", 7000000000, 3, 20, 2), "after kill -9")
         ck.eq(js.api("$JS.API.STREAM.DELETE.UPDR").get("success"), True, "delete UPDR")
+        ck.eq(js.api("$JS.API.STREAM.DELETE.LATE").get("success"), True, "delete LATE")
     js.close()
 
 

@@ -506,6 +506,87 @@ START_TEST(test_subject_rules) {
 }
 END_TEST
 
+/* streams_create_start: what each waiter heard. */
+struct heard {
+    int calls;
+    enum stream_admin_result r;
+    struct stream *s;
+    char why[128];
+};
+
+static void heard_fn(void *arg, enum stream_admin_result r, struct stream *s, const char *why) {
+    struct heard *h = arg;
+    h->calls++;
+    h->r = r;
+    h->s = s;
+    snprintf(h->why, sizeof(h->why), "%s", why ? why : "");
+}
+
+static struct stream_config cfg_of(const char *name, const char *subject) {
+    struct stream_config c;
+    stream_config_defaults(&c);
+    snprintf(c.name, sizeof(c.name), "%s", name);
+    snprintf(c.subjects[0], sizeof(c.subjects[0]), "%s", subject);
+    c.subject_count = 1;
+    return c;
+}
+
+/* A create off the loop: pending until its topic is made and both records are durable; an
+ * equal create joins it, a different config or an overlapping subject is refused meanwhile;
+ * both waiters hear of the same stream, once; a create of an existing equal stream answers at
+ * once; the stream is there after a restart. A creation cut short by the registry closing
+ * tells its waiter so, and leaves no stream. */
+START_TEST(test_create_start_off_the_loop) {
+    struct sx x;
+    sx_start(&x);
+    struct stream_config a = cfg_of("ASYNC", "async.*");
+    struct heard h1 = {0}, h2 = {0}, h3 = {0};
+    struct stream *out = NULL;
+    const char *why = NULL;
+    ck_assert_int_eq(streams_create_start(x.ss, &a, x.clk.wall, heard_fn, &h1, &out, &why), STREAM_ADMIN_PENDING);
+    ck_assert_ptr_null(out);
+    ck_assert_ptr_null(streams_get(x.ss, "ASYNC", 5));
+    ck_assert_int_eq(streams_create_start(x.ss, &a, x.clk.wall, heard_fn, &h2, &out, &why), STREAM_ADMIN_PENDING);
+    struct stream_config other = a;
+    other.max_msgs = 5;
+    ck_assert_int_eq(streams_create_start(x.ss, &other, x.clk.wall, heard_fn, &h3, &out, &why),
+                     STREAM_ADMIN_NAME_IN_USE);
+    struct stream_config overlap = cfg_of("OVER", "async.x");
+    ck_assert_int_eq(streams_create_start(x.ss, &overlap, x.clk.wall, heard_fn, &h3, &out, &why),
+                     STREAM_ADMIN_SUBJECT_OVERLAP);
+    for (int i = 0; i < 2000 && (!h1.calls || !h2.calls); i++) loop_run_once(&x.f.loop, 1);
+    ck_assert_int_eq(h1.calls, 1);
+    ck_assert_int_eq(h2.calls, 1);
+    ck_assert_int_eq(h3.calls, 0);
+    ck_assert_int_eq(h1.r, STREAM_ADMIN_OK);
+    ck_assert_int_eq(h2.r, STREAM_ADMIN_OK);
+    ck_assert_ptr_nonnull(h1.s);
+    ck_assert_ptr_eq(h1.s, h2.s);
+    ck_assert_ptr_eq(streams_get(x.ss, "ASYNC", 5), h1.s);
+    ck_assert_int_eq(stream_created_ns(h1.s), (int64_t)T0_MS * 1000000);
+    ck_assert_int_eq(streams_create_start(x.ss, &a, x.clk.wall, heard_fn, &h3, &out, &why), STREAM_ADMIN_OK);
+    ck_assert_ptr_eq(out, h1.s);
+    ck_assert_int_eq(h3.calls, 0);
+    /* A second one, cut short: the registry closes before its topic is made. */
+    struct stream_config b = cfg_of("CUT", "cut.*");
+    ck_assert_int_eq(streams_create_start(x.ss, &b, x.clk.wall, heard_fn, &h3, &out, &why), STREAM_ADMIN_PENDING);
+    streams_close(x.ss);
+    x.ss = NULL;
+    ck_assert_int_eq(h3.calls, 1);
+    ck_assert_int_eq(h3.r, STREAM_ADMIN_STORAGE);
+    ck_assert_str_eq(h3.why, "the server is shutting down");
+    topics_close(x.t);
+    fx_close(&x.f);
+    sx_open(&x);
+    struct stream *s = streams_get(x.ss, "ASYNC", 5);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_str_eq(stream_config(s)->subjects[0], "async.*");
+    ck_assert_ptr_null(streams_get(x.ss, "CUT", 3));
+    ck_assert_ptr_null(topics_get(x.t, "CUT", 3));
+    sx_close(&x);
+}
+END_TEST
+
 static void dlq_subject(struct stream_config *c) { snprintf(c->dlq, sizeof(c->dlq), "dead.by.subject"); }
 
 /* Which stream a stream's dead letters go to: topic config, then the stream's dlq subject, then
@@ -678,6 +759,7 @@ static Suite *stream_suite(void) {
     TCase *tc = tcase_create("stream");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_subject_rules);
+    tcase_add_test(tc, test_create_start_off_the_loop);
     tcase_add_test(tc, test_append_seq_and_read_back);
     tcase_add_test(tc, test_dedupe_window_stepped_clock);
     tcase_add_test(tc, test_expected_checks_and_discard_new);
