@@ -305,6 +305,11 @@ sl_err log_append_verified(struct log *g, uint8_t *batch, uint32_t len, int64_t 
     return log_append_common(g, batch, len, base_offset, w, durable, NULL, true);
 }
 
+sl_err log_append_verified_ref(struct log *g, uint8_t *batch, uint32_t len, int64_t *base_offset,
+                               struct log_waiter *w, bool durable, struct log_ref *ref) {
+    return log_append_common(g, batch, len, base_offset, w, durable, ref, true);
+}
+
 /* Walks batch headers from pos (a batch start) to the batch holding offset. */
 static sl_err log_seek_in_seg(struct seg *s, int64_t offset, uint64_t *pos, uint32_t *len,
                               int64_t *base, int64_t *next) {

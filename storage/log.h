@@ -118,6 +118,9 @@ struct log_ref {
 
 sl_err log_append_ref(struct log *g, uint8_t *batch, uint32_t len, int64_t *base_offset,
                       struct log_waiter *w, bool durable, struct log_ref *ref);
+/* Both: checked by the caller, written from the caller's memory. */
+sl_err log_append_verified_ref(struct log *g, uint8_t *batch, uint32_t len, int64_t *base_offset,
+                               struct log_waiter *w, bool durable, struct log_ref *ref);
 
 /* Whole batches from the one holding offset, up to bytes_max (but at least one batch), within
  * one segment and only what is written. offset == written end: SL_OK with len 0. Outside

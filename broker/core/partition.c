@@ -255,11 +255,19 @@ void partition_set_records_scratch(struct partition *p, struct kafka_records_scr
     p->records_scratch = scratch;
 }
 
-/* Step 1: the batch exactly as the client sent it. */
+void partition_batch_check(const uint8_t *batch, uint32_t len, struct kafka_records_scratch *scratch,
+                           struct partition_batch_check *out) {
+    out->records = kafka_records_validate(batch, len, scratch);
+    out->keyed = out->records ? out->records : kafka_records_all_keyed(batch, len, scratch);
+}
+
+/* Step 1: the batch exactly as the client sent it (chk: checked so already, off the loop). */
 static sl_err partition_check(struct partition *p, const uint8_t *batch, uint32_t len,
-                              struct kafka_batch_header *h) {
+                              const struct partition_batch_check *chk, struct kafka_batch_header *h) {
     if (len > log_get_config(p->log)->batch_bytes_max) return SL_TOO_LARGE;
-    sl_err e = partition_check_records(p, batch, len);
+    sl_err e = !chk                               ? partition_check_records(p, batch, len)
+               : log_get_config(p->log)->compact ? chk->keyed
+                                                 : chk->records;
     if (e == SL_UNDERFLOW) return SL_CORRUPT;
     if (e) return e;
     return kafka_batch_header_read(batch, len, h); /* checked above: only fills h */
@@ -314,10 +322,12 @@ static sl_err partition_complete_duplicate(struct partition *p, enum partition_a
 
 /* Steps 4 and 5: append with an internal waiter; the caller's done rides on it. */
 static sl_err partition_append_log(struct partition *p, uint8_t *batch, uint32_t len, const struct kafka_batch_header *h,
-                                   enum partition_acks acks, struct partition_append_done *done) {
+                                   enum partition_acks acks, struct partition_append_done *done, struct log_ref *ref) {
     struct partition_wait *pw = partition_wait_get(p, acks == PARTITION_ACKS_NONE ? NULL : done);
     int64_t base;
-    sl_err e = log_append_verified(p->log, batch, len, &base, &pw->w, acks == PARTITION_ACKS_DURABLE);
+    bool durable = acks == PARTITION_ACKS_DURABLE;
+    sl_err e = ref ? log_append_verified_ref(p->log, batch, len, &base, &pw->w, durable, ref)
+                   : log_append_verified(p->log, batch, len, &base, &pw->w, durable);
     if (e) {
         partition_wait_put(p, pw);
         return e;
@@ -334,15 +344,16 @@ static sl_err partition_append_log(struct partition *p, uint8_t *batch, uint32_t
     return SL_OK;
 }
 
-sl_err partition_append(struct partition *p, uint8_t *batch, uint32_t len, enum partition_acks acks,
-                        uint64_t now_ms, struct partition_append_done *done) {
+static sl_err partition_append_impl(struct partition *p, uint8_t *batch, uint32_t len, enum partition_acks acks,
+                                    uint64_t now_ms, struct partition_append_done *done,
+                                    const struct partition_batch_check *chk, struct log_ref *ref) {
     SL_ASSERT(!p->closing && done && (acks == PARTITION_ACKS_NONE || done->fn));
     done->base_offset = -1;
     done->log_append_time_ms = -1;
     done->log_start_offset = log_start_offset(p->log);
     done->duplicate = false;
     struct kafka_batch_header h;
-    sl_err e = partition_check(p, batch, len, &h);
+    sl_err e = partition_check(p, batch, len, chk, &h);
     if (e) return e;
     int64_t dup_first = -1, dup_last = -1;
     e = partition_idempotence(p, &h, &dup_first, &dup_last);
@@ -354,13 +365,25 @@ sl_err partition_append(struct partition *p, uint8_t *batch, uint32_t len, enum 
     if (e) return e;
     if ((h.attributes & KAFKA_ATTR_TRANSACTIONAL) && (e = partition_txn_flag(p))) return e;
     if (p->log_append_time) partition_stamp(batch, len, (int64_t)now_ms);
-    e = partition_append_log(p, batch, len, &h, acks, done);
+    e = partition_append_log(p, batch, len, &h, acks, done, ref);
     if (e) return e;
     if (p->log_append_time) done->log_append_time_ms = (int64_t)now_ms;
     p->traffic.bytes_in += len;
     p->traffic.records_in += (uint64_t)h.record_count;
     if (p->observer) p->observer(p->observer_arg, done->base_offset, batch, len);
     return SL_OK;
+}
+
+sl_err partition_append(struct partition *p, uint8_t *batch, uint32_t len, enum partition_acks acks,
+                        uint64_t now_ms, struct partition_append_done *done) {
+    return partition_append_impl(p, batch, len, acks, now_ms, done, NULL, NULL);
+}
+
+sl_err partition_append_checked(struct partition *p, uint8_t *batch, uint32_t len, enum partition_acks acks,
+                                uint64_t now_ms, struct partition_append_done *done,
+                                const struct partition_batch_check *chk, struct log_ref *ref) {
+    SL_ASSERT(chk);
+    return partition_append_impl(p, batch, len, acks, now_ms, done, chk, ref);
 }
 
 /* ---- transactions ------------------------------------------------------------------------------- */

@@ -59,6 +59,24 @@ void partition_set_config(struct partition *p, const struct log_config *c, bool 
 sl_err partition_append(struct partition *p, uint8_t *batch, uint32_t len, enum partition_acks acks,
                         uint64_t now_ms, struct partition_append_done *done);
 
+/* Step 1 (check) of partition_append on any thread, for a batch too large to check on the
+ * loop: the CRC32C and record walk, and whether every record has a key (a compacted topic's
+ * rule), into out. scratch is the caller's (one per thread). */
+struct partition_batch_check {
+    sl_err records; /* kafka_records_validate's verdict */
+    sl_err keyed;   /* records, or if that passed, kafka_records_all_keyed's */
+};
+struct kafka_records_scratch;
+void partition_batch_check(const uint8_t *batch, uint32_t len, struct kafka_records_scratch *scratch,
+                           struct partition_batch_check *out);
+/* partition_append of a batch checked with partition_batch_check on these exact bytes (chk
+ * holds the verdict; only the header is read again). With ref non-NULL the log writes from
+ * batch itself: it must stay unchanged until ref->release (log_append_ref), which is called
+ * only if this returns SL_OK and did append (not for a duplicate). */
+sl_err partition_append_checked(struct partition *p, uint8_t *batch, uint32_t len, enum partition_acks acks,
+                                uint64_t now_ms, struct partition_append_done *done,
+                                const struct partition_batch_check *chk, struct log_ref *ref);
+
 /* ---- transactions ----
  * A transactional batch (attribute bit 4) opens its producer's transaction in this partition
  * at the batch's base offset, unless one is open already; a marker ends it. The last stable

@@ -123,6 +123,18 @@ struct topic *kafka_topic_get(struct kafka_server *ks, struct kstr name, bool ma
 
 /* Handlers: decode, act, answer or park. An error return closes the connection (malformed). */
 sl_err kafka_handle_produce(struct kconn *kc, struct kreq *q, struct kr *r);
+/* A request of KAFKA_OFFLOAD_MIN_BYTES or more (Metadata, Produce) is decoded, and a Produce's
+ * batches checked, on a worker thread: true if q went there (it parks until answered). */
+bool kafka_offload(struct kconn *kc, struct kreq *q, struct kr *r);
+/* For the worker: every batch of req checked (partition_batch_check), in request order, into
+ * a new array *out (the caller frees it). Returns the count. */
+struct partition_batch_check;
+struct kafka_produce_req;
+uint32_t kafka_produce_precheck(const struct kafka_produce_req *req, struct partition_batch_check **out);
+/* Back on the loop: the Produce handled with those verdicts, its batches written straight
+ * from buf (the request's buffer, taken over: freed once every write is done). */
+void kafka_produce_offloaded(struct kconn *kc, struct kreq *q, const struct kafka_produce_req *req,
+                             uint64_t request_bytes, const struct partition_batch_check *checks, uint8_t *buf);
 sl_err kafka_handle_fetch(struct kconn *kc, struct kreq *q, struct kr *r);
 sl_err kafka_handle_list_offsets(struct kconn *kc, struct kreq *q, struct kr *r);
 sl_err kafka_handle_create_topics(struct kconn *kc, struct kreq *q, struct kr *r);

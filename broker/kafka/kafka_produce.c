@@ -13,6 +13,7 @@
 #include "broker/kafka/kafka.h"
 #include "broker/kafka/kafka_resp.h"
 #include "protocol/kafka_batch.h"
+#include "protocol/kafka_records.h"
 #include "protocol/kafka_msgs_core.h"
 
 struct produce_park;
@@ -71,14 +72,32 @@ static uint32_t produce_batch_count(struct kstr records) {
     return n;
 }
 
+/* A large Produce checked off the loop: the log writes its batches straight from the request's
+ * buffer (one copy of up to 100 MiB less on the loop), which goes once the last is written. */
+struct produce_big {
+    struct log_ref ref; /* released once per appended batch, when its write is done */
+    uint32_t refs;      /* appended batches not yet written, plus one while the handler runs */
+    uint8_t *buf;
+};
+
+static void produce_big_release(struct log_ref *ref) {
+    struct produce_big *big = sl_container_of(ref, struct produce_big, ref);
+    SL_ASSERT(big->refs > 0);
+    if (--big->refs) return;
+    free(big->buf);
+    free(big);
+}
+
 static enum partition_acks produce_acks(int16_t acks) {
     return acks == 0 ? PARTITION_ACKS_NONE : acks == 1 ? PARTITION_ACKS_WRITTEN : PARTITION_ACKS_DURABLE;
 }
 
 /* Appends one partition's record set, a batch at a time, and fills pr. Each batch uses the
- * next slot of *pb. */
+ * next slot of *pb. chk: the batches' verdicts from the worker (NULL: checked here); big: the
+ * buffer they are written from (NULL: copied). */
 static void produce_partition(struct kreq *q, struct partition *part, struct kstr records, int16_t acks,
-                              struct kafka_produce_part_resp *pr, struct produce_batch **pb, struct produce_park *pk) {
+                              struct kafka_produce_part_resp *pr, struct produce_batch **pb, struct produce_park *pk,
+                              const struct partition_batch_check *chk, struct produce_big *big) {
     if (records.len <= 0) {
         pr->error_code = (int16_t)sl_err_kafka(SL_CORRUPT);
         return;
@@ -104,7 +123,13 @@ static void produce_partition(struct kreq *q, struct partition *part, struct kst
         b->done.fn = produce_batch_done;
         /* Counted before the append: a duplicate of a written batch completes inside it. */
         if (acks != 0) pk->pending++;
-        e = partition_append(part, at, len, produce_acks(acks), now, &b->done);
+        if (chk) {
+            e = partition_append_checked(part, at, len, produce_acks(acks), now, &b->done, chk++,
+                                         big ? &big->ref : NULL);
+            if (!e && big && !b->done.duplicate) big->refs++;
+        } else {
+            e = partition_append(part, at, len, produce_acks(acks), now, &b->done);
+        }
         if (e) {
             if (acks != 0) pk->pending--;
             pr->error_code = (int16_t)sl_err_kafka(e);
@@ -135,11 +160,11 @@ static bool produce_has_transactional(const struct kafka_produce_req *req) {
     return false;
 }
 
-sl_err kafka_handle_produce(struct kconn *kc, struct kreq *q, struct kr *r) {
-    struct kafka_produce_req req;
-    uint64_t request_bytes = (uint64_t)(r->end - r->p);
-    sl_err e = kafka_decode_produce(r, q->version, &kc->arena, &req);
-    if (e) return e;
+/* The handler once the request is decoded: req's records point into the request's bytes.
+ * checks: every batch's verdict in request order (produce_batch_count's walk), from the
+ * worker; NULL: checked here. big: the buffer they live in, for zero-copy appends. */
+static void produce_run(struct kconn *kc, struct kreq *q, const struct kafka_produce_req *req, uint64_t request_bytes,
+                        const struct partition_batch_check *checks, struct produce_big *big) {
     struct produce_park *pk = sl_xcalloc(1, sizeof(*pk));
     pk->resp.throttle_time_ms = kafka_quota_record(kc, KQUOTA_PRODUCE, request_bytes, loop_mono_ms(kc->ks->loop));
     /* Muted from now, not from the answer: Kafka reads one request of a connection at a time,
@@ -151,28 +176,29 @@ sl_err kafka_handle_produce(struct kconn *kc, struct kreq *q, struct kr *r) {
     q->park = pk;
     uint32_t nbatches = 0;
     size_t names = 0;
-    for (int32_t t = 0; t < req.topic_count; t++) {
-        for (int32_t i = 0; i < req.topics[t].partition_count; i++)
-            nbatches += produce_batch_count(req.topics[t].partitions[i].records);
-        names += (size_t)SL_MAX(req.topics[t].name.len, 0) + 1;
+    for (int32_t t = 0; t < req->topic_count; t++) {
+        for (int32_t i = 0; i < req->topics[t].partition_count; i++)
+            nbatches += produce_batch_count(req->topics[t].partitions[i].records);
+        names += (size_t)SL_MAX(req->topics[t].name.len, 0) + 1;
     }
     pk->names = sl_xmalloc(names ? names : 1);
     pk->batches = sl_xcalloc(SL_MAX(nbatches, 1u), sizeof(*pk->batches));
-    pk->resp.topic_count = req.topic_count;
-    pk->resp.topics = sl_xcalloc((size_t)SL_MAX(req.topic_count, 1), sizeof(*pk->resp.topics));
-    bool acks_ok = req.acks == 0 || req.acks == 1 || req.acks == -1;
+    pk->resp.topic_count = req->topic_count;
+    pk->resp.topics = sl_xcalloc((size_t)SL_MAX(req->topic_count, 1), sizeof(*pk->resp.topics));
+    bool acks_ok = req->acks == 0 || req->acks == 1 || req->acks == -1;
     /* KafkaApis.handleProduceRequest: transactional records need a transactional id the client
      * may write as; without one every partition gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED and
      * nothing is appended. */
-    bool txn_refused = req.transactional_id.len < 0 && produce_has_transactional(&req);
+    bool txn_refused = req->transactional_id.len < 0 && produce_has_transactional(req);
     /* ACLs: WRITE on the transactional id, else every partition gets the same error. */
-    if (req.transactional_id.len >= 0 &&
-        !kafka_authorized(kc, KAFKA_OP_WRITE, KAFKA_RES_TRANSACTIONAL_ID, req.transactional_id))
+    if (req->transactional_id.len >= 0 &&
+        !kafka_authorized(kc, KAFKA_OP_WRITE, KAFKA_RES_TRANSACTIONAL_ID, req->transactional_id))
         txn_refused = true;
     char *name_at = pk->names;
     struct produce_batch *pb = pk->batches;
-    for (int32_t t = 0; t < req.topic_count; t++) {
-        const struct kafka_produce_topic *rt = &req.topics[t];
+    const struct partition_batch_check *chk = checks;
+    for (int32_t t = 0; t < req->topic_count; t++) {
+        const struct kafka_produce_topic *rt = &req->topics[t];
         struct kafka_produce_topic_resp *tr = &pk->resp.topics[t];
         int32_t len = SL_MAX(rt->name.len, 0);
         memcpy(name_at, rt->name.p, (size_t)len);
@@ -195,15 +221,68 @@ sl_err kafka_handle_produce(struct kconn *kc, struct kreq *q, struct kr *r) {
             else if (denied) pr->error_code = (int16_t)sl_err_kafka(SL_TOPIC_AUTHORIZATION);
             else if (!tp) pr->error_code = (int16_t)sl_err_kafka(te);
             else if (!topic_partition(tp, pr->index)) pr->error_code = (int16_t)sl_err_kafka(SL_NO_PARTITION);
-            else produce_partition(q, topic_partition(tp, pr->index), rt->partitions[i].records, req.acks, pr, &pb, pk);
+            else produce_partition(q, topic_partition(tp, pr->index), rt->partitions[i].records, req->acks, pr, &pb, pk,
+                                   chk, big);
+            if (chk) chk += produce_batch_count(rt->partitions[i].records);
         }
     }
-    if (req.acks == 0) {
+    if (req->acks == 0) {
         /* No answer at all, and nothing waits: the next response belongs to the next request. */
         produce_park_free(pk);
         kresp_silent(q);
-        return SL_OK;
+        return;
     }
     if (--pk->pending == 0) produce_answer(pk);
+}
+
+sl_err kafka_handle_produce(struct kconn *kc, struct kreq *q, struct kr *r) {
+    if (kafka_offload(kc, q, r)) return SL_OK;
+    struct kafka_produce_req req;
+    uint64_t request_bytes = (uint64_t)(r->end - r->p);
+    sl_err e = kafka_decode_produce(r, q->version, &kc->arena, &req);
+    if (e) return e;
+    produce_run(kc, q, &req, request_bytes, NULL, NULL);
     return SL_OK;
+}
+
+/* ---- a large Produce, off the loop -------------------------------------------------------------- */
+
+uint32_t kafka_produce_precheck(const struct kafka_produce_req *req, struct partition_batch_check **out) {
+    uint32_t n = 0;
+    for (int32_t t = 0; t < req->topic_count; t++)
+        for (int32_t i = 0; i < req->topics[t].partition_count; i++)
+            n += produce_batch_count(req->topics[t].partitions[i].records);
+    struct partition_batch_check *chk = sl_xcalloc(SL_MAX(n, 1u), sizeof(*chk));
+    struct kafka_records_scratch scratch;
+    kafka_records_scratch_init(&scratch, 0);
+    uint32_t k = 0;
+    for (int32_t t = 0; t < req->topic_count; t++) {
+        for (int32_t i = 0; i < req->topics[t].partition_count; i++) {
+            struct kstr records = req->topics[t].partitions[i].records;
+            const uint8_t *at = (const uint8_t *)records.p;
+            uint32_t left = (uint32_t)SL_MAX(records.len, 0);
+            for (uint32_t b = produce_batch_count(records); b; b--) { /* the same walk */
+                struct kafka_batch_header h;
+                kafka_batch_header_read(at, left, &h);
+                uint32_t len = (uint32_t)h.batch_length + KAFKA_BATCH_LOG_OVERHEAD;
+                partition_batch_check(at, len, &scratch, &chk[k++]);
+                at += len;
+                left -= len;
+            }
+        }
+    }
+    SL_ASSERT(k == n);
+    kafka_records_scratch_free(&scratch);
+    *out = chk;
+    return n;
+}
+
+void kafka_produce_offloaded(struct kconn *kc, struct kreq *q, const struct kafka_produce_req *req,
+                             uint64_t request_bytes, const struct partition_batch_check *checks, uint8_t *buf) {
+    struct produce_big *big = sl_xcalloc(1, sizeof(*big));
+    big->ref.release = produce_big_release;
+    big->refs = 1;
+    big->buf = buf;
+    produce_run(kc, q, req, request_bytes, checks, big);
+    produce_big_release(&big->ref);
 }

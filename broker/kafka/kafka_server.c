@@ -494,11 +494,14 @@ static void kafka_metadata_answer(struct kconn *kc, struct kreq *q, const struct
 
 /* ---- a huge request decoded off the loop -------------------------------------------------------
  * Walking one huge request holds the loop: 18 MB of Metadata names (a million mentions of one
- * topic, folded) take 45-100 ms. A Metadata request past KAFKA_OFFLOAD_MIN_BYTES is decoded and
- * folded on a worker thread instead. The worker gets the connection's input buffer itself
- * (conn_input_take: copying 18 MB into fresh pages would cost the loop ~40 ms on this VM), and
- * the connection reads nothing more until the answer is made back on the loop, so its requests
- * still act in order while other clients go on. */
+ * topic, folded) take 45-100 ms; a 100 MiB Produce's CRC32Cs, record walks and the copy into
+ * the log's write buffers took 150 ms to over a second. A Metadata or Produce request past
+ * KAFKA_OFFLOAD_MIN_BYTES is decoded (and a Produce's batches checked) on a worker thread
+ * instead. The worker gets the connection's input buffer itself (conn_input_take: copying
+ * 18 MB into fresh pages would cost the loop ~40 ms on this VM); a Produce's batches are then
+ * appended on the loop with the worker's verdicts and written straight from that buffer. The
+ * connection reads nothing more until the request is handled back on the loop, so its
+ * requests still act in order while other clients go on. */
 
 #define KAFKA_OFFLOAD_MIN_BYTES (1u << 20)
 
@@ -510,7 +513,10 @@ struct kafka_offload {
     size_t body_off;  /* where the request's body starts in it, and its length */
     size_t len;
     struct karena arena;
-    struct kafka_metadata_req req;
+    int16_t key, version;
+    struct kafka_metadata_req req;       /* Metadata */
+    struct kafka_produce_req preq;       /* Produce, and its batches' verdicts */
+    struct partition_batch_check *checks;
     sl_err err;
 };
 
@@ -518,7 +524,12 @@ static void kafka_offload_run(struct work *w) {
     struct kafka_offload *o = (struct kafka_offload *)w;
     if (atomic_load(&o->gone)) return;
     struct kr r = kr_make(o->buf + o->body_off, o->len);
-    o->err = kafka_metadata_decode(&r, o->q->version, &o->arena, &o->req);
+    if (o->key == KAFKA_METADATA) {
+        o->err = kafka_metadata_decode(&r, o->version, &o->arena, &o->req);
+        return;
+    }
+    o->err = kafka_decode_produce(&r, o->version, &o->arena, &o->preq);
+    if (!o->err) kafka_produce_precheck(&o->preq, &o->checks);
 }
 
 static void kafka_offload_cancel(struct kreq *q) {
@@ -535,17 +546,24 @@ static void kafka_offload_done(struct work *w) {
     q->park_cancel = NULL;
     bool alive = !kc->dead && kc->c && !kc->c->closing;
     if (alive && o->err) {
-        SL_DEBUG("kafka %s: malformed Metadata v%d request: %s", kc->c->peer, q->version, sl_err_str(o->err));
+        SL_DEBUG("kafka %s: malformed %s v%d request: %s", kc->c->peer, kafka_api_info(o->key)->name, q->version,
+                 sl_err_str(o->err));
         conn_close(kc->c, "malformed request");
         alive = false;
     }
     if (alive) {
         karena_reset(&kc->arena);
-        kafka_metadata_answer(kc, q, &o->req);
+        if (o->key == KAFKA_METADATA) {
+            kafka_metadata_answer(kc, q, &o->req);
+        } else {
+            kafka_produce_offloaded(kc, q, &o->preq, o->len, o->checks, o->buf);
+            o->buf = NULL; /* the produce's now: freed once its writes are done */
+        }
     } else {
         kresp_silent(q);
     }
     karena_free(&o->arena);
+    free(o->checks);
     free(o->buf);
     free(o);
     /* What the client sent after it waited in the buffer (unless the queue pause holds it). */
@@ -563,8 +581,7 @@ static void kafka_offload_submit(struct kconn *kc, size_t end) {
     workers_submit(kc->ks->workers, &o->w);
 }
 
-/* True if the request went to a worker (q parks until kafka_offload_done). */
-static bool kafka_offload(struct kconn *kc, struct kreq *q, struct kr *r) {
+bool kafka_offload(struct kconn *kc, struct kreq *q, struct kr *r) {
     struct kafka_server *ks = kc->ks;
     size_t len = kr_left(r);
     if (len < KAFKA_OFFLOAD_MIN_BYTES) return false;
@@ -574,6 +591,8 @@ static bool kafka_offload(struct kconn *kc, struct kreq *q, struct kr *r) {
     o->w.run = kafka_offload_run;
     o->w.done = kafka_offload_done;
     o->q = q;
+    o->key = q->key;
+    o->version = q->version;
     o->body_off = (size_t)(r->p - conn_input(kc->c));
     o->len = len;
     karena_init(&o->arena, 65536);

@@ -11,6 +11,7 @@
 #include "broker/core/partition.h"
 #include "broker/core/producer_state.h"
 #include "broker/core/topics.h"
+#include "protocol/kafka_records.h"
 #include "storage_fixture.h"
 
 struct t_done {
@@ -215,6 +216,75 @@ START_TEST(test_check_garbage_records) {
     ck_assert_int_eq(partition_append(x.p, a, la, PARTITION_ACKS_WRITTEN, 1, &d.d), SL_CORRUPT);
     ck_assert_int_eq(log_end_offset(x.g), 0);
     ck_assert_int_eq(d.fired, 0);
+    pfx_end(&x);
+}
+END_TEST
+
+/* A batch checked elsewhere (partition_batch_check, as a worker thread does) and appended with
+ * partition_append_checked: the verdict is the one partition_append would reach (CRC, records,
+ * a compacted topic's keys), and with a ref the log writes from the caller's bytes, releasing
+ * the ref once written (never for a refused batch or a duplicate). */
+struct t_ref {
+    struct log_ref ref;
+    int released;
+};
+static void t_ref_release(struct log_ref *r) { ((struct t_ref *)r)->released++; }
+
+START_TEST(test_append_checked_and_zero_copy) {
+    struct pfx x;
+    struct log_config c = t_cfg(LOG_DURABILITY_NONE);
+    c.compact = true;
+    pfx_start(&x, &c, false);
+    struct kafka_records_scratch scratch;
+    kafka_records_scratch_init(&scratch, 0);
+    uint8_t a[4096], expect[4096];
+    struct t_done d;
+    struct t_ref ref = {{t_ref_release}, 0};
+    struct partition_batch_check chk;
+    /* A broken CRC: refused, nothing appended, the ref never taken. */
+    uint32_t la = t_batch(a, sizeof(a), 3, -1, -1, -1, 4);
+    a[la - 1] ^= 1;
+    partition_batch_check(a, la, &scratch, &chk);
+    ck_assert_int_eq(chk.records, SL_CORRUPT);
+    t_done_init(&d, x.g);
+    ck_assert_int_eq(partition_append_checked(x.p, a, la, PARTITION_ACKS_WRITTEN, 1, &d.d, &chk, &ref.ref), SL_CORRUPT);
+    /* A record without a key on a compacted topic: INVALID_RECORD, as partition_append says. */
+    struct kafka_record_in nokey = {.key = NULL, .key_len = -1, .value = "v", .value_len = 1, .timestamp_ms = 5};
+    la = (uint32_t)kafka_batch_encode(a, sizeof(a), &nokey, 1, -1, -1, -1);
+    partition_batch_check(a, la, &scratch, &chk);
+    ck_assert_int_eq(chk.records, SL_OK);
+    ck_assert_int_eq(chk.keyed, SL_INVALID_RECORD);
+    ck_assert_int_eq(partition_append_checked(x.p, a, la, PARTITION_ACKS_WRITTEN, 1, &d.d, &chk, &ref.ref),
+                     partition_append(x.p, a, la, PARTITION_ACKS_WRITTEN, 1, &d.d));
+    ck_assert_int_eq(log_end_offset(x.g), 0);
+    /* A good, idempotent batch: written from a, the ref released once; its duplicate takes none. */
+    la = t_batch(a, sizeof(a), 3, 7, 0, 0, 4);
+    memcpy(expect, a, la);
+    partition_batch_check(a, la, &scratch, &chk);
+    ck_assert_int_eq(chk.keyed, SL_OK);
+    ck_assert_int_eq(partition_append_checked(x.p, a, la, PARTITION_ACKS_WRITTEN, 1, &d.d, &chk, &ref.ref), SL_OK);
+    ck_assert(!d.d.duplicate);
+    ck_assert(loop_run_until(&x.f.loop, t_fired, &d, 10000));
+    ck_assert_int_eq(d.err, SL_OK);
+    for (int i = 0; i < 100 && !ref.released; i++) loop_run_once(&x.f.loop, 1);
+    ck_assert_int_eq(ref.released, 1);
+    struct t_done dup;
+    t_done_init(&dup, x.g);
+    uint8_t b[4096];
+    memcpy(b, expect, la);
+    partition_batch_check(b, la, &scratch, &chk);
+    ck_assert_int_eq(partition_append_checked(x.p, b, la, PARTITION_ACKS_WRITTEN, 1, &dup.d, &chk, &ref.ref), SL_OK);
+    ck_assert(dup.d.duplicate);
+    ck_assert_int_eq(dup.d.base_offset, 0);
+    for (int i = 0; i < 20; i++) loop_run_once(&x.f.loop, 1);
+    ck_assert_int_eq(ref.released, 1);
+    uint8_t *got;
+    size_t n = t_read(x.g, &got);
+    kafka_batch_set_base_offset(expect, 0);
+    ck_assert_uint_eq(n, la);
+    ck_assert_mem_eq(got, expect, n);
+    free(got);
+    kafka_records_scratch_free(&scratch);
     pfx_end(&x);
 }
 END_TEST
@@ -633,6 +703,7 @@ static Suite *partition_suite(void) {
     tcase_add_test(tc, test_check_garbage_records);
     suite_add_tcase(s, tc);
     tc = tcase_create("idempotence");
+    tcase_add_test(tc, test_append_checked_and_zero_copy);
     tcase_add_test(tc, test_idempotence_verdicts);
     tcase_add_test(tc, test_duplicate_waits_for_durable_original);
     tcase_add_test(tc, test_duplicate_waits_for_written_original);
