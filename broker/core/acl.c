@@ -149,7 +149,9 @@ sl_err acl_set_open(const char *data_dir, struct acl_set **out) {
     snprintf(s->path, n, "%s/%s", data_dir, ACL_FILE);
     s->generation = 1;
     *out = s;
-    return acls_load(s);
+    sl_err e = acls_load(s);
+    if (!e) acl_set_changed(s);
+    return e;
 }
 
 void acl_set_free(struct acl_set *s) {
@@ -157,7 +159,47 @@ void acl_set_free(struct acl_set *s) {
     for (uint32_t i = 0; i < s->n; i++) acl_entry_free(&s->v[i]);
     free(s->v);
     free(s->path);
+    free(s->ix_literal);
+    free(s->ix_other);
     free(s);
+}
+
+/* ---- the index ---- */
+
+static bool acl_indexed(const struct acl_entry *e) { return e->pattern_type == KAFKA_PAT_LITERAL && !e->name_star; }
+
+/* Order of the literal entries: resource type, name length, name bytes. */
+static int acl_key_cmp(int8_t type, const char *name, uint32_t len, const struct acl_entry *e) {
+    if (type != e->resource_type) return type < e->resource_type ? -1 : 1;
+    if (len != e->name_len) return len < e->name_len ? -1 : 1;
+    return len ? memcmp(name, e->name, len) : 0;
+}
+
+static const struct acl_set *acl_sort_set; /* qsort has no argument: set only while sorting */
+
+static int acl_ix_cmp(const void *a, const void *b) {
+    const struct acl_entry *x = &acl_sort_set->v[*(const uint32_t *)a];
+    int c = acl_key_cmp(x->resource_type, x->name, x->name_len, &acl_sort_set->v[*(const uint32_t *)b]);
+    if (c) return c;
+    return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1; /* stable */
+}
+
+void acl_set_changed(struct acl_set *s) {
+    s->generation++;
+    free(s->ix_literal);
+    free(s->ix_other);
+    s->ix_literal = sl_xmalloc((size_t)SL_MAX(s->n, 1u) * sizeof(uint32_t));
+    s->ix_other = sl_xmalloc((size_t)SL_MAX(s->n, 1u) * sizeof(uint32_t));
+    s->n_literal = s->n_other = 0;
+    for (uint32_t i = 0; i < s->n; i++) {
+        if (acl_indexed(&s->v[i])) s->ix_literal[s->n_literal++] = i;
+        else s->ix_other[s->n_other++] = i;
+    }
+    acl_sort_set = s;
+    qsort(s->ix_literal, s->n_literal, sizeof(uint32_t), acl_ix_cmp);
+    acl_sort_set = NULL;
+    s->ix_gen = s->generation;
+    s->ix_n = s->n;
 }
 
 /* ---- matching ---- */
@@ -216,18 +258,50 @@ bool acl_super_user(const char *super_users, const char *principal) {
     return false;
 }
 
+/* One entry's say on a check: -1 deny, 1 allow, 0 nothing. */
+static int acl_verdict(const struct acl_entry *e, const struct acl_who *who, size_t principal_len, int8_t op,
+                       int8_t resource_type, struct kstr name) {
+    if (!principal_matches(e, who->principal, principal_len) || !pattern_covers(e, resource_type, name) ||
+        !host_matches(e, who->host))
+        return 0;
+    if (e->permission == KAFKA_PERM_DENY && (e->operation == op || e->operation == KAFKA_OP_ALL)) return -1;
+    return e->permission == KAFKA_PERM_ALLOW && op_implies(e->operation, op) ? 1 : 0;
+}
+
 bool acl_authorized(const struct acl_set *s, const char *super_users, const struct acl_who *who, int8_t op,
                     int8_t resource_type, struct kstr name) {
     if (acl_super_user(super_users, who->principal)) return true;
+    if (!s) return false;
     size_t principal_len = strlen(who->principal);
     bool allowed = false;
-    for (uint32_t i = 0; s && i < s->n; i++) {
-        const struct acl_entry *e = &s->v[i];
-        if (!principal_matches(e, who->principal, principal_len) || !pattern_covers(e, resource_type, name) ||
-            !host_matches(e, who->host))
-            continue;
-        if (e->permission == KAFKA_PERM_DENY && (e->operation == op || e->operation == KAFKA_OP_ALL)) return false;
-        if (e->permission == KAFKA_PERM_ALLOW && op_implies(e->operation, op)) allowed = true;
+    if (s->ix_gen != s->generation || s->ix_n != s->n) { /* changed, not yet indexed: all of it */
+        for (uint32_t i = 0; i < s->n; i++) {
+            int v = acl_verdict(&s->v[i], who, principal_len, op, resource_type, name);
+            if (v < 0) return false;
+            allowed |= v > 0;
+        }
+        return allowed;
+    }
+    /* The literal entries of this very resource: the first at or after the key, then on while equal. */
+    if (name.len >= 0) {
+        uint32_t lo = 0, hi = s->n_literal;
+        while (lo < hi) {
+            uint32_t mid = lo + (hi - lo) / 2;
+            if (acl_key_cmp(resource_type, name.p, (uint32_t)name.len, &s->v[s->ix_literal[mid]]) > 0) lo = mid + 1;
+            else hi = mid;
+        }
+        for (uint32_t k = lo; k < s->n_literal; k++) {
+            const struct acl_entry *e = &s->v[s->ix_literal[k]];
+            if (acl_key_cmp(resource_type, name.p, (uint32_t)name.len, e)) break;
+            int v = acl_verdict(e, who, principal_len, op, resource_type, name);
+            if (v < 0) return false;
+            allowed |= v > 0;
+        }
+    }
+    for (uint32_t k = 0; k < s->n_other; k++) {
+        int v = acl_verdict(&s->v[s->ix_other[k]], who, principal_len, op, resource_type, name);
+        if (v < 0) return false;
+        allowed |= v > 0;
     }
     return allowed;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/base.h"
 #include "broker/core/acl.h"
 #include "testutil.h"
 
@@ -94,6 +95,58 @@ START_TEST(test_decide) {
 }
 END_TEST
 
+static uint64_t xorshift(uint64_t *r) {
+    *r ^= *r << 13;
+    *r ^= *r >> 7;
+    *r ^= *r << 17;
+    return *r;
+}
+
+/* The index (literal names by binary search, the rest scanned) decides exactly as a scan of
+ * the whole set: random sets and checks, each decided both ways (the scan is what a check
+ * does between a change and acl_set_changed). */
+START_TEST(test_index_agrees_with_scan) {
+    static const char *const names[] = {"a", "b", "ab", "abc", "orders", "orders.eu", "o", "*", ""};
+    static const char *const principals[] = {"User:alice", "User:bob", "User:*"};
+    static const char *const hosts[] = {"*", "10.0.0.1"};
+    static const int8_t types[] = {KAFKA_RES_TOPIC, KAFKA_RES_GROUP, KAFKA_RES_CLUSTER};
+    static const int8_t ops[] = {KAFKA_OP_ALL, KAFKA_OP_READ, KAFKA_OP_WRITE, KAFKA_OP_DESCRIBE, KAFKA_OP_ALTER,
+                                 KAFKA_OP_ALTER_CONFIGS, KAFKA_OP_DESCRIBE_CONFIGS};
+    uint64_t r = 88172645463325252ull;
+#define RND(n) ((uint32_t)(xorshift(&r) % (n)))
+    for (int round = 0; round < 40; round++) {
+        struct acl_set *s;
+        ck_assert_int_eq(acl_set_open(t_tmpdir(), &s), SL_OK);
+        uint32_t want = 1 + RND(300);
+        while (s->n < want) {
+            const char *name = names[RND(SL_ARRAY_LEN(names))];
+            struct kafka_acl b = binding(types[RND(SL_ARRAY_LEN(types))], name,
+                                         RND(3) ? KAFKA_PAT_LITERAL : KAFKA_PAT_PREFIXED,
+                                         principals[RND(SL_ARRAY_LEN(principals))], hosts[RND(SL_ARRAY_LEN(hosts))],
+                                         ops[RND(SL_ARRAY_LEN(ops))], RND(4) ? KAFKA_PERM_ALLOW : KAFKA_PERM_DENY);
+            if (b.resource_type == KAFKA_RES_CLUSTER) b.resource_name = ks(ACL_CLUSTER_RESOURCE);
+            if (!acl_binding_invalid(&b)) acl_set_add(s, &b);
+        }
+        acl_set_changed(s);
+        for (int q = 0; q < 500; q++) {
+            struct acl_who who = {principals[RND(2)], RND(2) ? "10.0.0.1" : "10.0.0.2"};
+            int8_t type = types[RND(SL_ARRAY_LEN(types))];
+            const char *name = type == KAFKA_RES_CLUSTER ? ACL_CLUSTER_RESOURCE : names[RND(SL_ARRAY_LEN(names) - 1)];
+            int8_t op = ops[1 + RND(SL_ARRAY_LEN(ops) - 1)];
+            bool indexed = acl_authorized(s, "", &who, op, type, ks(name));
+            uint64_t ix = s->ix_gen;
+            s->ix_gen = 0; /* as if changed and not yet indexed: the whole set scanned */
+            bool scanned = acl_authorized(s, "", &who, op, type, ks(name));
+            s->ix_gen = ix;
+            ck_assert_msg(indexed == scanned, "round %d: %s op %d type %d name '%s': index %d, scan %d", round,
+                          who.principal, op, type, name, indexed, scanned);
+        }
+        acl_set_free(s);
+    }
+#undef RND
+}
+END_TEST
+
 START_TEST(test_helpers) {
     char host[64];
     acl_peer_host("1.2.3.4:5", host, sizeof(host));
@@ -116,6 +169,7 @@ int main(void) {
     tcase_add_test(tc, test_file_round_trip_and_generation);
     tcase_add_test(tc, test_decide);
     tcase_add_test(tc, test_helpers);
+    tcase_add_test(tc, test_index_agrees_with_scan);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);
