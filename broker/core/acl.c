@@ -175,11 +175,10 @@ static int acl_key_cmp(int8_t type, const char *name, uint32_t len, const struct
     return len ? memcmp(name, e->name, len) : 0;
 }
 
-static const struct acl_set *acl_sort_set; /* qsort has no argument: set only while sorting */
-
-static int acl_ix_cmp(const void *a, const void *b) {
-    const struct acl_entry *x = &acl_sort_set->v[*(const uint32_t *)a];
-    int c = acl_key_cmp(x->resource_type, x->name, x->name_len, &acl_sort_set->v[*(const uint32_t *)b]);
+static int acl_ix_cmp(const void *a, const void *b, void *arg) {
+    const struct acl_set *s = arg;
+    const struct acl_entry *x = &s->v[*(const uint32_t *)a];
+    int c = acl_key_cmp(x->resource_type, x->name, x->name_len, &s->v[*(const uint32_t *)b]);
     if (c) return c;
     return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1; /* stable */
 }
@@ -195,9 +194,7 @@ void acl_set_changed(struct acl_set *s) {
         if (acl_indexed(&s->v[i])) s->ix_literal[s->n_literal++] = i;
         else s->ix_other[s->n_other++] = i;
     }
-    acl_sort_set = s;
-    qsort(s->ix_literal, s->n_literal, sizeof(uint32_t), acl_ix_cmp);
-    acl_sort_set = NULL;
+    qsort_r(s->ix_literal, s->n_literal, sizeof(uint32_t), acl_ix_cmp, s);
     s->ix_gen = s->generation;
     s->ix_n = s->n;
 }
