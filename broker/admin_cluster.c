@@ -260,12 +260,17 @@ int admin_cluster_start(struct broker *b) {
         goto out;
     }
     const struct cluster_node *me = cluster_nodes_find(&cc->nodes, b->cfg.node_id);
-    SL_ASSERT(me); /* validated */
+    size_t raft_addr_len = strlen(b->cfg.cluster_raft_addr);
+    SL_ASSERT(raft_addr_len < sizeof(cc->bind) && (me || raft_addr_len)); /* validated */
     cc->node_id = b->cfg.node_id;
-    snprintf(cc->address, sizeof(cc->address), "%s", me->address);
-    size_t bind_len = strlen(b->cfg.cluster_raft_addr);
-    SL_ASSERT(bind_len < sizeof(cc->bind)); /* validated (cluster_addr_check) */
-    memcpy(cc->bind, b->cfg.cluster_raft_addr, bind_len + 1);
+    if (me) {
+        snprintf(cc->address, sizeof(cc->address), "%s", me->address);
+        memcpy(cc->bind, b->cfg.cluster_raft_addr, raft_addr_len + 1);
+    } else {
+        /* Not in the list: a node joining a running cluster, reached at cluster_raft_addr. */
+        cc->join = true;
+        memcpy(cc->address, b->cfg.cluster_raft_addr, raft_addr_len + 1);
+    }
     int n = snprintf(cc->dir, sizeof(cc->dir), "%s/raft", b->cfg.data_dir);
     if (n <= 0 || (size_t)n >= sizeof(cc->dir)) {
         SL_ERROR("cluster: data_dir is too long");

@@ -703,8 +703,9 @@ static int cfg_validate_ports(const struct sl_config *c, char *err, size_t err_l
     return 0;
 }
 
-/* cluster_nodes parses, names node_id, and cluster_raft_addr (a bind address) keeps the port
- * the others dial: libraft binds where it says it is reached. */
+/* cluster_nodes parses; a node it names may set cluster_raft_addr only as a bind address on the
+ * same port (libraft binds where it says it is reached); a node it does not name joins an
+ * existing cluster and needs cluster_raft_addr, the address the leader is told to add. */
 static int cfg_validate_cluster(const struct sl_config *c, char *err, size_t err_len) {
     if (!c->cluster_nodes[0]) {
         if (c->cluster_raft_addr[0]) return cfg_fail(err, err_len, "cluster_raft_addr: needs cluster_nodes");
@@ -715,11 +716,15 @@ static int cfg_validate_cluster(const struct sl_config *c, char *err, size_t err
     if (cluster_nodes_parse(c->cluster_nodes, &nodes, why, sizeof(why)) != 0)
         return cfg_fail(err, err_len, "cluster_nodes: %s (expected id@host:port,... as 1@10.0.0.1:7001)", why);
     const struct cluster_node *self = cluster_nodes_find(&nodes, c->node_id);
-    if (!self) return cfg_fail(err, err_len, "cluster_nodes: node_id %u is not in the list", c->node_id);
+    if (!self && !c->cluster_raft_addr[0])
+        return cfg_fail(err, err_len,
+                        "cluster_nodes: node_id %u is not in the list (a node joining a cluster needs "
+                        "cluster_raft_addr)", c->node_id);
     if (!c->cluster_raft_addr[0]) return 0;
     uint16_t bind_port, port;
     if (cluster_addr_check(c->cluster_raft_addr, &bind_port, why, sizeof(why)) != 0)
         return cfg_fail(err, err_len, "cluster_raft_addr: %s", why);
+    if (!self) return 0;
     (void)cluster_addr_check(self->address, &port, why, sizeof(why));
     if (bind_port != port)
         return cfg_fail(err, err_len, "cluster_raft_addr: port %u is not node %u's port in cluster_nodes (%s)",

@@ -338,6 +338,12 @@ static int mkdir_p(const char *dir) {
 
 /* raft_bootstrap on a pristine directory; RAFT_CANTBOOTSTRAP means state is there: a restart. */
 static int controller_bootstrap(struct controller *c) {
+    if (c->cfg.join) {
+        /* A bootstrapped log of its own would clash at index 1 with the cluster's. */
+        SL_INFO("cluster: node %u is not in cluster_nodes: joining, waiting for the leader to add %s",
+                c->cfg.node_id, c->cfg.address);
+        return 0;
+    }
     struct raft_configuration conf;
     raft_configuration_init(&conf);
     int rv = 0;

@@ -31,6 +31,7 @@ struct controller_config {
     char bind[CLUSTER_ADDR_MAX];    /* cluster_raft_addr: where it listens; "" = address */
     char dir[4096];                 /* <data_dir>/raft, made if missing */
     struct cluster_nodes nodes;     /* the initial configuration, all voters */
+    bool join;                      /* not in nodes: never bootstrap; wait to be added */
     struct cluster_broker self;     /* this node's registration */
 };
 

@@ -97,6 +97,9 @@ START_TEST(test_config_rules) {
     ck_assert_int_eq(validate(list, 2, "0.0.0.0:7002", err, sizeof(err)), 0);
     ck_assert_int_eq(validate(list, 3, "", err, sizeof(err)), -1);
     ck_assert_ptr_nonnull(strstr(err, "node_id 3 is not in the list"));
+    ck_assert_int_eq(validate(list, 3, "127.0.0.1:7003", err, sizeof(err)), 0); /* joining */
+    ck_assert_int_eq(validate(list, 3, "127.0.0.1", err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "cluster_raft_addr: address '127.0.0.1' has no ':port'"));
     ck_assert_int_eq(validate(list, 1, "0.0.0.0:7002", err, sizeof(err)), -1);
     ck_assert_ptr_nonnull(strstr(err, "cluster_raft_addr: port 7002"));
     ck_assert_int_eq(validate("", 1, "0.0.0.0:7001", err, sizeof(err)), -1);
