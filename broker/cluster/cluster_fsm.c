@@ -113,6 +113,8 @@ size_t cluster_cmd_encode(const struct cluster_cmd *c, uint8_t *buf, size_t cap)
     w_u8(&w, (uint8_t)c->type);
     if (c->type == CLUSTER_CMD_REGISTER) w_broker(&w, &c->reg);
     else w.bad = true;
+    static const uint8_t zeros[8];
+    if (w.len % 8) w_bytes(&w, zeros, 8 - w.len % 8); /* libraft's entry padding (see the header) */
     return w.bad ? 0 : w.len;
 }
 
@@ -127,7 +129,11 @@ int cluster_cmd_decode(const uint8_t *p, size_t len, struct cluster_cmd *out, ch
     if (type != CLUSTER_CMD_REGISTER) return fsm_fail(err, err_len, "command: unknown type %u", type);
     out->type = CLUSTER_CMD_REGISTER;
     r_broker(&r, &out->reg);
-    if (!r.err && r.at != len) r.err = "bytes left over";
+    if (!r.err && r.at != len) {
+        bool padding = len % 8 == 0 && len - r.at < 8;
+        for (size_t i = r.at; i < len && padding; i++) padding = p[i] == 0;
+        if (!padding) r.err = "bytes left over";
+    }
     if (r.err) return fsm_fail(err, err_len, "command: %s", r.err);
     return 0;
 }

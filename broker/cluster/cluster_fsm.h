@@ -7,6 +7,11 @@
  *
  *   version u8 (1) | type u8 | body
  *   type 1, broker registered/updated: node_id u32 | kafka_len u16 | kafka | nats_len u16 | nats
+ *   then zeros up to a multiple of 8 bytes
+ *
+ * The padding is libraft's rule, not ours: its on-disk batches store each entry's length and
+ * skip to the next 8-byte boundary only when reading a closed segment, so an entry of another
+ * length writes fine and makes the log unreadable at the next start ("short read").
  *
  * A snapshot (libraft's snapshot/restore) is versioned on its own:
  *

@@ -21,7 +21,8 @@ START_TEST(test_cmd_round_trip) {
     struct cluster_cmd c = reg(7, "10.0.0.7:9092", "10.0.0.7:4222"), d;
     uint8_t buf[512];
     size_t n = cluster_cmd_encode(&c, buf, sizeof(buf));
-    ck_assert_uint_eq(n, 2 + 4 + 2 + 13 + 2 + 13);
+    ck_assert_uint_eq(n, 40); /* 2 + 4 + 2 + 13 + 2 + 13 = 36, padded to a multiple of 8 */
+    ck_assert_uint_eq(buf[36] | buf[37] | buf[38] | buf[39], 0);
     ck_assert_uint_eq(buf[0], CLUSTER_CMD_VERSION);
     ck_assert_uint_eq(buf[1], CLUSTER_CMD_REGISTER);
     ck_assert_uint_eq(buf[5], 7); /* node id, big-endian */
@@ -40,15 +41,23 @@ START_TEST(test_cmd_round_trip) {
 END_TEST
 
 START_TEST(test_cmd_refusals) {
-    struct cluster_cmd c = reg(7, "h:1", "h:2"), d;
+    struct cluster_cmd c = reg(7, "h:12", "h:2"), d;
     uint8_t buf[512], bad[512];
     size_t n = cluster_cmd_encode(&c, buf, sizeof(buf));
     char err[160];
-    for (size_t cut = 0; cut < n; cut++) /* every truncation */
+    for (size_t cut = 0; cut < 17; cut++) /* every truncation of the command itself */
         ck_assert_int_eq(cluster_cmd_decode(buf, cut, &d, err, sizeof(err)), -1);
+    ck_assert_uint_eq(n, 24); /* 17 bytes and 7 of padding */
+    for (size_t cut = 18; cut < n; cut++) /* cut inside the padding: not a multiple of 8 */
+        ck_assert_int_eq(cluster_cmd_decode(buf, cut, &d, err, sizeof(err)), -1);
+    ck_assert_int_eq(cluster_cmd_decode(buf, 17, &d, err, sizeof(err)), 0); /* unpadded is whole */
     memcpy(bad, buf, n);
-    bad[n] = 0;
-    ck_assert_int_eq(cluster_cmd_decode(bad, n + 1, &d, err, sizeof(err)), -1);
+    memset(bad + n, 0, 8);
+    ck_assert_int_eq(cluster_cmd_decode(bad, n + 8, &d, err, sizeof(err)), -1); /* 8 zeros more: too many */
+    ck_assert_ptr_nonnull(strstr(err, "left over"));
+    memcpy(bad, buf, n);
+    bad[20] = 1; /* padding that is not zero */
+    ck_assert_int_eq(cluster_cmd_decode(bad, n, &d, err, sizeof(err)), -1);
     ck_assert_ptr_nonnull(strstr(err, "left over"));
     memcpy(bad, buf, n);
     bad[0] = 2;
@@ -63,7 +72,7 @@ START_TEST(test_cmd_refusals) {
     ck_assert_int_eq(cluster_cmd_decode(bad, n, &d, err, sizeof(err)), -1);
     ck_assert_ptr_nonnull(strstr(err, "node id 0"));
     memcpy(bad, buf, n);
-    bad[9] = '\0'; /* inside "h:1" */
+    bad[9] = '\0'; /* inside "h:12" */
     ck_assert_int_eq(cluster_cmd_decode(bad, n, &d, err, sizeof(err)), -1);
     ck_assert_ptr_nonnull(strstr(err, "NUL"));
     memcpy(bad, buf, n);
