@@ -53,9 +53,17 @@ static json_t *cluster_status_json(const struct controller_status *s, uint32_t n
                      "servers", servers, "brokers", brokers);
 }
 
+/* The routes outlive the controller by a few loop turns of a shutdown (the port closes last). */
+static bool cluster_running(struct broker *b, struct http_response *rs) {
+    if (b->cluster) return true;
+    cluster_error(rs, 503, "the cluster controller has stopped (shutting down)");
+    return false;
+}
+
 static void route_clusterz(void *arg, const struct http_request *rq, struct http_response *rs) {
     struct broker *b = arg;
     (void)rq;
+    if (!cluster_running(b, rs)) return;
     struct controller_status *s = sl_xcalloc(1, sizeof(*s)); /* ~18 KiB: off the loop's stack */
     controller_status(b->cluster, s);
     cluster_respond(rs, 200, cluster_status_json(s, b->cfg.node_id));
@@ -150,6 +158,7 @@ static const struct controller_server *cluster_server(const struct controller_st
 static void route_nodes_add(void *arg, const struct http_request *rq, struct http_response *rs) {
     struct broker *b = arg;
     static const char *const fields[] = {"id", "address", NULL};
+    if (!cluster_running(b, rs)) return;
     json_t *o = cluster_body(rq, rs, fields);
     if (!o) return;
     uint32_t id;
@@ -178,6 +187,7 @@ static void route_nodes_add(void *arg, const struct http_request *rq, struct htt
 
 static void route_nodes_remove(void *arg, const struct http_request *rq, struct http_response *rs) {
     struct broker *b = arg;
+    if (!cluster_running(b, rs)) return;
     char text[16];
     char *end = NULL;
     unsigned long long v = 0;
@@ -209,6 +219,7 @@ static void route_nodes_remove(void *arg, const struct http_request *rq, struct 
 static void route_leader_transfer(void *arg, const struct http_request *rq, struct http_response *rs) {
     struct broker *b = arg;
     static const char *const fields[] = {"id", NULL};
+    if (!cluster_running(b, rs)) return;
     json_t *o = cluster_body(rq, rs, fields);
     if (!o) return;
     uint32_t id = 0;
