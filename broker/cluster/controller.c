@@ -435,7 +435,10 @@ struct controller *controller_start(const struct controller_config *cfg) {
      * leader by bumping the term. */
     raft_set_pre_vote(&c->raft, true);
     if (controller_bootstrap(c) != 0 || (rv = raft_start(&c->raft)) != 0) {
-        if (rv) SL_ERROR("cluster: raft_start: %s (%s)", raft_strerror(rv), raft_errmsg(&c->raft));
+        if (rv)
+            SL_ERROR("cluster: cannot start Raft on %s (is the port taken?): %s%s%s%s", cfg->bind[0] ? cfg->bind : cfg->address,
+                     raft_strerror(rv), raft_errmsg(&c->raft)[0] ? " (" : "", raft_errmsg(&c->raft),
+                     raft_errmsg(&c->raft)[0] ? ")" : "");
         controller_close_here(c, true);
         goto fail_uv;
     }
