@@ -44,8 +44,9 @@ static json_t *cluster_status_json(const struct controller_status *s, uint32_t n
                                                  controller_role_name(s->servers[i].role)));
     json_t *brokers = json_array();
     for (uint32_t i = 0; i < s->fsm.count; i++)
-        json_array_append_new(brokers, json_pack("{s:I,s:s,s:s}", "id", (json_int_t)s->fsm.brokers[i].node_id,
-                                                 "kafka", s->fsm.brokers[i].kafka, "nats", s->fsm.brokers[i].nats));
+        json_array_append_new(brokers, json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)s->fsm.brokers[i].node_id,
+                                                 "kafka", s->fsm.brokers[i].kafka, "nats", s->fsm.brokers[i].nats,
+                                                 "http", s->fsm.brokers[i].http));
     return json_pack("{s:I,s:s,s:I,s:s,s:I,s:I,s:I,s:I,s:o,s:o}", "node_id", (json_int_t)node_id, "state",
                      controller_state_name(s->state), "leader_id", (json_int_t)s->leader_id, "leader_address",
                      s->leader_address, "term", (json_int_t)s->term, "commit_index", (json_int_t)s->commit_index,
@@ -249,11 +250,66 @@ static void route_leader_transfer(void *arg, const struct http_request *rq, stru
     json_decref(o);
 }
 
-/* This node's registration: the Kafka and NATS host:port clients are told. */
-static int cluster_self(struct broker *b, struct cluster_broker *self) {
+/* A host:port field of a registration: printable, no spaces, a host, a port in 1..65535, and
+ * shorter than cap (CLUSTER_HOSTPORT_MAX: longer than a Raft address, as advertised names may be). */
+static bool cluster_json_hostport(json_t *v, char *out, size_t cap) {
+    if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) >= cap) return false;
+    const char *t = json_string_value(v);
+    for (const char *p = t; *p; p++)
+        if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f) return false;
+    const char *colon = strrchr(t, ':');
+    if (!colon || colon == t || !colon[1] || strlen(colon + 1) > 5) return false;
+    char *end = NULL;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    if (*end || port < 1 || port > 65535 || colon[1] < '0' || colon[1] > '9') return false;
+    snprintf(out, cap, "%s", t);
+    return true;
+}
+
+/* POST /v1/cluster/brokers: a follower's registration (controller.h), applied by the leader. */
+static void route_brokers_register(void *arg, const struct http_request *rq, struct http_response *rs) {
+    struct broker *b = arg;
+    static const char *const fields[] = {"id", "kafka", "nats", "http", NULL};
+    if (!cluster_running(b, rs)) return;
+    json_t *o = cluster_body(rq, rs, fields);
+    if (!o) return;
+    struct cluster_broker reg = {0};
+    if (!cluster_json_id(json_object_get(o, "id"), &reg.node_id)) {
+        cluster_error(rs, 400, "\"id\" must be an integer in 1..4294967295");
+    } else if (!cluster_json_hostport(json_object_get(o, "kafka"), reg.kafka, sizeof(reg.kafka)) ||
+               !cluster_json_hostport(json_object_get(o, "nats"), reg.nats, sizeof(reg.nats)) ||
+               !cluster_json_hostport(json_object_get(o, "http"), reg.http, sizeof(reg.http))) {
+        cluster_error(rs, 400, "\"kafka\", \"nats\" and \"http\" must be strings host:port");
+    } else {
+        struct controller_status *s = sl_xcalloc(1, sizeof(*s));
+        if (cluster_on_leader(b, rs, s)) {
+            if (!cluster_server(s, reg.node_id)) {
+                cluster_error(rs, 404, "no such node in the configuration");
+            } else {
+                struct controller_result res;
+                enum controller_outcome out = controller_register(b->cluster, &reg, CLUSTER_CHANGE_WAIT_MS, &res);
+                cluster_answer(rs, out, &res,
+                               json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)reg.node_id, "kafka", reg.kafka,
+                                         "nats", reg.nats, "http", reg.http));
+            }
+        }
+        free(s);
+    }
+    json_decref(o);
+}
+
+/* This node's registration: the Kafka and NATS host:port clients are told, and the monitoring
+ * port on the host of its Raft address (the peers reach that host already; the advertised host
+ * is for clients and may be a name only they resolve). */
+static int cluster_self(struct broker *b, const char *raft_address, struct cluster_broker *self) {
     self->node_id = b->cfg.node_id;
     int k = snprintf(self->kafka, sizeof(self->kafka), "%s:%d", b->kafka.advertised_host, b->kafka.advertised_port);
     int n = snprintf(self->nats, sizeof(self->nats), "%s:%u", b->kafka.advertised_host, b->nats.ls.port);
+    const char *colon = strrchr(raft_address, ':');
+    SL_ASSERT(colon); /* validated */
+    int h = snprintf(self->http, sizeof(self->http), "%.*s:%u", (int)(colon - raft_address), raft_address,
+                     b->http.ls.port);
+    SL_ASSERT(h > 0 && (size_t)h < sizeof(self->http)); /* a Raft address is shorter than CLUSTER_ADDR_MAX */
     if (k <= 0 || (size_t)k >= sizeof(self->kafka) || n <= 0 || (size_t)n >= sizeof(self->nats)) {
         SL_ERROR("cluster: the advertised host %.64s... is too long to register (at most %d bytes with the port)",
                  b->kafka.advertised_host, CLUSTER_HOSTPORT_MAX - 1);
@@ -287,13 +343,17 @@ int admin_cluster_start(struct broker *b) {
         SL_ERROR("cluster: data_dir is too long");
         goto out;
     }
-    if (cluster_self(b, &cc->self) != 0) goto out;
+    if (cluster_self(b, cc->address, &cc->self) != 0) goto out;
+    /* Followers send their registration to the leader's admin route with the token; over
+     * https_port they would need a TLS client, which this slice does not have. */
+    if (!b->cfg.https_port) snprintf(cc->token, sizeof(cc->token), "%s", b->cfg.http_token);
     b->cluster = controller_start(cc);
     if (!b->cluster) goto out;
     http_server_route(&b->http, "/clusterz", route_clusterz, b);
     http_server_route_admin(&b->http, "/v1/cluster/nodes", HTTP_M_POST, false, route_nodes_add, b);
     http_server_route_admin(&b->http, "/v1/cluster/nodes", HTTP_M_DELETE, true, route_nodes_remove, b);
     http_server_route_admin(&b->http, "/v1/cluster/leader/transfer", HTTP_M_POST, false, route_leader_transfer, b);
+    http_server_route_admin(&b->http, "/v1/cluster/brokers", HTTP_M_POST, false, route_brokers_register, b);
     rc = 0;
 out:
     free(cc);

@@ -97,6 +97,7 @@ static void w_broker(struct wcur *w, const struct cluster_broker *b) {
     w_u32(w, b->node_id);
     w_str(w, b->kafka);
     w_str(w, b->nats);
+    w_str(w, b->http);
 }
 
 static void r_broker(struct rcur *r, struct cluster_broker *b) {
@@ -105,6 +106,7 @@ static void r_broker(struct rcur *r, struct cluster_broker *b) {
     if (!r->err && b->node_id == 0) r->err = "node id 0";
     r_str(r, b->kafka, sizeof(b->kafka));
     r_str(r, b->nats, sizeof(b->nats));
+    r_str(r, b->http, sizeof(b->http));
 }
 
 size_t cluster_cmd_encode(const struct cluster_cmd *c, uint8_t *buf, size_t cap) {
@@ -168,7 +170,7 @@ int cluster_fsm_apply(struct cluster_fsm *f, const struct cluster_cmd *c) {
 size_t cluster_fsm_snapshot_size(const struct cluster_fsm *f) {
     size_t n = sizeof(snap_magic) + 1 + 4;
     for (uint32_t i = 0; i < f->count; i++)
-        n += 4 + 2 + strlen(f->brokers[i].kafka) + 2 + strlen(f->brokers[i].nats);
+        n += 4 + 2 + strlen(f->brokers[i].kafka) + 2 + strlen(f->brokers[i].nats) + 2 + strlen(f->brokers[i].http);
     return n;
 }
 

@@ -6,7 +6,8 @@
  * advertises. Commands (one per Raft entry), big-endian:
  *
  *   version u8 (1) | type u8 | body
- *   type 1, broker registered/updated: node_id u32 | kafka_len u16 | kafka | nats_len u16 | nats
+ *   type 1, broker registered/updated: node_id u32 | kafka_len u16 | kafka | nats_len u16 | nats |
+ *           http_len u16 | http
  *   then zeros up to a multiple of 8 bytes
  *
  * The padding is libraft's rule, not ours: its on-disk batches store each entry's length and
@@ -16,7 +17,7 @@
  * A snapshot (libraft's snapshot/restore) is versioned on its own:
  *
  *   magic "SLCF" | version u8 (1) | count u32 | count x (node_id u32 | kafka_len u16 | kafka |
- *   nats_len u16 | nats), node ids rising
+ *   nats_len u16 | nats | http_len u16 | http), node ids rising
  *
  * Decoders refuse anything else: an unknown version or type, a length past the end, bytes left
  * over, an empty or over-long address, a NUL inside one, node id 0, a count over
@@ -39,6 +40,7 @@ struct cluster_broker {
     uint32_t node_id;
     char kafka[CLUSTER_HOSTPORT_MAX]; /* advertised Kafka host:port */
     char nats[CLUSTER_HOSTPORT_MAX];  /* advertised NATS host:port */
+    char http[CLUSTER_HOSTPORT_MAX];  /* monitoring port host:port (followers send registrations there) */
 };
 
 struct cluster_cmd {

@@ -12,14 +12,18 @@
 #include "broker/cluster/controller.h"
 
 #include <errno.h>
+#include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <raft.h>
 #include <raft/uv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "base/base.h"
@@ -29,6 +33,8 @@
 #define CONTROLLER_HEARTBEAT_MS 100
 #define CONTROLLER_SNAPSHOT_EVERY 256 /* entries between snapshots */
 #define CONTROLLER_SNAPSHOT_TRAILING 64
+#define REGISTRAR_PERIOD_MS 1000     /* a follower checks its registration this often */
+#define REGISTRAR_HTTP_MS 2000       /* one attempt's whole budget: connect, send, answer */
 
 enum op_state { OP_IDLE, OP_QUEUED, OP_RUNNING, OP_DONE };
 
@@ -54,6 +60,11 @@ struct controller {
 
     struct raft_change change_req;
     struct raft_transfer transfer_req;
+    struct raft_apply op_apply_req; /* a forwarded registration (CONTROLLER_REGISTER) */
+
+    pthread_t registrar;
+    bool registrar_started;
+    pthread_cond_t registrar_cv; /* wakes the registrar early at stop */
 
     pthread_mutex_t mu;
     pthread_cond_t cv; /* signalled when op reaches OP_DONE */
@@ -65,6 +76,7 @@ struct controller {
         enum controller_change_kind kind;
         uint32_t id;
         char address[CLUSTER_ADDR_MAX];
+        struct cluster_broker reg; /* CONTROLLER_REGISTER */
         struct controller_result result;
     } op;
 };
@@ -199,9 +211,11 @@ static void register_done(struct raft_apply *req, int status, void *result) {
 static void register_self(struct controller *c) {
     if (c->apply_busy || raft_state(&c->raft) != RAFT_LEADER) return;
     const struct cluster_broker *have = cluster_fsm_find(&c->fsm, c->cfg.node_id);
-    if (have && !strcmp(have->kafka, c->cfg.self.kafka) && !strcmp(have->nats, c->cfg.self.nats)) return;
+    if (have && !strcmp(have->kafka, c->cfg.self.kafka) && !strcmp(have->nats, c->cfg.self.nats) &&
+        !strcmp(have->http, c->cfg.self.http))
+        return;
     struct cluster_cmd cmd = {.type = CLUSTER_CMD_REGISTER, .reg = c->cfg.self};
-    uint8_t tmp[16 + 2 * CLUSTER_HOSTPORT_MAX];
+    uint8_t tmp[16 + 3 * CLUSTER_HOSTPORT_MAX];
     size_t n = cluster_cmd_encode(&cmd, tmp, sizeof(tmp));
     SL_ASSERT(n > 0); /* the registration was checked at start */
     struct raft_buffer buf = {raft_malloc(n), n};
@@ -268,11 +282,34 @@ static void transfer_done(struct raft_transfer *req) {
     op_finish(c, moved ? 0 : RAFT_LEADERSHIPLOST, moved ? NULL : "the leadership did not move in time");
 }
 
+static void op_apply_done(struct raft_apply *req, int status, void *result) {
+    struct controller *c = req->data;
+    (void)result;
+    op_finish(c, status, NULL);
+}
+
+static int op_register(struct controller *c) {
+    struct cluster_cmd cmd = {.type = CLUSTER_CMD_REGISTER, .reg = c->op.reg};
+    uint8_t tmp[16 + 3 * CLUSTER_HOSTPORT_MAX];
+    size_t n = cluster_cmd_encode(&cmd, tmp, sizeof(tmp));
+    if (n == 0) return RAFT_INVALID; /* the route checked the fields */
+    struct raft_buffer buf = {raft_malloc(n), n};
+    if (!buf.base) return RAFT_NOMEM;
+    memcpy(buf.base, tmp, n);
+    c->op_apply_req.data = c;
+    int rv = raft_apply(&c->raft, &c->op_apply_req, &buf, 1, op_apply_done);
+    if (rv != 0) raft_free(buf.base);
+    return rv;
+}
+
 static void op_start(struct controller *c) {
     int rv;
     c->change_req.data = c;
     c->transfer_req.data = c;
     switch (c->op.kind) {
+    case CONTROLLER_REGISTER:
+        rv = op_register(c);
+        break;
     case CONTROLLER_ADD:
         rv = raft_add(&c->raft, &c->change_req, c->op.id, c->op.address, add_done);
         break;
@@ -321,6 +358,120 @@ static void *controller_main(void *arg) {
     struct controller *c = arg;
     pthread_setname_np(pthread_self(), "sl-raft");
     uv_run(&c->uv, UV_RUN_DEFAULT);
+    return NULL;
+}
+
+/* ---- the registrar: a follower's registration, sent to the leader ------------------------ */
+
+/* Milliseconds left until deadline (CLOCK_MONOTONIC), at least 0. */
+static int ms_left(const struct timespec *deadline) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long long ms = (long long)(deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
+    return ms < 0 ? 0 : (int)ms;
+}
+
+/* Waits for fd to be ready for events within the deadline: true if it is. */
+static bool fd_wait(int fd, short events, const struct timespec *deadline) {
+    struct pollfd p = {fd, events, 0};
+    int left = ms_left(deadline);
+    return left > 0 && poll(&p, 1, left) == 1 && (p.revents & (events | POLLHUP | POLLERR));
+}
+
+/* One POST of body to http://hostport/v1/cluster/brokers. The HTTP status, or -1 (why in err). */
+static int registrar_post(const char *hostport, const char *token, const char *body, char *err, size_t err_len) {
+    char host[CLUSTER_HOSTPORT_MAX];
+    snprintf(host, sizeof(host), "%s", hostport);
+    char *colon = strrchr(host, ':');
+    if (!colon) return snprintf(err, err_len, "bad address %s", hostport), -1;
+    *colon = '\0';
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
+    int g = getaddrinfo(host, colon + 1, &hints, &ai);
+    if (g != 0) return snprintf(err, err_len, "%s: %s", hostport, gai_strerror(g)), -1;
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += REGISTRAR_HTTP_MS / 1000;
+    int status = -1;
+    if (fd < 0 || (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS) ||
+        !fd_wait(fd, POLLOUT, &deadline)) {
+        snprintf(err, err_len, "cannot connect to %s", hostport);
+        goto out;
+    }
+    char req[2048];
+    int n = snprintf(req, sizeof(req),
+                     "POST /v1/cluster/brokers HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
+                     "Content-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                     hostport, token, strlen(body), body);
+    for (int sent = 0; sent < n;) {
+        ssize_t w = send(fd, req + sent, (size_t)(n - sent), MSG_NOSIGNAL);
+        if (w > 0) sent += (int)w;
+        else if (w < 0 && errno == EAGAIN && fd_wait(fd, POLLOUT, &deadline)) continue;
+        else {
+            snprintf(err, err_len, "cannot send to %s", hostport);
+            goto out;
+        }
+    }
+    char resp[64];
+    size_t got = 0;
+    while (got < 12 && fd_wait(fd, POLLIN, &deadline)) {
+        ssize_t r = recv(fd, resp + got, sizeof(resp) - 1 - got, 0);
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    resp[got] = '\0';
+    if (got < 12 || strncmp(resp, "HTTP/1.", 7) != 0) snprintf(err, err_len, "no answer from %s", hostport);
+    else status = atoi(resp + 9);
+out:
+    if (fd >= 0) close(fd);
+    freeaddrinfo(ai);
+    return status;
+}
+
+/* The follower's check: sends its registration when the leader lacks it. Registrar thread. */
+static void registrar_check(struct controller *c, struct controller_status *s, bool *warned) {
+    controller_status(c, s);
+    if (s->state != RAFT_FOLLOWER || !s->leader_id) return;
+    const struct cluster_broker *have = cluster_fsm_find(&s->fsm, c->cfg.node_id);
+    const struct cluster_broker *me = &c->cfg.self;
+    if (have && !strcmp(have->kafka, me->kafka) && !strcmp(have->nats, me->nats) && !strcmp(have->http, me->http))
+        return;
+    const struct cluster_broker *leader = cluster_fsm_find(&s->fsm, s->leader_id);
+    if (!leader) return; /* the leader registers itself first: then its port is known */
+    char body[1024], err[200];
+    snprintf(body, sizeof(body), "{\"id\":%u,\"kafka\":\"%s\",\"nats\":\"%s\",\"http\":\"%s\"}", me->node_id,
+             me->kafka, me->nats, me->http);
+    int status = registrar_post(leader->http, c->cfg.token, body, err, sizeof(err));
+    if (status == 200) {
+        SL_INFO("cluster: registration sent to leader %u at %s", s->leader_id, leader->http);
+        *warned = false;
+    } else if (!*warned) {
+        /* Once per failure streak: a leader changing or busy retries on its own. */
+        SL_WARN("cluster: sending the registration to leader %u at %s failed: %s (retrying every %d ms)",
+                s->leader_id, leader->http, status < 0 ? err : status == 403 ? "403 (http_token differs?)" : "refused",
+                REGISTRAR_PERIOD_MS);
+        *warned = true;
+    }
+}
+
+static void *registrar_main(void *arg) {
+    struct controller *c = arg;
+    pthread_setname_np(pthread_self(), "sl-raft-reg");
+    struct controller_status *s = sl_xcalloc(1, sizeof(*s));
+    bool warned = false;
+    pthread_mutex_lock(&c->mu);
+    while (!c->stop) {
+        struct timespec deadline;
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_sec += REGISTRAR_PERIOD_MS / 1000;
+        while (!c->stop && pthread_cond_timedwait(&c->registrar_cv, &c->mu, &deadline) != ETIMEDOUT) {}
+        if (c->stop) break;
+        pthread_mutex_unlock(&c->mu);
+        registrar_check(c, s, &warned);
+        pthread_mutex_lock(&c->mu);
+    }
+    pthread_mutex_unlock(&c->mu);
+    free(s);
     return NULL;
 }
 
@@ -403,6 +554,7 @@ struct controller *controller_start(const struct controller_config *cfg) {
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&c->cv, &ca);
+    pthread_cond_init(&c->registrar_cv, &ca);
     pthread_condattr_destroy(&ca);
     if (mkdir_p(c->cfg.dir) != 0) {
         SL_ERROR("cluster: cannot make %s: %s", c->cfg.dir, strerror(errno));
@@ -453,6 +605,13 @@ struct controller *controller_start(const struct controller_config *cfg) {
         goto fail_uv;
     }
     c->thread_started = true;
+    if (c->cfg.token[0]) {
+        if ((rv = pthread_create(&c->registrar, NULL, registrar_main, c)) == 0) c->registrar_started = true;
+        else SL_WARN("cluster: no registrar thread (%s): registered only while leading", strerror(rv));
+    } else {
+        SL_WARN("cluster: no http_token: followers cannot send their registration to the leader; node %u is "
+                "registered only while it leads", cfg->node_id);
+    }
     SL_INFO("cluster: node %u, Raft on %s (%u nodes configured), data in %s", cfg->node_id,
             cfg->bind[0] ? cfg->bind : cfg->address, cfg->nodes.count, cfg->dir);
     return c;
@@ -462,6 +621,7 @@ fail_uv:
 fail_free:
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
+    pthread_cond_destroy(&c->registrar_cv);
     free(c);
     return NULL;
 }
@@ -470,13 +630,16 @@ void controller_stop(struct controller *c) {
     if (!c) return;
     pthread_mutex_lock(&c->mu);
     c->stop = true;
+    pthread_cond_broadcast(&c->registrar_cv);
     pthread_mutex_unlock(&c->mu);
+    if (c->registrar_started) pthread_join(c->registrar, NULL);
     uv_async_send(&c->wake);
     pthread_join(c->thread, NULL);
     int rv = uv_loop_close(&c->uv);
     if (rv != 0) SL_WARN("cluster: the Raft loop closed with handles open: %s", uv_strerror(rv));
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
+    pthread_cond_destroy(&c->registrar_cv);
     free(c);
 }
 
@@ -486,8 +649,24 @@ void controller_status(struct controller *c, struct controller_status *out) {
     pthread_mutex_unlock(&c->mu);
 }
 
+static enum controller_outcome controller_run(struct controller *c, enum controller_change_kind kind, uint32_t id,
+                                              const char *address, const struct cluster_broker *reg,
+                                              uint32_t wait_ms, struct controller_result *out);
+
 enum controller_outcome controller_change(struct controller *c, enum controller_change_kind kind, uint32_t id,
                                           const char *address, uint32_t wait_ms, struct controller_result *out) {
+    SL_ASSERT(kind != CONTROLLER_REGISTER);
+    return controller_run(c, kind, id, address, NULL, wait_ms, out);
+}
+
+enum controller_outcome controller_register(struct controller *c, const struct cluster_broker *reg, uint32_t wait_ms,
+                                            struct controller_result *out) {
+    return controller_run(c, CONTROLLER_REGISTER, reg->node_id, NULL, reg, wait_ms, out);
+}
+
+static enum controller_outcome controller_run(struct controller *c, enum controller_change_kind kind, uint32_t id,
+                                              const char *address, const struct cluster_broker *reg,
+                                              uint32_t wait_ms, struct controller_result *out) {
     memset(out, 0, sizeof(*out));
     pthread_mutex_lock(&c->mu);
     if (c->op.state != OP_IDLE) {
@@ -499,6 +678,7 @@ enum controller_outcome controller_change(struct controller *c, enum controller_
     c->op.kind = kind;
     c->op.id = id;
     snprintf(c->op.address, sizeof(c->op.address), "%s", address ? address : "");
+    if (reg) c->op.reg = *reg;
     pthread_mutex_unlock(&c->mu);
     uv_async_send(&c->wake);
 

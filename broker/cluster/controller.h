@@ -9,10 +9,15 @@
  * change is one slot: the loop fills it, wakes the controller thread (uv_async_send), and waits
  * a bounded time on a condition variable for its result.
  *
- * Registration: every node registers its advertised Kafka and NATS host:port in the FSM. libraft
- * only takes entries on the leader and has no forwarding, so a node applies its own registration
- * while it is the leader (at election, and again if its entry differs from what it advertises).
- * A node that never led is not registered yet; see the README's "Not built yet". */
+ * Registration: every node registers its advertised Kafka and NATS host:port, and its monitoring
+ * port, in the FSM. libraft only takes entries on the leader and has no forwarding, so:
+ * the leader applies its own registration (at election, and whenever its entry differs from what
+ * it advertises); a follower's registrar thread sends its registration to the leader's admin route
+ * POST /v1/cluster/brokers (the leader's monitoring port, from the leader's own registration,
+ * with http_token), once a second until the FSM holds it as sent. Why over HTTP: it is the one
+ * authenticated request path every node already serves, and Raft's transport carries nothing but
+ * Raft. Without http_token, or with https_port, followers cannot send it (logged once), and a
+ * node is registered only while it leads. */
 #ifndef SL_BROKER_CLUSTER_CONTROLLER_H
 #define SL_BROKER_CLUSTER_CONTROLLER_H
 
@@ -33,6 +38,7 @@ struct controller_config {
     struct cluster_nodes nodes;     /* the initial configuration, all voters */
     bool join;                      /* not in nodes: never bootstrap; wait to be added */
     struct cluster_broker self;     /* this node's registration */
+    char token[256];                /* http_token, for sending it to the leader; "": do not send */
 };
 
 struct controller_server {
@@ -52,7 +58,7 @@ struct controller_status {
     struct cluster_fsm fsm;             /* the registered brokers */
 };
 
-enum controller_change_kind { CONTROLLER_ADD, CONTROLLER_REMOVE, CONTROLLER_TRANSFER };
+enum controller_change_kind { CONTROLLER_ADD, CONTROLLER_REMOVE, CONTROLLER_TRANSFER, CONTROLLER_REGISTER };
 
 enum controller_outcome {
     CONTROLLER_DONE,    /* result.rc says how it went (0: done) */
@@ -81,6 +87,10 @@ void controller_status(struct controller *c, struct controller_status *out);
  * at most wait_ms. Blocks the calling thread meanwhile (see controller.c for why). */
 enum controller_outcome controller_change(struct controller *c, enum controller_change_kind kind, uint32_t id,
                                           const char *address, uint32_t wait_ms, struct controller_result *out);
+/* Applies a registration on the leader (a follower's, sent to POST /v1/cluster/brokers), through
+ * the same slot and wait as a change. */
+enum controller_outcome controller_register(struct controller *c, const struct cluster_broker *reg, uint32_t wait_ms,
+                                            struct controller_result *out);
 /* "follower", "candidate", "leader", "unavailable". */
 const char *controller_state_name(int state);
 const char *controller_role_name(int role);

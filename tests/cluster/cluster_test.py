@@ -15,7 +15,7 @@
 (d2) A rolling restart: each node in turn is stopped with SIGTERM (the leader hands its leadership
     over first) and started again; it must read its closed Raft segments back and rejoin.
 (e) Bad input gets clear HTTP errors: garbage JSON, wrong types, unknown fields, unknown node
-    ids (400/404), a change sent to a follower (421 with the leader's id), no token (403 on an
+    ids (400/404), a registration with a bad field (400), a change sent to a follower (421 with the leader's id), no token (403 on an
     admin route, 401 on /clusterz),
     transferring to the leader itself (409).
 (f) A broker with a malformed cluster_nodes refuses to start (exit 2) naming the key.
@@ -74,7 +74,8 @@ def advertised(node_id):
 
 def registration(b):
     host = advertised(b.node_id)
-    return {"id": b.node_id, "kafka": "%s:%d" % (host, b.kafka_port), "nats": "%s:%d" % (host, b.nats_port)}
+    return {"id": b.node_id, "kafka": "%s:%d" % (host, b.kafka_port), "nats": "%s:%d" % (host, b.nats_port),
+            "http": "127.0.0.1:%d" % b.http_port}
 
 
 def agreed(brokers, nodes):
@@ -96,7 +97,8 @@ def agreed(brokers, nodes):
             return None
         if z["state"] not in ("leader", "follower"):
             return None
-    if not any(r["id"] == lid for r in first["brokers"]):  # the leader registers itself
+    registered = {r["id"] for r in first["brokers"]}
+    if any(b.node_id not in registered for b in brokers):  # the leader itself; followers through it
         return None
     return views
 
@@ -281,6 +283,10 @@ def body(ck):
             ("POST", "/v1/cluster/leader/transfer", '{"id":99}', 404, "no such node"),
             ("POST", "/v1/cluster/leader/transfer", '{"id":%d}' % lid, 409, "already the leader"),
             ("POST", "/v1/cluster/leader/transfer", "garbage", 400, "not a JSON object"),
+            ("POST", "/v1/cluster/brokers", '{"id":1,"kafka":"h:1","nats":"h:2"}', 400, "\"http\""),
+            ("POST", "/v1/cluster/brokers", '{"id":1,"kafka":"h:1","nats":"h:0","http":"h:3"}', 400, "host:port"),
+            ("POST", "/v1/cluster/brokers", '{"id":1,"kafka":"h 1:1","nats":"h:2","http":"h:3"}', 400, "host:port"),
+            ("POST", "/v1/cluster/brokers", '{"id":99,"kafka":"h:1","nats":"h:2","http":"h:3"}', 404, "no such node"),
         ]
         for method, path, data, want, words in cases:
             st, res = call(lp, method, path, data)

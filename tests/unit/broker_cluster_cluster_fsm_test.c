@@ -14,6 +14,7 @@ static struct cluster_cmd reg(uint32_t id, const char *kafka, const char *nats) 
     c.reg.node_id = id;
     snprintf(c.reg.kafka, sizeof(c.reg.kafka), "%s", kafka);
     snprintf(c.reg.nats, sizeof(c.reg.nats), "%s", nats);
+    snprintf(c.reg.http, sizeof(c.reg.http), "h:3");
     return c;
 }
 
@@ -21,8 +22,8 @@ START_TEST(test_cmd_round_trip) {
     struct cluster_cmd c = reg(7, "10.0.0.7:9092", "10.0.0.7:4222"), d;
     uint8_t buf[512];
     size_t n = cluster_cmd_encode(&c, buf, sizeof(buf));
-    ck_assert_uint_eq(n, 40); /* 2 + 4 + 2 + 13 + 2 + 13 = 36, padded to a multiple of 8 */
-    ck_assert_uint_eq(buf[36] | buf[37] | buf[38] | buf[39], 0);
+    ck_assert_uint_eq(n, 48); /* 2 + 4 + 2 + 13 + 2 + 13 + 2 + 3 = 41, padded to a multiple of 8 */
+    for (size_t i = 41; i < 48; i++) ck_assert_uint_eq(buf[i], 0);
     ck_assert_uint_eq(buf[0], CLUSTER_CMD_VERSION);
     ck_assert_uint_eq(buf[1], CLUSTER_CMD_REGISTER);
     ck_assert_uint_eq(buf[5], 7); /* node id, big-endian */
@@ -31,6 +32,7 @@ START_TEST(test_cmd_round_trip) {
     ck_assert_uint_eq(d.reg.node_id, 7);
     ck_assert_str_eq(d.reg.kafka, "10.0.0.7:9092");
     ck_assert_str_eq(d.reg.nats, "10.0.0.7:4222");
+    ck_assert_str_eq(d.reg.http, "h:3");
     /* Too small a buffer, id 0, an empty or over-long address: nothing is encoded. */
     ck_assert_uint_eq(cluster_cmd_encode(&c, buf, n - 1), 0);
     struct cluster_cmd zero = reg(0, "a:1", "b:2");
@@ -45,18 +47,18 @@ START_TEST(test_cmd_refusals) {
     uint8_t buf[512], bad[512];
     size_t n = cluster_cmd_encode(&c, buf, sizeof(buf));
     char err[160];
-    for (size_t cut = 0; cut < 17; cut++) /* every truncation of the command itself */
+    for (size_t cut = 0; cut < 22; cut++) /* every truncation of the command itself */
         ck_assert_int_eq(cluster_cmd_decode(buf, cut, &d, err, sizeof(err)), -1);
-    ck_assert_uint_eq(n, 24); /* 17 bytes and 7 of padding */
-    for (size_t cut = 18; cut < n; cut++) /* cut inside the padding: not a multiple of 8 */
+    ck_assert_uint_eq(n, 24); /* 22 bytes and 2 of padding */
+    for (size_t cut = 23; cut < n; cut++) /* cut inside the padding: not a multiple of 8 */
         ck_assert_int_eq(cluster_cmd_decode(buf, cut, &d, err, sizeof(err)), -1);
-    ck_assert_int_eq(cluster_cmd_decode(buf, 17, &d, err, sizeof(err)), 0); /* unpadded is whole */
+    ck_assert_int_eq(cluster_cmd_decode(buf, 22, &d, err, sizeof(err)), 0); /* unpadded is whole */
     memcpy(bad, buf, n);
     memset(bad + n, 0, 8);
     ck_assert_int_eq(cluster_cmd_decode(bad, n + 8, &d, err, sizeof(err)), -1); /* 8 zeros more: too many */
     ck_assert_ptr_nonnull(strstr(err, "left over"));
     memcpy(bad, buf, n);
-    bad[20] = 1; /* padding that is not zero */
+    bad[22] = 1; /* padding that is not zero */
     ck_assert_int_eq(cluster_cmd_decode(bad, n, &d, err, sizeof(err)), -1);
     ck_assert_ptr_nonnull(strstr(err, "left over"));
     memcpy(bad, buf, n);
@@ -161,7 +163,7 @@ START_TEST(test_snapshot_refusals) {
     ck_assert_ptr_nonnull(strstr(err, "left over"));
     /* Ids not rising: the second entry's id made 1. */
     memcpy(bad, buf, n);
-    size_t second = 9 + 4 + 2 + 3 + 2 + 3;
+    size_t second = 9 + 4 + 2 + 3 + 2 + 3 + 2 + 3;
     bad[second + 3] = 1;
     ck_assert_int_eq(cluster_fsm_restore(&g, bad, n, err, sizeof(err)), -1);
     ck_assert_ptr_nonnull(strstr(err, "rising"));
