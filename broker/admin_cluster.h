@@ -6,6 +6,8 @@
  *   POST   /v1/cluster/nodes             {"id":4,"address":"host:port"}: add as a voter (admin)
  *   DELETE /v1/cluster/nodes/<id>        remove from the configuration (admin)
  *   POST   /v1/cluster/leader/transfer   {"id":N} or {} (any voter): move the leadership (admin)
+ *   POST   /v1/cluster/brokers           {"id","kafka","nats","http"}: a follower's registration,
+ *                                        sent by its registrar thread (controller.h) (admin)
  *
  * Changes run on the leader. Elsewhere they get 421 Misdirected Request with the leader's id and
  * Raft address ({"error","leader_id","leader_address"}; leader_id 0 while none is known): the
