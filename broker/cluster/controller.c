@@ -12,6 +12,7 @@
 #include "broker/cluster/controller.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
@@ -403,6 +404,10 @@ static int registrar_post(const char *hostport, const char *token, const char *b
                      "POST /v1/cluster/brokers HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
                      "Content-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
                      hostport, token, strlen(body), body);
+    if (n <= 0 || (size_t)n >= sizeof(req)) {
+        snprintf(err, err_len, "the registration does not fit a request");
+        goto out;
+    }
     for (int sent = 0; sent < n;) {
         ssize_t w = send(fd, req + sent, (size_t)(n - sent), MSG_NOSIGNAL);
         if (w > 0) sent += (int)w;
@@ -438,10 +443,14 @@ static void registrar_check(struct controller *c, struct controller_status *s, b
         return;
     const struct cluster_broker *leader = cluster_fsm_find(&s->fsm, s->leader_id);
     if (!leader) return; /* the leader registers itself first: then its port is known */
-    char body[1024], err[200];
-    snprintf(body, sizeof(body), "{\"id\":%u,\"kafka\":\"%s\",\"nats\":\"%s\",\"http\":\"%s\"}", me->node_id,
-             me->kafka, me->nats, me->http);
+    char err[200];
+    json_t *o = json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)me->node_id, "kafka", me->kafka, "nats", me->nats,
+                          "http", me->http);
+    char *body = o ? json_dumps(o, JSON_COMPACT) : NULL; /* escapes whatever the advertised host holds */
+    json_decref(o);
+    if (!body) return;
     int status = registrar_post(leader->http, c->cfg.token, body, err, sizeof(err));
+    free(body);
     if (status == 200) {
         SL_INFO("cluster: registration sent to leader %u at %s", s->leader_id, leader->http);
         *warned = false;
