@@ -2,13 +2,16 @@
  *
  * Threads: everything named raft_*, uv_* and c->fsm belongs to the controller thread once it
  * runs (before, controller_start sets them up on the caller's thread; pthread_create orders
- * that). c->mu guards c->status, c->op and c->stop, which both threads touch.
+ * that). c->mu guards c->status, c->op and c->stop, which the loop, the controller thread and the
+ * registrar thread share.
  *
- * Why a membership change blocks the calling thread (the loop) for a bounded time instead of
- * parking the HTTP request: the monitoring port's handlers answer synchronously today, a change
- * is an operator's rare act that completes in a few Raft round trips (milliseconds here), and
- * the wait is capped (the route's wait_ms); past it the answer is 504 and the change finishes on
- * its own. Parking admin answers in http_server is the change that removes the wait. */
+ * Why a change blocks the calling thread (the loop) for a bounded time instead of parking the
+ * HTTP request: the monitoring port's handlers answer synchronously today. A forwarded
+ * registration or a removal takes one Raft commit (milliseconds on a LAN); an add waits for the
+ * new node to catch up (0.5-2.5 s in tests/cluster, most of it the new node's first contact); a
+ * transfer an election. Every wait is capped (the route's wait_ms); past it the answer is 504
+ * and the change finishes on its own. Parking admin answers in http_server, with the result
+ * handed back through an eventfd as base/workers.c does, is the change that removes the wait. */
 #include "broker/cluster/controller.h"
 
 #include <errno.h>
