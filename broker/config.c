@@ -16,6 +16,7 @@
 
 #include "base/base.h"
 #include "base/logging.h"
+#include "broker/cluster/cluster_nodes.h"
 #include "broker/nats/nats_auth.h"
 #include "protocol/nats_conf.h"
 
@@ -74,6 +75,8 @@ static const struct cfg_key cfg_keys[] = {
     CFG_KEY("advertised_host", NULL, NULL, CFG_STRING, advertised_host, CFG_F_EMPTY_OK),
     CFG_KEY("advertised_port", NULL, NULL, CFG_PORT, advertised_port, 0),
     CFG_KEY("node_id", "broker_id", NULL, CFG_COUNT, node_id, 0),
+    CFG_KEY("cluster_raft_addr", NULL, NULL, CFG_STRING, cluster_raft_addr, CFG_F_EMPTY_OK),
+    CFG_KEY("cluster_nodes", NULL, NULL, CFG_STRING, cluster_nodes, CFG_F_EMPTY_OK),
     CFG_KEY("auto_create_topics", "auto_create_topics_enable", NULL, CFG_BOOL, auto_create_topics, 0),
     CFG_KEY("num_partitions", NULL, NULL, CFG_COUNT, num_partitions, 0),
     CFG_KEY("max_payload", "maxpayload", NULL, CFG_SIZE, max_payload_bytes, 0),
@@ -700,6 +703,35 @@ static int cfg_validate_ports(const struct sl_config *c, char *err, size_t err_l
     return 0;
 }
 
+/* cluster_nodes parses; a node it names may set cluster_raft_addr only as a bind address on the
+ * same port (libraft binds where it says it is reached); a node it does not name joins an
+ * existing cluster and needs cluster_raft_addr, the address the leader is told to add. */
+static int cfg_validate_cluster(const struct sl_config *c, char *err, size_t err_len) {
+    if (!c->cluster_nodes[0]) {
+        if (c->cluster_raft_addr[0]) return cfg_fail(err, err_len, "cluster_raft_addr: needs cluster_nodes");
+        return 0;
+    }
+    struct cluster_nodes nodes;
+    char why[200];
+    if (cluster_nodes_parse(c->cluster_nodes, &nodes, why, sizeof(why)) != 0)
+        return cfg_fail(err, err_len, "cluster_nodes: %s (expected id@host:port,... as 1@10.0.0.1:7001)", why);
+    const struct cluster_node *self = cluster_nodes_find(&nodes, c->node_id);
+    if (!self && !c->cluster_raft_addr[0])
+        return cfg_fail(err, err_len,
+                        "cluster_nodes: node_id %u is not in the list (a node joining a cluster needs "
+                        "cluster_raft_addr)", c->node_id);
+    if (!c->cluster_raft_addr[0]) return 0;
+    uint16_t bind_port, port;
+    if (cluster_addr_check(c->cluster_raft_addr, &bind_port, why, sizeof(why)) != 0)
+        return cfg_fail(err, err_len, "cluster_raft_addr: %s", why);
+    if (!self) return 0;
+    (void)cluster_addr_check(self->address, &port, why, sizeof(why));
+    if (bind_port != port)
+        return cfg_fail(err, err_len, "cluster_raft_addr: port %u is not node %u's port in cluster_nodes (%s)",
+                        bind_port, c->node_id, self->address);
+    return 0;
+}
+
 int sl_config_validate(const struct sl_config *c, char *err, size_t err_len) {
     const char *bad = log_config_invalid(&c->log);
     if (bad) return cfg_fail(err, err_len, "%s: out of range", cfg_log_field_key(bad));
@@ -736,6 +768,7 @@ int sl_config_validate(const struct sl_config *c, char *err, size_t err_len) {
                         c->tls ? "tls" : c->kafka_tls ? "kafka_tls" : "https_port");
     if (tls_used && c->tls_verify && !c->tls_ca[0])
         return cfg_fail(err, err_len, "tls_verify: verifying client certificates needs tls_ca (tls.ca_file)");
+    if (cfg_validate_cluster(c, err, err_len) != 0) return -1;
     return cfg_validate_ports(c, err, err_len);
 }
 
@@ -781,7 +814,9 @@ void sl_config_usage(FILE *out) {
           "  --tls-curve-preferences LIST   key exchange groups (X25519, CurveP256, ...; OpenSSL's order)\n"
           "  --advertised-host HOST         host told to clients (the listener's)\n"
           "  --advertised-port N            port told to Kafka clients (the listener's)\n"
-          "  --node-id N                    Kafka broker id shown in Metadata (1)\n"
+          "  --node-id N                    Kafka broker id shown in Metadata (1); the Raft id in a cluster\n"
+          "  --cluster-nodes LIST           cluster voters: id@host:port,... (empty: no cluster)\n"
+          "  --cluster-raft-addr HOST:PORT  Raft bind address, or the address a joining node is added as\n"
           "  --auto-create-topics BOOL      create unknown topics on Metadata/Produce (true)\n"
           "  --num-partitions N             partitions of auto-created topics (1)\n"
           "  --connections-max-idle-ms MS   close connections idle this long (600000)\n"

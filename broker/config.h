@@ -51,7 +51,9 @@ struct sl_config {
     uint16_t http_port;                          /* 8222, monitoring */
     char advertised_host[SL_CONFIG_HOST_MAX];    /* "": the listener's */
     uint16_t advertised_port;                    /* 0: the Kafka listener's */
-    uint32_t node_id;                            /* Kafka broker id in Metadata, 1 */
+    uint32_t node_id;                            /* Kafka broker id in Metadata, 1; the Raft id when clustered */
+    char cluster_raft_addr[SL_CONFIG_HOST_MAX];  /* "": this node's entry of cluster_nodes; else the bind address */
+    char cluster_nodes[2048];                    /* "": no cluster; "1@host:port,2@host:port,..." */
     bool auto_create_topics;                     /* Metadata/Produce create unknown topics, true */
     uint32_t num_partitions;                     /* partitions of auto-created topics, 1 */
     uint32_t max_payload_bytes;                  /* NATS, 1 MiB */

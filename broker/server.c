@@ -12,6 +12,7 @@
 
 #include "base/base.h"
 #include "base/logging.h"
+#include "broker/admin_cluster.h"
 #include "broker/core/acl.h"
 #include "broker/core/stream.h"
 #include "broker/core/topics.h"
@@ -204,6 +205,8 @@ void broker_reload(struct broker *b) {
     RESTART(nats_port, "port");
     RESTART(http_port, "http_port");
     RESTART(jetstream, "jetstream");
+    RESTART(cluster_nodes, "cluster_nodes");
+    RESTART(cluster_raft_addr, "cluster_raft_addr");
     RESTART(log, "segment, retention and fsync settings");
 #undef RELOAD
 #undef RESTART
@@ -359,6 +362,8 @@ int broker_start(struct broker *b, const struct sl_config *cfg) {
         b->jsapi = jsapi_start(&b->nats, b->streams, b->js_ingest);
         b->js_deliver = js_deliver_start(&b->nats, &b->loop, b->streams, b->jsapi, b->topics);
     }
+    /* Last: the registration carries the listeners' bound ports (port 0 picks one). */
+    if (b->cfg.cluster_nodes[0] && admin_cluster_start(b) != 0) goto fail_js;
     broker_signal_arm(b);
     b->monitor_ready = true;
     const struct store_stats *stats = store_get_stats(b->store);
@@ -375,6 +380,15 @@ int broker_start(struct broker *b, const struct sl_config *cfg) {
                 (unsigned long long)stats->rebuilt_indexes);
     return 0;
 
+fail_js:
+    js_deliver_stop(b->js_deliver);
+    b->js_deliver = NULL;
+    jsapi_stop(b->jsapi);
+    b->jsapi = NULL;
+    js_ingest_free(b->js_ingest);
+    b->js_ingest = NULL;
+    monitor_stop(b);
+    b->http_running = false;
 fail_nats:
     nats_server_stop(&b->nats);
     b->nats_running = false;
@@ -402,6 +416,7 @@ void broker_run(struct broker *b) {
 int broker_stop(struct broker *b) {
     SL_INFO("shutting down");
     b->monitor_draining = true; /* /healthz answers 503 until the port closes, last */
+    admin_cluster_stop(b); /* leaves the Raft group's thread; the others elect without us */
     /* JetStream first: its PubAcks in flight go out while NATS still runs. */
     js_deliver_stop(b->js_deliver);
     b->js_deliver = NULL;

@@ -23,6 +23,8 @@ struct js_ingest;
 struct jsapi;
 struct js_deliver;
 
+struct controller;
+
 struct broker {
     struct sl_config cfg;
     struct loop loop;
@@ -44,6 +46,7 @@ struct broker {
     uint64_t out_total;           /* unsent output over every listener (conn.c keeps it) */
     /* One TLS context per listener (ctx NULL: that port is plaintext); SIGHUP reloads them. */
     struct tls_server tls_kafka, tls_nats, tls_http;
+    struct controller *cluster;   /* NULL unless cluster_nodes is set (admin_cluster.c) */
 
     /* SIGTERM and SIGINT are blocked and read from signal_fd, so shutdown runs on the loop
      * like everything else instead of in a handler. */

@@ -10,6 +10,7 @@
 #   broker/kafka/    the layers below, net/, core/, kafka/, broker/config.h
 #   broker/nats/     the layers below, net/, core/, nats/, broker/config.h
 #   broker/http/     the layers below, net/, core/, http/, broker/config.h
+#   broker/cluster/  the layers below, core/, cluster/, broker/config.h (no protocol wing)
 #   broker/*.c|h     the top (config, server, main): anything
 #   client/          its own headers only: the CLI talks to brokers through librdkafka and nats.c,
 #                    never through the broker's code
@@ -27,6 +28,7 @@ allowed() { # dir -> space-separated allowed include prefixes
         broker/kafka) echo "base/ protocol/ storage/ broker/net/ broker/core/ broker/kafka/ broker/config.h" ;;
         broker/nats) echo "base/ protocol/ storage/ broker/net/ broker/core/ broker/nats/ broker/config.h" ;;
         broker/http) echo "base/ protocol/ storage/ broker/net/ broker/core/ broker/http/ broker/config.h" ;;
+        broker/cluster) echo "base/ protocol/ storage/ broker/core/ broker/cluster/ broker/config.h" ;;
         broker) echo "base/ protocol/ storage/ broker/" ;;
         client) echo "client/" ;;
         *) echo "" ;;

@@ -16,12 +16,13 @@ set -euo pipefail
 # runtime libraries (libclang-rt-14-dev holds libFuzzer). The bench suite (bench/run.sh) adds
 # Redis 7 streams as a peer (redis-server, driven by python3-redis) and gnuplot-nox for its plots.
 # The sluice CLI (client/) builds on librdkafka-dev, libnats-dev, libjansson-dev and, for the
-# broker's admin routes (sluice user), libcurl4-openssl-dev.
+# broker's admin routes (sluice user), libcurl4-openssl-dev. Clustering (broker/cluster/) runs
+# canonical/raft (libraft-dev) on its own libuv loop (libuv1-dev).
 PACKAGES="build-essential cmake pkg-config git ca-certificates liburing-dev libxxhash-dev libzstd-dev libjansson-dev libcrypt-dev libsnappy-dev liblz4-dev zlib1g-dev libssl-dev openssl check procps python3 libcurl4-openssl-dev curl
           kcat librdkafka-dev python3-confluent-kafka python3-kafka python3-snappy python3-lz4 python3-zstandard
           golang-go golang-github-shopify-sarama-dev golang-github-xdg-go-scram-dev nodejs npm
           golang-github-nats-io-go-nats-dev nats-server libnats-dev
-          libhttp-parser-dev prometheus python3-yaml mmdebstrap clang-14 libclang-rt-14-dev
+          libhttp-parser-dev libraft-dev libuv1-dev prometheus python3-yaml mmdebstrap clang-14 libclang-rt-14-dev
           redis-server python3-redis gnuplot-nox"
 
 # Installed, or provided by an installed package (a nodejs from elsewhere provides npm: asking

@@ -1,0 +1,718 @@
+/* controller.c: see controller.h.
+ *
+ * Threads: everything named raft_*, uv_* and c->fsm belongs to the controller thread once it
+ * runs (before, controller_start sets them up on the caller's thread; pthread_create orders
+ * that). c->mu guards c->status, c->op and c->stop, which the loop, the controller thread and the
+ * registrar thread share.
+ *
+ * Why a change blocks the calling thread (the loop) for a bounded time instead of parking the
+ * HTTP request: the monitoring port's handlers answer synchronously today. A forwarded
+ * registration or a removal takes one Raft commit (milliseconds on a LAN); an add waits for the
+ * new node to catch up (0.5-2.5 s in tests/cluster, most of it the new node's first contact); a
+ * transfer an election. Every wait is capped (the route's wait_ms); past it the answer is 504
+ * and the change finishes on its own. Parking admin answers in http_server, with the result
+ * handed back through an eventfd as base/workers.c does, is the change that removes the wait. */
+#include "broker/cluster/controller.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <raft.h>
+#include <raft/uv.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "base/base.h"
+#include "base/logging.h"
+
+#define CONTROLLER_ELECTION_MS 1000  /* libraft's default: randomized in [1x, 2x) */
+#define CONTROLLER_HEARTBEAT_MS 100
+#define CONTROLLER_SNAPSHOT_EVERY 256 /* entries between snapshots */
+#define CONTROLLER_SNAPSHOT_TRAILING 64
+#define REGISTRAR_PERIOD_MS 1000     /* a follower checks its registration this often */
+#define REGISTRAR_HTTP_MS 2000       /* one attempt's whole budget: connect, send, answer */
+
+enum op_state { OP_IDLE, OP_QUEUED, OP_RUNNING, OP_DONE };
+
+struct controller {
+    struct controller_config cfg;
+    pthread_t thread;
+    bool thread_started;
+    uv_loop_t uv;
+    uv_async_t wake;
+    uv_timer_t tick;
+    struct raft_uv_transport transport;
+    struct raft_io io;
+    struct raft raft;
+    struct raft_fsm fsm_ops;
+    struct cluster_fsm fsm; /* the replicated state, applied on this thread */
+
+    /* The controller thread's own registration entry in flight. */
+    struct raft_apply apply_req;
+    bool apply_busy;
+    uint64_t last_term;
+    uint64_t elections;
+    int last_state;
+
+    struct raft_change change_req;
+    struct raft_transfer transfer_req;
+    struct raft_apply op_apply_req; /* a forwarded registration (CONTROLLER_REGISTER) */
+
+    pthread_t registrar;
+    bool registrar_started;
+    pthread_cond_t registrar_cv; /* wakes the registrar early at stop */
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* signalled when op reaches OP_DONE */
+    bool stop;
+    struct controller_status status;
+    struct {
+        enum op_state state;
+        bool abandoned; /* its waiter timed out: the thread resets the slot itself */
+        enum controller_change_kind kind;
+        uint32_t id;
+        char address[CLUSTER_ADDR_MAX];
+        struct cluster_broker reg; /* CONTROLLER_REGISTER */
+        struct controller_result result;
+    } op;
+};
+
+const char *controller_state_name(int state) {
+    switch (state) {
+    case RAFT_FOLLOWER: return "follower";
+    case RAFT_CANDIDATE: return "candidate";
+    case RAFT_LEADER: return "leader";
+    default: return "unavailable";
+    }
+}
+
+const char *controller_role_name(int role) {
+    switch (role) {
+    case RAFT_VOTER: return "voter";
+    case RAFT_STANDBY: return "standby";
+    case RAFT_SPARE: return "spare";
+    default: return "unknown";
+    }
+}
+
+/* ---- the FSM, called by libraft on the controller thread --------------------------------- */
+
+static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result) {
+    struct controller *c = fsm->data;
+    struct cluster_cmd cmd;
+    char err[160];
+    *result = NULL;
+    if (cluster_cmd_decode(buf->base, buf->len, &cmd, err, sizeof(err)) != 0) {
+        /* A committed entry this version cannot read: stop applying rather than diverge. */
+        SL_ERROR("cluster: cannot apply a committed entry: %s", err);
+        return RAFT_MALFORMED;
+    }
+    if (cluster_fsm_apply(&c->fsm, &cmd) != 0) {
+        SL_ERROR("cluster: cannot register node %u: already %d brokers", cmd.reg.node_id, CLUSTER_BROKERS_MAX);
+        return RAFT_TOOMANY;
+    }
+    SL_INFO("cluster: broker %u registered: kafka %s, nats %s", cmd.reg.node_id, cmd.reg.kafka, cmd.reg.nats);
+    return 0;
+}
+
+static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs) {
+    struct controller *c = fsm->data;
+    size_t size = cluster_fsm_snapshot_size(&c->fsm);
+    struct raft_buffer *b = raft_malloc(sizeof(*b));
+    if (!b) return RAFT_NOMEM;
+    b->base = raft_malloc(size);
+    if (!b->base) {
+        raft_free(b);
+        return RAFT_NOMEM;
+    }
+    b->len = cluster_fsm_snapshot_encode(&c->fsm, b->base, size);
+    SL_ASSERT(b->len == size);
+    *bufs = b;
+    *n_bufs = 1;
+    return 0;
+}
+
+static int fsm_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs) {
+    (void)fsm;
+    for (unsigned i = 0; i < *n_bufs; i++) raft_free((*bufs)[i].base);
+    raft_free(*bufs);
+    *bufs = NULL;
+    *n_bufs = 0;
+    return 0;
+}
+
+static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf) {
+    struct controller *c = fsm->data;
+    char err[160];
+    if (cluster_fsm_restore(&c->fsm, buf->base, buf->len, err, sizeof(err)) != 0) {
+        SL_ERROR("cluster: cannot restore a snapshot: %s", err);
+        return RAFT_MALFORMED;
+    }
+    raft_free(buf->base); /* restore owns the buffer once it succeeds */
+    SL_INFO("cluster: restored a snapshot: %u brokers", c->fsm.count);
+    return 0;
+}
+
+/* ---- status ------------------------------------------------------------------------------ */
+
+/* Copies Raft's view into c->status (under mu). Controller thread. */
+static void controller_publish(struct controller *c) {
+    struct raft *r = &c->raft;
+    raft_id leader_id = 0;
+    const char *leader_address = NULL;
+    raft_leader(r, &leader_id, &leader_address);
+    int state = raft_state(r);
+    if (r->current_term != c->last_term) {
+        if (c->last_term) c->elections++;
+        c->last_term = r->current_term;
+    }
+    if (state != c->last_state) {
+        SL_INFO("cluster: node %u is now %s (term %llu, leader %llu)", c->cfg.node_id,
+                controller_state_name(state), (unsigned long long)r->current_term, (unsigned long long)leader_id);
+        c->last_state = state;
+    }
+    pthread_mutex_lock(&c->mu);
+    struct controller_status *s = &c->status;
+    s->state = state;
+    s->leader_id = (uint32_t)leader_id;
+    snprintf(s->leader_address, sizeof(s->leader_address), "%s", leader_address ? leader_address : "");
+    s->term = r->current_term;
+    s->commit_index = r->commit_index;
+    s->last_applied = raft_last_applied(r);
+    s->elections = c->elections;
+    s->server_count = 0;
+    for (unsigned i = 0; i < r->configuration.n && i < CONTROLLER_VOTERS_MAX; i++) {
+        struct controller_server *v = &s->servers[s->server_count++];
+        v->id = (uint32_t)r->configuration.servers[i].id;
+        v->role = r->configuration.servers[i].role;
+        snprintf(v->address, sizeof(v->address), "%s", r->configuration.servers[i].address);
+    }
+    s->fsm = c->fsm;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* ---- registration ------------------------------------------------------------------------ */
+
+static void register_done(struct raft_apply *req, int status, void *result) {
+    struct controller *c = req->data;
+    (void)result;
+    c->apply_busy = false;
+    if (status != 0)
+        SL_WARN("cluster: registering node %u failed: %s (tried again while leader)", c->cfg.node_id,
+                raft_strerror(status));
+    controller_publish(c);
+}
+
+/* While leader, makes sure this node's registration is in the FSM as it advertises it. */
+static void register_self(struct controller *c) {
+    if (c->apply_busy || raft_state(&c->raft) != RAFT_LEADER) return;
+    const struct cluster_broker *have = cluster_fsm_find(&c->fsm, c->cfg.node_id);
+    if (have && !strcmp(have->kafka, c->cfg.self.kafka) && !strcmp(have->nats, c->cfg.self.nats) &&
+        !strcmp(have->http, c->cfg.self.http))
+        return;
+    struct cluster_cmd cmd = {.type = CLUSTER_CMD_REGISTER, .reg = c->cfg.self};
+    uint8_t tmp[16 + 3 * CLUSTER_HOSTPORT_MAX];
+    size_t n = cluster_cmd_encode(&cmd, tmp, sizeof(tmp));
+    SL_ASSERT(n > 0); /* the registration was checked at start */
+    struct raft_buffer buf = {raft_malloc(n), n};
+    if (!buf.base) return;
+    memcpy(buf.base, tmp, n);
+    c->apply_req.data = c;
+    int rv = raft_apply(&c->raft, &c->apply_req, &buf, 1, register_done);
+    if (rv != 0) {
+        raft_free(buf.base);
+        SL_DEBUG("cluster: raft_apply: %s", raft_strerror(rv));
+        return;
+    }
+    c->apply_busy = true;
+}
+
+/* ---- membership changes ------------------------------------------------------------------ */
+
+/* Ends the change in the slot (controller thread). */
+static void op_finish(struct controller *c, int rc, const char *message) {
+    raft_id leader_id = 0;
+    const char *leader_address = NULL;
+    raft_leader(&c->raft, &leader_id, &leader_address);
+    pthread_mutex_lock(&c->mu);
+    struct controller_result *res = &c->op.result;
+    res->rc = rc;
+    res->leader_id = (uint32_t)leader_id;
+    snprintf(res->leader_address, sizeof(res->leader_address), "%s", leader_address ? leader_address : "");
+    snprintf(res->message, sizeof(res->message), "%s",
+             message ? message : rc ? raft_strerror(rc) : "done");
+    if (c->op.abandoned) {
+        SL_INFO("cluster: a membership change finished after its request gave up: %s", res->message);
+        c->op.state = OP_IDLE;
+        c->op.abandoned = false;
+    } else {
+        c->op.state = OP_DONE;
+    }
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    controller_publish(c);
+}
+
+static void change_done(struct raft_change *req, int status) {
+    struct controller *c = req->data;
+    op_finish(c, status, NULL);
+}
+
+static void add_done(struct raft_change *req, int status) {
+    struct controller *c = req->data;
+    if (status != 0) {
+        op_finish(c, status, NULL);
+        return;
+    }
+    /* A spare now; a voter once it has caught up (libraft promotes after the catch-up rounds). */
+    int rv = raft_assign(&c->raft, &c->change_req, c->op.id, RAFT_VOTER, change_done);
+    if (rv != 0) op_finish(c, rv, NULL);
+}
+
+static void transfer_done(struct raft_transfer *req) {
+    struct controller *c = req->data;
+    raft_id leader_id = 0;
+    const char *address = NULL;
+    raft_leader(&c->raft, &leader_id, &address);
+    bool moved = leader_id != 0 && leader_id != c->cfg.node_id && (!c->op.id || leader_id == c->op.id);
+    op_finish(c, moved ? 0 : RAFT_LEADERSHIPLOST, moved ? NULL : "the leadership did not move in time");
+}
+
+static void op_apply_done(struct raft_apply *req, int status, void *result) {
+    struct controller *c = req->data;
+    (void)result;
+    op_finish(c, status, NULL);
+}
+
+static int op_register(struct controller *c) {
+    struct cluster_cmd cmd = {.type = CLUSTER_CMD_REGISTER, .reg = c->op.reg};
+    uint8_t tmp[16 + 3 * CLUSTER_HOSTPORT_MAX];
+    size_t n = cluster_cmd_encode(&cmd, tmp, sizeof(tmp));
+    if (n == 0) return RAFT_INVALID; /* the route checked the fields */
+    struct raft_buffer buf = {raft_malloc(n), n};
+    if (!buf.base) return RAFT_NOMEM;
+    memcpy(buf.base, tmp, n);
+    c->op_apply_req.data = c;
+    int rv = raft_apply(&c->raft, &c->op_apply_req, &buf, 1, op_apply_done);
+    if (rv != 0) raft_free(buf.base);
+    return rv;
+}
+
+static void op_start(struct controller *c) {
+    int rv;
+    c->change_req.data = c;
+    c->transfer_req.data = c;
+    switch (c->op.kind) {
+    case CONTROLLER_REGISTER:
+        rv = op_register(c);
+        break;
+    case CONTROLLER_ADD:
+        rv = raft_add(&c->raft, &c->change_req, c->op.id, c->op.address, add_done);
+        break;
+    case CONTROLLER_REMOVE:
+        rv = raft_remove(&c->raft, &c->change_req, c->op.id, change_done);
+        break;
+    default:
+        rv = raft_transfer(&c->raft, &c->transfer_req, c->op.id, transfer_done);
+        break;
+    }
+    if (rv != 0) op_finish(c, rv, NULL);
+}
+
+/* ---- the controller thread --------------------------------------------------------------- */
+
+static void on_tick(uv_timer_t *t) {
+    struct controller *c = t->data;
+    register_self(c);
+    controller_publish(c);
+}
+
+static void on_raft_close(struct raft *r) {
+    struct controller *c = r->data;
+    raft_uv_close(&c->io);
+    raft_uv_tcp_close(&c->transport);
+    uv_close((uv_handle_t *)&c->tick, NULL);
+    uv_close((uv_handle_t *)&c->wake, NULL);
+}
+
+static void on_wake(uv_async_t *a) {
+    struct controller *c = a->data;
+    pthread_mutex_lock(&c->mu);
+    bool stop = c->stop;
+    bool start = c->op.state == OP_QUEUED && !stop;
+    if (start) c->op.state = OP_RUNNING;
+    pthread_mutex_unlock(&c->mu);
+    if (stop) {
+        uv_timer_stop(&c->tick);
+        raft_close(&c->raft, on_raft_close);
+        return;
+    }
+    if (start) op_start(c);
+}
+
+static void *controller_main(void *arg) {
+    struct controller *c = arg;
+    pthread_setname_np(pthread_self(), "sl-raft");
+    uv_run(&c->uv, UV_RUN_DEFAULT);
+    return NULL;
+}
+
+/* ---- the registrar: a follower's registration, sent to the leader ------------------------ */
+
+/* Milliseconds left until deadline (CLOCK_MONOTONIC), at least 0. */
+static int ms_left(const struct timespec *deadline) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long long ms = (long long)(deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
+    return ms < 0 ? 0 : (int)ms;
+}
+
+/* Waits for fd to be ready for events within the deadline: true if it is. */
+static bool fd_wait(int fd, short events, const struct timespec *deadline) {
+    struct pollfd p = {fd, events, 0};
+    int left = ms_left(deadline);
+    return left > 0 && poll(&p, 1, left) == 1 && (p.revents & (events | POLLHUP | POLLERR));
+}
+
+/* One POST of body to http://hostport/v1/cluster/brokers. The HTTP status, or -1 (why in err). */
+static int registrar_post(const char *hostport, const char *token, const char *body, char *err, size_t err_len) {
+    char host[CLUSTER_HOSTPORT_MAX];
+    snprintf(host, sizeof(host), "%s", hostport);
+    char *colon = strrchr(host, ':');
+    if (!colon) return snprintf(err, err_len, "bad address %s", hostport), -1;
+    *colon = '\0';
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
+    int g = getaddrinfo(host, colon + 1, &hints, &ai);
+    if (g != 0) return snprintf(err, err_len, "%s: %s", hostport, gai_strerror(g)), -1;
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += REGISTRAR_HTTP_MS / 1000;
+    int status = -1;
+    if (fd < 0 || (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS) ||
+        !fd_wait(fd, POLLOUT, &deadline)) {
+        snprintf(err, err_len, "cannot connect to %s", hostport);
+        goto out;
+    }
+    char req[2048];
+    int n = snprintf(req, sizeof(req),
+                     "POST /v1/cluster/brokers HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
+                     "Content-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                     hostport, token, strlen(body), body);
+    if (n <= 0 || (size_t)n >= sizeof(req)) {
+        snprintf(err, err_len, "the registration does not fit a request");
+        goto out;
+    }
+    for (int sent = 0; sent < n;) {
+        ssize_t w = send(fd, req + sent, (size_t)(n - sent), MSG_NOSIGNAL);
+        if (w > 0) sent += (int)w;
+        else if (w < 0 && errno == EAGAIN && fd_wait(fd, POLLOUT, &deadline)) continue;
+        else {
+            snprintf(err, err_len, "cannot send to %s", hostport);
+            goto out;
+        }
+    }
+    char resp[64];
+    size_t got = 0;
+    while (got < 12 && fd_wait(fd, POLLIN, &deadline)) {
+        ssize_t r = recv(fd, resp + got, sizeof(resp) - 1 - got, 0);
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    resp[got] = '\0';
+    if (got < 12 || strncmp(resp, "HTTP/1.", 7) != 0) snprintf(err, err_len, "no answer from %s", hostport);
+    else status = atoi(resp + 9);
+out:
+    if (fd >= 0) close(fd);
+    freeaddrinfo(ai);
+    return status;
+}
+
+/* The follower's check: sends its registration when the leader lacks it. Registrar thread. */
+static void registrar_check(struct controller *c, struct controller_status *s, bool *warned) {
+    controller_status(c, s);
+    if (s->state != RAFT_FOLLOWER || !s->leader_id) return;
+    const struct cluster_broker *have = cluster_fsm_find(&s->fsm, c->cfg.node_id);
+    const struct cluster_broker *me = &c->cfg.self;
+    if (have && !strcmp(have->kafka, me->kafka) && !strcmp(have->nats, me->nats) && !strcmp(have->http, me->http))
+        return;
+    const struct cluster_broker *leader = cluster_fsm_find(&s->fsm, s->leader_id);
+    if (!leader) return; /* the leader registers itself first: then its port is known */
+    char err[200];
+    json_t *o = json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)me->node_id, "kafka", me->kafka, "nats", me->nats,
+                          "http", me->http);
+    char *body = o ? json_dumps(o, JSON_COMPACT) : NULL; /* escapes whatever the advertised host holds */
+    json_decref(o);
+    if (!body) return;
+    int status = registrar_post(leader->http, c->cfg.token, body, err, sizeof(err));
+    free(body);
+    if (status == 200) {
+        SL_INFO("cluster: registration sent to leader %u at %s", s->leader_id, leader->http);
+        *warned = false;
+    } else if (!*warned) {
+        /* Once per failure streak: a leader changing or busy retries on its own. */
+        SL_WARN("cluster: sending the registration to leader %u at %s failed: %s (retrying every %d ms)",
+                s->leader_id, leader->http, status < 0 ? err : status == 403 ? "403 (http_token differs?)" : "refused",
+                REGISTRAR_PERIOD_MS);
+        *warned = true;
+    }
+}
+
+static void *registrar_main(void *arg) {
+    struct controller *c = arg;
+    pthread_setname_np(pthread_self(), "sl-raft-reg");
+    struct controller_status *s = sl_xcalloc(1, sizeof(*s));
+    bool warned = false;
+    pthread_mutex_lock(&c->mu);
+    while (!c->stop) {
+        struct timespec deadline;
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_sec += REGISTRAR_PERIOD_MS / 1000;
+        while (!c->stop && pthread_cond_timedwait(&c->registrar_cv, &c->mu, &deadline) != ETIMEDOUT) {}
+        if (c->stop) break;
+        pthread_mutex_unlock(&c->mu);
+        registrar_check(c, s, &warned);
+        pthread_mutex_lock(&c->mu);
+    }
+    pthread_mutex_unlock(&c->mu);
+    free(s);
+    return NULL;
+}
+
+static int mkdir_p(const char *dir) {
+    char path[4096];
+    snprintf(path, sizeof(path), "%s", dir);
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(path, 0755) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    return mkdir(path, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* raft_bootstrap on a pristine directory; RAFT_CANTBOOTSTRAP means state is there: a restart. */
+static int controller_bootstrap(struct controller *c) {
+    if (c->cfg.join) {
+        /* A bootstrapped log of its own would clash at index 1 with the cluster's. */
+        SL_INFO("cluster: node %u is not in cluster_nodes: joining, waiting for the leader to add %s",
+                c->cfg.node_id, c->cfg.address);
+        return 0;
+    }
+    struct raft_configuration conf;
+    raft_configuration_init(&conf);
+    int rv = 0;
+    for (uint32_t i = 0; i < c->cfg.nodes.count && !rv; i++)
+        rv = raft_configuration_add(&conf, c->cfg.nodes.nodes[i].id, c->cfg.nodes.nodes[i].address, RAFT_VOTER);
+    if (!rv) rv = raft_bootstrap(&c->raft, &conf);
+    raft_configuration_close(&conf);
+    if (rv == RAFT_CANTBOOTSTRAP) {
+        SL_INFO("cluster: %s holds Raft state: restarting from it", c->cfg.dir);
+        return 0;
+    }
+    if (rv != 0) {
+        SL_ERROR("cluster: cannot bootstrap %s: %s", c->cfg.dir, raft_strerror(rv));
+        return -1;
+    }
+    SL_INFO("cluster: bootstrapped %s with %u voters", c->cfg.dir, c->cfg.nodes.count);
+    return 0;
+}
+
+/* Runs the uv loop here until raft and every handle have closed (a failed start). */
+static void controller_close_here(struct controller *c, bool raft_inited) {
+    if (raft_inited) {
+        raft_close(&c->raft, on_raft_close);
+    } else {
+        raft_uv_close(&c->io);
+        raft_uv_tcp_close(&c->transport);
+        uv_close((uv_handle_t *)&c->tick, NULL);
+        uv_close((uv_handle_t *)&c->wake, NULL);
+    }
+    uv_run(&c->uv, UV_RUN_DEFAULT);
+}
+
+static int controller_open_raft(struct controller *c) {
+    int rv;
+    if ((rv = raft_uv_tcp_init(&c->transport, &c->uv)) != 0) {
+        SL_ERROR("cluster: raft_uv_tcp_init: %s", raft_strerror(rv));
+        return -1;
+    }
+    if (c->cfg.bind[0] && (rv = raft_uv_tcp_set_bind_address(&c->transport, c->cfg.bind)) != 0) {
+        SL_ERROR("cluster: cluster_raft_addr %s: %s", c->cfg.bind, raft_strerror(rv));
+        raft_uv_tcp_close(&c->transport);
+        return -1;
+    }
+    if ((rv = raft_uv_init(&c->io, &c->uv, c->cfg.dir, &c->transport)) != 0) {
+        SL_ERROR("cluster: cannot open %s: %s", c->cfg.dir, raft_strerror(rv));
+        raft_uv_tcp_close(&c->transport);
+        return -1;
+    }
+    return 0;
+}
+
+struct controller *controller_start(const struct controller_config *cfg) {
+    struct controller *c = sl_xcalloc(1, sizeof(*c));
+    c->cfg = *cfg;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cv, &ca);
+    pthread_cond_init(&c->registrar_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (mkdir_p(c->cfg.dir) != 0) {
+        SL_ERROR("cluster: cannot make %s: %s", c->cfg.dir, strerror(errno));
+        goto fail_free;
+    }
+    if (uv_loop_init(&c->uv) != 0) {
+        SL_ERROR("cluster: uv_loop_init failed");
+        goto fail_free;
+    }
+    if (controller_open_raft(c) != 0) goto fail_uv;
+    uv_async_init(&c->uv, &c->wake, on_wake);
+    c->wake.data = c;
+    uv_timer_init(&c->uv, &c->tick);
+    c->tick.data = c;
+
+    c->fsm_ops = (struct raft_fsm){.version = 2, .data = c, .apply = fsm_apply, .snapshot = fsm_snapshot,
+                                   .restore = fsm_restore, .snapshot_finalize = fsm_snapshot_finalize};
+    int rv = raft_init(&c->raft, &c->io, &c->fsm_ops, cfg->node_id, cfg->address);
+    if (rv != 0) {
+        SL_ERROR("cluster: raft_init: %s", raft_strerror(rv));
+        controller_close_here(c, false);
+        goto fail_uv;
+    }
+    c->raft.data = c;
+    raft_set_election_timeout(&c->raft, CONTROLLER_ELECTION_MS);
+    raft_set_heartbeat_timeout(&c->raft, CONTROLLER_HEARTBEAT_MS);
+    raft_set_snapshot_threshold(&c->raft, CONTROLLER_SNAPSHOT_EVERY);
+    raft_set_snapshot_trailing(&c->raft, CONTROLLER_SNAPSHOT_TRAILING);
+    /* Pre-vote: a node coming back from a kill -9 or a partition does not depose a healthy
+     * leader by bumping the term. */
+    raft_set_pre_vote(&c->raft, true);
+    if (controller_bootstrap(c) != 0 || (rv = raft_start(&c->raft)) != 0) {
+        if (rv)
+            SL_ERROR("cluster: cannot start Raft on %s (is the port taken?): %s%s%s%s", cfg->bind[0] ? cfg->bind : cfg->address,
+                     raft_strerror(rv), raft_errmsg(&c->raft)[0] ? " (" : "", raft_errmsg(&c->raft),
+                     raft_errmsg(&c->raft)[0] ? ")" : "");
+        controller_close_here(c, true);
+        goto fail_uv;
+    }
+    c->last_term = c->raft.current_term;
+    c->last_state = -1;
+    controller_publish(c);
+    uv_timer_start(&c->tick, on_tick, CONTROLLER_TICK_MS, CONTROLLER_TICK_MS);
+    if ((rv = pthread_create(&c->thread, NULL, controller_main, c)) != 0) {
+        SL_ERROR("cluster: cannot start the controller thread: %s", strerror(rv));
+        uv_timer_stop(&c->tick);
+        controller_close_here(c, true);
+        goto fail_uv;
+    }
+    c->thread_started = true;
+    if (c->cfg.token[0]) {
+        if ((rv = pthread_create(&c->registrar, NULL, registrar_main, c)) == 0) c->registrar_started = true;
+        else SL_WARN("cluster: no registrar thread (%s): registered only while leading", strerror(rv));
+    } else {
+        SL_WARN("cluster: no http_token: followers cannot send their registration to the leader; node %u is "
+                "registered only while it leads", cfg->node_id);
+    }
+    SL_INFO("cluster: node %u, Raft on %s (%u nodes configured), data in %s", cfg->node_id,
+            cfg->bind[0] ? cfg->bind : cfg->address, cfg->nodes.count, cfg->dir);
+    return c;
+
+fail_uv:
+    uv_loop_close(&c->uv);
+fail_free:
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    pthread_cond_destroy(&c->registrar_cv);
+    free(c);
+    return NULL;
+}
+
+void controller_stop(struct controller *c) {
+    if (!c) return;
+    pthread_mutex_lock(&c->mu);
+    c->stop = true;
+    pthread_cond_broadcast(&c->registrar_cv);
+    pthread_mutex_unlock(&c->mu);
+    if (c->registrar_started) pthread_join(c->registrar, NULL);
+    uv_async_send(&c->wake);
+    pthread_join(c->thread, NULL);
+    int rv = uv_loop_close(&c->uv);
+    if (rv != 0) SL_WARN("cluster: the Raft loop closed with handles open: %s", uv_strerror(rv));
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    pthread_cond_destroy(&c->registrar_cv);
+    free(c);
+}
+
+void controller_status(struct controller *c, struct controller_status *out) {
+    pthread_mutex_lock(&c->mu);
+    *out = c->status;
+    pthread_mutex_unlock(&c->mu);
+}
+
+static enum controller_outcome controller_run(struct controller *c, enum controller_change_kind kind, uint32_t id,
+                                              const char *address, const struct cluster_broker *reg,
+                                              uint32_t wait_ms, struct controller_result *out);
+
+enum controller_outcome controller_change(struct controller *c, enum controller_change_kind kind, uint32_t id,
+                                          const char *address, uint32_t wait_ms, struct controller_result *out) {
+    SL_ASSERT(kind != CONTROLLER_REGISTER);
+    return controller_run(c, kind, id, address, NULL, wait_ms, out);
+}
+
+enum controller_outcome controller_register(struct controller *c, const struct cluster_broker *reg, uint32_t wait_ms,
+                                            struct controller_result *out) {
+    return controller_run(c, CONTROLLER_REGISTER, reg->node_id, NULL, reg, wait_ms, out);
+}
+
+static enum controller_outcome controller_run(struct controller *c, enum controller_change_kind kind, uint32_t id,
+                                              const char *address, const struct cluster_broker *reg,
+                                              uint32_t wait_ms, struct controller_result *out) {
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&c->mu);
+    if (c->op.state != OP_IDLE) {
+        pthread_mutex_unlock(&c->mu);
+        return CONTROLLER_BUSY;
+    }
+    c->op.state = OP_QUEUED;
+    c->op.abandoned = false;
+    c->op.kind = kind;
+    c->op.id = id;
+    snprintf(c->op.address, sizeof(c->op.address), "%s", address ? address : "");
+    if (reg) c->op.reg = *reg;
+    pthread_mutex_unlock(&c->mu);
+    uv_async_send(&c->wake);
+
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += wait_ms / 1000;
+    deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&c->mu);
+    while (c->op.state != OP_DONE) {
+        if (pthread_cond_timedwait(&c->cv, &c->mu, &deadline) == ETIMEDOUT && c->op.state != OP_DONE) {
+            if (c->op.state == OP_QUEUED) c->op.state = OP_IDLE; /* never started: withdraw it */
+            else c->op.abandoned = true;
+            pthread_mutex_unlock(&c->mu);
+            return CONTROLLER_TIMEOUT;
+        }
+    }
+    *out = c->op.result;
+    c->op.state = OP_IDLE;
+    pthread_mutex_unlock(&c->mu);
+    return CONTROLLER_DONE;
+}

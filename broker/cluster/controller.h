@@ -1,0 +1,98 @@
+/* controller.h: this node's member of the cluster's Raft group (canonical/raft, libraft-dev),
+ * and through it the cluster's controller when it is the leader.
+ *
+ * libraft runs on a thread of its own with its own libuv loop (raft_uv_init +
+ * raft_uv_tcp_init); the broker's io_uring loop never calls into libraft. The two meet in a
+ * mutex-guarded struct: the controller thread publishes a status (Raft state, leader, term,
+ * commit index, voters, the metadata FSM's registered brokers) every CONTROLLER_TICK_MS and
+ * after each applied command; the loop reads a copy of it (/clusterz, /metrics). A membership
+ * change is one slot: the loop fills it, wakes the controller thread (uv_async_send), and waits
+ * a bounded time on a condition variable for its result.
+ *
+ * Registration: every node registers its advertised Kafka and NATS host:port, and its monitoring
+ * port, in the FSM. libraft only takes entries on the leader and has no forwarding, so:
+ * the leader applies its own registration (at election, and whenever its entry differs from what
+ * it advertises); a follower's registrar thread sends its registration to the leader's admin route
+ * POST /v1/cluster/brokers (the leader's monitoring port, from the leader's own registration,
+ * with http_token), once a second until the FSM holds it as sent. Why over HTTP: it is the one
+ * authenticated request path every node already serves, and Raft's transport carries nothing but
+ * Raft. Without http_token, or with https_port, followers cannot send it (logged once), and a
+ * node is registered only while it leads. */
+#ifndef SL_BROKER_CLUSTER_CONTROLLER_H
+#define SL_BROKER_CLUSTER_CONTROLLER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "broker/cluster/cluster_fsm.h"
+#include "broker/cluster/cluster_nodes.h"
+
+#define CONTROLLER_TICK_MS 50
+#define CONTROLLER_VOTERS_MAX (CLUSTER_NODES_MAX * 2) /* the static list plus nodes added later */
+
+struct controller_config {
+    uint32_t node_id;
+    char address[CLUSTER_ADDR_MAX]; /* this node's address in nodes (what the others dial) */
+    char bind[CLUSTER_ADDR_MAX];    /* cluster_raft_addr: where it listens; "" = address */
+    char dir[4096];                 /* <data_dir>/raft, made if missing */
+    struct cluster_nodes nodes;     /* the initial configuration, all voters */
+    bool join;                      /* not in nodes: never bootstrap; wait to be added */
+    struct cluster_broker self;     /* this node's registration */
+    char token[256];                /* http_token, for sending it to the leader; "": do not send */
+};
+
+struct controller_server {
+    uint32_t id;
+    char address[CLUSTER_ADDR_MAX];
+    int role; /* RAFT_VOTER, RAFT_STANDBY, RAFT_SPARE */
+};
+
+struct controller_status {
+    int state;                          /* RAFT_UNAVAILABLE, RAFT_FOLLOWER, RAFT_CANDIDATE, RAFT_LEADER */
+    uint32_t leader_id;                 /* 0: none known */
+    char leader_address[CLUSTER_ADDR_MAX];
+    uint64_t term, commit_index, last_applied;
+    uint64_t elections;                 /* terms this node has seen begin since it started */
+    uint32_t server_count;
+    struct controller_server servers[CONTROLLER_VOTERS_MAX];
+    struct cluster_fsm fsm;             /* the registered brokers */
+};
+
+enum controller_change_kind { CONTROLLER_ADD, CONTROLLER_REMOVE, CONTROLLER_TRANSFER, CONTROLLER_REGISTER };
+
+enum controller_outcome {
+    CONTROLLER_DONE,    /* result.rc says how it went (0: done) */
+    CONTROLLER_BUSY,    /* another change is still running */
+    CONTROLLER_TIMEOUT, /* still running after wait_ms: it finishes on its own */
+};
+
+struct controller_result {
+    int rc;            /* 0, or a RAFT_* error code */
+    uint32_t leader_id; /* with RAFT_NOTLEADER: who is (0: nobody known) */
+    char leader_address[CLUSTER_ADDR_MAX];
+    char message[256];
+};
+
+struct controller;
+
+/* Opens <dir>, bootstraps it with cfg->nodes on first start (a restart finds state and goes
+ * on), starts Raft and its thread. NULL on failure, logged. */
+struct controller *controller_start(const struct controller_config *cfg);
+/* Closes Raft, stops and joins the thread, frees. NULL is fine. */
+void controller_stop(struct controller *c);
+/* A copy of the last published status. */
+void controller_status(struct controller *c, struct controller_status *out);
+/* One membership change, run on the leader: ADD (raft_add as a spare, then raft_assign voter;
+ * id, address), REMOVE (raft_remove; id), TRANSFER (raft_transfer; id, 0 = any voter). Waits
+ * at most wait_ms. Blocks the calling thread meanwhile (see controller.c for why). */
+enum controller_outcome controller_change(struct controller *c, enum controller_change_kind kind, uint32_t id,
+                                          const char *address, uint32_t wait_ms, struct controller_result *out);
+/* Applies a registration on the leader (a follower's, sent to POST /v1/cluster/brokers), through
+ * the same slot and wait as a change. */
+enum controller_outcome controller_register(struct controller *c, const struct cluster_broker *reg, uint32_t wait_ms,
+                                            struct controller_result *out);
+/* "follower", "candidate", "leader", "unavailable". */
+const char *controller_state_name(int state);
+const char *controller_role_name(int role);
+
+#endif
