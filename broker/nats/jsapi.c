@@ -308,17 +308,26 @@ static void jsapi_not_found(struct jsapi_req *r, const char *kind, const char *e
 
 static void jsapi_account_info(struct jsapi_req *r) {
     struct jsapi *api = r->api;
+    /* As NAMES and LIST: with the authorizer on, only the streams the principal may DESCRIBE
+     * (and their consumers and bytes) are counted, so the totals tell nothing of the others. */
+    bool all = !api->ns->cfg->kafka_authorizer;
     uint64_t storage = 0;
+    uint32_t streams = 0, consumers = all && api->cops.total ? api->cops.total(api->cops_arg) : 0;
     for (uint32_t i = 0; i < streams_count(api->ss); i++) {
+        struct stream *s = streams_at(api->ss, i);
+        const char *name = stream_name(s);
+        if (!all && !nats_acl_stream_allowed(api->ns, KAFKA_OP_DESCRIBE, name, strlen(name))) continue;
         struct stream_state st;
-        stream_get_state(streams_at(api->ss, i), &st);
+        stream_get_state(s, &st);
         storage += st.bytes;
+        streams++;
+        if (!all) consumers += jsapi_consumer_count(api, s);
     }
     json_t *o = jsapi_response("account_info");
     json_object_set_new(o, "memory", json_integer(0));
     json_object_set_new(o, "storage", json_integer((json_int_t)storage));
-    json_object_set_new(o, "streams", json_integer(streams_count(api->ss)));
-    json_object_set_new(o, "consumers", json_integer(api->cops.total ? api->cops.total(api->cops_arg) : 0));
+    json_object_set_new(o, "streams", json_integer(streams));
+    json_object_set_new(o, "consumers", json_integer(consumers));
     json_t *lim = json_object();
     const char *keys[] = {"max_memory", "max_storage", "max_streams", "max_consumers", "max_ack_pending",
                           "memory_max_stream_bytes", "storage_max_stream_bytes"};

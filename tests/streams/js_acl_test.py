@@ -13,7 +13,8 @@ sockets (tests/streams/jsraw.py) so every answer is compared byte for byte:
   MSG.GET, CONSUMER.CREATE, a 403 status on MSG.NEXT, and the PubAck error on a publish with a
   reply; without a reply his publish is dropped and counted, and a core NATS subscriber of the
   subject still gets it;
-- STREAM.NAMES and STREAM.LIST show only the streams the principal may DESCRIBE;
+- STREAM.NAMES and STREAM.LIST show only the streams the principal may DESCRIBE, and
+  $JS.API.INFO counts only those (streams, their consumers and bytes);
 - a prefixed ACL allows names under it and nothing beside; a DENY WRITE beats an ALLOW ALL and
   leaves reading allowed; the super user may do everything;
 - an ACL created or deleted while bob's connection is open takes effect at his next request;
@@ -290,6 +291,9 @@ authorization {
         st = json.loads(ca.raw_api("STREAM.INFO." + OK))["state"]
         ck.eq((st["messages"], st["last_seq"]), (len(msgs), len(msgs)), "nothing of bob's was stored")
         ck.eq(names(cb), [], "STREAM.NAMES: bob sees no stream")
+        acct = json.loads(cb.raw_api("INFO"))
+        ck.eq((acct["streams"], acct["consumers"], acct["storage"]), (0, 0, 0),
+              "$JS.API.INFO: bob's counts hold nothing of the streams he may not describe")
 
     with ck.section("the super user; STREAM.NAMES / LIST show only what the principal may DESCRIBE"):
         ck.eq(create(cs, HIDDEN, s_hidden).get("error"), None, "admin creates %s" % HIDDEN)
@@ -335,6 +339,9 @@ authorization {
         m = json.loads(cb.raw_api("STREAM.MSG.GET." + OK, {"seq": 1}))["message"]
         ck.eq(base64.b64decode(m["data"]), msgs[0], "MSG.GET")
         ck.eq(names(cb), [OK], "STREAM.NAMES")
+        acct, st = json.loads(cb.raw_api("INFO")), r["state"]
+        ck.eq((acct["streams"], acct["consumers"], acct["storage"]), (1, st["consumer_count"], st["bytes"]),
+              "$JS.API.INFO: bob's counts are %s's" % OK)
         ck.eq(cb.pub_ack(s_ok + ".b", b"x"), pub_denied(bob, OK), "still no WRITE")
         admin.delete_acls([ACLFilter(bob, None, ACLOperation.ANY, ACLPermissionType.ANY,
                                      ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.ANY))])
