@@ -9,11 +9,12 @@
 
 #include "base/base.h"
 #include "base/logging.h"
+#include "base/workers.h"
 #include "broker/cluster/controller.h"
 #include "broker/http/http_server.h"
 #include "broker/server.h"
 
-/* How long a change may hold the request (and the loop: see controller.c). Adding a voter
+/* How long a change may hold the request (on the cluster's worker thread). Adding a voter
  * waits for the new node to catch up; the others take a round trip or an election. */
 #define CLUSTER_ADD_WAIT_MS 10000
 #define CLUSTER_CHANGE_WAIT_MS 5000
@@ -142,6 +143,65 @@ static void cluster_answer(struct http_response *rs, enum controller_outcome out
     cluster_error(rs, status, res->message);
 }
 
+/* ---- a change off the loop ----
+ * A change waits for Raft (an add, for the new node to catch up: seconds). The wait runs on a
+ * worker thread (controller_change blocks its caller), the request's answer is deferred
+ * (http_defer), and the job's done, back on the loop, answers it. One worker: changes go one
+ * after the other, as the controller's single slot takes them anyway. */
+struct cluster_job {
+    struct work w;
+    struct broker *b;
+    struct http_pending *pending;
+    enum controller_change_kind kind;
+    uint32_t id, wait_ms;
+    char address[CLUSTER_ADDR_MAX];
+    struct cluster_broker reg;
+    char what[CLUSTER_ADDR_MAX + 96]; /* for the log line; "" logs nothing */
+    json_t *ok;                       /* the body of a success */
+    enum controller_outcome out;
+    struct controller_result res;
+};
+
+static void cluster_job_run(struct work *w) {
+    struct cluster_job *j = (struct cluster_job *)w;
+    if (j->kind == CONTROLLER_REGISTER) j->out = controller_register(j->b->cluster, &j->reg, j->wait_ms, &j->res);
+    else j->out = controller_change(j->b->cluster, j->kind, j->id, j->address, j->wait_ms, &j->res);
+}
+
+static void cluster_job_done(struct work *w) {
+    struct cluster_job *j = (struct cluster_job *)w;
+    if (j->what[0])
+        SL_INFO("cluster: %s: %s (leader now %u)", j->what,
+                j->out == CONTROLLER_DONE ? j->res.message : j->out == CONTROLLER_BUSY ? "busy" : "timed out",
+                j->res.leader_id);
+    struct http_response rs = {0};
+    if (j->kind == CONTROLLER_TRANSFER && j->out == CONTROLLER_DONE && !j->res.rc)
+        json_object_set_new(j->ok, "leader_id", json_integer((json_int_t)j->res.leader_id));
+    cluster_answer(&rs, j->out, &j->res, j->ok);
+    http_pending_answer(j->pending, &rs);
+    free(j);
+}
+
+/* Defers rq's answer and runs the change on the cluster's worker. ok: the body of a success
+ * (taken). */
+static void cluster_job_start(struct broker *b, const struct http_request *rq, enum controller_change_kind kind,
+                              uint32_t id, const char *address, const struct cluster_broker *reg, uint32_t wait_ms,
+                              json_t *ok, const char *what) {
+    struct cluster_job *j = sl_xcalloc(1, sizeof(*j));
+    j->w.run = cluster_job_run;
+    j->w.done = cluster_job_done;
+    j->b = b;
+    j->kind = kind;
+    j->id = id;
+    j->wait_ms = wait_ms;
+    if (address) snprintf(j->address, sizeof(j->address), "%s", address);
+    if (reg) j->reg = *reg;
+    snprintf(j->what, sizeof(j->what), "%s", what);
+    j->ok = ok;
+    j->pending = http_defer(rq);
+    workers_submit(b->cluster_jobs, &j->w);
+}
+
 /* The leader check done before a change, so a follower answers without touching Raft. */
 static bool cluster_on_leader(struct broker *b, struct http_response *rs, struct controller_status *s) {
     controller_status(b->cluster, s);
@@ -172,14 +232,13 @@ static void route_nodes_add(void *arg, const struct http_request *rq, struct htt
     } else {
         struct controller_status *s = sl_xcalloc(1, sizeof(*s));
         if (cluster_on_leader(b, rs, s)) {
-            struct controller_result res;
-            enum controller_outcome out = controller_change(b->cluster, CONTROLLER_ADD, id, json_string_value(addr),
-                                                            CLUSTER_ADD_WAIT_MS, &res);
-            SL_INFO("cluster: add node %u at %s (from %s): %s", id, json_string_value(addr), rq->peer,
-                    out == CONTROLLER_DONE ? res.message : out == CONTROLLER_BUSY ? "busy" : "timed out");
-            cluster_answer(rs, out, &res,
-                           json_pack("{s:I,s:s,s:s}", "id", (json_int_t)id, "address", json_string_value(addr),
-                                     "role", "voter"));
+            char what[CLUSTER_ADDR_MAX + 96];
+            snprintf(what, sizeof(what), "add node %u at %.*s (from %s)", id, CLUSTER_ADDR_MAX - 1,
+                     json_string_value(addr), rq->peer);
+            cluster_job_start(b, rq, CONTROLLER_ADD, id, json_string_value(addr), NULL, CLUSTER_ADD_WAIT_MS,
+                              json_pack("{s:I,s:s,s:s}", "id", (json_int_t)id, "address", json_string_value(addr),
+                                        "role", "voter"),
+                              what);
         }
         free(s);
     }
@@ -206,12 +265,10 @@ static void route_nodes_remove(void *arg, const struct http_request *rq, struct 
         } else if (id == b->cfg.node_id) {
             cluster_error(rs, 409, "this node is the leader: transfer the leadership first");
         } else {
-            struct controller_result res;
-            enum controller_outcome out =
-                controller_change(b->cluster, CONTROLLER_REMOVE, id, NULL, CLUSTER_CHANGE_WAIT_MS, &res);
-            SL_INFO("cluster: remove node %u (from %s): %s", id, rq->peer,
-                    out == CONTROLLER_DONE ? res.message : out == CONTROLLER_BUSY ? "busy" : "timed out");
-            cluster_answer(rs, out, &res, json_pack("{s:I,s:b}", "id", (json_int_t)id, "removed", 1));
+            char what[96];
+            snprintf(what, sizeof(what), "remove node %u (from %s)", id, rq->peer);
+            cluster_job_start(b, rq, CONTROLLER_REMOVE, id, NULL, NULL, CLUSTER_CHANGE_WAIT_MS,
+                              json_pack("{s:I,s:b}", "id", (json_int_t)id, "removed", 1), what);
         }
     }
     free(s);
@@ -237,13 +294,9 @@ static void route_leader_transfer(void *arg, const struct http_request *rq, stru
         } else if (target && target->role != RAFT_VOTER) {
             cluster_error(rs, 409, "that node is not a voter");
         } else {
-            struct controller_result res;
-            enum controller_outcome out =
-                controller_change(b->cluster, CONTROLLER_TRANSFER, id, NULL, CLUSTER_CHANGE_WAIT_MS, &res);
-            SL_INFO("cluster: leadership transfer to %u (from %s): %s (leader now %u)", id, rq->peer,
-                    out == CONTROLLER_DONE ? res.message : out == CONTROLLER_BUSY ? "busy" : "timed out",
-                    res.leader_id);
-            cluster_answer(rs, out, &res, json_pack("{s:I}", "leader_id", (json_int_t)res.leader_id));
+            char what[96];
+            snprintf(what, sizeof(what), "leadership transfer to %u (from %s)", id, rq->peer);
+            cluster_job_start(b, rq, CONTROLLER_TRANSFER, id, NULL, NULL, CLUSTER_CHANGE_WAIT_MS, json_object(), what);
         }
     }
     free(s);
@@ -286,11 +339,10 @@ static void route_brokers_register(void *arg, const struct http_request *rq, str
             if (!cluster_server(s, reg.node_id)) {
                 cluster_error(rs, 404, "no such node in the configuration");
             } else {
-                struct controller_result res;
-                enum controller_outcome out = controller_register(b->cluster, &reg, CLUSTER_CHANGE_WAIT_MS, &res);
-                cluster_answer(rs, out, &res,
-                               json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)reg.node_id, "kafka", reg.kafka,
-                                         "nats", reg.nats, "http", reg.http));
+                cluster_job_start(b, rq, CONTROLLER_REGISTER, reg.node_id, NULL, &reg, CLUSTER_CHANGE_WAIT_MS,
+                                  json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)reg.node_id, "kafka", reg.kafka,
+                                            "nats", reg.nats, "http", reg.http),
+                                  "");
             }
         }
         free(s);
@@ -349,6 +401,8 @@ int admin_cluster_start(struct broker *b) {
     if (!b->cfg.https_port) snprintf(cc->token, sizeof(cc->token), "%s", b->cfg.http_token);
     b->cluster = controller_start(cc);
     if (!b->cluster) goto out;
+    /* No thread: workers_submit runs a change inline, on the loop, as before (only slower). */
+    b->cluster_jobs = workers_new(&b->loop, 1, "cluster");
     http_server_route(&b->http, "/clusterz", route_clusterz, b);
     http_server_route_admin(&b->http, "/v1/cluster/nodes", HTTP_M_POST, false, route_nodes_add, b);
     http_server_route_admin(&b->http, "/v1/cluster/nodes", HTTP_M_DELETE, true, route_nodes_remove, b);
@@ -361,6 +415,10 @@ out:
 }
 
 void admin_cluster_stop(struct broker *b) {
+    /* The changes under way finish first (bounded by their waits) and answer, if their
+     * connections are still there; then the controller goes. */
+    workers_free(b->cluster_jobs);
+    b->cluster_jobs = NULL;
     controller_stop(b->cluster);
     b->cluster = NULL;
 }

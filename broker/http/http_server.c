@@ -42,6 +42,12 @@ struct hconn {
     char *body;         /* an admin POST's body being read: body_len of body_cap bytes (+1 for a NUL) */
     size_t body_len, body_cap;
     unsigned allow;     /* a 405's Allow header: the route's methods */
+    struct http_pending *pending; /* a deferred answer: parsing and reading wait for it */
+};
+
+struct http_pending {
+    struct hconn *hc; /* NULL once the connection closed */
+    bool head, keep;
 };
 
 static const char *http_reason(int status) {
@@ -336,11 +342,44 @@ static void http_dispatch(struct hconn *hc, struct http_response *rs, bool *head
         }
     }
     if (hc->body) hc->body[hc->body_len] = 0;
-    struct http_request rq = {hc->url, query, *head, m, rest, hc->body ? hc->body : "", hc->body_len, hc->c->peer};
+    struct http_request rq = {hc, hc->url, query, *head, m, rest, hc->body ? hc->body : "", hc->body_len, hc->c->peer};
     rs->status = 200;
     rs->content_type = "application/json";
     h->routes[r].fn(h->routes[r].arg, &rq, rs);
-    if (!rs->body) http_response_set(rs, rs->status, rs->content_type, "");
+    if (!rs->body && !hc->pending) http_response_set(rs, rs->status, rs->content_type, "");
+}
+
+struct http_pending *http_defer(const struct http_request *rq) {
+    struct hconn *hc = rq->hc;
+    SL_ASSERT(!hc->pending);
+    struct http_pending *p = sl_xcalloc(1, sizeof(*p));
+    p->hc = hc;
+    p->head = rq->head;
+    hc->pending = p;
+    return p;
+}
+
+void http_pending_answer(struct http_pending *p, struct http_response *rs) {
+    struct hconn *hc = p->hc;
+    bool head = p->head, keep = p->keep;
+    free(p);
+    if (!hc) {
+        free(rs->body);
+        rs->body = NULL;
+        return;
+    }
+    hc->pending = NULL;
+    if (!rs->status) rs->status = 200;
+    if (!rs->body) http_response_set(rs, rs->status, rs->content_type ? rs->content_type : "application/json", "");
+    hconn_send(hc, rs, head, keep);
+    if (!keep) {
+        hc->closing = true;
+        conn_close_after_send(hc->c, "http: not keep-alive");
+        return;
+    }
+    /* What the client pipelined behind it waited in the buffer: parse on. */
+    http_parser_pause(&hc->p, 0);
+    conn_resume_recv(hc->c);
 }
 
 static int on_message_complete(http_parser *p) {
@@ -350,6 +389,15 @@ static int on_message_complete(http_parser *p) {
     bool head = false;
     http_dispatch(hc, &rs, &head);
     bool keep = http_should_keep_alive(p) != 0;
+    if (hc->pending) { /* answered later: stop parsing here until then (http_pending_answer) */
+        hc->pending->keep = keep;
+        free(rs.body);
+        if (hc->body) OPENSSL_cleanse(hc->body, hc->body_len);
+        free(hc->body);
+        hc->body = NULL;
+        http_parser_pause(p, 1);
+        return 0;
+    }
     hconn_send(hc, &rs, head, keep);
     if (hc->body) OPENSSL_cleanse(hc->body, hc->body_len); /* it may hold a password */
     free(hc->body);
@@ -378,8 +426,17 @@ static bool http_on_data(struct conn *c) {
         conn_consume(c, conn_input_len(c));
         return true;
     }
+    if (hc->pending) { /* a deferred answer first: the bytes wait */
+        conn_pause_recv(c);
+        return true;
+    }
     size_t n = conn_input_len(c);
     size_t used = http_parser_execute(&hc->p, &http_settings, (const char *)conn_input(c), n);
+    if (hc->pending && !hc->closing) { /* paused after a deferred request: the rest waits for its answer */
+        conn_consume(c, used);
+        conn_pause_recv(c);
+        return true;
+    }
     conn_consume(c, n);
     if (hc->closing) return true;
     enum http_errno err = HTTP_PARSER_ERRNO(&hc->p);
@@ -398,6 +455,7 @@ static void http_on_drain(struct conn *c) { (void)c; }
 
 static void http_on_close(struct conn *c) {
     struct hconn *hc = c->proto;
+    if (hc->pending) hc->pending->hc = NULL; /* its answer finds no one */
     if (hc->body) OPENSSL_cleanse(hc->body, hc->body_len);
     free(hc->body);
     free(c->proto);

@@ -3,7 +3,8 @@
  *
  * Routes are registered by whoever owns the data (the top of the broker wires /varz to the
  * NATS wing, /metrics to every wing's collector), so this wing knows no protocol. A handler
- * runs on the loop and must not block: it builds the whole body in memory and returns.
+ * runs on the loop and must not block: it builds the whole body in memory and returns, or
+ * defers the answer (http_defer) and gives it later from the loop.
  *
  * Limits, so the port cannot be used to hurt the broker: GET and HEAD only (else 405), but for
  * admin routes, which name their methods; the request line and headers are bounded
@@ -42,7 +43,10 @@
 /* Methods a route serves (HEAD is served wherever GET is). */
 enum { HTTP_M_GET = 1, HTTP_M_POST = 2, HTTP_M_DELETE = 4 };
 
+struct hconn;
+
 struct http_request {
+    struct hconn *hc;  /* the connection (http_defer) */
     const char *path;  /* without the query, NUL-terminated */
     const char *query; /* after '?', "" if none */
     bool head;         /* HEAD: the body is computed for Content-Length but not sent */
@@ -61,6 +65,15 @@ struct http_response {
 };
 
 typedef void (*http_handler_fn)(void *arg, const struct http_request *rq, struct http_response *rs);
+
+/* An answer that comes later, for a handler whose work must not run on the loop (it may take
+ * seconds): the handler calls http_defer(rq), copies what it needs of rq, and returns leaving
+ * rs alone. That connection reads nothing more (pipelined requests wait, in order) until
+ * http_pending_answer(p, rs) is called, once, on the loop; it sends rs (taking its body) and
+ * reads on. If the connection closed meanwhile, the answer only frees. */
+struct http_pending;
+struct http_pending *http_defer(const struct http_request *rq);
+void http_pending_answer(struct http_pending *p, struct http_response *rs);
 
 struct http_server {
     struct loop *loop;

@@ -11,6 +11,8 @@
     registered brokers survive, and the restarted node rejoins and agrees.
 (c) A 4th broker (not in cluster_nodes: it joins) is added with POST /v1/cluster/nodes on the
     leader and becomes a voter on every node; DELETE /v1/cluster/nodes/4 removes it everywhere.
+    The add waits on a worker thread: a /clusterz pipelined behind it on the same connection
+    comes after it, and the leader's NATS PINGs are answered meanwhile (round trips printed).
 (d) POST /v1/cluster/leader/transfer to a named follower makes it the leader on every node.
 (d2) A rolling restart: each node in turn is stopped with SIGTERM (the leader hands its leadership
     over first) and started again; it must read its closed Raft segments back and rejoin.
@@ -24,8 +26,10 @@ Every wait is bounded in time and count.
 import http.client
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -155,6 +159,66 @@ def metrics(b):
     return out
 
 
+def raw_responses(sock, n):
+    """n HTTP/1.1 responses with Content-Length read off sock: [(status, JSON)]."""
+    f = sock.makefile("rb")
+    out = []
+    for _ in range(n):
+        status = int(f.readline().split()[1])
+        length = 0
+        while True:
+            line = f.readline().strip()
+            if not line:
+                break
+            k, _, v = line.partition(b":")
+            if k.lower() == b"content-length":
+                length = int(v)
+        out.append((status, json.loads(f.read(length) or b"null")))
+    return out
+
+
+class Pings:
+    def __init__(self):
+        self.rtts, self.result = [], None
+
+
+def ping_while(b, fn):
+    """Runs fn() while a thread sends NATS PINGs to b back to back; their round trips and
+    fn's result."""
+    out = Pings()
+    stop, ready = threading.Event(), threading.Event()
+
+    def pinger():
+        s = socket.create_connection(("127.0.0.1", b.nats_port), timeout=10)
+        f = s.makefile("rb")
+        f.readline()  # INFO
+        s.sendall(b'CONNECT {"verbose":false}\r\n')
+        for _ in range(10 ** 6):
+            if stop.is_set():
+                break
+            t = time.monotonic()
+            s.sendall(b"PING\r\n")
+            line = f.readline()
+            while line == b"PING\r\n":
+                s.sendall(b"PONG\r\n")
+                line = f.readline()
+            out.rtts.append(time.monotonic() - t)
+            if len(out.rtts) == 3:
+                ready.set()
+            time.sleep(0.005)
+        s.close()
+
+    th = threading.Thread(target=pinger)
+    th.start()
+    try:
+        ready.wait(10)  # pinging before fn starts
+        out.result = fn()
+    finally:
+        stop.set()
+        th.join(15)
+    return out
+
+
 def start_node(node_id, nodes, raft_addr=None, data_dir=None):
     args = ["--node-id", str(node_id), "--cluster-nodes", ",".join("%d@%s" % kv for kv in sorted(nodes.items())),
             "--http-token", TOKEN, "--advertised-host", advertised(node_id)]
@@ -227,8 +291,28 @@ def body(ck):
         addr4 = "127.0.0.1:%d" % raft_ports[3]
         b4 = start_node(4, nodes, raft_addr=addr4)
         t0 = time.monotonic()
-        st, res = call(leader.http_port, "POST", "/v1/cluster/nodes", json.dumps({"id": 4, "address": addr4}))
+        # The add waits for node 4 to catch up (on a worker thread: the loop serves on). A
+        # /clusterz pipelined behind it on the same connection is answered after it; the
+        # leader's NATS port answers PING all along.
+        body4 = json.dumps({"id": 4, "address": addr4}).encode()
+        raw = socket.create_connection(("127.0.0.1", leader.http_port), timeout=15)
+        req = (b"POST /v1/cluster/nodes HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+               b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+               b"GET /clusterz HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n"
+               % (TOKEN.encode(), len(body4), body4, TOKEN.encode()))
+        pings = ping_while(leader, lambda: (raw.sendall(req), raw_responses(raw, 2))[1])
+        (st, res), (zst, z) = pings.result
+        raw.close()
+        took = time.monotonic() - t0
         ck.eq((st, res), (200, {"id": 4, "address": addr4, "role": "voter"}), "add node 4")
+        ck.eq((zst, sorted(s["id"] for s in z.get("servers", []))), (200, [1, 2, 3, 4]),
+              "/clusterz pipelined behind the add: answered after it")
+        print("     add answered in %.2f s; the leader's NATS PING meanwhile: max %.1f ms (%d)"
+              % (took, max(pings.rtts) * 1000, len(pings.rtts)))
+        # Held, one PING would wait out (nearly) the whole add; the bound leaves room for jitter.
+        ck.ok(len(pings.rtts) >= 3 and (took < 0.15 or max(pings.rtts) < 0.8 * took),
+              "the add did not hold the leader's loop: PING max %.1f ms (%d) while it took %.2f s"
+              % (max(pings.rtts or [0]) * 1000, len(pings.rtts), took))
         nodes4 = dict(nodes)
         nodes4[4] = addr4
         wait_agreed(ck, brokers + [b4], nodes4, "node 4 a voter everywhere")
