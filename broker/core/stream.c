@@ -526,6 +526,41 @@ static bool deleted_insert(struct stream *s, uint64_t seq) {
     return true;
 }
 
+/* Adds the run [lo, hi] (1 <= lo <= hi < UINT64_MAX) at once, merged with every run it
+ * overlaps or touches: one search and one move, whatever the run's length. false only when a
+ * new run would pass STREAM_DELETED_MAX runs. */
+static bool deleted_insert_range(struct stream *s, uint64_t lo, uint64_t hi) {
+    SL_ASSERT(lo >= 1 && lo <= hi && hi < UINT64_MAX);
+    uint32_t i = deleted_find(s, lo), j = i, n = s->deleted_count;
+    struct stream_drange *d = s->deleted;
+    uint64_t nlo = lo, nhi = hi, had = 0;
+    for (; j < n && d[j].lo <= hi + 1; j++) { /* runs i..j-1 overlap or touch [lo, hi] */
+        nlo = SL_MIN(nlo, d[j].lo);
+        nhi = SL_MAX(nhi, d[j].hi);
+        had += d[j].hi - d[j].lo + 1;
+    }
+    if (j == i) { /* none: a new run at i */
+        if (n == STREAM_DELETED_MAX) return false;
+        if (n == s->deleted_cap) {
+            s->deleted_cap = s->deleted_cap ? s->deleted_cap * 2 : 64;
+            s->deleted = d = sl_xrealloc(s->deleted, s->deleted_cap * sizeof(*d));
+        }
+        memmove(d + i + 1, d + i, (n - i) * sizeof(*d));
+        s->deleted_count++;
+    } else if (j > i + 1) { /* several merge into run i */
+        memmove(d + i + 1, d + j, (n - j) * sizeof(*d));
+        s->deleted_count -= j - i - 1;
+    }
+    d[i] = (struct stream_drange){nlo, nhi};
+    s->deleted_total += (nhi - nlo + 1) - had;
+    return true;
+}
+
+static int deleted_seq_cmp(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 /* Drops the deleted sequences below the floor. */
 static void deleted_trim(struct stream *s) {
     uint32_t n = 0;
@@ -1160,22 +1195,23 @@ static uint64_t deleted_decode(struct stream *s, const uint8_t *v, uint32_t vlen
     while (kvlog_tlv_next(&r, &tag, &p, &n)) {
         int64_t x;
         if (tag == STREAM_DTAG_FLOOR && kvlog_tlv_i64(p, n, &x) && x > 0) floor = (uint64_t)x;
-        if (tag == STREAM_DTAG_SEQS)
-            for (uint32_t i = 0; i + 8 <= n; i += 8) deleted_insert(s, sl_load_be64(p + i));
+        if (tag == STREAM_DTAG_SEQS && n >= 8) {
+            /* Sorted first: inserted in order each is an append, where a reversed list would
+             * move the whole set once per sequence. */
+            uint64_t *q = sl_xmalloc(n / 8 * sizeof(*q));
+            for (uint32_t i = 0; i + 8 <= n; i += 8) q[i / 8] = sl_load_be64(p + i);
+            qsort(q, n / 8, sizeof(*q), deleted_seq_cmp);
+            for (uint32_t i = 0; i < n / 8; i++) deleted_insert(s, q[i]);
+            free(q);
+        }
         if (tag == STREAM_DTAG_RANGES) {
             for (uint32_t i = 0; i + 16 <= n; i += 16) {
                 uint64_t lo = sl_load_be64(p + i), hi = sl_load_be64(p + i + 8);
-                /* Our own record, so sorted and disjoint; a run that is not (corruption) is
-                 * taken a sequence at a time, bounded. */
-                struct stream_drange *last = s->deleted_count ? &s->deleted[s->deleted_count - 1] : NULL;
-                if (hi == UINT64_MAX) continue; /* corrupt: see deleted_insert */
-                if (lo <= hi && lo > 0 && (!last || lo > last->hi + 1) && s->deleted_count < STREAM_DELETED_MAX) {
-                    deleted_insert(s, lo);
-                    s->deleted[s->deleted_count - 1].hi = hi;
-                    s->deleted_total += hi - lo;
-                } else {
-                    for (uint64_t q = lo; q <= hi && q - lo < STREAM_DELETED_MAX; q++) deleted_insert(s, q);
-                }
+                /* Our own record, so sorted and disjoint: each run is appended. A run that is
+                 * not (corruption) is merged with what it overlaps, in one step all the same;
+                 * one that cannot be a run (0, past UINT64_MAX - 1, reversed) is dropped. */
+                if (lo == 0 || lo > hi || hi == UINT64_MAX) continue;
+                deleted_insert_range(s, lo, hi);
             }
         }
     }
