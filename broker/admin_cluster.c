@@ -11,6 +11,7 @@
 #include "base/logging.h"
 #include "base/workers.h"
 #include "broker/cluster/controller.h"
+#include "broker/http/http_json.h"
 #include "broker/http/http_server.h"
 #include "broker/server.h"
 
@@ -19,19 +20,9 @@
 #define CLUSTER_ADD_WAIT_MS 10000
 #define CLUSTER_CHANGE_WAIT_MS 5000
 
-static void cluster_respond(struct http_response *rs, int status, json_t *o) {
-    char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    http_response_set(rs, status, "application/json", text ? text : "{}");
-    free(text);
-}
-
-static void cluster_error(struct http_response *rs, int status, const char *msg) {
-    cluster_respond(rs, status, json_pack("{s:s}", "error", msg));
-}
 
 static void cluster_not_leader(struct http_response *rs, uint32_t leader_id, const char *leader_address) {
-    cluster_respond(rs, 421,
+    http_response_json(rs, 421,
                     json_pack("{s:s,s:I,s:s}", "error",
                               leader_id ? "not the leader: send this to the leader" : "no leader known: try again",
                               "leader_id", (json_int_t)leader_id, "leader_address", leader_address));
@@ -58,7 +49,7 @@ static json_t *cluster_status_json(const struct controller_status *s, uint32_t n
 /* The routes outlive the controller by a few loop turns of a shutdown (the port closes last). */
 static bool cluster_running(struct broker *b, struct http_response *rs) {
     if (b->cluster) return true;
-    cluster_error(rs, 503, "the cluster controller has stopped (shutting down)");
+    http_response_error(rs, 503, "the cluster controller has stopped (shutting down)");
     return false;
 }
 
@@ -68,7 +59,7 @@ static void route_clusterz(void *arg, const struct http_request *rq, struct http
     if (!cluster_running(b, rs)) return;
     struct controller_status *s = sl_xcalloc(1, sizeof(*s)); /* ~18 KiB: off the loop's stack */
     controller_status(b->cluster, s);
-    cluster_respond(rs, 200, cluster_status_json(s, b->cfg.node_id));
+    http_response_json(rs, 200, cluster_status_json(s, b->cfg.node_id));
     free(s);
 }
 
@@ -87,7 +78,7 @@ static json_t *cluster_body(const struct http_request *rq, struct http_response 
     json_t *o = rq->body_len ? json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &jerr) : json_object();
     if (!o || !json_is_object(o)) {
         json_decref(o);
-        cluster_error(rs, 400, "the body is not a JSON object");
+        http_response_error(rs, 400, "the body is not a JSON object");
         return NULL;
     }
     const char *key;
@@ -99,7 +90,7 @@ static json_t *cluster_body(const struct http_request *rq, struct http_response 
             char msg[128];
             snprintf(msg, sizeof(msg), "unknown field '%.64s'", key);
             json_decref(o);
-            cluster_error(rs, 400, msg);
+            http_response_error(rs, 400, msg);
             return NULL;
         }
     }
@@ -111,17 +102,17 @@ static void cluster_answer(struct http_response *rs, enum controller_outcome out
                            json_t *ok) {
     if (out == CONTROLLER_BUSY) {
         json_decref(ok);
-        cluster_error(rs, 409, "another membership change is running: try again");
+        http_response_error(rs, 409, "another membership change is running: try again");
         return;
     }
     if (out == CONTROLLER_TIMEOUT) {
         json_decref(ok);
-        cluster_error(rs, 504, "the change is still running: see /clusterz");
+        http_response_error(rs, 504, "the change is still running: see /clusterz");
         return;
     }
     int status;
     switch (res->rc) {
-    case 0: cluster_respond(rs, 200, ok); return;
+    case 0: http_response_json(rs, 200, ok); return;
     case RAFT_NOTLEADER:
     case RAFT_LEADERSHIPLOST:
         json_decref(ok);
@@ -140,7 +131,7 @@ static void cluster_answer(struct http_response *rs, enum controller_outcome out
     default: status = 500; break;
     }
     json_decref(ok);
-    cluster_error(rs, status, res->message);
+    http_response_error(rs, status, res->message);
 }
 
 /* ---- a change off the loop ----
@@ -226,9 +217,9 @@ static void route_nodes_add(void *arg, const struct http_request *rq, struct htt
     json_t *addr = json_object_get(o, "address");
     char why[160];
     if (!cluster_json_id(json_object_get(o, "id"), &id)) {
-        cluster_error(rs, 400, "\"id\" must be an integer in 1..4294967295");
+        http_response_error(rs, 400, "\"id\" must be an integer in 1..4294967295");
     } else if (!json_is_string(addr) || cluster_addr_check(json_string_value(addr), NULL, why, sizeof(why)) != 0) {
-        cluster_error(rs, 400, json_is_string(addr) ? why : "\"address\" must be a string host:port");
+        http_response_error(rs, 400, json_is_string(addr) ? why : "\"address\" must be a string host:port");
     } else {
         struct controller_status *s = sl_xcalloc(1, sizeof(*s));
         if (cluster_on_leader(b, rs, s)) {
@@ -254,16 +245,16 @@ static void route_nodes_remove(void *arg, const struct http_request *rq, struct 
     if (http_path_decode(rq->rest, strlen(rq->rest), text, sizeof(text)) && text[0] >= '1' && text[0] <= '9')
         v = strtoull(text, &end, 10);
     if (!end || *end || v > UINT32_MAX) {
-        cluster_error(rs, 400, "the node id in the path must be an integer in 1..4294967295");
+        http_response_error(rs, 400, "the node id in the path must be an integer in 1..4294967295");
         return;
     }
     uint32_t id = (uint32_t)v;
     struct controller_status *s = sl_xcalloc(1, sizeof(*s));
     if (cluster_on_leader(b, rs, s)) {
         if (!cluster_server(s, id)) {
-            cluster_error(rs, 404, "no such node in the configuration");
+            http_response_error(rs, 404, "no such node in the configuration");
         } else if (id == b->cfg.node_id) {
-            cluster_error(rs, 409, "this node is the leader: transfer the leadership first");
+            http_response_error(rs, 409, "this node is the leader: transfer the leadership first");
         } else {
             char what[96];
             snprintf(what, sizeof(what), "remove node %u (from %s)", id, rq->peer);
@@ -285,14 +276,14 @@ static void route_leader_transfer(void *arg, const struct http_request *rq, stru
     struct controller_status *s = sl_xcalloc(1, sizeof(*s));
     const struct controller_server *target = NULL;
     if (jid && !cluster_json_id(jid, &id)) {
-        cluster_error(rs, 400, "\"id\" must be an integer in 1..4294967295 (or absent: any voter)");
+        http_response_error(rs, 400, "\"id\" must be an integer in 1..4294967295 (or absent: any voter)");
     } else if (cluster_on_leader(b, rs, s)) {
         if (id && !(target = cluster_server(s, id))) {
-            cluster_error(rs, 404, "no such node in the configuration");
+            http_response_error(rs, 404, "no such node in the configuration");
         } else if (id == b->cfg.node_id) {
-            cluster_error(rs, 409, "this node is already the leader");
+            http_response_error(rs, 409, "this node is already the leader");
         } else if (target && target->role != RAFT_VOTER) {
-            cluster_error(rs, 409, "that node is not a voter");
+            http_response_error(rs, 409, "that node is not a voter");
         } else {
             char what[96];
             snprintf(what, sizeof(what), "leadership transfer to %u (from %s)", id, rq->peer);
@@ -328,16 +319,16 @@ static void route_brokers_register(void *arg, const struct http_request *rq, str
     if (!o) return;
     struct cluster_broker reg = {0};
     if (!cluster_json_id(json_object_get(o, "id"), &reg.node_id)) {
-        cluster_error(rs, 400, "\"id\" must be an integer in 1..4294967295");
+        http_response_error(rs, 400, "\"id\" must be an integer in 1..4294967295");
     } else if (!cluster_json_hostport(json_object_get(o, "kafka"), reg.kafka, sizeof(reg.kafka)) ||
                !cluster_json_hostport(json_object_get(o, "nats"), reg.nats, sizeof(reg.nats)) ||
                !cluster_json_hostport(json_object_get(o, "http"), reg.http, sizeof(reg.http))) {
-        cluster_error(rs, 400, "\"kafka\", \"nats\" and \"http\" must be strings host:port");
+        http_response_error(rs, 400, "\"kafka\", \"nats\" and \"http\" must be strings host:port");
     } else {
         struct controller_status *s = sl_xcalloc(1, sizeof(*s));
         if (cluster_on_leader(b, rs, s)) {
             if (!cluster_server(s, reg.node_id)) {
-                cluster_error(rs, 404, "no such node in the configuration");
+                http_response_error(rs, 404, "no such node in the configuration");
             } else {
                 cluster_job_start(b, rq, CONTROLLER_REGISTER, reg.node_id, NULL, &reg, CLUSTER_CHANGE_WAIT_MS,
                                   json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)reg.node_id, "kafka", reg.kafka,

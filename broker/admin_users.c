@@ -21,6 +21,7 @@
 
 #include "base/base.h"
 #include "base/logging.h"
+#include "broker/http/http_json.h"
 #include "broker/http/http_server.h"
 #include "protocol/karena.h"
 #include "protocol/kafka_msgs_sasl.h"
@@ -29,16 +30,6 @@
 #define ADMIN_PASSWORD_MAX 1024
 #define ADMIN_ITERATIONS_DEFAULT 4096
 
-static void admin_respond(struct http_response *rs, int status, json_t *o) {
-    char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    http_response_set(rs, status, "application/json", text ? text : "{}");
-    free(text);
-}
-
-static void admin_error(struct http_response *rs, int status, const char *msg) {
-    admin_respond(rs, status, json_pack("{s:s}", "error", msg));
-}
 
 /* The HTTP status of a Kafka error code a credential change got. */
 static int admin_status(int16_t code) {
@@ -75,7 +66,7 @@ static void users_list(struct kafka_sasl *s, struct http_response *rs) {
         json_array_append_new(arr, json_pack("{s:o,s:o}", "username", admin_name(e[i].user, e[i].user_len), "mechanisms", mechs));
     }
     free(e);
-    admin_respond(rs, 200, arr);
+    http_response_json(rs, 200, arr);
 }
 
 /* True if user has a credential of the mechanism (0: of any). */
@@ -101,11 +92,11 @@ static void users_alter(struct broker *b, const struct http_request *rq, struct 
         char msg[256];
         snprintf(msg, sizeof(msg), "%.*s", res[0].error_message.len > 0 ? (int)res[0].error_message.len : 0,
                  res[0].error_message.p ? res[0].error_message.p : "");
-        admin_respond(rs, admin_status(res[0].error_code),
+        http_response_json(rs, admin_status(res[0].error_code),
                       json_pack("{s:s,s:i}", "error", msg, "kafka_error_code", (json_int_t)res[0].error_code));
         return;
     }
-    admin_respond(rs, 200, ok);
+    http_response_json(rs, 200, ok);
 }
 
 /* The body's fields, checked; NULL and an answer in rs when they are not what the route takes. */
@@ -114,7 +105,7 @@ static json_t *users_body(const struct http_request *rq, struct http_response *r
     json_t *o = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &jerr);
     if (!o || !json_is_object(o)) {
         json_decref(o);
-        admin_error(rs, 400, "the body is not a JSON object");
+        http_response_error(rs, 400, "the body is not a JSON object");
         return NULL;
     }
     const char *key;
@@ -124,7 +115,7 @@ static json_t *users_body(const struct http_request *rq, struct http_response *r
             char msg[160];
             snprintf(msg, sizeof(msg), "unknown field \"%.64s\" (username, password, algorithm, iterations)", key);
             json_decref(o);
-            admin_error(rs, 400, msg);
+            http_response_error(rs, 400, msg);
             return NULL;
         }
     }
@@ -150,7 +141,7 @@ static void users_create(struct broker *b, const struct http_request *rq, struct
     else if (it > KAFKA_SCRAM_ITERATIONS_MAX) bad = "Too many iterations (4096 to 16384)";
     if (bad) {
         json_decref(o);
-        admin_error(rs, 400, bad);
+        http_response_error(rs, 400, bad);
         return;
     }
     const char *user = json_string_value(ju);
@@ -161,7 +152,7 @@ static void users_create(struct broker *b, const struct http_request *rq, struct
         !kafka_scram_salted_password(mech, json_string_value(jp), json_string_length(jp), salt, sizeof(salt),
                                      (int32_t)it, salted, &salted_len)) {
         json_decref(o);
-        admin_error(rs, 500, "cannot salt the password");
+        http_response_error(rs, 500, "cannot salt the password");
         return;
     }
     bool existed = ulen <= SCRAM_USER_MAX && users_has(b->kafka.sasl, user, ulen, mech);
@@ -183,13 +174,13 @@ static void users_create(struct broker *b, const struct http_request *rq, struct
 static void users_delete(struct broker *b, const struct http_request *rq, struct http_response *rs) {
     char user[SCRAM_USER_MAX + 1], alg[32];
     if (!http_path_decode(rq->rest, strlen(rq->rest), user, sizeof(user))) {
-        admin_error(rs, 400, "the user name in the path is malformed, holds a NUL or is longer than 256 bytes");
+        http_response_error(rs, 400, "the user name in the path is malformed, holds a NUL or is longer than 256 bytes");
         return;
     }
     int8_t only = KAFKA_SCRAM_UNKNOWN;
     if (http_query_get(rq->query, "algorithm", alg, sizeof(alg)) &&
         (only = kafka_scram_mechanism_parse(alg)) == KAFKA_SCRAM_UNKNOWN) {
-        admin_error(rs, 400, "algorithm must be SCRAM-SHA-256 or SCRAM-SHA-512");
+        http_response_error(rs, 400, "algorithm must be SCRAM-SHA-256 or SCRAM-SHA-512");
         return;
     }
     size_t ulen = strlen(user);
@@ -205,7 +196,7 @@ static void users_delete(struct broker *b, const struct http_request *rq, struct
     }
     if (!nd) {
         json_decref(names);
-        admin_error(rs, 404, "the user has no SCRAM credential");
+        http_response_error(rs, 404, "the user has no SCRAM credential");
         return;
     }
     struct kafka_alter_user_scram_credentials_req req = {dels, nd, NULL, 0};
@@ -218,7 +209,7 @@ static void users_delete(struct broker *b, const struct http_request *rq, struct
 static void route_users(void *arg, const struct http_request *rq, struct http_response *rs) {
     struct broker *b = arg;
     if (!b->kafka_running || !b->kafka.sasl) {
-        admin_error(rs, 503, "the Kafka listener and its credential store are not running");
+        http_response_error(rs, 503, "the Kafka listener and its credential store are not running");
         return;
     }
     if (rq->method == HTTP_M_GET) users_list(b->kafka.sasl, rs);
@@ -228,7 +219,7 @@ static void route_users(void *arg, const struct http_request *rq, struct http_re
 static void route_user(void *arg, const struct http_request *rq, struct http_response *rs) {
     struct broker *b = arg;
     if (!b->kafka_running || !b->kafka.sasl) {
-        admin_error(rs, 503, "the Kafka listener and its credential store are not running");
+        http_response_error(rs, 503, "the Kafka listener and its credential store are not running");
         return;
     }
     users_delete(b, rq, rs);
