@@ -72,31 +72,6 @@ static bool cluster_json_id(json_t *v, uint32_t *out) {
     return true;
 }
 
-/* The body as a JSON object whose fields are all in `allowed`; NULL (and 400 sent) otherwise. */
-static json_t *cluster_body(const struct http_request *rq, struct http_response *rs, const char *const *allowed) {
-    json_error_t jerr;
-    json_t *o = rq->body_len ? json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &jerr) : json_object();
-    if (!o || !json_is_object(o)) {
-        json_decref(o);
-        http_response_error(rs, 400, "the body is not a JSON object");
-        return NULL;
-    }
-    const char *key;
-    json_t *v;
-    json_object_foreach(o, key, v) {
-        bool known = false;
-        for (const char *const *a = allowed; *a; a++) known |= !strcmp(*a, key);
-        if (!known) {
-            char msg[128];
-            snprintf(msg, sizeof(msg), "unknown field '%.64s'", key);
-            json_decref(o);
-            http_response_error(rs, 400, msg);
-            return NULL;
-        }
-    }
-    return o;
-}
-
 /* Answers a change's outcome. */
 static void cluster_answer(struct http_response *rs, enum controller_outcome out, const struct controller_result *res,
                            json_t *ok) {
@@ -211,7 +186,7 @@ static void route_nodes_add(void *arg, const struct http_request *rq, struct htt
     struct broker *b = arg;
     static const char *const fields[] = {"id", "address", NULL};
     if (!cluster_running(b, rs)) return;
-    json_t *o = cluster_body(rq, rs, fields);
+    json_t *o = http_request_json(rq, rs, fields, true);
     if (!o) return;
     uint32_t id;
     json_t *addr = json_object_get(o, "address");
@@ -269,7 +244,7 @@ static void route_leader_transfer(void *arg, const struct http_request *rq, stru
     struct broker *b = arg;
     static const char *const fields[] = {"id", NULL};
     if (!cluster_running(b, rs)) return;
-    json_t *o = cluster_body(rq, rs, fields);
+    json_t *o = http_request_json(rq, rs, fields, true);
     if (!o) return;
     uint32_t id = 0;
     json_t *jid = json_object_get(o, "id");
@@ -315,7 +290,7 @@ static void route_brokers_register(void *arg, const struct http_request *rq, str
     struct broker *b = arg;
     static const char *const fields[] = {"id", "kafka", "nats", "http", NULL};
     if (!cluster_running(b, rs)) return;
-    json_t *o = cluster_body(rq, rs, fields);
+    json_t *o = http_request_json(rq, rs, fields, true);
     if (!o) return;
     struct cluster_broker reg = {0};
     if (!cluster_json_id(json_object_get(o, "id"), &reg.node_id)) {

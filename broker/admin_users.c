@@ -99,31 +99,9 @@ static void users_alter(struct broker *b, const struct http_request *rq, struct 
     http_response_json(rs, 200, ok);
 }
 
-/* The body's fields, checked; NULL and an answer in rs when they are not what the route takes. */
-static json_t *users_body(const struct http_request *rq, struct http_response *rs) {
-    json_error_t jerr;
-    json_t *o = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!o || !json_is_object(o)) {
-        json_decref(o);
-        http_response_error(rs, 400, "the body is not a JSON object");
-        return NULL;
-    }
-    const char *key;
-    json_t *v;
-    json_object_foreach(o, key, v) {
-        if (strcmp(key, "username") && strcmp(key, "password") && strcmp(key, "algorithm") && strcmp(key, "iterations")) {
-            char msg[160];
-            snprintf(msg, sizeof(msg), "unknown field \"%.64s\" (username, password, algorithm, iterations)", key);
-            json_decref(o);
-            http_response_error(rs, 400, msg);
-            return NULL;
-        }
-    }
-    return o;
-}
-
 static void users_create(struct broker *b, const struct http_request *rq, struct http_response *rs) {
-    json_t *o = users_body(rq, rs);
+    static const char *const fields[] = {"username", "password", "algorithm", "iterations", NULL};
+    json_t *o = http_request_json(rq, rs, fields, false);
     if (!o) return;
     json_t *ju = json_object_get(o, "username"), *jp = json_object_get(o, "password"),
            *ja = json_object_get(o, "algorithm"), *ji = json_object_get(o, "iterations");

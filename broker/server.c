@@ -308,6 +308,16 @@ static int broker_store_open(struct broker *b) {
     return 0;
 }
 
+/* JetStream's three parts, in the order their references run (NULLs are fine). */
+static void broker_js_stop(struct broker *b) {
+    js_deliver_stop(b->js_deliver);
+    b->js_deliver = NULL;
+    jsapi_stop(b->jsapi);
+    b->jsapi = NULL;
+    js_ingest_free(b->js_ingest);
+    b->js_ingest = NULL;
+}
+
 int broker_start(struct broker *b, const struct sl_config *cfg) {
     memset(b, 0, sizeof(*b));
     b->cfg = *cfg;
@@ -381,12 +391,7 @@ int broker_start(struct broker *b, const struct sl_config *cfg) {
     return 0;
 
 fail_js:
-    js_deliver_stop(b->js_deliver);
-    b->js_deliver = NULL;
-    jsapi_stop(b->jsapi);
-    b->jsapi = NULL;
-    js_ingest_free(b->js_ingest);
-    b->js_ingest = NULL;
+    broker_js_stop(b);
     monitor_stop(b);
     b->http_running = false;
 fail_nats:
@@ -418,12 +423,7 @@ int broker_stop(struct broker *b) {
     b->monitor_draining = true; /* /healthz answers 503 until the port closes, last */
     admin_cluster_stop(b); /* leaves the Raft group's thread; the others elect without us */
     /* JetStream first: its PubAcks in flight go out while NATS still runs. */
-    js_deliver_stop(b->js_deliver);
-    b->js_deliver = NULL;
-    jsapi_stop(b->jsapi);
-    b->jsapi = NULL;
-    js_ingest_free(b->js_ingest);
-    b->js_ingest = NULL;
+    broker_js_stop(b);
     if (b->nats_running) nats_server_stop(&b->nats);
     b->nats_running = false;
     if (b->kafka_running) kafka_server_stop(&b->kafka);
