@@ -275,14 +275,27 @@ def body(ck):
             ck.eq(b.api("$JS.API.CONSUMER.INFO.GONE.%s" % name).get("num_waiting"), 1, "%s: its pull waits" % name)
         deleted = b"NATS/1.0 409 Consumer Deleted\r\n\r\n"
 
-        def delete_and_collect(subject, pulls, reply_type, what):
+        def delete_and_collect(subject, pulls, reply_type, what, may_lose=False):
             """The API reply and the 409s of the pulls, in whatever order the server sends them:
-            nats-server 2.9.10 tears a stream's consumers down beside its reply, not before it."""
+            nats-server 2.9.10 tears a stream's consumers down beside its reply, not before it.
+            may_lose: nats-server 2.9.10 can drop a stream delete's 409s. It queues them on the
+            stream's send queue (consumer.go releaseAnyPendingRequests, outq.send) and then
+            closes the stream's quit channel (stream.go stop); its internalLoop selects on both
+            and may return first (Go picks at random among ready cases), so on a loaded machine
+            the 409s are sometimes never sent. Against the reference the 409s that come must be
+            right and for these pulls; Sluice must send every one."""
+            lossy = may_lose and natsh.reference_binary() is not None
             b.n += 1
             b.r.send(b"PUB %s _R.B.%d 0\r\n\r\n" % (subject, b.n))
             got, replies = set(), 0
-            for _ in range(len(pulls) + 1):
-                line, data = b.r.read_msg()
+            for i in range(len(pulls) + 1):
+                if lossy and replies == 1:
+                    try:
+                        line, data = b.r.read_msg(1.0)
+                    except CheckFailed:
+                        break
+                else:
+                    line, data = b.r.read_msg()
                 p = line.split()
                 if p[0] == b"MSG":
                     ck.eq((p[1], json.loads(data)), (b"_R.B.%d" % b.n, {"type": reply_type, "success": True}),
@@ -292,12 +305,18 @@ def body(ck):
                     ck.eq((p[0], p[2:], data), (b"HMSG", [b"2", b"33", b"33"], deleted), "%s: a 409" % what)
                     got.add(p[1])
             ck.eq(replies, 1, "%s: one API reply" % what)
-            ck.eq(got, set(pulls), "%s: the waiting pulls that got 409" % what)
+            if lossy:
+                ck.ok(got <= set(pulls), "%s: 409s only to the waiting pulls: %s" % (what, sorted(got)))
+                if got != set(pulls):
+                    print("     note: nats-server dropped %d of the %d 409s (its stop race)"
+                          % (len(pulls) - len(got), len(pulls)))
+            else:
+                ck.eq(got, set(pulls), "%s: the waiting pulls that got 409" % what)
 
         delete_and_collect(b"$JS.API.CONSUMER.DELETE.GONE.D1", [b"_B.d1"],
                            "io.nats.jetstream.api.v1.consumer_delete_response", "CONSUMER.DELETE of D1")
         delete_and_collect(b"$JS.API.STREAM.DELETE.GONE", [b"_B.p", b"_B.d2"],
-                           "io.nats.jetstream.api.v1.stream_delete_response", "STREAM.DELETE")
+                           "io.nats.jetstream.api.v1.stream_delete_response", "STREAM.DELETE", may_lose=True)
         b.nothing("after the deletes")
 
     b.close()
