@@ -11,6 +11,7 @@ import sys
 
 ROWS = [  # row, metric, unit, higher is better
     ("kafka-produce", "mb_s", "MB/s", True),
+    ("kafka-produce-users", "mb_s", "MB/s", True),
     ("kafka-fetch", "mb_s", "MB/s", True),
     ("kafka-latency", "e2e_p99_us", "µs p99", False),
     ("nats-pubsub-128", "msgs_per_s", "msgs/s", True),
@@ -19,6 +20,7 @@ ROWS = [  # row, metric, unit, higher is better
 ]
 LABELS = {
     "kafka-produce": "Kafka produce 1 KiB (librdkafka)",
+    "kafka-produce-users": "Kafka produce 1 KiB, users' settings (snappy, 512 KiB, idempotent)",
     "kafka-fetch": "Kafka fetch of the backlog",
     "kafka-latency": "Kafka produce->consume 1 KiB at 2 k/s",
     "nats-pubsub-128": "NATS pub/sub 128 B (nats.go)",
