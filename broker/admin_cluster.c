@@ -11,6 +11,8 @@
 #include "base/logging.h"
 #include "base/workers.h"
 #include "broker/cluster/controller.h"
+#include "broker/net/tls_client.h"
+#include "broker/http/http_client.h"
 #include "broker/http/http_json.h"
 #include "broker/http/http_server.h"
 #include "broker/server.h"
@@ -319,6 +321,16 @@ static void route_brokers_register(void *arg, const struct http_request *rq, str
 /* This node's registration: the Kafka and NATS host:port clients are told, and the monitoring
  * port on the host of its Raft address (the peers reach that host already; the advertised host
  * is for clients and may be a name only they resolve). */
+/* The controller's way to the leader's registration route: http or https as ours is served.
+ * Registrar thread: it reads only what is fixed after start (b->cluster_tls). */
+#define CLUSTER_POST_MS 2000 /* one attempt's whole budget: connect, handshake, send, answer */
+static int cluster_post(void *arg, const char *hostport, const char *token, const char *body, char *err,
+                        size_t err_len) {
+    struct broker *b = arg;
+    return http_client_post(hostport, "/v1/cluster/brokers", token, body, b->cluster_tls, CLUSTER_POST_MS, err,
+                            err_len);
+}
+
 static int cluster_self(struct broker *b, const char *raft_address, struct cluster_broker *self) {
     self->node_id = b->cfg.node_id;
     int k = snprintf(self->kafka, sizeof(self->kafka), "%s:%d", b->kafka.advertised_host, b->kafka.advertised_port);
@@ -362,11 +374,28 @@ int admin_cluster_start(struct broker *b) {
         goto out;
     }
     if (cluster_self(b, cc->address, &cc->self) != 0) goto out;
-    /* Followers send their registration to the leader's admin route with the token; over
-     * https_port they would need a TLS client, which this slice does not have. */
-    if (!b->cfg.https_port) snprintf(cc->token, sizeof(cc->token), "%s", b->cfg.http_token);
+    /* Followers send their registration to the leader's admin route with the token, as the
+     * monitoring port is served: every node of a cluster serves it the same way. Over https
+     * the leader's certificate must verify against tls_ca (the system's CAs without one): the
+     * request carries the token. Our own certificate goes along for a leader with tls_verify. */
+    snprintf(cc->token, sizeof(cc->token), "%s", b->cfg.http_token);
+    if (b->cfg.https_port) {
+        struct tls_client_settings ts = {.ca_file = b->cfg.tls_ca, .cert_file = b->cfg.tls_cert,
+                                         .key_file = b->cfg.tls_key, .min_version = b->cfg.tls_min_version};
+        b->cluster_tls = tls_client_ctx_new(&ts, why, sizeof(why));
+        if (!b->cluster_tls) {
+            SL_ERROR("cluster: TLS for sending the registration to the leader: %s", why);
+            goto out;
+        }
+    }
+    cc->post = cluster_post;
+    cc->post_arg = b;
     b->cluster = controller_start(cc);
-    if (!b->cluster) goto out;
+    if (!b->cluster) {
+        tls_client_ctx_free(b->cluster_tls);
+        b->cluster_tls = NULL;
+        goto out;
+    }
     /* No thread: workers_submit runs a change inline, on the loop, as before (only slower). */
     b->cluster_jobs = workers_new(&b->loop, 1, "cluster");
     http_server_route(&b->http, "/clusterz", route_clusterz, b);
@@ -387,6 +416,8 @@ void admin_cluster_stop(struct broker *b) {
     b->cluster_jobs = NULL;
     controller_stop(b->cluster);
     b->cluster = NULL;
+    tls_client_ctx_free(b->cluster_tls); /* after the registrar thread is gone */
+    b->cluster_tls = NULL;
 }
 
 void admin_cluster_metrics(struct broker *b, struct prom *p) {

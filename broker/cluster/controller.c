@@ -16,15 +16,12 @@
 
 #include <errno.h>
 #include <jansson.h>
-#include <netdb.h>
-#include <poll.h>
 #include <pthread.h>
 #include <raft.h>
 #include <raft/uv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,7 +35,6 @@
 #define CONTROLLER_SNAPSHOT_EVERY 256 /* entries between snapshots */
 #define CONTROLLER_SNAPSHOT_TRAILING 64
 #define REGISTRAR_PERIOD_MS 1000     /* a follower checks its registration this often */
-#define REGISTRAR_HTTP_MS 2000       /* one attempt's whole budget: connect, send, answer */
 
 enum op_state { OP_IDLE, OP_QUEUED, OP_RUNNING, OP_DONE };
 
@@ -367,75 +363,6 @@ static void *controller_main(void *arg) {
 
 /* ---- the registrar: a follower's registration, sent to the leader ------------------------ */
 
-/* Milliseconds left until deadline (CLOCK_MONOTONIC), at least 0. */
-static int ms_left(const struct timespec *deadline) {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    long long ms = (long long)(deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
-    return ms < 0 ? 0 : (int)ms;
-}
-
-/* Waits for fd to be ready for events within the deadline: true if it is. */
-static bool fd_wait(int fd, short events, const struct timespec *deadline) {
-    struct pollfd p = {fd, events, 0};
-    int left = ms_left(deadline);
-    return left > 0 && poll(&p, 1, left) == 1 && (p.revents & (events | POLLHUP | POLLERR));
-}
-
-/* One POST of body to http://hostport/v1/cluster/brokers. The HTTP status, or -1 (why in err). */
-static int registrar_post(const char *hostport, const char *token, const char *body, char *err, size_t err_len) {
-    char host[CLUSTER_HOSTPORT_MAX];
-    snprintf(host, sizeof(host), "%s", hostport);
-    char *colon = strrchr(host, ':');
-    if (!colon) return snprintf(err, err_len, "bad address %s", hostport), -1;
-    *colon = '\0';
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
-    int g = getaddrinfo(host, colon + 1, &hints, &ai);
-    if (g != 0) return snprintf(err, err_len, "%s: %s", hostport, gai_strerror(g)), -1;
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += REGISTRAR_HTTP_MS / 1000;
-    int status = -1;
-    if (fd < 0 || (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS) ||
-        !fd_wait(fd, POLLOUT, &deadline)) {
-        snprintf(err, err_len, "cannot connect to %s", hostport);
-        goto out;
-    }
-    char req[2048];
-    int n = snprintf(req, sizeof(req),
-                     "POST /v1/cluster/brokers HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
-                     "Content-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                     hostport, token, strlen(body), body);
-    if (n <= 0 || (size_t)n >= sizeof(req)) {
-        snprintf(err, err_len, "the registration does not fit a request");
-        goto out;
-    }
-    for (int sent = 0; sent < n;) {
-        ssize_t w = send(fd, req + sent, (size_t)(n - sent), MSG_NOSIGNAL);
-        if (w > 0) sent += (int)w;
-        else if (w < 0 && errno == EAGAIN && fd_wait(fd, POLLOUT, &deadline)) continue;
-        else {
-            snprintf(err, err_len, "cannot send to %s", hostport);
-            goto out;
-        }
-    }
-    char resp[64];
-    size_t got = 0;
-    while (got < 12 && fd_wait(fd, POLLIN, &deadline)) {
-        ssize_t r = recv(fd, resp + got, sizeof(resp) - 1 - got, 0);
-        if (r <= 0) break;
-        got += (size_t)r;
-    }
-    resp[got] = '\0';
-    if (got < 12 || strncmp(resp, "HTTP/1.", 7) != 0) snprintf(err, err_len, "no answer from %s", hostport);
-    else status = atoi(resp + 9);
-out:
-    if (fd >= 0) close(fd);
-    freeaddrinfo(ai);
-    return status;
-}
-
 /* The follower's check: sends its registration when the leader lacks it. Registrar thread. */
 static void registrar_check(struct controller *c, struct controller_status *s, bool *warned) {
     controller_status(c, s);
@@ -452,7 +379,7 @@ static void registrar_check(struct controller *c, struct controller_status *s, b
     char *body = o ? json_dumps(o, JSON_COMPACT) : NULL; /* escapes whatever the advertised host holds */
     json_decref(o);
     if (!body) return;
-    int status = registrar_post(leader->http, c->cfg.token, body, err, sizeof(err));
+    int status = c->cfg.post(c->cfg.post_arg, leader->http, c->cfg.token, body, err, sizeof(err));
     free(body);
     if (status == 200) {
         SL_INFO("cluster: registration sent to leader %u at %s", s->leader_id, leader->http);
@@ -617,12 +544,13 @@ struct controller *controller_start(const struct controller_config *cfg) {
         goto fail_uv;
     }
     c->thread_started = true;
-    if (c->cfg.token[0]) {
+    if (c->cfg.token[0] && c->cfg.post) {
         if ((rv = pthread_create(&c->registrar, NULL, registrar_main, c)) == 0) c->registrar_started = true;
         else SL_WARN("cluster: no registrar thread (%s): registered only while leading", strerror(rv));
     } else {
-        SL_WARN("cluster: no http_token: followers cannot send their registration to the leader; node %u is "
-                "registered only while it leads", cfg->node_id);
+        SL_WARN("cluster: %s: followers cannot send their registration to the leader; node %u is "
+                "registered only while it leads", c->cfg.token[0] ? "no way to reach the leader's monitoring port"
+                : "no http_token", cfg->node_id);
     }
     SL_INFO("cluster: node %u, Raft on %s (%u nodes configured), data in %s", cfg->node_id,
             cfg->bind[0] ? cfg->bind : cfg->address, cfg->nodes.count, cfg->dir);

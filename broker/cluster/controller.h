@@ -16,8 +16,10 @@
  * POST /v1/cluster/brokers (the leader's monitoring port, from the leader's own registration,
  * with http_token), once a second until the FSM holds it as sent. Why over HTTP: it is the one
  * authenticated request path every node already serves, and Raft's transport carries nothing but
- * Raft. Without http_token, or with https_port, followers cannot send it (logged once), and a
- * node is registered only while it leads. */
+ * Raft. The request goes as the monitoring port is served: https when https_port is set (the
+ * leader's certificate verified against tls_ca, ours shown if it asks), else http. Without
+ * http_token followers cannot send it (logged once), and a node is registered only while it
+ * leads. */
 #ifndef SL_BROKER_CLUSTER_CONTROLLER_H
 #define SL_BROKER_CLUSTER_CONTROLLER_H
 
@@ -39,6 +41,11 @@ struct controller_config {
     bool join;                      /* not in nodes: never bootstrap; wait to be added */
     struct cluster_broker self;     /* this node's registration */
     char token[256];                /* http_token, for sending it to the leader; "": do not send */
+    /* Sends body (this node's registration, JSON) to the leader's registration route at
+     * hostport, its monitoring address: the HTTP status, or -1 with why in err. Runs on the
+     * registrar thread; the broker supplies it (http or https, as its monitoring port). */
+    int (*post)(void *arg, const char *hostport, const char *token, const char *body, char *err, size_t err_len);
+    void *post_arg;
 };
 
 struct controller_server {

@@ -21,12 +21,16 @@
     admin route, 401 on /clusterz),
     transferring to the leader itself (409).
 (f) A broker with a malformed cluster_nodes refuses to start (exit 2) naming the key.
+(g) Three nodes serving monitoring over https with tls_verify (certificates from the openssl CLI): the
+    followers register through the leader's https port (verifying it, showing their certificate);
+    https without a client certificate is refused.
 Every wait is bounded in time and count.
 """
 import http.client
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -42,9 +46,12 @@ FAILOVER_MAX_S = 6.0  # election timeout is 1-2 s; a few seconds with pre-vote a
 KILLS = 5
 
 
-def call(port, method, path, body=None, token=TOKEN, timeout=15.0):
-    """(status, parsed JSON or text)."""
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+def call(port, method, path, body=None, token=TOKEN, timeout=15.0, ctx=None):
+    """(status, parsed JSON or text); ctx: an ssl context for a broker serving https."""
+    if ctx:
+        c = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=ctx)
+    else:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     headers = {"Authorization": "Bearer " + token} if token else {}
     if body is not None:
         headers["Content-Type"] = "application/json"
@@ -58,8 +65,13 @@ def call(port, method, path, body=None, token=TOKEN, timeout=15.0):
         return r.status, data
 
 
+def mon_port(b):
+    """The monitoring port: https_port for the brokers of section (g), else http_port."""
+    return getattr(b, "https_port", b.http_port)
+
+
 def clusterz(b):
-    st, z = call(b.http_port, "GET", "/clusterz", timeout=3.0)
+    st, z = call(mon_port(b), "GET", "/clusterz", timeout=3.0, ctx=getattr(b, "tls_ctx", None))
     if st != 200:
         raise harness.CheckFailed("/clusterz on %d: %d %s" % (b.node_id, st, z))
     return z
@@ -79,7 +91,7 @@ def advertised(node_id):
 def registration(b):
     host = advertised(b.node_id)
     return {"id": b.node_id, "kafka": "%s:%d" % (host, b.kafka_port), "nats": "%s:%d" % (host, b.nats_port),
-            "http": "127.0.0.1:%d" % b.http_port}
+            "http": "127.0.0.1:%d" % mon_port(b)}
 
 
 def agreed(brokers, nodes):
@@ -219,9 +231,9 @@ def ping_while(b, fn):
     return out
 
 
-def start_node(node_id, nodes, raft_addr=None, data_dir=None):
+def start_node(node_id, nodes, raft_addr=None, data_dir=None, extra=()):
     args = ["--node-id", str(node_id), "--cluster-nodes", ",".join("%d@%s" % kv for kv in sorted(nodes.items())),
-            "--http-token", TOKEN, "--advertised-host", advertised(node_id)]
+            "--http-token", TOKEN, "--advertised-host", advertised(node_id)] + list(extra)
     if raft_addr:
         args += ["--cluster-raft-addr", raft_addr]
     b = harness.Broker(args, data_dir)
@@ -400,6 +412,57 @@ def body(ck):
                 ck.eq(p.returncode, 2, "cluster_nodes=%s exits 2: %s" % (bad, out.strip()))
                 ck.ok("cluster_nodes" in out and words in out, "cluster_nodes=%s: message names it: %s"
                       % (bad, out.strip()))
+
+    with ck.section("(g) monitoring over https with tls_verify: followers register through the leader's https port"):
+        with harness.scratch_dir("sluice-cluster-tls-") as d:
+            make_certs(d)
+            raft = harness.free_ports(3)
+            mon = harness.free_ports(3)
+            nodes_t = {i + 1: "127.0.0.1:%d" % raft[i] for i in range(3)}
+            ctx = ssl.create_default_context(cafile=d + "/ca.pem")
+            ctx.load_cert_chain(d + "/client.pem", d + "/client.key")
+            tb = []
+            try:
+                for i in (1, 2, 3):
+                    b = start_node(i, nodes_t, extra=["--tlscert", d + "/server.pem", "--tlskey", d + "/server.key",
+                                                      "--tlscacert", d + "/ca.pem", "--tlsverify",
+                                                      "-ms", str(mon[i - 1])])
+                    b.https_port, b.tls_ctx = mon[i - 1], ctx
+                    tb.append(b)
+                # agreed() wants every node registered, the followers' through the leader's https port
+                views = wait_agreed(ck, tb, nodes_t, "https cluster")
+                lid = views[0]["leader_id"]
+                ck.eq(sorted(r["id"] for r in views[0]["brokers"]), [1, 2, 3], "all three registered")
+                for b in tb:
+                    if b.node_id != lid:
+                        ck.ok("registration sent to leader %d" % lid in open(b.log_path, errors="replace").read(),
+                              "node %d logged its registration over https" % b.node_id)
+                # without a client certificate the leader's https port refuses the handshake
+                bare = ssl.create_default_context(cafile=d + "/ca.pem")
+                refused = False
+                try:
+                    call(mon[lid - 1], "GET", "/clusterz", timeout=5.0, ctx=bare)
+                except (ssl.SSLError, ConnectionError, http.client.HTTPException, OSError):
+                    refused = True
+                ck.ok(refused, "https without a client certificate is refused")
+            finally:
+                for b in tb:
+                    b.stop()
+
+
+def make_certs(d):
+    """A CA, and a server and a client certificate it signed (for 127.0.0.1), with the openssl CLI."""
+    def sh(args):
+        subprocess.run(args, check=True, capture_output=True, timeout=60)
+    sh(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-keyout", d + "/ca.key", "-out", d + "/ca.pem", "-days", "2", "-subj", "/CN=sluice-cluster-test-ca"])
+    with open(d + "/ext", "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    for name in ("server", "client"):
+        sh(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", "%s/%s.key" % (d, name), "-out", "%s/%s.csr" % (d, name), "-subj", "/CN=" + name])
+        sh(["openssl", "x509", "-req", "-in", "%s/%s.csr" % (d, name), "-CA", d + "/ca.pem", "-CAkey",
+            d + "/ca.key", "-CAcreateserial", "-out", "%s/%s.pem" % (d, name), "-days", "2", "-extfile", d + "/ext"])
 
 
 if __name__ == "__main__":
