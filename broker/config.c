@@ -116,6 +116,7 @@ static const struct cfg_key cfg_keys[] = {
     CFG_KEY("kafka_tls", NULL, NULL, CFG_BOOL, kafka_tls, 0),
     CFG_KEY("https_port", NULL, NULL, CFG_PORT, https_port, 0),
     CFG_KEY("http_token", NULL, NULL, CFG_STRING, http_token, CFG_F_EMPTY_OK),
+    CFG_KEY("http_read_token", NULL, NULL, CFG_STRING, http_read_token, CFG_F_EMPTY_OK),
     CFG_KEY("tls_cert", "tlscert", NULL, CFG_STRING, tls_cert, CFG_F_EMPTY_OK),
     CFG_KEY("tls_key", "tlskey", NULL, CFG_STRING, tls_key, CFG_F_EMPTY_OK),
     CFG_KEY("tls_ca", "tlscacert", NULL, CFG_STRING, tls_ca, CFG_F_EMPTY_OK),
@@ -737,6 +738,9 @@ int sl_config_validate(const struct sl_config *c, char *err, size_t err_len) {
     if (bad) return cfg_fail(err, err_len, "%s: out of range", cfg_log_field_key(bad));
     if (strcmp(c->log_format, "text") != 0 && strcmp(c->log_format, "json") != 0)
         return cfg_fail(err, err_len, "log_format: '%s' is not text or json", c->log_format);
+    /* One string in both would make every reader an admin. */
+    if (c->http_read_token[0] && !strcmp(c->http_read_token, c->http_token))
+        return cfg_fail(err, err_len, "http_read_token: must differ from http_token");
     const struct {
         const char *key;
         uint64_t value;

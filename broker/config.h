@@ -96,6 +96,7 @@ struct sl_config {
     bool kafka_tls;                              /* Kafka port over TLS, false */
     uint16_t https_port;                         /* monitoring over TLS; 0: off */
     char http_token[256];                        /* monitoring: "Authorization: Bearer" needed; "": off */
+    char http_read_token[256];                   /* monitoring: a token for the read routes only */
     char tls_cert[SL_CONFIG_PATH_MAX];           /* PEM certificate chain */
     char tls_key[SL_CONFIG_PATH_MAX];            /* PEM private key */
     char tls_ca[SL_CONFIG_PATH_MAX];             /* PEM CAs that sign client certificates */

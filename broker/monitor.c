@@ -228,6 +228,7 @@ int monitor_start(struct broker *b) {
     /* http_token guards every route but /healthz: a load balancer or a container's
      * HEALTHCHECK probes it without a secret, and it tells nothing but up or down. */
     http_server_set_token(&b->http, b->cfg.http_token);
+    http_server_set_read_token(&b->http, b->cfg.http_read_token);
     http_server_route_open(&b->http, "/healthz", route_healthz, b);
     http_server_route(&b->http, "/varz", route_varz, b);
     http_server_route(&b->http, "/connz", route_connz, b);

@@ -196,6 +196,7 @@ void broker_reload(struct broker *b) {
     RESTART(kafka_tls, "kafka_tls");
     RESTART(https_port, "https_port");
     RELOAD(http_token, "http_token"); /* the monitoring port reads it at each request */
+    RELOAD(http_read_token, "http_read_token");
     RELOAD(kafka_sasl_users_file, "kafka_sasl_users_file");
     RELOAD(kafka_sasl_session_lifetime_ms, "kafka_sasl_session_lifetime_ms");
     RESTART(kafka_sasl_mechanisms, "kafka_sasl_mechanisms");

@@ -18,7 +18,8 @@
  * Access: with a token set (http_server_set_token), every route but those registered with
  * http_server_route_open needs `Authorization: Bearer <token>`, else 401 with WWW-Authenticate
  * (RFC 6750); the comparison takes the same time whatever the token sent. An unknown path is 401
- * too, so the port tells nothing to whoever has no token.
+ * too, so the port tells nothing to whoever has no token. A read token
+ * (http_server_set_read_token) is accepted beside it for those routes, and for nothing else.
  *
  * Admin routes (http_server_route_admin) change the broker, so they are never open: with a token
  * set they need it; without one they need a client certificate verified against the CA (an https
@@ -90,6 +91,7 @@ struct http_server {
         unsigned methods; /* HTTP_M_* */
     } routes[HTTP_ROUTES_MAX];
     const char *token; /* "" or NULL: no token needed; borrowed from the caller (its config) */
+    const char *read_token; /* the same, for the read routes only (http_server_set_read_token) */
     uint64_t requests, errors; /* requests answered; of those, not 2xx */
 };
 
@@ -108,6 +110,11 @@ void http_server_route_admin(struct http_server *h, const char *path, unsigned m
  * each request, not copied: it must outlive the server (the broker's config, which a reload
  * rewrites in place). */
 void http_server_set_token(struct http_server *h, const char *token);
+/* A second token that serves the read routes (GET of what is not admin: /varz, /metrics, ...)
+ * and never an admin route (403), for a scraper or a dashboard that must not manage users or
+ * the cluster. With only this one set, reads need it and admin routes a client certificate.
+ * Borrowed as the token is. */
+void http_server_set_read_token(struct http_server *h, const char *token);
 
 /* The value of key in a query string ("a=1&b=x"), copied into out (cap bytes, NUL-terminated,
  * %XX and '+' decoded); false if absent. */

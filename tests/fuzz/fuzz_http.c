@@ -119,6 +119,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     if (loop_init(&loop, 256) != 0) abort();
     if (http_server_start(&hs, &loop, "127.0.0.1", 0, 64) != 0) abort();
     http_server_set_token(&hs, "fuzz-token");
+    http_server_set_read_token(&hs, "fuzz-read-token");
     http_server_route_open(&hs, "/healthz", route, NULL);
     http_server_route(&hs, "/varz", route, NULL);
     http_server_route(&hs, "/metrics", route, NULL);

@@ -9,6 +9,8 @@
     connection (keep-alive, pipelined requests answered in order); /healthz answers without it.
 (b) the token never shows: not in /varz, /connz, /metrics, /jsz, nor in the broker's debug log.
 (c) SIGHUP with a new token in the file: the old one is refused, the new one served.
+(c2) http_read_token beside it (SIGHUP): the read routes with either token, an admin route with the
+    read token 403 (with the admin token 200); equal tokens refuse to start.
 (d) https_port with tls_verify (mTLS, certificates from the openssl CLI): curl with the client
     certificate and the token is served; without a certificate, or with one from another CA, the
     handshake fails; with the certificate but no token, 401; half a ClientHello is closed by the
@@ -31,6 +33,7 @@ from tls_test import make_certs  # noqa: E402
 
 TOKEN = "mon-T0ken_4f9c2a71e0b3d6"
 TOKEN2 = "mon-T0ken_second_88a1c5d"
+READ_TOKEN = "mon-read-T0ken_c3e9017b"
 
 
 def request(port, path, headers=(), timeout=5.0):
@@ -155,7 +158,43 @@ def run_all(ck, d):
             log = f.read()
         ck.ok(b"reload: http_token changed" in log, "the reload names the key")
         ck.ok(TOKEN2.encode() not in log and TOKEN.encode() not in log, "no token in the log after the reload")
+
+    with ck.section("http_read_token: reads with it, never an admin route; the admin token still reads"):
+        with open(conf, "w") as f:
+            f.write('http_token: "%s"\nhttp_read_token: "%s"\n' % (TOKEN2, READ_TOKEN))
+        b.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 5
+        while request(port, "/varz", [auth(READ_TOKEN)])[0] != 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for path in ("/varz", "/connz", "/metrics", "/"):
+            ck.eq(request(port, path, [auth(READ_TOKEN)])[0], 200, "%s with the read token" % path)
+            ck.eq(request(port, path, [auth(TOKEN2)])[0], 200, "%s with the admin token" % path)
+            ck.eq(request(port, path)[0], 401, "%s without a token" % path)
+        ck.eq(request(port, "/varz", [auth(READ_TOKEN + "x")])[0], 401, "a wrong read token")
+        ck.eq(request(port, "/nope", [auth(READ_TOKEN)])[0], 404, "unknown path with the read token")
+        for path in ("/v1/security/users", "/v1/security/users/alice"):
+            st, _, body_ = request(port, path, [auth(READ_TOKEN)])
+            ck.eq(st, 403, "admin route %s with the read token: %s" % (path, body_[:120]))
+            ck.ok(b"Forbidden" in body_, "its body says Forbidden")
+        st, _, body_ = request(port, "/v1/security/users", [auth(TOKEN2)])
+        ck.eq((st, json.loads(body_)), (200, []), "the same with the admin token: no users")
+        for path in ("/varz", "/metrics"):
+            ck.ok(READ_TOKEN.encode() not in request(port, path, [auth(TOKEN2)])[2], "read token in %s" % path)
+        with open(b.log_path, "rb") as f:
+            log = f.read()
+        ck.ok(b"reload: http_read_token changed" in log, "the reload names the key")
+        ck.ok(READ_TOKEN.encode() not in log, "no read token in the log")
     b.stop()
+
+    with ck.section("http_read_token equal to http_token refuses to start"):
+        bad = os.path.join(d, "bad.conf")
+        with open(bad, "w") as f:
+            f.write('http_token: "%s"\nhttp_read_token: "%s"\n' % (TOKEN, TOKEN))
+        p = subprocess.run([harness.server_binary(), "--config", bad, "--data-dir", os.path.join(d, "bad"),
+                            "--kafka-port", "0", "--port", "0", "--http-port", "0"],
+                           capture_output=True, text=True, timeout=10)
+        ck.eq(p.returncode, 2, "exit code: %s" % (p.stdout + p.stderr).strip()[-200:])
+        ck.ok("http_read_token: must differ from http_token" in p.stdout + p.stderr, "the message names the key")
 
     with ck.section("https_port with tls_verify: client certificate and token; without a certificate or with "
                     "another CA's, no answer"):
