@@ -467,7 +467,7 @@ static void http_on_close(struct conn *c) {
     c->proto = NULL;
 }
 
-static const struct conn_ops http_conn_ops = {http_on_data, http_on_drain, http_on_close};
+static const struct conn_ops http_conn_ops = {http_on_data, http_on_drain, http_on_close, false};
 
 static void http_on_open(struct conn *c) {
     struct hconn *hc = sl_xcalloc(1, sizeof(*hc));

@@ -201,7 +201,7 @@ static void kafka_on_open(struct conn *c) {
     c->proto = kc;
 }
 
-static const struct conn_ops kafka_conn_ops = {kafka_on_data, kafka_on_drain, kafka_on_close};
+static const struct conn_ops kafka_conn_ops = {kafka_on_data, kafka_on_drain, kafka_on_close, true};
 
 /* ---- ApiVersions ------------------------------------------------------------------------------ */
 

@@ -1025,7 +1025,7 @@ static void nats_on_open(struct conn *c) {
     if (nats_auth_required(ns->cfg)) loop_timer_add(ns->loop, &nc->auth_timer, now + ns->cfg->auth_timeout_ms);
 }
 
-static const struct conn_ops nats_conn_ops = {nats_on_data, nats_on_drain, nats_on_close};
+static const struct conn_ops nats_conn_ops = {nats_on_data, nats_on_drain, nats_on_close, false};
 
 static void nats_flush_dirty(struct nats_server *ns) {
     while (ns->dirty) {

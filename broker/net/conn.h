@@ -41,6 +41,9 @@ struct conn_ops {
     void (*on_drain)(struct conn *c);
     /* The connection is going away: release protocol state. Called once. */
     void (*on_close)(struct conn *c);
+    /* Under TLS, ACK every receive at once (conn.c, conn_ack_now): for protocols whose
+     * clients keep Nagle on by default (librdkafka). NATS clients turn it off. */
+    bool ack_each_tls_recv;
 };
 
 enum out_kind { OUT_MEM, OUT_FILE };
