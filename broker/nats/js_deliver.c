@@ -1286,11 +1286,18 @@ static void jsd_create(struct js_deliver *jd, const char *args, size_t alen, boo
  * the Kafka consumer group of its name: creating or updating it and pulling from it need READ on
  * the group (JoinGroup, Fetch in a group), deleting it DELETE (DeleteGroups), its info DESCRIBE
  * (DescribeGroups), and NAMES / LIST leave out the durables whose group the principal may not
- * DESCRIBE (ListGroups). Ephemerals need only the stream's. A name that is no consumer is
+ * DESCRIBE (ListGroups), and from the counts (STREAM.INFO, $JS.API.INFO). Ephemerals need only
+ * the stream's. A name that is no consumer is
  * checked as a group, so a refusal tells nothing of whether the consumer exists (as Kafka refuses
  * a group it may not see whether or not the group exists). */
 
 static bool jsd_durable(const struct jsd_consumer *jc) { return consumer_config(jc->c)->durable; }
+
+/* May the requesting principal see jc (NAMES, LIST, the counts)? As ListGroups: a durable if its
+ * group may be DESCRIBEd; an ephemeral always. */
+static bool jsd_visible(struct js_deliver *jd, const struct jsd_consumer *jc) {
+    return !jsd_durable(jc) || nats_acl_group_allowed(jd->ns, KAFKA_OP_DESCRIBE, jc->name, strlen(jc->name));
+}
 
 /* True (and answered: a 403 for kind, a 403 status for a pull) when op on the group of the
  * consumer named c (jc, or NULL if there is none) is refused. */
@@ -1353,8 +1360,7 @@ static void jsd_names_list(struct js_deliver *jd, const char *args, size_t alen,
     struct jsd_consumer **all = sl_xcalloc(n ? n : 1, sizeof(*all));
     uint32_t k = 0;
     for (struct jsd_consumer *jc = st ? st->head : NULL; jc; jc = jc->next)
-        if (!jsd_durable(jc) || nats_acl_group_allowed(jd->ns, KAFKA_OP_DESCRIBE, jc->name, strlen(jc->name)))
-            all[k++] = jc; /* as ListGroups: only the groups the principal may DESCRIBE */
+        if (jsd_visible(jd, jc)) all[k++] = jc;
     n = k;
     qsort(all, n, sizeof(*all), jsd_cmp_names);
     int64_t limit = list ? 256 : 1024;
@@ -1431,9 +1437,15 @@ static void jsd_request(void *arg, struct jsapi *api, struct span rest, const st
     jsd_rearm(jd);
 }
 
+/* STREAM.INFO's consumer_count and $JS.API.INFO's consumers: with the authorizer on, only the
+ * consumers the principal may see, so a count tells nothing of the others. */
 static uint32_t jsd_count(void *arg, const struct stream *s) {
-    struct jsd_stream *st = jsd_stream_find(arg, s, false);
-    return st ? st->count : 0;
+    struct js_deliver *jd = arg;
+    struct jsd_stream *st = jsd_stream_find(jd, s, false);
+    if (!st || !jd->ns->cfg->kafka_authorizer) return st ? st->count : 0;
+    uint32_t n = 0;
+    for (struct jsd_consumer *jc = st->head; jc; jc = jc->next) n += jsd_visible(jd, jc);
+    return n;
 }
 
 static uint32_t jsd_total(void *arg) { return ((struct js_deliver *)arg)->total; }

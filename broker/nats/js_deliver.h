@@ -19,7 +19,8 @@
  *
  * ACLs: with kafka_authorizer on, a durable consumer's name is a Kafka group resource on top of
  * the stream's READ that jsapi checked: READ to create and pull, DESCRIBE for INFO, DELETE for
- * DELETE, and NAMES / LIST leave out the durables whose group is not DESCRIBE-able (js_deliver.c). */
+ * DELETE, and NAMES / LIST and the consumer counts leave out the durables whose group is not
+ * DESCRIBE-able (js_deliver.c). */
 #ifndef SL_BROKER_JS_DELIVER_H
 #define SL_BROKER_JS_DELIVER_H
 

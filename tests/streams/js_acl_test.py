@@ -23,8 +23,9 @@ sockets (tests/streams/jsraw.py) so every answer is compared byte for byte:
   the stream only, creates, pulls from, lists and deletes ephemerals; a durable needs READ on
   its group to be created (DURABLE.CREATE or CREATE with a durable_name) and pulled from,
   DESCRIBE for INFO, DELETE for DELETE; a prefixed group ACL, a DENY beside it, a name that is
-  no consumer refused before "not found", NAMES/LIST showing only the durables whose group she
-  may DESCRIBE, and a group ACL granted while her connection stays open;
+  no consumer refused before "not found", NAMES/LIST and the consumer counts showing only the
+  durables whose group she may DESCRIBE, and a group ACL granted and deleted while her
+  connection stays open;
 - with 10,000 ACLs a stream's publishes are answered from the connection's kept verdicts (one
   scan, counted in /metrics), and the test prints the publish rate with 10 and 10,000 ACLs.
 nats-server has no such ACLs, so there is no peer half; the subject permissions in front of
@@ -456,6 +457,11 @@ authorization {
               "the super user's CONSUMER.NAMES: all of them")
         ck.eq(json.loads(ca.raw_api("CONSUMER.NAMES." + OK))["consumers"], ["W", "X2"],
               "alice's: her W and the ephemeral")
+        ck.eq(json.loads(cc.raw_api("STREAM.INFO." + OK))["state"]["consumer_count"], 4,
+              "STREAM.INFO's consumer_count: what she may see")
+        ck.eq(json.loads(cc.raw_api("INFO"))["consumers"], 4, "$JS.API.INFO's consumers: the same")
+        ck.eq(json.loads(cs.raw_api("STREAM.INFO." + OK))["state"]["consumer_count"], 5,
+              "the super user's consumer_count: all of them")
         # A group ACL granted while carol's connection stays open.
         grant = ACL(carol, "*", ACLOperation.READ, A, ResourcePattern(GROUP, "D_ONLY", LIT))
         ck.eq(admin.create_acls([grant])["failed"], [], "admin grants carol READ on group D_ONLY")
