@@ -160,15 +160,17 @@ void acl_set_free(struct acl_set *s) {
     free(s->v);
     free(s->path);
     free(s->ix_literal);
+    free(s->ix_prefixed);
+    free(s->ix_lens);
     free(s->ix_other);
     free(s);
 }
 
 /* ---- the index ---- */
 
-static bool acl_indexed(const struct acl_entry *e) { return e->pattern_type == KAFKA_PAT_LITERAL && !e->name_star; }
+static bool acl_literal(const struct acl_entry *e) { return e->pattern_type == KAFKA_PAT_LITERAL && !e->name_star; }
 
-/* Order of the literal entries: resource type, name length, name bytes. */
+/* Order of the literal entries, and of the prefixed ones: resource type, name length, name bytes. */
 static int acl_key_cmp(int8_t type, const char *name, uint32_t len, const struct acl_entry *e) {
     if (type != e->resource_type) return type < e->resource_type ? -1 : 1;
     if (len != e->name_len) return len < e->name_len ? -1 : 1;
@@ -183,18 +185,37 @@ static int acl_ix_cmp(const void *a, const void *b, void *arg) {
     return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1; /* stable */
 }
 
+/* ix_lens: one run of ix_prefixed per (resource type, name length), in its order. */
+static void acl_ix_lens(struct acl_set *s) {
+    s->n_lens = 0;
+    for (uint32_t k = 0; k < s->n_prefixed; k++) {
+        const struct acl_entry *e = &s->v[s->ix_prefixed[k]];
+        struct acl_ix_len *l = s->n_lens ? &s->ix_lens[s->n_lens - 1] : NULL;
+        if (l && l->resource_type == e->resource_type && l->len == e->name_len) l->hi = k + 1;
+        else s->ix_lens[s->n_lens++] = (struct acl_ix_len){e->resource_type, e->name_len, k, k + 1};
+    }
+}
+
 void acl_set_changed(struct acl_set *s) {
     s->generation++;
     free(s->ix_literal);
+    free(s->ix_prefixed);
+    free(s->ix_lens);
     free(s->ix_other);
-    s->ix_literal = sl_xmalloc((size_t)SL_MAX(s->n, 1u) * sizeof(uint32_t));
-    s->ix_other = sl_xmalloc((size_t)SL_MAX(s->n, 1u) * sizeof(uint32_t));
-    s->n_literal = s->n_other = 0;
+    size_t cap = SL_MAX(s->n, 1u);
+    s->ix_literal = sl_xmalloc(cap * sizeof(uint32_t));
+    s->ix_prefixed = sl_xmalloc(cap * sizeof(uint32_t));
+    s->ix_lens = sl_xmalloc(cap * sizeof(struct acl_ix_len));
+    s->ix_other = sl_xmalloc(cap * sizeof(uint32_t));
+    s->n_literal = s->n_prefixed = s->n_other = 0;
     for (uint32_t i = 0; i < s->n; i++) {
-        if (acl_indexed(&s->v[i])) s->ix_literal[s->n_literal++] = i;
+        if (acl_literal(&s->v[i])) s->ix_literal[s->n_literal++] = i;
+        else if (s->v[i].pattern_type == KAFKA_PAT_PREFIXED) s->ix_prefixed[s->n_prefixed++] = i;
         else s->ix_other[s->n_other++] = i;
     }
     qsort_r(s->ix_literal, s->n_literal, sizeof(uint32_t), acl_ix_cmp, s);
+    qsort_r(s->ix_prefixed, s->n_prefixed, sizeof(uint32_t), acl_ix_cmp, s);
+    acl_ix_lens(s);
     s->ix_gen = s->generation;
     s->ix_n = s->n;
 }
@@ -255,52 +276,91 @@ bool acl_super_user(const char *super_users, const char *principal) {
     return false;
 }
 
+/* One check: who asks (principal_len = strlen(principal), computed once), for what. */
+struct acl_check {
+    const struct acl_who *who;
+    size_t principal_len;
+    int8_t op, resource_type;
+    struct kstr name;
+};
+
 /* One entry's say on a check: -1 deny, 1 allow, 0 nothing. */
-static int acl_verdict(const struct acl_entry *e, const struct acl_who *who, size_t principal_len, int8_t op,
-                       int8_t resource_type, struct kstr name) {
-    if (!principal_matches(e, who->principal, principal_len) || !pattern_covers(e, resource_type, name) ||
-        !host_matches(e, who->host))
+static int acl_verdict(const struct acl_entry *e, const struct acl_check *c) {
+    if (!principal_matches(e, c->who->principal, c->principal_len) || !pattern_covers(e, c->resource_type, c->name) ||
+        !host_matches(e, c->who->host))
         return 0;
-    if (e->permission == KAFKA_PERM_DENY && (e->operation == op || e->operation == KAFKA_OP_ALL)) return -1;
-    return e->permission == KAFKA_PERM_ALLOW && op_implies(e->operation, op) ? 1 : 0;
+    if (e->permission == KAFKA_PERM_DENY && (e->operation == c->op || e->operation == KAFKA_OP_ALL)) return -1;
+    return e->permission == KAFKA_PERM_ALLOW && op_implies(e->operation, c->op) ? 1 : 0;
+}
+
+/* The say of the entries of ix[lo, hi) (sorted by acl_key_cmp) whose name is key.p[0, key.len)
+ * and type the check's: -1 if one denies, else 1 if one allows, else 0. */
+static int acl_ix_verdict(const struct acl_set *s, const uint32_t *ix, uint32_t lo, uint32_t hi, struct kstr key,
+                          const struct acl_check *c) {
+    uint32_t end = hi;
+    while (lo < hi) { /* the first at or after the key */
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (acl_key_cmp(c->resource_type, key.p, (uint32_t)key.len, &s->v[ix[mid]]) > 0) lo = mid + 1;
+        else hi = mid;
+    }
+    int say = 0;
+    for (uint32_t k = lo; k < end; k++) {
+        const struct acl_entry *e = &s->v[ix[k]];
+        if (acl_key_cmp(c->resource_type, key.p, (uint32_t)key.len, e)) break;
+        int v = acl_verdict(e, c);
+        if (v < 0) return -1;
+        say |= v;
+    }
+    return say;
+}
+
+/* The prefixed entries covering the name: for each prefix length L present for the type and
+ * no longer than the name, those whose name is the name's first L bytes. */
+static int acl_prefixed_verdict(const struct acl_set *s, const struct acl_check *c) {
+    uint32_t lo = 0, hi = s->n_lens;
+    while (lo < hi) { /* the type's first length */
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (s->ix_lens[mid].resource_type < c->resource_type) lo = mid + 1;
+        else hi = mid;
+    }
+    int say = 0;
+    for (uint32_t k = lo; k < s->n_lens; k++) {
+        const struct acl_ix_len *l = &s->ix_lens[k];
+        if (l->resource_type != c->resource_type || l->len > (uint32_t)c->name.len) break;
+        int v = acl_ix_verdict(s, s->ix_prefixed, l->lo, l->hi, (struct kstr){c->name.p, (int32_t)l->len}, c);
+        if (v < 0) return -1;
+        say |= v;
+    }
+    return say;
 }
 
 bool acl_authorized(const struct acl_set *s, const char *super_users, const struct acl_who *who, int8_t op,
                     int8_t resource_type, struct kstr name) {
     if (acl_super_user(super_users, who->principal)) return true;
     if (!s) return false;
-    size_t principal_len = strlen(who->principal);
-    bool allowed = false;
+    struct acl_check c = {who, strlen(who->principal), op, resource_type, name};
+    int say = 0;
     if (s->ix_gen != s->generation || s->ix_n != s->n) { /* changed, not yet indexed: all of it */
         for (uint32_t i = 0; i < s->n; i++) {
-            int v = acl_verdict(&s->v[i], who, principal_len, op, resource_type, name);
+            int v = acl_verdict(&s->v[i], &c);
             if (v < 0) return false;
-            allowed |= v > 0;
+            say |= v;
         }
-        return allowed;
+        return say > 0;
     }
-    /* The literal entries of this very resource: the first at or after the key, then on while equal. */
-    if (name.len >= 0) {
-        uint32_t lo = 0, hi = s->n_literal;
-        while (lo < hi) {
-            uint32_t mid = lo + (hi - lo) / 2;
-            if (acl_key_cmp(resource_type, name.p, (uint32_t)name.len, &s->v[s->ix_literal[mid]]) > 0) lo = mid + 1;
-            else hi = mid;
-        }
-        for (uint32_t k = lo; k < s->n_literal; k++) {
-            const struct acl_entry *e = &s->v[s->ix_literal[k]];
-            if (acl_key_cmp(resource_type, name.p, (uint32_t)name.len, e)) break;
-            int v = acl_verdict(e, who, principal_len, op, resource_type, name);
-            if (v < 0) return false;
-            allowed |= v > 0;
-        }
+    if (name.len >= 0) { /* a null name is covered by literal "*" only */
+        say = acl_ix_verdict(s, s->ix_literal, 0, s->n_literal, name, &c);
+        if (say < 0) return false;
+        int v = acl_prefixed_verdict(s, &c);
+        if (v < 0) return false;
+        say |= v;
     }
     for (uint32_t k = 0; k < s->n_other; k++) {
-        int v = acl_verdict(&s->v[s->ix_other[k]], who, principal_len, op, resource_type, name);
+        int v = acl_verdict(&s->v[s->ix_other[k]], &c);
         if (v < 0) return false;
-        allowed |= v > 0;
+        say |= v;
     }
-    return allowed;
+    return say > 0;
 }
 
 bool acl_authorized_any(const struct acl_set *s, const char *super_users, const struct acl_who *who, int8_t op,

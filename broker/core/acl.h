@@ -37,12 +37,22 @@ struct acl_entry {
     bool name_star, principal_star, host_star; /* literal "*", "User:*", "*" */
 };
 
+/* The prefix lengths of one resource type's prefixed entries: ix_prefixed[lo, hi) are those of
+ * length len, sorted by name. */
+struct acl_ix_len {
+    int8_t resource_type;
+    uint32_t len, lo, hi;
+};
+
 /* A flat array, and an index over it for the checks that run on every request: the entries
  * with a literal name sorted by (resource type, name) so a check finds those of its resource by
- * binary search, and the rest (literal "*", prefixed) listed by resource type and scanned. 10,000
- * literal ACLs cost a check about as much as a handful. The owner (the Kafka wing) changes v
- * and n directly and then calls acl_set_changed, which rebuilds the index; a check against a
- * set changed but not yet rebuilt scans it all. */
+ * binary search; the prefixed ones sorted by (resource type, name length, name), with the
+ * distinct (type, length) pairs present, so a check binary-searches the first L bytes of its
+ * name among the prefixes of length L, for each L present and no longer than the name; the rest
+ * (literal "*") listed and scanned. 10,000 literal or prefixed ACLs cost a check about as much
+ * as a handful. The owner (the Kafka wing) changes v and n directly and then calls
+ * acl_set_changed, which rebuilds the index; a check against a set changed but not yet rebuilt
+ * scans it all. */
 struct acl_set {
     struct acl_entry *v;
     uint32_t n, cap;
@@ -51,8 +61,11 @@ struct acl_set {
     /* The index, for generation ix_gen over ix_n entries. */
     uint64_t ix_gen;
     uint32_t ix_n;
-    uint32_t *ix_literal, n_literal; /* entry positions, sorted by (resource type, name) */
-    uint32_t *ix_other, n_other;     /* the others, in set order */
+    uint32_t *ix_literal, n_literal;   /* entry positions, sorted by (resource type, name) */
+    uint32_t *ix_prefixed, n_prefixed; /* entry positions, sorted by (resource type, name length, name) */
+    struct acl_ix_len *ix_lens;        /* the distinct (type, length) of ix_prefixed, in its order */
+    uint32_t n_lens;
+    uint32_t *ix_other, n_other; /* the others, in set order */
 };
 
 /* Who asks: the principal ("User:x") and the peer's address without the port. */

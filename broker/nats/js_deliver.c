@@ -10,12 +10,14 @@
 #include "base/logging.h"
 #include "base/loop.h"
 #include "base/prom.h"
+#include "broker/core/acl.h"
 #include "broker/core/consumer.h"
 #include "broker/core/stream.h"
 #include "broker/core/subject.h"
 #include "broker/core/topics.h"
 #include "broker/nats/js_ingest.h"
 #include "broker/nats/jsapi.h"
+#include "broker/nats/nats_acl.h"
 #include "broker/nats/nats_server.h"
 #include "broker/nats/sublist.h"
 #include "storage/kvlog.h"
@@ -1141,6 +1143,13 @@ static void jsd_create(struct js_deliver *jd, const char *args, size_t alen, boo
         json_decref(body);
         return jsd_err(jd, m->reply, kind, 400, name_code, name_err);
     }
+    /* A durable's name is its group (see jsd_group_refused); the rules above made it cname. A
+     * stored consumer comes back whatever the ACLs say now. */
+    if ((durable_form || durable) && !jd->restoring &&
+        !nats_acl_group_allowed(jd->ns, KAFKA_OP_READ, cname, strlen(cname))) {
+        json_decref(body);
+        return jsapi_reply_denied(jd->api, m->reply, kind, KAFKA_OP_READ, KAFKA_RES_GROUP, cname, strlen(cname));
+    }
     struct stream *s = streams_get(jd->ss, sname, (uint32_t)strlen(sname));
     if (!s) {
         json_decref(body);
@@ -1272,9 +1281,38 @@ static void jsd_create(struct js_deliver *jd, const char *args, size_t alen, boo
     jsd_rearm(jd);
 }
 
-/* Splits "<stream>.<consumer>" (nothing after). */
+/* ---- ACLs: a durable consumer's name is a group resource ----
+ * With kafka_authorizer on, besides READ on the stream's topic (jsapi.c), a durable consumer is
+ * the Kafka consumer group of its name: creating or updating it and pulling from it need READ on
+ * the group (JoinGroup, Fetch in a group), deleting it DELETE (DeleteGroups), its info DESCRIBE
+ * (DescribeGroups), and NAMES / LIST leave out the durables whose group the principal may not
+ * DESCRIBE (ListGroups), and from the counts (STREAM.INFO, $JS.API.INFO). Ephemerals need only
+ * the stream's. A name that is no consumer is
+ * checked as a group, so a refusal tells nothing of whether the consumer exists (as Kafka refuses
+ * a group it may not see whether or not the group exists). */
+
+static bool jsd_durable(const struct jsd_consumer *jc) { return consumer_config(jc->c)->durable; }
+
+/* May the requesting principal see jc (NAMES, LIST, the counts)? As ListGroups: a durable if its
+ * group may be DESCRIBEd; an ephemeral always. */
+static bool jsd_visible(struct js_deliver *jd, const struct jsd_consumer *jc) {
+    return !jsd_durable(jc) || nats_acl_group_allowed(jd->ns, KAFKA_OP_DESCRIBE, jc->name, strlen(jc->name));
+}
+
+/* True (and answered: a 403 for kind, a 403 status for a pull) when op on the group of the
+ * consumer named c (jc, or NULL if there is none) is refused. */
+static bool jsd_group_refused(struct js_deliver *jd, const struct jsd_consumer *jc, const char *c, size_t cl,
+                              int8_t op, const char *kind, const struct nats_msg *m) {
+    if ((jc && !jsd_durable(jc)) || nats_acl_group_allowed(jd->ns, op, c, cl)) return false;
+    if (kind) jsapi_reply_denied(jd->api, m->reply, kind, op, KAFKA_RES_GROUP, c, cl);
+    else jsapi_reply_denied_pull(jd->api, m->reply, op, KAFKA_RES_GROUP, c, cl);
+    return true;
+}
+
+/* Splits "<stream>.<consumer>" (nothing after) and finds both, answering a 404 for kind (none
+ * when kind is NULL); group_op on the consumer's group is checked before "consumer not found". */
 static bool jsd_two(const char *args, size_t alen, struct js_deliver *jd, struct stream **s, struct jsd_consumer **jc,
-                    const char *kind, const struct nats_msg *m) {
+                    const char *kind, int8_t group_op, const struct nats_msg *m) {
     const char *dot = memchr(args, '.', alen);
     if (!dot) return false;
     uint32_t sl = (uint32_t)(dot - args);
@@ -1287,6 +1325,7 @@ static bool jsd_two(const char *args, size_t alen, struct js_deliver *jd, struct
     size_t cl = alen - sl - 1;
     if (memchr(c, '.', cl)) return false;
     *jc = jsd_consumer_find(jsd_stream_find(jd, *s, false), c, (uint32_t)cl);
+    if (jsd_group_refused(jd, *jc, c, cl, group_op, kind, m)) return false;
     if (!*jc) {
         if (kind) jsd_err(jd, m->reply, kind, 404, 10014, "consumer not found");
         return false;
@@ -1320,7 +1359,9 @@ static void jsd_names_list(struct js_deliver *jd, const char *args, size_t alen,
     uint32_t n = st ? st->count : 0;
     struct jsd_consumer **all = sl_xcalloc(n ? n : 1, sizeof(*all));
     uint32_t k = 0;
-    for (struct jsd_consumer *jc = st ? st->head : NULL; jc; jc = jc->next) all[k++] = jc;
+    for (struct jsd_consumer *jc = st ? st->head : NULL; jc; jc = jc->next)
+        if (jsd_visible(jd, jc)) all[k++] = jc;
+    n = k;
     qsort(all, n, sizeof(*all), jsd_cmp_names);
     int64_t limit = list ? 256 : 1024;
     json_t *o = json_object();
@@ -1368,14 +1409,14 @@ static void jsd_request(void *arg, struct jsapi *api, struct span rest, const st
     } else if (starts(p, n, "INFO.", &a, &al)) {
         if (!jsd_empty_request(m))
             jsd_err(jd, m->reply, "consumer_info", 400, 10038, "expected an empty request payload");
-        else if (jsd_two(a, al, jd, &s, &jc, "consumer_info", m)) {
+        else if (jsd_two(a, al, jd, &s, &jc, "consumer_info", KAFKA_OP_DESCRIBE, m)) {
             consumer_check_waiting(jc->c, jsd_mono(jd)); /* num_waiting counts live requests only */
             jsd_reply_json(jd, m->reply, jsd_info_json(jc, JSD_TYPE "consumer_info_response"));
         }
     } else if (starts(p, n, "DELETE.", &a, &al)) {
         if (!jsd_empty_request(m))
             jsd_err(jd, m->reply, "consumer_delete", 400, 10038, "expected an empty request payload");
-        else if (jsd_two(a, al, jd, &s, &jc, "consumer_delete", m)) {
+        else if (jsd_two(a, al, jd, &s, &jc, "consumer_delete", KAFKA_OP_DELETE, m)) {
             jsd_consumer_delete(jd, jc);
             static const char ok[] = "{\"type\":\"" JSD_TYPE "consumer_delete_response\",\"success\":true}";
             jsapi_reply(jd->api, m->reply, ok, sizeof(ok) - 1);
@@ -1385,7 +1426,7 @@ static void jsd_request(void *arg, struct jsapi *api, struct span rest, const st
     } else if (starts(p, n, "LIST.", &a, &al)) {
         jsd_names_list(jd, a, al, true, m);
     } else if (starts(p, n, "MSG.NEXT.", &a, &al)) {
-        if (!jsd_two(a, al, jd, &s, &jc, NULL, m)) return;
+        if (!jsd_two(a, al, jd, &s, &jc, NULL, KAFKA_OP_READ, m)) return;
         struct consumer_pull_req req;
         if (!jsd_parse_pull(m->payload.p, m->payload.len, &req)) {
             struct consumer_pull_req one = {.batch = 1};
@@ -1396,9 +1437,15 @@ static void jsd_request(void *arg, struct jsapi *api, struct span rest, const st
     jsd_rearm(jd);
 }
 
+/* STREAM.INFO's consumer_count and $JS.API.INFO's consumers: with the authorizer on, only the
+ * consumers the principal may see, so a count tells nothing of the others. */
 static uint32_t jsd_count(void *arg, const struct stream *s) {
-    struct jsd_stream *st = jsd_stream_find(arg, s, false);
-    return st ? st->count : 0;
+    struct js_deliver *jd = arg;
+    struct jsd_stream *st = jsd_stream_find(jd, s, false);
+    if (!st || !jd->ns->cfg->kafka_authorizer) return st ? st->count : 0;
+    uint32_t n = 0;
+    for (struct jsd_consumer *jc = st->head; jc; jc = jc->next) n += jsd_visible(jd, jc);
+    return n;
 }
 
 static uint32_t jsd_total(void *arg) { return ((struct js_deliver *)arg)->total; }

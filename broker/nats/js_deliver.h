@@ -15,7 +15,12 @@
  *
  * Durable: each consumer's config and delivery state are metadata kvlog keys
  * (consumer/<stream>/<name>/config and /state, the state rewritten once per loop turn when it
- * changed), restored at start. */
+ * changed), restored at start.
+ *
+ * ACLs: with kafka_authorizer on, a durable consumer's name is a Kafka group resource on top of
+ * the stream's READ that jsapi checked: READ to create and pull, DESCRIBE for INFO, DELETE for
+ * DELETE, and NAMES / LIST and the consumer counts leave out the durables whose group is not
+ * DESCRIBE-able (js_deliver.c). */
 #ifndef SL_BROKER_JS_DELIVER_H
 #define SL_BROKER_JS_DELIVER_H
 

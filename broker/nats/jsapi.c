@@ -691,19 +691,23 @@ static void jsapi_msg_delete(struct jsapi_req *r) {
 
 /* ---- ACLs ---------------------------------------------------------------------------------------- */
 
-/* A refusal by the stream's topic ACLs: 403 with our err_code (nats_acl.h). */
-static void jsapi_denied(struct jsapi *api, struct span reply, const char *kind, int8_t op, const char *stream,
-                         size_t len) {
+static void jsapi_denied_text(struct jsapi *api, int8_t op, int8_t resource_type, const char *name, size_t len,
+                              char *out, size_t cap) {
+    if (resource_type == KAFKA_RES_GROUP) nats_acl_group_denied_text(api->ns, op, name, len, out, cap);
+    else nats_acl_denied_text(api->ns, op, name, len, out, cap);
+}
+
+void jsapi_reply_denied(struct jsapi *api, struct span reply, const char *kind, int8_t op, int8_t resource_type,
+                        const char *name, size_t len) {
     char desc[600];
-    nats_acl_denied_text(api->ns, op, stream, len, desc, sizeof(desc));
+    jsapi_denied_text(api, op, resource_type, name, len, desc, sizeof(desc));
     jsapi_reply_error(api, reply, kind, NATS_ACL_ERR_CODE, NATS_ACL_JS_ERR_CODE, desc, NULL);
 }
 
-/* A pull request refused: a status message to its inbox, as the other answers to MSG.NEXT are
- * (a JSON body there would reach the client as a message). */
-static void jsapi_denied_pull(struct jsapi *api, struct span reply, const char *stream, size_t len) {
+void jsapi_reply_denied_pull(struct jsapi *api, struct span reply, int8_t op, int8_t resource_type, const char *name,
+                             size_t len) {
     char desc[600], hdr[700];
-    nats_acl_denied_text(api->ns, KAFKA_OP_READ, stream, len, desc, sizeof(desc));
+    jsapi_denied_text(api, op, resource_type, name, len, desc, sizeof(desc));
     int n = snprintf(hdr, sizeof(hdr), "NATS/1.0 %d %s\r\n\r\n", NATS_ACL_ERR_CODE, desc);
     api->errors++;
     if (reply.len && n > 0 && (size_t)n < sizeof(hdr))
@@ -712,7 +716,8 @@ static void jsapi_denied_pull(struct jsapi *api, struct span reply, const char *
 }
 
 /* Every CONSUMER.* request (create, durable create, info, delete, names, list, MSG.NEXT) needs
- * READ on the stream's topic, as a Kafka consumer does; false after the refusal. */
+ * READ on the stream's topic, as a Kafka consumer does; false after the refusal. What a durable
+ * consumer's group needs besides is the consumer side's (js_deliver.c), which knows the names. */
 static bool jsapi_consumer_allowed(struct jsapi *api, struct span rest, const struct nats_msg *m) {
     static const struct {
         const char *op, *kind;
@@ -727,8 +732,8 @@ static bool jsapi_consumer_allowed(struct jsapi *api, struct span rest, const st
         const char *dot = memchr(name, '.', rest.len - ol);
         size_t nl = dot ? (size_t)(dot - name) : rest.len - ol;
         if (nats_acl_stream_allowed(api->ns, KAFKA_OP_READ, name, nl)) return true;
-        if (ops[i].kind) jsapi_denied(api, m->reply, ops[i].kind, KAFKA_OP_READ, name, nl);
-        else jsapi_denied_pull(api, m->reply, name, nl);
+        if (ops[i].kind) jsapi_reply_denied(api, m->reply, ops[i].kind, KAFKA_OP_READ, KAFKA_RES_TOPIC, name, nl);
+        else jsapi_reply_denied_pull(api, m->reply, KAFKA_OP_READ, KAFKA_RES_TOPIC, name, nl);
         return false;
     }
     return true; /* not a consumer operation: answered as before */
@@ -806,7 +811,7 @@ static void jsapi_deliver(struct sub *sub, const struct nats_msg *m) {
             bool ok = !need ? true
                       : need == KAFKA_OP_CREATE ? nats_acl_stream_create_allowed(api->ns, arg, al)
                                                 : nats_acl_stream_allowed(api->ns, need, arg, al);
-            if (!ok) return jsapi_denied(api, m->reply, table[i].kind, need, arg, al);
+            if (!ok) return jsapi_reply_denied(api, m->reply, table[i].kind, need, KAFKA_RES_TOPIC, arg, al);
         }
         struct jsapi_req r = {.api = api, .m = m, .reply = m->reply, .arg = arg};
         if (m->payload.len) {

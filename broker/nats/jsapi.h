@@ -8,7 +8,8 @@
  * With kafka_authorizer on, every request that names a stream is first checked against the
  * ACLs of the stream's topic for the requesting client (nats_acl.h: CREATE, ALTER, DELETE,
  * DESCRIBE, READ by request; CONSUMER.* READ), and NAMES / LIST leave out the streams it may
- * not DESCRIBE; a refusal is 403 with err_code 10403 (a 403 status message for MSG.NEXT). */
+ * not DESCRIBE; a refusal is 403 with err_code 10403 (a 403 status message for MSG.NEXT). A
+ * durable consumer's name is a group resource besides, checked by the consumer side. */
 #ifndef SL_BROKER_JSAPI_H
 #define SL_BROKER_JSAPI_H
 
@@ -52,6 +53,15 @@ void jsapi_reply(struct jsapi *api, struct span reply, const char *body, size_t 
  * encoder does (quotes, and '<', '>', '&' as \u003c...); extra is raw JSON. */
 void jsapi_reply_error(struct jsapi *api, struct span reply, const char *kind, int code, int err_code,
                        const char *desc, const char *extra);
+/* A refusal by the ACLs (nats_acl.h): the error above with code 403 and err_code 10403, described
+ * "User:bob is not authorized to READ stream ORDERS" (resource_type KAFKA_RES_TOPIC) or "... READ
+ * group W" (KAFKA_RES_GROUP, a durable consumer's name). */
+void jsapi_reply_denied(struct jsapi *api, struct span reply, const char *kind, int8_t op, int8_t resource_type,
+                        const char *name, size_t len);
+/* The same for a pull request (MSG.NEXT): a status message "NATS/1.0 403 <description>" to its
+ * inbox, as pulls get their other statuses (a JSON body would reach the client as a message). */
+void jsapi_reply_denied_pull(struct jsapi *api, struct span reply, int8_t op, int8_t resource_type, const char *name,
+                             size_t len);
 struct streams *jsapi_streams(const struct jsapi *api);
 struct nats_server *jsapi_server(const struct jsapi *api);
 

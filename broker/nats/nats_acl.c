@@ -11,11 +11,13 @@
 #include "broker/core/acl.h"
 #include "broker/nats/nats_conn.h"
 
-/* One stream's verdicts: bit op of known says whether bit op of allowed is a verdict. */
+/* One resource's verdicts (a stream's topic, or a durable consumer's group): bit op of known
+ * says whether bit op of allowed is a verdict. */
 struct nats_acl_slot {
     uint64_t generation; /* 0: empty */
     uint32_t hash, name_len;
     uint16_t known, allowed;
+    int8_t type; /* KAFKA_RES_TOPIC or KAFKA_RES_GROUP */
     char *name;
 };
 
@@ -40,33 +42,36 @@ static bool nats_acl_scan(struct nats_server *ns, struct nconn *nc, int8_t op, i
     return acl_authorized(ns->acls, ns->cfg->kafka_super_users, &who, op, type, name);
 }
 
-static uint32_t name_hash(const char *p, size_t len) {
-    uint32_t h = 2166136261u;
+static uint32_t name_hash(int8_t type, const char *p, size_t len) {
+    uint32_t h = (2166136261u ^ (uint8_t)type) * 16777619u;
     for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)p[i]) * 16777619u;
     return h;
 }
 
-/* The verdict for op on the stream's topic from nc's table, or a scan whose verdict it keeps. */
-static bool nats_acl_cached(struct nats_server *ns, struct nconn *nc, int8_t op, const char *stream, size_t len) {
+/* The verdict for op on the resource (the stream's topic, a group) from nc's table, or a scan
+ * whose verdict it keeps. */
+static bool nats_acl_cached(struct nats_server *ns, struct nconn *nc, int8_t op, int8_t type, const char *name,
+                            size_t len) {
     SL_ASSERT(op > 0 && op < 16);
     uint64_t generation = ns->acls ? ns->acls->generation : 1;
     if (!nc->acl_cache) nc->acl_cache = sl_xcalloc(1, sizeof(*nc->acl_cache));
-    uint32_t h = name_hash(stream, len);
+    uint32_t h = name_hash(type, name, len);
     struct nats_acl_slot *slot = &nc->acl_cache->slots[h % NATS_ACL_CACHE_SLOTS];
-    bool same = slot->generation == generation && slot->hash == h && slot->name_len == len &&
-                !memcmp(slot->name, stream, len);
+    bool same = slot->generation == generation && slot->hash == h && slot->type == type && slot->name_len == len &&
+                !memcmp(slot->name, name, len);
     uint16_t bit = (uint16_t)(1u << op);
     if (same && (slot->known & bit)) return (slot->allowed & bit) != 0;
-    bool ok = nats_acl_scan(ns, nc, op, KAFKA_RES_TOPIC, (struct kstr){stream, (int32_t)len});
+    bool ok = nats_acl_scan(ns, nc, op, type, (struct kstr){name, (int32_t)len});
     if (!same) {
-        if (slot->name_len != len || (slot->name && memcmp(slot->name, stream, len))) {
+        if (slot->name_len != len || (slot->name && memcmp(slot->name, name, len))) {
             free(slot->name);
             slot->name = sl_xmalloc(len + 1);
-            memcpy(slot->name, stream, len);
+            memcpy(slot->name, name, len);
             slot->name[len] = 0;
         }
         slot->generation = generation;
         slot->hash = h;
+        slot->type = type;
         slot->name_len = (uint32_t)len;
         slot->known = slot->allowed = 0;
     }
@@ -79,7 +84,14 @@ bool nats_acl_stream_allowed(struct nats_server *ns, int8_t op, const char *stre
     struct nconn *nc = ns->route_pub;
     if (!ns->cfg->kafka_authorizer || !nc) return true;
     ns->acl_checks++;
-    return nats_acl_cached(ns, nc, op, stream, len);
+    return nats_acl_cached(ns, nc, op, KAFKA_RES_TOPIC, stream, len);
+}
+
+bool nats_acl_group_allowed(struct nats_server *ns, int8_t op, const char *group, size_t len) {
+    struct nconn *nc = ns->route_pub;
+    if (!ns->cfg->kafka_authorizer || !nc) return true;
+    ns->acl_checks++;
+    return nats_acl_cached(ns, nc, op, KAFKA_RES_GROUP, group, len);
 }
 
 bool nats_acl_stream_create_allowed(struct nats_server *ns, const char *stream, size_t len) {
@@ -87,13 +99,23 @@ bool nats_acl_stream_create_allowed(struct nats_server *ns, const char *stream, 
     if (!ns->cfg->kafka_authorizer || !nc) return true;
     ns->acl_checks++;
     return nats_acl_scan(ns, nc, KAFKA_OP_CREATE, KAFKA_RES_CLUSTER, (struct kstr){ACL_CLUSTER_RESOURCE, 13}) ||
-           nats_acl_cached(ns, nc, KAFKA_OP_CREATE, stream, len);
+           nats_acl_cached(ns, nc, KAFKA_OP_CREATE, KAFKA_RES_TOPIC, stream, len);
+}
+
+static void nats_acl_denied(struct nats_server *ns, int8_t op, const char *what, const char *name, size_t len,
+                            char *out, size_t cap) {
+    char principal[300] = ACL_ANONYMOUS;
+    if (ns->route_pub) nats_acl_principal(ns, ns->route_pub, principal, sizeof(principal));
+    snprintf(out, cap, "%s is not authorized to %s %s %.*s", principal, acl_operation_name(op), what, (int)len, name);
 }
 
 void nats_acl_denied_text(struct nats_server *ns, int8_t op, const char *stream, size_t len, char *out, size_t cap) {
-    char principal[300] = ACL_ANONYMOUS;
-    if (ns->route_pub) nats_acl_principal(ns, ns->route_pub, principal, sizeof(principal));
-    snprintf(out, cap, "%s is not authorized to %s stream %.*s", principal, acl_operation_name(op), (int)len, stream);
+    nats_acl_denied(ns, op, "stream", stream, len, out, cap);
+}
+
+void nats_acl_group_denied_text(struct nats_server *ns, int8_t op, const char *group, size_t len, char *out,
+                                size_t cap) {
+    nats_acl_denied(ns, op, "group", group, len, out, cap);
 }
 
 void nats_acl_cache_free(struct nats_acl_cache *c) {

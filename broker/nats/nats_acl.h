@@ -11,7 +11,10 @@
  * The host is the peer's address. Subject permissions are checked first and stay as they are:
  * a request that reaches JetStream passed them.
  *
- * Verdicts are kept per connection, stream and operation (a direct-mapped table of
+ * A durable consumer's name is also a group resource, as a Kafka consumer group's id is
+ * (nats_acl_group_allowed; js_deliver.c says what each consumer request needs).
+ *
+ * Verdicts are kept per connection, resource (stream or group) and operation (a direct-mapped table of
  * NATS_ACL_CACHE_SLOTS streams, allocated at the first check) and trusted while the ACL set's
  * generation is the one they were made under: a publish into a stream costs one hash of the
  * stream name and one compare, not a scan of the ACLs. Create/DeleteAcls and a config reload
@@ -43,9 +46,16 @@ void nats_acl_principal(const struct nats_server *ns, const struct nconn *nc, ch
 bool nats_acl_stream_allowed(struct nats_server *ns, int8_t op, const char *stream, size_t len);
 /* STREAM.CREATE: CREATE on the cluster, or else on the topic (Kafka's CreateTopics rule). */
 bool nats_acl_stream_create_allowed(struct nats_server *ns, const char *stream, size_t len);
-/* The description of a refusal: "User:bob may not WRITE stream ORDERS" (JSON-safe only if the
+/* May that client do op on the group resource of a durable consumer's name (as a Kafka consumer
+ * group: READ to create it and pull from it, DESCRIBE to see it, DELETE to delete it)? Kept as
+ * the streams' verdicts are, in the same table. True with the authorizer off and in-process. */
+bool nats_acl_group_allowed(struct nats_server *ns, int8_t op, const char *group, size_t len);
+/* The description of a refusal: "User:bob is not authorized to WRITE stream ORDERS" (JSON-safe only if the
  * caller escapes it). */
 void nats_acl_denied_text(struct nats_server *ns, int8_t op, const char *stream, size_t len, char *out, size_t cap);
+/* The same for a group: "User:bob is not authorized to READ group W". */
+void nats_acl_group_denied_text(struct nats_server *ns, int8_t op, const char *group, size_t len, char *out,
+                                size_t cap);
 
 void nats_acl_cache_free(struct nats_acl_cache *c);
 

@@ -19,6 +19,13 @@ sockets (tests/streams/jsraw.py) so every answer is compared byte for byte:
   leaves reading allowed; the super user may do everything;
 - an ACL created or deleted while bob's connection is open takes effect at his next request;
 - the nkey user's principal is User:<public key>;
+- a durable consumer's name is a GROUP resource, as a Kafka consumer group: carol, with READ on
+  the stream only, creates, pulls from, lists and deletes ephemerals; a durable needs READ on
+  its group to be created (DURABLE.CREATE or CREATE with a durable_name) and pulled from,
+  DESCRIBE for INFO, DELETE for DELETE; a prefixed group ACL, a DENY beside it, a name that is
+  no consumer refused before "not found", NAMES/LIST and the consumer counts showing only the
+  durables whose group she may DESCRIBE, and a group ACL granted and deleted while her
+  connection stays open;
 - with 10,000 ACLs a stream's publishes are answered from the connection's kept verdicts (one
   scan, counted in /metrics), and the test prints the publish rate with 10 and 10,000 ACLs.
 nats-server has no such ACLs, so there is no peer half; the subject permissions in front of
@@ -128,6 +135,24 @@ def denied(kind, who, op, stream):
             '"description":"%s is not authorized to %s stream %s"}}' % (TYPE, kind, who, op, stream)).encode()
 
 
+def group_denied(kind, who, op, group):
+    return ('{"type":"%s%s_response","error":{"code":403,"err_code":10403,'
+            '"description":"%s is not authorized to %s group %s"}}' % (TYPE, kind, who, op, group)).encode()
+
+
+def not_found(kind):
+    return ('{"type":"%s%s_response","error":{"code":404,"err_code":10014,"description":"consumer not found"}}'
+            % (TYPE, kind)).encode()
+
+
+def pull_status(c, stream, consumer, x):
+    """A pull answered with a status message only: (its first three words, its headers)."""
+    c.send(b"PUB $JS.API.CONSUMER.MSG.NEXT.%s.%s %s 11\r\n{\"batch\":1}\r\n" % (stream.encode(), consumer.encode(),
+                                                                             c.inbox(x)))
+    line, data = c.r.read_msg()
+    return line.split()[:3], data
+
+
 def pub_denied(who, stream):
     return ('{"error":{"code":403,"err_code":10403,"description":"%s is not authorized to WRITE stream %s"},'
             '"stream":"%s","seq":0}' % (who, stream, stream)).encode()
@@ -194,7 +219,7 @@ def body(ck):
     tmp = os.environ.get("TMPDIR", "/tmp")
     users = os.path.join(tmp, "sluice-jsacl-users-%d" % os.getpid())
     with open(users, "w") as f:
-        f.write("admin:admin-secret\nalice:alice-secret\nbob:bob-secret\n")
+        f.write("admin:admin-secret\nalice:alice-secret\nbob:bob-secret\ncarol:carol-secret\n")
     conf = """
 kafka_sasl_mechanisms = PLAIN
 kafka_sasl_users_file = "%s"
@@ -205,6 +230,7 @@ authorization {
     {user: admin, password: admin-secret}
     {user: alice, password: alice-secret}
     {user: bob, password: bob-secret}
+    {user: carol, password: carol-secret}
     {nkey: %s}
   ]
 }
@@ -222,12 +248,18 @@ authorization {
     s_ok, s_pre, s_deny, s_hidden = u + ".ok", u + ".pre", u + ".deny", u + ".hidden"
     LIT, PFX = ACLResourcePatternType.LITERAL, ACLResourcePatternType.PREFIXED
     A, D = ACLPermissionType.ALLOW, ACLPermissionType.DENY
-    TOPIC = ResourceType.TOPIC
-    alice, bob, nk = "User:alice", "User:bob", "User:" + nkey[1]
+    TOPIC, GROUP = ResourceType.TOPIC, ResourceType.GROUP
+    alice, bob, carol, nk = "User:alice", "User:bob", "User:carol", "User:" + nkey[1]
     bindings = [
         ACL(alice, "*", ACLOperation.CREATE, A, ResourcePattern(TOPIC, OK, LIT)),
         ACL(alice, "*", ACLOperation.WRITE, A, ResourcePattern(TOPIC, OK, LIT)),
         ACL(alice, "*", ACLOperation.READ, A, ResourcePattern(TOPIC, OK, LIT)),
+        ACL(alice, "*", ACLOperation.READ, A, ResourcePattern(GROUP, "W", LIT)),
+        ACL(carol, "*", ACLOperation.READ, A, ResourcePattern(TOPIC, OK, LIT)),
+        ACL(carol, "*", ACLOperation.READ, A, ResourcePattern(GROUP, "C_", PFX)),
+        ACL(carol, "*", ACLOperation.READ, D, ResourcePattern(GROUP, "C_DENIED", LIT)),
+        ACL(carol, "*", ACLOperation.DELETE, A, ResourcePattern(GROUP, "C_DEL", LIT)),
+        ACL(carol, "*", ACLOperation.DESCRIBE, A, ResourcePattern(GROUP, "D_ONLY", LIT)),
         ACL(alice, "*", ACLOperation.ALL, A, ResourcePattern(TOPIC, PRE, PFX)),
         ACL(alice, "*", ACLOperation.ALL, A, ResourcePattern(TOPIC, DENY, LIT)),
         ACL(alice, "*", ACLOperation.WRITE, D, ResourcePattern(TOPIC, DENY, LIT)),
@@ -353,6 +385,91 @@ authorization {
         ck.eq(base64.b64decode(m["data"]), msgs[1], "READ allowed to %s" % nk)
         ck.eq(cn.pub_ack(s_ok + ".n", b"x"), pub_denied(nk, OK), "WRITE refused, naming the nkey")
         cn.close()
+
+    with ck.section("a durable consumer's name is a group: READ to create and pull, DESCRIBE, DELETE"):
+        cc = Conn(t, "carol", "carol-secret")
+
+        def durable(c, name, form="DURABLE.CREATE"):
+            return c.raw_api("CONSUMER.%s.%s.%s" % (form, OK, name), {
+                "stream_name": OK, "config": {"durable_name": name, "ack_policy": "explicit"}})
+
+        def refused_pull(c, x, group):
+            return ([b"HMSG", c.inbox(x), b"3"],
+                    b"NATS/1.0 403 User:carol is not authorized to READ group %s\r\n\r\n" % group.encode())
+
+        def first(c, consumer, n):
+            return [(s, ack_seqs(a), d) for s, a, d in pull(c, OK, consumer, n)]
+
+        want = [((s_ok + ".a").encode(), (i + 1, i + 1), m) for i, m in enumerate(msgs[:2])]
+        # Ephemerals: the stream's READ is all they need.
+        r = json.loads(cc.raw_api("CONSUMER.CREATE." + OK, {"stream_name": OK, "config": {"ack_policy": "explicit"}}))
+        eph = r.get("name", "")
+        ck.eq((r.get("error"), len(eph), r["config"].get("durable_name")), (None, 8, None), "an ephemeral")
+        ck.eq(first(cc, eph, 2), want, "pulled from the ephemeral, byte for byte")
+        r = json.loads(cc.raw_api("CONSUMER.CREATE.%s.X2" % OK, {"stream_name": OK, "config": {"name": "X2"}}))
+        ck.eq((r.get("error"), r.get("name")), (None, "X2"), "a named ephemeral (no durable_name) needs no group")
+        ck.eq(json.loads(cc.raw_api("CONSUMER.INFO.%s.%s" % (OK, eph))).get("name"), eph, "its INFO")
+        # Durables under her prefixed group ACL.
+        r = json.loads(durable(cc, "C_1"))
+        ck.eq((r.get("error"), r.get("name"), r["config"].get("durable_name")), (None, "C_1", "C_1"),
+              "DURABLE.CREATE C_1 (READ on groups C_*)")
+        ck.eq(first(cc, "C_1", 2), want, "pulled from C_1, byte for byte")
+        ck.eq(json.loads(cc.raw_api("CONSUMER.INFO.%s.C_1" % OK)).get("name"), "C_1",
+              "INFO C_1 (READ implies DESCRIBE)")
+        r = json.loads(durable(cc, "C_2", "CREATE"))
+        ck.eq((r.get("error"), r.get("name")), (None, "C_2"), "CREATE.<stream>.C_2 with a durable_name")
+        # Refused: no group ACL, a DENY beside the prefix, someone else's durable.
+        ck.eq(durable(cc, "X1"), group_denied("consumer_create", carol, "READ", "X1"), "DURABLE.CREATE X1")
+        ck.eq(durable(cc, "X1", "CREATE"), group_denied("consumer_create", carol, "READ", "X1"),
+              "CREATE.<stream>.X1 with a durable_name")
+        ck.eq(durable(cc, "C_DENIED"), group_denied("consumer_create", carol, "READ", "C_DENIED"),
+              "DENY READ on C_DENIED beats the prefix")
+        ck.eq(cc.raw_api("CONSUMER.INFO.%s.W" % OK), group_denied("consumer_info", carol, "DESCRIBE", "W"),
+              "INFO of alice's W")
+        ck.eq(pull_status(cc, OK, "W", b"w"), refused_pull(cc, b"w", "W"), "MSG.NEXT on W: a 403 status")
+        ck.eq(cc.raw_api("CONSUMER.DELETE.%s.W" % OK), group_denied("consumer_delete", carol, "DELETE", "W"),
+              "DELETE of alice's W")
+        ck.eq(cc.raw_api("CONSUMER.DELETE.%s.C_1" % OK), group_denied("consumer_delete", carol, "DELETE", "C_1"),
+              "DELETE C_1: READ is not DELETE")
+        ck.eq(cc.raw_api("CONSUMER.INFO.%s.NOPE" % OK), group_denied("consumer_info", carol, "DESCRIBE", "NOPE"),
+              "a name that is no consumer: refused, not 'not found'")
+        ck.eq(cc.raw_api("CONSUMER.INFO.%s.C_MISSING" % OK), not_found("consumer_info"),
+              "under her prefix: consumer not found")
+        # DESCRIBE only, and DELETE.
+        r = json.loads(durable(cs, "D_ONLY"))
+        ck.eq((r.get("error"), r.get("name")), (None, "D_ONLY"), "the super user creates D_ONLY")
+        ck.eq(json.loads(cc.raw_api("CONSUMER.INFO.%s.D_ONLY" % OK)).get("name"), "D_ONLY", "INFO D_ONLY (DESCRIBE)")
+        ck.eq(pull_status(cc, OK, "D_ONLY", b"d"), refused_pull(cc, b"d", "D_ONLY"),
+              "MSG.NEXT on D_ONLY: DESCRIBE is not READ")
+        ck.eq(json.loads(durable(cc, "C_DEL")).get("name"), "C_DEL", "DURABLE.CREATE C_DEL")
+        ck.eq(cc.raw_api("CONSUMER.DELETE.%s.C_DEL" % OK),
+              ('{"type":"%sconsumer_delete_response","success":true}' % TYPE).encode(), "DELETE C_DEL (DELETE on it)")
+        ck.eq(cc.raw_api("CONSUMER.DELETE.%s.%s" % (OK, eph)),
+              ('{"type":"%sconsumer_delete_response","success":true}' % TYPE).encode(), "DELETE of her ephemeral")
+        # NAMES / LIST: the durables whose group she may DESCRIBE, and the ephemerals.
+        mine = sorted(["C_1", "C_2", "D_ONLY", "X2"])
+        ck.eq(json.loads(cc.raw_api("CONSUMER.NAMES." + OK)),
+              {"type": TYPE + "consumer_names_response", "total": 4, "offset": 0, "limit": 1024, "consumers": mine},
+              "CONSUMER.NAMES: not alice's W")
+        lst = json.loads(cc.raw_api("CONSUMER.LIST." + OK))
+        ck.eq((lst["total"], [c["name"] for c in lst["consumers"]]), (4, mine), "CONSUMER.LIST: the same")
+        ck.eq(json.loads(cs.raw_api("CONSUMER.NAMES." + OK))["consumers"], sorted(mine + ["W"]),
+              "the super user's CONSUMER.NAMES: all of them")
+        ck.eq(json.loads(ca.raw_api("CONSUMER.NAMES." + OK))["consumers"], ["W", "X2"],
+              "alice's: her W and the ephemeral")
+        ck.eq(json.loads(cc.raw_api("STREAM.INFO." + OK))["state"]["consumer_count"], 4,
+              "STREAM.INFO's consumer_count: what she may see")
+        ck.eq(json.loads(cc.raw_api("INFO"))["consumers"], 4, "$JS.API.INFO's consumers: the same")
+        ck.eq(json.loads(cs.raw_api("STREAM.INFO." + OK))["state"]["consumer_count"], 5,
+              "the super user's consumer_count: all of them")
+        # A group ACL granted while carol's connection stays open.
+        grant = ACL(carol, "*", ACLOperation.READ, A, ResourcePattern(GROUP, "D_ONLY", LIT))
+        ck.eq(admin.create_acls([grant])["failed"], [], "admin grants carol READ on group D_ONLY")
+        ck.eq(first(cc, "D_ONLY", 2), want, "MSG.NEXT on D_ONLY now delivers, byte for byte")
+        admin.delete_acls([ACLFilter(carol, None, ACLOperation.READ, A, ResourcePatternFilter(GROUP, "D_ONLY", LIT))])
+        ck.eq(pull_status(cc, OK, "D_ONLY", b"e"), refused_pull(cc, b"e", "D_ONLY"),
+              "and is refused again once the ACL is deleted")
+        cc.close()
 
     with ck.section("10,000 ACLs: a stream's publishes use the kept verdict"):
         n = 2000

@@ -3,8 +3,8 @@
  * checks on the client whose publish is routed (in-process publishes and the authorizer off
  * allow everything), CREATE on the cluster or the topic, and the verdicts kept per connection
  * and stream: a second check scans nothing, a change of the set's generation scans again, and
- * streams that share a slot replace each other. Then the cost, printed: a kept verdict against
- * a scan of 10,000 ACLs. */
+ * streams that share a slot replace each other; a durable consumer's group kept apart from the
+ * stream of the same name. Then the cost, printed: a kept verdict against a scan of 10,000 ACLs. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,6 +144,36 @@ START_TEST(test_checks_and_kept_verdicts) {
 }
 END_TEST
 
+/* A durable consumer's group: its own verdicts, apart from the stream of the same name's. */
+START_TEST(test_group_verdicts) {
+    struct fixture x;
+    fixture_start(&x);
+    struct kafka_acl g = {KAFKA_RES_GROUP, ks("ORDERS"), KAFKA_PAT_LITERAL, ks("User:alice"), ks("*"),
+                          KAFKA_OP_READ, KAFKA_PERM_ALLOW};
+    acl_set_add(x.acls, &g);
+    acl_set_changed(x.acls);
+#define GROUP_OK(x, op, name) nats_acl_group_allowed(&(x)->ns, op, name, strlen(name))
+    ck_assert(GROUP_OK(&x, KAFKA_OP_READ, "ORDERS"));
+    ck_assert(!STREAM_OK(&x, KAFKA_OP_READ, "ORDERS")); /* the topic ORDERS: no ACL */
+    ck_assert(GROUP_OK(&x, KAFKA_OP_DESCRIBE, "ORDERS")); /* READ implies DESCRIBE */
+    ck_assert(!GROUP_OK(&x, KAFKA_OP_DELETE, "ORDERS"));
+    uint64_t scans = x.ns.acl_scans;
+    for (int i = 0; i < 10; i++) { /* the group and the topic ORDERS keep a slot each */
+        ck_assert(GROUP_OK(&x, KAFKA_OP_READ, "ORDERS"));
+        ck_assert(!STREAM_OK(&x, KAFKA_OP_READ, "ORDERS"));
+    }
+    ck_assert_uint_eq(x.ns.acl_scans, scans);
+    ck_assert(!GROUP_OK(&x, KAFKA_OP_READ, "ORDERS2"));
+    char p[128];
+    nats_acl_group_denied_text(&x.ns, KAFKA_OP_DELETE, "W", 1, p, sizeof(p));
+    ck_assert_str_eq(p, "User:alice is not authorized to DELETE group W");
+    x.cfg.kafka_authorizer = false;
+    ck_assert(GROUP_OK(&x, KAFKA_OP_DELETE, "ORDERS"));
+#undef GROUP_OK
+    fixture_stop(&x);
+}
+END_TEST
+
 static double now_s(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -185,6 +215,7 @@ int main(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_principal);
     tcase_add_test(tc, test_checks_and_kept_verdicts);
+    tcase_add_test(tc, test_group_verdicts);
     tcase_add_test(tc, test_cost_with_10000_acls);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
