@@ -90,6 +90,7 @@ static const struct cfg_key cfg_keys[] = {
     CFG_KEY("group_min_session_timeout_ms", NULL, NULL, CFG_MS, group_min_session_timeout_ms, 0),
     CFG_KEY("group_max_session_timeout_ms", NULL, NULL, CFG_MS, group_max_session_timeout_ms, 0),
     CFG_KEY("offsets_retention_ms", NULL, NULL, CFG_MS, offsets_retention_ms, 0),
+    CFG_KEY("transaction_max_timeout_ms", NULL, NULL, CFG_MS, transaction_max_timeout_ms, 0),
     CFG_KEY("jetstream", NULL, NULL, CFG_BOOL, jetstream, 0),
     CFG_KEY("jetstream_dlq", NULL, NULL, CFG_STRING, jetstream_dlq, CFG_F_EMPTY_OK),
     CFG_KEY("user", NULL, NULL, CFG_STRING, user, CFG_F_EMPTY_OK),
@@ -196,6 +197,7 @@ void sl_config_defaults(struct sl_config *c) {
     c->group_min_session_timeout_ms = 6000;
     c->group_max_session_timeout_ms = 1800000;
     c->offsets_retention_ms = 7ull * 24 * 3600 * 1000;
+    c->transaction_max_timeout_ms = 900000; /* Kafka's default */
     c->jetstream = false;
     snprintf(c->log_format, sizeof(c->log_format), "text");
     snprintf(c->jetstream_dlq, sizeof(c->jetstream_dlq), "{stream}_DLQ");
@@ -738,6 +740,9 @@ int sl_config_validate(const struct sl_config *c, char *err, size_t err_len) {
     if (bad) return cfg_fail(err, err_len, "%s: out of range", cfg_log_field_key(bad));
     if (strcmp(c->log_format, "text") != 0 && strcmp(c->log_format, "json") != 0)
         return cfg_fail(err, err_len, "log_format: '%s' is not text or json", c->log_format);
+    /* A client's transaction.timeout.ms is an INT32 of milliseconds; Kafka's floor is 1 ms. */
+    if (c->transaction_max_timeout_ms < 1 || c->transaction_max_timeout_ms > INT32_MAX)
+        return cfg_fail(err, err_len, "transaction_max_timeout_ms: out of range (1 ms to %d ms)", INT32_MAX);
     /* One string in both would make every reader an admin. */
     if (c->http_read_token[0] && !strcmp(c->http_read_token, c->http_token))
         return cfg_fail(err, err_len, "http_read_token: must differ from http_token");

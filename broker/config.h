@@ -67,6 +67,7 @@ struct sl_config {
     uint32_t group_min_session_timeout_ms;       /* 6000, as Kafka */
     uint32_t group_max_session_timeout_ms;       /* 1800000, as Kafka */
     uint64_t offsets_retention_ms;               /* offsets of empty groups expire, 7 days */
+    uint64_t transaction_max_timeout_ms;         /* Kafka's transaction.max.timeout.ms, 15 min */
     bool jetstream;                              /* -js */
     char jetstream_dlq[256];                     /* default dead-letter stream, "{stream}_DLQ"; "" none */
     bool check_config;                           /* -t: validate the configuration and exit */

@@ -101,7 +101,6 @@ struct kconn {
 /* Transactions: Kafka's transaction.max.timeout.ms (a longer transaction_timeout_ms gets
  * INVALID_TRANSACTION_TIMEOUT), and the most transactional ids the coordinator keeps (a new
  * one past it gets POLICY_VIOLATION; lookups are linear in them, once per request). */
-#define KAFKA_TXN_TIMEOUT_MS_MAX 900000
 #define KAFKA_TXNS_MAX 10000
 
 /* Authorized operations as Kafka reports them with no authorizer: every operation a resource

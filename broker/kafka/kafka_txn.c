@@ -63,7 +63,7 @@ static void txn_on_timer(struct loop_timer *t, uint64_t now_ms) {
 sl_err kafka_txn_start(struct kafka_server *ks) {
     struct txn_marker_ops ops = {txn_write_marker, ks};
     sl_err e = txn_coordinator_open(&ks->txns, ks->loop, ks->store, ks->offsets, &ops, KAFKA_TXNS_MAX,
-                                    KAFKA_TXN_TIMEOUT_MS_MAX);
+                                    (int32_t)ks->cfg->transaction_max_timeout_ms);
     if (e) return e;
     ks->txn_timer.fire = txn_on_timer;
     txn_rearm(ks);

@@ -64,9 +64,9 @@ PEER_ONLY = os.environ.get("SLUICE_TXN_PEER_ONLY") == "1" or "--peer-only" in sy
 
 # What a peer does: True asserts Kafka's semantics, False asserts the 2.0.2 mock's behaviour.
 KAFKA = {"markers": True, "lso": True, "fencing": True, "txn_offsets": True, "timeout": True,
-         "kill": True}
+         "kill": True, "max_timeout": True}
 MOCK = {"markers": False, "lso": False, "fencing": False, "txn_offsets": False, "timeout": False,
-        "kill": False}
+        "kill": False, "max_timeout": False}
 
 API_PRODUCE = 0
 INVALID_PRODUCER_EPOCH = 47
@@ -470,11 +470,45 @@ def sec_timeout(ck, peer, caps):
           "read_uncommitted sees the aborted records too")
 
 
+def init_code(bootstrap, timeout_ms):
+    """init_transactions of a new transactional producer asking for timeout_ms: None if it
+    worked, else the error code."""
+    p = Producer({"bootstrap.servers": bootstrap, "transactional.id": harness.unique("txid-f"),
+                  "transaction.timeout.ms": timeout_ms})
+    try:
+        p.init_transactions(OP_TIMEOUT)
+        return None
+    except KafkaException as e:
+        return e.args[0].code()
+
+
+def sec_max_timeout(ck, peer, caps):
+    """Kafka's transaction.max.timeout.ms (default 900000): InitProducerId asking more gets
+    INVALID_TRANSACTION_TIMEOUT (50); Sluice's key transaction_max_timeout_ms moves it."""
+    if not caps["max_timeout"]:
+        # The 2.0.2 mock checks no maximum: the same request is served.
+        ck.eq(init_code(peer.bootstrap, 900001), None, "mock: 900001 ms accepted (no maximum)")
+        return
+    ck.eq(init_code(peer.bootstrap, 900000), None, "900000 ms, the default maximum, accepted")
+    ck.eq(init_code(peer.bootstrap, 900001), KafkaError.INVALID_TRANSACTION_TIMEOUT, "900001 ms refused")
+    if harness.external():
+        print("     an external broker: transaction_max_timeout_ms=20000 not tried")
+        return
+    b = harness.start_broker(["--transaction_max_timeout_ms", "20000"])
+    try:
+        ck.eq(init_code(b.bootstrap, 20000), None, "20000 ms accepted under transaction_max_timeout_ms=20000")
+        ck.eq(init_code(b.bootstrap, 20001), KafkaError.INVALID_TRANSACTION_TIMEOUT,
+              "20001 ms refused under transaction_max_timeout_ms=20000")
+    finally:
+        b.stop()
+
+
 SECTIONS = [("a interleaved commit/abort", sec_interleaved),
             ("b open transaction and the LSO", sec_open),
             ("c fenced zombie", sec_fenced),
             ("d consume-transform-produce", sec_ctp),
-            ("e transaction timeout", sec_timeout)]
+            ("e transaction timeout", sec_timeout),
+            ("f transaction timeout above the broker's maximum", sec_max_timeout)]
 
 
 def body(ck):
