@@ -208,7 +208,7 @@ bool nats_auth_check(const struct sl_config *cfg, const struct nats_creds *c, co
             for (uint32_t i = 0; i < a->user_count; i++) {
                 const struct nats_user *u = &a->users[i];
                 if (u->nkey[0] && !strcmp(u->nkey, c->nkey)) {
-                    if (!nkey_verify(u->nkey_raw, nonce, c->sig)) return false;
+                    if (u->standard_refused || !nkey_verify(u->nkey_raw, nonce, c->sig)) return false;
                     *user = u;
                     return true;
                 }
@@ -219,7 +219,7 @@ bool nats_auth_check(const struct sl_config *cfg, const struct nats_creds *c, co
         for (uint32_t i = 0; i < a->user_count; i++) {
             const struct nats_user *u = &a->users[i];
             if (u->name && !strcmp(u->name, c->user)) {
-                if (!c->pass || !password_ok(u->password, c->pass, known)) return false;
+                if (u->standard_refused || !c->pass || !password_ok(u->password, c->pass, known)) return false;
                 *user = u;
                 return true;
             }
@@ -425,6 +425,30 @@ static int read_perms(struct rd *r, const struct nats_conf_node *n, const char *
     return 0;
 }
 
+/* nats-server's allowed_connection_types (also "connection_types", "clients"): a string or a
+ * list of jwt's connection types, any case; an unknown one refuses the file, as nats-server's
+ * "invalid connection types". Sluice serves STANDARD clients only, so what matters is whether
+ * STANDARD is named; an empty list allows every type, as nats-server's. */
+static const char *const conn_types[] = {"STANDARD", "WEBSOCKET", "LEAFNODE", "LEAFNODE_WS", "MQTT", "MQTT_WS", NULL};
+
+static int read_conn_types(struct rd *r, const struct nats_conf_node *e, const char *w, struct nats_user *u) {
+    const struct nats_conf_node *one = e->type == NATS_CONF_STRING ? e : NULL;
+    if (!one && e->type != NATS_CONF_ARRAY) return rd_fail(r, e, "%s: expected a string or a list of strings", w);
+    bool any = false, standard = false;
+    for (const struct nats_conf_node *t = one ? one : e->child; t; t = one ? NULL : t->next) {
+        if (t->type != NATS_CONF_STRING) return rd_fail(r, t, "%s: expected a string or a list of strings", w);
+        int k = 0;
+        while (conn_types[k] && strcasecmp(conn_types[k], t->str) != 0) k++;
+        if (!conn_types[k])
+            return rd_fail(r, t, "%s: unknown connection type \"%s\" (STANDARD, WEBSOCKET, LEAFNODE, LEAFNODE_WS, "
+                                 "MQTT, MQTT_WS)", w, t->str);
+        any = true;
+        standard = standard || k == 0;
+    }
+    u->standard_refused = any && !standard;
+    return 0;
+}
+
 static int read_user(struct rd *r, const struct nats_conf_node *n, uint32_t idx, struct nats_user *u) {
     char where[64], w[128];
     snprintf(where, sizeof(where), "users[%u]", idx);
@@ -432,6 +456,12 @@ static int read_user(struct rd *r, const struct nats_conf_node *n, uint32_t idx,
     for (const struct nats_conf_node *e = n->child; e; e = e->next) {
         snprintf(w, sizeof(w), "%s.%s", where, e->key);
         bool perm = !strcasecmp(e->key, "permissions") || !strcasecmp(e->key, "permission");
+        bool cts = !strcasecmp(e->key, "allowed_connection_types") || !strcasecmp(e->key, "connection_types") ||
+                   !strcasecmp(e->key, "clients");
+        if (cts) {
+            if (read_conn_types(r, e, w, u) != 0) return -1;
+            continue;
+        }
         if (!perm && e->type != NATS_CONF_STRING) return rd_fail(r, e, "%s: expected a string", w);
         if (!strcasecmp(e->key, "user") || !strcasecmp(e->key, "username")) {
             free(u->name);
@@ -447,7 +477,8 @@ static int read_user(struct rd *r, const struct nats_conf_node *n, uint32_t idx,
             u->has_own_perms = true;
             if (read_perms(r, e, w, &u->own_perms) != 0) return -1;
         } else {
-            return rd_fail(r, e, "%s: not supported by Sluice (user, password, nkey, permissions)", w);
+            return rd_fail(r, e, "%s: not supported by Sluice (user, password, nkey, permissions, "
+                              "allowed_connection_types)", w);
         }
     }
     if (u->nkey[0] && (u->name || u->password)) return rd_fail(r, n, "%s: an nkey user has no user or password", where);

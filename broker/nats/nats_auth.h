@@ -56,6 +56,9 @@ struct nats_user {
     const struct nats_perms *perms; /* NULL: everything allowed */
     struct nats_perms own_perms;
     bool has_own_perms;
+    /* allowed_connection_types named and STANDARD not among them: this user may connect only
+     * as kinds of client Sluice does not serve (websocket, leafnode, MQTT), so never here. */
+    bool standard_refused;
 };
 
 struct nats_auth {

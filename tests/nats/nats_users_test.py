@@ -2,7 +2,7 @@
 """nats_users_test.py: authorization { users = [...] } from a nats-server config file, on raw
 sockets, against sluice-server or (SLUICE_NATS_REFERENCE=1) nats-server 2.9.10 with the same
 file: a bcrypt user connects, a wrong password or unknown user gets -ERR 'Authorization
-Violation' and a close; publish and subscribe permissions (allow, deny wins, wildcards, queue
+Violation' and a close, as does a user whose allowed_connection_types leave out STANDARD; publish and subscribe permissions (allow, deny wins, wildcards, queue
 groups) answer nats-server's exact -ERR and the connection stays open; a JetStream API call is a
 publish like any other; malformed auth fields in CONNECT are refused, never a crash; SIGHUP
 applies new permissions to connected clients."""
@@ -30,6 +30,9 @@ authorization {
   users = [
     {user: alice, password: "%s"}
     {user: slow, password: "%s"}
+    {user: std, password: stdpw, allowed_connection_types: ["standard", "WEBSOCKET"]}
+    {user: wsonly, password: wspw, allowed_connection_types: ["WEBSOCKET", "MQTT"]}
+    {user: one, password: onepw, clients: "STANDARD"}
     {user: svc, password: svcpw, permissions: { subscribe: ["svc.>"], allow_responses: true }}
     {user: svc2, password: svcpw, permissions: {
       publish: ["log.>"], subscribe: "svc2.>", allow_responses: { max: 2, expires: "1s" } }}
@@ -78,6 +81,8 @@ def bad_configs(ck):
          "allow_responses: expected a boolean or a map"),
         ("authorization {\n  users = [ {user: a, password: b, permissions: {allow_responses: {expires: 5}}} ]\n}\n",
          "'5' is not a duration"),
+        ("authorization {\n  users = [ {user: a, password: b, allowed_connection_types: [\"BOGUS\"]} ]\n}\n",
+         ':2: authorization.users[0].allowed_connection_types: unknown connection type "BOGUS"'),
     )
     for i, (text, want) in enumerate(cases):
         path = os.path.join(d, "bad%d.conf" % i)
@@ -110,6 +115,14 @@ def body(ck):
         refused(ck, t, b'CONNECT {"verbose":false,"user":"alice","pass":"s3cret!"}\r\nPING\r\n', "wrong password")
         refused(ck, t, b'CONNECT {"verbose":false,"user":"carol","pass":"x"}\r\nPING\r\n', "unknown user")
         refused(ck, t, b'CONNECT {"verbose":false,"user":"alice"}\r\nPING\r\n', "no password")
+        # allowed_connection_types: STANDARD (any case, a list or one string) lets a client in; a
+        # user allowed only websocket and MQTT is refused as a wrong password is.
+        for user, pw in (("std", "stdpw"), ("one", "onepw")):
+            c = connect(t, user, pw)
+            ck.eq(c.read_line(), b"PONG\r\n", "%s (allowed_connection_types with STANDARD) connects" % user)
+            c.close()
+        refused(ck, t, b'CONNECT {"verbose":false,"user":"wsonly","pass":"wspw"}\r\nPING\r\n',
+                "allowed_connection_types without STANDARD")
         refused(ck, t, b'CONNECT {"verbose":false,"nkey":"UXYZ","sig":"!!"}\r\nPING\r\n', "a bogus nkey")
         # A field of the wrong type is a CONNECT nats-server cannot decode: it closes without a word.
         for bad in (b'"user":5,"pass":true', b'"user":"bob","pass":"bobpw","nkey":[1]', b'"auth_token":{}'):
