@@ -658,7 +658,8 @@ static void store_log_remove(struct store *st, struct log *g) {
     store_log_undirty(st, g);
 }
 
-sl_err store_log_delete(struct store *st, struct log *g) {
+/* store_log_delete but the rmdir: dir gets the directory to remove. */
+static void store_log_delete_files(struct store *st, struct log *g, char *dir, size_t cap) {
     cleaner_forget_log(st->cleaner, g);
     store_log_quiesce(st, g);
     store_log_remove(st, g);
@@ -675,7 +676,47 @@ sl_err store_log_delete(struct store *st, struct log *g) {
     snprintf(path, sizeof(path), "%s/cleaner_offset", cmd_dir);
     sio_unlink(st->opts.io, path);
     log_free(g);
-    return sio_rmdir(st->opts.io, cmd_dir) == 0 ? SL_OK : SL_IO;
+    snprintf(dir, cap, "%s", cmd_dir);
+}
+
+sl_err store_log_delete(struct store *st, struct log *g) {
+    char dir[4200];
+    store_log_delete_files(st, g, dir, sizeof(dir));
+    return sio_rmdir(st->opts.io, dir) == 0 ? SL_OK : SL_IO;
+}
+
+static void store_rmdir_done(struct io_op *op, int32_t res) {
+    struct store_rmdir_slot *slot = sl_container_of(op, struct store_rmdir_slot, op);
+    struct store_rmdirs *rd = slot->rd;
+    if (res < 0) SL_WARN("%s: cannot remove the partition directory: %s", slot->path, strerror(-res));
+    slot->busy = false;
+    rd->inflight--;
+    rd->ready(rd);
+}
+
+void store_rmdirs_init(struct store *st, struct store_rmdirs *rd, void (*ready)(struct store_rmdirs *rd)) {
+    memset(rd, 0, sizeof(*rd));
+    rd->st = st;
+    rd->ready = ready;
+    for (uint32_t i = 0; i < STORE_RMDIRS_INFLIGHT; i++) rd->slots[i].rd = rd;
+}
+
+bool store_rmdirs_full(const struct store_rmdirs *rd) { return rd->inflight == STORE_RMDIRS_INFLIGHT; }
+bool store_rmdirs_busy(const struct store_rmdirs *rd) { return rd->inflight > 0; }
+
+sl_err store_log_delete_async(struct store *st, struct log *g, struct store_rmdirs *rd) {
+    if (st->opts.io) return store_log_delete(st, g);
+    SL_ASSERT(!store_rmdirs_full(rd));
+    struct store_rmdir_slot *slot = NULL;
+    for (uint32_t i = 0; i < STORE_RMDIRS_INFLIGHT && !slot; i++)
+        if (!rd->slots[i].busy) slot = &rd->slots[i];
+    SL_ASSERT(slot);
+    store_log_delete_files(st, g, slot->path, sizeof(slot->path));
+    slot->busy = true;
+    slot->op.done = store_rmdir_done;
+    io_uring_prep_unlinkat(loop_sqe(st->loop, &slot->op), AT_FDCWD, slot->path, AT_REMOVEDIR);
+    rd->inflight++;
+    return SL_OK;
 }
 
 /* A clean close: data synced, the active segment trimmed and indexed, so the next start

@@ -139,6 +139,30 @@ sl_err store_log_create_prepared(struct store *st, const char *topic, int32_t pa
                                  const struct log_config *cfg, int fd, struct log **out);
 /* Closes the log and removes its directory. */
 sl_err store_log_delete(struct store *st, struct log *g);
+/* store_log_delete whose last step, the directory's rmdir, goes through the loop
+ * (IORING_OP_UNLINKAT, on io_uring's threads), at most STORE_RMDIRS_INFLIGHT at once: timing
+ * the removal of 12,000 partitions showed the rmdir was nearly all of it (5.2 s of 5.4 s, up to
+ * 12 ms for one) and held the loop while it waited for ext4's journal. The caller owns rd until
+ * store_rmdirs_busy is false; ready runs from each completion. Only while !store_rmdirs_full.
+ * A store with fault injection (opts.io) removes the directory at once, as store_log_delete. */
+#define STORE_RMDIRS_INFLIGHT 8
+struct store_rmdirs;
+struct store_rmdir_slot {
+    struct io_op op;
+    struct store_rmdirs *rd;
+    bool busy;
+    char path[4200];
+};
+struct store_rmdirs {
+    struct store *st;
+    uint32_t inflight;
+    void (*ready)(struct store_rmdirs *rd);
+    struct store_rmdir_slot slots[STORE_RMDIRS_INFLIGHT];
+};
+void store_rmdirs_init(struct store *st, struct store_rmdirs *rd, void (*ready)(struct store_rmdirs *rd));
+bool store_rmdirs_full(const struct store_rmdirs *rd);
+bool store_rmdirs_busy(const struct store_rmdirs *rd);
+sl_err store_log_delete_async(struct store *st, struct log *g, struct store_rmdirs *rd);
 
 uint32_t store_log_count(const struct store *st);
 struct log *store_log_at(const struct store *st, uint32_t i);

@@ -73,6 +73,8 @@ struct topics_job {
     bool prepping;              /* prep is started and not ended */
     struct store_dir_sync sync;
     struct store_prep prep;     /* CREATE and GROW: directories and segments made ahead, off the loop */
+    struct store_rmdirs rmdirs; /* DELETE: directories removed off the loop */
+    bool delete_now;            /* DELETE finishing at once: every rmdir on the loop */
     struct loop_timer timer;
     topics_done_fn done;
     void *arg;
@@ -1094,12 +1096,24 @@ static void topics_job_prep_ready(struct store_prep *sp, int32_t partition) {
     loop_timer_add(l, &j->timer, loop_mono_ms(l));
 }
 
+/* A directory removed: the job goes on if it was waiting for a free slot or for the last. */
+static void topics_job_rmdir_ready(struct store_rmdirs *rd) {
+    struct topics_job *j = sl_container_of(rd, struct topics_job, rmdirs);
+    if (!j->waiting) return;
+    j->waiting = false;
+    struct loop *l = store_loop(j->t->st);
+    loop_timer_add(l, &j->timer, loop_mono_ms(l));
+}
+
+static bool topics_rmdirs_idle(void *arg) { return !store_rmdirs_busy(arg); }
+
 static void topics_job_start(struct topics *t, struct topics_job *j) {
     j->t = t;
     j->next = j->from;
     j->timer.fire = topics_job_fire;
     j->next_job = t->jobs;
     t->jobs = j;
+    if (j->kind == TOPICS_JOB_DELETE) store_rmdirs_init(t->st, &j->rmdirs, topics_job_rmdir_ready);
     if (j->kind != TOPICS_JOB_DELETE) {
         store_prep_start(t->st, &j->prep, j->tp->name, j->from, j->to, topics_job_prep_ready);
         j->prepping = true;
@@ -1187,7 +1201,12 @@ static sl_err topics_job_step(struct topics_job *j, bool *wait) {
     struct topic *tp = j->tp;
     int32_t p = j->next;
     if (j->kind == TOPICS_JOB_DELETE) {
-        if (tp->parts[p] && partition_delete(tp->parts[p], t->st))
+        if (!j->delete_now && store_rmdirs_full(&j->rmdirs)) {
+            *wait = true;
+            return SL_OK;
+        }
+        if (tp->parts[p] && (j->delete_now ? partition_delete(tp->parts[p], t->st)
+                                           : partition_delete_async(tp->parts[p], t->st, &j->rmdirs)))
             SL_WARN("%s-%d: cannot remove the partition", tp->name, p);
         tp->parts[p] = NULL;
         j->next++;
@@ -1240,6 +1259,10 @@ static void topics_job_fire(struct loop_timer *lt, uint64_t mono_ms) {
         return;
     }
     if (j->kind == TOPICS_JOB_DELETE) {
+        if (store_rmdirs_busy(&j->rmdirs)) {
+            j->waiting = true; /* the last directories are being removed */
+            return;
+        }
         topics_job_deleted(j);
         return;
     }
@@ -1255,7 +1278,14 @@ static void topics_job_finish_now(struct topics_job *j) {
     struct loop *l = store_loop(j->t->st);
     if (loop_timer_armed(&j->timer)) loop_timer_del(l, &j->timer);
     bool wait = false;
+    j->waiting = false;
+    j->delete_now = true;
     while (j->next < j->to) topics_job_step(j, &wait);
+    if (store_rmdirs_busy(&j->rmdirs) && !loop_run_until(l, topics_rmdirs_idle, &j->rmdirs, 10000)) {
+        /* Left as it is, marker and all, for the next start: those completions point at it. */
+        SL_WARN("topic %s: directories still being removed after 10 s", j->tp->name);
+        return;
+    }
     topics_job_deleted(j);
 }
 
@@ -1284,6 +1314,12 @@ static void topics_jobs_stop(struct topics *t) {
         topics_job_prep_end(j, false);
         t->jobs = j->next_job;
         if (j->kind == TOPICS_JOB_DELETE) {
+            /* Its marker stays: the next start finishes it. What is being removed ends first. */
+            j->waiting = false;
+            if (store_rmdirs_busy(&j->rmdirs) && !loop_run_until(l, topics_rmdirs_idle, &j->rmdirs, 10000)) {
+                SL_WARN("topic %s: directories still being removed at shutdown", j->tp->name);
+                continue; /* left allocated: those completions still point at it */
+            }
             topic_free(j->tp);
             free(j);
             continue;

@@ -483,6 +483,47 @@ START_TEST(test_partitions_made_ahead) {
 }
 END_TEST
 
+
+static int rmdirs_ready_count;
+static void rmdirs_ready(struct store_rmdirs *rd) {
+    (void)rd;
+    rmdirs_ready_count++;
+}
+
+/* store_log_delete_async: the log goes at once, its directory through io_uring, at most
+ * STORE_RMDIRS_INFLIGHT at a time. */
+START_TEST(test_delete_async) {
+    struct fx f;
+    fx_start(&f, NULL);
+    enum { PARTS = 30 };
+    for (int p = 0; p < PARTS; p++) {
+        struct log *g;
+        ck_assert_int_eq(store_log_create(f.st, "del", p, NULL, &g), SL_OK);
+        append_n(g, 2, 1, 100, 0);
+        fx_flush(g);
+    }
+    static struct store_rmdirs rd;
+    store_rmdirs_init(f.st, &rd, rmdirs_ready);
+    rmdirs_ready_count = 0;
+    for (int p = 0; p < PARTS; p++) {
+        for (int i = 0; i < 10000 && store_rmdirs_full(&rd); i++) loop_run_once(&f.loop, 5);
+        ck_assert(!store_rmdirs_full(&rd));
+        ck_assert_int_eq(store_log_delete_async(f.st, store_log_get(f.st, "del", p), &rd), SL_OK);
+        ck_assert_ptr_null(store_log_get(f.st, "del", p));
+        ck_assert_uint_le(rd.inflight, STORE_RMDIRS_INFLIGHT);
+    }
+    for (int i = 0; i < 10000 && store_rmdirs_busy(&rd); i++) loop_run_once(&f.loop, 5);
+    ck_assert(!store_rmdirs_busy(&rd));
+    ck_assert_int_eq(rmdirs_ready_count, PARTS);
+    for (int p = 0; p < PARTS; p++) {
+        char name[32];
+        snprintf(name, sizeof(name), "del-%d", p);
+        ck_assert_msg(!dir_exists(&f, name), "%s is left", name);
+    }
+    fx_end(&f);
+}
+END_TEST
+
 static Suite *log_suite(void) {
     Suite *s = suite_create("storage/log");
     TCase *tc = tcase_create("log");
@@ -494,6 +535,7 @@ static Suite *log_suite(void) {
     tcase_add_test(tc, test_offset_for_time);
     tcase_add_test(tc, test_many_partitions_few_fds);
     tcase_add_test(tc, test_partitions_made_ahead);
+    tcase_add_test(tc, test_delete_async);
     tcase_add_test(tc, test_roll_by_time);
     tcase_add_loop_test(tc, test_append_ref_zero_copy, 0, (int)(sizeof(shapes) / sizeof(shapes[0])));
     suite_add_tcase(s, tc);
