@@ -167,3 +167,22 @@ void workers_free(struct workers *ws) {
     pthread_cond_destroy(&ws->cv);
     free(ws);
 }
+
+static void *workers_free_run(void *p) {
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WORKERS_NICE);
+    free(p);
+    return NULL;
+}
+
+void workers_free_off_loop(void *p, size_t len) {
+    if (!p) return;
+    pthread_attr_t a;
+    pthread_t th;
+    if (len < WORKERS_FREE_OFF_LOOP_MIN || pthread_attr_init(&a) != 0) {
+        free(p);
+        return;
+    }
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&th, &a, workers_free_run, p) != 0) free(p);
+    pthread_attr_destroy(&a);
+}

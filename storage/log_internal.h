@@ -164,5 +164,9 @@ struct recovery_report {
 sl_err recovery_scan_segment(struct log *g, struct seg *s, struct recovery_report *rep);
 /* Opens a log directory: lists segments, trusts or scans each, truncates after a tear. */
 sl_err recovery_open_log(struct log *g, bool clean, struct recovery_report *rep);
+/* A log in a directory just made: one empty active segment at offset 0, already created and open
+ * read-write on fd (store_prep). What recovery_open_log finds in an empty directory, without its
+ * syscalls on the loop. */
+void recovery_new_log(struct log *g, int fd);
 
 #endif

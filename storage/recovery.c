@@ -263,6 +263,17 @@ static sl_err recovery_open_active(struct log *g, struct seg *s, bool clean,
     return SL_OK;
 }
 
+void recovery_new_log(struct log *g, int fd) {
+    SL_ASSERT(fd >= 0 && g->seg_count == 0);
+    struct seg *s = seg_new(g->store, g, g->dir, 0);
+    s->fd = fd;
+    s->index_loaded = true;
+    log_segs_push(g, s);
+    g->next_offset = g->written_offset = g->synced_offset = s->next_offset;
+    g->start_offset = s->base_offset;
+    log_offsets_check(g, NULL);
+}
+
 sl_err recovery_open_log(struct log *g, bool clean, struct recovery_report *rep) {
     int64_t *bases;
     uint32_t n;

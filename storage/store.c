@@ -449,6 +449,132 @@ bool store_dir_sync_busy(const struct store_dir_sync *ds) { return ds->inflight 
 static sl_err store_log_make(struct store *st, const char *topic, int32_t partition, const struct log_config *cfg,
                              bool sync, struct log **out);
 
+/* ---- partitions made ahead through the loop (store_prep) ---- */
+
+static void store_prep_pump(struct store_prep *sp);
+
+static void store_prep_slot_path(struct store_prep_slot *slot, bool segment) {
+    struct store_prep *sp = slot->sp;
+    int n = snprintf(slot->path, sizeof(slot->path), "%s/%s-%d%s", sp->st->dir, sp->topic, slot->partition,
+                     segment ? "/00000000000000000000.log" : "");
+    SL_ASSERT(n > 0 && (size_t)n < sizeof(slot->path));
+}
+
+static void store_prep_done(struct io_op *op, int32_t res) {
+    struct store_prep_slot *slot = sl_container_of(op, struct store_prep_slot, op);
+    struct store_prep *sp = slot->sp;
+    int32_t p = slot->partition;
+    if (!slot->opening && res == -EEXIST) {
+        /* Something is there already: the loop opens it as before (store_log_create_unsynced
+         * adopts what the directory holds). */
+        res = STORE_PREP_INLINE;
+    } else if (!slot->opening && res >= 0) {
+        /* The directory is made: now its first segment, as seg_create_file makes it. */
+        slot->opening = true;
+        store_prep_slot_path(slot, true);
+        io_uring_prep_openat(loop_sqe(sp->st->loop, &slot->op), AT_FDCWD, slot->path,
+                             O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        return;
+    }
+    if (res < 0 && res != STORE_PREP_INLINE)
+        SL_WARN("%s: cannot %s: %s", slot->path, slot->opening ? "create the first segment" : "make the directory",
+                strerror(-res));
+    sp->state[p - sp->from] = res;
+    slot->partition = -1;
+    sp->inflight--;
+    store_prep_pump(sp);
+    sp->ready(sp, p);
+}
+
+static void store_prep_pump(struct store_prep *sp) {
+    for (uint32_t i = 0; i < STORE_PREPS_INFLIGHT; i++) {
+        if (sp->next >= sp->to || sp->next >= sp->taken + STORE_PREPS_AHEAD) return;
+        struct store_prep_slot *slot = &sp->slots[i];
+        if (slot->partition >= 0) continue;
+        slot->partition = sp->next++;
+        slot->opening = false;
+        store_prep_slot_path(slot, false);
+        slot->op.done = store_prep_done;
+        io_uring_prep_mkdirat(loop_sqe(sp->st->loop, &slot->op), AT_FDCWD, slot->path, 0755);
+        sp->inflight++;
+    }
+}
+
+void store_prep_start(struct store *st, struct store_prep *sp, const char *topic, int32_t from, int32_t to,
+                      void (*ready)(struct store_prep *sp, int32_t partition)) {
+    SL_ASSERT(from <= to);
+    memset(sp, 0, sizeof(*sp));
+    sp->st = st;
+    snprintf(sp->topic, sizeof(sp->topic), "%s", topic);
+    sp->from = sp->next = sp->taken = from;
+    sp->to = to;
+    sp->ready = ready;
+    sp->inline_only = st->opts.io != NULL;
+    for (uint32_t i = 0; i < STORE_PREPS_INFLIGHT; i++) {
+        sp->slots[i].partition = -1;
+        sp->slots[i].sp = sp;
+    }
+    if (sp->inline_only) return;
+    sp->state = sl_xmalloc((size_t)SL_MAX(to - from, 1) * sizeof(*sp->state));
+    for (int32_t p = from; p < to; p++) sp->state[p - from] = STORE_PREP_PENDING;
+    store_prep_pump(sp);
+}
+
+int32_t store_prep_take(struct store_prep *sp, int32_t p) {
+    SL_ASSERT(p == sp->taken && p < sp->to);
+    if (sp->inline_only) {
+        sp->taken++;
+        return STORE_PREP_INLINE;
+    }
+    int32_t v = sp->state[p - sp->from];
+    if (v == STORE_PREP_PENDING) return v;
+    sp->state[p - sp->from] = STORE_PREP_PENDING;
+    sp->taken++;
+    store_prep_pump(sp);
+    return v;
+}
+
+bool store_prep_busy(const struct store_prep *sp) { return sp->inflight > 0; }
+
+void store_prep_stop(struct store_prep *sp) { sp->to = sp->next; }
+
+void store_prep_end(struct store_prep *sp, bool remove_made) {
+    SL_ASSERT(!sp->inflight);
+    char path[4200];
+    for (int32_t p = sp->taken; p < sp->next && sp->state; p++) {
+        int32_t v = sp->state[p - sp->from];
+        if (v >= 0) close(v);
+        if (!remove_made || v < 0) continue; /* only what this made ahead */
+        snprintf(path, sizeof(path), "%s/%s-%d/00000000000000000000.log", sp->st->dir, sp->topic, p);
+        unlink(path);
+        *strrchr(path, '/') = '\0';
+        rmdir(path);
+    }
+    free(sp->state);
+    sp->state = NULL;
+    sp->next = sp->taken;
+}
+
+sl_err store_log_create_prepared(struct store *st, const char *topic, int32_t partition,
+                                 const struct log_config *cfg, int fd, struct log **out) {
+    SL_ASSERT(fd >= 0);
+    sl_err e = !store_topic_valid(topic) || partition < 0     ? SL_INVALID_ARG
+               : store_log_get(st, topic, partition)          ? SL_EXISTS
+               : cfg && log_config_invalid(cfg)               ? SL_CONFIG
+                                                              : SL_OK;
+    if (e) {
+        close(fd);
+        return e;
+    }
+    char dir[4200];
+    snprintf(dir, sizeof(dir), "%s/%s-%d", st->dir, topic, partition);
+    struct log *g = log_new(st, dir, topic, partition, cfg ? cfg : &st->defaults);
+    recovery_new_log(g, fd);
+    store_logs_push(st, g); /* its names are made durable by the caller's store_sync_dirs */
+    *out = g;
+    return SL_OK;
+}
+
 sl_err store_log_create(struct store *st, const char *topic, int32_t partition,
                         const struct log_config *cfg, struct log **out) {
     return store_log_make(st, topic, partition, cfg, true, out);
@@ -532,7 +658,8 @@ static void store_log_remove(struct store *st, struct log *g) {
     store_log_undirty(st, g);
 }
 
-sl_err store_log_delete(struct store *st, struct log *g) {
+/* store_log_delete but the rmdir: dir gets the directory to remove. */
+static void store_log_delete_files(struct store *st, struct log *g, char *dir, size_t cap) {
     cleaner_forget_log(st->cleaner, g);
     store_log_quiesce(st, g);
     store_log_remove(st, g);
@@ -549,7 +676,47 @@ sl_err store_log_delete(struct store *st, struct log *g) {
     snprintf(path, sizeof(path), "%s/cleaner_offset", cmd_dir);
     sio_unlink(st->opts.io, path);
     log_free(g);
-    return sio_rmdir(st->opts.io, cmd_dir) == 0 ? SL_OK : SL_IO;
+    snprintf(dir, cap, "%s", cmd_dir);
+}
+
+sl_err store_log_delete(struct store *st, struct log *g) {
+    char dir[4200];
+    store_log_delete_files(st, g, dir, sizeof(dir));
+    return sio_rmdir(st->opts.io, dir) == 0 ? SL_OK : SL_IO;
+}
+
+static void store_rmdir_done(struct io_op *op, int32_t res) {
+    struct store_rmdir_slot *slot = sl_container_of(op, struct store_rmdir_slot, op);
+    struct store_rmdirs *rd = slot->rd;
+    if (res < 0) SL_WARN("%s: cannot remove the partition directory: %s", slot->path, strerror(-res));
+    slot->busy = false;
+    rd->inflight--;
+    rd->ready(rd);
+}
+
+void store_rmdirs_init(struct store *st, struct store_rmdirs *rd, void (*ready)(struct store_rmdirs *rd)) {
+    memset(rd, 0, sizeof(*rd));
+    rd->st = st;
+    rd->ready = ready;
+    for (uint32_t i = 0; i < STORE_RMDIRS_INFLIGHT; i++) rd->slots[i].rd = rd;
+}
+
+bool store_rmdirs_full(const struct store_rmdirs *rd) { return rd->inflight == STORE_RMDIRS_INFLIGHT; }
+bool store_rmdirs_busy(const struct store_rmdirs *rd) { return rd->inflight > 0; }
+
+sl_err store_log_delete_async(struct store *st, struct log *g, struct store_rmdirs *rd) {
+    if (st->opts.io) return store_log_delete(st, g);
+    SL_ASSERT(!store_rmdirs_full(rd));
+    struct store_rmdir_slot *slot = NULL;
+    for (uint32_t i = 0; i < STORE_RMDIRS_INFLIGHT && !slot; i++)
+        if (!rd->slots[i].busy) slot = &rd->slots[i];
+    SL_ASSERT(slot);
+    store_log_delete_files(st, g, slot->path, sizeof(slot->path));
+    slot->busy = true;
+    slot->op.done = store_rmdir_done;
+    io_uring_prep_unlinkat(loop_sqe(st->loop, &slot->op), AT_FDCWD, slot->path, AT_REMOVEDIR);
+    rd->inflight++;
+    return SL_OK;
 }
 
 /* A clean close: data synced, the active segment trimmed and indexed, so the next start

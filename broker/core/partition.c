@@ -106,11 +106,11 @@ void partition_close(struct partition *p) {
     partition_free(p);
 }
 
-sl_err partition_delete(struct partition *p, struct store *st) {
+static sl_err partition_delete_with(struct partition *p, struct store *st, struct store_rmdirs *rd) {
     /* Deleting quiesces the log first, so our waiters fire before the partition goes. */
     log_set_cleaner_keep(p->log, NULL, NULL);
     log_set_cleaner_txn(p->log, NULL, NULL, NULL);
-    sl_err e = store_log_delete(st, p->log);
+    sl_err e = rd ? store_log_delete_async(st, p->log, rd) : store_log_delete(st, p->log);
     p->log = NULL;
     if (p->waits_out) {
         p->closing = true;
@@ -118,6 +118,12 @@ sl_err partition_delete(struct partition *p, struct store *st) {
     }
     partition_free(p);
     return e;
+}
+
+sl_err partition_delete(struct partition *p, struct store *st) { return partition_delete_with(p, st, NULL); }
+
+sl_err partition_delete_async(struct partition *p, struct store *st, struct store_rmdirs *rd) {
+    return partition_delete_with(p, st, rd);
 }
 
 void partition_set_config(struct partition *p, const struct log_config *c, bool log_append_time) {

@@ -26,6 +26,7 @@
 struct pstate;
 struct partition;
 struct store;
+struct store_rmdirs;
 
 enum partition_acks {
     PARTITION_ACKS_NONE,    /* nothing fires; the out fields are set on return */
@@ -52,6 +53,8 @@ struct partition *partition_new(struct log *g);
 void partition_close(struct partition *p);
 /* Deletes the log and frees the partition; the producer state goes with it, unsaved. */
 sl_err partition_delete(struct partition *p, struct store *st);
+/* partition_delete whose directory's rmdir goes through the loop (store_log_delete_async). */
+sl_err partition_delete_async(struct partition *p, struct store *st, struct store_rmdirs *rd);
 
 /* Storage config and timestamp type, as the topic's configs say. */
 void partition_set_config(struct partition *p, const struct log_config *c, bool log_append_time);

@@ -69,7 +69,12 @@ struct topics_job {
     struct topic *tp;
     int32_t from, to, next; /* partitions [from, to); next: the next one to make or remove */
     bool syncing;
+    bool waiting;               /* the timer is off until the next partition is made (prep) */
+    bool prepping;              /* prep is started and not ended */
     struct store_dir_sync sync;
+    struct store_prep prep;     /* CREATE and GROW: directories and segments made ahead, off the loop */
+    struct store_rmdirs rmdirs; /* DELETE: directories removed off the loop */
+    bool delete_now;            /* DELETE finishing at once: every rmdir on the loop */
     struct loop_timer timer;
     topics_done_fn done;
     void *arg;
@@ -1073,6 +1078,34 @@ static void topics_job_unlink(struct topics *t, struct topics_job *j) {
 }
 
 static void topics_job_fire(struct loop_timer *lt, uint64_t mono_ms);
+static bool topics_prep_idle(void *arg) { return !store_prep_busy(arg); }
+
+/* A job's end. One whose partitions are still being made ahead (a filesystem stuck for
+ * seconds) stays allocated: those completions still point at it, and do nothing (what they make
+ * is removed at the next start, as any partition directory without a topic). */
+static void topics_job_free(struct topics_job *j) {
+    if (!j->prepping) free(j); /* topics_job_prep_end said why not */
+}
+
+/* A partition made ahead (or failed): the job goes on if it was waiting for that one. */
+static void topics_job_prep_ready(struct store_prep *sp, int32_t partition) {
+    struct topics_job *j = sl_container_of(sp, struct topics_job, prep);
+    if (!j->waiting || partition != j->next) return;
+    j->waiting = false;
+    struct loop *l = store_loop(j->t->st);
+    loop_timer_add(l, &j->timer, loop_mono_ms(l));
+}
+
+/* A directory removed: the job goes on if it was waiting for a free slot or for the last. */
+static void topics_job_rmdir_ready(struct store_rmdirs *rd) {
+    struct topics_job *j = sl_container_of(rd, struct topics_job, rmdirs);
+    if (!j->waiting) return;
+    j->waiting = false;
+    struct loop *l = store_loop(j->t->st);
+    loop_timer_add(l, &j->timer, loop_mono_ms(l));
+}
+
+static bool topics_rmdirs_idle(void *arg) { return !store_rmdirs_busy(arg); }
 
 static void topics_job_start(struct topics *t, struct topics_job *j) {
     j->t = t;
@@ -1080,20 +1113,41 @@ static void topics_job_start(struct topics *t, struct topics_job *j) {
     j->timer.fire = topics_job_fire;
     j->next_job = t->jobs;
     t->jobs = j;
+    if (j->kind == TOPICS_JOB_DELETE) store_rmdirs_init(t->st, &j->rmdirs, topics_job_rmdir_ready);
+    if (j->kind != TOPICS_JOB_DELETE) {
+        store_prep_start(t->st, &j->prep, j->tp->name, j->from, j->to, topics_job_prep_ready);
+        j->prepping = true;
+    }
     struct loop *l = store_loop(t->st);
     loop_timer_add(l, &j->timer, loop_mono_ms(l));
+}
+
+/* What was made ahead and not taken: closed, and with remove_made (a failure) removed. Waits
+ * for what is still in flight (a few mkdirs and creates, milliseconds). */
+static void topics_job_prep_end(struct topics_job *j, bool remove_made) {
+    if (!j->prepping) return;
+    struct loop *l = store_loop(j->t->st);
+    j->waiting = false;
+    store_prep_stop(&j->prep);
+    if (store_prep_busy(&j->prep) && !loop_run_until(l, topics_prep_idle, &j->prep, 10000))
+        SL_WARN("topic %s: partitions still being made after 10 s; left to the next start", j->tp->name);
+    if (loop_timer_armed(&j->timer)) loop_timer_del(l, &j->timer);
+    if (store_prep_busy(&j->prep)) return; /* left allocated: its completions still point at it */
+    store_prep_end(&j->prep, remove_made);
+    j->prepping = false;
 }
 
 /* A creation or growth that cannot finish: the partitions it made go (they never held a
  * record), the topic stays as it was, and done hears why. */
 static void topics_job_fail(struct topics_job *j, sl_err e, const char *why) {
     struct topics *t = j->t;
+    topics_job_prep_end(j, true);
     topics_job_unlink(t, j);
     topic_delete_partitions(t, j->tp, j->from, j->next);
     if (j->kind == TOPICS_JOB_CREATE) topic_free(j->tp);
     SL_WARN("%s %s: %s", j->kind == TOPICS_JOB_CREATE ? "creating topic" : "adding partitions to", j->tp->name, why);
     j->done(j->arg, e, NULL, why);
-    free(j);
+    topics_job_free(j);
 }
 
 static void topics_job_synced(struct store_dir_sync *ds, sl_err err) {
@@ -1140,19 +1194,39 @@ static void topics_job_deleted(struct topics_job *j) {
     free(j);
 }
 
-static sl_err topics_job_step(struct topics_job *j) {
+/* One partition made or removed; *wait when the next one is not made yet (its directory and
+ * segment are being made ahead). */
+static sl_err topics_job_step(struct topics_job *j, bool *wait) {
     struct topics *t = j->t;
     struct topic *tp = j->tp;
     int32_t p = j->next;
     if (j->kind == TOPICS_JOB_DELETE) {
-        if (tp->parts[p] && partition_delete(tp->parts[p], t->st))
+        if (!j->delete_now && store_rmdirs_full(&j->rmdirs)) {
+            *wait = true;
+            return SL_OK;
+        }
+        if (tp->parts[p] && (j->delete_now ? partition_delete(tp->parts[p], t->st)
+                                           : partition_delete_async(tp->parts[p], t->st, &j->rmdirs)))
             SL_WARN("%s-%d: cannot remove the partition", tp->name, p);
         tp->parts[p] = NULL;
         j->next++;
         return SL_OK;
     }
+    int32_t made = store_prep_take(&j->prep, p);
+    if (made == STORE_PREP_PENDING) {
+        *wait = true;
+        return SL_OK;
+    }
     struct log *g = store_log_get(t->st, tp->name, p);
-    sl_err e = g ? SL_OK : store_log_create_unsynced(t->st, tp->name, p, &tp->cfg, &g);
+    sl_err e;
+    if (made >= 0 && !g) {
+        e = store_log_create_prepared(t->st, tp->name, p, &tp->cfg, made, &g);
+    } else if (made >= 0 || made == STORE_PREP_INLINE) {
+        if (made >= 0) close(made);
+        e = g ? SL_OK : store_log_create_unsynced(t->st, tp->name, p, &tp->cfg, &g);
+    } else {
+        e = made == -ENOSPC || made == -EDQUOT ? SL_NO_SPACE : SL_IO;
+    }
     if (e) return e;
     tp->parts[p] = topics_partition_new(t, g);
     partition_set_config(tp->parts[p], &tp->cfg, tp->log_append_time);
@@ -1168,7 +1242,12 @@ static void topics_job_fire(struct loop_timer *lt, uint64_t mono_ms) {
     for (uint32_t n = 0; j->next < j->to && n < TOPICS_SLICE_MAX; n++) {
         /* loop_mono_us reads the clock now: the slice's own duration, not a deadline. */
         if (n && loop_mono_us(l) - start_us >= TOPICS_SLICE_US) break;
-        sl_err e = topics_job_step(j);
+        bool wait = false;
+        sl_err e = topics_job_step(j, &wait);
+        if (wait) {
+            j->waiting = true; /* topics_job_prep_ready arms the timer again */
+            return;
+        }
         if (e) {
             topics_job_fail(j, e, e == SL_NO_SPACE ? "no space left to create the partitions"
                                                    : "storage error creating the partitions");
@@ -1180,9 +1259,14 @@ static void topics_job_fire(struct loop_timer *lt, uint64_t mono_ms) {
         return;
     }
     if (j->kind == TOPICS_JOB_DELETE) {
+        if (store_rmdirs_busy(&j->rmdirs)) {
+            j->waiting = true; /* the last directories are being removed */
+            return;
+        }
         topics_job_deleted(j);
         return;
     }
+    topics_job_prep_end(j, false); /* every partition taken: nothing left open */
     j->syncing = true;
     store_sync_dirs(j->t->st, &j->sync, j->tp->name, j->from, j->to, topics_job_synced);
 }
@@ -1193,7 +1277,15 @@ static void topics_job_finish_now(struct topics_job *j) {
     SL_ASSERT(j->kind == TOPICS_JOB_DELETE);
     struct loop *l = store_loop(j->t->st);
     if (loop_timer_armed(&j->timer)) loop_timer_del(l, &j->timer);
-    while (j->next < j->to) topics_job_step(j);
+    bool wait = false;
+    j->waiting = false;
+    j->delete_now = true;
+    while (j->next < j->to) topics_job_step(j, &wait);
+    if (store_rmdirs_busy(&j->rmdirs) && !loop_run_until(l, topics_rmdirs_idle, &j->rmdirs, 10000)) {
+        /* Left as it is, marker and all, for the next start: those completions point at it. */
+        SL_WARN("topic %s: directories still being removed after 10 s", j->tp->name);
+        return;
+    }
     topics_job_deleted(j);
 }
 
@@ -1219,8 +1311,15 @@ static void topics_jobs_stop(struct topics *t) {
             continue;
         }
         if (!t->jobs || t->jobs != j) continue; /* the sync's completion finished it */
+        topics_job_prep_end(j, false);
         t->jobs = j->next_job;
         if (j->kind == TOPICS_JOB_DELETE) {
+            /* Its marker stays: the next start finishes it. What is being removed ends first. */
+            j->waiting = false;
+            if (store_rmdirs_busy(&j->rmdirs) && !loop_run_until(l, topics_rmdirs_idle, &j->rmdirs, 10000)) {
+                SL_WARN("topic %s: directories still being removed at shutdown", j->tp->name);
+                continue; /* left allocated: those completions still point at it */
+            }
             topic_free(j->tp);
             free(j);
             continue;
@@ -1231,7 +1330,7 @@ static void topics_jobs_stop(struct topics *t) {
         }
         if (j->kind == TOPICS_JOB_CREATE) topic_free(j->tp);
         j->done(j->arg, SL_CLOSED, NULL, "the broker is shutting down");
-        free(j);
+        topics_job_free(j);
     }
 }
 

@@ -9,6 +9,7 @@
 
 #include "base/base.h"
 #include "base/logging.h"
+#include "base/workers.h"
 #include "broker/core/partition.h"
 #include "broker/kafka/kafka.h"
 #include "broker/kafka/kafka_resp.h"
@@ -78,13 +79,14 @@ struct produce_big {
     struct log_ref ref; /* released once per appended batch, when its write is done */
     uint32_t refs;      /* appended batches not yet written, plus one while the handler runs */
     uint8_t *buf;
+    size_t len;
 };
 
 static void produce_big_release(struct log_ref *ref) {
     struct produce_big *big = sl_container_of(ref, struct produce_big, ref);
     SL_ASSERT(big->refs > 0);
     if (--big->refs) return;
-    free(big->buf);
+    workers_free_off_loop(big->buf, big->len);
     free(big);
 }
 
@@ -283,6 +285,7 @@ void kafka_produce_offloaded(struct kconn *kc, struct kreq *q, const struct kafk
     big->ref.release = produce_big_release;
     big->refs = 1;
     big->buf = buf;
+    big->len = (size_t)request_bytes;
     produce_run(kc, q, req, request_bytes, checks, big);
     produce_big_release(&big->ref);
 }

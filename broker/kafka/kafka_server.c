@@ -564,7 +564,7 @@ static void kafka_offload_done(struct work *w) {
     }
     karena_free(&o->arena);
     free(o->checks);
-    free(o->buf);
+    workers_free_off_loop(o->buf, o->len);
     free(o);
     /* What the client sent after it waited in the buffer (unless the queue pause holds it). */
     if (alive && kc->c) {

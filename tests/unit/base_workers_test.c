@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "base/loop.h"
 #include "base/workers.h"
@@ -97,12 +98,29 @@ START_TEST(test_free_finishes_submitted) {
 }
 END_TEST
 
+/* Large blocks go to a thread of their own, small ones at once; under ASan a block lost or
+ * freed twice would be reported. The large ones' threads are given time to end before exit. */
+START_TEST(test_free_off_loop) {
+    workers_free_off_loop(NULL, WORKERS_FREE_OFF_LOOP_MIN);
+    workers_free_off_loop(malloc(64), 64);
+    for (int i = 0; i < 4; i++) {
+        uint8_t *big = malloc(WORKERS_FREE_OFF_LOOP_MIN * 2);
+        ck_assert_ptr_nonnull(big);
+        for (size_t k = 0; k < WORKERS_FREE_OFF_LOOP_MIN * 2; k += 4096) big[k] = 1;
+        workers_free_off_loop(big, WORKERS_FREE_OFF_LOOP_MIN * 2);
+    }
+    struct timespec ts = {0, 200 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("base/workers");
     TCase *tc = tcase_create("workers");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_runs_off_loop_done_on_loop);
     tcase_add_test(tc, test_free_finishes_submitted);
+    tcase_add_test(tc, test_free_off_loop);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
     srunner_set_fork_status(r, CK_NOFORK);

@@ -411,6 +411,119 @@ START_TEST(test_roll_by_time) {
 }
 END_TEST
 
+
+static void prep_ready(struct store_prep *sp, int32_t partition) {
+    (void)sp;
+    (void)partition;
+}
+
+static int32_t prep_take_waiting(struct fx *f, struct store_prep *sp, int32_t p) {
+    int32_t v = store_prep_take(sp, p);
+    for (int i = 0; i < 10000 && v == STORE_PREP_PENDING; i++) {
+        loop_run_once(&f->loop, 5);
+        v = store_prep_take(sp, p);
+    }
+    return v;
+}
+
+static bool dir_exists(const struct fx *f, const char *name) {
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+    return access(path, F_OK) == 0;
+}
+
+/* store_prep makes partition directories and first segments ahead through io_uring, at most
+ * STORE_PREPS_AHEAD past the last one taken; store_log_create_prepared adopts them as logs that
+ * take appends and survive a restart; what is made and not taken goes at store_prep_end. */
+START_TEST(test_partitions_made_ahead) {
+    struct fx f;
+    fx_start(&f, NULL);
+    static struct store_prep sp;
+    enum { PARTS = 600 };
+    store_prep_start(f.st, &sp, "ahead", 0, PARTS, prep_ready);
+    for (int32_t p = 0; p < PARTS; p++) {
+        int32_t fd = prep_take_waiting(&f, &sp, p);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_le(sp.next - sp.taken, STORE_PREPS_AHEAD);
+        struct log *g;
+        ck_assert_int_eq(store_log_create_prepared(f.st, "ahead", p, NULL, fd, &g), SL_OK);
+        if (p == 0 || p == PARTS - 1) append_n(g, 2, 3, 100, 0);
+    }
+    ck_assert(!store_prep_busy(&sp));
+    store_prep_end(&sp, false);
+    fx_flush(store_log_get(f.st, "ahead", 0));
+    fx_flush(store_log_get(f.st, "ahead", PARTS - 1));
+    /* A creation given up after 5: the 35 others made ahead are removed. */
+    store_prep_start(f.st, &sp, "gone", 0, 40, prep_ready);
+    for (int32_t p = 0; p < 5; p++) {
+        int32_t fd = prep_take_waiting(&f, &sp, p);
+        ck_assert_int_ge(fd, 0);
+        struct log *g;
+        ck_assert_int_eq(store_log_create_prepared(f.st, "gone", p, NULL, fd, &g), SL_OK);
+    }
+    store_prep_stop(&sp);
+    for (int i = 0; i < 10000 && store_prep_busy(&sp); i++) loop_run_once(&f.loop, 5);
+    ck_assert(!store_prep_busy(&sp));
+    store_prep_end(&sp, true);
+    ck_assert(dir_exists(&f, "gone-4"));
+    for (int p = 5; p < 40; p++) {
+        char name[32];
+        snprintf(name, sizeof(name), "gone-%d", p);
+        ck_assert_msg(!dir_exists(&f, name), "%s is left", name);
+    }
+    /* The adopted logs are logs like any other after a restart. */
+    fx_close(&f);
+    fx_open(&f, NULL);
+    ck_assert_int_eq(log_end_offset(store_log_get(f.st, "ahead", 0)), 6);
+    ck_assert_int_eq(log_end_offset(store_log_get(f.st, "ahead", PARTS - 1)), 6);
+    ck_assert_int_eq(log_end_offset(store_log_get(f.st, "ahead", 300)), 0);
+    ck_assert_ptr_nonnull(store_log_get(f.st, "gone", 4));
+    ck_assert_ptr_null(store_log_get(f.st, "gone", 5));
+    fx_end(&f);
+}
+END_TEST
+
+
+static int rmdirs_ready_count;
+static void rmdirs_ready(struct store_rmdirs *rd) {
+    (void)rd;
+    rmdirs_ready_count++;
+}
+
+/* store_log_delete_async: the log goes at once, its directory through io_uring, at most
+ * STORE_RMDIRS_INFLIGHT at a time. */
+START_TEST(test_delete_async) {
+    struct fx f;
+    fx_start(&f, NULL);
+    enum { PARTS = 30 };
+    for (int p = 0; p < PARTS; p++) {
+        struct log *g;
+        ck_assert_int_eq(store_log_create(f.st, "del", p, NULL, &g), SL_OK);
+        append_n(g, 2, 1, 100, 0);
+        fx_flush(g);
+    }
+    static struct store_rmdirs rd;
+    store_rmdirs_init(f.st, &rd, rmdirs_ready);
+    rmdirs_ready_count = 0;
+    for (int p = 0; p < PARTS; p++) {
+        for (int i = 0; i < 10000 && store_rmdirs_full(&rd); i++) loop_run_once(&f.loop, 5);
+        ck_assert(!store_rmdirs_full(&rd));
+        ck_assert_int_eq(store_log_delete_async(f.st, store_log_get(f.st, "del", p), &rd), SL_OK);
+        ck_assert_ptr_null(store_log_get(f.st, "del", p));
+        ck_assert_uint_le(rd.inflight, STORE_RMDIRS_INFLIGHT);
+    }
+    for (int i = 0; i < 10000 && store_rmdirs_busy(&rd); i++) loop_run_once(&f.loop, 5);
+    ck_assert(!store_rmdirs_busy(&rd));
+    ck_assert_int_eq(rmdirs_ready_count, PARTS);
+    for (int p = 0; p < PARTS; p++) {
+        char name[32];
+        snprintf(name, sizeof(name), "del-%d", p);
+        ck_assert_msg(!dir_exists(&f, name), "%s is left", name);
+    }
+    fx_end(&f);
+}
+END_TEST
+
 static Suite *log_suite(void) {
     Suite *s = suite_create("storage/log");
     TCase *tc = tcase_create("log");
@@ -421,6 +534,8 @@ static Suite *log_suite(void) {
     tcase_add_test(tc, test_delete_before_and_span_survives);
     tcase_add_test(tc, test_offset_for_time);
     tcase_add_test(tc, test_many_partitions_few_fds);
+    tcase_add_test(tc, test_partitions_made_ahead);
+    tcase_add_test(tc, test_delete_async);
     tcase_add_test(tc, test_roll_by_time);
     tcase_add_loop_test(tc, test_append_ref_zero_copy, 0, (int)(sizeof(shapes) / sizeof(shapes[0])));
     suite_add_tcase(s, tc);
