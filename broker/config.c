@@ -740,6 +740,9 @@ int sl_config_validate(const struct sl_config *c, char *err, size_t err_len) {
     if (bad) return cfg_fail(err, err_len, "%s: out of range", cfg_log_field_key(bad));
     if (strcmp(c->log_format, "text") != 0 && strcmp(c->log_format, "json") != 0)
         return cfg_fail(err, err_len, "log_format: '%s' is not text or json", c->log_format);
+    /* A partition's paths are data_dir, its directory (a topic of at most 249 bytes and the
+     * partition number) and a segment's name: they must fit the store's 4200-byte buffers. */
+    if (strlen(c->data_dir) > 3800) return cfg_fail(err, err_len, "data_dir: longer than 3800 bytes");
     /* A client's transaction.timeout.ms is an INT32 of milliseconds; Kafka's floor is 1 ms. */
     if (c->transaction_max_timeout_ms < 1 || c->transaction_max_timeout_ms > INT32_MAX)
         return cfg_fail(err, err_len, "transaction_max_timeout_ms: out of range (1 ms to %d ms)", INT32_MAX);

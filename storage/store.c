@@ -416,12 +416,19 @@ static bool store_dir_sync_submit(struct store_dir_sync *ds, const char *dir) {
     return true;
 }
 
+/* A new partition's names: its directory, and its first segment with segment. */
+static void store_partition_path(const struct store *st, const char *topic, int32_t partition, bool segment,
+                                 char *out, size_t cap) {
+    int n = snprintf(out, cap, "%s/%s-%d%s", st->dir, topic, partition, segment ? "/00000000000000000000.log" : "");
+    SL_ASSERT(n > 0 && (size_t)n < cap);
+}
+
 /* Keeps the window full; the data directory goes last, once every partition directory synced,
  * and done runs when it has. */
 static void store_dir_sync_pump(struct store_dir_sync *ds) {
     char dir[4200];
     while (ds->next < ds->to && ds->inflight < STORE_DIR_SYNCS_INFLIGHT) {
-        snprintf(dir, sizeof(dir), "%s/%s-%d", ds->st->dir, ds->topic, ds->next++);
+        store_partition_path(ds->st, ds->topic, ds->next++, false, dir, sizeof(dir));
         store_dir_sync_submit(ds, dir);
     }
     if (ds->inflight || ds->next < ds->to) return;
@@ -449,15 +456,21 @@ bool store_dir_sync_busy(const struct store_dir_sync *ds) { return ds->inflight 
 static sl_err store_log_make(struct store *st, const char *topic, int32_t partition, const struct log_config *cfg,
                              bool sync, struct log **out);
 
+/* Whether partition may be created as the caller asks: SL_OK or why not. */
+static sl_err store_log_creatable(struct store *st, const char *topic, int32_t partition,
+                                  const struct log_config *cfg) {
+    if (!store_topic_valid(topic) || partition < 0) return SL_INVALID_ARG;
+    if (store_log_get(st, topic, partition)) return SL_EXISTS;
+    if (cfg && log_config_invalid(cfg)) return SL_CONFIG;
+    return SL_OK;
+}
+
 /* ---- partitions made ahead through the loop (store_prep) ---- */
 
 static void store_prep_pump(struct store_prep *sp);
 
 static void store_prep_slot_path(struct store_prep_slot *slot, bool segment) {
-    struct store_prep *sp = slot->sp;
-    int n = snprintf(slot->path, sizeof(slot->path), "%s/%s-%d%s", sp->st->dir, sp->topic, slot->partition,
-                     segment ? "/00000000000000000000.log" : "");
-    SL_ASSERT(n > 0 && (size_t)n < sizeof(slot->path));
+    store_partition_path(slot->sp->st, slot->sp->topic, slot->partition, segment, slot->path, sizeof(slot->path));
 }
 
 static void store_prep_done(struct io_op *op, int32_t res) {
@@ -545,9 +558,9 @@ void store_prep_end(struct store_prep *sp, bool remove_made) {
         int32_t v = sp->state[p - sp->from];
         if (v >= 0) close(v);
         if (!remove_made || v < 0) continue; /* only what this made ahead */
-        snprintf(path, sizeof(path), "%s/%s-%d/00000000000000000000.log", sp->st->dir, sp->topic, p);
+        store_partition_path(sp->st, sp->topic, p, true, path, sizeof(path));
         unlink(path);
-        *strrchr(path, '/') = '\0';
+        store_partition_path(sp->st, sp->topic, p, false, path, sizeof(path));
         rmdir(path);
     }
     free(sp->state);
@@ -558,16 +571,13 @@ void store_prep_end(struct store_prep *sp, bool remove_made) {
 sl_err store_log_create_prepared(struct store *st, const char *topic, int32_t partition,
                                  const struct log_config *cfg, int fd, struct log **out) {
     SL_ASSERT(fd >= 0);
-    sl_err e = !store_topic_valid(topic) || partition < 0     ? SL_INVALID_ARG
-               : store_log_get(st, topic, partition)          ? SL_EXISTS
-               : cfg && log_config_invalid(cfg)               ? SL_CONFIG
-                                                              : SL_OK;
+    sl_err e = store_log_creatable(st, topic, partition, cfg);
     if (e) {
         close(fd);
         return e;
     }
     char dir[4200];
-    snprintf(dir, sizeof(dir), "%s/%s-%d", st->dir, topic, partition);
+    store_partition_path(st, topic, partition, false, dir, sizeof(dir));
     struct log *g = log_new(st, dir, topic, partition, cfg ? cfg : &st->defaults);
     recovery_new_log(g, fd);
     store_logs_push(st, g); /* its names are made durable by the caller's store_sync_dirs */
@@ -587,16 +597,15 @@ sl_err store_log_create_unsynced(struct store *st, const char *topic, int32_t pa
 
 static sl_err store_log_make(struct store *st, const char *topic, int32_t partition, const struct log_config *cfg,
                              bool sync, struct log **out) {
-    if (!store_topic_valid(topic) || partition < 0) return SL_INVALID_ARG;
-    if (store_log_get(st, topic, partition)) return SL_EXISTS;
-    if (cfg && log_config_invalid(cfg)) return SL_CONFIG;
+    sl_err e = store_log_creatable(st, topic, partition, cfg);
+    if (e) return e;
     char dir[4200];
-    snprintf(dir, sizeof(dir), "%s/%s-%d", st->dir, topic, partition);
+    store_partition_path(st, topic, partition, false, dir, sizeof(dir));
     if (sio_mkdir(st->opts.io, dir, 0755) != 0 && errno != EEXIST) return SL_IO;
     struct log *g = log_new(st, dir, topic, partition, cfg ? cfg : &st->defaults);
     struct recovery_report rep;
     memset(&rep, 0, sizeof(rep));
-    sl_err e = recovery_open_log(g, false, &rep);
+    e = recovery_open_log(g, false, &rep);
     if (e) {
         log_free(g);
         return e;
