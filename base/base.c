@@ -22,6 +22,14 @@ void *sl_xcalloc(size_t n, size_t size) {
     return p;
 }
 
+void *sl_xcalloc_aligned(size_t align, size_t size) {
+    size_t n = (size + align - 1) / align * align; /* aligned_alloc wants a multiple */
+    void *p = aligned_alloc(align, n ? n : align);
+    if (!p) sl_oom(n);
+    memset(p, 0, n);
+    return p;
+}
+
 void *sl_xrealloc(void *p, size_t n) {
     void *q = realloc(p, n ? n : 1);
     if (!q) sl_oom(n);
@@ -47,6 +55,31 @@ bool sl_file_commit(FILE *f, const char *path, bool sync) {
     if (ok && rename(tmp, path) == 0) return true;
     unlink(tmp);
     return false;
+}
+
+/* Two digits per division: the ack subjects of a JetStream delivery carry five numbers, one of
+ * them a 19-digit timestamp. */
+size_t sl_fmt_u64(char *out, uint64_t v) {
+    static const char pairs[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                   "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                   "8081828384858687888990919293949596979899";
+    char tmp[20];
+    char *p = tmp + sizeof(tmp);
+    while (v >= 100) {
+        uint64_t r = v % 100;
+        v /= 100;
+        p -= 2;
+        memcpy(p, pairs + 2 * r, 2);
+    }
+    if (v >= 10) {
+        p -= 2;
+        memcpy(p, pairs + 2 * v, 2);
+    } else {
+        *--p = (char)('0' + v);
+    }
+    size_t n = (size_t)(tmp + sizeof(tmp) - p);
+    memcpy(out, p, n);
+    return n;
 }
 
 void sl_rfc3339_ms(char *out, size_t cap, uint64_t ms) {

@@ -51,6 +51,11 @@ static inline void sl_store_be64(uint8_t *p, uint64_t v) {
     sl_store_be32(p + 4, (uint32_t)v);
 }
 
+/* Writes v in decimal at out (no terminator; at most 20 bytes) and returns the length. The hot
+ * paths that build subjects and protocol lines use it instead of snprintf, whose format parsing
+ * cost 15 % of the broker's CPU in a JetStream pull consume (one ack subject per message). */
+size_t sl_fmt_u64(char *out, uint64_t v);
+
 /* Replacing a small file so a crash leaves the old or the new version, never half of one:
  * sl_file_begin opens "<path>.tmp" for writing (NULL on failure); sl_file_commit flushes it,
  * fsyncs it if sync, closes it and renames it over path (false and the temporary file gone on
@@ -65,5 +70,7 @@ void sl_rfc3339_ms(char *out, size_t cap, uint64_t ms);
 void *sl_xmalloc(size_t n);
 void *sl_xcalloc(size_t n, size_t size);
 void *sl_xrealloc(void *p, size_t n);
+/* Zeroed memory aligned to align (a power of two), for structs with _Alignas members; free()d. */
+void *sl_xcalloc_aligned(size_t align, size_t size);
 
 #endif

@@ -16,7 +16,8 @@
 # and its VmRSS at the end. Then the issue's targets with PASS/MISS:
 #   publish and consume >= 3x nats-server at no more CPU, with fsync group.
 # Environment: SLUICE_BUILD_DIR (default build/release), JBENCH_SECONDS (2), JBENCH_COUNT
-# (200000), JBENCH_REPS (3), NATS_SERVER (nats-server in PATH or /usr/sbin).
+# (200000), JBENCH_REPS (3), JBENCH_ROWS (a comma-separated subset of the rows, e.g.
+# "pub 128,rawpub 128"; default all), NATS_SERVER (nats-server in PATH or /usr/sbin).
 # Exit status 0 when every run completed (targets may still MISS), 1 otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -80,6 +81,9 @@ for sp in "$nport:$nats_pid" "$gport:$group_pid" "$nonep:$none_pid"; do
 done
 
 rows=("pub 128" "pub 1024" "consume 128" "consume 1024" "pubsub 128" "e2e 128" "rawpub 128")
+if [[ -n "${JBENCH_ROWS:-}" ]]; then # a subset, e.g. JBENCH_ROWS="pub 128,rawpub 128"
+    IFS=, read -r -a rows <<<"$JBENCH_ROWS"
+fi
 results="$data_root/results.txt"
 : >"$results"
 ok=1

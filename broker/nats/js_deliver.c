@@ -173,14 +173,42 @@ static uint64_t view_last_for_subject(void *arg, const char *subject) {
 
 /* ---- actions ----------------------------------------------------------------------------------- */
 
+/* $JS.ACK.<stream>.<consumer>.<deliveries>.<stream_seq>.<consumer_seq>.<ts_ns>.<pending>, the
+ * reply subject of every delivered message, built by hand: snprintf's format parsing was 15 % of
+ * the broker's CPU in a pull consume. out holds 8 bytes, 2 names of up to 255 and 5 numbers of up to 21 with their dots. */
+static uint32_t jsd_ack_subject(char out[static 640], const char *stream, const char *consumer,
+                                const struct consumer_delivery *d) {
+    _Static_assert(sizeof("$JS.ACK.") + STREAM_NAME_MAX + JSD_NAME_MAX + 5 * 21 + 1 <= 640, "ack subject");
+    char *p = out;
+    memcpy(p, "$JS.ACK.", 8);
+    p += 8;
+    size_t l = strlen(stream);
+    memcpy(p, stream, l);
+    p += l;
+    *p++ = '.';
+    l = strlen(consumer);
+    memcpy(p, consumer, l);
+    p += l;
+    *p++ = '.';
+    p += sl_fmt_u64(p, d->deliveries);
+    *p++ = '.';
+    p += sl_fmt_u64(p, d->stream_seq);
+    *p++ = '.';
+    p += sl_fmt_u64(p, d->consumer_seq);
+    *p++ = '.';
+    if (d->ts_ns < 0) *p++ = '-';
+    p += sl_fmt_u64(p, d->ts_ns < 0 ? (uint64_t)0 - (uint64_t)d->ts_ns : (uint64_t)d->ts_ns);
+    *p++ = '.';
+    p += sl_fmt_u64(p, d->pending);
+    return (uint32_t)(p - out);
+}
+
 static void jsd_deliver(void *arg, const struct consumer_delivery *d) {
     struct jsd_consumer *jc = arg;
     struct stream_msg m;
     if (stream_get(jc->st->s, d->stream_seq, &m) != SL_OK) return;
-    char ack[600];
-    int n = snprintf(ack, sizeof(ack), "$JS.ACK.%s.%s.%llu.%llu.%llu.%lld.%llu", stream_name(jc->st->s), jc->name,
-                     (unsigned long long)d->deliveries, (unsigned long long)d->stream_seq,
-                     (unsigned long long)d->consumer_seq, (long long)d->ts_ns, (unsigned long long)d->pending);
+    char ack[640];
+    uint32_t n = jsd_ack_subject(ack, stream_name(jc->st->s), jc->name, d);
     struct span route;
     if (d->target) {
         const struct jsd_target *t = d->target;
@@ -190,7 +218,7 @@ static void jsd_deliver(void *arg, const struct consumer_delivery *d) {
         if (!ds || !*ds) return;
         route = span_str(ds);
     }
-    nats_server_publish_to(jc->jd->ns, route, m.subject, (struct span){(const uint8_t *)ack, (uint32_t)n}, m.hdr,
+    nats_server_publish_to(jc->jd->ns, route, m.subject, (struct span){(const uint8_t *)ack, n}, m.hdr,
                            m.payload);
     partition_count_out(stream_partition(jc->st->s), (uint64_t)m.hdr.len + m.payload.len, 1);
     jc->delivered_active_ns = jsd_wall_ns(jc->jd);

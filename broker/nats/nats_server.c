@@ -115,17 +115,6 @@ static void nconn_fatal(struct nconn *nc, sl_err e) {
     conn_close_after_send(nc->c, text ? text : sl_err_str(e));
 }
 
-static size_t fmt_u64(char *out, uint64_t v) {
-    char tmp[24];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
-    return n;
-}
-
 static uint64_t nconn_pending(const struct nconn *nc) { return nc->c->out_bytes + nc->out_len; }
 
 /* The delivery op of a client subscription: MSG/HMSG into the connection's output, header block
@@ -156,10 +145,10 @@ static void nats_deliver_socket(struct sub *sub, const struct nats_msg *m) {
         *p++ = ' ';
     }
     if (hmsg) {
-        p += fmt_u64((char *)p, hdr_len);
+        p += sl_fmt_u64((char *)p, hdr_len);
         *p++ = ' ';
     }
-    p += fmt_u64((char *)p, total_len);
+    p += sl_fmt_u64((char *)p, total_len);
     *p++ = '\r', *p++ = '\n';
     if (hdr_len) memcpy(p, m->hdr.p, hdr_len), p += hdr_len;
     if (m->payload.len) memcpy(p, m->payload.p, m->payload.len), p += m->payload.len;
