@@ -165,6 +165,19 @@ for mode, size in (("pub", 128), ("pub", 1024), ("consume", 128), ("consume", 10
         fmt(g), fmt(med(mode, size, "group", "cpu_pct")), fmt(rg / 1024 if rg else None), ratio(g, n),
         fmt(z), fmt(med(mode, size, "none", "cpu_pct")), ratio(z, n)))
 print()
+# The client's own CPU: a row whose nats.go process is near 100 % of a core is bounded by the
+# client, whatever the server does (nats.go publishes from one goroutine).
+print("| nats.go client CPU % (same rows) | vs nats-server | vs Sluice group | vs Sluice none | "
+      "client µs/msg vs Sluice group |")
+print("|---|---:|---:|---:|---:|")
+for mode, size in (("pub", 128), ("pub", 1024), ("consume", 128), ("consume", 1024), ("pubsub", 128)):
+    cc = [med(mode, size, s, "client_cpu_pct") for s in ("nats", "group", "none")]
+    if all(c is None for c in cc):
+        continue
+    g, cg = med(mode, size, "group", "rate"), cc[1]
+    per = "n/a" if not g or cg is None else "{:.2f}".format(cg / 100.0 / g * 1e6)
+    print("| %s %s | %s | %s | %s | %s |" % (names[mode], sz(size), *(fmt(c) for c in cc), per))
+print()
 print("| e2e 128 B at 10 k msgs/s (push consumer) | nats-server | Sluice group | Sluice none |")
 print("|---|---:|---:|---:|")
 for k, label in (("p50_us", "p50 µs"), ("p99_us", "p99 µs"), ("p999_us", "p99.9 µs"), ("cpu_pct", "server CPU %")):

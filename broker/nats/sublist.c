@@ -79,6 +79,7 @@ struct sl_cset {
     uint64_t gen[2];  /* 0: dead */
     uint32_t size[2]; /* of the block, so a miss can refill an evicted entry in place */
     uint8_t mru;      /* the way hit or filled last: the other one is evicted first */
+    uint32_t ghost;   /* tag of the last subject that missed with both ways live, see match_miss */
 };
 _Static_assert(sizeof(struct sl_cset) == 64, "a cache set is one cache line");
 
@@ -116,6 +117,10 @@ struct sublist {
     uint32_t sgroup_count, sgroup_cap;
     struct sl_qpick *spicks;
     uint32_t spick_count, spick_cap;
+    /* The result of a miss that was not cached, refilled by the next one; warm, unlike an
+     * evicted way's block. */
+    struct sl_centry *scratch;
+    uint32_t scratch_size;
 };
 
 static const struct sublist_result sl_empty_result;
@@ -437,6 +442,7 @@ void sublist_free(struct sublist *sl) {
     free(sl->spsubs);
     free(sl->sgroups);
     free(sl->spicks);
+    free(sl->scratch);
     free(sl);
 }
 
@@ -604,6 +610,16 @@ static const struct sublist_result *match_miss(struct sublist *sl, struct sl_cse
     sl->spsub_count = sl->sgroup_count = sl->spick_count = 0;
     match_level(sl, &sl->root, 0);
 
+    /* A subject enters a set whose ways are both live only on its second miss in a row there
+     * (the ghost): subjects that never repeat, one per JetStream ack, would otherwise evict
+     * subjects that do, and every one of them would write a cold block. */
+    uint32_t tag = (uint32_t)(h >> 32) | 1u;
+    if (set->way[0] && set->way[1] && set->gen[0] == sl->gen && set->gen[1] == sl->gen && set->ghost != tag) {
+        set->ghost = tag;
+        sl->scratch = pack_result(sl, sl->scratch, &sl->scratch_size, subject, len);
+        return &sl->scratch->result;
+    }
+    set->ghost = 0;
     /* Victim: an empty way, else a dead one, else the one not used last. */
     int w;
     if (!set->way[0]) w = 0;

@@ -12,7 +12,9 @@
  * sublist never copies or frees a struct sub; it keeps pointers to it while it is inserted.
  *
  * Results come from a bounded cache of 4096 subjects (2048 sets of 2 ways), so a publish to a
- * subject seen before costs one hash and one compare, and no allocation. Any change to a
+ * subject seen before costs one hash and one compare, and no allocation. A subject enters a full
+ * set only when it misses there twice in a row, so subjects that never repeat (a JetStream ack's)
+ * do not push out those that do; their results are built in one reused block. Any change to a
  * wildcard subscription invalidates the whole cache (a generation counter); a change to a
  * literal subscription invalidates only the entry for that exact subject, because a literal
  * subscription can match no other published subject. Invalidated entries are freed lazily,

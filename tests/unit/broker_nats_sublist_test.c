@@ -401,6 +401,46 @@ START_TEST(test_cache_eviction) {
 }
 END_TEST
 
+/* Subjects that never repeat (one per JetStream ack) do not push out a subject that does: once
+ * the cache is full, a subject is cached on its second miss in a row, and the one-off subjects
+ * after it leave it where it is, each answered right. */
+START_TEST(test_cache_one_off_subjects) {
+    struct sublist *sl = sublist_new();
+    struct sub acks = mk("ack.>", NULL), hot = mk("hot.x", NULL), any = mk("*.x", NULL);
+    ck_assert_int_eq(sublist_insert(sl, &acks), 0);
+    ck_assert_int_eq(sublist_insert(sl, &hot), 0);
+    ck_assert_int_eq(sublist_insert(sl, &any), 0);
+    char subj[32];
+    int n = 0;
+    for (; n < 50000; n++) { /* fills every set with high probability (24 per set on average) */
+        int len = snprintf(subj, sizeof(subj), "ack.%d.1", n);
+        const struct sublist_result *r = sublist_match(sl, subj, (size_t)len);
+        FAST_ASSERT(r->psub_count == 1 && r->psubs[0] == &acks, "%s", subj);
+    }
+    const struct sublist_result *first = sublist_match(sl, "hot.x", 5);
+    ck_assert_uint_eq(first->psub_count, 2);
+    const struct sublist_result *cached = sublist_match(sl, "hot.x", 5);
+    ck_assert_uint_eq(cached->psub_count, 2);
+    for (int i = 0; i < 20000; i++, n++) {
+        int len = snprintf(subj, sizeof(subj), "ack.%d.1", n);
+        const struct sublist_result *r = sublist_match(sl, subj, (size_t)len);
+        FAST_ASSERT(r->psub_count == 1 && r->psubs[0] == &acks, "%s", subj);
+        r = sublist_match(sl, "hot.x", 5);
+        FAST_ASSERT(r == cached && r->psub_count == 2, "hot.x evicted after %d one-off subjects", i);
+    }
+    /* A wildcard change empties the cache: the next one-off subjects are cached again, and
+     * their answers follow the change. */
+    sublist_remove(sl, &any);
+    for (int i = 0; i < 10000; i++, n++) {
+        int len = snprintf(subj, sizeof(subj), "ack.%d.x", n);
+        const struct sublist_result *r = sublist_match(sl, subj, (size_t)len);
+        FAST_ASSERT(r->psub_count == 1 && r->psubs[0] == &acks, "%s", subj);
+    }
+    ck_assert_uint_eq(sublist_match(sl, "hot.x", 5)->psub_count, 1);
+    sublist_free(sl);
+}
+END_TEST
+
 /* ---- randomized cross-check ---- */
 
 static uint64_t rng_state;
@@ -621,6 +661,7 @@ int main(void) {
     tcase_add_test(tc, test_result_lifetime);
     tcase_add_test(tc, test_literal_invalidation);
     tcase_add_test(tc, test_cache_eviction);
+    tcase_add_test(tc, test_cache_one_off_subjects);
     tcase_add_loop_test(tc, test_cross_check_random, 0, 4);
     tcase_add_test(tc, test_any_leaves_results_valid);
     tcase_add_test(tc, test_100k_subscriptions);
