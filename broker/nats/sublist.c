@@ -111,6 +111,8 @@ struct sublist {
     /* Scratch for misses, kept to avoid allocating per walk. */
     struct sl_token *toks;
     uint32_t tok_count, tok_cap;
+    const char *tok_next, *tok_end; /* the subject's part not yet split, and its end */
+    bool tok_empty;                 /* a token split so far is empty */
     struct sub **spsubs;
     uint32_t spsub_count, spsub_cap;
     struct sl_sgroup *sgroups;
@@ -512,12 +514,31 @@ static void collect_node(struct sublist *sl, const struct sl_node *n) {
     }
 }
 
-/* Walks the levels for tokens i.. of sl->toks. Each trie node is reached by at most one path,
+/* Token i of the subject being matched, split and hashed on first use: a walk that stops early
+ * (an ack subject's five numbers after "$JS.ACK.<stream>.<consumer>", where only a '>' matches)
+ * never splits the rest. An empty token is noted (tokens_valid) and walked as a token no
+ * subscription has. */
+static const struct sl_token *tok_at(struct sublist *sl, uint32_t i) {
+    while (sl->tok_count <= i) {
+        SL_ASSERT(sl->tok_next && sl->tok_next < sl->tok_end);
+        const char *p = sl->tok_next;
+        const char *dot = memchr(p, '.', (size_t)(sl->tok_end - p));
+        const char *stop = dot ? dot : sl->tok_end;
+        if (stop == p) sl->tok_empty = true;
+        sl->toks = sl_grow(sl->toks, &sl->tok_cap, sl->tok_count, sizeof(*sl->toks));
+        uint32_t tl = (uint32_t)(stop - p);
+        sl->toks[sl->tok_count++] = (struct sl_token){.p = p, .len = tl, .hash = sl_hash(p, tl)};
+        sl->tok_next = dot ? dot + 1 : NULL;
+    }
+    return &sl->toks[i];
+}
+
+/* Walks the levels for tokens i.. of the subject. Each trie node is reached by at most one path,
  * so each sub is collected at most once. */
 static void match_level(struct sublist *sl, const struct sl_level *l, uint32_t i) {
     for (;;) {
-        const struct sl_token *t = &sl->toks[i];
-        bool last = i + 1 == sl->tok_count;
+        const struct sl_token *t = tok_at(sl, i);
+        bool last = t->p + t->len == sl->tok_end;
         if (l->fwc) collect_node(sl, l->fwc);
         if (l->pwc) {
             if (last) collect_node(sl, l->pwc);
@@ -535,20 +556,26 @@ static void match_level(struct sublist *sl, const struct sl_level *l, uint32_t i
     }
 }
 
-/* Splits a published subject; false when a token is empty (nats-server matches nothing). */
-static bool tokenize(struct sublist *sl, const char *subject, size_t len) {
+/* Starts splitting a published subject (tok_at does the splitting); false when the first or
+ * last token is empty. */
+static bool tokens_begin(struct sublist *sl, const char *subject, size_t len) {
+    if (len == 0 || subject[0] == '.' || subject[len - 1] == '.') return false;
     sl->tok_count = 0;
-    const char *p = subject, *end = subject + len;
-    for (;;) {
-        const char *dot = memchr(p, '.', (size_t)(end - p));
-        const char *stop = dot ? dot : end;
-        if (stop == p) return false;
-        sl->toks = sl_grow(sl->toks, &sl->tok_cap, sl->tok_count, sizeof(*sl->toks));
-        uint32_t tl = (uint32_t)(stop - p);
-        sl->toks[sl->tok_count++] = (struct sl_token){.p = p, .len = tl, .hash = sl_hash(p, tl)};
-        if (!dot) return true;
-        p = dot + 1;
-    }
+    sl->tok_next = subject;
+    sl->tok_end = subject + len;
+    sl->tok_empty = false;
+    return true;
+}
+
+/* After a walk: whether no token is empty, the part never split included (nats-server matches
+ * nothing for "a..b", and a walk can collect a '>' before reaching the empty token). */
+static bool tokens_valid(const struct sublist *sl) {
+    if (sl->tok_empty) return false;
+    if (!sl->tok_next) return true;
+    if (sl->tok_next[0] == '.') return false;
+    for (const char *p = sl->tok_next; p + 1 < sl->tok_end; p++)
+        if (p[0] == '.' && p[1] == '.') return false;
+    return true;
 }
 
 /* Packs the scratch arrays into one block: header, psubs, qgroups, members, names, subject.
@@ -606,9 +633,10 @@ static struct sl_centry *pack_result(struct sublist *sl, struct sl_centry *reuse
 
 static const struct sublist_result *match_miss(struct sublist *sl, struct sl_cset *set, uint64_t h,
                                                const char *subject, size_t len) {
-    if (len > UINT32_MAX || !tokenize(sl, subject, len)) return &sl_empty_result;
+    if (len > UINT32_MAX || !tokens_begin(sl, subject, len)) return &sl_empty_result;
     sl->spsub_count = sl->sgroup_count = sl->spick_count = 0;
     match_level(sl, &sl->root, 0);
+    if (!tokens_valid(sl)) return &sl_empty_result;
 
     /* A subject enters a set whose ways are both live only on its second miss in a row there
      * (the ghost): subjects that never repeat, one per JetStream ack, would otherwise evict
@@ -639,9 +667,10 @@ bool sublist_any(struct sublist *sl, const char *subject, size_t len, bool (*fn)
                  void *arg) {
     /* The scratch arrays are only ever live inside one match: a packed result never points
      * into them, so refilling them here is safe. */
-    if (len == 0 || len > UINT32_MAX || !tokenize(sl, subject, len)) return false;
+    if (len == 0 || len > UINT32_MAX || !tokens_begin(sl, subject, len)) return false;
     sl->spsub_count = sl->sgroup_count = sl->spick_count = 0;
     match_level(sl, &sl->root, 0);
+    if (!tokens_valid(sl)) return false;
     for (uint32_t i = 0; i < sl->spsub_count; i++)
         if (fn(sl->spsubs[i], arg)) return true;
     for (uint32_t k = 0; k < sl->spick_count; k++)

@@ -148,6 +148,12 @@ static const struct expect examples[] = {
     {">", "a..b", false},
     {">", ".a", false},
     {">", "a.", false},
+    /* ... also past the point where the walk stops (the subject is split lazily). */
+    {"a.>", "a.b.c..d", false},
+    {"a.>", "a..b.c", false},
+    {"$JS.ACK.S.C.>", "$JS.ACK.S.C.1.2.3..5", false},
+    {"$JS.ACK.S.C.>", "$JS.ACK.S.C.1.2.3.4.5", true},
+    {"a.b", "a.b..c", false},
     {"*.*", "a.b", true},
     {"*.*", "a.b.c", false},
     {"a.*.c", "a.b.c", true},
