@@ -131,6 +131,26 @@ static enum nats_perr np_verb(struct nats_parser *p, const uint8_t *buf, size_t 
 
 static inline bool np_blank(uint8_t b) { return b == ' ' || b == '\t'; }
 
+/* The first blank in buf[i, to), or to. Eight bytes at a time on little-endian machines: the
+ * byte loop was half of nats_parse's time in a JetStream consume (an ack's long reply subject
+ * on every PUB). In (v - 0x01..) & ~v & 0x80.. the lowest flagged byte is exactly the first zero
+ * byte of v (false flags sit only above a true one). */
+static inline uint32_t np_token_end(const uint8_t *buf, uint32_t i, uint32_t to) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    while (to - i >= 8) {
+        uint64_t v;
+        memcpy(&v, buf + i, 8);
+        uint64_t sp = v ^ (ones * ' '), tab = v ^ (ones * '\t');
+        uint64_t hit = ((sp - ones) & ~sp & highs) | ((tab - ones) & ~tab & highs);
+        if (hit) return i + (uint32_t)(__builtin_ctzll(hit) >> 3);
+        i += 8;
+    }
+#endif
+    while (i < to && !np_blank(buf[i])) i++;
+    return i;
+}
+
 /* Splits buf[from, to) on runs of blanks into at most max tokens; returns the count, or max + 1
  * when there are more. */
 static inline int np_split(const uint8_t *buf, uint32_t from, uint32_t to, struct nats_field *tok, int max) {
@@ -141,7 +161,7 @@ static inline int np_split(const uint8_t *buf, uint32_t from, uint32_t to, struc
         if (i == to) return n;
         if (n == max) return max + 1;
         uint32_t start = i;
-        while (i < to && !np_blank(buf[i])) i++;
+        i = np_token_end(buf, i, to);
         tok[n].off = start;
         tok[n].len = i - start;
         n++;

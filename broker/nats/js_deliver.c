@@ -705,13 +705,15 @@ static void jsd_on_ack(struct sub *sub, const struct nats_msg *m) {
     const char *s = (const char *)m->subject.p;
     size_t len = m->subject.len;
     const char *tok[16];
-    size_t tl[16], nt = 0, st = 0;
-    for (size_t i = 0; i <= len && nt < 16; i++)
-        if (i == len || s[i] == '.') {
-            tok[nt] = s + st;
-            tl[nt++] = i - st;
-            st = i + 1;
-        }
+    size_t tl[16], nt = 0;
+    for (const char *p = s, *end = s + len; nt < 16;) { /* memchr: the byte loop was this function's cost */
+        const char *dot = memchr(p, '.', (size_t)(end - p));
+        const char *stop = dot ? dot : end;
+        tok[nt] = p;
+        tl[nt++] = (size_t)(stop - p);
+        if (!dot) break;
+        p = dot + 1;
+    }
     uint64_t deliveries, sseq, cseq;
     bool ok = nt == 9 && parse_u64(tok[4], tl[4], &deliveries) && parse_u64(tok[5], tl[5], &sseq) &&
               parse_u64(tok[6], tl[6], &cseq);

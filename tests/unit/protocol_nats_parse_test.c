@@ -279,6 +279,15 @@ static const struct good k_good[] = {
     {SERVER, "PUB s 0\r\n\r\n", "PUB subj=s len=0 payload=\nEND"},
     {SERVER, "PUB s 000000007\r\n0123456\r\n", "PUB subj=s len=7 payload=0123456\nEND"},
     {SERVER, "pub\t s \t r\t\t3 \r\nabc\r\n", "PUB subj=s reply=r len=3 payload=abc\nEND"},
+    /* Long tokens: the blank search goes 8 bytes at a time, then byte by byte; blanks at every
+     * position of a word (an ack's reply subject is ~60 bytes). */
+    {SERVER, "PUB $JS.ACK.ORDERS.WORKER.1.123456.123456.1796571270278930468.0 $JS.ACK.ORDERS.WORKER.1.2.3.4.5\t2\r\nok\r\n",
+     "PUB subj=$JS.ACK.ORDERS.WORKER.1.123456.123456.1796571270278930468.0 reply=$JS.ACK.ORDERS.WORKER.1.2.3.4.5 len=2 payload=ok\nEND"},
+    {SERVER, "PUB abcdefg\thijklmn 1\r\nx\r\n", "PUB subj=abcdefg reply=hijklmn len=1 payload=x\nEND"},
+    {SERVER, "PUB abcdefgh hijklmnop\t1\r\nx\r\n", "PUB subj=abcdefgh reply=hijklmnop len=1 payload=x\nEND"},
+    {SERVER, "PUB abcdefghi\t\t hijklmnopqrstuvw 1\r\nx\r\n", "PUB subj=abcdefghi reply=hijklmnopqrstuvw len=1 payload=x\nEND"},
+    {SERVER, "PUB abcdefghijklmnopq\thijklmnopqrstuvwx 000000001\r\nx\r\n",
+     "PUB subj=abcdefghijklmnopq reply=hijklmnopqrstuvwx len=1 payload=x\nEND"},
     {SERVER, "PUB a 7\r\n\r\nx\r\n\r\n\r\n", "PUB subj=a len=7 payload=\\r\\nx\\r\\n\\r\\n\nEND"},
     {SERVER, "PUB $JS.API.CONSUMER.CREATE.ORDERS.WORKER.orders.* _INBOX.a 2\r\n{}\r\n",
      "PUB subj=$JS.API.CONSUMER.CREATE.ORDERS.WORKER.orders.* reply=_INBOX.a len=2 payload={}\nEND"},
