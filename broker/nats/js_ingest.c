@@ -154,10 +154,21 @@ static void js_ack_error(struct js_ack *a, int code, int err_code, const char *d
     a->ready = true;
 }
 
+/* {"stream":"<name>", "seq":N} as nats-server 2.9.10 writes it, built by hand: snprintf was 5 %
+ * of the broker's CPU in an async publish (one PubAck per message). */
 static void js_ack_ok(struct js_ack *a, uint64_t seq, bool duplicate) {
-    int n = snprintf(a->body, sizeof(a->body), "{\"stream\":\"%s\", \"seq\":%llu%s}", a->is->name,
-                     (unsigned long long)seq, duplicate ? ",\"duplicate\": true" : "");
-    a->body_len = (uint32_t)SL_MIN(n, (int)sizeof(a->body) - 1);
+    static const char head[] = "{\"stream\":\"", mid[] = "\", \"seq\":", dup[] = ",\"duplicate\": true";
+    size_t nl = strlen(a->is->name);
+    _Static_assert(sizeof(head) + sizeof(mid) + sizeof(dup) + 21 + 1 <= JS_ACK_BODY_MAX - STREAM_NAME_MAX, "ack body");
+    char *p = a->body;
+    memcpy(p, head, sizeof(head) - 1), p += sizeof(head) - 1;
+    memcpy(p, a->is->name, nl), p += nl;
+    memcpy(p, mid, sizeof(mid) - 1), p += sizeof(mid) - 1;
+    p += sl_fmt_u64(p, seq);
+    if (duplicate) memcpy(p, dup, sizeof(dup) - 1), p += sizeof(dup) - 1;
+    *p++ = '}';
+    *p = 0;
+    a->body_len = (uint32_t)(p - a->body);
     a->ready = true;
 }
 
