@@ -10,11 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* logging.c: writes the log lines still buffered for the writer thread (fatal paths only). */
+void sl_log_crash_flush(void);
+
 /* Asserts guard programmer errors and stay on in release builds: a broken invariant in a
- * log must stop the process before it writes wrong bytes, not after. */
+ * log must stop the process before it writes wrong bytes, not after. The log lines buffered
+ * before it go out first, so the context of the failure is not lost with the process. */
 #define SL_ASSERT(cond)                                                                     \
     do {                                                                                    \
         if (__builtin_expect(!(cond), 0)) {                                                 \
+            sl_log_crash_flush();                                                           \
             fprintf(stderr, "assertion failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__);   \
             abort();                                                                        \
         }                                                                                   \

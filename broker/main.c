@@ -1,6 +1,7 @@
 /* main.c: sluice-server's entry point. Turns flags and the config file into a struct sl_config
  * (a bad one exits 2 with the reason), then starts, runs and stops the broker (server.c). Exit
  * codes: 0 after a clean stop, 1 if the broker could not start or stop cleanly, 2 for bad input. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -23,6 +24,9 @@ int main(int argc, char **argv) {
     }
     sl_log_level_max = (enum sl_log_level)cfg.log_level;
     sl_log_json = !strcmp(cfg.log_format, "json");
+    /* From here a line never waits for stderr on the loop (logging.h); at failure, lines stay
+     * synchronous, as before. */
+    if (sl_log_async_start(0) != 0) fprintf(stderr, "sluice-server: log writer thread: %s\n", strerror(errno));
     for (uint32_t i = 0; i < cfg.warning_count; i++) SL_WARN("%s", cfg.warnings[i]);
     if (cfg.check_config) {
         printf("sluice-server: configuration OK\n");
@@ -33,5 +37,7 @@ int main(int argc, char **argv) {
     broker.argc = argc;
     broker.argv = argv;
     broker_run(&broker);
-    return broker_stop(&broker) == 0 ? 0 : 1;
+    rc = broker_stop(&broker) == 0 ? 0 : 1;
+    sl_log_async_stop();
+    return rc;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/logging.h"
 #include "base/prom.h"
 #include "broker/core/partition.h"
 #include "broker/core/topics.h"
@@ -71,6 +72,9 @@ void http_metrics_process(struct prom *p, uint64_t start_wall_ms, const char *ve
     prom_u64(p, "sluice_process_resident_memory_bytes", NULL, http_process_rss_bytes());
     prom_family(p, "sluice_process_open_fds", "gauge", "Open file descriptors.");
     prom_u64(p, "sluice_process_open_fds", NULL, open_fds());
+    prom_family(p, "sluice_log_lines_dropped_total", "counter",
+                "Log lines dropped because stderr was slower than they came (the log writer's buffer was full).");
+    prom_u64(p, "sluice_log_lines_dropped_total", NULL, sl_log_dropped());
     prom_family(p, "sluice_process_start_time_seconds", "gauge", "Start time of the process, Unix seconds.");
     prom_double(p, "sluice_process_start_time_seconds", NULL, (double)start_wall_ms / 1000.0);
 }

@@ -435,7 +435,8 @@ def body(ck):
                 ck.eq(sorted(r["id"] for r in views[0]["brokers"]), [1, 2, 3], "all three registered")
                 for b in tb:
                     if b.node_id != lid:
-                        ck.ok("registration sent to leader %d" % lid in open(b.log_path, errors="replace").read(),
+                        needle = ("registration sent to leader %d" % lid).encode()
+                        ck.ok(needle in b.log_text(needle),
                               "node %d logged its registration over https" % b.node_id)
                 # without a client certificate the leader's https port refuses the handshake
                 bare = ssl.create_default_context(cafile=d + "/ca.pem")

@@ -202,6 +202,17 @@ class Broker:
             self.kill9() if kill else self.stop()
         return self.start()
 
+    def log_text(self, needle=b"", timeout=5.0):
+        """The broker's log as bytes, once it holds needle (or after timeout): the broker writes
+        its log from a thread of its own, a moment after the event that logged the line."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with open(self.log_path, "rb") as f:
+                data = f.read()
+            if needle in data or time.monotonic() >= deadline:
+                return data
+            time.sleep(0.02)
+
     def log_tail(self, lines=40):
         try:
             with open(self.log_path, "rb") as f:

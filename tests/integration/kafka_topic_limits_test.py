@@ -42,8 +42,7 @@ class LimitedBroker(harness.Broker):
 
 
 def partitions_max(broker):
-    with open(broker.log_path, "rb") as f:
-        found = re.findall(rb"partitions: (\d+) open, at most (\d+)", f.read())
+    found = re.findall(rb"partitions: (\d+) open, at most (\d+)", broker.log_text(b"partitions: "))
     if not found:
         raise harness.CheckFailed("the start-up log does not say how many partitions the limit allows")
     used, most = found[-1]
