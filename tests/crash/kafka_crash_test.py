@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """kafka_crash_test: a kill -9 campaign under real Kafka clients, as our users run them.
 
-One broker with `fsync group`, one topic of 3 partitions, and for the whole run:
+One broker with `fsync group` (KCRASH_FSYNC=none|group|append picks another policy: a kill -9 is
+not a power loss, so none must lose nothing either), one topic of 3 partitions, and for the whole
+run:
   - one confluent-kafka producer with our users' settings (idempotence, acks=all, batches of up to
     512 KiB, snappy), producing unique ids at about 2,000 messages/s. It lives through every
     crash: librdkafka retries what was in flight with the same producer id and sequence numbers,
@@ -16,7 +18,8 @@ At the end the producer is flushed and every partition is read from offset 0: ev
 delivery was acknowledged is there exactly once (0 lost), no id appears twice (0 duplicates: a
 retried batch that was already stored is answered as a duplicate, not stored again), and each
 acknowledged message is at the partition and offset its delivery report gave.
-KCRASH_CYCLES=100 is the long run (about 4 minutes).
+KCRASH_CYCLES=100 is the long run (about 4 minutes), once per policy:
+    for m in none group append; do KCRASH_FSYNC=$m KCRASH_CYCLES=100 /usr/bin/python3 tests/crash/kafka_crash_test.py; done
 """
 import os
 import random
@@ -29,6 +32,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 import harness  # noqa: E402
 
 CYCLES = int(os.environ.get("KCRASH_CYCLES", "20"))
+FSYNC = os.environ.get("KCRASH_FSYNC", "group")
 TOPIC = "kcrash"
 PARTITIONS = 3
 RATE = 2000  # messages per second
@@ -155,7 +159,10 @@ def read_all(bootstrap):
 
 
 def body(ck):
-    b = harness.start_broker(["--fsync", "group", "--auto_create_topics=false"])
+    if FSYNC not in ("none", "group", "append"):
+        raise harness.CheckFailed("KCRASH_FSYNC must be none, group or append, not %r" % FSYNC)
+    print("     fsync %s, %d cycles" % (FSYNC, CYCLES), flush=True)
+    b = harness.start_broker(["--fsync", FSYNC, "--auto_create_topics=false"])
     from confluent_kafka.admin import AdminClient, NewTopic
     admin = AdminClient({"bootstrap.servers": b.bootstrap})
     admin.create_topics([NewTopic(TOPIC, PARTITIONS, 1)])[TOPIC].result(20)
