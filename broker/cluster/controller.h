@@ -26,7 +26,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "broker/cluster/cluster_fsm.h"
+#include "broker/core/cluster_fsm.h"
 #include "broker/cluster/cluster_nodes.h"
 
 #define CONTROLLER_TICK_MS 50

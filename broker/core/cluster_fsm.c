@@ -1,5 +1,5 @@
 /* cluster_fsm.c: see cluster_fsm.h (the formats are there). */
-#include "broker/cluster/cluster_fsm.h"
+#include "broker/core/cluster_fsm.h"
 
 #include <stdarg.h>
 #include <stdbool.h>

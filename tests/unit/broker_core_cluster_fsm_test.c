@@ -1,4 +1,4 @@
-/* broker_cluster_cluster_fsm_test.c: broker/cluster/cluster_fsm.c, the metadata FSM: a command
+/* broker_core_cluster_fsm_test.c: broker/core/cluster_fsm.c, the metadata FSM: a command
  * and a snapshot round-trip byte for byte; registration inserts in id order and updates in
  * place; the table's limit; and every decoder refusal (versions, types, truncation at every
  * byte, lengths, NULs, id 0, ids not rising, bytes left over), a refused restore leaving the
@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "broker/cluster/cluster_fsm.h"
+#include "broker/core/cluster_fsm.h"
 
 static struct cluster_cmd reg(uint32_t id, const char *kafka, const char *nats) {
     struct cluster_cmd c = {.type = CLUSTER_CMD_REGISTER};
@@ -188,7 +188,7 @@ START_TEST(test_table_limit) {
 END_TEST
 
 int main(void) {
-    Suite *s = suite_create("broker/cluster/cluster_fsm");
+    Suite *s = suite_create("broker/core/cluster_fsm");
     TCase *tc = tcase_create("cluster_fsm");
     tcase_add_test(tc, test_cmd_round_trip);
     tcase_add_test(tc, test_cmd_refusals);
