@@ -13,6 +13,7 @@
 #include "base/base.h"
 #include "base/logging.h"
 #include "broker/admin_cluster.h"
+#include "broker/cluster_topics.h"
 #include "broker/core/acl.h"
 #include "broker/core/stream.h"
 #include "broker/core/topics.h"
@@ -375,6 +376,10 @@ int broker_start(struct broker *b, const struct sl_config *cfg) {
     }
     /* Last: the registration carries the listeners' bound ports (port 0 picks one). */
     if (b->cfg.cluster_nodes[0] && admin_cluster_start(b) != 0) goto fail_js;
+    if (b->cluster) {
+        b->cluster_sync = cluster_topics_start(b);
+        b->kafka.view = cluster_topics_view(b->cluster_sync);
+    }
     broker_signal_arm(b);
     b->monitor_ready = true;
     const struct store_stats *stats = store_get_stats(b->store);
@@ -422,6 +427,9 @@ void broker_run(struct broker *b) {
 int broker_stop(struct broker *b) {
     SL_INFO("shutting down");
     b->monitor_draining = true; /* /healthz answers 503 until the port closes, last */
+    b->kafka.view = NULL;
+    cluster_topics_stop(b->cluster_sync); /* its changes under way are answered first */
+    b->cluster_sync = NULL;
     admin_cluster_stop(b); /* leaves the Raft group's thread; the others elect without us */
     /* JetStream first: its PubAcks in flight go out while NATS still runs. */
     broker_js_stop(b);

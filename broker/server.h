@@ -49,6 +49,7 @@ struct broker {
     struct controller *cluster;   /* NULL unless cluster_nodes is set (admin_cluster.c) */
     struct workers *cluster_jobs; /* where membership changes wait for Raft (admin_cluster.c) */
     void *cluster_tls;            /* client SSL_CTX for the leader's https port, or NULL (admin_cluster.c) */
+    struct cluster_sync *cluster_sync; /* placed topics: the view and its poll (cluster_topics.c) */
 
     /* SIGTERM and SIGINT are blocked and read from signal_fd, so shutdown runs on the loop
      * like everything else instead of in a handler. */

@@ -24,6 +24,7 @@
     X(CORRUPT, 2, "record batch is corrupt (bad CRC32C, magic or length)", NULL)                          \
     X(NO_PARTITION, 3, "unknown topic or partition", NULL)                                                \
     X(LEADER_NOT_AVAILABLE, 5, "the topic is being created", NULL)                                        \
+    X(NOT_LEADER, 6, "this broker does not lead the partition", NULL)                                     \
     X(TOO_LARGE, 10, "record batch larger than the maximum batch size", NULL)                             \
     X(IO, 56, "storage I/O error", NULL)                                                                  \
     X(NO_SPACE, 56, "no space left on the storage device (retriable)", NULL)                              \
@@ -50,6 +51,7 @@
     X(UNKNOWN_TOPIC_ID, 100, "unknown topic id", NULL)                                                    \
     /* consumer groups (broker/kafka/group.c) */                                                          \
     X(COORDINATOR_NOT_AVAILABLE, 15, "group coordinator not available", NULL)                             \
+    X(NOT_COORDINATOR, 16, "this broker does not coordinate the group", NULL)                             \
     X(ILLEGAL_GENERATION, 22, "generation is not the group's current one", NULL)                          \
     X(INCONSISTENT_GROUP_PROTOCOL, 23, "protocol type or protocols do not match the group's", NULL)       \
     X(INVALID_GROUP_ID, 24, "invalid group id", NULL)                                                     \

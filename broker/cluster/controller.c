@@ -3,7 +3,8 @@
  * Threads: everything named raft_*, uv_* and c->fsm belongs to the controller thread once it
  * runs (before, controller_start sets them up on the caller's thread; pthread_create orders
  * that). c->mu guards c->status, c->op and c->stop, which the loop, the controller thread and the
- * registrar thread share.
+ * registrar thread share; the controller thread also changes c->fsm only under c->mu, so that
+ * controller_topics can copy the topic table from the loop's side.
  *
  * Why a change blocks the calling thread (the loop) for a bounded time instead of parking the
  * HTTP request: the monitoring port's handlers answer synchronously today. A forwarded
@@ -77,6 +78,7 @@ struct controller {
         uint32_t id;
         char address[CLUSTER_ADDR_MAX];
         struct cluster_broker reg; /* CONTROLLER_REGISTER */
+        struct controller_topic_req topic; /* CONTROLLER_TOPIC_* */
         struct controller_result result;
     } op;
 };
@@ -111,11 +113,30 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
         SL_ERROR("cluster: cannot apply a committed entry: %s", err);
         return RAFT_MALFORMED;
     }
-    if (cluster_fsm_apply(&c->fsm, &cmd) != 0) {
-        SL_ERROR("cluster: cannot register node %u: already %d brokers", cmd.reg.node_id, CLUSTER_BROKERS_MAX);
+    pthread_mutex_lock(&c->mu);
+    int rc = cluster_fsm_apply(&c->fsm, &cmd);
+    pthread_mutex_unlock(&c->mu);
+    if (rc != 0) {
+        if (cmd.type == CLUSTER_CMD_REGISTER)
+            SL_ERROR("cluster: cannot register node %u: already %d brokers", cmd.reg.node_id, CLUSTER_BROKERS_MAX);
+        else
+            SL_ERROR("cluster: cannot place topic %s: %d topics already, or out of memory", cmd.topic.name,
+                     CLUSTER_TOPICS_MAX);
+        cluster_cmd_free(&cmd);
         return RAFT_TOOMANY;
     }
-    SL_INFO("cluster: broker %u registered: kafka %s, nats %s", cmd.reg.node_id, cmd.reg.kafka, cmd.reg.nats);
+    switch (cmd.type) {
+    case CLUSTER_CMD_REGISTER:
+        SL_INFO("cluster: broker %u registered: kafka %s, nats %s", cmd.reg.node_id, cmd.reg.kafka, cmd.reg.nats);
+        break;
+    case CLUSTER_CMD_TOPIC_PUT:
+        SL_INFO("cluster: topic %s placed: %u partition(s)", cmd.topic.name, cmd.topic.partition_count);
+        break;
+    case CLUSTER_CMD_TOPIC_REMOVE:
+        SL_INFO("cluster: topic %s removed", cmd.topic.name);
+        break;
+    }
+    cluster_cmd_free(&cmd);
     return 0;
 }
 
@@ -148,7 +169,10 @@ static int fsm_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[
 static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf) {
     struct controller *c = fsm->data;
     char err[160];
-    if (cluster_fsm_restore(&c->fsm, buf->base, buf->len, err, sizeof(err)) != 0) {
+    pthread_mutex_lock(&c->mu);
+    int rc = cluster_fsm_restore(&c->fsm, buf->base, buf->len, err, sizeof(err));
+    pthread_mutex_unlock(&c->mu);
+    if (rc != 0) {
         SL_ERROR("cluster: cannot restore a snapshot: %s", err);
         return RAFT_MALFORMED;
     }
@@ -192,6 +216,9 @@ static void controller_publish(struct controller *c) {
         snprintf(v->address, sizeof(v->address), "%s", r->configuration.servers[i].address);
     }
     s->fsm = c->fsm;
+    /* The status is copied whole by every reader: it carries the table's generation, never its
+     * memory (controller_topics copies that). */
+    s->fsm.topics = (struct cluster_topics){.gen = c->fsm.topics.gen};
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -302,13 +329,94 @@ static int op_register(struct controller *c) {
     return rv;
 }
 
+/* Appends an encoded command for the slot's change. */
+static int op_apply_cmd(struct controller *c, const struct cluster_cmd *cmd) {
+    size_t n = cluster_cmd_size(cmd);
+    if (n == 0) return RAFT_INVALID;
+    struct raft_buffer buf = {raft_malloc(n), n};
+    if (!buf.base) return RAFT_NOMEM;
+    if (cluster_cmd_encode(cmd, buf.base, n) != n) {
+        raft_free(buf.base);
+        return RAFT_INVALID;
+    }
+    c->op_apply_req.data = c;
+    int rv = raft_apply(&c->raft, &c->op_apply_req, &buf, 1, op_apply_done);
+    if (rv != 0) raft_free(buf.base);
+    return rv;
+}
+
+/* A topic change: checked and placed against the FSM this thread applies to. Returns a RAFT_*
+ * code or a CONTROLLER_RC_* one with *msg set; 0 once the entry is on its way. */
+static int op_topic(struct controller *c, const char **msg) {
+    const struct controller_topic_req *rq = &c->op.topic;
+    if (raft_state(&c->raft) != RAFT_LEADER) return RAFT_NOTLEADER;
+    const struct cluster_topic *have = cluster_topics_find(&c->fsm.topics, rq->name);
+    struct cluster_cmd cmd = {.type = CLUSTER_CMD_TOPIC_PUT};
+    snprintf(cmd.topic.name, sizeof(cmd.topic.name), "%s", rq->name);
+    if (c->op.kind == CONTROLLER_TOPIC_REMOVE) {
+        if (!have) {
+            *msg = "no such topic";
+            return CONTROLLER_RC_NOT_FOUND;
+        }
+        cmd.type = CLUSTER_CMD_TOPIC_REMOVE;
+        return op_apply_cmd(c, &cmd);
+    }
+    if (c->op.kind == CONTROLLER_TOPIC_CREATE && have) {
+        *msg = "topic already exists";
+        return CONTROLLER_RC_EXISTS;
+    }
+    if (c->op.kind == CONTROLLER_TOPIC_GROW) {
+        if (!have) {
+            *msg = "no such topic";
+            return CONTROLLER_RC_NOT_FOUND;
+        }
+        if (rq->partitions <= have->partition_count) {
+            *msg = "the partition count can only grow";
+            return CONTROLLER_RC_INVALID;
+        }
+    }
+    uint32_t nodes[CLUSTER_BROKERS_MAX];
+    for (uint32_t i = 0; i < c->fsm.count; i++) nodes[i] = c->fsm.brokers[i].node_id;
+    if (c->fsm.count == 0) {
+        *msg = "no broker is registered yet";
+        return CONTROLLER_RC_INVALID;
+    }
+    cmd.topic.partition_count = rq->partitions;
+    cmd.topic.parts = calloc(rq->partitions, sizeof(*cmd.topic.parts));
+    if (!cmd.topic.parts) return RAFT_NOMEM;
+    /* Replication factor 1 until partition replication is built: each partition on one broker. */
+    if (cluster_place(nodes, c->fsm.count, rq->name, rq->partitions, 1, have, cmd.topic.parts) != 0) {
+        free(cmd.topic.parts);
+        *msg = "the partition count is out of range";
+        return CONTROLLER_RC_INVALID;
+    }
+    if (have) {
+        memcpy(cmd.topic.id, have->id, 16);
+        cmd.topic.config_count = have->config_count;
+        cmd.topic.configs = have->configs; /* borrowed for the encoding */
+    } else {
+        memcpy(cmd.topic.id, rq->id, 16);
+        cmd.topic.config_count = rq->config_count;
+        cmd.topic.configs = (struct cluster_config *)rq->configs;
+    }
+    int rv = op_apply_cmd(c, &cmd);
+    free(cmd.topic.parts);
+    return rv;
+}
+
 static void op_start(struct controller *c) {
     int rv;
+    const char *msg = NULL;
     c->change_req.data = c;
     c->transfer_req.data = c;
     switch (c->op.kind) {
     case CONTROLLER_REGISTER:
         rv = op_register(c);
+        break;
+    case CONTROLLER_TOPIC_CREATE:
+    case CONTROLLER_TOPIC_GROW:
+    case CONTROLLER_TOPIC_REMOVE:
+        rv = op_topic(c, &msg);
         break;
     case CONTROLLER_ADD:
         rv = raft_add(&c->raft, &c->change_req, c->op.id, c->op.address, add_done);
@@ -320,7 +428,7 @@ static void op_start(struct controller *c) {
         rv = raft_transfer(&c->raft, &c->transfer_req, c->op.id, transfer_done);
         break;
     }
-    if (rv != 0) op_finish(c, rv, NULL);
+    if (rv != 0) op_finish(c, rv, msg);
 }
 
 /* ---- the controller thread --------------------------------------------------------------- */
@@ -577,6 +685,7 @@ void controller_stop(struct controller *c) {
     pthread_join(c->thread, NULL);
     int rv = uv_loop_close(&c->uv);
     if (rv != 0) SL_WARN("cluster: the Raft loop closed with handles open: %s", uv_strerror(rv));
+    cluster_fsm_free(&c->fsm);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
     pthread_cond_destroy(&c->registrar_cv);
@@ -591,24 +700,56 @@ void controller_status(struct controller *c, struct controller_status *out) {
 
 static enum controller_outcome controller_run(struct controller *c, enum controller_change_kind kind, uint32_t id,
                                               const char *address, const struct cluster_broker *reg,
-                                              uint32_t wait_ms, struct controller_result *out);
+                                              const struct controller_topic_req *topic, uint32_t wait_ms,
+                                              struct controller_result *out);
 
 enum controller_outcome controller_change(struct controller *c, enum controller_change_kind kind, uint32_t id,
                                           const char *address, uint32_t wait_ms, struct controller_result *out) {
     SL_ASSERT(kind != CONTROLLER_REGISTER);
-    return controller_run(c, kind, id, address, NULL, wait_ms, out);
+    return controller_run(c, kind, id, address, NULL, NULL, wait_ms, out);
 }
 
 enum controller_outcome controller_register(struct controller *c, const struct cluster_broker *reg, uint32_t wait_ms,
                                             struct controller_result *out) {
-    return controller_run(c, CONTROLLER_REGISTER, reg->node_id, NULL, reg, wait_ms, out);
+    return controller_run(c, CONTROLLER_REGISTER, reg->node_id, NULL, reg, NULL, wait_ms, out);
+}
+
+enum controller_outcome controller_topic(struct controller *c, enum controller_change_kind kind,
+                                         const struct controller_topic_req *req, uint32_t wait_ms,
+                                         struct controller_result *out) {
+    SL_ASSERT(kind == CONTROLLER_TOPIC_CREATE || kind == CONTROLLER_TOPIC_GROW || kind == CONTROLLER_TOPIC_REMOVE);
+    return controller_run(c, kind, 0, NULL, NULL, req, wait_ms, out);
+}
+
+int controller_topics(struct controller *c, uint64_t have_gen, struct cluster_topics *out) {
+    pthread_mutex_lock(&c->mu);
+    int rc = 0;
+    if (c->fsm.topics.gen != have_gen) rc = cluster_topics_clone(out, &c->fsm.topics) == 0 ? 1 : -1;
+    pthread_mutex_unlock(&c->mu);
+    return rc;
 }
 
 static enum controller_outcome controller_run(struct controller *c, enum controller_change_kind kind, uint32_t id,
                                               const char *address, const struct cluster_broker *reg,
-                                              uint32_t wait_ms, struct controller_result *out) {
+                                              const struct controller_topic_req *topic, uint32_t wait_ms,
+                                              struct controller_result *out) {
     memset(out, 0, sizeof(*out));
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += wait_ms / 1000;
+    deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
     pthread_mutex_lock(&c->mu);
+    /* A topic change waits its turn; a membership change is answered BUSY (an operator's). */
+    while (topic && c->op.state != OP_IDLE && !c->stop) {
+        if (pthread_cond_timedwait(&c->cv, &c->mu, &deadline) == ETIMEDOUT && c->op.state != OP_IDLE) {
+            pthread_mutex_unlock(&c->mu);
+            return CONTROLLER_TIMEOUT;
+        }
+    }
     if (c->op.state != OP_IDLE) {
         pthread_mutex_unlock(&c->mu);
         return CONTROLLER_BUSY;
@@ -619,28 +760,26 @@ static enum controller_outcome controller_run(struct controller *c, enum control
     c->op.id = id;
     snprintf(c->op.address, sizeof(c->op.address), "%s", address ? address : "");
     if (reg) c->op.reg = *reg;
+    if (topic) c->op.topic = *topic;
     pthread_mutex_unlock(&c->mu);
     uv_async_send(&c->wake);
 
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += wait_ms / 1000;
-    deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&c->mu);
     while (c->op.state != OP_DONE) {
         if (pthread_cond_timedwait(&c->cv, &c->mu, &deadline) == ETIMEDOUT && c->op.state != OP_DONE) {
-            if (c->op.state == OP_QUEUED) c->op.state = OP_IDLE; /* never started: withdraw it */
-            else c->op.abandoned = true;
+            if (c->op.state == OP_QUEUED) {
+                c->op.state = OP_IDLE; /* never started: withdraw it */
+                pthread_cond_broadcast(&c->cv);
+            } else {
+                c->op.abandoned = true;
+            }
             pthread_mutex_unlock(&c->mu);
             return CONTROLLER_TIMEOUT;
         }
     }
     *out = c->op.result;
     c->op.state = OP_IDLE;
+    pthread_cond_broadcast(&c->cv); /* a topic change waiting for the slot */
     pthread_mutex_unlock(&c->mu);
     return CONTROLLER_DONE;
 }

@@ -62,10 +62,33 @@ struct controller_status {
     uint64_t elections;                 /* terms this node has seen begin since it started */
     uint32_t server_count;
     struct controller_server servers[CONTROLLER_VOTERS_MAX];
-    struct cluster_fsm fsm;             /* the registered brokers */
+    struct cluster_fsm fsm;             /* the registered brokers; fsm.topics holds only its gen
+                                         * (controller_topics copies the table) */
 };
 
-enum controller_change_kind { CONTROLLER_ADD, CONTROLLER_REMOVE, CONTROLLER_TRANSFER, CONTROLLER_REGISTER };
+enum controller_change_kind {
+    CONTROLLER_ADD,
+    CONTROLLER_REMOVE,
+    CONTROLLER_TRANSFER,
+    CONTROLLER_REGISTER,
+    CONTROLLER_TOPIC_CREATE, /* place a new topic over the registered brokers */
+    CONTROLLER_TOPIC_GROW,   /* place the partitions added to one */
+    CONTROLLER_TOPIC_REMOVE,
+};
+
+/* A topic change's refusals, in controller_result.rc beside the RAFT_* codes (which are below
+ * 1000). */
+#define CONTROLLER_RC_EXISTS 1001    /* the topic is placed already */
+#define CONTROLLER_RC_NOT_FOUND 1002 /* no such placed topic */
+#define CONTROLLER_RC_INVALID 1003   /* the partition count cannot be, or no broker is registered */
+
+struct controller_topic_req {
+    char name[CLUSTER_TOPIC_NAME_MAX];
+    uint8_t id[16];        /* CREATE: the new topic's id (the caller draws it) */
+    uint32_t partitions;   /* CREATE: the count; GROW: the new total */
+    uint32_t config_count; /* CREATE */
+    struct cluster_config configs[CLUSTER_TOPIC_CONFIGS_MAX];
+};
 
 enum controller_outcome {
     CONTROLLER_DONE,    /* result.rc says how it went (0: done) */
@@ -98,6 +121,16 @@ enum controller_outcome controller_change(struct controller *c, enum controller_
  * the same slot and wait as a change. */
 enum controller_outcome controller_register(struct controller *c, const struct cluster_broker *reg, uint32_t wait_ms,
                                             struct controller_result *out);
+/* A topic change, run on the leader through the same slot as a change; a change already
+ * running is waited for (within wait_ms) instead of answered BUSY: topic changes come from
+ * clients, many at once. The placement is made on the controller thread from the FSM it
+ * applies to, so two changes cannot place from the same stale table. */
+enum controller_outcome controller_topic(struct controller *c, enum controller_change_kind kind,
+                                         const struct controller_topic_req *req, uint32_t wait_ms,
+                                         struct controller_result *out);
+/* The placement table: when its generation is not have_gen, a deep copy into *out (which the
+ * caller frees with cluster_topics_free) and 1; else 0 and *out untouched. -1 out of memory. */
+int controller_topics(struct controller *c, uint64_t have_gen, struct cluster_topics *out);
 /* "follower", "candidate", "leader", "unavailable". */
 const char *controller_state_name(int state);
 const char *controller_role_name(int role);

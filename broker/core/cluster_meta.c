@@ -119,6 +119,16 @@ void cluster_meta_close(struct cluster_meta *cm) {
     SL_ASSERT(cm->block_end_pending == 0);
 }
 
+void cluster_meta_node_range(struct cluster_meta *cm, uint32_t node_id) {
+    int64_t base = (int64_t)(node_id & 0x3fffff) << 40;
+    /* The next call reserves a block from there (the durable end is below it). */
+    if (cm->next_producer_id < base) cm->next_producer_id = base;
+}
+
+void cluster_meta_set_id(struct cluster_meta *cm, const char *id) {
+    snprintf(cm->cluster_id, sizeof(cm->cluster_id), "%s", id);
+}
+
 sl_err cluster_meta_next_producer_id(struct cluster_meta *cm, uint64_t now_ms, int64_t *out) {
     if (cm->next_producer_id >= cm->block_end_durable) {
         /* The block ran out before its successor was durable: wait for it (see the header). */

@@ -40,6 +40,11 @@ sl_err cluster_meta_open(struct cluster_meta *cm, struct kvlog *kv, const char *
 /* Waits for a reservation in flight (its waiter points into cm). */
 void cluster_meta_close(struct cluster_meta *cm);
 
+/* In a cluster every broker hands out producer ids (InitProducerId goes to any broker): each
+ * takes its own range from (node_id mod 2^22) << 40 on, so no two brokers give out the same id. */
+void cluster_meta_node_range(struct cluster_meta *cm, uint32_t node_id);
+/* The cluster id clients are told (a cluster's brokers must all tell the same one). */
+void cluster_meta_set_id(struct cluster_meta *cm, const char *id);
 /* A producer id never handed out before, in this run or any earlier one. */
 sl_err cluster_meta_next_producer_id(struct cluster_meta *cm, uint64_t now_ms, int64_t *out);
 

@@ -1396,11 +1396,18 @@ static sl_err topics_new_checked(const char *name, int32_t name_len, const char 
 sl_err topics_create_start(struct topics *t, const char *name, int32_t name_len, int32_t partitions,
                            const char *const *keys, const char *const *values, uint32_t config_count,
                            topics_done_fn done, void *arg, const char **why) {
+    return topics_create_start_id(t, name, name_len, partitions, keys, values, config_count, NULL, done, arg, why);
+}
+
+sl_err topics_create_start_id(struct topics *t, const char *name, int32_t name_len, int32_t partitions,
+                              const char *const *keys, const char *const *values, uint32_t config_count,
+                              const uint8_t id[16], topics_done_fn done, void *arg, const char **why) {
     sl_err e = topics_create_check(t, name, name_len, partitions, why);
     struct topic *tp = NULL;
     if (!e) e = topics_new_checked(name, name_len, keys, values, config_count, &tp, why);
     if (e) return e;
-    topic_new_id(tp->id);
+    if (id) memcpy(tp->id, id, 16);
+    else topic_new_id(tp->id);
     topic_grow(tp, partitions);
     tp->partition_count = partitions;
     topic_apply(t, tp);

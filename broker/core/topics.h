@@ -139,6 +139,11 @@ typedef void (*topics_done_fn)(void *arg, sl_err err, struct topic *tp, const ch
 sl_err topics_create_start(struct topics *t, const char *name, int32_t name_len, int32_t partitions,
                            const char *const *keys, const char *const *values, uint32_t config_count,
                            topics_done_fn done, void *arg, const char **why);
+/* The same with the topic id given (a cluster's controller chose it: every broker's copy of a
+ * placed topic has the same id); id NULL makes one. */
+sl_err topics_create_start_id(struct topics *t, const char *name, int32_t name_len, int32_t partitions,
+                              const char *const *keys, const char *const *values, uint32_t config_count,
+                              const uint8_t id[16], topics_done_fn done, void *arg, const char **why);
 sl_err topics_add_partitions_start(struct topics *t, struct topic *tp, int32_t total, topics_done_fn done,
                                    void *arg, const char **why);
 /* True while the name's topic is being created (Metadata answers LEADER_NOT_AVAILABLE then, as

@@ -12,11 +12,13 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "base/loop.h"
 #include "base/prom.h"
 #include "broker/config.h"
 #include "broker/core/cluster_meta.h"
+#include "broker/core/cluster_view.h"
 #include "broker/core/topics.h"
 #include "broker/kafka/group.h"
 #include "broker/kafka/kafka_acl.h"
@@ -66,7 +68,18 @@ struct kafka_server {
     uint64_t requests_offloaded;
     struct acl_set *acls;            /* the ACL set (core/acl.c), loaded by kafka_acl_start */
     struct kafka_quotas *quotas;     /* byte-rate quotas, connections per principal (kafka_quota.c) */
+    /* The cluster: brokers, controller, placed topics (core/cluster_view.h); NULL on a broker
+     * that is not in one. Set by the server after the cluster starts. */
+    const struct cluster_view *view;
 };
+
+/* True when this broker leads partition p of tp: always outside a cluster and for a topic the
+ * cluster did not place; for a placed one, when the placement names this broker. */
+static inline bool kafka_leads(const struct kafka_server *ks, const struct topic *tp, int32_t p) {
+    if (!ks->view) return true;
+    int32_t epoch;
+    return cluster_view_leader(ks->view, tp->name, (int32_t)strlen(tp->name), p, &epoch) == (uint32_t)ks->node_id;
+}
 
 struct kreq {
     struct kreq *next;

@@ -318,8 +318,13 @@ static void create_topic_start(struct kconn *kc, const struct kafka_create_topic
                           &why);
         if (!e) r->num_partitions = partitions;
     } else {
-        e = topics_create_start(kc->ks->topics, t->name.p, t->name.len, partitions, keys, values, (uint32_t)n,
-                                admin_async_done, r, &why);
+        const struct cluster_view *v = kc->ks->view;
+        if (v) /* the controller places it; answered once this broker has its copy */
+            e = v->ops.create(v->ops.arg, kafka_arena_cstr(a, t->name), partitions, keys, values, (uint32_t)n,
+                              admin_async_done, r, &why);
+        else
+            e = topics_create_start(kc->ks->topics, t->name.p, t->name.len, partitions, keys, values, (uint32_t)n,
+                                    admin_async_done, r, &why);
         if (!e) {
             aa->pending++;
             r->waiting = true;
@@ -412,11 +417,96 @@ static int16_t delete_topic(struct kafka_server *ks, struct topic *tp) {
     return (int16_t)sl_err_kafka(topics_delete(ks->topics, tp));
 }
 
+/* In a cluster a placed topic is removed by the controller: the answer waits for the commit and
+ * for this broker's copy to go (admin_async, as CreateTopics). */
+static void delete_topics_answer(struct admin_async *aa) {
+    struct kconn *kc = aa->kc;
+    struct kreq *q = aa->q;
+    struct karena a;
+    karena_init(&a, 4096);
+    struct kafka_delete_topics_resp resp;
+    memset(&resp, 0, sizeof(resp));
+    resp.response_count = aa->n;
+    resp.responses = kafka_alloc_array(&a, aa->n, sizeof(*resp.responses));
+    for (int32_t i = 0; i < aa->n; i++) {
+        struct kafka_delete_topics_result *res = &resp.responses[i];
+        res->name = admin_result_name(&aa->res[i]);
+        res->error_code = aa->res[i].error_code;
+        res->error_message = admin_result_message(&aa->res[i]);
+        memcpy(res->topic_id, aa->res[i].id, 16);
+    }
+    struct kw w;
+    kresp_begin(q, &w);
+    kafka_encode_delete_topics_resp(&w, q->version, &resp);
+    admin_finish(kc, q, &w, NULL);
+    karena_free(&a);
+}
+
+static void delete_done(void *arg, sl_err err, struct topic *tp, const char *why) {
+    struct admin_result *r = arg;
+    (void)tp;
+    r->waiting = false;
+    if (err && !r->aa->answered) admin_result_error(r, err, why);
+    else if (err) SL_WARN("topic %s: deletion finished after its request timed out: %s", r->name, why ? why : sl_err_str(err));
+    r->aa->pending--;
+    admin_async_maybe_answer(r->aa);
+}
+
+static sl_err delete_topics_cluster(struct kconn *kc, struct kreq *q, const struct kafka_delete_topics_req *req) {
+    struct kafka_server *ks = kc->ks;
+    bool v6 = q->version >= 6;
+    int32_t n = v6 ? req->topic_count : req->topic_name_count;
+    struct kname_set names;
+    if (v6) admin_names_count(&names, n > 0 ? &req->topics[0].name : NULL, sizeof(req->topics[0]), n);
+    else admin_names_count(&names, req->topic_names, sizeof(req->topic_names[0]), n);
+    struct admin_async *aa = admin_async_new(kc, q, SL_MAX(n, 0), false, delete_topics_answer);
+    static const uint8_t zero_id[16];
+    for (int32_t i = 0; i < n; i++) {
+        struct kstr name = v6 ? req->topics[i].name : req->topic_names[i];
+        uint32_t seen = name.len >= 0 ? kname_set_count(&names, name) : 1;
+        if (seen != 1) continue; /* duplicates: answered below */
+        struct topic *tp = NULL;
+        if (name.len >= 0) tp = topics_get(ks->topics, name.p, name.len);
+        else if (v6 && memcmp(req->topics[i].topic_id, zero_id, 16)) tp = topic_by_id(ks, req->topics[i].topic_id);
+        struct admin_result *r = admin_result_add(aa, tp && name.len < 0 ? kafka_kstr(tp->name) : name);
+        if (!kafka_authorized(kc, KAFKA_OP_DELETE, KAFKA_RES_TOPIC, tp ? kafka_kstr(tp->name) : name)) {
+            admin_result_error(r, SL_TOPIC_AUTHORIZATION, NULL);
+            continue;
+        }
+        if (!tp) {
+            admin_result_error(r, SL_NO_PARTITION, NULL);
+            continue;
+        }
+        memcpy(r->id, tp->id, 16);
+        const char *why = NULL;
+        sl_err e;
+        if (cluster_view_topic(ks->view, tp->name, (int32_t)strlen(tp->name))) {
+            e = ks->view->ops.remove(ks->view->ops.arg, tp->name, delete_done, r, &why);
+            if (!e) {
+                aa->pending++;
+                r->waiting = true;
+                continue;
+            }
+        } else {
+            e = topics_delete(ks->topics, tp); /* a topic only this broker has */
+            if (e == SL_REASSIGNMENT_IN_PROGRESS)
+                why = "partitions are being added to this topic: retry once that request has answered";
+        }
+        if (e) admin_result_error(r, e, why);
+    }
+    for (int32_t i = 0; i < n; i++)
+        if (v6 || req->topic_names) admin_duplicates_add(aa, &names, v6 ? req->topics[i].name : req->topic_names[i]);
+    kname_set_free(&names);
+    admin_async_started(aa, req->timeout_ms);
+    return SL_OK;
+}
+
 sl_err kafka_handle_delete_topics(struct kconn *kc, struct kreq *q, struct kr *r) {
     struct kafka_delete_topics_req req;
     sl_err e = kafka_decode_delete_topics(r, q->version, &kc->arena, &req);
     if (e) return e;
     struct kafka_server *ks = kc->ks;
+    if (ks->view) return delete_topics_cluster(kc, q, &req);
     struct kafka_delete_topics_resp resp;
     memset(&resp, 0, sizeof(resp));
     bool v6 = q->version >= 6;
@@ -523,7 +613,10 @@ sl_err kafka_handle_create_partitions(struct kconn *kc, struct kreq *q, struct k
             continue;
         }
         const char *why = NULL;
+        const struct cluster_view *v = kc->ks->view;
+        bool placed = v && cluster_view_topic(v, tp->name, (int32_t)strlen(tp->name));
         if (req.validate_only) e = topics_add_partitions(kc->ks->topics, tp, t->count, true, &why);
+        else if (placed) e = v->ops.grow(v->ops.arg, tp->name, t->count, admin_async_done, res, &why);
         else e = topics_add_partitions_start(kc->ks->topics, tp, t->count, admin_async_done, res, &why);
         if (e) {
             admin_result_error(res, e, why);

@@ -77,6 +77,11 @@ static struct partition *fetch_partition(struct kafka_server *ks, const struct f
     /* Kafka: UNKNOWN_TOPIC_ID for an id it does not know, then per partition as by name. */
     if (!tp && ft->by_id) *error = (int16_t)sl_err_kafka(SL_UNKNOWN_TOPIC_ID);
     else if (!part) *error = (int16_t)sl_err_kafka(SL_NO_PARTITION);
+    else if (!kafka_leads(ks, tp, partition)) {
+        /* A placed partition another broker leads: the client asks the Metadata again. */
+        *error = (int16_t)sl_err_kafka(SL_NOT_LEADER);
+        return NULL;
+    }
     return part;
 }
 
@@ -424,6 +429,10 @@ sl_err kafka_handle_list_offsets(struct kconn *kc, struct kreq *q, struct kr *r)
             }
             if (!tp || !topic_partition(tp, p)) {
                 pr->error_code = (int16_t)sl_err_kafka(SL_NO_PARTITION);
+                continue;
+            }
+            if (!kafka_leads(kc->ks, tp, p)) {
+                pr->error_code = (int16_t)sl_err_kafka(SL_NOT_LEADER);
                 continue;
             }
             list_offsets_partition(topic_partition(tp, p), rt->partitions[i].timestamp, req.isolation_level == 1, pr);

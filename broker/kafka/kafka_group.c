@@ -188,6 +188,22 @@ static sl_err coordinator_denied(struct kconn *kc, int8_t key_type, struct kstr 
 
 /* ---- FindCoordinator ----------------------------------------------------------------------------- */
 
+/* Where key's coordinator is: this broker, or in a cluster the registered broker the key hashes
+ * to. The group's state and committed offsets stay on that broker (they are not replicated yet). */
+static void coordinator_place(struct kafka_server *ks, struct kstr key, int32_t *node, struct kstr *host,
+                              int32_t *port) {
+    *node = ks->node_id;
+    *host = kstr_of(ks->advertised_host);
+    *port = ks->advertised_port;
+    if (!ks->view) return;
+    uint32_t id = cluster_view_coordinator(ks->view, key.p ? key.p : "", key.len > 0 ? (size_t)key.len : 0);
+    const struct cluster_view_broker *vb = cluster_view_broker(ks->view, id);
+    if (!vb || vb->id == (uint32_t)ks->node_id) return;
+    *node = (int32_t)vb->id;
+    *host = kstr_of(vb->host);
+    *port = vb->port;
+}
+
 sl_err kafka_handle_find_coordinator(struct kconn *kc, struct kreq *q, struct kr *r) {
     struct kafka_find_coordinator_req req;
     sl_err e = kafka_decode_find_coordinator(r, q->version, &kc->arena, &req);
@@ -196,11 +212,10 @@ sl_err kafka_handle_find_coordinator(struct kconn *kc, struct kreq *q, struct kr
     struct kafka_find_coordinator_resp resp;
     memset(&resp, 0, sizeof(resp));
     resp.error_message = (struct kstr){NULL, -1};
-    /* Groups (key type 0) and transactional ids (1) alike: this node coordinates them all. */
+    /* Groups (key type 0) and transactional ids (1) alike: this node coordinates them all, or,
+     * in a cluster, the broker the key hashes to (coordinator_place). */
     if (q->version < 4) {
-        resp.node_id = ks->node_id;
-        resp.host = kstr_of(ks->advertised_host);
-        resp.port = ks->advertised_port;
+        coordinator_place(ks, req.key, &resp.node_id, &resp.host, &resp.port);
         sl_err denied = coordinator_denied(kc, req.key_type, req.key);
         if (denied) {
             resp.error_code = kcode(denied);
@@ -214,9 +229,7 @@ sl_err kafka_handle_find_coordinator(struct kconn *kc, struct kreq *q, struct kr
         for (int32_t i = 0; i < req.coordinator_key_count; i++) {
             struct kafka_find_coordinator_coordinator *c = &resp.coordinators[i];
             c->key = req.coordinator_keys[i];
-            c->node_id = ks->node_id;
-            c->host = kstr_of(ks->advertised_host);
-            c->port = ks->advertised_port;
+            coordinator_place(ks, c->key, &c->node_id, &c->host, &c->port);
             c->error_message = (struct kstr){NULL, -1};
             sl_err denied = coordinator_denied(kc, req.key_type, c->key);
             if (denied) {

@@ -243,7 +243,8 @@ static sl_err kafka_handle_api_versions(struct kconn *kc, struct kreq *q, struct
 static void kafka_autocreate_done(void *arg, sl_err err, struct topic *tp, const char *why) {
     (void)arg;
     (void)tp;
-    if (err) SL_WARN("kafka: auto-creating a topic failed: %s", why ? why : sl_err_str(err));
+    /* In a cluster two brokers may ask for the same topic at once: one of them is told it exists. */
+    if (err && err != SL_TOPIC_EXISTS) SL_WARN("kafka: auto-creating a topic failed: %s", why ? why : sl_err_str(err));
 }
 
 struct topic *kafka_topic_get(struct kafka_server *ks, struct kstr name, bool may_create, sl_err *err) {
@@ -254,7 +255,7 @@ struct topic *kafka_topic_get(struct kafka_server *ks, struct kstr name, bool ma
     }
     struct topic *tp = topics_get(ks->topics, name.p, name.len);
     if (tp) return tp;
-    if (topics_creating(ks->topics, name.p, name.len)) {
+    if (topics_creating(ks->topics, name.p, name.len) || (ks->view && cluster_view_topic(ks->view, name.p, name.len))) {
         /* A CreateTopics still making its partitions: Kafka's answer for a topic not ready. */
         *err = SL_LEADER_NOT_AVAILABLE;
         return NULL;
@@ -267,8 +268,19 @@ struct topic *kafka_topic_get(struct kafka_server *ks, struct kstr name, bool ma
      * io_uring): a Produce is answered LEADER_NOT_AVAILABLE meanwhile, Kafka's answer for a
      * topic it is auto-creating, and the client retries. */
     const char *why = NULL;
-    *err = topics_create_start(ks->topics, name.p, name.len, (int32_t)ks->cfg->num_partitions, NULL, NULL, 0,
-                               kafka_autocreate_done, NULL, &why);
+    if (ks->view) {
+        /* In a cluster the controller places it; until this broker has its copy, the same answer. */
+        if (!cluster_view_topic(ks->view, name.p, name.len)) {
+            char n[CLUSTER_TOPIC_NAME_MAX];
+            snprintf(n, sizeof(n), "%.*s", (int)name.len, name.p);
+            *err = ks->view->ops.create(ks->view->ops.arg, n, (int32_t)ks->cfg->num_partitions, NULL, NULL, 0,
+                                        kafka_autocreate_done, NULL, &why);
+            if (*err == SL_TOPIC_EXISTS) *err = SL_OK;
+        }
+    } else {
+        *err = topics_create_start(ks->topics, name.p, name.len, (int32_t)ks->cfg->num_partitions, NULL, NULL, 0,
+                                   kafka_autocreate_done, NULL, &why);
+    }
     if (*err == SL_OK) *err = SL_LEADER_NOT_AVAILABLE;
     return NULL;
 }
@@ -281,6 +293,9 @@ static void kafka_metadata_fill_topic(struct kafka_server *ks, struct karena *a,
     out->partitions = kafka_alloc_array(a, tp->partition_count, sizeof(*out->partitions));
     int32_t *node = karena_alloc(a, sizeof(int32_t));
     *node = ks->node_id;
+    const struct cluster_topic *placed =
+        ks->view ? cluster_view_topic(ks->view, tp->name, (int32_t)strlen(tp->name)) : NULL;
+    if (placed && memcmp(placed->id, tp->id, 16) != 0) placed = NULL; /* a local topic of the same name */
     for (int32_t p = 0; p < tp->partition_count; p++) {
         struct kafka_metadata_part *mp = &out->partitions[p];
         mp->partition_index = p;
@@ -288,6 +303,16 @@ static void kafka_metadata_fill_topic(struct kafka_server *ks, struct karena *a,
         mp->leader_epoch = 0;
         mp->replica_count = mp->isr_count = 1;
         mp->replica_nodes = mp->isr_nodes = node;
+        if (placed && (uint32_t)p < placed->partition_count) {
+            /* Replication factor 1: the replica set is the leader, and in sync. */
+            const struct cluster_part *cp = &placed->parts[p];
+            int32_t *nodes = karena_alloc(a, sizeof(int32_t) * cp->replica_count);
+            for (uint32_t r = 0; r < cp->replica_count; r++) nodes[r] = (int32_t)cp->replicas[r];
+            mp->leader_id = nodes[0];
+            mp->leader_epoch = (int32_t)cp->leader_epoch;
+            mp->replica_count = mp->isr_count = cp->replica_count;
+            mp->replica_nodes = mp->isr_nodes = nodes;
+        }
     }
 }
 
@@ -324,6 +349,20 @@ static void kafka_metadata_encode(struct kconn *kc, struct kreq *q, const struct
     resp.brokers = &broker;
     resp.cluster_id = kafka_kstr(ks->cluster.cluster_id);
     resp.controller_id = ks->node_id;
+    if (ks->view && ks->view->broker_count > 0) {
+        /* Every registered broker; the controller is the Raft leader (-1 while none is known). */
+        resp.broker_count = (int32_t)ks->view->broker_count;
+        resp.brokers = kafka_alloc_array(a, resp.broker_count, sizeof(*resp.brokers));
+        for (uint32_t i = 0; i < ks->view->broker_count; i++) {
+            const struct cluster_view_broker *vb = &ks->view->brokers[i];
+            resp.brokers[i] = (struct kafka_metadata_broker){(int32_t)vb->id, kafka_kstr(vb->host), vb->port,
+                                                             {NULL, -1}};
+        }
+        /* The controller named is this broker, as a KRaft broker names a live broker rather than
+         * the quorum's leader: every broker takes admin requests and sends them on to the Raft
+         * leader (cluster_topics.h), so a client never waits on a controller that just died. */
+        resp.controller_id = ks->node_id;
+    }
     resp.cluster_authorized_operations =
         req->include_cluster_authorized_operations
             ? kafka_authorized_ops(kc, KAFKA_RES_CLUSTER, kafka_kstr(KAFKA_CLUSTER_RESOURCE), KAFKA_OPS_CLUSTER)
@@ -423,7 +462,10 @@ static void meta_park_made(void *arg, sl_err err, struct topic *tp, const char *
     struct meta_made *m = arg;
     struct meta_park *mp = m->mp;
     (void)tp;
-    if (err) {
+    if (err == SL_TOPIC_EXISTS) {
+        /* In a cluster, another broker's request placed it first: not ready here yet. */
+        mp->made[m->i] = SL_LEADER_NOT_AVAILABLE;
+    } else if (err) {
         SL_WARN("kafka: auto-creating topic %.*s failed: %s", mp->req.topics[m->i].name.len,
                 mp->req.topics[m->i].name.p, why ? why : sl_err_str(err));
         mp->made[m->i] = err;
@@ -437,6 +479,7 @@ static bool meta_wants_topic(struct kconn *kc, const struct kafka_metadata_req *
     struct kafka_server *ks = kc->ks;
     return req->allow_auto_topic_creation && ks->cfg->auto_create_topics && topics_name_valid(name.p, name.len) &&
            !topics_get(ks->topics, name.p, name.len) && !topics_creating(ks->topics, name.p, name.len) &&
+           !(ks->view && cluster_view_topic(ks->view, name.p, name.len)) &&
            kafka_authorized(kc, KAFKA_OP_DESCRIBE, KAFKA_RES_TOPIC, name) &&
            kafka_authorized_cluster_or_topic(kc, KAFKA_OP_CREATE, name);
 }
@@ -476,8 +519,17 @@ static bool kafka_metadata_autocreate(struct kconn *kc, struct kreq *q, const st
         struct kstr n = mp->req.topics[i].name;
         mp->slots[i] = (struct meta_made){mp, i};
         const char *why = NULL;
-        sl_err e = topics_create_start(ks->topics, n.p, n.len, (int32_t)ks->cfg->num_partitions, NULL, NULL, 0,
-                                       meta_park_made, &mp->slots[i], &why);
+        sl_err e;
+        if (ks->view) { /* the controller places it (cluster_view.h) */
+            char name[CLUSTER_TOPIC_NAME_MAX];
+            snprintf(name, sizeof(name), "%.*s", (int)n.len, n.p);
+            e = ks->view->ops.create(ks->view->ops.arg, name, (int32_t)ks->cfg->num_partitions, NULL, NULL, 0,
+                                     meta_park_made, &mp->slots[i], &why);
+            if (e == SL_TOPIC_EXISTS) e = SL_LEADER_NOT_AVAILABLE;
+        } else {
+            e = topics_create_start(ks->topics, n.p, n.len, (int32_t)ks->cfg->num_partitions, NULL, NULL, 0,
+                                    meta_park_made, &mp->slots[i], &why);
+        }
         if (e) mp->made[i] = e;
         else mp->pending++;
     }
@@ -635,6 +687,16 @@ static sl_err kafka_handle_describe_cluster(struct kconn *kc, struct kreq *q, st
                 ? kafka_authorized_ops(kc, KAFKA_RES_CLUSTER, kafka_kstr(KAFKA_CLUSTER_RESOURCE), KAFKA_OPS_CLUSTER)
                 : INT32_MIN,
     };
+    if (ks->view && ks->view->broker_count > 0) { /* every registered broker, as Metadata */
+        struct kafka_describe_cluster_broker *all =
+            kafka_alloc_array(&kc->arena, (int32_t)ks->view->broker_count, sizeof(*all));
+        for (uint32_t i = 0; i < ks->view->broker_count; i++) {
+            const struct cluster_view_broker *vb = &ks->view->brokers[i];
+            all[i] = (struct kafka_describe_cluster_broker){(int32_t)vb->id, kafka_kstr(vb->host), vb->port, {NULL, -1}};
+        }
+        resp.brokers = all;
+        resp.broker_count = (int32_t)ks->view->broker_count;
+    }
     if (req.endpoint_type != ENDPOINT_TYPE_BROKER) {
         /* Kafka answers UNSUPPORTED_ENDPOINT_TYPE; the controller endpoint does not exist here. */
         resp.error_code = (int16_t)sl_err_kafka(SL_INVALID_REQUEST);

@@ -1,0 +1,548 @@
+/* cluster_topics.c: see cluster_topics.h. */
+#include "broker/cluster_topics.h"
+
+#include <jansson.h>
+#include <raft.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "base/base.h"
+#include "base/logging.h"
+#include "base/workers.h"
+#include "broker/cluster/cluster_nodes.h"
+#include "broker/cluster/controller.h"
+#include "broker/core/cluster_meta.h"
+#include "broker/core/cluster_view.h"
+#include "broker/core/topics.h"
+#include "broker/http/http_client.h"
+#include "broker/http/http_json.h"
+#include "broker/http/http_server.h"
+#include "broker/server.h"
+
+#define SYNC_PERIOD_MS 50          /* how often the loop looks for a new placement table */
+#define FWD_WAIT_MS 10000          /* a change's wait at the controller */
+#define FWD_TRIES 25               /* a change sent again while the leadership moves... */
+#define FWD_RETRY_MS 200           /* ...this far apart (5 s in all) */
+#define FWD_LOCAL_WAIT_MS 30000    /* from the commit until this broker's copy exists */
+
+struct fwd {
+    struct work w;
+    struct cluster_sync *cs;
+    enum controller_change_kind kind;
+    struct controller_topic_req req;
+    /* the outcome, filled by the worker */
+    sl_err err;
+    const char *why;
+    /* after the commit: waiting for the local copy */
+    topics_done_fn done;
+    void *done_arg;
+    uint64_t deadline_ms;
+    struct fwd *next;
+};
+
+struct cluster_sync {
+    struct broker *b;
+    struct cluster_view view;
+    struct workers *workers; /* forwards and the leader's topic route wait for Raft here */
+    struct loop_timer timer;
+    struct controller_status *status; /* scratch, 18 KiB: off the loop's stack */
+    uint64_t gen;                     /* the placement table the view holds */
+    bool dirty;                       /* the local registry may differ from the table */
+    uint32_t local_jobs;              /* local creations and growths under way */
+    struct fwd *waiters;              /* committed changes waiting for the local copy */
+    bool warned_id;                   /* logged a local topic whose id differs, once */
+    bool stopped;                     /* cluster_topics_stop ran: the last local job frees cs */
+};
+
+/* ---- the change, at the controller -------------------------------------------------------- */
+
+static sl_err fwd_map_rc(int rc, const char **why) {
+    switch (rc) {
+    case 0: return SL_OK;
+    case CONTROLLER_RC_EXISTS: *why = "topic already exists"; return SL_TOPIC_EXISTS;
+    case CONTROLLER_RC_NOT_FOUND: *why = "no such topic"; return SL_NO_PARTITION;
+    case CONTROLLER_RC_INVALID: *why = "the controller refused the partition count"; return SL_INVALID_PARTITIONS;
+    default: *why = "the cluster's controller could not commit the change"; return SL_REQUEST_TIMED_OUT;
+    }
+}
+
+static json_t *fwd_body(const struct fwd *f) {
+    static const char *const actions[] = {[CONTROLLER_TOPIC_CREATE] = "create", [CONTROLLER_TOPIC_GROW] = "grow",
+                                          [CONTROLLER_TOPIC_REMOVE] = "remove"};
+    char id[33];
+    for (int i = 0; i < 16; i++) snprintf(id + 2 * i, 3, "%02x", f->req.id[i]);
+    json_t *configs = json_object();
+    for (uint32_t i = 0; i < f->req.config_count; i++)
+        json_object_set_new(configs, f->req.configs[i].key, json_string(f->req.configs[i].value));
+    return json_pack("{s:s,s:s,s:I,s:s,s:o}", "action", actions[f->kind], "name", f->req.name, "partitions",
+                     (json_int_t)f->req.partitions, "id", id, "configs", configs);
+}
+
+/* Worker thread: the change, at the controller, whichever node leads; sent again while no
+ * leader is known or the one asked has just lost the leadership. */
+static void fwd_run(struct work *w) {
+    struct fwd *f = (struct fwd *)w;
+    struct broker *b = f->cs->b;
+    struct controller_status *s = sl_xcalloc(1, sizeof(*s));
+    f->err = SL_REQUEST_TIMED_OUT;
+    f->why = "no controller answered: the cluster has no leader";
+    for (int attempt = 0; attempt < FWD_TRIES; attempt++) {
+        if (attempt) nanosleep(&(struct timespec){0, FWD_RETRY_MS * 1000000L}, NULL);
+        controller_status(b->cluster, s);
+        if (s->state == RAFT_LEADER) {
+            struct controller_result res;
+            enum controller_outcome out = controller_topic(b->cluster, f->kind, &f->req, FWD_WAIT_MS, &res);
+            if (out == CONTROLLER_DONE && (res.rc == RAFT_NOTLEADER || res.rc == RAFT_LEADERSHIPLOST)) continue;
+            if (out != CONTROLLER_DONE) {
+                f->why = "the controller did not commit the change in time";
+                break;
+            }
+            f->err = fwd_map_rc(res.rc, &f->why);
+            break;
+        }
+        const struct cluster_broker *leader = s->leader_id ? cluster_fsm_find(&s->fsm, s->leader_id) : NULL;
+        if (!leader) continue;
+        json_t *o = fwd_body(f);
+        char *body = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        char err[200];
+        int status = body ? http_client_post(leader->http, "/v1/cluster/topics", b->cfg.http_token, body,
+                                             b->cluster_tls, FWD_WAIT_MS + 2000, err, sizeof(err))
+                          : -1;
+        free(body);
+        if (status == 421 || status < 0) { /* the leadership moved, or the leader is unreachable */
+            if (attempt == 0 || attempt == FWD_TRIES - 1)
+                SL_WARN("cluster: topic %s: the change sent to leader %u at %s: %s (attempt %d of %d)", f->req.name,
+                        s->leader_id, leader->http, status < 0 ? err : "421, not the leader", attempt + 1, FWD_TRIES);
+            continue;
+        }
+        if (status == 200) f->err = SL_OK;
+        else if (status == 409) f->err = fwd_map_rc(CONTROLLER_RC_EXISTS, &f->why);
+        else if (status == 404) f->err = fwd_map_rc(CONTROLLER_RC_NOT_FOUND, &f->why);
+        else if (status == 400) f->err = fwd_map_rc(CONTROLLER_RC_INVALID, &f->why);
+        else if (status == 403 || status == 401) f->why = "the controller refused this broker's http_token";
+        else f->why = "the controller did not commit the change in time";
+        break;
+    }
+    free(s);
+}
+
+static void fwd_free(struct fwd *f) { free(f); }
+
+static void sync_check_waiters(struct cluster_sync *cs, uint64_t now_ms);
+
+static void fwd_done(struct work *w) {
+    struct fwd *f = (struct fwd *)w;
+    struct cluster_sync *cs = f->cs;
+    if (f->err) {
+        f->done(f->done_arg, f->err, NULL, f->why);
+        fwd_free(f);
+        return;
+    }
+    /* Committed: the answer waits for this broker's own copy, so a client that produces next
+     * finds the topic here. */
+    f->deadline_ms = loop_mono_ms(&cs->b->loop) + FWD_LOCAL_WAIT_MS;
+    f->next = cs->waiters;
+    cs->waiters = f;
+    sync_check_waiters(cs, loop_mono_ms(&cs->b->loop));
+}
+
+static struct fwd *fwd_new(struct cluster_sync *cs, enum controller_change_kind kind, const char *name,
+                           topics_done_fn done, void *done_arg) {
+    struct fwd *f = sl_xcalloc(1, sizeof(*f));
+    f->w.run = fwd_run;
+    f->w.done = fwd_done;
+    f->cs = cs;
+    f->kind = kind;
+    snprintf(f->req.name, sizeof(f->req.name), "%s", name);
+    f->done = done;
+    f->done_arg = done_arg;
+    return f;
+}
+
+static sl_err view_create(void *arg, const char *name, int32_t partitions, const char *const *keys,
+                          const char *const *values, uint32_t config_count, topics_done_fn done, void *done_arg,
+                          const char **why) {
+    struct cluster_sync *cs = arg;
+    int32_t name_len = (int32_t)strlen(name);
+    if (cluster_view_topic(&cs->view, name, name_len)) {
+        *why = "topic already exists";
+        return SL_TOPIC_EXISTS;
+    }
+    /* The name, the count and the configs, checked here as a one-broker creation would be. */
+    sl_err e = topics_create(cs->b->topics, name, name_len, partitions, keys, values, config_count, true, NULL, why);
+    if (e) return e;
+    if (config_count > CLUSTER_TOPIC_CONFIGS_MAX) {
+        *why = "too many configs";
+        return SL_INVALID_CONFIG;
+    }
+    struct fwd *f = fwd_new(cs, CONTROLLER_TOPIC_CREATE, name, done, done_arg);
+    f->req.partitions = (uint32_t)partitions;
+    if (getrandom(f->req.id, 16, 0) != 16)
+        for (int i = 0; i < 16; i++) f->req.id[i] = (uint8_t)rand();
+    f->req.id[6] = (uint8_t)((f->req.id[6] & 0x0f) | 0x40); /* a version-4 UUID, as Kafka's */
+    f->req.id[8] = (uint8_t)((f->req.id[8] & 0x3f) | 0x80);
+    for (uint32_t i = 0; i < config_count; i++) {
+        snprintf(f->req.configs[i].key, sizeof(f->req.configs[i].key), "%s", keys[i]);
+        snprintf(f->req.configs[i].value, sizeof(f->req.configs[i].value), "%s", values[i]);
+    }
+    f->req.config_count = config_count;
+    workers_submit(cs->workers, &f->w);
+    return SL_OK;
+}
+
+static sl_err view_grow(void *arg, const char *name, int32_t total, topics_done_fn done, void *done_arg,
+                        const char **why) {
+    struct cluster_sync *cs = arg;
+    const struct cluster_topic *t = cluster_view_topic(&cs->view, name, (int32_t)strlen(name));
+    if (!t) {
+        *why = "no such topic";
+        return SL_NO_PARTITION;
+    }
+    if (total <= (int32_t)t->partition_count || total > 100000) {
+        *why = total <= (int32_t)t->partition_count ? "the partition count can only grow"
+                                                    : "the number of partitions must be at most 100000";
+        return SL_INVALID_PARTITIONS;
+    }
+    struct fwd *f = fwd_new(cs, CONTROLLER_TOPIC_GROW, name, done, done_arg);
+    f->req.partitions = (uint32_t)total;
+    workers_submit(cs->workers, &f->w);
+    return SL_OK;
+}
+
+static sl_err view_remove(void *arg, const char *name, topics_done_fn done, void *done_arg, const char **why) {
+    struct cluster_sync *cs = arg;
+    if (!cluster_view_topic(&cs->view, name, (int32_t)strlen(name))) {
+        *why = "no such topic";
+        return SL_NO_PARTITION;
+    }
+    workers_submit(cs->workers, &fwd_new(cs, CONTROLLER_TOPIC_REMOVE, name, done, done_arg)->w);
+    return SL_OK;
+}
+
+/* ---- the local copy ----------------------------------------------------------------------- */
+
+static void sync_local_done(void *arg, sl_err err, struct topic *tp, const char *why) {
+    struct cluster_sync *cs = arg;
+    (void)tp;
+    cs->local_jobs--;
+    cs->dirty = true;
+    if (cs->stopped) {
+        if (!cs->local_jobs) free(cs); /* topics_close ended it (SL_CLOSED) after the stop */
+        return;
+    }
+    if (err) SL_WARN("cluster: a placed topic could not be made here: %s", why ? why : sl_err_str(err));
+}
+
+/* Makes the local registry hold every placed topic, as placed: creations and growths start
+ * here and finish over later loop turns (dirty stays set until a pass finds nothing to do). */
+static void sync_reconcile(struct cluster_sync *cs) {
+    struct topics *reg = cs->b->topics;
+    bool pending = false;
+    for (uint32_t i = 0; i < cs->view.topics.count; i++) {
+        const struct cluster_topic *t = &cs->view.topics.v[i];
+        int32_t len = (int32_t)strlen(t->name);
+        struct topic *tp = topics_get(reg, t->name, len);
+        const char *why = NULL;
+        sl_err e = SL_OK;
+        if (!tp) {
+            if (topics_creating(reg, t->name, len)) {
+                pending = true;
+                continue;
+            }
+            const char *keys[CLUSTER_TOPIC_CONFIGS_MAX], *values[CLUSTER_TOPIC_CONFIGS_MAX];
+            for (uint32_t k = 0; k < t->config_count; k++) {
+                keys[k] = t->configs[k].key;
+                values[k] = t->configs[k].value;
+            }
+            e = topics_create_start_id(reg, t->name, len, (int32_t)t->partition_count, keys, values, t->config_count,
+                                       t->id, sync_local_done, cs, &why);
+            if (!e) {
+                cs->local_jobs++;
+                pending = true;
+            }
+        } else if (memcmp(tp->id, t->id, 16) != 0) {
+            /* A topic of this name that this broker had before the cluster placed one: its
+             * records stay, and it is not served as the placed topic's copy (logged once). */
+            if (!cs->warned_id)
+                SL_ERROR("cluster: topic %s here has another id than the one the cluster placed: left alone", t->name);
+            cs->warned_id = true;
+        } else if (tp->partition_count < (int32_t)t->partition_count) {
+            e = topics_add_partitions_start(reg, tp, (int32_t)t->partition_count, sync_local_done, cs, &why);
+            if (!e) cs->local_jobs++;
+            if (!e || e == SL_REASSIGNMENT_IN_PROGRESS) {
+                pending = true;
+                e = SL_OK;
+            }
+        }
+        if (e) SL_WARN("cluster: placed topic %s not made here: %s", t->name, why ? why : sl_err_str(e));
+    }
+    cs->dirty = pending;
+}
+
+/* Topics the new table no longer has, that this broker holds as placed (same id): deleted. */
+static void sync_removed(struct cluster_sync *cs, const struct cluster_topics *old, const struct cluster_topics *now) {
+    for (uint32_t i = 0; i < old->count; i++) {
+        const struct cluster_topic *t = &old->v[i];
+        const struct cluster_topic *still = cluster_topics_find(now, t->name);
+        if (still && !memcmp(still->id, t->id, 16)) continue;
+        struct topic *tp = topics_get(cs->b->topics, t->name, (int32_t)strlen(t->name));
+        if (!tp || memcmp(tp->id, t->id, 16) != 0) continue;
+        sl_err e = topics_delete(cs->b->topics, tp);
+        if (e) SL_WARN("cluster: removed topic %s not deleted here: %s", t->name, sl_err_str(e));
+        else SL_INFO("cluster: topic %s deleted here (the cluster removed it)", t->name);
+        cs->dirty = true;
+    }
+}
+
+static bool sync_waiter_ready(struct cluster_sync *cs, const struct fwd *f, struct topic **tp) {
+    *tp = topics_get(cs->b->topics, f->req.name, (int32_t)strlen(f->req.name));
+    const struct cluster_topic *t = cluster_topics_find(&cs->view.topics, f->req.name);
+    if (f->kind == CONTROLLER_TOPIC_REMOVE) return !t && (!*tp || !cs->dirty);
+    return t && *tp && !memcmp((*tp)->id, t->id, 16) && (*tp)->partition_count >= (int32_t)f->req.partitions &&
+           (uint32_t)(*tp)->partition_count == t->partition_count;
+}
+
+static void sync_check_waiters(struct cluster_sync *cs, uint64_t now_ms) {
+    struct fwd **pp = &cs->waiters;
+    while (*pp) {
+        struct fwd *f = *pp;
+        struct topic *tp = NULL;
+        bool ready = sync_waiter_ready(cs, f, &tp);
+        if (!ready && now_ms < f->deadline_ms) {
+            pp = &f->next;
+            continue;
+        }
+        *pp = f->next;
+        if (ready) f->done(f->done_arg, SL_OK, f->kind == CONTROLLER_TOPIC_REMOVE ? NULL : tp, NULL);
+        else f->done(f->done_arg, SL_REQUEST_TIMED_OUT, NULL, "committed, but this broker's copy is not ready yet");
+        fwd_free(f);
+    }
+}
+
+static void sync_tick(struct loop_timer *t, uint64_t now_ms) {
+    struct cluster_sync *cs = (struct cluster_sync *)((char *)t - offsetof(struct cluster_sync, timer));
+    struct broker *b = cs->b;
+    controller_status(b->cluster, cs->status);
+    cs->view.controller_id = cs->status->leader_id;
+    cluster_view_set_brokers(&cs->view, &cs->status->fsm);
+    struct cluster_topics fresh = {0};
+    int rc = controller_topics(b->cluster, cs->gen, &fresh);
+    if (rc == 1) {
+        struct cluster_topics old = cs->view.topics;
+        cs->view.topics = fresh;
+        cs->gen = fresh.gen;
+        sync_removed(cs, &old, &cs->view.topics);
+        cluster_topics_free(&old);
+        cs->dirty = true;
+    }
+    if (cs->dirty) sync_reconcile(cs);
+    sync_check_waiters(cs, now_ms);
+    loop_timer_add(&b->loop, &cs->timer, now_ms + SYNC_PERIOD_MS);
+}
+
+/* ---- the leader's route ------------------------------------------------------------------- */
+
+struct route_job {
+    struct work w;
+    struct broker *b;
+    struct http_pending *pending;
+    enum controller_change_kind kind;
+    struct controller_topic_req req;
+    enum controller_outcome out;
+    struct controller_result res;
+};
+
+static void route_job_run(struct work *w) {
+    struct route_job *j = (struct route_job *)w;
+    j->out = controller_topic(j->b->cluster, j->kind, &j->req, FWD_WAIT_MS, &j->res);
+}
+
+static void route_job_done(struct work *w) {
+    struct route_job *j = (struct route_job *)w;
+    struct http_response rs = {0};
+    if (j->out != CONTROLLER_DONE) {
+        http_response_error(&rs, 504, "the change is still running");
+    } else {
+        switch (j->res.rc) {
+        case 0: http_response_json(&rs, 200, json_pack("{s:s}", "name", j->req.name)); break;
+        case RAFT_NOTLEADER:
+            http_response_json(&rs, 421, json_pack("{s:s,s:I,s:s}", "error", "not the leader", "leader_id",
+                                                   (json_int_t)j->res.leader_id, "leader_address",
+                                                   j->res.leader_address));
+            break;
+        case CONTROLLER_RC_EXISTS: http_response_error(&rs, 409, j->res.message); break;
+        case CONTROLLER_RC_NOT_FOUND: http_response_error(&rs, 404, j->res.message); break;
+        case CONTROLLER_RC_INVALID: http_response_error(&rs, 400, j->res.message); break;
+        default: http_response_error(&rs, 503, j->res.message); break;
+        }
+    }
+    http_pending_answer(j->pending, &rs);
+    free(j);
+}
+
+static bool route_hex_id(const char *s, uint8_t id[16]) {
+    if (!s || strlen(s) != 32) return false;
+    for (int i = 0; i < 16; i++) {
+        unsigned v;
+        if (sscanf(s + 2 * i, "%2x", &v) != 1) return false;
+        id[i] = (uint8_t)v;
+    }
+    return true;
+}
+
+/* POST /v1/cluster/topics {"action":"create"|"grow"|"remove","name","partitions","id","configs"}:
+ * a broker's topic change, sent to the leader (cluster_topics.h). */
+static void route_topics(void *arg, const struct http_request *rq, struct http_response *rs) {
+    struct cluster_sync *cs = arg;
+    struct broker *b = cs->b;
+    static const char *const fields[] = {"action", "name", "partitions", "id", "configs", NULL};
+    if (!b->cluster) {
+        http_response_error(rs, 503, "the cluster controller has stopped (shutting down)");
+        return;
+    }
+    json_t *o = http_request_json(rq, rs, fields, true);
+    if (!o) return;
+    struct route_job *j = sl_xcalloc(1, sizeof(*j));
+    const char *action = json_string_value(json_object_get(o, "action"));
+    const char *name = json_string_value(json_object_get(o, "name"));
+    json_t *parts = json_object_get(o, "partitions");
+    json_t *configs = json_object_get(o, "configs");
+    const char *bad = NULL;
+    if (!action || (strcmp(action, "create") && strcmp(action, "grow") && strcmp(action, "remove")))
+        bad = "\"action\" must be \"create\", \"grow\" or \"remove\"";
+    else if (!name || !topics_name_valid(name, (int32_t)strlen(name)))
+        bad = "\"name\" must be a valid topic name";
+    j->kind = !action ? CONTROLLER_TOPIC_CREATE
+              : !strcmp(action, "grow")   ? CONTROLLER_TOPIC_GROW
+              : !strcmp(action, "remove") ? CONTROLLER_TOPIC_REMOVE
+                                          : CONTROLLER_TOPIC_CREATE;
+    if (!bad && j->kind != CONTROLLER_TOPIC_REMOVE) {
+        json_int_t n = json_is_integer(parts) ? json_integer_value(parts) : 0;
+        if (n < 1 || n > 100000) bad = "\"partitions\" must be an integer in 1..100000";
+        else j->req.partitions = (uint32_t)n;
+    }
+    if (!bad && j->kind == CONTROLLER_TOPIC_CREATE) {
+        if (!route_hex_id(json_string_value(json_object_get(o, "id")), j->req.id))
+            bad = "\"id\" must be 32 hex digits";
+        else if (configs && !json_is_object(configs))
+            bad = "\"configs\" must be an object of strings";
+        else if (configs && json_object_size(configs) > CLUSTER_TOPIC_CONFIGS_MAX)
+            bad = "too many configs";
+        const char *key;
+        json_t *v;
+        if (!bad && configs) {
+            json_object_foreach(configs, key, v) {
+                const char *why = NULL;
+                if (!json_is_string(v) || strlen(key) >= CLUSTER_CONFIG_KEY_MAX ||
+                    strlen(json_string_value(v)) >= CLUSTER_CONFIG_VALUE_MAX) {
+                    bad = "\"configs\" must be an object of strings";
+                    break;
+                }
+                if (topics_config_check(key, json_string_value(v), &why) != SL_OK) {
+                    bad = why ? why : "invalid config";
+                    break;
+                }
+                struct cluster_config *c = &j->req.configs[j->req.config_count++];
+                snprintf(c->key, sizeof(c->key), "%s", key);
+                snprintf(c->value, sizeof(c->value), "%s", json_string_value(v));
+            }
+        }
+    }
+    if (bad) {
+        http_response_error(rs, 400, bad);
+        free(j);
+    } else {
+        snprintf(j->req.name, sizeof(j->req.name), "%s", name);
+        j->w.run = route_job_run;
+        j->w.done = route_job_done;
+        j->b = b;
+        j->pending = http_defer(rq);
+        workers_submit(cs->workers, &j->w);
+    }
+    json_decref(o);
+}
+
+/* ---- start and stop ----------------------------------------------------------------------- */
+
+/* The cluster id every broker of the cluster tells clients: derived from cluster_nodes (the same
+ * list on every node, sorted by id), 16 bytes of two FNV-1a-64 hashes in Kafka's 22 characters
+ * of URL-safe base64. librdkafka warns about, and Kafka clients distrust, brokers of one
+ * cluster reporting different ids; each broker's own record keeps the id it had alone. */
+static void cluster_id_derive(const char *nodes_text, char out[23]) {
+    struct cluster_nodes n;
+    char why[160];
+    char norm[CLUSTER_NODES_MAX * (CLUSTER_ADDR_MAX + 16)] = "";
+    if (cluster_nodes_parse(nodes_text, &n, why, sizeof(why)) == 0) {
+        for (uint32_t pass = 0, last = 0; pass < n.count; pass++) { /* ids rising (selection: few nodes) */
+            const struct cluster_node *best = NULL;
+            for (uint32_t i = 0; i < n.count; i++)
+                if (n.nodes[i].id > last && (!best || n.nodes[i].id < best->id)) best = &n.nodes[i];
+            if (!best) break;
+            size_t at = strlen(norm);
+            snprintf(norm + at, sizeof(norm) - at, "%u@%s,", best->id, best->address);
+            last = best->id;
+        }
+    }
+    uint8_t bytes[16];
+    for (int half = 0; half < 2; half++) {
+        uint64_t h = 14695981039346656037ull ^ (uint64_t)(half * 0x9e3779b97f4a7c15ull);
+        for (const char *p = norm; *p; p++) {
+            h ^= (uint8_t)*p;
+            h *= 1099511628211ull;
+        }
+        for (int i = 0; i < 8; i++) bytes[half * 8 + i] = (uint8_t)(h >> (8 * i));
+    }
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    int o = 0;
+    for (int i = 0; i < 16; i += 3) {
+        uint32_t v = (uint32_t)bytes[i] << 16 | (i + 1 < 16 ? (uint32_t)bytes[i + 1] << 8 : 0) |
+                     (i + 2 < 16 ? bytes[i + 2] : 0);
+        out[o++] = b64[(v >> 18) & 63];
+        out[o++] = b64[(v >> 12) & 63];
+        if (i + 1 < 16) out[o++] = b64[(v >> 6) & 63];
+        if (i + 2 < 16) out[o++] = b64[v & 63];
+    }
+    out[o] = '\0';
+}
+
+struct cluster_sync *cluster_topics_start(struct broker *b) {
+    struct cluster_sync *cs = sl_xcalloc(1, sizeof(*cs));
+    cs->b = b;
+    cs->status = sl_xcalloc(1, sizeof(*cs->status));
+    cs->view.self_id = b->cfg.node_id;
+    char id[23];
+    cluster_id_derive(b->cfg.cluster_nodes, id);
+    cluster_meta_set_id(&b->kafka.cluster, id);
+    cluster_meta_node_range(&b->kafka.cluster, b->cfg.node_id);
+    cs->view.ops = (struct cluster_view_ops){view_create, view_grow, view_remove, cs};
+    /* Two threads: a forward waits for the commit (milliseconds) while another arrives. */
+    cs->workers = workers_new(&b->loop, 2, "cl-topics");
+    cs->timer.fire = sync_tick;
+    sync_tick(&cs->timer, loop_mono_ms(&b->loop));
+    http_server_route_admin(&b->http, "/v1/cluster/topics", HTTP_M_POST, false, route_topics, cs);
+    return cs;
+}
+
+const struct cluster_view *cluster_topics_view(const struct cluster_sync *cs) { return cs ? &cs->view : NULL; }
+
+void cluster_topics_stop(struct cluster_sync *cs) {
+    if (!cs) return;
+    workers_free(cs->workers); /* every forward's done has run: some are waiters now */
+    if (loop_timer_armed(&cs->timer)) loop_timer_del(&cs->b->loop, &cs->timer);
+    while (cs->waiters) {
+        struct fwd *f = cs->waiters;
+        cs->waiters = f->next;
+        f->done(f->done_arg, SL_CLOSED, NULL, "the broker is shutting down");
+        fwd_free(f);
+    }
+    cluster_view_free(&cs->view);
+    free(cs->status);
+    cs->status = NULL;
+    /* Local creations still running end at topics_close, which calls sync_local_done. */
+    cs->stopped = true;
+    if (!cs->local_jobs) free(cs);
+}

@@ -1,0 +1,409 @@
+#!/usr/bin/python3
+"""cluster_topics_test: topics placed by the cluster's controller (broker/cluster_topics.c),
+replication factor 1, with real Kafka clients (confluent-kafka on librdkafka) against three
+sluice-server processes in one Raft group on 127.0.0.1.
+
+(a) Three brokers agree on a leader and all register.
+(b) CreateTopics sent to one follower (bootstrap: that broker only): every broker's Metadata
+    lists the three brokers (ids, host, port), one cluster id, itself as controller (as a KRaft
+    broker: admin requests are sent on to the Raft leader), the topic with
+    the same id, 6 partitions, the same leaders, two per broker, replicas = isr = [leader];
+    its config (retention.ms) is on every broker (DescribeConfigs).
+(c) An idempotent acks=all producer bootstrapped with one broker writes 600 keyed records, 100
+    to each partition: every delivery report has its partition's next offset; a consumer group
+    bootstrapped with another broker reads every record back, byte for byte, offsets 0..99
+    per partition, and commits; the committed offsets read back as 100 from a third broker.
+(d) On disk: each partition's 100 records are in its leader's data dir only.
+(e) Produce and ListOffsets sent by hand to a broker that does not lead the partition answer
+    NOT_LEADER_OR_FOLLOWER (6); to the leader, the records and offset 100.
+(f) CreatePartitions (to 9) through a third broker: every Metadata shows 9, the first 6 leaders
+    unchanged, the new ones spread; a record produced to partition 8 reads back.
+(g) Creating it again through any broker: TOPIC_ALREADY_EXISTS; replication factor 3:
+    INVALID_REPLICATION_FACTOR (partition replication is not built).
+(h) kill -9 of the Raft leader: a new leader; a topic created through a follower is placed
+    (forwarded to the new leader); the killed broker restarts and has both topics.
+(i) Auto-creation through a broker that is not the controller: a produce to an unknown topic
+    is delivered, and the topic is placed with num_partitions (1).
+(j) DeleteTopics through one broker: gone from every broker's Metadata and data dir.
+(k) Bad input on POST /v1/cluster/topics: 400 (bad action, name, partitions, id, configs),
+    403 without the token, 421 on a follower.
+Every wait is bounded in time and count.
+"""
+import http.client
+import json
+import os
+import socket
+import struct
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
+import harness  # noqa: E402
+from kafka_produce_edges_test import Conn, batch  # noqa: E402
+from kafka_badinput_test import frame, header, i16, i32, i64, string  # noqa: E402
+
+TOKEN = "cluster-T0pics_5e2"
+SETTLE_S = 20.0
+NOT_LEADER = 6
+
+
+def call(port, method, path, body=None, token=TOKEN, timeout=15.0):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    headers = {"Authorization": "Bearer " + token} if token else {}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    c.request(method, path, body=body, headers=headers)
+    r = c.getresponse()
+    data = r.read().decode()
+    c.close()
+    try:
+        return r.status, json.loads(data)
+    except ValueError:
+        return r.status, data
+
+
+def clusterz(b):
+    st, z = call(b.http_port, "GET", "/clusterz", timeout=3.0)
+    if st != 200:
+        raise harness.CheckFailed("/clusterz on %d: %d %s" % (b.node_id, st, z))
+    return z
+
+
+def start_node(node_id, nodes, data_dir=None):
+    args = ["--node-id", str(node_id), "--cluster-nodes", ",".join("%d@%s" % kv for kv in sorted(nodes.items())),
+            "--http-token", TOKEN, "--advertised-host", "127.0.0.1"]
+    b = harness.Broker(args, data_dir)
+    b.node_id = node_id
+    return b.start()
+
+
+def wait_agreed(brokers, timeout=SETTLE_S, not_id=0):
+    """The leader's id once every running broker knows it (and it is not not_id) and every broker
+    is registered."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            views = [clusterz(b) for b in brokers if b.alive()]
+            leaders = {z["leader_id"] for z in views}
+            registered = [{r["id"] for r in z["brokers"]} for z in views]
+            want = {b.node_id for b in brokers}
+            if len(leaders) == 1 and not leaders & {0, not_id} and all(r >= want for r in registered):
+                return leaders.pop()
+            last = views
+        except (OSError, harness.CheckFailed) as e:
+            last = str(e)
+        time.sleep(0.05)
+    raise harness.CheckFailed("no agreement within %.0f s: %s" % (timeout, last))
+
+
+def admin(b):
+    from confluent_kafka.admin import AdminClient
+    return AdminClient({"bootstrap.servers": b.bootstrap})
+
+
+def metadata(b, topic=None):
+    """(brokers {id: (host, port)}, controller id, {partition: (leader, replicas, isrs)}, topic error)."""
+    from confluent_kafka.admin import AdminClient
+    md = AdminClient({"bootstrap.servers": b.bootstrap}).list_topics(topic=topic, timeout=10)
+    brokers = {i: (m.host, m.port) for i, m in md.brokers.items()}
+    parts, err = {}, None
+    if topic:
+        t = md.topics.get(topic)
+        if t is not None:
+            err = t.error
+            parts = {p: (pm.leader, list(pm.replicas), list(pm.isrs)) for p, pm in t.partitions.items()}
+    return brokers, md.controller_id, parts, err, md
+
+
+def wait_metadata(b, topic, want_parts, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        got = metadata(b, topic)
+        if len(got[2]) == want_parts and got[3] is None:
+            return got
+        if time.monotonic() > deadline:
+            raise harness.CheckFailed("%s on node %d: %d partitions (error %s), want %d"
+                                      % (topic, b.node_id, len(got[2]), got[3], want_parts))
+        time.sleep(0.1)
+
+
+def create(b, name, partitions, rf=-1, config=None):
+    """The CreateTopics outcome through broker b: None or the KafkaError."""
+    from confluent_kafka.admin import NewTopic
+    a = admin(b)  # alive until the future is done
+    fs = a.create_topics([NewTopic(name, partitions, rf, config=config or {})], operation_timeout=15)
+    try:
+        fs[name].result(timeout=30)
+        return None
+    except Exception as e:  # noqa: BLE001 - the KafkaError is the outcome
+        return e.args[0] if e.args else e
+
+
+def list_offsets_req(corr, topic, partitions):
+    """ListOffsets v1: the latest offset of each partition."""
+    body = i32(-1) + i32(1) + string(topic) + i32(len(partitions))
+    for p in partitions:
+        body += i32(p) + i64(-1)
+    return frame(header(2, 1, corr, "sluice-cluster") + body)
+
+
+def list_offsets(b, topic, partitions):
+    """{partition: (error, offset)} from ListOffsets v1 sent to b."""
+    s = socket.create_connection((b.host, b.kafka_port), timeout=10)
+    try:
+        s.sendall(list_offsets_req(7, topic, partitions))
+        n = struct.unpack(">i", recv_exact(s, 4))[0]
+        data = recv_exact(s, n)
+    finally:
+        s.close()
+    pos = 4  # correlation id
+    out = {}
+    (ntopics,) = struct.unpack_from(">i", data, pos)
+    pos += 4
+    for _ in range(ntopics):
+        (nlen,) = struct.unpack_from(">h", data, pos)
+        pos += 2 + nlen
+        (nparts,) = struct.unpack_from(">i", data, pos)
+        pos += 4
+        for _ in range(nparts):
+            p, err, _ts, off = struct.unpack_from(">ihqq", data, pos)
+            pos += 22
+            out[p] = (err, off)
+    return out
+
+
+def recv_exact(s, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            raise harness.CheckFailed("connection closed")
+        buf += chunk
+    return buf
+
+
+def produce_all(b, topic, n_parts, per_part):
+    """Idempotent acks=all producer bootstrapped with b: {partition: [offsets]} in report order."""
+    from confluent_kafka import Producer
+    p = Producer({"bootstrap.servers": b.bootstrap, "enable.idempotence": True, "acks": "all",
+                  "linger.ms": 5, "message.timeout.ms": 30000})
+    got, errors = {}, []
+
+    def report(err, msg):
+        if err:
+            errors.append(err)
+        else:
+            got.setdefault(msg.partition(), []).append((msg.offset(), msg.key()))
+
+    for i in range(n_parts * per_part):
+        part = i % n_parts
+        p.produce(topic, key=b"k-%05d" % i, value=b"v-%05d-" % i + bytes([i % 251]) * (i % 97), partition=part,
+                  on_delivery=report)
+        p.poll(0)
+    left = p.flush(30)
+    if left or errors:
+        raise harness.CheckFailed("produce: %d undelivered, errors %s" % (left, errors[:3]))
+    return got
+
+
+def value_of(i):
+    return b"v-%05d-" % i + bytes([i % 251]) * (i % 97)
+
+
+def consume_all(b, topic, group, want, timeout=30.0):
+    from confluent_kafka import Consumer
+    c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": group, "auto.offset.reset": "earliest",
+                  "enable.auto.commit": False, "session.timeout.ms": 6000, "heartbeat.interval.ms": 2000})
+    c.subscribe([topic])
+    got = []
+    deadline = time.monotonic() + timeout
+    while len(got) < want and time.monotonic() < deadline:
+        m = c.poll(0.5)
+        if m is None:
+            continue
+        if m.error():
+            raise harness.CheckFailed("consume: %s" % m.error())
+        got.append((m.partition(), m.offset(), m.key(), m.value()))
+    if got:
+        c.commit(asynchronous=False)
+    c.close()
+    return got
+
+
+def body(ck):
+    harness.needs_own_broker("starts a cluster of its own brokers")
+    raft_ports = harness.free_ports(3)
+    nodes = {i + 1: "127.0.0.1:%d" % raft_ports[i] for i in range(3)}
+    brokers = []
+    topic = harness.unique("orders")
+
+    with ck.section("(a) three brokers agree and register"):
+        brokers = [start_node(i, nodes) for i in (1, 2, 3)]
+        leader = wait_agreed(brokers)
+        print("     leader %d" % leader)
+    by_id = {b.node_id: b for b in brokers}
+
+    def follower():
+        return next(b for b in brokers if b.node_id != leader and b.alive())
+
+    leads = {}
+    with ck.section("(b) CreateTopics on a follower: every broker shows the same placement"):
+        f = follower()
+        t0 = time.monotonic()
+        ck.eq(create(f, topic, 6, config={"retention.ms": "3600000"}), None, "CreateTopics through node %d" % f.node_id)
+        print("     created through node %d in %.0f ms" % (f.node_id, (time.monotonic() - t0) * 1000))
+        want_brokers = {b.node_id: ("127.0.0.1", b.kafka_port) for b in brokers}
+        views = []
+        for b in brokers:
+            bk, ctrl, parts, err, md = wait_metadata(b, topic, 6)
+            ck.eq(bk, want_brokers, "brokers in node %d's Metadata" % b.node_id)
+            ck.eq(ctrl, b.node_id, "controller in node %d's Metadata (itself, as a KRaft broker names a live broker)" % b.node_id)
+            for p, (ld, reps, isrs) in parts.items():
+                ck.eq((reps, isrs), ([ld], [ld]), "replicas and isr of partition %d" % p)
+            views.append({p: v[0] for p, v in parts.items()})
+        cids = {metadata(b)[4].cluster_id for b in brokers}
+        ck.eq(len(cids), 1, "one cluster id on every broker (%s)" % cids)
+        ck.eq(views[1], views[0], "node 2 and node 1 agree on the leaders")
+        ck.eq(views[2], views[0], "node 3 and node 1 agree on the leaders")
+        leads = views[0]
+        per_node = sorted(list(leads.values()).count(n) for n in (1, 2, 3))
+        ck.eq(per_node, [2, 2, 2], "two partitions led by each broker")
+        from confluent_kafka.admin import ConfigResource
+        for b in brokers:
+            res = ConfigResource("topic", topic)
+            a = admin(b)
+            cfg = a.describe_configs([res])[res].result(timeout=10)
+            ck.eq(cfg["retention.ms"].value, "3600000", "retention.ms on node %d" % b.node_id)
+
+    with ck.section("(c) 600 records through one broker, read back by a group through another"):
+        got = produce_all(by_id[1], topic, 6, 100)
+        for p in range(6):
+            ck.eq([o for o, _ in got.get(p, [])], list(range(100)), "offsets of partition %d" % p)
+        recs = consume_all(by_id[3], topic, "g-" + topic, 600)
+        ck.eq(len(recs), 600, "records consumed")
+        for part, off, key, val in recs:
+            i = off * 6 + part
+            ck.eq((key, val), (b"k-%05d" % i, value_of(i)), "record %d:%d" % (part, off))
+        ck.eq(sorted((p, o) for p, o, _, _ in recs), sorted((p, o) for p in range(6) for o in range(100)),
+              "every offset once")
+        from confluent_kafka import Consumer, TopicPartition
+        c = Consumer({"bootstrap.servers": by_id[2].bootstrap, "group.id": "g-" + topic})
+        committed = c.committed([TopicPartition(topic, p) for p in range(6)], timeout=10)
+        c.close()
+        ck.eq([tp.offset for tp in committed], [100] * 6, "committed offsets read through node 2")
+
+    with ck.section("(d) each partition's records are on its leader's disk only"):
+        for p in range(6):
+            for b in brokers:
+                n = sum(x[1] for x in harness.disk_batches(b.data_dir, topic, p))
+                ck.eq(n, 100 if leads[p] == b.node_id else 0, "records of partition %d on node %d" % (p, b.node_id))
+
+    with ck.section("(e) a broker that does not lead answers NOT_LEADER_OR_FOLLOWER"):
+        for b in brokers:
+            offs = list_offsets(b, topic, list(range(6)))
+            for p in range(6):
+                want = (0, 100) if leads[p] == b.node_id else (NOT_LEADER, -1)
+                ck.eq(offs[p][0], want[0], "ListOffsets error of partition %d on node %d" % (p, b.node_id))
+                if want[0] == 0:
+                    ck.eq(offs[p][1], 100, "latest offset of partition %d" % p)
+            p_other = next(p for p in range(6) if leads[p] != b.node_id)
+            p_mine = next(p for p in range(6) if leads[p] == b.node_id)
+            c = Conn(b)
+            now = int(time.time() * 1000)
+            ck.eq(c.produce([(topic, p_other, batch([b"x"], now))]), [(NOT_LEADER, -1)],
+                  "Produce to node %d for partition %d it does not lead" % (b.node_id, p_other))
+            ck.eq(c.produce([(topic, p_mine, batch([b"y"], now))])[0][0], 0,
+                  "Produce to node %d for partition %d it leads" % (b.node_id, p_mine))
+
+    with ck.section("(f) CreatePartitions through a third broker"):
+        from confluent_kafka.admin import NewPartitions
+        b3 = by_id[3]
+        a = admin(b3)
+        fs = a.create_partitions([NewPartitions(topic, 9)], operation_timeout=15)
+        fs[topic].result(timeout=30)
+        for b in brokers:
+            parts = wait_metadata(b, topic, 9)[2]
+            ck.eq({p: parts[p][0] for p in range(6)}, leads, "the first 6 leaders on node %d" % b.node_id)
+            new = sorted(parts[p][0] for p in range(6, 9))
+            ck.eq(new, [1, 2, 3], "the 3 new partitions, one per broker, on node %d" % b.node_id)
+        got = {}
+        from confluent_kafka import Producer
+        pr = Producer({"bootstrap.servers": by_id[2].bootstrap, "acks": "all"})
+        pr.produce(topic, key=b"new", value=b"in-8", partition=8,
+                   on_delivery=lambda e, m: got.update(err=e, off=m.offset()))
+        pr.flush(20)
+        ck.eq((got.get("err"), got.get("off")), (None, 0), "produce to partition 8")
+
+    other = harness.unique("other")
+    with ck.section("(g) refusals: the topic again, replication factor 3"):
+        for b in brokers:
+            e = create(b, topic, 3)
+            ck.eq(getattr(e, "name", lambda: str(e))(), "TOPIC_ALREADY_EXISTS", "create again through node %d" % b.node_id)
+        e = create(follower(), other, 3, rf=3)
+        ck.eq(getattr(e, "name", lambda: str(e))(), "INVALID_REPLICATION_FACTOR", "replication factor 3")
+
+    with ck.section("(h) kill -9 of the Raft leader: creation goes on through a follower"):
+        old = by_id[leader]
+        old.kill9()
+        t0 = time.monotonic()
+        leader = wait_agreed([b for b in brokers if b.alive()], not_id=old.node_id)
+        print("     new leader %d after %.2f s" % (leader, time.monotonic() - t0))
+        ck.ok(leader != old.node_id, "a new leader")
+        f = follower()
+        ck.eq(create(f, other, 4), None, "CreateTopics through node %d after the failover" % f.node_id)
+        old.start()
+        leader = wait_agreed(brokers)
+        for b in brokers:
+            wait_metadata(b, other, 4)
+            wait_metadata(b, topic, 9)
+
+    with ck.section("(i) auto-creation through a broker that is not the controller"):
+        auto = harness.unique("auto")
+        from confluent_kafka import Producer
+        got = {}
+        pr = Producer({"bootstrap.servers": follower().bootstrap, "acks": "all", "message.timeout.ms": 20000})
+        pr.produce(auto, value=b"auto-1", on_delivery=lambda e, m: got.update(err=e, off=m.offset()))
+        pr.flush(25)
+        ck.eq((got.get("err"), got.get("off")), (None, 0), "auto-created and delivered")
+        for b in brokers:
+            wait_metadata(b, auto, 1)
+
+    with ck.section("(j) DeleteTopics through one broker removes the topic everywhere"):
+        b1 = by_id[1]
+        a = admin(b1)
+        a.delete_topics([topic], operation_timeout=15)[topic].result(timeout=30)
+        deadline = time.monotonic() + 10
+        for b in brokers:
+            while True:
+                md = metadata(b)[4]
+                gone = topic not in md.topics and not any(
+                    os.path.isdir(os.path.join(b.data_dir, "%s-%d" % (topic, p))) for p in range(9))
+                if gone or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            ck.ok(gone, "%s gone from node %d's Metadata and data dir" % (topic, b.node_id))
+
+    with ck.section("(k) bad input on POST /v1/cluster/topics"):
+        lb = by_id[leader]
+        for body_, why in [('{"action":"drop","name":"x","partitions":1}', "action"),
+                           ('{"action":"create","name":"bad name","partitions":1,"id":"%s"}' % ("0" * 32), "name"),
+                           ('{"action":"create","name":"x","partitions":0,"id":"%s"}' % ("0" * 32), "partitions"),
+                           ('{"action":"create","name":"x","partitions":1,"id":"zz"}', "id"),
+                           ('{"action":"create","name":"x","partitions":1,"id":"%s","configs":{"retention.ms":"-5x"}}'
+                            % ("0" * 32), "configs"),
+                           ('{"action":"create","name":"x","partitions":1,"nope":1}', "unknown field"),
+                           ("not json", "garbage")]:
+            st, _ = call(lb.http_port, "POST", "/v1/cluster/topics", body_)
+            ck.eq(st, 400, "bad %s" % why)
+        st, _ = call(lb.http_port, "POST", "/v1/cluster/topics", '{"action":"remove","name":"x"}', token=None)
+        ck.ok(st in (401, 403), "no token: %d" % st)
+        st, _ = call(lb.http_port, "POST", "/v1/cluster/topics", '{"action":"remove","name":"nosuch"}')
+        ck.eq(st, 404, "removing a topic that is not placed")
+        st, z = call(follower().http_port, "POST", "/v1/cluster/topics", '{"action":"remove","name":"x"}')
+        ck.eq((st, z.get("leader_id") if isinstance(z, dict) else z), (421, leader), "a follower")
+
+
+if __name__ == "__main__":
+    harness.run("cluster_topics_test", body, modules=["confluent_kafka"], time_limit=280)
