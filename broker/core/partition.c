@@ -8,8 +8,10 @@
  * log at the original's last offset. */
 #include "broker/core/partition.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -107,6 +109,15 @@ void partition_close(struct partition *p) {
 }
 
 static sl_err partition_delete_with(struct partition *p, struct store *st, struct store_rmdirs *rd) {
+    /* The files this layer keeps beside the log's go first: the store removes its own and then
+     * the directory, which must be empty (a leftover "transactions" flag kept the directory of
+     * a deleted topic, and the next start adopted it as a topic again). */
+    static const char *const own[] = {"transactions", "producer_state"};
+    for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+        char path[4200];
+        snprintf(path, sizeof(path), "%s/%s", log_dir(p->log), own[i]);
+        if (unlink(path) != 0 && errno != ENOENT) SL_WARN("%s: cannot remove: %s", path, strerror(errno));
+    }
     /* Deleting quiesces the log first, so our waiters fire before the partition goes. */
     log_set_cleaner_keep(p->log, NULL, NULL);
     log_set_cleaner_txn(p->log, NULL, NULL, NULL);

@@ -204,6 +204,15 @@ static void coordinator_place(struct kafka_server *ks, struct kstr key, int32_t 
     *port = vb->port;
 }
 
+/* Whether this broker coordinates the group (always, outside a cluster). */
+static bool coordinates(struct kafka_server *ks, struct kstr group) {
+    int32_t node;
+    struct kstr host;
+    int32_t port;
+    coordinator_place(ks, group, &node, &host, &port);
+    return node == ks->node_id;
+}
+
 sl_err kafka_handle_find_coordinator(struct kconn *kc, struct kreq *q, struct kr *r) {
     struct kafka_find_coordinator_req req;
     sl_err e = kafka_decode_find_coordinator(r, q->version, &kc->arena, &req);
@@ -273,6 +282,10 @@ sl_err kafka_handle_join_group(struct kconn *kc, struct kreq *q, struct kr *r) {
     }
     if (!group_id_ok(req.group_id)) {
         group_error_join(q, SL_INVALID_GROUP_ID, req.member_id);
+        return SL_OK;
+    }
+    if (!coordinates(ks, req.group_id)) { /* the client finds the coordinator again */
+        group_error_join(q, SL_NOT_COORDINATOR, req.member_id);
         return SL_OK;
     }
     if (req.reason.len > 0) /* KIP-800 (v8+): for the operator, as Kafka logs it */
@@ -480,8 +493,9 @@ sl_err kafka_handle_offset_commit(struct kconn *kc, struct kreq *q, struct kr *r
     uint64_t now = loop_now_ms(ks->loop);
     const char *group_id = kafka_arena_cstr(a, req.group_id);
     sl_err group_err = !group_allowed(kc, KAFKA_OP_READ, req.group_id) ? SL_GROUP_AUTHORIZATION
-                       : group_id_ok(req.group_id)                     ? SL_OK
-                                                                       : SL_INVALID_GROUP_ID;
+                       : !group_id_ok(req.group_id)                    ? SL_INVALID_GROUP_ID
+                       : !coordinates(ks, req.group_id)                ? SL_NOT_COORDINATOR
+                                                                       : SL_OK;
     if (!group_err) {
         struct group *g = group_registry_find(ks->groups, group_id);
         if (g) {

@@ -276,8 +276,12 @@ static bool txn_partitions_known(struct kafka_server *ks, struct kafka_add_parti
         struct kafka_add_partitions_to_txn_topic_result *tr = &resp->results[t];
         struct topic *tp = topics_get(ks->topics, tr->name.p, tr->name.len);
         for (int32_t i = 0; i < tr->result_count; i++) {
-            if (tp && topic_partition(tp, tr->results[i].partition_index)) continue;
-            tr->results[i].error_code = kcode(SL_NO_PARTITION);
+            int32_t p = tr->results[i].partition_index;
+            if (tp && topic_partition(tp, p) && kafka_leads(ks, tp, p)) continue;
+            /* In a cluster the coordinator writes a transaction's markers only into partitions it
+             * leads itself (markers sent to other brokers are not built yet): a transaction over a
+             * partition another broker leads is refused, not left without its commit marker. */
+            tr->results[i].error_code = kcode(tp && topic_partition(tp, p) ? SL_POLICY_VIOLATION : SL_NO_PARTITION);
             known = false;
         }
     }

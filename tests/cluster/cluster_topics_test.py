@@ -13,11 +13,15 @@ sluice-server processes in one Raft group on 127.0.0.1.
     to each partition: every delivery report has its partition's next offset; a consumer group
     bootstrapped with another broker reads every record back, byte for byte, offsets 0..99
     per partition, and commits; the committed offsets read back as 100 from a third broker.
+(c2) FindCoordinator names the same broker on every broker; a JoinGroup sent to another one
+    answers NOT_COORDINATOR (16).
 (d) On disk: each partition's 100 records are in its leader's data dir only.
 (e) Produce and ListOffsets sent by hand to a broker that does not lead the partition answer
     NOT_LEADER_OR_FOLLOWER (6); to the leader, the records and offset 100.
 (f) CreatePartitions (to 9) through a third broker: every Metadata shows 9, the first 6 leaders
     unchanged, the new ones spread; a record produced to partition 8 reads back.
+(f2) A transaction over a partition its coordinator leads commits; over one another broker leads
+    it is refused (POLICY_VIOLATION: markers are not sent between brokers yet).
 (g) Creating it again through any broker: TOPIC_ALREADY_EXISTS; replication factor 3:
     INVALID_REPLICATION_FACTOR (partition replication is not built).
 (h) kill -9 of the Raft leader: a new leader; a topic created through a follower is placed
@@ -42,6 +46,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 import harness  # noqa: E402
 from kafka_produce_edges_test import Conn, batch  # noqa: E402
 from kafka_badinput_test import frame, header, i16, i32, i64, string  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "groups"))
+import gproto  # noqa: E402
 
 TOKEN = "cluster-T0pics_5e2"
 SETTLE_S = 20.0
@@ -294,6 +300,27 @@ def body(ck):
         c.close()
         ck.eq([tp.offset for tp in committed], [100] * 6, "committed offsets read through node 2")
 
+    with ck.section("(c2) one coordinator per group: the others answer NOT_COORDINATOR"):
+        for g in ("ga-" + topic, "gb-" + topic, "gc-" + topic, "gd-" + topic):
+            coords = set()
+            for b in brokers:
+                c = gproto.Conn(b.host, b.kafka_port)
+                fc = c.call(gproto.req_find_coordinator(g))
+                c.close()
+                ck.eq(fc["error"], 0, "FindCoordinator %s on node %d" % (g, b.node_id))
+                coords.add((fc["node"], fc["host"], fc["port"]))
+            ck.eq(len(coords), 1, "every broker names one coordinator for %s: %s" % (g, coords))
+            node, host, port = coords.pop()
+            ck.eq((host, port), ("127.0.0.1", by_id[node].kafka_port), "the coordinator's address")
+            for b in brokers:
+                c = gproto.Conn(b.host, b.kafka_port)
+                j = c.call(gproto.req_join(g, protocols=(("range", gproto.consumer_subscription([topic])),)))
+                c.close()
+                if b.node_id == node:
+                    ck.ok(j["error"] in (0, 79), "JoinGroup on the coordinator: %d" % j["error"])
+                else:
+                    ck.eq(j["error"], 16, "JoinGroup %s on node %d, not its coordinator" % (g, b.node_id))
+
     with ck.section("(d) each partition's records are on its leader's disk only"):
         for p in range(6):
             for b in brokers:
@@ -335,6 +362,33 @@ def body(ck):
                    on_delivery=lambda e, m: got.update(err=e, off=m.offset()))
         pr.flush(20)
         ck.eq((got.get("err"), got.get("off")), (None, 0), "produce to partition 8")
+
+    with ck.section("(f2) a transaction over a partition its coordinator does not lead is refused"):
+        from confluent_kafka import Producer, KafkaException
+        tid = "txn-" + topic
+        c = gproto.Conn(by_id[1].host, by_id[1].kafka_port)
+        coord = c.call(gproto.req_find_coordinator(tid))["node"]  # keys hash alike, groups or ids
+        c.close()
+        mine = next(p for p in range(9) if leads.get(p, 0) == coord)
+        theirs = next(p for p in range(6) if leads[p] != coord)
+        tp = Producer({"bootstrap.servers": by_id[1].bootstrap, "transactional.id": tid})
+        tp.init_transactions(20)
+        tp.begin_transaction()
+        tp.produce(topic, value=b"txn-ok", partition=mine)
+        tp.commit_transaction(20)
+        tp.begin_transaction()
+        tp.produce(topic, value=b"txn-refused", partition=theirs)
+        try:
+            tp.commit_transaction(20)
+            refused = None
+        except KafkaException as e:
+            refused = str(e.args[0])
+        ck.ok(refused is not None and "olicy" in refused, "commit over partition %d (led by %d, coordinator %d): %s"
+              % (theirs, leads[theirs], coord, refused))
+        try:
+            tp.abort_transaction(20)
+        except KafkaException:
+            pass
 
     other = harness.unique("other")
     with ck.section("(g) refusals: the topic again, replication factor 3"):

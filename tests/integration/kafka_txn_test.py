@@ -503,12 +503,40 @@ def sec_max_timeout(ck, peer, caps):
         b.stop()
 
 
+def sec_delete(ck, peer, caps):
+    """Deleting a topic that held transactions: gone from Metadata; on Sluice its directories
+    are gone (the partition's "transactions" flag file once kept them) and a restart does not
+    adopt it back."""
+    from confluent_kafka.admin import AdminClient
+    topic = harness.unique("txdel")
+    harness.create_topic(peer, topic, 2)
+    t = Txn(peer, harness.unique("txdel-id"))
+    t.p.begin_transaction()
+    t.produce(topic, [(0, b"k", b"v0"), (1, b"k", b"v1")])
+    t.p.commit_transaction(OP_TIMEOUT)
+    t.delivered(ck, "records of the committed transaction")
+    if not caps["markers"]:
+        print("     the 2.0.2 mock serves no DeleteTopics: the deletion is Sluice's only")
+        return
+    a = AdminClient({"bootstrap.servers": peer.bootstrap})
+    a.delete_topics([topic], operation_timeout=10)[topic].result(timeout=20)
+    ck.ok(topic not in a.list_topics(timeout=10).topics, "deleted topic gone from Metadata")
+    if harness.external():
+        return
+    dirs = [d for d in os.listdir(peer.data_dir) if d.startswith(topic + "-")]
+    ck.eq(dirs, [], "no directory of the deleted topic is left")
+    peer.restart()
+    a = AdminClient({"bootstrap.servers": peer.bootstrap})
+    ck.ok(topic not in a.list_topics(timeout=10).topics, "not back after a restart")
+
+
 SECTIONS = [("a interleaved commit/abort", sec_interleaved),
             ("b open transaction and the LSO", sec_open),
             ("c fenced zombie", sec_fenced),
             ("d consume-transform-produce", sec_ctp),
             ("e transaction timeout", sec_timeout),
-            ("f transaction timeout above the broker's maximum", sec_max_timeout)]
+            ("f transaction timeout above the broker's maximum", sec_max_timeout),
+            ("g deleting a topic that held transactions", sec_delete)]
 
 
 def body(ck):
