@@ -71,7 +71,7 @@ static sl_err fwd_map_rc(int rc, const char **why) {
 
 static json_t *fwd_body(const struct fwd *f) {
     static const char *const actions[] = {[CONTROLLER_TOPIC_CREATE] = "create", [CONTROLLER_TOPIC_GROW] = "grow",
-                                          [CONTROLLER_TOPIC_REMOVE] = "remove"};
+                                          [CONTROLLER_TOPIC_REMOVE] = "remove", [CONTROLLER_TOPIC_CONFIGS] = "configs"};
     char id[33];
     for (int i = 0; i < 16; i++) snprintf(id + 2 * i, 3, "%02x", f->req.id[i]);
     json_t *configs = json_object();
@@ -213,6 +213,32 @@ static sl_err view_grow(void *arg, const char *name, int32_t total, topics_done_
     return SL_OK;
 }
 
+static sl_err view_configs(void *arg, const char *name, const char *const *keys, const char *const *values,
+                           uint32_t n, topics_done_fn done, void *done_arg, const char **why) {
+    struct cluster_sync *cs = arg;
+    if (!cluster_view_topic(&cs->view, name, (int32_t)strlen(name))) {
+        *why = "no such topic";
+        return SL_NO_PARTITION;
+    }
+    if (n > CLUSTER_TOPIC_CONFIGS_MAX) {
+        *why = "too many configs";
+        return SL_INVALID_CONFIG;
+    }
+    struct fwd *f = fwd_new(cs, CONTROLLER_TOPIC_CONFIGS, name, done, done_arg);
+    for (uint32_t i = 0; i < n; i++) {
+        if (strlen(keys[i]) >= CLUSTER_CONFIG_KEY_MAX || strlen(values[i]) >= CLUSTER_CONFIG_VALUE_MAX) {
+            free(f);
+            *why = "a config key or value is too long";
+            return SL_INVALID_CONFIG;
+        }
+        snprintf(f->req.configs[i].key, sizeof(f->req.configs[i].key), "%s", keys[i]);
+        snprintf(f->req.configs[i].value, sizeof(f->req.configs[i].value), "%s", values[i]);
+    }
+    f->req.config_count = n;
+    workers_submit(cs->workers, &f->w);
+    return SL_OK;
+}
+
 static sl_err view_remove(void *arg, const char *name, topics_done_fn done, void *done_arg, const char **why) {
     struct cluster_sync *cs = arg;
     if (!cluster_view_topic(&cs->view, name, (int32_t)strlen(name))) {
@@ -235,6 +261,28 @@ static void sync_local_done(void *arg, sl_err err, struct topic *tp, const char 
         return;
     }
     if (err) SL_WARN("cluster: a placed topic could not be made here: %s", why ? why : sl_err_str(err));
+}
+
+/* Whether the local topic's overrides are exactly these (any order). */
+static bool sync_configs_equal(const struct topic *tp, const struct cluster_config *c, uint32_t n) {
+    if (tp->override_count != n) return false;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *v = topic_config_value(tp, c[i].key);
+        if (!v || strcmp(v, c[i].value) != 0) return false;
+    }
+    return true;
+}
+
+static void sync_configs(struct cluster_sync *cs, struct topic *tp, const struct cluster_topic *t) {
+    if (sync_configs_equal(tp, t->configs, t->config_count)) return;
+    const char *keys[CLUSTER_TOPIC_CONFIGS_MAX], *values[CLUSTER_TOPIC_CONFIGS_MAX];
+    for (uint32_t k = 0; k < t->config_count; k++) {
+        keys[k] = t->configs[k].key;
+        values[k] = t->configs[k].value;
+    }
+    const char *why = NULL;
+    sl_err e = topics_replace_configs(cs->b->topics, tp, keys, values, t->config_count, &why);
+    if (e) SL_WARN("cluster: topic %s: the placed configs not applied here: %s", t->name, why ? why : sl_err_str(e));
 }
 
 /* Makes the local registry hold every placed topic, as placed: creations and growths start
@@ -270,12 +318,15 @@ static void sync_reconcile(struct cluster_sync *cs) {
             if (!cs->warned_id)
                 SL_ERROR("cluster: topic %s here has another id than the one the cluster placed: left alone", t->name);
             cs->warned_id = true;
-        } else if (tp->partition_count < (int32_t)t->partition_count) {
-            e = topics_add_partitions_start(reg, tp, (int32_t)t->partition_count, sync_local_done, cs, &why);
-            if (!e) cs->local_jobs++;
-            if (!e || e == SL_REASSIGNMENT_IN_PROGRESS) {
-                pending = true;
-                e = SL_OK;
+        } else {
+            sync_configs(cs, tp, t);
+            if (tp->partition_count < (int32_t)t->partition_count) {
+                e = topics_add_partitions_start(reg, tp, (int32_t)t->partition_count, sync_local_done, cs, &why);
+                if (!e) cs->local_jobs++;
+                if (!e || e == SL_REASSIGNMENT_IN_PROGRESS) {
+                    pending = true;
+                    e = SL_OK;
+                }
             }
         }
         if (e) SL_WARN("cluster: placed topic %s not made here: %s", t->name, why ? why : sl_err_str(e));
@@ -302,6 +353,8 @@ static bool sync_waiter_ready(struct cluster_sync *cs, const struct fwd *f, stru
     *tp = topics_get(cs->b->topics, f->req.name, (int32_t)strlen(f->req.name));
     const struct cluster_topic *t = cluster_topics_find(&cs->view.topics, f->req.name);
     if (f->kind == CONTROLLER_TOPIC_REMOVE) return !t && (!*tp || !cs->dirty);
+    if (f->kind == CONTROLLER_TOPIC_CONFIGS)
+        return t && *tp && !memcmp((*tp)->id, t->id, 16) && sync_configs_equal(*tp, f->req.configs, f->req.config_count);
     return t && *tp && !memcmp((*tp)->id, t->id, 16) && (*tp)->partition_count >= (int32_t)f->req.partitions &&
            (uint32_t)(*tp)->partition_count == t->partition_count;
 }
@@ -412,21 +465,23 @@ static void route_topics(void *arg, const struct http_request *rq, struct http_r
     json_t *parts = json_object_get(o, "partitions");
     json_t *configs = json_object_get(o, "configs");
     const char *bad = NULL;
-    if (!action || (strcmp(action, "create") && strcmp(action, "grow") && strcmp(action, "remove")))
-        bad = "\"action\" must be \"create\", \"grow\" or \"remove\"";
+    if (!action || (strcmp(action, "create") && strcmp(action, "grow") && strcmp(action, "remove") &&
+                    strcmp(action, "configs")))
+        bad = "\"action\" must be \"create\", \"grow\", \"remove\" or \"configs\"";
     else if (!name || !topics_name_valid(name, (int32_t)strlen(name)))
         bad = "\"name\" must be a valid topic name";
     j->kind = !action ? CONTROLLER_TOPIC_CREATE
-              : !strcmp(action, "grow")   ? CONTROLLER_TOPIC_GROW
-              : !strcmp(action, "remove") ? CONTROLLER_TOPIC_REMOVE
-                                          : CONTROLLER_TOPIC_CREATE;
-    if (!bad && j->kind != CONTROLLER_TOPIC_REMOVE) {
+              : !strcmp(action, "grow")    ? CONTROLLER_TOPIC_GROW
+              : !strcmp(action, "remove")  ? CONTROLLER_TOPIC_REMOVE
+              : !strcmp(action, "configs") ? CONTROLLER_TOPIC_CONFIGS
+                                           : CONTROLLER_TOPIC_CREATE;
+    if (!bad && j->kind != CONTROLLER_TOPIC_REMOVE && j->kind != CONTROLLER_TOPIC_CONFIGS) {
         json_int_t n = json_is_integer(parts) ? json_integer_value(parts) : 0;
         if (n < 1 || n > 100000) bad = "\"partitions\" must be an integer in 1..100000";
         else j->req.partitions = (uint32_t)n;
     }
-    if (!bad && j->kind == CONTROLLER_TOPIC_CREATE) {
-        if (!route_hex_id(json_string_value(json_object_get(o, "id")), j->req.id))
+    if (!bad && (j->kind == CONTROLLER_TOPIC_CREATE || j->kind == CONTROLLER_TOPIC_CONFIGS)) {
+        if (j->kind == CONTROLLER_TOPIC_CREATE && !route_hex_id(json_string_value(json_object_get(o, "id")), j->req.id))
             bad = "\"id\" must be 32 hex digits";
         else if (configs && !json_is_object(configs))
             bad = "\"configs\" must be an object of strings";
@@ -518,7 +573,7 @@ struct cluster_sync *cluster_topics_start(struct broker *b) {
     cluster_id_derive(b->cfg.cluster_nodes, id);
     cluster_meta_set_id(&b->kafka.cluster, id);
     cluster_meta_node_range(&b->kafka.cluster, b->cfg.node_id);
-    cs->view.ops = (struct cluster_view_ops){view_create, view_grow, view_remove, cs};
+    cs->view.ops = (struct cluster_view_ops){view_create, view_grow, view_remove, view_configs, cs};
     /* Two threads: a forward waits for the commit (milliseconds) while another arrives. */
     cs->workers = workers_new(&b->loop, 2, "cl-topics");
     cs->timer.fire = sync_tick;

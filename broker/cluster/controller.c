@@ -365,12 +365,12 @@ static int op_topic(struct controller *c, const char **msg) {
         *msg = "topic already exists";
         return CONTROLLER_RC_EXISTS;
     }
-    if (c->op.kind == CONTROLLER_TOPIC_GROW) {
+    if (c->op.kind == CONTROLLER_TOPIC_GROW || c->op.kind == CONTROLLER_TOPIC_CONFIGS) {
         if (!have) {
             *msg = "no such topic";
             return CONTROLLER_RC_NOT_FOUND;
         }
-        if (rq->partitions <= have->partition_count) {
+        if (c->op.kind == CONTROLLER_TOPIC_GROW && rq->partitions <= have->partition_count) {
             *msg = "the partition count can only grow";
             return CONTROLLER_RC_INVALID;
         }
@@ -381,16 +381,22 @@ static int op_topic(struct controller *c, const char **msg) {
         *msg = "no broker is registered yet";
         return CONTROLLER_RC_INVALID;
     }
-    cmd.topic.partition_count = rq->partitions;
-    cmd.topic.parts = calloc(rq->partitions, sizeof(*cmd.topic.parts));
+    uint32_t partitions = c->op.kind == CONTROLLER_TOPIC_CONFIGS ? have->partition_count : rq->partitions;
+    cmd.topic.partition_count = partitions;
+    cmd.topic.parts = calloc(partitions, sizeof(*cmd.topic.parts));
     if (!cmd.topic.parts) return RAFT_NOMEM;
-    /* Replication factor 1 until partition replication is built: each partition on one broker. */
-    if (cluster_place(nodes, c->fsm.count, rq->name, rq->partitions, 1, have, cmd.topic.parts) != 0) {
+    /* Replication factor 1 until partition replication is built: each partition on one broker.
+     * A config change places nothing new: every partition keeps its replicas. */
+    if (cluster_place(nodes, c->fsm.count, rq->name, partitions, 1, have, cmd.topic.parts) != 0) {
         free(cmd.topic.parts);
         *msg = "the partition count is out of range";
         return CONTROLLER_RC_INVALID;
     }
-    if (have) {
+    if (have && c->op.kind == CONTROLLER_TOPIC_CONFIGS) {
+        memcpy(cmd.topic.id, have->id, 16);
+        cmd.topic.config_count = rq->config_count;
+        cmd.topic.configs = (struct cluster_config *)rq->configs;
+    } else if (have) {
         memcpy(cmd.topic.id, have->id, 16);
         cmd.topic.config_count = have->config_count;
         cmd.topic.configs = have->configs; /* borrowed for the encoding */
@@ -416,6 +422,7 @@ static void op_start(struct controller *c) {
     case CONTROLLER_TOPIC_CREATE:
     case CONTROLLER_TOPIC_GROW:
     case CONTROLLER_TOPIC_REMOVE:
+    case CONTROLLER_TOPIC_CONFIGS:
         rv = op_topic(c, &msg);
         break;
     case CONTROLLER_ADD:
@@ -717,7 +724,8 @@ enum controller_outcome controller_register(struct controller *c, const struct c
 enum controller_outcome controller_topic(struct controller *c, enum controller_change_kind kind,
                                          const struct controller_topic_req *req, uint32_t wait_ms,
                                          struct controller_result *out) {
-    SL_ASSERT(kind == CONTROLLER_TOPIC_CREATE || kind == CONTROLLER_TOPIC_GROW || kind == CONTROLLER_TOPIC_REMOVE);
+    SL_ASSERT(kind == CONTROLLER_TOPIC_CREATE || kind == CONTROLLER_TOPIC_GROW || kind == CONTROLLER_TOPIC_REMOVE ||
+              kind == CONTROLLER_TOPIC_CONFIGS);
     return controller_run(c, kind, 0, NULL, NULL, req, wait_ms, out);
 }
 

@@ -74,6 +74,7 @@ enum controller_change_kind {
     CONTROLLER_TOPIC_CREATE, /* place a new topic over the registered brokers */
     CONTROLLER_TOPIC_GROW,   /* place the partitions added to one */
     CONTROLLER_TOPIC_REMOVE,
+    CONTROLLER_TOPIC_CONFIGS, /* replace a placed topic's config overrides */
 };
 
 /* A topic change's refusals, in controller_result.rc beside the RAFT_* codes (which are below
@@ -86,7 +87,7 @@ struct controller_topic_req {
     char name[CLUSTER_TOPIC_NAME_MAX];
     uint8_t id[16];        /* CREATE: the new topic's id (the caller draws it) */
     uint32_t partitions;   /* CREATE: the count; GROW: the new total */
-    uint32_t config_count; /* CREATE */
+    uint32_t config_count; /* CREATE, CONFIGS */
     struct cluster_config configs[CLUSTER_TOPIC_CONFIGS_MAX];
 };
 

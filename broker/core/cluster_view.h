@@ -35,6 +35,9 @@ struct cluster_view_ops {
     sl_err (*grow)(void *arg, const char *name, int32_t total, topics_done_fn done, void *done_arg,
                    const char **why);
     sl_err (*remove)(void *arg, const char *name, topics_done_fn done, void *done_arg, const char **why);
+    /* Replaces the topic's config overrides (every broker's copy), already checked. */
+    sl_err (*configs)(void *arg, const char *name, const char *const *keys, const char *const *values, uint32_t n,
+                      topics_done_fn done, void *done_arg, const char **why);
     void *arg;
 };
 
