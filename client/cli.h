@@ -24,8 +24,8 @@ struct cli {
     const char *server;   /* NATS URL */
     bool json;
     int timeout_ms;       /* every request and connection attempt */
-    /* The broker's admin routes (sluice user): an http(s) URL, its Bearer token, and for https
-     * the CA to trust and a client certificate and key (mTLS); NULL: not given. */
+    /* The broker's admin routes (sluice user, sluice cluster): an http(s) URL, its Bearer token,
+     * and for https the CA to trust and a client certificate and key (mTLS); NULL: not given. */
     const char *admin;
     const char *admin_token;
     const char *admin_cacert, *admin_cert, *admin_key;
@@ -77,5 +77,6 @@ int cmd_consumer(struct cli *c, int argc, char **argv);
 int cmd_dlq(struct cli *c, int argc, char **argv);
 int cmd_user(struct cli *c, int argc, char **argv);
 int cmd_acl(struct cli *c, int argc, char **argv);
+int cmd_cluster(struct cli *c, int argc, char **argv);
 
 #endif

@@ -30,6 +30,9 @@ static const char usage[] =
     "  stream add|info|list|purge|delete         JetStream streams\n"
     "  consumer add|info|list|next|delete        JetStream consumers\n"
     "  dlq list|replay DLQ_STREAM                dead letters, and replaying them to their stream\n"
+    "Sluice cluster commands:\n"
+    "  cluster status|add|remove|transfer        the Raft group: members, leader, leadership transfer\n"
+    "                                            (the broker's admin HTTP API)\n"
     "\n"
     "Global flags:\n"
     "  --brokers LIST   Kafka bootstrap servers (env SLUICE_BROKERS; default 127.0.0.1:9092)\n"
@@ -240,6 +243,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "dlq")) return cmd_dlq(&c, sub_argc, sub_argv);
     if (!strcmp(cmd, "user")) return cmd_user(&c, sub_argc, sub_argv);
     if (!strcmp(cmd, "acl")) return cmd_acl(&c, sub_argc, sub_argv);
+    if (!strcmp(cmd, "cluster")) return cmd_cluster(&c, sub_argc, sub_argv);
     fputs(usage, stderr);
     return cli_fail(EXIT_USAGE, "unknown command '%s'", cmd);
 }
