@@ -889,6 +889,104 @@ static struct topic *alter_target(struct kconn *kc, int8_t type, struct kstr nam
     return tp;
 }
 
+/* ---- in a cluster: a placed topic's configs change through the controller ----
+ * The change is checked here, then sent as the topic's whole new set of overrides; the answer
+ * waits for every such change of the request (committed, and this broker's copy changed), and
+ * goes out as AlterConfigs' or IncrementalAlterConfigs' answer. */
+struct alter_park {
+    struct kconn *kc;
+    struct kreq *q;
+    bool incremental;
+    struct karena arena; /* the answer's names and messages, copied out of the request */
+    struct kafka_alter_configs_result *results;
+    int32_t result_count;
+    int32_t *slot_index;
+    struct alter_slot {
+        struct alter_park *ap;
+        int32_t i;
+    } *slots;
+    int32_t pending;
+    bool started;
+};
+
+static struct alter_park *alter_park_new(struct kconn *kc, struct kreq *q, bool incremental, int32_t n) {
+    struct alter_park *ap = sl_xcalloc(1, sizeof(*ap));
+    ap->kc = kc;
+    ap->q = q;
+    ap->incremental = incremental;
+    karena_init(&ap->arena, 4096);
+    ap->slots = sl_xcalloc((size_t)SL_MAX(n, 1), sizeof(*ap->slots));
+    q->park = ap;
+    return ap;
+}
+
+static void alter_park_maybe_answer(struct alter_park *ap) {
+    if (!ap->started || ap->pending) return;
+    struct kreq *q = ap->q;
+    q->park = NULL;
+    struct kafka_alter_configs_resp resp = {0, ap->results, ap->result_count};
+    struct kafka_incremental_alter_configs_resp iresp = {0, ap->results, ap->result_count};
+    struct kw w, failed;
+    kresp_begin(q, &w);
+    if (ap->incremental) kafka_encode_incremental_alter_configs_resp(&w, q->version, &iresp);
+    else kafka_encode_alter_configs_resp(&w, q->version, &resp);
+    for (int32_t i = 0; i < ap->result_count; i++)
+        admin_result_failed(&ap->results[i].error_code, &ap->results[i].error_message);
+    admin_begin_failed(q, &failed);
+    if (ap->incremental) kafka_encode_incremental_alter_configs_resp(&failed, q->version, &iresp);
+    else kafka_encode_alter_configs_resp(&failed, q->version, &resp);
+    admin_finish(ap->kc, q, &w, &failed);
+    karena_free(&ap->arena);
+    free(ap->slots);
+    free(ap);
+}
+
+static void alter_park_done(void *arg, sl_err err, struct topic *tp, const char *why) {
+    struct alter_slot *s = arg;
+    struct alter_park *ap = s->ap;
+    (void)tp;
+    struct kafka_alter_configs_result *res = &ap->results[s->i];
+    res->error_code = (int16_t)sl_err_kafka(err);
+    if (err) res->error_message = kafka_arena_kstr(&ap->arena, why ? why : sl_err_str(err));
+    ap->pending--;
+    alter_park_maybe_answer(ap);
+}
+
+/* Sends resource i's new overrides to the controller when tp is placed; true if it did (the
+ * request is parked in *ap, made at the first). */
+static bool alter_placed(struct kconn *kc, struct kreq *q, bool incremental, int32_t count, struct alter_park **ap,
+                         int32_t i, struct topic *tp, const char *const *keys, const char *const *values, uint32_t n,
+                         struct kafka_alter_configs_result *res) {
+    const struct cluster_view *v = kc->ks->view;
+    if (!v || !cluster_view_topic(v, tp->name, (int32_t)strlen(tp->name))) return false;
+    if (!*ap) *ap = alter_park_new(kc, q, incremental, count);
+    struct alter_slot *slot = &(*ap)->slots[i];
+    *slot = (struct alter_slot){*ap, i};
+    const char *why = NULL;
+    sl_err e = v->ops.configs(v->ops.arg, tp->name, keys, values, n, alter_park_done, slot, &why);
+    if (!e) {
+        (*ap)->pending++;
+        return true;
+    }
+    res->error_code = (int16_t)sl_err_kafka(e);
+    res->error_message = why_kstr(&kc->arena, why);
+    return true;
+}
+
+/* The answer so far into the park's own memory; it goes once every change is in. */
+static void alter_park_start(struct alter_park *ap, const struct kafka_alter_configs_result *results, int32_t n) {
+    ap->result_count = n;
+    ap->results = kafka_alloc_array(&ap->arena, n, sizeof(*results));
+    for (int32_t i = 0; i < n; i++) {
+        struct kafka_alter_configs_result *d = &ap->results[i];
+        *d = results[i];
+        if (d->resource_name.len > 0) d->resource_name = kafka_kstr(kafka_arena_cstr(&ap->arena, d->resource_name));
+        if (d->error_message.len > 0) d->error_message = kafka_kstr(kafka_arena_cstr(&ap->arena, d->error_message));
+    }
+    ap->started = true;
+    alter_park_maybe_answer(ap);
+}
+
 sl_err kafka_handle_alter_configs(struct kconn *kc, struct kreq *q, struct kr *r) {
     struct kafka_alter_configs_req req;
     sl_err e = kafka_decode_alter_configs(r, q->version, &kc->arena, &req);
@@ -898,6 +996,7 @@ sl_err kafka_handle_alter_configs(struct kconn *kc, struct kreq *q, struct kr *r
     memset(&resp, 0, sizeof(resp));
     resp.response_count = req.resource_count;
     resp.responses = kafka_alloc_array(a, req.resource_count, sizeof(*resp.responses));
+    struct alter_park *ap = NULL;
     for (int32_t i = 0; i < req.resource_count; i++) {
         const struct kafka_alter_configs_resource *rr = &req.resources[i];
         struct kafka_alter_configs_result *res = &resp.responses[i];
@@ -922,9 +1021,16 @@ sl_err kafka_handle_alter_configs(struct kconn *kc, struct kreq *q, struct kr *r
             values[j] = kafka_arena_cstr(a, rr->configs[j].value);
             e = topics_config_check(keys[j] ? keys[j] : "", values[j], &why);
         }
+        if (!e && !req.validate_only &&
+            alter_placed(kc, q, false, req.resource_count, &ap, i, tp, keys, values, (uint32_t)n, res))
+            continue;
         if (!e && !req.validate_only) e = topics_replace_configs(kc->ks->topics, tp, keys, values, (uint32_t)n, &why);
         res->error_code = (int16_t)sl_err_kafka(e);
         if (e) res->error_message = why_kstr(a, why);
+    }
+    if (ap) {
+        alter_park_start(ap, resp.responses, resp.response_count);
+        return SL_OK;
     }
     struct kw w, failed;
     kresp_begin(q, &w);
@@ -951,6 +1057,7 @@ sl_err kafka_handle_incremental_alter_configs(struct kconn *kc, struct kreq *q, 
     memset(&resp, 0, sizeof(resp));
     resp.response_count = req.resource_count;
     resp.responses = kafka_alloc_array(a, req.resource_count, sizeof(*resp.responses));
+    struct alter_park *ap = NULL;
     for (int32_t i = 0; i < req.resource_count; i++) {
         const struct kafka_incremental_alter_configs_resource *rr = &req.resources[i];
         struct kafka_alter_configs_result *res = &resp.responses[i];
@@ -991,12 +1098,44 @@ sl_err kafka_handle_incremental_alter_configs(struct kconn *kc, struct kreq *q, 
             }
             if (!e) e = topics_config_check(key, vals[j], &why);
         }
+        if (!e && !req.validate_only && kc->ks->view) {
+            /* The topic's whole new set: its overrides with each operation applied in order. */
+            uint32_t m = tp->override_count;
+            const char **keys = karena_alloc(a, sizeof(char *) * (TOPIC_CONFIGS_MAX + (size_t)SL_MAX(n, 1)));
+            const char **values = karena_alloc(a, sizeof(char *) * (TOPIC_CONFIGS_MAX + (size_t)SL_MAX(n, 1)));
+            for (uint32_t k = 0; k < m; k++) {
+                keys[k] = tp->overrides[k].key;
+                values[k] = tp->overrides[k].value;
+            }
+            for (int32_t j = 0; j < rr->config_count; j++) {
+                const char *key = kafka_arena_cstr(a, rr->configs[j].name);
+                uint32_t k = 0;
+                while (k < m && strcmp(keys[k], key ? key : "")) k++;
+                if (!vals[j]) { /* back to the default: out of the set */
+                    if (k < m) {
+                        keys[k] = keys[m - 1];
+                        values[k] = values[m - 1];
+                        m--;
+                    }
+                    continue;
+                }
+                keys[k] = key ? key : "";
+                values[k] = vals[j];
+                if (k == m) m++;
+            }
+            if (alter_placed(kc, q, true, req.resource_count, &ap, i, tp, keys, values, m, res))
+                continue;
+        }
         for (int32_t j = 0; j < rr->config_count && !e && !req.validate_only; j++) {
             const struct kafka_incremental_alter_configs_config *c = &rr->configs[j];
             e = topics_set_config(kc->ks->topics, tp, kafka_arena_cstr(a, c->name), vals[j], &why);
         }
         res->error_code = (int16_t)sl_err_kafka(e);
         if (e) res->error_message = why_kstr(a, why);
+    }
+    if (ap) {
+        alter_park_start(ap, resp.responses, resp.response_count);
+        return SL_OK;
     }
     struct kw w, failed;
     kresp_begin(q, &w);

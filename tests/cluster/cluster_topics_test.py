@@ -9,6 +9,8 @@ sluice-server processes in one Raft group on 127.0.0.1.
     broker: admin requests are sent on to the Raft leader), the topic with
     the same id, 6 partitions, the same leaders, two per broker, replicas = isr = [leader];
     its config (retention.ms) is on every broker (DescribeConfigs).
+(b2) AlterConfigs through a third broker and IncrementalAlterConfigs (by hand: SET and DELETE)
+    through another change the topic's configs on every broker (DescribeConfigs on each).
 (c) An idempotent acks=all producer bootstrapped with one broker writes 600 keyed records, 100
     to each partition: every delivery report has its partition's next offset; a consumer group
     bootstrapped with another broker reads every record back, byte for byte, offsets 0..99
@@ -147,6 +149,44 @@ def create(b, name, partitions, rf=-1, config=None):
         return e.args[0] if e.args else e
 
 
+def describe(b, topic, keys):
+    from confluent_kafka.admin import ConfigResource
+    a = admin(b)
+    res = ConfigResource("topic", topic)
+    cfg = a.describe_configs([res])[res].result(timeout=10)
+    return {k: cfg[k].value for k in keys}
+
+
+def wait_configs(b, topic, want, more=(), timeout=5.0):
+    """b's values of want's keys (and more) once they equal want, or at the timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = describe(b, topic, list(want.keys()) + list(more))
+        if all(got[k] == v for k, v in want.items()) or time.monotonic() > deadline:
+            return got if more else {k: got[k] for k in want}
+        time.sleep(0.05)
+
+
+def incremental_alter(b, topic, ops):
+    """IncrementalAlterConfigs v0 sent by hand: ops [(name, op, value)] (op 0 SET, 1 DELETE);
+    the topic's (error code, message)."""
+    body = i32(1) + struct.pack(">b", 2) + string(topic) + i32(len(ops))
+    for name, op, value in ops:
+        body += string(name) + struct.pack(">b", op) + (i16(-1) if value is None else string(value))
+    body += b"\x00"  # validate_only
+    s = socket.create_connection((b.host, b.kafka_port), timeout=20)
+    try:
+        s.sendall(frame(header(44, 0, 9, "sluice-cluster") + body))
+        n = struct.unpack(">i", recv_exact(s, 4))[0]
+        data = recv_exact(s, n)
+    finally:
+        s.close()
+    pos = 4 + 4 + 4  # correlation id, throttle, array length
+    code, mlen = struct.unpack_from(">hh", data, pos)
+    msg = None if mlen < 0 else data[pos + 4:pos + 4 + mlen].decode()
+    return code, msg
+
+
 def list_offsets_req(corr, topic, partitions):
     """ListOffsets v1: the latest offset of each partition."""
     body = i32(-1) + i32(1) + string(topic) + i32(len(partitions))
@@ -282,6 +322,23 @@ def body(ck):
             a = admin(b)
             cfg = a.describe_configs([res])[res].result(timeout=10)
             ck.eq(cfg["retention.ms"].value, "3600000", "retention.ms on node %d" % b.node_id)
+
+    with ck.section("(b2) config changes through any broker reach every broker"):
+        from confluent_kafka.admin import ConfigResource
+        a = admin(by_id[3])
+        res = ConfigResource("topic", topic, set_config={"retention.ms": "7200000", "segment.bytes": "1048576"})
+        a.alter_configs([res])[res].result(timeout=30)
+        want = {"retention.ms": "7200000", "segment.bytes": "1048576"}
+        ck.eq(describe(by_id[3], topic, want.keys()), want, "configs on node 3, which answered")
+        for b in brokers:  # the others apply the placement within their next polls
+            ck.eq(wait_configs(b, topic, want), want, "configs on node %d after AlterConfigs on node 3" % b.node_id)
+        # IncrementalAlterConfigs (librdkafka 2.0.2 has no call for it): by hand, through node 2.
+        err = incremental_alter(by_id[2], topic, [("retention.ms", 0, "3600000"), ("segment.bytes", 1, None)])
+        ck.eq(err, (0, None), "IncrementalAlterConfigs through node 2")
+        for b in brokers:
+            got = wait_configs(b, topic, {"retention.ms": "3600000"}, ["segment.bytes"])
+            ck.eq(got["retention.ms"], "3600000", "retention.ms on node %d" % b.node_id)
+            ck.ok(got["segment.bytes"] != "1048576", "segment.bytes back to its default on node %d" % b.node_id)
 
     with ck.section("(c) 600 records through one broker, read back by a group through another"):
         got = produce_all(by_id[1], topic, 6, 100)
