@@ -10,8 +10,8 @@ ends.
     Raft address in cluster_nodes): one leader, every /clusterz agrees (leader, term,
     last_applied), every broker registered.
 (b) CreateTopics (6 partitions) through a follower with confluent-kafka: every broker's Metadata
-    lists the three brokers at their namespace addresses and the topic with the same leaders,
-    two per broker.
+    lists the three brokers at their namespace addresses, one cluster id, and the topic with the
+    same leaders, two per broker.
 (c) The Raft leader is cut off. The two others elect a new leader among themselves within
     FAILOVER_MAX_S (measured, printed) with a higher term; a CreateTopics through one of them
     succeeds and both list the topic. The old leader cannot commit: a POST /v1/cluster/topics
@@ -43,7 +43,10 @@ import harness  # noqa: E402
 import netns  # noqa: E402
 
 TOKEN = "cluster-P4rtition_7c1"
-SETTLE_S = 20.0        # first election, a rejoin's catch-up
+SETTLE_S = 20.0        # first election, a rejoin's catch-up. A healed node is reached again only at
+                       # the next TCP retransmission on libraft's connections made before the cut
+                       # (no application timeout closes them): the gap doubles while cut off
+                       # (`ss -ti`: rto 13 s, backoff 6 after 25 s), so rejoins take 0.2-6 s here
 FAILOVER_MAX_S = 8.0   # election timeout 1-2 s, pre-vote; a loaded machine
 STEPDOWN_MAX_S = 6.0   # the cut-off leader's check-quorum: about one election timeout
 POST_TIMEOUT_S = 15.0  # the cut-off leader's answer to a topic change (its own wait is 10 s)
@@ -113,7 +116,7 @@ def start_node(net, i, nodes):
 
 
 def metadata(b, topic=None):
-    """(brokers {id: (host, port)}, {partition: leader}, topic error, all topic names)."""
+    """(brokers {id: (host, port)}, {partition: leader}, topic error, all topic names, cluster id)."""
     from confluent_kafka.admin import AdminClient
     md = AdminClient({"bootstrap.servers": b.bootstrap}).list_topics(topic=topic, timeout=10)
     parts, err = {}, None
@@ -122,14 +125,14 @@ def metadata(b, topic=None):
         if t is not None:
             err = t.error
             parts = {p: pm.leader for p, pm in t.partitions.items()}
-    return {i: (m.host, m.port) for i, m in md.brokers.items()}, parts, err, set(md.topics)
+    return {i: (m.host, m.port) for i, m in md.brokers.items()}, parts, err, set(md.topics), md.cluster_id
 
 
 def wait_metadata(b, topic, want_parts, timeout=10.0):
     """{partition: leader} once b's Metadata lists topic with want_parts partitions (bounded)."""
     deadline = time.monotonic() + timeout
     for _ in range(int(timeout / 0.1) + 1):
-        _, parts, err, _ = metadata(b, topic)
+        _, parts, err, _, _ = metadata(b, topic)
         if len(parts) == want_parts and err is None:
             return parts
         if time.monotonic() > deadline:
@@ -229,6 +232,8 @@ def scenario(ck, net):
             parts = wait_metadata(b, t1, 6)
             ck.eq(metadata(b)[0], want_brokers, "brokers in node %d's Metadata" % b.node_id)
             leads.append(parts)
+        cids = {metadata(b)[4] for b in brokers}
+        ck.eq(len(cids), 1, "one cluster id on every broker (%s)" % cids)
         ck.eq(leads[1], leads[0], "nodes 2 and 1 agree on the leaders")
         ck.eq(leads[2], leads[0], "nodes 3 and 1 agree on the leaders")
         ck.eq(sorted(list(leads[0].values()).count(n) for n in (1, 2, 3)), [2, 2, 2], "two partitions per broker")
@@ -347,6 +352,7 @@ def scenario(ck, net):
         times["rejoined node lists the topic (since the heal)"] = time.monotonic() - t0
         ck.eq(parts, t2_leads[0], "node %d lists %s with the same leaders" % (old_id, t2))
         ck.eq(wait_metadata(old, t1, 6), t1_leads, "node %d still lists %s with the same leaders" % (old_id, t1))
+        ck.eq({metadata(b)[4] for b in brokers}, cids, "the same cluster id on every broker after the heal")
         for b in brokers:
             ck.ok(ghost not in metadata(b)[3], "%s (taken by the cut-off node) is placed nowhere: node %d"
                   % (ghost, b.node_id))
