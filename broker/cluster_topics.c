@@ -571,6 +571,8 @@ struct cluster_sync *cluster_topics_start(struct broker *b) {
     cs->view.self_id = b->cfg.node_id;
     char id[23];
     cluster_id_derive(b->cfg.cluster_nodes, id);
+    SL_INFO("cluster: clients are told cluster id %s (derived from cluster_nodes; this broker's own is %s)", id,
+            b->kafka.cluster.cluster_id);
     cluster_meta_set_id(&b->kafka.cluster, id);
     cluster_meta_node_range(&b->kafka.cluster, b->cfg.node_id);
     cs->view.ops = (struct cluster_view_ops){view_create, view_grow, view_remove, view_configs, cs};
