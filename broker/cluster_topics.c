@@ -55,6 +55,8 @@ struct cluster_sync {
     struct fwd *waiters;              /* committed changes waiting for the local copy */
     bool warned_id;                   /* logged a local topic whose id differs, once */
     bool stopped;                     /* cluster_topics_stop ran: the last local job frees cs */
+    /* /metrics: topic changes this broker sent to the controller, by outcome */
+    uint64_t changes_ok, changes_refused, changes_failed;
 };
 
 /* ---- the change, at the controller -------------------------------------------------------- */
@@ -137,6 +139,12 @@ static void sync_check_waiters(struct cluster_sync *cs, uint64_t now_ms);
 static void fwd_done(struct work *w) {
     struct fwd *f = (struct fwd *)w;
     struct cluster_sync *cs = f->cs;
+    /* Refused: the controller answered no (it exists, no such topic, a bad count); failed: no
+     * controller committed it (no leader, unreachable, timed out, a token refused). */
+    if (!f->err) cs->changes_ok++;
+    else if (f->err == SL_TOPIC_EXISTS || f->err == SL_NO_PARTITION || f->err == SL_INVALID_PARTITIONS)
+        cs->changes_refused++;
+    else cs->changes_failed++;
     if (f->err) {
         f->done(f->done_arg, f->err, NULL, f->why);
         fwd_free(f);
@@ -585,6 +593,24 @@ struct cluster_sync *cluster_topics_start(struct broker *b) {
 }
 
 const struct cluster_view *cluster_topics_view(const struct cluster_sync *cs) { return cs ? &cs->view : NULL; }
+
+void cluster_topics_metrics(const struct cluster_sync *cs, struct prom *p) {
+    if (!cs) return;
+    prom_family(p, "sluice_cluster_topics_placed", "gauge", "Topics in this broker's copy of the cluster's placement.");
+    prom_u64(p, "sluice_cluster_topics_placed", NULL, cs->view.topics.count);
+    prom_family(p, "sluice_cluster_placement_generation", "gauge",
+                "The generation of the placement table this broker holds (it rises with every topic change).");
+    prom_u64(p, "sluice_cluster_placement_generation", NULL, cs->gen);
+    prom_family(p, "sluice_cluster_topic_changes_total", "counter",
+                "Topic changes this broker sent to the controller, by outcome: ok, refused (the controller "
+                "said no), failed (no controller committed it).");
+    prom_u64(p, "sluice_cluster_topic_changes_total", "outcome=\"ok\"", cs->changes_ok);
+    prom_u64(p, "sluice_cluster_topic_changes_total", "outcome=\"refused\"", cs->changes_refused);
+    prom_u64(p, "sluice_cluster_topic_changes_total", "outcome=\"failed\"", cs->changes_failed);
+    prom_family(p, "sluice_cluster_local_copies_pending", "gauge",
+                "Placed topics (or growths) this broker is still making its copy of.");
+    prom_u64(p, "sluice_cluster_local_copies_pending", NULL, cs->local_jobs);
+}
 
 void cluster_topics_stop(struct cluster_sync *cs) {
     if (!cs) return;

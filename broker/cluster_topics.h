@@ -16,6 +16,8 @@
 #ifndef SL_BROKER_CLUSTER_TOPICS_H
 #define SL_BROKER_CLUSTER_TOPICS_H
 
+#include "base/prom.h"
+
 struct broker;
 struct cluster_sync;
 struct cluster_view;
@@ -24,6 +26,9 @@ struct cluster_view;
 struct cluster_sync *cluster_topics_start(struct broker *b);
 /* What the protocol wings read; NULL for NULL. */
 const struct cluster_view *cluster_topics_view(const struct cluster_sync *cs);
+/* sluice_cluster_topics_placed, _placement_generation, _topic_changes_total{outcome},
+ * _local_copies_pending; nothing for NULL. */
+void cluster_topics_metrics(const struct cluster_sync *cs, struct prom *p);
 /* Before admin_cluster_stop (changes under way finish first, answered). NULL is fine. */
 void cluster_topics_stop(struct cluster_sync *cs);
 

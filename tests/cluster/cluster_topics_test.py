@@ -31,6 +31,8 @@ sluice-server processes in one Raft group on 127.0.0.1.
 (i) Auto-creation through a broker that is not the controller: a produce to an unknown topic
     is delivered, and the topic is placed with num_partitions (1).
 (j) DeleteTopics through one broker: gone from every broker's Metadata and data dir.
+(j2) /metrics: sluice_cluster_topics_placed, _placement_generation, _local_copies_pending and
+    _topic_changes_total{outcome} on every broker, agreeing with what the test did.
 (k) Bad input on POST /v1/cluster/topics: 400 (bad action, name, partitions, id, configs),
     403 without the token, 421 on a follower.
 Every wait is bounded in time and count.
@@ -69,6 +71,14 @@ def call(port, method, path, body=None, token=TOKEN, timeout=15.0):
         return r.status, json.loads(data)
     except ValueError:
         return r.status, data
+
+
+def metric(b, key):
+    st, text = call(b.http_port, "GET", "/metrics")
+    for line in text.splitlines():
+        if line.startswith(key + " "):
+            return int(float(line.rsplit(" ", 1)[1]))
+    return 0
 
 
 def clusterz(b):
@@ -448,6 +458,7 @@ def body(ck):
             pass
 
     other = harness.unique("other")
+    auto = harness.unique("auto")
     with ck.section("(g) refusals: the topic again, replication factor 3"):
         for b in brokers:
             e = create(b, topic, 3)
@@ -471,7 +482,6 @@ def body(ck):
             wait_metadata(b, topic, 9)
 
     with ck.section("(i) auto-creation through a broker that is not the controller"):
-        auto = harness.unique("auto")
         from confluent_kafka import Producer
         got = {}
         pr = Producer({"bootstrap.servers": follower().bootstrap, "acks": "all", "message.timeout.ms": 20000})
@@ -495,6 +505,31 @@ def body(ck):
                     break
                 time.sleep(0.1)
             ck.ok(gone, "%s gone from node %d's Metadata and data dir" % (topic, b.node_id))
+
+    with ck.section("(j2) the cluster's topic metrics"):
+        for b in brokers:
+            st, text = call(b.http_port, "GET", "/metrics")
+            m = {}
+            for line in text.splitlines():
+                if line.startswith("sluice_cluster_") and " " in line:
+                    k, v = line.rsplit(" ", 1)
+                    m[k] = float(v)
+            st, z = call(b.http_port, "GET", "/clusterz")
+            names = set(metadata(b)[4].topics)
+            placed = [t for t in (other, auto) if t in names]
+            ck.eq(len(placed), 2, "node %d lists the two topics still placed" % b.node_id)
+            ck.eq(m.get("sluice_cluster_topics_placed"), 2.0, "sluice_cluster_topics_placed on node %d" % b.node_id)
+            ck.ok(m.get("sluice_cluster_placement_generation", 0) >= 1, "placement generation on node %d" % b.node_id)
+            ck.eq(m.get("sluice_cluster_local_copies_pending"), 0.0, "no copy pending on node %d" % b.node_id)
+            for o in ("ok", "refused", "failed"):
+                ck.ok('sluice_cluster_topic_changes_total{outcome="%s"}' % o in m, "changes %s on node %d" % (o, b.node_id))
+        total_ok = sum(metric(b, 'sluice_cluster_topic_changes_total{outcome="ok"}') for b in brokers)
+        total_failed = sum(metric(b, 'sluice_cluster_topic_changes_total{outcome="failed"}') for b in brokers)
+        # create, alter, incremental alter, grow, create after failover, auto-create, delete (a
+        # restarted broker starts its counts again: at least what the others sent); refusals a
+        # broker can make alone (the topic is in its copy) never reach the controller
+        ck.ok(total_ok >= 5, "topic changes ok over the brokers: %d" % total_ok)
+        ck.eq(total_failed, 0, "topic changes that no controller committed")
 
     with ck.section("(k) bad input on POST /v1/cluster/topics"):
         lb = by_id[leader]
