@@ -350,14 +350,17 @@ static void kafka_metadata_encode(struct kconn *kc, struct kreq *q, const struct
     resp.cluster_id = kafka_kstr(ks->cluster.cluster_id);
     resp.controller_id = ks->node_id;
     if (ks->view && ks->view->broker_count > 0) {
-        /* Every registered broker; the controller is the Raft leader (-1 while none is known). */
-        resp.broker_count = (int32_t)ks->view->broker_count;
+        /* Every registered broker, and this one even before its own registration is in: it
+         * names itself as the controller, and a client waits for a controller the list lacks. */
+        bool self_listed = cluster_view_broker(ks->view, (uint32_t)ks->node_id) != NULL;
+        resp.broker_count = (int32_t)ks->view->broker_count + (self_listed ? 0 : 1);
         resp.brokers = kafka_alloc_array(a, resp.broker_count, sizeof(*resp.brokers));
         for (uint32_t i = 0; i < ks->view->broker_count; i++) {
             const struct cluster_view_broker *vb = &ks->view->brokers[i];
             resp.brokers[i] = (struct kafka_metadata_broker){(int32_t)vb->id, kafka_kstr(vb->host), vb->port,
                                                              {NULL, -1}};
         }
+        if (!self_listed) resp.brokers[resp.broker_count - 1] = broker;
         /* The controller named is this broker, as a KRaft broker names a live broker rather than
          * the quorum's leader: every broker takes admin requests and sends them on to the Raft
          * leader (cluster_topics.h), so a client never waits on a controller that just died. */
@@ -687,15 +690,17 @@ static sl_err kafka_handle_describe_cluster(struct kconn *kc, struct kreq *q, st
                 ? kafka_authorized_ops(kc, KAFKA_RES_CLUSTER, kafka_kstr(KAFKA_CLUSTER_RESOURCE), KAFKA_OPS_CLUSTER)
                 : INT32_MIN,
     };
-    if (ks->view && ks->view->broker_count > 0) { /* every registered broker, as Metadata */
-        struct kafka_describe_cluster_broker *all =
-            kafka_alloc_array(&kc->arena, (int32_t)ks->view->broker_count, sizeof(*all));
+    if (ks->view && ks->view->broker_count > 0) { /* every registered broker and this one, as Metadata */
+        bool self_listed = cluster_view_broker(ks->view, (uint32_t)ks->node_id) != NULL;
+        int32_t n = (int32_t)ks->view->broker_count + (self_listed ? 0 : 1);
+        struct kafka_describe_cluster_broker *all = kafka_alloc_array(&kc->arena, n, sizeof(*all));
         for (uint32_t i = 0; i < ks->view->broker_count; i++) {
             const struct cluster_view_broker *vb = &ks->view->brokers[i];
             all[i] = (struct kafka_describe_cluster_broker){(int32_t)vb->id, kafka_kstr(vb->host), vb->port, {NULL, -1}};
         }
+        if (!self_listed) all[n - 1] = broker;
         resp.brokers = all;
-        resp.broker_count = (int32_t)ks->view->broker_count;
+        resp.broker_count = n;
     }
     if (req.endpoint_type != ENDPOINT_TYPE_BROKER) {
         /* Kafka answers UNSUPPORTED_ENDPOINT_TYPE; the controller endpoint does not exist here. */

@@ -43,10 +43,11 @@ import harness  # noqa: E402
 import netns  # noqa: E402
 
 TOKEN = "cluster-P4rtition_7c1"
-SETTLE_S = 20.0        # first election, a rejoin's catch-up. A healed node is reached again only at
-                       # the next TCP retransmission on libraft's connections made before the cut
-                       # (no application timeout closes them): the gap doubles while cut off
-                       # (`ss -ti`: rto 13 s, backoff 6 after 25 s), so rejoins take 0.2-6 s here
+SETTLE_S = 20.0        # first election, a rejoin's catch-up. The Raft sockets carry a 3 s
+                       # TCP_USER_TIMEOUT (controller.c), so a connection to a cut-off node is
+                       # closed and made again instead of waiting on a retransmission backoff
+                       # that doubles while cut off (before it: 5-6 s rejoins after 10 s cuts,
+                       # rto 13 s after 25 s); rejoins take 0.4-1.1 s here now
 FAILOVER_MAX_S = 8.0   # election timeout 1-2 s, pre-vote; a loaded machine
 STEPDOWN_MAX_S = 6.0   # the cut-off leader's check-quorum: about one election timeout
 POST_TIMEOUT_S = 15.0  # the cut-off leader's answer to a topic change (its own wait is 10 s)
