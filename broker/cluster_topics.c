@@ -17,6 +17,7 @@
 #include "broker/core/cluster_meta.h"
 #include "broker/core/cluster_view.h"
 #include "broker/core/topics.h"
+#include "storage/kvlog.h"
 #include "broker/http/http_client.h"
 #include "broker/http/http_json.h"
 #include "broker/http/http_server.h"
@@ -57,7 +58,92 @@ struct cluster_sync {
     bool stopped;                     /* cluster_topics_stop ran: the last local job frees cs */
     /* /metrics: topic changes this broker sent to the controller, by outcome */
     uint64_t changes_ok, changes_refused, changes_failed;
+    uint64_t caught_up_since_ms; /* monotonic: since when this follower has applied all it knows */
+    bool swept;                  /* the one sweep of a start has run */
 };
+
+/* ---- the "placed" marks -------------------------------------------------------------------
+ * A topic this broker made as its copy of a placed topic is marked in the metadata log
+ * ("placed/<name>" = its id): what tells it apart from a topic the broker made alone. A placed
+ * topic removed while this broker was down is never seen leaving the table, so once per start,
+ * when this broker is a follower that has applied everything its leader told it committed
+ * (for SYNC_SWEEP_AFTER_MS on end), marked topics the table does not hold with that id are
+ * deleted. Why only as a follower: a new leader learns what is committed only once an entry of
+ * its own term commits, and a stale table would delete a live topic's copy; a follower hears
+ * the leader's commit index with every heartbeat. */
+#define PLACED_PREFIX "placed/"
+#define SYNC_SWEEP_AFTER_MS 2000
+
+static int placed_key(char *out, size_t cap, const char *name) {
+    return snprintf(out, cap, PLACED_PREFIX "%s", name);
+}
+
+static void sync_mark(struct cluster_sync *cs, const struct topic *tp) {
+    struct kvlog *kv = topics_metadata(cs->b->topics);
+    char key[CLUSTER_TOPIC_NAME_MAX + 16];
+    int n = placed_key(key, sizeof(key), tp->name);
+    uint32_t len = 0;
+    const uint8_t *v = kvlog_get(kv, key, (uint32_t)n, &len);
+    if (v && len == 16 && !memcmp(v, tp->id, 16)) return;
+    sl_err e = kvlog_put(kv, key, (uint32_t)n, tp->id, 16, loop_now_ms(&cs->b->loop), NULL);
+    if (e) SL_WARN("cluster: topic %s: its placed mark not stored: %s", tp->name, sl_err_str(e));
+}
+
+static void sync_unmark(struct cluster_sync *cs, const char *name) {
+    struct kvlog *kv = topics_metadata(cs->b->topics);
+    char key[CLUSTER_TOPIC_NAME_MAX + 16];
+    int n = placed_key(key, sizeof(key), name);
+    uint32_t len = 0;
+    if (!kvlog_get(kv, key, (uint32_t)n, &len)) return;
+    sl_err e = kvlog_del(kv, key, (uint32_t)n, loop_now_ms(&cs->b->loop), NULL);
+    if (e) SL_WARN("cluster: topic %s: its placed mark not removed: %s", name, sl_err_str(e));
+}
+
+struct placed_mark {
+    char name[CLUSTER_TOPIC_NAME_MAX];
+    uint8_t id[16];
+};
+
+struct placed_marks {
+    struct placed_mark *v;
+    uint32_t count, cap;
+};
+
+static void placed_collect(void *arg, const uint8_t *key, uint32_t key_len, const uint8_t *value, uint32_t value_len) {
+    struct placed_marks *m = arg;
+    size_t pl = strlen(PLACED_PREFIX);
+    if (key_len <= pl || key_len - pl >= CLUSTER_TOPIC_NAME_MAX || memcmp(key, PLACED_PREFIX, pl) || value_len != 16)
+        return;
+    if (m->count == m->cap) {
+        m->cap = m->cap ? m->cap * 2 : 16;
+        m->v = sl_xrealloc(m->v, m->cap * sizeof(*m->v));
+    }
+    struct placed_mark *pm = &m->v[m->count++];
+    memcpy(pm->name, key + pl, key_len - pl);
+    pm->name[key_len - pl] = '\0';
+    memcpy(pm->id, value, 16);
+}
+
+static void sync_sweep(struct cluster_sync *cs) {
+    struct placed_marks m = {0};
+    kvlog_foreach(topics_metadata(cs->b->topics), placed_collect, &m);
+    for (uint32_t i = 0; i < m.count; i++) {
+        const struct cluster_topic *t = cluster_topics_find(&cs->view.topics, m.v[i].name);
+        if (t && !memcmp(t->id, m.v[i].id, 16)) continue;
+        struct topic *tp = topics_get(cs->b->topics, m.v[i].name, (int32_t)strlen(m.v[i].name));
+        if (tp && !memcmp(tp->id, m.v[i].id, 16)) {
+            sl_err e = topics_delete(cs->b->topics, tp);
+            if (e) {
+                SL_WARN("cluster: topic %s, removed while this broker was away, not deleted: %s", m.v[i].name,
+                        sl_err_str(e));
+                continue;
+            }
+            SL_INFO("cluster: topic %s deleted here: the cluster removed it while this broker was away", m.v[i].name);
+        }
+        sync_unmark(cs, m.v[i].name);
+    }
+    free(m.v);
+}
 
 /* ---- the change, at the controller -------------------------------------------------------- */
 
@@ -261,7 +347,6 @@ static sl_err view_remove(void *arg, const char *name, topics_done_fn done, void
 
 static void sync_local_done(void *arg, sl_err err, struct topic *tp, const char *why) {
     struct cluster_sync *cs = arg;
-    (void)tp;
     cs->local_jobs--;
     cs->dirty = true;
     if (cs->stopped) {
@@ -269,6 +354,7 @@ static void sync_local_done(void *arg, sl_err err, struct topic *tp, const char 
         return;
     }
     if (err) SL_WARN("cluster: a placed topic could not be made here: %s", why ? why : sl_err_str(err));
+    else if (tp) sync_mark(cs, tp);
 }
 
 /* Whether the local topic's overrides are exactly these (any order). */
@@ -327,6 +413,7 @@ static void sync_reconcile(struct cluster_sync *cs) {
                 SL_ERROR("cluster: topic %s here has another id than the one the cluster placed: left alone", t->name);
             cs->warned_id = true;
         } else {
+            sync_mark(cs, tp); /* made before the marks existed, or its mark's put failed */
             sync_configs(cs, tp, t);
             if (tp->partition_count < (int32_t)t->partition_count) {
                 e = topics_add_partitions_start(reg, tp, (int32_t)t->partition_count, sync_local_done, cs, &why);
@@ -353,6 +440,7 @@ static void sync_removed(struct cluster_sync *cs, const struct cluster_topics *o
         sl_err e = topics_delete(cs->b->topics, tp);
         if (e) SL_WARN("cluster: removed topic %s not deleted here: %s", t->name, sl_err_str(e));
         else SL_INFO("cluster: topic %s deleted here (the cluster removed it)", t->name);
+        if (!e) sync_unmark(cs, t->name);
         cs->dirty = true;
     }
 }
@@ -401,6 +489,14 @@ static void sync_tick(struct loop_timer *t, uint64_t now_ms) {
         cs->dirty = true;
     }
     if (cs->dirty) sync_reconcile(cs);
+    const struct controller_status *s = cs->status;
+    bool caught_up = s->state == RAFT_FOLLOWER && s->leader_id && s->last_applied >= s->commit_index;
+    if (!caught_up) cs->caught_up_since_ms = 0;
+    else if (!cs->caught_up_since_ms) cs->caught_up_since_ms = now_ms;
+    if (!cs->swept && caught_up && !cs->dirty && now_ms - cs->caught_up_since_ms >= SYNC_SWEEP_AFTER_MS) {
+        cs->swept = true;
+        sync_sweep(cs);
+    }
     sync_check_waiters(cs, now_ms);
     loop_timer_add(&b->loop, &cs->timer, now_ms + SYNC_PERIOD_MS);
 }
