@@ -40,8 +40,6 @@ sluice-server processes in one Raft group on 127.0.0.1.
     403 without the token, 421 on a follower.
 Every wait is bounded in time and count.
 """
-import http.client
-import json
 import os
 import socket
 import struct
@@ -55,6 +53,7 @@ from kafka_produce_edges_test import Conn, batch  # noqa: E402
 from kafka_badinput_test import frame, header, i16, i32, i64, string  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "groups"))
 import gproto  # noqa: E402
+import cluster_test  # noqa: E402  (its HTTP helper)
 
 TOKEN = "cluster-T0pics_5e2"
 SETTLE_S = 20.0
@@ -62,18 +61,8 @@ NOT_LEADER = 6
 
 
 def call(port, method, path, body=None, token=TOKEN, timeout=15.0):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    headers = {"Authorization": "Bearer " + token} if token else {}
-    if body is not None:
-        headers["Content-Type"] = "application/json"
-    c.request(method, path, body=body, headers=headers)
-    r = c.getresponse()
-    data = r.read().decode()
-    c.close()
-    try:
-        return r.status, json.loads(data)
-    except ValueError:
-        return r.status, data
+    """(status, parsed JSON or text): cluster_test's request, with this test's token."""
+    return cluster_test.call(port, method, path, body, token=token, timeout=timeout)
 
 
 def metric(b, key):
