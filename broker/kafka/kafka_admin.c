@@ -276,6 +276,11 @@ static sl_err config_denied(struct kconn *kc, int8_t op, int8_t type, struct kst
 static bool create_topic_check(struct kconn *kc, const struct kafka_create_topics_topic *t, struct admin_result *r,
                                int32_t *partitions_out) {
     int32_t partitions = t->num_partitions;
+    if (t->assignment_count > 0 && kc->ks->view) {
+        /* The controller places every partition (cluster_topics.h); it takes no hand placement. */
+        admin_result_error(r, SL_INVALID_REPLICATION, "a cluster places partitions itself: give no assignments");
+        return false;
+    }
     if (t->assignment_count > 0) {
         partitions = t->assignment_count;
         for (int32_t i = 0; i < t->assignment_count; i++) {
@@ -288,7 +293,9 @@ static bool create_topic_check(struct kconn *kc, const struct kafka_create_topic
     }
     if (partitions == -1) partitions = (int32_t)kc->ks->cfg->num_partitions;
     if (t->replication_factor != -1 && t->replication_factor != 1 && t->assignment_count <= 0) {
-        admin_result_error(r, SL_INVALID_REPLICATION, "a single broker serves replication factor 1 only");
+        admin_result_error(r, SL_INVALID_REPLICATION,
+                           kc->ks->view ? "partitions are not replicated yet: replication factor 1 only"
+                                        : "a single broker serves replication factor 1 only");
         return false;
     }
     *partitions_out = partitions;

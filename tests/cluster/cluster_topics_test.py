@@ -24,8 +24,9 @@ sluice-server processes in one Raft group on 127.0.0.1.
     unchanged, the new ones spread; a record produced to partition 8 reads back.
 (f2) A transaction over a partition its coordinator leads commits; over one another broker leads
     it is refused (POLICY_VIOLATION: markers are not sent between brokers yet).
-(g) Creating it again through any broker: TOPIC_ALREADY_EXISTS; replication factor 3:
-    INVALID_REPLICATION_FACTOR (partition replication is not built).
+(g) Creating it again through any broker: TOPIC_ALREADY_EXISTS; replication factor 3, or a
+    hand placement (replica assignment): INVALID_REPLICATION_FACTOR (partition replication is
+    not built; the controller places partitions itself).
 (h) kill -9 of the Raft leader: a new leader; a topic created through a follower is placed
     (forwarded to the new leader); the killed broker restarts and has both topics.
 (i) Auto-creation through a broker that is not the controller: a produce to an unknown topic
@@ -457,6 +458,15 @@ def body(ck):
             ck.eq(getattr(e, "name", lambda: str(e))(), "TOPIC_ALREADY_EXISTS", "create again through node %d" % b.node_id)
         e = create(follower(), other, 3, rf=3)
         ck.eq(getattr(e, "name", lambda: str(e))(), "INVALID_REPLICATION_FACTOR", "replication factor 3")
+        from confluent_kafka.admin import NewTopic
+        a = admin(follower())
+        fs = a.create_topics([NewTopic(other, 1, replica_assignment=[[follower().node_id]])], operation_timeout=15)
+        try:
+            fs[other].result(timeout=30)
+            e = None
+        except Exception as ex:  # noqa: BLE001 - the KafkaError is the outcome
+            e = ex.args[0]
+        ck.eq(getattr(e, "name", lambda: str(e))(), "INVALID_REPLICATION_FACTOR", "a hand placement in a cluster")
 
     with ck.section("(h) kill -9 of the Raft leader: creation goes on through a follower"):
         old = by_id[leader]
