@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <xxhash.h>
 
 #include "base/base.h"
 #include "base/logging.h"
@@ -628,10 +629,10 @@ static void route_topics(void *arg, const struct http_request *rq, struct http_r
 /* ---- start and stop ----------------------------------------------------------------------- */
 
 /* The cluster id every broker of the cluster tells clients: derived from cluster_nodes (the same
- * list on every node, sorted by id), 16 bytes of two FNV-1a-64 hashes in Kafka's 22 characters
- * of URL-safe base64. librdkafka warns about, and Kafka clients distrust, brokers of one
- * cluster reporting different ids; each broker's own record keeps the id it had alone. */
-static void cluster_id_derive(const char *nodes_text, char out[23]) {
+ * list on every node, sorted by id) with XXH3, in cluster_meta's form. librdkafka warns about,
+ * and Kafka clients distrust, brokers of one cluster reporting different ids; each broker's own
+ * record keeps the id it had alone. */
+static void cluster_id_derive(const char *nodes_text, char out[32]) {
     struct cluster_nodes n;
     char why[160];
     char norm[CLUSTER_NODES_MAX * (CLUSTER_ADDR_MAX + 16)] = "";
@@ -646,26 +647,16 @@ static void cluster_id_derive(const char *nodes_text, char out[23]) {
             last = best->id;
         }
     }
-    uint8_t bytes[16];
-    for (int half = 0; half < 2; half++) {
-        uint64_t h = 14695981039346656037ull ^ (uint64_t)(half * 0x9e3779b97f4a7c15ull);
-        for (const char *p = norm; *p; p++) {
-            h ^= (uint8_t)*p;
-            h *= 1099511628211ull;
-        }
-        for (int i = 0; i < 8; i++) bytes[half * 8 + i] = (uint8_t)(h >> (8 * i));
+    /* 22 bytes: the 128-bit hash and 6 of a second, seeded one. */
+    XXH128_hash_t h = XXH3_128bits(norm, strlen(norm));
+    uint64_t h2 = XXH3_64bits_withSeed(norm, strlen(norm), 1);
+    uint8_t raw[CLUSTER_META_ID_BYTES];
+    for (int i = 0; i < 8; i++) {
+        raw[i] = (uint8_t)(h.low64 >> (8 * i));
+        raw[8 + i] = (uint8_t)(h.high64 >> (8 * i));
     }
-    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    int o = 0;
-    for (int i = 0; i < 16; i += 3) {
-        uint32_t v = (uint32_t)bytes[i] << 16 | (i + 1 < 16 ? (uint32_t)bytes[i + 1] << 8 : 0) |
-                     (i + 2 < 16 ? bytes[i + 2] : 0);
-        out[o++] = b64[(v >> 18) & 63];
-        out[o++] = b64[(v >> 12) & 63];
-        if (i + 1 < 16) out[o++] = b64[(v >> 6) & 63];
-        if (i + 2 < 16) out[o++] = b64[v & 63];
-    }
-    out[o] = '\0';
+    for (int i = 0; i < 6; i++) raw[16 + i] = (uint8_t)(h2 >> (8 * i));
+    cluster_meta_id_encode(raw, out);
 }
 
 struct cluster_sync *cluster_topics_start(struct broker *b) {
@@ -673,7 +664,7 @@ struct cluster_sync *cluster_topics_start(struct broker *b) {
     cs->b = b;
     cs->status = sl_xcalloc(1, sizeof(*cs->status));
     cs->view.self_id = b->cfg.node_id;
-    char id[23];
+    char id[32];
     cluster_id_derive(b->cfg.cluster_nodes, id);
     SL_INFO("cluster: clients are told cluster id %s (derived from cluster_nodes; this broker's own is %s)", id,
             b->kafka.cluster.cluster_id);

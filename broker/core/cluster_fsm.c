@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
+
 #include "base/base.h"
 
 static const uint8_t snap_magic[4] = {'S', 'L', 'C', 'F'};
@@ -505,12 +507,6 @@ void cluster_fsm_free(struct cluster_fsm *f) { cluster_topics_free(&f->topics); 
 
 /* ---- placement --------------------------------------------------------------------------- */
 
-static uint32_t fnv1a32(const char *s) {
-    uint32_t h = 2166136261u;
-    for (; *s; s++) h = (h ^ (uint8_t)*s) * 16777619u;
-    return h;
-}
-
 static int cmp_u32(const void *a, const void *b) {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
     return (x > y) - (x < y);
@@ -531,7 +527,7 @@ int cluster_place(const uint32_t *nodes, uint32_t n, const char *name, uint32_t 
     uint32_t kept = have ? have->partition_count : 0;
     if (kept) memmove(out, have->parts, kept * sizeof(out[0])); /* out may be have->parts */
     /* The start depends on the name so that many small topics do not all lead on the lowest id. */
-    uint32_t start = fnv1a32(name) % n;
+    uint32_t start = (uint32_t)(XXH3_64bits(name, strlen(name)) % n);
     for (uint32_t p = kept; p < partitions; p++) {
         struct cluster_part *pt = &out[p];
         memset(pt, 0, sizeof(*pt));

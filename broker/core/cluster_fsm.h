@@ -144,7 +144,7 @@ void cluster_topic_free(struct cluster_topic *tp);
  * brokers nodes[0..n) (n >= 1), rf replicas each (1 <= rf <= min(n, CLUSTER_REPLICAS_MAX)).
  * Partitions below have->partition_count (have may be NULL) keep have's replicas and epochs;
  * the new ones go round-robin over the brokers sorted by id, starting at a position derived
- * from the name (FNV-1a), replica j of partition p on the broker after replica j-1's: leaders
+ * from the name (XXH3), replica j of partition p on the broker after replica j-1's: leaders
  * spread over every broker. Epochs of new partitions 0. 0, or -1 for bad arguments. */
 int cluster_place(const uint32_t *nodes, uint32_t n, const char *name, uint32_t partitions, uint32_t rf,
                   const struct cluster_topic *have, struct cluster_part *out);

@@ -60,13 +60,17 @@ static bool cluster_meta_read_legacy(struct cluster_meta *cm, const char *path, 
     return true;
 }
 
-static void cluster_meta_new_id(char out[32]) {
-    /* Kafka's cluster ids are 16 random bytes in URL-safe base64, 22 characters. */
+void cluster_meta_id_encode(const uint8_t raw[CLUSTER_META_ID_BYTES], char out[32]) {
+    /* Kafka's cluster ids are 22 characters of URL-safe base64. */
     static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    uint8_t raw[22];
+    for (int i = 0; i < CLUSTER_META_ID_BYTES; i++) out[i] = b64[raw[i] & 63];
+    out[CLUSTER_META_ID_BYTES] = 0;
+}
+
+static void cluster_meta_new_id(char out[32]) {
+    uint8_t raw[CLUSTER_META_ID_BYTES];
     if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) memset(raw, 7, sizeof(raw));
-    for (int i = 0; i < 22; i++) out[i] = b64[raw[i] & 63];
-    out[22] = 0;
+    cluster_meta_id_encode(raw, out);
 }
 
 static void cluster_meta_reserved(struct log_waiter *w, sl_err err) {

@@ -43,6 +43,10 @@ void cluster_meta_close(struct cluster_meta *cm);
 /* In a cluster every broker hands out producer ids (InitProducerId goes to any broker): each
  * takes its own range from (node_id mod 2^22) << 40 on, so no two brokers give out the same id. */
 void cluster_meta_node_range(struct cluster_meta *cm, uint32_t node_id);
+/* A cluster id from 22 bytes (6 bits of each are used): the form of every id this broker
+ * makes, random at a first start or derived from a cluster's node list. */
+#define CLUSTER_META_ID_BYTES 22
+void cluster_meta_id_encode(const uint8_t raw[CLUSTER_META_ID_BYTES], char out[32]);
 /* The cluster id clients are told (a cluster's brokers must all tell the same one). */
 void cluster_meta_set_id(struct cluster_meta *cm, const char *id);
 /* A producer id never handed out before, in this run or any earlier one. */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "base/base.h"
 
@@ -37,22 +38,7 @@ const struct cluster_topic *cluster_view_topic(const struct cluster_view *v, con
     return cluster_topics_find(&v->topics, n);
 }
 
-uint32_t cluster_view_leader(const struct cluster_view *v, const char *name, int32_t name_len, int32_t p,
-                             int32_t *epoch) {
-    *epoch = 0;
-    const struct cluster_topic *t = cluster_view_topic(v, name, name_len);
-    if (!t) return v->self_id;
-    if (p < 0 || (uint32_t)p >= t->partition_count) return 0;
-    *epoch = (int32_t)t->parts[p].leader_epoch;
-    return t->parts[p].replicas[0];
-}
-
 uint32_t cluster_view_coordinator(const struct cluster_view *v, const char *key, size_t len) {
     if (v->broker_count == 0) return v->self_id;
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (uint8_t)key[i];
-        h *= 16777619u;
-    }
-    return v->brokers[h % v->broker_count].id;
+    return v->brokers[XXH3_64bits(key, len) % v->broker_count].id;
 }

@@ -57,12 +57,8 @@ const struct cluster_view_broker *cluster_view_broker(const struct cluster_view 
 /* The placement of topic name (name_len bytes), or NULL: a topic this broker alone holds (an
  * internal one, a stream's, or one made before the cluster). */
 const struct cluster_topic *cluster_view_topic(const struct cluster_view *v, const char *name, int32_t name_len);
-/* The broker that leads partition p of a placed topic (its epoch in *epoch), or 0 when p is
- * not placed; for a topic that is not placed, self. */
-uint32_t cluster_view_leader(const struct cluster_view *v, const char *name, int32_t name_len, int32_t p,
-                             int32_t *epoch);
 /* The broker that coordinates key (a group id or transactional id): the same on every broker
- * that has the same registrations (FNV-1a of the key over the ids rising); self while no broker
+ * that has the same registrations (XXH3 of the key over the ids rising); self while no broker
  * is registered. */
 uint32_t cluster_view_coordinator(const struct cluster_view *v, const char *key, size_t len);
 

@@ -73,12 +73,22 @@ struct kafka_server {
     const struct cluster_view *view;
 };
 
-/* True when this broker leads partition p of tp: always outside a cluster and for a topic the
- * cluster did not place; for a placed one, when the placement names this broker. */
+/* tp's placement in a cluster: NULL outside one, for a topic the cluster did not place, and for
+ * a topic of this broker's own that has a placed one's name but not its id. Looked up once per
+ * topic of a request (a name copy and a binary search), then asked per partition. */
+static inline const struct cluster_topic *kafka_placement(const struct kafka_server *ks, const struct topic *tp) {
+    if (!ks->view) return NULL;
+    const struct cluster_topic *t = cluster_view_topic(ks->view, tp->name, (int32_t)strlen(tp->name));
+    return t && !memcmp(t->id, tp->id, 16) ? t : NULL;
+}
+
+/* True when this broker leads partition p of a topic with placement pl (NULL: always). */
+static inline bool kafka_placed_leads(const struct kafka_server *ks, const struct cluster_topic *pl, int32_t p) {
+    return !pl || (p >= 0 && (uint32_t)p < pl->partition_count && pl->parts[p].replicas[0] == (uint32_t)ks->node_id);
+}
+
 static inline bool kafka_leads(const struct kafka_server *ks, const struct topic *tp, int32_t p) {
-    if (!ks->view) return true;
-    int32_t epoch;
-    return cluster_view_leader(ks->view, tp->name, (int32_t)strlen(tp->name), p, &epoch) == (uint32_t)ks->node_id;
+    return kafka_placed_leads(ks, kafka_placement(ks, tp), p);
 }
 
 struct kreq {

@@ -232,7 +232,7 @@ static void admin_async_done(void *arg, sl_err err, struct topic *tp, const char
     }
     if (err) {
         admin_result_error(r, err, why);
-    } else {
+    } else if (tp) { /* made or grown; a removal has no topic left to report */
         r->created = true;
         r->num_partitions = tp->partition_count;
         memcpy(r->id, tp->id, 16);
@@ -449,16 +449,6 @@ static void delete_topics_answer(struct admin_async *aa) {
     karena_free(&a);
 }
 
-static void delete_done(void *arg, sl_err err, struct topic *tp, const char *why) {
-    struct admin_result *r = arg;
-    (void)tp;
-    r->waiting = false;
-    if (err && !r->aa->answered) admin_result_error(r, err, why);
-    else if (err) SL_WARN("topic %s: deletion finished after its request timed out: %s", r->name, why ? why : sl_err_str(err));
-    r->aa->pending--;
-    admin_async_maybe_answer(r->aa);
-}
-
 static sl_err delete_topics_cluster(struct kconn *kc, struct kreq *q, const struct kafka_delete_topics_req *req) {
     struct kafka_server *ks = kc->ks;
     bool v6 = q->version >= 6;
@@ -488,7 +478,7 @@ static sl_err delete_topics_cluster(struct kconn *kc, struct kreq *q, const stru
         const char *why = NULL;
         sl_err e;
         if (cluster_view_topic(ks->view, tp->name, (int32_t)strlen(tp->name))) {
-            e = ks->view->ops.remove(ks->view->ops.arg, tp->name, delete_done, r, &why);
+            e = ks->view->ops.remove(ks->view->ops.arg, tp->name, admin_async_done, r, &why);
             if (!e) {
                 aa->pending++;
                 r->waiting = true;

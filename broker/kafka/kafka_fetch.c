@@ -412,6 +412,7 @@ sl_err kafka_handle_list_offsets(struct kconn *kc, struct kreq *q, struct kr *r)
         tr->partitions = kafka_alloc_array(&kc->arena, rt->partition_count, sizeof(*tr->partitions));
         bool denied = !kafka_authorized(kc, KAFKA_OP_DESCRIBE, KAFKA_RES_TOPIC, rt->name);
         struct topic *tp = topics_get(kc->ks->topics, rt->name.p, rt->name.len);
+        const struct cluster_topic *placed = tp ? kafka_placement(kc->ks, tp) : NULL;
         for (int32_t i = 0; i < rt->partition_count; i++) {
             struct kafka_list_offsets_part_resp *pr = &tr->partitions[i];
             int32_t p = rt->partitions[i].partition_index;
@@ -431,7 +432,7 @@ sl_err kafka_handle_list_offsets(struct kconn *kc, struct kreq *q, struct kr *r)
                 pr->error_code = (int16_t)sl_err_kafka(SL_NO_PARTITION);
                 continue;
             }
-            if (!kafka_leads(kc->ks, tp, p)) {
+            if (!kafka_placed_leads(kc->ks, placed, p)) {
                 pr->error_code = (int16_t)sl_err_kafka(SL_NOT_LEADER);
                 continue;
             }

@@ -212,6 +212,7 @@ static void produce_run(struct kconn *kc, struct kreq *q, const struct kafka_pro
         bool denied = !kafka_authorized(kc, KAFKA_OP_WRITE, KAFKA_RES_TOPIC, rt->name);
         bool may_create = kafka_authorized_cluster_or_topic(kc, KAFKA_OP_CREATE, rt->name);
         struct topic *tp = acks_ok && !txn_refused && !denied ? kafka_topic_get(kc->ks, rt->name, may_create, &te) : NULL;
+        const struct cluster_topic *placed = tp ? kafka_placement(kc->ks, tp) : NULL;
         for (int32_t i = 0; i < rt->partition_count; i++) {
             struct kafka_produce_part_resp *pr = &tr->partitions[i];
             pr->index = rt->partitions[i].index;
@@ -223,7 +224,7 @@ static void produce_run(struct kconn *kc, struct kreq *q, const struct kafka_pro
             else if (denied) pr->error_code = (int16_t)sl_err_kafka(SL_TOPIC_AUTHORIZATION);
             else if (!tp) pr->error_code = (int16_t)sl_err_kafka(te);
             else if (!topic_partition(tp, pr->index)) pr->error_code = (int16_t)sl_err_kafka(SL_NO_PARTITION);
-            else if (!kafka_leads(q->kc->ks, tp, pr->index)) pr->error_code = (int16_t)sl_err_kafka(SL_NOT_LEADER);
+            else if (!kafka_placed_leads(kc->ks, placed, pr->index)) pr->error_code = (int16_t)sl_err_kafka(SL_NOT_LEADER);
             else produce_partition(q, topic_partition(tp, pr->index), rt->partitions[i].records, req->acks, pr, &pb, pk,
                                    chk, big);
             if (chk) chk += produce_batch_count(rt->partitions[i].records);

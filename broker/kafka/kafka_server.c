@@ -293,9 +293,7 @@ static void kafka_metadata_fill_topic(struct kafka_server *ks, struct karena *a,
     out->partitions = kafka_alloc_array(a, tp->partition_count, sizeof(*out->partitions));
     int32_t *node = karena_alloc(a, sizeof(int32_t));
     *node = ks->node_id;
-    const struct cluster_topic *placed =
-        ks->view ? cluster_view_topic(ks->view, tp->name, (int32_t)strlen(tp->name)) : NULL;
-    if (placed && memcmp(placed->id, tp->id, 16) != 0) placed = NULL; /* a local topic of the same name */
+    const struct cluster_topic *placed = kafka_placement(ks, tp);
     for (int32_t p = 0; p < tp->partition_count; p++) {
         struct kafka_metadata_part *mp = &out->partitions[p];
         mp->partition_index = p;
