@@ -233,7 +233,10 @@ START_TEST(test_timeout_and_retry) {
     ck_assert_int_eq(txn_get(sm, "slow")->state, TXN_PREPARE_ABORT);
     ck_assert_int_eq(txn_get(sm, "slow")->epoch, 1);
     ck_assert_uint_eq(e.parts.count, 0);
-    uint64_t retry = txn_coordinator_tick(e.tc, now + 1001);
+    /* The retry is due TXN_RETRY_MS after the failure on the loop's clock; a tick at the loop's
+     * time now names it (a tick at now + 1001 ran it at once whenever the failure came within
+     * the millisecond `now` was read in, and the idle-id check became the next deadline). */
+    uint64_t retry = txn_coordinator_tick(e.tc, loop_mono_ms(&e.f.loop));
     ck_assert_uint_ne(retry, UINT64_MAX);
     txn_coordinator_tick(e.tc, retry);
     run_idle(&e);
