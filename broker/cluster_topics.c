@@ -15,6 +15,7 @@
 #include "base/workers.h"
 #include "broker/cluster/cluster_nodes.h"
 #include "broker/cluster/controller.h"
+#include "broker/cluster_replica.h"
 #include "broker/core/cluster_meta.h"
 #include "broker/core/cluster_view.h"
 #include "broker/core/topics.h"
@@ -60,6 +61,7 @@ struct cluster_sync {
     /* /metrics: topic changes this broker sent to the controller, by outcome */
     uint64_t changes_ok, changes_refused, changes_failed;
     uint64_t caught_up_since_ms; /* monotonic: since when this follower has applied all it knows */
+    struct cluster_replica *replica; /* partition roles and the replica fetchers (cluster_replica.h) */
     bool swept;                  /* the one sweep of a start has run */
 };
 
@@ -154,6 +156,9 @@ static sl_err fwd_map_rc(int rc, const char **why) {
     case CONTROLLER_RC_EXISTS: *why = "topic already exists"; return SL_TOPIC_EXISTS;
     case CONTROLLER_RC_NOT_FOUND: *why = "no such topic"; return SL_NO_PARTITION;
     case CONTROLLER_RC_INVALID: *why = "the controller refused the partition count"; return SL_INVALID_PARTITIONS;
+    case CONTROLLER_RC_REPLICATION:
+        *why = "the replication factor is larger than the registered brokers";
+        return SL_INVALID_REPLICATION;
     default: *why = "the cluster's controller could not commit the change"; return SL_REQUEST_TIMED_OUT;
     }
 }
@@ -166,8 +171,9 @@ static json_t *fwd_body(const struct fwd *f) {
     json_t *configs = json_object();
     for (uint32_t i = 0; i < f->req.config_count; i++)
         json_object_set_new(configs, f->req.configs[i].key, json_string(f->req.configs[i].value));
-    return json_pack("{s:s,s:s,s:I,s:s,s:o}", "action", actions[f->kind], "name", f->req.name, "partitions",
-                     (json_int_t)f->req.partitions, "id", id, "configs", configs);
+    return json_pack("{s:s,s:s,s:I,s:I,s:s,s:o}", "action", actions[f->kind], "name", f->req.name, "partitions",
+                     (json_int_t)f->req.partitions, "replication_factor", (json_int_t)f->req.replication_factor,
+                     "id", id, "configs", configs);
 }
 
 /* Worker thread: the change, at the controller, whichever node leads; sent again while no
@@ -212,6 +218,7 @@ static void fwd_run(struct work *w) {
         else if (status == 409) f->err = fwd_map_rc(CONTROLLER_RC_EXISTS, &f->why);
         else if (status == 404) f->err = fwd_map_rc(CONTROLLER_RC_NOT_FOUND, &f->why);
         else if (status == 400) f->err = fwd_map_rc(CONTROLLER_RC_INVALID, &f->why);
+        else if (status == 422) f->err = fwd_map_rc(CONTROLLER_RC_REPLICATION, &f->why);
         else if (status == 403 || status == 401) f->why = "the controller refused this broker's http_token";
         else f->why = "the controller did not commit the change in time";
         break;
@@ -258,7 +265,8 @@ static struct fwd *fwd_new(struct cluster_sync *cs, enum controller_change_kind 
     return f;
 }
 
-static sl_err view_create(void *arg, const char *name, int32_t partitions, const char *const *keys,
+static sl_err view_create(void *arg, const char *name, int32_t partitions, int32_t replication_factor,
+                          const char *const *keys,
                           const char *const *values, uint32_t config_count, topics_done_fn done, void *done_arg,
                           const char **why) {
     struct cluster_sync *cs = arg;
@@ -276,6 +284,7 @@ static sl_err view_create(void *arg, const char *name, int32_t partitions, const
     }
     struct fwd *f = fwd_new(cs, CONTROLLER_TOPIC_CREATE, name, done, done_arg);
     f->req.partitions = (uint32_t)partitions;
+    f->req.replication_factor = (uint32_t)SL_MAX(replication_factor, 1);
     if (getrandom(f->req.id, 16, 0) != 16)
         for (int i = 0; i < 16; i++) f->req.id[i] = (uint8_t)rand();
     f->req.id[6] = (uint8_t)((f->req.id[6] & 0x0f) | 0x40); /* a version-4 UUID, as Kafka's */
@@ -499,6 +508,7 @@ static void sync_tick(struct loop_timer *t, uint64_t now_ms) {
         sync_sweep(cs);
     }
     sync_check_waiters(cs, now_ms);
+    cluster_replica_tick(cs->replica, now_ms, cs->gen);
     loop_timer_add(&b->loop, &cs->timer, now_ms + SYNC_PERIOD_MS);
 }
 
@@ -535,6 +545,7 @@ static void route_job_done(struct work *w) {
         case CONTROLLER_RC_EXISTS: http_response_error(&rs, 409, j->res.message); break;
         case CONTROLLER_RC_NOT_FOUND: http_response_error(&rs, 404, j->res.message); break;
         case CONTROLLER_RC_INVALID: http_response_error(&rs, 400, j->res.message); break;
+        case CONTROLLER_RC_REPLICATION: http_response_error(&rs, 422, j->res.message); break;
         default: http_response_error(&rs, 503, j->res.message); break;
         }
     }
@@ -557,7 +568,7 @@ static bool route_hex_id(const char *s, uint8_t id[16]) {
 static void route_topics(void *arg, const struct http_request *rq, struct http_response *rs) {
     struct cluster_sync *cs = arg;
     struct broker *b = cs->b;
-    static const char *const fields[] = {"action", "name", "partitions", "id", "configs", NULL};
+    static const char *const fields[] = {"action", "name", "partitions", "replication_factor", "id", "configs", NULL};
     if (!b->cluster) {
         http_response_error(rs, 503, "the cluster controller has stopped (shutting down)");
         return;
@@ -586,8 +597,12 @@ static void route_topics(void *arg, const struct http_request *rq, struct http_r
         else j->req.partitions = (uint32_t)n;
     }
     if (!bad && (j->kind == CONTROLLER_TOPIC_CREATE || j->kind == CONTROLLER_TOPIC_CONFIGS)) {
+        json_t *rf = json_object_get(o, "replication_factor");
+        json_int_t rfn = !rf ? 1 : json_is_integer(rf) ? json_integer_value(rf) : 0;
         if (j->kind == CONTROLLER_TOPIC_CREATE && !route_hex_id(json_string_value(json_object_get(o, "id")), j->req.id))
             bad = "\"id\" must be 32 hex digits";
+        else if (j->kind == CONTROLLER_TOPIC_CREATE && (rfn < 1 || rfn > CLUSTER_REPLICAS_MAX))
+            bad = "\"replication_factor\" must be an integer in 1..7";
         else if (configs && !json_is_object(configs))
             bad = "\"configs\" must be an object of strings";
         else if (configs && json_object_size(configs) > CLUSTER_TOPIC_CONFIGS_MAX)
@@ -617,6 +632,8 @@ static void route_topics(void *arg, const struct http_request *rq, struct http_r
         free(j);
     } else {
         snprintf(j->req.name, sizeof(j->req.name), "%s", name);
+        json_t *rf = json_object_get(o, "replication_factor");
+        j->req.replication_factor = rf ? (uint32_t)json_integer_value(rf) : 1;
         j->w.run = route_job_run;
         j->w.done = route_job_done;
         j->b = b;
@@ -674,6 +691,7 @@ struct cluster_sync *cluster_topics_start(struct broker *b) {
     /* Two threads: a forward waits for the commit (milliseconds) while another arrives. */
     cs->workers = workers_new(&b->loop, 2, "cl-topics");
     cs->timer.fire = sync_tick;
+    cs->replica = cluster_replica_start(b, &cs->view);
     sync_tick(&cs->timer, loop_mono_ms(&b->loop));
     http_server_route_admin(&b->http, "/v1/cluster/topics", HTTP_M_POST, false, route_topics, cs);
     return cs;
@@ -697,10 +715,13 @@ void cluster_topics_metrics(const struct cluster_sync *cs, struct prom *p) {
     prom_family(p, "sluice_cluster_local_copies_pending", "gauge",
                 "Placed topics (or growths) this broker is still making its copy of.");
     prom_u64(p, "sluice_cluster_local_copies_pending", NULL, cs->local_jobs);
+    cluster_replica_metrics(cs->replica, p);
 }
 
 void cluster_topics_stop(struct cluster_sync *cs) {
     if (!cs) return;
+    cluster_replica_stop(cs->replica);
+    cs->replica = NULL;
     workers_free(cs->workers); /* every forward's done has run: some are waiters now */
     if (loop_timer_armed(&cs->timer)) loop_timer_del(&cs->b->loop, &cs->timer);
     while (cs->waiters) {

@@ -17,6 +17,7 @@
 #include "base/base.h"
 #include "base/logging.h"
 #include "broker/cluster/cluster_nodes.h"
+#include "broker/core/cluster_fsm.h"
 #include "broker/nats/nats_auth.h"
 #include "protocol/nats_conf.h"
 
@@ -77,6 +78,8 @@ static const struct cfg_key cfg_keys[] = {
     CFG_KEY("node_id", "broker_id", NULL, CFG_COUNT, node_id, 0),
     CFG_KEY("cluster_raft_addr", NULL, NULL, CFG_STRING, cluster_raft_addr, CFG_F_EMPTY_OK),
     CFG_KEY("cluster_nodes", NULL, NULL, CFG_STRING, cluster_nodes, CFG_F_EMPTY_OK),
+    CFG_KEY("default_replication_factor", NULL, NULL, CFG_COUNT, default_replication_factor, 0),
+    CFG_KEY("replica_lag_time_max_ms", NULL, NULL, CFG_MS, replica_lag_time_max_ms, 0),
     CFG_KEY("auto_create_topics", "auto_create_topics_enable", NULL, CFG_BOOL, auto_create_topics, 0),
     CFG_KEY("num_partitions", NULL, NULL, CFG_COUNT, num_partitions, 0),
     CFG_KEY("max_payload", "maxpayload", NULL, CFG_SIZE, max_payload_bytes, 0),
@@ -179,6 +182,8 @@ void sl_config_defaults(struct sl_config *c) {
     c->kafka_port = 9092;
     c->node_id = 1;
     c->auto_create_topics = true;
+    c->default_replication_factor = 1;
+    c->replica_lag_time_max_ms = 30000; /* Kafka's replica.lag.time.max.ms */
     c->num_partitions = 1;
     c->nats_port = 4222;
     c->http_port = 8222;
@@ -710,6 +715,9 @@ static int cfg_validate_ports(const struct sl_config *c, char *err, size_t err_l
  * same port (libraft binds where it says it is reached); a node it does not name joins an
  * existing cluster and needs cluster_raft_addr, the address the leader is told to add. */
 static int cfg_validate_cluster(const struct sl_config *c, char *err, size_t err_len) {
+    if (c->default_replication_factor < 1 || c->default_replication_factor > CLUSTER_REPLICAS_MAX)
+        return cfg_fail(err, err_len, "default_replication_factor: %u is outside 1..%u", c->default_replication_factor,
+                        CLUSTER_REPLICAS_MAX);
     if (!c->cluster_nodes[0]) {
         if (c->cluster_raft_addr[0]) return cfg_fail(err, err_len, "cluster_raft_addr: needs cluster_nodes");
         return 0;

@@ -54,6 +54,8 @@ struct sl_config {
     uint32_t node_id;                            /* Kafka broker id in Metadata, 1; the Raft id when clustered */
     char cluster_raft_addr[SL_CONFIG_HOST_MAX];  /* "": this node's entry of cluster_nodes; else the bind address */
     char cluster_nodes[2048];                    /* "": no cluster; "1@host:port,2@host:port,..." */
+    uint32_t default_replication_factor;         /* replicas of a topic made without one (cluster), 1 */
+    uint32_t replica_lag_time_max_ms;            /* a follower silent or behind this long leaves the ISR, 30000 */
     bool auto_create_topics;                     /* Metadata/Produce create unknown topics, true */
     uint32_t num_partitions;                     /* partitions of auto-created topics, 1 */
     uint32_t max_payload_bytes;                  /* NATS, 1 MiB */

@@ -25,6 +25,7 @@
     X(NO_PARTITION, 3, "unknown topic or partition", NULL)                                                \
     X(LEADER_NOT_AVAILABLE, 5, "the topic is being created", NULL)                                        \
     X(NOT_LEADER, 6, "this broker does not lead the partition", NULL)                                     \
+    X(NOT_ENOUGH_REPLICAS, 19, "fewer in-sync replicas than min.insync.replicas", NULL)                   \
     X(TOO_LARGE, 10, "record batch larger than the maximum batch size", NULL)                             \
     X(IO, 56, "storage I/O error", NULL)                                                                  \
     X(NO_SPACE, 56, "no space left on the storage device (retriable)", NULL)                              \
@@ -37,7 +38,7 @@
     X(UNSUPPORTED_VERSION, 35, "unsupported API version", NULL)                                           \
     X(TOPIC_EXISTS, 36, "topic already exists", NULL)                                                     \
     X(INVALID_PARTITIONS, 37, "invalid number of partitions", NULL)                                       \
-    X(INVALID_REPLICATION, 38, "replication factor must be 1 or -1 on a single broker", NULL)             \
+    X(INVALID_REPLICATION, 38, "invalid replication factor", NULL)             \
     X(INVALID_CONFIG, 40, "invalid or unsupported configuration", NULL)                                   \
     X(INVALID_REQUEST, 42, "malformed or invalid request", NULL)                                          \
     X(POLICY_VIOLATION, 44, "refused by the broker's limits", NULL)                                       \

@@ -85,6 +85,9 @@ struct log_watch {
 };
 void log_watch_add(struct log *g, struct log_watch *w);
 void log_watch_del(struct log_watch *w);
+/* Fires the watches as new data would: what readers may read grew without a write (a
+ * replicated partition's high watermark moved). */
+void log_watch_notify(struct log *g);
 
 /* Checks the batch (length, magic 2, CRC32C, counts, size), rewrites its base offset in place
  * and queues it. *base_offset gets the batch's first offset. w may be NULL; if given it is

@@ -152,6 +152,8 @@ void log_watch_del(struct log_watch *w) {
     w->log = NULL;
 }
 
+void log_watch_notify(struct log *g) { log_watches_fire(g, false); }
+
 void log_watches_fire(struct log *g, bool gone) {
     struct log_watch *w = g->watches;
     for (uint32_t guard = 0; w && guard < (1u << 24); guard++) {

@@ -389,9 +389,14 @@ static int op_topic(struct controller *c, const char **msg) {
     cmd.topic.partition_count = partitions;
     cmd.topic.parts = calloc(partitions, sizeof(*cmd.topic.parts));
     if (!cmd.topic.parts) return RAFT_NOMEM;
-    /* Replication factor 1 until partition replication is built: each partition on one broker.
-     * A config change places nothing new: every partition keeps its replicas. */
-    if (cluster_place(nodes, c->fsm.count, rq->name, partitions, 1, have, cmd.topic.parts) != 0) {
+    /* A new topic's replicas per partition as asked; a growth places its new partitions with as
+     * many as the topic has; a config change places nothing new. */
+    uint32_t rf = have ? have->parts[0].replica_count : SL_MAX(rq->replication_factor, 1u);
+    if (rf > c->fsm.count) {
+        *msg = "the replication factor is larger than the registered brokers";
+        return CONTROLLER_RC_REPLICATION;
+    }
+    if (cluster_place(nodes, c->fsm.count, rq->name, partitions, rf, have, cmd.topic.parts) != 0) {
         free(cmd.topic.parts);
         *msg = "the partition count is out of range";
         return CONTROLLER_RC_INVALID;

@@ -82,11 +82,13 @@ enum controller_change_kind {
 #define CONTROLLER_RC_EXISTS 1001    /* the topic is placed already */
 #define CONTROLLER_RC_NOT_FOUND 1002 /* no such placed topic */
 #define CONTROLLER_RC_INVALID 1003   /* the partition count cannot be, or no broker is registered */
+#define CONTROLLER_RC_REPLICATION 1004 /* more replicas asked than brokers are registered */
 
 struct controller_topic_req {
     char name[CLUSTER_TOPIC_NAME_MAX];
     uint8_t id[16];        /* CREATE: the new topic's id (the caller draws it) */
     uint32_t partitions;   /* CREATE: the count; GROW: the new total */
+    uint32_t replication_factor; /* CREATE: replicas per partition (at most the registered brokers) */
     uint32_t config_count; /* CREATE, CONFIGS */
     struct cluster_config configs[CLUSTER_TOPIC_CONFIGS_MAX];
 };

@@ -29,7 +29,8 @@ struct cluster_view_broker {
  * the outcome (tp: this broker's copy of the topic once it has it; NULL for a removal or an
  * error); anything else: refused at once with why, done never fires. */
 struct cluster_view_ops {
-    sl_err (*create)(void *arg, const char *name, int32_t partitions, const char *const *keys,
+    /* replication_factor: 1..the registered brokers. */
+    sl_err (*create)(void *arg, const char *name, int32_t partitions, int32_t replication_factor, const char *const *keys,
                      const char *const *values, uint32_t config_count, topics_done_fn done, void *done_arg,
                      const char **why);
     sl_err (*grow)(void *arg, const char *name, int32_t total, topics_done_fn done, void *done_arg,

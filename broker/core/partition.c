@@ -17,6 +17,7 @@
 
 #include "base/base.h"
 #include "base/logging.h"
+#include "broker/core/isr.h"
 #include "broker/core/producer_state.h"
 #include "protocol/kafka_batch.h"
 #include "protocol/kafka_records.h"
@@ -33,7 +34,20 @@ struct partition_wait {
     int32_t first_seq;
     bool marker;                    /* a transaction marker: undo takes it back on failure */
     struct pstate_marker_undo undo;
-    struct partition_wait *next_free;
+    /* acks=all on a replicated partition: once durable here, done waits on the high watermark
+     * reaching commit_at (one past the batch's last offset) in p->hw_waits. */
+    bool await_hw;
+    int64_t commit_at;
+    struct partition_wait *next_free, *next_hw;
+};
+
+/* Replication (partition_replicate): NULL for a partition no other broker holds. */
+struct partition_repl {
+    enum partition_role role;
+    struct isr isr;                 /* the leader's */
+    int64_t hw;                     /* the committed end: what consumers may read */
+    uint32_t min_insync;
+    struct partition_wait *hw_head, *hw_tail; /* acks=all batches waiting to commit, in order */
 };
 
 struct partition {
@@ -50,6 +64,9 @@ struct partition {
     partition_append_observer_fn observer;         /* a stream on this partition; may be NULL */
     void *observer_arg;
     struct partition_traffic traffic;
+    struct partition_repl *repl;
+    uint32_t min_insync; /* min.insync.replicas; 0 and 1 ask nothing */
+    uint64_t now_ms;     /* the latest monotonic time a caller passed (appends, fetches, ticks) */
 };
 
 /* The log cleaner's question (log_set_cleaner_keep): every producer's last batch. */
@@ -80,6 +97,7 @@ static void partition_free(struct partition *p) {
         free(pw);
     }
     pstate_free(p->ps);
+    free(p->repl);
     free(p);
 }
 
@@ -90,8 +108,11 @@ static void partition_settle(struct partition *p) {
     if (e) SL_WARN("%s: batches still in flight at close: %s", log_dir(p->log), sl_err_str(e));
 }
 
+static void partition_hw_fail_all(struct partition *p, sl_err err);
+
 void partition_close(struct partition *p) {
     if (!p) return;
+    partition_hw_fail_all(p, SL_NOT_LEADER);
     log_set_cleaner_keep(p->log, NULL, NULL); /* the log may outlive us (closed by the store) */
     log_set_cleaner_txn(p->log, NULL, NULL, NULL);
     partition_settle(p);
@@ -118,6 +139,7 @@ static sl_err partition_delete_with(struct partition *p, struct store *st, struc
         snprintf(path, sizeof(path), "%s/%s", log_dir(p->log), own[i]);
         if (unlink(path) != 0 && errno != ENOENT) SL_WARN("%s: cannot remove: %s", path, strerror(errno));
     }
+    partition_hw_fail_all(p, SL_NOT_LEADER);
     /* Deleting quiesces the log first, so our waiters fire before the partition goes. */
     log_set_cleaner_keep(p->log, NULL, NULL);
     log_set_cleaner_txn(p->log, NULL, NULL, NULL);
@@ -157,7 +179,9 @@ sl_err partition_read(struct partition *p, int64_t offset, uint32_t bytes_max, s
     return log_read(p->log, offset, bytes_max, out);
 }
 int64_t partition_start_offset(const struct partition *p) { return log_start_offset(p->log); }
-int64_t partition_high_watermark(const struct partition *p) { return log_written_offset(p->log); }
+int64_t partition_high_watermark(const struct partition *p) {
+    return p->repl ? p->repl->hw : log_written_offset(p->log);
+}
 void partition_watch_add(struct partition *p, struct log_watch *w) { log_watch_add(p->log, w); }
 void partition_watch_del(struct log_watch *w) { log_watch_del(w); }
 sl_err partition_delete_before(struct partition *p, int64_t offset) { return log_delete_before(p->log, offset); }
@@ -194,12 +218,31 @@ static void partition_wait_put(struct partition *p, struct partition_wait *pw) {
     p->free_waits = pw;
 }
 
+static void partition_hw_advance(struct partition *p);
+
 static void partition_wait_fired(struct log_waiter *w, sl_err err) {
     struct partition_wait *pw = sl_container_of(w, struct partition_wait, w);
     struct partition *p = pw->p;
     /* The write failed: the batch is not in the log, so the producer state must not say so. */
     if (err && pw->producer_id >= 0 && p->ps) pstate_forget(p->ps, pw->producer_id, pw->epoch, pw->first_seq);
     if (err && pw->marker && p->ps) pstate_marker_undo(p->ps, &pw->undo);
+    if (!err && !p->closing && p->repl && p->repl->role == PARTITION_LEADER) {
+        if (pw->await_hw) {
+            /* Durable here; answered once the in-sync replicas have it too. */
+            pw->next_hw = NULL;
+            if (p->repl->hw_tail) p->repl->hw_tail->next_hw = pw;
+            else p->repl->hw_head = pw;
+            p->repl->hw_tail = pw;
+            partition_hw_advance(p);
+            return;
+        }
+        struct partition_append_done *done = pw->done;
+        partition_wait_put(p, pw);
+        partition_hw_advance(p);
+        if (done) done->fn(done, SL_OK);
+        return;
+    }
+    if (!err && pw->await_hw && (p->closing || !p->repl || p->repl->role != PARTITION_LEADER)) err = SL_NOT_LEADER;
     struct partition_append_done *done = pw->done;
     partition_wait_put(p, pw);
     if (done) done->fn(done, err);
@@ -325,6 +368,21 @@ static void partition_stamp(uint8_t *batch, uint32_t len, int64_t now_ms) {
     kafka_batch_update_crc(batch, len);
 }
 
+/* acks=all on a leader also waits for the in-sync replicas (see partition.h, replication). */
+static void partition_wait_commit(struct partition *p, struct partition_wait *pw, enum partition_acks acks,
+                                  int64_t last_offset) {
+    pw->await_hw = acks == PARTITION_ACKS_DURABLE && p->repl && p->repl->role == PARTITION_LEADER;
+    pw->commit_at = last_offset + 1;
+}
+
+/* Kafka refuses an acks=all batch before appending it while the ISR is below
+ * min.insync.replicas (NOT_ENOUGH_REPLICAS): appended, it could not commit. */
+static sl_err partition_insync_check(struct partition *p, enum partition_acks acks) {
+    if (acks != PARTITION_ACKS_DURABLE || p->min_insync <= 1) return SL_OK;
+    uint32_t n = p->repl && p->repl->role == PARTITION_LEADER ? isr_size(&p->repl->isr) : 1;
+    return n < p->min_insync ? SL_NOT_ENOUGH_REPLICAS : SL_OK;
+}
+
 /* A duplicate is answered once its original is where the duplicate's acks ask. */
 static sl_err partition_complete_duplicate(struct partition *p, enum partition_acks acks, int64_t last_offset,
                                            struct partition_append_done *done) {
@@ -333,6 +391,7 @@ static sl_err partition_complete_duplicate(struct partition *p, enum partition_a
     if (e) return e;
     /* Fires at once when the original is already covered at the level this ack promises. */
     struct partition_wait *pw = partition_wait_get(p, done);
+    partition_wait_commit(p, pw, acks, last_offset);
     log_wait(p->log, &pw->w, last_offset, acks == PARTITION_ACKS_DURABLE);
     return SL_OK;
 }
@@ -350,6 +409,7 @@ static sl_err partition_append_log(struct partition *p, uint8_t *batch, uint32_t
         return e;
     }
     done->base_offset = base;
+    partition_wait_commit(p, pw, acks, base + h->last_offset_delta);
     if (partition_idempotent(h)) {
         pw->producer_id = h->producer_id;
         pw->epoch = h->producer_epoch;
@@ -372,6 +432,7 @@ static sl_err partition_append_impl(struct partition *p, uint8_t *batch, uint32_
     struct kafka_batch_header h;
     sl_err e = partition_check(p, batch, len, chk, &h);
     if (e) return e;
+    if ((e = partition_insync_check(p, acks))) return e;
     int64_t dup_first = -1, dup_last = -1;
     e = partition_idempotence(p, &h, &dup_first, &dup_last);
     if (e == SL_EXISTS) {
@@ -432,6 +493,7 @@ sl_err partition_append_marker(struct partition *p, int64_t producer_id, int16_t
         return e;
     }
     done->base_offset = base;
+    partition_wait_commit(p, pw, acks, base);
     pw->marker = true;
     pstate_marker(ps, producer_id, epoch, commit, base, &pw->undo);
     if (p->log_append_time) done->log_append_time_ms = (int64_t)now_ms;
@@ -441,7 +503,7 @@ sl_err partition_append_marker(struct partition *p, int64_t producer_id, int16_t
 }
 
 int64_t partition_last_stable_offset(struct partition *p) {
-    int64_t hw = log_written_offset(p->log);
+    int64_t hw = partition_high_watermark(p);
     struct pstate *ps = partition_txn_state(p);
     int64_t first = ps ? pstate_first_open_txn(ps) : -1;
     return first >= 0 && first < hw ? first : hw;
@@ -482,4 +544,155 @@ sl_err partition_read_upto(struct partition *p, int64_t offset, int64_t end_offs
     out->len = (uint32_t)(pos - out->pos);
     out->next_offset = next;
     return SL_OK;
+}
+
+/* ---- replication ---------------------------------------------------------------------------------- */
+
+/* Answers the acks=all batches the high watermark now covers, oldest first. */
+static void partition_hw_fire(struct partition *p, sl_err err) {
+    struct partition_repl *r = p->repl;
+    while (r && r->hw_head && (err || r->hw_head->commit_at <= r->hw)) {
+        struct partition_wait *pw = r->hw_head;
+        r->hw_head = pw->next_hw;
+        if (!r->hw_head) r->hw_tail = NULL;
+        struct partition_append_done *done = pw->done;
+        partition_wait_put(p, pw);
+        if (done) done->fn(done, err);
+    }
+}
+
+static void partition_hw_fail_all(struct partition *p, sl_err err) { partition_hw_fire(p, err); }
+
+/* The leader's high watermark after a write, a follower's fetch or a tick. */
+static void partition_hw_advance(struct partition *p) {
+    struct partition_repl *r = p->repl;
+    if (!r || r->role != PARTITION_LEADER || !p->log) return;
+    int64_t before = r->hw;
+    r->hw = isr_update(&r->isr, log_written_offset(p->log), p->now_ms);
+    if (r->hw == before) return;
+    partition_hw_fire(p, SL_OK);
+    if (p->log) log_watch_notify(p->log);
+}
+
+void partition_replicate(struct partition *p, enum partition_role role, const uint32_t *followers, uint32_t n,
+                         uint64_t lag_ms, uint64_t now_ms) {
+    SL_ASSERT(n <= PARTITION_FOLLOWERS_MAX && n <= ISR_REPLICAS_MAX);
+    if (now_ms > p->now_ms) p->now_ms = now_ms;
+    struct partition_repl *r = p->repl;
+    if (role == PARTITION_ALONE) {
+        if (!r) return;
+        /* The only replica now: everything written is committed. */
+        r->hw = log_written_offset(p->log);
+        partition_hw_fire(p, SL_OK);
+        partition_hw_fail_all(p, SL_OK);
+        free(r);
+        p->repl = NULL;
+        log_watch_notify(p->log);
+        return;
+    }
+    if (!r) {
+        r = p->repl = sl_xcalloc(1, sizeof(*r));
+        /* A partition held alone until now committed all it wrote; a new follower starts from
+         * what the leader commits. */
+        r->hw = role == PARTITION_LEADER ? log_written_offset(p->log) : 0;
+    }
+    if (r->role == PARTITION_LEADER && role != PARTITION_LEADER) partition_hw_fail_all(p, SL_NOT_LEADER);
+    if (role == PARTITION_LEADER) {
+        if (r->role != PARTITION_LEADER) {
+            /* Taking over: the committed end is at least what this replica was told, and at most
+             * its own log end until the followers report. */
+            r->hw = SL_MIN(r->hw, log_written_offset(p->log));
+            memset(&r->isr, 0, sizeof(r->isr));
+        }
+        isr_assign(&r->isr, followers, n, r->hw, lag_ms, p->now_ms);
+    }
+    r->role = role;
+    partition_hw_advance(p);
+}
+
+enum partition_role partition_role(const struct partition *p) { return p->repl ? p->repl->role : PARTITION_ALONE; }
+
+void partition_set_min_insync(struct partition *p, uint32_t n) { p->min_insync = n; }
+
+bool partition_replica_fetched(struct partition *p, uint32_t id, int64_t offset, uint64_t now_ms) {
+    struct partition_repl *r = p->repl;
+    if (!r || r->role != PARTITION_LEADER) return false;
+    if (now_ms > p->now_ms) p->now_ms = now_ms;
+    if (!isr_fetched(&r->isr, id, offset, log_written_offset(p->log), p->now_ms)) return false;
+    partition_hw_advance(p);
+    return true;
+}
+
+void partition_replica_tick(struct partition *p, uint64_t now_ms) {
+    if (now_ms > p->now_ms) p->now_ms = now_ms;
+    partition_hw_advance(p);
+}
+
+uint32_t partition_isr(const struct partition *p, uint32_t self, uint32_t *out, uint32_t max) {
+    uint32_t n = 0;
+    if (n < max) out[n++] = self;
+    const struct partition_repl *r = p->repl;
+    if (!r || r->role != PARTITION_LEADER) return n;
+    for (uint32_t i = 0; i < r->isr.count && n < max; i++)
+        if (r->isr.f[i].in_sync) out[n++] = r->isr.f[i].id;
+    return n;
+}
+
+sl_err partition_append_replica(struct partition *p, uint8_t *batch, uint32_t len, struct partition_append_done *done) {
+    SL_ASSERT(!p->closing && done && done->fn);
+    done->base_offset = -1;
+    done->log_append_time_ms = -1;
+    done->log_start_offset = log_start_offset(p->log);
+    done->duplicate = false;
+    struct kafka_batch_header h;
+    sl_err e = kafka_batch_check_log(batch, len, &h);
+    if (e) return e == SL_UNDERFLOW ? SL_CORRUPT : e;
+    if (h.base_offset != log_end_offset(p->log)) return SL_OUT_OF_ORDER_SEQUENCE;
+    bool control = (h.attributes & KAFKA_ATTR_CONTROL) != 0;
+    enum kafka_control_type type = KAFKA_CONTROL_ABORT;
+    if (control && (e = kafka_control_batch_type(batch, len, &type))) return e;
+    if ((h.attributes & KAFKA_ATTR_TRANSACTIONAL) && (e = partition_txn_flag(p))) return e;
+    struct partition_wait *pw = partition_wait_get(p, done);
+    int64_t base;
+    /* The log sets the base offset to its end, which is the leader's: the bytes stay as sent. */
+    e = log_append_verified(p->log, batch, len, &base, &pw->w, true);
+    if (e) {
+        partition_wait_put(p, pw);
+        return e;
+    }
+    SL_ASSERT(base == h.base_offset);
+    done->base_offset = base;
+    if (control && h.producer_id >= 0) {
+        pw->marker = true;
+        pstate_marker(partition_pstate(p), h.producer_id, h.producer_epoch, type == KAFKA_CONTROL_COMMIT, base,
+                      &pw->undo);
+    } else if (partition_idempotent(&h)) {
+        struct pstate *ps = partition_pstate(p);
+        pw->producer_id = h.producer_id;
+        pw->epoch = h.producer_epoch;
+        pw->first_seq = h.base_sequence;
+        pstate_record(ps, h.producer_id, h.producer_epoch, h.base_sequence, partition_last_seq(&h), base,
+                      base + h.last_offset_delta);
+        if (h.attributes & KAFKA_ATTR_TRANSACTIONAL) pstate_txn_add(ps, h.producer_id, h.producer_epoch, base);
+    }
+    p->traffic.bytes_in += len;
+    p->traffic.records_in += (uint64_t)h.record_count;
+    if (p->observer) p->observer(p->observer_arg, base, batch, len);
+    return SL_OK;
+}
+
+void partition_follower_hw(struct partition *p, int64_t leader_hw) {
+    struct partition_repl *r = p->repl;
+    if (!r || r->role != PARTITION_FOLLOWER) return;
+    int64_t hw = SL_MIN(leader_hw, log_written_offset(p->log));
+    if (hw <= r->hw) return;
+    r->hw = hw;
+    log_watch_notify(p->log);
+}
+
+int64_t partition_log_end(const struct partition *p) { return log_end_offset(p->log); }
+
+sl_err partition_read_committed(struct partition *p, int64_t offset, uint32_t bytes_max, struct log_span *out) {
+    if (!p->repl) return log_read(p->log, offset, bytes_max, out);
+    return partition_read_upto(p, offset, p->repl->hw, bytes_max, out);
 }

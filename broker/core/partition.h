@@ -131,7 +131,8 @@ void partition_set_records_scratch(struct partition *p, struct kafka_records_scr
 /* Reading and waiting for data (Fetch, consumers). */
 sl_err partition_read(struct partition *p, int64_t offset, uint32_t bytes_max, struct log_span *out);
 int64_t partition_start_offset(const struct partition *p);
-int64_t partition_high_watermark(const struct partition *p); /* written end: what is readable */
+/* What readers may read: the written end alone, the committed end when replicated. */
+int64_t partition_high_watermark(const struct partition *p);
 /* Fires on new data and once when the partition goes; see struct log_watch. */
 void partition_watch_add(struct partition *p, struct log_watch *w);
 void partition_watch_del(struct log_watch *w);
@@ -149,6 +150,43 @@ struct partition_traffic {
 /* Traffic read out of the partition by any protocol, for /metrics. */
 void partition_count_out(struct partition *p, uint64_t bytes, uint64_t records);
 const struct partition_traffic *partition_get_traffic(const struct partition *p);
+
+/* ---- replication ----
+ * Kafka's ISR fetch replication (broker/cluster_replica.c drives it). A partition alone (the
+ * default) commits what it has written: its high watermark is its written end. A leader's
+ * followers fetch from it (Fetch with their replica id); each fetch says how far the follower's
+ * log reaches, and the high watermark is the lowest log end of the in-sync replicas (isr.h).
+ * Readers see only up to it (partition_high_watermark, partition_read_committed); an acks=all
+ * batch is answered once it is durable here and the high watermark passes it; with fewer
+ * in-sync replicas than min.insync.replicas an acks=all batch is refused before it is appended
+ * (NOT_ENOUGH_REPLICAS), as Kafka does. A follower appends the leader's batches at the leader's
+ * offsets (partition_append_replica) and takes the high watermark from the leader's answers.
+ * Leaving the leader role fails the batches still waiting to commit with NOT_LEADER. */
+enum partition_role { PARTITION_ALONE, PARTITION_LEADER, PARTITION_FOLLOWER };
+#define PARTITION_FOLLOWERS_MAX 7
+/* followers: the other replicas (a leader's; ignored otherwise). now_ms: the monotonic clock. */
+void partition_replicate(struct partition *p, enum partition_role role, const uint32_t *followers, uint32_t n,
+                         uint64_t lag_ms, uint64_t now_ms);
+enum partition_role partition_role(const struct partition *p);
+/* min.insync.replicas (>= 1). */
+void partition_set_min_insync(struct partition *p, uint32_t n);
+/* Leader: follower id's fetch at offset (its log end). False if p leads no follower id. */
+bool partition_replica_fetched(struct partition *p, uint32_t id, int64_t offset, uint64_t now_ms);
+/* Leader: drops followers silent for the lag time (the high watermark may then move). */
+void partition_replica_tick(struct partition *p, uint64_t now_ms);
+/* The in-sync replicas: self first, then the in-sync followers; at most max into out. */
+uint32_t partition_isr(const struct partition *p, uint32_t self, uint32_t *out, uint32_t max);
+/* Follower: appends the leader's batch at the leader's offset, which must be this log's end
+ * (SL_OUT_OF_ORDER_SEQUENCE otherwise: the fetch went wrong). Checked as a batch read back from
+ * a log (framing, CRC; a control batch is a marker and ends its transaction here). done fires
+ * once the batch is durable under the log's policy. */
+sl_err partition_append_replica(struct partition *p, uint8_t *batch, uint32_t len, struct partition_append_done *done);
+/* Follower: the leader's high watermark (kept below this log's end). */
+void partition_follower_hw(struct partition *p, int64_t leader_hw);
+/* The log end (written or not): where a follower's next fetch starts. */
+int64_t partition_log_end(const struct partition *p);
+/* partition_read up to the high watermark (readers; a follower's fetch reads the whole log). */
+sl_err partition_read_committed(struct partition *p, int64_t offset, uint32_t bytes_max, struct log_span *out);
 
 /* The log, for what has no partition-level operation yet (time index lookups). */
 struct log *partition_log(const struct partition *p);

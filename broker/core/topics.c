@@ -145,8 +145,8 @@ static const struct cfg_def cfg_defs[] = {
     {"message.timestamp.type", CFG_CHOICE, 0, 0, "CreateTime|LogAppendTime", "CreateTime", TYPE_STRING},
     {"min.cleanable.dirty.ratio", CFG_DOUBLE, 0, 0, NULL, "0.5", TYPE_DOUBLE},
     {"min.compaction.lag.ms", CFG_LONG, 0, INT64_MAX, NULL, "0", TYPE_LONG},
-    /* One broker holds the only replica: more would make every acks=all produce fail. */
-    {"min.insync.replicas", CFG_LONG, 1, 1, NULL, "1", TYPE_INT},
+    /* Above the in-sync replicas an acks=all produce fails with NOT_ENOUGH_REPLICAS, as Kafka. */
+    {"min.insync.replicas", CFG_LONG, 1, 7, NULL, "1", TYPE_INT},
     {"preallocate", CFG_BOOL, 0, 0, NULL, "false", TYPE_BOOLEAN},
     /* Tiered storage is off, as on a Kafka broker without remote.log.storage.system.enable. */
     {"remote.storage.enable", CFG_BOOL, 0, 0, NULL, "false", TYPE_BOOLEAN},
@@ -380,6 +380,12 @@ sl_err topics_config_list_op(const struct topic *tp, const char *key, const char
     return SL_OK;
 }
 
+/* What the topic's configs ask of each of its partitions. */
+static void topic_partition_config(const struct topic *tp, struct partition *part) {
+    partition_set_config(part, &tp->cfg, tp->log_append_time);
+    partition_set_min_insync(part, tp->min_insync);
+}
+
 static void topic_apply(struct topics *t, struct topic *tp) {
     struct log_config c = t->defaults;
     for (uint32_t i = 0; i < tp->override_count; i++) {
@@ -410,10 +416,12 @@ static void topic_apply(struct topics *t, struct topic *tp) {
     tp->cfg = c;
     const char *ts = topic_config_value(tp, "message.timestamp.type");
     tp->log_append_time = ts && !strcmp(ts, "LogAppendTime");
+    const char *mi = topic_config_value(tp, "min.insync.replicas");
+    tp->min_insync = mi ? (uint32_t)strtoul(mi, NULL, 10) : 1;
     const char *rp = topic_config_value(tp, "sluice.retention.policy");
     tp->group_workqueue = rp && !strcmp(rp, "workqueue");
     for (int32_t p = 0; p < tp->partition_count; p++)
-        if (tp->parts[p]) partition_set_config(tp->parts[p], &c, tp->log_append_time);
+        if (tp->parts[p]) topic_partition_config(tp, tp->parts[p]);
 }
 
 const char *topic_config_value(const struct topic *tp, const char *key) {
@@ -602,7 +610,7 @@ static sl_err topic_attach(struct topics *t, struct topic *tp, int32_t from, int
         if (!g) e = store_log_create(t->st, tp->name, p, &tp->cfg, &g);
         if (e) break;
         tp->parts[p] = topics_partition_new(t, g);
-        partition_set_config(tp->parts[p], &tp->cfg, tp->log_append_time);
+        topic_partition_config(tp, tp->parts[p]);
     }
     store_create_end(t->st);
     return e;
@@ -1229,7 +1237,7 @@ static sl_err topics_job_step(struct topics_job *j, bool *wait) {
     }
     if (e) return e;
     tp->parts[p] = topics_partition_new(t, g);
-    partition_set_config(tp->parts[p], &tp->cfg, tp->log_append_time);
+    topic_partition_config(tp, tp->parts[p]);
     j->next++;
     return SL_OK;
 }

@@ -60,6 +60,7 @@ struct topic {
     char *subjects[TOPIC_SUBJECTS_MAX];
     struct log_config cfg;  /* effective storage config */
     bool log_append_time;   /* message.timestamp.type = LogAppendTime */
+    uint32_t min_insync;    /* min.insync.replicas */
     /* sluice.retention.policy = workqueue: a plain topic's records go once the consumer groups
      * that committed offsets for a partition have all committed past them (the Kafka side
      * applies it on every durable OffsetCommit; a stream's topic ignores it). */

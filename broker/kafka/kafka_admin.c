@@ -274,7 +274,7 @@ static sl_err config_denied(struct kconn *kc, int8_t op, int8_t type, struct kst
 /* The checks of one topic before anything is made; SL_OK and the partition count, or an error
  * in r. */
 static bool create_topic_check(struct kconn *kc, const struct kafka_create_topics_topic *t, struct admin_result *r,
-                               int32_t *partitions_out) {
+                               int32_t *partitions_out, int32_t *rf_out) {
     int32_t partitions = t->num_partitions;
     if (t->assignment_count > 0 && kc->ks->view) {
         /* The controller places every partition (cluster_topics.h); it takes no hand placement. */
@@ -292,25 +292,35 @@ static bool create_topic_check(struct kconn *kc, const struct kafka_create_topic
         }
     }
     if (partitions == -1) partitions = (int32_t)kc->ks->cfg->num_partitions;
-    if (t->replication_factor != -1 && t->replication_factor != 1 && t->assignment_count <= 0) {
-        admin_result_error(r, SL_INVALID_REPLICATION,
-                           kc->ks->view ? "partitions are not replicated yet: replication factor 1 only"
-                                        : "a single broker serves replication factor 1 only");
+    const struct cluster_view *v = kc->ks->view;
+    int32_t rf = t->replication_factor == -1 ? (v ? (int32_t)kc->ks->cfg->default_replication_factor : 1)
+                                             : t->replication_factor;
+    if (t->assignment_count <= 0 && !v && rf != 1) {
+        admin_result_error(r, SL_INVALID_REPLICATION, "a single broker serves replication factor 1 only");
+        return false;
+    }
+    if (v && (rf < 1 || rf > CLUSTER_REPLICAS_MAX || (uint32_t)rf > SL_MAX(v->broker_count, 1u))) {
+        /* Kafka's words: "Replication factor: 4 larger than available brokers: 3." */
+        char *why = karena_alloc(&kc->arena, 96);
+        if (rf < 1) snprintf(why, 96, "Replication factor must be larger than 0, or -1 to use the default.");
+        else snprintf(why, 96, "Replication factor: %d larger than available brokers: %u.", rf, v->broker_count);
+        admin_result_error(r, SL_INVALID_REPLICATION, why);
         return false;
     }
     *partitions_out = partitions;
+    *rf_out = rf;
     return true;
 }
 
 static void create_topic_start(struct kconn *kc, const struct kafka_create_topics_topic *t, struct admin_async *aa) {
     struct karena *a = &kc->arena;
     struct admin_result *r = admin_result_add(aa, t->name);
-    int32_t partitions;
+    int32_t partitions, rf = 1;
     if (!kafka_authorized_cluster_or_topic(kc, KAFKA_OP_CREATE, t->name)) {
         admin_result_error(r, SL_TOPIC_AUTHORIZATION, NULL);
         return;
     }
-    if (!create_topic_check(kc, t, r, &partitions)) return;
+    if (!create_topic_check(kc, t, r, &partitions, &rf)) return;
     int32_t n = SL_MAX(t->config_count, 0);
     const char **keys = karena_alloc(a, sizeof(char *) * (size_t)SL_MAX(n, 1));
     const char **values = karena_alloc(a, sizeof(char *) * (size_t)SL_MAX(n, 1));
@@ -327,7 +337,7 @@ static void create_topic_start(struct kconn *kc, const struct kafka_create_topic
     } else {
         const struct cluster_view *v = kc->ks->view;
         if (v) /* the controller places it; answered once this broker has its copy */
-            e = v->ops.create(v->ops.arg, kafka_arena_cstr(a, t->name), partitions, keys, values, (uint32_t)n,
+            e = v->ops.create(v->ops.arg, kafka_arena_cstr(a, t->name), partitions, rf, keys, values, (uint32_t)n,
                               admin_async_done, r, &why);
         else
             e = topics_create_start(kc->ks->topics, t->name.p, t->name.len, partitions, keys, values, (uint32_t)n,
@@ -351,6 +361,8 @@ static void create_topics_fill(struct kafka_server *ks, struct karena *a, const 
     if (r->error_code) return;
     res->num_partitions = r->num_partitions;
     res->replication_factor = 1;
+    const struct cluster_topic *placed = ks->view ? cluster_view_topic(ks->view, r->name, r->name_len) : NULL;
+    if (placed && placed->partition_count) res->replication_factor = placed->parts[0].replica_count;
     if (!r->created) return; /* validate_only */
     memcpy(res->topic_id, r->id, 16);
     struct topic *tp = topics_get(ks->topics, r->name, r->name_len);

@@ -5,7 +5,14 @@
  * max_bytes in total, but the first batch of the first partition with data always goes, even
  * when larger. With less than min_bytes available the request parks: a watch on every partition
  * it reads wakes it on new data, a timer ends it at max_wait_ms; it then answers with what there
- * is. The parked state copies what it needs (names, offsets): the request's bytes are gone. */
+ * is. The parked state copies what it needs (names, offsets): the request's bytes are gone.
+ *
+ * A fetch with a replica id (Fetch v4-14's ReplicaId >= 0) is a follower replicating a
+ * partition this broker leads (partition.h, replication): its fetch offset tells the leader how
+ * far the follower's log reaches, and it reads the whole log, committed or not, where a
+ * consumer reads only up to the high watermark. It needs CLUSTER_ACTION on the cluster, as in
+ * Kafka, when ACLs are on; a replica id that is not one of the partition's followers reads as a
+ * consumer would. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +20,7 @@
 #include "base/logging.h"
 #include "broker/core/partition.h"
 #include "broker/kafka/kafka.h"
+#include "broker/kafka/kafka_acl.h"
 #include "broker/kafka/kafka_names.h"
 #include "broker/kafka/kafka_resp.h"
 #include "protocol/kafka_msgs_core.h"
@@ -20,6 +28,7 @@
 
 struct fetch_part {
     int32_t partition;
+    bool replica; /* a follower of this partition fetches it: the whole log */
     int64_t fetch_offset;
     int32_t max_bytes;
     struct log_watch watch;
@@ -39,6 +48,7 @@ struct fetch_topic {
 struct fetch_park {
     struct kreq *q;
     struct loop *loop;
+    int32_t replica_id; /* >= 0: a follower's fetch */
     int32_t min_bytes, max_bytes;
     bool read_committed; /* isolation_level 1: up to the LSO, with the aborted ranges */
     int32_t topic_count;
@@ -147,10 +157,10 @@ static void fetch_collect(struct fetch_park *pk, struct fetch_plan *plan) {
             int64_t limit = SL_MIN((int64_t)(fp->max_bytes > 0 ? fp->max_bytes : 0), budget);
             if (limit <= 0 && !first_data) continue;
             struct log_span sp;
-            sl_err e = pk->read_committed
-                           ? partition_read_upto(part, fp->fetch_offset, pr->last_stable_offset,
-                                                 (uint32_t)SL_MAX(limit, 1), &sp)
-                           : partition_read(part, fp->fetch_offset, (uint32_t)SL_MAX(limit, 1), &sp);
+            uint32_t cap = (uint32_t)SL_MAX(limit, 1);
+            sl_err e = pk->read_committed  ? partition_read_upto(part, fp->fetch_offset, pr->last_stable_offset, cap, &sp)
+                       : fp->replica       ? partition_read(part, fp->fetch_offset, cap, &sp)
+                                           : partition_read_committed(part, fp->fetch_offset, cap, &sp);
             if (e) {
                 pr->error_code = (int16_t)sl_err_kafka(e);
                 plan->any_error = true;
@@ -283,6 +293,10 @@ sl_err kafka_handle_fetch(struct kconn *kc, struct kreq *q, struct kr *r) {
     struct fetch_park *pk = sl_xcalloc(1, sizeof(*pk));
     pk->q = q;
     pk->loop = kc->ks->loop;
+    pk->replica_id = req.replica_id >= 0 && kafka_authorized(kc, KAFKA_OP_CLUSTER_ACTION, KAFKA_RES_CLUSTER,
+                                                              kafka_kstr(KAFKA_CLUSTER_RESOURCE))
+                         ? req.replica_id
+                         : -1;
     pk->min_bytes = req.min_bytes;
     pk->max_bytes = SL_MIN(req.max_bytes > 0 ? req.max_bytes : INT32_MAX, kafka_quota_max_bytes(kc, KQUOTA_FETCH));
     pk->read_committed = req.isolation_level == 1;
@@ -312,6 +326,15 @@ sl_err kafka_handle_fetch(struct kconn *kc, struct kreq *q, struct kr *r) {
             ft->parts[i].max_bytes = rt->partitions[i].partition_max_bytes;
             ft->parts[i].pk = pk;
             ft->parts[i].watch.fire = fetch_on_watch;
+            if (pk->replica_id >= 0) {
+                /* The follower has everything below its fetch offset: that moves the ISR and
+                 * the high watermark before anything is read. */
+                int16_t err = 0;
+                struct partition *part = fetch_partition(kc->ks, ft, ft->parts[i].partition, &err);
+                ft->parts[i].replica = part && partition_replica_fetched(part, (uint32_t)pk->replica_id,
+                                                                         ft->parts[i].fetch_offset,
+                                                                         loop_mono_ms(kc->ks->loop));
+            }
         }
     }
     if (fetch_try(pk, req.max_wait_ms <= 0)) return SL_OK;

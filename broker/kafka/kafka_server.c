@@ -19,6 +19,7 @@
 #include "base/base.h"
 #include "base/logging.h"
 #include "base/workers.h"
+#include "broker/core/partition.h"
 #include "broker/core/cluster_meta.h"
 #include "broker/core/txn.h"
 #include "broker/kafka/kafka.h"
@@ -273,7 +274,8 @@ struct topic *kafka_topic_get(struct kafka_server *ks, struct kstr name, bool ma
         if (!cluster_view_topic(ks->view, name.p, name.len)) {
             char n[CLUSTER_TOPIC_NAME_MAX];
             snprintf(n, sizeof(n), "%.*s", (int)name.len, name.p);
-            *err = ks->view->ops.create(ks->view->ops.arg, n, (int32_t)ks->cfg->num_partitions, NULL, NULL, 0,
+            *err = ks->view->ops.create(ks->view->ops.arg, n, (int32_t)ks->cfg->num_partitions,
+                                        (int32_t)ks->cfg->default_replication_factor, NULL, NULL, 0,
                                         kafka_autocreate_done, NULL, &why);
             if (*err == SL_TOPIC_EXISTS) *err = SL_OK;
         }
@@ -302,7 +304,6 @@ static void kafka_metadata_fill_topic(struct kafka_server *ks, struct karena *a,
         mp->replica_count = mp->isr_count = 1;
         mp->replica_nodes = mp->isr_nodes = node;
         if (placed && (uint32_t)p < placed->partition_count) {
-            /* Replication factor 1: the replica set is the leader, and in sync. */
             const struct cluster_part *cp = &placed->parts[p];
             int32_t *nodes = karena_alloc(a, sizeof(int32_t) * cp->replica_count);
             for (uint32_t r = 0; r < cp->replica_count; r++) nodes[r] = (int32_t)cp->replicas[r];
@@ -310,6 +311,17 @@ static void kafka_metadata_fill_topic(struct kafka_server *ks, struct karena *a,
             mp->leader_epoch = (int32_t)cp->leader_epoch;
             mp->replica_count = mp->isr_count = cp->replica_count;
             mp->replica_nodes = mp->isr_nodes = nodes;
+            /* The leader knows its ISR; another broker names every replica (the ISR is not in
+             * the controller's table yet). */
+            struct partition *part = topic_partition(tp, p);
+            if (part && cp->replicas[0] == (uint32_t)ks->node_id) {
+                uint32_t isr[CLUSTER_REPLICAS_MAX];
+                uint32_t n = partition_isr(part, (uint32_t)ks->node_id, isr, CLUSTER_REPLICAS_MAX);
+                int32_t *in = karena_alloc(a, sizeof(int32_t) * n);
+                for (uint32_t r = 0; r < n; r++) in[r] = (int32_t)isr[r];
+                mp->isr_count = (int32_t)n;
+                mp->isr_nodes = in;
+            }
         }
     }
 }
@@ -524,7 +536,8 @@ static bool kafka_metadata_autocreate(struct kconn *kc, struct kreq *q, const st
         if (ks->view) { /* the controller places it (cluster_view.h) */
             char name[CLUSTER_TOPIC_NAME_MAX];
             snprintf(name, sizeof(name), "%.*s", (int)n.len, n.p);
-            e = ks->view->ops.create(ks->view->ops.arg, name, (int32_t)ks->cfg->num_partitions, NULL, NULL, 0,
+            e = ks->view->ops.create(ks->view->ops.arg, name, (int32_t)ks->cfg->num_partitions,
+                                     (int32_t)ks->cfg->default_replication_factor, NULL, NULL, 0,
                                      meta_park_made, &mp->slots[i], &why);
             if (e == SL_TOPIC_EXISTS) e = SL_LEADER_NOT_AVAILABLE;
         } else {

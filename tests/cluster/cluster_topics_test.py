@@ -24,9 +24,9 @@ sluice-server processes in one Raft group on 127.0.0.1.
     unchanged, the new ones spread; a record produced to partition 8 reads back.
 (f2) A transaction over a partition its coordinator leads commits; over one another broker leads
     it is refused (POLICY_VIOLATION: markers are not sent between brokers yet).
-(g) Creating it again through any broker: TOPIC_ALREADY_EXISTS; replication factor 3, or a
-    hand placement (replica assignment): INVALID_REPLICATION_FACTOR (partition replication is
-    not built; the controller places partitions itself).
+(g) Creating it again through any broker: TOPIC_ALREADY_EXISTS; replication factor 4 (more than
+    the brokers), or a hand placement (replica assignment): INVALID_REPLICATION_FACTOR (the
+    controller places partitions itself).
 (h) kill -9 of the Raft leader: a new leader; a topic created through a follower is placed
     (forwarded to the new leader); the killed broker restarts and has both topics.
 (i) Auto-creation through a broker that is not the controller: a produce to an unknown topic
@@ -452,12 +452,12 @@ def body(ck):
 
     other = harness.unique("other")
     auto = harness.unique("auto")
-    with ck.section("(g) refusals: the topic again, replication factor 3"):
+    with ck.section("(g) refusals: the topic again, replication factor 4"):
         for b in brokers:
             e = create(b, topic, 3)
             ck.eq(getattr(e, "name", lambda: str(e))(), "TOPIC_ALREADY_EXISTS", "create again through node %d" % b.node_id)
-        e = create(follower(), other, 3, rf=3)
-        ck.eq(getattr(e, "name", lambda: str(e))(), "INVALID_REPLICATION_FACTOR", "replication factor 3")
+        e = create(follower(), other, 3, rf=4)
+        ck.eq(getattr(e, "name", lambda: str(e))(), "INVALID_REPLICATION_FACTOR", "replication factor 4 on three brokers")
         from confluent_kafka.admin import NewTopic
         a = admin(follower())
         fs = a.create_topics([NewTopic(other, 1, replica_assignment=[[follower().node_id]])], operation_timeout=15)

@@ -140,7 +140,7 @@ START_TEST(kafka_config_checks) {
         {"message.timestamp.type", "LogAppendTime", "Now", "String must be one of: CreateTime,LogAppendTime"},
         {"min.cleanable.dirty.ratio", "0.25", "1.5", "Value must be between 0 and 1"},
         {"min.compaction.lag.ms", "0", "-1", "Value must be at least 0"},
-        {"min.insync.replicas", "1", "2", "Value must be in the range [1, 1]"},
+        {"min.insync.replicas", "3", "8", "Value must be in the range [1, 7]"},
         {"preallocate", "true", "yes", "Expected value to be either true or false"},
         {"remote.storage.enable", "false", "true", "tiered storage is not enabled"},
         {"retention.bytes", "-1", "-2", "Value must be at least -1"},

@@ -1,0 +1,569 @@
+/* cluster_replica.c: partition roles from the placement, and the fetchers that replicate the
+ * partitions this broker follows (see cluster_replica.h). */
+#include "broker/cluster_replica.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "base/base.h"
+#include "base/logging.h"
+#include "base/prom.h"
+#include "base/workers.h"
+#include "broker/core/cluster_view.h"
+#include "broker/core/partition.h"
+#include "broker/core/topics.h"
+#include "broker/server.h"
+#include "protocol/kafka_api.h"
+#include "protocol/kafka_batch.h"
+#include "protocol/kafka_msgs_core.h"
+#include "protocol/karena.h"
+#include "protocol/kbuf.h"
+
+#define REPL_FETCH_VERSION 11       /* the last Fetch with ReplicaId in the body, topics by name */
+#define REPL_FETCH_WAIT_MS 500      /* the leader's long poll */
+#define REPL_FETCH_MAX_BYTES (16 << 20)
+#define REPL_PART_MAX_BYTES (1 << 20)
+#define REPL_FRAME_MAX (64u << 20)
+#define REPL_IO_TIMEOUT_MS 5000     /* connect, send, and the answer beyond the long poll */
+#define REPL_RETRY_MS 500           /* after an error */
+
+/* One partition of a fetch: what was asked, and the leader's high watermark in the answer. */
+struct rep_part {
+    char topic[CLUSTER_TOPIC_NAME_MAX];
+    uint8_t id[16];
+    int32_t partition;
+    int64_t fetch_offset;
+    int64_t hw; /* -1 until answered */
+};
+
+struct rep_fetcher;
+
+struct rep_append {
+    struct partition_append_done d;
+    struct rep_fetcher *f;
+};
+
+/* The fetcher of the partitions one leader leads and this broker follows. The loop owns it but
+ * for the exchange: between workers_submit and done the worker alone touches fd, req and frame. */
+struct rep_fetcher {
+    struct work w;
+    struct cluster_replica *cr;
+    uint32_t leader;
+    char host[CLUSTER_HOSTPORT_MAX];
+    char port[8];
+    int fd;
+    bool busy; /* the exchange or its appends are under way */
+    uint64_t retry_at_ms;
+    uint32_t count, cap;
+    struct rep_part *parts;
+    int32_t corr;
+    struct kw req;
+    uint8_t *frame;
+    size_t frame_len;
+    char err[400]; /* the worker's: "" if the exchange worked */
+    char last_err[400];
+    /* the answer's appends, durable one by one */
+    uint32_t pending;
+    bool append_failed;
+    uint32_t appends_cap;
+    struct rep_append *appends;
+};
+
+struct cluster_replica {
+    struct broker *b;
+    const struct cluster_view *view;
+    struct workers *workers;
+    uint32_t self;
+    uint64_t lag_ms;
+    uint64_t applied_gen;
+    bool applied_once;
+    bool apply_again; /* a placed partition had no local copy yet at the last pass */
+    bool stopping;
+    uint32_t fetcher_count;
+    struct rep_fetcher *fetchers[CLUSTER_BROKERS_MAX];
+    struct karena arena; /* decoding one answer at a time, on the loop */
+    /* /metrics */
+    uint64_t fetches, fetch_errors, batches, bytes, append_errors;
+    uint32_t leading, following;
+};
+
+/* ---- roles --------------------------------------------------------------------------------- */
+
+static struct partition *repl_local(struct cluster_replica *cr, const char *name, const uint8_t id[16],
+                                    int32_t partition) {
+    struct topic *tp = topics_get(cr->b->topics, name, (int32_t)strlen(name));
+    if (!tp || memcmp(tp->id, id, 16) != 0) return NULL;
+    return topic_partition(tp, partition);
+}
+
+static bool repl_follows(const struct cluster_part *cp, uint32_t self) {
+    for (uint32_t r = 1; r < cp->replica_count; r++)
+        if (cp->replicas[r] == self) return true;
+    return false;
+}
+
+static void repl_apply_roles(struct cluster_replica *cr, uint64_t now_ms) {
+    bool missing = false;
+    uint32_t leading = 0, following = 0;
+    const struct cluster_topics *ts = &cr->view->topics;
+    for (uint32_t i = 0; i < ts->count; i++) {
+        const struct cluster_topic *t = &ts->v[i];
+        for (uint32_t p = 0; p < t->partition_count; p++) {
+            struct partition *part = repl_local(cr, t->name, t->id, (int32_t)p);
+            if (!part) {
+                missing = true;
+                continue;
+            }
+            const struct cluster_part *cp = &t->parts[p];
+            if (cp->replica_count > 1 && cp->replicas[0] == cr->self) {
+                partition_replicate(part, PARTITION_LEADER, cp->replicas + 1, cp->replica_count - 1u, cr->lag_ms,
+                                    now_ms);
+                leading++;
+            } else if (cp->replica_count > 1 && repl_follows(cp, cr->self)) {
+                partition_replicate(part, PARTITION_FOLLOWER, NULL, 0, cr->lag_ms, now_ms);
+                following++;
+            } else {
+                partition_replicate(part, PARTITION_ALONE, NULL, 0, cr->lag_ms, now_ms);
+            }
+        }
+    }
+    cr->apply_again = missing;
+    cr->leading = leading;
+    cr->following = following;
+}
+
+static void repl_tick_leaders(struct cluster_replica *cr, uint64_t now_ms) {
+    const struct cluster_topics *ts = &cr->view->topics;
+    for (uint32_t i = 0; i < ts->count; i++) {
+        const struct cluster_topic *t = &ts->v[i];
+        for (uint32_t p = 0; p < t->partition_count; p++) {
+            if (t->parts[p].replica_count < 2 || t->parts[p].replicas[0] != cr->self) continue;
+            struct partition *part = repl_local(cr, t->name, t->id, (int32_t)p);
+            if (part) partition_replica_tick(part, now_ms);
+        }
+    }
+}
+
+/* ---- the exchange (worker thread) ---------------------------------------------------------- */
+
+static void repl_close(struct rep_fetcher *f) {
+    if (f->fd >= 0) close(f->fd);
+    f->fd = -1;
+}
+
+static bool repl_connect(struct rep_fetcher *f) {
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    int rc = getaddrinfo(f->host, f->port, &hints, &res);
+    if (rc != 0) {
+        snprintf(f->err, sizeof(f->err), "cannot resolve %s: %s", f->host, gai_strerror(rc));
+        return false;
+    }
+    for (struct addrinfo *ai = res; ai && f->fd < 0; ai = ai->ai_next) {
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0) continue;
+        struct timeval tv = {.tv_sec = REPL_IO_TIMEOUT_MS / 1000};
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)); /* bounds connect() too */
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) f->fd = fd;
+        else {
+            snprintf(f->err, sizeof(f->err), "cannot connect to %s:%s: %s", f->host, f->port, strerror(errno));
+            close(fd);
+        }
+    }
+    freeaddrinfo(res);
+    if (f->fd >= 0) f->err[0] = 0;
+    return f->fd >= 0;
+}
+
+static bool repl_io(struct rep_fetcher *f, bool out, uint8_t *p, size_t n) {
+    while (n) {
+        ssize_t k = out ? send(f->fd, p, n, MSG_NOSIGNAL) : recv(f->fd, p, n, 0);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) {
+            snprintf(f->err, sizeof(f->err), "%s %s:%s: %s", out ? "sending to" : "reading from", f->host, f->port,
+                     k == 0 ? "connection closed" : strerror(errno));
+            return false;
+        }
+        p += k;
+        n -= (size_t)k;
+    }
+    return true;
+}
+
+static void repl_exchange(struct work *w) {
+    struct rep_fetcher *f = (struct rep_fetcher *)w;
+    f->err[0] = 0;
+    f->frame = NULL;
+    f->frame_len = 0;
+    if (f->fd < 0 && !repl_connect(f)) return;
+    uint8_t size[4];
+    if (!repl_io(f, true, f->req.p, f->req.len) || !repl_io(f, false, size, 4)) {
+        repl_close(f);
+        return;
+    }
+    uint32_t len = sl_load_be32(size);
+    if (len < 4 || len > REPL_FRAME_MAX) {
+        snprintf(f->err, sizeof(f->err), "answer of %u bytes from %s:%s", len, f->host, f->port);
+        repl_close(f);
+        return;
+    }
+    f->frame = sl_xmalloc(len);
+    if (!repl_io(f, false, f->frame, len)) {
+        free(f->frame);
+        f->frame = NULL;
+        repl_close(f);
+        return;
+    }
+    f->frame_len = len;
+}
+
+/* ---- the loop side of a fetch -------------------------------------------------------------- */
+
+static void repl_answered(struct work *w);
+
+/* The partitions this broker follows under f->leader, at this broker's log ends. */
+static void repl_collect(struct rep_fetcher *f) {
+    struct cluster_replica *cr = f->cr;
+    const struct cluster_topics *ts = &cr->view->topics;
+    f->count = 0;
+    for (uint32_t i = 0; i < ts->count; i++) {
+        const struct cluster_topic *t = &ts->v[i];
+        for (uint32_t p = 0; p < t->partition_count; p++) {
+            const struct cluster_part *cp = &t->parts[p];
+            if (cp->replica_count < 2 || cp->replicas[0] != f->leader || !repl_follows(cp, cr->self)) continue;
+            struct partition *part = repl_local(cr, t->name, t->id, (int32_t)p);
+            if (!part || partition_role(part) != PARTITION_FOLLOWER) continue;
+            if (f->count == f->cap) {
+                f->cap = f->cap ? f->cap * 2 : 16;
+                f->parts = sl_xrealloc(f->parts, f->cap * sizeof(*f->parts));
+            }
+            struct rep_part *rp = &f->parts[f->count++];
+            snprintf(rp->topic, sizeof(rp->topic), "%s", t->name);
+            memcpy(rp->id, t->id, 16);
+            rp->partition = (int32_t)p;
+            rp->fetch_offset = partition_log_end(part);
+            rp->hw = -1;
+        }
+    }
+}
+
+/* Fetch v11 of f's partitions, grouped by topic (they come sorted by name). */
+static void repl_encode(struct rep_fetcher *f) {
+    struct cluster_replica *cr = f->cr;
+    karena_reset(&cr->arena);
+    struct kafka_fetch_req req = {.replica_id = (int32_t)cr->self,
+                                  .max_wait_ms = REPL_FETCH_WAIT_MS,
+                                  .min_bytes = 1,
+                                  .max_bytes = REPL_FETCH_MAX_BYTES,
+                                  .session_epoch = -1,
+                                  .rack_id = {"", 0}};
+    req.topics = KARENA_NEW_ARRAY(&cr->arena, struct kafka_fetch_topic, SL_MAX(f->count, 1u));
+    for (uint32_t i = 0; i < f->count; i++) {
+        struct rep_part *rp = &f->parts[i];
+        struct kafka_fetch_topic *t = req.topic_count ? &req.topics[req.topic_count - 1] : NULL;
+        if (!t || strcmp(t->topic.p, rp->topic) != 0) {
+            t = &req.topics[req.topic_count++];
+            t->topic = (struct kstr){rp->topic, (int32_t)strlen(rp->topic)};
+            t->partitions = KARENA_NEW_ARRAY(&cr->arena, struct kafka_fetch_part, f->count - i);
+        }
+        t->partitions[t->partition_count++] = (struct kafka_fetch_part){.partition = rp->partition,
+                                                                        .current_leader_epoch = -1,
+                                                                        .fetch_offset = rp->fetch_offset,
+                                                                        .last_fetched_epoch = -1,
+                                                                        .log_start_offset = -1,
+                                                                        .partition_max_bytes = REPL_PART_MAX_BYTES};
+    }
+    char client_id[32];
+    snprintf(client_id, sizeof(client_id), "sluice-replica-%u", cr->self);
+    struct kafka_req_header h = {.api_key = 1, .api_version = REPL_FETCH_VERSION, .correlation_id = ++f->corr,
+                                 .client_id = {client_id, (int32_t)strlen(client_id)}};
+    kw_reset(&f->req);
+    kw_i32(&f->req, 0);
+    kafka_encode_req_header(&f->req, &h);
+    kafka_encode_fetch_req(&f->req, REPL_FETCH_VERSION, &req);
+    kw_patch_i32(&f->req, 0, (int32_t)(f->req.len - 4));
+}
+
+static void repl_submit(struct rep_fetcher *f, uint64_t now_ms) {
+    struct cluster_replica *cr = f->cr;
+    if (f->busy || cr->stopping || now_ms < f->retry_at_ms) return;
+    const struct cluster_view_broker *lb = cluster_view_broker(cr->view, f->leader);
+    if (!lb) return;
+    repl_collect(f);
+    if (f->count == 0) {
+        repl_close(f); /* nothing to follow there any more */
+        return;
+    }
+    snprintf(f->host, sizeof(f->host), "%s", lb->host);
+    snprintf(f->port, sizeof(f->port), "%d", (int)lb->port);
+    repl_encode(f);
+    f->busy = true;
+    f->w.run = repl_exchange;
+    f->w.done = repl_answered;
+    workers_submit(cr->workers, &f->w);
+}
+
+static void repl_fail(struct rep_fetcher *f, const char *why) {
+    struct cluster_replica *cr = f->cr;
+    cr->fetch_errors++;
+    /* Logged when it changes, not every half second while a leader is down. */
+    if (strcmp(why, f->last_err) != 0) SL_WARN("cluster: replica fetch from broker %u: %s", f->leader, why);
+    snprintf(f->last_err, sizeof(f->last_err), "%s", why);
+    repl_close(f);
+    f->retry_at_ms = loop_mono_ms(&cr->b->loop) + REPL_RETRY_MS;
+}
+
+/* Every append of the answer is durable (or failed): the high watermarks the leader sent now
+ * hold here, and the next fetch tells the leader how far this replica reaches. */
+static void repl_round_end(struct rep_fetcher *f) {
+    struct cluster_replica *cr = f->cr;
+    for (uint32_t i = 0; i < f->count; i++) {
+        struct rep_part *rp = &f->parts[i];
+        struct partition *part = rp->hw >= 0 ? repl_local(cr, rp->topic, rp->id, rp->partition) : NULL;
+        if (part) partition_follower_hw(part, rp->hw);
+    }
+    f->busy = false;
+    uint64_t now = loop_mono_ms(&cr->b->loop);
+    if (f->append_failed) f->retry_at_ms = now + REPL_RETRY_MS;
+    f->append_failed = false;
+    repl_submit(f, now);
+}
+
+static void repl_appended(struct partition_append_done *d, sl_err err) {
+    struct rep_append *a = sl_container_of(d, struct rep_append, d);
+    struct rep_fetcher *f = a->f;
+    if (err) {
+        f->cr->append_errors++;
+        f->append_failed = true;
+        SL_WARN("cluster: replicated batch at offset %lld not written here: %s", (long long)d->base_offset,
+                sl_err_str(err));
+    }
+    SL_ASSERT(f->pending > 0);
+    if (--f->pending == 0) repl_round_end(f);
+}
+
+static struct rep_part *repl_part_of(struct rep_fetcher *f, struct kstr topic, int32_t partition) {
+    for (uint32_t i = 0; i < f->count; i++)
+        if (f->parts[i].partition == partition && (int32_t)strlen(f->parts[i].topic) == topic.len &&
+            memcmp(f->parts[i].topic, topic.p, (size_t)topic.len) == 0)
+            return &f->parts[i];
+    return NULL;
+}
+
+static uint32_t repl_batch_count(const struct kafka_fetch_resp *resp) {
+    uint32_t n = 0;
+    for (int32_t t = 0; t < resp->topic_count; t++)
+        for (int32_t i = 0; i < resp->topics[t].partition_count; i++) {
+            struct kstr rec = resp->topics[t].partitions[i].records;
+            const uint8_t *at = (const uint8_t *)rec.p;
+            size_t left = rec.len > 0 ? (size_t)rec.len : 0;
+            struct kafka_batch_header h;
+            while (left && kafka_batch_header_read(at, left, &h) == SL_OK &&
+                   (size_t)h.batch_length + KAFKA_BATCH_LOG_OVERHEAD <= left) {
+                at += (size_t)h.batch_length + KAFKA_BATCH_LOG_OVERHEAD;
+                left -= (size_t)h.batch_length + KAFKA_BATCH_LOG_OVERHEAD;
+                n++;
+            }
+        }
+    return n;
+}
+
+/* One partition's batches, at the leader's offsets. A batch cut short at the end (a leader may
+ * end an answer inside one) waits for the next fetch. */
+static void repl_append_partition(struct rep_fetcher *f, struct partition *part, struct kstr rec, uint32_t *slot) {
+    struct cluster_replica *cr = f->cr;
+    uint8_t *at = (uint8_t *)rec.p;
+    size_t left = rec.len > 0 ? (size_t)rec.len : 0;
+    struct kafka_batch_header h;
+    while (left && kafka_batch_header_read(at, left, &h) == SL_OK &&
+           (size_t)h.batch_length + KAFKA_BATCH_LOG_OVERHEAD <= left) {
+        uint32_t len = (uint32_t)h.batch_length + KAFKA_BATCH_LOG_OVERHEAD;
+        /* A fetch from inside a batch gets all of it: what this replica has is skipped. */
+        if (kafka_batch_last_offset(&h) >= partition_log_end(part)) {
+            struct rep_append *a = &f->appends[(*slot)++];
+            a->f = f;
+            a->d.fn = repl_appended;
+            f->pending++;
+            sl_err e = partition_append_replica(part, at, len, &a->d);
+            if (e) {
+                f->pending--;
+                f->append_failed = true;
+                cr->append_errors++;
+                SL_WARN("cluster: replicated batch at offset %lld refused here (log end %lld): %s",
+                        (long long)h.base_offset, (long long)partition_log_end(part), sl_err_str(e));
+                return;
+            }
+            cr->batches++;
+            cr->bytes += len;
+        }
+        at += len;
+        left -= len;
+    }
+}
+
+static void repl_answered(struct work *w) {
+    struct rep_fetcher *f = (struct rep_fetcher *)w;
+    struct cluster_replica *cr = f->cr;
+    uint8_t *frame = f->frame;
+    f->frame = NULL;
+    if (cr->stopping || f->err[0]) {
+        if (f->err[0]) repl_fail(f, f->err);
+        free(frame);
+        f->busy = false;
+        return;
+    }
+    cr->fetches++;
+    karena_reset(&cr->arena);
+    struct kr r = kr_make(frame, f->frame_len);
+    int32_t corr = 0;
+    struct kafka_fetch_resp resp;
+    sl_err e = kafka_decode_resp_header(&r, 1, REPL_FETCH_VERSION, &corr);
+    if (!e && corr != f->corr) e = SL_INVALID_REQUEST;
+    if (!e) e = kafka_decode_fetch_resp(&r, REPL_FETCH_VERSION, &cr->arena, &resp);
+    if (!e && resp.error_code) e = SL_UNKNOWN_SERVER;
+    if (e) {
+        char why[96];
+        snprintf(why, sizeof(why), "an answer this broker cannot use: %s", sl_err_str(e));
+        repl_fail(f, why);
+        free(frame);
+        f->busy = false;
+        return;
+    }
+    f->last_err[0] = 0;
+    uint32_t nbatches = repl_batch_count(&resp);
+    if (nbatches > f->appends_cap) {
+        free(f->appends);
+        f->appends_cap = nbatches;
+        f->appends = sl_xcalloc(nbatches, sizeof(*f->appends));
+    }
+    uint32_t slot = 0;
+    f->pending = 1; /* held until every append below is started */
+    for (int32_t t = 0; t < resp.topic_count; t++) {
+        const struct kafka_fetch_topic_resp *tr = &resp.topics[t];
+        for (int32_t i = 0; i < tr->partition_count; i++) {
+            const struct kafka_fetch_part_resp *pr = &tr->partitions[i];
+            struct rep_part *rp = repl_part_of(f, tr->topic, pr->partition_index);
+            if (!rp) continue;
+            if (pr->error_code) {
+                /* NOT_LEADER_OR_FOLLOWER while the placement moves; OFFSET_OUT_OF_RANGE for a
+                 * replica that diverged (truncation is not built yet). */
+                char why[400];
+                snprintf(why, sizeof(why), "%s[%d]: error %d at offset %lld", rp->topic, rp->partition,
+                         pr->error_code, (long long)rp->fetch_offset);
+                if (strcmp(why, f->last_err) != 0) SL_WARN("cluster: replica fetch from broker %u: %s", f->leader, why);
+                snprintf(f->last_err, sizeof(f->last_err), "%s", why);
+                f->append_failed = true;
+                continue;
+            }
+            struct partition *part = repl_local(cr, rp->topic, rp->id, rp->partition);
+            if (!part || partition_role(part) != PARTITION_FOLLOWER) continue;
+            rp->hw = pr->high_watermark;
+            repl_append_partition(f, part, pr->records, &slot);
+        }
+    }
+    /* The log copied every batch it took: the answer's bytes can go. */
+    free(frame);
+    if (--f->pending == 0) repl_round_end(f);
+}
+
+/* ---- start, tick, stop --------------------------------------------------------------------- */
+
+static struct rep_fetcher *repl_fetcher(struct cluster_replica *cr, uint32_t leader) {
+    for (uint32_t i = 0; i < cr->fetcher_count; i++)
+        if (cr->fetchers[i]->leader == leader) return cr->fetchers[i];
+    if (cr->fetcher_count == CLUSTER_BROKERS_MAX) return NULL;
+    struct rep_fetcher *f = sl_xcalloc(1, sizeof(*f));
+    f->cr = cr;
+    f->leader = leader;
+    f->fd = -1;
+    kw_init(&f->req, 4096);
+    cr->fetchers[cr->fetcher_count++] = f;
+    return f;
+}
+
+struct cluster_replica *cluster_replica_start(struct broker *b, const struct cluster_view *view) {
+    struct cluster_replica *cr = sl_xcalloc(1, sizeof(*cr));
+    cr->b = b;
+    cr->view = view;
+    cr->self = b->cfg.node_id;
+    cr->lag_ms = b->cfg.replica_lag_time_max_ms;
+    karena_init(&cr->arena, 64 * 1024);
+    /* A thread per leader fetched from: each exchange blocks in the leader's long poll. */
+    cr->workers = workers_new(&b->loop, CLUSTER_BROKERS_MAX, "cl-replica");
+    return cr;
+}
+
+void cluster_replica_tick(struct cluster_replica *cr, uint64_t now_ms, uint64_t placement_gen) {
+    if (!cr || cr->stopping) return;
+    if (!cr->applied_once || placement_gen != cr->applied_gen || cr->apply_again) {
+        cr->applied_once = true;
+        cr->applied_gen = placement_gen;
+        repl_apply_roles(cr, now_ms);
+    }
+    repl_tick_leaders(cr, now_ms);
+    /* A fetcher for every leader of a partition followed here. */
+    const struct cluster_topics *ts = &cr->view->topics;
+    for (uint32_t i = 0; i < ts->count; i++)
+        for (uint32_t p = 0; p < ts->v[i].partition_count; p++) {
+            const struct cluster_part *cp = &ts->v[i].parts[p];
+            if (cp->replica_count > 1 && cp->replicas[0] != cr->self && repl_follows(cp, cr->self))
+                repl_fetcher(cr, cp->replicas[0]);
+        }
+    for (uint32_t i = 0; i < cr->fetcher_count; i++) repl_submit(cr->fetchers[i], now_ms);
+}
+
+void cluster_replica_metrics(const struct cluster_replica *cr, struct prom *p) {
+    if (!cr) return;
+    prom_family(p, "sluice_replica_partitions", "gauge", "Replicated partitions on this broker, by role.");
+    prom_u64(p, "sluice_replica_partitions", "role=\"leader\"", cr->leading);
+    prom_u64(p, "sluice_replica_partitions", "role=\"follower\"", cr->following);
+    prom_family(p, "sluice_replica_fetches_total", "counter",
+                "Fetches this broker's followers made to their leaders, by outcome.");
+    prom_u64(p, "sluice_replica_fetches_total", "outcome=\"ok\"", cr->fetches);
+    prom_u64(p, "sluice_replica_fetches_total", "outcome=\"error\"", cr->fetch_errors);
+    prom_family(p, "sluice_replica_batches_total", "counter", "Batches appended here as a follower.");
+    prom_u64(p, "sluice_replica_batches_total", NULL, cr->batches);
+    prom_family(p, "sluice_replica_bytes_total", "counter", "Batch bytes appended here as a follower.");
+    prom_u64(p, "sluice_replica_bytes_total", NULL, cr->bytes);
+    prom_family(p, "sluice_replica_append_errors_total", "counter",
+                "Replicated batches this broker refused or failed to write.");
+    prom_u64(p, "sluice_replica_append_errors_total", NULL, cr->append_errors);
+}
+
+static bool repl_settled(void *arg) {
+    struct cluster_replica *cr = arg;
+    for (uint32_t i = 0; i < cr->fetcher_count; i++)
+        if (cr->fetchers[i]->pending) return false;
+    return true;
+}
+
+void cluster_replica_stop(struct cluster_replica *cr) {
+    if (!cr) return;
+    cr->stopping = true;
+    workers_free(cr->workers); /* the exchanges end within their timeouts; answers are dropped */
+    /* Appends of an answer still in flight complete on the loop (their waiters point at the
+     * fetchers): turned until they have, bounded. */
+    if (!loop_run_until(&cr->b->loop, repl_settled, cr, 10000))
+        SL_WARN("cluster: replicated batches still being written at shutdown");
+    for (uint32_t i = 0; i < cr->fetcher_count; i++) {
+        struct rep_fetcher *f = cr->fetchers[i];
+        repl_close(f);
+        if (f->pending) continue; /* still referenced by a waiter: leaked rather than raced */
+        kw_free(&f->req);
+        free(f->parts);
+        free(f->appends);
+        free(f);
+    }
+    karena_free(&cr->arena);
+    free(cr);
+}

@@ -1,0 +1,51 @@
+/* isr.h: a partition leader's view of its followers, as Kafka's ISR fetch replication keeps it:
+ * each follower's log end offset (LEO, what its last Fetch asked for: it has everything below),
+ * when it was last caught up, whether it is in sync, and from these the high watermark.
+ *
+ * Pure (no I/O, no clock: now is passed in), so the rules are tested on their own:
+ *   - caught up: a follower whose fetch asks for the leader's LEO (it has all of it) is caught up
+ *     now; one whose fetch reaches the leader's LEO as it stood at its previous fetch was caught
+ *     up then (Kafka's Replica.updateFetchState: a steady stream of appends never looks like lag);
+ *   - in sync: caught up within lag_ms. A follower leaves the ISR once it has not been for
+ *     lag_ms, and rejoins only when its LEO reaches the high watermark again (Kafka's rule: a
+ *     rejoining replica must hold every committed record);
+ *   - the high watermark is the lowest LEO in the ISR (the leader's included) and never goes
+ *     back: a record counts as committed once every in-sync replica has it.
+ * A follower assigned but never heard from starts in sync at the time of assignment (a new
+ * topic must not start with an ISR of one) and leaves after lag_ms of silence, as any other. */
+#ifndef SL_BROKER_ISR_H
+#define SL_BROKER_ISR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define ISR_REPLICAS_MAX 7
+
+struct isr_follower {
+    uint32_t id;
+    int64_t leo;              /* -1 until it fetched */
+    uint64_t caught_up_ms;    /* the last time it had the leader's LEO */
+    uint64_t last_fetch_ms;
+    int64_t leader_leo_at_last_fetch;
+    bool in_sync;
+};
+
+struct isr {
+    uint32_t count; /* followers, the leader not counted */
+    struct isr_follower f[ISR_REPLICAS_MAX];
+    int64_t hw;
+    uint64_t lag_ms;
+};
+
+/* The followers (the replicas but the leader itself) as of now; a follower kept from before
+ * keeps its state, a new one starts in sync. hw: where the high watermark stands (the log end of
+ * a leader taking over). */
+void isr_assign(struct isr *s, const uint32_t *followers, uint32_t n, int64_t hw, uint64_t lag_ms, uint64_t now_ms);
+/* A follower's fetch at offset; false if id is not a follower. */
+bool isr_fetched(struct isr *s, uint32_t id, int64_t offset, int64_t leader_leo, uint64_t now_ms);
+/* Drops followers out of sync for lag_ms, then moves the high watermark; returns it. */
+int64_t isr_update(struct isr *s, int64_t leader_leo, uint64_t now_ms);
+/* In-sync replicas, the leader included. */
+uint32_t isr_size(const struct isr *s);
+
+#endif
