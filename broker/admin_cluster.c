@@ -390,6 +390,7 @@ int admin_cluster_start(struct broker *b) {
     }
     cc->post = cluster_post;
     cc->post_arg = b;
+    cc->session_ms = b->cfg.broker_session_timeout_ms;
     b->cluster = controller_start(cc);
     if (!b->cluster) {
         tls_client_ctx_free(b->cluster_tls);

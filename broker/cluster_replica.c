@@ -27,19 +27,21 @@
 #include "protocol/karena.h"
 #include "protocol/kbuf.h"
 
-#define REPL_FETCH_VERSION 11       /* the last Fetch with ReplicaId in the body, topics by name */
+#define REPL_FETCH_VERSION 12       /* LastFetchedEpoch and DivergingEpoch; topics still by name */
 #define REPL_FETCH_WAIT_MS 500      /* the leader's long poll */
 #define REPL_FETCH_MAX_BYTES (16 << 20)
 #define REPL_PART_MAX_BYTES (1 << 20)
 #define REPL_FRAME_MAX (64u << 20)
 #define REPL_IO_TIMEOUT_MS 5000     /* connect, send, and the answer beyond the long poll */
-#define REPL_RETRY_MS 500           /* after an error */
+#define REPL_RETRY_MS 200           /* after an error */
 
 /* One partition of a fetch: what was asked, and the leader's high watermark in the answer. */
 struct rep_part {
     char topic[CLUSTER_TOPIC_NAME_MAX];
     uint8_t id[16];
     int32_t partition;
+    int32_t epoch;      /* the placement's leader epoch when asked */
+    int32_t last_epoch; /* of the last batch this replica holds */
     int64_t fetch_offset;
     int64_t hw; /* -1 until answered */
 };
@@ -77,6 +79,15 @@ struct rep_fetcher {
     struct rep_append *appends;
 };
 
+/* An ISR change sent to the controller and not answered yet. */
+struct rep_isr_change {
+    struct cluster_replica *cr;
+    bool busy;
+    char topic[CLUSTER_TOPIC_NAME_MAX];
+    int32_t partition;
+};
+#define REPL_ISR_CHANGES_MAX 32
+
 struct cluster_replica {
     struct broker *b;
     const struct cluster_view *view;
@@ -90,8 +101,9 @@ struct cluster_replica {
     uint32_t fetcher_count;
     struct rep_fetcher *fetchers[CLUSTER_BROKERS_MAX];
     struct karena arena; /* decoding one answer at a time, on the loop */
+    struct rep_isr_change isr_changes[REPL_ISR_CHANGES_MAX];
     /* /metrics */
-    uint64_t fetches, fetch_errors, batches, bytes, append_errors;
+    uint64_t fetches, fetch_errors, batches, bytes, append_errors, truncations;
     uint32_t leading, following;
 };
 
@@ -124,20 +136,50 @@ static void repl_apply_roles(struct cluster_replica *cr, uint64_t now_ms) {
             }
             const struct cluster_part *cp = &t->parts[p];
             if (cp->replica_count > 1 && cp->replicas[0] == cr->self) {
-                partition_replicate(part, PARTITION_LEADER, cp->replicas + 1, cp->replica_count - 1u, cr->lag_ms,
-                                    now_ms);
+                partition_replicate(part, PARTITION_LEADER, (int32_t)cp->leader_epoch, cp->replicas + 1,
+                                    cp->replica_count - 1u, cr->lag_ms, now_ms);
+                partition_set_committed_isr(part, cp->isr, cp->isr_count);
                 leading++;
             } else if (cp->replica_count > 1 && repl_follows(cp, cr->self)) {
-                partition_replicate(part, PARTITION_FOLLOWER, NULL, 0, cr->lag_ms, now_ms);
+                partition_replicate(part, PARTITION_FOLLOWER, (int32_t)cp->leader_epoch, NULL, 0, cr->lag_ms, now_ms);
                 following++;
             } else {
-                partition_replicate(part, PARTITION_ALONE, NULL, 0, cr->lag_ms, now_ms);
+                partition_replicate(part, PARTITION_ALONE, -1, NULL, 0, cr->lag_ms, now_ms);
             }
         }
     }
     cr->apply_again = missing;
     cr->leading = leading;
     cr->following = following;
+}
+
+static void repl_isr_done(void *arg, sl_err err, struct topic *tp, const char *why) {
+    struct rep_isr_change *ch = arg;
+    (void)tp;
+    /* Refused as stale (a new leader or epoch) or not committed: the next tick sends it again
+     * if this broker still leads and still differs. */
+    if (err) SL_DEBUG("cluster: ISR change of %s[%d] not made: %s", ch->topic, ch->partition, why ? why : sl_err_str(err));
+    ch->busy = false;
+}
+
+/* Kafka's AlterPartition: a leader whose ISR differs from the committed one asks the controller,
+ * one change in flight per partition. */
+static void repl_send_isr(struct cluster_replica *cr, const struct cluster_topic *t, uint32_t p,
+                          struct partition *part) {
+    struct rep_isr_change *free_slot = NULL;
+    for (uint32_t i = 0; i < REPL_ISR_CHANGES_MAX; i++) {
+        struct rep_isr_change *ch = &cr->isr_changes[i];
+        if (ch->busy && ch->partition == (int32_t)p && !strcmp(ch->topic, t->name)) return;
+        if (!ch->busy && !free_slot) free_slot = ch;
+    }
+    if (!free_slot || !cr->view->ops.alter_isr) return;
+    uint32_t isr[CLUSTER_REPLICAS_MAX];
+    uint32_t n = partition_isr(part, cr->self, isr, CLUSTER_REPLICAS_MAX);
+    *free_slot = (struct rep_isr_change){.cr = cr, .busy = true, .partition = (int32_t)p};
+    snprintf(free_slot->topic, sizeof(free_slot->topic), "%s", t->name);
+    if (cr->view->ops.alter_isr(cr->view->ops.arg, t->name, t->id, p, t->parts[p].leader_epoch, isr, n, repl_isr_done,
+                                free_slot) != SL_OK)
+        free_slot->busy = false;
 }
 
 static void repl_tick_leaders(struct cluster_replica *cr, uint64_t now_ms) {
@@ -147,7 +189,9 @@ static void repl_tick_leaders(struct cluster_replica *cr, uint64_t now_ms) {
         for (uint32_t p = 0; p < t->partition_count; p++) {
             if (t->parts[p].replica_count < 2 || t->parts[p].replicas[0] != cr->self) continue;
             struct partition *part = repl_local(cr, t->name, t->id, (int32_t)p);
-            if (part) partition_replica_tick(part, now_ms);
+            if (!part || partition_role(part) != PARTITION_LEADER) continue;
+            partition_replica_tick(part, now_ms);
+            if (partition_isr_changed(part)) repl_send_isr(cr, t, p, part);
         }
     }
 }
@@ -251,6 +295,8 @@ static void repl_collect(struct rep_fetcher *f) {
             snprintf(rp->topic, sizeof(rp->topic), "%s", t->name);
             memcpy(rp->id, t->id, 16);
             rp->partition = (int32_t)p;
+            rp->epoch = partition_leader_epoch(part);
+            rp->last_epoch = partition_last_epoch(part);
             rp->fetch_offset = partition_log_end(part);
             rp->hw = -1;
         }
@@ -277,9 +323,9 @@ static void repl_encode(struct rep_fetcher *f) {
             t->partitions = KARENA_NEW_ARRAY(&cr->arena, struct kafka_fetch_part, f->count - i);
         }
         t->partitions[t->partition_count++] = (struct kafka_fetch_part){.partition = rp->partition,
-                                                                        .current_leader_epoch = -1,
+                                                                        .current_leader_epoch = rp->epoch,
                                                                         .fetch_offset = rp->fetch_offset,
-                                                                        .last_fetched_epoch = -1,
+                                                                        .last_fetched_epoch = rp->last_epoch,
                                                                         .log_start_offset = -1,
                                                                         .partition_max_bytes = REPL_PART_MAX_BYTES};
     }
@@ -411,6 +457,41 @@ static void repl_append_partition(struct rep_fetcher *f, struct partition *part,
     }
 }
 
+/* The leader says this replica's log left its own: cut it where no later leader has what it
+ * holds (Kafka's AbstractFetcherThread: the leader's end of the largest epoch at or below the
+ * follower's last one, and the follower's own end of that epoch, whichever is lower; if the
+ * follower's largest epoch there is a smaller one, its end, and the next fetch asks again). */
+static void repl_truncate(struct rep_fetcher *f, struct partition *part, const struct rep_part *rp,
+                          const struct kafka_fetch_part_resp *pr) {
+    int64_t end = partition_log_end(part), target;
+    int32_t epoch;
+    int64_t own_end;
+    partition_epoch_end(part, pr->diverging_epoch, &epoch, &own_end);
+    if (pr->diverging_epoch < 0) target = partition_high_watermark(part);
+    else if (epoch < 0) target = SL_MIN(pr->diverging_end_offset, end);
+    else if (epoch != pr->diverging_epoch) target = SL_MIN(own_end, end);
+    else target = SL_MIN(pr->diverging_end_offset, own_end);
+    target = SL_MAX(target, 0);
+    int32_t last_before = partition_last_epoch(part);
+    sl_err e = partition_truncate(part, target);
+    if (!e && partition_log_end(part) == end && partition_last_epoch(part) == last_before) {
+        /* Nothing moved: asking again at once would get the same answer. */
+        f->append_failed = true;
+        SL_WARN("cluster: %s[%d]: the leader says this replica diverged at epoch %d, but truncating to %lld "
+                "changes nothing here", rp->topic, rp->partition, pr->diverging_epoch, (long long)target);
+        return;
+    }
+    if (e) {
+        f->append_failed = true;
+        SL_WARN("cluster: %s[%d]: cannot truncate to %lld: %s", rp->topic, rp->partition, (long long)target,
+                sl_err_str(e));
+        return;
+    }
+    f->cr->truncations++;
+    SL_INFO("cluster: %s[%d]: truncated from %lld to %lld (diverged from leader %u's log at epoch %d)", rp->topic,
+            rp->partition, (long long)end, (long long)partition_log_end(part), f->leader, pr->diverging_epoch);
+}
+
 static void repl_answered(struct work *w) {
     struct rep_fetcher *f = (struct rep_fetcher *)w;
     struct cluster_replica *cr = f->cr;
@@ -466,7 +547,12 @@ static void repl_answered(struct work *w) {
                 continue;
             }
             struct partition *part = repl_local(cr, rp->topic, rp->id, rp->partition);
-            if (!part || partition_role(part) != PARTITION_FOLLOWER) continue;
+            /* The leadership moved while the fetch was out: another fetcher follows it now. */
+            if (!part || partition_role(part) != PARTITION_FOLLOWER || partition_leader_epoch(part) != rp->epoch) continue;
+            if (pr->diverging) {
+                repl_truncate(f, part, rp, pr);
+                continue;
+            }
             rp->hw = pr->high_watermark;
             repl_append_partition(f, part, pr->records, &slot);
         }
@@ -504,7 +590,7 @@ struct cluster_replica *cluster_replica_start(struct broker *b, const struct clu
 }
 
 void cluster_replica_tick(struct cluster_replica *cr, uint64_t now_ms, uint64_t placement_gen) {
-    if (!cr || cr->stopping) return;
+    if (!cr || cr->stopping || !cr->view->ready) return; /* roles from a current table only */
     if (!cr->applied_once || placement_gen != cr->applied_gen || cr->apply_again) {
         cr->applied_once = true;
         cr->applied_gen = placement_gen;
@@ -538,6 +624,9 @@ void cluster_replica_metrics(const struct cluster_replica *cr, struct prom *p) {
     prom_family(p, "sluice_replica_append_errors_total", "counter",
                 "Replicated batches this broker refused or failed to write.");
     prom_u64(p, "sluice_replica_append_errors_total", NULL, cr->append_errors);
+    prom_family(p, "sluice_replica_truncations_total", "counter",
+                "Times a follower here cut its log where it diverged from its leader's (an uncommitted tail).");
+    prom_u64(p, "sluice_replica_truncations_total", NULL, cr->truncations);
 }
 
 static bool repl_settled(void *arg) {

@@ -60,6 +60,7 @@ struct cluster_sync {
     bool stopped;                     /* cluster_topics_stop ran: the last local job frees cs */
     /* /metrics: topic changes this broker sent to the controller, by outcome */
     uint64_t changes_ok, changes_refused, changes_failed;
+    uint64_t isr_changes_ok, isr_changes_failed; /* partition leaders' ISR changes (AlterPartition) */
     uint64_t caught_up_since_ms; /* monotonic: since when this follower has applied all it knows */
     struct cluster_replica *replica; /* partition roles and the replica fetchers (cluster_replica.h) */
     bool swept;                  /* the one sweep of a start has run */
@@ -159,15 +160,24 @@ static sl_err fwd_map_rc(int rc, const char **why) {
     case CONTROLLER_RC_REPLICATION:
         *why = "the replication factor is larger than the registered brokers";
         return SL_INVALID_REPLICATION;
+    case CONTROLLER_RC_STALE: *why = "not the partition's leader at its current epoch"; return SL_NOT_LEADER;
     default: *why = "the cluster's controller could not commit the change"; return SL_REQUEST_TIMED_OUT;
     }
 }
 
 static json_t *fwd_body(const struct fwd *f) {
     static const char *const actions[] = {[CONTROLLER_TOPIC_CREATE] = "create", [CONTROLLER_TOPIC_GROW] = "grow",
-                                          [CONTROLLER_TOPIC_REMOVE] = "remove", [CONTROLLER_TOPIC_CONFIGS] = "configs"};
+                                          [CONTROLLER_TOPIC_REMOVE] = "remove", [CONTROLLER_TOPIC_CONFIGS] = "configs",
+                                          [CONTROLLER_PARTITION_ISR] = "isr"};
     char id[33];
     for (int i = 0; i < 16; i++) snprintf(id + 2 * i, 3, "%02x", f->req.id[i]);
+    if (f->kind == CONTROLLER_PARTITION_ISR) {
+        json_t *isr = json_array();
+        for (uint32_t i = 0; i < f->req.isr_count; i++) json_array_append_new(isr, json_integer(f->req.isr[i]));
+        return json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:o}", "action", "isr", "name", f->req.name, "id", id, "partition",
+                         (json_int_t)f->req.partition, "leader_epoch", (json_int_t)f->req.leader_epoch, "leader",
+                         (json_int_t)f->req.leader, "isr", isr);
+    }
     json_t *configs = json_object();
     for (uint32_t i = 0; i < f->req.config_count; i++)
         json_object_set_new(configs, f->req.configs[i].key, json_string(f->req.configs[i].value));
@@ -219,6 +229,7 @@ static void fwd_run(struct work *w) {
         else if (status == 404) f->err = fwd_map_rc(CONTROLLER_RC_NOT_FOUND, &f->why);
         else if (status == 400) f->err = fwd_map_rc(CONTROLLER_RC_INVALID, &f->why);
         else if (status == 422) f->err = fwd_map_rc(CONTROLLER_RC_REPLICATION, &f->why);
+        else if (status == 412) f->err = fwd_map_rc(CONTROLLER_RC_STALE, &f->why);
         else if (status == 403 || status == 401) f->why = "the controller refused this broker's http_token";
         else f->why = "the controller did not commit the change in time";
         break;
@@ -233,6 +244,13 @@ static void sync_check_waiters(struct cluster_sync *cs, uint64_t now_ms);
 static void fwd_done(struct work *w) {
     struct fwd *f = (struct fwd *)w;
     struct cluster_sync *cs = f->cs;
+    if (f->kind == CONTROLLER_PARTITION_ISR) { /* a leader's ISR change: nothing to wait for here */
+        if (f->err) cs->isr_changes_failed++;
+        else cs->isr_changes_ok++;
+        f->done(f->done_arg, f->err, NULL, f->why);
+        fwd_free(f);
+        return;
+    }
     /* Refused: the controller answered no (it exists, no such topic, a bad count); failed: no
      * controller committed it (no leader, unreachable, timed out, a token refused). */
     if (!f->err) cs->changes_ok++;
@@ -339,6 +357,22 @@ static sl_err view_configs(void *arg, const char *name, const char *const *keys,
         snprintf(f->req.configs[i].value, sizeof(f->req.configs[i].value), "%s", values[i]);
     }
     f->req.config_count = n;
+    workers_submit(cs->workers, &f->w);
+    return SL_OK;
+}
+
+static sl_err view_alter_isr(void *arg, const char *name, const uint8_t id[16], uint32_t partition,
+                             uint32_t leader_epoch, const uint32_t *isr, uint32_t n, topics_done_fn done,
+                             void *done_arg) {
+    struct cluster_sync *cs = arg;
+    if (n == 0 || n > CLUSTER_REPLICAS_MAX) return SL_INVALID_ARG;
+    struct fwd *f = fwd_new(cs, CONTROLLER_PARTITION_ISR, name, done, done_arg);
+    memcpy(f->req.id, id, 16);
+    f->req.partition = partition;
+    f->req.leader_epoch = leader_epoch;
+    f->req.leader = cs->b->cfg.node_id;
+    f->req.isr_count = (uint8_t)n;
+    memcpy(f->req.isr, isr, n * sizeof(isr[0]));
     workers_submit(cs->workers, &f->w);
     return SL_OK;
 }
@@ -501,6 +535,10 @@ static void sync_tick(struct loop_timer *t, uint64_t now_ms) {
     if (cs->dirty) sync_reconcile(cs);
     const struct controller_status *s = cs->status;
     bool caught_up = s->state == RAFT_FOLLOWER && s->leader_id && s->last_applied >= s->commit_index;
+    /* The status (read before the table above) says this node had applied all it knew
+     * committed (a leader: all it committed): the table taken after it is current, and stays
+     * so from now on. */
+    if (caught_up || (s->state == RAFT_LEADER && s->last_applied >= s->commit_index)) cs->view.ready = true;
     if (!caught_up) cs->caught_up_since_ms = 0;
     else if (!cs->caught_up_since_ms) cs->caught_up_since_ms = now_ms;
     if (!cs->swept && caught_up && !cs->dirty && now_ms - cs->caught_up_since_ms >= SYNC_SWEEP_AFTER_MS) {
@@ -546,6 +584,7 @@ static void route_job_done(struct work *w) {
         case CONTROLLER_RC_NOT_FOUND: http_response_error(&rs, 404, j->res.message); break;
         case CONTROLLER_RC_INVALID: http_response_error(&rs, 400, j->res.message); break;
         case CONTROLLER_RC_REPLICATION: http_response_error(&rs, 422, j->res.message); break;
+        case CONTROLLER_RC_STALE: http_response_error(&rs, 412, j->res.message); break;
         default: http_response_error(&rs, 503, j->res.message); break;
         }
     }
@@ -563,12 +602,42 @@ static bool route_hex_id(const char *s, uint8_t id[16]) {
     return true;
 }
 
-/* POST /v1/cluster/topics {"action":"create"|"grow"|"remove","name","partitions","id","configs"}:
- * a broker's topic change, sent to the leader (cluster_topics.h). */
+/* {"action":"isr","name","id","partition","leader_epoch","leader","isr":[ids]}: NULL, or why not. */
+static const char *route_isr(json_t *o, struct controller_topic_req *req) {
+    json_t *v;
+    if (!route_hex_id(json_string_value(json_object_get(o, "id")), req->id)) return "\"id\" must be 32 hex digits";
+    static const char *const ints[] = {"partition", "leader_epoch", "leader"};
+    uint32_t *dst[] = {&req->partition, &req->leader_epoch, &req->leader};
+    for (int i = 0; i < 3; i++) {
+        v = json_object_get(o, ints[i]);
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > UINT32_MAX)
+            return "\"partition\", \"leader_epoch\" and \"leader\" must be integers in 0..2^32-1";
+        *dst[i] = (uint32_t)json_integer_value(v);
+    }
+    v = json_object_get(o, "isr");
+    if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > CLUSTER_REPLICAS_MAX)
+        return "\"isr\" must be an array of 1..7 node ids";
+    size_t i;
+    json_t *id;
+    json_array_foreach(v, i, id) {
+        if (!json_is_integer(id) || json_integer_value(id) < 1 || json_integer_value(id) > UINT32_MAX)
+            return "\"isr\" must be an array of 1..7 node ids";
+        req->isr[i] = (uint32_t)json_integer_value(id);
+        for (size_t k = 0; k < i; k++)
+            if (req->isr[k] == req->isr[i]) return "\"isr\" names a node twice";
+    }
+    req->isr_count = (uint8_t)json_array_size(v);
+    return NULL;
+}
+
+/* POST /v1/cluster/topics {"action":"create"|"grow"|"remove"|"configs"|"isr","name",...}: a
+ * broker's topic change, or a partition leader's ISR change, sent to the leader
+ * (cluster_topics.h). */
 static void route_topics(void *arg, const struct http_request *rq, struct http_response *rs) {
     struct cluster_sync *cs = arg;
     struct broker *b = cs->b;
-    static const char *const fields[] = {"action", "name", "partitions", "replication_factor", "id", "configs", NULL};
+    static const char *const fields[] = {"action", "name", "partitions", "replication_factor", "id", "configs",
+                                         "partition", "leader_epoch", "leader", "isr", NULL};
     if (!b->cluster) {
         http_response_error(rs, 503, "the cluster controller has stopped (shutting down)");
         return;
@@ -582,16 +651,19 @@ static void route_topics(void *arg, const struct http_request *rq, struct http_r
     json_t *configs = json_object_get(o, "configs");
     const char *bad = NULL;
     if (!action || (strcmp(action, "create") && strcmp(action, "grow") && strcmp(action, "remove") &&
-                    strcmp(action, "configs")))
-        bad = "\"action\" must be \"create\", \"grow\", \"remove\" or \"configs\"";
+                    strcmp(action, "configs") && strcmp(action, "isr")))
+        bad = "\"action\" must be \"create\", \"grow\", \"remove\", \"configs\" or \"isr\"";
     else if (!name || !topics_name_valid(name, (int32_t)strlen(name)))
         bad = "\"name\" must be a valid topic name";
     j->kind = !action ? CONTROLLER_TOPIC_CREATE
               : !strcmp(action, "grow")    ? CONTROLLER_TOPIC_GROW
               : !strcmp(action, "remove")  ? CONTROLLER_TOPIC_REMOVE
               : !strcmp(action, "configs") ? CONTROLLER_TOPIC_CONFIGS
+              : !strcmp(action, "isr")     ? CONTROLLER_PARTITION_ISR
                                            : CONTROLLER_TOPIC_CREATE;
-    if (!bad && j->kind != CONTROLLER_TOPIC_REMOVE && j->kind != CONTROLLER_TOPIC_CONFIGS) {
+    if (!bad && j->kind == CONTROLLER_PARTITION_ISR) bad = route_isr(o, &j->req);
+    if (!bad && j->kind != CONTROLLER_TOPIC_REMOVE && j->kind != CONTROLLER_TOPIC_CONFIGS &&
+        j->kind != CONTROLLER_PARTITION_ISR) {
         json_int_t n = json_is_integer(parts) ? json_integer_value(parts) : 0;
         if (n < 1 || n > 100000) bad = "\"partitions\" must be an integer in 1..100000";
         else j->req.partitions = (uint32_t)n;
@@ -687,7 +759,7 @@ struct cluster_sync *cluster_topics_start(struct broker *b) {
             b->kafka.cluster.cluster_id);
     cluster_meta_set_id(&b->kafka.cluster, id);
     cluster_meta_node_range(&b->kafka.cluster, b->cfg.node_id);
-    cs->view.ops = (struct cluster_view_ops){view_create, view_grow, view_remove, view_configs, cs};
+    cs->view.ops = (struct cluster_view_ops){view_create, view_grow, view_remove, view_configs, view_alter_isr, cs};
     /* Two threads: a forward waits for the commit (milliseconds) while another arrives. */
     cs->workers = workers_new(&b->loop, 2, "cl-topics");
     cs->timer.fire = sync_tick;
@@ -712,6 +784,11 @@ void cluster_topics_metrics(const struct cluster_sync *cs, struct prom *p) {
     prom_u64(p, "sluice_cluster_topic_changes_total", "outcome=\"ok\"", cs->changes_ok);
     prom_u64(p, "sluice_cluster_topic_changes_total", "outcome=\"refused\"", cs->changes_refused);
     prom_u64(p, "sluice_cluster_topic_changes_total", "outcome=\"failed\"", cs->changes_failed);
+    prom_family(p, "sluice_cluster_isr_changes_total", "counter",
+                "ISR changes this broker's partition leaders sent to the controller, by outcome: ok "
+                "(committed), failed (refused as stale, or not committed).");
+    prom_u64(p, "sluice_cluster_isr_changes_total", "outcome=\"ok\"", cs->isr_changes_ok);
+    prom_u64(p, "sluice_cluster_isr_changes_total", "outcome=\"failed\"", cs->isr_changes_failed);
     prom_family(p, "sluice_cluster_local_copies_pending", "gauge",
                 "Placed topics (or growths) this broker is still making its copy of.");
     prom_u64(p, "sluice_cluster_local_copies_pending", NULL, cs->local_jobs);

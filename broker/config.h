@@ -56,6 +56,7 @@ struct sl_config {
     char cluster_nodes[2048];                    /* "": no cluster; "1@host:port,2@host:port,..." */
     uint32_t default_replication_factor;         /* replicas of a topic made without one (cluster), 1 */
     uint32_t replica_lag_time_max_ms;            /* a follower silent or behind this long leaves the ISR, 30000 */
+    uint32_t broker_session_timeout_ms;          /* a broker the controller has not heard from this long is fenced, 3000 */
     bool auto_create_topics;                     /* Metadata/Produce create unknown topics, true */
     uint32_t num_partitions;                     /* partitions of auto-created topics, 1 */
     uint32_t max_payload_bytes;                  /* NATS, 1 MiB */

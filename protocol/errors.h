@@ -26,6 +26,8 @@
     X(LEADER_NOT_AVAILABLE, 5, "the topic is being created", NULL)                                        \
     X(NOT_LEADER, 6, "this broker does not lead the partition", NULL)                                     \
     X(NOT_ENOUGH_REPLICAS, 19, "fewer in-sync replicas than min.insync.replicas", NULL)                   \
+    X(FENCED_LEADER_EPOCH, 74, "the leader epoch is older than the partition's", NULL)                    \
+    X(UNKNOWN_LEADER_EPOCH, 75, "the leader epoch is newer than this broker knows", NULL)                 \
     X(TOO_LARGE, 10, "record batch larger than the maximum batch size", NULL)                             \
     X(IO, 56, "storage I/O error", NULL)                                                                  \
     X(NO_SPACE, 56, "no space left on the storage device (retriable)", NULL)                              \

@@ -519,8 +519,18 @@ void kafka_encode_fetch_partition_begin(struct kw *w, int16_t version,
     else kw_i32(w, records_len);
 }
 
-void kafka_encode_fetch_partition_end(struct kw *w, int16_t version) {
-    kw_tags(w, kafka_api_flexible(KAFKA_FETCH, version));
+void kafka_encode_fetch_partition_end(struct kw *w, int16_t version, const struct kafka_fetch_part_resp *p) {
+    bool flex = kafka_api_flexible(KAFKA_FETCH, version);
+    if (!flex || !p->diverging || version < 12) {
+        kw_tags(w, flex);
+        return;
+    }
+    kw_uvarint(w, 1);  /* one tagged field */
+    kw_uvarint(w, 0);  /* tag 0: DivergingEpoch */
+    kw_uvarint(w, 13); /* Epoch int32, EndOffset int64, its own empty tagged fields */
+    kw_i32(w, p->diverging_epoch);
+    kw_i64(w, p->diverging_end_offset);
+    kw_tags(w, true);
 }
 
 void kafka_encode_fetch_topic_end(struct kw *w, int16_t version) {
@@ -542,7 +552,7 @@ void kafka_encode_fetch_resp(struct kw *w, int16_t version, const struct kafka_f
             int32_t len = p->records.p ? p->records.len : -1;
             kafka_encode_fetch_partition_begin(w, version, p, len);
             if (len > 0) kw_raw(w, p->records.p, (size_t)len);
-            kafka_encode_fetch_partition_end(w, version);
+            kafka_encode_fetch_partition_end(w, version, p);
         }
         kafka_encode_fetch_topic_end(w, version);
     }
@@ -568,7 +578,29 @@ static void fetch_read_part_resp(struct kr *r, int16_t version, bool flex, struc
     }
     p->preferred_read_replica = version >= 11 ? kr_i32(r) : -1; /* PreferredReadReplica: v11+ */
     p->records = kr_bytes(r, flex);                             /* Records: nullable */
-    kr_tags(r, flex); /* DivergingEpoch, CurrentLeader, SnapshotId: skipped */
+    p->diverging = false;
+    p->diverging_epoch = -1;
+    p->diverging_end_offset = -1;
+    if (!flex) return;
+    /* Tagged: DivergingEpoch (0) is read; CurrentLeader (1), SnapshotId (2) and others skipped. */
+    uint32_t n = kr_uvarint(r);
+    for (uint32_t i = 0; i < n && !r->err; i++) {
+        uint32_t tag = kr_uvarint(r);
+        uint32_t size = kr_uvarint(r);
+        if (tag != 0 || size < 12 || r->err) {
+            kr_skip(r, size);
+            continue;
+        }
+        if (kr_left(r) < size) {
+            kr_skip(r, size); /* fails the read: the field runs past the end */
+            break;
+        }
+        const uint8_t *end = r->p + size;
+        p->diverging = true;
+        p->diverging_epoch = kr_i32(r);
+        p->diverging_end_offset = kr_i64(r);
+        r->p = end; /* the struct's own tagged fields, if any */
+    }
 }
 
 sl_err kafka_decode_fetch_resp(struct kr *r, int16_t version, struct karena *a,

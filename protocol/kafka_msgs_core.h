@@ -210,6 +210,12 @@ struct kafka_fetch_part_resp {
     struct kafka_fetch_aborted *aborted;
     int32_t preferred_read_replica; /* v11+, default -1 */
     struct kstr records;            /* nullable; ignored by the streaming encoder */
+    /* DivergingEpoch (v12+, tagged field 0): the leader's answer to a follower whose log has
+     * left the leader's (KIP-595's fetch-based truncation): the largest epoch the leader has at
+     * or below the follower's last one, and where it ends there. */
+    bool diverging;
+    int32_t diverging_epoch;
+    int64_t diverging_end_offset;
 };
 
 struct kafka_fetch_topic_resp {
@@ -250,7 +256,8 @@ void kafka_encode_fetch_topic_begin(struct kw *w, int16_t version, struct kstr t
 void kafka_encode_fetch_partition_begin(struct kw *w, int16_t version,
                                         const struct kafka_fetch_part_resp *p,
                                         int32_t records_len);
-void kafka_encode_fetch_partition_end(struct kw *w, int16_t version);
+/* The partition's tagged fields (DivergingEpoch when p->diverging). */
+void kafka_encode_fetch_partition_end(struct kw *w, int16_t version, const struct kafka_fetch_part_resp *p);
 void kafka_encode_fetch_topic_end(struct kw *w, int16_t version);
 void kafka_encode_fetch_resp_end(struct kw *w, int16_t version);
 

@@ -71,6 +71,18 @@ struct controller {
     bool registrar_started;
     pthread_cond_t registrar_cv; /* wakes the registrar early at stop */
 
+    /* Fencing (the leader's view): when each voter was last heard from, on this thread's
+     * clock; elections of partition leaders, one batch of entries at a time. */
+    struct {
+        uint32_t id;
+        uint64_t seen_ms;
+    } seen[CONTROLLER_VOTERS_MAX];
+    uint32_t seen_count;
+    bool led; /* was the Raft leader at the last tick */
+    struct raft_apply elect_req;
+    bool elect_busy;
+    uint64_t elections_made;
+
     pthread_mutex_t mu;
     pthread_cond_t cv; /* signalled when op reaches OP_DONE */
     bool stop;
@@ -139,6 +151,14 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
     case CLUSTER_CMD_TOPIC_REMOVE:
         SL_INFO("cluster: topic %s removed", cmd.topic.name);
         break;
+    case CLUSTER_CMD_PARTITION_STATE: {
+        char isr[96] = "";
+        for (uint32_t j = 0, n = 0; j < cmd.state.isr_count && n < sizeof(isr); j++)
+            n += (uint32_t)snprintf(isr + n, sizeof(isr) - n, "%s%u", j ? "," : "", cmd.state.isr[j]);
+        SL_INFO("cluster: %s[%u]: leader %u, isr [%s] (asked against epoch %u)", cmd.topic.name, cmd.partition,
+                cmd.state.replicas[0], isr, cmd.state.leader_epoch);
+        break;
+    }
     }
     cluster_cmd_free(&cmd);
     return 0;
@@ -188,6 +208,8 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf) {
 /* ---- status ------------------------------------------------------------------------------ */
 
 /* Copies Raft's view into c->status (under mu). Controller thread. */
+static bool controller_alive(struct controller *c, uint32_t id, uint64_t now);
+
 static void controller_publish(struct controller *c) {
     struct raft *r = &c->raft;
     raft_id leader_id = 0;
@@ -216,6 +238,7 @@ static void controller_publish(struct controller *c) {
     for (unsigned i = 0; i < r->configuration.n && i < CONTROLLER_VOTERS_MAX; i++) {
         struct controller_server *v = &s->servers[s->server_count++];
         v->id = (uint32_t)r->configuration.servers[i].id;
+        v->fenced = c->led && !controller_alive(c, v->id, uv_now(&c->uv));
         v->role = r->configuration.servers[i].role;
         snprintf(v->address, sizeof(v->address), "%s", r->configuration.servers[i].address);
     }
@@ -419,6 +442,37 @@ static int op_topic(struct controller *c, const char **msg) {
     return rv;
 }
 
+/* A leader's ISR change: made against the FSM this thread applies to, only by the partition's
+ * leader at its current epoch, and never adding a fenced broker (Kafka refuses those too). */
+static int op_partition(struct controller *c, const char **msg) {
+    const struct controller_topic_req *rq = &c->op.topic;
+    const struct cluster_topic *t = cluster_topics_find(&c->fsm.topics, rq->name);
+    if (!t || memcmp(t->id, rq->id, 16) != 0 || rq->partition >= t->partition_count) {
+        *msg = "no such partition";
+        return CONTROLLER_RC_NOT_FOUND;
+    }
+    const struct cluster_part *pt = &t->parts[rq->partition];
+    if (rq->leader_epoch != pt->leader_epoch || rq->leader != pt->replicas[0]) {
+        *msg = "not the partition's leader at its current epoch";
+        return CONTROLLER_RC_STALE;
+    }
+    uint64_t now = uv_now(&c->uv);
+    for (uint32_t i = 0; i < rq->isr_count; i++)
+        if (!cluster_part_in_isr(pt, rq->isr[i]) && !controller_alive(c, rq->isr[i], now)) {
+            *msg = "a fenced broker cannot join the ISR";
+            return CONTROLLER_RC_INVALID;
+        }
+    struct cluster_cmd cmd = {.type = CLUSTER_CMD_PARTITION_STATE, .partition = rq->partition};
+    snprintf(cmd.topic.name, sizeof(cmd.topic.name), "%s", rq->name);
+    memcpy(cmd.topic.id, rq->id, 16);
+    cmd.state.leader_epoch = rq->leader_epoch;
+    cmd.state.replicas[0] = rq->leader;
+    cmd.state.replica_count = 1;
+    cmd.state.isr_count = rq->isr_count;
+    memcpy(cmd.state.isr, rq->isr, sizeof(cmd.state.isr));
+    return op_apply_cmd(c, &cmd);
+}
+
 static void op_start(struct controller *c) {
     int rv;
     const char *msg = NULL;
@@ -433,6 +487,9 @@ static void op_start(struct controller *c) {
     case CONTROLLER_TOPIC_REMOVE:
     case CONTROLLER_TOPIC_CONFIGS:
         rv = op_topic(c, &msg);
+        break;
+    case CONTROLLER_PARTITION_ISR:
+        rv = op_partition(c, &msg);
         break;
     case CONTROLLER_ADD:
         rv = raft_add(&c->raft, &c->change_req, c->op.id, c->op.address, add_done);
@@ -472,9 +529,115 @@ static void raft_socket_timeout(uv_handle_t *h, void *arg) {
     (void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms)); /* a listener ignores it */
 }
 
+/* ---- fencing and partition leader elections ----------------------------------------------
+ * Only the Raft leader acts. libraft marks a voter's progress recent_recv when an answer of it
+ * arrives and clears every mark once per election timeout, so sampling it every tick tells
+ * when each voter was last heard from (a live one answers the 100 ms heartbeats). A voter
+ * silent for session_ms is fenced: every partition it leads gets as leader the first replica
+ * (in replica order) that is in the ISR and not fenced, and it leaves every ISR, so acks=all
+ * and the high watermark stop waiting for it. A partition whose ISR holds no live broker stays
+ * as it is (offline: no unclean election). A new Raft leader starts every clock afresh. */
+
+static uint64_t *controller_seen(struct controller *c, uint32_t id) {
+    for (uint32_t i = 0; i < c->seen_count; i++)
+        if (c->seen[i].id == id) return &c->seen[i].seen_ms;
+    return NULL;
+}
+
+static bool controller_alive(struct controller *c, uint32_t id, uint64_t now) {
+    if (id == c->cfg.node_id) return true;
+    uint64_t *seen = controller_seen(c, id);
+    /* A broker that is not a voter is not watched: never fenced. */
+    return !seen || c->cfg.session_ms == 0 || now - *seen <= c->cfg.session_ms;
+}
+
+static void controller_watch(struct controller *c, uint64_t now) {
+    struct raft *r = &c->raft;
+    bool leader = raft_state(r) == RAFT_LEADER;
+    if (!leader) {
+        c->led = false;
+        return;
+    }
+    for (unsigned i = 0; i < r->configuration.n; i++) {
+        uint32_t id = (uint32_t)r->configuration.servers[i].id;
+        uint64_t *seen = controller_seen(c, id);
+        if (!seen && c->seen_count < CONTROLLER_VOTERS_MAX) {
+            c->seen[c->seen_count].id = id;
+            c->seen[c->seen_count].seen_ms = now;
+            seen = &c->seen[c->seen_count++].seen_ms;
+        }
+        if (!seen) continue;
+        if (!c->led || (r->leader_state.progress && r->leader_state.progress[i].recent_recv)) *seen = now;
+    }
+    c->led = true;
+}
+
+static void elect_done(struct raft_apply *req, int status, void *result) {
+    struct controller *c = req->data;
+    (void)result;
+    c->elect_busy = false;
+    if (status != 0) SL_WARN("cluster: partition leader changes not committed: %s", raft_strerror(status));
+    controller_publish(c);
+}
+
+#define ELECT_BATCH 64
+
+static void controller_elect(struct controller *c, uint64_t now) {
+    if (!c->led || c->elect_busy || c->cfg.session_ms == 0) return;
+    struct raft_buffer bufs[ELECT_BATCH];
+    unsigned n = 0;
+    const struct cluster_topics *ts = &c->fsm.topics;
+    for (uint32_t i = 0; i < ts->count && n < ELECT_BATCH; i++) {
+        const struct cluster_topic *t = &ts->v[i];
+        for (uint32_t p = 0; p < t->partition_count && n < ELECT_BATCH; p++) {
+            const struct cluster_part *pt = &t->parts[p];
+            if (pt->replica_count < 2) continue;
+            struct cluster_cmd cmd = {.type = CLUSTER_CMD_PARTITION_STATE, .partition = p};
+            struct cluster_part *st = &cmd.state;
+            for (uint32_t j = 0; j < pt->isr_count; j++)
+                if (controller_alive(c, pt->isr[j], now)) st->isr[st->isr_count++] = pt->isr[j];
+            bool leader_alive = controller_alive(c, pt->replicas[0], now);
+            if (leader_alive && st->isr_count == pt->isr_count) continue; /* nothing fenced here */
+            if (st->isr_count == 0) continue;                            /* offline: wait */
+            uint32_t leader = leader_alive ? pt->replicas[0] : 0;
+            for (uint32_t j = 0; j < pt->replica_count && !leader; j++)
+                if (cluster_part_in_isr(st, pt->replicas[j])) leader = pt->replicas[j];
+            if (!leader) continue;
+            snprintf(cmd.topic.name, sizeof(cmd.topic.name), "%s", t->name);
+            memcpy(cmd.topic.id, t->id, 16);
+            st->leader_epoch = pt->leader_epoch;
+            st->replicas[0] = leader;
+            st->replica_count = 1;
+            size_t len = cluster_cmd_size(&cmd);
+            void *base = len ? raft_malloc(len) : NULL;
+            if (!base) continue;
+            if (cluster_cmd_encode(&cmd, base, len) != len) {
+                raft_free(base);
+                continue;
+            }
+            if (!leader_alive)
+                SL_INFO("cluster: %s[%u]: leader %u fenced, %u elected (epoch %u)", t->name, p, pt->replicas[0], leader,
+                        pt->leader_epoch + 1);
+            bufs[n++] = (struct raft_buffer){base, len};
+        }
+    }
+    if (n == 0) return;
+    c->elect_req.data = c;
+    int rv = raft_apply(&c->raft, &c->elect_req, bufs, n, elect_done);
+    if (rv != 0) {
+        for (unsigned i = 0; i < n; i++) raft_free(bufs[i].base);
+        return;
+    }
+    c->elect_busy = true;
+    c->elections_made += n;
+}
+
 static void on_tick(uv_timer_t *t) {
     struct controller *c = t->data;
     register_self(c);
+    uint64_t now = uv_now(&c->uv);
+    controller_watch(c, now);
+    controller_elect(c, now);
     controller_publish(c);
     if (++c->ticks % RAFT_SOCKOPT_EVERY_TICKS == 0) uv_walk(&c->uv, raft_socket_timeout, c);
 }
@@ -758,7 +921,7 @@ enum controller_outcome controller_topic(struct controller *c, enum controller_c
                                          const struct controller_topic_req *req, uint32_t wait_ms,
                                          struct controller_result *out) {
     SL_ASSERT(kind == CONTROLLER_TOPIC_CREATE || kind == CONTROLLER_TOPIC_GROW || kind == CONTROLLER_TOPIC_REMOVE ||
-              kind == CONTROLLER_TOPIC_CONFIGS);
+              kind == CONTROLLER_TOPIC_CONFIGS || kind == CONTROLLER_PARTITION_ISR);
     return controller_run(c, kind, 0, NULL, NULL, req, wait_ms, out);
 }
 

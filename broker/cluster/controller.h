@@ -46,10 +46,14 @@ struct controller_config {
      * registrar thread; the broker supplies it (http or https, as its monitoring port). */
     int (*post)(void *arg, const char *hostport, const char *token, const char *body, char *err, size_t err_len);
     void *post_arg;
+    /* A broker the Raft leader has not heard from for this long is fenced: partitions it leads
+     * get a new leader from their ISR, and it leaves every ISR (broker_session_timeout_ms). */
+    uint32_t session_ms;
 };
 
 struct controller_server {
     uint32_t id;
+    bool fenced; /* on the leader: silent for the session time (partitions moved off it) */
     char address[CLUSTER_ADDR_MAX];
     int role; /* RAFT_VOTER, RAFT_STANDBY, RAFT_SPARE */
 };
@@ -75,6 +79,7 @@ enum controller_change_kind {
     CONTROLLER_TOPIC_GROW,   /* place the partitions added to one */
     CONTROLLER_TOPIC_REMOVE,
     CONTROLLER_TOPIC_CONFIGS, /* replace a placed topic's config overrides */
+    CONTROLLER_PARTITION_ISR, /* a partition leader's new ISR (Kafka's AlterPartition) */
 };
 
 /* A topic change's refusals, in controller_result.rc beside the RAFT_* codes (which are below
@@ -83,12 +88,18 @@ enum controller_change_kind {
 #define CONTROLLER_RC_NOT_FOUND 1002 /* no such placed topic */
 #define CONTROLLER_RC_INVALID 1003   /* the partition count cannot be, or no broker is registered */
 #define CONTROLLER_RC_REPLICATION 1004 /* more replicas asked than brokers are registered */
+#define CONTROLLER_RC_STALE 1005       /* an ISR change of an older epoch, or not from the leader */
 
 struct controller_topic_req {
     char name[CLUSTER_TOPIC_NAME_MAX];
     uint8_t id[16];        /* CREATE: the new topic's id (the caller draws it) */
     uint32_t partitions;   /* CREATE: the count; GROW: the new total */
     uint32_t replication_factor; /* CREATE: replicas per partition (at most the registered brokers) */
+    /* PARTITION_ISR: the partition of the topic (name, id), the epoch the leader holds, the
+     * leader (who asks) and the ISR it wants. */
+    uint32_t partition, leader_epoch, leader;
+    uint8_t isr_count;
+    uint32_t isr[CLUSTER_REPLICAS_MAX];
     uint32_t config_count; /* CREATE, CONFIGS */
     struct cluster_config configs[CLUSTER_TOPIC_CONFIGS_MAX];
 };

@@ -99,7 +99,36 @@ static bool replicas_ok(const struct cluster_part *pt) {
     return true;
 }
 
-/* A topic as type 2 has it (with_epochs false) or as a snapshot has it (true). */
+static bool is_replica(const struct cluster_part *pt, uint32_t node) {
+    for (uint32_t j = 0; j < pt->replica_count; j++)
+        if (pt->replicas[j] == node) return true;
+    return false;
+}
+
+bool cluster_part_in_isr(const struct cluster_part *pt, uint32_t node) {
+    for (uint32_t j = 0; j < pt->isr_count && j < CLUSTER_REPLICAS_MAX; j++)
+        if (pt->isr[j] == node) return true;
+    return false;
+}
+
+/* An ISR's rules: 1..replica_count distinct replicas, the leader among them. */
+static bool isr_ok(const struct cluster_part *pt) {
+    if (pt->isr_count == 0 || pt->isr_count > pt->replica_count) return false;
+    for (uint32_t j = 0; j < pt->isr_count; j++) {
+        if (!is_replica(pt, pt->isr[j])) return false;
+        for (uint32_t k = 0; k < j; k++)
+            if (pt->isr[k] == pt->isr[j]) return false;
+    }
+    return cluster_part_in_isr(pt, pt->replicas[0]);
+}
+
+/* Every replica in sync: a new partition, or one read from a format without ISRs. */
+static void isr_all(struct cluster_part *pt) {
+    pt->isr_count = pt->replica_count;
+    memcpy(pt->isr, pt->replicas, sizeof(pt->isr));
+}
+
+/* A topic as type 2 has it (with_epochs false) or as a snapshot has it (true: epochs and ISRs). */
 static void w_topic(struct wcur *w, const struct cluster_topic *tp, bool with_epochs) {
     w_str(w, tp->name, sizeof(tp->name), false);
     w_bytes(w, tp->id, sizeof(tp->id));
@@ -118,6 +147,13 @@ static void w_topic(struct wcur *w, const struct cluster_topic *tp, bool with_ep
         if (with_epochs) w_u32(w, pt->leader_epoch);
         w_u8(w, pt->replica_count);
         for (uint32_t j = 0; j < pt->replica_count; j++) w_u32(w, pt->replicas[j]);
+        if (!with_epochs) continue;
+        if (!isr_ok(pt)) {
+            w->bad = true;
+            return;
+        }
+        w_u8(w, pt->isr_count);
+        for (uint32_t j = 0; j < pt->isr_count; j++) w_u32(w, pt->isr[j]);
     }
     w_u16(w, (uint16_t)tp->config_count);
     for (uint32_t i = 0; i < tp->config_count; i++) {
@@ -133,6 +169,18 @@ static void w_cmd(struct wcur *w, const struct cluster_cmd *c) {
     case CLUSTER_CMD_REGISTER: w_broker(w, &c->reg); break;
     case CLUSTER_CMD_TOPIC_PUT: w_topic(w, &c->topic, false); break;
     case CLUSTER_CMD_TOPIC_REMOVE: w_str(w, c->topic.name, sizeof(c->topic.name), false); break;
+    case CLUSTER_CMD_PARTITION_STATE: {
+        const struct cluster_part *st = &c->state;
+        w_str(w, c->topic.name, sizeof(c->topic.name), false);
+        w_bytes(w, c->topic.id, sizeof(c->topic.id));
+        w_u32(w, c->partition);
+        w_u32(w, st->leader_epoch);
+        if (st->replicas[0] == 0 || st->isr_count == 0 || st->isr_count > CLUSTER_REPLICAS_MAX) w->bad = true;
+        w_u32(w, st->replicas[0]);
+        w_u8(w, st->isr_count);
+        for (uint32_t j = 0; j < st->isr_count && !w->bad; j++) w_u32(w, st->isr[j]);
+        break;
+    }
     default: w->bad = true; break;
     }
     static const uint8_t zeros[8];
@@ -227,7 +275,26 @@ static void r_broker(struct rcur *r, struct cluster_broker *b) {
     r_str(r, b->http, sizeof(b->http), false, "an address");
 }
 
-static void r_part(struct rcur *r, struct cluster_part *pt, bool with_epochs) {
+/* isr_count and the ids: 1..max distinct non-zero ids (whether they are replicas is checked
+ * where the replicas are known). */
+static void r_isr(struct rcur *r, struct cluster_part *pt) {
+    uint8_t n = r_u8(r);
+    if (r->bad) return;
+    if (n == 0 || n > CLUSTER_REPLICAS_MAX) {
+        r_fail(r, "ISR count %u not in 1..%d", n, CLUSTER_REPLICAS_MAX);
+        return;
+    }
+    pt->isr_count = n;
+    for (uint32_t j = 0; j < n && !r->bad; j++) {
+        pt->isr[j] = r_u32(r);
+        if (r->bad) return;
+        if (pt->isr[j] == 0) r_fail(r, "node id 0 in an ISR");
+        for (uint32_t k = 0; k < j; k++)
+            if (pt->isr[k] == pt->isr[j]) r_fail(r, "node %u repeated in an ISR", pt->isr[j]);
+    }
+}
+
+static void r_part(struct rcur *r, struct cluster_part *pt, bool with_epochs, bool with_isr) {
     if (with_epochs) pt->leader_epoch = r_u32(r);
     uint8_t rc = r_u8(r);
     if (r->bad) return;
@@ -243,11 +310,18 @@ static void r_part(struct rcur *r, struct cluster_part *pt, bool with_epochs) {
         for (uint32_t k = 0; k < j; k++)
             if (pt->replicas[k] == pt->replicas[j]) r_fail(r, "node %u repeated in a replica list", pt->replicas[j]);
     }
+    if (r->bad) return;
+    if (!with_isr) {
+        isr_all(pt);
+        return;
+    }
+    r_isr(r, pt);
+    if (!r->bad && !isr_ok(pt)) r_fail(r, "an ISR that is not the leader and other replicas");
 }
 
 /* A topic into *tp (zeroed first). On failure tp may hold memory: the caller frees it with
  * cluster_topic_free, which is why counts are set only once their arrays exist. */
-static void r_topic(struct rcur *r, struct cluster_topic *tp, bool with_epochs) {
+static void r_topic(struct rcur *r, struct cluster_topic *tp, bool with_epochs, bool with_isr) {
     memset(tp, 0, sizeof(*tp));
     r_str(r, tp->name, sizeof(tp->name), false, "a topic name");
     r_bytes(r, tp->id, sizeof(tp->id));
@@ -267,7 +341,7 @@ static void r_topic(struct rcur *r, struct cluster_topic *tp, bool with_epochs) 
         return;
     }
     tp->partition_count = pc;
-    for (uint32_t i = 0; i < pc && !r->bad; i++) r_part(r, &tp->parts[i], with_epochs);
+    for (uint32_t i = 0; i < pc && !r->bad; i++) r_part(r, &tp->parts[i], with_epochs, with_isr);
     uint16_t cc = r_u16(r);
     if (r->bad) return;
     if (cc > CLUSTER_TOPIC_CONFIGS_MAX) {
@@ -305,9 +379,19 @@ int cluster_cmd_decode(const uint8_t *p, size_t len, struct cluster_cmd *out, ch
         return fsm_fail(err, err_len, "command: version %u is not %u", version, CLUSTER_CMD_VERSION);
     switch (type) {
     case CLUSTER_CMD_REGISTER: r_broker(&r, &out->reg); break;
-    case CLUSTER_CMD_TOPIC_PUT: r_topic(&r, &out->topic, false); break;
+    case CLUSTER_CMD_TOPIC_PUT: r_topic(&r, &out->topic, false, false); break;
     case CLUSTER_CMD_TOPIC_REMOVE:
         r_str(&r, out->topic.name, sizeof(out->topic.name), false, "a topic name");
+        break;
+    case CLUSTER_CMD_PARTITION_STATE:
+        r_str(&r, out->topic.name, sizeof(out->topic.name), false, "a topic name");
+        r_bytes(&r, out->topic.id, sizeof(out->topic.id));
+        out->partition = r_u32(&r);
+        out->state.leader_epoch = r_u32(&r);
+        out->state.replicas[0] = r_u32(&r);
+        out->state.replica_count = 1;
+        if (!r.bad && out->state.replicas[0] == 0) r_fail(&r, "leader 0");
+        r_isr(&r, &out->state);
         break;
     default: return fsm_fail(err, err_len, "command: unknown type %u", type);
     }
@@ -423,11 +507,48 @@ static void topic_set_epochs(struct cluster_topic *nt, const struct cluster_topi
         struct cluster_part *pt = &nt->parts[p];
         if (!same || p >= old->partition_count) {
             pt->leader_epoch = 0;
+            isr_all(pt);
             continue;
         }
         const struct cluster_part *op = &old->parts[p];
         pt->leader_epoch = op->leader_epoch + (op->replicas[0] != pt->replicas[0] ? 1u : 0u);
+        /* The same replicas in the same order keep their ISR; a re-placement starts over. */
+        bool kept = op->replica_count == pt->replica_count &&
+                    !memcmp(op->replicas, pt->replicas, pt->replica_count * sizeof(pt->replicas[0]));
+        if (kept) {
+            pt->isr_count = op->isr_count;
+            memcpy(pt->isr, op->isr, sizeof(pt->isr));
+        } else {
+            isr_all(pt);
+        }
     }
+}
+
+/* Type 4: see the header for when it applies; 0 either way (a stale change is no error). */
+static int fsm_partition_state(struct cluster_fsm *f, const struct cluster_cmd *c) {
+    struct cluster_topics *t = &f->topics;
+    bool found;
+    uint32_t i = topics_lower_bound(t, c->topic.name, &found);
+    if (!found || memcmp(t->v[i].id, c->topic.id, 16) != 0 || c->partition >= t->v[i].partition_count) return 0;
+    struct cluster_part *pt = &t->v[i].parts[c->partition];
+    if (c->state.leader_epoch != pt->leader_epoch) return 0;
+    struct cluster_part next = *pt;
+    uint32_t leader = c->state.replicas[0];
+    if (!is_replica(pt, leader)) return 0;
+    if (leader != pt->replicas[0]) {
+        uint32_t j = 0;
+        next.replicas[j++] = leader;
+        for (uint32_t k = 0; k < pt->replica_count; k++)
+            if (pt->replicas[k] != leader) next.replicas[j++] = pt->replicas[k];
+        next.leader_epoch = pt->leader_epoch + 1;
+    }
+    next.isr_count = c->state.isr_count;
+    memset(next.isr, 0, sizeof(next.isr));
+    memcpy(next.isr, c->state.isr, c->state.isr_count * sizeof(next.isr[0]));
+    if (!isr_ok(&next)) return 0;
+    *pt = next;
+    t->gen++;
+    return 0;
 }
 
 static int fsm_topic_put(struct cluster_fsm *f, const struct cluster_topic *tp) {
@@ -496,6 +617,7 @@ int cluster_fsm_apply(struct cluster_fsm *f, const struct cluster_cmd *c) {
         fsm_topic_remove(f, c->topic.name);
         rc = 0;
         break;
+    case CLUSTER_CMD_PARTITION_STATE: rc = fsm_partition_state(f, c); break;
     default: rc = -1; break;
     }
     if (rc != 0) return -1;
@@ -561,8 +683,9 @@ size_t cluster_fsm_snapshot_encode(const struct cluster_fsm *f, uint8_t *buf, si
     return w.bad ? 0 : w.len;
 }
 
-/* Version 2's topics into t (empty on entry); on failure t may hold memory for the caller to free. */
-static void r_snap_topics(struct rcur *r, struct cluster_topics *t) {
+/* Version 2's or 3's topics into t (empty on entry); on failure t may hold memory for the caller
+ * to free. */
+static void r_snap_topics(struct rcur *r, struct cluster_topics *t, bool with_isr) {
     uint32_t count = r_u32(r);
     if (r->bad) return;
     if (count > CLUSTER_TOPICS_MAX) {
@@ -581,7 +704,7 @@ static void r_snap_topics(struct rcur *r, struct cluster_topics *t) {
     }
     t->cap = count;
     for (uint32_t i = 0; i < count && !r->bad; i++) {
-        r_topic(r, &t->v[i], true);
+        r_topic(r, &t->v[i], true, with_isr);
         t->count++; /* counted even half-read, so that the caller's free finds its memory */
         if (!r->bad && i > 0 && strcmp(t->v[i - 1].name, t->v[i].name) >= 0)
             r_fail(r, "topic names not rising (%s after %s)", t->v[i].name, t->v[i - 1].name);
@@ -597,8 +720,8 @@ int cluster_fsm_restore(struct cluster_fsm *f, const uint8_t *p, size_t len, cha
     uint8_t version = r_u8(&r);
     uint32_t count = r_u32(&r);
     if (r.bad) return fsm_fail(err, err_len, "snapshot: %s", r.err);
-    if (version != 1 && version != CLUSTER_SNAP_VERSION)
-        return fsm_fail(err, err_len, "snapshot: version %u is not 1 or %u", version, CLUSTER_SNAP_VERSION);
+    if (version < 1 || version > CLUSTER_SNAP_VERSION)
+        return fsm_fail(err, err_len, "snapshot: version %u is not 1 to %u", version, CLUSTER_SNAP_VERSION);
     if (count > CLUSTER_BROKERS_MAX)
         return fsm_fail(err, err_len, "snapshot: %u brokers, more than %d", count, CLUSTER_BROKERS_MAX);
     for (uint32_t i = 0; i < count && !r.bad; i++) {
@@ -607,7 +730,8 @@ int cluster_fsm_restore(struct cluster_fsm *f, const uint8_t *p, size_t len, cha
             r_fail(&r, "node ids not rising");
     }
     fresh.count = count;
-    if (version >= 2) r_snap_topics(&r, &fresh.topics); /* version 1 had no topics: none placed */
+    /* Version 1 had no topics (none placed), version 2 no ISRs (every replica in sync). */
+    if (version >= 2) r_snap_topics(&r, &fresh.topics, version >= 3);
     if (!r.bad && r.at != len) r_fail(&r, "bytes left over");
     if (r.bad) {
         cluster_topics_free(&fresh.topics);

@@ -14,6 +14,9 @@
  *           partition_count x (replica_count u8 | replica_count x node_id u32) |
  *           config_count u16 | config_count x (key_len u16 | key | value_len u16 | value)
  *   type 3, topic removed: name_len u16 | name
+ *   type 4, partition state (a leader elected, an ISR changed: Kafka's AlterPartition):
+ *           name_len u16 | name | id [16] | partition u32 | leader_epoch u32 (the epoch the
+ *           change is made against) | leader u32 | isr_count u8 | isr_count x node_id u32
  *   then zeros up to a multiple of 8 bytes
  *
  * Leader epochs are not in the command: applying a placement gives a partition that is new, or
@@ -22,19 +25,28 @@
  * epochs start at 0). Every topic change adds one to topics_gen, which is how the broker's loop
  * sees that its copy of the table is stale.
  *
+ * In-sync replicas: a new partition's ISR is its replicas; a put that keeps a partition's
+ * replicas keeps its ISR. Type 4 sets a partition's leader and ISR, and only if its epoch is
+ * the partition's current one (a deposed leader's late change is dropped, as Kafka fences an
+ * AlterPartition of an old epoch), the leader is a replica and in the ISR, and the ISR is
+ * made of replicas; otherwise it changes nothing (gen unchanged). A new leader moves to the
+ * front of the replica list (the others keep their order) and the epoch goes up by one.
+ *
  * The padding is libraft's rule, not ours: its on-disk batches store each entry's length and
  * skip to the next 8-byte boundary only when reading a closed segment, so an entry of another
  * length writes fine and makes the log unreadable at the next start ("short read").
  *
  * A snapshot (libraft's snapshot/restore) is versioned on its own:
  *
- *   magic "SLCF" | version u8 (2) | count u32 | count x (node_id u32 | kafka_len u16 | kafka |
+ *   magic "SLCF" | version u8 (3) | count u32 | count x (node_id u32 | kafka_len u16 | kafka |
  *   nats_len u16 | nats | http_len u16 | http), node ids rising |
  *   topic_count u32 | topic_count x (name_len u16 | name | id [16] | partition_count u32 |
- *   partition_count x (leader_epoch u32 | replica_count u8 | replica_count x node_id u32) |
- *   config_count u16 | configs as in type 2), names rising (memcmp order)
+ *   partition_count x (leader_epoch u32 | replica_count u8 | replica_count x node_id u32 |
+ *   isr_count u8 | isr_count x node_id u32) | config_count u16 | configs as in type 2), names
+ *   rising (memcmp order)
  *
- * Version 1 (the brokers only, what the first cluster slice wrote) is still restored.
+ * Version 2 (no ISR: it restores as every replica in sync) and version 1 (the brokers only,
+ * what the first cluster slice wrote) are still restored.
  *
  * Decoders refuse anything else: an unknown version or type, a length past the end, bytes left
  * over, an empty or over-long address, a NUL inside one, node id 0, a count over
@@ -43,6 +55,7 @@
 #ifndef SL_BROKER_CLUSTER_FSM_H
 #define SL_BROKER_CLUSTER_FSM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,7 +63,7 @@
 #define CLUSTER_HOSTPORT_MAX 128 /* "host:port" of a registration, NUL included */
 
 #define CLUSTER_CMD_VERSION 1
-#define CLUSTER_SNAP_VERSION 2
+#define CLUSTER_SNAP_VERSION 3
 #define CLUSTER_TOPIC_NAME_MAX 250      /* Kafka's 249 characters and the NUL */
 #define CLUSTER_TOPIC_PARTITIONS_MAX 200000
 #define CLUSTER_TOPICS_MAX 200000
@@ -58,7 +71,12 @@
 #define CLUSTER_TOPIC_CONFIGS_MAX 40
 #define CLUSTER_CONFIG_KEY_MAX 64       /* NUL included */
 #define CLUSTER_CONFIG_VALUE_MAX 256    /* NUL included */
-enum cluster_cmd_type { CLUSTER_CMD_REGISTER = 1, CLUSTER_CMD_TOPIC_PUT = 2, CLUSTER_CMD_TOPIC_REMOVE = 3 };
+enum cluster_cmd_type {
+    CLUSTER_CMD_REGISTER = 1,
+    CLUSTER_CMD_TOPIC_PUT = 2,
+    CLUSTER_CMD_TOPIC_REMOVE = 3,
+    CLUSTER_CMD_PARTITION_STATE = 4,
+};
 
 struct cluster_broker {
     uint32_t node_id;
@@ -71,6 +89,8 @@ struct cluster_part {
     uint32_t leader_epoch;
     uint8_t replica_count;                     /* 1..CLUSTER_REPLICAS_MAX, distinct, none 0 */
     uint32_t replicas[CLUSTER_REPLICAS_MAX];   /* replicas[0] leads */
+    uint8_t isr_count;                         /* 1..replica_count: the leader and who keeps up */
+    uint32_t isr[CLUSTER_REPLICAS_MAX];
 };
 
 struct cluster_config {
@@ -100,7 +120,12 @@ struct cluster_topics {
 struct cluster_cmd {
     enum cluster_cmd_type type;
     struct cluster_broker reg;  /* CLUSTER_CMD_REGISTER */
-    struct cluster_topic topic; /* CLUSTER_CMD_TOPIC_PUT / _REMOVE (epochs ignored on encode) */
+    struct cluster_topic topic; /* CLUSTER_CMD_TOPIC_PUT / _REMOVE (epochs, ISRs ignored on encode);
+                                 * _PARTITION_STATE: name and id only */
+    /* CLUSTER_CMD_PARTITION_STATE: the partition, and in state the epoch it is made against,
+     * the leader (replicas[0]; replica_count 1) and the ISR. */
+    uint32_t partition;
+    struct cluster_part state;
 };
 
 /* Zero-initialised is a valid empty state; cluster_fsm_free releases the topics. A plain copy
@@ -139,6 +164,9 @@ const struct cluster_topic *cluster_topics_find(const struct cluster_topics *t, 
 int cluster_topics_clone(struct cluster_topics *dst, const struct cluster_topics *src);
 void cluster_topics_free(struct cluster_topics *t);
 void cluster_topic_free(struct cluster_topic *tp);
+
+/* Whether node is in the partition's ISR. */
+bool cluster_part_in_isr(const struct cluster_part *pt, uint32_t node);
 
 /* Placement (pure): fills out[0..partitions) for a topic of that many partitions over the
  * brokers nodes[0..n) (n >= 1), rf replicas each (1 <= rf <= min(n, CLUSTER_REPLICAS_MAX)).

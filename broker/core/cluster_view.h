@@ -39,6 +39,10 @@ struct cluster_view_ops {
     /* Replaces the topic's config overrides (every broker's copy), already checked. */
     sl_err (*configs)(void *arg, const char *name, const char *const *keys, const char *const *values, uint32_t n,
                       topics_done_fn done, void *done_arg, const char **why);
+    /* A partition leader's new ISR (Kafka's AlterPartition), made against leader_epoch; done
+     * fires once the controller committed it or said no (tp NULL either way). */
+    sl_err (*alter_isr)(void *arg, const char *name, const uint8_t id[16], uint32_t partition, uint32_t leader_epoch,
+                        const uint32_t *isr, uint32_t n, topics_done_fn done, void *done_arg);
     void *arg;
 };
 
@@ -48,6 +52,10 @@ struct cluster_view {
     uint32_t broker_count;  /* registered brokers, ids rising */
     struct cluster_view_broker brokers[CLUSTER_BROKERS_MAX];
     struct cluster_topics topics; /* owned copy of the placement */
+    /* The table is the controller's as of after this broker started: until then a topic that
+     * is not internal is served by no one here (a restarted replica must not take writes for a
+     * partition whose leader moved while it was down). */
+    bool ready;
     struct cluster_view_ops ops;
 };
 

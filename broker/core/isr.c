@@ -21,7 +21,7 @@ void isr_assign(struct isr *s, const uint32_t *followers, uint32_t n, int64_t hw
             continue;
         }
         *f = (struct isr_follower){.id = followers[i], .leo = -1, .caught_up_ms = now_ms, .last_fetch_ms = now_ms,
-                                   .leader_leo_at_last_fetch = -1, .in_sync = true};
+                                   .leader_leo_at_last_fetch = -1, .in_sync = true, .committed = true};
     }
 }
 
@@ -47,7 +47,7 @@ int64_t isr_update(struct isr *s, int64_t leader_leo, uint64_t now_ms) {
     for (uint32_t i = 0; i < s->count; i++) {
         struct isr_follower *f = &s->f[i];
         if (f->in_sync && now_ms > f->caught_up_ms && now_ms - f->caught_up_ms > s->lag_ms) f->in_sync = false;
-        if (f->in_sync) hw = SL_MIN(hw, SL_MAX(f->leo, 0));
+        if (f->in_sync || f->committed) hw = SL_MIN(hw, SL_MAX(f->leo, 0));
     }
     /* Never back: an ISR that shrinks and regrows must not unsay a commit. */
     if (hw > s->hw) s->hw = hw;
@@ -58,4 +58,22 @@ uint32_t isr_size(const struct isr *s) {
     uint32_t n = 1;
     for (uint32_t i = 0; i < s->count; i++) n += s->f[i].in_sync;
     return n;
+}
+
+void isr_set_committed(struct isr *s, const uint32_t *ids, uint32_t n) {
+    for (uint32_t i = 0; i < s->count; i++) {
+        struct isr_follower *f = &s->f[i];
+        f->committed = false;
+        for (uint32_t j = 0; j < n; j++)
+            if (ids[j] == f->id) f->committed = true;
+        /* One not heard from yet is in sync only if the controller says so: a replica outside
+         * the ISR rejoins by catching up, not by a grace period. */
+        if (f->leo < 0) f->in_sync = f->committed;
+    }
+}
+
+bool isr_differs(const struct isr *s) {
+    for (uint32_t i = 0; i < s->count; i++)
+        if (s->f[i].in_sync != s->f[i].committed) return true;
+    return false;
 }

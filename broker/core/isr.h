@@ -9,8 +9,12 @@
  *   - in sync: caught up within lag_ms. A follower leaves the ISR once it has not been for
  *     lag_ms, and rejoins only when its LEO reaches the high watermark again (Kafka's rule: a
  *     rejoining replica must hold every committed record);
- *   - the high watermark is the lowest LEO in the ISR (the leader's included) and never goes
- *     back: a record counts as committed once every in-sync replica has it.
+ *   - the high watermark is the lowest LEO of the followers in sync here or in the ISR the
+ *     controller holds (the "maximal ISR" of Kafka's AlterPartition, KIP-497: a follower this
+ *     leader dropped still counts until the controller has committed its removal, so a leader
+ *     that is cut off from the controller cannot commit by shrinking the ISR alone; one that
+ *     caught up counts at once) and the leader's own, and never goes back: a record counts as
+ *     committed once every replica that may become leader has it.
  * A follower assigned but never heard from starts in sync at the time of assignment (a new
  * topic must not start with an ISR of one) and leaves after lag_ms of silence, as any other. */
 #ifndef SL_BROKER_ISR_H
@@ -27,7 +31,8 @@ struct isr_follower {
     uint64_t caught_up_ms;    /* the last time it had the leader's LEO */
     uint64_t last_fetch_ms;
     int64_t leader_leo_at_last_fetch;
-    bool in_sync;
+    bool in_sync;   /* by this leader's account */
+    bool committed; /* in the ISR the controller holds */
 };
 
 struct isr {
@@ -47,5 +52,9 @@ bool isr_fetched(struct isr *s, uint32_t id, int64_t offset, int64_t leader_leo,
 int64_t isr_update(struct isr *s, int64_t leader_leo, uint64_t now_ms);
 /* In-sync replicas, the leader included. */
 uint32_t isr_size(const struct isr *s);
+/* The ISR the controller holds (the leader's followers among ids are marked committed). */
+void isr_set_committed(struct isr *s, const uint32_t *ids, uint32_t n);
+/* Whether this leader's ISR differs from the controller's (a change to send). */
+bool isr_differs(const struct isr *s);
 
 #endif

@@ -18,6 +18,7 @@
 #include "base/base.h"
 #include "base/logging.h"
 #include "broker/core/isr.h"
+#include "broker/core/leader_epochs.h"
 #include "broker/core/producer_state.h"
 #include "protocol/kafka_batch.h"
 #include "protocol/kafka_records.h"
@@ -44,6 +45,8 @@ struct partition_wait {
 /* Replication (partition_replicate): NULL for a partition no other broker holds. */
 struct partition_repl {
     enum partition_role role;
+    int32_t epoch;                  /* the leader epoch of the placement this replica follows */
+    struct leader_epochs epochs;    /* the log's epochs (leader_epochs.h) */
     struct isr isr;                 /* the leader's */
     int64_t hw;                     /* the committed end: what consumers may read */
     uint32_t min_insync;
@@ -97,6 +100,7 @@ static void partition_free(struct partition *p) {
         free(pw);
     }
     pstate_free(p->ps);
+    if (p->repl) leader_epochs_free(&p->repl->epochs);
     free(p->repl);
     free(p);
 }
@@ -383,6 +387,12 @@ static sl_err partition_insync_check(struct partition *p, enum partition_acks ac
     return n < p->min_insync ? SL_NOT_ENOUGH_REPLICAS : SL_OK;
 }
 
+/* A leader's batches carry its epoch (KIP-101): the header's PartitionLeaderEpoch, outside the
+ * CRC, so the client's bytes stay valid. */
+static void partition_stamp_epoch(struct partition *p, uint8_t *batch) {
+    if (p->repl && p->repl->role == PARTITION_LEADER) sl_store_be32(batch + 12, (uint32_t)p->repl->epoch);
+}
+
 /* A duplicate is answered once its original is where the duplicate's acks ask. */
 static sl_err partition_complete_duplicate(struct partition *p, enum partition_acks acks, int64_t last_offset,
                                            struct partition_append_done *done) {
@@ -443,6 +453,7 @@ static sl_err partition_append_impl(struct partition *p, uint8_t *batch, uint32_
     if (e) return e;
     if ((h.attributes & KAFKA_ATTR_TRANSACTIONAL) && (e = partition_txn_flag(p))) return e;
     if (p->log_append_time) partition_stamp(batch, len, (int64_t)now_ms);
+    partition_stamp_epoch(p, batch);
     e = partition_append_log(p, batch, len, &h, acks, done, ref);
     if (e) return e;
     if (p->log_append_time) done->log_append_time_ms = (int64_t)now_ms;
@@ -484,6 +495,7 @@ sl_err partition_append_marker(struct partition *p, int64_t producer_id, int16_t
                                             producer_id, epoch, coordinator_epoch, (int64_t)now_ms);
     SL_ASSERT(len == sizeof(batch));
     if (p->log_append_time) partition_stamp(batch, (uint32_t)len, (int64_t)now_ms);
+    partition_stamp_epoch(p, batch);
     struct partition_wait *pw = partition_wait_get(p, acks == PARTITION_ACKS_NONE ? NULL : done);
     int64_t base;
     /* The log copies the batch into its write buffer: the stack copy may go on return. */
@@ -574,8 +586,8 @@ static void partition_hw_advance(struct partition *p) {
     if (p->log) log_watch_notify(p->log);
 }
 
-void partition_replicate(struct partition *p, enum partition_role role, const uint32_t *followers, uint32_t n,
-                         uint64_t lag_ms, uint64_t now_ms) {
+void partition_replicate(struct partition *p, enum partition_role role, int32_t leader_epoch,
+                         const uint32_t *followers, uint32_t n, uint64_t lag_ms, uint64_t now_ms) {
     SL_ASSERT(n <= PARTITION_FOLLOWERS_MAX && n <= ISR_REPLICAS_MAX);
     if (now_ms > p->now_ms) p->now_ms = now_ms;
     struct partition_repl *r = p->repl;
@@ -585,6 +597,7 @@ void partition_replicate(struct partition *p, enum partition_role role, const ui
         r->hw = log_written_offset(p->log);
         partition_hw_fire(p, SL_OK);
         partition_hw_fail_all(p, SL_OK);
+        leader_epochs_free(&r->epochs);
         free(r);
         p->repl = NULL;
         log_watch_notify(p->log);
@@ -592,20 +605,25 @@ void partition_replicate(struct partition *p, enum partition_role role, const ui
     }
     if (!r) {
         r = p->repl = sl_xcalloc(1, sizeof(*r));
+        leader_epochs_load(&r->epochs, log_dir(p->log));
+        r->epoch = -1;
         /* A partition held alone until now committed all it wrote; a new follower starts from
          * what the leader commits. */
         r->hw = role == PARTITION_LEADER ? log_written_offset(p->log) : 0;
     }
     if (r->role == PARTITION_LEADER && role != PARTITION_LEADER) partition_hw_fail_all(p, SL_NOT_LEADER);
     if (role == PARTITION_LEADER) {
-        if (r->role != PARTITION_LEADER) {
+        if (r->role != PARTITION_LEADER || r->epoch != leader_epoch) {
             /* Taking over: the committed end is at least what this replica was told, and at most
-             * its own log end until the followers report. */
+             * its own log end until the followers report. The new epoch starts at the log end
+             * (Kafka's leader election assigns it there). */
             r->hw = SL_MIN(r->hw, log_written_offset(p->log));
             memset(&r->isr, 0, sizeof(r->isr));
+            leader_epochs_assign(&r->epochs, leader_epoch, log_end_offset(p->log));
         }
         isr_assign(&r->isr, followers, n, r->hw, lag_ms, p->now_ms);
     }
+    r->epoch = leader_epoch;
     r->role = role;
     partition_hw_advance(p);
 }
@@ -638,6 +656,17 @@ uint32_t partition_isr(const struct partition *p, uint32_t self, uint32_t *out, 
     return n;
 }
 
+void partition_set_committed_isr(struct partition *p, const uint32_t *ids, uint32_t n) {
+    struct partition_repl *r = p->repl;
+    if (!r || r->role != PARTITION_LEADER) return;
+    isr_set_committed(&r->isr, ids, n);
+    partition_hw_advance(p);
+}
+
+bool partition_isr_changed(const struct partition *p) {
+    return p->repl && p->repl->role == PARTITION_LEADER && isr_differs(&p->repl->isr);
+}
+
 sl_err partition_append_replica(struct partition *p, uint8_t *batch, uint32_t len, struct partition_append_done *done) {
     SL_ASSERT(!p->closing && done && done->fn);
     done->base_offset = -1;
@@ -662,6 +691,8 @@ sl_err partition_append_replica(struct partition *p, uint8_t *batch, uint32_t le
     }
     SL_ASSERT(base == h.base_offset);
     done->base_offset = base;
+    int32_t epoch = (int32_t)sl_load_be32(batch + 12);
+    if (p->repl && epoch > leader_epochs_latest(&p->repl->epochs)) leader_epochs_assign(&p->repl->epochs, epoch, base);
     if (control && h.producer_id >= 0) {
         pw->marker = true;
         pstate_marker(partition_pstate(p), h.producer_id, h.producer_epoch, type == KAFKA_CONTROL_COMMIT, base,
@@ -695,4 +726,42 @@ int64_t partition_log_end(const struct partition *p) { return log_end_offset(p->
 sl_err partition_read_committed(struct partition *p, int64_t offset, uint32_t bytes_max, struct log_span *out) {
     if (!p->repl) return log_read(p->log, offset, bytes_max, out);
     return partition_read_upto(p, offset, p->repl->hw, bytes_max, out);
+}
+
+int32_t partition_leader_epoch(const struct partition *p) { return p->repl ? p->repl->epoch : -1; }
+
+int32_t partition_last_epoch(const struct partition *p) {
+    return p->repl ? leader_epochs_latest(&p->repl->epochs) : -1;
+}
+
+void partition_epoch_end(const struct partition *p, int32_t want, int32_t *epoch, int64_t *end) {
+    *epoch = -1;
+    *end = -1;
+    if (p->repl) leader_epochs_end_for(&p->repl->epochs, want, log_end_offset(p->log), epoch, end);
+}
+
+sl_err partition_truncate(struct partition *p, int64_t offset) {
+    struct partition_repl *r = p->repl;
+    SL_ASSERT(r && r->role == PARTITION_FOLLOWER);
+    if (offset >= log_end_offset(p->log)) {
+        /* Nothing to cut from the log, but an epoch it holds no batch of (one this replica
+         * started as leader and wrote nothing in) goes, or the leader would be asked about it
+         * again and again. */
+        leader_epochs_truncate(&r->epochs, offset);
+        return SL_OK;
+    }
+    sl_err e = log_truncate(p->log, offset);
+    if (e) return e;
+    int64_t end = log_end_offset(p->log);
+    leader_epochs_truncate(&r->epochs, end);
+    if (r->hw > end) r->hw = end;
+    /* The producer state named batches that are gone: it is rebuilt from the log as it now
+     * is (its snapshot may be ahead of the new end, so it goes too). */
+    pstate_free(p->ps);
+    p->ps = NULL;
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/producer_state", log_dir(p->log));
+    if (unlink(path) != 0 && errno != ENOENT) SL_WARN("%s: cannot remove: %s", path, strerror(errno));
+    log_watch_notify(p->log);
+    return SL_OK;
 }

@@ -164,9 +164,13 @@ const struct partition_traffic *partition_get_traffic(const struct partition *p)
  * Leaving the leader role fails the batches still waiting to commit with NOT_LEADER. */
 enum partition_role { PARTITION_ALONE, PARTITION_LEADER, PARTITION_FOLLOWER };
 #define PARTITION_FOLLOWERS_MAX 7
-/* followers: the other replicas (a leader's; ignored otherwise). now_ms: the monotonic clock. */
-void partition_replicate(struct partition *p, enum partition_role role, const uint32_t *followers, uint32_t n,
-                         uint64_t lag_ms, uint64_t now_ms);
+/* followers: the other replicas (a leader's; ignored otherwise). leader_epoch: the
+ * placement's; a leader stamps it into every batch it appends (the header's
+ * PartitionLeaderEpoch) and keeps where each epoch begins (leader_epochs.h), so a follower's
+ * divergence is found (partition_epoch_end) and truncated (partition_truncate) exactly.
+ * now_ms: the monotonic clock. */
+void partition_replicate(struct partition *p, enum partition_role role, int32_t leader_epoch,
+                         const uint32_t *followers, uint32_t n, uint64_t lag_ms, uint64_t now_ms);
 enum partition_role partition_role(const struct partition *p);
 /* min.insync.replicas (>= 1). */
 void partition_set_min_insync(struct partition *p, uint32_t n);
@@ -174,8 +178,13 @@ void partition_set_min_insync(struct partition *p, uint32_t n);
 bool partition_replica_fetched(struct partition *p, uint32_t id, int64_t offset, uint64_t now_ms);
 /* Leader: drops followers silent for the lag time (the high watermark may then move). */
 void partition_replica_tick(struct partition *p, uint64_t now_ms);
-/* The in-sync replicas: self first, then the in-sync followers; at most max into out. */
+/* The in-sync replicas by this leader's account: self first, then the in-sync followers; at
+ * most max into out. */
 uint32_t partition_isr(const struct partition *p, uint32_t self, uint32_t *out, uint32_t max);
+/* Leader: the ISR the controller committed (the high watermark counts its members too). */
+void partition_set_committed_isr(struct partition *p, const uint32_t *ids, uint32_t n);
+/* Leader: whether its ISR differs from the committed one (a change to send the controller). */
+bool partition_isr_changed(const struct partition *p);
 /* Follower: appends the leader's batch at the leader's offset, which must be this log's end
  * (SL_OUT_OF_ORDER_SEQUENCE otherwise: the fetch went wrong). Checked as a batch read back from
  * a log (framing, CRC; a control batch is a marker and ends its transaction here). done fires
@@ -183,6 +192,16 @@ uint32_t partition_isr(const struct partition *p, uint32_t self, uint32_t *out, 
 sl_err partition_append_replica(struct partition *p, uint8_t *batch, uint32_t len, struct partition_append_done *done);
 /* Follower: the leader's high watermark (kept below this log's end). */
 void partition_follower_hw(struct partition *p, int64_t leader_hw);
+/* The placement's leader epoch this replica follows (-1 alone). */
+int32_t partition_leader_epoch(const struct partition *p);
+/* The epoch of the last batch in the log (-1 none or alone): a follower's LastFetchedEpoch. */
+int32_t partition_last_epoch(const struct partition *p);
+/* Kafka's endOffsetFor over the log's epochs: the largest epoch at or below want and where it
+ * ends (-1, -1: none). */
+void partition_epoch_end(const struct partition *p, int32_t want, int32_t *epoch, int64_t *end);
+/* Follower: cuts the log at offset (the batch holding it goes too), with its epochs, the high
+ * watermark and the producer state (rebuilt from the log). */
+sl_err partition_truncate(struct partition *p, int64_t offset);
 /* The log end (written or not): where a follower's next fetch starts. */
 int64_t partition_log_end(const struct partition *p);
 /* partition_read up to the high watermark (readers; a follower's fetch reads the whole log). */

@@ -88,6 +88,7 @@ static inline bool kafka_placed_leads(const struct kafka_server *ks, const struc
 }
 
 static inline bool kafka_leads(const struct kafka_server *ks, const struct topic *tp, int32_t p) {
+    if (ks->view && !ks->view->ready && strncmp(tp->name, "__", 2) != 0) return false;
     return kafka_placed_leads(ks, kafka_placement(ks, tp), p);
 }
 

@@ -299,12 +299,12 @@ static bool create_topic_check(struct kconn *kc, const struct kafka_create_topic
         admin_result_error(r, SL_INVALID_REPLICATION, "a single broker serves replication factor 1 only");
         return false;
     }
-    if (v && (rf < 1 || rf > CLUSTER_REPLICAS_MAX || (uint32_t)rf > SL_MAX(v->broker_count, 1u))) {
-        /* Kafka's words: "Replication factor: 4 larger than available brokers: 3." */
-        char *why = karena_alloc(&kc->arena, 96);
-        if (rf < 1) snprintf(why, 96, "Replication factor must be larger than 0, or -1 to use the default.");
-        else snprintf(why, 96, "Replication factor: %d larger than available brokers: %u.", rf, v->broker_count);
-        admin_result_error(r, SL_INVALID_REPLICATION, why);
+    /* More than the registered brokers is the controller's to refuse: this broker's list of
+     * them may be a moment behind its own. */
+    if (v && (rf < 1 || rf > CLUSTER_REPLICAS_MAX)) {
+        admin_result_error(r, SL_INVALID_REPLICATION,
+                           rf < 1 ? "Replication factor must be larger than 0, or -1 to use the default."
+                                  : "Replication factor is above 7, the most a partition may have.");
         return false;
     }
     *partitions_out = partitions;

@@ -29,6 +29,12 @@
 struct fetch_part {
     int32_t partition;
     bool replica; /* a follower of this partition fetches it: the whole log */
+    /* A follower's fetch the leader answers without data: its epoch is not the partition's
+     * (error), or its log left the leader's (diverging: where to truncate). */
+    sl_err error;
+    bool diverging;
+    int32_t diverging_epoch;
+    int64_t diverging_end;
     int64_t fetch_offset;
     int32_t max_bytes;
     struct log_watch watch;
@@ -147,6 +153,17 @@ static void fetch_collect(struct fetch_park *pk, struct fetch_plan *plan) {
             pr->aborted_count = pk->read_committed ? 0 : -1; /* null for read_uncommitted, as Kafka */
             memset(&plan->cuts[k].span, 0, sizeof(plan->cuts[k].span));
             struct partition *part = fetch_partition(ks, &pk->topics[t], fp->partition, &pr->error_code);
+            if (part && (fp->error || fp->diverging)) {
+                pr->error_code = (int16_t)sl_err_kafka(fp->error);
+                pr->diverging = fp->diverging;
+                pr->diverging_epoch = fp->diverging_epoch;
+                pr->diverging_end_offset = fp->diverging_end;
+                pr->high_watermark = partition_high_watermark(part);
+                pr->log_start_offset = partition_start_offset(part);
+                pr->last_stable_offset = partition_last_stable_offset(part);
+                plan->any_error = true; /* answered at once */
+                continue;
+            }
             if (!part) {
                 plan->any_error = true;
                 continue;
@@ -234,7 +251,7 @@ static void fetch_answer(struct fetch_park *pk, struct fetch_plan *plan) {
                                     sp->next_offset > sp->base_offset ? (uint64_t)(sp->next_offset - sp->base_offset) : 0);
             kafka_encode_fetch_partition_begin(&w, q->version, &plan->resp[k], (int32_t)sp->len);
             plan->cuts[k].at = w.len;
-            kafka_encode_fetch_partition_end(&w, q->version);
+            kafka_encode_fetch_partition_end(&w, q->version, &plan->resp[k]);
         }
         kafka_encode_fetch_topic_end(&w, q->version);
     }
@@ -286,6 +303,36 @@ static void fetch_cancel(struct kreq *q) {
     q->ready = true; /* nothing to send: the connection is gone */
 }
 
+/* A follower's fetch of a partition this broker leads: its epoch must be the partition's
+ * (FENCED_LEADER_EPOCH if older, UNKNOWN_LEADER_EPOCH if newer, as Kafka); its last fetched
+ * epoch must end where the leader's does, or at or after its fetch offset, else the answer says
+ * where its log diverged (Kafka's Partition.fetchRecords, KIP-595). Otherwise the follower has
+ * everything below its fetch offset: that moves the ISR and the high watermark before anything
+ * is read. */
+static void fetch_replica_check(struct kconn *kc, struct fetch_park *pk, struct fetch_topic *ft, struct fetch_part *fp,
+                                const struct kafka_fetch_part *rp) {
+    int16_t err = 0;
+    struct partition *part = fetch_partition(kc->ks, ft, fp->partition, &err);
+    if (!part || partition_role(part) != PARTITION_LEADER) return;
+    int32_t ours = partition_leader_epoch(part);
+    if (rp->current_leader_epoch >= 0 && rp->current_leader_epoch != ours) {
+        fp->error = rp->current_leader_epoch < ours ? SL_FENCED_LEADER_EPOCH : SL_UNKNOWN_LEADER_EPOCH;
+        return;
+    }
+    if (rp->last_fetched_epoch >= 0) {
+        int32_t epoch;
+        int64_t end;
+        partition_epoch_end(part, rp->last_fetched_epoch, &epoch, &end);
+        if (epoch < rp->last_fetched_epoch || end < rp->fetch_offset) {
+            fp->diverging = true;
+            fp->diverging_epoch = epoch;
+            fp->diverging_end = end;
+            return;
+        }
+    }
+    fp->replica = partition_replica_fetched(part, (uint32_t)pk->replica_id, rp->fetch_offset, loop_mono_ms(kc->ks->loop));
+}
+
 sl_err kafka_handle_fetch(struct kconn *kc, struct kreq *q, struct kr *r) {
     struct kafka_fetch_req req;
     sl_err e = kafka_decode_fetch(r, q->version, &kc->arena, &req);
@@ -326,15 +373,7 @@ sl_err kafka_handle_fetch(struct kconn *kc, struct kreq *q, struct kr *r) {
             ft->parts[i].max_bytes = rt->partitions[i].partition_max_bytes;
             ft->parts[i].pk = pk;
             ft->parts[i].watch.fire = fetch_on_watch;
-            if (pk->replica_id >= 0) {
-                /* The follower has everything below its fetch offset: that moves the ISR and
-                 * the high watermark before anything is read. */
-                int16_t err = 0;
-                struct partition *part = fetch_partition(kc->ks, ft, ft->parts[i].partition, &err);
-                ft->parts[i].replica = part && partition_replica_fetched(part, (uint32_t)pk->replica_id,
-                                                                         ft->parts[i].fetch_offset,
-                                                                         loop_mono_ms(kc->ks->loop));
-            }
+            if (pk->replica_id >= 0) fetch_replica_check(kc, pk, ft, &ft->parts[i], &rt->partitions[i]);
         }
     }
     if (fetch_try(pk, req.max_wait_ms <= 0)) return SL_OK;

@@ -19,7 +19,6 @@
 #include "base/base.h"
 #include "base/logging.h"
 #include "base/workers.h"
-#include "broker/core/partition.h"
 #include "broker/core/cluster_meta.h"
 #include "broker/core/txn.h"
 #include "broker/kafka/kafka.h"
@@ -309,19 +308,13 @@ static void kafka_metadata_fill_topic(struct kafka_server *ks, struct karena *a,
             for (uint32_t r = 0; r < cp->replica_count; r++) nodes[r] = (int32_t)cp->replicas[r];
             mp->leader_id = nodes[0];
             mp->leader_epoch = (int32_t)cp->leader_epoch;
-            mp->replica_count = mp->isr_count = cp->replica_count;
-            mp->replica_nodes = mp->isr_nodes = nodes;
-            /* The leader knows its ISR; another broker names every replica (the ISR is not in
-             * the controller's table yet). */
-            struct partition *part = topic_partition(tp, p);
-            if (part && cp->replicas[0] == (uint32_t)ks->node_id) {
-                uint32_t isr[CLUSTER_REPLICAS_MAX];
-                uint32_t n = partition_isr(part, (uint32_t)ks->node_id, isr, CLUSTER_REPLICAS_MAX);
-                int32_t *in = karena_alloc(a, sizeof(int32_t) * n);
-                for (uint32_t r = 0; r < n; r++) in[r] = (int32_t)isr[r];
-                mp->isr_count = (int32_t)n;
-                mp->isr_nodes = in;
-            }
+            mp->replica_count = cp->replica_count;
+            mp->replica_nodes = nodes;
+            /* The ISR the controller committed, as Kafka's Metadata reports it. */
+            int32_t *in = karena_alloc(a, sizeof(int32_t) * SL_MAX(cp->isr_count, 1));
+            for (uint32_t r = 0; r < cp->isr_count; r++) in[r] = (int32_t)cp->isr[r];
+            mp->isr_count = cp->isr_count;
+            mp->isr_nodes = in;
         }
     }
 }

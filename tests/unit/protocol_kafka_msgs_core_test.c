@@ -908,7 +908,7 @@ START_TEST(test_fetch_streaming_matches_whole) {
                     records_total += (size_t)len;
                 }
                 at = head.len;
-                kafka_encode_fetch_partition_end(&head, v);
+                kafka_encode_fetch_partition_end(&head, v, &t->partitions[j]);
                 kw_raw(&stream, head.p + at, head.len - at);
             }
             at = head.len;
