@@ -410,6 +410,19 @@ out:
     return rc;
 }
 
+void admin_cluster_handover(struct broker *b) {
+    if (!b->cluster) return;
+    struct controller_status *s = sl_xcalloc(1, sizeof(*s));
+    controller_status(b->cluster, s);
+    if (s->state == RAFT_LEADER && s->server_count > 1) {
+        struct controller_result res;
+        enum controller_outcome out = controller_change(b->cluster, CONTROLLER_TRANSFER, 0, NULL, 3000, &res);
+        SL_INFO("cluster: Raft leadership %s before stopping (%s)",
+                out == CONTROLLER_DONE && res.rc == 0 ? "handed over" : "not handed over", res.message);
+    }
+    free(s);
+}
+
 void admin_cluster_stop(struct broker *b) {
     /* The changes under way finish first (bounded by their waits) and answer, if their
      * connections are still there; then the controller goes. */

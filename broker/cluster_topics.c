@@ -168,9 +168,11 @@ static sl_err fwd_map_rc(int rc, const char **why) {
 static json_t *fwd_body(const struct fwd *f) {
     static const char *const actions[] = {[CONTROLLER_TOPIC_CREATE] = "create", [CONTROLLER_TOPIC_GROW] = "grow",
                                           [CONTROLLER_TOPIC_REMOVE] = "remove", [CONTROLLER_TOPIC_CONFIGS] = "configs",
-                                          [CONTROLLER_PARTITION_ISR] = "isr"};
+                                          [CONTROLLER_PARTITION_ISR] = "isr", [CONTROLLER_BROKER_DRAIN] = "drain"};
     char id[33];
     for (int i = 0; i < 16; i++) snprintf(id + 2 * i, 3, "%02x", f->req.id[i]);
+    if (f->kind == CONTROLLER_BROKER_DRAIN)
+        return json_pack("{s:s,s:s,s:I}", "action", "drain", "name", "-", "leader", (json_int_t)f->req.leader);
     if (f->kind == CONTROLLER_PARTITION_ISR) {
         json_t *isr = json_array();
         for (uint32_t i = 0; i < f->req.isr_count; i++) json_array_append_new(isr, json_integer(f->req.isr[i]));
@@ -244,7 +246,7 @@ static void sync_check_waiters(struct cluster_sync *cs, uint64_t now_ms);
 static void fwd_done(struct work *w) {
     struct fwd *f = (struct fwd *)w;
     struct cluster_sync *cs = f->cs;
-    if (f->kind == CONTROLLER_PARTITION_ISR) { /* a leader's ISR change: nothing to wait for here */
+    if (f->kind == CONTROLLER_PARTITION_ISR || f->kind == CONTROLLER_BROKER_DRAIN) { /* nothing to wait for here */
         if (f->err) cs->isr_changes_failed++;
         else cs->isr_changes_ok++;
         f->done(f->done_arg, f->err, NULL, f->why);
@@ -254,7 +256,8 @@ static void fwd_done(struct work *w) {
     /* Refused: the controller answered no (it exists, no such topic, a bad count); failed: no
      * controller committed it (no leader, unreachable, timed out, a token refused). */
     if (!f->err) cs->changes_ok++;
-    else if (f->err == SL_TOPIC_EXISTS || f->err == SL_NO_PARTITION || f->err == SL_INVALID_PARTITIONS)
+    else if (f->err == SL_TOPIC_EXISTS || f->err == SL_NO_PARTITION || f->err == SL_INVALID_PARTITIONS ||
+             f->err == SL_INVALID_REPLICATION)
         cs->changes_refused++;
     else cs->changes_failed++;
     if (f->err) {
@@ -650,20 +653,28 @@ static void route_topics(void *arg, const struct http_request *rq, struct http_r
     json_t *parts = json_object_get(o, "partitions");
     json_t *configs = json_object_get(o, "configs");
     const char *bad = NULL;
+    bool drain = action && !strcmp(action, "drain");
     if (!action || (strcmp(action, "create") && strcmp(action, "grow") && strcmp(action, "remove") &&
-                    strcmp(action, "configs") && strcmp(action, "isr")))
-        bad = "\"action\" must be \"create\", \"grow\", \"remove\", \"configs\" or \"isr\"";
-    else if (!name || !topics_name_valid(name, (int32_t)strlen(name)))
+                    strcmp(action, "configs") && strcmp(action, "isr") && !drain))
+        bad = "\"action\" must be \"create\", \"grow\", \"remove\", \"configs\", \"isr\" or \"drain\"";
+    else if (!drain && (!name || !topics_name_valid(name, (int32_t)strlen(name))))
         bad = "\"name\" must be a valid topic name";
     j->kind = !action ? CONTROLLER_TOPIC_CREATE
               : !strcmp(action, "grow")    ? CONTROLLER_TOPIC_GROW
               : !strcmp(action, "remove")  ? CONTROLLER_TOPIC_REMOVE
               : !strcmp(action, "configs") ? CONTROLLER_TOPIC_CONFIGS
               : !strcmp(action, "isr")     ? CONTROLLER_PARTITION_ISR
+              : drain                      ? CONTROLLER_BROKER_DRAIN
                                            : CONTROLLER_TOPIC_CREATE;
     if (!bad && j->kind == CONTROLLER_PARTITION_ISR) bad = route_isr(o, &j->req);
+    if (!bad && drain) {
+        json_t *id = json_object_get(o, "leader");
+        if (!json_is_integer(id) || json_integer_value(id) < 1 || json_integer_value(id) > UINT32_MAX)
+            bad = "\"leader\" must be the node id of the broker stopping";
+        else j->req.leader = (uint32_t)json_integer_value(id);
+    }
     if (!bad && j->kind != CONTROLLER_TOPIC_REMOVE && j->kind != CONTROLLER_TOPIC_CONFIGS &&
-        j->kind != CONTROLLER_PARTITION_ISR) {
+        j->kind != CONTROLLER_PARTITION_ISR && !drain) {
         json_int_t n = json_is_integer(parts) ? json_integer_value(parts) : 0;
         if (n < 1 || n > 100000) bad = "\"partitions\" must be an integer in 1..100000";
         else j->req.partitions = (uint32_t)n;
@@ -703,7 +714,7 @@ static void route_topics(void *arg, const struct http_request *rq, struct http_r
         http_response_error(rs, 400, bad);
         free(j);
     } else {
-        snprintf(j->req.name, sizeof(j->req.name), "%s", name);
+        snprintf(j->req.name, sizeof(j->req.name), "%s", name ? name : "-");
         json_t *rf = json_object_get(o, "replication_factor");
         j->req.replication_factor = rf ? (uint32_t)json_integer_value(rf) : 1;
         j->w.run = route_job_run;
@@ -770,6 +781,58 @@ struct cluster_sync *cluster_topics_start(struct broker *b) {
 }
 
 const struct cluster_view *cluster_topics_view(const struct cluster_sync *cs) { return cs ? &cs->view : NULL; }
+
+/* ---- controlled shutdown ------------------------------------------------------------------ */
+
+struct drain_wait {
+    struct cluster_sync *cs;
+    bool answered;
+    sl_err err;
+};
+
+static void drain_done(void *arg, sl_err err, struct topic *tp, const char *why) {
+    struct drain_wait *dw = arg;
+    (void)tp;
+    dw->answered = true;
+    dw->err = err;
+    if (err) SL_WARN("cluster: the controller did not move this broker's leaderships: %s", why ? why : sl_err_str(err));
+}
+
+/* Whether this broker still leads, or is in the ISR of, a replicated partition. */
+static bool drain_holds(const struct cluster_sync *cs) {
+    const struct cluster_topics *ts = &cs->view.topics;
+    for (uint32_t i = 0; i < ts->count; i++)
+        for (uint32_t p = 0; p < ts->v[i].partition_count; p++) {
+            const struct cluster_part *cp = &ts->v[i].parts[p];
+            if (cp->replica_count > 1 && cluster_part_in_isr(cp, cs->view.self_id)) return true;
+        }
+    return false;
+}
+
+static bool drain_finished(void *arg) {
+    struct drain_wait *dw = arg;
+    return dw->answered && (dw->err || !drain_holds(dw->cs));
+}
+
+void cluster_topics_drain(struct cluster_sync *cs, uint32_t wait_ms) {
+    if (!cs || !cs->view.ready || !drain_holds(cs)) return;
+    struct broker *b = cs->b;
+    uint64_t t0 = loop_mono_ms(&b->loop);
+    struct drain_wait dw = {.cs = cs};
+    struct fwd *f = fwd_new(cs, CONTROLLER_BROKER_DRAIN, "-", drain_done, &dw);
+    f->req.leader = b->cfg.node_id;
+    workers_submit(cs->workers, &f->w);
+    /* The loop serves on meanwhile: the placement moves (50 ms polls), this broker's leader
+     * partitions become followers and answer their waiting acks=all batches NOT_LEADER, which
+     * sends the producers to the new leaders. */
+    bool done = loop_run_until(&b->loop, drain_finished, &dw, (int32_t)wait_ms);
+    if (!dw.answered) {
+        /* The forward still points at dw: wait for it (its retries end within ~5 s). */
+        loop_run_until(&b->loop, drain_finished, &dw, 15000);
+    }
+    SL_INFO("cluster: leaderships and ISR places of this broker %s in %llu ms", done ? "moved" : "not all moved",
+            (unsigned long long)(loop_mono_ms(&b->loop) - t0));
+}
 
 void cluster_topics_metrics(const struct cluster_sync *cs, struct prom *p) {
     if (!cs) return;

@@ -31,5 +31,9 @@ const struct cluster_view *cluster_topics_view(const struct cluster_sync *cs);
 void cluster_topics_metrics(const struct cluster_sync *cs, struct prom *p);
 /* Before admin_cluster_stop (changes under way finish first, answered). NULL is fine. */
 void cluster_topics_stop(struct cluster_sync *cs);
+/* Kafka's controlled shutdown, before a stop: asks the controller to move the leaderships of
+ * replicated partitions off this broker and take it out of their ISRs, and turns the loop
+ * until its view shows that (at most wait_ms; nothing to do outside a cluster). */
+void cluster_topics_drain(struct cluster_sync *cs, uint32_t wait_ms);
 
 #endif

@@ -427,6 +427,8 @@ void broker_run(struct broker *b) {
 int broker_stop(struct broker *b) {
     SL_INFO("shutting down");
     b->monitor_draining = true; /* /healthz answers 503 until the port closes, last */
+    cluster_topics_drain(b->cluster_sync, 8000); /* clients move to the new leaders at once */
+    admin_cluster_handover(b);                   /* and the controller to another node */
     b->kafka.view = NULL;
     cluster_topics_stop(b->cluster_sync); /* its changes under way are answered first */
     b->cluster_sync = NULL;

@@ -82,6 +82,11 @@ struct controller {
     struct raft_apply elect_req;
     bool elect_busy;
     uint64_t elections_made;
+    /* Brokers in a controlled shutdown, until when: neither elected nor let back into an ISR. */
+    struct {
+        uint32_t id;
+        uint64_t until_ms;
+    } draining[CONTROLLER_VOTERS_MAX];
 
     pthread_mutex_t mu;
     pthread_cond_t cv; /* signalled when op reaches OP_DONE */
@@ -442,6 +447,21 @@ static int op_topic(struct controller *c, const char **msg) {
     return rv;
 }
 
+#define DRAIN_HOLD_MS 10000 /* a draining broker stays out of ISRs and elections this long */
+
+static bool controller_draining(struct controller *c, uint32_t id, uint64_t now) {
+    for (uint32_t i = 0; i < CONTROLLER_VOTERS_MAX; i++)
+        if (c->draining[i].id == id && now < c->draining[i].until_ms) return true;
+    return false;
+}
+
+/* Builds the commands of one pass over the placement into bufs (at most max): every replicated
+ * partition whose leader is not live gets the first live, eligible ISR replica as leader, and
+ * every ISR loses the brokers that are not live; gone is a broker to treat as not live (a
+ * draining one), 0 none. Returns how many. */
+static unsigned controller_moves(struct controller *c, uint64_t now, uint32_t gone, struct raft_buffer *bufs,
+                                 unsigned max);
+
 /* A leader's ISR change: made against the FSM this thread applies to, only by the partition's
  * leader at its current epoch, and never adding a fenced broker (Kafka refuses those too). */
 static int op_partition(struct controller *c, const char **msg) {
@@ -458,8 +478,9 @@ static int op_partition(struct controller *c, const char **msg) {
     }
     uint64_t now = uv_now(&c->uv);
     for (uint32_t i = 0; i < rq->isr_count; i++)
-        if (!cluster_part_in_isr(pt, rq->isr[i]) && !controller_alive(c, rq->isr[i], now)) {
-            *msg = "a fenced broker cannot join the ISR";
+        if (!cluster_part_in_isr(pt, rq->isr[i]) &&
+            (!controller_alive(c, rq->isr[i], now) || controller_draining(c, rq->isr[i], now))) {
+            *msg = "a fenced or stopping broker cannot join the ISR";
             return CONTROLLER_RC_INVALID;
         }
     struct cluster_cmd cmd = {.type = CLUSTER_CMD_PARTITION_STATE, .partition = rq->partition};
@@ -471,6 +492,35 @@ static int op_partition(struct controller *c, const char **msg) {
     cmd.state.isr_count = rq->isr_count;
     memcpy(cmd.state.isr, rq->isr, sizeof(cmd.state.isr));
     return op_apply_cmd(c, &cmd);
+}
+
+/* Kafka's controlled shutdown: a broker about to stop asks that the partitions it leads move
+ * to another in-sync replica and that it leave every ISR, so its clients fail over at once
+ * instead of after the session timeout, and acks=all does not wait for it. */
+#define DRAIN_BATCH 256
+static int op_drain(struct controller *c) {
+    uint32_t id = c->op.topic.leader;
+    uint64_t now = uv_now(&c->uv);
+    uint32_t slot = 0;
+    for (uint32_t i = 0; i < CONTROLLER_VOTERS_MAX; i++)
+        if (c->draining[i].id == id || c->draining[i].until_ms <= now) {
+            slot = i;
+            break;
+        }
+    c->draining[slot].id = id;
+    c->draining[slot].until_ms = now + DRAIN_HOLD_MS;
+    static struct raft_buffer bufs[DRAIN_BATCH];
+    unsigned n = controller_moves(c, now, id, bufs, DRAIN_BATCH);
+    if (n == 0) {
+        op_finish(c, 0, "nothing to move");
+        return 0;
+    }
+    SL_INFO("cluster: broker %u is stopping: %u partition change(s) move its leaderships and ISR places", id, n);
+    c->op_apply_req.data = c;
+    int rv = raft_apply(&c->raft, &c->op_apply_req, bufs, n, op_apply_done);
+    if (rv != 0)
+        for (unsigned i = 0; i < n; i++) raft_free(bufs[i].base);
+    return rv;
 }
 
 static void op_start(struct controller *c) {
@@ -490,6 +540,9 @@ static void op_start(struct controller *c) {
         break;
     case CONTROLLER_PARTITION_ISR:
         rv = op_partition(c, &msg);
+        break;
+    case CONTROLLER_BROKER_DRAIN:
+        rv = op_drain(c);
         break;
     case CONTROLLER_ADD:
         rv = raft_add(&c->raft, &c->change_req, c->op.id, c->op.address, add_done);
@@ -582,24 +635,27 @@ static void elect_done(struct raft_apply *req, int status, void *result) {
 
 #define ELECT_BATCH 64
 
-static void controller_elect(struct controller *c, uint64_t now) {
-    if (!c->led || c->elect_busy || c->cfg.session_ms == 0) return;
-    struct raft_buffer bufs[ELECT_BATCH];
+static unsigned controller_moves(struct controller *c, uint64_t now, uint32_t gone, struct raft_buffer *bufs,
+                                 unsigned max) {
     unsigned n = 0;
     const struct cluster_topics *ts = &c->fsm.topics;
-    for (uint32_t i = 0; i < ts->count && n < ELECT_BATCH; i++) {
+    for (uint32_t i = 0; i < ts->count && n < max; i++) {
         const struct cluster_topic *t = &ts->v[i];
-        for (uint32_t p = 0; p < t->partition_count && n < ELECT_BATCH; p++) {
+        for (uint32_t p = 0; p < t->partition_count && n < max; p++) {
             const struct cluster_part *pt = &t->parts[p];
             if (pt->replica_count < 2) continue;
             struct cluster_cmd cmd = {.type = CLUSTER_CMD_PARTITION_STATE, .partition = p};
             struct cluster_part *st = &cmd.state;
             for (uint32_t j = 0; j < pt->isr_count; j++)
-                if (controller_alive(c, pt->isr[j], now)) st->isr[st->isr_count++] = pt->isr[j];
-            bool leader_alive = controller_alive(c, pt->replicas[0], now);
+                if (pt->isr[j] != gone && controller_alive(c, pt->isr[j], now)) st->isr[st->isr_count++] = pt->isr[j];
+            bool leader_alive = pt->replicas[0] != gone && controller_alive(c, pt->replicas[0], now);
             if (leader_alive && st->isr_count == pt->isr_count) continue; /* nothing fenced here */
             if (st->isr_count == 0) continue;                            /* offline: wait */
             uint32_t leader = leader_alive ? pt->replicas[0] : 0;
+            /* A draining broker is not elected (the one leaving, or one still in its hold). */
+            for (uint32_t j = 0; j < pt->replica_count && !leader; j++)
+                if (cluster_part_in_isr(st, pt->replicas[j]) && !controller_draining(c, pt->replicas[j], now))
+                    leader = pt->replicas[j];
             for (uint32_t j = 0; j < pt->replica_count && !leader; j++)
                 if (cluster_part_in_isr(st, pt->replicas[j])) leader = pt->replicas[j];
             if (!leader) continue;
@@ -616,11 +672,18 @@ static void controller_elect(struct controller *c, uint64_t now) {
                 continue;
             }
             if (!leader_alive)
-                SL_INFO("cluster: %s[%u]: leader %u fenced, %u elected (epoch %u)", t->name, p, pt->replicas[0], leader,
-                        pt->leader_epoch + 1);
+                SL_INFO("cluster: %s[%u]: leader %u %s, %u elected (epoch %u)", t->name, p, pt->replicas[0],
+                        pt->replicas[0] == gone ? "stopping" : "fenced", leader, pt->leader_epoch + 1);
             bufs[n++] = (struct raft_buffer){base, len};
         }
     }
+    return n;
+}
+
+static void controller_elect(struct controller *c, uint64_t now) {
+    if (!c->led || c->elect_busy || c->cfg.session_ms == 0) return;
+    struct raft_buffer bufs[ELECT_BATCH];
+    unsigned n = controller_moves(c, now, 0, bufs, ELECT_BATCH);
     if (n == 0) return;
     c->elect_req.data = c;
     int rv = raft_apply(&c->raft, &c->elect_req, bufs, n, elect_done);
@@ -921,7 +984,7 @@ enum controller_outcome controller_topic(struct controller *c, enum controller_c
                                          const struct controller_topic_req *req, uint32_t wait_ms,
                                          struct controller_result *out) {
     SL_ASSERT(kind == CONTROLLER_TOPIC_CREATE || kind == CONTROLLER_TOPIC_GROW || kind == CONTROLLER_TOPIC_REMOVE ||
-              kind == CONTROLLER_TOPIC_CONFIGS || kind == CONTROLLER_PARTITION_ISR);
+              kind == CONTROLLER_TOPIC_CONFIGS || kind == CONTROLLER_PARTITION_ISR || kind == CONTROLLER_BROKER_DRAIN);
     return controller_run(c, kind, 0, NULL, NULL, req, wait_ms, out);
 }
 

@@ -80,6 +80,7 @@ enum controller_change_kind {
     CONTROLLER_TOPIC_REMOVE,
     CONTROLLER_TOPIC_CONFIGS, /* replace a placed topic's config overrides */
     CONTROLLER_PARTITION_ISR, /* a partition leader's new ISR (Kafka's AlterPartition) */
+    CONTROLLER_BROKER_DRAIN,  /* a broker about to stop: its leaderships move, it leaves the ISRs */
 };
 
 /* A topic change's refusals, in controller_result.rc beside the RAFT_* codes (which are below
@@ -96,7 +97,7 @@ struct controller_topic_req {
     uint32_t partitions;   /* CREATE: the count; GROW: the new total */
     uint32_t replication_factor; /* CREATE: replicas per partition (at most the registered brokers) */
     /* PARTITION_ISR: the partition of the topic (name, id), the epoch the leader holds, the
-     * leader (who asks) and the ISR it wants. */
+     * leader (who asks) and the ISR it wants. BROKER_DRAIN: leader is the broker stopping. */
     uint32_t partition, leader_epoch, leader;
     uint8_t isr_count;
     uint32_t isr[CLUSTER_REPLICAS_MAX];

@@ -11,6 +11,10 @@ processes in one Raft group on 127.0.0.1 (broker_session_timeout_ms 1500).
     by the new leader (the failover time, printed: median and max); the killed broker restarts,
     truncates what it held beyond the new leader's log (if anything) and rejoins the ISR
     before the next kill.
+(b2) Five rolling restarts: the leader gets SIGTERM; before it exits it has the controller move
+    its leadership to an in-sync replica and take it out of the ISR (controlled shutdown) and
+    hands over the Raft leadership if it holds it; the first record produced after the SIGTERM
+    is acked sooner than after a kill (median, printed); it restarts and rejoins the ISR.
 (c) The checker (Jepsen-style) over the histories: every acked record is in the final log
     exactly once, at the offset its delivery report gave; the log holds nothing the producer
     did not send, in the order it sent it (idempotence: no duplicate, no reordering); every
@@ -31,7 +35,8 @@ import harness  # noqa: E402
 import cluster_topics_test as ct  # noqa: E402
 import cluster_replication_test as crt  # noqa: E402
 
-KILLS = 20
+KILLS = int(os.environ.get("SLUICE_FAILOVER_KILLS", "20"))
+RESTARTS = 5
 SESSION_MS = 1500
 
 
@@ -204,10 +209,32 @@ def body(ck):
             victim.restart()
             crt.wait_isr(ck, by_id[new_leader], topic, 0, [1, 2, 3], timeout=30)
             leader = new_leader
+        if times:
+            print("     failover (kill -9 to the first ack of a record produced after it): median %.0f ms, max %.0f ms"
+                  % (statistics.median(times) * 1000, max(times) * 1000))
+
+    planned = []
+    with ck.section("(b2) %d rolling restarts (SIGTERM) of the partition's leader under the same load" % RESTARTS):
+        for k in range(RESTARTS):
+            victim = by_id[leader]
+            t_stop = time.monotonic()
+            victim.stop()  # controlled shutdown: the leadership moves before the process ends
+            stopped = time.monotonic() - t_stop
+            new_leader = leader_of(brokers, topic, not_id=victim.node_id)
+            ft = load.first_ack_after(t_stop)
+            planned.append(ft)
+            print("     restart %d: leader %d stopped in %.0f ms, %d leads, first ack after %.0f ms"
+                  % (k + 1, victim.node_id, stopped * 1000, new_leader, ft * 1000))
+            victim.start()
+            crt.wait_isr(ck, by_id[new_leader], topic, 0, [1, 2, 3], timeout=30)
+            leader = new_leader
+        print("     planned: first ack after a SIGTERM of the leader: median %.0f ms, max %.0f ms"
+              % (statistics.median(planned) * 1000, max(planned) * 1000))
+        ck.ok(not times or statistics.median(planned) < statistics.median(times),
+              "a planned restart fails over faster than a kill (%.0f ms against %.0f ms)"
+              % (statistics.median(planned) * 1000, statistics.median(times or [0]) * 1000))
         time.sleep(0.5)
         load.finish()
-        print("     failover (kill -9 to the first ack of a record produced after it): median %.0f ms, max %.0f ms"
-              % (statistics.median(times) * 1000, max(times) * 1000))
         print("     %d records sent, %d acked, %d failed; the reader saw %d"
               % (len(load.sent), len(load.acked), len(load.failed), len(load.read)))
 
@@ -231,7 +258,7 @@ def body(ck):
         ck.eq(bad_reads, [], "records the reader saw that the final log does not hold there")
         read_offsets = [o for o, _ in load.read]
         ck.eq(len(read_offsets), len(set(read_offsets)), "the reader saw no offset twice")
-        ck.ok(len(load.acked) > KILLS * 50, "records acked across the kills (%d)" % len(load.acked))
+        ck.ok(len(load.acked) > (KILLS + RESTARTS) * 50, "records acked across the kills (%d)" % len(load.acked))
         crt.wait_same_copies(ck, brokers, topic, 1, "after the kills", timeout=30)
 
 

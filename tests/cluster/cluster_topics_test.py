@@ -581,6 +581,8 @@ def body(ck):
         # broker can make alone (the topic is in its copy) never reach the controller
         ck.ok(total_ok >= 5, "topic changes ok over the brokers: %d" % total_ok)
         ck.eq(total_failed, 0, "topic changes that no controller committed")
+        total_refused = sum(metric(b, 'sluice_cluster_topic_changes_total{outcome="refused"}') for b in brokers)
+        ck.ok(total_refused >= 1, "topic changes the controller refused (replication factor 4): %d" % total_refused)
 
     with ck.section("(k) bad input on POST /v1/cluster/topics"):
         lb = by_id[leader]
