@@ -5,9 +5,14 @@
  * state as it was. The topics: commands 2 and 3 round-trip at their exact size and every bad
  * field is refused (with nothing left allocated); applying keeps the table sorted, replaces a
  * topic whole, derives leader epochs (up on a leader change, reset by another id) and counts
- * changes in gen; snapshot version 2 round-trips, version 1 still restores, a restore bumps
- * gen; a clone is deep; placement spreads leaders evenly and keeps what it grows. Run under
- * ASan/LeakSanitizer, so every test frees what it allocates. */
+ * changes in gen; snapshot version 3 (with ISRs) round-trips, versions 2 (every replica in
+ * sync) and 1 still restore, 4 is refused, a restore bumps gen; a clone is deep; placement
+ * spreads leaders evenly and keeps what it grows. Command 4 (partition state: a leader
+ * elected, an ISR changed) round-trips at its exact size and every bad field is refused; it
+ * applies only against the current epoch, with a leader that is a replica and in the ISR and
+ * an ISR of replicas (else nothing changes, gen included); a new leader moves to the front and
+ * the epoch goes up by one; a later put keeps the ISR if the replicas are the same and resets
+ * it otherwise. Run under ASan/LeakSanitizer, so every test frees what it allocates. */
 #include <check.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -156,9 +161,13 @@ START_TEST(test_snapshot_refusals) {
     ck_assert_int_eq(cluster_fsm_restore(&g, bad, n, err, sizeof(err)), -1);
     ck_assert_ptr_nonnull(strstr(err, "magic"));
     memcpy(bad, buf, n);
-    bad[4] = 3;
+    bad[4] = 4; /* a newer broker's format: refused, not guessed at */
     ck_assert_int_eq(cluster_fsm_restore(&g, bad, n, err, sizeof(err)), -1);
-    ck_assert_ptr_nonnull(strstr(err, "version 3"));
+    ck_assert_ptr_nonnull(strstr(err, "version 4"));
+    memcpy(bad, buf, n);
+    bad[4] = 0;
+    ck_assert_int_eq(cluster_fsm_restore(&g, bad, n, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "version 0"));
     memcpy(bad, buf, n);
     bad[8] = 3; /* count 3, two entries */
     ck_assert_int_eq(cluster_fsm_restore(&g, bad, n, err, sizeof(err)), -1);
@@ -233,6 +242,9 @@ static void assert_topic_eq(const struct cluster_topic *a, const struct cluster_
         ck_assert_uint_eq(a->parts[p].replica_count, b->parts[p].replica_count);
         for (uint32_t j = 0; j < a->parts[p].replica_count; j++)
             ck_assert_uint_eq(a->parts[p].replicas[j], b->parts[p].replicas[j]);
+        if (!epochs) continue; /* a command carries neither epochs nor ISRs */
+        ck_assert_uint_eq(a->parts[p].isr_count, b->parts[p].isr_count);
+        for (uint32_t j = 0; j < a->parts[p].isr_count; j++) ck_assert_uint_eq(a->parts[p].isr[j], b->parts[p].isr[j]);
     }
     ck_assert_uint_eq(a->config_count, b->config_count);
     for (uint32_t i = 0; i < a->config_count; i++) {
@@ -381,7 +393,7 @@ START_TEST(test_topic_cmd_encode_refusals) {
     struct cluster_cmd rm = remove_cmd("");
     ck_assert_uint_eq(cluster_cmd_encode(&rm, buf, sizeof(buf)), 0);
     ck_assert_uint_eq(cluster_cmd_size(&rm), 0);
-    struct cluster_cmd unknown = {.type = (enum cluster_cmd_type)4};
+    struct cluster_cmd unknown = {.type = (enum cluster_cmd_type)5};
     ck_assert_uint_eq(cluster_cmd_size(&unknown), 0);
     cluster_topic_free(&tp);
 }
@@ -444,7 +456,8 @@ START_TEST(test_topic_cmd_refusals) {
         stmt;                      \
         refused(bad, n, want);     \
     } while (0)
-    EDIT(bad[1] = 4, "unknown type 4");
+    EDIT(bad[1] = 5, "unknown type 5");
+    EDIT(bad[1] = CLUSTER_CMD_PARTITION_STATE, NULL); /* a put read as type 4: garbled, refused */
     EDIT(put16(bad + NAME_LEN, 0), "topic name is empty");
     EDIT(put16(bad + NAME_LEN, CLUSTER_TOPIC_NAME_MAX), "topic name is too long");
     EDIT(bad[NAME + 1] = 0, "NUL");
@@ -510,7 +523,14 @@ START_TEST(test_apply_topics) {
     ck_assert_str_eq(f.topics.v[2].name, "c");
     ck_assert_uint_eq(f.topics.gen, 3);
     ck_assert_uint_eq(f.applied, 3);
-    assert_topic_eq(cluster_topics_find(&f.topics, "c"), &c, true);
+    assert_topic_eq(cluster_topics_find(&f.topics, "c"), &c, false);
+    /* A new partition's ISR is its replicas, in their order. */
+    for (uint32_t p = 0; p < 2; p++) {
+        const struct cluster_part *pt = &cluster_topics_find(&f.topics, "c")->parts[p];
+        ck_assert_uint_eq(pt->leader_epoch, 0);
+        ck_assert_uint_eq(pt->isr_count, 3);
+        for (uint32_t j = 0; j < 3; j++) ck_assert_uint_eq(pt->isr[j], c.parts[p].replicas[j]);
+    }
     ck_assert_ptr_null(cluster_topics_find(&f.topics, "bb"));
     ck_assert_ptr_null(cluster_topics_find(&f.topics, ""));
 
@@ -605,7 +625,297 @@ START_TEST(test_apply_topics) {
 }
 END_TEST
 
-/* A state of two brokers and three topics with configs and non-zero epochs. */
+/* ---- command 4: partition state (a leader elected, an ISR changed) ------------------------ */
+
+/* A type-4 command for partition of topic name/id (the id's 16 bytes all id), made against
+ * epoch, leader and the n ids of isr. */
+static struct cluster_cmd state_cmd(const char *name, uint8_t id, uint32_t partition, uint32_t epoch, uint32_t leader,
+                                    const uint32_t *isr, uint8_t n) {
+    struct cluster_cmd c = {.type = CLUSTER_CMD_PARTITION_STATE};
+    snprintf(c.topic.name, sizeof(c.topic.name), "%s", name);
+    memset(c.topic.id, id, sizeof(c.topic.id));
+    c.partition = partition;
+    c.state.leader_epoch = epoch;
+    c.state.replica_count = 1;
+    c.state.replicas[0] = leader;
+    c.state.isr_count = n;
+    for (uint8_t j = 0; j < n && j < CLUSTER_REPLICAS_MAX; j++) c.state.isr[j] = isr[j];
+    return c;
+}
+
+/* Puts a type-4 command through encode and decode and applies that, as the controller does. */
+static int apply_state(struct cluster_fsm *f, const char *name, uint8_t id, uint32_t partition, uint32_t epoch,
+                       uint32_t leader, const uint32_t *isr, uint8_t n) {
+    struct cluster_cmd c = state_cmd(name, id, partition, epoch, leader, isr, n), d;
+    uint8_t buf[256];
+    char err[160];
+    size_t len = cluster_cmd_encode(&c, buf, sizeof(buf));
+    ck_assert_uint_ne(len, 0);
+    ck_assert_int_eq(cluster_cmd_decode(buf, len, &d, err, sizeof(err)), 0);
+    int rc = cluster_fsm_apply(f, &d);
+    cluster_cmd_free(&d);
+    return rc;
+}
+
+START_TEST(test_state_cmd_round_trip) {
+    char err[160];
+    uint8_t buf[256];
+    struct cluster_cmd d;
+    const uint32_t isr[] = {2, 5, 1};
+    struct cluster_cmd c = state_cmd("orders", 0xab, 3, 7, 2, isr, 3);
+    /* 2 | name_len 2 + 6 | id 16 | partition 4 | epoch 4 | leader 4 | isr_count 1 + 3 x 4 = 51,
+     * padded to 56 */
+    enum { NAME_LEN = 2, NAME = 4, ID = 10, PART = 26, EPOCH = 30, LEADER = 34, ISR_COUNT = 38, ISR0 = 39, END = 51 };
+    size_t n = cluster_cmd_encode(&c, buf, sizeof(buf));
+    ck_assert_uint_eq(n, 56);
+    ck_assert_uint_eq(cluster_cmd_size(&c), 56);
+    ck_assert_uint_eq(cluster_cmd_encode(&c, buf, n - 1), 0); /* too small a buffer */
+    n = cluster_cmd_encode(&c, buf, sizeof(buf));
+    ck_assert_uint_eq(buf[0], CLUSTER_CMD_VERSION);
+    ck_assert_uint_eq(buf[1], CLUSTER_CMD_PARTITION_STATE);
+    ck_assert_uint_eq(buf[NAME_LEN + 1], 6);
+    ck_assert_int_eq(memcmp(buf + NAME, "orders", 6), 0);
+    for (int i = 0; i < 16; i++) ck_assert_uint_eq(buf[ID + i], 0xab);
+    ck_assert_uint_eq(buf[PART + 3], 3);
+    ck_assert_uint_eq(buf[EPOCH + 3], 7);
+    ck_assert_uint_eq(buf[LEADER + 3], 2);
+    ck_assert_uint_eq(buf[ISR_COUNT], 3);
+    ck_assert_uint_eq(buf[ISR0 + 3], 2);
+    ck_assert_uint_eq(buf[ISR0 + 7], 5);
+    ck_assert_uint_eq(buf[ISR0 + 11], 1);
+    for (size_t i = END; i < n; i++) ck_assert_uint_eq(buf[i], 0);
+    for (size_t len = END; len <= n; len += n - END) { /* unpadded and padded: both whole */
+        ck_assert_int_eq(cluster_cmd_decode(buf, len, &d, err, sizeof(err)), 0);
+        ck_assert_int_eq(d.type, CLUSTER_CMD_PARTITION_STATE);
+        ck_assert_str_eq(d.topic.name, "orders");
+        ck_assert_int_eq(memcmp(d.topic.id, c.topic.id, 16), 0);
+        ck_assert_ptr_null(d.topic.parts);
+        ck_assert_uint_eq(d.partition, 3);
+        ck_assert_uint_eq(d.state.leader_epoch, 7);
+        ck_assert_uint_eq(d.state.replica_count, 1);
+        ck_assert_uint_eq(d.state.replicas[0], 2);
+        ck_assert_uint_eq(d.state.isr_count, 3);
+        for (int j = 0; j < 3; j++) ck_assert_uint_eq(d.state.isr[j], isr[j]);
+        cluster_cmd_free(&d);
+    }
+    /* Every ISR size: 39 + 4 x count bytes, padded to 8; large ids and epochs go big-endian. */
+    const uint32_t seven[] = {0xfffffff0u, 2, 3, 4, 5, 6, 7};
+    for (uint8_t k = 1; k <= CLUSTER_REPLICAS_MAX; k++) {
+        struct cluster_cmd ck = state_cmd("orders", 1, 0xffffffffu, 0xfffffffeu, seven[k - 1], seven, k);
+        size_t want = (size_t)(39 + 4 * k + 7) / 8 * 8;
+        ck_assert_uint_eq(cluster_cmd_size(&ck), want);
+        ck_assert_uint_eq(cluster_cmd_encode(&ck, buf, sizeof(buf)), want);
+        ck_assert_int_eq(cluster_cmd_decode(buf, want, &d, err, sizeof(err)), 0);
+        ck_assert_uint_eq(d.partition, 0xffffffffu);
+        ck_assert_uint_eq(d.state.leader_epoch, 0xfffffffeu);
+        ck_assert_uint_eq(d.state.replicas[0], seven[k - 1]);
+        ck_assert_uint_eq(d.state.isr_count, k);
+        for (uint8_t j = 0; j < k; j++) ck_assert_uint_eq(d.state.isr[j], seven[j]);
+        cluster_cmd_free(&d);
+    }
+    /* Nothing is encoded for a leader 0, an ISR of 0 or of more than CLUSTER_REPLICAS_MAX, an
+     * empty or over-long name. */
+    struct cluster_cmd bad = state_cmd("orders", 1, 0, 0, 0, isr, 3);
+    ck_assert_uint_eq(cluster_cmd_size(&bad), 0);
+    ck_assert_uint_eq(cluster_cmd_encode(&bad, buf, sizeof(buf)), 0);
+    bad = state_cmd("orders", 1, 0, 0, 2, isr, 0);
+    ck_assert_uint_eq(cluster_cmd_size(&bad), 0);
+    ck_assert_uint_eq(cluster_cmd_encode(&bad, buf, sizeof(buf)), 0);
+    bad = state_cmd("orders", 1, 0, 0, 2, isr, 3);
+    bad.state.isr_count = CLUSTER_REPLICAS_MAX + 1;
+    ck_assert_uint_eq(cluster_cmd_size(&bad), 0);
+    ck_assert_uint_eq(cluster_cmd_encode(&bad, buf, sizeof(buf)), 0);
+    bad = state_cmd("", 1, 0, 0, 2, isr, 3);
+    ck_assert_uint_eq(cluster_cmd_size(&bad), 0);
+    bad = state_cmd("orders", 1, 0, 0, 2, isr, 3);
+    memset(bad.topic.name, 'n', sizeof(bad.topic.name));
+    ck_assert_uint_eq(cluster_cmd_size(&bad), 0);
+}
+END_TEST
+
+START_TEST(test_state_cmd_refusals) {
+    const uint32_t isr[] = {2, 5, 1};
+    struct cluster_cmd c = state_cmd("orders", 0xab, 3, 7, 2, isr, 3);
+    uint8_t buf[256], bad[256];
+    size_t n = cluster_cmd_encode(&c, buf, sizeof(buf));
+    enum { NAME_LEN = 2, NAME = 4, LEADER = 34, ISR_COUNT = 38, ISR0 = 39, END = 51 };
+    ck_assert_uint_eq(n, 56);
+    for (size_t cut = 0; cut < END; cut++) refused(buf, cut, NULL); /* every truncation */
+    for (size_t cut = END + 1; cut < n; cut++) refused(buf, cut, "left over"); /* inside the padding */
+    memcpy(bad, buf, n);
+    memset(bad + n, 0, 8);
+    refused(bad, n + 8, "left over"); /* 8 zeros more: too many */
+    memcpy(bad, buf, n);
+    bad[n - 1] = 1; /* padding that is not zero */
+    refused(bad, n, "left over");
+#define EDIT(stmt, want)           \
+    do {                           \
+        memcpy(bad, buf, n);       \
+        stmt;                      \
+        refused(bad, n, want);     \
+    } while (0)
+    EDIT(bad[0] = 2, "version 2");
+    EDIT(put32(bad + LEADER, 0), "leader 0");
+    EDIT(bad[ISR_COUNT] = 0, "ISR count 0");
+    EDIT(bad[ISR_COUNT] = CLUSTER_REPLICAS_MAX + 1, "ISR count 8");
+    EDIT(bad[ISR_COUNT] = 0xff, "ISR count 255");
+    EDIT(bad[ISR_COUNT] = 4, NULL); /* one id more than there is: the padding read as 0, short */
+    EDIT(bad[ISR_COUNT] = 2, "left over"); /* one id less: 4 bytes of id left over */
+    EDIT(put32(bad + ISR0 + 4, 0), "node id 0 in an ISR");
+    EDIT(put32(bad + ISR0 + 8, 2), "repeated in an ISR");
+    EDIT(put32(bad + ISR0 + 4, 2), "repeated in an ISR");
+    EDIT(put16(bad + NAME_LEN, 0), "topic name is empty");
+    EDIT(put16(bad + NAME_LEN, CLUSTER_TOPIC_NAME_MAX), "topic name is too long");
+    EDIT(bad[NAME + 2] = 0, "NUL");
+#undef EDIT
+}
+END_TEST
+
+/* Applies a type-4 command that must change nothing: 0, applied + 1, gen and the snapshot's
+ * bytes as they were. */
+static void state_no_op(struct cluster_fsm *f, const char *name, uint8_t id, uint32_t partition, uint32_t epoch,
+                        uint32_t leader, const uint32_t *isr, uint8_t n) {
+    static uint8_t before[8192], after[8192];
+    size_t bn = cluster_fsm_snapshot_encode(f, before, sizeof(before));
+    ck_assert_uint_ne(bn, 0);
+    uint64_t gen = f->topics.gen, applied = f->applied;
+    ck_assert_int_eq(apply_state(f, name, id, partition, epoch, leader, isr, n), 0); /* no error either */
+    ck_assert_uint_eq(f->applied, applied + 1);
+    ck_assert_uint_eq(f->topics.gen, gen);
+    ck_assert_uint_eq(cluster_fsm_snapshot_encode(f, after, sizeof(after)), bn);
+    ck_assert_int_eq(memcmp(before, after, bn), 0);
+}
+
+static void ck_part(const struct cluster_part *pt, uint32_t epoch, const uint32_t *replicas, uint8_t rc,
+                    const uint32_t *isr, uint8_t ic) {
+    ck_assert_uint_eq(pt->leader_epoch, epoch);
+    ck_assert_uint_eq(pt->replica_count, rc);
+    for (uint8_t j = 0; j < rc; j++) ck_assert_uint_eq(pt->replicas[j], replicas[j]);
+    ck_assert_uint_eq(pt->isr_count, ic);
+    for (uint8_t j = 0; j < ic; j++) ck_assert_uint_eq(pt->isr[j], isr[j]);
+    for (uint8_t j = 0; j < ic; j++) ck_assert(cluster_part_in_isr(pt, isr[j]));
+}
+
+#define IDS(...) ((const uint32_t[]){__VA_ARGS__}), (uint8_t)(sizeof((const uint32_t[]){__VA_ARGS__}) / sizeof(uint32_t))
+
+START_TEST(test_apply_partition_state) {
+    static struct cluster_fsm f, g;
+    memset(&f, 0, sizeof(f));
+    /* "p" (id 0x21): partition 0 on {1,2,3}, 1 on {2,3,4}; "q" beside it, never touched. */
+    struct cluster_topic p = topic_new("p", 0x21, 2, 3, 0), q = topic_new("q", 0x22, 1, 2, 0);
+    ck_assert_int_eq(apply_put(&f, &p), 0);
+    ck_assert_int_eq(apply_put(&f, &q), 0);
+    const struct cluster_topic *tp = cluster_topics_find(&f.topics, "p");
+    ck_part(&tp->parts[0], 0, IDS(1, 2, 3), IDS(1, 2, 3));
+    ck_part(&tp->parts[1], 0, IDS(2, 3, 4), IDS(2, 3, 4));
+    ck_assert_uint_eq(f.topics.gen, 2);
+
+    /* Refused, changing nothing: an epoch not the current one (a newer one here), an unknown
+     * topic, the name with another id, a partition out of range, a leader that is not a replica,
+     * an ISR without the leader, an ISR with a node that is not a replica. */
+    state_no_op(&f, "p", 0x21, 0, 1, 1, IDS(1, 2));
+    state_no_op(&f, "zz", 0x21, 0, 0, 1, IDS(1, 2));
+    state_no_op(&f, "o", 0x21, 0, 0, 1, IDS(1, 2));
+    state_no_op(&f, "p", 0x22, 0, 0, 1, IDS(1, 2));
+    state_no_op(&f, "p", 0x21, 2, 0, 2, IDS(2, 3));
+    state_no_op(&f, "p", 0x21, 0xffffffffu, 0, 2, IDS(2, 3));
+    state_no_op(&f, "p", 0x21, 0, 0, 9, IDS(9, 1));
+    state_no_op(&f, "p", 0x21, 0, 0, 4, IDS(4)); /* a replica of partition 1, not of 0 */
+    state_no_op(&f, "p", 0x21, 0, 0, 1, IDS(2, 3));
+    state_no_op(&f, "p", 0x21, 0, 0, 2, IDS(1, 3)); /* a new leader not in its own ISR */
+    state_no_op(&f, "p", 0x21, 0, 0, 1, IDS(1, 9));
+    state_no_op(&f, "p", 0x21, 0, 0, 1, IDS(1, 2, 3, 4));
+
+    /* An ISR change under the same leader: the ISR as sent, epoch and replicas kept. */
+    ck_assert_int_eq(apply_state(&f, "p", 0x21, 0, 0, 1, IDS(1, 3)), 0);
+    tp = cluster_topics_find(&f.topics, "p");
+    ck_part(&tp->parts[0], 0, IDS(1, 2, 3), IDS(1, 3));
+    ck_assert(!cluster_part_in_isr(&tp->parts[0], 2));
+    ck_part(&tp->parts[1], 0, IDS(2, 3, 4), IDS(2, 3, 4));
+    ck_assert_uint_eq(f.topics.gen, 3);
+    /* And back, in another order: taken as sent. */
+    ck_assert_int_eq(apply_state(&f, "p", 0x21, 0, 0, 1, IDS(3, 1, 2)), 0);
+    ck_part(&cluster_topics_find(&f.topics, "p")->parts[0], 0, IDS(1, 2, 3), IDS(3, 1, 2));
+    ck_assert_uint_eq(f.topics.gen, 4);
+
+    /* A leader election: the last replica leads, moves to the front, the others keep their
+     * order, the epoch goes up by exactly one. */
+    ck_assert_int_eq(apply_state(&f, "p", 0x21, 0, 0, 3, IDS(3, 1)), 0);
+    ck_part(&cluster_topics_find(&f.topics, "p")->parts[0], 1, IDS(3, 1, 2), IDS(3, 1));
+    ck_assert_uint_eq(f.topics.gen, 5);
+    /* The deposed leader's late change, made against epoch 0, is dropped. */
+    state_no_op(&f, "p", 0x21, 0, 0, 1, IDS(1));
+    state_no_op(&f, "p", 0x21, 0, 0, 3, IDS(3));
+    state_no_op(&f, "p", 0x21, 0, 2, 3, IDS(3));
+    /* The last again: {3,1,2} -> {2,3,1}, epoch 2; then the middle one: {2,3,1} -> {3,2,1}, 3. */
+    ck_assert_int_eq(apply_state(&f, "p", 0x21, 0, 1, 2, IDS(2, 3)), 0);
+    ck_part(&cluster_topics_find(&f.topics, "p")->parts[0], 2, IDS(2, 3, 1), IDS(2, 3));
+    ck_assert_int_eq(apply_state(&f, "p", 0x21, 0, 2, 3, IDS(1, 3)), 0);
+    ck_part(&cluster_topics_find(&f.topics, "p")->parts[0], 3, IDS(3, 2, 1), IDS(1, 3));
+    ck_assert_uint_eq(f.topics.gen, 7);
+    /* Partition 1 shrinks to its leader alone; partition 0 and "q" untouched. */
+    ck_assert_int_eq(apply_state(&f, "p", 0x21, 1, 0, 2, IDS(2)), 0);
+    tp = cluster_topics_find(&f.topics, "p");
+    ck_part(&tp->parts[0], 3, IDS(3, 2, 1), IDS(1, 3));
+    ck_part(&tp->parts[1], 0, IDS(2, 3, 4), IDS(2));
+    ck_part(&cluster_topics_find(&f.topics, "q")->parts[0], 0, IDS(1, 2), IDS(1, 2));
+    ck_assert_uint_eq(f.topics.gen, 8);
+
+    /* The state survives a snapshot (version 3) whole. */
+    uint8_t buf[8192];
+    char err[160];
+    size_t n = cluster_fsm_snapshot_encode(&f, buf, sizeof(buf));
+    ck_assert_uint_ne(n, 0);
+    memset(&g, 0, sizeof(g));
+    ck_assert_int_eq(cluster_fsm_restore(&g, buf, n, err, sizeof(err)), 0);
+    for (uint32_t i = 0; i < 2; i++) assert_topic_eq(&g.topics.v[i], &f.topics.v[i], true);
+    cluster_fsm_free(&g);
+
+    /* A put with the same replicas (as the controller grows the topic: partition 2 new) keeps
+     * every ISR and epoch. */
+    struct cluster_topic p2 = topic_new("p", 0x21, 3, 3, 0);
+    memcpy(p2.parts[0].replicas, (uint32_t[]){3, 2, 1}, 3 * sizeof(uint32_t));
+    ck_assert_int_eq(apply_put(&f, &p2), 0);
+    tp = cluster_topics_find(&f.topics, "p");
+    ck_part(&tp->parts[0], 3, IDS(3, 2, 1), IDS(1, 3));
+    ck_part(&tp->parts[1], 0, IDS(2, 3, 4), IDS(2));
+    ck_part(&tp->parts[2], 0, IDS(3, 4, 5), IDS(3, 4, 5));
+    ck_assert_uint_eq(f.topics.gen, 9);
+    /* A re-placement of partition 0 (same leader, another follower): epoch kept, ISR reset to
+     * every replica; partition 1, placed the same, keeps its ISR. */
+    p2.parts[0].replicas[2] = 5;
+    ck_assert_int_eq(apply_put(&f, &p2), 0);
+    tp = cluster_topics_find(&f.topics, "p");
+    ck_part(&tp->parts[0], 3, IDS(3, 2, 5), IDS(3, 2, 5));
+    ck_part(&tp->parts[1], 0, IDS(2, 3, 4), IDS(2));
+    /* A put that changes partition 1's leader: epoch + 1, ISR reset. */
+    memcpy(p2.parts[1].replicas, (uint32_t[]){4, 3, 2}, 3 * sizeof(uint32_t));
+    ck_assert_int_eq(apply_put(&f, &p2), 0);
+    ck_part(&cluster_topics_find(&f.topics, "p")->parts[1], 1, IDS(4, 3, 2), IDS(4, 3, 2));
+    ck_assert_uint_eq(f.topics.gen, 11);
+    /* The ISR is checked against the replicas of the moment: 1 is no longer one of 0's. */
+    state_no_op(&f, "p", 0x21, 0, 3, 3, IDS(3, 1));
+    ck_assert_int_eq(apply_state(&f, "p", 0x21, 0, 3, 3, IDS(3, 5)), 0);
+    ck_part(&cluster_topics_find(&f.topics, "p")->parts[0], 3, IDS(3, 2, 5), IDS(3, 5));
+    /* Another id under the name: a new topic, epochs 0 and every replica in sync. */
+    struct cluster_topic p3 = topic_new("p", 0x23, 1, 3, 0);
+    ck_assert_int_eq(apply_put(&f, &p3), 0);
+    ck_part(&cluster_topics_find(&f.topics, "p")->parts[0], 0, IDS(1, 2, 3), IDS(1, 2, 3));
+    state_no_op(&f, "p", 0x21, 0, 0, 1, IDS(1)); /* the old id's change */
+    /* Removed: a change to it is nothing. */
+    struct cluster_cmd rm = remove_cmd("p");
+    ck_assert_int_eq(cluster_fsm_apply(&f, &rm), 0);
+    state_no_op(&f, "p", 0x23, 0, 0, 1, IDS(1));
+    cluster_topic_free(&p);
+    cluster_topic_free(&q);
+    cluster_topic_free(&p2);
+    cluster_topic_free(&p3);
+    cluster_fsm_free(&f);
+}
+END_TEST
+
+/* A state of two brokers and three topics with configs, non-zero epochs and an ISR smaller than
+ * the replicas (beta's partition 1). */
 static void fill_state(struct cluster_fsm *f) {
     memset(f, 0, sizeof(*f));
     struct cluster_cmd r1 = reg(1, "h1:9092", "h1:4222"), r2 = reg(2, "h2:9092", "h2:4222");
@@ -625,11 +935,14 @@ static void fill_state(struct cluster_fsm *f) {
         ck_assert_int_eq(apply_put(f, &t), 0);
         cluster_topic_free(&t);
     }
+    /* beta's partition 1 ({2,3,4}, epoch 0) drops 3 from its ISR. */
+    ck_assert_int_eq(apply_state(f, "beta", 3, 1, 0, 2, IDS(2, 4)), 0);
     ck_assert_uint_eq(f->topics.count, 3);
     ck_assert_uint_eq(cluster_topics_find(&f->topics, "gamma")->parts[0].leader_epoch, 1);
+    ck_assert_uint_eq(cluster_topics_find(&f->topics, "beta")->parts[1].isr_count, 2);
 }
 
-START_TEST(test_snapshot_v2) {
+START_TEST(test_snapshot_v3) {
     static struct cluster_fsm f, g;
     fill_state(&f);
     uint8_t buf[8192], again[8192];
@@ -637,7 +950,8 @@ START_TEST(test_snapshot_v2) {
     size_t size = cluster_fsm_snapshot_size(&f);
     ck_assert_uint_eq(cluster_fsm_snapshot_encode(&f, buf, size - 1), 0);
     ck_assert_uint_eq(cluster_fsm_snapshot_encode(&f, buf, sizeof(buf)), size);
-    ck_assert_uint_eq(buf[4], 2);
+    ck_assert_uint_eq(buf[4], 3);
+    ck_assert_uint_eq(buf[4], CLUSTER_SNAP_VERSION);
     /* g holds other topics and a gen: the restore frees them (LeakSanitizer) and bumps the gen. */
     memset(&g, 0, sizeof(g));
     struct cluster_topic old = topic_new("old", 7, 2, 1, 0);
@@ -650,7 +964,8 @@ START_TEST(test_snapshot_v2) {
     ck_assert_uint_eq(g.count, 2);
     ck_assert_str_eq(g.brokers[1].kafka, "h2:9092");
     ck_assert_uint_eq(g.topics.count, 3);
-    for (uint32_t i = 0; i < 3; i++) assert_topic_eq(&g.topics.v[i], &f.topics.v[i], true);
+    for (uint32_t i = 0; i < 3; i++) assert_topic_eq(&g.topics.v[i], &f.topics.v[i], true); /* ISRs too */
+    ck_assert_uint_eq(cluster_topics_find(&g.topics, "beta")->parts[1].isr_count, 2);
     ck_assert_ptr_null(cluster_topics_find(&g.topics, "old"));
     ck_assert_uint_eq(cluster_fsm_snapshot_encode(&g, again, sizeof(again)), size);
     ck_assert_int_eq(memcmp(buf, again, size), 0);
@@ -700,11 +1015,11 @@ START_TEST(test_snapshot_v1) {
     ck_assert_str_eq(cluster_fsm_find(&g, 5)->http, "c:3");
     ck_assert_uint_eq(g.topics.count, 0);
     ck_assert_uint_eq(g.topics.gen, gen + 1);
-    /* Written back, it is version 2 with no topics. */
+    /* Written back, it is version 3 with no topics. */
     uint8_t buf[128];
     size_t m = cluster_fsm_snapshot_encode(&g, buf, sizeof(buf));
     ck_assert_uint_eq(m, n + 4);
-    ck_assert_uint_eq(buf[4], 2);
+    ck_assert_uint_eq(buf[4], 3);
     cluster_fsm_free(&g);
 }
 END_TEST
@@ -722,7 +1037,7 @@ static void snap_refused(struct cluster_fsm *g, const uint8_t *bad, size_t n, co
     ck_assert_int_eq(memcmp(before, after, bn), 0);
 }
 
-START_TEST(test_snapshot_v2_refusals) {
+START_TEST(test_snapshot_v3_refusals) {
     static struct cluster_fsm f, g;
     fill_state(&f);
     fill_state(&g);
@@ -730,6 +1045,7 @@ START_TEST(test_snapshot_v2_refusals) {
     ck_assert_int_eq(cluster_fsm_apply(&g, &rm), 0);
     uint8_t buf[8192], bad[8192];
     size_t n = cluster_fsm_snapshot_encode(&f, buf, sizeof(buf));
+    ck_assert_uint_eq(buf[4], 3);
     for (size_t cut = 0; cut < n; cut++) snap_refused(&g, buf, cut, NULL); /* every truncation */
     memcpy(bad, buf, n);
     bad[n] = 0;
@@ -742,6 +1058,13 @@ START_TEST(test_snapshot_v2_refusals) {
     ck_assert_int_eq(memcmp(buf + t0 + NAME, "alpha", 5), 0);
     ck_assert_uint_eq(buf[t0 + PC + 3], 2);
     ck_assert_uint_eq(buf[t0 + P0 + 3], 1); /* partition 0's epoch */
+    /* Partition 0: epoch 4 | replica_count 1 | {2,1} 8 | isr_count 1 | {2,1} 8 (moved: all in sync) */
+    enum { RC = P0 + 4, R0 = RC + 1, R1 = R0 + 4, IC = R1 + 4, I0 = IC + 1, I1 = I0 + 4 };
+    ck_assert_uint_eq(buf[t0 + R0 + 3], 2);
+    ck_assert_uint_eq(buf[t0 + R1 + 3], 1);
+    ck_assert_uint_eq(buf[t0 + IC], 2);
+    ck_assert_uint_eq(buf[t0 + I0 + 3], 2);
+    ck_assert_uint_eq(buf[t0 + I1 + 3], 1);
 #define EDIT(stmt, want)                 \
     do {                                 \
         memcpy(bad, buf, n);             \
@@ -761,7 +1084,17 @@ START_TEST(test_snapshot_v2_refusals) {
     EDIT(bad[t0 + P0 + 4] = 0, "replica count 0");
     EDIT(put32(bad + t0 + P0 + 5, 0), "node id 0");
     EDIT(memcpy(bad + t0 + P0 + 9, bad + t0 + P0 + 5, 4), "repeated");
-    EDIT(bad[4] = 3, "version 3");
+    /* The ISR: count 0 or over the max, id 0, a repeat, a node not a replica, one id less
+     * (the rest misparses); a version-2 reader of these bytes would see garbage. */
+    EDIT(bad[t0 + IC] = 0, "ISR count 0");
+    EDIT(bad[t0 + IC] = CLUSTER_REPLICAS_MAX + 1, "ISR count 8");
+    EDIT(bad[t0 + IC] = 1, NULL);
+    EDIT(put32(bad + t0 + I1, 0), "node id 0 in an ISR");
+    EDIT(put32(bad + t0 + I1, 2), "repeated in an ISR");
+    EDIT(put32(bad + t0 + I1, 9), "not the leader and other replicas");
+    EDIT(put32(bad + t0 + I0, 9), "not the leader and other replicas");
+    EDIT(bad[4] = 4, "version 4");
+    EDIT(bad[4] = 2, NULL); /* the same bytes read as version 2: the ISR bytes misparse */
 #undef EDIT
     /* Names equal: the second topic renamed to the first's. */
     cluster_fsm_free(&f);
@@ -771,13 +1104,188 @@ START_TEST(test_snapshot_v2_refusals) {
     ck_assert_int_eq(apply_put(&f, &y), 0);
     n = cluster_fsm_snapshot_encode(&f, buf, sizeof(buf));
     memcpy(bad, buf, n);
-    /* 13 | x: 2 + 1 + 16 + 4 + 9 + 2 = 34 | y's name at 13 + 34 + 2 */
-    ck_assert_uint_eq(bad[13 + 34 + 2], 'y');
-    bad[13 + 34 + 2] = 'x';
+    /* 13 | x: 2 + 1 + 16 + 4 + (9 + 5) + 2 = 39 | y's name at 13 + 39 + 2 */
+    ck_assert_uint_eq(bad[13 + 39 + 2], 'y');
+    bad[13 + 39 + 2] = 'x';
     snap_refused(&g, bad, n, "not rising");
     cluster_topic_free(&x);
     cluster_topic_free(&y);
     cluster_fsm_free(&f);
+    cluster_fsm_free(&g);
+}
+END_TEST
+
+/* Snapshot bytes by hand: one broker (7) and one topic "t" (id 0x5a..., config retention.ms=1000)
+ * of the given partitions; version 3 writes each partition's isr_count and isr as they are (so a
+ * test can write any ISR, even a count over the max), version 2 none. */
+static size_t snap_by_hand(uint8_t *out, uint8_t version, const struct cluster_part *parts, uint32_t pc) {
+    size_t n = 0;
+    memcpy(out, "SLCF", 4);
+    n = 4;
+    out[n++] = version;
+    put32(out + n, 1);
+    n += 4;
+    put32(out + n, 7);
+    n += 4;
+    const char *addrs[] = {"k:1", "n:2", "h:3"};
+    for (int i = 0; i < 3; i++) {
+        put16(out + n, 3);
+        memcpy(out + n + 2, addrs[i], 3);
+        n += 5;
+    }
+    put32(out + n, 1); /* one topic */
+    n += 4;
+    put16(out + n, 1);
+    out[n + 2] = 't';
+    n += 3;
+    memset(out + n, 0x5a, 16);
+    n += 16;
+    put32(out + n, pc);
+    n += 4;
+    for (uint32_t p = 0; p < pc; p++) {
+        const struct cluster_part *pt = &parts[p];
+        put32(out + n, pt->leader_epoch);
+        n += 4;
+        out[n++] = pt->replica_count;
+        for (uint32_t j = 0; j < pt->replica_count; j++, n += 4) put32(out + n, pt->replicas[j]);
+        if (version < 3) continue;
+        out[n++] = pt->isr_count;
+        for (uint32_t j = 0; j < pt->isr_count; j++, n += 4) /* ids past the array: j + 1 */
+            put32(out + n, j < CLUSTER_REPLICAS_MAX ? pt->isr[j] : j + 1);
+    }
+    put16(out + n, 1);
+    n += 2;
+    put16(out + n, 12);
+    memcpy(out + n + 2, "retention.ms", 12);
+    n += 14;
+    put16(out + n, 4);
+    memcpy(out + n + 2, "1000", 4);
+    n += 6;
+    return n;
+}
+
+static struct cluster_part part_of(uint32_t epoch, const uint32_t *replicas, uint8_t rc, const uint32_t *isr,
+                                   uint8_t ic) {
+    struct cluster_part pt;
+    memset(&pt, 0, sizeof(pt));
+    pt.leader_epoch = epoch;
+    pt.replica_count = rc;
+    memcpy(pt.replicas, replicas, rc * sizeof(uint32_t));
+    pt.isr_count = ic;
+    if (ic) memcpy(pt.isr, isr, (ic < CLUSTER_REPLICAS_MAX ? ic : CLUSTER_REPLICAS_MAX) * sizeof(uint32_t));
+    return pt;
+}
+
+START_TEST(test_snapshot_v2_restores) {
+    static struct cluster_fsm g;
+    fill_state(&g);
+    uint64_t gen = g.topics.gen;
+    /* What the broker wrote before ISRs: epoch 5 on {2,1,3}, epoch 0 on {1}, epoch 9 on 7 ids. */
+    struct cluster_part parts[3] = {
+        part_of(5, IDS(2, 1, 3), IDS(1)),
+        part_of(0, IDS(1), IDS(1)),
+        part_of(9, IDS(7, 6, 5, 4, 3, 2, 1), IDS(7)),
+    };
+    uint8_t v2[1024], buf[1024];
+    char err[160];
+    size_t n = snap_by_hand(v2, 2, parts, 3);
+    for (size_t cut = 0; cut < n; cut++) snap_refused(&g, v2, cut, NULL); /* every truncation */
+    ck_assert_int_eq(cluster_fsm_restore(&g, v2, n, err, sizeof(err)), 0);
+    ck_assert_uint_eq(g.topics.gen, gen + 1);
+    ck_assert_uint_eq(g.count, 1);
+    ck_assert_str_eq(cluster_fsm_find(&g, 7)->nats, "n:2");
+    ck_assert_uint_eq(g.topics.count, 1);
+    const struct cluster_topic *t = cluster_topics_find(&g.topics, "t");
+    ck_assert_ptr_nonnull(t);
+    ck_assert_uint_eq(t->partition_count, 3);
+    ck_assert_str_eq(t->configs[0].value, "1000");
+    /* Every replica in sync, in the replicas' order; the epochs as written. */
+    ck_part(&t->parts[0], 5, IDS(2, 1, 3), IDS(2, 1, 3));
+    ck_part(&t->parts[1], 0, IDS(1), IDS(1));
+    ck_part(&t->parts[2], 9, IDS(7, 6, 5, 4, 3, 2, 1), IDS(7, 6, 5, 4, 3, 2, 1));
+    /* Written back it is version 3, each partition 1 + 4 x replicas bytes longer, and it is
+     * exactly what snap_by_hand writes as version 3 with those ISRs. */
+    size_t m = cluster_fsm_snapshot_encode(&g, buf, sizeof(buf));
+    ck_assert_uint_eq(m, n + (1 + 12) + (1 + 4) + (1 + 28));
+    ck_assert_uint_eq(buf[4], 3);
+    for (int p = 0; p < 3; p++) {
+        parts[p].isr_count = parts[p].replica_count;
+        memcpy(parts[p].isr, parts[p].replicas, sizeof(parts[p].isr));
+    }
+    uint8_t v3[1024];
+    ck_assert_uint_eq(snap_by_hand(v3, 3, parts, 3), m);
+    ck_assert_int_eq(memcmp(buf, v3, m), 0);
+    /* The restored ISR is a working one: a shrink applies and a put with the same replicas
+     * keeps it. */
+    ck_assert_int_eq(apply_state(&g, "t", 0x5a, 0, 5, 2, IDS(2, 3)), 0);
+    ck_part(&cluster_topics_find(&g.topics, "t")->parts[0], 5, IDS(2, 1, 3), IDS(2, 3));
+    struct cluster_topic same = topic_new("t", 0x5a, 3, 1, 0);
+    for (int p = 0; p < 3; p++) same.parts[p] = parts[p];
+    ck_assert_int_eq(apply_put(&g, &same), 0);
+    ck_part(&cluster_topics_find(&g.topics, "t")->parts[0], 5, IDS(2, 1, 3), IDS(2, 3));
+    cluster_topic_free(&same);
+    /* A version-2 snapshot with ISR bytes after its partitions does not parse. */
+    size_t k = snap_by_hand(v3, 3, parts, 1);
+    v3[4] = 2;
+    snap_refused(&g, v3, k, NULL);
+    cluster_fsm_free(&g);
+}
+END_TEST
+
+START_TEST(test_snapshot_isr_refusals) {
+    static struct cluster_fsm g;
+    fill_state(&g);
+    uint8_t buf[1024];
+    char err[160];
+    /* A valid version 3 by hand: any subset holding the leader, in any order. */
+    struct cluster_part ok[2] = {part_of(4, IDS(1, 2, 3), IDS(3, 1)), part_of(0, IDS(2), IDS(2))};
+    size_t n = snap_by_hand(buf, 3, ok, 2);
+    for (size_t cut = 0; cut < n; cut++) snap_refused(&g, buf, cut, NULL); /* every truncation */
+    static struct cluster_fsm h;
+    memset(&h, 0, sizeof(h));
+    ck_assert_int_eq(cluster_fsm_restore(&h, buf, n, err, sizeof(err)), 0);
+    ck_part(&cluster_topics_find(&h.topics, "t")->parts[0], 4, IDS(1, 2, 3), IDS(3, 1));
+    ck_part(&cluster_topics_find(&h.topics, "t")->parts[1], 0, IDS(2), IDS(2));
+    cluster_fsm_free(&h);
+    struct {
+        struct cluster_part pt;
+        const char *want;
+    } bad[] = {
+        {part_of(4, IDS(1, 2, 3), IDS(1)), NULL}, /* the valid baseline, checked apart */
+        {part_of(4, IDS(1, 2, 3), NULL, 0), "ISR count 0"},
+        {part_of(4, IDS(1, 2, 3), IDS(1, 2, 3, 4, 5, 6, 7, 8)), "ISR count 8"},
+        {part_of(4, IDS(1, 2), IDS(1, 2, 3)), "not the leader and other replicas"}, /* more than the replicas */
+        {part_of(4, IDS(1, 2, 3), IDS(1, 9)), "not the leader and other replicas"}, /* 9 not a replica */
+        {part_of(4, IDS(1, 2, 3), IDS(1, 3, 1)), "repeated in an ISR"},
+        {part_of(4, IDS(1, 2, 3), IDS(2, 3)), "not the leader and other replicas"}, /* leader 1 not in it */
+        {part_of(4, IDS(1, 2, 3), IDS(2)), "not the leader and other replicas"},
+        {part_of(4, IDS(1, 2, 3), IDS(1, 0)), "node id 0 in an ISR"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct cluster_part parts[2] = {ok[0], bad[i].pt}; /* the second partition is the bad one */
+        size_t len = snap_by_hand(buf, 3, parts, 2);
+        if (i == 0) {
+            memset(&h, 0, sizeof(h));
+            ck_assert_int_eq(cluster_fsm_restore(&h, buf, len, err, sizeof(err)), 0);
+            cluster_fsm_free(&h);
+            continue;
+        }
+        snap_refused(&g, buf, len, bad[i].want);
+    }
+    /* ISR count 8 with 8 ids written: still refused at the count. */
+    struct cluster_part eight = part_of(0, IDS(1, 2, 3, 4, 5, 6, 7), IDS(1, 2, 3, 4, 5, 6, 7));
+    size_t len = snap_by_hand(buf, 3, &eight, 1);
+    uint8_t more[1024];
+    /* isr_count sits after 13 + 15 + 4 + 3 + 16 + 4 + 4 + 1 + 28 bytes; insert an 8th id. */
+    size_t ic = 13 + 15 + 4 + 3 + 16 + 4 + 4 + 1 + 28;
+    ck_assert_uint_eq(buf[ic], 7);
+    memcpy(more, buf, ic + 1 + 28);
+    put32(more + ic + 1 + 28, 8);
+    memcpy(more + ic + 1 + 32, buf + ic + 1 + 28, len - (ic + 1 + 28));
+    more[ic] = 8;
+    snap_refused(&g, more, len + 4, "ISR count 8");
+    more[ic] = 7;
+    snap_refused(&g, more, len + 4, NULL); /* 7 read, the 8th id misparses as config_count */
     cluster_fsm_free(&g);
 }
 END_TEST
@@ -885,9 +1393,14 @@ int main(void) {
     tcase_add_test(tc, test_topic_cmd_encode_refusals);
     tcase_add_test(tc, test_topic_cmd_refusals);
     tcase_add_test(tc, test_apply_topics);
-    tcase_add_test(tc, test_snapshot_v2);
+    tcase_add_test(tc, test_state_cmd_round_trip);
+    tcase_add_test(tc, test_state_cmd_refusals);
+    tcase_add_test(tc, test_apply_partition_state);
+    tcase_add_test(tc, test_snapshot_v3);
+    tcase_add_test(tc, test_snapshot_v2_restores);
     tcase_add_test(tc, test_snapshot_v1);
-    tcase_add_test(tc, test_snapshot_v2_refusals);
+    tcase_add_test(tc, test_snapshot_v3_refusals);
+    tcase_add_test(tc, test_snapshot_isr_refusals);
     tcase_add_test(tc, test_topics_clone);
     tcase_add_test(tc, test_place);
     suite_add_tcase(s, tc);

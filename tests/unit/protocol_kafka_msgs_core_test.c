@@ -4,7 +4,11 @@
  * compare field by field (absent fields must come back as the spec's defaults), re-encode to
  * the same bytes; then every truncation must fail and byte flips must never crash (run under
  * ASan/UBSan; each input sits in an exact-size heap copy). Plus hand-assembled bytes of a
- * Produce v7, a Metadata v1 and a Metadata v9 request, and the streaming Fetch encoder. */
+ * Produce v7, a Metadata v1 and a Metadata v9 request, and the streaming Fetch encoder. Fetch's
+ * DivergingEpoch (v12+, a partition's tagged field 0): round trip at v12-17 through
+ * kafka_encode_fetch_resp and kafka_decode_fetch_resp, never written below v12, the other
+ * tagged fields (CurrentLeader, SnapshotId) skipped in hand-built bytes, a field whose size runs
+ * past the end refused. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -943,6 +947,313 @@ START_TEST(test_fetch_streaming_matches_whole) {
 }
 END_TEST
 
+/* ============================================================================================
+ * Fetch's DivergingEpoch (v12+, tagged field 0 of a partition)
+ * ========================================================================================== */
+
+/* One topic of two partitions: 0 diverging (epoch 7, end offset 1234), 1 not. */
+static void fill_diverging(struct kafka_fetch_resp *resp, struct kafka_fetch_topic_resp *t,
+                           struct kafka_fetch_part_resp parts[2]) {
+    memset(resp, 0, sizeof(*resp));
+    parts[0] = (struct kafka_fetch_part_resp){3, 0, 5000, 5000, 0, 0, NULL, -1, records()};
+    parts[0].diverging = true;
+    parts[0].diverging_epoch = 7;
+    parts[0].diverging_end_offset = 1234;
+    parts[1] = (struct kafka_fetch_part_resp){4, 0, 10, 10, 0, 0, NULL, -1, NUL};
+    parts[1].diverging_epoch = 99; /* not sent: diverging is false */
+    parts[1].diverging_end_offset = 99;
+    *t = (struct kafka_fetch_topic_resp){S("orders"), 2, parts, {1, 2, 3, [15] = 4}};
+    resp->throttle_time_ms = 5;
+    resp->session_id = 77;
+    resp->topic_count = 1;
+    resp->topics = t;
+}
+
+START_TEST(test_fetch_diverging_epoch_round_trip) {
+    karena_init(&arena, 0);
+    struct kafka_fetch_resp resp, out;
+    struct kafka_fetch_topic_resp t;
+    struct kafka_fetch_part_resp parts[2];
+    fill_diverging(&resp, &t, parts);
+    for (int16_t v = 12; v <= 17; v++) {
+        struct kw w, plain;
+        kw_init(&w, 0);
+        kw_init(&plain, 0);
+        kafka_encode_fetch_resp(&w, v, &resp);
+        /* The same without DivergingEpoch: 15 bytes fewer (tag count 1, tag 0, size 13, Epoch,
+         * EndOffset, empty tags; against one 0 byte). */
+        parts[0].diverging = false;
+        kafka_encode_fetch_resp(&plain, v, &resp);
+        parts[0].diverging = true;
+        ck_assert_uint_eq(w.len, plain.len + 15);
+        uint8_t *copy = dup_bytes(w.p, w.len);
+        struct kr r = kr_make(copy, w.len);
+        ck_assert_int_eq(kafka_decode_fetch_resp(&r, v, &arena, &out), SL_OK);
+        ck_assert_uint_eq(kr_left(&r), 0);
+        cmp_fetch_resp(&resp, &out, v);
+        ck_assert_int_eq(out.topic_count, 1);
+        ck_assert_int_eq(out.topics[0].partition_count, 2);
+        const struct kafka_fetch_part_resp *p0 = &out.topics[0].partitions[0], *p1 = &out.topics[0].partitions[1];
+        ck_assert(p0->diverging);
+        ck_assert_int_eq(p0->diverging_epoch, 7);
+        ck_assert_int_eq(p0->diverging_end_offset, 1234);
+        ck_assert(!p1->diverging);
+        ck_assert_int_eq(p1->diverging_epoch, -1);
+        ck_assert_int_eq(p1->diverging_end_offset, -1);
+        /* Partition 0's tags, just before partition 1 (PartitionIndex 4) starts: the bytes. */
+        static const uint8_t tag0[] = {0x01, 0x00, 0x0d, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0x04, 0xd2, 0x00};
+        bool found = false;
+        for (size_t i = 0; i + sizeof tag0 + 4 <= w.len && !found; i++)
+            found = memcmp(w.p + i, tag0, sizeof tag0) == 0 && sl_load_be32(w.p + i + sizeof tag0) == 4;
+        ck_assert_msg(found, "v%d: DivergingEpoch bytes not found", v);
+        /* Re-encoding what was decoded gives the same bytes. */
+        struct kw again;
+        kw_init(&again, 0);
+        kafka_encode_fetch_resp(&again, v, &out);
+        ck_assert_uint_eq(again.len, w.len);
+        ck_assert(memcmp(again.p, w.p, w.len) == 0);
+        /* Every truncation fails. */
+        for (size_t cut = 0; cut < w.len; cut++) {
+            uint8_t *c = dup_bytes(w.p, cut);
+            struct kr rc = kr_make(c, cut);
+            ck_assert_int_ne(kafka_decode_fetch_resp(&rc, v, &arena, &out), SL_OK);
+            free(c);
+        }
+        free(copy);
+        kw_free(&w);
+        kw_free(&plain);
+        kw_free(&again);
+    }
+    /* The streaming encoder's partition_end writes it the same way (v12 and v13). */
+    for (int16_t v = 12; v <= 13; v++) {
+        struct kw w;
+        kw_init(&w, 0);
+        kafka_encode_fetch_partition_end(&w, v, &parts[0]);
+        ck_assert_uint_eq(w.len, 16);
+        ck_assert_uint_eq(w.p[0], 1);
+        ck_assert_uint_eq(w.p[1], 0);
+        ck_assert_uint_eq(w.p[2], 13);
+        ck_assert_int_eq((int32_t)sl_load_be32(w.p + 3), 7);
+        ck_assert_int_eq((int64_t)sl_load_be64(w.p + 7), 1234);
+        ck_assert_uint_eq(w.p[15], 0);
+        kw_reset(&w);
+        kafka_encode_fetch_partition_end(&w, v, &parts[1]);
+        ck_assert_uint_eq(w.len, 1);
+        ck_assert_uint_eq(w.p[0], 0);
+        kw_free(&w);
+    }
+    karena_free(&arena);
+}
+END_TEST
+
+START_TEST(test_fetch_diverging_epoch_not_below_v12) {
+    karena_init(&arena, 0);
+    struct kafka_fetch_resp resp, out;
+    struct kafka_fetch_topic_resp t;
+    struct kafka_fetch_part_resp parts[2];
+    fill_diverging(&resp, &t, parts);
+    for (int16_t v = 4; v < 12; v++) {
+        struct kw w, plain, end;
+        kw_init(&w, 0);
+        kw_init(&plain, 0);
+        kw_init(&end, 0);
+        kafka_encode_fetch_resp(&w, v, &resp);
+        parts[0].diverging = false;
+        kafka_encode_fetch_resp(&plain, v, &resp);
+        parts[0].diverging = true;
+        /* Byte for byte what a partition without it gives: nothing of it on the wire. */
+        ck_assert_uint_eq(w.len, plain.len);
+        ck_assert(memcmp(w.p, plain.p, w.len) == 0);
+        kafka_encode_fetch_partition_end(&end, v, &parts[0]);
+        ck_assert_uint_eq(end.len, 0); /* not flexible: no tagged fields at all */
+        uint8_t *copy = dup_bytes(w.p, w.len);
+        struct kr r = kr_make(copy, w.len);
+        ck_assert_int_eq(kafka_decode_fetch_resp(&r, v, &arena, &out), SL_OK);
+        ck_assert_uint_eq(kr_left(&r), 0);
+        for (int j = 0; j < 2; j++) {
+            ck_assert(!out.topics[0].partitions[j].diverging);
+            ck_assert_int_eq(out.topics[0].partitions[j].diverging_epoch, -1);
+            ck_assert_int_eq(out.topics[0].partitions[j].diverging_end_offset, -1);
+        }
+        free(copy);
+        kw_free(&w);
+        kw_free(&plain);
+        kw_free(&end);
+    }
+    karena_free(&arena);
+}
+END_TEST
+
+/* A Fetch v12 response by hand: one topic "t", one partition (index 2, HW 9, records null), its
+ * tagged fields tags[0..tn), then the topic's and the response's empty tags. v13 has the topic
+ * id (16 bytes of 0x11) instead of the name. */
+static size_t fetch_resp_by_hand(uint8_t *out, int16_t v, const uint8_t *tags, size_t tn) {
+    size_t n = 0;
+    static const uint8_t head[] = {
+        0, 0, 0, 0,   /* ThrottleTimeMs */
+        0, 0,         /* ErrorCode */
+        0, 0, 0, 0,   /* SessionId */
+        0x02,         /* Responses: 1 */
+    };
+    memcpy(out, head, sizeof head);
+    n = sizeof head;
+    if (v >= 13) {
+        memset(out + n, 0x11, 16); /* TopicId */
+        n += 16;
+    } else {
+        out[n++] = 0x02; /* Topic "t" */
+        out[n++] = 't';
+    }
+    static const uint8_t part[] = {
+        0x02,                                           /* Partitions: 1 */
+        0, 0, 0, 2,                                     /* PartitionIndex 2 */
+        0, 0,                                           /* ErrorCode */
+        0, 0, 0, 0, 0, 0, 0, 9,                         /* HighWatermark 9 */
+        0, 0, 0, 0, 0, 0, 0, 9,                         /* LastStableOffset 9 */
+        0, 0, 0, 0, 0, 0, 0, 0,                         /* LogStartOffset 0 */
+        0x01,                                           /* AbortedTransactions: empty */
+        0xff, 0xff, 0xff, 0xff,                         /* PreferredReadReplica -1 */
+        0x00,                                           /* Records: null */
+    };
+    memcpy(out + n, part, sizeof part);
+    n += sizeof part;
+    memcpy(out + n, tags, tn);
+    n += tn;
+    out[n++] = 0; /* the topic's tags */
+    out[n++] = 0; /* the response's tags */
+    return n;
+}
+
+/* Decodes a hand-built response from an exact-size heap copy: its result, *out filled. The copy
+ * lives until the next call (out's strings point into it); decode_by_hand(NULL, ...) frees it. */
+static sl_err decode_by_hand(const uint8_t *msg, size_t n, int16_t v, struct kafka_fetch_resp *out, size_t *left) {
+    static uint8_t *copy;
+    free(copy);
+    copy = NULL;
+    if (!msg) return SL_OK;
+    copy = dup_bytes(msg, n);
+    struct kr r = kr_make(copy, n);
+    sl_err e = kafka_decode_fetch_resp(&r, v, &arena, out);
+    *left = kr_left(&r);
+    return e;
+}
+
+START_TEST(test_fetch_diverging_epoch_other_tags) {
+    karena_init(&arena, 0);
+    static const uint8_t current_leader[] = {0x01, 0x09, 0, 0, 0, 3, 0, 0, 0, 8, 0x00}; /* LeaderId 3, epoch 8 */
+    static const uint8_t snapshot_id[] = {0x02, 0x0d, 0, 0, 0, 0, 0, 0, 0, 0x64, 0, 0, 0, 5, 0x00}; /* 100, 5 */
+    static const uint8_t diverging[] = {0x00, 0x0d, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0x04, 0xd2, 0x00};
+    /* DivergingEpoch grown by a tagged field of its own (tag 5, 1 byte): read, the rest skipped. */
+    static const uint8_t diverging_grown[] = {0x00, 0x10, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0x2a,
+                                              0x01, 0x05, 0x01, 0xee};
+    /* A tag unknown to every version (tag 9, 3 bytes). */
+    static const uint8_t unknown[] = {0x09, 0x03, 0xaa, 0xbb, 0xcc};
+    /* A tag 0 too short for Epoch and EndOffset: skipped by its size, not read past it. */
+    static const uint8_t short0[] = {0x00, 0x04, 0, 0, 0, 7};
+    struct {
+        const uint8_t *fields[3];
+        size_t sizes[3];
+        int count;
+        bool diverging;
+        int32_t epoch;
+        int64_t end;
+    } cases[] = {
+        {{current_leader}, {sizeof current_leader}, 1, false, -1, -1},
+        {{snapshot_id}, {sizeof snapshot_id}, 1, false, -1, -1},
+        {{current_leader, snapshot_id}, {sizeof current_leader, sizeof snapshot_id}, 2, false, -1, -1},
+        {{diverging, current_leader, snapshot_id}, {sizeof diverging, sizeof current_leader, sizeof snapshot_id}, 3,
+         true, 7, 1234},
+        {{current_leader, diverging, snapshot_id}, {sizeof current_leader, sizeof diverging, sizeof snapshot_id}, 3,
+         true, 7, 1234},
+        {{snapshot_id, unknown, diverging}, {sizeof snapshot_id, sizeof unknown, sizeof diverging}, 3, true, 7, 1234},
+        {{diverging_grown, current_leader}, {sizeof diverging_grown, sizeof current_leader}, 2, true, 6, 42},
+        {{unknown}, {sizeof unknown}, 1, false, -1, -1},
+        {{short0, current_leader}, {sizeof short0, sizeof current_leader}, 2, false, -1, -1},
+    };
+    for (int16_t v = 12; v <= 13; v++) {
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            uint8_t tags[128], msg[256];
+            size_t tn = 0;
+            tags[tn++] = (uint8_t)cases[i].count;
+            for (int k = 0; k < cases[i].count; k++) {
+                memcpy(tags + tn, cases[i].fields[k], cases[i].sizes[k]);
+                tn += cases[i].sizes[k];
+            }
+            size_t n = fetch_resp_by_hand(msg, v, tags, tn), left;
+            struct kafka_fetch_resp out;
+            ck_assert_msg(decode_by_hand(msg, n, v, &out, &left) == SL_OK, "v%d case %zu: refused", v, i);
+            ck_assert_uint_eq(left, 0);
+            ck_assert_int_eq(out.topic_count, 1);
+            if (v == 12) ck_kstr(out.topics[0].topic, S("t"));
+            else ck_assert_uint_eq(out.topics[0].topic_id[15], 0x11);
+            ck_assert_int_eq(out.topics[0].partition_count, 1);
+            const struct kafka_fetch_part_resp *p = &out.topics[0].partitions[0];
+            ck_assert_int_eq(p->partition_index, 2);
+            ck_assert_int_eq(p->high_watermark, 9);
+            ck_assert_int_eq(p->records.len, -1);
+            ck_assert_msg(p->diverging == cases[i].diverging, "v%d case %zu: diverging %d", v, i, p->diverging);
+            ck_assert_int_eq(p->diverging_epoch, cases[i].epoch);
+            ck_assert_int_eq(p->diverging_end_offset, cases[i].end);
+        }
+    }
+    size_t left;
+    decode_by_hand(NULL, 0, 12, NULL, &left);
+    karena_free(&arena);
+}
+END_TEST
+
+START_TEST(test_fetch_diverging_epoch_past_end) {
+    karena_init(&arena, 0);
+    for (int16_t v = 12; v <= 13; v++) {
+        uint8_t msg[256], tags[64];
+        size_t n, left;
+        struct kafka_fetch_resp out;
+        /* Tag 0 of 13 bytes but the message ends 5 bytes into it (nothing after: not even the
+         * topic's tags). */
+        static const uint8_t cut[] = {0x01, 0x00, 0x0d, 0, 0, 0, 7, 0};
+        n = fetch_resp_by_hand(msg, v, cut, sizeof cut) - 2;
+        ck_assert_int_ne(decode_by_hand(msg, n, v, &out, &left), SL_OK);
+        /* Tag 0 claiming 200 bytes, with the field and the trailing tags after it: past the end. */
+        static const uint8_t big[] = {0x01, 0x00, 0xc8, 0x01, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0x04, 0xd2, 0x00};
+        n = fetch_resp_by_hand(msg, v, big, sizeof big);
+        ck_assert_int_ne(decode_by_hand(msg, n, v, &out, &left), SL_OK);
+        /* A size of 2^32 - 1 (the largest uvarint): no wrap-around, refused. */
+        static const uint8_t huge[] = {0x01, 0x00, 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0, 0, 7,
+                                       0, 0, 0, 0, 0, 0, 0x04, 0xd2, 0x00};
+        n = fetch_resp_by_hand(msg, v, huge, sizeof huge);
+        ck_assert_int_ne(decode_by_hand(msg, n, v, &out, &left), SL_OK);
+        /* Exactly to the end (the field is whole, but then the topic's and the response's tags
+         * are missing): refused, and the field was in bounds. */
+        static const uint8_t whole[] = {0x01, 0x00, 0x0d, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0x04, 0xd2, 0x00};
+        n = fetch_resp_by_hand(msg, v, whole, sizeof whole);
+        ck_assert_int_eq(decode_by_hand(msg, n, v, &out, &left), SL_OK);
+        ck_assert_int_ne(decode_by_hand(msg, n - 2, v, &out, &left), SL_OK);
+        /* Another tag whose size runs past the end fails too. */
+        static const uint8_t other[] = {0x01, 0x02, 0x40, 0, 0, 0};
+        n = fetch_resp_by_hand(msg, v, other, sizeof other);
+        ck_assert_int_ne(decode_by_hand(msg, n, v, &out, &left), SL_OK);
+        /* More tagged fields announced than there are. */
+        static const uint8_t two_of_one[] = {0x02, 0x00, 0x0d, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0x04, 0xd2, 0x00};
+        n = fetch_resp_by_hand(msg, v, two_of_one, sizeof two_of_one) - 2;
+        ck_assert_int_ne(decode_by_hand(msg, n, v, &out, &left), SL_OK);
+        /* Every truncation of a response holding all three fields fails, never reading past. */
+        size_t tn = 0;
+        static const uint8_t three[] = {0x03,
+                                        0x00, 0x0d, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0x04, 0xd2, 0x00,
+                                        0x01, 0x09, 0, 0, 0, 3, 0, 0, 0, 8, 0x00,
+                                        0x02, 0x0d, 0, 0, 0, 0, 0, 0, 0, 0x64, 0, 0, 0, 5, 0x00};
+        memcpy(tags, three, sizeof three);
+        tn = sizeof three;
+        n = fetch_resp_by_hand(msg, v, tags, tn);
+        ck_assert_int_eq(decode_by_hand(msg, n, v, &out, &left), SL_OK);
+        ck_assert(out.topics[0].partitions[0].diverging);
+        for (size_t c = 0; c < n; c++) ck_assert_int_ne(decode_by_hand(msg, c, v, &out, &left), SL_OK);
+        decode_by_hand(NULL, 0, v, NULL, &left);
+    }
+    karena_free(&arena);
+}
+END_TEST
+
 START_TEST(test_hostile_counts_refused_cheaply) {
     /* A Produce v3 request claiming 2^24 - 1 topics in a 40-byte body must fail before the
      * arena is asked for 2^24 topic structs. */
@@ -976,6 +1287,10 @@ int main(void) {
     tcase_add_test(tc, test_known_bytes_produce_v10_resp_tags);
     tcase_add_test(tc, test_fetch_streaming_matches_whole);
     tcase_add_test(tc, test_hostile_counts_refused_cheaply);
+    tcase_add_test(tc, test_fetch_diverging_epoch_round_trip);
+    tcase_add_test(tc, test_fetch_diverging_epoch_not_below_v12);
+    tcase_add_test(tc, test_fetch_diverging_epoch_other_tags);
+    tcase_add_test(tc, test_fetch_diverging_epoch_past_end);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);
