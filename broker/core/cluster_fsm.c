@@ -526,6 +526,8 @@ static void topic_set_epochs(struct cluster_topic *nt, const struct cluster_topi
 
 /* Type 4: see the header for when it applies; 0 either way (a stale change is no error). */
 static int fsm_partition_state(struct cluster_fsm *f, const struct cluster_cmd *c) {
+    /* A command that would not encode is refused, as a put's is: decode never yields one. */
+    if (c->state.isr_count == 0 || c->state.isr_count > CLUSTER_REPLICAS_MAX) return -1;
     struct cluster_topics *t = &f->topics;
     bool found;
     uint32_t i = topics_lower_bound(t, c->topic.name, &found);

@@ -40,7 +40,10 @@ void leader_epochs_load(struct leader_epochs *le, const char *dir) {
     if (!f) return;
     int32_t epoch;
     int64_t start;
-    while (fscanf(f, "%" SCNd32 " %" SCNd64, &epoch, &start) == 2) {
+    char line[64], tail;
+    /* Whole lines only: a last line cut short ("3 25" of "3 250") must not count. */
+    while (fgets(line, sizeof(line), f) && strchr(line, '\n')) {
+        if (sscanf(line, "%" SCNd32 " %" SCNd64 "%c", &epoch, &start, &tail) != 3 || tail != '\n') break;
         if (epoch < 0 || start < 0) break;
         if (le->count && (epoch <= le->v[le->count - 1].epoch || start < le->v[le->count - 1].start)) break;
         leader_epochs_push(le, epoch, start);
