@@ -84,6 +84,7 @@ struct rep_isr_change {
     struct cluster_replica *cr;
     bool busy;
     char topic[CLUSTER_TOPIC_NAME_MAX];
+    uint8_t id[16];
     int32_t partition;
 };
 #define REPL_ISR_CHANGES_MAX 32
@@ -135,6 +136,8 @@ static void repl_apply_roles(struct cluster_replica *cr, uint64_t now_ms) {
                 continue;
             }
             const struct cluster_part *cp = &t->parts[p];
+            enum partition_role was = partition_role(part);
+            int32_t was_epoch = partition_leader_epoch(part);
             if (cp->replica_count > 1 && cp->replicas[0] == cr->self) {
                 partition_replicate(part, PARTITION_LEADER, (int32_t)cp->leader_epoch, cp->replicas + 1,
                                     cp->replica_count - 1u, cr->lag_ms, now_ms);
@@ -146,6 +149,12 @@ static void repl_apply_roles(struct cluster_replica *cr, uint64_t now_ms) {
             } else {
                 partition_replicate(part, PARTITION_ALONE, -1, NULL, 0, cr->lag_ms, now_ms);
             }
+            if (partition_role(part) != was || partition_leader_epoch(part) != was_epoch) {
+                static const char *const names[] = {"alone", "leader", "follower"};
+                SL_INFO("cluster: %s[%u]: %s at epoch %d (was %s at %d), log end %lld, high watermark %lld", t->name, p,
+                        names[partition_role(part)], partition_leader_epoch(part), names[was], was_epoch,
+                        (long long)partition_log_end(part), (long long)partition_high_watermark(part));
+            }
         }
     }
     cr->apply_again = missing;
@@ -156,9 +165,13 @@ static void repl_apply_roles(struct cluster_replica *cr, uint64_t now_ms) {
 static void repl_isr_done(void *arg, sl_err err, struct topic *tp, const char *why) {
     struct rep_isr_change *ch = arg;
     (void)tp;
-    /* Refused as stale (a new leader or epoch) or not committed: the next tick sends it again
-     * if this broker still leads and still differs. */
-    if (err) SL_DEBUG("cluster: ISR change of %s[%d] not made: %s", ch->topic, ch->partition, why ? why : sl_err_str(err));
+    /* Refused (stale, or a broker that may not join) or not committed: what was asked no longer
+     * counts, and the next tick asks again if this broker still leads and still differs. */
+    if (err) {
+        SL_DEBUG("cluster: ISR change of %s[%d] not made: %s", ch->topic, ch->partition, why ? why : sl_err_str(err));
+        struct partition *part = ch->cr->stopping ? NULL : repl_local(ch->cr, ch->topic, ch->id, ch->partition);
+        if (part) partition_isr_refused(part);
+    }
     ch->busy = false;
 }
 
@@ -174,9 +187,11 @@ static void repl_send_isr(struct cluster_replica *cr, const struct cluster_topic
     }
     if (!free_slot || !cr->view->ops.alter_isr) return;
     uint32_t isr[CLUSTER_REPLICAS_MAX];
-    uint32_t n = partition_isr(part, cr->self, isr, CLUSTER_REPLICAS_MAX);
+    uint32_t n = partition_isr_request(part, cr->self, isr, CLUSTER_REPLICAS_MAX);
+    if (n == 0) return;
     *free_slot = (struct rep_isr_change){.cr = cr, .busy = true, .partition = (int32_t)p};
     snprintf(free_slot->topic, sizeof(free_slot->topic), "%s", t->name);
+    memcpy(free_slot->id, t->id, 16);
     if (cr->view->ops.alter_isr(cr->view->ops.arg, t->name, t->id, p, t->parts[p].leader_epoch, isr, n, repl_isr_done,
                                 free_slot) != SL_OK)
         free_slot->busy = false;

@@ -860,10 +860,12 @@ void cluster_topics_metrics(const struct cluster_sync *cs, struct prom *p) {
 
 void cluster_topics_stop(struct cluster_sync *cs) {
     if (!cs) return;
-    cluster_replica_stop(cs->replica);
-    cs->replica = NULL;
-    workers_free(cs->workers); /* every forward's done has run: some are waiters now */
+    /* The poll first: the loop turns below (the replica fetchers' last appends) must not run a
+     * tick that sends a change into a pool that is closing. */
     if (loop_timer_armed(&cs->timer)) loop_timer_del(&cs->b->loop, &cs->timer);
+    workers_free(cs->workers); /* every forward's done has run: some are waiters now */
+    cluster_replica_stop(cs->replica); /* after: a leader's ISR change's done points into it */
+    cs->replica = NULL;
     while (cs->waiters) {
         struct fwd *f = cs->waiters;
         cs->waiters = f->next;

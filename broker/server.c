@@ -429,7 +429,10 @@ int broker_stop(struct broker *b) {
     b->monitor_draining = true; /* /healthz answers 503 until the port closes, last */
     cluster_topics_drain(b->cluster_sync, 8000); /* clients move to the new leaders at once */
     admin_cluster_handover(b);                   /* and the controller to another node */
-    b->kafka.view = NULL;
+    if (b->kafka.view) {
+        b->stopped_view = (struct cluster_view){.self_id = b->cfg.node_id};
+        b->kafka.view = &b->stopped_view;
+    }
     cluster_topics_stop(b->cluster_sync); /* its changes under way are answered first */
     b->cluster_sync = NULL;
     admin_cluster_stop(b); /* leaves the Raft group's thread; the others elect without us */

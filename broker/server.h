@@ -50,6 +50,10 @@ struct broker {
     struct workers *cluster_jobs; /* where membership changes wait for Raft (admin_cluster.c) */
     void *cluster_tls;            /* client SSL_CTX for the leader's https port, or NULL (admin_cluster.c) */
     struct cluster_sync *cluster_sync; /* placed topics: the view and its poll (cluster_topics.c) */
+    /* What the Kafka wing reads once the cluster has stopped and the broker is going: a view
+     * that is not ready, so no placed topic is served here any more (NULL would mean "not in a
+     * cluster": every topic served as this broker's own). */
+    struct cluster_view stopped_view;
 
     /* SIGTERM and SIGINT are blocked and read from signal_fd, so shutdown runs on the loop
      * like everything else instead of in a handler. */

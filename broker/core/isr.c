@@ -47,7 +47,7 @@ int64_t isr_update(struct isr *s, int64_t leader_leo, uint64_t now_ms) {
     for (uint32_t i = 0; i < s->count; i++) {
         struct isr_follower *f = &s->f[i];
         if (f->in_sync && now_ms > f->caught_up_ms && now_ms - f->caught_up_ms > s->lag_ms) f->in_sync = false;
-        if (f->in_sync || f->committed) hw = SL_MIN(hw, SL_MAX(f->leo, 0));
+        if (f->committed || (f->asked && f->in_sync)) hw = SL_MIN(hw, SL_MAX(f->leo, 0));
     }
     /* Never back: an ISR that shrinks and regrows must not unsay a commit. */
     if (hw > s->hw) s->hw = hw;
@@ -56,16 +56,18 @@ int64_t isr_update(struct isr *s, int64_t leader_leo, uint64_t now_ms) {
 
 uint32_t isr_size(const struct isr *s) {
     uint32_t n = 1;
-    for (uint32_t i = 0; i < s->count; i++) n += s->f[i].in_sync;
+    for (uint32_t i = 0; i < s->count; i++) n += s->f[i].in_sync && (s->f[i].committed || s->f[i].asked);
     return n;
 }
 
 void isr_set_committed(struct isr *s, const uint32_t *ids, uint32_t n) {
     for (uint32_t i = 0; i < s->count; i++) {
         struct isr_follower *f = &s->f[i];
+        bool was = f->committed;
         f->committed = false;
         for (uint32_t j = 0; j < n; j++)
             if (ids[j] == f->id) f->committed = true;
+        if (f->committed != was) f->asked = false; /* the change asked is in */
         /* One not heard from yet is in sync only if the controller says so: a replica outside
          * the ISR rejoins by catching up, not by a grace period. */
         if (f->leo < 0) f->in_sync = f->committed;
@@ -74,6 +76,21 @@ void isr_set_committed(struct isr *s, const uint32_t *ids, uint32_t n) {
 
 bool isr_differs(const struct isr *s) {
     for (uint32_t i = 0; i < s->count; i++)
-        if (s->f[i].in_sync != s->f[i].committed) return true;
+        if (s->f[i].in_sync != s->f[i].committed && !s->f[i].asked) return true;
     return false;
+}
+
+uint32_t isr_request(struct isr *s, uint32_t self, uint32_t *out, uint32_t max) {
+    uint32_t n = 0;
+    if (n < max) out[n++] = self;
+    for (uint32_t i = 0; i < s->count; i++) {
+        struct isr_follower *f = &s->f[i];
+        if (f->in_sync != f->committed) f->asked = true;
+        if (f->in_sync && n < max) out[n++] = f->id;
+    }
+    return n;
+}
+
+void isr_request_failed(struct isr *s) {
+    for (uint32_t i = 0; i < s->count; i++) s->f[i].asked = false;
 }

@@ -439,6 +439,9 @@ static sl_err partition_append_impl(struct partition *p, uint8_t *batch, uint32_
     done->log_append_time_ms = -1;
     done->log_start_offset = log_start_offset(p->log);
     done->duplicate = false;
+    /* A follower's log is its leader's: only partition_append_replica writes to it, whatever
+     * a protocol wing believes about who leads. */
+    if (p->repl && p->repl->role == PARTITION_FOLLOWER) return SL_NOT_LEADER;
     struct kafka_batch_header h;
     sl_err e = partition_check(p, batch, len, chk, &h);
     if (e) return e;
@@ -482,6 +485,7 @@ sl_err partition_append_marker(struct partition *p, int64_t producer_id, int16_t
                                struct partition_append_done *done) {
     SL_ASSERT(!p->closing && done && (acks == PARTITION_ACKS_NONE || done->fn));
     SL_ASSERT(producer_id >= 0 && epoch >= 0);
+    if (p->repl && p->repl->role == PARTITION_FOLLOWER) return SL_NOT_LEADER;
     done->base_offset = -1;
     done->log_append_time_ms = -1;
     done->log_start_offset = log_start_offset(p->log);
@@ -581,9 +585,10 @@ static void partition_hw_advance(struct partition *p) {
     if (!r || r->role != PARTITION_LEADER || !p->log) return;
     int64_t before = r->hw;
     r->hw = isr_update(&r->isr, log_written_offset(p->log), p->now_ms);
-    if (r->hw == before) return;
+    /* Fired even when the mark stayed: a batch just queued may already be below it (a
+     * producer's retry of a batch the new leader held before it led). */
     partition_hw_fire(p, SL_OK);
-    if (p->log) log_watch_notify(p->log);
+    if (r->hw != before && p->log) log_watch_notify(p->log);
 }
 
 void partition_replicate(struct partition *p, enum partition_role role, int32_t leader_epoch,
@@ -665,6 +670,17 @@ void partition_set_committed_isr(struct partition *p, const uint32_t *ids, uint3
 
 bool partition_isr_changed(const struct partition *p) {
     return p->repl && p->repl->role == PARTITION_LEADER && isr_differs(&p->repl->isr);
+}
+
+uint32_t partition_isr_request(struct partition *p, uint32_t self, uint32_t *out, uint32_t max) {
+    if (!p->repl || p->repl->role != PARTITION_LEADER) return 0;
+    return isr_request(&p->repl->isr, self, out, max);
+}
+
+void partition_isr_refused(struct partition *p) {
+    if (!p->repl || p->repl->role != PARTITION_LEADER) return;
+    isr_request_failed(&p->repl->isr);
+    partition_hw_advance(p); /* a follower refused no longer holds it */
 }
 
 sl_err partition_append_replica(struct partition *p, uint8_t *batch, uint32_t len, struct partition_append_done *done) {

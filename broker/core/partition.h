@@ -185,6 +185,10 @@ uint32_t partition_isr(const struct partition *p, uint32_t self, uint32_t *out, 
 void partition_set_committed_isr(struct partition *p, const uint32_t *ids, uint32_t n);
 /* Leader: whether its ISR differs from the committed one (a change to send the controller). */
 bool partition_isr_changed(const struct partition *p);
+/* Leader: the ISR to send the controller (isr.h, isr_request); 0 if not a leader. */
+uint32_t partition_isr_request(struct partition *p, uint32_t self, uint32_t *out, uint32_t max);
+/* Leader: the controller refused or did not commit it. */
+void partition_isr_refused(struct partition *p);
 /* Follower: appends the leader's batch at the leader's offset, which must be this log's end
  * (SL_OUT_OF_ORDER_SEQUENCE otherwise: the fetch went wrong). Checked as a batch read back from
  * a log (framing, CRC; a control batch is a marker and ends its transaction here). done fires

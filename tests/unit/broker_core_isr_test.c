@@ -87,15 +87,22 @@ START_TEST(test_lagging_follower_leaves_and_rejoins) {
     isr_update(&s, 50, 1200);
     ck_assert_uint_eq(isr_size(&s), 2);
     ck_assert(!isr_differs(&s));
-    /* Caught up with the leader: in again (counted at once, committed or not). */
+    /* Caught up with the leader: in sync here, but it counts only once asked for (the maximal
+     * ISR: committed plus asked). */
     isr_fetched(&s, 3, 50, 50, 1300);
     isr_update(&s, 50, 1300);
-    ck_assert_uint_eq(isr_size(&s), 3);
+    ck_assert_uint_eq(isr_size(&s), 2);
     ck_assert(isr_differs(&s)); /* an expansion to send */
-    ck_assert_int_eq(isr_update(&s, 60, 1300), 50);
+    uint32_t ask[4];
+    ck_assert_uint_eq(isr_request(&s, 1, ask, 4), 3);
+    ck_assert_uint_eq(ask[0], 1);
+    ck_assert(!isr_differs(&s)); /* asked: not sent again */
+    ck_assert_uint_eq(isr_size(&s), 3);
+    ck_assert_int_eq(isr_update(&s, 60, 1300), 50); /* 3 at 50 holds it */
     const uint32_t committed_123[] = {1, 2, 3};
     isr_set_committed(&s, committed_123, 3);
     ck_assert(!isr_differs(&s));
+    ck_assert(!s.f[1].asked);
 }
 END_TEST
 
@@ -130,16 +137,23 @@ START_TEST(test_hw_waits_for_committed_drop) {
     ck_assert(s.f[0].committed);
     ck_assert_int_eq(isr_update(&s, 100, 20002), 100);
     ck_assert(!isr_differs(&s));
-    /* Committed without 2 as well (say the controller knows better): 2 is in sync here, so it
-     * still counts, and the leader has an expansion to send. */
+    /* Committed without 2 as well (say the controller fenced it): 2 is in sync here but not
+     * asked for, so it does not count; the leader has an expansion to send. */
     const uint32_t leader_only[] = {1};
     isr_set_committed(&s, leader_only, 1);
     ck_assert(s.f[0].in_sync);
     ck_assert(!s.f[0].committed);
     ck_assert(isr_differs(&s));
-    ck_assert_int_eq(isr_update(&s, 150, 20003), 100); /* 2 is at 100: the hw waits for it */
-    isr_fetched(&s, 2, 150, 150, 20004);
-    ck_assert_int_eq(isr_update(&s, 150, 20004), 150);
+    ck_assert_int_eq(isr_update(&s, 150, 20003), 150);
+    /* Asked for: it counts from then on (it is at 100, but the hw never goes back). */
+    uint32_t ask[4];
+    ck_assert_uint_eq(isr_request(&s, 1, ask, 4), 2);
+    isr_fetched(&s, 2, 150, 160, 20004);
+    ck_assert_int_eq(isr_update(&s, 160, 20004), 150); /* 2 at 150 holds it */
+    /* Refused (a fenced or stopping broker may not join): it no longer counts. */
+    isr_request_failed(&s);
+    ck_assert(isr_differs(&s));
+    ck_assert_int_eq(isr_update(&s, 160, 20005), 160);
     /* An id that is not a follower in the committed list changes nothing; an empty list
      * un-commits everyone. */
     const uint32_t stranger[] = {9};
@@ -203,11 +217,11 @@ START_TEST(test_never_fetched_outside_committed_starts_out) {
     /* Nor does a later committed list being re-sent: it has fetched now, its state is its own. */
     isr_set_committed(&s, only2, 2);
     ck_assert(!s.f[1].in_sync);
-    /* Caught up: in, an expansion to send. */
+    /* Caught up: in sync here, an expansion to send (it counts once asked). */
     isr_fetched(&s, 3, 20, 20, 30);
     isr_update(&s, 20, 30);
     ck_assert(s.f[1].in_sync);
-    ck_assert_uint_eq(isr_size(&s), 3);
+    ck_assert_uint_eq(isr_size(&s), 2);
     ck_assert(isr_differs(&s));
     /* The converse: a never-fetched follower in the committed ISR stays in sync (a new topic
      * must not start with an ISR of one). */
