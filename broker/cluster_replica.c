@@ -106,6 +106,7 @@ struct cluster_replica {
     /* /metrics */
     uint64_t fetches, fetch_errors, batches, bytes, append_errors, truncations;
     uint32_t leading, following;
+    uint32_t under_replicated; /* led here, with fewer in the committed ISR than replicas */
 };
 
 /* ---- roles --------------------------------------------------------------------------------- */
@@ -199,16 +200,19 @@ static void repl_send_isr(struct cluster_replica *cr, const struct cluster_topic
 
 static void repl_tick_leaders(struct cluster_replica *cr, uint64_t now_ms) {
     const struct cluster_topics *ts = &cr->view->topics;
+    uint32_t under = 0;
     for (uint32_t i = 0; i < ts->count; i++) {
         const struct cluster_topic *t = &ts->v[i];
         for (uint32_t p = 0; p < t->partition_count; p++) {
             if (t->parts[p].replica_count < 2 || t->parts[p].replicas[0] != cr->self) continue;
+            under += t->parts[p].isr_count < t->parts[p].replica_count;
             struct partition *part = repl_local(cr, t->name, t->id, (int32_t)p);
             if (!part || partition_role(part) != PARTITION_LEADER) continue;
             partition_replica_tick(part, now_ms);
             if (partition_isr_changed(part)) repl_send_isr(cr, t, p, part);
         }
     }
+    cr->under_replicated = under;
 }
 
 /* ---- the exchange (worker thread) ---------------------------------------------------------- */
@@ -628,6 +632,9 @@ void cluster_replica_metrics(const struct cluster_replica *cr, struct prom *p) {
     prom_family(p, "sluice_replica_partitions", "gauge", "Replicated partitions on this broker, by role.");
     prom_u64(p, "sluice_replica_partitions", "role=\"leader\"", cr->leading);
     prom_u64(p, "sluice_replica_partitions", "role=\"follower\"", cr->following);
+    prom_family(p, "sluice_replica_under_replicated_partitions", "gauge",
+                "Partitions led here whose ISR is smaller than their replicas (Kafka's UnderReplicatedPartitions).");
+    prom_u64(p, "sluice_replica_under_replicated_partitions", NULL, cr->under_replicated);
     prom_family(p, "sluice_replica_fetches_total", "counter",
                 "Fetches this broker's followers made to their leaders, by outcome.");
     prom_u64(p, "sluice_replica_fetches_total", "outcome=\"ok\"", cr->fetches);

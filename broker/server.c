@@ -328,6 +328,14 @@ int broker_start(struct broker *b, const struct sl_config *cfg) {
     broker_raise_nofile();
     if (broker_signals_block(b) != 0) return -1;
     int rc = loop_init(&b->loop, BROKER_RING_ENTRIES);
+    /* The rings are physically contiguous kernel memory (256 KiB each at 4096 entries): on a
+     * machine whose memory is fragmented that can fail with ENOMEM while a smaller ring would
+     * not (seen on a loaded test machine at a restart after kill -9). A smaller ring only
+     * means more io_uring_enter calls under load. */
+    for (uint32_t entries = BROKER_RING_ENTRIES / 2; rc == -ENOMEM && entries >= 256; entries /= 2) {
+        SL_WARN("io_uring: no memory for %u entries; trying %u", entries * 2, entries);
+        rc = loop_init(&b->loop, entries);
+    }
     if (rc < 0) {
         SL_ERROR("io_uring unavailable: %s", strerror(-rc));
         broker_signals_restore(b);

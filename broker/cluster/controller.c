@@ -421,6 +421,7 @@ static int op_topic(struct controller *c, const char **msg) {
      * many as the topic has; a config change places nothing new. */
     uint32_t rf = have ? have->parts[0].replica_count : SL_MAX(rq->replication_factor, 1u);
     if (rf > c->fsm.count) {
+        free(cmd.topic.parts);
         *msg = "the replication factor is larger than the registered brokers";
         return CONTROLLER_RC_REPLICATION;
     }
