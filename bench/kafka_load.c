@@ -5,6 +5,8 @@
  *            done), as in anchors.md's mock rows. --create 1 first creates the topic with N
  *            partitions through the Admin API (a broker that does not auto-create them).
  *            --producers N deals the messages round robin over N client instances (N connections).
+ *   create   only that CreateTopics: --partitions N, --replication R (a cluster's replication
+ *            factor; 1 by default), so a latency topic can be made before the latency run.
  *   consume  read partition 0 from offset 0 until --expect messages, checking that offsets are
  *            contiguous, so a consume figure also proves nothing was lost or duplicated.
  *   latency  a producer paced at --rate and a consumer thread tailing the same partition in the
@@ -35,7 +37,8 @@
 
 struct opts {
     const char *mode, *brokers, *topic, *acks, *compression;
-    int size, linger_ms, batch_bytes, fetch_wait_ms, fetch_bytes, partitions, create, producers;
+    int size, linger_ms, batch_bytes, fetch_wait_ms, fetch_bytes, partitions, create, producers,
+        replication;
     double seconds;
     long long max_msgs, expect, rate;
     const char *set[16]; /* --set name=value: librdkafka settings for every client (SSL, ...) */
@@ -161,13 +164,14 @@ static void produce_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque
     }
 }
 
-/* CreateTopics with o->partitions partitions, replication 1; "already exists" is fine. */
+/* CreateTopics with o->partitions partitions and o->replication replicas; "already exists" is
+ * fine. */
 static void create_topic(const struct opts *o) {
     char errstr[512];
     rd_kafka_conf_t *conf = conf_base(o);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
     if (!rk) die("rd_kafka_new", errstr);
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(o->topic, o->partitions, 1, errstr, sizeof(errstr));
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(o->topic, o->partitions, o->replication, errstr, sizeof(errstr));
     if (!nt) die("NewTopic", errstr);
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
@@ -497,12 +501,13 @@ static int run_latency(const struct opts *o) {
 
 static void usage(void) {
     fprintf(stderr,
-            "usage: sl_kafka_load produce|consume|latency [--brokers H:P] [--topic T] [--size N]\n"
+            "usage: sl_kafka_load produce|consume|latency|create [--brokers H:P] [--topic T] [--size N]\n"
             "         [--acks 1|all] [--compression none|snappy|lz4|zstd] [--linger-ms N]\n"
             "         [--batch-bytes N] [--seconds S] [--max-msgs N]      (produce, latency)\n"
             "         [--expect N] [--fetch-wait-ms N] [--fetch-bytes N]   (consume, latency)\n"
             "         [--rate N]                                           (latency)\n"
             "         [--partitions N] [--create 0|1] [--producers N]      (produce)\n"
+            "         [--partitions N] [--replication R]     (create; produce --create 1)\n"
             "         [--set name=value]...  any librdkafka setting, e.g. security.protocol=SSL\n");
     exit(2);
 }
@@ -519,7 +524,8 @@ int main(int argc, char **argv) {
     struct opts o = {.brokers = "127.0.0.1:9092", .topic = "sl-load", .acks = "1",
                      .compression = "none", .size = 100, .linger_ms = 5, .batch_bytes = 524288,
                      .fetch_wait_ms = -1, .fetch_bytes = 1048576, .seconds = 3,
-                     .max_msgs = 20000000, .expect = -1, .rate = 10000, .partitions = 1, .producers = 1};
+                     .max_msgs = 20000000, .expect = -1, .rate = 10000, .partitions = 1, .producers = 1,
+                     .replication = 1};
     if (argc < 2) usage();
     o.mode = argv[1];
     for (int i = 2; i < argc; i++) {
@@ -542,6 +548,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(k, "--partitions")) o.partitions = (int)parse_ll(k, v, 1);
         else if (!strcmp(k, "--create")) o.create = (int)parse_ll(k, v, 0);
         else if (!strcmp(k, "--producers")) o.producers = (int)parse_ll(k, v, 1);
+        else if (!strcmp(k, "--replication")) o.replication = (int)parse_ll(k, v, 1);
         else if (!strcmp(k, "--set") && o.set_count < (int)(sizeof(o.set) / sizeof(o.set[0]))) o.set[o.set_count++] = v;
         else usage();
     }
@@ -549,6 +556,11 @@ int main(int argc, char **argv) {
      * reader can afford 10 ms because its fetches are never empty until the end. */
     if (o.fetch_wait_ms < 0) o.fetch_wait_ms = strcmp(o.mode, "latency") ? 10 : 1;
     if (!strcmp(o.mode, "produce")) return run_produce(&o);
+    if (!strcmp(o.mode, "create")) {
+        create_topic(&o);
+        printf("RESULT mode=create topic=%s partitions=%d replication=%d\n", o.topic, o.partitions, o.replication);
+        return 0;
+    }
     if (!strcmp(o.mode, "consume")) {
         if (o.expect < 0) die("consume", "--expect N is required");
         return run_consume(&o);

@@ -341,4 +341,20 @@ if [[ $quick -eq 0 ]]; then
         note "run_tls.sh failed: $(tail -1 "$raw/tls.err")"
     fi
 fi
+# Replication factor 3 against 1 on a 3-broker cluster (bench/run_cluster.sh, its own brokers),
+# appended; a few minutes, so not in --quick.
+if [[ $quick -eq 0 && -n "$kload" ]]; then
+    log "replication factor 3 against 1 on 3 brokers (bench/run_cluster.sh) ..."
+    if SLUICE_BUILD_DIR="$build_dir" bash bench/run_cluster.sh --no-build --reps "$reps" --out "$out" \
+            >/dev/null 2>"$raw/cluster.err"; then
+        printf '\n' >>"$out/report.md"
+        cat "$out/cluster.md" >>"$out/report.md"
+    else
+        note "run_cluster.sh failed: $(tail -1 "$raw/cluster.err")"
+        if [[ -s "$out/cluster.md" ]]; then
+            printf '\n' >>"$out/report.md"
+            cat "$out/cluster.md" >>"$out/report.md"
+        fi
+    fi
+fi
 log "done: $out/report.md"
