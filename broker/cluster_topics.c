@@ -57,6 +57,7 @@ struct cluster_sync {
     uint32_t local_jobs;              /* local creations and growths under way */
     struct fwd *waiters;              /* committed changes waiting for the local copy */
     bool warned_id;                   /* logged a local topic whose id differs, once */
+    bool stopping;                    /* cluster_topics_stop began: no new work for the pools */
     bool stopped;                     /* cluster_topics_stop ran: the last local job frees cs */
     /* /metrics: topic changes this broker sent to the controller, by outcome */
     uint64_t changes_ok, changes_refused, changes_failed;
@@ -637,8 +638,14 @@ static const char *route_isr(json_t *o, struct controller_topic_req *req) {
  * broker's topic change, or a partition leader's ISR change, sent to the leader
  * (cluster_topics.h). */
 static void route_topics(void *arg, const struct http_request *rq, struct http_response *rs) {
-    struct cluster_sync *cs = arg;
-    struct broker *b = cs->b;
+    /* The route outlives the sync (the port serves on while the broker stops): it finds the
+     * sync through the broker, which forgets it when it stops. */
+    struct broker *b = arg;
+    struct cluster_sync *cs = b->cluster_sync;
+    if (!cs || cs->stopping) {
+        http_response_error(rs, 503, "the cluster's topic changes have stopped (shutting down)");
+        return;
+    }
     static const char *const fields[] = {"action", "name", "partitions", "replication_factor", "id", "configs",
                                          "partition", "leader_epoch", "leader", "isr", NULL};
     if (!b->cluster) {
@@ -776,7 +783,7 @@ struct cluster_sync *cluster_topics_start(struct broker *b) {
     cs->timer.fire = sync_tick;
     cs->replica = cluster_replica_start(b, &cs->view);
     sync_tick(&cs->timer, loop_mono_ms(&b->loop));
-    http_server_route_admin(&b->http, "/v1/cluster/topics", HTTP_M_POST, false, route_topics, cs);
+    http_server_route_admin(&b->http, "/v1/cluster/topics", HTTP_M_POST, false, route_topics, b);
     return cs;
 }
 
@@ -860,6 +867,7 @@ void cluster_topics_metrics(const struct cluster_sync *cs, struct prom *p) {
 
 void cluster_topics_stop(struct cluster_sync *cs) {
     if (!cs) return;
+    cs->stopping = true;
     /* The poll first: the loop turns below (the replica fetchers' last appends) must not run a
      * tick that sends a change into a pool that is closing. */
     if (loop_timer_armed(&cs->timer)) loop_timer_del(&cs->b->loop, &cs->timer);

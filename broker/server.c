@@ -438,7 +438,7 @@ int broker_stop(struct broker *b) {
     cluster_topics_drain(b->cluster_sync, 8000); /* clients move to the new leaders at once */
     admin_cluster_handover(b);                   /* and the controller to another node */
     if (b->kafka.view) {
-        b->stopped_view = (struct cluster_view){.self_id = b->cfg.node_id};
+        cluster_view_stopped(&b->stopped_view, b->cfg.node_id);
         b->kafka.view = &b->stopped_view;
     }
     cluster_topics_stop(b->cluster_sync); /* its changes under way are answered first */

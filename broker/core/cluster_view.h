@@ -60,6 +60,10 @@ struct cluster_view {
 };
 
 void cluster_view_free(struct cluster_view *v);
+/* The view a broker's wings read once its cluster part has stopped (shutdown): not ready (no
+ * placed topic is served), no brokers, and every change refused (REQUEST_TIMED_OUT, which
+ * clients retry elsewhere). */
+void cluster_view_stopped(struct cluster_view *v, uint32_t self_id);
 /* Replaces the broker list from the FSM's registrations (kafka host:port split at the last ':'). */
 void cluster_view_set_brokers(struct cluster_view *v, const struct cluster_fsm *f);
 const struct cluster_view_broker *cluster_view_broker(const struct cluster_view *v, uint32_t id);

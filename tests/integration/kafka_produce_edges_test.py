@@ -17,6 +17,8 @@ Which Kafka behaviour each case matches:
 - A record whose length is negative, or runs past the batch, or a record count that does not
   match the records (DefaultRecord.readFrom, "Found invalid record structure" / "Invalid record
   size"), with a correct CRC: INVALID_RECORD (87).
+- min.insync.replicas above the replicas (Partition.appendRecordsToLeader): an acks=all batch
+  is NOT_ENOUGH_REPLICAS (19) before it is appended; acks=1 is appended.
 Finally librdkafka reads the partitions back: exactly the accepted batches, at their offsets.
 """
 import os
@@ -131,6 +133,24 @@ def record_lengths(ck, c, topic, now):
     ck.eq(c.produce([(topic, 0, batch([b"v"], now))]), [(NONE, 0)], "a good batch after them")
 
 
+def min_insync(ck, broker, c, now):
+    """min.insync.replicas above the one replica a single broker holds: an acks=all batch is
+    refused before it is appended with NOT_ENOUGH_REPLICAS (19), as Kafka refuses it; acks=1 is
+    taken. Returns the topic and what it holds."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+    t = harness.unique("minisr")
+    a = AdminClient({"bootstrap.servers": broker.bootstrap})
+    a.create_topics([NewTopic(t, 1, 1, config={"min.insync.replicas": "2"})])[t].result(timeout=15)
+
+    def send(value, acks):
+        topics = parse_produce_v7(c.call(produce_req, [(t, 0, batch([value], now))], None, acks=acks))
+        return [(p["error"], p["base_offset"]) for _, ps in topics for p in ps]
+    ck.eq(send(b"refused", -1), [(19, -1)], "acks=all with min.insync.replicas 2 on one broker")
+    ck.eq(send(b"taken", 1), [(NONE, 0)], "acks=1 on the same topic: appended at offset 0")
+    ck.eq(send(b"refused again", -1), [(19, -1)], "acks=all again: refused, nothing appended")
+    return t, [(b"taken", 0)]
+
+
 def read_back(ck, broker, want):
     import ckutil
     for topic, msgs in want.items():
@@ -154,6 +174,9 @@ def body(ck):
     with ck.section("record lengths"):
         record_lengths(ck, c, lens, now)
         want[lens] = [(b"v", 0)]
+    with ck.section("min.insync.replicas: NOT_ENOUGH_REPLICAS"):
+        t, held = min_insync(ck, broker, c, now)
+        want[t] = held
     with ck.section("read back"):
         read_back(ck, broker, {k: v for k, v in want.items() if v})
         ck.eq(c.produce([(txn, 0, batch([b"x"], now))]), [(NONE, 0)], "the txn topic is still empty")
