@@ -263,4 +263,4 @@ def body(ck):
 
 
 if __name__ == "__main__":
-    harness.run("cluster_failover_test", body, modules=["confluent_kafka"], time_limit=280)
+    harness.run("cluster_failover_test", body, modules=["confluent_kafka"], time_limit=360)
