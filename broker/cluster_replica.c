@@ -99,6 +99,7 @@ struct cluster_replica {
     bool applied_once;
     bool apply_again; /* a placed partition had no local copy yet at the last pass */
     bool stopping;
+    bool quiesced; /* a controlled shutdown began: no new fetches (cluster_replica_quiesce) */
     uint32_t fetcher_count;
     struct rep_fetcher *fetchers[CLUSTER_BROKERS_MAX];
     struct karena arena; /* decoding one answer at a time, on the loop */
@@ -361,7 +362,7 @@ static void repl_encode(struct rep_fetcher *f) {
 
 static void repl_submit(struct rep_fetcher *f, uint64_t now_ms) {
     struct cluster_replica *cr = f->cr;
-    if (f->busy || cr->stopping || now_ms < f->retry_at_ms) return;
+    if (f->busy || cr->stopping || cr->quiesced || now_ms < f->retry_at_ms) return;
     const struct cluster_view_broker *lb = cluster_view_broker(cr->view, f->leader);
     if (!lb) return;
     repl_collect(f);
@@ -625,6 +626,10 @@ void cluster_replica_tick(struct cluster_replica *cr, uint64_t now_ms, uint64_t 
                 repl_fetcher(cr, cp->replicas[0]);
         }
     for (uint32_t i = 0; i < cr->fetcher_count; i++) repl_submit(cr->fetchers[i], now_ms);
+}
+
+void cluster_replica_quiesce(struct cluster_replica *cr) {
+    if (cr) cr->quiesced = true;
 }
 
 void cluster_replica_metrics(const struct cluster_replica *cr, struct prom *p) {

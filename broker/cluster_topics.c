@@ -826,6 +826,7 @@ void cluster_topics_drain(struct cluster_sync *cs, uint32_t wait_ms) {
     struct broker *b = cs->b;
     uint64_t t0 = loop_mono_ms(&b->loop);
     struct drain_wait dw = {.cs = cs};
+    cluster_replica_quiesce(cs->replica);
     struct fwd *f = fwd_new(cs, CONTROLLER_BROKER_DRAIN, "-", drain_done, &dw);
     f->req.leader = b->cfg.node_id;
     workers_submit(cs->workers, &f->w);

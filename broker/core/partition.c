@@ -36,7 +36,7 @@ struct partition_wait {
     bool marker;                    /* a transaction marker: undo takes it back on failure */
     struct pstate_marker_undo undo;
     /* acks=all on a replicated partition: once durable here, done waits on the high watermark
-     * reaching commit_at (one past the batch's last offset) in p->hw_waits. */
+     * reaching commit_at (one past the batch's last offset), queued on p->repl (hw_head). */
     bool await_hw;
     int64_t commit_at;
     struct partition_wait *next_free, *next_hw;
@@ -49,7 +49,6 @@ struct partition_repl {
     struct leader_epochs epochs;    /* the log's epochs (leader_epochs.h) */
     struct isr isr;                 /* the leader's */
     int64_t hw;                     /* the committed end: what consumers may read */
-    uint32_t min_insync;
     struct partition_wait *hw_head, *hw_tail; /* acks=all batches waiting to commit, in order */
 };
 
@@ -564,10 +563,11 @@ sl_err partition_read_upto(struct partition *p, int64_t offset, int64_t end_offs
 
 /* ---- replication ---------------------------------------------------------------------------------- */
 
-/* Answers the acks=all batches the high watermark now covers, oldest first. */
-static void partition_hw_fire(struct partition *p, sl_err err) {
+/* Answers the acks=all batches the high watermark now covers, oldest first; with all, every
+ * waiting one, with err. */
+static void partition_hw_answer(struct partition *p, bool all, sl_err err) {
     struct partition_repl *r = p->repl;
-    while (r && r->hw_head && (err || r->hw_head->commit_at <= r->hw)) {
+    while (r && r->hw_head && (all || r->hw_head->commit_at <= r->hw)) {
         struct partition_wait *pw = r->hw_head;
         r->hw_head = pw->next_hw;
         if (!r->hw_head) r->hw_tail = NULL;
@@ -577,7 +577,8 @@ static void partition_hw_fire(struct partition *p, sl_err err) {
     }
 }
 
-static void partition_hw_fail_all(struct partition *p, sl_err err) { partition_hw_fire(p, err); }
+static void partition_hw_fire(struct partition *p) { partition_hw_answer(p, false, SL_OK); }
+static void partition_hw_fail_all(struct partition *p, sl_err err) { partition_hw_answer(p, true, err); }
 
 /* The leader's high watermark after a write, a follower's fetch or a tick. */
 static void partition_hw_advance(struct partition *p) {
@@ -587,7 +588,7 @@ static void partition_hw_advance(struct partition *p) {
     r->hw = isr_update(&r->isr, log_written_offset(p->log), p->now_ms);
     /* Fired even when the mark stayed: a batch just queued may already be below it (a
      * producer's retry of a batch the new leader held before it led). */
-    partition_hw_fire(p, SL_OK);
+    partition_hw_fire(p);
     if (r->hw != before && p->log) log_watch_notify(p->log);
 }
 
@@ -598,9 +599,9 @@ void partition_replicate(struct partition *p, enum partition_role role, int32_t 
     struct partition_repl *r = p->repl;
     if (role == PARTITION_ALONE) {
         if (!r) return;
-        /* The only replica now: everything written is committed. */
+        /* The only replica now: everything written is committed (a waiting batch is durable
+         * here, so written). */
         r->hw = log_written_offset(p->log);
-        partition_hw_fire(p, SL_OK);
         partition_hw_fail_all(p, SL_OK);
         leader_epochs_free(&r->epochs);
         free(r);
