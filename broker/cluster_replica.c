@@ -628,6 +628,13 @@ void cluster_replica_tick(struct cluster_replica *cr, uint64_t now_ms, uint64_t 
     for (uint32_t i = 0; i < cr->fetcher_count; i++) repl_submit(cr->fetchers[i], now_ms);
 }
 
+void cluster_replica_roles_now(struct cluster_replica *cr, uint64_t now_ms) {
+    if (!cr || cr->stopping || !cr->view->ready) return;
+    cr->applied_once = true;
+    cr->applied_gen = cr->view->topics.gen;
+    repl_apply_roles(cr, now_ms);
+}
+
 void cluster_replica_quiesce(struct cluster_replica *cr) {
     if (cr) cr->quiesced = true;
 }

@@ -39,6 +39,8 @@ struct cluster_replica *cluster_replica_start(struct broker *b, const struct clu
  * checks, and fetchers that are idle start their next fetch. now_ms: the monotonic clock. */
 void cluster_replica_tick(struct cluster_replica *cr, uint64_t now_ms, uint64_t placement_gen);
 void cluster_replica_metrics(const struct cluster_replica *cr, struct prom *p);
+/* Roles from the view's placement now (a local copy of a placed topic was just made). */
+void cluster_replica_roles_now(struct cluster_replica *cr, uint64_t now_ms);
 /* A controlled shutdown begins: this broker's followers fetch no more, so no leader sees them
  * caught up and asks the controller to put this broker back into an ISR it is leaving (the
  * controller's hold on a stopping broker lives on the Raft leader that took the drain only). */

@@ -403,6 +403,9 @@ static void sync_local_done(void *arg, sl_err err, struct topic *tp, const char 
     }
     if (err) SL_WARN("cluster: a placed topic could not be made here: %s", why ? why : sl_err_str(err));
     else if (tp) sync_mark(cs, tp);
+    /* Roles at once, not at the next poll: the copy serves requests from now on, and a
+     * replicated partition's leader without its role would refuse acks=all as if alone. */
+    if (!err) cluster_replica_roles_now(cs->replica, loop_mono_ms(&cs->b->loop));
 }
 
 /* Whether the local topic's overrides are exactly these (any order). */

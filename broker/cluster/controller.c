@@ -42,6 +42,13 @@
 
 enum op_state { OP_IDLE, OP_QUEUED, OP_RUNNING, OP_DONE };
 
+/* The Raft leader's account of a voter (fencing, and which replica to elect). */
+struct controller_seen {
+    uint32_t id;
+    uint64_t seen_ms;     /* last heard from */
+    uint64_t up_since_ms; /* heard from without a gap since then: a restart or a drain starts it again */
+};
+
 struct controller {
     struct controller_config cfg;
     pthread_t thread;
@@ -73,10 +80,7 @@ struct controller {
 
     /* Fencing (the leader's view): when each voter was last heard from, on this thread's
      * clock; elections of partition leaders, one batch of entries at a time. */
-    struct {
-        uint32_t id;
-        uint64_t seen_ms;
-    } seen[CONTROLLER_VOTERS_MAX];
+    struct controller_seen seen[CONTROLLER_VOTERS_MAX];
     uint32_t seen_count;
     bool led; /* was the Raft leader at the last tick */
     struct raft_apply elect_req;
@@ -214,6 +218,7 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf) {
 
 /* Copies Raft's view into c->status (under mu). Controller thread. */
 static bool controller_alive(struct controller *c, uint32_t id, uint64_t now);
+static struct controller_seen *controller_seen(struct controller *c, uint32_t id);
 
 static void controller_publish(struct controller *c) {
     struct raft *r = &c->raft;
@@ -448,7 +453,11 @@ static int op_topic(struct controller *c, const char **msg) {
     return rv;
 }
 
-#define DRAIN_HOLD_MS 10000 /* a draining broker stays out of ISRs and elections this long */
+/* A draining broker stays out of ISRs and elections this long: it stops its fetchers before it
+ * asks (cluster_replica_quiesce), so the hold only has to outlast a fetch that was in flight
+ * and the few hundred milliseconds until it exits; a restarted broker is back in the ISR as
+ * soon as it has caught up after that. */
+#define DRAIN_HOLD_MS 2000
 
 static bool controller_draining(struct controller *c, uint32_t id, uint64_t now) {
     for (uint32_t i = 0; i < CONTROLLER_VOTERS_MAX; i++)
@@ -510,6 +519,8 @@ static int op_drain(struct controller *c) {
         }
     c->draining[slot].id = id;
     c->draining[slot].until_ms = now + DRAIN_HOLD_MS;
+    struct controller_seen *seen = controller_seen(c, id);
+    if (seen) seen->up_since_ms = now; /* it restarts: when back, it is the newest */
     static struct raft_buffer bufs[DRAIN_BATCH];
     unsigned n = controller_moves(c, now, id, bufs, DRAIN_BATCH);
     if (n == 0) {
@@ -592,17 +603,28 @@ static void raft_socket_timeout(uv_handle_t *h, void *arg) {
  * and the high watermark stop waiting for it. A partition whose ISR holds no live broker stays
  * as it is (offline: no unclean election). A new Raft leader starts every clock afresh. */
 
-static uint64_t *controller_seen(struct controller *c, uint32_t id) {
+/* A voter silent this long has been away (heartbeats are 100 ms apart, and libraft's marks
+ * reset once per election timeout): when it answers again it is up only from then. */
+#define UP_GAP_MS 600
+
+static struct controller_seen *controller_seen(struct controller *c, uint32_t id) {
     for (uint32_t i = 0; i < c->seen_count; i++)
-        if (c->seen[i].id == id) return &c->seen[i].seen_ms;
+        if (c->seen[i].id == id) return &c->seen[i];
     return NULL;
+}
+
+/* How long id has been up without a gap (the controller's own node: always the longest). */
+static uint64_t controller_up_since(struct controller *c, uint32_t id) {
+    if (id == c->cfg.node_id) return 0;
+    struct controller_seen *s = controller_seen(c, id);
+    return s ? s->up_since_ms : 0;
 }
 
 static bool controller_alive(struct controller *c, uint32_t id, uint64_t now) {
     if (id == c->cfg.node_id) return true;
-    uint64_t *seen = controller_seen(c, id);
+    struct controller_seen *seen = controller_seen(c, id);
     /* A broker that is not a voter is not watched: never fenced. */
-    return !seen || c->cfg.session_ms == 0 || now - *seen <= c->cfg.session_ms;
+    return !seen || c->cfg.session_ms == 0 || now - seen->seen_ms <= c->cfg.session_ms;
 }
 
 static void controller_watch(struct controller *c, uint64_t now) {
@@ -614,14 +636,17 @@ static void controller_watch(struct controller *c, uint64_t now) {
     }
     for (unsigned i = 0; i < r->configuration.n; i++) {
         uint32_t id = (uint32_t)r->configuration.servers[i].id;
-        uint64_t *seen = controller_seen(c, id);
+        struct controller_seen *seen = controller_seen(c, id);
         if (!seen && c->seen_count < CONTROLLER_VOTERS_MAX) {
-            c->seen[c->seen_count].id = id;
-            c->seen[c->seen_count].seen_ms = now;
-            seen = &c->seen[c->seen_count++].seen_ms;
+            seen = &c->seen[c->seen_count++];
+            *seen = (struct controller_seen){.id = id, .seen_ms = now, .up_since_ms = 0};
         }
         if (!seen) continue;
-        if (!c->led || (r->leader_state.progress && r->leader_state.progress[i].recent_recv)) *seen = now;
+        bool heard = !c->led || (r->leader_state.progress && r->leader_state.progress[i].recent_recv);
+        if (!heard) continue;
+        /* Back after a silence (a restart, a cut): it counts as up from now. */
+        if (c->led && now - seen->seen_ms > UP_GAP_MS) seen->up_since_ms = now;
+        seen->seen_ms = now;
     }
     c->led = true;
 }
@@ -653,10 +678,15 @@ static unsigned controller_moves(struct controller *c, uint64_t now, uint32_t go
             if (leader_alive && st->isr_count == pt->isr_count) continue; /* nothing fenced here */
             if (st->isr_count == 0) continue;                            /* offline: wait */
             uint32_t leader = leader_alive ? pt->replicas[0] : 0;
-            /* A draining broker is not elected (the one leaving, or one still in its hold). */
-            for (uint32_t j = 0; j < pt->replica_count && !leader; j++)
-                if (cluster_part_in_isr(st, pt->replicas[j]) && !controller_draining(c, pt->replicas[j], now))
-                    leader = pt->replicas[j];
+            /* Not a draining broker (the one leaving, or one still in its hold); of the others
+             * the one up the longest: a broker just back has clients still waiting out their
+             * reconnect backoff to it (librdkafka's grows to 10 s while it was down), and would
+             * keep them from producing. Replica order breaks ties. */
+            for (uint32_t j = 0; j < pt->replica_count && !leader_alive; j++) {
+                uint32_t id = pt->replicas[j];
+                if (!cluster_part_in_isr(st, id) || controller_draining(c, id, now)) continue;
+                if (!leader || controller_up_since(c, id) < controller_up_since(c, leader)) leader = id;
+            }
             for (uint32_t j = 0; j < pt->replica_count && !leader; j++)
                 if (cluster_part_in_isr(st, pt->replicas[j])) leader = pt->replicas[j];
             if (!leader) continue;
