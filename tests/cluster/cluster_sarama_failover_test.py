@@ -130,6 +130,29 @@ class SaramaLoad:
         self.stderr.close()
         return rc
 
+    def stall(self, t_event, t_end):
+        """The longest gap between two consecutive acks in [t_event - 0.5 s, t_end]."""
+        with self.lock:
+            ts = sorted(a[3] for a in self.acked.values() if t_event - 0.5 <= a[3] <= t_end)
+        return max((b - a for a, b in zip(ts, ts[1:])), default=float("nan"))
+
+    def latencies(self):
+        """Sorted times from produce to ack, in s."""
+        with self.lock:
+            return sorted(a[3] - a[2] for a in self.acked.values())
+
+    def retry_reasons(self):
+        """{reason: count} of sarama's "state change to [retrying|closing] ... because REASON" lines."""
+        reasons = {}
+        with open(self.log_path, "rb") as f:
+            for line in f:
+                line = line.decode(errors="replace").strip()
+                if "state change to [retrying]" in line or "state change to [closing]" in line:
+                    r = line.split(" because ", 1)[-1]
+                    r = "retrying: " + r if "[retrying]" in line else "closing: " + r
+                    reasons[r] = reasons.get(r, 0) + 1
+        return reasons
+
     def log_tail(self, n=40):
         with open(self.log_path, "rb") as f:
             return b"".join(f.readlines()[-n:]).decode(errors="replace")
@@ -138,10 +161,15 @@ class SaramaLoad:
 def body(ck):
     harness.needs_own_broker("starts a cluster of its own brokers")
     out = tempfile.mkdtemp(prefix="sluice-sarama-")
+    ok = False
     try:
         run(ck, out)
+        ok = not ck.failed_sections
     finally:
-        shutil.rmtree(out, ignore_errors=True)
+        if ok and not os.environ.get("SLUICE_KEEP_SARAMA_LOG"):
+            shutil.rmtree(out, ignore_errors=True)
+        else:
+            print("==== kept %s (sarama.log: the producer's stderr)" % out)
 
 
 def run(ck, out):
@@ -163,7 +191,7 @@ def run(ck, out):
     by_id = {b.node_id: b for b in brokers}
 
     load = SaramaLoad(binary, ",".join(b.bootstrap for b in brokers), topic, os.path.join(out, "sarama.log"))
-    kills, planned = [], []
+    kills, planned, events = [], [], []
     try:
         with ck.section("(b) %d kills of the partition's leader under sarama's acks=all load" % KILLS):
             deadline = time.monotonic() + 20
@@ -179,6 +207,7 @@ def run(ck, out):
                 kills.append(ft)
                 print("     kill %d: leader %d killed, %d leads, first ack of a record produced after it: %.0f ms"
                       % (k + 1, victim.node_id, new_leader, ft * 1000))
+                events.append(("kill %d" % (k + 1), t_kill))
                 victim.restart()
                 crt.wait_isr(ck, by_id[new_leader], topic, 0, [1, 2, 3], timeout=30)
                 leader = new_leader
@@ -193,6 +222,7 @@ def run(ck, out):
             new_leader = cft.leader_of(brokers, topic, not_id=victim.node_id)
             ft = load.first_ack_after(t_stop)
             planned.append(ft)
+            events.append(("SIGTERM", t_stop))
             print("     restart: leader %d stopped in %.0f ms, %d leads, first ack of a record produced after the "
                   "SIGTERM: %.0f ms" % (victim.node_id, stopped * 1000, new_leader, ft * 1000))
             victim.start()
@@ -231,6 +261,14 @@ def run(ck, out):
               "offsets in the log)")
         ck.ok(len(load.acked) > (KILLS + 1) * 50, "records acked across the kills (%d)" % len(load.acked))
         crt.wait_same_copies(ck, brokers, topic, 1, "after the kills", timeout=30)
+        ends = [t for _, t in events[1:]] + [time.time()]
+        print("     longest gap between two acks from each event to the next: %s"
+              % ", ".join("%s %.0f ms" % (name, load.stall(t, end) * 1000) for (name, t), end in zip(events, ends)))
+        lat = load.latencies()
+        if lat:
+            print("     produce-to-ack latency over the run: median %.1f ms, p99 %.0f ms, max %.0f ms"
+                  % (lat[len(lat) // 2] * 1000, lat[int(len(lat) * 0.99)] * 1000, lat[-1] * 1000))
+        print("     sarama's retries (reason: count): %s" % (load.retry_reasons() or "none"))
         print("     failover (kill -9 / SIGTERM to the first ack of a record produced after it): %s / %s ms"
               % (", ".join("%.0f" % (x * 1000) for x in kills), ", ".join("%.0f" % (x * 1000) for x in planned)))
     if ck.failed_sections:

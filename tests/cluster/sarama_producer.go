@@ -80,7 +80,14 @@ func main() {
 	cfg.Producer.Retry.Max = 100000
 	cfg.Producer.Retry.Backoff = 50 * time.Millisecond
 	cfg.Producer.Timeout = 10 * time.Second
-	cfg.Producer.Flush.Frequency = 2 * time.Millisecond
+	// One record per Produce request, so one record per batch. sarama 1.22.1 splits a batch that
+	// failed on a connection error (the leader killed) into its messages and retries them in
+	// batches of a new shape (sarama issues 1070, 1430): the new leader, which may already hold
+	// the first of them, sees a batch that is no exact duplicate of one it holds and does not
+	// follow its last sequence, and answers OUT_OF_ORDER_SEQUENCE_NUMBER, as Kafka does; sarama
+	// does not retry that error and fails the batch and every record after it. A batch of one
+	// record keeps its shape across retries.
+	cfg.Producer.Flush.MaxMessages = 1
 	cfg.Net.MaxOpenRequests = 1
 	cfg.Net.DialTimeout = 3 * time.Second
 	cfg.Net.ReadTimeout = 15 * time.Second
