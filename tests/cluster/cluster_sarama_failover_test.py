@@ -7,12 +7,15 @@ when Go or sarama is missing), against three sluice-server processes in one Raft
 
 (a) Three brokers agree; a topic with one partition, replication factor 3, min.insync.replicas 2.
 (b) The sarama producer (Idempotent, RequiredAcks WaitForAll, Net.MaxOpenRequests 1, retries
-    without limit, Metadata.RefreshFrequency 1 s) sends "sar-0000000", "sar-0000001", ... one
-    every 2 ms. Three times the partition's leader is killed (kill -9): the first record sarama
+    without limit, Metadata.RefreshFrequency 1 s, one record per Produce request: sarama 1.22.1
+    reshapes the batches it retries after a connection error, which the new leader must refuse
+    with OUT_OF_ORDER_SEQUENCE_NUMBER as Kafka does, see sarama_producer.go) sends
+    "sar-0000000", "sar-0000001", ... one every 2 ms. Three times the partition's leader is killed (kill -9): the first record sarama
     produced after the kill must be acked (by the new leader; the time is printed); the killed
     broker restarts and rejoins the ISR ([1, 2, 3]) before the next kill.
-(b2) Once the leader gets SIGTERM (controlled shutdown: its leadership moves first); same check;
-    it restarts and rejoins the ISR.
+(b2) Once the leader gets SIGTERM (controlled shutdown: its leadership moves first); same check
+    (the stopping leader acks until its leadership has moved, so the longest gap between two
+    acks, printed at the end, says more); it restarts and rejoins the ISR.
 (c) The producer is told to stop, flushes and exits 0. The checker: no record failed; every
     acked record is in the final log exactly once, at the offset sarama reported; the log holds
     nothing the producer did not send, in the order it sent it; the three brokers' copies of the
