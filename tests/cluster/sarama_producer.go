@@ -1,0 +1,171 @@
+// sarama_producer: an idempotent acks=all sarama 1.22.1 AsyncProducer (Debian
+// golang-github-shopify-sarama-dev) under steady load, for cluster_sarama_failover_test.py, which
+// builds it in GOPATH mode (no module proxy here) and starts it as a subprocess.
+//
+//	sarama_producer BOOTSTRAP TOPIC [INTERVAL_MS]
+//
+// BOOTSTRAP is a comma-separated host:port list. It produces "sar-0000000", "sar-0000001", ... to
+// partition 0 of TOPIC, one every INTERVAL_MS (default 2), until it reads a line "stop" on stdin
+// (or stdin ends), then closes the producer (which flushes and waits for every outstanding
+// record) and exits 0. On stdout, one JSON object per line, as they happen:
+//
+//	{"ack":"sar-0000007","p":0,"o":7,"ts":T_PRODUCE_NS,"ta":T_ACK_NS}
+//	{"fail":"sar-0000008","ts":T_PRODUCE_NS,"err":"kafka server: ..."}
+//	{"done":true,"sent":N,"acked":A,"failed":F}
+//
+// Times are Unix nanoseconds (wall clock, comparable with Python's time.time()). sarama's own log
+// goes to stderr.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"log"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/Shopify/sarama"
+)
+
+type out struct {
+	mu sync.Mutex
+	w  *bufio.Writer
+}
+
+func (o *out) line(v interface{}) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	o.mu.Lock()
+	o.w.Write(b)
+	o.w.WriteByte('\n')
+	o.w.Flush()
+	o.mu.Unlock()
+}
+
+func main() {
+	if len(os.Args) < 3 {
+		fmt.Fprintln(os.Stderr, "usage: sarama_producer BOOTSTRAP TOPIC [INTERVAL_MS]")
+		os.Exit(2)
+	}
+	brokers := strings.Split(os.Args[1], ",")
+	topic := os.Args[2]
+	interval := 2 * time.Millisecond
+	if len(os.Args) > 3 {
+		ms, err := strconv.Atoi(os.Args[3])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bad INTERVAL_MS:", err)
+			os.Exit(2)
+		}
+		interval = time.Duration(ms) * time.Millisecond
+	}
+	sarama.Logger = log.New(os.Stderr, "[sarama] ", log.LstdFlags|log.Lmicroseconds)
+
+	cfg := sarama.NewConfig()
+	cfg.ClientID = "sluice-sarama-failover"
+	cfg.Version = sarama.V1_0_0_0
+	cfg.Producer.Idempotent = true
+	cfg.Producer.RequiredAcks = sarama.WaitForAll
+	cfg.Producer.Partitioner = sarama.NewManualPartitioner
+	cfg.Producer.Return.Successes = true
+	cfg.Producer.Return.Errors = true
+	// sarama 1.22.1 retries an idempotent batch that got a retriable error code (NOT_LEADER...)
+	// at once, without the backoff, once per metadata refresh: a failover of a few seconds can
+	// take hundreds of attempts. A connection error goes through the backoff.
+	cfg.Producer.Retry.Max = 100000
+	cfg.Producer.Retry.Backoff = 50 * time.Millisecond
+	cfg.Producer.Timeout = 10 * time.Second
+	// One record per Produce request, so one record per batch. sarama 1.22.1 splits a batch that
+	// failed on a connection error (the leader killed) into its messages and retries them in
+	// batches of a new shape (sarama issues 1070, 1430): the new leader, which may already hold
+	// the first of them, sees a batch that is no exact duplicate of one it holds and does not
+	// follow its last sequence, and answers OUT_OF_ORDER_SEQUENCE_NUMBER, as Kafka does; sarama
+	// does not retry that error and fails the batch and every record after it. A batch of one
+	// record keeps its shape across retries.
+	cfg.Producer.Flush.MaxMessages = 1
+	cfg.Net.MaxOpenRequests = 1
+	cfg.Net.DialTimeout = 3 * time.Second
+	cfg.Net.ReadTimeout = 15 * time.Second
+	cfg.Net.WriteTimeout = 5 * time.Second
+	cfg.Metadata.RefreshFrequency = 1 * time.Second
+	cfg.Metadata.Retry.Max = 100
+	cfg.Metadata.Retry.Backoff = 100 * time.Millisecond
+
+	var producer sarama.AsyncProducer
+	var err error
+	for attempt := 0; ; attempt++ {
+		producer, err = sarama.NewAsyncProducer(brokers, cfg)
+		if err == nil {
+			break
+		}
+		if attempt >= 50 {
+			fmt.Fprintln(os.Stderr, "NewAsyncProducer:", err)
+			os.Exit(1)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	o := &out{w: bufio.NewWriterSize(os.Stdout, 1<<16)}
+	var acked, failed int64
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for m := range producer.Successes() {
+			ta := time.Now().UnixNano()
+			v, _ := m.Value.Encode()
+			acked++
+			o.line(map[string]interface{}{"ack": string(v), "p": m.Partition, "o": m.Offset,
+				"ts": m.Metadata.(int64), "ta": ta})
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for e := range producer.Errors() {
+			v, _ := e.Msg.Value.Encode()
+			failed++
+			o.line(map[string]interface{}{"fail": string(v), "ts": e.Msg.Metadata.(int64), "err": e.Err.Error()})
+		}
+	}()
+
+	stop := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(os.Stdin)
+		for sc.Scan() {
+			if strings.TrimSpace(sc.Text()) == "stop" {
+				break
+			}
+		}
+		close(stop)
+	}()
+
+	sent := 0
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+loop:
+	for {
+		select {
+		case <-stop:
+			break loop
+		case <-tick.C:
+		}
+		ts := time.Now().UnixNano()
+		msg := &sarama.ProducerMessage{Topic: topic, Partition: 0,
+			Value: sarama.StringEncoder(fmt.Sprintf("sar-%07d", sent)), Metadata: ts}
+		select {
+		case producer.Input() <- msg:
+			sent++
+		case <-stop:
+			break loop
+		}
+	}
+	producer.AsyncClose() // flushes: Successes and Errors close once every record is settled
+	wg.Wait()
+	o.line(map[string]interface{}{"done": true, "sent": sent, "acked": acked, "failed": failed})
+	os.Exit(0)
+}
