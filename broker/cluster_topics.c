@@ -2,6 +2,7 @@
 #include "broker/cluster_topics.h"
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <raft.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,10 @@
 #define FWD_WAIT_MS 10000          /* a change's wait at the controller */
 #define FWD_TRIES 25               /* a change sent again while the leadership moves... */
 #define FWD_RETRY_MS 200           /* ...this far apart (5 s in all) */
+/* An ISR change or a drain is the broker's own, not a client's: it is asked again at the next
+ * poll anyway, and a stopping broker must not wait on a controller that is gone. */
+#define FWD_QUICK_WAIT_MS 2000
+#define FWD_QUICK_TRIES 8
 #define FWD_LOCAL_WAIT_MS 30000    /* from the commit until this broker's copy exists */
 
 struct fwd {
@@ -57,7 +62,8 @@ struct cluster_sync {
     uint32_t local_jobs;              /* local creations and growths under way */
     struct fwd *waiters;              /* committed changes waiting for the local copy */
     bool warned_id;                   /* logged a local topic whose id differs, once */
-    bool stopping;                    /* cluster_topics_stop began: no new work for the pools */
+    atomic_bool stopping;             /* cluster_topics_stop began: no new work for the pools (a
+                                       * forward's thread reads it too) */
     bool stopped;                     /* cluster_topics_stop ran: the last local job frees cs */
     /* /metrics: topic changes this broker sent to the controller, by outcome */
     uint64_t changes_ok, changes_refused, changes_failed;
@@ -197,12 +203,16 @@ static void fwd_run(struct work *w) {
     struct controller_status *s = sl_xcalloc(1, sizeof(*s));
     f->err = SL_REQUEST_TIMED_OUT;
     f->why = "no controller answered: the cluster has no leader";
-    for (int attempt = 0; attempt < FWD_TRIES; attempt++) {
+    bool quick = f->kind == CONTROLLER_PARTITION_ISR || f->kind == CONTROLLER_BROKER_DRAIN;
+    int tries = quick ? FWD_QUICK_TRIES : FWD_TRIES;
+    uint32_t wait_ms = quick ? FWD_QUICK_WAIT_MS : FWD_WAIT_MS;
+    for (int attempt = 0; attempt < tries; attempt++) {
+        if (attempt && quick && atomic_load(&f->cs->stopping)) break; /* the stop waits for this thread */
         if (attempt) nanosleep(&(struct timespec){0, FWD_RETRY_MS * 1000000L}, NULL);
         controller_status(b->cluster, s);
         if (s->state == RAFT_LEADER) {
             struct controller_result res;
-            enum controller_outcome out = controller_topic(b->cluster, f->kind, &f->req, FWD_WAIT_MS, &res);
+            enum controller_outcome out = controller_topic(b->cluster, f->kind, &f->req, wait_ms, &res);
             if (out == CONTROLLER_DONE && (res.rc == RAFT_NOTLEADER || res.rc == RAFT_LEADERSHIPLOST)) continue;
             if (out != CONTROLLER_DONE) {
                 f->why = "the controller did not commit the change in time";
@@ -218,13 +228,13 @@ static void fwd_run(struct work *w) {
         json_decref(o);
         char err[200];
         int status = body ? http_client_post(leader->http, "/v1/cluster/topics", b->cfg.http_token, body,
-                                             b->cluster_tls, FWD_WAIT_MS + 2000, err, sizeof(err))
+                                             b->cluster_tls, wait_ms + (quick ? 500 : 2000), err, sizeof(err))
                           : -1;
         free(body);
         if (status == 421 || status < 0) { /* the leadership moved, or the leader is unreachable */
-            if (attempt == 0 || attempt == FWD_TRIES - 1)
+            if (attempt == 0 || attempt == tries - 1)
                 SL_WARN("cluster: topic %s: the change sent to leader %u at %s: %s (attempt %d of %d)", f->req.name,
-                        s->leader_id, leader->http, status < 0 ? err : "421, not the leader", attempt + 1, FWD_TRIES);
+                        s->leader_id, leader->http, status < 0 ? err : "421, not the leader", attempt + 1, tries);
             continue;
         }
         if (status == 200) f->err = SL_OK;
@@ -645,7 +655,7 @@ static void route_topics(void *arg, const struct http_request *rq, struct http_r
      * sync through the broker, which forgets it when it stops. */
     struct broker *b = arg;
     struct cluster_sync *cs = b->cluster_sync;
-    if (!cs || cs->stopping) {
+    if (!cs || atomic_load(&cs->stopping)) {
         http_response_error(rs, 503, "the cluster's topic changes have stopped (shutting down)");
         return;
     }
@@ -794,18 +804,24 @@ const struct cluster_view *cluster_topics_view(const struct cluster_sync *cs) { 
 
 /* ---- controlled shutdown ------------------------------------------------------------------ */
 
+/* Heap: a forward the stop stops waiting for still answers into it, and frees it then. */
 struct drain_wait {
     struct cluster_sync *cs;
     bool answered;
+    bool abandoned;
     sl_err err;
 };
 
 static void drain_done(void *arg, sl_err err, struct topic *tp, const char *why) {
     struct drain_wait *dw = arg;
     (void)tp;
+    if (err) SL_WARN("cluster: the controller did not move this broker's leaderships: %s", why ? why : sl_err_str(err));
+    if (dw->abandoned) {
+        free(dw);
+        return;
+    }
     dw->answered = true;
     dw->err = err;
-    if (err) SL_WARN("cluster: the controller did not move this broker's leaderships: %s", why ? why : sl_err_str(err));
 }
 
 /* Whether this broker still leads, or is in the ISR of, a replicated partition. */
@@ -827,22 +843,27 @@ static bool drain_finished(void *arg) {
 void cluster_topics_drain(struct cluster_sync *cs, uint32_t wait_ms) {
     if (!cs || !cs->view.ready || !drain_holds(cs)) return;
     struct broker *b = cs->b;
+    /* No controller known (the others are gone): nobody could move anything. */
+    controller_status(b->cluster, cs->status);
+    if (!cs->status->leader_id) {
+        SL_INFO("cluster: no controller known: this broker's leaderships stay until it is fenced");
+        return;
+    }
     uint64_t t0 = loop_mono_ms(&b->loop);
-    struct drain_wait dw = {.cs = cs};
+    struct drain_wait *dw = sl_xcalloc(1, sizeof(*dw));
+    dw->cs = cs;
     cluster_replica_quiesce(cs->replica);
-    struct fwd *f = fwd_new(cs, CONTROLLER_BROKER_DRAIN, "-", drain_done, &dw);
+    struct fwd *f = fwd_new(cs, CONTROLLER_BROKER_DRAIN, "-", drain_done, dw);
     f->req.leader = b->cfg.node_id;
     workers_submit(cs->workers, &f->w);
     /* The loop serves on meanwhile: the placement moves (50 ms polls), this broker's leader
      * partitions become followers and answer their waiting acks=all batches NOT_LEADER, which
      * sends the producers to the new leaders. */
-    bool done = loop_run_until(&b->loop, drain_finished, &dw, (int32_t)wait_ms);
-    if (!dw.answered) {
-        /* The forward still points at dw: wait for it (its retries end within ~5 s). */
-        loop_run_until(&b->loop, drain_finished, &dw, 15000);
-    }
+    bool done = loop_run_until(&b->loop, drain_finished, dw, (int32_t)wait_ms);
     SL_INFO("cluster: leaderships and ISR places of this broker %s in %llu ms", done ? "moved" : "not all moved",
             (unsigned long long)(loop_mono_ms(&b->loop) - t0));
+    if (dw->answered) free(dw);
+    else dw->abandoned = true; /* its forward ends within its quick tries, at the latest at stop */
 }
 
 void cluster_topics_metrics(const struct cluster_sync *cs, struct prom *p) {
@@ -871,7 +892,7 @@ void cluster_topics_metrics(const struct cluster_sync *cs, struct prom *p) {
 
 void cluster_topics_stop(struct cluster_sync *cs) {
     if (!cs) return;
-    cs->stopping = true;
+    atomic_store(&cs->stopping, true);
     /* The poll first: the loop turns below (the replica fetchers' last appends) must not run a
      * tick that sends a change into a pool that is closing. */
     if (loop_timer_armed(&cs->timer)) loop_timer_del(&cs->b->loop, &cs->timer);

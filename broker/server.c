@@ -435,7 +435,7 @@ void broker_run(struct broker *b) {
 int broker_stop(struct broker *b) {
     SL_INFO("shutting down");
     b->monitor_draining = true; /* /healthz answers 503 until the port closes, last */
-    cluster_topics_drain(b->cluster_sync, 8000); /* clients move to the new leaders at once */
+    cluster_topics_drain(b->cluster_sync, 5000); /* clients move to the new leaders at once */
     admin_cluster_handover(b);                   /* and the controller to another node */
     if (b->kafka.view) {
         cluster_view_stopped(&b->stopped_view, b->cfg.node_id);
