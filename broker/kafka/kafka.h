@@ -87,9 +87,15 @@ static inline bool kafka_placed_leads(const struct kafka_server *ks, const struc
     return !pl || (p >= 0 && (uint32_t)p < pl->partition_count && pl->parts[p].replicas[0] == (uint32_t)ks->node_id);
 }
 
+/* False while this broker's view of the placement is not current (a start, a stop) for any
+ * topic but an internal one: such a topic may be placed elsewhere with leaders this broker
+ * does not know yet. */
+static inline bool kafka_view_serves(const struct kafka_server *ks, const struct topic *tp) {
+    return !ks->view || ks->view->ready || strncmp(tp->name, "__", 2) == 0;
+}
+
 static inline bool kafka_leads(const struct kafka_server *ks, const struct topic *tp, int32_t p) {
-    if (ks->view && !ks->view->ready && strncmp(tp->name, "__", 2) != 0) return false;
-    return kafka_placed_leads(ks, kafka_placement(ks, tp), p);
+    return kafka_view_serves(ks, tp) && kafka_placed_leads(ks, kafka_placement(ks, tp), p);
 }
 
 struct kreq {

@@ -224,7 +224,8 @@ static void produce_run(struct kconn *kc, struct kreq *q, const struct kafka_pro
             else if (denied) pr->error_code = (int16_t)sl_err_kafka(SL_TOPIC_AUTHORIZATION);
             else if (!tp) pr->error_code = (int16_t)sl_err_kafka(te);
             else if (!topic_partition(tp, pr->index)) pr->error_code = (int16_t)sl_err_kafka(SL_NO_PARTITION);
-            else if (!kafka_placed_leads(kc->ks, placed, pr->index)) pr->error_code = (int16_t)sl_err_kafka(SL_NOT_LEADER);
+            else if (!kafka_view_serves(kc->ks, tp) || !kafka_placed_leads(kc->ks, placed, pr->index))
+                pr->error_code = (int16_t)sl_err_kafka(SL_NOT_LEADER);
             else produce_partition(q, topic_partition(tp, pr->index), rt->partitions[i].records, req->acks, pr, &pb, pk,
                                    chk, big);
             if (chk) chk += produce_batch_count(rt->partitions[i].records);

@@ -32,8 +32,28 @@ import (
 )
 
 type out struct {
-	mu sync.Mutex
-	w  *bufio.Writer
+	mu              sync.Mutex
+	w               *bufio.Writer
+	nacked, nfailed int
+}
+
+// Counted under the lock the lines are written under, so the summary agrees with them.
+func (o *out) count(ok bool) {
+	o.mu.Lock()
+	if ok {
+		o.nacked++
+	} else {
+		o.nfailed++
+	}
+	o.mu.Unlock()
+}
+
+func (o *out) acks() int  { o.mu.Lock(); defer o.mu.Unlock(); return o.nacked }
+func (o *out) fails() int { o.mu.Lock(); defer o.mu.Unlock(); return o.nfailed }
+func (o *out) settled(sent int) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.nacked+o.nfailed >= sent
 }
 
 func (o *out) line(v interface{}) {
@@ -111,7 +131,6 @@ func main() {
 	}
 
 	o := &out{w: bufio.NewWriterSize(os.Stdout, 1<<16)}
-	var acked, failed int64
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
@@ -119,7 +138,7 @@ func main() {
 		for m := range producer.Successes() {
 			ta := time.Now().UnixNano()
 			v, _ := m.Value.Encode()
-			acked++
+			o.count(true)
 			o.line(map[string]interface{}{"ack": string(v), "p": m.Partition, "o": m.Offset,
 				"ts": m.Metadata.(int64), "ta": ta})
 		}
@@ -127,9 +146,15 @@ func main() {
 	go func() {
 		defer wg.Done()
 		for e := range producer.Errors() {
+			o.count(false)
+			if e.Msg == nil || e.Msg.Value == nil {
+				// An error sarama reports without its message: counted, not attributable.
+				o.line(map[string]interface{}{"fail": "", "ts": int64(0), "err": e.Err.Error()})
+				continue
+			}
 			v, _ := e.Msg.Value.Encode()
-			failed++
-			o.line(map[string]interface{}{"fail": string(v), "ts": e.Msg.Metadata.(int64), "err": e.Err.Error()})
+			ts, _ := e.Msg.Metadata.(int64)
+			o.line(map[string]interface{}{"fail": string(v), "ts": ts, "err": e.Err.Error()})
 		}
 	}()
 
@@ -165,7 +190,25 @@ loop:
 		}
 	}
 	producer.AsyncClose() // flushes: Successes and Errors close once every record is settled
-	wg.Wait()
-	o.line(map[string]interface{}{"done": true, "sent": sent, "acked": acked, "failed": failed})
+	// sarama 1.22's close can hang after its last record is settled (its retry loop keeps
+	// waiting for space on a broker it abandoned): the summary is printed once every record is
+	// settled or 30 s have passed, whichever comes first, and the process then exits.
+	closed := make(chan struct{})
+	go func() { wg.Wait(); close(closed) }()
+	deadline := time.After(30 * time.Second)
+wait:
+	for {
+		select {
+		case <-closed:
+			break wait
+		case <-deadline:
+			break wait
+		case <-time.After(50 * time.Millisecond):
+			if o.settled(sent) {
+				break wait
+			}
+		}
+	}
+	o.line(map[string]interface{}{"done": true, "sent": sent, "acked": o.acks(), "failed": o.fails()})
 	os.Exit(0)
 }
