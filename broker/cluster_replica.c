@@ -199,14 +199,23 @@ static void repl_send_isr(struct cluster_replica *cr, const struct cluster_topic
         free_slot->busy = false;
 }
 
-static void repl_tick_leaders(struct cluster_replica *cr, uint64_t now_ms) {
+static struct rep_fetcher *repl_fetcher(struct cluster_replica *cr, uint32_t leader);
+
+/* One walk over the placement per tick: the partitions led here get their lag checks and ISR
+ * changes, and every leader of a partition followed here has a fetcher. */
+static void repl_tick_walk(struct cluster_replica *cr, uint64_t now_ms) {
     const struct cluster_topics *ts = &cr->view->topics;
     uint32_t under = 0;
     for (uint32_t i = 0; i < ts->count; i++) {
         const struct cluster_topic *t = &ts->v[i];
         for (uint32_t p = 0; p < t->partition_count; p++) {
-            if (t->parts[p].replica_count < 2 || t->parts[p].replicas[0] != cr->self) continue;
-            under += t->parts[p].isr_count < t->parts[p].replica_count;
+            const struct cluster_part *cp = &t->parts[p];
+            if (cp->replica_count < 2) continue;
+            if (cp->replicas[0] != cr->self) {
+                if (repl_follows(cp, cr->self)) repl_fetcher(cr, cp->replicas[0]);
+                continue;
+            }
+            under += cp->isr_count < cp->replica_count;
             struct partition *part = repl_local(cr, t->name, t->id, (int32_t)p);
             if (!part || partition_role(part) != PARTITION_LEADER) continue;
             partition_replica_tick(part, now_ms);
@@ -434,12 +443,7 @@ static uint32_t repl_batch_count(const struct kafka_fetch_resp *resp) {
             const uint8_t *at = (const uint8_t *)rec.p;
             size_t left = rec.len > 0 ? (size_t)rec.len : 0;
             struct kafka_batch_header h;
-            while (left && kafka_batch_header_read(at, left, &h) == SL_OK &&
-                   (size_t)h.batch_length + KAFKA_BATCH_LOG_OVERHEAD <= left) {
-                at += (size_t)h.batch_length + KAFKA_BATCH_LOG_OVERHEAD;
-                left -= (size_t)h.batch_length + KAFKA_BATCH_LOG_OVERHEAD;
-                n++;
-            }
+            while (kafka_batch_next(&at, &left, &h)) n++;
         }
     return n;
 }
@@ -448,12 +452,12 @@ static uint32_t repl_batch_count(const struct kafka_fetch_resp *resp) {
  * end an answer inside one) waits for the next fetch. */
 static void repl_append_partition(struct rep_fetcher *f, struct partition *part, struct kstr rec, uint32_t *slot) {
     struct cluster_replica *cr = f->cr;
-    uint8_t *at = (uint8_t *)rec.p;
+    const uint8_t *next = (const uint8_t *)rec.p;
     size_t left = rec.len > 0 ? (size_t)rec.len : 0;
     struct kafka_batch_header h;
-    while (left && kafka_batch_header_read(at, left, &h) == SL_OK &&
-           (size_t)h.batch_length + KAFKA_BATCH_LOG_OVERHEAD <= left) {
-        uint32_t len = (uint32_t)h.batch_length + KAFKA_BATCH_LOG_OVERHEAD;
+    for (uint32_t len; (len = kafka_batch_next(&next, &left, &h)) != 0;) {
+        /* The answer's bytes are this fetcher's own (the frame it read): writable. */
+        uint8_t *at = (uint8_t *)next - len;
         /* A fetch from inside a batch gets all of it: what this replica has is skipped. */
         if (kafka_batch_last_offset(&h) >= partition_log_end(part)) {
             struct rep_append *a = &f->appends[(*slot)++];
@@ -472,8 +476,6 @@ static void repl_append_partition(struct rep_fetcher *f, struct partition *part,
             cr->batches++;
             cr->bytes += len;
         }
-        at += len;
-        left -= len;
     }
 }
 
@@ -616,15 +618,7 @@ void cluster_replica_tick(struct cluster_replica *cr, uint64_t now_ms, uint64_t 
         cr->applied_gen = placement_gen;
         repl_apply_roles(cr, now_ms);
     }
-    repl_tick_leaders(cr, now_ms);
-    /* A fetcher for every leader of a partition followed here. */
-    const struct cluster_topics *ts = &cr->view->topics;
-    for (uint32_t i = 0; i < ts->count; i++)
-        for (uint32_t p = 0; p < ts->v[i].partition_count; p++) {
-            const struct cluster_part *cp = &ts->v[i].parts[p];
-            if (cp->replica_count > 1 && cp->replicas[0] != cr->self && repl_follows(cp, cr->self))
-                repl_fetcher(cr, cp->replicas[0]);
-        }
+    repl_tick_walk(cr, now_ms);
     for (uint32_t i = 0; i < cr->fetcher_count; i++) repl_submit(cr->fetchers[i], now_ms);
 }
 

@@ -38,6 +38,15 @@ sl_err kafka_batch_header_read(const uint8_t *p, size_t avail, struct kafka_batc
     return SL_OK;
 }
 
+uint32_t kafka_batch_next(const uint8_t **at, size_t *left, struct kafka_batch_header *h) {
+    if (*left == 0 || kafka_batch_header_read(*at, *left, h) != SL_OK) return 0;
+    size_t len = (size_t)h->batch_length + KAFKA_BATCH_LOG_OVERHEAD;
+    if (len > *left) return 0;
+    *at += len;
+    *left -= len;
+    return (uint32_t)len;
+}
+
 static sl_err kafka_batch_check_frame(const uint8_t *p, size_t len, struct kafka_batch_header *h) {
     sl_err e = kafka_batch_header_read(p, len, h);
     if (e) return e;

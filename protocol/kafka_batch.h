@@ -61,6 +61,11 @@ struct kafka_batch_header {
  * walk that only needs lengths and offsets. */
 sl_err kafka_batch_header_read(const uint8_t *p, size_t avail, struct kafka_batch_header *h);
 
+/* The whole batch at *at within *left bytes of a record set (a Produce's records, a Fetch
+ * answer): its length, with its header in h, and *at and *left moved past it; 0 at the end, at
+ * a header that does not read, or at a batch cut short (a Fetch answer may end inside one). */
+uint32_t kafka_batch_next(const uint8_t **at, size_t *left, struct kafka_batch_header *h);
+
 /* Full check of one batch that must be exactly len bytes: the header as above (SL_UNDERFLOW
  * below 61 bytes); batch_length + 12 == len and the CRC-32C of [21, len) else SL_CORRUPT;
  * then record_count >= 1, last_offset_delta == record_count - 1 and a known compression codec

@@ -82,20 +82,18 @@ static inline const struct cluster_topic *kafka_placement(const struct kafka_ser
     return t && !memcmp(t->id, tp->id, 16) ? t : NULL;
 }
 
-/* True when this broker leads partition p of a topic with placement pl (NULL: always). */
-static inline bool kafka_placed_leads(const struct kafka_server *ks, const struct cluster_topic *pl, int32_t p) {
+/* True when this broker leads partition p of topic tp, whose placement (kafka_placement) is
+ * pl: always for an unplaced topic (NULL), but never while this broker's view of the placement
+ * is not current (a start, a stop) for a topic that is not internal: it may be placed
+ * elsewhere with leaders this broker does not know yet. */
+static inline bool kafka_placed_leads(const struct kafka_server *ks, const struct topic *tp,
+                                      const struct cluster_topic *pl, int32_t p) {
+    if (ks->view && !ks->view->ready && strncmp(tp->name, "__", 2) != 0) return false;
     return !pl || (p >= 0 && (uint32_t)p < pl->partition_count && pl->parts[p].replicas[0] == (uint32_t)ks->node_id);
 }
 
-/* False while this broker's view of the placement is not current (a start, a stop) for any
- * topic but an internal one: such a topic may be placed elsewhere with leaders this broker
- * does not know yet. */
-static inline bool kafka_view_serves(const struct kafka_server *ks, const struct topic *tp) {
-    return !ks->view || ks->view->ready || strncmp(tp->name, "__", 2) == 0;
-}
-
 static inline bool kafka_leads(const struct kafka_server *ks, const struct topic *tp, int32_t p) {
-    return kafka_view_serves(ks, tp) && kafka_placed_leads(ks, kafka_placement(ks, tp), p);
+    return kafka_placed_leads(ks, tp, kafka_placement(ks, tp), p);
 }
 
 struct kreq {

@@ -494,7 +494,7 @@ sl_err kafka_handle_list_offsets(struct kconn *kc, struct kreq *q, struct kr *r)
                 pr->error_code = (int16_t)sl_err_kafka(SL_NO_PARTITION);
                 continue;
             }
-            if (!kafka_view_serves(kc->ks, tp) || !kafka_placed_leads(kc->ks, placed, p)) {
+            if (!kafka_placed_leads(kc->ks, tp, placed, p)) {
                 pr->error_code = (int16_t)sl_err_kafka(SL_NOT_LEADER);
                 continue;
             }

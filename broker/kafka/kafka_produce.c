@@ -60,16 +60,9 @@ static void produce_batch_done(struct partition_append_done *d, sl_err err) {
 static uint32_t produce_batch_count(struct kstr records) {
     uint32_t n = 0;
     const uint8_t *at = (const uint8_t *)records.p;
-    uint32_t left = (uint32_t)SL_MAX(records.len, 0);
-    while (left) {
-        struct kafka_batch_header h;
-        if (kafka_batch_header_read(at, left, &h)) break;
-        uint32_t len = (uint32_t)h.batch_length + KAFKA_BATCH_LOG_OVERHEAD;
-        if (len > left) break;
-        n++;
-        at += len;
-        left -= len;
-    }
+    size_t left = (size_t)SL_MAX(records.len, 0);
+    struct kafka_batch_header h;
+    while (kafka_batch_next(&at, &left, &h)) n++;
     return n;
 }
 
@@ -224,8 +217,7 @@ static void produce_run(struct kconn *kc, struct kreq *q, const struct kafka_pro
             else if (denied) pr->error_code = (int16_t)sl_err_kafka(SL_TOPIC_AUTHORIZATION);
             else if (!tp) pr->error_code = (int16_t)sl_err_kafka(te);
             else if (!topic_partition(tp, pr->index)) pr->error_code = (int16_t)sl_err_kafka(SL_NO_PARTITION);
-            else if (!kafka_view_serves(kc->ks, tp) || !kafka_placed_leads(kc->ks, placed, pr->index))
-                pr->error_code = (int16_t)sl_err_kafka(SL_NOT_LEADER);
+            else if (!kafka_placed_leads(kc->ks, tp, placed, pr->index)) pr->error_code = (int16_t)sl_err_kafka(SL_NOT_LEADER);
             else produce_partition(q, topic_partition(tp, pr->index), rt->partitions[i].records, req->acks, pr, &pb, pk,
                                    chk, big);
             if (chk) chk += produce_batch_count(rt->partitions[i].records);

@@ -392,6 +392,34 @@ static uint8_t *small_batch(size_t *len) {
     return encode_or_die(recs, 3, len);
 }
 
+/* kafka_batch_next splits a record set into whole batches and stops at a cut one or at bytes
+ * that are not a batch header, leaving the cursor there. */
+START_TEST(test_batch_next_splits_record_sets) {
+    size_t len;
+    uint8_t *one = small_batch(&len);
+    uint8_t set[4096];
+    ck_assert_uint_le(3 * len, sizeof set);
+    for (int i = 0; i < 3; i++) memcpy(set + i * len, one, len);
+    struct kafka_batch_header h;
+    for (size_t cut = 0; cut <= 3 * len; cut++) {
+        const uint8_t *at = set;
+        size_t left = cut;
+        uint32_t n = 0;
+        while (kafka_batch_next(&at, &left, &h) == len) n++;
+        ck_assert_uint_eq(n, cut / len);        /* whole batches only */
+        ck_assert_ptr_eq(at, set + n * len);    /* stopped before the cut one */
+        ck_assert_uint_eq(left, cut - n * len);
+    }
+    const uint8_t *at = set;
+    size_t left = 2 * len;
+    set[len + 16] = 1; /* the second batch's magic */
+    ck_assert_uint_eq(kafka_batch_next(&at, &left, &h), len);
+    ck_assert_uint_eq(kafka_batch_next(&at, &left, &h), 0);
+    ck_assert_uint_eq(left, len);
+    free(one);
+}
+END_TEST
+
 START_TEST(test_every_crc_covered_bit_flip_is_corrupt) {
     size_t len;
     uint8_t *b = small_batch(&len);
@@ -690,6 +718,7 @@ static Suite *kafka_batch_suite(void) {
     tcase_add_test(tc, test_every_crc_covered_bit_flip_is_corrupt);
     tcase_add_test(tc, test_base_offset_flip_not_caught);
     tcase_add_test(tc, test_every_truncation_refused);
+    tcase_add_test(tc, test_batch_next_splits_record_sets);
     tcase_add_test(tc, test_batch_length_disagrees_with_len);
     tcase_add_test(tc, test_old_magic_refused);
     tcase_add_test(tc, test_record_count_rules);
