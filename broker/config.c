@@ -79,6 +79,8 @@ static const struct cfg_key cfg_keys[] = {
     CFG_KEY("cluster_raft_addr", NULL, NULL, CFG_STRING, cluster_raft_addr, CFG_F_EMPTY_OK),
     CFG_KEY("cluster_nodes", NULL, NULL, CFG_STRING, cluster_nodes, CFG_F_EMPTY_OK),
     CFG_KEY("default_replication_factor", NULL, NULL, CFG_COUNT, default_replication_factor, 0),
+    CFG_KEY("offsets_topic_num_partitions", NULL, NULL, CFG_COUNT, offsets_topic_num_partitions, 0),
+    CFG_KEY("offsets_topic_replication_factor", NULL, NULL, CFG_COUNT, offsets_topic_replication_factor, 0),
     CFG_KEY("replica_lag_time_max_ms", NULL, NULL, CFG_MS, replica_lag_time_max_ms, 0),
     CFG_KEY("broker_session_timeout_ms", NULL, NULL, CFG_MS, broker_session_timeout_ms, 0),
     CFG_KEY("auto_create_topics", "auto_create_topics_enable", NULL, CFG_BOOL, auto_create_topics, 0),
@@ -184,6 +186,8 @@ void sl_config_defaults(struct sl_config *c) {
     c->node_id = 1;
     c->auto_create_topics = true;
     c->default_replication_factor = 1;
+    c->offsets_topic_num_partitions = 16;
+    c->offsets_topic_replication_factor = 3;
     c->replica_lag_time_max_ms = 30000; /* Kafka's replica.lag.time.max.ms */
     /* Kafka's broker.session.timeout.ms is 9 s; three make a failover of a few seconds. */
     c->broker_session_timeout_ms = 3000;
@@ -721,6 +725,12 @@ static int cfg_validate_cluster(const struct sl_config *c, char *err, size_t err
     if (c->default_replication_factor < 1 || c->default_replication_factor > CLUSTER_REPLICAS_MAX)
         return cfg_fail(err, err_len, "default_replication_factor: %u is outside 1..%u", c->default_replication_factor,
                         CLUSTER_REPLICAS_MAX);
+    if (c->offsets_topic_replication_factor < 1 || c->offsets_topic_replication_factor > CLUSTER_REPLICAS_MAX)
+        return cfg_fail(err, err_len, "offsets_topic_replication_factor: %u is outside 1..%u",
+                        c->offsets_topic_replication_factor, CLUSTER_REPLICAS_MAX);
+    if (c->offsets_topic_num_partitions < 1 || c->offsets_topic_num_partitions > 1000)
+        return cfg_fail(err, err_len, "offsets_topic_num_partitions: %u is outside 1..1000",
+                        c->offsets_topic_num_partitions);
     if (!c->cluster_nodes[0]) {
         if (c->cluster_raft_addr[0]) return cfg_fail(err, err_len, "cluster_raft_addr: needs cluster_nodes");
         return 0;

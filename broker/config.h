@@ -55,6 +55,8 @@ struct sl_config {
     char cluster_raft_addr[SL_CONFIG_HOST_MAX];  /* "": this node's entry of cluster_nodes; else the bind address */
     char cluster_nodes[2048];                    /* "": no cluster; "1@host:port,2@host:port,..." */
     uint32_t default_replication_factor;         /* replicas of a topic made without one (cluster), 1 */
+    uint32_t offsets_topic_num_partitions;       /* partitions of a cluster's __sluice_offsets, 16 */
+    uint32_t offsets_topic_replication_factor;   /* its replicas (at most the voters), 3 */
     uint32_t replica_lag_time_max_ms;            /* a follower silent or behind this long leaves the ISR, 30000 */
     uint32_t broker_session_timeout_ms;          /* a broker the controller has not heard from this long is fenced, 3000 */
     bool auto_create_topics;                     /* Metadata/Produce create unknown topics, true */

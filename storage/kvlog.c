@@ -61,6 +61,7 @@ struct kv_write {
 
 struct kvlog {
     struct log *log;
+    struct kvlog_sink sink; /* append NULL: the log itself (kv_append) */
     struct kvlog_options opt;
     struct kv_entry **buckets;
     uint32_t bucket_count, count;
@@ -223,7 +224,8 @@ static sl_err kv_append(struct kvlog *kv, const struct kvlog_op *ops, uint32_t n
         uint8_t *batch = sl_xmalloc(cap);
         size_t len = kafka_batch_encode(batch, cap, recs, n, -1, -1, -1);
         int64_t base;
-        if (len) e = log_append(kv->log, batch, (uint32_t)len, &base, w, true);
+        if (len && kv->sink.append) e = kv->sink.append(kv->sink.arg, batch, (uint32_t)len, w);
+        else if (len) e = log_append(kv->log, batch, (uint32_t)len, &base, w, true);
         free(batch);
     }
     free(recs);
@@ -273,6 +275,7 @@ static void kv_compact_start(struct kvlog *kv, uint64_t now_ms) {
 }
 
 static void kv_compact_maybe(struct kvlog *kv, uint64_t now_ms) {
+    if (kv->sink.append) return; /* the log's own cleaner compacts it (kvlog_open_log) */
     uint64_t records = kvlog_records(kv);
     if (kv->compacting || records <= kv->opt.compact_min_records) return;
     if (records <= (uint64_t)kv->count * kv->opt.compact_ratio) return;
@@ -480,6 +483,20 @@ sl_err kvlog_open(struct kvlog **out, struct store *st, const char *topic, const
     return SL_OK;
 }
 
+sl_err kvlog_open_log(struct kvlog **out, struct log *g, const struct kvlog_sink *sink) {
+    SL_ASSERT(g && sink && sink->append);
+    const struct kvlog_options o = {0, UINT64_MAX, 2};
+    struct kvlog *kv = kv_new(g, &o);
+    kv->sink = *sink;
+    sl_err e = kv_replay(kv);
+    if (e) {
+        kvlog_close(kv);
+        return e;
+    }
+    *out = kv;
+    return SL_OK;
+}
+
 sl_err kvlog_open_mem(struct kvlog **out, const uint8_t *seg, size_t len) {
     if (len > UINT32_MAX) return SL_TOO_LARGE;
     const struct kvlog_options o = {16u << 20, 10000, 4};
@@ -498,13 +515,14 @@ sl_err kvlog_open_mem(struct kvlog **out, const uint8_t *seg, size_t len) {
     return SL_OK;
 }
 
-void kvlog_close(struct kvlog *kv) {
-    /* Waiters (a compaction's among them) point into their owners: fire them all now. */
-    if (kv->log) kvlog_flush(kv); /* none for kvlog_open_mem's: read only */
+bool kvlog_close(struct kvlog *kv) {
+    /* Waiters (a compaction's among them) point into their owners: fire them all now. A sink's
+     * writes are its owner's to settle (kvlog_open_log). */
+    if (kv->log && !kv->sink.append) kvlog_flush(kv); /* none for kvlog_open_mem's: read only */
     if (kv->inflight_head) {
-        /* The log never answered: its waiters still point here. Leak rather than corrupt. */
+        /* The log (or the sink) never answered: its waiters still point here. Leak rather than corrupt. */
         SL_ERROR("%s: closed with writes in flight", log_dir(kv->log));
-        return;
+        return false;
     }
     struct kv_entry *e = kv->head;
     while (e) {
@@ -520,6 +538,7 @@ void kvlog_close(struct kvlog *kv) {
     }
     free(kv->buckets);
     free(kv);
+    return true;
 }
 
 void kvlog_set_undo_hook(struct kvlog *kv, kvlog_undo_fn fn, void *arg) {
@@ -587,6 +606,8 @@ void kvlog_foreach(const struct kvlog *kv,
 uint32_t kvlog_count(const struct kvlog *kv) { return kv->count; }
 uint64_t kvlog_records(const struct kvlog *kv) { return (uint64_t)(log_end_offset(kv->log) - kv->records_base); }
 struct log *kvlog_log(const struct kvlog *kv) { return kv->log; }
+
+bool kvlog_writes_pending(const struct kvlog *kv) { return kv->inflight_head != NULL; }
 
 /* ---- values that grow ------------------------------------------------------------------------ */
 

@@ -57,18 +57,34 @@ struct kvlog_op {
     int32_t value_len;
 };
 
+/* Where a kvlog_open_log writes: append puts the batch (len bytes, the callee may change them
+ * but not keep them) into the log, as log_append would, and w fires once it is committed by the
+ * sink's rule, with w->offset set to the batch's last offset, or with an error. As with the log
+ * (Failures above), a failed batch must fail every batch the sink took after it, and batches
+ * must complete in the order they were taken. An error returned: nothing was appended. */
+struct kvlog_sink {
+    sl_err (*append)(void *arg, uint8_t *batch, uint32_t len, struct log_waiter *w);
+    void *arg;
+};
+
 /* Opens (or creates) the internal log <topic>-0 and replays it. opts NULL: defaults (16 MiB
  * segments, compaction at 4x live past 10,000 records). now_ms stamps a compaction's records. */
 sl_err kvlog_open(struct kvlog **out, struct store *st, const char *topic, const struct kvlog_options *opts,
                   uint64_t now_ms);
+/* A kvlog over a log it does not own (a replicated partition's: broker/kafka/group_offsets.c):
+ * replays g, then writes through sink. It never compacts g itself (the log's cleaner does, for
+ * a compacted topic) and kvlog_close does not wait for the sink's writes: the owner settles them
+ * first (a write still in flight at close is leaked, not freed under the sink). */
+sl_err kvlog_open_log(struct kvlog **out, struct log *g, const struct kvlog_sink *sink);
 /* A read-only kvlog of one segment's bytes in memory, without a log or a store: the bytes go
  * through recovery's segment scan (recovery_scan_mem, what a store keeps of a crashed segment)
  * and then the same replay as kvlog_open. Only kvlog_get, kvlog_foreach, kvlog_count and
  * kvlog_close may be used on it. For the fuzz target, which reaches the replay without a file. */
 sl_err kvlog_open_mem(struct kvlog **out, const uint8_t *seg, size_t len);
 /* Waits for every write to be durable (waiters fire), then frees the map; the log stays in
- * the store. */
-void kvlog_close(struct kvlog *kv);
+ * the store. False: a write was never answered, and the kvlog is left allocated (its waiter
+ * still points into it), as must be whatever its undo hook writes to. */
+bool kvlog_close(struct kvlog *kv);
 
 /* For owners that keep a view derived from the map (decoded values): called once a failed
  * write's changes are undone, for every key they changed (a key may come more than once),
@@ -104,6 +120,8 @@ uint32_t kvlog_count(const struct kvlog *kv);
 /* Records in the log: live, superseded and tombstones. */
 uint64_t kvlog_records(const struct kvlog *kv);
 struct log *kvlog_log(const struct kvlog *kv);
+/* Writes whose waiters have not fired yet. */
+bool kvlog_writes_pending(const struct kvlog *kv);
 
 /* ---- values that grow ---------------------------------------------------------------------
  * A small versioned, length-prefixed encoding for values that gain fields over time:

@@ -285,6 +285,14 @@ sl_err offsets_open(struct offsets **out, struct store *st, uint64_t now_ms) {
     return SL_OK;
 }
 
+sl_err offsets_open_log(struct offsets **out, struct log *g, const struct kvlog_sink *sink) {
+    struct kvlog *kv;
+    sl_err e = kvlog_open_log(&kv, g, sink);
+    if (e) return e;
+    *out = offsets_open_kvlog(kv);
+    return SL_OK;
+}
+
 struct offsets *offsets_open_kvlog(struct kvlog *kv) {
     struct offsets *o = sl_xcalloc(1, sizeof(*o));
     o->kv = kv;
@@ -301,10 +309,12 @@ struct offsets *offsets_open_kvlog(struct kvlog *kv) {
     return o;
 }
 
+bool offsets_writes_pending(const struct offsets *o) { return kvlog_writes_pending(o->kv); }
+
 void offsets_close(struct offsets *o) {
     /* First: closing flushes, and a write failing then undoes its commits through the hook
      * into this map, which must still be here. */
-    kvlog_close(o->kv);
+    if (!kvlog_close(o->kv)) return; /* writes unanswered: the kvlog is leaked, so is its undo hook's map */
     for (uint32_t b = 0; b < o->bucket_count; b++) {
         struct offset_entry *e = o->buckets[b];
         while (e) {

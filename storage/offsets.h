@@ -45,11 +45,18 @@ struct offset_value {
 };
 
 sl_err offsets_open(struct offsets **out, struct store *st, uint64_t now_ms);
+/* The same over a log the caller keeps, written through sink: a replicated partition of a
+ * cluster's offsets topic, whose writes commit once its in-sync replicas have them
+ * (kvlog_open_log). */
+struct kvlog_sink;
+sl_err offsets_open_log(struct offsets **out, struct log *g, const struct kvlog_sink *sink);
 /* The same over a kvlog already open (its replayed map decoded as offsets); owns kv from here,
  * offsets_close closes it. offsets_open's second half; the fuzz target gives it kvlog_open_mem's. */
 struct kvlog;
 struct offsets *offsets_open_kvlog(struct kvlog *kv);
 void offsets_close(struct offsets *o);
+/* Commits whose waiters have not fired yet. */
+bool offsets_writes_pending(const struct offsets *o);
 
 /* Writes the commits as one batch; w fires once it is durable (or failed). The in-memory view
  * changes at once, so an OffsetFetch after an acknowledged commit always sees it; if the batch

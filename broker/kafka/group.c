@@ -1185,6 +1185,18 @@ sl_err group_registry_delete(struct group_registry *reg, const char *group_id) {
     return SL_OK;
 }
 
+void group_registry_unload(struct group_registry *reg, const char *group_id) {
+    struct group *g = group_registry_find(reg, group_id);
+    if (!g) return;
+    struct group **pp = bucket_of(reg, g->id);
+    while (*pp != g) pp = &(*pp)->hnext;
+    *pp = g->hnext;
+    struct group *last = reg->all[--reg->count];
+    reg->all[g->reg_index] = last;
+    last->reg_index = g->reg_index;
+    group_destroy(g);
+}
+
 uint32_t group_registry_count(const struct group_registry *reg) { return reg->count; }
 
 struct group *group_registry_at(struct group_registry *reg, uint32_t i) {

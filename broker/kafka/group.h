@@ -245,6 +245,9 @@ sl_err group_registry_delete(struct group_registry *reg, const char *group_id);
  * record is malformed (nothing is created). */
 bool group_registry_restore(struct group_registry *reg, const char *group_id, const uint8_t *state, uint32_t len,
                             uint64_t now_ms);
+/* Drops the group without touching its stored state (this broker stopped coordinating it):
+ * group_destroy answers its parked requests COORDINATOR_NOT_AVAILABLE. */
+void group_registry_unload(struct group_registry *reg, const char *group_id);
 uint32_t group_registry_count(const struct group_registry *reg);
 struct group *group_registry_at(struct group_registry *reg, uint32_t i);
 void group_registry_tick(struct group_registry *reg, uint64_t now_ms);

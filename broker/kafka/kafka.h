@@ -36,6 +36,7 @@ struct kconn;
 struct kreq;
 struct group_registry;
 struct offsets;
+struct group_offsets;
 struct txn_coordinator;
 struct kafka_init_producer_id_req;
 
@@ -57,7 +58,8 @@ struct kafka_server {
     uint64_t api_errors[KAFKA_API_KEY_MAX + 1][KW_ERR_SLOTS];
     struct group_registry *groups;
     struct group_stats group_stats; /* rebalances, for /metrics */
-    struct offsets *offsets;
+    struct offsets *offsets;       /* outside a cluster: every group's (group_offsets.h) */
+    struct group_offsets *gofs;    /* in a cluster: the replicated offsets partitions this broker leads */
     struct loop_timer group_timer;
     uint64_t last_offsets_expiry_ms; /* monotonic: paces retention_check_ms */
     struct txn_coordinator *txns;    /* transactions (kafka_txn.c) */
@@ -72,6 +74,18 @@ struct kafka_server {
      * that is not in one. Set by the server after the cluster starts. */
     const struct cluster_view *view;
 };
+
+/* A cluster's replicated topic of committed offsets (group_offsets.h): internal, so no client
+ * sees it (Metadata, Produce, Fetch but a follower's, configs...), or may create it. */
+#define KAFKA_GROUP_OFFSETS_TOPIC "__sluice_offsets"
+static inline bool kafka_topic_hidden(const char *name, int32_t len) {
+    return len == (int32_t)sizeof(KAFKA_GROUP_OFFSETS_TOPIC) - 1 && name &&
+           !memcmp(name, KAFKA_GROUP_OFFSETS_TOPIC, sizeof(KAFKA_GROUP_OFFSETS_TOPIC) - 1);
+}
+/* The topic a client's request names: NULL for an internal one, as if it did not exist. */
+static inline struct topic *kafka_topic_visible(const struct kafka_server *ks, const char *name, int32_t len) {
+    return kafka_topic_hidden(name, len) ? NULL : topics_get(ks->topics, name, len);
+}
 
 /* tp's placement in a cluster: NULL outside one, for a topic the cluster did not place, and for
  * a topic of this broker's own that has a placed one's name but not its id. Looked up once per

@@ -330,7 +330,10 @@ static void create_topic_start(struct kconn *kc, const struct kafka_create_topic
     }
     const char *why = NULL;
     sl_err e;
-    if (aa->validate_only) {
+    if (kafka_topic_hidden(t->name.p, t->name.len)) {
+        e = SL_INVALID_TOPIC;
+        why = "this topic name is internal";
+    } else if (aa->validate_only) {
         e = topics_create(kc->ks->topics, t->name.p, t->name.len, partitions, keys, values, (uint32_t)n, true, NULL,
                           &why);
         if (!e) r->num_partitions = partitions;
@@ -427,6 +430,7 @@ sl_err kafka_handle_create_topics(struct kconn *kc, struct kreq *q, struct kr *r
 static struct topic *topic_by_id(struct kafka_server *ks, const uint8_t id[16]) {
     for (uint32_t i = 0; i < topics_count(ks->topics); i++) {
         struct topic *tp = topics_at(ks->topics, i);
+        if (kafka_topic_hidden(tp->name, (int32_t)strlen(tp->name))) continue;
         if (!memcmp(tp->id, id, 16)) return tp;
     }
     return NULL;
@@ -475,7 +479,7 @@ static sl_err delete_topics_cluster(struct kconn *kc, struct kreq *q, const stru
         uint32_t seen = name.len >= 0 ? kname_set_count(&names, name) : 1;
         if (seen != 1) continue; /* duplicates: answered below */
         struct topic *tp = NULL;
-        if (name.len >= 0) tp = topics_get(ks->topics, name.p, name.len);
+        if (name.len >= 0) tp = kafka_topic_visible(ks, name.p, name.len);
         else if (v6 && memcmp(req->topics[i].topic_id, zero_id, 16)) tp = topic_by_id(ks, req->topics[i].topic_id);
         struct admin_result *r = admin_result_add(aa, tp && name.len < 0 ? kafka_kstr(tp->name) : name);
         if (!kafka_authorized(kc, KAFKA_OP_DELETE, KAFKA_RES_TOPIC, tp ? kafka_kstr(tp->name) : name)) {
@@ -541,7 +545,7 @@ sl_err kafka_handle_delete_topics(struct kconn *kc, struct kreq *q, struct kr *r
         struct kafka_delete_topics_result *res = &resp.responses[resp.response_count++];
         res->error_message = (struct kstr){NULL, -1};
         struct topic *tp = NULL;
-        if (name.len >= 0) tp = topics_get(ks->topics, name.p, name.len);
+        if (name.len >= 0) tp = kafka_topic_visible(ks, name.p, name.len);
         else if (v6 && memcmp(req.topics[i].topic_id, zero_id, 16)) tp = topic_by_id(ks, req.topics[i].topic_id);
         res->name = name;
         if (name.len >= 0 && !kafka_authorized(kc, KAFKA_OP_DELETE, KAFKA_RES_TOPIC, name)) {
@@ -616,7 +620,7 @@ sl_err kafka_handle_create_partitions(struct kconn *kc, struct kreq *q, struct k
             admin_result_error(res, SL_TOPIC_AUTHORIZATION, NULL);
             continue;
         }
-        struct topic *tp = topics_get(kc->ks->topics, t->name.p, t->name.len);
+        struct topic *tp = kafka_topic_visible(kc->ks, t->name.p, t->name.len);
         if (!tp) {
             admin_result_error(res, SL_NO_PARTITION, NULL);
             continue;
@@ -653,7 +657,7 @@ static bool describe_wanted(const struct kafka_describe_configs_resource *res, c
 static void describe_topic(struct kconn *kc, int16_t version, const struct kafka_describe_configs_resource *rr,
                            struct kafka_describe_configs_result *res) {
     struct karena *a = &kc->arena;
-    struct topic *tp = topics_get(kc->ks->topics, rr->resource_name.p, rr->resource_name.len);
+    struct topic *tp = kafka_topic_visible(kc->ks, rr->resource_name.p, rr->resource_name.len);
     if (!tp) {
         res->error_code = (int16_t)sl_err_kafka(SL_NO_PARTITION);
         res->error_message = kafka_kstr("unknown topic");
@@ -893,7 +897,7 @@ static struct topic *alter_target(struct kconn *kc, int8_t type, struct kstr nam
         res->error_message = kafka_kstr("only topic, broker and group configs can be altered");
         return NULL;
     }
-    struct topic *tp = topics_get(kc->ks->topics, name.p, name.len);
+    struct topic *tp = kafka_topic_visible(kc->ks, name.p, name.len);
     if (!tp) res->error_code = (int16_t)sl_err_kafka(SL_NO_PARTITION);
     return tp;
 }
@@ -1174,7 +1178,7 @@ sl_err kafka_handle_delete_records(struct kconn *kc, struct kreq *q, struct kr *
         tr->name = rt->name;
         tr->partition_count = rt->partition_count;
         tr->partitions = kafka_alloc_array(a, rt->partition_count, sizeof(*tr->partitions));
-        struct topic *tp = topics_get(kc->ks->topics, rt->name.p, rt->name.len);
+        struct topic *tp = kafka_topic_visible(kc->ks, rt->name.p, rt->name.len);
         bool denied = !kafka_authorized(kc, KAFKA_OP_DELETE, KAFKA_RES_TOPIC, rt->name);
         for (int32_t i = 0; i < rt->partition_count; i++) {
             struct kafka_delete_records_partition_result *pr = &tr->partitions[i];

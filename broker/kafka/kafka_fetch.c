@@ -46,6 +46,7 @@ struct fetch_topic {
     int32_t name_len;
     bool by_id;      /* Fetch v13+: the request named the topic by id */
     bool denied;     /* no READ on the topic (kafka_acl.c): TOPIC_AUTHORIZATION_FAILED */
+    bool hidden;     /* an internal topic (kafka_topic_hidden) a client asks for: unknown to it */
     uint8_t id[16];
     int32_t count;
     struct fetch_part *parts;
@@ -77,7 +78,7 @@ static void fetch_free(struct fetch_park *pk) {
 /* The topic the request means; by id (v13+) it must still be the same topic: one deleted and
  * created again under its name has a new id. */
 static struct topic *fetch_topic_get(struct kafka_server *ks, const struct fetch_topic *ft) {
-    struct topic *tp = topics_get(ks->topics, ft->name, ft->name_len);
+    struct topic *tp = ft->hidden ? NULL : topics_get(ks->topics, ft->name, ft->name_len);
     if (tp && ft->by_id && memcmp(tp->id, ft->id, 16) != 0) return NULL;
     return tp;
 }
@@ -365,6 +366,7 @@ sl_err kafka_handle_fetch(struct kconn *kc, struct kreq *q, struct kr *r) {
         ft->name[ft->name_len] = 0;
         /* By id, an unknown id stays UNKNOWN_TOPIC_ID (Kafka checks existence first there). */
         ft->denied = (!ft->by_id || ft->name_len > 0) && !kafka_authorized(kc, KAFKA_OP_READ, KAFKA_RES_TOPIC, name);
+        ft->hidden = pk->replica_id < 0 && kafka_topic_hidden(ft->name, ft->name_len);
         ft->count = SL_MAX(rt->partition_count, 0);
         ft->parts = sl_xcalloc((size_t)SL_MAX(ft->count, 1), sizeof(*ft->parts));
         for (int32_t i = 0; i < ft->count; i++) {
@@ -473,7 +475,7 @@ sl_err kafka_handle_list_offsets(struct kconn *kc, struct kreq *q, struct kr *r)
         tr->partition_count = rt->partition_count;
         tr->partitions = kafka_alloc_array(&kc->arena, rt->partition_count, sizeof(*tr->partitions));
         bool denied = !kafka_authorized(kc, KAFKA_OP_DESCRIBE, KAFKA_RES_TOPIC, rt->name);
-        struct topic *tp = topics_get(kc->ks->topics, rt->name.p, rt->name.len);
+        struct topic *tp = kafka_topic_visible(kc->ks, rt->name.p, rt->name.len);
         const struct cluster_topic *placed = tp ? kafka_placement(kc->ks, tp) : NULL;
         for (int32_t i = 0; i < rt->partition_count; i++) {
             struct kafka_list_offsets_part_resp *pr = &tr->partitions[i];

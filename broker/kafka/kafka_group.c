@@ -1,6 +1,7 @@
 /* kafka_group.c: the Kafka consumer-group APIs, glue between the wire (protocol/
  * kafka_msgs_group.h), the coordinator state machine (broker/group.h) and the durable offset
- * store (storage/offsets.h). This broker is every group's coordinator.
+ * store (storage/offsets.h). This broker coordinates every group, or in a cluster those whose
+ * offsets partition it leads (group_offsets.h).
  *
  * JoinGroup and SyncGroup park their request slot as the coordinator's opaque reply handle;
  * the coordinator answers through join_done/sync_done the moment the group decides. One loop
@@ -16,6 +17,7 @@
 #include "base/logging.h"
 #include "broker/core/partition.h"
 #include "broker/kafka/group.h"
+#include "broker/kafka/group_offsets.h"
 #include "broker/kafka/kafka.h"
 #include "broker/kafka/kafka_resp.h"
 #include "broker/kafka/txn_coordinator.h"
@@ -52,14 +54,31 @@ static void groups_on_timer(struct loop_timer *t, uint64_t now_ms) {
     groups_rearm(ks);
 }
 
+/* The group's offsets when this broker coordinates it (group_offsets.h), else NULL. */
+static struct offsets *group_offs(struct kafka_server *ks, const char *gid) {
+    return gid ? group_offsets_of(ks, gid, strlen(gid)) : NULL;
+}
+
+struct expiry_ctx {
+    struct kafka_server *ks;
+    uint64_t wall_ms;
+    uint32_t n;
+};
+
+static void expire_one(void *arg, struct offsets *o) {
+    struct expiry_ctx *c = arg;
+    c->n += offsets_expire(o, c->wall_ms, c->ks->cfg->offsets_retention_ms, groups_may_expire, c->ks);
+}
+
 /* Offsets of empty groups expire; checked with the store's retention cadence. */
 static void groups_expiry_hook(void *arg, struct loop_time now) {
     struct kafka_server *ks = arg;
     if (now.mono_ms - ks->last_offsets_expiry_ms < ks->cfg->retention_check_ms) return;
     ks->last_offsets_expiry_ms = now.mono_ms;
     /* Commit times are wall timestamps, so their age is measured on the wall clock. */
-    uint32_t n = offsets_expire(ks->offsets, now.wall_ms, ks->cfg->offsets_retention_ms, groups_may_expire, ks);
-    if (n) SL_INFO("offsets: expired %u committed offsets of empty groups", n);
+    struct expiry_ctx c = {ks, now.wall_ms, 0};
+    group_offsets_each(ks, expire_one, &c);
+    if (c.n) SL_INFO("offsets: expired %u committed offsets of empty groups", c.n);
 }
 
 /* ---- coordinator callbacks ------------------------------------------------------------------- */
@@ -126,11 +145,12 @@ static void group_park_cancel(struct kreq *q) {
  * is durable costs the members one rebalance after the restart, nothing else). */
 static void group_changed(void *arg, struct group *g) {
     struct kafka_server *ks = arg;
-    if (!ks->offsets) return;
+    struct offsets *o = group_offs(ks, group_id(g));
+    if (!o) return;
     struct kw w;
     kw_init(&w, 256);
     if (group_encode_state(g, &w) &&
-        offsets_store_group(ks->offsets, group_id(g), w.p, (uint32_t)w.len, loop_now_ms(ks->loop), NULL) != SL_OK)
+        offsets_store_group(o, group_id(g), w.p, (uint32_t)w.len, loop_now_ms(ks->loop), NULL) != SL_OK)
         SL_WARN("group %s: its state was not stored: a restart will rebalance it", group_id(g));
     kw_free(&w);
 }
@@ -154,9 +174,13 @@ sl_err kafka_groups_start(struct kafka_server *ks) {
     ks->groups = group_registry_create(&gc, &ops, seed);
     ks->group_timer.fire = groups_on_timer;
     ks->last_offsets_expiry_ms = loop_mono_ms(ks->loop);
-    sl_err e = offsets_open(&ks->offsets, ks->store, loop_now_ms(ks->loop));
-    if (e) return e;
-    offsets_group_states(ks->offsets, group_restore_one, ks);
+    if (group_offsets_placed(ks)) {
+        group_offsets_start(ks); /* loads partitions as this broker comes to lead them */
+    } else {
+        sl_err e = offsets_open(&ks->offsets, ks->store, loop_now_ms(ks->loop));
+        if (e) return e;
+        offsets_group_states(ks->offsets, group_restore_one, ks);
+    }
     loop_add_before_sleep(ks->loop, groups_expiry_hook, ks);
     groups_rearm(ks);
     return SL_OK;
@@ -164,6 +188,7 @@ sl_err kafka_groups_start(struct kafka_server *ks) {
 
 void kafka_groups_stop(struct kafka_server *ks) {
     loop_timer_del(ks->loop, &ks->group_timer);
+    group_offsets_stop(ks);
     if (ks->groups) group_registry_destroy(ks->groups);
     ks->groups = NULL;
     if (ks->offsets) offsets_close(ks->offsets);
@@ -188,29 +213,37 @@ static sl_err coordinator_denied(struct kconn *kc, int8_t key_type, struct kstr 
 
 /* ---- FindCoordinator ----------------------------------------------------------------------------- */
 
-/* Where key's coordinator is: this broker, or in a cluster the registered broker the key hashes
- * to. The group's state and committed offsets stay on that broker (they are not replicated yet). */
-static void coordinator_place(struct kafka_server *ks, struct kstr key, int32_t *node, struct kstr *host,
-                              int32_t *port) {
+/* Where key's coordinator is: this broker, or in a cluster, for a group the leader of its
+ * offsets partition (group_offsets.h), for a transactional id the registered broker the key
+ * hashes to (transaction state is not replicated yet). SL_COORDINATOR_NOT_AVAILABLE: none yet. */
+static sl_err coordinator_place(struct kafka_server *ks, int8_t key_type, struct kstr key, int32_t *node,
+                                struct kstr *host, int32_t *port) {
     *node = ks->node_id;
     *host = kstr_of(ks->advertised_host);
     *port = ks->advertised_port;
-    if (!ks->view) return;
-    uint32_t id = cluster_view_coordinator(ks->view, key.p ? key.p : "", key.len > 0 ? (size_t)key.len : 0);
+    if (!ks->view) return SL_OK;
+    const char *k = key.p ? key.p : "";
+    size_t len = key.len > 0 ? (size_t)key.len : 0;
+    uint32_t id;
+    if (key_type == 0) {
+        int32_t leader;
+        sl_err e = group_offsets_coordinator(ks, k, len, &leader);
+        if (e) return e;
+        id = (uint32_t)leader;
+    } else {
+        id = cluster_view_coordinator(ks->view, k, len);
+    }
     const struct cluster_view_broker *vb = cluster_view_broker(ks->view, id);
-    if (!vb || vb->id == (uint32_t)ks->node_id) return;
+    if (!vb || vb->id == (uint32_t)ks->node_id) return SL_OK;
     *node = (int32_t)vb->id;
     *host = kstr_of(vb->host);
     *port = vb->port;
+    return SL_OK;
 }
 
-/* Whether this broker coordinates the group (always, outside a cluster). */
+/* Whether this broker coordinates the group now (always, outside a cluster). */
 static bool coordinates(struct kafka_server *ks, struct kstr group) {
-    int32_t node;
-    struct kstr host;
-    int32_t port;
-    coordinator_place(ks, group, &node, &host, &port);
-    return node == ks->node_id;
+    return group_offsets_of(ks, group.p ? group.p : "", group.len > 0 ? (size_t)group.len : 0) != NULL;
 }
 
 sl_err kafka_handle_find_coordinator(struct kconn *kc, struct kreq *q, struct kr *r) {
@@ -222,12 +255,12 @@ sl_err kafka_handle_find_coordinator(struct kconn *kc, struct kreq *q, struct kr
     memset(&resp, 0, sizeof(resp));
     resp.error_message = (struct kstr){NULL, -1};
     /* Groups (key type 0) and transactional ids (1) alike: this node coordinates them all, or,
-     * in a cluster, the broker the key hashes to (coordinator_place). */
+     * in a cluster, coordinator_place says which. */
     if (q->version < 4) {
-        coordinator_place(ks, req.key, &resp.node_id, &resp.host, &resp.port);
-        sl_err denied = coordinator_denied(kc, req.key_type, req.key);
-        if (denied) {
-            resp.error_code = kcode(denied);
+        sl_err err = coordinator_denied(kc, req.key_type, req.key);
+        if (!err) err = coordinator_place(ks, req.key_type, req.key, &resp.node_id, &resp.host, &resp.port);
+        if (err) {
+            resp.error_code = kcode(err);
             resp.node_id = -1;
             resp.host = kstr_of("");
             resp.port = -1;
@@ -238,11 +271,11 @@ sl_err kafka_handle_find_coordinator(struct kconn *kc, struct kreq *q, struct kr
         for (int32_t i = 0; i < req.coordinator_key_count; i++) {
             struct kafka_find_coordinator_coordinator *c = &resp.coordinators[i];
             c->key = req.coordinator_keys[i];
-            coordinator_place(ks, c->key, &c->node_id, &c->host, &c->port);
             c->error_message = (struct kstr){NULL, -1};
-            sl_err denied = coordinator_denied(kc, req.key_type, c->key);
-            if (denied) {
-                c->error_code = kcode(denied);
+            sl_err err = coordinator_denied(kc, req.key_type, c->key);
+            if (!err) err = coordinator_place(ks, req.key_type, c->key, &c->node_id, &c->host, &c->port);
+            if (err) {
+                c->error_code = kcode(err);
                 c->node_id = -1;
                 c->host = kstr_of("");
                 c->port = -1;
@@ -330,7 +363,10 @@ sl_err kafka_handle_sync_group(struct kconn *kc, struct kreq *q, struct kr *r) {
     bool allowed = group_allowed(kc, KAFKA_OP_READ, req.group_id);
     struct group *g = allowed && group_id_ok(req.group_id) ? group_registry_find(ks->groups, kafka_arena_cstr(a, req.group_id)) : NULL;
     if (!g) {
-        struct group_sync_result res = {allowed ? SL_UNKNOWN_MEMBER_ID : SL_GROUP_AUTHORIZATION, NULL, NULL, {NULL, 0}};
+        sl_err why = !allowed                                                 ? SL_GROUP_AUTHORIZATION
+                     : group_id_ok(req.group_id) && !coordinates(ks, req.group_id) ? SL_NOT_COORDINATOR
+                                                                              : SL_UNKNOWN_MEMBER_ID;
+        struct group_sync_result res = {why, NULL, NULL, {NULL, 0}};
         group_sync_done(NULL, q, &res);
         return SL_OK;
     }
@@ -369,6 +405,8 @@ sl_err kafka_handle_heartbeat(struct kconn *kc, struct kreq *q, struct kr *r) {
                                                 kafka_arena_cstr(a, req.group_instance_id), req.generation_id,
                                                 loop_mono_ms(ks->loop)));
         groups_rearm(ks);
+    } else if (allowed && group_id_ok(req.group_id) && !coordinates(ks, req.group_id)) {
+        resp.error_code = kcode(SL_NOT_COORDINATOR); /* the group moved: the member finds it again */
     }
     struct kw w;
     kresp_begin(q, &w);
@@ -411,8 +449,10 @@ sl_err kafka_handle_leave_group(struct kconn *kc, struct kreq *q, struct kr *r) 
         resp.error_code = kcode(group_leave(g, ids, n, errs, loop_mono_ms(ks->loop)));
         groups_rearm(ks);
     } else {
-        resp.error_code = kcode(SL_UNKNOWN_MEMBER_ID);
-        for (int32_t i = 0; i < n; i++) errs[i] = SL_UNKNOWN_MEMBER_ID;
+        sl_err why = group_id_ok(req.group_id) && !coordinates(ks, req.group_id) ? SL_NOT_COORDINATOR
+                                                                                 : SL_UNKNOWN_MEMBER_ID;
+        resp.error_code = kcode(why);
+        for (int32_t i = 0; i < n; i++) errs[i] = why;
     }
     if (q->version >= 3) {
         resp.member_count = n;
@@ -442,7 +482,13 @@ struct commit_park {
 
 static void commit_answer(struct commit_park *cp, sl_err err) {
     if (err) {
-        int16_t code = (int16_t)sl_err_kafka(err == SL_IO || err == SL_NO_SPACE ? err : SL_UNKNOWN_SERVER);
+        /* Kafka's mapping of a failed append to __consumer_offsets: the replicas' errors send the
+         * client to FindCoordinator again. */
+        sl_err as = err == SL_IO || err == SL_NO_SPACE                         ? err
+                    : err == SL_NOT_LEADER                                     ? SL_NOT_COORDINATOR
+                    : err == SL_NOT_ENOUGH_REPLICAS || err == SL_REQUEST_TIMED_OUT ? SL_COORDINATOR_NOT_AVAILABLE
+                                                                               : SL_UNKNOWN_SERVER;
+        int16_t code = (int16_t)sl_err_kafka(as);
         for (int32_t t = 0; t < cp->resp.topic_count; t++)
             for (int32_t i = 0; i < cp->resp.topics[t].partition_count; i++)
                 if (cp->resp.topics[t].partitions[i].error_code == 0) cp->resp.topics[t].partitions[i].error_code = code;
@@ -462,6 +508,9 @@ static void commit_answer(struct commit_park *cp, sl_err err) {
  * there, and whole segments below it go. After durability, so a crash never leaves records
  * deleted under a commit that was lost. Costs the partition's groups, per partition. */
 static void commit_workqueue(struct kafka_server *ks, const struct kafka_offset_commit_resp *resp) {
+    /* In a cluster the groups' offsets are spread over the coordinators: no broker knows the
+     * lowest, so nothing is deleted for them (README, Not built yet). */
+    if (group_offsets_placed(ks)) return;
     for (int32_t t = 0; t < resp->topic_count; t++) {
         const struct kafka_offset_commit_topic_resp *tr = &resp->topics[t];
         struct topic *tp = topics_get(ks->topics, tr->name.p, tr->name.len);
@@ -492,9 +541,10 @@ sl_err kafka_handle_offset_commit(struct kconn *kc, struct kreq *q, struct kr *r
     struct karena *a = &kc->arena;
     uint64_t now = loop_now_ms(ks->loop);
     const char *group_id = kafka_arena_cstr(a, req.group_id);
+    struct offsets *o = group_offs(ks, group_id);
     sl_err group_err = !group_allowed(kc, KAFKA_OP_READ, req.group_id) ? SL_GROUP_AUTHORIZATION
                        : !group_id_ok(req.group_id)                    ? SL_INVALID_GROUP_ID
-                       : !coordinates(ks, req.group_id)                ? SL_NOT_COORDINATOR
+                       : !o                                            ? SL_NOT_COORDINATOR
                                                                        : SL_OK;
     if (!group_err) {
         struct group *g = group_registry_find(ks->groups, group_id);
@@ -529,7 +579,7 @@ sl_err kafka_handle_offset_commit(struct kconn *kc, struct kreq *q, struct kr *r
         at += SL_MAX(rt->name.len, 0) + 1;
         tr->partition_count = rt->partition_count;
         tr->partitions = sl_xcalloc((size_t)SL_MAX(rt->partition_count, 1), sizeof(*tr->partitions));
-        struct topic *tp = topics_get(ks->topics, rt->name.p, rt->name.len);
+        struct topic *tp = kafka_topic_visible(ks, rt->name.p, rt->name.len);
         bool topic_denied = !group_err && !kafka_authorized(kc, KAFKA_OP_READ, KAFKA_RES_TOPIC, rt->name);
         for (int32_t i = 0; i < rt->partition_count; i++) {
             const struct kafka_offset_commit_partition *rp = &rt->partitions[i];
@@ -551,7 +601,7 @@ sl_err kafka_handle_offset_commit(struct kconn *kc, struct kreq *q, struct kr *r
         commit_answer(cp, SL_OK);
         return SL_OK;
     }
-    e = offsets_commit(ks->offsets, group_id, commits, n, now, &cp->w);
+    e = offsets_commit(o, group_id, commits, n, now, &cp->w);
     if (e) commit_answer(cp, e);
     return SL_OK;
 }
@@ -614,17 +664,20 @@ static void offset_fetch_unstable(struct kafka_server *ks, const char *gid, stru
     }
 }
 
-static void offset_fetch_group(struct kafka_server *ks, struct karena *a, struct kstr group_id,
-                               const struct kafka_offset_fetch_topic *topics, int32_t topic_count, bool require_stable,
-                               struct kafka_offset_fetch_topic_resp **out, int32_t *out_count) {
+/* SL_NOT_COORDINATOR when another broker coordinates the group: then named topics answer it per
+ * partition (v0-1 have no group-level code). */
+static sl_err offset_fetch_group(struct kafka_server *ks, struct karena *a, struct kstr group_id,
+                                 const struct kafka_offset_fetch_topic *topics, int32_t topic_count, bool require_stable,
+                                 struct kafka_offset_fetch_topic_resp **out, int32_t *out_count) {
     const char *gid = kafka_arena_cstr(a, group_id);
+    struct offsets *o = group_offs(ks, gid ? gid : "");
     if (topic_count < 0) {
         struct fetch_all_ctx c = {a, NULL, 0, 0};
-        offsets_for_group(ks->offsets, gid ? gid : "", offset_fetch_all_cb, &c);
+        if (o) offsets_for_group(o, gid ? gid : "", offset_fetch_all_cb, &c);
         *out = c.topics;
         *out_count = c.count;
         if (require_stable) offset_fetch_unstable(ks, gid, *out, *out_count);
-        return;
+        return o ? SL_OK : SL_NOT_COORDINATOR;
     }
     *out_count = topic_count;
     *out = kafka_alloc_array(a, topic_count, sizeof(**out));
@@ -636,15 +689,17 @@ static void offset_fetch_group(struct kafka_server *ks, struct karena *a, struct
         for (int32_t i = 0; i < tr->partition_count; i++) {
             struct kafka_offset_fetch_partition_resp *p = &tr->partitions[i];
             p->partition_index = topics[t].partition_indexes[i];
-            const struct offset_value *v = gid ? offsets_get(ks->offsets, gid, topics[t].name.p, topics[t].name.len,
-                                                             p->partition_index)
-                                               : NULL;
+            const struct offset_value *v = gid && o ? offsets_get(o, gid, topics[t].name.p, topics[t].name.len,
+                                                                  p->partition_index)
+                                                    : NULL;
+            if (!o) p->error_code = kcode(SL_NOT_COORDINATOR);
             p->committed_offset = v ? v->offset : -1;
             p->committed_leader_epoch = v ? v->leader_epoch : -1;
             p->metadata = v && v->metadata ? (struct kstr){v->metadata, v->metadata_len} : kstr_of("");
         }
     }
     if (require_stable) offset_fetch_unstable(ks, gid, *out, *out_count);
+    return o ? SL_OK : SL_NOT_COORDINATOR;
 }
 
 /* ACLs: DESCRIBE on the group (else GROUP_AUTHORIZATION_FAILED and no topics), and on each
@@ -685,21 +740,21 @@ sl_err kafka_handle_offset_fetch(struct kconn *kc, struct kreq *q, struct kr *r)
     struct kafka_offset_fetch_resp resp;
     memset(&resp, 0, sizeof(resp));
     if (q->version < 8) {
-        offset_fetch_group(kc->ks, a, req.group_id, req.topics, req.topic_count, req.require_stable, &resp.topics,
-                           &resp.topic_count);
-        resp.error_code =
-            kcode(offset_fetch_authorize(kc, req.group_id, req.topic_count < 0, &resp.topics, &resp.topic_count));
+        sl_err coord = offset_fetch_group(kc->ks, a, req.group_id, req.topics, req.topic_count, req.require_stable,
+                                          &resp.topics, &resp.topic_count);
+        sl_err auth = offset_fetch_authorize(kc, req.group_id, req.topic_count < 0, &resp.topics, &resp.topic_count);
+        resp.error_code = kcode(auth ? auth : coord);
     } else {
         resp.group_count = req.group_count;
         resp.groups = kafka_alloc_array(a, req.group_count, sizeof(*resp.groups));
         for (int32_t i = 0; i < req.group_count; i++) {
             resp.groups[i].group_id = req.groups[i].group_id;
-            offset_fetch_group(kc->ks, a, req.groups[i].group_id, req.groups[i].topics, req.groups[i].topic_count,
-                               req.require_stable,
-                               &resp.groups[i].topics, &resp.groups[i].topic_count);
-            resp.groups[i].error_code = kcode(offset_fetch_authorize(kc, req.groups[i].group_id,
-                                                                     req.groups[i].topic_count < 0,
-                                                                     &resp.groups[i].topics, &resp.groups[i].topic_count));
+            sl_err coord = offset_fetch_group(kc->ks, a, req.groups[i].group_id, req.groups[i].topics,
+                                              req.groups[i].topic_count, req.require_stable, &resp.groups[i].topics,
+                                              &resp.groups[i].topic_count);
+            sl_err auth = offset_fetch_authorize(kc, req.groups[i].group_id, req.groups[i].topic_count < 0,
+                                                 &resp.groups[i].topics, &resp.groups[i].topic_count);
+            resp.groups[i].error_code = kcode(auth ? auth : coord);
         }
     }
     struct kw w;
@@ -732,10 +787,16 @@ sl_err kafka_handle_describe_groups(struct kconn *kc, struct kreq *q, struct kr 
             out->group_state = out->protocol_type = out->protocol_data = kstr_of("");
             continue;
         }
+        struct offsets *o = group_offs(kc->ks, gid);
+        if (!o) {
+            out->error_code = kcode(SL_NOT_COORDINATOR);
+            out->group_state = out->protocol_type = out->protocol_data = kstr_of("");
+            continue;
+        }
         struct group *g = gid ? group_registry_find(kc->ks->groups, gid) : NULL;
         if (!g) {
             /* Kafka: an unknown group is described as Dead (or Empty if it has offsets). */
-            out->group_state = kstr_of(gid && offsets_group_known(kc->ks->offsets, gid) ? "Empty" : "Dead");
+            out->group_state = kstr_of(gid && offsets_group_known(o, gid) ? "Empty" : "Dead");
             out->protocol_type = kstr_of("");
             out->protocol_data = kstr_of("");
             continue;
@@ -812,6 +873,9 @@ static void list_offsets_only(void *arg, const char *group) {
     if (!group_registry_find(c->ks->groups, group)) list_add(c, group, "consumer", "Empty");
 }
 
+/* Kafka's ListGroups answers the groups this broker coordinates: every map it holds. */
+static void list_offsets_map(void *arg, struct offsets *o) { offsets_groups(o, list_offsets_only, arg); }
+
 sl_err kafka_handle_list_groups(struct kconn *kc, struct kreq *q, struct kr *r) {
     struct kafka_list_groups_req req;
     sl_err e = kafka_decode_list_groups(r, q->version, &kc->arena, &req);
@@ -824,7 +888,7 @@ sl_err kafka_handle_list_groups(struct kconn *kc, struct kreq *q, struct kr *r) 
         const char *type = group_protocol_type(g);
         list_add(&c, group_id(g), type[0] ? type : "consumer", group_state_name(group_state(g)));
     }
-    offsets_groups(kc->ks->offsets, list_offsets_only, &c);
+    group_offsets_each(kc->ks, list_offsets_map, &c);
     struct kafka_list_groups_resp resp;
     memset(&resp, 0, sizeof(resp));
     resp.groups = c.out;
@@ -853,11 +917,16 @@ sl_err kafka_handle_delete_groups(struct kconn *kc, struct kreq *q, struct kr *r
             resp.results[i].error_code = kcode(SL_GROUP_AUTHORIZATION);
             continue;
         }
-        bool has_offsets = gid && offsets_group_known(ks->offsets, gid);
+        struct offsets *o = group_offs(ks, gid);
+        if (gid && !o) {
+            resp.results[i].error_code = kcode(SL_NOT_COORDINATOR);
+            continue;
+        }
+        bool has_offsets = gid && offsets_group_known(o, gid);
         sl_err err = gid ? group_registry_delete(ks->groups, gid) : SL_INVALID_GROUP_ID;
         if (err == SL_GROUP_ID_NOT_FOUND && has_offsets) err = SL_OK;
-        if (!err && has_offsets) offsets_delete_group(ks->offsets, gid, loop_now_ms(ks->loop), NULL);
-        if (!err) offsets_store_group(ks->offsets, gid, NULL, 0, loop_now_ms(ks->loop), NULL);
+        if (!err && has_offsets) offsets_delete_group(o, gid, loop_now_ms(ks->loop), NULL);
+        if (!err) offsets_store_group(o, gid, NULL, 0, loop_now_ms(ks->loop), NULL);
         resp.results[i].error_code = kcode(err);
     }
     struct kw w;
@@ -878,8 +947,10 @@ sl_err kafka_handle_offset_delete(struct kconn *kc, struct kreq *q, struct kr *r
     bool live = g && group_state(g) != GROUP_EMPTY && group_state(g) != GROUP_DEAD;
     struct kafka_offset_delete_resp resp;
     memset(&resp, 0, sizeof(resp));
+    struct offsets *o = group_offs(ks, gid);
     if (!group_allowed(kc, KAFKA_OP_DELETE, req.group_id)) resp.error_code = kcode(SL_GROUP_AUTHORIZATION);
-    else if (!gid || (!g && !offsets_group_known(ks->offsets, gid))) resp.error_code = kcode(SL_GROUP_ID_NOT_FOUND);
+    else if (gid && !o) resp.error_code = kcode(SL_NOT_COORDINATOR);
+    else if (!gid || (!g && !offsets_group_known(o, gid))) resp.error_code = kcode(SL_GROUP_ID_NOT_FOUND);
     resp.topic_count = req.topic_count;
     resp.topics = kafka_alloc_array(a, req.topic_count, sizeof(*resp.topics));
     for (int32_t t = 0; t < req.topic_count && !resp.error_code; t++) {
@@ -896,8 +967,8 @@ sl_err kafka_handle_offset_delete(struct kconn *kc, struct kreq *q, struct kr *r
                 continue;
             }
             struct offset_commit c = {rt->name.p, rt->name.len, rt->partitions[i].partition_index, -1, -1, NULL, -1, true};
-            if (offsets_get(ks->offsets, gid, rt->name.p, rt->name.len, c.partition))
-                offsets_commit(ks->offsets, gid, &c, 1, loop_now_ms(ks->loop), NULL);
+            if (offsets_get(o, gid, rt->name.p, rt->name.len, c.partition))
+                offsets_commit(o, gid, &c, 1, loop_now_ms(ks->loop), NULL);
         }
     }
     struct kw w;

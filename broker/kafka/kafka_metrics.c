@@ -9,11 +9,13 @@
 #include "broker/core/topics.h"
 #include "broker/kafka/kafka.h"
 #include "broker/kafka/txn_coordinator.h"
+#include "broker/kafka/group_offsets.h"
 #include "storage/offsets.h"
 
 struct lag_walk {
     struct kafka_server *ks;
     struct prom *p;
+    struct offsets *o; /* the map being walked (group_offsets_each) */
     const char *group;
     bool committed; /* the committed-offset pass, else the lag pass */
 };
@@ -29,15 +31,22 @@ static void lag_partition(void *arg, const char *topic, int32_t partition, const
     }
     struct topic *tp = topics_get(w->ks->topics, topic, (int32_t)strlen(topic));
     struct partition *pp = tp ? topic_partition(tp, partition) : NULL;
-    if (!pp) return;
-    int64_t lag = offsets_lag(w->ks->offsets, w->group, topic, partition, partition_log(pp));
+    /* In a cluster only the partition's leader knows its high watermark. */
+    if (!pp || !kafka_leads(w->ks, tp, partition)) return;
+    int64_t lag = offsets_lag(w->o, w->group, topic, partition, partition_log(pp));
     if (lag >= 0) prom_u64(w->p, "sluice_kafka_consumer_group_lag_messages", labels, (uint64_t)lag);
 }
 
 static void lag_group(void *arg, const char *group) {
     struct lag_walk *w = arg;
     w->group = group;
-    offsets_for_group(w->ks->offsets, group, lag_partition, w);
+    offsets_for_group(w->o, group, lag_partition, w);
+}
+
+static void lag_map(void *arg, struct offsets *o) {
+    struct lag_walk *w = arg;
+    w->o = o;
+    offsets_groups(o, lag_group, w);
 }
 
 /* Transactions as the coordinator completed them, and those open now (Ongoing, or deciding:
@@ -108,12 +117,12 @@ void kafka_server_metrics(struct kafka_server *ks, struct prom *p) {
     prom_family(p, "sluice_kafka_connections", "gauge", "Open connections on the Kafka listener.");
     prom_u64(p, "sluice_kafka_connections", NULL, ks->ls.conn_count);
     if (ks->txns) txn_metrics(ks, p);
-    if (!ks->offsets) return;
-    struct lag_walk w = {ks, p, NULL, false};
+    group_offsets_metrics(ks, p);
+    struct lag_walk w = {ks, p, NULL, NULL, false};
     prom_family(p, "sluice_kafka_consumer_group_lag_messages", "gauge",
                 "Consumer lag: the partition's high watermark minus the group's committed offset.");
-    offsets_groups(ks->offsets, lag_group, &w);
+    group_offsets_each(ks, lag_map, &w);
     w.committed = true;
     prom_family(p, "sluice_kafka_consumer_group_committed_offset", "gauge", "The group's committed offset.");
-    offsets_groups(ks->offsets, lag_group, &w);
+    group_offsets_each(ks, lag_map, &w);
 }

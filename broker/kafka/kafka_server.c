@@ -249,7 +249,7 @@ static void kafka_autocreate_done(void *arg, sl_err err, struct topic *tp, const
 
 struct topic *kafka_topic_get(struct kafka_server *ks, struct kstr name, bool may_create, sl_err *err) {
     *err = SL_OK;
-    if (!topics_name_valid(name.p, name.len)) {
+    if (!topics_name_valid(name.p, name.len) || kafka_topic_hidden(name.p, name.len)) {
         *err = SL_INVALID_TOPIC;
         return NULL;
     }
@@ -379,6 +379,7 @@ static void kafka_metadata_encode(struct kconn *kc, struct kreq *q, const struct
         resp.topics = kafka_alloc_array(a, n, sizeof(*resp.topics));
         for (int32_t i = 0; i < n; i++) {
             struct topic *tp = topics_at(ks->topics, (uint32_t)i);
+            if (kafka_topic_hidden(tp->name, (int32_t)strlen(tp->name))) continue;
             if (kafka_authorized(kc, KAFKA_OP_DESCRIBE, KAFKA_RES_TOPIC, kafka_kstr(tp->name)))
                 kafka_metadata_fill_topic(ks, a, tp, &resp.topics[resp.topic_count++]);
         }
@@ -484,6 +485,7 @@ static void meta_park_made(void *arg, sl_err err, struct topic *tp, const char *
 static bool meta_wants_topic(struct kconn *kc, const struct kafka_metadata_req *req, struct kstr name) {
     struct kafka_server *ks = kc->ks;
     return req->allow_auto_topic_creation && ks->cfg->auto_create_topics && topics_name_valid(name.p, name.len) &&
+           !kafka_topic_hidden(name.p, name.len) &&
            !topics_get(ks->topics, name.p, name.len) && !topics_creating(ks->topics, name.p, name.len) &&
            !(ks->view && cluster_view_topic(ks->view, name.p, name.len)) &&
            kafka_authorized(kc, KAFKA_OP_DESCRIBE, KAFKA_RES_TOPIC, name) &&

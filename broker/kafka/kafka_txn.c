@@ -19,6 +19,7 @@
 #include "broker/kafka/group.h"
 #include "broker/kafka/kafka.h"
 #include "broker/kafka/kafka_resp.h"
+#include "broker/kafka/group_offsets.h"
 #include "broker/kafka/txn_coordinator.h"
 #include "protocol/kafka_msgs_core.h"
 #include "protocol/kafka_msgs_txn.h"
@@ -60,8 +61,12 @@ static void txn_on_timer(struct loop_timer *t, uint64_t now_ms) {
     txn_rearm(sl_container_of(t, struct kafka_server, txn_timer));
 }
 
+static struct offsets *txn_offsets_of(void *arg, const char *group) {
+    return group_offsets_of(arg, group, strlen(group));
+}
+
 sl_err kafka_txn_start(struct kafka_server *ks) {
-    struct txn_marker_ops ops = {txn_write_marker, ks};
+    struct txn_marker_ops ops = {txn_write_marker, ks, txn_offsets_of};
     sl_err e = txn_coordinator_open(&ks->txns, ks->loop, ks->store, ks->offsets, &ops, KAFKA_TXNS_MAX,
                                     (int32_t)ks->cfg->transaction_max_timeout_ms);
     if (e) return e;
@@ -274,7 +279,7 @@ static bool txn_partitions_known(struct kafka_server *ks, struct kafka_add_parti
     bool known = true;
     for (int32_t t = 0; t < resp->result_count; t++) {
         struct kafka_add_partitions_to_txn_topic_result *tr = &resp->results[t];
-        struct topic *tp = topics_get(ks->topics, tr->name.p, tr->name.len);
+        struct topic *tp = kafka_topic_visible(ks, tr->name.p, tr->name.len);
         for (int32_t i = 0; i < tr->result_count; i++) {
             int32_t p = tr->results[i].partition_index;
             if (tp && topic_partition(tp, p) && kafka_leads(ks, tp, p)) continue;
@@ -362,6 +367,12 @@ sl_err kafka_handle_add_offsets_to_txn(struct kconn *kc, struct kreq *q, struct 
         txn_park_answer(pk, SL_INVALID_GROUP_ID);
         return SL_OK;
     }
+    if (!group_offsets_of(ks, req.group_id.p, (size_t)req.group_id.len)) {
+        /* In a cluster the group's offsets are committed by its coordinator: one on another
+         * broker would leave the transaction's offsets uncommitted (README, Not built yet). */
+        txn_park_answer(pk, SL_POLICY_VIOLATION);
+        return SL_OK;
+    }
     const char *id = kafka_arena_cstr(&kc->arena, req.transactional_id);
     e = txn_add_group(txn_coordinator_state(ks->txns), id, req.producer_id, req.producer_epoch,
                       kafka_arena_cstr(&kc->arena, req.group_id), loop_mono_ms(ks->loop));
@@ -445,7 +456,7 @@ sl_err kafka_handle_txn_offset_commit(struct kconn *kc, struct kreq *q, struct k
     bool changed = false;
     for (int32_t t = 0; t < req.topic_count; t++) {
         const struct kafka_txn_offset_commit_topic *rt = &req.topics[t];
-        struct topic *tp = topics_get(ks->topics, rt->name.p, rt->name.len);
+        struct topic *tp = kafka_topic_visible(ks, rt->name.p, rt->name.len);
         const char *topic = kafka_arena_cstr(a, rt->name);
         for (int32_t i = 0; i < rt->partition_count; i++) {
             const struct kafka_txn_offset_commit_partition *rp = &rt->partitions[i];

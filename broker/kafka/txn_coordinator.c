@@ -159,11 +159,18 @@ static void finish_offsets(struct txn_finishing *f, const struct txn *t) {
                                              o->leader_epoch, o->metadata, o->metadata_len, false};
         }
         if (!n) continue;
+        struct offsets *o = f->tc->ops.offsets_of ? f->tc->ops.offsets_of(f->tc->ops.arg, t->groups[g]) : f->tc->offsets;
+        if (!o) {
+            /* The group's coordinator moved since AddOffsetsToTxn took it here. */
+            SL_ERROR("transaction %s: group %s is coordinated elsewhere now: its offsets are not committed", f->id,
+                     t->groups[g]);
+            continue;
+        }
         struct txn_group_wait *gw = &f->group_waiters[g];
         gw->w.done = finish_group_done;
         gw->f = f;
         f->pending++;
-        sl_err e = offsets_commit(f->tc->offsets, t->groups[g], cs, n, loop_now_ms(f->tc->loop), &gw->w);
+        sl_err e = offsets_commit(o, t->groups[g], cs, n, loop_now_ms(f->tc->loop), &gw->w);
         if (e) finish_arrive(f, e);
     }
     free(cs);
@@ -188,7 +195,7 @@ static void finish_step(struct txn_finishing *f) {
         finish_markers(f, t);
         break;
     case FINISH_OFFSETS:
-        if (t->state == TXN_PREPARE_COMMIT && tc->offsets) finish_offsets(f, t);
+        if (t->state == TXN_PREPARE_COMMIT && (tc->offsets || tc->ops.offsets_of)) finish_offsets(f, t);
         break;
     case FINISH_COMPLETE: {
         bool commit = t->state == TXN_PREPARE_COMMIT;

@@ -43,6 +43,9 @@ struct txn_marker_ops {
     sl_err (*write)(void *arg, const char *topic, int32_t partition, int64_t producer_id, int16_t epoch, bool commit,
                     struct partition_append_done *done);
     void *arg;
+    /* Optional: where the group's offsets are committed (a cluster's coordinators); NULL then:
+     * not here. Without it, txn_coordinator_open's offsets. */
+    struct offsets *(*offsets_of)(void *arg, const char *group);
 };
 
 /* /metrics: transactions completed, by outcome, and those the timeout aborted (also counted

@@ -254,9 +254,14 @@ def body(ck):
     with ck.section("(g) /metrics on every broker"):
         now_leads = [v[0] for v in ct.metadata(brokers[0], topic)[2].values()] + [ct.metadata(brokers[0], strict)[2][0][0]]
         for b in brokers:
-            ck.eq(ct.metric(b, 'sluice_replica_partitions{role="leader"}'), now_leads.count(b.node_id),
-                  "leader partitions on node %d" % b.node_id)
-            ck.eq(ct.metric(b, 'sluice_replica_partitions{role="follower"}'), 4 - ct.metric(b, 'sluice_replica_partitions{role="leader"}'),
+            # The groups' replicated offsets topic (group_offsets.h) counts too: its partitions
+            # this broker leads have been loaded by it.
+            offs = ct.metric(b, "sluice_kafka_group_offsets_topic_partitions")
+            offs_led = ct.metric(b, "sluice_kafka_group_offsets_partitions_led")
+            ck.eq(ct.metric(b, 'sluice_replica_partitions{role="leader"}'), now_leads.count(b.node_id) + offs_led,
+                  "leader partitions on node %d (%d of the offsets topic)" % (b.node_id, offs_led))
+            ck.eq(ct.metric(b, 'sluice_replica_partitions{role="follower"}'),
+                  4 + offs - ct.metric(b, 'sluice_replica_partitions{role="leader"}'),
                   "follower partitions on node %d" % b.node_id)
             ck.ok(ct.metric(b, 'sluice_replica_fetches_total{outcome="ok"}') > 0, "fetches on node %d" % b.node_id)
             ck.ok(ct.metric(b, "sluice_replica_batches_total") > 0, "batches replicated to node %d" % b.node_id)

@@ -138,8 +138,11 @@ def encode_request(api, version, corr, body, client_id="sluice-gproto"):
     return i32(len(msg)) + msg
 
 
-def req_find_coordinator(group):
-    return FIND_COORDINATOR, 0, string(group)
+def req_find_coordinator(group, key_type=None):
+    """v0 (a group), or with key_type v1 (0 a group, 1 a transactional id)."""
+    if key_type is None:
+        return FIND_COORDINATOR, 0, string(group)
+    return FIND_COORDINATOR, 1, string(group) + struct.pack(">b", key_type)
 
 
 def req_join(group, member_id="", protocols=(("range", b""),), session_ms=6000,
@@ -197,6 +200,11 @@ def req_describe_groups(groups):
 def parse(api, version, data):
     r = Reader(data)
     if api == FIND_COORDINATOR:
+        if version >= 1:
+            r.i32()
+            err = r.i16()
+            r.string()
+            return {"error": err, "node": r.i32(), "host": r.string(), "port": r.i32()}
         return {"error": r.i16(), "node": r.i32(), "host": r.string(), "port": r.i32()}
     if api == JOIN_GROUP:
         if version >= 2:

@@ -263,6 +263,102 @@ START_TEST(compaction_of_an_empty_live_set_drops_everything) {
 }
 END_TEST
 
+/* ---- a kvlog over a log written through a sink (kvlog_open_log) ---------------------------- */
+
+/* A sink that writes the batch to the real log at once and holds each write's answer until the
+ * test commits or fails the oldest ones: what a replicated partition does (written on the
+ * leader, answered once the in-sync replicas have it, or all failed when it stops leading). */
+struct held_sink {
+    struct log *g;
+    struct log_waiter *held[16];
+    int64_t base[16];
+    int n, taken;
+};
+
+static sl_err held_append(void *arg, uint8_t *batch, uint32_t len, struct log_waiter *w) {
+    struct held_sink *hs = arg;
+    ck_assert_int_lt(hs->n, 16);
+    int64_t base;
+    sl_err e = log_append(hs->g, batch, len, &base, NULL, false);
+    if (e) return e;
+    hs->held[hs->n] = w;
+    hs->base[hs->n++] = base;
+    hs->taken++;
+    return SL_OK;
+}
+
+/* Answers the oldest k held writes with err, in order. */
+static void held_answer(struct held_sink *hs, int k, sl_err err) {
+    ck_assert_int_le(k, hs->n);
+    for (int i = 0; i < k; i++) {
+        hs->held[i]->offset = hs->base[i];
+        hs->held[i]->done(hs->held[i], err);
+    }
+    memmove(hs->held, hs->held + k, sizeof(hs->held[0]) * (size_t)(hs->n - k));
+    memmove(hs->base, hs->base + k, sizeof(hs->base[0]) * (size_t)(hs->n - k));
+    hs->n -= k;
+}
+
+START_TEST(sink_writes_through_and_fails_in_order) {
+    struct fx f;
+    fx_start(&f, NULL);
+    struct log_config cfg;
+    log_config_defaults(&cfg);
+    struct log *g;
+    ck_assert_int_eq(store_log_create(f.st, "__sink_test", 0, &cfg, &g), SL_OK);
+    struct held_sink hs = {.g = g};
+    struct kvlog_sink sink = {held_append, &hs};
+    struct kvlog *kv;
+    ck_assert_int_eq(kvlog_open_log(&kv, g, &sink), SL_OK);
+    struct fired w1 = {0}, w2 = {0}, w3 = {0};
+    w1.w.done = w2.w.done = w3.w.done = fired_done;
+    ck_assert_int_eq(put_s(kv, "a", "1", &w1.w), SL_OK);
+    ck_assert_int_eq(put_s(kv, "b", "2", &w2.w), SL_OK);
+    ck_assert_int_eq(hs.taken, 2);             /* every write went to the sink */
+    ck_assert_int_eq(log_end_offset(g), 2);    /* which wrote it to the log */
+    ck_value(kv, "a", "1", 1);                 /* shown at once */
+    ck_assert(kvlog_writes_pending(kv));
+    held_answer(&hs, 1, SL_OK);                /* committed */
+    ck_assert_int_eq(w1.count, 1);
+    ck_assert_int_eq(w1.err, SL_OK);
+    ck_assert_int_eq(w2.count, 0);             /* still waiting for the replicas */
+    ck_assert_int_eq(put_s(kv, "a", "3", &w3.w), SL_OK);
+    ck_value(kv, "a", "3", 1);
+    /* The partition stops leading: both writes still held fail, oldest first; the map takes
+     * them back, newest change first. */
+    held_answer(&hs, 2, SL_NOT_LEADER);
+    ck_assert_int_eq(w2.count, 1);
+    ck_assert_int_eq(w2.err, SL_NOT_LEADER);
+    ck_assert_int_eq(w3.count, 1);
+    ck_assert_int_eq(w3.err, SL_NOT_LEADER);
+    ck_value(kv, "a", "1", 1);
+    ck_absent(kv, "b");
+    ck_assert(!kvlog_writes_pending(kv));
+    /* It never compacts the log itself, whatever the record count. */
+    for (int i = 0; i < 12; i++) {
+        ck_assert_int_eq(put_s(kv, "a", "x", NULL), SL_OK);
+        held_answer(&hs, 1, SL_OK);
+    }
+    ck_assert_int_eq(log_start_offset(g), 0);
+    ck_assert(kvlog_close(kv));
+    ck_assert_int_eq(log_flush(g, true, 10000), SL_OK); /* the replay reads what is written */
+    /* A new leader replays what the log holds: the failed writes too (they were written, only
+     * not committed, as a Kafka log may keep them). */
+    ck_assert_int_eq(kvlog_open_log(&kv, g, &sink), SL_OK);
+    ck_value(kv, "a", "x", 1);
+    ck_value(kv, "b", "2", 1);
+    ck_assert_uint_eq(kvlog_records(kv), 15);
+    /* Closed with a write unanswered: the kvlog stays allocated for its waiter. */
+    struct fired w4 = {0};
+    w4.w.done = fired_done;
+    ck_assert_int_eq(put_s(kv, "c", "4", &w4.w), SL_OK);
+    ck_assert(!kvlog_close(kv));
+    held_answer(&hs, 1, SL_NOT_LEADER); /* answered later, into the still allocated kvlog */
+    ck_assert_int_eq(w4.count, 1);
+    fx_end(&f);
+}
+END_TEST
+
 START_TEST(tlv_round_trip_skips_unknown_tags) {
     struct kvlog_tlv_writer w = {0};
     kvlog_tlv_begin(&w, 3);
@@ -542,6 +638,7 @@ static Suite *kvlog_suite(void) {
     tcase_add_test(tc, compaction_keeps_exactly_the_live_set);
     tcase_add_test(tc, compaction_of_an_empty_live_set_drops_everything);
     tcase_add_test(tc, tlv_round_trip_skips_unknown_tags);
+    tcase_add_test(tc, sink_writes_through_and_fails_in_order);
     suite_add_tcase(s, tc);
     /* Mounting a tmpfs needs root (or CAP_SYS_ADMIN): without it the full-disk case is left out. */
     struct mnt probe;
