@@ -105,7 +105,7 @@ struct cluster_replica {
     struct karena arena; /* decoding one answer at a time, on the loop */
     struct rep_isr_change isr_changes[REPL_ISR_CHANGES_MAX];
     /* /metrics */
-    uint64_t fetches, fetch_errors, batches, bytes, append_errors, truncations;
+    uint64_t fetches, fetch_errors, batches, bytes, append_errors, truncations, resets;
     uint32_t leading, following;
     uint32_t under_replicated; /* led here, with fewer in the committed ISR than replicas */
 };
@@ -514,6 +514,23 @@ static void repl_truncate(struct rep_fetcher *f, struct partition *part, const s
             rp->partition, (long long)end, (long long)partition_log_end(part), f->leader, pr->diverging_epoch);
 }
 
+/* The leader no longer holds this replica's next offset (its retention or DeleteRecords moved its
+ * log start past it while the replica was away): the replica starts again at the leader's log
+ * start, as Kafka's truncateFullyAndStartAt. */
+static void repl_reset(struct rep_fetcher *f, struct partition *part, struct rep_part *rp, int64_t leader_start) {
+    int64_t end = partition_log_end(part);
+    sl_err e = partition_reset(part, leader_start);
+    if (e) {
+        f->append_failed = true;
+        SL_WARN("cluster: %s[%d]: cannot start again at the leader's log start %lld: %s", rp->topic, rp->partition,
+                (long long)leader_start, sl_err_str(e));
+        return;
+    }
+    f->cr->resets++;
+    SL_WARN("cluster: %s[%d]: leader %u's log starts at %lld, past this replica's end %lld: emptied, it starts "
+            "again there", rp->topic, rp->partition, f->leader, (long long)leader_start, (long long)end);
+}
+
 static void repl_answered(struct work *w) {
     struct rep_fetcher *f = (struct rep_fetcher *)w;
     struct cluster_replica *cr = f->cr;
@@ -557,9 +574,18 @@ static void repl_answered(struct work *w) {
             const struct kafka_fetch_part_resp *pr = &tr->partitions[i];
             struct rep_part *rp = repl_part_of(f, tr->topic, pr->partition_index);
             if (!rp) continue;
+            if (pr->error_code == (int16_t)sl_err_kafka(SL_OFFSET_OUT_OF_RANGE) &&
+                pr->log_start_offset > rp->fetch_offset) {
+                struct partition *part = repl_local(cr, rp->topic, rp->id, rp->partition);
+                if (part && partition_role(part) == PARTITION_FOLLOWER && partition_leader_epoch(part) == rp->epoch &&
+                    partition_log_end(part) == rp->fetch_offset) {
+                    repl_reset(f, part, rp, pr->log_start_offset);
+                    continue;
+                }
+            }
             if (pr->error_code) {
-                /* NOT_LEADER_OR_FOLLOWER while the placement moves; OFFSET_OUT_OF_RANGE for a
-                 * replica that diverged (truncation is not built yet). */
+                /* NOT_LEADER_OR_FOLLOWER while the placement moves; OFFSET_OUT_OF_RANGE above
+                 * the leader's end (a replica that diverged: DivergingEpoch handles it). */
                 char why[400];
                 snprintf(why, sizeof(why), "%s[%d]: error %d at offset %lld", rp->topic, rp->partition,
                          pr->error_code, (long long)rp->fetch_offset);
@@ -655,6 +681,10 @@ void cluster_replica_metrics(const struct cluster_replica *cr, struct prom *p) {
     prom_family(p, "sluice_replica_truncations_total", "counter",
                 "Times a follower here cut its log where it diverged from its leader's (an uncommitted tail).");
     prom_u64(p, "sluice_replica_truncations_total", NULL, cr->truncations);
+    prom_family(p, "sluice_replica_resets_total", "counter",
+                "Times a follower here emptied its log to start again at its leader's log start (the leader had "
+                "deleted what the follower still needed).");
+    prom_u64(p, "sluice_replica_resets_total", NULL, cr->resets);
 }
 
 static bool repl_settled(void *arg) {

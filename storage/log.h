@@ -184,6 +184,11 @@ void log_set_cleaner_txn(struct log *g, log_stable_end_fn stable_end, log_aborte
 /* Removes the batch holding offset and everything after it. Waits for writes in flight. */
 sl_err log_truncate(struct log *g, int64_t offset);
 
+/* Empties the log and starts it again at offset, beyond its end (Kafka's truncateFullyAndStartAt:
+ * a follower whose leader no longer holds what comes after the follower's end). Waits for
+ * writes in flight. SL_INVALID_ARG for an offset at or below the end. */
+sl_err log_reset(struct log *g, int64_t offset);
+
 /* Advances the start offset to offset (never backwards, never past end) and deletes every
  * segment wholly below it. Retention now, work-queue acks later. */
 sl_err log_delete_before(struct log *g, int64_t offset);

@@ -27,6 +27,7 @@
 #include "base/base.h"
 #include "base/logging.h"
 #include "storage/log_internal.h"
+#include "storage/segment.h"
 #include "storage/store_internal.h"
 
 static bool retention_save_start(struct log *g) {
@@ -125,6 +126,45 @@ sl_err log_delete_before(struct log *g, int64_t offset) {
         log_drain_maybe(g);
         if (g->drain_pending) store_mark_dirty(g->store, g);
     }
+    return SL_OK;
+}
+
+sl_err log_reset(struct log *g, int64_t offset) {
+    SL_ASSERT(offset >= 0);
+    sl_err e = log_flush(g, false, 60000);
+    if (e && e != SL_NO_SPACE) return e;
+    if (offset <= g->next_offset) return SL_INVALID_ARG; /* log_truncate's or log_delete_before's job */
+    if (g->cleaning) return SL_REQUEST_TIMED_OUT; /* a compaction pass holds the segments: later */
+    /* The new segment first, then the start that makes everything before it leftovers, then the
+     * old segments: a crash at any point leaves either the old log or the new one (recovery
+     * removes segments below the saved start as leftovers). */
+    struct seg *s = seg_new(g->store, g, g->dir, offset);
+    e = seg_create_file(s);
+    if (e) {
+        seg_free(s);
+        return e;
+    }
+    s->index_loaded = true;
+    s->created_ms = -1;
+    if (sio_sync_dir(store_io(g->store), g->dir, false) != 0) {
+        seg_delete(s);
+        return SL_IO;
+    }
+    int64_t old_start = g->start_offset;
+    g->start_offset = offset;
+    if (!retention_save_start(g)) {
+        g->start_offset = old_start;
+        seg_delete(s);
+        return SL_IO;
+    }
+    SL_INFO("%s: emptied, starts again at offset %lld (it held %lld..%lld)", g->dir, (long long)offset,
+            (long long)old_start, (long long)g->next_offset - 1);
+    for (uint32_t i = 0; i < g->seg_count; i++) seg_delete(g->segs[i]);
+    g->seg_count = 0;
+    log_segs_push(g, s);
+    g->next_offset = g->written_offset = g->synced_offset = offset;
+    log_offsets_check(g, NULL);
+    log_watch_notify(g);
     return SL_OK;
 }
 

@@ -738,6 +738,23 @@ void partition_follower_hw(struct partition *p, int64_t leader_hw) {
     log_watch_notify(p->log);
 }
 
+sl_err partition_reset(struct partition *p, int64_t offset) {
+    struct partition_repl *r = p->repl;
+    SL_ASSERT(r && r->role == PARTITION_FOLLOWER);
+    sl_err e = log_reset(p->log, offset);
+    if (e) return e;
+    if (leader_epochs_truncate(&r->epochs, 0) != SL_OK)
+        SL_WARN("%s: its leader epochs file was not rewritten (the next fetch asks again)", log_dir(p->log));
+    r->hw = offset;
+    /* Nothing the producer state named is left: rebuilt from the (empty) log when asked. */
+    pstate_free(p->ps);
+    p->ps = NULL;
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/producer_state", log_dir(p->log));
+    if (unlink(path) != 0 && errno != ENOENT) SL_WARN("%s: cannot remove: %s", path, strerror(errno));
+    return SL_OK;
+}
+
 int64_t partition_log_end(const struct partition *p) { return log_end_offset(p->log); }
 
 sl_err partition_read_committed(struct partition *p, int64_t offset, uint32_t bytes_max, struct log_span *out) {

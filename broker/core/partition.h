@@ -206,6 +206,11 @@ void partition_epoch_end(const struct partition *p, int32_t want, int32_t *epoch
 /* Follower: cuts the log at offset (the batch holding it goes too), with its epochs, the high
  * watermark and the producer state (rebuilt from the log). */
 sl_err partition_truncate(struct partition *p, int64_t offset);
+/* Follower: empties the log and starts it again at offset, the leader's log start, beyond this
+ * log's end (the leader deleted what this replica still needed: retention while it was away),
+ * with its epochs and producer state. SL_REQUEST_TIMED_OUT: a compaction pass is running, try
+ * again later. */
+sl_err partition_reset(struct partition *p, int64_t offset);
 /* The log end (written or not): where a follower's next fetch starts. */
 int64_t partition_log_end(const struct partition *p);
 /* partition_read up to the high watermark (readers; a follower's fetch reads the whole log). */

@@ -25,6 +25,10 @@ on 127.0.0.1, replica_lag_time_max_ms 2000.
     nothing; acks=1 to it, and acks=all to the min.insync.replicas=2 topic, still work. The
     broker restarts and catches up from its own log end: identical copies again.
 (g) /metrics: sluice_replica_partitions{role}, _fetches_total, _batches_total on every broker.
+(h) A follower the leader's log start passed while it was down (DeleteRecords beyond its end)
+    empties its log and starts again at the leader's log start (Kafka's
+    truncateFullyAndStartAt): back in the ISR, its copy holds exactly the leader's batches from
+    there, and sluice_replica_resets_total counts it.
 Every wait is bounded in time and count.
 """
 import os
@@ -35,6 +39,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 import harness  # noqa: E402
+import kafka_edges_test as ke  # noqa: E402
+from kafka_badinput_test import i32, i64, string  # noqa: E402
 from kafka_produce_edges_test import Conn, batch, parse_produce_v7, produce_req  # noqa: E402
 import cluster_topics_test as ct  # noqa: E402
 
@@ -83,6 +89,28 @@ def wait_same_copies(ck, brokers, topic, parts, what, timeout=15.0):
         ck.ok(len(c[0]) > 0, "%s: partition %d holds batches" % (what, p))
         ck.ok(all(x == c[0] for x in c), "%s: partition %d identical on every broker" % (what, p))
     return {p: c[0] for p, c in copies.items()}
+
+
+def batches_of(data):
+    """[(base offset, batch bytes)] of segment_bytes' output."""
+    out, pos = [], 0
+    while pos + 12 <= len(data):
+        n = 12 + int.from_bytes(data[pos + 8:pos + 12], "big")
+        out.append((int.from_bytes(data[pos:pos + 8], "big"), data[pos:pos + n]))
+        pos += n
+    return out
+
+
+def delete_records(b, topic, p, offset):
+    """DeleteRecords v0 on broker b: (error, low watermark)."""
+    c = ke.Conn(b)
+    try:
+        r = c.call(21, 0, i32(1) + string(topic) + i32(1) + i32(p) + i64(offset) + i32(10000))
+        r.i32()
+        res = r.array(lambda: (r.string(), r.array(lambda: (r.i32(), r.i64(), r.i16()))))
+        return [(e, lw) for _, ps in res for _, lw, e in ps][0]
+    finally:
+        c.close()
 
 
 def wait_isr(ck, leader_b, topic, p, want, timeout=15.0):
@@ -265,6 +293,36 @@ def body(ck):
                   "follower partitions on node %d" % b.node_id)
             ck.ok(ct.metric(b, 'sluice_replica_fetches_total{outcome="ok"}') > 0, "fetches on node %d" % b.node_id)
             ck.ok(ct.metric(b, "sluice_replica_batches_total") > 0, "batches replicated to node %d" % b.node_id)
+
+    with ck.section("(h) a follower the leader's log start passed while it was down starts again there"):
+        reset = harness.unique("reset")
+        ck.eq(ct.create(brokers[0], reset, 1, rf=3), None, "CreateTopics")
+        ld = by_id[ct.wait_metadata(brokers[0], reset, 1)[2][0][0]]
+        wait_isr(ck, ld, reset, 0, [1, 2, 3])
+        for n in range(10):
+            ck.eq(raw_produce(ld, reset, 0, [b"r%02d" % n], acks=-1), (0, n), "record %d with all in sync" % n)
+        victim = next(b for b in brokers if b is not ld and b.node_id != raft_leader)
+        victim.kill9()
+        wait_isr(ck, ld, reset, 0, [b.node_id for b in brokers if b is not victim], timeout=30)
+        for n in range(10, 20):
+            ck.eq(raw_produce(ld, reset, 0, [b"r%02d" % n], acks=-1), (0, n), "record %d with the victim down" % n)
+        ck.eq(delete_records(ld, reset, 0, 15), (0, 15), "DeleteRecords up to 15 on the leader")
+        victim.restart()
+        t_back = time.monotonic()
+        wait_isr(ck, ld, reset, 0, [1, 2, 3], timeout=30)
+        print("     the follower started again at 15 and was back in the ISR %.0f ms after its start"
+              % ((time.monotonic() - t_back) * 1000))
+        ck.eq(ct.metric(victim, "sluice_replica_resets_total"), 1, "resets on the follower")
+        deadline = time.monotonic() + 10
+        while True:
+            lead_b = [x for x in batches_of(segment_bytes(ld.data_dir, reset, 0)) if x[0] >= 15]
+            vict_b = batches_of(segment_bytes(victim.data_dir, reset, 0))
+            if vict_b == lead_b or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        ck.eq([o for o, _ in vict_b], [15, 16, 17, 18, 19], "the follower's batches: from the leader's log start")
+        ck.ok(vict_b == lead_b, "the follower's batches are the leader's from 15, byte for byte")
+        ck.eq(raw_produce(ld, reset, 0, [b"r20"], acks=-1), (0, 20), "acks=all again with all three in sync")
 
 
 if __name__ == "__main__":

@@ -222,6 +222,46 @@ START_TEST(test_truncate) {
 }
 END_TEST
 
+/* A follower whose leader's log starts past its end empties its log and starts there. */
+START_TEST(test_reset_starts_again_beyond_the_end) {
+    struct fx f;
+    struct log_config c;
+    log_config_defaults(&c);
+    c.segment_bytes = 3000;
+    fx_start(&f, &c);
+    struct log *g;
+    ck_assert_int_eq(store_log_create(f.st, "t", 0, NULL, &g), SL_OK);
+    append_n(g, 40, 4, 100, 0); /* offsets 0..159, several segments */
+    fx_flush(g);
+    ck_assert_uint_gt(log_segment_count(g), 3);
+    ck_assert_int_eq(log_reset(g, 100), SL_INVALID_ARG); /* at or below the end: not a reset */
+    ck_assert_int_eq(log_reset(g, 1000), SL_OK);
+    ck_assert_uint_eq(log_segment_count(g), 1);
+    ck_assert_int_eq(log_start_offset(g), 1000);
+    ck_assert_int_eq(log_end_offset(g), 1000);
+    struct log_span sp;
+    ck_assert_int_eq(log_read(g, 150, 1 << 20, &sp), SL_OFFSET_OUT_OF_RANGE);
+    ck_assert_int_eq(append_n(g, 2, 3, 10, 0), 1003);
+    fx_flush(g);
+    uint8_t *before;
+    size_t before_len = fx_read_all(g, 1000, 1 << 20, &before);
+    ck_assert_uint_gt(before_len, 0);
+    /* It survives a restart: the same start, end and bytes. */
+    fx_close(&f);
+    fx_open(&f, &c);
+    g = store_log_get(f.st, "t", 0);
+    ck_assert_int_eq(log_start_offset(g), 1000);
+    ck_assert_int_eq(log_end_offset(g), 1006);
+    uint8_t *after;
+    size_t after_len = fx_read_all(g, 1000, 1 << 20, &after);
+    ck_assert_uint_eq(after_len, before_len);
+    ck_assert(memcmp(before, after, after_len) == 0);
+    free(before);
+    free(after);
+    fx_end(&f);
+}
+END_TEST
+
 START_TEST(test_delete_before_and_span_survives) {
     struct fx f;
     struct log_config c;
@@ -531,6 +571,7 @@ static Suite *log_suite(void) {
     tcase_add_loop_test(tc, test_append_read_across_rolls, 0, (int)(sizeof(shapes) / sizeof(shapes[0])));
     tcase_add_test(tc, test_refuses_bad_batches);
     tcase_add_test(tc, test_truncate);
+    tcase_add_test(tc, test_reset_starts_again_beyond_the_end);
     tcase_add_test(tc, test_delete_before_and_span_survives);
     tcase_add_test(tc, test_offset_for_time);
     tcase_add_test(tc, test_many_partitions_few_fds);
