@@ -391,6 +391,7 @@ int admin_cluster_start(struct broker *b) {
     cc->post = cluster_post;
     cc->post_arg = b;
     cc->session_ms = b->cfg.broker_session_timeout_ms;
+    cc->rebalance_ms = b->cfg.leader_rebalance_interval_ms;
     b->cluster = controller_start(cc);
     if (!b->cluster) {
         tls_client_ctx_free(b->cluster_tls);

@@ -83,6 +83,7 @@ static const struct cfg_key cfg_keys[] = {
     CFG_KEY("offsets_topic_replication_factor", NULL, NULL, CFG_COUNT, offsets_topic_replication_factor, 0),
     CFG_KEY("replica_lag_time_max_ms", NULL, NULL, CFG_MS, replica_lag_time_max_ms, 0),
     CFG_KEY("broker_session_timeout_ms", NULL, NULL, CFG_MS, broker_session_timeout_ms, 0),
+    CFG_KEY("leader_rebalance_interval_ms", NULL, NULL, CFG_MS, leader_rebalance_interval_ms, 0),
     CFG_KEY("auto_create_topics", "auto_create_topics_enable", NULL, CFG_BOOL, auto_create_topics, 0),
     CFG_KEY("num_partitions", NULL, NULL, CFG_COUNT, num_partitions, 0),
     CFG_KEY("max_payload", "maxpayload", NULL, CFG_SIZE, max_payload_bytes, 0),
@@ -191,6 +192,7 @@ void sl_config_defaults(struct sl_config *c) {
     c->replica_lag_time_max_ms = 30000; /* Kafka's replica.lag.time.max.ms */
     /* Kafka's broker.session.timeout.ms is 9 s; three make a failover of a few seconds. */
     c->broker_session_timeout_ms = 3000;
+    c->leader_rebalance_interval_ms = 300000;
     c->num_partitions = 1;
     c->nats_port = 4222;
     c->http_port = 8222;

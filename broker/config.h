@@ -59,6 +59,7 @@ struct sl_config {
     uint32_t offsets_topic_replication_factor;   /* its replicas (at most the voters), 3 */
     uint32_t replica_lag_time_max_ms;            /* a follower silent or behind this long leaves the ISR, 30000 */
     uint32_t broker_session_timeout_ms;          /* a broker the controller has not heard from this long is fenced, 3000 */
+    uint32_t leader_rebalance_interval_ms;       /* leaderships rebalanced over the brokers this often, 300000 (0: never) */
     bool auto_create_topics;                     /* Metadata/Produce create unknown topics, true */
     uint32_t num_partitions;                     /* partitions of auto-created topics, 1 */
     uint32_t max_payload_bytes;                  /* NATS, 1 MiB */

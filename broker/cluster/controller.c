@@ -86,6 +86,9 @@ struct controller {
     struct raft_apply elect_req;
     bool elect_busy;
     uint64_t elections_made;
+    uint64_t started_ms;      /* this node's start, on this thread's clock: its own up time */
+    uint64_t rebalance_at_ms; /* the next leader rebalance pass (the leader's clock; 0: not yet set) */
+    uint64_t rebalances_made; /* leaderships the rebalance moved */
     /* Brokers in a controlled shutdown, until when: neither elected nor let back into an ISR. */
     struct {
         uint32_t id;
@@ -613,9 +616,11 @@ static struct controller_seen *controller_seen(struct controller *c, uint32_t id
     return NULL;
 }
 
-/* How long id has been up without a gap (the controller's own node: always the longest). */
+/* Since when id has been up without a gap: the controller's own node since it started (a
+ * broker restarted seconds ago often takes the Raft leadership handed over by the next one
+ * stopping in a rolling restart, and clients still back off from it all the same). */
 static uint64_t controller_up_since(struct controller *c, uint32_t id) {
-    if (id == c->cfg.node_id) return 0;
+    if (id == c->cfg.node_id) return c->started_ms;
     struct controller_seen *s = controller_seen(c, id);
     return s ? s->up_since_ms : 0;
 }
@@ -726,12 +731,109 @@ static void controller_elect(struct controller *c, uint64_t now) {
     c->elections_made += n;
 }
 
+/* ---- leader rebalance ----------------------------------------------------------------------
+ * Failovers and controlled shutdowns leave the leaderships with the brokers that stayed up:
+ * after a rolling restart of every broker, most of them end on one. As Kafka's
+ * auto.leader.rebalance, every rebalance_ms the Raft leader moves leaderships from a broker
+ * leading more than its share of the replicated partitions to an in-sync replica of the same
+ * partition leading fewer (the next leader epoch, the same ISR: that replica holds everything
+ * committed), while that narrows the gap. It moves them only to brokers that are live, not
+ * draining, and up for a whole interval (clients still back off from a broker that was away),
+ * and never while failover elections are being committed. */
+
+static bool rebalance_eligible(struct controller *c, uint32_t id, uint64_t now) {
+    if (!controller_alive(c, id, now) || controller_draining(c, id, now)) return false;
+    return now - controller_up_since(c, id) >= c->cfg.rebalance_ms;
+}
+
+static unsigned controller_rebalance_moves(struct controller *c, uint64_t now, struct raft_buffer *bufs,
+                                           unsigned max) {
+    const struct cluster_topics *ts = &c->fsm.topics;
+    uint32_t ids[CLUSTER_BROKERS_MAX], led[CLUSTER_BROKERS_MAX];
+    uint32_t nb = 0, total = 0;
+    for (uint32_t i = 0; i < c->fsm.count && nb < CLUSTER_BROKERS_MAX; i++) {
+        if (!rebalance_eligible(c, c->fsm.brokers[i].node_id, now)) continue;
+        ids[nb] = c->fsm.brokers[i].node_id;
+        led[nb++] = 0;
+    }
+    if (nb < 2) return 0;
+    for (uint32_t i = 0; i < ts->count; i++)
+        for (uint32_t p = 0; p < ts->v[i].partition_count; p++) {
+            const struct cluster_part *pt = &ts->v[i].parts[p];
+            if (pt->replica_count < 2) continue;
+            total++;
+            for (uint32_t k = 0; k < nb; k++) led[k] += ids[k] == pt->replicas[0];
+        }
+    uint32_t share = (total + nb - 1) / nb;
+    unsigned n = 0;
+    for (uint32_t i = 0; i < ts->count && n < max; i++) {
+        const struct cluster_topic *t = &ts->v[i];
+        for (uint32_t p = 0; p < t->partition_count && n < max; p++) {
+            const struct cluster_part *pt = &t->parts[p];
+            if (pt->replica_count < 2) continue;
+            uint32_t from = nb;
+            for (uint32_t k = 0; k < nb; k++)
+                if (ids[k] == pt->replicas[0]) from = k;
+            if (from == nb || led[from] <= share) continue;
+            uint32_t to = nb;
+            for (uint32_t j = 0; j < pt->isr_count; j++)
+                for (uint32_t k = 0; k < nb; k++)
+                    if (ids[k] == pt->isr[j] && k != from && led[k] + 1 < led[from] && (to == nb || led[k] < led[to]))
+                        to = k;
+            if (to == nb) continue;
+            struct cluster_cmd cmd = {.type = CLUSTER_CMD_PARTITION_STATE, .partition = p};
+            snprintf(cmd.topic.name, sizeof(cmd.topic.name), "%s", t->name);
+            memcpy(cmd.topic.id, t->id, 16);
+            cmd.state.leader_epoch = pt->leader_epoch;
+            cmd.state.replicas[0] = ids[to];
+            cmd.state.replica_count = 1;
+            cmd.state.isr_count = pt->isr_count;
+            memcpy(cmd.state.isr, pt->isr, pt->isr_count * sizeof(pt->isr[0]));
+            size_t len = cluster_cmd_size(&cmd);
+            void *base = len ? raft_malloc(len) : NULL;
+            if (!base) continue;
+            if (cluster_cmd_encode(&cmd, base, len) != len) {
+                raft_free(base);
+                continue;
+            }
+            SL_INFO("cluster: %s[%u]: leadership moved from %u (leads %u) to %u (leads %u) to balance (epoch %u)",
+                    t->name, p, ids[from], led[from], ids[to], led[to], pt->leader_epoch + 1);
+            led[from]--;
+            led[to]++;
+            bufs[n++] = (struct raft_buffer){base, len};
+        }
+    }
+    return n;
+}
+
+static void controller_rebalance(struct controller *c, uint64_t now) {
+    if (!c->led || c->cfg.rebalance_ms == 0) {
+        c->rebalance_at_ms = 0;
+        return;
+    }
+    if (c->rebalance_at_ms == 0) c->rebalance_at_ms = now + c->cfg.rebalance_ms; /* a new leader waits a turn */
+    if (c->elect_busy || now < c->rebalance_at_ms) return;
+    c->rebalance_at_ms = now + c->cfg.rebalance_ms;
+    struct raft_buffer bufs[ELECT_BATCH];
+    unsigned n = controller_rebalance_moves(c, now, bufs, ELECT_BATCH);
+    if (n == 0) return;
+    c->elect_req.data = c;
+    int rv = raft_apply(&c->raft, &c->elect_req, bufs, n, elect_done);
+    if (rv != 0) {
+        for (unsigned i = 0; i < n; i++) raft_free(bufs[i].base);
+        return;
+    }
+    c->elect_busy = true;
+    c->rebalances_made += n;
+}
+
 static void on_tick(uv_timer_t *t) {
     struct controller *c = t->data;
     register_self(c);
     uint64_t now = uv_now(&c->uv);
     controller_watch(c, now);
     controller_elect(c, now);
+    controller_rebalance(c, now);
     controller_publish(c);
     if (++c->ticks % RAFT_SOCKOPT_EVERY_TICKS == 0) uv_walk(&c->uv, raft_socket_timeout, c);
 }
@@ -941,6 +1043,7 @@ struct controller *controller_start(const struct controller_config *cfg) {
     c->last_term = c->raft.current_term;
     c->last_state = -1;
     controller_publish(c);
+    c->started_ms = uv_now(&c->uv);
     uv_timer_start(&c->tick, on_tick, CONTROLLER_TICK_MS, CONTROLLER_TICK_MS);
     if ((rv = pthread_create(&c->thread, NULL, controller_main, c)) != 0) {
         SL_ERROR("cluster: cannot start the controller thread: %s", strerror(rv));

@@ -49,6 +49,9 @@ struct controller_config {
     /* A broker the Raft leader has not heard from for this long is fenced: partitions it leads
      * get a new leader from their ISR, and it leaves every ISR (broker_session_timeout_ms). */
     uint32_t session_ms;
+    /* Every this long the leader moves leaderships from brokers leading more than their share
+     * to in-sync replicas leading fewer (leader_rebalance_interval_ms; 0: never). */
+    uint32_t rebalance_ms;
 };
 
 struct controller_server {
