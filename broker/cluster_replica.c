@@ -2,15 +2,9 @@
  * partitions this broker follows (see cluster_replica.h). */
 #include "broker/cluster_replica.h"
 
-#include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "base/base.h"
@@ -20,6 +14,7 @@
 #include "broker/core/cluster_view.h"
 #include "broker/core/partition.h"
 #include "broker/core/topics.h"
+#include "broker/net/peer.h"
 #include "broker/server.h"
 #include "protocol/kafka_api.h"
 #include "protocol/kafka_batch.h"
@@ -69,7 +64,7 @@ struct rep_fetcher {
     int32_t corr;
     struct kw req;
     uint8_t *frame;
-    size_t frame_len;
+    uint32_t frame_len;
     char err[400]; /* the worker's: "" if the exchange worked */
     char last_err[400];
     /* the answer's appends, durable one by one */
@@ -232,72 +227,18 @@ static void repl_close(struct rep_fetcher *f) {
     f->fd = -1;
 }
 
-static bool repl_connect(struct rep_fetcher *f) {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
-    int rc = getaddrinfo(f->host, f->port, &hints, &res);
-    if (rc != 0) {
-        snprintf(f->err, sizeof(f->err), "cannot resolve %s: %s", f->host, gai_strerror(rc));
-        return false;
-    }
-    for (struct addrinfo *ai = res; ai && f->fd < 0; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0) continue;
-        struct timeval tv = {.tv_sec = REPL_IO_TIMEOUT_MS / 1000};
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)); /* bounds connect() too */
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) f->fd = fd;
-        else {
-            snprintf(f->err, sizeof(f->err), "cannot connect to %s:%s: %s", f->host, f->port, strerror(errno));
-            close(fd);
-        }
-    }
-    freeaddrinfo(res);
-    if (f->fd >= 0) f->err[0] = 0;
-    return f->fd >= 0;
-}
-
-static bool repl_io(struct rep_fetcher *f, bool out, uint8_t *p, size_t n) {
-    while (n) {
-        ssize_t k = out ? send(f->fd, p, n, MSG_NOSIGNAL) : recv(f->fd, p, n, 0);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) {
-            snprintf(f->err, sizeof(f->err), "%s %s:%s: %s", out ? "sending to" : "reading from", f->host, f->port,
-                     k == 0 ? "connection closed" : strerror(errno));
-            return false;
-        }
-        p += k;
-        n -= (size_t)k;
-    }
-    return true;
-}
-
 static void repl_exchange(struct work *w) {
     struct rep_fetcher *f = (struct rep_fetcher *)w;
     f->err[0] = 0;
     f->frame = NULL;
     f->frame_len = 0;
-    if (f->fd < 0 && !repl_connect(f)) return;
-    uint8_t size[4];
-    if (!repl_io(f, true, f->req.p, f->req.len) || !repl_io(f, false, size, 4)) {
+    if (f->fd < 0) f->fd = peer_connect(f->host, f->port, REPL_IO_TIMEOUT_MS, f->err, sizeof(f->err));
+    if (f->fd < 0) return;
+    char who[CLUSTER_HOSTPORT_MAX + 16];
+    snprintf(who, sizeof(who), "%s:%s", f->host, f->port);
+    if (!peer_exchange(f->fd, f->req.p, f->req.len, REPL_FRAME_MAX, &f->frame, &f->frame_len, who, f->err,
+                       sizeof(f->err)))
         repl_close(f);
-        return;
-    }
-    uint32_t len = sl_load_be32(size);
-    if (len < 4 || len > REPL_FRAME_MAX) {
-        snprintf(f->err, sizeof(f->err), "answer of %u bytes from %s:%s", len, f->host, f->port);
-        repl_close(f);
-        return;
-    }
-    f->frame = sl_xmalloc(len);
-    if (!repl_io(f, false, f->frame, len)) {
-        free(f->frame);
-        f->frame = NULL;
-        repl_close(f);
-        return;
-    }
-    f->frame_len = len;
 }
 
 /* ---- the loop side of a fetch -------------------------------------------------------------- */

@@ -30,3 +30,11 @@ const char *sl_err_nats(sl_err e) {
     if ((unsigned)e >= SL_ERR_COUNT) return NULL;
     return sl_err_nats_texts[e];
 }
+
+sl_err sl_err_of_kafka(int code) {
+    if (code == 0) return SL_OK;
+    if (code == -1) return SL_UNKNOWN_SERVER;
+    for (int e = 1; e < SL_ERR_COUNT; e++)
+        if (sl_err_codes[e] == code) return (sl_err)e;
+    return SL_UNKNOWN_SERVER;
+}

@@ -110,6 +110,9 @@ typedef enum { SL_ERRORS(SL_ERR_ENUM) SL_ERR_COUNT } sl_err;
 
 const char *sl_err_str(sl_err e);
 int sl_err_kafka(sl_err e);
+/* The first error of the table with this Kafka code (an answer another broker sent): SL_OK
+ * for 0, SL_UNKNOWN_SERVER for a code the table does not have. */
+sl_err sl_err_of_kafka(int code);
 /* The text of the NATS -ERR line for e (without the quotes), or NULL: no -ERR for it. */
 const char *sl_err_nats(sl_err e);
 

@@ -44,6 +44,7 @@
     X(ADD_PARTITIONS_TO_TXN, "AddPartitionsToTxn", 0, 3, 3)           \
     X(ADD_OFFSETS_TO_TXN, "AddOffsetsToTxn", 0, 3, 3)                 \
     X(END_TXN, "EndTxn", 0, 3, 3)                                     \
+    X(WRITE_TXN_MARKERS, "WriteTxnMarkers", 0, 1, 1)                  \
     X(TXN_OFFSET_COMMIT, "TxnOffsetCommit", 0, 3, 3)                  \
     X(DESCRIBE_ACLS, "DescribeAcls", 0, 3, 2)                         \
     X(CREATE_ACLS, "CreateAcls", 0, 3, 2)                             \

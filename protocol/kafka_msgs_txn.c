@@ -289,3 +289,109 @@ sl_err kafka_decode_txn_offset_commit_resp(struct kr *r, int16_t v, struct karen
     kr_tags(r, flex);
     return r->err;
 }
+
+/* ---- WriteTxnMarkers ---- */
+
+enum { MARKERS_FLEX = 1, MARKERS_MAX = 1 };
+
+sl_err kafka_decode_write_txn_markers(struct kr *r, int16_t v, struct karena *a,
+                                      struct kafka_write_txn_markers_req *out) {
+    DEC_VERSION(v, MARKERS_MAX);
+    bool flex = v >= MARKERS_FLEX;
+    memset(out, 0, sizeof(*out));
+    out->marker_count = dec_count(r, flex, false, 8 + 2 + 1 + 4 + 4); /* Markers */
+    out->markers = DEC_ARRAY(a, out->marker_count, struct kafka_write_txn_marker);
+    for (int32_t i = 0; i < out->marker_count && !r->err; i++) {
+        struct kafka_write_txn_marker *m = &out->markers[i];
+        m->producer_id = kr_i64(r);                                /* ProducerId */
+        m->producer_epoch = kr_i16(r);                             /* ProducerEpoch */
+        m->transaction_result = kr_bool(r);                        /* TransactionResult */
+        m->topic_count = dec_count(r, flex, false, 2);             /* Topics */
+        m->topics = DEC_ARRAY(a, m->topic_count, struct kafka_write_txn_markers_topic);
+        for (int32_t j = 0; j < m->topic_count && !r->err; j++) {
+            struct kafka_write_txn_markers_topic *t = &m->topics[j];
+            t->name = dec_str(r, flex);                                                  /* Name */
+            t->partition_indexes = dec_i32s(r, flex, a, false, &t->partition_index_count); /* PartitionIndexes */
+            kr_tags(r, flex);
+        }
+        m->coordinator_epoch = kr_i32(r);                          /* CoordinatorEpoch */
+        kr_tags(r, flex);
+    }
+    kr_tags(r, flex);
+    return r->err;
+}
+
+void kafka_encode_write_txn_markers_req(struct kw *w, int16_t v, const struct kafka_write_txn_markers_req *req) {
+    ENC_VERSION(v, MARKERS_MAX);
+    bool flex = v >= MARKERS_FLEX;
+    enc_count(w, flex, req->marker_count, false);
+    for (int32_t i = 0; i < req->marker_count; i++) {
+        const struct kafka_write_txn_marker *m = &req->markers[i];
+        kw_i64(w, m->producer_id);
+        kw_i16(w, m->producer_epoch);
+        kw_bool(w, m->transaction_result);
+        enc_count(w, flex, m->topic_count, false);
+        for (int32_t j = 0; j < m->topic_count; j++) {
+            enc_str(w, flex, m->topics[j].name);
+            enc_i32s(w, flex, m->topics[j].partition_indexes, m->topics[j].partition_index_count, false);
+            kw_tags(w, flex);
+        }
+        kw_i32(w, m->coordinator_epoch);
+        kw_tags(w, flex);
+    }
+    kw_tags(w, flex);
+}
+
+void kafka_encode_write_txn_markers_resp(struct kw *w, int16_t v, const struct kafka_write_txn_markers_resp *resp) {
+    ENC_VERSION(v, MARKERS_MAX);
+    bool flex = v >= MARKERS_FLEX;
+    enc_count(w, flex, resp->marker_count, false); /* Markers */
+    for (int32_t i = 0; i < resp->marker_count; i++) {
+        const struct kafka_write_txn_marker_result *m = &resp->markers[i];
+        kw_i64(w, m->producer_id);                   /* ProducerId */
+        enc_count(w, flex, m->topic_count, false);   /* Topics */
+        for (int32_t j = 0; j < m->topic_count; j++) {
+            const struct kafka_write_txn_markers_topic_result *t = &m->topics[j];
+            enc_str(w, flex, t->name);                     /* Name */
+            enc_count(w, flex, t->partition_count, false); /* Partitions */
+            for (int32_t k = 0; k < t->partition_count; k++) {
+                kw_i32(w, t->partitions[k].partition_index); /* PartitionIndex */
+                kw_error(w, t->partitions[k].error_code);    /* ErrorCode */
+                kw_tags(w, flex);
+            }
+            kw_tags(w, flex);
+        }
+        kw_tags(w, flex);
+    }
+    kw_tags(w, flex);
+}
+
+sl_err kafka_decode_write_txn_markers_resp(struct kr *r, int16_t v, struct karena *a,
+                                           struct kafka_write_txn_markers_resp *out) {
+    DEC_VERSION(v, MARKERS_MAX);
+    bool flex = v >= MARKERS_FLEX;
+    memset(out, 0, sizeof(*out));
+    out->marker_count = dec_count(r, flex, false, 8 + 4);
+    out->markers = DEC_ARRAY(a, out->marker_count, struct kafka_write_txn_marker_result);
+    for (int32_t i = 0; i < out->marker_count && !r->err; i++) {
+        struct kafka_write_txn_marker_result *m = &out->markers[i];
+        m->producer_id = kr_i64(r);
+        m->topic_count = dec_count(r, flex, false, 2 + 4);
+        m->topics = DEC_ARRAY(a, m->topic_count, struct kafka_write_txn_markers_topic_result);
+        for (int32_t j = 0; j < m->topic_count && !r->err; j++) {
+            struct kafka_write_txn_markers_topic_result *t = &m->topics[j];
+            t->name = dec_str(r, flex);
+            t->partition_count = dec_count(r, flex, false, 6);
+            t->partitions = DEC_ARRAY(a, t->partition_count, struct kafka_write_txn_markers_partition_result);
+            for (int32_t k = 0; k < t->partition_count && !r->err; k++) {
+                t->partitions[k].partition_index = kr_i32(r);
+                t->partitions[k].error_code = kr_i16(r);
+                kr_tags(r, flex);
+            }
+            kr_tags(r, flex);
+        }
+        kr_tags(r, flex);
+    }
+    kr_tags(r, flex);
+    return r->err;
+}

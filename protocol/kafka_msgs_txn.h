@@ -4,6 +4,8 @@
  *
  *   AddPartitionsToTxn (24) v0-3, flexible v3+   AddOffsetsToTxn (25) v0-3, flexible v3+
  *   EndTxn (26) v0-3, flexible v3+               TxnOffsetCommit (28) v0-3, flexible v3+
+ *   WriteTxnMarkers (27) v0-1, flexible v1+ (between brokers: a transaction coordinator to the
+ *   leaders of its transaction's partitions)
  *
  * librdkafka asks for TxnOffsetCommit v0-3 (rd_kafka_broker_ApiVersion_supported in its
  * txnmgr) and for the others at low, non-flexible versions; the flexible v3 is covered for
@@ -128,6 +130,51 @@ struct kafka_txn_offset_commit_resp {
     int32_t topic_count;
 };
 
+/* ---- WriteTxnMarkers (27) ---- */
+
+struct kafka_write_txn_markers_topic {
+    struct kstr name;
+    int32_t *partition_indexes;
+    int32_t partition_index_count;
+};
+
+struct kafka_write_txn_marker {
+    int64_t producer_id;
+    int16_t producer_epoch;
+    bool transaction_result; /* true: commit */
+    struct kafka_write_txn_markers_topic *topics;
+    int32_t topic_count;
+    int32_t coordinator_epoch;
+};
+
+struct kafka_write_txn_markers_req {
+    struct kafka_write_txn_marker *markers;
+    int32_t marker_count;
+};
+
+struct kafka_write_txn_markers_partition_result {
+    int32_t partition_index;
+    int16_t error_code;
+};
+
+struct kafka_write_txn_markers_topic_result {
+    struct kstr name;
+    struct kafka_write_txn_markers_partition_result *partitions;
+    int32_t partition_count;
+};
+
+struct kafka_write_txn_marker_result {
+    int64_t producer_id;
+    struct kafka_write_txn_markers_topic_result *topics;
+    int32_t topic_count;
+};
+
+/* No ThrottleTimeMs: a broker-to-broker API. */
+struct kafka_write_txn_markers_resp {
+    struct kafka_write_txn_marker_result *markers;
+    int32_t marker_count;
+};
+
 #define SL_KAFKA_TXN_CODEC(api)                                                                    \
     sl_err kafka_decode_##api(struct kr *r, int16_t version, struct karena *a,                     \
                               struct kafka_##api##_req *out);                                      \
@@ -141,6 +188,7 @@ SL_KAFKA_TXN_CODEC(add_partitions_to_txn)
 SL_KAFKA_TXN_CODEC(add_offsets_to_txn)
 SL_KAFKA_TXN_CODEC(end_txn)
 SL_KAFKA_TXN_CODEC(txn_offset_commit)
+SL_KAFKA_TXN_CODEC(write_txn_markers)
 
 #undef SL_KAFKA_TXN_CODEC
 

@@ -67,6 +67,7 @@ struct kafka_server {
     bool txn_stopping;               /* shutdown: finishes still complete, nothing new starts */
     struct kafka_sasl *sasl;         /* mechanisms, PLAIN users, SCRAM store (kafka_sasl.c) */
     struct workers *workers;         /* huge requests decoded off the loop; started at the first */
+    struct workers *marker_workers;  /* transaction markers sent to other brokers (txn_markers.c) */
     uint64_t requests_offloaded;
     struct acl_set *acls;            /* the ACL set (core/acl.c), loaded by kafka_acl_start */
     struct kafka_quotas *quotas;     /* byte-rate quotas, connections per principal (kafka_quota.c) */

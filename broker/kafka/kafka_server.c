@@ -24,6 +24,7 @@
 #include "broker/kafka/kafka.h"
 #include "broker/kafka/kafka_names.h"
 #include "broker/kafka/kafka_resp.h"
+#include "broker/kafka/txn_markers.h"
 #include "protocol/kafka_msgs_admin.h"
 #include "protocol/kafka_msgs_core.h"
 #include "storage/store.h"
@@ -49,6 +50,7 @@ static const kafka_handler kafka_handlers[KAFKA_API_KEY_MAX + 1] = {
     [KAFKA_ADD_PARTITIONS_TO_TXN] = kafka_handle_add_partitions_to_txn,
     [KAFKA_ADD_OFFSETS_TO_TXN] = kafka_handle_add_offsets_to_txn,
     [KAFKA_END_TXN] = kafka_handle_end_txn,
+    [KAFKA_WRITE_TXN_MARKERS] = kafka_handle_write_txn_markers,
     [KAFKA_TXN_OFFSET_COMMIT] = kafka_handle_txn_offset_commit,
     [KAFKA_DESCRIBE_TRANSACTIONS] = kafka_handle_describe_transactions,
     [KAFKA_LIST_TRANSACTIONS] = kafka_handle_list_transactions,

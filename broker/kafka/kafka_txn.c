@@ -21,6 +21,7 @@
 #include "broker/kafka/kafka_resp.h"
 #include "broker/kafka/group_offsets.h"
 #include "broker/kafka/txn_coordinator.h"
+#include "broker/kafka/txn_markers.h"
 #include "protocol/kafka_msgs_core.h"
 #include "protocol/kafka_msgs_txn.h"
 
@@ -42,6 +43,12 @@ static sl_err txn_write_marker(void *arg, const char *topic, int32_t partition, 
     struct topic *tp = topics_get(ks->topics, topic, (int32_t)strlen(topic));
     struct partition *p = tp ? topic_partition(tp, partition) : NULL;
     if (!p) return SL_NO_PARTITION;
+    const struct cluster_topic *pl = kafka_placement(ks, tp);
+    if (pl && !kafka_placed_leads(ks, tp, pl, partition)) {
+        /* Another broker leads it: the marker goes there (WriteTxnMarkers). */
+        uint32_t leader = (uint32_t)partition < pl->partition_count ? pl->parts[partition].replicas[0] : 0;
+        return txn_markers_send(ks, leader, topic, partition, producer_id, epoch, commit, done);
+    }
     /* One coordinator that never moves: its epoch is always 0. */
     return partition_append_marker(p, producer_id, epoch, commit, 0, PARTITION_ACKS_DURABLE, loop_now_ms(ks->loop),
                                    done);
@@ -78,6 +85,7 @@ sl_err kafka_txn_start(struct kafka_server *ks) {
 void kafka_txn_stop(struct kafka_server *ks) {
     ks->txn_stopping = true;
     loop_timer_del(ks->loop, &ks->txn_timer);
+    txn_markers_stop(ks); /* the markers sent to other brokers answer first */
     txn_coordinator_close(ks->txns);
     ks->txns = NULL;
 }
@@ -282,11 +290,9 @@ static bool txn_partitions_known(struct kafka_server *ks, struct kafka_add_parti
         struct topic *tp = kafka_topic_visible(ks, tr->name.p, tr->name.len);
         for (int32_t i = 0; i < tr->result_count; i++) {
             int32_t p = tr->results[i].partition_index;
-            if (tp && topic_partition(tp, p) && kafka_leads(ks, tp, p)) continue;
-            /* In a cluster the coordinator writes a transaction's markers only into partitions it
-             * leads itself (markers sent to other brokers are not built yet): a transaction over a
-             * partition another broker leads is refused, not left without its commit marker. */
-            tr->results[i].error_code = kcode(tp && topic_partition(tp, p) ? SL_POLICY_VIOLATION : SL_NO_PARTITION);
+            /* A partition another broker leads gets its marker through WriteTxnMarkers. */
+            if (tp && topic_partition(tp, p)) continue;
+            tr->results[i].error_code = kcode(SL_NO_PARTITION);
             known = false;
         }
     }

@@ -22,8 +22,9 @@ sluice-server processes in one Raft group on 127.0.0.1.
     NOT_LEADER_OR_FOLLOWER (6); to the leader, the records and offset 100.
 (f) CreatePartitions (to 9) through a third broker: every Metadata shows 9, the first 6 leaders
     unchanged, the new ones spread; a record produced to partition 8 reads back.
-(f2) A transaction over a partition its coordinator leads commits; over one another broker leads
-    it is refused (POLICY_VIOLATION: markers are not sent between brokers yet).
+(f2) A transaction over a partition its coordinator leads and one another broker leads commits
+    (the coordinator sends that broker WriteTxnMarkers); a second one over both aborts; a
+    read_committed consumer reads the committed records and not the aborted ones.
 (g) Creating it again through any broker: TOPIC_ALREADY_EXISTS; replication factor 4 (more than
     the brokers), or a hand placement (replica assignment): INVALID_REPLICATION_FACTOR (the
     controller places partitions itself).
@@ -423,8 +424,8 @@ def body(ck):
         pr.flush(20)
         ck.eq((got.get("err"), got.get("off")), (None, 0), "produce to partition 8")
 
-    with ck.section("(f2) a transaction over a partition its coordinator does not lead is refused"):
-        from confluent_kafka import Producer, KafkaException
+    with ck.section("(f2) a transaction over partitions other brokers lead (WriteTxnMarkers)"):
+        from confluent_kafka import Consumer, Producer, TopicPartition
         tid = "txn-" + topic
         c = gproto.Conn(by_id[1].host, by_id[1].kafka_port)
         coord = c.call(gproto.req_find_coordinator(tid, key_type=1))["node"]
@@ -434,21 +435,44 @@ def body(ck):
         tp = Producer({"bootstrap.servers": by_id[1].bootstrap, "transactional.id": tid})
         tp.init_transactions(20)
         tp.begin_transaction()
-        tp.produce(topic, value=b"txn-ok", partition=mine)
+        tp.produce(topic, value=b"txn-ok-mine", partition=mine)
+        tp.produce(topic, value=b"txn-ok-theirs", partition=theirs)
         tp.commit_transaction(20)
         tp.begin_transaction()
-        tp.produce(topic, value=b"txn-refused", partition=theirs)
-        try:
-            tp.commit_transaction(20)
-            refused = None
-        except KafkaException as e:
-            refused = str(e.args[0])
-        ck.ok(refused is not None and "olicy" in refused, "commit over partition %d (led by %d, coordinator %d): %s"
-              % (theirs, leads[theirs], coord, refused))
-        try:
-            tp.abort_transaction(20)
-        except KafkaException:
-            pass
+        tp.produce(topic, value=b"txn-aborted-mine", partition=mine)
+        tp.produce(topic, value=b"txn-aborted-theirs", partition=theirs)
+        tp.flush(20)
+        tp.abort_transaction(20)
+        seen = {}
+        for part in (mine, theirs):
+            c = Consumer({"bootstrap.servers": by_id[1].bootstrap, "group.id": harness.unique("rc"),
+                          "isolation.level": "read_committed", "enable.auto.commit": False})
+            c.assign([TopicPartition(topic, part, 0)])
+            got, deadline = [], time.monotonic() + 15
+            while time.monotonic() < deadline:
+                m = c.poll(0.3)
+                if m is None:
+                    if any(v.startswith(b"txn-") for v in got):
+                        break
+                    continue
+                if not m.error():
+                    got.append(m.value())
+            c.close()
+            seen[part] = [v for v in got if v.startswith(b"txn-")]
+        ck.eq(seen, {mine: [b"txn-ok-mine"], theirs: [b"txn-ok-theirs"]},
+              "read_committed over partition %d (led by coordinator %d) and %d (led by %d)"
+              % (mine, coord, theirs, leads[theirs]))
+        # WriteTxnMarkers v0 by hand: a partition the broker does not lead, one it does not have.
+        import kafka_edges_test as ke
+        not_leader = next(b for b in brokers if b.node_id != leads[theirs])
+        c = ke.Conn(not_leader)
+        body = (i32(1) + i64(123456) + i16(0) + b"\x00" + i32(2) + string(topic) + i32(1) + i32(theirs) +
+                string("no-such-topic") + i32(1) + i32(0) + i32(0))
+        r = c.call(27, 0, body)
+        res = r.array(lambda: (r.i64(), r.array(lambda: (r.string(), r.array(lambda: (r.i32(), r.i16()))))))
+        c.close()
+        ck.eq(res, [(123456, [(topic, [(theirs, NOT_LEADER)]), ("no-such-topic", [(0, 3)])])],
+              "WriteTxnMarkers to broker %d: NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION" % not_leader.node_id)
 
     other = harness.unique("other")
     auto = harness.unique("auto")

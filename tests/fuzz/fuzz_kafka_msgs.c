@@ -62,7 +62,7 @@ static const struct codec codecs[] = {
     ROW(DESCRIBE_CLIENT_QUOTAS, describe_client_quotas) ROW(ALTER_CLIENT_QUOTAS, alter_client_quotas)
     ROW(DESCRIBE_CLUSTER, describe_cluster)
     ROW(ADD_PARTITIONS_TO_TXN, add_partitions_to_txn) ROW(ADD_OFFSETS_TO_TXN, add_offsets_to_txn)
-    ROW(END_TXN, end_txn) ROW(TXN_OFFSET_COMMIT, txn_offset_commit)
+    ROW(END_TXN, end_txn) ROW(WRITE_TXN_MARKERS, write_txn_markers) ROW(TXN_OFFSET_COMMIT, txn_offset_commit)
     ROW(DESCRIBE_TRANSACTIONS, describe_transactions) ROW(LIST_TRANSACTIONS, list_transactions)
     ROW(SASL_HANDSHAKE, sasl_handshake) ROW(SASL_AUTHENTICATE, sasl_authenticate)
     ROW(DESCRIBE_USER_SCRAM_CREDENTIALS, describe_user_scram_credentials)

@@ -215,21 +215,131 @@ static void check_txn_offset_commit_resp(const void *wp, const void *gp, int16_t
     }
 }
 
+/* ---- WriteTxnMarkers ---- */
+
+static void fill_write_txn_markers_req(void *m, int16_t v, struct karena *a) {
+    struct kafka_write_txn_markers_req *q = m;
+    (void)v;
+    q->marker_count = 2;
+    q->markers = NEW(a, struct kafka_write_txn_marker, 2);
+    q->markers[0].producer_id = 0x0102030405060708LL;
+    q->markers[0].producer_epoch = 4;
+    q->markers[0].transaction_result = true;
+    q->markers[0].coordinator_epoch = 7;
+    q->markers[0].topic_count = 2;
+    q->markers[0].topics = NEW(a, struct kafka_write_txn_markers_topic, 2);
+    q->markers[0].topics[0].name = S("orders");
+    q->markers[0].topics[0].partition_index_count = 2;
+    q->markers[0].topics[0].partition_indexes = NEW(a, int32_t, 2);
+    q->markers[0].topics[0].partition_indexes[0] = 3;
+    q->markers[0].topics[0].partition_indexes[1] = 1;
+    q->markers[0].topics[1].name = S("x");
+    q->markers[1].producer_id = 9;
+    q->markers[1].coordinator_epoch = -1;
+}
+
+static void check_write_txn_markers_req(const void *wp, const void *gp, int16_t v) {
+    const struct kafka_write_txn_markers_req *w = wp, *g = gp;
+    (void)v;
+    CK_EQ(g->marker_count, w->marker_count);
+    for (int32_t i = 0; i < g->marker_count; i++) {
+        const struct kafka_write_txn_marker *gm = &g->markers[i], *wm = &w->markers[i];
+        CK_EQ(gm->producer_id, wm->producer_id);
+        CK_EQ(gm->producer_epoch, wm->producer_epoch);
+        CK_EQ(gm->transaction_result, wm->transaction_result);
+        CK_EQ(gm->coordinator_epoch, wm->coordinator_epoch);
+        CK_EQ(gm->topic_count, wm->topic_count);
+        for (int32_t j = 0; j < gm->topic_count; j++) {
+            CK_STR(gm->topics[j].name, wm->topics[j].name);
+            ck_i32s(gm->topics[j].partition_indexes, gm->topics[j].partition_index_count,
+                    wm->topics[j].partition_indexes, wm->topics[j].partition_index_count);
+        }
+    }
+}
+
+static void fill_write_txn_markers_resp(void *m, int16_t v, struct karena *a) {
+    struct kafka_write_txn_markers_resp *p = m;
+    (void)v;
+    p->marker_count = 1;
+    p->markers = NEW(a, struct kafka_write_txn_marker_result, 1);
+    p->markers[0].producer_id = 77;
+    p->markers[0].topic_count = 2;
+    p->markers[0].topics = NEW(a, struct kafka_write_txn_markers_topic_result, 2);
+    p->markers[0].topics[0].name = S("orders");
+    p->markers[0].topics[0].partition_count = 2;
+    p->markers[0].topics[0].partitions = NEW(a, struct kafka_write_txn_markers_partition_result, 2);
+    p->markers[0].topics[0].partitions[0] = (struct kafka_write_txn_markers_partition_result){3, 0};
+    p->markers[0].topics[0].partitions[1] = (struct kafka_write_txn_markers_partition_result){1, 6};
+    p->markers[0].topics[1].name = S("");
+}
+
+static void check_write_txn_markers_resp(const void *wp, const void *gp, int16_t v) {
+    const struct kafka_write_txn_markers_resp *w = wp, *g = gp;
+    (void)v;
+    CK_EQ(g->marker_count, w->marker_count);
+    for (int32_t i = 0; i < g->marker_count; i++) {
+        CK_EQ(g->markers[i].producer_id, w->markers[i].producer_id);
+        CK_EQ(g->markers[i].topic_count, w->markers[i].topic_count);
+        for (int32_t j = 0; j < g->markers[i].topic_count; j++) {
+            const struct kafka_write_txn_markers_topic_result *gt = &g->markers[i].topics[j], *wt = &w->markers[i].topics[j];
+            CK_STR(gt->name, wt->name);
+            CK_EQ(gt->partition_count, wt->partition_count);
+            for (int32_t k = 0; k < gt->partition_count; k++) {
+                CK_EQ(gt->partitions[k].partition_index, wt->partitions[k].partition_index);
+                CK_EQ(gt->partitions[k].error_code, wt->partitions[k].error_code);
+            }
+        }
+    }
+}
+
 /* ---- the table ---- */
 
 CODEC_ADAPTERS(add_partitions_to_txn)
 CODEC_ADAPTERS(add_offsets_to_txn)
 CODEC_ADAPTERS(end_txn)
 CODEC_ADAPTERS(txn_offset_commit)
+CODEC_ADAPTERS(write_txn_markers)
 
-enum { ADD_PARTITIONS_REQ = 0, END_TXN_REQ = 4, TXN_OFFSET_COMMIT_REQ = 6 };
+enum { ADD_PARTITIONS_REQ = 0, END_TXN_REQ = 4, TXN_OFFSET_COMMIT_REQ = 6, WRITE_TXN_MARKERS_REQ = 8 };
 
 static const struct msg_codec codecs[] = {
     CODEC_REQ(add_partitions_to_txn, 0, 3), CODEC_RESP(add_partitions_to_txn, 0, 3),
     CODEC_REQ(add_offsets_to_txn, 0, 3),    CODEC_RESP(add_offsets_to_txn, 0, 3),
     CODEC_REQ(end_txn, 0, 3),               CODEC_RESP(end_txn, 0, 3),
     CODEC_REQ(txn_offset_commit, 0, 3),     CODEC_RESP(txn_offset_commit, 0, 3),
+    CODEC_REQ(write_txn_markers, 0, 1),     CODEC_RESP(write_txn_markers, 0, 1),
 };
+
+/* WriteTxnMarkers v0 as a Kafka coordinator sends it: Markers [ProducerId, ProducerEpoch,
+ * TransactionResult, Topics [Name, PartitionIndexes [int32]], CoordinatorEpoch]. */
+static const uint8_t write_txn_markers_v0[] = {
+    0x00, 0x00, 0x00, 0x01,                         /* Markers: 1 */
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0b, /* ProducerId 11 */
+    0x00, 0x03,                                     /* ProducerEpoch 3 */
+    0x01,                                           /* TransactionResult: commit */
+    0x00, 0x00, 0x00, 0x01,                         /* Topics: 1 */
+    0x00, 0x01, 'a',                                /* Name */
+    0x00, 0x00, 0x00, 0x01,                         /* PartitionIndexes: 1 */
+    0x00, 0x00, 0x00, 0x04,                         /* 4 */
+    0x00, 0x00, 0x00, 0x02,                         /* CoordinatorEpoch 2 */
+};
+
+START_TEST(test_known_write_txn_markers_v0) {
+    struct karena a;
+    karena_init(&a, 0);
+    struct kafka_write_txn_markers_req q;
+    ck_known_bytes(&codecs[WRITE_TXN_MARKERS_REQ], 0, write_txn_markers_v0, sizeof(write_txn_markers_v0), &a, &q);
+    ck_assert_int_eq(q.marker_count, 1);
+    ck_assert_int_eq(q.markers[0].producer_id, 11);
+    ck_assert_int_eq(q.markers[0].producer_epoch, 3);
+    ck_assert(q.markers[0].transaction_result);
+    ck_assert_int_eq(q.markers[0].coordinator_epoch, 2);
+    ck_assert(kstr_eq(q.markers[0].topics[0].name, S("a")));
+    ck_assert_int_eq(q.markers[0].topics[0].partition_index_count, 1);
+    ck_assert_int_eq(q.markers[0].topics[0].partition_indexes[0], 4);
+    karena_free(&a);
+}
+END_TEST
 
 /* AddPartitionsToTxn v0, as librdkafka 2.0.2 sends it: TransactionalId, ProducerId,
  * ProducerEpoch, Topics [Name, Partitions [int32]]. */
@@ -324,6 +434,7 @@ int main(void) {
     tcase_add_test(tc, test_known_add_partitions_v0);
     tcase_add_test(tc, test_known_end_txn_v3);
     tcase_add_test(tc, test_known_txn_offset_commit_v2);
+    tcase_add_test(tc, test_known_write_txn_markers_v0);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);
