@@ -38,9 +38,10 @@ static json_t *cluster_status_json(const struct controller_status *s, uint32_t n
                                                  controller_role_name(s->servers[i].role)));
     json_t *brokers = json_array();
     for (uint32_t i = 0; i < s->fsm.count; i++)
-        json_array_append_new(brokers, json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)s->fsm.brokers[i].node_id,
-                                                 "kafka", s->fsm.brokers[i].kafka, "nats", s->fsm.brokers[i].nats,
-                                                 "http", s->fsm.brokers[i].http));
+        json_array_append_new(brokers, json_pack("{s:I,s:s,s:s,s:s,s:s}", "id",
+                                                 (json_int_t)s->fsm.brokers[i].node_id, "kafka",
+                                                 s->fsm.brokers[i].kafka, "nats", s->fsm.brokers[i].nats, "http",
+                                                 s->fsm.brokers[i].http, "route", s->fsm.brokers[i].route));
     return json_pack("{s:I,s:s,s:I,s:s,s:I,s:I,s:I,s:I,s:o,s:o}", "node_id", (json_int_t)node_id, "state",
                      controller_state_name(s->state), "leader_id", (json_int_t)s->leader_id, "leader_address",
                      s->leader_address, "term", (json_int_t)s->term, "commit_index", (json_int_t)s->commit_index,
@@ -290,7 +291,7 @@ static bool cluster_json_hostport(json_t *v, char *out, size_t cap) {
 /* POST /v1/cluster/brokers: a follower's registration (controller.h), applied by the leader. */
 static void route_brokers_register(void *arg, const struct http_request *rq, struct http_response *rs) {
     struct broker *b = arg;
-    static const char *const fields[] = {"id", "kafka", "nats", "http", NULL};
+    static const char *const fields[] = {"id", "kafka", "nats", "http", "route", NULL};
     if (!cluster_running(b, rs)) return;
     json_t *o = http_request_json(rq, rs, fields, true);
     if (!o) return;
@@ -301,6 +302,11 @@ static void route_brokers_register(void *arg, const struct http_request *rq, str
                !cluster_json_hostport(json_object_get(o, "nats"), reg.nats, sizeof(reg.nats)) ||
                !cluster_json_hostport(json_object_get(o, "http"), reg.http, sizeof(reg.http))) {
         http_response_error(rs, 400, "\"kafka\", \"nats\" and \"http\" must be strings host:port");
+    } else if (json_object_get(o, "route") && !(json_is_string(json_object_get(o, "route")) &&
+                                                 json_string_length(json_object_get(o, "route")) == 0) &&
+               !cluster_json_hostport(json_object_get(o, "route"), reg.route, sizeof(reg.route))) {
+        /* Optional: a broker that predates routes sends none, one without a route port "". */
+        http_response_error(rs, 400, "\"route\" must be a string host:port or empty");
     } else {
         struct controller_status *s = sl_xcalloc(1, sizeof(*s));
         if (cluster_on_leader(b, rs, s)) {
@@ -308,8 +314,8 @@ static void route_brokers_register(void *arg, const struct http_request *rq, str
                 http_response_error(rs, 404, "no such node in the configuration");
             } else {
                 cluster_job_start(b, rq, CONTROLLER_REGISTER, reg.node_id, NULL, &reg, CLUSTER_CHANGE_WAIT_MS,
-                                  json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)reg.node_id, "kafka", reg.kafka,
-                                            "nats", reg.nats, "http", reg.http),
+                                  json_pack("{s:I,s:s,s:s,s:s,s:s}", "id", (json_int_t)reg.node_id, "kafka",
+                                            reg.kafka, "nats", reg.nats, "http", reg.http, "route", reg.route),
                                   "");
             }
         }
