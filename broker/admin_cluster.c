@@ -1,4 +1,5 @@
 /* admin_cluster.c: see admin_cluster.h. */
+#include "broker/nats/nats_route.h"
 #include "broker/admin_cluster.h"
 
 #include <jansson.h>
@@ -341,12 +342,17 @@ static int cluster_self(struct broker *b, const char *raft_address, struct clust
     self->node_id = b->cfg.node_id;
     int k = snprintf(self->kafka, sizeof(self->kafka), "%s:%d", b->kafka.advertised_host, b->kafka.advertised_port);
     int n = snprintf(self->nats, sizeof(self->nats), "%s:%u", b->kafka.advertised_host, b->nats.ls.port);
+    /* The NATS route address, on the host clients are told, as the NATS one. */
+    int r = nats_routes_port(&b->nats)
+                ? snprintf(self->route, sizeof(self->route), "%s:%u", b->kafka.advertised_host, nats_routes_port(&b->nats))
+                : 0;
     const char *colon = strrchr(raft_address, ':');
     SL_ASSERT(colon); /* validated */
     int h = snprintf(self->http, sizeof(self->http), "%.*s:%u", (int)(colon - raft_address), raft_address,
                      b->http.ls.port);
     SL_ASSERT(h > 0 && (size_t)h < sizeof(self->http)); /* a Raft address is shorter than CLUSTER_ADDR_MAX */
-    if (k <= 0 || (size_t)k >= sizeof(self->kafka) || n <= 0 || (size_t)n >= sizeof(self->nats)) {
+    if (k <= 0 || (size_t)k >= sizeof(self->kafka) || n <= 0 || (size_t)n >= sizeof(self->nats) || r < 0 ||
+        (size_t)r >= sizeof(self->route)) {
         SL_ERROR("cluster: the advertised host %.64s... is too long to register (at most %d bytes with the port)",
                  b->kafka.advertised_host, CLUSTER_HOSTPORT_MAX - 1);
         return -1;
