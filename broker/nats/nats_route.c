@@ -299,6 +299,11 @@ static void route_forward_one(struct nroute *r, const struct nats_msg *m) {
     if (m->payload.len) memcpy(p, m->payload.p, m->payload.len), p += m->payload.len;
     *p++ = '\r', *p++ = '\n';
     r->nc->out_len -= need - (size_t)(p - start);
+    /* Past the stall mark the client whose PUB this is stops being read, as for a local
+     * subscriber (nats_server.h): a fast publisher waits for the route instead of losing it. */
+    struct nats_server *ns = r->rt->ns;
+    if (ns->route_pub && r->nc->c->out_bytes + r->nc->out_len > ns->cfg->max_pending_bytes / 2)
+        ns->route_pub->stall_sub = r->nc;
     r->msgs_out++;
     r->bytes_out += total;
     r->rt->msgs_out++;
@@ -705,6 +710,16 @@ static void route_tick(struct loop_timer *t, uint64_t now_ms) {
             if (route_by_node(rt, b->id) || route_dialing(rt, b->id) || !redial_due(rt, b->id, now_ms)) continue;
             route_dial(rt, b);
         }
+    }
+    /* A route whose socket has taken nothing for write_deadline is closed, as a client is. */
+    for (struct conn *c = rt->ls.conns, *next; c; c = next) {
+        next = c->list_next;
+        if (c->closing || !c->out_head || now_ms - c->last_send_ms < ns->cfg->write_deadline_ms) continue;
+        SL_WARN("nats route %s: no write progress for %u ms: closing", c->peer, ns->cfg->write_deadline_ms);
+        ns->slow_consumers++;
+        struct nroute *r = c->proto;
+        if (r) route_close(r, "write deadline exceeded");
+        else conn_close(c, "write deadline exceeded");
     }
     loop_timer_add(ns->loop, &rt->tick, now_ms + ROUTE_TICK_MS);
 }
