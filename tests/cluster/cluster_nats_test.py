@@ -20,10 +20,15 @@ Sluice only: (g) two overlapping subscriptions on one broker cost one routed mes
 (sluice_nats_route_msgs_total{direction="out"}), /routez lists two routes per broker; a route
 CONNECT with a wrong token, or naming an unregistered broker, gets -ERR 'Authorization
 Violation'; an RMSG before CONNECT the same.
+(h) failover (when Go and Debian's nats.go are there): a nats.go client given only A's URL
+    learns B and C from connect_urls; after kill -9 of A it reconnects to another server and a
+    request is answered by a responder on C (tests/cluster/nats_failover.go).
 Every wait is bounded in time and count.
 """
 import json
 import os
+import queue
+import threading
 import shutil
 import socket
 import subprocess
@@ -206,6 +211,10 @@ class NatsServers:
     def alive(self, i):
         return self.procs[i] is not None and self.procs[i].poll() is None
 
+    def kill(self, i):
+        self.procs[i].kill()
+        self.procs[i].wait(timeout=10)
+
     def cleanup(self):
         for p in self.procs:
             if p is not None and p.poll() is None:
@@ -257,6 +266,9 @@ class SluiceBrokers:
 
     def alive(self, i):
         return self.brokers[i].alive()
+
+    def kill(self, i):
+        self.brokers[i].kill9()
 
     def cleanup(self):
         for b in self.brokers:
@@ -468,10 +480,70 @@ def check_sluice_only(ck, cl, A, B, C):
         ck.eq(B.wait_count("fx", 1, 5), 1, "routing after the refusals")
 
 
+def build_failover(tmp):
+    """The nats.go failover program, or None without Go or Debian's nats.go."""
+    gocode = "/usr/share/gocode"
+    if not shutil.which("go") or not os.path.isdir(gocode + "/src/github.com/nats-io/nats.go"):
+        return None
+    src = os.path.join(tmp, "gopath", "src", "sluice_nats_failover")
+    os.makedirs(src, exist_ok=True)
+    shutil.copy(os.path.join(HERE, "nats_failover.go"), os.path.join(src, "main.go"))
+    env = dict(os.environ, GO111MODULE="off", GOFLAGS="", GOPATH=os.path.join(tmp, "gopath") + ":" + gocode,
+               GOCACHE=os.environ.get("GOCACHE", os.path.join(tmp, "go-cache")))
+    out = os.path.join(tmp, "nats_failover")
+    subprocess.run(["go", "build", "-o", out, "sluice_nats_failover"], env=env, check=True, timeout=180)
+    return out
+
+
+def check_failover(ck, cl, prog, B, C):
+    with ck.section("%s: (h) nats.go fails over from A (kill -9) through connect_urls" % cl.kind):
+        if prog is None:
+            harness.skip("go or Debian's nats.go (golang-github-nats-io-go-nats-dev) missing")
+        C.sub("svc.failover", "fo")
+        sync(B, C, "h")  # the client reconnects to B or C: B knows C's responder
+        p = subprocess.Popen([prog, "nats://127.0.0.1:%d" % cl.client[0]], stdout=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL, text=True)
+        lines = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(ln.strip()) for ln in p.stdout], daemon=True).start()
+        seen = []
+        deadline = time.monotonic() + 60
+        killed = False
+        try:
+            while time.monotonic() < deadline and p.poll() is None:
+                C.settle(0.05)
+                for m in C.take("fo"):
+                    C.pub(m[2], b"answered-by-C")
+                while not lines.empty():
+                    ln = lines.get()
+                    seen.append(ln)
+                    if ln == "READY" and not killed:
+                        cl.kill(0)
+                        killed = True
+            while not lines.empty():
+                seen.append(lines.get())
+        finally:
+            if p.poll() is None:
+                p.kill()
+            p.wait(timeout=10)
+        ck.ok(killed, "%s: the client never got ready: %s" % (cl.kind, seen))
+        ck.eq(p.returncode, 0, "%s: the nats.go program's exit (%s)" % (cl.kind, seen))
+        rec = [ln for ln in seen if ln.startswith("RECONNECTED ")]
+        ck.ok(rec and rec[0].split()[1] in ("nats://127.0.0.1:%d" % cl.client[1], "nats://127.0.0.1:%d" % cl.client[2]),
+              "%s: reconnected to another server: %s" % (cl.kind, seen))
+        ck.ok("REPLY answered-by-C" in seen, "%s: the reply from C after the failover: %s" % (cl.kind, seen))
+
+
 def body(ck):
+    tmp = tempfile.mkdtemp(prefix="cluster-nats-go-")
+    try:
+        prog = build_failover(tmp)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise harness.CheckFailed("go build of nats_failover.go: %s" % e)
     ref = NatsServers()
     try:
         A, B, C = check_cluster(ck, ref)
+        check_failover(ck, ref, prog, B, C)
         for c in (A, B, C):
             c.close()
     finally:
@@ -480,9 +552,12 @@ def body(ck):
     try:
         A, B, C = check_cluster(ck, sl)
         check_sluice_only(ck, sl, A, B, C)
+        check_failover(ck, sl, prog, B, C)
         for i in range(3):
-            sl.brokers[i].stop()
+            if sl.brokers[i].alive():
+                sl.brokers[i].stop()
     finally:
+        shutil.rmtree(tmp, ignore_errors=True)
         if ck.fail_count():
             for b in sl.brokers:
                 if b is not None:
