@@ -126,7 +126,7 @@ void nats_routes_interest(struct nats_server *ns, const struct sub *s, int delta
     struct interest **pp = &rt->itab[key_hash(s->subject, s->subject_len, s->queue, qlen) & (rt->icap - 1)];
     while (*pp && !((*pp)->subject_len == s->subject_len && (*pp)->queue_len == qlen &&
                     !memcmp((*pp)->key, s->subject, s->subject_len) &&
-                    !memcmp((*pp)->key + s->subject_len + 1, s->queue, qlen)))
+                    (!qlen || !memcmp((*pp)->key + s->subject_len + 1, s->queue, qlen))))
         pp = &(*pp)->next;
     struct interest *e = *pp;
     if (!e) {
