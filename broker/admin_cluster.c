@@ -38,11 +38,13 @@ static json_t *cluster_status_json(const struct controller_status *s, uint32_t n
                                                  s->servers[i].address, "role",
                                                  controller_role_name(s->servers[i].role)));
     json_t *brokers = json_array();
-    for (uint32_t i = 0; i < s->fsm.count; i++)
-        json_array_append_new(brokers, json_pack("{s:I,s:s,s:s,s:s,s:s}", "id",
-                                                 (json_int_t)s->fsm.brokers[i].node_id, "kafka",
-                                                 s->fsm.brokers[i].kafka, "nats", s->fsm.brokers[i].nats, "http",
-                                                 s->fsm.brokers[i].http, "route", s->fsm.brokers[i].route));
+    for (uint32_t i = 0; i < s->fsm.count; i++) {
+        json_t *b = json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)s->fsm.brokers[i].node_id, "kafka",
+                              s->fsm.brokers[i].kafka, "nats", s->fsm.brokers[i].nats, "http", s->fsm.brokers[i].http);
+        /* Only a broker with NATS routes has a route address (nothing new for those without). */
+        if (s->fsm.brokers[i].route[0]) json_object_set_new(b, "route", json_string(s->fsm.brokers[i].route));
+        json_array_append_new(brokers, b);
+    }
     return json_pack("{s:I,s:s,s:I,s:s,s:I,s:I,s:I,s:I,s:o,s:o}", "node_id", (json_int_t)node_id, "state",
                      controller_state_name(s->state), "leader_id", (json_int_t)s->leader_id, "leader_address",
                      s->leader_address, "term", (json_int_t)s->term, "commit_index", (json_int_t)s->commit_index,
@@ -314,9 +316,10 @@ static void route_brokers_register(void *arg, const struct http_request *rq, str
             if (!cluster_server(s, reg.node_id)) {
                 http_response_error(rs, 404, "no such node in the configuration");
             } else {
-                cluster_job_start(b, rq, CONTROLLER_REGISTER, reg.node_id, NULL, &reg, CLUSTER_CHANGE_WAIT_MS,
-                                  json_pack("{s:I,s:s,s:s,s:s,s:s}", "id", (json_int_t)reg.node_id, "kafka",
-                                            reg.kafka, "nats", reg.nats, "http", reg.http, "route", reg.route),
+                json_t *answer = json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)reg.node_id, "kafka", reg.kafka,
+                                           "nats", reg.nats, "http", reg.http);
+                if (reg.route[0]) json_object_set_new(answer, "route", json_string(reg.route));
+                cluster_job_start(b, rq, CONTROLLER_REGISTER, reg.node_id, NULL, &reg, CLUSTER_CHANGE_WAIT_MS, answer,
                                   "");
             }
         }

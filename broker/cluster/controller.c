@@ -780,8 +780,10 @@ static void registrar_check(struct controller *c, struct controller_status *s, b
     const struct cluster_broker *leader = cluster_fsm_find(&s->fsm, s->leader_id);
     if (!leader) return; /* the leader registers itself first: then its port is known */
     char err[200];
-    json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:s}", "id", (json_int_t)me->node_id, "kafka", me->kafka, "nats",
-                          me->nats, "http", me->http, "route", me->route);
+    json_t *o = json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)me->node_id, "kafka", me->kafka, "nats", me->nats,
+                          "http", me->http);
+    if (o && me->route[0]) json_object_set_new(o, "route", json_string(me->route)); /* a leader without routes
+                                                                                     * may predate them */
     char *body = o ? json_dumps(o, JSON_COMPACT) : NULL; /* escapes whatever the advertised host holds */
     json_decref(o);
     if (!body) return;
