@@ -697,7 +697,8 @@ static void route_tick(struct loop_timer *t, uint64_t now_ms) {
     struct nats_routes *rt = sl_container_of(t, struct nats_routes, tick);
     struct nats_server *ns = rt->ns;
     const struct cluster_view *v = ns->view;
-    if (v) {
+    /* A view with no broker is the stopped one (shutdown): nothing to tell clients then. */
+    if (v && v->broker_count) {
         char urls[CLUSTER_URLS_JSON_MAX];
         nats_routes_connect_urls(ns, urls, sizeof(urls));
         if (strcmp(urls, rt->urls) != 0) {
