@@ -1,4 +1,5 @@
 /* admin_cluster.c: see admin_cluster.h. */
+#include "broker/nats/nats_route.h"
 #include "broker/admin_cluster.h"
 
 #include <jansson.h>
@@ -37,10 +38,13 @@ static json_t *cluster_status_json(const struct controller_status *s, uint32_t n
                                                  s->servers[i].address, "role",
                                                  controller_role_name(s->servers[i].role)));
     json_t *brokers = json_array();
-    for (uint32_t i = 0; i < s->fsm.count; i++)
-        json_array_append_new(brokers, json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)s->fsm.brokers[i].node_id,
-                                                 "kafka", s->fsm.brokers[i].kafka, "nats", s->fsm.brokers[i].nats,
-                                                 "http", s->fsm.brokers[i].http));
+    for (uint32_t i = 0; i < s->fsm.count; i++) {
+        json_t *b = json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)s->fsm.brokers[i].node_id, "kafka",
+                              s->fsm.brokers[i].kafka, "nats", s->fsm.brokers[i].nats, "http", s->fsm.brokers[i].http);
+        /* Only a broker with NATS routes has a route address (nothing new for those without). */
+        if (s->fsm.brokers[i].route[0]) json_object_set_new(b, "route", json_string(s->fsm.brokers[i].route));
+        json_array_append_new(brokers, b);
+    }
     return json_pack("{s:I,s:s,s:I,s:s,s:I,s:I,s:I,s:I,s:o,s:o}", "node_id", (json_int_t)node_id, "state",
                      controller_state_name(s->state), "leader_id", (json_int_t)s->leader_id, "leader_address",
                      s->leader_address, "term", (json_int_t)s->term, "commit_index", (json_int_t)s->commit_index,
@@ -290,7 +294,7 @@ static bool cluster_json_hostport(json_t *v, char *out, size_t cap) {
 /* POST /v1/cluster/brokers: a follower's registration (controller.h), applied by the leader. */
 static void route_brokers_register(void *arg, const struct http_request *rq, struct http_response *rs) {
     struct broker *b = arg;
-    static const char *const fields[] = {"id", "kafka", "nats", "http", NULL};
+    static const char *const fields[] = {"id", "kafka", "nats", "http", "route", NULL};
     if (!cluster_running(b, rs)) return;
     json_t *o = http_request_json(rq, rs, fields, true);
     if (!o) return;
@@ -301,15 +305,21 @@ static void route_brokers_register(void *arg, const struct http_request *rq, str
                !cluster_json_hostport(json_object_get(o, "nats"), reg.nats, sizeof(reg.nats)) ||
                !cluster_json_hostport(json_object_get(o, "http"), reg.http, sizeof(reg.http))) {
         http_response_error(rs, 400, "\"kafka\", \"nats\" and \"http\" must be strings host:port");
+    } else if (json_object_get(o, "route") && !(json_is_string(json_object_get(o, "route")) &&
+                                                 json_string_length(json_object_get(o, "route")) == 0) &&
+               !cluster_json_hostport(json_object_get(o, "route"), reg.route, sizeof(reg.route))) {
+        /* Optional: a broker that predates routes sends none, one without a route port "". */
+        http_response_error(rs, 400, "\"route\" must be a string host:port or empty");
     } else {
         struct controller_status *s = sl_xcalloc(1, sizeof(*s));
         if (cluster_on_leader(b, rs, s)) {
             if (!cluster_server(s, reg.node_id)) {
                 http_response_error(rs, 404, "no such node in the configuration");
             } else {
-                cluster_job_start(b, rq, CONTROLLER_REGISTER, reg.node_id, NULL, &reg, CLUSTER_CHANGE_WAIT_MS,
-                                  json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)reg.node_id, "kafka", reg.kafka,
-                                            "nats", reg.nats, "http", reg.http),
+                json_t *answer = json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)reg.node_id, "kafka", reg.kafka,
+                                           "nats", reg.nats, "http", reg.http);
+                if (reg.route[0]) json_object_set_new(answer, "route", json_string(reg.route));
+                cluster_job_start(b, rq, CONTROLLER_REGISTER, reg.node_id, NULL, &reg, CLUSTER_CHANGE_WAIT_MS, answer,
                                   "");
             }
         }
@@ -335,12 +345,17 @@ static int cluster_self(struct broker *b, const char *raft_address, struct clust
     self->node_id = b->cfg.node_id;
     int k = snprintf(self->kafka, sizeof(self->kafka), "%s:%d", b->kafka.advertised_host, b->kafka.advertised_port);
     int n = snprintf(self->nats, sizeof(self->nats), "%s:%u", b->kafka.advertised_host, b->nats.ls.port);
+    /* The NATS route address, on the host clients are told, as the NATS one. */
+    int r = nats_routes_port(&b->nats)
+                ? snprintf(self->route, sizeof(self->route), "%s:%u", b->kafka.advertised_host, nats_routes_port(&b->nats))
+                : 0;
     const char *colon = strrchr(raft_address, ':');
     SL_ASSERT(colon); /* validated */
     int h = snprintf(self->http, sizeof(self->http), "%.*s:%u", (int)(colon - raft_address), raft_address,
                      b->http.ls.port);
     SL_ASSERT(h > 0 && (size_t)h < sizeof(self->http)); /* a Raft address is shorter than CLUSTER_ADDR_MAX */
-    if (k <= 0 || (size_t)k >= sizeof(self->kafka) || n <= 0 || (size_t)n >= sizeof(self->nats)) {
+    if (k <= 0 || (size_t)k >= sizeof(self->kafka) || n <= 0 || (size_t)n >= sizeof(self->nats) || r < 0 ||
+        (size_t)r >= sizeof(self->route)) {
         SL_ERROR("cluster: the advertised host %.64s... is too long to register (at most %d bytes with the port)",
                  b->kafka.advertised_host, CLUSTER_HOSTPORT_MAX - 1);
         return -1;

@@ -81,6 +81,8 @@ static const struct cfg_key cfg_keys[] = {
     CFG_KEY("default_replication_factor", NULL, NULL, CFG_COUNT, default_replication_factor, 0),
     CFG_KEY("offsets_topic_num_partitions", NULL, NULL, CFG_COUNT, offsets_topic_num_partitions, 0),
     CFG_KEY("offsets_topic_replication_factor", NULL, NULL, CFG_COUNT, offsets_topic_replication_factor, 0),
+    CFG_KEY("cluster_listen", "cluster", NULL, CFG_STRING, cluster_listen, CFG_F_EMPTY_OK),
+    CFG_KEY("cluster_port", NULL, NULL, CFG_PORT, cluster_port, 0),
     CFG_KEY("replica_lag_time_max_ms", NULL, NULL, CFG_MS, replica_lag_time_max_ms, 0),
     CFG_KEY("broker_session_timeout_ms", NULL, NULL, CFG_MS, broker_session_timeout_ms, 0),
     CFG_KEY("leader_rebalance_interval_ms", NULL, NULL, CFG_MS, leader_rebalance_interval_ms, 0),
@@ -707,12 +709,37 @@ static const char *cfg_log_field_key(const char *field) {
     return field;
 }
 
+int sl_config_route_addr(const struct sl_config *c, char *host, size_t host_cap, uint16_t *port, char *why,
+                         size_t why_len) {
+    snprintf(host, host_cap, "%s", c->host);
+    *port = c->cluster_port;
+    if (!c->cluster_listen[0]) return 0;
+    const char *s = c->cluster_listen;
+    if (!strncmp(s, "nats://", 7)) s += 7;
+    const char *colon = strrchr(s, ':');
+    char *end = NULL;
+    unsigned long v = colon ? strtoul(colon + 1, &end, 10) : 0;
+    if (!colon || !colon[1] || *end || colon[1] < '0' || colon[1] > '9' || v > 65535 ||
+        (size_t)(colon - s) >= host_cap) {
+        snprintf(why, why_len, "'%s' is not nats://host:port", c->cluster_listen);
+        return -1;
+    }
+    if (c->cluster_port && c->cluster_port != v) {
+        snprintf(why, why_len, "port %lu is not cluster_port %u", v, c->cluster_port);
+        return -1;
+    }
+    if (colon > s) snprintf(host, host_cap, "%.*s", (int)(colon - s), s);
+    *port = (uint16_t)v;
+    /* --cluster nats://host:0 asks for no routes the same way --cluster_port 0 does. */
+    return 0;
+}
+
 static int cfg_validate_ports(const struct sl_config *c, char *err, size_t err_len) {
     const struct {
         const char *key;
         uint16_t port;
     } p[] = {{"kafka_port", c->kafka_port}, {"port", c->nats_port}, {"http_port", c->https_port ? 0 : c->http_port},
-             {"https_port", c->https_port}};
+             {"https_port", c->https_port}, {"cluster_port", c->cluster_port}};
     for (size_t i = 0; i < SL_ARRAY_LEN(p); i++)
         for (size_t j = i + 1; j < SL_ARRAY_LEN(p); j++)
             if (p[i].port && p[i].port == p[j].port)
@@ -733,8 +760,14 @@ static int cfg_validate_cluster(const struct sl_config *c, char *err, size_t err
     if (c->offsets_topic_num_partitions < 1 || c->offsets_topic_num_partitions > 1000)
         return cfg_fail(err, err_len, "offsets_topic_num_partitions: %u is outside 1..1000",
                         c->offsets_topic_num_partitions);
+    char rhost[SL_CONFIG_HOST_MAX], rwhy[200];
+    uint16_t rport;
+    if (sl_config_route_addr(c, rhost, sizeof(rhost), &rport, rwhy, sizeof(rwhy)) != 0)
+        return cfg_fail(err, err_len, "cluster_listen: %s", rwhy);
     if (!c->cluster_nodes[0]) {
         if (c->cluster_raft_addr[0]) return cfg_fail(err, err_len, "cluster_raft_addr: needs cluster_nodes");
+        /* Routes are made only between the registered brokers of a cluster. */
+        if (rport) return cfg_fail(err, err_len, "cluster_listen/cluster_port: needs cluster_nodes");
         return 0;
     }
     struct cluster_nodes nodes;
@@ -852,6 +885,8 @@ void sl_config_usage(FILE *out) {
           "  --node-id N                    Kafka broker id shown in Metadata (1); the Raft id in a cluster\n"
           "  --cluster-nodes LIST           cluster voters: id@host:port,... (empty: no cluster)\n"
           "  --cluster-raft-addr HOST:PORT  Raft bind address, or the address a joining node is added as\n"
+          "  --cluster nats://HOST:PORT     NATS route listener between the cluster's brokers (off)\n"
+          "  --cluster-port PORT            the same, on --host (off)\n"
           "  --auto-create-topics BOOL      create unknown topics on Metadata/Produce (true)\n"
           "  --num-partitions N             partitions of auto-created topics (1)\n"
           "  --connections-max-idle-ms MS   close connections idle this long (600000)\n"

@@ -57,6 +57,10 @@ struct sl_config {
     uint32_t default_replication_factor;         /* replicas of a topic made without one (cluster), 1 */
     uint32_t offsets_topic_num_partitions;       /* partitions of a cluster's __sluice_offsets, 16 */
     uint32_t offsets_topic_replication_factor;   /* its replicas (at most the voters), 3 */
+    /* NATS routes between the brokers of a cluster (broker/nats/nats_route.h): nats-server's
+     * --cluster URL ("nats://host:port" or "host:port"), or only cluster_port (bound on host). */
+    char cluster_listen[SL_CONFIG_HOST_MAX];     /* "": cluster_port alone decides */
+    uint16_t cluster_port;                       /* 0: no routes */
     uint32_t replica_lag_time_max_ms;            /* a follower silent or behind this long leaves the ISR, 30000 */
     uint32_t broker_session_timeout_ms;          /* a broker the controller has not heard from this long is fenced, 3000 */
     uint32_t leader_rebalance_interval_ms;       /* leaderships rebalanced over the brokers this often, 300000 (0: never) */
@@ -136,6 +140,10 @@ struct sl_config {
 };
 
 void sl_config_defaults(struct sl_config *c);
+/* The NATS route listener's host and port from cluster_listen or cluster_port (port 0: no
+ * routes). 0, or -1 with why (a bad cluster_listen). */
+int sl_config_route_addr(const struct sl_config *c, char *host, size_t host_cap, uint16_t *port, char *why,
+                         size_t why_len);
 /* Frees what a loaded config owns (nats_auth); c keeps its other settings. */
 void sl_config_free(struct sl_config *c);
 

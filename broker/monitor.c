@@ -17,6 +17,7 @@
 #include "broker/admin_users.h"
 #include "broker/core/stream.h"
 #include "broker/http/http_metrics.h"
+#include "broker/nats/nats_route.h"
 #include "broker/nats/js_deliver.h"
 #include "broker/nats/nats_monitor.h"
 #include "storage/store.h"
@@ -124,6 +125,16 @@ static void route_subsz(void *arg, const struct http_request *rq, struct http_re
     respond_json(rs, o);
 }
 
+/* nats-server's /routez: the NATS routes to the cluster's other brokers. */
+static void route_routez(void *arg, const struct http_request *rq, struct http_response *rs) {
+    struct broker *b = arg;
+    (void)rq;
+    json_t *o = json_object();
+    json_object_set_new(o, "server_id", json_string(b->nats.server_id));
+    nats_routes_routez(&b->nats, o);
+    respond_json(rs, o);
+}
+
 static void route_jsz(void *arg, const struct http_request *rq, struct http_response *rs) {
     struct broker *b = arg;
     (void)rq;
@@ -213,7 +224,7 @@ static void route_index(void *arg, const struct http_request *rq, struct http_re
     (void)arg;
     (void)rq;
     http_response_set(rs, 200, "application/json",
-                      "{\"endpoints\":[\"/healthz\",\"/varz\",\"/connz\",\"/subsz\",\"/jsz\",\"/metrics\",\"/v1/security/users\"]}\n");
+                      "{\"endpoints\":[\"/healthz\",\"/varz\",\"/connz\",\"/subsz\",\"/routez\",\"/jsz\",\"/metrics\",\"/v1/security/users\"]}\n");
 }
 
 int monitor_start(struct broker *b) {
@@ -235,6 +246,7 @@ int monitor_start(struct broker *b) {
     http_server_route(&b->http, "/varz", route_varz, b);
     http_server_route(&b->http, "/connz", route_connz, b);
     http_server_route(&b->http, "/subsz", route_subsz, b);
+    http_server_route(&b->http, "/routez", route_routez, b);
     http_server_route(&b->http, "/subscriptionsz", route_subsz, b);
     http_server_route(&b->http, "/jsz", route_jsz, b);
     http_server_route(&b->http, "/metrics", route_metrics, b);

@@ -387,6 +387,7 @@ int broker_start(struct broker *b, const struct sl_config *cfg) {
     if (b->cluster) {
         b->cluster_sync = cluster_topics_start(b);
         b->kafka.view = cluster_topics_view(b->cluster_sync);
+        b->nats.view = b->kafka.view; /* connect_urls and the route mesh (nats_route.h) */
     }
     broker_signal_arm(b);
     b->monitor_ready = true;
@@ -440,6 +441,7 @@ int broker_stop(struct broker *b) {
     if (b->kafka.view) {
         cluster_view_stopped(&b->stopped_view, b->cfg.node_id);
         b->kafka.view = &b->stopped_view;
+        b->nats.view = &b->stopped_view; /* no brokers: no new routes */
     }
     cluster_topics_stop(b->cluster_sync); /* its changes under way are answered first */
     b->cluster_sync = NULL;

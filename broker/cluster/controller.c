@@ -279,10 +279,10 @@ static void register_self(struct controller *c) {
     if (c->apply_busy || raft_state(&c->raft) != RAFT_LEADER) return;
     const struct cluster_broker *have = cluster_fsm_find(&c->fsm, c->cfg.node_id);
     if (have && !strcmp(have->kafka, c->cfg.self.kafka) && !strcmp(have->nats, c->cfg.self.nats) &&
-        !strcmp(have->http, c->cfg.self.http))
+        !strcmp(have->http, c->cfg.self.http) && !strcmp(have->route, c->cfg.self.route))
         return;
     struct cluster_cmd cmd = {.type = CLUSTER_CMD_REGISTER, .reg = c->cfg.self};
-    uint8_t tmp[16 + 3 * CLUSTER_HOSTPORT_MAX];
+    uint8_t tmp[16 + 4 * CLUSTER_HOSTPORT_MAX];
     size_t n = cluster_cmd_encode(&cmd, tmp, sizeof(tmp));
     SL_ASSERT(n > 0); /* the registration was checked at start */
     struct raft_buffer buf = {raft_malloc(n), n};
@@ -357,7 +357,7 @@ static void op_apply_done(struct raft_apply *req, int status, void *result) {
 
 static int op_register(struct controller *c) {
     struct cluster_cmd cmd = {.type = CLUSTER_CMD_REGISTER, .reg = c->op.reg};
-    uint8_t tmp[16 + 3 * CLUSTER_HOSTPORT_MAX];
+    uint8_t tmp[16 + 4 * CLUSTER_HOSTPORT_MAX];
     size_t n = cluster_cmd_encode(&cmd, tmp, sizeof(tmp));
     if (n == 0) return RAFT_INVALID; /* the route checked the fields */
     struct raft_buffer buf = {raft_malloc(n), n};
@@ -876,13 +876,16 @@ static void registrar_check(struct controller *c, struct controller_status *s, b
     if (s->state != RAFT_FOLLOWER || !s->leader_id) return;
     const struct cluster_broker *have = cluster_fsm_find(&s->fsm, c->cfg.node_id);
     const struct cluster_broker *me = &c->cfg.self;
-    if (have && !strcmp(have->kafka, me->kafka) && !strcmp(have->nats, me->nats) && !strcmp(have->http, me->http))
+    if (have && !strcmp(have->kafka, me->kafka) && !strcmp(have->nats, me->nats) && !strcmp(have->http, me->http) &&
+        !strcmp(have->route, me->route))
         return;
     const struct cluster_broker *leader = cluster_fsm_find(&s->fsm, s->leader_id);
     if (!leader) return; /* the leader registers itself first: then its port is known */
     char err[200];
     json_t *o = json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)me->node_id, "kafka", me->kafka, "nats", me->nats,
                           "http", me->http);
+    if (o && me->route[0]) json_object_set_new(o, "route", json_string(me->route)); /* a leader without routes
+                                                                                     * may predate them */
     char *body = o ? json_dumps(o, JSON_COMPACT) : NULL; /* escapes whatever the advertised host holds */
     json_decref(o);
     if (!body) return;

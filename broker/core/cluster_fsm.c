@@ -80,12 +80,15 @@ static void w_str(struct wcur *w, const char *s, size_t cap, bool may_be_empty) 
     w_bytes(w, s, n);
 }
 
-static void w_broker(struct wcur *w, const struct cluster_broker *b) {
+/* with_route: command version 2 and snapshot version 4 carry the NATS route address. */
+static void w_broker(struct wcur *w, const struct cluster_broker *b, bool with_route) {
     if (b->node_id == 0) w->bad = true;
     w_u32(w, b->node_id);
     w_str(w, b->kafka, sizeof(b->kafka), false);
     w_str(w, b->nats, sizeof(b->nats), false);
     w_str(w, b->http, sizeof(b->http), false);
+    if (with_route) w_str(w, b->route, sizeof(b->route), true);
+    else if (b->route[0]) w->bad = true; /* a format without routes cannot carry one */
 }
 
 /* The replica list's rules (1..max, no 0, no repeat) hold for what we write as for what we read. */
@@ -163,10 +166,13 @@ static void w_topic(struct wcur *w, const struct cluster_topic *tp, bool with_ep
 }
 
 static void w_cmd(struct wcur *w, const struct cluster_cmd *c) {
-    w_u8(w, CLUSTER_CMD_VERSION);
+    /* A registration with a route address needs version 2; everything else stays version 1,
+     * so that a cluster without routes is readable by brokers that predate them. */
+    bool v2 = c->type == CLUSTER_CMD_REGISTER && c->reg.route[0];
+    w_u8(w, v2 ? CLUSTER_CMD_VERSION : 1);
     w_u8(w, (uint8_t)c->type);
     switch (c->type) {
-    case CLUSTER_CMD_REGISTER: w_broker(w, &c->reg); break;
+    case CLUSTER_CMD_REGISTER: w_broker(w, &c->reg, v2); break;
     case CLUSTER_CMD_TOPIC_PUT: w_topic(w, &c->topic, false); break;
     case CLUSTER_CMD_TOPIC_REMOVE: w_str(w, c->topic.name, sizeof(c->topic.name), false); break;
     case CLUSTER_CMD_PARTITION_STATE: {
@@ -266,13 +272,14 @@ static void r_str(struct rcur *r, char *out, size_t cap, bool may_be_empty, cons
     r->at += n;
 }
 
-static void r_broker(struct rcur *r, struct cluster_broker *b) {
+static void r_broker(struct rcur *r, struct cluster_broker *b, bool with_route) {
     memset(b, 0, sizeof(*b));
     b->node_id = r_u32(r);
     if (!r->bad && b->node_id == 0) r_fail(r, "node id 0");
     r_str(r, b->kafka, sizeof(b->kafka), false, "an address");
     r_str(r, b->nats, sizeof(b->nats), false, "an address");
     r_str(r, b->http, sizeof(b->http), false, "an address");
+    if (with_route) r_str(r, b->route, sizeof(b->route), true, "a route address");
 }
 
 /* isr_count and the ids: 1..max distinct non-zero ids (whether they are replicas is checked
@@ -375,10 +382,10 @@ int cluster_cmd_decode(const uint8_t *p, size_t len, struct cluster_cmd *out, ch
     uint8_t version = r_u8(&r);
     uint8_t type = r_u8(&r);
     if (r.bad) return fsm_fail(err, err_len, "command: %s", r.err);
-    if (version != CLUSTER_CMD_VERSION)
-        return fsm_fail(err, err_len, "command: version %u is not %u", version, CLUSTER_CMD_VERSION);
+    if (version < 1 || version > CLUSTER_CMD_VERSION)
+        return fsm_fail(err, err_len, "command: version %u is not 1 to %u", version, CLUSTER_CMD_VERSION);
     switch (type) {
-    case CLUSTER_CMD_REGISTER: r_broker(&r, &out->reg); break;
+    case CLUSTER_CMD_REGISTER: r_broker(&r, &out->reg, version >= 2); break;
     case CLUSTER_CMD_TOPIC_PUT: r_topic(&r, &out->topic, false, false); break;
     case CLUSTER_CMD_TOPIC_REMOVE:
         r_str(&r, out->topic.name, sizeof(out->topic.name), false, "a topic name");
@@ -667,7 +674,7 @@ static void w_snapshot(struct wcur *w, const struct cluster_fsm *f) {
     w_bytes(w, snap_magic, sizeof(snap_magic));
     w_u8(w, CLUSTER_SNAP_VERSION);
     w_u32(w, f->count);
-    for (uint32_t i = 0; i < f->count; i++) w_broker(w, &f->brokers[i]);
+    for (uint32_t i = 0; i < f->count; i++) w_broker(w, &f->brokers[i], true);
     w_u32(w, f->topics.count);
     for (uint32_t i = 0; i < f->topics.count; i++) w_topic(w, &f->topics.v[i], true);
 }
@@ -727,7 +734,7 @@ int cluster_fsm_restore(struct cluster_fsm *f, const uint8_t *p, size_t len, cha
     if (count > CLUSTER_BROKERS_MAX)
         return fsm_fail(err, err_len, "snapshot: %u brokers, more than %d", count, CLUSTER_BROKERS_MAX);
     for (uint32_t i = 0; i < count && !r.bad; i++) {
-        r_broker(&r, &fresh.brokers[i]);
+        r_broker(&r, &fresh.brokers[i], version >= 4);
         if (!r.bad && i > 0 && fresh.brokers[i].node_id <= fresh.brokers[i - 1].node_id)
             r_fail(&r, "node ids not rising");
     }

@@ -6,9 +6,11 @@
  * advertises; and the placed topics: a topic's name, id, configs and, per partition, its
  * replicas (the first is the leader) and leader epoch. Commands (one per Raft entry), big-endian:
  *
- *   version u8 (1) | type u8 | body
+ *   version u8 (1 or 2) | type u8 | body
  *   type 1, broker registered/updated: node_id u32 | kafka_len u16 | kafka | nats_len u16 | nats |
- *           http_len u16 | http
+ *           http_len u16 | http [| route_len u16 | route: version 2 only, may be empty]
+ *   (a registration with a NATS route address is written as version 2, every other command as
+ *   version 1, so a cluster without routes stays readable by brokers that know only version 1)
  *   type 2, topic placed (created, grown or re-placed; replaces the topic of that name whole):
  *           name_len u16 | name | id [16] | partition_count u32 |
  *           partition_count x (replica_count u8 | replica_count x node_id u32) |
@@ -38,15 +40,16 @@
  *
  * A snapshot (libraft's snapshot/restore) is versioned on its own:
  *
- *   magic "SLCF" | version u8 (3) | count u32 | count x (node_id u32 | kafka_len u16 | kafka |
- *   nats_len u16 | nats | http_len u16 | http), node ids rising |
+ *   magic "SLCF" | version u8 (4) | count u32 | count x (node_id u32 | kafka_len u16 | kafka |
+ *   nats_len u16 | nats | http_len u16 | http | route_len u16 | route), node ids rising |
  *   topic_count u32 | topic_count x (name_len u16 | name | id [16] | partition_count u32 |
  *   partition_count x (leader_epoch u32 | replica_count u8 | replica_count x node_id u32 |
  *   isr_count u8 | isr_count x node_id u32) | config_count u16 | configs as in type 2), names
  *   rising (memcmp order)
  *
- * Version 2 (no ISR: it restores as every replica in sync) and version 1 (the brokers only,
- * what the first cluster slice wrote) are still restored.
+ * Version 3 (no route address: it restores as none), version 2 (no ISR either: it restores as
+ * every replica in sync) and version 1 (the brokers only, what the first cluster slice wrote)
+ * are still restored.
  *
  * Decoders refuse anything else: an unknown version or type, a length past the end, bytes left
  * over, an empty or over-long address, a NUL inside one, node id 0, a count over
@@ -62,8 +65,8 @@
 #define CLUSTER_BROKERS_MAX 64
 #define CLUSTER_HOSTPORT_MAX 128 /* "host:port" of a registration, NUL included */
 
-#define CLUSTER_CMD_VERSION 1
-#define CLUSTER_SNAP_VERSION 3
+#define CLUSTER_CMD_VERSION 2
+#define CLUSTER_SNAP_VERSION 4
 #define CLUSTER_TOPIC_NAME_MAX 250      /* Kafka's 249 characters and the NUL */
 #define CLUSTER_TOPIC_PARTITIONS_MAX 200000
 #define CLUSTER_TOPICS_MAX 200000
@@ -83,6 +86,7 @@ struct cluster_broker {
     char kafka[CLUSTER_HOSTPORT_MAX]; /* advertised Kafka host:port */
     char nats[CLUSTER_HOSTPORT_MAX];  /* advertised NATS host:port */
     char http[CLUSTER_HOSTPORT_MAX];  /* monitoring port host:port (followers send registrations there) */
+    char route[CLUSTER_HOSTPORT_MAX]; /* NATS route host:port (cluster_listen); "": no routes */
 };
 
 struct cluster_part {

@@ -68,6 +68,7 @@ void cluster_view_set_brokers(struct cluster_view *v, const struct cluster_fsm *
         snprintf(o->host, sizeof(o->host), "%.*s", (int)(colon - b->kafka), b->kafka);
         o->port = atoi(colon + 1);
         snprintf(o->nats, sizeof(o->nats), "%s", b->nats);
+        snprintf(o->route, sizeof(o->route), "%s", b->route);
     }
 }
 

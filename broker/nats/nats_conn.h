@@ -12,9 +12,12 @@
 #include "broker/nats/sublist.h"
 #include "protocol/nats_parse.h"
 
+struct nroute;
+
 struct nsub {
     struct sub s;
-    struct nconn *nc; /* NULL: an in-process subscriber (s.ops and s.owner are the caller's) */
+    struct nconn *nc; /* NULL: an in-process subscriber (s.ops and s.owner are the caller's) or a route's */
+    struct nroute *route; /* a route's interest (nats_route.c): forwarded there, never delivered here */
     int64_t max_msgs; /* -1: unlimited */
     int64_t delivered;
     struct nsub *hnext;  /* sid hash chain */
@@ -22,6 +25,7 @@ struct nsub {
     bool expired;
     uint32_t sid_len;
     char *sid;
+    uint32_t weight; /* a route's queue interest: the members the peer has */
     char text[]; /* subject \0 queue \0 sid \0 */
 };
 
@@ -32,6 +36,8 @@ struct nconn {
     uint64_t cid;
     bool connected, verbose, pedantic, echo, headers, no_responders;
     bool kill;  /* slow consumer: close at the next flush, never in the middle of a fan-out */
+    bool info_async; /* CONNECT said "protocol":1: INFO updates (connect_urls) are sent to it */
+    struct nroute *route; /* a route to another broker (nats_route.c); NULL: a client */
     bool dirty;
     struct nconn *dirty_next;
     uint8_t *out;
@@ -72,5 +78,17 @@ struct nconn {
     uint64_t start_ms; /* wall clock */
     uint64_t in_msgs, out_msgs, in_bytes, out_bytes;
 };
+
+/* Shared with nats_route.c (the route connections use a client connection's output). */
+uint8_t *nconn_reserve(struct nconn *nc, size_t n);
+void nconn_write(struct nconn *nc, const void *p, size_t n);
+/* The output and back-pressure state of a connection going away (its on_close). */
+void nconn_release(struct nconn *nc);
+/* Routes a message that came from a route: plain local subscribers, and the local members of the
+ * queue groups named (one each); nothing goes back out to a route. */
+void nats_server_route_in(struct nats_server *ns, const struct nats_msg *m, const struct span *queues,
+                          uint32_t queue_count);
+/* Sends INFO again to the clients that said "protocol":1 (the cluster's connect_urls changed). */
+void nats_server_info_update(struct nats_server *ns);
 
 #endif

@@ -14,6 +14,7 @@
 #include "base/prom.h"
 #include "broker/nats/nats_conn.h"
 #include "broker/nats/nats_monitor.h"
+#include "broker/nats/nats_route.h"
 #include "broker/nats/sublist.h"
 
 void nats_server_varz(struct nats_server *ns, json_t *o) {
@@ -165,4 +166,5 @@ void nats_server_metrics(struct nats_server *ns, struct prom *p) {
     prom_u64(p, "sluice_nats_connections", NULL, ns->conn_count);
     prom_family(p, "sluice_nats_subscriptions", "gauge", "NATS subscriptions, client and in-process.");
     prom_u64(p, "sluice_nats_subscriptions", NULL, sublist_count(ns->subs));
+    nats_routes_metrics(ns, p);
 }

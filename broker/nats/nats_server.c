@@ -13,6 +13,7 @@
 #include "base/workers.h"
 #include "broker/nats/nats_acl.h"
 #include "broker/nats/nats_conn.h"
+#include "broker/nats/nats_route.h"
 #include "broker/nats/sublist.h"
 #include "broker/net/tls.h"
 #include "protocol/nats_parse.h"
@@ -57,7 +58,7 @@ static bool nconn_over_budget(const struct nconn *nc, uint64_t pending) {
 
 /* Room for n more bytes; false (and the connection marked slow) past max_pending, or past its
  * share of max_pending_total while the broker is over it. */
-static uint8_t *nconn_reserve(struct nconn *nc, size_t n) {
+uint8_t *nconn_reserve(struct nconn *nc, size_t n) {
     if (nc->kill) return NULL;
     uint64_t pending = nc->c->out_bytes + nc->out_len + n;
     bool own = pending > nc->ns->cfg->max_pending_bytes;
@@ -87,7 +88,7 @@ static uint8_t *nconn_reserve(struct nconn *nc, size_t n) {
     return at;
 }
 
-static void nconn_write(struct nconn *nc, const void *p, size_t n) {
+void nconn_write(struct nconn *nc, const void *p, size_t n) {
     uint8_t *at = nconn_reserve(nc, n);
     if (at && n) memcpy(at, p, n);
 }
@@ -217,6 +218,7 @@ static void nsub_remove(struct nats_server *ns, struct nsub *s) {
         struct nsub **pp = nconn_sid_slot(nc, s->sid, s->sid_len);
         if (pp && *pp == s) *pp = s->hnext;
         nc->sub_count--;
+        nats_routes_interest(ns, &s->s, -1);
     }
     sublist_remove(ns->subs, &s->s);
     free(s);
@@ -234,8 +236,16 @@ static void nats_reap_expired(struct nats_server *ns) {
 
 static bool nats_eligible(const struct nconn *pub, const struct nsub *s) {
     if (s->expired) return false;
+    if (s->route) return false; /* forwarded by nats_fanout, never delivered */
     if (!s->nc) return true;
     return !s->nc->kill && (s->nc != pub || pub->echo);
+}
+
+/* Whether the route that sent the message in hand named queue group queue. */
+static bool nats_route_in_names(const struct nats_server *ns, const char *queue, uint32_t len) {
+    for (uint32_t i = 0; i < ns->route_in_queue_count; i++)
+        if (ns->route_in_queues[i].len == len && !memcmp(ns->route_in_queues[i].p, queue, len)) return true;
+    return false;
 }
 
 static void nats_no_responders(struct nconn *pub, struct span reply) {
@@ -258,24 +268,40 @@ static void nats_fanout(struct nats_server *ns, struct nconn *pub, const struct 
     ns->route_depth++;
     ns->route_pub = pub;
     bool any = false;
+    /* A message from a route goes to no route (the mesh is full: its publisher's broker sent it
+     * to every broker that wanted it), and to a queue group only if the sender named it. */
+    bool from_route = ns->route_in;
+    if (ns->routes) ns->fwd_seq++;
     for (uint32_t i = 0; i < r->psub_count; i++) {
         struct nsub *s = sl_container_of(r->psubs[i], struct nsub, s);
+        if (s->route) {
+            if (!from_route && nats_routes_pick(ns, s, false)) any = true;
+            continue;
+        }
         if (!nats_eligible(pub, s)) continue;
         nats_deliver(ns, s, m);
         any = true;
     }
     for (uint32_t g = 0; g < r->qgroup_count; g++) {
         const struct sublist_qgroup *q = &r->qgroups[g];
-        /* Each message to one member: rotate, skipping members that cannot take it. */
+        if (from_route && !nats_route_in_names(ns, q->queue, q->queue_len)) continue;
+        /* Each message to one member: rotate, skipping members that cannot take it; a local
+         * member first, as nats-server prefers, else one route that has members. */
         uint32_t start = ns->qpick++;
-        for (uint32_t k = 0; k < q->count; k++) {
+        bool done = false;
+        for (uint32_t k = 0; k < q->count && !done; k++) {
             struct nsub *s = sl_container_of(q->members[(start + k) % q->count], struct nsub, s);
             if (!nats_eligible(pub, s)) continue;
             nats_deliver(ns, s, m);
-            any = true;
-            break;
+            done = true;
         }
+        for (uint32_t k = 0; k < q->count && !done && !from_route; k++) {
+            struct nsub *s = sl_container_of(q->members[(start + k) % q->count], struct nsub, s);
+            if (s->route && nats_routes_pick(ns, s, true)) done = true;
+        }
+        any |= done;
     }
+    if (ns->fwd_head) nats_routes_forward(ns, m);
     if (!any && pub && m->reply.len && pub->headers && pub->no_responders) nats_no_responders(pub, m->reply);
     ns->route_pub = NULL;
     ns->route_depth--;
@@ -332,6 +358,18 @@ static void nats_route_deferred_all(struct nats_server *ns) {
 /* After every top-level route: the queue is almost always empty, so only its head is read. */
 static inline void nats_route_deferred(struct nats_server *ns) {
     if (ns->deferred_head) nats_route_deferred_all(ns);
+}
+
+void nats_server_route_in(struct nats_server *ns, const struct nats_msg *m, const struct span *queues,
+                          uint32_t queue_count) {
+    ns->route_in = true;
+    ns->route_in_queues = queues;
+    ns->route_in_queue_count = queue_count;
+    nats_route(ns, NULL, m, (struct span){0});
+    ns->route_in = false;
+    ns->route_in_queues = NULL;
+    ns->route_in_queue_count = 0;
+    nats_route_deferred(ns);
 }
 
 /* The message view of a parsed PUB/HPUB, copied field by field: the parser has just stored these
@@ -738,6 +776,7 @@ static void nats_connect_finish(struct nconn *nc, json_int_t protocol) {
         return;
     }
     nc->connected = true;
+    nc->info_async = protocol >= 1;
     loop_timer_del(nc->ns->loop, &nc->auth_timer);
     if (nc->verbose) nconn_writes(nc, "+OK\r\n");
 }
@@ -798,6 +837,7 @@ static void nats_op_sub(struct nconn *nc, const struct nats_op *op) {
     s->hnext = NULL;
     *slot = s;
     nc->sub_count++;
+    nats_routes_interest(nc->ns, &s->s, +1);
     if (nc->verbose) nconn_writes(nc, "+OK\r\n");
 }
 
@@ -905,6 +945,15 @@ static void nats_unlink_dirty(struct nconn *nc) {
     nc->dirty = false;
 }
 
+void nconn_release(struct nconn *nc) {
+    nats_unlink_dirty(nc);
+    nats_stall_forget(nc);
+    loop_timer_del(nc->ns->loop, &nc->stall_timer);
+    free(nc->out);
+    nc->out = NULL;
+    nc->out_len = nc->out_cap = 0;
+}
+
 static void nats_on_close(struct conn *c) {
     struct nconn *nc = c->proto;
     struct nats_server *ns = nc->ns;
@@ -924,6 +973,7 @@ static void nats_on_close(struct conn *c) {
         struct nsub *s = nc->sids[i];
         while (s) {
             struct nsub *next = s->hnext;
+            nats_routes_interest(ns, &s->s, -1);
             sublist_remove(ns->subs, &s->s);
             free(s);
             s = next;
@@ -956,7 +1006,9 @@ static void nats_on_auth_timer(struct loop_timer *t, uint64_t now_ms) {
     if (!nc->connected) nconn_fatal(nc, SL_AUTH_TIMEOUT);
 }
 
-static void nats_send_info(struct nconn *nc) {
+/* async: an update to a connected client (connect_urls changed): no nonce, the same fields
+ * otherwise, since nats.go replaces what it knows of the server with each INFO. */
+static void nats_send_info(struct nconn *nc, bool async) {
     const struct nats_server *ns = nc->ns;
     char ip[64];
     snprintf(ip, sizeof(ip), "%s", nc->c->peer);
@@ -964,7 +1016,7 @@ static void nats_send_info(struct nconn *nc) {
     if (colon) *colon = 0;
     /* nats-server 2.9.10 sends a nonce only when nkey users are configured. */
     char nonce[NATS_NONCE_LEN + 16] = "";
-    if (nats_auth_nonce_required(ns->cfg)) {
+    if (!async && nats_auth_nonce_required(ns->cfg)) {
         uint8_t raw[NATS_NONCE_RAW];
         if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
             nconn_fatal(nc, SL_AUTH_VIOLATION); /* no randomness, no challenge: refuse rather than reuse */
@@ -973,18 +1025,22 @@ static void nats_send_info(struct nconn *nc) {
         nats_auth_nonce(raw, nc->nonce);
         snprintf(nonce, sizeof(nonce), "\"nonce\":\"%s\",", nc->nonce);
     }
-    char info[1024];
+    /* In a cluster: nats-server's "cluster" and "connect_urls" (every registered broker's NATS
+     * address, this one's included, as nats-server lists its own with its routes'). */
+    char urls[CLUSTER_URLS_JSON_MAX] = "";
+    nats_routes_connect_urls(ns, urls, sizeof(urls));
+    char info[1024 + CLUSTER_URLS_JSON_MAX];
     int n = snprintf(info, sizeof(info),
                      "INFO {\"server_id\":\"%s\",\"server_name\":\"%s\",\"version\":\"" NATS_VERSION "\","
                      "\"proto\":1,\"go\":\"sluice " SL_VERSION "\",\"host\":\"%s\",\"port\":%u,\"headers\":true,%s"
-                     "\"max_payload\":%u,%s%s%s\"client_id\":%llu,\"client_ip\":\"%s\"} \r\n",
+                     "\"max_payload\":%u,%s%s%s\"client_id\":%llu,\"client_ip\":\"%s\"%s} \r\n",
                      ns->server_id, ns->server_id, ns->cfg->host, ns->ls.port,
                      !ns->ls.tls ? "" : ns->ls.tls->verify ? "\"tls_required\":true,\"tls_verify\":true," : "\"tls_required\":true,",
                      ns->cfg->max_payload_bytes,
                      nats_auth_required(ns->cfg) ? "\"auth_required\":true," : "", nonce,
-                     ns->cfg->jetstream ? "\"jetstream\":true," : "", (unsigned long long)nc->cid, ip);
+                     ns->cfg->jetstream ? "\"jetstream\":true," : "", (unsigned long long)nc->cid, ip, urls);
     /* Under TLS the INFO goes in the clear now, ahead of the handshake (listener_set_tls). */
-    if (nc->c->listener->tls) conn_send_copy(nc->c, info, (uint32_t)SL_MIN(n, (int)sizeof(info) - 1));
+    if (!async && nc->c->listener->tls) conn_send_copy(nc->c, info, (uint32_t)SL_MIN(n, (int)sizeof(info) - 1));
     else nconn_write(nc, info, (size_t)SL_MIN(n, (int)sizeof(info) - 1));
 }
 
@@ -1003,7 +1059,7 @@ static void nats_on_open(struct conn *c) {
     nc->stall_timer.fire = nats_on_stall_timer;
     c->proto = nc;
     ns->conn_count++;
-    nats_send_info(nc);
+    nats_send_info(nc, false);
     if (c->closing || c->close_when_sent) return;
     if (ns->conn_count > ns->cfg->max_connections) {
         nconn_fatal(nc, SL_TOO_MANY_CONNECTIONS);
@@ -1015,6 +1071,17 @@ static void nats_on_open(struct conn *c) {
 }
 
 static const struct conn_ops nats_conn_ops = {nats_on_data, nats_on_drain, nats_on_close, false};
+
+void nats_server_info_update(struct nats_server *ns) {
+    uint32_t sent = 0;
+    for (struct conn *c = ns->ls.conns; c; c = c->list_next) {
+        struct nconn *nc = c->proto;
+        if (!nc || c->closing || c->close_when_sent || !nc->connected || !nc->info_async || nc->kill) continue;
+        nats_send_info(nc, true);
+        sent++;
+    }
+    if (sent) SL_INFO("nats: cluster changed: INFO with the new connect_urls sent to %u client(s)", sent);
+}
 
 static void nats_flush_dirty(struct nats_server *ns) {
     while (ns->dirty) {
@@ -1083,6 +1150,11 @@ int nats_server_start(struct nats_server *ns, const struct sl_config *cfg, struc
         sublist_free(ns->subs);
         return -1;
     }
+    if (nats_routes_start(ns) != 0) {
+        listener_stop(&ns->ls);
+        sublist_free(ns->subs);
+        return -1;
+    }
     loop_add_before_sleep(l, nats_flush, ns);
     ns->sweep_timer.fire = nats_sweep;
     loop_timer_add(l, &ns->sweep_timer, loop_mono_ms(l) + NATS_SWEEP_MS);
@@ -1130,6 +1202,7 @@ void nats_server_reauth(struct nats_server *ns) {
 void nats_server_stop(struct nats_server *ns) {
     loop_timer_del(ns->loop, &ns->sweep_timer);
     nats_flush(ns, loop_time(ns->loop));
+    nats_routes_stop(ns); /* its subscriptions leave the sublist before it goes */
     listener_stop(&ns->ls);
     workers_free(ns->auth_workers); /* after the connections: their checks are orphans now */
     ns->auth_workers = NULL;

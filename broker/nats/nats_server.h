@@ -38,6 +38,9 @@ struct workers;
 struct nats_deferred;
 struct nats_deliver_ops;
 struct acl_set;
+struct cluster_view;
+struct nats_routes;
+struct nroute;
 
 struct nats_server {
     const struct sl_config *cfg;
@@ -66,6 +69,17 @@ struct nats_server {
     struct acl_set *acls;
     uint64_t acl_checks, acl_scans;  /* stream checks, and those the cache did not answer */
     uint64_t js_publishes_denied;    /* publishes into a stream refused (with or without a reply) */
+    /* The cluster (NULL: none): its registered brokers are INFO's connect_urls, and the route
+     * mesh (nats_route.h) connects to them. Lent by server.c, as the Kafka wing's. */
+    const struct cluster_view *view;
+    struct nats_routes *routes;      /* NULL: no cluster port */
+    /* Routing from a route: the queue groups the sender picked this broker for. */
+    bool route_in;
+    const struct span *route_in_queues;
+    uint32_t route_in_queue_count;
+    /* Forwarding: one RMSG per route per message; routes picked by the fan-out in hand. */
+    uint64_t fwd_seq;
+    struct nroute *fwd_head;
 };
 
 int nats_server_start(struct nats_server *ns, const struct sl_config *cfg, struct loop *l);

@@ -29,6 +29,7 @@
 #define LISTENER_LOG_EVERY_MS 1000
 
 static void listener_arm(struct listener *ls);
+static void listener_take(struct listener *ls, int fd);
 
 /* Counts one event; true when a line is due (the caller logs *count, then it restarts). */
 static bool listener_log_due(struct listener *ls, uint64_t *count, uint64_t *last_ms) {
@@ -119,6 +120,11 @@ static void listener_on_accept(struct io_op *op, int32_t res) {
         listener_arm(ls);
         return;
     }
+    listener_take(ls, fd);
+    listener_arm(ls);
+}
+
+static void listener_take(struct listener *ls, int fd) {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
@@ -139,7 +145,11 @@ static void listener_on_accept(struct io_op *op, int32_t res) {
     if (ls->on_open) ls->on_open(c);
     if (ls->tls && ls->tls_after_greeting) conn_tls_attach(c, ls->tls);
     conn_start(c);
-    listener_arm(ls);
+}
+
+void listener_adopt(struct listener *ls, int fd) {
+    SL_ASSERT(fd >= 0 && !ls->closing);
+    listener_take(ls, fd);
 }
 
 static void listener_arm(struct listener *ls) {

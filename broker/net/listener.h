@@ -50,6 +50,10 @@ struct listener {
 int listener_start(struct listener *ls, struct loop *l, const char *name, const char *host,
                    uint16_t port, const struct conn_ops *ops, void (*on_open)(struct conn *c),
                    void *arg, uint32_t conn_max, size_t in_max);
+/* Serves a socket this process connected (an outbound connection) as if accepted: on_open,
+ * then the protocol's ops; it is closed with the listener's others. No TLS of its own: a
+ * listener with TLS would start a server-side handshake on it. */
+void listener_adopt(struct listener *ls, int fd);
 /* Closes connections with no traffic for idle_ms, checked every idle_ms / 4. */
 void listener_set_idle(struct listener *ls, uint32_t idle_ms);
 /* Connections accepted from now on speak TLS with t's context (t outlives the listener). With

@@ -3,7 +3,8 @@
 failover (broker/core/cluster_fsm.h documents them): a type 4 command (partition state: a leader
 elected, an ISR changed) and a version 3 snapshot (partitions with ISRs). The older seeds
 (cmd_put, cmd_put_rf3, cmd_register, cmd_remove, snap_v1, snap_v2) were written by hand before
-this script and are left as they are.
+this script and are left as they are. NATS routes added a version 2 registration (with the route
+address) and a version 4 snapshot (brokers with route addresses).
 
 Each seed is fuzz_cluster_fsm's input: a selector byte (0: a command, 1: a snapshot), then the
 bytes. Commands are padded with zeros to a multiple of 8, as cluster_cmd_encode writes them.
@@ -49,6 +50,17 @@ def broker(node_id, kafka, nats, http):
     return u32(node_id) + s16(kafka) + s16(nats) + s16(http)
 
 
+def cmd_register_route(node_id, kafka, nats, http, route):
+    return pad8(u8(2) + u8(1) + broker(node_id, kafka, nats, http) + s16(route))
+
+
+def snapshot_v4(brokers, topics):
+    """brokers: (id, kafka, nats, http, route) each."""
+    b = b"SLCF" + u8(4) + u32(len(brokers)) + b"".join(broker(*x[:4]) + s16(x[4]) for x in brokers)
+    b += u32(len(topics)) + b"".join(topic(*t) for t in sorted(topics, key=lambda t: t[0].encode()))
+    return b
+
+
 def topic(name, topic_id, parts, configs):
     """parts: (leader_epoch, replicas, isr) each; configs: (key, value) each."""
     b = s16(name) + topic_id + u32(len(parts))
@@ -85,6 +97,12 @@ def main():
               [(0, [1, 2, 3], [1, 2, 3]), (3, [2, 3, 1], [2]), (1, [3, 1, 2], [1, 3])],
               [("retention.ms", "1000"), ("cleanup.policy", "")]),
              ("a", bytes([0xa0] * 16), [(2, [2, 1], [2])], [("retention.ms", "86400000")])]),
+        "cmd_register_route": b"\0" + cmd_register_route(2, "h2:9092", "h2:4222", "10.0.0.2:8222", "h2:6222"),
+        # Two brokers, one with a route address and one without (empty); one topic.
+        "snap_v4": b"\x01" + snapshot_v4(
+            [(1, "h1:9092", "h1:4222", "10.0.0.1:8222", "h1:6222"),
+             (2, "h2:9092", "h2:4222", "10.0.0.2:8222", "")],
+            [("a", bytes([0xa0] * 16), [(2, [2, 1], [2])], [("retention.ms", "86400000")])]),
     }
     for name, data in seeds.items():
         with open(os.path.join(out, name), "wb") as f:

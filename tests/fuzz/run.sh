@@ -17,7 +17,7 @@ artifacts="${FUZZ_ARTIFACTS:-$dir/artifacts}"
 jobs="${FUZZ_JOBS:-1}"
 targets=("$@")
 if [[ ${#targets[@]} -eq 0 ]]; then
-    targets=(kafka_req kafka_resp records nats index recovery kvlog meta http jsapi nats_conf cluster_fsm)
+    targets=(kafka_req kafka_resp records nats index recovery kvlog meta http jsapi nats_conf cluster_fsm nats_route)
 fi
 for t in "${targets[@]}"; do
     if [[ ! -x "$dir/fuzz_$t" ]]; then

@@ -36,7 +36,7 @@ START_TEST(test_cmd_round_trip) {
     size_t n = cluster_cmd_encode(&c, buf, sizeof(buf));
     ck_assert_uint_eq(n, 48); /* 2 + 4 + 2 + 13 + 2 + 13 + 2 + 3 = 41, padded to a multiple of 8 */
     for (size_t i = 41; i < 48; i++) ck_assert_uint_eq(buf[i], 0);
-    ck_assert_uint_eq(buf[0], CLUSTER_CMD_VERSION);
+    ck_assert_uint_eq(buf[0], 1); /* no route address: still version 1 */
     ck_assert_uint_eq(buf[1], CLUSTER_CMD_REGISTER);
     ck_assert_uint_eq(buf[5], 7); /* node id, big-endian */
     char err[160];
@@ -51,6 +51,43 @@ START_TEST(test_cmd_round_trip) {
     ck_assert_uint_eq(cluster_cmd_encode(&zero, buf, sizeof(buf)), 0);
     struct cluster_cmd empty = reg(1, "", "b:2");
     ck_assert_uint_eq(cluster_cmd_encode(&empty, buf, sizeof(buf)), 0);
+}
+END_TEST
+
+/* A registration with a NATS route address is command version 2; its route round-trips, every
+ * truncation is refused, a version-1 reader's view (the bytes marked 1) is bytes left over, and
+ * applying it updates the broker in place. */
+START_TEST(test_cmd_route) {
+    struct cluster_cmd c = reg(7, "10.0.0.7:9092", "10.0.0.7:4222"), d;
+    snprintf(c.reg.route, sizeof(c.reg.route), "10.0.0.7:6222");
+    uint8_t buf[512], bad[512];
+    size_t n = cluster_cmd_encode(&c, buf, sizeof(buf));
+    ck_assert_uint_eq(n, 56); /* 41 + 2 + 13 = 56, a multiple of 8 already */
+    ck_assert_uint_eq(cluster_cmd_size(&c), 56);
+    ck_assert_uint_eq(buf[0], 2);
+    char err[160];
+    ck_assert_int_eq(cluster_cmd_decode(buf, n, &d, err, sizeof(err)), 0);
+    ck_assert_str_eq(d.reg.route, "10.0.0.7:6222");
+    ck_assert_str_eq(d.reg.http, "h:3");
+    for (size_t cut = 0; cut < n; cut++) ck_assert_int_eq(cluster_cmd_decode(buf, cut, &d, err, sizeof(err)), -1);
+    memcpy(bad, buf, n);
+    bad[0] = 1;
+    ck_assert_int_eq(cluster_cmd_decode(bad, n, &d, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "left over"));
+    memcpy(bad, buf, n);
+    bad[43 + 3] = 0; /* a NUL inside the route */
+    ck_assert_int_eq(cluster_cmd_decode(bad, n, &d, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "NUL"));
+    static struct cluster_fsm f;
+    memset(&f, 0, sizeof(f));
+    struct cluster_cmd plain = reg(7, "10.0.0.7:9092", "10.0.0.7:4222");
+    ck_assert_int_eq(cluster_fsm_apply(&f, &plain), 0);
+    ck_assert_str_eq(cluster_fsm_find(&f, 7)->route, "");
+    ck_assert_int_eq(cluster_cmd_decode(buf, n, &d, err, sizeof(err)), 0);
+    ck_assert_int_eq(cluster_fsm_apply(&f, &d), 0);
+    ck_assert_uint_eq(f.count, 1);
+    ck_assert_str_eq(cluster_fsm_find(&f, 7)->route, "10.0.0.7:6222");
+    cluster_fsm_free(&f);
 }
 END_TEST
 
@@ -74,9 +111,9 @@ START_TEST(test_cmd_refusals) {
     ck_assert_int_eq(cluster_cmd_decode(bad, n, &d, err, sizeof(err)), -1);
     ck_assert_ptr_nonnull(strstr(err, "left over"));
     memcpy(bad, buf, n);
-    bad[0] = 2;
+    bad[0] = 3;
     ck_assert_int_eq(cluster_cmd_decode(bad, n, &d, err, sizeof(err)), -1);
-    ck_assert_ptr_nonnull(strstr(err, "version 2"));
+    ck_assert_ptr_nonnull(strstr(err, "version 3"));
     memcpy(bad, buf, n);
     bad[1] = 9;
     ck_assert_int_eq(cluster_cmd_decode(bad, n, &d, err, sizeof(err)), -1);
@@ -161,9 +198,9 @@ START_TEST(test_snapshot_refusals) {
     ck_assert_int_eq(cluster_fsm_restore(&g, bad, n, err, sizeof(err)), -1);
     ck_assert_ptr_nonnull(strstr(err, "magic"));
     memcpy(bad, buf, n);
-    bad[4] = 4; /* a newer broker's format: refused, not guessed at */
+    bad[4] = 5; /* a newer broker's format: refused, not guessed at */
     ck_assert_int_eq(cluster_fsm_restore(&g, bad, n, err, sizeof(err)), -1);
-    ck_assert_ptr_nonnull(strstr(err, "version 4"));
+    ck_assert_ptr_nonnull(strstr(err, "version 5"));
     memcpy(bad, buf, n);
     bad[4] = 0;
     ck_assert_int_eq(cluster_fsm_restore(&g, bad, n, err, sizeof(err)), -1);
@@ -181,7 +218,7 @@ START_TEST(test_snapshot_refusals) {
     ck_assert_ptr_nonnull(strstr(err, "left over"));
     /* Ids not rising: the second entry's id made 1. */
     memcpy(bad, buf, n);
-    size_t second = 9 + 4 + 2 + 3 + 2 + 3 + 2 + 3;
+    size_t second = 9 + 4 + 2 + 3 + 2 + 3 + 2 + 3 + 2; /* the last 2: the empty route's length */
     bad[second + 3] = 1;
     ck_assert_int_eq(cluster_fsm_restore(&g, bad, n, err, sizeof(err)), -1);
     ck_assert_ptr_nonnull(strstr(err, "rising"));
@@ -293,7 +330,7 @@ START_TEST(test_topic_cmd_round_trip) {
         ck_assert_uint_ne(n, 0);
         ck_assert_uint_eq(n, size);
         ck_assert_uint_eq(n % 8, 0);
-        ck_assert_uint_eq(buf[0], CLUSTER_CMD_VERSION);
+        ck_assert_uint_eq(buf[0], 1); /* only a registration with a route is version 2 */
         ck_assert_uint_eq(buf[1], CLUSTER_CMD_TOPIC_PUT);
         ck_assert_uint_eq(cluster_cmd_encode(&c, buf, n - 1), 0); /* too small a buffer */
         ck_assert_int_eq(cluster_cmd_decode(buf, n, &d, err, sizeof(err)), 0);
@@ -671,7 +708,7 @@ START_TEST(test_state_cmd_round_trip) {
     ck_assert_uint_eq(cluster_cmd_size(&c), 56);
     ck_assert_uint_eq(cluster_cmd_encode(&c, buf, n - 1), 0); /* too small a buffer */
     n = cluster_cmd_encode(&c, buf, sizeof(buf));
-    ck_assert_uint_eq(buf[0], CLUSTER_CMD_VERSION);
+    ck_assert_uint_eq(buf[0], 1);
     ck_assert_uint_eq(buf[1], CLUSTER_CMD_PARTITION_STATE);
     ck_assert_uint_eq(buf[NAME_LEN + 1], 6);
     ck_assert_int_eq(memcmp(buf + NAME, "orders", 6), 0);
@@ -754,7 +791,7 @@ START_TEST(test_state_cmd_refusals) {
         stmt;                      \
         refused(bad, n, want);     \
     } while (0)
-    EDIT(bad[0] = 2, "version 2");
+    EDIT(bad[0] = 3, "version 3");
     EDIT(put32(bad + LEADER, 0), "leader 0");
     EDIT(bad[ISR_COUNT] = 0, "ISR count 0");
     EDIT(bad[ISR_COUNT] = CLUSTER_REPLICAS_MAX + 1, "ISR count 8");
@@ -950,7 +987,7 @@ START_TEST(test_snapshot_v3) {
     size_t size = cluster_fsm_snapshot_size(&f);
     ck_assert_uint_eq(cluster_fsm_snapshot_encode(&f, buf, size - 1), 0);
     ck_assert_uint_eq(cluster_fsm_snapshot_encode(&f, buf, sizeof(buf)), size);
-    ck_assert_uint_eq(buf[4], 3);
+    ck_assert_uint_eq(buf[4], 4);
     ck_assert_uint_eq(buf[4], CLUSTER_SNAP_VERSION);
     /* g holds other topics and a gen: the restore frees them (LeakSanitizer) and bumps the gen. */
     memset(&g, 0, sizeof(g));
@@ -1015,11 +1052,12 @@ START_TEST(test_snapshot_v1) {
     ck_assert_str_eq(cluster_fsm_find(&g, 5)->http, "c:3");
     ck_assert_uint_eq(g.topics.count, 0);
     ck_assert_uint_eq(g.topics.gen, gen + 1);
-    /* Written back, it is version 3 with no topics. */
+    ck_assert_str_eq(cluster_fsm_find(&g, 5)->route, "");
+    /* Written back, it is version 4 with no topics and an empty route address. */
     uint8_t buf[128];
     size_t m = cluster_fsm_snapshot_encode(&g, buf, sizeof(buf));
-    ck_assert_uint_eq(m, n + 4);
-    ck_assert_uint_eq(buf[4], 3);
+    ck_assert_uint_eq(m, n + 2 + 4);
+    ck_assert_uint_eq(buf[4], 4);
     cluster_fsm_free(&g);
 }
 END_TEST
@@ -1045,13 +1083,13 @@ START_TEST(test_snapshot_v3_refusals) {
     ck_assert_int_eq(cluster_fsm_apply(&g, &rm), 0);
     uint8_t buf[8192], bad[8192];
     size_t n = cluster_fsm_snapshot_encode(&f, buf, sizeof(buf));
-    ck_assert_uint_eq(buf[4], 3);
+    ck_assert_uint_eq(buf[4], 4);
     for (size_t cut = 0; cut < n; cut++) snap_refused(&g, buf, cut, NULL); /* every truncation */
     memcpy(bad, buf, n);
     bad[n] = 0;
     snap_refused(&g, bad, n + 1, "left over");
-    /* The topics start after the brokers: 9 + 2 x (4 + 2 + 7 + 2 + 7 + 2 + 3). */
-    const size_t topics = 9 + 2 * 27;
+    /* The topics start after the brokers: 9 + 2 x (4 + 2 + 7 + 2 + 7 + 2 + 3 + 2). */
+    const size_t topics = 9 + 2 * 29;
     const size_t t0 = topics + 4; /* "alpha", 2 partitions of 2 replicas */
     enum { NAME = 2, PC = 2 + 5 + 16, P0 = PC + 4 };
     ck_assert_uint_eq(buf[topics + 3], 3);
@@ -1093,7 +1131,8 @@ START_TEST(test_snapshot_v3_refusals) {
     EDIT(put32(bad + t0 + I1, 2), "repeated in an ISR");
     EDIT(put32(bad + t0 + I1, 9), "not the leader and other replicas");
     EDIT(put32(bad + t0 + I0, 9), "not the leader and other replicas");
-    EDIT(bad[4] = 4, "version 4");
+    EDIT(bad[4] = 5, "version 5");
+    EDIT(bad[4] = 3, NULL); /* the same bytes read as version 3: the route's length misparses */
     EDIT(bad[4] = 2, NULL); /* the same bytes read as version 2: the ISR bytes misparse */
 #undef EDIT
     /* Names equal: the second topic renamed to the first's. */
@@ -1133,6 +1172,11 @@ static size_t snap_by_hand(uint8_t *out, uint8_t version, const struct cluster_p
         memcpy(out + n + 2, addrs[i], 3);
         n += 5;
     }
+    if (version >= 4) { /* the route address, "r:4" */
+        put16(out + n, 3);
+        memcpy(out + n + 2, "r:4", 3);
+        n += 5;
+    }
     put32(out + n, 1); /* one topic */
     n += 4;
     put16(out + n, 1);
@@ -1148,7 +1192,7 @@ static size_t snap_by_hand(uint8_t *out, uint8_t version, const struct cluster_p
         n += 4;
         out[n++] = pt->replica_count;
         for (uint32_t j = 0; j < pt->replica_count; j++, n += 4) put32(out + n, pt->replicas[j]);
-        if (version < 3) continue;
+        if (version < 3) continue; /* versions 3 and 4 carry ISRs */
         out[n++] = pt->isr_count;
         for (uint32_t j = 0; j < pt->isr_count; j++, n += 4) /* ids past the array: j + 1 */
             put32(out + n, j < CLUSTER_REPLICAS_MAX ? pt->isr[j] : j + 1);
@@ -1203,18 +1247,27 @@ START_TEST(test_snapshot_v2_restores) {
     ck_part(&t->parts[0], 5, IDS(2, 1, 3), IDS(2, 1, 3));
     ck_part(&t->parts[1], 0, IDS(1), IDS(1));
     ck_part(&t->parts[2], 9, IDS(7, 6, 5, 4, 3, 2, 1), IDS(7, 6, 5, 4, 3, 2, 1));
-    /* Written back it is version 3, each partition 1 + 4 x replicas bytes longer, and it is
-     * exactly what snap_by_hand writes as version 3 with those ISRs. */
+    ck_assert_str_eq(cluster_fsm_find(&g, 7)->route, "");
+    /* Written back it is version 4, each partition 1 + 4 x replicas bytes longer, and it is
+     * exactly what snap_by_hand writes as version 4 with those ISRs, and an empty route. */
     size_t m = cluster_fsm_snapshot_encode(&g, buf, sizeof(buf));
-    ck_assert_uint_eq(m, n + (1 + 12) + (1 + 4) + (1 + 28));
-    ck_assert_uint_eq(buf[4], 3);
+    ck_assert_uint_eq(m, n + 2 + (1 + 12) + (1 + 4) + (1 + 28));
+    ck_assert_uint_eq(buf[4], 4);
     for (int p = 0; p < 3; p++) {
         parts[p].isr_count = parts[p].replica_count;
         memcpy(parts[p].isr, parts[p].replicas, sizeof(parts[p].isr));
     }
     uint8_t v3[1024];
-    ck_assert_uint_eq(snap_by_hand(v3, 3, parts, 3), m);
-    ck_assert_int_eq(memcmp(buf, v3, m), 0);
+    ck_assert_uint_eq(snap_by_hand(v3, 4, parts, 3), m + 3);            /* "r:4" */
+    ck_assert_uint_eq(cluster_fsm_restore(&g, v3, m + 3, err, sizeof(err)), 0);
+    ck_assert_str_eq(cluster_fsm_find(&g, 7)->route, "r:4");
+    ck_assert_uint_eq(cluster_fsm_snapshot_encode(&g, buf, sizeof(buf)), m + 3);
+    ck_assert_int_eq(memcmp(buf, v3, m + 3), 0);
+    /* A version-3 snapshot (no route) restores as no route, and is v4 minus the route. */
+    size_t n3 = snap_by_hand(v3, 3, parts, 3);
+    ck_assert_uint_eq(n3, m - 2);
+    ck_assert_uint_eq(cluster_fsm_restore(&g, v3, n3, err, sizeof(err)), 0);
+    ck_assert_str_eq(cluster_fsm_find(&g, 7)->route, "");
     /* The restored ISR is a working one: a shrink applies and a put with the same replicas
      * keeps it. */
     ck_assert_int_eq(apply_state(&g, "t", 0x5a, 0, 5, 2, IDS(2, 3)), 0);
@@ -1385,6 +1438,7 @@ int main(void) {
     Suite *s = suite_create("broker/core/cluster_fsm");
     TCase *tc = tcase_create("cluster_fsm");
     tcase_add_test(tc, test_cmd_round_trip);
+    tcase_add_test(tc, test_cmd_route);
     tcase_add_test(tc, test_cmd_refusals);
     tcase_add_test(tc, test_apply_and_snapshot);
     tcase_add_test(tc, test_snapshot_refusals);
