@@ -36,7 +36,7 @@ struct kconn;
 struct kreq;
 struct group_registry;
 struct offsets;
-struct group_offsets;
+struct placed_state;
 struct txn_coordinator;
 struct kafka_init_producer_id_req;
 
@@ -59,7 +59,7 @@ struct kafka_server {
     struct group_registry *groups;
     struct group_stats group_stats; /* rebalances, for /metrics */
     struct offsets *offsets;       /* outside a cluster: every group's (group_offsets.h) */
-    struct group_offsets *gofs;    /* in a cluster: the replicated offsets partitions this broker leads */
+    struct placed_state *gofs;     /* in a cluster: the replicated offsets partitions (group_offsets.h) */
     struct loop_timer group_timer;
     uint64_t last_offsets_expiry_ms; /* monotonic: paces retention_check_ms */
     struct txn_coordinator *txns;    /* transactions (kafka_txn.c) */
