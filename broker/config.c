@@ -81,6 +81,8 @@ static const struct cfg_key cfg_keys[] = {
     CFG_KEY("default_replication_factor", NULL, NULL, CFG_COUNT, default_replication_factor, 0),
     CFG_KEY("offsets_topic_num_partitions", NULL, NULL, CFG_COUNT, offsets_topic_num_partitions, 0),
     CFG_KEY("offsets_topic_replication_factor", NULL, NULL, CFG_COUNT, offsets_topic_replication_factor, 0),
+    CFG_KEY("transaction_state_num_partitions", NULL, NULL, CFG_COUNT, transaction_state_num_partitions, 0),
+    CFG_KEY("transaction_state_replication_factor", NULL, NULL, CFG_COUNT, transaction_state_replication_factor, 0),
     CFG_KEY("cluster_listen", "cluster", NULL, CFG_STRING, cluster_listen, CFG_F_EMPTY_OK),
     CFG_KEY("cluster_port", NULL, NULL, CFG_PORT, cluster_port, 0),
     CFG_KEY("replica_lag_time_max_ms", NULL, NULL, CFG_MS, replica_lag_time_max_ms, 0),
@@ -191,6 +193,8 @@ void sl_config_defaults(struct sl_config *c) {
     c->default_replication_factor = 1;
     c->offsets_topic_num_partitions = 16;
     c->offsets_topic_replication_factor = 3;
+    c->transaction_state_num_partitions = 16;
+    c->transaction_state_replication_factor = 3;
     c->replica_lag_time_max_ms = 30000; /* Kafka's replica.lag.time.max.ms */
     /* Kafka's broker.session.timeout.ms is 9 s; three make a failover of a few seconds. */
     c->broker_session_timeout_ms = 3000;
@@ -760,6 +764,12 @@ static int cfg_validate_cluster(const struct sl_config *c, char *err, size_t err
     if (c->offsets_topic_num_partitions < 1 || c->offsets_topic_num_partitions > 1000)
         return cfg_fail(err, err_len, "offsets_topic_num_partitions: %u is outside 1..1000",
                         c->offsets_topic_num_partitions);
+    if (c->transaction_state_replication_factor < 1 || c->transaction_state_replication_factor > CLUSTER_REPLICAS_MAX)
+        return cfg_fail(err, err_len, "transaction_state_replication_factor: %u is outside 1..%u",
+                        c->transaction_state_replication_factor, CLUSTER_REPLICAS_MAX);
+    if (c->transaction_state_num_partitions < 1 || c->transaction_state_num_partitions > 1000)
+        return cfg_fail(err, err_len, "transaction_state_num_partitions: %u is outside 1..1000",
+                        c->transaction_state_num_partitions);
     char rhost[SL_CONFIG_HOST_MAX], rwhy[200];
     uint16_t rport;
     if (sl_config_route_addr(c, rhost, sizeof(rhost), &rport, rwhy, sizeof(rwhy)) != 0)

@@ -57,6 +57,8 @@ struct sl_config {
     uint32_t default_replication_factor;         /* replicas of a topic made without one (cluster), 1 */
     uint32_t offsets_topic_num_partitions;       /* partitions of a cluster's __sluice_offsets, 16 */
     uint32_t offsets_topic_replication_factor;   /* its replicas (at most the voters), 3 */
+    uint32_t transaction_state_num_partitions;   /* partitions of a cluster's __sluice_txn_state, 16 */
+    uint32_t transaction_state_replication_factor; /* its replicas (at most the voters), 3 */
     /* NATS routes between the brokers of a cluster (broker/nats/nats_route.h): nats-server's
      * --cluster URL ("nats://host:port" or "host:port"), or only cluster_port (bound on host). */
     char cluster_listen[SL_CONFIG_HOST_MAX];     /* "": cluster_port alone decides */

@@ -62,7 +62,8 @@ struct kafka_server {
     struct placed_state *gofs;     /* in a cluster: the replicated offsets partitions (group_offsets.h) */
     struct loop_timer group_timer;
     uint64_t last_offsets_expiry_ms; /* monotonic: paces retention_check_ms */
-    struct txn_coordinator *txns;    /* transactions (kafka_txn.c) */
+    struct txn_coordinator *txns;    /* transactions outside a cluster (kafka_txn.c) */
+    struct placed_state *txn_state;  /* in a cluster: the replicated transaction state (kafka_txns_of) */
     struct loop_timer txn_timer;     /* the earliest transaction timeout */
     bool txn_stopping;               /* shutdown: finishes still complete, nothing new starts */
     struct kafka_sasl *sasl;         /* mechanisms, PLAIN users, SCRAM store (kafka_sasl.c) */
@@ -79,9 +80,13 @@ struct kafka_server {
 /* A cluster's replicated topic of committed offsets (group_offsets.h): internal, so no client
  * sees it (Metadata, Produce, Fetch but a follower's, configs...), or may create it. */
 #define KAFKA_GROUP_OFFSETS_TOPIC "__sluice_offsets"
+/* ... and of transaction state (kafka_txn.c), the same way. */
+#define KAFKA_TXN_STATE_TOPIC "__sluice_txn_state"
 static inline bool kafka_topic_hidden(const char *name, int32_t len) {
-    return len == (int32_t)sizeof(KAFKA_GROUP_OFFSETS_TOPIC) - 1 && name &&
-           !memcmp(name, KAFKA_GROUP_OFFSETS_TOPIC, sizeof(KAFKA_GROUP_OFFSETS_TOPIC) - 1);
+    return name && ((len == (int32_t)sizeof(KAFKA_GROUP_OFFSETS_TOPIC) - 1 &&
+                     !memcmp(name, KAFKA_GROUP_OFFSETS_TOPIC, sizeof(KAFKA_GROUP_OFFSETS_TOPIC) - 1)) ||
+                    (len == (int32_t)sizeof(KAFKA_TXN_STATE_TOPIC) - 1 &&
+                     !memcmp(name, KAFKA_TXN_STATE_TOPIC, sizeof(KAFKA_TXN_STATE_TOPIC) - 1)));
 }
 /* The topic a client's request names: NULL for an internal one, as if it did not exist. */
 static inline struct topic *kafka_topic_visible(const struct kafka_server *ks, const char *name, int32_t len) {
@@ -207,6 +212,10 @@ sl_err kafka_handle_offset_delete(struct kconn *kc, struct kreq *q, struct kr *r
 
 /* Transactions (kafka_txn.c). */
 sl_err kafka_txn_start(struct kafka_server *ks);
+/* The transactional id's coordinator if this broker is it now (always, outside a cluster),
+ * else NULL; every coordinator this broker holds. */
+struct txn_coordinator *kafka_txns_of(struct kafka_server *ks, const char *id);
+void kafka_txns_each(struct kafka_server *ks, void (*fn)(void *arg, struct txn_coordinator *tc), void *arg);
 void kafka_txn_stop(struct kafka_server *ks);
 /* InitProducerId with a transactional id (kafka_server.c decodes, this answers). */
 sl_err kafka_txn_init_producer_id(struct kconn *kc, struct kreq *q, const struct kafka_init_producer_id_req *req);

@@ -18,6 +18,7 @@
 #include "broker/core/partition.h"
 #include "broker/kafka/group.h"
 #include "broker/kafka/group_offsets.h"
+#include "broker/kafka/placed_state.h"
 #include "broker/kafka/kafka.h"
 #include "broker/kafka/kafka_resp.h"
 #include "broker/kafka/txn_coordinator.h"
@@ -213,9 +214,9 @@ static sl_err coordinator_denied(struct kconn *kc, int8_t key_type, struct kstr 
 
 /* ---- FindCoordinator ----------------------------------------------------------------------------- */
 
-/* Where key's coordinator is: this broker, or in a cluster, for a group the leader of its
- * offsets partition (group_offsets.h), for a transactional id the registered broker the key
- * hashes to (transaction state is not replicated yet). SL_COORDINATOR_NOT_AVAILABLE: none yet. */
+/* Where key's coordinator is: this broker, or in a cluster the leader of the key's partition of
+ * the replicated offsets (a group, group_offsets.h) or transaction state (a transactional id,
+ * kafka_txn.c). SL_COORDINATOR_NOT_AVAILABLE: none yet. */
 static sl_err coordinator_place(struct kafka_server *ks, int8_t key_type, struct kstr key, int32_t *node,
                                 struct kstr *host, int32_t *port) {
     *node = ks->node_id;
@@ -228,6 +229,11 @@ static sl_err coordinator_place(struct kafka_server *ks, int8_t key_type, struct
     if (key_type == 0) {
         int32_t leader;
         sl_err e = group_offsets_coordinator(ks, k, len, &leader);
+        if (e) return e;
+        id = (uint32_t)leader;
+    } else if (ks->txn_state) {
+        int32_t leader;
+        sl_err e = placed_state_leader(ks->txn_state, k, len, &leader);
         if (e) return e;
         id = (uint32_t)leader;
     } else {
@@ -650,18 +656,34 @@ static void offset_fetch_all_cb(void *arg, const char *topic, int32_t partition,
 
 /* require_stable (KIP-447): a partition with an offset pending in a transaction answers
  * UNSTABLE_OFFSET_COMMIT, and the consumer asks again once the transaction is over. */
-static void offset_fetch_unstable(struct kafka_server *ks, const char *gid, struct kafka_offset_fetch_topic_resp *topics,
-                                  int32_t topic_count) {
-    struct txn_coord *sm = ks->txns ? txn_coordinator_state(ks->txns) : NULL;
-    for (int32_t t = 0; sm && gid && t < topic_count; t++) {
-        for (int32_t i = 0; i < topics[t].partition_count; i++) {
-            struct kafka_offset_fetch_partition_resp *p = &topics[t].partitions[i];
-            if (!txn_offset_pending(sm, gid, topics[t].name.p, topics[t].name.len, p->partition_index)) continue;
+struct unstable_ctx {
+    const char *gid;
+    struct kafka_offset_fetch_topic_resp *topics;
+    int32_t topic_count;
+};
+
+static void offset_fetch_unstable_in(void *arg, struct txn_coordinator *tc) {
+    struct unstable_ctx *c = arg;
+    struct txn_coord *sm = txn_coordinator_state(tc);
+    for (int32_t t = 0; t < c->topic_count; t++) {
+        for (int32_t i = 0; i < c->topics[t].partition_count; i++) {
+            struct kafka_offset_fetch_partition_resp *p = &c->topics[t].partitions[i];
+            if (!txn_offset_pending(sm, c->gid, c->topics[t].name.p, c->topics[t].name.len, p->partition_index))
+                continue;
             p->error_code = kcode(SL_UNSTABLE_OFFSET_COMMIT);
             p->committed_offset = -1;
             p->committed_leader_epoch = -1;
         }
     }
+}
+
+/* Over every transaction coordinator here: the group's transactions are on this broker (a
+ * transaction's offsets need both coordinators on one: AddOffsetsToTxn). */
+static void offset_fetch_unstable(struct kafka_server *ks, const char *gid, struct kafka_offset_fetch_topic_resp *topics,
+                                  int32_t topic_count) {
+    if (!gid) return;
+    struct unstable_ctx c = {gid, topics, topic_count};
+    kafka_txns_each(ks, offset_fetch_unstable_in, &c);
 }
 
 /* SL_NOT_COORDINATOR when another broker coordinates the group: then named topics answer it per

@@ -10,6 +10,7 @@
 #include "broker/kafka/kafka.h"
 #include "broker/kafka/txn_coordinator.h"
 #include "broker/kafka/group_offsets.h"
+#include "broker/kafka/placed_state.h"
 #include "storage/offsets.h"
 
 struct lag_walk {
@@ -51,14 +52,32 @@ static void lag_map(void *arg, struct offsets *o) {
 
 /* Transactions as the coordinator completed them, and those open now (Ongoing, or deciding:
  * markers being written). */
-static void txn_metrics(struct kafka_server *ks, struct prom *p) {
-    const struct txn_stats *st = txn_coordinator_stats(ks->txns);
-    const struct txn_coord *sm = txn_coordinator_state(ks->txns);
-    uint64_t open = 0;
+struct txn_sum {
+    struct txn_stats st;
+    uint64_t open, ids;
+};
+
+static void txn_sum_one(void *arg, struct txn_coordinator *tc) {
+    struct txn_sum *sum = arg;
+    const struct txn_stats *st = txn_coordinator_stats(tc);
+    const struct txn_coord *sm = txn_coordinator_state(tc);
+    sum->st.committed += st->committed;
+    sum->st.aborted += st->aborted;
+    sum->st.timed_out += st->timed_out;
+    sum->ids += txn_count(sm);
     for (uint32_t i = 0; i < txn_count(sm); i++) {
         enum txn_state s = txn_at(sm, i)->state;
-        open += s == TXN_ONGOING || s == TXN_PREPARE_COMMIT || s == TXN_PREPARE_ABORT;
+        sum->open += s == TXN_ONGOING || s == TXN_PREPARE_COMMIT || s == TXN_PREPARE_ABORT;
     }
+}
+
+/* Over every coordinator this broker holds (in a cluster: the transaction state partitions it
+ * leads now; their counts start again where a partition was loaded). */
+static void txn_metrics(struct kafka_server *ks, struct prom *p) {
+    struct txn_sum sum = {0};
+    kafka_txns_each(ks, txn_sum_one, &sum);
+    const struct txn_stats *st = &sum.st;
+    uint64_t open = sum.open;
     prom_family(p, "sluice_txn_committed_total", "counter", "Kafka transactions committed (markers durable).");
     prom_u64(p, "sluice_txn_committed_total", NULL, st->committed);
     prom_family(p, "sluice_txn_aborted_total", "counter",
@@ -70,7 +89,7 @@ static void txn_metrics(struct kafka_server *ks, struct prom *p) {
     prom_family(p, "sluice_txn_ongoing", "gauge", "Kafka transactions open now (begun, not yet completed).");
     prom_u64(p, "sluice_txn_ongoing", NULL, open);
     prom_family(p, "sluice_txn_transactional_ids", "gauge", "Transactional ids the coordinator keeps.");
-    prom_u64(p, "sluice_txn_transactional_ids", NULL, txn_count(sm));
+    prom_u64(p, "sluice_txn_transactional_ids", NULL, sum.ids);
 }
 
 void kafka_server_metrics(struct kafka_server *ks, struct prom *p) {
@@ -116,7 +135,8 @@ void kafka_server_metrics(struct kafka_server *ks, struct prom *p) {
     prom_hist(p, "sluice_kafka_rebalance_duration_seconds", NULL, &ks->group_stats.rebalance_duration);
     prom_family(p, "sluice_kafka_connections", "gauge", "Open connections on the Kafka listener.");
     prom_u64(p, "sluice_kafka_connections", NULL, ks->ls.conn_count);
-    if (ks->txns) txn_metrics(ks, p);
+    txn_metrics(ks, p);
+    placed_state_metrics(ks->txn_state, p);
     group_offsets_metrics(ks, p);
     struct lag_walk w = {ks, p, NULL, NULL, false};
     prom_family(p, "sluice_kafka_consumer_group_lag_messages", "gauge",

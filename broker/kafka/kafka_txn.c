@@ -22,6 +22,7 @@
 #include "broker/kafka/group_offsets.h"
 #include "broker/kafka/txn_coordinator.h"
 #include "broker/kafka/txn_markers.h"
+#include "broker/kafka/placed_state.h"
 #include "protocol/kafka_msgs_core.h"
 #include "protocol/kafka_msgs_txn.h"
 
@@ -54,13 +55,50 @@ static sl_err txn_write_marker(void *arg, const char *topic, int32_t partition, 
                                    done);
 }
 
+/* The id's coordinator if this broker is it now: outside a cluster the broker's own, in one the
+ * loaded partition of the replicated transaction state the id lives in (placed_state.h). */
+struct txn_coordinator *kafka_txns_of(struct kafka_server *ks, const char *id) {
+    if (!ks->txn_state) return ks->txns;
+    return id ? placed_state_of(ks->txn_state, id, strlen(id)) : NULL;
+}
+
+struct txns_each_ctx {
+    void (*fn)(void *arg, struct txn_coordinator *tc);
+    void *arg;
+};
+
+static void txns_each_loaded(void *arg, void *h) {
+    struct txns_each_ctx *c = arg;
+    c->fn(c->arg, h);
+}
+
+void kafka_txns_each(struct kafka_server *ks, void (*fn)(void *arg, struct txn_coordinator *tc), void *arg) {
+    if (!ks->txn_state) {
+        if (ks->txns) fn(arg, ks->txns);
+        return;
+    }
+    struct txns_each_ctx c = {fn, arg};
+    placed_state_each(ks->txn_state, txns_each_loaded, &c);
+}
+
+struct tick_ctx {
+    uint64_t now, next;
+};
+
+static void txn_tick_one(void *arg, struct txn_coordinator *tc) {
+    struct tick_ctx *c = arg;
+    c->next = SL_MIN(c->next, txn_coordinator_tick(tc, c->now));
+    if (txn_coordinator_finishing(tc)) c->next = SL_MIN(c->next, c->now + TXN_POLL_MS);
+}
+
 static void txn_rearm(struct kafka_server *ks) {
     if (ks->txn_stopping) return; /* the timer stays off: no abort starts during shutdown */
-    uint64_t now = loop_mono_ms(ks->loop);
-    uint64_t next = txn_coordinator_tick(ks->txns, now);
-    if (txn_coordinator_finishing(ks->txns)) next = SL_MIN(next, now + TXN_POLL_MS);
-    if (next == UINT64_MAX) loop_timer_del(ks->loop, &ks->txn_timer);
-    else loop_timer_add(ks->loop, &ks->txn_timer, next);
+    struct tick_ctx c = {loop_mono_ms(ks->loop), UINT64_MAX};
+    kafka_txns_each(ks, txn_tick_one, &c);
+    /* In a cluster the partitions this broker leads change: look again now and then. */
+    if (ks->txn_state) c.next = SL_MIN(c.next, c.now + TXN_POLL_MS);
+    if (c.next == UINT64_MAX) loop_timer_del(ks->loop, &ks->txn_timer);
+    else loop_timer_add(ks->loop, &ks->txn_timer, c.next);
 }
 
 static void txn_on_timer(struct loop_timer *t, uint64_t now_ms) {
@@ -72,12 +110,56 @@ static struct offsets *txn_offsets_of(void *arg, const char *group) {
     return group_offsets_of(arg, group, strlen(group));
 }
 
+/* ---- a cluster's replicated transaction state: a partition's load and unload ---- */
+
+static void *txn_state_load(void *arg, uint32_t index, struct partition *p, const struct kvlog_sink *sink) {
+    struct kafka_server *ks = arg;
+    struct txn_marker_ops ops = {txn_write_marker, ks, txn_offsets_of};
+    struct txn_coordinator *tc;
+    sl_err e = txn_coordinator_open_log(&tc, ks->loop, partition_log(p), sink, &ops, KAFKA_TXNS_MAX,
+                                        (int32_t)ks->cfg->transaction_max_timeout_ms);
+    if (e) {
+        SL_WARN("transactions: %s-%u not loaded: %s", KAFKA_TXN_STATE_TOPIC, index, sl_err_str(e));
+        return NULL;
+    }
+    SL_INFO("transactions: %s-%u loaded as its leader (%u transactional ids)", KAFKA_TXN_STATE_TOPIC, index,
+            txn_count(txn_coordinator_state(tc)));
+    txn_rearm(ks); /* its open transactions' timeouts */
+    return tc;
+}
+
+/* Its transactions being finished go on until they settle; the new leader finishes them again
+ * from the Prepare* entries it replays (markers written twice are harmless). */
+static void txn_state_unload(void *arg, uint32_t index, void *h) {
+    (void)arg;
+    (void)index;
+    (void)h;
+}
+
+static bool txn_state_idle(void *arg, void *h) {
+    (void)arg;
+    return txn_coordinator_idle(h);
+}
+
+static void txn_state_close(void *arg, void *h) {
+    (void)arg;
+    txn_coordinator_close(h);
+}
+
 sl_err kafka_txn_start(struct kafka_server *ks) {
+    ks->txn_timer.fire = txn_on_timer;
+    if (ks->cfg->cluster_nodes[0]) {
+        const struct placed_state_ops pops = {txn_state_load, txn_state_unload, txn_state_idle, txn_state_close, ks};
+        ks->txn_state = placed_state_new(ks, KAFKA_TXN_STATE_TOPIC, "txn_state",
+                                         ks->cfg->transaction_state_num_partitions,
+                                         ks->cfg->transaction_state_replication_factor, &pops);
+        txn_rearm(ks);
+        return SL_OK;
+    }
     struct txn_marker_ops ops = {txn_write_marker, ks, txn_offsets_of};
     sl_err e = txn_coordinator_open(&ks->txns, ks->loop, ks->store, ks->offsets, &ops, KAFKA_TXNS_MAX,
                                     (int32_t)ks->cfg->transaction_max_timeout_ms);
     if (e) return e;
-    ks->txn_timer.fire = txn_on_timer;
     txn_rearm(ks);
     return SL_OK;
 }
@@ -86,6 +168,8 @@ void kafka_txn_stop(struct kafka_server *ks) {
     ks->txn_stopping = true;
     loop_timer_del(ks->loop, &ks->txn_timer);
     txn_markers_stop(ks); /* the markers sent to other brokers answer first */
+    placed_state_free(ks->txn_state);
+    ks->txn_state = NULL;
     txn_coordinator_close(ks->txns);
     ks->txns = NULL;
 }
@@ -100,6 +184,7 @@ struct txn_park {
     struct log_waiter lw;
     struct txn_finish_waiter fw;
     struct kafka_server *ks;
+    struct txn_coordinator *tc; /* the id's coordinator, set once the id is known to be here */
     struct kreq *q;
     enum txn_api api;
     struct karena arena;
@@ -198,7 +283,7 @@ static void txn_park_persisted(struct log_waiter *w, sl_err err) {
 /* Answers once the id's entry, as it is now, is durable. */
 static void txn_park_persist(struct txn_park *pk, const char *id) {
     pk->lw = (struct log_waiter){.done = txn_park_persisted};
-    sl_err e = txn_coordinator_persist(pk->ks->txns, id, &pk->lw);
+    sl_err e = txn_coordinator_persist(pk->tc, id, &pk->lw);
     if (e) txn_park_answer(pk, txn_log_error(e));
 }
 
@@ -226,7 +311,6 @@ static bool txn_id_ok(struct kstr id) { return id.len > 0 && id.len <= TXN_ID_MA
 
 sl_err kafka_txn_init_producer_id(struct kconn *kc, struct kreq *q, const struct kafka_init_producer_id_req *req) {
     struct kafka_server *ks = kc->ks;
-    struct txn_coord *sm = txn_coordinator_state(ks->txns);
     struct txn_park *pk = txn_park_new(ks, q, TXN_API_INIT);
     struct kafka_init_producer_id_resp *resp = &pk->resp.init;
     *resp = (struct kafka_init_producer_id_resp){0, 0, -1, -1};
@@ -235,6 +319,11 @@ sl_err kafka_txn_init_producer_id(struct kconn *kc, struct kreq *q, const struct
         return SL_OK;
     }
     const char *id = kafka_arena_cstr(&kc->arena, req->transactional_id);
+    if (!(pk->tc = kafka_txns_of(ks, id))) {
+        txn_park_answer(pk, SL_NOT_COORDINATOR);
+        return SL_OK;
+    }
+    struct txn_coord *sm = txn_coordinator_state(pk->tc);
     sl_err e = SL_OK;
     if (req->producer_id >= 0 && req->producer_epoch >= 0) e = txn_check_init(sm, id, req->producer_id, req->producer_epoch);
     const struct txn *t = txn_get(sm, id);
@@ -249,7 +338,7 @@ sl_err kafka_txn_init_producer_id(struct kconn *kc, struct kreq *q, const struct
         /* Kafka aborts the id's ongoing transaction (fencing its producer) and has the new
          * producer retry until the abort is complete. */
         SL_INFO("transaction %s: aborted by a new producer of its transactional id", id);
-        txn_coordinator_finish(ks->txns, id, NULL);
+        txn_coordinator_finish(pk->tc, id, NULL);
         txn_rearm(ks);
     }
     if (e) {
@@ -335,7 +424,11 @@ sl_err kafka_handle_add_partitions_to_txn(struct kconn *kc, struct kreq *q, stru
         return SL_OK;
     }
     const char *id = kafka_arena_cstr(&kc->arena, req.transactional_id);
-    struct txn_coord *sm = txn_coordinator_state(ks->txns);
+    if (!(pk->tc = kafka_txns_of(ks, id))) {
+        txn_park_answer(pk, SL_NOT_COORDINATOR);
+        return SL_OK;
+    }
+    struct txn_coord *sm = txn_coordinator_state(pk->tc);
     uint64_t now = loop_mono_ms(ks->loop);
     /* The checks are the id's, not the partition's: the first error is every partition's. */
     for (int32_t t = 0; t < resp->result_count && !e; t++) {
@@ -380,7 +473,11 @@ sl_err kafka_handle_add_offsets_to_txn(struct kconn *kc, struct kreq *q, struct 
         return SL_OK;
     }
     const char *id = kafka_arena_cstr(&kc->arena, req.transactional_id);
-    e = txn_add_group(txn_coordinator_state(ks->txns), id, req.producer_id, req.producer_epoch,
+    if (!(pk->tc = kafka_txns_of(ks, id))) {
+        txn_park_answer(pk, SL_NOT_COORDINATOR);
+        return SL_OK;
+    }
+    e = txn_add_group(txn_coordinator_state(pk->tc), id, req.producer_id, req.producer_epoch,
                       kafka_arena_cstr(&kc->arena, req.group_id), loop_mono_ms(ks->loop));
     txn_park_settle(pk, id, e);
     return SL_OK;
@@ -403,14 +500,18 @@ sl_err kafka_handle_end_txn(struct kconn *kc, struct kreq *q, struct kr *r) {
         return SL_OK;
     }
     const char *id = kafka_arena_cstr(&kc->arena, req.transactional_id);
+    if (!(pk->tc = kafka_txns_of(ks, id))) {
+        txn_park_answer(pk, SL_NOT_COORDINATOR);
+        return SL_OK;
+    }
     const struct txn *t;
-    e = txn_end(txn_coordinator_state(ks->txns), id, req.producer_id, req.producer_epoch, req.committed, &t);
+    e = txn_end(txn_coordinator_state(pk->tc), id, req.producer_id, req.producer_epoch, req.committed, &t);
     if (e || t->state == TXN_COMPLETE_COMMIT || t->state == TXN_COMPLETE_ABORT) {
         txn_park_answer(pk, e); /* refused, or a retry of a decision already complete */
         return SL_OK;
     }
     pk->fw.fn = txn_park_finished;
-    txn_coordinator_finish(ks->txns, id, &pk->fw);
+    txn_coordinator_finish(pk->tc, id, &pk->fw);
     return SL_OK;
 }
 
@@ -453,12 +554,13 @@ sl_err kafka_handle_txn_offset_commit(struct kconn *kc, struct kreq *q, struct k
     else if (!txn_id_allowed(kc, req.transactional_id)) e = SL_TRANSACTIONAL_ID_AUTHORIZATION;
     else if (!kafka_authorized(kc, KAFKA_OP_READ, KAFKA_RES_GROUP, req.group_id)) e = SL_GROUP_AUTHORIZATION;
     else if (req.group_id.len <= 0 || req.group_id.len > TXN_ID_MAX) e = SL_INVALID_GROUP_ID;
+    else if (!(pk->tc = kafka_txns_of(ks, id))) e = SL_NOT_COORDINATOR;
     else e = txn_offset_group_check(ks, a, &req, group);
     if (e) {
         txn_park_answer(pk, e);
         return SL_OK;
     }
-    struct txn_coord *sm = txn_coordinator_state(ks->txns);
+    struct txn_coord *sm = txn_coordinator_state(pk->tc);
     bool changed = false;
     for (int32_t t = 0; t < req.topic_count; t++) {
         const struct kafka_txn_offset_commit_topic *rt = &req.topics[t];

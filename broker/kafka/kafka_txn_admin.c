@@ -45,18 +45,22 @@ sl_err kafka_handle_describe_transactions(struct kconn *kc, struct kreq *q, stru
     sl_err e = kafka_decode_describe_transactions(r, q->version, &kc->arena, &req);
     if (e) return e;
     struct kafka_server *ks = kc->ks;
-    const struct txn_coord *sm = txn_coordinator_state(ks->txns);
     struct kafka_describe_transactions_resp resp = {0, NULL, req.transactional_id_count};
     resp.states = KARENA_NEW_ARRAY(&kc->arena, struct kafka_describe_transactions_state,
                                    SL_MAX(req.transactional_id_count, 1));
     for (int32_t i = 0; i < req.transactional_id_count; i++) {
         struct kafka_describe_transactions_state *s = &resp.states[i];
         const char *id = kafka_arena_cstr(&kc->arena, req.transactional_ids[i]);
-        const struct txn *t = id ? txn_get(sm, id) : NULL;
+        struct txn_coordinator *tc = id ? kafka_txns_of(ks, id) : NULL;
+        const struct txn *t = tc ? txn_get(txn_coordinator_state(tc), id) : NULL;
         *s = (struct kafka_describe_transactions_state){0, req.transactional_ids[i], kstr_cstr(""), -1, -1, -1, -1,
                                                         NULL, 0};
         if (!kafka_authorized(kc, KAFKA_OP_DESCRIBE, KAFKA_RES_TRANSACTIONAL_ID, req.transactional_ids[i])) {
             s->error_code = (int16_t)sl_err_kafka(SL_TRANSACTIONAL_ID_AUTHORIZATION);
+            continue;
+        }
+        if (id && !tc) {
+            s->error_code = (int16_t)sl_err_kafka(SL_NOT_COORDINATOR); /* another broker coordinates it */
             continue;
         }
         if (!t) {
@@ -98,21 +102,40 @@ static bool list_wanted(const struct kafka_server *ks, const struct kafka_list_t
     return start < 0 || (int64_t)loop_now_ms(ks->loop) - start >= req->duration_filter_ms;
 }
 
+/* Kafka's ListTransactions answers the ids this broker coordinates: every coordinator here. */
+struct list_ctx {
+    struct kconn *kc;
+    const struct kafka_list_transactions_req *req;
+    struct kafka_list_transactions_resp resp;
+    uint32_t total;
+};
+
+static void list_count(void *arg, struct txn_coordinator *tc) {
+    ((struct list_ctx *)arg)->total += txn_count(txn_coordinator_state(tc));
+}
+
+static void list_add(void *arg, struct txn_coordinator *tc) {
+    struct list_ctx *c = arg;
+    const struct txn_coord *sm = txn_coordinator_state(tc);
+    for (uint32_t i = 0; i < txn_count(sm); i++) {
+        const struct txn *t = txn_at(sm, i);
+        if (!list_wanted(c->kc->ks, c->req, t)) continue;
+        if (!kafka_authorized(c->kc, KAFKA_OP_DESCRIBE, KAFKA_RES_TRANSACTIONAL_ID, kstr_cstr(t->id))) continue;
+        c->resp.states[c->resp.state_count++] = (struct kafka_list_transactions_state){
+            kafka_arena_kstr(&c->kc->arena, t->id), t->producer_id, kstr_cstr(txn_state_name(t->state))};
+    }
+}
+
 sl_err kafka_handle_list_transactions(struct kconn *kc, struct kreq *q, struct kr *r) {
     struct kafka_list_transactions_req req;
     sl_err e = kafka_decode_list_transactions(r, q->version, &kc->arena, &req);
     if (e) return e;
     struct kafka_server *ks = kc->ks;
-    const struct txn_coord *sm = txn_coordinator_state(ks->txns);
-    struct kafka_list_transactions_resp resp = {0, 0, NULL, 0};
-    resp.states = KARENA_NEW_ARRAY(&kc->arena, struct kafka_list_transactions_state, SL_MAX(txn_count(sm), 1u));
-    for (uint32_t i = 0; i < txn_count(sm); i++) {
-        const struct txn *t = txn_at(sm, i);
-        if (!list_wanted(ks, &req, t)) continue;
-        if (!kafka_authorized(kc, KAFKA_OP_DESCRIBE, KAFKA_RES_TRANSACTIONAL_ID, kstr_cstr(t->id))) continue;
-        resp.states[resp.state_count++] = (struct kafka_list_transactions_state){
-            kafka_arena_kstr(&kc->arena, t->id), t->producer_id, kstr_cstr(txn_state_name(t->state))};
-    }
+    struct list_ctx c = {kc, &req, {0, 0, NULL, 0}, 0};
+    kafka_txns_each(ks, list_count, &c);
+    c.resp.states = KARENA_NEW_ARRAY(&kc->arena, struct kafka_list_transactions_state, SL_MAX(c.total, 1u));
+    kafka_txns_each(ks, list_add, &c);
+    struct kafka_list_transactions_resp resp = c.resp;
     struct kw w;
     kresp_begin(q, &w);
     kafka_encode_list_transactions_resp(&w, q->version, &resp);

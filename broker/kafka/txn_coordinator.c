@@ -303,11 +303,11 @@ static void restore_one(void *arg, const uint8_t *key, uint32_t key_len, const u
     if (txn_restore(r->tc->sm, id, value, value_len, r->now_ms) != SL_OK) r->bad++;
 }
 
-sl_err txn_coordinator_open(struct txn_coordinator **out, struct loop *l, struct store *st, struct offsets *offsets,
-                            const struct txn_marker_ops *ops, uint32_t txns_max, int32_t timeout_ms_max) {
-    struct kvlog *kv;
-    sl_err e = kvlog_open(&kv, st, TXN_STATE_TOPIC, NULL, loop_now_ms(l));
-    if (e) return e;
+/* The coordinator over kv, open and replayed: its entries restored, its Prepare* ones being
+ * finished. */
+static struct txn_coordinator *txn_coordinator_start(struct kvlog *kv, struct loop *l, struct offsets *offsets,
+                                                     const struct txn_marker_ops *ops, uint32_t txns_max,
+                                                     int32_t timeout_ms_max) {
     struct txn_coordinator *tc = sl_xcalloc(1, sizeof(*tc));
     tc->loop = l;
     tc->kv = kv;
@@ -330,8 +330,30 @@ sl_err txn_coordinator_open(struct txn_coordinator **out, struct loop *l, struct
     if (txn_count(tc->sm))
         SL_INFO("transactions: %u transactional ids restored, %u ongoing, %u being completed", txn_count(tc->sm),
                 ongoing, prepared);
-    *out = tc;
+    return tc;
+}
+
+sl_err txn_coordinator_open(struct txn_coordinator **out, struct loop *l, struct store *st, struct offsets *offsets,
+                            const struct txn_marker_ops *ops, uint32_t txns_max, int32_t timeout_ms_max) {
+    struct kvlog *kv;
+    sl_err e = kvlog_open(&kv, st, TXN_STATE_TOPIC, NULL, loop_now_ms(l));
+    if (e) return e;
+    *out = txn_coordinator_start(kv, l, offsets, ops, txns_max, timeout_ms_max);
     return SL_OK;
+}
+
+sl_err txn_coordinator_open_log(struct txn_coordinator **out, struct loop *l, struct log *g,
+                                const struct kvlog_sink *sink, const struct txn_marker_ops *ops, uint32_t txns_max,
+                                int32_t timeout_ms_max) {
+    struct kvlog *kv;
+    sl_err e = kvlog_open_log(&kv, g, sink);
+    if (e) return e;
+    *out = txn_coordinator_start(kv, l, NULL, ops, txns_max, timeout_ms_max);
+    return SL_OK;
+}
+
+bool txn_coordinator_idle(const struct txn_coordinator *tc) {
+    return tc->finishing_count == 0 && !kvlog_writes_pending(tc->kv);
 }
 
 static bool txn_idle(void *arg) { return ((struct txn_coordinator *)arg)->finishing_count == 0; }

@@ -65,6 +65,15 @@ struct txn_finish_waiter {
  * Prepare* ones. offsets is borrowed (pending offsets are committed there). */
 sl_err txn_coordinator_open(struct txn_coordinator **out, struct loop *l, struct store *st, struct offsets *offsets,
                             const struct txn_marker_ops *ops, uint32_t txns_max, int32_t timeout_ms_max);
+/* The same over a log the caller keeps, written through sink: a partition of a cluster's
+ * replicated transaction state (placed_state.h), whose writes complete once its in-sync
+ * replicas have them. The offsets of transactions come through ops->offsets_of. */
+struct kvlog_sink;
+sl_err txn_coordinator_open_log(struct txn_coordinator **out, struct loop *l, struct log *g,
+                                const struct kvlog_sink *sink, const struct txn_marker_ops *ops, uint32_t txns_max,
+                                int32_t timeout_ms_max);
+/* No transaction being finished and no entry being written. */
+bool txn_coordinator_idle(const struct txn_coordinator *tc);
 /* Waits (bounded, 5 s) for transactions being finished, then closes the log. */
 void txn_coordinator_close(struct txn_coordinator *tc);
 

@@ -284,8 +284,8 @@ def body(ck):
         for b in brokers:
             # The groups' replicated offsets topic (group_offsets.h) counts too: its partitions
             # this broker leads have been loaded by it.
-            offs = ct.metric(b, "sluice_kafka_group_offsets_topic_partitions")
-            offs_led = ct.metric(b, "sluice_kafka_group_offsets_partitions_led")
+            offs = sum(ct.metric(b, "sluice_kafka_%s_topic_partitions" % k) for k in ("group_offsets", "txn_state"))
+            offs_led = sum(ct.metric(b, "sluice_kafka_%s_partitions_led" % k) for k in ("group_offsets", "txn_state"))
             ck.eq(ct.metric(b, 'sluice_replica_partitions{role="leader"}'), now_leads.count(b.node_id) + offs_led,
                   "leader partitions on node %d (%d of the offsets topic)" % (b.node_id, offs_led))
             ck.eq(ct.metric(b, 'sluice_replica_partitions{role="follower"}'),

@@ -427,9 +427,17 @@ def body(ck):
     with ck.section("(f2) a transaction over partitions other brokers lead (WriteTxnMarkers)"):
         from confluent_kafka import Consumer, Producer, TopicPartition
         tid = "txn-" + topic
+        # The replicated transaction state is made on the first FindCoordinator: until then, 15.
         c = gproto.Conn(by_id[1].host, by_id[1].kafka_port)
-        coord = c.call(gproto.req_find_coordinator(tid, key_type=1))["node"]
+        deadline = time.monotonic() + 20
+        while True:
+            fc = c.call(gproto.req_find_coordinator(tid, key_type=1))
+            if fc["error"] == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         c.close()
+        ck.eq(fc["error"], 0, "FindCoordinator for the transactional id")
+        coord = fc["node"]
         mine = next(p for p in range(9) if leads.get(p, 0) == coord)
         theirs = next(p for p in range(6) if leads[p] != coord)
         tp = Producer({"bootstrap.servers": by_id[1].bootstrap, "transactional.id": tid})
@@ -590,17 +598,19 @@ def body(ck):
             ck.eq(len(placed), 2, "node %d lists the two topics still placed" % b.node_id)
             # Every topic a broker's Metadata lists here is placed (a client still holding a
             # deleted topic may auto-create it again, as on Kafka, so the count is read, not fixed).
-            # The groups' replicated offsets topic (made by the groups above) is placed but hidden.
+            # The groups' replicated offsets topic and the transaction state (made by the groups
+            # and the transactions above) are placed but hidden.
             deadline = time.monotonic() + 5
             while True:
-                hidden = 1 if metric(b, "sluice_kafka_group_offsets_topic_partitions") > 0 else 0
+                hidden = sum(1 for m in ("sluice_kafka_group_offsets_topic_partitions",
+                                         "sluice_kafka_txn_state_topic_partitions") if metric(b, m) > 0)
                 listed = len(metadata(b)[4].topics) + hidden
                 placed_n = metric(b, "sluice_cluster_topics_placed")
                 if listed == placed_n or time.monotonic() > deadline:
                     break
                 time.sleep(0.1)
             ck.eq(placed_n, listed, "sluice_cluster_topics_placed on node %d = the topics its Metadata lists, and the"
-                  " offsets topic if made (%d)" % (b.node_id, hidden))
+                  " internal topics made (%d)" % (b.node_id, hidden))
             ck.ok(m.get("sluice_cluster_placement_generation", 0) >= 1, "placement generation on node %d" % b.node_id)
             ck.eq(m.get("sluice_cluster_local_copies_pending"), 0.0, "no copy pending on node %d" % b.node_id)
             for o in ("ok", "refused", "failed"):
