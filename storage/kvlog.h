@@ -83,7 +83,8 @@ sl_err kvlog_open_log(struct kvlog **out, struct log *g, const struct kvlog_sink
 sl_err kvlog_open_mem(struct kvlog **out, const uint8_t *seg, size_t len);
 /* Waits for every write to be durable (waiters fire), then frees the map; the log stays in
  * the store. False: a write was never answered, and the kvlog is left allocated (its waiter
- * still points into it), as must be whatever its undo hook writes to. */
+ * still points into it), as must be whatever its undo hook writes to; once it is answered,
+ * kvlog_close may be called again. */
 bool kvlog_close(struct kvlog *kv);
 
 /* For owners that keep a view derived from the map (decoded values): called once a failed
