@@ -154,6 +154,25 @@ void nats_routes_interest(struct nats_server *ns, const struct sub *s, int delta
     }
 }
 
+void nats_routes_announce(struct nats_server *ns, const char *subject, int delta) {
+    if (!ns->routes) return;
+    size_t len = strlen(subject);
+    if (!len || len > UINT32_MAX) return;
+    struct sub s = {.subject = subject, .subject_len = (uint32_t)len};
+    nats_routes_interest(ns, &s, delta);
+}
+
+static bool route_sub_up(const struct sub *s, void *arg) {
+    (void)arg;
+    const struct nsub *ns = sl_container_of(s, const struct nsub, s);
+    return ns->route && ns->route->ready && !ns->route->closing && !ns->route->nc->kill;
+}
+
+bool nats_routes_has_interest(struct nats_server *ns, struct span subject) {
+    if (!ns->routes || !subject.len) return false;
+    return sublist_any(ns->subs, (const char *)subject.p, subject.len, route_sub_up, NULL);
+}
+
 static void route_send_all_interest(struct nroute *r) {
     struct nats_routes *rt = r->rt;
     for (uint32_t i = 0; i < rt->icap; i++)
@@ -311,11 +330,16 @@ static void route_forward_one(struct nroute *r, const struct nats_msg *m) {
 }
 
 void nats_routes_forward(struct nats_server *ns, const struct nats_msg *m) {
+    /* A message routed by another subject than its MSG line names (a JetStream delivery to a
+     * pull request's inbox) travels under the subject it was routed by: the peer matches the
+     * RMSG's subject against its subscriptions, and only the inbox reaches the requester. */
+    struct nats_msg fm = *m;
+    if (ns->fwd_subject.len) fm.subject = ns->fwd_subject;
     while (ns->fwd_head) {
         struct nroute *r = ns->fwd_head;
         ns->fwd_head = r->fwd_next;
         r->fwd_next = NULL;
-        route_forward_one(r, m);
+        route_forward_one(r, &fm);
         r->fwd_queue_count = 0;
     }
 }

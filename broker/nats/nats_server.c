@@ -332,7 +332,10 @@ static inline const struct sublist_result *nats_route_match(struct nats_server *
 static inline void nats_route(struct nats_server *ns, struct nconn *pub, const struct nats_msg *m, struct span route) {
     const struct sublist_result *r = nats_route_match(ns, pub, route.len ? route : m->subject, m->reply.len,
                                                       (uint64_t)m->hdr.len + m->payload.len);
-    if (r) nats_fanout(ns, pub, m, r);
+    if (!r) return;
+    ns->fwd_subject = route;
+    nats_fanout(ns, pub, m, r);
+    ns->fwd_subject = (struct span){0};
 }
 
 /* Routes the publishes in-process subscribers made from inside fan-outs, oldest first; routing
