@@ -14,6 +14,8 @@ with --cluster routes and --jetstream, one connection to each server (A, B, C):
   AckSyncs each; STREAM.INFO from A then shows 0 messages, last sequence 200;
 - STREAM.INFO of an unknown stream on A is answered exactly once with 10059;
 - DeleteStream from C; a later publish on A gets no PubAck (no responders or a timeout).
+Sluice only, raw clients: C is killed while its pull request waits on B; B still stores A's
+publish and answers A's STREAM.INFO.
 Every wait is bounded (the program's own, and 120 s for it in all).
 """
 import os
@@ -114,6 +116,50 @@ def run_program(ck, cl, prog):
             ck.eq(cl.holders("WQ"), [], "sluice: WQ gone from every data directory after the delete")
 
 
+def one_answer(c, sid, timeout=5.0):
+    if c.wait_count(sid, 1, timeout) < 1:
+        raise harness.CheckFailed("%s: no answer on %s within %.0f s" % (c.name, sid, timeout))
+    c.settle(0.3)  # a second answer would be here by now
+    got = c.take(sid)
+    return got
+
+
+def check_route_loss(ck, cl):
+    """Sluice: a route closing mid-request (C killed while its pull request waits on B, and with a
+    create pending for no one) leaves B serving A."""
+    with ck.section("sluice: the broker of a waiting pull request dies; the holder serves on"):
+        A, B, C = (cnt.Client(cl.client[i], n) for i, n in enumerate("ABC"))
+        for c, tag in ((A, "a"), (C, "c")):
+            c.sub("_INBOX.%s.*" % tag, "in-" + tag)
+        cnt.sync(B, A, "ra")
+        cnt.sync(B, C, "rc")
+        B.sub("_INBOX.b.*", "in-b")
+        B.pub("$JS.API.STREAM.CREATE.R", b'{"name":"R","subjects":["r.>"],"retention":"workqueue"}',
+              reply="_INBOX.b.1")
+        ck.ok(b'"did_create":true' in one_answer(B, "in-b")[0][4], "R created on B")
+        cnt.sync(C, B, "rb")  # R's announcements crossed to C (one route carries both, in order)
+        C.pub("$JS.API.CONSUMER.CREATE.R.W", b'{"stream_name":"R","config":{"durable_name":"W",'
+              b'"ack_policy":"explicit"}}', reply="_INBOX.c.1")
+        got = one_answer(C, "in-c")
+        ck.eq(len(got), 1, "one answer to the consumer create from C")
+        ck.ok(b'"name":"W"' in got[0][4], "consumer W created from C: %r" % got[0][4][:200])
+        C.pub("$JS.API.CONSUMER.MSG.NEXT.R.W", b'{"batch":10,"expires":20000000000}', reply="_INBOX.c.2")
+        C.flush()
+        cnt.sync(B, C, "rc2")  # the pull request reached B before this probe's interest did
+        cl.kill(2)
+        B.pub("$JS.API.STREAM.CREATE.R2", b'{"name":"R2","subjects":["r2.>"]}', reply="_INBOX.gone.1")
+        cnt.sync(A, B, "rb2")
+        A.pub("r.1", b"after-the-loss", reply="_INBOX.a.1")
+        got = one_answer(A, "in-a")
+        ck.eq([m[4] for m in got], [b'{"stream":"R", "seq":1}'], "the PubAck on A after C died")
+        A.pub("$JS.API.STREAM.INFO.R", b"", reply="_INBOX.a.2")
+        got = one_answer(A, "in-a")
+        ck.ok(len(got) == 1 and b'"messages":1' in got[0][4], "STREAM.INFO R from A: %r" % got)
+        ck.ok(cl.alive(0) and cl.alive(1), "A and B up")
+        for c in (A, B):
+            c.close()
+
+
 def body(ck):
     tmp = tempfile.mkdtemp(prefix="cluster-js-go-")
     try:
@@ -135,6 +181,7 @@ def body(ck):
                 sl.start(i)
             sl.wait_mesh(range(3))
             run_program(ck, sl, prog)
+            check_route_loss(ck, sl)
             for b in sl.brokers:
                 if b.alive():
                     b.stop()
