@@ -280,18 +280,19 @@ static const char *const js_api_subjects[] = {
     "$JS.API.CONSUMER.MSG.NEXT.%s.>",
 };
 
-/* In a cluster with routes, the broker holding a stream tells the other brokers what their
- * clients need to reach it (nats_route.h): its subjects (a publish there is forwarded here and
- * the PubAck goes back to the publisher's inbox, which its broker announces) and the API
- * subjects naming it; its consumers' ack subjects are js_deliver.c's. The new set is announced
- * before the old one is withdrawn, so a subject an update keeps never leaves the routes.
- * count 0 / dead: withdraw all. Announcing is counted, so a client's own SUB to the same
- * subject on this broker and the stream's never cancel each other. */
 static char *js_strdup(const char *s) {
     size_t n = strlen(s) + 1;
     return memcpy(sl_xmalloc(n), s, n);
 }
 
+/* In a cluster with routes, the broker holding a stream tells the other brokers what their
+ * clients need to reach it (nats_route.h): its subjects (a publish there is forwarded here and
+ * the PubAck goes back to the publisher's inbox, which its broker announces) and the API
+ * subjects naming it; its consumers' ack subjects are js_deliver.c's. The new set is announced
+ * before the old one is withdrawn, so a subject an update keeps never leaves the routes.
+ * c NULL (the stream goes, or the broker stops): withdraw all. Announcing is counted, so a
+ * client's own SUB to the same subject on this broker and the stream's never cancel each
+ * other. */
 static void js_announce(struct js_ingest *ji, struct js_istream *is, const struct stream_config *c) {
     uint32_t n = 0, cap = (c ? c->subject_count : 0) + (uint32_t)SL_ARRAY_LEN(js_api_subjects);
     char **now = c ? sl_xcalloc(cap, sizeof(*now)) : NULL;

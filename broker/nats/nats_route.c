@@ -164,8 +164,8 @@ void nats_routes_announce(struct nats_server *ns, const char *subject, int delta
 
 static bool route_sub_up(const struct sub *s, void *arg) {
     (void)arg;
-    const struct nsub *ns = sl_container_of(s, const struct nsub, s);
-    return ns->route && ns->route->ready && !ns->route->closing && !ns->route->nc->kill;
+    const struct nsub *sub = sl_container_of(s, const struct nsub, s);
+    return sub->route && sub->route->ready && !sub->route->closing && !sub->route->nc->kill;
 }
 
 bool nats_routes_has_interest(struct nats_server *ns, struct span subject) {
