@@ -12,6 +12,8 @@ with --cluster routes and --jetstream, one connection to each server (A, B, C):
 - 200 PublishAsync on A (PublishAsyncMaxPending 256) get PubAcks with sequences 1..200 in order;
 - a pull consumer created from C fetches all 200 in order with exact payloads and headers and
   AckSyncs each; STREAM.INFO from A then shows 0 messages, last sequence 200;
+- a push durable (flow control, heartbeats) subscribed on C to a limits stream made on B gets
+  20 messages published on A in order, with their stream subjects, and AckSyncs them;
 - STREAM.INFO of an unknown stream on A is answered exactly once with 10059;
 - DeleteStream from C; a later publish on A gets no PubAck (no responders or a timeout).
 Sluice only, raw clients: C is killed while its pull request waits on B; B still stores A's

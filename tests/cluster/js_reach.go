@@ -6,7 +6,10 @@
 //   A: 200 PublishAsync (PublishAsyncMaxPending 256) with a header each: PubAcks 1..200 in order
 //   C: a pull consumer (AckExplicit, bound to WQ) fetches all 200 in order, payloads and
 //      subjects and headers exact, and AckSyncs each
-//   A: STREAM.INFO WQ shows 0 messages, last_seq 200; STREAM.INFO NOPE answered once, 10059
+//   A: STREAM.INFO WQ shows 0 messages, last_seq 200
+//   push: a limits stream PS made on B, 20 publishes on A, a push durable with flow control and
+//      heartbeats subscribed on C gets them in order and AckSyncs them; PS deleted from A
+//   A: STREAM.INFO NOPE answered once, 10059
 //   C: DeleteStream WQ; then a publish on A gets no PubAck (no responders or timeout)
 // Prints "STEP <name>" as it goes and "PASS"
 // at the end; every wait is bounded; exit 0 pass, 1 fail ("FAIL ..." on stdout).
@@ -153,6 +156,46 @@ func main() {
 	}
 	if info.State.Msgs != 0 || info.State.LastSeq != n {
 		fail("StreamInfo on A: %+v", info.State)
+	}
+
+	step("push on C")
+	pcfg := &nats.StreamConfig{Name: "PS", Subjects: []string{"ps.>"}, Storage: nats.FileStorage}
+	if _, err := jsB.AddStream(pcfg); err != nil {
+		fail("AddStream PS on B: %v", err)
+	}
+	for i := 0; i < 20; i++ {
+		if _, err := jsA.Publish(fmt.Sprintf("ps.%d", i%3), []byte(fmt.Sprintf("push-%02d", i))); err != nil {
+			fail("Publish PS %d on A: %v", i, err)
+		}
+	}
+	pushed := make(chan *nats.Msg, 64)
+	psub, err := jsC.Subscribe("ps.>", func(m *nats.Msg) { pushed <- m }, nats.BindStream("PS"),
+		nats.Durable("P"), nats.ManualAck(), nats.AckExplicit(), nats.EnableFlowControl(),
+		nats.IdleHeartbeat(time.Second))
+	if err != nil {
+		fail("push Subscribe on C: %v", err)
+	}
+	for i := 0; i < 20; i++ {
+		select {
+		case m := <-pushed:
+			if string(m.Data) != fmt.Sprintf("push-%02d", i) || m.Subject != fmt.Sprintf("ps.%d", i%3) {
+				fail("push %d: %s %q", i, m.Subject, m.Data)
+			}
+			if err := m.AckSync(nats.AckWait(5 * time.Second)); err != nil {
+				fail("push AckSync %d: %v", i, err)
+			}
+		case <-time.After(5 * time.Second):
+			fail("push: %d of 20 after 5 s", i)
+		}
+	}
+	if ci, err := psub.ConsumerInfo(); err != nil || ci.AckFloor.Stream != 20 || !ci.PushBound {
+		fail("push consumer info from C: %+v %v", ci, err)
+	}
+	if err := psub.Unsubscribe(); err != nil { // deletes the durable the subscription made
+		fail("push Unsubscribe: %v", err)
+	}
+	if err := jsA.DeleteStream("PS"); err != nil {
+		fail("DeleteStream PS on A: %v", err)
 	}
 
 	step("unknown stream on A")
