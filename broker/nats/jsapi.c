@@ -747,7 +747,11 @@ static bool jsapi_consumer_allowed(struct jsapi *api, struct span rest, const st
  * nats_route.h) and the fan-out forwards the request there; an answer from here as well would
  * give the client two, the first a wrong "stream not found". With no such route the request is
  * answered here as before. A request that came over a route is always answered here: its
- * sender forwarded it because this broker announced the subject. */
+ * sender forwarded it because this broker announced the subject.
+ * STREAM.CREATE too: the holder announces CREATE.<name>, so a create of a name another broker
+ * holds is answered by the one broker that knows the stream's config, as nats-server answers
+ * an existing stream (its info for an equal config, 10058 otherwise), and never makes a second
+ * copy here; refusing it here with 10058 would break nats.go's idempotent AddStream. */
 static bool jsapi_held_elsewhere(struct jsapi *api, const struct nats_msg *m, const char *name, size_t len) {
     if (api->ns->route_in || !api->ns->routes) return false;
     if (streams_get(api->ss, name, (uint32_t)len)) return false;
