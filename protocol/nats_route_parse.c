@@ -140,10 +140,17 @@ enum nats_perr nats_route_parse(const uint8_t *buf, size_t len, uint32_t max_pay
         *used = next;
         return NATS_PERR_NONE;
     }
-    bool hmsg = verb_is(verb, "HMSG");
-    if (!hmsg && !verb_is(verb, "RMSG")) return NATS_PERR_UNKNOWN_OP;
+    bool dmsg = verb_is(verb, "DMSG") || verb_is(verb, "DHMSG");
+    bool hmsg = verb_is(verb, "HMSG") || verb_is(verb, "DHMSG");
+    if (!hmsg && !dmsg && !verb_is(verb, "RMSG")) return NATS_PERR_UNKNOWN_OP;
     op->kind = hmsg ? NATS_ROUTE_HMSG : NATS_ROUTE_MSG;
     if (n < 0) return NATS_PERR_BAD_ARGS;
+    if (dmsg) { /* take <deliver_as> out: the rest is an RMSG/HMSG's */
+        if (n < 3) return NATS_PERR_BAD_ARGS;
+        op->deliver_as = a[2];
+        memmove(a + 2, a + 3, (size_t)(n - 3) * sizeof(a[0]));
+        n--;
+    }
     enum nats_perr e = route_msg_args(a, n, hmsg, op);
     if (e != NATS_PERR_NONE) return e;
     if (op->total_len > max_payload) return NATS_PERR_MAX_PAYLOAD;

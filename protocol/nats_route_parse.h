@@ -9,6 +9,10 @@
  *   RMSG <account> <subject> + <reply> <queue>... <size>         with the queue groups the
  *   RMSG <account> <subject> | <queue>... <size>                 receiver is to deliver to
  *   HMSG: the same with <hdr_size> before <size> (headers first in the payload)
+ *   DMSG / DHMSG <account> <subject> <deliver_as> ...: RMSG / HMSG of a message the receiver
+ *                                    routes by <subject> while its MSG lines name <deliver_as>
+ *                                    (Sluice's own: a JetStream delivery to a pull request's
+ *                                    inbox names the stream subject; routes are Sluice-only)
  *
  * A control line ends at LF (a CR before it is dropped); verbs are case-insensitive; arguments
  * split on runs of spaces and tabs. Sizes are 1 to 9 digits as nats-server's parseSize, the
@@ -48,6 +52,7 @@ enum nats_route_kind {
 struct nats_route_op {
     enum nats_route_kind kind;
     struct span account, subject, reply, queue; /* queue: RS+/RS- */
+    struct span deliver_as;                      /* DMSG/DHMSG: the MSG line's subject (else len 0) */
     uint32_t weight;                             /* RS+ with a queue: 1..999999999 */
     uint32_t queue_count;                        /* RMSG/HMSG: the queue groups named */
     struct span queues[NATS_ROUTE_QUEUES_MAX];

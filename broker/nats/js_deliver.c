@@ -18,6 +18,7 @@
 #include "broker/nats/js_ingest.h"
 #include "broker/nats/jsapi.h"
 #include "broker/nats/nats_acl.h"
+#include "broker/nats/nats_route.h"
 #include "broker/nats/nats_server.h"
 #include "broker/nats/sublist.h"
 #include "storage/kvlog.h"
@@ -34,6 +35,9 @@ struct jsd_consumer {
     struct consumer *c;
     struct nsub *ack_sub;
     struct nsub *fc_sub; /* $JS.FC.<stream>.<consumer>.*: flow control replies (push with flow_control) */
+    /* Those two subjects as announced to the NATS routes (nats_route.h), so that acks and flow
+     * control replies of clients on other brokers come here; withdrawn with the consumer. */
+    char *ack_announced, *fc_announced;
     struct jsd_consumer *next;
     char name[JSD_NAME_MAX + 1];
     int64_t created_ns;
@@ -489,6 +493,19 @@ static struct jsd_consumer *jsd_consumer_find(struct jsd_stream *st, const char 
     return NULL;
 }
 
+/* *slot (announced, or NULL) becomes subject (NULL: withdrawn), on the routes too. */
+static void jsd_route_announce(struct js_deliver *jd, char **slot, const char *subject) {
+    if (*slot) {
+        nats_routes_announce(jd->ns, *slot, -1);
+        free(*slot);
+        *slot = NULL;
+    }
+    if (!subject) return;
+    size_t n = strlen(subject) + 1;
+    *slot = memcpy(sl_xmalloc(n), subject, n);
+    nats_routes_announce(jd->ns, *slot, +1);
+}
+
 static void jsd_consumer_free(struct js_deliver *jd, struct jsd_consumer *jc) {
     struct jsd_stream *st = jc->st;
     for (struct jsd_consumer **pp = &st->head; *pp; pp = &(*pp)->next)
@@ -500,6 +517,8 @@ static void jsd_consumer_free(struct js_deliver *jd, struct jsd_consumer *jc) {
     jd->total--;
     nats_server_unsubscribe_internal(jd->ns, jc->ack_sub);
     nats_server_unsubscribe_internal(jd->ns, jc->fc_sub);
+    jsd_route_announce(jd, &jc->ack_announced, NULL);
+    jsd_route_announce(jd, &jc->fc_announced, NULL);
     consumer_free(jc->c);
     free(jc);
 }
@@ -1293,10 +1312,12 @@ static void jsd_create(struct js_deliver *jd, const char *args, size_t alen, boo
     char ack[600];
     snprintf(ack, sizeof(ack), "$JS.ACK.%s.%s.>", stream_name(s), jc->name);
     jc->ack_sub = nats_server_subscribe_internal(jd->ns, ack, NULL, &jsd_ack_ops, jc);
+    if (jc->ack_sub) jsd_route_announce(jd, &jc->ack_announced, ack);
     if (cfg.flow_control) {
         char fc[600];
         snprintf(fc, sizeof(fc), "$JS.FC.%s.%s.*", stream_name(s), jc->name);
         jc->fc_sub = nats_server_subscribe_internal(jd->ns, fc, NULL, &jsd_fc_ops, jc);
+        if (jc->fc_sub) jsd_route_announce(jd, &jc->fc_announced, fc);
     }
     jc->next = st->head;
     st->head = jc;

@@ -11,6 +11,7 @@
 #include "broker/core/partition.h"
 #include "broker/core/stream.h"
 #include "broker/nats/nats_acl.h"
+#include "broker/nats/nats_route.h"
 #include "broker/nats/nats_server.h"
 #include "broker/nats/sublist.h"
 
@@ -41,6 +42,8 @@ struct js_istream {
     struct js_ack *head, *tail; /* in publish order */
     uint32_t inflight;          /* appends whose done has not fired */
     bool dead;                  /* unbound: freed once nothing is in flight */
+    char **announced;           /* what the routes were told this broker holds (js_announce) */
+    uint32_t announced_count;
 };
 
 struct js_ingest {
@@ -262,6 +265,55 @@ static struct js_istream *js_find(struct js_ingest *ji, const struct stream *s) 
     return NULL;
 }
 
+/* The stream-specific JetStream API subjects a client on another broker sends to (the
+ * CONSUMER ones as nats.go 1.22 and nats.js 3 form them, with nats-server 2.9's filter and
+ * durable forms); %s is the stream name. Literal names, not wildcards over the operation
+ * token: "$JS.API.CONSUMER.*.S.>" would also catch MSG.NEXT of every stream were S "NEXT". */
+static const char *const js_api_subjects[] = {
+    "$JS.API.STREAM.CREATE.%s",          "$JS.API.STREAM.UPDATE.%s",
+    "$JS.API.STREAM.INFO.%s",            "$JS.API.STREAM.DELETE.%s",
+    "$JS.API.STREAM.PURGE.%s",           "$JS.API.STREAM.MSG.GET.%s",
+    "$JS.API.STREAM.MSG.DELETE.%s",      "$JS.API.CONSUMER.CREATE.%s",
+    "$JS.API.CONSUMER.CREATE.%s.>",      "$JS.API.CONSUMER.DURABLE.CREATE.%s.>",
+    "$JS.API.CONSUMER.INFO.%s.>",        "$JS.API.CONSUMER.DELETE.%s.>",
+    "$JS.API.CONSUMER.NAMES.%s",         "$JS.API.CONSUMER.LIST.%s",
+    "$JS.API.CONSUMER.MSG.NEXT.%s.>",
+};
+
+static char *js_strdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    return memcpy(sl_xmalloc(n), s, n);
+}
+
+/* In a cluster with routes, the broker holding a stream tells the other brokers what their
+ * clients need to reach it (nats_route.h): its subjects (a publish there is forwarded here and
+ * the PubAck goes back to the publisher's inbox, which its broker announces) and the API
+ * subjects naming it; its consumers' ack subjects are js_deliver.c's. The new set is announced
+ * before the old one is withdrawn, so a subject an update keeps never leaves the routes.
+ * c NULL (the stream goes, or the broker stops): withdraw all. Announcing is counted, so a
+ * client's own SUB to the same subject on this broker and the stream's never cancel each
+ * other. */
+static void js_announce(struct js_ingest *ji, struct js_istream *is, const struct stream_config *c) {
+    uint32_t n = 0, cap = (c ? c->subject_count : 0) + (uint32_t)SL_ARRAY_LEN(js_api_subjects);
+    char **now = c ? sl_xcalloc(cap, sizeof(*now)) : NULL;
+    if (c) {
+        for (uint32_t i = 0; i < c->subject_count; i++) now[n++] = js_strdup(c->subjects[i]);
+        for (size_t i = 0; i < SL_ARRAY_LEN(js_api_subjects); i++) {
+            char subj[64 + STREAM_NAME_MAX];
+            snprintf(subj, sizeof(subj), js_api_subjects[i], c->name);
+            now[n++] = js_strdup(subj);
+        }
+    }
+    for (uint32_t i = 0; i < n; i++) nats_routes_announce(ji->ns, now[i], +1);
+    for (uint32_t i = 0; i < is->announced_count; i++) {
+        nats_routes_announce(ji->ns, is->announced[i], -1);
+        free(is->announced[i]);
+    }
+    free(is->announced);
+    is->announced = now;
+    is->announced_count = n;
+}
+
 static void js_unsubscribe(struct js_ingest *ji, struct js_istream *is) {
     for (uint32_t i = 0; i < is->sub_count; i++) nats_server_unsubscribe_internal(ji->ns, is->subs[i]);
     is->sub_count = 0;
@@ -290,12 +342,14 @@ void js_ingest_bind(struct js_ingest *ji, struct stream *s) {
         }
         is->subs[is->sub_count++] = sub;
     }
+    js_announce(ji, is, c);
 }
 
 void js_ingest_unbind(struct js_ingest *ji, struct stream *s) {
     struct js_istream *is = js_find(ji, s);
     if (!is) return;
     js_unsubscribe(ji, is);
+    js_announce(ji, is, NULL);
     is->dead = true;
     is->s = NULL;
     js_flush(is);
@@ -315,6 +369,7 @@ void js_ingest_free(struct js_ingest *ji) {
     for (uint32_t i = 0; i < ji->count; i++) {
         struct js_istream *is = ji->arr[i];
         js_unsubscribe(ji, is);
+        js_announce(ji, is, NULL);
         if (is->inflight && is->s) log_flush(partition_log(stream_partition(is->s)), true, JS_SETTLE_MS);
     }
     while (ji->count) {

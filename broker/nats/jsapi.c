@@ -14,6 +14,7 @@
 #include "broker/core/subject.h"
 #include "broker/nats/js_ingest.h"
 #include "broker/nats/nats_acl.h"
+#include "broker/nats/nats_route.h"
 #include "broker/nats/nats_server.h"
 #include "broker/nats/sublist.h"
 
@@ -739,9 +740,43 @@ static bool jsapi_consumer_allowed(struct jsapi *api, struct span rest, const st
     return true; /* not a consumer operation: answered as before */
 }
 
+/* ---- streams held by another broker ------------------------------------------------------------- */
+
+/* A request from a local client naming a stream this broker does not hold is the holder's to
+ * answer when a route has interest in its very subject: the holder announced it (js_ingest.c,
+ * nats_route.h) and the fan-out forwards the request there; an answer from here as well would
+ * give the client two, the first a wrong "stream not found". With no such route the request is
+ * answered here as before. A request that came over a route is always answered here: its
+ * sender forwarded it because this broker announced the subject.
+ * STREAM.CREATE too: the holder announces CREATE.<name>, so a create of a name another broker
+ * holds is answered by the one broker that knows the stream's config, as nats-server answers
+ * an existing stream (its info for an equal config, 10058 otherwise), and never makes a second
+ * copy here; refusing it here with 10058 would break nats.go's idempotent AddStream. */
+static bool jsapi_held_elsewhere(struct jsapi *api, const struct nats_msg *m, const char *name, size_t len) {
+    if (api->ns->route_in || !api->ns->routes) return false;
+    if (streams_get(api->ss, name, (uint32_t)len)) return false;
+    return nats_routes_has_interest(api->ns, m->subject);
+}
+
+static const char *const jsapi_consumer_ops_named[] = {"CREATE.", "DURABLE.CREATE.", "INFO.",    "DELETE.",
+                                                       "NAMES.",  "LIST.",           "MSG.NEXT."};
+
+static bool jsapi_consumer_held_elsewhere(struct jsapi *api, struct span rest, const struct nats_msg *m) {
+    for (size_t i = 0; i < SL_ARRAY_LEN(jsapi_consumer_ops_named); i++) {
+        size_t ol = strlen(jsapi_consumer_ops_named[i]);
+        if (rest.len <= ol || memcmp(rest.p, jsapi_consumer_ops_named[i], ol)) continue;
+        const char *name = (const char *)rest.p + ol;
+        const char *dot = memchr(name, '.', rest.len - ol);
+        size_t nl = dot ? (size_t)(dot - name) : rest.len - ol;
+        return nl <= STREAM_NAME_MAX && jsapi_held_elsewhere(api, m, name, nl);
+    }
+    return false;
+}
+
 /* ---- CONSUMER.*: the consumer side's, or placeholders ----------------------------------------------- */
 
 static void jsapi_consumer(struct jsapi *api, struct span rest, const struct nats_msg *m) {
+    if (jsapi_consumer_held_elsewhere(api, rest, m)) return;
     if (!jsapi_consumer_allowed(api, rest, m)) return;
     if (api->cops.request) {
         api->cops.request(api->cops_arg, api, rest, m);
@@ -807,6 +842,7 @@ static void jsapi_deliver(struct sub *sub, const struct nats_msg *m) {
             if (al > STREAM_NAME_MAX || memchr(op + nl, '.', al)) return;
             memcpy(arg, op + nl, al);
             arg[al] = 0;
+            if (jsapi_held_elsewhere(api, m, arg, al)) return;
             int8_t need = table[i].op;
             bool ok = !need ? true
                       : need == KAFKA_OP_CREATE ? nats_acl_stream_create_allowed(api->ns, arg, al)

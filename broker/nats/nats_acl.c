@@ -80,23 +80,32 @@ static bool nats_acl_cached(struct nats_server *ns, struct nconn *nc, int8_t op,
     return ok;
 }
 
+/* No client behind the request: the broker's own publish is allowed, one that came over a NATS
+ * route is not, since a route does not carry its client's principal (a remote client would
+ * otherwise reach a stream with no check at all; with ACLs on, a stream serves the clients of
+ * the broker holding it). */
+static bool nats_acl_in_process(const struct nats_server *ns) { return !ns->route_in; }
+
 bool nats_acl_stream_allowed(struct nats_server *ns, int8_t op, const char *stream, size_t len) {
     struct nconn *nc = ns->route_pub;
-    if (!ns->cfg->kafka_authorizer || !nc) return true;
+    if (!ns->cfg->kafka_authorizer) return true;
+    if (!nc) return nats_acl_in_process(ns);
     ns->acl_checks++;
     return nats_acl_cached(ns, nc, op, KAFKA_RES_TOPIC, stream, len);
 }
 
 bool nats_acl_group_allowed(struct nats_server *ns, int8_t op, const char *group, size_t len) {
     struct nconn *nc = ns->route_pub;
-    if (!ns->cfg->kafka_authorizer || !nc) return true;
+    if (!ns->cfg->kafka_authorizer) return true;
+    if (!nc) return nats_acl_in_process(ns);
     ns->acl_checks++;
     return nats_acl_cached(ns, nc, op, KAFKA_RES_GROUP, group, len);
 }
 
 bool nats_acl_stream_create_allowed(struct nats_server *ns, const char *stream, size_t len) {
     struct nconn *nc = ns->route_pub;
-    if (!ns->cfg->kafka_authorizer || !nc) return true;
+    if (!ns->cfg->kafka_authorizer) return true;
+    if (!nc) return nats_acl_in_process(ns);
     ns->acl_checks++;
     return nats_acl_scan(ns, nc, KAFKA_OP_CREATE, KAFKA_RES_CLUSTER, (struct kstr){ACL_CLUSTER_RESOURCE, 13}) ||
            nats_acl_cached(ns, nc, KAFKA_OP_CREATE, KAFKA_RES_TOPIC, stream, len);

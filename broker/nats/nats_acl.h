@@ -42,7 +42,8 @@ void nats_acl_principal(const struct nats_server *ns, const struct nconn *nc, ch
 
 /* May the client whose publish is being routed now (a JetStream API request, a publish into a
  * stream) do op (enum kafka_acl_operation) on the topic of the stream? True with the
- * authorizer off and for in-process publishes (the broker's own). */
+ * authorizer off and for in-process publishes (the broker's own); false, with the authorizer
+ * on, for what came over a NATS route (it carries no principal). */
 bool nats_acl_stream_allowed(struct nats_server *ns, int8_t op, const char *stream, size_t len);
 /* STREAM.CREATE: CREATE on the cluster, or else on the topic (Kafka's CreateTopics rule). */
 bool nats_acl_stream_create_allowed(struct nats_server *ns, const char *stream, size_t len);

@@ -85,9 +85,10 @@ void nconn_write(struct nconn *nc, const void *p, size_t n);
 /* The output and back-pressure state of a connection going away (its on_close). */
 void nconn_release(struct nconn *nc);
 /* Routes a message that came from a route: plain local subscribers, and the local members of the
- * queue groups named (one each); nothing goes back out to a route. */
-void nats_server_route_in(struct nats_server *ns, const struct nats_msg *m, const struct span *queues,
-                          uint32_t queue_count);
+ * queue groups named (one each); nothing goes back out to a route. route.len > 0: matched by
+ * route while the MSG lines name m->subject (a DMSG/DHMSG). */
+void nats_server_route_in(struct nats_server *ns, const struct nats_msg *m, struct span route,
+                          const struct span *queues, uint32_t queue_count);
 /* Sends INFO again to the clients that said "protocol":1 (the cluster's connect_urls changed). */
 void nats_server_info_update(struct nats_server *ns);
 

@@ -154,6 +154,25 @@ void nats_routes_interest(struct nats_server *ns, const struct sub *s, int delta
     }
 }
 
+void nats_routes_announce(struct nats_server *ns, const char *subject, int delta) {
+    if (!ns->routes) return;
+    size_t len = strlen(subject);
+    if (!len || len > UINT32_MAX) return;
+    struct sub s = {.subject = subject, .subject_len = (uint32_t)len};
+    nats_routes_interest(ns, &s, delta);
+}
+
+static bool route_sub_up(const struct sub *s, void *arg) {
+    (void)arg;
+    const struct nsub *sub = sl_container_of(s, const struct nsub, s);
+    return sub->route && sub->route->ready && !sub->route->closing && !sub->route->nc->kill;
+}
+
+bool nats_routes_has_interest(struct nats_server *ns, struct span subject) {
+    if (!ns->routes || !subject.len) return false;
+    return sublist_any(ns->subs, (const char *)subject.p, subject.len, route_sub_up, NULL);
+}
+
 static void route_send_all_interest(struct nroute *r) {
     struct nats_routes *rt = r->rt;
     for (uint32_t i = 0; i < rt->icap; i++)
@@ -262,15 +281,22 @@ bool nats_routes_pick(struct nats_server *ns, struct nsub *s, bool queue) {
     return true;
 }
 
-static void route_forward_one(struct nroute *r, const struct nats_msg *m) {
+/* route.len > 0: m is routed by route while its MSG lines name m->subject: DMSG/DHMSG. */
+static void route_forward_one(struct nroute *r, const struct nats_msg *m, struct span route) {
     size_t qbytes = 0;
     for (uint32_t i = 0; i < r->fwd_queue_count; i++) qbytes += r->fwd_queues[i].len + 1;
     uint32_t total = m->hdr.len + m->payload.len;
-    size_t need = 8 + 3 + m->subject.len + 3 + m->reply.len + 1 + qbytes + 24 + 2 + total + 2;
+    size_t need = 9 + route.len + 1 + 3 + m->subject.len + 3 + m->reply.len + 1 + qbytes + 24 + 2 + total + 2;
     uint8_t *p = nconn_reserve(r->nc, need);
     if (!p) return; /* a slow route: closed at the flush, and dialed again */
     uint8_t *start = p;
-    memcpy(p, m->hdr.len ? "HMSG $G " : "RMSG $G ", 8), p += 8;
+    if (route.len) {
+        memcpy(p, m->hdr.len ? "DHMSG $G " : "DMSG $G ", m->hdr.len ? 9 : 8), p += m->hdr.len ? 9 : 8;
+        memcpy(p, route.p, route.len), p += route.len;
+        *p++ = ' ';
+    } else {
+        memcpy(p, m->hdr.len ? "HMSG $G " : "RMSG $G ", 8), p += 8;
+    }
     memcpy(p, m->subject.p, m->subject.len), p += m->subject.len;
     *p++ = ' ';
     if (r->fwd_queue_count) {
@@ -311,11 +337,14 @@ static void route_forward_one(struct nroute *r, const struct nats_msg *m) {
 }
 
 void nats_routes_forward(struct nats_server *ns, const struct nats_msg *m) {
+    /* A message routed by another subject than its MSG line names (a JetStream delivery to a
+     * pull request's inbox, which names the stream subject) goes as DMSG/DHMSG with both: the
+     * peer matches the first and names the second, as a local delivery would. */
     while (ns->fwd_head) {
         struct nroute *r = ns->fwd_head;
         ns->fwd_head = r->fwd_next;
         r->fwd_next = NULL;
-        route_forward_one(r, m);
+        route_forward_one(r, m, ns->fwd_subject);
         r->fwd_queue_count = 0;
     }
 }
@@ -492,14 +521,15 @@ static void route_on_info(struct nroute *r, struct span arg) {
 }
 
 static void route_on_msg(struct nroute *r, const struct nats_route_op *op) {
-    struct nats_msg m = {.subject = op->subject, .reply = op->reply,
+    struct nats_msg m = {.subject = op->deliver_as.len ? op->deliver_as : op->subject, .reply = op->reply,
                          .hdr = {op->payload.p, op->hdr_len},
                          .payload = {op->payload.p + op->hdr_len, op->total_len - op->hdr_len}};
+    struct span route = op->deliver_as.len ? op->subject : (struct span){0};
     r->msgs_in++;
     r->bytes_in += op->total_len;
     r->rt->msgs_in++;
     r->rt->bytes_in += op->total_len;
-    nats_server_route_in(r->rt->ns, &m, op->queues, op->queue_count);
+    nats_server_route_in(r->rt->ns, &m, route, op->queues, op->queue_count);
 }
 
 static bool route_on_data(struct conn *c) {

@@ -15,8 +15,14 @@
  * Interest: every client subscription counts once per (subject, queue); the first sends
  * "RS+ $G subject" (a queue's every change "RS+ $G subject queue weight", weight the local
  * members) to every route, the last "RS-". A route that comes up gets the whole table at once.
- * In-process subscribers (JetStream streams and its API) are not advertised: JetStream stays
- * on the broker that holds the stream.
+ * In-process subscribers are not advertised by themselves ($JS.API.> on every broker would
+ * draw every request everywhere). What a remote client needs of a JetStream stream is
+ * announced explicitly instead (nats_routes_announce): the broker holding the stream announces
+ * its subjects, its stream-specific API subjects and its consumers' ack and flow-control
+ * subjects, counted in the same table as the clients' interest, and withdraws them when the
+ * stream or consumer goes. A broker that gets an API request naming a stream it does not hold
+ * stays silent when a route has interest in that subject (nats_routes_has_interest): the
+ * holder answers through the route.
  *
  * Forwarding: a route's interest is a subscription in the sublist whose fan-out marks the
  * route instead of delivering; after the fan-out each marked route gets one RMSG/HMSG carrying
@@ -54,6 +60,14 @@ uint16_t nats_routes_port(const struct nats_server *ns);
 
 /* A client subscription s was added (+1) or removed (-1). */
 void nats_routes_interest(struct nats_server *ns, const struct sub *s, int delta);
+/* In-process interest that remote clients need (a JetStream stream's subjects and API
+ * subjects, a consumer's ack subjects): +1 / -1 on subject, counted with the clients' plain
+ * interest in it, so "RS+ $G subject" goes out with its first holder and RS- with its last.
+ * Nothing without routes. */
+void nats_routes_announce(struct nats_server *ns, const char *subject, int delta);
+/* Whether a route that is up announced interest matching subject (taken literally). Reads no
+ * match cache: safe inside a fan-out. */
+bool nats_routes_has_interest(struct nats_server *ns, struct span subject);
 /* Inside a fan-out: the route behind s (a route's interest) is to get the message (with s's
  * queue group when queue). False when the route cannot take it now. */
 bool nats_routes_pick(struct nats_server *ns, struct nsub *s, bool queue);

@@ -332,7 +332,10 @@ static inline const struct sublist_result *nats_route_match(struct nats_server *
 static inline void nats_route(struct nats_server *ns, struct nconn *pub, const struct nats_msg *m, struct span route) {
     const struct sublist_result *r = nats_route_match(ns, pub, route.len ? route : m->subject, m->reply.len,
                                                       (uint64_t)m->hdr.len + m->payload.len);
-    if (r) nats_fanout(ns, pub, m, r);
+    if (!r) return;
+    ns->fwd_subject = route;
+    nats_fanout(ns, pub, m, r);
+    ns->fwd_subject = (struct span){0};
 }
 
 /* Routes the publishes in-process subscribers made from inside fan-outs, oldest first; routing
@@ -360,12 +363,12 @@ static inline void nats_route_deferred(struct nats_server *ns) {
     if (ns->deferred_head) nats_route_deferred_all(ns);
 }
 
-void nats_server_route_in(struct nats_server *ns, const struct nats_msg *m, const struct span *queues,
-                          uint32_t queue_count) {
+void nats_server_route_in(struct nats_server *ns, const struct nats_msg *m, struct span route,
+                          const struct span *queues, uint32_t queue_count) {
     ns->route_in = true;
     ns->route_in_queues = queues;
     ns->route_in_queue_count = queue_count;
-    nats_route(ns, NULL, m, (struct span){0});
+    nats_route(ns, NULL, m, route);
     ns->route_in = false;
     ns->route_in_queues = NULL;
     ns->route_in_queue_count = 0;

@@ -80,6 +80,7 @@ struct nats_server {
     /* Forwarding: one RMSG per route per message; routes picked by the fan-out in hand. */
     uint64_t fwd_seq;
     struct nroute *fwd_head;
+    struct span fwd_subject; /* len > 0: the message in hand was routed by this subject */
 };
 
 int nats_server_start(struct nats_server *ns, const struct sl_config *cfg, struct loop *l);

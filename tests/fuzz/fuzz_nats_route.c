@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             return 0;
         }
         if (used == 0 || used > len) abort();
-        const struct span spans[] = {op.account, op.subject, op.reply, op.queue, op.payload, op.arg};
+        const struct span spans[] = {op.account, op.subject, op.reply, op.queue, op.payload, op.arg, op.deliver_as};
         for (size_t i = 0; i < sizeof(spans) / sizeof(spans[0]); i++) check_span(spans[i], p, used);
         for (uint32_t i = 0; i < op.queue_count; i++) check_span(op.queues[i], p, used);
         if (op.queue_count > NATS_ROUTE_QUEUES_MAX) abort();

@@ -48,6 +48,17 @@ START_TEST(test_ops_whole) {
     ck_assert(op.hdr_len == 12 && op.total_len == 14 && span_is(op.reply, "r"));
     ck_assert_int_eq(parse("HMSG $G foo | q 12 12\r\nNATS/1.0\r\n\r\n\r\n", &op, &used), NATS_PERR_NONE);
     ck_assert(op.queue_count == 1 && op.hdr_len == 12);
+    ck_assert_int_eq(parse("DMSG $G _INBOX.x orders.1 $JS.ACK.S.W.1.1.1.0.0 2\r\nhi\r\n", &op, &used),
+                     NATS_PERR_NONE);
+    ck_assert_int_eq(op.kind, NATS_ROUTE_MSG);
+    ck_assert(span_is(op.subject, "_INBOX.x") && span_is(op.deliver_as, "orders.1") &&
+              span_is(op.reply, "$JS.ACK.S.W.1.1.1.0.0") && span_is(op.payload, "hi"));
+    ck_assert_int_eq(parse("DHMSG $G _INBOX.x orders.1 12 14\r\nNATS/1.0\r\n\r\nhi\r\n", &op, &used),
+                     NATS_PERR_NONE);
+    ck_assert(op.kind == NATS_ROUTE_HMSG && span_is(op.deliver_as, "orders.1") && op.reply.len == 0 &&
+              op.hdr_len == 12);
+    ck_assert_int_eq(parse("RMSG $G foo 2\r\nhi\r\n", &op, &used), NATS_PERR_NONE);
+    ck_assert_uint_eq(op.deliver_as.len, 0);
     ck_assert_int_eq(parse("INFO {\"a\":1} \r\n", &op, &used), NATS_PERR_NONE);
     ck_assert(op.kind == NATS_ROUTE_INFO && span_is(op.arg, "{\"a\":1}"));
     ck_assert_int_eq(parse("CONNECT {}\n", &op, &used), NATS_PERR_NONE);
@@ -63,6 +74,7 @@ END_TEST
 static const char *const k_good[] = {
     "RS+ $G a\r\n", "RS+ $G a q 1\r\n", "RS- $G a\r\n", "RMSG $G a 3\r\nabc\r\n",
     "RMSG $G a + r q 3\r\nabc\r\n", "HMSG $G a 12 12\r\nNATS/1.0\r\n\r\n\r\n", "PING\r\n", "INFO {}\r\n",
+    "DMSG $G a b 3\r\nabc\r\n", "DHMSG $G a b r 12 12\r\nNATS/1.0\r\n\r\n\r\n",
 };
 
 /* Every strict prefix of a good op is AGAIN with nothing used; the op then parses whole. */
@@ -119,6 +131,8 @@ static const struct {
     {"RMSG $G a + r 1\r\nx\r\n", NATS_PERR_BAD_ARGS}, /* + needs a reply and a queue */
     {"RMSG $G a 3\r\nabcd\r\n", NATS_PERR_BAD_ARGS},  /* not ended by CR LF */
     {"HMSG $G a 5 3\r\nabc\r\n", NATS_PERR_BAD_ARGS},  /* headers past the end */
+    {"DMSG $G a 3\r\nabc\r\n", NATS_PERR_BAD_ARGS},    /* no deliver_as */
+    {"DMSG $G\r\n", NATS_PERR_BAD_ARGS},
     {"RMSG $G a 1025\r\n", NATS_PERR_MAX_PAYLOAD},
     {"INFO\r\n", NATS_PERR_BAD_ARGS},
 };
