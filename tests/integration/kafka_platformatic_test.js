@@ -81,7 +81,10 @@ async function main() {
     // The client keeps the broker's ranges; its own versions are the apis module's <name>V<n>.
     const apis = await admin.listApis()
     const picks = []
+    // Broker-to-broker APIs (Kafka advertises them too): a client library never sends them.
+    const interBroker = new Set(['WriteTxnMarkers'])
     for (const a of apis) {
+      if (interBroker.has(a.name)) continue
       const lower = a.name.slice(0, 1).toLowerCase() + a.name.slice(1)
       let v = a.maxVersion
       while (v >= a.minVersion && !K[`${lower}V${v}`]) v--
