@@ -19,7 +19,6 @@
 #include "broker/cluster/cluster_nodes.h"
 #include "broker/core/cluster_fsm.h"
 #include "broker/nats/nats_auth.h"
-#include "broker/nats/nats_route.h"
 #include "protocol/nats_conf.h"
 
 enum cfg_kind {
@@ -714,6 +713,31 @@ static const char *cfg_log_field_key(const char *field) {
     return field;
 }
 
+int sl_config_route_addr(const struct sl_config *c, char *host, size_t host_cap, uint16_t *port, char *why,
+                         size_t why_len) {
+    snprintf(host, host_cap, "%s", c->host);
+    *port = c->cluster_port;
+    if (!c->cluster_listen[0]) return 0;
+    const char *s = c->cluster_listen;
+    if (!strncmp(s, "nats://", 7)) s += 7;
+    const char *colon = strrchr(s, ':');
+    char *end = NULL;
+    unsigned long v = colon ? strtoul(colon + 1, &end, 10) : 0;
+    if (!colon || !colon[1] || *end || colon[1] < '0' || colon[1] > '9' || v > 65535 ||
+        (size_t)(colon - s) >= host_cap) {
+        snprintf(why, why_len, "'%s' is not nats://host:port", c->cluster_listen);
+        return -1;
+    }
+    if (c->cluster_port && c->cluster_port != v) {
+        snprintf(why, why_len, "port %lu is not cluster_port %u", v, c->cluster_port);
+        return -1;
+    }
+    if (colon > s) snprintf(host, host_cap, "%.*s", (int)(colon - s), s);
+    *port = (uint16_t)v;
+    /* --cluster nats://host:0 asks for no routes the same way --cluster_port 0 does. */
+    return 0;
+}
+
 static int cfg_validate_ports(const struct sl_config *c, char *err, size_t err_len) {
     const struct {
         const char *key;
@@ -748,7 +772,7 @@ static int cfg_validate_cluster(const struct sl_config *c, char *err, size_t err
                         c->transaction_state_num_partitions);
     char rhost[SL_CONFIG_HOST_MAX], rwhy[200];
     uint16_t rport;
-    if (nats_route_listen_addr(c, rhost, sizeof(rhost), &rport, rwhy, sizeof(rwhy)) != 0)
+    if (sl_config_route_addr(c, rhost, sizeof(rhost), &rport, rwhy, sizeof(rwhy)) != 0)
         return cfg_fail(err, err_len, "cluster_listen: %s", rwhy);
     if (!c->cluster_nodes[0]) {
         if (c->cluster_raft_addr[0]) return cfg_fail(err, err_len, "cluster_raft_addr: needs cluster_nodes");

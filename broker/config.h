@@ -142,6 +142,10 @@ struct sl_config {
 };
 
 void sl_config_defaults(struct sl_config *c);
+/* The NATS route listener's host and port from cluster_listen or cluster_port (port 0: no
+ * routes). 0, or -1 with why (a bad cluster_listen). */
+int sl_config_route_addr(const struct sl_config *c, char *host, size_t host_cap, uint16_t *port, char *why,
+                         size_t why_len);
 /* Frees what a loaded config owns (nats_auth); c keeps its other settings. */
 void sl_config_free(struct sl_config *c);
 

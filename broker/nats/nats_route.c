@@ -755,39 +755,13 @@ static void route_tick(struct loop_timer *t, uint64_t now_ms) {
     loop_timer_add(ns->loop, &rt->tick, now_ms + ROUTE_TICK_MS);
 }
 
-int nats_route_listen_addr(const struct sl_config *c, char *host, size_t host_cap, uint16_t *port, char *why,
-                         size_t why_len) {
-    snprintf(host, host_cap, "%s", c->host);
-    *port = c->cluster_port;
-    if (!c->cluster_listen[0]) return 0;
-    const char *s = c->cluster_listen;
-    if (!strncmp(s, "nats://", 7)) s += 7;
-    const char *colon = strrchr(s, ':');
-    char *end = NULL;
-    unsigned long v = colon ? strtoul(colon + 1, &end, 10) : 0;
-    if (!colon || !colon[1] || *end || colon[1] < '0' || colon[1] > '9' || v > 65535 ||
-        (size_t)(colon - s) >= host_cap) {
-        snprintf(why, why_len, "'%s' is not nats://host:port", c->cluster_listen);
-        return -1;
-    }
-    if (c->cluster_port && c->cluster_port != v) {
-        snprintf(why, why_len, "port %lu is not cluster_port %u", v, c->cluster_port);
-        return -1;
-    }
-    if (colon > s) snprintf(host, host_cap, "%.*s", (int)(colon - s), s);
-    *port = (uint16_t)v;
-    /* --cluster nats://host:0 asks for no routes the same way --cluster_port 0 does. */
-    return 0;
-}
-
-
 /* ---- start, stop, views ------------------------------------------------------------------------------ */
 
 int nats_routes_start(struct nats_server *ns) {
     const struct sl_config *cfg = ns->cfg;
     char host[SL_CONFIG_HOST_MAX], why[200];
     uint16_t port = 0;
-    if (nats_route_listen_addr(cfg, host, sizeof(host), &port, why, sizeof(why)) != 0) {
+    if (sl_config_route_addr(cfg, host, sizeof(host), &port, why, sizeof(why)) != 0) {
         SL_ERROR("nats routes: %s", why);
         return -1;
     }

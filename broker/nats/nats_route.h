@@ -83,10 +83,4 @@ void nats_routes_metrics(const struct nats_server *ns, struct prom *p);
  * in_msgs, out_msgs, in_bytes, out_bytes, pending_size). */
 void nats_routes_routez(const struct nats_server *ns, json_t *o);
 
-/* The route listener's host and port from cluster_listen (nats-server's --cluster URL) or
- * cluster_port (port 0: no routes). 0, or -1 with why (a bad cluster_listen); config.c checks
- * it at load. */
-int nats_route_listen_addr(const struct sl_config *c, char *host, size_t host_cap, uint16_t *port, char *why,
-                           size_t why_len);
-
 #endif
