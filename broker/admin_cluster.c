@@ -16,7 +16,7 @@
 #include "broker/http/http_client.h"
 #include "broker/http/http_json.h"
 #include "broker/http/http_server.h"
-#include "broker/server.h"
+#include "broker/broker.h"
 
 /* How long a change may hold the request (on the cluster's worker thread). Adding a voter
  * waits for the new node to catch up; the others take a round trip or an election. */

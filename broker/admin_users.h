@@ -3,7 +3,7 @@
 #ifndef SL_BROKER_ADMIN_USERS_H
 #define SL_BROKER_ADMIN_USERS_H
 
-#include "broker/server.h"
+#include "broker/broker.h"
 
 /* Registers the routes on b->http (after http_server_start); they answer 503 while the Kafka
  * listener is not running. */

@@ -15,7 +15,7 @@
 #include "broker/core/partition.h"
 #include "broker/core/topics.h"
 #include "broker/net/peer.h"
-#include "broker/server.h"
+#include "broker/broker.h"
 #include "protocol/kafka_api.h"
 #include "protocol/kafka_batch.h"
 #include "protocol/kafka_msgs_core.h"

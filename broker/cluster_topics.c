@@ -24,7 +24,7 @@
 #include "broker/http/http_client.h"
 #include "broker/http/http_json.h"
 #include "broker/http/http_server.h"
-#include "broker/server.h"
+#include "broker/broker.h"
 
 #define SYNC_PERIOD_MS 50          /* how often the loop looks for a new placement table */
 #define FWD_WAIT_MS 10000          /* a change's wait at the controller */

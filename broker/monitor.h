@@ -5,7 +5,7 @@
 #ifndef SL_BROKER_MONITOR_H
 #define SL_BROKER_MONITOR_H
 
-#include "broker/server.h"
+#include "broker/broker.h"
 
 /* Listens on cfg.http_port and registers the routes; -1 (logged) if it cannot listen. */
 int monitor_start(struct broker *b);
