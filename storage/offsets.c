@@ -11,6 +11,9 @@
 #define OFFSETS_VERSION 1
 /* Key version of a group's state record, as Kafka's GroupMetadataKey (version 2). */
 #define OFFSETS_GROUP_KEY_VERSION 2
+/* Key version of an offset staged by a transaction (offsets_txn_stage): the producer id, then
+ * the offset's own key fields. Its value is an offset's. */
+#define OFFSETS_TXN_KEY_VERSION 3
 /* Compact when the log holds this many times more records than live entries (and enough). */
 #define OFFSETS_COMPACT_RATIO 4
 #define OFFSETS_COMPACT_MIN 10000
@@ -26,6 +29,7 @@ struct offset_entry {
 
 struct offsets {
     struct kvlog *kv; /* the durable copy: encoded keys and values */
+    uint32_t txn_staged; /* staged transactional offsets in kv (skips the scans when 0) */
     struct offset_entry **buckets;
     /* The same entries hashed by (topic, partition) alone, so the groups of one partition are
      * found without a walk of the whole map (work-queue retention asks on every commit). */
@@ -146,21 +150,29 @@ static size_t put_str16(uint8_t *p, const char *s, int32_t n) {
     return 2 + (size_t)n;
 }
 
-static sl_err offsets_append(struct offsets *o, const char *group, const struct offset_commit *c, uint32_t n,
-                             uint64_t now_ms, struct log_waiter *w) {
+/* The records of the commits (producer_id >= 0: staged for that producer's transaction, under
+ * OFFSETS_TXN_KEY_VERSION keys) as one batch. */
+static sl_err offsets_append_as(struct offsets *o, int64_t producer_id, const char *group,
+                                const struct offset_commit *c, uint32_t n, uint64_t now_ms, struct log_waiter *w) {
     size_t glen = strlen(group);
     if (glen > UINT16_MAX) return SL_INVALID_ARG;
     size_t bytes = 0;
     for (uint32_t i = 0; i < n; i++) {
         if (c[i].topic_len < 0 || c[i].topic_len > UINT16_MAX || c[i].metadata_len > UINT16_MAX) return SL_INVALID_ARG;
-        bytes += 2 + 2 + glen + 2 + (size_t)c[i].topic_len + 4 + 2 + 8 + 4 + 2 + (size_t)SL_MAX(c[i].metadata_len, 0) + 8;
+        bytes += 2 + 8 + 2 + glen + 2 + (size_t)c[i].topic_len + 4 + 2 + 8 + 4 + 2 +
+                 (size_t)SL_MAX(c[i].metadata_len, 0) + 8;
     }
     uint8_t *kv = sl_xmalloc(bytes ? bytes : 1);
     struct kvlog_op *ops = sl_xcalloc(n ? n : 1, sizeof(*ops));
     uint8_t *p = kv;
     for (uint32_t i = 0; i < n; i++) {
         uint8_t *key = p;
-        sl_store_be16(p, OFFSETS_VERSION), p += 2;
+        if (producer_id >= 0) {
+            sl_store_be16(p, OFFSETS_TXN_KEY_VERSION), p += 2;
+            sl_store_be64(p, (uint64_t)producer_id), p += 8;
+        } else {
+            sl_store_be16(p, OFFSETS_VERSION), p += 2;
+        }
         p += put_str16(p, group, (int32_t)glen);
         p += put_str16(p, c[i].topic, c[i].topic_len);
         sl_store_be32(p, (uint32_t)c[i].partition), p += 4;
@@ -183,6 +195,11 @@ static sl_err offsets_append(struct offsets *o, const char *group, const struct 
     free(ops);
     free(kv);
     return e;
+}
+
+static sl_err offsets_append(struct offsets *o, const char *group, const struct offset_commit *c, uint32_t n,
+                             uint64_t now_ms, struct log_waiter *w) {
+    return offsets_append_as(o, -1, group, c, n, now_ms, w);
 }
 
 static bool get_str16(const uint8_t **p, const uint8_t *end, const char **s, int32_t *n) {
@@ -252,9 +269,16 @@ static bool offsets_replay_entry(struct offsets *o, const uint8_t *key, uint32_t
 }
 
 /* A failed commit was undone in the kvlog: the decoded view follows the kvlog's value. */
-/* Group state records (offsets_store_group) live beside the offsets: the map skips them. */
+/* Group state records (offsets_store_group) and staged transactional offsets live beside the
+ * offsets: the map skips them (they are read from the kvlog itself). */
 static bool offsets_is_group_key(const uint8_t *key, uint32_t key_len) {
-    return key_len >= 2 && sl_load_be16(key) == OFFSETS_GROUP_KEY_VERSION;
+    return key_len >= 2 && (sl_load_be16(key) == OFFSETS_GROUP_KEY_VERSION || sl_load_be16(key) == OFFSETS_TXN_KEY_VERSION);
+}
+
+static void offsets_recount_staged(struct offsets *o);
+
+static bool offsets_is_txn_key(const uint8_t *key, uint32_t key_len) {
+    return key_len >= 10 && sl_load_be16(key) == OFFSETS_TXN_KEY_VERSION;
 }
 
 static void offsets_undo(void *arg, const uint8_t *key, uint32_t key_len, const uint8_t *val, uint32_t val_len) {
@@ -301,6 +325,7 @@ struct offsets *offsets_open_kvlog(struct kvlog *kv) {
     o->pbuckets = sl_xcalloc(o->bucket_count, sizeof(*o->pbuckets));
     struct offsets_replay r = {o, 0};
     kvlog_foreach(o->kv, offsets_replay_one, &r);
+    offsets_recount_staged(o);
     kvlog_set_undo_hook(o->kv, offsets_undo, o);
     if (r.bad) {
         struct log *g = kvlog_log(o->kv);
@@ -310,6 +335,8 @@ struct offsets *offsets_open_kvlog(struct kvlog *kv) {
 }
 
 bool offsets_writes_pending(const struct offsets *o) { return kvlog_writes_pending(o->kv); }
+
+struct kvlog *offsets_kvlog(const struct offsets *o) { return o->kv; }
 
 void offsets_close(struct offsets *o) {
     /* First: closing flushes, and a write failing then undoes its commits through the hook
@@ -507,4 +534,155 @@ void offsets_group_states(const struct offsets *o,
                           void (*fn)(void *arg, const char *group, const uint8_t *state, uint32_t len), void *arg) {
     struct offsets_group_walk gw = {fn, arg};
     kvlog_foreach(o->kv, offsets_group_one, &gw);
+}
+
+/* ---- offsets staged by transactions ---------------------------------------------------------- */
+
+static void offsets_count_staged(void *arg, const uint8_t *key, uint32_t key_len, const uint8_t *val,
+                                 uint32_t val_len) {
+    (void)val;
+    (void)val_len;
+    if (offsets_is_txn_key(key, key_len)) (*(uint32_t *)arg)++;
+}
+
+static void offsets_recount_staged(struct offsets *o) {
+    o->txn_staged = 0;
+    kvlog_foreach(o->kv, offsets_count_staged, &o->txn_staged);
+}
+
+sl_err offsets_txn_stage(struct offsets *o, int64_t producer_id, const char *group, const struct offset_commit *c,
+                         uint32_t n, uint64_t now_ms, struct log_waiter *w) {
+    if (n == 0 || producer_id < 0) return SL_INVALID_ARG;
+    sl_err e = offsets_append_as(o, producer_id, group, c, n, now_ms, w);
+    if (!e) offsets_recount_staged(o);
+    return e;
+}
+
+/* A staged record, decoded: its group (copied) and commit (pointing into the kvlog's bytes). */
+struct offsets_staged {
+    char *group;
+    struct offset_commit c;
+    const uint8_t *key;
+    uint32_t key_len;
+};
+
+struct offsets_staged_walk {
+    int64_t producer_id; /* -1: every producer */
+    struct offsets_staged *v;
+    uint32_t n, cap;
+};
+
+static void offsets_staged_one(void *arg, const uint8_t *key, uint32_t key_len, const uint8_t *val,
+                               uint32_t val_len) {
+    struct offsets_staged_walk *sw = arg;
+    if (!val || !offsets_is_txn_key(key, key_len)) return;
+    int64_t pid = (int64_t)sl_load_be64(key + 2);
+    if (sw->producer_id >= 0 && pid != sw->producer_id) return;
+    /* The rest of the key and the value are an offset's: decode them as one. */
+    uint8_t *plain = sl_xmalloc(key_len - 8);
+    sl_store_be16(plain, OFFSETS_VERSION);
+    memcpy(plain + 2, key + 10, key_len - 10);
+    char *g = NULL;
+    struct offset_commit c;
+    bool ok = offsets_decode_key(plain, key_len - 8, &g, &c);
+    const uint8_t *v = val, *vend = val + val_len;
+    const char *md = NULL;
+    int32_t mlen = -1;
+    ok = ok && val_len >= 2 + 8 + 4 + 2 + 8 && sl_load_be16(v) == OFFSETS_VERSION;
+    if (ok) {
+        c.offset = (int64_t)sl_load_be64(v + 2);
+        c.leader_epoch = (int32_t)sl_load_be32(v + 10);
+        v += 14;
+        ok = get_str16(&v, vend, &md, &mlen) && vend - v == 8;
+    }
+    if (!ok) {
+        if (g) free(g);
+        free(plain);
+        return;
+    }
+    /* The topic points into plain: point it into the kvlog's own key instead. */
+    c.topic = (const char *)key + 10 + 2 + strlen(g) + 2;
+    c.metadata = md;
+    c.metadata_len = mlen;
+    free(plain);
+    if (sw->n == sw->cap) sw->v = sl_xrealloc(sw->v, (sw->cap = sw->cap ? sw->cap * 2 : 8) * sizeof(*sw->v));
+    sw->v[sw->n++] = (struct offsets_staged){g, c, key, key_len};
+}
+
+sl_err offsets_txn_end(struct offsets *o, int64_t producer_id, bool commit, uint64_t now_ms, struct log_waiter *w) {
+    struct offsets_staged_walk sw = {producer_id, NULL, 0, 0};
+    if (o->txn_staged) kvlog_foreach(o->kv, offsets_staged_one, &sw);
+    if (sw.n == 0) {
+        if (w) w->done(w, SL_OK);
+        return SL_OK;
+    }
+    /* Copies first: the writes below change the kvlog the records point into. */
+    struct kvlog_op *dels = sl_xcalloc(sw.n, sizeof(*dels));
+    for (uint32_t i = 0; i < sw.n; i++) {
+        struct offsets_staged *st = &sw.v[i];
+        uint8_t *k = sl_xmalloc(st->key_len);
+        memcpy(k, st->key, st->key_len);
+        dels[i] = (struct kvlog_op){k, st->key_len, NULL, -1};
+        st->c.topic = offsets_strndup(st->c.topic, st->c.topic_len);
+        if (st->c.metadata) st->c.metadata = offsets_strndup(st->c.metadata, st->c.metadata_len);
+    }
+    sl_err e = SL_OK;
+    /* The commits become the groups' offsets (one batch per group), then the staged records
+     * go: a crash between leaves them staged, and the coordinator's marker, sent again, commits
+     * the same values again. */
+    for (uint32_t i = 0; commit && i < sw.n && !e; i++) {
+        if (!sw.v[i].group) continue; /* done with an earlier one of its group */
+        struct offset_commit *cs = sl_xcalloc(sw.n, sizeof(*cs));
+        uint32_t k = 0;
+        for (uint32_t j = i; j < sw.n; j++)
+            if (sw.v[j].group && !strcmp(sw.v[j].group, sw.v[i].group)) cs[k++] = sw.v[j].c;
+        e = offsets_commit(o, sw.v[i].group, cs, k, now_ms, NULL);
+        free(cs);
+        char *done = sw.v[i].group;
+        for (uint32_t j = i + 1; j < sw.n; j++)
+            if (sw.v[j].group && !strcmp(sw.v[j].group, done)) {
+                free(sw.v[j].group);
+                sw.v[j].group = NULL;
+            }
+        free(done);
+        sw.v[i].group = NULL;
+    }
+    if (!e) e = kvlog_write(o->kv, dels, sw.n, now_ms, w);
+    for (uint32_t i = 0; i < sw.n; i++) {
+        free((void *)dels[i].key);
+        free(sw.v[i].group);
+        free((char *)sw.v[i].c.topic);
+        free((char *)sw.v[i].c.metadata);
+    }
+    free(dels);
+    free(sw.v);
+    offsets_recount_staged(o);
+    return e;
+}
+
+struct offsets_staged_find {
+    const char *group, *topic;
+    int32_t topic_len, partition;
+    bool found;
+};
+
+static void offsets_staged_match(void *arg, const uint8_t *key, uint32_t key_len, const uint8_t *val,
+                                 uint32_t val_len) {
+    struct offsets_staged_find *f = arg;
+    if (f->found || !val || !offsets_is_txn_key(key, key_len)) return;
+    (void)val_len;
+    const uint8_t *p = key + 10, *end = key + key_len;
+    const char *g, *t;
+    int32_t gl, tl;
+    if (!get_str16(&p, end, &g, &gl) || !get_str16(&p, end, &t, &tl) || gl < 0 || tl < 0 || end - p != 4) return;
+    f->found = (size_t)gl == strlen(f->group) && !memcmp(g, f->group, (size_t)gl) && tl == f->topic_len &&
+               !memcmp(t, f->topic, (size_t)tl) && (int32_t)sl_load_be32(p) == f->partition;
+}
+
+bool offsets_txn_pending(const struct offsets *o, const char *group, const char *topic, int32_t topic_len,
+                         int32_t partition) {
+    if (!o->txn_staged) return false;
+    struct offsets_staged_find f = {group, topic, topic_len, partition, false};
+    kvlog_foreach(o->kv, offsets_staged_match, &f);
+    return f.found;
 }

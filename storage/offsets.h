@@ -57,6 +57,8 @@ struct offsets *offsets_open_kvlog(struct kvlog *kv);
 void offsets_close(struct offsets *o);
 /* Commits whose waiters have not fired yet. */
 bool offsets_writes_pending(const struct offsets *o);
+/* Its kvlog (tests flush it). */
+struct kvlog *offsets_kvlog(const struct offsets *o);
 
 /* Writes the commits as one batch; w fires once it is durable (or failed). The in-memory view
  * changes at once, so an OffsetFetch after an acknowledged commit always sees it; if the batch
@@ -98,6 +100,20 @@ sl_err offsets_store_group(struct offsets *o, const char *group, const uint8_t *
 /* Every stored group state, for the coordinator at start. */
 void offsets_group_states(const struct offsets *o,
                           void (*fn)(void *arg, const char *group, const uint8_t *state, uint32_t len), void *arg);
+
+/* ---- offsets staged by a transaction (Kafka's TxnOffsetCommit to a group coordinator that is
+ * not the transaction's coordinator) ----
+ * Staged offsets are records of their own beside the offsets (key version 3: the producer id,
+ * then the offset's key), durable like a commit but not committed: OffsetFetch does not show
+ * them. The transaction's marker decides: offsets_txn_end commits them as the groups' offsets
+ * (commit) or drops them (abort), then deletes the staged records. */
+sl_err offsets_txn_stage(struct offsets *o, int64_t producer_id, const char *group, const struct offset_commit *c,
+                         uint32_t n, uint64_t now_ms, struct log_waiter *w);
+/* w fires once the staged records are gone (at once if the producer staged nothing here). */
+sl_err offsets_txn_end(struct offsets *o, int64_t producer_id, bool commit, uint64_t now_ms, struct log_waiter *w);
+/* Whether some transaction staged an offset for the partition (UNSTABLE_OFFSET_COMMIT). */
+bool offsets_txn_pending(const struct offsets *o, const char *group, const char *topic, int32_t topic_len,
+                         int32_t partition);
 
 /* Consumer lag: the log's high watermark minus the committed offset (never negative); -1 when
  * nothing is committed. The one function the CLI and /metrics use. */

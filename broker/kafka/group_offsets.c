@@ -95,6 +95,16 @@ struct offsets *group_offsets_of(struct kafka_server *ks, const char *group, siz
     return l ? l->o : NULL;
 }
 
+uint32_t group_offsets_index(struct kafka_server *ks, const char *group, size_t len) {
+    return group_offsets_placed(ks) ? placed_state_index(ks->gofs, group, len) : 0;
+}
+
+struct offsets *group_offsets_partition(struct kafka_server *ks, uint32_t index) {
+    if (!group_offsets_placed(ks)) return index == 0 ? ks->offsets : NULL;
+    struct gofs_loaded *l = placed_state_at(ks->gofs, index);
+    return l ? l->o : NULL;
+}
+
 sl_err group_offsets_coordinator(struct kafka_server *ks, const char *group, size_t len, int32_t *node) {
     *node = ks->node_id;
     if (!group_offsets_placed(ks)) return SL_OK;

@@ -38,6 +38,10 @@ struct offsets *group_offsets_of(struct kafka_server *ks, const char *group, siz
 /* The group's coordinator: SL_OK and its node id, or SL_COORDINATOR_NOT_AVAILABLE (no offsets
  * topic yet, whose creation this starts, or no leader). */
 sl_err group_offsets_coordinator(struct kafka_server *ks, const char *group, size_t len, int32_t *node);
+/* The group's partition of the offsets topic (UINT32_MAX while it is not known here; 0 outside
+ * a cluster), and a partition's offsets if this broker leads it now (a transaction's marker). */
+uint32_t group_offsets_index(struct kafka_server *ks, const char *group, size_t len);
+struct offsets *group_offsets_partition(struct kafka_server *ks, uint32_t index);
 /* Every offsets map this broker holds now (ListGroups, lag metrics, expiry). */
 void group_offsets_each(struct kafka_server *ks, void (*fn)(void *arg, struct offsets *o), void *arg);
 /* /metrics: the offsets topic's partitions, those led here, loads and unloads (a cluster only). */

@@ -684,6 +684,16 @@ static void offset_fetch_unstable(struct kafka_server *ks, const char *gid, stru
     if (!gid) return;
     struct unstable_ctx c = {gid, topics, topic_count};
     kafka_txns_each(ks, offset_fetch_unstable_in, &c);
+    /* And offsets staged in the group's log by a transaction another broker coordinates. */
+    struct offsets *o = group_offs(ks, gid);
+    for (int32_t t = 0; o && t < topic_count; t++)
+        for (int32_t i = 0; i < topics[t].partition_count; i++) {
+            struct kafka_offset_fetch_partition_resp *p = &topics[t].partitions[i];
+            if (!offsets_txn_pending(o, gid, topics[t].name.p, topics[t].name.len, p->partition_index)) continue;
+            p->error_code = kcode(SL_UNSTABLE_OFFSET_COMMIT);
+            p->committed_offset = -1;
+            p->committed_leader_epoch = -1;
+        }
 }
 
 /* SL_NOT_COORDINATOR when another broker coordinates the group: then named topics answer it per

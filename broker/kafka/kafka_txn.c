@@ -23,6 +23,7 @@
 #include "broker/kafka/txn_coordinator.h"
 #include "broker/kafka/txn_markers.h"
 #include "broker/kafka/placed_state.h"
+#include "storage/offsets.h"
 #include "protocol/kafka_msgs_core.h"
 #include "protocol/kafka_msgs_txn.h"
 
@@ -110,11 +111,25 @@ static struct offsets *txn_offsets_of(void *arg, const char *group) {
     return group_offsets_of(arg, group, strlen(group));
 }
 
+/* A group another broker coordinates: the marker goes to the leader of the group's partition
+ * of the offsets topic, which commits or drops what the transaction staged there. */
+static sl_err txn_offsets_marker(void *arg, const char *group, int64_t producer_id, int16_t epoch, bool commit,
+                                 struct partition_append_done *done) {
+    struct kafka_server *ks = arg;
+    int32_t leader;
+    sl_err e = group_offsets_coordinator(ks, group, strlen(group), &leader);
+    if (e) return e;
+    uint32_t index = group_offsets_index(ks, group, strlen(group));
+    if (index == UINT32_MAX) return SL_COORDINATOR_NOT_AVAILABLE;
+    return txn_markers_send(ks, (uint32_t)leader, KAFKA_GROUP_OFFSETS_TOPIC, (int32_t)index, producer_id, epoch, commit,
+                            done);
+}
+
 /* ---- a cluster's replicated transaction state: a partition's load and unload ---- */
 
 static void *txn_state_load(void *arg, uint32_t index, struct partition *p, const struct kvlog_sink *sink) {
     struct kafka_server *ks = arg;
-    struct txn_marker_ops ops = {txn_write_marker, ks, txn_offsets_of};
+    struct txn_marker_ops ops = {txn_write_marker, ks, txn_offsets_of, txn_offsets_marker};
     struct txn_coordinator *tc;
     sl_err e = txn_coordinator_open_log(&tc, ks->loop, partition_log(p), sink, &ops, KAFKA_TXNS_MAX,
                                         (int32_t)ks->cfg->transaction_max_timeout_ms);
@@ -156,7 +171,7 @@ sl_err kafka_txn_start(struct kafka_server *ks) {
         txn_rearm(ks);
         return SL_OK;
     }
-    struct txn_marker_ops ops = {txn_write_marker, ks, txn_offsets_of};
+    struct txn_marker_ops ops = {txn_write_marker, ks, txn_offsets_of, txn_offsets_marker};
     sl_err e = txn_coordinator_open(&ks->txns, ks->loop, ks->store, ks->offsets, &ops, KAFKA_TXNS_MAX,
                                     (int32_t)ks->cfg->transaction_max_timeout_ms);
     if (e) return e;
@@ -466,12 +481,6 @@ sl_err kafka_handle_add_offsets_to_txn(struct kconn *kc, struct kreq *q, struct 
         txn_park_answer(pk, SL_INVALID_GROUP_ID);
         return SL_OK;
     }
-    if (!group_offsets_of(ks, req.group_id.p, (size_t)req.group_id.len)) {
-        /* In a cluster the group's offsets are committed by its coordinator: one on another
-         * broker would leave the transaction's offsets uncommitted (README, Not built yet). */
-        txn_park_answer(pk, SL_POLICY_VIOLATION);
-        return SL_OK;
-    }
     const char *id = kafka_arena_cstr(&kc->arena, req.transactional_id);
     if (!(pk->tc = kafka_txns_of(ks, id))) {
         txn_park_answer(pk, SL_NOT_COORDINATOR);
@@ -528,6 +537,44 @@ static sl_err txn_offset_group_check(struct kafka_server *ks, struct karena *a,
                               req->generation_id, loop_mono_ms(ks->loop));
 }
 
+/* Kafka's path: the transaction is coordinated on another broker and this one coordinates the
+ * group, so the offsets are staged in the group's log under the producer id, and the
+ * transaction's marker commits or drops them (storage/offsets.h). The producer's epoch is not
+ * checked here (Kafka checks it through the offsets partition's producer state): a fenced
+ * producer's staged offsets are dropped by its transaction's abort. */
+static void txn_offset_stage(struct kconn *kc, struct txn_park *pk, const struct kafka_txn_offset_commit_req *req,
+                             const char *group) {
+    struct kafka_server *ks = kc->ks;
+    struct karena *a = &kc->arena;
+    struct kafka_txn_offset_commit_resp *resp = &pk->resp.offset_commit;
+    struct offsets *o = group_offsets_of(ks, group, strlen(group));
+    int32_t total = 0;
+    for (int32_t t = 0; t < req->topic_count; t++) total += SL_MAX(req->topics[t].partition_count, 0);
+    struct offset_commit *cs = karena_alloc(a, sizeof(*cs) * (size_t)SL_MAX(total, 1));
+    uint32_t n = 0;
+    for (int32_t t = 0; t < req->topic_count; t++) {
+        const struct kafka_txn_offset_commit_topic *rt = &req->topics[t];
+        struct topic *tp = kafka_topic_visible(ks, rt->name.p, rt->name.len);
+        for (int32_t i = 0; i < rt->partition_count; i++) {
+            const struct kafka_txn_offset_commit_partition *rp = &rt->partitions[i];
+            if (!tp || !topic_partition(tp, rp->partition_index)) {
+                resp->topics[t].partitions[i].error_code = kcode(SL_NO_PARTITION);
+                continue;
+            }
+            cs[n++] = (struct offset_commit){rt->name.p, rt->name.len, rp->partition_index, rp->committed_offset,
+                                             rp->committed_leader_epoch, rp->committed_metadata.p,
+                                             rp->committed_metadata.len, false};
+        }
+    }
+    if (n == 0) {
+        txn_park_answer(pk, SL_OK);
+        return;
+    }
+    pk->lw = (struct log_waiter){.done = txn_park_persisted};
+    sl_err e = offsets_txn_stage(o, req->producer_id, group, cs, n, loop_now_ms(ks->loop), &pk->lw);
+    if (e) txn_park_answer(pk, txn_log_error(e));
+}
+
 sl_err kafka_handle_txn_offset_commit(struct kconn *kc, struct kreq *q, struct kr *r) {
     struct kafka_txn_offset_commit_req req;
     sl_err e = kafka_decode_txn_offset_commit(r, q->version, &kc->arena, &req);
@@ -554,10 +601,14 @@ sl_err kafka_handle_txn_offset_commit(struct kconn *kc, struct kreq *q, struct k
     else if (!txn_id_allowed(kc, req.transactional_id)) e = SL_TRANSACTIONAL_ID_AUTHORIZATION;
     else if (!kafka_authorized(kc, KAFKA_OP_READ, KAFKA_RES_GROUP, req.group_id)) e = SL_GROUP_AUTHORIZATION;
     else if (req.group_id.len <= 0 || req.group_id.len > TXN_ID_MAX) e = SL_INVALID_GROUP_ID;
-    else if (!(pk->tc = kafka_txns_of(ks, id))) e = SL_NOT_COORDINATOR;
+    else if (!(pk->tc = kafka_txns_of(ks, id)) && !group_offsets_of(ks, group, strlen(group))) e = SL_NOT_COORDINATOR;
     else e = txn_offset_group_check(ks, a, &req, group);
     if (e) {
         txn_park_answer(pk, e);
+        return SL_OK;
+    }
+    if (!pk->tc) {
+        txn_offset_stage(kc, pk, &req, group);
         return SL_OK;
     }
     struct txn_coord *sm = txn_coordinator_state(pk->tc);

@@ -175,6 +175,11 @@ uint32_t placed_state_index(const struct placed_state *ps, const char *key, size
     return ps && ps->count ? ps_index(key, len, ps->count) : UINT32_MAX;
 }
 
+void *placed_state_at(struct placed_state *ps, uint32_t index) {
+    if (!ps || index >= ps->count) return NULL;
+    return ps->parts[index].draining ? NULL : ps->parts[index].h;
+}
+
 void *placed_state_of(struct placed_state *ps, const char *key, size_t len) {
     if (!ps || !ps->count) return NULL;
     struct ps_part *pp = &ps->parts[ps_index(key, len, ps->count)];

@@ -51,6 +51,8 @@ void placed_state_free(struct placed_state *ps);
 
 /* The key's partition (UINT32_MAX while the topic is not known here). */
 uint32_t placed_state_index(const struct placed_state *ps, const char *key, size_t len);
+/* Partition index's loaded handle, else NULL. */
+void *placed_state_at(struct placed_state *ps, uint32_t index);
 /* The key's loaded handle if this broker coordinates it now, else NULL. */
 void *placed_state_of(struct placed_state *ps, const char *key, size_t len);
 /* The key's coordinator: SL_OK and its node id, or SL_COORDINATOR_NOT_AVAILABLE (no topic yet,

@@ -37,7 +37,8 @@ struct txn_finishing {
     sl_err err;       /* the stage's first error */
     struct log_waiter lw;
     struct txn_marker *markers;
-    struct txn_group_wait *group_waiters;
+    struct txn_group_wait *group_waiters; /* two per group: its commit, its staged offsets' end */
+    struct txn_marker *group_markers;     /* one per group coordinated elsewhere */
     struct txn_finish_waiter *waiters;
 };
 
@@ -93,6 +94,7 @@ static void finish_end(struct txn_finishing *f, sl_err err) {
     }
     free(f->markers);
     free(f->group_waiters);
+    free(f->group_markers);
     free(f->id);
     free(f);
 }
@@ -146,31 +148,53 @@ static void finish_markers(struct txn_finishing *f, const struct txn *t) {
     }
 }
 
-/* One offsets_commit per group, each durable before the transaction completes. */
+/* Each group's offsets, durable before the transaction completes. A group this broker
+ * coordinates: on commit, the offsets the transaction itself holds (TxnOffsetCommit sent here)
+ * become its committed offsets; then the offsets staged in its log (TxnOffsetCommit sent here
+ * while another broker coordinated the transaction) are committed or dropped. A group another
+ * broker coordinates gets the marker there (ops.offsets_marker), which does the same. */
 static void finish_offsets(struct txn_finishing *f, const struct txn *t) {
-    f->group_waiters = sl_xcalloc(SL_MAX(t->group_count, 1u), sizeof(*f->group_waiters));
+    bool commit = t->state == TXN_PREPARE_COMMIT;
+    struct txn_coordinator *tc = f->tc;
+    uint64_t now = loop_now_ms(tc->loop);
+    f->group_waiters = sl_xcalloc(SL_MAX(t->group_count, 1u) * 2, sizeof(*f->group_waiters));
+    f->group_markers = sl_xcalloc(SL_MAX(t->group_count, 1u), sizeof(*f->group_markers));
     struct offset_commit *cs = sl_xcalloc(SL_MAX(t->offset_count, 1u), sizeof(*cs));
     for (uint32_t g = 0; g < t->group_count; g++) {
         uint32_t n = 0;
-        for (uint32_t i = 0; i < t->offset_count; i++) {
+        for (uint32_t i = 0; commit && i < t->offset_count; i++) {
             const struct txn_offset *o = &t->offsets[i];
             if (strcmp(o->group, t->groups[g]) != 0) continue;
             cs[n++] = (struct offset_commit){o->topic, (int32_t)strlen(o->topic), o->partition, o->offset,
                                              o->leader_epoch, o->metadata, o->metadata_len, false};
         }
-        if (!n) continue;
-        struct offsets *o = f->tc->ops.offsets_of ? f->tc->ops.offsets_of(f->tc->ops.arg, t->groups[g]) : f->tc->offsets;
+        struct offsets *o = tc->ops.offsets_of ? tc->ops.offsets_of(tc->ops.arg, t->groups[g]) : tc->offsets;
         if (!o) {
-            /* The group's coordinator moved since AddOffsetsToTxn took it here. */
-            SL_ERROR("transaction %s: group %s is coordinated elsewhere now: its offsets are not committed", f->id,
-                     t->groups[g]);
+            if (n)
+                SL_ERROR("transaction %s: group %s is coordinated elsewhere now: the offsets sent to this broker "
+                         "are not committed", f->id, t->groups[g]);
+            if (!tc->ops.offsets_marker) continue;
+            struct txn_marker *m = &f->group_markers[g];
+            m->f = f;
+            m->done.fn = finish_marker_done;
+            f->pending++;
+            sl_err e = tc->ops.offsets_marker(tc->ops.arg, t->groups[g], t->producer_id, t->epoch, commit, &m->done);
+            if (e) finish_arrive(f, e);
             continue;
         }
-        struct txn_group_wait *gw = &f->group_waiters[g];
-        gw->w.done = finish_group_done;
-        gw->f = f;
+        if (n) {
+            struct txn_group_wait *gw = &f->group_waiters[2 * g];
+            gw->w.done = finish_group_done;
+            gw->f = f;
+            f->pending++;
+            sl_err e = offsets_commit(o, t->groups[g], cs, n, now, &gw->w);
+            if (e) finish_arrive(f, e);
+        }
+        struct txn_group_wait *sw = &f->group_waiters[2 * g + 1];
+        sw->w.done = finish_group_done;
+        sw->f = f;
         f->pending++;
-        sl_err e = offsets_commit(o, t->groups[g], cs, n, loop_now_ms(f->tc->loop), &gw->w);
+        sl_err e = offsets_txn_end(o, t->producer_id, commit, now, &sw->w);
         if (e) finish_arrive(f, e);
     }
     free(cs);
@@ -195,7 +219,7 @@ static void finish_step(struct txn_finishing *f) {
         finish_markers(f, t);
         break;
     case FINISH_OFFSETS:
-        if (t->state == TXN_PREPARE_COMMIT && (tc->offsets || tc->ops.offsets_of)) finish_offsets(f, t);
+        if (tc->offsets || tc->ops.offsets_of) finish_offsets(f, t);
         break;
     case FINISH_COMPLETE: {
         bool commit = t->state == TXN_PREPARE_COMMIT;

@@ -7,8 +7,9 @@
  *      restarts into Prepare* and finishes the same decision;
  *   2. a marker in every partition the transaction touched (the ops' write: the partition's
  *      write path, acks durable);
- *   3. on commit, its pending offsets become the groups' committed offsets (offsets_commit,
- *      durable);
+ *   3. each group's offsets: on commit, its pending offsets become the groups' committed
+ *      offsets (offsets_commit, durable), and offsets staged in a group's log are committed or,
+ *      on abort, dropped (offsets_txn_end here, or the marker to the group's coordinator);
  *   4. txn_complete, and the Complete* entry is written; the finish waiters fire once it is
  *      durable.
  * A step that fails leaves the entry in Prepare* and fires the waiters with the error; the
@@ -46,6 +47,10 @@ struct txn_marker_ops {
     /* Optional: where the group's offsets are committed (a cluster's coordinators); NULL then:
      * not here. Without it, txn_coordinator_open's offsets. */
     struct offsets *(*offsets_of)(void *arg, const char *group);
+    /* Optional: the transaction's end for a group another broker coordinates (its staged
+     * offsets committed or dropped there); done as write's. */
+    sl_err (*offsets_marker)(void *arg, const char *group, int64_t producer_id, int16_t epoch, bool commit,
+                             struct partition_append_done *done);
 };
 
 /* /metrics: transactions completed, by outcome, and those the timeout aborted (also counted

@@ -12,11 +12,13 @@
 #include "broker/core/cluster_view.h"
 #include "broker/core/partition.h"
 #include "broker/core/topics.h"
+#include "broker/kafka/group_offsets.h"
 #include "broker/kafka/kafka.h"
 #include "broker/kafka/kafka_resp.h"
 #include "broker/net/peer.h"
 #include "protocol/kafka_api.h"
 #include "protocol/kafka_msgs_txn.h"
+#include "storage/offsets.h"
 
 #define MARKERS_VERSION 0         /* what every Kafka since 0.11 takes */
 #define MARKERS_IO_TIMEOUT_MS 10000 /* connect, send, and the answer: the leader waits for its ISR */
@@ -136,6 +138,7 @@ struct markers_park;
 
 struct marker_wait {
     struct partition_append_done d; /* first: the done pointer is the wait */
+    struct log_waiter lw;           /* a partition of the offsets topic: its staged offsets' end */
     struct markers_park *pk;
     int16_t *code;
 };
@@ -163,11 +166,41 @@ static void markers_answer(struct markers_park *pk) {
     free(pk);
 }
 
-static void marker_written(struct partition_append_done *d, sl_err err) {
-    struct marker_wait *mw = (struct marker_wait *)d;
+static void marker_settled(struct marker_wait *mw, sl_err err) {
     *mw->code = kcode(err);
     struct markers_park *pk = mw->pk;
     if (--pk->pending == 0) markers_answer(pk);
+}
+
+static void marker_written(struct partition_append_done *d, sl_err err) {
+    marker_settled((struct marker_wait *)d, err);
+}
+
+static void marker_offsets_done(struct log_waiter *w, sl_err err) {
+    marker_settled(sl_container_of(w, struct marker_wait, lw), err);
+}
+
+/* A marker for a partition of the offsets topic: the producer's offsets staged in it are
+ * committed or dropped (the group coordinator's side of a transaction's offsets). */
+static bool marker_offsets(struct kafka_server *ks, const struct kafka_write_txn_markers_topic *t, int32_t p,
+                           const struct kafka_write_txn_marker *mk, bool allowed, struct marker_wait *mw,
+                           int16_t *code) {
+    if (t->name.len != (int32_t)strlen(KAFKA_GROUP_OFFSETS_TOPIC) ||
+        memcmp(t->name.p, KAFKA_GROUP_OFFSETS_TOPIC, (size_t)t->name.len) != 0)
+        return false;
+    struct offsets *o = p >= 0 ? group_offsets_partition(ks, (uint32_t)p) : NULL;
+    if (!allowed) *code = kcode(SL_CLUSTER_AUTHORIZATION);
+    else if (!o) *code = kcode(SL_NOT_LEADER);
+    if (*code) return true;
+    mw->lw = (struct log_waiter){.done = marker_offsets_done};
+    mw->code = code;
+    mw->pk->pending++;
+    sl_err e = offsets_txn_end(o, mk->producer_id, mk->transaction_result, loop_now_ms(ks->loop), &mw->lw);
+    if (e) {
+        mw->pk->pending--;
+        *code = kcode(e);
+    }
+    return true;
 }
 
 sl_err kafka_handle_write_txn_markers(struct kconn *kc, struct kreq *q, struct kr *r) {
@@ -213,6 +246,11 @@ sl_err kafka_handle_write_txn_markers(struct kconn *kc, struct kreq *q, struct k
                 int32_t p = t->partition_indexes[n];
                 struct kafka_write_txn_markers_partition_result *pr = &tr->partitions[n];
                 pr->partition_index = p;
+                pk->waits[k].pk = pk;
+                if (marker_offsets(ks, t, p, mk, allowed, &pk->waits[k], &pr->error_code)) {
+                    k++;
+                    continue;
+                }
                 struct partition *part = tp ? topic_partition(tp, p) : NULL;
                 if (!allowed) pr->error_code = kcode(SL_CLUSTER_AUTHORIZATION);
                 else if (!part) pr->error_code = kcode(SL_NO_PARTITION);

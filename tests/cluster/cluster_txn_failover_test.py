@@ -14,6 +14,11 @@ sluice-server processes in one Raft group on 127.0.0.1 (broker_session_timeout_m
     which holds the transaction's state (its partitions, its producer epoch) from the
     replicated log. Every commit_transaction succeeds. The killed broker restarts before the
     next round. An aborted transaction follows the last round.
+(b2) Consume-transform-produce across coordinators: a group whose coordinator is another broker
+    than the transaction's; send_offsets_to_transaction stages the offsets in the group's log
+    on its coordinator (TxnOffsetCommit), the commit's marker (WriteTxnMarkers to that broker's
+    offsets partition) makes them the group's committed offsets; an aborted transaction's
+    offsets are dropped.
 (c) A read_committed consumer reads exactly the committed records: every round's 30, in
     order per partition, none of the aborted ones; the time from each kill to the commit
     through the new coordinator is printed.
@@ -138,6 +143,46 @@ def body(ck):
         if times:
             print("     kill -9 of the coordinator to a committed transaction: median %.0f ms, max %.0f ms"
                   % (statistics.median(times) * 1000, max(times) * 1000))
+
+    with ck.section("(b2) a transaction's offsets for a group another broker coordinates"):
+        coord = txn_coordinator(brokers, tid)
+        group = None
+        for i in range(60):
+            g = "%s-g%d" % (tid, i)
+            c = gproto.Conn(brokers[0].host, brokers[0].kafka_port)
+            try:
+                deadline = time.monotonic() + 20
+                while True:
+                    fc = c.call(gproto.req_find_coordinator(g, key_type=0))
+                    if fc["error"] == 0 or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.1)
+            finally:
+                c.close()
+            if fc["error"] == 0 and fc["node"] != coord:
+                group = g
+                break
+        ck.ok(group is not None, "a group coordinated by another broker than %d" % coord)
+        gc = Consumer({"bootstrap.servers": brokers[0].bootstrap, "group.id": group, "enable.auto.commit": False})
+        md = gc.consumer_group_metadata()
+        p.begin_transaction()
+        for i in range(PARTS):
+            v = b"ctp-%d" % i
+            p.produce(topic, value=v, partition=i)
+            committed[i].append(v)
+        p.send_offsets_to_transaction([TopicPartition(topic, 0, 5), TopicPartition(topic, 1, 7)], md, 30)
+        p.commit_transaction(60)
+        got = gc.committed([TopicPartition(topic, 0), TopicPartition(topic, 1)], timeout=20)
+        ck.eq([(t.partition, t.offset) for t in got], [(0, 5), (1, 7)],
+              "group %s (coordinator %d, transaction coordinator %d): the committed offsets" % (group, fc["node"], coord))
+        p.begin_transaction()
+        p.produce(topic, value=b"ctp-aborted", partition=0)
+        p.send_offsets_to_transaction([TopicPartition(topic, 0, 50)], md, 30)
+        p.flush(30)
+        p.abort_transaction(30)
+        got = gc.committed([TopicPartition(topic, 0)], timeout=20)
+        ck.eq([(t.partition, t.offset) for t in got], [(0, 5)], "the aborted transaction's offset is not committed")
+        gc.close()
 
     with ck.section("(c) read_committed reads exactly the committed records"):
         for part in range(PARTS):

@@ -3,6 +3,7 @@
  * a reopen; metadata bytes (with NULs) through commits, compaction and reopens. */
 #include <check.h>
 
+#include "storage/kvlog.h"
 #include "storage/offsets.h"
 #include "storage_fixture.h"
 
@@ -75,6 +76,64 @@ static void check_md(struct offsets *o, const char *want, int32_t want_len) {
 
 /* Metadata is bytes: a NUL inside must neither cut it in memory nor on disk, nor through the
  * compaction that many later commits cause, nor through reopens. */
+/* Offsets a transaction staged here: invisible until its marker commits them, dropped on abort,
+ * and kept across a restart while undecided. */
+START_TEST(test_txn_staged_offsets) {
+    struct fx f;
+    fx_start(&f, NULL);
+    struct offsets *o;
+    ck_assert_int_eq(offsets_open(&o, f.st, loop_now_ms(&f.loop)), SL_OK);
+    commit(o, &f, "g", "t", 0, 10, false);
+    struct offset_commit c[2] = {{"t", 1, 0, 42, 3, "m1", 2, false}, {"u", 1, 5, 7, -1, NULL, -1, false}};
+    ck_assert_int_eq(offsets_txn_stage(o, 1001, "g", c, 2, loop_now_ms(&f.loop), NULL), SL_OK);
+    struct offset_commit c2 = {"t", 1, 0, 99, -1, NULL, -1, false};
+    ck_assert_int_eq(offsets_txn_stage(o, 2002, "h", &c2, 1, loop_now_ms(&f.loop), NULL), SL_OK);
+    ck_assert_int_eq(offsets_get(o, "g", "t", 1, 0)->offset, 10); /* staged: not committed */
+    ck_assert_ptr_null(offsets_get(o, "g", "u", 1, 5));
+    ck_assert(offsets_txn_pending(o, "g", "t", 1, 0));
+    ck_assert(offsets_txn_pending(o, "g", "u", 1, 5));
+    ck_assert(!offsets_txn_pending(o, "g", "t", 1, 1));
+    ck_assert(!offsets_txn_pending(o, "x", "t", 1, 0));
+    ck_assert_int_eq(kvlog_flush(offsets_kvlog(o)), SL_OK);
+    offsets_close(o);
+    fx_close(&f);
+
+    /* Undecided across a restart. */
+    fx_open(&f, NULL);
+    ck_assert_int_eq(offsets_open(&o, f.st, loop_now_ms(&f.loop)), SL_OK);
+    ck_assert(offsets_txn_pending(o, "g", "u", 1, 5));
+    ck_assert_int_eq(offsets_get(o, "g", "t", 1, 0)->offset, 10);
+    /* Producer 1001 commits: its two offsets become g's; 2002's stay staged. */
+    ck_assert_int_eq(offsets_txn_end(o, 1001, true, loop_now_ms(&f.loop), NULL), SL_OK);
+    const struct offset_value *v = offsets_get(o, "g", "t", 1, 0);
+    ck_assert_int_eq(v->offset, 42);
+    ck_assert_int_eq(v->leader_epoch, 3);
+    ck_assert_int_eq(v->metadata_len, 2);
+    ck_assert_int_eq(memcmp(v->metadata, "m1", 2), 0);
+    ck_assert_int_eq(offsets_get(o, "g", "u", 1, 5)->offset, 7);
+    ck_assert(!offsets_txn_pending(o, "g", "t", 1, 0));
+    ck_assert(offsets_txn_pending(o, "h", "t", 1, 0));
+    /* 2002 aborts: nothing of it is committed. */
+    ck_assert_int_eq(offsets_txn_end(o, 2002, false, loop_now_ms(&f.loop), NULL), SL_OK);
+    ck_assert_ptr_null(offsets_get(o, "h", "t", 1, 0));
+    ck_assert(!offsets_txn_pending(o, "h", "t", 1, 0));
+    /* A marker for a producer that staged nothing here: done at once. */
+    ck_assert_int_eq(offsets_txn_end(o, 3003, true, loop_now_ms(&f.loop), NULL), SL_OK);
+    ck_assert_int_eq(kvlog_flush(offsets_kvlog(o)), SL_OK);
+    offsets_close(o);
+    fx_close(&f);
+
+    fx_open(&f, NULL);
+    ck_assert_int_eq(offsets_open(&o, f.st, loop_now_ms(&f.loop)), SL_OK);
+    ck_assert_int_eq(offsets_get(o, "g", "t", 1, 0)->offset, 42);
+    ck_assert_int_eq(offsets_get(o, "g", "u", 1, 5)->offset, 7);
+    ck_assert_ptr_null(offsets_get(o, "h", "t", 1, 0));
+    ck_assert(!offsets_txn_pending(o, "h", "t", 1, 0));
+    offsets_close(o);
+    fx_end(&f);
+}
+END_TEST
+
 START_TEST(test_metadata_bytes) {
     static const char md[] = "a\0b\0\0\xff\x01" "end\0";
     const int32_t md_len = (int32_t)sizeof(md) - 1;
@@ -122,6 +181,7 @@ int main(void) {
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_min_for_partition);
     tcase_add_test(tc, test_metadata_bytes);
+    tcase_add_test(tc, test_txn_staged_offsets);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);
