@@ -758,18 +758,16 @@ static int cfg_validate_cluster(const struct sl_config *c, char *err, size_t err
     if (c->default_replication_factor < 1 || c->default_replication_factor > CLUSTER_REPLICAS_MAX)
         return cfg_fail(err, err_len, "default_replication_factor: %u is outside 1..%u", c->default_replication_factor,
                         CLUSTER_REPLICAS_MAX);
-    if (c->offsets_topic_replication_factor < 1 || c->offsets_topic_replication_factor > CLUSTER_REPLICAS_MAX)
-        return cfg_fail(err, err_len, "offsets_topic_replication_factor: %u is outside 1..%u",
-                        c->offsets_topic_replication_factor, CLUSTER_REPLICAS_MAX);
-    if (c->offsets_topic_num_partitions < 1 || c->offsets_topic_num_partitions > 1000)
-        return cfg_fail(err, err_len, "offsets_topic_num_partitions: %u is outside 1..1000",
-                        c->offsets_topic_num_partitions);
-    if (c->transaction_state_replication_factor < 1 || c->transaction_state_replication_factor > CLUSTER_REPLICAS_MAX)
-        return cfg_fail(err, err_len, "transaction_state_replication_factor: %u is outside 1..%u",
-                        c->transaction_state_replication_factor, CLUSTER_REPLICAS_MAX);
-    if (c->transaction_state_num_partitions < 1 || c->transaction_state_num_partitions > 1000)
-        return cfg_fail(err, err_len, "transaction_state_num_partitions: %u is outside 1..1000",
-                        c->transaction_state_num_partitions);
+    const struct {
+        const char *key;
+        uint32_t v, max;
+    } counts[] = {{"offsets_topic_replication_factor", c->offsets_topic_replication_factor, CLUSTER_REPLICAS_MAX},
+                  {"offsets_topic_num_partitions", c->offsets_topic_num_partitions, 1000},
+                  {"transaction_state_replication_factor", c->transaction_state_replication_factor, CLUSTER_REPLICAS_MAX},
+                  {"transaction_state_num_partitions", c->transaction_state_num_partitions, 1000}};
+    for (size_t i = 0; i < SL_ARRAY_LEN(counts); i++)
+        if (counts[i].v < 1 || counts[i].v > counts[i].max)
+            return cfg_fail(err, err_len, "%s: %u is outside 1..%u", counts[i].key, counts[i].v, counts[i].max);
     char rhost[SL_CONFIG_HOST_MAX], rwhy[200];
     uint16_t rport;
     if (sl_config_route_addr(c, rhost, sizeof(rhost), &rport, rwhy, sizeof(rwhy)) != 0)

@@ -716,19 +716,24 @@ static unsigned controller_moves(struct controller *c, uint64_t now, uint32_t go
     return n;
 }
 
-static void controller_elect(struct controller *c, uint64_t now) {
-    if (!c->led || c->elect_busy || c->cfg.session_ms == 0) return;
-    struct raft_buffer bufs[ELECT_BATCH];
-    unsigned n = controller_moves(c, now, 0, bufs, ELECT_BATCH);
-    if (n == 0) return;
+/* Commits a batch of partition leader changes (one at a time: elect_busy); false if Raft
+ * refused it (the buffers are freed, the next tick builds them again). */
+static bool controller_apply_moves(struct controller *c, struct raft_buffer *bufs, unsigned n) {
     c->elect_req.data = c;
     int rv = raft_apply(&c->raft, &c->elect_req, bufs, n, elect_done);
     if (rv != 0) {
         for (unsigned i = 0; i < n; i++) raft_free(bufs[i].base);
-        return;
+        return false;
     }
     c->elect_busy = true;
-    c->elections_made += n;
+    return true;
+}
+
+static void controller_elect(struct controller *c, uint64_t now) {
+    if (!c->led || c->elect_busy || c->cfg.session_ms == 0) return;
+    struct raft_buffer bufs[ELECT_BATCH];
+    unsigned n = controller_moves(c, now, 0, bufs, ELECT_BATCH);
+    if (n && controller_apply_moves(c, bufs, n)) c->elections_made += n;
 }
 
 /* ---- leader rebalance ----------------------------------------------------------------------
@@ -816,15 +821,7 @@ static void controller_rebalance(struct controller *c, uint64_t now) {
     c->rebalance_at_ms = now + c->cfg.rebalance_ms;
     struct raft_buffer bufs[ELECT_BATCH];
     unsigned n = controller_rebalance_moves(c, now, bufs, ELECT_BATCH);
-    if (n == 0) return;
-    c->elect_req.data = c;
-    int rv = raft_apply(&c->raft, &c->elect_req, bufs, n, elect_done);
-    if (rv != 0) {
-        for (unsigned i = 0; i < n; i++) raft_free(bufs[i].base);
-        return;
-    }
-    c->elect_busy = true;
-    c->rebalances_made += n;
+    if (n && controller_apply_moves(c, bufs, n)) c->rebalances_made += n;
 }
 
 static void on_tick(uv_timer_t *t) {

@@ -1170,31 +1170,29 @@ struct group *group_registry_get(struct group_registry *reg, const char *group_i
     return g;
 }
 
+/* Takes g out of the registry (its bucket chain and the dense array) and destroys it. */
+static void registry_drop(struct group_registry *reg, struct group *g) {
+    struct group **pp = bucket_of(reg, g->id);
+    while (*pp != g) pp = &(*pp)->hnext;
+    *pp = g->hnext;
+    struct group *last = reg->all[--reg->count];
+    reg->all[g->reg_index] = last;
+    last->reg_index = g->reg_index;
+    group_destroy(g);
+}
+
 sl_err group_registry_delete(struct group_registry *reg, const char *group_id) {
     struct group *g = group_registry_find(reg, group_id);
     if (!g) return SL_GROUP_ID_NOT_FOUND;
     sl_err err = group_delete(g);
     if (err) return err;
-    struct group **pp = bucket_of(reg, g->id);
-    while (*pp != g) pp = &(*pp)->hnext;
-    *pp = g->hnext;
-    struct group *last = reg->all[--reg->count];
-    reg->all[g->reg_index] = last;
-    last->reg_index = g->reg_index;
-    group_destroy(g);
+    registry_drop(reg, g);
     return SL_OK;
 }
 
 void group_registry_unload(struct group_registry *reg, const char *group_id) {
     struct group *g = group_registry_find(reg, group_id);
-    if (!g) return;
-    struct group **pp = bucket_of(reg, g->id);
-    while (*pp != g) pp = &(*pp)->hnext;
-    *pp = g->hnext;
-    struct group *last = reg->all[--reg->count];
-    reg->all[g->reg_index] = last;
-    last->reg_index = g->reg_index;
-    group_destroy(g);
+    if (g) registry_drop(reg, g);
 }
 
 uint32_t group_registry_count(const struct group_registry *reg) { return reg->count; }

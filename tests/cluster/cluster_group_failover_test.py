@@ -35,27 +35,11 @@ import harness  # noqa: E402
 import cluster_topics_test as ct  # noqa: E402
 import cluster_failover_test as cft  # noqa: E402
 import kafka_edges_test as ke  # noqa: E402
-from kafka_badinput_test import i8, i32, string  # noqa: E402
 
 ROUNDS = int(os.environ.get("SLUICE_GROUP_FAILOVER_ROUNDS", "5"))
 PARTS = 3
 PER_PART = 300
-API_FIND_COORDINATOR = 10
 COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR = 15, 16
-
-
-def find_coordinator(b, group):
-    """(error code, node id) from FindCoordinator v1 on broker b."""
-    c = ke.Conn(b)
-    try:
-        r = c.call(API_FIND_COORDINATOR, 1, string(group) + i8(0))
-        r.i32()  # throttle
-        err = r.i16()
-        r.string()  # error message (nullable)
-        node = r.i32()
-        return err, node
-    finally:
-        c.close()
 
 
 def offset_fetch(b, group, topic):
@@ -64,29 +48,6 @@ def offset_fetch(b, group, topic):
         return ke.offset_fetch(c, group, topic, list(range(PARTS)))
     finally:
         c.close()
-
-
-def coordinator(brokers, group, not_id=0, timeout=30.0):
-    """The coordinator every live broker names (not not_id), and when they first agreed."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        seen = set()
-        try:
-            for b in brokers:
-                if b.alive():
-                    seen.add(find_coordinator(b, group))
-        except OSError as e:
-            last = str(e)
-            time.sleep(0.05)
-            continue
-        if len(seen) == 1:
-            err, node = seen.pop()
-            if err == 0 and node not in (-1, not_id):
-                return node
-        last = seen
-        time.sleep(0.05)
-    raise harness.CheckFailed("no agreed coordinator (not %d) within %.0f s: %s" % (not_id, timeout, last))
 
 
 def wait_replicated(ck, brokers, timeout=30.0):
@@ -137,9 +98,9 @@ def body(ck):
                 p.produce(topic, value=b"p%d-%05d" % (part, n), partition=part)
                 p.poll(0)
         ck.eq(p.flush(60), 0, "records not delivered")
-        first = find_coordinator(brokers[1], group)
+        first = ct.find_coordinator(brokers[1], group)
         ck.ok(first[0] in (0, COORDINATOR_NOT_AVAILABLE), "first FindCoordinator: %s" % (first,))
-        coord = coordinator(brokers, group)
+        coord = ct.coordinator(brokers, group)
         print("     coordinator of %s: broker %d" % (group, coord))
         md = ct.admin(brokers[0]).list_topics(timeout=10)
         ck.ok("__sluice_offsets" not in md.topics, "Metadata of every topic leaves the offsets topic out")
@@ -183,7 +144,7 @@ def body(ck):
                 victim.stop()  # controlled shutdown: the offsets partitions' leadership moves first
             else:
                 victim.kill9()
-            coord = coordinator(brokers, group, not_id=victim.node_id)
+            coord = ct.coordinator(brokers, group, not_id=victim.node_id)
             t_found = time.monotonic()
             deadline = time.monotonic() + 20
             got = None

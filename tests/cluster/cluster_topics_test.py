@@ -67,6 +67,40 @@ def call(port, method, path, body=None, token=TOKEN, timeout=15.0):
     return cluster_test.call(port, method, path, body, token=token, timeout=timeout)
 
 
+def find_coordinator(b, key, key_type=0):
+    """(error code, node id) from FindCoordinator v1 on broker b (key type 0: a group, 1: a
+    transactional id)."""
+    c = gproto.Conn(b.host, b.kafka_port)
+    try:
+        fc = c.call(gproto.req_find_coordinator(key, key_type=key_type))
+        return fc["error"], fc["node"]
+    finally:
+        c.close()
+
+
+def coordinator(brokers, key, key_type=0, not_id=0, timeout=30.0):
+    """The coordinator every live broker names for key (not not_id)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        seen = set()
+        try:
+            for b in brokers:
+                if b.alive():
+                    seen.add(find_coordinator(b, key, key_type))
+        except OSError as e:
+            last = str(e)
+            time.sleep(0.05)
+            continue
+        if len(seen) == 1:
+            err, node = next(iter(seen))
+            if err == 0 and node not in (-1, not_id):
+                return node
+        last = seen
+        time.sleep(0.05)
+    raise harness.CheckFailed("no agreed coordinator of %s (not %d) within %.0f s: %s" % (key, not_id, timeout, last))
+
+
 def metric(b, key):
     st, text = call(b.http_port, "GET", "/metrics")
     for line in text.splitlines():

@@ -31,44 +31,17 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "groups"))
 import harness  # noqa: E402
 import cluster_topics_test as ct  # noqa: E402
 import cluster_failover_test as cft  # noqa: E402
-import gproto  # noqa: E402
 
 ROUNDS = int(os.environ.get("SLUICE_TXN_FAILOVER_ROUNDS", "4"))
 PARTS = 3
 PER_TXN = 30
 
 
-def txn_coordinator(brokers, tid, not_id=0, timeout=30.0):
-    """The coordinator every live broker names for tid (not not_id)."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        seen = set()
-        try:
-            for b in brokers:
-                if not b.alive():
-                    continue
-                c = gproto.Conn(b.host, b.kafka_port)
-                try:
-                    fc = c.call(gproto.req_find_coordinator(tid, key_type=1))
-                finally:
-                    c.close()
-                seen.add((fc["error"], fc["node"]))
-        except OSError as e:
-            last = str(e)
-            time.sleep(0.05)
-            continue
-        if len(seen) == 1:
-            err, node = next(iter(seen))
-            if err == 0 and node not in (-1, not_id):
-                return node
-        last = seen
-        time.sleep(0.05)
-    raise harness.CheckFailed("no agreed transaction coordinator (not %d) within %.0f s: %s" % (not_id, timeout, last))
+def txn_coordinator(brokers, tid, not_id=0):
+    return ct.coordinator(brokers, tid, key_type=1, not_id=not_id)
 
 
 def body(ck):
@@ -149,19 +122,10 @@ def body(ck):
         group = None
         for i in range(60):
             g = "%s-g%d" % (tid, i)
-            c = gproto.Conn(brokers[0].host, brokers[0].kafka_port)
-            try:
-                deadline = time.monotonic() + 20
-                while True:
-                    fc = c.call(gproto.req_find_coordinator(g, key_type=0))
-                    if fc["error"] == 0 or time.monotonic() > deadline:
-                        break
-                    time.sleep(0.1)
-            finally:
-                c.close()
-            if fc["error"] == 0 and fc["node"] != coord:
+            if ct.coordinator(brokers, g) != coord:
                 group = g
                 break
+        fc = {"node": ct.coordinator(brokers, group) if group else -1}
         ck.ok(group is not None, "a group coordinated by another broker than %d" % coord)
         gc = Consumer({"bootstrap.servers": brokers[0].bootstrap, "group.id": group, "enable.auto.commit": False})
         md = gc.consumer_group_metadata()
