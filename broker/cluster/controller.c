@@ -666,6 +666,26 @@ static void elect_done(struct raft_apply *req, int status, void *result) {
 
 #define ELECT_BATCH 64
 
+/* cmd (a PARTITION_STATE with its ISR filled in) made against the partition's epoch with leader,
+ * encoded into a Raft buffer; false if it could not be. */
+static bool partition_state_cmd(struct cluster_cmd *cmd, const struct cluster_topic *t, const struct cluster_part *pt,
+                                uint32_t leader, struct raft_buffer *out) {
+    snprintf(cmd->topic.name, sizeof(cmd->topic.name), "%s", t->name);
+    memcpy(cmd->topic.id, t->id, 16);
+    cmd->state.leader_epoch = pt->leader_epoch;
+    cmd->state.replicas[0] = leader;
+    cmd->state.replica_count = 1;
+    size_t len = cluster_cmd_size(cmd);
+    void *base = len ? raft_malloc(len) : NULL;
+    if (!base) return false;
+    if (cluster_cmd_encode(cmd, base, len) != len) {
+        raft_free(base);
+        return false;
+    }
+    *out = (struct raft_buffer){base, len};
+    return true;
+}
+
 static unsigned controller_moves(struct controller *c, uint64_t now, uint32_t gone, struct raft_buffer *bufs,
                                  unsigned max) {
     unsigned n = 0;
@@ -694,23 +714,11 @@ static unsigned controller_moves(struct controller *c, uint64_t now, uint32_t go
             }
             for (uint32_t j = 0; j < pt->replica_count && !leader; j++)
                 if (cluster_part_in_isr(st, pt->replicas[j])) leader = pt->replicas[j];
-            if (!leader) continue;
-            snprintf(cmd.topic.name, sizeof(cmd.topic.name), "%s", t->name);
-            memcpy(cmd.topic.id, t->id, 16);
-            st->leader_epoch = pt->leader_epoch;
-            st->replicas[0] = leader;
-            st->replica_count = 1;
-            size_t len = cluster_cmd_size(&cmd);
-            void *base = len ? raft_malloc(len) : NULL;
-            if (!base) continue;
-            if (cluster_cmd_encode(&cmd, base, len) != len) {
-                raft_free(base);
-                continue;
-            }
+            if (!leader || !partition_state_cmd(&cmd, t, pt, leader, &bufs[n])) continue;
             if (!leader_alive)
                 SL_INFO("cluster: %s[%u]: leader %u %s, %u elected (epoch %u)", t->name, p, pt->replicas[0],
                         pt->replicas[0] == gone ? "stopping" : "fenced", leader, pt->leader_epoch + 1);
-            bufs[n++] = (struct raft_buffer){base, len};
+            n++;
         }
     }
     return n;
@@ -787,25 +795,14 @@ static unsigned controller_rebalance_moves(struct controller *c, uint64_t now, s
                         to = k;
             if (to == nb) continue;
             struct cluster_cmd cmd = {.type = CLUSTER_CMD_PARTITION_STATE, .partition = p};
-            snprintf(cmd.topic.name, sizeof(cmd.topic.name), "%s", t->name);
-            memcpy(cmd.topic.id, t->id, 16);
-            cmd.state.leader_epoch = pt->leader_epoch;
-            cmd.state.replicas[0] = ids[to];
-            cmd.state.replica_count = 1;
             cmd.state.isr_count = pt->isr_count;
             memcpy(cmd.state.isr, pt->isr, pt->isr_count * sizeof(pt->isr[0]));
-            size_t len = cluster_cmd_size(&cmd);
-            void *base = len ? raft_malloc(len) : NULL;
-            if (!base) continue;
-            if (cluster_cmd_encode(&cmd, base, len) != len) {
-                raft_free(base);
-                continue;
-            }
+            if (!partition_state_cmd(&cmd, t, pt, ids[to], &bufs[n])) continue;
             SL_INFO("cluster: %s[%u]: leadership moved from %u (leads %u) to %u (leads %u) to balance (epoch %u)",
                     t->name, p, ids[from], led[from], ids[to], led[to], pt->leader_epoch + 1);
             led[from]--;
             led[to]++;
-            bufs[n++] = (struct raft_buffer){base, len};
+            n++;
         }
     }
     return n;
