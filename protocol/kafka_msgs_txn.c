@@ -299,7 +299,8 @@ sl_err kafka_decode_write_txn_markers(struct kr *r, int16_t v, struct karena *a,
     DEC_VERSION(v, MARKERS_MAX);
     bool flex = v >= MARKERS_FLEX;
     memset(out, 0, sizeof(*out));
-    out->marker_count = dec_count(r, flex, false, 8 + 2 + 1 + 4 + 4); /* Markers */
+    /* Markers: the least a marker takes is a flexible one without topics (17 bytes). */
+    out->marker_count = dec_count(r, flex, false, 8 + 2 + 1 + 1 + 4 + 1);
     out->markers = DEC_ARRAY(a, out->marker_count, struct kafka_write_txn_marker);
     for (int32_t i = 0; i < out->marker_count && !r->err; i++) {
         struct kafka_write_txn_marker *m = &out->markers[i];
@@ -371,12 +372,12 @@ sl_err kafka_decode_write_txn_markers_resp(struct kr *r, int16_t v, struct karen
     DEC_VERSION(v, MARKERS_MAX);
     bool flex = v >= MARKERS_FLEX;
     memset(out, 0, sizeof(*out));
-    out->marker_count = dec_count(r, flex, false, 8 + 4);
+    out->marker_count = dec_count(r, flex, false, 8 + 1 + 1); /* flexible, no topics */
     out->markers = DEC_ARRAY(a, out->marker_count, struct kafka_write_txn_marker_result);
     for (int32_t i = 0; i < out->marker_count && !r->err; i++) {
         struct kafka_write_txn_marker_result *m = &out->markers[i];
         m->producer_id = kr_i64(r);
-        m->topic_count = dec_count(r, flex, false, 2 + 4);
+        m->topic_count = dec_count(r, flex, false, 1 + 1 + 1); /* flexible, no partitions */
         m->topics = DEC_ARRAY(a, m->topic_count, struct kafka_write_txn_markers_topic_result);
         for (int32_t j = 0; j < m->topic_count && !r->err; j++) {
             struct kafka_write_txn_markers_topic_result *t = &m->topics[j];

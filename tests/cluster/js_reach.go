@@ -16,6 +16,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -68,7 +69,14 @@ func main() {
 	fmt.Println("CREATED")
 	var line string
 	fmt.Scanln(&line) // the test looks at where the stream is stored, then says GO
-	if _, err = jsA.AddStream(cfg); err != nil {
+	// A clustered nats-server under load may take longer than MaxWait to answer through its
+	// meta leader: a timeout is asked again (bounded), any other error fails.
+	for i := 0; i < 6; i++ {
+		if _, err = jsA.AddStream(cfg); err == nil || !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) {
+			break
+		}
+	}
+	if err != nil {
 		fail("the same AddStream on A: %v", err)
 	}
 	other := *cfg
