@@ -752,20 +752,16 @@ static void route_topics(void *arg, const struct http_request *rq, struct http_r
  * list on every node, sorted by id) with XXH3, in cluster_meta's form. librdkafka warns about,
  * and Kafka clients distrust, brokers of one cluster reporting different ids; each broker's own
  * record keeps the id it had alone. */
-static void cluster_id_derive(const char *nodes_text, char out[32]) {
-    struct cluster_nodes n;
-    char why[160];
+static void cluster_id_derive(const struct cluster_nodes *n, char out[32]) {
     char norm[CLUSTER_NODES_MAX * (CLUSTER_ADDR_MAX + 16)] = "";
-    if (cluster_nodes_parse(nodes_text, &n, why, sizeof(why)) == 0) {
-        for (uint32_t pass = 0, last = 0; pass < n.count; pass++) { /* ids rising (selection: few nodes) */
-            const struct cluster_node *best = NULL;
-            for (uint32_t i = 0; i < n.count; i++)
-                if (n.nodes[i].id > last && (!best || n.nodes[i].id < best->id)) best = &n.nodes[i];
-            if (!best) break;
-            size_t at = strlen(norm);
-            snprintf(norm + at, sizeof(norm) - at, "%u@%s,", best->id, best->address);
-            last = best->id;
-        }
+    for (uint32_t pass = 0, last = 0; pass < n->count; pass++) { /* ids rising (selection: few nodes) */
+        const struct cluster_node *best = NULL;
+        for (uint32_t i = 0; i < n->count; i++)
+            if (n->nodes[i].id > last && (!best || n->nodes[i].id < best->id)) best = &n->nodes[i];
+        if (!best) break;
+        size_t at = strlen(norm);
+        snprintf(norm + at, sizeof(norm) - at, "%u@%s,", best->id, best->address);
+        last = best->id;
     }
     /* 22 bytes: the 128-bit hash and 6 of a second, seeded one. */
     XXH128_hash_t h = XXH3_128bits(norm, strlen(norm));
@@ -784,8 +780,11 @@ struct cluster_sync *cluster_topics_start(struct broker *b) {
     cs->b = b;
     cs->status = sl_xcalloc(1, sizeof(*cs->status));
     cs->view.self_id = b->cfg.node_id;
-    char id[32];
-    cluster_id_derive(b->cfg.cluster_nodes, id);
+    char id[32], why[160];
+    struct cluster_nodes nodes = {0};
+    if (cluster_nodes_parse(b->cfg.cluster_nodes, &nodes, why, sizeof(why)) != 0) nodes.count = 0; /* checked at load */
+    cs->view.voters = nodes.count;
+    cluster_id_derive(&nodes, id);
     SL_INFO("cluster: clients are told cluster id %s (derived from cluster_nodes; this broker's own is %s)", id,
             b->kafka.cluster.cluster_id);
     cluster_meta_set_id(&b->kafka.cluster, id);

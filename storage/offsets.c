@@ -282,6 +282,8 @@ static bool offsets_is_txn_key(const uint8_t *key, uint32_t key_len) {
 }
 
 static void offsets_undo(void *arg, const uint8_t *key, uint32_t key_len, const uint8_t *val, uint32_t val_len) {
+    /* A staged record back after a failed end: the count stays an upper bound. */
+    if (val && offsets_is_txn_key(key, key_len)) ((struct offsets *)arg)->txn_staged++;
     if (offsets_is_group_key(key, key_len)) return; /* read from the kvlog itself: nothing to undo */
     offsets_replay_entry(arg, key, key_len, val, val_len);
 }
@@ -554,7 +556,8 @@ sl_err offsets_txn_stage(struct offsets *o, int64_t producer_id, const char *gro
                          uint32_t n, uint64_t now_ms, struct log_waiter *w) {
     if (n == 0 || producer_id < 0) return SL_INVALID_ARG;
     sl_err e = offsets_append_as(o, producer_id, group, c, n, now_ms, w);
-    if (!e) offsets_recount_staged(o);
+    /* An upper bound (a record may replace one staged before): it only says whether to look. */
+    if (!e) o->txn_staged += n;
     return e;
 }
 
@@ -570,12 +573,14 @@ struct offsets_staged_walk {
     int64_t producer_id; /* -1: every producer */
     struct offsets_staged *v;
     uint32_t n, cap;
+    uint32_t staged; /* every staged record seen, whoever's */
 };
 
 static void offsets_staged_one(void *arg, const uint8_t *key, uint32_t key_len, const uint8_t *val,
                                uint32_t val_len) {
     struct offsets_staged_walk *sw = arg;
     if (!val || !offsets_is_txn_key(key, key_len)) return;
+    sw->staged++;
     int64_t pid = (int64_t)sl_load_be64(key + 2);
     if (sw->producer_id >= 0 && pid != sw->producer_id) return;
     /* The rest of the key and the value are an offset's: decode them as one. */
@@ -610,8 +615,9 @@ static void offsets_staged_one(void *arg, const uint8_t *key, uint32_t key_len, 
 }
 
 sl_err offsets_txn_end(struct offsets *o, int64_t producer_id, bool commit, uint64_t now_ms, struct log_waiter *w) {
-    struct offsets_staged_walk sw = {producer_id, NULL, 0, 0};
+    struct offsets_staged_walk sw = {producer_id, NULL, 0, 0, 0};
     if (o->txn_staged) kvlog_foreach(o->kv, offsets_staged_one, &sw);
+    o->txn_staged = sw.staged; /* exact again, from the walk this needs anyway */
     if (sw.n == 0) {
         if (w) w->done(w, SL_OK);
         return SL_OK;
@@ -656,7 +662,7 @@ sl_err offsets_txn_end(struct offsets *o, int64_t producer_id, bool commit, uint
     }
     free(dels);
     free(sw.v);
-    offsets_recount_staged(o);
+    if (!e) o->txn_staged -= sw.n;
     return e;
 }
 

@@ -51,6 +51,7 @@ struct cluster_view {
     uint32_t self_id;
     uint32_t controller_id; /* the Raft leader; 0 while none is known */
     uint32_t broker_count;  /* registered brokers, ids rising */
+    uint32_t voters;        /* the voters of cluster_nodes (what a replication factor may ask) */
     struct cluster_view_broker brokers[CLUSTER_BROKERS_MAX];
     struct cluster_topics topics; /* owned copy of the placement */
     /* The table is the controller's as of after this broker started: until then a topic that

@@ -17,12 +17,6 @@ bool group_offsets_placed(const struct kafka_server *ks) { return ks->cfg->clust
 
 /* ---- a partition's load and unload -------------------------------------------------------------- */
 
-struct gofs_loaded {
-    struct kafka_server *ks;
-    uint32_t index;
-    struct offsets *o;
-};
-
 struct restore_ctx {
     struct kafka_server *ks;
     uint32_t n;
@@ -45,10 +39,8 @@ static void *gofs_load(void *arg, uint32_t index, struct partition *p, const str
     }
     struct restore_ctx r = {ks, 0};
     offsets_group_states(o, gofs_restore_one, &r);
-    struct gofs_loaded *l = sl_xcalloc(1, sizeof(*l));
-    *l = (struct gofs_loaded){ks, index, o};
     SL_INFO("offsets: %s-%u loaded as its leader (%u groups' state)", KAFKA_GROUP_OFFSETS_TOPIC, index, r.n);
-    return l;
+    return o; /* the partition's handle is its offsets map */
 }
 
 /* The partition's groups leave the registry (their parked joins are answered
@@ -66,14 +58,12 @@ static void gofs_unload(void *arg, uint32_t index, void *h) {
 
 static bool gofs_idle(void *arg, void *h) {
     (void)arg;
-    return !offsets_writes_pending(((struct gofs_loaded *)h)->o);
+    return !offsets_writes_pending(h);
 }
 
 static void gofs_close(void *arg, void *h) {
     (void)arg;
-    struct gofs_loaded *l = h;
-    offsets_close(l->o);
-    free(l);
+    offsets_close(h);
 }
 
 void group_offsets_start(struct kafka_server *ks) {
@@ -91,8 +81,7 @@ void group_offsets_stop(struct kafka_server *ks) {
 
 struct offsets *group_offsets_of(struct kafka_server *ks, const char *group, size_t len) {
     if (!group_offsets_placed(ks)) return ks->offsets;
-    struct gofs_loaded *l = placed_state_of(ks->gofs, group, len);
-    return l ? l->o : NULL;
+    return placed_state_of(ks->gofs, group, len);
 }
 
 uint32_t group_offsets_index(struct kafka_server *ks, const char *group, size_t len) {
@@ -101,8 +90,7 @@ uint32_t group_offsets_index(struct kafka_server *ks, const char *group, size_t 
 
 struct offsets *group_offsets_partition(struct kafka_server *ks, uint32_t index) {
     if (!group_offsets_placed(ks)) return index == 0 ? ks->offsets : NULL;
-    struct gofs_loaded *l = placed_state_at(ks->gofs, index);
-    return l ? l->o : NULL;
+    return placed_state_at(ks->gofs, index);
 }
 
 sl_err group_offsets_coordinator(struct kafka_server *ks, const char *group, size_t len, int32_t *node) {
@@ -118,7 +106,7 @@ struct each_ctx {
 
 static void each_loaded(void *arg, void *h) {
     struct each_ctx *c = arg;
-    c->fn(c->arg, ((struct gofs_loaded *)h)->o);
+    c->fn(c->arg, h);
 }
 
 void group_offsets_each(struct kafka_server *ks, void (*fn)(void *arg, struct offsets *o), void *arg) {

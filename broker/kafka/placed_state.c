@@ -198,9 +198,7 @@ static void ps_created(void *arg, sl_err err, struct topic *tp, const char *why)
 static void ps_create(struct placed_state *ps) {
     struct kafka_server *ks = ps->ks;
     if (ps->creating || !ks->view->ready || ks->view->controller_id == 0) return;
-    uint32_t voters = 0;
-    for (const char *c = ks->cfg->cluster_nodes; *c; c++) voters += *c == '@';
-    uint32_t rf = SL_MIN(ps->rf_cfg, SL_MAX(voters, 1u));
+    uint32_t rf = SL_MIN(ps->rf_cfg, SL_MAX(ks->view->voters, 1u));
     if (ks->view->broker_count < rf) return;
     static const char *const keys[] = {"cleanup.policy", "segment.bytes"};
     static const char *const values[] = {"compact", "16777216"};
