@@ -19,6 +19,7 @@
 #include "broker/cluster_replica.h"
 #include "broker/core/cluster_meta.h"
 #include "broker/core/cluster_view.h"
+#include "broker/core/stream.h"
 #include "broker/core/topics.h"
 #include "storage/kvlog.h"
 #include "broker/http/http_client.h"
@@ -297,6 +298,23 @@ static struct fwd *fwd_new(struct cluster_sync *cs, enum controller_change_kind 
     return f;
 }
 
+/* A placement's configs as a broker's topic takes them: without a stream's record chunks
+ * (stream.h, streams_adopt reads them from the placement). Returns the count kept. */
+static uint32_t topic_configs_of(const struct cluster_config *c, uint32_t n, const char **keys, const char **values) {
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (streams_placed_key(c[i].key)) continue;
+        keys[m] = c[i].key;
+        values[m++] = c[i].value;
+    }
+    return m;
+}
+
+/* A topic copy made or found here: a stream's, attached to the stream registry. */
+static void sync_adopt(struct cluster_sync *cs, struct topic *tp) {
+    if (cs->b->streams) streams_adopt(cs->b->streams, tp);
+}
+
 static sl_err view_create(void *arg, const char *name, int32_t partitions, int32_t replication_factor,
                           const char *const *keys,
                           const char *const *values, uint32_t config_count, topics_done_fn done, void *done_arg,
@@ -307,8 +325,16 @@ static sl_err view_create(void *arg, const char *name, int32_t partitions, int32
         *why = "topic already exists";
         return SL_TOPIC_EXISTS;
     }
-    /* The name, the count and the configs, checked here as a one-broker creation would be. */
-    sl_err e = topics_create(cs->b->topics, name, name_len, partitions, keys, values, config_count, true, NULL, why);
+    /* The name, the count and the configs, checked here as a one-broker creation would be
+     * (a stream's record chunks aside). */
+    const char *tkeys[CLUSTER_TOPIC_CONFIGS_MAX], *tvalues[CLUSTER_TOPIC_CONFIGS_MAX];
+    uint32_t tn = 0;
+    for (uint32_t i = 0; i < config_count && tn < CLUSTER_TOPIC_CONFIGS_MAX; i++) {
+        if (streams_placed_key(keys[i])) continue;
+        tkeys[tn] = keys[i];
+        tvalues[tn++] = values[i];
+    }
+    sl_err e = topics_create(cs->b->topics, name, name_len, partitions, tkeys, tvalues, tn, true, NULL, why);
     if (e) return e;
     if (config_count > CLUSTER_TOPIC_CONFIGS_MAX) {
         *why = "too many configs";
@@ -352,25 +378,32 @@ static sl_err view_grow(void *arg, const char *name, int32_t total, topics_done_
 static sl_err view_configs(void *arg, const char *name, const char *const *keys, const char *const *values,
                            uint32_t n, topics_done_fn done, void *done_arg, const char **why) {
     struct cluster_sync *cs = arg;
-    if (!cluster_view_topic(&cs->view, name, (int32_t)strlen(name))) {
+    const struct cluster_topic *t = cluster_view_topic(&cs->view, name, (int32_t)strlen(name));
+    if (!t) {
         *why = "no such topic";
         return SL_NO_PARTITION;
     }
-    if (n > CLUSTER_TOPIC_CONFIGS_MAX) {
+    /* A stream's record chunks stay: the overrides replaced are the topic's own. */
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < t->config_count; i++) kept += streams_placed_key(t->configs[i].key);
+    if (n + kept > CLUSTER_TOPIC_CONFIGS_MAX) {
         *why = "too many configs";
         return SL_INVALID_CONFIG;
     }
     struct fwd *f = fwd_new(cs, CONTROLLER_TOPIC_CONFIGS, name, done, done_arg);
     for (uint32_t i = 0; i < n; i++) {
-        if (strlen(keys[i]) >= CLUSTER_CONFIG_KEY_MAX || strlen(values[i]) >= CLUSTER_CONFIG_VALUE_MAX) {
+        if (strlen(keys[i]) >= CLUSTER_CONFIG_KEY_MAX || strlen(values[i]) >= CLUSTER_CONFIG_VALUE_MAX ||
+            streams_placed_key(keys[i])) {
             free(f);
-            *why = "a config key or value is too long";
+            *why = streams_placed_key(keys[i]) ? "a stream's record is not a config" : "a config key or value is too long";
             return SL_INVALID_CONFIG;
         }
         snprintf(f->req.configs[i].key, sizeof(f->req.configs[i].key), "%s", keys[i]);
         snprintf(f->req.configs[i].value, sizeof(f->req.configs[i].value), "%s", values[i]);
     }
-    f->req.config_count = n;
+    for (uint32_t i = 0, j = n; i < t->config_count; i++)
+        if (streams_placed_key(t->configs[i].key)) f->req.configs[j++] = t->configs[i];
+    f->req.config_count = n + kept;
     workers_submit(cs->workers, &f->w);
     return SL_OK;
 }
@@ -412,7 +445,10 @@ static void sync_local_done(void *arg, sl_err err, struct topic *tp, const char 
         return;
     }
     if (err) SL_WARN("cluster: a placed topic could not be made here: %s", why ? why : sl_err_str(err));
-    else if (tp) sync_mark(cs, tp);
+    else if (tp) {
+        sync_mark(cs, tp);
+        sync_adopt(cs, tp);
+    }
     /* Roles at once, not at the next poll: the copy serves requests from now on, and a
      * replicated partition's leader without its role would refuse acks=all as if alone. */
     if (!err) cluster_replica_roles_now(cs->replica, loop_mono_ms(&cs->b->loop));
@@ -420,23 +456,22 @@ static void sync_local_done(void *arg, sl_err err, struct topic *tp, const char 
 
 /* Whether the local topic's overrides are exactly these (any order). */
 static bool sync_configs_equal(const struct topic *tp, const struct cluster_config *c, uint32_t n) {
-    if (tp->override_count != n) return false;
+    uint32_t m = 0;
     for (uint32_t i = 0; i < n; i++) {
+        if (streams_placed_key(c[i].key)) continue;
         const char *v = topic_config_value(tp, c[i].key);
         if (!v || strcmp(v, c[i].value) != 0) return false;
+        m++;
     }
-    return true;
+    return tp->override_count == m;
 }
 
 static void sync_configs(struct cluster_sync *cs, struct topic *tp, const struct cluster_topic *t) {
     if (sync_configs_equal(tp, t->configs, t->config_count)) return;
     const char *keys[CLUSTER_TOPIC_CONFIGS_MAX], *values[CLUSTER_TOPIC_CONFIGS_MAX];
-    for (uint32_t k = 0; k < t->config_count; k++) {
-        keys[k] = t->configs[k].key;
-        values[k] = t->configs[k].value;
-    }
+    uint32_t n = topic_configs_of(t->configs, t->config_count, keys, values);
     const char *why = NULL;
-    sl_err e = topics_replace_configs(cs->b->topics, tp, keys, values, t->config_count, &why);
+    sl_err e = topics_replace_configs(cs->b->topics, tp, keys, values, n, &why);
     if (e) SL_WARN("cluster: topic %s: the placed configs not applied here: %s", t->name, why ? why : sl_err_str(e));
 }
 
@@ -457,12 +492,9 @@ static void sync_reconcile(struct cluster_sync *cs) {
                 continue;
             }
             const char *keys[CLUSTER_TOPIC_CONFIGS_MAX], *values[CLUSTER_TOPIC_CONFIGS_MAX];
-            for (uint32_t k = 0; k < t->config_count; k++) {
-                keys[k] = t->configs[k].key;
-                values[k] = t->configs[k].value;
-            }
-            e = topics_create_start_id(reg, t->name, len, (int32_t)t->partition_count, keys, values, t->config_count,
-                                       t->id, sync_local_done, cs, &why);
+            uint32_t n = topic_configs_of(t->configs, t->config_count, keys, values);
+            e = topics_create_start_id(reg, t->name, len, (int32_t)t->partition_count, keys, values, n, t->id,
+                                       sync_local_done, cs, &why);
             if (!e) {
                 cs->local_jobs++;
                 pending = true;
@@ -476,6 +508,7 @@ static void sync_reconcile(struct cluster_sync *cs) {
         } else {
             sync_mark(cs, tp); /* made before the marks existed, or its mark's put failed */
             sync_configs(cs, tp, t);
+            sync_adopt(cs, tp); /* a stream's copy whose adoption failed or came before the view had it */
             if (tp->partition_count < (int32_t)t->partition_count) {
                 e = topics_add_partitions_start(reg, tp, (int32_t)t->partition_count, sync_local_done, cs, &why);
                 if (!e) cs->local_jobs++;

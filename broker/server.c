@@ -388,6 +388,7 @@ int broker_start(struct broker *b, const struct sl_config *cfg) {
         b->cluster_sync = cluster_topics_start(b);
         b->kafka.view = cluster_topics_view(b->cluster_sync);
         b->nats.view = b->kafka.view; /* connect_urls and the route mesh (nats_route.h) */
+        if (b->streams) streams_set_view(b->streams, b->kafka.view); /* replicated streams */
     }
     broker_signal_arm(b);
     b->monitor_ready = true;
@@ -442,6 +443,7 @@ int broker_stop(struct broker *b) {
         cluster_view_stopped(&b->stopped_view, b->cfg.node_id);
         b->kafka.view = &b->stopped_view;
         b->nats.view = &b->stopped_view; /* no brokers: no new routes */
+        if (b->streams) streams_set_view(b->streams, &b->stopped_view);
     }
     cluster_topics_stop(b->cluster_sync); /* its changes under way are answered first */
     b->cluster_sync = NULL;

@@ -746,6 +746,7 @@ sl_err partition_reset(struct partition *p, int64_t offset) {
     if (leader_epochs_truncate(&r->epochs, 0) != SL_OK)
         SL_WARN("%s: its leader epochs file was not rewritten (the next fetch asks again)", log_dir(p->log));
     r->hw = offset;
+    if (p->observer) p->observer(p->observer_arg, offset, NULL, 0); /* its index starts again */
     /* Nothing the producer state named is left: rebuilt from the (empty) log when asked. */
     pstate_free(p->ps);
     p->ps = NULL;
@@ -796,6 +797,7 @@ sl_err partition_truncate(struct partition *p, int64_t offset) {
     char path[4200];
     snprintf(path, sizeof(path), "%s/producer_state", log_dir(p->log));
     if (unlink(path) != 0 && errno != ENOENT) SL_WARN("%s: cannot remove: %s", path, strerror(errno));
+    if (p->observer) p->observer(p->observer_arg, end, NULL, 0); /* its index loses the tail too */
     log_watch_notify(p->log);
     return SL_OK;
 }

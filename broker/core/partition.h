@@ -118,7 +118,8 @@ sl_err partition_read_upto(struct partition *p, int64_t offset, int64_t end_offs
 /* Called after every successful append (not for a duplicate), with the batch as stored (base
  * offset set, LogAppendTime stamped) and before its write completes, whichever protocol made it:
  * a stream indexes what Kafka produces into its topic. One observer; fn NULL removes it. It
- * must not append to this partition. */
+ * must not append to this partition. batch NULL (len 0): a follower's log was cut
+ * (partition_truncate) or started again (partition_reset) and now ends at base_offset. */
 typedef void (*partition_append_observer_fn)(void *arg, int64_t base_offset, const uint8_t *batch, uint32_t len);
 void partition_set_append_observer(struct partition *p, partition_append_observer_fn fn, void *arg);
 

@@ -10,6 +10,7 @@
 
 #include "base/logging.h"
 #include "base/loop.h"
+#include "broker/core/cluster_view.h"
 #include "broker/core/partition.h"
 #include "protocol/kafka_batch.h"
 #include "protocol/kafka_records.h"
@@ -157,6 +158,7 @@ struct streams {
     struct loop_timer persist_timer;
     uint64_t last_persist_ms; /* monotonic: paces the deleted-set records (STREAM_PERSIST_PACE_MS) */
     struct stream_creating *creating; /* streams whose topics are being made (streams_create_start) */
+    const struct cluster_view *view;  /* NULL outside a cluster: every stream is this broker's alone */
 };
 
 /* One stream being made: its topic's partition is created and its directories synced through
@@ -371,8 +373,7 @@ bool stream_config_equal(const struct stream_config *a, const struct stream_conf
            a->deny_purge == b->deny_purge && a->allow_rollup_hdrs == b->allow_rollup_hdrs && !strcmp(a->dlq, b->dlq);
 }
 
-static void stream_encode(const struct stream *s, struct kvlog_tlv_writer *w) {
-    const struct stream_config *c = &s->cfg;
+static void stream_encode(const struct stream_config *c, int64_t created_ns, struct kvlog_tlv_writer *w) {
     kvlog_tlv_begin(w, STREAM_REC_VERSION);
     for (uint32_t i = 0; i < c->subject_count; i++)
         kvlog_tlv_put(w, STREAM_TAG_SUBJECT, c->subjects[i], (uint32_t)strlen(c->subjects[i]));
@@ -391,7 +392,7 @@ static void stream_encode(const struct stream *s, struct kvlog_tlv_writer *w) {
                     (c->deny_delete ? 8 : 0) | (c->deny_purge ? 16 : 0) | (c->allow_rollup_hdrs ? 32 : 0);
     kvlog_tlv_put_i64(w, STREAM_TAG_FLAGS, flags);
     if (c->dlq[0]) kvlog_tlv_put(w, STREAM_TAG_DLQ, c->dlq, (uint32_t)strlen(c->dlq));
-    kvlog_tlv_put_i64(w, STREAM_TAG_CREATED_NS, s->created_ns);
+    kvlog_tlv_put_i64(w, STREAM_TAG_CREATED_NS, created_ns);
 }
 
 static bool stream_decode(struct stream *s, const char *name, const uint8_t *v, uint32_t len) {
@@ -823,8 +824,11 @@ static void stream_on_control(struct stream *s, const struct kafka_batch_header 
 }
 
 /* The partition's append observer: every batch appended to the stream's topic. */
+static void stream_reindex(struct stream *s);
+
 static void stream_on_append(void *arg, int64_t base_offset, const uint8_t *batch, uint32_t len) {
     struct stream *s = arg;
+    if (!batch) return stream_reindex(s); /* a replica's log was cut: index it again */
     uint64_t now_ms = loop_now_ms(streams_loop(s->ss));
     struct kafka_records_iter it;
     struct kafka_records_rec r;
@@ -1183,6 +1187,51 @@ static void stream_free(struct stream *s) {
     free(s);
 }
 
+/* The index freed and emptied (counters of removals kept), for a rebuild. */
+static void stream_index_clear(struct stream *s) {
+    streams_read_forget(s->ss, s);
+    for (uint32_t i = 0; i < s->subj_count; i++) free(s->subjs[i].name);
+    free(s->subjs);
+    free(s->subj_hash);
+    msgid_clear(s);
+    free(s->metas);
+    free(s->deleted);
+    for (uint32_t i = 0; i < s->txn_count; i++) free(s->txns[i].ranges);
+    free(s->txns);
+    s->subjs = NULL;
+    s->subj_hash = NULL;
+    s->subj_count = s->subj_cap = s->subj_hash_cap = 0;
+    s->msgid_head = s->msgid_tail = NULL;
+    s->msgid_count = 0;
+    s->last_msg_id[0] = 0;
+    s->metas = NULL;
+    s->meta_len = s->meta_cap = 0;
+    s->deleted = NULL;
+    s->deleted_count = s->deleted_cap = 0;
+    s->deleted_total = 0;
+    s->dirty = false;
+    s->txns = NULL;
+    s->txn_count = s->txn_cap = 0;
+    s->messages = s->bytes = s->num_subjects = 0;
+    s->last_ts_ms = 0;
+    s->base_seq = s->first_seq = 1;
+    s->last_seq = 0;
+}
+
+static sl_err stream_rebuild(struct stream *s);
+
+/* A follower's log was cut at its divergence from a new leader (or emptied and started past
+ * its end): the index names sequences that are gone, so it is built again from the log, as a
+ * restart builds it. Only a replica of a replicated stream gets here, whose readers are on the
+ * leader. */
+static void stream_reindex(struct stream *s) {
+    stream_index_clear(s);
+    sl_err e = stream_rebuild(s);
+    if (e) SL_WARN("stream %s: reading the log back after a truncation failed: %s", s->cfg.name, sl_err_str(e));
+    SL_INFO("stream %s: this replica's log was cut; %llu messages, sequences %llu..%llu", s->cfg.name,
+            (unsigned long long)s->messages, (unsigned long long)s->first_seq, (unsigned long long)s->last_seq);
+}
+
 /* The persisted deleted set (stream_persist's record) into s->deleted; returns its floor (1
  * if it has none). */
 static uint64_t deleted_decode(struct stream *s, const uint8_t *v, uint32_t vlen) {
@@ -1232,7 +1281,9 @@ static sl_err stream_rebuild(struct stream *s) {
     s->last_seq = s->base_seq - 1;
     uint64_t now_ms = loop_now_ms(streams_loop(s->ss));
     int64_t at = (int64_t)s->base_seq - 1;
-    int64_t end = partition_high_watermark(s->part);
+    /* A follower indexes all it has (its high watermark trails the leader's), as its appends do. */
+    int64_t end = partition_role(s->part) == PARTITION_FOLLOWER ? partition_log_end(s->part)
+                                                                 : partition_high_watermark(s->part);
     uint32_t di = 0;
     while (at < end) {
         struct log_span sp;
@@ -1547,7 +1598,7 @@ static enum stream_admin_result streams_check_config(struct streams *ss, const s
 
 static sl_err stream_save_record(struct stream *s) {
     struct kvlog_tlv_writer w = {0};
-    stream_encode(s, &w);
+    stream_encode(&s->cfg, s->created_ns, &w);
     sl_err e = topics_set_stream_record(s->ss->t, s->tp, w.p, (uint32_t)w.len);
     kvlog_tlv_free(&w);
     return e;
@@ -1678,6 +1729,171 @@ static void streams_creating_done(void *arg, sl_err err, struct topic *tp, const
     topics_wait_durable(ss->t, &c->durable); /* may fire at once */
 }
 
+/* ---- streams the cluster places ---------------------------------------------------------------- */
+
+/* In a cluster a stream with num_replicas > 1 is a placed topic (cluster_view.h): one
+ * partition, replication factor num_replicas, min.insync.replicas a majority; a PubAck is the
+ * append's PARTITION_ACKS_DURABLE, which on a leader waits for the high watermark, so it means
+ * a majority of the replicas has the message. The stream's record rides in the placement as
+ * configs STREAM_PLACED_PREFIX "0", "1", ... (the record in hex, in chunks a config value
+ * holds): every broker's copy of the topic is made without them (the cluster part strips them)
+ * and the stream attached from them (streams_adopt), so every broker knows the stream, its
+ * config and creation time, and indexes what its replica receives. */
+#define STREAM_PLACED_CHUNK ((CLUSTER_CONFIG_VALUE_MAX - 1) / 2)
+#define STREAM_PLACED_TOPIC_KEYS 3 /* retention.ms, retention.bytes, min.insync.replicas */
+#define STREAM_PLACED_CHUNKS_MAX (CLUSTER_TOPIC_CONFIGS_MAX - STREAM_PLACED_TOPIC_KEYS)
+
+void streams_set_view(struct streams *ss, const struct cluster_view *v) { ss->view = v; }
+
+bool streams_placed_key(const char *key) { return !strncmp(key, STREAM_PLACED_PREFIX, strlen(STREAM_PLACED_PREFIX)); }
+
+const struct cluster_topic *stream_placement(const struct stream *s) {
+    const struct cluster_view *v = s->ss->view;
+    if (!v) return NULL;
+    const struct cluster_topic *t = cluster_view_topic(v, s->cfg.name, (int32_t)strlen(s->cfg.name));
+    return t && !memcmp(t->id, s->tp->id, 16) ? t : NULL;
+}
+
+static int hex_nibble(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+/* The record from a placement's chunks, in order (heap, *len bytes); false if it has none or
+ * one is malformed. */
+static bool placed_record(const struct cluster_topic *t, uint8_t **out, uint32_t *len) {
+    uint8_t *buf = NULL;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < STREAM_PLACED_CHUNKS_MAX; i++) {
+        char key[CLUSTER_CONFIG_KEY_MAX];
+        snprintf(key, sizeof(key), STREAM_PLACED_PREFIX "%u", i);
+        const char *v = NULL;
+        for (uint32_t k = 0; k < t->config_count && !v; k++)
+            if (!strcmp(t->configs[k].key, key)) v = t->configs[k].value;
+        if (!v) break;
+        size_t hl = strlen(v);
+        if (hl % 2 || hl / 2 > STREAM_PLACED_CHUNK) goto bad;
+        buf = sl_xrealloc(buf, n + hl / 2 + 1);
+        for (size_t j = 0; j < hl; j += 2) {
+            int hi = hex_nibble(v[j]), lo = hex_nibble(v[j + 1]);
+            if (hi < 0 || lo < 0) goto bad;
+            buf[n++] = (uint8_t)(hi << 4 | lo);
+        }
+    }
+    if (!n) goto bad;
+    *out = buf;
+    *len = n;
+    return true;
+bad:
+    free(buf);
+    return false;
+}
+
+struct stream *streams_adopt(struct streams *ss, struct topic *tp) {
+    struct stream *s = streams_get(ss, tp->name, (uint32_t)strlen(tp->name));
+    if (s) return s->tp == tp ? s : NULL;
+    const struct cluster_topic *t = ss->view ? cluster_view_topic(ss->view, tp->name, (int32_t)strlen(tp->name)) : NULL;
+    if (!t || memcmp(t->id, tp->id, 16) || tp->partition_count < 1 || !topic_partition(tp, 0)) return NULL;
+    uint8_t *rec = NULL;
+    uint32_t len = 0;
+    if (!placed_record(t, &rec, &len)) return NULL;
+    s = stream_attach(ss, tp);
+    bool ok = stream_decode(s, tp->name, rec, len);
+    free(rec);
+    if (ok) {
+        /* A deleted set left by an earlier stream of this name. */
+        char key[STREAM_NAME_MAX + 32];
+        size_t kl = deleted_key(s, key, sizeof(key));
+        uint64_t now_ms = loop_now_ms(streams_loop(ss));
+        if (kvlog_get(topics_metadata(ss->t), key, (uint32_t)kl, NULL))
+            kvlog_del(topics_metadata(ss->t), key, (uint32_t)kl, now_ms, NULL);
+        ok = stream_save_record(s) == SL_OK;
+    }
+    if (!ok) {
+        SL_WARN("stream %s: the cluster's record of it is malformed or cannot be saved; served as a plain topic",
+                tp->name);
+        streams_unlink(ss, s);
+        stream_free(s);
+        return NULL;
+    }
+    stream_bind_topic(s);
+    sl_err e = stream_rebuild(s);
+    if (e) SL_WARN("stream %s: reading the log back failed: %s", tp->name, sl_err_str(e));
+    stream_attach_partition(s);
+    SL_INFO("stream %s: this broker's copy of the cluster's stream (%lld replicas)", tp->name,
+            (long long)s->cfg.num_replicas);
+    return s;
+}
+
+/* The placed topic exists here (or could not be placed): the stream is this broker's copy. */
+static void streams_placed_done(void *arg, sl_err err, struct topic *tp, const char *why) {
+    struct stream_creating *c = arg;
+    struct streams *ss = c->ss;
+    if (!ss) { /* the registry closed first: its waiters have heard */
+        free(c);
+        return;
+    }
+    if (err)
+        return streams_creating_end(c, err == SL_TOPIC_EXISTS ? STREAM_ADMIN_TOPIC_EXISTS : STREAM_ADMIN_STORAGE,
+                                    NULL, why);
+    struct stream *s = tp ? streams_adopt(ss, tp) : NULL;
+    if (!s) return streams_creating_end(c, STREAM_ADMIN_STORAGE, NULL, "the stream's copy could not be made here");
+    c->s = s;
+    c->attached = true;
+    c->durable.done = streams_creating_durable;
+    topics_wait_durable(ss->t, &c->durable); /* may fire at once */
+}
+
+/* Sends the creation to the controller: the topic's configs and the record in chunks. */
+static enum stream_admin_result streams_place(struct streams *ss, struct stream_creating *k, const char **why) {
+    const struct cluster_view *v = ss->view;
+    const struct stream_config *cfg = &k->cfg;
+    if (cfg->num_replicas > (int64_t)v->broker_count || cfg->num_replicas > CLUSTER_REPLICAS_MAX) {
+        *why = "no suitable peers for placement";
+        return STREAM_ADMIN_NO_PEERS;
+    }
+    struct kvlog_tlv_writer w = {0};
+    stream_encode(cfg, (int64_t)k->now_ms * 1000000, &w);
+    uint32_t chunks = (uint32_t)((w.len + STREAM_PLACED_CHUNK - 1) / STREAM_PLACED_CHUNK);
+    if (chunks > STREAM_PLACED_CHUNKS_MAX) {
+        kvlog_tlv_free(&w);
+        *why = "the stream configuration is too large for a replicated stream";
+        return STREAM_ADMIN_INVALID;
+    }
+    static const char hexd[] = "0123456789abcdef";
+    char keybuf[STREAM_PLACED_CHUNKS_MAX][CLUSTER_CONFIG_KEY_MAX];
+    char valbuf[STREAM_PLACED_CHUNKS_MAX][CLUSTER_CONFIG_VALUE_MAX];
+    char insync[24];
+    const char *keys[CLUSTER_TOPIC_CONFIGS_MAX] = {"retention.ms", "retention.bytes", "min.insync.replicas"};
+    const char *values[CLUSTER_TOPIC_CONFIGS_MAX] = {"-1", "-1", insync};
+    snprintf(insync, sizeof(insync), "%lld", (long long)(cfg->num_replicas / 2 + 1));
+    uint32_t n = STREAM_PLACED_TOPIC_KEYS;
+    for (uint32_t i = 0; i < chunks; i++) {
+        size_t from = (size_t)i * STREAM_PLACED_CHUNK, to = SL_MIN(w.len, from + STREAM_PLACED_CHUNK);
+        snprintf(keybuf[i], sizeof(keybuf[i]), STREAM_PLACED_PREFIX "%u", i);
+        for (size_t j = from; j < to; j++) {
+            valbuf[i][2 * (j - from)] = hexd[w.p[j] >> 4];
+            valbuf[i][2 * (j - from) + 1] = hexd[w.p[j] & 15];
+        }
+        valbuf[i][2 * (to - from)] = 0;
+        keys[n] = keybuf[i];
+        values[n++] = valbuf[i];
+    }
+    kvlog_tlv_free(&w);
+    sl_err e = v->ops.create(v->ops.arg, cfg->name, 1, (int32_t)cfg->num_replicas, keys, values, n,
+                             streams_placed_done, k, why);
+    if (e == SL_TOPIC_EXISTS) return STREAM_ADMIN_TOPIC_EXISTS;
+    return e ? STREAM_ADMIN_STORAGE : STREAM_ADMIN_PENDING;
+}
+
+enum stream_admin_result streams_delete_start(struct streams *ss, struct stream *s, topics_done_fn done, void *arg) {
+    if (!stream_placement(s)) return streams_delete(ss, s);
+    const char *why = NULL;
+    sl_err e = ss->view->ops.remove(ss->view->ops.arg, s->cfg.name, done, arg, &why);
+    return e ? STREAM_ADMIN_STORAGE : STREAM_ADMIN_PENDING;
+}
+
 enum stream_admin_result streams_create_start(struct streams *ss, const struct stream_config *c, uint64_t now_ms,
                                               streams_create_fn done, void *arg, struct stream **out,
                                               const char **why) {
@@ -1706,6 +1922,14 @@ enum stream_admin_result streams_create_start(struct streams *ss, const struct s
     k->waiters[k->nwaiters++] = (struct stream_creating_waiter){done, arg};
     k->next = ss->creating; /* listed first: the done may fire before the start returns */
     ss->creating = k;
+    if (ss->view && cfg.num_replicas > 1) {
+        r = streams_place(ss, k, why);
+        if (r != STREAM_ADMIN_PENDING) {
+            ss->creating = k->next;
+            free(k);
+        }
+        return r;
+    }
     sl_err e = topics_create_start(ss->t, cfg.name, (int32_t)strlen(cfg.name), 1, stream_topic_keys,
                                    stream_topic_values, 2, streams_creating_done, k, why);
     if (e) {
@@ -1726,6 +1950,10 @@ enum stream_admin_result streams_update(struct streams *ss, struct stream *s, co
     streams_config_norm(&cfg);
     enum stream_admin_result r = streams_check_config(ss, s, &cfg, why);
     if (r) return r;
+    if (stream_placement(s)) {
+        *why = "a replicated stream's configuration cannot be updated yet";
+        return STREAM_ADMIN_INVALID;
+    }
     struct stream_config old = s->cfg;
     s->cfg = cfg;
     if (stream_save_record(s)) {

@@ -138,6 +138,7 @@ enum stream_admin_result {
     STREAM_ADMIN_TOPIC_EXISTS,    /* a Kafka topic of that name that is not a stream */
     STREAM_ADMIN_STORAGE,         /* the log or the metadata log refused */
     STREAM_ADMIN_PENDING,         /* streams_create_start: under way, its done fires later */
+    STREAM_ADMIN_NO_PEERS,        /* more replicas asked than the cluster has brokers */
 };
 
 /* Creates the stream (topic + record) at wall time now_ms, all of it now: the topic's
@@ -165,6 +166,32 @@ enum stream_admin_result streams_update(struct streams *ss, struct stream *s, co
                                         uint64_t now_ms, const char **why);
 /* Deletes the stream and its topic. */
 enum stream_admin_result streams_delete(struct streams *ss, struct stream *s);
+
+/* ---- streams the cluster places ----
+ * In a cluster (streams_set_view), a stream created with num_replicas > 1 is a topic the
+ * controller places (cluster_view.h): one partition, replication factor num_replicas,
+ * min.insync.replicas a majority. Its PubAcks wait for the in-sync replicas (the partition's
+ * high watermark), and its record rides in the placement as configs named STREAM_PLACED_PREFIX
+ * "<n>", which the cluster part strips before it makes a broker's copy of the topic and then
+ * hands that copy to streams_adopt: every broker has the stream, indexed from its replica.
+ * The partition's leader serves it (the NATS wing asks stream_placement). What the leader
+ * removes (acks, limits, purges) and its consumers stay on the leader: they are not
+ * replicated yet. Streams of one replica stay the creating broker's alone. */
+#define STREAM_PLACED_PREFIX "sluice.stream."
+struct cluster_view;
+struct cluster_topic;
+void streams_set_view(struct streams *ss, const struct cluster_view *v);
+/* A config key of the record's chunks (never a broker's topic config). */
+bool streams_placed_key(const char *key);
+/* The stream's placement, NULL when it is this broker's alone. */
+const struct cluster_topic *stream_placement(const struct stream *s);
+/* The stream of a placed topic's copy here, attached from the placement's record if it is not
+ * yet (and saved in this broker's metadata, so a restart finds it as any stream); NULL when
+ * the placement has no record (a plain topic). */
+struct stream *streams_adopt(struct streams *ss, struct topic *tp);
+/* Deletes the stream: a placed one through the controller (STREAM_ADMIN_PENDING, done fires
+ * once every copy is gone here, with the outcome), any other at once (streams_delete). */
+enum stream_admin_result streams_delete_start(struct streams *ss, struct stream *s, topics_done_fn done, void *arg);
 
 /* Called when a stream goes (API delete or the topic deleted by Kafka), before it is freed:
  * the protocol side drops its subscriptions and consumers. One hook. */

@@ -8,6 +8,7 @@
 #include "base/logging.h"
 #include "base/loop.h"
 #include "broker/core/acl.h"
+#include "broker/core/cluster_view.h"
 #include "broker/core/partition.h"
 #include "broker/core/stream.h"
 #include "broker/nats/nats_acl.h"
@@ -18,6 +19,7 @@
 #define JS_HEADERS_MAX 256
 #define JS_ACK_BODY_MAX 512
 #define JS_SETTLE_MS 10000
+#define JS_LEAD_CHECK_MS 50 /* how soon a broker that became a stream's leader serves it */
 
 struct js_istream;
 
@@ -42,6 +44,7 @@ struct js_istream {
     struct js_ack *head, *tail; /* in publish order */
     uint32_t inflight;          /* appends whose done has not fired */
     bool dead;                  /* unbound: freed once nothing is in flight */
+    bool serving;               /* subscribed and announced: this broker serves the stream */
     char **announced;           /* what the routes were told this broker holds (js_announce) */
     uint32_t announced_count;
 };
@@ -53,6 +56,11 @@ struct js_ingest {
     uint32_t count, cap;
     struct js_ack *free_acks;
     struct stream_header hdrs[JS_HEADERS_MAX];
+    struct loop_timer lead_timer; /* who serves the cluster's streams (js_stream_served_here) */
+    uint64_t lead_gen;            /* what the last pass saw: the placement, readiness, the streams */
+    bool lead_ready;
+    uint32_t lead_streams;
+    uint64_t lead_full_ms;        /* the last pass over every stream whatever changed */
 };
 
 static const struct nats_deliver_ops js_ingest_ops;
@@ -319,6 +327,16 @@ static void js_unsubscribe(struct js_ingest *ji, struct js_istream *is) {
     is->sub_count = 0;
 }
 
+bool js_stream_served_here(const struct nats_server *ns, const struct stream *s) {
+    const struct cluster_view *v = ns->view;
+    if (!v || stream_config(s)->num_replicas <= 1) return true;
+    if (!v->ready) return false; /* the placement is not known yet, or the broker stops */
+    const struct cluster_topic *t = stream_placement(s);
+    if (!t) return true; /* made before the cluster: this broker's alone */
+    return t->partition_count && t->parts[0].replicas[0] == v->self_id &&
+           partition_role(stream_partition(s)) != PARTITION_FOLLOWER;
+}
+
 void js_ingest_bind(struct js_ingest *ji, struct stream *s) {
     struct js_istream *is = js_find(ji, s);
     if (!is) {
@@ -333,6 +351,11 @@ void js_ingest_bind(struct js_ingest *ji, struct stream *s) {
         ji->arr[ji->count++] = is;
     }
     js_unsubscribe(ji, is);
+    is->serving = js_stream_served_here(ji->ns, s);
+    if (!is->serving) { /* another broker leads the stream: its publishes reach it over the routes */
+        js_announce(ji, is, NULL);
+        return;
+    }
     const struct stream_config *c = stream_config(s);
     for (uint32_t i = 0; i < c->subject_count; i++) {
         struct nsub *sub = nats_server_subscribe_internal(ji->ns, c->subjects[i], NULL, &js_ingest_ops, is);
@@ -355,16 +378,46 @@ void js_ingest_unbind(struct js_ingest *ji, struct stream *s) {
     js_flush(is);
 }
 
+/* Leadership of a replicated stream moves with its partition's (the controller's elections):
+ * each pass binds the streams this broker now leads and unbinds those it no longer does, and
+ * binds the streams other brokers' creations added here (streams_adopt). A pass runs when the
+ * placement, its readiness or the number of streams changed, and once a second anyway (a role
+ * the partition takes after the view moved). */
+static void js_lead_fire(struct loop_timer *t, uint64_t now_ms) {
+    struct js_ingest *ji = sl_container_of(t, struct js_ingest, lead_timer);
+    const struct cluster_view *v = ji->ns->view;
+    uint64_t gen = v ? v->topics.gen : 0;
+    bool ready = v && v->ready;
+    uint32_t n = streams_count(ji->ss);
+    if (gen != ji->lead_gen || ready != ji->lead_ready || n != ji->lead_streams || now_ms >= ji->lead_full_ms + 1000) {
+        ji->lead_gen = gen;
+        ji->lead_ready = ready;
+        ji->lead_streams = n;
+        ji->lead_full_ms = now_ms;
+        for (uint32_t i = 0; i < n; i++) {
+            struct stream *s = streams_at(ji->ss, i);
+            struct js_istream *is = js_find(ji, s);
+            if (!is || is->serving != js_stream_served_here(ji->ns, s)) js_ingest_bind(ji, s);
+        }
+    }
+    loop_timer_add(ji->ns->loop, t, now_ms + JS_LEAD_CHECK_MS);
+}
+
 struct js_ingest *js_ingest_new(struct nats_server *ns, struct streams *ss) {
     struct js_ingest *ji = sl_xcalloc(1, sizeof(*ji));
     ji->ns = ns;
     ji->ss = ss;
     for (uint32_t i = 0; i < streams_count(ss); i++) js_ingest_bind(ji, streams_at(ss, i));
+    ji->lead_streams = streams_count(ss);
+    ji->lead_full_ms = loop_mono_ms(ns->loop);
+    ji->lead_timer.fire = js_lead_fire;
+    loop_timer_add(ns->loop, &ji->lead_timer, ji->lead_full_ms + JS_LEAD_CHECK_MS);
     return ji;
 }
 
 void js_ingest_free(struct js_ingest *ji) {
     if (!ji) return;
+    if (loop_timer_armed(&ji->lead_timer)) loop_timer_del(ji->ns->loop, &ji->lead_timer);
     /* Settle what is in flight, so every PubAck goes out while the server still runs. */
     for (uint32_t i = 0; i < ji->count; i++) {
         struct js_istream *is = ji->arr[i];

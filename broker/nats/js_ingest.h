@@ -12,6 +12,7 @@
 #ifndef SL_BROKER_JS_INGEST_H
 #define SL_BROKER_JS_INGEST_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "base/base.h"
@@ -27,6 +28,11 @@ struct js_ingest *js_ingest_new(struct nats_server *ns, struct streams *ss);
 void js_ingest_free(struct js_ingest *ji);
 /* (Re)subscribes the stream's subjects: after a create, an update, and at start. */
 void js_ingest_bind(struct js_ingest *ji, struct stream *s);
+/* Whether this broker serves the stream (takes its publishes, answers its API): always,
+ * except for a stream the cluster replicates (stream.h, stream_placement), which its
+ * partition's leader serves; the others reach it over the NATS routes. Bindings follow the
+ * leadership by themselves (a 50 ms check). */
+bool js_stream_served_here(const struct nats_server *ns, const struct stream *s);
 /* Unsubscribes the stream (it is going); its PubAcks in flight still go out. */
 void js_ingest_unbind(struct js_ingest *ji, struct stream *s);
 

@@ -10,6 +10,7 @@
 #include "base/logging.h"
 #include "base/loop.h"
 #include "broker/core/acl.h"
+#include "broker/core/cluster_view.h"
 #include "broker/core/stream.h"
 #include "broker/core/subject.h"
 #include "broker/nats/js_ingest.h"
@@ -281,10 +282,40 @@ static json_t *jsapi_state_json(const struct jsapi *api, const struct stream *s)
     return o;
 }
 
+/* A replicated stream's "cluster" as nats-server gives it: the leader's server name and the
+ * other replicas' (name, current: in the ISR, active: 0 as no follower's last contact is kept
+ * here). */
+static json_t *jsapi_cluster_json(const struct jsapi *api, const struct stream *s) {
+    const struct cluster_view *v = api->ns->view;
+    const struct cluster_topic *t = stream_placement(s);
+    if (!v || !t || !t->partition_count) return NULL;
+    const struct cluster_part *pt = &t->parts[0];
+    char name[32];
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(NATS_CLUSTER_NAME));
+    nats_server_name_of(pt->replicas[0], name, sizeof(name));
+    json_object_set_new(o, "leader", json_string(name));
+    json_t *reps = json_array();
+    for (uint32_t i = 1; i < pt->replica_count; i++) {
+        bool current = false;
+        for (uint32_t j = 0; j < pt->isr_count; j++) current |= pt->isr[j] == pt->replicas[i];
+        nats_server_name_of(pt->replicas[i], name, sizeof(name));
+        json_t *r = json_object();
+        json_object_set_new(r, "name", json_string(name));
+        json_object_set_new(r, "current", json_boolean(current));
+        json_object_set_new(r, "active", json_integer(0));
+        json_array_append_new(reps, r);
+    }
+    json_object_set_new(o, "replicas", reps);
+    return o;
+}
+
 static void jsapi_add_info(const struct jsapi *api, json_t *o, const struct stream *s) {
     json_object_set_new(o, "config", jsapi_config_json(stream_config(s)));
     json_object_set_new(o, "created", jsapi_time(stream_created_ns(s)));
     json_object_set_new(o, "state", jsapi_state_json(api, s));
+    json_t *c = jsapi_cluster_json(api, s);
+    if (c) json_object_set_new(o, "cluster", c);
 }
 
 /* ---- requests ------------------------------------------------------------------------------------- */
@@ -355,6 +386,9 @@ static bool jsapi_admin_error_to(struct jsapi *api, struct span reply, const cha
         break;
     case STREAM_ADMIN_SUBJECT_OVERLAP:
         jsapi_reply_error(api, reply, kind, 400, 10065, "subjects overlap with an existing stream", NULL);
+        break;
+    case STREAM_ADMIN_NO_PEERS:
+        jsapi_reply_error(api, reply, kind, 400, 10005, "no suitable peers for placement", NULL);
         break;
     case STREAM_ADMIN_INVALID:
         snprintf(desc, sizeof(desc), "%s", why ? why : "invalid stream configuration");
@@ -437,7 +471,8 @@ static void jsapi_stream_created_reply(struct jsapi *api, struct span reply, str
     jsapi_reply_json(api, reply, o);
 }
 
-/* A STREAM.CREATE waiting for its topic (streams_create_start): the reply subject, copied. */
+/* A STREAM.CREATE waiting for its topic (streams_create_start), or a replicated stream's
+ * STREAM.DELETE for the controller (streams_delete_start): the reply subject, copied. */
 struct jsapi_create {
     struct jsapi_create *next;
     struct jsapi *api;       /* NULL once the API stopped: nothing to answer */
@@ -446,21 +481,54 @@ struct jsapi_create {
     uint8_t reply[];
 };
 
-static void jsapi_stream_create_done(void *arg, enum stream_admin_result res, struct stream *s, const char *why) {
-    struct jsapi_create *w = arg;
-    struct jsapi *api = w->api;
-    if (api) {
-        struct jsapi_create **pp = &api->creates;
+/* A request waiting for its outcome, listed (the done may fire before the start returns). */
+static struct jsapi_create *jsapi_waiter_new(struct jsapi *api, struct span reply) {
+    struct jsapi_create *w = sl_xmalloc(sizeof(*w) + reply.len);
+    w->api = api;
+    w->hold = NULL;
+    w->reply_len = reply.len;
+    if (reply.len) memcpy(w->reply, reply.p, reply.len);
+    w->next = api->creates;
+    api->creates = w;
+    return w;
+}
+
+/* Off the list (while the API runs), the requester released, freed. */
+static void jsapi_waiter_free(struct jsapi_create *w) {
+    if (w->api) {
+        struct jsapi_create **pp = &w->api->creates;
         while (*pp != w) pp = &(*pp)->next;
         *pp = w->next;
-        struct span reply = {w->reply, w->reply_len};
-        if (!jsapi_admin_error_to(api, reply, "stream_create", res, why)) {
-            js_ingest_bind(api->ji, s);
-            jsapi_stream_created_reply(api, reply, s);
-        }
     }
     if (w->hold) nats_hold_release(w->hold);
     free(w);
+}
+
+
+static void jsapi_stream_create_done(void *arg, enum stream_admin_result res, struct stream *s, const char *why) {
+    struct jsapi_create *w = arg;
+    struct jsapi *api = w->api;
+    struct span reply = {w->reply, w->reply_len};
+    if (api && !jsapi_admin_error_to(api, reply, "stream_create", res, why)) {
+        js_ingest_bind(api->ji, s);
+        jsapi_stream_created_reply(api, reply, s);
+    }
+    jsapi_waiter_free(w);
+}
+
+static void jsapi_stream_deleted_reply(struct jsapi *api, struct span reply, bool ok) {
+    if (!ok) return jsapi_reply_error(api, reply, "stream_delete", 500, 10050, "stream delete failed", NULL);
+    static const char body[] = "{\"type\":\"" JSAPI_TYPE "stream_delete_response\",\"success\":true}";
+    jsapi_reply(api, reply, body, sizeof(body) - 1);
+}
+
+/* A replicated stream's delete, once the controller removed it and this broker's copy went. */
+static void jsapi_stream_delete_done(void *arg, sl_err err, struct topic *tp, const char *why) {
+    (void)tp;
+    (void)why;
+    struct jsapi_create *w = arg;
+    if (w->api) jsapi_stream_deleted_reply(w->api, (struct span){w->reply, w->reply_len}, !err);
+    jsapi_waiter_free(w);
 }
 
 static void jsapi_stream_create(struct jsapi_req *r) {
@@ -469,12 +537,7 @@ static void jsapi_stream_create(struct jsapi_req *r) {
     struct jsapi *api = r->api;
     struct stream *s = NULL;
     const char *why = NULL;
-    struct jsapi_create *w = sl_xmalloc(sizeof(*w) + r->reply.len);
-    w->api = api;
-    w->reply_len = r->reply.len;
-    if (r->reply.len) memcpy(w->reply, r->reply.p, r->reply.len);
-    w->next = api->creates; /* listed first: the done may fire before the start returns */
-    api->creates = w;
+    struct jsapi_create *w = jsapi_waiter_new(api, r->reply);
     enum stream_admin_result res =
         streams_create_start(api->ss, &c, loop_now_ms(api->ns->loop), jsapi_stream_create_done, w, &s, &why);
     if (res == STREAM_ADMIN_PENDING) {
@@ -483,8 +546,7 @@ static void jsapi_stream_create(struct jsapi_req *r) {
         w->hold = nats_server_hold_publisher(api->ns);
         return;
     }
-    api->creates = w->next;
-    free(w);
+    jsapi_waiter_free(w);
     if (jsapi_admin_error(r, "stream_create", res, why)) return;
     jsapi_stream_created_reply(api, r->reply, s); /* an equal stream exists */
 }
@@ -525,10 +587,14 @@ static void jsapi_stream_delete(struct jsapi_req *r) {
                                  NULL);
     struct stream *s = jsapi_stream(r);
     if (!s) return jsapi_not_found(r, "stream_delete", NULL);
-    if (streams_delete(r->api->ss, s) != STREAM_ADMIN_OK)
-        return jsapi_reply_error(r->api, r->reply, "stream_delete", 500, 10050, "stream delete failed", NULL);
-    static const char ok[] = "{\"type\":\"" JSAPI_TYPE "stream_delete_response\",\"success\":true}";
-    jsapi_reply(r->api, r->reply, ok, sizeof(ok) - 1);
+    struct jsapi_create *w = jsapi_waiter_new(r->api, r->reply);
+    enum stream_admin_result res = streams_delete_start(r->api->ss, s, jsapi_stream_delete_done, w);
+    if (res == STREAM_ADMIN_PENDING) {
+        w->hold = nats_server_hold_publisher(r->api->ns);
+        return;
+    }
+    jsapi_waiter_free(w);
+    jsapi_stream_deleted_reply(r->api, r->reply, res == STREAM_ADMIN_OK);
 }
 
 static void jsapi_stream_purge(struct jsapi_req *r) {
@@ -752,10 +818,18 @@ static bool jsapi_consumer_allowed(struct jsapi *api, struct span rest, const st
  * holds is answered by the one broker that knows the stream's config, as nats-server answers
  * an existing stream (its info for an equal config, 10058 otherwise), and never makes a second
  * copy here; refusing it here with 10058 would break nats.go's idempotent AddStream. */
-static bool jsapi_held_elsewhere(struct jsapi *api, const struct nats_msg *m, const char *name, size_t len) {
-    if (api->ns->route_in || !api->ns->routes) return false;
-    if (streams_get(api->ss, name, (uint32_t)len)) return false;
-    return nats_routes_has_interest(api->ns, m->subject);
+static bool jsapi_held_elsewhere(struct jsapi *api, const struct nats_msg *m, const char *name, size_t len,
+                                 const char *kind) {
+    if (api->ns->route_in) return false;
+    struct stream *s = streams_get(api->ss, name, (uint32_t)len);
+    if (s && js_stream_served_here(api->ns, s)) return false;
+    if (api->ns->routes && nats_routes_has_interest(api->ns, m->subject)) return true;
+    if (!s) return false;
+    /* A replicated stream whose leader is not known here yet (an election, or its announce
+     * still on the way): what nats-server answers while its stream has no leader. */
+    if (kind && m->reply.len)
+        jsapi_reply_error(api, m->reply, kind, 503, 10008, "JetStream system temporarily unavailable", NULL);
+    return true;
 }
 
 static const char *const jsapi_consumer_ops_named[] = {"CREATE.", "DURABLE.CREATE.", "INFO.",    "DELETE.",
@@ -768,7 +842,7 @@ static bool jsapi_consumer_held_elsewhere(struct jsapi *api, struct span rest, c
         const char *name = (const char *)rest.p + ol;
         const char *dot = memchr(name, '.', rest.len - ol);
         size_t nl = dot ? (size_t)(dot - name) : rest.len - ol;
-        return nl <= STREAM_NAME_MAX && jsapi_held_elsewhere(api, m, name, nl);
+        return nl <= STREAM_NAME_MAX && jsapi_held_elsewhere(api, m, name, nl, NULL);
     }
     return false;
 }
@@ -842,7 +916,7 @@ static void jsapi_deliver(struct sub *sub, const struct nats_msg *m) {
             if (al > STREAM_NAME_MAX || memchr(op + nl, '.', al)) return;
             memcpy(arg, op + nl, al);
             arg[al] = 0;
-            if (jsapi_held_elsewhere(api, m, arg, al)) return;
+            if (jsapi_held_elsewhere(api, m, arg, al, table[i].kind)) return;
             int8_t need = table[i].op;
             bool ok = !need ? true
                       : need == KAFKA_OP_CREATE ? nats_acl_stream_create_allowed(api->ns, arg, al)

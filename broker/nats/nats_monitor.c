@@ -20,7 +20,7 @@
 void nats_server_varz(struct nats_server *ns, json_t *o) {
     const struct sl_config *cfg = ns->cfg;
     json_object_set_new(o, "server_id", json_string(ns->server_id));
-    json_object_set_new(o, "server_name", json_string(ns->server_id));
+    json_object_set_new(o, "server_name", json_string(ns->server_name));
     json_object_set_new(o, "version", json_string("2.9.10"));
     json_object_set_new(o, "proto", json_integer(1));
     json_object_set_new(o, "host", json_string(cfg->host));

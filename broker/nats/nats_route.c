@@ -20,7 +20,6 @@
 #define ROUTE_REDIAL_MS 1000
 #define ROUTE_SUBS_MAX (1u << 20) /* a peer's interest entries: past it the route is refused */
 #define ROUTE_QUEUE_LINE_EXTRA 4096 /* queue names an RMSG line may carry beyond a client's line */
-#define ROUTE_CLUSTER_NAME "sluice"
 
 /* One (subject, queue) of local interest and how many client subscriptions hold it. */
 struct interest {
@@ -380,7 +379,7 @@ static void route_send_info(struct nroute *r) {
     char line[1024];
     int n = snprintf(line, sizeof(line),
                      "INFO {\"server_id\":\"%s\",\"name\":\"%s\",\"version\":\"2.9.10\",\"proto\":1,\"go\":\"sluice "
-                     SL_VERSION "\",\"host\":\"%s\",\"port\":%u,\"headers\":true,\"cluster\":\"" ROUTE_CLUSTER_NAME
+                     SL_VERSION "\",\"host\":\"%s\",\"port\":%u,\"headers\":true,\"cluster\":\"" NATS_CLUSTER_NAME
                      "\",\"auth_required\":%s,\"max_payload\":%u,\"sluice_node\":%u} \r\n",
                      ns->server_id, ns->server_id, rt->host, rt->port, rt->secret[0] ? "true" : "false",
                      ns->cfg->max_payload_bytes, ns->cfg->node_id);
@@ -390,7 +389,7 @@ static void route_send_info(struct nroute *r) {
 static void route_send_connect(struct nroute *r) {
     const struct nats_routes *rt = r->rt;
     json_t *o = json_pack("{s:b,s:b,s:b,s:b,s:b,s:s,s:s,s:I,s:s}", "echo", 0, "verbose", 0, "pedantic", 0,
-                          "tls_required", 0, "headers", 1, "name", rt->ns->server_id, "cluster", ROUTE_CLUSTER_NAME,
+                          "tls_required", 0, "headers", 1, "name", rt->ns->server_id, "cluster", NATS_CLUSTER_NAME,
                           "sluice_node", (json_int_t)rt->ns->cfg->node_id, "auth_token", rt->secret);
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
@@ -708,7 +707,7 @@ void nats_routes_connect_urls(const struct nats_server *ns, char *out, size_t ca
     out[0] = 0;
     const struct cluster_view *v = ns->view;
     if (!ns->routes || !v || !v->broker_count) return;
-    size_t n = (size_t)snprintf(out, cap, ",\"cluster\":\"" ROUTE_CLUSTER_NAME "\",\"connect_urls\":[");
+    size_t n = (size_t)snprintf(out, cap, ",\"cluster\":\"" NATS_CLUSTER_NAME "\",\"connect_urls\":[");
     bool first = true;
     for (uint32_t i = 0; i < v->broker_count && n < cap; i++) {
         const struct cluster_view_broker *b = &v->brokers[i];

@@ -1037,7 +1037,7 @@ static void nats_send_info(struct nconn *nc, bool async) {
                      "INFO {\"server_id\":\"%s\",\"server_name\":\"%s\",\"version\":\"" NATS_VERSION "\","
                      "\"proto\":1,\"go\":\"sluice " SL_VERSION "\",\"host\":\"%s\",\"port\":%u,\"headers\":true,%s"
                      "\"max_payload\":%u,%s%s%s\"client_id\":%llu,\"client_ip\":\"%s\"%s} \r\n",
-                     ns->server_id, ns->server_id, ns->cfg->host, ns->ls.port,
+                     ns->server_id, ns->server_name, ns->cfg->host, ns->ls.port,
                      !ns->ls.tls ? "" : ns->ls.tls->verify ? "\"tls_required\":true,\"tls_verify\":true," : "\"tls_required\":true,",
                      ns->cfg->max_payload_bytes,
                      nats_auth_required(ns->cfg) ? "\"auth_required\":true," : "", nonce,
@@ -1131,6 +1131,8 @@ static void nats_sweep(struct loop_timer *t, uint64_t now_ms) {
     loop_timer_add(ns->loop, &ns->sweep_timer, now_ms + NATS_SWEEP_MS);
 }
 
+void nats_server_name_of(uint32_t node_id, char *out, size_t cap) { snprintf(out, cap, "sluice-%u", node_id); }
+
 int nats_server_start(struct nats_server *ns, const struct sl_config *cfg, struct loop *l) {
     memset(ns, 0, sizeof(*ns));
     ns->cfg = cfg;
@@ -1143,6 +1145,8 @@ int nats_server_start(struct nats_server *ns, const struct sl_config *cfg, struc
     ns->server_id[0] = 'N';
     for (int i = 1; i < 56; i++) ns->server_id[i] = b32[raw[i] & 31];
     ns->server_id[56] = 0;
+    if (cfg->cluster_nodes[0]) nats_server_name_of(cfg->node_id, ns->server_name, sizeof(ns->server_name));
+    else snprintf(ns->server_name, sizeof(ns->server_name), "%s", ns->server_id);
     /* max_connections is enforced here, after INFO, with nats-server's -ERR; the listener's own
      * cap is a backstop far above it. */
     int rc = listener_start(&ns->ls, l, "nats", cfg->host, cfg->nats_port, &nats_conn_ops, nats_on_open, ns,

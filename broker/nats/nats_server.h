@@ -23,6 +23,7 @@
 #define SL_BROKER_NATS_SERVER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/base.h"
@@ -48,6 +49,7 @@ struct nats_server {
     struct listener ls;
     struct sublist *subs;
     char server_id[64];
+    char server_name[64]; /* INFO's server_name: the id, or in a cluster nats_server_name_of(node id) */
     uint64_t next_client_id;
     uint32_t conn_count;
     struct nconn *dirty;          /* connections with output to flush this turn */
@@ -129,5 +131,12 @@ int nats_server_publish(struct nats_server *ns, struct span subject, struct span
  * a JetStream delivery to a pull request's inbox names the stream subject. */
 int nats_server_publish_to(struct nats_server *ns, struct span route, struct span subject, struct span reply,
                            struct span hdr, struct span payload);
+
+/* The cluster name routes and a replicated stream's "cluster" give (nats-server's
+ * cluster_name). */
+#define NATS_CLUSTER_NAME "sluice"
+/* A clustered broker's NATS server name, "sluice-<node id>": what INFO, /varz and a
+ * replicated stream's leader and replicas say, so a client tells which broker leads. */
+void nats_server_name_of(uint32_t node_id, char *out, size_t cap);
 
 #endif
