@@ -753,7 +753,10 @@ static void route_topics(void *arg, const struct http_request *rq, struct http_r
                     bad = "\"configs\" must be an object of strings";
                     break;
                 }
-                if (topics_config_check(key, json_string_value(v), &why) != SL_OK) {
+                /* A stream's record chunk (stream.h) is hex, not a topic config. */
+                const char *hv = json_string_value(v);
+                if (streams_placed_key(key) ? strspn(hv, "0123456789abcdef") != strlen(hv) || strlen(hv) % 2
+                                            : topics_config_check(key, hv, &why) != SL_OK) {
                     bad = why ? why : "invalid config";
                     break;
                 }
