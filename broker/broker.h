@@ -52,6 +52,7 @@ struct broker {
     struct workers *cluster_jobs; /* where membership changes wait for Raft (admin_cluster.c) */
     void *cluster_tls;            /* client SSL_CTX for the leader's https port, or NULL (admin_cluster.c) */
     struct cluster_sync *cluster_sync; /* placed topics: the view and its poll (cluster_topics.c) */
+    struct cluster_streams *cluster_streams; /* replicated streams' consumers copied (cluster_streams.c) */
     /* What the Kafka wing reads once the cluster has stopped and the broker is going: a view
      * that is not ready, so no placed topic is served here any more (NULL would mean "not in a
      * cluster": every topic served as this broker's own). */

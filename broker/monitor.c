@@ -13,6 +13,7 @@
 #include "base/logging.h"
 #include "base/prom.h"
 #include "broker/admin_cluster.h"
+#include "broker/cluster_streams.h"
 #include "broker/cluster_topics.h"
 #include "broker/admin_users.h"
 #include "broker/core/stream.h"
@@ -211,6 +212,7 @@ static void route_metrics(void *arg, const struct http_request *rq, struct http_
     if (b->js_deliver) js_deliver_metrics(b->js_deliver, &p);
     admin_cluster_metrics(b, &p);
     cluster_topics_metrics(b->cluster_sync, &p);
+    cluster_streams_metrics(b->cluster_streams, &p);
     prom_family(&p, "sluice_http_requests_total", "counter", "Requests answered on the monitoring port.");
     prom_u64(&p, "sluice_http_requests_total", NULL, b->http.requests);
     free(rs->body);

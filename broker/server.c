@@ -13,6 +13,7 @@
 #include "base/base.h"
 #include "base/logging.h"
 #include "broker/admin_cluster.h"
+#include "broker/cluster_streams.h"
 #include "broker/cluster_topics.h"
 #include "broker/core/acl.h"
 #include "broker/core/stream.h"
@@ -310,6 +311,12 @@ static int broker_store_open(struct broker *b) {
     return 0;
 }
 
+/* A replicated stream's leadership moved (js_ingest saw it): its consumers follow. */
+static void broker_js_lead(void *arg, struct stream *s, bool served) {
+    struct broker *b = arg;
+    if (b->js_deliver) js_deliver_lead(b->js_deliver, s, served);
+}
+
 /* JetStream's three parts, in the order their references run (NULLs are fine). */
 static void broker_js_stop(struct broker *b) {
     js_deliver_stop(b->js_deliver);
@@ -381,6 +388,7 @@ int broker_start(struct broker *b, const struct sl_config *cfg) {
         b->js_ingest = js_ingest_new(&b->nats, b->streams);
         b->jsapi = jsapi_start(&b->nats, b->streams, b->js_ingest);
         b->js_deliver = js_deliver_start(&b->nats, &b->loop, b->streams, b->jsapi, b->topics);
+        js_ingest_set_lead_hook(b->js_ingest, broker_js_lead, b);
     }
     /* Last: the registration carries the listeners' bound ports (port 0 picks one). */
     if (b->cfg.cluster_nodes[0] && admin_cluster_start(b) != 0) goto fail_js;
@@ -389,6 +397,7 @@ int broker_start(struct broker *b, const struct sl_config *cfg) {
         b->kafka.view = cluster_topics_view(b->cluster_sync);
         b->nats.view = b->kafka.view; /* connect_urls and the route mesh (nats_route.h) */
         if (b->streams) streams_set_view(b->streams, b->kafka.view); /* replicated streams */
+        b->cluster_streams = cluster_streams_start(b);
     }
     broker_signal_arm(b);
     b->monitor_ready = true;
@@ -445,6 +454,8 @@ int broker_stop(struct broker *b) {
         b->nats.view = &b->stopped_view; /* no brokers: no new routes */
         if (b->streams) streams_set_view(b->streams, &b->stopped_view);
     }
+    cluster_streams_stop(b->cluster_streams);
+    b->cluster_streams = NULL;
     cluster_topics_stop(b->cluster_sync); /* its changes under way are answered first */
     b->cluster_sync = NULL;
     admin_cluster_stop(b); /* leaves the Raft group's thread; the others elect without us */

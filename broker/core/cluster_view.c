@@ -69,6 +69,7 @@ void cluster_view_set_brokers(struct cluster_view *v, const struct cluster_fsm *
         o->port = atoi(colon + 1);
         snprintf(o->nats, sizeof(o->nats), "%s", b->nats);
         snprintf(o->route, sizeof(o->route), "%s", b->route);
+        snprintf(o->http, sizeof(o->http), "%s", b->http);
     }
 }
 

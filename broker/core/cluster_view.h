@@ -24,6 +24,7 @@ struct cluster_view_broker {
     int32_t port;                    /* the advertised Kafka port */
     char nats[CLUSTER_HOSTPORT_MAX]; /* the advertised NATS host:port */
     char route[CLUSTER_HOSTPORT_MAX]; /* the NATS route host:port; "": the broker serves none */
+    char http[CLUSTER_HOSTPORT_MAX];  /* the monitoring port host:port (broker-to-broker POSTs) */
 };
 
 /* Sends a topic change to the controller. SL_OK: started, and done fires once on the loop with

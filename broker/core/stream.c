@@ -1232,6 +1232,29 @@ static void stream_reindex(struct stream *s) {
             (unsigned long long)s->messages, (unsigned long long)s->first_seq, (unsigned long long)s->last_seq);
 }
 
+size_t stream_deleted_key(const struct stream *s, char *out, size_t cap) { return deleted_key(s, out, cap); }
+
+sl_err stream_apply_deleted(struct stream *s, const uint8_t *v, uint32_t len) {
+    char key[STREAM_NAME_MAX + 32];
+    size_t kl = deleted_key(s, key, sizeof(key));
+    struct kvlog *kv = topics_metadata(s->ss->t);
+    uint32_t ol = 0;
+    const uint8_t *old = kvlog_get(kv, key, (uint32_t)kl, &ol);
+    if (old ? ol == len && !memcmp(old, v, len) : !len) return SL_OK;
+    uint64_t now_ms = loop_now_ms(streams_loop(s->ss));
+    sl_err e = len ? kvlog_put(kv, key, (uint32_t)kl, v, len, now_ms, NULL) : kvlog_del(kv, key, (uint32_t)kl, now_ms, NULL);
+    if (e) return e;
+    stream_index_clear(s);
+    e = stream_rebuild(s);
+    if (e) SL_WARN("stream %s: reading the log back for the leader's removals failed: %s", s->cfg.name, sl_err_str(e));
+    /* The disk below the floor goes here too, as on the leader. */
+    if (s->part && (int64_t)s->first_seq - 1 > partition_start_offset(s->part)) {
+        sl_err de = partition_delete_before(s->part, (int64_t)s->first_seq - 1);
+        if (de) SL_WARN("stream %s: cannot advance the log start: %s", s->cfg.name, sl_err_str(de));
+    }
+    return SL_OK;
+}
+
 /* The persisted deleted set (stream_persist's record) into s->deleted; returns its floor (1
  * if it has none). */
 static uint64_t deleted_decode(struct stream *s, const uint8_t *v, uint32_t vlen) {

@@ -189,6 +189,11 @@ const struct cluster_topic *stream_placement(const struct stream *s);
  * yet (and saved in this broker's metadata, so a restart finds it as any stream); NULL when
  * the placement has no record (a plain topic). */
 struct stream *streams_adopt(struct streams *ss, struct topic *tp);
+/* The metadata key of the stream's deleted set (what its leader removed), and a replica's
+ * taking of the leader's record of it: written here and the index rebuilt from the log
+ * under it (the disk below its floor freed), unless it is the record this broker has. */
+size_t stream_deleted_key(const struct stream *s, char *out, size_t cap);
+sl_err stream_apply_deleted(struct stream *s, const uint8_t *v, uint32_t len);
 /* Deletes the stream: a placed one through the controller (STREAM_ADMIN_PENDING, done fires
  * once every copy is gone here, with the outcome), any other at once (streams_delete). */
 enum stream_admin_result streams_delete_start(struct streams *ss, struct stream *s, topics_done_fn done, void *arg);

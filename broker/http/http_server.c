@@ -275,8 +275,9 @@ static int on_headers_complete(http_parser *p) {
     const char *rest;
     int r = http_route_find(hc->h, path, &rest);
     bool takes = r >= 0 && hc->h->routes[r].admin;
-    uint64_t cap = chunked ? HTTP_BODY_MAX : p->content_length;
-    if (!takes || cap > HTTP_BODY_MAX) {
+    uint64_t max = takes ? hc->h->routes[r].body_max : 0;
+    uint64_t cap = chunked ? max : p->content_length;
+    if (!takes || cap > max) {
         hc->refuse = 413;
         return -1;
     }
@@ -288,7 +289,7 @@ static int on_headers_complete(http_parser *p) {
 
 static int on_body(http_parser *p, const char *at, size_t len) {
     struct hconn *hc = p->data;
-    if (!hc->body || len > hc->body_cap - hc->body_len) { /* chunked past HTTP_BODY_MAX */
+    if (!hc->body || len > hc->body_cap - hc->body_len) { /* chunked past the route's body_max */
         hc->refuse = 413;
         return 1;
     }
@@ -517,6 +518,12 @@ void http_server_route_admin(struct http_server *h, const char *path, unsigned m
     h->routes[h->route_count - 1].admin = true;
     h->routes[h->route_count - 1].prefix = prefix;
     h->routes[h->route_count - 1].methods = methods;
+    h->routes[h->route_count - 1].body_max = HTTP_BODY_MAX;
+}
+
+void http_server_route_body_max(struct http_server *h, uint32_t body_max) {
+    SL_ASSERT(h->route_count && h->routes[h->route_count - 1].admin);
+    h->routes[h->route_count - 1].body_max = body_max;
 }
 
 void http_server_set_token(struct http_server *h, const char *token) { h->token = token; }

@@ -89,6 +89,7 @@ struct http_server {
         bool admin;       /* needs the token, or a verified client certificate; never open */
         bool prefix;      /* also serves "<path>/<rest>" */
         unsigned methods; /* HTTP_M_* */
+        uint32_t body_max; /* an admin route's largest body (HTTP_BODY_MAX unless set) */
     } routes[HTTP_ROUTES_MAX];
     const char *token; /* "" or NULL: no token needed; borrowed from the caller (its config) */
     const char *read_token; /* the same, for the read routes only (http_server_set_read_token) */
@@ -106,6 +107,9 @@ void http_server_route_open(struct http_server *h, const char *path, http_handle
  * below path are served too (rq->rest holds the remainder). */
 void http_server_route_admin(struct http_server *h, const char *path, unsigned methods, bool prefix,
                              http_handler_fn fn, void *arg);
+/* The last route added (an admin one) takes bodies up to body_max bytes instead of
+ * HTTP_BODY_MAX: a broker-to-broker route whose payload is state, not a command. */
+void http_server_route_body_max(struct http_server *h, uint32_t body_max);
 /* Requires `Authorization: Bearer <token>` from now on; "" turns it off. The string is read at
  * each request, not copied: it must outlive the server (the broker's config, which a reload
  * rewrites in place). */

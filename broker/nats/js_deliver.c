@@ -1542,8 +1542,11 @@ static void jsd_collect(void *arg, const uint8_t *key, uint32_t key_len, const u
     r->values[r->count++] = v;
 }
 
-/* Recreates the stored consumers, then puts back their delivery state. */
-static void jsd_restore_all(struct js_deliver *jd) {
+/* Recreates the stored consumers (only's, or every stream's), then puts back their delivery
+ * state. A replicated stream's consumers run on its leader alone (js_stream_served_here): on
+ * the other brokers their keys wait, kept current by the leader (cluster_streams.h), for
+ * js_deliver_lead. */
+static void jsd_restore_all(struct js_deliver *jd, const struct stream *only) {
     struct jsd_restore r = {0};
     kvlog_foreach(jd->kv, jsd_collect, &r);
     jd->restoring = true;
@@ -1554,7 +1557,9 @@ static void jsd_restore_all(struct js_deliver *jd) {
         json_t *cfg = o ? json_object_get(o, "config") : NULL;
         struct stream *s = sname ? streams_get(jd->ss, sname, (uint32_t)strlen(sname)) : NULL;
         const char *cname = cfg ? json_str(cfg, "name") : NULL;
-        if (!s || !cname) {
+        if (s && cname && ((only && s != only) || !js_stream_served_here(jd->ns, s))) {
+            /* another stream's, or one another broker leads */
+        } else if (!s || !cname) {
             SL_WARN("stored consumer config not restored: %s", r.values[i]);
         } else {
             json_t *body = json_object();
@@ -1606,8 +1611,26 @@ struct js_deliver *js_deliver_start(struct nats_server *ns, struct loop *l, stru
     jsapi_set_consumer_ops(api, &ops, jd);
     loop_add_before_sleep(l, jsd_before_sleep, jd);
     jd->kv = t ? topics_metadata(t) : NULL;
-    if (jd->kv) jsd_restore_all(jd);
+    if (jd->kv) jsd_restore_all(jd, NULL);
     return jd;
+}
+
+void js_deliver_lead(struct js_deliver *jd, struct stream *s, bool served) {
+    struct jsd_stream *st = jsd_stream_find(jd, s, false);
+    if (served) {
+        if (jd->kv && (!st || !st->head)) jsd_restore_all(jd, s);
+        return;
+    }
+    if (!st) return;
+    /* Another broker leads it now: what changed here is written (the new leader's copy will
+     * overwrite it), and the consumers go from memory, their keys kept. */
+    if (jd->kv) jsd_persist_states(jd);
+    jsd_stream_drop(jd, st, false);
+    jsd_rearm(jd);
+}
+
+int js_deliver_key_prefix(const char *stream, char *out, size_t cap) {
+    return snprintf(out, cap, "consumer/%s/", stream);
 }
 
 void js_deliver_stop(struct js_deliver *jd) {

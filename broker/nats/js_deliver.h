@@ -24,6 +24,8 @@
 #ifndef SL_BROKER_JS_DELIVER_H
 #define SL_BROKER_JS_DELIVER_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct nats_server;
@@ -43,5 +45,11 @@ void js_deliver_stop(struct js_deliver *jd);
 /* Appends the JetStream consumers' /metrics families (pending, ack pending, DLQ appends...). */
 void js_deliver_metrics(struct js_deliver *jd, struct prom *p);
 uint32_t js_deliver_consumer_count(const struct js_deliver *jd);
+/* A replicated stream's leadership came here (served: its stored consumers are recreated with
+ * their delivery state, as at a start) or went (they leave memory; their keys stay). */
+struct stream;
+void js_deliver_lead(struct js_deliver *jd, struct stream *s, bool served);
+/* "consumer/<stream>/": the metadata keys of a stream's consumers start so. */
+int js_deliver_key_prefix(const char *stream, char *out, size_t cap);
 
 #endif

@@ -61,6 +61,8 @@ struct js_ingest {
     bool lead_ready;
     uint32_t lead_streams;
     uint64_t lead_full_ms;        /* the last pass over every stream whatever changed */
+    void (*lead_fn)(void *arg, struct stream *s, bool served);
+    void *lead_arg;
 };
 
 static const struct nats_deliver_ops js_ingest_ops;
@@ -327,6 +329,11 @@ static void js_unsubscribe(struct js_ingest *ji, struct js_istream *is) {
     is->sub_count = 0;
 }
 
+void js_ingest_set_lead_hook(struct js_ingest *ji, void (*fn)(void *arg, struct stream *s, bool served), void *arg) {
+    ji->lead_fn = fn;
+    ji->lead_arg = arg;
+}
+
 bool js_stream_served_here(const struct nats_server *ns, const struct stream *s) {
     const struct cluster_view *v = ns->view;
     if (!v || stream_config(s)->num_replicas <= 1) return true;
@@ -351,7 +358,9 @@ void js_ingest_bind(struct js_ingest *ji, struct stream *s) {
         ji->arr[ji->count++] = is;
     }
     js_unsubscribe(ji, is);
+    bool was = is->serving;
     is->serving = js_stream_served_here(ji->ns, s);
+    if (was != is->serving && ji->lead_fn) ji->lead_fn(ji->lead_arg, s, is->serving);
     if (!is->serving) { /* another broker leads the stream: its publishes reach it over the routes */
         js_announce(ji, is, NULL);
         return;

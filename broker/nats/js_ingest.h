@@ -33,6 +33,8 @@ void js_ingest_bind(struct js_ingest *ji, struct stream *s);
  * partition's leader serves; the others reach it over the NATS routes. Bindings follow the
  * leadership by themselves (a 50 ms check). */
 bool js_stream_served_here(const struct nats_server *ns, const struct stream *s);
+/* fn hears when this broker starts or stops serving a stream (the consumers follow). */
+void js_ingest_set_lead_hook(struct js_ingest *ji, void (*fn)(void *arg, struct stream *s, bool served), void *arg);
 /* Unsubscribes the stream (it is going); its PubAcks in flight still go out. */
 void js_ingest_unbind(struct js_ingest *ji, struct stream *s);
 

@@ -21,7 +21,12 @@ each server (A, B, C):
   sequence gives the subject, the Nats-Msg-Id and every payload byte of the message acked with it;
 - the killed server is started again on its store: STREAM.INFO through it shows 1000 messages
   and all three servers in the stream's cluster (the leader and two current replicas) within 30 s;
-- Sluice only: every broker's data directory holds the stream's topic.
+- Sluice only: every broker's data directory holds the stream's topic;
+- then, raw clients: a work queue WQR of 3 replicas with a durable pull consumer W (explicit
+  acks) made through a server that does not lead it; 100 publishes, 50 pulled and acked (the
+  queue holds 50, first sequence 51); kill -9 of the stream's leader; within 30 s CONSUMER.INFO
+  through the same server shows ack floor 50, nothing ack-pending, 50 pending, the stream 51..100,
+  and a pull gets exactly the 50 unacked messages in order; once they are acked the queue is empty.
 Every wait is bounded (the program's own, and 150 s for it in all).
 """
 import json
@@ -159,10 +164,115 @@ def check_restart(ck, cl, killed):
                   "%s: every replica current after the restart: %s" % (cl.kind, reps))
 
 
+class Raw:
+    """A raw-protocol client of one server with an inbox for requests and one for pulls."""
+
+    def __init__(self, port, tag):
+        self.c = cnt.Client(port, tag)
+        self.tag = tag
+        self.n = 0
+        self.c.sub("_INBOX.%s.*" % tag, "in")
+        self.c.sub("_PULL.%s" % tag, "pull")
+        self.c.flush()
+
+    def req(self, subject, body=b"", timeout=5.0):
+        """The JSON answer, {} for an empty one (a status), None for none."""
+        self.n += 1
+        self.c.pub(subject, body, reply="_INBOX.%s.%d" % (self.tag, self.n))
+        if self.c.wait_count("in", 1, timeout) < 1:
+            return None
+        got = self.c.take("in")
+        return json.loads(got[-1][4]) if got[-1][4] else {}
+
+    def pull(self, consumer, batch, want, timeout=5.0):
+        """The messages (not statuses) of one pull request of batch, waiting for want of them."""
+        self.c.pub("$JS.API.CONSUMER.MSG.NEXT.%s" % consumer, b'{"batch":%d,"expires":3000000000}' % batch,
+                   reply="_PULL.%s" % self.tag)
+        self.c.wait_count("pull", want, timeout)
+        self.c.settle(0.3)
+        return [m for m in self.c.take("pull") if not m[3].startswith(b"NATS/1.0 4")]
+
+    def close(self):
+        self.c.close()
+
+
+def wait_until(fn, timeout):
+    deadline = time.monotonic() + timeout
+    got = None
+    while time.monotonic() < deadline:
+        try:
+            got = fn()
+        except (OSError, ValueError, harness.CheckFailed) as e:
+            got = str(e)
+        if isinstance(got, dict) and got and "error" not in got:
+            return got
+        time.sleep(0.25)
+    return got
+
+
+def check_consumer_failover(ck, cl):
+    """A work queue of 3 replicas with a durable pull consumer: after its leader's kill -9 the
+    consumer goes on where it was: nothing acked comes back, nothing unacked is lost."""
+    names = server_names(cl)
+    with ck.section("%s: a work queue's consumer survives kill -9 of the stream's leader" % cl.kind):
+        a = Raw(cl.client[0], "wa")
+        r = a.req("$JS.API.STREAM.CREATE.WQR",
+                  b'{"name":"WQR","subjects":["wqr.>"],"retention":"workqueue","num_replicas":3}', timeout=10.0)
+        ck.ok(isinstance(r, dict) and "error" not in r, "%s: create WQR: %s" % (cl.kind, r))
+        info = wait_until(lambda: (lambda i: i if (i or {}).get("cluster", {}).get("leader") else None)(
+            a.req("$JS.API.STREAM.INFO.WQR")), 20.0)
+        a.close()
+        leader = names.index(info["cluster"]["leader"])
+        via = (leader + 1) % 3
+        p = Raw(cl.client[via], "wp")
+        r = p.req("$JS.API.CONSUMER.DURABLE.CREATE.WQR.W",
+                  b'{"stream_name":"WQR","config":{"durable_name":"W","ack_policy":"explicit",'
+                  b'"deliver_policy":"all","ack_wait":30000000000}}', timeout=10.0)
+        ck.ok(isinstance(r, dict) and r.get("name") == "W", "%s: durable W: %s" % (cl.kind, r))
+        for k in range(100):
+            p.c.pub("wqr.x", b"w%03d" % k, reply="_INBOX.wp.p%d" % k)
+        ck.eq(p.c.wait_count("in", 100, 10.0), 100, "%s: PubAcks of 100 publishes" % cl.kind)
+        p.c.take("in")
+        got = p.pull("WQR.W", 50, 50)
+        ck.eq([m[4] for m in got], [b"w%03d" % k for k in range(50)], "%s: the first 50 pulled" % cl.kind)
+        for m in got:
+            p.c.pub(m[2], b"+ACK")
+        p.c.flush()
+        time.sleep(2.0)  # the replicas take the consumer's state (Sluice copies it every 250 ms)
+        st = (p.req("$JS.API.STREAM.INFO.WQR") or {}).get("state", {})
+        ck.eq((st.get("messages"), st.get("first_seq")), (50, 51), "%s: the work queue after 50 acks" % cl.kind)
+        cl.kill(leader)
+        t0 = time.monotonic()
+        ci = wait_until(lambda: p.req("$JS.API.CONSUMER.INFO.WQR.W"), 30.0)
+        ck.ok(isinstance(ci, dict) and "error" not in ci, "%s: CONSUMER.INFO after the kill: %s" % (cl.kind, ci))
+        if isinstance(ci, dict):
+            print("%s: the consumer answered %.1f s after the kill" % (cl.kind, time.monotonic() - t0))
+            ck.eq((ci.get("ack_floor", {}).get("stream_seq"), ci.get("num_ack_pending"), ci.get("num_pending")),
+                  (50, 0, 50), "%s: the consumer's ack floor, ack pending, pending after the failover" % cl.kind)
+        si = wait_until(lambda: p.req("$JS.API.STREAM.INFO.WQR"), 30.0)
+        st = si.get("state", {}) if isinstance(si, dict) else {}
+        ck.eq((st.get("messages"), st.get("first_seq"), st.get("last_seq")), (50, 51, 100),
+              "%s: the work queue after the failover (%s)" % (cl.kind, si))
+        got = p.pull("WQR.W", 100, 50)
+        ck.eq([m[4] for m in got], [b"w%03d" % k for k in range(50, 100)],
+              "%s: after the failover the pull gets exactly the 50 unacked, in order" % cl.kind)
+        for m in got:
+            p.c.pub(m[2], b"+ACK")
+        p.c.flush()
+        st = {}
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline and st.get("messages") != 0:
+            time.sleep(0.25)
+            st = (p.req("$JS.API.STREAM.INFO.WQR") or {}).get("state", {})
+        ck.eq(st.get("messages"), 0, "%s: the work queue empty once all are acked (%s)" % (cl.kind, st))
+        p.close()
+
+
 def run_kind(ck, cl, prog):
     killed, failover, passed = run_program(ck, cl, prog)
     if killed is not None and passed:
         check_restart(ck, cl, killed)
+        check_consumer_failover(ck, cl)
     if cl.kind == "sluice" and passed:
         ck.eq(cl.holders("REP"), [1, 2, 3], "sluice: the brokers storing REP")
     return failover
