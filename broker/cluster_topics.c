@@ -383,25 +383,28 @@ static sl_err view_configs(void *arg, const char *name, const char *const *keys,
         *why = "no such topic";
         return SL_NO_PARTITION;
     }
-    /* A stream's record chunks stay: the overrides replaced are the topic's own. */
+    /* A stream's record chunks stay, unless the change brings new ones (a stream's update,
+     * streams_update_start; Kafka's AlterConfigs never names them: topics_config_check refuses
+     * them): the overrides replaced are the topic's own. */
+    bool new_record = false;
+    for (uint32_t i = 0; i < n; i++) new_record |= streams_placed_key(keys[i]);
     uint32_t kept = 0;
-    for (uint32_t i = 0; i < t->config_count; i++) kept += streams_placed_key(t->configs[i].key);
+    for (uint32_t i = 0; i < t->config_count && !new_record; i++) kept += streams_placed_key(t->configs[i].key);
     if (n + kept > CLUSTER_TOPIC_CONFIGS_MAX) {
         *why = "too many configs";
         return SL_INVALID_CONFIG;
     }
     struct fwd *f = fwd_new(cs, CONTROLLER_TOPIC_CONFIGS, name, done, done_arg);
     for (uint32_t i = 0; i < n; i++) {
-        if (strlen(keys[i]) >= CLUSTER_CONFIG_KEY_MAX || strlen(values[i]) >= CLUSTER_CONFIG_VALUE_MAX ||
-            streams_placed_key(keys[i])) {
+        if (strlen(keys[i]) >= CLUSTER_CONFIG_KEY_MAX || strlen(values[i]) >= CLUSTER_CONFIG_VALUE_MAX) {
             free(f);
-            *why = streams_placed_key(keys[i]) ? "a stream's record is not a config" : "a config key or value is too long";
+            *why = "a config key or value is too long";
             return SL_INVALID_CONFIG;
         }
         snprintf(f->req.configs[i].key, sizeof(f->req.configs[i].key), "%s", keys[i]);
         snprintf(f->req.configs[i].value, sizeof(f->req.configs[i].value), "%s", values[i]);
     }
-    for (uint32_t i = 0, j = n; i < t->config_count; i++)
+    for (uint32_t i = 0, j = n; i < t->config_count && !new_record; i++)
         if (streams_placed_key(t->configs[i].key)) f->req.configs[j++] = t->configs[i];
     f->req.config_count = n + kept;
     workers_submit(cs->workers, &f->w);
@@ -539,12 +542,25 @@ static void sync_removed(struct cluster_sync *cs, const struct cluster_topics *o
     }
 }
 
+/* Whether the placement's configs are exactly c (any order). */
+static bool placement_has_configs(const struct cluster_topic *t, const struct cluster_config *c, uint32_t n) {
+    if (t->config_count != n) return false;
+    for (uint32_t i = 0; i < n; i++) {
+        bool found = false;
+        for (uint32_t j = 0; j < t->config_count && !found; j++)
+            found = !strcmp(t->configs[j].key, c[i].key) && !strcmp(t->configs[j].value, c[i].value);
+        if (!found) return false;
+    }
+    return true;
+}
+
 static bool sync_waiter_ready(struct cluster_sync *cs, const struct fwd *f, struct topic **tp) {
     *tp = topics_get(cs->b->topics, f->req.name, (int32_t)strlen(f->req.name));
     const struct cluster_topic *t = cluster_topics_find(&cs->view.topics, f->req.name);
     if (f->kind == CONTROLLER_TOPIC_REMOVE) return !t && (!*tp || !cs->dirty);
-    if (f->kind == CONTROLLER_TOPIC_CONFIGS)
-        return t && *tp && !memcmp((*tp)->id, t->id, 16) && sync_configs_equal(*tp, f->req.configs, f->req.config_count);
+    if (f->kind == CONTROLLER_TOPIC_CONFIGS) /* the placement has the change too (a stream's record) */
+        return t && *tp && !memcmp((*tp)->id, t->id, 16) && sync_configs_equal(*tp, f->req.configs, f->req.config_count) &&
+               placement_has_configs(t, f->req.configs, f->req.config_count);
     return t && *tp && !memcmp((*tp)->id, t->id, 16) && (*tp)->partition_count >= (int32_t)f->req.partitions &&
            (uint32_t)(*tp)->partition_count == t->partition_count;
 }

@@ -34,6 +34,7 @@ enum stream_tag {
     STREAM_TAG_FLAGS = 13, /* bit 0 allow_direct, 1 mirror_direct, 2 sealed, 3 deny_delete, ... */
     STREAM_TAG_DLQ = 14,
     STREAM_TAG_CREATED_NS = 15,
+    STREAM_TAG_PLACED = 16, /* this broker's copy of a stream the cluster placed (streams_adopt) */
 };
 
 /* The deleted set's record: "stream/<name>/deleted" -> floor (first_seq) and removed seqs. */
@@ -81,6 +82,7 @@ struct stream {
     struct partition *part;
     struct stream_config cfg;
     int64_t created_ns;
+    bool placed; /* a copy of a stream the cluster placed: its partition's leader serves it */
     void *user;
     /* index: metas[i] is sequence base_seq + i, for i < meta_len */
     struct stream_meta *metas;
@@ -373,7 +375,7 @@ bool stream_config_equal(const struct stream_config *a, const struct stream_conf
            a->deny_purge == b->deny_purge && a->allow_rollup_hdrs == b->allow_rollup_hdrs && !strcmp(a->dlq, b->dlq);
 }
 
-static void stream_encode(const struct stream_config *c, int64_t created_ns, struct kvlog_tlv_writer *w) {
+static void stream_encode(const struct stream_config *c, int64_t created_ns, bool placed, struct kvlog_tlv_writer *w) {
     kvlog_tlv_begin(w, STREAM_REC_VERSION);
     for (uint32_t i = 0; i < c->subject_count; i++)
         kvlog_tlv_put(w, STREAM_TAG_SUBJECT, c->subjects[i], (uint32_t)strlen(c->subjects[i]));
@@ -393,6 +395,7 @@ static void stream_encode(const struct stream_config *c, int64_t created_ns, str
     kvlog_tlv_put_i64(w, STREAM_TAG_FLAGS, flags);
     if (c->dlq[0]) kvlog_tlv_put(w, STREAM_TAG_DLQ, c->dlq, (uint32_t)strlen(c->dlq));
     kvlog_tlv_put_i64(w, STREAM_TAG_CREATED_NS, created_ns);
+    if (placed) kvlog_tlv_put_i64(w, STREAM_TAG_PLACED, 1);
 }
 
 static bool stream_decode(struct stream *s, const char *name, const uint8_t *v, uint32_t len) {
@@ -440,6 +443,7 @@ static bool stream_decode(struct stream *s, const char *name, const uint8_t *v, 
             c->allow_rollup_hdrs = x & 32;
             break;
         case STREAM_TAG_CREATED_NS: s->created_ns = x; break;
+        case STREAM_TAG_PLACED: s->placed = x != 0; break;
         default: break;
         }
     }
@@ -1621,7 +1625,7 @@ static enum stream_admin_result streams_check_config(struct streams *ss, const s
 
 static sl_err stream_save_record(struct stream *s) {
     struct kvlog_tlv_writer w = {0};
-    stream_encode(&s->cfg, s->created_ns, &w);
+    stream_encode(&s->cfg, s->created_ns, s->placed, &w);
     sl_err e = topics_set_stream_record(s->ss->t, s->tp, w.p, (uint32_t)w.len);
     kvlog_tlv_free(&w);
     return e;
@@ -1754,8 +1758,8 @@ static void streams_creating_done(void *arg, sl_err err, struct topic *tp, const
 
 /* ---- streams the cluster places ---------------------------------------------------------------- */
 
-/* In a cluster a stream with num_replicas > 1 is a placed topic (cluster_view.h): one
- * partition, replication factor num_replicas, min.insync.replicas a majority; a PubAck is the
+/* In a cluster a stream is a placed topic (cluster_view.h): one partition, replication
+ * factor num_replicas, min.insync.replicas a majority; a PubAck is the
  * append's PARTITION_ACKS_DURABLE, which on a leader waits for the high watermark, so it means
  * a majority of the replicas has the message. The stream's record rides in the placement as
  * configs STREAM_PLACED_PREFIX "0", "1", ... (the record in hex, in chunks a config value
@@ -1769,6 +1773,8 @@ static void streams_creating_done(void *arg, sl_err err, struct topic *tp, const
 void streams_set_view(struct streams *ss, const struct cluster_view *v) { ss->view = v; }
 
 bool streams_placed_key(const char *key) { return !strncmp(key, STREAM_PLACED_PREFIX, strlen(STREAM_PLACED_PREFIX)); }
+
+bool stream_is_placed(const struct stream *s) { return s->placed; }
 
 const struct cluster_topic *stream_placement(const struct stream *s) {
     const struct cluster_view *v = s->ss->view;
@@ -1813,16 +1819,43 @@ bad:
     return false;
 }
 
+static void stream_apply_config(struct stream *s, uint64_t now_ms);
+
+/* An existing copy whose placed record changed (a STREAM.UPDATE through the controller): the
+ * new config here too. */
+static void stream_refresh(struct stream *s, const uint8_t *rec, uint32_t len) {
+    struct stream *tmp = sl_xcalloc(1, sizeof(*tmp));
+    if (stream_decode(tmp, s->cfg.name, rec, len) && !stream_config_equal(&tmp->cfg, &s->cfg)) {
+        struct stream_config old = s->cfg;
+        s->cfg = tmp->cfg;
+        if (stream_save_record(s) != SL_OK) {
+            SL_WARN("stream %s: the cluster's new config cannot be saved here", s->cfg.name);
+            s->cfg = old;
+        } else {
+            stream_apply_config(s, loop_now_ms(streams_loop(s->ss)));
+            SL_INFO("stream %s: this broker's copy took the cluster's new config", s->cfg.name);
+        }
+    }
+    free(tmp);
+}
+
 struct stream *streams_adopt(struct streams *ss, struct topic *tp) {
     struct stream *s = streams_get(ss, tp->name, (uint32_t)strlen(tp->name));
-    if (s) return s->tp == tp ? s : NULL;
+    if (s && (s->tp != tp || !s->placed)) return s->tp == tp ? s : NULL;
     const struct cluster_topic *t = ss->view ? cluster_view_topic(ss->view, tp->name, (int32_t)strlen(tp->name)) : NULL;
-    if (!t || memcmp(t->id, tp->id, 16) || tp->partition_count < 1 || !topic_partition(tp, 0)) return NULL;
+    if (!t || memcmp(t->id, tp->id, 16) || tp->partition_count < 1 || !topic_partition(tp, 0)) return s;
     uint8_t *rec = NULL;
     uint32_t len = 0;
-    if (!placed_record(t, &rec, &len)) return NULL;
+    if (!placed_record(t, &rec, &len)) return s;
+    if (s) {
+        stream_refresh(s, rec, len);
+        free(rec);
+        return s;
+    }
     s = stream_attach(ss, tp);
+    s->placed = true;
     bool ok = stream_decode(s, tp->name, rec, len);
+    s->placed = true; /* the placement's record does not say it: it is the same on every broker */
     free(rec);
     if (ok) {
         /* A deleted set left by an earlier stream of this name. */
@@ -1868,33 +1901,24 @@ static void streams_placed_done(void *arg, sl_err err, struct topic *tp, const c
     topics_wait_durable(ss->t, &c->durable); /* may fire at once */
 }
 
-/* Sends the creation to the controller: the topic's configs and the record in chunks. */
-static enum stream_admin_result streams_place(struct streams *ss, struct stream_creating *k, const char **why) {
-    const struct cluster_view *v = ss->view;
-    const struct stream_config *cfg = &k->cfg;
-    if (cfg->num_replicas > (int64_t)v->broker_count || cfg->num_replicas > CLUSTER_REPLICAS_MAX) {
-        *why = "no suitable peers for placement";
-        return STREAM_ADMIN_NO_PEERS;
-    }
-    struct kvlog_tlv_writer w = {0};
-    stream_encode(cfg, (int64_t)k->now_ms * 1000000, &w);
-    uint32_t chunks = (uint32_t)((w.len + STREAM_PLACED_CHUNK - 1) / STREAM_PLACED_CHUNK);
-    if (chunks > STREAM_PLACED_CHUNKS_MAX) {
-        kvlog_tlv_free(&w);
-        *why = "the stream configuration is too large for a replicated stream";
-        return STREAM_ADMIN_INVALID;
-    }
+/* The record of cfg (created at created_ns) as placement configs after the n0 already in
+ * keys/values: chunk i is keys[n0 + i] = STREAM_PLACED_PREFIX "i", its hex in values (the
+ * buffers hold them). Returns the new count, 0 if the record does not fit. */
+static uint32_t placed_chunks(const struct stream_config *cfg, int64_t created_ns,
+                              char keybuf[][CLUSTER_CONFIG_KEY_MAX], char valbuf[][CLUSTER_CONFIG_VALUE_MAX],
+                              const char **keys, const char **values, uint32_t n0) {
     static const char hexd[] = "0123456789abcdef";
-    char keybuf[STREAM_PLACED_CHUNKS_MAX][CLUSTER_CONFIG_KEY_MAX];
-    char valbuf[STREAM_PLACED_CHUNKS_MAX][CLUSTER_CONFIG_VALUE_MAX];
-    char insync[24];
-    const char *keys[CLUSTER_TOPIC_CONFIGS_MAX] = {"retention.ms", "retention.bytes", "min.insync.replicas"};
-    const char *values[CLUSTER_TOPIC_CONFIGS_MAX] = {"-1", "-1", insync};
-    snprintf(insync, sizeof(insync), "%lld", (long long)(cfg->num_replicas / 2 + 1));
-    uint32_t n = STREAM_PLACED_TOPIC_KEYS;
+    struct kvlog_tlv_writer w = {0};
+    stream_encode(cfg, created_ns, false, &w);
+    uint32_t chunks = (uint32_t)((w.len + STREAM_PLACED_CHUNK - 1) / STREAM_PLACED_CHUNK);
+    if (n0 + chunks > CLUSTER_TOPIC_CONFIGS_MAX) {
+        kvlog_tlv_free(&w);
+        return 0;
+    }
+    uint32_t n = n0;
     for (uint32_t i = 0; i < chunks; i++) {
         size_t from = (size_t)i * STREAM_PLACED_CHUNK, to = SL_MIN(w.len, from + STREAM_PLACED_CHUNK);
-        snprintf(keybuf[i], sizeof(keybuf[i]), STREAM_PLACED_PREFIX "%u", i);
+        snprintf(keybuf[i], CLUSTER_CONFIG_KEY_MAX, STREAM_PLACED_PREFIX "%u", i);
         for (size_t j = from; j < to; j++) {
             valbuf[i][2 * (j - from)] = hexd[w.p[j] >> 4];
             valbuf[i][2 * (j - from) + 1] = hexd[w.p[j] & 15];
@@ -1904,10 +1928,88 @@ static enum stream_admin_result streams_place(struct streams *ss, struct stream_
         values[n++] = valbuf[i];
     }
     kvlog_tlv_free(&w);
-    sl_err e = v->ops.create(v->ops.arg, cfg->name, 1, (int32_t)cfg->num_replicas, keys, values, n,
+    return n;
+}
+
+/* Sends the creation to the controller: the topic's configs and the record in chunks. */
+static enum stream_admin_result streams_place(struct streams *ss, struct stream_creating *k, const char **why) {
+    const struct cluster_view *v = ss->view;
+    const struct stream_config *cfg = &k->cfg;
+    if (cfg->num_replicas > (int64_t)v->broker_count || cfg->num_replicas > CLUSTER_REPLICAS_MAX) {
+        *why = "no suitable peers for placement";
+        return STREAM_ADMIN_NO_PEERS;
+    }
+    char keybuf[STREAM_PLACED_CHUNKS_MAX][CLUSTER_CONFIG_KEY_MAX];
+    char valbuf[STREAM_PLACED_CHUNKS_MAX][CLUSTER_CONFIG_VALUE_MAX];
+    char insync[24];
+    const char *keys[CLUSTER_TOPIC_CONFIGS_MAX] = {"retention.ms", "retention.bytes", "min.insync.replicas"};
+    const char *values[CLUSTER_TOPIC_CONFIGS_MAX] = {"-1", "-1", insync};
+    snprintf(insync, sizeof(insync), "%lld", (long long)(cfg->num_replicas / 2 + 1));
+    uint32_t n = placed_chunks(cfg, (int64_t)k->now_ms * 1000000, keybuf, valbuf, keys, values, STREAM_PLACED_TOPIC_KEYS);
+    if (!n) {
+        *why = "the stream configuration is too large for the cluster's placement";
+        return STREAM_ADMIN_INVALID;
+    }
+    sl_err e = v->ops.create(v->ops.arg, cfg->name, 1, (int32_t)SL_MAX(cfg->num_replicas, 1), keys, values, n,
                              streams_placed_done, k, why);
     if (e == SL_TOPIC_EXISTS) return STREAM_ADMIN_TOPIC_EXISTS;
     return e ? STREAM_ADMIN_STORAGE : STREAM_ADMIN_PENDING;
+}
+
+/* A placed stream's update on its way through the controller. */
+struct stream_updating {
+    struct streams *ss;
+    char name[STREAM_NAME_MAX + 1];
+    streams_create_fn done;
+    void *arg;
+};
+
+static void streams_updated(void *arg, sl_err err, struct topic *tp, const char *why) {
+    struct stream_updating *u = arg;
+    struct stream *s = streams_get(u->ss, u->name, (uint32_t)strlen(u->name));
+    if (!err && s && tp == s->tp) streams_adopt(u->ss, tp); /* the new config here at once */
+    if (err || !s) u->done(u->arg, s ? STREAM_ADMIN_STORAGE : STREAM_ADMIN_NOT_FOUND, NULL,
+                           why ? why : "the cluster did not take the new configuration");
+    else u->done(u->arg, STREAM_ADMIN_OK, s, NULL);
+    free(u);
+}
+
+enum stream_admin_result streams_update_start(struct streams *ss, struct stream *s, const struct stream_config *c,
+                                              uint64_t now_ms, streams_create_fn done, void *arg, const char **why) {
+    if (!s->placed || !stream_placement(s)) return streams_update(ss, s, c, now_ms, why);
+    struct stream_config cfg = *c;
+    streams_config_norm(&cfg);
+    enum stream_admin_result r = streams_check_config(ss, s, &cfg, why);
+    if (r) return r;
+    if (cfg.num_replicas != s->cfg.num_replicas) {
+        *why = "stream configuration update can not change the number of replicas in a cluster yet";
+        return STREAM_ADMIN_INVALID;
+    }
+    /* The topic's own overrides as they are, the record's chunks new. */
+    char keybuf[STREAM_PLACED_CHUNKS_MAX][CLUSTER_CONFIG_KEY_MAX];
+    char valbuf[STREAM_PLACED_CHUNKS_MAX][CLUSTER_CONFIG_VALUE_MAX];
+    const char *keys[CLUSTER_TOPIC_CONFIGS_MAX], *values[CLUSTER_TOPIC_CONFIGS_MAX];
+    uint32_t n0 = 0;
+    for (uint32_t i = 0; i < s->tp->override_count && n0 < CLUSTER_TOPIC_CONFIGS_MAX; i++) {
+        keys[n0] = s->tp->overrides[i].key;
+        values[n0++] = s->tp->overrides[i].value;
+    }
+    uint32_t n = placed_chunks(&cfg, s->created_ns, keybuf, valbuf, keys, values, n0);
+    if (!n) {
+        *why = "the stream configuration is too large for the cluster's placement";
+        return STREAM_ADMIN_INVALID;
+    }
+    struct stream_updating *u = sl_xcalloc(1, sizeof(*u));
+    u->ss = ss;
+    snprintf(u->name, sizeof(u->name), "%s", s->cfg.name);
+    u->done = done;
+    u->arg = arg;
+    sl_err e = ss->view->ops.configs(ss->view->ops.arg, s->cfg.name, keys, values, n, streams_updated, u, why);
+    if (e) {
+        free(u);
+        return STREAM_ADMIN_STORAGE;
+    }
+    return STREAM_ADMIN_PENDING;
 }
 
 enum stream_admin_result streams_delete_start(struct streams *ss, struct stream *s, topics_done_fn done, void *arg) {
@@ -1945,7 +2047,7 @@ enum stream_admin_result streams_create_start(struct streams *ss, const struct s
     k->waiters[k->nwaiters++] = (struct stream_creating_waiter){done, arg};
     k->next = ss->creating; /* listed first: the done may fire before the start returns */
     ss->creating = k;
-    if (ss->view && cfg.num_replicas > 1) {
+    if (ss->view) {
         r = streams_place(ss, k, why);
         if (r != STREAM_ADMIN_PENDING) {
             ss->creating = k->next;
@@ -1973,10 +2075,6 @@ enum stream_admin_result streams_update(struct streams *ss, struct stream *s, co
     streams_config_norm(&cfg);
     enum stream_admin_result r = streams_check_config(ss, s, &cfg, why);
     if (r) return r;
-    if (stream_placement(s)) {
-        *why = "a replicated stream's configuration cannot be updated yet";
-        return STREAM_ADMIN_INVALID;
-    }
     struct stream_config old = s->cfg;
     s->cfg = cfg;
     if (stream_save_record(s)) {
@@ -1984,11 +2082,16 @@ enum stream_admin_result streams_update(struct streams *ss, struct stream *s, co
         *why = "storage error saving the stream";
         return STREAM_ADMIN_STORAGE;
     }
+    stream_apply_config(s, now_ms);
+    return STREAM_ADMIN_OK;
+}
+
+/* A new config in force: subjects bound, limits applied at once. */
+static void stream_apply_config(struct stream *s, uint64_t now_ms) {
     stream_bind_topic(s);
     stream_enforce_limits(s, STREAM_SUBJ_NONE, now_ms);
-    if (cfg.max_msgs_per_subject > 0)
+    if (s->cfg.max_msgs_per_subject > 0)
         for (uint32_t i = 0; i < s->subj_count; i++) stream_enforce_limits(s, i, now_ms);
-    return STREAM_ADMIN_OK;
 }
 
 enum stream_admin_result streams_delete(struct streams *ss, struct stream *s) {

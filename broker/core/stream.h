@@ -168,22 +168,25 @@ enum stream_admin_result streams_update(struct streams *ss, struct stream *s, co
 enum stream_admin_result streams_delete(struct streams *ss, struct stream *s);
 
 /* ---- streams the cluster places ----
- * In a cluster (streams_set_view), a stream created with num_replicas > 1 is a topic the
- * controller places (cluster_view.h): one partition, replication factor num_replicas,
- * min.insync.replicas a majority. Its PubAcks wait for the in-sync replicas (the partition's
- * high watermark), and its record rides in the placement as configs named STREAM_PLACED_PREFIX
- * "<n>", which the cluster part strips before it makes a broker's copy of the topic and then
- * hands that copy to streams_adopt: every broker has the stream, indexed from its replica.
- * The partition's leader serves it (the NATS wing asks stream_placement). What the leader
- * removes (acks, limits, purges) and its consumers stay on the leader: they are not
- * replicated yet. Streams of one replica stay the creating broker's alone. */
+ * In a cluster (streams_set_view), a stream created is a topic the controller places
+ * (cluster_view.h): one partition, replication factor num_replicas, min.insync.replicas a
+ * majority. Its PubAcks wait for the in-sync replicas (the partition's high watermark), and its
+ * record rides in the placement as configs named STREAM_PLACED_PREFIX "<n>", which the cluster
+ * part strips before it makes a broker's copy of the topic and then hands that copy to
+ * streams_adopt: every broker has the stream (marked placed, in its own record too), indexed
+ * from its replica. The partition's leader serves it (the NATS wing asks stream_placement);
+ * the leader's consumers and removals reach the other replicas through
+ * broker/cluster_streams.h. Streams made before the cluster stay the broker's own. */
 #define STREAM_PLACED_PREFIX "sluice.stream."
 struct cluster_view;
 struct cluster_topic;
 void streams_set_view(struct streams *ss, const struct cluster_view *v);
 /* A config key of the record's chunks (never a broker's topic config). */
 bool streams_placed_key(const char *key);
-/* The stream's placement, NULL when it is this broker's alone. */
+/* A copy of a stream the cluster placed (its leader serves it), even while the placement is
+ * not known (a start, a stop). */
+bool stream_is_placed(const struct stream *s);
+/* The stream's placement, NULL when it is this broker's alone (or the placement is not known). */
 const struct cluster_topic *stream_placement(const struct stream *s);
 /* The stream of a placed topic's copy here, attached from the placement's record if it is not
  * yet (and saved in this broker's metadata, so a restart finds it as any stream); NULL when
@@ -194,6 +197,12 @@ struct stream *streams_adopt(struct streams *ss, struct topic *tp);
  * under it (the disk below its floor freed), unless it is the record this broker has. */
 size_t stream_deleted_key(const struct stream *s, char *out, size_t cap);
 sl_err stream_apply_deleted(struct stream *s, const uint8_t *v, uint32_t len);
+/* streams_update, for a placed stream through the controller: the new record goes into the
+ * placement, every broker's copy takes it, and done fires once this broker's has
+ * (STREAM_ADMIN_PENDING; (arg, result, stream, why) as streams_create_start's done). Another
+ * stream is updated at once (its result returned, done never fires). */
+enum stream_admin_result streams_update_start(struct streams *ss, struct stream *s, const struct stream_config *c,
+                                              uint64_t now_ms, streams_create_fn done, void *arg, const char **why);
 /* Deletes the stream: a placed one through the controller (STREAM_ADMIN_PENDING, done fires
  * once every copy is gone here, with the outcome), any other at once (streams_delete). */
 enum stream_admin_result streams_delete_start(struct streams *ss, struct stream *s, topics_done_fn done, void *arg);

@@ -336,10 +336,10 @@ void js_ingest_set_lead_hook(struct js_ingest *ji, void (*fn)(void *arg, struct 
 
 bool js_stream_served_here(const struct nats_server *ns, const struct stream *s) {
     const struct cluster_view *v = ns->view;
-    if (!v || stream_config(s)->num_replicas <= 1) return true;
+    if (!v || !stream_is_placed(s)) return true; /* made before the cluster: this broker's alone */
     if (!v->ready) return false; /* the placement is not known yet, or the broker stops */
     const struct cluster_topic *t = stream_placement(s);
-    if (!t) return true; /* made before the cluster: this broker's alone */
+    if (!t) return false; /* being removed */
     return t->partition_count && t->parts[0].replicas[0] == v->self_id &&
            partition_role(stream_partition(s)) != PARTITION_FOLLOWER;
 }

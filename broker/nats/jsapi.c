@@ -306,7 +306,8 @@ static json_t *jsapi_cluster_json(const struct jsapi *api, const struct stream *
         json_object_set_new(r, "active", json_integer(0));
         json_array_append_new(reps, r);
     }
-    json_object_set_new(o, "replicas", reps);
+    if (json_array_size(reps)) json_object_set_new(o, "replicas", reps); /* omitted alone, as nats-server */
+    else json_decref(reps);
     return o;
 }
 
@@ -471,8 +472,9 @@ static void jsapi_stream_created_reply(struct jsapi *api, struct span reply, str
     jsapi_reply_json(api, reply, o);
 }
 
-/* A STREAM.CREATE waiting for its topic (streams_create_start), or a replicated stream's
- * STREAM.DELETE for the controller (streams_delete_start): the reply subject, copied. */
+/* A STREAM.CREATE waiting for its topic (streams_create_start), or a placed stream's
+ * STREAM.UPDATE or DELETE waiting for the controller (streams_update_start,
+ * streams_delete_start): the reply subject, copied. */
 struct jsapi_create {
     struct jsapi_create *next;
     struct jsapi *api;       /* NULL once the API stopped: nothing to answer */
@@ -513,6 +515,22 @@ static void jsapi_stream_create_done(void *arg, enum stream_admin_result res, st
         js_ingest_bind(api->ji, s);
         jsapi_stream_created_reply(api, reply, s);
     }
+    jsapi_waiter_free(w);
+}
+
+static void jsapi_stream_updated_reply(struct jsapi *api, struct span reply, struct stream *s) {
+    js_ingest_bind(api->ji, s);
+    json_t *o = jsapi_response("stream_update");
+    jsapi_add_info(api, o, s);
+    jsapi_reply_json(api, reply, o);
+}
+
+/* A placed stream's update, once the controller committed it and this broker's copy took it. */
+static void jsapi_stream_update_done(void *arg, enum stream_admin_result res, struct stream *s, const char *why) {
+    struct jsapi_create *w = arg;
+    struct span reply = {w->reply, w->reply_len};
+    if (w->api && !jsapi_admin_error_to(w->api, reply, "stream_update", res, why))
+        jsapi_stream_updated_reply(w->api, reply, s);
     jsapi_waiter_free(w);
 }
 
@@ -560,12 +578,16 @@ static void jsapi_stream_update(struct jsapi_req *r) {
         return jsapi_reply_error(r->api, r->reply, "stream_update", 500, 10052,
                                  "stream configuration update can not change storage type", NULL);
     const char *why = NULL;
-    enum stream_admin_result res = streams_update(r->api->ss, s, &c, loop_now_ms(r->api->ns->loop), &why);
+    struct jsapi_create *w = jsapi_waiter_new(r->api, r->reply);
+    enum stream_admin_result res = streams_update_start(r->api->ss, s, &c, loop_now_ms(r->api->ns->loop),
+                                                        jsapi_stream_update_done, w, &why);
+    if (res == STREAM_ADMIN_PENDING) {
+        w->hold = nats_server_hold_publisher(r->api->ns);
+        return;
+    }
+    jsapi_waiter_free(w);
     if (jsapi_admin_error(r, "stream_update", res, why)) return;
-    js_ingest_bind(r->api->ji, s);
-    json_t *o = jsapi_response("stream_update");
-    jsapi_add_info(r->api, o, s);
-    jsapi_reply_json(r->api, r->reply, o);
+    jsapi_stream_updated_reply(r->api, r->reply, s);
 }
 
 static void jsapi_stream_info(struct jsapi_req *r) {

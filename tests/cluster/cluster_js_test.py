@@ -7,7 +7,7 @@ server name each, --cluster_name), then against three sluice-server brokers in o
 with --cluster routes and --jetstream, one connection to each server (A, B, C):
 
 - a WorkQueue stream (WorkQueuePolicy, AckExplicit consumer, MaxAge 24h) created through B
-  (on Sluice: stored by B alone, checked on the data directories); the same create from A
+  (on Sluice: a placed topic, so every broker's data directory holds its copy); the same create from A
   succeeds (an equal config) and another config from A gets 10058 (no second copy);
 - 200 PublishAsync on A (PublishAsyncMaxPending 256) get PubAcks with sequences 1..200 in order;
 - a pull consumer created from C fetches all 200 in order with exact payloads and headers and
@@ -104,7 +104,7 @@ def run_program(ck, cl, prog):
                 if ln == "CREATED":
                     held = cl.holders("WQ")
                     if held is not None:
-                        ck.eq(held, [2], "%s: the brokers storing WQ" % cl.kind)
+                        ck.eq(held, [1, 2, 3], "%s: the brokers holding a copy of WQ" % cl.kind)
                     p.stdin.write("GO\n")
                     p.stdin.flush()
         finally:

@@ -119,7 +119,7 @@ func main() {
 	}
 
 	step("pull on C")
-	sub, err := jsC.PullSubscribe("wq.>", "W", nats.BindStream("WQ"), nats.AckExplicit())
+	sub, err := jsC.PullSubscribe("wq.>", "W", nats.AckExplicit()) // the stream found by its subject, on C
 	if err != nil {
 		fail("PullSubscribe on C: %v", err)
 	}
@@ -177,7 +177,7 @@ func main() {
 		}
 	}
 	pushed := make(chan *nats.Msg, 64)
-	psub, err := jsC.Subscribe("ps.>", func(m *nats.Msg) { pushed <- m }, nats.BindStream("PS"),
+	psub, err := jsC.Subscribe("ps.>", func(m *nats.Msg) { pushed <- m },
 		nats.Durable("P"), nats.ManualAck(), nats.AckExplicit(), nats.EnableFlowControl(),
 		nats.IdleHeartbeat(time.Second))
 	if err != nil {

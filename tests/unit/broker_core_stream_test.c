@@ -754,6 +754,51 @@ START_TEST(test_kv_deleted_runs) {
 }
 END_TEST
 
+/* A replica takes its leader's removals (stream_apply_deleted, broker/cluster_streams.c): two
+ * streams with the same messages; what B removed, as B saved it, applied to A gives A B's state,
+ * A's log start follows the floor, the same record again changes nothing, and A restarted keeps
+ * it. */
+START_TEST(test_apply_leader_deleted_set) {
+    struct sx x;
+    sx_start(&x);
+    struct stream *a = sx_create(&x, "RA", "ra.>", NULL);
+    struct stream *b = sx_create(&x, "RB", "rb.>", NULL);
+    for (int i = 0; i < 12; i++) {
+        char p[16];
+        snprintf(p, sizeof(p), "m%02d", i);
+        sx_append(&x, a, "ra.x", p);
+        sx_append(&x, b, "rb.x", p);
+    }
+    for (uint64_t q = 1; q <= 5; q++) ck_assert_int_eq(stream_remove(b, q), SL_OK);
+    ck_assert_int_eq(stream_remove(b, 8), SL_OK);
+    ck_assert_int_eq(stream_remove(b, 9), SL_OK);
+    streams_persist_now(x.ss);
+    state_eq(b, 5, 6, 12, 1, 2);
+    char key[400];
+    size_t kl = stream_deleted_key(b, key, sizeof(key));
+    uint32_t vl = 0;
+    const uint8_t *v = kvlog_get(topics_metadata(x.t), key, (uint32_t)kl, &vl);
+    ck_assert_ptr_nonnull(v);
+    uint8_t rec[256];
+    ck_assert_uint_le(vl, sizeof(rec));
+    memcpy(rec, v, vl);
+    ck_assert_int_eq(stream_apply_deleted(a, rec, vl), SL_OK);
+    state_eq(a, 5, 6, 12, 1, 2);
+    ck_assert_int_ge(partition_start_offset(stream_partition(a)), 0);
+    ck_assert_int_le(partition_start_offset(stream_partition(a)), 5);
+    ck_assert_int_eq(stream_apply_deleted(a, rec, vl), SL_OK); /* the same record: nothing moves */
+    state_eq(a, 5, 6, 12, 1, 2);
+    sx_append(&x, a, "ra.x", "m12"); /* the index goes on from the rebuilt one */
+    state_eq(a, 6, 6, 13, 1, 2);
+    sx_close(&x);
+    sx_open(&x);
+    a = streams_get(x.ss, "RA", 2);
+    ck_assert_ptr_nonnull(a);
+    state_eq(a, 6, 6, 13, 1, 2);
+    sx_close(&x);
+}
+END_TEST
+
 static Suite *stream_suite(void) {
     Suite *s = suite_create("broker/core/stream");
     TCase *tc = tcase_create("stream");
@@ -771,6 +816,7 @@ static Suite *stream_suite(void) {
     tcase_add_test(tc, test_restart_after_kill);
     tcase_add_test(tc, test_dead_letter_stream);
     tcase_add_test(tc, test_drained_work_queue_restarts);
+    tcase_add_test(tc, test_apply_leader_deleted_set);
     suite_add_tcase(s, tc);
     return s;
 }
