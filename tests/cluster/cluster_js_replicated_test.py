@@ -26,7 +26,10 @@ each server (A, B, C):
   acks) made through a server that does not lead it; 100 publishes, 50 pulled and acked (the
   queue holds 50, first sequence 51); kill -9 of the stream's leader; within 30 s CONSUMER.INFO
   through the same server shows ack floor 50, nothing ack-pending, 50 pending, the stream 51..100,
-  and a pull gets exactly the 50 unacked messages in order; once they are acked the queue is empty.
+  and a pull gets exactly the 50 unacked messages in order; once they are acked the queue is empty;
+- STREAM.UPDATE of WQR (a subject added, max_msgs) through a server that does not lead it: the
+  answer and STREAM.INFO through every server show the new config, and a publish on the new
+  subject is stored.
 Every wait is bounded (the program's own, and 150 s for it in all).
 """
 import json
@@ -266,6 +269,40 @@ def check_consumer_failover(ck, cl):
             st = (p.req("$JS.API.STREAM.INFO.WQR") or {}).get("state", {})
         ck.eq(st.get("messages"), 0, "%s: the work queue empty once all are acked (%s)" % (cl.kind, st))
         p.close()
+        cl.start(leader)  # all three again for what follows
+        cl.wait_mesh(range(3))
+
+
+def check_update(ck, cl):
+    """STREAM.UPDATE of the replicated stream through a server that does not lead it: every
+    server then shows the new config, and a publish on the new subject is stored."""
+    names = server_names(cl)
+    with ck.section("%s: a replicated stream updated through a server that does not lead it" % cl.kind):
+        a = Raw(cl.client[0], "ua")
+        info = wait_until(lambda: a.req("$JS.API.STREAM.INFO.WQR"), 20.0)
+        a.close()
+        leader = names.index(info["cluster"]["leader"])
+        via = (leader + 2) % 3
+        u = Raw(cl.client[via], "uu")
+        cfg = dict(info["config"])
+        cfg["subjects"] = ["wqr.>", "wqx.*"]
+        cfg["max_msgs"] = 1000
+        r = u.req("$JS.API.STREAM.UPDATE.WQR", json.dumps(cfg).encode(), timeout=10.0)
+        ck.ok(isinstance(r, dict) and "error" not in r, "%s: update WQR: %s" % (cl.kind, r))
+        if isinstance(r, dict):
+            ck.eq((r.get("config", {}).get("subjects"), r.get("config", {}).get("max_msgs")),
+                  (["wqr.>", "wqx.*"], 1000), "%s: the update's answer" % cl.kind)
+        for i in range(3):
+            c = Raw(cl.client[i], "u%d" % i)
+            got = wait_until(lambda: (lambda x: x if (x or {}).get("config", {}).get("max_msgs") == 1000 else None)(
+                c.req("$JS.API.STREAM.INFO.WQR")), 10.0)
+            ck.eq(((got or {}).get("config") or {}).get("subjects"), ["wqr.>", "wqx.*"],
+                  "%s: STREAM.INFO through %s after the update" % (cl.kind, names[i]))
+            c.close()
+        r = wait_until(lambda: u.req("wqx.a", b"new subject"), 10.0)
+        ck.ok(isinstance(r, dict) and r.get("stream") == "WQR" and r.get("seq", 0) > 0,
+              "%s: a publish on the added subject is stored: %s" % (cl.kind, r))
+        u.close()
 
 
 def run_kind(ck, cl, prog):
@@ -273,6 +310,7 @@ def run_kind(ck, cl, prog):
     if killed is not None and passed:
         check_restart(ck, cl, killed)
         check_consumer_failover(ck, cl)
+        check_update(ck, cl)
     if cl.kind == "sluice" and passed:
         ck.eq(cl.holders("REP"), [1, 2, 3], "sluice: the brokers storing REP")
     return failover
