@@ -73,6 +73,7 @@
     X(INVALID_TRANSACTION_TIMEOUT, 50, "transaction timeout above transaction_timeout_ms_max", NULL)      \
     X(CONCURRENT_TRANSACTIONS, 51, "the transaction is still being completed", NULL)                      \
     X(PRODUCER_FENCED, 90, "a newer producer has the transactional id", NULL)                             \
+    X(TRANSACTION_COORDINATOR_FENCED, 52, "a newer transaction coordinator wrote here", NULL)              \
     X(OPERATION_NOT_ATTEMPTED, 55, "not attempted: another part of the request failed", NULL)             \
     X(UNSTABLE_OFFSET_COMMIT, 88, "a transaction holds a pending offset for the partition", NULL)         \
     X(TRANSACTIONAL_ID_NOT_FOUND, 105, "no such transactional id", NULL)                                  \

@@ -323,12 +323,20 @@ sl_err kafka_control_key_parse(const uint8_t *key, int32_t key_len, enum kafka_c
     return SL_OK;
 }
 
-sl_err kafka_control_batch_type(const uint8_t *batch, size_t len, enum kafka_control_type *type) {
+sl_err kafka_control_batch_marker(const uint8_t *batch, size_t len, enum kafka_control_type *type,
+                                  int32_t *coordinator_epoch) {
     struct kafka_record_iter it;
     sl_err e = kafka_record_iter_init(&it, batch, len);
     if (e) return e == SL_INVALID_ARG ? SL_CORRUPT : e;
     if (!(it.h.attributes & KAFKA_ATTR_CONTROL)) return SL_CORRUPT;
     struct kafka_record rec;
     if (kafka_record_next(&it, &rec) != SL_OK) return SL_CORRUPT;
+    /* EndTransactionMarker: version int16, coordinator epoch int32. */
+    *coordinator_epoch = rec.value && rec.value_len >= 6 ? (int32_t)sl_load_be32(rec.value + 2) : -1;
     return kafka_control_key_parse(rec.key, rec.key_len, type);
+}
+
+sl_err kafka_control_batch_type(const uint8_t *batch, size_t len, enum kafka_control_type *type) {
+    int32_t ce;
+    return kafka_control_batch_marker(batch, len, type, &ce);
 }

@@ -194,5 +194,9 @@ sl_err kafka_control_key_parse(const uint8_t *key, int32_t key_len, enum kafka_c
  * one. The batch is checked (kafka_batch_check); SL_CORRUPT for a batch that is not a control
  * batch or whose first record is not a marker. */
 sl_err kafka_control_batch_type(const uint8_t *batch, size_t len, enum kafka_control_type *type);
+/* The same, with the coordinator epoch of its value (-1 when the value is too short to carry
+ * one: a marker written by something else than a coordinator). */
+sl_err kafka_control_batch_marker(const uint8_t *batch, size_t len, enum kafka_control_type *type,
+                                  int32_t *coordinator_epoch);
 
 #endif

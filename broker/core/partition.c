@@ -492,7 +492,7 @@ sl_err partition_append_marker(struct partition *p, int64_t producer_id, int16_t
     sl_err e = partition_txn_flag(p);
     if (e) return e;
     struct pstate *ps = partition_pstate(p);
-    if ((e = pstate_marker_check(ps, producer_id, epoch))) return e;
+    if ((e = pstate_marker_check(ps, producer_id, epoch, coordinator_epoch))) return e;
     uint8_t batch[KAFKA_CONTROL_BATCH_BYTES];
     size_t len = kafka_control_batch_encode(batch, sizeof(batch), commit ? KAFKA_CONTROL_COMMIT : KAFKA_CONTROL_ABORT,
                                             producer_id, epoch, coordinator_epoch, (int64_t)now_ms);
@@ -510,7 +510,7 @@ sl_err partition_append_marker(struct partition *p, int64_t producer_id, int16_t
     done->base_offset = base;
     partition_wait_commit(p, pw, acks, base);
     pw->marker = true;
-    pstate_marker(ps, producer_id, epoch, commit, base, &pw->undo);
+    pstate_marker(ps, producer_id, epoch, coordinator_epoch, commit, base, &pw->undo);
     if (p->log_append_time) done->log_append_time_ms = (int64_t)now_ms;
     p->traffic.bytes_in += len;
     if (p->observer) p->observer(p->observer_arg, base, batch, (uint32_t)len);
@@ -696,7 +696,8 @@ sl_err partition_append_replica(struct partition *p, uint8_t *batch, uint32_t le
     if (h.base_offset != log_end_offset(p->log)) return SL_OUT_OF_ORDER_SEQUENCE;
     bool control = (h.attributes & KAFKA_ATTR_CONTROL) != 0;
     enum kafka_control_type type = KAFKA_CONTROL_ABORT;
-    if (control && (e = kafka_control_batch_type(batch, len, &type))) return e;
+    int32_t coordinator_epoch = -1;
+    if (control && (e = kafka_control_batch_marker(batch, len, &type, &coordinator_epoch))) return e;
     if ((h.attributes & KAFKA_ATTR_TRANSACTIONAL) && (e = partition_txn_flag(p))) return e;
     struct partition_wait *pw = partition_wait_get(p, done);
     int64_t base;
@@ -712,8 +713,9 @@ sl_err partition_append_replica(struct partition *p, uint8_t *batch, uint32_t le
     if (p->repl && epoch > leader_epochs_latest(&p->repl->epochs)) leader_epochs_assign(&p->repl->epochs, epoch, base);
     if (control && h.producer_id >= 0) {
         pw->marker = true;
-        pstate_marker(partition_pstate(p), h.producer_id, h.producer_epoch, type == KAFKA_CONTROL_COMMIT, base,
-                      &pw->undo);
+        /* The leader fenced what it refused: a replica takes its markers as written. */
+        pstate_marker(partition_pstate(p), h.producer_id, h.producer_epoch, coordinator_epoch,
+                      type == KAFKA_CONTROL_COMMIT, base, &pw->undo);
     } else if (partition_idempotent(&h)) {
         struct pstate *ps = partition_pstate(p);
         pw->producer_id = h.producer_id;

@@ -25,6 +25,7 @@ struct pstate_entry {
     uint8_t count, head; /* ring of the last batches; head = next slot */
     struct pstate_batch batches[PSTATE_BATCHES];
     int64_t txn_first; /* first offset of the open transaction, -1 if none */
+    int32_t coordinator_epoch; /* of the last marker, -1 none: an older coordinator's is fenced */
 };
 
 struct pstate {
@@ -106,6 +107,7 @@ static struct pstate_entry *pstate_get(struct pstate *ps, int64_t pid, int16_t e
         e->producer_id = pid;
         e->epoch = epoch;
         e->txn_first = -1;
+        e->coordinator_epoch = -1;
         e->next = ps->hash[(uint64_t)pid % PSTATE_HASH];
         ps->hash[(uint64_t)pid % PSTATE_HASH] = e;
         ps->count++;
@@ -166,16 +168,18 @@ bool pstate_txn_add(struct pstate *ps, int64_t pid, int16_t epoch, int64_t first
     return true;
 }
 
-sl_err pstate_marker_check(const struct pstate *ps, int64_t pid, int16_t epoch) {
+sl_err pstate_marker_check(const struct pstate *ps, int64_t pid, int16_t epoch, int32_t coordinator_epoch) {
     const struct pstate_entry *e = pstate_find(ps, pid);
-    return e && epoch < e->epoch ? SL_INVALID_PRODUCER_EPOCH : SL_OK;
+    if (e && epoch < e->epoch) return SL_INVALID_PRODUCER_EPOCH;
+    return e && coordinator_epoch < e->coordinator_epoch ? SL_TRANSACTION_COORDINATOR_FENCED : SL_OK;
 }
 
-void pstate_marker(struct pstate *ps, int64_t pid, int16_t epoch, bool commit, int64_t offset,
-                   struct pstate_marker_undo *undo) {
+void pstate_marker(struct pstate *ps, int64_t pid, int16_t epoch, int32_t coordinator_epoch, bool commit,
+                   int64_t offset, struct pstate_marker_undo *undo) {
     struct pstate_entry *e = pstate_get(ps, pid, epoch);
     SL_ASSERT(epoch >= e->epoch);
-    *undo = (struct pstate_marker_undo){pid, e->txn_first, false};
+    *undo = (struct pstate_marker_undo){pid, e->txn_first, false, e->coordinator_epoch};
+    if (coordinator_epoch > e->coordinator_epoch) e->coordinator_epoch = coordinator_epoch;
     if (epoch > e->epoch) {
         e->epoch = epoch;
         e->count = 0;
@@ -198,6 +202,7 @@ void pstate_marker(struct pstate *ps, int64_t pid, int16_t epoch, bool commit, i
 void pstate_marker_undo(struct pstate *ps, const struct pstate_marker_undo *undo) {
     struct pstate_entry *e = pstate_find(ps, undo->producer_id);
     if (!e) return;
+    e->coordinator_epoch = undo->coordinator_epoch;
     if (undo->aborted_added && ps->aborted_count) ps->aborted_count--;
     if (undo->txn_first >= 0 && e->txn_first < 0) {
         e->txn_first = undo->txn_first;
@@ -262,6 +267,8 @@ sl_err pstate_save(const struct pstate *ps, const char *dir, int64_t end_offset)
             if (e->count == 0) fprintf(f, "epoch %lld %d\n", (long long)e->producer_id, e->epoch);
             if (e->txn_first >= 0)
                 fprintf(f, "txn %lld %d %lld\n", (long long)e->producer_id, e->epoch, (long long)e->txn_first);
+            if (e->coordinator_epoch >= 0)
+                fprintf(f, "coordinator %lld %d %d\n", (long long)e->producer_id, e->epoch, e->coordinator_epoch);
         }
     }
     for (uint32_t i = 0; i < ps->aborted_count; i++)
@@ -273,8 +280,11 @@ sl_err pstate_save(const struct pstate *ps, const char *dir, int64_t end_offset)
 static bool pstate_load_line(struct pstate *ps, const char *line) {
     long long pid, fo, lo;
     int epoch, fs, ls;
+    int ce;
     if (sscanf(line, "epoch %lld %d", &pid, &epoch) == 2) {
         pstate_get(ps, pid, (int16_t)epoch);
+    } else if (sscanf(line, "coordinator %lld %d %d", &pid, &epoch, &ce) == 3) {
+        pstate_get(ps, pid, (int16_t)epoch)->coordinator_epoch = ce;
     } else if (sscanf(line, "txn %lld %d %lld", &pid, &epoch, &fo) == 3) {
         pstate_txn_add(ps, pid, (int16_t)epoch, fo);
     } else if (sscanf(line, "aborted %lld %lld %lld", &pid, &fo, &lo) == 3) {
@@ -317,12 +327,13 @@ static void pstate_replay_batch(struct pstate *ps, const struct kafka_batch_head
         uint8_t buf[512];
         uint32_t blen = (uint32_t)h->batch_length + KAFKA_BATCH_LOG_OVERHEAD;
         enum kafka_control_type type;
+        int32_t ce;
         if (h->producer_id < 0 || blen > sizeof(buf) || pread(fd, buf, blen, (off_t)pos) != (ssize_t)blen ||
-            kafka_control_batch_type(buf, blen, &type) != SL_OK)
+            kafka_control_batch_marker(buf, blen, &type, &ce) != SL_OK)
             return;
-        if (pstate_marker_check(ps, h->producer_id, h->producer_epoch)) return;
+        if (pstate_marker_check(ps, h->producer_id, h->producer_epoch, ce)) return;
         struct pstate_marker_undo undo;
-        pstate_marker(ps, h->producer_id, h->producer_epoch, type == KAFKA_CONTROL_COMMIT, h->base_offset, &undo);
+        pstate_marker(ps, h->producer_id, h->producer_epoch, ce, type == KAFKA_CONTROL_COMMIT, h->base_offset, &undo);
         return;
     }
     if (h->producer_id >= 0 && h->base_sequence >= 0)

@@ -6,7 +6,10 @@
  * Transactions: a producer's transactional batches open its transaction in this partition at
  * the first one's offset; a marker (control batch) ends it, and an abort is remembered as the
  * range [first offset, marker offset] until the log start passes it. A marker also carries
- * the epoch forward (a coordinator fences a zombie by writing the abort under a bumped epoch).
+ * the epoch forward (a coordinator fences a zombie by writing the abort under a bumped epoch),
+ * and its coordinator's epoch: a marker from an older coordinator than the last one that wrote
+ * for the producer here is refused (TRANSACTION_COORDINATOR_FENCED), as Kafka does, so a
+ * deposed coordinator cannot end a transaction its successor has taken over.
  *
  * Persistence: a snapshot file (<partition dir>/producer_state) written on clean close names the
  * offset it covers; opening replays the batch headers (and markers) of the log after that
@@ -68,19 +71,21 @@ uint32_t pstate_last_batches(const struct pstate *ps, int64_t *out, uint32_t max
 /* A transactional batch of the producer was appended at first_offset: opens the producer's
  * transaction here unless one is open. Returns true if it opened one. */
 bool pstate_txn_add(struct pstate *ps, int64_t producer_id, int16_t epoch, int64_t first_offset);
-/* SL_INVALID_PRODUCER_EPOCH if a marker of this epoch is older than the producer's. */
-sl_err pstate_marker_check(const struct pstate *ps, int64_t producer_id, int16_t epoch);
+/* SL_INVALID_PRODUCER_EPOCH if a marker of this epoch is older than the producer's,
+ * SL_TRANSACTION_COORDINATOR_FENCED if its coordinator epoch is older than the last marker's. */
+sl_err pstate_marker_check(const struct pstate *ps, int64_t producer_id, int16_t epoch, int32_t coordinator_epoch);
 /* What a marker changed, so a marker whose write fails can be taken back. */
 struct pstate_marker_undo {
     int64_t producer_id;
     int64_t txn_first; /* the transaction it ended: -1 none */
     bool aborted_added;
+    int32_t coordinator_epoch; /* the producer's before the marker */
 };
 /* A marker appended at offset: ends the producer's open transaction (an abort is remembered),
  * and moves the producer to epoch if that is newer (its retained batches go: a new epoch's
  * sequences start again at 0). */
-void pstate_marker(struct pstate *ps, int64_t producer_id, int16_t epoch, bool commit, int64_t offset,
-                   struct pstate_marker_undo *undo);
+void pstate_marker(struct pstate *ps, int64_t producer_id, int16_t epoch, int32_t coordinator_epoch, bool commit,
+                   int64_t offset, struct pstate_marker_undo *undo);
 void pstate_marker_undo(struct pstate *ps, const struct pstate_marker_undo *undo);
 /* The lowest first offset of an open transaction, -1 if none is open. */
 int64_t pstate_first_open_txn(const struct pstate *ps);

@@ -40,7 +40,7 @@ static sl_err txn_log_error(sl_err e) { return e ? SL_COORDINATOR_NOT_AVAILABLE 
 /* ---- markers and the timer ---- */
 
 static sl_err txn_write_marker(void *arg, const char *topic, int32_t partition, int64_t producer_id, int16_t epoch,
-                               bool commit, struct partition_append_done *done) {
+                               int32_t coordinator_epoch, bool commit, struct partition_append_done *done) {
     struct kafka_server *ks = arg;
     struct topic *tp = topics_get(ks->topics, topic, (int32_t)strlen(topic));
     struct partition *p = tp ? topic_partition(tp, partition) : NULL;
@@ -49,11 +49,10 @@ static sl_err txn_write_marker(void *arg, const char *topic, int32_t partition, 
     if (pl && !kafka_placed_leads(ks, tp, pl, partition)) {
         /* Another broker leads it: the marker goes there (WriteTxnMarkers). */
         uint32_t leader = (uint32_t)partition < pl->partition_count ? pl->parts[partition].replicas[0] : 0;
-        return txn_markers_send(ks, leader, topic, partition, producer_id, epoch, commit, done);
+        return txn_markers_send(ks, leader, topic, partition, producer_id, epoch, coordinator_epoch, commit, done);
     }
-    /* One coordinator that never moves: its epoch is always 0. */
-    return partition_append_marker(p, producer_id, epoch, commit, 0, PARTITION_ACKS_DURABLE, loop_now_ms(ks->loop),
-                                   done);
+    return partition_append_marker(p, producer_id, epoch, commit, coordinator_epoch, PARTITION_ACKS_DURABLE,
+                                   loop_now_ms(ks->loop), done);
 }
 
 /* The id's coordinator if this broker is it now: outside a cluster the broker's own, in one the
@@ -113,15 +112,16 @@ static struct offsets *txn_offsets_of(void *arg, const char *group) {
 
 /* A group another broker coordinates: the marker goes to the leader of the group's partition
  * of the offsets topic, which commits or drops what the transaction staged there. */
-static sl_err txn_offsets_marker(void *arg, const char *group, int64_t producer_id, int16_t epoch, bool commit,
-                                 struct partition_append_done *done) {
+static sl_err txn_offsets_marker(void *arg, const char *group, int64_t producer_id, int16_t epoch,
+                                 int32_t coordinator_epoch, bool commit, struct partition_append_done *done) {
     struct kafka_server *ks = arg;
     int32_t leader;
     sl_err e = group_offsets_coordinator(ks, group, strlen(group), &leader);
     if (e) return e;
     uint32_t index = group_offsets_index(ks, group, strlen(group));
     if (index == UINT32_MAX) return SL_COORDINATOR_NOT_AVAILABLE;
-    return txn_markers_send(ks, (uint32_t)leader, KAFKA_GROUP_OFFSETS_TOPIC, (int32_t)index, producer_id, epoch, commit,
+    return txn_markers_send(ks, (uint32_t)leader, KAFKA_GROUP_OFFSETS_TOPIC, (int32_t)index, producer_id, epoch,
+                            coordinator_epoch, commit,
                             done);
 }
 
@@ -137,6 +137,9 @@ static void *txn_state_load(void *arg, uint32_t index, struct partition *p, cons
         SL_WARN("transactions: %s-%u not loaded: %s", KAFKA_TXN_STATE_TOPIC, index, sl_err_str(e));
         return NULL;
     }
+    /* Kafka's coordinator epoch: the state partition's leader epoch at the load, which rises
+     * with every new leader, so markers of a coordinator deposed since are fenced. */
+    txn_coordinator_set_epoch(tc, SL_MAX(partition_leader_epoch(p), 0));
     SL_INFO("transactions: %s-%u loaded as its leader (%u transactional ids)", KAFKA_TXN_STATE_TOPIC, index,
             txn_count(txn_coordinator_state(tc)));
     txn_rearm(ks); /* its open transactions' timeouts */

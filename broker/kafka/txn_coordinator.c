@@ -54,6 +54,7 @@ struct txn_coordinator {
     uint64_t retry_at_ms; /* monotonic; 0: no failed finish waits */
     int64_t id_expiration_ms;
     uint64_t expiry_check_ms; /* monotonic: the next look at idle ids */
+    int32_t epoch;            /* its markers' coordinator epoch */
 };
 
 void txn_coordinator_set_id_expiration(struct txn_coordinator *tc, int64_t expiration_ms) {
@@ -137,7 +138,7 @@ static void finish_markers(struct txn_finishing *f, const struct txn *t) {
         m->done.fn = finish_marker_done;
         f->pending++;
         sl_err e = f->tc->ops.write(f->tc->ops.arg, t->parts[i].topic, t->parts[i].partition, t->producer_id,
-                                    t->epoch, commit, &m->done);
+                                    t->epoch, f->tc->epoch, commit, &m->done);
         if (e == SL_NO_PARTITION) {
             finish_arrive(f, SL_OK); /* deleted since: nothing to mark */
         } else if (e) {
@@ -178,7 +179,8 @@ static void finish_offsets(struct txn_finishing *f, const struct txn *t) {
             m->f = f;
             m->done.fn = finish_marker_done;
             f->pending++;
-            sl_err e = tc->ops.offsets_marker(tc->ops.arg, t->groups[g], t->producer_id, t->epoch, commit, &m->done);
+            sl_err e = tc->ops.offsets_marker(tc->ops.arg, t->groups[g], t->producer_id, t->epoch, tc->epoch, commit,
+                                              &m->done);
             if (e) finish_arrive(f, e);
             continue;
         }
@@ -375,6 +377,8 @@ sl_err txn_coordinator_open_log(struct txn_coordinator **out, struct loop *l, st
     *out = txn_coordinator_start(kv, l, NULL, ops, txns_max, timeout_ms_max);
     return SL_OK;
 }
+
+void txn_coordinator_set_epoch(struct txn_coordinator *tc, int32_t epoch) { tc->epoch = epoch; }
 
 bool txn_coordinator_idle(const struct txn_coordinator *tc) {
     return tc->finishing_count == 0 && !kvlog_writes_pending(tc->kv);

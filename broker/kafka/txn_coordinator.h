@@ -36,21 +36,22 @@ struct store;
 struct offsets;
 struct txn_coordinator;
 
-/* How markers reach partitions. write: the marker for the producer in topic/partition, done
- * firing once it is durable (partition_append_marker's contract). SL_NO_PARTITION: the
+/* How markers reach partitions. write: the marker for the producer in topic/partition, under
+ * the coordinator's epoch (txn_coordinator_set_epoch), done firing once it is durable
+ * (partition_append_marker's contract). SL_NO_PARTITION: the
  * partition is gone (its topic was deleted): nothing to mark there. Any other error: nothing
  * was written and done never fires. */
 struct txn_marker_ops {
-    sl_err (*write)(void *arg, const char *topic, int32_t partition, int64_t producer_id, int16_t epoch, bool commit,
-                    struct partition_append_done *done);
+    sl_err (*write)(void *arg, const char *topic, int32_t partition, int64_t producer_id, int16_t epoch,
+                    int32_t coordinator_epoch, bool commit, struct partition_append_done *done);
     void *arg;
     /* Optional: where the group's offsets are committed (a cluster's coordinators); NULL then:
      * not here. Without it, txn_coordinator_open's offsets. */
     struct offsets *(*offsets_of)(void *arg, const char *group);
     /* Optional: the transaction's end for a group another broker coordinates (its staged
      * offsets committed or dropped there); done as write's. */
-    sl_err (*offsets_marker)(void *arg, const char *group, int64_t producer_id, int16_t epoch, bool commit,
-                             struct partition_append_done *done);
+    sl_err (*offsets_marker)(void *arg, const char *group, int64_t producer_id, int16_t epoch,
+                             int32_t coordinator_epoch, bool commit, struct partition_append_done *done);
 };
 
 /* /metrics: transactions completed, by outcome, and those the timeout aborted (also counted
@@ -77,6 +78,10 @@ struct kvlog_sink;
 sl_err txn_coordinator_open_log(struct txn_coordinator **out, struct loop *l, struct log *g,
                                 const struct kvlog_sink *sink, const struct txn_marker_ops *ops, uint32_t txns_max,
                                 int32_t timeout_ms_max);
+/* The coordinator's epoch, which its markers carry (0 unless set): in a cluster the leader
+ * epoch of the transaction state partition it was loaded from, so a partition refuses the
+ * markers of a coordinator deposed since (TRANSACTION_COORDINATOR_FENCED), as in Kafka. */
+void txn_coordinator_set_epoch(struct txn_coordinator *tc, int32_t epoch);
 /* No transaction being finished and no entry being written. */
 bool txn_coordinator_idle(const struct txn_coordinator *tc);
 /* Waits (bounded, 5 s) for transactions being finished, then closes the log. */

@@ -97,7 +97,8 @@ static struct workers *markers_workers(struct kafka_server *ks) {
 }
 
 sl_err txn_markers_send(struct kafka_server *ks, uint32_t leader, const char *topic, int32_t partition,
-                        int64_t producer_id, int16_t epoch, bool commit, struct partition_append_done *done) {
+                        int64_t producer_id, int16_t epoch, int32_t coordinator_epoch, bool commit,
+                        struct partition_append_done *done) {
     const struct cluster_view_broker *vb = ks->view ? cluster_view_broker(ks->view, leader) : NULL;
     if (!vb || strlen(topic) >= CLUSTER_TOPIC_NAME_MAX) return SL_NOT_LEADER;
     struct marker_send *m = sl_xcalloc(1, sizeof(*m));
@@ -109,8 +110,7 @@ sl_err txn_markers_send(struct kafka_server *ks, uint32_t leader, const char *to
     m->done = done;
     int32_t part = partition;
     struct kafka_write_txn_markers_topic t = {{m->topic, (int32_t)strlen(m->topic)}, &part, 1};
-    /* One coordinator per id that does not fail over: its epoch is always 0. */
-    struct kafka_write_txn_marker mk = {producer_id, epoch, commit, &t, 1, 0};
+    struct kafka_write_txn_marker mk = {producer_id, epoch, commit, &t, 1, coordinator_epoch};
     struct kafka_write_txn_markers_req req = {&mk, 1};
     char client_id[32];
     snprintf(client_id, sizeof(client_id), "sluice-txn-%d", (int)ks->node_id);

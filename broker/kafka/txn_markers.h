@@ -30,7 +30,8 @@ struct partition_append_done;
  * on the loop with SL_OK once that broker answered it committed, else with the error. An error
  * returned: nothing was sent and done never fires. */
 sl_err txn_markers_send(struct kafka_server *ks, uint32_t leader, const char *topic, int32_t partition,
-                        int64_t producer_id, int16_t epoch, bool commit, struct partition_append_done *done);
+                        int64_t producer_id, int16_t epoch, int32_t coordinator_epoch, bool commit,
+                        struct partition_append_done *done);
 /* Waits for the sends under way (their done fire), then stops the senders. */
 void txn_markers_stop(struct kafka_server *ks);
 

@@ -657,6 +657,13 @@ static void t_txn(bool keep_snapshot) {
         if (!keep_snapshot) ck_assert_int_eq(unlink(snap), 0);
         pfx_open(&x, &c, false);
     }
+    /* pid 7's last marker came from coordinator epoch 3, after the restart too (the snapshot
+     * or the replay of the marker): a deposed coordinator's (2) is fenced, a newer one's not. */
+    struct t_done dz;
+    t_done_init(&dz, x.g);
+    ck_assert_int_eq(partition_append_marker(x.p, 7, 1, false, 2, PARTITION_ACKS_WRITTEN, 1, &dz.d),
+                     SL_TRANSACTION_COORDINATOR_FENCED);
+    ck_assert_int_eq(sl_err_kafka(SL_TRANSACTION_COORDINATOR_FENCED), 52);
     /* pid 9's batch of epoch 0 and sequence 2 follows after the restart too. */
     t_append_ok(&x, b, t_txn_batch(b, sizeof(b), 1, 9, 0, 2, 6), 11);
     t_marker_ok(&x, 9, 0, false, 12);

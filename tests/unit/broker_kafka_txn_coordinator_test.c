@@ -23,7 +23,8 @@ struct fake_parts {
 };
 
 static sl_err fake_write(void *arg, const char *topic, int32_t partition, int64_t producer_id, int16_t epoch,
-                         bool commit, struct partition_append_done *done) {
+                         int32_t coordinator_epoch, bool commit, struct partition_append_done *done) {
+    (void)coordinator_epoch;
     struct fake_parts *fp = arg;
     if (!strcmp(topic, "gone")) return SL_NO_PARTITION;
     if (fp->fail_left) {
