@@ -14,6 +14,9 @@
 /* Key version of an offset staged by a transaction (offsets_txn_stage): the producer id, then
  * the offset's own key fields. Its value is an offset's. */
 #define OFFSETS_TXN_KEY_VERSION 3
+/* A producer's epoch as the transactions that staged offsets here last named it (key: version,
+ * producer id; value: the epoch), so a fenced producer's late TxnOffsetCommit is refused. */
+#define OFFSETS_TXN_EPOCH_KEY_VERSION 4
 /* Compact when the log holds this many times more records than live entries (and enough). */
 #define OFFSETS_COMPACT_RATIO 4
 #define OFFSETS_COMPACT_MIN 10000
@@ -272,7 +275,8 @@ static bool offsets_replay_entry(struct offsets *o, const uint8_t *key, uint32_t
 /* Group state records (offsets_store_group) and staged transactional offsets live beside the
  * offsets: the map skips them (they are read from the kvlog itself). */
 static bool offsets_is_group_key(const uint8_t *key, uint32_t key_len) {
-    return key_len >= 2 && (sl_load_be16(key) == OFFSETS_GROUP_KEY_VERSION || sl_load_be16(key) == OFFSETS_TXN_KEY_VERSION);
+    return key_len >= 2 && (sl_load_be16(key) == OFFSETS_GROUP_KEY_VERSION || sl_load_be16(key) == OFFSETS_TXN_KEY_VERSION ||
+                            sl_load_be16(key) == OFFSETS_TXN_EPOCH_KEY_VERSION);
 }
 
 static void offsets_recount_staged(struct offsets *o);
@@ -552,10 +556,35 @@ static void offsets_recount_staged(struct offsets *o) {
     kvlog_foreach(o->kv, offsets_count_staged, &o->txn_staged);
 }
 
-sl_err offsets_txn_stage(struct offsets *o, int64_t producer_id, const char *group, const struct offset_commit *c,
-                         uint32_t n, uint64_t now_ms, struct log_waiter *w) {
-    if (n == 0 || producer_id < 0) return SL_INVALID_ARG;
-    sl_err e = offsets_append_as(o, producer_id, group, c, n, now_ms, w);
+/* The producer's last epoch here, -1 if none. */
+static int32_t offsets_txn_epoch(const struct offsets *o, int64_t producer_id) {
+    uint8_t k[10];
+    sl_store_be16(k, OFFSETS_TXN_EPOCH_KEY_VERSION);
+    sl_store_be64(k + 2, (uint64_t)producer_id);
+    uint32_t vl = 0;
+    const uint8_t *v = kvlog_get(o->kv, k, sizeof(k), &vl);
+    return v && vl == 2 ? (int32_t)(int16_t)sl_load_be16(v) : -1;
+}
+
+/* Moves the producer's epoch here up to epoch: SL_INVALID_PRODUCER_EPOCH (fenced) if it is
+ * already past it. Written before what it guards, in the same log. */
+static sl_err offsets_txn_epoch_advance(struct offsets *o, int64_t producer_id, int16_t epoch, uint64_t now_ms) {
+    int32_t cur = offsets_txn_epoch(o, producer_id);
+    if (epoch < cur) return SL_INVALID_PRODUCER_EPOCH;
+    if (epoch == cur) return SL_OK;
+    uint8_t k[10], v[2];
+    sl_store_be16(k, OFFSETS_TXN_EPOCH_KEY_VERSION);
+    sl_store_be64(k + 2, (uint64_t)producer_id);
+    sl_store_be16(v, (uint16_t)epoch);
+    return kvlog_put(o->kv, k, sizeof(k), v, sizeof(v), now_ms, NULL);
+}
+
+sl_err offsets_txn_stage(struct offsets *o, int64_t producer_id, int16_t epoch, const char *group,
+                         const struct offset_commit *c, uint32_t n, uint64_t now_ms, struct log_waiter *w) {
+    if (n == 0 || producer_id < 0 || epoch < 0) return SL_INVALID_ARG;
+    sl_err e = offsets_txn_epoch_advance(o, producer_id, epoch, now_ms);
+    if (e) return e == SL_INVALID_PRODUCER_EPOCH ? SL_PRODUCER_FENCED : e;
+    e = offsets_append_as(o, producer_id, group, c, n, now_ms, w);
     /* An upper bound (a record may replace one staged before): it only says whether to look. */
     if (!e) o->txn_staged += n;
     return e;
@@ -614,12 +643,18 @@ static void offsets_staged_one(void *arg, const uint8_t *key, uint32_t key_len, 
     sw->v[sw->n++] = (struct offsets_staged){g, c, key, key_len};
 }
 
-sl_err offsets_txn_end(struct offsets *o, int64_t producer_id, bool commit, uint64_t now_ms, struct log_waiter *w) {
+sl_err offsets_txn_end(struct offsets *o, int64_t producer_id, int16_t epoch, bool commit, uint64_t now_ms,
+                       struct log_waiter *w) {
+    /* A marker of an older epoch than the producer's here is refused, as a partition refuses
+     * it; a newer one (an abort that fences a zombie) moves the epoch first, so the zombie's
+     * next TxnOffsetCommit is refused. */
+    sl_err ee = epoch >= 0 ? offsets_txn_epoch_advance(o, producer_id, epoch, now_ms) : SL_OK;
+    if (ee) return ee;
     struct offsets_staged_walk sw = {producer_id, NULL, 0, 0, 0};
     if (o->txn_staged) kvlog_foreach(o->kv, offsets_staged_one, &sw);
     o->txn_staged = sw.staged; /* exact again, from the walk this needs anyway */
     if (sw.n == 0) {
-        if (w) w->done(w, SL_OK);
+        if (w) kvlog_wait(o->kv, w); /* the epoch record, if one was written (at once if not) */
         return SL_OK;
     }
     /* Copies first: the writes below change the kvlog the records point into. */

@@ -107,10 +107,16 @@ void offsets_group_states(const struct offsets *o,
  * then the offset's key), durable like a commit but not committed: OffsetFetch does not show
  * them. The transaction's marker decides: offsets_txn_end commits them as the groups' offsets
  * (commit) or drops them (abort), then deletes the staged records. */
-sl_err offsets_txn_stage(struct offsets *o, int64_t producer_id, const char *group, const struct offset_commit *c,
-                         uint32_t n, uint64_t now_ms, struct log_waiter *w);
-/* w fires once the staged records are gone (at once if the producer staged nothing here). */
-sl_err offsets_txn_end(struct offsets *o, int64_t producer_id, bool commit, uint64_t now_ms, struct log_waiter *w);
+/* The producer's epoch is kept beside them (key version 4, one small record per producer
+ * id, never removed: a transactional id keeps its producer id): a stage under an older epoch
+ * than the last one seen here is SL_PRODUCER_FENCED, an end under one SL_INVALID_PRODUCER_EPOCH,
+ * as Kafka's offsets partition fences them through its producer state. */
+sl_err offsets_txn_stage(struct offsets *o, int64_t producer_id, int16_t epoch, const char *group,
+                         const struct offset_commit *c, uint32_t n, uint64_t now_ms, struct log_waiter *w);
+/* w fires once the staged records are gone (at once if the producer staged nothing here).
+ * epoch -1: not checked. */
+sl_err offsets_txn_end(struct offsets *o, int64_t producer_id, int16_t epoch, bool commit, uint64_t now_ms,
+                       struct log_waiter *w);
 /* Whether some transaction staged an offset for the partition (UNSTABLE_OFFSET_COMMIT). */
 bool offsets_txn_pending(const struct offsets *o, const char *group, const char *topic, int32_t topic_len,
                          int32_t partition);

@@ -574,7 +574,7 @@ static void txn_offset_stage(struct kconn *kc, struct txn_park *pk, const struct
         return;
     }
     pk->lw = (struct log_waiter){.done = txn_park_persisted};
-    sl_err e = offsets_txn_stage(o, req->producer_id, group, cs, n, loop_now_ms(ks->loop), &pk->lw);
+    sl_err e = offsets_txn_stage(o, req->producer_id, req->producer_epoch, group, cs, n, loop_now_ms(ks->loop), &pk->lw);
     if (e) txn_park_answer(pk, txn_log_error(e));
 }
 
