@@ -18,7 +18,7 @@
 #include "base/logging.h"
 #include "broker/cluster/cluster_nodes.h"
 #include "broker/core/cluster_fsm.h"
-#include "broker/nats/nats_auth.h"
+#include "broker/nats_users.h"
 #include "protocol/nats_conf.h"
 
 enum cfg_kind {

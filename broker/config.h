@@ -90,7 +90,7 @@ struct sl_config {
     char user[256];                              /* NATS: --user/--pass auth when set */
     char pass[256];
     char auth_token[256];                        /* NATS: --auth token auth when set */
-    /* NATS: authorization { users = [...] } (broker/nats/nats_auth.h); NULL: none. Owned by this
+    /* NATS: authorization { users = [...] } (broker/nats_users.h); NULL: none. Owned by this
      * config: sl_config_free() frees it, and a reload moves it over (broker_reload). */
     struct nats_auth *nats_auth;
     uint32_t auth_timeout_ms;                    /* NATS: CONNECT must arrive within, 2000 */

@@ -16,7 +16,8 @@
  * The single user/pass and auth_token settings keep working beside this (sl_config fields);
  * nats-server refuses a users list together with them, and so do we.
  *
- * Pure parts, for unit tests: nats_subject_matches, nats_perms_*_ok, nats_nkey_decode. */
+ * The users and their permissions, as the config reads them, are broker/nats_users.h's.
+ * Pure parts, for unit tests: nats_subject_matches, nats_perms_*_ok. */
 #ifndef SL_BROKER_NATS_AUTH_H
 #define SL_BROKER_NATS_AUTH_H
 
@@ -26,60 +27,18 @@
 
 #include "broker/config.h"
 #include "broker/nats/nats_replies.h"
+#include "broker/nats_users.h"
 #include "protocol/nats_conf.h"
 
-#define NATS_NKEY_LEN 56          /* base32 text of a public key */
 #define NATS_NONCE_RAW 11         /* random bytes behind a nonce, as nats-server */
 #define NATS_NONCE_LEN 15         /* their base64url text, no padding */
-#define NATS_NKEY_PREFIX_USER (20u << 3) /* 'U' */
 
-struct nats_subject_list {
-    char **subjects;              /* patterns; wildcards allowed */
-    char **queues;                /* per pattern: a queue group pattern, or NULL */
-    uint32_t count;
-};
-
-struct nats_perms {
-    struct nats_subject_list pub_allow, pub_deny, sub_allow, sub_deny;
-    /* allow_responses (nats_replies.h). With it and no publish allow list, nothing may be
-     * published but replies, as nats-server turns the missing list into an empty one. */
-    bool has_resp;
-    bool pub_none;
-    struct nats_resp_perm resp;
-};
-
-struct nats_user {
-    char *name;                   /* NULL for an nkey user */
-    char *password;               /* plain text or a bcrypt hash */
-    char nkey[NATS_NKEY_LEN + 1]; /* "" unless an nkey user */
-    uint8_t nkey_raw[32];
-    const struct nats_perms *perms; /* NULL: everything allowed */
-    struct nats_perms own_perms;
-    bool has_own_perms;
-    /* allowed_connection_types named and STANDARD not among them: this user may connect only
-     * as kinds of client Sluice does not serve (websocket, leafnode, MQTT), so never here. */
-    bool standard_refused;
-};
-
-struct nats_auth {
-    struct nats_user *users;
-    uint32_t user_count;
-    uint32_t nkey_count;          /* > 0: INFO carries a nonce */
-    struct nats_perms default_perms;
-    bool has_default_perms;
-};
 
 /* What a CONNECT carried (NULL: absent). */
 struct nats_creds {
     const char *user, *pass, *token, *nkey, *sig;
 };
 
-/* Builds the users of an authorization block (its "users" and "default_permissions" keys;
- * other keys are config.c's). *out is NULL when the block has no users. -1 with *err_line and
- * "users[2].permissions.publish: ..." in err on a bad entry. */
-int nats_auth_from_conf(const struct nats_conf_node *authorization, struct nats_auth **out, uint32_t *err_line,
-                        char *err, size_t err_len);
-void nats_auth_free(struct nats_auth *a);
 
 bool nats_auth_required(const struct sl_config *cfg);
 bool nats_auth_nonce_required(const struct sl_config *cfg);
@@ -118,8 +77,5 @@ bool nats_perms_sub_ok(const struct nats_perms *p, const char *subject, size_t l
  * was allowed still does not receive subjects the subscribe deny list names (nats-server). */
 bool nats_perms_deliver_ok(const struct nats_perms *p, const char *subject, size_t len);
 
-/* Decodes a public nkey: 56 base32 characters of prefix byte, 32-byte key, CRC16 (XMODEM,
- * little-endian). 0, or -1 if the text, its CRC or its prefix (want_prefix) is wrong. */
-int nats_nkey_decode(const char *text, size_t len, uint8_t want_prefix, uint8_t key[32]);
 
 #endif

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "broker/nats_users.h" /* struct nats_resp_perm */
+
 #define NATS_RESP_DEFAULT_MAX 1
 #define NATS_RESP_DEFAULT_EXPIRES_MS (2u * 60u * 1000u)
 #define NATS_REPLIES_PRUNE_AT 4096
@@ -20,10 +22,6 @@
  * expire (negative max and expires) would otherwise grow without end. Past it, the oldest go. */
 #define NATS_REPLIES_MAX (1u << 20)
 
-struct nats_resp_perm {
-    int64_t max;        /* < 0: no limit */
-    int64_t expires_ms; /* < 0: no limit */
-};
 
 struct nats_replies;
 
