@@ -3,6 +3,7 @@
 #include "broker/nats_users.h"
 
 #include <crypt.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,10 @@
 #include <strings.h>
 
 #include "base/base.h"
+
+bool nats_password_is_bcrypt(const char *p) {
+    return p[0] == '$' && p[1] == '2' && strchr("abxy", p[2]) && p[2] && p[3] == '$';
+}
 
 /* ---- nkeys ------------------------------------------------------------------------------------ */
 
@@ -304,7 +309,7 @@ static int read_user(struct rd *r, const struct nats_conf_node *n, uint32_t idx,
     if (!u->nkey[0] && !u->name) return rd_fail(r, n, "%s: needs a user or an nkey", where);
     if (u->name && !u->password) return rd_fail(r, n, "%s: user '%s' needs a password", where, u->name);
     /* crypt_checksalt judges the setting part only; a whole bcrypt hash is 60 characters. */
-    if (u->password && is_bcrypt(u->password) &&
+    if (u->password && nats_password_is_bcrypt(u->password) &&
         (strlen(u->password) != 60 || crypt_checksalt(u->password) != CRYPT_SALT_OK))
         return rd_fail(r, n, "%s: the password looks like a bcrypt hash but is not a valid one", where);
     return 0;

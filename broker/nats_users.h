@@ -17,6 +17,9 @@
 #define NATS_NKEY_LEN 56          /* base32 text of a public key */
 #define NATS_NKEY_PREFIX_USER (20u << 3) /* 'U' */
 
+#define NATS_RESP_DEFAULT_MAX 1
+#define NATS_RESP_DEFAULT_EXPIRES_MS (2u * 60u * 1000u)
+
 /* allow_responses: how many replies a user may send to a request delivered to it, and for how
  * long (broker/nats/nats_replies.h keeps them). */
 struct nats_resp_perm {
@@ -66,6 +69,9 @@ struct nats_auth {
 int nats_auth_from_conf(const struct nats_conf_node *authorization, struct nats_auth **out, uint32_t *err_line,
                         char *err, size_t err_len);
 void nats_auth_free(struct nats_auth *a);
+
+/* A password that is a bcrypt hash ("$2a$", "$2b$", "$2x$", "$2y$"), not plain text. */
+bool nats_password_is_bcrypt(const char *p);
 
 /* Decodes a public nkey: 56 base32 characters of prefix byte, 32-byte key, CRC16 (XMODEM,
  * little-endian). 0, or -1 if the text, its CRC or its prefix (want_prefix) is wrong. */

@@ -8,7 +8,8 @@
 #   broker/net/      the layers below, net/      (connections know no protocol)
 #   broker/core/     the layers below, core/     (partitions and topics know no protocol)
 #   broker/kafka/    the layers below, net/, core/, kafka/, broker/config.h
-#   broker/nats/     the layers below, net/, core/, nats/, broker/config.h
+#   broker/nats/     the layers below, net/, core/, nats/, broker/config.h, broker/nats_users.h
+#                    (the config's reading of nats-server's authorization users)
 #   broker/http/     the layers below, net/, core/, http/, broker/config.h
 #   broker/cluster/  the layers below, core/, cluster/, broker/config.h (no protocol wing)
 #   broker/*.c|h     the top (config, server, main): anything
@@ -26,7 +27,7 @@ allowed() { # dir -> space-separated allowed include prefixes
         broker/net) echo "base/ protocol/ storage/ broker/net/" ;;
         broker/core) echo "base/ protocol/ storage/ broker/core/" ;;
         broker/kafka) echo "base/ protocol/ storage/ broker/net/ broker/core/ broker/kafka/ broker/config.h" ;;
-        broker/nats) echo "base/ protocol/ storage/ broker/net/ broker/core/ broker/nats/ broker/config.h" ;;
+        broker/nats) echo "base/ protocol/ storage/ broker/net/ broker/core/ broker/nats/ broker/config.h broker/nats_users.h" ;;
         broker/http) echo "base/ protocol/ storage/ broker/net/ broker/core/ broker/http/ broker/config.h" ;;
         broker/cluster) echo "base/ protocol/ storage/ broker/core/ broker/cluster/ broker/config.h" ;;
         broker) echo "base/ protocol/ storage/ broker/" ;;

@@ -33,6 +33,7 @@ struct jsapi {
     void *cops_arg;
     uint64_t total, errors;
     struct jsapi_create *creates; /* STREAM.CREATEs waiting for their topics */
+    struct loop_timer reach_timer; /* created placed streams waiting for their leader's reach */
 };
 
 /* ---- answers -------------------------------------------------------------------------------------- */
@@ -479,6 +480,8 @@ struct jsapi_create {
     struct jsapi_create *next;
     struct jsapi *api;       /* NULL once the API stopped: nothing to answer */
     struct nats_hold *hold;  /* the requester reads nothing more until answered (NULL: none) */
+    struct stream *made;     /* created, its answer waiting for the leader's reach (jsapi_reach_fire) */
+    uint64_t deadline_ms;    /* monotonic: answered then whatever the reach */
     uint32_t reply_len;
     uint8_t reply[];
 };
@@ -488,6 +491,7 @@ static struct jsapi_create *jsapi_waiter_new(struct jsapi *api, struct span repl
     struct jsapi_create *w = sl_xmalloc(sizeof(*w) + reply.len);
     w->api = api;
     w->hold = NULL;
+    w->made = NULL;
     w->reply_len = reply.len;
     if (reply.len) memcpy(w->reply, reply.p, reply.len);
     w->next = api->creates;
@@ -507,12 +511,48 @@ static void jsapi_waiter_free(struct jsapi_create *w) {
 }
 
 
+/* A placed stream this broker does not lead is usable from here once its leader announced it
+ * over the routes (nats-server answers a create once the stream's group has a leader): a
+ * publish pipelined behind the create then reaches it instead of getting no responders. */
+#define JSAPI_REACH_WAIT_MS 3000
+#define JSAPI_REACH_POLL_MS 10
+
+static bool jsapi_reachable(struct jsapi *api, struct stream *s) {
+    if (js_stream_served_here(api->ns, s) || !api->ns->routes) return true;
+    char subj[64 + STREAM_NAME_MAX];
+    int n = snprintf(subj, sizeof(subj), "$JS.API.STREAM.INFO.%s", stream_name(s));
+    return nats_routes_has_interest(api->ns, (struct span){(const uint8_t *)subj, (uint32_t)n});
+}
+
+static void jsapi_reach_fire(struct loop_timer *t, uint64_t now_ms) {
+    struct jsapi *api = sl_container_of(t, struct jsapi, reach_timer);
+    bool waiting = false;
+    for (struct jsapi_create *w = api->creates, *next; w; w = next) {
+        next = w->next;
+        if (!w->made) continue;
+        if (!jsapi_reachable(api, w->made) && now_ms < w->deadline_ms) {
+            waiting = true;
+            continue;
+        }
+        jsapi_stream_created_reply(api, (struct span){w->reply, w->reply_len}, w->made);
+        jsapi_waiter_free(w);
+    }
+    if (waiting) loop_timer_add(api->ns->loop, t, now_ms + JSAPI_REACH_POLL_MS);
+}
+
 static void jsapi_stream_create_done(void *arg, enum stream_admin_result res, struct stream *s, const char *why) {
     struct jsapi_create *w = arg;
     struct jsapi *api = w->api;
     struct span reply = {w->reply, w->reply_len};
     if (api && !jsapi_admin_error_to(api, reply, "stream_create", res, why)) {
         js_ingest_bind(api->ji, s);
+        if (!jsapi_reachable(api, s)) { /* answered once the leader announced it */
+            w->made = s;
+            w->deadline_ms = loop_mono_ms(api->ns->loop) + JSAPI_REACH_WAIT_MS;
+            if (!loop_timer_armed(&api->reach_timer))
+                loop_timer_add(api->ns->loop, &api->reach_timer, loop_mono_ms(api->ns->loop) + JSAPI_REACH_POLL_MS);
+            return;
+        }
         jsapi_stream_created_reply(api, reply, s);
     }
     jsapi_waiter_free(w);
@@ -847,6 +887,9 @@ static bool jsapi_held_elsewhere(struct jsapi *api, const struct nats_msg *m, co
     if (s && js_stream_served_here(api->ns, s)) return false;
     if (api->ns->routes && nats_routes_has_interest(api->ns, m->subject)) return true;
     if (!s) return false;
+    /* This broker's copy has the stream's config (and its replica's messages): a create or an
+     * info while the leader's announce is on its way is answered from it. */
+    if (kind && (!strcmp(kind, "stream_create") || !strcmp(kind, "stream_info"))) return false;
     /* A replicated stream whose leader is not known here yet (an election, or its announce
      * still on the way): what nats-server answers while its stream has no leader. */
     if (kind && m->reply.len)
@@ -967,6 +1010,12 @@ static const struct nats_deliver_ops jsapi_ops = {jsapi_deliver};
 
 static void jsapi_stream_gone(void *arg, struct stream *s) {
     struct jsapi *api = arg;
+    for (struct jsapi_create *w = api->creates, *next; w; w = next) { /* made and gone at once */
+        next = w->next;
+        if (w->made != s) continue;
+        jsapi_stream_created_reply(api, (struct span){w->reply, w->reply_len}, s);
+        jsapi_waiter_free(w);
+    }
     if (api->cops.stream_gone) api->cops.stream_gone(api->cops_arg, s);
     js_ingest_unbind(api->ji, s);
 }
@@ -978,6 +1027,7 @@ struct jsapi *jsapi_start(struct nats_server *ns, struct streams *ss, struct js_
     api->ji = ji;
     api->sub = nats_server_subscribe_internal(ns, JSAPI_PREFIX ">", NULL, &jsapi_ops, api);
     SL_ASSERT(api->sub);
+    api->reach_timer.fire = jsapi_reach_fire;
     streams_set_gone_hook(ss, jsapi_stream_gone, api);
     return api;
 }
@@ -986,12 +1036,15 @@ void jsapi_stop(struct jsapi *api) {
     if (!api) return;
     streams_set_gone_hook(api->ss, NULL, NULL);
     nats_server_unsubscribe_internal(api->ns, api->sub);
+    if (loop_timer_armed(&api->reach_timer)) loop_timer_del(api->ns->loop, &api->reach_timer);
     /* Creations still under way answer no one: their done (from streams_close at the latest)
-     * frees them. */
-    for (struct jsapi_create *w = api->creates; w; w = w->next) {
+     * frees them; those already made and waiting for their leader's reach go now. */
+    for (struct jsapi_create *w = api->creates, *next; w; w = next) {
+        next = w->next;
         w->api = NULL;
         if (w->hold) nats_hold_release(w->hold);
         w->hold = NULL;
+        if (w->made) free(w);
     }
     free(api);
 }

@@ -107,10 +107,6 @@ static bool nkey_verify(const uint8_t pub[32], const char *nonce, const char *si
 
 /* ---- passwords -------------------------------------------------------------------------------- */
 
-static bool is_bcrypt(const char *p) {
-    return p[0] == '$' && p[1] == '2' && strchr("abxy", p[2]) && p[2] && p[3] == '$';
-}
-
 static bool str_eq_ct(const char *a, const char *b) {
     size_t la = strlen(a), lb = strlen(b);
     return la == lb && CRYPTO_memcmp(a, b, la) == 0;
@@ -119,13 +115,13 @@ static bool str_eq_ct(const char *a, const char *b) {
 /* known: a bcrypt verdict already reached for this given password (off the loop, or at an
  * earlier check of the same connection), used when want is the hash it was reached for. */
 static bool password_ok(const char *want, const char *given, const struct nats_bcrypt_verdict *known) {
-    if (!is_bcrypt(want)) return str_eq_ct(want, given);
+    if (!nats_password_is_bcrypt(want)) return str_eq_ct(want, given);
     if (known && known->hash[0] && !strcmp(known->hash, want)) return known->ok;
     return nats_auth_password_ok(want, given);
 }
 
 bool nats_auth_password_ok(const char *want, const char *given) {
-    if (!is_bcrypt(want)) return str_eq_ct(want, given);
+    if (!nats_password_is_bcrypt(want)) return str_eq_ct(want, given);
     struct crypt_data *cd = sl_xcalloc(1, sizeof(*cd)); /* ~32 KiB: not on the loop's stack */
     const char *h = crypt_r(given, want, cd);
     bool ok = h && h[0] != '*' && str_eq_ct(h, want);
@@ -148,12 +144,14 @@ const char *nats_auth_slow_hash(const struct sl_config *cfg, const struct nats_c
         if (c->nkey || !c->user || !c->pass) return NULL;
         for (uint32_t i = 0; i < a->user_count; i++) {
             const struct nats_user *u = &a->users[i];
-            if (u->name && !strcmp(u->name, c->user)) return u->password && is_bcrypt(u->password) ? u->password : NULL;
+            if (u->name && !strcmp(u->name, c->user))
+                return u->password && nats_password_is_bcrypt(u->password) ? u->password : NULL;
         }
         return NULL;
     }
     if (cfg->auth_token[0]) return NULL;
-    if (cfg->user[0] && c->user && c->pass && !strcmp(c->user, cfg->user) && is_bcrypt(cfg->pass)) return cfg->pass;
+    if (cfg->user[0] && c->user && c->pass && !strcmp(c->user, cfg->user) && nats_password_is_bcrypt(cfg->pass))
+        return cfg->pass;
     return NULL;
 }
 

@@ -15,8 +15,6 @@
 
 #include "broker/nats_users.h" /* struct nats_resp_perm */
 
-#define NATS_RESP_DEFAULT_MAX 1
-#define NATS_RESP_DEFAULT_EXPIRES_MS (2u * 60u * 1000u)
 #define NATS_REPLIES_PRUNE_AT 4096
 /* A bound nats-server does not have: a responder flooded with distinct reply subjects that never
  * expire (negative max and expires) would otherwise grow without end. Past it, the oldest go. */

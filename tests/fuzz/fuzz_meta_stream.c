@@ -10,7 +10,7 @@ bool fuzz_stream_roundtrip(const uint8_t *v, size_t len, struct fz_bytes *out) {
     bool ok = stream_decode(s, "S", v, (uint32_t)len);
     if (ok) {
         struct kvlog_tlv_writer w = {0};
-        stream_encode(s, &w);
+        stream_encode(&s->cfg, s->created_ns, s->placed, &w);
         fz_bytes_set(out, w.p, w.len);
         kvlog_tlv_free(&w);
     }
