@@ -156,7 +156,7 @@ class Program:
                     break
                 continue
             self.seen.append(ln)
-            if not ln.startswith(("RETRY", "READER", "DUPLICATE")):
+            if not ln.startswith("ACKED"):
                 print("  program: %s" % ln)
             if ln.startswith(prefix):
                 return ln
@@ -173,8 +173,7 @@ class Program:
             except queue.Empty:
                 continue
             self.seen.append(ln)
-            if not ln.startswith(("RETRY", "READER", "DUPLICATE")):
-                print("  program: %s" % ln)
+            print("  program: %s" % ln)
         if self.p.poll() is None:
             self.p.kill()
         self.p.wait(timeout=10)

@@ -224,7 +224,7 @@ func reader(s *servers, rs *readState, done chan struct{}) {
 	defer close(done)
 	var sub *nats.Subscription
 	var subConn *nats.Conn
-	errs := 0
+	errs, bindErrs := 0, 0
 	for {
 		rs.mu.Lock()
 		stop := rs.stop
@@ -245,7 +245,7 @@ func reader(s *servers, rs *readState, done chan struct{}) {
 			sub, err = js.PullSubscribe("", consumer, nats.Bind(stream, consumer))
 			if err != nil {
 				sub = nil
-				if rs.rebinds < 1000 {
+				if bindErrs++; bindErrs <= 20 {
 					say("READER bind via %d: %v", i, err)
 				}
 				time.Sleep(200 * time.Millisecond)
