@@ -57,6 +57,31 @@ bool sl_file_commit(FILE *f, const char *path, bool sync) {
     return false;
 }
 
+void sl_hex_encode(const uint8_t *p, size_t n, char *out) {
+    static const char d[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = d[p[i] >> 4];
+        out[2 * i + 1] = d[p[i] & 15];
+    }
+    out[2 * n] = 0;
+}
+
+static int sl_hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+bool sl_hex_decode(const char *s, size_t len, uint8_t *out) {
+    if (len % 2) return false;
+    for (size_t i = 0; i < len; i += 2) {
+        int hi = sl_hex_digit(s[i]), lo = sl_hex_digit(s[i + 1]);
+        if (hi < 0 || lo < 0) return false;
+        out[i / 2] = (uint8_t)(hi << 4 | lo);
+    }
+    return true;
+}
+
 /* Two digits per division: the ack subjects of a JetStream delivery carry five numbers, one of
  * them a 19-digit timestamp. */
 size_t sl_fmt_u64(char *out, uint64_t v) {

@@ -61,6 +61,12 @@ static inline void sl_store_be64(uint8_t *p, uint64_t v) {
  * cost 15 % of the broker's CPU in a JetStream pull consume (one ack subject per message). */
 size_t sl_fmt_u64(char *out, uint64_t v);
 
+/* n bytes as lowercase hex at out (2n characters and a NUL). */
+void sl_hex_encode(const uint8_t *p, size_t n, char *out);
+/* len hex digits (lowercase, as sl_hex_encode writes them) into len / 2 bytes at out; false if
+ * len is odd or a character is not one. */
+bool sl_hex_decode(const char *s, size_t len, uint8_t *out);
+
 /* Replacing a small file so a crash leaves the old or the new version, never half of one:
  * sl_file_begin opens "<path>.tmp" for writing (NULL on failure); sl_file_commit flushes it,
  * fsyncs it if sync, closes it and renames it over path (false and the temporary file gone on

@@ -59,34 +59,18 @@ struct cst_job {
 };
 
 static char *hex_of(const uint8_t *p, uint32_t n) {
-    static const char d[] = "0123456789abcdef";
     char *out = sl_xmalloc((size_t)n * 2 + 1);
-    for (uint32_t i = 0; i < n; i++) {
-        out[2 * i] = d[p[i] >> 4];
-        out[2 * i + 1] = d[p[i] & 15];
-    }
-    out[2 * n] = 0;
+    sl_hex_encode(p, n, out);
     return out;
-}
-
-static int hex_nib(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
 }
 
 /* Decodes s (lowercase hex) into a heap buffer; NULL if malformed. */
 static uint8_t *hex_decode(const char *s, uint32_t *n) {
     size_t len = strlen(s);
-    if (len % 2) return NULL;
     uint8_t *out = sl_xmalloc(len / 2 + 1);
-    for (size_t i = 0; i < len; i += 2) {
-        int hi = hex_nib(s[i]), lo = hex_nib(s[i + 1]);
-        if (hi < 0 || lo < 0) {
-            free(out);
-            return NULL;
-        }
-        out[i / 2] = (uint8_t)(hi << 4 | lo);
+    if (!sl_hex_decode(s, len, out)) {
+        free(out);
+        return NULL;
     }
     *n = (uint32_t)(len / 2);
     return out;

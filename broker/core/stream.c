@@ -1783,12 +1783,6 @@ const struct cluster_topic *stream_placement(const struct stream *s) {
     return t && !memcmp(t->id, s->tp->id, 16) ? t : NULL;
 }
 
-static int hex_nibble(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
-
 /* The record from a placement's chunks, in order (heap, *len bytes); false if it has none or
  * one is malformed. */
 static bool placed_record(const struct cluster_topic *t, uint8_t **out, uint32_t *len) {
@@ -1804,11 +1798,8 @@ static bool placed_record(const struct cluster_topic *t, uint8_t **out, uint32_t
         size_t hl = strlen(v);
         if (hl % 2 || hl / 2 > STREAM_PLACED_CHUNK) goto bad;
         buf = sl_xrealloc(buf, n + hl / 2 + 1);
-        for (size_t j = 0; j < hl; j += 2) {
-            int hi = hex_nibble(v[j]), lo = hex_nibble(v[j + 1]);
-            if (hi < 0 || lo < 0) goto bad;
-            buf[n++] = (uint8_t)(hi << 4 | lo);
-        }
+        if (!sl_hex_decode(v, hl, buf + n)) goto bad;
+        n += (uint32_t)(hl / 2);
     }
     if (!n) goto bad;
     *out = buf;
@@ -1907,7 +1898,6 @@ static void streams_placed_done(void *arg, sl_err err, struct topic *tp, const c
 static uint32_t placed_chunks(const struct stream_config *cfg, int64_t created_ns,
                               char keybuf[][CLUSTER_CONFIG_KEY_MAX], char valbuf[][CLUSTER_CONFIG_VALUE_MAX],
                               const char **keys, const char **values, uint32_t n0) {
-    static const char hexd[] = "0123456789abcdef";
     struct kvlog_tlv_writer w = {0};
     stream_encode(cfg, created_ns, false, &w);
     uint32_t chunks = (uint32_t)((w.len + STREAM_PLACED_CHUNK - 1) / STREAM_PLACED_CHUNK);
@@ -1919,11 +1909,7 @@ static uint32_t placed_chunks(const struct stream_config *cfg, int64_t created_n
     for (uint32_t i = 0; i < chunks; i++) {
         size_t from = (size_t)i * STREAM_PLACED_CHUNK, to = SL_MIN(w.len, from + STREAM_PLACED_CHUNK);
         snprintf(keybuf[i], CLUSTER_CONFIG_KEY_MAX, STREAM_PLACED_PREFIX "%u", i);
-        for (size_t j = from; j < to; j++) {
-            valbuf[i][2 * (j - from)] = hexd[w.p[j] >> 4];
-            valbuf[i][2 * (j - from) + 1] = hexd[w.p[j] & 15];
-        }
-        valbuf[i][2 * (to - from)] = 0;
+        sl_hex_encode(w.p + from, to - from, valbuf[i]);
         keys[n] = keybuf[i];
         values[n++] = valbuf[i];
     }

@@ -38,10 +38,29 @@ START_TEST(fmt_u64_matches_printf) {
 }
 END_TEST
 
+/* Every byte value both ways; odd lengths and characters that are not lowercase hex refused. */
+START_TEST(hex_round_trip) {
+    uint8_t raw[256], back[256];
+    char text[513];
+    for (int i = 0; i < 256; i++) raw[i] = (uint8_t)i;
+    sl_hex_encode(raw, sizeof(raw), text);
+    ck_assert_uint_eq(strlen(text), 512);
+    ck_assert_int_eq(memcmp(text, "000102", 6), 0);
+    ck_assert_int_eq(memcmp(text + 506, "fdfeff", 6), 0);
+    ck_assert(sl_hex_decode(text, 512, back));
+    ck_assert_int_eq(memcmp(raw, back, sizeof(raw)), 0);
+    ck_assert(!sl_hex_decode("abc", 3, back));
+    ck_assert(!sl_hex_decode("0g", 2, back));
+    ck_assert(!sl_hex_decode("AB", 2, back));
+    ck_assert(sl_hex_decode("", 0, back));
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("base");
     TCase *tc = tcase_create("fmt");
     tcase_add_test(tc, fmt_u64_matches_printf);
+    tcase_add_test(tc, hex_round_trip);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
