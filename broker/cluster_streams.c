@@ -26,14 +26,23 @@
 #define CST_POST_MS 2000
 #define CST_KEY_MAX 600
 
-/* What the leader last copied of one stream. */
+/* One other replica of a stream led here: what it took last. */
+struct cst_peer {
+    uint32_t node;
+    uint64_t hash;    /* of the body it took last; 0: none yet */
+    uint64_t gen;     /* the newest sync generation its copies cover */
+    uint64_t sent_ms; /* monotonic */
+    bool busy;        /* a copy to it is under way */
+};
+
+/* What the leader copied of one stream. */
 struct cst_entry {
     char name[STREAM_NAME_MAX + 1];
-    uint64_t hash;    /* of the body every replica took; 0: none yet */
-    uint64_t sent_ms; /* monotonic */
-    bool busy;        /* a copy is under way */
-    bool seen;        /* the stream still exists (the sweep's mark) */
-    bool warned;      /* too large to copy, said once */
+    struct cst_peer peers[CLUSTER_REPLICAS_MAX];
+    uint32_t npeers;
+    bool seen;   /* the stream still exists and is led here (the sweep's mark) */
+    bool gone;   /* not seen by the last sweep (its leadership left: the syncs failed) */
+    bool warned; /* too large to copy, said once */
 };
 
 struct cluster_streams {
@@ -42,19 +51,27 @@ struct cluster_streams {
     struct loop_timer timer;
     struct cst_entry *v;
     uint32_t count, cap;
-    uint64_t copies_ok, copies_failed, applied, refused;
+    /* Syncs (cluster_streams_sync): gen counts them; a copy built after the n-th carries n, so a
+     * waiter of generation n is through once every in-sync replica of every stream led here
+     * took a copy of generation n or more. */
+    uint64_t gen;
+    struct js_sync_waiter *waiters, **waiters_tail;
+    uint32_t busy; /* copies under way */
+    bool stopping;
+    uint64_t copies_ok, copies_failed, applied, refused, syncs_ok, syncs_failed;
 };
 
+/* A copy of one stream's keys to one replica, on a worker thread. */
 struct cst_job {
     struct work w;
     struct cluster_streams *cst;
     char name[STREAM_NAME_MAX + 1];
-    uint64_t hash;
+    uint32_t node;
+    uint64_t hash, gen;
     char *body;
     char token[256];
     void *tls;
-    uint32_t ntargets;
-    char targets[CLUSTER_REPLICAS_MAX][CLUSTER_HOSTPORT_MAX];
+    char target[CLUSTER_HOSTPORT_MAX];
     bool ok;
 };
 
@@ -127,35 +144,113 @@ static struct cst_entry *cst_entry(struct cluster_streams *cst, const char *name
     return e;
 }
 
+static struct cst_peer *cst_peer(struct cst_entry *e, uint32_t node, bool add) {
+    for (uint32_t i = 0; i < e->npeers; i++)
+        if (e->peers[i].node == node) return &e->peers[i];
+    if (!add || e->npeers == CLUSTER_REPLICAS_MAX) return NULL;
+    struct cst_peer *p = &e->peers[e->npeers++];
+    memset(p, 0, sizeof(*p));
+    p->node = node;
+    return p;
+}
+
+static bool cst_entry_busy(const struct cst_entry *e) {
+    for (uint32_t i = 0; i < e->npeers; i++)
+        if (e->peers[i].busy) return true;
+    return false;
+}
+
+/* A tick at once (a sync, or a copy ended while changes waited). */
+static void cst_soon(struct cluster_streams *cst) {
+    if (cst->stopping) return;
+    uint64_t now = loop_mono_ms(&cst->b->loop);
+    if (!loop_timer_armed(&cst->timer) || cst->timer.deadline_ms > now) loop_timer_add(&cst->b->loop, &cst->timer, now);
+}
+
+static void cst_waiter_fire(struct cluster_streams *cst, struct js_sync_waiter *w, bool ok) {
+    if (ok) cst->syncs_ok++;
+    else cst->syncs_failed++;
+    w->done(w, ok);
+}
+
+/* True once every in-sync replica of every replicated stream led here took a copy of
+ * generation gen or later. */
+static bool cst_synced(struct cluster_streams *cst, uint64_t gen) {
+    const struct cluster_view *v = cst->b->kafka.view;
+    /* A stream copied until now whose leadership just left: the next sweep fails the syncs. */
+    for (uint32_t i = 0; i < cst->count; i++) {
+        struct stream *s = streams_get(cst->b->streams, cst->v[i].name, (uint32_t)strlen(cst->v[i].name));
+        if (!s || !js_stream_served_here(&cst->b->nats, s)) return false;
+    }
+    for (uint32_t i = 0; v && v->ready && i < streams_count(cst->b->streams); i++) {
+        struct stream *s = streams_at(cst->b->streams, i);
+        const struct cluster_topic *t = stream_placement(s);
+        if (!t || !t->partition_count || !js_stream_served_here(&cst->b->nats, s)) continue;
+        const struct cluster_part *pt = &t->parts[0];
+        struct cst_entry *e = NULL;
+        for (uint32_t k = 0; k < cst->count && !e; k++)
+            if (!strcmp(cst->v[k].name, stream_name(s))) e = &cst->v[k];
+        for (uint32_t r = 0; r < pt->isr_count; r++) {
+            if (pt->isr[r] == v->self_id) continue;
+            const struct cst_peer *p = e ? cst_peer(e, pt->isr[r], false) : NULL;
+            if (!p || p->gen < gen) return false;
+        }
+    }
+    return true;
+}
+
+/* Fires the waiters that are through (in order: generations only grow along the list), and
+ * fails those past their deadline. */
+static void cst_waiters_check(struct cluster_streams *cst) {
+    uint64_t now = loop_mono_ms(&cst->b->loop);
+    struct js_sync_waiter **pp = &cst->waiters;
+    while (*pp) {
+        struct js_sync_waiter *w = *pp;
+        bool ok = cst_synced(cst, w->gen);
+        if (!ok && now < w->deadline_ms) {
+            pp = &w->next;
+            continue;
+        }
+        *pp = w->next;
+        if (!*pp) cst->waiters_tail = pp;
+        if (!ok)
+            SL_WARN("AckSync replies not sent: the in-sync replicas of the streams led here did not take the "
+                    "consumers' state within %u ms", CLUSTER_STREAMS_SYNC_MAX_MS);
+        cst_waiter_fire(cst, w, ok);
+    }
+}
+
 static void cst_job_run(struct work *w) {
     struct cst_job *j = sl_container_of(w, struct cst_job, w);
-    j->ok = true;
-    for (uint32_t i = 0; i < j->ntargets; i++) {
-        char err[200] = "";
-        int status = http_client_post(j->targets[i], CST_PATH, j->token, j->body, j->tls, CST_POST_MS, err, sizeof(err));
-        if (status != 200) j->ok = false;
-    }
+    char err[200] = "";
+    j->ok = http_client_post(j->target, CST_PATH, j->token, j->body, j->tls, CST_POST_MS, err, sizeof(err)) == 200;
 }
 
 static void cst_job_done(struct work *w) {
     struct cst_job *j = sl_container_of(w, struct cst_job, w);
     struct cluster_streams *cst = j->cst;
-    for (uint32_t i = 0; i < cst->count; i++) {
-        struct cst_entry *e = &cst->v[i];
-        if (strcmp(e->name, j->name)) continue;
-        e->busy = false;
+    cst->busy--;
+    struct cst_peer *p = NULL;
+    for (uint32_t i = 0; i < cst->count && !p; i++)
+        if (!strcmp(cst->v[i].name, j->name)) p = cst_peer(&cst->v[i], j->node, false);
+    if (p) {
+        p->busy = false;
         if (j->ok) {
-            e->hash = j->hash;
-            e->sent_ms = loop_mono_ms(&cst->b->loop);
+            p->hash = j->hash;
+            p->gen = SL_MAX(p->gen, j->gen);
+            p->sent_ms = loop_mono_ms(&cst->b->loop);
         }
     }
     if (j->ok) cst->copies_ok++;
     else cst->copies_failed++;
+    /* Changes made while this copy ran go at once (a failed copy waits for the period). */
+    if (j->ok && cst->gen > j->gen) cst_soon(cst);
+    cst_waiters_check(cst);
     free(j->body);
     free(j);
 }
 
-/* The body for stream s led here, or NULL (nothing to copy to). */
+/* The body for stream s led here. */
 static char *cst_body(struct cluster_streams *cst, struct stream *s, const struct cluster_topic *t) {
     struct cst_keys k;
     cst_keys_of(s, &k);
@@ -173,6 +268,64 @@ static char *cst_body(struct cluster_streams *cst, struct stream *s, const struc
     return body;
 }
 
+/* Copies stream s (led here) to each other replica that is not taking one already and lacks
+ * this state, or took it more than CLUSTER_STREAMS_RESEND_MS ago (a replica that was away). */
+static void cst_copy(struct cluster_streams *cst, struct stream *s, const struct cluster_topic *t, uint64_t now_ms) {
+    struct broker *b = cst->b;
+    const struct cluster_view *v = b->kafka.view;
+    struct cst_entry *e = cst_entry(cst, stream_name(s));
+    e->seen = true;
+    const struct cluster_part *pt = &t->parts[0];
+    for (uint32_t i = 0; i < e->npeers;) { /* replicas no longer in the placement */
+        bool kept = e->peers[i].busy;
+        for (uint32_t r = 0; r < pt->replica_count && !kept; r++) kept = pt->replicas[r] == e->peers[i].node;
+        if (kept) i++;
+        else e->peers[i] = e->peers[--e->npeers];
+    }
+    char *body = NULL;
+    size_t len = 0;
+    uint64_t h = 0;
+    for (uint32_t r = 0; r < pt->replica_count; r++) {
+        if (pt->replicas[r] == v->self_id) continue;
+        struct cst_peer *p = cst_peer(e, pt->replicas[r], true);
+        if (!p || p->busy) continue;
+        if (!body) {
+            body = cst_body(cst, s, t);
+            len = strlen(body);
+            h = XXH3_64bits(body, len) | 1;
+            if (len > CLUSTER_STREAMS_BODY_MAX) {
+                if (!e->warned)
+                    SL_WARN("stream %s: its consumers' state (%zu bytes) is too large to copy to its replicas", e->name, len);
+                e->warned = true;
+                break;
+            }
+        }
+        if (p->hash == h && now_ms < p->sent_ms + CLUSTER_STREAMS_RESEND_MS) {
+            p->gen = cst->gen; /* it has this state already */
+            continue;
+        }
+        const struct cluster_view_broker *rb = cluster_view_broker(v, p->node);
+        if (!rb || !rb->http[0]) continue;
+        struct cst_job *j = sl_xcalloc(1, sizeof(*j));
+        j->w.run = cst_job_run;
+        j->w.done = cst_job_done;
+        j->cst = cst;
+        snprintf(j->name, sizeof(j->name), "%s", e->name);
+        j->node = p->node;
+        j->hash = h;
+        j->gen = cst->gen;
+        j->body = sl_xmalloc(len + 1);
+        memcpy(j->body, body, len + 1);
+        snprintf(j->token, sizeof(j->token), "%s", b->cfg.http_token);
+        j->tls = b->cluster_tls;
+        snprintf(j->target, sizeof(j->target), "%s", rb->http);
+        p->busy = true;
+        cst->busy++;
+        workers_submit(cst->w, &j->w);
+    }
+    free(body);
+}
+
 static void cst_tick(struct loop_timer *timer, uint64_t now_ms) {
     struct cluster_streams *cst = sl_container_of(timer, struct cluster_streams, timer);
     struct broker *b = cst->b;
@@ -181,47 +334,46 @@ static void cst_tick(struct loop_timer *timer, uint64_t now_ms) {
     for (uint32_t i = 0; v && v->ready && i < streams_count(b->streams); i++) {
         struct stream *s = streams_at(b->streams, i);
         const struct cluster_topic *t = stream_placement(s);
-        if (!t || !t->partition_count || !js_stream_served_here(&b->nats, s)) continue;
-        struct cst_entry *e = cst_entry(cst, stream_name(s));
-        e->seen = true;
-        if (e->busy) continue;
-        char *body = cst_body(cst, s, t);
-        if (!body) continue;
-        size_t len = strlen(body);
-        uint64_t h = XXH3_64bits(body, len) | 1;
-        if ((h == e->hash && now_ms < e->sent_ms + CLUSTER_STREAMS_RESEND_MS) || len > CLUSTER_STREAMS_BODY_MAX) {
-            if (len > CLUSTER_STREAMS_BODY_MAX && !e->warned)
-                SL_WARN("stream %s: its consumers' state (%zu bytes) is too large to copy to its replicas", e->name, len);
-            e->warned |= len > CLUSTER_STREAMS_BODY_MAX;
-            free(body);
-            continue;
-        }
-        struct cst_job *j = sl_xcalloc(1, sizeof(*j));
-        const struct cluster_part *pt = &t->parts[0];
-        for (uint32_t r = 0; r < pt->replica_count; r++) {
-            const struct cluster_view_broker *rb = pt->replicas[r] == v->self_id ? NULL : cluster_view_broker(v, pt->replicas[r]);
-            if (rb && rb->http[0]) snprintf(j->targets[j->ntargets++], sizeof(j->targets[0]), "%s", rb->http);
-        }
-        if (!j->ntargets) {
-            free(j);
-            free(body);
-            continue;
-        }
-        j->w.run = cst_job_run;
-        j->w.done = cst_job_done;
-        j->cst = cst;
-        snprintf(j->name, sizeof(j->name), "%s", e->name);
-        j->hash = h;
-        j->body = body;
-        snprintf(j->token, sizeof(j->token), "%s", b->cfg.http_token);
-        j->tls = b->cluster_tls;
-        e->busy = true;
-        workers_submit(cst->w, &j->w);
+        if (t && t->partition_count && js_stream_served_here(&b->nats, s)) cst_copy(cst, s, t, now_ms);
     }
-    for (uint32_t i = 0; i < cst->count;) /* streams gone or no longer led here */
-        if (!cst->v[i].seen && !cst->v[i].busy) cst->v[i] = cst->v[--cst->count];
+    bool lost = false;
+    for (uint32_t i = 0; i < cst->count;) { /* streams gone or no longer led here */
+        struct cst_entry *e = &cst->v[i];
+        lost |= !e->seen && !e->gone;
+        e->gone = !e->seen;
+        if (!e->seen && !cst_entry_busy(e)) *e = cst->v[--cst->count];
         else i++;
-    loop_timer_add(&b->loop, timer, now_ms + CLUSTER_STREAMS_PERIOD_MS);
+    }
+    if (lost) cluster_streams_lead_lost(cst);
+    cst_waiters_check(cst);
+    loop_timer_add(&b->loop, timer, now_ms + (cst->waiters ? CLUSTER_STREAMS_SYNC_TICK_MS : CLUSTER_STREAMS_PERIOD_MS));
+}
+
+void cluster_streams_sync(void *arg, struct js_sync_waiter *w) {
+    struct cluster_streams *cst = arg;
+    cst->gen++;
+    if (w) {
+        w->gen = cst->gen;
+        w->deadline_ms = loop_mono_ms(&cst->b->loop) + CLUSTER_STREAMS_SYNC_MAX_MS;
+        w->next = NULL;
+        *cst->waiters_tail = w;
+        cst->waiters_tail = &w->next;
+    }
+    cst_soon(cst);
+}
+
+void cluster_streams_lead_lost(struct cluster_streams *cst) {
+    if (!cst) return;
+    /* What the waiters wait for may not be on the new leader: their AckSyncs time out rather
+     * than be told a lie. */
+    struct js_sync_waiter *w = cst->waiters;
+    cst->waiters = NULL;
+    cst->waiters_tail = &cst->waiters;
+    while (w) {
+        struct js_sync_waiter *next = w->next;
+        cst_waiter_fire(cst, w, false);
+        w = next;
+    }
 }
 
 /* ---- a replica: takes the copy --------------------------------------------------------------- */
@@ -336,7 +488,9 @@ struct cluster_streams *cluster_streams_start(struct broker *b) {
     if (!b->streams || !b->cluster) return NULL;
     struct cluster_streams *cst = sl_xcalloc(1, sizeof(*cst));
     cst->b = b;
-    cst->w = workers_new(&b->loop, 1, "cl-streams");
+    cst->waiters_tail = &cst->waiters;
+    /* A thread per other replica: a replica that does not answer holds up only its own copies. */
+    cst->w = workers_new(&b->loop, CLUSTER_REPLICAS_MAX, "cl-streams");
     cst->timer.fire = cst_tick;
     http_server_route_admin(&b->http, CST_PATH, HTTP_M_POST, false, route_state, b);
     http_server_route_body_max(&b->http, CLUSTER_STREAMS_BODY_MAX);
@@ -346,8 +500,10 @@ struct cluster_streams *cluster_streams_start(struct broker *b) {
 
 void cluster_streams_stop(struct cluster_streams *cst) {
     if (!cst) return;
+    cst->stopping = true;
     if (loop_timer_armed(&cst->timer)) loop_timer_del(&cst->b->loop, &cst->timer);
     workers_free(cst->w); /* the copies under way end, their dones run */
+    cluster_streams_lead_lost(cst);
     free(cst->v);
     free(cst);
 }
@@ -355,8 +511,8 @@ void cluster_streams_stop(struct cluster_streams *cst) {
 void cluster_streams_metrics(const struct cluster_streams *cst, struct prom *p) {
     if (!cst) return;
     prom_family(p, "sluice_cluster_stream_state_copies_total", "counter",
-                "Copies of a replicated stream's consumers and removals this leader sent its replicas, by "
-                "outcome: ok (every replica took it), failed (one did not: sent again).");
+                "Copies of a replicated stream's consumers and removals this leader sent its replicas (one per "
+                "replica), by outcome: ok (the replica took it), failed (it did not: sent again).");
     prom_u64(p, "sluice_cluster_stream_state_copies_total", "outcome=\"ok\"", cst->copies_ok);
     prom_u64(p, "sluice_cluster_stream_state_copies_total", "outcome=\"failed\"", cst->copies_failed);
     prom_family(p, "sluice_cluster_stream_state_applied_total", "counter",
@@ -364,4 +520,15 @@ void cluster_streams_metrics(const struct cluster_streams *cst, struct prom *p) 
                 "stream, another epoch, an unknown stream or a malformed copy).");
     prom_u64(p, "sluice_cluster_stream_state_applied_total", "outcome=\"applied\"", cst->applied);
     prom_u64(p, "sluice_cluster_stream_state_applied_total", "outcome=\"refused\"", cst->refused);
+    prom_family(p, "sluice_cluster_stream_syncs_total", "counter",
+                "AckSyncs and consumer creates of replicated streams led here, by outcome: ok (their state "
+                "reached every in-sync replica before the reply), failed (it did not within the limit, or the "
+                "leadership went: no reply, the client times out).");
+    prom_u64(p, "sluice_cluster_stream_syncs_total", "outcome=\"ok\"", cst->syncs_ok);
+    prom_u64(p, "sluice_cluster_stream_syncs_total", "outcome=\"failed\"", cst->syncs_failed);
+    prom_family(p, "sluice_cluster_stream_syncs_waiting", "gauge",
+                "Replies of replicated streams waiting for their state to reach the in-sync replicas.");
+    uint64_t waiting = 0;
+    for (const struct js_sync_waiter *w = cst->waiters; w; w = w->next) waiting++;
+    prom_u64(p, "sluice_cluster_stream_syncs_waiting", NULL, waiting);
 }

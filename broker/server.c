@@ -314,6 +314,7 @@ static int broker_store_open(struct broker *b) {
 /* A replicated stream's leadership moved (js_ingest saw it): its consumers follow. */
 static void broker_js_lead(void *arg, struct stream *s, bool served) {
     struct broker *b = arg;
+    if (!served) cluster_streams_lead_lost(b->cluster_streams);
     if (b->js_deliver) js_deliver_lead(b->js_deliver, s, served);
 }
 
@@ -398,6 +399,7 @@ int broker_start(struct broker *b, const struct sl_config *cfg) {
         b->nats.view = b->kafka.view; /* connect_urls and the route mesh (nats_route.h) */
         if (b->streams) streams_set_view(b->streams, b->kafka.view); /* replicated streams */
         b->cluster_streams = cluster_streams_start(b);
+        if (b->cluster_streams) js_deliver_set_sync(b->js_deliver, cluster_streams_sync, b->cluster_streams);
     }
     broker_signal_arm(b);
     b->monitor_ready = true;
@@ -454,6 +456,7 @@ int broker_stop(struct broker *b) {
         b->nats.view = &b->stopped_view; /* no brokers: no new routes */
         if (b->streams) streams_set_view(b->streams, &b->stopped_view);
     }
+    js_deliver_set_sync(b->js_deliver, NULL, NULL); /* the replies it holds are dropped next */
     cluster_streams_stop(b->cluster_streams);
     b->cluster_streams = NULL;
     cluster_topics_stop(b->cluster_sync); /* its changes under way are answered first */

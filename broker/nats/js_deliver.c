@@ -74,6 +74,7 @@ struct jsd_park {
     struct jsd_park *prev, *next;
     char *body;            /* the create response */
     bool update;           /* a config update: if it is not stored, the consumer stays */
+    struct js_sync_waiter sw; /* durable here, a replicated stream's replies wait for the sync hook */
     char stream[STREAM_NAME_MAX + 1], name[JSD_NAME_MAX + 1];
     uint32_t reply_len;
     char reply[];
@@ -107,6 +108,18 @@ struct js_deliver {
     struct log_waiter ack_w;
     bool ack_w_armed;
     struct jsd_park *parks; /* create replies waiting for durability */
+    /* Replicated streams: replies durable here wait for the sync hook too (js_deliver_set_sync). */
+    js_sync_fn sync_fn;
+    void *sync_arg;
+    struct jsd_sync *syncs;
+};
+
+/* AckSync replies durable here, waiting for the sync hook. */
+struct jsd_sync {
+    struct js_sync_waiter w; /* first */
+    struct js_deliver *jd;   /* NULL once js_deliver_stop ran: the replies are dropped */
+    struct jsd_sync *prev, *next;
+    struct jsd_ack_reply *replies;
 };
 
 struct jsd_ack_reply {
@@ -528,6 +541,7 @@ static void jsd_consumer_free(struct js_deliver *jd, struct jsd_consumer *jc) {
 static void jsd_consumer_delete(struct js_deliver *jd, struct jsd_consumer *jc) {
     consumer_deleted(jc->c);
     if (jd->kv) jsd_unpersist(jd, jc);
+    if (jd->sync_fn) jd->sync_fn(jd->sync_arg, NULL);
     jsd_consumer_free(jd, jc);
 }
 
@@ -593,12 +607,38 @@ static void jsd_ack_replies_send(struct js_deliver *jd, struct jsd_ack_reply *r,
 /* The metadata log holds the state writes of this turn: every reply held so far goes once all of
  * it is durable. On a log error the replies are dropped (the acks may be lost: the client's
  * AckSync times out rather than being told a lie). */
+static void jsd_sync_done(struct js_sync_waiter *w, bool ok) {
+    struct jsd_sync *y = (struct jsd_sync *)w;
+    struct js_deliver *jd = y->jd;
+    if (jd) {
+        if (y->prev) y->prev->next = y->next;
+        else jd->syncs = y->next;
+        if (y->next) y->next->prev = y->prev;
+        jsd_ack_replies_send(jd, y->replies, ok);
+    } else {
+        jsd_ack_replies_send(NULL, y->replies, false);
+    }
+    free(y);
+}
+
 static void jsd_ack_replies_done(struct log_waiter *w, sl_err err) {
     struct js_deliver *jd = sl_container_of(w, struct js_deliver, ack_w);
     struct jsd_ack_reply *r = jd->waiting;
     jd->waiting = NULL;
     jd->ack_w_armed = false;
-    jsd_ack_replies_send(jd, r, err == SL_OK);
+    if (err == SL_OK && r && jd->sync_fn) {
+        /* Durable here; a replicated stream's replicas take the state next (cluster_streams.h). */
+        struct jsd_sync *y = sl_xcalloc(1, sizeof(*y));
+        y->w.done = jsd_sync_done;
+        y->jd = jd;
+        y->replies = r;
+        y->next = jd->syncs;
+        if (jd->syncs) jd->syncs->prev = y;
+        jd->syncs = y;
+        jd->sync_fn(jd->sync_arg, &y->w);
+    } else {
+        jsd_ack_replies_send(jd, r, err == SL_OK);
+    }
     loop_timer_add(jd->loop, &jd->timer, jsd_mono(jd)); /* replies held meanwhile: next turn */
 }
 
@@ -647,11 +687,13 @@ static void jsd_before_sleep(void *arg, struct loop_time now) {
     }
     if (jd->kv) {
         if (jd->held || now.mono_ms - jd->last_state_ms >= JSD_STATE_PACE_MS) {
-            /* The removals those acks made go in the same metadata batch. */
-            if (jd->held) streams_persist_now(jd->ss);
+            /* The removals those acks made go in the same metadata batch (and, replicated, in
+             * the same copy to the replicas). */
+            if (jd->held || jd->sync_fn) streams_persist_now(jd->ss);
             if (jsd_persist_states(jd)) {
                 any = true;
                 jd->last_state_ms = now.mono_ms;
+                if (jd->sync_fn) jd->sync_fn(jd->sync_arg, NULL);
             }
         } else if (!loop_timer_armed(&jd->state_timer) && jsd_states_dirty(jd)) {
             loop_timer_add(jd->loop, &jd->state_timer, jd->last_state_ms + JSD_STATE_PACE_MS);
@@ -1044,10 +1086,26 @@ static void jsd_park_unlink(struct jsd_park *p) {
     p->prev = p->next = NULL;
 }
 
+/* A replicated stream's replicas have the config too (ok), or could not be told: no reply then
+ * (the client times out; the consumer stays where it was made). */
+static void jsd_park_synced(struct js_sync_waiter *w, bool ok) {
+    struct jsd_park *p = sl_container_of(w, struct jsd_park, sw);
+    struct js_deliver *jd = p->jd;
+    jsd_park_unlink(p);
+    if (jd && ok) jsapi_reply(jd->api, (struct span){(const uint8_t *)p->reply, p->reply_len}, p->body, strlen(p->body));
+    free(p->body);
+    free(p);
+}
+
 /* The config is durable (or its write failed: the consumer goes, as if never created). */
 static void jsd_park_fired(struct log_waiter *w, sl_err err) {
     struct jsd_park *p = (struct jsd_park *)w;
     struct js_deliver *jd = p->jd;
+    if (jd && err == SL_OK && jd->sync_fn) {
+        p->sw.done = jsd_park_synced;
+        jd->sync_fn(jd->sync_arg, &p->sw);
+        return;
+    }
     jsd_park_unlink(p);
     struct span reply = {(const uint8_t *)p->reply, p->reply_len};
     if (jd && err == SL_OK) {
@@ -1629,6 +1687,12 @@ void js_deliver_lead(struct js_deliver *jd, struct stream *s, bool served) {
     jsd_rearm(jd);
 }
 
+void js_deliver_set_sync(struct js_deliver *jd, js_sync_fn fn, void *arg) {
+    if (!jd) return;
+    jd->sync_fn = fn;
+    jd->sync_arg = arg;
+}
+
 int js_deliver_key_prefix(const char *stream, char *out, size_t cap) {
     return snprintf(out, cap, "consumer/%s/", stream);
 }
@@ -1646,6 +1710,8 @@ void js_deliver_stop(struct js_deliver *jd) {
         jsd_park_unlink(p);
         p->jd = NULL;
     }
+    for (struct jsd_sync *y = jd->syncs; y; y = y->next) y->jd = NULL; /* their hook fires later */
+    jd->syncs = NULL;
     if (jd->kv) {
         jsd_persist_states(jd);
         /* Settle the AckSync replies while the server still runs (as js_ingest does PubAcks). */

@@ -49,6 +49,18 @@ uint32_t js_deliver_consumer_count(const struct js_deliver *jd);
  * their delivery state, as at a start) or went (they leave memory; their keys stay). */
 struct stream;
 void js_deliver_lead(struct js_deliver *jd, struct stream *s, bool served);
+/* Replicated streams (cluster_streams.h): past this broker's metadata log, an AckSync's reply
+ * and a consumer create's wait for the sync hook too. fn(arg, w) fires w->done(w, ok) once
+ * every stream led here has its consumers' state as of the call on its in-sync replicas (ok
+ * false: it could not, the reply is not sent); fn(arg, NULL): the state changed, nobody waits.
+ * fn NULL: no hook (a single broker, or the cluster's side stopping). */
+struct js_sync_waiter {
+    void (*done)(struct js_sync_waiter *w, bool ok);
+    struct js_sync_waiter *next; /* the hook's, while w waits */
+    uint64_t gen, deadline_ms;   /* the hook's */
+};
+typedef void (*js_sync_fn)(void *arg, struct js_sync_waiter *w);
+void js_deliver_set_sync(struct js_deliver *jd, js_sync_fn fn, void *arg);
 /* "consumer/<stream>/": the metadata keys of a stream's consumers start so. */
 int js_deliver_key_prefix(const char *stream, char *out, size_t cap);
 
