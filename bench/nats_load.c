@@ -627,7 +627,7 @@ static void run_jspub(void) {
 }
 
 int main(int argc, char **argv) {
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* every option takes a value */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v)
             die("missing value for %s", a);
@@ -655,7 +655,6 @@ int main(int argc, char **argv) {
             server_pid = atoi(v);
         else
             die("unknown option %s", a);
-        i++;
     }
     if (!port)
         die("%s", "--port is required");

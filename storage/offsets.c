@@ -14,8 +14,11 @@
 /* Key version of an offset staged by a transaction (offsets_txn_stage): the producer id, then
  * the offset's own key fields. Its value is an offset's. */
 #define OFFSETS_TXN_KEY_VERSION 3
-/* A producer's epoch as the transactions that staged offsets here last named it (key: version,
- * producer id; value: the epoch), so a fenced producer's late TxnOffsetCommit is refused. */
+/* A producer's epoch as the transactions that staged offsets here last named it, and the epoch of
+ * the transaction coordinator whose marker came last (key: version, producer id; value: be16
+ * producer epoch, be32 coordinator epoch; a 2-byte value, written before the coordinator epoch
+ * was kept, has none), so a fenced producer's late TxnOffsetCommit and a deposed coordinator's
+ * late marker are refused. */
 #define OFFSETS_TXN_EPOCH_KEY_VERSION 4
 /* Compact when the log holds this many times more records than live entries (and enough). */
 #define OFFSETS_COMPACT_RATIO 4
@@ -557,32 +560,42 @@ static void offsets_recount_staged(struct offsets *o) {
 }
 
 /* The producer's last epoch here, -1 if none. */
-static int32_t offsets_txn_epoch(const struct offsets *o, int64_t producer_id) {
+/* The producer's epoch here (-1: none) and the last marker's coordinator epoch (-1: none). */
+static int32_t offsets_txn_epoch(const struct offsets *o, int64_t producer_id, int32_t *coordinator_epoch) {
     uint8_t k[10];
     sl_store_be16(k, OFFSETS_TXN_EPOCH_KEY_VERSION);
     sl_store_be64(k + 2, (uint64_t)producer_id);
     uint32_t vl = 0;
     const uint8_t *v = kvlog_get(o->kv, k, sizeof(k), &vl);
-    return v && vl == 2 ? (int32_t)(int16_t)sl_load_be16(v) : -1;
+    *coordinator_epoch = v && vl == 6 ? (int32_t)sl_load_be32(v + 2) : -1;
+    return v && (vl == 2 || vl == 6) ? (int32_t)(int16_t)sl_load_be16(v) : -1;
 }
 
-/* Moves the producer's epoch here up to epoch: SL_INVALID_PRODUCER_EPOCH (fenced) if it is
- * already past it. Written before what it guards, in the same log. */
-static sl_err offsets_txn_epoch_advance(struct offsets *o, int64_t producer_id, int16_t epoch, uint64_t now_ms) {
-    int32_t cur = offsets_txn_epoch(o, producer_id);
+/* Moves the producer's epoch here up to epoch, and the coordinator epoch up to
+ * coordinator_epoch (-1: a TxnOffsetCommit, which names none): SL_TRANSACTION_COORDINATOR_FENCED
+ * if a newer coordinator's marker came already, SL_INVALID_PRODUCER_EPOCH (fenced) if the
+ * producer is already past epoch, as Kafka's producer state checks them, in that order. Written
+ * before what it guards, in the same log. */
+static sl_err offsets_txn_epoch_advance(struct offsets *o, int64_t producer_id, int16_t epoch, int32_t coordinator_epoch,
+                                        uint64_t now_ms) {
+    int32_t cur_ce;
+    int32_t cur = offsets_txn_epoch(o, producer_id, &cur_ce);
+    if (coordinator_epoch >= 0 && coordinator_epoch < cur_ce) return SL_TRANSACTION_COORDINATOR_FENCED;
     if (epoch < cur) return SL_INVALID_PRODUCER_EPOCH;
-    if (epoch == cur) return SL_OK;
-    uint8_t k[10], v[2];
+    int32_t ce = SL_MAX(coordinator_epoch, cur_ce);
+    if (epoch == cur && ce == cur_ce) return SL_OK;
+    uint8_t k[10], v[6];
     sl_store_be16(k, OFFSETS_TXN_EPOCH_KEY_VERSION);
     sl_store_be64(k + 2, (uint64_t)producer_id);
     sl_store_be16(v, (uint16_t)epoch);
-    return kvlog_put(o->kv, k, sizeof(k), v, sizeof(v), now_ms, NULL);
+    sl_store_be32(v + 2, (uint32_t)ce);
+    return kvlog_put(o->kv, k, sizeof(k), v, ce >= 0 ? 6 : 2, now_ms, NULL);
 }
 
 sl_err offsets_txn_stage(struct offsets *o, int64_t producer_id, int16_t epoch, const char *group,
                          const struct offset_commit *c, uint32_t n, uint64_t now_ms, struct log_waiter *w) {
     if (n == 0 || producer_id < 0 || epoch < 0) return SL_INVALID_ARG;
-    sl_err e = offsets_txn_epoch_advance(o, producer_id, epoch, now_ms);
+    sl_err e = offsets_txn_epoch_advance(o, producer_id, epoch, -1, now_ms);
     if (e) return e == SL_INVALID_PRODUCER_EPOCH ? SL_PRODUCER_FENCED : e;
     e = offsets_append_as(o, producer_id, group, c, n, now_ms, w);
     /* An upper bound (a record may replace one staged before): it only says whether to look. */
@@ -643,12 +656,12 @@ static void offsets_staged_one(void *arg, const uint8_t *key, uint32_t key_len, 
     sw->v[sw->n++] = (struct offsets_staged){g, c, key, key_len};
 }
 
-sl_err offsets_txn_end(struct offsets *o, int64_t producer_id, int16_t epoch, bool commit, uint64_t now_ms,
-                       struct log_waiter *w) {
-    /* A marker of an older epoch than the producer's here is refused, as a partition refuses
-     * it; a newer one (an abort that fences a zombie) moves the epoch first, so the zombie's
-     * next TxnOffsetCommit is refused. */
-    sl_err ee = epoch >= 0 ? offsets_txn_epoch_advance(o, producer_id, epoch, now_ms) : SL_OK;
+sl_err offsets_txn_end(struct offsets *o, int64_t producer_id, int16_t epoch, int32_t coordinator_epoch, bool commit,
+                       uint64_t now_ms, struct log_waiter *w) {
+    /* A marker of an older epoch than the producer's here, or from an older coordinator than the
+     * last marker's, is refused, as a partition refuses it; a newer one (an abort that fences a
+     * zombie) moves the epoch first, so the zombie's next TxnOffsetCommit is refused. */
+    sl_err ee = epoch >= 0 ? offsets_txn_epoch_advance(o, producer_id, epoch, coordinator_epoch, now_ms) : SL_OK;
     if (ee) return ee;
     struct offsets_staged_walk sw = {producer_id, NULL, 0, 0, 0};
     if (o->txn_staged) kvlog_foreach(o->kv, offsets_staged_one, &sw);

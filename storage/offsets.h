@@ -114,9 +114,11 @@ void offsets_group_states(const struct offsets *o,
 sl_err offsets_txn_stage(struct offsets *o, int64_t producer_id, int16_t epoch, const char *group,
                          const struct offset_commit *c, uint32_t n, uint64_t now_ms, struct log_waiter *w);
 /* w fires once the staged records are gone (at once if the producer staged nothing here).
- * epoch -1: not checked. */
-sl_err offsets_txn_end(struct offsets *o, int64_t producer_id, int16_t epoch, bool commit, uint64_t now_ms,
-                       struct log_waiter *w);
+ * epoch -1: not checked. coordinator_epoch: the marker's (its transaction coordinator's leader
+ * epoch; -1: not checked); one older than an earlier marker's here is
+ * SL_TRANSACTION_COORDINATOR_FENCED. */
+sl_err offsets_txn_end(struct offsets *o, int64_t producer_id, int16_t epoch, int32_t coordinator_epoch, bool commit,
+                       uint64_t now_ms, struct log_waiter *w);
 /* Whether some transaction staged an offset for the partition (UNSTABLE_OFFSET_COMMIT). */
 bool offsets_txn_pending(const struct offsets *o, const char *group, const char *topic, int32_t topic_len,
                          int32_t partition);

@@ -196,7 +196,7 @@ static void finish_offsets(struct txn_finishing *f, const struct txn *t) {
         sw->w.done = finish_group_done;
         sw->f = f;
         f->pending++;
-        sl_err e = offsets_txn_end(o, t->producer_id, t->epoch, commit, now, &sw->w);
+        sl_err e = offsets_txn_end(o, t->producer_id, t->epoch, tc->epoch, commit, now, &sw->w);
         if (e) finish_arrive(f, e);
     }
     free(cs);

@@ -195,8 +195,8 @@ static bool marker_offsets(struct kafka_server *ks, const struct kafka_write_txn
     mw->lw = (struct log_waiter){.done = marker_offsets_done};
     mw->code = code;
     mw->pk->pending++;
-    sl_err e = offsets_txn_end(o, mk->producer_id, mk->producer_epoch, mk->transaction_result, loop_now_ms(ks->loop),
-                               &mw->lw);
+    sl_err e = offsets_txn_end(o, mk->producer_id, mk->producer_epoch, mk->coordinator_epoch, mk->transaction_result,
+                               loop_now_ms(ks->loop), &mw->lw);
     if (e) {
         mw->pk->pending--;
         *code = kcode(e);

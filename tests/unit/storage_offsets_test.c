@@ -104,7 +104,7 @@ START_TEST(test_txn_staged_offsets) {
     ck_assert(offsets_txn_pending(o, "g", "u", 1, 5));
     ck_assert_int_eq(offsets_get(o, "g", "t", 1, 0)->offset, 10);
     /* Producer 1001 commits: its two offsets become g's; 2002's stay staged. */
-    ck_assert_int_eq(offsets_txn_end(o, 1001, 0, true, loop_now_ms(&f.loop), NULL), SL_OK);
+    ck_assert_int_eq(offsets_txn_end(o, 1001, 0, 5, true, loop_now_ms(&f.loop), NULL), SL_OK);
     const struct offset_value *v = offsets_get(o, "g", "t", 1, 0);
     ck_assert_int_eq(v->offset, 42);
     ck_assert_int_eq(v->leader_epoch, 3);
@@ -114,16 +114,22 @@ START_TEST(test_txn_staged_offsets) {
     ck_assert(!offsets_txn_pending(o, "g", "t", 1, 0));
     ck_assert(offsets_txn_pending(o, "h", "t", 1, 0));
     /* 2002 aborts: nothing of it is committed. */
-    ck_assert_int_eq(offsets_txn_end(o, 2002, 1, false, loop_now_ms(&f.loop), NULL), SL_OK);
+    ck_assert_int_eq(offsets_txn_end(o, 2002, 1, 7, false, loop_now_ms(&f.loop), NULL), SL_OK);
     ck_assert_ptr_null(offsets_get(o, "h", "t", 1, 0));
     ck_assert(!offsets_txn_pending(o, "h", "t", 1, 0));
     /* 2002's abort came under epoch 1 (a new producer fencing the old): the old one's late
      * TxnOffsetCommit and marker are refused; the new one stages. */
     ck_assert_int_eq(offsets_txn_stage(o, 2002, 0, "h", &c2, 1, loop_now_ms(&f.loop), NULL), SL_PRODUCER_FENCED);
-    ck_assert_int_eq(offsets_txn_end(o, 2002, 0, true, loop_now_ms(&f.loop), NULL), SL_INVALID_PRODUCER_EPOCH);
+    ck_assert_int_eq(offsets_txn_end(o, 2002, 0, 7, true, loop_now_ms(&f.loop), NULL), SL_INVALID_PRODUCER_EPOCH);
+    /* A deposed coordinator (epoch 6, after 7's marker) is refused before the producer epoch
+     * is looked at, as Kafka's producer state checks them. */
+    ck_assert_int_eq(offsets_txn_end(o, 2002, 1, 6, true, loop_now_ms(&f.loop), NULL),
+                     SL_TRANSACTION_COORDINATOR_FENCED);
+    ck_assert_int_eq(offsets_txn_end(o, 2002, 2, 6, true, loop_now_ms(&f.loop), NULL),
+                     SL_TRANSACTION_COORDINATOR_FENCED);
     ck_assert(!offsets_txn_pending(o, "h", "t", 1, 0));
     /* A marker for a producer that staged nothing here: done at once. */
-    ck_assert_int_eq(offsets_txn_end(o, 3003, 0, true, loop_now_ms(&f.loop), NULL), SL_OK);
+    ck_assert_int_eq(offsets_txn_end(o, 3003, 0, -1, true, loop_now_ms(&f.loop), NULL), SL_OK);
     ck_assert_int_eq(kvlog_flush(offsets_kvlog(o)), SL_OK);
     offsets_close(o);
     fx_close(&f);
@@ -138,6 +144,15 @@ START_TEST(test_txn_staged_offsets) {
     ck_assert_int_eq(offsets_txn_stage(o, 2002, 0, "h", &c2, 1, loop_now_ms(&f.loop), NULL), SL_PRODUCER_FENCED);
     ck_assert_int_eq(offsets_txn_stage(o, 2002, 1, "h", &c2, 1, loop_now_ms(&f.loop), NULL), SL_OK);
     ck_assert(offsets_txn_pending(o, "h", "t", 1, 0));
+    /* So does the coordinator fence (a stage, which names no coordinator, left it as it was):
+     * the old coordinator's commit changes nothing, the current one's commits. */
+    ck_assert_int_eq(offsets_txn_end(o, 2002, 1, 6, true, loop_now_ms(&f.loop), NULL),
+                     SL_TRANSACTION_COORDINATOR_FENCED);
+    ck_assert(offsets_txn_pending(o, "h", "t", 1, 0));
+    ck_assert_ptr_null(offsets_get(o, "h", "t", 1, 0));
+    ck_assert_int_eq(offsets_txn_end(o, 2002, 1, 7, true, loop_now_ms(&f.loop), NULL), SL_OK);
+    ck_assert_int_eq(offsets_get(o, "h", "t", 1, 0)->offset, 99);
+    ck_assert(!offsets_txn_pending(o, "h", "t", 1, 0));
     offsets_close(o);
     fx_end(&f);
 }
