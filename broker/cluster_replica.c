@@ -100,7 +100,7 @@ struct cluster_replica {
     struct karena arena; /* decoding one answer at a time, on the loop */
     struct rep_isr_change isr_changes[REPL_ISR_CHANGES_MAX];
     /* /metrics */
-    uint64_t fetches, fetch_errors, batches, bytes, append_errors, truncations, resets;
+    uint64_t fetches, fetch_errors, batches, bytes, append_errors, truncations, resets, starts_followed;
     uint32_t leading, following;
     uint32_t under_replicated; /* led here, with fewer in the committed ISR than replicas */
 };
@@ -543,6 +543,7 @@ static void repl_answered(struct work *w) {
                 continue;
             }
             rp->hw = pr->high_watermark;
+            if (pr->log_start_offset >= 0 && partition_follow_start(part, pr->log_start_offset)) cr->starts_followed++;
             repl_append_partition(f, part, pr->records, &slot);
         }
     }
@@ -626,6 +627,10 @@ void cluster_replica_metrics(const struct cluster_replica *cr, struct prom *p) {
                 "Times a follower here emptied its log to start again at its leader's log start (the leader had "
                 "deleted what the follower still needed).");
     prom_u64(p, "sluice_replica_resets_total", NULL, cr->resets);
+    prom_family(p, "sluice_replica_log_start_advances_total", "counter",
+                "Times a follower here moved its log start up to its leader's (DeleteRecords or retention on the "
+                "leader).");
+    prom_u64(p, "sluice_replica_log_start_advances_total", NULL, cr->starts_followed);
 }
 
 static bool repl_settled(void *arg) {

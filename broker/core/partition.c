@@ -201,6 +201,13 @@ sl_err partition_delete_records(struct partition *p, int64_t offset) {
     return e;
 }
 
+bool partition_follow_start(struct partition *p, int64_t leader_start) {
+    if (p->observer) return false;
+    int64_t to = SL_MIN(leader_start, log_end_offset(p->log));
+    if (to <= log_start_offset(p->log)) return false;
+    return partition_delete_before(p, to) == SL_OK;
+}
+
 /* ---- waiters ------------------------------------------------------------------------------------ */
 
 static void partition_wait_fired(struct log_waiter *w, sl_err err);

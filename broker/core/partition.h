@@ -142,6 +142,13 @@ sl_err partition_delete_before(struct partition *p, int64_t offset);
 /* Kafka's DeleteRecords: as partition_delete_before, and the new start is written at once
  * (partition_delete_before's is saved within about a second, for work-queue acks). */
 sl_err partition_delete_records(struct partition *p, int64_t offset);
+/* A follower takes its leader's log start from a fetch answer (Kafka's follower does the same
+ * with the answer's log_start_offset), so what DeleteRecords or the leader's retention removed
+ * does not come back after a failover: as partition_delete_before, up to the log's end, never
+ * backwards. A partition with a stream on it (an append observer) is left alone: a stream's
+ * replicas take their start with the stream's deleted set (cluster_streams.h), which keeps its
+ * index in step. True if the start moved. */
+bool partition_follow_start(struct partition *p, int64_t leader_start);
 
 /* Traffic through the partition, for /metrics: batch bytes and records appended (any
  * protocol), and bytes handed to Kafka fetches. */

@@ -29,6 +29,10 @@ on 127.0.0.1, replica_lag_time_max_ms 2000.
     empties its log and starts again at the leader's log start (Kafka's
     truncateFullyAndStartAt): back in the ISR, its copy holds exactly the leader's batches from
     there, and sluice_replica_resets_total counts it.
+(i) DeleteRecords on a leader with both followers in sync: each follower moves its log start up
+    to the leader's from the fetch answers (sluice_replica_log_start_advances_total), so after
+    a kill -9 of that leader the new one's low watermark is still the deleted offset and a
+    consumer from the earliest offset gets exactly the records after it, not the deleted ones.
 Every wait is bounded in time and count.
 """
 import os
@@ -323,6 +327,52 @@ def body(ck):
         ck.eq([o for o, _ in vict_b], [15, 16, 17, 18, 19], "the follower's batches: from the leader's log start")
         ck.ok(vict_b == lead_b, "the follower's batches are the leader's from 15, byte for byte")
         ck.eq(raw_produce(ld, reset, 0, [b"r20"], acks=-1), (0, 20), "acks=all again with all three in sync")
+
+    with ck.section("(i) the followers take the leader's log start: DeleteRecords survives a failover"):
+        from confluent_kafka import Consumer, TopicPartition
+        follow = harness.unique("follow")
+        ck.eq(ct.create(brokers[0], follow, 1, rf=3), None, "CreateTopics")
+        ld = by_id[ct.wait_metadata(brokers[0], follow, 1)[2][0][0]]
+        wait_isr(ck, ld, follow, 0, [1, 2, 3])
+        for n in range(20):
+            ck.eq(raw_produce(ld, follow, 0, [b"f%02d" % n], acks=-1), (0, n), "record %d" % n)
+        followers = [b for b in brokers if b is not ld]
+        before = {b.node_id: ct.metric(b, "sluice_replica_log_start_advances_total") for b in followers}
+        ck.eq(delete_records(ld, follow, 0, 12), (0, 12), "DeleteRecords up to 12 on the leader")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            moved = [ct.metric(b, "sluice_replica_log_start_advances_total") > before[b.node_id] for b in followers]
+            if all(moved):
+                break
+            time.sleep(0.1)
+        ck.eq(moved, [True, True], "each follower moved its log start (sluice_replica_log_start_advances_total)")
+        ld.kill9()
+        new_leader = None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and new_leader is None:
+            try:
+                lid = ct.metadata(followers[0], follow)[2][0][0]
+                new_leader = lid if lid in [b.node_id for b in followers] else None
+            except Exception:  # noqa: BLE001 - the metadata is retried until the deadline
+                pass
+            time.sleep(0.1)
+        ck.ok(new_leader is not None, "a follower leads after the kill (%s)" % new_leader)
+        c = Consumer({"bootstrap.servers": ",".join(b.bootstrap for b in followers), "group.id": harness.unique("g"),
+                      "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        try:
+            ck.eq(c.get_watermark_offsets(TopicPartition(follow, 0), timeout=10), (12, 20),
+                  "low and high watermark on the new leader %s" % new_leader)
+            c.assign([TopicPartition(follow, 0, 0)])  # below the start: auto.offset.reset moves it
+            got = []
+            deadline = time.monotonic() + 15
+            while len(got) < 8 and time.monotonic() < deadline:
+                m = c.poll(0.5)
+                if m is not None and not m.error():
+                    got.append((m.offset(), m.value()))
+        finally:
+            c.close()
+        ck.eq(got, [(n, b"f%02d" % n) for n in range(12, 20)], "what a consumer from the earliest offset reads")
+        ld.restart()
 
 
 if __name__ == "__main__":
