@@ -79,10 +79,11 @@ struct cluster_sync {
  * ("placed/<name>" = its id): what tells it apart from a topic the broker made alone. A placed
  * topic removed while this broker was down is never seen leaving the table, so once per start,
  * when this broker is a follower that has applied everything its leader told it committed
- * (for SYNC_SWEEP_AFTER_MS on end), marked topics the table does not hold with that id are
- * deleted. Why only as a follower: a new leader learns what is committed only once an entry of
- * its own term commits, and a stale table would delete a live topic's copy; a follower hears
- * the leader's commit index with every heartbeat. */
+ * (for SYNC_SWEEP_AFTER_MS on end), or a leader once a barrier of its own term has applied
+ * (controller_status.leader_current), marked topics the table does not hold with that id are
+ * deleted. Not before: a new leader learns what is committed only once an entry of its own
+ * term commits, and a stale table would delete a live topic's copy; a follower hears the
+ * leader's commit index with every heartbeat. */
 #define PLACED_PREFIX "placed/"
 #define SYNC_SWEEP_AFTER_MS 2000
 
@@ -607,7 +608,8 @@ static void sync_tick(struct loop_timer *t, uint64_t now_ms) {
     if (caught_up || (s->state == RAFT_LEADER && s->last_applied >= s->commit_index)) cs->view.ready = true;
     if (!caught_up) cs->caught_up_since_ms = 0;
     else if (!cs->caught_up_since_ms) cs->caught_up_since_ms = now_ms;
-    if (!cs->swept && caught_up && !cs->dirty && now_ms - cs->caught_up_since_ms >= SYNC_SWEEP_AFTER_MS) {
+    if (!cs->swept && !cs->dirty &&
+        ((caught_up && now_ms - cs->caught_up_since_ms >= SYNC_SWEEP_AFTER_MS) || s->leader_current)) {
         cs->swept = true;
         sync_sweep(cs);
     }

@@ -65,6 +65,12 @@ struct controller {
     /* The controller thread's own registration entry in flight. */
     struct raft_apply apply_req;
     bool apply_busy;
+    /* A leader's barrier: once an entry of its own term is applied, everything committed
+     * before it is too (Raft's leader completeness), so the table it applied is current. */
+    struct raft_barrier barrier_req;
+    bool barrier_busy;
+    uint64_t barrier_term;   /* the term the barrier in flight was proposed in */
+    uint64_t current_term;   /* the term whose barrier applied (0: none yet) */
     uint64_t last_term;
     uint64_t elections;
     uint64_t ticks;
@@ -246,6 +252,7 @@ static void controller_publish(struct controller *c) {
     s->term = r->current_term;
     s->commit_index = r->commit_index;
     s->last_applied = raft_last_applied(r);
+    s->leader_current = state == RAFT_LEADER && c->current_term == r->current_term;
     s->elections = c->elections;
     s->server_count = 0;
     for (unsigned i = 0; i < r->configuration.n && i < CONTROLLER_VOTERS_MAX; i++) {
@@ -260,6 +267,28 @@ static void controller_publish(struct controller *c) {
      * memory (controller_topics copies that). */
     s->fsm.topics = (struct cluster_topics){.gen = c->fsm.topics.gen};
     pthread_mutex_unlock(&c->mu);
+}
+
+/* ---- a new leader's barrier ---------------------------------------------------------------- */
+
+static void barrier_done(struct raft_barrier *req, int status) {
+    struct controller *c = req->data;
+    c->barrier_busy = false;
+    if (status == 0) c->current_term = c->barrier_term;
+    controller_publish(c);
+}
+
+/* While leader of a term whose barrier has not applied yet, proposes one. */
+static void barrier_propose(struct controller *c) {
+    if (c->barrier_busy || raft_state(&c->raft) != RAFT_LEADER || c->current_term == c->raft.current_term) return;
+    c->barrier_req.data = c;
+    c->barrier_term = c->raft.current_term;
+    int rv = raft_barrier(&c->raft, &c->barrier_req, barrier_done);
+    if (rv != 0) {
+        SL_DEBUG("cluster: raft_barrier: %s", raft_strerror(rv));
+        return;
+    }
+    c->barrier_busy = true;
 }
 
 /* ---- registration ------------------------------------------------------------------------ */
@@ -824,6 +853,7 @@ static void controller_rebalance(struct controller *c, uint64_t now) {
 static void on_tick(uv_timer_t *t) {
     struct controller *c = t->data;
     register_self(c);
+    barrier_propose(c);
     uint64_t now = uv_now(&c->uv);
     controller_watch(c, now);
     controller_elect(c, now);

@@ -66,6 +66,8 @@ struct controller_status {
     uint32_t leader_id;                 /* 0: none known */
     char leader_address[CLUSTER_ADDR_MAX];
     uint64_t term, commit_index, last_applied;
+    bool leader_current;                /* the leader, and an entry of its term applied: its
+                                         * table holds everything committed before its term */
     uint64_t elections;                 /* terms this node has seen begin since it started */
     uint32_t server_count;
     struct controller_server servers[CONTROLLER_VOTERS_MAX];

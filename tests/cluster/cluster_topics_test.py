@@ -34,14 +34,16 @@ sluice-server processes in one Raft group on 127.0.0.1.
     is delivered, and the topic is placed with num_partitions (1).
 (j) DeleteTopics through one broker: gone from every broker's Metadata and data dir.
 (j1) A topic deleted while a broker is down (and enough Raft entries after it that the broker
-    comes back to a snapshot without it): the returning broker deletes its copy (its "placed"
-    marks), and has every config change made meanwhile.
+    comes back to a snapshot without it), made the Raft leader as soon as it is back: it deletes
+    its copy (its "placed" marks; as a leader once a barrier of its own term has applied), and
+    has every config change made meanwhile.
 (j2) /metrics: sluice_cluster_topics_placed, _placement_generation, _local_copies_pending and
     _topic_changes_total{outcome} on every broker, agreeing with what the test did.
 (k) Bad input on POST /v1/cluster/topics: 400 (bad action, name, partitions, id, configs),
     403 without the token, 421 on a follower.
 Every wait is bounded in time and count.
 """
+import json
 import os
 import socket
 import struct
@@ -578,7 +580,7 @@ def body(ck):
                 time.sleep(0.1)
             ck.ok(gone, "%s gone from node %d's Metadata and data dir" % (topic, b.node_id))
 
-    with ck.section("(j1) a topic deleted while a broker is down goes from it when it is back"):
+    with ck.section("(j1) a topic deleted while a broker is down goes from it when it is back as the Raft leader"):
         from confluent_kafka.admin import ConfigResource, NewTopic
         leader = wait_agreed(brokers)
         lb = by_id[leader]
@@ -601,7 +603,17 @@ def body(ck):
             for fut in a.alter_configs(res).values():
                 fut.result(timeout=30)
         f.start()
-        wait_agreed(brokers)
+        # Made the Raft leader at once (within the 2 s a follower waits before its sweep): a
+        # leader sweeps once a barrier of its own term has applied.
+        deadline = time.monotonic() + 10
+        st = None
+        while time.monotonic() < deadline and st != 200:
+            st, res = call(lb.http_port, "POST", "/v1/cluster/leader/transfer", json.dumps({"id": f.node_id}))
+            if st != 200:
+                time.sleep(0.1)
+        ck.eq(st, 200, "leadership transferred to node %d after its start: %s" % (f.node_id, res))
+        leader = wait_agreed(brokers)
+        ck.eq(leader, f.node_id, "node %d leads" % f.node_id)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             left = gone in metadata(f)[4].topics or any(
