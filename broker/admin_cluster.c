@@ -403,6 +403,23 @@ int admin_cluster_start(struct broker *b) {
             goto out;
         }
     }
+    /* Replica fetches and transaction markers go to the other brokers' Kafka ports as a client
+     * would: over TLS when those speak it (the certificate checked against tls_ca, ours sent
+     * for tls_verify), logged in with the cluster's own SASL user when set. */
+    if (b->cfg.kafka_tls) {
+        struct tls_client_settings ts = {.ca_file = b->cfg.tls_ca, .cert_file = b->cfg.tls_cert,
+                                         .key_file = b->cfg.tls_key, .min_version = b->cfg.tls_min_version};
+        b->kafka.peer_tls = tls_client_ctx_new(&ts, why, sizeof(why));
+        if (!b->kafka.peer_tls) {
+            SL_ERROR("cluster: TLS to the other brokers' Kafka ports: %s", why);
+            tls_client_ctx_free(b->cluster_tls);
+            b->cluster_tls = NULL;
+            goto out;
+        }
+    }
+    snprintf(b->kafka.peer_login.mechanism, sizeof(b->kafka.peer_login.mechanism), "%s", b->cfg.cluster_sasl_mechanism);
+    snprintf(b->kafka.peer_login.username, sizeof(b->kafka.peer_login.username), "%s", b->cfg.cluster_sasl_username);
+    snprintf(b->kafka.peer_login.password, sizeof(b->kafka.peer_login.password), "%s", b->cfg.cluster_sasl_password);
     cc->post = cluster_post;
     cc->post_arg = b;
     cc->session_ms = b->cfg.broker_session_timeout_ms;
@@ -411,6 +428,8 @@ int admin_cluster_start(struct broker *b) {
     if (!b->cluster) {
         tls_client_ctx_free(b->cluster_tls);
         b->cluster_tls = NULL;
+        tls_client_ctx_free(b->kafka.peer_tls);
+        b->kafka.peer_tls = NULL;
         goto out;
     }
     /* No thread: workers_submit runs a change inline, on the loop, as before (only slower). */

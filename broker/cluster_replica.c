@@ -56,7 +56,7 @@ struct rep_fetcher {
     uint32_t leader;
     char host[CLUSTER_HOSTPORT_MAX];
     char port[8];
-    int fd;
+    struct peer conn; /* to the leader's Kafka port, kept between fetches */
     bool busy; /* the exchange or its appends are under way */
     uint64_t retry_at_ms;
     uint32_t count, cap;
@@ -222,21 +222,23 @@ static void repl_tick_walk(struct cluster_replica *cr, uint64_t now_ms) {
 
 /* ---- the exchange (worker thread) ---------------------------------------------------------- */
 
-static void repl_close(struct rep_fetcher *f) {
-    if (f->fd >= 0) close(f->fd);
-    f->fd = -1;
-}
+static void repl_close(struct rep_fetcher *f) { peer_close(&f->conn); }
 
 static void repl_exchange(struct work *w) {
     struct rep_fetcher *f = (struct rep_fetcher *)w;
     f->err[0] = 0;
     f->frame = NULL;
     f->frame_len = 0;
-    if (f->fd < 0) f->fd = peer_connect(f->host, f->port, REPL_IO_TIMEOUT_MS, f->err, sizeof(f->err));
-    if (f->fd < 0) return;
-    char who[CLUSTER_HOSTPORT_MAX + 16];
-    snprintf(who, sizeof(who), "%s:%s", f->host, f->port);
-    if (!peer_exchange(f->fd, f->req.p, f->req.len, REPL_FRAME_MAX, &f->frame, &f->frame_len, who, f->err,
+    const struct kafka_server *ks = &f->cr->b->kafka;
+    if (!peer_connected(&f->conn)) {
+        if (!peer_open(&f->conn, f->host, f->port, ks->peer_tls, REPL_IO_TIMEOUT_MS, f->err, sizeof(f->err)))
+            return;
+        if (!peer_login(&f->conn, &ks->peer_login, f->err, sizeof(f->err))) {
+            repl_close(f);
+            return;
+        }
+    }
+    if (!peer_exchange(&f->conn, f->req.p, f->req.len, REPL_FRAME_MAX, &f->frame, &f->frame_len, f->err,
                        sizeof(f->err)))
         repl_close(f);
 }
@@ -561,7 +563,7 @@ static struct rep_fetcher *repl_fetcher(struct cluster_replica *cr, uint32_t lea
     struct rep_fetcher *f = sl_xcalloc(1, sizeof(*f));
     f->cr = cr;
     f->leader = leader;
-    f->fd = -1;
+    f->conn.fd = -1;
     kw_init(&f->req, 4096);
     cr->fetchers[cr->fetcher_count++] = f;
     return f;

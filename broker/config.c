@@ -17,6 +17,7 @@
 #include "base/base.h"
 #include "base/logging.h"
 #include "broker/cluster/cluster_nodes.h"
+#include "broker/kafka/peer_login.h"
 #include "broker/core/cluster_fsm.h"
 #include "broker/nats_users.h"
 #include "protocol/nats_conf.h"
@@ -139,6 +140,9 @@ static const struct cfg_key cfg_keys[] = {
     CFG_KEY("tls_cipher_suites_tls13", NULL, NULL, CFG_STRING, tls_cipher_suites_tls13, CFG_F_EMPTY_OK | CFG_F_LIST),
     CFG_KEY("tls_curve_preferences", NULL, NULL, CFG_STRING, tls_curve_preferences, CFG_F_EMPTY_OK | CFG_F_LIST),
     CFG_KEY("kafka_sasl_mechanisms", NULL, NULL, CFG_STRING, kafka_sasl_mechanisms, CFG_F_EMPTY_OK),
+    CFG_KEY("cluster_sasl_mechanism", NULL, NULL, CFG_STRING, cluster_sasl_mechanism, CFG_F_EMPTY_OK),
+    CFG_KEY("cluster_sasl_username", NULL, NULL, CFG_STRING, cluster_sasl_username, CFG_F_EMPTY_OK),
+    CFG_KEY("cluster_sasl_password", NULL, NULL, CFG_STRING, cluster_sasl_password, CFG_F_EMPTY_OK),
     CFG_KEY("kafka_sasl_users_file", NULL, NULL, CFG_STRING, kafka_sasl_users_file, CFG_F_EMPTY_OK),
     CFG_KEY("kafka_sasl_scram_bootstrap", NULL, NULL, CFG_STRING, kafka_sasl_scram_bootstrap, CFG_F_EMPTY_OK),
     CFG_KEY("kafka_sasl_session_lifetime_ms", NULL, NULL, CFG_MS, kafka_sasl_session_lifetime_ms, 0),
@@ -768,6 +772,11 @@ static int cfg_validate_cluster(const struct sl_config *c, char *err, size_t err
     for (size_t i = 0; i < SL_ARRAY_LEN(counts); i++)
         if (counts[i].v < 1 || counts[i].v > counts[i].max)
             return cfg_fail(err, err_len, "%s: %u is outside 1..%u", counts[i].key, counts[i].v, counts[i].max);
+    if (!peer_login_mechanism_ok(c->cluster_sasl_mechanism))
+        return cfg_fail(err, err_len, "cluster_sasl_mechanism: %s is none of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512",
+                        c->cluster_sasl_mechanism);
+    if (c->cluster_sasl_mechanism[0] && !c->cluster_sasl_username[0])
+        return cfg_fail(err, err_len, "cluster_sasl_mechanism: needs cluster_sasl_username");
     char rhost[SL_CONFIG_HOST_MAX], rwhy[200];
     uint16_t rport;
     if (sl_config_route_addr(c, rhost, sizeof(rhost), &rport, rwhy, sizeof(rwhy)) != 0)

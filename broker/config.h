@@ -127,6 +127,11 @@ struct sl_config {
     char kafka_sasl_users_file[SL_CONFIG_PATH_MAX]; /* PLAIN users, user:password lines; SIGHUP rereads */
     char kafka_sasl_scram_bootstrap[1024];          /* "SCRAM-SHA-512=user:password,..." made if absent */
     uint32_t kafka_sasl_session_lifetime_ms;        /* KIP-368 re-authentication; 0 = never expires */
+    /* The login a broker makes on its connections to the other brokers' Kafka ports (replica
+     * fetches, transaction markers) when they ask for SASL (broker/kafka/peer_login.h). */
+    char cluster_sasl_mechanism[16];                /* "" = none, PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 */
+    char cluster_sasl_username[256];
+    char cluster_sasl_password[256];
     /* Kafka ACLs (broker/kafka/kafka_acl.c): off = everything allowed; on = no matching ACL, denied. */
     bool kafka_authorizer;
     char kafka_super_users[1024]; /* "User:admin,User:ops": allowed everything */

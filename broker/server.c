@@ -22,6 +22,7 @@
 #include "broker/nats/js_ingest.h"
 #include "broker/nats/nats_auth.h"
 #include "broker/nats/js_deliver.h"
+#include "broker/net/tls_client.h"
 #include "broker/nats/jsapi.h"
 #include "storage/store.h"
 
@@ -468,6 +469,8 @@ int broker_stop(struct broker *b) {
     b->nats_running = false;
     if (b->kafka_running) kafka_server_stop(&b->kafka);
     b->kafka_running = false;
+    tls_client_ctx_free(b->kafka.peer_tls); /* after the marker sends that used it */
+    b->kafka.peer_tls = NULL;
     if (b->http_running) monitor_stop(b);
     b->http_running = false;
     streams_close(b->streams);

@@ -24,6 +24,7 @@
 #include "broker/kafka/kafka_acl.h"
 #include "broker/kafka/kafka_quota.h"
 #include "broker/kafka/kafka_sasl.h"
+#include "broker/kafka/peer_login.h"
 #include "broker/net/conn.h"
 #include "broker/net/listener.h"
 #include "protocol/errors.h"
@@ -42,6 +43,10 @@ struct kafka_init_producer_id_req;
 
 struct kafka_server {
     const struct sl_config *cfg;
+    /* To the other brokers' Kafka ports (replica fetches, markers: broker/net/peer.h): a TLS
+     * client context when they speak TLS (kafka_tls; admin_cluster.c makes it), and the login. */
+    void *peer_tls;
+    struct peer_login peer_login;
     struct loop *loop;
     struct store *store;
     struct topics *topics;

@@ -44,12 +44,12 @@ struct marker_send {
 
 static void marker_exchange(struct work *w) {
     struct marker_send *m = (struct marker_send *)w;
-    int fd = peer_connect(m->host, m->port, MARKERS_IO_TIMEOUT_MS, m->err, sizeof(m->err));
-    if (fd < 0) return;
-    char who[CLUSTER_HOSTPORT_MAX + 16];
-    snprintf(who, sizeof(who), "%s:%s", m->host, m->port);
-    peer_exchange(fd, m->req.p, m->req.len, MARKERS_FRAME_MAX, &m->frame, &m->frame_len, who, m->err, sizeof(m->err));
-    close(fd);
+    struct peer conn;
+    if (!peer_open(&conn, m->host, m->port, m->ks->peer_tls, MARKERS_IO_TIMEOUT_MS, m->err, sizeof(m->err))) return;
+    if (peer_login(&conn, &m->ks->peer_login, m->err, sizeof(m->err)))
+        peer_exchange(&conn, m->req.p, m->req.len, MARKERS_FRAME_MAX, &m->frame, &m->frame_len, m->err,
+                      sizeof(m->err));
+    peer_close(&conn);
 }
 
 /* The partition's code in the answer, or why there is none. */
