@@ -2,7 +2,8 @@
 """cluster_secure_test: a cluster whose Kafka ports speak only SASL_SSL (kafka_tls,
 kafka_sasl_mechanisms SCRAM-SHA-512 and PLAIN) replicates: the brokers' replica fetches go over
 TLS (the leader's certificate verified against tls_ca) and log in with the cluster's own SCRAM
-user (cluster_sasl_mechanism, _username, _password: broker/kafka/peer_login.c), with real
+user (cluster_sasl_mechanism, _username, _password: broker/kafka/peer_login.c; broker 1 with
+SCRAM-SHA-512, 2 with SCRAM-SHA-256, 3 with PLAIN), with real
 clients (confluent-kafka on librdkafka, SASL_SSL) against three sluice-server processes in one
 Raft group on 127.0.0.1. Certificates come from the openssl CLI (tls_test.make_certs).
 
@@ -14,8 +15,9 @@ Raft group on 127.0.0.1. Certificates come from the openssl CLI (tls_test.make_c
     each broker's segment bytes are the leader's.
 (c) kill -9 of the leader: a follower leads, and a consumer over SASL_SSL reads the 200 records,
     every offset, key and byte.
-(d) A fourth broker configured with the wrong cluster password is refused by the leader's
-    SaslAuthenticate: it logs why and replicates nothing, while the others go on.
+(d) A fourth broker configured with the wrong cluster password (added through the API, a
+    replica of each partition of a new 4-partition topic) is refused by the leaders'
+    SaslAuthenticate: it logs why and no fetch of it succeeds, while acks=1 records go on.
 Every wait is bounded.
 """
 import os
@@ -32,18 +34,25 @@ import cluster_replication_test as crt  # noqa: E402
 N = 200
 
 
-def secure_args(d, password="broker-secret"):
+# Each broker logs in to the others with its own mechanism, so the three are all exercised.
+MECHS = {1: "SCRAM-SHA-512", 2: "SCRAM-SHA-256", 3: "PLAIN", 4: "SCRAM-SHA-512"}
+
+
+def secure_args(d, node_id, password="broker-secret"):
+    with open(d + "/users", "w") as f:
+        f.write("broker:broker-secret\n")
     return ["--kafka_tls", "--tlscert", d + "/server.pem", "--tlskey", d + "/server.key", "--tlscacert", d + "/ca.pem",
-            "--kafka_sasl_mechanisms", "SCRAM-SHA-512,PLAIN",
-            "--kafka_sasl_scram_bootstrap", "SCRAM-SHA-512=admin:admin-secret,SCRAM-SHA-512=broker:broker-secret",
-            "--cluster_sasl_mechanism", "SCRAM-SHA-512", "--cluster_sasl_username", "broker",
+            "--kafka_sasl_mechanisms", "SCRAM-SHA-512,SCRAM-SHA-256,PLAIN", "--kafka_sasl_users_file", d + "/users",
+            "--kafka_sasl_scram_bootstrap",
+            "SCRAM-SHA-512=admin:admin-secret,SCRAM-SHA-512=broker:broker-secret,SCRAM-SHA-256=broker:broker-secret",
+            "--cluster_sasl_mechanism", MECHS[node_id], "--cluster_sasl_username", "broker",
             "--cluster_sasl_password", password]
 
 
 def start_node(node_id, nodes, d, password="broker-secret"):
     args = ["--node-id", str(node_id), "--cluster-nodes", ",".join("%d@%s" % kv for kv in sorted(nodes.items())),
             "--http-token", ct.TOKEN, "--advertised-host", "127.0.0.1", "--replica_lag_time_max_ms", "3000",
-            "--broker_session_timeout_ms", "1500"] + secure_args(d, password)
+            "--broker_session_timeout_ms", "1500"] + secure_args(d, node_id, password)
     b = harness.Broker(args)
     b.node_id = node_id
     return b.start()
@@ -135,7 +144,7 @@ def body(ck):
             b4 = harness.Broker(["--node-id", "4", "--cluster-nodes", ",".join("%d@%s" % kv for kv in sorted(nodes.items())),
                                  "--cluster_raft_addr", nodes4[4], "--http-token", ct.TOKEN,
                                  "--advertised-host", "127.0.0.1", "--replica_lag_time_max_ms", "3000",
-                                 "--broker_session_timeout_ms", "1500"] + secure_args(d, password="wrong"))
+                                 "--broker_session_timeout_ms", "1500"] + secure_args(d, 4, password="wrong"))
             b4.node_id = 4
             b4.start()
             raft_leader = by_id[ct.wait_agreed(brokers)]
@@ -146,13 +155,12 @@ def body(ck):
             ct.wait_agreed(four, timeout=30)
             t4 = harness.unique("secure4")
             a = AdminClient(conf(brokers, d))
-            fs = a.create_topics([NewTopic(t4, 1, 4)], operation_timeout=15)
+            # Four partitions over the four brokers: node 4 follows at least three of them.
+            fs = a.create_topics([NewTopic(t4, 4, 4)], operation_timeout=15)
             fs[t4].result(timeout=30)
-            ld4, _ = leader_of(brokers, d, t4)
-            ck.ok(ld4 != 4, "node 4 does not lead %s (%d)" % (t4, ld4))
             p = Producer(dict(conf(brokers, d), **{"acks": 1}))
-            for i in range(5):
-                p.produce(t4, b"v%d" % i, partition=0)
+            for i in range(20):
+                p.produce(t4, b"v%d" % i, partition=i % 4)
             ck.eq(p.flush(30), 0, "acks=1 records to %s" % t4)
             log = b4.log_text(b"SaslAuthenticate", timeout=15)
             ck.ok(b"SaslAuthenticate" in log and b"Authentication failed" in log,
