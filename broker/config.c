@@ -17,7 +17,6 @@
 #include "base/base.h"
 #include "base/logging.h"
 #include "broker/cluster/cluster_nodes.h"
-#include "broker/kafka/peer_login.h"
 #include "broker/core/cluster_fsm.h"
 #include "broker/nats_users.h"
 #include "protocol/nats_conf.h"
@@ -755,6 +754,10 @@ static int cfg_validate_ports(const struct sl_config *c, char *err, size_t err_l
     return 0;
 }
 
+bool sl_config_peer_mechanism_ok(const char *m) {
+    return !m[0] || !strcmp(m, "PLAIN") || !strcmp(m, "SCRAM-SHA-256") || !strcmp(m, "SCRAM-SHA-512");
+}
+
 /* cluster_nodes parses; a node it names may set cluster_raft_addr only as a bind address on the
  * same port (libraft binds where it says it is reached); a node it does not name joins an
  * existing cluster and needs cluster_raft_addr, the address the leader is told to add. */
@@ -772,7 +775,7 @@ static int cfg_validate_cluster(const struct sl_config *c, char *err, size_t err
     for (size_t i = 0; i < SL_ARRAY_LEN(counts); i++)
         if (counts[i].v < 1 || counts[i].v > counts[i].max)
             return cfg_fail(err, err_len, "%s: %u is outside 1..%u", counts[i].key, counts[i].v, counts[i].max);
-    if (!peer_login_mechanism_ok(c->cluster_sasl_mechanism))
+    if (!sl_config_peer_mechanism_ok(c->cluster_sasl_mechanism))
         return cfg_fail(err, err_len, "cluster_sasl_mechanism: %s is none of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512",
                         c->cluster_sasl_mechanism);
     if (c->cluster_sasl_mechanism[0] && !c->cluster_sasl_username[0])

@@ -173,6 +173,9 @@ int sl_config_set(struct sl_config *c, const char *key, const char *value, char 
 /* Checks what single keys cannot: storage limits (log_config_invalid()), limits that must fit
  * inside other limits, distinct ports. -1 with a message naming the key. */
 int sl_config_validate(const struct sl_config *c, char *err, size_t err_len);
+/* True if m is a cluster_sasl_mechanism a broker logs in with ("", PLAIN, SCRAM-SHA-256,
+ * SCRAM-SHA-512: broker/kafka/peer_login.h). */
+bool sl_config_peer_mechanism_ok(const char *m);
 
 void sl_config_usage(FILE *out);
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/base.h"
+#include "broker/config.h"
 #include "broker/net/peer.h"
 #include "protocol/kafka_api.h"
 #include "protocol/kafka_msgs_sasl.h"
@@ -20,10 +21,6 @@
 #define LOGIN_TOKEN_MAX 2048
 #define SCRAM_ITERATIONS_MAX 100000 /* Kafka's own credentials stop at 16384 */
 #define SCRAM_DIGEST_MAX 64
-
-bool peer_login_mechanism_ok(const char *m) {
-    return !m[0] || !strcmp(m, "PLAIN") || !strcmp(m, "SCRAM-SHA-256") || !strcmp(m, "SCRAM-SHA-512");
-}
 
 struct login {
     struct peer *p;
@@ -208,7 +205,7 @@ bool peer_login(struct peer *p, const struct peer_login *c, char *err, size_t er
     struct login l = {.p = p, .err = err, .err_len = err_len};
     kw_init(&l.w, 512);
     karena_init(&l.a, 4096);
-    bool ok = peer_login_mechanism_ok(c->mechanism) && login_handshake(&l, c->mechanism) &&
+    bool ok = sl_config_peer_mechanism_ok(c->mechanism) && login_handshake(&l, c->mechanism) &&
               (!strcmp(c->mechanism, "PLAIN") ? login_plain(&l, c) : login_scram(&l, c));
     if (!ok && !err[0]) snprintf(err, err_len, "SASL with %s: mechanism %s not spoken here", p->who, c->mechanism);
     kw_free(&l.w);

@@ -19,8 +19,6 @@ struct peer_login {
     char password[256];
 };
 
-/* True if mechanism is one peer_login speaks (or empty). */
-bool peer_login_mechanism_ok(const char *mechanism);
 /* Logs in on p, just connected; true at once without a mechanism. False with why in err (the
  * caller closes p). */
 bool peer_login(struct peer *p, const struct peer_login *l, char *err, size_t err_len);
