@@ -604,9 +604,8 @@ static void jsd_ack_replies_send(struct js_deliver *jd, struct jsd_ack_reply *r,
     }
 }
 
-/* The metadata log holds the state writes of this turn: every reply held so far goes once all of
- * it is durable. On a log error the replies are dropped (the acks may be lost: the client's
- * AckSync times out rather than being told a lie). */
+/* A replicated stream's replicas took the state that holds these acks (ok), or it could not be
+ * told (the leadership went, or the limit passed): the replies go, or are dropped. */
 static void jsd_sync_done(struct js_sync_waiter *w, bool ok) {
     struct jsd_sync *y = (struct jsd_sync *)w;
     struct js_deliver *jd = y->jd;
@@ -621,6 +620,9 @@ static void jsd_sync_done(struct js_sync_waiter *w, bool ok) {
     free(y);
 }
 
+/* The metadata log holds the state writes of this turn: every reply held so far goes once all of
+ * it is durable. On a log error the replies are dropped (the acks may be lost: the client's
+ * AckSync times out rather than being told a lie). */
 static void jsd_ack_replies_done(struct log_waiter *w, sl_err err) {
     struct js_deliver *jd = sl_container_of(w, struct js_deliver, ack_w);
     struct jsd_ack_reply *r = jd->waiting;

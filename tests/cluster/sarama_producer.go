@@ -76,6 +76,21 @@ func (o *out) line(v interface{}) {
 	o.mu.Unlock()
 }
 
+// retryStart calls start until it works (the cluster may still be electing), 50 times at most.
+func retryStart(what string, start func() error) {
+	for attempt := 0; ; attempt++ {
+		err := start()
+		if err == nil {
+			return
+		}
+		if attempt >= 50 {
+			fmt.Fprintln(os.Stderr, what+":", err)
+			os.Exit(1)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 func main() {
 	if len(os.Args) < 3 {
 		fmt.Fprintln(os.Stderr, "usage: sarama_producer BOOTSTRAP TOPIC [INTERVAL_MS [async|sync]]")
@@ -146,18 +161,10 @@ func main() {
 	}
 
 	var producer sarama.AsyncProducer
-	var err error
-	for attempt := 0; ; attempt++ {
+	retryStart("NewAsyncProducer", func() (err error) {
 		producer, err = sarama.NewAsyncProducer(brokers, cfg)
-		if err == nil {
-			break
-		}
-		if attempt >= 50 {
-			fmt.Fprintln(os.Stderr, "NewAsyncProducer:", err)
-			os.Exit(1)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return err
+	})
 
 	var wg gosync.WaitGroup
 	wg.Add(2)
@@ -233,18 +240,10 @@ wait:
 // runSync: the same records through a SyncProducer, one at a time, with the same lines.
 func runSync(brokers []string, topic string, cfg *sarama.Config, interval time.Duration, o *out, stop chan struct{}) {
 	var producer sarama.SyncProducer
-	var err error
-	for attempt := 0; ; attempt++ {
+	retryStart("NewSyncProducer", func() (err error) {
 		producer, err = sarama.NewSyncProducer(brokers, cfg)
-		if err == nil {
-			break
-		}
-		if attempt >= 50 {
-			fmt.Fprintln(os.Stderr, "NewSyncProducer:", err)
-			os.Exit(1)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return err
+	})
 	sent := 0
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
