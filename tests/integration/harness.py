@@ -22,6 +22,7 @@ SLUICE_HTTP_PORT) in its environment, stops the broker (exit code 0 required) an
 CMD's code. A missing PROG / PATH / VAR exits 77 (skipped) before any broker starts.
 """
 import contextlib
+import fcntl
 import glob
 import os
 import random
@@ -77,18 +78,53 @@ def scratch_dir(prefix):
         shutil.rmtree(d, ignore_errors=True)
 
 
-def free_ports(n):
-    """n distinct free TCP ports on 127.0.0.1: all bound at once so they differ, then released."""
-    socks = []
+PORT_LO, PORT_HI = 20000, 32767  # below Linux's ephemeral range (32768-60999)
+PORT_DIR = "/tmp/sluice-test-ports"
+
+
+def _port_owner_alive(path):
     try:
-        for _ in range(n):
+        with open(path) as f:
+            pid = int(f.read().strip() or "0")
+        os.kill(pid, 0)
+        return pid > 0
+    except (OSError, ValueError):
+        return False
+
+
+def free_ports(n):
+    """n distinct free TCP ports on 127.0.0.1, reserved for this process's life.
+
+    Tests run in parallel (ctest -j2) and kill and restart their brokers on the same ports: a
+    port the kernel hands out for bind(0) may be one a killed broker of another test is about to
+    take again. So the ports come from below the ephemeral range (no client connection or bind(0)
+    gets them) and each is marked in PORT_DIR with the pid that took it; a port marked by a live
+    process is never handed out again. A mark of a dead process is taken over."""
+    os.makedirs(PORT_DIR, exist_ok=True)
+    out = []
+    with open(os.path.join(PORT_DIR, ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        rng = random.Random(os.getpid() ^ time.monotonic_ns())
+        for _ in range(20000):
+            if len(out) == n:
+                break
+            port = rng.randint(PORT_LO, PORT_HI)
+            mark = os.path.join(PORT_DIR, str(port))
+            if port in out or _port_owner_alive(mark):
+                continue
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            finally:
+                s.close()
+            with open(mark, "w") as f:
+                f.write(str(os.getpid()))
+            out.append(port)
+    if len(out) != n:
+        raise CheckFailed("no %d free ports in %d-%d" % (n, PORT_LO, PORT_HI))
+    return out
 
 
 def port_open(host, port, timeout=0.5):
