@@ -31,8 +31,9 @@ on 127.0.0.1, replica_lag_time_max_ms 2000.
     there, and sluice_replica_resets_total counts it.
 (i) DeleteRecords on a leader with both followers in sync: each follower moves its log start up
     to the leader's from the fetch answers (sluice_replica_log_start_advances_total), so after
-    a kill -9 of that leader the new one's low watermark is still the deleted offset and a
-    consumer from the earliest offset gets exactly the records after it, not the deleted ones.
+    a kill -9 of that leader (restarted at once) the new one's low watermark is still the
+    deleted offset and a consumer from the earliest offset gets exactly the records after it,
+    not the deleted ones.
 Every wait is bounded in time and count.
 """
 import os
@@ -357,7 +358,10 @@ def body(ck):
                 pass
             time.sleep(0.1)
         ck.ok(new_leader is not None, "a follower leads after the kill (%s)" % new_leader)
-        c = Consumer({"bootstrap.servers": ",".join(b.bootstrap for b in followers), "group.id": harness.unique("g"),
+        # Back before the consumer: a group's coordinator may have been on the killed broker,
+        # and librdkafka's close waits for it.
+        ld.restart()
+        c = Consumer({"bootstrap.servers": ",".join(b.bootstrap for b in brokers), "group.id": harness.unique("g"),
                       "auto.offset.reset": "earliest", "enable.auto.commit": False})
         try:
             ck.eq(c.get_watermark_offsets(TopicPartition(follow, 0), timeout=10), (12, 20),
@@ -372,7 +376,6 @@ def body(ck):
         finally:
             c.close()
         ck.eq(got, [(n, b"f%02d" % n) for n in range(12, 20)], "what a consumer from the earliest offset reads")
-        ld.restart()
 
 
 if __name__ == "__main__":
