@@ -140,8 +140,13 @@ def body(ck):
         ck.eq((delivered, sseq, cseq), (1, seq, state["cseq"]),
               "%s: first delivery (delivered, stream_seq, consumer_seq)" % what)
         ck.ok(el < 1.0, "%s: delivered after %.2f s, want at once" % (what, el))
-        b.r.send(b"PUB $JS.ACK.GONE.P.%d.%d.%d.0.0 0\r\n\r\n" % (delivered, sseq, cseq))
-        b.ping("%s: ack" % what)
+        # AckSync: nats-server takes acks off the wire onto a queue of its own, so a PING
+        # round trip does not order the ack before the CONSUMER.INFO below (seen: ack
+        # pending 1 there); the empty reply to an ack with a reply subject does.
+        ack_inbox = b"_B.ACK%d" % cseq
+        b.r.send(b"PUB $JS.ACK.GONE.P.%d.%d.%d.0.0 %s 0\r\n\r\n" % (delivered, sseq, cseq, ack_inbox))
+        line, data = b.r.read_msg(2.0)
+        ck.eq((line.split()[:3], data), ([b"MSG", ack_inbox, b"2"], b""), "%s: the ack's reply" % what)
         info = wait_waiting(ck, b, 0, "%s: num_waiting after the delivery" % what)
         ck.eq((info["delivered"]["consumer_seq"], info["delivered"]["stream_seq"], info["num_ack_pending"],
                info["num_redelivered"], info["num_pending"]),
@@ -181,8 +186,9 @@ def body(ck):
         state["cseq"] += 1
         ck.eq((subj, sid, data, delivered, sseq, cseq), (b"gone.a", b"5", b"three", 1, seq, state["cseq"]),
               "A gets the first message of its batch")
-        a.r.send(b"PUB $JS.ACK.GONE.P.%d.%d.%d.0.0 0\r\n\r\n" % (delivered, sseq, cseq))
-        a.ping("ack")
+        a.r.send(b"PUB $JS.ACK.GONE.P.%d.%d.%d.0.0 _R.A3.ack 0\r\n\r\n" % (delivered, sseq, cseq))
+        line, data = a.r.read_msg(2.0)
+        ck.eq((line.split()[:3], data), ([b"MSG", b"_R.A3.ack", b"1"], b""), "A's ack's reply")
         wait_waiting(ck, b, 0, "num_waiting once A's inbox is used up")
         second_client_gets("after A's inbox auto-unsubscribed", b"four", b"_B.3")
         a.nothing("A after its inbox reached its max")
