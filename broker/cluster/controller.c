@@ -93,6 +93,7 @@ struct controller {
     bool elect_busy;
     uint64_t elections_made;
     uint64_t started_ms;      /* this node's start, on this thread's clock: its own up time */
+    raft_index start_applied; /* what libraft had applied when this start began (its snapshot) */
     uint64_t rebalance_at_ms; /* the next leader rebalance pass (the leader's clock; 0: not yet set) */
     uint64_t rebalances_made; /* leaderships the rebalance moved */
     /* Brokers in a controlled shutdown, until when: neither elected nor let back into an ISR. */
@@ -253,6 +254,7 @@ static void controller_publish(struct controller *c) {
     s->commit_index = r->commit_index;
     s->last_applied = raft_last_applied(r);
     s->leader_current = state == RAFT_LEADER && c->current_term == r->current_term;
+    s->applied_since_start = s->last_applied > c->start_applied;
     s->elections = c->elections;
     s->server_count = 0;
     for (unsigned i = 0; i < r->configuration.n && i < CONTROLLER_VOTERS_MAX; i++) {
@@ -1069,6 +1071,7 @@ struct controller *controller_start(const struct controller_config *cfg) {
     }
     c->last_term = c->raft.current_term;
     c->last_state = -1;
+    c->start_applied = raft_last_applied(&c->raft);
     controller_publish(c);
     c->started_ms = uv_now(&c->uv);
     uv_timer_start(&c->tick, on_tick, CONTROLLER_TICK_MS, CONTROLLER_TICK_MS);

@@ -53,6 +53,7 @@ static sl_err stopped_alter_isr(void *arg, const char *name, const uint8_t id[16
 void cluster_view_stopped(struct cluster_view *v, uint32_t self_id) {
     memset(v, 0, sizeof(*v));
     v->self_id = self_id;
+    v->stopped = true;
     v->ops = (struct cluster_view_ops){stopped_create, stopped_grow, stopped_remove, stopped_configs,
                                        stopped_alter_isr, NULL};
 }

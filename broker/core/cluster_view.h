@@ -59,6 +59,7 @@ struct cluster_view {
      * is not internal is served by no one here (a restarted replica must not take writes for a
      * partition whose leader moved while it was down). */
     bool ready;
+    bool stopped; /* cluster_view_stopped's: never ready, and no use waiting for it */
     struct cluster_view_ops ops;
 };
 

@@ -111,9 +111,13 @@ static inline const struct cluster_topic *kafka_placement(const struct kafka_ser
  * pl: always for an unplaced topic (NULL), but never while this broker's view of the placement
  * is not current (a start, a stop) for a topic that is not internal: it may be placed
  * elsewhere with leaders this broker does not know yet. */
+static inline bool kafka_view_pending(const struct kafka_server *ks, const struct topic *tp) {
+    return ks->view && !ks->view->ready && strncmp(tp->name, "__", 2) != 0;
+}
+
 static inline bool kafka_placed_leads(const struct kafka_server *ks, const struct topic *tp,
                                       const struct cluster_topic *pl, int32_t p) {
-    if (ks->view && !ks->view->ready && strncmp(tp->name, "__", 2) != 0) return false;
+    if (kafka_view_pending(ks, tp)) return false;
     return !pl || (p >= 0 && (uint32_t)p < pl->partition_count && pl->parts[p].replicas[0] == (uint32_t)ks->node_id);
 }
 

@@ -297,6 +297,11 @@ static void kafka_metadata_fill_topic(struct kafka_server *ks, struct karena *a,
     int32_t *node = karena_alloc(a, sizeof(int32_t));
     *node = ks->node_id;
     const struct cluster_topic *placed = kafka_placement(ks, tp);
+    /* A cluster broker that has not caught up with the table yet (a start) does not know who
+     * leads: it says no one does, as Kafka says of a partition without a leader, and the
+     * client asks again soon (a leader named from the table it stopped with may be stale, and
+     * librdkafka kept sending a stale one's requests to it). */
+    bool pending = kafka_view_pending(ks, tp);
     for (int32_t p = 0; p < tp->partition_count; p++) {
         struct kafka_metadata_part *mp = &out->partitions[p];
         mp->partition_index = p;
@@ -304,6 +309,13 @@ static void kafka_metadata_fill_topic(struct kafka_server *ks, struct karena *a,
         mp->leader_epoch = 0;
         mp->replica_count = mp->isr_count = 1;
         mp->replica_nodes = mp->isr_nodes = node;
+        if (pending) {
+            mp->error_code = (int16_t)sl_err_kafka(SL_LEADER_NOT_AVAILABLE);
+            mp->leader_id = -1;
+            mp->leader_epoch = -1;
+            mp->isr_count = 0;
+            continue;
+        }
         if (placed && (uint32_t)p < placed->partition_count) {
             const struct cluster_part *cp = &placed->parts[p];
             int32_t *nodes = karena_alloc(a, sizeof(int32_t) * cp->replica_count);
@@ -494,23 +506,28 @@ static bool meta_wants_topic(struct kconn *kc, const struct kafka_metadata_req *
            kafka_authorized_cluster_or_topic(kc, KAFKA_OP_CREATE, name);
 }
 
+/* *dst = src with its topic names copied into a: a parked request outlives its bytes. */
+static void meta_req_copy(struct karena *a, struct kafka_metadata_req *dst, const struct kafka_metadata_req *src) {
+    *dst = *src;
+    dst->topics = kafka_alloc_array(a, src->topic_count, sizeof(*src->topics));
+    for (int32_t i = 0; i < src->topic_count; i++) {
+        dst->topics[i] = src->topics[i];
+        struct kstr n = src->topics[i].name;
+        if (n.len > 0) {
+            char *copy = karena_alloc(a, (size_t)n.len);
+            memcpy(copy, n.p, (size_t)n.len);
+            dst->topics[i].name.p = copy;
+        }
+    }
+}
+
 /* The park of q, with a copy of req: the answer is encoded once the topics exist. */
 static struct meta_park *meta_park_new(struct kconn *kc, struct kreq *q, const struct kafka_metadata_req *req) {
     struct meta_park *mp = sl_xcalloc(1, sizeof(*mp));
     mp->kc = kc;
     mp->q = q;
     karena_init(&mp->arena, 16384);
-    mp->req = *req;
-    mp->req.topics = kafka_alloc_array(&mp->arena, req->topic_count, sizeof(*req->topics));
-    for (int32_t i = 0; i < req->topic_count; i++) {
-        mp->req.topics[i] = req->topics[i];
-        struct kstr n = req->topics[i].name;
-        if (n.len > 0) {
-            char *copy = karena_alloc(&mp->arena, (size_t)n.len);
-            memcpy(copy, n.p, (size_t)n.len);
-            mp->req.topics[i].name.p = copy;
-        }
-    }
+    meta_req_copy(&mp->arena, &mp->req, req);
     mp->made = sl_xcalloc((size_t)req->topic_count, sizeof(*mp->made));
     mp->slots = sl_xcalloc((size_t)req->topic_count, sizeof(*mp->slots));
     q->park = mp;
@@ -550,7 +567,76 @@ static bool kafka_metadata_autocreate(struct kconn *kc, struct kreq *q, const st
     return true;
 }
 
+/* ---- a start's Metadata waits for a current table --------------------------------------------
+ * KRaft's brokers serve no client before they have caught up with the metadata log. A broker
+ * of a Sluice cluster that has just started answers Metadata once its copy of the table is
+ * current (cluster_view.ready), or after META_VIEW_WAIT_MS (its partitions then say
+ * LEADER_NOT_AVAILABLE, as they do at once while it stops). Both answers given at once went
+ * wrong with librdkafka, whose watermark queries do not refresh metadata: the table the
+ * broker stopped with named it the leader, and the queries went on getting NOT_LEADER for
+ * 20 s; LEADER_NOT_AVAILABLE made them fail as an unknown partition until the next periodic
+ * refresh. */
+#define META_VIEW_WAIT_MS 5000
+#define META_VIEW_POLL_MS 20
+
+struct meta_wait {
+    struct loop_timer timer;
+    struct kconn *kc;
+    struct kreq *q;
+    struct kafka_metadata_req req; /* a copy: the request's bytes belong to the next one */
+    struct karena arena;
+    uint64_t deadline_ms;
+};
+
+static void meta_wait_free(struct meta_wait *w) {
+    karena_free(&w->arena);
+    free(w);
+}
+
+static void meta_wait_cancel(struct kreq *q) {
+    struct meta_wait *w = q->park;
+    q->park = NULL;
+    q->park_cancel = NULL;
+    loop_timer_del(w->kc->ks->loop, &w->timer);
+    meta_wait_free(w);
+    q->ready = true; /* nothing to send: the connection is gone */
+}
+
+static void meta_wait_fire(struct loop_timer *t, uint64_t now_ms) {
+    struct meta_wait *w = sl_container_of(t, struct meta_wait, timer);
+    struct kconn *kc = w->kc;
+    const struct cluster_view *v = kc->ks->view;
+    if (!v->ready && !v->stopped && now_ms < w->deadline_ms) {
+        loop_timer_add(kc->ks->loop, &w->timer, now_ms + META_VIEW_POLL_MS);
+        return;
+    }
+    struct kreq *q = w->q;
+    q->park = NULL;
+    q->park_cancel = NULL;
+    if (!kafka_metadata_autocreate(kc, q, &w->req)) kafka_metadata_encode(kc, q, &w->req, NULL, &w->arena);
+    meta_wait_free(w);
+}
+
+static void meta_wait_start(struct kconn *kc, struct kreq *q, const struct kafka_metadata_req *req) {
+    struct meta_wait *w = sl_xcalloc(1, sizeof(*w));
+    w->kc = kc;
+    w->q = q;
+    karena_init(&w->arena, 4096);
+    meta_req_copy(&w->arena, &w->req, req);
+    uint64_t now_ms = loop_mono_ms(kc->ks->loop);
+    w->deadline_ms = now_ms + META_VIEW_WAIT_MS;
+    w->timer.fire = meta_wait_fire;
+    q->park = w;
+    q->park_cancel = meta_wait_cancel;
+    loop_timer_add(kc->ks->loop, &w->timer, now_ms + META_VIEW_POLL_MS);
+}
+
 static void kafka_metadata_answer(struct kconn *kc, struct kreq *q, const struct kafka_metadata_req *req) {
+    const struct cluster_view *v = kc->ks->view;
+    if (v && !v->ready && !v->stopped) {
+        meta_wait_start(kc, q, req);
+        return;
+    }
     if (kafka_metadata_autocreate(kc, q, req)) return;
     kafka_metadata_encode(kc, q, req, NULL, &kc->arena);
 }
