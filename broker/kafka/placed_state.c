@@ -217,7 +217,9 @@ static void ps_create(struct placed_state *ps) {
 sl_err placed_state_leader(struct placed_state *ps, const char *key, size_t len, int32_t *node) {
     struct kafka_server *ks = ps->ks;
     *node = ks->node_id;
-    if (!ks->view) return SL_COORDINATOR_NOT_AVAILABLE;
+    /* A table that is not current (a start, a stop) may name a leader that has moved: a
+     * restarted coordinator named itself and sent a group's heartbeats back to itself. */
+    if (!ks->view || !ks->view->ready) return SL_COORDINATOR_NOT_AVAILABLE;
     const struct cluster_topic *pl = cluster_view_topic(ks->view, ps->name, ps_name_len(ps));
     if (!pl) {
         ps_create(ps);

@@ -6,8 +6,9 @@
  * cluster_nodes) and cleanup.policy=compact, so each replica's log cleaner compacts it. A key
  * (a group id, a transactional id) lives in partition XXH3(key) mod the count, and the leader
  * of that partition is the key's coordinator. The topic is made on the first lookup once
- * enough brokers are registered (Kafka's lazy creation); until then, and while a partition has
- * no leader, placed_state_leader answers SL_COORDINATOR_NOT_AVAILABLE.
+ * enough brokers are registered (Kafka's lazy creation); until then, while a partition has
+ * no leader, and while this broker's table is not current (cluster_view.ready: a start, a
+ * stop), placed_state_leader answers SL_COORDINATOR_NOT_AVAILABLE.
  *
  * Each broker loads a partition when it becomes its leader (ops.load, with a kvlog sink that
  * writes through the partition with acks=all: a write completes once the in-sync replicas have
@@ -56,7 +57,7 @@ void *placed_state_at(struct placed_state *ps, uint32_t index);
 /* The key's loaded handle if this broker coordinates it now, else NULL. */
 void *placed_state_of(struct placed_state *ps, const char *key, size_t len);
 /* The key's coordinator: SL_OK and its node id, or SL_COORDINATOR_NOT_AVAILABLE (no topic yet,
- * whose creation this starts, or no leader known). */
+ * whose creation this starts, no leader known, or a table not current yet). */
 sl_err placed_state_leader(struct placed_state *ps, const char *key, size_t len, int32_t *node);
 /* fn for every handle loaded and not unloaded. */
 void placed_state_each(struct placed_state *ps, void (*fn)(void *arg, void *h), void *arg);
