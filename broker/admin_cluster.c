@@ -95,14 +95,10 @@ static void cluster_answer(struct http_response *rs, enum controller_outcome out
     switch (res->rc) {
     case 0: http_response_json(rs, 200, ok); return;
     case RAFT_NOTLEADER:
-    case RAFT_LEADERSHIPLOST:
         json_decref(ok);
-        if (res->rc == RAFT_NOTLEADER) {
-            cluster_not_leader(rs, res->leader_id, res->leader_address);
-            return;
-        }
-        status = 503;
-        break;
+        cluster_not_leader(rs, res->leader_id, res->leader_address);
+        return;
+    case RAFT_LEADERSHIPLOST: status = 503; break; /* ok goes below, once (it went twice) */
     case RAFT_BADID:
     case RAFT_NOTFOUND: status = 404; break;
     case RAFT_DUPLICATEID:
