@@ -107,14 +107,16 @@ static inline const struct cluster_topic *kafka_placement(const struct kafka_ser
     return t && !memcmp(t->id, tp->id, 16) ? t : NULL;
 }
 
-/* True when this broker leads partition p of topic tp, whose placement (kafka_placement) is
- * pl: always for an unplaced topic (NULL), but never while this broker's view of the placement
- * is not current (a start, a stop) for a topic that is not internal: it may be placed
- * elsewhere with leaders this broker does not know yet. */
+/* True while this broker's table is not current (a start, a stop) for tp, a topic that is not
+ * internal: who leads it, and whether it is placed at all, is not known here yet. */
 static inline bool kafka_view_pending(const struct kafka_server *ks, const struct topic *tp) {
     return ks->view && !ks->view->ready && strncmp(tp->name, "__", 2) != 0;
 }
 
+/* True when this broker leads partition p of topic tp, whose placement (kafka_placement) is
+ * pl: always for an unplaced topic (NULL), but never while this broker's view of the placement
+ * is not current (a start, a stop) for a topic that is not internal: it may be placed
+ * elsewhere with leaders this broker does not know yet. */
 static inline bool kafka_placed_leads(const struct kafka_server *ks, const struct topic *tp,
                                       const struct cluster_topic *pl, int32_t p) {
     if (kafka_view_pending(ks, tp)) return false;
