@@ -63,6 +63,11 @@ struct cluster_view {
     struct cluster_view_ops ops;
 };
 
+/* A view that is not current yet but will be (a start): worth waiting for. */
+static inline bool cluster_view_settling(const struct cluster_view *v) {
+    return v && !v->ready && !v->stopped;
+}
+
 void cluster_view_free(struct cluster_view *v);
 /* The view a broker's wings read once its cluster part has stopped (shutdown): not ready (no
  * placed topic is served), no brokers, and every change refused (REQUEST_TIMED_OUT, which

@@ -297,10 +297,9 @@ static void kafka_metadata_fill_topic(struct kafka_server *ks, struct karena *a,
     int32_t *node = karena_alloc(a, sizeof(int32_t));
     *node = ks->node_id;
     const struct cluster_topic *placed = kafka_placement(ks, tp);
-    /* A cluster broker that has not caught up with the table yet (a start) does not know who
-     * leads: it says no one does, as Kafka says of a partition without a leader, and the
-     * client asks again soon (a leader named from the table it stopped with may be stale, and
-     * librdkafka kept sending a stale one's requests to it). */
+    /* A cluster broker whose table is not current (a start past META_VIEW_WAIT_MS, a stop)
+     * does not know who leads: it says no one does, as Kafka says of a partition without a
+     * leader, rather than name one from a table that may be stale. */
     bool pending = kafka_view_pending(ks, tp);
     for (int32_t p = 0; p < tp->partition_count; p++) {
         struct kafka_metadata_part *mp = &out->partitions[p];
@@ -605,8 +604,7 @@ static void meta_wait_cancel(struct kreq *q) {
 static void meta_wait_fire(struct loop_timer *t, uint64_t now_ms) {
     struct meta_wait *w = sl_container_of(t, struct meta_wait, timer);
     struct kconn *kc = w->kc;
-    const struct cluster_view *v = kc->ks->view;
-    if (!v->ready && !v->stopped && now_ms < w->deadline_ms) {
+    if (cluster_view_settling(kc->ks->view) && now_ms < w->deadline_ms) {
         loop_timer_add(kc->ks->loop, &w->timer, now_ms + META_VIEW_POLL_MS);
         return;
     }
@@ -632,8 +630,7 @@ static void meta_wait_start(struct kconn *kc, struct kreq *q, const struct kafka
 }
 
 static void kafka_metadata_answer(struct kconn *kc, struct kreq *q, const struct kafka_metadata_req *req) {
-    const struct cluster_view *v = kc->ks->view;
-    if (v && !v->ready && !v->stopped) {
+    if (cluster_view_settling(kc->ks->view)) {
         meta_wait_start(kc, q, req);
         return;
     }

@@ -86,8 +86,10 @@ def _port_owner_alive(path):
     try:
         with open(path) as f:
             pid = int(f.read().strip() or "0")
+        if pid <= 0:
+            return False
         os.kill(pid, 0)
-        return pid > 0
+        return True
     except (OSError, ValueError):
         return False
 
