@@ -49,6 +49,7 @@ struct partition_repl {
     struct leader_epochs epochs;    /* the log's epochs (leader_epochs.h) */
     struct isr isr;                 /* the leader's */
     int64_t hw;                     /* the committed end: what consumers may read */
+    int64_t lead_start;             /* the log end when this replica took the lead (its epoch's start) */
     struct partition_wait *hw_head, *hw_tail; /* acks=all batches waiting to commit, in order */
 };
 
@@ -632,7 +633,8 @@ void partition_replicate(struct partition *p, enum partition_role role, int32_t 
              * (Kafka's leader election assigns it there). */
             r->hw = SL_MIN(r->hw, log_written_offset(p->log));
             memset(&r->isr, 0, sizeof(r->isr));
-            leader_epochs_assign(&r->epochs, leader_epoch, log_end_offset(p->log));
+            r->lead_start = log_end_offset(p->log);
+            leader_epochs_assign(&r->epochs, leader_epoch, r->lead_start);
         }
         isr_assign(&r->isr, followers, n, r->hw, lag_ms, p->now_ms);
     }
@@ -642,6 +644,11 @@ void partition_replicate(struct partition *p, enum partition_role role, int32_t 
 }
 
 enum partition_role partition_role(const struct partition *p) { return p->repl ? p->repl->role : PARTITION_ALONE; }
+
+bool partition_leader_settled(const struct partition *p) {
+    const struct partition_repl *r = p->repl;
+    return !r || r->role != PARTITION_LEADER || r->hw >= r->lead_start;
+}
 
 void partition_set_min_insync(struct partition *p, uint32_t n) { p->min_insync = n; }
 

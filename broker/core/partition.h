@@ -180,6 +180,13 @@ enum partition_role { PARTITION_ALONE, PARTITION_LEADER, PARTITION_FOLLOWER };
 void partition_replicate(struct partition *p, enum partition_role role, int32_t leader_epoch,
                          const uint32_t *followers, uint32_t n, uint64_t lag_ms, uint64_t now_ms);
 enum partition_role partition_role(const struct partition *p);
+/* Whether a leader's high watermark has reached where its lead began (true for a follower or a
+ * partition alone). A new leader's log holds what its predecessor committed, but its own
+ * committed end is what it was last told, often behind, until the followers report: a reader
+ * that counts what is committed (JetStream's num_pending, a stream's state) would see less than
+ * the old leader showed. Kafka's leader answers ListOffsets OFFSET_NOT_AVAILABLE in the same
+ * window (KIP-207). */
+bool partition_leader_settled(const struct partition *p);
 /* min.insync.replicas (>= 1). */
 void partition_set_min_insync(struct partition *p, uint32_t n);
 /* Leader: follower id's fetch at offset (its log end). False if p leads no follower id. */

@@ -61,6 +61,7 @@ struct js_ingest {
     bool lead_ready;
     uint32_t lead_streams;
     uint64_t lead_full_ms;        /* the last pass over every stream whatever changed */
+    bool lead_settling;           /* a stream this broker leads waits for its committed end */
     void (*lead_fn)(void *arg, struct stream *s, bool served);
     void *lead_arg;
 };
@@ -340,8 +341,12 @@ bool js_stream_served_here(const struct nats_server *ns, const struct stream *s)
     if (!v->ready) return false; /* the placement is not known yet, or the broker stops */
     const struct cluster_topic *t = stream_placement(s);
     if (!t) return false; /* being removed */
+    /* A new leader serves once its committed end reached where its lead began: its consumers
+     * then start from the whole stream its predecessor acknowledged (num_pending, the pulls),
+     * not from the older end it was last told. Until then the API answers 10008, as while the
+     * stream has no leader; the followers' first fetches settle it (partition_leader_settled). */
     return t->partition_count && t->parts[0].replicas[0] == v->self_id &&
-           partition_role(stream_partition(s)) != PARTITION_FOLLOWER;
+           partition_role(stream_partition(s)) != PARTITION_FOLLOWER && partition_leader_settled(stream_partition(s));
 }
 
 void js_ingest_bind(struct js_ingest *ji, struct stream *s) {
@@ -390,23 +395,27 @@ void js_ingest_unbind(struct js_ingest *ji, struct stream *s) {
 /* Leadership of a replicated stream moves with its partition's (the controller's elections):
  * each pass binds the streams this broker now leads and unbinds those it no longer does, and
  * binds the streams other brokers' creations added here (streams_adopt). A pass runs when the
- * placement, its readiness or the number of streams changed, and once a second anyway (a role
- * the partition takes after the view moved). */
+ * placement, its readiness or the number of streams changed, on every check while a stream led
+ * here has not settled (js_stream_served_here), and once a second anyway (a role the partition
+ * takes after the view moved). */
 static void js_lead_fire(struct loop_timer *t, uint64_t now_ms) {
     struct js_ingest *ji = sl_container_of(t, struct js_ingest, lead_timer);
     const struct cluster_view *v = ji->ns->view;
     uint64_t gen = v ? v->topics.gen : 0;
     bool ready = v && v->ready;
     uint32_t n = streams_count(ji->ss);
-    if (gen != ji->lead_gen || ready != ji->lead_ready || n != ji->lead_streams || now_ms >= ji->lead_full_ms + 1000) {
+    if (gen != ji->lead_gen || ready != ji->lead_ready || n != ji->lead_streams || ji->lead_settling ||
+        now_ms >= ji->lead_full_ms + 1000) {
         ji->lead_gen = gen;
         ji->lead_ready = ready;
         ji->lead_streams = n;
         ji->lead_full_ms = now_ms;
+        ji->lead_settling = false;
         for (uint32_t i = 0; i < n; i++) {
             struct stream *s = streams_at(ji->ss, i);
             struct js_istream *is = js_find(ji, s);
             if (!is || is->serving != js_stream_served_here(ji->ns, s)) js_ingest_bind(ji, s);
+            if (!partition_leader_settled(stream_partition(s))) ji->lead_settling = true;
         }
     }
     loop_timer_add(ji->ns->loop, t, now_ms + JS_LEAD_CHECK_MS);

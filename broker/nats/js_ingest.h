@@ -30,7 +30,8 @@ void js_ingest_free(struct js_ingest *ji);
 void js_ingest_bind(struct js_ingest *ji, struct stream *s);
 /* Whether this broker serves the stream (takes its publishes, answers its API): always,
  * except for a stream the cluster replicates (stream.h, stream_placement), which its
- * partition's leader serves; the others reach it over the NATS routes. Bindings follow the
+ * partition's leader serves (once its committed end reached where its lead began:
+ * partition_leader_settled); the others reach it over the NATS routes. Bindings follow the
  * leadership by themselves (a 50 ms check). */
 bool js_stream_served_here(const struct nats_server *ns, const struct stream *s);
 /* fn hears when this broker starts or stops serving a stream (the consumers follow). */

@@ -131,6 +131,43 @@ START_TEST(test_append_offsets_and_bytes) {
 }
 END_TEST
 
+/* A follower that takes the lead knows its log holds what its predecessor committed, but its
+ * committed end is what it was last told: it has settled only once its followers' fetches move
+ * that end to where its lead began (partition_leader_settled), and not a fetch before. */
+START_TEST(test_new_leader_settles_at_its_lead_start) {
+    struct pfx x;
+    struct log_config c = t_cfg(LOG_DURABILITY_NONE);
+    pfx_start(&x, &c, false);
+    ck_assert(partition_leader_settled(x.p)); /* alone */
+    partition_replicate(x.p, PARTITION_FOLLOWER, 0, NULL, 0, 30000, 1);
+    ck_assert(partition_leader_settled(x.p));
+    uint8_t a[4096];
+    uint32_t la = t_batch(a, sizeof(a), 3, -1, -1, -1, 7);
+    struct t_done da;
+    t_done_init(&da, x.g);
+    ck_assert_int_eq(partition_append_replica(x.p, a, la, &da.d), SL_OK);
+    ck_assert(loop_run_until(&x.f.loop, t_fired, &da, 10000));
+    ck_assert_int_eq(da.err, SL_OK);
+    partition_follower_hw(x.p, 1); /* the old leader's last word: 1 of 3 committed */
+    ck_assert_int_eq(partition_high_watermark(x.p), 1);
+    ck_assert(partition_leader_settled(x.p)); /* a follower is never waited for */
+    const uint32_t followers[1] = {2};
+    partition_replicate(x.p, PARTITION_LEADER, 1, followers, 1, 30000, 2);
+    ck_assert_int_eq(partition_high_watermark(x.p), 1);
+    ck_assert(!partition_leader_settled(x.p));
+    ck_assert(partition_replica_fetched(x.p, 2, 2, 3)); /* the follower holds 2 */
+    ck_assert_int_eq(partition_high_watermark(x.p), 2);
+    ck_assert(!partition_leader_settled(x.p));
+    ck_assert(partition_replica_fetched(x.p, 2, 3, 4)); /* and all 3: the lead's start */
+    ck_assert_int_eq(partition_high_watermark(x.p), 3);
+    ck_assert(partition_leader_settled(x.p));
+    /* The same leader told the same epoch again (a view refresh) stays settled. */
+    partition_replicate(x.p, PARTITION_LEADER, 1, followers, 1, 30000, 5);
+    ck_assert(partition_leader_settled(x.p));
+    pfx_end(&x);
+}
+END_TEST
+
 /* The client's CRC is checked before LogAppendTime reseals it: a batch corrupted in transit is
  * refused on such a topic, and nothing is appended. */
 START_TEST(test_log_append_time_refuses_corrupt_batch) {
@@ -715,6 +752,7 @@ static Suite *partition_suite(void) {
     tcase_add_test(tc, test_duplicate_waits_for_durable_original);
     tcase_add_test(tc, test_duplicate_waits_for_written_original);
     tcase_add_test(tc, test_failed_append_is_forgotten);
+    tcase_add_test(tc, test_new_leader_settles_at_its_lead_start);
     tcase_add_test(tc, test_restart_with_snapshot);
     tcase_add_test(tc, test_restart_without_snapshot);
     suite_add_tcase(s, tc);
