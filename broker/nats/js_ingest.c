@@ -343,8 +343,9 @@ bool js_stream_served_here(const struct nats_server *ns, const struct stream *s)
     if (!t) return false; /* being removed */
     /* A new leader serves once its committed end reached where its lead began: its consumers
      * then start from the whole stream its predecessor acknowledged (num_pending, the pulls),
-     * not from the older end it was last told. Until then the API answers 10008, as while the
-     * stream has no leader; the followers' first fetches settle it (partition_leader_settled). */
+     * not from the older end it was last told. Until then its requests are answered as while
+     * the stream has no leader (jsapi.c); the followers' first fetches settle it
+     * (partition_leader_settled). */
     return t->partition_count && t->parts[0].replicas[0] == v->self_id &&
            partition_role(stream_partition(s)) != PARTITION_FOLLOWER && partition_leader_settled(stream_partition(s));
 }
