@@ -86,7 +86,6 @@ struct cluster_sync {
  * leader's commit index with every heartbeat. */
 #define PLACED_PREFIX "placed/"
 #define SYNC_SWEEP_AFTER_MS 2000
-#define SYNC_READY_AFTER_MS 1000 /* ten of libraft's heartbeats (CONTROLLER_HEARTBEAT_MS) */
 
 static int placed_key(char *out, size_t cap, const char *name) {
     return snprintf(out, cap, PLACED_PREFIX "%s", name);
@@ -602,19 +601,23 @@ static void sync_tick(struct loop_timer *t, uint64_t now_ms) {
     }
     if (cs->dirty) sync_reconcile(cs);
     const struct controller_status *s = cs->status;
-    bool caught_up = s->state == RAFT_FOLLOWER && s->leader_id && s->last_applied >= s->commit_index;
+    bool caught_up = s->state == RAFT_FOLLOWER && s->leader_id && s->last_applied >= s->commit_index &&
+                     s->leader_commit_heard && s->last_applied >= s->leader_commit;
     if (!caught_up) cs->caught_up_since_ms = 0;
     else if (!cs->caught_up_since_ms) cs->caught_up_since_ms = now_ms;
-    /* The status (read before the table above) says this node had applied all it knew
-     * committed (a leader: all it committed): the table taken after it is current, and stays
-     * so from now on. A follower just started knows a leader from its first heartbeat but
-     * learns the commit index only once its log matches the leader's (the missing entries
-     * sent and written): until then its table is the one it stopped with, which may name it
-     * the leader of partitions others lead now. So it waits for an entry applied since its
-     * start, or, when nothing changed while it was away, for SYNC_READY_AFTER_MS of
-     * heartbeats. */
-    bool current = caught_up && (s->applied_since_start || now_ms - cs->caught_up_since_ms >= SYNC_READY_AFTER_MS);
-    if (current || (s->state == RAFT_LEADER && s->last_applied >= s->commit_index)) cs->view.ready = true;
+    /* The status (read before the table above) says this node had applied all its leader
+     * had committed when it last heard from it (a leader: all it committed): the table taken
+     * after it is current, and stays so from now on. A follower just started knows a leader
+     * from its first heartbeat, which carries the leader's commit index (controller_recv);
+     * until it has applied that far its table is the one it stopped with, which may name it
+     * the leader of partitions others lead now. */
+    bool current = caught_up;
+    if (!cs->view.ready && (current || (s->state == RAFT_LEADER && s->last_applied >= s->commit_index))) {
+        SL_INFO("cluster: this broker's table is current (%s, applied %llu, the leader's commit %llu)",
+                current ? "follower" : "leader", (unsigned long long)s->last_applied,
+                (unsigned long long)(current ? s->leader_commit : s->commit_index));
+        cs->view.ready = true;
+    }
     if (!cs->swept && !cs->dirty &&
         ((caught_up && now_ms - cs->caught_up_since_ms >= SYNC_SWEEP_AFTER_MS) || s->leader_current)) {
         cs->swept = true;

@@ -93,7 +93,12 @@ struct controller {
     bool elect_busy;
     uint64_t elections_made;
     uint64_t started_ms;      /* this node's start, on this thread's clock: its own up time */
-    raft_index start_applied; /* what libraft had applied when this start began (its snapshot) */
+    /* libraft's receive callback, which controller_recv forwards every message to after
+     * noting the commit index a leader's AppendEntries carries (heard_commit, of heard_term). */
+    int (*uv_start)(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick, raft_io_recv_cb recv);
+    raft_io_recv_cb raft_recv;
+    raft_term heard_term; /* 0: no AppendEntries since this start */
+    raft_index heard_commit;
     uint64_t rebalance_at_ms; /* the next leader rebalance pass (the leader's clock; 0: not yet set) */
     uint64_t rebalances_made; /* leaderships the rebalance moved */
     /* Brokers in a controlled shutdown, until when: neither elected nor let back into an ISR. */
@@ -254,7 +259,8 @@ static void controller_publish(struct controller *c) {
     s->commit_index = r->commit_index;
     s->last_applied = raft_last_applied(r);
     s->leader_current = state == RAFT_LEADER && c->current_term == r->current_term;
-    s->applied_since_start = s->last_applied > c->start_applied;
+    s->leader_commit_heard = c->heard_term && c->heard_term == r->current_term;
+    s->leader_commit = s->leader_commit_heard ? c->heard_commit : 0;
     s->elections = c->elections;
     s->server_count = 0;
     for (unsigned i = 0; i < r->configuration.n && i < CONTROLLER_VOTERS_MAX; i++) {
@@ -990,6 +996,33 @@ static int controller_bootstrap(struct controller *c) {
 }
 
 /* Runs the uv loop here until raft and every handle have closed (a failed start). */
+/* A follower's commit index in libraft is min(the leader's, its own log's end): just after a
+ * start, with the entries committed while it was away not yet received, it can equal what the
+ * follower holds and make an old table look current (it once named a restarted broker the
+ * leader of partitions others had led since its kill). The leader's own commit index rides on
+ * every AppendEntries, heartbeats included; libraft keeps no copy, so every message it
+ * receives passes here first. KRaft's broker waits the same way for the metadata log's high
+ * watermark a fetch answer carries. */
+static void controller_recv(struct raft_io *io, struct raft_message *m) {
+    struct controller *c = ((struct raft *)io->data)->data;
+    if (m->type == RAFT_IO_APPEND_ENTRIES) {
+        const struct raft_append_entries *a = &m->append_entries;
+        if (a->term > c->heard_term) {
+            c->heard_term = a->term;
+            c->heard_commit = a->leader_commit;
+        } else if (a->term == c->heard_term && a->leader_commit > c->heard_commit) {
+            c->heard_commit = a->leader_commit;
+        }
+    }
+    c->raft_recv(io, m);
+}
+
+static int controller_io_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick, raft_io_recv_cb recv) {
+    struct controller *c = ((struct raft *)io->data)->data;
+    c->raft_recv = recv;
+    return c->uv_start(io, msecs, tick, controller_recv);
+}
+
 static void controller_close_here(struct controller *c, bool raft_inited) {
     if (raft_inited) {
         raft_close(&c->raft, on_raft_close);
@@ -1054,6 +1087,8 @@ struct controller *controller_start(const struct controller_config *cfg) {
         goto fail_uv;
     }
     c->raft.data = c;
+    c->uv_start = c->io.start;
+    c->io.start = controller_io_start;
     raft_set_election_timeout(&c->raft, CONTROLLER_ELECTION_MS);
     raft_set_heartbeat_timeout(&c->raft, CONTROLLER_HEARTBEAT_MS);
     raft_set_snapshot_threshold(&c->raft, CONTROLLER_SNAPSHOT_EVERY);
@@ -1071,7 +1106,6 @@ struct controller *controller_start(const struct controller_config *cfg) {
     }
     c->last_term = c->raft.current_term;
     c->last_state = -1;
-    c->start_applied = raft_last_applied(&c->raft);
     controller_publish(c);
     c->started_ms = uv_now(&c->uv);
     uv_timer_start(&c->tick, on_tick, CONTROLLER_TICK_MS, CONTROLLER_TICK_MS);

@@ -68,9 +68,9 @@ struct controller_status {
     uint64_t term, commit_index, last_applied;
     bool leader_current;                /* the leader, and an entry of its term applied: its
                                          * table holds everything committed before its term */
-    bool applied_since_start;           /* an entry applied since this start: libraft applies
-                                         * nothing past its snapshot at a start, only once a
-                                         * leader has said what is committed */
+    bool leader_commit_heard;           /* an AppendEntries of this term heard since this start */
+    uint64_t leader_commit;             /* the commit index it carried: libraft's own follower
+                                         * commit_index is only what its log holds of it */
     uint64_t elections;                 /* terms this node has seen begin since it started */
     uint32_t server_count;
     struct controller_server servers[CONTROLLER_VOTERS_MAX];
