@@ -995,7 +995,6 @@ static int controller_bootstrap(struct controller *c) {
     return 0;
 }
 
-/* Runs the uv loop here until raft and every handle have closed (a failed start). */
 /* A follower's commit index in libraft is min(the leader's, its own log's end): just after a
  * start, with the entries committed while it was away not yet received, it can equal what the
  * follower holds and make an old table look current (it once named a restarted broker the
@@ -1023,6 +1022,7 @@ static int controller_io_start(struct raft_io *io, unsigned msecs, raft_io_tick_
     return c->uv_start(io, msecs, tick, controller_recv);
 }
 
+/* Runs the uv loop here until raft and every handle have closed (a failed start). */
 static void controller_close_here(struct controller *c, bool raft_inited) {
     if (raft_inited) {
         raft_close(&c->raft, on_raft_close);
