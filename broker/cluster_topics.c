@@ -611,11 +611,11 @@ static void sync_tick(struct loop_timer *t, uint64_t now_ms) {
      * from its first heartbeat, which carries the leader's commit index (controller_recv);
      * until it has applied that far its table is the one it stopped with, which may name it
      * the leader of partitions others lead now. */
-    bool current = caught_up;
-    if (!cs->view.ready && (current || (s->state == RAFT_LEADER && s->last_applied >= s->commit_index))) {
+    bool leader_applied = s->state == RAFT_LEADER && s->last_applied >= s->commit_index;
+    if (!cs->view.ready && (caught_up || leader_applied)) {
         SL_INFO("cluster: this broker's table is current (%s, applied %llu, the leader's commit %llu)",
-                current ? "follower" : "leader", (unsigned long long)s->last_applied,
-                (unsigned long long)(current ? s->leader_commit : s->commit_index));
+                caught_up ? "follower" : "leader", (unsigned long long)s->last_applied,
+                (unsigned long long)(caught_up ? s->leader_commit : s->commit_index));
         cs->view.ready = true;
     }
     if (!cs->swept && !cs->dirty &&
